@@ -1,0 +1,317 @@
+#include "tools/determinism_guard.h"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
+namespace drpc::guard {
+namespace {
+
+constexpr absl::string_view kUseEnv =
+    "proto/ and impl/ reach time, scheduling, randomness and I/O only through impl/env.h";
+
+struct IncludeRule {
+  absl::string_view prefix;  // matched against the include target; a trailing '/' means a folder
+  absl::string_view reason;
+};
+
+constexpr IncludeRule kIncludeRules[] = {
+    {"thread", "threads"},
+    {"mutex", "locks (use impl/sync.h)"},
+    {"shared_mutex", "locks (use impl/sync.h)"},
+    {"condition_variable", "locks (use impl/sync.h)"},
+    {"future", "threads"},
+    {"semaphore", "locks (use impl/sync.h)"},
+    {"latch", "locks (use impl/sync.h)"},
+    {"barrier", "locks (use impl/sync.h)"},
+    {"stop_token", "threads"},
+    {"random", "randomness"},
+    {"ctime", "wall-clock time"},
+    {"time.h", "wall-clock time"},
+    {"sys/time.h", "wall-clock time"},
+    {"sys/times.h", "wall-clock time"},
+    {"sys/random.h", "randomness"},
+    {"unistd.h", "sleeps and process state"},
+    {"pthread.h", "threads"},
+    {"signal.h", "signals"},
+    {"csignal", "signals"},
+    {"sys/socket.h", "sockets (use a Transport)"},
+    {"sys/epoll.h", "real I/O polling"},
+    {"sys/select.h", "real I/O polling"},
+    {"poll.h", "real I/O polling"},
+    {"netdb.h", "sockets (use a Transport)"},
+    {"netinet/", "sockets (use a Transport)"},
+    {"arpa/", "sockets (use a Transport)"},
+    {"fcntl.h", "file descriptors"},
+    {"fstream", "file I/O"},
+    {"absl/time/clock.h", "the real clock (use Clock from impl/env.h)"},
+    {"absl/random/", "randomness"},
+    {"absl/synchronization/", "locks (use impl/sync.h)"},
+};
+
+// Identifiers forbidden wherever they appear as a name.
+constexpr absl::string_view kAlwaysForbidden[] = {
+    "system_clock", "steady_clock", "high_resolution_clock", "utc_clock", "tai_clock", "gps_clock",
+    "this_thread", "random_device", "mt19937", "mt19937_64", "minstd_rand", "minstd_rand0",
+    "default_random_engine", "ranlux24", "ranlux48", "knuth_b", "uniform_int_distribution",
+    "uniform_real_distribution", "bernoulli_distribution", "normal_distribution",
+    "discrete_distribution", "BitGen", "InsecureBitGen", "BitGenRef", "SleepFor",
+    "GetCurrentTimeNanos", "gettimeofday", "clock_gettime", "nanosleep", "usleep", "getenv",
+    "secure_getenv", "srand", "drand48", "lrand48", "arc4random", "getrandom", "pthread_create",
+    "pthread_mutex_lock", "__rdtsc", "rdtsc",
+};
+
+// Forbidden when qualified with std:: (an unqualified `thread` is just a variable name).
+constexpr absl::string_view kStdQualified[] = {
+    "thread", "jthread", "mutex", "recursive_mutex", "timed_mutex", "shared_mutex",
+    "condition_variable", "condition_variable_any", "async", "future", "promise",
+    "counting_semaphore", "binary_semaphore", "latch", "barrier", "stop_token",
+};
+
+// Forbidden when qualified with absl::.
+constexpr absl::string_view kAbslQualified[] = {
+    "Now", "Mutex", "MutexLock", "CondVar", "Notification", "Barrier", "BlockingCounter",
+};
+
+// Forbidden as free-function calls: unqualified, `::name(` or `std::name(`; member calls are fine.
+constexpr absl::string_view kFreeCalls[] = {
+    "rand", "random", "time", "clock", "sleep", "getpid", "fork",
+};
+
+template <size_t N>
+bool Contains(const absl::string_view (&set)[N], absl::string_view name) {
+  return std::find(std::begin(set), std::end(set), name) != std::end(set);
+}
+
+// Replaces comments with spaces (newlines kept). If `strip_literals`, string and character literal
+// contents are replaced too, so text in them is never mistaken for code.
+std::string Strip(absl::string_view in, bool strip_literals) {
+  std::string out(in);
+  size_t i = 0;
+  const size_t n = in.size();
+  auto blank = [&out](size_t from, size_t to) {
+    for (size_t k = from; k < to; ++k) {
+      if (out[k] != '\n') out[k] = ' ';
+    }
+  };
+  auto is_ident = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  while (i < n) {
+    const char c = in[i];
+    if (c == '/' && i + 1 < n && in[i + 1] == '/') {
+      size_t end = in.find('\n', i);
+      if (end == absl::string_view::npos) end = n;
+      blank(i, end);
+      i = end;
+    } else if (c == '/' && i + 1 < n && in[i + 1] == '*') {
+      size_t end = in.find("*/", i + 2);
+      end = end == absl::string_view::npos ? n : end + 2;
+      blank(i, end);
+      i = end;
+    } else if (c == '"' && i > 0 && in[i - 1] == 'R' && (i < 2 || !is_ident(in[i - 2]) ||
+                                                           in[i - 2] == '8' || in[i - 2] == 'u' ||
+                                                           in[i - 2] == 'U' || in[i - 2] == 'L')) {
+      // Raw string R"delim( ... )delim".
+      size_t open = in.find('(', i + 1);
+      if (open == absl::string_view::npos) break;
+      std::string close = absl::StrCat(")", in.substr(i + 1, open - i - 1), "\"");
+      size_t end = in.find(close, open + 1);
+      end = end == absl::string_view::npos ? n : end + close.size();
+      if (strip_literals) blank(i + 1, end - 1);
+      i = end;
+    } else if (c == '"' || (c == '\'' && !(i > 0 && std::isxdigit(static_cast<unsigned char>(
+                                                          in[i - 1]))))) {
+      // An apostrophe after a hex digit is a digit separator (1'000), not a character literal.
+      size_t k = i + 1;
+      while (k < n && in[k] != c && in[k] != '\n') k += (in[k] == '\\') ? 2 : 1;
+      k = std::min(k, n);
+      if (strip_literals) blank(i + 1, k);
+      i = k + 1;
+    } else {
+      ++i;
+    }
+  }
+  return out;
+}
+
+struct Token {
+  std::string text;
+  int line;
+};
+
+std::vector<Token> Tokenize(absl::string_view code) {
+  std::vector<Token> tokens;
+  int line = 1;
+  size_t i = 0;
+  bool line_start = true;
+  while (i < code.size()) {
+    const char c = code[i];
+    if (c == '\n') {
+      ++line;
+      ++i;
+      line_start = true;
+      continue;
+    }
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      ++i;
+      continue;
+    }
+    if (line_start && c == '#') {
+      // Preprocessor lines are checked as includes, not as code; skip to the end of the line.
+      while (i < code.size() && code[i] != '\n') ++i;
+      continue;
+    }
+    line_start = false;
+    if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
+      size_t k = i;
+      while (k < code.size() &&
+             (std::isalnum(static_cast<unsigned char>(code[k])) || code[k] == '_')) {
+        ++k;
+      }
+      tokens.push_back({std::string(code.substr(i, k - i)), line});
+      i = k;
+    } else if (std::isdigit(static_cast<unsigned char>(c))) {
+      while (i < code.size() &&
+             (std::isalnum(static_cast<unsigned char>(code[i])) || code[i] == '.' ||
+              code[i] == '\'')) {
+        ++i;
+      }
+    } else if (code.substr(i, 2) == "::" || code.substr(i, 2) == "->") {
+      tokens.push_back({std::string(code.substr(i, 2)), line});
+      i += 2;
+    } else {
+      tokens.push_back({std::string(1, c), line});
+      ++i;
+    }
+  }
+  return tokens;
+}
+
+bool IsIdentifier(const std::string& t) {
+  return !t.empty() && (std::isalpha(static_cast<unsigned char>(t[0])) || t[0] == '_');
+}
+
+void CheckIncludes(absl::string_view path, absl::string_view without_comments,
+                   std::vector<Violation>& out) {
+  int line = 0;
+  std::istringstream lines{std::string(without_comments)};
+  for (std::string text; std::getline(lines, text);) {
+    ++line;
+    absl::string_view s = text;
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+    if (!absl::ConsumePrefix(&s, "#")) continue;
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+    if (!absl::ConsumePrefix(&s, "include")) continue;
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+    if (s.empty() || (s.front() != '<' && s.front() != '"')) continue;
+    const char close = s.front() == '<' ? '>' : '"';
+    const size_t end = s.find(close, 1);
+    if (end == absl::string_view::npos) continue;
+    const absl::string_view target = s.substr(1, end - 1);
+    for (const IncludeRule& rule : kIncludeRules) {
+      const bool folder = absl::EndsWith(rule.prefix, "/");
+      if (folder ? absl::StartsWith(target, rule.prefix) : target == rule.prefix) {
+        out.push_back({std::string(path), line, absl::StrCat(s.substr(0, end + 1)),
+                       absl::StrCat(rule.reason, "; ", kUseEnv)});
+        break;
+      }
+    }
+  }
+}
+
+void CheckTokens(absl::string_view path, const std::vector<Token>& tokens,
+                 std::vector<Violation>& out) {
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const std::string& name = tokens[i].text;
+    if (!IsIdentifier(name)) continue;
+    const std::string prev = i > 0 ? tokens[i - 1].text : "";
+    const bool member = prev == "." || prev == "->";
+    std::string qualifier;  // "" unqualified, "::" global, else the namespace before "::"
+    if (prev == "::") {
+      qualifier = (i >= 2 && IsIdentifier(tokens[i - 2].text)) ? tokens[i - 2].text : "::";
+    }
+    const bool called = i + 1 < tokens.size() && tokens[i + 1].text == "(";
+    const int line = tokens[i].line;
+    if (name == "namespace" && prev == "using" && i + 1 < tokens.size() &&
+        tokens[i + 1].text == "std") {
+      out.push_back({std::string(path), line, "using namespace std",
+                     "hides std:: qualification from this guard; qualify names instead"});
+    } else if (Contains(kAlwaysForbidden, name) && !member) {
+      out.push_back({std::string(path), line, name, std::string(kUseEnv)});
+    } else if (qualifier == "std" && Contains(kStdQualified, name)) {
+      out.push_back({std::string(path), line, absl::StrCat("std::", name),
+                     absl::StrCat("threads and locks; ", kUseEnv)});
+    } else if (qualifier == "absl" && Contains(kAbslQualified, name)) {
+      out.push_back({std::string(path), line, absl::StrCat("absl::", name), std::string(kUseEnv)});
+    } else if (called && !member && Contains(kFreeCalls, name) &&
+               (qualifier.empty() || qualifier == "::" || qualifier == "std")) {
+      out.push_back({std::string(path), line, absl::StrCat(name, "()"), std::string(kUseEnv)});
+    }
+  }
+}
+
+}  // namespace
+
+bool IsGuardedPath(absl::string_view path) {
+  const bool cxx = absl::EndsWith(path, ".h") || absl::EndsWith(path, ".cc") ||
+                   absl::EndsWith(path, ".hpp") || absl::EndsWith(path, ".cpp") ||
+                   absl::EndsWith(path, ".inc");
+  if (!cxx) return false;
+  if (absl::StartsWith(path, "impl/runtime/")) return false;  // the production runtime
+  return absl::StartsWith(path, "proto/") || absl::StartsWith(path, "impl/");
+}
+
+std::vector<Violation> ScanSource(absl::string_view path, absl::string_view contents) {
+  std::vector<Violation> out;
+  const std::string without_comments = Strip(contents, /*strip_literals=*/false);
+  CheckIncludes(path, without_comments, out);
+  const std::string code = Strip(contents, /*strip_literals=*/true);
+  CheckTokens(path, Tokenize(code), out);
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Violation& a, const Violation& b) { return a.line < b.line; });
+  return out;
+}
+
+std::string FormatViolation(const Violation& v) {
+  return absl::StrCat(v.path, ":", v.line, ": forbidden ", v.what, ": ", v.reason);
+}
+
+std::vector<Violation> ScanTree(const std::string& root, int* files_scanned) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> files;
+  for (const char* top : {"proto", "impl"}) {
+    const fs::path dir = fs::path(root) / top;
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) continue;
+    for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      if (!it->is_regular_file(ec)) continue;
+      std::string rel = fs::relative(it->path(), root, ec).generic_string();
+      if (IsGuardedPath(rel)) files.push_back(std::move(rel));
+    }
+  }
+  std::sort(files.begin(), files.end());
+  std::vector<Violation> out;
+  for (const std::string& rel : files) {
+    std::ifstream in(fs::path(root) / rel, std::ios::binary);
+    if (!in) {
+      out.push_back({rel, 0, "unreadable file", "the guard must read every guarded file"});
+      continue;
+    }
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    std::vector<Violation> v = ScanSource(rel, buffer.str());
+    out.insert(out.end(), v.begin(), v.end());
+  }
+  if (files_scanned != nullptr) *files_scanned = static_cast<int>(files.size());
+  return out;
+}
+
+}  // namespace drpc::guard
