@@ -93,5 +93,5 @@ if [ "$deps_only" -eq 1 ]; then
 fi
 
 cd "$(dirname "$0")/.."
-log "running the main job: $(cat tools/main_job.txt 2>/dev/null || echo 'bazel run //tools:sim -- --all')"
+log "running the main job (tools/main_job.sh)"
 exec bash tools/main_job.sh

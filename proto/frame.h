@@ -1,0 +1,138 @@
+// DRPC frames: the unit on the wire (spec §2).
+//
+//   +--------+-------------+--------------+---------------+-------------+
+//   | header | stream ID   | message ID   | data length N | data        |
+//   | 1 byte | varint 1-10 | varint 1-10  | varint 1-10   | N bytes     |
+//   +--------+-------------+--------------+---------------+-------------+
+//   header = control(bit 7) | kind(bits 6..1) | done(bit 0)
+//
+// Encoding:
+//   std::string wire;
+//   AppendFrame(wire, Frame{.id = {1, 3}, .kind = Kind::kMessage, .done = true, .data = "hi"});
+//   // wire == "\x05\x01\x03\x02hi"
+//
+// Incremental parsing over any segmentation of the byte stream (one byte at a time works):
+//   FrameParser parser(FrameParser::Options{.frame_data_max_bytes = 4 << 20});
+//   parser.Append(bytes_from_socket);
+//   for (;;) {
+//     absl::StatusOr<std::optional<Frame>> f = parser.Next();
+//     if (!f.ok()) { /* connection-fatal protocol error, with the byte offset */ }
+//     if (!f->has_value()) break;   // need more bytes
+//     Handle(**f);                  // f->data is valid until the next Append/Next call
+//   }
+#ifndef DRPC_PROTO_FRAME_H_
+#define DRPC_PROTO_FRAME_H_
+
+#include <compare>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "proto/limits.h"
+
+namespace drpc {
+
+// Packet kinds (spec §3). The wire carries 6 bits, so values 0 and 9..63 also parse; they are
+// "unknown kinds" and are handled by the receiver (ignored if control, fatal otherwise).
+enum class Kind : uint8_t {
+  kInvoke = 1,
+  kMessage = 2,
+  kError = 3,
+  kCancel = 4,
+  kClose = 5,
+  kCloseSend = 6,
+  kInvokeMetadata = 7,
+  kWindowUpdate = 8,
+};
+
+inline constexpr uint8_t kKindMaxValue = 63;
+
+// True for the eight kinds above.
+bool IsKnownKind(Kind kind);
+
+// "Invoke", "Message", ..., or "Kind(40)" for unknown values (matches Go's String()).
+std::string KindName(Kind kind);
+
+// (stream ID, message ID), ordered lexicographically as Go's reader compares them.
+struct PacketId {
+  uint64_t stream = 0;
+  uint64_t message = 0;
+  friend auto operator<=>(const PacketId&, const PacketId&) = default;
+  friend bool operator==(const PacketId&, const PacketId&) = default;
+};
+
+inline constexpr uint8_t kHeaderControlBit = 0x80;
+inline constexpr uint8_t kHeaderKindMask = 0x7E;
+inline constexpr uint8_t kHeaderDoneBit = 0x01;
+
+uint8_t EncodeHeader(Kind kind, bool done, bool control);
+
+struct Frame {
+  PacketId id;
+  Kind kind = Kind::kMessage;
+  bool done = true;
+  bool control = false;
+  // Not owned: points into the encoder's input or the parser's buffer.
+  absl::string_view data;
+};
+
+// Encoded size of `frame` (header + varints + data).
+size_t FrameSize(const Frame& frame);
+
+// Appends the encoding of `frame` to `out`. Never fails; the caller keeps data within its limits.
+void AppendFrame(std::string& out, const Frame& frame);
+
+// Parses one frame from the front of `in` (stateless form of FrameParser).
+//  * OK + frame: *consumed = bytes of the frame.
+//  * OK + nullopt: `in` holds only a prefix of a frame (need more bytes).
+//  * error (kInvalidArgument): a varint is too long, or the data length exceeds
+//    `frame_data_max_bytes` — reported as soon as the length varint is complete, before the body
+//    arrives. The message names the field and, for lengths, the limit.
+absl::StatusOr<std::optional<Frame>> ParseFrame(absl::string_view in, size_t frame_data_max_bytes,
+                                                size_t* consumed);
+
+// Owns a buffer of received bytes and yields frames as they complete. The buffer never holds
+// more than one frame's header + data plus what the caller appended since: callers append what
+// one transport read returned, then drain Next() until it reports "need more".
+class FrameParser {
+ public:
+  struct Options {
+    // Largest data length accepted in one frame; a larger length prefix is a protocol error.
+    size_t frame_data_max_bytes = limits::kPacketDefaultMaxBytes;
+  };
+
+  explicit FrameParser(Options options);
+
+  // Adds received bytes. Bytes after an error are ignored.
+  void Append(absl::string_view bytes);
+
+  // Zero-copy form of Append for transport reads: returns a writable region of exactly
+  // `max_bytes` at the end of the buffer; write n <= max_bytes bytes into it, then call
+  // CommitAppend(n). The region is invalidated by any other call.
+  char* PrepareAppend(size_t max_bytes);
+  void CommitAppend(size_t bytes);
+
+  // The next complete frame; nullopt when more bytes are needed. The frame's data stays valid
+  // until the next Append() or Next(). Once an error is returned, every later call returns it.
+  absl::StatusOr<std::optional<Frame>> Next();
+
+  // Stream offset (bytes consumed by returned frames), for error messages and tools.
+  uint64_t offset() const { return offset_; }
+  // Bytes held that do not yet form a complete frame.
+  size_t buffered_bytes() const { return end_ - start_; }
+
+ private:
+  Options options_;
+  std::string buffer_;
+  size_t end_ = 0;          // bytes of buffer_ in use (buffer_ may be larger during PrepareAppend)
+  size_t start_ = 0;        // first unconsumed byte in buffer_
+  uint64_t offset_ = 0;     // stream offset of buffer_[start_]
+  absl::Status error_;
+};
+
+}  // namespace drpc
+
+#endif  // DRPC_PROTO_FRAME_H_

@@ -1,0 +1,93 @@
+// Every size limit of the DRPC wire format and of drpc-cpp's buffers, in one place.
+//
+// Names carry their unit last (`..._bytes`, `..._count`). Options structs in impl/ take their
+// defaults and bounds from here; static_asserts below keep the limits consistent with each other.
+// A length prefix received from a peer is checked against its limit *before* the body is
+// buffered, so a hostile length never allocates.
+#ifndef DRPC_PROTO_LIMITS_H_
+#define DRPC_PROTO_LIMITS_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace drpc::limits {
+
+inline constexpr size_t kKiB = 1024;
+inline constexpr size_t kMiB = 1024 * kKiB;
+
+// --- Varints and frame headers (spec §2) --------------------------------------------------------
+// A uint64 takes at most 10 LEB128 bytes; a 10th byte with the continuation bit is "too long".
+inline constexpr size_t kVarintMaxBytes = 10;
+// header byte + stream ID + message ID + data length. Go's reader assumes 28 (9-byte varints);
+// the true worst case is 31 (spec §13 item 6).
+inline constexpr size_t kFrameHeaderMaxBytes = 1 + 3 * kVarintMaxBytes;
+// The smallest frame: header byte and three one-byte varints (length 0).
+inline constexpr size_t kFrameMinBytes = 4;
+
+// --- Packets and frames (spec §2.4) -------------------------------------------------------------
+// Go's reader default MaximumBufferSize: a reassembled packet larger than this is
+// "data overflow", connection-fatal. Also our receive default, so we accept what Go accepts.
+inline constexpr size_t kPacketDefaultMaxBytes = 4 * kMiB;
+// Upper bound for a configured packet limit (keeps every size comfortably in 32 bits).
+inline constexpr size_t kPacketLimitMaxBytes = 256 * kMiB;
+// Smallest configurable packet limit (the drpcmigrate header, a Cancel, an Error code all fit).
+inline constexpr size_t kPacketLimitMinBytes = 64;
+
+// Go's default SplitSize: Invoke / InvokeMetadata / Message data is cut into frames of at most this.
+inline constexpr size_t kSplitDefaultBytes = 64 * kKiB;
+// Largest configurable split size: one frame never exceeds what a default Go reader accepts.
+inline constexpr size_t kSplitMaxBytes = kPacketDefaultMaxBytes;
+// Smallest split size (useful in tests: 1 makes every byte its own frame).
+inline constexpr size_t kSplitMinBytes = 1;
+
+// --- Packet bodies ------------------------------------------------------------------------------
+// An RPC name ("/pkg.Service/Method") in an Invoke body. Go has no limit beyond the packet limit;
+// real names are short, and a server looking up a 64 KiB name is already under attack.
+inline constexpr size_t kRpcNameMaxBytes = 64 * kKiB;
+// Encoded InvokeMetadata body (spec §5.2); at most the default packet limit.
+inline constexpr size_t kMetadataMaxBytes = 1 * kMiB;
+// Number of key/value pairs in one metadata body.
+inline constexpr size_t kMetadataEntriesMaxCount = 4096;
+// An Error packet is never split (spec §13 item 15): text longer than this is truncated by the
+// sender so the frame always fits a default Go reader.
+inline constexpr size_t kErrorTextMaxBytes = 64 * kKiB;
+// Error body: 8-byte big-endian code, then text.
+inline constexpr size_t kErrorCodeBytes = 8;
+// The drpcmigrate connection prefix "DRPC!!!1" (spec §10).
+inline constexpr size_t kMigrateHeaderBytes = 8;
+
+// --- Flow control (mux mode, spec §11.7) --------------------------------------------------------
+// Per-stream receive window: bytes of Message data a sender may have in flight on one stream.
+inline constexpr uint64_t kWindowDefaultBytes = 1 * kMiB;
+inline constexpr uint64_t kWindowMinBytes = 1;
+inline constexpr uint64_t kWindowMaxBytes = (uint64_t{1} << 31) - 1;
+
+// --- Connection-level bounds (impl/ options take defaults and ranges from here) ------------------
+// Concurrent streams per mux connection.
+inline constexpr size_t kStreamsDefaultMaxCount = 1024;
+inline constexpr size_t kStreamsLimitMaxCount = 1 << 20;
+// Streams whose InvokeMetadata arrived but whose Invoke has not (mux mode).
+inline constexpr size_t kPendingInvokesDefaultMaxCount = 64;
+// Messages queued for one stream's receiver before back-pressure applies.
+inline constexpr size_t kRecvQueueDefaultMaxCount = 256;
+inline constexpr size_t kRecvQueueLimitMaxCount = 1 << 16;
+
+static_assert(kFrameHeaderMaxBytes == 31);
+static_assert(kFrameMinBytes <= kFrameHeaderMaxBytes);
+static_assert(kSplitDefaultBytes <= kSplitMaxBytes);
+static_assert(kSplitMaxBytes <= kPacketDefaultMaxBytes,
+              "a single frame we send must fit a default Go reader");
+static_assert(kPacketLimitMinBytes <= kPacketDefaultMaxBytes);
+static_assert(kPacketDefaultMaxBytes <= kPacketLimitMaxBytes);
+static_assert(kPacketLimitMaxBytes + kFrameHeaderMaxBytes < (uint64_t{1} << 32));
+static_assert(kRpcNameMaxBytes <= kPacketDefaultMaxBytes);
+static_assert(kMetadataMaxBytes <= kPacketDefaultMaxBytes);
+static_assert(kErrorCodeBytes + kErrorTextMaxBytes <= kPacketDefaultMaxBytes,
+              "an Error packet is one frame and must fit a default Go reader");
+static_assert(kWindowMinBytes <= kWindowDefaultBytes && kWindowDefaultBytes <= kWindowMaxBytes);
+static_assert(kRecvQueueDefaultMaxCount <= kRecvQueueLimitMaxCount);
+static_assert(kStreamsDefaultMaxCount <= kStreamsLimitMaxCount);
+
+}  // namespace drpc::limits
+
+#endif  // DRPC_PROTO_LIMITS_H_

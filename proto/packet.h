@@ -1,0 +1,115 @@
+// Packets: one logical message, reassembled from one or more frames that share a PacketId and a
+// kind; the last frame has done=1 (spec §4).
+//
+// Two assembly modes:
+//
+//   UpstreamAssembler — Go drpc's reader (spec §4.2). IDs are globally monotonic per direction:
+//     a frame with a lower (stream, message) than the last is a protocol error, which also rejects
+//     stream or message ID 0 at the start; a higher ID silently discards a partial packet; a kind
+//     change inside a packet is an error; a packet over the limit is "data overflow"; after a
+//     complete packet (s, m) the next acceptable ID is (s, m+1).
+//
+//   MuxAssembler — per-stream assembly (spec §4.3, §11.2). Frames of different streams interleave
+//     freely. Stream or message ID 0 is an error. Per stream: a lower message ID than expected is a
+//     protocol error, a higher one discards that stream's partial packet, a kind change is an error,
+//     after done the next expected ID is m+1. Packets over the per-stream limit are a
+//     *stream-scoped* error: the stream's partial data is dropped and the caller fails that stream.
+//
+//   UpstreamAssembler assembler(UpstreamAssembler::Options{});
+//   absl::StatusOr<std::optional<Packet>> p = assembler.OnFrame(frame);
+//   if (!p.ok()) -> connection-fatal protocol error
+//   else if (p->has_value()) -> a complete packet
+#ifndef DRPC_PROTO_PACKET_H_
+#define DRPC_PROTO_PACKET_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "absl/status/statusor.h"
+#include "proto/frame.h"
+#include "proto/limits.h"
+
+namespace drpc {
+
+struct Packet {
+  PacketId id;
+  Kind kind = Kind::kMessage;
+  // The OR of the control bit over all frames of the packet (spec §3).
+  bool control = false;
+  std::string data;
+};
+
+class UpstreamAssembler {
+ public:
+  struct Options {
+    // Largest reassembled packet; Go's default MaximumBufferSize.
+    size_t packet_max_bytes = limits::kPacketDefaultMaxBytes;
+  };
+  explicit UpstreamAssembler(Options options);
+
+  // Feeds one frame. Errors are connection-fatal (kInvalidArgument with a message that starts
+  // with "protocol error: " and names the IDs involved); after an error the assembler must not be
+  // used again.
+  absl::StatusOr<std::optional<Packet>> OnFrame(const Frame& frame);
+
+  // The last accepted ID (starts at (1, 1), which is why zero IDs are rejected at the start).
+  PacketId last() const { return last_; }
+  // Bytes of a partially assembled packet.
+  size_t partial_bytes() const;
+
+ private:
+  Options options_;
+  PacketId last_{1, 1};
+  std::optional<Packet> partial_;
+};
+
+// A stream-scoped assembly failure in mux mode: the stream must be failed, the connection lives.
+struct StreamAssemblyError {
+  uint64_t stream = 0;
+  absl::Status status;  // kResourceExhausted "message too large" with sizes and IDs
+};
+
+class MuxAssembler {
+ public:
+  struct Options {
+    // Largest reassembled packet per stream (the per-stream maximum message size).
+    size_t packet_max_bytes = limits::kPacketDefaultMaxBytes;
+    // Streams with assembly state at once; beyond it a frame for a new stream is a
+    // connection-scoped error (kResourceExhausted). Callers Forget() finished streams.
+    size_t streams_max_count = limits::kStreamsDefaultMaxCount + limits::kPendingInvokesDefaultMaxCount;
+  };
+  explicit MuxAssembler(Options options);
+
+  using Result = std::variant<std::monostate, Packet, StreamAssemblyError>;
+
+  // Feeds one frame. A non-OK status is connection-fatal ("protocol error: ..."); otherwise the
+  // result is nothing yet, a complete packet, or a stream-scoped error. After a stream-scoped
+  // error, later frames of the same packet (same message ID) are dropped silently; the next
+  // message ID starts fresh.
+  absl::StatusOr<Result> OnFrame(const Frame& frame);
+
+  // Drops all state for `stream` (called when the stream ends, so memory stays bounded).
+  // A later frame for that stream starts from scratch.
+  void Forget(uint64_t stream);
+
+  size_t streams_tracked() const { return streams_.size(); }
+  size_t partial_bytes(uint64_t stream) const;
+
+ private:
+  struct StreamState {
+    uint64_t next_message = 1;           // lowest acceptable message ID
+    std::optional<Packet> partial;       // packet being assembled
+    uint64_t discarding_message = 0;     // message ID whose frames are dropped after an overflow
+  };
+  Options options_;
+  // Ordered by stream ID: iteration (for tools and debugging) is deterministic.
+  std::map<uint64_t, StreamState> streams_;
+};
+
+}  // namespace drpc
+
+#endif  // DRPC_PROTO_PACKET_H_

@@ -1,0 +1,43 @@
+// Unsigned LEB128 varints exactly as Go drpc reads and writes them (spec §2.2).
+//
+//   std::string out;
+//   AppendVarint(out, 300);                       // out == "\xAC\x02"
+//   uint64_t v; size_t n;
+//   VarintStatus s = DecodeVarint(out, &v, &n);   // kOk, v == 300, n == 2
+//
+// Encoding is always minimal. Decoding accepts what Go accepts: non-minimal forms ("\x81\x00" is 1)
+// and excess bits in the 10th byte (dropped, so FF×9 7F is 2^64-1). Ten bytes that all carry the
+// continuation bit are "too long". A buffer that ends inside a varint is "incomplete", not an error.
+#ifndef DRPC_PROTO_VARINT_H_
+#define DRPC_PROTO_VARINT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace drpc {
+
+enum class VarintStatus {
+  kOk,          // *value and *consumed are set
+  kIncomplete,  // more bytes are needed; nothing is set
+  kTooLong,     // 10 bytes with the continuation bit: a protocol error
+};
+
+// Bytes AppendVarint writes for `value`: (9 * bitlen(value) + 64) / 64, 1..10.
+size_t VarintSize(uint64_t value);
+
+// Appends the minimal encoding of `value`; returns the number of bytes appended.
+size_t AppendVarint(std::string& out, uint64_t value);
+
+// Writes the minimal encoding to `dst`, which must have room for VarintSize(value) bytes.
+// Returns the number of bytes written.
+size_t EncodeVarint(uint64_t value, char* dst);
+
+// Decodes one varint from the front of `in`.
+VarintStatus DecodeVarint(absl::string_view in, uint64_t* value, size_t* consumed);
+
+}  // namespace drpc
+
+#endif  // DRPC_PROTO_VARINT_H_
