@@ -1,0 +1,188 @@
+// The Env seam: the only doorway through which impl/ reaches time, scheduling, chaos and bytes.
+//
+// impl/ is plain blocking code running on fibers. Everything nondeterministic comes through the
+// four small interfaces below, passed in by constructor; two runtimes implement them:
+//   * sim/           one OS thread, virtual clock, every choice drawn from a decision tape;
+//   * impl/runtime/  epoll reactors and the real monotonic clock (production).
+//
+// Threading contract (both runtimes): a Scheduler runs its fibers one at a time on one OS thread.
+// Objects in impl/ belong to one Scheduler and are touched only by its fibers and timer callbacks;
+// nothing in impl/ is thread-safe unless its header says so. impl/runtime/ offers the thread-safe
+// entry point for application threads.
+//
+//   void Serve(Env& env, Transport& t) {
+//     env.scheduler().Spawn("reader", [&] { ... t.Read(buf, n) ... });
+//     Instant deadline = env.clock().Now() + Duration::Seconds(1);
+//   }
+#ifndef DRPC_IMPL_ENV_H_
+#define DRPC_IMPL_ENV_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "impl/time.h"
+
+namespace drpc {
+
+// --- Clock and timers ---------------------------------------------------------------------------
+
+using TimerId = uint64_t;
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+
+  // Monotonic; never goes backwards. Within one fiber run (between two parks) it may not advance.
+  virtual Instant Now() const = 0;
+
+  // Runs `callback` once, at or after `deadline`, on this clock's scheduler thread *outside* any
+  // fiber: a callback must not block or park; it may unpark fibers, set signals and schedule
+  // timers. Callbacks due at the same instant run in scheduling order. Returns a nonzero id.
+  virtual TimerId ScheduleAt(Instant deadline, absl::AnyInvocable<void()> callback) = 0;
+
+  // Cancels a timer. After this returns, its callback never runs (it may already have run).
+  // Returns true if the timer was pending and is now cancelled; false if it already ran, was
+  // already cancelled, or the id is unknown. Safe to call from the timer's own callback.
+  virtual bool Cancel(TimerId id) = 0;
+};
+
+// --- Scheduler ----------------------------------------------------------------------------------
+
+// An opaque handle to a fiber, valid until that fiber's body returns.
+class Fiber {
+ public:
+  virtual ~Fiber() = default;
+  virtual absl::string_view name() const = 0;
+};
+
+class Scheduler {
+ public:
+  virtual ~Scheduler() = default;
+
+  // Creates a fiber that will run `body` later (the caller keeps running). `name` appears in
+  // traces and deadlock reports ("conn 3 reader"). Callers track completion with a WaitGroup
+  // (impl/sync.h); a fiber's body must return before the objects it uses are destroyed.
+  virtual void Spawn(std::string name, absl::AnyInvocable<void()> body) = 0;
+
+  // Lets other runnable fibers run; the caller stays runnable. Must be called from a fiber.
+  virtual void Yield() = 0;
+
+  // Blocks the calling fiber until Unpark() is called for it. Unpark before Park is not lost: it
+  // leaves a permit and the next Park returns at once. Park may also return spuriously, so callers
+  // re-check their condition in a loop. `reason` ("waiting for stream 3 window") is kept for
+  // deadlock reports; it must stay valid until Park returns. Must be called from a fiber.
+  virtual void Park(absl::string_view reason) = 0;
+
+  // Makes `fiber` runnable (or leaves a permit if it is running). Callable from fibers and timer
+  // callbacks of this scheduler. `fiber` must be alive.
+  virtual void Unpark(Fiber* fiber) = 0;
+
+  // The calling fiber, or nullptr when called from a timer callback or outside any fiber.
+  virtual Fiber* Current() = 0;
+};
+
+// --- Chaos (BUGGIFY) ----------------------------------------------------------------------------
+
+// Rare-but-legal behaviour on demand. In production every answer is "no"; in simulation the
+// decision tape decides, so each run explores different corner cases reproducibly.
+class Chaos {
+ public:
+  virtual ~Chaos() = default;
+  // True if the code at `site` should take its rare path now ("writer.flush_early"). Sites are
+  // string literals; the simulator enables a random subset of sites per run.
+  virtual bool Buggify(absl::string_view site) = 0;
+  // A value in [0, n) for a buggified choice (n >= 1); 0 in production.
+  virtual uint64_t ChooseRare(absl::string_view site, uint64_t n) = 0;
+};
+
+// Production's chaos: never fires.
+class NoChaos final : public Chaos {
+ public:
+  bool Buggify(absl::string_view) override { return false; }
+  uint64_t ChooseRare(absl::string_view, uint64_t) override { return 0; }
+};
+
+// --- Transport ----------------------------------------------------------------------------------
+
+// Why a transport operation failed. Carried in the status (see TransportError below).
+enum class TransportErrorKind {
+  kEof,              // the peer closed its sending side; all its bytes were delivered
+  kReset,            // the connection broke (peer reset, broken pipe)
+  kClosedLocally,    // Close() was called on this transport (possibly by another fiber)
+  kWriteAfterClose,  // Write after CloseWrite()
+  kIo,               // any other I/O failure
+};
+
+absl::string_view TransportErrorKindName(TransportErrorKind kind);
+
+// Builds a status for `kind` (EOF -> kOutOfRange, reset/io -> kUnavailable, closed locally ->
+// kCancelled, write after close -> kFailedPrecondition) with `detail` in the message and the kind
+// attached as a payload.
+absl::Status TransportError(TransportErrorKind kind, absl::string_view detail);
+
+// The kind of a status made by TransportError, or nullopt for any other status.
+std::optional<TransportErrorKind> GetTransportErrorKind(const absl::Status& status);
+
+// An ordered, reliable, bidirectional byte stream (TCP-like), used from fibers.
+// Concurrency: at most one fiber in Read and one in Write at a time; Close and CloseWrite may be
+// called from any fiber of the scheduler, at any time, any number of times.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+
+  // Blocks until at least one byte is available, then copies up to `size` (> 0) bytes into `buf`
+  // and returns the count (>= 1). Reads may return fewer bytes than are available (partial reads
+  // at arbitrary boundaries are normal). After the peer's last byte: kEof. Errors: kEof, kReset,
+  // kClosedLocally, kIo. Once an error is returned, later reads return an error too.
+  virtual absl::StatusOr<size_t> Read(char* buf, size_t size) = 0;
+
+  // Blocks until all of `data` is accepted by the transport (partial progress is internal). On
+  // error, an unknown prefix of `data` may have been sent; the connection is then unusable for
+  // writing. Errors: kReset, kClosedLocally, kWriteAfterClose, kIo.
+  virtual absl::Status Write(absl::string_view data) = 0;
+
+  // Half close: the peer reads kEof after the bytes already written; reading here continues.
+  virtual absl::Status CloseWrite() = 0;
+
+  // Closes both directions. Fibers blocked in Read/Write return kClosedLocally; the peer sees
+  // kEof (after in-flight bytes) or kReset. Idempotent; never blocks.
+  virtual void Close() = 0;
+};
+
+// Accepts incoming transports (a TCP listener, a simulated address).
+class Listener {
+ public:
+  virtual ~Listener() = default;
+  // Blocks until a connection arrives. After Close(): kCancelled "listener closed".
+  virtual absl::StatusOr<std::unique_ptr<Transport>> Accept() = 0;
+  // Stops accepting; a fiber blocked in Accept returns. Idempotent; never blocks.
+  virtual void Close() = 0;
+};
+
+// --- Env: the bundle passed to impl/ constructors -----------------------------------------------
+
+class Env {
+ public:
+  Env(Clock& clock, Scheduler& scheduler, Chaos& chaos)
+      : clock_(&clock), scheduler_(&scheduler), chaos_(&chaos) {}
+
+  Clock& clock() const { return *clock_; }
+  Scheduler& scheduler() const { return *scheduler_; }
+  Chaos& chaos() const { return *chaos_; }
+
+ private:
+  Clock* clock_;
+  Scheduler* scheduler_;
+  Chaos* chaos_;
+};
+
+}  // namespace drpc
+
+#endif  // DRPC_IMPL_ENV_H_

@@ -1,0 +1,80 @@
+// One fiber's execution context: a stack from a StackPool and a boost.context switch, with the
+// stack switches announced to AddressSanitizer and ThreadSanitizer when they are active.
+//
+// A FiberContext is driven by a loop (a scheduler) on one OS thread:
+//   FiberContext f(pool, [] { ...; FiberContext::... ->Suspend(); ... });
+//   f.Resume();            // runs until the body calls Suspend() or returns
+//   while (!f.finished()) f.Resume();
+//
+// Schedulers (sim/, impl/runtime/) build Park/Yield on Suspend and Unpark on Resume. This class
+// knows nothing about run queues, time or names.
+#ifndef DRPC_IMPL_FIBER_FIBER_CONTEXT_H_
+#define DRPC_IMPL_FIBER_FIBER_CONTEXT_H_
+
+#include <cstddef>
+
+#include <boost/context/fiber.hpp>
+
+#include "absl/functional/any_invocable.h"
+#include "impl/fiber/stack_pool.h"
+
+namespace drpc {
+
+class FiberContext {
+ public:
+  // The body runs on the fiber's own stack at the first Resume(). It must not let exceptions
+  // escape (drpc-cpp reports errors with absl::Status); an escaping exception aborts the process.
+  FiberContext(StackPool& pool, absl::AnyInvocable<void()> body);
+
+  // A finished or never-started fiber releases its stack to the pool. A fiber suspended in the
+  // middle of its body is *abandoned*: its stack is never unwound (its destructors could touch
+  // objects that are gone or assert on half-torn-down state) and never reused; the memory stays
+  // mapped and is registered with LeakSanitizer as a root, so what it references is not reported.
+  // Schedulers abandon fibers only when a run has already failed.
+  ~FiberContext();
+
+  FiberContext(const FiberContext&) = delete;
+  FiberContext& operator=(const FiberContext&) = delete;
+
+  // Switches from the loop into the fiber until it suspends or finishes. Requires !finished() and
+  // that the fiber is not running.
+  void Resume();
+
+  // Switches from inside this fiber back to the loop that resumed it.
+  void Suspend();
+
+  bool finished() const { return finished_; }
+  bool started() const { return started_; }
+  bool running() const { return running_; }
+
+  // Fibers abandoned by this process so far (for leak reports and tests).
+  static size_t abandoned_count();
+
+ private:
+  boost::context::fiber Entry(boost::context::fiber&& caller);
+  void BeforeSwitchIn();
+  void AfterSwitchIn();
+  void BeforeSwitchOut(bool finishing);
+  void AfterSwitchOut();
+
+  StackPool* pool_;
+  FiberStack stack_;
+  absl::AnyInvocable<void()> body_;
+  boost::context::fiber fiber_;   // the suspended fiber, while the loop runs
+  boost::context::fiber caller_;  // the suspended loop, while the fiber runs
+  bool started_ = false;
+  bool running_ = false;
+  bool finished_ = false;
+
+  // Sanitizer bookkeeping (unused in plain builds).
+  void* asan_fiber_fake_stack_ = nullptr;
+  void* asan_loop_fake_stack_ = nullptr;
+  const void* asan_loop_bottom_ = nullptr;
+  size_t asan_loop_size_ = 0;
+  void* tsan_fiber_ = nullptr;
+  void* tsan_loop_ = nullptr;
+};
+
+}  // namespace drpc
+
+#endif  // DRPC_IMPL_FIBER_FIBER_CONTEXT_H_

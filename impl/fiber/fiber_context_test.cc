@@ -1,0 +1,120 @@
+#include "impl/fiber/fiber_context.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "impl/fiber/stack_pool.h"
+
+namespace drpc {
+namespace {
+
+TEST(FiberContextTest, BodyRunsUntilSuspendAndContinuesOnResume) {
+  StackPool pool(StackPool::Options{});
+  std::vector<std::string> log;
+  FiberContext* self = nullptr;
+  FiberContext f(pool, [&] {
+    log.push_back("a");
+    self->Suspend();
+    log.push_back("b");
+    self->Suspend();
+    log.push_back("c");
+  });
+  self = &f;
+  EXPECT_FALSE(f.started());
+  f.Resume();
+  EXPECT_EQ(log, (std::vector<std::string>{"a"}));
+  f.Resume();
+  EXPECT_EQ(log, (std::vector<std::string>{"a", "b"}));
+  EXPECT_FALSE(f.finished());
+  f.Resume();
+  EXPECT_TRUE(f.finished());
+  EXPECT_EQ(log, (std::vector<std::string>{"a", "b", "c"}));
+}
+
+TEST(FiberContextTest, FinishedFibersReturnTheirStacksToThePool) {
+  StackPool pool(StackPool::Options{.stack_bytes = 64 * 1024, .cached_max_count = 4});
+  for (int i = 0; i < 100; ++i) {
+    FiberContext f(pool, [] {});
+    f.Resume();
+    EXPECT_TRUE(f.finished());
+  }
+  EXPECT_EQ(pool.outstanding_count(), 0u);
+  EXPECT_EQ(pool.cached_count(), 1u);  // one stack, reused a hundred times
+}
+
+TEST(FiberContextTest, NeverStartedFiberReleasesItsStackWithoutRunning) {
+  StackPool pool(StackPool::Options{});
+  bool ran = false;
+  {
+    FiberContext f(pool, [&] { ran = true; });
+  }
+  EXPECT_FALSE(ran);
+  EXPECT_EQ(pool.outstanding_count(), 0u);
+}
+
+TEST(FiberContextTest, SuspendedFiberIsAbandonedNotUnwound) {
+  StackPool pool(StackPool::Options{});
+  struct Sentinel {
+    bool* destroyed;
+    ~Sentinel() { *destroyed = true; }
+  };
+  bool destroyed = false;
+  const size_t abandoned_before = FiberContext::abandoned_count();
+  {
+    FiberContext* self = nullptr;
+    auto f = std::make_unique<FiberContext>(pool, [&] {
+      Sentinel s{&destroyed};
+      self->Suspend();
+    });
+    self = f.get();
+    f->Resume();
+  }
+  // The fiber's locals were never destroyed: a failed run's half-finished state is not torn down.
+  EXPECT_FALSE(destroyed);
+  EXPECT_EQ(FiberContext::abandoned_count(), abandoned_before + 1);
+  EXPECT_EQ(pool.outstanding_count(), 0u);
+}
+
+TEST(FiberContextTest, ManyFibersInterleave) {
+  StackPool pool(StackPool::Options{.stack_bytes = 32 * 1024, .cached_max_count = 1000});
+  constexpr int kFibers = 1000;
+  constexpr int kSwitches = 10;
+  std::vector<std::unique_ptr<FiberContext>> fibers;
+  std::vector<FiberContext*> selves(kFibers);
+  long total = 0;
+  for (int i = 0; i < kFibers; ++i) {
+    fibers.push_back(std::make_unique<FiberContext>(pool, [&, i] {
+      for (int k = 0; k < kSwitches; ++k) {
+        ++total;
+        selves[i]->Suspend();
+      }
+    }));
+    selves[i] = fibers.back().get();
+  }
+  for (int round = 0; round <= kSwitches; ++round) {
+    for (auto& f : fibers) {
+      if (!f->finished()) f->Resume();
+    }
+  }
+  for (auto& f : fibers) EXPECT_TRUE(f->finished());
+  EXPECT_EQ(total, kFibers * kSwitches);
+}
+
+TEST(FiberContextDeathTest, StackOverflowHitsTheGuardPage) {
+  EXPECT_DEATH(
+      {
+        StackPool pool(StackPool::Options{.stack_bytes = 16 * 1024});
+        FiberContext f(pool, [] {
+          volatile char big[64 * 1024];
+          big[0] = 1;
+          big[sizeof(big) - 1] = 2;
+        });
+        f.Resume();
+      },
+      "");
+}
+
+}  // namespace
+}  // namespace drpc

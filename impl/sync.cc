@@ -1,0 +1,196 @@
+#include "impl/sync.h"
+
+#include <algorithm>
+
+namespace drpc {
+namespace {
+
+Fiber* CurrentFiber(Env& env, absl::string_view what) {
+  Fiber* self = env.scheduler().Current();
+  DRPC_CHECK(self != nullptr) << what << " must be called from a fiber";
+  return self;
+}
+
+// Parks `self` until unparked or until `deadline`. Returns false if the deadline timer woke it.
+bool ParkUntil(Env& env, Fiber* self, absl::string_view reason, Instant deadline) {
+  if (deadline.is_infinite()) {
+    env.scheduler().Park(reason);
+    return true;
+  }
+  if (env.clock().Now() >= deadline) return false;
+  bool fired = false;
+  const TimerId timer = env.clock().ScheduleAt(deadline, [&env, self, &fired] {
+    fired = true;
+    env.scheduler().Unpark(self);
+  });
+  env.scheduler().Park(reason);
+  // After Cancel returns the callback can no longer run, so `fired` and `self` stay valid.
+  env.clock().Cancel(timer);
+  return !fired;
+}
+
+}  // namespace
+
+// --- WaitList -------------------------------------------------------------------------------------
+
+WaitList::~WaitList() {
+  DRPC_CHECK(waiters_.empty()) << "destroyed with " << waiters_.size() << " parked fiber(s), first "
+                               << waiters_.front()->name();
+}
+
+bool WaitList::Wait(absl::string_view reason, Instant deadline) {
+  Fiber* self = CurrentFiber(*env_, "WaitList::Wait");
+  waiters_.push_back(self);
+  const bool woken = ParkUntil(*env_, self, reason, deadline);
+  Remove(self);
+  return woken || env_->clock().Now() < deadline;
+}
+
+void WaitList::Remove(Fiber* fiber) {
+  auto it = std::find(waiters_.begin(), waiters_.end(), fiber);
+  if (it != waiters_.end()) waiters_.erase(it);
+}
+
+void WaitList::WakeOne() {
+  if (waiters_.empty()) return;
+  Fiber* f = waiters_.front();
+  waiters_.pop_front();
+  env_->scheduler().Unpark(f);
+}
+
+void WaitList::WakeAll() {
+  std::deque<Fiber*> woken;
+  woken.swap(waiters_);
+  for (Fiber* f : woken) env_->scheduler().Unpark(f);
+}
+
+void SleepFor(Env& env, Duration duration, absl::string_view reason) {
+  Fiber* self = CurrentFiber(env, "SleepFor");
+  const Instant deadline = env.clock().Now() + duration;
+  while (env.clock().Now() < deadline) {
+    if (!ParkUntil(env, self, reason, deadline)) break;
+  }
+}
+
+// --- Mutex ------------------------------------------------------------------------------------------
+
+Mutex::~Mutex() { DRPC_CHECK(owner_ == nullptr) << "mutex " << name_ << " destroyed while held"; }
+
+bool Mutex::HeldByCurrent() const {
+  return owner_ != nullptr && owner_ == waiters_.env().scheduler().Current();
+}
+
+void Mutex::Lock() {
+  Env& env = waiters_.env();
+  Fiber* self = CurrentFiber(env, "Mutex::Lock");
+  DRPC_CHECK(owner_ != self) << "mutex " << name_ << " locked twice by " << self->name();
+  // A rare yield before taking a free lock lets the simulator reorder lock acquisition.
+  if (env.chaos().Buggify("mutex.yield_before_lock")) env.scheduler().Yield();
+  if (owner_ == nullptr) {
+    owner_ = self;
+    return;
+  }
+  // Unlock hands ownership straight to the first waiter, so a waiter only has to check owner_.
+  while (owner_ != self) waiters_.Wait(name_);
+}
+
+bool Mutex::TryLock() {
+  if (owner_ != nullptr) return false;
+  owner_ = CurrentFiber(waiters_.env(), "Mutex::TryLock");
+  return true;
+}
+
+void Mutex::Unlock() {
+  DRPC_CHECK(HeldByCurrent()) << "mutex " << name_ << " unlocked by a fiber that does not hold it";
+  // Hand-off to the first waiter: FIFO fairness, and no barging by a fiber that happens to run
+  // before the woken waiter.
+  owner_ = waiters_.front();
+  waiters_.WakeOne();
+}
+
+// --- CondVar ----------------------------------------------------------------------------------------
+
+bool CondVar::Wait(Mutex& mu, absl::string_view reason, Instant deadline) {
+  // Cooperative scheduling: no other fiber runs between Unlock and the park inside Wait, so a
+  // Signal cannot slip in between and be lost.
+  mu.Unlock();
+  const bool woken = waiters_.Wait(reason, deadline);
+  mu.Lock();
+  return woken;
+}
+
+// --- Signal -----------------------------------------------------------------------------------------
+
+Signal::~Signal() {
+  DRPC_CHECK(waiters_.empty()) << "signal destroyed with " << waiters_.size()
+                               << " parked fiber(s), first " << waiters_.front()->name();
+}
+
+bool Signal::Set(absl::Status status) {
+  if (set_) return false;
+  set_ = true;
+  status_ = std::move(status);
+  std::vector<Fiber*> woken;
+  woken.swap(waiters_);
+  for (Fiber* f : woken) env_->scheduler().Unpark(f);
+  return true;
+}
+
+bool Signal::Wait(absl::string_view reason, Instant deadline) {
+  return WaitAnyUntil({this}, reason, deadline).has_value();
+}
+
+std::optional<size_t> WaitAnyUntil(std::initializer_list<Signal*> signals, absl::string_view reason,
+                                   Instant deadline) {
+  DRPC_CHECK(signals.size() > 0);
+  Env& env = *(*signals.begin())->env_;
+  auto first_set = [&signals]() -> std::optional<size_t> {
+    size_t i = 0;
+    for (Signal* s : signals) {
+      if (s->set_) return i;
+      ++i;
+    }
+    return std::nullopt;
+  };
+  Fiber* self = CurrentFiber(env, "WaitAny");
+  for (;;) {
+    if (std::optional<size_t> i = first_set()) return i;
+    if (env.clock().Now() >= deadline) return std::nullopt;
+    for (Signal* s : signals) s->waiters_.push_back(self);
+    const bool woken = ParkUntil(env, self, reason, deadline);
+    for (Signal* s : signals) {
+      auto it = std::find(s->waiters_.begin(), s->waiters_.end(), self);
+      if (it != s->waiters_.end()) s->waiters_.erase(it);
+    }
+    if (!woken) {
+      if (std::optional<size_t> i = first_set()) return i;
+      return std::nullopt;
+    }
+  }
+}
+
+size_t WaitAny(std::initializer_list<Signal*> signals, absl::string_view reason) {
+  std::optional<size_t> i = WaitAnyUntil(signals, reason, Instant::Infinite());
+  DRPC_CHECK(i.has_value());
+  return *i;
+}
+
+// --- WaitGroup --------------------------------------------------------------------------------------
+
+WaitGroup::~WaitGroup() {
+  DRPC_CHECK(waiters_.empty()) << "wait group destroyed with waiters";
+}
+
+void WaitGroup::Add(int n) {
+  DRPC_CHECK_GE(count_ + n, 0);
+  count_ += n;
+  if (count_ == 0) waiters_.WakeAll();
+}
+
+void WaitGroup::Done() { Add(-1); }
+
+void WaitGroup::Wait(absl::string_view reason) {
+  while (count_ > 0) waiters_.Wait(reason);
+}
+
+}  // namespace drpc

@@ -1,0 +1,231 @@
+// Synchronisation primitives for fibers, written once on top of Scheduler::Park/Unpark and shared
+// by the simulator and the production runtime.
+//
+// All of them belong to one Scheduler (see impl/env.h): they are not thread-safe, and never need
+// to be, because fibers of one scheduler run one at a time. Every blocking call takes a `reason`
+// that shows up in deadlock reports; waits wake in FIFO order, so runs are deterministic.
+//
+//   Mutex mu(env);                    Signal done(env);
+//   { MutexLock l(mu); ... }          done.Set(absl::CancelledError("context canceled"));
+//   CondVar cv(env);                  size_t which = WaitAny({&done, &closed}, "call");
+//   BoundedQueue<Packet> q(env, 256); WaitGroup wg(env);
+//
+// Destructors never block; destroying a primitive with parked waiters is a bug (checked).
+#ifndef DRPC_IMPL_SYNC_H_
+#define DRPC_IMPL_SYNC_H_
+
+#include <cstddef>
+#include <deque>
+#include <initializer_list>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "impl/env.h"
+#include "impl/time.h"
+#include "proto/base/check.h"
+
+namespace drpc {
+
+// Fibers waiting for a condition, woken in FIFO order. The building block of the others.
+class WaitList {
+ public:
+  explicit WaitList(Env& env) : env_(&env) {}
+  ~WaitList();
+  WaitList(const WaitList&) = delete;
+  WaitList& operator=(const WaitList&) = delete;
+
+  // Parks the calling fiber until woken by WakeOne/WakeAll, or spuriously: callers loop on their
+  // condition. Returns false only if `deadline` passed first.
+  bool Wait(absl::string_view reason, Instant deadline = Instant::Infinite());
+  void WakeOne();
+  void WakeAll();
+  bool empty() const { return waiters_.empty(); }
+  size_t size() const { return waiters_.size(); }
+  // The fiber WakeOne would wake next, or nullptr.
+  Fiber* front() const { return waiters_.empty() ? nullptr : waiters_.front(); }
+  Env& env() const { return *env_; }
+
+ private:
+  void Remove(Fiber* fiber);
+  Env* env_;
+  std::deque<Fiber*> waiters_;
+};
+
+// Parks the calling fiber for `duration` of the Env's clock.
+void SleepFor(Env& env, Duration duration, absl::string_view reason = "sleep");
+
+// A mutual-exclusion lock whose critical sections may block (e.g. a write lock held across a
+// transport write). Ownership is handed to waiters in FIFO order.
+class Mutex {
+ public:
+  explicit Mutex(Env& env, absl::string_view name = "mutex") : waiters_(env), name_(name) {}
+  ~Mutex();
+  void Lock();
+  bool TryLock();
+  void Unlock();
+  bool held() const { return owner_ != nullptr; }
+  bool HeldByCurrent() const;
+
+ private:
+  WaitList waiters_;
+  absl::string_view name_;
+  Fiber* owner_ = nullptr;
+};
+
+class MutexLock {
+ public:
+  explicit MutexLock(Mutex& mu) : mu_(&mu) { mu_->Lock(); }
+  ~MutexLock() { mu_->Unlock(); }
+  MutexLock(const MutexLock&) = delete;
+  MutexLock& operator=(const MutexLock&) = delete;
+
+ private:
+  Mutex* mu_;
+};
+
+// A condition variable for Mutex. Wait may return spuriously.
+class CondVar {
+ public:
+  explicit CondVar(Env& env) : waiters_(env) {}
+  // Atomically (no other fiber runs in between) releases `mu`, waits, and re-acquires `mu`.
+  // Returns false if `deadline` passed.
+  bool Wait(Mutex& mu, absl::string_view reason, Instant deadline = Instant::Infinite());
+  void Signal() { waiters_.WakeOne(); }
+  void SignalAll() { waiters_.WakeAll(); }
+
+ private:
+  WaitList waiters_;
+};
+
+// A one-shot event carrying a status, like Go drpc's drpcsignal: the first Set wins, later Sets are
+// ignored, and every waiter (present and future) sees the same status.
+class Signal {
+ public:
+  explicit Signal(Env& env) : env_(&env) {}
+  ~Signal();
+  Signal(const Signal&) = delete;
+  Signal& operator=(const Signal&) = delete;
+
+  // Returns true if this call set the signal.
+  bool Set(absl::Status status = absl::OkStatus());
+  bool IsSet() const { return set_; }
+  // The status given to the winning Set (OK before it is set).
+  const absl::Status& status() const { return status_; }
+  // Blocks until set. Returns false if `deadline` passed first.
+  bool Wait(absl::string_view reason, Instant deadline = Instant::Infinite());
+
+ private:
+  friend std::optional<size_t> WaitAnyUntil(std::initializer_list<Signal*>, absl::string_view,
+                                            Instant);
+  Env* env_;
+  bool set_ = false;
+  absl::Status status_;
+  std::vector<Fiber*> waiters_;
+};
+
+// Blocks until any of `signals` is set; returns the index of the first set one in list order.
+// nullopt if `deadline` passed first. All signals must belong to the same Env.
+std::optional<size_t> WaitAnyUntil(std::initializer_list<Signal*> signals, absl::string_view reason,
+                                   Instant deadline);
+size_t WaitAny(std::initializer_list<Signal*> signals, absl::string_view reason);
+
+// Counts outstanding work; Wait blocks until the count is zero.
+class WaitGroup {
+ public:
+  explicit WaitGroup(Env& env) : waiters_(env) {}
+  ~WaitGroup();
+  void Add(int n = 1);
+  void Done();
+  void Wait(absl::string_view reason = "wait group");
+  int count() const { return count_; }
+
+ private:
+  WaitList waiters_;
+  int count_ = 0;
+};
+
+// A FIFO queue with a fixed capacity. Push blocks while full, Pop while empty. Close(status) wakes
+// everyone: Push then fails with the status; Pop first drains what is queued, then returns it.
+template <typename T>
+class BoundedQueue {
+ public:
+  BoundedQueue(Env& env, size_t capacity, absl::string_view name = "queue")
+      : not_full_(env), not_empty_(env), capacity_(capacity), name_(name) {
+    DRPC_CHECK_GT(capacity, 0u);
+  }
+
+  absl::Status Push(T value) {
+    while (!closed_ && items_.size() >= capacity_) not_full_.Wait(name_);
+    if (closed_) return close_status_;
+    items_.push_back(std::move(value));
+    not_empty_.WakeOne();
+    return absl::OkStatus();
+  }
+
+  // False (value untouched) if full or closed.
+  bool TryPush(T& value) {
+    if (closed_ || items_.size() >= capacity_) return false;
+    items_.push_back(std::move(value));
+    not_empty_.WakeOne();
+    return true;
+  }
+
+  absl::StatusOr<T> Pop(Instant deadline = Instant::Infinite()) {
+    while (items_.empty() && !closed_) {
+      if (!not_empty_.Wait(name_, deadline)) {
+        return absl::DeadlineExceededError("queue pop deadline exceeded");
+      }
+    }
+    if (items_.empty()) return close_status_;
+    T value = std::move(items_.front());
+    items_.pop_front();
+    not_full_.WakeOne();
+    return value;
+  }
+
+  std::optional<T> TryPop() {
+    if (items_.empty()) return std::nullopt;
+    T value = std::move(items_.front());
+    items_.pop_front();
+    not_full_.WakeOne();
+    return value;
+  }
+
+  // The first Close wins; its status must not be OK.
+  void Close(absl::Status status) {
+    DRPC_CHECK(!status.ok());
+    if (closed_) return;
+    closed_ = true;
+    close_status_ = std::move(status);
+    not_full_.WakeAll();
+    not_empty_.WakeAll();
+  }
+
+  // Drops queued items (e.g. a locally terminated stream discards unread messages).
+  void Clear() {
+    items_.clear();
+    not_full_.WakeAll();
+  }
+
+  size_t size() const { return items_.size(); }
+  size_t capacity() const { return capacity_; }
+  bool closed() const { return closed_; }
+  const absl::Status& close_status() const { return close_status_; }
+
+ private:
+  WaitList not_full_;
+  WaitList not_empty_;
+  std::deque<T> items_;
+  size_t capacity_;
+  absl::string_view name_;
+  bool closed_ = false;
+  absl::Status close_status_;
+};
+
+}  // namespace drpc
+
+#endif  // DRPC_IMPL_SYNC_H_

@@ -1,0 +1,24 @@
+#include "sim/chaos.h"
+
+namespace drpc::sim {
+
+bool SimChaos::Buggify(absl::string_view site) {
+  if (!enabled_) return false;
+  auto it = site_enabled_.find(site);
+  if (it == site_enabled_.end()) {
+    const bool on = decisions_->Choose("chaos.enable", 4) == 0;
+    it = site_enabled_.emplace(std::string(site), on).first;
+    fired_.emplace(std::string(site), 0);
+  }
+  if (!it->second) return false;
+  if (decisions_->Choose("chaos.fire", 4) != 0) return false;
+  ++fired_.find(site)->second;
+  return true;
+}
+
+uint64_t SimChaos::ChooseRare(absl::string_view, uint64_t n) {
+  if (!enabled_) return 0;
+  return decisions_->Choose("chaos.choose", n);
+}
+
+}  // namespace drpc::sim

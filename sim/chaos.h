@@ -1,0 +1,38 @@
+// BUGGIFY for the simulator (FoundationDB's idea): impl/ asks Env::chaos().Buggify("site") at
+// points where rare-but-legal behaviour is possible (a short write, an early flush, a tiny buffer).
+// Per run, each site is switched on with probability 1/4 the first time it is asked; a switched-on
+// site then fires with probability 1/4 per call. Both are decisions on the tape, so replays agree.
+#ifndef DRPC_SIM_CHAOS_H_
+#define DRPC_SIM_CHAOS_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "impl/env.h"
+#include "sim/tape.h"
+
+namespace drpc::sim {
+
+class SimChaos final : public Chaos {
+ public:
+  // `enabled` false makes every answer "no" without consuming decisions.
+  SimChaos(DecisionSource& decisions, bool enabled) : decisions_(&decisions), enabled_(enabled) {}
+
+  bool Buggify(absl::string_view site) override;
+  uint64_t ChooseRare(absl::string_view site, uint64_t n) override;
+
+  // How often each site fired in this run (sites asked but never fired map to 0).
+  const std::map<std::string, uint64_t, std::less<>>& fired() const { return fired_; }
+
+ private:
+  DecisionSource* decisions_;
+  bool enabled_;
+  std::map<std::string, bool, std::less<>> site_enabled_;
+  std::map<std::string, uint64_t, std::less<>> fired_;
+};
+
+}  // namespace drpc::sim
+
+#endif  // DRPC_SIM_CHAOS_H_

@@ -1,0 +1,476 @@
+#include "sim/network.h"
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "impl/sync.h"
+#include "proto/base/check.h"
+
+namespace drpc::sim {
+namespace {
+
+int Dir(Direction d) { return static_cast<int>(d); }
+
+absl::string_view FaultKindName(FaultPlan::Kind kind) {
+  switch (kind) {
+    case FaultPlan::Kind::kNone:
+      return "none";
+    case FaultPlan::Kind::kReset:
+      return "reset";
+    case FaultPlan::Kind::kFin:
+      return "fin";
+    case FaultPlan::Kind::kWriteError:
+      return "write-error";
+    case FaultPlan::Kind::kReadError:
+      return "read-error";
+    case FaultPlan::Kind::kStall:
+      return "stall";
+  }
+  return "?";
+}
+
+}  // namespace
+
+std::string FaultPlan::ToString() const {
+  if (kind == Kind::kNone) return "none";
+  std::string s = absl::StrCat(FaultKindName(kind), "@", offset_bytes,
+                               direction == Direction::kForward ? " fwd" : " bwd");
+  if (kind == Kind::kStall) absl::StrAppend(&s, " for ", stall.ToString());
+  return s;
+}
+
+// --- Connection -----------------------------------------------------------------------------------
+
+struct SimNetwork::Connection {
+  struct Segment {
+    uint64_t seq = 0;
+    std::string bytes;
+    bool fin = false;
+    bool rst = false;
+  };
+  // Bytes flowing in one direction.
+  struct Pipe {
+    explicit Pipe(Env& env) : readers(env), writers(env) {}
+    uint64_t written = 0;  // offset of the next byte accepted from the writer
+    bool fin_queued = false;
+    bool closed_by_writer = false;  // CloseWrite/Close (vs a FIN fault)
+    std::deque<Segment> in_flight;
+    size_t in_flight_bytes = 0;
+    Instant last_delivery;
+    uint64_t next_seq = 1;
+    std::map<uint64_t, TimerId> timers;  // by segment sequence number
+    std::string readable;
+    size_t read_pos = 0;
+    uint64_t read_total = 0;
+    bool fin_received = false;
+    Duration stall_pending = Duration::Zero();
+    WaitList readers;
+    WaitList writers;
+    size_t buffered() const { return in_flight_bytes + readable.size() - read_pos; }
+  };
+
+  Connection(SimNetwork* n, uint64_t i, std::string nm, LinkProfile l, FaultPlan p)
+      : net(n), id(i), name(std::move(nm)), link(l), plan(p) {
+    pipes[0] = std::make_unique<Pipe>(*n->env_);
+    pipes[1] = std::make_unique<Pipe>(*n->env_);
+  }
+
+  std::string EndpointName(int e) const { return absl::StrCat(name, e == 0 ? ":dialer" : ":acceptor"); }
+  bool FaultArmed(int direction, FaultPlan::Kind kind) const {
+    return !fault_struck && plan.kind == kind && Dir(plan.direction) == direction &&
+           net->env_->clock().Now() < net->options_.heal_at;
+  }
+
+  absl::Status Write(int e, absl::string_view data);
+  absl::StatusOr<size_t> Read(int e, char* buf, size_t size);
+  absl::Status CloseWrite(int e);
+  void Close(int e);
+
+  void Send(int d, absl::string_view bytes);
+  void Enqueue(int d, Segment segment);
+  void Deliver(int d, uint64_t seq);
+  void Strike(int d);
+  void Log(absl::string_view what) {
+    if (net->trace_->enabled()) net->trace_->Log(net->env_->clock().Now(), absl::StrCat(name, ": ", what));
+  }
+
+  SimNetwork* net;
+  uint64_t id;
+  std::string name;
+  LinkProfile link;
+  FaultPlan plan;
+  bool fault_struck = false;
+  std::unique_ptr<Pipe> pipes[2];  // pipes[d] carries direction d; endpoint e writes pipes[e]
+  bool open[2] = {true, true};
+  bool reset = false;
+  std::optional<absl::Status> write_error[2];
+  std::optional<absl::Status> read_error[2];
+};
+
+void SimNetwork::Connection::Enqueue(int d, Segment segment) {
+  Pipe& p = *pipes[d];
+  Env& env = *net->env_;
+  Duration latency = link.latency_min;
+  if (link.latency_max > link.latency_min) {
+    latency = latency + (link.latency_max - link.latency_min) *
+                            static_cast<int64_t>(net->decisions_->Choose("net.latency", 101)) / 100;
+  }
+  Duration transmit = Duration::Zero();
+  if (link.bandwidth_bytes_per_second > 0) {
+    transmit = Duration::Nanos(static_cast<int64_t>(segment.bytes.size() * 1000000000ull /
+                                                    link.bandwidth_bytes_per_second));
+  }
+  const Instant deliver_at =
+      std::max(p.last_delivery, env.clock().Now() + latency) + transmit + p.stall_pending;
+  p.stall_pending = Duration::Zero();
+  p.last_delivery = deliver_at;
+  segment.seq = p.next_seq++;
+  const uint64_t seq = segment.seq;
+  p.in_flight_bytes += segment.bytes.size();
+  p.in_flight.push_back(std::move(segment));
+  ++net->stats_.segments;
+  p.timers.emplace(seq, env.clock().ScheduleAt(deliver_at, [this, d, seq] { Deliver(d, seq); }));
+}
+
+void SimNetwork::Connection::Send(int d, absl::string_view bytes) {
+  Pipe& p = *pipes[d];
+  while (!bytes.empty()) {
+    size_t n = bytes.size();
+    if (link.segment_max_bytes > 0) {
+      n = 1 + net->decisions_->Choose("net.segment", std::min(link.segment_max_bytes, bytes.size()));
+    }
+    Enqueue(d, Segment{0, std::string(bytes.substr(0, n))});
+    p.written += n;
+    net->stats_.bytes_written += n;
+    bytes.remove_prefix(n);
+  }
+}
+
+// Delivers every segment up to and including `seq`: TCP delivers in order even if timers fire in
+// a different order (jitter).
+void SimNetwork::Connection::Deliver(int d, uint64_t seq) {
+  Pipe& p = *pipes[d];
+  while (!p.in_flight.empty() && p.in_flight.front().seq <= seq) {
+    Segment s = std::move(p.in_flight.front());
+    p.in_flight.pop_front();
+    p.in_flight_bytes -= s.bytes.size();
+    if (auto t = p.timers.find(s.seq); t != p.timers.end()) {
+      if (s.seq != seq) net->env_->clock().Cancel(t->second);  // delivered ahead of its timer
+      p.timers.erase(t);
+    }
+    if (reset) continue;  // everything behind a reset is lost
+    if (s.rst) {
+      Log(absl::StrCat("reset arrives (", d == 0 ? "fwd" : "bwd", ")"));
+      reset = true;
+      for (auto& pipe : pipes) {
+        pipe->readers.WakeAll();
+        pipe->writers.WakeAll();
+      }
+      continue;
+    }
+    if (s.fin) {
+      p.fin_received = true;
+    } else if (open[1 - d]) {
+      if (p.read_pos > 0 && p.read_pos * 2 >= p.readable.size()) {
+        p.readable.erase(0, p.read_pos);
+        p.read_pos = 0;
+      }
+      p.readable += s.bytes;
+    }
+    p.readers.WakeAll();
+  }
+}
+
+void SimNetwork::Connection::Strike(int d) {
+  fault_struck = true;
+  ++net->stats_.faults_struck;
+  net->trace_->Mix(0xfa);
+  net->trace_->Mix(id);
+  Log(absl::StrCat("fault strikes: ", plan.ToString()));
+  const int writer = d;
+  switch (plan.kind) {
+    case FaultPlan::Kind::kReset:
+      write_error[writer] = TransportError(TransportErrorKind::kReset, "connection reset (fault)");
+      Enqueue(d, Segment{0, "", false, true});
+      pipes[d]->fin_queued = true;
+      break;
+    case FaultPlan::Kind::kFin:
+      write_error[writer] = TransportError(TransportErrorKind::kReset, "peer went away (fault)");
+      Enqueue(d, Segment{0, "", true, false});
+      pipes[d]->fin_queued = true;
+      break;
+    case FaultPlan::Kind::kWriteError:
+      write_error[writer] = TransportError(TransportErrorKind::kIo, "write failed (fault)");
+      Enqueue(d, Segment{0, "", false, true});
+      pipes[d]->fin_queued = true;
+      break;
+    case FaultPlan::Kind::kStall:
+      pipes[d]->stall_pending = plan.stall;
+      break;
+    case FaultPlan::Kind::kReadError:
+      read_error[1 - d] = TransportError(TransportErrorKind::kIo, "read failed (fault)");
+      break;
+    case FaultPlan::Kind::kNone:
+      break;
+  }
+}
+
+absl::Status SimNetwork::Connection::Write(int e, absl::string_view data) {
+  Pipe& p = *pipes[e];
+  size_t done = 0;
+  while (done < data.size()) {
+    if (!open[e]) return TransportError(TransportErrorKind::kClosedLocally, EndpointName(e));
+    if (write_error[e].has_value()) return *write_error[e];
+    if (reset) return TransportError(TransportErrorKind::kReset, EndpointName(e));
+    if (p.closed_by_writer) return TransportError(TransportErrorKind::kWriteAfterClose, EndpointName(e));
+    if (!open[1 - e]) {
+      return TransportError(TransportErrorKind::kReset, absl::StrCat(EndpointName(e), ": peer closed"));
+    }
+    if (p.buffered() >= link.buffer_bytes) {
+      p.writers.Wait("net write: peer's receive buffer full");
+      continue;
+    }
+    size_t chunk = std::min(data.size() - done, link.buffer_bytes - p.buffered());
+    const bool offset_fault = FaultArmed(e, FaultPlan::Kind::kReset) ||
+                              FaultArmed(e, FaultPlan::Kind::kFin) ||
+                              FaultArmed(e, FaultPlan::Kind::kWriteError) ||
+                              FaultArmed(e, FaultPlan::Kind::kStall);
+    if (offset_fault && plan.offset_bytes < p.written + chunk) {
+      const size_t before = plan.offset_bytes > p.written ? plan.offset_bytes - p.written : 0;
+      Send(e, data.substr(done, before));
+      done += before;
+      Strike(e);
+      continue;
+    }
+    Send(e, data.substr(done, chunk));
+    done += chunk;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<size_t> SimNetwork::Connection::Read(int e, char* buf, size_t size) {
+  DRPC_CHECK_GT(size, 0u);
+  Pipe& p = *pipes[1 - e];
+  for (;;) {
+    if (!open[e]) return TransportError(TransportErrorKind::kClosedLocally, EndpointName(e));
+    if (read_error[e].has_value()) return *read_error[e];
+    if (reset) return TransportError(TransportErrorKind::kReset, EndpointName(e));
+    const size_t available = p.readable.size() - p.read_pos;
+    if (available > 0) {
+      size_t n = std::min(size, available);
+      if (link.cut_reads && n > 1 && net->decisions_->Choose("net.read_cut", 2) == 0) {
+        n = 1 + net->decisions_->Choose("net.read_len", n);
+      }
+      if (FaultArmed(1 - e, FaultPlan::Kind::kReadError) &&
+          plan.offset_bytes < p.read_total + n) {
+        n = plan.offset_bytes > p.read_total ? plan.offset_bytes - p.read_total : 0;
+        if (n == 0) {
+          Strike(1 - e);
+          continue;
+        }
+      }
+      std::memcpy(buf, p.readable.data() + p.read_pos, n);
+      p.read_pos += n;
+      p.read_total += n;
+      p.writers.WakeAll();
+      return n;
+    }
+    if (p.fin_received) return TransportError(TransportErrorKind::kEof, EndpointName(e));
+    p.readers.Wait("net read: waiting for bytes");
+  }
+}
+
+absl::Status SimNetwork::Connection::CloseWrite(int e) {
+  if (!open[e]) return TransportError(TransportErrorKind::kClosedLocally, EndpointName(e));
+  Pipe& p = *pipes[e];
+  p.closed_by_writer = true;
+  if (!p.fin_queued && !reset) {
+    p.fin_queued = true;
+    Enqueue(e, Segment{0, "", true, false});
+  }
+  p.writers.WakeAll();
+  return absl::OkStatus();
+}
+
+void SimNetwork::Connection::Close(int e) {
+  if (!open[e]) return;
+  open[e] = false;
+  Log(absl::StrCat(EndpointName(e), " closed"));
+  Pipe& out = *pipes[e];
+  Pipe& in = *pipes[1 - e];
+  if (!out.fin_queued && !reset) {
+    out.fin_queued = true;
+    Enqueue(e, Segment{0, "", true, false});
+  }
+  in.readable.clear();
+  in.read_pos = 0;
+  // Wake our own blocked reader/writer (they see kClosedLocally) and the peer's blocked writer
+  // (it sees the reset of writing to a closed socket).
+  out.writers.WakeAll();
+  in.readers.WakeAll();
+  in.writers.WakeAll();
+}
+
+// --- Endpoint and listener ------------------------------------------------------------------------
+
+class SimNetwork::Endpoint final : public Transport {
+ public:
+  Endpoint(Connection* c, int e) : c_(c), e_(e) {}
+  ~Endpoint() override { c_->Close(e_); }
+  absl::StatusOr<size_t> Read(char* buf, size_t size) override { return c_->Read(e_, buf, size); }
+  absl::Status Write(absl::string_view data) override { return c_->Write(e_, data); }
+  absl::Status CloseWrite() override { return c_->CloseWrite(e_); }
+  void Close() override { c_->Close(e_); }
+
+ private:
+  Connection* c_;
+  int e_;
+};
+
+class SimNetwork::SimListener final : public Listener {
+ public:
+  SimListener(SimNetwork* net, std::string address)
+      : net_(net), address_(std::move(address)), waiters_(*net->env_) {}
+  ~SimListener() override { Close(); }
+
+  absl::StatusOr<std::unique_ptr<Transport>> Accept() override {
+    while (!closed_ && pending_.empty()) waiters_.Wait("accept: waiting for a connection");
+    if (closed_) return absl::CancelledError(absl::StrCat("listener ", address_, " closed"));
+    std::unique_ptr<Transport> t = std::move(pending_.front());
+    pending_.pop_front();
+    return t;
+  }
+
+  void Close() override {
+    if (closed_) return;
+    closed_ = true;
+    net_->listeners_.erase(address_);
+    pending_.clear();  // unaccepted connections close; their dialers see EOF or reset
+    waiters_.WakeAll();
+  }
+
+  bool Offer(std::unique_ptr<Transport> t) {
+    if (closed_ || pending_.size() >= net_->options_.listen_backlog_max_count) return false;
+    pending_.push_back(std::move(t));
+    waiters_.WakeOne();
+    return true;
+  }
+
+ private:
+  SimNetwork* net_;
+  std::string address_;
+  WaitList waiters_;
+  bool closed_ = false;
+  std::deque<std::unique_ptr<Transport>> pending_;
+};
+
+// --- SimNetwork -----------------------------------------------------------------------------------
+
+SimNetwork::SimNetwork(Env& env, DecisionSource& decisions, Trace& trace, NetworkOptions options)
+    : env_(&env), decisions_(&decisions), trace_(&trace), options_(options) {}
+
+SimNetwork::~SimNetwork() {
+  for (auto& c : connections_) {
+    for (auto& pipe : c->pipes) {
+      for (const auto& [seq, t] : pipe->timers) env_->clock().Cancel(t);
+    }
+  }
+}
+
+void SimNetwork::Heal() { options_.heal_at = std::min(options_.heal_at, env_->clock().Now()); }
+
+bool SimNetwork::healed() const { return env_->clock().Now() >= options_.heal_at; }
+
+LinkProfile SimNetwork::DrawLink() {
+  LinkProfile link = options_.link;
+  if (!options_.draw_link_per_connection) return link;
+  static constexpr size_t kSegments[] = {0, 1, 3, 7, 64, 1500, 65536};
+  link.segment_max_bytes = kSegments[decisions_->Choose("net.link.segment", std::size(kSegments))];
+  static constexpr size_t kBuffers[] = {1, 16, 4096, 65536, 1 << 20};
+  link.buffer_bytes = kBuffers[decisions_->Choose("net.link.buffer", std::size(kBuffers))];
+  link.cut_reads = decisions_->Choose("net.link.cut_reads", 2) == 1;
+  link.latency_min = Duration::Micros(static_cast<int64_t>(decisions_->Choose("net.link.lat", 4)) * 50);
+  link.latency_max = link.latency_min + Duration::Micros(
+                                            static_cast<int64_t>(decisions_->Choose("net.link.jit", 3)) * 100);
+  static constexpr uint64_t kBandwidths[] = {0, 10'000'000, 1'000'000'000};
+  link.bandwidth_bytes_per_second =
+      kBandwidths[decisions_->Choose("net.link.bw", std::size(kBandwidths))];
+  return link;
+}
+
+FaultPlan SimNetwork::DrawFaultPlan() {
+  if (options_.fault_per_mille == 0 || healed()) return FaultPlan::None();
+  if (decisions_->Choose("net.fault", 1000) >= options_.fault_per_mille) return FaultPlan::None();
+  FaultPlan plan;
+  plan.kind = static_cast<FaultPlan::Kind>(1 + decisions_->Choose("net.fault.kind", 5));
+  plan.direction = static_cast<Direction>(decisions_->Choose("net.fault.dir", 2));
+  // Log-uniform offsets: faults land in headers of the first frames as often as deep in a stream.
+  const uint64_t exponent = decisions_->Choose("net.fault.exp", 21);
+  const uint64_t low = exponent == 0 ? 0 : (uint64_t{1} << (exponent - 1));
+  plan.offset_bytes = low + decisions_->Choose("net.fault.off", low == 0 ? 1 : low);
+  if (plan.kind == FaultPlan::Kind::kStall) {
+    plan.stall = Duration::Millis(1 + static_cast<int64_t>(decisions_->Choose("net.fault.stall", 200)));
+  }
+  ++stats_.faults_planned;
+  return plan;
+}
+
+std::unique_ptr<SimNetwork::Connection> SimNetwork::NewConnection(absl::string_view name,
+                                                                  std::optional<FaultPlan> plan) {
+  const uint64_t id = next_connection_id_++;
+  LinkProfile link = DrawLink();
+  FaultPlan fault = plan.has_value() ? *plan : DrawFaultPlan();
+  ++stats_.connections;
+  trace_->Mix(0xc0);
+  trace_->Mix(id);
+  auto c = std::make_unique<Connection>(this, id, absl::StrCat(name, "#", id), link, fault);
+  c->Log(absl::StrCat("connected; fault plan ", fault.ToString()));
+  return c;
+}
+
+std::pair<std::unique_ptr<Transport>, std::unique_ptr<Transport>> SimNetwork::Pipe(
+    absl::string_view name, std::optional<FaultPlan> plan) {
+  connections_.push_back(NewConnection(name, plan));
+  Connection* c = connections_.back().get();
+  return {std::make_unique<Endpoint>(c, 0), std::make_unique<Endpoint>(c, 1)};
+}
+
+absl::StatusOr<std::unique_ptr<Listener>> SimNetwork::Listen(absl::string_view address) {
+  if (listeners_.contains(address)) {
+    return absl::AlreadyExistsError(absl::StrCat("address ", address, " already in use"));
+  }
+  auto l = std::make_unique<SimListener>(this, std::string(address));
+  listeners_.emplace(std::string(address), l.get());
+  return l;
+}
+
+absl::StatusOr<std::unique_ptr<Transport>> SimNetwork::Dial(absl::string_view address,
+                                                            std::optional<FaultPlan> plan) {
+  auto it = listeners_.find(address);
+  if (it == listeners_.end()) {
+    return TransportError(TransportErrorKind::kReset,
+                          absl::StrCat("connection refused: nothing listens on ", address));
+  }
+  auto [client, server] = Pipe(address, plan);
+  if (!it->second->Offer(std::move(server))) {
+    return TransportError(TransportErrorKind::kReset,
+                          absl::StrCat("connection refused: backlog of ", address, " is full"));
+  }
+  return std::move(client);
+}
+
+std::vector<std::string> SimNetwork::OpenEndpoints() const {
+  std::vector<std::string> out;
+  for (const auto& [address, l] : listeners_) out.push_back(absl::StrCat("listener ", address));
+  for (const auto& c : connections_) {
+    for (int e = 0; e < 2; ++e) {
+      if (c->open[e]) out.push_back(c->EndpointName(e));
+    }
+  }
+  return out;
+}
+
+}  // namespace drpc::sim

@@ -1,0 +1,191 @@
+#include "sim/scheduler.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "proto/base/check.h"
+
+namespace drpc::sim {
+
+class SimScheduler::SimFiber final : public Fiber {
+ public:
+  enum class State { kRunnable, kRunning, kParked, kAbandoned };
+
+  SimFiber(uint64_t id, std::string name, StackPool& pool, absl::AnyInvocable<void()> body)
+      : id_(id), name_(std::move(name)), context_(pool, std::move(body)) {}
+
+  absl::string_view name() const override { return name_; }
+
+  uint64_t id_;
+  std::string name_;
+  FiberContext context_;
+  State state_ = State::kRunnable;
+  bool permit_ = false;
+  absl::string_view reason_;
+};
+
+SimScheduler::SimScheduler(DecisionSource& decisions, Trace& trace, Options options,
+                           std::unique_ptr<SchedulingPolicy> policy)
+    : decisions_(&decisions),
+      trace_(&trace),
+      options_(options),
+      policy_(std::move(policy)),
+      stacks_(StackPool::Options{.stack_bytes = options.stack_bytes, .cached_max_count = 64}) {}
+
+SimScheduler::~SimScheduler() {
+  DRPC_CHECK(current_ == nullptr) << "scheduler destroyed from inside a fiber";
+  timers_.clear();
+  timer_deadlines_.clear();
+  fibers_.clear();
+}
+
+// --- Clock ----------------------------------------------------------------------------------------
+
+TimerId SimScheduler::ScheduleAt(Instant deadline, absl::AnyInvocable<void()> callback) {
+  if (deadline < now_) deadline = now_;
+  if (options_.timer_jitter_max > Duration::Zero() && !deadline.is_infinite() &&
+      decisions_->Choose("timer.late", 4) == 0) {
+    const uint64_t step = decisions_->Choose("timer.jitter", 1001);
+    deadline = deadline + options_.timer_jitter_max * static_cast<int64_t>(step) / 1000;
+  }
+  const TimerId id = next_timer_seq_++;
+  timers_.emplace(std::make_pair(deadline, id), std::move(callback));
+  timer_deadlines_.emplace(id, deadline);
+  return id;
+}
+
+bool SimScheduler::Cancel(TimerId id) {
+  auto it = timer_deadlines_.find(id);
+  if (it == timer_deadlines_.end()) return false;
+  timers_.erase(std::make_pair(it->second, id));
+  timer_deadlines_.erase(it);
+  return true;
+}
+
+void SimScheduler::FireNextTimer() {
+  auto it = timers_.begin();
+  const auto [deadline, id] = it->first;
+  absl::AnyInvocable<void()> callback = std::move(it->second);
+  timers_.erase(it);
+  timer_deadlines_.erase(id);
+  now_ = std::max(now_, deadline);
+  ++stats_.timers_fired;
+  trace_->Mix(0x71);
+  trace_->Mix(id);
+  trace_->Mix(static_cast<uint64_t>(now_.nanos()));
+  callback();
+}
+
+// --- Scheduler ------------------------------------------------------------------------------------
+
+void SimScheduler::Spawn(std::string name, absl::AnyInvocable<void()> body) {
+  const uint64_t id = next_fiber_id_++;
+  if (trace_->enabled()) trace_->Log(now_, absl::StrCat("spawn #", id, " ", name));
+  auto fiber = std::make_unique<SimFiber>(id, std::move(name), stacks_, std::move(body));
+  fibers_.emplace(id, std::move(fiber));
+  runnable_.push_back(id);
+  ++stats_.fibers_spawned;
+  trace_->Mix(0x5f);
+  trace_->Mix(id);
+}
+
+Fiber* SimScheduler::Current() { return current_; }
+
+void SimScheduler::Yield() {
+  SimFiber* self = current_;
+  DRPC_CHECK(self != nullptr) << "Yield outside a fiber";
+  self->state_ = SimFiber::State::kRunnable;
+  runnable_.push_back(self->id_);
+  self->context_.Suspend();
+}
+
+void SimScheduler::Park(absl::string_view reason) {
+  SimFiber* self = current_;
+  DRPC_CHECK(self != nullptr) << "Park outside a fiber: " << reason;
+  if (self->permit_) {
+    self->permit_ = false;
+    return;
+  }
+  if (options_.spurious_wakeup_per_mille > 0 &&
+      decisions_->Choose("sched.spurious", 1000) < options_.spurious_wakeup_per_mille) {
+    Yield();  // Comes back without an Unpark: a spurious wake-up, which callers must tolerate.
+    return;
+  }
+  self->state_ = SimFiber::State::kParked;
+  self->reason_ = reason;
+  self->context_.Suspend();
+  self->reason_ = {};
+}
+
+void SimScheduler::Unpark(Fiber* fiber) {
+  DRPC_CHECK(fiber != nullptr);
+  auto* f = static_cast<SimFiber*>(fiber);
+  switch (f->state_) {
+    case SimFiber::State::kParked:
+      f->state_ = SimFiber::State::kRunnable;
+      runnable_.push_back(f->id_);
+      break;
+    case SimFiber::State::kRunning:
+    case SimFiber::State::kRunnable:
+      f->permit_ = true;
+      break;
+    case SimFiber::State::kAbandoned:
+      break;
+  }
+}
+
+void SimScheduler::Abort() {
+  aborted_ = true;
+  if (SimFiber* self = current_; self != nullptr) {
+    self->state_ = SimFiber::State::kAbandoned;
+    self->context_.Suspend();
+    DRPC_CHECK(false) << "an aborted fiber was resumed";
+  }
+}
+
+void SimScheduler::RunFiber(SimFiber* fiber) {
+  fiber->state_ = SimFiber::State::kRunning;
+  current_ = fiber;
+  ++stats_.switches;
+  trace_->Mix(fiber->id_);
+  fiber->context_.Resume();
+  current_ = nullptr;
+  if (fiber->context_.finished()) {
+    if (trace_->enabled()) trace_->Log(now_, absl::StrCat("exit #", fiber->id_, " ", fiber->name_));
+    fibers_.erase(fiber->id_);
+  }
+}
+
+SimScheduler::Outcome SimScheduler::Run(Instant time_limit, uint64_t step_limit) {
+  DRPC_CHECK(current_ == nullptr) << "Run called from a fiber";
+  for (;;) {
+    if (aborted_) return Outcome::kAborted;
+    if (!runnable_.empty()) {
+      if (stats_.switches >= step_limit) return Outcome::kStepLimit;
+      const size_t index = runnable_.size() == 1 ? 0 : policy_->Pick(runnable_, *decisions_);
+      DRPC_CHECK_LT(index, runnable_.size());
+      const uint64_t id = runnable_[index];
+      runnable_.erase(runnable_.begin() + static_cast<ptrdiff_t>(index));
+      RunFiber(fibers_.at(id).get());
+      continue;
+    }
+    if (timers_.empty()) return Outcome::kIdle;
+    if (timers_.begin()->first.first > time_limit) return Outcome::kTimeLimit;
+    FireNextTimer();
+  }
+}
+
+std::vector<SimScheduler::ParkedFiber> SimScheduler::ParkedFibers() const {
+  std::vector<ParkedFiber> out;
+  for (const auto& [id, f] : fibers_) {
+    if (f->state_ == SimFiber::State::kParked) {
+      out.push_back({id, f->name_, std::string(f->reason_)});
+    } else if (f->state_ == SimFiber::State::kAbandoned) {
+      out.push_back({id, f->name_, "stopped by a failure"});
+    }
+  }
+  return out;
+}
+
+}  // namespace drpc::sim

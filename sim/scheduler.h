@@ -1,0 +1,140 @@
+// The simulator's runtime: a virtual clock with timers and a fiber scheduler on one OS thread,
+// implementing Clock and Scheduler from impl/env.h. Every choice it makes comes from the decision
+// tape, so a run is a pure function of its tape.
+//
+//   SimScheduler sched(decisions, trace, SimScheduler::Options{});
+//   sched.Spawn("main", [&] { ... });
+//   SimScheduler::Outcome o = sched.Run(time_limit, step_limit);
+//
+// Run loop: while any fiber is runnable, the SchedulingPolicy picks one (a decision when more than
+// one is runnable) and resumes it until it parks, yields or returns. Only when no fiber is runnable
+// does virtual time advance, to the earliest timer, ordered by (deadline, sequence number).
+#ifndef DRPC_SIM_SCHEDULER_H_
+#define DRPC_SIM_SCHEDULER_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/strings/string_view.h"
+#include "impl/env.h"
+#include "impl/fiber/fiber_context.h"
+#include "impl/fiber/stack_pool.h"
+#include "impl/time.h"
+#include "sim/tape.h"
+#include "sim/trace.h"
+
+namespace drpc::sim {
+
+// Chooses the next fiber among the runnable ones. Implementations: random walk (the default),
+// FIFO (for debugging); PCT and bounded-exhaustive policies fit the same interface.
+class SchedulingPolicy {
+ public:
+  virtual ~SchedulingPolicy() = default;
+  // `runnable` holds fiber IDs (spawn order numbers) in the order they became runnable; size >= 2.
+  // Returns an index into it.
+  virtual size_t Pick(const std::vector<uint64_t>& runnable, DecisionSource& decisions) = 0;
+  virtual absl::string_view name() const = 0;
+};
+
+class RandomWalkPolicy final : public SchedulingPolicy {
+ public:
+  size_t Pick(const std::vector<uint64_t>& runnable, DecisionSource& decisions) override {
+    return decisions.Choose("sched.pick", runnable.size());
+  }
+  absl::string_view name() const override { return "random"; }
+};
+
+class FifoPolicy final : public SchedulingPolicy {
+ public:
+  size_t Pick(const std::vector<uint64_t>&, DecisionSource&) override { return 0; }
+  absl::string_view name() const override { return "fifo"; }
+};
+
+class SimScheduler final : public Clock, public Scheduler {
+ public:
+  struct Options {
+    size_t stack_bytes = 128 * 1024;
+    // Upper bound on timer lateness drawn per timer (0: timers fire exactly on time). Real timers
+    // fire late; jitter reorders timers against I/O and each other.
+    Duration timer_jitter_max = Duration::Zero();
+    // Chance (per mille) that a Park returns at once (a legal spurious wake-up).
+    uint32_t spurious_wakeup_per_mille = 0;
+  };
+
+  enum class Outcome {
+    kIdle,       // nothing runnable and no timer pending (a deadlock if fibers are still parked)
+    kTimeLimit,  // the next event lies beyond the time limit
+    kStepLimit,  // more fiber switches than allowed (a livelock)
+    kAborted,    // Abort() was called (a failed run)
+  };
+
+  SimScheduler(DecisionSource& decisions, Trace& trace, Options options,
+               std::unique_ptr<SchedulingPolicy> policy = std::make_unique<RandomWalkPolicy>());
+  ~SimScheduler() override;  // abandons fibers that did not finish (see FiberContext)
+
+  // Clock.
+  Instant Now() const override { return now_; }
+  TimerId ScheduleAt(Instant deadline, absl::AnyInvocable<void()> callback) override;
+  bool Cancel(TimerId id) override;
+
+  // Scheduler.
+  void Spawn(std::string name, absl::AnyInvocable<void()> body) override;
+  void Yield() override;
+  void Park(absl::string_view reason) override;
+  void Unpark(Fiber* fiber) override;
+  Fiber* Current() override;
+
+  // Runs fibers and fires timers until nothing is left to do, or a limit or Abort() ends the run.
+  Outcome Run(Instant time_limit, uint64_t step_limit);
+
+  // Ends Run() after the current fiber suspends. From a fiber, also suspends the caller for good.
+  void Abort();
+
+  struct ParkedFiber {
+    uint64_t id;
+    std::string name;
+    std::string reason;
+  };
+  // Fibers alive but not runnable, in ID order, with their park reasons.
+  std::vector<ParkedFiber> ParkedFibers() const;
+  size_t live_fibers() const { return fibers_.size(); }
+  size_t pending_timers() const { return timers_.size(); }
+
+  struct Stats {
+    uint64_t fibers_spawned = 0;
+    uint64_t switches = 0;
+    uint64_t timers_fired = 0;
+  };
+  const Stats& stats() const { return stats_; }
+
+ private:
+  class SimFiber;
+  void RunFiber(SimFiber* fiber);
+  void FireNextTimer();
+
+  DecisionSource* decisions_;
+  Trace* trace_;
+  Options options_;
+  std::unique_ptr<SchedulingPolicy> policy_;
+  StackPool stacks_;
+  Instant now_;
+  uint64_t next_fiber_id_ = 1;
+  uint64_t next_timer_seq_ = 1;
+  // Fibers by ID: ordered, so reports and teardown are deterministic.
+  std::map<uint64_t, std::unique_ptr<SimFiber>> fibers_;
+  std::vector<uint64_t> runnable_;
+  SimFiber* current_ = nullptr;
+  // Timers by (deadline, sequence); the sequence number is the TimerId.
+  std::map<std::pair<Instant, TimerId>, absl::AnyInvocable<void()>> timers_;
+  std::map<TimerId, Instant> timer_deadlines_;
+  bool aborted_ = false;
+  Stats stats_;
+};
+
+}  // namespace drpc::sim
+
+#endif  // DRPC_SIM_SCHEDULER_H_

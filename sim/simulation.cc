@@ -1,0 +1,216 @@
+#include "sim/simulation.h"
+
+#include <cstdio>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "proto/base/check.h"
+#include "sim/chaos.h"
+
+namespace drpc::sim {
+namespace {
+
+// Mixes every answered decision into the trace hash, so two runs with equal hashes made the same
+// choices.
+class MixingDecisions final : public DecisionSource {
+ public:
+  MixingDecisions(DecisionSource& inner, Trace& trace) : inner_(&inner), trace_(&trace) {}
+  uint64_t Choose(absl::string_view site, uint64_t n) override {
+    const uint64_t v = inner_->Choose(site, n);
+    if (n > 1) {
+      trace_->Mix(0xd1);
+      trace_->Mix(v);
+    }
+    return v;
+  }
+  uint64_t count() const override { return inner_->count(); }
+
+ private:
+  DecisionSource* inner_;
+  Trace* trace_;
+};
+
+// Objects of failed runs, kept for the life of the process (never destroyed, never reused).
+std::vector<std::shared_ptr<void>>* Frozen() {
+  static auto* frozen = new std::vector<std::shared_ptr<void>>();
+  return frozen;
+}
+
+// What a DRPC_CHECK failure prints about the run in progress.
+const std::string* g_replay_command = nullptr;
+
+void PrintReplayOnCheckFailure(absl::string_view message) {
+  std::fprintf(stderr, "%.*s\nsimulation crashed (failure class: crash)\n",
+               static_cast<int>(message.size()), message.data());
+  if (g_replay_command != nullptr && !g_replay_command->empty()) {
+    std::fprintf(stderr, "replay: %s\n", g_replay_command->c_str());
+  }
+  std::fflush(stderr);
+}
+
+std::string DescribeParked(const std::vector<SimScheduler::ParkedFiber>& parked) {
+  std::string out;
+  for (const auto& p : parked) {
+    absl::StrAppend(&out, "\n  fiber #", p.id, " \"", p.name, "\" parked: ", p.reason);
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::string_view FailureClassName(FailureClass failure) {
+  switch (failure) {
+    case FailureClass::kNone:
+      return "ok";
+    case FailureClass::kCorrectness:
+      return "correctness";
+    case FailureClass::kLiveness:
+      return "liveness";
+    case FailureClass::kDeadlock:
+      return "deadlock";
+    case FailureClass::kLeak:
+      return "leak";
+    case FailureClass::kCrash:
+      return "crash";
+  }
+  return "?";
+}
+
+int ExitCodeFor(FailureClass failure) {
+  switch (failure) {
+    case FailureClass::kNone:
+      return 0;
+    case FailureClass::kCorrectness:
+      return 10;
+    case FailureClass::kLiveness:
+      return 11;
+    case FailureClass::kDeadlock:
+      return 12;
+    case FailureClass::kLeak:
+      return 13;
+    case FailureClass::kCrash:
+      return 14;
+  }
+  return 1;
+}
+
+void SimContext::Fail(FailureClass failure, std::string message) {
+  DRPC_CHECK(failure != FailureClass::kNone);
+  if (failure_ == FailureClass::kNone) {
+    failure_ = failure;
+    message_ = std::move(message);
+    Log(absl::StrCat("FAIL (", FailureClassName(failure), "): ", message_));
+  }
+  scheduler_->Abort();
+}
+
+void SimContext::Check(bool condition, absl::string_view message) {
+  if (!condition) Fail(FailureClass::kCorrectness, std::string(message));
+}
+
+void SimContext::Log(absl::string_view line) {
+  if (trace_->enabled()) trace_->Log(now(), line);
+}
+
+RunResult RunSimulation(absl::FunctionRef<void(SimContext&)> scenario, DecisionSource& decisions,
+                        const RunOptions& options) {
+  Trace trace(options.trace);
+  MixingDecisions mixing(decisions, trace);
+  std::unique_ptr<SchedulingPolicy> policy;
+  if (options.fifo_policy) {
+    policy = std::make_unique<FifoPolicy>();
+  } else {
+    policy = std::make_unique<RandomWalkPolicy>();
+  }
+  auto scheduler = std::make_shared<SimScheduler>(mixing, trace, options.scheduler, std::move(policy));
+  auto chaos = std::make_shared<SimChaos>(mixing, options.chaos);
+  auto env = std::make_shared<Env>(*scheduler, *scheduler, *chaos);
+  auto network = std::make_shared<SimNetwork>(*env, mixing, trace, options.network);
+
+  SimContext ctx;
+  ctx.env_ = env.get();
+  ctx.scheduler_ = scheduler.get();
+  ctx.network_ = network.get();
+  ctx.decisions_ = &mixing;
+  ctx.trace_ = &trace;
+
+  const std::string* previous_replay = g_replay_command;
+  g_replay_command = &options.replay_command;
+  CheckFailureHook previous_hook = SetCheckFailureHook(&PrintReplayOnCheckFailure);
+
+  bool main_done = false;
+  scheduler->Spawn("main", [&] {
+    scenario(ctx);
+    main_done = true;
+  });
+  const SimScheduler::Outcome outcome =
+      scheduler->Run(Instant() + options.time_limit, options.step_limit);
+
+  SetCheckFailureHook(previous_hook);
+  g_replay_command = previous_replay;
+
+  RunResult r;
+  if (ctx.failure_ != FailureClass::kNone) {
+    r.failure = ctx.failure_;
+    r.message = ctx.message_;
+  } else if (outcome == SimScheduler::Outcome::kStepLimit) {
+    r.failure = FailureClass::kLiveness;
+    r.message = absl::StrCat("livelock: ", options.step_limit, " fiber switches without finishing",
+                             DescribeParked(scheduler->ParkedFibers()));
+  } else if (!main_done) {
+    if (outcome == SimScheduler::Outcome::kTimeLimit) {
+      r.failure = FailureClass::kLiveness;
+      r.message = absl::StrCat("virtual time limit of ", options.time_limit.ToString(),
+                               " reached before the scenario finished",
+                               DescribeParked(scheduler->ParkedFibers()));
+    } else {
+      r.failure = FailureClass::kDeadlock;
+      r.message = absl::StrCat("deadlock: no fiber can run and no timer is pending",
+                               DescribeParked(scheduler->ParkedFibers()));
+    }
+  } else {
+    std::string leaks;
+    if (outcome == SimScheduler::Outcome::kTimeLimit) {
+      absl::StrAppend(&leaks, "\n  ", scheduler->pending_timers(),
+                      " timer(s) still pending at the time limit");
+    }
+    leaks += DescribeParked(scheduler->ParkedFibers());
+    for (const std::string& open : network->OpenEndpoints()) {
+      absl::StrAppend(&leaks, "\n  ", open, " never closed");
+    }
+    if (!leaks.empty()) {
+      r.failure = FailureClass::kLeak;
+      r.message = absl::StrCat("leak after the scenario finished:", leaks);
+    }
+  }
+
+  r.trace_hash = trace.hash();
+  r.decisions = decisions.count();
+  r.fibers = scheduler->stats().fibers_spawned;
+  r.switches = scheduler->stats().switches;
+  r.timers = scheduler->stats().timers_fired;
+  r.virtual_time = scheduler->Now() - Instant();
+  r.network = network->stats();
+  r.reached = std::move(ctx.reached_);
+  r.trace_tail = trace.Tail(options.trace.ring_max_lines);
+  if (!r.ok()) {
+    // Frozen: the failed run's fibers and objects are never torn down (see the header).
+    Frozen()->push_back(scheduler);
+    Frozen()->push_back(network);
+    Frozen()->push_back(chaos);
+    Frozen()->push_back(env);
+  } else {
+    network.reset();
+  }
+  return r;
+}
+
+RunResult RunSeed(absl::FunctionRef<void(SimContext&)> scenario, uint64_t seed,
+                  const RunOptions& options) {
+  SeededDecisions decisions(seed);
+  return RunSimulation(scenario, decisions, options);
+}
+
+}  // namespace drpc::sim

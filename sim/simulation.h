@@ -1,0 +1,124 @@
+// The run driver: runs one scenario on the simulator, from a seed or a tape, and says how it went.
+//
+//   RunResult r = RunSimulation(
+//       [](SimContext& ctx) {
+//         auto [a, b] = ctx.network().Pipe("pp");
+//         ctx.env().scheduler().Spawn("server", [&] { ... });
+//         ctx.Check(reply == "pong", "reply mismatch");
+//       },
+//       decisions, RunOptions{});
+//   if (!r.ok()) std::cerr << FailureClassName(r.failure) << ": " << r.message;
+//
+// The scenario body runs as the fiber "main". A run ends when nothing is runnable and no timer is
+// pending. Checks made on every run:
+//   * correctness: whatever the scenario's oracles report through Fail/Check;
+//   * deadlock: main never finished and nothing can run (each parked fiber is listed with its
+//     park reason);
+//   * liveness: virtual time passed the limit, or the fibers kept switching without finishing;
+//   * leaks: after main finished, fibers still parked, or transports/listeners not closed;
+//   * crash: a DRPC_CHECK failed (the process aborts after printing the replay command).
+// A failed run is frozen, not torn down: its fibers stay suspended and its objects are kept, so no
+// destructor runs on half-finished state (see FiberContext).
+#ifndef DRPC_SIM_SIMULATION_H_
+#define DRPC_SIM_SIMULATION_H_
+
+#include <cstdint>
+#include <set>
+#include <string>
+
+#include "absl/functional/function_ref.h"
+#include "absl/strings/string_view.h"
+#include "impl/env.h"
+#include "impl/time.h"
+#include "sim/network.h"
+#include "sim/scheduler.h"
+#include "sim/tape.h"
+#include "sim/trace.h"
+
+namespace drpc::sim {
+
+enum class FailureClass { kNone, kCorrectness, kLiveness, kDeadlock, kLeak, kCrash };
+
+absl::string_view FailureClassName(FailureClass failure);
+// Process exit codes for tools/sim: 0 ok, 10 correctness, 11 liveness, 12 deadlock, 13 leak,
+// 14 crash.
+int ExitCodeFor(FailureClass failure);
+
+struct RunOptions {
+  SimScheduler::Options scheduler;
+  NetworkOptions network;
+  bool chaos = false;            // BUGGIFY sites in impl/ may fire
+  bool fifo_policy = false;      // run fibers in FIFO order instead of a random walk
+  Duration time_limit = Duration::Seconds(600);
+  uint64_t step_limit = 20'000'000;  // fiber switches
+  Trace::Options trace{.echo = false, .ring_max_lines = 0};
+  // Printed when a DRPC_CHECK fails during the run, so a crash can be replayed.
+  std::string replay_command;
+};
+
+struct RunResult {
+  FailureClass failure = FailureClass::kNone;
+  std::string message;
+  uint64_t trace_hash = 0;
+  uint64_t decisions = 0;
+  uint64_t fibers = 0;
+  uint64_t switches = 0;
+  uint64_t timers = 0;
+  Duration virtual_time;
+  SimNetwork::Stats network;
+  std::set<std::string> reached;  // situations the scenario reported with SimContext::Reach
+  std::string trace_tail;         // last trace lines (when the trace ring is enabled)
+  bool ok() const { return failure == FailureClass::kNone; }
+};
+
+class SimContext {
+ public:
+  Env& env() { return *env_; }
+  SimNetwork& network() { return *network_; }
+  Instant now() const { return env_->clock().Now(); }
+
+  // Workload choices go on the tape like every other decision.
+  uint64_t Choose(absl::string_view site, uint64_t n) { return decisions_->Choose(site, n); }
+  bool Chance(absl::string_view site, uint32_t per_mille) {
+    return per_mille > 0 && decisions_->Choose(site, 1000) < per_mille;
+  }
+
+  // Records a failure (the first one wins) and stops the run. Called from a fiber, it does not
+  // return: the fiber stays suspended for ever.
+  void Fail(FailureClass failure, std::string message);
+  // Fail(kCorrectness, message) unless `condition` holds.
+  void Check(bool condition, absl::string_view message);
+
+  // Marks a named race situation as reached in this run (sweeps check their coverage).
+  void Reach(absl::string_view situation) { reached_.emplace(situation); }
+  bool reached(absl::string_view situation) const { return reached_.contains(std::string(situation)); }
+
+  void Log(absl::string_view line);
+  Trace& trace() { return *trace_; }
+  SimScheduler& scheduler() { return *scheduler_; }
+
+ private:
+  friend RunResult RunSimulation(absl::FunctionRef<void(SimContext&)>, DecisionSource&,
+                                 const RunOptions&);
+  SimContext() = default;
+  Env* env_ = nullptr;
+  SimScheduler* scheduler_ = nullptr;
+  SimNetwork* network_ = nullptr;
+  DecisionSource* decisions_ = nullptr;
+  Trace* trace_ = nullptr;
+  FailureClass failure_ = FailureClass::kNone;
+  std::string message_;
+  std::set<std::string> reached_;
+};
+
+// `scenario` must stay callable until the run returns.
+RunResult RunSimulation(absl::FunctionRef<void(SimContext&)> scenario, DecisionSource& decisions,
+                        const RunOptions& options);
+
+// Runs from a seed (recording nothing).
+RunResult RunSeed(absl::FunctionRef<void(SimContext&)> scenario, uint64_t seed,
+                  const RunOptions& options);
+
+}  // namespace drpc::sim
+
+#endif  // DRPC_SIM_SIMULATION_H_

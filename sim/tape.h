@@ -1,0 +1,108 @@
+// The decision tape: every nondeterministic choice of a simulated run is one call
+//   uint64_t v = decisions.Choose("sched.pick", n);   // v in [0, n)
+// Which fiber runs next, how a write is cut into segments, whether a fault strikes, what the
+// workload does next: all of it. The same sequence of answers reproduces the run bit for bit.
+//
+// Sources:
+//   SeededDecisions  answers from a pinned PRNG seeded by a 64-bit seed; optionally records a Tape.
+//   TapeDecisions    replays a Tape (e.g. loaded from a file). Tolerates tapes recorded by other
+//                    code (shrunk or edited tapes): an out-of-range value is reduced modulo n, a
+//                    site mismatch is counted as a divergence, an exhausted tape answers 0.
+//   ByteDecisions    reads answers from a byte string (libFuzzer's input): coverage-guided search
+//                    over schedules and faults. Exhausted input answers 0.
+//
+// Tape file format (text, one decision per line, '#' comments):
+//   # drpc-sim tape v1
+//   # scenario=ping_pong seed=42
+//   sched.pick 3 1
+//   net.segment 17 5
+#ifndef DRPC_SIM_TAPE_H_
+#define DRPC_SIM_TAPE_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "sim/prng.h"
+
+namespace drpc::sim {
+
+class DecisionSource {
+ public:
+  virtual ~DecisionSource() = default;
+  // A value in [0, n); n >= 1. n == 1 always answers 0 and is neither counted nor recorded.
+  // `site` names the decision ("net.segment") so replays can detect divergence.
+  virtual uint64_t Choose(absl::string_view site, uint64_t n) = 0;
+  // Decisions answered so far (n > 1 only).
+  virtual uint64_t count() const = 0;
+};
+
+struct Decision {
+  std::string site;
+  uint64_t n = 0;
+  uint64_t value = 0;
+};
+
+struct Tape {
+  std::map<std::string, std::string> header;  // key=value pairs from the "# " header line
+  std::vector<Decision> decisions;
+
+  std::string Serialize() const;
+  static absl::StatusOr<Tape> Parse(absl::string_view text);
+  absl::Status SaveToFile(const std::string& path) const;
+  static absl::StatusOr<Tape> LoadFromFile(const std::string& path);
+};
+
+class SeededDecisions final : public DecisionSource {
+ public:
+  explicit SeededDecisions(uint64_t seed, bool record = false) : prng_(seed), record_(record) {}
+  uint64_t Choose(absl::string_view site, uint64_t n) override;
+  uint64_t count() const override { return count_; }
+  // The recording (empty unless constructed with record = true).
+  const Tape& tape() const { return tape_; }
+
+ private:
+  Prng prng_;
+  bool record_;
+  uint64_t count_ = 0;
+  Tape tape_;
+};
+
+class TapeDecisions final : public DecisionSource {
+ public:
+  explicit TapeDecisions(Tape tape) : tape_(std::move(tape)) {}
+  uint64_t Choose(absl::string_view site, uint64_t n) override;
+  uint64_t count() const override { return count_; }
+  // Decisions whose site or range did not match the tape, and decisions asked after its end.
+  uint64_t divergences() const { return divergences_; }
+  uint64_t exhausted() const { return exhausted_; }
+  // The first divergence, for messages ("decision 17: tape has net.segment, run asked sched.pick").
+  const std::string& first_divergence() const { return first_divergence_; }
+
+ private:
+  Tape tape_;
+  uint64_t count_ = 0;
+  uint64_t divergences_ = 0;
+  uint64_t exhausted_ = 0;
+  std::string first_divergence_;
+};
+
+class ByteDecisions final : public DecisionSource {
+ public:
+  explicit ByteDecisions(absl::string_view bytes) : bytes_(bytes) {}
+  uint64_t Choose(absl::string_view site, uint64_t n) override;
+  uint64_t count() const override { return count_; }
+  bool exhausted() const { return pos_ >= bytes_.size(); }
+
+ private:
+  absl::string_view bytes_;
+  size_t pos_ = 0;
+  uint64_t count_ = 0;
+};
+
+}  // namespace drpc::sim
+
+#endif  // DRPC_SIM_TAPE_H_
