@@ -20,6 +20,9 @@ class SimChaos final : public Chaos {
   // `enabled` false makes every answer "no" without consuming decisions.
   SimChaos(DecisionSource& decisions, bool enabled) : decisions_(&decisions), enabled_(enabled) {}
 
+  void set_enabled(bool enabled) { enabled_ = enabled; }
+  bool enabled() const { return enabled_; }
+
   bool Buggify(absl::string_view site) override;
   uint64_t ChooseRare(absl::string_view site, uint64_t n) override;
 

@@ -380,6 +380,11 @@ SimNetwork::~SimNetwork() {
   }
 }
 
+void SimNetwork::set_options(const NetworkOptions& options) {
+  DRPC_CHECK(connections_.empty()) << "network options must be set before the first connection";
+  options_ = options;
+}
+
 void SimNetwork::Heal() { options_.heal_at = std::min(options_.heal_at, env_->clock().Now()); }
 
 bool SimNetwork::healed() const { return env_->clock().Now() >= options_.heal_at; }

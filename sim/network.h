@@ -100,6 +100,11 @@ class SimNetwork {
   absl::StatusOr<std::unique_ptr<Transport>> Dial(absl::string_view address,
                                                   std::optional<FaultPlan> plan = std::nullopt);
 
+  // Replaces the options; allowed only before the first connection (scenarios configure the
+  // network at the start of a run, drawing parameters from the tape).
+  void set_options(const NetworkOptions& options);
+  const NetworkOptions& options() const { return options_; }
+
   // From now on no fault strikes and new connections get none (liveness after healing).
   void Heal();
   bool healed() const;

@@ -88,6 +88,9 @@ class SimScheduler final : public Clock, public Scheduler {
   void Unpark(Fiber* fiber) override;
   Fiber* Current() override;
 
+  // Options may change during a run (scenarios draw them from the tape when they start).
+  Options& options() { return options_; }
+
   // Runs fibers and fires timers until nothing is left to do, or a limit or Abort() ends the run.
   Outcome Run(Instant time_limit, uint64_t step_limit);
 

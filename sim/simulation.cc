@@ -133,6 +133,7 @@ RunResult RunSimulation(absl::FunctionRef<void(SimContext&)> scenario, DecisionS
   ctx.env_ = env.get();
   ctx.scheduler_ = scheduler.get();
   ctx.network_ = network.get();
+  ctx.chaos_ = chaos.get();
   ctx.decisions_ = &mixing;
   ctx.trace_ = &trace;
 

@@ -30,6 +30,7 @@
 #include "absl/strings/string_view.h"
 #include "impl/env.h"
 #include "impl/time.h"
+#include "sim/chaos.h"
 #include "sim/network.h"
 #include "sim/scheduler.h"
 #include "sim/tape.h"
@@ -96,6 +97,7 @@ class SimContext {
   void Log(absl::string_view line);
   Trace& trace() { return *trace_; }
   SimScheduler& scheduler() { return *scheduler_; }
+  SimChaos& chaos() { return *chaos_; }
 
  private:
   friend RunResult RunSimulation(absl::FunctionRef<void(SimContext&)>, DecisionSource&,
@@ -104,6 +106,7 @@ class SimContext {
   Env* env_ = nullptr;
   SimScheduler* scheduler_ = nullptr;
   SimNetwork* network_ = nullptr;
+  SimChaos* chaos_ = nullptr;
   DecisionSource* decisions_ = nullptr;
   Trace* trace_ = nullptr;
   FailureClass failure_ = FailureClass::kNone;

@@ -1,0 +1,43 @@
+#include "sim/scenario.h"
+
+#include <map>
+#include <memory>
+
+#include "proto/base/check.h"
+
+namespace drpc::sim {
+namespace {
+
+std::map<std::string, std::unique_ptr<ScenarioSpec>, std::less<>>& Registry() {
+  static auto* registry = new std::map<std::string, std::unique_ptr<ScenarioSpec>, std::less<>>();
+  return *registry;
+}
+
+}  // namespace
+
+bool ScenarioRegistry::Register(ScenarioSpec spec) {
+  DRPC_CHECK(!spec.name.empty());
+  DRPC_CHECK(spec.body != nullptr) << spec.name;
+  const std::string name = spec.name;
+  auto [it, inserted] = Registry().emplace(name, std::make_unique<ScenarioSpec>(std::move(spec)));
+  DRPC_CHECK(inserted) << "two scenarios are named " << name;
+  return true;
+}
+
+const ScenarioSpec* ScenarioRegistry::Find(absl::string_view name) {
+  auto it = Registry().find(name);
+  return it == Registry().end() ? nullptr : it->second.get();
+}
+
+std::vector<const ScenarioSpec*> ScenarioRegistry::All() {
+  std::vector<const ScenarioSpec*> out;
+  for (const auto& [name, spec] : Registry()) out.push_back(spec.get());
+  return out;
+}
+
+RunOptions OptionsFor(const ScenarioSpec& spec, RunOptions base) {
+  if (spec.configure) spec.configure(base);
+  return base;
+}
+
+}  // namespace drpc::sim
