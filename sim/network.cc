@@ -135,11 +135,16 @@ void SimNetwork::Connection::Enqueue(int d, Segment segment) {
   p.timers.emplace(seq, env.clock().ScheduleAt(deliver_at, [this, d, seq] { Deliver(d, seq); }));
 }
 
+// A write becomes at most kPiecesPerWriteMax segments: the first ones are cut at random sizes up
+// to segment_max (1-byte pieces split frame headers and varints), the last carries the rest. A
+// bounded count keeps large writes cheap to simulate without losing the interesting cuts.
+constexpr int kPiecesPerWriteMax = 16;
+
 void SimNetwork::Connection::Send(int d, absl::string_view bytes) {
   Pipe& p = *pipes[d];
-  while (!bytes.empty()) {
+  for (int piece = 1; !bytes.empty(); ++piece) {
     size_t n = bytes.size();
-    if (link.segment_max_bytes > 0) {
+    if (link.segment_max_bytes > 0 && piece < kPiecesPerWriteMax) {
       n = 1 + net->decisions_->Choose("net.segment", std::min(link.segment_max_bytes, bytes.size()));
     }
     Enqueue(d, Segment{0, std::string(bytes.substr(0, n))});
@@ -394,7 +399,9 @@ LinkProfile SimNetwork::DrawLink() {
   if (!options_.draw_link_per_connection) return link;
   static constexpr size_t kSegments[] = {0, 1, 3, 7, 64, 1500, 65536};
   link.segment_max_bytes = kSegments[decisions_->Choose("net.link.segment", std::size(kSegments))];
-  static constexpr size_t kBuffers[] = {1, 16, 4096, 65536, 1 << 20};
+  // A tiny buffer turns every large write into thousands of park/unpark cycles: valuable
+  // back-pressure coverage, so it stays, but in one connection of eight.
+  static constexpr size_t kBuffers[] = {16, 4096, 4096, 65536, 65536, 65536, 1 << 20, 1 << 20};
   link.buffer_bytes = kBuffers[decisions_->Choose("net.link.buffer", std::size(kBuffers))];
   link.cut_reads = decisions_->Choose("net.link.cut_reads", 2) == 1;
   link.latency_min = Duration::Micros(static_cast<int64_t>(decisions_->Choose("net.link.lat", 4)) * 50);

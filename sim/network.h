@@ -8,7 +8,8 @@
 //
 // What the network does to bytes (all decided by the tape):
 //   * a write is cut into segments of 1..segment_max bytes (1-byte pieces split frame headers
-//     and varints), delivered in order after a latency, at a bandwidth;
+//     and varints; at most 16 pieces per write), delivered in order after a latency, at a
+//     bandwidth;
 //   * a read returns any prefix of what has arrived;
 //   * the writer blocks while `buffer_bytes` are written but unread (back-pressure);
 //   * faults strike at byte offsets of a direction: RST (both ends see "connection reset" after
@@ -66,7 +67,9 @@ struct LinkProfile {
   Duration latency_max = Duration::Zero();
   uint64_t bandwidth_bytes_per_second = 0;  // 0: unlimited
   size_t buffer_bytes = 256 * 1024;         // per direction: written but not yet read
-  size_t segment_max_bytes = 0;             // 0: writes are delivered whole
+  // 0: writes are delivered whole; else the first pieces of each write are cut at random sizes
+  // up to this (at most 16 pieces per write).
+  size_t segment_max_bytes = 0;
   bool cut_reads = false;                   // reads may return a shorter prefix
 };
 

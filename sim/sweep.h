@@ -1,0 +1,77 @@
+// Seed sweeps: run a scenario over a range of seeds and collect failures, each with a replay
+// command and a saved tape.
+//
+//   SweepOptions o{.first_seed = 1, .seeds = 10000, .jobs = 2};
+//   SweepResult r = Sweep(*ScenarioRegistry::Find("toy.ping_pong"), o);
+//   PrintSummary(r, stdout);
+//
+// With `isolate` (the default), seeds run in forked worker processes, so a crash (a failed
+// DRPC_CHECK, a segfault) is recorded as a "crash" failure of that seed and the sweep goes on.
+// `jobs` workers run in parallel. Results are reported in seed order, so the summary is the same
+// whatever the parallelism.
+#ifndef DRPC_SIM_SWEEP_H_
+#define DRPC_SIM_SWEEP_H_
+
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sim/scenario.h"
+#include "sim/simulation.h"
+
+namespace drpc::sim {
+
+struct SweepOptions {
+  uint64_t first_seed = 1;
+  uint64_t seeds = 100;
+  // Only seeds with (seed - first_seed) % shard_count == shard_index run (Bazel test sharding).
+  uint64_t shard_index = 0;
+  uint64_t shard_count = 1;
+  int jobs = 1;
+  bool isolate = true;
+  bool progress = false;             // a progress bar with seeds/s on stderr
+  std::string tape_dir;              // failing tapes are saved here ("" = do not save)
+  // How to replay a seed: "{scenario}" and "{seed}" are substituted.
+  std::string replay_template = "bazel run //tools:sim -- --scenario={scenario} --seed={seed}";
+  size_t max_failures_kept = 20;     // failures with full details (all are counted)
+  RunOptions run;                    // base options (the scenario's configure hook is applied)
+};
+
+struct SeedFailure {
+  uint64_t seed = 0;
+  FailureClass failure = FailureClass::kNone;
+  std::string message;
+  uint64_t trace_hash = 0;
+  std::string tape_path;  // empty if not saved (crashes: replay by seed)
+  std::string replay_command;
+};
+
+struct SweepResult {
+  std::string scenario;
+  uint64_t runs = 0;
+  std::map<FailureClass, uint64_t> by_class;  // includes kNone for passing runs
+  std::vector<SeedFailure> failures;          // the first max_failures_kept, in seed order
+  std::map<std::string, uint64_t> reached;    // situation -> runs that reached it
+  double wall_seconds = 0;
+  uint64_t total_decisions = 0;
+  uint64_t failed() const;
+};
+
+SweepResult Sweep(const ScenarioSpec& spec, const SweepOptions& options);
+
+// "{scenario}"/"{seed}" substitution of options.replay_template.
+std::string ReplayCommand(const SweepOptions& options, absl::string_view scenario, uint64_t seed);
+
+// Human-readable summary: counts by failure class, seeds/s, each kept failure with its replay
+// command and tape path, and situations never reached.
+void PrintSummary(const ScenarioSpec& spec, const SweepResult& result, std::FILE* out);
+
+// The process exit code for a sweep: 0 if every run passed, else the highest ExitCodeFor among
+// the failures (crash > leak > deadlock > liveness > correctness).
+int SweepExitCode(const SweepResult& result);
+
+}  // namespace drpc::sim
+
+#endif  // DRPC_SIM_SWEEP_H_
