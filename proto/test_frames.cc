@@ -49,6 +49,13 @@ OwnedFrame Own(const Frame& frame) {
   return OwnedFrame{frame.id, frame.kind, frame.done, frame.control, std::string(frame.data)};
 }
 
+std::ostream& operator<<(std::ostream& os, const OwnedFrame& frame) {
+  os << KindName(frame.kind) << " " << PacketIdString(frame.id) << (frame.done ? " done" : "")
+     << (frame.control ? " control" : "") << " len=" << frame.data.size() << " data="
+     << Hex(absl::string_view(frame.data).substr(0, 32)) << (frame.data.size() > 32 ? " ..." : "");
+  return os;
+}
+
 std::string EncodeFrame(uint64_t stream, uint64_t message, Kind kind, bool done,
                         absl::string_view data, bool control) {
   std::string out;

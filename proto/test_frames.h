@@ -7,6 +7,7 @@
 #define DRPC_PROTO_TEST_FRAMES_H_
 
 #include <cstdint>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,10 @@ struct OwnedFrame {
 };
 
 OwnedFrame Own(const Frame& frame);
+
+// "Message <1,2> done control len=5 data=68 65 6c 6c 6f" (data cut after 32 bytes); used by gtest
+// and rapidcheck to show frames in failure messages.
+std::ostream& operator<<(std::ostream& os, const OwnedFrame& frame);
 
 // Encodes one frame.
 std::string EncodeFrame(uint64_t stream, uint64_t message, Kind kind, bool done,
