@@ -82,8 +82,9 @@ TEST(FrameTest, EveryProperPrefixOfAFrameIsIncomplete) {
 }
 
 TEST(FrameTest, FourByteMinimalFrameParses) {
+  const std::string wire = Bytes("0b 01 05 00");
   size_t consumed = 0;
-  auto f = Parse(Bytes("0b 01 05 00"), &consumed);
+  auto f = Parse(wire, &consumed);
   ASSERT_TRUE(f.ok() && f->has_value());
   EXPECT_EQ(consumed, limits::kFrameMinBytes);
   EXPECT_EQ((*f)->kind, Kind::kClose);
@@ -140,8 +141,9 @@ TEST(FrameTest, DataLengthAtLimitIsAccepted) {
 }
 
 TEST(FrameTest, NonMinimalHeaderVarintsAreAccepted) {
+  const std::string wire = Bytes("05 81 00 82 00 81 00 78");  // the frame's data points into it
   size_t consumed = 0;
-  auto f = Parse(Bytes("05 81 00 82 00 81 00 78"), &consumed);
+  auto f = Parse(wire, &consumed);
   ASSERT_TRUE(f.ok() && f->has_value());
   EXPECT_EQ((*f)->id, (PacketId{1, 2}));
   EXPECT_EQ((*f)->data, "x");

@@ -118,7 +118,8 @@ TEST(SplitterTest, AppendNextFrameHonoursAFlowControlBudget) {
 }
 
 TEST(SplitterTest, UnsplittableKindIgnoresTheBudget) {
-  PacketSplitter s({4, 1}, Kind::kError, Payload(10), false, 2);
+  const std::string data = Payload(10);  // the splitter does not own its data
+  PacketSplitter s({4, 1}, Kind::kError, data, false, 2);
   std::string wire;
   EXPECT_EQ(s.AppendNextFrame(wire, 1), 10u);
   EXPECT_TRUE(s.done());
