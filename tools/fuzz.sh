@@ -24,7 +24,8 @@ shift 2
 # invalidating the everyday (gcc) build cache. Override with DRPC_FUZZ_OUTPUT_BASE.
 output_base=${DRPC_FUZZ_OUTPUT_BASE:-${HOME}/.cache/drpc-fuzz-bazel/$(pwd | md5sum | cut -c1-12)}
 # -O1 as OSS-Fuzz builds: an unoptimised ASan build runs several times fewer executions.
-build_flags=(--config=fuzz --copt=-O1)
+# --symlink_prefix=/ leaves the bazel-* convenience links of the everyday build alone.
+build_flags=(--config=fuzz --copt=-O1 --symlink_prefix=/)
 bazel --output_base="$output_base" build "${build_flags[@]}" "//fuzz:${harness}_fuzzer" >&2
 out="fuzz-out/${harness}"
 mkdir -p "$out/corpus" fuzz-out/bin
