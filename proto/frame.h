@@ -64,6 +64,9 @@ struct PacketId {
   friend bool operator==(const PacketId&, const PacketId&) = default;
 };
 
+// "<stream,message>", the form Go's reader prints in its protocol errors.
+std::string PacketIdString(PacketId id);
+
 inline constexpr uint8_t kHeaderControlBit = 0x80;
 inline constexpr uint8_t kHeaderKindMask = 0x7E;
 inline constexpr uint8_t kHeaderDoneBit = 0x01;

@@ -62,9 +62,14 @@ class UpstreamAssembler {
   size_t partial_bytes() const;
 
  private:
+  absl::Status Fail(absl::Status status);
+
   Options options_;
   PacketId last_{1, 1};
+  // Set after a complete packet with ID (2^64-1, 2^64-1): no ID can follow it.
+  bool ids_exhausted_ = false;
   std::optional<Packet> partial_;
+  absl::Status error_;  // sticky: every call after a protocol error returns it again
 };
 
 // A stream-scoped assembly failure in mux mode: the stream must be failed, the connection lives.
@@ -101,11 +106,17 @@ class MuxAssembler {
 
  private:
   struct StreamState {
-    uint64_t next_message = 1;           // lowest acceptable message ID
+    // Lowest acceptable message ID; while a packet is in progress, its own ID. 0 means no ID can
+    // follow (a packet with message ID 2^64-1 completed).
+    uint64_t next_message = 1;
     std::optional<Packet> partial;       // packet being assembled
     uint64_t discarding_message = 0;     // message ID whose frames are dropped after an overflow
   };
+  absl::StatusOr<Result> Fail(absl::Status status);
+  Result Overflow(uint64_t stream, StreamState& state, const Frame& frame);
+
   Options options_;
+  absl::Status error_;  // sticky connection-scoped error
   // Ordered by stream ID: iteration (for tools and debugging) is deterministic.
   std::map<uint64_t, StreamState> streams_;
 };

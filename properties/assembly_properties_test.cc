@@ -1,0 +1,177 @@
+// Properties of splitting and reassembly, in both assembly modes (rapidcheck; a failure prints
+// the counterexample and a reproduce string for RC_PARAMS="reproduce=...").
+#include <algorithm>
+#include <map>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "properties/generators.h"
+#include "proto/frame.h"
+#include "proto/packet.h"
+#include "proto/splitter.h"
+#include "proto/test_frames.h"
+#include "gtest/gtest.h"
+#include "rapidcheck/gtest.h"
+
+namespace drpc::properties {
+namespace {
+
+using ::drpc::testing::OwnedFrame;
+
+struct Sent {
+  Kind kind;
+  bool control;
+  std::string data;
+};
+
+rc::Gen<Sent> GenSent() {
+  return rc::gen::build<Sent>(
+      rc::gen::set(&Sent::kind, rc::gen::element(Kind::kInvoke, Kind::kMessage, Kind::kError,
+                                                 Kind::kCancel, Kind::kClose, Kind::kCloseSend,
+                                                 Kind::kInvokeMetadata)),
+      rc::gen::set(&Sent::control, rc::gen::arbitrary<bool>()),
+      rc::gen::set(&Sent::data, GenData(2000)));
+}
+
+rc::Gen<size_t> GenSplit() {
+  return rc::gen::oneOf(rc::gen::inRange<size_t>(limits::kSplitMinBytes, 9),
+                        rc::gen::inRange<size_t>(1, 3000),
+                        rc::gen::just(limits::kSplitDefaultBytes));
+}
+
+RC_GTEST_PROP(AssemblyProperties, SplitThenAssembleIsIdentityForAnySplitSize, ()) {
+  const Sent sent = *GenSent();
+  const size_t split = *GenSplit();
+  const PacketId id{*rc::gen::inRange<uint64_t>(1, 1000), *rc::gen::inRange<uint64_t>(1, 1000)};
+  std::string wire;
+  AppendPacket(wire, id, sent.kind, sent.data, sent.control, split);
+  auto frames = testing::ParseAllFrames(wire);
+  RC_ASSERT(frames.ok());
+  UpstreamAssembler upstream(UpstreamAssembler::Options{});
+  MuxAssembler mux(MuxAssembler::Options{});
+  std::vector<Packet> got_upstream, got_mux;
+  for (const OwnedFrame& f : *frames) {
+    RC_ASSERT((!IsSplittableKind(sent.kind) || f.data.size() <= split));
+    auto u = upstream.OnFrame(f.view());
+    RC_ASSERT(u.ok());
+    if (u->has_value()) got_upstream.push_back(**u);
+    auto m = mux.OnFrame(f.view());
+    RC_ASSERT(m.ok());
+    if (auto* p = std::get_if<Packet>(&*m)) got_mux.push_back(*p);
+  }
+  for (const auto& got : {got_upstream, got_mux}) {
+    RC_ASSERT(got.size() == 1u);
+    RC_ASSERT(got[0].id == id);
+    RC_ASSERT(got[0].kind == sent.kind);
+    RC_ASSERT(got[0].control == sent.control);
+    RC_ASSERT(got[0].data == sent.data);
+  }
+}
+
+RC_GTEST_PROP(AssemblyProperties, PacketStreamSurvivesArbitraryReadBoundaries, ()) {
+  // TestReaderRandomized: packets with message IDs 1, 2, 3, ... split, parsed across arbitrary
+  // reads, rebuilt exactly.
+  const auto sent = *rc::gen::container<std::vector<Sent>>(GenSent());
+  const size_t split = *GenSplit();
+  std::string wire;
+  for (size_t i = 0; i < sent.size(); ++i) {
+    AppendPacket(wire, {1, i + 1}, sent[i].kind, sent[i].data, sent[i].control, split);
+  }
+  FrameParser parser(FrameParser::Options{});
+  UpstreamAssembler assembler(UpstreamAssembler::Options{});
+  std::vector<Packet> got;
+  size_t pos = 0;
+  for (size_t n : *GenSegmentation(wire.size())) {
+    parser.Append(absl::string_view(wire).substr(pos, n));
+    pos += n;
+    for (auto f = parser.Next(); f.ok() && f->has_value(); f = parser.Next()) {
+      auto p = assembler.OnFrame(**f);
+      RC_ASSERT(p.ok());
+      if (p->has_value()) got.push_back(std::move(**p));
+    }
+  }
+  RC_ASSERT(got.size() == sent.size());
+  for (size_t i = 0; i < sent.size(); ++i) {
+    RC_ASSERT(got[i].id == (PacketId{1, i + 1}));
+    RC_ASSERT(got[i].kind == sent[i].kind);
+    RC_ASSERT(got[i].data == sent[i].data);
+  }
+}
+
+RC_GTEST_PROP(AssemblyProperties, UpstreamAssemblerNeverReturnsAPacketMixingIds, ()) {
+  // Frames with colliding IDs in arbitrary order; each frame's data is its own ID repeated, so a
+  // packet holding another ID's bytes is detectable.
+  const auto shapes = *rc::gen::container<std::vector<std::tuple<int, int, bool, int>>>(
+      rc::gen::tuple(rc::gen::inRange(0, 4), rc::gen::inRange(0, 4), rc::gen::arbitrary<bool>(),
+                     rc::gen::inRange(0, 4)));
+  UpstreamAssembler assembler(UpstreamAssembler::Options{});
+  std::optional<PacketId> previous;
+  for (const auto& [s, m, done, reps] : shapes) {
+    const PacketId id{static_cast<uint64_t>(s), static_cast<uint64_t>(m)};
+    std::string data;
+    for (int i = 0; i < reps; ++i) data += PacketIdString(id);
+    auto p = assembler.OnFrame(Frame{.id = id, .kind = Kind::kMessage, .done = done, .data = data});
+    if (!p.ok()) {
+      RC_ASSERT(absl::StartsWith(p.status().message(), "protocol error: "));
+      break;
+    }
+    if (!p->has_value()) continue;
+    const Packet& packet = **p;
+    RC_ASSERT(packet.id == id);
+    const std::string tag = PacketIdString(packet.id);
+    RC_ASSERT(packet.data.size() % tag.size() == 0u);
+    for (size_t at = 0; at < packet.data.size(); at += tag.size()) {
+      RC_ASSERT(packet.data.compare(at, tag.size(), tag) == 0);
+    }
+    RC_ASSERT((!previous.has_value() || *previous < packet.id));
+    previous = packet.id;
+  }
+}
+
+RC_GTEST_PROP(AssemblyProperties, MuxAssemblerReproducesEveryStreamFromAnyInterleaving, ()) {
+  const size_t streams = *rc::gen::inRange<size_t>(1, 9);
+  std::vector<std::vector<Sent>> sent(streams);
+  std::vector<std::vector<OwnedFrame>> frames(streams);
+  for (size_t s = 0; s < streams; ++s) {
+    sent[s] = *rc::gen::container<std::vector<Sent>>(GenSent());
+    const size_t split = *GenSplit();
+    std::string wire;
+    for (size_t i = 0; i < sent[s].size(); ++i) {
+      AppendPacket(wire, {s + 1, i + 1}, sent[s][i].kind, sent[s][i].data, sent[s][i].control,
+                   split);
+    }
+    frames[s] = *testing::ParseAllFrames(wire);
+  }
+  // Any interleaving that keeps each stream's own frame order.
+  std::vector<size_t> order;
+  for (size_t s = 0; s < streams; ++s) order.insert(order.end(), frames[s].size(), s);
+  const auto keys = *rc::gen::container<std::vector<uint32_t>>(order.size(),
+                                                              rc::gen::arbitrary<uint32_t>());
+  std::vector<size_t> idx(order.size());
+  for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return keys[a] < keys[b]; });
+  std::vector<size_t> next(streams, 0);
+  MuxAssembler mux(MuxAssembler::Options{});
+  std::vector<std::vector<Packet>> got(streams);
+  for (size_t i : idx) {
+    const size_t s = order[i];
+    auto r = mux.OnFrame(frames[s][next[s]++].view());
+    RC_ASSERT(r.ok());
+    RC_ASSERT(!std::holds_alternative<StreamAssemblyError>(*r));
+    if (auto* p = std::get_if<Packet>(&*r)) got[p->id.stream - 1].push_back(std::move(*p));
+  }
+  for (size_t s = 0; s < streams; ++s) {
+    RC_ASSERT(got[s].size() == sent[s].size());
+    for (size_t i = 0; i < sent[s].size(); ++i) {
+      RC_ASSERT(got[s][i].id == (PacketId{s + 1, i + 1}));
+      RC_ASSERT(got[s][i].kind == sent[s][i].kind);
+      RC_ASSERT(got[s][i].control == sent[s][i].control);
+      RC_ASSERT(got[s][i].data == sent[s][i].data);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace drpc::properties

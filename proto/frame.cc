@@ -1,0 +1,182 @@
+#include "proto/frame.h"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "proto/base/check.h"
+#include "proto/varint.h"
+
+namespace drpc {
+namespace {
+
+constexpr const char* kKindNames[] = {
+    nullptr,  "Invoke",    "Message",        "Error",        "Cancel",
+    "Close",  "CloseSend", "InvokeMetadata", "WindowUpdate",
+};
+
+enum class FieldResult { kOk, kIncomplete, kError };
+
+// Decodes one header varint at in[*pos]; on "too long" fills *error naming the field.
+FieldResult ReadField(absl::string_view in, size_t* pos, const char* field, uint64_t frame_offset,
+                      uint64_t* value, absl::Status* error) {
+  size_t n = 0;
+  switch (DecodeVarint(in.substr(*pos), value, &n)) {
+    case VarintStatus::kOk:
+      *pos += n;
+      return FieldResult::kOk;
+    case VarintStatus::kIncomplete:
+      return FieldResult::kIncomplete;
+    case VarintStatus::kTooLong:
+      break;
+  }
+  *error = absl::InvalidArgumentError(
+      absl::StrCat("protocol error: varint too long: ", field, " of the frame at offset ",
+                   frame_offset, " has ", limits::kVarintMaxBytes,
+                   " bytes with the continuation bit"));
+  return FieldResult::kError;
+}
+
+// ParseFrame with a stream offset for error messages: `in` starts at `base_offset`.
+absl::StatusOr<std::optional<Frame>> ParseFrameAt(absl::string_view in, size_t frame_data_max_bytes,
+                                                  uint64_t base_offset, size_t* consumed) {
+  if (in.empty()) return std::nullopt;
+  const uint8_t header = static_cast<uint8_t>(in[0]);
+  Frame frame;
+  frame.control = (header & kHeaderControlBit) != 0;
+  frame.kind = static_cast<Kind>((header & kHeaderKindMask) >> 1);
+  frame.done = (header & kHeaderDoneBit) != 0;
+  size_t pos = 1;
+  uint64_t length = 0;
+  absl::Status error;
+  const struct {
+    const char* name;
+    uint64_t* value;
+  } fields[] = {{"stream ID", &frame.id.stream},
+                {"message ID", &frame.id.message},
+                {"data length", &length}};
+  for (const auto& f : fields) {
+    switch (ReadField(in, &pos, f.name, base_offset, f.value, &error)) {
+      case FieldResult::kOk:
+        break;
+      case FieldResult::kIncomplete:
+        return std::nullopt;
+      case FieldResult::kError:
+        return error;
+    }
+  }
+  // Checked before the body is buffered: a hostile length never makes the caller wait for, or
+  // allocate, more than the limit.
+  if (length > frame_data_max_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "protocol error: data overflow (frame data length ", length, " exceeds the limit of ",
+        frame_data_max_bytes, " bytes; ", KindName(frame.kind), " frame ",
+        PacketIdString(frame.id), " at offset ", base_offset, ")"));
+  }
+  if (length > in.size() - pos) return std::nullopt;
+  frame.data = in.substr(pos, static_cast<size_t>(length));
+  *consumed = pos + static_cast<size_t>(length);
+  return frame;
+}
+
+}  // namespace
+
+bool IsKnownKind(Kind kind) {
+  const uint8_t v = static_cast<uint8_t>(kind);
+  return v >= static_cast<uint8_t>(Kind::kInvoke) && v <= static_cast<uint8_t>(Kind::kWindowUpdate);
+}
+
+std::string KindName(Kind kind) {
+  if (IsKnownKind(kind)) return kKindNames[static_cast<uint8_t>(kind)];
+  return absl::StrCat("Kind(", static_cast<int>(kind), ")");
+}
+
+std::string PacketIdString(PacketId id) { return absl::StrCat("<", id.stream, ",", id.message, ">"); }
+
+uint8_t EncodeHeader(Kind kind, bool done, bool control) {
+  DRPC_DCHECK_LE(static_cast<uint8_t>(kind), kKindMaxValue);
+  return static_cast<uint8_t>((static_cast<uint8_t>(kind) << 1) & kHeaderKindMask) |
+         (done ? kHeaderDoneBit : 0) | (control ? kHeaderControlBit : 0);
+}
+
+size_t FrameSize(const Frame& frame) {
+  return 1 + VarintSize(frame.id.stream) + VarintSize(frame.id.message) +
+         VarintSize(frame.data.size()) + frame.data.size();
+}
+
+void AppendFrame(std::string& out, const Frame& frame) {
+  // Header fields are encoded into a stack buffer so `out` grows at most twice per frame.
+  char header[limits::kFrameHeaderMaxBytes];
+  size_t n = 0;
+  header[n++] = static_cast<char>(EncodeHeader(frame.kind, frame.done, frame.control));
+  n += EncodeVarint(frame.id.stream, header + n);
+  n += EncodeVarint(frame.id.message, header + n);
+  n += EncodeVarint(frame.data.size(), header + n);
+  DRPC_DCHECK_LE(n, limits::kFrameHeaderMaxBytes);
+  out.reserve(out.size() + n + frame.data.size());
+  out.append(header, n);
+  out.append(frame.data.data(), frame.data.size());
+}
+
+absl::StatusOr<std::optional<Frame>> ParseFrame(absl::string_view in, size_t frame_data_max_bytes,
+                                                size_t* consumed) {
+  return ParseFrameAt(in, frame_data_max_bytes, 0, consumed);
+}
+
+FrameParser::FrameParser(Options options) : options_(options) {
+  DRPC_CHECK_LE(options_.frame_data_max_bytes, limits::kPacketLimitMaxBytes);
+}
+
+char* FrameParser::PrepareAppend(size_t max_bytes) {
+  const size_t live = end_ - start_;
+  if (buffer_.size() - end_ < max_bytes) {
+    // Compact only when the consumed prefix is at least as large as the live bytes, so every
+    // byte is moved at most a constant number of times (amortised O(1) per received byte).
+    if (start_ > 0 && start_ >= live && buffer_.size() - live >= max_bytes) {
+      std::memmove(buffer_.data(), buffer_.data() + start_, live);
+      start_ = 0;
+      end_ = live;
+    } else {
+      buffer_.resize(std::max(end_ + max_bytes, 2 * buffer_.size()));
+    }
+  } else if (start_ == end_) {
+    start_ = end_ = 0;
+  }
+  DRPC_DCHECK_LE(end_ + max_bytes, buffer_.size());
+  return buffer_.data() + end_;
+}
+
+void FrameParser::CommitAppend(size_t bytes) {
+  DRPC_CHECK_LE(end_ + bytes, buffer_.size());
+  if (!error_.ok()) return;
+  end_ += bytes;
+}
+
+void FrameParser::Append(absl::string_view bytes) {
+  if (!error_.ok() || bytes.empty()) return;
+  char* dst = PrepareAppend(bytes.size());
+  std::memcpy(dst, bytes.data(), bytes.size());
+  end_ += bytes.size();
+}
+
+absl::StatusOr<std::optional<Frame>> FrameParser::Next() {
+  if (!error_.ok()) return error_;
+  size_t consumed = 0;
+  absl::StatusOr<std::optional<Frame>> frame =
+      ParseFrameAt(absl::string_view(buffer_.data() + start_, end_ - start_),
+                   options_.frame_data_max_bytes, offset_, &consumed);
+  if (!frame.ok()) {
+    error_ = frame.status();
+    return error_;
+  }
+  if (frame->has_value()) {
+    DRPC_DCHECK_LE(start_ + consumed, end_);
+    start_ += consumed;
+    offset_ += consumed;
+  }
+  return frame;
+}
+
+}  // namespace drpc

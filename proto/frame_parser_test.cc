@@ -1,0 +1,159 @@
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "proto/frame.h"
+#include "proto/test_frames.h"
+
+namespace drpc {
+namespace {
+
+using ::drpc::testing::Bytes;
+using ::drpc::testing::EncodeFrame;
+using ::drpc::testing::Own;
+using ::drpc::testing::OwnedFrame;
+using ::testing::HasSubstr;
+
+FrameParser MakeParser(size_t max = limits::kPacketDefaultMaxBytes) {
+  return FrameParser(FrameParser::Options{.frame_data_max_bytes = max});
+}
+
+// Drains every complete frame; fails the test on a parse error.
+void Drain(FrameParser& parser, std::vector<OwnedFrame>& out) {
+  for (;;) {
+    auto f = parser.Next();
+    ASSERT_TRUE(f.ok()) << f.status();
+    if (!f->has_value()) return;
+    out.push_back(Own(**f));
+  }
+}
+
+std::string ThreeFrames() {
+  return EncodeFrame(1, 1, Kind::kInvoke, true, "/interop.Echo/Unary") +
+         EncodeFrame(1, 2, Kind::kMessage, false, std::string(200, 'a')) +
+         EncodeFrame(1, 2, Kind::kMessage, true, "tail");
+}
+
+TEST(FrameParserTest, FrameSplitAcrossEveryByteBoundaryParses) {
+  const std::string wire = ThreeFrames();
+  auto expected = testing::ParseAllFrames(wire);
+  ASSERT_TRUE(expected.ok());
+  for (size_t cut = 0; cut <= wire.size(); ++cut) {
+    FrameParser parser = MakeParser();
+    std::vector<OwnedFrame> got;
+    parser.Append(absl::string_view(wire).substr(0, cut));
+    Drain(parser, got);
+    parser.Append(absl::string_view(wire).substr(cut));
+    Drain(parser, got);
+    EXPECT_EQ(got, *expected) << "cut at " << cut;
+    EXPECT_EQ(parser.buffered_bytes(), 0u);
+    EXPECT_EQ(parser.offset(), wire.size());
+  }
+}
+
+TEST(FrameParserTest, OneByteAtATimeYieldsEveryFrame) {
+  const std::string wire = ThreeFrames();
+  FrameParser parser = MakeParser();
+  std::vector<OwnedFrame> got;
+  for (char c : wire) {
+    parser.Append(absl::string_view(&c, 1));
+    Drain(parser, got);
+  }
+  EXPECT_EQ(got, *testing::ParseAllFrames(wire));
+}
+
+TEST(FrameParserTest, NeedMoreBytesIsDistinctFromError) {
+  FrameParser parser = MakeParser();
+  parser.Append(Bytes("05 01"));
+  auto f = parser.Next();
+  ASSERT_TRUE(f.ok());
+  EXPECT_FALSE(f->has_value());
+  EXPECT_EQ(parser.buffered_bytes(), 2u);
+}
+
+TEST(FrameParserTest, ErrorReportsTheStreamOffsetOfTheBadFrame) {
+  FrameParser parser = MakeParser();
+  const std::string good = EncodeFrame(1, 1, Kind::kMessage, true, "abc");  // 7 bytes
+  parser.Append(good + good + Bytes("05 ff ff ff ff ff ff ff ff ff ff"));
+  std::vector<OwnedFrame> frames;
+  for (int i = 0; i < 2; ++i) {
+    auto f = parser.Next();
+    ASSERT_TRUE(f.ok() && f->has_value());
+  }
+  auto bad = parser.Next();
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("stream ID of the frame at offset 14"));
+}
+
+TEST(FrameParserTest, ErrorIsStickyAndLaterBytesAreIgnored) {
+  FrameParser parser = MakeParser(10);
+  parser.Append(Bytes("05 01 01 0b"));  // length 11 > 10
+  auto first = parser.Next();
+  ASSERT_FALSE(first.ok());
+  parser.Append(EncodeFrame(1, 1, Kind::kMessage, true, "ok"));
+  auto again = parser.Next();
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status(), first.status());
+}
+
+TEST(FrameParserTest, OversizedLengthIsRejectedBeforeTheBodyIsBuffered) {
+  FrameParser parser = MakeParser(1 << 20);
+  parser.Append(Bytes("05 01 01 80 80 80 80 01"));  // claims 256 MiB
+  auto f = parser.Next();
+  ASSERT_FALSE(f.ok());
+  EXPECT_THAT(std::string(f.status().message()), HasSubstr("data overflow (frame data length 268435456"));
+  EXPECT_THAT(std::string(f.status().message()), HasSubstr("at offset 0"));
+}
+
+TEST(FrameParserTest, PrepareAndCommitAppendParseWithoutExtraCopies) {
+  const std::string wire = ThreeFrames();
+  FrameParser parser = MakeParser();
+  std::vector<OwnedFrame> got;
+  for (size_t pos = 0; pos < wire.size(); pos += 7) {
+    const size_t n = std::min<size_t>(7, wire.size() - pos);
+    char* dst = parser.PrepareAppend(64);  // a read of up to 64 bytes that returned n
+    std::memcpy(dst, wire.data() + pos, n);
+    parser.CommitAppend(n);
+    Drain(parser, got);
+  }
+  EXPECT_EQ(got, *testing::ParseAllFrames(wire));
+}
+
+TEST(FrameParserTest, LargeFrameAssemblesAcrossManyReads) {
+  const std::string data(1 << 20, 'z');
+  const std::string wire = EncodeFrame(7, 9, Kind::kMessage, true, data);
+  FrameParser parser = MakeParser();
+  std::vector<OwnedFrame> got;
+  for (size_t pos = 0; pos < wire.size(); pos += 65536) {
+    parser.Append(absl::string_view(wire).substr(pos, 65536));
+    Drain(parser, got);
+  }
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].data, data);
+}
+
+TEST(FrameParserTest, BufferedBytesStayBoundedWhileStreaming) {
+  // 20,000 small frames in 1000-byte reads: the parser never holds more than a read plus one
+  // partial frame.
+  std::string wire;
+  for (int i = 1; i <= 20000; ++i) wire += EncodeFrame(1, i, Kind::kMessage, true, "0123456789");
+  FrameParser parser = MakeParser();
+  size_t frames = 0;
+  for (size_t pos = 0; pos < wire.size(); pos += 1000) {
+    parser.Append(absl::string_view(wire).substr(pos, 1000));
+    EXPECT_LE(parser.buffered_bytes(), 1000u + 16u);
+    for (;;) {
+      auto f = parser.Next();
+      ASSERT_TRUE(f.ok());
+      if (!f->has_value()) break;
+      ++frames;
+    }
+  }
+  EXPECT_EQ(frames, 20000u);
+  EXPECT_EQ(parser.offset(), wire.size());
+}
+
+}  // namespace
+}  // namespace drpc

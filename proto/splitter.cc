@@ -1,0 +1,67 @@
+#include "proto/splitter.h"
+
+#include <algorithm>
+
+#include "proto/base/check.h"
+#include "proto/limits.h"
+#include "proto/varint.h"
+
+namespace drpc {
+namespace {
+
+void CheckSplit(size_t split_bytes) {
+  DRPC_CHECK_GE(split_bytes, limits::kSplitMinBytes);
+  DRPC_CHECK_LE(split_bytes, limits::kSplitMaxBytes);
+}
+
+}  // namespace
+
+bool IsSplittableKind(Kind kind) {
+  return kind == Kind::kInvoke || kind == Kind::kMessage || kind == Kind::kInvokeMetadata;
+}
+
+size_t PacketWireSize(PacketId id, Kind kind, size_t data_bytes, size_t split_bytes) {
+  CheckSplit(split_bytes);
+  const size_t ids = 1 + VarintSize(id.stream) + VarintSize(id.message);
+  if (!IsSplittableKind(kind) || data_bytes <= split_bytes) {
+    return ids + VarintSize(data_bytes) + data_bytes;
+  }
+  const size_t full_frames = data_bytes / split_bytes;
+  const size_t tail = data_bytes % split_bytes;
+  size_t total = full_frames * (ids + VarintSize(split_bytes)) + data_bytes;
+  if (tail > 0) total += ids + VarintSize(tail);
+  return total;
+}
+
+void AppendPacket(std::string& out, PacketId id, Kind kind, absl::string_view data, bool control,
+                  size_t split_bytes) {
+  out.reserve(out.size() + PacketWireSize(id, kind, data.size(), split_bytes));
+  PacketSplitter splitter(id, kind, data, control, split_bytes);
+  while (!splitter.done()) splitter.AppendNextFrame(out);
+}
+
+PacketSplitter::PacketSplitter(PacketId id, Kind kind, absl::string_view data, bool control,
+                               size_t split_bytes)
+    : id_(id), kind_(kind), data_(data), control_(control), split_bytes_(split_bytes) {
+  CheckSplit(split_bytes);
+}
+
+size_t PacketSplitter::AppendNextFrame(std::string& out, size_t max_data_bytes) {
+  DRPC_CHECK(!done_) << "packet " << PacketIdString(id_) << " already fully emitted";
+  const size_t remaining = data_.size() - offset_;
+  size_t n = remaining;
+  if (IsSplittableKind(kind_)) {
+    n = std::min({remaining, split_bytes_, max_data_bytes});
+    DRPC_CHECK(n > 0 || remaining == 0) << "max_data_bytes is 0 with " << remaining << " bytes left";
+  }
+  done_ = offset_ + n == data_.size();
+  AppendFrame(out, Frame{.id = id_,
+                         .kind = kind_,
+                         .done = done_,
+                         .control = control_,
+                         .data = data_.substr(offset_, n)});
+  offset_ += n;
+  return n;
+}
+
+}  // namespace drpc

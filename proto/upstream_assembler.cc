@@ -1,0 +1,77 @@
+// UpstreamAssembler: Go drpc's Reader.ReadPacket rules (spec §4.2), minus its unbounded buffering.
+#include <limits>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "proto/base/check.h"
+#include "proto/packet.h"
+
+namespace drpc {
+
+UpstreamAssembler::UpstreamAssembler(Options options) : options_(options) {
+  DRPC_CHECK_GE(options_.packet_max_bytes, limits::kPacketLimitMinBytes);
+  DRPC_CHECK_LE(options_.packet_max_bytes, limits::kPacketLimitMaxBytes);
+}
+
+size_t UpstreamAssembler::partial_bytes() const {
+  return partial_.has_value() ? partial_->data.size() : 0;
+}
+
+absl::Status UpstreamAssembler::Fail(absl::Status status) {
+  error_ = std::move(status);
+  partial_.reset();
+  return error_;
+}
+
+absl::StatusOr<std::optional<Packet>> UpstreamAssembler::OnFrame(const Frame& frame) {
+  if (!error_.ok()) return error_;
+  // Go compares the pair lexicographically against the last accepted ID, which starts at (1,1):
+  // that single rule also rejects stream or message ID 0 at the start of the connection.
+  if (ids_exhausted_ || frame.id < last_) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("protocol error: id monotonicity violation (fr:", PacketIdString(frame.id),
+                     " r:", PacketIdString(last_), ")",
+                     ids_exhausted_ ? " (no ID follows <18446744073709551615,18446744073709551615>)"
+                                    : "")));
+  }
+  if (!partial_.has_value() || frame.id != last_) {
+    // A newer ID abandons any partial packet silently (Go's "asynchronous interrupt").
+    if (!partial_.has_value()) partial_.emplace();
+    partial_->id = frame.id;
+    partial_->kind = frame.kind;
+    partial_->control = frame.control;
+    partial_->data.clear();
+    last_ = frame.id;
+  } else if (frame.kind != partial_->kind) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat(
+        "protocol error: packet kind change (fr:", KindName(frame.kind), " pkt:",
+        KindName(partial_->kind), ") in packet ", PacketIdString(frame.id))));
+  }
+  // Checked before appending, so an oversized packet is never buffered; the reported length is
+  // what Go reports (the size the packet would have had).
+  const size_t len = partial_->data.size() + frame.data.size();
+  if (len > options_.packet_max_bytes) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat(
+        "protocol error: data overflow (len:", len, ") in ", KindName(partial_->kind),
+        " packet ", PacketIdString(frame.id), ", limit ", options_.packet_max_bytes, " bytes")));
+  }
+  partial_->data.append(frame.data.data(), frame.data.size());
+  partial_->control = partial_->control || frame.control;
+  if (!frame.done) return std::nullopt;
+
+  // The same ID again would start a duplicate packet: the next acceptable ID is (s, m+1). Go
+  // wraps m at 2^64-1 (making old IDs acceptable again); the equivalent bound here is (s+1, 0).
+  if (last_.message != std::numeric_limits<uint64_t>::max()) {
+    ++last_.message;
+  } else if (last_.stream != std::numeric_limits<uint64_t>::max()) {
+    last_ = PacketId{last_.stream + 1, 0};
+  } else {
+    ids_exhausted_ = true;
+  }
+  std::optional<Packet> packet = std::move(partial_);
+  partial_.reset();
+  return packet;
+}
+
+}  // namespace drpc

@@ -1,0 +1,57 @@
+#include "proto/varint.h"
+
+#include <algorithm>
+#include <bit>
+
+#include "proto/base/check.h"
+#include "proto/limits.h"
+
+namespace drpc {
+
+size_t VarintSize(uint64_t value) {
+  const size_t bits = 64 - static_cast<size_t>(std::countl_zero(value));
+  return (9 * bits + 64) / 64;
+}
+
+size_t EncodeVarint(uint64_t value, char* dst) {
+  size_t n = 0;
+  while (value >= 0x80) {
+    dst[n++] = static_cast<char>(static_cast<uint8_t>(value) | 0x80);
+    value >>= 7;
+  }
+  dst[n++] = static_cast<char>(value);
+  DRPC_DCHECK_LE(n, limits::kVarintMaxBytes);
+  return n;
+}
+
+size_t AppendVarint(std::string& out, uint64_t value) {
+  char tmp[limits::kVarintMaxBytes];
+  const size_t n = EncodeVarint(value, tmp);
+  out.append(tmp, n);
+  return n;
+}
+
+VarintStatus DecodeVarint(absl::string_view in, uint64_t* value, size_t* consumed) {
+  // One-byte varints dominate real traffic (IDs and short lengths).
+  if (!in.empty() && static_cast<uint8_t>(in[0]) < 0x80) {
+    *value = static_cast<uint8_t>(in[0]);
+    *consumed = 1;
+    return VarintStatus::kOk;
+  }
+  const size_t n = std::min(in.size(), limits::kVarintMaxBytes);
+  uint64_t v = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const uint8_t b = static_cast<uint8_t>(in[i]);
+    // At i == 9 the shift is 63: only the lowest payload bit survives, the rest is dropped, as
+    // Go's reader does (spec §2.2).
+    v |= uint64_t{b & 0x7Fu} << (7 * i);
+    if (b < 0x80) {
+      *value = v;
+      *consumed = i + 1;
+      return VarintStatus::kOk;
+    }
+  }
+  return in.size() >= limits::kVarintMaxBytes ? VarintStatus::kTooLong : VarintStatus::kIncomplete;
+}
+
+}  // namespace drpc
