@@ -64,7 +64,7 @@ constexpr absl::string_view kAlwaysForbidden[] = {
     "this_thread", "random_device", "mt19937", "mt19937_64", "minstd_rand", "minstd_rand0",
     "default_random_engine", "ranlux24", "ranlux48", "knuth_b", "uniform_int_distribution",
     "uniform_real_distribution", "bernoulli_distribution", "normal_distribution",
-    "discrete_distribution", "BitGen", "InsecureBitGen", "BitGenRef", "SleepFor",
+    "discrete_distribution", "BitGen", "InsecureBitGen", "BitGenRef",
     "GetCurrentTimeNanos", "gettimeofday", "clock_gettime", "nanosleep", "usleep", "getenv",
     "secure_getenv", "srand", "drand48", "lrand48", "arc4random", "getrandom", "pthread_create",
     "pthread_mutex_lock", "__rdtsc", "rdtsc",
@@ -79,10 +79,11 @@ constexpr absl::string_view kStdQualified[] = {
 
 // Forbidden when qualified with absl::.
 constexpr absl::string_view kAbslQualified[] = {
-    "Now", "Mutex", "MutexLock", "CondVar", "Notification", "Barrier", "BlockingCounter",
+    "Now", "SleepFor", "Mutex", "MutexLock", "CondVar", "Notification", "Barrier", "BlockingCounter",
 };
 
-// Forbidden as free-function calls: unqualified, `::name(` or `std::name(`; member calls are fine.
+// Forbidden as free-function calls: unqualified, `::name(` or `std::name(`; member calls and
+// declarations (`Clock& clock() const`) are fine.
 constexpr absl::string_view kFreeCalls[] = {
     "rand", "random", "time", "clock", "sleep", "getpid", "fork",
 };
@@ -239,6 +240,11 @@ void CheckTokens(absl::string_view path, const std::vector<Token>& tokens,
       qualifier = (i >= 2 && IsIdentifier(tokens[i - 2].text)) ? tokens[i - 2].text : "::";
     }
     const bool called = i + 1 < tokens.size() && tokens[i + 1].text == "(";
+    // `Type name(` or `Type& name(` declares a function of that name; it does not call one.
+    static constexpr absl::string_view kExpressionKeywords[] = {"return", "co_return", "throw",
+                                                                "case", "else", "do"};
+    const bool declared = prev == "&" || prev == "*" || prev == ">" ||
+                          (IsIdentifier(prev) && !Contains(kExpressionKeywords, prev));
     const int line = tokens[i].line;
     if (name == "namespace" && prev == "using" && i + 1 < tokens.size() &&
         tokens[i + 1].text == "std") {
@@ -251,7 +257,7 @@ void CheckTokens(absl::string_view path, const std::vector<Token>& tokens,
                      absl::StrCat("threads and locks; ", kUseEnv)});
     } else if (qualifier == "absl" && Contains(kAbslQualified, name)) {
       out.push_back({std::string(path), line, absl::StrCat("absl::", name), std::string(kUseEnv)});
-    } else if (called && !member && Contains(kFreeCalls, name) &&
+    } else if (called && !member && !declared && Contains(kFreeCalls, name) &&
                (qualifier.empty() || qualifier == "::" || qualifier == "std")) {
       out.push_back({std::string(path), line, absl::StrCat(name, "()"), std::string(kUseEnv)});
     }

@@ -65,6 +65,14 @@ TEST(DeterminismGuardTest, MemberCallsAndPlainNamesAreAllowed) {
               IsEmpty());
 }
 
+TEST(DeterminismGuardTest, DeclarationsNamedLikeForbiddenCallsAreAllowed) {
+  EXPECT_THAT(ScanSource("impl/x.h", "Clock& clock() const;\nDuration* time(int);\n"
+                                     "void SleepFor(Env& env, Duration d);\n"),
+              IsEmpty());
+  EXPECT_THAT(LinesAndWhat(ScanSource("impl/x.cc", "return time(nullptr);\nabsl::SleepFor(d);\n")),
+              ElementsAre(Pair(1, "time()"), Pair(2, "absl::SleepFor")));
+}
+
 TEST(DeterminismGuardTest, QualifiedFreeCallsAreRejected) {
   EXPECT_THAT(LinesAndWhat(ScanSource("impl/x.cc", "x = std::rand();\ny = ::sleep(1);\n")),
               ElementsAre(Pair(1, "rand()"), Pair(2, "sleep()")));
