@@ -133,8 +133,26 @@ bool Signal::Set(absl::Status status) {
   std::vector<Fiber*> woken;
   woken.swap(waiters_);
   for (Fiber* f : woken) env_->scheduler().Unpark(f);
+  // One at a time from the front: a callback may remove later ones (they must then not run), and
+  // callbacks added now run at once inside OnSet.
+  while (!callbacks_.empty()) {
+    auto node = callbacks_.extract(callbacks_.begin());
+    node.mapped()(status_);
+  }
   return true;
 }
+
+Signal::CallbackId Signal::OnSet(absl::AnyInvocable<void(const absl::Status&)> callback) {
+  if (set_) {
+    callback(status_);
+    return 0;
+  }
+  const CallbackId id = next_callback_id_++;
+  callbacks_.emplace(id, std::move(callback));
+  return id;
+}
+
+void Signal::RemoveCallback(CallbackId id) { callbacks_.erase(id); }
 
 bool Signal::Wait(absl::string_view reason, Instant deadline) {
   return WaitAnyUntil({this}, reason, deadline).has_value();

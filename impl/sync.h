@@ -17,10 +17,12 @@
 #include <cstddef>
 #include <deque>
 #include <initializer_list>
+#include <map>
 #include <optional>
 #include <utility>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -118,6 +120,14 @@ class Signal {
   // Blocks until set. Returns false if `deadline` passed first.
   bool Wait(absl::string_view reason, Instant deadline = Instant::Infinite());
 
+  // Runs `callback` with the status when the signal is set (at once if it already is; then 0 is
+  // returned). Callbacks run inside Set(), after waiters are woken, in registration order; they
+  // must not block. Returns an id for RemoveCallback.
+  using CallbackId = uint64_t;
+  CallbackId OnSet(absl::AnyInvocable<void(const absl::Status&)> callback);
+  // After this returns the callback never runs. Unknown or already-run ids are ignored.
+  void RemoveCallback(CallbackId id);
+
  private:
   friend std::optional<size_t> WaitAnyUntil(std::initializer_list<Signal*>, absl::string_view,
                                             Instant);
@@ -125,6 +135,9 @@ class Signal {
   bool set_ = false;
   absl::Status status_;
   std::vector<Fiber*> waiters_;
+  CallbackId next_callback_id_ = 1;
+  // By id, which is registration order.
+  std::map<CallbackId, absl::AnyInvocable<void(const absl::Status&)>> callbacks_;
 };
 
 // Blocks until any of `signals` is set; returns the index of the first set one in list order.

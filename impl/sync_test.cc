@@ -145,6 +145,28 @@ TEST(SyncTest, SignalFirstSetWinsAndEveryWaiterSeesItsStatus) {
   });
 }
 
+TEST(SyncTest, SignalCallbacksRunOnceInOrderAndRemovedOnesNever) {
+  RunOnSim([](SimContext& ctx) {
+    Env& env = ctx.env();
+    Signal sig(env);
+    std::vector<std::string> calls;
+    Signal::CallbackId second = 0;
+    sig.OnSet([&](const absl::Status& s) {
+      calls.push_back(absl::StrCat("first:", s.message()));
+      sig.RemoveCallback(second);  // removing a later callback from inside Set
+    });
+    second = sig.OnSet([&](const absl::Status&) { calls.push_back("second"); });
+    const Signal::CallbackId third = sig.OnSet([&](const absl::Status&) { calls.push_back("third"); });
+    sig.OnSet([&](const absl::Status&) { calls.push_back("fourth"); });
+    sig.RemoveCallback(third);
+    sig.Set(absl::CancelledError("x"));
+    sig.Set(absl::CancelledError("y"));
+    ctx.Check(calls == std::vector<std::string>({"first:x", "fourth"}), "wrong callbacks ran");
+    sig.OnSet([&](const absl::Status& s) { calls.push_back(absl::StrCat("late:", s.message())); });
+    ctx.Check(calls.back() == "late:x", "a callback added after Set must run at once");
+  });
+}
+
 TEST(SyncTest, WaitAnyReturnsTheFirstSetSignalInListOrder) {
   RunOnSim([](SimContext& ctx) {
     Env& env = ctx.env();

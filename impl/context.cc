@@ -1,0 +1,44 @@
+#include "impl/context.h"
+
+#include "impl/errors.h"
+
+namespace drpc {
+
+CallContext::CallContext(Env& env) : env_(&env), done_(env) {}
+
+CallContext::CallContext(Env& env, CallContext& parent) : env_(&env), done_(env), parent_(&parent) {
+  deadline_ = parent.deadline_;
+  parent_callback_ = parent.done_.OnSet([this](const absl::Status& reason) {
+    parent_callback_ = 0;
+    Cancel(reason);
+  });
+}
+
+CallContext::~CallContext() {
+  // A context that goes away cancels what still uses it (Go's `defer cancel()`), so nothing can
+  // hold a callback into a destroyed context.
+  Cancel(::drpc::CanceledError());
+  if (parent_ != nullptr && parent_callback_ != 0) parent_->done_.RemoveCallback(parent_callback_);
+}
+
+void CallContext::Cancel(absl::Status reason) {
+  if (reason.ok()) reason = ::drpc::CanceledError();
+  if (deadline_timer_ != 0) {
+    env_->clock().Cancel(deadline_timer_);
+    deadline_timer_ = 0;
+  }
+  done_.Set(std::move(reason));
+}
+
+void CallContext::SetDeadline(Instant deadline) {
+  // A later deadline changes nothing: the earlier one (ours or a parent's) fires first.
+  if (done() || deadline >= deadline_) return;
+  deadline_ = deadline;
+  if (deadline_timer_ != 0) env_->clock().Cancel(deadline_timer_);
+  deadline_timer_ = env_->clock().ScheduleAt(deadline_, [this] {
+    deadline_timer_ = 0;
+    Cancel(DeadlineError());
+  });
+}
+
+}  // namespace drpc

@@ -1,0 +1,113 @@
+#include "impl/manager.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "impl/errors.h"
+#include "impl/mux_manager.h"
+#include "impl/upstream_manager.h"
+#include "proto/base/check.h"
+#include "proto/frame.h"
+
+namespace drpc {
+namespace {
+
+// Bytes asked of the transport per read; the parser's buffer grows beyond it for large frames.
+constexpr size_t kReadChunkBytes = 64 * 1024;
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Manager>> Manager::Create(Env& env,
+                                                        std::unique_ptr<Transport> transport,
+                                                        Role role, const Options& options) {
+  if (absl::Status s = options.Validate(); !s.ok()) return s;
+  DRPC_CHECK(transport != nullptr);
+  std::unique_ptr<Manager> m;
+  if (options.mux) {
+    m = std::make_unique<MuxManager>(env, std::move(transport), role, options);
+  } else {
+    m = std::make_unique<UpstreamManager>(env, std::move(transport), role, options);
+  }
+  m->Start();
+  return m;
+}
+
+Manager::Manager(Env& env, std::unique_ptr<Transport> transport, Role role, const Options& options)
+    : env_(&env),
+      options_(options),
+      transport_(std::move(transport)),
+      role_(role),
+      closed_(env),
+      fibers_(env) {}
+
+Manager::~Manager() {
+  DRPC_CHECK(closed_.IsSet()) << "Manager destroyed without Close()";
+  DRPC_CHECK_EQ(fibers_.count(), 0) << "Manager destroyed while its fibers run";
+}
+
+void Manager::SpawnFiber(std::string name, absl::AnyInvocable<void()> body) {
+  fibers_.Add();
+  env_->scheduler().Spawn(std::move(name), [this, body = std::move(body)]() mutable {
+    body();
+    fibers_.Done();
+  });
+}
+
+void Manager::Start() {
+  SpawnFiber(role_ == Role::kClient ? "client conn reader" : "server conn reader",
+             [this] { ReadLoop(); });
+}
+
+void Manager::ReadLoop() {
+  FrameParser parser(FrameParser::Options{.frame_data_max_bytes = options_.packet_max_bytes});
+  while (!terminated()) {
+    char* buf = parser.PrepareAppend(kReadChunkBytes);
+    absl::StatusOr<size_t> n = transport_->Read(buf, kReadChunkBytes);
+    if (!n.ok()) {
+      parser.CommitAppend(0);
+      Terminate(n.status());
+      return;
+    }
+    parser.CommitAppend(*n);
+    for (;;) {
+      absl::StatusOr<std::optional<Frame>> frame = parser.Next();
+      if (!frame.ok()) {
+        Terminate(ProtocolError(frame.status().message()));
+        return;
+      }
+      if (!frame->has_value()) break;
+      if (absl::Status s = OnFrame(**frame); !s.ok()) {
+        Terminate(s);
+        return;
+      }
+      if (terminated()) return;
+    }
+  }
+}
+
+void Manager::Terminate(const absl::Status& reason) {
+  if (closed_.IsSet()) return;
+  DRPC_CHECK(!reason.ok());
+  // Order (spec §11.4): stop the writer so nothing more is queued, close the transport so a
+  // blocked write or read returns, then end every stream with the real cause.
+  StopWriter(reason);
+  transport_->Close();
+  closed_.Set(reason);
+  TerminateStreams(reason);
+}
+
+void Manager::Close() {
+  Terminate(ClosedError("manager closed: Close called"));
+  fibers_.Wait("manager close: waiting for the connection's fibers");
+}
+
+absl::Status Manager::StreamErrorFor(Stream::Role role, const absl::Status& reason) {
+  if (role == Stream::Role::kServer) {
+    if (GetTransportErrorKind(reason) == TransportErrorKind::kEof) return CanceledError();
+    return reason;
+  }
+  if (IsClosed(reason)) return reason;
+  return ClosedError("connection closed", reason);
+}
+
+}  // namespace drpc

@@ -1,0 +1,115 @@
+// Manager: one DRPC connection — a transport, a reader fiber, a writer, and its streams.
+//
+// Two modes behind one interface (Options::mux):
+//   UpstreamManager  storj/drpc semantics: one stream at a time, global monotonic IDs, corked
+//                    streaming Invoke, hard or soft cancel — what a Go peer expects on the wire,
+//                    without Go's hangs (spec §13 items 1–4).
+//   MuxManager       concurrent streams (spec §11): per-stream assembly, a fair shared writer,
+//                    soft cancel only, per-stream flow control, MaxStreams refusal.
+//
+//   std::unique_ptr<Manager> m = Manager::Create(env, std::move(transport), Manager::Role::kClient,
+//                                                options);
+//   absl::StatusOr<std::shared_ptr<Stream>> s = m->NewClientStream(ctx, "/pkg.Svc/Method");
+//   ...
+//   m->Close();   // closes the transport, ends every stream, joins the manager's fibers
+//
+// Threading: a Manager and its streams belong to the Env's Scheduler. Close() must be called (from
+// a fiber) before the Manager is destroyed.
+#ifndef DRPC_IMPL_MANAGER_H_
+#define DRPC_IMPL_MANAGER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "impl/context.h"
+#include "impl/env.h"
+#include "impl/options.h"
+#include "impl/stream.h"
+#include "impl/sync.h"
+#include "proto/frame.h"
+#include "proto/metadata.h"
+
+namespace drpc {
+
+// A stream a client invoked, as a server sees it.
+struct IncomingStream {
+  std::shared_ptr<Stream> stream;
+  std::string rpc;
+  Metadata metadata;
+};
+
+class Manager {
+ public:
+  enum class Role { kClient, kServer };
+
+  // Validates `options` (kInvalidArgument) and starts the connection's reader.
+  static absl::StatusOr<std::unique_ptr<Manager>> Create(Env& env,
+                                                        std::unique_ptr<Transport> transport,
+                                                        Role role, const Options& options);
+  virtual ~Manager();
+
+  // Client: a new stream for `rpc`, with ctx.metadata() sent as InvokeMetadata. Fails at once with
+  // ctx.err() if ctx is already done (nothing is sent), or with the connection's error once it
+  // ended. Upstream mode waits until the previous stream finished. Nothing reaches the wire until
+  // the stream's first Send, Recv or close in upstream mode (the cork); in mux mode the metadata
+  // and Invoke are queued together at once. Cancelling ctx cancels the stream (spec §7.7).
+  virtual absl::StatusOr<std::shared_ptr<Stream>> NewClientStream(CallContext& ctx,
+                                                                  absl::string_view rpc) = 0;
+
+  // Server: the next stream a client invoked. kDeadlineExceeded if `deadline` passes first, or
+  // the connection's error once it ended.
+  virtual absl::StatusOr<IncomingStream> AcceptStream(Instant deadline) = 0;
+
+  // Ends the connection with `reason`: stops the writer, closes the transport, terminates every
+  // stream. Never blocks; idempotent (the first reason wins).
+  void Terminate(const absl::Status& reason);
+
+  // Terminate(closed: "manager closed: Close called"), then waits for the manager's fibers.
+  void Close();
+
+  // Set when the connection has ended, with the reason.
+  Signal& closed() { return closed_; }
+  bool is_mux() const { return options_.mux; }
+  const Options& options() const { return options_; }
+  Env& env() const { return *env_; }
+
+ protected:
+  Manager(Env& env, std::unique_ptr<Transport> transport, Role role, const Options& options);
+
+  // Spawns the reader (subclasses call it at the end of their constructor).
+  void Start();
+  // Spawns a fiber the manager waits for in Close().
+  void SpawnFiber(std::string name, absl::AnyInvocable<void()> body);
+
+  // One frame from the reader. A non-OK status ends the connection.
+  virtual absl::Status OnFrame(const Frame& frame) = 0;
+  // Mode-specific parts of Terminate: stop the writer, then end the streams.
+  virtual void StopWriter(const absl::Status& reason) = 0;
+  virtual void TerminateStreams(const absl::Status& reason) = 0;
+
+  // The error a stream of `role` gets when the connection ends with `reason`: server streams see
+  // Canceled for a plain EOF (the client went away); client streams see "closed: connection
+  // closed: ..." (never a misleading Canceled; spec §13 item 11).
+  static absl::Status StreamErrorFor(Stream::Role role, const absl::Status& reason);
+
+  Transport& transport() { return *transport_; }
+  Role role() const { return role_; }
+  bool terminated() const { return closed_.IsSet(); }
+
+  Env* env_;
+  Options options_;
+
+ private:
+  void ReadLoop();
+
+  std::unique_ptr<Transport> transport_;
+  Role role_;
+  Signal closed_;
+  WaitGroup fibers_;
+};
+
+}  // namespace drpc
+
+#endif  // DRPC_IMPL_MANAGER_H_

@@ -1,0 +1,370 @@
+#include "impl/mux_manager.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "impl/errors.h"
+#include "proto/base/check.h"
+#include "proto/error_codec.h"
+#include "proto/limits.h"
+#include "proto/metadata.h"
+#include "proto/splitter.h"
+#include "proto/window.h"
+
+namespace drpc {
+namespace {
+
+// Stream IDs skipped over by a newer Invoke stay usable (streams reach the wire in any order)
+// up to this many; older unused IDs are retired.
+constexpr size_t kUnusedIdsMax = 1024;
+
+absl::Status AsProtocolError(const absl::Status& s) {
+  absl::string_view m = s.message();
+  absl::ConsumePrefix(&m, "protocol error: ");
+  return ProtocolError(m);
+}
+
+std::string EncodeControlPacket(PacketId id, Kind kind, absl::string_view body, bool control) {
+  std::string out;
+  AppendFrame(out, Frame{.id = id, .kind = kind, .done = true, .control = control, .data = body});
+  return out;
+}
+
+}  // namespace
+
+MuxManager::MuxManager(Env& env, std::unique_ptr<Transport> transport, Role role,
+                       const Options& options)
+    : Manager(env, std::move(transport), role, options),
+      assembler_(MuxAssembler::Options{
+          .packet_max_bytes = options.packet_max_bytes,
+          .streams_max_count = options.max_concurrent_streams + options.pending_invokes_max}),
+      writer_(env, this->transport(),
+              MuxWriter::Options{.split_bytes = options.split_bytes,
+                                 .batch_bytes = options.write_batch_bytes},
+              [this](const absl::Status& s) { Terminate(ClosedError("write failed", s)); }),
+      accept_waiters_(env) {
+  SpawnFiber(role == Role::kClient ? "client mux writer" : "server mux writer",
+             [this] { writer_.Run(); });
+}
+
+MuxManager::~MuxManager() = default;
+
+std::shared_ptr<Stream> MuxManager::MakeStream(uint64_t id, Stream::Role role,
+                                               bool flow_controlled) {
+  return std::make_shared<Stream>(
+      *env_, static_cast<StreamSink&>(*this), id, role,
+      Stream::Limits{.recv_queue_max_count = options_.recv_queue_max_count,
+                     .recv_queue_max_bytes = options_.recv_queue_max_bytes,
+                     .flow_controlled = flow_controlled});
+}
+
+// --- Client ---------------------------------------------------------------------------------------
+
+absl::StatusOr<std::shared_ptr<Stream>> MuxManager::NewClientStream(CallContext& ctx,
+                                                                    absl::string_view rpc) {
+  if (ctx.done()) return ctx.err();
+  if (terminated()) return StreamErrorFor(Stream::Role::kClient, closed().status());
+  if (rpc.size() > limits::kRpcNameMaxBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("rpc name of ", rpc.size(), " bytes exceeds ",
+                                                   limits::kRpcNameMaxBytes));
+  }
+  Metadata md = ctx.metadata();
+  const bool flow = options_.flow_control;
+  if (flow) md[kFlowWindowMetadataKey] = absl::StrCat(options_.window_bytes);
+  // Encode before taking a stream ID: a failure leaves nothing behind (spec §9.1).
+  const std::string metadata = EncodeMetadata(md);
+  if (metadata.size() > limits::kMetadataMaxBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("metadata of ", metadata.size(),
+                                                   " bytes exceeds ", limits::kMetadataMaxBytes));
+  }
+  const uint64_t id = ++last_client_stream_id_;
+  std::shared_ptr<Stream> stream = MakeStream(id, Stream::Role::kClient, flow);
+  StreamState& state = streams_[id];
+  state.stream = stream;
+  state.flow_controlled = flow;
+  state.recv_window = state.recv_credit = flow ? options_.window_bytes : 0;
+  writer_.AddStream(id, flow, options_.initial_window_bytes);
+  // Metadata and Invoke go into the writer together: nothing (a Cancel) can come between them.
+  if (metadata.empty()) {
+    writer_.WriteAsync(id, {{PacketId{id, stream->NextMessageId()}, Kind::kInvoke, rpc}});
+  } else {
+    const PacketId md_id{id, stream->NextMessageId()};
+    const PacketId invoke_id{id, stream->NextMessageId()};
+    writer_.WriteAsync(id, {{md_id, Kind::kInvokeMetadata, metadata}, {invoke_id, Kind::kInvoke, rpc}});
+  }
+  state.ctx = &ctx;
+  state.ctx_callback = ctx.done_signal().OnSet(
+      [this, id](const absl::Status& reason) { OnContextDone(id, reason); });
+  return stream;
+}
+
+void MuxManager::OnContextDone(uint64_t stream_id, const absl::Status& reason) {
+  auto it = streams_.find(stream_id);
+  if (it == streams_.end()) return;
+  it->second.ctx_callback = 0;
+  it->second.ctx = nullptr;
+  std::shared_ptr<Stream> stream = it->second.stream;
+  if (stream->terminated()) return;
+  // Soft cancel, always: a Cancel packet ahead of the stream's queued data, then the local cancel.
+  // Other streams are untouched.
+  writer_.WriteTerminalAsync(
+      stream_id, {PacketId{stream_id, stream->NextMessageId()}, Kind::kCancel, "", true}, reason);
+  stream->Cancel(reason);
+}
+
+// --- Server ---------------------------------------------------------------------------------------
+
+absl::StatusOr<IncomingStream> MuxManager::AcceptStream(Instant deadline) {
+  for (;;) {
+    while (!accept_queue_.empty()) {
+      IncomingStream in = std::move(accept_queue_.front());
+      accept_queue_.pop_front();
+      if (!in.stream->terminated()) return in;  // cancelled before anyone accepted it
+    }
+    if (terminated()) return closed().status();
+    if (!accept_waiters_.Wait("server: waiting for an Invoke", deadline)) {
+      return absl::DeadlineExceededError("inactivity timeout: no Invoke arrived in time");
+    }
+  }
+}
+
+bool MuxManager::ClaimStreamId(uint64_t id) {
+  if (id > highest_stream_id_) {
+    const uint64_t lowest_kept = id > kUnusedIdsMax ? id - kUnusedIdsMax : 1;
+    for (uint64_t x = std::max(highest_stream_id_ + 1, lowest_kept); x < id; ++x) {
+      unused_ids_.insert(x);
+    }
+    while (unused_ids_.size() > kUnusedIdsMax) unused_ids_.erase(unused_ids_.begin());
+    highest_stream_id_ = id;
+    return true;
+  }
+  return unused_ids_.erase(id) > 0;
+}
+
+// --- Reader ---------------------------------------------------------------------------------------
+
+absl::Status MuxManager::OnFrame(const Frame& frame) {
+  if (frame.kind == Kind::kWindowUpdate) {
+    OnWindowUpdate(frame);  // handled before assembly; bad ones are dropped (spec §11.7)
+    return absl::OkStatus();
+  }
+  auto it = streams_.find(frame.id.stream);
+  if (it != streams_.end()) return OnStreamFrame(it->second, frame);
+  return OnUnknownStreamFrame(frame);
+}
+
+void MuxManager::OnWindowUpdate(const Frame& frame) {
+  if (frame.id.stream == 0 || !streams_.contains(frame.id.stream)) return;
+  absl::StatusOr<uint64_t> delta = DecodeWindowUpdate(frame.data);
+  if (!delta.ok()) return;
+  writer_.AddCredit(frame.id.stream, *delta);
+}
+
+absl::Status MuxManager::OnStreamFrame(StreamState& state, const Frame& frame) {
+  std::shared_ptr<Stream> stream = state.stream;
+  if (stream->terminated()) return absl::OkStatus();  // the stream is over; drop what trails it
+  uint64_t credit = 0;
+  if (frame.kind == Kind::kMessage && state.flow_controlled && !ChargeFrame(state, frame, &credit)) {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<MuxAssembler::Result> r = assembler_.OnFrame(frame);
+  if (!r.ok()) return AsProtocolError(r.status());
+  if (auto* packet = std::get_if<Packet>(&*r)) {
+    return stream->HandlePacket(std::move(*packet), credit);
+  }
+  if (auto* error = std::get_if<StreamAssemblyError>(&*r)) OnStreamError(*stream, error->status);
+  return absl::OkStatus();
+}
+
+bool MuxManager::ChargeFrame(StreamState& state, const Frame& frame, uint64_t* packet_credit) {
+  const uint64_t charge = frame.data.size() + (frame.done ? 1 : 0);
+  if (charge > state.recv_credit) {
+    OnStreamError(*state.stream,
+                  absl::ResourceExhaustedError(absl::StrCat(
+                      "flow control violation: stream ", frame.id.stream, " sent ", charge,
+                      " bytes with ", state.recv_credit, " bytes of window left")));
+    return false;
+  }
+  state.recv_credit -= charge;
+  if (frame.id.message != state.charging_message) {
+    // A new message: whatever was charged for an abandoned partial one is handed back.
+    if (state.packet_charge > state.early_granted) Grant(state, state.packet_charge - state.early_granted);
+    state.packet_charge = state.early_granted = 0;
+    state.charging_message = frame.id.message;
+  }
+  state.packet_charge += charge;
+  if (!frame.done && state.stream->queued_messages() == 0) {
+    // The application has everything before this message, so it is waiting for this one: hand
+    // its bytes back at once, or a message larger than the window could never complete.
+    Grant(state, charge);
+    state.early_granted += charge;
+  }
+  if (frame.done) {
+    *packet_credit = state.packet_charge - state.early_granted;
+    state.packet_charge = state.early_granted = 0;
+    state.charging_message = 0;
+  }
+  return true;
+}
+
+void MuxManager::Grant(StreamState& state, uint64_t credit) {
+  state.recv_credit += credit;
+  state.grant_pending += credit;
+  if (state.stream->terminated()) return;
+  const uint64_t threshold = std::max<uint64_t>(1, state.recv_window / 2);
+  if (state.grant_pending < threshold) return;
+  writer_.WriteControl(EncodeControlPacket(PacketId{state.stream->id(), 0}, Kind::kWindowUpdate,
+                                           EncodeWindowUpdate(state.grant_pending), true));
+  state.grant_pending = 0;
+}
+
+absl::Status MuxManager::OnUnknownStreamFrame(const Frame& frame) {
+  const uint64_t id = frame.id.stream;
+  if (frame.kind == Kind::kCancel && pending_.erase(id) > 0) {
+    assembler_.Forget(id);  // cancelled between its metadata and its Invoke
+    return absl::OkStatus();
+  }
+  if (frame.kind != Kind::kInvoke && frame.kind != Kind::kInvokeMetadata) {
+    return absl::OkStatus();  // unknown or finished stream: dropped
+  }
+  if (role() == Role::kClient) {
+    return ProtocolError(absl::StrCat("server sent ", KindName(frame.kind), " for stream ", id));
+  }
+  if (!pending_.contains(id)) {
+    if (id == 0 || !ClaimStreamId(id)) return absl::OkStatus();  // replayed or reused: dropped
+    if (pending_.size() >= options_.pending_invokes_max) {
+      return ProtocolError(absl::StrCat("more than ", options_.pending_invokes_max,
+                                        " streams are waiting for their Invoke"));
+    }
+    pending_.emplace(id, Metadata{});
+  }
+  absl::StatusOr<MuxAssembler::Result> r = assembler_.OnFrame(frame);
+  if (!r.ok()) return AsProtocolError(r.status());
+  if (auto* packet = std::get_if<Packet>(&*r)) return OnInvokePacket(std::move(*packet));
+  if (auto* error = std::get_if<StreamAssemblyError>(&*r)) {
+    pending_.erase(id);
+    assembler_.Forget(id);
+    auto [code, text] = ToWireError(error->status);
+    writer_.WriteControl(EncodeControlPacket(PacketId{id, 1}, Kind::kError, EncodeError(code, text), false));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MuxManager::OnInvokePacket(Packet packet) {
+  const uint64_t id = packet.id.stream;
+  if (packet.kind == Kind::kInvokeMetadata) {
+    absl::StatusOr<Metadata> md = DecodeMetadata(packet.data);
+    if (!md.ok()) return ProtocolError(absl::StrCat("stream ", id, ": ", md.status().message()));
+    pending_[id] = *std::move(md);  // a second metadata packet replaces the first
+    return absl::OkStatus();
+  }
+  Metadata metadata = std::move(pending_[id]);
+  pending_.erase(id);
+  if (packet.data.size() > limits::kRpcNameMaxBytes) {
+    return ProtocolError(absl::StrCat("rpc name of ", packet.data.size(), " bytes on stream ", id));
+  }
+  if (streams_.size() >= options_.max_concurrent_streams) {
+    assembler_.Forget(id);
+    writer_.WriteControl(EncodeControlPacket(
+        PacketId{id, 1}, Kind::kError,
+        EncodeError(0, RefusedError(options_.max_concurrent_streams).message()), false));
+    return absl::OkStatus();
+  }
+  uint64_t client_window = 0;
+  if (auto it = metadata.find(kFlowWindowMetadataKey); it != metadata.end()) {
+    if (!absl::SimpleAtoi(it->second, &client_window) || client_window > limits::kWindowMaxBytes) {
+      client_window = 0;
+    }
+    metadata.erase(it);
+  }
+  const bool flow = options_.flow_control && client_window > 0;
+  std::shared_ptr<Stream> stream = MakeStream(id, Stream::Role::kServer, flow);
+  StreamState& state = streams_[id];
+  state.stream = stream;
+  state.flow_controlled = flow;
+  writer_.AddStream(id, flow, client_window);
+  if (flow) {
+    // The client assumes initial_window_bytes; a larger window is granted right away.
+    state.recv_window = std::max(options_.window_bytes, options_.initial_window_bytes);
+    state.recv_credit = options_.initial_window_bytes;
+    if (state.recv_window > options_.initial_window_bytes) {
+      state.recv_credit = state.recv_window;
+      writer_.WriteControl(EncodeControlPacket(
+          PacketId{id, 0}, Kind::kWindowUpdate,
+          EncodeWindowUpdate(state.recv_window - options_.initial_window_bytes), true));
+    }
+  }
+  accept_queue_.push_back({std::move(stream), std::move(packet.data), std::move(metadata)});
+  accept_waiters_.WakeOne();
+  return absl::OkStatus();
+}
+
+// --- Writer (StreamSink) -------------------------------------------------------------------------
+
+absl::Status MuxManager::SendPacket(Stream& stream, Kind kind, absl::string_view data, bool) {
+  return writer_.Write(stream.id(), {{PacketId{stream.id(), stream.NextMessageId()}, kind, data}});
+}
+
+absl::Status MuxManager::SendTerminal(Stream& stream, Kind kind, absl::string_view data,
+                                      const absl::Status& dropped) {
+  return writer_.WriteTerminal(
+      stream.id(), {PacketId{stream.id(), stream.NextMessageId()}, kind, data, kind == Kind::kCancel},
+      dropped);
+}
+
+void MuxManager::OnConsumed(Stream& stream, uint64_t credit) {
+  auto it = streams_.find(stream.id());
+  if (it != streams_.end() && it->second.flow_controlled) Grant(it->second, credit);
+}
+
+void MuxManager::OnStreamError(Stream& stream, const absl::Status& error) {
+  if (stream.terminated()) return;
+  // Tell the peer: a server fails the call with an Error, a client withdraws it with a Cancel.
+  if (stream.role() == Stream::Role::kServer) {
+    auto [code, text] = ToWireError(error);
+    writer_.WriteTerminalAsync(stream.id(),
+                               {PacketId{stream.id(), stream.NextMessageId()}, Kind::kError,
+                                EncodeError(code, text), false},
+                               error);
+  } else {
+    writer_.WriteTerminalAsync(
+        stream.id(), {PacketId{stream.id(), stream.NextMessageId()}, Kind::kCancel, "", true},
+        error);
+  }
+  stream.TerminateWithError(error);
+}
+
+void MuxManager::OnFinished(Stream& stream) {
+  auto it = streams_.find(stream.id());
+  if (it == streams_.end()) return;
+  if (it->second.ctx != nullptr && it->second.ctx_callback != 0) {
+    it->second.ctx->done_signal().RemoveCallback(it->second.ctx_callback);
+  }
+  streams_.erase(it);
+  assembler_.Forget(stream.id());
+  writer_.RemoveStream(stream.id());
+}
+
+// --- Termination ----------------------------------------------------------------------------------
+
+void MuxManager::StopWriter(const absl::Status& reason) {
+  writer_.Stop(IsClosed(reason) ? reason : ClosedError("connection closed", reason));
+}
+
+void MuxManager::TerminateStreams(const absl::Status& reason) {
+  // Terminating a stream can finish it, which erases it from streams_: iterate over a copy.
+  std::vector<std::shared_ptr<Stream>> streams;
+  for (const auto& [id, state] : streams_) streams.push_back(state.stream);
+  for (const std::shared_ptr<Stream>& s : streams) {
+    s->TerminateFromConnection(StreamErrorFor(s->role(), reason));
+  }
+  pending_.clear();
+  accept_waiters_.WakeAll();
+}
+
+}  // namespace drpc

@@ -1,0 +1,112 @@
+// MuxManager: opt-in multiplexing (spec §11, cockroachdb/drpc semantics) — many concurrent
+// streams on one transport.
+//   * Reading is per frame: each stream has its own assembler (split frames of different streams
+//     interleave freely) and its own bounded receive queue.
+//   * Writing goes through the MuxWriter: fair interleaving of ready streams, metadata + Invoke
+//     queued atomically, terminal packets ahead of queued data.
+//   * Cancelling a stream always soft-cancels (a Cancel packet) and never touches other streams.
+//   * Errors are connection-scoped (transport read/write error, malformed frames, protocol errors,
+//     Close) or stream-scoped (application errors, remote Close/CloseSend/Cancel/Error, a message
+//     over packet_max_bytes, a flow-control violation), exactly as spec §11.4.
+//   * Flow control (Options::flow_control): a stream is flow-controlled when its client announces
+//     a receive window in the metadata key kFlowWindowMetadataKey. Each side starts with
+//     initial_window_bytes of credit towards the other (the server, towards the client, with the
+//     announced window), grants more with WindowUpdate packets (kind 8, control, message ID 0) as
+//     the application consumes, and never has more than its window buffered per stream — except
+//     one message in assembly when the application has consumed everything before it, so a
+//     message larger than the window cannot deadlock. Streams of clients that do not announce
+//     (upstream clients) use bounded queues and transport back-pressure instead.
+//   * A server refuses Invokes beyond max_concurrent_streams with an Error packet (the connection
+//     stays up), bounds streams whose metadata arrived without their Invoke, and never reuses a
+//     stream ID (a replayed Invoke is dropped).
+//   * A Cancel for a stream that does not exist yet is dropped (our clients queue metadata and
+//     Invoke together, so a Cancel can never overtake its Invoke); one that arrives between a
+//     stream's metadata and its Invoke drops the pending metadata.
+#ifndef DRPC_IMPL_MUX_MANAGER_H_
+#define DRPC_IMPL_MUX_MANAGER_H_
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "impl/manager.h"
+#include "impl/mux_writer.h"
+#include "proto/packet.h"
+
+namespace drpc {
+
+class MuxManager final : public Manager, private StreamSink {
+ public:
+  MuxManager(Env& env, std::unique_ptr<Transport> transport, Role role, const Options& options);
+  ~MuxManager() override;
+
+  absl::StatusOr<std::shared_ptr<Stream>> NewClientStream(CallContext& ctx,
+                                                          absl::string_view rpc) override;
+  absl::StatusOr<IncomingStream> AcceptStream(Instant deadline) override;
+
+  // Observability (tests, leak checks).
+  size_t active_streams() const { return streams_.size(); }
+  size_t pending_invokes() const { return pending_.size(); }
+  const MuxWriter& writer() const { return writer_; }
+
+ private:
+  struct StreamState {
+    std::shared_ptr<Stream> stream;
+    bool flow_controlled = false;
+    uint64_t recv_window = 0;     // what we let the peer have in flight
+    uint64_t recv_credit = 0;     // what the peer may still send
+    uint64_t grant_pending = 0;   // consumed, not yet granted by a WindowUpdate
+    uint64_t packet_charge = 0;   // credit charged for the message in assembly
+    uint64_t early_granted = 0;   // part of it already handed back
+    uint64_t charging_message = 0;  // message ID of the message in assembly (0: none)
+    CallContext* ctx = nullptr;   // client: the call's context, watched for cancellation
+    Signal::CallbackId ctx_callback = 0;
+  };
+
+  // Manager.
+  absl::Status OnFrame(const Frame& frame) override;
+  void StopWriter(const absl::Status& reason) override;
+  void TerminateStreams(const absl::Status& reason) override;
+
+  // StreamSink.
+  absl::Status SendPacket(Stream& stream, Kind kind, absl::string_view data, bool flush) override;
+  absl::Status SendTerminal(Stream& stream, Kind kind, absl::string_view data,
+                            const absl::Status& dropped) override;
+  absl::Status Flush(Stream&) override { return absl::OkStatus(); }
+  void OnConsumed(Stream& stream, uint64_t credit) override;
+  void OnStreamError(Stream& stream, const absl::Status& error) override;
+  void OnFinished(Stream& stream) override;
+
+  absl::Status OnStreamFrame(StreamState& state, const Frame& frame);
+  absl::Status OnUnknownStreamFrame(const Frame& frame);
+  absl::Status OnInvokePacket(Packet packet);
+  void OnWindowUpdate(const Frame& frame);
+  // Flow control: charge a Message frame against the stream's window.
+  bool ChargeFrame(StreamState& state, const Frame& frame, uint64_t* packet_credit);
+  void Grant(StreamState& state, uint64_t credit);
+  std::shared_ptr<Stream> MakeStream(uint64_t id, Stream::Role role, bool flow_controlled);
+  void OnContextDone(uint64_t stream_id, const absl::Status& reason);
+  // Server: whether `id` may start a new stream (never used before), marking it used.
+  bool ClaimStreamId(uint64_t id);
+
+  MuxAssembler assembler_;
+  MuxWriter writer_;
+  // Active streams by ID (ordered: termination and reports are deterministic).
+  std::map<uint64_t, StreamState> streams_;
+  uint64_t last_client_stream_id_ = 0;
+  // Server: metadata of streams whose Invoke has not arrived, by stream ID.
+  std::map<uint64_t, Metadata> pending_;
+  // Server: stream IDs ever used are those <= highest_stream_id_ not in unused_ids_.
+  uint64_t highest_stream_id_ = 0;
+  std::set<uint64_t> unused_ids_;
+  std::deque<IncomingStream> accept_queue_;
+  WaitList accept_waiters_;
+};
+
+}  // namespace drpc
+
+#endif  // DRPC_IMPL_MUX_MANAGER_H_

@@ -1,0 +1,278 @@
+#include "impl/mux_writer.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "proto/base/check.h"
+#include "proto/limits.h"
+#include "proto/splitter.h"
+
+namespace drpc {
+namespace {
+
+bool IsTerminal(Kind kind) {
+  return kind == Kind::kClose || kind == Kind::kError || kind == Kind::kCancel;
+}
+
+// A batch buffer that grew for a burst is released afterwards.
+constexpr size_t kBatchKeepBytes = 1 << 20;
+// Credit saturates here instead of overflowing on a hostile stream of WindowUpdates.
+constexpr uint64_t kCreditMax = uint64_t{1} << 40;
+
+}  // namespace
+
+struct MuxWriter::Completion {
+  int remaining = 0;
+  absl::Status status;
+  Fiber* waiter = nullptr;
+};
+
+MuxWriter::MuxWriter(Env& env, Transport& transport, Options options,
+                     absl::AnyInvocable<void(const absl::Status&)> on_write_error)
+    : env_(&env),
+      transport_(&transport),
+      options_(options),
+      on_write_error_(std::move(on_write_error)),
+      wake_(env) {
+  DRPC_CHECK_GE(options_.split_bytes, limits::kSplitMinBytes);
+  DRPC_CHECK_GE(options_.batch_bytes, 1u);
+}
+
+MuxWriter::~MuxWriter() {
+  for (const auto& [id, q] : queues_) {
+    DRPC_CHECK(q.packets.empty()) << "mux writer destroyed with packets queued for stream " << id;
+  }
+}
+
+void MuxWriter::AddStream(uint64_t stream, bool flow_controlled, uint64_t send_credit) {
+  StreamQueue& q = queues_[stream];
+  DRPC_CHECK(q.packets.empty() && !q.removed) << "stream " << stream << " added twice";
+  q.flow_controlled = flow_controlled;
+  q.credit = send_credit;
+}
+
+void MuxWriter::RemoveStream(uint64_t stream) {
+  auto it = queues_.find(stream);
+  if (it == queues_.end()) return;
+  it->second.removed = true;
+  if (it->second.packets.empty() && !it->second.in_ready) queues_.erase(it);
+}
+
+void MuxWriter::AddCredit(uint64_t stream, uint64_t delta) {
+  auto it = queues_.find(stream);
+  if (it == queues_.end() || !it->second.flow_controlled) return;
+  it->second.credit = std::min(kCreditMax, it->second.credit + delta);
+  MarkReady(stream, it->second);
+}
+
+size_t MuxWriter::queued_packets(uint64_t stream) const {
+  auto it = queues_.find(stream);
+  return it == queues_.end() ? 0 : it->second.packets.size();
+}
+
+uint64_t MuxWriter::send_credit(uint64_t stream) const {
+  auto it = queues_.find(stream);
+  return it == queues_.end() ? 0 : it->second.credit;
+}
+
+bool MuxWriter::NextFrame(const StreamQueue& q, const Pending& p, size_t* bytes,
+                          bool* last) const {
+  const size_t remaining = p.data.size() - p.offset;
+  if (!IsSplittableKind(p.kind)) {
+    *bytes = remaining;
+    *last = true;
+    return true;
+  }
+  size_t n = std::min(options_.split_bytes, remaining);
+  if (p.kind == Kind::kMessage && q.flow_controlled) {
+    // Charge: the data, plus one for the frame that completes the message.
+    n = static_cast<size_t>(std::min<uint64_t>(n, q.credit));
+    if (n == remaining && q.credit < n + 1) {
+      if (n == 0) return false;  // an empty completing frame needs one byte of credit
+      --n;                       // keep one byte of credit for the completing frame
+    }
+    if (n == 0 && remaining > 0) return false;
+  }
+  *bytes = n;
+  *last = n == remaining;
+  return true;
+}
+
+bool MuxWriter::Sendable(const StreamQueue& q) const {
+  if (q.packets.empty()) return false;
+  size_t bytes;
+  bool last;
+  return NextFrame(q, q.packets.front(), &bytes, &last);
+}
+
+void MuxWriter::MarkReady(uint64_t stream, StreamQueue& q) {
+  if (q.in_ready || !Sendable(q)) return;
+  q.in_ready = true;
+  ready_.push_back(stream);
+  wake_.WakeOne();
+}
+
+void MuxWriter::Enqueue(StreamQueue& q, Packet packet, Completion* completion, bool owned) {
+  Pending p{packet.id, packet.kind, packet.data, std::string(), packet.control, 0, completion};
+  if (owned) {
+    p.owned.assign(packet.data.data(), packet.data.size());
+    p.data = p.owned;
+  }
+  q.packets.push_back(std::move(p));
+  if (owned) q.packets.back().data = q.packets.back().owned;  // re-point after the move
+}
+
+void MuxWriter::Complete(Completion* c, const absl::Status& status) {
+  if (c == nullptr) return;
+  if (!status.ok() && c->status.ok()) c->status = status;
+  if (--c->remaining == 0 && c->waiter != nullptr) env_->scheduler().Unpark(c->waiter);
+}
+
+void MuxWriter::Fail(Pending& p, const absl::Status& error) { Complete(p.completion, error); }
+
+absl::Status MuxWriter::WaitFor(Completion& c) {
+  c.waiter = env_->scheduler().Current();
+  DRPC_CHECK(c.waiter != nullptr) << "MuxWriter::Write must be called from a fiber";
+  while (c.remaining > 0) env_->scheduler().Park("mux writer: waiting for the packet to be written");
+  return c.status;
+}
+
+absl::Status MuxWriter::Write(uint64_t stream, std::initializer_list<Packet> packets) {
+  if (stopped_) return error_;
+  auto it = queues_.find(stream);
+  if (it == queues_.end() || it->second.removed) {
+    return absl::FailedPreconditionError(absl::StrCat("stream ", stream, " is not writable"));
+  }
+  Completion c;
+  c.remaining = static_cast<int>(packets.size());
+  for (const Packet& p : packets) Enqueue(it->second, p, &c, /*owned=*/false);
+  MarkReady(stream, it->second);
+  return WaitFor(c);
+}
+
+void MuxWriter::WriteAsync(uint64_t stream, std::initializer_list<Packet> packets) {
+  if (stopped_) return;
+  auto it = queues_.find(stream);
+  if (it == queues_.end()) return;
+  for (const Packet& p : packets) Enqueue(it->second, p, nullptr, /*owned=*/true);
+  MarkReady(stream, it->second);
+}
+
+absl::Status MuxWriter::QueueTerminal(uint64_t stream, Packet packet, const absl::Status& dropped,
+                                      Completion* completion) {
+  DRPC_CHECK(IsTerminal(packet.kind)) << KindName(packet.kind);
+  if (stopped_) return error_;
+  auto it = queues_.find(stream);
+  if (it == queues_.end()) {
+    return absl::FailedPreconditionError(absl::StrCat("stream ", stream, " is not writable"));
+  }
+  StreamQueue& q = it->second;
+  // Keep earlier terminal packets (in order), drop everything else.
+  std::deque<Pending> kept;
+  for (Pending& p : q.packets) {
+    if (IsTerminal(p.kind)) {
+      kept.push_back(std::move(p));
+      if (!kept.back().owned.empty()) kept.back().data = kept.back().owned;
+    } else {
+      Fail(p, dropped);
+    }
+  }
+  q.packets = std::move(kept);
+  Enqueue(q, packet, completion, /*owned=*/completion == nullptr);
+  MarkReady(stream, q);
+  return absl::OkStatus();
+}
+
+absl::Status MuxWriter::WriteTerminal(uint64_t stream, Packet packet, const absl::Status& dropped) {
+  Completion c;
+  c.remaining = 1;
+  if (absl::Status s = QueueTerminal(stream, packet, dropped, &c); !s.ok()) return s;
+  return WaitFor(c);
+}
+
+void MuxWriter::WriteTerminalAsync(uint64_t stream, Packet packet, const absl::Status& dropped) {
+  QueueTerminal(stream, packet, dropped, nullptr).IgnoreError();
+}
+
+void MuxWriter::WriteControl(std::string frame) {
+  if (stopped_) return;
+  control_.push_back(std::move(frame));
+  wake_.WakeOne();
+}
+
+void MuxWriter::Stop(const absl::Status& error) {
+  if (stopped_) return;
+  stopped_ = true;
+  error_ = error;
+  for (auto& [id, q] : queues_) {
+    for (Pending& p : q.packets) Fail(p, error);
+    q.packets.clear();
+    q.in_ready = false;
+  }
+  ready_.clear();
+  control_.clear();
+  wake_.WakeAll();
+}
+
+void MuxWriter::EmitFrame(StreamQueue& q, std::string& batch, std::vector<Completion*>& done) {
+  Pending& p = q.packets.front();
+  size_t n = 0;
+  bool last = false;
+  DRPC_CHECK(NextFrame(q, p, &n, &last));
+  if (p.kind == Kind::kMessage && q.flow_controlled) q.credit -= n + (last ? 1 : 0);
+  AppendFrame(batch, Frame{.id = p.id,
+                           .kind = p.kind,
+                           .done = last,
+                           .control = p.control,
+                           .data = p.data.substr(p.offset, n)});
+  p.offset += n;
+  if (!last) return;
+  if (p.completion != nullptr) done.push_back(p.completion);
+  q.packets.pop_front();
+}
+
+void MuxWriter::Run() {
+  std::string batch;
+  std::vector<Completion*> done;
+  for (;;) {
+    while (!stopped_ && control_.empty() && ready_.empty()) wake_.Wait("mux writer: idle");
+    if (stopped_) return;
+    batch.clear();
+    done.clear();
+    while (!control_.empty()) {
+      batch += control_.front();
+      control_.pop_front();
+    }
+    // Chaos: end batches early, so batch boundaries fall everywhere in simulation.
+    const bool short_batch = env_->chaos().Buggify("mux_writer.short_batch");
+    while (!ready_.empty() && batch.size() < options_.batch_bytes) {
+      const uint64_t id = ready_.front();
+      ready_.pop_front();
+      auto it = queues_.find(id);
+      StreamQueue& q = it->second;
+      q.in_ready = false;
+      if (Sendable(q)) EmitFrame(q, batch, done);
+      if (Sendable(q)) {
+        q.in_ready = true;
+        ready_.push_back(id);
+      } else if (q.removed && q.packets.empty()) {
+        queues_.erase(it);
+      }
+      if (short_batch) break;
+    }
+    if (batch.empty()) continue;
+    if (env_->chaos().Buggify("mux_writer.yield_before_write")) env_->scheduler().Yield();
+    const absl::Status s = transport_->Write(batch);
+    if (batch.capacity() > kBatchKeepBytes) std::string().swap(batch);
+    if (!s.ok()) {
+      for (Completion* c : done) Complete(c, s);
+      Stop(s);
+      on_write_error_(s);
+      return;
+    }
+    for (Completion* c : done) Complete(c, absl::OkStatus());
+  }
+}
+
+}  // namespace drpc

@@ -1,0 +1,43 @@
+#include "impl/options.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace drpc {
+namespace {
+
+absl::Status OutOfRange(absl::string_view field, uint64_t value, uint64_t lo, uint64_t hi) {
+  return absl::InvalidArgumentError(absl::StrCat("Options.", field, " = ", value,
+                                                 " is outside [", lo, ", ", hi, "]"));
+}
+
+}  // namespace
+
+absl::Status Options::Validate() const {
+  struct Range {
+    absl::string_view field;
+    uint64_t value, lo, hi;
+  };
+  const Range ranges[] = {
+      {"split_bytes", split_bytes, limits::kSplitMinBytes, limits::kSplitMaxBytes},
+      {"packet_max_bytes", packet_max_bytes, limits::kPacketLimitMinBytes,
+       limits::kPacketLimitMaxBytes},
+      {"write_buffer_bytes", write_buffer_bytes, 1, limits::kPacketLimitMaxBytes},
+      {"write_batch_bytes", write_batch_bytes, 1, limits::kPacketLimitMaxBytes},
+      {"recv_queue_max_count", recv_queue_max_count, 1, limits::kRecvQueueLimitMaxCount},
+      {"recv_queue_max_bytes", recv_queue_max_bytes, 1, limits::kPacketLimitMaxBytes},
+      {"window_bytes", window_bytes, limits::kWindowMinBytes, limits::kWindowMaxBytes},
+      {"initial_window_bytes", initial_window_bytes, limits::kWindowMinBytes,
+       limits::kWindowMaxBytes},
+      {"max_concurrent_streams", max_concurrent_streams, 1, limits::kStreamsLimitMaxCount},
+      {"pending_invokes_max", pending_invokes_max, 1, limits::kStreamsLimitMaxCount},
+  };
+  for (const Range& r : ranges) {
+    if (r.value < r.lo || r.value > r.hi) return OutOfRange(r.field, r.value, r.lo, r.hi);
+  }
+  if (inactivity_timeout <= Duration::Zero()) {
+    return absl::InvalidArgumentError("Options.inactivity_timeout must be positive (Infinite = none)");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace drpc

@@ -1,0 +1,240 @@
+#include "impl/stream.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "proto/base/check.h"
+#include "proto/error_codec.h"
+
+namespace drpc {
+namespace {
+
+absl::Status SendClosedError() { return absl::FailedPreconditionError("send closed"); }
+absl::Status TerminatedByCloseError() {
+  return absl::FailedPreconditionError("stream terminated by sending close");
+}
+absl::Status TerminatedByErrorError() {
+  return absl::FailedPreconditionError("stream terminated by sending error");
+}
+absl::Status BothClosedError() {
+  return absl::FailedPreconditionError("stream terminated by both issuing close send");
+}
+
+}  // namespace
+
+// Counts an application operation in progress: a stream is finished only when terminated and
+// idle, so its connection never forgets a stream a fiber is still inside.
+class Stream::OpGuard {
+ public:
+  explicit OpGuard(Stream* s) : s_(s) { ++s_->ops_in_progress_; }
+  ~OpGuard() {
+    --s_->ops_in_progress_;
+    s_->MaybeFinish();
+  }
+
+ private:
+  Stream* s_;
+};
+
+Stream::Stream(Env& env, StreamSink& sink, uint64_t id, Role role, Limits limits)
+    : env_(&env),
+      sink_(&sink),
+      id_(id),
+      role_(role),
+      limits_(limits),
+      send_(env),
+      recv_(env),
+      term_(env),
+      fin_(env),
+      cancel_(env),
+      readers_(env),
+      space_(env) {}
+
+Stream::~Stream() { DRPC_CHECK_EQ(ops_in_progress_, 0) << "stream " << id_ << " destroyed in use"; }
+
+absl::Status Stream::SendFailure(const absl::Status& error) const {
+  if (cancel_.IsSet()) return cancel_.status();
+  return error;
+}
+
+absl::Status Stream::Send(absl::string_view message) {
+  OpGuard op(this);
+  if (send_.IsSet()) return send_.status();
+  if (term_.IsSet()) return term_.status();
+  corked_ = false;
+  absl::Status s = sink_->SendPacket(*this, Kind::kMessage, message, /*flush=*/true);
+  if (!s.ok()) return SendFailure(s);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Stream::Recv() {
+  std::string out;
+  if (absl::Status s = RecvInto(&out); !s.ok()) return s;
+  return out;
+}
+
+absl::Status Stream::RecvInto(std::string* out) {
+  OpGuard op(this);
+  if (corked_) {
+    // The first receive on a stream writes out what is buffered (Go's checkRecvFlush): the peer
+    // cannot answer an Invoke it never saw.
+    corked_ = false;
+    if (absl::Status s = sink_->Flush(*this); !s.ok() && !term_.IsSet()) return SendFailure(s);
+  }
+  for (;;) {
+    if (!queue_.empty()) {
+      Queued q = std::move(queue_.front());
+      queue_.pop_front();
+      queued_bytes_ -= q.data.size();
+      *out = std::move(q.data);
+      space_.WakeOne();
+      if (q.credit > 0) sink_->OnConsumed(*this, q.credit);
+      return absl::OkStatus();
+    }
+    if (recv_.IsSet()) return recv_.status();
+    if (term_.IsSet()) return term_.status();
+    readers_.Wait("stream recv: waiting for a message");
+  }
+}
+
+absl::Status Stream::CloseSend() {
+  OpGuard op(this);
+  if (send_.IsSet() || term_.IsSet()) return absl::OkStatus();
+  send_.Set(SendClosedError());
+  corked_ = false;
+  absl::Status s = sink_->SendPacket(*this, Kind::kCloseSend, "", /*flush=*/true);
+  if (recv_.IsSet()) Terminate(BothClosedError(), How::kGraceful);
+  return s.ok() ? s : SendFailure(s);
+}
+
+absl::Status Stream::Close() {
+  OpGuard op(this);
+  if (term_.IsSet()) return absl::OkStatus();
+  Terminate(TerminatedByCloseError(), How::kAbortive);
+  corked_ = false;
+  absl::Status s = sink_->SendTerminal(*this, Kind::kClose, "", TerminatedByCloseError());
+  return s.ok() ? s : SendFailure(s);
+}
+
+absl::Status Stream::SendError(const absl::Status& error) {
+  OpGuard op(this);
+  if (term_.IsSet()) return absl::OkStatus();
+  auto [code, text] = ToWireError(error);
+  send_.Set(EofError());
+  Terminate(TerminatedByErrorError(), How::kAbortive);
+  corked_ = false;
+  absl::Status s = sink_->SendTerminal(*this, Kind::kError, EncodeError(code, text),
+                                       TerminatedByErrorError());
+  return s.ok() ? s : SendFailure(s);
+}
+
+bool Stream::Cancel(const absl::Status& reason) {
+  if (fin_.IsSet()) return false;
+  cancel_.Set(reason);
+  send_.Set(EofError());
+  Terminate(reason, How::kAbortive);
+  return true;
+}
+
+void Stream::TerminateFromConnection(const absl::Status& error) {
+  cancel_.Set(error);
+  Terminate(error, How::kAbortive);
+}
+
+void Stream::TerminateWithError(const absl::Status& error) {
+  send_.Set(EofError());
+  Terminate(error, How::kAbortive);
+}
+
+void Stream::DropQueue() {
+  uint64_t credit = 0;
+  for (const Queued& q : queue_) credit += q.credit;
+  queue_.clear();
+  queued_bytes_ = 0;
+  if (credit > 0) sink_->OnConsumed(*this, credit);
+}
+
+void Stream::StopReceiving() {
+  recv_.Set(ClosedError("handler returned"));
+  DropQueue();
+  space_.WakeAll();
+  readers_.WakeAll();
+}
+
+absl::Status Stream::HandlePacket(Packet packet, uint64_t credit) {
+  if (term_.IsSet()) {
+    // Late packets for an ended stream are ignored (their window is handed back).
+    if (credit > 0) sink_->OnConsumed(*this, credit);
+    return absl::OkStatus();
+  }
+  switch (packet.kind) {
+    case Kind::kMessage:
+      return Enqueue(std::move(packet.data), credit);
+    case Kind::kInvoke:
+      return ProtocolError(absl::StrCat("invoke on existing stream ", id_));
+    case Kind::kError: {
+      RemoteError err = DecodeError(packet.data);
+      send_.Set(EofError());
+      Terminate(RemoteErrorStatus(err.code, err.text), How::kGraceful);
+      return absl::OkStatus();
+    }
+    case Kind::kCancel:
+      cancel_.Set(CanceledError());
+      send_.Set(EofError());
+      Terminate(CanceledError(), How::kGraceful);
+      return absl::OkStatus();
+    case Kind::kClose:
+      recv_.Set(EofError());
+      Terminate(ClosedError("remote closed the stream"), How::kGraceful);
+      return absl::OkStatus();
+    case Kind::kCloseSend:
+      recv_.Set(EofError());
+      readers_.WakeAll();
+      if (send_.IsSet()) Terminate(BothClosedError(), How::kGraceful);
+      return absl::OkStatus();
+    default:
+      if (packet.control) return absl::OkStatus();  // forward compatibility (spec §3)
+      return ProtocolError(absl::StrCat("unknown packet kind ", KindName(packet.kind),
+                                        " on existing stream ", id_));
+  }
+}
+
+absl::Status Stream::Enqueue(std::string data, uint64_t credit) {
+  if (recv_.IsSet()) {
+    // The receive side is over (the peer said so, or our handler returned): drop the message.
+    if (credit > 0) sink_->OnConsumed(*this, credit);
+    return absl::OkStatus();
+  }
+  if (!limits_.flow_controlled) {
+    // Bounded queue: the connection's reader waits for the application, and the transport's
+    // back-pressure reaches the peer. It stops waiting as soon as the stream ends.
+    while (!term_.IsSet() && !recv_.IsSet() && !queue_.empty() &&
+           (queue_.size() >= limits_.recv_queue_max_count ||
+            queued_bytes_ + data.size() > limits_.recv_queue_max_bytes)) {
+      space_.Wait("reader: stream receive queue full");
+    }
+    if (term_.IsSet() || recv_.IsSet()) return absl::OkStatus();
+  }
+  queued_bytes_ += data.size();
+  queue_.push_back({std::move(data), credit});
+  readers_.WakeOne();
+  return absl::OkStatus();
+}
+
+void Stream::Terminate(const absl::Status& error, How how) {
+  send_.Set(error);
+  recv_.Set(error);
+  if (how == How::kAbortive) DropQueue();
+  term_.Set(error);
+  readers_.WakeAll();
+  space_.WakeAll();
+  MaybeFinish();
+}
+
+void Stream::MaybeFinish() {
+  if (!term_.IsSet() || fin_.IsSet() || ops_in_progress_ > 0) return;
+  fin_.Set(term_.status());
+  sink_->OnFinished(*this);
+}
+
+}  // namespace drpc

@@ -1,0 +1,175 @@
+// Stream: one RPC's state machine (spec §7), shared by both modes and both roles.
+//
+// A stream has five one-shot flags, each a Signal holding the error it stands for:
+//   send    no more sends; Send returns this error
+//   recv    the receive side is finished; Recv returns this after draining queued messages
+//   term    terminated: no new operations; incoming packets are ignored
+//   fin     finished: terminated and no operation in progress (the connection may forget it)
+//   cancel  cancelled (locally or by the peer); it wins over transport errors in what Send reports
+//
+// What Send and Recv return after each event (spec §7.4, Go's TestStream_StateTransitions):
+//   | after                 | Send returns                           | Recv returns                 |
+//   |-----------------------|----------------------------------------|------------------------------|
+//   | local Close           | "stream terminated by sending close"   | the same                     |
+//   | local SendError       | EOF                                    | "stream terminated by sending error" |
+//   | local CloseSend       | "send closed"                          | still works                  |
+//   | local Cancel(e)       | EOF                                    | e (Canceled / DeadlineExceeded) |
+//   | remote Close          | "closed: remote closed the stream"     | EOF (after queued messages)  |
+//   | remote Error          | EOF                                    | the remote error (after queued messages) |
+//   | remote CloseSend      | still works                            | EOF (after queued messages)  |
+//   | remote Cancel         | EOF                                    | Canceled (after queued messages) |
+// Local Close, SendError and Cancel drop queued messages; remote endings let the reader drain them.
+//
+// Packets go out through a StreamSink (the connection's writer) and come in through
+// HandlePacket (the connection's reader). A Stream is shared (std::shared_ptr) by its connection
+// and its user; it belongs to one Scheduler.
+#ifndef DRPC_IMPL_STREAM_H_
+#define DRPC_IMPL_STREAM_H_
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "impl/env.h"
+#include "impl/errors.h"
+#include "impl/sync.h"
+#include "proto/frame.h"
+#include "proto/packet.h"
+
+namespace drpc {
+
+class Stream;
+
+// The connection side of a stream, implemented by the upstream and mux managers.
+class StreamSink {
+ public:
+  virtual ~StreamSink() = default;
+
+  // Sends one packet of `stream` after all its earlier packets (message IDs are assigned here, in
+  // order). `flush` (upstream): write buffered bytes to the transport now. May block (transport
+  // back-pressure, flow control). Errors: the connection's, or `dropped` errors (see below).
+  virtual absl::Status SendPacket(Stream& stream, Kind kind, absl::string_view data,
+                                  bool flush) = 0;
+
+  // A packet that ends the stream (Close, Error, Cancel). In mux mode it goes ahead of the
+  // stream's queued Message packets, whose senders then get `dropped`; upstream sends in order.
+  virtual absl::Status SendTerminal(Stream& stream, Kind kind, absl::string_view data,
+                                    const absl::Status& dropped) = 0;
+
+  // Upstream: writes out bytes buffered by earlier sends (the cork). Mux: nothing to do.
+  virtual absl::Status Flush(Stream& stream) = 0;
+
+  // The application took `credit` bytes of receive window out of the stream (flow control).
+  virtual void OnConsumed(Stream& stream, uint64_t credit) = 0;
+
+  // A stream-scoped failure found on receive (message too large, flow-control violation): the
+  // sink tells the peer (server: Error, client: Cancel) and terminates the stream with `error`.
+  virtual void OnStreamError(Stream& stream, const absl::Status& error) = 0;
+
+  // The stream became finished.
+  virtual void OnFinished(Stream& stream) = 0;
+};
+
+class Stream {
+ public:
+  enum class Role { kClient, kServer };
+  struct Limits {
+    // Streams without flow control: the reader waits for the application beyond these.
+    size_t recv_queue_max_count;
+    size_t recv_queue_max_bytes;
+    // Flow-controlled streams are bounded by their window (kept by the mux manager), so the
+    // reader never waits for the application.
+    bool flow_controlled;
+  };
+
+  Stream(Env& env, StreamSink& sink, uint64_t id, Role role, Limits limits);
+  ~Stream();
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  uint64_t id() const { return id_; }
+  Role role() const { return role_; }
+
+  // --- Application operations (spec §7.2) ------------------------------------------------------
+  // Sends one message (Message packet, split by the writer, flushed).
+  absl::Status Send(absl::string_view message);
+  // The next message; EOF once the peer finished sending; an error if the stream ended otherwise.
+  absl::StatusOr<std::string> Recv();
+  // Like Recv, but moves the message into *out (its old buffer is released).
+  absl::Status RecvInto(std::string* out);
+  // Half close: no more messages from us. No-op if already send-closed or terminated.
+  absl::Status CloseSend();
+  // Ends the stream and tells the peer (Close packet). No-op if already terminated.
+  absl::Status Close();
+  // Ends the stream with an Error packet carrying ToWireError(error). No-op if terminated.
+  absl::Status SendError(const absl::Status& error);
+  // Local cancel: terminates with `reason`, sends nothing (the manager decides what the wire
+  // sees). Returns false if the stream had already finished.
+  bool Cancel(const absl::Status& reason);
+
+  // --- Connection side ---------------------------------------------------------------------------
+  // A packet for this stream from the reader. Returns a connection-fatal protocol error (Invoke on
+  // an existing stream, unknown non-control kind). Blocks the reader while the receive queue is
+  // full (streams without flow control). `credit` (flow control) is handed back through
+  // StreamSink::OnConsumed when the message is taken by Recv or dropped.
+  absl::Status HandlePacket(Packet packet, uint64_t credit = 0);
+  // Terminates because the connection ended.
+  void TerminateFromConnection(const absl::Status& error);
+  // Terminates after a stream-scoped failure the sink has reported to the peer.
+  void TerminateWithError(const absl::Status& error);
+  // Message IDs of packets we send, in order, starting at 1.
+  uint64_t NextMessageId() { return next_message_id_++; }
+  bool sent_anything() const { return next_message_id_ > 1; }
+  // Server, after the handler returned: later messages are dropped instead of queued, so an
+  // unread client stream can never stall the connection's reader (spec §13 item 2).
+  void StopReceiving();
+
+  // --- State ------------------------------------------------------------------------------------
+  bool terminated() const { return term_.IsSet(); }
+  bool finished() const { return fin_.IsSet(); }
+  bool cancelled() const { return cancel_.IsSet(); }
+  Signal& terminated_signal() { return term_; }
+  Signal& finished_signal() { return fin_; }
+  // The reason the stream ended (OK while it lives).
+  absl::Status termination_error() const { return term_.IsSet() ? term_.status() : absl::OkStatus(); }
+  size_t queued_messages() const { return queue_.size(); }
+  size_t queued_bytes() const { return queued_bytes_; }
+  Env& env() const { return *env_; }
+
+ private:
+  class OpGuard;
+  enum class How { kAbortive, kGraceful };
+  void Terminate(const absl::Status& error, How how);
+  void MaybeFinish();
+  // Drops queued messages, handing their flow-control credit back.
+  void DropQueue();
+  absl::Status Enqueue(std::string data, uint64_t credit);
+  // The error a failed send reports: the cancel reason if cancelled (it beats transport errors).
+  absl::Status SendFailure(const absl::Status& error) const;
+
+  Env* env_;
+  StreamSink* sink_;
+  uint64_t id_;
+  Role role_;
+  Limits limits_;
+  Signal send_, recv_, term_, fin_, cancel_;
+  struct Queued {
+    std::string data;
+    uint64_t credit;
+  };
+  std::deque<Queued> queue_;
+  size_t queued_bytes_ = 0;
+  WaitList readers_;          // Recv waiting for a message
+  WaitList space_;            // the connection's reader waiting for queue space
+  int ops_in_progress_ = 0;
+  uint64_t next_message_id_ = 1;
+  bool corked_ = true;        // upstream: nothing flushed yet
+};
+
+}  // namespace drpc
+
+#endif  // DRPC_IMPL_STREAM_H_

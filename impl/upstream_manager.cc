@@ -1,0 +1,276 @@
+#include "impl/upstream_manager.h"
+
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/str_cat.h"
+#include "impl/errors.h"
+#include "proto/base/check.h"
+#include "proto/limits.h"
+#include "proto/metadata.h"
+#include "proto/splitter.h"
+
+namespace drpc {
+namespace {
+
+// A write buffer that grew for a large message is released afterwards, so an idle connection
+// holds little memory.
+constexpr size_t kWriteBufferKeepBytes = 256 * 1024;
+
+// Assembler errors already read "protocol error: ..."; keep the text, add the error class.
+absl::Status AsProtocolError(const absl::Status& s) {
+  absl::string_view m = s.message();
+  absl::ConsumePrefix(&m, "protocol error: ");
+  return ProtocolError(m);
+}
+
+}  // namespace
+
+UpstreamManager::UpstreamManager(Env& env, std::unique_ptr<Transport> transport, Role role,
+                                 const Options& options)
+    : Manager(env, std::move(transport), role, options),
+      assembler_(UpstreamAssembler::Options{.packet_max_bytes = options.packet_max_bytes}),
+      write_mu_(env, "connection write lock"),
+      accept_waiters_(env) {}
+
+UpstreamManager::~UpstreamManager() = default;
+
+std::shared_ptr<Stream> UpstreamManager::MakeStream(uint64_t id, Stream::Role role) {
+  return std::make_shared<Stream>(
+      *env_, static_cast<StreamSink&>(*this), id, role,
+      Stream::Limits{.recv_queue_max_count = options_.recv_queue_max_count,
+                     .recv_queue_max_bytes = options_.recv_queue_max_bytes,
+                     .flow_controlled = false});
+}
+
+// --- Client ---------------------------------------------------------------------------------------
+
+absl::StatusOr<std::shared_ptr<Stream>> UpstreamManager::NewClientStream(CallContext& ctx,
+                                                                         absl::string_view rpc) {
+  if (ctx.done()) return ctx.err();
+  if (rpc.size() > limits::kRpcNameMaxBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("rpc name of ", rpc.size(), " bytes exceeds ",
+                                                   limits::kRpcNameMaxBytes));
+  }
+  // Encode before taking a stream ID: a failure must not leave a stream behind (spec §9.1).
+  const std::string metadata = EncodeMetadata(ctx.metadata());
+  if (metadata.size() > limits::kMetadataMaxBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("metadata of ", metadata.size(),
+                                                   " bytes exceeds ", limits::kMetadataMaxBytes));
+  }
+  // One stream at a time: wait until the previous one finished.
+  while (current_ != nullptr && !current_->finished()) {
+    if (ctx.done()) return ctx.err();
+    if (terminated()) return StreamErrorFor(Stream::Role::kClient, closed().status());
+    std::shared_ptr<Stream> previous = current_;
+    WaitAny({&previous->finished_signal(), &ctx.done_signal(), &closed()},
+            "client: waiting for the previous stream to finish");
+  }
+  if (ctx.done()) return ctx.err();
+  if (terminated()) return StreamErrorFor(Stream::Role::kClient, closed().status());
+
+  std::shared_ptr<Stream> stream = MakeStream(++last_client_stream_id_, Stream::Role::kClient);
+  current_ = stream;
+  {
+    // Corked: the metadata and Invoke wait in the buffer for the stream's first Send/Recv/close.
+    MutexLock lock(write_mu_);
+    absl::Status s;
+    if (!metadata.empty()) s = AppendLocked(*stream, Kind::kInvokeMetadata, metadata, false, false);
+    if (s.ok()) s = AppendLocked(*stream, Kind::kInvoke, rpc, false, false);
+    if (!s.ok()) {
+      stream->TerminateFromConnection(s);
+      return s;
+    }
+  }
+  WatchContext(ctx, stream);
+  return stream;
+}
+
+void UpstreamManager::WatchContext(CallContext& ctx, const std::shared_ptr<Stream>& stream) {
+  std::weak_ptr<Stream> weak = stream;
+  const Signal::CallbackId id = ctx.done_signal().OnSet([this, weak](const absl::Status& reason) {
+    watch_.reset();
+    if (std::shared_ptr<Stream> s = weak.lock()) OnContextDone(s, reason);
+  });
+  if (id != 0) watch_ = Watch{&ctx, id, stream->id()};
+}
+
+// Spec §7.7: what cancelling an active call does in upstream mode.
+void UpstreamManager::OnContextDone(const std::shared_ptr<Stream>& stream,
+                                    const absl::Status& reason) {
+  if (stream->finished() || terminated()) return;
+  if (options_.soft_cancel) {
+    // Writing the Cancel may block, and this runs inside whatever cancelled the context.
+    SpawnFiber(absl::StrCat("soft cancel stream ", stream->id()),
+               [this, stream, reason] { SoftCancel(stream, reason); });
+    return;
+  }
+  stream->Cancel(reason);
+  // Hard cancel: if the stream is still busy (a fiber is inside Send or Recv), the only way to
+  // stop it, and to tell the server, is to close the connection (Go's default).
+  if (!stream->finished()) {
+    Terminate(ClosedError("connection closed by a hard cancel", reason));
+  }
+}
+
+void UpstreamManager::SoftCancel(std::shared_ptr<Stream> stream, absl::Status reason) {
+  if (stream->terminated() || terminated()) return;
+  // Go's SendCancel is "busy" if a write is in progress; then the connection is closed instead.
+  if (!write_mu_.TryLock()) {
+    stream->Cancel(reason);
+    Terminate(ClosedError("connection closed: soft cancel found a write in progress", reason));
+    return;
+  }
+  const absl::Status s = AppendLocked(*stream, Kind::kCancel, "", /*control=*/true, /*flush=*/true);
+  write_mu_.Unlock();
+  stream->Cancel(reason);
+  if (!s.ok()) Terminate(ClosedError("connection closed: sending Cancel failed", s));
+}
+
+// --- Server ---------------------------------------------------------------------------------------
+
+absl::StatusOr<IncomingStream> UpstreamManager::AcceptStream(Instant deadline) {
+  for (;;) {
+    while (!accept_queue_.empty()) {
+      IncomingStream in = std::move(accept_queue_.front());
+      accept_queue_.pop_front();
+      if (!in.stream->terminated()) return in;  // cancelled by a newer Invoke: skip it
+    }
+    if (terminated()) return closed().status();
+    if (!accept_waiters_.Wait("server: waiting for an Invoke", deadline)) {
+      return absl::DeadlineExceededError("inactivity timeout: no Invoke arrived in time");
+    }
+  }
+}
+
+// --- Reader ---------------------------------------------------------------------------------------
+
+absl::Status UpstreamManager::OnFrame(const Frame& frame) {
+  absl::StatusOr<std::optional<Packet>> packet = assembler_.OnFrame(frame);
+  if (!packet.ok()) return AsProtocolError(packet.status());
+  if (!packet->has_value()) return absl::OkStatus();
+  return OnPacket(std::move(**packet));
+}
+
+absl::Status UpstreamManager::OnPacket(Packet packet) {
+  if (current_ != nullptr && packet.id.stream == current_->id()) {
+    std::shared_ptr<Stream> stream = current_;  // HandlePacket may block; keep it alive
+    return stream->HandlePacket(std::move(packet));
+  }
+  if (current_ != nullptr && packet.id.stream < current_->id()) return absl::OkStatus();
+  return OnNewStreamPacket(std::move(packet));
+}
+
+absl::Status UpstreamManager::OnNewStreamPacket(Packet packet) {
+  if (packet.kind != Kind::kInvoke && packet.kind != Kind::kInvokeMetadata) {
+    // Go waits here for a stream only the reader could create and wedges (spec §13 item 1); a
+    // packet for a stream that does not exist yet is dropped instead.
+    return absl::OkStatus();
+  }
+  if (role() == Role::kClient) {
+    return ProtocolError(absl::StrCat("server sent ", KindName(packet.kind), " for stream ",
+                                      packet.id.stream));
+  }
+  // A new RPC implicitly ends the previous one (spec §8.2 step 3).
+  if (current_ != nullptr && !current_->terminated()) current_->Cancel(CanceledError());
+  if (packet.kind == Kind::kInvokeMetadata) {
+    absl::StatusOr<Metadata> md = DecodeMetadata(packet.data);
+    if (!md.ok()) {
+      return ProtocolError(absl::StrCat("stream ", packet.id.stream, ": ", md.status().message()));
+    }
+    pending_metadata_.emplace(packet.id.stream, *std::move(md));
+    return absl::OkStatus();
+  }
+  if (packet.data.size() > limits::kRpcNameMaxBytes) {
+    return ProtocolError(absl::StrCat("rpc name of ", packet.data.size(), " bytes on stream ",
+                                      packet.id.stream));
+  }
+  Metadata metadata;
+  if (pending_metadata_.has_value() && pending_metadata_->first == packet.id.stream) {
+    metadata = std::move(pending_metadata_->second);
+  }
+  pending_metadata_.reset();
+  std::shared_ptr<Stream> stream = MakeStream(packet.id.stream, Stream::Role::kServer);
+  current_ = stream;
+  accept_queue_.clear();  // anything still queued was just cancelled by this Invoke
+  accept_queue_.push_back({std::move(stream), std::move(packet.data), std::move(metadata)});
+  accept_waiters_.WakeOne();
+  return absl::OkStatus();
+}
+
+// --- Writer (StreamSink) -------------------------------------------------------------------------
+
+absl::Status UpstreamManager::AppendLocked(Stream& stream, Kind kind, absl::string_view data,
+                                           bool control, bool flush) {
+  if (!writer_error_.ok()) return writer_error_;
+  AppendPacket(write_buffer_, PacketId{stream.id(), stream.NextMessageId()}, kind, data, control,
+               options_.split_bytes);
+  if (flush || write_buffer_.size() >= options_.write_buffer_bytes) return FlushLocked();
+  return absl::OkStatus();
+}
+
+absl::Status UpstreamManager::FlushLocked() {
+  if (!writer_error_.ok()) return writer_error_;
+  if (write_buffer_.empty()) return absl::OkStatus();
+  const absl::Status s = transport().Write(write_buffer_);
+  if (write_buffer_.capacity() > kWriteBufferKeepBytes) {
+    std::string().swap(write_buffer_);
+  } else {
+    write_buffer_.clear();
+  }
+  if (!s.ok()) {
+    writer_error_ = ClosedError("connection closed: write failed", s);
+    Terminate(s);
+    return writer_error_;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status UpstreamManager::SendPacket(Stream& stream, Kind kind, absl::string_view data,
+                                         bool flush) {
+  MutexLock lock(write_mu_);
+  return AppendLocked(stream, kind, data, /*control=*/false, flush);
+}
+
+absl::Status UpstreamManager::SendTerminal(Stream& stream, Kind kind, absl::string_view data,
+                                           const absl::Status&) {
+  MutexLock lock(write_mu_);
+  return AppendLocked(stream, kind, data, /*control=*/false, /*flush=*/true);
+}
+
+absl::Status UpstreamManager::Flush(Stream&) {
+  MutexLock lock(write_mu_);
+  return FlushLocked();
+}
+
+void UpstreamManager::OnStreamError(Stream& stream, const absl::Status& error) {
+  stream.TerminateWithError(error);
+}
+
+void UpstreamManager::OnFinished(Stream& stream) {
+  if (watch_.has_value() && watch_->stream_id == stream.id() && stream.role() == Stream::Role::kClient) {
+    watch_->ctx->done_signal().RemoveCallback(watch_->id);
+    watch_.reset();
+  }
+}
+
+// --- Termination ----------------------------------------------------------------------------------
+
+void UpstreamManager::StopWriter(const absl::Status& reason) {
+  // A fiber may be inside transport().Write(write_buffer_): the buffer is left alone; the closed
+  // transport makes that write fail, and every later append fails here.
+  if (writer_error_.ok()) writer_error_ = ClosedError("connection closed", reason);
+}
+
+void UpstreamManager::TerminateStreams(const absl::Status& reason) {
+  if (current_ != nullptr && !current_->terminated()) {
+    current_->TerminateFromConnection(StreamErrorFor(current_->role(), reason));
+  }
+  for (IncomingStream& in : accept_queue_) {
+    in.stream->TerminateFromConnection(StreamErrorFor(Stream::Role::kServer, reason));
+  }
+  accept_waiters_.WakeAll();
+}
+
+}  // namespace drpc

@@ -1,0 +1,90 @@
+// UpstreamManager: the default mode, storj/drpc's one-stream-at-a-time connection (spec §8), with
+// exactly Go's bytes on the wire and none of Go's hangs:
+//   * client stream IDs 1, 2, 3, ...; message IDs per direction from 1; the next client stream
+//     starts only after the previous one finished;
+//   * a streaming Invoke is corked (buffered) until the first Send, Recv or close; a unary call's
+//     [metadata] Invoke Message CloseSend go out in one write (impl/conn.h);
+//   * frames are split at Options::split_bytes and buffered up to write_buffer_bytes;
+//   * cancelling an active call closes the transport (Go's default), or with soft_cancel sends a
+//     Cancel packet (control bit) and keeps the connection — unless a write is in progress, in
+//     which case the connection is closed as in Go;
+//   * reader dispatch (spec §8.2): packets for the current stream go to it; older streams are
+//     dropped; a new Invoke cancels the current stream (server) and starts the next one; anything
+//     else for an unknown stream is dropped instead of wedging the reader (§13 items 1, 4);
+//   * each stream's receive queue is bounded; the reader waits for the application only while the
+//     stream lives, and a server stream whose handler returned drops later messages (§13 item 2).
+#ifndef DRPC_IMPL_UPSTREAM_MANAGER_H_
+#define DRPC_IMPL_UPSTREAM_MANAGER_H_
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "impl/manager.h"
+#include "proto/packet.h"
+
+namespace drpc {
+
+class UpstreamManager final : public Manager, private StreamSink {
+ public:
+  UpstreamManager(Env& env, std::unique_ptr<Transport> transport, Role role,
+                  const Options& options);
+  ~UpstreamManager() override;
+
+  absl::StatusOr<std::shared_ptr<Stream>> NewClientStream(CallContext& ctx,
+                                                          absl::string_view rpc) override;
+  absl::StatusOr<IncomingStream> AcceptStream(Instant deadline) override;
+
+ private:
+  // Manager.
+  absl::Status OnFrame(const Frame& frame) override;
+  void StopWriter(const absl::Status& reason) override;
+  void TerminateStreams(const absl::Status& reason) override;
+
+  // StreamSink.
+  absl::Status SendPacket(Stream& stream, Kind kind, absl::string_view data, bool flush) override;
+  absl::Status SendTerminal(Stream& stream, Kind kind, absl::string_view data,
+                            const absl::Status& dropped) override;
+  absl::Status Flush(Stream& stream) override;
+  void OnConsumed(Stream&, uint64_t) override {}
+  void OnStreamError(Stream& stream, const absl::Status& error) override;
+  void OnFinished(Stream& stream) override;
+
+  absl::Status OnPacket(Packet packet);
+  absl::Status OnNewStreamPacket(Packet packet);
+  // Appends one packet to the write buffer and writes the buffer out if `flush` or it is full.
+  // Requires write_mu_.
+  absl::Status AppendLocked(Stream& stream, Kind kind, absl::string_view data, bool control,
+                            bool flush);
+  absl::Status FlushLocked();
+  std::shared_ptr<Stream> MakeStream(uint64_t id, Stream::Role role);
+  void WatchContext(CallContext& ctx, const std::shared_ptr<Stream>& stream);
+  void OnContextDone(const std::shared_ptr<Stream>& stream, const absl::Status& reason);
+  void SoftCancel(std::shared_ptr<Stream> stream, absl::Status reason);
+
+  UpstreamAssembler assembler_;
+  Mutex write_mu_;
+  std::string write_buffer_;
+  absl::Status writer_error_;
+  // The current stream (the most recently created); older ones are finished or abandoned.
+  std::shared_ptr<Stream> current_;
+  uint64_t last_client_stream_id_ = 0;
+  // Server: the newest InvokeMetadata, kept for the Invoke with the same stream ID.
+  std::optional<std::pair<uint64_t, Metadata>> pending_metadata_;
+  // Server: invoked streams not yet accepted. Holds at most one live stream: a newer Invoke
+  // cancels the current stream, so older entries are dropped when a new one arrives.
+  std::deque<IncomingStream> accept_queue_;
+  WaitList accept_waiters_;
+  // Context watches of client streams: the callback id on the call's done signal.
+  struct Watch {
+    CallContext* ctx;
+    Signal::CallbackId id;
+    uint64_t stream_id;
+  };
+  std::optional<Watch> watch_;
+};
+
+}  // namespace drpc
+
+#endif  // DRPC_IMPL_UPSTREAM_MANAGER_H_
