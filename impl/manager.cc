@@ -96,6 +96,13 @@ void Manager::Terminate(const absl::Status& reason) {
   TerminateStreams(reason);
 }
 
+void Manager::StopAccepting(const absl::Status& reason) {
+  DRPC_CHECK(!reason.ok());
+  if (!accepting_.ok()) return;
+  accepting_ = reason;
+  RefuseQueued();
+}
+
 void Manager::Close() {
   Terminate(ClosedError("manager closed: Close called"));
   fibers_.Wait("manager close: waiting for the connection's fibers");

@@ -62,6 +62,12 @@ class Manager {
   // the connection's error once it ended.
   virtual absl::StatusOr<IncomingStream> AcceptStream(Instant deadline) = 0;
 
+  // Server: stop taking new streams (graceful shutdown). AcceptStream then returns `reason`;
+  // streams invoked but not yet accepted, and any invoked later, are refused with an Error
+  // carrying `reason`. Streams already accepted are untouched. Never blocks.
+  void StopAccepting(const absl::Status& reason);
+  bool accepting() const { return accepting_.ok(); }
+
   // Ends the connection with `reason`: stops the writer, closes the transport, terminates every
   // stream. Never blocks; idempotent (the first reason wins).
   void Terminate(const absl::Status& reason);
@@ -71,6 +77,7 @@ class Manager {
 
   // Set when the connection has ended, with the reason.
   Signal& closed() { return closed_; }
+  const absl::Status& accepting_status() const { return accepting_; }
   bool is_mux() const { return options_.mux; }
   const Options& options() const { return options_; }
   Env& env() const { return *env_; }
@@ -85,6 +92,8 @@ class Manager {
 
   // One frame from the reader. A non-OK status ends the connection.
   virtual absl::Status OnFrame(const Frame& frame) = 0;
+  // Mode-specific part of StopAccepting: refuse what is queued and wake AcceptStream.
+  virtual void RefuseQueued() = 0;
   // Mode-specific parts of Terminate: stop the writer, then end the streams.
   virtual void StopWriter(const absl::Status& reason) = 0;
   virtual void TerminateStreams(const absl::Status& reason) = 0;
@@ -106,6 +115,7 @@ class Manager {
 
   std::unique_ptr<Transport> transport_;
   Role role_;
+  absl::Status accepting_;  // OK while accepting; else the reason given to StopAccepting
   Signal closed_;
   WaitGroup fibers_;
 };

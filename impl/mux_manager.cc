@@ -127,6 +127,7 @@ absl::StatusOr<IncomingStream> MuxManager::AcceptStream(Instant deadline) {
       if (!in.stream->terminated()) return in;  // cancelled before anyone accepted it
     }
     if (terminated()) return closed().status();
+    if (!accepting()) return accepting_status();
     if (!accept_waiters_.Wait("server: waiting for an Invoke", deadline)) {
       return absl::DeadlineExceededError("inactivity timeout: no Invoke arrived in time");
     }
@@ -249,10 +250,22 @@ absl::Status MuxManager::OnUnknownStreamFrame(const Frame& frame) {
   if (auto* error = std::get_if<StreamAssemblyError>(&*r)) {
     pending_.erase(id);
     assembler_.Forget(id);
-    auto [code, text] = ToWireError(error->status);
-    writer_.WriteControl(EncodeControlPacket(PacketId{id, 1}, Kind::kError, EncodeError(code, text), false));
+    WriteUnregisteredError(id, error->status);
   }
   return absl::OkStatus();
+}
+
+void MuxManager::WriteUnregisteredError(uint64_t stream, const absl::Status& error) {
+  auto [code, text] = ToWireError(error);
+  // Message ID 1: the first packet we send on that stream.
+  writer_.WriteControl(
+      EncodeControlPacket(PacketId{stream, 1}, Kind::kError, EncodeError(code, text), false));
+}
+
+void MuxManager::RefuseQueued() {
+  for (IncomingStream& in : accept_queue_) OnStreamError(*in.stream, accepting_status());
+  accept_queue_.clear();
+  accept_waiters_.WakeAll();
 }
 
 absl::Status MuxManager::OnInvokePacket(Packet packet) {
@@ -268,11 +281,14 @@ absl::Status MuxManager::OnInvokePacket(Packet packet) {
   if (packet.data.size() > limits::kRpcNameMaxBytes) {
     return ProtocolError(absl::StrCat("rpc name of ", packet.data.size(), " bytes on stream ", id));
   }
+  if (!accepting()) {
+    assembler_.Forget(id);
+    WriteUnregisteredError(id, accepting_status());
+    return absl::OkStatus();
+  }
   if (streams_.size() >= options_.max_concurrent_streams) {
     assembler_.Forget(id);
-    writer_.WriteControl(EncodeControlPacket(
-        PacketId{id, 1}, Kind::kError,
-        EncodeError(0, RefusedError(options_.max_concurrent_streams).message()), false));
+    WriteUnregisteredError(id, WithRemoteErrorCode(RefusedError(options_.max_concurrent_streams), 0));
     return absl::OkStatus();
   }
   uint64_t client_window = 0;

@@ -70,6 +70,9 @@ class MuxManager final : public Manager, private StreamSink {
   // Manager.
   absl::Status OnFrame(const Frame& frame) override;
   void StopWriter(const absl::Status& reason) override;
+  void RefuseQueued() override;
+  // An Error for a stream that was never registered (refused or failed before its Invoke).
+  void WriteUnregisteredError(uint64_t stream, const absl::Status& error);
   void TerminateStreams(const absl::Status& reason) override;
 
   // StreamSink.

@@ -67,6 +67,19 @@ absl::Status Stream::Send(absl::string_view message) {
   return absl::OkStatus();
 }
 
+absl::Status Stream::SendLast(absl::string_view message) {
+  {
+    OpGuard op(this);
+    if (send_.IsSet()) return send_.status();
+    if (term_.IsSet()) return term_.status();
+    corked_ = false;
+    // Buffered, not flushed: CloseSend below writes both (and a corked Invoke) at once.
+    absl::Status s = sink_->SendPacket(*this, Kind::kMessage, message, /*flush=*/false);
+    if (!s.ok()) return SendFailure(s);
+  }
+  return CloseSend();
+}
+
 absl::StatusOr<std::string> Stream::Recv() {
   std::string out;
   if (absl::Status s = RecvInto(&out); !s.ok()) return s;

@@ -97,6 +97,9 @@ class Stream {
   // --- Application operations (spec §7.2) ------------------------------------------------------
   // Sends one message (Message packet, split by the writer, flushed).
   absl::Status Send(absl::string_view message);
+  // Sends one message and half-closes, in one transport write in upstream mode (what a Go unary
+  // call and a client-streaming CloseAndRecv put on the wire).
+  absl::Status SendLast(absl::string_view message);
   // The next message; EOF once the peer finished sending; an error if the stream ended otherwise.
   absl::StatusOr<std::string> Recv();
   // Like Recv, but moves the message into *out (its old buffer is released).

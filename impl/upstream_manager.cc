@@ -138,6 +138,7 @@ absl::StatusOr<IncomingStream> UpstreamManager::AcceptStream(Instant deadline) {
       if (!in.stream->terminated()) return in;  // cancelled by a newer Invoke: skip it
     }
     if (terminated()) return closed().status();
+    if (!accepting()) return accepting_status();
     if (!accept_waiters_.Wait("server: waiting for an Invoke", deadline)) {
       return absl::DeadlineExceededError("inactivity timeout: no Invoke arrived in time");
     }
@@ -194,9 +195,26 @@ absl::Status UpstreamManager::OnNewStreamPacket(Packet packet) {
   std::shared_ptr<Stream> stream = MakeStream(packet.id.stream, Stream::Role::kServer);
   current_ = stream;
   accept_queue_.clear();  // anything still queued was just cancelled by this Invoke
+  if (!accepting()) {
+    Refuse(std::move(stream));
+    return absl::OkStatus();
+  }
   accept_queue_.push_back({std::move(stream), std::move(packet.data), std::move(metadata)});
   accept_waiters_.WakeOne();
   return absl::OkStatus();
+}
+
+void UpstreamManager::Refuse(std::shared_ptr<Stream> stream) {
+  SpawnFiber(absl::StrCat("refuse stream ", stream->id()), [this, stream] {
+    stream->SendError(accepting_status()).IgnoreError();
+    stream->StopReceiving();
+  });
+}
+
+void UpstreamManager::RefuseQueued() {
+  for (IncomingStream& in : accept_queue_) Refuse(in.stream);
+  accept_queue_.clear();
+  accept_waiters_.WakeAll();
 }
 
 // --- Writer (StreamSink) -------------------------------------------------------------------------

@@ -40,6 +40,9 @@ class UpstreamManager final : public Manager, private StreamSink {
   // Manager.
   absl::Status OnFrame(const Frame& frame) override;
   void StopWriter(const absl::Status& reason) override;
+  void RefuseQueued() override;
+  // Answers an invoked stream with an Error on a fiber of its own (the caller must not block).
+  void Refuse(std::shared_ptr<Stream> stream);
   void TerminateStreams(const absl::Status& reason) override;
 
   // StreamSink.

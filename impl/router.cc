@@ -1,0 +1,63 @@
+#include "impl/router.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "impl/errors.h"
+
+namespace drpc {
+
+absl::Status Router::Add(std::string rpc, Handler handler) {
+  auto [it, inserted] = handlers_.emplace(std::move(rpc), std::move(handler));
+  if (!inserted) return absl::AlreadyExistsError(absl::StrCat("rpc ", it->first, " is already registered"));
+  return absl::OkStatus();
+}
+
+absl::Status Router::Unary(std::string rpc, UnaryFn fn) {
+  return Add(std::move(rpc), Handler{.unary = std::move(fn)});
+}
+absl::Status Router::ClientStream(std::string rpc, ClientStreamFn fn) {
+  return Add(std::move(rpc), Handler{.client_stream = std::move(fn)});
+}
+absl::Status Router::ServerStream(std::string rpc, ServerStreamFn fn) {
+  return Add(std::move(rpc), Handler{.server_stream = std::move(fn)});
+}
+absl::Status Router::Bidi(std::string rpc, BidiFn fn) {
+  return Add(std::move(rpc), Handler{.bidi = std::move(fn)});
+}
+
+absl::Status Router::Run(const Handler& h, CallContext& ctx, Stream& stream) const {
+  if (h.bidi) return h.bidi(ctx, stream);
+  if (h.client_stream) {
+    absl::StatusOr<std::string> reply = h.client_stream(ctx, stream);
+    if (!reply.ok()) return reply.status();
+    return stream.Send(*reply);
+  }
+  // Unary and server-streaming read exactly one request first.
+  absl::StatusOr<std::string> request = stream.Recv();
+  if (!request.ok()) return request.status();
+  if (h.server_stream) return h.server_stream(ctx, *request, stream);
+  absl::StatusOr<std::string> reply = h.unary(ctx, *request);
+  if (!reply.ok()) return reply.status();
+  return stream.Send(*reply);
+}
+
+absl::Status Router::Dispatch(CallContext& ctx, absl::string_view rpc, Stream& stream) const {
+  auto it = handlers_.find(rpc);
+  absl::Status status;
+  if (it == handlers_.end()) {
+    // Go's drpcmux: code 0 and this exact text (spec §6.3).
+    status = WithRemoteErrorCode(
+        absl::UnimplementedError(absl::StrCat("protocol error: unknown rpc: \"", rpc, "\"")), 0);
+  } else {
+    status = Run(it->second, ctx, stream);
+  }
+  if (!status.ok()) {
+    stream.SendError(status).IgnoreError();
+  } else {
+    stream.CloseSend().IgnoreError();
+  }
+  return status;
+}
+
+}  // namespace drpc

@@ -1,0 +1,138 @@
+#include "impl/server.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "impl/errors.h"
+#include "proto/base/check.h"
+
+namespace drpc {
+namespace {
+
+absl::Status ShuttingDownError() { return absl::UnavailableError("server is shutting down"); }
+
+}  // namespace
+
+struct Server::Connection {
+  Connection(Env& env, CallContext& parent) : ctx(env, parent), calls(env) {}
+  std::unique_ptr<Manager> manager;
+  CallContext ctx;
+  WaitGroup calls;  // mux: handler fibers in flight
+};
+
+Server::Server(Env& env, const Router& router, Options options)
+    : env_(&env),
+      router_(&router),
+      options_(std::move(options)),
+      server_ctx_(env),
+      connections_changed_(env),
+      fibers_(env) {}
+
+Server::~Server() {
+  DRPC_CHECK(connections_.empty()) << connections_.size() << " connection(s) still served";
+  DRPC_CHECK_EQ(fibers_.count(), 0) << "connection fibers still running";
+}
+
+void Server::RunCall(Connection& conn, IncomingStream in) {
+  CallContext ctx(*env_, conn.ctx);
+  ctx.metadata() = std::move(in.metadata);
+  Stream& stream = *in.stream;
+  // The handler's context ends when its stream ends early (remote cancel, connection loss).
+  const Signal::CallbackId watch = stream.terminated_signal().OnSet(
+      [&ctx](const absl::Status&) { ctx.Cancel(CanceledError()); });
+  router_->Dispatch(ctx, in.rpc, stream).IgnoreError();
+  // The client may still be sending; nobody will read it (spec §13 item 2).
+  stream.StopReceiving();
+  stream.terminated_signal().RemoveCallback(watch);
+  ++calls_served_;
+}
+
+absl::Status Server::ServeUpstream(Connection& conn) {
+  for (;;) {
+    absl::StatusOr<IncomingStream> in =
+        conn.manager->AcceptStream(env_->clock().Now() + options_.inactivity_timeout);
+    if (!in.ok()) return in.status();
+    RunCall(conn, *std::move(in));
+  }
+}
+
+absl::Status Server::ServeMux(Connection& conn) {
+  absl::Status end;
+  for (;;) {
+    absl::StatusOr<IncomingStream> in =
+        conn.manager->AcceptStream(env_->clock().Now() + options_.inactivity_timeout);
+    if (!in.ok()) {
+      // The inactivity timeout applies to an idle connection only.
+      if (absl::IsDeadlineExceeded(in.status()) && conn.calls.count() > 0) continue;
+      end = in.status();
+      break;
+    }
+    conn.calls.Add();
+    const std::string name = absl::StrCat("handler ", in->rpc, " stream ", in->stream->id());
+    env_->scheduler().Spawn(name, [this, &conn, in = *std::move(in)]() mutable {
+      RunCall(conn, std::move(in));
+      conn.calls.Done();
+    });
+  }
+  conn.calls.Wait("server: waiting for the connection's calls to finish");
+  return end;
+}
+
+absl::Status Server::ServeConn(std::unique_ptr<Transport> transport) {
+  if (shutting_down_) {
+    transport->Close();
+    return ShuttingDownError();
+  }
+  Connection conn(*env_, server_ctx_);
+  absl::StatusOr<std::unique_ptr<Manager>> m =
+      Manager::Create(*env_, std::move(transport), Manager::Role::kServer, options_);
+  if (!m.ok()) return m.status();
+  conn.manager = *std::move(m);
+  const uint64_t id = next_connection_id_++;
+  connections_.emplace(id, &conn);
+  absl::Status end = options_.mux ? ServeMux(conn) : ServeUpstream(conn);
+  conn.manager->Close();
+  connections_.erase(id);
+  connections_changed_.WakeAll();
+  // A connection the peer closed, or that shutdown closed, ended normally.
+  if (GetTransportErrorKind(end) == TransportErrorKind::kEof || IsClosed(end) ||
+      end == ShuttingDownError()) {
+    return absl::OkStatus();
+  }
+  return end;
+}
+
+absl::Status Server::Serve(Listener& listener) {
+  listener_ = &listener;
+  for (;;) {
+    absl::StatusOr<std::unique_ptr<Transport>> t = listener.Accept();
+    if (!t.ok()) {
+      listener_ = nullptr;
+      return shutting_down_ ? absl::OkStatus() : t.status();
+    }
+    fibers_.Add();
+    env_->scheduler().Spawn(absl::StrCat("server connection ", next_connection_id_),
+                            [this, t = *std::move(t)]() mutable {
+                              ServeConn(std::move(t)).IgnoreError();
+                              fibers_.Done();
+                            });
+  }
+}
+
+void Server::Shutdown(Instant deadline) {
+  shutting_down_ = true;
+  if (listener_ != nullptr) listener_->Close();
+  for (auto& [id, conn] : connections_) conn->manager->StopAccepting(ShuttingDownError());
+  while (!connections_.empty()) {
+    if (!connections_changed_.Wait("server shutdown: waiting for calls to finish", deadline)) break;
+  }
+  // Out of time: cancel what still runs and close every connection.
+  server_ctx_.Cancel(ShuttingDownError());
+  for (auto& [id, conn] : connections_) {
+    conn->manager->Terminate(ClosedError("server shutting down"));
+  }
+  while (!connections_.empty()) connections_changed_.Wait("server shutdown: closing connections");
+  fibers_.Wait("server shutdown: waiting for connection fibers");
+}
+
+}  // namespace drpc

@@ -1,0 +1,76 @@
+// Server: serves a Router over connections.
+//
+//   Router router;  ... register handlers ...
+//   Server server(env, router, Options{});
+//   env.scheduler().Spawn("accept", [&] { server.Serve(*listener).IgnoreError(); });
+//   ...
+//   server.Shutdown(env.clock().Now() + Duration::Seconds(5));  // graceful, then forced
+//
+// Per connection: in upstream mode calls run one after another on the connection's fiber (as Go's
+// ServeOne); in mux mode each call runs on its own fiber. A handler's error becomes an Error packet
+// and never ends the connection. Handlers see the client's metadata in ctx.metadata(), and ctx is
+// done when the call ends early (the client cancelled, the connection dropped, the server gave up
+// at its shutdown deadline).
+//
+// Shutdown: stop accepting connections and calls (new calls are refused with an Error), let
+// running calls finish until the deadline, then cancel them and close every connection. It returns
+// when every connection fiber has ended. Call it from a fiber.
+#ifndef DRPC_IMPL_SERVER_H_
+#define DRPC_IMPL_SERVER_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+
+#include "absl/status/status.h"
+#include "impl/context.h"
+#include "impl/env.h"
+#include "impl/manager.h"
+#include "impl/options.h"
+#include "impl/router.h"
+#include "impl/sync.h"
+
+namespace drpc {
+
+class Server {
+ public:
+  Server(Env& env, const Router& router, Options options = Options{});
+  ~Server();  // requires no connection to be running (Shutdown first)
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Serves one connection on the calling fiber until it ends; returns why it ended (OK for a
+  // clean close by the peer or by Shutdown).
+  absl::Status ServeConn(std::unique_ptr<Transport> transport);
+
+  // Accepts connections until the listener fails or Shutdown closes it, serving each on its own
+  // fiber. Returns OK after Shutdown, else the listener's error.
+  absl::Status Serve(Listener& listener);
+
+  void Shutdown(Instant deadline);
+
+  size_t active_connections() const { return connections_.size(); }
+  uint64_t calls_served() const { return calls_served_; }
+
+ private:
+  struct Connection;
+  void RunCall(Connection& conn, IncomingStream in);
+  absl::Status ServeUpstream(Connection& conn);
+  absl::Status ServeMux(Connection& conn);
+
+  Env* env_;
+  const Router* router_;
+  Options options_;
+  CallContext server_ctx_;  // cancelled when shutdown gives up waiting
+  bool shutting_down_ = false;
+  Listener* listener_ = nullptr;
+  uint64_t next_connection_id_ = 1;
+  std::map<uint64_t, Connection*> connections_;
+  WaitList connections_changed_;
+  WaitGroup fibers_;  // connection fibers spawned by Serve
+  uint64_t calls_served_ = 0;
+};
+
+}  // namespace drpc
+
+#endif  // DRPC_IMPL_SERVER_H_
