@@ -1,0 +1,46 @@
+// Wire-level test setups on the simulator: our client against a RawPeer playing the server, and
+// a RawPeer playing the client against our server (testonly).
+#ifndef DRPC_IMPL_TESTING_WIRE_HARNESS_H_
+#define DRPC_IMPL_TESTING_WIRE_HARNESS_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "impl/conn.h"
+#include "impl/router.h"
+#include "impl/server.h"
+#include "impl/testing/raw_peer.h"
+#include "sim/simulation.h"
+
+namespace drpc::testing {
+
+struct ClientSide {
+  Conn& conn;
+  RawPeer& server;  // the raw peer standing in for the server
+  // Every transport write our client made, in order.
+  std::shared_ptr<std::vector<std::string>> writes;
+  sim::SimContext& sim;
+};
+
+struct ServerSide {
+  RawPeer& client;  // the raw peer standing in for the client
+  Server& server;
+  sim::SimContext& sim;
+  // Set once ServeConn returned, with its status.
+  Signal& served;
+};
+
+sim::RunResult RunClient(const Options& options, std::function<void(ClientSide&)> body,
+                         uint64_t seed = 1);
+sim::RunResult RunServer(const Options& options, std::function<void(ServerSide&)> body,
+                         uint64_t seed = 1, const Router* router = nullptr);
+
+// Fails the run unless `got` equals `want`, printing both as frames.
+void ExpectFrames(sim::SimContext& sim, absl::string_view what, absl::string_view got,
+                  const std::vector<RawFrame>& want);
+
+}  // namespace drpc::testing
+
+#endif  // DRPC_IMPL_TESTING_WIRE_HARNESS_H_

@@ -1,0 +1,358 @@
+// Upstream mode, client side, checked on the wire against a raw peer (spec §7, §8, §9, §12.4,
+// §12.7 E1–E5, E13–E15, §13 items 4, 11).
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "impl/conn.h"
+#include "impl/errors.h"
+#include "impl/sync.h"
+#include "impl/testing/wire_harness.h"
+#include "proto/error_codec.h"
+#include "proto/metadata.h"
+
+namespace drpc {
+namespace {
+
+using testing::ClientSide;
+using testing::Encode;
+using testing::ExpectFrames;
+using testing::F;
+using testing::RawFrame;
+using testing::RunClient;
+
+void ExpectOk(const sim::RunResult& r) {
+  EXPECT_TRUE(r.ok()) << sim::FailureClassName(r.failure) << ": " << r.message << "\n"
+                      << r.trace_tail;
+}
+
+RawFrame Read(ClientSide& c) {
+  absl::StatusOr<RawFrame> f = c.server.ReadFrame();
+  c.sim.Check(f.ok(), absl::StrCat("expected a frame: ", f.status().ToString()));
+  return *f;
+}
+
+// The exact bytes of spec §9.1: a unary call with metadata {"key":"value"} on a fresh connection.
+TEST(UpstreamClientTest, UnaryCallWritesGoBytesInOneWriteThenClose) {
+  ExpectOk(RunClient(Options{}, [](ClientSide& c) {
+    Env& env = c.sim.env();
+    CallContext ctx(env);
+    ctx.metadata()["key"] = "value";
+    absl::StatusOr<std::string> reply;
+    Signal done(env);
+    env.scheduler().Spawn("caller", [&] {
+      reply = c.conn.Invoke(ctx, "/pkg.Svc/Echo", "hi");
+      done.Set();
+    });
+    std::string want;
+    absl::StrAppend(&want, absl::HexStringToBytes("0F01010E0A0C0A036B6579120576616C7565"),
+                    absl::HexStringToBytes("0301020D2F706B672E5376632F4563686F"),
+                    absl::HexStringToBytes("0501030268690D010400"));
+    for (int i = 0; i < 4; ++i) Read(c);
+    c.sim.Check(!c.writes->empty() && (*c.writes)[0] == want,
+                "the unary call must be one write of exactly Go's 45 bytes");
+    c.sim.Check(c.server.Write({F(Kind::kMessage, 1, 1, "qux")}).ok(), "reply");
+    done.Wait("caller");
+    c.sim.Check(reply.ok() && *reply == "qux", reply.status().ToString());
+    // The client closes the stream: Close(1,5), since the server's CloseSend has not arrived.
+    RawFrame close = Read(c);
+    c.sim.Check(close == F(Kind::kClose, 1, 5), close.ToString());
+    // Later packets for the finished stream get no answer (TestConn_InvokeFlushesSendClose). The
+    // repeats of ID (1,2) break the reader's monotonicity, so, as in Go, the client may also
+    // drop the connection; it never writes a frame.
+    for (int i = 0; i < 5; ++i) c.server.Write({F(Kind::kCloseSend, 1, 2)}).IgnoreError();
+    absl::StatusOr<RawFrame> late = c.server.ReadFrame(Duration::Millis(5));
+    c.sim.Check(!late.ok(), absl::StrCat("client answered a late CloseSend: ", late.ok() ? late->ToString() : ""));
+    c.server.Close();
+    c.sim.Check(c.conn.closed().Wait("closed", env.clock().Now() + Duration::Seconds(1)),
+                "closed() did not fire after the server closed the transport");
+  }));
+}
+
+TEST(UpstreamClientTest, StreamingInvokeIsCorkedUntilTheFirstSend) {
+  ExpectOk(RunClient(Options{}, [](ClientSide& c) {
+    CallContext ctx(c.sim.env());
+    absl::StatusOr<std::shared_ptr<Stream>> s = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
+    c.sim.Check(s.ok(), s.status().ToString());
+    c.sim.Check(c.server.Silent(Duration::Millis(10)) && c.writes->empty(),
+                "NewStream must not write anything");
+    c.sim.Check((*s)->Send("m0").ok(), "send");
+    ExpectFrames(c.sim, "first write", (*c.writes)[0],
+                 {F(Kind::kInvoke, 1, 1, "/pkg.Svc/Bidi"), F(Kind::kMessage, 1, 2, "m0")});
+    c.sim.Check((*s)->Send("m1").ok() && (*s)->CloseSend().ok(), "send, close send");
+    ExpectFrames(c.sim, "second write", (*c.writes)[1], {F(Kind::kMessage, 1, 3, "m1")});
+    ExpectFrames(c.sim, "third write", (*c.writes)[2], {F(Kind::kCloseSend, 1, 4)});
+    (*s)->Close().IgnoreError();
+  }));
+}
+
+TEST(UpstreamClientTest, FirstRecvFlushesACorkedInvoke) {
+  ExpectOk(RunClient(Options{}, [](ClientSide& c) {
+    Env& env = c.sim.env();
+    CallContext ctx(env);
+    absl::StatusOr<std::shared_ptr<Stream>> s = c.conn.NewStream(ctx, "/pkg.Svc/ServerStream");
+    absl::StatusOr<std::string> got;
+    Signal done(env);
+    env.scheduler().Spawn("receiver", [&] {
+      got = (*s)->Recv();
+      done.Set();
+    });
+    RawFrame invoke = Read(c);
+    c.sim.Check(invoke == F(Kind::kInvoke, 1, 1, "/pkg.Svc/ServerStream"), invoke.ToString());
+    c.sim.Check(c.server.Write({F(Kind::kMessage, 1, 1, "r0")}).ok(), "reply");
+    done.Wait("receiver");
+    c.sim.Check(got.ok() && *got == "r0", got.status().ToString());
+    (*s)->Close().IgnoreError();
+  }));
+}
+
+TEST(UpstreamClientTest, LargeMessageIsSplitIntoSixtyFourKiBFrames) {
+  ExpectOk(RunClient(Options{}, [](ClientSide& c) {
+    CallContext ctx(c.sim.env());
+    absl::StatusOr<std::shared_ptr<Stream>> s = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
+    const std::string big(70000, 'x');
+    c.sim.Check((*s)->Send(big).ok(), "send");
+    Read(c);  // Invoke
+    RawFrame first = Read(c), second = Read(c);
+    c.sim.Check(!first.done && first.data.size() == 65536 && first.id == PacketId{1, 2},
+                first.ToString());
+    c.sim.Check(second.done && second.data.size() == 4464 && second.id == PacketId{1, 2},
+                second.ToString());
+    c.sim.Check(absl::StrContains((*c.writes)[0], absl::HexStringToBytes("040102808004")) &&
+                    absl::StrContains((*c.writes)[0], absl::HexStringToBytes("050102F022")),
+                "frame headers differ from Go's");
+    (*s)->Close().IgnoreError();
+  }));
+}
+
+TEST(UpstreamClientTest, SoftCancelSendsControlCancelAndKeepsTheConnection) {
+  Options o;
+  o.soft_cancel = true;
+  ExpectOk(RunClient(o, [](ClientSide& c) {
+    Env& env = c.sim.env();
+    CallContext ctx(env);
+    absl::StatusOr<std::string> reply;
+    Signal done(env);
+    env.scheduler().Spawn("caller", [&] {
+      reply = c.conn.Invoke(ctx, "/interop.Echo/Slow", "x");
+      done.Set();
+    });
+    for (int i = 0; i < 3; ++i) Read(c);  // Invoke, Message, CloseSend
+    ctx.Cancel();
+    done.Wait("caller");
+    c.sim.Check(absl::IsCancelled(reply.status()) && reply.status().message() == "context canceled",
+                reply.status().ToString());
+    RawFrame cancel = Read(c);
+    c.sim.Check(Encode({cancel}) == absl::HexStringToBytes("89010400"),
+                absl::StrCat("want Go's soft cancel 89 01 04 00, got ", cancel.ToString()));
+    // The connection stays usable: the next call is stream 2.
+    CallContext next(env);
+    Signal done2(env);
+    env.scheduler().Spawn("caller 2", [&] {
+      reply = c.conn.Invoke(next, "/interop.Echo/Unary", "again");
+      done2.Set();
+    });
+    RawFrame invoke = Read(c);
+    c.sim.Check(invoke == F(Kind::kInvoke, 2, 1, "/interop.Echo/Unary"), invoke.ToString());
+    Read(c);
+    Read(c);
+    c.sim.Check(c.server.Write({F(Kind::kMessage, 2, 1, "again"), F(Kind::kCloseSend, 2, 2)}).ok(), "w");
+    done2.Wait("caller 2");
+    c.sim.Check(reply.ok() && *reply == "again", reply.status().ToString());
+  }));
+}
+
+TEST(UpstreamClientTest, HardCancelClosesTheTransportAndSendsNothing) {
+  ExpectOk(RunClient(Options{}, [](ClientSide& c) {
+    Env& env = c.sim.env();
+    CallContext ctx(env);
+    absl::StatusOr<std::string> reply;
+    Signal done(env);
+    env.scheduler().Spawn("caller", [&] {
+      reply = c.conn.Invoke(ctx, "/interop.Echo/Slow", "x");
+      done.Set();
+    });
+    for (int i = 0; i < 3; ++i) Read(c);
+    ctx.Cancel();
+    done.Wait("caller");
+    c.sim.Check(absl::IsCancelled(reply.status()), reply.status().ToString());
+    absl::StatusOr<std::vector<RawFrame>> rest = c.server.ReadUntilClosed();
+    c.sim.Check(rest.ok() && rest->empty(), "a hard cancel must just close the connection");
+    CallContext next(env);
+    absl::StatusOr<std::string> after = c.conn.Invoke(next, "/interop.Echo/Unary", "x");
+    c.sim.Check(IsClosed(after.status()), absl::StrCat("after: ", after.status().ToString()));
+  }));
+}
+
+TEST(UpstreamClientTest, CallOnDoneContextFailsBeforeAnythingIsSent) {
+  ExpectOk(RunClient(Options{}, [](ClientSide& c) {
+    CallContext ctx(c.sim.env());
+    ctx.Cancel();
+    absl::StatusOr<std::string> reply = c.conn.Invoke(ctx, "/interop.Echo/Unary", "x");
+    c.sim.Check(absl::IsCancelled(reply.status()), reply.status().ToString());
+    absl::StatusOr<std::shared_ptr<Stream>> s = c.conn.NewStream(ctx, "/interop.Echo/Bidi");
+    c.sim.Check(absl::IsCancelled(s.status()), s.status().ToString());
+    c.sim.Check(c.server.Silent(Duration::Millis(10)) && c.writes->empty(), "bytes were sent");
+  }));
+}
+
+TEST(UpstreamClientTest, DeadlineEndsACallWithDeadlineExceeded) {
+  ExpectOk(RunClient(Options{}, [](ClientSide& c) {
+    CallContext ctx(c.sim.env());
+    ctx.SetTimeout(Duration::Millis(20));
+    const Instant start = c.sim.now();
+    absl::StatusOr<std::string> reply = c.conn.Invoke(ctx, "/interop.Echo/Slow", "x");
+    c.sim.Check(absl::IsDeadlineExceeded(reply.status()) &&
+                    reply.status().message() == "context deadline exceeded",
+                reply.status().ToString());
+    c.sim.Check(c.sim.now() - start == Duration::Millis(20), "deadline fired at the wrong time");
+  }));
+}
+
+TEST(UpstreamClientTest, RemoteErrorCarriesCodeAndTextAndNoCloseFollows) {
+  ExpectOk(RunClient(Options{}, [](ClientSide& c) {
+    Env& env = c.sim.env();
+    CallContext ctx(env);
+    absl::StatusOr<std::string> reply;
+    Signal done(env);
+    env.scheduler().Spawn("caller", [&] {
+      reply = c.conn.Invoke(ctx, "/interop.Echo/Fail", "x");
+      done.Set();
+    });
+    for (int i = 0; i < 3; ++i) Read(c);
+    c.sim.Check(c.server.WriteBytes(absl::HexStringToBytes("0701010C000000000000000C626F6F6D")).ok(), "w");
+    done.Wait("caller");
+    c.sim.Check(reply.status().message() == "boom" && RemoteErrorCode(reply.status()) == 12u &&
+                    absl::IsUnimplemented(reply.status()),
+                reply.status().ToString());
+    c.sim.Check(c.server.Silent(Duration::Millis(10)), "the client must not Close after an Error");
+  }));
+}
+
+TEST(UpstreamClientTest, ShortErrorBodyGetsGosNote) {
+  ExpectOk(RunClient(Options{}, [](ClientSide& c) {
+    Env& env = c.sim.env();
+    CallContext ctx(env);
+    absl::StatusOr<std::string> reply;
+    Signal done(env);
+    env.scheduler().Spawn("caller", [&] {
+      reply = c.conn.Invoke(ctx, "/interop.Echo/Fail", "x");
+      done.Set();
+    });
+    for (int i = 0; i < 3; ++i) Read(c);
+    c.sim.Check(c.server.Write({F(Kind::kError, 1, 1, "abc")}).ok(), "w");
+    done.Wait("caller");
+    c.sim.Check(reply.status().message() == "abc (drpcwire note: invalid error data)" &&
+                    RemoteErrorCode(reply.status()) == 0u,
+                reply.status().ToString());
+  }));
+}
+
+TEST(UpstreamClientTest, NilUnaryResponseIsEof) {
+  ExpectOk(RunClient(Options{}, [](ClientSide& c) {
+    Env& env = c.sim.env();
+    CallContext ctx(env);
+    absl::StatusOr<std::string> reply;
+    Signal done(env);
+    env.scheduler().Spawn("caller", [&] {
+      reply = c.conn.Invoke(ctx, "/interop.Echo/Unary", "x");
+      done.Set();
+    });
+    for (int i = 0; i < 3; ++i) Read(c);
+    c.sim.Check(c.server.Write({F(Kind::kCloseSend, 1, 1)}).ok(), "w");
+    done.Wait("caller");
+    c.sim.Check(IsEof(reply.status()), reply.status().ToString());
+  }));
+}
+
+TEST(UpstreamClientTest, AfterRemoteCloseRecvIsEofSendIsClosedAndCloseSendsNothing) {
+  ExpectOk(RunClient(Options{}, [](ClientSide& c) {
+    CallContext ctx(c.sim.env());
+    absl::StatusOr<std::shared_ptr<Stream>> s = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
+    c.sim.Check((*s)->Send("a").ok(), "send");
+    Read(c);
+    Read(c);
+    c.sim.Check(c.server.Write({F(Kind::kClose, 1, 1)}).ok(), "w");
+    c.sim.Check(IsEof((*s)->Recv().status()), "Recv after remote Close must be EOF");
+    absl::Status send = (*s)->Send("b");
+    c.sim.Check(send.message() == "closed: remote closed the stream" && IsClosed(send),
+                send.ToString());
+    c.sim.Check((*s)->Close().ok(), "close");
+    c.sim.Check(c.server.Silent(Duration::Millis(10)), "Close after remote Close sent bytes");
+  }));
+}
+
+TEST(UpstreamClientTest, LateFramesForAnOlderStreamAreIgnored) {
+  ExpectOk(RunClient(Options{}, [](ClientSide& c) {
+    Env& env = c.sim.env();
+    CallContext ctx(env);
+    absl::StatusOr<std::shared_ptr<Stream>> s1 = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
+    (*s1)->Close().IgnoreError();
+    Read(c);  // Invoke(1,1)
+    Read(c);  // Close(1,2)
+    absl::StatusOr<std::shared_ptr<Stream>> s2 = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
+    c.sim.Check((*s2)->Send("x").ok(), "send");
+    Read(c);
+    Read(c);
+    c.sim.Check(c.server.Write({F(Kind::kMessage, 1, 9, "stale"), F(Kind::kMessage, 2, 1, "fresh")}).ok(), "w");
+    absl::StatusOr<std::string> got = (*s2)->Recv();
+    c.sim.Check(got.ok() && *got == "fresh", got.status().ToString());
+    (*s2)->Close().IgnoreError();
+  }));
+}
+
+// Go holds such a packet until the client creates the stream (E14); we drop it, because nothing
+// guarantees the client ever will (spec §13: never block the reader on an unknown stream).
+TEST(UpstreamClientTest, PacketForAStreamNotYetCreatedIsDropped) {
+  ExpectOk(RunClient(Options{}, [](ClientSide& c) {
+    CallContext ctx(c.sim.env());
+    absl::StatusOr<std::shared_ptr<Stream>> s1 = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
+    c.sim.Check((*s1)->Send("x").ok(), "send");
+    Read(c);
+    Read(c);
+    c.sim.Check(c.server.Write({F(Kind::kMessage, 1, 1, "mine"), F(Kind::kMessage, 2, 1, "early")}).ok(), "w");
+    absl::StatusOr<std::string> got = (*s1)->Recv();
+    c.sim.Check(got.ok() && *got == "mine", got.status().ToString());
+    (*s1)->Close().IgnoreError();
+    absl::StatusOr<std::shared_ptr<Stream>> s2 = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
+    c.sim.Check((*s2)->Send("y").ok(), "send 2");
+    c.sim.Check(c.server.Write({F(Kind::kMessage, 2, 2, "real")}).ok(), "w");
+    absl::StatusOr<std::string> got2 = (*s2)->Recv();
+    c.sim.Check(got2.ok() && *got2 == "real", absl::StrCat("stale early packet delivered: ", got2.value_or("")));
+    (*s2)->Close().IgnoreError();
+  }));
+}
+
+// Spec §13 item 4: a Go client wedges when a server sends it an Invoke; ours ends the connection.
+TEST(UpstreamClientTest, InvokeFromTheServerIsAProtocolErrorNotAHang) {
+  ExpectOk(RunClient(Options{}, [](ClientSide& c) {
+    c.sim.Check(c.server.Write({F(Kind::kInvoke, 5, 1, "/x/Y")}).ok(), "w");
+    c.sim.Check(c.conn.closed().Wait("closed", c.sim.now() + Duration::Seconds(1)), "not closed");
+    c.sim.Check(IsProtocolError(c.conn.closed().status()), c.conn.closed().status().ToString());
+  }));
+}
+
+// Spec §13 item 11: a client whose server went away sees "closed", not "canceled".
+TEST(UpstreamClientTest, ServerGoneIsAClosedErrorNotCanceled) {
+  ExpectOk(RunClient(Options{}, [](ClientSide& c) {
+    Env& env = c.sim.env();
+    CallContext ctx(env);
+    absl::StatusOr<std::string> reply;
+    Signal done(env);
+    env.scheduler().Spawn("caller", [&] {
+      reply = c.conn.Invoke(ctx, "/interop.Echo/Unary", "x");
+      done.Set();
+    });
+    for (int i = 0; i < 3; ++i) Read(c);
+    c.server.Close();
+    done.Wait("caller");
+    c.sim.Check(IsClosed(reply.status()) && !absl::IsCancelled(reply.status()),
+                reply.status().ToString());
+  }));
+}
+
+}  // namespace
+}  // namespace drpc
