@@ -1,5 +1,6 @@
 #include "impl/manager.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -8,6 +9,7 @@
 #include "impl/upstream_manager.h"
 #include "proto/base/check.h"
 #include "proto/frame.h"
+#include "proto/limits.h"
 
 namespace drpc {
 namespace {
@@ -59,7 +61,13 @@ void Manager::Start() {
 }
 
 void Manager::ReadLoop() {
-  FrameParser parser(FrameParser::Options{.frame_data_max_bytes = options_.packet_max_bytes});
+  // Upstream: a frame over the packet limit is Go's connection-fatal "data overflow". Mux: the
+  // packet limit is per stream and enforced by assembly (a stream-scoped error), so frames are
+  // only bounded by what a default Go peer may send in one frame.
+  const size_t frame_max = options_.mux ? std::max(options_.packet_max_bytes,
+                                                   limits::kPacketDefaultMaxBytes)
+                                        : options_.packet_max_bytes;
+  FrameParser parser(FrameParser::Options{.frame_data_max_bytes = frame_max});
   while (!terminated()) {
     char* buf = parser.PrepareAppend(kReadChunkBytes);
     absl::StatusOr<size_t> n = transport_->Read(buf, kReadChunkBytes);

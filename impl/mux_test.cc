@@ -1,0 +1,416 @@
+// Mux mode (spec §11): concurrency, isolation, per-stream assembly, flow control, refusal, and
+// the frame-level checks of the cockroachdb fork's manager tests (§12.8).
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "impl/conn.h"
+#include "impl/errors.h"
+#include "impl/sync.h"
+#include "impl/testing/harness.h"
+#include "impl/testing/wire_harness.h"
+#include "proto/metadata.h"
+#include "proto/window.h"
+
+namespace drpc {
+namespace {
+
+using testing::Encode;
+using testing::F;
+using testing::MuxOptions;
+using testing::Pair;
+using testing::RawFrame;
+using testing::RunPair;
+using testing::RunServer;
+using testing::ServerSide;
+
+void ExpectOk(const sim::RunResult& r) {
+  EXPECT_TRUE(r.ok()) << sim::FailureClassName(r.failure) << ": " << r.message << "\n"
+                      << r.trace_tail;
+}
+
+void RunSeeds(const Options& client, const Options& server,
+              std::function<void(Pair&, sim::SimContext&)> body, int seeds = 20,
+              const Router* router = nullptr) {
+  for (int seed = 1; seed <= seeds; ++seed) {
+    sim::NetworkOptions net;
+    net.link.segment_max_bytes = 1 + seed % 9;  // cut writes so frame headers split
+    net.link.cut_reads = true;
+    sim::RunResult r = RunPair(client, server, body, static_cast<uint64_t>(seed), router,
+                               sim::FaultPlan::None(), net);
+    ASSERT_TRUE(r.ok()) << "seed " << seed << " " << sim::FailureClassName(r.failure) << ": "
+                        << r.message << "\n" << r.trace_tail;
+  }
+}
+
+// A bidi call on its own fiber: sends `messages`, checks every echo, closes.
+void EchoOnFiber(Pair& p, sim::SimContext& ctx, WaitGroup& wg, std::string tag, int messages,
+                 size_t size) {
+  wg.Add();
+  p.env().scheduler().Spawn(absl::StrCat("bidi ", tag), [&p, &ctx, &wg, tag, messages, size] {
+    CallContext call(p.env());
+    absl::StatusOr<std::shared_ptr<Stream>> s = p.conn().NewStream(call, "/echo.Echo/Bidi");
+    ctx.Check(s.ok(), s.status().ToString());
+    for (int i = 0; i < messages; ++i) {
+      std::string m = absl::StrCat(tag, ":", i, ":");
+      m.resize(std::max(m.size(), size), static_cast<char>('a' + i % 26));
+      ctx.Check((*s)->Send(m).ok(), "send");
+      absl::StatusOr<std::string> r = (*s)->Recv();
+      ctx.Check(r.ok() && *r == m, absl::StrCat(tag, " message ", i, " corrupted or lost: ",
+                                                r.status().ToString()));
+    }
+    ctx.Check((*s)->CloseSend().ok(), "close send");
+    ctx.Check(IsEof((*s)->Recv().status()), "EOF");
+    (*s)->Close().IgnoreError();
+    wg.Done();
+  });
+}
+
+TEST(MuxTest, ConcurrentStreamsWithTinySplitSizeArriveUncorrupted) {
+  Options o = MuxOptions();
+  o.split_bytes = 5;  // TestConcurrentLargeMessages: 20-byte messages in 5-byte frames
+  RunSeeds(o, o, [](Pair& p, sim::SimContext& ctx) {
+    WaitGroup wg(p.env());
+    for (int i = 0; i < 4; ++i) EchoOnFiber(p, ctx, wg, absl::StrCat("s", i), 5, 20);
+    wg.Wait();
+  });
+}
+
+TEST(MuxTest, LargeMessagesDoNotBlockSmallOnes) {
+  Options o = MuxOptions();
+  o.split_bytes = 1024;
+  RunSeeds(o, o, [](Pair& p, sim::SimContext& ctx) {
+    WaitGroup wg(p.env());
+    EchoOnFiber(p, ctx, wg, "big", 2, 300 * 1024);
+    EchoOnFiber(p, ctx, wg, "small", 20, 10);
+    wg.Wait();
+  }, 8);
+}
+
+TEST(MuxTest, CancelOneStreamLeavesTheOthersAndTheConnection) {
+  RunSeeds(MuxOptions(), MuxOptions(), [](Pair& p, sim::SimContext& ctx) {
+    Env& env = p.env();
+    WaitGroup wg(env);
+    EchoOnFiber(p, ctx, wg, "keeps going", 10, 100);
+    CallContext doomed(env);
+    absl::StatusOr<std::string> slow;
+    wg.Add();
+    env.scheduler().Spawn("slow call", [&] {
+      slow = p.conn().Invoke(doomed, "/echo.Echo/Slow", "x");
+      wg.Done();
+    });
+    SleepFor(env, Duration::Micros(50));
+    doomed.Cancel();
+    EchoOnFiber(p, ctx, wg, "after cancel", 3, 10);
+    wg.Wait();
+    ctx.Check(absl::IsCancelled(slow.status()), slow.status().ToString());
+    ctx.Check(!p.conn().closed().IsSet(), "the connection died");
+  });
+}
+
+TEST(MuxTest, HandlerErrorFailsOnlyItsStream) {
+  RunSeeds(MuxOptions(), MuxOptions(), [](Pair& p, sim::SimContext& ctx) {
+    Env& env = p.env();
+    WaitGroup wg(env);
+    EchoOnFiber(p, ctx, wg, "healthy", 10, 50);
+    absl::StatusOr<std::string> failed;
+    wg.Add();
+    env.scheduler().Spawn("failing call", [&] {
+      CallContext call(env);
+      failed = p.conn().Invoke(call, "/echo.Echo/Fail", "x");
+      wg.Done();
+    });
+    wg.Wait();
+    ctx.Check(RemoteErrorCode(failed.status()) == 42u, failed.status().ToString());
+  });
+}
+
+TEST(MuxTest, ConnCloseEndsEveryActiveStream) {
+  RunSeeds(MuxOptions(), MuxOptions(), [](Pair& p, sim::SimContext& ctx) {
+    Env& env = p.env();
+    WaitGroup wg(env);
+    std::vector<absl::Status> results(5);
+    std::vector<std::unique_ptr<CallContext>> calls;
+    for (int i = 0; i < 5; ++i) {
+      calls.push_back(std::make_unique<CallContext>(env));
+      wg.Add();
+      env.scheduler().Spawn(absl::StrCat("slow ", i), [&, i] {
+        results[i] = p.conn().Invoke(*calls[i], "/echo.Echo/Slow", "x").status();
+        wg.Done();
+      });
+    }
+    SleepFor(env, Duration::Micros(100));
+    p.conn().Close();
+    wg.Wait();
+    for (const absl::Status& s : results) ctx.Check(IsClosed(s), s.ToString());
+  });
+}
+
+TEST(MuxTest, TransportLossTerminatesAllStreamsWithTheRealCause) {
+  RunSeeds(MuxOptions(), MuxOptions(), [](Pair& p, sim::SimContext& ctx) {
+    Env& env = p.env();
+    WaitGroup wg(env);
+    std::vector<absl::Status> results(3);
+    for (int i = 0; i < 3; ++i) {
+      wg.Add();
+      env.scheduler().Spawn(absl::StrCat("slow ", i), [&, i] {
+        CallContext call(env);
+        results[i] = p.conn().Invoke(call, "/echo.Echo/Slow", "x").status();
+        wg.Done();
+      });
+    }
+    SleepFor(env, Duration::Micros(100));
+    // The server side goes away (shutdown gives up at once): client calls see "closed".
+    p.server().Shutdown(env.clock().Now());
+    wg.Wait();
+    for (const absl::Status& s : results) {
+      ctx.Check(IsClosed(s) && !absl::IsCancelled(s), absl::StrCat("client stream: ", s.ToString()));
+    }
+  });
+}
+
+TEST(MuxTest, MaxConcurrentStreamsRefusesWithAnErrorAndTheConnectionLives) {
+  Options server = MuxOptions();
+  server.max_concurrent_streams = 2;
+  RunSeeds(MuxOptions(), server, [](Pair& p, sim::SimContext& ctx) {
+    Env& env = p.env();
+    CallContext call(env);
+    std::vector<std::shared_ptr<Stream>> open;
+    for (int i = 0; i < 2; ++i) {
+      absl::StatusOr<std::shared_ptr<Stream>> s = p.conn().NewStream(call, "/echo.Echo/Bidi");
+      ctx.Check(s.ok() && (*s)->Send("hold").ok() && (*s)->Recv().ok(), "open stream");
+      open.push_back(*s);
+    }
+    absl::StatusOr<std::string> refused = p.conn().Invoke(call, "/echo.Echo/Unary", "x");
+    ctx.Check(absl::IsResourceExhausted(refused.status()) &&
+                  absl::StartsWith(refused.status().message(), kRefusedPrefix),
+              refused.status().ToString());
+    for (auto& s : open) {
+      ctx.Check(s->CloseSend().ok() && IsEof(s->Recv().status()), "held stream broke");
+      s->Close().IgnoreError();
+    }
+    open.clear();
+    // Streams finish when both sides are done; then there is room again.
+    SleepFor(env, Duration::Millis(1));
+    absl::StatusOr<std::string> after = p.conn().Invoke(call, "/echo.Echo/Unary", "again");
+    ctx.Check(after.ok() && *after == "again", after.status().ToString());
+  });
+}
+
+TEST(MuxTest, OversizedMessageFailsOnlyItsStream) {
+  Options server = MuxOptions();
+  server.packet_max_bytes = 1000;
+  RunSeeds(MuxOptions(), server, [](Pair& p, sim::SimContext& ctx) {
+    Env& env = p.env();
+    WaitGroup wg(env);
+    EchoOnFiber(p, ctx, wg, "fine", 5, 500);
+    CallContext call(env);
+    absl::StatusOr<std::string> big = p.conn().Invoke(call, "/echo.Echo/Unary", std::string(2000, 'x'));
+    ctx.Check(absl::IsResourceExhausted(big.status()) &&
+                  absl::StrContains(big.status().message(), "message too large"),
+              big.status().ToString());
+    wg.Wait();
+    absl::StatusOr<std::string> after = p.conn().Invoke(call, "/echo.Echo/Unary", "ok");
+    ctx.Check(after.ok(), after.status().ToString());
+  });
+}
+
+// Flow control: a consumer that does not read holds back only its own stream, and never buffers
+// more than its window; a message larger than the window still gets through.
+TEST(MuxTest, SlowConsumerBlocksOnlyItsOwnStreamWithinItsWindow) {
+  Options o = MuxOptions();
+  o.window_bytes = 8 * 1024;
+  o.initial_window_bytes = 8 * 1024;
+  o.split_bytes = 1024;
+  Router router = testing::EchoRouter();
+  router.ClientStream("/t.T/SlowSink", [](CallContext& ctx, Stream& s) -> absl::StatusOr<std::string> {
+    SleepFor(ctx.env(), Duration::Millis(20));  // not reading: the window fills
+    size_t queued_max = s.queued_bytes();
+    size_t total = 0;
+    for (;;) {
+      queued_max = std::max(queued_max, s.queued_bytes());
+      absl::StatusOr<std::string> m = s.Recv();
+      if (IsEof(m.status())) break;
+      if (!m.ok()) return m.status();
+      total += m->size();
+    }
+    if (queued_max > 8 * 1024) return absl::InternalError(absl::StrCat("buffered ", queued_max));
+    return absl::StrCat(total);
+  }).IgnoreError();
+  RunSeeds(o, o, [](Pair& p, sim::SimContext& ctx) {
+    Env& env = p.env();
+    WaitGroup wg(env);
+    wg.Add();
+    env.scheduler().Spawn("flooder", [&] {
+      CallContext call(env);
+      absl::StatusOr<std::shared_ptr<Stream>> s = p.conn().NewStream(call, "/t.T/SlowSink");
+      for (int i = 0; i < 40; ++i) ctx.Check((*s)->Send(std::string(1000, 'f')).ok(), "send");
+      ctx.Check((*s)->CloseSend().ok(), "close send");
+      absl::StatusOr<std::string> r = (*s)->Recv();
+      ctx.Check(r.ok() && *r == "40000", r.status().ToString());
+      (*s)->Close().IgnoreError();
+      wg.Done();
+    });
+    // While the flooder waits for window, other streams run.
+    SleepFor(env, Duration::Millis(1));
+    for (int i = 0; i < 5; ++i) {
+      CallContext call(env);
+      ctx.Check(p.conn().Invoke(call, "/echo.Echo/Unary", "quick").ok(), "blocked by a slow stream");
+    }
+    wg.Wait();
+  }, 10, &router);
+}
+
+TEST(MuxTest, MessageLargerThanTheWindowIsDelivered) {
+  Options o = MuxOptions();
+  o.window_bytes = 1024;
+  o.initial_window_bytes = 1024;
+  RunSeeds(o, o, [](Pair& p, sim::SimContext& ctx) {
+    WaitGroup wg(p.env());
+    EchoOnFiber(p, ctx, wg, "huge", 2, 100 * 1024);
+    wg.Wait();
+  }, 8);
+}
+
+// TestDrpcMetadataInterleavedAcrossStreams.
+TEST(MuxTest, MetadataInterleavedAcrossStreamsReachesTheRightHandlers) {
+  ExpectOk(RunServer(MuxOptions(), [](ServerSide& s) {
+    s.sim.Check(s.client.Write({F(Kind::kInvokeMetadata, 1, 1, EncodeMetadata({{"who", "one"}})),
+                                F(Kind::kInvokeMetadata, 3, 1, EncodeMetadata({{"who", "three"}})),
+                                F(Kind::kInvoke, 1, 2, "/echo.Echo/Meta"),
+                                F(Kind::kInvoke, 3, 2, "/echo.Echo/Meta"),
+                                F(Kind::kMessage, 3, 3, ""), F(Kind::kMessage, 1, 3, ""),
+                                F(Kind::kCloseSend, 1, 4), F(Kind::kCloseSend, 3, 4)})
+                    .ok(),
+                "w");
+    std::map<uint64_t, std::string> replies;
+    for (int i = 0; i < 4; ++i) {
+      absl::StatusOr<RawFrame> f = s.client.ReadFrame();
+      s.sim.Check(f.ok(), f.status().ToString());
+      if (f->kind == Kind::kMessage) replies[f->id.stream] = f->data;
+    }
+    s.sim.Check(replies[1] == "who=one" && replies[3] == "who=three",
+                absl::StrCat("got ", replies[1], " / ", replies[3]));
+  }));
+}
+
+// Per-stream monotonicity: a lower message ID on one stream is a connection-scoped protocol error.
+TEST(MuxTest, LowerMessageIdOnAStreamEndsTheConnection) {
+  ExpectOk(RunServer(MuxOptions(), [](ServerSide& s) {
+    s.sim.Check(s.client.Write({F(Kind::kInvoke, 1, 1, "/echo.Echo/Bidi"),
+                                F(Kind::kMessage, 1, 5, "a"), F(Kind::kMessage, 1, 4, "b")})
+                    .ok(),
+                "w");
+    absl::StatusOr<std::vector<RawFrame>> rest = s.client.ReadUntilClosed();
+    s.sim.Check(rest.ok(), "the server did not close the connection");
+  }));
+}
+
+TEST(MuxTest, KindChangeInsideAPacketEndsTheConnection) {
+  ExpectOk(RunServer(MuxOptions(), [](ServerSide& s) {
+    RawFrame part{PacketId{1, 2}, Kind::kMessage, false, false, "ab"};
+    s.sim.Check(s.client.Write({F(Kind::kInvoke, 1, 1, "/echo.Echo/Bidi"), part,
+                                F(Kind::kError, 1, 2, "xx")})
+                    .ok(),
+                "w");
+    s.sim.Check(s.client.ReadUntilClosed().ok(), "the server did not close the connection");
+  }));
+}
+
+TEST(MuxTest, InvokeOnAnExistingStreamEndsTheConnection) {
+  ExpectOk(RunServer(MuxOptions(), [](ServerSide& s) {
+    s.sim.Check(s.client.Write({F(Kind::kInvoke, 1, 1, "/echo.Echo/Bidi"),
+                                F(Kind::kInvoke, 1, 2, "/echo.Echo/Bidi")})
+                    .ok(),
+                "w");
+    s.sim.Check(s.client.ReadUntilClosed().ok(), "the server did not close the connection");
+  }));
+}
+
+// Frames of one stream may interleave with another stream's split packet, a higher message ID
+// abandons that stream's partial packet, and gaps in message IDs are fine.
+TEST(MuxTest, SplitPacketsOfDifferentStreamsInterleave) {
+  ExpectOk(RunServer(MuxOptions(), [](ServerSide& s) {
+    RawFrame a1{PacketId{1, 2}, Kind::kMessage, false, false, "hel"};
+    RawFrame b1{PacketId{2, 2}, Kind::kMessage, false, false, "wor"};
+    RawFrame a2{PacketId{1, 2}, Kind::kMessage, true, false, "lo"};
+    RawFrame b_abandoned{PacketId{2, 3}, Kind::kMessage, false, false, "junk"};
+    RawFrame b2{PacketId{2, 7}, Kind::kMessage, true, false, "ld"};
+    s.sim.Check(s.client.Write({F(Kind::kInvoke, 1, 1, "/echo.Echo/Unary"),
+                                F(Kind::kInvoke, 2, 1, "/echo.Echo/Unary"), a1, b1, a2,
+                                b_abandoned, b2, F(Kind::kCloseSend, 1, 3),
+                                F(Kind::kCloseSend, 2, 8)})
+                    .ok(),
+                "w");
+    std::map<uint64_t, std::string> replies;
+    for (int i = 0; i < 4; ++i) {
+      absl::StatusOr<RawFrame> f = s.client.ReadFrame();
+      s.sim.Check(f.ok(), f.status().ToString());
+      if (f->kind == Kind::kMessage) replies[f->id.stream] = f->data;
+    }
+    s.sim.Check(replies[1] == "hello" && replies[2] == "ld",
+                absl::StrCat("got ", replies[1], " / ", replies[2]));
+  }));
+}
+
+// Frames for unknown or finished streams (not Invoke) are dropped; the connection lives.
+TEST(MuxTest, FramesForUnknownStreamsAreDropped) {
+  ExpectOk(RunServer(MuxOptions(), [](ServerSide& s) {
+    s.sim.Check(s.client.Write({F(Kind::kMessage, 9, 1, "nobody"), F(Kind::kClose, 8, 1),
+                                F(Kind::kInvoke, 1, 1, "/echo.Echo/Unary"),
+                                F(Kind::kMessage, 1, 2, "x"), F(Kind::kCloseSend, 1, 3)})
+                    .ok(),
+                "w");
+    absl::StatusOr<RawFrame> m = s.client.ReadFrame();
+    s.sim.Check(m.ok() && *m == F(Kind::kMessage, 1, 1, "x"), m.status().ToString());
+  }));
+}
+
+// A replayed Invoke for a stream ID that was used before is dropped (no second call runs).
+TEST(MuxTest, ReplayedInvokeIsDropped) {
+  ExpectOk(RunServer(MuxOptions(), [](ServerSide& s) {
+    const std::vector<RawFrame> call = {F(Kind::kInvoke, 1, 1, "/echo.Echo/Unary"),
+                                        F(Kind::kMessage, 1, 2, "x"), F(Kind::kCloseSend, 1, 3)};
+    s.sim.Check(s.client.WriteBytes(Encode(call)).ok(), "w");
+    s.client.ReadFrame().IgnoreError();
+    s.client.ReadFrame().IgnoreError();
+    s.sim.Check(s.client.Write({F(Kind::kClose, 1, 4)}).ok(), "close");
+    SleepFor(s.sim.env(), Duration::Millis(1));
+    s.sim.Check(s.client.WriteBytes(Encode(call)).ok(), "replay");
+    s.sim.Check(s.client.Silent(Duration::Millis(10)), "a replayed Invoke ran again");
+  }));
+}
+
+// A Cancel between a stream's metadata and its Invoke drops the pending metadata (no leak).
+TEST(MuxTest, CancelBeforeTheInvokeDropsPendingMetadata) {
+  ExpectOk(RunServer(MuxOptions(), [](ServerSide& s) {
+    RawFrame cancel = F(Kind::kCancel, 1, 2);
+    cancel.control = true;
+    s.sim.Check(s.client.Write({F(Kind::kInvokeMetadata, 1, 1, EncodeMetadata({{"k", "v"}})),
+                                cancel, F(Kind::kInvoke, 2, 1, "/echo.Echo/Meta"),
+                                F(Kind::kMessage, 2, 2, ""), F(Kind::kCloseSend, 2, 3)})
+                    .ok(),
+                "w");
+    absl::StatusOr<RawFrame> m = s.client.ReadFrame();
+    s.sim.Check(m.ok() && *m == F(Kind::kMessage, 2, 1, ""), m.status().ToString());
+  }));
+}
+
+TEST(MuxTest, UpstreamClientWorksAgainstAMuxServer) {
+  RunSeeds(testing::UpstreamOptions(), MuxOptions(), [](Pair& p, sim::SimContext& ctx) {
+    WaitGroup wg(p.env());
+    EchoOnFiber(p, ctx, wg, "bidi", 5, 70000);
+    wg.Wait();
+    for (int i = 0; i < 3; ++i) {
+      CallContext call(p.env());
+      absl::StatusOr<std::string> r = p.conn().Invoke(call, "/echo.Echo/Unary", absl::StrCat(i));
+      ctx.Check(r.ok() && *r == absl::StrCat(i), r.status().ToString());
+    }
+  });
+}
+
+}  // namespace
+}  // namespace drpc
