@@ -1,0 +1,263 @@
+// The mux writer alone: fairness, order, terminal packets, flow control, stop/error paths (the
+// MuxWriter tests of cockroachdb/drpc PR #55 and more).
+#include "impl/mux_writer.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "impl/sync.h"
+#include "impl/testing/raw_peer.h"
+#include "sim/simulation.h"
+
+namespace drpc {
+namespace {
+
+using testing::RawFrame;
+using testing::RawPeer;
+
+struct Rig {
+  sim::SimContext& ctx;
+  std::unique_ptr<Transport> ours;
+  std::unique_ptr<RawPeer> peer;
+  std::unique_ptr<MuxWriter> writer;
+  absl::Status write_error;
+  Signal writer_done;
+  Rig(sim::SimContext& c, MuxWriter::Options o, const sim::NetworkOptions& net = {})
+      : ctx(c), writer_done(c.env()) {
+    c.network().set_options(net);
+    auto [a, b] = c.network().Pipe("mux");
+    ours = std::move(a);
+    peer = std::make_unique<RawPeer>(c.env(), std::move(b));
+    writer = std::make_unique<MuxWriter>(c.env(), *ours, o,
+                                         [this](const absl::Status& s) { write_error = s; });
+    c.env().scheduler().Spawn("writer", [this] {
+      writer->Run();
+      writer_done.Set();
+    });
+  }
+  ~Rig() {
+    writer->Stop(absl::CancelledError("test over"));
+    writer_done.Wait("writer");
+    ours->Close();
+    peer.reset();
+  }
+  std::vector<RawFrame> ReadFrames(size_t n) {
+    std::vector<RawFrame> out;
+    for (size_t i = 0; i < n; ++i) {
+      absl::StatusOr<RawFrame> f = peer->ReadFrame();
+      ctx.Check(f.ok(), absl::StrCat("frame ", i, ": ", f.status().ToString()));
+      out.push_back(*f);
+    }
+    return out;
+  }
+};
+
+void RunSeeds(std::function<void(sim::SimContext&)> body, int seeds = 10) {
+  for (int seed = 1; seed <= seeds; ++seed) {
+    sim::RunResult r = sim::RunSeed(body, static_cast<uint64_t>(seed), sim::RunOptions{});
+    ASSERT_TRUE(r.ok()) << "seed " << seed << " " << sim::FailureClassName(r.failure) << ": "
+                        << r.message;
+  }
+}
+
+MuxWriter::Packet Msg(uint64_t stream, uint64_t message, absl::string_view data) {
+  return {PacketId{stream, message}, Kind::kMessage, data};
+}
+
+TEST(MuxWriterTest, ReadyStreamsTakeTurnsOneFrameEach) {
+  RunSeeds([](sim::SimContext& ctx) {
+    Rig rig(ctx, {.split_bytes = 10, .batch_bytes = 1 << 20});
+    const std::string a(50, 'a'), b(50, 'b');
+    rig.writer->AddStream(1, false, 0);
+    rig.writer->AddStream(2, false, 0);
+    // Both queued before the writer runs: a large message must not hold the other stream back.
+    rig.writer->WriteAsync(1, {Msg(1, 1, a)});
+    rig.writer->WriteAsync(2, {Msg(2, 1, b)});
+    std::vector<RawFrame> frames = rig.ReadFrames(10);
+    std::map<uint64_t, std::string> got;
+    for (size_t i = 0; i < frames.size(); ++i) {
+      got[frames[i].id.stream] += frames[i].data;
+      ctx.Check(frames[i].id.stream == (i % 2 == 0 ? 1u : 2u),
+                absl::StrCat("frame ", i, " is from stream ", frames[i].id.stream));
+    }
+    ctx.Check(got[1] == a && got[2] == b, "data corrupted");
+    rig.writer->RemoveStream(1);
+    rig.writer->RemoveStream(2);
+  });
+}
+
+TEST(MuxWriterTest, ConcurrentBlockingWritersAllComplete) {
+  RunSeeds([](sim::SimContext& ctx) {
+    Rig rig(ctx, {.split_bytes = 7, .batch_bytes = 20});
+    WaitGroup wg(ctx.env());
+    std::map<uint64_t, std::string> sent;
+    for (uint64_t s = 1; s <= 5; ++s) {
+      rig.writer->AddStream(s, false, 0);
+      sent[s] = std::string(30 + s, static_cast<char>('a' + s));
+      wg.Add();
+      ctx.env().scheduler().Spawn(absl::StrCat("sender ", s), [&, s] {
+        ctx.Check(rig.writer->Write(s, {Msg(s, 1, sent[s])}).ok(), "write");
+        wg.Done();
+      });
+    }
+    wg.Wait();
+    std::map<uint64_t, std::string> got;
+    size_t frames_needed = 0;
+    for (const auto& [s, data] : sent) frames_needed += (data.size() + 6) / 7;
+    for (const RawFrame& f : rig.ReadFrames(frames_needed)) got[f.id.stream] += f.data;
+    ctx.Check(got == sent, "data corrupted or lost");
+    for (uint64_t s = 1; s <= 5; ++s) rig.writer->RemoveStream(s);
+  });
+}
+
+TEST(MuxWriterTest, GroupedPacketsOfAStreamStayTogetherInOrder) {
+  RunSeeds([](sim::SimContext& ctx) {
+    Rig rig(ctx, {.split_bytes = 4, .batch_bytes = 16});
+    rig.writer->AddStream(7, false, 0);
+    rig.writer->WriteAsync(7, {{PacketId{7, 1}, Kind::kInvokeMetadata, "metadata"},
+                               {PacketId{7, 2}, Kind::kInvoke, "/a/B"}});
+    std::vector<RawFrame> frames = rig.ReadFrames(3);
+    ctx.Check(frames[0].kind == Kind::kInvokeMetadata && !frames[0].done &&
+                  frames[1].kind == Kind::kInvokeMetadata && frames[1].done &&
+                  frames[2].kind == Kind::kInvoke && frames[2].data == "/a/B",
+              "metadata and Invoke must go out in order");
+    rig.writer->RemoveStream(7);
+  });
+}
+
+TEST(MuxWriterTest, TerminalPacketDropsQueuedDataAndGoesFirst) {
+  RunSeeds([](sim::SimContext& ctx) {
+    Rig rig(ctx, {.split_bytes = 8, .batch_bytes = 1 << 20});
+    rig.writer->AddStream(1, /*flow_controlled=*/true, /*send_credit=*/8);
+    absl::Status blocked;
+    Signal done(ctx.env());
+    ctx.env().scheduler().Spawn("sender", [&] {
+      blocked = rig.writer->Write(1, {Msg(1, 1, std::string(100, 'x'))});
+      done.Set();
+    });
+    std::vector<RawFrame> first = rig.ReadFrames(1);  // the 8 bytes of credit, then it waits
+    ctx.Check(first[0].data.size() == 8 && !first[0].done, first[0].ToString());
+    rig.writer->WriteTerminalAsync(1, {PacketId{1, 2}, Kind::kCancel, "", true},
+                                   absl::CancelledError("context canceled"));
+    done.Wait("sender");
+    ctx.Check(absl::IsCancelled(blocked), blocked.ToString());
+    std::vector<RawFrame> next = rig.ReadFrames(1);
+    ctx.Check(next[0].kind == Kind::kCancel && next[0].control && next[0].id == PacketId{1, 2},
+              next[0].ToString());
+    ctx.Check(rig.peer->Silent(Duration::Millis(5)), "dropped data was still written");
+    rig.writer->RemoveStream(1);
+  });
+}
+
+TEST(MuxWriterTest, FlowControlNeverExceedsCreditAndResumesOnUpdate) {
+  RunSeeds([](sim::SimContext& ctx) {
+    Rig rig(ctx, {.split_bytes = 1000, .batch_bytes = 1 << 20});
+    rig.writer->AddStream(3, true, 10);
+    Signal done(ctx.env());
+    ctx.env().scheduler().Spawn("sender", [&] {
+      ctx.Check(rig.writer->Write(3, {Msg(3, 1, std::string(25, 'z'))}).ok(), "write");
+      done.Set();
+    });
+    std::vector<RawFrame> f = rig.ReadFrames(1);
+    ctx.Check(f[0].data.size() == 10 && !f[0].done, f[0].ToString());
+    ctx.Check(rig.peer->Silent(Duration::Millis(5)) && rig.writer->send_credit(3) == 0,
+              "sent beyond the credit");
+    rig.writer->AddCredit(3, 100);
+    std::vector<RawFrame> rest = rig.ReadFrames(1);
+    ctx.Check(rest[0].data.size() == 15 && rest[0].done, rest[0].ToString());
+    done.Wait("sender");
+    ctx.Check(rig.writer->send_credit(3) == 100 - 16, "charge must be data + 1 for the end");
+    rig.writer->RemoveStream(3);
+  });
+}
+
+TEST(MuxWriterTest, ControlFramesBypassAStreamWaitingForCredit) {
+  RunSeeds([](sim::SimContext& ctx) {
+    Rig rig(ctx, {.split_bytes = 1000, .batch_bytes = 1 << 20});
+    rig.writer->AddStream(1, true, 0);
+    Signal done(ctx.env());
+    ctx.env().scheduler().Spawn("sender", [&] {
+      rig.writer->Write(1, {Msg(1, 1, "stuck")}).IgnoreError();
+      done.Set();
+    });
+    std::string update;
+    AppendFrame(update, Frame{.id = {1, 0}, .kind = Kind::kWindowUpdate, .done = true,
+                              .control = true, .data = "\x10"});
+    rig.writer->WriteControl(update);
+    std::vector<RawFrame> f = rig.ReadFrames(1);
+    ctx.Check(f[0].kind == Kind::kWindowUpdate, f[0].ToString());
+    rig.writer->Stop(absl::CancelledError("stop"));
+    done.Wait("sender");
+  });
+}
+
+TEST(MuxWriterTest, StopFailsQueuedWritesAndLaterOnesAtOnce) {
+  RunSeeds([](sim::SimContext& ctx) {
+    Rig rig(ctx, {.split_bytes = 1000, .batch_bytes = 1 << 20});
+    rig.writer->AddStream(1, true, 0);
+    absl::Status queued;
+    Signal done(ctx.env());
+    ctx.env().scheduler().Spawn("sender", [&] {
+      queued = rig.writer->Write(1, {Msg(1, 1, "never")});
+      done.Set();
+    });
+    ctx.env().scheduler().Yield();
+    rig.writer->Stop(absl::UnavailableError("closed: connection closed"));
+    rig.writer->Stop(absl::InternalError("second stop is ignored"));
+    done.Wait("sender");
+    ctx.Check(absl::IsUnavailable(queued), queued.ToString());
+    ctx.Check(absl::IsUnavailable(rig.writer->Write(1, {Msg(1, 2, "late")})), "write after stop");
+    rig.writer_done.Wait("writer fiber exits after stop");
+    ctx.Check(rig.peer->Silent(Duration::Millis(5)), "stopped writer wrote data");
+  });
+}
+
+TEST(MuxWriterTest, TransportErrorFailsTheWritersAndReportsOnceWithoutDeadlock) {
+  RunSeeds([](sim::SimContext& ctx) {
+    Rig rig(ctx, {.split_bytes = 1000, .batch_bytes = 1 << 20});
+    rig.writer->AddStream(1, false, 0);
+    rig.peer->Close();  // the peer goes away: the next transport write fails
+    SleepFor(ctx.env(), Duration::Millis(1));
+    const absl::Status s = rig.writer->Write(1, {Msg(1, 1, "into the void")});
+    ctx.Check(!s.ok(), "write to a dead transport succeeded");
+    rig.writer_done.Wait("writer fiber exits after a write error");
+    ctx.Check(!rig.write_error.ok() && rig.writer->stopped(), "error not reported");
+  });
+}
+
+TEST(MuxWriterTest, BlockedTransportWriteIsReleasedByClose) {
+  RunSeeds([](sim::SimContext& ctx) {
+    sim::NetworkOptions net;
+    net.link.buffer_bytes = 16;
+    ctx.network().set_options(net);
+    auto [ours, theirs] = ctx.network().Pipe("unread");  // nobody reads `theirs`
+    absl::Status reported;
+    MuxWriter writer(ctx.env(), *ours, {.split_bytes = 1000, .batch_bytes = 1 << 20},
+                     [&](const absl::Status& s) { reported = s; });
+    Signal writer_done(ctx.env());
+    ctx.env().scheduler().Spawn("writer", [&] {
+      writer.Run();
+      writer_done.Set();
+    });
+    writer.AddStream(1, false, 0);
+    absl::Status s;
+    Signal done(ctx.env());
+    ctx.env().scheduler().Spawn("sender", [&] {
+      s = writer.Write(1, {Msg(1, 1, std::string(1000, 'q'))});
+      done.Set();
+    });
+    SleepFor(ctx.env(), Duration::Millis(1));
+    ctx.Check(!done.IsSet(), "the write should be blocked");
+    ours->Close();
+    done.Wait("sender");
+    writer_done.Wait("writer");
+    ctx.Check(!s.ok() && !reported.ok(), "a write cut off by Close must fail and be reported");
+    theirs->Close();
+  });
+}
+
+}  // namespace
+}  // namespace drpc
