@@ -113,8 +113,10 @@ void MuxWriter::MarkReady(uint64_t stream, StreamQueue& q) {
   wake_.WakeOne();
 }
 
-void MuxWriter::Enqueue(StreamQueue& q, Packet packet, Completion* completion, bool owned) {
-  Pending p{packet.id, packet.kind, packet.data, std::string(), packet.control, 0, completion};
+void MuxWriter::Enqueue(StreamQueue& q, Packet packet, Completion* completion, bool owned,
+                        size_t index_in_group, size_t group_size) {
+  Pending p{packet.id, packet.kind, packet.data, std::string(), packet.control, 0, completion,
+            group_size > 1, index_in_group + 1 == group_size};
   if (owned) {
     p.owned.assign(packet.data.data(), packet.data.size());
     p.data = p.owned;
@@ -146,7 +148,8 @@ absl::Status MuxWriter::Write(uint64_t stream, std::initializer_list<Packet> pac
   }
   Completion c;
   c.remaining = static_cast<int>(packets.size());
-  for (const Packet& p : packets) Enqueue(it->second, p, &c, /*owned=*/false);
+  size_t i = 0;
+  for (const Packet& p : packets) Enqueue(it->second, p, &c, /*owned=*/false, i++, packets.size());
   MarkReady(stream, it->second);
   return WaitFor(c);
 }
@@ -155,7 +158,8 @@ void MuxWriter::WriteAsync(uint64_t stream, std::initializer_list<Packet> packet
   if (stopped_) return;
   auto it = queues_.find(stream);
   if (it == queues_.end()) return;
-  for (const Packet& p : packets) Enqueue(it->second, p, nullptr, /*owned=*/true);
+  size_t i = 0;
+  for (const Packet& p : packets) Enqueue(it->second, p, nullptr, /*owned=*/true, i++, packets.size());
   MarkReady(stream, it->second);
 }
 
@@ -215,8 +219,10 @@ void MuxWriter::Stop(const absl::Status& error) {
   wake_.WakeAll();
 }
 
-void MuxWriter::EmitFrame(StreamQueue& q, std::string& batch, std::vector<Completion*>& done) {
+bool MuxWriter::EmitFrame(StreamQueue& q, std::string& batch, std::vector<Completion*>& done) {
   Pending& p = q.packets.front();
+  const bool in_group = p.in_group;
+  const bool last_of_group = p.last_of_group;
   size_t n = 0;
   bool last = false;
   DRPC_CHECK(NextFrame(q, p, &n, &last));
@@ -227,9 +233,10 @@ void MuxWriter::EmitFrame(StreamQueue& q, std::string& batch, std::vector<Comple
                            .control = p.control,
                            .data = p.data.substr(p.offset, n)});
   p.offset += n;
-  if (!last) return;
+  if (!last) return in_group;
   if (p.completion != nullptr) done.push_back(p.completion);
   q.packets.pop_front();
+  return in_group && !last_of_group;
 }
 
 void MuxWriter::Run() {
@@ -252,7 +259,9 @@ void MuxWriter::Run() {
       auto it = queues_.find(id);
       StreamQueue& q = it->second;
       q.in_ready = false;
-      if (Sendable(q)) EmitFrame(q, batch, done);
+      // One frame per turn, except that a group (metadata + Invoke) goes out whole.
+      while (Sendable(q) && EmitFrame(q, batch, done)) {
+      }
       if (Sendable(q)) {
         q.in_ready = true;
         ready_.push_back(id);

@@ -99,6 +99,10 @@ class MuxWriter {
     bool control;
     size_t offset = 0;       // data bytes already emitted
     Completion* completion;  // nullptr for async packets
+    // A packet of a group (metadata + Invoke): the group goes out in one turn, so no other
+    // stream's frame comes between its packets on the wire.
+    bool in_group = false;
+    bool last_of_group = false;
   };
   struct StreamQueue {
     std::deque<Pending> packets;
@@ -108,7 +112,8 @@ class MuxWriter {
     bool removed = false;
   };
 
-  void Enqueue(StreamQueue& q, Packet packet, Completion* completion, bool owned);
+  void Enqueue(StreamQueue& q, Packet packet, Completion* completion, bool owned,
+               size_t index_in_group = 0, size_t group_size = 1);
   // Drops the stream's non-terminal packets and queues `packet` behind its terminal ones.
   absl::Status QueueTerminal(uint64_t stream, Packet packet, const absl::Status& dropped,
                              Completion* completion);
@@ -117,8 +122,9 @@ class MuxWriter {
   bool NextFrame(const StreamQueue& q, const Pending& p, size_t* bytes, bool* last) const;
   bool Sendable(const StreamQueue& q) const;
   void MarkReady(uint64_t stream, StreamQueue& q);
-  // Appends one frame of the stream's first packet to the batch.
-  void EmitFrame(StreamQueue& q, std::string& batch, std::vector<Completion*>& done);
+  // Appends one frame of the stream's first packet to the batch. Returns true if the stream's
+  // turn continues (the frame belongs to a group that is not finished).
+  bool EmitFrame(StreamQueue& q, std::string& batch, std::vector<Completion*>& done);
   void Fail(Pending& p, const absl::Status& error);
   absl::Status WaitFor(Completion& c);
   void Complete(Completion* c, const absl::Status& status);

@@ -32,6 +32,7 @@ UpstreamManager::UpstreamManager(Env& env, std::unique_ptr<Transport> transport,
     : Manager(env, std::move(transport), role, options),
       assembler_(UpstreamAssembler::Options{.packet_max_bytes = options.packet_max_bytes}),
       write_mu_(env, "connection write lock"),
+      cancels_written_(env),
       accept_waiters_(env) {}
 
 UpstreamManager::~UpstreamManager() = default;
@@ -59,7 +60,10 @@ absl::StatusOr<std::shared_ptr<Stream>> UpstreamManager::NewClientStream(CallCon
     return absl::InvalidArgumentError(absl::StrCat("metadata of ", metadata.size(),
                                                    " bytes exceeds ", limits::kMetadataMaxBytes));
   }
-  // One stream at a time: wait until the previous one finished.
+  // One stream at a time: wait until the previous one finished (and its Cancel, if any, is out).
+  while (cancels_in_flight_ > 0 && !terminated() && !ctx.done()) {
+    cancels_written_.Wait("client: waiting for a soft cancel to be written");
+  }
   while (current_ != nullptr && !current_->finished()) {
     if (ctx.done()) return ctx.err();
     if (terminated()) return StreamErrorFor(Stream::Role::kClient, closed().status());
@@ -96,35 +100,38 @@ void UpstreamManager::WatchContext(CallContext& ctx, const std::shared_ptr<Strea
   if (id != 0) watch_ = Watch{&ctx, id, stream->id()};
 }
 
-// Spec §7.7: what cancelling an active call does in upstream mode.
+// Spec §7.7: what cancelling an active call does in upstream mode. Runs inside whatever cancelled
+// the context, so it must not block: the stream is cancelled at once, and a soft cancel's packet
+// is written by a fiber of its own.
 void UpstreamManager::OnContextDone(const std::shared_ptr<Stream>& stream,
                                     const absl::Status& reason) {
   if (stream->finished() || terminated()) return;
-  if (options_.soft_cancel) {
-    // Writing the Cancel may block, and this runs inside whatever cancelled the context.
+  // Go's SendCancel is "busy" when a write is in progress; then, as with a hard cancel of a busy
+  // stream, closing the connection is the only way to stop it.
+  const bool soft = options_.soft_cancel && !write_mu_.held();
+  stream->Cancel(reason);
+  if (soft) {
+    ++cancels_in_flight_;
     SpawnFiber(absl::StrCat("soft cancel stream ", stream->id()),
-               [this, stream, reason] { SoftCancel(stream, reason); });
+               [this, stream] { WriteCancel(stream); });
     return;
   }
-  stream->Cancel(reason);
-  // Hard cancel: if the stream is still busy (a fiber is inside Send or Recv), the only way to
-  // stop it, and to tell the server, is to close the connection (Go's default).
-  if (!stream->finished()) {
-    Terminate(ClosedError("connection closed by a hard cancel", reason));
+  if (!stream->finished() || options_.soft_cancel) {
+    Terminate(ClosedError(options_.soft_cancel
+                              ? "connection closed: soft cancel found a write in progress"
+                              : "connection closed by a hard cancel",
+                          reason));
   }
 }
 
-void UpstreamManager::SoftCancel(std::shared_ptr<Stream> stream, absl::Status reason) {
-  if (stream->terminated() || terminated()) return;
-  // Go's SendCancel is "busy" if a write is in progress; then the connection is closed instead.
-  if (!write_mu_.TryLock()) {
-    stream->Cancel(reason);
-    Terminate(ClosedError("connection closed: soft cancel found a write in progress", reason));
-    return;
+void UpstreamManager::WriteCancel(std::shared_ptr<Stream> stream) {
+  absl::Status s;
+  {
+    MutexLock lock(write_mu_);
+    s = AppendLocked(*stream, Kind::kCancel, "", /*control=*/true, /*flush=*/true);
   }
-  const absl::Status s = AppendLocked(*stream, Kind::kCancel, "", /*control=*/true, /*flush=*/true);
-  write_mu_.Unlock();
-  stream->Cancel(reason);
+  --cancels_in_flight_;
+  cancels_written_.WakeAll();
   if (!s.ok()) Terminate(ClosedError("connection closed: sending Cancel failed", s));
 }
 
@@ -282,6 +289,7 @@ void UpstreamManager::StopWriter(const absl::Status& reason) {
 }
 
 void UpstreamManager::TerminateStreams(const absl::Status& reason) {
+  cancels_written_.WakeAll();
   if (current_ != nullptr && !current_->terminated()) {
     current_->TerminateFromConnection(StreamErrorFor(current_->role(), reason));
   }

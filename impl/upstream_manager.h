@@ -64,7 +64,8 @@ class UpstreamManager final : public Manager, private StreamSink {
   std::shared_ptr<Stream> MakeStream(uint64_t id, Stream::Role role);
   void WatchContext(CallContext& ctx, const std::shared_ptr<Stream>& stream);
   void OnContextDone(const std::shared_ptr<Stream>& stream, const absl::Status& reason);
-  void SoftCancel(std::shared_ptr<Stream> stream, absl::Status reason);
+  // Writes the Cancel packet of a soft-cancelled stream (on a fiber of its own).
+  void WriteCancel(std::shared_ptr<Stream> stream);
 
   UpstreamAssembler assembler_;
   Mutex write_mu_;
@@ -73,6 +74,10 @@ class UpstreamManager final : public Manager, private StreamSink {
   // The current stream (the most recently created); older ones are finished or abandoned.
   std::shared_ptr<Stream> current_;
   uint64_t last_client_stream_id_ = 0;
+  // Soft cancels whose Cancel packet is not written yet: the next stream waits for them, so a
+  // Cancel can never follow a newer stream's frames (the peer would see IDs go backwards).
+  int cancels_in_flight_ = 0;
+  WaitList cancels_written_;
   // Server: the newest InvokeMetadata, kept for the Invoke with the same stream ID.
   std::optional<std::pair<uint64_t, Metadata>> pending_metadata_;
   // Server: invoked streams not yet accepted. Holds at most one live stream: a newer Invoke
