@@ -130,6 +130,63 @@ RC_GTEST_PROP(AssemblyProperties, UpstreamAssemblerNeverReturnsAPacketMixingIds,
   }
 }
 
+// Go's Reader.ReadPacket (spec §4.2) transcribed literally: the reference for the upstream mode.
+struct GoReaderModel {
+  size_t max;
+  PacketId last{1, 1};
+  std::optional<Packet> pkt;
+
+  // Returns the error's Go wording, or "" with *out set when a packet completes.
+  std::string OnFrame(const OwnedFrame& f, std::optional<Packet>* out) {
+    out->reset();
+    if (f.id < last) return "id monotonicity violation";
+    if (last != f.id || !pkt.has_value()) {
+      last = f.id;
+      pkt = Packet{f.id, f.kind, false, ""};
+    } else if (f.kind != pkt->kind) {
+      return "packet kind change";
+    }
+    pkt->control = pkt->control || f.control;
+    pkt->data += f.data;
+    if (pkt->data.size() > max) return "data overflow";
+    if (!f.done) return "";
+    ++last.message;
+    out->swap(pkt);
+    return "";
+  }
+};
+
+RC_GTEST_PROP(AssemblyProperties, UpstreamAssemblerBehavesLikeGosReader, ()) {
+  const size_t max = *rc::gen::inRange<size_t>(limits::kPacketLimitMinBytes, 400);
+  const auto frames = *rc::gen::container<std::vector<OwnedFrame>>(rc::gen::build<OwnedFrame>(
+      rc::gen::set(&OwnedFrame::id,
+                   rc::gen::build<PacketId>(rc::gen::set(&PacketId::stream, rc::gen::inRange<uint64_t>(0, 4)),
+                                            rc::gen::set(&PacketId::message, rc::gen::inRange<uint64_t>(0, 5)))),
+      rc::gen::set(&OwnedFrame::kind, rc::gen::element(Kind::kMessage, Kind::kClose, Kind::kInvoke)),
+      rc::gen::set(&OwnedFrame::done, rc::gen::arbitrary<bool>()),
+      rc::gen::set(&OwnedFrame::control, rc::gen::arbitrary<bool>()),
+      rc::gen::set(&OwnedFrame::data, GenData(100))));
+  GoReaderModel model{.max = max, .last = {1, 1}, .pkt = std::nullopt};
+  UpstreamAssembler assembler(UpstreamAssembler::Options{.packet_max_bytes = max});
+  for (const OwnedFrame& f : frames) {
+    std::optional<Packet> want;
+    const std::string want_error = model.OnFrame(f, &want);
+    auto got = assembler.OnFrame(f.view());
+    if (!want_error.empty()) {
+      RC_ASSERT(!got.ok());
+      RC_ASSERT(absl::StartsWith(got.status().message(), "protocol error: " + want_error));
+      return;
+    }
+    RC_ASSERT(got.ok());
+    RC_ASSERT(got->has_value() == want.has_value());
+    if (!want.has_value()) continue;
+    RC_ASSERT((*got)->id == want->id);
+    RC_ASSERT((*got)->kind == want->kind);
+    RC_ASSERT((*got)->control == want->control);
+    RC_ASSERT((*got)->data == want->data);
+  }
+}
+
 RC_GTEST_PROP(AssemblyProperties, MuxAssemblerReproducesEveryStreamFromAnyInterleaving, ()) {
   const size_t streams = *rc::gen::inRange<size_t>(1, 9);
   std::vector<std::vector<Sent>> sent(streams);

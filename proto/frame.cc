@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "proto/append_util.h"
 #include "proto/base/check.h"
 #include "proto/varint.h"
 
@@ -115,7 +116,7 @@ void AppendFrame(std::string& out, const Frame& frame) {
   n += EncodeVarint(frame.id.message, header + n);
   n += EncodeVarint(frame.data.size(), header + n);
   DRPC_DCHECK_LE(n, limits::kFrameHeaderMaxBytes);
-  out.reserve(out.size() + n + frame.data.size());
+  proto_internal::ReserveForAppend(out, n + frame.data.size());
   out.append(header, n);
   out.append(frame.data.data(), frame.data.size());
 }

@@ -100,6 +100,9 @@ absl::StatusOr<std::optional<Frame>> ParseFrame(absl::string_view in, size_t fra
 // Owns a buffer of received bytes and yields frames as they complete. The buffer never holds
 // more than one frame's header + data plus what the caller appended since: callers append what
 // one transport read returned, then drain Next() until it reports "need more".
+// Memory: the buffer keeps its peak size (bounded by the largest frame accepted plus one read),
+// so a connection that once received a 4 MiB frame keeps 4 MiB; consumed bytes are reclaimed by
+// compaction, moving each byte O(1) times.
 class FrameParser {
  public:
   struct Options {

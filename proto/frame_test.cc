@@ -192,6 +192,18 @@ TEST(FrameTest, AppendParseRoundTripsThousandFrames) {
   EXPECT_EQ(*parsed, sent);
 }
 
+TEST(FrameTest, AppendingManyFramesToOneBufferGrowsItGeometrically) {
+  // A writer appends frame after frame to one buffer; reallocation must stay logarithmic.
+  std::string out;
+  int reallocations = 0;
+  for (uint64_t m = 1; m <= 20000; ++m) {
+    const size_t capacity = out.capacity();
+    AppendFrame(out, Frame{.id = {1, m}, .kind = Kind::kMessage, .data = "0123456789"});
+    reallocations += out.capacity() != capacity;
+  }
+  EXPECT_LE(reallocations, 40);
+}
+
 TEST(FrameTest, KindNamesMatchGo) {
   EXPECT_EQ(KindName(Kind::kInvoke), "Invoke");
   EXPECT_EQ(KindName(Kind::kCloseSend), "CloseSend");

@@ -3,6 +3,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "proto/append_util.h"
 #include "proto/base/check.h"
 #include "proto/limits.h"
 #include "proto/varint.h"
@@ -51,7 +52,7 @@ absl::Status ReadField(absl::string_view body, size_t end, uint8_t tag, const ch
 
 void AppendMetadataEntry(std::string& out, absl::string_view key, absl::string_view value) {
   const size_t inner = FieldSize(key.size()) + FieldSize(value.size());
-  out.reserve(out.size() + FieldSize(inner));
+  proto_internal::ReserveForAppend(out, FieldSize(inner));
   out.push_back(static_cast<char>(kEntryTag));
   AppendVarint(out, inner);
   out.push_back(static_cast<char>(kKeyTag));

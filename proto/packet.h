@@ -52,11 +52,12 @@ class UpstreamAssembler {
   explicit UpstreamAssembler(Options options);
 
   // Feeds one frame. Errors are connection-fatal (kInvalidArgument with a message that starts
-  // with "protocol error: " and names the IDs involved); after an error the assembler must not be
-  // used again.
+  // with "protocol error: " and names the IDs involved); after an error every later call returns
+  // the same error.
   absl::StatusOr<std::optional<Packet>> OnFrame(const Frame& frame);
 
-  // The last accepted ID (starts at (1, 1), which is why zero IDs are rejected at the start).
+  // The lowest acceptable ID: the last frame's ID, or (s, m+1) after a complete packet (s, m).
+  // Starts at (1, 1), which is why zero IDs are rejected at the start.
   PacketId last() const { return last_; }
   // Bytes of a partially assembled packet.
   size_t partial_bytes() const;
@@ -94,7 +95,7 @@ class MuxAssembler {
   // Feeds one frame. A non-OK status is connection-fatal ("protocol error: ..."); otherwise the
   // result is nothing yet, a complete packet, or a stream-scoped error. After a stream-scoped
   // error, later frames of the same packet (same message ID) are dropped silently; the next
-  // message ID starts fresh.
+  // message ID starts fresh. After a connection-fatal error every later call returns it again.
   absl::StatusOr<Result> OnFrame(const Frame& frame);
 
   // Drops all state for `stream` (called when the stream ends, so memory stays bounded).

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "proto/append_util.h"
 #include "proto/base/check.h"
 #include "proto/limits.h"
 #include "proto/varint.h"
@@ -35,7 +36,7 @@ size_t PacketWireSize(PacketId id, Kind kind, size_t data_bytes, size_t split_by
 
 void AppendPacket(std::string& out, PacketId id, Kind kind, absl::string_view data, bool control,
                   size_t split_bytes) {
-  out.reserve(out.size() + PacketWireSize(id, kind, data.size(), split_bytes));
+  proto_internal::ReserveForAppend(out, PacketWireSize(id, kind, data.size(), split_bytes));
   PacketSplitter splitter(id, kind, data, control, split_bytes);
   while (!splitter.done()) splitter.AppendNextFrame(out);
 }
