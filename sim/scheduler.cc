@@ -40,6 +40,11 @@ SimScheduler::~SimScheduler() {
   fibers_.clear();
 }
 
+void SimScheduler::Freeze() {
+  DRPC_CHECK(current_ == nullptr) << "Freeze() is called after Run() returned";
+  for (auto& [id, fiber] : fibers_) fiber->context_.Freeze();
+}
+
 // --- Clock ----------------------------------------------------------------------------------------
 
 TimerId SimScheduler::ScheduleAt(Instant deadline, absl::AnyInvocable<void()> callback) {

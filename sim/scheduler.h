@@ -94,6 +94,10 @@ class SimScheduler final : public Clock, public Scheduler {
   // Runs fibers and fires timers until nothing is left to do, or a limit or Abort() ends the run.
   Outcome Run(Instant time_limit, uint64_t step_limit);
 
+  // Keeps every unfinished fiber suspended for the life of the process (a failed run's objects
+  // are never torn down); their stacks stay visible to LeakSanitizer. Call after Run() returned.
+  void Freeze();
+
   // Ends Run() after the current fiber suspends. From a fiber, also suspends the caller for good.
   void Abort();
 

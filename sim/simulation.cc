@@ -198,6 +198,7 @@ RunResult RunSimulation(absl::FunctionRef<void(SimContext&)> scenario, DecisionS
   r.trace_tail = trace.Tail(options.trace.ring_max_lines);
   if (!r.ok()) {
     // Frozen: the failed run's fibers and objects are never torn down (see the header).
+    scheduler->Freeze();
     Frozen()->push_back(scheduler);
     Frozen()->push_back(network);
     Frozen()->push_back(chaos);

@@ -66,6 +66,14 @@ FiberContext::FiberContext(StackPool& pool, absl::AnyInvocable<void()> body)
 #endif
 }
 
+void FiberContext::Freeze() {
+  if (!started_ || finished_ || frozen_) return;
+  frozen_ = true;
+#if defined(DRPC_FIBER_ASAN)
+  __lsan_register_root_region(stack_.bottom, stack_.usable_bytes());
+#endif
+}
+
 FiberContext::~FiberContext() {
   DRPC_CHECK(!running_) << "a fiber cannot destroy its own context";
   if (started_ && !finished_) {
@@ -73,9 +81,7 @@ FiberContext::~FiberContext() {
     ++g_abandoned;
     new boost::context::fiber(std::move(fiber_));
     pool_->Abandon(stack_);
-#if defined(DRPC_FIBER_ASAN)
-    __lsan_register_root_region(stack_.bottom, stack_.usable_bytes());
-#endif
+    Freeze();
   }
   // Not started: destroying the boost fiber unwinds an empty stack and releases it to the pool.
   // Finished: boost already released the stack.

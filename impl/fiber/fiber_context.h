@@ -43,6 +43,11 @@ class FiberContext {
   // Switches from inside this fiber back to the loop that resumed it.
   void Suspend();
 
+  // Marks a suspended fiber as kept for the life of the process (a failed simulation run is
+  // frozen, not torn down): under LeakSanitizer its stack becomes a root region, so objects it
+  // references are not reported as leaks. Idempotent; no-op for finished or unstarted fibers.
+  void Freeze();
+
   bool finished() const { return finished_; }
   bool started() const { return started_; }
   bool running() const { return running_; }
@@ -65,6 +70,7 @@ class FiberContext {
   bool started_ = false;
   bool running_ = false;
   bool finished_ = false;
+  bool frozen_ = false;
 
   // Sanitizer bookkeeping (unused in plain builds).
   void* asan_fiber_fake_stack_ = nullptr;
