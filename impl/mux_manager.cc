@@ -176,7 +176,16 @@ absl::Status MuxManager::OnStreamFrame(StreamState& state, const Frame& frame) {
   absl::StatusOr<MuxAssembler::Result> r = assembler_.OnFrame(frame);
   if (!r.ok()) return AsProtocolError(r.status());
   if (auto* packet = std::get_if<Packet>(&*r)) {
-    return stream->HandlePacket(std::move(*packet), credit);
+    const Kind kind = packet->kind;
+    absl::Status s = stream->HandlePacket(std::move(*packet), credit);
+    if (stream->terminated() && (kind == Kind::kError || kind == Kind::kCancel || kind == Kind::kClose)) {
+      // The peer ended the stream and discards whatever we still send on it. Dropping it now also
+      // frees a sender blocked on flow control (the peer grants no more credit), and keeps late
+      // frames of this stream from following a newer stream's frames, which an upstream client
+      // would reject (spec §4.2).
+      writer_.DiscardQueued(stream->id(), stream->send_status());
+    }
+    return s;
   }
   if (auto* error = std::get_if<StreamAssemblyError>(&*r)) OnStreamError(*stream, error->status);
   return absl::OkStatus();

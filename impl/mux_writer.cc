@@ -87,12 +87,15 @@ bool MuxWriter::NextFrame(const StreamQueue& q, const Pending& p, size_t* bytes,
   size_t n = std::min(options_.split_bytes, remaining);
   if (p.kind == Kind::kMessage && q.flow_controlled) {
     // Charge: the data, plus one for the frame that completes the message.
+    if (q.credit == 0) return false;  // even an empty completing frame costs one byte
     n = static_cast<size_t>(std::min<uint64_t>(n, q.credit));
     if (n == remaining && q.credit < n + 1) {
-      if (n == 0) return false;  // an empty completing frame needs one byte of credit
-      --n;                       // keep one byte of credit for the completing frame
+      // The data fits but the completion does not: send the data now and complete the message
+      // with an empty frame once more credit arrives (a window of one byte still makes progress).
+      *bytes = n;
+      *last = false;
+      return true;
     }
-    if (n == 0 && remaining > 0) return false;
   }
   *bytes = n;
   *last = n == remaining;
@@ -172,7 +175,14 @@ absl::Status MuxWriter::QueueTerminal(uint64_t stream, Packet packet, const absl
     return absl::FailedPreconditionError(absl::StrCat("stream ", stream, " is not writable"));
   }
   StreamQueue& q = it->second;
-  // Keep earlier terminal packets (in order), drop everything else.
+  DropNonTerminal(q, dropped);
+  Enqueue(q, packet, completion, /*owned=*/completion == nullptr);
+  MarkReady(stream, q);
+  return absl::OkStatus();
+}
+
+void MuxWriter::DropNonTerminal(StreamQueue& q, const absl::Status& dropped) {
+  // Earlier terminal packets stay, in order; moved packets that own their bytes re-point at them.
   std::deque<Pending> kept;
   for (Pending& p : q.packets) {
     if (IsTerminal(p.kind)) {
@@ -183,9 +193,13 @@ absl::Status MuxWriter::QueueTerminal(uint64_t stream, Packet packet, const absl
     }
   }
   q.packets = std::move(kept);
-  Enqueue(q, packet, completion, /*owned=*/completion == nullptr);
-  MarkReady(stream, q);
-  return absl::OkStatus();
+}
+
+void MuxWriter::DiscardQueued(uint64_t stream, const absl::Status& dropped) {
+  auto it = queues_.find(stream);
+  if (it == queues_.end()) return;
+  DropNonTerminal(it->second, dropped);
+  if (it->second.removed && it->second.packets.empty() && !it->second.in_ready) queues_.erase(it);
 }
 
 absl::Status MuxWriter::WriteTerminal(uint64_t stream, Packet packet, const absl::Status& dropped) {

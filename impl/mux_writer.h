@@ -77,6 +77,10 @@ class MuxWriter {
   absl::Status WriteTerminal(uint64_t stream, Packet packet, const absl::Status& dropped);
   // The same without waiting (data copied), for callers that must not block.
   void WriteTerminalAsync(uint64_t stream, Packet packet, const absl::Status& dropped);
+  // The peer ended the stream (Error, Cancel or Close): its queued non-terminal packets are
+  // dropped (their senders get `dropped`) and a partly written one is abandoned, since the peer
+  // discards them anyway. Queued terminal packets still go out. Unknown streams are ignored.
+  void DiscardQueued(uint64_t stream, const absl::Status& dropped);
   // A frame outside any stream queue (WindowUpdate), written before the next stream frames.
   void WriteControl(std::string frame);
 
@@ -114,6 +118,8 @@ class MuxWriter {
 
   void Enqueue(StreamQueue& q, Packet packet, Completion* completion, bool owned,
                size_t index_in_group = 0, size_t group_size = 1);
+  // Fails and drops the queue's non-terminal packets; terminal ones stay, in order.
+  void DropNonTerminal(StreamQueue& q, const absl::Status& dropped);
   // Drops the stream's non-terminal packets and queues `packet` behind its terminal ones.
   absl::Status QueueTerminal(uint64_t stream, Packet packet, const absl::Status& dropped,
                              Completion* completion);

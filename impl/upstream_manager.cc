@@ -60,18 +60,21 @@ absl::StatusOr<std::shared_ptr<Stream>> UpstreamManager::NewClientStream(CallCon
     return absl::InvalidArgumentError(absl::StrCat("metadata of ", metadata.size(),
                                                    " bytes exceeds ", limits::kMetadataMaxBytes));
   }
-  // One stream at a time: wait until the previous one finished (and its Cancel, if any, is out).
-  while (cancels_in_flight_ > 0 && !terminated() && !ctx.done()) {
-    cancels_written_.Wait("client: waiting for a soft cancel to be written");
-  }
-  while (current_ != nullptr && !current_->finished()) {
+  // One stream at a time: wait until the previous one finished and its Cancel, if any, is out.
+  // Both conditions are checked together: the previous stream can be soft-cancelled while we wait
+  // for it to finish, and its Cancel must then still reach the wire before our Invoke.
+  for (;;) {
     if (ctx.done()) return ctx.err();
     if (terminated()) return StreamErrorFor(Stream::Role::kClient, closed().status());
+    if (cancels_in_flight_ > 0) {
+      cancels_written_.Wait("client: waiting for a soft cancel to be written");
+      continue;
+    }
+    if (current_ == nullptr || current_->finished()) break;
     std::shared_ptr<Stream> previous = current_;
     WaitAny({&previous->finished_signal(), &ctx.done_signal(), &closed()},
             "client: waiting for the previous stream to finish");
   }
-  if (ctx.done()) return ctx.err();
   if (terminated()) return StreamErrorFor(Stream::Role::kClient, closed().status());
 
   std::shared_ptr<Stream> stream = MakeStream(++last_client_stream_id_, Stream::Role::kClient);

@@ -329,11 +329,19 @@ class SimNetwork::Endpoint final : public Transport {
   absl::Status Write(absl::string_view data) override { return c_->Write(e_, data); }
   absl::Status CloseWrite() override { return c_->CloseWrite(e_); }
   void Close() override { c_->Close(e_); }
+  const Connection& connection() const { return *c_; }
 
  private:
   Connection* c_;
   int e_;
 };
+
+std::optional<FaultPlan> SimNetwork::StruckFault(const Transport& endpoint) const {
+  const auto* e = dynamic_cast<const Endpoint*>(&endpoint);
+  DRPC_CHECK(e != nullptr) << "StruckFault: not an endpoint of this network";
+  if (!e->connection().fault_struck) return std::nullopt;
+  return e->connection().plan;
+}
 
 class SimNetwork::SimListener final : public Listener {
  public:

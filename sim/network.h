@@ -112,6 +112,10 @@ class SimNetwork {
   void Heal();
   bool healed() const;
 
+  // The fault that has struck the connection of `endpoint` (a transport Pipe, Dial or a listener
+  // of this network returned), or nullopt if none has (yet).
+  std::optional<FaultPlan> StruckFault(const Transport& endpoint) const;
+
   // Leak report: endpoints and listeners not closed, by name.
   std::vector<std::string> OpenEndpoints() const;
 

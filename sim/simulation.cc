@@ -101,6 +101,11 @@ void SimContext::Fail(FailureClass failure, std::string message) {
   if (failure_ == FailureClass::kNone) {
     failure_ = failure;
     message_ = std::move(message);
+    // A scenario's own liveness verdict says what it waited for; where every fiber is stuck
+    // says why.
+    if (failure == FailureClass::kLiveness) {
+      absl::StrAppend(&message_, "\n  where the fibers are:", DescribeParked(scheduler_->ParkedFibers()));
+    }
     Log(absl::StrCat("FAIL (", FailureClassName(failure), "): ", message_));
   }
   scheduler_->Abort();

@@ -166,7 +166,10 @@ std::vector<std::string> Normalise(absl::string_view bytes) {
 TEST(SimConformanceTest, OurClientSendsTheGoClientsBytes) {
   const std::string root = CaptureRoot();
   const Router router = EchoRouter();
-  for (const auto& [name, script] : Scripts()) {
+  for (const auto& entry : Scripts()) {
+    // Named copies, not structured bindings: clang 14 cannot capture bindings in lambdas.
+    const std::string& name = entry.first;
+    const auto& script = entry.second;
     absl::StatusOr<Capture> capture = LoadCapture(root, name, 1);
     ASSERT_TRUE(capture.ok()) << capture.status();
     std::string sent;

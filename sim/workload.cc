@@ -1,0 +1,285 @@
+#include "sim/workload.h"
+
+#include <algorithm>
+#include <initializer_list>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "impl/mux_manager.h"
+#include "impl/server.h"
+#include "impl/sync.h"
+#include "proto/base/check.h"
+#include "proto/limits.h"
+#include "sim/wire_oracle.h"
+#include "sim/workload_calls.h"
+#include "sim/workload_ledger.h"
+
+namespace drpc::sim {
+namespace {
+
+constexpr char kServerAddress[] = "server:1";
+constexpr char kProbeAddress[] = "probe:1";
+constexpr uint64_t kDisturbAtMaxMicros = 50'000;
+constexpr Duration kShutdownGrace = Duration::Millis(5);
+
+template <typename T>
+T Pick(SimContext& ctx, absl::string_view site, std::initializer_list<T> values) {
+  return values.begin()[ctx.Choose(site, values.size())];
+}
+
+WireEndConfig EndConfig(const Options& o, bool client) {
+  return WireEndConfig{.client = client,
+                       .mux = o.mux,
+                       .split_bytes = o.split_bytes,
+                       .initial_window_bytes = o.initial_window_bytes};
+}
+
+Duration RandomDelay(SimContext& ctx, absl::string_view site) {
+  return Duration::Micros(static_cast<int64_t>(ctx.Choose(site, kDisturbAtMaxMicros)));
+}
+
+// The live state of one workload run (everything the fibers share).
+class Run {
+ public:
+  Run(SimContext& ctx, const WorkloadConfig& config, const Options& client, const Options& server)
+      : ctx_(ctx),
+        config_(config),
+        client_(client),
+        server_(server),
+        oracle_([&ctx](std::string why) { ctx.Fail(FailureClass::kCorrectness, std::move(why)); }),
+        ledger_(ctx, config, client, server),
+        router_(LoadRouter(ctx, ledger_)),
+        caller_(ctx, config, ledger_) {}
+
+  WorkloadReport Go() {
+    Env& env = ctx_.env();
+    Server server(env, router_, server_);
+    WaitGroup server_fibers(env);
+    StartServer(server, kServerAddress, server_fibers);
+    ledger_.conns().reserve(static_cast<size_t>(config_.connections) + 1);
+    for (int i = 0; i < config_.connections; ++i) Connect(kServerAddress, "client");
+
+    WaitGroup helpers(env);
+    StartDisturbers(server, helpers);
+    const Instant heal_at = ctx_.network().options().heal_at;
+    if (!RunCallers(heal_at + config_.liveness_bound)) return ledger_.report();
+    helpers.Wait("workload: waiting for the disturbers");
+
+    for (size_t i = 0; i < ledger_.conns().size(); ++i) ledger_.CheckConnectionEnd(i);
+    for (ConnRecord& c : ledger_.conns()) CloseAndCheck(c);
+    if (!WaitForServerIdle(server, env.clock().Now() + config_.liveness_bound)) {
+      return ledger_.report();
+    }
+    ledger_.CheckHandlers();
+    if (config_.probe_after_heal) Probe(heal_at);
+    server.Shutdown(env.clock().Now() + kShutdownGrace);
+    server_fibers.Wait("workload: waiting for the server");
+    ledger_.conns().clear();
+    for (const std::weak_ptr<Stream>& s : caller_.streams()) {
+      ctx_.Check(s.expired(), "leak: a client stream outlived its connection");
+    }
+    return ledger_.report();
+  }
+
+ private:
+  void StartServer(Server& server, absl::string_view address, WaitGroup& fibers) {
+    absl::StatusOr<std::unique_ptr<Listener>> l = ctx_.network().Listen(address);
+    DRPC_CHECK_OK(l.status());
+    auto listener = std::shared_ptr<Listener>(
+        oracle_.TapListener(*std::move(l), std::string(address), EndConfig(server_, false)));
+    fibers.Add();
+    ctx_.env().scheduler().Spawn(absl::StrCat("serve ", address), [&server, &fibers, listener] {
+      absl::Status s = server.Serve(*listener);
+      listener->Close();
+      fibers.Done();
+      (void)s;
+    });
+  }
+
+  size_t Connect(absl::string_view address, absl::string_view who) {
+    const size_t index = ledger_.conns().size();
+    absl::StatusOr<std::unique_ptr<Transport>> t = ctx_.network().Dial(address);
+    if (!t.ok()) {
+      ctx_.Fail(FailureClass::kCorrectness, absl::StrCat("dial ", address, ": ", t.status().ToString()));
+    }
+    ConnRecord rec;
+    rec.endpoint = t->get();
+    absl::StatusOr<std::unique_ptr<Conn>> conn = Conn::Create(
+        ctx_.env(), oracle_.Tap(*std::move(t), absl::StrCat(who, " ", index), EndConfig(client_, true)),
+        client_);
+    DRPC_CHECK_OK(conn.status());
+    rec.conn = *std::move(conn);
+    ledger_.conns().push_back(std::move(rec));
+    return index;
+  }
+
+  void StartDisturbers(Server& server, WaitGroup& helpers) {
+    Env& env = ctx_.env();
+    for (size_t i = 0; i < ledger_.conns().size(); ++i) {
+      if (!ctx_.Chance("load.close_conn", config_.conn_close_per_mille)) continue;
+      const Duration at = RandomDelay(ctx_, "load.close_conn_at");
+      helpers.Add();
+      env.scheduler().Spawn(absl::StrCat("close conn ", i), [this, i, at, &helpers] {
+        SleepFor(ctx_.env(), at, "waiting to close a connection");
+        ConnRecord& c = ledger_.conns()[i];
+        c.closed_by_workload = true;
+        ctx_.Reach("workload.closed_a_busy_connection");
+        c.conn->Close();
+        helpers.Done();
+      });
+    }
+    if (ctx_.Chance("load.shutdown", config_.server_shutdown_per_mille)) {
+      const Duration at = RandomDelay(ctx_, "load.shutdown_at");
+      helpers.Add();
+      env.scheduler().Spawn("shutdown", [this, &server, at, &helpers] {
+        SleepFor(ctx_.env(), at, "waiting to shut the server down");
+        ledger_.set_shutdown_started();
+        ctx_.Reach("workload.shutdown_during_load");
+        server.Shutdown(ctx_.env().clock().Now() + kShutdownGrace);
+        helpers.Done();
+      });
+    }
+  }
+
+  // False if the calls did not all end by `deadline` (reported as a liveness failure).
+  bool RunCallers(Instant deadline) {
+    Env& env = ctx_.env();
+    Signal all_done(env);
+    int running = 0;
+    for (size_t c = 0; c < static_cast<size_t>(config_.connections); ++c) {
+      for (int k = 0; k < config_.callers_per_connection; ++k) {
+        ++running;
+        env.scheduler().Spawn(absl::StrCat("conn ", c, " caller ", k), [this, c, &running, &all_done] {
+          for (int r = 0; r < config_.rpcs_per_caller; ++r) caller_.MakeCall(c);
+          if (--running == 0) all_done.Set();
+        });
+      }
+    }
+    if (running == 0) return true;
+    if (all_done.Wait("workload: waiting for every call", deadline)) return true;
+    std::string unfinished;
+    for (const auto& [id, rec] : ledger_.rpcs()) {
+      if (!rec.finished) absl::StrAppend(&unfinished, "\n  ", rec.Describe());
+    }
+    ctx_.Fail(FailureClass::kLiveness,
+              absl::StrCat("calls still running ", config_.liveness_bound.ToString(),
+                           " after the network healed:", unfinished));
+    return false;
+  }
+
+  // Every client has closed its connection: the server must notice and end every call.
+  bool WaitForServerIdle(Server& server, Instant deadline) {
+    Env& env = ctx_.env();
+    while (server.active_connections() > 0) {
+      if (env.clock().Now() >= deadline) {
+        std::string running;
+        for (const auto& [id, rec] : ledger_.rpcs()) {
+          if (rec.handler_runs > 0 && !rec.handler_done) absl::StrAppend(&running, "\n  ", rec.Describe());
+        }
+        ctx_.Fail(FailureClass::kLiveness,
+                  absl::StrCat("the server still serves ", server.active_connections(),
+                               " connection(s) ", config_.liveness_bound.ToString(),
+                               " after every client closed; handlers still running:", running));
+        return false;
+      }
+      SleepFor(env, Duration::Millis(1), "waiting for the server to notice closed connections");
+    }
+    return true;
+  }
+
+  void CloseAndCheck(ConnRecord& c) {
+    c.conn->Close();
+    if (auto* mux = dynamic_cast<MuxManager*>(&c.conn->manager())) {
+      ctx_.Check(mux->active_streams() == 0 && mux->pending_invokes() == 0 &&
+                     mux->writer().streams() == 0,
+                 absl::StrCat("leak: a closed mux connection still holds ", mux->active_streams(),
+                              " streams, ", mux->pending_invokes(), " pending invokes, ",
+                              mux->writer().streams(), " writer queues"));
+    }
+  }
+
+  // Liveness after healing: a fresh connection to a fresh server completes calls.
+  void Probe(Instant heal_at) {
+    Env& env = ctx_.env();
+    if (env.clock().Now() < heal_at) SleepFor(env, heal_at - env.clock().Now(), "waiting for the heal");
+    Server probe(env, router_, server_);
+    WaitGroup fibers(env);
+    StartServer(probe, kProbeAddress, fibers);
+    const size_t index = Connect(kProbeAddress, "probe");
+    caller_.MakeCleanCall(index, RpcType::kUnary, config_.liveness_bound);
+    caller_.MakeCleanCall(index, RpcType::kBidi, config_.liveness_bound);
+    ctx_.Reach("workload.probe_after_heal_succeeded");
+    CloseAndCheck(ledger_.conns()[index]);
+    probe.Shutdown(env.clock().Now() + kShutdownGrace);
+    fibers.Wait("workload: waiting for the probe server");
+  }
+
+  SimContext& ctx_;
+  const WorkloadConfig& config_;
+  Options client_;
+  Options server_;
+  WireOracle oracle_;
+  Ledger ledger_;
+  Router router_;
+  Caller caller_;
+};
+
+}  // namespace
+
+absl::string_view WorkloadModeName(WorkloadMode mode) {
+  switch (mode) {
+    case WorkloadMode::kUpstream: return "upstream";
+    case WorkloadMode::kMux: return "mux";
+    case WorkloadMode::kUpstreamClientMuxServer: return "upstream client, mux server";
+  }
+  return "?";
+}
+
+void DrawOptions(SimContext& ctx, WorkloadMode mode, Options& client, Options& server) {
+  client = Options{};
+  server = Options{};
+  client.mux = mode == WorkloadMode::kMux;
+  server.mux = mode != WorkloadMode::kUpstream;
+  constexpr size_t kDefaultSplit = limits::kSplitDefaultBytes;
+  for (Options* o : {&client, &server}) {
+    const bool c = o == &client;
+    o->split_bytes = Pick<size_t>(ctx, c ? "swarm.client.split" : "swarm.server.split",
+                                  {1, 7, 100, 1500, 16 * 1024, kDefaultSplit, kDefaultSplit});
+    o->write_buffer_bytes = Pick<size_t>(ctx, "swarm.write_buffer", {1, 100, 4096, 4096});
+    o->write_batch_bytes = Pick<size_t>(ctx, "swarm.write_batch", {1, 200, 4096, 64 * 1024});
+    o->recv_queue_max_count = Pick<size_t>(ctx, "swarm.queue_count", {1, 2, 16, 256});
+    o->recv_queue_max_bytes = Pick<size_t>(ctx, "swarm.queue_bytes", {1, 1000, 64 * 1024, 4 << 20});
+    o->window_bytes = Pick<uint64_t>(ctx, "swarm.window", {1, 64, 4096, 64 * 1024, 1 << 20});
+    o->soft_cancel = ctx.Chance("swarm.soft_cancel", 500);
+  }
+  client.flow_control = ctx.Chance("swarm.flow_control", 700);
+  server.flow_control = ctx.Chance("swarm.server_flow_control", 500);
+  // Both ends must assume the same initial window (impl/options.h).
+  client.initial_window_bytes = server.initial_window_bytes =
+      Pick<uint64_t>(ctx, "swarm.initial_window", {1, 100, 4096, 64 * 1024});
+  server.max_concurrent_streams = Pick<size_t>(ctx, "swarm.max_streams", {1, 2, 5, 1024});
+  server.pending_invokes_max = Pick<size_t>(ctx, "swarm.pending_invokes", {1, 4, 64});
+  DRPC_CHECK_OK(client.Validate());
+  DRPC_CHECK_OK(server.Validate());
+}
+
+WorkloadReport RunWorkload(SimContext& ctx, const WorkloadConfig& config) {
+  Options client = config.client;
+  Options server = config.server;
+  if (config.swarm) {
+    DrawOptions(ctx, config.mode, client, server);
+  } else {
+    client.mux = config.mode == WorkloadMode::kMux;
+    server.mux = config.mode != WorkloadMode::kUpstream;
+  }
+  NetworkOptions net = ctx.network().options();
+  net.draw_link_per_connection = config.draw_links;
+  net.fault_per_mille = config.fault_per_mille;
+  net.heal_at = ctx.now() + config.heal_after;
+  ctx.network().set_options(net);
+  Run run(ctx, config, client, server);
+  return run.Go();
+}
+
+}  // namespace drpc::sim
