@@ -1,5 +1,7 @@
 #include "sim/simulation.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <memory>
 #include <utility>
@@ -41,13 +43,18 @@ std::vector<std::shared_ptr<void>>* Frozen() {
 // What a DRPC_CHECK failure prints about the run in progress.
 const std::string* g_replay_command = nullptr;
 
-void PrintReplayOnCheckFailure(absl::string_view message) {
+// A failed DRPC_CHECK during a run: print the check and the replay command, then exit with the
+// crash class's code (tools/sim documents 14; a sweep's worker process reports it the same way).
+// _exit, not abort: nothing of the broken run may run again (no atexit handlers, no destructors).
+void ExitOnCheckFailure(absl::string_view message) {
+  std::fflush(stdout);
   std::fprintf(stderr, "%.*s\nsimulation crashed (failure class: crash)\n",
                static_cast<int>(message.size()), message.data());
   if (g_replay_command != nullptr && !g_replay_command->empty()) {
     std::fprintf(stderr, "replay: %s\n", g_replay_command->c_str());
   }
   std::fflush(stderr);
+  _exit(ExitCodeFor(FailureClass::kCrash));
 }
 
 std::string DescribeParked(const std::vector<SimScheduler::ParkedFiber>& parked) {
@@ -139,7 +146,7 @@ RunResult RunSimulation(absl::FunctionRef<void(SimContext&)> scenario, DecisionS
 
   const std::string* previous_replay = g_replay_command;
   g_replay_command = &options.replay_command;
-  CheckFailureHook previous_hook = SetCheckFailureHook(&PrintReplayOnCheckFailure);
+  CheckFailureHook previous_hook = SetCheckFailureHook(&ExitOnCheckFailure);
 
   bool main_done = false;
   scheduler->Spawn("main", [&] {
