@@ -57,6 +57,9 @@ struct RunOptions {
   // Printed when a DRPC_CHECK fails during the run (before the process exits with code 14), so a
   // crash can be replayed.
   std::string replay_command;
+  // A failed DRPC_CHECK ends the process with _exit(14). False: it aborts (SIGABRT) instead, for
+  // harnesses that detect crashes by signal (libFuzzer saves the crashing input only then).
+  bool exit_on_crash = true;
 };
 
 struct RunResult {
