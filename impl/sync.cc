@@ -41,14 +41,20 @@ WaitList::~WaitList() {
 bool WaitList::Wait(absl::string_view reason, Instant deadline) {
   Fiber* self = CurrentFiber(*env_, "WaitList::Wait");
   waiters_.push_back(self);
-  const bool woken = ParkUntil(*env_, self, reason, deadline);
-  Remove(self);
-  return woken || env_->clock().Now() < deadline;
+  const bool timer_fired = !ParkUntil(*env_, self, reason, deadline);
+  // WakeOne/WakeAll take the fibers they wake off the list. If that happened, the wake wins even
+  // when the deadline timer fired too before this fiber ran (a runtime may run several callbacks
+  // before it resumes fibers): the waker chose this fiber, so reporting a timeout would swallow
+  // the wake-up and no other waiter would get it.
+  if (!Remove(self)) return true;
+  return !timer_fired || env_->clock().Now() < deadline;
 }
 
-void WaitList::Remove(Fiber* fiber) {
+bool WaitList::Remove(Fiber* fiber) {
   auto it = std::find(waiters_.begin(), waiters_.end(), fiber);
-  if (it != waiters_.end()) waiters_.erase(it);
+  if (it == waiters_.end()) return false;
+  waiters_.erase(it);
+  return true;
 }
 
 void WaitList::WakeOne() {

@@ -41,7 +41,9 @@ class WaitList {
   WaitList& operator=(const WaitList&) = delete;
 
   // Parks the calling fiber until woken by WakeOne/WakeAll, or spuriously: callers loop on their
-  // condition. Returns false only if `deadline` passed first.
+  // condition. Returns false only if `deadline` passed first. A wake-up wins over a deadline that
+  // passes at the same time: once WakeOne/WakeAll has chosen this fiber, Wait returns true (the
+  // waker will not wake anyone else, so a timeout here would lose the wake-up).
   bool Wait(absl::string_view reason, Instant deadline = Instant::Infinite());
   void WakeOne();
   void WakeAll();
@@ -52,7 +54,8 @@ class WaitList {
   Env& env() const { return *env_; }
 
  private:
-  void Remove(Fiber* fiber);
+  // False if `fiber` was not listed (a Wake took it off).
+  bool Remove(Fiber* fiber);
   Env* env_;
   std::deque<Fiber*> waiters_;
 };
@@ -94,7 +97,8 @@ class CondVar {
  public:
   explicit CondVar(Env& env) : waiters_(env) {}
   // Atomically (no other fiber runs in between) releases `mu`, waits, and re-acquires `mu`.
-  // Returns false if `deadline` passed.
+  // Returns false if `deadline` passed first; a Signal that chose this waiter wins over a deadline
+  // passing at the same time (see WaitList::Wait).
   bool Wait(Mutex& mu, absl::string_view reason, Instant deadline = Instant::Infinite());
   void Signal() { waiters_.WakeOne(); }
   void SignalAll() { waiters_.WakeAll(); }

@@ -2,7 +2,9 @@
 // spurious wake-ups switched on, since callers must tolerate them.
 #include "impl/sync.h"
 
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
@@ -27,6 +29,56 @@ void RunOnSim(absl::FunctionRef<void(SimContext&)> body, int seeds = 30) {
                         << r.message;
   }
 }
+
+// A Clock over the simulator's that runs every timer due at an instant in one batch, before any
+// fiber resumes, as a production event loop does (it runs all expired timers, then fibers). The
+// simulator on its own resumes a woken fiber after each timer, so only this shows a wake-up and a
+// deadline landing together.
+class BatchingClock final : public Clock {
+ public:
+  explicit BatchingClock(Clock& inner) : inner_(&inner) {}
+  ~BatchingClock() override {
+    for (const auto& [id, inner_id] : inner_ids_) inner_->Cancel(inner_id);
+  }
+
+  Instant Now() const override { return inner_->Now(); }
+
+  TimerId ScheduleAt(Instant deadline, absl::AnyInvocable<void()> callback) override {
+    const TimerId id = next_id_++;
+    timers_.emplace(std::make_pair(deadline, id), std::move(callback));
+    deadlines_.emplace(id, deadline);
+    inner_ids_.emplace(id, inner_->ScheduleAt(deadline, [this] { RunDue(); }));
+    return id;
+  }
+
+  bool Cancel(TimerId id) override {
+    auto it = deadlines_.find(id);
+    if (it == deadlines_.end()) return false;
+    timers_.erase(std::make_pair(it->second, id));
+    deadlines_.erase(it);
+    inner_->Cancel(inner_ids_.at(id));
+    inner_ids_.erase(id);
+    return true;
+  }
+
+ private:
+  void RunDue() {
+    while (!timers_.empty() && timers_.begin()->first.first <= Now()) {
+      auto node = timers_.extract(timers_.begin());
+      const TimerId id = node.key().second;
+      deadlines_.erase(id);
+      inner_->Cancel(inner_ids_.at(id));  // false for the inner timer running now
+      inner_ids_.erase(id);
+      node.mapped()();
+    }
+  }
+
+  Clock* inner_;
+  TimerId next_id_ = 1;
+  std::map<std::pair<Instant, TimerId>, absl::AnyInvocable<void()>> timers_;
+  std::map<TimerId, Instant> deadlines_;
+  std::map<TimerId, TimerId> inner_ids_;
+};
 
 TEST(SyncTest, MutexExcludesAcrossBlockingCriticalSections) {
   RunOnSim([](SimContext& ctx) {
@@ -247,6 +299,53 @@ TEST(SyncTest, QueuePopWithDeadlineTimesOut) {
     absl::StatusOr<int> v = q.Pop(env.clock().Now() + Duration::Millis(4));
     ctx.Check(absl::IsDeadlineExceeded(v.status()), "pop should time out");
   });
+}
+
+// The push's timer is scheduled before the waiter's deadline timer, at the same instant: in one
+// batch the push wakes (and so chooses) the waiter, then its deadline timer fires as well. The
+// wake-up must win, or the item sits in the queue while Pop reports a timeout.
+TEST(SyncTest, QueuePopWokenAtItsDeadlineTakesTheItem) {
+  const RunResult r = sim::RunSeed(
+      [](SimContext& ctx) {
+        BatchingClock clock(ctx.env().clock());
+        Env env(clock, ctx.env().scheduler(), ctx.env().chaos());
+        BoundedQueue<int> q(env, 4);
+        const Instant deadline = clock.Now() + Duration::Millis(5);
+        clock.ScheduleAt(deadline, [&] {
+          int v = 7;
+          ctx.Check(q.TryPush(v), "push");
+        });
+        absl::StatusOr<int> got = q.Pop(deadline);
+        ctx.Check(got.ok() && *got == 7,
+                  absl::StrCat("the wake-up was swallowed: Pop returned ", got.status().ToString(),
+                               " with ", q.size(), " item(s) queued"));
+      },
+      1, RunOptions{});
+  EXPECT_TRUE(r.ok()) << sim::FailureClassName(r.failure) << ": " << r.message;
+}
+
+// Same race on a CondVar: the Signal chose this waiter (and no other), so Wait must report the
+// wake-up rather than a timeout.
+TEST(SyncTest, CondVarWaitSignalledAtItsDeadlineReportsTheWakeUp) {
+  const RunResult r = sim::RunSeed(
+      [](SimContext& ctx) {
+        BatchingClock clock(ctx.env().clock());
+        Env env(clock, ctx.env().scheduler(), ctx.env().chaos());
+        Mutex mu(env);
+        CondVar cv(env);
+        int signals = 0;
+        const Instant deadline = clock.Now() + Duration::Millis(5);
+        clock.ScheduleAt(deadline, [&] {
+          ++signals;
+          cv.Signal();
+        });
+        MutexLock lock(mu);
+        bool woken = true;
+        while (signals == 0 && woken) woken = cv.Wait(mu, "waiting for the signal", deadline);
+        ctx.Check(woken, "a CondVar::Wait chosen by Signal reported a timeout");
+      },
+      1, RunOptions{});
+  EXPECT_TRUE(r.ok()) << sim::FailureClassName(r.failure) << ": " << r.message;
 }
 
 TEST(SyncTest, UnparkBeforeParkIsNotLost) {

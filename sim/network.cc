@@ -84,6 +84,8 @@ struct SimNetwork::Connection {
            net->env_->clock().Now() < net->options_.heal_at;
   }
 
+  // The error a write on endpoint `e` fails with now, or OK.
+  absl::Status WriteStatus(int e) const;
   absl::Status Write(int e, absl::string_view data);
   absl::StatusOr<size_t> Read(int e, char* buf, size_t size);
   absl::Status CloseWrite(int e);
@@ -178,12 +180,19 @@ void SimNetwork::Connection::Deliver(int d, uint64_t seq) {
     }
     if (s.fin) {
       p.fin_received = true;
-    } else if (open[1 - d]) {
-      if (p.read_pos > 0 && p.read_pos * 2 >= p.readable.size()) {
-        p.readable.erase(0, p.read_pos);
-        p.read_pos = 0;
+    } else {
+      // The bytes themselves go into the trace hash, so a run that delivers different data (not
+      // just different amounts) at the same moments is told apart.
+      net->trace_->Mix(0xde);
+      net->trace_->Mix(id * 2 + static_cast<uint64_t>(d));
+      net->trace_->MixString(s.bytes);
+      if (open[1 - d]) {
+        if (p.read_pos > 0 && p.read_pos * 2 >= p.readable.size()) {
+          p.readable.erase(0, p.read_pos);
+          p.read_pos = 0;
+        }
+        p.readable += s.bytes;
       }
-      p.readable += s.bytes;
     }
     p.readers.WakeAll();
   }
@@ -223,17 +232,26 @@ void SimNetwork::Connection::Strike(int d) {
   }
 }
 
+absl::Status SimNetwork::Connection::WriteStatus(int e) const {
+  if (!open[e]) return TransportError(TransportErrorKind::kClosedLocally, EndpointName(e));
+  if (write_error[e].has_value()) return *write_error[e];
+  if (reset) return TransportError(TransportErrorKind::kReset, EndpointName(e));
+  if (pipes[e]->closed_by_writer) {
+    return TransportError(TransportErrorKind::kWriteAfterClose, EndpointName(e));
+  }
+  if (!open[1 - e]) {
+    return TransportError(TransportErrorKind::kReset, absl::StrCat(EndpointName(e), ": peer closed"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status SimNetwork::Connection::Write(int e, absl::string_view data) {
   Pipe& p = *pipes[e];
   size_t done = 0;
-  while (done < data.size()) {
-    if (!open[e]) return TransportError(TransportErrorKind::kClosedLocally, EndpointName(e));
-    if (write_error[e].has_value()) return *write_error[e];
-    if (reset) return TransportError(TransportErrorKind::kReset, EndpointName(e));
-    if (p.closed_by_writer) return TransportError(TransportErrorKind::kWriteAfterClose, EndpointName(e));
-    if (!open[1 - e]) {
-      return TransportError(TransportErrorKind::kReset, absl::StrCat(EndpointName(e), ": peer closed"));
-    }
+  for (;;) {
+    // Checked before the first byte too, so an empty write reports a closed or broken connection.
+    if (absl::Status s = WriteStatus(e); !s.ok()) return s;
+    if (done == data.size()) return absl::OkStatus();
     if (p.buffered() >= link.buffer_bytes) {
       p.writers.Wait("net write: peer's receive buffer full");
       continue;
@@ -253,7 +271,6 @@ absl::Status SimNetwork::Connection::Write(int e, absl::string_view data) {
     Send(e, data.substr(done, chunk));
     done += chunk;
   }
-  return absl::OkStatus();
 }
 
 absl::StatusOr<size_t> SimNetwork::Connection::Read(int e, char* buf, size_t size) {

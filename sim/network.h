@@ -12,10 +12,15 @@
 //     bandwidth;
 //   * a read returns any prefix of what has arrived;
 //   * the writer blocks while `buffer_bytes` are written but unread (back-pressure);
-//   * faults strike at byte offsets of a direction: RST (both ends see "connection reset" after
-//     the bytes before it), FIN (reader sees a clean EOF at the offset; the writer later sees a
-//     reset), write error (the writer gets an I/O error; the reader later a reset), read error
-//     (the reader's reads fail from that offset), stall (delivery pauses for a while).
+//   * faults strike at byte offsets of a direction: RST (the writer sees "connection reset" at the
+//     offset; the RST travels behind the bytes before it), FIN (reader sees a clean EOF at the
+//     offset; the writer later sees a reset), write error (the writer gets an I/O error; an RST
+//     follows as for RST), read error (the reader's reads fail from that offset), stall
+//     (delivery pauses for a while);
+//   * when an RST arrives, both ends see kReset from then on, and bytes that had arrived but were
+//     not yet read are discarded (as Linux TCP does): a reader gets the bytes before the RST only
+//     if it reads them before the RST arrives.
+// Every delivered segment's bytes are mixed into the trace hash.
 // Faults strike only before `heal_at`; connections made after it get no fault plan.
 #ifndef DRPC_SIM_NETWORK_H_
 #define DRPC_SIM_NETWORK_H_

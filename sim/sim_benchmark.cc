@@ -1,10 +1,14 @@
 // bazel run -c opt //sim:sim_benchmark
-// Costs of the simulator's moving parts, each next to its baseline:
-//   BM_RawBoostFiberSwitch   boost::context::fiber resume into a fiber and back (2 switches)
-//   BM_FiberContextSwitch    the same through FiberContext (sanitizer hooks compile away)
-//   BM_SimSchedulerYield     one Yield through SimScheduler with a random-walk pick per switch
-//   BM_PingPongSeed          one whole seed of a clean 3-round ping-pong (seeds/s)
-//   BM_ToyPingPongScenario   one seed of toy.ping_pong with swarm links and faults (seeds/s)
+// Costs of the simulator's moving parts, each next to its baseline. Every switch benchmark counts
+// single context switches (one direction: loop -> fiber or fiber -> loop) and reports the time per
+// switch in its `per_switch` column (items_per_second is switches/s):
+//   BM_RawBoostContextSwitch  boost::context::fiber resume into a fiber and back (2 switches)
+//   BM_FiberContextSwitch     the same through FiberContext (sanitizer hooks compile away)
+//   BM_SimSchedulerSwitch     fibers yielding through SimScheduler: each Yield is 2 switches (fiber
+//                             -> loop -> next fiber) plus one random-walk pick among >= 2 runnable
+//                             fibers (a tape decision), so per_switch includes half a decision
+//   BM_PingPongSeed           one whole seed of a clean 3-round ping-pong (items/s = seeds/s)
+//   BM_ToyPingPongScenario    one seed of toy.ping_pong with swarm links and faults (seeds/s)
 #include <boost/context/fiber.hpp>
 
 #include "benchmark/benchmark.h"
@@ -17,19 +21,26 @@
 namespace drpc::sim {
 namespace {
 
-void BM_RawBoostFiberSwitch(benchmark::State& state) {
+// Reports `switches` single context switches: time per switch and switches/s.
+void ReportSwitches(benchmark::State& state, int64_t switches) {
+  state.SetItemsProcessed(switches);
+  state.counters["per_switch"] = benchmark::Counter(
+      static_cast<double>(switches), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+void BM_RawBoostContextSwitch(benchmark::State& state) {
   namespace ctx = boost::context;
   bool stop = false;
   ctx::fiber f{[&stop](ctx::fiber&& sink) {
     while (!stop) sink = std::move(sink).resume();
     return std::move(sink);
   }};
-  for (auto _ : state) f = std::move(f).resume();
+  for (auto _ : state) f = std::move(f).resume();  // into the fiber and back: 2 switches
   stop = true;
   f = std::move(f).resume();
-  state.SetItemsProcessed(state.iterations() * 2);  // items = context switches
+  ReportSwitches(state, state.iterations() * 2);
 }
-BENCHMARK(BM_RawBoostFiberSwitch);
+BENCHMARK(BM_RawBoostContextSwitch);
 
 void BM_FiberContextSwitch(benchmark::State& state) {
   StackPool pool(StackPool::Options{});
@@ -39,15 +50,19 @@ void BM_FiberContextSwitch(benchmark::State& state) {
     while (!stop) self->Suspend();
   });
   self = &f;
-  for (auto _ : state) f.Resume();
+  for (auto _ : state) f.Resume();  // into the fiber and back: 2 switches
   stop = true;
   f.Resume();
-  state.SetItemsProcessed(state.iterations() * 2);
+  ReportSwitches(state, state.iterations() * 2);
 }
 BENCHMARK(BM_FiberContextSwitch);
 
-void BM_SimSchedulerYield(benchmark::State& state) {
+// N >= 2 fibers yield in a loop, so every resume follows a real scheduling decision (with one
+// runnable fiber the scheduler makes no pick).
+void BM_SimSchedulerSwitch(benchmark::State& state) {
   const int fibers = static_cast<int>(state.range(0));
+  int64_t switches = 0;
+  uint64_t picks = 0;
   for (auto _ : state) {
     state.PauseTiming();
     SeededDecisions decisions(1);
@@ -61,10 +76,16 @@ void BM_SimSchedulerYield(benchmark::State& state) {
     }
     state.ResumeTiming();
     sched.Run(Instant::Infinite(), UINT64_MAX);
-    state.SetItemsProcessed(state.items_processed() + int64_t{fibers} * kYields);
+    // Each time the loop runs a fiber: a switch in and a switch back out.
+    switches += 2 * static_cast<int64_t>(sched.stats().switches);
+    picks += decisions.count();
   }
+  ReportSwitches(state, switches);
+  // Close to 1: only the last fiber's final solo yields resume without a pick.
+  state.counters["picks_per_yield"] =
+      switches == 0 ? 0.0 : static_cast<double>(picks) / static_cast<double>(switches / 2);
 }
-BENCHMARK(BM_SimSchedulerYield)->Arg(1)->Arg(2)->Arg(8)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_SimSchedulerSwitch)->ArgName("fibers")->Arg(2)->Arg(8)->Unit(benchmark::kMillisecond);
 
 void BM_PingPongSeed(benchmark::State& state) {
   uint64_t seed = 1;

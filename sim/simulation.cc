@@ -1,5 +1,7 @@
 #include "sim/simulation.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <memory>
 #include <utility>
@@ -38,16 +40,24 @@ std::vector<std::shared_ptr<void>>* Frozen() {
   return frozen;
 }
 
-// What a DRPC_CHECK failure prints about the run in progress.
-const std::string* g_replay_command = nullptr;
+// The options of the run in progress, for a DRPC_CHECK failure.
+const RunOptions* g_run_options = nullptr;
 
-void PrintReplayOnCheckFailure(absl::string_view message) {
+// A failed DRPC_CHECK during a run: print the check and the replay command, then exit with the
+// crash class's code (tools/sim documents 14; a sweep's worker process reports it the same way).
+// _exit, not abort or exit: nothing of the broken run may run again (no atexit handlers, no
+// destructors). With exit_on_crash off, return: check.cc prints the message again and aborts.
+void OnCheckFailure(absl::string_view message) {
+  std::fflush(stdout);
   std::fprintf(stderr, "%.*s\nsimulation crashed (failure class: crash)\n",
                static_cast<int>(message.size()), message.data());
-  if (g_replay_command != nullptr && !g_replay_command->empty()) {
-    std::fprintf(stderr, "replay: %s\n", g_replay_command->c_str());
+  if (g_run_options != nullptr && !g_run_options->replay_command.empty()) {
+    std::fprintf(stderr, "replay: %s\n", g_run_options->replay_command.c_str());
   }
   std::fflush(stderr);
+  if (g_run_options == nullptr || g_run_options->exit_on_crash) {
+    _exit(ExitCodeFor(FailureClass::kCrash));
+  }
 }
 
 std::string DescribeParked(const std::vector<SimScheduler::ParkedFiber>& parked) {
@@ -142,9 +152,9 @@ RunResult RunSimulation(absl::FunctionRef<void(SimContext&)> scenario, DecisionS
   ctx.decisions_ = &mixing;
   ctx.trace_ = &trace;
 
-  const std::string* previous_replay = g_replay_command;
-  g_replay_command = &options.replay_command;
-  CheckFailureHook previous_hook = SetCheckFailureHook(&PrintReplayOnCheckFailure);
+  const RunOptions* previous_options = g_run_options;
+  g_run_options = &options;
+  CheckFailureHook previous_hook = SetCheckFailureHook(&OnCheckFailure);
 
   bool main_done = false;
   scheduler->Spawn("main", [&] {
@@ -155,7 +165,7 @@ RunResult RunSimulation(absl::FunctionRef<void(SimContext&)> scenario, DecisionS
       scheduler->Run(Instant() + options.time_limit, options.step_limit);
 
   SetCheckFailureHook(previous_hook);
-  g_replay_command = previous_replay;
+  g_run_options = previous_options;
 
   RunResult r;
   if (ctx.failure_ != FailureClass::kNone) {

@@ -16,7 +16,8 @@
 //     park reason);
 //   * liveness: virtual time passed the limit, or the fibers kept switching without finishing;
 //   * leaks: after main finished, fibers still parked, or transports/listeners not closed;
-//   * crash: a DRPC_CHECK failed (the process aborts after printing the replay command).
+//   * crash: a DRPC_CHECK failed: the process prints the check and the replay command and exits
+//     with code 14 (ExitCodeFor(kCrash)) at once; sweeps run seeds in worker processes to survive it.
 // A failed run is frozen, not torn down: its fibers stay suspended and its objects are kept, so no
 // destructor runs on half-finished state (see FiberContext).
 #ifndef DRPC_SIM_SIMULATION_H_
@@ -53,8 +54,12 @@ struct RunOptions {
   Duration time_limit = Duration::Seconds(600);
   uint64_t step_limit = 20'000'000;  // fiber switches
   Trace::Options trace{.echo = false, .ring_max_lines = 0};
-  // Printed when a DRPC_CHECK fails during the run, so a crash can be replayed.
+  // Printed when a DRPC_CHECK fails during the run (before the process exits with code 14), so a
+  // crash can be replayed.
   std::string replay_command;
+  // A failed DRPC_CHECK ends the process with _exit(14). False: it aborts (SIGABRT) instead, for
+  // harnesses that detect crashes by signal (libFuzzer saves the crashing input only then).
+  bool exit_on_crash = true;
 };
 
 struct RunResult {

@@ -2,6 +2,7 @@
 // fault reporting, deadlock/liveness/leak classification.
 #include "sim/simulation.h"
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <set>
@@ -11,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "impl/sync.h"
+#include "proto/base/check.h"
 #include "sim/scenario.h"
 #include "sim/toys.h"
 
@@ -227,6 +229,22 @@ TEST(SimulationTest, FailingCheckInsideAFiberStopsTheRunAtOnce) {
   EXPECT_EQ(r.failure, FailureClass::kCorrectness);
   EXPECT_EQ(r.message, "oracle says no");
   EXPECT_FALSE(continued);
+}
+
+// A failed DRPC_CHECK inside a run prints the replay command and exits with the crash code 14
+// (tools/sim's documented exit code), or aborts when a harness asks for a signal instead.
+TEST(SimulationTest, FailedCheckExitsWithTheCrashCodeAfterPrintingTheReplayCommand) {
+  auto crash = [](SimContext& ctx) {
+    ctx.env().scheduler().Yield();
+    DRPC_CHECK(ctx.now() < Instant()) << "deliberate";
+  };
+  RunOptions options;
+  options.replay_command = "replay-me --seed=1";
+  EXPECT_EXIT(RunSeed(crash, 1, options), testing::ExitedWithCode(14),
+              "CHECK failed: .*deliberate(.|\n)*replay: replay-me --seed=1");
+  options.exit_on_crash = false;
+  EXPECT_EXIT(RunSeed(crash, 1, options), testing::KilledBySignal(SIGABRT),
+              "replay: replay-me --seed=1");
 }
 
 }  // namespace

@@ -47,8 +47,7 @@ SeedOutcome RunOne(const ScenarioSpec& spec, uint64_t seed, const SweepOptions& 
     SeededDecisions recording(seed, /*record=*/true);
     RunSimulation(spec.body, recording, run);
     Tape tape = recording.tape();
-    tape.header["scenario"] = spec.name;
-    tape.header["seed"] = absl::StrCat(seed);
+    SetTapeHeader(tape, spec.name, seed, run);
     const std::string path = absl::StrCat(options.tape_dir, "/", spec.name, "-", seed, ".tape");
     if (tape.SaveToFile(path).ok()) o.tape_path = path;
   }
@@ -191,6 +190,9 @@ std::string DescribeExit(int status) {
   if (WIFSIGNALED(status)) {
     return absl::StrCat("killed by signal ", WTERMSIG(status), " (", strsignal(WTERMSIG(status)), ")");
   }
+  if (WEXITSTATUS(status) == ExitCodeFor(FailureClass::kCrash)) {
+    return absl::StrCat("exited with status ", WEXITSTATUS(status), " (a failed DRPC_CHECK)");
+  }
   return absl::StrCat("exited with status ", WEXITSTATUS(status));
 }
 
@@ -293,8 +295,31 @@ uint64_t SweepResult::failed() const {
 }
 
 std::string ReplayCommand(const SweepOptions& options, absl::string_view scenario, uint64_t seed) {
-  return absl::StrReplaceAll(options.replay_template,
-                             {{"{scenario}", scenario}, {"{seed}", absl::StrCat(seed)}});
+  return absl::StrReplaceAll(options.replay_template, {{"{scenario}", scenario},
+                                                       {"{seed}", absl::StrCat(seed)},
+                                                       {"{flags}", ReplayFlags(options.run)}});
+}
+
+std::string ReplayFlags(const RunOptions& run) { return run.fifo_policy ? " --fifo" : ""; }
+
+void SetTapeHeader(Tape& tape, absl::string_view scenario, uint64_t seed, const RunOptions& run) {
+  tape.header["scenario"] = std::string(scenario);
+  tape.header["seed"] = absl::StrCat(seed);
+  tape.header["policy"] = run.fifo_policy ? "fifo" : "random";
+}
+
+absl::Status ApplyTapeHeader(const Tape& tape, RunOptions& run) {
+  auto it = tape.header.find("policy");
+  if (it == tape.header.end()) return absl::OkStatus();
+  if (it->second == "fifo") {
+    run.fifo_policy = true;
+  } else if (it->second == "random") {
+    run.fifo_policy = false;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tape header has policy=", it->second, "; expected fifo or random"));
+  }
+  return absl::OkStatus();
 }
 
 SweepResult Sweep(const ScenarioSpec& spec, const SweepOptions& options) {
@@ -320,9 +345,13 @@ SweepResult Sweep(const ScenarioSpec& spec, const SweepOptions& options) {
     ++r.by_class[o.failure];
     r.total_decisions += o.decisions;
     for (const std::string& s : o.reached) ++r.reached[s];
-    if (o.failure != FailureClass::kNone && r.failures.size() < options.max_failures_kept) {
+    if (o.failure == FailureClass::kNone) continue;
+    if (r.failures.size() < options.max_failures_kept) {
       r.failures.push_back({seed, o.failure, std::move(o.message), o.trace_hash, std::move(o.tape_path),
                             ReplayCommand(options, spec.name, seed)});
+    } else {
+      r.more_failures.push_back({seed, o.failure, "", o.trace_hash, std::move(o.tape_path),
+                                 ReplayCommand(options, spec.name, seed)});
     }
   }
   progress.Update(results.size(), r.failed(), /*final_update=*/true);
@@ -348,9 +377,13 @@ void PrintSummary(const ScenarioSpec& spec, const SweepResult& r, std::FILE* out
     std::fprintf(out, "  replay: %s\n", f.replay_command.c_str());
     if (!f.tape_path.empty()) std::fprintf(out, "  tape:   %s\n", f.tape_path.c_str());
   }
-  if (r.failed() > r.failures.size()) {
-    std::fprintf(out, "  (%llu more failures not shown)\n",
-                 static_cast<unsigned long long>(r.failed() - r.failures.size()));
+  if (!r.more_failures.empty()) {
+    std::fprintf(out, "%zu more failures (messages not kept; replay to see them):\n",
+                 r.more_failures.size());
+  }
+  for (const SeedFailure& f : r.more_failures) {
+    std::fprintf(out, "FAIL seed %llu (%s)  replay: %s\n", static_cast<unsigned long long>(f.seed),
+                 std::string(FailureClassName(f.failure)).c_str(), f.replay_command.c_str());
   }
   for (const std::string& s : spec.situations) {
     auto it = r.reached.find(s);

@@ -3,7 +3,7 @@
 //
 //   SweepOptions o{.first_seed = 1, .seeds = 10000, .jobs = 2};
 //   SweepResult r = Sweep(*ScenarioRegistry::Find("toy.ping_pong"), o);
-//   PrintSummary(r, stdout);
+//   PrintSummary(*ScenarioRegistry::Find("toy.ping_pong"), r, stdout);
 //
 // With `isolate` (the default), seeds run in forked worker processes, so a crash (a failed
 // DRPC_CHECK, a segfault) is recorded as a "crash" failure of that seed and the sweep goes on.
@@ -18,8 +18,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "sim/scenario.h"
 #include "sim/simulation.h"
+#include "sim/tape.h"
 
 namespace drpc::sim {
 
@@ -33,9 +36,10 @@ struct SweepOptions {
   bool isolate = true;
   bool progress = false;             // a progress bar with seeds/s on stderr
   std::string tape_dir;              // failing tapes are saved here ("" = do not save)
-  // How to replay a seed: "{scenario}" and "{seed}" are substituted.
-  std::string replay_template = "bazel run //tools:sim -- --scenario={scenario} --seed={seed}";
-  size_t max_failures_kept = 20;     // failures with full details (all are counted)
+  // How to replay a seed: "{scenario}", "{seed}" and "{flags}" (ReplayFlags(run)) are substituted.
+  std::string replay_template =
+      "bazel run //tools:sim -- --scenario={scenario} --seed={seed}{flags}";
+  size_t max_failures_kept = 20;     // failures with messages; every other one gets a replay line
   RunOptions run;                    // base options (the scenario's configure hook is applied)
 };
 
@@ -53,6 +57,8 @@ struct SweepResult {
   uint64_t runs = 0;
   std::map<FailureClass, uint64_t> by_class;  // includes kNone for passing runs
   std::vector<SeedFailure> failures;          // the first max_failures_kept, in seed order
+  // Every later failure, in seed order, without its message (seed, class, replay, tape).
+  std::vector<SeedFailure> more_failures;
   std::map<std::string, uint64_t> reached;    // situation -> runs that reached it
   double wall_seconds = 0;
   uint64_t total_decisions = 0;
@@ -61,11 +67,24 @@ struct SweepResult {
 
 SweepResult Sweep(const ScenarioSpec& spec, const SweepOptions& options);
 
-// "{scenario}"/"{seed}" substitution of options.replay_template.
+// "{scenario}"/"{seed}"/"{flags}" substitution of options.replay_template.
 std::string ReplayCommand(const SweepOptions& options, absl::string_view scenario, uint64_t seed);
 
-// Human-readable summary: counts by failure class, seeds/s, each kept failure with its replay
-// command and tape path, and situations never reached.
+// The tools/sim flags that reproduce `run`'s base options beyond scenario and seed: " --fifo" for
+// the FIFO policy, else "".
+std::string ReplayFlags(const RunOptions& run);
+
+// A saved tape's header: scenario=, seed= and policy=fifo|random (the policy of `run`, which
+// replaying the tape needs as much as the decisions).
+void SetTapeHeader(Tape& tape, absl::string_view scenario, uint64_t seed, const RunOptions& run);
+
+// Applies a tape header's policy= to `run` (a tape without one leaves `run` alone).
+// InvalidArgument for an unknown policy.
+absl::Status ApplyTapeHeader(const Tape& tape, RunOptions& run);
+
+// Human-readable summary: counts by failure class, seeds/s, each kept failure with its message,
+// replay command and tape path, then one line with a replay command for every other failing
+// seed, and situations never reached.
 void PrintSummary(const ScenarioSpec& spec, const SweepResult& result, std::FILE* out);
 
 // The process exit code for a sweep: 0 if every run passed, else the highest ExitCodeFor among

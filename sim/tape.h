@@ -13,7 +13,7 @@
 //
 // Tape file format (text, one decision per line, '#' comments):
 //   # drpc-sim tape v1
-//   # scenario=ping_pong seed=42
+//   # policy=random scenario=ping_pong seed=42
 //   sched.pick 3 1
 //   net.segment 17 5
 #ifndef DRPC_SIM_TAPE_H_

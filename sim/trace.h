@@ -25,6 +25,8 @@ class Trace {
 
   // Folds values into the hash (FNV-1a over the value's bytes, then a SplitMix finaliser).
   void Mix(uint64_t value);
+  // Folds bytes and their count into the hash, eight bytes per step (used for every delivered
+  // network segment).
   void MixString(absl::string_view s);
   uint64_t hash() const;
 

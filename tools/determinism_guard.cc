@@ -19,9 +19,30 @@ namespace {
 constexpr absl::string_view kUseEnv =
     "proto/ and impl/ reach time, scheduling, randomness and I/O only through impl/env.h";
 
+constexpr absl::string_view kOrderedReason =
+    "hash containers iterate in an unspecified (std::) or per-process randomised (absl::) order, "
+    "and proto/, impl/ and sim/ must iterate deterministically; use std::map/std::set or "
+    "absl::btree_map/btree_set";
+
 struct IncludeRule {
   absl::string_view prefix;  // matched against the include target; a trailing '/' means a folder
   absl::string_view reason;
+};
+
+// Hash containers: rejected wherever determinism needs ordered iteration (Scope::ordered_iteration).
+constexpr IncludeRule kOrderedIncludeRules[] = {
+    {"unordered_map", "hash containers"},
+    {"unordered_set", "hash containers"},
+    {"absl/container/flat_hash_map.h", "hash containers"},
+    {"absl/container/flat_hash_set.h", "hash containers"},
+    {"absl/container/node_hash_map.h", "hash containers"},
+    {"absl/container/node_hash_set.h", "hash containers"},
+};
+
+// Their names, rejected wherever they appear as a name (qualified or not; members are fine).
+constexpr absl::string_view kOrderedForbidden[] = {
+    "unordered_map", "unordered_set", "unordered_multimap", "unordered_multiset",
+    "flat_hash_map", "flat_hash_set", "node_hash_map", "node_hash_set",
 };
 
 constexpr IncludeRule kIncludeRules[] = {
@@ -200,7 +221,17 @@ bool IsIdentifier(const std::string& t) {
   return !t.empty() && (std::isalpha(static_cast<unsigned char>(t[0])) || t[0] == '_');
 }
 
-void CheckIncludes(absl::string_view path, absl::string_view without_comments,
+// The first rule of `rules` that `target` matches, or nullptr.
+template <size_t N>
+const IncludeRule* MatchInclude(const IncludeRule (&rules)[N], absl::string_view target) {
+  for (const IncludeRule& rule : rules) {
+    const bool folder = absl::EndsWith(rule.prefix, "/");
+    if (folder ? absl::StartsWith(target, rule.prefix) : target == rule.prefix) return &rule;
+  }
+  return nullptr;
+}
+
+void CheckIncludes(absl::string_view path, Scope scope, absl::string_view without_comments,
                    std::vector<Violation>& out) {
   int line = 0;
   std::istringstream lines{std::string(without_comments)};
@@ -217,18 +248,17 @@ void CheckIncludes(absl::string_view path, absl::string_view without_comments,
     const size_t end = s.find(close, 1);
     if (end == absl::string_view::npos) continue;
     const absl::string_view target = s.substr(1, end - 1);
-    for (const IncludeRule& rule : kIncludeRules) {
-      const bool folder = absl::EndsWith(rule.prefix, "/");
-      if (folder ? absl::StartsWith(target, rule.prefix) : target == rule.prefix) {
-        out.push_back({std::string(path), line, absl::StrCat(s.substr(0, end + 1)),
-                       absl::StrCat(rule.reason, "; ", kUseEnv)});
-        break;
-      }
+    const std::string what(s.substr(0, end + 1));
+    if (const IncludeRule* rule = MatchInclude(kIncludeRules, target);
+        rule != nullptr && scope.env_doorway) {
+      out.push_back({std::string(path), line, what, absl::StrCat(rule->reason, "; ", kUseEnv)});
+    } else if (MatchInclude(kOrderedIncludeRules, target) != nullptr && scope.ordered_iteration) {
+      out.push_back({std::string(path), line, what, std::string(kOrderedReason)});
     }
   }
 }
 
-void CheckTokens(absl::string_view path, const std::vector<Token>& tokens,
+void CheckTokens(absl::string_view path, Scope scope, const std::vector<Token>& tokens,
                  std::vector<Violation>& out) {
   for (size_t i = 0; i < tokens.size(); ++i) {
     const std::string& name = tokens[i].text;
@@ -246,6 +276,14 @@ void CheckTokens(absl::string_view path, const std::vector<Token>& tokens,
     const bool declared = prev == "&" || prev == "*" || prev == ">" ||
                           (IsIdentifier(prev) && !Contains(kExpressionKeywords, prev));
     const int line = tokens[i].line;
+    if (scope.ordered_iteration && Contains(kOrderedForbidden, name) && !member) {
+      const bool named_qualifier = !qualifier.empty() && qualifier != "::";
+      out.push_back({std::string(path), line,
+                     named_qualifier ? absl::StrCat(qualifier, "::", name) : name,
+                     std::string(kOrderedReason)});
+      continue;
+    }
+    if (!scope.env_doorway) continue;
     if (name == "namespace" && prev == "using" && i + 1 < tokens.size() &&
         tokens[i + 1].text == "std") {
       out.push_back({std::string(path), line, "using namespace std",
@@ -266,21 +304,31 @@ void CheckTokens(absl::string_view path, const std::vector<Token>& tokens,
 
 }  // namespace
 
-bool IsGuardedPath(absl::string_view path) {
+Scope ScopeOf(absl::string_view path) {
   const bool cxx = absl::EndsWith(path, ".h") || absl::EndsWith(path, ".cc") ||
                    absl::EndsWith(path, ".hpp") || absl::EndsWith(path, ".cpp") ||
                    absl::EndsWith(path, ".inc");
-  if (!cxx) return false;
-  if (absl::StartsWith(path, "impl/runtime/")) return false;  // the production runtime
-  return absl::StartsWith(path, "proto/") || absl::StartsWith(path, "impl/");
+  if (!cxx) return {};
+  if (absl::StartsWith(path, "impl/runtime/")) return {};  // the production runtime
+  if (absl::StartsWith(path, "proto/") || absl::StartsWith(path, "impl/")) {
+    return {.env_doorway = true, .ordered_iteration = true};
+  }
+  if (absl::StartsWith(path, "sim/")) return {.env_doorway = false, .ordered_iteration = true};
+  return {};
+}
+
+bool IsGuardedPath(absl::string_view path) {
+  const Scope scope = ScopeOf(path);
+  return scope.env_doorway || scope.ordered_iteration;
 }
 
 std::vector<Violation> ScanSource(absl::string_view path, absl::string_view contents) {
   std::vector<Violation> out;
+  const Scope scope = ScopeOf(path);
   const std::string without_comments = Strip(contents, /*strip_literals=*/false);
-  CheckIncludes(path, without_comments, out);
+  CheckIncludes(path, scope, without_comments, out);
   const std::string code = Strip(contents, /*strip_literals=*/true);
-  CheckTokens(path, Tokenize(code), out);
+  CheckTokens(path, scope, Tokenize(code), out);
   std::stable_sort(out.begin(), out.end(),
                    [](const Violation& a, const Violation& b) { return a.line < b.line; });
   return out;
@@ -293,7 +341,7 @@ std::string FormatViolation(const Violation& v) {
 std::vector<Violation> ScanTree(const std::string& root, int* files_scanned) {
   namespace fs = std::filesystem;
   std::vector<std::string> files;
-  for (const char* top : {"proto", "impl"}) {
+  for (const char* top : {"proto", "impl", "sim"}) {
     const fs::path dir = fs::path(root) / top;
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) continue;

@@ -4,7 +4,8 @@
 //   std::vector<Violation> v = ScanSource("impl/stream.cc", contents);
 //   for (const Violation& x : v) std::cerr << FormatViolation(x) << "\n";
 //
-// What is rejected (after comments and string literals are removed):
+// What is rejected (after comments and string literals are removed), in two scopes:
+// The Env doorway, in proto/** and impl/** except the production runtime impl/runtime/**:
 //   * includes of threads, locks, futures, <random>, C time, sockets, epoll/poll, unistd, signals,
 //     absl/time/clock.h, absl/random/, absl/synchronization/;
 //   * uses of std::chrono clocks, std::this_thread, std::thread/mutex/async, random engines and
@@ -12,7 +13,10 @@
 //   * calls of rand(), srand(), random(), time(), clock(), getenv(), sleep(), usleep(),
 //     nanosleep(), gettimeofday(), clock_gettime(), getpid(), fork() — unqualified, `::` or `std::`
 //     qualified, and not member calls (`x.time()` is fine).
-// Guarded paths: proto/** and impl/** except the production runtime package impl/runtime/**.
+// Ordered iteration, in the same paths and in sim/** (whose runs must replay bit for bit):
+//   * std::unordered_map/set/multimap/multiset, absl::flat_hash_map/set, absl::node_hash_map/set
+//     and their headers: their iteration order is unspecified or randomised per process, so a
+//     loop over one could decide what goes on the wire or which fiber runs differently per run.
 #ifndef DRPC_TOOLS_DETERMINISM_GUARD_H_
 #define DRPC_TOOLS_DETERMINISM_GUARD_H_
 
@@ -30,17 +34,27 @@ struct Violation {
   std::string reason;   // why it is forbidden and what to use instead
 };
 
-// True if `path` (relative to the workspace root, '/'-separated) must obey the guard and is a
-// C++ source or header.
+// Which rules a file obeys (see the top of this file).
+struct Scope {
+  bool env_doorway = false;        // time, threads, randomness and I/O only through impl/env.h
+  bool ordered_iteration = false;  // no hash containers
+};
+
+// The rules for `path` (relative to the workspace root, '/'-separated): none for files that are
+// not C++ sources or headers, or that lie outside proto/, impl/ and sim/, or in impl/runtime/.
+Scope ScopeOf(absl::string_view path);
+
+// True if any rule applies to `path`.
 bool IsGuardedPath(absl::string_view path);
 
-// Scans one file's contents. `path` is only copied into the violations.
+// Scans one file's contents with the rules ScopeOf(path) gives; `path` is also copied into the
+// violations.
 std::vector<Violation> ScanSource(absl::string_view path, absl::string_view contents);
 
 // "impl/x.cc:12: forbidden <thread>: <reason>"
 std::string FormatViolation(const Violation& violation);
 
-// Walks `root`/proto and `root`/impl, scanning every guarded file. Files that cannot be read are
+// Walks `root`/proto, `root`/impl and `root`/sim, scanning every guarded file. Files that cannot be read are
 // reported as violations (a guard that silently skips files is no guard).
 std::vector<Violation> ScanTree(const std::string& root, int* files_scanned);
 

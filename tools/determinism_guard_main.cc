@@ -1,6 +1,7 @@
 // bazel run //tools:determinism_guard [-- ROOT]
-// Scans proto/ and impl/ (except impl/runtime/) of the workspace for forbidden sources of
-// nondeterminism; prints each violation as file:line and exits 1 if there are any.
+// Scans proto/, impl/ (except impl/runtime/) and sim/ of the workspace for forbidden sources of
+// nondeterminism (see determinism_guard.h); prints each violation as file:line and exits 1 if
+// there are any.
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -22,7 +23,7 @@ int main(int argc, char** argv) {
   std::printf("determinism guard: %d files scanned under %s, %zu violation(s)\n", files,
               root.c_str(), violations.size());
   if (files == 0) {
-    std::printf("determinism guard: no proto/ or impl/ sources found; wrong root?\n");
+    std::printf("determinism guard: no proto/, impl/ or sim/ sources found; wrong root?\n");
     return 2;
   }
   return violations.empty() ? 0 : 1;

@@ -44,12 +44,35 @@ TEST(DeterminismGuardTest, BadFixtureIsRejectedWithFileAndLine) {
   const std::vector<Violation> v = ScanSource("impl/bad_fixture.cc", contents);
   EXPECT_THAT(LinesAndWhat(v),
               ElementsAre(Pair(3, "<thread>"), Pair(4, "\"absl/random/random.h\""),
-                          Pair(5, "<sys/socket.h>"), Pair(12, "steady_clock"), Pair(13, "rand()"),
-                          Pair(14, "std::mutex"), Pair(15, "getenv"), Pair(16, "absl::Mutex"),
-                          Pair(17, "time()"), Pair(18, "this_thread")));
+                          Pair(5, "<sys/socket.h>"), Pair(6, "<unordered_map>"),
+                          Pair(7, "\"absl/container/flat_hash_set.h\""), Pair(15, "steady_clock"),
+                          Pair(16, "rand()"), Pair(17, "std::mutex"), Pair(18, "getenv"),
+                          Pair(19, "absl::Mutex"), Pair(20, "time()"), Pair(21, "this_thread"),
+                          Pair(22, "std::unordered_map"), Pair(23, "absl::flat_hash_set"),
+                          Pair(24, "std::unordered_multiset"), Pair(25, "absl::node_hash_map")));
   for (const Violation& x : v) EXPECT_EQ(x.path, "impl/bad_fixture.cc");
   EXPECT_EQ(FormatViolation(v[0]).rfind("impl/bad_fixture.cc:3: forbidden <thread>: ", 0), 0u)
       << FormatViolation(v[0]);
+  EXPECT_EQ(FormatViolation(v[12]).rfind(
+                "impl/bad_fixture.cc:22: forbidden std::unordered_map: hash containers iterate", 0),
+            0u)
+      << FormatViolation(v[12]);
+}
+
+// sim/ may use real time and processes (sweeps fork workers) but must iterate deterministically.
+TEST(DeterminismGuardTest, SimIsGuardedForHashContainersOnly) {
+  const std::string code =
+      "#include <chrono>\n#include <unordered_set>\n#include \"absl/container/node_hash_set.h\"\n"
+      "auto t = std::chrono::steady_clock::now();\n"
+      "std::unordered_set<int> a;\nabsl::node_hash_set<int> b;\nusing std::unordered_multimap;\n"
+      "absl::flat_hash_map<int, int> c;\n";
+  EXPECT_THAT(LinesAndWhat(ScanSource("sim/sweep.cc", code)),
+              ElementsAre(Pair(2, "<unordered_set>"),
+                          Pair(3, "\"absl/container/node_hash_set.h\""),
+                          Pair(5, "std::unordered_set"), Pair(6, "absl::node_hash_set"),
+                          Pair(7, "std::unordered_multimap"), Pair(8, "absl::flat_hash_map")));
+  EXPECT_THAT(ScanSource("impl/runtime/reactor.cc", code), IsEmpty());
+  EXPECT_THAT(ScanSource("tools/sim.cc", code), IsEmpty());
 }
 
 TEST(DeterminismGuardTest, CommentsAndStringLiteralsAreIgnored) {
@@ -83,13 +106,18 @@ TEST(DeterminismGuardTest, UsingNamespaceStdIsRejected) {
               ElementsAre(Pair(1, "using namespace std")));
 }
 
-TEST(DeterminismGuardTest, OnlyProtoAndImplOutsideTheRuntimeAreGuarded) {
+TEST(DeterminismGuardTest, ProtoImplAndSimAreGuardedButNotTheRuntime) {
   EXPECT_TRUE(IsGuardedPath("proto/frame.cc"));
   EXPECT_TRUE(IsGuardedPath("impl/stream.h"));
   EXPECT_TRUE(IsGuardedPath("impl/stream_test.cc"));
+  EXPECT_TRUE(IsGuardedPath("sim/scheduler.cc"));
   EXPECT_FALSE(IsGuardedPath("impl/runtime/reactor.cc"));
-  EXPECT_FALSE(IsGuardedPath("sim/scheduler.cc"));
+  EXPECT_FALSE(IsGuardedPath("tools/sim.cc"));
   EXPECT_FALSE(IsGuardedPath("impl/README.md"));
+  EXPECT_TRUE(ScopeOf("impl/stream.h").env_doorway);
+  EXPECT_TRUE(ScopeOf("impl/stream.h").ordered_iteration);
+  EXPECT_FALSE(ScopeOf("sim/scheduler.cc").env_doorway);
+  EXPECT_TRUE(ScopeOf("sim/scheduler.cc").ordered_iteration);
 }
 
 // The real tree: every guarded file in the workspace must be clean. The workspace root is found

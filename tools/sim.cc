@@ -4,8 +4,10 @@
 // Runs simulator scenarios. The first line printed is always the seed (or seed range). A single
 // run prints its result and statistics; a sweep shows a progress bar with seeds/s and ends with a
 // summary by failure class, and for every failure one copy-paste replay command and the path of
-// its saved tape. Exit codes: 0 ok, 10 correctness, 11 liveness, 12 deadlock, 13 leak, 14 crash,
-// 2 usage errors (for a sweep: the highest code among its failures).
+// its saved tape. Exit codes: 0 ok, 10 correctness, 11 liveness, 12 deadlock, 13 leak, 14 crash
+// (a failed DRPC_CHECK; the replay command goes to stderr), 2 usage errors (for a sweep: the
+// highest code among its failures). Replay commands carry --fifo when the run used FIFO; saved
+// tapes record the policy in their header (policy=fifo|random) and --tape replays honour it.
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -31,7 +33,9 @@ ABSL_FLAG(bool, trace, false, "single run: print the event trace");
 ABSL_FLAG(int, jobs, 2, "parallel worker processes for sweeps");
 ABSL_FLAG(bool, isolate, true, "sweeps: run seeds in worker processes so crashes are survivable");
 ABSL_FLAG(std::string, tape_dir, "", "where failing tapes are saved (default /tmp/drpc-sim)");
-ABSL_FLAG(bool, fifo, false, "run fibers in FIFO order instead of a seeded random walk");
+ABSL_FLAG(bool, fifo, false,
+          "run fibers in FIFO order instead of a seeded random walk (a --tape replay uses the "
+          "policy in the tape's header)");
 
 namespace drpc::sim {
 namespace {
@@ -84,8 +88,14 @@ int RunSingle(const ScenarioSpec& spec, RunOptions options) {
       std::fprintf(stderr, "%s\n", tape.status().ToString().c_str());
       return 2;
     }
+    // The policy is part of the run: a tape recorded under FIFO replays under FIFO.
+    if (absl::Status s = ApplyTapeHeader(*tape, options); !s.ok()) {
+      std::fprintf(stderr, "%s: %s\n", tape_path.c_str(), s.ToString().c_str());
+      return 2;
+    }
+    std::printf("policy %s\n", options.fifo_policy ? "fifo" : "random");
     options.replay_command = absl::StrCat("bazel run //tools:sim -- --scenario=", spec.name,
-                                          " --tape=", tape_path);
+                                          " --tape=", tape_path, ReplayFlags(options));
     TapeDecisions decisions(*std::move(tape));
     r = RunSimulation(spec.body, decisions, options);
     if (decisions.divergences() > 0 || decisions.exhausted() > 0) {
@@ -99,15 +109,14 @@ int RunSingle(const ScenarioSpec& spec, RunOptions options) {
     const uint64_t seed = static_cast<uint64_t>(absl::GetFlag(FLAGS_seed));
     std::printf("seed %llu scenario %s\n", static_cast<unsigned long long>(seed), spec.name.c_str());
     std::fflush(stdout);
-    options.replay_command =
-        absl::StrCat("bazel run //tools:sim -- --scenario=", spec.name, " --seed=", seed);
+    options.replay_command = absl::StrCat("bazel run //tools:sim -- --scenario=", spec.name,
+                                          " --seed=", seed, ReplayFlags(options));
     const std::string save = absl::GetFlag(FLAGS_save_tape);
     SeededDecisions decisions(seed, /*record=*/!save.empty());
     r = RunSimulation(spec.body, decisions, options);
     if (!save.empty()) {
       Tape tape = decisions.tape();
-      tape.header["scenario"] = spec.name;
-      tape.header["seed"] = absl::StrCat(seed);
+      SetTapeHeader(tape, spec.name, seed, options);
       absl::Status s = tape.SaveToFile(save);
       std::printf("tape: %s (%s)\n", save.c_str(), s.ok() ? "saved" : s.ToString().c_str());
     }

@@ -13,8 +13,8 @@
 //   DRPC_CHECK_OK(status);
 //
 // On failure the message "CHECK failed: <file>:<line>: <condition> (<values>) <detail>" goes to
-// the installed CheckFailureHook (the simulator prints its seed and a replay command there), then
-// to stderr, and the process aborts.
+// the installed CheckFailureHook (the simulator prints it with a replay command there and exits
+// with its crash code), then to stderr, and the process aborts.
 #ifndef DRPC_PROTO_BASE_CHECK_H_
 #define DRPC_PROTO_BASE_CHECK_H_
 
@@ -29,9 +29,11 @@
 
 namespace drpc {
 
-// Called with the complete failure message before the process aborts. It must not return control
-// to the failing code (it may throw only if every frame between the check and the catch allows it;
-// drpc-cpp's own code does not rely on that). Returns the previously installed hook.
+// Called with the complete failure message before the process aborts. It may end the process
+// itself (the simulator calls _exit with its crash exit code); if it returns, the message is
+// printed and the process aborts. It must not return control to the failing code otherwise (it may
+// throw only if every frame between the check and the catch allows it; drpc-cpp's own code does
+// not rely on that). Returns the previously installed hook.
 using CheckFailureHook = void (*)(absl::string_view message);
 CheckFailureHook SetCheckFailureHook(CheckFailureHook hook);
 
