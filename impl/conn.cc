@@ -32,7 +32,9 @@ absl::StatusOr<std::string> Conn::Invoke(CallContext& ctx, absl::string_view rpc
   Stream& s = **stream;
   absl::Status status = s.SendLast(request);
   absl::StatusOr<std::string> reply;
-  if (status.ok()) {
+  // EOF from a send means the stream already ended; Recv tells how (a reply, or the remote
+  // error), as in Go.
+  if (status.ok() || IsEof(status)) {
     reply = s.Recv();
     status = reply.status();
   }

@@ -183,7 +183,11 @@ absl::Status MuxManager::OnStreamFrame(StreamState& state, const Frame& frame) {
       // frees a sender blocked on flow control (the peer grants no more credit), and keeps late
       // frames of this stream from following a newer stream's frames, which an upstream client
       // would reject (spec §4.2).
-      writer_.DiscardQueued(stream->id(), stream->send_status());
+      // Their senders see what Send reports after such an ending (spec §7.4): EOF, or "closed"
+      // after a Close; Recv then tells the reason.
+      writer_.DiscardQueued(stream->id(), kind == Kind::kClose
+                                              ? ClosedError("remote closed the stream")
+                                              : EofError());
     }
     return s;
   }

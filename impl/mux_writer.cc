@@ -223,10 +223,12 @@ void MuxWriter::Stop(const absl::Status& error) {
   if (stopped_) return;
   stopped_ = true;
   error_ = error;
-  for (auto& [id, q] : queues_) {
+  for (auto it = queues_.begin(); it != queues_.end();) {
+    StreamQueue& q = it->second;
     for (Pending& p : q.packets) Fail(p, error);
     q.packets.clear();
     q.in_ready = false;
+    it = q.removed ? queues_.erase(it) : std::next(it);
   }
   ready_.clear();
   control_.clear();

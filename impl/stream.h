@@ -139,12 +139,6 @@ class Stream {
   Signal& finished_signal() { return fin_; }
   // The reason the stream ended (OK while it lives).
   absl::Status termination_error() const { return term_.IsSet() ? term_.status() : absl::OkStatus(); }
-  // What Send returns now (OK while sending is allowed): the table above, e.g. EOF after a remote
-  // Error or Cancel, "closed: remote closed the stream" after a remote Close.
-  absl::Status send_status() const {
-    if (send_.IsSet()) return send_.status();
-    return termination_error();
-  }
   size_t queued_messages() const { return queue_.size(); }
   size_t queued_bytes() const { return queued_bytes_; }
   Env& env() const { return *env_; }

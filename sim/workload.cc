@@ -236,28 +236,34 @@ absl::string_view WorkloadModeName(WorkloadMode mode) {
   return "?";
 }
 
-void DrawOptions(SimContext& ctx, WorkloadMode mode, Options& client, Options& server) {
+void DrawOptions(SimContext& ctx, WorkloadMode mode, size_t message_max_bytes, Options& client,
+                 Options& server) {
   client = Options{};
   server = Options{};
   client.mux = mode == WorkloadMode::kMux;
   server.mux = mode != WorkloadMode::kUpstream;
   constexpr size_t kDefaultSplit = limits::kSplitDefaultBytes;
+  const bool large = message_max_bytes > 16 * 1024;
   for (Options* o : {&client, &server}) {
     const bool c = o == &client;
-    o->split_bytes = Pick<size_t>(ctx, c ? "swarm.client.split" : "swarm.server.split",
-                                  {1, 7, 100, 1500, 16 * 1024, kDefaultSplit, kDefaultSplit});
+    const absl::string_view split_site = c ? "swarm.client.split" : "swarm.server.split";
+    o->split_bytes = large ? Pick<size_t>(ctx, split_site, {1500, 16 * 1024, kDefaultSplit})
+                           : Pick<size_t>(ctx, split_site, {1, 7, 100, 1500, 16 * 1024,
+                                                            kDefaultSplit, kDefaultSplit});
     o->write_buffer_bytes = Pick<size_t>(ctx, "swarm.write_buffer", {1, 100, 4096, 4096});
     o->write_batch_bytes = Pick<size_t>(ctx, "swarm.write_batch", {1, 200, 4096, 64 * 1024});
     o->recv_queue_max_count = Pick<size_t>(ctx, "swarm.queue_count", {1, 2, 16, 256});
     o->recv_queue_max_bytes = Pick<size_t>(ctx, "swarm.queue_bytes", {1, 1000, 64 * 1024, 4 << 20});
-    o->window_bytes = Pick<uint64_t>(ctx, "swarm.window", {1, 64, 4096, 64 * 1024, 1 << 20});
+    o->window_bytes = large ? Pick<uint64_t>(ctx, "swarm.window", {4096, 64 * 1024, 1 << 20})
+                            : Pick<uint64_t>(ctx, "swarm.window", {1, 64, 4096, 64 * 1024, 1 << 20});
     o->soft_cancel = ctx.Chance("swarm.soft_cancel", 500);
   }
   client.flow_control = ctx.Chance("swarm.flow_control", 700);
   server.flow_control = ctx.Chance("swarm.server_flow_control", 500);
   // Both ends must assume the same initial window (impl/options.h).
   client.initial_window_bytes = server.initial_window_bytes =
-      Pick<uint64_t>(ctx, "swarm.initial_window", {1, 100, 4096, 64 * 1024});
+      large ? Pick<uint64_t>(ctx, "swarm.initial_window", {4096, 64 * 1024})
+            : Pick<uint64_t>(ctx, "swarm.initial_window", {1, 100, 4096, 64 * 1024});
   server.max_concurrent_streams = Pick<size_t>(ctx, "swarm.max_streams", {1, 2, 5, 1024});
   server.pending_invokes_max = Pick<size_t>(ctx, "swarm.pending_invokes", {1, 4, 64});
   DRPC_CHECK_OK(client.Validate());
@@ -268,7 +274,9 @@ WorkloadReport RunWorkload(SimContext& ctx, const WorkloadConfig& config) {
   Options client = config.client;
   Options server = config.server;
   if (config.swarm) {
-    DrawOptions(ctx, config.mode, client, server);
+    const size_t message_max =
+        *std::max_element(config.message_sizes.begin(), config.message_sizes.end());
+    DrawOptions(ctx, config.mode, message_max, client, server);
   } else {
     client.mux = config.mode == WorkloadMode::kMux;
     server.mux = config.mode != WorkloadMode::kUpstream;

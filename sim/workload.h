@@ -109,8 +109,11 @@ struct WorkloadReport {
 WorkloadReport RunWorkload(SimContext& ctx, const WorkloadConfig& config);
 
 // Draws legal Options for both ends of `mode` (swarm testing). Split sizes, windows, queue
-// bounds, batching and stream limits range from their smallest legal values to the defaults.
-void DrawOptions(SimContext& ctx, WorkloadMode mode, Options& client, Options& server);
+// bounds, batching and stream limits range from their smallest legal values to the defaults;
+// with messages over 16 KiB (`message_max_bytes`) the smallest windows and splits are left out,
+// since a 1-byte window moves a large message one round trip per byte.
+void DrawOptions(SimContext& ctx, WorkloadMode mode, size_t message_max_bytes, Options& client,
+                 Options& server);
 
 }  // namespace drpc::sim
 
