@@ -100,6 +100,10 @@ class Chaos {
   virtual bool Buggify(absl::string_view site) = 0;
   // A value in [0, n) for a buggified choice (n >= 1); 0 in production.
   virtual uint64_t ChooseRare(absl::string_view site, uint64_t n) = 0;
+  // Notes that the code reached a named race situation ("stream.cancel_after_close_send"), so
+  // simulator sweeps can prove that their schedules still reach it (FoundationDB's code probes).
+  // Cheap and side-effect free; production ignores it.
+  virtual void Reach(absl::string_view situation) { (void)situation; }
 };
 
 // Production's chaos: never fires.

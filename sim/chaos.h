@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -25,6 +26,11 @@ class SimChaos final : public Chaos {
 
   bool Buggify(absl::string_view site) override;
   uint64_t ChooseRare(absl::string_view site, uint64_t n) override;
+  // Recorded whether or not chaos is enabled: situations are observations, not decisions.
+  void Reach(absl::string_view situation) override { reached_.emplace(situation); }
+
+  // Situations impl/ reported with Reach in this run.
+  const std::set<std::string, std::less<>>& reached() const { return reached_; }
 
   // How often each site fired in this run (sites asked but never fired map to 0).
   const std::map<std::string, uint64_t, std::less<>>& fired() const { return fired_; }
@@ -34,6 +40,7 @@ class SimChaos final : public Chaos {
   bool enabled_;
   std::map<std::string, bool, std::less<>> site_enabled_;
   std::map<std::string, uint64_t, std::less<>> fired_;
+  std::set<std::string, std::less<>> reached_;
 };
 
 }  // namespace drpc::sim

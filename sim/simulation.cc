@@ -210,6 +210,7 @@ RunResult RunSimulation(absl::FunctionRef<void(SimContext&)> scenario, DecisionS
   r.virtual_time = scheduler->Now() - Instant();
   r.network = network->stats();
   r.reached = std::move(ctx.reached_);
+  r.reached.insert(chaos->reached().begin(), chaos->reached().end());
   r.trace_tail = trace.Tail(options.trace.ring_max_lines);
   if (!r.ok()) {
     // Frozen: the failed run's fibers and objects are never torn down (see the header).

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -76,6 +77,11 @@ class Run {
     server.Shutdown(env.clock().Now() + kShutdownGrace);
     server_fibers.Wait("workload: waiting for the server");
     ledger_.conns().clear();
+    if (config_.expect_all_ok) {
+      for (const auto& [id, rec] : ledger_.rpcs()) {
+        if (!rec.status.ok()) ledger_.Fail(rec, "this scenario expects every call to succeed");
+      }
+    }
     for (const std::weak_ptr<Stream>& s : caller_.streams()) {
       ctx_.Check(s.expired(), "leak: a client stream outlived its connection");
     }
@@ -97,9 +103,10 @@ class Run {
     });
   }
 
-  size_t Connect(absl::string_view address, absl::string_view who) {
+  size_t Connect(absl::string_view address, absl::string_view who,
+                 std::optional<FaultPlan> plan = std::nullopt) {
     const size_t index = ledger_.conns().size();
-    absl::StatusOr<std::unique_ptr<Transport>> t = ctx_.network().Dial(address);
+    absl::StatusOr<std::unique_ptr<Transport>> t = ctx_.network().Dial(address, plan);
     if (!t.ok()) {
       ctx_.Fail(FailureClass::kCorrectness, absl::StrCat("dial ", address, ": ", t.status().ToString()));
     }
@@ -168,6 +175,45 @@ class Run {
     return false;
   }
 
+  // See RunFaultAtEveryOffset.
+ public:
+  WorkloadReport FaultSweep() {
+    Env& env = ctx_.env();
+    Server server(env, router_, server_);
+    WaitGroup server_fibers(env);
+    StartServer(server, kServerAddress, server_fibers);
+    const Duration bound = config_.liveness_bound;
+    auto exchange = [&](size_t index) {
+      caller_.MakeUndisturbedCall(index, RpcType::kUnary, bound);
+      caller_.MakeUndisturbedCall(index, RpcType::kBidi, bound);
+      ledger_.CheckConnectionEnd(index);
+      CloseAndCheck(ledger_.conns()[index]);
+    };
+    const uint64_t before = ctx_.network().stats().bytes_written;
+    ledger_.conns().reserve(1);
+    exchange(Connect(kServerAddress, "measure", FaultPlan::None()));
+    const uint64_t length = ctx_.network().stats().bytes_written - before;
+    static constexpr FaultPlan::Kind kKinds[] = {FaultPlan::Kind::kReset, FaultPlan::Kind::kFin,
+                                                 FaultPlan::Kind::kWriteError,
+                                                 FaultPlan::Kind::kReadError};
+    ledger_.conns().reserve(1 + 2 * std::size(kKinds) * (length + 1));
+    for (FaultPlan::Kind kind : kKinds) {
+      for (Direction d : {Direction::kForward, Direction::kBackward}) {
+        for (uint64_t offset = 0; offset <= length; ++offset) {
+          exchange(Connect(kServerAddress, "fault", FaultPlan{kind, d, offset}));
+        }
+      }
+    }
+    ctx_.Reach("workload.every_offset_swept");
+    if (!WaitForServerIdle(server, env.clock().Now() + bound)) return ledger_.report();
+    ledger_.CheckHandlers();
+    server.Shutdown(env.clock().Now() + kShutdownGrace);
+    server_fibers.Wait("workload: waiting for the server");
+    ledger_.conns().clear();
+    return ledger_.report();
+  }
+
+ private:
   // Every client has closed its connection: the server must notice and end every call.
   bool WaitForServerIdle(Server& server, Instant deadline) {
     Env& env = ctx_.env();
@@ -270,6 +316,26 @@ void DrawOptions(SimContext& ctx, WorkloadMode mode, size_t message_max_bytes, O
   DRPC_CHECK_OK(server.Validate());
 }
 
+WorkloadReport RunFaultAtEveryOffset(SimContext& ctx, WorkloadMode mode) {
+  WorkloadConfig config;
+  config.mode = mode;
+  config.swarm = false;
+  config.liveness_bound = Duration::Seconds(30);
+  Options client;
+  Options server;
+  client.mux = mode == WorkloadMode::kMux;
+  server.mux = mode != WorkloadMode::kUpstream;
+  // Small frames and segments: offsets fall inside headers, varints and bodies alike.
+  client.split_bytes = server.split_bytes = 64;
+  NetworkOptions net = ctx.network().options();
+  net.heal_at = Instant::Infinite();
+  net.fault_per_mille = 0;
+  net.draw_link_per_connection = true;
+  ctx.network().set_options(net);
+  Run run(ctx, config, client, server);
+  return run.FaultSweep();
+}
+
 WorkloadReport RunWorkload(SimContext& ctx, const WorkloadConfig& config) {
   Options client = config.client;
   Options server = config.server;
@@ -281,6 +347,9 @@ WorkloadReport RunWorkload(SimContext& ctx, const WorkloadConfig& config) {
     client.mux = config.mode == WorkloadMode::kMux;
     server.mux = config.mode != WorkloadMode::kUpstream;
   }
+  if (config.adjust) config.adjust(client, server);
+  DRPC_CHECK_OK(client.Validate());
+  DRPC_CHECK_OK(server.Validate());
   NetworkOptions net = ctx.network().options();
   net.draw_link_per_connection = config.draw_links;
   net.fault_per_mille = config.fault_per_mille;

@@ -33,6 +33,7 @@
 #define DRPC_SIM_WORKLOAD_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -60,7 +61,8 @@ struct WorkloadConfig {
   uint32_t client_stream_weight = 1;
   uint32_t server_stream_weight = 1;
   uint32_t bidi_weight = 1;
-  // Messages per direction of a streaming call: 0..messages_max.
+  // Messages per direction of a streaming call: messages_min..messages_max.
+  uint32_t messages_min = 0;
   uint32_t messages_max = 4;
   // Each call draws one of these as the largest message it sends either way; > 64 KiB makes
   // frames split at the default split size.
@@ -69,6 +71,8 @@ struct WorkloadConfig {
 
   // Per call, per mille.
   uint32_t cancel_per_mille = 0;            // the caller cancels at a random moment
+  Duration cancel_at_max = Duration::Millis(20);  // ... within this long after the call starts
+  Duration deadline_max = Duration::Millis(20);   // deadlines are 1 ns .. this
   uint32_t deadline_per_mille = 0;          // the call gets a short deadline
   uint32_t close_send_early_per_mille = 0;  // client/bidi: stop sending before the plan's end
   uint32_t abandon_per_mille = 0;           // the caller Close()s the stream midway
@@ -87,6 +91,11 @@ struct WorkloadConfig {
   bool swarm = true;
   Options client;
   Options server;
+  // Applied to both ends' Options after they were drawn or copied (a scenario pins what its
+  // checks depend on, e.g. a stream limit above its concurrency).
+  std::function<void(Options& client, Options& server)> adjust;
+  // Every call must succeed (scenarios whose disturbances must leave every call intact).
+  bool expect_all_ok = false;
 
   Duration heal_after = Duration::Millis(300);
   Duration liveness_bound = Duration::Seconds(60);
@@ -107,6 +116,13 @@ struct WorkloadReport {
 // Runs the workload inside a scenario (on the main fiber); violations go to ctx.Fail. Situations
 // it can tell apart are reported with ctx.Reach ("workload.*").
 WorkloadReport RunWorkload(SimContext& ctx, const WorkloadConfig& config);
+
+// Transport failure at every byte offset of a small exchange (exhaustive, not sampled): first a
+// clean connection measures the bytes of one unary and one bidi call; then, for each fault kind
+// (reset, FIN, write error, read error), each direction and each offset from 0 to that length,
+// a fresh connection with exactly that fault makes the same calls. Every oracle applies to each
+// connection: no hang, outcomes only "closed" where the fault struck, the wire model, leaks.
+WorkloadReport RunFaultAtEveryOffset(SimContext& ctx, WorkloadMode mode);
 
 // Draws legal Options for both ends of `mode` (swarm testing). Split sizes, windows, queue
 // bounds, batching and stream limits range from their smallest legal values to the defaults;

@@ -11,7 +11,6 @@ namespace drpc::sim {
 namespace {
 
 constexpr uint32_t kErrorCodeBase = 10;  // planned error codes: 10..109
-constexpr uint64_t kCancelDelayMaxMicros = 20'000;
 constexpr uint64_t kHandlerThinkMaxMicros = 2'000;
 
 // --- Handlers -------------------------------------------------------------------------------------
@@ -167,9 +166,13 @@ RpcPlan Caller::DrawPlan(RpcRecord& rec) {
   while (pick >= weights[type]) pick -= weights[type++];
   p.type = static_cast<RpcType>(type);
   const bool many_requests = p.type == RpcType::kClientStream || p.type == RpcType::kBidi;
-  p.requests = many_requests ? static_cast<uint32_t>(ctx_->Choose("load.requests", c.messages_max + 1)) : 1;
+  DRPC_CHECK_LE(c.messages_min, c.messages_max);
+  const uint64_t spread = c.messages_max - c.messages_min + 1;
+  p.requests = many_requests
+                   ? c.messages_min + static_cast<uint32_t>(ctx_->Choose("load.requests", spread))
+                   : 1;
   p.responses = p.type == RpcType::kServerStream
-                    ? static_cast<uint32_t>(ctx_->Choose("load.responses", c.messages_max + 1))
+                    ? c.messages_min + static_cast<uint32_t>(ctx_->Choose("load.responses", spread))
                     : 1;
   p.request_size_max = static_cast<uint32_t>(c.message_sizes[ctx_->Choose("load.request_size", c.message_sizes.size())]);
   p.response_size_max = static_cast<uint32_t>(c.message_sizes[ctx_->Choose("load.response_size", c.message_sizes.size())]);
@@ -206,7 +209,8 @@ void Caller::MakeCall(size_t conn_index) {
   }
   TimerId cancel_timer = 0;
   if (cancel) {
-    const Duration d = Duration::Micros(static_cast<int64_t>(ctx_->Choose("load.cancel_at", kCancelDelayMaxMicros)));
+    const Duration d = Duration::Nanos(static_cast<int64_t>(
+        ctx_->Choose("load.cancel_at", static_cast<uint64_t>(config_->cancel_at_max.nanos()) + 1)));
     cancel_timer = env.clock().ScheduleAt(env.clock().Now() + d, [&rec, &call] {
       rec.cancel_requested = true;
       call.Cancel();
@@ -214,7 +218,9 @@ void Caller::MakeCall(size_t conn_index) {
   }
   if (deadline) {
     rec.deadline_set = true;
-    call.SetTimeout(Duration::Micros(1 + static_cast<int64_t>(ctx_->Choose("load.deadline_in", kCancelDelayMaxMicros))));
+    call.SetTimeout(Duration::Nanos(1 + static_cast<int64_t>(ctx_->Choose(
+                                            "load.deadline_in",
+                                            static_cast<uint64_t>(config_->deadline_max.nanos())))));
   }
   // Upstream: a cancel while the call runs may close the connection (spec §7.7).
   const Signal::CallbackId watch = call.done_signal().OnSet([&rec, &conn, this](const absl::Status&) {
@@ -243,7 +249,7 @@ absl::Status Caller::CallByType(Conn& conn, CallContext& call, RpcRecord& rec) {
   return absl::InternalError("unknown rpc type");
 }
 
-void Caller::MakeCleanCall(size_t conn_index, RpcType type, Duration bound) {
+RpcRecord& Caller::RunFixedCall(size_t conn_index, RpcType type, Duration bound) {
   RpcRecord& rec = ledger_->NewRpc(conn_index);
   rec.plan.type = type;
   rec.plan.requests = type == RpcType::kBidi || type == RpcType::kClientStream ? 2 : 1;
@@ -258,13 +264,22 @@ void Caller::MakeCleanCall(size_t conn_index, RpcType type, Duration bound) {
   rec.finished = true;
   rec.status = status;
   rec.step = "finished";
+  rec.conn_ended_first = ledger_->conns()[conn_index].conn->closed().IsSet();
   if (absl::IsDeadlineExceeded(status)) {
     ctx_->Fail(FailureClass::kLiveness,
-               absl::StrCat("after the network healed, a fresh connection did not complete a call "
-                            "within ", bound.ToString(), "\n  ", rec.Describe()));
+               absl::StrCat("a call did not end within ", bound.ToString(), "\n  ", rec.Describe()));
   }
-  if (!status.ok()) ledger_->Fail(rec, "a call on a fresh connection after healing failed");
+  return rec;
+}
+
+void Caller::MakeCleanCall(size_t conn_index, RpcType type, Duration bound) {
+  RpcRecord& rec = RunFixedCall(conn_index, type, bound);
+  if (!rec.status.ok()) ledger_->Fail(rec, "a call on a fresh connection after healing failed");
   ++ledger_->report().ok;
+}
+
+void Caller::MakeUndisturbedCall(size_t conn_index, RpcType type, Duration bound) {
+  ledger_->CheckOutcome(RunFixedCall(conn_index, type, bound));
 }
 
 absl::Status Caller::Unary(Conn& conn, CallContext& call, RpcRecord& rec) {

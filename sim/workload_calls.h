@@ -29,6 +29,9 @@ class Caller {
   // A call with no disturbance and an OK ending, which must succeed within `bound` (liveness
   // after healing): a timeout is a liveness failure, any other failure a correctness failure.
   void MakeCleanCall(size_t conn, RpcType type, Duration bound);
+  // A call with no disturbance of its own whose outcome the ordinary oracle judges (its
+  // connection may carry a fault); it must end within `bound` (else a liveness failure).
+  void MakeUndisturbedCall(size_t conn, RpcType type, Duration bound);
 
   // Client streams handed out during the run (leak check: all expire once the run is over).
   std::vector<std::weak_ptr<Stream>>& streams() { return streams_; }
@@ -53,6 +56,8 @@ class Caller {
   const WorkloadConfig* config_;
   Ledger* ledger_;
   std::vector<std::weak_ptr<Stream>> streams_;
+  // A call without disturbances of its own, ending within `bound`.
+  RpcRecord& RunFixedCall(size_t conn, RpcType type, Duration bound);
   bool clean_ = false;  // no disturbances (MakeCleanCall)
 };
 
