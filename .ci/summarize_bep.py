@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Summarises a Bazel build-event JSON file: prints the logs of failing tests and a final line
-"N passed, N failed". A test target that was configured but produced no test summary (it failed to
+"N passed, N failed" (--logs-only: the logs without the line; --summary-line-only: the line
+without the logs). A test target that was configured but produced no test summary (it failed to
 build, or the build stopped first) counts as failed. Exit status 1 if anything failed."""
 import json
 import os
@@ -22,9 +23,11 @@ def read_events(path):
 
 def main():
     if len(sys.argv) < 2:
-        print("usage: summarize_bep.py BEP_JSON [--summary-line-only]", file=sys.stderr)
+        print("usage: summarize_bep.py BEP_JSON [--summary-line-only | --logs-only]",
+              file=sys.stderr)
         return 2
     only_line = "--summary-line-only" in sys.argv[2:]
+    only_logs = "--logs-only" in sys.argv[2:]
     try:
         events = read_events(sys.argv[1])
     except (OSError, ValueError) as e:
@@ -72,7 +75,8 @@ def main():
                     print(f"(cannot read log: {e})")
         if failed:
             print()
-    print(f"{len(passed)} passed, {len(failed)} failed")
+    if not only_logs:
+        print(f"{len(passed)} passed, {len(failed)} failed")
     return 1 if failed else 0
 
 

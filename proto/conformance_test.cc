@@ -280,6 +280,30 @@ TEST(ConformanceTest, ServerStreamSendsFiveMessagesThenCloseSend) {
   ExpectPackets("server_stream_zero/conn001.s2c", {{1, 1, kCloseSend, ""}});
 }
 
+TEST(ConformanceTest, BidiEchoesEachMessageThenBothSidesCloseSend) {
+  ExpectPackets("bidi/conn001.c2s",
+                {{1, 1, kInvoke, "/interop.Echo/Bidi"}, {1, 2, kMessage, "one"},
+                 {1, 3, kMessage, "two"}, {1, 4, kMessage, "three"}, {1, 5, kCloseSend, ""}});
+  ExpectPackets("bidi/conn001.s2c", {{1, 1, kMessage, "one"}, {1, 2, kMessage, "two"},
+                                     {1, 3, kMessage, "three"}, {1, 4, kCloseSend, ""}});
+}
+
+TEST(ConformanceTest, SecondStreamsInvokeFollowsTheFirstStreamsCloseSend) {
+  const Decoded d = DecodeCase("second_stream_blocks/conn001.c2s");
+  ASSERT_TRUE(d.error.ok());
+  // Upstream is one stream at a time: every stream-1 packet precedes every stream-2 packet.
+  size_t last_of_stream1 = 0, first_of_stream2 = d.packets.size();
+  for (size_t i = 0; i < d.packets.size(); ++i) {
+    if (d.packets[i].packet.id.stream == 1) last_of_stream1 = i;
+    if (d.packets[i].packet.id.stream == 2 && first_of_stream2 == d.packets.size()) first_of_stream2 = i;
+  }
+  ASSERT_LT(first_of_stream2, d.packets.size());
+  EXPECT_EQ(d.packets[last_of_stream1].packet.kind, kCloseSend);
+  EXPECT_EQ(first_of_stream2, last_of_stream1 + 1);
+  EXPECT_EQ(d.packets[first_of_stream2].packet.kind, kInvoke);
+  EXPECT_EQ(d.packets[first_of_stream2].packet.data, "/interop.Echo/Unary");
+}
+
 TEST(ConformanceTest, ClientStreamRepliesWithTheTotalLength) {
   ExpectPackets("client_stream/conn001.s2c", {{1, 1, kMessage, "6"}, {1, 2, kCloseSend, ""}});
 }

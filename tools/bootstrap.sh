@@ -14,14 +14,14 @@ PACKAGES=(
   g++                    # default toolchain (g++ 12)
   clang                  # fuzz / sanitizer configs (clang 14)
   libclang-rt-14-dev     # libFuzzer + sanitizer runtimes for clang
-  lld                    # not required by the build; faster links for the fuzz config
   libabsl-dev            # abseil
   libgtest-dev           # googletest
   libgmock-dev           # googlemock
   librapidcheck-dev      # property-based tests
   libboost-context-dev   # fibers
   libbenchmark-dev       # Google Benchmark
-  zip unzip              # OSS-Fuzz style seed corpus archives
+  zip                    # OSS-Fuzz style seed corpus archives (fuzz/oss_fuzz_build.sh)
+  pkg-config             # fuzz/oss_fuzz_build.sh finds abseil's link flags with it
   python3                # .ci/run summary of Bazel's test results
 )
 

@@ -74,6 +74,12 @@ absl::Status Assemble(const Frame& f, UpstreamAssembler& upstream, MuxAssembler&
     if (p->has_value()) PrintPacket(**p, options, out);
     return absl::OkStatus();
   }
+  if (f.kind == Kind::kWindowUpdate) {
+    // Handled before assembly, as a mux receiver does (spec §11.7): message ID 0 is its norm.
+    PrintPacket(Packet{.id = f.id, .kind = f.kind, .control = f.control, .data = std::string(f.data)},
+                options, out);
+    return absl::OkStatus();
+  }
   absl::StatusOr<MuxAssembler::Result> r = mux.OnFrame(f);
   if (!r.ok()) return r.status();
   if (const auto* p = std::get_if<Packet>(&*r)) PrintPacket(*p, options, out);

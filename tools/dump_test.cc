@@ -7,6 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/test_frames.h"
+#include "proto/window.h"
 
 namespace drpc::dump {
 namespace {
@@ -83,6 +84,18 @@ TEST(DumpTest, MuxModeAssemblesInterleavedStreams) {
   EXPECT_THAT(Dump(wire, DumpOptions{.mode = DumpMode::kMux}).out,
               HasSubstr("packet <1,1> Message len=5 \"hello\""));
   EXPECT_THAT(Dump(wire).out, Not(HasSubstr("\"hello\""))) << "upstream discards the partial";
+}
+
+TEST(DumpTest, MuxModeShowsWindowUpdatesWithMessageIdZero) {
+  std::string wire;
+  AppendFrame(wire, Frame{.id = {3, 0}, .kind = Kind::kWindowUpdate, .done = true,
+                          .control = true, .data = EncodeWindowUpdate(65536)});
+  wire += EncodeFrame(3, 1, Kind::kMessage, true, "after");
+  const DumpRun r = Dump(wire, DumpOptions{.mode = DumpMode::kMux});
+  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("packet <3,0> WindowUpdate control"));
+  EXPECT_THAT(r.out, HasSubstr("65536"));
+  EXPECT_THAT(r.out, HasSubstr("packet <3,1> Message len=5"));
 }
 
 TEST(DumpTest, MigrateHeaderIsRecognisedAndOffsetsStayAbsolute) {
