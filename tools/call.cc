@@ -7,6 +7,7 @@
 // Exit codes: 0 ok, 1 remote error (printed as "error: code=<n> <text>"), 2 usage error,
 // 3 connection failure (dial, closed connection, protocol error), 4 timeout.
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "impl/conn.h"
 #include "impl/context.h"
@@ -126,7 +128,13 @@ absl::StatusOr<std::vector<std::string>> LoadMessages(const Request& req) {
   if (!req.data.empty()) return req.data;
   std::string input;
   if (req.data_file) {
-    std::ifstream in(*req.data_file, std::ios::binary);
+    std::string path = *req.data_file;
+    // `bazel run` starts tools in their runfiles tree; relative paths mean the caller's directory.
+    if (const char* cwd = std::getenv("BUILD_WORKING_DIRECTORY"); cwd != nullptr && !path.empty() &&
+                                                                  path[0] != '/') {
+      path = absl::StrCat(cwd, "/", path);
+    }
+    std::ifstream in(path, std::ios::binary);
     if (!in) return Usage(absl::StrCat("cannot read --data_file ", *req.data_file));
     input.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   } else {

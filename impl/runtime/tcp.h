@@ -61,7 +61,7 @@ class TcpTransport final : public Transport {
   void Close() override;
 
   // `prefix` goes out once, in front of the first Write's bytes and in the same system call
-  // (the drpcmigrate header, spec §10).
+  // (the drpcmigrate header, spec §10); a connection that never writes never sends it.
   void SetWritePrefix(std::string prefix) { write_prefix_ = std::move(prefix); }
   // "127.0.0.1:7777".
   const std::string& peer() const { return peer_; }

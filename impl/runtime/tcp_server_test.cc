@@ -2,6 +2,7 @@
 // shutdown, the connection limit, the drpcmigrate header, mux mode.
 #include "impl/runtime/tcp_server.h"
 
+#include <chrono>
 #include <memory>
 #include <set>
 #include <string>
@@ -20,6 +21,7 @@
 namespace drpc::runtime {
 namespace {
 
+using testing::CountOpenFds;
 using testing::StartRuntime;
 
 struct Hooks {
@@ -229,6 +231,47 @@ TEST(TcpServerTest, MuxServerRunsConcurrentCallsOnOneConnection) {
     return absl::OkStatus();
   });
   ASSERT_TRUE(s.ok()) << s;
+}
+
+TEST(TcpServerTest, ServingAndShuttingDownLeavesNoDescriptorsBehind) {
+  const int before = CountOpenFds();
+  ASSERT_GT(before, 0);
+  {
+    auto rt = StartRuntime(2);
+    Hooks hooks;
+    const Router router = TestRouter(&hooks);
+    auto server = StartServer(*rt, router, TcpServerOptions{.migrate_header = true});
+    ASSERT_NE(server, nullptr);
+    std::unique_ptr<TcpTransport> idle;  // lives on reactor 1
+    absl::Status s = rt->Run(1, [&](Reactor& r) -> absl::Status {
+      for (int i = 0; i < 10; ++i) {
+        EXPECT_TRUE(CallOnce(r, server->address(), "/t.S/Echo", "x", Options{},
+                             DialOptions{.migrate_header = i % 3 != 0})
+                        .ok() == (i % 3 != 0));
+      }
+      // Open while the server shuts down, and still owing the drpcmigrate header.
+      absl::StatusOr<std::unique_ptr<TcpTransport>> t = Dial(r, server->address());
+      if (!t.ok()) return t.status();
+      idle = *std::move(t);
+      return absl::OkStatus();
+    });
+    ASSERT_TRUE(s.ok()) << s;
+    // Until the acceptor has taken it (then shutdown meets it mid-handshake); a bounded spin.
+    const auto bound = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (server->stats().connections_accepted < 11 && std::chrono::steady_clock::now() < bound) {
+      std::this_thread::yield();
+    }
+    EXPECT_EQ(server->stats().connections_accepted, 11u);
+    server->Shutdown(Duration::Millis(100));
+    EXPECT_EQ(server->stats().handshake_failures, 5u) << "4 calls without the header + the idle one";
+    server.reset();
+    ASSERT_TRUE(rt->Run(1, [&](Reactor&) {
+                    idle.reset();
+                    return absl::OkStatus();
+                  }).ok());
+    rt->Stop();
+  }
+  EXPECT_EQ(CountOpenFds(), before);
 }
 
 }  // namespace
