@@ -1,5 +1,6 @@
 #include "impl/fiber/fiber_context.h"
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -34,7 +35,8 @@
 namespace drpc {
 namespace {
 
-size_t g_abandoned = 0;
+// Atomic: production reactors tear down (and may abandon fibers) on several threads at once.
+std::atomic<size_t> g_abandoned{0};
 
 // Hands the preallocated stack back to the pool when boost.context destroys a finished fiber.
 // boost calls deallocate() from the loop's stack, after the final switch out of the fiber.
@@ -50,7 +52,7 @@ struct PoolStackAllocator {
 
 }  // namespace
 
-size_t FiberContext::abandoned_count() { return g_abandoned; }
+size_t FiberContext::abandoned_count() { return g_abandoned.load(); }
 
 FiberContext::FiberContext(StackPool& pool, absl::AnyInvocable<void()> body)
     : pool_(&pool), stack_(pool.Allocate()), body_(std::move(body)) {

@@ -1,0 +1,194 @@
+// A Reactor: the production implementation of Clock and Scheduler (impl/env.h) for one OS thread —
+// fibers on pooled stacks, a timer map ordered by (deadline, sequence), and an epoll loop that
+// wakes fibers parked on socket readiness. Its Chaos is NoChaos.
+//
+//   // on an application thread (thread-safe):
+//   reactor.Post([&] { ... runs on a new fiber of the reactor ... });
+//   // on a fiber of the reactor:
+//   Conn::Create(reactor.env(), std::move(transport));
+//
+// Threading contract. A Reactor's loop runs on one thread (Runtime starts it). Everything here
+// except Post(), RequestStop() and index() must be called on that thread: from its fibers, its
+// timer callbacks, or code they call. Objects of impl/ built on `env()` belong to this reactor.
+// The one way in from other threads is Post(), which appends to a bounded, mutex-protected inbox
+// and wakes the loop through an eventfd; the posted function then runs on a new fiber.
+//
+// Loop order per iteration: run the fibers that are runnable now (FIFO; fibers made runnable by
+// them wait for the next iteration, so I/O and timers are never starved), fire every timer that is
+// due, then epoll_wait — without blocking if fibers are runnable, else until the next timer.
+// Timers fire at or after their deadline (epoll's millisecond resolution, rounded up).
+#ifndef DRPC_IMPL_RUNTIME_REACTOR_H_
+#define DRPC_IMPL_RUNTIME_REACTOR_H_
+
+#include <sys/epoll.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "impl/env.h"
+#include "impl/fiber/stack_pool.h"
+#include "impl/runtime/net.h"
+#include "impl/time.h"
+
+namespace drpc::runtime {
+
+struct ReactorOptions {
+  // Usable bytes per fiber stack (a guard page is added below each).
+  size_t stack_bytes = 256 * 1024;
+  // Finished fibers' stacks kept for reuse.
+  size_t stack_cache_max_count = 256;
+  // Posted functions waiting for the loop; Post beyond this fails or waits (see PostMode).
+  size_t inbox_max_count = 4096;
+  // Readiness events taken from epoll per wait.
+  size_t epoll_events_max_count = 256;
+};
+
+// The fibers waiting for one descriptor's readiness (see Reactor::Watch). A fiber records itself
+// here only while parked in WaitReadable/WaitWritable.
+struct IoWaiters {
+  Fiber* reader = nullptr;
+  Fiber* writer = nullptr;
+};
+
+class Reactor final : public Clock, public Scheduler {
+ public:
+  // Creates the epoll instance and the wake-up eventfd. The loop does not run until Loop().
+  static absl::StatusOr<std::unique_ptr<Reactor>> Create(size_t index, const ReactorOptions& options);
+  // Requires the loop to have returned (or never run).
+  ~Reactor() override;
+  Reactor(const Reactor&) = delete;
+  Reactor& operator=(const Reactor&) = delete;
+
+  // The Env to pass to impl/ objects that live on this reactor.
+  Env& env() { return env_; }
+  // Position in the Runtime (0-based). Thread-safe.
+  size_t index() const { return index_; }
+  // The reactor whose loop runs on the calling thread, or nullptr on any other thread.
+  static Reactor* ForThisThread();
+  bool InLoopThread() const { return ForThisThread() == this; }
+
+  // --- Loop control ------------------------------------------------------------------------------
+  // Runs the loop on the calling thread until RequestStop(). Then tears down: posted functions not
+  // yet started are destroyed unrun, pending timers are dropped, fibers not yet started are
+  // destroyed, and fibers still parked are abandoned (their stacks are never unwound, so whatever
+  // they own — transports, file descriptors — leaks; shut servers and connections down first).
+  void Loop();
+  // Thread-safe; returns at once. The loop stops at its next iteration.
+  void RequestStop();
+
+  // --- The thread-safe entry point ----------------------------------------------------------------
+  enum class PostMode {
+    kFailIfFull,  // kResourceExhausted when the inbox is full (never blocks; use on reactors)
+    kWaitIfFull,  // blocks the calling thread until there is room (application threads only)
+  };
+  // Runs `fn` on a new fiber of this reactor (named `name` in park reports), in posting order.
+  // Thread-safe. kFailedPrecondition once the loop has stopped; then `fn` is destroyed unrun, on
+  // the calling thread (so a closure that owns resources releases them).
+  absl::Status Post(absl::AnyInvocable<void()> fn, PostMode mode = PostMode::kFailIfFull,
+                    std::string name = "posted");
+
+  // --- Clock ---------------------------------------------------------------------------------------
+  // CLOCK_MONOTONIC (the same timeline on every reactor of the process).
+  Instant Now() const override;
+  TimerId ScheduleAt(Instant deadline, absl::AnyInvocable<void()> callback) override;
+  bool Cancel(TimerId id) override;
+
+  // --- Scheduler -----------------------------------------------------------------------------------
+  void Spawn(std::string name, absl::AnyInvocable<void()> body) override;
+  void Yield() override;
+  void Park(absl::string_view reason) override;
+  void Unpark(Fiber* fiber) override;
+  Fiber* Current() override;
+
+  // --- Descriptor readiness (for this package's transports and listeners) ------------------------
+  // Registers `fd` edge-triggered for input, output, peer half-close and errors; readiness wakes
+  // the fibers recorded in `*waiters`, which must stay valid until Unwatch(fd).
+  absl::Status Watch(int fd, IoWaiters* waiters);
+  // Removes the registration; no event for it is delivered afterwards.
+  void Unwatch(int fd);
+  // Parks the calling fiber until `waiters`' descriptor may be readable (or writable), or
+  // spuriously: callers retry the system call in a loop.
+  void WaitReadable(IoWaiters& waiters, absl::string_view reason);
+  void WaitWritable(IoWaiters& waiters, absl::string_view reason);
+
+  struct Stats {
+    uint64_t fibers_spawned = 0;
+    uint64_t switches = 0;
+    uint64_t polls = 0;
+    uint64_t timers_fired = 0;
+    uint64_t posts_run = 0;
+    size_t live_fibers = 0;
+    size_t pending_timers = 0;
+  };
+  // Loop thread only (post a function to read it from elsewhere).
+  Stats stats() const;
+
+  struct ParkedFiber {
+    std::string name;
+    std::string reason;
+  };
+  // Fibers alive but not runnable (loop thread only): for diagnostics and teardown reports.
+  std::vector<ParkedFiber> ParkedFibers() const;
+
+ private:
+  class ReactorFiber;
+  struct Posted {
+    std::string name;
+    absl::AnyInvocable<void()> fn;
+  };
+
+  Reactor(size_t index, const ReactorOptions& options, UniqueFd epoll_fd, UniqueFd wake_fd);
+  void RunReadyFibers();
+  void RunFiber(ReactorFiber* fiber);
+  void FireDueTimers();
+  int PollTimeoutMillis() const;
+  void Poll(int timeout_ms);
+  void DrainInbox();
+  void TearDown();
+  void CheckLoopThread(const char* what) const;
+
+  const size_t index_;
+  const ReactorOptions options_;
+  UniqueFd epoll_fd_;
+  UniqueFd wake_fd_;
+  NoChaos chaos_;
+  Env env_;
+  StackPool stacks_;
+
+  // Loop-thread state.
+  ReactorFiber* current_ = nullptr;
+  ReactorFiber* live_head_ = nullptr;  // intrusive list of live fibers
+  std::deque<ReactorFiber*> run_queue_;
+  TimerId next_timer_id_ = 1;
+  std::map<std::pair<Instant, TimerId>, absl::AnyInvocable<void()>> timers_;
+  absl::flat_hash_map<TimerId, Instant> timer_deadlines_;
+  std::vector<epoll_event> events_;
+  std::vector<Posted> draining_;
+  Stats stats_;
+
+  // Cross-thread state.
+  std::atomic<bool> stop_requested_{false};
+  std::mutex inbox_mu_;
+  std::condition_variable inbox_space_;
+  std::vector<Posted> inbox_;       // guarded by inbox_mu_
+  bool inbox_closed_ = false;       // guarded by inbox_mu_
+  size_t blocked_posters_ = 0;      // guarded by inbox_mu_
+};
+
+}  // namespace drpc::runtime
+
+#endif  // DRPC_IMPL_RUNTIME_REACTOR_H_

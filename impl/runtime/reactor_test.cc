@@ -1,0 +1,270 @@
+// Reactor and Runtime: timers, park/unpark, cross-thread Post and Run, bounded inbox, teardown.
+// Waits are on conditions; durations appear only as the timers under test or as failure bounds.
+#include "impl/runtime/reactor.h"
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "gtest/gtest.h"
+#include "impl/runtime/runtime.h"
+#include "impl/runtime/test_util.h"
+#include "impl/sync.h"
+
+namespace drpc::runtime {
+namespace {
+
+using testing::StartRuntime;
+
+// Parks the calling fiber until `done` is set, failing the test after a generous bound.
+absl::Status WaitFor(Signal& done, Env& env, absl::string_view what) {
+  if (!done.Wait(what, env.clock().Now() + Duration::Seconds(10))) {
+    return absl::DeadlineExceededError(std::string(what));
+  }
+  return absl::OkStatus();
+}
+
+TEST(ReactorTest, TimersFireInDeadlineThenSchedulingOrder) {
+  auto rt = StartRuntime(1);
+  std::vector<int> order;
+  absl::Status s = rt->Run(0, [&](Reactor& r) -> absl::Status {
+    Signal done(r.env());
+    const Instant base = r.Now() + Duration::Millis(5);
+    r.ScheduleAt(base + Duration::Millis(20), [&] {
+      order.push_back(4);
+      done.Set();
+    });
+    r.ScheduleAt(base + Duration::Millis(10), [&] { order.push_back(2); });
+    r.ScheduleAt(base, [&] { order.push_back(0); });
+    r.ScheduleAt(base + Duration::Millis(10), [&] { order.push_back(3); });
+    r.ScheduleAt(base, [&] { order.push_back(1); });
+    return WaitFor(done, r.env(), "timers");
+  });
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
+}
+
+TEST(ReactorTest, TimerFiresNoEarlierThanItsDeadline) {
+  auto rt = StartRuntime(1);
+  absl::Status s = rt->Run(0, [&](Reactor& r) -> absl::Status {
+    Signal done(r.env());
+    const Instant deadline = r.Now() + Duration::Millis(15);
+    Instant fired;
+    r.ScheduleAt(deadline, [&] {
+      fired = r.Now();
+      done.Set();
+    });
+    if (absl::Status w = WaitFor(done, r.env(), "timer"); !w.ok()) return w;
+    EXPECT_GE(fired, deadline);
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(s.ok()) << s;
+}
+
+TEST(ReactorTest, CancelledTimerNeverFires) {
+  auto rt = StartRuntime(1);
+  bool cancelled_ran = false;
+  absl::Status s = rt->Run(0, [&](Reactor& r) -> absl::Status {
+    Signal done(r.env());
+    const TimerId id = r.ScheduleAt(r.Now() + Duration::Millis(2), [&] { cancelled_ran = true; });
+    EXPECT_TRUE(r.Cancel(id));
+    EXPECT_FALSE(r.Cancel(id)) << "a second cancel finds nothing";
+    r.ScheduleAt(r.Now() + Duration::Millis(10), [&] { done.Set(); });
+    return WaitFor(done, r.env(), "later timer");
+  });
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_FALSE(cancelled_ran);
+}
+
+// The deadline passes while a fiber is still running: the timer is due but has not fired yet, and
+// a Cancel now must still win.
+TEST(ReactorTest, CancelAfterDeadlinePassedButBeforeFiringWins) {
+  auto rt = StartRuntime(1);
+  bool ran = false;
+  absl::Status s = rt->Run(0, [&](Reactor& r) -> absl::Status {
+    const Instant deadline = r.Now() + Duration::Millis(1);
+    const TimerId id = r.ScheduleAt(deadline, [&] { ran = true; });
+    while (r.Now() < deadline + Duration::Millis(2)) {
+      // Spin without parking: the loop cannot fire the timer while this fiber runs.
+    }
+    EXPECT_TRUE(r.Cancel(id));
+    Signal done(r.env());
+    r.ScheduleAt(r.Now(), [&] { done.Set(); });
+    return WaitFor(done, r.env(), "next loop iteration");
+  });
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_FALSE(ran);
+}
+
+TEST(ReactorTest, TimerCallbackCanCancelAnotherDueTimerAndItsOwnIdIsGone) {
+  auto rt = StartRuntime(1);
+  bool second_ran = false;
+  bool cancel_other = false;
+  bool cancel_self = true;
+  absl::Status s = rt->Run(0, [&](Reactor& r) -> absl::Status {
+    Signal done(r.env());
+    const Instant at = r.Now() + Duration::Millis(3);
+    TimerId first = 0;
+    TimerId second = 0;
+    first = r.ScheduleAt(at, [&] {
+      cancel_other = r.Cancel(second);
+      cancel_self = r.Cancel(first);
+      r.ScheduleAt(r.Now(), [&] { done.Set(); });
+    });
+    second = r.ScheduleAt(at, [&] { second_ran = true; });
+    return WaitFor(done, r.env(), "timers");
+  });
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_TRUE(cancel_other);
+  EXPECT_FALSE(cancel_self) << "a running timer is no longer pending";
+  EXPECT_FALSE(second_ran);
+}
+
+TEST(ReactorTest, UnparkWakesParkedFiberAndEarlyUnparkLeavesPermit) {
+  auto rt = StartRuntime(1);
+  std::vector<std::string> log;
+  absl::Status s = rt->Run(0, [&](Reactor& r) -> absl::Status {
+    Fiber* sleeper = nullptr;
+    Signal done(r.env());
+    r.Spawn("sleeper", [&] {
+      sleeper = r.Current();
+      log.push_back("park");
+      r.Park("test: waiting for unpark");
+      log.push_back("woken");
+      r.Unpark(r.Current());  // a permit for itself
+      r.Park("test: consumes the permit");
+      log.push_back("permit");
+      done.Set();
+    });
+    while (sleeper == nullptr || r.ParkedFibers().empty()) r.Yield();
+    EXPECT_EQ(r.ParkedFibers()[0].reason, "test: waiting for unpark");
+    log.push_back("unpark");
+    r.Unpark(sleeper);
+    return WaitFor(done, r.env(), "sleeper");
+  });
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(log, (std::vector<std::string>{"park", "unpark", "woken", "permit"}));
+}
+
+TEST(ReactorTest, YieldLetsOtherFibersRunInFifoOrder) {
+  auto rt = StartRuntime(1);
+  std::string trace;
+  absl::Status s = rt->Run(0, [&](Reactor& r) -> absl::Status {
+    WaitGroup wg(r.env());
+    for (char name : {'a', 'b'}) {
+      wg.Add();
+      r.Spawn(std::string(1, name), [&, name] {
+        for (int i = 0; i < 3; ++i) {
+          trace.push_back(name);
+          r.Yield();
+        }
+        wg.Done();
+      });
+    }
+    wg.Wait();
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(trace, "ababab");
+}
+
+TEST(RuntimeTest, RunExecutesOnTheReactorThreadAndReturnsTheResult) {
+  auto rt = StartRuntime(2);
+  for (size_t i = 0; i < 2; ++i) {
+    absl::StatusOr<size_t> where = rt->Run(i, [](Reactor& r) -> absl::StatusOr<size_t> {
+      EXPECT_EQ(Reactor::ForThisThread(), &r);
+      EXPECT_NE(r.Current(), nullptr) << "Run's function runs on a fiber";
+      return r.index();
+    });
+    ASSERT_TRUE(where.ok());
+    EXPECT_EQ(*where, i);
+  }
+  EXPECT_EQ(Reactor::ForThisThread(), nullptr);
+}
+
+TEST(RuntimeTest, PostFromManyThreadsRunsEveryFunctionOnItsReactor) {
+  auto rt = StartRuntime(2);
+  // Counters touched only by their reactor's thread: TSan reports any cross-thread access.
+  std::vector<int> per_reactor(2, 0);
+  constexpr int kThreads = 4;
+  constexpr int kPostsPerThread = 200;
+  runtime_internal::Latch all(kThreads * kPostsPerThread);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPostsPerThread; ++i) {
+        const size_t target = static_cast<size_t>((t + i) % 2);
+        absl::Status s = rt->PostWaiting(target, [&, target](Reactor& r) {
+          EXPECT_EQ(r.index(), target);
+          ++per_reactor[target];
+          all.CountDown();
+        });
+        EXPECT_TRUE(s.ok()) << s;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  all.Wait();
+  rt->Stop();
+  EXPECT_EQ(per_reactor[0] + per_reactor[1], kThreads * kPostsPerThread);
+  EXPECT_EQ(per_reactor[0], per_reactor[1]);
+}
+
+TEST(RuntimeTest, InboxIsBoundedAndPostFailsWhenFull) {
+  auto rt = StartRuntime(1, ReactorOptions{.inbox_max_count = 2});
+  runtime_internal::Latch entered(1);
+  runtime_internal::Latch release(1);
+  // Hold the reactor thread so posted functions pile up in the inbox.
+  ASSERT_TRUE(rt->Post(0, [&](Reactor&) {
+                  entered.CountDown();
+                  release.Wait();
+                }).ok());
+  entered.Wait();
+  std::atomic<int> ran{0};
+  EXPECT_TRUE(rt->Post(0, [&](Reactor&) { ++ran; }).ok());
+  EXPECT_TRUE(rt->Post(0, [&](Reactor&) { ++ran; }).ok());
+  absl::Status full = rt->Post(0, [&](Reactor&) { ++ran; });
+  EXPECT_TRUE(absl::IsResourceExhausted(full)) << full;
+  release.CountDown();
+  absl::Status s = rt->Run(0, [](Reactor&) { return absl::OkStatus(); });
+  EXPECT_TRUE(s.ok()) << s;
+  EXPECT_EQ(ran.load(), 2);
+}
+
+// Destroys its flag-setting guard when the closure is destroyed, run or not.
+struct DestroyFlag {
+  std::atomic<bool>* flag;
+  explicit DestroyFlag(std::atomic<bool>* f) : flag(f) {}
+  DestroyFlag(DestroyFlag&& o) noexcept : flag(std::exchange(o.flag, nullptr)) {}
+  ~DestroyFlag() {
+    if (flag != nullptr) flag->store(true);
+  }
+};
+
+TEST(RuntimeTest, StopDestroysUnstartedWorkUnrunAndLaterPostsFail) {
+  auto rt = StartRuntime(1);
+  runtime_internal::Latch entered(1);
+  runtime_internal::Latch release(1);
+  ASSERT_TRUE(rt->Post(0, [&](Reactor& r) {
+                  entered.CountDown();
+                  release.Wait();
+                  r.RequestStop();
+                }).ok());
+  entered.Wait();
+  std::atomic<bool> ran{false};
+  std::atomic<bool> destroyed{false};
+  ASSERT_TRUE(rt->Post(0, [&, guard = DestroyFlag(&destroyed)](Reactor&) { ran = true; }).ok());
+  release.CountDown();
+  rt->Stop();
+  EXPECT_FALSE(ran.load());
+  EXPECT_TRUE(destroyed.load());
+  EXPECT_TRUE(absl::IsFailedPrecondition(rt->Post(0, [](Reactor&) {})));
+  absl::StatusOr<int> late = rt->Run(0, [](Reactor&) -> absl::StatusOr<int> { return 1; });
+  EXPECT_TRUE(absl::IsFailedPrecondition(late.status())) << late.status();
+}
+
+}  // namespace
+}  // namespace drpc::runtime

@@ -1,0 +1,312 @@
+#include "impl/runtime/tcp.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "proto/base/check.h"
+#include "proto/migrate.h"
+
+namespace drpc::runtime {
+namespace {
+
+absl::Status SetNoDelay(int fd) {
+  const int one = 1;
+  if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0) {
+    return ErrnoStatus(errno, "setsockopt(TCP_NODELAY)");
+  }
+  return absl::OkStatus();
+}
+
+// accept(2) on Linux passes pending network errors of the new connection through; the listener
+// itself is fine and the next connection may be too.
+bool IsRetryableAcceptError(int error) {
+  switch (error) {
+    case EINTR:
+    case ECONNABORTED:
+    case EPROTO:
+    case ENETDOWN:
+    case ENOPROTOOPT:
+    case EHOSTDOWN:
+    case ENONET:
+    case EHOSTUNREACH:
+    case EOPNOTSUPP:
+    case ENETUNREACH:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsResourceAcceptError(int error) {
+  return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
+}
+
+}  // namespace
+
+// --- TcpTransport ----------------------------------------------------------------------------------
+
+TcpTransport::TcpTransport(Reactor& reactor, UniqueFd fd, std::string peer)
+    : reactor_(&reactor), fd_(std::move(fd)), peer_(std::move(peer)) {}
+
+absl::StatusOr<std::unique_ptr<TcpTransport>> TcpTransport::Adopt(Reactor& reactor, UniqueFd fd,
+                                                                  std::string peer) {
+  DRPC_CHECK(fd.valid());
+  if (absl::Status s = MakeNonBlocking(fd.get()); !s.ok()) return s;
+  if (absl::Status s = SetNoDelay(fd.get()); !s.ok()) return s;
+  if (peer.empty()) {
+    absl::StatusOr<SocketAddress> a = SocketAddress::Peer(fd.get());
+    peer = a.ok() ? a->ToString() : "unconnected socket";
+  }
+  std::unique_ptr<TcpTransport> t(new TcpTransport(reactor, std::move(fd), std::move(peer)));
+  if (absl::Status s = reactor.Watch(t->fd_.get(), &t->waiters_); !s.ok()) {
+    t->closed_ = true;  // never registered: the destructor must not unwatch
+    return s;
+  }
+  return t;
+}
+
+TcpTransport::~TcpTransport() {
+  Close();
+  DRPC_CHECK(waiters_.reader == nullptr && waiters_.writer == nullptr)
+      << "TcpTransport " << peer_ << " destroyed with a fiber inside Read or Write";
+}
+
+absl::StatusOr<size_t> TcpTransport::Read(char* buf, size_t size) {
+  DRPC_CHECK_GT(size, 0u);
+  for (;;) {
+    if (closed_) return TransportError(TransportErrorKind::kClosedLocally, peer_);
+    if (!read_error_.ok()) return read_error_;
+    const ssize_t n = recv(fd_.get(), buf, size, 0);
+    if (n > 0) return static_cast<size_t>(n);
+    if (n == 0) {
+      read_error_ = TransportError(TransportErrorKind::kEof, peer_);
+      return read_error_;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      reactor_->WaitReadable(waiters_, "tcp read: waiting for bytes");
+      continue;
+    }
+    read_error_ = SocketTransportError(errno, "read", peer_);
+    return read_error_;
+  }
+}
+
+absl::Status TcpTransport::Write(absl::string_view data) {
+  if (write_prefix_.empty() || closed_ || write_closed_) return WriteAll(data);
+  std::string first = std::move(write_prefix_);
+  write_prefix_.clear();
+  first.append(data.data(), data.size());
+  return WriteAll(first);
+}
+
+absl::Status TcpTransport::WriteAll(absl::string_view data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    if (closed_) return TransportError(TransportErrorKind::kClosedLocally, peer_);
+    if (!write_error_.ok()) return write_error_;
+    if (write_closed_) return TransportError(TransportErrorKind::kWriteAfterClose, peer_);
+    const ssize_t n = send(fd_.get(), data.data() + done, data.size() - done, MSG_NOSIGNAL);
+    if (n >= 0) {
+      done += static_cast<size_t>(n);
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      reactor_->WaitWritable(waiters_, "tcp write: socket buffer full");
+      continue;
+    }
+    write_error_ = SocketTransportError(errno, "write", peer_);
+    return write_error_;
+  }
+  // An empty write after CloseWrite/Close still reports the state (as the contract requires).
+  if (data.empty()) {
+    if (closed_) return TransportError(TransportErrorKind::kClosedLocally, peer_);
+    if (write_closed_) return TransportError(TransportErrorKind::kWriteAfterClose, peer_);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TcpTransport::CloseWrite() {
+  if (closed_) return TransportError(TransportErrorKind::kClosedLocally, peer_);
+  if (write_closed_) return absl::OkStatus();
+  write_closed_ = true;
+  if (waiters_.writer != nullptr) reactor_->Unpark(waiters_.writer);
+  if (shutdown(fd_.get(), SHUT_WR) != 0) return SocketTransportError(errno, "shutdown", peer_);
+  return absl::OkStatus();
+}
+
+void TcpTransport::Close() {
+  if (closed_) {
+    fd_.Reset();  // an Adopt that failed to register still owns its descriptor
+    return;
+  }
+  closed_ = true;
+  if (waiters_.reader != nullptr) reactor_->Unpark(waiters_.reader);
+  if (waiters_.writer != nullptr) reactor_->Unpark(waiters_.writer);
+  reactor_->Unwatch(fd_.get());
+  fd_.Reset();
+}
+
+absl::Status TcpTransport::WaitConnected(Instant deadline) {
+  bool timed_out = false;
+  Fiber* self = reactor_->Current();
+  DRPC_CHECK(self != nullptr) << "Dial outside a fiber";
+  const TimerId timer = reactor_->ScheduleAt(deadline, [this, &timed_out, self] {
+    timed_out = true;
+    reactor_->Unpark(self);
+  });
+  absl::Status result;
+  for (;;) {
+    int error = 0;
+    socklen_t len = sizeof(error);
+    if (getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &error, &len) != 0) error = errno;
+    if (error != 0) {
+      result = ErrnoStatus(error, absl::StrCat("dial ", peer_));
+      break;
+    }
+    if (SocketAddress::Peer(fd_.get()).ok()) break;  // connected
+    if (timed_out) {
+      result = absl::DeadlineExceededError(absl::StrCat("dial ", peer_, ": timed out"));
+      break;
+    }
+    reactor_->WaitWritable(waiters_, "tcp dial: connecting");
+  }
+  reactor_->Cancel(timer);
+  return result;
+}
+
+absl::StatusOr<std::unique_ptr<TcpTransport>> Dial(Reactor& reactor, absl::string_view address,
+                                                   const DialOptions& options) {
+  absl::StatusOr<SocketAddress> addr = SocketAddress::Parse(address);
+  if (!addr.ok()) return addr.status();
+  UniqueFd fd(socket(addr->family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return ErrnoStatus(errno, "socket");
+  const bool pending = connect(fd.get(), addr->get(), addr->size()) != 0;
+  if (pending && errno != EINPROGRESS) {
+    return ErrnoStatus(errno, absl::StrCat("dial ", addr->ToString()));
+  }
+  absl::StatusOr<std::unique_ptr<TcpTransport>> t =
+      TcpTransport::Adopt(reactor, std::move(fd), addr->ToString());
+  if (!t.ok()) return t.status();
+  if (pending) {
+    if (absl::Status s = (*t)->WaitConnected(reactor.Now() + options.timeout); !s.ok()) return s;
+  }
+  if (options.migrate_header) (*t)->SetWritePrefix(std::string(kMigrateHeader));
+  return t;
+}
+
+// --- TcpListener -----------------------------------------------------------------------------------
+
+TcpListener::TcpListener(Reactor& reactor, UniqueFd fd, std::string address, ListenOptions options)
+    : reactor_(&reactor),
+      fd_(std::move(fd)),
+      address_(std::move(address)),
+      options_(std::move(options)),
+      backoff_(options_.accept_backoff_min) {}
+
+absl::StatusOr<std::unique_ptr<TcpListener>> TcpListener::Listen(Reactor& reactor,
+                                                                absl::string_view address,
+                                                                ListenOptions options) {
+  if (options.backlog <= 0 || options.accept_backoff_min <= Duration::Zero() ||
+      options.accept_backoff_max < options.accept_backoff_min) {
+    return absl::InvalidArgumentError("listen: backlog and accept backoff must be positive");
+  }
+  absl::StatusOr<SocketAddress> addr = SocketAddress::Parse(address);
+  if (!addr.ok()) return addr.status();
+  UniqueFd fd(socket(addr->family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return ErrnoStatus(errno, "socket");
+  const int one = 1;
+  if (setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) {
+    return ErrnoStatus(errno, "setsockopt(SO_REUSEADDR)");
+  }
+  if (bind(fd.get(), addr->get(), addr->size()) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("bind ", addr->ToString()));
+  }
+  if (listen(fd.get(), options.backlog) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("listen ", addr->ToString()));
+  }
+  absl::StatusOr<SocketAddress> bound = SocketAddress::Local(fd.get());
+  if (!bound.ok()) return bound.status();
+  std::unique_ptr<TcpListener> l(
+      new TcpListener(reactor, std::move(fd), bound->ToString(), std::move(options)));
+  if (absl::Status s = reactor.Watch(l->fd_.get(), &l->waiters_); !s.ok()) {
+    l->closed_ = true;
+    return s;
+  }
+  return l;
+}
+
+TcpListener::~TcpListener() {
+  Close();
+  DRPC_CHECK(waiters_.reader == nullptr) << "TcpListener destroyed with a fiber inside Accept";
+}
+
+absl::StatusOr<TcpListener::AcceptedSocket> TcpListener::AcceptSocket() {
+  for (;;) {
+    if (closed_) return absl::CancelledError("listener closed");
+    sockaddr_storage peer{};
+    socklen_t len = sizeof(peer);
+    UniqueFd fd(accept4(fd_.get(), reinterpret_cast<sockaddr*>(&peer), &len,
+                        SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (fd.valid()) {
+      backoff_ = options_.accept_backoff_min;
+      absl::StatusOr<SocketAddress> a = SocketAddress::Peer(fd.get());
+      return AcceptedSocket{std::move(fd), a.ok() ? a->ToString() : "unknown peer"};
+    }
+    const int error = errno;
+    if (error == EAGAIN || error == EWOULDBLOCK) {
+      reactor_->WaitReadable(waiters_, "tcp accept: waiting for connections");
+      continue;
+    }
+    if (IsRetryableAcceptError(error)) continue;
+    if (IsResourceAcceptError(error)) {
+      const absl::Status status = ErrnoStatus(error, absl::StrCat("accept on ", address_));
+      if (options_.on_accept_error) options_.on_accept_error(status);
+      Pause(reactor_->Now() + backoff_);
+      backoff_ = std::min(backoff_ * 2, options_.accept_backoff_max);
+      continue;
+    }
+    return ErrnoStatus(error, absl::StrCat("accept on ", address_));
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Transport>> TcpListener::Accept() {
+  absl::StatusOr<AcceptedSocket> s = AcceptSocket();
+  if (!s.ok()) return s.status();
+  absl::StatusOr<std::unique_ptr<TcpTransport>> t =
+      TcpTransport::Adopt(*reactor_, std::move(s->fd), std::move(s->peer));
+  if (!t.ok()) return t.status();
+  return std::unique_ptr<Transport>(*std::move(t));
+}
+
+void TcpListener::Pause(Instant until) {
+  Fiber* self = reactor_->Current();
+  DRPC_CHECK(self != nullptr) << "Accept outside a fiber";
+  const TimerId timer = reactor_->ScheduleAt(until, [this, self] { reactor_->Unpark(self); });
+  // New connections also wake the waiter; they must not cut the pause short (that would turn a
+  // descriptor shortage into a busy loop).
+  while (!closed_ && reactor_->Now() < until) {
+    reactor_->WaitReadable(waiters_, "tcp accept: backing off after a resource error");
+  }
+  reactor_->Cancel(timer);
+}
+
+void TcpListener::Close() {
+  if (closed_) {
+    fd_.Reset();
+    return;
+  }
+  closed_ = true;
+  if (waiters_.reader != nullptr) reactor_->Unpark(waiters_.reader);
+  reactor_->Unwatch(fd_.get());
+  fd_.Reset();
+}
+
+}  // namespace drpc::runtime

@@ -1,0 +1,182 @@
+#include "impl/runtime/tcp_server.h"
+
+#include <cstdio>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "impl/runtime/migrate.h"
+#include "impl/server.h"
+#include "impl/sync.h"
+#include "proto/base/check.h"
+
+namespace drpc::runtime {
+
+// The part of the server that lives on one reactor.
+struct TcpServer::Shard {
+  Reactor* reactor = nullptr;
+  std::unique_ptr<Server> server;
+  std::unique_ptr<WaitGroup> connections;  // fibers in ServeSocket
+  std::set<Transport*> handshaking;        // waiting for the drpcmigrate header
+  bool shutting_down = false;
+  std::unique_ptr<Signal> acceptor_done;   // reactor 0 only
+};
+
+TcpServer::TcpServer(Runtime& runtime, const Router& router, TcpServerOptions options)
+    : runtime_(&runtime), router_(&router), options_(std::move(options)) {}
+
+absl::StatusOr<std::unique_ptr<TcpServer>> TcpServer::Start(Runtime& runtime, const Router& router,
+                                                           TcpServerOptions options) {
+  if (absl::Status s = options.connection.Validate(); !s.ok()) return s;
+  if (options.connections_max == 0) {
+    return absl::InvalidArgumentError("TcpServer: connections_max must be positive");
+  }
+  std::unique_ptr<TcpServer> server(new TcpServer(runtime, router, std::move(options)));
+  TcpServer* self = server.get();
+  for (size_t i = 0; i < runtime.reactor_count(); ++i) {
+    self->shards_.push_back(std::make_unique<Shard>());
+    absl::Status made = runtime.Run(i, [self, i](Reactor& r) -> absl::Status {
+      Shard& shard = *self->shards_[i];
+      shard.reactor = &r;
+      shard.server = std::make_unique<Server>(r.env(), *self->router_, self->options_.connection);
+      shard.connections = std::make_unique<WaitGroup>(r.env());
+      return absl::OkStatus();
+    });
+    if (!made.ok()) return made;  // the destructor shuts down the shards made so far
+  }
+  absl::Status listening = runtime.Run(0, [self](Reactor& r) -> absl::Status {
+    absl::StatusOr<std::unique_ptr<TcpListener>> l =
+        TcpListener::Listen(r, self->options_.address, self->options_.listen);
+    if (!l.ok()) return l.status();
+    self->listener_ = *std::move(l);
+    self->address_ = self->listener_->address();
+    self->shards_[0]->acceptor_done = std::make_unique<Signal>(r.env());
+    r.Spawn(absl::StrCat("tcp server acceptor ", self->address_), [self] { self->AcceptLoop(); });
+    return absl::OkStatus();
+  });
+  if (!listening.ok()) return listening;
+  return server;
+}
+
+TcpServer::~TcpServer() { Shutdown(Duration::Zero()); }
+
+TcpServer::Stats TcpServer::stats() const {
+  return Stats{accepted_.load(), refused_.load(), handshake_failures_.load(), active_.load()};
+}
+
+void TcpServer::AcceptLoop() {
+  for (;;) {
+    absl::StatusOr<TcpListener::AcceptedSocket> s = listener_->AcceptSocket();
+    if (!s.ok()) {
+      if (!absl::IsCancelled(s.status())) {
+        std::fprintf(stderr, "drpc TcpServer %s: accept failed, no longer accepting: %s\n",
+                     address_.c_str(), s.status().ToString().c_str());
+      }
+      break;
+    }
+    if (active_.load() >= options_.connections_max) {
+      ++refused_;
+      continue;  // the socket closes here
+    }
+    ++accepted_;
+    ++active_;
+    // Shared, so that a failed hand-off leaves the socket here to be served locally.
+    auto socket = std::make_shared<TcpListener::AcceptedSocket>(*std::move(s));
+    const size_t target = runtime_->NextReactorIndex();
+    if (target != 0 && runtime_->Post(target, [this, target, socket](Reactor&) {
+                                       ServeSocket(target, std::move(*socket));
+                                     }).ok()) {
+      continue;
+    }
+    shards_[0]->reactor->Spawn("tcp server connection", [this, socket] {
+      ServeSocket(0, std::move(*socket));
+    });
+  }
+  shards_[0]->acceptor_done->Set();
+}
+
+void TcpServer::ServeSocket(size_t index, TcpListener::AcceptedSocket socket) {
+  Shard& shard = *shards_[index];
+  shard.connections->Add();
+  absl::StatusOr<std::unique_ptr<TcpTransport>> t =
+      shard.shutting_down ? absl::StatusOr<std::unique_ptr<TcpTransport>>(
+                                absl::UnavailableError("server is shutting down"))
+                          : TcpTransport::Adopt(*shard.reactor, std::move(socket.fd), socket.peer);
+  if (t.ok() && options_.migrate_header) {
+    shard.handshaking.insert(t->get());
+    absl::Status header =
+        ReadMigrateHeader(shard.reactor->env(), **t, options_.migrate_header_timeout);
+    shard.handshaking.erase(t->get());
+    if (!header.ok()) {
+      ++handshake_failures_;
+      t = header;
+    }
+  }
+  if (t.ok()) shard.server->ServeConn(*std::move(t)).IgnoreError();
+  --active_;
+  shard.connections->Done();
+}
+
+void TcpServer::Shutdown(Duration grace) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  DRPC_CHECK(Reactor::ForThisThread() == nullptr) << "TcpServer::Shutdown on a reactor thread";
+  if (!shards_.empty() && shards_[0]->acceptor_done != nullptr) {
+    // After the acceptor has returned, every hand-off it made is already in an inbox, ahead of
+    // the shard shutdowns posted below (inboxes and run queues are FIFO).
+    runtime_->Run(0, [this](Reactor&) -> absl::Status {
+               listener_->Close();
+               shards_[0]->acceptor_done->Wait("tcp server shutdown: joining the acceptor");
+               listener_.reset();
+               shards_[0]->acceptor_done.reset();
+               return absl::OkStatus();
+             })
+        .IgnoreError();
+  }
+  ShutdownShards(grace);
+}
+
+void TcpServer::ShutdownShards(Duration grace) {
+  runtime_internal::Latch all(shards_.size());
+  struct CountDownOnExit {
+    runtime_internal::Latch* latch;
+    explicit CountDownOnExit(runtime_internal::Latch* l) : latch(l) {}
+    CountDownOnExit(CountDownOnExit&& o) noexcept : latch(std::exchange(o.latch, nullptr)) {}
+    ~CountDownOnExit() {
+      if (latch != nullptr) latch->CountDown();
+    }
+  };
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    Shard* shard = shards_[i].get();
+    if (shard->server == nullptr) {
+      all.CountDown();
+      continue;
+    }
+    absl::Status posted = runtime_->PostWaiting(
+        i, [shard, grace, done = CountDownOnExit(&all)](Reactor& r) {
+          shard->shutting_down = true;
+          shard->server->Shutdown(r.Now() + grace);
+          for (Transport* t : shard->handshaking) t->Close();
+          shard->connections->Wait("tcp server shutdown: joining connections");
+          // impl/ objects are destroyed on their own reactor.
+          shard->server.reset();
+          shard->connections.reset();
+        });
+    if (!posted.ok()) {
+      // The runtime stopped first: the shard's objects belong to a dead reactor; leak them
+      // rather than destroy them on the wrong thread.
+      std::fprintf(stderr, "drpc TcpServer: runtime stopped before shutdown: %s\n",
+                   posted.ToString().c_str());
+      (void)shard->server.release();
+      (void)shard->connections.release();
+    }
+  }
+  all.Wait();
+  // A shard whose shutdown never ran (the reactor stopped with it queued) is leaked as above.
+  for (auto& shard : shards_) {
+    (void)shard->server.release();
+    (void)shard->connections.release();
+  }
+}
+
+}  // namespace drpc::runtime

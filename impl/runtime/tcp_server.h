@@ -1,0 +1,100 @@
+// TcpServer: serves a Router over TCP on every reactor of a Runtime — what a production drpc-cpp
+// server runs (tools/echo_server is one).
+//
+//   Router router = ...;
+//   absl::StatusOr<std::unique_ptr<TcpServer>> s =
+//       TcpServer::Start(runtime, router, {.address = "127.0.0.1:0"});
+//   std::cout << (*s)->address();                      // "127.0.0.1:40123"
+//   ...
+//   (*s)->Shutdown(Duration::Seconds(5));             // graceful, then forced
+//
+// Threading: reactor 0 accepts; each new connection is handed, once and as a bare socket, to the
+// next reactor round-robin (or stays on reactor 0 if that reactor's inbox is full) and is served
+// there for its whole life by that reactor's drpc::Server (impl/server.h): every read, write and
+// handler call of the connection runs on one thread. Start, Shutdown and the destructor are for
+// application threads (they wait for the reactors); address() and stats() are thread-safe.
+//
+// Limits: at most `connections_max` connections are served at once; connections beyond it are
+// closed right after accept (counted in stats().connections_refused). With migrate_header, a
+// connection that does not send "DRPC!!!1" within migrate_header_timeout is closed.
+#ifndef DRPC_IMPL_RUNTIME_TCP_SERVER_H_
+#define DRPC_IMPL_RUNTIME_TCP_SERVER_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "impl/options.h"
+#include "impl/router.h"
+#include "impl/runtime/runtime.h"
+#include "impl/runtime/tcp.h"
+#include "impl/time.h"
+
+namespace drpc::runtime {
+
+struct TcpServerOptions {
+  std::string address = "127.0.0.1:0";
+  // Per-connection protocol options (Options::mux selects the mode; clients must agree).
+  Options connection;
+  ListenOptions listen;
+  // Expect and strip the drpcmigrate header on every connection (spec §10).
+  bool migrate_header = false;
+  Duration migrate_header_timeout = Duration::Seconds(10);
+  size_t connections_max = 10000;
+};
+
+class TcpServer {
+ public:
+  // Validates the options, listens, and starts serving. `router` must outlive the server.
+  static absl::StatusOr<std::unique_ptr<TcpServer>> Start(Runtime& runtime, const Router& router,
+                                                         TcpServerOptions options);
+  // Shutdown(Duration::Zero()) unless already shut down. Shut the server down before stopping
+  // its Runtime.
+  ~TcpServer();
+  TcpServer(const TcpServer&) = delete;
+  TcpServer& operator=(const TcpServer&) = delete;
+
+  // The bound address with the real port.
+  const std::string& address() const { return address_; }
+
+  // Stops accepting connections and calls (new calls are refused with an Error), gives running
+  // calls `grace` to finish, then cancels them and closes every connection. Returns once every
+  // connection has ended. Idempotent.
+  void Shutdown(Duration grace);
+
+  struct Stats {
+    uint64_t connections_accepted = 0;
+    uint64_t connections_refused = 0;   // over connections_max
+    uint64_t handshake_failures = 0;    // missing or late drpcmigrate header
+    size_t connections_active = 0;
+  };
+  Stats stats() const;
+
+ private:
+  struct Shard;
+  TcpServer(Runtime& runtime, const Router& router, TcpServerOptions options);
+  void AcceptLoop();
+  void ServeSocket(size_t shard, TcpListener::AcceptedSocket socket);
+  void ShutdownShards(Duration grace);
+
+  Runtime* runtime_;
+  const Router* router_;
+  const TcpServerOptions options_;
+  std::string address_;
+  std::vector<std::unique_ptr<Shard>> shards_;  // one per reactor, each touched only there
+  std::unique_ptr<TcpListener> listener_;       // reactor 0
+  bool shut_down_ = false;                      // application-thread state
+
+  std::atomic<uint64_t> accepted_{0};
+  std::atomic<uint64_t> refused_{0};
+  std::atomic<uint64_t> handshake_failures_{0};
+  std::atomic<size_t> active_{0};
+};
+
+}  // namespace drpc::runtime
+
+#endif  // DRPC_IMPL_RUNTIME_TCP_SERVER_H_

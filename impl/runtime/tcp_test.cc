@@ -1,0 +1,254 @@
+// TcpTransport, TcpListener and Dial over real loopback sockets: data, half close, resets, local
+// close waking blocked fibers, error kinds, dial failures.
+#include "impl/runtime/tcp.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "gtest/gtest.h"
+#include "impl/runtime/runtime.h"
+#include "impl/runtime/test_util.h"
+#include "impl/sync.h"
+
+namespace drpc::runtime {
+namespace {
+
+using testing::ConnectedPair;
+using testing::ReadExactly;
+using testing::ReadToEof;
+using testing::StartRuntime;
+using testing::TcpPair;
+using testing::WaitSet;
+using testing::WaitUntilParked;
+
+std::optional<TransportErrorKind> KindOf(const absl::Status& s) { return GetTransportErrorKind(s); }
+
+std::string Pattern(size_t n) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (i * 7 + i / 251) % 26);
+  return s;
+}
+
+// The server end accepts on reactor 0 and echoes until EOF; the client runs on reactor 1, so the
+// bytes cross threads only through the kernel.
+TEST(TcpTest, EchoAcrossReactorsOverLoopback) {
+  auto rt = StartRuntime(2);
+  runtime_internal::Latch served(1);
+  absl::StatusOr<std::string> address = rt->Run(0, [&](Reactor& r) -> absl::StatusOr<std::string> {
+    absl::StatusOr<std::unique_ptr<TcpListener>> l = TcpListener::Listen(r, "127.0.0.1:0");
+    if (!l.ok()) return l.status();
+    std::string addr = (*l)->address();
+    r.Spawn("echo server", [&, l = *std::move(l)]() mutable {
+      absl::StatusOr<std::unique_ptr<Transport>> t = l->Accept();
+      EXPECT_TRUE(t.ok()) << t.status();
+      char buf[8192];
+      while (t.ok()) {
+        absl::StatusOr<size_t> n = (*t)->Read(buf, sizeof(buf));
+        if (!n.ok()) {
+          EXPECT_EQ(KindOf(n.status()), TransportErrorKind::kEof) << n.status();
+          break;
+        }
+        ASSERT_TRUE((*t)->Write(absl::string_view(buf, *n)).ok());
+      }
+      t = absl::CancelledError("done");
+      l.reset();
+      served.CountDown();
+    });
+    return addr;
+  });
+  ASSERT_TRUE(address.ok()) << address.status();
+  const std::string payload = Pattern(1 << 20);
+  absl::StatusOr<std::string> echoed = rt->Run(1, [&](Reactor& r) -> absl::StatusOr<std::string> {
+    absl::StatusOr<std::unique_ptr<TcpTransport>> c = Dial(r, *address);
+    if (!c.ok()) return c.status();
+    Signal written(r.env());
+    r.Spawn("writer", [&] {
+      EXPECT_TRUE((*c)->Write(payload).ok());
+      EXPECT_TRUE((*c)->CloseWrite().ok());
+      written.Set();
+    });
+    absl::StatusOr<std::string> back = ReadToEof(**c);
+    if (absl::Status w = WaitSet(written, r.env(), "writer"); !w.ok()) return w;
+    return back;
+  });
+  served.Wait();
+  ASSERT_TRUE(echoed.ok()) << echoed.status();
+  EXPECT_TRUE(*echoed == payload) << "echo differs; got " << echoed->size() << " bytes";
+}
+
+TEST(TcpTest, CloseWriteDeliversEofWhileReadingContinues) {
+  auto rt = StartRuntime(1);
+  absl::Status s = rt->Run(0, [](Reactor& r) -> absl::Status {
+    absl::StatusOr<TcpPair> p = ConnectedPair(r);
+    if (!p.ok()) return p.status();
+    EXPECT_TRUE(p->client->Write("ping").ok());
+    EXPECT_TRUE(p->client->CloseWrite().ok());
+    EXPECT_TRUE(p->client->CloseWrite().ok()) << "idempotent";
+    absl::StatusOr<std::string> got = ReadToEof(*p->server);
+    EXPECT_EQ(got.value_or("?"), "ping");
+    // The half-closed client still reads.
+    EXPECT_TRUE(p->server->Write("pong").ok());
+    p->server->Close();
+    EXPECT_EQ(ReadToEof(*p->client).value_or("?"), "pong");
+    absl::Status after = p->client->Write("more");
+    EXPECT_EQ(KindOf(after), TransportErrorKind::kWriteAfterClose) << after;
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(s.ok()) << s;
+}
+
+TEST(TcpTest, PeerResetIsReportedAsResetToReadAndWrite) {
+  auto rt = StartRuntime(1);
+  absl::Status s = rt->Run(0, [](Reactor& r) -> absl::Status {
+    absl::StatusOr<TcpPair> p = ConnectedPair(r);
+    if (!p.ok()) return p.status();
+    auto* server = static_cast<TcpTransport*>(p->server.get());
+    // SO_LINGER with a zero timeout turns close() into a RST.
+    linger lg{1, 0};
+    setsockopt(server->native_handle(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    server->Close();
+    char buf[16];
+    absl::StatusOr<size_t> n = p->client->Read(buf, sizeof(buf));
+    EXPECT_EQ(KindOf(n.status()), TransportErrorKind::kReset) << n.status();
+    absl::StatusOr<size_t> again = p->client->Read(buf, sizeof(buf));
+    EXPECT_FALSE(again.ok()) << "errors are sticky";
+    absl::Status w = p->client->Write("after reset");
+    EXPECT_EQ(KindOf(w), TransportErrorKind::kReset) << w;
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(s.ok()) << s;
+}
+
+TEST(TcpTest, CloseWakesBlockedRead) {
+  auto rt = StartRuntime(1);
+  absl::Status s = rt->Run(0, [](Reactor& r) -> absl::Status {
+    absl::StatusOr<TcpPair> p = ConnectedPair(r);
+    if (!p.ok()) return p.status();
+    Signal done(r.env());
+    absl::Status read_error;
+    r.Spawn("reader", [&] {
+      char buf[16];
+      read_error = p->client->Read(buf, sizeof(buf)).status();
+      done.Set();
+    });
+    if (absl::Status w = WaitUntilParked(r, "tcp read: waiting for bytes"); !w.ok()) return w;
+    p->client->Close();
+    if (absl::Status w = WaitSet(done, r.env(), "reader"); !w.ok()) return w;
+    EXPECT_EQ(KindOf(read_error), TransportErrorKind::kClosedLocally) << read_error;
+    // The peer sees the connection end.
+    EXPECT_TRUE(ReadToEof(*p->server).ok());
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(s.ok()) << s;
+}
+
+TEST(TcpTest, CloseWakesBlockedWrite) {
+  auto rt = StartRuntime(1);
+  absl::Status s = rt->Run(0, [](Reactor& r) -> absl::Status {
+    absl::StatusOr<TcpPair> p = ConnectedPair(r);
+    if (!p.ok()) return p.status();
+    // Small buffers on both sides and a peer that never reads: the write must block.
+    const int small = 4096;
+    setsockopt(p->client->native_handle(), SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+    auto* server = static_cast<TcpTransport*>(p->server.get());
+    setsockopt(server->native_handle(), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    Signal done(r.env());
+    absl::Status write_error;
+    const std::string big(8 << 20, 'x');
+    r.Spawn("writer", [&] {
+      write_error = p->client->Write(big);
+      done.Set();
+    });
+    if (absl::Status w = WaitUntilParked(r, "tcp write: socket buffer full"); !w.ok()) return w;
+    p->client->Close();
+    if (absl::Status w = WaitSet(done, r.env(), "writer"); !w.ok()) return w;
+    EXPECT_EQ(KindOf(write_error), TransportErrorKind::kClosedLocally) << write_error;
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(s.ok()) << s;
+}
+
+TEST(TcpTest, OperationsAfterLocalCloseReportClosedLocally) {
+  auto rt = StartRuntime(1);
+  absl::Status s = rt->Run(0, [](Reactor& r) -> absl::Status {
+    absl::StatusOr<TcpPair> p = ConnectedPair(r);
+    if (!p.ok()) return p.status();
+    p->client->Close();
+    p->client->Close();  // idempotent
+    char buf[4];
+    EXPECT_EQ(KindOf(p->client->Read(buf, 4).status()), TransportErrorKind::kClosedLocally);
+    EXPECT_EQ(KindOf(p->client->Write("x")), TransportErrorKind::kClosedLocally);
+    EXPECT_EQ(KindOf(p->client->CloseWrite()), TransportErrorKind::kClosedLocally);
+    EXPECT_EQ(p->client->native_handle(), -1);
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(s.ok()) << s;
+}
+
+TEST(TcpTest, DialToClosedPortIsRefused) {
+  auto rt = StartRuntime(1);
+  absl::Status s = rt->Run(0, [](Reactor& r) -> absl::Status {
+    std::string addr;
+    {
+      absl::StatusOr<std::unique_ptr<TcpListener>> l = TcpListener::Listen(r, "127.0.0.1:0");
+      if (!l.ok()) return l.status();
+      addr = (*l)->address();
+    }  // closed: nothing listens on the port any more
+    absl::StatusOr<std::unique_ptr<TcpTransport>> c = Dial(r, addr);
+    EXPECT_TRUE(absl::IsUnavailable(c.status())) << c.status();
+    EXPECT_NE(c.status().message().find("refused"), absl::string_view::npos) << c.status();
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(s.ok()) << s;
+}
+
+TEST(TcpTest, BadAddressesAreInvalidArguments) {
+  auto rt = StartRuntime(1);
+  absl::Status s = rt->Run(0, [](Reactor& r) -> absl::Status {
+    for (absl::string_view bad : {"127.0.0.1", "127.0.0.1:99999", "example.com:80", "1.2.3:x"}) {
+      EXPECT_TRUE(absl::IsInvalidArgument(Dial(r, bad).status())) << bad;
+      EXPECT_TRUE(absl::IsInvalidArgument(TcpListener::Listen(r, bad).status())) << bad;
+    }
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(s.ok()) << s;
+}
+
+TEST(TcpTest, ListenOnTakenPortFails) {
+  auto rt = StartRuntime(1);
+  absl::Status s = rt->Run(0, [](Reactor& r) -> absl::Status {
+    absl::StatusOr<std::unique_ptr<TcpListener>> a = TcpListener::Listen(r, "127.0.0.1:0");
+    if (!a.ok()) return a.status();
+    absl::StatusOr<std::unique_ptr<TcpListener>> b = TcpListener::Listen(r, (*a)->address());
+    EXPECT_TRUE(absl::IsAlreadyExists(b.status())) << b.status();
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(s.ok()) << s;
+}
+
+TEST(TcpTest, ListenerCloseWakesBlockedAccept) {
+  auto rt = StartRuntime(1);
+  absl::Status s = rt->Run(0, [](Reactor& r) -> absl::Status {
+    absl::StatusOr<std::unique_ptr<TcpListener>> l = TcpListener::Listen(r, "127.0.0.1:0");
+    if (!l.ok()) return l.status();
+    Signal done(r.env());
+    absl::Status accept_error;
+    r.Spawn("acceptor", [&] {
+      accept_error = (*l)->Accept().status();
+      done.Set();
+    });
+    if (absl::Status w = WaitUntilParked(r, "tcp accept: waiting for connections"); !w.ok()) return w;
+    (*l)->Close();
+    if (absl::Status w = WaitSet(done, r.env(), "acceptor"); !w.ok()) return w;
+    EXPECT_TRUE(absl::IsCancelled(accept_error)) << accept_error;
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(s.ok()) << s;
+}
+
+}  // namespace
+}  // namespace drpc::runtime

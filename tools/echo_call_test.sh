@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Starts the real //tools:echo_server binary, waits for its READY line, drives it with the real
+# //tools:call binary and checks outputs and exit codes; then SIGTERM must end the server with 0.
+# Timeouts here only bound failures (a server that never becomes ready).
+set -uo pipefail
+server_bin=tools/echo_server
+call_bin=tools/call
+server_pid=""
+errlog="${TEST_TMPDIR:-/tmp}/echo_server.err"
+
+fail() {
+  echo "FAIL: $*"
+  echo "--- server stderr:"; cat "$errlog" 2>/dev/null
+  [ -n "$server_pid" ] && kill -KILL "$server_pid" 2>/dev/null
+  exit 1
+}
+
+# start_server [FLAGS...]: sets server_pid and addr once the server printed "READY <addr>".
+start_server() {
+  coproc SERVER { exec "$server_bin" --addr=127.0.0.1:0 --reactors=2 "$@" 2>>"$errlog"; }
+  server_pid=$SERVER_PID
+  local ready=""
+  read -r -t 20 -u "${SERVER[0]}" ready addr || fail "echo_server $* printed no READY line"
+  [ "$ready" = READY ] || fail "unexpected first line: $ready $addr"
+}
+
+stop_server() {
+  kill -TERM "$server_pid"
+  wait "$server_pid"; local rc=$?
+  server_pid=""
+  [ "$rc" -eq 0 ] || fail "echo_server exited $rc after SIGTERM"
+}
+
+# expect NAME WANT_RC WANT_STDOUT [STDERR_REGEX] -- CALL_ARGS...
+expect() {
+  local name=$1 want_rc=$2 want_out=$3 want_err=$4; shift 5
+  local out err rc
+  out=$("$call_bin" "$@" 2>"$TEST_TMPDIR/call.err" </dev/null); rc=$?
+  err=$(cat "$TEST_TMPDIR/call.err")
+  [ "$rc" -eq "$want_rc" ] || fail "$name: exit $rc, want $want_rc (stderr: $err)"
+  [ "$out" = "$want_out" ] || fail "$name: stdout '$out', want '$want_out'"
+  if [ -n "$want_err" ]; then
+    grep -Eq -e "$want_err" <<<"$err" || fail "$name: stderr '$err' does not match '$want_err'"
+  fi
+  echo "ok: $name"
+}
+
+# --- upstream mode (the default) -------------------------------------------------------------------
+start_server
+expect unary 0 "hello" "" -- "$addr" /interop.Echo/Unary --data=hello
+expect unary_hex 0 "6869" "" -- "$addr" /interop.Echo/Unary --data=hi --format=hex
+expect fail 1 "" "^error: code=42 boom$" -- "$addr" /interop.Echo/Fail --data=x
+expect meta 0 "alpha=1;beta=two" "" -- "$addr" /interop.Echo/Meta --meta=alpha=1 --meta=beta=two
+expect unknown_rpc 1 "" '^error: code=0 protocol error: unknown rpc: "/interop.Echo/Nope"$' \
+  -- "$addr" /interop.Echo/Nope --data=x
+expect server_stream 0 $'msg-0\nmsg-1\nmsg-2' "" -- "$addr" /interop.Echo/ServerStream --stream=server --data=3
+expect server_stream_bad 1 "" "^error: code=3 " -- "$addr" /interop.Echo/ServerStream --stream=server --data=x
+expect bidi 0 $'one\ntwo\nthree' "" -- "$addr" /interop.Echo/Bidi --stream=bidi --data=one --data=two --data=three
+expect timeout 4 "" "^error: timeout after 200ms" -- "$addr" /interop.Echo/Slow --data=x --timeout=200ms
+expect usage_args 2 "" "want exactly two arguments" -- "$addr"
+expect usage_stream 2 "" "--stream must be" -- "$addr" /interop.Echo/Unary --stream=sideways
+
+# Requests from stdin: one message per line for client streams, the whole input for unary.
+out=$(printf 'ab\ncde\n' | "$call_bin" "$addr" /interop.Echo/ClientStream --stream=client); rc=$?
+[ "$rc" -eq 0 ] && [ "$out" = "5" ] || fail "client_stream from stdin: exit $rc, stdout '$out'"
+out=$(printf 'two\nlines' | "$call_bin" "$addr" /interop.Echo/Unary --format=hex); rc=$?
+[ "$rc" -eq 0 ] && [ "$out" = "74776f0a6c696e6573" ] || fail "unary from stdin: exit $rc, '$out'"
+printf 'from a file' >"$TEST_TMPDIR/req.bin"
+expect data_file 0 "from a file" "" -- "$addr" /interop.Echo/Unary --data_file="$TEST_TMPDIR/req.bin"
+stop_server
+expect refused 3 "" "^error: .*(refused|reset)" -- "$addr" /interop.Echo/Unary --data=x
+
+# --- mux mode --------------------------------------------------------------------------------------
+start_server --mux
+expect mux_unary 0 "hello mux" "" -- "$addr" /interop.Echo/Unary --mux --data="hello mux"
+expect mux_fail 1 "" "^error: code=42 boom$" -- "$addr" /interop.Echo/Fail --mux --data=x
+expect mux_meta 0 "k=v" "" -- "$addr" /interop.Echo/Meta --mux --meta=k=v
+expect mux_bidi 0 $'a\nb' "" -- "$addr" /interop.Echo/Bidi --mux --stream=bidi --data=a --data=b
+stop_server
+
+# --- drpcmigrate header ----------------------------------------------------------------------------
+start_server --migrate_header
+expect migrate 0 "hdr" "" -- "$addr" /interop.Echo/Unary --migrate_header --data=hdr
+expect migrate_missing 3 "" "^error: " -- "$addr" /interop.Echo/Unary --data=no-header --timeout=5s
+stop_server
+
+"$server_bin" --bogus >/dev/null 2>&1; rc=$?
+[ "$rc" -eq 2 ] || fail "echo_server with a bad flag exited $rc, want 2"
+echo "PASS"

@@ -1,0 +1,113 @@
+// echo_server: serves the interop.Echo test service (tools/interop/echo_service.h) over TCP on the
+// production runtime, until SIGINT or SIGTERM.
+//
+//   bazel run //tools:echo_server -- --addr=127.0.0.1:7777 [--mux] [--migrate_header]
+//
+// Prints "READY <addr>" (the real bound address, useful with port 0) on stdout once listening.
+// On SIGINT/SIGTERM: stops accepting, lets running calls finish for --shutdown_grace, closes
+// everything and exits 0. Exit codes: 0 clean shutdown, 1 could not serve, 2 usage error.
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "impl/runtime/runtime.h"
+#include "impl/runtime/signals.h"
+#include "impl/runtime/tcp_server.h"
+#include "tools/cli_flags.h"
+#include "tools/interop/echo_service.h"
+
+namespace drpc {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: echo_server [--addr=HOST:PORT] [--mux] [--migrate_header] [--reactors=N]\n"
+    "                   [--shutdown_grace=DURATION]\n"
+    "  --addr            listen address (default 127.0.0.1:7777; port 0 picks a free port)\n"
+    "  --mux             multiplexed mode (clients must use --mux too); default: upstream drpc\n"
+    "  --migrate_header  expect the drpcmigrate header DRPC!!!1 on every connection\n"
+    "  --reactors        reactor threads (default: one per CPU)\n"
+    "  --shutdown_grace  how long running calls may finish after SIGINT/SIGTERM (default 5s)\n";
+
+struct Config {
+  runtime::TcpServerOptions server;
+  size_t reactors = 0;
+  Duration grace = Duration::Seconds(5);
+};
+
+// Returns false (after printing why) on a usage error.
+bool ParseArgs(int argc, char** argv, Config* config) {
+  config->server.address = "127.0.0.1:7777";
+  for (int i = 1; i < argc; ++i) {
+    std::optional<cli::CliFlag> f = cli::ParseCliFlag(argv[i]);
+    if (!f) {
+      std::fprintf(stderr, "echo_server: unexpected argument \"%s\"\n%s", argv[i], kUsage);
+      return false;
+    }
+    const std::string value = f->value.value_or("");
+    if (f->name == "help" || f->name == "h") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else if (f->name == "addr" && f->value) {
+      config->server.address = value;
+    } else if (f->name == "mux" && !f->value) {
+      config->server.connection.mux = true;
+    } else if (f->name == "migrate_header" && !f->value) {
+      config->server.migrate_header = true;
+    } else if (f->name == "reactors" && absl::SimpleAtoi(value, &config->reactors)) {
+    } else if (f->name == "shutdown_grace" && cli::ParseCliDuration(value).ok()) {
+      config->grace = *cli::ParseCliDuration(value);
+    } else {
+      std::fprintf(stderr, "echo_server: bad flag \"%s\"\n%s", argv[i], kUsage);
+      return false;
+    }
+  }
+  return true;
+}
+
+int Main(int argc, char** argv) {
+  Config config;
+  if (!ParseArgs(argc, argv, &config)) return 2;
+  // Before any thread exists, so every thread inherits the blocked mask.
+  absl::StatusOr<std::unique_ptr<runtime::TerminationSignals>> signals =
+      runtime::TerminationSignals::Install();
+  if (!signals.ok()) {
+    std::fprintf(stderr, "echo_server: %s\n", signals.status().ToString().c_str());
+    return 1;
+  }
+  absl::StatusOr<std::unique_ptr<runtime::Runtime>> rt =
+      runtime::Runtime::Start({.reactor_count = config.reactors});
+  if (!rt.ok()) {
+    std::fprintf(stderr, "echo_server: %s\n", rt.status().ToString().c_str());
+    return 1;
+  }
+  const Router router = interop::EchoRouter();
+  absl::StatusOr<std::unique_ptr<runtime::TcpServer>> server =
+      runtime::TcpServer::Start(**rt, router, config.server);
+  if (!server.ok()) {
+    std::fprintf(stderr, "echo_server: %s\n", server.status().ToString().c_str());
+    return 1;
+  }
+  std::printf("READY %s\n", (*server)->address().c_str());
+  std::fflush(stdout);
+  std::fprintf(stderr, "echo_server: serving interop.Echo on %s (%s mode%s, %zu reactors)\n",
+               (*server)->address().c_str(), config.server.connection.mux ? "mux" : "upstream",
+               config.server.migrate_header ? ", drpcmigrate header" : "", (*rt)->reactor_count());
+  const int sig = (*signals)->Wait();
+  std::fprintf(stderr, "echo_server: signal %d, shutting down (grace %s)\n", sig,
+               config.grace.ToString().c_str());
+  (*server)->Shutdown(config.grace);
+  const runtime::TcpServer::Stats stats = (*server)->stats();
+  server->reset();
+  (*rt)->Stop();
+  std::fprintf(stderr, "echo_server: served %llu connection(s); bye\n",
+               static_cast<unsigned long long>(stats.connections_accepted));
+  return 0;
+}
+
+}  // namespace
+}  // namespace drpc
+
+int main(int argc, char** argv) { return drpc::Main(argc, argv); }
