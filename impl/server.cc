@@ -35,7 +35,7 @@ Server::~Server() {
 
 void Server::RunCall(Connection& conn, IncomingStream in) {
   CallContext ctx(*env_, conn.ctx);
-  ctx.metadata() = std::move(in.metadata);
+  ctx.set_incoming_metadata(std::move(in.metadata));
   Stream& stream = *in.stream;
   // The handler's context ends when its stream ends early (remote cancel, connection loss).
   const Signal::CallbackId watch = stream.terminated_signal().OnSet(

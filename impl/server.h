@@ -8,7 +8,8 @@
 //
 // Per connection: in upstream mode calls run one after another on the connection's fiber (as Go's
 // ServeOne); in mux mode each call runs on its own fiber. A handler's error becomes an Error packet
-// and never ends the connection. Handlers see the client's metadata in ctx.metadata(), and ctx is
+// and never ends the connection. Handlers see the client's metadata in ctx.incoming_metadata()
+// (ctx.metadata(), the outgoing metadata of calls the handler makes, starts empty), and ctx is
 // done when the call ends early (the client cancelled, the connection dropped, the server gave up
 // at its shutdown deadline).
 //
