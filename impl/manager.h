@@ -23,6 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "impl/buffer_pool.h"
 #include "impl/context.h"
 #include "impl/env.h"
 #include "impl/options.h"
@@ -81,6 +82,8 @@ class Manager {
   bool is_mux() const { return options_.mux; }
   const Options& options() const { return options_; }
   Env& env() const { return *env_; }
+  // The connection's message buffers (impl/buffer_pool.h), shared by its assembler and streams.
+  BufferPool& buffer_pool() { return buffer_pool_; }
 
  protected:
   Manager(Env& env, std::unique_ptr<Transport> transport, Role role, const Options& options);
@@ -113,6 +116,7 @@ class Manager {
  private:
   void ReadLoop();
 
+  BufferPool buffer_pool_{BufferPool::Limits{}};
   std::unique_ptr<Transport> transport_;
   Role role_;
   absl::Status accepting_;  // OK while accepting; else the reason given to StopAccepting
