@@ -55,7 +55,8 @@ class Manager {
   // ctx.err() if ctx is already done (nothing is sent), or with the connection's error once it
   // ended. Upstream mode waits until the previous stream finished. Nothing reaches the wire until
   // the stream's first Send, Recv or close in upstream mode (the cork); in mux mode the metadata
-  // and Invoke are queued together at once. Cancelling ctx cancels the stream (spec §7.7).
+  // and Invoke are queued together at once. Cancelling ctx cancels the stream (spec §7.7). A
+  // stream cancelled or closed before its Invoke reached the wire sends nothing at all.
   virtual absl::StatusOr<std::shared_ptr<Stream>> NewClientStream(CallContext& ctx,
                                                                   absl::string_view rpc) = 0;
 

@@ -12,7 +12,12 @@
 //     dropped; a new Invoke cancels the current stream (server) and starts the next one; anything
 //     else for an unknown stream is dropped instead of wedging the reader (§13 items 1, 4);
 //   * each stream's receive queue is bounded; the reader waits for the application only while the
-//     stream lives, and a server stream whose handler returned drops later messages (§13 item 2).
+//     stream lives and at most recv_stall_timeout per message (then the stream fails: a server
+//     sends an Error, a client a Cancel with soft_cancel or else closes the connection), and a
+//     server stream whose handler returned drops later messages (§13 items 2, 3);
+//   * nothing is ever sent for a client stream whose Invoke is still corked: cancelling or
+//     closing it discards its buffered bytes, and creating the next stream discards whatever is
+//     left unflushed (Go's writer reset), so stale bytes never go out ahead of it (§13 item 19).
 #ifndef DRPC_IMPL_UPSTREAM_MANAGER_H_
 #define DRPC_IMPL_UPSTREAM_MANAGER_H_
 
