@@ -14,7 +14,6 @@
 #include "proto/limits.h"
 #include "proto/metadata.h"
 #include "proto/splitter.h"
-#include "proto/window.h"
 
 namespace drpc {
 namespace {
