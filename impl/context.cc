@@ -1,5 +1,7 @@
 #include "impl/context.h"
 
+#include <utility>
+
 #include "impl/errors.h"
 
 namespace drpc {
@@ -28,6 +30,18 @@ void CallContext::Cancel(absl::Status reason) {
     deadline_timer_ = 0;
   }
   done_.Set(std::move(reason));
+}
+
+const Metadata& CallContext::incoming_metadata() const {
+  static const Metadata* const kNone = new Metadata();
+  for (const CallContext* c = this; c != nullptr; c = c->parent_) {
+    if (c->incoming_metadata_.has_value()) return *c->incoming_metadata_;
+  }
+  return *kNone;
+}
+
+void CallContext::set_incoming_metadata(Metadata metadata) {
+  incoming_metadata_ = std::move(metadata);
 }
 
 void CallContext::SetDeadline(Instant deadline) {

@@ -1,5 +1,6 @@
 // CallContext: the cancellation scope of a call (Go's context.Context, reduced to what DRPC uses):
-// a one-shot "done" signal with the reason, an optional deadline, a parent, and metadata.
+// a one-shot "done" signal with the reason, an optional deadline, a parent, and metadata —
+// outgoing and incoming kept apart.
 //
 //   CallContext ctx(env);
 //   ctx.SetTimeout(Duration::Seconds(2));          // done with "context deadline exceeded" later
@@ -9,11 +10,21 @@
 //
 // A child context is done when its parent is (with the parent's reason) or when cancelled itself.
 // Server handlers get a context that is done when their stream ends, the connection ends, or the
-// server shuts down; its metadata() holds the client's metadata.
+// server shuts down.
+//
+// Metadata (spec §5.2, §13 item 9): metadata() is what a client call made with this context
+// sends; incoming_metadata() is what a server handler received from its client. They are
+// separate on purpose: unlike a Go drpc server, a handler that makes a further call — with its own
+// context or a child of it — forwards nothing unless it copies entries into metadata() itself.
+// A child sees its parent's incoming metadata (it describes the same call) but starts with empty
+// outgoing metadata. Deadlines never travel on the wire either (§13 item 16): a client deadline
+// cancels the call locally (upstream: as configured; mux: a Cancel packet).
 // A CallContext belongs to one Scheduler (impl/env.h). Destroying it cancels it (like Go's
 // `defer cancel()`): calls still running on it end with Canceled.
 #ifndef DRPC_IMPL_CONTEXT_H_
 #define DRPC_IMPL_CONTEXT_H_
+
+#include <optional>
 
 #include "absl/status/status.h"
 #include "impl/env.h"
@@ -46,8 +57,16 @@ class CallContext {
   absl::Status err() const { return done_.IsSet() ? done_.status() : absl::OkStatus(); }
   Signal& done_signal() { return done_; }
 
+  // Outgoing: sent as InvokeMetadata by calls made with this context. Starts empty.
   Metadata& metadata() { return metadata_; }
   const Metadata& metadata() const { return metadata_; }
+
+  // Incoming: the client's metadata of the call this context serves (set by the server), else
+  // the nearest ancestor's, else empty. The ancestors must outlive this context (they do: a
+  // child must be destroyed before its parent).
+  const Metadata& incoming_metadata() const;
+  void set_incoming_metadata(Metadata metadata);
+
   Env& env() const { return *env_; }
 
  private:
@@ -58,6 +77,7 @@ class CallContext {
   CallContext* parent_ = nullptr;
   Signal::CallbackId parent_callback_ = 0;
   Metadata metadata_;
+  std::optional<Metadata> incoming_metadata_;
 };
 
 }  // namespace drpc

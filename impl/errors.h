@@ -14,6 +14,9 @@
 // | protocol error (bad peer)     | kInternal           | "protocol error: <detail>"            |
 // | remote Error packet           | code if 1..16, else kUnknown | the remote text, exactly     |
 // | refused (too many streams)    | kResourceExhausted  | the remote text                       |
+// | receive stall (app not reading)| kResourceExhausted | "receive queue full for <d>: ..."     |
+// | peer broke the flow window    | kResourceExhausted  | "flow control violation: ..."         |
+// | message over packet_max_bytes | kResourceExhausted  | "message too large: ..." (mux)        |
 // A remote error keeps its DRPC code (an application-defined uint64) in a payload:
 // RemoteErrorCode() returns it. ToWireError() picks (code, text) for an outgoing Error packet.
 #ifndef DRPC_IMPL_ERRORS_H_

@@ -4,12 +4,14 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "impl/conn.h"
 #include "impl/errors.h"
 #include "impl/sync.h"
 #include "impl/testing/harness.h"
+#include "impl/testing/wire_harness.h"
 
 namespace drpc {
 namespace {
@@ -39,13 +41,13 @@ class IntegrationTest : public ::testing::TestWithParam<bool> {
   }
 };
 
-// TestConcurrent: many concurrent unary calls on one connection all succeed (serialised in
+// TestConcurrent: 1000 concurrent unary calls on one connection all succeed (serialised in
 // upstream mode, concurrent in mux mode).
 TEST_P(IntegrationTest, ManyConcurrentUnaryCallsOnOneConnectionAllSucceed) {
   Run([](Pair& p, sim::SimContext& ctx) {
     WaitGroup wg(p.env());
     int ok = 0;
-    for (int i = 0; i < 200; ++i) {
+    for (int i = 0; i < 1000; ++i) {
       wg.Add();
       p.env().scheduler().Spawn(absl::StrCat("call ", i), [&, i] {
         CallContext call(p.env());
@@ -55,7 +57,7 @@ TEST_P(IntegrationTest, ManyConcurrentUnaryCallsOnOneConnectionAllSucceed) {
       });
     }
     wg.Wait();
-    ctx.Check(ok == 200, absl::StrCat(ok, " of 200 calls succeeded"));
+    ctx.Check(ok == 1000, absl::StrCat(ok, " of 1000 calls succeeded"));
   }, 2);
 }
 
@@ -270,6 +272,81 @@ TEST_P(IntegrationTest, ShutdownCancelsCallsStillRunningAtTheDeadline) {
     done.Wait("slow call");
     ctx.Check(!slow.ok(), "the slow call survived shutdown");
   });
+}
+
+// TestError_Context: a handler that fails with its context's error (Canceled, DeadlineExceeded)
+// is reported to the client with text containing "context".
+TEST_P(IntegrationTest, ContextErrorsOfAHandlerArriveAsTextContainingContext) {
+  Router router;
+  router.Unary("/t.T/Canceled", [](CallContext&, absl::string_view) -> absl::StatusOr<std::string> {
+    return CanceledError();
+  }).IgnoreError();
+  router.Unary("/t.T/Deadline", [](CallContext&, absl::string_view) -> absl::StatusOr<std::string> {
+    return DeadlineError();
+  }).IgnoreError();
+  Run([](Pair& p, sim::SimContext& ctx) {
+    for (const char* rpc : {"/t.T/Canceled", "/t.T/Deadline"}) {
+      CallContext call(p.env());
+      absl::StatusOr<std::string> r = p.conn().Invoke(call, rpc, "");
+      ctx.Check(!r.ok() && absl::StrContains(r.status().message(), "context") &&
+                    !p.conn().closed().IsSet(),
+                absl::StrCat(rpc, ": ", r.status().ToString()));
+    }
+  }, 2, &router);
+}
+
+// TestStream_ContextCancel: when the client closes the stream, the handler's context and the
+// contexts derived from it are done.
+TEST_P(IntegrationTest, DerivedContextsOfAHandlerAreDoneAfterClose) {
+  int released = 0;
+  Router router;
+  router.Bidi("/t.T/Derive", [&released](CallContext& ctx, Stream& s) -> absl::Status {
+    if (absl::Status st = s.Recv().status(); !st.ok()) return st;
+    CallContext child(ctx.env(), ctx);
+    CallContext grandchild(ctx.env(), child);
+    grandchild.done_signal().Wait("handler: waiting for the derived context");
+    released += ctx.done() && child.done() ? 1 : 0;
+    return grandchild.err();
+  }).IgnoreError();
+  Run([&released](Pair& p, sim::SimContext& ctx) {
+    released = 0;
+    CallContext call(p.env());
+    absl::StatusOr<std::shared_ptr<Stream>> s = p.conn().NewStream(call, "/t.T/Derive");
+    ctx.Check((*s)->Send("x").ok(), "send");
+    SleepFor(p.env(), Duration::Millis(1));
+    ctx.Check((*s)->Close().ok(), "close");
+    SleepFor(p.env(), Duration::Millis(5));
+    ctx.Check(released == 1, "the derived contexts were not done after Close");
+  }, 3, &router);
+}
+
+// TestTransport_Blocked: a call whose transport write blocks (the peer reads nothing) ends with
+// exactly Canceled when its context is cancelled — not a transport or EOF error.
+TEST_P(IntegrationTest, BlockedTransportCancelYieldsExactlyCanceled) {
+  Options o = Opts();
+  o.flow_control = false;  // mux: block on the transport, not on the window
+  sim::NetworkOptions net;
+  net.link.buffer_bytes = 4096;
+  sim::RunResult r = testing::RunClient(o, [](testing::ClientSide& c) {
+    SleepFor(c.sim.env(), Duration::Millis(1));
+    c.server.PauseReading();
+    CallContext call(c.sim.env());
+    absl::StatusOr<std::string> reply;
+    Signal done(c.sim.env());
+    c.sim.env().scheduler().Spawn("caller", [&] {
+      reply = c.conn.Invoke(call, "/echo.Echo/Unary", std::string(100 * 1024, 'u'));
+      done.Set();
+    });
+    SleepFor(c.sim.env(), Duration::Millis(5));
+    c.sim.Check(!done.IsSet(), "the call is not blocked");
+    call.Cancel();
+    done.Wait("caller");
+    c.sim.Check(reply.status().code() == absl::StatusCode::kCancelled &&
+                    reply.status().message() == "context canceled",
+                reply.status().ToString());
+  }, 1, net);
+  ASSERT_TRUE(r.ok()) << sim::FailureClassName(r.failure) << ": " << r.message << "\n"
+                      << r.trace_tail;
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, IntegrationTest, ::testing::Values(false, true),

@@ -23,6 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "impl/buffer_pool.h"
 #include "impl/context.h"
 #include "impl/env.h"
 #include "impl/options.h"
@@ -54,7 +55,8 @@ class Manager {
   // ctx.err() if ctx is already done (nothing is sent), or with the connection's error once it
   // ended. Upstream mode waits until the previous stream finished. Nothing reaches the wire until
   // the stream's first Send, Recv or close in upstream mode (the cork); in mux mode the metadata
-  // and Invoke are queued together at once. Cancelling ctx cancels the stream (spec §7.7).
+  // and Invoke are queued together at once. Cancelling ctx cancels the stream (spec §7.7). A
+  // stream cancelled or closed before its Invoke reached the wire sends nothing at all.
   virtual absl::StatusOr<std::shared_ptr<Stream>> NewClientStream(CallContext& ctx,
                                                                   absl::string_view rpc) = 0;
 
@@ -81,6 +83,8 @@ class Manager {
   bool is_mux() const { return options_.mux; }
   const Options& options() const { return options_; }
   Env& env() const { return *env_; }
+  // The connection's message buffers (impl/buffer_pool.h), shared by its assembler and streams.
+  BufferPool& buffer_pool() { return buffer_pool_; }
 
  protected:
   Manager(Env& env, std::unique_ptr<Transport> transport, Role role, const Options& options);
@@ -113,6 +117,7 @@ class Manager {
  private:
   void ReadLoop();
 
+  BufferPool buffer_pool_{BufferPool::Limits{}};
   std::unique_ptr<Transport> transport_;
   Role role_;
   absl::Status accepting_;  // OK while accepting; else the reason given to StopAccepting

@@ -14,7 +14,6 @@
 #include "proto/limits.h"
 #include "proto/metadata.h"
 #include "proto/splitter.h"
-#include "proto/window.h"
 
 namespace drpc {
 namespace {
@@ -42,11 +41,13 @@ MuxManager::MuxManager(Env& env, std::unique_ptr<Transport> transport, Role role
     : Manager(env, std::move(transport), role, options),
       assembler_(MuxAssembler::Options{
           .packet_max_bytes = options.packet_max_bytes,
-          .streams_max_count = options.max_concurrent_streams + options.pending_invokes_max}),
+          .streams_max_count = options.max_concurrent_streams + options.pending_invokes_max,
+          .buffers = &buffer_pool()}),
       writer_(env, this->transport(),
               MuxWriter::Options{.split_bytes = options.split_bytes,
                                  .batch_bytes = options.write_batch_bytes},
-              [this](const absl::Status& s) { Terminate(ClosedError("write failed", s)); }),
+              [this](const absl::Status& s) { Terminate(ClosedError("write failed", s)); },
+              [this](uint64_t stream) { return TakeWindowGrant(stream); }),
       accept_waiters_(env) {
   SpawnFiber(role == Role::kClient ? "client mux writer" : "server mux writer",
              [this] { writer_.Run(); });
@@ -60,7 +61,9 @@ std::shared_ptr<Stream> MuxManager::MakeStream(uint64_t id, Stream::Role role,
       *env_, static_cast<StreamSink&>(*this), id, role,
       Stream::Limits{.recv_queue_max_count = options_.recv_queue_max_count,
                      .recv_queue_max_bytes = options_.recv_queue_max_bytes,
-                     .flow_controlled = flow_controlled});
+                     .flow_controlled = flow_controlled,
+                     .recv_stall_timeout = options_.recv_stall_timeout},
+      &buffer_pool());
 }
 
 // --- Client ---------------------------------------------------------------------------------------
@@ -88,8 +91,9 @@ absl::StatusOr<std::shared_ptr<Stream>> MuxManager::NewClientStream(CallContext&
   state.stream = stream;
   state.flow_controlled = flow;
   state.recv_window = state.recv_credit = flow ? options_.window_bytes : 0;
-  writer_.AddStream(id, flow, options_.initial_window_bytes);
-  // Metadata and Invoke go into the writer together: nothing (a Cancel) can come between them.
+  writer_.AddStream(id, flow, options_.initial_window_bytes, /*local_invoke=*/true);
+  // Metadata and Invoke go into the writer together: nothing (a Cancel) can come between them,
+  // and a Cancel or Close queued before they are written sends nothing at all (MuxWriter).
   if (metadata.empty()) {
     writer_.WriteAsync(id, {{PacketId{id, stream->NextMessageId()}, Kind::kInvoke, rpc}});
   } else {
@@ -159,13 +163,6 @@ absl::Status MuxManager::OnFrame(const Frame& frame) {
   return OnUnknownStreamFrame(frame);
 }
 
-void MuxManager::OnWindowUpdate(const Frame& frame) {
-  if (frame.id.stream == 0 || !streams_.contains(frame.id.stream)) return;
-  absl::StatusOr<uint64_t> delta = DecodeWindowUpdate(frame.data);
-  if (!delta.ok()) return;
-  writer_.AddCredit(frame.id.stream, *delta);
-}
-
 absl::Status MuxManager::OnStreamFrame(StreamState& state, const Frame& frame) {
   std::shared_ptr<Stream> stream = state.stream;
   if (stream->terminated()) return absl::OkStatus();  // the stream is over; drop what trails it
@@ -195,52 +192,18 @@ absl::Status MuxManager::OnStreamFrame(StreamState& state, const Frame& frame) {
   return absl::OkStatus();
 }
 
-bool MuxManager::ChargeFrame(StreamState& state, const Frame& frame, uint64_t* packet_credit) {
-  const uint64_t charge = frame.data.size() + (frame.done ? 1 : 0);
-  if (charge > state.recv_credit) {
-    OnStreamError(*state.stream,
-                  absl::ResourceExhaustedError(absl::StrCat(
-                      "flow control violation: stream ", frame.id.stream, " sent ", charge,
-                      " bytes with ", state.recv_credit, " bytes of window left")));
-    return false;
-  }
-  state.recv_credit -= charge;
-  if (frame.id.message != state.charging_message) {
-    // A new message: whatever was charged for an abandoned partial one is handed back.
-    if (state.packet_charge > state.early_granted) Grant(state, state.packet_charge - state.early_granted);
-    state.packet_charge = state.early_granted = 0;
-    state.charging_message = frame.id.message;
-  }
-  state.packet_charge += charge;
-  if (!frame.done && state.stream->queued_messages() == 0) {
-    // The application has everything before this message, so it is waiting for this one: hand
-    // its bytes back at once, or a message larger than the window could never complete.
-    Grant(state, charge);
-    state.early_granted += charge;
-  }
-  if (frame.done) {
-    *packet_credit = state.packet_charge - state.early_granted;
-    state.packet_charge = state.early_granted = 0;
-    state.charging_message = 0;
-  }
-  return true;
-}
-
-void MuxManager::Grant(StreamState& state, uint64_t credit) {
-  state.recv_credit += credit;
-  state.grant_pending += credit;
-  if (state.stream->terminated()) return;
-  const uint64_t threshold = std::max<uint64_t>(1, state.recv_window / 2);
-  if (state.grant_pending < threshold) return;
-  writer_.WriteControl(EncodeControlPacket(PacketId{state.stream->id(), 0}, Kind::kWindowUpdate,
-                                           EncodeWindowUpdate(state.grant_pending), true));
-  state.grant_pending = 0;
-}
-
 absl::Status MuxManager::OnUnknownStreamFrame(const Frame& frame) {
   const uint64_t id = frame.id.stream;
-  if (frame.kind == Kind::kCancel && pending_.erase(id) > 0) {
-    assembler_.Forget(id);  // cancelled between its metadata and its Invoke
+  if (frame.kind == Kind::kCancel && role() == Role::kServer && id != 0) {
+    // A stream cancelled before it started never runs: a Cancel between its metadata and its
+    // Invoke drops the pending metadata, and a Cancel before anything of it retires its ID, so
+    // the Invoke that may still follow is dropped like a replayed one (a deterministic choice;
+    // our clients never send either, see MuxWriter).
+    if (pending_.erase(id) > 0) {
+      assembler_.Forget(id);
+    } else {
+      ClaimStreamId(id);
+    }
     return absl::OkStatus();
   }
   if (frame.kind != Kind::kInvoke && frame.kind != Kind::kInvokeMetadata) {
@@ -263,16 +226,20 @@ absl::Status MuxManager::OnUnknownStreamFrame(const Frame& frame) {
   if (auto* error = std::get_if<StreamAssemblyError>(&*r)) {
     pending_.erase(id);
     assembler_.Forget(id);
-    WriteUnregisteredError(id, error->status);
+    return WriteUnregisteredError(id, error->status);
   }
   return absl::OkStatus();
 }
 
-void MuxManager::WriteUnregisteredError(uint64_t stream, const absl::Status& error) {
+absl::Status MuxManager::WriteUnregisteredError(uint64_t stream, const absl::Status& error) {
   auto [code, text] = ToWireError(error);
   // Message ID 1: the first packet we send on that stream.
-  writer_.WriteControl(
+  absl::Status s = writer_.WriteControl(
       EncodeControlPacket(PacketId{stream, 1}, Kind::kError, EncodeError(code, text), false));
+  if (s.ok()) return s;
+  return ProtocolError(absl::StrCat(
+      "the peer keeps causing Error packets for streams it never gets to use (refused or failed "
+      "Invokes) but does not read them: ", s.message()));
 }
 
 void MuxManager::RefuseQueued() {
@@ -296,13 +263,12 @@ absl::Status MuxManager::OnInvokePacket(Packet packet) {
   }
   if (!accepting()) {
     assembler_.Forget(id);
-    WriteUnregisteredError(id, accepting_status());
-    return absl::OkStatus();
+    return WriteUnregisteredError(id, accepting_status());
   }
   if (streams_.size() >= options_.max_concurrent_streams) {
     assembler_.Forget(id);
-    WriteUnregisteredError(id, WithRemoteErrorCode(RefusedError(options_.max_concurrent_streams), 0));
-    return absl::OkStatus();
+    return WriteUnregisteredError(id,
+                                  WithRemoteErrorCode(RefusedError(options_.max_concurrent_streams), 0));
   }
   uint64_t client_window = 0;
   if (auto it = metadata.find(kFlowWindowMetadataKey); it != metadata.end()) {
@@ -311,23 +277,14 @@ absl::Status MuxManager::OnInvokePacket(Packet packet) {
     }
     metadata.erase(it);
   }
-  const bool flow = options_.flow_control && client_window > 0;
+  // Flow control is the client's choice: a stream whose client announced a window is
+  // flow-controlled whatever our own Options::flow_control says (the client counts on it).
+  const bool flow = client_window > 0;
   std::shared_ptr<Stream> stream = MakeStream(id, Stream::Role::kServer, flow);
   StreamState& state = streams_[id];
   state.stream = stream;
-  state.flow_controlled = flow;
   writer_.AddStream(id, flow, client_window);
-  if (flow) {
-    // The client assumes initial_window_bytes; a larger window is granted right away.
-    state.recv_window = std::max(options_.window_bytes, options_.initial_window_bytes);
-    state.recv_credit = options_.initial_window_bytes;
-    if (state.recv_window > options_.initial_window_bytes) {
-      state.recv_credit = state.recv_window;
-      writer_.WriteControl(EncodeControlPacket(
-          PacketId{id, 0}, Kind::kWindowUpdate,
-          EncodeWindowUpdate(state.recv_window - options_.initial_window_bytes), true));
-    }
-  }
+  if (flow) StartFlowControl(state, options_.window_bytes);
   accept_queue_.push_back({std::move(stream), std::move(packet.data), std::move(metadata)});
   accept_waiters_.WakeOne();
   return absl::OkStatus();
@@ -344,11 +301,6 @@ absl::Status MuxManager::SendTerminal(Stream& stream, Kind kind, absl::string_vi
   return writer_.WriteTerminal(
       stream.id(), {PacketId{stream.id(), stream.NextMessageId()}, kind, data, kind == Kind::kCancel},
       dropped);
-}
-
-void MuxManager::OnConsumed(Stream& stream, uint64_t credit) {
-  auto it = streams_.find(stream.id());
-  if (it != streams_.end() && it->second.flow_controlled) Grant(it->second, credit);
 }
 
 void MuxManager::OnStreamError(Stream& stream, const absl::Status& error) {

@@ -8,20 +8,29 @@
 //   * Errors are connection-scoped (transport read/write error, malformed frames, protocol errors,
 //     Close) or stream-scoped (application errors, remote Close/CloseSend/Cancel/Error, a message
 //     over packet_max_bytes, a flow-control violation), exactly as spec §11.4.
-//   * Flow control (Options::flow_control): a stream is flow-controlled when its client announces
-//     a receive window in the metadata key kFlowWindowMetadataKey. Each side starts with
-//     initial_window_bytes of credit towards the other (the server, towards the client, with the
-//     announced window), grants more with WindowUpdate packets (kind 8, control, message ID 0) as
-//     the application consumes, and never has more than its window buffered per stream — except
-//     one message in assembly when the application has consumed everything before it, so a
-//     message larger than the window cannot deadlock. Streams of clients that do not announce
-//     (upstream clients) use bounded queues and transport back-pressure instead.
+//   * Flow control is the client's choice, per stream: a stream is flow-controlled when its
+//     client announces a receive window in the metadata key kFlowWindowMetadataKey (a mux client
+//     does when its Options::flow_control is set), and a server always honours the announcement.
+//     The client starts with initial_window_bytes of credit towards the server, the server with
+//     the announced window towards the client; each grants more with WindowUpdate packets (kind
+//     8, control, message ID 0) as its application consumes, credit counting only once the update
+//     is written (impl/mux_flow.cc), and never has more than its window buffered per stream —
+//     except one message in assembly when the application has consumed everything before it, so
+//     a message larger than the window cannot deadlock. Data beyond the granted window fails that
+//     stream (stream-scoped "flow control violation"). Streams that announce nothing (upstream
+//     clients, mux clients without flow control) use bounded queues with the receive-stall policy
+//     of impl/stream.h instead.
 //   * A server refuses Invokes beyond max_concurrent_streams with an Error packet (the connection
 //     stays up), bounds streams whose metadata arrived without their Invoke, and never reuses a
 //     stream ID (a replayed Invoke is dropped).
-//   * A Cancel for a stream that does not exist yet is dropped (our clients queue metadata and
-//     Invoke together, so a Cancel can never overtake its Invoke); one that arrives between a
-//     stream's metadata and its Invoke drops the pending metadata.
+//   * A Cancel for a stream that does not exist yet (server): the stream is cancelled before it
+//     started and never runs — between its metadata and its Invoke the pending metadata is
+//     dropped; before anything of it the stream ID is retired, so its Invoke, if it still comes,
+//     is dropped like a replayed one. Nothing is sent back. Our clients never send either: a
+//     Cancel queued while the stream's metadata and Invoke are still queued sends nothing at all.
+//   * Errors for streams that were never registered (refused Invokes) wait in the writer's
+//     bounded control queue; a peer that keeps causing them without reading ends the connection
+//     with a protocol error.
 #ifndef DRPC_IMPL_MUX_MANAGER_H_
 #define DRPC_IMPL_MUX_MANAGER_H_
 
@@ -58,8 +67,8 @@ class MuxManager final : public Manager, private StreamSink {
     std::shared_ptr<Stream> stream;
     bool flow_controlled = false;
     uint64_t recv_window = 0;     // what we let the peer have in flight
-    uint64_t recv_credit = 0;     // what the peer may still send
-    uint64_t grant_pending = 0;   // consumed, not yet granted by a WindowUpdate
+    uint64_t recv_credit = 0;     // what the peer may still send (as far as it was told)
+    uint64_t grant_pending = 0;   // consumed, not yet granted by a written WindowUpdate
     uint64_t packet_charge = 0;   // credit charged for the message in assembly
     uint64_t early_granted = 0;   // part of it already handed back
     uint64_t charging_message = 0;  // message ID of the message in assembly (0: none)
@@ -72,7 +81,8 @@ class MuxManager final : public Manager, private StreamSink {
   void StopWriter(const absl::Status& reason) override;
   void RefuseQueued() override;
   // An Error for a stream that was never registered (refused or failed before its Invoke).
-  void WriteUnregisteredError(uint64_t stream, const absl::Status& error);
+  // A connection-scoped protocol error if the writer's control queue is full.
+  absl::Status WriteUnregisteredError(uint64_t stream, const absl::Status& error);
   void TerminateStreams(const absl::Status& reason) override;
 
   // StreamSink.
@@ -87,10 +97,16 @@ class MuxManager final : public Manager, private StreamSink {
   absl::Status OnStreamFrame(StreamState& state, const Frame& frame);
   absl::Status OnUnknownStreamFrame(const Frame& frame);
   absl::Status OnInvokePacket(Packet packet);
+  // Flow control (impl/mux_flow.cc).
   void OnWindowUpdate(const Frame& frame);
-  // Flow control: charge a Message frame against the stream's window.
+  // Server: a stream whose client announced a window; we receive up to `recv_window`.
+  void StartFlowControl(StreamState& state, uint64_t recv_window);
+  // Charges a Message frame against the stream's window; false (stream failed) if it exceeds it.
   bool ChargeFrame(StreamState& state, const Frame& frame, uint64_t* packet_credit);
+  // `credit` bytes left the stream's buffers: grant them back (a WindowUpdate once enough).
   void Grant(StreamState& state, uint64_t credit);
+  // The writer is writing the stream's WindowUpdate: the delta, now counted as credit.
+  uint64_t TakeWindowGrant(uint64_t stream);
   std::shared_ptr<Stream> MakeStream(uint64_t id, Stream::Role role, bool flow_controlled);
   void OnContextDone(uint64_t stream_id, const absl::Status& reason);
   // Server: whether `id` may start a new stream (never used before), marking it used.

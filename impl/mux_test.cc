@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "impl/conn.h"
 #include "impl/errors.h"
+#include "impl/mux_manager.h"
 #include "impl/sync.h"
 #include "impl/testing/harness.h"
 #include "impl/testing/wire_harness.h"
@@ -24,7 +25,9 @@ using testing::MuxOptions;
 using testing::Pair;
 using testing::RawFrame;
 using testing::RunPair;
+using testing::RunClient;
 using testing::RunServer;
+using testing::ClientSide;
 using testing::ServerSide;
 
 void ExpectOk(const sim::RunResult& r) {
@@ -79,7 +82,7 @@ TEST(MuxTest, ConcurrentStreamsWithTinySplitSizeArriveUncorrupted) {
   });
 }
 
-TEST(MuxTest, LargeMessagesDoNotBlockSmallOnes) {
+TEST(MuxTest, LargeAndSmallMessagesInterleaveIntact) {
   Options o = MuxOptions();
   o.split_bytes = 1024;
   RunSeeds(o, o, [](Pair& p, sim::SimContext& ctx) {
@@ -88,6 +91,52 @@ TEST(MuxTest, LargeMessagesDoNotBlockSmallOnes) {
     EchoOnFiber(p, ctx, wg, "small", 20, 10);
     wg.Wait();
   }, 8);
+}
+
+// Spec §11.5 (head-of-line blocking): a small message queued while a large one is being written
+// reaches the wire before the large one's last frame.
+TEST(MuxTest, LargeMessagesDoNotBlockSmallOnes) {
+  Options o = MuxOptions();
+  o.flow_control = false;  // no window: only the writer's turn-taking decides the order
+  o.split_bytes = 1024;
+  sim::NetworkOptions net;
+  net.link.buffer_bytes = 16 * 1024;
+  net.link.bandwidth_bytes_per_second = 1'000'000;  // the large message takes ~300 ms
+  for (uint64_t seed = 1; seed <= 5; ++seed) {
+    ExpectOk(RunClient(o, [](ClientSide& c) {
+      Env& env = c.sim.env();
+      CallContext ctx(env);
+      absl::StatusOr<std::shared_ptr<Stream>> big = c.conn.NewStream(ctx, "/pkg.Svc/Big");
+      Signal big_sent(env);
+      env.scheduler().Spawn("big sender", [&] {
+        c.sim.Check((*big)->Send(std::string(300 * 1024, 'B')).ok(), "big send");
+        big_sent.Set();
+      });
+      SleepFor(env, Duration::Millis(10));  // the large message is on its way
+      absl::StatusOr<std::shared_ptr<Stream>> small = c.conn.NewStream(ctx, "/pkg.Svc/Small");
+      const Instant queued = c.sim.now();
+      c.sim.Check((*small)->Send("small").ok(), "small send");
+      c.sim.Check(!big_sent.IsSet(), "the large message was already written");
+      // At most the batch being written and the next one (write_batch_bytes each, ~66 ms at this
+      // bandwidth) come first; the large message alone needs ~300 ms.
+      c.sim.Check(c.sim.now() - queued < Duration::Millis(150),
+                  absl::StrCat("the small message took ", (c.sim.now() - queued).ToString()));
+      int small_at = -1, big_done_at = -1;
+      for (int i = 0; big_done_at < 0; ++i) {
+        absl::StatusOr<RawFrame> f = c.server.ReadFrame();
+        c.sim.Check(f.ok(), f.status().ToString());
+        if (f->kind != Kind::kMessage) continue;
+        if (f->id.stream == 2) small_at = i;
+        if (f->id.stream == 1 && f->done) big_done_at = i;
+      }
+      c.sim.Check(small_at >= 0 && small_at < big_done_at,
+                  absl::StrCat("small message at frame ", small_at, ", large done at frame ",
+                               big_done_at));
+      big_sent.Wait("big sender");
+      (*big)->Close().IgnoreError();
+      (*small)->Close().IgnoreError();
+    }, seed, net));
+  }
 }
 
 TEST(MuxTest, CancelOneStreamLeavesTheOthersAndTheConnection) {
@@ -384,18 +433,30 @@ TEST(MuxTest, ReplayedInvokeIsDropped) {
   }));
 }
 
-// A Cancel between a stream's metadata and its Invoke drops the pending metadata (no leak).
+// A Cancel between a stream's metadata and its Invoke drops the pending metadata (no leak), and
+// the Invoke that still follows never starts the stream.
 TEST(MuxTest, CancelBeforeTheInvokeDropsPendingMetadata) {
-  ExpectOk(RunServer(MuxOptions(), [](ServerSide& s) {
+  ExpectOk(testing::RunManager(MuxOptions(), Manager::Role::kServer, [](testing::ManagerSide& m) {
+    auto& mux = static_cast<MuxManager&>(m.manager);
     RawFrame cancel = F(Kind::kCancel, 1, 2);
     cancel.control = true;
-    s.sim.Check(s.client.Write({F(Kind::kInvokeMetadata, 1, 1, EncodeMetadata({{"k", "v"}})),
-                                cancel, F(Kind::kInvoke, 2, 1, "/echo.Echo/Meta"),
-                                F(Kind::kMessage, 2, 2, ""), F(Kind::kCloseSend, 2, 3)})
+    m.sim.Check(m.peer.Write({F(Kind::kInvokeMetadata, 1, 1, EncodeMetadata({{"k", "v"}}))}).ok(),
+                "w");
+    SleepFor(m.sim.env(), Duration::Millis(1));
+    m.sim.Check(mux.pending_invokes() == 1, "the metadata is not pending");
+    m.sim.Check(m.peer.Write({cancel}).ok(), "w");
+    SleepFor(m.sim.env(), Duration::Millis(1));
+    m.sim.Check(mux.pending_invokes() == 0,
+                absl::StrCat(mux.pending_invokes(), " pending invokes after the Cancel"));
+    m.sim.Check(m.peer.Write({F(Kind::kInvoke, 1, 3, "/echo.Echo/Meta"),
+                              F(Kind::kInvoke, 2, 1, "/echo.Echo/Meta")})
                     .ok(),
                 "w");
-    absl::StatusOr<RawFrame> m = s.client.ReadFrame();
-    s.sim.Check(m.ok() && *m == F(Kind::kMessage, 2, 1, ""), m.status().ToString());
+    absl::StatusOr<IncomingStream> in = m.manager.AcceptStream(m.sim.now() + Duration::Millis(5));
+    m.sim.Check(in.ok() && in->stream->id() == 2 && in->metadata.empty(),
+                in.ok() ? absl::StrCat("accepted stream ", in->stream->id()) : in.status().ToString());
+    m.sim.Check(mux.pending_invokes() == 0 && mux.active_streams() == 1, "state left behind");
+    in->stream->Cancel(CanceledError());
   }));
 }
 

@@ -7,6 +7,7 @@
 #include "proto/base/check.h"
 #include "proto/limits.h"
 #include "proto/splitter.h"
+#include "proto/window.h"
 
 namespace drpc {
 namespace {
@@ -29,11 +30,13 @@ struct MuxWriter::Completion {
 };
 
 MuxWriter::MuxWriter(Env& env, Transport& transport, Options options,
-                     absl::AnyInvocable<void(const absl::Status&)> on_write_error)
+                     absl::AnyInvocable<void(const absl::Status&)> on_write_error,
+                     absl::AnyInvocable<uint64_t(uint64_t)> take_window_grant)
     : env_(&env),
       transport_(&transport),
       options_(options),
       on_write_error_(std::move(on_write_error)),
+      take_window_grant_(std::move(take_window_grant)),
       wake_(env) {
   DRPC_CHECK_GE(options_.split_bytes, limits::kSplitMinBytes);
   DRPC_CHECK_GE(options_.batch_bytes, 1u);
@@ -45,11 +48,13 @@ MuxWriter::~MuxWriter() {
   }
 }
 
-void MuxWriter::AddStream(uint64_t stream, bool flow_controlled, uint64_t send_credit) {
+void MuxWriter::AddStream(uint64_t stream, bool flow_controlled, uint64_t send_credit,
+                          bool local_invoke) {
   StreamQueue& q = queues_[stream];
   DRPC_CHECK(q.packets.empty() && !q.removed) << "stream " << stream << " added twice";
   q.flow_controlled = flow_controlled;
   q.credit = send_credit;
+  q.peer_knows = !local_invoke;
 }
 
 void MuxWriter::RemoveStream(uint64_t stream) {
@@ -175,6 +180,14 @@ absl::Status MuxWriter::QueueTerminal(uint64_t stream, Packet packet, const absl
     return absl::FailedPreconditionError(absl::StrCat("stream ", stream, " is not writable"));
   }
   StreamQueue& q = it->second;
+  if (!q.peer_knows) {
+    // Nothing of the stream has been written (its Invoke is still queued): the peer never hears
+    // of it, so nothing is sent at all — neither its queued packets nor this terminal one.
+    for (Pending& p : q.packets) Fail(p, dropped);
+    q.packets.clear();
+    Complete(completion, absl::OkStatus());
+    return absl::OkStatus();
+  }
   DropNonTerminal(q, dropped);
   Enqueue(q, packet, completion, /*owned=*/completion == nullptr);
   MarkReady(stream, q);
@@ -213,10 +226,46 @@ void MuxWriter::WriteTerminalAsync(uint64_t stream, Packet packet, const absl::S
   QueueTerminal(stream, packet, dropped, nullptr).IgnoreError();
 }
 
-void MuxWriter::WriteControl(std::string frame) {
-  if (stopped_) return;
+absl::Status MuxWriter::WriteControl(std::string frame) {
+  if (stopped_) return absl::OkStatus();
+  if (control_.size() >= limits::kControlQueueMaxCount ||
+      control_bytes_ + frame.size() > limits::kControlQueueMaxBytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "control queue full: ", control_.size(), " frames (", control_bytes_,
+        " bytes) wait to be written, at most ", limits::kControlQueueMaxCount, " frames or ",
+        limits::kControlQueueMaxBytes, " bytes"));
+  }
+  control_bytes_ += frame.size();
   control_.push_back(std::move(frame));
   wake_.WakeOne();
+  return absl::OkStatus();
+}
+
+void MuxWriter::RequestWindowUpdate(uint64_t stream) {
+  if (stopped_) return;
+  DRPC_CHECK(take_window_grant_ != nullptr);
+  if (window_updates_.insert(stream).second) wake_.WakeOne();
+}
+
+void MuxWriter::EmitControl(std::string& batch) {
+  while (!control_.empty()) {
+    batch += control_.front();
+    control_bytes_ -= control_.front().size();
+    control_.pop_front();
+  }
+  // The grant is taken now, as the frame is written: credit the peer cannot know of yet is
+  // never counted as granted.
+  std::set<uint64_t> updates;
+  updates.swap(window_updates_);
+  for (uint64_t stream : updates) {
+    const uint64_t delta = take_window_grant_(stream);
+    if (delta == 0) continue;
+    AppendFrame(batch, Frame{.id = PacketId{stream, 0},
+                             .kind = Kind::kWindowUpdate,
+                             .done = true,
+                             .control = true,
+                             .data = EncodeWindowUpdate(delta)});
+  }
 }
 
 void MuxWriter::Stop(const absl::Status& error) {
@@ -232,6 +281,8 @@ void MuxWriter::Stop(const absl::Status& error) {
   }
   ready_.clear();
   control_.clear();
+  control_bytes_ = 0;
+  window_updates_.clear();
   wake_.WakeAll();
 }
 
@@ -243,6 +294,7 @@ bool MuxWriter::EmitFrame(StreamQueue& q, std::string& batch, std::vector<Comple
   bool last = false;
   DRPC_CHECK(NextFrame(q, p, &n, &last));
   if (p.kind == Kind::kMessage && q.flow_controlled) q.credit -= n + (last ? 1 : 0);
+  q.peer_knows = true;
   AppendFrame(batch, Frame{.id = p.id,
                            .kind = p.kind,
                            .done = last,
@@ -259,14 +311,13 @@ void MuxWriter::Run() {
   std::string batch;
   std::vector<Completion*> done;
   for (;;) {
-    while (!stopped_ && control_.empty() && ready_.empty()) wake_.Wait("mux writer: idle");
+    while (!stopped_ && control_.empty() && window_updates_.empty() && ready_.empty()) {
+      wake_.Wait("mux writer: idle");
+    }
     if (stopped_) return;
     batch.clear();
     done.clear();
-    while (!control_.empty()) {
-      batch += control_.front();
-      control_.pop_front();
-    }
+    EmitControl(batch);
     // Chaos: end batches early, so batch boundaries fall everywhere in simulation.
     const bool short_batch = env_->chaos().Buggify("mux_writer.short_batch");
     while (!ready_.empty() && batch.size() < options_.batch_bytes) {

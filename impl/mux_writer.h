@@ -7,11 +7,18 @@
 //     (Close, Error, Cancel), which drop the stream's queued packets (their senders get the
 //     `dropped` error) and go first. A partially written message is simply abandoned: the peer's
 //     per-stream assembler discards it when the terminal packet's higher message ID arrives.
+//     A terminal packet for a stream of which nothing has reached the wire yet (its metadata and
+//     Invoke are still queued) is not sent either: the stream's packets are all dropped and the
+//     peer never hears of it — a Cancel alone would name a stream the peer does not know.
 //   * Flow control: Message frames of a flow-controlled stream never exceed its send credit
 //     (charge: data bytes, plus one for the frame that completes a message); AddCredit adds the
 //     peer's WindowUpdates. Other packets are not flow controlled.
-//   * Control frames (WindowUpdate) bypass the stream queues and go out first, so a stream
-//     waiting for credit can never hold back the credit its peer is waiting for.
+//   * Control frames bypass the stream queues and go out first, so a stream waiting for credit
+//     can never hold back the credit its peer is waiting for. WindowUpdates are coalesced: a
+//     stream asks for one (RequestWindowUpdate) and the writer asks the manager for the delta
+//     when it writes the frame (take_window_grant), so the credit is granted exactly when the
+//     peer can learn of it and at most one update per stream is pending. Other control frames
+//     (Errors for streams never registered) are queued, bounded by kControlQueueMaxCount/Bytes.
 //   * Writes complete (Write returns) only after the batch holding their last frame was written
 //     to the transport. Stop() fails everything queued at once and makes later writes fail.
 //
@@ -24,6 +31,7 @@
 #include <deque>
 #include <initializer_list>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -51,16 +59,21 @@ class MuxWriter {
     bool control = false;
   };
 
+  // `take_window_grant(stream)` is called when a requested WindowUpdate is written and returns
+  // its delta in [1, kWindowMaxBytes], or 0 to write none (may be null if no stream requests any).
   MuxWriter(Env& env, Transport& transport, Options options,
-            absl::AnyInvocable<void(const absl::Status&)> on_write_error);
+            absl::AnyInvocable<void(const absl::Status&)> on_write_error,
+            absl::AnyInvocable<uint64_t(uint64_t)> take_window_grant = nullptr);
   ~MuxWriter();
 
   // The writer fiber's body: returns after Stop() or a transport write error (which it reports
   // through on_write_error before returning).
   void Run();
 
-  // Registers a stream. `send_credit` is ignored unless `flow_controlled`.
-  void AddStream(uint64_t stream, bool flow_controlled, uint64_t send_credit);
+  // Registers a stream. `send_credit` is ignored unless `flow_controlled`. `local_invoke`: we
+  // invoked it (a client stream), so the peer does not know it until its first frame is written.
+  void AddStream(uint64_t stream, bool flow_controlled, uint64_t send_credit,
+                 bool local_invoke = false);
   // The stream is finished: its state goes once its queue has drained.
   void RemoveStream(uint64_t stream);
   // A WindowUpdate arrived: `delta` more bytes may be sent. Unknown streams are ignored.
@@ -81,8 +94,13 @@ class MuxWriter {
   // dropped (their senders get `dropped`) and a partly written one is abandoned, since the peer
   // discards them anyway. Queued terminal packets still go out. Unknown streams are ignored.
   void DiscardQueued(uint64_t stream, const absl::Status& dropped);
-  // A frame outside any stream queue (WindowUpdate), written before the next stream frames.
-  void WriteControl(std::string frame);
+  // A frame outside any stream queue (an Error for a stream that was never registered), written
+  // before the next stream frames. kResourceExhausted if the control queue is at its bound
+  // (kControlQueueMaxCount frames or kControlQueueMaxBytes): the peer is not reading, and the
+  // caller ends the connection. After Stop() the frame is discarded (OK).
+  absl::Status WriteControl(std::string frame);
+  // A WindowUpdate for `stream` is wanted; see take_window_grant. Coalesces with a pending one.
+  void RequestWindowUpdate(uint64_t stream);
 
   // Non-blocking; the first error wins. Everything queued fails with `error`.
   void Stop(const absl::Status& error);
@@ -92,6 +110,7 @@ class MuxWriter {
   size_t streams() const { return queues_.size(); }
   size_t queued_packets(uint64_t stream) const;
   uint64_t send_credit(uint64_t stream) const;
+  size_t queued_control_frames() const { return control_.size(); }
 
  private:
   struct Completion;
@@ -114,6 +133,7 @@ class MuxWriter {
     uint64_t credit = 0;
     bool in_ready = false;
     bool removed = false;
+    bool peer_knows = true;  // false for a local invoke until its first frame is written
   };
 
   void Enqueue(StreamQueue& q, Packet packet, Completion* completion, bool owned,
@@ -132,6 +152,8 @@ class MuxWriter {
   // turn continues (the frame belongs to a group that is not finished).
   bool EmitFrame(StreamQueue& q, std::string& batch, std::vector<Completion*>& done);
   void Fail(Pending& p, const absl::Status& error);
+  // Appends the queued control frames and requested WindowUpdates to the batch.
+  void EmitControl(std::string& batch);
   absl::Status WaitFor(Completion& c);
   void Complete(Completion* c, const absl::Status& status);
 
@@ -139,10 +161,13 @@ class MuxWriter {
   Transport* transport_;
   Options options_;
   absl::AnyInvocable<void(const absl::Status&)> on_write_error_;
+  absl::AnyInvocable<uint64_t(uint64_t)> take_window_grant_;
   // By stream ID; ready_ holds the turn order.
   std::map<uint64_t, StreamQueue> queues_;
   std::deque<uint64_t> ready_;
   std::deque<std::string> control_;
+  size_t control_bytes_ = 0;
+  std::set<uint64_t> window_updates_;  // streams with a requested WindowUpdate, by ID
   WaitList wake_;
   bool stopped_ = false;
   absl::Status error_;

@@ -186,7 +186,7 @@ TEST(MuxWriterTest, ControlFramesBypassAStreamWaitingForCredit) {
     std::string update;
     AppendFrame(update, Frame{.id = {1, 0}, .kind = Kind::kWindowUpdate, .done = true,
                               .control = true, .data = "\x10"});
-    rig.writer->WriteControl(update);
+    ctx.Check(rig.writer->WriteControl(update).ok(), "control frame refused");
     std::vector<RawFrame> f = rig.ReadFrames(1);
     ctx.Check(f[0].kind == Kind::kWindowUpdate, f[0].ToString());
     rig.writer->Stop(absl::CancelledError("stop"));

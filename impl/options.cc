@@ -30,9 +30,16 @@ absl::Status Options::Validate() const {
        limits::kWindowMaxBytes},
       {"max_concurrent_streams", max_concurrent_streams, 1, limits::kStreamsLimitMaxCount},
       {"pending_invokes_max", pending_invokes_max, 1, limits::kStreamsLimitMaxCount},
+      {"max_connections", max_connections, 1, limits::kConnectionsLimitMaxCount},
   };
   for (const Range& r : ranges) {
     if (r.value < r.lo || r.value > r.hi) return OutOfRange(r.field, r.value, r.lo, r.hi);
+  }
+  if (recv_stall_timeout < Duration::Millis(limits::kRecvStallTimeoutMinMillis) ||
+      recv_stall_timeout > Duration::Millis(limits::kRecvStallTimeoutMaxMillis)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Options.recv_stall_timeout = ", recv_stall_timeout.ToString(), " is outside [",
+        limits::kRecvStallTimeoutMinMillis, "ms, ", limits::kRecvStallTimeoutMaxMillis, "ms]"));
   }
   if (inactivity_timeout <= Duration::Zero()) {
     return absl::InvalidArgumentError("Options.inactivity_timeout must be positive (Infinite = none)");

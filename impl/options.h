@@ -35,9 +35,9 @@ struct Options {
   // [kPacketLimitMinBytes, kPacketLimitMaxBytes].
   size_t packet_max_bytes = limits::kPacketDefaultMaxBytes;
   // Upstream writer: buffered frames go out once this many bytes accumulate (or on flush).
-  size_t write_buffer_bytes = 4096;
+  size_t write_buffer_bytes = limits::kWriteBufferDefaultBytes;
   // Mux writer: frames of ready streams are gathered into one transport write up to this size.
-  size_t write_batch_bytes = 64 * limits::kKiB;
+  size_t write_batch_bytes = limits::kWriteBatchDefaultBytes;
 
   // --- Receive buffering --------------------------------------------------------------------------
   // Messages queued per stream before the reader waits for the application (streams without flow
@@ -45,11 +45,21 @@ struct Options {
   size_t recv_queue_max_count = limits::kRecvQueueDefaultMaxCount;
   // Bytes queued per stream before the reader waits (streams without flow control).
   size_t recv_queue_max_bytes = limits::kPacketDefaultMaxBytes;
+  // The longest the connection's reader waits for space in one stream's full queue. Then that
+  // stream fails with kResourceExhausted "receive queue full for <d>: the application is not
+  // reading stream <id>", the peer is told (a server sends an Error; a client cancels: a Cancel
+  // packet in mux mode and with soft_cancel, else the connection is closed), later packets of the
+  // stream are dropped, and the reader goes on. An application that keeps taking messages, however
+  // slowly, is never failed: each message it takes ends the wait.
+  // [kRecvStallTimeoutMinMillis, kRecvStallTimeoutMaxMillis] ms.
+  Duration recv_stall_timeout = Duration::Millis(limits::kRecvStallTimeoutDefaultMillis);
 
   // --- Mux flow control (spec §11.7) ---------------------------------------------------------------
-  // Per-stream flow control with WindowUpdate packets. A mux client announces it in each stream's
-  // metadata (key kFlowWindowMetadataKey); a mux server uses it for streams that announce it, so
-  // upstream clients (which never announce) still work against a mux server.
+  // Flow control is the client's choice, per stream. With flow_control a mux client announces its
+  // receive window in each stream's metadata (key kFlowWindowMetadataKey) and that stream is then
+  // flow-controlled in both directions. A mux server always honours an announced window, whatever
+  // its own flow_control says (the field only matters for clients), and serves streams that
+  // announce none (upstream clients, mux clients without flow control) with bounded queues.
   bool flow_control = true;
   // Bytes of Message data a peer may send on one stream before we grant more.
   uint64_t window_bytes = limits::kWindowDefaultBytes;
@@ -61,6 +71,11 @@ struct Options {
   size_t max_concurrent_streams = limits::kStreamsDefaultMaxCount;
   // Streams whose InvokeMetadata arrived but whose Invoke has not (bounds a hostile client).
   size_t pending_invokes_max = limits::kPendingInvokesDefaultMaxCount;
+
+  // --- Server -------------------------------------------------------------------------------------
+  // Connections a Server serves at once; a connection beyond it is closed at once (reported to
+  // the server's error observer). [1, kConnectionsLimitMaxCount].
+  size_t max_connections = limits::kConnectionsDefaultMaxCount;
 
   // --- Time ---------------------------------------------------------------------------------------
   // Server: the longest a connection may wait for its next Invoke (Go's InactivityTimeout);

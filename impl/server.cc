@@ -1,8 +1,11 @@
 #include "impl/server.h"
 
+#include <algorithm>
 #include <utility>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "impl/errors.h"
 #include "proto/base/check.h"
 
@@ -10,6 +13,23 @@ namespace drpc {
 namespace {
 
 absl::Status ShuttingDownError() { return absl::UnavailableError("server is shutting down"); }
+
+// Backoff after a temporary accept error (e.g. EMFILE): long enough not to spin, short enough to
+// pick up again soon after the condition clears. Go's drpcserver sleeps 500 ms each time.
+constexpr Duration kAcceptBackoffMin = Duration::Millis(5);
+constexpr Duration kAcceptBackoffMax = Duration::Millis(500);
+
+bool IsTemporaryAcceptError(const absl::Status& s) {
+  return absl::IsUnavailable(s) || absl::IsResourceExhausted(s);
+}
+
+// `error` with `prefix` before its message; the code and payloads (the remote error code) stay.
+absl::Status Annotate(const absl::Status& error, absl::string_view prefix) {
+  absl::Status out(error.code(), absl::StrCat(prefix, error.message()));
+  error.ForEachPayload(
+      [&out](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
+  return out;
+}
 
 }  // namespace
 
@@ -26,6 +46,7 @@ Server::Server(Env& env, const Router& router, Options options)
       options_(std::move(options)),
       server_ctx_(env),
       connections_changed_(env),
+      accept_backoff_(env),
       fibers_(env) {}
 
 Server::~Server() {
@@ -35,12 +56,14 @@ Server::~Server() {
 
 void Server::RunCall(Connection& conn, IncomingStream in) {
   CallContext ctx(*env_, conn.ctx);
-  ctx.metadata() = std::move(in.metadata);
+  ctx.set_incoming_metadata(std::move(in.metadata));
   Stream& stream = *in.stream;
   // The handler's context ends when its stream ends early (remote cancel, connection loss).
   const Signal::CallbackId watch = stream.terminated_signal().OnSet(
       [&ctx](const absl::Status&) { ctx.Cancel(CanceledError()); });
-  router_->Dispatch(ctx, in.rpc, stream).IgnoreError();
+  if (absl::Status s = router_->Dispatch(ctx, in.rpc, stream); !s.ok()) {
+    Observe(s, absl::StrCat("rpc ", in.rpc, ": "));
+  }
   // The client may still be sending; nobody will read it (spec §13 item 2).
   stream.StopReceiving();
   stream.terminated_signal().RemoveCallback(watch);
@@ -83,6 +106,15 @@ absl::Status Server::ServeConn(std::unique_ptr<Transport> transport) {
     transport->Close();
     return ShuttingDownError();
   }
+  if (connections_.size() >= options_.max_connections) {
+    transport->Close();
+    const absl::Status refused = absl::ResourceExhaustedError(
+        absl::StrCat("connection refused: ", connections_.size(),
+                     " connections are served, Options::max_connections = ",
+                     options_.max_connections));
+    Observe(refused, "");
+    return refused;
+  }
   Connection conn(*env_, server_ctx_);
   absl::StatusOr<std::unique_ptr<Manager>> m =
       Manager::Create(*env_, std::move(transport), Manager::Role::kServer, options_);
@@ -99,17 +131,31 @@ absl::Status Server::ServeConn(std::unique_ptr<Transport> transport) {
       end == ShuttingDownError()) {
     return absl::OkStatus();
   }
+  Observe(end, "connection: ");
   return end;
+}
+
+void Server::Observe(const absl::Status& error, absl::string_view prefix) {
+  if (error_observer_ != nullptr) error_observer_(Annotate(error, prefix));
 }
 
 absl::Status Server::Serve(Listener& listener) {
   listener_ = &listener;
+  Duration backoff = kAcceptBackoffMin;
   for (;;) {
     absl::StatusOr<std::unique_ptr<Transport>> t = listener.Accept();
+    if (!t.ok() && !shutting_down_ && IsTemporaryAcceptError(t.status())) {
+      Observe(t.status(), absl::StrCat("accept (retrying in ", backoff.ToString(), "): "));
+      accept_backoff_.Wait("server: backing off after a temporary accept error",
+                           env_->clock().Now() + backoff);
+      backoff = std::min(backoff + backoff, kAcceptBackoffMax);
+      continue;
+    }
     if (!t.ok()) {
       listener_ = nullptr;
       return shutting_down_ ? absl::OkStatus() : t.status();
     }
+    backoff = kAcceptBackoffMin;
     fibers_.Add();
     env_->scheduler().Spawn(absl::StrCat("server connection ", next_connection_id_),
                             [this, t = *std::move(t)]() mutable {
@@ -122,6 +168,7 @@ absl::Status Server::Serve(Listener& listener) {
 void Server::Shutdown(Instant deadline) {
   shutting_down_ = true;
   if (listener_ != nullptr) listener_->Close();
+  accept_backoff_.WakeAll();
   for (auto& [id, conn] : connections_) conn->manager->StopAccepting(ShuttingDownError());
   while (!connections_.empty()) {
     if (!connections_changed_.Wait("server shutdown: waiting for calls to finish", deadline)) break;

@@ -8,9 +8,21 @@
 //
 // Per connection: in upstream mode calls run one after another on the connection's fiber (as Go's
 // ServeOne); in mux mode each call runs on its own fiber. A handler's error becomes an Error packet
-// and never ends the connection. Handlers see the client's metadata in ctx.metadata(), and ctx is
+// and never ends the connection. Handlers see the client's metadata in ctx.incoming_metadata()
+// (ctx.metadata(), the outgoing metadata of calls the handler makes, starts empty), and ctx is
 // done when the call ends early (the client cancelled, the connection dropped, the server gave up
 // at its shutdown deadline).
+//
+// Serve retries temporary accept errors (kUnavailable, kResourceExhausted — e.g. EMFILE) after a
+// backoff doubling from 5 ms to at most 500 ms (Go sleeps 500 ms), so it never spins, and returns
+// when the listener is closed. At most Options::max_connections connections are served at once; a
+// connection beyond it is closed at once, before anything is read (spec §13 item 18).
+//
+// Errors that end nothing visible to the caller are given to the error observer, if one is set:
+// a handler's error (message prefixed "rpc <name>: ", code and payloads kept), the error that
+// ended a connection (prefixed "connection: "; not for a clean close by the peer or by Shutdown),
+// a temporary accept error being retried, and a connection refused over max_connections. The
+// observer runs on the server's fibers and must not block.
 //
 // Shutdown: stop accepting connections and calls (new calls are refused with an Error), let
 // running calls finish until the deadline, then cancel them and close every connection. It returns
@@ -22,6 +34,7 @@
 #include <map>
 #include <memory>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "impl/context.h"
 #include "impl/env.h"
@@ -43,9 +56,14 @@ class Server {
   // clean close by the peer or by Shutdown).
   absl::Status ServeConn(std::unique_ptr<Transport> transport);
 
-  // Accepts connections until the listener fails or Shutdown closes it, serving each on its own
-  // fiber. Returns OK after Shutdown, else the listener's error.
+  // Accepts connections until the listener is closed (Shutdown closes it) or fails for good,
+  // serving each on its own fiber; temporary accept errors are retried after a backoff. Returns OK
+  // after Shutdown, else the listener's error.
   absl::Status Serve(Listener& listener);
+
+  using ErrorObserver = absl::AnyInvocable<void(const absl::Status&)>;
+  // See the top of this file. Set it before serving.
+  void set_error_observer(ErrorObserver observer) { error_observer_ = std::move(observer); }
 
   void Shutdown(Instant deadline);
 
@@ -57,6 +75,7 @@ class Server {
   void RunCall(Connection& conn, IncomingStream in);
   absl::Status ServeUpstream(Connection& conn);
   absl::Status ServeMux(Connection& conn);
+  void Observe(const absl::Status& error, absl::string_view prefix);
 
   Env* env_;
   const Router* router_;
@@ -67,8 +86,10 @@ class Server {
   uint64_t next_connection_id_ = 1;
   std::map<uint64_t, Connection*> connections_;
   WaitList connections_changed_;
+  WaitList accept_backoff_;  // Serve sleeping after a temporary accept error; Shutdown wakes it
   WaitGroup fibers_;  // connection fibers spawned by Serve
   uint64_t calls_served_ = 0;
+  ErrorObserver error_observer_;
 };
 
 }  // namespace drpc

@@ -36,12 +36,14 @@ class Stream::OpGuard {
   Stream* s_;
 };
 
-Stream::Stream(Env& env, StreamSink& sink, uint64_t id, Role role, Limits limits)
+Stream::Stream(Env& env, StreamSink& sink, uint64_t id, Role role, Limits limits,
+               BufferPool* pool)
     : env_(&env),
       sink_(&sink),
       id_(id),
       role_(role),
       limits_(limits),
+      pool_(pool),
       send_(env),
       recv_(env),
       term_(env),
@@ -99,7 +101,8 @@ absl::Status Stream::RecvInto(std::string* out) {
       Queued q = std::move(queue_.front());
       queue_.pop_front();
       queued_bytes_ -= q.data.size();
-      *out = std::move(q.data);
+      out->swap(q.data);
+      Recycle(std::move(q.data));  // the caller's old buffer
       space_.WakeOne();
       if (q.credit > 0) sink_->OnConsumed(*this, q.credit);
       return absl::OkStatus();
@@ -159,9 +162,16 @@ void Stream::TerminateWithError(const absl::Status& error) {
   Terminate(error, How::kAbortive);
 }
 
+void Stream::Recycle(std::string buffer) {
+  if (pool_ != nullptr) pool_->Give(std::move(buffer));
+}
+
 void Stream::DropQueue() {
   uint64_t credit = 0;
-  for (const Queued& q : queue_) credit += q.credit;
+  for (Queued& q : queue_) {
+    credit += q.credit;
+    Recycle(std::move(q.data));
+  }
   queue_.clear();
   queued_bytes_ = 0;
   if (credit > 0) sink_->OnConsumed(*this, credit);
@@ -177,6 +187,7 @@ void Stream::StopReceiving() {
 absl::Status Stream::HandlePacket(Packet packet, uint64_t credit) {
   if (term_.IsSet()) {
     // Late packets for an ended stream are ignored (their window is handed back).
+    Recycle(std::move(packet.data));
     if (credit > 0) sink_->OnConsumed(*this, credit);
     return absl::OkStatus();
   }
@@ -212,21 +223,33 @@ absl::Status Stream::HandlePacket(Packet packet, uint64_t credit) {
   }
 }
 
+bool Stream::QueueFull(size_t size) const {
+  return !limits_.flow_controlled && !term_.IsSet() && !recv_.IsSet() && !queue_.empty() &&
+         (queue_.size() >= limits_.recv_queue_max_count ||
+          queued_bytes_ + size > limits_.recv_queue_max_bytes);
+}
+
 absl::Status Stream::Enqueue(std::string data, uint64_t credit) {
-  if (recv_.IsSet()) {
-    // The receive side is over (the peer said so, or our handler returned): drop the message.
+  // Bounded queue: the connection's reader waits for the application, and the transport's
+  // back-pressure reaches the peer. It stops waiting as soon as the stream ends, as soon as the
+  // application takes a message, and at the latest after recv_stall_timeout: a stream nobody
+  // reads must not hold up the Cancel, Close or next Invoke queued behind it (spec §13 items 2,3).
+  const Instant deadline = env_->clock().Now() + limits_.recv_stall_timeout;
+  while (QueueFull(data.size())) {
+    if (!space_.Wait("reader: stream receive queue full", deadline) && QueueFull(data.size())) {
+      sink_->OnStreamError(
+          *this, absl::ResourceExhaustedError(absl::StrCat(
+                     "receive queue full for ", limits_.recv_stall_timeout.ToString(),
+                     ": the application is not reading stream ", id_)));
+      break;
+    }
+  }
+  if (term_.IsSet() || recv_.IsSet()) {
+    // The receive side is over (the peer said so, our handler returned, or the stream ended
+    // while we waited): drop the message.
+    Recycle(std::move(data));
     if (credit > 0) sink_->OnConsumed(*this, credit);
     return absl::OkStatus();
-  }
-  if (!limits_.flow_controlled) {
-    // Bounded queue: the connection's reader waits for the application, and the transport's
-    // back-pressure reaches the peer. It stops waiting as soon as the stream ends.
-    while (!term_.IsSet() && !recv_.IsSet() && !queue_.empty() &&
-           (queue_.size() >= limits_.recv_queue_max_count ||
-            queued_bytes_ + data.size() > limits_.recv_queue_max_bytes)) {
-      space_.Wait("reader: stream receive queue full");
-    }
-    if (term_.IsSet() || recv_.IsSet()) return absl::OkStatus();
   }
   queued_bytes_ += data.size();
   queue_.push_back({std::move(data), credit});

@@ -20,6 +20,15 @@
 //   | remote Cancel         | EOF                                    | Canceled (after queued messages) |
 // Local Close, SendError and Cancel drop queued messages; remote endings let the reader drain them.
 //
+// Receive buffering: messages wait in a per-stream queue. A flow-controlled stream (mux) is
+// bounded by its window, kept by the manager, so the reader never waits. Otherwise the queue is
+// bounded by Limits::recv_queue_max_count/bytes: the connection's reader waits for the
+// application while it is full, but at most recv_stall_timeout per wait; then the stream fails
+// with kResourceExhausted "receive queue full for <d>: the application is not reading stream
+// <id>" (reported through StreamSink::OnStreamError, which tells the peer), later packets of the
+// stream are dropped, and the reader goes on with the connection's other packets (spec §13
+// items 2 and 3: an unread stream never stalls the connection for ever).
+//
 // Packets go out through a StreamSink (the connection's writer) and come in through
 // HandlePacket (the connection's reader). A Stream is shared (std::shared_ptr) by its connection
 // and its user; it belongs to one Scheduler.
@@ -34,10 +43,13 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "impl/buffer_pool.h"
 #include "impl/env.h"
 #include "impl/errors.h"
 #include "impl/sync.h"
+#include "impl/time.h"
 #include "proto/frame.h"
+#include "proto/limits.h"
 #include "proto/packet.h"
 
 namespace drpc {
@@ -84,9 +96,13 @@ class Stream {
     // Flow-controlled streams are bounded by their window (kept by the mux manager), so the
     // reader never waits for the application.
     bool flow_controlled;
+    // The longest one wait of the reader for queue space (see the top of this file).
+    Duration recv_stall_timeout = Duration::Millis(limits::kRecvStallTimeoutDefaultMillis);
   };
 
-  Stream(Env& env, StreamSink& sink, uint64_t id, Role role, Limits limits);
+  // `pool` (the connection's, may be null) receives the buffers of consumed and dropped messages.
+  Stream(Env& env, StreamSink& sink, uint64_t id, Role role, Limits limits,
+         BufferPool* pool = nullptr);
   ~Stream();
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
@@ -102,7 +118,9 @@ class Stream {
   absl::Status SendLast(absl::string_view message);
   // The next message; EOF once the peer finished sending; an error if the stream ended otherwise.
   absl::StatusOr<std::string> Recv();
-  // Like Recv, but moves the message into *out (its old buffer is released).
+  // Like Recv, but swaps the message into *out; out's old buffer goes back to the connection's
+  // buffer pool (so a loop over one string allocates nothing per message). *out is untouched on
+  // error.
   absl::Status RecvInto(std::string* out);
   // Half close: no more messages from us. No-op if already send-closed or terminated.
   absl::Status CloseSend();
@@ -117,8 +135,9 @@ class Stream {
   // --- Connection side ---------------------------------------------------------------------------
   // A packet for this stream from the reader. Returns a connection-fatal protocol error (Invoke on
   // an existing stream, unknown non-control kind). Blocks the reader while the receive queue is
-  // full (streams without flow control). `credit` (flow control) is handed back through
-  // StreamSink::OnConsumed when the message is taken by Recv or dropped.
+  // full (streams without flow control), at most Limits::recv_stall_timeout per message; then
+  // fails the stream through StreamSink::OnStreamError and returns OK. `credit` (flow control) is
+  // handed back through StreamSink::OnConsumed when the message is taken by Recv or dropped.
   absl::Status HandlePacket(Packet packet, uint64_t credit = 0);
   // Terminates because the connection ended.
   void TerminateFromConnection(const absl::Status& error);
@@ -151,6 +170,10 @@ class Stream {
   // Drops queued messages, handing their flow-control credit back.
   void DropQueue();
   absl::Status Enqueue(std::string data, uint64_t credit);
+  // Whether a message of `size` bytes must wait for queue space (streams without flow control).
+  bool QueueFull(size_t size) const;
+  // Hands a buffer the stream no longer needs to the pool.
+  void Recycle(std::string buffer);
   // The error a failed send reports: the cancel reason if cancelled (it beats transport errors).
   absl::Status SendFailure(const absl::Status& error) const;
 
@@ -159,6 +182,7 @@ class Stream {
   uint64_t id_;
   Role role_;
   Limits limits_;
+  BufferPool* pool_;
   Signal send_, recv_, term_, fin_, cancel_;
   struct Queued {
     std::string data;

@@ -290,9 +290,11 @@ TEST(UpstreamClientTest, LateFramesForAnOlderStreamAreIgnored) {
     Env& env = c.sim.env();
     CallContext ctx(env);
     absl::StatusOr<std::shared_ptr<Stream>> s1 = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
-    (*s1)->Close().IgnoreError();
+    c.sim.Check((*s1)->Send("a").ok(), "send");
     Read(c);  // Invoke(1,1)
-    Read(c);  // Close(1,2)
+    Read(c);  // Message(1,2)
+    (*s1)->Close().IgnoreError();
+    Read(c);  // Close(1,3)
     absl::StatusOr<std::shared_ptr<Stream>> s2 = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
     c.sim.Check((*s2)->Send("x").ok(), "send");
     Read(c);

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "impl/errors.h"
 #include "proto/base/check.h"
+#include "proto/error_codec.h"
 #include "proto/limits.h"
 #include "proto/metadata.h"
 #include "proto/splitter.h"
@@ -30,9 +31,10 @@ absl::Status AsProtocolError(const absl::Status& s) {
 UpstreamManager::UpstreamManager(Env& env, std::unique_ptr<Transport> transport, Role role,
                                  const Options& options)
     : Manager(env, std::move(transport), role, options),
-      assembler_(UpstreamAssembler::Options{.packet_max_bytes = options.packet_max_bytes}),
+      assembler_(UpstreamAssembler::Options{.packet_max_bytes = options.packet_max_bytes,
+                                            .buffers = &buffer_pool()}),
       write_mu_(env, "connection write lock"),
-      cancels_written_(env),
+      terminal_writes_done_(env),
       accept_waiters_(env) {}
 
 UpstreamManager::~UpstreamManager() = default;
@@ -42,7 +44,9 @@ std::shared_ptr<Stream> UpstreamManager::MakeStream(uint64_t id, Stream::Role ro
       *env_, static_cast<StreamSink&>(*this), id, role,
       Stream::Limits{.recv_queue_max_count = options_.recv_queue_max_count,
                      .recv_queue_max_bytes = options_.recv_queue_max_bytes,
-                     .flow_controlled = false});
+                     .flow_controlled = false,
+                     .recv_stall_timeout = options_.recv_stall_timeout},
+      &buffer_pool());
 }
 
 // --- Client ---------------------------------------------------------------------------------------
@@ -66,8 +70,8 @@ absl::StatusOr<std::shared_ptr<Stream>> UpstreamManager::NewClientStream(CallCon
   for (;;) {
     if (ctx.done()) return ctx.err();
     if (terminated()) return StreamErrorFor(Stream::Role::kClient, closed().status());
-    if (cancels_in_flight_ > 0) {
-      cancels_written_.Wait("client: waiting for a soft cancel to be written");
+    if (terminal_writes_in_flight_ > 0) {
+      terminal_writes_done_.Wait("client: waiting for a soft cancel to be written");
       continue;
     }
     if (current_ == nullptr || current_->finished()) break;
@@ -82,9 +86,16 @@ absl::StatusOr<std::shared_ptr<Stream>> UpstreamManager::NewClientStream(CallCon
   {
     // Corked: the metadata and Invoke wait in the buffer for the stream's first Send/Recv/close.
     MutexLock lock(write_mu_);
+    // Bytes still buffered belong to earlier streams and never reached the wire (a corked Invoke
+    // whose stream was cancelled, a message whose CloseSend never came): like Go's writer reset
+    // on stream creation, they are discarded rather than sent ahead of this stream (§13 item 19).
+    write_buffer_.clear();
+    corked_stream_ = stream->id();
     absl::Status s;
-    if (!metadata.empty()) s = AppendLocked(*stream, Kind::kInvokeMetadata, metadata, false, false);
-    if (s.ok()) s = AppendLocked(*stream, Kind::kInvoke, rpc, false, false);
+    if (!metadata.empty()) {
+      s = AppendLocked(*stream, Kind::kInvokeMetadata, metadata, false, FlushMode::kNone);
+    }
+    if (s.ok()) s = AppendLocked(*stream, Kind::kInvoke, rpc, false, FlushMode::kIfFull);
     if (!s.ok()) {
       stream->TerminateFromConnection(s);
       return s;
@@ -114,9 +125,7 @@ void UpstreamManager::OnContextDone(const std::shared_ptr<Stream>& stream,
   const bool soft = options_.soft_cancel && !write_mu_.held();
   stream->Cancel(reason);
   if (soft) {
-    ++cancels_in_flight_;
-    SpawnFiber(absl::StrCat("soft cancel stream ", stream->id()),
-               [this, stream] { WriteCancel(stream); });
+    WriteTerminalAsync(stream, Kind::kCancel, "", /*control=*/true);
     return;
   }
   if (!stream->finished() || options_.soft_cancel) {
@@ -127,21 +136,44 @@ void UpstreamManager::OnContextDone(const std::shared_ptr<Stream>& stream,
   }
 }
 
-void UpstreamManager::WriteCancel(std::shared_ptr<Stream> stream) {
-  absl::Status s;
-  {
-    MutexLock lock(write_mu_);
-    s = AppendLocked(*stream, Kind::kCancel, "", /*control=*/true, /*flush=*/true);
-  }
-  --cancels_in_flight_;
-  cancels_written_.WakeAll();
-  if (!s.ok()) Terminate(ClosedError("connection closed: sending Cancel failed", s));
+void UpstreamManager::WriteTerminalAsync(std::shared_ptr<Stream> stream, Kind kind,
+                                         std::string data, bool control) {
+  ++terminal_writes_in_flight_;
+  SpawnFiber(absl::StrCat("write ", KindName(kind), " for stream ", stream->id()),
+             [this, stream, kind, data = std::move(data), control] {
+               absl::Status s;
+               {
+                 MutexLock lock(write_mu_);
+                 if (!DiscardIfCorkedLocked(*stream)) {
+                   s = AppendLocked(*stream, kind, data, control, FlushMode::kNow);
+                 }
+               }
+               --terminal_writes_in_flight_;
+               terminal_writes_done_.WakeAll();
+               if (!s.ok()) {
+                 Terminate(ClosedError(
+                     absl::StrCat("connection closed: sending ", KindName(kind), " failed"), s));
+               }
+             });
+}
+
+bool UpstreamManager::DiscardIfCorkedLocked(const Stream& stream) {
+  if (corked_stream_ == 0 || corked_stream_ != stream.id()) return false;
+  // Nothing of this stream reached the wire: the peer never heard of it, so nothing is sent for
+  // it at all (a Cancel or Close before its Invoke would be a packet for an unknown stream).
+  write_buffer_.clear();
+  corked_stream_ = 0;
+  return true;
 }
 
 // --- Server ---------------------------------------------------------------------------------------
 
 absl::StatusOr<IncomingStream> UpstreamManager::AcceptStream(Instant deadline) {
   for (;;) {
+    // An Error the reader queued for the previous stream goes out before this stream's frames.
+    while (terminal_writes_in_flight_ > 0 && !terminated()) {
+      terminal_writes_done_.Wait("server: waiting for an Error to be written");
+    }
     while (!accept_queue_.empty()) {
       IncomingStream in = std::move(accept_queue_.front());
       accept_queue_.pop_front();
@@ -230,17 +262,21 @@ void UpstreamManager::RefuseQueued() {
 // --- Writer (StreamSink) -------------------------------------------------------------------------
 
 absl::Status UpstreamManager::AppendLocked(Stream& stream, Kind kind, absl::string_view data,
-                                           bool control, bool flush) {
+                                           bool control, FlushMode flush) {
   if (!writer_error_.ok()) return writer_error_;
   AppendPacket(write_buffer_, PacketId{stream.id(), stream.NextMessageId()}, kind, data, control,
                options_.split_bytes);
-  if (flush || write_buffer_.size() >= options_.write_buffer_bytes) return FlushLocked();
+  if (flush == FlushMode::kNow ||
+      (flush == FlushMode::kIfFull && write_buffer_.size() >= options_.write_buffer_bytes)) {
+    return FlushLocked();
+  }
   return absl::OkStatus();
 }
 
 absl::Status UpstreamManager::FlushLocked() {
   if (!writer_error_.ok()) return writer_error_;
   if (write_buffer_.empty()) return absl::OkStatus();
+  corked_stream_ = 0;  // from here on the bytes may be on the wire
   const absl::Status s = transport().Write(write_buffer_);
   if (write_buffer_.capacity() > kWriteBufferKeepBytes) {
     std::string().swap(write_buffer_);
@@ -258,13 +294,15 @@ absl::Status UpstreamManager::FlushLocked() {
 absl::Status UpstreamManager::SendPacket(Stream& stream, Kind kind, absl::string_view data,
                                          bool flush) {
   MutexLock lock(write_mu_);
-  return AppendLocked(stream, kind, data, /*control=*/false, flush);
+  return AppendLocked(stream, kind, data, /*control=*/false,
+                      flush ? FlushMode::kNow : FlushMode::kIfFull);
 }
 
 absl::Status UpstreamManager::SendTerminal(Stream& stream, Kind kind, absl::string_view data,
                                            const absl::Status&) {
   MutexLock lock(write_mu_);
-  return AppendLocked(stream, kind, data, /*control=*/false, /*flush=*/true);
+  if (DiscardIfCorkedLocked(stream)) return absl::OkStatus();
+  return AppendLocked(stream, kind, data, /*control=*/false, FlushMode::kNow);
 }
 
 absl::Status UpstreamManager::Flush(Stream&) {
@@ -272,8 +310,23 @@ absl::Status UpstreamManager::Flush(Stream&) {
   return FlushLocked();
 }
 
+// A stream-scoped failure found by the reader (a receive queue nobody empties). The reader must
+// not block on the transport, so the packet that tells the peer is written by a fiber, and the
+// next stream waits for it (the peer must see it before anything of a newer stream).
 void UpstreamManager::OnStreamError(Stream& stream, const absl::Status& error) {
+  if (stream.terminated()) return;
+  std::shared_ptr<Stream> keep = current_.get() == &stream ? current_ : nullptr;
   stream.TerminateWithError(error);
+  if (keep == nullptr) return;
+  if (stream.role() == Stream::Role::kServer) {
+    auto [code, text] = ToWireError(error);
+    WriteTerminalAsync(std::move(keep), Kind::kError, EncodeError(code, text), false);
+  } else if (options_.soft_cancel) {
+    WriteTerminalAsync(std::move(keep), Kind::kCancel, "", /*control=*/true);
+  } else {
+    // The configured cancel behaviour of this connection: a hard cancel closes it.
+    Terminate(ClosedError("connection closed by a hard cancel", error));
+  }
 }
 
 void UpstreamManager::OnFinished(Stream& stream) {
@@ -292,7 +345,7 @@ void UpstreamManager::StopWriter(const absl::Status& reason) {
 }
 
 void UpstreamManager::TerminateStreams(const absl::Status& reason) {
-  cancels_written_.WakeAll();
+  terminal_writes_done_.WakeAll();
   if (current_ != nullptr && !current_->terminated()) {
     current_->TerminateFromConnection(StreamErrorFor(current_->role(), reason));
   }

@@ -12,7 +12,12 @@
 //     dropped; a new Invoke cancels the current stream (server) and starts the next one; anything
 //     else for an unknown stream is dropped instead of wedging the reader (§13 items 1, 4);
 //   * each stream's receive queue is bounded; the reader waits for the application only while the
-//     stream lives, and a server stream whose handler returned drops later messages (§13 item 2).
+//     stream lives and at most recv_stall_timeout per message (then the stream fails: a server
+//     sends an Error, a client a Cancel with soft_cancel or else closes the connection), and a
+//     server stream whose handler returned drops later messages (§13 items 2, 3);
+//   * nothing is ever sent for a client stream whose Invoke is still corked: cancelling or
+//     closing it discards its buffered bytes, and creating the next stream discards whatever is
+//     left unflushed (Go's writer reset), so stale bytes never go out ahead of it (§13 item 19).
 #ifndef DRPC_IMPL_UPSTREAM_MANAGER_H_
 #define DRPC_IMPL_UPSTREAM_MANAGER_H_
 
@@ -56,16 +61,26 @@ class UpstreamManager final : public Manager, private StreamSink {
 
   absl::Status OnPacket(Packet packet);
   absl::Status OnNewStreamPacket(Packet packet);
-  // Appends one packet to the write buffer and writes the buffer out if `flush` or it is full.
+  enum class FlushMode {
+    kNone,    // stay in the buffer (metadata before its Invoke)
+    kIfFull,  // write the buffer out once it holds write_buffer_bytes
+    kNow,
+  };
+  // Appends one packet to the write buffer and writes the buffer out as `flush` says.
   // Requires write_mu_.
   absl::Status AppendLocked(Stream& stream, Kind kind, absl::string_view data, bool control,
-                            bool flush);
+                            FlushMode flush);
   absl::Status FlushLocked();
+  // If `stream` is the corked stream (nothing of it reached the wire), drops its buffered bytes
+  // and returns true: then nothing at all may be sent for it. Requires write_mu_.
+  bool DiscardIfCorkedLocked(const Stream& stream);
   std::shared_ptr<Stream> MakeStream(uint64_t id, Stream::Role role);
   void WatchContext(CallContext& ctx, const std::shared_ptr<Stream>& stream);
   void OnContextDone(const std::shared_ptr<Stream>& stream, const absl::Status& reason);
-  // Writes the Cancel packet of a soft-cancelled stream (on a fiber of its own).
-  void WriteCancel(std::shared_ptr<Stream> stream);
+  // Writes a terminal packet (a soft cancel's Cancel, the Error of a failed server stream) on a
+  // fiber of its own, for callers that must not block; the next stream waits for it.
+  void WriteTerminalAsync(std::shared_ptr<Stream> stream, Kind kind, std::string data,
+                          bool control);
 
   UpstreamAssembler assembler_;
   Mutex write_mu_;
@@ -74,10 +89,12 @@ class UpstreamManager final : public Manager, private StreamSink {
   // The current stream (the most recently created); older ones are finished or abandoned.
   std::shared_ptr<Stream> current_;
   uint64_t last_client_stream_id_ = 0;
-  // Soft cancels whose Cancel packet is not written yet: the next stream waits for them, so a
-  // Cancel can never follow a newer stream's frames (the peer would see IDs go backwards).
-  int cancels_in_flight_ = 0;
-  WaitList cancels_written_;
+  // Client: the stream whose metadata and Invoke are buffered and not yet written (0: none).
+  uint64_t corked_stream_ = 0;
+  // Terminal packets queued by WriteTerminalAsync and not written yet: the next stream waits for
+  // them, so they never follow a newer stream's frames (the peer would see IDs go backwards).
+  int terminal_writes_in_flight_ = 0;
+  WaitList terminal_writes_done_;
   // Server: the newest InvokeMetadata, kept for the Invoke with the same stream ID.
   std::optional<std::pair<uint64_t, Metadata>> pending_metadata_;
   // Server: invoked streams not yet accepted. Holds at most one live stream: a newer Invoke

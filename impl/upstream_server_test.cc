@@ -13,6 +13,7 @@
 #include "impl/sync.h"
 #include "impl/testing/harness.h"
 #include "impl/testing/wire_harness.h"
+#include "proto/error_codec.h"
 #include "proto/metadata.h"
 
 namespace drpc {
@@ -235,7 +236,11 @@ TEST(UpstreamServerTest, UnreadClientMessagesDoNotStallTheNextCall) {
   }, 1, &router));
 }
 
-// Spec §13 item 3: a soft cancel reaches a handler that is not reading its messages.
+// Spec §13 items 2 and 3: a handler that waits on its context without reading, sent more
+// messages than its queue holds (256 by default), then a soft Cancel and the next call. Go's reader
+// blocks on the unread message for ever, so neither the Cancel nor the next Invoke is ever read.
+// Ours waits recv_stall_timeout (10 s), fails the stream with an Error, drops the rest of it
+// (the Cancel included) and serves the next call.
 TEST(UpstreamServerTest, SoftCancelReachesAHandlerThatIsNotReading) {
   Router router;
   router.Bidi("/t.T/Ignore", [](CallContext& ctx, Stream&) -> absl::Status {
@@ -246,14 +251,23 @@ TEST(UpstreamServerTest, SoftCancelReachesAHandlerThatIsNotReading) {
     return std::string(r);
   }).IgnoreError();
   ExpectOk(RunServer(Options{}, [](ServerSide& s) {
+    const Instant start = s.sim.now();
     std::vector<RawFrame> frames = {F(Kind::kInvoke, 1, 1, "/t.T/Ignore")};
-    for (uint64_t m = 2; m < 6; ++m) frames.push_back(F(Kind::kMessage, 1, m, "unread"));
-    RawFrame cancel = F(Kind::kCancel, 1, 6);
+    for (uint64_t m = 2; m < 302; ++m) frames.push_back(F(Kind::kMessage, 1, m, "unread"));
+    RawFrame cancel = F(Kind::kCancel, 1, 302);
     cancel.control = true;
     frames.push_back(cancel);
     Send(s, frames);
     Send(s, {F(Kind::kInvoke, 2, 1, "/t.T/Unary"), F(Kind::kMessage, 2, 2, "ok"),
              F(Kind::kCloseSend, 2, 3)});
+    absl::StatusOr<RawFrame> error = s.client.ReadFrame(Duration::Seconds(30));
+    const RawFrame want = F(Kind::kError, 1, 1,
+                            EncodeError(8, "receive queue full for 10s: the application is not "
+                                           "reading stream 1"));
+    s.sim.Check(error.ok() && *error == want,
+                absl::StrCat("want ", want.ToString(), ", got ",
+                             error.ok() ? error->ToString() : error.status().ToString()));
+    s.sim.Check(s.sim.now() - start >= Duration::Seconds(10), "failed before the stall timeout");
     ExpectReply(s, 2, "ok");
   }, 1, &router));
 }

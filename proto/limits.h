@@ -71,6 +71,34 @@ inline constexpr size_t kPendingInvokesDefaultMaxCount = 64;
 // Messages queued for one stream's receiver before back-pressure applies.
 inline constexpr size_t kRecvQueueDefaultMaxCount = 256;
 inline constexpr size_t kRecvQueueLimitMaxCount = 1 << 16;
+// How long the connection's reader waits for space in a full receive queue before it fails that
+// stream (the application is not reading it) and goes on with the other packets. Milliseconds,
+// because proto/ has no time type; impl/options.h turns them into Durations.
+inline constexpr int64_t kRecvStallTimeoutDefaultMillis = 10'000;
+inline constexpr int64_t kRecvStallTimeoutMinMillis = 1;
+inline constexpr int64_t kRecvStallTimeoutMaxMillis = 3'600'000;
+// Connections a server serves at once; beyond it a new connection is closed at once.
+inline constexpr size_t kConnectionsDefaultMaxCount = 4096;
+inline constexpr size_t kConnectionsLimitMaxCount = 1 << 20;
+
+// --- Writers --------------------------------------------------------------------------------------
+// Upstream writer: buffered frames go out once this many bytes accumulate (Go's 4 KiB bufio size).
+inline constexpr size_t kWriteBufferDefaultBytes = 4 * kKiB;
+// Mux writer: frames of ready streams are gathered into one transport write up to this size.
+inline constexpr size_t kWriteBatchDefaultBytes = 64 * kKiB;
+// Mux writer: frames outside any stream queue (Error packets for refused or failed streams that
+// were never registered) waiting to be written. Each is caused by the peer, so a peer that sends
+// Invokes but does not read could otherwise grow this queue without end; beyond either bound the
+// connection ends with a protocol error. (WindowUpdates are coalesced per stream, not queued.)
+inline constexpr size_t kControlQueueMaxCount = 1024;
+inline constexpr size_t kControlQueueMaxBytes = 256 * kKiB;
+
+// --- Buffer pool (one per connection) -------------------------------------------------------------
+// Message buffers handed back by the application (Stream::RecvInto) or dropped with a stream are
+// kept for the next packet's assembly, up to these bounds; a larger buffer is freed instead.
+inline constexpr size_t kBufferPoolMaxCount = 64;
+inline constexpr size_t kBufferPoolMaxBytes = 4 * kMiB;
+inline constexpr size_t kBufferPoolBufferMaxBytes = 256 * kKiB;
 
 static_assert(kFrameHeaderMaxBytes == 31);
 static_assert(kFrameMinBytes <= kFrameHeaderMaxBytes);
@@ -87,6 +115,14 @@ static_assert(kErrorCodeBytes + kErrorTextMaxBytes <= kPacketDefaultMaxBytes,
 static_assert(kWindowMinBytes <= kWindowDefaultBytes && kWindowDefaultBytes <= kWindowMaxBytes);
 static_assert(kRecvQueueDefaultMaxCount <= kRecvQueueLimitMaxCount);
 static_assert(kStreamsDefaultMaxCount <= kStreamsLimitMaxCount);
+static_assert(kRecvStallTimeoutMinMillis <= kRecvStallTimeoutDefaultMillis &&
+              kRecvStallTimeoutDefaultMillis <= kRecvStallTimeoutMaxMillis);
+static_assert(kConnectionsDefaultMaxCount <= kConnectionsLimitMaxCount);
+static_assert(kWriteBufferDefaultBytes <= kPacketLimitMaxBytes);
+static_assert(kWriteBatchDefaultBytes <= kPacketLimitMaxBytes);
+static_assert(kErrorCodeBytes + kErrorTextMaxBytes + kFrameHeaderMaxBytes <= kControlQueueMaxBytes,
+              "the control queue holds at least one largest Error frame");
+static_assert(kBufferPoolBufferMaxBytes <= kBufferPoolMaxBytes);
 
 }  // namespace drpc::limits
 

@@ -80,7 +80,10 @@ absl::StatusOr<MuxAssembler::Result> MuxAssembler::OnFrame(const Frame& frame) {
   state.discarding_message = 0;
   if (!state.partial.has_value() || state.partial->id.message != m) {
     // A higher message ID abandons this stream's partial packet only.
-    if (!state.partial.has_value()) state.partial.emplace();
+    if (!state.partial.has_value()) {
+      state.partial.emplace();
+      if (options_.buffers != nullptr) state.partial->data = options_.buffers->Take();
+    }
     state.partial->id = frame.id;
     state.partial->kind = frame.kind;
     state.partial->control = frame.control;

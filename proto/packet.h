@@ -43,11 +43,22 @@ struct Packet {
   std::string data;
 };
 
+// Where an assembler gets the data buffer of each new packet: a pool of reused buffers (impl/'s
+// BufferPool), so a connection's steady state allocates nothing per message. The buffer returned
+// is empty (its capacity is what is reused) and owned by the caller from then on.
+class PacketBufferSource {
+ public:
+  virtual ~PacketBufferSource() = default;
+  virtual std::string Take() = 0;
+};
+
 class UpstreamAssembler {
  public:
   struct Options {
     // Largest reassembled packet; Go's default MaximumBufferSize.
     size_t packet_max_bytes = limits::kPacketDefaultMaxBytes;
+    // Buffers for new packets (nullptr: a fresh string each). Must outlive the assembler.
+    PacketBufferSource* buffers = nullptr;
   };
   explicit UpstreamAssembler(Options options);
 
@@ -87,6 +98,8 @@ class MuxAssembler {
     // Streams with assembly state at once; beyond it a frame for a new stream is a
     // connection-scoped error (kResourceExhausted). Callers Forget() finished streams.
     size_t streams_max_count = limits::kStreamsDefaultMaxCount + limits::kPendingInvokesDefaultMaxCount;
+    // Buffers for new packets (nullptr: a fresh string each). Must outlive the assembler.
+    PacketBufferSource* buffers = nullptr;
   };
   explicit MuxAssembler(Options options);
 

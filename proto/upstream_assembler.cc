@@ -37,7 +37,10 @@ absl::StatusOr<std::optional<Packet>> UpstreamAssembler::OnFrame(const Frame& fr
   }
   if (!partial_.has_value() || frame.id != last_) {
     // A newer ID abandons any partial packet silently (Go's "asynchronous interrupt").
-    if (!partial_.has_value()) partial_.emplace();
+    if (!partial_.has_value()) {
+      partial_.emplace();
+      if (options_.buffers != nullptr) partial_->data = options_.buffers->Take();
+    }
     partial_->id = frame.id;
     partial_->kind = frame.kind;
     partial_->control = frame.control;

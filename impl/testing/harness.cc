@@ -57,7 +57,9 @@ Router EchoRouter() {
   r.Unary("/echo.Echo/Meta",
           [](CallContext& ctx, absl::string_view) -> absl::StatusOr<std::string> {
             std::vector<std::string> kv;
-            for (const auto& [k, v] : ctx.metadata()) kv.push_back(absl::StrCat(k, "=", v));
+            for (const auto& [k, v] : ctx.incoming_metadata()) {
+              kv.push_back(absl::StrCat(k, "=", v));
+            }
             return absl::StrJoin(kv, ";");
           })
       .IgnoreError();

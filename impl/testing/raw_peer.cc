@@ -45,7 +45,11 @@ absl::StatusOr<std::vector<RawFrame>> Decode(absl::string_view bytes) {
 }
 
 RawPeer::RawPeer(Env& env, std::unique_ptr<Transport> transport)
-    : env_(&env), transport_(std::move(transport)), arrived_(env), reader_done_(env) {
+    : env_(&env),
+      transport_(std::move(transport)),
+      arrived_(env),
+      resume_(env),
+      reader_done_(env) {
   env.scheduler().Spawn("raw peer reader", [this] { ReadLoop(); });
 }
 
@@ -54,12 +58,21 @@ RawPeer::~RawPeer() {
   reader_done_.Wait("raw peer: joining the reader");
 }
 
-void RawPeer::Close() { transport_->Close(); }
+void RawPeer::Close() {
+  transport_->Close();
+  ResumeReading();
+}
+
+void RawPeer::ResumeReading() {
+  paused_ = false;
+  resume_.WakeAll();
+}
 
 void RawPeer::ReadLoop() {
   FrameParser parser(FrameParser::Options{.frame_data_max_bytes = limits::kPacketLimitMaxBytes});
   char buf[4096];
   for (;;) {
+    while (paused_) resume_.Wait("raw peer: reading paused");
     absl::StatusOr<size_t> n = transport_->Read(buf, sizeof(buf));
     if (!n.ok()) {
       end_ = n.status();

@@ -59,6 +59,11 @@ class RawPeer {
   // The transport error that ended the stream of frames (OK while it lives).
   absl::Status end() const { return end_; }
 
+  // Stops reading from the transport (after the read in progress), so the other side's writes
+  // back up once the network buffer is full; ResumeReading undoes it.
+  void PauseReading() { paused_ = true; }
+  void ResumeReading();
+
   void Close();
 
  private:
@@ -68,6 +73,8 @@ class RawPeer {
   std::deque<RawFrame> frames_;
   WaitList arrived_;
   absl::Status end_;
+  bool paused_ = false;
+  WaitList resume_;
   Signal reader_done_;
 };
 

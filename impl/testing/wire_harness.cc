@@ -25,11 +25,12 @@ void ExpectFrames(sim::SimContext& sim, absl::string_view what, absl::string_vie
 }
 
 sim::RunResult RunClient(const Options& options, std::function<void(ClientSide&)> body,
-                         uint64_t seed) {
+                         uint64_t seed, const sim::NetworkOptions& network) {
   sim::RunOptions run;
   run.trace = {.echo = false, .ring_max_lines = 100};
   return sim::RunSeed(
       [&](sim::SimContext& sim) {
+        sim.network().set_options(network);
         auto [ours, theirs] = sim.network().Pipe("wire");
         auto recording = std::make_unique<RecordingTransport>(std::move(ours));
         auto writes = recording->writes();
@@ -47,7 +48,7 @@ sim::RunResult RunClient(const Options& options, std::function<void(ClientSide&)
 }
 
 sim::RunResult RunServer(const Options& options, std::function<void(ServerSide&)> body,
-                         uint64_t seed, const Router* router) {
+                         uint64_t seed, const Router* router, const sim::NetworkOptions& network) {
   const Router echo = EchoRouter();
   if (router == nullptr) router = &echo;
   sim::RunOptions run;
@@ -55,6 +56,7 @@ sim::RunResult RunServer(const Options& options, std::function<void(ServerSide&)
   return sim::RunSeed(
       [&](sim::SimContext& sim) {
         Env& env = sim.env();
+        sim.network().set_options(network);
         auto [theirs, ours] = sim.network().Pipe("wire");
         Server server(env, *router, options);
         Signal served(env);
@@ -68,6 +70,28 @@ sim::RunResult RunServer(const Options& options, std::function<void(ServerSide&)
         }
         server.Shutdown(env.clock().Now() + Duration::Seconds(1));
         served.Wait("test: waiting for ServeConn");
+      },
+      seed, run);
+}
+
+sim::RunResult RunManager(const Options& options, Manager::Role role,
+                          std::function<void(ManagerSide&)> body, uint64_t seed,
+                          const sim::NetworkOptions& network) {
+  sim::RunOptions run;
+  run.trace = {.echo = false, .ring_max_lines = 100};
+  return sim::RunSeed(
+      [&](sim::SimContext& sim) {
+        sim.network().set_options(network);
+        auto [ours, theirs] = sim.network().Pipe("manager");
+        absl::StatusOr<std::unique_ptr<Manager>> m =
+            Manager::Create(sim.env(), std::move(ours), role, options);
+        sim.Check(m.ok(), m.status().ToString());
+        {
+          RawPeer peer(sim.env(), std::move(theirs));
+          ManagerSide side{**m, peer, sim};
+          body(side);
+          (*m)->Close();
+        }
       },
       seed, run);
 }

@@ -1,5 +1,7 @@
-// Wire-level test setups on the simulator: our client against a RawPeer playing the server, and
-// a RawPeer playing the client against our server (testonly).
+// Wire-level test setups on the simulator: our client against a RawPeer playing the server, a
+// RawPeer playing the client against our server, and a RawPeer against a bare Manager (to look at
+// a manager's internals) (testonly). `network` configures the simulated link (e.g. a small
+// buffer_bytes, so that a RawPeer that pauses reading blocks our writes soon).
 #ifndef DRPC_IMPL_TESTING_WIRE_HARNESS_H_
 #define DRPC_IMPL_TESTING_WIRE_HARNESS_H_
 
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "impl/conn.h"
+#include "impl/manager.h"
 #include "impl/router.h"
 #include "impl/server.h"
 #include "impl/testing/raw_peer.h"
@@ -32,10 +35,21 @@ struct ServerSide {
   Signal& served;
 };
 
+struct ManagerSide {
+  Manager& manager;
+  RawPeer& peer;  // the raw peer at the other end
+  sim::SimContext& sim;
+};
+
 sim::RunResult RunClient(const Options& options, std::function<void(ClientSide&)> body,
-                         uint64_t seed = 1);
+                         uint64_t seed = 1, const sim::NetworkOptions& network = {});
 sim::RunResult RunServer(const Options& options, std::function<void(ServerSide&)> body,
-                         uint64_t seed = 1, const Router* router = nullptr);
+                         uint64_t seed = 1, const Router* router = nullptr,
+                         const sim::NetworkOptions& network = {});
+// A Manager of `role` over a pipe to a RawPeer; the manager is closed after `body`.
+sim::RunResult RunManager(const Options& options, Manager::Role role,
+                          std::function<void(ManagerSide&)> body, uint64_t seed = 1,
+                          const sim::NetworkOptions& network = {});
 
 // Fails the run unless `got` equals `want`, printing both as frames.
 void ExpectFrames(sim::SimContext& sim, absl::string_view what, absl::string_view got,

@@ -59,7 +59,7 @@ Router EchoRouter() {
   r.Unary("/interop.Echo/Meta",
           [](CallContext& ctx, absl::string_view) -> absl::StatusOr<std::string> {
             std::vector<std::string> pairs;
-            for (const auto& [k, v] : ctx.metadata()) pairs.push_back(absl::StrCat(k, "=", v));
+            for (const auto& [k, v] : ctx.incoming_metadata()) pairs.push_back(absl::StrCat(k, "=", v));
             return absl::StrJoin(pairs, ";");
           })
       .IgnoreError();

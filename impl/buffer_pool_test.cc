@@ -1,0 +1,113 @@
+// The connection's buffer pool (impl/buffer_pool.h): bounded, and actually reused by the
+// assemblers and receive queues of both modes.
+#include "impl/buffer_pool.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "impl/conn.h"
+#include "impl/errors.h"
+#include "impl/sync.h"
+#include "impl/testing/harness.h"
+
+namespace drpc {
+namespace {
+
+using testing::Pair;
+using testing::RunPair;
+
+std::string Grown(size_t bytes) {
+  std::string s(bytes, 'x');
+  return s;
+}
+
+TEST(BufferPoolTest, TakeReusesWhatWasGivenAndHandsItOutEmpty) {
+  BufferPool pool(BufferPool::Limits{});
+  EXPECT_TRUE(pool.Take().empty());
+  EXPECT_EQ(pool.allocated(), 1u);
+  std::string b = Grown(1000);
+  const char* storage = b.data();
+  pool.Give(std::move(b));
+  EXPECT_EQ(pool.free_count(), 1u);
+  std::string again = pool.Take();
+  EXPECT_TRUE(again.empty());
+  EXPECT_GE(again.capacity(), 1000u);
+  EXPECT_EQ(again.data(), storage);  // the very same allocation
+  EXPECT_EQ(pool.reused(), 1u);
+  EXPECT_EQ(pool.free_count(), 0u);
+  EXPECT_EQ(pool.free_bytes(), 0u);
+}
+
+TEST(BufferPoolTest, FreeListNeverExceedsItsCountOrByteBound) {
+  BufferPool pool(BufferPool::Limits{.max_count = 4, .max_bytes = 10000, .buffer_max_bytes = 5000});
+  for (int i = 0; i < 10; ++i) {
+    pool.Give(Grown(1000));
+    EXPECT_LE(pool.free_count(), 4u);
+    EXPECT_LE(pool.free_bytes(), 10000u);
+  }
+  EXPECT_EQ(pool.free_count(), 4u);
+  EXPECT_EQ(pool.discarded(), 6u);
+  while (pool.free_count() > 0) pool.Take();
+  pool.Give(Grown(6000));  // larger than one pooled buffer may be
+  EXPECT_EQ(pool.free_count(), 0u);
+  for (int i = 0; i < 3; ++i) pool.Give(Grown(4000));  // the third would pass 10000 bytes
+  EXPECT_EQ(pool.free_count(), 2u);
+  EXPECT_LE(pool.free_bytes(), 10000u);
+  pool.Give(std::string("tiny"));  // never grew: not worth keeping
+  EXPECT_EQ(pool.free_count(), 2u);
+}
+
+// A client reading a bidi echo into one string: after the first messages every packet is
+// assembled into a reused buffer, in both modes.
+TEST(BufferPoolTest, ConnectionReusesMessageBuffers) {
+  for (bool mux : {false, true}) {
+    Options o;
+    o.mux = mux;
+    sim::RunResult r = RunPair(o, o, [](Pair& p, sim::SimContext& ctx) {
+      const BufferPool& pool = p.conn().manager().buffer_pool();
+      absl::StatusOr<std::shared_ptr<Stream>> s = p.conn().NewStream(p.ctx(), "/echo.Echo/Bidi");
+      std::string m;
+      for (int i = 0; i < 100; ++i) {
+        const std::string sent(1024, static_cast<char>('a' + i % 26));
+        ctx.Check((*s)->Send(sent).ok(), "send");
+        ctx.Check((*s)->RecvInto(&m).ok() && m == sent, absl::StrCat("message ", i));
+        ctx.Check(pool.free_count() <= pool.limits().max_count &&
+                      pool.free_bytes() <= pool.limits().max_bytes,
+                  "pool over its bounds");
+      }
+      ctx.Check(pool.reused() >= 95 && pool.allocated() <= 5,
+                absl::StrCat("reused ", pool.reused(), ", allocated ", pool.allocated()));
+      ctx.Check((*s)->CloseSend().ok() && IsEof((*s)->Recv().status()), "end");
+    });
+    EXPECT_TRUE(r.ok()) << (mux ? "mux " : "upstream ") << r.message << "\n" << r.trace_tail;
+  }
+}
+
+// A burst of large messages nobody reads, then dropped with their stream: the pool keeps only
+// what its bounds allow and frees the rest.
+TEST(BufferPoolTest, DroppedBurstStaysWithinThePoolBounds) {
+  for (bool mux : {false, true}) {
+    Options o;
+    o.mux = mux;
+    o.flow_control = false;  // mux: let the whole burst queue up
+    sim::RunResult r = RunPair(o, o, [](Pair& p, sim::SimContext& ctx) {
+      const BufferPool& pool = p.conn().manager().buffer_pool();
+      CallContext call(p.env());
+      absl::StatusOr<std::shared_ptr<Stream>> s = p.conn().NewStream(call, "/echo.Echo/Bidi");
+      for (int i = 0; i < 100; ++i) ctx.Check((*s)->Send(std::string(30000, 'z')).ok(), "send");
+      SleepFor(p.env(), Duration::Millis(20));
+      ctx.Check((*s)->queued_messages() == 100, absl::StrCat((*s)->queued_messages(), " queued"));
+      call.Cancel();  // drops the queue: 100 buffers of ~30 KB go back
+      ctx.Check(pool.free_count() == pool.limits().max_count && pool.discarded() > 0 &&
+                    pool.free_bytes() <= pool.limits().max_bytes,
+                absl::StrCat("free ", pool.free_count(), " (", pool.free_bytes(),
+                             " bytes), discarded ", pool.discarded()));
+    });
+    EXPECT_TRUE(r.ok()) << (mux ? "mux " : "upstream ") << r.message << "\n" << r.trace_tail;
+  }
+}
+
+}  // namespace
+}  // namespace drpc

@@ -1,0 +1,174 @@
+// Mux mode on the wire, against raw peers: the bounded control queue, nothing sent for a stream
+// whose Invoke never left, pending-invoke and unknown-kind rules, a Cancel before its stream, and
+// the documented failure of a mux client against an upstream server (spec §11.6).
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "impl/conn.h"
+#include "impl/errors.h"
+#include "impl/sync.h"
+#include "impl/testing/harness.h"
+#include "impl/testing/wire_harness.h"
+#include "proto/limits.h"
+#include "proto/metadata.h"
+
+namespace drpc {
+namespace {
+
+using testing::ClientSide;
+using testing::F;
+using testing::MuxOptions;
+using testing::Pair;
+using testing::RawFrame;
+using testing::RunClient;
+using testing::RunPair;
+using testing::RunServer;
+using testing::ServerSide;
+
+void ExpectOk(const sim::RunResult& r) {
+  EXPECT_TRUE(r.ok()) << sim::FailureClassName(r.failure) << ": " << r.message << "\n"
+                      << r.trace_tail;
+}
+
+std::string Describe(const absl::StatusOr<RawFrame>& f) {
+  return f.ok() ? f->ToString() : f.status().ToString();
+}
+
+// Every refused Invoke queues an Error frame; a peer that keeps invoking without reading them
+// ends its connection with a protocol error once the control queue is full, instead of growing
+// our memory without bound.
+TEST(MuxWireTest, ControlQueueOverflowEndsTheConnectionWithAProtocolError) {
+  Options o = MuxOptions();
+  o.max_concurrent_streams = 1;
+  sim::NetworkOptions net;
+  net.link.buffer_bytes = 2048;  // our writes back up soon once the peer stops reading
+  ExpectOk(RunServer(o, [](ServerSide& s) {
+    s.sim.Check(s.client.Write({F(Kind::kInvoke, 1, 1, "/echo.Echo/Bidi")}).ok(), "hold stream");
+    SleepFor(s.sim.env(), Duration::Millis(1));
+    s.client.PauseReading();
+    std::vector<RawFrame> invokes;
+    for (uint64_t id = 3; id < 3 + 2 * 1200; id += 2) {
+      invokes.push_back(F(Kind::kInvoke, id, 1, "/echo.Echo/Unary"));
+    }
+    s.client.WriteBytes(testing::Encode(invokes)).IgnoreError();  // fails once we close
+    s.sim.Check(s.served.Wait("ServeConn", s.sim.now() + Duration::Seconds(5)),
+                "the connection survived an unbounded control queue");
+    const absl::Status end = s.served.status();
+    s.sim.Check(IsProtocolError(end) && absl::StrContains(end.message(), "control queue full"),
+                end.ToString());
+  }, 1, nullptr, net));
+}
+
+// A stream cancelled or closed while its metadata and Invoke are still queued sends nothing at
+// all: the server never hears of it (no Cancel for an unknown stream).
+TEST(MuxWireTest, CancelOrCloseBeforeTheInvokeIsWrittenSendsNothing) {
+  ExpectOk(RunClient(MuxOptions(), [](ClientSide& c) {
+    Env& env = c.sim.env();
+    CallContext doomed(env);
+    absl::StatusOr<std::shared_ptr<Stream>> s1 = c.conn.NewStream(doomed, "/pkg.Svc/Bidi");
+    doomed.Cancel();  // the writer fiber has not run yet
+    CallContext ctx(env);
+    absl::StatusOr<std::shared_ptr<Stream>> s2 = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
+    c.sim.Check((*s2)->Close().ok(), "close");
+    absl::StatusOr<std::shared_ptr<Stream>> s3 = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
+    c.sim.Check((*s3)->Send("x").ok(), "send");
+    for (Kind kind : {Kind::kInvokeMetadata, Kind::kInvoke, Kind::kMessage}) {
+      absl::StatusOr<RawFrame> f = c.server.ReadFrame();
+      c.sim.Check(f.ok() && f->id.stream == 3 && f->kind == kind,
+                  absl::StrCat("want only stream 3's frames, got ", Describe(f)));
+    }
+    c.sim.Check(c.server.Silent(Duration::Millis(5)), "more frames");
+    c.sim.Check(absl::IsCancelled((*s1)->Recv().status()), "s1 Recv");
+    (*s3)->Close().IgnoreError();
+  }));
+}
+
+// Streams whose metadata arrived without their Invoke are bounded (pending_invokes_max).
+TEST(MuxWireTest, PendingInvokesBeyondTheBoundEndTheConnection) {
+  Options o = MuxOptions();
+  o.pending_invokes_max = 3;
+  ExpectOk(RunServer(o, [](ServerSide& s) {
+    for (uint64_t id = 1; id <= 4; ++id) {
+      s.client.Write({F(Kind::kInvokeMetadata, id, 1, EncodeMetadata({{"k", "v"}}))})
+          .IgnoreError();
+    }
+    s.sim.Check(s.served.Wait("ServeConn", s.sim.now() + Duration::Seconds(1)), "still open");
+    s.sim.Check(IsProtocolError(s.served.status()) &&
+                    absl::StrContains(s.served.status().message(), "waiting for their Invoke"),
+                s.served.status().ToString());
+  }));
+}
+
+// Spec §3 / §11.4: an unknown kind with the control bit is ignored; without it the connection
+// ends (a protocol error is connection-scoped in mux mode too).
+TEST(MuxWireTest, UnknownKindIsIgnoredWithControlBitAndEndsTheConnectionWithout) {
+  for (bool control : {true, false}) {
+    ExpectOk(RunServer(MuxOptions(), [control](ServerSide& s) {
+      RawFrame odd = F(static_cast<Kind>(20), 1, 2, "?");
+      odd.control = control;
+      s.sim.Check(s.client.Write({F(Kind::kInvoke, 1, 1, "/echo.Echo/Unary"), odd,
+                                  F(Kind::kMessage, 1, 3, "x"), F(Kind::kCloseSend, 1, 4)})
+                      .ok(),
+                  "w");
+      if (control) {
+        absl::StatusOr<RawFrame> m = s.client.ReadFrame();
+        s.sim.Check(m.ok() && *m == F(Kind::kMessage, 1, 1, "x"), Describe(m));
+      } else {
+        absl::StatusOr<std::vector<RawFrame>> rest = s.client.ReadUntilClosed();
+        s.sim.Check(rest.ok() && rest->empty(), "want the connection closed without a frame");
+        s.sim.Check(IsProtocolError(s.served.status()), s.served.status().ToString());
+      }
+    }));
+  }
+}
+
+// The documented choice for a Cancel that arrives before its stream: the stream never runs, even
+// if its (metadata-less) Invoke comes after; nothing is sent back; other streams are served.
+TEST(MuxWireTest, CancelBeforeAMetadataLessInvokeMeansTheStreamNeverRuns) {
+  ExpectOk(RunServer(MuxOptions(), [](ServerSide& s) {
+    RawFrame cancel = F(Kind::kCancel, 1, 1);
+    cancel.control = true;
+    s.sim.Check(s.client.Write({cancel, F(Kind::kInvoke, 1, 2, "/echo.Echo/Unary"),
+                                F(Kind::kMessage, 1, 3, "cancelled"), F(Kind::kCloseSend, 1, 4),
+                                F(Kind::kInvoke, 2, 1, "/echo.Echo/Unary"),
+                                F(Kind::kMessage, 2, 2, "served"), F(Kind::kCloseSend, 2, 3)})
+                    .ok(),
+                "w");
+    absl::StatusOr<RawFrame> m = s.client.ReadFrame();
+    s.sim.Check(m.ok() && *m == F(Kind::kMessage, 2, 1, "served"), Describe(m));
+    absl::StatusOr<RawFrame> cs = s.client.ReadFrame();
+    s.sim.Check(cs.ok() && *cs == F(Kind::kCloseSend, 2, 2), Describe(cs));
+    s.sim.Check(s.client.Silent(Duration::Millis(5)), "stream 1 ran");
+  }));
+}
+
+// Spec §11.6: a mux client cannot talk to an upstream server. Its second concurrent Invoke
+// silently cancels the first stream on the server, and the first stream's next frame carries a
+// lower ID than the second's, which the server's global monotonicity check rejects: the server
+// closes the connection. Every call then fails with a "closed" error — an error, not a hang.
+TEST(MuxWireTest, MuxClientAgainstAnUpstreamServerFailsWithAnErrorNotAHang) {
+  for (uint64_t seed = 1; seed <= 5; ++seed) {
+    ExpectOk(RunPair(MuxOptions(), testing::UpstreamOptions(), [](Pair& p, sim::SimContext& ctx) {
+      const Instant start = ctx.now();
+      CallContext call(p.env());
+      absl::StatusOr<std::shared_ptr<Stream>> s1 = p.conn().NewStream(call, "/echo.Echo/Bidi");
+      ctx.Check((*s1)->Send("a").ok() && (*s1)->Recv().ok(), "one stream alone works");
+      absl::StatusOr<std::shared_ptr<Stream>> s2 = p.conn().NewStream(call, "/echo.Echo/Bidi");
+      (*s2)->Send("b").IgnoreError();
+      (*s1)->Send("c").IgnoreError();  // (1,3) after (2,2): the server ends the connection
+      absl::Status r1 = (*s1)->Recv().status();
+      absl::Status r2;
+      while (r2.ok()) r2 = (*s2)->Recv().status();
+      ctx.Check(IsClosed(r1) && IsClosed(r2),
+                absl::StrCat("stream 1: ", r1.ToString(), "; stream 2: ", r2.ToString()));
+      ctx.Check(p.conn().closed().IsSet(), "the connection is still open");
+      ctx.Check(ctx.now() - start < Duration::Seconds(1), "took too long");
+    }, seed));
+  }
+}
+
+}  // namespace
+}  // namespace drpc
