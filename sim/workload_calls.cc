@@ -22,8 +22,8 @@ class Handlers {
   // The call's ledger entry, found through the plan in its metadata; fails the run if the plan
   // is missing or is not the plan its client made (metadata delivered to the wrong stream).
   RpcRecord* Start(CallContext& call, RpcType type) {
-    auto it = call.metadata().find(kPlanMetadataKey);
-    const std::string text = it == call.metadata().end() ? "" : it->second;
+    auto it = call.incoming_metadata().find(kPlanMetadataKey);
+    const std::string text = it == call.incoming_metadata().end() ? "" : it->second;
     absl::StatusOr<RpcPlan> plan = DecodePlan(text);
     RpcRecord* rec = plan.ok() ? ledger_->Find(plan->id) : nullptr;
     if (rec == nullptr || EncodePlan(rec->plan) != text || rec->plan.type != type) {

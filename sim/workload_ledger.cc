@@ -144,6 +144,10 @@ void Ledger::CheckHandlers() {
 
 void Ledger::CheckConnectionEnd(size_t index) {
   ConnRecord& c = conns_[index];
+  std::optional<FaultPlan> fault = ctx_->network().StruckFault(*c.endpoint);
+  if (fault.has_value() && fault->kind != FaultPlan::Kind::kStall) {
+    ctx_->Reach("workload.fault_struck_a_connection");
+  }
   if (!c.conn->closed().IsSet() || c.closed_by_workload) return;
   ++report_.connections_ended;
   if (ConnectionBroken(index)) {

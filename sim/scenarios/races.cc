@@ -140,7 +140,7 @@ DRPC_RACE(cancel_vs_final_message, "cancel_vs_final_message", CancelVsFinalMessa
 DRPC_RACE(remote_error_vs_cancel, "remote_error_vs_local_cancel", RemoteErrorVsCancel, 100);
 DRPC_RACE(unary_eof_vs_canceled, "unary_eof_vs_canceled", UnaryEofVsCanceled, 100);
 DRPC_RACE(close_vs_transport_failure, "close_vs_transport_failure", CloseVsTransportFailure, 100,
-          "workload.closed_a_busy_connection", "workload.connection_broken");
+          "workload.closed_a_busy_connection", "workload.fault_struck_a_connection");
 DRPC_RACE(shutdown_vs_invoke, "shutdown_vs_new_invoke", ShutdownVsInvoke, 100,
           "workload.shutdown_during_load");
 
