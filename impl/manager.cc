@@ -101,7 +101,24 @@ void Manager::Terminate(const absl::Status& reason) {
   StopWriter(reason);
   transport_->Close();
   closed_.Set(reason);
+  for (TimerId id : late_runs_) env_->clock().Cancel(id);
+  late_runs_.clear();
   TerminateStreams(reason);
+}
+
+void Manager::RunNowOrLate(absl::string_view site, absl::AnyInvocable<void()> fn) {
+  if (terminated() || !env_->chaos().Buggify(site)) {
+    fn();
+    return;
+  }
+  const Duration delay = Duration::Micros(1 + static_cast<int64_t>(env_->chaos().ChooseRare(site, 500)));
+  auto id = std::make_shared<TimerId>(0);
+  *id = env_->clock().ScheduleAt(env_->clock().Now() + delay,
+                                 [this, id, fn = std::move(fn)]() mutable {
+                                   late_runs_.erase(*id);
+                                   fn();
+                                 });
+  late_runs_.insert(*id);
 }
 
 void Manager::StopAccepting(const absl::Status& reason) {

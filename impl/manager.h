@@ -19,6 +19,7 @@
 #define DRPC_IMPL_MANAGER_H_
 
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -94,6 +95,12 @@ class Manager {
   // Spawns a fiber the manager waits for in Close().
   void SpawnFiber(std::string name, absl::AnyInvocable<void()> body);
 
+  // Runs `fn` now — or, when the simulator's chaos fires at `site`, a little later from a timer:
+  // a reaction that production may also see late (a busy scheduler noticing a cancel after other
+  // work). Pending late runs are dropped when the connection ends, so `fn` never runs after
+  // Terminate; it must re-check the state it acts on.
+  void RunNowOrLate(absl::string_view site, absl::AnyInvocable<void()> fn);
+
   // One frame from the reader. A non-OK status ends the connection.
   virtual absl::Status OnFrame(const Frame& frame) = 0;
   // Mode-specific part of StopAccepting: refuse what is queued and wake AcceptStream.
@@ -123,6 +130,7 @@ class Manager {
   absl::Status accepting_;  // OK while accepting; else the reason given to StopAccepting
   Signal closed_;
   WaitGroup fibers_;
+  std::set<TimerId> late_runs_;  // timers of RunNowOrLate, cancelled by Terminate
 };
 
 }  // namespace drpc

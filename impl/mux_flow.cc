@@ -21,7 +21,10 @@
 namespace drpc {
 
 void MuxManager::OnWindowUpdate(const Frame& frame) {
-  if (frame.id.stream == 0 || !streams_.contains(frame.id.stream)) return;
+  if (frame.id.stream == 0 || !streams_.contains(frame.id.stream)) {
+    env_->chaos().Reach("mux.window_update_for_an_unknown_stream");
+    return;
+  }
   absl::StatusOr<uint64_t> delta = DecodeWindowUpdate(frame.data);
   if (!delta.ok()) return;
   writer_.AddCredit(frame.id.stream, *delta);
@@ -77,7 +80,11 @@ void MuxManager::Grant(StreamState& state, uint64_t credit) {
   state.grant_pending = std::min<uint64_t>(state.grant_pending + credit, limits::kWindowMaxBytes);
   if (state.stream->terminated()) return;
   const uint64_t threshold = std::max<uint64_t>(1, state.recv_window / 2);
-  if (state.grant_pending >= threshold) writer_.RequestWindowUpdate(state.stream->id());
+  // Chaos: grant early and in small pieces, so updates race everything else in simulation.
+  if (state.grant_pending >= threshold ||
+      (state.grant_pending > 0 && env_->chaos().Buggify("mux.grant_early"))) {
+    writer_.RequestWindowUpdate(state.stream->id());
+  }
 }
 
 uint64_t MuxManager::TakeWindowGrant(uint64_t stream) {

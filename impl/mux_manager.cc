@@ -112,13 +112,16 @@ void MuxManager::OnContextDone(uint64_t stream_id, const absl::Status& reason) {
   if (it == streams_.end()) return;
   it->second.ctx_callback = 0;
   it->second.ctx = nullptr;
-  std::shared_ptr<Stream> stream = it->second.stream;
-  if (stream->terminated()) return;
-  // Soft cancel, always: a Cancel packet ahead of the stream's queued data, then the local cancel.
-  // Other streams are untouched.
-  writer_.WriteTerminalAsync(
-      stream_id, {PacketId{stream_id, stream->NextMessageId()}, Kind::kCancel, "", true}, reason);
-  stream->Cancel(reason);
+  RunNowOrLate("mux.notice_cancel_late", [this, stream_id, reason] {
+    auto it = streams_.find(stream_id);
+    if (it == streams_.end() || it->second.stream->terminated()) return;
+    std::shared_ptr<Stream> stream = it->second.stream;
+    // Soft cancel, always: a Cancel packet ahead of the stream's queued data, then the local
+    // cancel. Other streams are untouched.
+    writer_.WriteTerminalAsync(
+        stream_id, {PacketId{stream_id, stream->NextMessageId()}, Kind::kCancel, "", true}, reason);
+    stream->Cancel(reason);
+  });
 }
 
 // --- Server ---------------------------------------------------------------------------------------
@@ -165,7 +168,10 @@ absl::Status MuxManager::OnFrame(const Frame& frame) {
 
 absl::Status MuxManager::OnStreamFrame(StreamState& state, const Frame& frame) {
   std::shared_ptr<Stream> stream = state.stream;
-  if (stream->terminated()) return absl::OkStatus();  // the stream is over; drop what trails it
+  if (stream->terminated()) {
+    env_->chaos().Reach("mux.frame_for_an_ended_stream");
+    return absl::OkStatus();  // the stream is over; drop what trails it
+  }
   uint64_t credit = 0;
   if (frame.kind == Kind::kMessage && state.flow_controlled && !ChargeFrame(state, frame, &credit)) {
     return absl::OkStatus();
@@ -200,8 +206,10 @@ absl::Status MuxManager::OnUnknownStreamFrame(const Frame& frame) {
     // the Invoke that may still follow is dropped like a replayed one (a deterministic choice;
     // our clients never send either, see MuxWriter).
     if (pending_.erase(id) > 0) {
+      env_->chaos().Reach("mux.cancel_between_metadata_and_invoke");
       assembler_.Forget(id);
     } else {
+      env_->chaos().Reach("mux.cancel_for_a_stream_the_server_does_not_have");
       ClaimStreamId(id);
     }
     return absl::OkStatus();
@@ -262,10 +270,12 @@ absl::Status MuxManager::OnInvokePacket(Packet packet) {
     return ProtocolError(absl::StrCat("rpc name of ", packet.data.size(), " bytes on stream ", id));
   }
   if (!accepting()) {
+    env_->chaos().Reach("mux.invoke_refused_while_shutting_down");
     assembler_.Forget(id);
     return WriteUnregisteredError(id, accepting_status());
   }
   if (streams_.size() >= options_.max_concurrent_streams) {
+    env_->chaos().Reach("mux.invoke_refused_over_max_streams");
     assembler_.Forget(id);
     return WriteUnregisteredError(id,
                                   WithRemoteErrorCode(RefusedError(options_.max_concurrent_streams), 0));

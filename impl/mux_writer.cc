@@ -55,6 +55,23 @@ void MuxWriter::AddStream(uint64_t stream, bool flow_controlled, uint64_t send_c
   q.flow_controlled = flow_controlled;
   q.credit = send_credit;
   q.peer_knows = !local_invoke;
+  if (local_invoke && AnyStreamWaitsForCredit()) {
+    env_->chaos().Reach("mux.invoke_while_another_window_is_exhausted");
+  }
+}
+
+bool MuxWriter::AnyStreamWaitsForCredit() {
+  // Entries are noted when a stream is found waiting and checked (and dropped if stale) here.
+  for (auto it = credit_waiters_.begin(); it != credit_waiters_.end();) {
+    auto q = queues_.find(*it);
+    if (q != queues_.end() && WaitsForCredit(q->second)) return true;
+    it = credit_waiters_.erase(it);
+  }
+  return false;
+}
+
+bool MuxWriter::WaitsForCredit(const StreamQueue& q) const {
+  return q.flow_controlled && !q.packets.empty() && !Sendable(q);
 }
 
 void MuxWriter::RemoveStream(uint64_t stream) {
@@ -95,6 +112,7 @@ bool MuxWriter::NextFrame(const StreamQueue& q, const Pending& p, size_t* bytes,
     if (q.credit == 0) return false;  // even an empty completing frame costs one byte
     n = static_cast<size_t>(std::min<uint64_t>(n, q.credit));
     if (n == remaining && q.credit < n + 1) {
+      env_->chaos().Reach("mux.message_completion_waits_for_credit");
       // The data fits but the completion does not: send the data now and complete the message
       // with an empty frame once more credit arrives (a window of one byte still makes progress).
       *bytes = n;
@@ -115,7 +133,11 @@ bool MuxWriter::Sendable(const StreamQueue& q) const {
 }
 
 void MuxWriter::MarkReady(uint64_t stream, StreamQueue& q) {
-  if (q.in_ready || !Sendable(q)) return;
+  if (q.in_ready) return;
+  if (!Sendable(q)) {
+    if (WaitsForCredit(q)) credit_waiters_.insert(stream);
+    return;
+  }
   q.in_ready = true;
   ready_.push_back(stream);
   wake_.WakeOne();
@@ -181,6 +203,7 @@ absl::Status MuxWriter::QueueTerminal(uint64_t stream, Packet packet, const absl
   }
   StreamQueue& q = it->second;
   if (!q.peer_knows) {
+    env_->chaos().Reach("mux.stream_ended_before_its_invoke_was_written");
     // Nothing of the stream has been written (its Invoke is still queued): the peer never hears
     // of it, so nothing is sent at all — neither its queued packets nor this terminal one.
     for (Pending& p : q.packets) Fail(p, dropped);
@@ -211,6 +234,7 @@ void MuxWriter::DropNonTerminal(StreamQueue& q, const absl::Status& dropped) {
 void MuxWriter::DiscardQueued(uint64_t stream, const absl::Status& dropped) {
   auto it = queues_.find(stream);
   if (it == queues_.end()) return;
+  if (!it->second.packets.empty()) env_->chaos().Reach("mux.peer_ended_a_stream_with_writes_queued");
   DropNonTerminal(it->second, dropped);
   if (it->second.removed && it->second.packets.empty() && !it->second.in_ready) queues_.erase(it);
 }
@@ -334,12 +358,22 @@ void MuxWriter::Run() {
         ready_.push_back(id);
       } else if (q.removed && q.packets.empty()) {
         queues_.erase(it);
+      } else if (WaitsForCredit(q)) {
+        credit_waiters_.insert(id);
       }
       if (short_batch) break;
     }
     if (batch.empty()) continue;
     if (env_->chaos().Buggify("mux_writer.yield_before_write")) env_->scheduler().Yield();
-    const absl::Status s = transport_->Write(batch);
+    absl::Status s;
+    if (batch.size() > 1 && env_->chaos().Buggify("mux_writer.short_write")) {
+      // Chaos: the batch in two transport writes, as a short write would leave it.
+      const size_t cut = 1 + env_->chaos().ChooseRare("mux_writer.short_write_at", batch.size() - 1);
+      s = transport_->Write(absl::string_view(batch).substr(0, cut));
+      if (s.ok()) s = transport_->Write(absl::string_view(batch).substr(cut));
+    } else {
+      s = transport_->Write(batch);
+    }
     if (batch.capacity() > kBatchKeepBytes) std::string().swap(batch);
     if (!s.ok()) {
       for (Completion* c : done) Complete(c, s);

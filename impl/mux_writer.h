@@ -147,6 +147,9 @@ class MuxWriter {
   // the packet. Returns false if no frame can be sent now.
   bool NextFrame(const StreamQueue& q, const Pending& p, size_t* bytes, bool* last) const;
   bool Sendable(const StreamQueue& q) const;
+  // A flow-controlled stream with packets it cannot send for lack of credit.
+  bool WaitsForCredit(const StreamQueue& q) const;
+  bool AnyStreamWaitsForCredit();
   void MarkReady(uint64_t stream, StreamQueue& q);
   // Appends one frame of the stream's first packet to the batch. Returns true if the stream's
   // turn continues (the frame belongs to a group that is not finished).
@@ -165,6 +168,8 @@ class MuxWriter {
   // By stream ID; ready_ holds the turn order.
   std::map<uint64_t, StreamQueue> queues_;
   std::deque<uint64_t> ready_;
+  // Streams last seen waiting for credit (race-coverage probe; stale entries dropped on use).
+  std::set<uint64_t> credit_waiters_;
   std::deque<std::string> control_;
   size_t control_bytes_ = 0;
   std::set<uint64_t> window_updates_;  // streams with a requested WindowUpdate, by ID

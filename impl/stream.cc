@@ -146,6 +146,7 @@ absl::Status Stream::SendError(const absl::Status& error) {
 
 bool Stream::Cancel(const absl::Status& reason) {
   if (fin_.IsSet()) return false;
+  if (ops_in_progress_ > 0) env_->chaos().Reach("stream.cancel_during_an_operation");
   cancel_.Set(reason);
   send_.Set(EofError());
   Terminate(reason, How::kAbortive);
@@ -186,6 +187,7 @@ void Stream::StopReceiving() {
 
 absl::Status Stream::HandlePacket(Packet packet, uint64_t credit) {
   if (term_.IsSet()) {
+    env_->chaos().Reach("stream.packet_after_the_stream_ended");
     // Late packets for an ended stream are ignored (their window is handed back).
     Recycle(std::move(packet.data));
     if (credit > 0) sink_->OnConsumed(*this, credit);
@@ -197,17 +199,20 @@ absl::Status Stream::HandlePacket(Packet packet, uint64_t credit) {
     case Kind::kInvoke:
       return ProtocolError(absl::StrCat("invoke on existing stream ", id_));
     case Kind::kError: {
+      if (!queue_.empty()) env_->chaos().Reach("stream.remote_error_behind_queued_messages");
       RemoteError err = DecodeError(packet.data);
       send_.Set(EofError());
       Terminate(RemoteErrorStatus(err.code, err.text), How::kGraceful);
       return absl::OkStatus();
     }
     case Kind::kCancel:
+      if (recv_.IsSet()) env_->chaos().Reach("stream.cancel_arrived_after_the_peers_close_send");
       cancel_.Set(CanceledError());
       send_.Set(EofError());
       Terminate(CanceledError(), How::kGraceful);
       return absl::OkStatus();
     case Kind::kClose:
+      if (!queue_.empty()) env_->chaos().Reach("stream.remote_close_behind_queued_messages");
       recv_.Set(EofError());
       Terminate(ClosedError("remote closed the stream"), How::kGraceful);
       return absl::OkStatus();
@@ -236,7 +241,9 @@ absl::Status Stream::Enqueue(std::string data, uint64_t credit) {
   // reads must not hold up the Cancel, Close or next Invoke queued behind it (spec §13 items 2,3).
   const Instant deadline = env_->clock().Now() + limits_.recv_stall_timeout;
   while (QueueFull(data.size())) {
+    env_->chaos().Reach("stream.reader_waited_for_queue_space");
     if (!space_.Wait("reader: stream receive queue full", deadline) && QueueFull(data.size())) {
+      env_->chaos().Reach("stream.receive_stall_failed_the_stream");
       sink_->OnStreamError(
           *this, absl::ResourceExhaustedError(absl::StrCat(
                      "receive queue full for ", limits_.recv_stall_timeout.ToString(),

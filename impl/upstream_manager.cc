@@ -71,6 +71,7 @@ absl::StatusOr<std::shared_ptr<Stream>> UpstreamManager::NewClientStream(CallCon
     if (ctx.done()) return ctx.err();
     if (terminated()) return StreamErrorFor(Stream::Role::kClient, closed().status());
     if (terminal_writes_in_flight_ > 0) {
+      env_->chaos().Reach("upstream.next_stream_waited_for_a_cancel_to_be_written");
       terminal_writes_done_.Wait("client: waiting for a soft cancel to be written");
       continue;
     }
@@ -109,7 +110,9 @@ void UpstreamManager::WatchContext(CallContext& ctx, const std::shared_ptr<Strea
   std::weak_ptr<Stream> weak = stream;
   const Signal::CallbackId id = ctx.done_signal().OnSet([this, weak](const absl::Status& reason) {
     watch_.reset();
-    if (std::shared_ptr<Stream> s = weak.lock()) OnContextDone(s, reason);
+    RunNowOrLate("upstream.notice_cancel_late", [this, weak, reason] {
+      if (std::shared_ptr<Stream> s = weak.lock()) OnContextDone(s, reason);
+    });
   });
   if (id != 0) watch_ = Watch{&ctx, id, stream->id()};
 }
@@ -129,6 +132,8 @@ void UpstreamManager::OnContextDone(const std::shared_ptr<Stream>& stream,
     return;
   }
   if (!stream->finished() || options_.soft_cancel) {
+    env_->chaos().Reach(options_.soft_cancel ? "upstream.soft_cancel_found_a_write_in_progress"
+                                             : "upstream.hard_cancel_closed_the_connection");
     Terminate(ClosedError(options_.soft_cancel
                               ? "connection closed: soft cancel found a write in progress"
                               : "connection closed by a hard cancel",
@@ -216,7 +221,10 @@ absl::Status UpstreamManager::OnNewStreamPacket(Packet packet) {
                                       packet.id.stream));
   }
   // A new RPC implicitly ends the previous one (spec §8.2 step 3).
-  if (current_ != nullptr && !current_->terminated()) current_->Cancel(CanceledError());
+  if (current_ != nullptr && !current_->terminated()) {
+    env_->chaos().Reach("upstream.new_invoke_cancelled_the_current_stream");
+    current_->Cancel(CanceledError());
+  }
   if (packet.kind == Kind::kInvokeMetadata) {
     absl::StatusOr<Metadata> md = DecodeMetadata(packet.data);
     if (!md.ok()) {
@@ -266,8 +274,10 @@ absl::Status UpstreamManager::AppendLocked(Stream& stream, Kind kind, absl::stri
   if (!writer_error_.ok()) return writer_error_;
   AppendPacket(write_buffer_, PacketId{stream.id(), stream.NextMessageId()}, kind, data, control,
                options_.split_bytes);
+  // Chaos: flush before the buffer fills, so write boundaries fall anywhere in simulation.
   if (flush == FlushMode::kNow ||
-      (flush == FlushMode::kIfFull && write_buffer_.size() >= options_.write_buffer_bytes)) {
+      (flush == FlushMode::kIfFull && (write_buffer_.size() >= options_.write_buffer_bytes ||
+                                       env_->chaos().Buggify("upstream.flush_early")))) {
     return FlushLocked();
   }
   return absl::OkStatus();

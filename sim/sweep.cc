@@ -387,9 +387,14 @@ void PrintSummary(const ScenarioSpec& spec, const SweepResult& r, std::FILE* out
   }
   for (const std::string& s : spec.situations) {
     auto it = r.reached.find(s);
-    std::fprintf(out, "  situation %-40s reached in %llu runs%s\n", s.c_str(),
+    std::fprintf(out, "  situation %-50s reached in %llu runs (required)%s\n", s.c_str(),
                  static_cast<unsigned long long>(it == r.reached.end() ? 0 : it->second),
                  it == r.reached.end() ? "  <-- NEVER REACHED" : "");
+  }
+  for (const auto& [s, runs] : r.reached) {
+    if (std::find(spec.situations.begin(), spec.situations.end(), s) != spec.situations.end()) continue;
+    std::fprintf(out, "  situation %-50s reached in %llu runs\n", s.c_str(),
+                 static_cast<unsigned long long>(runs));
   }
 }
 

@@ -273,6 +273,15 @@ class Run {
 
 }  // namespace
 
+// Rare-but-legal behaviour, drawn per run: BUGGIFY sites in impl/ (each switched on with some
+// chance the first time it is asked), spurious wake-ups from Park, late timers.
+static void DrawRuntimeChaos(SimContext& ctx) {
+  ctx.chaos().set_enabled(ctx.Chance("swarm.chaos", 750));
+  SimScheduler::Options& sched = ctx.scheduler().options();
+  sched.spurious_wakeup_per_mille = ctx.Chance("swarm.spurious_wakeups", 300) ? 30 : 0;
+  sched.timer_jitter_max = ctx.Chance("swarm.timer_jitter", 300) ? Duration::Micros(200) : Duration::Zero();
+}
+
 absl::string_view WorkloadModeName(WorkloadMode mode) {
   switch (mode) {
     case WorkloadMode::kUpstream: return "upstream";
@@ -332,6 +341,7 @@ WorkloadReport RunFaultAtEveryOffset(SimContext& ctx, WorkloadMode mode) {
   net.fault_per_mille = 0;
   net.draw_link_per_connection = true;
   ctx.network().set_options(net);
+  DrawRuntimeChaos(ctx);
   Run run(ctx, config, client, server);
   return run.FaultSweep();
 }
@@ -348,6 +358,7 @@ WorkloadReport RunWorkload(SimContext& ctx, const WorkloadConfig& config) {
     server.mux = config.mode != WorkloadMode::kUpstream;
   }
   if (config.adjust) config.adjust(client, server);
+  DrawRuntimeChaos(ctx);
   DRPC_CHECK_OK(client.Validate());
   DRPC_CHECK_OK(server.Validate());
   NetworkOptions net = ctx.network().options();

@@ -2,6 +2,10 @@
 // the design notes), with timing drawn so both orders of the race occur across seeds, in each
 // mode where the race exists. Every oracle of sim/workload.h judges every run; the situations
 // listed per scenario are the race's sides, and a sweep that stops reaching one fails.
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "proto/limits.h"
 #include "sim/scenario.h"
 #include "sim/workload.h"
@@ -118,39 +122,67 @@ WorkloadConfig WindowUpdateVsClose(WorkloadMode mode) {
   return w;
 }
 
-#define DRPC_RACE(ident, label, fn, seeds, ...)                                                  \
-  DRPC_SIM_SCENARIO(race_mux_##ident, {                                                         \
-      .name = "race.mux." label,                                                                 \
-      .description = "race catalogue (mux): " label,                                             \
-      .body = [](SimContext& ctx) { RunWorkload(ctx, fn(WorkloadMode::kMux)); },                \
-      .situations = {__VA_ARGS__},                                                              \
-      .default_seeds = seeds,                                                                   \
-  });                                                                                           \
-  DRPC_SIM_SCENARIO(race_upstream_##ident, {                                                    \
-      .name = "race.upstream." label,                                                            \
-      .description = "race catalogue (upstream): " label,                                        \
-      .body = [](SimContext& ctx) { RunWorkload(ctx, fn(WorkloadMode::kUpstream)); },           \
-      .situations = {},                                                                         \
-      .default_seeds = seeds,                                                                   \
-  })
+void RegisterRace(const std::string& label, WorkloadConfig (*config)(WorkloadMode),
+                  std::vector<std::string> mux_situations,
+                  std::vector<std::string> upstream_situations) {
+  ScenarioRegistry::Register({
+      .name = "race.mux." + label,
+      .description = "race catalogue (mux): " + label,
+      .body = [config](SimContext& ctx) { RunWorkload(ctx, config(WorkloadMode::kMux)); },
+      .situations = std::move(mux_situations),
+      .default_seeds = 100,
+  });
+  if (upstream_situations.empty()) return;  // no such race with one stream at a time
+  ScenarioRegistry::Register({
+      .name = "race.upstream." + label,
+      .description = "race catalogue (upstream): " + label,
+      .body = [config](SimContext& ctx) { RunWorkload(ctx, config(WorkloadMode::kUpstream)); },
+      .situations = std::move(upstream_situations),
+      .default_seeds = 100,
+  });
+}
 
-DRPC_RACE(cancel_vs_invoke_metadata, "cancel_vs_invoke_metadata", CancelVsInvokeMetadata, 100);
-DRPC_RACE(cancel_vs_close, "cancel_vs_close", CancelVsClose, 100, "workload.abandoned_a_stream");
-DRPC_RACE(cancel_vs_final_message, "cancel_vs_final_message", CancelVsFinalMessage, 100);
-DRPC_RACE(remote_error_vs_cancel, "remote_error_vs_local_cancel", RemoteErrorVsCancel, 100);
-DRPC_RACE(unary_eof_vs_canceled, "unary_eof_vs_canceled", UnaryEofVsCanceled, 100);
-DRPC_RACE(close_vs_transport_failure, "close_vs_transport_failure", CloseVsTransportFailure, 100,
-          "workload.closed_a_busy_connection", "workload.fault_struck_a_connection");
-DRPC_RACE(shutdown_vs_invoke, "shutdown_vs_new_invoke", ShutdownVsInvoke, 100,
-          "workload.shutdown_during_load");
-
-DRPC_SIM_SCENARIO(race_mux_window_update_vs_close, {
-    .name = "race.mux.window_update_vs_stream_close",
-    .description = "race catalogue (mux): window updates in flight while streams end",
-    .body = [](SimContext& ctx) { RunWorkload(ctx, WindowUpdateVsClose(WorkloadMode::kMux)); },
-    .situations = {"workload.abandoned_a_stream"},
-    .default_seeds = 100,
-});
+// Each race lists the situations that prove both of its sides occur (reported by impl/ through
+// Env::chaos().Reach, or by the workload); a sweep that stops reaching one fails as blind.
+const bool kRacesRegistered = [] {
+  RegisterRace("cancel_vs_invoke_metadata", CancelVsInvokeMetadata,
+               {"mux.stream_ended_before_its_invoke_was_written",
+                "mux.cancel_for_a_stream_the_server_does_not_have",
+                "stream.cancel_during_an_operation"},
+               {"upstream.next_stream_waited_for_a_cancel_to_be_written",
+                "upstream.new_invoke_cancelled_the_current_stream",
+                "stream.cancel_during_an_operation"});
+  RegisterRace("cancel_vs_close", CancelVsClose,
+               {"workload.abandoned_a_stream", "stream.cancel_during_an_operation",
+                "mux.peer_ended_a_stream_with_writes_queued",
+                "stream.cancel_arrived_after_the_peers_close_send"},
+               {"workload.abandoned_a_stream", "stream.cancel_during_an_operation",
+                "stream.remote_close_behind_queued_messages"});
+  RegisterRace("cancel_vs_final_message", CancelVsFinalMessage,
+               {"stream.cancel_during_an_operation", "conn.unary_send_met_the_end_of_its_stream",
+                "stream.cancel_arrived_after_the_peers_close_send"},
+               {"stream.cancel_during_an_operation",
+                "stream.cancel_arrived_after_the_peers_close_send"});
+  RegisterRace("remote_error_vs_local_cancel", RemoteErrorVsCancel,
+               {"stream.cancel_during_an_operation", "mux.frame_for_an_ended_stream"},
+               {"stream.cancel_during_an_operation", "stream.packet_after_the_stream_ended"});
+  RegisterRace("unary_eof_vs_canceled", UnaryEofVsCanceled,
+               {"mux.stream_ended_before_its_invoke_was_written",
+                "mux.peer_ended_a_stream_with_writes_queued", "stream.cancel_during_an_operation"},
+               {"conn.unary_send_met_the_end_of_its_stream", "stream.cancel_during_an_operation"});
+  RegisterRace("close_vs_transport_failure", CloseVsTransportFailure,
+               {"workload.closed_a_busy_connection", "workload.fault_struck_a_connection"},
+               {"workload.closed_a_busy_connection", "workload.fault_struck_a_connection"});
+  RegisterRace("shutdown_vs_new_invoke", ShutdownVsInvoke,
+               {"workload.shutdown_during_load", "mux.invoke_refused_while_shutting_down"},
+               {"workload.shutdown_during_load", "stream.packet_after_the_stream_ended"});
+  RegisterRace("window_update_vs_stream_close", WindowUpdateVsClose,
+               {"mux.window_update_for_an_unknown_stream", "mux.message_completion_waits_for_credit",
+                "mux.peer_ended_a_stream_with_writes_queued",
+                "mux.invoke_while_another_window_is_exhausted", "workload.abandoned_a_stream"},
+               {});
+  return true;
+}();
 
 DRPC_SIM_SCENARIO(fault_every_offset_mux, {
     .name = "fault.every_offset.mux",

@@ -41,7 +41,12 @@ DRPC_SIM_SCENARIO(swarm_upstream, {
     .name = "swarm.upstream",
     .description = "random RPC workload, upstream mode, swarm-drawn options, faults and races",
     .body = [](SimContext& ctx) { Swarm(ctx, WorkloadMode::kUpstream); },
-    .situations = {"workload.probe_after_heal_succeeded"},
+    .situations = {"workload.probe_after_heal_succeeded", "workload.fault_struck_a_connection",
+                   "workload.upstream_cancel_closed_connection",
+                   "stream.cancel_during_an_operation", "stream.packet_after_the_stream_ended",
+                   "upstream.hard_cancel_closed_the_connection",
+                   "upstream.next_stream_waited_for_a_cancel_to_be_written",
+                   "upstream.soft_cancel_found_a_write_in_progress"},
     .default_seeds = 150,
 });
 
@@ -49,7 +54,14 @@ DRPC_SIM_SCENARIO(swarm_mux, {
     .name = "swarm.mux",
     .description = "random RPC workload, mux mode, swarm-drawn options, faults and races",
     .body = [](SimContext& ctx) { Swarm(ctx, WorkloadMode::kMux); },
-    .situations = {"workload.probe_after_heal_succeeded"},
+    .situations = {"workload.probe_after_heal_succeeded", "workload.fault_struck_a_connection",
+                   "workload.refused", "stream.cancel_during_an_operation",
+                   "conn.unary_send_met_the_end_of_its_stream",
+                   "mux.message_completion_waits_for_credit",
+                   "mux.peer_ended_a_stream_with_writes_queued",
+                   "mux.stream_ended_before_its_invoke_was_written",
+                   "mux.window_update_for_an_unknown_stream",
+                   "mux.invoke_while_another_window_is_exhausted"},
     .default_seeds = 150,
 });
 
@@ -57,7 +69,9 @@ DRPC_SIM_SCENARIO(swarm_upstream_client_mux_server, {
     .name = "swarm.upstream_client_mux_server",
     .description = "random RPC workload, upstream clients against a mux server (spec §11.6)",
     .body = [](SimContext& ctx) { Swarm(ctx, WorkloadMode::kUpstreamClientMuxServer); },
-    .situations = {"workload.probe_after_heal_succeeded"},
+    .situations = {"workload.probe_after_heal_succeeded", "stream.cancel_during_an_operation",
+                   "upstream.hard_cancel_closed_the_connection",
+                   "upstream.next_stream_waited_for_a_cancel_to_be_written"},
     .default_seeds = 100,
 });
 
