@@ -78,6 +78,21 @@ class Manager {
   // Terminate(closed: "manager closed: Close called"), then waits for the manager's fibers.
   void Close();
 
+  // What the connection holds right now (leak checks, observability): streams not yet finished,
+  // streams whose metadata arrived without their Invoke, and streams with packets queued to write.
+  struct Usage {
+    size_t streams = 0;
+    size_t pending_invokes = 0;
+    size_t queued_writes = 0;
+    Usage& operator+=(const Usage& o) {
+      streams += o.streams;
+      pending_invokes += o.pending_invokes;
+      queued_writes += o.queued_writes;
+      return *this;
+    }
+  };
+  virtual Usage usage() const = 0;
+
   // Set when the connection has ended, with the reason.
   Signal& closed() { return closed_; }
   const absl::Status& accepting_status() const { return accepting_; }

@@ -57,6 +57,11 @@ class MuxManager final : public Manager, private StreamSink {
                                                           absl::string_view rpc) override;
   absl::StatusOr<IncomingStream> AcceptStream(Instant deadline) override;
 
+  Usage usage() const override {
+    return Usage{.streams = streams_.size(), .pending_invokes = pending_.size(),
+                 .queued_writes = writer_.streams()};
+  }
+
   // Observability (tests, leak checks).
   size_t active_streams() const { return streams_.size(); }
   size_t pending_invokes() const { return pending_.size(); }

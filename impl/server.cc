@@ -40,6 +40,14 @@ struct Server::Connection {
   WaitGroup calls;  // mux: handler fibers in flight
 };
 
+Manager::Usage Server::usage() const {
+  Manager::Usage total;
+  for (const auto& [id, conn] : connections_) {
+    if (conn->manager != nullptr) total += conn->manager->usage();
+  }
+  return total;
+}
+
 Server::Server(Env& env, const Router& router, Options options)
     : env_(&env),
       router_(&router),

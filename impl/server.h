@@ -68,6 +68,8 @@ class Server {
   void Shutdown(Instant deadline);
 
   size_t active_connections() const { return connections_.size(); }
+  // What the live connections hold together (Manager::Usage).
+  Manager::Usage usage() const;
   uint64_t calls_served() const { return calls_served_; }
 
  private:

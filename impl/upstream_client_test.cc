@@ -187,6 +187,23 @@ TEST(UpstreamClientTest, HardCancelClosesTheTransportAndSendsNothing) {
   }));
 }
 
+// Found by the simulator (race.upstream.cancel_vs_close): a stream between operations finishes
+// the moment it is cancelled, and the connection used to stay open with the server still inside
+// the call, waiting for a message that never came.
+TEST(UpstreamClientTest, HardCancelOfAnIdleStreamStillClosesTheConnection) {
+  ExpectOk(RunClient(Options{}, [](ClientSide& c) {
+    Env& env = c.sim.env();
+    CallContext ctx(env);
+    absl::StatusOr<std::shared_ptr<Stream>> s = c.conn.NewStream(ctx, "/interop.Echo/ClientStream");
+    c.sim.Check(s.ok() && (*s)->Send("one").ok(), "send");
+    for (int i = 0; i < 2; ++i) Read(c);  // Invoke and Message are on the wire; nothing runs
+    ctx.Cancel();
+    absl::StatusOr<std::vector<RawFrame>> rest = c.server.ReadUntilClosed();
+    c.sim.Check(rest.ok() && rest->empty(), "a hard cancel must close the connection");
+    c.sim.Check(c.conn.closed().IsSet(), "the client's connection must have ended");
+  }));
+}
+
 TEST(UpstreamClientTest, CallOnDoneContextFailsBeforeAnythingIsSent) {
   ExpectOk(RunClient(Options{}, [](ClientSide& c) {
     CallContext ctx(c.sim.env());

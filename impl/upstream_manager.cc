@@ -123,22 +123,34 @@ void UpstreamManager::WatchContext(CallContext& ctx, const std::shared_ptr<Strea
 void UpstreamManager::OnContextDone(const std::shared_ptr<Stream>& stream,
                                     const absl::Status& reason) {
   if (stream->finished() || terminated()) return;
-  // Go's SendCancel is "busy" when a write is in progress; then, as with a hard cancel of a busy
-  // stream, closing the connection is the only way to stop it.
-  const bool soft = options_.soft_cancel && !write_mu_.held();
+  // A call that already ended on the wire (both sides closed, or a Close, Error or Cancel went
+  // either way) is only cancelled locally: the peer has nothing left to be told. With a write in
+  // progress, the ending may be that very write, blocked: then it has not reached the wire.
+  const bool write_in_progress = write_mu_.held();
+  const bool ended_on_the_wire = stream->terminated() && !write_in_progress;
   stream->Cancel(reason);
-  if (soft) {
+  if (ended_on_the_wire) return;
+  if (!write_in_progress && corked_stream_ == stream->id()) {
+    // Nothing of the stream reached the wire, so the peer never heard of it: drop its corked
+    // bytes and send nothing, in either cancel mode. No fiber holds write_mu_, and none runs while
+    // this does, so the buffer can be touched without taking it (this may run outside a fiber).
+    env_->chaos().Reach("upstream.cancel_of_a_corked_stream_sent_nothing");
+    DiscardIfCorkedLocked(*stream);
+    return;
+  }
+  if (options_.soft_cancel && !write_in_progress) {
     WriteTerminalAsync(stream, Kind::kCancel, "", /*control=*/true);
     return;
   }
-  if (!stream->finished() || options_.soft_cancel) {
-    env_->chaos().Reach(options_.soft_cancel ? "upstream.soft_cancel_found_a_write_in_progress"
-                                             : "upstream.hard_cancel_closed_the_connection");
-    Terminate(ClosedError(options_.soft_cancel
-                              ? "connection closed: soft cancel found a write in progress"
-                              : "connection closed by a hard cancel",
-                          reason));
-  }
+  // Hard cancel, or a soft cancel that found a write in progress (Go's "busy"): the peer is in the
+  // middle of the call, and closing the connection is the only way left to tell it (spec §7.7).
+  // Checking "finished" only after Cancel would be wrong: Cancel itself finishes an idle stream.
+  env_->chaos().Reach(options_.soft_cancel ? "upstream.soft_cancel_found_a_write_in_progress"
+                                           : "upstream.hard_cancel_closed_the_connection");
+  Terminate(ClosedError(options_.soft_cancel
+                            ? "connection closed: soft cancel found a write in progress"
+                            : "connection closed by a hard cancel",
+                        reason));
 }
 
 void UpstreamManager::WriteTerminalAsync(std::shared_ptr<Stream> stream, Kind kind,

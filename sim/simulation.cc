@@ -113,7 +113,7 @@ void SimContext::Fail(FailureClass failure, std::string message) {
     message_ = std::move(message);
     // A scenario's own liveness verdict says what it waited for; where every fiber is stuck
     // says why.
-    if (failure == FailureClass::kLiveness) {
+    if (failure == FailureClass::kLiveness || failure == FailureClass::kLeak) {
       absl::StrAppend(&message_, "\n  where the fibers are:", DescribeParked(scheduler_->ParkedFibers()));
     }
     Log(absl::StrCat("FAIL (", FailureClassName(failure), "): ", message_));

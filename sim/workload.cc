@@ -66,6 +66,9 @@ class Run {
     const Instant heal_at = ctx_.network().options().heal_at;
     if (!RunCallers(heal_at + config_.liveness_bound)) return ledger_.report();
     helpers.Wait("workload: waiting for the disturbers");
+    if (!WaitForServerQuiet(server, env.clock().Now() + config_.liveness_bound)) {
+      return ledger_.report();
+    }
 
     for (size_t i = 0; i < ledger_.conns().size(); ++i) ledger_.CheckConnectionEnd(i);
     for (ConnRecord& c : ledger_.conns()) CloseAndCheck(c);
@@ -214,6 +217,30 @@ class Run {
   }
 
  private:
+  // Every call has ended: on the connections still open, the server must let go of every stream,
+  // every pending invoke (metadata without its Invoke) and every queued write.
+  bool WaitForServerQuiet(Server& server, Instant deadline) {
+    Env& env = ctx_.env();
+    for (;;) {
+      const Manager::Usage u = server.usage();
+      if (u.streams == 0 && u.pending_invokes == 0 && u.queued_writes == 0) return true;
+      if (env.clock().Now() >= deadline) {
+        std::string running;
+        for (const auto& [id, rec] : ledger_.rpcs()) {
+          if (rec.handler_runs > 0 && !rec.handler_done) absl::StrAppend(&running, "\n  ", rec.Describe());
+        }
+        ctx_.Fail(FailureClass::kLeak,
+                  absl::StrCat("every call ended, yet ", config_.liveness_bound.ToString(),
+                               " later the server still holds ", u.streams, " streams, ",
+                               u.pending_invokes, " pending invokes and ", u.queued_writes,
+                               " write queues on its open connections; handlers running:",
+                               running));
+        return false;
+      }
+      SleepFor(env, Duration::Millis(1), "waiting for the server to let go of ended calls");
+    }
+  }
+
   // Every client has closed its connection: the server must notice and end every call.
   bool WaitForServerIdle(Server& server, Instant deadline) {
     Env& env = ctx_.env();

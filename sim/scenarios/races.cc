@@ -150,8 +150,7 @@ const bool kRacesRegistered = [] {
                 "mux.cancel_for_a_stream_the_server_does_not_have",
                 "stream.cancel_during_an_operation"},
                {"upstream.next_stream_waited_for_a_cancel_to_be_written",
-                "upstream.new_invoke_cancelled_the_current_stream",
-                "stream.cancel_during_an_operation"});
+                "upstream.hard_cancel_closed_the_connection", "stream.cancel_during_an_operation"});
   RegisterRace("cancel_vs_close", CancelVsClose,
                {"workload.abandoned_a_stream", "stream.cancel_during_an_operation",
                 "mux.peer_ended_a_stream_with_writes_queued",
