@@ -354,6 +354,11 @@ SweepResult Sweep(const ScenarioSpec& spec, const SweepOptions& options) {
                                  ReplayCommand(options, spec.name, seed)});
     }
   }
+  if (options.shard_count == 1) {
+    for (const std::string& s : spec.situations) {
+      if (!r.reached.contains(s)) r.unreached.push_back(s);
+    }
+  }
   progress.Update(results.size(), r.failed(), /*final_update=*/true);
   r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
@@ -403,6 +408,7 @@ int SweepExitCode(const SweepResult& r) {
   for (const auto& [c, n] : r.by_class) {
     if (c != FailureClass::kNone && n > 0) code = std::max(code, ExitCodeFor(c));
   }
+  if (code == 0 && !r.unreached.empty()) code = kBlindExitCode;
   return code;
 }
 

@@ -60,6 +60,9 @@ struct SweepResult {
   // Every later failure, in seed order, without its message (seed, class, replay, tape).
   std::vector<SeedFailure> more_failures;
   std::map<std::string, uint64_t> reached;    // situation -> runs that reached it
+  // Situations the scenario lists that no run reached (judged only for a sweep of every seed of
+  // its range, i.e. shard_count == 1): the sweep went blind to a race.
+  std::vector<std::string> unreached;
   double wall_seconds = 0;
   uint64_t total_decisions = 0;
   uint64_t failed() const;
@@ -87,8 +90,10 @@ absl::Status ApplyTapeHeader(const Tape& tape, RunOptions& run);
 // seed, and situations never reached.
 void PrintSummary(const ScenarioSpec& spec, const SweepResult& result, std::FILE* out);
 
-// The process exit code for a sweep: 0 if every run passed, else the highest ExitCodeFor among
-// the failures (crash > leak > deadlock > liveness > correctness).
+// The process exit code for a sweep: 0 if every run passed and every listed situation was
+// reached; else the highest ExitCodeFor among the failures (crash > leak > deadlock > liveness >
+// correctness), or kBlindExitCode if the runs passed but a listed situation was never reached.
+inline constexpr int kBlindExitCode = 15;
 int SweepExitCode(const SweepResult& result);
 
 }  // namespace drpc::sim

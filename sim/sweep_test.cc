@@ -182,5 +182,22 @@ TEST(SweepTest, FifoSweepsReplayWithFifoAndTheirTapesRecordThePolicy) {
   EXPECT_FALSE(ApplyTapeHeader(bad, ignored).ok());
 }
 
+TEST(SweepTest, ASweepThatNeverReachesAListedSituationIsBlind) {
+  const ScenarioSpec& spec = Scenario("test.blind");
+  const SweepResult r = Sweep(spec, SweepOptions{.seeds = 5, .isolate = false});
+  EXPECT_EQ(r.failed(), 0u);
+  EXPECT_EQ(r.reached.at("test.often"), 5u);
+  EXPECT_EQ(r.unreached, std::vector<std::string>{"test.never"});
+  EXPECT_EQ(SweepExitCode(r), kBlindExitCode);
+}
+
+TEST(SweepTest, CoverageIsNotJudgedOnAShardOfTheSeeds) {
+  const ScenarioSpec& spec = Scenario("test.blind");
+  const SweepResult r =
+      Sweep(spec, SweepOptions{.seeds = 6, .shard_index = 1, .shard_count = 2, .isolate = false});
+  EXPECT_TRUE(r.unreached.empty());
+  EXPECT_EQ(SweepExitCode(r), 0);
+}
+
 }  // namespace
 }  // namespace drpc::sim

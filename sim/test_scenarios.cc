@@ -4,6 +4,8 @@
 //   test.crash  its first decision ("test.outcome", 4 ways) picks the run's fate: 0 fails a
 //               DRPC_CHECK (a crash), 1 fails an oracle (correctness), 2 and 3 pass. Tests predict
 //               a seed's class with SeededDecisions(seed).Choose("test.outcome", 4).
+//   test.blind  always passes and reaches "test.often" on every seed, but also lists
+//               "test.never", which no run reaches: its sweeps are blind.
 #include "proto/base/check.h"
 #include "sim/scenario.h"
 
@@ -17,7 +19,17 @@ void CrashScenario(SimContext& ctx) {
   ctx.Check(outcome != 1, "deliberate correctness failure (test.outcome 1)");
 }
 
+void BlindScenario(SimContext& ctx) { ctx.Reach("test.often"); }
+
 }  // namespace
+
+DRPC_SIM_SCENARIO(test_blind,
+                  {.name = "test.blind",
+                   .description = "passes but never reaches a situation it lists (tooling tests)",
+                   .body = BlindScenario,
+                   .situations = {"test.often", "test.never"},
+                   .default_seeds = 5,
+                   .expect_failure = true});
 
 DRPC_SIM_SCENARIO(test_crash,
                   {.name = "test.crash",

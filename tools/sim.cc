@@ -5,8 +5,9 @@
 // run prints its result and statistics; a sweep shows a progress bar with seeds/s and ends with a
 // summary by failure class, and for every failure one copy-paste replay command and the path of
 // its saved tape. Exit codes: 0 ok, 10 correctness, 11 liveness, 12 deadlock, 13 leak, 14 crash
-// (a failed DRPC_CHECK; the replay command goes to stderr), 2 usage errors (for a sweep: the
-// highest code among its failures). Replay commands carry --fifo when the run used FIFO; saved
+// (a failed DRPC_CHECK; the replay command goes to stderr), 15 blind (a sweep passed but never
+// reached a race situation its scenario lists), 2 usage errors (for a sweep: the highest code
+// among its failures). Replay commands carry --fifo when the run used FIFO; saved
 // tapes record the policy in their header (policy=fifo|random) and --tape replays honour it.
 #include <cstdio>
 #include <cstdlib>
