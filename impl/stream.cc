@@ -155,7 +155,10 @@ bool Stream::Cancel(const absl::Status& reason) {
 
 void Stream::TerminateFromConnection(const absl::Status& error) {
   cancel_.Set(error);
-  Terminate(error, How::kAbortive);
+  // Messages already received were received whole: the application still gets them, then the
+  // connection's error (a reply that arrived just before the connection closed is not lost).
+  if (!queue_.empty()) env_->chaos().Reach("stream.connection_ended_with_messages_queued");
+  Terminate(error, How::kGraceful);
 }
 
 void Stream::TerminateWithError(const absl::Status& error) {

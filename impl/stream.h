@@ -18,7 +18,8 @@
 //   | remote Error          | EOF                                    | the remote error (after queued messages) |
 //   | remote CloseSend      | still works                            | EOF (after queued messages)  |
 //   | remote Cancel         | EOF                                    | Canceled (after queued messages) |
-// Local Close, SendError and Cancel drop queued messages; remote endings let the reader drain them.
+// Local Close, SendError and Cancel drop queued messages; remote endings and the end of the
+// connection let the reader drain them first.
 //
 // Receive buffering: messages wait in a per-stream queue. A flow-controlled stream (mux) is
 // bounded by its window, kept by the manager, so the reader never waits. Otherwise the queue is

@@ -128,8 +128,16 @@ class WireOracle::EndModel {
     return true;
   }
 
+  void Log(absl::string_view arrow, const Frame& f) {
+    SimContext* ctx = oracle_->trace_ctx_;
+    if (ctx != nullptr && ctx->trace().enabled()) {
+      ctx->Log(absl::StrCat(name_, " ", arrow, " ", Describe(f)));
+    }
+  }
+
   void OnReceived(const Frame& f) {
     StreamState& s = streams_[f.id.stream];
+    Log("<-", f);
     Remember(s, absl::StrCat("<- ", Describe(f)));
     if (!CheckShape(f, "received")) return;
     s.received_any = true;
@@ -162,6 +170,7 @@ class WireOracle::EndModel {
 
   void OnSent(const Frame& f) {
     StreamState& s = streams_[f.id.stream];
+    Log("->", f);
     Remember(s, absl::StrCat("-> ", Describe(f)));
     if (!CheckShape(f, "sent")) return;
     auto fail = [&](absl::string_view why) {

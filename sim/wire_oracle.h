@@ -39,6 +39,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "impl/env.h"
+#include "sim/simulation.h"
 
 namespace drpc::sim {
 
@@ -53,6 +54,10 @@ struct WireEndConfig {
 class WireOracle {
  public:
   explicit WireOracle(absl::AnyInvocable<void(std::string)> on_violation);
+
+  // Also logs every frame sent and received into `ctx`'s trace, when the trace is on (a replay
+  // with --trace, or the ring of last lines a failing run prints).
+  void set_trace(SimContext* ctx) { trace_ctx_ = ctx; }
   ~WireOracle();
   WireOracle(const WireOracle&) = delete;
   WireOracle& operator=(const WireOracle&) = delete;
@@ -80,6 +85,7 @@ class WireOracle {
   void Violation(std::string why);
 
   absl::AnyInvocable<void(std::string)> on_violation_;
+  SimContext* trace_ctx_ = nullptr;
   Stats stats_;
 };
 

@@ -51,7 +51,9 @@ class Run {
         oracle_([&ctx](std::string why) { ctx.Fail(FailureClass::kCorrectness, std::move(why)); }),
         ledger_(ctx, config, client, server),
         router_(LoadRouter(ctx, ledger_)),
-        caller_(ctx, config, ledger_) {}
+        caller_(ctx, config, ledger_) {
+    oracle_.set_trace(&ctx);
+  }
 
   WorkloadReport Go() {
     Env& env = ctx_.env();
