@@ -97,6 +97,9 @@ absl::Status Stream::RecvInto(std::string* out) {
     if (absl::Status s = sink_->Flush(*this); !s.ok() && !term_.IsSet()) return SendFailure(s);
   }
   for (;;) {
+    // A call cancelled here reports its cancellation (spec §7.4, §11.3), even if the peer had
+    // already finished sending: the messages were dropped, so "EOF" would claim a clean end.
+    if (cancelled_locally_) return cancel_.status();
     if (!queue_.empty()) {
       Queued q = std::move(queue_.front());
       queue_.pop_front();
@@ -146,6 +149,7 @@ absl::Status Stream::SendError(const absl::Status& error) {
 
 bool Stream::Cancel(const absl::Status& reason) {
   if (fin_.IsSet()) return false;
+  cancelled_locally_ = true;
   if (ops_in_progress_ > 0) env_->chaos().Reach("stream.cancel_during_an_operation");
   cancel_.Set(reason);
   send_.Set(EofError());

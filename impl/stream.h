@@ -194,6 +194,7 @@ class Stream {
   WaitList readers_;          // Recv waiting for a message
   WaitList space_;            // the connection's reader waiting for queue space
   int ops_in_progress_ = 0;
+  bool cancelled_locally_ = false;  // Cancel() was called: Recv reports cancel_, nothing else
   uint64_t next_message_id_ = 1;
   bool corked_ = true;        // upstream: nothing flushed yet
 };

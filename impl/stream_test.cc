@@ -154,6 +154,20 @@ TEST(StreamTest, BlockedRecvIsReleasedByEveryEndingEvent) {
 }
 
 // Go's TestStream_Control.
+// Found by the long simulator sweep (pr54.mux.CancelIsolation seed 1043): the peer had sent its
+// messages and CloseSend, the caller cancelled before reading them, and Recv reported EOF — a
+// clean end with every message missing.
+TEST(StreamTest, CancelAfterThePeerFinishedSendingReportsCanceledNotEof) {
+  RunSim([](sim::SimContext& ctx, Stream& s, FakeSink&) {
+    s.HandlePacket(Pkt(Kind::kMessage, "one")).IgnoreError();
+    s.HandlePacket(Pkt(Kind::kCloseSend)).IgnoreError();
+    s.Cancel(CanceledError());
+    const absl::StatusOr<std::string> r = s.Recv();
+    ctx.Check(absl::IsCancelled(r.status()), absl::StrCat("Recv: ", r.status().ToString()));
+    ctx.Check(absl::IsCancelled(s.Recv().status()), "and again");
+  });
+}
+
 TEST(StreamTest, UnknownKindIsIgnoredWithControlBitAndFatalWithout) {
   RunSim([](sim::SimContext& ctx, Stream& s, FakeSink&) {
     ctx.Check(s.HandlePacket(Packet{PacketId{1, 1}, static_cast<Kind>(40), true, ""}).ok(),
