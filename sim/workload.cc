@@ -50,7 +50,7 @@ class Run {
         server_(server),
         oracle_([&ctx](std::string why) { ctx.Fail(FailureClass::kCorrectness, std::move(why)); }),
         ledger_(ctx, config, client, server),
-        router_(LoadRouter(ctx, ledger_)),
+        router_(LoadRouter(ctx, ledger_, config.sabotage)),
         caller_(ctx, config, ledger_) {
     oracle_.set_trace(&ctx);
   }

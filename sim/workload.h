@@ -97,6 +97,16 @@ struct WorkloadConfig {
   // Every call must succeed (scenarios whose disturbances must leave every call intact).
   bool expect_all_ok = false;
 
+  // Test-only: makes the handlers misbehave, so tests can prove that the oracles catch it.
+  enum class Sabotage {
+    kNone,
+    kCorruptUnaryReply,    // flips a byte of every unary reply
+    kIgnorePlannedError,   // handlers succeed where the plan says fail
+    kWrongErrorCode,       // planned errors carry code + 1
+    kDropLastResponse,     // server streams send one message fewer than planned
+  };
+  Sabotage sabotage = Sabotage::kNone;
+
   Duration heal_after = Duration::Millis(300);
   Duration liveness_bound = Duration::Seconds(60);
   // After the load, a fresh connection must complete a unary and a streaming call.

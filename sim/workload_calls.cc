@@ -17,7 +17,10 @@ constexpr uint64_t kHandlerThinkMaxMicros = 2'000;
 
 class Handlers {
  public:
-  Handlers(SimContext& ctx, Ledger& ledger) : ctx_(&ctx), ledger_(&ledger) {}
+  using Sabotage = WorkloadConfig::Sabotage;
+  Handlers(SimContext& ctx, Ledger& ledger, Sabotage sabotage)
+      : ctx_(&ctx), ledger_(&ledger), sabotage_(sabotage) {}
+  Sabotage sabotage() const { return sabotage_; }
 
   // The call's ledger entry, found through the plan in its metadata; fails the run if the plan
   // is missing or is not the plan its client made (metadata delivered to the wrong stream).
@@ -48,6 +51,7 @@ class Handlers {
       case Ending::kOk:
         return absl::OkStatus();
       case Ending::kError:
+        if (sabotage_ == Sabotage::kIgnorePlannedError) return absl::OkStatus();
         return PlannedError(rec);
       case Ending::kWaitForCancel:
         ctx_->Reach("workload.handler_waited_for_cancel");
@@ -58,7 +62,8 @@ class Handlers {
   }
 
   absl::Status PlannedError(const RpcRecord& rec) {
-    return WithRemoteErrorCode(absl::UnknownError(rec.plan.ErrorText()), rec.plan.error_code);
+    const uint64_t code = rec.plan.error_code + (sabotage_ == Sabotage::kWrongErrorCode ? 1 : 0);
+    return WithRemoteErrorCode(absl::UnknownError(rec.plan.ErrorText()), code);
   }
 
   void Verify(RpcRecord& rec, absl::string_view data, uint32_t index) {
@@ -84,12 +89,13 @@ class Handlers {
  private:
   SimContext* ctx_;
   Ledger* ledger_;
+  Sabotage sabotage_;
 };
 
 }  // namespace
 
-Router LoadRouter(SimContext& ctx, Ledger& ledger) {
-  auto h = std::make_shared<Handlers>(ctx, ledger);
+Router LoadRouter(SimContext& ctx, Ledger& ledger, WorkloadConfig::Sabotage sabotage) {
+  auto h = std::make_shared<Handlers>(ctx, ledger, sabotage);
   Router router;
   DRPC_CHECK_OK(router.Unary(std::string(RpcMethod(RpcType::kUnary)),
       [h](CallContext& call, absl::string_view req) -> absl::StatusOr<std::string> {
@@ -99,7 +105,12 @@ Router LoadRouter(SimContext& ctx, Ledger& ledger) {
         if (absl::Status end = h->Ending(call, rec); !end.ok()) return h->Finish(rec, end);
         ++rec.handler_sent;
         h->Finish(rec, absl::OkStatus()).IgnoreError();
-        return MakePayload(rec.plan.id, PayloadDirection::kResponse, 0, rec.plan.ResponseSize(0));
+        std::string reply =
+            MakePayload(rec.plan.id, PayloadDirection::kResponse, 0, rec.plan.ResponseSize(0));
+        if (h->sabotage() == Handlers::Sabotage::kCorruptUnaryReply && !reply.empty()) {
+          reply.back() = static_cast<char>(reply.back() ^ 0x20);
+        }
+        return reply;
       }));
   DRPC_CHECK_OK(router.ClientStream(std::string(RpcMethod(RpcType::kClientStream)),
       [h](CallContext& call, Stream& s) -> absl::StatusOr<std::string> {
@@ -122,7 +133,10 @@ Router LoadRouter(SimContext& ctx, Ledger& ledger) {
       [h](CallContext& call, absl::string_view req, Stream& s) -> absl::Status {
         RpcRecord& rec = *h->Start(call, RpcType::kServerStream);
         h->Verify(rec, req, 0);
-        for (uint32_t i = 0; i < rec.plan.responses; ++i) {
+        const uint32_t responses =
+            rec.plan.responses - (h->sabotage() == Handlers::Sabotage::kDropLastResponse &&
+                                          rec.plan.responses > 0 ? 1 : 0);
+        for (uint32_t i = 0; i < responses; ++i) {
           if (rec.plan.ending == Ending::kError && i == rec.plan.error_after) {
             return h->Finish(rec, h->PlannedError(rec));
           }

@@ -16,7 +16,8 @@ namespace drpc::sim {
 
 // Handlers for the four shapes. They verify every request, act out the plan, and record what
 // they did in `ledger` (which must outlive the router's use).
-Router LoadRouter(SimContext& ctx, Ledger& ledger);
+Router LoadRouter(SimContext& ctx, Ledger& ledger,
+                  WorkloadConfig::Sabotage sabotage = WorkloadConfig::Sabotage::kNone);
 
 class Caller {
  public:
