@@ -6,12 +6,12 @@ bool SimChaos::Buggify(absl::string_view site) {
   if (!enabled_) return false;
   auto it = site_enabled_.find(site);
   if (it == site_enabled_.end()) {
-    const bool on = decisions_->Choose("chaos.enable", 4) == 0;
+    const bool on = decisions_->Choose("chaos.enable", 4) == 3;  // 0 is the quiet answer
     it = site_enabled_.emplace(std::string(site), on).first;
     fired_.emplace(std::string(site), 0);
   }
   if (!it->second) return false;
-  if (decisions_->Choose("chaos.fire", 4) != 0) return false;
+  if (decisions_->Choose("chaos.fire", 4) != 3) return false;
   ++fired_.find(site)->second;
   return true;
 }

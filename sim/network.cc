@@ -283,7 +283,7 @@ absl::StatusOr<size_t> SimNetwork::Connection::Read(int e, char* buf, size_t siz
     const size_t available = p.readable.size() - p.read_pos;
     if (available > 0) {
       size_t n = std::min(size, available);
-      if (link.cut_reads && n > 1 && net->decisions_->Choose("net.read_cut", 2) == 0) {
+      if (link.cut_reads && n > 1 && net->decisions_->Choose("net.read_cut", 2) == 1) {
         n = 1 + net->decisions_->Choose("net.read_len", n);
       }
       if (FaultArmed(1 - e, FaultPlan::Kind::kReadError) &&
@@ -440,7 +440,7 @@ LinkProfile SimNetwork::DrawLink() {
 
 FaultPlan SimNetwork::DrawFaultPlan() {
   if (options_.fault_per_mille == 0 || healed()) return FaultPlan::None();
-  if (decisions_->Choose("net.fault", 1000) >= options_.fault_per_mille) return FaultPlan::None();
+  if (!ChooseChance(*decisions_, "net.fault", options_.fault_per_mille)) return FaultPlan::None();
   FaultPlan plan;
   plan.kind = static_cast<FaultPlan::Kind>(1 + decisions_->Choose("net.fault.kind", 5));
   plan.direction = static_cast<Direction>(decisions_->Choose("net.fault.dir", 2));

@@ -50,7 +50,7 @@ void SimScheduler::Freeze() {
 TimerId SimScheduler::ScheduleAt(Instant deadline, absl::AnyInvocable<void()> callback) {
   if (deadline < now_) deadline = now_;
   if (options_.timer_jitter_max > Duration::Zero() && !deadline.is_infinite() &&
-      decisions_->Choose("timer.late", 4) == 0) {
+      decisions_->Choose("timer.late", 4) == 3) {
     const uint64_t step = decisions_->Choose("timer.jitter", 1001);
     deadline = deadline + options_.timer_jitter_max * static_cast<int64_t>(step) / 1000;
   }
@@ -112,8 +112,7 @@ void SimScheduler::Park(absl::string_view reason) {
     self->permit_ = false;
     return;
   }
-  if (options_.spurious_wakeup_per_mille > 0 &&
-      decisions_->Choose("sched.spurious", 1000) < options_.spurious_wakeup_per_mille) {
+  if (ChooseChance(*decisions_, "sched.spurious", options_.spurious_wakeup_per_mille)) {
     Yield();  // Comes back without an Unpark: a spurious wake-up, which callers must tolerate.
     return;
   }

@@ -86,7 +86,7 @@ class SimContext {
   // Workload choices go on the tape like every other decision.
   uint64_t Choose(absl::string_view site, uint64_t n) { return decisions_->Choose(site, n); }
   bool Chance(absl::string_view site, uint32_t per_mille) {
-    return per_mille > 0 && decisions_->Choose(site, 1000) < per_mille;
+    return ChooseChance(*decisions_, site, per_mille);
   }
 
   // Records a failure (the first one wins) and stops the run. Called from a fiber, it does not

@@ -19,6 +19,7 @@
 #ifndef DRPC_SIM_TAPE_H_
 #define DRPC_SIM_TAPE_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -55,6 +56,13 @@ struct Tape {
   absl::Status SaveToFile(const std::string& path) const;
   static absl::StatusOr<Tape> LoadFromFile(const std::string& path);
 };
+
+// A rare event at `site` with chance `per_mille`/1000. An answer of 0 means "no", as every
+// decision of the simulator is laid out so that 0 takes the uneventful branch: the all-zero tape
+// (an exhausted fuzzer input, a tape shrunk to nothing) is the quiet run.
+inline bool ChooseChance(DecisionSource& d, absl::string_view site, uint32_t per_mille) {
+  return per_mille > 0 && d.Choose(site, 1000) >= 1000 - std::min<uint32_t>(per_mille, 1000);
+}
 
 class SeededDecisions final : public DecisionSource {
  public:
