@@ -7,8 +7,32 @@
 
 #include "proto/base/check.h"
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define DRPC_STACK_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define DRPC_STACK_ASAN 1
+#endif
+#if defined(DRPC_STACK_ASAN)
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace drpc {
 namespace {
+
+// A fiber's last frames never return (the switch out of a finished fiber, a stack reset), so
+// AddressSanitizer's scope poisoning of them stays in the shadow of the stack's memory. Before the
+// memory is used again — a cached stack handed to the next fiber, or unmapped memory that a later
+// mmap may return — the shadow is cleared, or the next user trips over stale poison.
+void ClearShadow(const FiberStack& s) {
+#if defined(DRPC_STACK_ASAN)
+  ASAN_UNPOISON_MEMORY_REGION(s.bottom, s.usable_bytes());
+#else
+  (void)s;
+#endif
+}
 
 // 4 KiB pages on every platform drpc-cpp targets (x86-64, aarch64 Linux with 4K pages); a larger
 // real page size only makes the guard region smaller than a page, which mprotect rounds up.
@@ -25,6 +49,7 @@ StackPool::StackPool(Options options)
 
 StackPool::~StackPool() {
   DRPC_CHECK_EQ(outstanding_, 0u) << "stack pool destroyed with stacks still in use";
+  // Cached stacks were cleared when they were released.
   for (const FiberStack& s : cache_) munmap(s.base, s.mapped_bytes);
 }
 
@@ -53,6 +78,7 @@ FiberStack StackPool::Allocate() {
 void StackPool::Release(FiberStack stack) {
   DRPC_CHECK_GT(outstanding_, 0u);
   --outstanding_;
+  ClearShadow(stack);
   if (cache_.size() < cached_max_count_) {
     cache_.push_back(stack);
   } else {
