@@ -95,7 +95,10 @@ TEST(TcpConformanceTest, MigrateHeaderIsStrippedBeforeTheDrpcBytes) {
 TEST(TcpConformanceTest, OurClientSendsTheGoClientsBytes) {
   auto rt = StartRuntime();
   ASSERT_NE(rt, nullptr);
-  for (const auto& [name, script] : ClientScripts()) {
+  for (const auto& entry : ClientScripts()) {
+    // Named references, not a structured binding: clang 14 cannot capture bindings in lambdas.
+    const auto& name = entry.first;
+    const auto& script = entry.second;
     absl::StatusOr<Capture> capture = LoadCapture(CaptureRoot(), name, 1);
     ASSERT_TRUE(capture.ok()) << capture.status();
     // The Go server's side, played by a raw socket peer on reactor 0.
