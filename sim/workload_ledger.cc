@@ -57,6 +57,27 @@ bool Ledger::ConnectionBroken(size_t index) const {
   return fault.has_value() && fault->kind != FaultPlan::Kind::kStall;
 }
 
+namespace {
+
+// The error impl/stream.cc gives a stream whose receive queue stayed full for recv_stall_timeout.
+bool IsReceiveStall(const absl::Status& s) {
+  return absl::IsResourceExhausted(s) && absl::StrContains(s.message(), "receive queue full for");
+}
+
+}  // namespace
+
+bool Ledger::StallPossible() const {
+  // Without flow control every buffer on the path is bounded but nothing stops a sender, so two
+  // streams can block each other across the connection: A's handler blocks in Send (the client's
+  // reader is not reading the transport), the client's reader waits for room in B's full queue,
+  // B's caller blocks in Send (the server's reader is not reading), and the server's reader waits
+  // for room in A's full queue. The receive stall timeout is what breaks such a cycle (impl/
+  // README.md, "Receive buffering"); with tiny swarm-drawn queues it happens. With the client's
+  // flow control on, a mux stream's buffered bytes never exceed its window, so no reader ever
+  // waits and a stall there is a bug.
+  return !(client_.mux && client_.flow_control);
+}
+
 bool Ledger::RefusalPossible() const {
   if (!server_.mux) return false;
   // A server stream outlives its client call by the time the client's last packet takes to
@@ -101,6 +122,12 @@ void Ledger::CheckOutcome(RpcRecord& rec) {
     if (!broken) Fail(rec, "\"closed\" although its connection had no reason to end");
     return;
   }
+  if (IsReceiveStall(s)) {
+    ++report_.stalled;
+    ctx_->Reach("workload.receive_stall_broke_a_buffer_cycle");
+    if (!StallPossible()) Fail(rec, "a receive stall on a flow-controlled stream");
+    return;
+  }
   if (std::optional<uint64_t> code = RemoteErrorCode(s); code.has_value()) {
     ++report_.remote_errors;
     if (absl::StartsWith(s.message(), kRefusedPrefix)) {
@@ -123,7 +150,8 @@ void Ledger::CheckHandlers() {
     if (!rec.finished) continue;
     const bool disturbed = rec.cancel_requested || rec.deadline_set || rec.abandoned ||
                            rec.closed_send_early || shutdown_started_ ||
-                           ConnectionBroken(rec.conn);
+                           ConnectionBroken(rec.conn) ||
+                           (IsReceiveStall(rec.handler_status) && StallPossible());
     if (rec.status.ok()) {
       // Causality: the client saw the end of the call only after the handler returned.
       if (!rec.handler_done || !rec.handler_status.ok()) {

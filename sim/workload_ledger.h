@@ -77,6 +77,8 @@ class Ledger {
  private:
   bool ConnectionBroken(size_t index) const;
   bool RefusalPossible() const;
+  // Whether a receive stall can legitimately fail a call (no flow control on the streams).
+  bool StallPossible() const;
 
   SimContext* ctx_;
   WorkloadConfig config_;
