@@ -92,6 +92,9 @@ uint64_t MuxManager::TakeWindowGrant(uint64_t stream) {
   if (it == streams_.end() || !it->second.flow_controlled || it->second.stream->terminated()) {
     return 0;
   }
+  // A peer that half-closed sends no more messages: credit would be a wasted frame (the first
+  // grant of a unary call's stream usually finds its CloseSend already read).
+  if (it->second.stream->peer_send_closed()) return 0;
   StreamState& state = it->second;
   const uint64_t delta = std::min<uint64_t>(state.grant_pending, limits::kWindowMaxBytes);
   state.grant_pending -= delta;

@@ -22,6 +22,9 @@ namespace {
 // up to this many; older unused IDs are retired.
 constexpr size_t kUnusedIdsMax = 1024;
 
+// An unflushed message up to this size is queued as a copy instead of waiting (SendPacket).
+constexpr size_t kUnflushedCopyMaxBytes = 16 * 1024;
+
 absl::Status AsProtocolError(const absl::Status& s) {
   absl::string_view m = s.message();
   absl::ConsumePrefix(&m, "protocol error: ");
@@ -302,8 +305,13 @@ absl::Status MuxManager::OnInvokePacket(Packet packet) {
 
 // --- Writer (StreamSink) -------------------------------------------------------------------------
 
-absl::Status MuxManager::SendPacket(Stream& stream, Kind kind, absl::string_view data, bool) {
-  return writer_.Write(stream.id(), {{PacketId{stream.id(), stream.NextMessageId()}, kind, data}});
+absl::Status MuxManager::SendPacket(Stream& stream, Kind kind, absl::string_view data, bool flush) {
+  const MuxWriter::Packet packet{PacketId{stream.id(), stream.NextMessageId()}, kind, data};
+  // Not flushed: SendLast's message, whose CloseSend follows at once and waits for both. A small
+  // one is queued (copied) without waiting, so message and CloseSend leave in one write; a large
+  // one is not worth the copy and waits as usual.
+  if (!flush && data.size() <= kUnflushedCopyMaxBytes) return writer_.WriteQueued(stream.id(), packet);
+  return writer_.Write(stream.id(), {packet});
 }
 
 absl::Status MuxManager::SendTerminal(Stream& stream, Kind kind, absl::string_view data,

@@ -37,6 +37,52 @@ std::string Describe(const absl::StatusOr<RawFrame>& f) {
   return f.ok() ? f->ToString() : f.status().ToString();
 }
 
+// A mux unary call is one write each way. The client's metadata, Invoke, message and CloseSend
+// leave together, and it sends no Close once the server's CloseSend came with the reply. A server
+// that read the client's CloseSend along with the Invoke grants no window (nothing more can
+// arrive on the stream) and answers with its message and CloseSend in one write.
+TEST(MuxWireTest, UnaryCallIsOneWriteEachWay) {
+  ExpectOk(RunClient(MuxOptions(), [](ClientSide& c) {
+    Env& env = c.sim.env();
+    CallContext ctx(env);
+    absl::StatusOr<std::string> reply;
+    Signal done(env);
+    env.scheduler().Spawn("caller", [&] {
+      reply = c.conn.Invoke(ctx, "/pkg.Svc/Echo", "hi");
+      done.Set();
+    });
+    std::vector<RawFrame> call;
+    for (Kind kind : {Kind::kInvokeMetadata, Kind::kInvoke, Kind::kMessage, Kind::kCloseSend}) {
+      absl::StatusOr<RawFrame> f = c.server.ReadFrame();
+      c.sim.Check(f.ok() && f->kind == kind, absl::StrCat("want ", KindName(kind), ", got ", Describe(f)));
+      call.push_back(*f);
+    }
+    c.sim.Check(c.writes->size() == 1, absl::StrCat(c.writes->size(), " writes for one call"));
+    testing::ExpectFrames(c.sim, "unary call write", c.writes->back(), call);
+    const uint64_t id = call[0].id.stream;
+    c.sim.Check(c.server.Write({F(Kind::kMessage, id, 1, "hi"), F(Kind::kCloseSend, id, 2)}).ok(),
+                "reply");
+    done.Wait("caller");
+    c.sim.Check(reply.ok() && *reply == "hi", reply.status().ToString());
+    c.sim.Check(c.server.Silent(Duration::Millis(5)), "the client wrote after a finished call");
+  }));
+  ExpectOk(RunServer(MuxOptions(), [](ServerSide& s) {
+    const std::string md = EncodeMetadata({{kFlowWindowMetadataKey, "1048576"}});
+    s.sim.Check(s.client.Write({F(Kind::kInvokeMetadata, 1, 1, md),
+                                F(Kind::kInvoke, 1, 2, "/echo.Echo/Unary"),
+                                F(Kind::kMessage, 1, 3, "ping"), F(Kind::kCloseSend, 1, 4)})
+                    .ok(),
+                "call");
+    absl::StatusOr<RawFrame> m = s.client.ReadFrame();
+    absl::StatusOr<RawFrame> cs = s.client.ReadFrame();
+    s.sim.Check(m.ok() && *m == F(Kind::kMessage, 1, 1, "ping") && cs.ok() &&
+                    *cs == F(Kind::kCloseSend, 1, 2),
+                absl::StrCat("reply: ", Describe(m), ", ", Describe(cs)));
+    s.sim.Check(s.writes->size() == 1, absl::StrCat(s.writes->size(), " writes for one reply"));
+    testing::ExpectFrames(s.sim, "unary reply write", s.writes->back(), {*m, *cs});
+  }));
+}
+
 // Every refused Invoke queues an Error frame; a peer that keeps invoking without reading them
 // ends its connection with a protocol error once the control queue is full, instead of growing
 // our memory without bound.

@@ -184,6 +184,29 @@ absl::Status MuxWriter::Write(uint64_t stream, std::initializer_list<Packet> pac
   return WaitFor(c);
 }
 
+absl::Status MuxWriter::WriteQueued(uint64_t stream, Packet packet) {
+  if (stopped_) return error_;
+  auto it = queues_.find(stream);
+  if (it == queues_.end() || it->second.removed) {
+    return absl::FailedPreconditionError(absl::StrCat("stream ", stream, " is not writable"));
+  }
+  StreamQueue& q = it->second;
+  // Only a packet that can leave without more credit from the peer is queued: the caller may end
+  // the stream right after (SendLast's CloseSend), and a peer that then cancels grants nothing
+  // more, so a queued packet waiting for credit would never leave. Such a packet waits instead.
+  if (packet.kind == Kind::kMessage && q.flow_controlled) {
+    // Charge of the Messages queued ahead (data left, plus one for the completing frame), then ours.
+    uint64_t charge = packet.data.size() + 1;
+    for (const Pending& p : q.packets) {
+      if (p.kind == Kind::kMessage) charge += p.data.size() - p.offset + 1;
+    }
+    if (q.credit < charge) return Write(stream, {packet});
+  }
+  Enqueue(q, packet, nullptr, /*owned=*/true);
+  MarkReady(stream, q);
+  return absl::OkStatus();
+}
+
 void MuxWriter::WriteAsync(uint64_t stream, std::initializer_list<Packet> packets) {
   if (stopped_) return;
   auto it = queues_.find(stream);

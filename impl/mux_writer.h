@@ -83,6 +83,13 @@ class MuxWriter {
   // waits until all are written. Fails with the writer's error after Stop(), or with the
   // terminal packet's `dropped` error if one dropped them first.
   absl::Status Write(uint64_t stream, std::initializer_list<Packet> packets);
+  // Queues one packet (data copied) without waiting, with Write's errors: for a small packet that
+  // the caller's next Write on the same stream follows at once (SendLast's message before its
+  // CloseSend), so both leave in one batch and the caller waits once. If a terminal packet drops
+  // it, that later Write fails with the `dropped` error. A Message that would have to wait for
+  // credit (flow control) is not queued: then this waits like Write, so nothing queued without
+  // a waiter ever depends on the peer.
+  absl::Status WriteQueued(uint64_t stream, Packet packet);
   // Queues without waiting (data copied): used where the caller must not block.
   void WriteAsync(uint64_t stream, std::initializer_list<Packet> packets);
   // A terminal packet: drops the stream's queued packets (their senders get `dropped`), then goes

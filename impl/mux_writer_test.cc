@@ -21,6 +21,7 @@ using testing::RawPeer;
 struct Rig {
   sim::SimContext& ctx;
   std::unique_ptr<Transport> ours;
+  std::shared_ptr<std::vector<std::string>> writes;  // every transport write, in order
   std::unique_ptr<RawPeer> peer;
   std::unique_ptr<MuxWriter> writer;
   absl::Status write_error;
@@ -29,7 +30,9 @@ struct Rig {
       : ctx(c), writer_done(c.env()) {
     c.network().set_options(net);
     auto [a, b] = c.network().Pipe("mux");
-    ours = std::move(a);
+    auto recording = std::make_unique<testing::RecordingTransport>(std::move(a));
+    writes = recording->writes();
+    ours = std::move(recording);
     peer = std::make_unique<RawPeer>(c.env(), std::move(b));
     writer = std::make_unique<MuxWriter>(c.env(), *ours, o,
                                          [this](const absl::Status& s) { write_error = s; });
@@ -125,6 +128,55 @@ TEST(MuxWriterTest, GroupedPacketsOfAStreamStayTogetherInOrder) {
                   frames[2].kind == Kind::kInvoke && frames[2].data == "/a/B",
               "metadata and Invoke must go out in order");
     rig.writer->RemoveStream(7);
+  });
+}
+
+// WriteQueued: a copy is queued without waiting and leaves in the batch of the stream's next
+// Write (SendLast's message and CloseSend: one transport write); errors are Write's.
+TEST(MuxWriterTest, QueuedPacketLeavesInTheBatchOfTheNextWrite) {
+  RunSeeds([](sim::SimContext& ctx) {
+    Rig rig(ctx, {.split_bytes = 1024, .batch_bytes = 1 << 20});
+    rig.writer->AddStream(1, false, 0);
+    std::string data = "queued";
+    ctx.Check(rig.writer->WriteQueued(1, Msg(1, 1, data)).ok(), "WriteQueued");
+    data = "clobbered";  // the writer holds its own copy
+    ctx.Check(rig.writer->Write(1, {{PacketId{1, 2}, Kind::kCloseSend, ""}}).ok(), "Write");
+    std::vector<RawFrame> frames = rig.ReadFrames(2);
+    ctx.Check(frames[0].kind == Kind::kMessage && frames[0].data == "queued" &&
+                  frames[1].kind == Kind::kCloseSend,
+              absl::StrCat("frames: ", frames[0].ToString(), ", ", frames[1].ToString()));
+    ctx.Check(rig.writes->size() == 1, absl::StrCat(rig.writes->size(), " transport writes"));
+    ctx.Check(absl::IsFailedPrecondition(rig.writer->WriteQueued(9, Msg(9, 1, "x"))),
+              "an unknown stream is not writable");
+    rig.writer->RemoveStream(1);
+    ctx.Check(absl::IsFailedPrecondition(rig.writer->WriteQueued(1, Msg(1, 3, "x"))),
+              "a removed stream is not writable");
+    rig.writer->Stop(absl::UnavailableError("stopped"));
+    ctx.Check(absl::IsUnavailable(rig.writer->WriteQueued(1, Msg(1, 3, "x"))),
+              "after Stop: the writer's error");
+  });
+}
+
+// A Message that would wait for credit is not queued behind the caller's back: WriteQueued then
+// blocks like Write until the peer grants enough (the stream may otherwise end with data stuck).
+TEST(MuxWriterTest, QueuedPacketWithoutCreditWaitsLikeWrite) {
+  RunSeeds([](sim::SimContext& ctx) {
+    Rig rig(ctx, {.split_bytes = 1024, .batch_bytes = 1 << 20});
+    rig.writer->AddStream(1, /*flow_controlled=*/true, /*send_credit=*/4);
+    Signal queued(ctx.env());
+    ctx.env().scheduler().Spawn("sender", [&] {
+      queued.Set(rig.writer->WriteQueued(1, Msg(1, 1, "0123456789")));
+    });
+    ctx.Check(!queued.Wait("test: sender", ctx.env().clock().Now() + Duration::Millis(10)),
+              "WriteQueued returned without the credit to send its message");
+    rig.writer->AddCredit(1, 100);
+    ctx.Check(queued.Wait("test: sender", ctx.env().clock().Now() + Duration::Seconds(1)) &&
+                  queued.status().ok(),
+              queued.status().ToString());
+    std::string got;
+    while (got.size() < 10) got += rig.ReadFrames(1)[0].data;
+    ctx.Check(got == "0123456789", got);
+    rig.writer->RemoveStream(1);
   });
 }
 

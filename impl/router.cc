@@ -31,7 +31,9 @@ absl::Status Router::Run(const Handler& h, CallContext& ctx, Stream& stream) con
   if (h.client_stream) {
     absl::StatusOr<std::string> reply = h.client_stream(ctx, stream);
     if (!reply.ok()) return reply.status();
-    return stream.Send(*reply);
+    // The reply and the CloseSend in one transport write (one batch in mux mode), as Go's
+    // SendAndClose puts them on the wire back to back; Dispatch's CloseSend is then a no-op.
+    return stream.SendLast(*reply);
   }
   // Unary and server-streaming read exactly one request first.
   absl::StatusOr<std::string> request = stream.Recv();
@@ -39,7 +41,7 @@ absl::Status Router::Run(const Handler& h, CallContext& ctx, Stream& stream) con
   if (h.server_stream) return h.server_stream(ctx, *request, stream);
   absl::StatusOr<std::string> reply = h.unary(ctx, *request);
   if (!reply.ok()) return reply.status();
-  return stream.Send(*reply);
+  return stream.SendLast(*reply);
 }
 
 absl::Status Router::Dispatch(CallContext& ctx, absl::string_view rpc, Stream& stream) const {

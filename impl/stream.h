@@ -155,6 +155,8 @@ class Stream {
   bool terminated() const { return term_.IsSet(); }
   bool finished() const { return fin_.IsSet(); }
   bool cancelled() const { return cancel_.IsSet(); }
+  // The peer ended its sending side (CloseSend or Close arrived): no more messages can come.
+  bool peer_send_closed() const { return recv_.IsSet() && IsEof(recv_.status()); }
   Signal& terminated_signal() { return term_; }
   Signal& finished_signal() { return fin_; }
   // The reason the stream ended (OK while it lives).

@@ -71,6 +71,26 @@ TEST(UpstreamServerTest, UnaryReplyIsGosBytes) {
   }));
 }
 
+// A unary or client-stream reply and its CloseSend leave in one transport write: one system call
+// per reply instead of two, and the client never sees the reply without the end of the stream.
+TEST(UpstreamServerTest, ReplyAndCloseSendAreOneWrite) {
+  ExpectOk(RunServer(Options{}, [](ServerSide& s) {
+    Send(s, Unary(1, "/echo.Echo/Unary", "ping"));
+    ExpectReply(s, 1, "ping");
+    s.sim.Check(s.writes->size() == 1, absl::StrCat(s.writes->size(), " writes for one reply"));
+    testing::ExpectFrames(s.sim, "unary reply write", s.writes->back(),
+                          {F(Kind::kMessage, 1, 1, "ping"), F(Kind::kCloseSend, 1, 2)});
+    Send(s, {F(Kind::kInvoke, 3, 1, "/echo.Echo/ClientStream"), F(Kind::kMessage, 3, 2, "a"),
+             F(Kind::kMessage, 3, 3, "bc"), F(Kind::kCloseSend, 3, 4)});
+    RawFrame m = Read(s);
+    RawFrame cs = Read(s);
+    s.sim.Check(m.kind == Kind::kMessage && cs == F(Kind::kCloseSend, 3, 2),
+                absl::StrCat("client-stream reply: ", m.ToString(), ", ", cs.ToString()));
+    s.sim.Check(s.writes->size() == 2, absl::StrCat(s.writes->size(), " writes for two replies"));
+    testing::ExpectFrames(s.sim, "client-stream reply write", s.writes->back(), {m, cs});
+  }));
+}
+
 TEST(UpstreamServerTest, TrailingCloseForAFinishedStreamIsAccepted) {
   ExpectOk(RunServer(Options{}, [](ServerSide& s) {
     Send(s, Unary(1, "/echo.Echo/Unary", "a"));

@@ -6,6 +6,7 @@
 #
 #   tools/bootstrap.sh              # install packages, then run the main job (the simulator sweep)
 #   tools/bootstrap.sh --deps-only  # install packages only (what .ci/run uses)
+#   tools/bootstrap.sh --with-grpc  # also gRPC C++ for the side-by-side benchmark (tools/bench_grpc.sh)
 set -euo pipefail
 
 PACKAGES=(
@@ -25,13 +26,22 @@ PACKAGES=(
   python3                # .ci/run summary of Bazel's test results
 )
 
+# Only with --with-grpc: the optional gRPC C++ side-by-side benchmark (never needed by the build).
+GRPC_PACKAGES=(
+  libgrpc++-dev            # gRPC C++ (callback API)
+  libprotobuf-dev          # protobuf runtime
+  protobuf-compiler        # protoc
+  protobuf-compiler-grpc   # grpc_cpp_plugin
+)
+
 deps_only=0
 force_update=0
 for arg in "$@"; do
   case "$arg" in
     --deps-only) deps_only=1 ;;
+    --with-grpc) PACKAGES+=("${GRPC_PACKAGES[@]}") ;;
     --update) force_update=1 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "bootstrap: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done

@@ -47,8 +47,10 @@ class Reactor::ReactorFiber final : public Fiber {
 
 absl::StatusOr<std::unique_ptr<Reactor>> Reactor::Create(size_t index,
                                                          const ReactorOptions& options) {
-  if (options.inbox_max_count == 0 || options.epoll_events_max_count == 0) {
-    return absl::InvalidArgumentError("reactor: inbox and epoll batch sizes must be positive");
+  if (options.inbox_max_count == 0 || options.epoll_events_max_count == 0 ||
+      options.batches_per_poll == 0) {
+    return absl::InvalidArgumentError(
+        "reactor: inbox and epoll batch sizes and batches_per_poll must be positive");
   }
   UniqueFd epoll_fd(epoll_create1(EPOLL_CLOEXEC));
   if (!epoll_fd.valid()) return ErrnoStatus(errno, "epoll_create1");
@@ -94,7 +96,15 @@ void Reactor::Loop() {
   while (!stop_requested_.load(std::memory_order_acquire)) {
     RunReadyFibers();
     FireDueTimers();
-    Poll(run_queue_.empty() ? PollTimeoutMillis() : 0);
+    // Fibers that woke each other (a reply handed from the reader to its caller) run on without an
+    // epoll_wait per hand-off; readiness is still collected every batches_per_poll iterations.
+    if (run_queue_.empty()) {
+      Poll(PollTimeoutMillis());
+      batches_since_poll_ = 0;
+    } else if (++batches_since_poll_ >= options_.batches_per_poll) {
+      Poll(0);
+      batches_since_poll_ = 0;
+    }
   }
   TearDown();
   tls_reactor = nullptr;
@@ -175,8 +185,10 @@ void Reactor::Poll(int timeout_ms) {
       continue;
     }
     auto* waiters = static_cast<IoWaiters*>(ev.data.ptr);
-    if ((ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && waiters->reader != nullptr) {
-      Unpark(waiters->reader);
+    if (ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+      waiters->input_seen = true;
+      if (ev.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) waiters->input_closed_seen = true;
+      if (waiters->reader != nullptr) Unpark(waiters->reader);
     }
     if ((ev.events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) && waiters->writer != nullptr) {
       Unpark(waiters->writer);

@@ -14,8 +14,10 @@
 // and wakes the loop through an eventfd; the posted function then runs on a new fiber.
 //
 // Loop order per iteration: run the fibers that are runnable now (FIFO; fibers made runnable by
-// them wait for the next iteration, so I/O and timers are never starved), fire every timer that is
-// due, then epoll_wait — without blocking if fibers are runnable, else until the next timer.
+// them wait for the next iteration, so timers are never starved), fire every timer that is due,
+// then poll epoll: until the next timer when no fiber is runnable, else without blocking but only
+// every ReactorOptions::batches_per_poll-th iteration (a busy set of fibers waking each other does
+// not pay an epoll_wait per hand-off; I/O readiness waits at most that many batches).
 // Timers fire at or after their deadline (epoll's millisecond resolution, rounded up).
 #ifndef DRPC_IMPL_RUNTIME_REACTOR_H_
 #define DRPC_IMPL_RUNTIME_REACTOR_H_
@@ -55,6 +57,9 @@ struct ReactorOptions {
   size_t inbox_max_count = 4096;
   // Readiness events taken from epoll per wait.
   size_t epoll_events_max_count = 256;
+  // While fibers stay runnable, epoll is polled (without blocking) once per this many loop
+  // iterations; with none runnable the loop always polls (blocking). >= 1; 1 polls every iteration.
+  size_t batches_per_poll = 8;
 };
 
 // The fibers waiting for one descriptor's readiness (see Reactor::Watch). A fiber records itself
@@ -62,6 +67,13 @@ struct ReactorOptions {
 struct IoWaiters {
   Fiber* reader = nullptr;
   Fiber* writer = nullptr;
+  // Set by the loop on every input readiness event (whether or not a reader waits); cleared by the
+  // owner. Lets a transport that saw the socket empty skip the recv that would fail with EAGAIN
+  // when no event came since, without missing an edge consumed while it was not waiting.
+  bool input_seen = false;
+  // Set (for good) once the loop reported the peer's half-close, a hang-up or an error: a recv may
+  // then report it even right after a read that returned less than asked.
+  bool input_closed_seen = false;
 };
 
 class Reactor final : public Clock, public Scheduler {
@@ -173,6 +185,7 @@ class Reactor final : public Clock, public Scheduler {
   ReactorFiber* current_ = nullptr;
   ReactorFiber* live_head_ = nullptr;  // intrusive list of live fibers
   std::deque<ReactorFiber*> run_queue_;
+  size_t batches_since_poll_ = 0;
   TimerId next_timer_id_ = 1;
   std::map<std::pair<Instant, TimerId>, absl::AnyInvocable<void()>> timers_;
   absl::flat_hash_map<TimerId, Instant> timer_deadlines_;

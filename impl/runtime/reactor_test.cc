@@ -171,6 +171,62 @@ TEST(ReactorTest, YieldLetsOtherFibersRunInFifoOrder) {
   EXPECT_EQ(trace, "ababab");
 }
 
+// Fibers handing work to each other run on without an epoll_wait per hand-off: the loop polls
+// only every batches_per_poll iterations while fibers stay runnable.
+TEST(ReactorTest, HandOffsBetweenFibersDoNotPollEachTime) {
+  auto rt = StartRuntime(1);
+  constexpr int kHandOffs = 800;
+  absl::StatusOr<uint64_t> polls = rt->Run(0, [&](Reactor& r) -> absl::StatusOr<uint64_t> {
+    Fiber* a = nullptr;
+    Fiber* b = nullptr;
+    int turns = 0;
+    WaitGroup both(r.env());
+    both.Add(2);
+    r.Spawn("b", [&] {
+      b = r.Current();
+      while (turns < kHandOffs) {
+        r.Park("test: b waits for a");
+        ++turns;
+        r.Unpark(a);
+      }
+      both.Done();
+    });
+    const uint64_t before = r.stats().polls;
+    r.Spawn("a", [&] {
+      a = r.Current();
+      while (turns < kHandOffs) {
+        r.Unpark(b);
+        r.Park("test: a waits for b");
+      }
+      both.Done();
+    });
+    both.Wait("test: hand-offs");
+    return r.stats().polls - before;
+  });
+  ASSERT_TRUE(polls.ok()) << polls.status();
+  // Each turn is two hand-offs (a to b, b to a): one loop iteration each.
+  EXPECT_LE(*polls, uint64_t{2 * kHandOffs / 8 + 16}) << "one poll per hand-off";
+}
+
+// Fibers that never stop being runnable do not starve the loop's I/O: a function posted from
+// another thread (delivered through the eventfd and epoll) still runs.
+TEST(ReactorTest, BusyFibersStillSeeReadiness) {
+  auto rt = StartRuntime(1);
+  std::atomic<bool> posted_ran{false};
+  absl::Status s = rt->Run(0, [&](Reactor& r) -> absl::Status {
+    std::thread poster([&] { EXPECT_TRUE(rt->PostWaiting(0, [&](Reactor&) { posted_ran = true; }).ok()); });
+    for (int i = 0; i < 10'000'000 && !posted_ran; ++i) r.Yield();
+    poster.join();
+    return posted_ran ? absl::OkStatus() : absl::DeadlineExceededError("the posted function never ran");
+  });
+  EXPECT_TRUE(s.ok()) << s;
+}
+
+TEST(ReactorTest, ZeroBatchesPerPollIsInvalid) {
+  absl::StatusOr<std::unique_ptr<Reactor>> r = Reactor::Create(0, ReactorOptions{.batches_per_poll = 0});
+  EXPECT_TRUE(absl::IsInvalidArgument(r.status())) << r.status();
+}
+
 TEST(RuntimeTest, RunExecutesOnTheReactorThreadAndReturnsTheResult) {
   auto rt = StartRuntime(2);
   for (size_t i = 0; i < 2; ++i) {

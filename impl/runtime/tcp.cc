@@ -79,11 +79,26 @@ TcpTransport::~TcpTransport() {
 
 absl::StatusOr<size_t> TcpTransport::Read(char* buf, size_t size) {
   DRPC_CHECK_GT(size, 0u);
+  if (drained_ && !waiters_.input_seen && !waiters_.input_closed_seen && !closed_ &&
+      read_error_.ok()) {
+    // The last read emptied the socket (it returned less than asked) and the loop has reported no
+    // input since: a recv now would be EAGAIN, so wait for readiness first. The registration is
+    // edge-triggered, so bytes arriving from now on queue an event; bytes that arrived earlier
+    // and whose event the loop already took set input_seen, and then we recv at once. A short
+    // read can leave a FIN or an error behind it (recv reports data first): once the loop has
+    // reported one (input_closed_seen) we always recv.
+    reactor_->WaitReadable(waiters_, "tcp read: waiting for bytes");
+  }
+  drained_ = false;
   for (;;) {
     if (closed_) return TransportError(TransportErrorKind::kClosedLocally, peer_);
     if (!read_error_.ok()) return read_error_;
     const ssize_t n = recv(fd_.get(), buf, size, 0);
-    if (n > 0) return static_cast<size_t>(n);
+    if (n > 0) {
+      drained_ = static_cast<size_t>(n) < size;
+      if (drained_) waiters_.input_seen = false;  // later input events set it again
+      return static_cast<size_t>(n);
+    }
     if (n == 0) {
       read_error_ = TransportError(TransportErrorKind::kEof, peer_);
       return read_error_;

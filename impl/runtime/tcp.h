@@ -83,6 +83,8 @@ class TcpTransport final : public Transport {
   IoWaiters waiters_;
   bool closed_ = false;
   bool write_closed_ = false;
+  // The last recv returned less than asked for: the socket was empty right after it.
+  bool drained_ = false;
   absl::Status read_error_;
   absl::Status write_error_;
   std::string write_prefix_;

@@ -58,14 +58,16 @@ sim::RunResult RunServer(const Options& options, std::function<void(ServerSide&)
         Env& env = sim.env();
         sim.network().set_options(network);
         auto [theirs, ours] = sim.network().Pipe("wire");
+        auto recording = std::make_unique<RecordingTransport>(std::move(ours));
+        auto writes = recording->writes();
         Server server(env, *router, options);
         Signal served(env);
-        env.scheduler().Spawn("server conn", [&, t = std::move(ours)]() mutable {
+        env.scheduler().Spawn("server conn", [&, t = std::move(recording)]() mutable {
           served.Set(server.ServeConn(std::move(t)));
         });
         {
           RawPeer peer(env, std::move(theirs));
-          ServerSide side{peer, server, sim, served};
+          ServerSide side{peer, server, sim, served, writes};
           body(side);
         }
         server.Shutdown(env.clock().Now() + Duration::Seconds(1));

@@ -33,6 +33,8 @@ struct ServerSide {
   sim::SimContext& sim;
   // Set once ServeConn returned, with its status.
   Signal& served;
+  // Every transport write our server made, in order.
+  std::shared_ptr<std::vector<std::string>> writes;
 };
 
 struct ManagerSide {

@@ -1,0 +1,371 @@
+// tools/bench: drpc-cpp over real loopback TCP on the production runtime, each number next to a
+// raw TCP baseline measured in the same process and window, with the ratio and the target of
+// tracker issue 7. See BENCHMARKS.md for the method and results.
+//
+//   bazel run -c opt //tools:bench                                   # everything, ~2 minutes
+//   taskset -c 0 bazel-bin/tools/bench --placement=two --modes=unary  # the pinned latency target
+//   bazel run -c opt //tools:bench -- --smoke                        # seconds; what the test runs
+//
+// Every row is the median over --rounds rounds; each round measures the baseline and then drpc,
+// back to back, so both see the same machine load.
+#include <sched.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "tools/bench/drpc_bench.h"
+#include "tools/bench/raw_tcp.h"
+#include "tools/cli_flags.h"
+
+namespace drpc::bench {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: bench [--modes=unary,unary_mux,mux16,stream,streams] [--placement=one,two]\n"
+    "             [--duration=1s] [--rounds=3] [--stream_sizes=64,4096,1048576]\n"
+    "             [--streams=10000] [--concurrency=16] [--smoke] [--verbose]\n"
+    "  --modes         what to measure (default: all)\n"
+    "  --placement     one: client and server on one reactor thread; two: one reactor thread\n"
+    "                  each (default: one,two)\n"
+    "  --duration      length of each measurement (default 1s)\n"
+    "  --rounds        rounds per row; each prints the median (default 3)\n"
+    "  --stream_sizes  message sizes of the streaming rows (default 64,4096,1048576)\n"
+    "  --streams       concurrent idle streams on one mux connection (default 10000)\n"
+    "  --concurrency   concurrent unary calls on one mux connection (default 16)\n"
+    "  --smoke         tiny counts, for the test (50ms, 1 round, 200 streams)\n"
+    "  --verbose       print every round\n";
+
+struct Config {
+  std::vector<std::string> modes = {"unary", "unary_mux", "mux16", "stream", "streams"};
+  std::vector<Placement> placements = {Placement::kOneReactor, Placement::kTwoReactors};
+  absl::Duration duration = absl::Seconds(1);
+  int rounds = 3;
+  std::vector<size_t> stream_sizes = {64, 4096, 1 << 20};
+  size_t streams = 10000;
+  size_t concurrency = 16;
+  bool verbose = false;
+};
+
+// One line of the results table. ratio = drpc / baseline (medians).
+struct Row {
+  std::string name;
+  std::string unit;
+  std::vector<double> drpc;      // one per round
+  std::string baseline_name;
+  std::vector<double> baseline;  // one per round; empty: no baseline
+  std::string target;            // "<= 1.4x", ">= 0.8x", or text
+  std::function<bool(double ratio, double drpc)> pass;  // empty: no verdict
+};
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+std::string PlacementName(Placement p) {
+  return p == Placement::kOneReactor ? "1 thread" : "2 threads";
+}
+
+RawTcpShape ShapeOf(Placement p) {
+  return p == Placement::kOneReactor ? RawTcpShape::kOneThread : RawTcpShape::kTwoThreads;
+}
+
+std::string SizeName(size_t bytes) {
+  if (bytes >= (1 << 20) && bytes % (1 << 20) == 0) return absl::StrCat(bytes >> 20, " MiB");
+  if (bytes >= 1024 && bytes % 1024 == 0) return absl::StrCat(bytes >> 10, " KiB");
+  return absl::StrCat(bytes, " B");
+}
+
+std::string Format(double v) {
+  if (v >= 100000) return absl::StrFormat("%.0f", v);
+  if (v >= 100) return absl::StrFormat("%.1f", v);
+  return absl::StrFormat("%.2f", v);
+}
+
+void PrintRow(const Row& row, bool verbose) {
+  const double d = Median(row.drpc);
+  std::string baseline = "-", ratio = "-", verdict = "";
+  if (!row.baseline.empty()) {
+    const double b = Median(row.baseline);
+    baseline = absl::StrCat(Format(b), " (", row.baseline_name, ")");
+    const double r = b > 0 ? d / b : 0;
+    ratio = absl::StrFormat("%.2fx", r);
+    if (row.pass) verdict = row.pass(r, d) ? "PASS" : "MISS";
+  } else if (row.pass) {
+    verdict = row.pass(0, d) ? "PASS" : "MISS";
+  }
+  std::printf("| %s | %s %s | %s | %s | %s | %s |\n", row.name.c_str(), Format(d).c_str(),
+              row.unit.c_str(), baseline.c_str(), ratio.c_str(), row.target.c_str(), verdict.c_str());
+  if (verbose) {
+    std::string rounds;
+    for (size_t i = 0; i < row.drpc.size(); ++i) {
+      absl::StrAppend(&rounds, " ", Format(row.drpc[i]));
+      if (i < row.baseline.size()) absl::StrAppend(&rounds, "/", Format(row.baseline[i]));
+    }
+    std::printf("|   rounds (drpc/baseline):%s | | | | | |\n", rounds.c_str());
+  }
+  std::fflush(stdout);
+}
+
+// Runs `round` cfg.rounds times; `round` appends one value to each row's vectors.
+template <typename F>
+absl::Status Rounds(const Config& cfg, F round) {
+  for (int i = 0; i < cfg.rounds; ++i) {
+    if (absl::Status st = round(); !st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
+
+double Micros(uint64_t ns) { return ns / 1000.0; }
+
+absl::Status RunUnary(const Config& cfg, Placement p, bool mux) {
+  const std::string where = absl::StrCat(mux ? "mux" : "upstream", ", ", PlacementName(p));
+  Row p50{.name = absl::StrCat("unary 64 B p50 (", where, ")"), .unit = "us",
+          .baseline_name = "raw ping-pong p50", .target = "<= 1.4x",
+          .pass = [](double r, double) { return r <= 1.4; }};
+  Row p99{.name = absl::StrCat("unary 64 B p99 (", where, ")"), .unit = "us",
+          .baseline_name = "raw ping-pong p99", .target = "-"};
+  Row rate{.name = absl::StrCat("unary 64 B calls/s (", where, ")"), .unit = "/s",
+           .baseline_name = "raw round trips/s", .target = "-"};
+  absl::StatusOr<std::unique_ptr<DrpcBench>> bench = DrpcBench::Start({.placement = p, .mux = mux});
+  if (!bench.ok()) return bench.status();
+  absl::Status st = Rounds(cfg, [&]() -> absl::Status {
+    absl::StatusOr<PingPongResult> raw = RawPingPong(ShapeOf(p), 64, cfg.duration);
+    if (!raw.ok()) return raw.status();
+    absl::StatusOr<LatencyResult> d = UnaryLatency(**bench, 64, cfg.duration);
+    if (!d.ok()) return d.status();
+    p50.baseline.push_back(Micros(raw->latency_ns.Percentile(0.5)));
+    p50.drpc.push_back(Micros(d->latency_ns.Percentile(0.5)));
+    p99.baseline.push_back(Micros(raw->latency_ns.Percentile(0.99)));
+    p99.drpc.push_back(Micros(d->latency_ns.Percentile(0.99)));
+    rate.baseline.push_back(raw->round_trips_per_second);
+    rate.drpc.push_back(d->calls_per_second);
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  for (const Row* r : {&p50, &p99, &rate}) PrintRow(*r, cfg.verbose);
+  return absl::OkStatus();
+}
+
+absl::Status RunConcurrent(const Config& cfg, Placement p) {
+  Row rate{.name = absl::StrCat(cfg.concurrency, "-way unary 64 B on one mux conn (",
+                                PlacementName(p), ")"),
+           .unit = "calls/s", .baseline_name = "raw round trips/s, 1 in flight",
+           .target = ">= 2x gRPC: tools/bench_grpc.sh"};
+  Row p99{.name = absl::StrCat(cfg.concurrency, "-way unary 64 B p99 (", PlacementName(p), ")"),
+          .unit = "us", .target = "-"};
+  absl::StatusOr<std::unique_ptr<DrpcBench>> bench = DrpcBench::Start({.placement = p, .mux = true});
+  if (!bench.ok()) return bench.status();
+  absl::Status st = Rounds(cfg, [&]() -> absl::Status {
+    absl::StatusOr<PingPongResult> raw = RawPingPong(ShapeOf(p), 64, cfg.duration);
+    if (!raw.ok()) return raw.status();
+    absl::StatusOr<LatencyResult> d = ConcurrentUnary(**bench, cfg.concurrency, 64, cfg.duration);
+    if (!d.ok()) return d.status();
+    rate.baseline.push_back(raw->round_trips_per_second);
+    rate.drpc.push_back(d->calls_per_second);
+    p99.drpc.push_back(Micros(d->latency_ns.Percentile(0.99)));
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  PrintRow(rate, cfg.verbose);
+  PrintRow(p99, cfg.verbose);
+  return absl::OkStatus();
+}
+
+absl::Status RunStreaming(const Config& cfg, Placement p) {
+  absl::StatusOr<std::unique_ptr<DrpcBench>> bench = DrpcBench::Start({.placement = p, .mux = false});
+  if (!bench.ok()) return bench.status();
+  for (size_t size : cfg.stream_sizes) {
+    const bool small = size < 1024;
+    Row row{.name = absl::StrCat("stream ", SizeName(size), " (upstream, ", PlacementName(p), ")"),
+            .unit = small ? "msgs/s" : "MB/s",
+            .baseline_name = absl::StrCat("raw TCP ", SizeName(size), " writes"),
+            .target = "-"};
+    if (size == (1 << 20)) {
+      row.target = ">= 0.8x";
+      row.pass = [](double r, double) { return r >= 0.8; };
+    }
+    absl::Status st = Rounds(cfg, [&]() -> absl::Status {
+      absl::StatusOr<double> raw = RawBulk(ShapeOf(p), size, cfg.duration);
+      if (!raw.ok()) return raw.status();
+      absl::StatusOr<StreamResult> d = ClientStreaming(**bench, size, cfg.duration);
+      if (!d.ok()) return d.status();
+      row.baseline.push_back(small ? *raw / size : *raw / 1e6);
+      row.drpc.push_back(small ? d->messages_per_second : d->bytes_per_second / 1e6);
+      return absl::OkStatus();
+    });
+    if (!st.ok()) return st;
+    PrintRow(row, cfg.verbose);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunIdleStreams(const Config& cfg, Placement p) {
+  const std::string where = absl::StrCat(cfg.streams, " streams, ", PlacementName(p));
+  Row rss{.name = absl::StrCat("idle stream memory, RSS (", where, ")"), .unit = "KiB/stream",
+          .target = "-"};
+  Row heap{.name = absl::StrCat("idle stream memory, heap (", where, ")"), .unit = "KiB/stream",
+           .target = "-"};
+  Row threads{.name = absl::StrCat("threads with the streams open (", where, ")"), .unit = "",
+              .baseline_name = "before", .target = "no thread per stream",
+              .pass = [streams = cfg.streams](double, double d) { return d < streams / 2.0; }};
+  Row open{.name = absl::StrCat("open + first echo (", where, ")"), .unit = "streams/s",
+           .target = "-"};
+  Row probe{.name = absl::StrCat("unary 64 B p99 while open (", where, ")"), .unit = "us",
+            .baseline_name = "same conn, no streams", .target = "-"};
+  absl::StatusOr<std::unique_ptr<DrpcBench>> bench = DrpcBench::Start(
+      {.placement = p, .mux = true, .streams_max_count = cfg.streams + 64});
+  if (!bench.ok()) return bench.status();
+  absl::Status st = Rounds(cfg, [&]() -> absl::Status {
+    absl::StatusOr<LatencyResult> quiet = UnaryLatency(**bench, 64, cfg.duration);
+    if (!quiet.ok()) return quiet.status();
+    absl::StatusOr<IdleStreamsResult> d = IdleStreams(**bench, cfg.streams, cfg.duration);
+    if (!d.ok()) return d.status();
+    rss.drpc.push_back(d->rss_bytes_per_stream / 1024);
+    heap.drpc.push_back(d->heap_bytes_per_stream / 1024);
+    threads.drpc.push_back(d->threads_with_streams);
+    threads.baseline.push_back(d->threads_before);
+    open.drpc.push_back(d->streams / d->open_seconds);
+    probe.drpc.push_back(Micros(d->probe.latency_ns.Percentile(0.99)));
+    probe.baseline.push_back(Micros(quiet->latency_ns.Percentile(0.99)));
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  for (const Row* r : {&rss, &heap, &threads, &open, &probe}) PrintRow(*r, cfg.verbose);
+  return absl::OkStatus();
+}
+
+void PrintMachine(const Config& cfg) {
+  std::string cpu = "unknown";
+  std::ifstream info("/proc/cpuinfo");
+  for (std::string line; std::getline(info, line);) {
+    if (line.rfind("model name", 0) == 0) {
+      cpu = line.substr(line.find(':') + 2);
+      break;
+    }
+  }
+  utsname u{};
+  uname(&u);
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  sched_getaffinity(0, sizeof(set), &set);
+  std::printf("machine: %ld CPUs online, %d allowed (affinity), %s, %s %s\n",
+              sysconf(_SC_NPROCESSORS_ONLN), CPU_COUNT(&set), cpu.c_str(), u.sysname, u.release);
+  std::printf("bench: %s per measurement, %d round(s), median shown; ratio = drpc / baseline\n\n",
+              absl::FormatDuration(cfg.duration).c_str(), cfg.rounds);
+  std::printf("| measurement | drpc | baseline | ratio | target | |\n");
+  std::printf("|---|---|---|---|---|---|\n");
+}
+
+bool Has(const Config& cfg, absl::string_view mode) {
+  return std::find(cfg.modes.begin(), cfg.modes.end(), mode) != cfg.modes.end();
+}
+
+absl::Status RunAll(const Config& cfg) {
+  for (Placement p : cfg.placements) {
+    if (Has(cfg, "unary")) {
+      if (absl::Status st = RunUnary(cfg, p, /*mux=*/false); !st.ok()) return st;
+    }
+    if (Has(cfg, "unary_mux")) {
+      if (absl::Status st = RunUnary(cfg, p, /*mux=*/true); !st.ok()) return st;
+    }
+    if (Has(cfg, "mux16")) {
+      if (absl::Status st = RunConcurrent(cfg, p); !st.ok()) return st;
+    }
+    if (Has(cfg, "stream")) {
+      if (absl::Status st = RunStreaming(cfg, p); !st.ok()) return st;
+    }
+    if (Has(cfg, "streams")) {
+      if (absl::Status st = RunIdleStreams(cfg, p); !st.ok()) return st;
+    }
+  }
+  return absl::OkStatus();
+}
+
+// False (after printing why) on a usage error.
+bool ParseArgs(int argc, char** argv, Config& cfg) {
+  for (int i = 1; i < argc; ++i) {
+    std::optional<cli::CliFlag> f = cli::ParseCliFlag(argv[i]);
+    const std::string v = f && f->value ? *f->value : "";
+    bool ok = f.has_value();
+    if (!ok) {
+    } else if (f->name == "help" || f->name == "h") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else if (f->name == "modes" && f->value) {
+      cfg.modes = absl::StrSplit(v, ',', absl::SkipEmpty());
+      for (const std::string& m : cfg.modes) {
+        ok = ok && (m == "unary" || m == "unary_mux" || m == "mux16" || m == "stream" ||
+                    m == "streams");
+      }
+    } else if (f->name == "placement" && f->value) {
+      cfg.placements.clear();
+      for (absl::string_view p : absl::StrSplit(v, ',', absl::SkipEmpty())) {
+        if (p == "one") cfg.placements.push_back(Placement::kOneReactor);
+        else if (p == "two") cfg.placements.push_back(Placement::kTwoReactors);
+        else ok = false;
+      }
+    } else if (f->name == "duration" && f->value) {
+      absl::StatusOr<Duration> d = cli::ParseCliDuration(v);
+      ok = d.ok() && *d > Duration::Zero();
+      if (ok) cfg.duration = absl::Nanoseconds(d->nanos());
+    } else if (f->name == "rounds" && f->value) {
+      ok = absl::SimpleAtoi(v, &cfg.rounds) && cfg.rounds >= 1;
+    } else if (f->name == "stream_sizes" && f->value) {
+      cfg.stream_sizes.clear();
+      for (absl::string_view s : absl::StrSplit(v, ',', absl::SkipEmpty())) {
+        size_t n = 0;
+        ok = ok && absl::SimpleAtoi(s, &n) && n >= 1 && n <= (4 << 20) - 64;
+        cfg.stream_sizes.push_back(n);
+      }
+    } else if (f->name == "streams" && f->value) {
+      ok = absl::SimpleAtoi(v, &cfg.streams) && cfg.streams >= 1 && cfg.streams <= 100000;
+    } else if (f->name == "concurrency" && f->value) {
+      ok = absl::SimpleAtoi(v, &cfg.concurrency) && cfg.concurrency >= 1 && cfg.concurrency <= 1000;
+    } else if (f->name == "smoke" && !f->value) {
+      cfg.duration = absl::Milliseconds(50);
+      cfg.rounds = 1;
+      cfg.streams = 200;
+    } else if (f->name == "verbose" && !f->value) {
+      cfg.verbose = true;
+    } else {
+      ok = false;
+    }
+    if (!ok) {
+      std::fprintf(stderr, "bench: bad argument \"%s\"\n%s", argv[i], kUsage);
+      return false;
+    }
+  }
+  return true;
+}
+
+int Main(int argc, char** argv) {
+  Config cfg;
+  if (!ParseArgs(argc, argv, cfg)) return 2;
+  PrintMachine(cfg);
+  if (absl::Status st = RunAll(cfg); !st.ok()) {
+    std::fprintf(stderr, "bench: %s\n", st.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace drpc::bench
+
+int main(int argc, char** argv) { return drpc::bench::Main(argc, argv); }

@@ -1,0 +1,110 @@
+// The drpc side of tools/bench: a server and a client on the production runtime (impl/runtime)
+// over loopback TCP, and the measurements the benchmark table reports.
+//
+//   absl::StatusOr<std::unique_ptr<DrpcBench>> b =
+//       DrpcBench::Start({.placement = Placement::kOneReactor, .mux = false});
+//   absl::StatusOr<LatencyResult> r = UnaryLatency(**b, 64, absl::Seconds(1));
+//
+// Placement (compare with the raw TCP shape of the same name, raw_tcp.h):
+//   kOneReactor   one Runtime with one reactor serves the connection and runs the client: both
+//                 ends are fibers of one thread.
+//   kTwoReactors  the server and the client each have a one-reactor Runtime: two threads.
+#ifndef DRPC_TOOLS_BENCH_DRPC_BENCH_H_
+#define DRPC_TOOLS_BENCH_DRPC_BENCH_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "impl/conn.h"
+#include "impl/router.h"
+#include "impl/runtime/runtime.h"
+#include "impl/runtime/tcp_server.h"
+#include "tools/bench/histogram.h"
+
+namespace drpc::bench {
+
+enum class Placement { kOneReactor, kTwoReactors };
+
+// RPCs of the benchmark service.
+inline constexpr char kUnaryRpc[] = "/bench.Bench/Unary";  // echo
+inline constexpr char kSinkRpc[] = "/bench.Bench/Sink";    // client stream: replies the byte count
+inline constexpr char kHoldRpc[] = "/bench.Bench/Hold";    // bidi echo until the client's EOF
+
+struct DrpcBenchOptions {
+  Placement placement = Placement::kTwoReactors;
+  bool mux = false;
+  // Mux: concurrent streams allowed on the connection (both ends).
+  size_t streams_max_count = 1024;
+};
+
+class DrpcBench {
+ public:
+  static absl::StatusOr<std::unique_ptr<DrpcBench>> Start(const DrpcBenchOptions& options);
+  ~DrpcBench();  // shuts the server down and stops the runtimes
+  DrpcBench(const DrpcBench&) = delete;
+  DrpcBench& operator=(const DrpcBench&) = delete;
+
+  // The client's connection options (mode and stream limit match the server's).
+  const Options& client_options() const { return client_options_; }
+  // Dials the server from a fiber of `r` (the client reactor) and starts a Conn.
+  absl::StatusOr<std::unique_ptr<Conn>> Connect(runtime::Reactor& r) const;
+  // The client reactor's Runtime (Run(0, fn) runs fn on the client reactor).
+  runtime::Runtime& client_runtime() { return client_rt_ ? *client_rt_ : *server_rt_; }
+
+ private:
+  explicit DrpcBench(const DrpcBenchOptions& options);
+
+  DrpcBenchOptions options_;
+  Options client_options_;
+  Router router_;
+  std::unique_ptr<runtime::Runtime> server_rt_;
+  std::unique_ptr<runtime::Runtime> client_rt_;  // null with kOneReactor
+  std::unique_ptr<runtime::TcpServer> server_;
+};
+
+struct LatencyResult {
+  Histogram latency_ns;  // per call
+  double calls_per_second = 0;
+};
+
+// Unary calls of `message_bytes` (echoed), one in flight, for `duration` after a short warm-up.
+absl::StatusOr<LatencyResult> UnaryLatency(DrpcBench& bench, size_t message_bytes,
+                                           absl::Duration duration);
+
+// `concurrency` fibers calling unary RPCs on ONE connection (mux mode), for `duration`.
+absl::StatusOr<LatencyResult> ConcurrentUnary(DrpcBench& bench, size_t concurrency,
+                                              size_t message_bytes, absl::Duration duration);
+
+struct StreamResult {
+  double messages_per_second = 0;
+  double bytes_per_second = 0;
+};
+
+// One client stream sending `message_bytes` messages for `duration`; timed until the server's
+// reply (its byte count, checked) arrives, so every message was received.
+absl::StatusOr<StreamResult> ClientStreaming(DrpcBench& bench, size_t message_bytes,
+                                             absl::Duration duration);
+
+struct IdleStreamsResult {
+  size_t streams = 0;
+  double open_seconds = 0;           // to open them all and see each answered once
+  double rss_bytes_per_stream = 0;   // resident set growth / streams (client + server)
+  double heap_bytes_per_stream = 0;  // malloc'd bytes growth / streams (client + server)
+  long threads_before = 0;
+  long threads_with_streams = 0;
+  LatencyResult probe;               // unary calls on the same connection while they are open
+};
+
+// Opens `streams` bidi streams on one mux connection, has each echo one byte (so the server is
+// inside every handler), measures memory and threads, runs unary probe calls for
+// `probe_duration` on the same connection, then closes every stream.
+absl::StatusOr<IdleStreamsResult> IdleStreams(DrpcBench& bench, size_t streams,
+                                              absl::Duration probe_duration);
+
+}  // namespace drpc::bench
+
+#endif  // DRPC_TOOLS_BENCH_DRPC_BENCH_H_

@@ -1,0 +1,44 @@
+// Raw TCP baselines for tools/bench, measured in the same process and window as drpc: loopback
+// socket pairs with TCP_NODELAY and plain system calls, no framing, no fibers.
+//
+//   RawTcpShape shape = RawTcpShape::kOneThread;
+//   absl::StatusOr<PingPongResult> p = RawPingPong(shape, 64, absl::Seconds(1));
+//   absl::StatusOr<double> bytes_per_second = RawBulk(shape, 1 << 20, absl::Seconds(1));
+//
+// Shapes, matching how drpc runs in the same table:
+//   kOneThread   client and server side driven by one thread (drpc: one reactor hosts both): the
+//                client writes, the server reads (data written on loopback is normally there at
+//                once; otherwise poll), writes back, the client reads. Four system calls per
+//                round trip: the floor for any protocol on this socket pair.
+//   kTwoThreads  a client thread and a server thread with blocking sockets (drpc: client and
+//                server on different reactors); a round trip wakes the other thread twice.
+#ifndef DRPC_TOOLS_BENCH_RAW_TCP_H_
+#define DRPC_TOOLS_BENCH_RAW_TCP_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "tools/bench/histogram.h"
+
+namespace drpc::bench {
+
+enum class RawTcpShape { kOneThread, kTwoThreads };
+
+struct PingPongResult {
+  Histogram latency_ns;  // one sample per round trip
+  double round_trips_per_second = 0;
+};
+
+// `message_bytes` out, the same back, one message in flight, for `duration`.
+absl::StatusOr<PingPongResult> RawPingPong(RawTcpShape shape, size_t message_bytes,
+                                           absl::Duration duration);
+
+// One direction: the client writes `chunk_bytes` per write(2) for `duration`, the server reads
+// into a 1 MiB buffer. Returns received bytes per second.
+absl::StatusOr<double> RawBulk(RawTcpShape shape, size_t chunk_bytes, absl::Duration duration);
+
+}  // namespace drpc::bench
+
+#endif  // DRPC_TOOLS_BENCH_RAW_TCP_H_
