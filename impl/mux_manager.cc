@@ -173,7 +173,14 @@ absl::Status MuxManager::OnStreamFrame(StreamState& state, const Frame& frame) {
   std::shared_ptr<Stream> stream = state.stream;
   if (stream->terminated()) {
     env_->chaos().Reach("mux.frame_for_an_ended_stream");
-    return absl::OkStatus();  // the stream is over; drop what trails it
+    // The stream is over here, but what we sent on it may still be queued: a reply queued with
+    // its CloseSend ends the stream locally before it is written. A peer that then cancels (or
+    // closes, or errs) discards it, and an upstream client that has moved on to its next stream
+    // would take its late frames for a protocol error (spec §4.2), so it is dropped now.
+    if (frame.kind == Kind::kCancel || frame.kind == Kind::kClose || frame.kind == Kind::kError) {
+      DiscardQueuedForPeer(*stream, frame.kind);
+    }
+    return absl::OkStatus();  // drop what trails the stream
   }
   uint64_t credit = 0;
   if (frame.kind == Kind::kMessage && state.flow_controlled && !ChargeFrame(state, frame, &credit)) {
@@ -191,14 +198,17 @@ absl::Status MuxManager::OnStreamFrame(StreamState& state, const Frame& frame) {
       // would reject (spec §4.2).
       // Their senders see what Send reports after such an ending (spec §7.4): EOF, or "closed"
       // after a Close; Recv then tells the reason.
-      writer_.DiscardQueued(stream->id(), kind == Kind::kClose
-                                              ? ClosedError("remote closed the stream")
-                                              : EofError());
+      DiscardQueuedForPeer(*stream, kind);
     }
     return s;
   }
   if (auto* error = std::get_if<StreamAssemblyError>(&*r)) OnStreamError(*stream, error->status);
   return absl::OkStatus();
+}
+
+void MuxManager::DiscardQueuedForPeer(const Stream& stream, Kind kind) {
+  writer_.DiscardQueued(stream.id(), kind == Kind::kClose ? ClosedError("remote closed the stream")
+                                                          : EofError());
 }
 
 absl::Status MuxManager::OnUnknownStreamFrame(const Frame& frame) {

@@ -100,6 +100,9 @@ class MuxManager final : public Manager, private StreamSink {
   void OnFinished(Stream& stream) override;
 
   absl::Status OnStreamFrame(StreamState& state, const Frame& frame);
+  // The peer ended `stream` with `kind` (Cancel, Close or Error): it discards whatever we still
+  // send on it, so the writer drops the stream's queued data (senders see §7.4's results).
+  void DiscardQueuedForPeer(const Stream& stream, Kind kind);
   absl::Status OnUnknownStreamFrame(const Frame& frame);
   absl::Status OnInvokePacket(Packet packet);
   // Flow control (impl/mux_flow.cc).
