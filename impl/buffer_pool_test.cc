@@ -23,6 +23,20 @@ std::string Grown(size_t bytes) {
   return s;
 }
 
+TEST(BufferPoolTest, DefaultsKeepAOneMebibyteMessageBufferButNotALargerOne) {
+  BufferPool pool(BufferPool::Limits{});
+  std::string mib;
+  mib.reserve(1 << 20);
+  pool.Give(std::move(mib));
+  EXPECT_EQ(pool.free_count(), 1u);
+  std::string huge;
+  huge.reserve((1 << 20) + 4096);
+  pool.Give(std::move(huge));
+  EXPECT_EQ(pool.free_count(), 1u);
+  EXPECT_EQ(pool.discarded(), 1u);
+  EXPECT_LE(pool.free_bytes(), limits::kBufferPoolMaxBytes);
+}
+
 TEST(BufferPoolTest, TakeReusesWhatWasGivenAndHandsItOutEmpty) {
   BufferPool pool(BufferPool::Limits{});
   EXPECT_TRUE(pool.Take().empty());

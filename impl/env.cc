@@ -28,6 +28,16 @@ absl::StatusCode CodeFor(TransportErrorKind kind) {
 
 }  // namespace
 
+absl::Status Transport::WriteV(absl::Span<const absl::string_view> pieces) {
+  if (pieces.size() == 1) return Write(pieces[0]);
+  size_t total = 0;
+  for (absl::string_view p : pieces) total += p.size();
+  std::string joined;
+  joined.reserve(total);
+  for (absl::string_view p : pieces) joined.append(p.data(), p.size());
+  return Write(joined);
+}
+
 absl::string_view TransportErrorKindName(TransportErrorKind kind) {
   switch (kind) {
     case TransportErrorKind::kEof:

@@ -27,6 +27,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "impl/time.h"
 
 namespace drpc {
@@ -151,6 +152,14 @@ class Transport {
   // error, an unknown prefix of `data` may have been sent; the connection is then unusable for
   // writing. Errors: kReset, kClosedLocally, kWriteAfterClose, kIo.
   virtual absl::Status Write(absl::string_view data) = 0;
+
+  // Gathering write: writes the concatenation of `pieces` (any of them may be empty), with the
+  // same contract as Write. Lets a caller send frame headers and slices of a large message
+  // without first copying the message into one buffer. The pieces must stay valid until it
+  // returns. The default concatenates the pieces and calls Write once, so a transport that does
+  // not override it (the simulator's, test doubles) sees exactly one Write with the same bytes;
+  // TcpTransport overrides it with sendmsg.
+  virtual absl::Status WriteV(absl::Span<const absl::string_view> pieces);
 
   // Half close: the peer reads kEof after the bytes already written; reading here continues.
   virtual absl::Status CloseWrite() = 0;

@@ -146,6 +146,8 @@ class Stream {
   void TerminateWithError(const absl::Status& error);
   // Message IDs of packets we send, in order, starting at 1.
   uint64_t NextMessageId() { return next_message_id_++; }
+  // The ID the next NextMessageId() call returns.
+  uint64_t PeekNextMessageId() const { return next_message_id_; }
   bool sent_anything() const { return next_message_id_ > 1; }
   // Server, after the handler returned: later messages are dropped instead of queued, so an
   // unread client stream can never stall the connection's reader (spec §13 item 2).

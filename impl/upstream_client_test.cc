@@ -13,6 +13,7 @@
 #include "impl/testing/wire_harness.h"
 #include "proto/error_codec.h"
 #include "proto/metadata.h"
+#include "proto/splitter.h"
 
 namespace drpc {
 namespace {
@@ -124,6 +125,35 @@ TEST(UpstreamClientTest, LargeMessageIsSplitIntoSixtyFourKiBFrames) {
     c.sim.Check(absl::StrContains((*c.writes)[0], absl::HexStringToBytes("040102808004")) &&
                     absl::StrContains((*c.writes)[0], absl::HexStringToBytes("050102F022")),
                 "frame headers differ from Go's");
+    (*s)->Close().IgnoreError();
+  }));
+}
+
+// Large messages go out through Transport::WriteV (no copy into the write buffer): still the
+// buffered bytes and the whole packet in one write, byte for byte what AppendPacket produces,
+// for a corked Invoke + message and for a message after small buffered ones.
+TEST(UpstreamClientTest, LargeMessagesAreOneWriteOfExactlyTheSplitFrames) {
+  ExpectOk(RunClient(Options{}, [](ClientSide& c) {
+    CallContext ctx(c.sim.env());
+    absl::StatusOr<std::shared_ptr<Stream>> s = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
+    std::string big(200000, '\0');
+    for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7);
+    c.sim.Check((*s)->Send(big).ok(), "send big");
+    std::string want;
+    AppendPacket(want, PacketId{1, 1}, Kind::kInvoke, "/pkg.Svc/Bidi", false, 65536);
+    AppendPacket(want, PacketId{1, 2}, Kind::kMessage, big, false, 65536);
+    c.sim.Check(c.writes->size() == 1 && (*c.writes)[0] == want,
+                "Invoke + the 200000-byte message must be one write of the split frames");
+    // SendLast buffers its message without flushing: a full-frame message fills the 4 KiB buffer,
+    // so it leaves at once (as before, by WriteV now), and the CloseSend after it.
+    const std::string exact(65536, 'y');
+    c.sim.Check((*s)->SendLast(exact).ok(), "send last 64 KiB");
+    want.clear();
+    AppendPacket(want, PacketId{1, 3}, Kind::kMessage, exact, false, 65536);
+    c.sim.Check(c.writes->size() == 3 && (*c.writes)[1] == want,
+                "the 64 KiB message must be one write of its frame");
+    ExpectFrames(c.sim, "third write", (*c.writes)[2], {F(Kind::kCloseSend, 1, 4)});
+    for (int i = 0; i < 1 + 4 + 1 + 1; ++i) Read(c);
     (*s)->Close().IgnoreError();
   }));
 }

@@ -1,6 +1,7 @@
 #include "impl/upstream_manager.h"
 
 #include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/strip.h"
@@ -18,6 +19,10 @@ namespace {
 // A write buffer that grew for a large message is released afterwards, so an idle connection
 // holds little memory.
 constexpr size_t kWriteBufferKeepBytes = 256 * 1024;
+
+// Packets with at least this much data are sent with a gathering write (frame headers + slices
+// of the caller's message) instead of being copied into the write buffer.
+constexpr size_t kGatherMinBytes = 64 * 1024;
 
 // Assembler errors already read "protocol error: ..."; keep the text, add the error class.
 absl::Status AsProtocolError(const absl::Status& s) {
@@ -284,6 +289,17 @@ void UpstreamManager::RefuseQueued() {
 absl::Status UpstreamManager::AppendLocked(Stream& stream, Kind kind, absl::string_view data,
                                            bool control, FlushMode flush) {
   if (!writer_error_.ok()) return writer_error_;
+  if (flush != FlushMode::kNone && data.size() >= kGatherMinBytes && IsSplittableKind(kind) &&
+      (flush == FlushMode::kNow ||
+       write_buffer_.size() + PacketWireSize(PacketId{stream.id(), stream.PeekNextMessageId()},
+                                             kind, data.size(), options_.split_bytes) >=
+           options_.write_buffer_bytes)) {
+    // A large packet that would be flushed at once anyway (the buffer is then full, so no chaos
+    // decision is drawn either way): send the buffered bytes, its frame headers and slices of
+    // `data` in one gathering write instead of copying `data` into the buffer. The same bytes
+    // reach the transport in the same single call.
+    return WriteGatherLocked(stream, kind, data, control);
+  }
   AppendPacket(write_buffer_, PacketId{stream.id(), stream.NextMessageId()}, kind, data, control,
                options_.split_bytes);
   // Chaos: flush before the buffer fills, so write boundaries fall anywhere in simulation.
@@ -291,6 +307,40 @@ absl::Status UpstreamManager::AppendLocked(Stream& stream, Kind kind, absl::stri
       (flush == FlushMode::kIfFull && (write_buffer_.size() >= options_.write_buffer_bytes ||
                                        env_->chaos().Buggify("upstream.flush_early")))) {
     return FlushLocked();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status UpstreamManager::WriteGatherLocked(Stream& stream, Kind kind,
+                                                absl::string_view data, bool control) {
+  PacketSplitter splitter(PacketId{stream.id(), stream.NextMessageId()}, kind, data, control,
+                          options_.split_bytes);
+  // Headers first (the string must not move while views into it are taken), then the pieces.
+  const size_t frames = (data.size() + options_.split_bytes - 1) / options_.split_bytes;
+  std::string headers;
+  headers.reserve(frames * limits::kFrameHeaderMaxBytes);
+  std::vector<std::pair<size_t, absl::string_view>> slices;  // header end offset, data slice
+  slices.reserve(frames);
+  while (!splitter.done()) {
+    const absl::string_view slice = splitter.AppendNextFrameHeader(headers);
+    slices.emplace_back(headers.size(), slice);
+  }
+  std::vector<absl::string_view> pieces;
+  pieces.reserve(2 * slices.size() + 1);
+  if (!write_buffer_.empty()) pieces.push_back(write_buffer_);
+  size_t header_start = 0;
+  for (const auto& [header_end, slice] : slices) {
+    pieces.push_back(absl::string_view(headers).substr(header_start, header_end - header_start));
+    pieces.push_back(slice);
+    header_start = header_end;
+  }
+  corked_stream_ = 0;  // from here on the bytes may be on the wire
+  const absl::Status s = transport().WriteV(pieces);
+  write_buffer_.clear();
+  if (!s.ok()) {
+    writer_error_ = ClosedError("connection closed: write failed", s);
+    Terminate(s);
+    return writer_error_;
   }
   return absl::OkStatus();
 }

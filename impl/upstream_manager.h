@@ -76,6 +76,9 @@ class UpstreamManager final : public Manager, private StreamSink {
   absl::Status AppendLocked(Stream& stream, Kind kind, absl::string_view data, bool control,
                             FlushMode flush);
   absl::Status FlushLocked();
+  // Writes the buffered bytes and all frames of one splittable packet with one Transport::WriteV,
+  // the packet's data not copied. Requires write_mu_.
+  absl::Status WriteGatherLocked(Stream& stream, Kind kind, absl::string_view data, bool control);
   // If `stream` is the corked stream (nothing of it reached the wire), drops its buffered bytes
   // and returns true: then nothing at all may be sent for it. Requires write_mu_.
   bool DiscardIfCorkedLocked(const Stream& stream);

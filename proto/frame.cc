@@ -107,15 +107,22 @@ size_t FrameSize(const Frame& frame) {
          VarintSize(frame.data.size()) + frame.data.size();
 }
 
+size_t EncodeFrameHeader(PacketId id, Kind kind, bool done, bool control, size_t data_bytes,
+                         char* out) {
+  size_t n = 0;
+  out[n++] = static_cast<char>(EncodeHeader(kind, done, control));
+  n += EncodeVarint(id.stream, out + n);
+  n += EncodeVarint(id.message, out + n);
+  n += EncodeVarint(data_bytes, out + n);
+  DRPC_DCHECK_LE(n, limits::kFrameHeaderMaxBytes);
+  return n;
+}
+
 void AppendFrame(std::string& out, const Frame& frame) {
   // Header fields are encoded into a stack buffer so `out` grows at most twice per frame.
   char header[limits::kFrameHeaderMaxBytes];
-  size_t n = 0;
-  header[n++] = static_cast<char>(EncodeHeader(frame.kind, frame.done, frame.control));
-  n += EncodeVarint(frame.id.stream, header + n);
-  n += EncodeVarint(frame.id.message, header + n);
-  n += EncodeVarint(frame.data.size(), header + n);
-  DRPC_DCHECK_LE(n, limits::kFrameHeaderMaxBytes);
+  const size_t n = EncodeFrameHeader(frame.id, frame.kind, frame.done, frame.control,
+                                     frame.data.size(), header);
   proto_internal::ReserveForAppend(out, n + frame.data.size());
   out.append(header, n);
   out.append(frame.data.data(), frame.data.size());

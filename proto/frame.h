@@ -85,6 +85,12 @@ struct Frame {
 // Encoded size of `frame` (header + varints + data).
 size_t FrameSize(const Frame& frame);
 
+// Writes the header fields of a frame with `data_bytes` of data (header byte and the three
+// varints, everything AppendFrame writes before the data) to `out`, which must have room for
+// limits::kFrameHeaderMaxBytes. Returns the bytes written.
+size_t EncodeFrameHeader(PacketId id, Kind kind, bool done, bool control, size_t data_bytes,
+                         char* out);
+
 // Appends the encoding of `frame` to `out`. Never fails; the caller keeps data within its limits.
 void AppendFrame(std::string& out, const Frame& frame);
 

@@ -62,6 +62,22 @@ TEST(FrameTest, FrameSizeEqualsEncodedSize) {
   }
 }
 
+TEST(FrameTest, EncodeFrameHeaderIsTheFramePrefixBeforeTheData) {
+  for (uint64_t big : {uint64_t{1}, uint64_t{127}, uint64_t{128}, UINT64_MAX}) {
+    for (size_t len : {0, 1, 127, 128, 70000}) {
+      const std::string data(len, 'x');
+      const Frame f{.id = {big, big}, .kind = Kind::kMessage, .done = len % 2 == 0,
+                    .control = big == 128, .data = data};
+      std::string whole;
+      AppendFrame(whole, f);
+      char header[limits::kFrameHeaderMaxBytes];
+      const size_t n = EncodeFrameHeader(f.id, f.kind, f.done, f.control, len, header);
+      ASSERT_EQ(n + len, whole.size());
+      EXPECT_EQ(Hex(absl::string_view(header, n)), Hex(absl::string_view(whole).substr(0, n)));
+    }
+  }
+}
+
 TEST(FrameTest, ParseReturnsTheFrameAndConsumesOnlyItsBytes) {
   const std::string wire = EncodeFrame(1, 3, Kind::kMessage, true, "hi") + "\x0d";
   size_t consumed = 0;

@@ -98,7 +98,9 @@ inline constexpr size_t kControlQueueMaxBytes = 256 * kKiB;
 // kept for the next packet's assembly, up to these bounds; a larger buffer is freed instead.
 inline constexpr size_t kBufferPoolMaxCount = 64;
 inline constexpr size_t kBufferPoolMaxBytes = 4 * kMiB;
-inline constexpr size_t kBufferPoolBufferMaxBytes = 256 * kKiB;
+// 1 MiB: a stream of 1 MiB messages reuses its buffers instead of allocating (and growing, by
+// copying) a fresh one per message; the total stays bounded by kBufferPoolMaxBytes.
+inline constexpr size_t kBufferPoolBufferMaxBytes = 1 * kMiB;
 
 static_assert(kFrameHeaderMaxBytes == 31);
 static_assert(kFrameMinBytes <= kFrameHeaderMaxBytes);

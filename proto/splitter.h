@@ -51,7 +51,15 @@ class PacketSplitter {
   // Returns the data bytes emitted.
   size_t AppendNextFrame(std::string& out, size_t max_data_bytes = SIZE_MAX);
 
+  // Like AppendNextFrame, but appends only the frame's header and returns its data: a view into
+  // the splitter's `data`, to be sent right after the header (a gathering write, without copying
+  // the data). Header + returned data are exactly the bytes AppendNextFrame would append.
+  absl::string_view AppendNextFrameHeader(std::string& out, size_t max_data_bytes = SIZE_MAX);
+
  private:
+  // Data bytes of the next frame (checks !done_ and max_data_bytes).
+  size_t NextFrameBytes(size_t max_data_bytes) const;
+
   PacketId id_;
   Kind kind_;
   absl::string_view data_;

@@ -150,5 +150,46 @@ TEST(SplitterDeathTest, AppendingPastTheLastFrameIsAProgrammingError) {
   EXPECT_DEATH(s.AppendNextFrame(wire), "already fully emitted");
 }
 
+TEST(SplitterTest, HeaderAndSliceAreTheBytesOfTheWholeFrame) {
+  // AppendNextFrameHeader + the returned slice == AppendNextFrame, frame by frame, for every
+  // kind (unsplittable kinds are one frame), with and without a max_data_bytes cap and control.
+  const Kind kinds[] = {Kind::kMessage, Kind::kInvoke, Kind::kInvokeMetadata, Kind::kError,
+                        Kind::kCloseSend};
+  for (Kind kind : kinds) {
+    for (size_t split : {1, 3, 64, 65536}) {
+      for (size_t len : {0, 1, 2, 63, 64, 65, 200000}) {
+        for (size_t cap : {size_t{SIZE_MAX}, size_t{5}}) {
+          for (bool control : {false, true}) {
+            if (len > 1000 && (split < 64 || cap != SIZE_MAX)) continue;  // keep it fast
+            const std::string data = Payload(len);
+            const PacketId id{300, 70000};
+            PacketSplitter whole(id, kind, data, control, split);
+            PacketSplitter gather(id, kind, data, control, split);
+            std::string expected, got;
+            while (!whole.done()) {
+              ASSERT_FALSE(gather.done());
+              whole.AppendNextFrame(expected, cap);
+              const absl::string_view slice = gather.AppendNextFrameHeader(got, cap);
+              // The slice points into the caller's data, not a copy.
+              if (!slice.empty()) {
+                EXPECT_GE(slice.data(), data.data());
+                EXPECT_LE(slice.data() + slice.size(), data.data() + data.size());
+              }
+              got.append(slice.data(), slice.size());
+              ASSERT_EQ(got, expected) << KindName(kind) << " split " << split << " len " << len;
+            }
+            EXPECT_TRUE(gather.done());
+            if (cap == SIZE_MAX) {
+              std::string packet;
+              AppendPacket(packet, id, kind, data, control, split);
+              EXPECT_EQ(got, packet);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace drpc

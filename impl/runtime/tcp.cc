@@ -3,10 +3,13 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "proto/base/check.h"
@@ -142,6 +145,74 @@ absl::Status TcpTransport::WriteAll(absl::string_view data) {
   }
   // An empty write after CloseWrite/Close still reports the state (as the contract requires).
   if (data.empty()) {
+    if (closed_) return TransportError(TransportErrorKind::kClosedLocally, peer_);
+    if (write_closed_) return TransportError(TransportErrorKind::kWriteAfterClose, peer_);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TcpTransport::WriteState() const {
+  if (closed_) return TransportError(TransportErrorKind::kClosedLocally, peer_);
+  if (!write_error_.ok()) return write_error_;
+  if (write_closed_) return TransportError(TransportErrorKind::kWriteAfterClose, peer_);
+  return absl::OkStatus();
+}
+
+absl::Status TcpTransport::WriteV(absl::Span<const absl::string_view> pieces) {
+  // Copy the views (not the bytes): WriteAllV advances them as the kernel accepts bytes.
+  std::vector<absl::string_view> rest;
+  rest.reserve(pieces.size() + 1);
+  std::string prefix;
+  if (!write_prefix_.empty() && !closed_ && !write_closed_) {
+    prefix = std::move(write_prefix_);
+    write_prefix_.clear();
+    rest.push_back(prefix);
+  }
+  for (absl::string_view p : pieces) {
+    if (!p.empty()) rest.push_back(p);
+  }
+  return WriteAllV(absl::MakeSpan(rest));
+}
+
+absl::Status TcpTransport::WriteAllV(absl::Span<absl::string_view> pieces) {
+  constexpr size_t kMaxIov = IOV_MAX < 1024 ? IOV_MAX : 1024;
+  iovec iov[kMaxIov];
+  size_t first = 0;  // pieces before it are fully sent; empty pieces were dropped by the caller
+  while (first < pieces.size()) {
+    if (absl::Status s = WriteState(); !s.ok()) return s;
+    size_t count = 0;
+    for (size_t i = first; i < pieces.size() && count < kMaxIov; ++i, ++count) {
+      iov[count].iov_base = const_cast<char*>(pieces[i].data());
+      iov[count].iov_len = pieces[i].size();
+    }
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = count;
+    const ssize_t n = sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);
+    if (n >= 0) {
+      size_t sent = static_cast<size_t>(n);
+      while (sent > 0) {
+        absl::string_view& p = pieces[first];
+        if (sent >= p.size()) {
+          sent -= p.size();
+          ++first;
+        } else {
+          p.remove_prefix(sent);
+          sent = 0;
+        }
+      }
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      reactor_->WaitWritable(waiters_, "tcp write: socket buffer full");
+      continue;
+    }
+    write_error_ = SocketTransportError(errno, "write", peer_);
+    return write_error_;
+  }
+  // Nothing to send (all pieces empty) still reports the state, as an empty Write does.
+  if (pieces.empty()) {
     if (closed_) return TransportError(TransportErrorKind::kClosedLocally, peer_);
     if (write_closed_) return TransportError(TransportErrorKind::kWriteAfterClose, peer_);
   }

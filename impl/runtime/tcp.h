@@ -54,6 +54,10 @@ class TcpTransport final : public Transport {
 
   absl::StatusOr<size_t> Read(char* buf, size_t size) override;
   absl::Status Write(absl::string_view data) override;
+  // sendmsg over the pieces (at most IOV_MAX per call; empty pieces skipped), resuming after
+  // partial sends and waiting for writability on EAGAIN, like Write. The write prefix, if still
+  // pending, goes out in front of the pieces in the same call.
+  absl::Status WriteV(absl::Span<const absl::string_view> pieces) override;
   // shutdown(SHUT_WR): the peer reads EOF after the bytes already written. A fiber blocked in
   // Write returns kWriteAfterClose. kClosedLocally after Close(); idempotent otherwise.
   absl::Status CloseWrite() override;
@@ -74,6 +78,10 @@ class TcpTransport final : public Transport {
                                                            const DialOptions&);
   TcpTransport(Reactor& reactor, UniqueFd fd, std::string peer);
   absl::Status WriteAll(absl::string_view data);
+  // Sends every piece in order; `pieces` is consumed (views are advanced past sent bytes).
+  absl::Status WriteAllV(absl::Span<absl::string_view> pieces);
+  // The state a write must report before (or instead of) sending: ok if writing may proceed.
+  absl::Status WriteState() const;
   // Waits for a non-blocking connect() to finish, at most until `deadline`.
   absl::Status WaitConnected(Instant deadline);
 

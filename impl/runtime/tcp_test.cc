@@ -5,8 +5,12 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <climits>
+
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "gtest/gtest.h"
@@ -184,6 +188,85 @@ TEST(TcpTest, CloseWakesBlockedRead) {
     EXPECT_EQ(KindOf(read_error), TransportErrorKind::kClosedLocally) << read_error;
     // The peer sees the connection end.
     EXPECT_TRUE(ReadToEof(*p->server).ok());
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(s.ok()) << s;
+}
+
+// WriteV: many pieces (more than IOV_MAX, so several sendmsg calls), empty pieces anywhere, and
+// a small send buffer (partial sends and EAGAIN in the middle of pieces). The peer must read exactly the concatenation.
+TEST(TcpTest, WriteVSendsTheConcatenationThroughPartialWritesAndManyPieces) {
+  auto rt = StartRuntime(1);
+  absl::Status s = rt->Run(0, [](Reactor& r) -> absl::Status {
+    absl::StatusOr<TcpPair> p = ConnectedPair(r);
+    if (!p.ok()) return p.status();
+    // A small send buffer: sendmsg accepts only part of the pieces, then EAGAIN.
+    const int small = 16384;
+    setsockopt(p->client->native_handle(), SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+    const std::string bytes = Pattern(1 << 20);
+    std::vector<absl::string_view> pieces;
+    std::string want;
+    size_t off = 0;
+    for (size_t i = 0; off < bytes.size(); ++i) {
+      if (i % 5 == 0) pieces.push_back("");  // empty pieces are skipped
+      const size_t n = std::min<size_t>(bytes.size() - off, i < 3000 ? 1 + i % 17 : 50000);
+      pieces.push_back(absl::string_view(bytes).substr(off, n));
+      want.append(bytes, off, n);
+      off += n;
+    }
+    pieces.push_back("");
+    EXPECT_GT(pieces.size(), size_t{IOV_MAX});
+    Signal done(r.env());
+    absl::Status write_status;
+    r.Spawn("writer", [&] {
+      write_status = p->client->WriteV(pieces);
+      p->client->CloseWrite().IgnoreError();
+      done.Set();
+    });
+    absl::StatusOr<std::string> got = ReadToEof(*p->server);
+    if (absl::Status w = WaitSet(done, r.env(), "writer"); !w.ok()) return w;
+    EXPECT_TRUE(write_status.ok()) << write_status;
+    EXPECT_TRUE(got.ok()) << got.status();
+    EXPECT_TRUE(got.value_or("") == want) << "got " << got.value_or("").size() << " bytes of "
+                                          << want.size();
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(s.ok()) << s;
+}
+
+TEST(TcpTest, WriteVOfOnlyEmptyPiecesAndAfterCloseReportsTheState) {
+  auto rt = StartRuntime(1);
+  absl::Status s = rt->Run(0, [](Reactor& r) -> absl::Status {
+    absl::StatusOr<TcpPair> p = ConnectedPair(r);
+    if (!p.ok()) return p.status();
+    std::vector<absl::string_view> empties = {"", ""};
+    EXPECT_TRUE(p->client->WriteV(empties).ok());
+    EXPECT_TRUE(p->client->WriteV({}).ok());
+    std::vector<absl::string_view> some = {"ab", "", "c"};
+    EXPECT_TRUE(p->client->WriteV(some).ok());
+    EXPECT_TRUE(p->client->CloseWrite().ok());
+    EXPECT_EQ(ReadToEof(*p->server).value_or("?"), "abc");
+    EXPECT_EQ(KindOf(p->client->WriteV(some)), TransportErrorKind::kWriteAfterClose);
+    EXPECT_EQ(KindOf(p->client->WriteV(empties)), TransportErrorKind::kWriteAfterClose);
+    p->client->Close();
+    EXPECT_EQ(KindOf(p->client->WriteV(some)), TransportErrorKind::kClosedLocally);
+    EXPECT_EQ(KindOf(p->client->WriteV({})), TransportErrorKind::kClosedLocally);
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(s.ok()) << s;
+}
+
+TEST(TcpTest, WriteVSendsTheWritePrefixFirstAndOnce) {
+  auto rt = StartRuntime(1);
+  absl::Status s = rt->Run(0, [](Reactor& r) -> absl::Status {
+    absl::StatusOr<TcpPair> p = ConnectedPair(r);
+    if (!p.ok()) return p.status();
+    p->client->SetWritePrefix("PFX!");
+    std::vector<absl::string_view> one = {"x", "y"};
+    EXPECT_TRUE(p->client->WriteV(one).ok());
+    EXPECT_TRUE(p->client->WriteV(one).ok());
+    EXPECT_TRUE(p->client->CloseWrite().ok());
+    EXPECT_EQ(ReadToEof(*p->server).value_or("?"), "PFX!xyxy");
     return absl::OkStatus();
   });
   ASSERT_TRUE(s.ok()) << s;
