@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "impl/errors.h"
 #include "impl/mux_manager.h"
+#include "impl/read_sizer.h"
 #include "impl/upstream_manager.h"
 #include "proto/base/check.h"
 #include "proto/frame.h"
@@ -15,7 +16,10 @@ namespace drpc {
 namespace {
 
 // Bytes asked of the transport per read; the parser's buffer grows beyond it for large frames.
-constexpr size_t kReadChunkBytes = 64 * 1024;
+// The reader's request size adapts between these (impl/read_sizer.h): small reads for chatty
+// connections, up to 1 MiB under bulk transfer (fewer reads and wake-ups per message).
+constexpr size_t kReadMinBytes = 64 * 1024;
+constexpr size_t kReadMaxBytes = 1024 * 1024;
 
 }  // namespace
 
@@ -68,15 +72,18 @@ void Manager::ReadLoop() {
                                                    limits::kPacketDefaultMaxBytes)
                                         : options_.packet_max_bytes;
   FrameParser parser(FrameParser::Options{.frame_data_max_bytes = frame_max});
+  ReadSizer sizer(kReadMinBytes, kReadMaxBytes);
   while (!terminated()) {
-    char* buf = parser.PrepareAppend(kReadChunkBytes);
-    absl::StatusOr<size_t> n = transport_->Read(buf, kReadChunkBytes);
+    const size_t want = sizer.next();
+    char* buf = parser.PrepareAppend(want);
+    absl::StatusOr<size_t> n = transport_->Read(buf, want);
     if (!n.ok()) {
       parser.CommitAppend(0);
       Terminate(n.status());
       return;
     }
     parser.CommitAppend(*n);
+    sizer.OnRead(*n);
     for (;;) {
       absl::StatusOr<std::optional<Frame>> frame = parser.Next();
       if (!frame.ok()) {
