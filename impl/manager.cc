@@ -13,15 +13,6 @@
 #include "proto/limits.h"
 
 namespace drpc {
-namespace {
-
-// Bytes asked of the transport per read; the parser's buffer grows beyond it for large frames.
-// The reader's request size adapts between these (impl/read_sizer.h): small reads for chatty
-// connections, up to 1 MiB under bulk transfer (fewer reads and wake-ups per message).
-constexpr size_t kReadMinBytes = 64 * 1024;
-constexpr size_t kReadMaxBytes = 1024 * 1024;
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<Manager>> Manager::Create(Env& env,
                                                         std::unique_ptr<Transport> transport,
@@ -72,7 +63,7 @@ void Manager::ReadLoop() {
                                                    limits::kPacketDefaultMaxBytes)
                                         : options_.packet_max_bytes;
   FrameParser parser(FrameParser::Options{.frame_data_max_bytes = frame_max});
-  ReadSizer sizer(kReadMinBytes, kReadMaxBytes);
+  ReadSizer sizer(limits::kReadMinBytes, limits::kReadMaxBytes);
   while (!terminated()) {
     const size_t want = sizer.next();
     char* buf = parser.PrepareAppend(want);

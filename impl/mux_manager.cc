@@ -22,9 +22,6 @@ namespace {
 // up to this many; older unused IDs are retired.
 constexpr size_t kUnusedIdsMax = 1024;
 
-// An unflushed message up to this size is queued as a copy instead of waiting (SendPacket).
-constexpr size_t kUnflushedCopyMaxBytes = 16 * 1024;
-
 absl::Status AsProtocolError(const absl::Status& s) {
   absl::string_view m = s.message();
   absl::ConsumePrefix(&m, "protocol error: ");
@@ -320,7 +317,7 @@ absl::Status MuxManager::SendPacket(Stream& stream, Kind kind, absl::string_view
   // Not flushed: SendLast's message, whose CloseSend follows at once and waits for both. A small
   // one is queued (copied) without waiting, so message and CloseSend leave in one write; a large
   // one is not worth the copy and waits as usual.
-  if (!flush && data.size() <= kUnflushedCopyMaxBytes) return writer_.WriteQueued(stream.id(), packet);
+  if (!flush && data.size() <= limits::kUnflushedCopyMaxBytes) return writer_.WriteQueued(stream.id(), packet);
   return writer_.Write(stream.id(), {packet});
 }
 

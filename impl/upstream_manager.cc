@@ -16,14 +16,6 @@
 namespace drpc {
 namespace {
 
-// A write buffer that grew for a large message is released afterwards, so an idle connection
-// holds little memory.
-constexpr size_t kWriteBufferKeepBytes = 256 * 1024;
-
-// Packets with at least this much data are sent with a gathering write (frame headers + slices
-// of the caller's message) instead of being copied into the write buffer.
-constexpr size_t kGatherMinBytes = 64 * 1024;
-
 // Assembler errors already read "protocol error: ..."; keep the text, add the error class.
 absl::Status AsProtocolError(const absl::Status& s) {
   absl::string_view m = s.message();
@@ -289,7 +281,7 @@ void UpstreamManager::RefuseQueued() {
 absl::Status UpstreamManager::AppendLocked(Stream& stream, Kind kind, absl::string_view data,
                                            bool control, FlushMode flush) {
   if (!writer_error_.ok()) return writer_error_;
-  if (flush != FlushMode::kNone && data.size() >= kGatherMinBytes && IsSplittableKind(kind) &&
+  if (flush != FlushMode::kNone && data.size() >= limits::kGatherWriteMinBytes && IsSplittableKind(kind) &&
       (flush == FlushMode::kNow ||
        write_buffer_.size() + PacketWireSize(PacketId{stream.id(), stream.PeekNextMessageId()},
                                              kind, data.size(), options_.split_bytes) >=
@@ -350,7 +342,7 @@ absl::Status UpstreamManager::FlushLocked() {
   if (write_buffer_.empty()) return absl::OkStatus();
   corked_stream_ = 0;  // from here on the bytes may be on the wire
   const absl::Status s = transport().Write(write_buffer_);
-  if (write_buffer_.capacity() > kWriteBufferKeepBytes) {
+  if (write_buffer_.capacity() > limits::kWriteBufferKeepBytes) {
     std::string().swap(write_buffer_);
   } else {
     write_buffer_.clear();

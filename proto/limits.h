@@ -102,6 +102,22 @@ inline constexpr size_t kBufferPoolMaxBytes = 4 * kMiB;
 // copying) a fresh one per message; the total stays bounded by kBufferPoolMaxBytes.
 inline constexpr size_t kBufferPoolBufferMaxBytes = 1 * kMiB;
 
+// --- Connection I/O (impl/ managers) ---------------------------------------------------------------
+// Bytes asked of the transport per read adapt between these (impl/read_sizer.h): small reads for
+// chatty connections, up to 1 MiB under bulk transfer (fewer reads and wake-ups per message). The
+// parser's buffer is bounded by one read plus the largest frame.
+inline constexpr size_t kReadMinBytes = 64 * kKiB;
+inline constexpr size_t kReadMaxBytes = 1 * kMiB;
+// Upstream: a write buffer grown beyond this by one large packet is released after the flush
+// instead of being kept for the next packet.
+inline constexpr size_t kWriteBufferKeepBytes = 256 * kKiB;
+// Upstream: a packet with at least this much data that would be flushed at once is sent with a
+// gathering write (frame headers + slices of the caller's message) instead of being copied.
+inline constexpr size_t kGatherWriteMinBytes = 64 * kKiB;
+// Mux: SendLast's message up to this size is queued as a copy without waiting, so it and its
+// CloseSend leave in one write; a larger one is not worth the copy and waits as usual.
+inline constexpr size_t kUnflushedCopyMaxBytes = 16 * kKiB;
+
 static_assert(kFrameHeaderMaxBytes == 31);
 static_assert(kFrameMinBytes <= kFrameHeaderMaxBytes);
 static_assert(kSplitDefaultBytes <= kSplitMaxBytes);
@@ -125,6 +141,7 @@ static_assert(kWriteBatchDefaultBytes <= kPacketLimitMaxBytes);
 static_assert(kErrorCodeBytes + kErrorTextMaxBytes + kFrameHeaderMaxBytes <= kControlQueueMaxBytes,
               "the control queue holds at least one largest Error frame");
 static_assert(kBufferPoolBufferMaxBytes <= kBufferPoolMaxBytes);
+static_assert(kReadMinBytes <= kReadMaxBytes);
 
 }  // namespace drpc::limits
 

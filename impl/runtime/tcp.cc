@@ -9,8 +9,8 @@
 #include <cerrno>
 #include <climits>
 #include <utility>
-#include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "proto/base/check.h"
 #include "proto/migrate.h"
@@ -117,38 +117,9 @@ absl::StatusOr<size_t> TcpTransport::Read(char* buf, size_t size) {
 }
 
 absl::Status TcpTransport::Write(absl::string_view data) {
-  if (write_prefix_.empty() || closed_ || write_closed_) return WriteAll(data);
-  std::string first = std::move(write_prefix_);
-  write_prefix_.clear();
-  first.append(data.data(), data.size());
-  return WriteAll(first);
-}
-
-absl::Status TcpTransport::WriteAll(absl::string_view data) {
-  size_t done = 0;
-  while (done < data.size()) {
-    if (closed_) return TransportError(TransportErrorKind::kClosedLocally, peer_);
-    if (!write_error_.ok()) return write_error_;
-    if (write_closed_) return TransportError(TransportErrorKind::kWriteAfterClose, peer_);
-    const ssize_t n = send(fd_.get(), data.data() + done, data.size() - done, MSG_NOSIGNAL);
-    if (n >= 0) {
-      done += static_cast<size_t>(n);
-      continue;
-    }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      reactor_->WaitWritable(waiters_, "tcp write: socket buffer full");
-      continue;
-    }
-    write_error_ = SocketTransportError(errno, "write", peer_);
-    return write_error_;
-  }
-  // An empty write after CloseWrite/Close still reports the state (as the contract requires).
-  if (data.empty()) {
-    if (closed_) return TransportError(TransportErrorKind::kClosedLocally, peer_);
-    if (write_closed_) return TransportError(TransportErrorKind::kWriteAfterClose, peer_);
-  }
-  return absl::OkStatus();
+  // One send path for both: a plain write is a gather write of one piece (the migrate prefix, if
+  // still unsent, goes as its own piece rather than by concatenating).
+  return WriteV(absl::MakeConstSpan(&data, 1));
 }
 
 absl::Status TcpTransport::WriteState() const {
@@ -160,7 +131,7 @@ absl::Status TcpTransport::WriteState() const {
 
 absl::Status TcpTransport::WriteV(absl::Span<const absl::string_view> pieces) {
   // Copy the views (not the bytes): WriteAllV advances them as the kernel accepts bytes.
-  std::vector<absl::string_view> rest;
+  absl::InlinedVector<absl::string_view, 4> rest;  // no allocation for the common few pieces
   rest.reserve(pieces.size() + 1);
   std::string prefix;
   if (!write_prefix_.empty() && !closed_ && !write_closed_) {

@@ -77,7 +77,6 @@ class TcpTransport final : public Transport {
   friend absl::StatusOr<std::unique_ptr<TcpTransport>> Dial(Reactor&, absl::string_view,
                                                            const DialOptions&);
   TcpTransport(Reactor& reactor, UniqueFd fd, std::string peer);
-  absl::Status WriteAll(absl::string_view data);
   // Sends every piece in order; `pieces` is consumed (views are advanced past sent bytes).
   absl::Status WriteAllV(absl::Span<absl::string_view> pieces);
   // The state a write must report before (or instead of) sending: ok if writing may proceed.

@@ -11,6 +11,7 @@
 #include "impl/runtime/tcp.h"
 #include "impl/sync.h"
 #include "tools/bench/process_stats.h"
+#include "tools/interop/echo_service.h"
 
 namespace drpc::bench {
 namespace {
@@ -26,32 +27,6 @@ double SecondsSince(SteadyClock::time_point t0) {
   return std::chrono::duration<double>(SteadyClock::now() - t0).count();
 }
 
-Router BenchRouter() {
-  Router r;
-  r.Unary(kUnaryRpc, [](CallContext&, absl::string_view req) -> absl::StatusOr<std::string> {
-     return std::string(req);
-   }).IgnoreError();
-  r.ClientStream(kSinkRpc, [](CallContext&, Stream& s) -> absl::StatusOr<std::string> {
-     uint64_t total = 0;
-     std::string m;
-     for (;;) {
-       absl::Status st = s.RecvInto(&m);
-       if (IsEof(st)) return absl::StrCat(total);
-       if (!st.ok()) return st;
-       total += m.size();
-     }
-   }).IgnoreError();
-  r.Bidi(kHoldRpc, [](CallContext&, Stream& s) -> absl::Status {
-     std::string m;
-     for (;;) {
-       absl::Status st = s.RecvInto(&m);
-       if (IsEof(st)) return absl::OkStatus();
-       if (!st.ok()) return st;
-       if (st = s.Send(m); !st.ok()) return st;
-     }
-   }).IgnoreError();
-  return r;
-}
 
 // One unary call of `payload`, checked.
 absl::Status CallOnce(runtime::Reactor& r, Conn& conn, const std::string& payload) {
@@ -100,7 +75,7 @@ absl::StatusOr<T> WithConn(DrpcBench& bench, F fn) {
 }  // namespace
 
 DrpcBench::DrpcBench(const DrpcBenchOptions& options)
-    : options_(options), router_(BenchRouter()) {
+    : options_(options), router_(interop::EchoRouter()) {
   client_options_.mux = options.mux;
   client_options_.max_concurrent_streams = options.streams_max_count;
 }

@@ -29,10 +29,10 @@ namespace drpc::bench {
 
 enum class Placement { kOneReactor, kTwoReactors };
 
-// RPCs of the benchmark service.
-inline constexpr char kUnaryRpc[] = "/bench.Bench/Unary";  // echo
-inline constexpr char kSinkRpc[] = "/bench.Bench/Sink";    // client stream: replies the byte count
-inline constexpr char kHoldRpc[] = "/bench.Bench/Hold";    // bidi echo until the client's EOF
+// RPCs of the service the benchmark serves (tools/interop/echo_service.h, as tools/echo_server).
+inline constexpr char kUnaryRpc[] = "/interop.Echo/Unary";  // echo
+inline constexpr char kSinkRpc[] = "/interop.Echo/ClientStream";  // replies the byte count
+inline constexpr char kHoldRpc[] = "/interop.Echo/Bidi";  // echo until the client's EOF
 
 struct DrpcBenchOptions {
   Placement placement = Placement::kTwoReactors;
