@@ -45,7 +45,14 @@ absl::StatusOr<std::string> Conn::Invoke(CallContext& ctx, absl::string_view rpc
   return reply;
 }
 
-absl::StatusOr<std::shared_ptr<Stream>> Conn::NewStream(CallContext& ctx, absl::string_view rpc) {
+absl::StatusOr<std::shared_ptr<RpcStream>> Conn::NewStream(CallContext& ctx,
+                                                           absl::string_view rpc) {
+  absl::StatusOr<std::shared_ptr<Stream>> stream = manager_->NewClientStream(ctx, rpc);
+  if (!stream.ok()) return stream.status();
+  return std::shared_ptr<RpcStream>(*std::move(stream));
+}
+
+absl::StatusOr<std::shared_ptr<Stream>> Conn::OpenStream(CallContext& ctx, absl::string_view rpc) {
   return manager_->NewClientStream(ctx, rpc);
 }
 

@@ -70,7 +70,7 @@ TEST_P(ConnTest, UnknownRpcIsCodeZeroWithGoText) {
 
 TEST_P(ConnTest, BidiStreamEchoesUntilCloseSend) {
   Run([](Pair& p, sim::SimContext& ctx) {
-    absl::StatusOr<std::shared_ptr<Stream>> s = p.conn().NewStream(p.ctx(), "/echo.Echo/Bidi");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(p.ctx(), "/echo.Echo/Bidi");
     ctx.Check(s.ok(), s.status().ToString());
     for (const char* m : {"one", "two", "three"}) {
       ctx.Check((*s)->Send(m).ok(), "send");
@@ -86,7 +86,7 @@ TEST_P(ConnTest, BidiStreamEchoesUntilCloseSend) {
 
 TEST_P(ConnTest, ServerStreamDeliversAllThenEof) {
   Run([](Pair& p, sim::SimContext& ctx) {
-    absl::StatusOr<std::shared_ptr<Stream>> s = p.conn().NewStream(p.ctx(), "/echo.Echo/ServerStream");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(p.ctx(), "/echo.Echo/ServerStream");
     ctx.Check(s.ok() && (*s)->SendLast("5").ok(), "send request");
     for (int i = 0; i < 5; ++i) {
       absl::StatusOr<std::string> r = (*s)->Recv();
@@ -99,7 +99,7 @@ TEST_P(ConnTest, ServerStreamDeliversAllThenEof) {
 
 TEST_P(ConnTest, ClientStreamGetsOneReply) {
   Run([](Pair& p, sim::SimContext& ctx) {
-    absl::StatusOr<std::shared_ptr<Stream>> s = p.conn().NewStream(p.ctx(), "/echo.Echo/ClientStream");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(p.ctx(), "/echo.Echo/ClientStream");
     ctx.Check(s.ok(), "new stream");
     ctx.Check((*s)->Send("abc").ok() && (*s)->Send("de").ok(), "send");
     ctx.Check((*s)->SendLast("f").ok(), "send last");

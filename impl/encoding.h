@@ -19,9 +19,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "impl/conn.h"
+#include "impl/client_conn.h"
 #include "impl/context.h"
-#include "impl/stream.h"
+#include "impl/rpc_stream.h"
 
 namespace drpc {
 
@@ -47,7 +47,7 @@ class BytesEncoding final : public Encoding<std::string> {
 };
 
 template <typename Req, typename Resp>
-absl::StatusOr<Resp> InvokeTyped(Conn& conn, CallContext& ctx, absl::string_view rpc,
+absl::StatusOr<Resp> InvokeTyped(ClientConn& conn, CallContext& ctx, absl::string_view rpc,
                                  const Encoding<Req>& req_encoding, const Req& request,
                                  const Encoding<Resp>& resp_encoding) {
   std::string wire;
@@ -59,11 +59,11 @@ absl::StatusOr<Resp> InvokeTyped(Conn& conn, CallContext& ctx, absl::string_view
   return out;
 }
 
-// A Stream sending Out and receiving In.
+// An RpcStream sending Out and receiving In.
 template <typename Out, typename In>
 class TypedStream {
  public:
-  TypedStream(std::shared_ptr<Stream> stream, const Encoding<Out>& out, const Encoding<In>& in)
+  TypedStream(std::shared_ptr<RpcStream> stream, const Encoding<Out>& out, const Encoding<In>& in)
       : stream_(std::move(stream)), out_(&out), in_(&in) {}
 
   absl::Status Send(const Out& message) {
@@ -76,10 +76,10 @@ class TypedStream {
     if (absl::Status s = in_->Unmarshal(buffer_, message); !s.ok()) return s;
     return message;
   }
-  Stream& raw() { return *stream_; }
+  RpcStream& raw() { return *stream_; }
 
  private:
-  std::shared_ptr<Stream> stream_;
+  std::shared_ptr<RpcStream> stream_;
   const Encoding<Out>* out_;
   const Encoding<In>* in_;
   std::string buffer_;  // reused between messages

@@ -27,7 +27,7 @@ TEST(EncodingTest, TypedUnaryAndStreamCallsRoundTrip) {
     DecimalEncoding dec;
     absl::StatusOr<int> echoed = InvokeTyped(p.conn(), p.ctx(), "/echo.Echo/Unary", dec, 42, dec);
     ctx.Check(echoed.ok() && *echoed == 42, echoed.status().ToString());
-    absl::StatusOr<std::shared_ptr<Stream>> s = p.conn().NewStream(p.ctx(), "/echo.Echo/Bidi");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(p.ctx(), "/echo.Echo/Bidi");
     TypedStream<int, int> typed(*s, dec, dec);
     for (int i = 0; i < 3; ++i) {
       ctx.Check(typed.Send(i).ok(), "send");

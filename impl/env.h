@@ -179,6 +179,20 @@ class Listener {
   virtual void Close() = 0;
 };
 
+// Opens outgoing transports (a TCP connect, a simulated address): Listener's counterpart, so a
+// client that reconnects or pools connections runs unchanged in production and in simulation.
+class Dialer {
+ public:
+  virtual ~Dialer() = default;
+  // Connects to `address` (in the implementation's syntax: "127.0.0.1:7777", "server:1"),
+  // blocking the calling fiber until the connection is up. Errors: kUnavailable (refused,
+  // unreachable, reset during set-up), kDeadlineExceeded (`deadline` passed first),
+  // kInvalidArgument (a malformed address), kResourceExhausted (out of descriptors or memory).
+  // Must be called from a fiber.
+  virtual absl::StatusOr<std::unique_ptr<Transport>> Dial(absl::string_view address,
+                                                          Instant deadline) = 0;
+};
+
 // --- Env: the bundle passed to impl/ constructors -----------------------------------------------
 
 class Env {

@@ -77,7 +77,7 @@ TEST_P(IntegrationTest, CancellingAfterTheCallFinishedKeepsTheConnection) {
 TEST_P(IntegrationTest, CancellingAStreamMakesSendEofAndRecvCanceled) {
   Run([](Pair& p, sim::SimContext& ctx) {
     CallContext call(p.env());
-    absl::StatusOr<std::shared_ptr<Stream>> s = p.conn().NewStream(call, "/echo.Echo/Bidi");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/echo.Echo/Bidi");
     ctx.Check((*s)->Send("a").ok() && (*s)->Recv().ok(), "echo");
     call.Cancel();
     absl::Status send;
@@ -91,7 +91,7 @@ TEST_P(IntegrationTest, CancellingAStreamMakesSendEofAndRecvCanceled) {
 TEST_P(IntegrationTest, ClientCancelReachesTheServerHandler) {
   int handlers_cancelled = 0;
   Router router = testing::EchoRouter();
-  router.Bidi("/t.T/Wait", [&](CallContext& ctx, Stream&) -> absl::Status {
+  router.Bidi("/t.T/Wait", [&](CallContext& ctx, RpcStream&) -> absl::Status {
     ctx.done_signal().Wait("handler waiting for cancellation");
     if (absl::IsCancelled(ctx.err())) ++handlers_cancelled;
     return ctx.err();
@@ -100,7 +100,7 @@ TEST_P(IntegrationTest, ClientCancelReachesTheServerHandler) {
     handlers_cancelled = 0;
     {
       CallContext call(p.env());
-      absl::StatusOr<std::shared_ptr<Stream>> s = p.conn().NewStream(call, "/t.T/Wait");
+      absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/t.T/Wait");
       ctx.Check((*s)->Send("start").ok(), "send");  // flushes the corked Invoke
       SleepFor(p.env(), Duration::Millis(1));
       call.Cancel();
@@ -125,13 +125,13 @@ TEST_P(IntegrationTest, ClientCancelReachesTheServerHandler) {
 // TestCancelWhileWriteBlocked: a cancel while the transport write blocks does not hang Send.
 TEST_P(IntegrationTest, CancelWhileTheWriteIsBlockedReturns) {
   Router router = testing::EchoRouter();
-  router.Bidi("/t.T/NeverRead", [](CallContext& ctx, Stream&) -> absl::Status {
+  router.Bidi("/t.T/NeverRead", [](CallContext& ctx, RpcStream&) -> absl::Status {
     ctx.done_signal().Wait("handler not reading");
     return ctx.err();
   }).IgnoreError();
   Run([](Pair& p, sim::SimContext& ctx) {
     CallContext call(p.env());
-    absl::StatusOr<std::shared_ptr<Stream>> s = p.conn().NewStream(call, "/t.T/NeverRead");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/t.T/NeverRead");
     absl::Status send;
     Signal done(p.env());
     p.env().scheduler().Spawn("sender", [&] {
@@ -150,7 +150,7 @@ TEST_P(IntegrationTest, RepeatedCancelledCallsReuseOneConnection) {
   Run([](Pair& p, sim::SimContext& ctx) {
     for (int i = 0; i < 300; ++i) {
       CallContext call(p.env());
-      absl::StatusOr<std::shared_ptr<Stream>> s = p.conn().NewStream(call, "/echo.Echo/ClientStream");
+      absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/echo.Echo/ClientStream");
       ctx.Check(s.ok() && (*s)->SendLast("abc").ok(), "send");
       absl::StatusOr<std::string> r = (*s)->Recv();
       ctx.Check(r.ok() && *r == "3", r.status().ToString());
@@ -182,7 +182,7 @@ TEST_P(IntegrationTest, ErrorCodesAndTextsArriveIntact) {
 TEST_P(IntegrationTest, LargeMessagesBothWaysConcurrently) {
   Run([](Pair& p, sim::SimContext& ctx) {
     CallContext call(p.env());
-    absl::StatusOr<std::shared_ptr<Stream>> s = p.conn().NewStream(call, "/echo.Echo/Bidi");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/echo.Echo/Bidi");
     auto message = [](int i) {
       return std::string(static_cast<size_t>((i * 7919) % (128 * 1024)), static_cast<char>('a' + i % 26));
     };
@@ -206,7 +206,7 @@ TEST_P(IntegrationTest, LargeMessagesBothWaysConcurrently) {
 TEST_P(IntegrationTest, TransportLossCancelsTheHandlerAndFailsTheClient) {
   absl::Status handler_recv;
   Router router = testing::EchoRouter();
-  router.Bidi("/t.T/RecvTwice", [&](CallContext&, Stream& s) -> absl::Status {
+  router.Bidi("/t.T/RecvTwice", [&](CallContext&, RpcStream& s) -> absl::Status {
     if (absl::Status first = s.Recv().status(); !first.ok()) return first;
     handler_recv = s.Recv().status();  // blocks until the connection dies
     return handler_recv;
@@ -214,7 +214,7 @@ TEST_P(IntegrationTest, TransportLossCancelsTheHandlerAndFailsTheClient) {
   Run([&](Pair& p, sim::SimContext& ctx) {
     handler_recv = absl::OkStatus();
     CallContext call(p.env());
-    absl::StatusOr<std::shared_ptr<Stream>> s = p.conn().NewStream(call, "/t.T/RecvTwice");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/t.T/RecvTwice");
     ctx.Check((*s)->Send("first").ok(), "send");
     SleepFor(p.env(), Duration::Millis(1));
     p.conn().Close();
@@ -300,7 +300,7 @@ TEST_P(IntegrationTest, ContextErrorsOfAHandlerArriveAsTextContainingContext) {
 TEST_P(IntegrationTest, DerivedContextsOfAHandlerAreDoneAfterClose) {
   int released = 0;
   Router router;
-  router.Bidi("/t.T/Derive", [&released](CallContext& ctx, Stream& s) -> absl::Status {
+  router.Bidi("/t.T/Derive", [&released](CallContext& ctx, RpcStream& s) -> absl::Status {
     if (absl::Status st = s.Recv().status(); !st.ok()) return st;
     CallContext child(ctx.env(), ctx);
     CallContext grandchild(ctx.env(), child);
@@ -311,7 +311,7 @@ TEST_P(IntegrationTest, DerivedContextsOfAHandlerAreDoneAfterClose) {
   Run([&released](Pair& p, sim::SimContext& ctx) {
     released = 0;
     CallContext call(p.env());
-    absl::StatusOr<std::shared_ptr<Stream>> s = p.conn().NewStream(call, "/t.T/Derive");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/t.T/Derive");
     ctx.Check((*s)->Send("x").ok(), "send");
     SleepFor(p.env(), Duration::Millis(1));
     ctx.Check((*s)->Close().ok(), "close");

@@ -35,7 +35,7 @@ void ExpectOk(const sim::RunResult& r, absl::string_view what = "") {
 
 // Echoes `count` messages of `size` bytes over one bidi stream, alternating send and receive.
 void EchoMany(Pair& p, sim::SimContext& ctx, int count, size_t size) {
-  absl::StatusOr<std::shared_ptr<Stream>> s = p.conn().NewStream(p.ctx(), "/echo.Echo/Bidi");
+  absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(p.ctx(), "/echo.Echo/Bidi");
   ctx.Check(s.ok(), s.status().ToString());
   for (int i = 0; i < count; ++i) {
     const std::string m(size, static_cast<char>('a' + i % 26));
@@ -65,12 +65,12 @@ TEST(MuxFlowTest, MixedFlowControlConfigurationsAllWork) {
 
 Router ReadOneThenWait() {
   Router router = testing::EchoRouter();
-  router.Bidi("/t.T/ReadOne", [](CallContext& ctx, Stream& s) -> absl::Status {
+  router.Bidi("/t.T/ReadOne", [](CallContext& ctx, RpcStream& s) -> absl::Status {
     if (absl::Status st = s.Recv().status(); !st.ok()) return st;
     ctx.done_signal().Wait("handler: read one, now waiting");
     return ctx.err();
   }).IgnoreError();
-  router.Bidi("/t.T/ReadAll", [](CallContext&, Stream& s) -> absl::Status {
+  router.Bidi("/t.T/ReadAll", [](CallContext&, RpcStream& s) -> absl::Status {
     for (;;) {
       absl::Status st = s.Recv().status();
       if (IsEof(st)) return absl::OkStatus();
@@ -187,7 +187,7 @@ TEST(MuxFlowTest, MessageLargerThanTheWindowBehindAQueuedOneIsDelivered) {
   o.window_bytes = 1024;
   o.initial_window_bytes = 1024;
   Router router = testing::EchoRouter();
-  router.ClientStream("/t.T/Late", [](CallContext& ctx, Stream& s) -> absl::StatusOr<std::string> {
+  router.ClientStream("/t.T/Late", [](CallContext& ctx, RpcStream& s) -> absl::StatusOr<std::string> {
     SleepFor(ctx.env(), Duration::Millis(10));  // let the first message queue up
     size_t total = 0;
     for (;;) {
@@ -199,7 +199,7 @@ TEST(MuxFlowTest, MessageLargerThanTheWindowBehindAQueuedOneIsDelivered) {
   }).IgnoreError();
   for (uint64_t seed = 1; seed <= 5; ++seed) {
     ExpectOk(RunPair(o, o, [](Pair& p, sim::SimContext& ctx) {
-      absl::StatusOr<std::shared_ptr<Stream>> s = p.conn().NewStream(p.ctx(), "/t.T/Late");
+      absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(p.ctx(), "/t.T/Late");
       ctx.Check((*s)->Send(std::string(300, 'a')).ok(), "small");
       ctx.Check((*s)->Send(std::string(5000, 'b')).ok(), "large");
       ctx.Check((*s)->CloseSend().ok(), "close send");

@@ -55,7 +55,7 @@ void EchoOnFiber(Pair& p, sim::SimContext& ctx, WaitGroup& wg, std::string tag, 
   wg.Add();
   p.env().scheduler().Spawn(absl::StrCat("bidi ", tag), [&p, &ctx, &wg, tag, messages, size] {
     CallContext call(p.env());
-    absl::StatusOr<std::shared_ptr<Stream>> s = p.conn().NewStream(call, "/echo.Echo/Bidi");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/echo.Echo/Bidi");
     ctx.Check(s.ok(), s.status().ToString());
     for (int i = 0; i < messages; ++i) {
       std::string m = absl::StrCat(tag, ":", i, ":");
@@ -106,14 +106,14 @@ TEST(MuxTest, LargeMessagesDoNotBlockSmallOnes) {
     ExpectOk(RunClient(o, [](ClientSide& c) {
       Env& env = c.sim.env();
       CallContext ctx(env);
-      absl::StatusOr<std::shared_ptr<Stream>> big = c.conn.NewStream(ctx, "/pkg.Svc/Big");
+      absl::StatusOr<std::shared_ptr<RpcStream>> big = c.conn.NewStream(ctx, "/pkg.Svc/Big");
       Signal big_sent(env);
       env.scheduler().Spawn("big sender", [&] {
         c.sim.Check((*big)->Send(std::string(300 * 1024, 'B')).ok(), "big send");
         big_sent.Set();
       });
       SleepFor(env, Duration::Millis(10));  // the large message is on its way
-      absl::StatusOr<std::shared_ptr<Stream>> small = c.conn.NewStream(ctx, "/pkg.Svc/Small");
+      absl::StatusOr<std::shared_ptr<RpcStream>> small = c.conn.NewStream(ctx, "/pkg.Svc/Small");
       const Instant queued = c.sim.now();
       c.sim.Check((*small)->Send("small").ok(), "small send");
       c.sim.Check(!big_sent.IsSet(), "the large message was already written");
@@ -227,9 +227,9 @@ TEST(MuxTest, MaxConcurrentStreamsRefusesWithAnErrorAndTheConnectionLives) {
   RunSeeds(MuxOptions(), server, [](Pair& p, sim::SimContext& ctx) {
     Env& env = p.env();
     CallContext call(env);
-    std::vector<std::shared_ptr<Stream>> open;
+    std::vector<std::shared_ptr<RpcStream>> open;
     for (int i = 0; i < 2; ++i) {
-      absl::StatusOr<std::shared_ptr<Stream>> s = p.conn().NewStream(call, "/echo.Echo/Bidi");
+      absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/echo.Echo/Bidi");
       ctx.Check(s.ok() && (*s)->Send("hold").ok() && (*s)->Recv().ok(), "open stream");
       open.push_back(*s);
     }
@@ -275,7 +275,8 @@ TEST(MuxTest, SlowConsumerBlocksOnlyItsOwnStreamWithinItsWindow) {
   o.initial_window_bytes = 8 * 1024;
   o.split_bytes = 1024;
   Router router = testing::EchoRouter();
-  router.ClientStream("/t.T/SlowSink", [](CallContext& ctx, Stream& s) -> absl::StatusOr<std::string> {
+  router.ClientStream("/t.T/SlowSink", [](CallContext& ctx, RpcStream& rpc) -> absl::StatusOr<std::string> {
+    Stream& s = dynamic_cast<Stream&>(rpc);  // the server's core stream: its queue is visible
     SleepFor(ctx.env(), Duration::Millis(20));  // not reading: the window fills
     size_t queued_max = s.queued_bytes();
     size_t total = 0;
@@ -295,7 +296,7 @@ TEST(MuxTest, SlowConsumerBlocksOnlyItsOwnStreamWithinItsWindow) {
     wg.Add();
     env.scheduler().Spawn("flooder", [&] {
       CallContext call(env);
-      absl::StatusOr<std::shared_ptr<Stream>> s = p.conn().NewStream(call, "/t.T/SlowSink");
+      absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/t.T/SlowSink");
       for (int i = 0; i < 40; ++i) ctx.Check((*s)->Send(std::string(1000, 'f')).ok(), "send");
       ctx.Check((*s)->CloseSend().ok(), "close send");
       absl::StatusOr<std::string> r = (*s)->Recv();

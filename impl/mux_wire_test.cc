@@ -114,12 +114,12 @@ TEST(MuxWireTest, CancelOrCloseBeforeTheInvokeIsWrittenSendsNothing) {
   ExpectOk(RunClient(MuxOptions(), [](ClientSide& c) {
     Env& env = c.sim.env();
     CallContext doomed(env);
-    absl::StatusOr<std::shared_ptr<Stream>> s1 = c.conn.NewStream(doomed, "/pkg.Svc/Bidi");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s1 = c.conn.NewStream(doomed, "/pkg.Svc/Bidi");
     doomed.Cancel();  // the writer fiber has not run yet
     CallContext ctx(env);
-    absl::StatusOr<std::shared_ptr<Stream>> s2 = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s2 = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
     c.sim.Check((*s2)->Close().ok(), "close");
-    absl::StatusOr<std::shared_ptr<Stream>> s3 = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s3 = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
     c.sim.Check((*s3)->Send("x").ok(), "send");
     for (Kind kind : {Kind::kInvokeMetadata, Kind::kInvoke, Kind::kMessage}) {
       absl::StatusOr<RawFrame> f = c.server.ReadFrame();
@@ -200,9 +200,9 @@ TEST(MuxWireTest, MuxClientAgainstAnUpstreamServerFailsWithAnErrorNotAHang) {
     ExpectOk(RunPair(MuxOptions(), testing::UpstreamOptions(), [](Pair& p, sim::SimContext& ctx) {
       const Instant start = ctx.now();
       CallContext call(p.env());
-      absl::StatusOr<std::shared_ptr<Stream>> s1 = p.conn().NewStream(call, "/echo.Echo/Bidi");
+      absl::StatusOr<std::shared_ptr<RpcStream>> s1 = p.conn().NewStream(call, "/echo.Echo/Bidi");
       ctx.Check((*s1)->Send("a").ok() && (*s1)->Recv().ok(), "one stream alone works");
-      absl::StatusOr<std::shared_ptr<Stream>> s2 = p.conn().NewStream(call, "/echo.Echo/Bidi");
+      absl::StatusOr<std::shared_ptr<RpcStream>> s2 = p.conn().NewStream(call, "/echo.Echo/Bidi");
       (*s2)->Send("b").IgnoreError();
       (*s1)->Send("c").IgnoreError();  // (1,3) after (2,2): the server ends the connection
       absl::Status r1 = (*s1)->Recv().status();

@@ -165,7 +165,7 @@ struct Client {
     if (stream != nullptr) stream->Close().IgnoreError();
     stream.reset();
     call = std::make_unique<CallContext>(ctx.env());
-    absl::StatusOr<std::shared_ptr<Stream>> s = conn.NewStream(*call, "/r.R/Random");
+    absl::StatusOr<std::shared_ptr<Stream>> s = conn.OpenStream(*call, "/r.R/Random");
     ctx.Check(s.ok(), s.status().ToString());
     stream = *s;
     id = stream->id();

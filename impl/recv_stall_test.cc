@@ -45,7 +45,7 @@ RawFrame Read(sim::SimContext& sim, testing::RawPeer& peer, Duration timeout) {
 
 Router IgnoringRouter() {
   Router router = testing::EchoRouter();
-  router.Bidi("/t.T/Ignore", [](CallContext& ctx, Stream&) -> absl::Status {
+  router.Bidi("/t.T/Ignore", [](CallContext& ctx, RpcStream&) -> absl::Status {
     ctx.done_signal().Wait("handler ignoring its stream");
     return ctx.err();
   }).IgnoreError();
@@ -79,7 +79,7 @@ TEST(RecvStallTest, UpstreamClientSoftCancelsAStreamItsApplicationDoesNotRead) {
   o.soft_cancel = true;
   ExpectOk(RunClient(o, [](ClientSide& c) {
     CallContext ctx(c.sim.env());
-    absl::StatusOr<std::shared_ptr<Stream>> s = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
     c.sim.Check((*s)->Send("go").ok(), "send");
     Read(c.sim, c.server, Duration::Seconds(1));  // Invoke(1,1)
     Read(c.sim, c.server, Duration::Seconds(1));  // Message(1,2)
@@ -94,7 +94,7 @@ TEST(RecvStallTest, UpstreamClientSoftCancelsAStreamItsApplicationDoesNotRead) {
     c.sim.Check(absl::IsResourceExhausted(recv) && recv.message() == StallText(1),
                 recv.ToString());
     (*s)->Close().IgnoreError();
-    absl::StatusOr<std::shared_ptr<Stream>> next = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
+    absl::StatusOr<std::shared_ptr<RpcStream>> next = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
     c.sim.Check(next.ok() && (*next)->Send("again").ok(), "next stream");
     const RawFrame invoke = Read(c.sim, c.server, Duration::Seconds(1));
     c.sim.Check(invoke == F(Kind::kInvoke, 2, 1, "/pkg.Svc/Bidi"), invoke.ToString());
@@ -106,7 +106,7 @@ TEST(RecvStallTest, UpstreamClientSoftCancelsAStreamItsApplicationDoesNotRead) {
 TEST(RecvStallTest, UpstreamClientWithHardCancelClosesTheConnection) {
   ExpectOk(RunClient(Options{}, [](ClientSide& c) {
     CallContext ctx(c.sim.env());
-    absl::StatusOr<std::shared_ptr<Stream>> s = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
     c.sim.Check((*s)->Send("go").ok(), "send");
     Read(c.sim, c.server, Duration::Seconds(1));
     Read(c.sim, c.server, Duration::Seconds(1));
@@ -126,7 +126,7 @@ TEST(RecvStallTest, MuxClientCancelsAStreamItsApplicationDoesNotRead) {
   o.flow_control = false;
   ExpectOk(RunClient(o, [](ClientSide& c) {
     CallContext ctx(c.sim.env());
-    absl::StatusOr<std::shared_ptr<Stream>> s = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
     Read(c.sim, c.server, Duration::Seconds(1));  // Invoke(1,1)
     std::vector<RawFrame> flood;
     for (uint64_t m = 1; m <= 300; ++m) flood.push_back(F(Kind::kMessage, 1, m, "x"));
@@ -144,7 +144,7 @@ TEST(RecvStallTest, MuxClientCancelsAStreamItsApplicationDoesNotRead) {
 // the whole call takes far longer than the timeout, yet every wait ends in time.
 TEST(RecvStallTest, SlowButProgressingConsumerIsNeverFailed) {
   Router router = testing::EchoRouter();
-  router.ClientStream("/t.T/Slow", [](CallContext& ctx, Stream& s) -> absl::StatusOr<std::string> {
+  router.ClientStream("/t.T/Slow", [](CallContext& ctx, RpcStream& s) -> absl::StatusOr<std::string> {
     int n = 0;
     std::string m;
     for (;;) {
@@ -163,7 +163,7 @@ TEST(RecvStallTest, SlowButProgressingConsumerIsNeverFailed) {
     o.recv_stall_timeout = Duration::Millis(100);
     ExpectOk(RunPair(o, o, [](Pair& p, sim::SimContext& ctx) {
       const Instant start = ctx.now();
-      absl::StatusOr<std::shared_ptr<Stream>> s = p.conn().NewStream(p.ctx(), "/t.T/Slow");
+      absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(p.ctx(), "/t.T/Slow");
       for (int i = 0; i < 20; ++i) ctx.Check((*s)->Send("m").ok(), absl::StrCat("send ", i));
       ctx.Check((*s)->CloseSend().ok(), "close send");
       absl::StatusOr<std::string> r = (*s)->Recv();

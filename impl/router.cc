@@ -7,32 +7,32 @@
 
 namespace drpc {
 
-absl::Status Router::Add(std::string rpc, Handler handler) {
-  auto [it, inserted] = handlers_.emplace(std::move(rpc), std::move(handler));
+absl::Status Router::Add(std::string rpc, Entry entry) {
+  auto [it, inserted] = handlers_.emplace(std::move(rpc), std::move(entry));
   if (!inserted) return absl::AlreadyExistsError(absl::StrCat("rpc ", it->first, " is already registered"));
   return absl::OkStatus();
 }
 
 absl::Status Router::Unary(std::string rpc, UnaryFn fn) {
-  return Add(std::move(rpc), Handler{.unary = std::move(fn)});
+  return Add(std::move(rpc), Entry{.unary = std::move(fn)});
 }
 absl::Status Router::ClientStream(std::string rpc, ClientStreamFn fn) {
-  return Add(std::move(rpc), Handler{.client_stream = std::move(fn)});
+  return Add(std::move(rpc), Entry{.client_stream = std::move(fn)});
 }
 absl::Status Router::ServerStream(std::string rpc, ServerStreamFn fn) {
-  return Add(std::move(rpc), Handler{.server_stream = std::move(fn)});
+  return Add(std::move(rpc), Entry{.server_stream = std::move(fn)});
 }
 absl::Status Router::Bidi(std::string rpc, BidiFn fn) {
-  return Add(std::move(rpc), Handler{.bidi = std::move(fn)});
+  return Add(std::move(rpc), Entry{.bidi = std::move(fn)});
 }
 
-absl::Status Router::Run(const Handler& h, CallContext& ctx, Stream& stream) const {
+absl::Status Router::Run(const Entry& h, CallContext& ctx, RpcStream& stream) const {
   if (h.bidi) return h.bidi(ctx, stream);
   if (h.client_stream) {
     absl::StatusOr<std::string> reply = h.client_stream(ctx, stream);
     if (!reply.ok()) return reply.status();
     // The reply and the CloseSend in one transport write (one batch in mux mode), as Go's
-    // SendAndClose puts them on the wire back to back; Dispatch's CloseSend is then a no-op.
+    // SendAndClose puts them on the wire back to back; the server's CloseSend is then a no-op.
     return stream.SendLast(*reply);
   }
   // Unary and server-streaming read exactly one request first.
@@ -44,22 +44,14 @@ absl::Status Router::Run(const Handler& h, CallContext& ctx, Stream& stream) con
   return stream.SendLast(*reply);
 }
 
-absl::Status Router::Dispatch(CallContext& ctx, absl::string_view rpc, Stream& stream) const {
+absl::Status Router::HandleRpc(CallContext& ctx, absl::string_view rpc, RpcStream& stream) const {
   auto it = handlers_.find(rpc);
-  absl::Status status;
   if (it == handlers_.end()) {
     // Go's drpcmux: code 0 and this exact text (spec §6.3).
-    status = WithRemoteErrorCode(
+    return WithRemoteErrorCode(
         absl::UnimplementedError(absl::StrCat("protocol error: unknown rpc: \"", rpc, "\"")), 0);
-  } else {
-    status = Run(it->second, ctx, stream);
   }
-  if (!status.ok()) {
-    stream.SendError(status).IgnoreError();
-  } else {
-    stream.CloseSend().IgnoreError();
-  }
-  return status;
+  return Run(it->second, ctx, stream);
 }
 
 }  // namespace drpc

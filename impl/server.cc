@@ -48,9 +48,9 @@ Manager::Usage Server::usage() const {
   return total;
 }
 
-Server::Server(Env& env, const Router& router, Options options)
+Server::Server(Env& env, const Handler& handler, Options options)
     : env_(&env),
-      router_(&router),
+      handler_(&handler),
       options_(std::move(options)),
       server_ctx_(env),
       connections_changed_(env),
@@ -69,8 +69,13 @@ void Server::RunCall(Connection& conn, IncomingStream in) {
   // The handler's context ends when its stream ends early (remote cancel, connection loss).
   const Signal::CallbackId watch = stream.terminated_signal().OnSet(
       [&ctx](const absl::Status&) { ctx.Cancel(CanceledError()); });
-  if (absl::Status s = router_->Dispatch(ctx, in.rpc, stream); !s.ok()) {
+  // Answer as Go's drpcserver does: the handler's error as an Error packet, success as CloseSend
+  // (no-ops if the handler already ended the stream).
+  if (absl::Status s = handler_->HandleRpc(ctx, in.rpc, stream); !s.ok()) {
+    stream.SendError(s).IgnoreError();
     Observe(s, absl::StrCat("rpc ", in.rpc, ": "));
+  } else {
+    stream.CloseSend().IgnoreError();
   }
   // The client may still be sending; nobody will read it (spec §13 item 2).
   stream.StopReceiving();

@@ -1,4 +1,4 @@
-// Server: serves a Router over connections.
+// Server: serves a Handler (impl/handler.h; usually a Router) over connections.
 //
 //   Router router;  ... register handlers ...
 //   Server server(env, router, Options{});
@@ -38,16 +38,17 @@
 #include "absl/status/status.h"
 #include "impl/context.h"
 #include "impl/env.h"
+#include "impl/handler.h"
 #include "impl/manager.h"
 #include "impl/options.h"
-#include "impl/router.h"
 #include "impl/sync.h"
 
 namespace drpc {
 
 class Server {
  public:
-  Server(Env& env, const Router& router, Options options = Options{});
+  // `handler` must outlive the server.
+  Server(Env& env, const Handler& handler, Options options = Options{});
   ~Server();  // requires no connection to be running (Shutdown first)
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -80,7 +81,7 @@ class Server {
   void Observe(const absl::Status& error, absl::string_view prefix);
 
   Env* env_;
-  const Router* router_;
+  const Handler* handler_;
   Options options_;
   CallContext server_ctx_;  // cancelled when shutdown gives up waiting
   bool shutting_down_ = false;

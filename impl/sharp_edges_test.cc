@@ -165,7 +165,7 @@ TEST(SharpEdgesTest, CorkedStreamThatEndsSendsNothingAndLeavesNothingBehind) {
     ExpectOk(RunClient(o, [how](ClientSide& c) {
       CallContext doomed(c.sim.env());
       doomed.metadata()["trace"] = "1";
-      absl::StatusOr<std::shared_ptr<Stream>> s1 = c.conn.NewStream(doomed, "/pkg.Svc/Bidi");
+      absl::StatusOr<std::shared_ptr<RpcStream>> s1 = c.conn.NewStream(doomed, "/pkg.Svc/Bidi");
       if (how == 2) {
         c.sim.Check((*s1)->Close().ok(), "close");
       } else {
@@ -174,7 +174,7 @@ TEST(SharpEdgesTest, CorkedStreamThatEndsSendsNothingAndLeavesNothingBehind) {
       SleepFor(c.sim.env(), Duration::Millis(1));
       c.sim.Check(c.writes->empty() && !c.conn.closed().IsSet(), "bytes sent or connection lost");
       CallContext ctx(c.sim.env());
-      absl::StatusOr<std::shared_ptr<Stream>> s2 = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
+      absl::StatusOr<std::shared_ptr<RpcStream>> s2 = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
       c.sim.Check((*s2)->Send("x").ok(), "send");
       testing::ExpectFrames(c.sim, "the first write", (*c.writes)[0],
                             {F(Kind::kInvoke, 2, 1, "/pkg.Svc/Bidi"), F(Kind::kMessage, 2, 2, "x")});
@@ -194,7 +194,7 @@ TEST(SharpEdgesTest, SoftCancelWhileAWriteAndACloseAreBlockedEndsPromptly) {
   ExpectOk(RunClient(o, [](ClientSide& c) {
     Env& env = c.sim.env();
     CallContext ctx(env);
-    absl::StatusOr<std::shared_ptr<Stream>> s = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
     c.server.PauseReading();
     absl::Status sent, closed;
     WaitGroup wg(env);
@@ -231,7 +231,7 @@ TEST(SharpEdgesTest, SoftCancelDuringABlockedCloseEndsPromptly) {
   ExpectOk(RunClient(o, [](ClientSide& c) {
     Env& env = c.sim.env();
     CallContext ctx(env);
-    absl::StatusOr<std::shared_ptr<Stream>> s = c.conn.NewStream(ctx, "/p.S/M");
+    absl::StatusOr<std::shared_ptr<Stream>> s = c.conn.OpenStream(ctx, "/p.S/M");
     SleepFor(env, Duration::Millis(1));  // the raw peer's reader is now inside a Read
     c.server.PauseReading();
     c.sim.Check((*s)->Send("a").ok(), "first send");  // taken by the read already under way

@@ -47,6 +47,7 @@
 #include "impl/buffer_pool.h"
 #include "impl/env.h"
 #include "impl/errors.h"
+#include "impl/rpc_stream.h"
 #include "impl/sync.h"
 #include "impl/time.h"
 #include "proto/frame.h"
@@ -87,7 +88,7 @@ class StreamSink {
   virtual void OnFinished(Stream& stream) = 0;
 };
 
-class Stream {
+class Stream final : public RpcStream {
  public:
   enum class Role { kClient, kServer };
   struct Limits {
@@ -104,31 +105,31 @@ class Stream {
   // `pool` (the connection's, may be null) receives the buffers of consumed and dropped messages.
   Stream(Env& env, StreamSink& sink, uint64_t id, Role role, Limits limits,
          BufferPool* pool = nullptr);
-  ~Stream();
+  ~Stream() override;
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
 
-  uint64_t id() const { return id_; }
+  uint64_t id() const override { return id_; }
   Role role() const { return role_; }
 
-  // --- Application operations (spec §7.2) ------------------------------------------------------
+  // --- Application operations (RpcStream; spec §7.2) -------------------------------------------
   // Sends one message (Message packet, split by the writer, flushed).
-  absl::Status Send(absl::string_view message);
+  absl::Status Send(absl::string_view message) override;
   // Sends one message and half-closes, in one transport write in upstream mode (what a Go unary
   // call and a client-streaming CloseAndRecv put on the wire).
-  absl::Status SendLast(absl::string_view message);
+  absl::Status SendLast(absl::string_view message) override;
   // The next message; EOF once the peer finished sending; an error if the stream ended otherwise.
-  absl::StatusOr<std::string> Recv();
+  absl::StatusOr<std::string> Recv() override;
   // Like Recv, but swaps the message into *out; out's old buffer goes back to the connection's
   // buffer pool (so a loop over one string allocates nothing per message). *out is untouched on
   // error.
-  absl::Status RecvInto(std::string* out);
+  absl::Status RecvInto(std::string* out) override;
   // Half close: no more messages from us. No-op if already send-closed or terminated.
-  absl::Status CloseSend();
+  absl::Status CloseSend() override;
   // Ends the stream and tells the peer (Close packet). No-op if already terminated.
-  absl::Status Close();
+  absl::Status Close() override;
   // Ends the stream with an Error packet carrying ToWireError(error). No-op if terminated.
-  absl::Status SendError(const absl::Status& error);
+  absl::Status SendError(const absl::Status& error) override;
   // Local cancel: terminates with `reason`, sends nothing (the manager decides what the wire
   // sees). Returns false if the stream had already finished.
   bool Cancel(const absl::Status& reason);

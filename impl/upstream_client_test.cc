@@ -76,7 +76,7 @@ TEST(UpstreamClientTest, UnaryCallWritesGoBytesInOneWriteThenClose) {
 TEST(UpstreamClientTest, StreamingInvokeIsCorkedUntilTheFirstSend) {
   ExpectOk(RunClient(Options{}, [](ClientSide& c) {
     CallContext ctx(c.sim.env());
-    absl::StatusOr<std::shared_ptr<Stream>> s = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
     c.sim.Check(s.ok(), s.status().ToString());
     c.sim.Check(c.server.Silent(Duration::Millis(10)) && c.writes->empty(),
                 "NewStream must not write anything");
@@ -94,7 +94,7 @@ TEST(UpstreamClientTest, FirstRecvFlushesACorkedInvoke) {
   ExpectOk(RunClient(Options{}, [](ClientSide& c) {
     Env& env = c.sim.env();
     CallContext ctx(env);
-    absl::StatusOr<std::shared_ptr<Stream>> s = c.conn.NewStream(ctx, "/pkg.Svc/ServerStream");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = c.conn.NewStream(ctx, "/pkg.Svc/ServerStream");
     absl::StatusOr<std::string> got;
     Signal done(env);
     env.scheduler().Spawn("receiver", [&] {
@@ -113,7 +113,7 @@ TEST(UpstreamClientTest, FirstRecvFlushesACorkedInvoke) {
 TEST(UpstreamClientTest, LargeMessageIsSplitIntoSixtyFourKiBFrames) {
   ExpectOk(RunClient(Options{}, [](ClientSide& c) {
     CallContext ctx(c.sim.env());
-    absl::StatusOr<std::shared_ptr<Stream>> s = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
     const std::string big(70000, 'x');
     c.sim.Check((*s)->Send(big).ok(), "send");
     Read(c);  // Invoke
@@ -135,7 +135,7 @@ TEST(UpstreamClientTest, LargeMessageIsSplitIntoSixtyFourKiBFrames) {
 TEST(UpstreamClientTest, LargeMessagesAreOneWriteOfExactlyTheSplitFrames) {
   ExpectOk(RunClient(Options{}, [](ClientSide& c) {
     CallContext ctx(c.sim.env());
-    absl::StatusOr<std::shared_ptr<Stream>> s = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
     std::string big(200000, '\0');
     for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7);
     c.sim.Check((*s)->Send(big).ok(), "send big");
@@ -224,7 +224,7 @@ TEST(UpstreamClientTest, HardCancelOfAnIdleStreamStillClosesTheConnection) {
   ExpectOk(RunClient(Options{}, [](ClientSide& c) {
     Env& env = c.sim.env();
     CallContext ctx(env);
-    absl::StatusOr<std::shared_ptr<Stream>> s = c.conn.NewStream(ctx, "/interop.Echo/ClientStream");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = c.conn.NewStream(ctx, "/interop.Echo/ClientStream");
     c.sim.Check(s.ok() && (*s)->Send("one").ok(), "send");
     for (int i = 0; i < 2; ++i) Read(c);  // Invoke and Message are on the wire; nothing runs
     ctx.Cancel();
@@ -240,7 +240,7 @@ TEST(UpstreamClientTest, MessagesReceivedBeforeTheConnectionEndedAreStillDeliver
   ExpectOk(RunClient(Options{}, [](ClientSide& c) {
     Env& env = c.sim.env();
     CallContext ctx(env);
-    absl::StatusOr<std::shared_ptr<Stream>> s = c.conn.NewStream(ctx, "/interop.Echo/Bidi");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = c.conn.NewStream(ctx, "/interop.Echo/Bidi");
     c.sim.Check(s.ok() && (*s)->Send("ping").ok(), "send");
     for (int i = 0; i < 2; ++i) Read(c);
     c.sim.Check(c.server.Write({F(Kind::kMessage, 1, 1, "pong")}).ok(), "reply");
@@ -260,7 +260,7 @@ TEST(UpstreamClientTest, CallOnDoneContextFailsBeforeAnythingIsSent) {
     ctx.Cancel();
     absl::StatusOr<std::string> reply = c.conn.Invoke(ctx, "/interop.Echo/Unary", "x");
     c.sim.Check(absl::IsCancelled(reply.status()), reply.status().ToString());
-    absl::StatusOr<std::shared_ptr<Stream>> s = c.conn.NewStream(ctx, "/interop.Echo/Bidi");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = c.conn.NewStream(ctx, "/interop.Echo/Bidi");
     c.sim.Check(absl::IsCancelled(s.status()), s.status().ToString());
     c.sim.Check(c.server.Silent(Duration::Millis(10)) && c.writes->empty(), "bytes were sent");
   }));
@@ -338,7 +338,7 @@ TEST(UpstreamClientTest, NilUnaryResponseIsEof) {
 TEST(UpstreamClientTest, AfterRemoteCloseRecvIsEofSendIsClosedAndCloseSendsNothing) {
   ExpectOk(RunClient(Options{}, [](ClientSide& c) {
     CallContext ctx(c.sim.env());
-    absl::StatusOr<std::shared_ptr<Stream>> s = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
     c.sim.Check((*s)->Send("a").ok(), "send");
     Read(c);
     Read(c);
@@ -356,13 +356,13 @@ TEST(UpstreamClientTest, LateFramesForAnOlderStreamAreIgnored) {
   ExpectOk(RunClient(Options{}, [](ClientSide& c) {
     Env& env = c.sim.env();
     CallContext ctx(env);
-    absl::StatusOr<std::shared_ptr<Stream>> s1 = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s1 = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
     c.sim.Check((*s1)->Send("a").ok(), "send");
     Read(c);  // Invoke(1,1)
     Read(c);  // Message(1,2)
     (*s1)->Close().IgnoreError();
     Read(c);  // Close(1,3)
-    absl::StatusOr<std::shared_ptr<Stream>> s2 = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s2 = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
     c.sim.Check((*s2)->Send("x").ok(), "send");
     Read(c);
     Read(c);
@@ -378,7 +378,7 @@ TEST(UpstreamClientTest, LateFramesForAnOlderStreamAreIgnored) {
 TEST(UpstreamClientTest, PacketForAStreamNotYetCreatedIsDropped) {
   ExpectOk(RunClient(Options{}, [](ClientSide& c) {
     CallContext ctx(c.sim.env());
-    absl::StatusOr<std::shared_ptr<Stream>> s1 = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s1 = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
     c.sim.Check((*s1)->Send("x").ok(), "send");
     Read(c);
     Read(c);
@@ -386,7 +386,7 @@ TEST(UpstreamClientTest, PacketForAStreamNotYetCreatedIsDropped) {
     absl::StatusOr<std::string> got = (*s1)->Recv();
     c.sim.Check(got.ok() && *got == "mine", got.status().ToString());
     (*s1)->Close().IgnoreError();
-    absl::StatusOr<std::shared_ptr<Stream>> s2 = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s2 = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
     c.sim.Check((*s2)->Send("y").ok(), "send 2");
     c.sim.Check(c.server.Write({F(Kind::kMessage, 2, 2, "real")}).ok(), "w");
     absl::StatusOr<std::string> got2 = (*s2)->Recv();

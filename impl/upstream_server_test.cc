@@ -238,7 +238,7 @@ TEST(UpstreamServerTest, SoftCancelEndsTheHandlerAndTheConnectionLives) {
 // connection (Go's reader blocks on the unread message for ever).
 TEST(UpstreamServerTest, UnreadClientMessagesDoNotStallTheNextCall) {
   Router router = testing::EchoRouter();
-  router.ClientStream("/t.T/ReadOne", [](CallContext&, Stream& s) -> absl::StatusOr<std::string> {
+  router.ClientStream("/t.T/ReadOne", [](CallContext&, RpcStream& s) -> absl::StatusOr<std::string> {
     absl::StatusOr<std::string> first = s.Recv();
     if (!first.ok()) return first.status();
     return std::string("read one");
@@ -263,7 +263,7 @@ TEST(UpstreamServerTest, UnreadClientMessagesDoNotStallTheNextCall) {
 // (the Cancel included) and serves the next call.
 TEST(UpstreamServerTest, SoftCancelReachesAHandlerThatIsNotReading) {
   Router router;
-  router.Bidi("/t.T/Ignore", [](CallContext& ctx, Stream&) -> absl::Status {
+  router.Bidi("/t.T/Ignore", [](CallContext& ctx, RpcStream&) -> absl::Status {
     ctx.done_signal().Wait("handler ignoring its stream");
     return ctx.err();
   }).IgnoreError();

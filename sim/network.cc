@@ -485,6 +485,11 @@ absl::StatusOr<std::unique_ptr<Listener>> SimNetwork::Listen(absl::string_view a
 }
 
 absl::StatusOr<std::unique_ptr<Transport>> SimNetwork::Dial(absl::string_view address,
+                                                            Instant /*deadline*/) {
+  return Dial(address, std::nullopt);
+}
+
+absl::StatusOr<std::unique_ptr<Transport>> SimNetwork::Dial(absl::string_view address,
                                                             std::optional<FaultPlan> plan) {
   auto it = listeners_.find(address);
   if (it == listeners_.end()) {

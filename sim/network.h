@@ -90,10 +90,10 @@ struct NetworkOptions {
   size_t listen_backlog_max_count = 128;
 };
 
-class SimNetwork {
+class SimNetwork final : public Dialer {
  public:
   SimNetwork(Env& env, DecisionSource& decisions, Trace& trace, NetworkOptions options);
-  ~SimNetwork();
+  ~SimNetwork() override;
   SimNetwork(const SimNetwork&) = delete;
   SimNetwork& operator=(const SimNetwork&) = delete;
 
@@ -107,6 +107,11 @@ class SimNetwork {
   // kUnavailable "connection refused" without an open listener or with a full backlog.
   absl::StatusOr<std::unique_ptr<Transport>> Dial(absl::string_view address,
                                                   std::optional<FaultPlan> plan = std::nullopt);
+
+  // The Dialer (impl/env.h) view: connects at once (or is refused at once); the deadline never
+  // matters.
+  absl::StatusOr<std::unique_ptr<Transport>> Dial(absl::string_view address,
+                                                  Instant deadline) override;
 
   // Replaces the options; allowed only before the first connection (scenarios configure the
   // network at the start of a run, drawing parameters from the tape).

@@ -79,7 +79,7 @@ class Handlers {
     if (us > 0) SleepFor(ctx_->env(), Duration::Micros(static_cast<int64_t>(us)), "handler thinks");
   }
 
-  absl::Status SendResponse(Stream& s, RpcRecord& rec, uint64_t index, size_t size) {
+  absl::Status SendResponse(RpcStream& s, RpcRecord& rec, uint64_t index, size_t size) {
     Think(rec);
     absl::Status st = s.Send(MakePayload(rec.plan.id, PayloadDirection::kResponse, index, size));
     if (st.ok()) ++rec.handler_sent;
@@ -113,7 +113,7 @@ Router LoadRouter(SimContext& ctx, Ledger& ledger, WorkloadConfig::Sabotage sabo
         return reply;
       }));
   DRPC_CHECK_OK(router.ClientStream(std::string(RpcMethod(RpcType::kClientStream)),
-      [h](CallContext& call, Stream& s) -> absl::StatusOr<std::string> {
+      [h](CallContext& call, RpcStream& s) -> absl::StatusOr<std::string> {
         RpcRecord& rec = *h->Start(call, RpcType::kClientStream);
         for (uint32_t i = 0;; ++i) {
           absl::StatusOr<std::string> m = s.Recv();
@@ -130,7 +130,7 @@ Router LoadRouter(SimContext& ctx, Ledger& ledger, WorkloadConfig::Sabotage sabo
                            rec.plan.ResponseSize(0));
       }));
   DRPC_CHECK_OK(router.ServerStream(std::string(RpcMethod(RpcType::kServerStream)),
-      [h](CallContext& call, absl::string_view req, Stream& s) -> absl::Status {
+      [h](CallContext& call, absl::string_view req, RpcStream& s) -> absl::Status {
         RpcRecord& rec = *h->Start(call, RpcType::kServerStream);
         h->Verify(rec, req, 0);
         const uint32_t responses =
@@ -146,7 +146,7 @@ Router LoadRouter(SimContext& ctx, Ledger& ledger, WorkloadConfig::Sabotage sabo
         return h->Finish(rec, h->Ending(call, rec));
       }));
   DRPC_CHECK_OK(router.Bidi(std::string(RpcMethod(RpcType::kBidi)),
-      [h](CallContext& call, Stream& s) -> absl::Status {
+      [h](CallContext& call, RpcStream& s) -> absl::Status {
         RpcRecord& rec = *h->Start(call, RpcType::kBidi);
         for (uint32_t i = 0;; ++i) {
           if (rec.plan.ending == Ending::kError && i == rec.plan.error_after) {
@@ -364,7 +364,7 @@ absl::Status Caller::ReceiveAll(Stream& s, RpcRecord& rec, uint32_t first_index)
 
 absl::Status Caller::ClientStream(Conn& conn, CallContext& call, RpcRecord& rec) {
   rec.step = "opening a client stream";
-  absl::StatusOr<std::shared_ptr<Stream>> st = conn.NewStream(call, RpcMethod(rec.plan.type));
+  absl::StatusOr<std::shared_ptr<Stream>> st = conn.OpenStream(call, RpcMethod(rec.plan.type));
   if (!st.ok()) return st.status();
   streams_.push_back(*st);
   Stream& s = **st;
@@ -386,7 +386,7 @@ absl::Status Caller::ClientStream(Conn& conn, CallContext& call, RpcRecord& rec)
 
 absl::Status Caller::ServerStream(Conn& conn, CallContext& call, RpcRecord& rec) {
   rec.step = "opening a server stream";
-  absl::StatusOr<std::shared_ptr<Stream>> st = conn.NewStream(call, RpcMethod(rec.plan.type));
+  absl::StatusOr<std::shared_ptr<Stream>> st = conn.OpenStream(call, RpcMethod(rec.plan.type));
   if (!st.ok()) return st.status();
   streams_.push_back(*st);
   Stream& s = **st;
@@ -409,7 +409,7 @@ absl::Status Caller::ServerStream(Conn& conn, CallContext& call, RpcRecord& rec)
 
 absl::Status Caller::Bidi(Conn& conn, CallContext& call, RpcRecord& rec) {
   rec.step = "opening a bidi stream";
-  absl::StatusOr<std::shared_ptr<Stream>> st = conn.NewStream(call, RpcMethod(rec.plan.type));
+  absl::StatusOr<std::shared_ptr<Stream>> st = conn.OpenStream(call, RpcMethod(rec.plan.type));
   if (!st.ok()) return st.status();
   streams_.push_back(*st);
   std::shared_ptr<Stream> s = *st;

@@ -158,7 +158,7 @@ void Print(Format format, absl::string_view reply) {
 }
 
 // Receives until EOF, printing each message.
-absl::Status PrintUntilEof(Stream& s, Format format) {
+absl::Status PrintUntilEof(RpcStream& s, Format format) {
   std::string m;
   for (;;) {
     absl::Status st = s.RecvInto(&m);
@@ -170,9 +170,9 @@ absl::Status PrintUntilEof(Stream& s, Format format) {
 
 absl::Status CallStream(runtime::Reactor& r, Conn& conn, CallContext& ctx, const Request& req,
                         const std::vector<std::string>& messages) {
-  absl::StatusOr<std::shared_ptr<Stream>> opened = conn.NewStream(ctx, req.rpc);
+  absl::StatusOr<std::shared_ptr<RpcStream>> opened = conn.NewStream(ctx, req.rpc);
   if (!opened.ok()) return opened.status();
-  Stream& s = **opened;
+  RpcStream& s = **opened;
   switch (req.kind) {
     case StreamKind::kServer:
       if (absl::Status st = s.SendLast(messages.empty() ? "" : messages[0]); !st.ok()) return st;

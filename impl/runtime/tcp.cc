@@ -259,6 +259,15 @@ absl::StatusOr<std::unique_ptr<TcpTransport>> Dial(Reactor& reactor, absl::strin
   return t;
 }
 
+absl::StatusOr<std::unique_ptr<Transport>> TcpDialer::Dial(absl::string_view address,
+                                                           Instant deadline) {
+  DialOptions options = options_;
+  options.timeout = std::min(options.timeout, std::max(deadline - reactor_->Now(), Duration::Zero()));
+  absl::StatusOr<std::unique_ptr<TcpTransport>> t = runtime::Dial(*reactor_, address, options);
+  if (!t.ok()) return t.status();
+  return std::unique_ptr<Transport>(*std::move(t));
+}
+
 // --- TcpListener -----------------------------------------------------------------------------------
 
 TcpListener::TcpListener(Reactor& reactor, UniqueFd fd, std::string address, ListenOptions options)

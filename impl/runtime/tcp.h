@@ -103,6 +103,20 @@ class TcpTransport final : public Transport {
 absl::StatusOr<std::unique_ptr<TcpTransport>> Dial(Reactor& reactor, absl::string_view address,
                                                    const DialOptions& options = DialOptions{});
 
+// The Dialer (impl/env.h) of one reactor: Dial with `options`, finishing by the earlier of the
+// caller's deadline and options.timeout. Use it from that reactor's fibers.
+class TcpDialer final : public Dialer {
+ public:
+  explicit TcpDialer(Reactor& reactor, DialOptions options = DialOptions{})
+      : reactor_(&reactor), options_(std::move(options)) {}
+  absl::StatusOr<std::unique_ptr<Transport>> Dial(absl::string_view address,
+                                                  Instant deadline) override;
+
+ private:
+  Reactor* reactor_;
+  DialOptions options_;
+};
+
 struct ListenOptions {
   // Connections the kernel queues before Accept takes them (capped by net.core.somaxconn).
   int backlog = 128;

@@ -22,23 +22,23 @@ struct TcpServer::Shard {
   std::unique_ptr<Signal> acceptor_done;   // reactor 0 only
 };
 
-TcpServer::TcpServer(Runtime& runtime, const Router& router, TcpServerOptions options)
-    : runtime_(&runtime), router_(&router), options_(std::move(options)) {}
+TcpServer::TcpServer(Runtime& runtime, const Handler& handler, TcpServerOptions options)
+    : runtime_(&runtime), handler_(&handler), options_(std::move(options)) {}
 
-absl::StatusOr<std::unique_ptr<TcpServer>> TcpServer::Start(Runtime& runtime, const Router& router,
+absl::StatusOr<std::unique_ptr<TcpServer>> TcpServer::Start(Runtime& runtime, const Handler& handler,
                                                            TcpServerOptions options) {
   if (absl::Status s = options.connection.Validate(); !s.ok()) return s;
   if (options.connections_max == 0) {
     return absl::InvalidArgumentError("TcpServer: connections_max must be positive");
   }
-  std::unique_ptr<TcpServer> server(new TcpServer(runtime, router, std::move(options)));
+  std::unique_ptr<TcpServer> server(new TcpServer(runtime, handler, std::move(options)));
   TcpServer* self = server.get();
   for (size_t i = 0; i < runtime.reactor_count(); ++i) {
     self->shards_.push_back(std::make_unique<Shard>());
     absl::Status made = runtime.Run(i, [self, i](Reactor& r) -> absl::Status {
       Shard& shard = *self->shards_[i];
       shard.reactor = &r;
-      shard.server = std::make_unique<Server>(r.env(), *self->router_, self->options_.connection);
+      shard.server = std::make_unique<Server>(r.env(), *self->handler_, self->options_.connection);
       shard.connections = std::make_unique<WaitGroup>(r.env());
       return absl::OkStatus();
     });

@@ -29,7 +29,7 @@
 
 #include "absl/status/statusor.h"
 #include "impl/options.h"
-#include "impl/router.h"
+#include "impl/handler.h"
 #include "impl/runtime/runtime.h"
 #include "impl/runtime/tcp.h"
 #include "impl/time.h"
@@ -49,8 +49,8 @@ struct TcpServerOptions {
 
 class TcpServer {
  public:
-  // Validates the options, listens, and starts serving. `router` must outlive the server.
-  static absl::StatusOr<std::unique_ptr<TcpServer>> Start(Runtime& runtime, const Router& router,
+  // Validates the options, listens, and starts serving. `handler` (usually a Router) must outlive the server.
+  static absl::StatusOr<std::unique_ptr<TcpServer>> Start(Runtime& runtime, const Handler& handler,
                                                          TcpServerOptions options);
   // Shutdown(Duration::Zero()) unless already shut down. Shut the server down before stopping
   // its Runtime.
@@ -76,13 +76,13 @@ class TcpServer {
 
  private:
   struct Shard;
-  TcpServer(Runtime& runtime, const Router& router, TcpServerOptions options);
+  TcpServer(Runtime& runtime, const Handler& handler, TcpServerOptions options);
   void AcceptLoop();
   void ServeSocket(size_t shard, TcpListener::AcceptedSocket socket);
   void ShutdownShards(Duration grace);
 
   Runtime* runtime_;
-  const Router* router_;
+  const Handler* handler_;
   const TcpServerOptions options_;
   std::string address_;
   std::vector<std::unique_ptr<Shard>> shards_;  // one per reactor, each touched only there

@@ -15,6 +15,7 @@
 #include "impl/conn.h"
 #include "impl/context.h"
 #include "impl/errors.h"
+#include "impl/router.h"
 #include "impl/runtime/test_util.h"
 #include "impl/sync.h"
 

@@ -332,6 +332,41 @@ TEST(TcpTest, DialToClosedPortIsRefused) {
   ASSERT_TRUE(s.ok()) << s;
 }
 
+// TcpDialer is the runtime's Dialer (impl/env.h): connects like Dial, refusals are kUnavailable,
+// and a deadline already past fails with kDeadlineExceeded instead of waiting for the connect.
+TEST(TcpTest, TcpDialerConnectsAndReportsRefusalsAndPastDeadlines) {
+  auto rt = StartRuntime(1);
+  absl::Status s = rt->Run(0, [](Reactor& r) -> absl::Status {
+    TcpDialer tcp(r);
+    Dialer& dialer = tcp;
+    absl::StatusOr<std::unique_ptr<TcpListener>> l = TcpListener::Listen(r, "127.0.0.1:0");
+    if (!l.ok()) return l.status();
+    absl::StatusOr<std::unique_ptr<Transport>> c =
+        dialer.Dial((*l)->address(), r.Now() + Duration::Seconds(5));
+    EXPECT_TRUE(c.ok()) << c.status();
+    absl::StatusOr<std::unique_ptr<Transport>> t = (*l)->Accept();
+    EXPECT_TRUE(t.ok()) << t.status();
+    if (c.ok() && t.ok()) {
+      EXPECT_TRUE((*c)->Write("hi").ok());
+      EXPECT_EQ(ReadExactly(**t, 2).value_or(""), "hi");
+      (*c)->Close();
+      (*t)->Close();
+    }
+    const std::string addr = (*l)->address();
+    l->reset();  // nothing listens on the port any more
+    absl::StatusOr<std::unique_ptr<Transport>> refused =
+        dialer.Dial(addr, r.Now() + Duration::Seconds(5));
+    EXPECT_TRUE(absl::IsUnavailable(refused.status())) << refused.status();
+    // 192.0.2.1 (TEST-NET-1) never answers: with the deadline already past, the connect that
+    // would be pending times out at once (an unreachable network is refused at once instead).
+    absl::StatusOr<std::unique_ptr<Transport>> late = dialer.Dial("192.0.2.1:9", r.Now());
+    EXPECT_TRUE(absl::IsDeadlineExceeded(late.status()) || absl::IsUnavailable(late.status()))
+        << late.status();
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(s.ok()) << s;
+}
+
 TEST(TcpTest, BadAddressesAreInvalidArguments) {
   auto rt = StartRuntime(1);
   absl::Status s = rt->Run(0, [](Reactor& r) -> absl::Status {

@@ -23,7 +23,7 @@ Router EchoRouter() {
             return WithRemoteErrorCode(absl::UnknownError("boom"), 42);
           })
       .IgnoreError();
-  r.Bidi("/echo.Echo/Bidi", [](CallContext&, Stream& s) -> absl::Status {
+  r.Bidi("/echo.Echo/Bidi", [](CallContext&, RpcStream& s) -> absl::Status {
      for (;;) {
        absl::StatusOr<std::string> m = s.Recv();
        if (IsEof(m.status())) return absl::OkStatus();
@@ -32,7 +32,7 @@ Router EchoRouter() {
      }
    }).IgnoreError();
   r.ServerStream("/echo.Echo/ServerStream",
-                 [](CallContext&, absl::string_view req, Stream& s) -> absl::Status {
+                 [](CallContext&, absl::string_view req, RpcStream& s) -> absl::Status {
                    int n = 0;
                    if (!absl::SimpleAtoi(req, &n) || n < 0) {
                      return WithRemoteErrorCode(absl::InvalidArgumentError("bad count"), 3);
@@ -44,7 +44,7 @@ Router EchoRouter() {
                  })
       .IgnoreError();
   r.ClientStream("/echo.Echo/ClientStream",
-                 [](CallContext&, Stream& s) -> absl::StatusOr<std::string> {
+                 [](CallContext&, RpcStream& s) -> absl::StatusOr<std::string> {
                    size_t total = 0;
                    for (;;) {
                      absl::StatusOr<std::string> m = s.Recv();
@@ -74,10 +74,10 @@ Router EchoRouter() {
 
 sim::RunResult RunPair(const Options& client_options, const Options& server_options,
                        std::function<void(Pair&, sim::SimContext&)> body, uint64_t seed,
-                       const Router* router, std::optional<sim::FaultPlan> plan,
+                       const Handler* handler, std::optional<sim::FaultPlan> plan,
                        const sim::NetworkOptions& network) {
   const Router echo = EchoRouter();
-  if (router == nullptr) router = &echo;
+  if (handler == nullptr) handler = &echo;
   sim::RunOptions options;
   options.trace = {.echo = false, .ring_max_lines = 100};
   return sim::RunSeed(
@@ -87,7 +87,7 @@ sim::RunResult RunPair(const Options& client_options, const Options& server_opti
         auto [client_end, server_end] = sim.network().Pipe("conn", plan);
         Pair pair;
         pair.sim_ = &sim;
-        pair.server_ = std::make_unique<Server>(env, *router, server_options);
+        pair.server_ = std::make_unique<Server>(env, *handler, server_options);
         WaitGroup served(env);
         served.Add();
         env.scheduler().Spawn("server conn", [&, t = std::move(server_end)]() mutable {

@@ -42,7 +42,7 @@ class Pair {
  private:
   friend sim::RunResult RunPair(const Options&, const Options&,
                                 std::function<void(Pair&, sim::SimContext&)>, uint64_t,
-                                const Router*, std::optional<sim::FaultPlan>,
+                                const Handler*, std::optional<sim::FaultPlan>,
                                 const sim::NetworkOptions&);
   std::unique_ptr<Conn> conn_;
   std::unique_ptr<Server> server_;
@@ -53,7 +53,7 @@ class Pair {
 // Runs `body` against a fresh client/server pair on the simulator with `seed`.
 sim::RunResult RunPair(const Options& client_options, const Options& server_options,
                        std::function<void(Pair&, sim::SimContext&)> body, uint64_t seed = 1,
-                       const Router* router = nullptr,
+                       const Handler* handler = nullptr,
                        std::optional<sim::FaultPlan> plan = sim::FaultPlan::None(),
                        const sim::NetworkOptions& network = sim::NetworkOptions{});
 

@@ -156,7 +156,7 @@ absl::StatusOr<StreamResult> ClientStreaming(DrpcBench& bench, size_t message_by
     CallContext ctx(r.env());
     const auto start = SteadyClock::now();
     const auto end = start + absl::ToChronoNanoseconds(duration);
-    absl::StatusOr<std::shared_ptr<Stream>> s = conn.NewStream(ctx, kSinkRpc);
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = conn.NewStream(ctx, kSinkRpc);
     if (!s.ok()) return s.status();
     uint64_t sent = 0;
     do {
@@ -186,19 +186,19 @@ absl::StatusOr<IdleStreamsResult> IdleStreams(DrpcBench& bench, size_t streams,
     result.threads_before = before.threads;
     // Each stream keeps its context: a stream is cancelled through it.
     std::vector<std::unique_ptr<CallContext>> contexts;
-    std::vector<std::shared_ptr<Stream>> open;
+    std::vector<std::shared_ptr<RpcStream>> open;
     contexts.reserve(streams);
     open.reserve(streams);
     const auto start = SteadyClock::now();
     for (size_t i = 0; i < streams; ++i) {
       contexts.push_back(std::make_unique<CallContext>(r.env()));
-      absl::StatusOr<std::shared_ptr<Stream>> s = conn.NewStream(*contexts.back(), kHoldRpc);
+      absl::StatusOr<std::shared_ptr<RpcStream>> s = conn.NewStream(*contexts.back(), kHoldRpc);
       if (!s.ok()) return s.status();
       if (absl::Status st = (*s)->Send("x"); !st.ok()) return st;
       open.push_back(*std::move(s));
     }
     std::string m;
-    for (const std::shared_ptr<Stream>& s : open) {
+    for (const std::shared_ptr<RpcStream>& s : open) {
       if (absl::Status st = s->RecvInto(&m); !st.ok()) return st;
     }
     result.open_seconds = SecondsSince(start);
@@ -207,10 +207,10 @@ absl::StatusOr<IdleStreamsResult> IdleStreams(DrpcBench& bench, size_t streams,
     result.rss_bytes_per_stream = static_cast<double>(during.rss_bytes - before.rss_bytes) / streams;
     result.heap_bytes_per_stream = static_cast<double>(during.heap_bytes - before.heap_bytes) / streams;
     if (absl::Status st = TimedCalls(r, conn, 64, probe_duration, result.probe); !st.ok()) return st;
-    for (const std::shared_ptr<Stream>& s : open) {
+    for (const std::shared_ptr<RpcStream>& s : open) {
       if (absl::Status st = s->CloseSend(); !st.ok()) return st;
     }
-    for (const std::shared_ptr<Stream>& s : open) {
+    for (const std::shared_ptr<RpcStream>& s : open) {
       absl::Status st = s->RecvInto(&m);
       if (!IsEof(st)) return st.ok() ? absl::InternalError("hold: message after CloseSend") : st;
     }

@@ -45,7 +45,7 @@ std::string ClientMessage(const std::string& name) {
 Script ServerStream(const std::string& n) {
   return [n](Env& env, Conn& conn) -> absl::Status {
     CallContext call(env);
-    absl::StatusOr<std::shared_ptr<Stream>> st = conn.NewStream(call, "/interop.Echo/ServerStream");
+    absl::StatusOr<std::shared_ptr<RpcStream>> st = conn.NewStream(call, "/interop.Echo/ServerStream");
     if (!st.ok()) return st.status();
     if (absl::Status s = (*st)->SendLast(n); !s.ok()) return s;
     while ((*st)->Recv().ok()) {
@@ -56,7 +56,7 @@ Script ServerStream(const std::string& n) {
 
 absl::Status ClientStream(Env& env, Conn& conn) {
   CallContext call(env);
-  absl::StatusOr<std::shared_ptr<Stream>> st = conn.NewStream(call, "/interop.Echo/ClientStream");
+  absl::StatusOr<std::shared_ptr<RpcStream>> st = conn.NewStream(call, "/interop.Echo/ClientStream");
   if (!st.ok()) return st.status();
   for (const char* m : {"abc", "de", "f"}) {
     if (absl::Status s = (*st)->Send(m); !s.ok()) return s;
@@ -67,7 +67,7 @@ absl::Status ClientStream(Env& env, Conn& conn) {
 
 absl::Status Bidi(Env& env, Conn& conn) {
   CallContext call(env);
-  absl::StatusOr<std::shared_ptr<Stream>> st = conn.NewStream(call, "/interop.Echo/Bidi");
+  absl::StatusOr<std::shared_ptr<RpcStream>> st = conn.NewStream(call, "/interop.Echo/Bidi");
   if (!st.ok()) return st.status();
   for (const char* m : {"one", "two", "three"}) {
     if (absl::Status s = (*st)->Send(m); !s.ok()) return s;

@@ -18,7 +18,7 @@ Router EchoRouter() {
           })
       .IgnoreError();
   r.ServerStream("/interop.Echo/ServerStream",
-                 [](CallContext&, absl::string_view req, Stream& s) -> absl::Status {
+                 [](CallContext&, absl::string_view req, RpcStream& s) -> absl::Status {
                    int n = 0;
                    if (!absl::SimpleAtoi(req, &n) || n < 0) {
                      return WithRemoteErrorCode(
@@ -31,7 +31,7 @@ Router EchoRouter() {
                  })
       .IgnoreError();
   r.ClientStream("/interop.Echo/ClientStream",
-                 [](CallContext&, Stream& s) -> absl::StatusOr<std::string> {
+                 [](CallContext&, RpcStream& s) -> absl::StatusOr<std::string> {
                    size_t total = 0;
                    std::string m;
                    for (;;) {
@@ -42,7 +42,7 @@ Router EchoRouter() {
                    }
                  })
       .IgnoreError();
-  r.Bidi("/interop.Echo/Bidi", [](CallContext&, Stream& s) -> absl::Status {
+  r.Bidi("/interop.Echo/Bidi", [](CallContext&, RpcStream& s) -> absl::Status {
      std::string m;
      for (;;) {
        absl::Status st = s.RecvInto(&m);
