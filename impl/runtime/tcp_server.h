@@ -49,7 +49,8 @@ struct TcpServerOptions {
 
 class TcpServer {
  public:
-  // Validates the options, listens, and starts serving. `handler` (usually a Router) must outlive the server.
+  // Validates the options, listens, and starts serving. `handler` (usually a Router) must
+  // outlive the server.
   static absl::StatusOr<std::unique_ptr<TcpServer>> Start(Runtime& runtime, const Handler& handler,
                                                          TcpServerOptions options);
   // Shutdown(Duration::Zero()) unless already shut down. Shut the server down before stopping
