@@ -22,7 +22,9 @@ class Out {
   }
   void Blank() { text_ += "\n"; }
   void Comment(int indent, const std::vector<std::string>& lines) {
-    for (const std::string& l : lines) Line(indent, absl::StrCat("//", l));
+    for (const std::string& l : lines) {
+      Line(indent, absl::StrCat("//", l.empty() || l[0] == ' ' ? "" : " ", l));
+    }
   }
   std::string Take() { return std::move(text_); }
 
@@ -305,7 +307,7 @@ bool DrpcCppGenerator::Generate(const google::protobuf::FileDescriptor* file,
                                 std::string* error) const {
   absl::StatusOr<Options> options = ParseOptions(parameter);
   if (!options.ok()) {
-    *error = absl::StrCat(file->name(), ": ", options.status().message());
+    *error = std::string(options.status().message());
     return false;
   }
   absl::StatusOr<FileModel> model = BuildFileModel(*file);
@@ -318,7 +320,7 @@ bool DrpcCppGenerator::Generate(const google::protobuf::FileDescriptor* file,
     written = Write(context, model->base + ".drpc.cc", GenerateSource(*model, *options));
   }
   if (!written.ok()) {
-    *error = absl::StrCat(file->name(), ": ", written.message());
+    *error = std::string(written.message());
     return false;
   }
   return true;

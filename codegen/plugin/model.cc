@@ -116,13 +116,12 @@ Shape ShapeOf(const MethodDescriptor& m) {
   return Shape::kUnary;
 }
 
-absl::StatusOr<ServiceModel> BuildService(const FileDescriptor& file,
-                                          const ServiceDescriptor& service) {
+absl::StatusOr<ServiceModel> BuildService(const ServiceDescriptor& service) {
   ServiceModel model;
   model.full_name = service.full_name();
   model.cpp_name = ResolveKeyword(service.name());
   model.comment = CommentOf(service);
-  const std::string where = absl::StrCat(file.name(), ": service ", service.full_name());
+  const std::string where = absl::StrCat("service ", service.full_name());
   std::map<std::string, std::string> cpp_names;  // C++ method name -> proto method name
   for (int i = 0; i < service.method_count(); ++i) {
     const MethodDescriptor& m = *service.method(i);
@@ -175,8 +174,7 @@ absl::StatusOr<FileModel> BuildFileModel(const FileDescriptor& file) {
   FileModel model;
   model.proto_path = file.name();
   if (!absl::EndsWith(file.name(), ".proto")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(file.name(), ": file name does not end in .proto"));
+    return absl::InvalidArgumentError("the file name does not end in .proto");
   }
   model.base = std::string(absl::StripSuffix(file.name(), ".proto"));
   if (!file.package().empty()) {
@@ -194,11 +192,11 @@ absl::StatusOr<FileModel> BuildFileModel(const FileDescriptor& file) {
   }
   for (int i = 0; i < file.service_count(); ++i) {
     const ServiceDescriptor& service = *file.service(i);
-    absl::StatusOr<ServiceModel> s = BuildService(file, service);
+    absl::StatusOr<ServiceModel> s = BuildService(service);
     if (!s.ok()) return s.status();
     if (auto it = type_names.find(s->cpp_name); it != type_names.end()) {
       return absl::InvalidArgumentError(absl::StrCat(
-          file.name(), ": service ", service.full_name(), " would be the C++ class ", s->cpp_name,
+          "service ", service.full_name(), " would be the C++ class ", s->cpp_name,
           ", which ", it->second, " already is; rename one of them"));
     }
     model.services.push_back(*std::move(s));

@@ -6,8 +6,8 @@
 //   absl::StatusOr<FileModel> model = BuildFileModel(file_descriptor);
 //   model->services[0].methods[0].rpc    // "/interop.Echo/Unary"
 //
-// Errors name the .proto file and the element ("examples/echo/echo.proto: service interop.Echo:
-// ..."): protoc prints them as the plugin's failure.
+// Errors name the element ("service interop.Echo: method ..."); protoc prints them after the
+// file's name as the plugin's failure ("--drpc-cpp_out: examples/echo/echo.proto: service ...").
 #ifndef DRPC_CODEGEN_PLUGIN_MODEL_H_
 #define DRPC_CODEGEN_PLUGIN_MODEL_H_
 
