@@ -96,9 +96,10 @@ def _drpc_proto_gen_impl(ctx):
             expected[o] = True
     outputs = ctx.outputs.outs
     for o in outputs:
-        rel = o.short_path[len(package) + 1:] if package else o.short_path
-        if _strip_repo(rel) not in expected and rel not in expected:
-            fail("unexpected output %s" % o.short_path)
+        path = _strip_repo(o.short_path)
+        rel = path[len(package) + 1:] if package else path
+        if rel not in expected:
+            fail("drpc_cc_library: unexpected output %s (want one of %s)" % (rel, sorted(expected.keys())))
 
     ctx.actions.run(
         executable = ctx.executable._protoc,
