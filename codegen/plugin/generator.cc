@@ -142,8 +142,8 @@ void EmitServiceHeader(const ServiceModel& s, const Options& options, Out& out) 
     out.Line(1, "};");
   }
   out.Blank();
-  out.Line(1, "// Registers every method of `impl` on `router`; kAlreadyExists, and nothing registered,");
-  out.Line(1, "// if a name is taken. `impl` must outlive the router's servers.");
+  out.Line(1, "// Registers every method of `impl` on `router`; kAlreadyExists, and nothing");
+  out.Line(1, "// registered, if a name is taken. `impl` must outlive the router's servers.");
   out.Line(1, "static absl::Status Register(::drpc::Router& router, Server& impl);");
   out.Line(0, "};");
 }
@@ -205,11 +205,11 @@ void EmitServiceSource(const ServiceModel& s, const Options& options, Out& out) 
   for (const MethodModel& m : s.methods) EmitClientMethod(s, m, out);
   if (options.unimplemented) {
     for (const MethodModel& m : s.methods) {
-      out.Line(0, absl::StrCat(absl::StrReplaceAll(ServerSignature(m, false),
-                                                    {{m.cpp_name + "(",
-                                                      absl::StrCat(s.cpp_name, "::UnimplementedServer::",
-                                                                   m.cpp_name, "(")}}),
-                               " {"));
+      const std::string qualified =
+          absl::StrCat(s.cpp_name, "::UnimplementedServer::", m.cpp_name, "(");
+      out.Line(0, absl::StrCat(
+                      absl::StrReplaceAll(ServerSignature(m, false), {{m.cpp_name + "(", qualified}}),
+                      " {"));
       out.Line(1, "return ::drpc::UnimplementedMethod();");
       out.Line(0, "}");
       out.Blank();
@@ -225,7 +225,9 @@ void EmitServiceSource(const ServiceModel& s, const Options& options, Out& out) 
     for (const MethodModel& m : s.methods) constants.push_back(m.constant);
     out.Line(1, absl::StrCat("for (const char* rpc : {", absl::StrJoin(constants, ", "), "}) {"));
     out.Line(2, "if (router.Has(rpc)) {");
-    out.Line(3, "return absl::AlreadyExistsError(absl::StrCat(\"rpc \", rpc, \" is already registered\"));");
+    out.Line(3,
+             "return absl::AlreadyExistsError(absl::StrCat(\"rpc \", rpc, \" is already "
+             "registered\"));");
     out.Line(2, "}");
     out.Line(1, "}");
     out.Line(1, "Server* const s = &impl;");

@@ -153,14 +153,16 @@ absl::StatusOr<Options> ParseOptions(absl::string_view parameter) {
   Options options;
   if (parameter.empty()) return options;
   for (absl::string_view item : absl::StrSplit(parameter, ',')) {
-    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
+    std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(item, absl::MaxSplits('=', 1));
     if (kv.first == "unimplemented") {
       if (absl::Status s = ParseBool(kv.first, kv.second, &options.unimplemented); !s.ok()) return s;
     } else if (kv.first == "drpc_include_prefix") {
       options.drpc_include_prefix = std::string(absl::StripSuffix(kv.second, "/"));
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unknown option \"", item, "\" (known: unimplemented=true|false, drpc_include_prefix=DIR)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown option \"", item,
+                       "\" (known: unimplemented=true|false, drpc_include_prefix=DIR)"));
     }
   }
   return options;
