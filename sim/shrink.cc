@@ -173,6 +173,10 @@ Outcome RunHere(const ScenarioSpec& spec, const RunOptions& base, const Source& 
       o.failure = FailureClass::kCrash;
       o.message = std::string(message);
       o.consumed = recording.consumed();
+      // What the recorder counted (when measuring); the run's own statistics died with it.
+      o.stats.fibers = recorder.counts().fibers;
+      o.stats.connections = recorder.counts().connections;
+      o.stats.faults_struck = recorder.counts().faults;
       o.stats.streams = recorder.counts().streams_opened;
       WriteAll(crash_fd, EncodeOutcome(o));
     };
@@ -337,12 +341,15 @@ class Shrinker {
       std::vector<size_t> batch;
       for (; next < candidates.size() && batch.size() < static_cast<size_t>(std::max(1, options_.jobs));
            ++next) {
-        if (!tried_.insert(Fingerprint(candidates[next])).second) continue;  // ran before
+        if (tried_.contains(Fingerprint(candidates[next]))) continue;  // ran before: it lost
         batch.push_back(next);
       }
       std::vector<Outcome> outcomes = RunBatch(candidates, batch);
+      // Judged one by one, as if the batch ran sequentially: outcomes after the winner are
+      // discarded unseen, so the result does not depend on `jobs`.
       for (size_t k = 0; k < batch.size(); ++k) {
-        ++runs_;  // counted one by one, as if the batch ran sequentially
+        if (!tried_.insert(Fingerprint(candidates[batch[k]])).second) continue;  // a duplicate
+        ++runs_;
         if (Wins(outcomes[k])) {
           best_ = std::move(outcomes[k]);
           ++accepted_;
