@@ -187,7 +187,9 @@ struct Cancel : Step {
 };
 
 struct Recv : Step {
-  explicit Recv(const Model& m) { RC_PRE(!m.recv_pending); }
+  explicit Recv(const Model& m) { checkPreconditions(m); }
+  // Checked when generated and again when rapidcheck shrinks a sequence.
+  void checkPreconditions(const Model& m) const override { RC_PRE(!m.recv_pending); }
   void Do(Model& m, Sut* sut) const override {
     std::optional<absl::StatusOr<std::string>> want = m.stream.Recv();
     if (!want.has_value()) m.recv_pending = true;
@@ -211,7 +213,8 @@ Packet RemotePacket(Kind kind, std::string data = "", bool control = false) {
 
 struct RemoteMessage : Step {
   std::string msg = GenMessage();
-  explicit RemoteMessage(const Model& m) { RC_PRE(m.stream.queued() < 16); }  // never a full queue
+  explicit RemoteMessage(const Model& m) { checkPreconditions(m); }
+  void checkPreconditions(const Model& m) const override { RC_PRE(m.stream.queued() < 16); }  // never a full queue
   void Do(Model& m, Sut* sut) const override {
     m.stream.RemoteMessage(msg);
     if (sut) RC_ASSERT(sut->stream->HandlePacket(RemotePacket(Kind::kMessage, msg)).ok());
@@ -262,7 +265,8 @@ struct ConnectionEnds : Step {
 };
 
 struct HandlerReturns : Step {
-  explicit HandlerReturns(const Model& m) { RC_PRE(m.role == Stream::Role::kServer); }
+  explicit HandlerReturns(const Model& m) { checkPreconditions(m); }
+  void checkPreconditions(const Model& m) const override { RC_PRE(m.role == Stream::Role::kServer); }
   void Do(Model& m, Sut* sut) const override {
     m.stream.StopReceiving();
     if (sut) sut->stream->StopReceiving();
