@@ -10,6 +10,12 @@
 //                              reports it ("wrong unary reply"). The workload also draws cancels,
 //                              faults and connection closes, which the bug does not need: a
 //                              shrunk tape drops them.
+//   test.prop.workload.lost_response
+//                              a generated mux workload (sim/generated_workload.h) whose server
+//                              streams send one message fewer than planned
+//                              (Sabotage::kDropLastResponse): the isolation property must find it,
+//                              shrink it and print a replay line for its tape.
+#include "sim/generated_workload.h"
 #include "sim/scenario.h"
 #include "sim/workload.h"
 
@@ -41,6 +47,18 @@ DRPC_SIM_SCENARIO(test_planted_shared_state,
                                   "yield (tests of the shrinker, timeline and properties)",
                    .body = PlantedSharedState,
                    .default_seeds = 40,
+                   .expect_failure = true});
+
+DRPC_SIM_SCENARIO(test_prop_workload_lost_response,
+                  {.name = "test.prop.workload.lost_response",
+                   .description = "a generated mux workload whose server streams lose their last "
+                                  "message (tests of the isolation property)",
+                   .body =
+                       [](SimContext& ctx) {
+                         RunGeneratedWorkload(ctx, WorkloadMode::kMux,
+                                              WorkloadConfig::Sabotage::kDropLastResponse);
+                       },
+                   .default_seeds = 20,
                    .expect_failure = true});
 
 }  // namespace drpc::sim
