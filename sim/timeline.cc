@@ -21,6 +21,8 @@ constexpr double kLabelWidth = 330;
 constexpr double kMargin = 12;
 constexpr double kTickSpacing = 120;
 constexpr size_t kLabelCharsMax = 52;
+// A short run is stretched to this width, so its marks do not huddle in a corner.
+constexpr double kDrawnWidthMin = 840;
 
 std::string Escape(absl::string_view s) {
   std::string out;
@@ -201,6 +203,11 @@ class TimelineWriter {
         xs_[i] = xs_[a] + frac * (xs_[b] - xs_[a]);
       }
     }
+    if (x < kDrawnWidthMin && x > kMargin) {
+      const double stretch = (kDrawnWidthMin - kMargin) / (x - kMargin);
+      for (double& xi : xs_) xi = kMargin + (xi - kMargin) * stretch;
+      x = kDrawnWidthMin;
+    }
     width_ = x + 3 * kMargin;
   }
 
@@ -301,8 +308,7 @@ class TimelineWriter {
 
   void DrawLaneBackgrounds(std::string& svg) const {
     for (const auto& [key, i] : lanes_) {
-      absl::StrAppend(&svg, "<rect x=\"0\" y=\"", LaneY(key), "\" width=\"",
-                      absl::StrFormat("%.0f", width_), "\" height=\"", kLaneHeight, "\" fill=\"",
+      absl::StrAppend(&svg, "<rect x=\"0\" y=\"", LaneY(key), "\" width=\"100%\" height=\"", kLaneHeight, "\" fill=\"",
                       Focused(key) ? "#fbe3e3" : (i % 2 ? "#f4f4f4" : "#fbfbfb"), "\"/>");
     }
   }
@@ -448,7 +454,7 @@ class TimelineWriter {
         ".okbox{border:2px solid #2e9e44;background:#f0fff2;padding:6px 10px;margin:8px 0}\n"
         ".legend{font-size:12px;margin:6px 0} .legend span{display:inline-block;width:10px;height:10px;margin:0 3px 0 10px}\n"
         ".timeline{display:flex;border:1px solid #ccc} .labels{flex:none}\n"
-        ".scroll{overflow-x:auto;direction:rtl;flex:1} .scroll svg{direction:ltr}\n"
+        ".scroll{overflow-x:auto;direction:rtl;flex:1} .scroll svg{direction:ltr;min-width:100%}\n"
         "text.lbl{font-family:monospace;font-size:11px} text.time{font-family:monospace;font-size:10px;fill:#555}\n"
         "line.tick{stroke:#ddd;stroke-width:1} .park{fill:#999;fill-opacity:0.35}\n"
         ".spawn{fill:#2e9e44} .exit{fill:none;stroke:#333} .unpark{fill:#1f5fbf} .timer{fill:#888}\n"
