@@ -11,9 +11,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "sim/timeline_marks.h"
 
 namespace drpc::sim {
 namespace {
+
+using timeline_internal::Condense;
+using timeline_internal::Escape;
+using timeline_internal::FormatTime;
+using timeline_internal::Item;
+using timeline_internal::KindColor;
+using timeline_internal::Shorten;
 
 constexpr double kLaneHeight = 22;
 constexpr double kAxisHeight = 30;
@@ -23,45 +31,6 @@ constexpr double kTickSpacing = 120;
 constexpr size_t kLabelCharsMax = 52;
 // A short run is stretched to this width, so its marks do not huddle in a corner.
 constexpr double kDrawnWidthMin = 840;
-
-std::string Escape(absl::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default:
-        // Control bytes are not allowed in XML; payload bytes never reach here, names might.
-        out += static_cast<unsigned char>(c) < 0x20 && c != '\n' ? '?' : c;
-    }
-  }
-  return out;
-}
-
-std::string Shorten(absl::string_view s, size_t max) {
-  if (s.size() <= max) return std::string(s);
-  return absl::StrCat(s.substr(0, max - 1), "…");
-}
-
-std::string FormatTime(Instant t) { return (t - Instant()).ToString(); }
-
-const char* KindColor(Kind k) {
-  switch (k) {
-    case Kind::kInvoke: return "#1f5fbf";
-    case Kind::kInvokeMetadata: return "#6fa8ff";
-    case Kind::kMessage: return "#2e9e44";
-    case Kind::kError: return "#d62728";
-    case Kind::kCancel: return "#9467bd";
-    case Kind::kClose: return "#333333";
-    case Kind::kCloseSend: return "#ff9f1c";
-    case Kind::kWindowUpdate: return "#17becf";
-  }
-  return "#bbbbbb";
-}
 
 // Lanes in drawing order: (group, a, b). Group 0 the run; 1 a connection (b = 0/1 its directions,
 // b = 2 + stream ID its streams); 2 timers; 3 fibers (a = fiber ID).
@@ -75,65 +44,6 @@ LaneKey DirectionLane(uint64_t connection, int end) {
   return {kConnectionGroup, connection, static_cast<uint64_t>(end)};
 }
 LaneKey StreamLane(uint64_t connection, uint64_t stream) { return {kConnectionGroup, connection, 2 + stream}; }
-
-// One mark of the picture: an event, or several condensed into one — the frames of one packet
-// (a message split into 585 frames is one mark), timers firing together at one instant.
-struct Item {
-  const RunEvent* e = nullptr;
-  uint64_t count = 1;  // frames of the packet, or timers
-  uint64_t bytes = 0;  // frames: data bytes of the packet so far
-  bool hidden = false;
-};
-
-// Condenses the recorder's events into marks: frames of one packet become one mark, timers firing
-// together one mark, and a fiber parked and unparked at the same instant (a reader taking a
-// segment) nothing at all — that is what long bursts at one instant consist of.
-std::vector<Item> Condense(const std::deque<RunEvent>& events) {
-  std::vector<Item> items;
-  std::map<std::tuple<uint64_t, int, bool, uint64_t, uint64_t>, size_t> open_packets;
-  std::map<uint64_t, size_t> parked;  // fiber -> its park's item
-  for (const RunEvent& e : events) {
-    if (e.type == RunEventType::kFrame) {
-      const auto key = std::make_tuple(e.subject, e.end, e.sent, e.id.stream, e.id.message);
-      auto it = open_packets.find(key);
-      if (it != open_packets.end() && items[it->second].e->kind == e.kind) {
-        Item& packet = items[it->second];
-        ++packet.count;
-        packet.bytes += e.size;
-        if (e.done) open_packets.erase(it);
-        continue;
-      }
-      items.push_back({&e, 1, e.size});
-      if (e.done) {
-        open_packets.erase(key);
-      } else {
-        open_packets[key] = items.size() - 1;
-      }
-      continue;
-    }
-    if (e.type == RunEventType::kPark) parked[e.subject] = items.size();
-    if (e.type == RunEventType::kUnpark || e.type == RunEventType::kExit) {
-      auto it = parked.find(e.subject);
-      if (it != parked.end()) {
-        const bool instant = items[it->second].e->time == e.time;
-        if (instant && e.type == RunEventType::kUnpark) items[it->second].hidden = true;
-        parked.erase(it);
-        if (instant && e.type == RunEventType::kUnpark) continue;
-      }
-    }
-    if (e.type == RunEventType::kTimer) {
-      size_t last = items.size();
-      while (last > 0 && items[last - 1].hidden) --last;
-      if (last > 0 && items[last - 1].e->type == RunEventType::kTimer && items[last - 1].e->time == e.time) {
-        ++items[last - 1].count;
-        continue;
-      }
-    }
-    items.push_back({&e});
-  }
-  std::erase_if(items, [](const Item& i) { return i.hidden; });
-  return items;
-}
 
 class TimelineWriter {
  public:
