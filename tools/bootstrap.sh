@@ -24,6 +24,7 @@ PACKAGES=(
   zip                    # OSS-Fuzz style seed corpus archives (fuzz/oss_fuzz_build.sh)
   pkg-config             # fuzz/oss_fuzz_build.sh finds abseil's link flags with it
   python3                # .ci/run summary of Bazel's test results
+  libsnappy-dev          # mux compression "snappy" (proto/compression.h)
 )
 
 # Only with --with-grpc: the optional gRPC C++ side-by-side benchmark (never needed by the build).
