@@ -301,8 +301,10 @@ std::string MinLzEncodeBlock(absl::string_view src) {
   std::string out(1, '\0');
   if (src.empty()) return out;
   std::string elements = EncodeElements(src);
-  if (elements.size() >= src.size()) {
-    // Stored: length 0, then the bytes themselves (cheaper to decode, never larger).
+  // A stored block (length 0, then the bytes themselves) is n + 2 bytes and the cheapest to
+  // decode: compressed elements must beat it. That also keeps them below the stated length, as
+  // decoders require.
+  if (VarintSize(src.size()) + elements.size() >= src.size() + 1) {
     out.push_back('\0');
     out.append(src.data(), src.size());
     return out;
