@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "proto/base/check.h"
+#include "proto/base/status.h"
 #include "proto/limits.h"
 #include "proto/snappy_block.h"
 #include "proto/varint.h"
@@ -188,101 +189,136 @@ absl::StatusOr<Header> ParseHeader(absl::string_view block) {
   return h;
 }
 
-// Decodes elements into `dst` (sized to the stated length). Every read and write is checked.
-absl::Status DecodeElements(absl::string_view src, std::string& dst) {
-  const size_t n = src.size();
-  const size_t want = dst.size();
-  size_t s = 0;
-  size_t d = 0;
-  uint64_t offset = 1;
-  const auto truncated = [&](absl::string_view what) {
-    return Corrupt(absl::StrCat(what, " truncated at input offset ", s, " (output ", d, ")"));
-  };
-  while (s < n) {
-    const uint8_t tag = static_cast<uint8_t>(src[s]);
-    uint64_t length = 0;
-    uint64_t literals = 0;  // fused literals, emitted before the copy
+// Reads elements one at a time; every read is bounds-checked against the input.
+class ElementReader {
+ public:
+  explicit ElementReader(absl::string_view src) : src_(src) {}
+
+  bool done() const { return s_ >= src_.size(); }
+  size_t pos() const { return s_; }
+
+  // The next element: `literals` input bytes (at literal_pos()) to emit, then a copy of `length`
+  // bytes at offset(). A plain literal run has length 0.
+  absl::Status Next(uint64_t* literals, uint64_t* length) {
+    const uint8_t tag = static_cast<uint8_t>(src_[s_]);
+    *literals = 0;
+    *length = 0;
     switch (tag & 3) {
-      case kTagLiteral: {
-        const uint64_t x = tag >> 3;
-        if (x < 29) {
-          length = x + 1;
-          s += 1;
-        } else {
-          const size_t k = x - 28;
-          if (n - s < 1 + k) return truncated("literal length");
-          length = LoadLe(src, s + 1, k) + 30;
-          s += 1 + k;
-        }
-        if ((tag & 4) != 0) break;  // a repeat: copy at the last offset
-        if (length > n - s) return truncated("literals");
-        if (length > want - d) {
-          return Corrupt(absl::StrCat(length, " literals at output ", d, " exceed the length ", want));
-        }
-        std::memcpy(dst.data() + d, src.data() + s, length);
-        s += length;
-        d += length;
-        continue;
-      }
-      case kTagCopy1: {
-        if (n - s < 2) return truncated("copy1");
-        const uint64_t field = (tag >> 2) & 15;
-        offset = ((uint64_t{static_cast<uint8_t>(src[s + 1])} << 2) | (tag >> 6)) + 1;
-        s += 2;
-        if (field == 15) {
-          if (n - s < 1) return truncated("copy1 length");
-          length = static_cast<uint8_t>(src[s]) + 18;
-          s += 1;
-        } else {
-          length = field + 4;
-        }
-        break;
-      }
-      case kTagCopy2:
-      case kTagCopy3: {
-        const bool copy3 = (tag & 3) == kTagCopy3 && (tag & 4) != 0;
-        const bool fused2 = (tag & 3) == kTagCopy3 && !copy3;
-        uint64_t field = 0;
-        if (copy3) {
-          if (n - s < 4) return truncated("copy3");
-          const uint64_t word = LoadLe(src, s, 4);
-          literals = (word >> 3) & 3;
-          field = (word >> 5) & 63;
-          offset = (word >> 11) + kCopy3OffsetMin;
-          s += 4;
-        } else {
-          if (n - s < 3) return truncated("copy2");
-          offset = LoadLe(src, s + 1, 2) + kCopy2OffsetMin;
-          if (fused2) {
-            literals = ((tag >> 3) & 3) + 1;
-            length = ((tag >> 5) & 7) + 4;
-          } else {
-            field = tag >> 2;
-          }
-          s += 3;
-        }
-        if (!fused2) {
-          if (field <= 60) {
-            length = field + 4;
-          } else {
-            const size_t k = field - 60;
-            if (n - s < k) return truncated("copy length");
-            length = LoadLe(src, s, k) + 64;
-            s += k;
-          }
-        }
-        if (literals > 0) {
-          if (literals > n - s) return truncated("fused literals");
-          if (literals > want - d) return Corrupt(absl::StrCat("fused literals at output ", d, " exceed the length ", want));
-          std::memcpy(dst.data() + d, src.data() + s, literals);
-          s += literals;
-          d += literals;
-        }
-        break;
+      case kTagLiteral:
+        return ReadLiteralOrRepeat(tag, literals, length);
+      case kTagCopy1:
+        return ReadCopy1(tag, length);
+      default:
+        return ReadCopy2Or3(tag, literals, length);
+    }
+  }
+
+  // Consumes `n` literal bytes (checked by Next) and returns where they start.
+  size_t TakeLiterals(uint64_t n) {
+    const size_t at = s_;
+    s_ += n;
+    return at;
+  }
+  uint64_t offset() const { return offset_; }
+
+ private:
+  absl::Status Truncated(absl::string_view what) const {
+    return Corrupt(absl::StrCat(what, " truncated at input offset ", s_));
+  }
+  bool Has(size_t n) const { return src_.size() - s_ >= n; }
+
+  absl::Status ReadLiteralOrRepeat(uint8_t tag, uint64_t* literals, uint64_t* length) {
+    const uint64_t x = tag >> 3;
+    uint64_t n = x + 1;
+    if (x >= 29) {
+      const size_t k = x - 28;
+      if (!Has(1 + k)) return Truncated("literal length");
+      n = LoadLe(src_, s_ + 1, k) + 30;
+      s_ += k;
+    }
+    s_ += 1;
+    if ((tag & 4) != 0) {
+      *length = n;  // a repeat: a copy at the last offset
+      return absl::OkStatus();
+    }
+    if (!Has(n)) return Truncated("literals");
+    *literals = n;
+    return absl::OkStatus();
+  }
+
+  absl::Status ReadCopy1(uint8_t tag, uint64_t* length) {
+    if (!Has(2)) return Truncated("copy1");
+    const uint64_t field = (tag >> 2) & 15;
+    offset_ = ((uint64_t{static_cast<uint8_t>(src_[s_ + 1])} << 2) | (tag >> 6)) + 1;
+    s_ += 2;
+    *length = field + 4;
+    if (field == 15) {
+      if (!Has(1)) return Truncated("copy1 length");
+      *length = static_cast<uint8_t>(src_[s_]) + 18;
+      s_ += 1;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status ReadCopy2Or3(uint8_t tag, uint64_t* literals, uint64_t* length) {
+    const bool copy3 = (tag & 3) == kTagCopy3 && (tag & 4) != 0;
+    const bool fused2 = (tag & 3) == kTagCopy3 && !copy3;
+    uint64_t field = 0;
+    if (copy3) {
+      if (!Has(4)) return Truncated("copy3");
+      const uint64_t word = LoadLe(src_, s_, 4);
+      *literals = (word >> 3) & 3;
+      field = (word >> 5) & 63;
+      offset_ = (word >> 11) + kCopy3OffsetMin;
+      s_ += 4;
+    } else {
+      if (!Has(3)) return Truncated("copy2");
+      offset_ = LoadLe(src_, s_ + 1, 2) + kCopy2OffsetMin;
+      s_ += 3;
+      if (fused2) {
+        *literals = ((tag >> 3) & 3) + 1;
+        *length = ((tag >> 5) & 7) + 4;
+      } else {
+        field = tag >> 2;
       }
     }
+    if (!fused2) {
+      *length = field + 4;
+      if (field > 60) {
+        const size_t k = field - 60;
+        if (!Has(k)) return Truncated("copy length");
+        *length = LoadLe(src_, s_, k) + 64;
+        s_ += k;
+      }
+    }
+    if (!Has(*literals)) return Truncated("fused literals");
+    return absl::OkStatus();
+  }
+
+  absl::string_view src_;
+  size_t s_ = 0;
+  uint64_t offset_ = 1;  // the repeat offset starts at 1
+};
+
+// Decodes elements into `dst` (sized to the stated length). Every read and write is checked.
+absl::Status DecodeElements(absl::string_view src, std::string& dst) {
+  const size_t want = dst.size();
+  size_t d = 0;
+  ElementReader reader(src);
+  while (!reader.done()) {
+    uint64_t literals = 0;
+    uint64_t length = 0;
+    DRPC_RETURN_IF_ERROR(reader.Next(&literals, &length));
+    if (literals > want - d) {
+      return Corrupt(absl::StrCat(literals, " literals at output ", d, " exceed the length ", want));
+    }
+    std::memcpy(dst.data() + d, src.data() + reader.TakeLiterals(literals), literals);
+    d += literals;
+    if (length == 0) continue;
+    const uint64_t offset = reader.offset();
     if (offset > d) {
-      return Corrupt(absl::StrCat("copy offset ", offset, " at output ", d, " reaches before the start"));
+      return Corrupt(absl::StrCat("copy offset ", offset, " at output ", d,
+                                  " reaches before the start"));
     }
     if (length > want - d) {
       return Corrupt(absl::StrCat("copy of ", length, " at output ", d, " exceeds the length ", want));
