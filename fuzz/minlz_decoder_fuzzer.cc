@@ -32,7 +32,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else if (s.code() == absl::StatusCode::kResourceExhausted) {
     DRPC_CHECK(stated.ok() && *stated > limit);
   } else {
-    DRPC_CHECK(absl::StartsWith(s.message(), "minlz: ") || absl::StartsWith(s.message(), "snappy: "))
+    DRPC_CHECK(absl::StartsWith(s.message(), "minlz: ") ||
+               absl::StartsWith(s.message(), "snappy: "))
         << s.message();
   }
   if (block.size() > drpc::limits::kMinLzBlockMaxBytes) return 0;

@@ -18,7 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
   std::string out;
   const absl::Status s = drpc::DecompressMessage(drpc::Compression::kSnappy, body, limit, &out);
-  const absl::StatusOr<uint64_t> stated = drpc::DecompressedLength(drpc::Compression::kSnappy, body);
+  const absl::StatusOr<uint64_t> stated =
+      drpc::DecompressedLength(drpc::Compression::kSnappy, body);
   if (s.ok()) {
     DRPC_CHECK(stated.ok());
     DRPC_CHECK_EQ(out.size(), *stated);

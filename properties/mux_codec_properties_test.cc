@@ -84,7 +84,8 @@ RC_GTEST_PROP(CompressionProperties, DecodingArbitraryBytesStaysWithinTheLimit, 
     RC_ASSERT(out.size() <= limit);
   } else {
     RC_ASSERT(s.code() == absl::StatusCode::kResourceExhausted ||
-              absl::StartsWith(s.message(), "snappy: ") || absl::StartsWith(s.message(), "minlz: "));
+              absl::StartsWith(s.message(), "snappy: ") ||
+              absl::StartsWith(s.message(), "minlz: "));
   }
 }
 

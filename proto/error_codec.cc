@@ -31,7 +31,8 @@ std::string Quoted(absl::string_view text) {
 std::string EncodeGrpcStatusBody(const RemoteError& error) {
   GrpcStatus status;
   status.code = GrpcCodeForDrpcCode(error.code);
-  const std::string valid = pb::IsValidUtf8(error.text) ? std::string() : pb::ToValidUtf8(error.text);
+  const std::string valid =
+      pb::IsValidUtf8(error.text) ? std::string() : pb::ToValidUtf8(error.text);
   status.message = std::string(TruncateUtf8(valid.empty() ? error.text : valid,
                                             limits::kErrorTextMaxBytes));
   size_t detail_bytes = 0;

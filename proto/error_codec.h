@@ -8,7 +8,8 @@
 //
 //   std::string fork = EncodeErrorBody(ErrorFormat::kGrpcStatus, {.code = 0, .text = "boom"});
 //                                                 // 01 08 02 12 04 "boom"
-//   absl::StatusOr<RemoteError> r = DecodeErrorBody(ErrorFormat::kGrpcStatus, fork);  // {0, "boom"}
+//   absl::StatusOr<RemoteError> r =
+//       DecodeErrorBody(ErrorFormat::kGrpcStatus, fork);   // {0, "boom"}
 //
 // The two formats cannot be told apart reliably (an upstream code of 2^56 or more starts with
 // 0x01), so the caller always names the format: a connection is configured with one. Nothing

@@ -122,7 +122,8 @@ TEST(GrpcStatusErrorBodyTest, DetailsBeyondTheBudgetAreDropped) {
 }
 
 TEST(GrpcStatusErrorBodyTest, LongOrInvalidTextIsTruncatedAndRepaired) {
-  const RemoteError back = RoundTrip({1, std::string(limits::kErrorTextMaxBytes + 9, 'e') + "\xff"});
+  const RemoteError back =
+      RoundTrip({1, std::string(limits::kErrorTextMaxBytes + 9, 'e') + "\xff"});
   EXPECT_EQ(back.text, std::string(limits::kErrorTextMaxBytes, 'e'));
   EXPECT_EQ(RoundTrip({1, "bad \xff"}).text, "bad \xEF\xBF\xBD");
 }

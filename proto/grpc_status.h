@@ -5,7 +5,8 @@
 //   std::string bytes = EncodeGrpcStatus(s);               // 08 02 12 04 62 6f 6f 6d
 //   absl::StatusOr<GrpcStatus> back = DecodeGrpcStatus(bytes);
 //
-//   message Status { int32 code = 1; string message = 2; repeated google.protobuf.Any details = 3; }
+//   message Status { int32 code = 1; string message = 2;
+//                    repeated google.protobuf.Any details = 3; }
 //   message Any    { string type_url = 1; bytes value = 2; }
 //
 // Encoding follows proto3 and Go's marshaller: fields in number order, a zero code and an empty

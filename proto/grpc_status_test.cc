@@ -57,7 +57,8 @@ TEST(GrpcStatusTest, InvalidUtf8MessageIsRejectedAsGoDoes) {
 }
 
 TEST(GrpcStatusTest, InvalidUtf8MessageIsRepairedWhenEncoding) {
-  absl::StatusOr<GrpcStatus> s = DecodeGrpcStatus(EncodeGrpcStatus({.code = 2, .message = "a\xff"}));
+  absl::StatusOr<GrpcStatus> s =
+      DecodeGrpcStatus(EncodeGrpcStatus({.code = 2, .message = "a\xff"}));
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->message, "a\xEF\xBF\xBD");
 }

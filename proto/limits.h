@@ -76,7 +76,7 @@ inline constexpr uint64_t kWindowDefaultBytes = 1 * kMiB;
 inline constexpr uint64_t kWindowMinBytes = 1;
 inline constexpr uint64_t kWindowMaxBytes = (uint64_t{1} << 31) - 1;
 
-// --- Compression (mux mode, per stream; proto/compression.h) ---------------------------------------
+// --- Compression (mux mode, per stream; proto/compression.h) -------------------------------------
 // The MinLZ block format's largest block; "minlz-fastest" sends larger messages as Snappy blocks.
 inline constexpr size_t kMinLzBlockMaxBytes = 8 * kMiB;
 // "minlz-fastest" sends messages of at most this size as Snappy blocks (the fork's rule).

@@ -34,10 +34,10 @@ uint64_t LoadLe(absl::string_view in, size_t at, size_t n) {
 }
 
 void AppendLe(std::string& out, uint64_t v, size_t n) {
-  for (size_t i = 0; i < n; ++i) out.push_back(static_cast<char>(static_cast<uint8_t>(v >> (8 * i))));
+  for (size_t i = 0; i < n; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
 }
 
-// --- Encoder --------------------------------------------------------------------------------------
+// --- Encoder ------------------------------------------------------------------------------------
 
 // Literal and repeat lengths: 1..29 in the tag, else 30 + 1..3 little-endian bytes.
 void AppendLiteralOrRepeat(std::string& out, uint64_t length, bool repeat) {
@@ -140,7 +140,7 @@ std::string EncodeElements(absl::string_view src) {
   return out;
 }
 
-// --- Decoder --------------------------------------------------------------------------------------
+// --- Decoder ------------------------------------------------------------------------------------
 
 struct Header {
   bool snappy = false;
@@ -310,7 +310,8 @@ absl::Status DecodeElements(absl::string_view src, std::string& dst) {
     uint64_t length = 0;
     DRPC_RETURN_IF_ERROR(reader.Next(&literals, &length));
     if (literals > want - d) {
-      return Corrupt(absl::StrCat(literals, " literals at output ", d, " exceed the length ", want));
+      return Corrupt(
+          absl::StrCat(literals, " literals at output ", d, " exceed the length ", want));
     }
     std::memcpy(dst.data() + d, src.data() + reader.TakeLiterals(literals), literals);
     d += literals;
@@ -321,7 +322,8 @@ absl::Status DecodeElements(absl::string_view src, std::string& dst) {
                                   " reaches before the start"));
     }
     if (length > want - d) {
-      return Corrupt(absl::StrCat("copy of ", length, " at output ", d, " exceeds the length ", want));
+      return Corrupt(
+          absl::StrCat("copy of ", length, " at output ", d, " exceeds the length ", want));
     }
     // Forward byte order: an offset shorter than the length repeats the pattern.
     for (uint64_t k = 0; k < length; ++k, ++d) dst[d] = dst[d - offset];
@@ -360,9 +362,9 @@ absl::Status MinLzDecodeBlock(absl::string_view block, size_t max_bytes, std::st
   absl::StatusOr<Header> h = ParseHeader(block);
   if (!h.ok()) return h.status();
   if (h->length > max_bytes) {
-    return absl::ResourceExhaustedError(absl::StrCat("minlz: the block decompresses to ",
-                                                     h->length, " bytes, which exceeds the limit of ",
-                                                     max_bytes, " bytes"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("minlz: the block decompresses to ", h->length,
+                     " bytes, which exceeds the limit of ", max_bytes, " bytes"));
   }
   if (h->snappy) return SnappyDecodeBlock(block, max_bytes, out);
   if (h->stored || h->length == 0) {

@@ -159,7 +159,8 @@ TEST(MinLzTest, MalformedBlocksAreRejected) {
   EXPECT_THAT(ErrorOf(Bytes("00 05 10 61 62")), HasSubstr("literals truncated"));
   EXPECT_THAT(ErrorOf(Bytes("00 04 1c 00 00")), HasSubstr("reaches before the start"));
   EXPECT_THAT(ErrorOf(Bytes("00 05 00 78 24")), HasSubstr("exceeds the length 5"));
-  EXPECT_THAT(ErrorOf(Bytes("00 09 10 61 62 63")), HasSubstr("decoded 3 bytes, the block states 9"));
+  EXPECT_THAT(ErrorOf(Bytes("00 09 10 61 62 63")),
+              HasSubstr("decoded 3 bytes, the block states 9"));
   EXPECT_THAT(ErrorOf(Bytes("00 09 00 61 07 00")), HasSubstr("copy3 truncated"));
   EXPECT_THAT(ErrorOf(Bytes("00 09 00 61 02 00")), HasSubstr("copy2 truncated"));
   EXPECT_THAT(ErrorOf(Bytes("00 09 00 61 3d 00")), HasSubstr("copy1 length truncated"));

@@ -103,7 +103,8 @@ absl::StatusOr<std::optional<Field>> Reader::Next() {
       const size_t n = f.type == WireType::kFixed64 ? 8 : 4;
       if (in_.size() - pos_ < n) {
         return error_ = absl::InvalidArgumentError(absl::StrCat(
-                   "protobuf: truncated fixed", n * 8, " field ", f.number, " at offset ", f.offset));
+                   "protobuf: truncated fixed", n * 8, " field ", f.number, " at offset ",
+                   f.offset));
       }
       for (size_t i = 0; i < n; ++i) {
         f.varint |= uint64_t{static_cast<uint8_t>(in_[pos_ + i])} << (8 * i);

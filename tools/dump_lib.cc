@@ -69,7 +69,9 @@ std::string MetadataDetail(const Packet& p, DumpState& state) {
 std::string MessageDetail(const Packet& p, const DumpOptions& options, const DumpState& state) {
   Compression c = options.compression;
   if (auto it = state.compression.find(p.id.stream); it != state.compression.end()) c = it->second;
-  if (c == Compression::kNone) return p.data.empty() ? "" : Preview(p.data, options.preview_max_bytes);
+  if (c == Compression::kNone) {
+    return p.data.empty() ? "" : Preview(p.data, options.preview_max_bytes);
+  }
   std::string message;
   const absl::Status s = DecompressMessage(c, p.data, limits::kPacketLimitMaxBytes, &message);
   if (!s.ok()) return absl::StrCat(CompressionName(c), " <", s.message(), ">");

@@ -1,5 +1,5 @@
 // bazel run //tools:dump -- FILE [--mode=upstream|mux] [--packets-only]
-//                            [--error_format=upstream|grpc-status] [--compression=snappy|minlz-fastest]
+//     [--error_format=upstream|grpc-status] [--compression=snappy|minlz-fastest]
 //
 // Prints one line per frame and per packet of a captured DRPC byte stream (see dump_lib.h for
 // the format). A relative FILE is resolved against the directory `bazel run` was started from.
@@ -19,7 +19,8 @@ namespace {
 int Usage(const char* message) {
   std::cerr << "dump: " << message << "\n"
             << "usage: bazel run //tools:dump -- FILE [--mode=upstream|mux] [--packets-only]\n"
-            << "         [--error_format=upstream|grpc-status] [--compression=snappy|minlz-fastest]\n";
+            << "         [--error_format=upstream|grpc-status]"
+            << " [--compression=snappy|minlz-fastest]\n";
   return 2;
 }
 

@@ -146,7 +146,8 @@ TEST(DumpTest, CompressionMetadataSelectsDecompressionForThatStream) {
   wire += EncodeFrame(3, 2, Kind::kMessage, true, "plain");
   const DumpRun r = Dump(wire, {.mode = DumpMode::kMux, .frames = false, .preview_max_bytes = 4});
   EXPECT_EQ(r.rc, 0);
-  EXPECT_THAT(r.out, HasSubstr("metadata={drpc-compression=minlz-fastest} compression=minlz-fastest"));
+  EXPECT_THAT(r.out,
+              HasSubstr("metadata={drpc-compression=minlz-fastest} compression=minlz-fastest"));
   EXPECT_THAT(r.out, HasSubstr("packet <1,3> Message len="));
   EXPECT_THAT(r.out, HasSubstr(" minlz-fastest len="));
   EXPECT_THAT(r.out, HasSubstr(" -> 5000 \"zzzz\"..."));
@@ -154,9 +155,11 @@ TEST(DumpTest, CompressionMetadataSelectsDecompressionForThatStream) {
 }
 
 TEST(DumpTest, CompressionOptionAppliesToEveryStreamAndShowsCorruptBodies) {
-  std::string wire = EncodeFrame(1, 1, Kind::kMessage, true, CompressMessage(Compression::kSnappy, "hello"));
+  std::string wire =
+      EncodeFrame(1, 1, Kind::kMessage, true, CompressMessage(Compression::kSnappy, "hello"));
   wire += EncodeFrame(1, 2, Kind::kMessage, true, Bytes("05 10 68"));
-  wire += EncodeFrame(1, 3, Kind::kInvokeMetadata, true, EncodeMetadata({{"drpc-compression", "lz4"}}));
+  wire += EncodeFrame(1, 3, Kind::kInvokeMetadata, true,
+                      EncodeMetadata({{"drpc-compression", "lz4"}}));
   const DumpRun r = Dump(wire, {.mode = DumpMode::kMux, .frames = false,
                                 .compression = Compression::kSnappy});
   EXPECT_THAT(r.out, HasSubstr("packet <1,1> Message len=7 snappy len=7 -> 5 \"hello\""));
