@@ -27,11 +27,17 @@ PACKAGES=(
   libsnappy-dev          # mux compression "snappy" (proto/compression.h)
 )
 
+# Typed services from .proto (codegen/, examples/): protoc, the protobuf runtime and libprotoc for
+# the protoc-gen-drpc-cpp plugin. Part of every build.
+PACKAGES+=(
+  protobuf-compiler      # protoc 3.21
+  libprotobuf-dev        # protobuf C++ runtime + well-known types (google/protobuf/*.proto)
+  libprotoc-dev          # libprotoc: the plugin API (google/protobuf/compiler/plugin.h)
+)
+
 # Only with --with-grpc: the optional gRPC C++ side-by-side benchmark (never needed by the build).
 GRPC_PACKAGES=(
   libgrpc++-dev            # gRPC C++ (callback API)
-  libprotobuf-dev          # protobuf runtime
-  protobuf-compiler        # protoc
   protobuf-compiler-grpc   # grpc_cpp_plugin
 )
 
