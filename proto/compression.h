@@ -1,4 +1,4 @@
-// Per-stream message compression of the mux fork (cockroach-mux spec §11): the names, the
+// Per-stream message compression of the mux fork (§19): the names, the
 // `drpc-compression` metadata key, the fork's codec choice per message, and bounded decoding.
 //
 //   Client: SetRequestedCompression(Compression::kSnappy, md);      // md["drpc-compression"]

@@ -1,4 +1,4 @@
-// Per-stream compression of the mux fork (cockroach-mux spec §11): names, metadata key, the
+// Per-stream compression of the mux fork (§19): names, metadata key, the
 // sender's codec per message size, bounded decoding.
 #include "proto/compression.h"
 

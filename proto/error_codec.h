@@ -1,6 +1,6 @@
 // Error packet bodies, in the two formats DRPC peers use:
 //   * upstream (Go storj/drpc, spec §6): 8-byte big-endian code, then UTF-8 text to the end;
-//   * gRPC status (the cockroachdb/drpc mux fork, cockroach-mux spec §8): one version byte 0x01,
+//   * gRPC status (the cockroachdb/drpc mux fork, §16): one version byte 0x01,
 //     then a protobuf google.rpc.Status (code, message, details; proto/grpc_status.h).
 //
 //   std::string body = EncodeError(42, "boom");   // 00 00 00 00 00 00 00 2A "boom"
@@ -72,7 +72,7 @@ absl::StatusOr<RemoteError> DecodeErrorBody(ErrorFormat format, absl::string_vie
 // is a well-formed body of the other format, a sentence saying so and what it decodes to.
 std::optional<std::string> OtherErrorFormatNote(ErrorFormat format, absl::string_view body);
 
-// The texts the fork's library sends (cockroach-mux spec §8.2), byte for byte:
+// The texts the fork's library sends (§16.2), byte for byte:
 // MaxStreams refusal (gRPC Unknown; our kRefusedPrefix + ": at most N concurrent streams"),
 std::string RefusalErrorText(uint64_t max_streams);
 // a message over MaxMessageSize (gRPC ResourceExhausted, control bit),

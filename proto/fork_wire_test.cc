@@ -1,4 +1,4 @@
-// Golden bytes of the cockroachdb/drpc mux fork (cockroach-mux spec §2, §8.3, §10, §15): Error
+// Golden bytes of the cockroachdb/drpc mux fork (§11.7, §16.3, §17.3, §18): Error
 // bodies, the library's own Error packets, WindowUpdate frames, built and parsed by proto/.
 #include <string>
 
@@ -32,7 +32,7 @@ Frame WindowFrame(uint64_t stream, uint64_t message, bool control, bool done,
 }
 
 TEST(ForkWireTest, HandlerErrorBoomMatchesTheCapture) {
-  // §15.1: a Go fork2 server's Fail handler, s2c.
+  // §16.3: a Go fork server's Fail handler, s2c (captured).
   EXPECT_EQ(Hex(ErrorFrame({1, 1}, false, {.code = 0, .text = "boom"})),
             "07 01 01 09 01 08 02 12 04 62 6f 6f 6d");
 }
@@ -42,7 +42,7 @@ TEST(ForkWireTest, CapturedForkErrorDecodesInTheForkFormatOnly) {
   absl::StatusOr<RemoteError> fork = DecodeErrorBody(ErrorFormat::kGrpcStatus, body);
   ASSERT_TRUE(fork.ok()) << fork.status();
   EXPECT_EQ(*fork, (RemoteError{0, "boom"}));
-  // What upstream decoding makes of it (spec §8.1 and §15.3: "code=74311670257839983 m") — and
+  // What upstream decoding makes of it (§16.1 and §16.3: "code=74311670257839983 m") — and
   // the note that says what it really is.
   absl::StatusOr<RemoteError> upstream = DecodeErrorBody(ErrorFormat::kUpstream, body);
   ASSERT_TRUE(upstream.ok());
@@ -53,7 +53,7 @@ TEST(ForkWireTest, CapturedForkErrorDecodesInTheForkFormatOnly) {
 }
 
 TEST(ForkWireTest, UpstreamBodyReadInTheForkFormatIsAClearError) {
-  // What the fork reports for drpc-cpp's upstream-format Fail reply (§15.2).
+  // What the fork reports for drpc-cpp's upstream-format Fail reply (§16.1).
   absl::StatusOr<RemoteError> r =
       DecodeErrorBody(ErrorFormat::kGrpcStatus, EncodeError(42, "boom"));
   ASSERT_FALSE(r.ok());
@@ -68,7 +68,7 @@ TEST(ForkWireTest, UpstreamBodyReadInTheForkFormatIsAClearError) {
 }
 
 TEST(ForkWireTest, MaxStreamsRefusalMatchesTheFork) {
-  // §8.3 / §10: N = 1, stream 5, message ID 1, no control bit (@f691e20), gRPC Unknown.
+  // §16.3 / §18: N = 1, stream 5, message ID 1, no control bit, gRPC Unknown.
   const std::string text = RefusalErrorText(1);
   EXPECT_EQ(text, "too many concurrent streams: refused: at most 1 concurrent streams");
   EXPECT_EQ(text.size(), 66u);
@@ -79,7 +79,7 @@ TEST(ForkWireTest, MaxStreamsRefusalMatchesTheFork) {
 }
 
 TEST(ForkWireTest, OversizeAbortiveErrorMatchesTheFork) {
-  // §8.3: default 64 MiB limit, the peer's stream 1, our next message ID 4, control bit.
+  // §16.3: default 64 MiB limit, the peer's stream 1, our next message ID 4, control bit.
   const std::string text = MessageTooLargeErrorText(64 * limits::kMiB);
   EXPECT_EQ(text, "message too large: message size exceeds maximum of 67108864 bytes");
   const std::string wire = ErrorFrame({1, 4}, true, {.code = 8, .text = text});
@@ -88,7 +88,7 @@ TEST(ForkWireTest, OversizeAbortiveErrorMatchesTheFork) {
 }
 
 TEST(ForkWireTest, ReceiveCapAbortiveErrorMatchesTheForkText) {
-  // §8.2 / §9.4: cap = StreamWindow + MaxMessageSize = 66 MiB with the defaults.
+  // §16.2 / §17.4: cap = StreamWindow + MaxMessageSize = 66 MiB with the defaults.
   const std::string text = RecvQueueCapErrorText(66 * limits::kMiB);
   EXPECT_EQ(text, "receive queue cap exceeded: receive queue exceeded its 69206016-byte cap");
   EXPECT_EQ(Hex(ErrorFrame({3, 2}, true, {.code = 8, .text = text}).substr(0, 9)),
@@ -103,7 +103,7 @@ TEST(ForkWireTest, WindowUpdateFramesMatchTheSpecAndTheCapture) {
   AppendWindowUpdateFrame(wire, 3, 512 * limits::kKiB);
   EXPECT_EQ(Hex(wire), "91 03 00 03 80 80 20");
   wire.clear();
-  AppendWindowUpdateFrame(wire, 1, 3 * limits::kMiB);  // §15.1, the Go peer's grant
+  AppendWindowUpdateFrame(wire, 1, 3 * limits::kMiB);  // §17.3, the Go peer's grant
   EXPECT_EQ(Hex(wire), "91 01 00 04 80 80 c0 01");
   absl::StatusOr<std::vector<testing::OwnedFrame>> frames = testing::ParseAllFrames(wire);
   ASSERT_TRUE(frames.ok());

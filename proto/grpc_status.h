@@ -1,4 +1,4 @@
-// google.rpc.Status, the payload of the mux fork's Error bodies (cockroach-mux spec §8), and the
+// google.rpc.Status, the payload of the mux fork's Error bodies (§16), and the
 // mapping between DRPC codes and gRPC codes.
 //
 //   GrpcStatus s{.code = 2, .message = "boom"};

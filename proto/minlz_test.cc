@@ -49,12 +49,12 @@ TEST(MinLzTest, EmptyAndStoredBlocks) {
 }
 
 TEST(MinLzTest, LiteralThenCopy1MakesTheSpecExample) {
-  // <literal "xab"> <copy offset=2 length=4> = "xababab" (spec §2.2).
+  // <literal "xab"> <copy offset=2 length=4> = "xababab" (MinLZ specification, 2.2).
   EXPECT_EQ(Decode(Bytes("00 07 10 78 61 62 41 00")), "xababab");
 }
 
 TEST(MinLzTest, RepeatAtTheStartUsesOffsetOne) {
-  // <literal "x"> <repeat length=4> = "xxxxx" (spec §2.2).
+  // <literal "x"> <repeat length=4> = "xxxxx" (MinLZ specification, 2.2).
   EXPECT_EQ(Decode(Bytes("00 05 00 78 1c")), "xxxxx");
 }
 

@@ -9,7 +9,7 @@
 // Non-conforming updates are dropped by the receiver, not treated as fatal; DecodeWindowUpdate
 // returns kInvalidArgument saying why, for logging.
 //
-// The mux fork (cockroach-mux spec §2) checks the whole frame in one place and accepts any delta
+// The mux fork (§11.7, §17) checks the whole frame in one place and accepts any delta
 // in [1, 2^64-1]; its sender's credit saturates. ParseForkWindowUpdate is that contract:
 //   std::string wire;
 //   AppendWindowUpdateFrame(wire, /*stream=*/1, 128 * 1024);   // 91 01 00 03 80 80 08

@@ -117,7 +117,7 @@ TEST(DumpTest, PreviewQuotesTextAndHexesBinary) {
 }
 
 TEST(DumpTest, ForkErrorBodyDecodesInTheGrpcStatusFormat) {
-  // cockroach-mux spec §15.1: the Go fork's Fail reply.
+  // §16.3: the Go fork's Fail reply.
   const std::string wire = Bytes("07 01 01 09 01 08 02 12 04 62 6f 6f 6d");
   const DumpRun fork = Dump(wire, {.mode = DumpMode::kMux, .frames = false,
                                    .error_format = ErrorFormat::kGrpcStatus});
