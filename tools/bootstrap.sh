@@ -26,6 +26,7 @@ PACKAGES=(
   zip                    # OSS-Fuzz style seed corpus archives (fuzz/oss_fuzz_build.sh)
   pkg-config             # fuzz/oss_fuzz_build.sh finds abseil's link flags with it
   python3                # .ci/run summary of Bazel's test results
+  libsnappy-dev          # mux compression "snappy" (proto/compression.h)
 )
 
 # Typed services from .proto (codegen/, examples/): protoc, the protobuf runtime and libprotoc for
