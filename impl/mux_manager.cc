@@ -62,7 +62,8 @@ std::shared_ptr<Stream> MuxManager::MakeStream(uint64_t id, Stream::Role role,
       Stream::Limits{.recv_queue_max_count = options_.recv_queue_max_count,
                      .recv_queue_max_bytes = options_.recv_queue_max_bytes,
                      .flow_controlled = flow_controlled,
-                     .recv_stall_timeout = options_.recv_stall_timeout},
+                     .recv_stall_timeout = options_.recv_stall_timeout,
+                     .observer = options_.observer},
       &buffer_pool());
 }
 

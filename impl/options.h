@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
+#include "impl/observer.h"
 #include "impl/time.h"
 #include "proto/limits.h"
 
@@ -81,6 +82,11 @@ struct Options {
   // Server: the longest a connection may wait for its next Invoke (Go's InactivityTimeout);
   // Infinite = no limit.
   Duration inactivity_timeout = Duration::Infinite();
+
+  // --- Observation --------------------------------------------------------------------------------
+  // Receives the connection's events (impl/observer.h) for metrics; null: none. Not owned; must
+  // outlive every connection made with these options.
+  ConnectionObserver* observer = nullptr;
 
   // kInvalidArgument naming the first field outside its range.
   absl::Status Validate() const;

@@ -44,6 +44,16 @@ absl::Status Router::Run(const Entry& h, CallContext& ctx, RpcStream& stream) co
   return stream.SendLast(*reply);
 }
 
+std::optional<RpcShape> Router::ShapeOf(absl::string_view rpc) const {
+  auto it = handlers_.find(rpc);
+  if (it == handlers_.end()) return std::nullopt;
+  const Entry& e = it->second;
+  if (e.unary) return RpcShape::kUnary;
+  if (e.client_stream) return RpcShape::kClientStream;
+  if (e.server_stream) return RpcShape::kServerStream;
+  return RpcShape::kBidi;
+}
+
 absl::Status Router::HandleRpc(CallContext& ctx, absl::string_view rpc, RpcStream& stream) const {
   auto it = handlers_.find(rpc);
   if (it == handlers_.end()) {

@@ -22,6 +22,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -32,6 +33,9 @@
 #include "impl/rpc_stream.h"
 
 namespace drpc {
+
+// The four RPC shapes (what a Router registration says about an RPC).
+enum class RpcShape { kUnary, kClientStream, kServerStream, kBidi };
 
 class Router final : public Handler {
  public:
@@ -52,6 +56,9 @@ class Router final : public Handler {
                          RpcStream& stream) const override;
 
   bool Has(absl::string_view rpc) const { return handlers_.contains(rpc); }
+  // The shape `rpc` was registered with; nullopt for an unknown name. (Server interceptors use it
+  // to give unary hooks the request and reply of unary RPCs.)
+  std::optional<RpcShape> ShapeOf(absl::string_view rpc) const;
 
  private:
   struct Entry {

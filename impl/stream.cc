@@ -249,6 +249,7 @@ absl::Status Stream::Enqueue(std::string data, uint64_t credit) {
   const Instant deadline = env_->clock().Now() + limits_.recv_stall_timeout;
   while (QueueFull(data.size())) {
     env_->chaos().Reach("stream.reader_waited_for_queue_space");
+    if (limits_.observer != nullptr) limits_.observer->OnRecvQueueBlocked();
     if (!space_.Wait("reader: stream receive queue full", deadline) && QueueFull(data.size())) {
       env_->chaos().Reach("stream.receive_stall_failed_the_stream");
       sink_->OnStreamError(

@@ -47,6 +47,7 @@
 #include "impl/buffer_pool.h"
 #include "impl/env.h"
 #include "impl/errors.h"
+#include "impl/observer.h"
 #include "impl/rpc_stream.h"
 #include "impl/sync.h"
 #include "impl/time.h"
@@ -100,6 +101,8 @@ class Stream final : public RpcStream {
     bool flow_controlled;
     // The longest one wait of the reader for queue space (see the top of this file).
     Duration recv_stall_timeout = Duration::Millis(limits::kRecvStallTimeoutDefaultMillis);
+    // Told each time the reader waits for queue space (Options::observer); may be null.
+    ConnectionObserver* observer = nullptr;
   };
 
   // `pool` (the connection's, may be null) receives the buffers of consumed and dropped messages.
