@@ -27,6 +27,7 @@ PACKAGES=(
   pkg-config             # fuzz/oss_fuzz_build.sh finds abseil's link flags with it
   python3                # .ci/run summary of Bazel's test results
   libsnappy-dev          # mux compression "snappy" (proto/compression.h)
+  libssl-dev             # OpenSSL 3: TLS transport (impl/runtime/tls.h), test certificates
 )
 
 # Typed services from .proto (codegen/, examples/): protoc, the protobuf runtime and libprotoc for

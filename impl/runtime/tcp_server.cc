@@ -17,7 +17,7 @@ struct TcpServer::Shard {
   Reactor* reactor = nullptr;
   std::unique_ptr<Server> server;
   std::unique_ptr<WaitGroup> connections;  // fibers in ServeSocket
-  std::set<Transport*> handshaking;        // waiting for the drpcmigrate header
+  std::set<Transport*> handshaking;        // in the drpcmigrate header or accept_handshake
   bool shutting_down = false;
   std::unique_ptr<Signal> acceptor_done;   // reactor 0 only
 };
@@ -98,23 +98,38 @@ void TcpServer::AcceptLoop() {
 void TcpServer::ServeSocket(size_t index, TcpListener::AcceptedSocket socket) {
   Shard& shard = *shards_[index];
   shard.connections->Add();
-  absl::StatusOr<std::unique_ptr<TcpTransport>> t =
-      shard.shutting_down ? absl::StatusOr<std::unique_ptr<TcpTransport>>(
-                                absl::UnavailableError("server is shutting down"))
-                          : TcpTransport::Adopt(*shard.reactor, std::move(socket.fd), socket.peer);
-  if (t.ok() && options_.migrate_header) {
-    shard.handshaking.insert(t->get());
-    absl::Status header =
-        ReadMigrateHeader(shard.reactor->env(), **t, options_.migrate_header_timeout);
-    shard.handshaking.erase(t->get());
-    if (!header.ok()) {
-      ++handshake_failures_;
-      t = header;
-    }
-  }
-  if (t.ok()) shard.server->ServeConn(*std::move(t)).IgnoreError();
+  absl::StatusOr<std::unique_ptr<Transport>> conn = Handshake(shard, std::move(socket));
+  if (conn.ok()) shard.server->ServeConn(*std::move(conn)).IgnoreError();
   --active_;
   shard.connections->Done();
+}
+
+absl::StatusOr<std::unique_ptr<Transport>> TcpServer::Handshake(
+    Shard& shard, TcpListener::AcceptedSocket socket) {
+  if (shard.shutting_down) return absl::UnavailableError("server is shutting down");
+  absl::StatusOr<std::unique_ptr<TcpTransport>> t =
+      TcpTransport::Adopt(*shard.reactor, std::move(socket.fd), socket.peer);
+  if (!t.ok()) return t.status();
+  std::unique_ptr<Transport> conn = *std::move(t);
+  Transport* raw = conn.get();  // stays valid (owned here, then by the handshake) until erased
+  shard.handshaking.insert(raw);
+  absl::Status failed;
+  if (options_.migrate_header) {
+    failed = ReadMigrateHeader(shard.reactor->env(), *conn, options_.migrate_header_timeout);
+  }
+  if (failed.ok() && options_.accept_handshake) {
+    absl::StatusOr<std::unique_ptr<Transport>> wrapped =
+        options_.accept_handshake(*shard.reactor, std::move(conn));
+    if (wrapped.ok()) conn = *std::move(wrapped);
+    failed = wrapped.status();
+  }
+  shard.handshaking.erase(raw);
+  if (!failed.ok()) {
+    ++handshake_failures_;
+    if (options_.on_handshake_error) options_.on_handshake_error(failed);
+    return failed;
+  }
+  return conn;
 }
 
 void TcpServer::Shutdown(Duration grace) {

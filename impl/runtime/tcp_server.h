@@ -23,6 +23,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,6 +46,14 @@ struct TcpServerOptions {
   bool migrate_header = false;
   Duration migrate_header_timeout = Duration::Seconds(10);
   size_t connections_max = 10000;
+  // Runs on the connection's reactor right after accept (and the drpcmigrate header) and may
+  // replace the transport — a TLS handshake (impl/runtime/tls.h) — or refuse the connection with
+  // an error (counted in stats().handshake_failures, given to on_handshake_error). Shutdown closes
+  // connections still in it. It must bound its own waiting (TLS: handshake_timeout).
+  std::function<absl::StatusOr<std::unique_ptr<Transport>>(Reactor&, std::unique_ptr<Transport>)>
+      accept_handshake;
+  // Told (on the reactor; must not block) why a connection's handshake failed; may be empty.
+  std::function<void(const absl::Status&)> on_handshake_error;
 };
 
 class TcpServer {
@@ -70,7 +79,7 @@ class TcpServer {
   struct Stats {
     uint64_t connections_accepted = 0;
     uint64_t connections_refused = 0;   // over connections_max
-    uint64_t handshake_failures = 0;    // missing or late drpcmigrate header
+    uint64_t handshake_failures = 0;    // drpcmigrate header or accept_handshake failed
     size_t connections_active = 0;
   };
   Stats stats() const;
@@ -80,6 +89,9 @@ class TcpServer {
   TcpServer(Runtime& runtime, const Handler& handler, TcpServerOptions options);
   void AcceptLoop();
   void ServeSocket(size_t shard, TcpListener::AcceptedSocket socket);
+  // Adopts the socket and runs the drpcmigrate header and accept_handshake, if configured.
+  absl::StatusOr<std::unique_ptr<Transport>> Handshake(Shard& shard,
+                                                       TcpListener::AcceptedSocket socket);
   void ShutdownShards(Duration grace);
 
   Runtime* runtime_;
