@@ -3,6 +3,7 @@
 //
 //   call ADDR RPC [--data=STR ... | --data_file=F] [--meta=k=v ...] [--stream=unary|client|server|bidi]
 //        [--mux] [--migrate_header] [--timeout=10s] [--format=text|hex|raw]
+//        [--tls [--tls_ca=ca.pem | --insecure] [--tls_server_name=N] [--tls_cert=F --tls_key=F]]
 //
 // Exit codes: 0 ok, 1 remote error (printed as "error: code=<n> <text>"), 2 usage error,
 // 3 connection failure (dial, closed connection, protocol error), 4 timeout.
@@ -24,8 +25,10 @@
 #include "impl/errors.h"
 #include "impl/runtime/runtime.h"
 #include "impl/runtime/tcp.h"
+#include "impl/runtime/tls.h"
 #include "impl/sync.h"
 #include "tools/cli_flags.h"
+#include "tools/prod_flags.h"
 
 namespace drpc {
 namespace {
@@ -48,7 +51,8 @@ constexpr char kUsageText[] =
     "  --timeout=D          deadline for the whole call including the dial (default 10s)\n"
     "  --format=F           how replies are printed: text (default; one per line), hex (one per\n"
     "                       line) or raw (bytes only, no separators)\n"
-    "exit codes: 0 ok, 1 remote error, 2 usage error, 3 connection failure, 4 timeout\n";
+    "exit codes: 0 ok, 1 remote error, 2 usage error, 3 connection failure, 4 timeout\n"
+    "TLS:\n";
 
 enum class StreamKind { kUnary, kClient, kServer, kBidi };
 enum class Format { kText, kHex, kRaw };
@@ -64,12 +68,14 @@ struct Request {
   runtime::DialOptions dial;
   Duration timeout = Duration::Seconds(10);
   Format format = Format::kText;
+  cli::ProdFlags prod;
 };
 
 absl::Status Usage(absl::string_view why) { return absl::InvalidArgumentError(why); }
 
 absl::Status ApplyFlag(const cli::CliFlag& f, Request* req) {
   const std::string v = f.value.value_or("");
+  if (req->prod.Apply(f)) return req->prod.error();
   if (f.name == "data" && f.value) {
     req->data.push_back(v);
   } else if (f.name == "data_file" && f.value) {
@@ -120,6 +126,11 @@ absl::StatusOr<Request> ParseArgs(int argc, char** argv) {
   const bool one_message = req.kind == StreamKind::kUnary || req.kind == StreamKind::kServer;
   if (one_message && req.data.size() > 1) return Usage("unary and server streams take one --data");
   req.dial.timeout = req.timeout;
+  if (req.prod.client_tls()) {
+    if (absl::StatusOr<runtime::TlsClientConfig> c = req.prod.ClientTls(); !c.ok()) {
+      return Usage(c.status().message());
+    }
+  }
   return req;
 }
 
@@ -205,11 +216,29 @@ absl::Status CallStream(runtime::Reactor& r, Conn& conn, CallContext& ctx, const
   }
 }
 
+// TCP, or TLS with --tls (the handshake within the call's --timeout).
+absl::StatusOr<std::unique_ptr<Transport>> DialTransport(runtime::Reactor& r, const Request& req) {
+  if (!req.prod.client_tls()) {
+    absl::StatusOr<std::unique_ptr<runtime::TcpTransport>> t =
+        runtime::Dial(r, req.address, req.dial);
+    if (!t.ok()) return t.status();
+    return std::unique_ptr<Transport>(*std::move(t));
+  }
+  absl::StatusOr<runtime::TlsClientConfig> config = req.prod.ClientTls();
+  if (!config.ok()) return config.status();
+  config->handshake_timeout = req.timeout;
+  absl::StatusOr<std::shared_ptr<const runtime::TlsContext>> ctx =
+      runtime::TlsContext::ForClient(*config);
+  if (!ctx.ok()) return ctx.status();
+  runtime::TlsDialer dialer(r, *ctx, req.dial);
+  return dialer.Dial(req.address, r.Now() + req.timeout);
+}
+
 absl::Status DoCall(runtime::Reactor& r, const Request& req, const std::vector<std::string>& messages) {
   CallContext ctx(r.env());
   ctx.SetTimeout(req.timeout);
   ctx.metadata() = req.metadata;
-  absl::StatusOr<std::unique_ptr<runtime::TcpTransport>> t = runtime::Dial(r, req.address, req.dial);
+  absl::StatusOr<std::unique_ptr<Transport>> t = DialTransport(r, req);
   if (!t.ok()) return t.status();
   absl::StatusOr<std::unique_ptr<Conn>> conn = Conn::Create(r.env(), *std::move(t), req.options);
   if (!conn.ok()) return conn.status();
@@ -247,7 +276,7 @@ int Main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg == "--help" || arg == "-h" || arg == "-help") {
-      std::fputs(kUsageText, stdout);
+      std::printf("%s%s", kUsageText, cli::ProdFlags::kClientUsage);
       return kOk;
     }
   }

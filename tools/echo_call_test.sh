@@ -84,6 +84,43 @@ expect migrate 0 "hdr" "" -- "$addr" /interop.Echo/Unary --migrate_header --data
 expect migrate_missing 3 "" "^error: " -- "$addr" /interop.Echo/Unary --data=no-header --timeout=5s
 stop_server
 
+# --- TLS (certificates from //tools:tls_certs) -----------------------------------------------------
+certs="$TEST_TMPDIR/certs"
+tools/tls_certs --out="$certs" --hosts=127.0.0.1,localhost >/dev/null || fail "tls_certs"
+start_server --tls_cert="$certs/server.pem" --tls_key="$certs/server.key"
+expect tls_unary 0 "secret" "" -- "$addr" /interop.Echo/Unary --tls_ca="$certs/ca.pem" --data=secret
+expect tls_by_name 0 "named" "" -- "localhost:${addr##*:}" /interop.Echo/Unary --tls_ca="$certs/ca.pem" --data=named
+expect tls_insecure 0 "anyway" "" -- "$addr" /interop.Echo/Unary --insecure --data=anyway
+expect tls_untrusted 3 "" "certificate verify failed" -- "$addr" /interop.Echo/Unary --tls --data=x
+expect tls_wrong_name 3 "" "certificate verify failed" \
+  -- "$addr" /interop.Echo/Unary --tls_ca="$certs/ca.pem" --tls_server_name=other.example --data=x
+expect plaintext_on_tls 3 "" "^error: .*closed" -- "$addr" /interop.Echo/Unary --data=x --timeout=5s
+stop_server
+start_server
+expect tls_on_plaintext 3 "" "tls handshake with" -- "$addr" /interop.Echo/Unary --tls_ca="$certs/ca.pem" --data=x --timeout=5s
+stop_server
+# Mutual TLS: the server wants a client certificate from the CA.
+start_server --tls_cert="$certs/server.pem" --tls_key="$certs/server.key" --tls_client_ca="$certs/ca.pem"
+expect mtls 0 "both" "" -- "$addr" /interop.Echo/Unary --tls_ca="$certs/ca.pem" \
+  --tls_cert="$certs/client.pem" --tls_key="$certs/client.key" --data=both
+expect mtls_missing 3 "" "^error: " -- "$addr" /interop.Echo/Unary --tls_ca="$certs/ca.pem" --data=x --timeout=5s
+stop_server
+
+# --- metrics (--stats prints the Prometheus text at shutdown) ---------------------------------------
+coproc STATS { exec "$server_bin" --addr=127.0.0.1:0 --reactors=1 --stats 2>>"$errlog"; }
+server_pid=$STATS_PID
+read -r -t 20 -u "${STATS[0]}" ready addr || fail "echo_server --stats printed no READY line"
+expect stats_ok 0 "x" "" -- "$addr" /interop.Echo/Unary --data=x
+expect stats_fail 1 "" "code=42" -- "$addr" /interop.Echo/Fail --data=x
+kill -TERM "$server_pid"
+stats=$(cat <&"${STATS[0]}")
+wait "$server_pid" || fail "echo_server --stats exited non-zero"
+server_pid=""
+grep -q '^drpc_streams_opened_total{side="server"} 2$' <<<"$stats" || fail "stats: $stats"
+grep -q '^drpc_streams_failed_total{side="server"} 1$' <<<"$stats" || fail "stats: $stats"
+grep -q '^drpc_connections_opened_total{side="server"} 2$' <<<"$stats" || fail "stats: $stats"
+echo "ok: stats"
+
 "$server_bin" --bogus >/dev/null 2>&1; rc=$?
 [ "$rc" -eq 2 ] || fail "echo_server with a bad flag exited $rc, want 2"
 echo "PASS"

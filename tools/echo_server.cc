@@ -2,6 +2,7 @@
 // production runtime, until SIGINT or SIGTERM.
 //
 //   bazel run //tools:echo_server -- --addr=127.0.0.1:7777 [--mux] [--migrate_header]
+//   ... [--tls_cert=server.pem --tls_key=server.key [--tls_client_ca=ca.pem]] [--stats]
 //
 // Prints "READY <addr>" (the real bound address, useful with port 0) on stdout once listening.
 // On SIGINT/SIGTERM: stops accepting, lets running calls finish for --shutdown_grace, closes
@@ -11,13 +12,19 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/numbers.h"
+#include "impl/app/interceptors.h"
+#include "impl/app/metrics.h"
+#include "impl/app/standard_interceptors.h"
 #include "impl/runtime/runtime.h"
 #include "impl/runtime/signals.h"
 #include "impl/runtime/tcp_server.h"
+#include "impl/runtime/tls.h"
 #include "tools/cli_flags.h"
 #include "tools/interop/echo_service.h"
+#include "tools/prod_flags.h"
 
 namespace drpc {
 namespace {
@@ -29,9 +36,11 @@ constexpr char kUsage[] =
     "  --mux             multiplexed mode (clients must use --mux too); default: upstream drpc\n"
     "  --migrate_header  expect the drpcmigrate header DRPC!!!1 on every connection\n"
     "  --reactors        reactor threads (default: one per CPU)\n"
-    "  --shutdown_grace  how long running calls may finish after SIGINT/SIGTERM (default 5s)\n";
+    "  --shutdown_grace  how long running calls may finish after SIGINT/SIGTERM (default 5s)\n"
+    "production (TLS, metrics):\n";
 
 struct Config {
+  cli::ProdFlags prod;
   runtime::TcpServerOptions server;
   size_t reactors = 0;
   Duration grace = Duration::Seconds(5);
@@ -47,8 +56,14 @@ bool ParseArgs(int argc, char** argv, Config* config) {
       return false;
     }
     const std::string value = f->value.value_or("");
-    if (f->name == "help" || f->name == "h") {
-      std::fputs(kUsage, stdout);
+    if (config->prod.Apply(*f)) {
+      if (!config->prod.error().ok()) {
+        std::fprintf(stderr, "echo_server: %s\n%s%s", config->prod.error().ToString().c_str(),
+                     kUsage, cli::ProdFlags::kServerUsage);
+        return false;
+      }
+    } else if (f->name == "help" || f->name == "h") {
+      std::printf("%s%s", kUsage, cli::ProdFlags::kServerUsage);
       std::exit(0);
     } else if (f->name == "addr" && f->value) {
       config->server.address = value;
@@ -65,6 +80,43 @@ bool ParseArgs(int argc, char** argv, Config* config) {
     }
   }
   return true;
+}
+
+// The production block: TLS on accepted connections, metrics (interceptor, metered transports,
+// receive-queue waits) with --stats.
+absl::Status AddProduction(Config& config, MetricsRegistry& metrics, MetricsObserver& observer,
+                           std::vector<ServerInterceptor>& chain) {
+  std::shared_ptr<const runtime::TlsContext> tls;
+  if (config.prod.server_tls()) {
+    absl::StatusOr<runtime::TlsServerConfig> tls_config = config.prod.ServerTls();
+    if (!tls_config.ok()) return tls_config.status();
+    absl::StatusOr<std::shared_ptr<const runtime::TlsContext>> made =
+        runtime::TlsContext::ForServer(*tls_config);
+    if (!made.ok()) return made.status();
+    tls = *std::move(made);
+  }
+  MetricsSink* sink = nullptr;
+  if (config.prod.stats()) {
+    sink = &metrics;
+    chain.push_back(ServerMetricsInterceptor(metrics));
+    config.server.connection.observer = &observer;
+  }
+  if (tls == nullptr && sink == nullptr) return absl::OkStatus();
+  config.server.accept_handshake = [tls, sink](runtime::Reactor& r, std::unique_ptr<Transport> t)
+      -> absl::StatusOr<std::unique_ptr<Transport>> {
+    if (sink != nullptr) {
+      t = std::make_unique<MeteredTransport>(r.env(), std::move(t), *sink, Side::kServer);
+    }
+    if (tls == nullptr) return t;
+    absl::StatusOr<std::unique_ptr<runtime::TlsTransport>> secured =
+        runtime::TlsTransport::Accept(r.env(), std::move(t), *tls);
+    if (!secured.ok()) return secured.status();
+    return std::unique_ptr<Transport>(*std::move(secured));
+  };
+  config.server.on_handshake_error = [](const absl::Status& s) {
+    std::fprintf(stderr, "echo_server: connection refused: %s\n", s.ToString().c_str());
+  };
+  return absl::OkStatus();
 }
 
 int Main(int argc, char** argv) {
@@ -84,17 +136,26 @@ int Main(int argc, char** argv) {
     return 1;
   }
   const Router router = interop::EchoRouter();
+  MetricsRegistry metrics;
+  MetricsObserver observer(metrics, Side::kServer);
+  std::vector<ServerInterceptor> chain;
+  if (absl::Status s = AddProduction(config, metrics, observer, chain); !s.ok()) {
+    std::fprintf(stderr, "echo_server: %s\n", s.ToString().c_str());
+    return 2;
+  }
+  const InterceptedHandler handler(router, std::move(chain), RouterShapes(router));
   absl::StatusOr<std::unique_ptr<runtime::TcpServer>> server =
-      runtime::TcpServer::Start(**rt, router, config.server);
+      runtime::TcpServer::Start(**rt, handler, config.server);
   if (!server.ok()) {
     std::fprintf(stderr, "echo_server: %s\n", server.status().ToString().c_str());
     return 1;
   }
   std::printf("READY %s\n", (*server)->address().c_str());
   std::fflush(stdout);
-  std::fprintf(stderr, "echo_server: serving interop.Echo on %s (%s mode%s, %zu reactors)\n",
+  std::fprintf(stderr, "echo_server: serving interop.Echo on %s (%s mode%s%s, %zu reactors)\n",
                (*server)->address().c_str(), config.server.connection.mux ? "mux" : "upstream",
-               config.server.migrate_header ? ", drpcmigrate header" : "", (*rt)->reactor_count());
+               config.server.migrate_header ? ", drpcmigrate header" : "",
+               config.prod.server_tls() ? ", TLS" : "", (*rt)->reactor_count());
   const int sig = (*signals)->Wait();
   std::fprintf(stderr, "echo_server: signal %d, shutting down (grace %s)\n", sig,
                config.grace.ToString().c_str());
@@ -102,6 +163,11 @@ int Main(int argc, char** argv) {
   const runtime::TcpServer::Stats stats = (*server)->stats();
   server->reset();
   (*rt)->Stop();
+  if (config.prod.stats()) {
+    const std::string text = RenderPrometheus(metrics.Read());
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+  }
   std::fprintf(stderr, "echo_server: served %llu connection(s); bye\n",
                static_cast<unsigned long long>(stats.connections_accepted));
   return 0;
