@@ -98,14 +98,15 @@ absl::StatusOr<std::unique_ptr<RunningServer>> ServerBuilder::Start() {
   std::shared_ptr<const runtime::TlsContext> tls = out->tls_;
   MetricsSink* sink = metrics_;
   if (tls != nullptr || sink != nullptr) {
-    tcp.accept_handshake = [tls, sink](runtime::Reactor& r, std::unique_ptr<Transport> t)
+    tcp.accept_handshake = [tls, sink](runtime::Reactor& r, std::unique_ptr<Transport> t,
+                                 const std::string& peer)
         -> absl::StatusOr<std::unique_ptr<Transport>> {
       if (sink != nullptr) {
         t = std::make_unique<MeteredTransport>(r.env(), std::move(t), *sink, Side::kServer);
       }
       if (tls == nullptr) return t;
       absl::StatusOr<std::unique_ptr<runtime::TlsTransport>> secured =
-          runtime::TlsTransport::Accept(r.env(), std::move(t), *tls);
+          runtime::TlsTransport::Accept(r.env(), std::move(t), *tls, peer);
       if (!secured.ok()) return secured.status();
       return std::unique_ptr<Transport>(*std::move(secured));
     };

@@ -107,14 +107,17 @@ expect mtls_missing 3 "" "^error: " -- "$addr" /interop.Echo/Unary --tls_ca="$ce
 stop_server
 
 # --- metrics (--stats prints the Prometheus text at shutdown) ---------------------------------------
-coproc STATS { exec "$server_bin" --addr=127.0.0.1:0 --reactors=1 --stats 2>>"$errlog"; }
-server_pid=$STATS_PID
-read -r -t 20 -u "${STATS[0]}" ready addr || fail "echo_server --stats printed no READY line"
+stats_out="$TEST_TMPDIR/stats.out"
+"$server_bin" --addr=127.0.0.1:0 --reactors=1 --stats >"$stats_out" 2>>"$errlog" &
+server_pid=$!
+for _ in $(seq 200); do grep -q '^READY ' "$stats_out" && break; sleep 0.1; done
+read -r ready addr <"$stats_out"
+[ "$ready" = READY ] || fail "echo_server --stats printed no READY line"
 expect stats_ok 0 "x" "" -- "$addr" /interop.Echo/Unary --data=x
 expect stats_fail 1 "" "code=42" -- "$addr" /interop.Echo/Fail --data=x
 kill -TERM "$server_pid"
-stats=$(cat <&"${STATS[0]}")
 wait "$server_pid" || fail "echo_server --stats exited non-zero"
+stats=$(cat "$stats_out")
 server_pid=""
 grep -q '^drpc_streams_opened_total{side="server"} 2$' <<<"$stats" || fail "stats: $stats"
 grep -q '^drpc_streams_failed_total{side="server"} 1$' <<<"$stats" || fail "stats: $stats"

@@ -102,14 +102,15 @@ absl::Status AddProduction(Config& config, MetricsRegistry& metrics, MetricsObse
     config.server.connection.observer = &observer;
   }
   if (tls == nullptr && sink == nullptr) return absl::OkStatus();
-  config.server.accept_handshake = [tls, sink](runtime::Reactor& r, std::unique_ptr<Transport> t)
+  config.server.accept_handshake = [tls, sink](runtime::Reactor& r, std::unique_ptr<Transport> t,
+                                 const std::string& peer)
       -> absl::StatusOr<std::unique_ptr<Transport>> {
     if (sink != nullptr) {
       t = std::make_unique<MeteredTransport>(r.env(), std::move(t), *sink, Side::kServer);
     }
     if (tls == nullptr) return t;
     absl::StatusOr<std::unique_ptr<runtime::TlsTransport>> secured =
-        runtime::TlsTransport::Accept(r.env(), std::move(t), *tls);
+        runtime::TlsTransport::Accept(r.env(), std::move(t), *tls, peer);
     if (!secured.ok()) return secured.status();
     return std::unique_ptr<Transport>(*std::move(secured));
   };

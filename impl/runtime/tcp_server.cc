@@ -119,7 +119,7 @@ absl::StatusOr<std::unique_ptr<Transport>> TcpServer::Handshake(
   }
   if (failed.ok() && options_.accept_handshake) {
     absl::StatusOr<std::unique_ptr<Transport>> wrapped =
-        options_.accept_handshake(*shard.reactor, std::move(conn));
+        options_.accept_handshake(*shard.reactor, std::move(conn), socket.peer);
     if (wrapped.ok()) conn = *std::move(wrapped);
     failed = wrapped.status();
   }

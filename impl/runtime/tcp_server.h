@@ -46,11 +46,13 @@ struct TcpServerOptions {
   bool migrate_header = false;
   Duration migrate_header_timeout = Duration::Seconds(10);
   size_t connections_max = 10000;
-  // Runs on the connection's reactor right after accept (and the drpcmigrate header) and may
+  // Runs on the connection's reactor right after accept (and the drpcmigrate header), with the
+  // peer's address ("127.0.0.1:53122"), and may
   // replace the transport — a TLS handshake (impl/runtime/tls.h) — or refuse the connection with
   // an error (counted in stats().handshake_failures, given to on_handshake_error). Shutdown closes
   // connections still in it. It must bound its own waiting (TLS: handshake_timeout).
-  std::function<absl::StatusOr<std::unique_ptr<Transport>>(Reactor&, std::unique_ptr<Transport>)>
+  std::function<absl::StatusOr<std::unique_ptr<Transport>>(
+      Reactor&, std::unique_ptr<Transport>, const std::string& peer)>
       accept_handshake;
   // Told (on the reactor; must not block) why a connection's handshake failed; may be empty.
   std::function<void(const absl::Status&)> on_handshake_error;

@@ -82,10 +82,11 @@ TlsServer StartTlsServer(Runtime& rt, const Router& router, TlsServerConfig conf
   EXPECT_TRUE(ctx.ok()) << ctx.status();
   TcpServerOptions options;
   std::shared_ptr<const TlsContext> shared = *ctx;
-  options.accept_handshake = [shared](Reactor& r, std::unique_ptr<Transport> t)
+  options.accept_handshake = [shared](Reactor& r, std::unique_ptr<Transport> t,
+                                                  const std::string& peer)
       -> absl::StatusOr<std::unique_ptr<Transport>> {
     absl::StatusOr<std::unique_ptr<TlsTransport>> tls =
-        TlsTransport::Accept(r.env(), std::move(t), *shared);
+        TlsTransport::Accept(r.env(), std::move(t), *shared, peer);
     if (!tls.ok()) return tls.status();
     return std::unique_ptr<Transport>(*std::move(tls));
   };
