@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "impl/errors.h"
+#include "impl/manager_factory.h"
 
 namespace drpc {
 namespace {
@@ -18,7 +19,7 @@ absl::Status CallError(CallContext& ctx, absl::Status error) {
 absl::StatusOr<std::unique_ptr<Conn>> Conn::Create(Env& env, std::unique_ptr<Transport> transport,
                                                    const Options& options) {
   absl::StatusOr<std::unique_ptr<Manager>> m =
-      Manager::Create(env, std::move(transport), Manager::Role::kClient, options);
+      CreateManager(env, std::move(transport), Manager::Role::kClient, options);
   if (!m.ok()) return m.status();
   return std::unique_ptr<Conn>(new Conn(*std::move(m)));
 }

@@ -31,9 +31,10 @@ void MuxManager::OnWindowUpdate(const Frame& frame) {
 }
 
 void MuxManager::StartFlowControl(StreamState& state, uint64_t recv_window) {
+  DRPC_CHECK_GE(recv_window, options_.initial_window_bytes);
   state.flow_controlled = true;
-  // The client assumes initial_window_bytes of credit; a larger window is granted right away.
-  state.recv_window = std::max(recv_window, options_.initial_window_bytes);
+  // The client assumes initial_window_bytes of credit; the rest is granted right away.
+  state.recv_window = recv_window;
   state.recv_credit = options_.initial_window_bytes;
   if (state.recv_window > state.recv_credit) {
     state.grant_pending = state.recv_window - state.recv_credit;

@@ -7,6 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "impl/errors.h"
+#include "impl/manager_factory.h"
+#include "impl/stream.h"
 #include "proto/base/check.h"
 
 namespace drpc {
@@ -130,7 +132,7 @@ absl::Status Server::ServeConn(std::unique_ptr<Transport> transport) {
   }
   Connection conn(*env_, server_ctx_);
   absl::StatusOr<std::unique_ptr<Manager>> m =
-      Manager::Create(*env_, std::move(transport), Manager::Role::kServer, options_);
+      CreateManager(*env_, std::move(transport), Manager::Role::kServer, options_);
   if (!m.ok()) return m.status();
   conn.manager = *std::move(m);
   const uint64_t id = next_connection_id_++;

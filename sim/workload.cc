@@ -7,7 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "impl/mux_manager.h"
+#include "impl/manager.h"
 #include "impl/server.h"
 #include "impl/sync.h"
 #include "proto/base/check.h"
@@ -265,12 +265,12 @@ class Run {
 
   void CloseAndCheck(ConnRecord& c) {
     c.conn->Close();
-    if (auto* mux = dynamic_cast<MuxManager*>(&c.conn->manager())) {
-      ctx_.Check(mux->active_streams() == 0 && mux->pending_invokes() == 0 &&
-                     mux->writer().streams() == 0,
-                 absl::StrCat("leak: a closed mux connection still holds ", mux->active_streams(),
-                              " streams, ", mux->pending_invokes(), " pending invokes, ",
-                              mux->writer().streams(), " writer queues"));
+    if (c.conn->manager().is_mux()) {
+      const Manager::Usage u = c.conn->manager().usage();
+      ctx_.Check(u.streams == 0 && u.pending_invokes == 0 && u.queued_writes == 0,
+                 absl::StrCat("leak: a closed mux connection still holds ", u.streams,
+                              " streams, ", u.pending_invokes, " pending invokes, ",
+                              u.queued_writes, " writer queues"));
     }
   }
 
