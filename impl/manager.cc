@@ -7,6 +7,7 @@
 #include "absl/strings/strip.h"
 #include "impl/errors.h"
 #include "impl/read_sizer.h"
+#include "impl/tunables.h"
 #include "proto/base/check.h"
 #include "proto/frame.h"
 #include "proto/limits.h"
@@ -51,7 +52,7 @@ void Manager::ReadLoop() {
                                                    limits::kPacketDefaultMaxBytes)
                                         : options_.packet_max_bytes;
   FrameParser parser(FrameParser::Options{.frame_data_max_bytes = frame_max});
-  ReadSizer sizer(limits::kReadMinBytes, limits::kReadMaxBytes);
+  ReadSizer sizer(tunables::kReadMinBytes, tunables::kReadMaxBytes);
   while (!terminated()) {
     const size_t want = sizer.next();
     char* buf = parser.PrepareAppend(want);

@@ -31,11 +31,11 @@ void MuxManager::OnWindowUpdate(const Frame& frame) {
 }
 
 void MuxManager::StartFlowControl(StreamState& state, uint64_t recv_window) {
-  DRPC_CHECK_GE(recv_window, options_.initial_window_bytes);
+  DRPC_CHECK_GE(recv_window, options_.window_initial_bytes);
   state.flow_controlled = true;
-  // The client assumes initial_window_bytes of credit; the rest is granted right away.
+  // The client assumes window_initial_bytes of credit; the rest is granted right away.
   state.recv_window = recv_window;
-  state.recv_credit = options_.initial_window_bytes;
+  state.recv_credit = options_.window_initial_bytes;
   if (state.recv_window > state.recv_credit) {
     state.grant_pending = state.recv_window - state.recv_credit;
     writer_.RequestWindowUpdate(state.stream->id());

@@ -83,7 +83,7 @@ Router ReadOneThenWait() {
 Options SmallWindowServer() {
   Options o = MuxOptions();
   o.window_bytes = 4096;
-  o.initial_window_bytes = 4096;
+  o.window_initial_bytes = 4096;
   return o;
 }
 
@@ -185,7 +185,7 @@ TEST(MuxFlowTest, LargestWindowIsGrantedInLegalDeltas) {
 TEST(MuxFlowTest, MessageLargerThanTheWindowBehindAQueuedOneIsDelivered) {
   Options o = MuxOptions();
   o.window_bytes = 1024;
-  o.initial_window_bytes = 1024;
+  o.window_initial_bytes = 1024;
   Router router = testing::EchoRouter();
   router.ClientStream("/t.T/Late", [](CallContext& ctx, RpcStream& s) -> absl::StatusOr<std::string> {
     SleepFor(ctx.env(), Duration::Millis(10));  // let the first message queue up

@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "impl/errors.h"
+#include "impl/tunables.h"
 #include "proto/base/check.h"
 #include "proto/error_codec.h"
 #include "proto/limits.h"
@@ -15,10 +16,6 @@
 
 namespace drpc {
 namespace {
-
-// Stream IDs skipped over by a newer Invoke stay usable (streams reach the wire in any order)
-// up to this many; older unused IDs are retired.
-constexpr size_t kUnusedIdsMax = 1024;
 
 std::string EncodeControlPacket(PacketId id, Kind kind, absl::string_view body, bool control) {
   std::string out;
@@ -33,11 +30,12 @@ MuxManager::MuxManager(Env& env, std::unique_ptr<Transport> transport, Role role
     : Manager(env, std::move(transport), role, options),
       assembler_(MuxAssembler::Options{
           .packet_max_bytes = options.packet_max_bytes,
-          .streams_max_count = options.max_concurrent_streams + options.pending_invokes_max,
+          .streams_max_count =
+              options.concurrent_streams_max_count + options.pending_invokes_max_count,
           .buffers = &buffer_pool()}),
       writer_(env, this->transport(),
               MuxWriter::Options{.split_bytes = options.split_bytes,
-                                 .batch_bytes = options.write_batch_bytes},
+                                 .batch_max_bytes = options.write_batch_max_bytes},
               [this](const absl::Status& s) { Terminate(ClosedError("write failed", s)); },
               [this](uint64_t stream) { return TakeWindowGrant(stream); }) {
   DRPC_CHECK(options.mux);
@@ -70,7 +68,7 @@ absl::StatusOr<std::shared_ptr<Stream>> MuxManager::OpenClientStream(CallContext
   state.stream = stream;
   state.flow_controlled = flow;
   state.recv_window = state.recv_credit = flow ? options_.window_bytes : 0;
-  writer_.AddStream(id, flow, options_.initial_window_bytes, /*local_invoke=*/true);
+  writer_.AddStream(id, flow, options_.window_initial_bytes, /*local_invoke=*/true);
   // Metadata and Invoke go into the writer together: nothing (a Cancel) can come between them,
   // and a Cancel or Close queued before they are written sends nothing at all (MuxWriter).
   if (metadata.empty()) {
@@ -98,11 +96,12 @@ void MuxManager::OnContextDone(const std::shared_ptr<Stream>& stream, const absl
 
 bool MuxManager::ClaimStreamId(uint64_t id) {
   if (id > highest_stream_id_) {
-    const uint64_t lowest_kept = id > kUnusedIdsMax ? id - kUnusedIdsMax : 1;
+    constexpr uint64_t kKept = tunables::kUnusedStreamIdsMaxCount;
+    const uint64_t lowest_kept = id > kKept ? id - kKept : 1;
     for (uint64_t x = std::max(highest_stream_id_ + 1, lowest_kept); x < id; ++x) {
       unused_ids_.insert(x);
     }
-    while (unused_ids_.size() > kUnusedIdsMax) unused_ids_.erase(unused_ids_.begin());
+    while (unused_ids_.size() > kKept) unused_ids_.erase(unused_ids_.begin());
     highest_stream_id_ = id;
     return true;
   }
@@ -185,8 +184,8 @@ absl::Status MuxManager::OnUnknownStreamFrame(const Frame& frame) {
   if (absl::Status s = CheckPeerMayInvoke(frame.kind, id); !s.ok()) return s;
   if (!pending_.contains(id)) {
     if (id == 0 || !ClaimStreamId(id)) return absl::OkStatus();  // replayed or reused: dropped
-    if (pending_.size() >= options_.pending_invokes_max) {
-      return ProtocolError(absl::StrCat("more than ", options_.pending_invokes_max,
+    if (pending_.size() >= options_.pending_invokes_max_count) {
+      return ProtocolError(absl::StrCat("more than ", options_.pending_invokes_max_count,
                                         " streams are waiting for their Invoke"));
     }
     pending_.emplace(id, Metadata{});
@@ -233,11 +232,11 @@ absl::Status MuxManager::OnInvokePacket(Packet packet) {
     assembler_.Forget(id);
     return WriteUnregisteredError(id, accepting_status());
   }
-  if (streams_.size() >= options_.max_concurrent_streams) {
+  if (streams_.size() >= options_.concurrent_streams_max_count) {
     env_->chaos().Reach("mux.invoke_refused_over_max_streams");
     assembler_.Forget(id);
-    return WriteUnregisteredError(id,
-                                  WithRemoteErrorCode(RefusedError(options_.max_concurrent_streams), 0));
+    return WriteUnregisteredError(
+        id, WithRemoteErrorCode(RefusedError(options_.concurrent_streams_max_count), 0));
   }
   uint64_t client_window = 0;
   if (auto it = metadata.find(kFlowWindowMetadataKey); it != metadata.end()) {
@@ -249,9 +248,9 @@ absl::Status MuxManager::OnInvokePacket(Packet packet) {
   // Flow control is the client's choice: a stream whose client announced a window is
   // flow-controlled whatever our own Options::flow_control says (the client counts on it).
   const bool flow = client_window > 0;
-  // The client assumes initial_window_bytes of credit: the window is at least that.
+  // The client assumes window_initial_bytes of credit: the window is at least that.
   const uint64_t recv_window =
-      flow ? std::max(options_.window_bytes, options_.initial_window_bytes) : 0;
+      flow ? std::max(options_.window_bytes, options_.window_initial_bytes) : 0;
   std::shared_ptr<Stream> stream = MakeStream(id, Stream::Role::kServer, recv_window);
   StreamState& state = streams_[id];
   DRPC_CHECK(state.stream == nullptr) << "stream ID " << id << " claimed twice";
@@ -269,7 +268,7 @@ absl::Status MuxManager::Send(Stream& stream, Kind kind, absl::string_view data,
   // SendLast's message, whose CloseSend follows at once and waits for both: a small one is
   // queued (copied) without waiting, so message and CloseSend leave in one write; a large one is
   // not worth the copy and waits as usual.
-  if (follows == Follows::kCloseSend && data.size() <= limits::kUnflushedCopyMaxBytes) {
+  if (follows == Follows::kCloseSend && data.size() <= tunables::kUnflushedCopyMaxBytes) {
     return writer_.WriteQueued(stream.id(), packet);
   }
   return writer_.Write(stream.id(), {packet});

@@ -11,7 +11,7 @@
 //   * Flow control is the client's choice, per stream: a stream is flow-controlled when its
 //     client announces a receive window in the metadata key kFlowWindowMetadataKey (a mux client
 //     does when its Options::flow_control is set), and a server always honours the announcement.
-//     The client starts with initial_window_bytes of credit towards the server, the server with
+//     The client starts with window_initial_bytes of credit towards the server, the server with
 //     the announced window towards the client; each grants more with WindowUpdate packets (kind
 //     8, control, message ID 0) as its application consumes, credit counting only once the update
 //     is written (impl/mux_flow.cc), and never has more than its window buffered per stream —
@@ -20,9 +20,9 @@
 //     stream (stream-scoped "flow control violation"). Streams that announce nothing (upstream
 //     clients, mux clients without flow control) use bounded queues with the receive-stall policy
 //     of impl/stream.h instead.
-//   * A server refuses Invokes beyond max_concurrent_streams with an Error packet (the connection
-//     stays up), bounds streams whose metadata arrived without their Invoke, and never reuses a
-//     stream ID (a replayed Invoke is dropped).
+//   * A server refuses Invokes beyond concurrent_streams_max_count with an Error packet (the
+//     connection stays up), bounds streams whose metadata arrived without their Invoke, and never
+//     reuses a stream ID (a replayed Invoke is dropped).
 //   * A Cancel for a stream that does not exist yet (server): the stream is cancelled before it
 //     started and never runs — between its metadata and its Invoke the pending metadata is
 //     dropped; before anything of it the stream ID is retired, so its Invoke, if it still comes,
@@ -111,7 +111,7 @@ class MuxManager final : public Manager {
   // Flow control (impl/mux_flow.cc).
   void OnWindowUpdate(const Frame& frame);
   // Server: a stream whose client announced a window; we receive up to `recv_window` (at least
-  // initial_window_bytes, what the client assumes before any WindowUpdate).
+  // window_initial_bytes, what the client assumes before any WindowUpdate).
   void StartFlowControl(StreamState& state, uint64_t recv_window);
   // Charges a Message frame against the stream's window; false (stream failed) if it exceeds it.
   bool ChargeFrame(StreamState& state, const Frame& frame, uint64_t* packet_credit);

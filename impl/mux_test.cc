@@ -117,8 +117,8 @@ TEST(MuxTest, LargeMessagesDoNotBlockSmallOnes) {
       const Instant queued = c.sim.now();
       c.sim.Check((*small)->Send("small").ok(), "small send");
       c.sim.Check(!big_sent.IsSet(), "the large message was already written");
-      // At most the batch being written and the next one (write_batch_bytes each, ~66 ms at this
-      // bandwidth) come first; the large message alone needs ~300 ms.
+      // At most the batch being written and the next one (write_batch_max_bytes each, ~66 ms at
+      // this bandwidth) come first; the large message alone needs ~300 ms.
       c.sim.Check(c.sim.now() - queued < Duration::Millis(150),
                   absl::StrCat("the small message took ", (c.sim.now() - queued).ToString()));
       int small_at = -1, big_done_at = -1;
@@ -223,7 +223,7 @@ TEST(MuxTest, TransportLossTerminatesAllStreamsWithTheRealCause) {
 
 TEST(MuxTest, MaxConcurrentStreamsRefusesWithAnErrorAndTheConnectionLives) {
   Options server = MuxOptions();
-  server.max_concurrent_streams = 2;
+  server.concurrent_streams_max_count = 2;
   RunSeeds(MuxOptions(), server, [](Pair& p, sim::SimContext& ctx) {
     Env& env = p.env();
     CallContext call(env);
@@ -272,7 +272,7 @@ TEST(MuxTest, OversizedMessageFailsOnlyItsStream) {
 TEST(MuxTest, SlowConsumerBlocksOnlyItsOwnStreamWithinItsWindow) {
   Options o = MuxOptions();
   o.window_bytes = 8 * 1024;
-  o.initial_window_bytes = 8 * 1024;
+  o.window_initial_bytes = 8 * 1024;
   o.split_bytes = 1024;
   Router router = testing::EchoRouter();
   router.ClientStream("/t.T/SlowSink", [](CallContext& ctx, RpcStream& rpc) -> absl::StatusOr<std::string> {
@@ -317,7 +317,7 @@ TEST(MuxTest, SlowConsumerBlocksOnlyItsOwnStreamWithinItsWindow) {
 TEST(MuxTest, MessageLargerThanTheWindowIsDelivered) {
   Options o = MuxOptions();
   o.window_bytes = 1024;
-  o.initial_window_bytes = 1024;
+  o.window_initial_bytes = 1024;
   RunSeeds(o, o, [](Pair& p, sim::SimContext& ctx) {
     WaitGroup wg(p.env());
     EchoOnFiber(p, ctx, wg, "huge", 2, 100 * 1024);

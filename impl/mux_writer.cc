@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "impl/tunables.h"
 #include "proto/base/check.h"
 #include "proto/limits.h"
 #include "proto/splitter.h"
@@ -16,10 +17,6 @@ bool IsTerminal(Kind kind) {
   return kind == Kind::kClose || kind == Kind::kError || kind == Kind::kCancel;
 }
 
-// A batch buffer that grew for a burst is released afterwards.
-constexpr size_t kBatchKeepBytes = 1 << 20;
-// Credit saturates here instead of overflowing on a hostile stream of WindowUpdates.
-constexpr uint64_t kCreditMax = uint64_t{1} << 40;
 
 }  // namespace
 
@@ -39,7 +36,7 @@ MuxWriter::MuxWriter(Env& env, Transport& transport, Options options,
       take_window_grant_(std::move(take_window_grant)),
       wake_(env) {
   DRPC_CHECK_GE(options_.split_bytes, limits::kSplitMinBytes);
-  DRPC_CHECK_GE(options_.batch_bytes, 1u);
+  DRPC_CHECK_GE(options_.batch_max_bytes, 1u);
 }
 
 MuxWriter::~MuxWriter() {
@@ -84,7 +81,7 @@ void MuxWriter::RemoveStream(uint64_t stream) {
 void MuxWriter::AddCredit(uint64_t stream, uint64_t delta) {
   auto it = queues_.find(stream);
   if (it == queues_.end() || !it->second.flow_controlled) return;
-  it->second.credit = std::min(kCreditMax, it->second.credit + delta);
+  it->second.credit = std::min(tunables::kSendCreditMaxBytes, it->second.credit + delta);
   MarkReady(stream, it->second);
 }
 
@@ -275,12 +272,12 @@ void MuxWriter::WriteTerminalAsync(uint64_t stream, Packet packet, const absl::S
 
 absl::Status MuxWriter::WriteControl(std::string frame) {
   if (stopped_) return absl::OkStatus();
-  if (control_.size() >= limits::kControlQueueMaxCount ||
-      control_bytes_ + frame.size() > limits::kControlQueueMaxBytes) {
+  if (control_.size() >= tunables::kControlQueueMaxCount ||
+      control_bytes_ + frame.size() > tunables::kControlQueueMaxBytes) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "control queue full: ", control_.size(), " frames (", control_bytes_,
-        " bytes) wait to be written, at most ", limits::kControlQueueMaxCount, " frames or ",
-        limits::kControlQueueMaxBytes, " bytes"));
+        " bytes) wait to be written, at most ", tunables::kControlQueueMaxCount, " frames or ",
+        tunables::kControlQueueMaxBytes, " bytes"));
   }
   control_bytes_ += frame.size();
   control_.push_back(std::move(frame));
@@ -367,7 +364,7 @@ void MuxWriter::Run() {
     EmitControl(batch);
     // Chaos: end batches early, so batch boundaries fall everywhere in simulation.
     const bool short_batch = env_->chaos().Buggify("mux_writer.short_batch");
-    while (!ready_.empty() && batch.size() < options_.batch_bytes) {
+    while (!ready_.empty() && batch.size() < options_.batch_max_bytes) {
       const uint64_t id = ready_.front();
       ready_.pop_front();
       auto it = queues_.find(id);
@@ -397,7 +394,7 @@ void MuxWriter::Run() {
     } else {
       s = transport_->Write(batch);
     }
-    if (batch.capacity() > kBatchKeepBytes) std::string().swap(batch);
+    if (batch.capacity() > tunables::kWriteBatchKeepMaxBytes) std::string().swap(batch);
     if (!s.ok()) {
       for (Completion* c : done) Complete(c, s);
       Stop(s);

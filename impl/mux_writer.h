@@ -48,7 +48,7 @@ class MuxWriter {
  public:
   struct Options {
     size_t split_bytes;
-    size_t batch_bytes;
+    size_t batch_max_bytes;
   };
   // One packet to queue. `data` is borrowed for blocking writes (the caller waits) and copied for
   // asynchronous ones.

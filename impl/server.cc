@@ -9,17 +9,13 @@
 #include "impl/errors.h"
 #include "impl/manager_factory.h"
 #include "impl/stream.h"
+#include "impl/tunables.h"
 #include "proto/base/check.h"
 
 namespace drpc {
 namespace {
 
 absl::Status ShuttingDownError() { return absl::UnavailableError("server is shutting down"); }
-
-// Backoff after a temporary accept error (e.g. EMFILE): long enough not to spin, short enough to
-// pick up again soon after the condition clears. Go's drpcserver sleeps 500 ms each time.
-constexpr Duration kAcceptBackoffMin = Duration::Millis(5);
-constexpr Duration kAcceptBackoffMax = Duration::Millis(500);
 
 bool IsTemporaryAcceptError(const absl::Status& s) {
   return absl::IsUnavailable(s) || absl::IsResourceExhausted(s);
@@ -121,12 +117,12 @@ absl::Status Server::ServeConn(std::unique_ptr<Transport> transport) {
     transport->Close();
     return ShuttingDownError();
   }
-  if (connections_.size() >= options_.max_connections) {
+  if (connections_.size() >= options_.connections_max_count) {
     transport->Close();
     const absl::Status refused = absl::ResourceExhaustedError(
         absl::StrCat("connection refused: ", connections_.size(),
-                     " connections are served, Options::max_connections = ",
-                     options_.max_connections));
+                     " connections are served, Options::connections_max_count = ",
+                     options_.connections_max_count));
     Observe(refused, "");
     return refused;
   }
@@ -156,21 +152,21 @@ void Server::Observe(const absl::Status& error, absl::string_view prefix) {
 
 absl::Status Server::Serve(Listener& listener) {
   listener_ = &listener;
-  Duration backoff = kAcceptBackoffMin;
+  Duration backoff = tunables::kAcceptBackoffMin;
   for (;;) {
     absl::StatusOr<std::unique_ptr<Transport>> t = listener.Accept();
     if (!t.ok() && !shutting_down_ && IsTemporaryAcceptError(t.status())) {
       Observe(t.status(), absl::StrCat("accept (retrying in ", backoff.ToString(), "): "));
       accept_backoff_.Wait("server: backing off after a temporary accept error",
                            env_->clock().Now() + backoff);
-      backoff = std::min(backoff + backoff, kAcceptBackoffMax);
+      backoff = std::min(backoff + backoff, tunables::kAcceptBackoffMax);
       continue;
     }
     if (!t.ok()) {
       listener_ = nullptr;
       return shutting_down_ ? absl::OkStatus() : t.status();
     }
-    backoff = kAcceptBackoffMin;
+    backoff = tunables::kAcceptBackoffMin;
     fibers_.Add();
     env_->scheduler().Spawn(absl::StrCat("server connection ", next_connection_id_),
                             [this, t = *std::move(t)]() mutable {

@@ -50,6 +50,7 @@
 #include "impl/rpc_stream.h"
 #include "impl/sync.h"
 #include "impl/time.h"
+#include "impl/tunables.h"
 #include "proto/frame.h"
 #include "proto/limits.h"
 #include "proto/packet.h"
@@ -110,7 +111,7 @@ class Stream final : public RpcStream {
     // credit of the queued messages, so the reader never waits for the application. 0: none.
     uint64_t flow_window_bytes = 0;
     // The longest one wait of the reader for queue space (see the top of this file).
-    Duration recv_stall_timeout = Duration::Millis(limits::kRecvStallTimeoutDefaultMillis);
+    Duration recv_stall_timeout = tunables::kRecvStallTimeoutDefault;
   };
 
   // `pool` (the connection's, may be null) receives the buffers of consumed and dropped messages.

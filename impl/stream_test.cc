@@ -299,8 +299,8 @@ TEST(StreamTest, PacketBufferReuseNeverCorruptsADeliveredMessage) {
     sim::RunResult r = sim::RunSeed(
         [&](sim::SimContext& ctx) {
           Env& env = ctx.env();
-          BufferPool pool(BufferPool::Limits{.max_count = 4, .max_bytes = 1 << 20,
-                                             .buffer_max_bytes = 1 << 16});
+          BufferPool pool(BufferPool::Limits{
+              .pooled_max_count = 4, .pooled_max_bytes = 1 << 20, .buffer_max_bytes = 1 << 16});
           FakeSink sink(env);
           Stream s(env, sink, 1, Stream::Role::kServer,
                    Stream::Limits{.recv_queue_max_count = 4, .recv_queue_max_bytes = 1 << 20},

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "impl/errors.h"
+#include "impl/tunables.h"
 #include "proto/base/check.h"
 #include "proto/error_codec.h"
 #include "proto/limits.h"
@@ -221,7 +222,8 @@ void UpstreamManager::CheckRisingLocked(PacketId id) {
 absl::Status UpstreamManager::AppendLocked(Stream& stream, Kind kind, absl::string_view data,
                                            bool control, FlushMode flush) {
   if (!writer_error_.ok()) return writer_error_;
-  if (flush != FlushMode::kNone && data.size() >= limits::kGatherWriteMinBytes && IsSplittableKind(kind) &&
+  if (flush != FlushMode::kNone && data.size() >= tunables::kGatherWriteMinBytes &&
+      IsSplittableKind(kind) &&
       (flush == FlushMode::kNow ||
        write_buffer_.size() + PacketWireSize(PacketId{stream.id(), stream.PeekNextMessageId()},
                                              kind, data.size(), options_.split_bytes) >=
@@ -284,7 +286,7 @@ absl::Status UpstreamManager::FlushLocked() {
   if (write_buffer_.empty()) return absl::OkStatus();
   corked_stream_ = 0;  // from here on the bytes may be on the wire
   const absl::Status s = transport().Write(write_buffer_);
-  if (write_buffer_.capacity() > limits::kWriteBufferKeepBytes) {
+  if (write_buffer_.capacity() > tunables::kWriteBufferKeepMaxBytes) {
     std::string().swap(write_buffer_);
   } else {
     write_buffer_.clear();

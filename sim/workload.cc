@@ -33,7 +33,7 @@ WireEndConfig EndConfig(const Options& o, bool client) {
   return WireEndConfig{.client = client,
                        .mux = o.mux,
                        .split_bytes = o.split_bytes,
-                       .initial_window_bytes = o.initial_window_bytes};
+                       .window_initial_bytes = o.window_initial_bytes};
 }
 
 Duration RandomDelay(SimContext& ctx, absl::string_view site) {
@@ -335,7 +335,7 @@ void DrawOptions(SimContext& ctx, WorkloadMode mode, size_t message_max_bytes, O
                            : Pick<size_t>(ctx, split_site, {1, 7, 100, 1500, 16 * 1024,
                                                             kDefaultSplit, kDefaultSplit});
     o->write_buffer_bytes = Pick<size_t>(ctx, "swarm.write_buffer", {1, 100, 4096, 4096});
-    o->write_batch_bytes = Pick<size_t>(ctx, "swarm.write_batch", {1, 200, 4096, 64 * 1024});
+    o->write_batch_max_bytes = Pick<size_t>(ctx, "swarm.write_batch", {1, 200, 4096, 64 * 1024});
     o->recv_queue_max_count = Pick<size_t>(ctx, "swarm.queue_count", {1, 2, 16, 256});
     o->recv_queue_max_bytes = Pick<size_t>(ctx, "swarm.queue_bytes", {1, 1000, 64 * 1024, 4 << 20});
     o->window_bytes = large ? Pick<uint64_t>(ctx, "swarm.window", {4096, 64 * 1024, 1 << 20})
@@ -345,11 +345,11 @@ void DrawOptions(SimContext& ctx, WorkloadMode mode, size_t message_max_bytes, O
   client.flow_control = ctx.Chance("swarm.flow_control", 700);
   server.flow_control = ctx.Chance("swarm.server_flow_control", 500);
   // Both ends must assume the same initial window (impl/options.h).
-  client.initial_window_bytes = server.initial_window_bytes =
+  client.window_initial_bytes = server.window_initial_bytes =
       large ? Pick<uint64_t>(ctx, "swarm.initial_window", {4096, 64 * 1024})
             : Pick<uint64_t>(ctx, "swarm.initial_window", {1, 100, 4096, 64 * 1024});
-  server.max_concurrent_streams = Pick<size_t>(ctx, "swarm.max_streams", {1, 2, 5, 1024});
-  server.pending_invokes_max = Pick<size_t>(ctx, "swarm.pending_invokes", {1, 4, 64});
+  server.concurrent_streams_max_count = Pick<size_t>(ctx, "swarm.max_streams", {1, 2, 5, 1024});
+  server.pending_invokes_max_count = Pick<size_t>(ctx, "swarm.pending_invokes", {1, 4, 64});
   DRPC_CHECK_OK(client.Validate());
   DRPC_CHECK_OK(server.Validate());
 }

@@ -83,7 +83,7 @@ bool Ledger::RefusalPossible() const {
   // A server stream outlives its client call by the time the client's last packet takes to
   // arrive, so a connection can briefly hold up to twice its callers' streams.
   const size_t streams_max = 2 * static_cast<size_t>(config_.callers_per_connection) + 2;
-  return server_.max_concurrent_streams < streams_max;
+  return server_.concurrent_streams_max_count < streams_max;
 }
 
 void Ledger::CheckOutcome(RpcRecord& rec) {

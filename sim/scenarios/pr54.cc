@@ -15,10 +15,12 @@ namespace {
 // windows that keep hundreds of messages fast. Everything else stays drawn.
 void RoomyLimits(Options& client, Options& server) {
   for (Options* o : {&client, &server}) {
-    o->max_concurrent_streams = limits::kStreamsDefaultMaxCount;
+    o->concurrent_streams_max_count = limits::kStreamsDefaultMaxCount;
     if (o->window_bytes < 4096) o->window_bytes = 4096;
   }
-  if (client.initial_window_bytes < 4096) client.initial_window_bytes = server.initial_window_bytes = 4096;
+  if (client.window_initial_bytes < 4096) {
+    client.window_initial_bytes = server.window_initial_bytes = 4096;
+  }
 }
 
 WorkloadConfig Base(WorkloadMode mode) {

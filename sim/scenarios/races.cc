@@ -76,7 +76,7 @@ WorkloadConfig UnaryEofVsCanceled(WorkloadMode mode) {
   w.deadline_per_mille = 400;
   w.deadline_max = Duration::Micros(100);
   w.adjust = [](Options& c, Options& s) {
-    for (Options* o : {&c, &s}) o->max_concurrent_streams = limits::kStreamsDefaultMaxCount;
+    for (Options* o : {&c, &s}) o->concurrent_streams_max_count = limits::kStreamsDefaultMaxCount;
   };
   return w;
 }
@@ -115,9 +115,9 @@ WorkloadConfig WindowUpdateVsClose(WorkloadMode mode) {
     c.flow_control = true;
     for (Options* o : {&c, &s}) {
       o->window_bytes = 64;
-      o->max_concurrent_streams = limits::kStreamsDefaultMaxCount;
+      o->concurrent_streams_max_count = limits::kStreamsDefaultMaxCount;
     }
-    c.initial_window_bytes = s.initial_window_bytes = 100;
+    c.window_initial_bytes = s.window_initial_bytes = 100;
   };
   return w;
 }
