@@ -29,6 +29,8 @@ Manager::Manager(Env& env, std::unique_ptr<Transport> transport, Role role, cons
 Manager::~Manager() {
   DRPC_CHECK(closed_.IsSet()) << "Manager destroyed without Close()";
   DRPC_CHECK_EQ(fibers_.count(), 0) << "Manager destroyed while its fibers run";
+  // Terminate ended every stream it knew of, those waiting to be accepted included.
+  for (const IncomingStream& in : accept_queue_) DRPC_CHECK(in.stream->terminated());
 }
 
 void Manager::SpawnFiber(std::string name, absl::AnyInvocable<void()> body) {

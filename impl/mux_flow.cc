@@ -76,6 +76,14 @@ bool MuxManager::ChargeFrame(StreamState& state, const Frame& frame, uint64_t* p
   return true;
 }
 
+void MuxManager::CheckWindow(const StreamState& state) const {
+  if (!state.flow_controlled) return;
+  DRPC_DCHECK_LE(state.early_granted, state.packet_charge);
+  DRPC_DCHECK_EQ(state.recv_credit + state.grant_pending +
+                     (state.packet_charge - state.early_granted) + state.stream->queued_credit(),
+                 state.recv_window);
+}
+
 void MuxManager::Grant(StreamState& state, uint64_t credit) {
   // Never more than the window can be outstanding; the min only guards the arithmetic.
   state.grant_pending = std::min<uint64_t>(state.grant_pending + credit, limits::kWindowMaxBytes);
@@ -101,6 +109,7 @@ uint64_t MuxManager::TakeWindowGrant(uint64_t stream) {
   state.grant_pending -= delta;
   state.recv_credit += delta;
   DRPC_CHECK_LE(state.recv_credit, state.recv_window);
+  CheckWindow(state);
   return delta;
 }
 
@@ -116,6 +125,7 @@ void MuxManager::OnConsumed(Stream& stream, uint64_t credit) {
     Grant(state, state.packet_charge - state.early_granted);
     state.early_granted = state.packet_charge;
   }
+  CheckWindow(state);
 }
 
 }  // namespace drpc

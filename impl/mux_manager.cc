@@ -102,7 +102,8 @@ bool MuxManager::ClaimStreamId(uint64_t id) {
       unused_ids_.insert(x);
     }
     while (unused_ids_.size() > kKept) unused_ids_.erase(unused_ids_.begin());
-    highest_stream_id_ = id;
+    highest_stream_id_ = id;  // only rises
+    DRPC_DCHECK(unused_ids_.empty() || *unused_ids_.rbegin() < highest_stream_id_);
     return true;
   }
   return unused_ids_.erase(id) > 0;
@@ -142,6 +143,8 @@ absl::Status MuxManager::OnStreamFrame(StreamState& state, const Frame& frame) {
   if (auto* packet = std::get_if<Packet>(&*r)) {
     const Kind kind = packet->kind;
     absl::Status s = stream->HandlePacket(std::move(*packet), credit);
+    // The packet may have finished the stream, which forgets `state`: look it up again.
+    if (auto it = streams_.find(stream->id()); it != streams_.end()) CheckWindow(it->second);
     if (stream->terminated() && (kind == Kind::kError || kind == Kind::kCancel || kind == Kind::kClose)) {
       // The peer ended the stream and discards whatever we still send on it. Dropping it now also
       // frees a sender blocked on flow control (the peer grants no more credit), and keeps late

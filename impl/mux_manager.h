@@ -117,6 +117,9 @@ class MuxManager final : public Manager {
   bool ChargeFrame(StreamState& state, const Frame& frame, uint64_t* packet_credit);
   // `credit` bytes left the stream's buffers: grant them back (a WindowUpdate once enough).
   void Grant(StreamState& state, uint64_t credit);
+  // Debug builds: the stream's window is conserved — what the peer may still send, what is to be
+  // granted, the message in assembly and the queued messages add up to exactly the window.
+  void CheckWindow(const StreamState& state) const;
   // The writer is writing the stream's WindowUpdate: the delta, now counted as credit.
   uint64_t TakeWindowGrant(uint64_t stream);
   // Server: whether `id` may start a new stream (never used before), marking it used.

@@ -142,6 +142,11 @@ void MuxWriter::MarkReady(uint64_t stream, StreamQueue& q) {
 
 void MuxWriter::Enqueue(StreamQueue& q, Packet packet, Completion* completion, bool owned,
                         size_t index_in_group, size_t group_size) {
+  // Queued in the order the stream numbered them, so frames leave with rising message IDs (the
+  // peer's assembler rejects anything else as a protocol error).
+  DRPC_CHECK_GT(packet.id.message, q.last_message)
+      << "stream " << packet.id.stream << ": " << KindName(packet.kind) << " queued out of order";
+  q.last_message = packet.id.message;
   Pending p{packet.id, packet.kind, packet.data, std::string(), packet.control, 0, completion,
             group_size > 1, index_in_group + 1 == group_size};
   if (owned) {
@@ -337,7 +342,13 @@ bool MuxWriter::EmitFrame(StreamQueue& q, std::string& batch, std::vector<Comple
   size_t n = 0;
   bool last = false;
   DRPC_CHECK(NextFrame(q, p, &n, &last));
-  if (p.kind == Kind::kMessage && q.flow_controlled) q.credit -= n + (last ? 1 : 0);
+  if (p.kind == Kind::kMessage && q.flow_controlled) {
+    // The peer's receiver fails the stream for data beyond the window it granted; the sender never
+    // goes there: credit never goes negative (NextFrame sized the frame to it).
+    const uint64_t charge = n + (last ? 1 : 0);
+    DRPC_CHECK_LE(charge, q.credit) << "stream " << p.id.stream << ": frame beyond the credit";
+    q.credit -= charge;
+  }
   q.peer_knows = true;
   AppendFrame(batch, Frame{.id = p.id,
                            .kind = p.kind,

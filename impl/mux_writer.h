@@ -141,6 +141,7 @@ class MuxWriter {
     bool in_ready = false;
     bool removed = false;
     bool peer_knows = true;  // false for a local invoke until its first frame is written
+    uint64_t last_message = 0;  // the highest message ID queued: IDs only rise per stream
   };
 
   void Enqueue(StreamQueue& q, Packet packet, Completion* completion, bool owned,
