@@ -4,6 +4,7 @@
 
 #include "impl/errors.h"
 #include "impl/manager_factory.h"
+#include "impl/situations.h"
 
 namespace drpc {
 namespace {
@@ -35,7 +36,7 @@ absl::StatusOr<std::string> Conn::Invoke(CallContext& ctx, absl::string_view rpc
   absl::StatusOr<std::string> reply;
   // EOF from a send means the stream already ended; Recv tells how (a reply, or the remote
   // error), as in Go.
-  if (IsEof(status)) ctx.env().chaos().Reach("conn.unary_send_met_the_end_of_its_stream");
+  if (IsEof(status)) ctx.env().chaos().Reach(situations::kConnUnarySendMetTheEndOfItsStream);
   if (status.ok() || IsEof(status)) {
     reply = s.Recv();
     status = reply.status();

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "impl/mux_manager.h"
+#include "impl/situations.h"
 #include "proto/base/check.h"
 #include "proto/limits.h"
 #include "proto/window.h"
@@ -22,7 +23,7 @@ namespace drpc {
 
 void MuxManager::OnWindowUpdate(const Frame& frame) {
   if (frame.id.stream == 0 || !streams_.contains(frame.id.stream)) {
-    env_->chaos().Reach("mux.window_update_for_an_unknown_stream");
+    env_->chaos().Reach(situations::kMuxWindowUpdateForAnUnknownStream);
     return;
   }
   absl::StatusOr<uint64_t> delta = DecodeWindowUpdate(frame.data);

@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "impl/errors.h"
+#include "impl/situations.h"
 #include "impl/tunables.h"
 #include "proto/base/check.h"
 #include "proto/error_codec.h"
@@ -124,7 +125,7 @@ absl::Status MuxManager::OnFrame(const Frame& frame) {
 absl::Status MuxManager::OnStreamFrame(StreamState& state, const Frame& frame) {
   std::shared_ptr<Stream> stream = state.stream;
   if (stream->terminated()) {
-    env_->chaos().Reach("mux.frame_for_an_ended_stream");
+    env_->chaos().Reach(situations::kMuxFrameForAnEndedStream);
     // The stream is over here, but what we sent on it may still be queued: a reply queued with
     // its CloseSend ends the stream locally before it is written. A peer that then cancels (or
     // closes, or errs) discards it, and an upstream client that has moved on to its next stream
@@ -173,10 +174,10 @@ absl::Status MuxManager::OnUnknownStreamFrame(const Frame& frame) {
     // the Invoke that may still follow is dropped like a replayed one (a deterministic choice;
     // our clients never send either, see MuxWriter).
     if (pending_.erase(id) > 0) {
-      env_->chaos().Reach("mux.cancel_between_metadata_and_invoke");
+      env_->chaos().Reach(situations::kMuxCancelBetweenMetadataAndInvoke);
       assembler_.Forget(id);
     } else {
-      env_->chaos().Reach("mux.cancel_for_a_stream_the_server_does_not_have");
+      env_->chaos().Reach(situations::kMuxCancelForAStreamTheServerDoesNotHave);
       ClaimStreamId(id);
     }
     return absl::OkStatus();
@@ -231,12 +232,12 @@ absl::Status MuxManager::OnInvokePacket(Packet packet) {
   pending_.erase(id);
   if (absl::Status s = CheckInvokedRpc(packet); !s.ok()) return s;
   if (!accepting()) {
-    env_->chaos().Reach("mux.invoke_refused_while_shutting_down");
+    env_->chaos().Reach(situations::kMuxInvokeRefusedWhileShuttingDown);
     assembler_.Forget(id);
     return WriteUnregisteredError(id, accepting_status());
   }
   if (streams_.size() >= options_.concurrent_streams_max_count) {
-    env_->chaos().Reach("mux.invoke_refused_over_max_streams");
+    env_->chaos().Reach(situations::kMuxInvokeRefusedOverMaxStreams);
     assembler_.Forget(id);
     return WriteUnregisteredError(
         id, WithRemoteErrorCode(RefusedError(options_.concurrent_streams_max_count), 0));

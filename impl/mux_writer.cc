@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "impl/situations.h"
 #include "impl/tunables.h"
 #include "proto/base/check.h"
 #include "proto/limits.h"
@@ -53,7 +54,7 @@ void MuxWriter::AddStream(uint64_t stream, bool flow_controlled, uint64_t send_c
   q.credit = send_credit;
   q.peer_knows = !local_invoke;
   if (local_invoke && AnyStreamWaitsForCredit()) {
-    env_->chaos().Reach("mux.invoke_while_another_window_is_exhausted");
+    env_->chaos().Reach(situations::kMuxInvokeWhileAnotherWindowIsExhausted);
   }
 }
 
@@ -109,7 +110,7 @@ bool MuxWriter::NextFrame(const StreamQueue& q, const Pending& p, size_t* bytes,
     if (q.credit == 0) return false;  // even an empty completing frame costs one byte
     n = static_cast<size_t>(std::min<uint64_t>(n, q.credit));
     if (n == remaining && q.credit < n + 1) {
-      env_->chaos().Reach("mux.message_completion_waits_for_credit");
+      env_->chaos().Reach(situations::kMuxMessageCompletionWaitsForCredit);
       // The data fits but the completion does not: send the data now and complete the message
       // with an empty frame once more credit arrives (a window of one byte still makes progress).
       *bytes = n;
@@ -228,7 +229,7 @@ absl::Status MuxWriter::QueueTerminal(uint64_t stream, Packet packet, const absl
   }
   StreamQueue& q = it->second;
   if (!q.peer_knows) {
-    env_->chaos().Reach("mux.stream_ended_before_its_invoke_was_written");
+    env_->chaos().Reach(situations::kMuxStreamEndedBeforeItsInvokeWasWritten);
     // Nothing of the stream has been written (its Invoke is still queued): the peer never hears
     // of it, so nothing is sent at all — neither its queued packets nor this terminal one.
     for (Pending& p : q.packets) Fail(p, dropped);
@@ -259,7 +260,7 @@ void MuxWriter::DropNonTerminal(StreamQueue& q, const absl::Status& dropped) {
 void MuxWriter::DiscardQueued(uint64_t stream, const absl::Status& dropped) {
   auto it = queues_.find(stream);
   if (it == queues_.end()) return;
-  if (!it->second.packets.empty()) env_->chaos().Reach("mux.peer_ended_a_stream_with_writes_queued");
+  if (!it->second.packets.empty()) env_->chaos().Reach(situations::kMuxPeerEndedAStreamWithWritesQueued);
   DropNonTerminal(it->second, dropped);
   if (it->second.removed && it->second.packets.empty() && !it->second.in_ready) queues_.erase(it);
 }

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "impl/situations.h"
 #include "proto/base/check.h"
 #include "proto/error_codec.h"
 
@@ -153,7 +154,7 @@ absl::Status Stream::SendError(const absl::Status& error) {
 bool Stream::Cancel(const absl::Status& reason) {
   if (fin_.IsSet()) return false;
   cancelled_locally_ = true;
-  if (ops_in_progress_ > 0) env_->chaos().Reach("stream.cancel_during_an_operation");
+  if (ops_in_progress_ > 0) env_->chaos().Reach(situations::kStreamCancelDuringAnOperation);
   cancel_.Set(reason);
   send_.Set(EofError());
   Terminate(reason, How::kAbortive);
@@ -164,7 +165,7 @@ void Stream::TerminateFromConnection(const absl::Status& error) {
   cancel_.Set(error);
   // Messages already received were received whole: the application still gets them, then the
   // connection's error (a reply that arrived just before the connection closed is not lost).
-  if (!queue_.empty()) env_->chaos().Reach("stream.connection_ended_with_messages_queued");
+  if (!queue_.empty()) env_->chaos().Reach(situations::kStreamConnectionEndedWithMessagesQueued);
   Terminate(error, How::kGraceful);
 }
 
@@ -199,7 +200,7 @@ void Stream::StopReceiving() {
 
 absl::Status Stream::HandlePacket(Packet packet, uint64_t credit) {
   if (term_.IsSet()) {
-    env_->chaos().Reach("stream.packet_after_the_stream_ended");
+    env_->chaos().Reach(situations::kStreamPacketAfterTheStreamEnded);
     // Late packets for an ended stream are ignored (their window is handed back).
     Recycle(std::move(packet.data));
     if (credit > 0) sink_->OnConsumed(*this, credit);
@@ -211,20 +212,20 @@ absl::Status Stream::HandlePacket(Packet packet, uint64_t credit) {
     case Kind::kInvoke:
       return ProtocolError(absl::StrCat("invoke on existing stream ", id_));
     case Kind::kError: {
-      if (!queue_.empty()) env_->chaos().Reach("stream.remote_error_behind_queued_messages");
+      if (!queue_.empty()) env_->chaos().Reach(situations::kStreamRemoteErrorBehindQueuedMessages);
       RemoteError err = DecodeError(packet.data);
       send_.Set(EofError());
       Terminate(RemoteErrorStatus(err.code, err.text), How::kGraceful);
       return absl::OkStatus();
     }
     case Kind::kCancel:
-      if (recv_.IsSet()) env_->chaos().Reach("stream.cancel_arrived_after_the_peers_close_send");
+      if (recv_.IsSet()) env_->chaos().Reach(situations::kStreamCancelArrivedAfterThePeersCloseSend);
       cancel_.Set(CanceledError());
       send_.Set(EofError());
       Terminate(CanceledError(), How::kGraceful);
       return absl::OkStatus();
     case Kind::kClose:
-      if (!queue_.empty()) env_->chaos().Reach("stream.remote_close_behind_queued_messages");
+      if (!queue_.empty()) env_->chaos().Reach(situations::kStreamRemoteCloseBehindQueuedMessages);
       recv_.Set(EofError());
       Terminate(ClosedError("remote closed the stream"), How::kGraceful);
       return absl::OkStatus();
@@ -254,9 +255,9 @@ void Stream::WaitForQueueSpace(size_t size) {
   // reads must not hold up the Cancel, Close or next Invoke queued behind it (spec §13 items 2,3).
   const Instant deadline = env_->clock().Now() + limits_.recv_stall_timeout;
   while (QueueFull(size)) {
-    env_->chaos().Reach("stream.reader_waited_for_queue_space");
+    env_->chaos().Reach(situations::kStreamReaderWaitedForQueueSpace);
     if (!space_.Wait("reader: stream receive queue full", deadline) && QueueFull(size)) {
-      env_->chaos().Reach("stream.receive_stall_failed_the_stream");
+      env_->chaos().Reach(situations::kStreamReceiveStallFailedTheStream);
       sink_->OnStreamError(
           *this, absl::ResourceExhaustedError(absl::StrCat(
                      "receive queue full for ", limits_.recv_stall_timeout.ToString(),

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "impl/errors.h"
+#include "impl/situations.h"
 #include "impl/tunables.h"
 #include "proto/base/check.h"
 #include "proto/error_codec.h"
@@ -39,7 +40,7 @@ absl::StatusOr<std::shared_ptr<Stream>> UpstreamManager::OpenClientStream(CallCo
     if (ctx.done()) return ctx.err();
     if (terminated()) return StreamErrorFor(Stream::Role::kClient, closed().status());
     if (terminal_writes_in_flight_ > 0) {
-      env_->chaos().Reach("upstream.next_stream_waited_for_a_cancel_to_be_written");
+      env_->chaos().Reach(situations::kUpstreamNextStreamWaitedForACancelToBeWritten);
       terminal_writes_done_.Wait("client: waiting for a soft cancel to be written");
       continue;
     }
@@ -94,7 +95,7 @@ void UpstreamManager::OnContextDone(const std::shared_ptr<Stream>& stream,
     // Nothing of the stream reached the wire, so the peer never heard of it: drop its corked
     // bytes and send nothing, in either cancel mode. No fiber holds write_mu_, and none runs while
     // this does, so the buffer can be touched without taking it (this may run outside a fiber).
-    env_->chaos().Reach("upstream.cancel_of_a_corked_stream_sent_nothing");
+    env_->chaos().Reach(situations::kUpstreamCancelOfACorkedStreamSentNothing);
     DiscardIfCorkedLocked(*stream);
     return;
   }
@@ -105,8 +106,8 @@ void UpstreamManager::OnContextDone(const std::shared_ptr<Stream>& stream,
   // Hard cancel, or a soft cancel that found a write in progress (Go's "busy"): the peer is in the
   // middle of the call, and closing the connection is the only way left to tell it (spec §7.7).
   // Checking "finished" only after Cancel would be wrong: Cancel itself finishes an idle stream.
-  env_->chaos().Reach(options_.soft_cancel ? "upstream.soft_cancel_found_a_write_in_progress"
-                                           : "upstream.hard_cancel_closed_the_connection");
+  env_->chaos().Reach(options_.soft_cancel ? situations::kUpstreamSoftCancelFoundAWriteInProgress
+                                           : situations::kUpstreamHardCancelClosedTheConnection);
   Terminate(ClosedError(options_.soft_cancel
                             ? "connection closed: soft cancel found a write in progress"
                             : "connection closed by a hard cancel",
@@ -178,7 +179,7 @@ absl::Status UpstreamManager::OnNewStreamPacket(Packet packet) {
   if (absl::Status s = CheckPeerMayInvoke(packet.kind, packet.id.stream); !s.ok()) return s;
   // A new RPC implicitly ends the previous one (spec §8.2 step 3).
   if (current_ != nullptr && !current_->terminated()) {
-    env_->chaos().Reach("upstream.new_invoke_cancelled_the_current_stream");
+    env_->chaos().Reach(situations::kUpstreamNewInvokeCancelledTheCurrentStream);
     current_->Cancel(CanceledError());
   }
   if (packet.kind == Kind::kInvokeMetadata) {

@@ -27,7 +27,7 @@ class SimChaos final : public Chaos {
   bool Buggify(absl::string_view site) override;
   uint64_t ChooseRare(absl::string_view site, uint64_t n) override;
   // Recorded whether or not chaos is enabled: situations are observations, not decisions.
-  void Reach(absl::string_view situation) override { reached_.emplace(situation); }
+  void Reach(Situation situation) override { reached_.emplace(situation.name()); }
 
   // Situations impl/ reported with Reach in this run.
   const std::set<std::string, std::less<>>& reached() const { return reached_; }

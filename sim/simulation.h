@@ -96,8 +96,10 @@ class SimContext {
   void Check(bool condition, absl::string_view message);
 
   // Marks a named race situation as reached in this run (sweeps check their coverage).
-  void Reach(absl::string_view situation) { reached_.emplace(situation); }
-  bool reached(absl::string_view situation) const { return reached_.contains(std::string(situation)); }
+  void Reach(Situation situation) { reached_.emplace(situation.name()); }
+  bool reached(Situation situation) const {
+    return reached_.contains(std::string(situation.name()));
+  }
 
   void Log(absl::string_view line);
   Trace& trace() { return *trace_; }

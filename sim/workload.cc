@@ -15,6 +15,7 @@
 #include "sim/wire_oracle.h"
 #include "sim/workload_calls.h"
 #include "sim/workload_ledger.h"
+#include "sim/workload_situations.h"
 
 namespace drpc::sim {
 namespace {
@@ -136,7 +137,7 @@ class Run {
         SleepFor(ctx_.env(), at, "waiting to close a connection");
         ConnRecord& c = ledger_.conns()[i];
         c.closed_by_workload = true;
-        ctx_.Reach("workload.closed_a_busy_connection");
+        ctx_.Reach(situations::kWorkloadClosedABusyConnection);
         c.conn->Close();
         helpers.Done();
       });
@@ -147,7 +148,7 @@ class Run {
       env.scheduler().Spawn("shutdown", [this, &server, at, &helpers] {
         SleepFor(ctx_.env(), at, "waiting to shut the server down");
         ledger_.set_shutdown_started();
-        ctx_.Reach("workload.shutdown_during_load");
+        ctx_.Reach(situations::kWorkloadShutdownDuringLoad);
         server.Shutdown(ctx_.env().clock().Now() + kShutdownGrace);
         helpers.Done();
       });
@@ -209,7 +210,7 @@ class Run {
         }
       }
     }
-    ctx_.Reach("workload.every_offset_swept");
+    ctx_.Reach(situations::kWorkloadEveryOffsetSwept);
     if (!WaitForServerIdle(server, env.clock().Now() + bound)) return ledger_.report();
     ledger_.CheckHandlers();
     server.Shutdown(env.clock().Now() + kShutdownGrace);
@@ -284,7 +285,7 @@ class Run {
     const size_t index = Connect(kProbeAddress, "probe");
     caller_.MakeCleanCall(index, RpcType::kUnary, config_.liveness_bound);
     caller_.MakeCleanCall(index, RpcType::kBidi, config_.liveness_bound);
-    ctx_.Reach("workload.probe_after_heal_succeeded");
+    ctx_.Reach(situations::kWorkloadProbeAfterHealSucceeded);
     CloseAndCheck(ledger_.conns()[index]);
     probe.Shutdown(env.clock().Now() + kShutdownGrace);
     fibers.Wait("workload: waiting for the probe server");
