@@ -13,6 +13,7 @@
 #include "impl/sync.h"
 #include "impl/testing/harness.h"
 #include "impl/testing/wire_harness.h"
+#include "proto/base/check.h"
 #include "proto/metadata.h"
 #include "proto/window.h"
 
@@ -275,21 +276,23 @@ TEST(MuxTest, SlowConsumerBlocksOnlyItsOwnStreamWithinItsWindow) {
   o.window_initial_bytes = 8 * 1024;
   o.split_bytes = 1024;
   Router router = testing::EchoRouter();
-  router.ClientStream("/t.T/SlowSink", [](CallContext& ctx, RpcStream& rpc) -> absl::StatusOr<std::string> {
-    Stream& s = dynamic_cast<Stream&>(rpc);  // the server's core stream: its queue is visible
-    SleepFor(ctx.env(), Duration::Millis(20));  // not reading: the window fills
-    size_t queued_max = s.queued_bytes();
-    size_t total = 0;
-    for (;;) {
-      queued_max = std::max(queued_max, s.queued_bytes());
-      absl::StatusOr<std::string> m = s.Recv();
-      if (IsEof(m.status())) break;
-      if (!m.ok()) return m.status();
-      total += m->size();
-    }
-    if (queued_max > 8 * 1024) return absl::InternalError(absl::StrCat("buffered ", queued_max));
-    return absl::StrCat(total);
-  }).IgnoreError();
+  DRPC_CHECK_OK(router.ClientStream(
+      "/t.T/SlowSink", [](CallContext& ctx, RpcStream& rpc) -> absl::StatusOr<std::string> {
+        Stream& s = dynamic_cast<Stream&>(rpc);  // the server's core stream: its queue is visible
+        SleepFor(ctx.env(), Duration::Millis(20));  // not reading: the window fills
+        size_t queued_max = s.queued_bytes();
+        size_t total = 0;
+        for (;;) {
+          queued_max = std::max(queued_max, s.queued_bytes());
+          absl::StatusOr<std::string> m = s.Recv();
+          if (IsEof(m.status())) break;
+          if (!m.ok()) return m.status();
+          total += m->size();
+        }
+        if (queued_max > 8 * 1024)
+          return absl::InternalError(absl::StrCat("buffered ", queued_max));
+        return absl::StrCat(total);
+      }));
   RunSeeds(o, o, [](Pair& p, sim::SimContext& ctx) {
     Env& env = p.env();
     WaitGroup wg(env);

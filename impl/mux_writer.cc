@@ -260,7 +260,9 @@ void MuxWriter::DropNonTerminal(StreamQueue& q, const absl::Status& dropped) {
 void MuxWriter::DiscardQueued(uint64_t stream, const absl::Status& dropped) {
   auto it = queues_.find(stream);
   if (it == queues_.end()) return;
-  if (!it->second.packets.empty()) env_->chaos().Reach(situations::kMuxPeerEndedAStreamWithWritesQueued);
+  if (!it->second.packets.empty()) {
+    env_->chaos().Reach(situations::kMuxPeerEndedAStreamWithWritesQueued);
+  }
   DropNonTerminal(it->second, dropped);
   if (it->second.removed && it->second.packets.empty() && !it->second.in_ready) queues_.erase(it);
 }

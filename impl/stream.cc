@@ -219,7 +219,9 @@ absl::Status Stream::HandlePacket(Packet packet, uint64_t credit) {
       return absl::OkStatus();
     }
     case Kind::kCancel:
-      if (recv_.IsSet()) env_->chaos().Reach(situations::kStreamCancelArrivedAfterThePeersCloseSend);
+      if (recv_.IsSet()) {
+        env_->chaos().Reach(situations::kStreamCancelArrivedAfterThePeersCloseSend);
+      }
       cancel_.Set(CanceledError());
       send_.Set(EofError());
       Terminate(CanceledError(), How::kGraceful);

@@ -53,7 +53,8 @@ size_t PacketSplitter::NextFrameBytes(size_t data_max_bytes) const {
   size_t n = remaining;
   if (IsSplittableKind(kind_)) {
     n = std::min({remaining, split_bytes_, data_max_bytes});
-    DRPC_CHECK(n > 0 || remaining == 0) << "data_max_bytes is 0 with " << remaining << " bytes left";
+    DRPC_CHECK(n > 0 || remaining == 0)
+        << "data_max_bytes is 0 with " << remaining << " bytes left";
   }
   return n;
 }

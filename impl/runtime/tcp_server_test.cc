@@ -18,6 +18,7 @@
 #include "impl/router.h"
 #include "impl/runtime/test_util.h"
 #include "impl/sync.h"
+#include "proto/base/check.h"
 
 namespace drpc::runtime {
 namespace {
@@ -31,25 +32,29 @@ struct Hooks {
 
 Router TestRouter(Hooks* hooks) {
   Router r;
-  r.Unary("/t.S/Echo", [](CallContext&, absl::string_view req) -> absl::StatusOr<std::string> {
-     return std::string(req);
-   }).IgnoreError();
+  DRPC_CHECK_OK(
+      r.Unary("/t.S/Echo", [](CallContext&, absl::string_view req) -> absl::StatusOr<std::string> {
+        return std::string(req);
+      }));
   // Which reactor serves the call.
-  r.Unary("/t.S/Where", [](CallContext&, absl::string_view) -> absl::StatusOr<std::string> {
-     return absl::StrCat(Reactor::ForThisThread()->index());
-   }).IgnoreError();
+  DRPC_CHECK_OK(
+      r.Unary("/t.S/Where", [](CallContext&, absl::string_view) -> absl::StatusOr<std::string> {
+        return absl::StrCat(Reactor::ForThisThread()->index());
+      }));
   // Runs for a while, then succeeds (a call in flight during a graceful shutdown).
-  r.Unary("/t.S/Slow", [hooks](CallContext& ctx, absl::string_view) -> absl::StatusOr<std::string> {
-     hooks->slow_started.CountDown();
-     SleepFor(ctx.env(), Duration::Millis(50), "test: slow handler");
-     return std::string("finished");
-   }).IgnoreError();
+  DRPC_CHECK_OK(r.Unary(
+      "/t.S/Slow", [hooks](CallContext& ctx, absl::string_view) -> absl::StatusOr<std::string> {
+        hooks->slow_started.CountDown();
+        SleepFor(ctx.env(), Duration::Millis(50), "test: slow handler");
+        return std::string("finished");
+      }));
   // Blocks until cancelled.
-  r.Unary("/t.S/Block", [hooks](CallContext& ctx, absl::string_view) -> absl::StatusOr<std::string> {
-     hooks->slow_started.CountDown();
-     ctx.done_signal().Wait("test: blocked handler");
-     return ctx.err();
-   }).IgnoreError();
+  DRPC_CHECK_OK(r.Unary(
+      "/t.S/Block", [hooks](CallContext& ctx, absl::string_view) -> absl::StatusOr<std::string> {
+        hooks->slow_started.CountDown();
+        ctx.done_signal().Wait("test: blocked handler");
+        return ctx.err();
+      }));
   return r;
 }
 
