@@ -13,7 +13,6 @@
 #include "proto/error_codec.h"
 #include "proto/limits.h"
 #include "proto/metadata.h"
-#include "proto/splitter.h"
 
 namespace drpc {
 namespace {

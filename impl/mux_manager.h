@@ -61,7 +61,6 @@ class MuxManager final : public Manager {
   // Observability (tests, leak checks).
   size_t active_streams() const { return streams_.size(); }
   size_t pending_invokes() const { return pending_.size(); }
-  const MuxWriter& writer() const { return writer_; }
 
  private:
   struct StreamState {

@@ -86,11 +86,6 @@ void MuxWriter::AddCredit(uint64_t stream, uint64_t delta) {
   MarkReady(stream, it->second);
 }
 
-size_t MuxWriter::queued_packets(uint64_t stream) const {
-  auto it = queues_.find(stream);
-  return it == queues_.end() ? 0 : it->second.packets.size();
-}
-
 uint64_t MuxWriter::send_credit(uint64_t stream) const {
   auto it = queues_.find(stream);
   return it == queues_.end() ? 0 : it->second.credit;

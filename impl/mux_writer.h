@@ -113,11 +113,9 @@ class MuxWriter {
   void Stop(const absl::Status& error);
   bool stopped() const { return stopped_; }
 
-  // Observability for tests and the simulator's leak checks.
+  // Observability for tests and the connection's leak checks (Manager::Usage).
   size_t streams() const { return queues_.size(); }
-  size_t queued_packets(uint64_t stream) const;
   uint64_t send_credit(uint64_t stream) const;
-  size_t queued_control_frames() const { return control_.size(); }
 
  private:
   struct Completion;

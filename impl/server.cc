@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <utility>
 
-#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "impl/errors.h"
@@ -11,6 +10,7 @@
 #include "impl/stream.h"
 #include "impl/tunables.h"
 #include "proto/base/check.h"
+#include "proto/base/status.h"
 
 namespace drpc {
 namespace {
@@ -19,14 +19,6 @@ absl::Status ShuttingDownError() { return absl::UnavailableError("server is shut
 
 bool IsTemporaryAcceptError(const absl::Status& s) {
   return absl::IsUnavailable(s) || absl::IsResourceExhausted(s);
-}
-
-// `error` with `prefix` before its message; the code and payloads (the remote error code) stay.
-absl::Status Annotate(const absl::Status& error, absl::string_view prefix) {
-  absl::Status out(error.code(), absl::StrCat(prefix, error.message()));
-  error.ForEachPayload(
-      [&out](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
-  return out;
 }
 
 }  // namespace
@@ -78,7 +70,6 @@ void Server::RunCall(Connection& conn, IncomingStream in) {
   // The client may still be sending; nobody will read it (spec §13 item 2).
   stream.StopReceiving();
   stream.terminated_signal().RemoveCallback(watch);
-  ++calls_served_;
 }
 
 absl::Status Server::ServeUpstream(Connection& conn) {
@@ -147,7 +138,9 @@ absl::Status Server::ServeConn(std::unique_ptr<Transport> transport) {
 }
 
 void Server::Observe(const absl::Status& error, absl::string_view prefix) {
-  if (error_observer_ != nullptr) error_observer_(Annotate(error, prefix));
+  if (error_observer_ == nullptr) return;
+  // The code and payloads (the remote error code) stay.
+  error_observer_(WithMessage(error, absl::StrCat(prefix, error.message())));
 }
 
 absl::Status Server::Serve(Listener& listener) {

@@ -71,7 +71,6 @@ class Server {
   size_t active_connections() const { return connections_.size(); }
   // What the live connections hold together (Manager::Usage).
   Manager::Usage usage() const;
-  uint64_t calls_served() const { return calls_served_; }
 
  private:
   struct Connection;
@@ -91,7 +90,6 @@ class Server {
   WaitList connections_changed_;
   WaitList accept_backoff_;  // Serve sleeping after a temporary accept error; Shutdown wakes it
   WaitGroup fibers_;  // connection fibers spawned by Serve
-  uint64_t calls_served_ = 0;
   ErrorObserver error_observer_;
 };
 

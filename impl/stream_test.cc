@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "impl/buffer_pool.h"
 #include "impl/errors.h"
 #include "impl/sync.h"
 #include "sim/simulation.h"
