@@ -61,6 +61,9 @@ class Router final : public Handler {
   absl::Status HandleRpc(CallContext& ctx, absl::string_view rpc,
                          RpcStream& stream) const override;
 
+  // Whether `rpc` is registered (generated Register functions check all their names first).
+  bool Has(absl::string_view rpc) const { return methods_.contains(rpc); }
+
  private:
   std::map<std::string, Method, std::less<>> methods_;
 };

@@ -173,6 +173,10 @@ class Stream final : public RpcStream {
   bool peer_send_closed() const { return recv_.IsSet() && IsEof(recv_.status()); }
   Signal& terminated_signal() { return term_; }
   Signal& finished_signal() { return fin_; }
+  // The reason the stream ended (OK while it lives).
+  absl::Status termination_error() const {
+    return term_.IsSet() ? term_.status() : absl::OkStatus();
+  }
   bool flow_controlled() const { return limits_.flow_window_bytes > 0; }
   size_t queued_messages() const { return queue_.size(); }
   size_t queued_bytes() const { return queued_bytes_; }

@@ -79,6 +79,7 @@ void SimScheduler::FireNextTimer() {
   trace_->Mix(0x71);
   trace_->Mix(id);
   trace_->Mix(static_cast<uint64_t>(now_.nanos()));
+  if (recorder_ != nullptr) recorder_->TimerFired(now_, id);
   callback();
 }
 
@@ -87,6 +88,7 @@ void SimScheduler::FireNextTimer() {
 void SimScheduler::Spawn(std::string name, absl::AnyInvocable<void()> body) {
   const uint64_t id = next_fiber_id_++;
   if (trace_->enabled()) trace_->Log(now_, absl::StrCat("spawn #", id, " ", name));
+  if (recorder_ != nullptr) recorder_->Spawn(now_, id, name);
   auto fiber = std::make_unique<SimFiber>(id, std::move(name), stacks_, std::move(body));
   fibers_.emplace(id, std::move(fiber));
   runnable_.push_back(id);
@@ -118,6 +120,7 @@ void SimScheduler::Park(absl::string_view reason) {
   }
   self->state_ = SimFiber::State::kParked;
   self->reason_ = reason;
+  if (recorder_ != nullptr) recorder_->Park(now_, self->id_, reason);
   self->context_.Suspend();
   self->reason_ = {};
 }
@@ -129,6 +132,7 @@ void SimScheduler::Unpark(Fiber* fiber) {
     case SimFiber::State::kParked:
       f->state_ = SimFiber::State::kRunnable;
       runnable_.push_back(f->id_);
+      if (recorder_ != nullptr) recorder_->Unpark(now_, f->id_);
       break;
     case SimFiber::State::kRunning:
     case SimFiber::State::kRunnable:
@@ -157,6 +161,7 @@ void SimScheduler::RunFiber(SimFiber* fiber) {
   current_ = nullptr;
   if (fiber->context_.finished()) {
     if (trace_->enabled()) trace_->Log(now_, absl::StrCat("exit #", fiber->id_, " ", fiber->name_));
+    if (recorder_ != nullptr) recorder_->Exit(now_, fiber->id_);
     fibers_.erase(fiber->id_);
   }
 }

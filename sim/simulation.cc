@@ -55,6 +55,11 @@ void OnCheckFailure(absl::string_view message) {
     std::fprintf(stderr, "replay: %s\n", g_run_options->replay_command.c_str());
   }
   std::fflush(stderr);
+  if (g_run_options != nullptr && g_run_options->recorder != nullptr) {
+    Recorder& recorder = *g_run_options->recorder;
+    recorder.Failure(recorder.last_time(), FailureClassName(FailureClass::kCrash), message);
+  }
+  if (g_run_options != nullptr && g_run_options->on_crash) g_run_options->on_crash(message);
   if (g_run_options == nullptr || g_run_options->exit_on_crash) {
     _exit(ExitCodeFor(FailureClass::kCrash));
   }
@@ -117,6 +122,7 @@ void SimContext::Fail(FailureClass failure, std::string message) {
       absl::StrAppend(&message_, "\n  where the fibers are:", DescribeParked(scheduler_->ParkedFibers()));
     }
     Log(absl::StrCat("FAIL (", FailureClassName(failure), "): ", message_));
+    if (recorder_ != nullptr) recorder_->Failure(now(), FailureClassName(failure), message_);
   }
   scheduler_->Abort();
 }
@@ -127,6 +133,11 @@ void SimContext::Check(bool condition, absl::string_view message) {
 
 void SimContext::Log(absl::string_view line) {
   if (trace_->enabled()) trace_->Log(now(), line);
+}
+
+void SimContext::Note(absl::string_view text) {
+  Log(text);
+  if (recorder_ != nullptr) recorder_->Note(now(), text);
 }
 
 RunResult RunSimulation(absl::FunctionRef<void(SimContext&)> scenario, DecisionSource& decisions,
@@ -143,6 +154,11 @@ RunResult RunSimulation(absl::FunctionRef<void(SimContext&)> scenario, DecisionS
   auto chaos = std::make_shared<SimChaos>(mixing, options.chaos);
   auto env = std::make_shared<Env>(*scheduler, *scheduler, *chaos);
   auto network = std::make_shared<SimNetwork>(*env, mixing, trace, options.network);
+  if (options.recorder != nullptr) {
+    scheduler->set_recorder(options.recorder);
+    network->set_recorder(options.recorder);
+    chaos->set_recorder(options.recorder, scheduler.get());
+  }
 
   SimContext ctx;
   ctx.env_ = env.get();
@@ -151,6 +167,7 @@ RunResult RunSimulation(absl::FunctionRef<void(SimContext&)> scenario, DecisionS
   ctx.chaos_ = chaos.get();
   ctx.decisions_ = &mixing;
   ctx.trace_ = &trace;
+  ctx.recorder_ = options.recorder;
 
   const RunOptions* previous_options = g_run_options;
   g_run_options = &options;
@@ -202,6 +219,9 @@ RunResult RunSimulation(absl::FunctionRef<void(SimContext&)> scenario, DecisionS
     }
   }
 
+  if (!r.ok() && options.recorder != nullptr) {
+    options.recorder->Failure(scheduler->Now(), FailureClassName(r.failure), r.message);
+  }
   r.trace_hash = trace.hash();
   r.decisions = decisions.count();
   r.fibers = scheduler->stats().fibers_spawned;
