@@ -47,7 +47,7 @@ bool IsProtocolError(const absl::Status& status);
 
 // The text mux servers send when refusing a stream over MaxStreams (the cockroachdb fork's words).
 inline constexpr absl::string_view kRefusedPrefix = "too many concurrent streams: refused";
-absl::Status RefusedError(uint64_t max_streams);
+absl::Status RefusedError(uint64_t streams_max_count);
 
 // A status for an Error packet received from the peer: message == text exactly.
 absl::Status RemoteErrorStatus(uint64_t code, absl::string_view text);

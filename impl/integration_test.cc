@@ -12,6 +12,7 @@
 #include "impl/sync.h"
 #include "impl/testing/harness.h"
 #include "impl/testing/wire_harness.h"
+#include "proto/base/check.h"
 
 namespace drpc {
 namespace {
@@ -91,11 +92,11 @@ TEST_P(IntegrationTest, CancellingAStreamMakesSendEofAndRecvCanceled) {
 TEST_P(IntegrationTest, ClientCancelReachesTheServerHandler) {
   int handlers_cancelled = 0;
   Router router = testing::EchoRouter();
-  router.Bidi("/t.T/Wait", [&](CallContext& ctx, RpcStream&) -> absl::Status {
+  DRPC_CHECK_OK(router.Bidi("/t.T/Wait", [&](CallContext& ctx, RpcStream&) -> absl::Status {
     ctx.done_signal().Wait("handler waiting for cancellation");
     if (absl::IsCancelled(ctx.err())) ++handlers_cancelled;
     return ctx.err();
-  }).IgnoreError();
+  }));
   Run([&](Pair& p, sim::SimContext& ctx) {
     handlers_cancelled = 0;
     {
@@ -125,10 +126,10 @@ TEST_P(IntegrationTest, ClientCancelReachesTheServerHandler) {
 // TestCancelWhileWriteBlocked: a cancel while the transport write blocks does not hang Send.
 TEST_P(IntegrationTest, CancelWhileTheWriteIsBlockedReturns) {
   Router router = testing::EchoRouter();
-  router.Bidi("/t.T/NeverRead", [](CallContext& ctx, RpcStream&) -> absl::Status {
+  DRPC_CHECK_OK(router.Bidi("/t.T/NeverRead", [](CallContext& ctx, RpcStream&) -> absl::Status {
     ctx.done_signal().Wait("handler not reading");
     return ctx.err();
-  }).IgnoreError();
+  }));
   Run([](Pair& p, sim::SimContext& ctx) {
     CallContext call(p.env());
     absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/t.T/NeverRead");
@@ -163,10 +164,11 @@ TEST_P(IntegrationTest, RepeatedCancelledCallsReuseOneConnection) {
 // TestError: codes 2..19 arrive intact; TestError_Message: the exact text.
 TEST_P(IntegrationTest, ErrorCodesAndTextsArriveIntact) {
   Router router;
-  router.Unary("/t.T/Code", [](CallContext&, absl::string_view req) -> absl::StatusOr<std::string> {
-    uint64_t code = static_cast<uint64_t>(std::stoi(std::string(req)));
-    return WithRemoteErrorCode(absl::InternalError(absl::StrCat("error ", code)), code);
-  }).IgnoreError();
+  DRPC_CHECK_OK(router.Unary(
+      "/t.T/Code", [](CallContext&, absl::string_view req) -> absl::StatusOr<std::string> {
+        uint64_t code = static_cast<uint64_t>(std::stoi(std::string(req)));
+        return WithRemoteErrorCode(absl::InternalError(absl::StrCat("error ", code)), code);
+      }));
   Run([](Pair& p, sim::SimContext& ctx) {
     for (int code = 2; code <= 19; ++code) {
       CallContext call(p.env());
@@ -206,11 +208,11 @@ TEST_P(IntegrationTest, LargeMessagesBothWaysConcurrently) {
 TEST_P(IntegrationTest, TransportLossCancelsTheHandlerAndFailsTheClient) {
   absl::Status handler_recv;
   Router router = testing::EchoRouter();
-  router.Bidi("/t.T/RecvTwice", [&](CallContext&, RpcStream& s) -> absl::Status {
+  DRPC_CHECK_OK(router.Bidi("/t.T/RecvTwice", [&](CallContext&, RpcStream& s) -> absl::Status {
     if (absl::Status first = s.Recv().status(); !first.ok()) return first;
     handler_recv = s.Recv().status();  // blocks until the connection dies
     return handler_recv;
-  }).IgnoreError();
+  }));
   Run([&](Pair& p, sim::SimContext& ctx) {
     handler_recv = absl::OkStatus();
     CallContext call(p.env());
@@ -227,10 +229,11 @@ TEST_P(IntegrationTest, TransportLossCancelsTheHandlerAndFailsTheClient) {
 // Graceful shutdown: running calls finish before the deadline; new calls are refused.
 TEST_P(IntegrationTest, ShutdownLetsRunningCallsFinishAndRefusesNewOnes) {
   Router router = testing::EchoRouter();
-  router.Unary("/t.T/Sleep", [](CallContext& ctx, absl::string_view) -> absl::StatusOr<std::string> {
-    SleepFor(ctx.env(), Duration::Millis(20));
-    return std::string("slept");
-  }).IgnoreError();
+  DRPC_CHECK_OK(router.Unary(
+      "/t.T/Sleep", [](CallContext& ctx, absl::string_view) -> absl::StatusOr<std::string> {
+        SleepFor(ctx.env(), Duration::Millis(20));
+        return std::string("slept");
+      }));
   Run([](Pair& p, sim::SimContext& ctx) {
     Env& env = p.env();
     absl::StatusOr<std::string> running;
@@ -278,12 +281,14 @@ TEST_P(IntegrationTest, ShutdownCancelsCallsStillRunningAtTheDeadline) {
 // is reported to the client with text containing "context".
 TEST_P(IntegrationTest, ContextErrorsOfAHandlerArriveAsTextContainingContext) {
   Router router;
-  router.Unary("/t.T/Canceled", [](CallContext&, absl::string_view) -> absl::StatusOr<std::string> {
-    return CanceledError();
-  }).IgnoreError();
-  router.Unary("/t.T/Deadline", [](CallContext&, absl::string_view) -> absl::StatusOr<std::string> {
-    return DeadlineError();
-  }).IgnoreError();
+  DRPC_CHECK_OK(router.Unary("/t.T/Canceled",
+                             [](CallContext&, absl::string_view) -> absl::StatusOr<std::string> {
+                               return CanceledError();
+                             }));
+  DRPC_CHECK_OK(router.Unary("/t.T/Deadline",
+                             [](CallContext&, absl::string_view) -> absl::StatusOr<std::string> {
+                               return DeadlineError();
+                             }));
   Run([](Pair& p, sim::SimContext& ctx) {
     for (const char* rpc : {"/t.T/Canceled", "/t.T/Deadline"}) {
       CallContext call(p.env());
@@ -300,14 +305,15 @@ TEST_P(IntegrationTest, ContextErrorsOfAHandlerArriveAsTextContainingContext) {
 TEST_P(IntegrationTest, DerivedContextsOfAHandlerAreDoneAfterClose) {
   int released = 0;
   Router router;
-  router.Bidi("/t.T/Derive", [&released](CallContext& ctx, RpcStream& s) -> absl::Status {
-    if (absl::Status st = s.Recv().status(); !st.ok()) return st;
-    CallContext child(ctx.env(), ctx);
-    CallContext grandchild(ctx.env(), child);
-    grandchild.done_signal().Wait("handler: waiting for the derived context");
-    released += ctx.done() && child.done() ? 1 : 0;
-    return grandchild.err();
-  }).IgnoreError();
+  DRPC_CHECK_OK(
+      router.Bidi("/t.T/Derive", [&released](CallContext& ctx, RpcStream& s) -> absl::Status {
+        if (absl::Status st = s.Recv().status(); !st.ok()) return st;
+        CallContext child(ctx.env(), ctx);
+        CallContext grandchild(ctx.env(), child);
+        grandchild.done_signal().Wait("handler: waiting for the derived context");
+        released += ctx.done() && child.done() ? 1 : 0;
+        return grandchild.err();
+      }));
   Run([&released](Pair& p, sim::SimContext& ctx) {
     released = 0;
     CallContext call(p.env());

@@ -12,6 +12,7 @@
 #include "impl/sync.h"
 #include "impl/testing/harness.h"
 #include "impl/testing/wire_harness.h"
+#include "proto/base/check.h"
 #include "proto/error_codec.h"
 #include "proto/limits.h"
 #include "proto/metadata.h"
@@ -65,25 +66,25 @@ TEST(MuxFlowTest, MixedFlowControlConfigurationsAllWork) {
 
 Router ReadOneThenWait() {
   Router router = testing::EchoRouter();
-  router.Bidi("/t.T/ReadOne", [](CallContext& ctx, RpcStream& s) -> absl::Status {
+  DRPC_CHECK_OK(router.Bidi("/t.T/ReadOne", [](CallContext& ctx, RpcStream& s) -> absl::Status {
     if (absl::Status st = s.Recv().status(); !st.ok()) return st;
     ctx.done_signal().Wait("handler: read one, now waiting");
     return ctx.err();
-  }).IgnoreError();
-  router.Bidi("/t.T/ReadAll", [](CallContext&, RpcStream& s) -> absl::Status {
+  }));
+  DRPC_CHECK_OK(router.Bidi("/t.T/ReadAll", [](CallContext&, RpcStream& s) -> absl::Status {
     for (;;) {
       absl::Status st = s.Recv().status();
       if (IsEof(st)) return absl::OkStatus();
       if (!st.ok()) return st;
     }
-  }).IgnoreError();
+  }));
   return router;
 }
 
 Options SmallWindowServer() {
   Options o = MuxOptions();
   o.window_bytes = 4096;
-  o.initial_window_bytes = 4096;
+  o.window_initial_bytes = 4096;
   return o;
 }
 
@@ -185,18 +186,19 @@ TEST(MuxFlowTest, LargestWindowIsGrantedInLegalDeltas) {
 TEST(MuxFlowTest, MessageLargerThanTheWindowBehindAQueuedOneIsDelivered) {
   Options o = MuxOptions();
   o.window_bytes = 1024;
-  o.initial_window_bytes = 1024;
+  o.window_initial_bytes = 1024;
   Router router = testing::EchoRouter();
-  router.ClientStream("/t.T/Late", [](CallContext& ctx, RpcStream& s) -> absl::StatusOr<std::string> {
-    SleepFor(ctx.env(), Duration::Millis(10));  // let the first message queue up
-    size_t total = 0;
-    for (;;) {
-      absl::StatusOr<std::string> m = s.Recv();
-      if (IsEof(m.status())) return absl::StrCat(total);
-      if (!m.ok()) return m.status();
-      total += m->size();
-    }
-  }).IgnoreError();
+  DRPC_CHECK_OK(router.ClientStream(
+      "/t.T/Late", [](CallContext& ctx, RpcStream& s) -> absl::StatusOr<std::string> {
+        SleepFor(ctx.env(), Duration::Millis(10));  // let the first message queue up
+        size_t total = 0;
+        for (;;) {
+          absl::StatusOr<std::string> m = s.Recv();
+          if (IsEof(m.status())) return absl::StrCat(total);
+          if (!m.ok()) return m.status();
+          total += m->size();
+        }
+      }));
   for (uint64_t seed = 1; seed <= 5; ++seed) {
     ExpectOk(RunPair(o, o, [](Pair& p, sim::SimContext& ctx) {
       absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(p.ctx(), "/t.T/Late");

@@ -13,6 +13,7 @@
 #include "impl/sync.h"
 #include "impl/testing/harness.h"
 #include "impl/testing/wire_harness.h"
+#include "proto/base/check.h"
 #include "proto/metadata.h"
 #include "proto/window.h"
 
@@ -117,8 +118,8 @@ TEST(MuxTest, LargeMessagesDoNotBlockSmallOnes) {
       const Instant queued = c.sim.now();
       c.sim.Check((*small)->Send("small").ok(), "small send");
       c.sim.Check(!big_sent.IsSet(), "the large message was already written");
-      // At most the batch being written and the next one (write_batch_bytes each, ~66 ms at this
-      // bandwidth) come first; the large message alone needs ~300 ms.
+      // At most the batch being written and the next one (write_batch_max_bytes each, ~66 ms at
+      // this bandwidth) come first; the large message alone needs ~300 ms.
       c.sim.Check(c.sim.now() - queued < Duration::Millis(150),
                   absl::StrCat("the small message took ", (c.sim.now() - queued).ToString()));
       int small_at = -1, big_done_at = -1;
@@ -223,7 +224,7 @@ TEST(MuxTest, TransportLossTerminatesAllStreamsWithTheRealCause) {
 
 TEST(MuxTest, MaxConcurrentStreamsRefusesWithAnErrorAndTheConnectionLives) {
   Options server = MuxOptions();
-  server.max_concurrent_streams = 2;
+  server.concurrent_streams_max_count = 2;
   RunSeeds(MuxOptions(), server, [](Pair& p, sim::SimContext& ctx) {
     Env& env = p.env();
     CallContext call(env);
@@ -272,24 +273,26 @@ TEST(MuxTest, OversizedMessageFailsOnlyItsStream) {
 TEST(MuxTest, SlowConsumerBlocksOnlyItsOwnStreamWithinItsWindow) {
   Options o = MuxOptions();
   o.window_bytes = 8 * 1024;
-  o.initial_window_bytes = 8 * 1024;
+  o.window_initial_bytes = 8 * 1024;
   o.split_bytes = 1024;
   Router router = testing::EchoRouter();
-  router.ClientStream("/t.T/SlowSink", [](CallContext& ctx, RpcStream& rpc) -> absl::StatusOr<std::string> {
-    Stream& s = dynamic_cast<Stream&>(rpc);  // the server's core stream: its queue is visible
-    SleepFor(ctx.env(), Duration::Millis(20));  // not reading: the window fills
-    size_t queued_max = s.queued_bytes();
-    size_t total = 0;
-    for (;;) {
-      queued_max = std::max(queued_max, s.queued_bytes());
-      absl::StatusOr<std::string> m = s.Recv();
-      if (IsEof(m.status())) break;
-      if (!m.ok()) return m.status();
-      total += m->size();
-    }
-    if (queued_max > 8 * 1024) return absl::InternalError(absl::StrCat("buffered ", queued_max));
-    return absl::StrCat(total);
-  }).IgnoreError();
+  DRPC_CHECK_OK(router.ClientStream(
+      "/t.T/SlowSink", [](CallContext& ctx, RpcStream& rpc) -> absl::StatusOr<std::string> {
+        Stream& s = dynamic_cast<Stream&>(rpc);  // the server's core stream: its queue is visible
+        SleepFor(ctx.env(), Duration::Millis(20));  // not reading: the window fills
+        size_t queued_max = s.queued_bytes();
+        size_t total = 0;
+        for (;;) {
+          queued_max = std::max(queued_max, s.queued_bytes());
+          absl::StatusOr<std::string> m = s.Recv();
+          if (IsEof(m.status())) break;
+          if (!m.ok()) return m.status();
+          total += m->size();
+        }
+        if (queued_max > 8 * 1024)
+          return absl::InternalError(absl::StrCat("buffered ", queued_max));
+        return absl::StrCat(total);
+      }));
   RunSeeds(o, o, [](Pair& p, sim::SimContext& ctx) {
     Env& env = p.env();
     WaitGroup wg(env);
@@ -317,7 +320,7 @@ TEST(MuxTest, SlowConsumerBlocksOnlyItsOwnStreamWithinItsWindow) {
 TEST(MuxTest, MessageLargerThanTheWindowIsDelivered) {
   Options o = MuxOptions();
   o.window_bytes = 1024;
-  o.initial_window_bytes = 1024;
+  o.window_initial_bytes = 1024;
   RunSeeds(o, o, [](Pair& p, sim::SimContext& ctx) {
     WaitGroup wg(p.env());
     EchoOnFiber(p, ctx, wg, "huge", 2, 100 * 1024);

@@ -88,7 +88,7 @@ TEST(MuxWireTest, UnaryCallIsOneWriteEachWay) {
 // our memory without bound.
 TEST(MuxWireTest, ControlQueueOverflowEndsTheConnectionWithAProtocolError) {
   Options o = MuxOptions();
-  o.max_concurrent_streams = 1;
+  o.concurrent_streams_max_count = 1;
   sim::NetworkOptions net;
   net.link.buffer_bytes = 2048;  // our writes back up soon once the peer stops reading
   ExpectOk(RunServer(o, [](ServerSide& s) {
@@ -132,10 +132,10 @@ TEST(MuxWireTest, CancelOrCloseBeforeTheInvokeIsWrittenSendsNothing) {
   }));
 }
 
-// Streams whose metadata arrived without their Invoke are bounded (pending_invokes_max).
+// Streams whose metadata arrived without their Invoke are bounded (pending_invokes_max_count).
 TEST(MuxWireTest, PendingInvokesBeyondTheBoundEndTheConnection) {
   Options o = MuxOptions();
-  o.pending_invokes_max = 3;
+  o.pending_invokes_max_count = 3;
   ExpectOk(RunServer(o, [](ServerSide& s) {
     for (uint64_t id = 1; id <= 4; ++id) {
       s.client.Write({F(Kind::kInvokeMetadata, id, 1, EncodeMetadata({{"k", "v"}}))})

@@ -72,7 +72,7 @@ MuxWriter::Packet Msg(uint64_t stream, uint64_t message, absl::string_view data)
 
 TEST(MuxWriterTest, ReadyStreamsTakeTurnsOneFrameEach) {
   RunSeeds([](sim::SimContext& ctx) {
-    Rig rig(ctx, {.split_bytes = 10, .batch_bytes = 1 << 20});
+    Rig rig(ctx, {.split_bytes = 10, .batch_max_bytes = 1 << 20});
     const std::string a(50, 'a'), b(50, 'b');
     rig.writer->AddStream(1, false, 0);
     rig.writer->AddStream(2, false, 0);
@@ -94,7 +94,7 @@ TEST(MuxWriterTest, ReadyStreamsTakeTurnsOneFrameEach) {
 
 TEST(MuxWriterTest, ConcurrentBlockingWritersAllComplete) {
   RunSeeds([](sim::SimContext& ctx) {
-    Rig rig(ctx, {.split_bytes = 7, .batch_bytes = 20});
+    Rig rig(ctx, {.split_bytes = 7, .batch_max_bytes = 20});
     WaitGroup wg(ctx.env());
     std::map<uint64_t, std::string> sent;
     for (uint64_t s = 1; s <= 5; ++s) {
@@ -118,7 +118,7 @@ TEST(MuxWriterTest, ConcurrentBlockingWritersAllComplete) {
 
 TEST(MuxWriterTest, GroupedPacketsOfAStreamStayTogetherInOrder) {
   RunSeeds([](sim::SimContext& ctx) {
-    Rig rig(ctx, {.split_bytes = 4, .batch_bytes = 16});
+    Rig rig(ctx, {.split_bytes = 4, .batch_max_bytes = 16});
     rig.writer->AddStream(7, false, 0);
     rig.writer->WriteAsync(7, {{PacketId{7, 1}, Kind::kInvokeMetadata, "metadata"},
                                {PacketId{7, 2}, Kind::kInvoke, "/a/B"}});
@@ -135,7 +135,7 @@ TEST(MuxWriterTest, GroupedPacketsOfAStreamStayTogetherInOrder) {
 // Write (SendLast's message and CloseSend: one transport write); errors are Write's.
 TEST(MuxWriterTest, QueuedPacketLeavesInTheBatchOfTheNextWrite) {
   RunSeeds([](sim::SimContext& ctx) {
-    Rig rig(ctx, {.split_bytes = 1024, .batch_bytes = 1 << 20});
+    Rig rig(ctx, {.split_bytes = 1024, .batch_max_bytes = 1 << 20});
     rig.writer->AddStream(1, false, 0);
     std::string data = "queued";
     ctx.Check(rig.writer->WriteQueued(1, Msg(1, 1, data)).ok(), "WriteQueued");
@@ -161,7 +161,7 @@ TEST(MuxWriterTest, QueuedPacketLeavesInTheBatchOfTheNextWrite) {
 // blocks like Write until the peer grants enough (the stream may otherwise end with data stuck).
 TEST(MuxWriterTest, QueuedPacketWithoutCreditWaitsLikeWrite) {
   RunSeeds([](sim::SimContext& ctx) {
-    Rig rig(ctx, {.split_bytes = 1024, .batch_bytes = 1 << 20});
+    Rig rig(ctx, {.split_bytes = 1024, .batch_max_bytes = 1 << 20});
     rig.writer->AddStream(1, /*flow_controlled=*/true, /*send_credit=*/4);
     Signal queued(ctx.env());
     ctx.env().scheduler().Spawn("sender", [&] {
@@ -182,7 +182,7 @@ TEST(MuxWriterTest, QueuedPacketWithoutCreditWaitsLikeWrite) {
 
 TEST(MuxWriterTest, TerminalPacketDropsQueuedDataAndGoesFirst) {
   RunSeeds([](sim::SimContext& ctx) {
-    Rig rig(ctx, {.split_bytes = 8, .batch_bytes = 1 << 20});
+    Rig rig(ctx, {.split_bytes = 8, .batch_max_bytes = 1 << 20});
     rig.writer->AddStream(1, /*flow_controlled=*/true, /*send_credit=*/8);
     absl::Status blocked;
     Signal done(ctx.env());
@@ -206,7 +206,7 @@ TEST(MuxWriterTest, TerminalPacketDropsQueuedDataAndGoesFirst) {
 
 TEST(MuxWriterTest, FlowControlNeverExceedsCreditAndResumesOnUpdate) {
   RunSeeds([](sim::SimContext& ctx) {
-    Rig rig(ctx, {.split_bytes = 1000, .batch_bytes = 1 << 20});
+    Rig rig(ctx, {.split_bytes = 1000, .batch_max_bytes = 1 << 20});
     rig.writer->AddStream(3, true, 10);
     Signal done(ctx.env());
     ctx.env().scheduler().Spawn("sender", [&] {
@@ -228,7 +228,7 @@ TEST(MuxWriterTest, FlowControlNeverExceedsCreditAndResumesOnUpdate) {
 
 TEST(MuxWriterTest, ControlFramesBypassAStreamWaitingForCredit) {
   RunSeeds([](sim::SimContext& ctx) {
-    Rig rig(ctx, {.split_bytes = 1000, .batch_bytes = 1 << 20});
+    Rig rig(ctx, {.split_bytes = 1000, .batch_max_bytes = 1 << 20});
     rig.writer->AddStream(1, true, 0);
     Signal done(ctx.env());
     ctx.env().scheduler().Spawn("sender", [&] {
@@ -248,7 +248,7 @@ TEST(MuxWriterTest, ControlFramesBypassAStreamWaitingForCredit) {
 
 TEST(MuxWriterTest, StopFailsQueuedWritesAndLaterOnesAtOnce) {
   RunSeeds([](sim::SimContext& ctx) {
-    Rig rig(ctx, {.split_bytes = 1000, .batch_bytes = 1 << 20});
+    Rig rig(ctx, {.split_bytes = 1000, .batch_max_bytes = 1 << 20});
     rig.writer->AddStream(1, true, 0);
     absl::Status queued;
     Signal done(ctx.env());
@@ -269,7 +269,7 @@ TEST(MuxWriterTest, StopFailsQueuedWritesAndLaterOnesAtOnce) {
 
 TEST(MuxWriterTest, TransportErrorFailsTheWritersAndReportsOnceWithoutDeadlock) {
   RunSeeds([](sim::SimContext& ctx) {
-    Rig rig(ctx, {.split_bytes = 1000, .batch_bytes = 1 << 20});
+    Rig rig(ctx, {.split_bytes = 1000, .batch_max_bytes = 1 << 20});
     rig.writer->AddStream(1, false, 0);
     rig.peer->Close();  // the peer goes away: the next transport write fails
     SleepFor(ctx.env(), Duration::Millis(1));
@@ -287,7 +287,7 @@ TEST(MuxWriterTest, BlockedTransportWriteIsReleasedByClose) {
     ctx.network().set_options(net);
     auto [ours, theirs] = ctx.network().Pipe("unread");  // nobody reads `theirs`
     absl::Status reported;
-    MuxWriter writer(ctx.env(), *ours, {.split_bytes = 1000, .batch_bytes = 1 << 20},
+    MuxWriter writer(ctx.env(), *ours, {.split_bytes = 1000, .batch_max_bytes = 1 << 20},
                      [&](const absl::Status& s) { reported = s; });
     Signal writer_done(ctx.env());
     ctx.env().scheduler().Spawn("writer", [&] {

@@ -13,6 +13,7 @@
 #include "impl/sync.h"
 #include "impl/testing/harness.h"
 #include "impl/testing/wire_harness.h"
+#include "proto/base/check.h"
 #include "proto/error_codec.h"
 
 namespace drpc {
@@ -45,10 +46,10 @@ RawFrame Read(sim::SimContext& sim, testing::RawPeer& peer, Duration timeout) {
 
 Router IgnoringRouter() {
   Router router = testing::EchoRouter();
-  router.Bidi("/t.T/Ignore", [](CallContext& ctx, RpcStream&) -> absl::Status {
+  DRPC_CHECK_OK(router.Bidi("/t.T/Ignore", [](CallContext& ctx, RpcStream&) -> absl::Status {
     ctx.done_signal().Wait("handler ignoring its stream");
     return ctx.err();
-  }).IgnoreError();
+  }));
   return router;
 }
 
@@ -144,17 +145,18 @@ TEST(RecvStallTest, MuxClientCancelsAStreamItsApplicationDoesNotRead) {
 // the whole call takes far longer than the timeout, yet every wait ends in time.
 TEST(RecvStallTest, SlowButProgressingConsumerIsNeverFailed) {
   Router router = testing::EchoRouter();
-  router.ClientStream("/t.T/Slow", [](CallContext& ctx, RpcStream& s) -> absl::StatusOr<std::string> {
-    int n = 0;
-    std::string m;
-    for (;;) {
-      SleepFor(ctx.env(), Duration::Millis(60));
-      absl::Status st = s.RecvInto(&m);
-      if (IsEof(st)) return absl::StrCat(n);
-      if (!st.ok()) return st;
-      ++n;
-    }
-  }).IgnoreError();
+  DRPC_CHECK_OK(router.ClientStream(
+      "/t.T/Slow", [](CallContext& ctx, RpcStream& s) -> absl::StatusOr<std::string> {
+        int n = 0;
+        std::string m;
+        for (;;) {
+          SleepFor(ctx.env(), Duration::Millis(60));
+          absl::Status st = s.RecvInto(&m);
+          if (IsEof(st)) return absl::StrCat(n);
+          if (!st.ok()) return st;
+          ++n;
+        }
+      }));
   for (bool mux : {false, true}) {
     Options o;
     o.mux = mux;

@@ -3,32 +3,22 @@
 #include <algorithm>
 #include <utility>
 
-#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "impl/errors.h"
+#include "impl/manager_factory.h"
+#include "impl/stream.h"
+#include "impl/tunables.h"
 #include "proto/base/check.h"
+#include "proto/base/status.h"
 
 namespace drpc {
 namespace {
 
 absl::Status ShuttingDownError() { return absl::UnavailableError("server is shutting down"); }
 
-// Backoff after a temporary accept error (e.g. EMFILE): long enough not to spin, short enough to
-// pick up again soon after the condition clears. Go's drpcserver sleeps 500 ms each time.
-constexpr Duration kAcceptBackoffMin = Duration::Millis(5);
-constexpr Duration kAcceptBackoffMax = Duration::Millis(500);
-
 bool IsTemporaryAcceptError(const absl::Status& s) {
   return absl::IsUnavailable(s) || absl::IsResourceExhausted(s);
-}
-
-// `error` with `prefix` before its message; the code and payloads (the remote error code) stay.
-absl::Status Annotate(const absl::Status& error, absl::string_view prefix) {
-  absl::Status out(error.code(), absl::StrCat(prefix, error.message()));
-  error.ForEachPayload(
-      [&out](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
-  return out;
 }
 
 }  // namespace
@@ -80,7 +70,6 @@ void Server::RunCall(Connection& conn, IncomingStream in) {
   // The client may still be sending; nobody will read it (spec §13 item 2).
   stream.StopReceiving();
   stream.terminated_signal().RemoveCallback(watch);
-  ++calls_served_;
 }
 
 absl::Status Server::ServeUpstream(Connection& conn) {
@@ -119,18 +108,18 @@ absl::Status Server::ServeConn(std::unique_ptr<Transport> transport) {
     transport->Close();
     return ShuttingDownError();
   }
-  if (connections_.size() >= options_.max_connections) {
+  if (connections_.size() >= options_.connections_max_count) {
     transport->Close();
     const absl::Status refused = absl::ResourceExhaustedError(
         absl::StrCat("connection refused: ", connections_.size(),
-                     " connections are served, Options::max_connections = ",
-                     options_.max_connections));
+                     " connections are served, Options::connections_max_count = ",
+                     options_.connections_max_count));
     Observe(refused, "");
     return refused;
   }
   Connection conn(*env_, server_ctx_);
   absl::StatusOr<std::unique_ptr<Manager>> m =
-      Manager::Create(*env_, std::move(transport), Manager::Role::kServer, options_);
+      CreateManager(*env_, std::move(transport), Manager::Role::kServer, options_);
   if (!m.ok()) return m.status();
   conn.manager = *std::move(m);
   const uint64_t id = next_connection_id_++;
@@ -149,26 +138,28 @@ absl::Status Server::ServeConn(std::unique_ptr<Transport> transport) {
 }
 
 void Server::Observe(const absl::Status& error, absl::string_view prefix) {
-  if (error_observer_ != nullptr) error_observer_(Annotate(error, prefix));
+  if (error_observer_ == nullptr) return;
+  // The code and payloads (the remote error code) stay.
+  error_observer_(WithMessage(error, absl::StrCat(prefix, error.message())));
 }
 
 absl::Status Server::Serve(Listener& listener) {
   listener_ = &listener;
-  Duration backoff = kAcceptBackoffMin;
+  Duration backoff = tunables::kAcceptBackoffMin;
   for (;;) {
     absl::StatusOr<std::unique_ptr<Transport>> t = listener.Accept();
     if (!t.ok() && !shutting_down_ && IsTemporaryAcceptError(t.status())) {
       Observe(t.status(), absl::StrCat("accept (retrying in ", backoff.ToString(), "): "));
       accept_backoff_.Wait("server: backing off after a temporary accept error",
                            env_->clock().Now() + backoff);
-      backoff = std::min(backoff + backoff, kAcceptBackoffMax);
+      backoff = std::min(backoff + backoff, tunables::kAcceptBackoffMax);
       continue;
     }
     if (!t.ok()) {
       listener_ = nullptr;
       return shutting_down_ ? absl::OkStatus() : t.status();
     }
-    backoff = kAcceptBackoffMin;
+    backoff = tunables::kAcceptBackoffMin;
     fibers_.Add();
     env_->scheduler().Spawn(absl::StrCat("server connection ", next_connection_id_),
                             [this, t = *std::move(t)]() mutable {

@@ -15,13 +15,13 @@
 //
 // Serve retries temporary accept errors (kUnavailable, kResourceExhausted — e.g. EMFILE) after a
 // backoff doubling from 5 ms to at most 500 ms (Go sleeps 500 ms), so it never spins, and returns
-// when the listener is closed. At most Options::max_connections connections are served at once; a
-// connection beyond it is closed at once, before anything is read (spec §13 item 18).
+// when the listener is closed. At most Options::connections_max_count connections are served at
+// once; a connection beyond it is closed at once, before anything is read (spec §13 item 18).
 //
 // Errors that end nothing visible to the caller are given to the error observer, if one is set:
 // a handler's error (message prefixed "rpc <name>: ", code and payloads kept), the error that
 // ended a connection (prefixed "connection: "; not for a clean close by the peer or by Shutdown),
-// a temporary accept error being retried, and a connection refused over max_connections. The
+// a temporary accept error being retried, and a connection refused over connections_max_count. The
 // observer runs on the server's fibers and must not block.
 //
 // Shutdown: stop accepting connections and calls (new calls are refused with an Error), let
@@ -71,7 +71,6 @@ class Server {
   size_t active_connections() const { return connections_.size(); }
   // What the live connections hold together (Manager::Usage).
   Manager::Usage usage() const;
-  uint64_t calls_served() const { return calls_served_; }
 
  private:
   struct Connection;
@@ -91,7 +90,6 @@ class Server {
   WaitList connections_changed_;
   WaitList accept_backoff_;  // Serve sleeping after a temporary accept error; Shutdown wakes it
   WaitGroup fibers_;  // connection fibers spawned by Serve
-  uint64_t calls_served_ = 0;
   ErrorObserver error_observer_;
 };
 

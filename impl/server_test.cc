@@ -127,12 +127,12 @@ TEST(ServerTest, ServeReturnsAPermanentListenerError) {
   }, 1, sim::RunOptions{}));
 }
 
-// Spec §13 item 18 (Go's drpcserver has no connection limit): beyond max_connections a new
+// Spec §13 item 18 (Go's drpcserver has no connection limit): beyond connections_max_count a new
 // connection is closed at once; when one ends, a new one is served again.
-TEST(ServerTest, ConnectionsBeyondMaxConnectionsAreClosedAtOnce) {
+TEST(ServerTest, ConnectionsBeyondTheConnectionLimitAreClosedAtOnce) {
   ExpectOk(sim::RunSeed([](sim::SimContext& s) {
     Options o;
-    o.max_connections = 2;
+    o.connections_max_count = 2;
     ServeRig rig(s, absl::OkStatus(), o);
     rig.listener->failing = false;
     std::unique_ptr<Conn> a = rig.Dial(), b = rig.Dial(), c = rig.Dial();
@@ -141,7 +141,7 @@ TEST(ServerTest, ConnectionsBeyondMaxConnectionsAreClosedAtOnce) {
     s.Check(IsClosed(refused.status()), refused.status().ToString());
     s.Check(rig.server.active_connections() == 2, "connection count");
     s.Check(!rig.observed.empty() && absl::IsResourceExhausted(rig.observed.back()) &&
-                absl::StrContains(rig.observed.back().message(), "max_connections = 2"),
+                absl::StrContains(rig.observed.back().message(), "connections_max_count = 2"),
             "the refusal is observed");
     a->Close();
     SleepFor(s.env(), Duration::Millis(1));

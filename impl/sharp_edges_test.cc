@@ -12,6 +12,7 @@
 #include "impl/sync.h"
 #include "impl/testing/harness.h"
 #include "impl/testing/wire_harness.h"
+#include "proto/base/check.h"
 #include "proto/metadata.h"
 
 namespace drpc {
@@ -41,20 +42,20 @@ TEST(SharpEdgesTest, NestedCallsDoNotForwardIncomingMetadata) {
     o.mux = mux;
     Conn* nested = nullptr;
     Router router = testing::EchoRouter();
-    router.Unary("/t.T/Forward",
-                 [&nested](CallContext& ctx, absl::string_view) -> absl::StatusOr<std::string> {
-                   CallContext child(ctx.env(), ctx);
-                   absl::StatusOr<std::string> implicit = nested->Invoke(child, "/echo.Echo/Meta", "");
-                   absl::StatusOr<std::string> own = nested->Invoke(ctx, "/echo.Echo/Meta", "");
-                   CallContext copy(ctx.env(), ctx);
-                   copy.metadata() = child.incoming_metadata();
-                   absl::StatusOr<std::string> explicit_ = nested->Invoke(copy, "/echo.Echo/Meta", "");
-                   if (!implicit.ok() || !own.ok() || !explicit_.ok()) {
-                     return absl::InternalError("nested call failed");
-                   }
-                   return absl::StrCat(*implicit, "|", *own, "|", *explicit_);
-                 })
-        .IgnoreError();
+    DRPC_CHECK_OK(router.Unary(
+        "/t.T/Forward",
+        [&nested](CallContext& ctx, absl::string_view) -> absl::StatusOr<std::string> {
+          CallContext child(ctx.env(), ctx);
+          absl::StatusOr<std::string> implicit = nested->Invoke(child, "/echo.Echo/Meta", "");
+          absl::StatusOr<std::string> own = nested->Invoke(ctx, "/echo.Echo/Meta", "");
+          CallContext copy(ctx.env(), ctx);
+          copy.metadata() = child.incoming_metadata();
+          absl::StatusOr<std::string> explicit_ = nested->Invoke(copy, "/echo.Echo/Meta", "");
+          if (!implicit.ok() || !own.ok() || !explicit_.ok()) {
+            return absl::InternalError("nested call failed");
+          }
+          return absl::StrCat(*implicit, "|", *own, "|", *explicit_);
+        }));
     ExpectOk(RunPair(o, o, [&nested, o](Pair& p, sim::SimContext& ctx) {
       auto [client_end, server_end] = ctx.network().Pipe("nested");
       Signal served(p.env());
@@ -113,12 +114,13 @@ TEST(SharpEdgesTest, DeadlineIsLocalAndBecomesASoftCancel) {
 TEST(SharpEdgesTest, UpstreamCallsAreSerializedAndAHardCancelFailsThoseWaiting) {
   int running = 0, most = 0;
   Router router = testing::EchoRouter();
-  router.Unary("/t.T/Hold", [&](CallContext& ctx, absl::string_view) -> absl::StatusOr<std::string> {
-    most = std::max(most, ++running);
-    SleepFor(ctx.env(), Duration::Millis(5));
-    --running;
-    return std::string("held");
-  }).IgnoreError();
+  DRPC_CHECK_OK(router.Unary(
+      "/t.T/Hold", [&](CallContext& ctx, absl::string_view) -> absl::StatusOr<std::string> {
+        most = std::max(most, ++running);
+        SleepFor(ctx.env(), Duration::Millis(5));
+        --running;
+        return std::string("held");
+      }));
   ExpectOk(RunPair(Options{}, Options{}, [&](Pair& p, sim::SimContext& ctx) {
     Env& env = p.env();
     WaitGroup wg(env);

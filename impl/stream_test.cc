@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "impl/buffer_pool.h"
 #include "impl/errors.h"
 #include "impl/sync.h"
 #include "sim/simulation.h"
@@ -19,24 +20,24 @@ struct SentPacket {
   Kind kind;
   uint64_t message;
   std::string data;
-  bool flush;
+  StreamSink::Follows follows;
 };
 
 // Records what the stream sends; writes can be held at a gate or made to fail.
 class FakeSink final : public StreamSink {
  public:
   explicit FakeSink(Env& env) : gate_(env) { gate_.Set(); }
-  absl::Status SendPacket(Stream& s, Kind kind, absl::string_view data, bool flush) override {
-    sent.push_back({kind, s.NextMessageId(), std::string(data), flush});
+  absl::Status Send(Stream& s, Kind kind, absl::string_view data, Follows follows) override {
+    sent.push_back({kind, s.NextMessageId(), std::string(data), follows});
     gate_ptr_->Wait("fake sink: write held");
     return fail_with;
   }
   absl::Status SendTerminal(Stream& s, Kind kind, absl::string_view data,
                             const absl::Status&) override {
-    return SendPacket(s, kind, data, true);
+    return Send(s, kind, data, Follows::kNothing);
   }
-  absl::Status Flush(Stream&) override {
-    ++flushes;
+  absl::Status OnFirstRecv(Stream&) override {
+    ++first_recvs;
     return absl::OkStatus();
   }
   void OnConsumed(Stream&, uint64_t credit) override { consumed += credit; }
@@ -51,7 +52,7 @@ class FakeSink final : public StreamSink {
   void Release() { held_->Set(); }
 
   std::vector<SentPacket> sent;
-  int flushes = 0;
+  int first_recvs = 0;
   int finished = 0;
   uint64_t consumed = 0;
   absl::Status fail_with;
@@ -71,8 +72,7 @@ void RunSim(std::function<void(sim::SimContext&, Stream&, FakeSink&)> body) {
       [&](sim::SimContext& ctx) {
         FakeSink sink(ctx.env());
         Stream s(ctx.env(), sink, 1, Stream::Role::kClient,
-                 Stream::Limits{.recv_queue_max_count = 4, .recv_queue_max_bytes = 1 << 20,
-                                .flow_controlled = false});
+                 Stream::Limits{.recv_queue_max_count = 4, .recv_queue_max_bytes = 1 << 20});
         body(ctx, s, sink);
         if (!s.terminated()) s.Cancel(CanceledError());
       },
@@ -181,19 +181,33 @@ TEST(StreamTest, UnknownKindIsIgnoredWithControlBitAndFatalWithout) {
   });
 }
 
-// The cork: the first Recv flushes what a corked Invoke left in the buffer, later ones do not.
-TEST(StreamTest, FirstRecvFlushesOnceAndSendsAlwaysFlush) {
+// The cork's event: a Recv before any send tells the connection once (upstream writes out the
+// corked Invoke then); a message says whether the stream's CloseSend follows at once.
+TEST(StreamTest, FirstRecvBeforeAnySendIsReportedOnceAndSendLastAnnouncesItsCloseSend) {
   RunSim([](sim::SimContext& ctx, Stream& s, FakeSink& sink) {
     s.HandlePacket(Pkt(Kind::kMessage, "a")).IgnoreError();
     s.HandlePacket(Pkt(Kind::kMessage, "b")).IgnoreError();
     s.Recv().IgnoreError();
     s.Recv().IgnoreError();
-    ctx.Check(sink.flushes == 1, absl::StrCat(sink.flushes, " flushes"));
-    ctx.Check(s.Send("x").ok() && sink.sent.back().flush, "Send must flush");
+    ctx.Check(sink.first_recvs == 1, absl::StrCat(sink.first_recvs, " first receives"));
+    ctx.Check(s.Send("x").ok() && sink.sent.back().follows == StreamSink::Follows::kNothing,
+              "Send must not wait for anything to follow");
     ctx.Check(s.SendLast("y").ok(), "send last");
-    ctx.Check(!sink.sent[1].flush && sink.sent[2].kind == Kind::kCloseSend && sink.sent[2].flush,
-              "SendLast must buffer the message and flush with CloseSend");
+    ctx.Check(sink.sent[1].follows == StreamSink::Follows::kCloseSend &&
+                  sink.sent[2].kind == Kind::kCloseSend &&
+                  sink.sent[2].follows == StreamSink::Follows::kNothing,
+              "SendLast's message must announce the CloseSend that follows it");
     ctx.Check(sink.sent[0].message == 1 && sink.sent[2].message == 3, "message IDs in order from 1");
+  });
+}
+
+// A stream that sent first has nothing held back: its Recv is not a first receive.
+TEST(StreamTest, RecvAfterASendIsNotAFirstRecv) {
+  RunSim([](sim::SimContext& ctx, Stream& s, FakeSink& sink) {
+    ctx.Check(s.Send("x").ok(), "send");
+    s.HandlePacket(Pkt(Kind::kMessage, "a")).IgnoreError();
+    ctx.Check(s.Recv().ok(), "recv");
+    ctx.Check(sink.first_recvs == 0, absl::StrCat(sink.first_recvs, " first receives"));
   });
 }
 
@@ -286,12 +300,11 @@ TEST(StreamTest, PacketBufferReuseNeverCorruptsADeliveredMessage) {
     sim::RunResult r = sim::RunSeed(
         [&](sim::SimContext& ctx) {
           Env& env = ctx.env();
-          BufferPool pool(BufferPool::Limits{.max_count = 4, .max_bytes = 1 << 20,
-                                             .buffer_max_bytes = 1 << 16});
+          BufferPool pool(BufferPool::Limits{
+              .pooled_max_count = 4, .pooled_max_bytes = 1 << 20, .buffer_max_bytes = 1 << 16});
           FakeSink sink(env);
           Stream s(env, sink, 1, Stream::Role::kServer,
-                   Stream::Limits{.recv_queue_max_count = 4, .recv_queue_max_bytes = 1 << 20,
-                                  .flow_controlled = false},
+                   Stream::Limits{.recv_queue_max_count = 4, .recv_queue_max_bytes = 1 << 20},
                    &pool);
           WaitGroup wg(env);
           wg.Add(3);

@@ -13,6 +13,7 @@
 #include "impl/sync.h"
 #include "impl/testing/harness.h"
 #include "impl/testing/wire_harness.h"
+#include "proto/base/check.h"
 #include "proto/error_codec.h"
 #include "proto/metadata.h"
 
@@ -238,11 +239,12 @@ TEST(UpstreamServerTest, SoftCancelEndsTheHandlerAndTheConnectionLives) {
 // connection (Go's reader blocks on the unread message for ever).
 TEST(UpstreamServerTest, UnreadClientMessagesDoNotStallTheNextCall) {
   Router router = testing::EchoRouter();
-  router.ClientStream("/t.T/ReadOne", [](CallContext&, RpcStream& s) -> absl::StatusOr<std::string> {
-    absl::StatusOr<std::string> first = s.Recv();
-    if (!first.ok()) return first.status();
-    return std::string("read one");
-  }).IgnoreError();
+  DRPC_CHECK_OK(router.ClientStream("/t.T/ReadOne",
+                                    [](CallContext&, RpcStream& s) -> absl::StatusOr<std::string> {
+                                      absl::StatusOr<std::string> first = s.Recv();
+                                      if (!first.ok()) return first.status();
+                                      return std::string("read one");
+                                    }));
   Options o;
   o.recv_queue_max_count = 4;
   ExpectOk(RunServer(o, [](ServerSide& s) {
@@ -263,13 +265,14 @@ TEST(UpstreamServerTest, UnreadClientMessagesDoNotStallTheNextCall) {
 // (the Cancel included) and serves the next call.
 TEST(UpstreamServerTest, SoftCancelReachesAHandlerThatIsNotReading) {
   Router router;
-  router.Bidi("/t.T/Ignore", [](CallContext& ctx, RpcStream&) -> absl::Status {
+  DRPC_CHECK_OK(router.Bidi("/t.T/Ignore", [](CallContext& ctx, RpcStream&) -> absl::Status {
     ctx.done_signal().Wait("handler ignoring its stream");
     return ctx.err();
-  }).IgnoreError();
-  router.Unary("/t.T/Unary", [](CallContext&, absl::string_view r) -> absl::StatusOr<std::string> {
-    return std::string(r);
-  }).IgnoreError();
+  }));
+  DRPC_CHECK_OK(router.Unary("/t.T/Unary",
+                             [](CallContext&, absl::string_view r) -> absl::StatusOr<std::string> {
+                               return std::string(r);
+                             }));
   ExpectOk(RunServer(Options{}, [](ServerSide& s) {
     const Instant start = s.sim.now();
     std::vector<RawFrame> frames = {F(Kind::kInvoke, 1, 1, "/t.T/Ignore")};

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "impl/env.h"
 #include "sim/simulation.h"
 
 namespace drpc::sim {
@@ -26,8 +27,9 @@ struct ScenarioSpec {
   std::string name;
   std::string description;
   std::function<void(SimContext&)> body;
-  // Race situations (SimContext::Reach) a sweep of this scenario must reach at least once.
-  std::vector<std::string> situations;
+  // Race situations (SimContext::Reach) a sweep of this scenario must reach at least once:
+  // constants of impl/situations.h and sim/workload_situations.h.
+  std::vector<Situation> situations;
   // Seeds in the default sweep (what `bazel test //...` runs).
   uint64_t default_seeds = 200;
   // Demonstration toys that exist to be caught (a racy counter, a lock-order deadlock).

@@ -48,6 +48,10 @@ absl::Status Exchange(SimContext& ctx, Transport& t, int rounds, size_t size, in
   return absl::OkStatus();
 }
 
+// The ping-pong toy's situations: a fault was reported, and every round completed.
+constexpr Situation kFaultReported{"pp.fault_reported"};
+constexpr Situation kAllRounds{"pp.all_rounds"};
+
 void PingPongScenario(SimContext& ctx) {
   NetworkOptions net;
   net.draw_link_per_connection = true;
@@ -58,8 +62,8 @@ void PingPongScenario(SimContext& ctx) {
   const int rounds = 1 + static_cast<int>(ctx.Choose("pp.rounds", 6));
   const size_t size = kSizes[ctx.Choose("pp.size", std::size(kSizes))];
   PingPongReport report = RunPingPong(ctx, rounds, size, std::nullopt);
-  if (report.first_error.has_value()) ctx.Reach("pp.fault_reported");
-  if (report.rounds_ok == rounds) ctx.Reach("pp.all_rounds");
+  if (report.first_error.has_value()) ctx.Reach(kFaultReported);
+  if (report.rounds_ok == rounds) ctx.Reach(kAllRounds);
 }
 
 }  // namespace
@@ -197,7 +201,7 @@ DRPC_SIM_SCENARIO(toy_ping_pong,
                    .description = "length-prefixed echo over a faulty, segmenting network; "
                                   "a fresh connection after healing must succeed",
                    .body = PingPongScenario,
-                   .situations = {"pp.fault_reported", "pp.all_rounds"},
+                   .situations = {kFaultReported, kAllRounds},
                    .default_seeds = 300});
 
 DRPC_SIM_SCENARIO(toy_interleave, {.name = "toy.interleave",

@@ -299,7 +299,7 @@ class WireOracle::EndModel {
     if (!md.ok()) return;  // the shape of our metadata is proto/'s business, tested there
     if (!md->contains(kFlowWindowMetadataKey)) return;
     s.flow_controlled = true;
-    s.credit = config_.initial_window_bytes;
+    s.credit = config_.window_initial_bytes;
     ++oracle_->stats_.flow_controlled_streams;
   }
 

@@ -48,7 +48,7 @@ struct WireEndConfig {
   bool client = true;                      // this end dialled: it sends Invokes
   bool mux = false;                        // Options::mux (both ends must agree)
   size_t split_bytes = 64 * 1024;          // Options::split_bytes of this end
-  uint64_t initial_window_bytes = 64 * 1024;  // client: credit it assumes towards the server
+  uint64_t window_initial_bytes = 64 * 1024;  // client: credit it assumes towards the server
 };
 
 class WireOracle {

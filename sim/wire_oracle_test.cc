@@ -63,7 +63,8 @@ std::vector<std::string> Check(const WireEndConfig& end, const std::string& sent
 }
 
 const WireEndConfig kUpstreamClient{.client = true, .mux = false, .split_bytes = 16};
-const WireEndConfig kMuxClient{.client = true, .mux = true, .split_bytes = 16, .initial_window_bytes = 10};
+const WireEndConfig kMuxClient{
+    .client = true, .mux = true, .split_bytes = 16, .window_initial_bytes = 10};
 const WireEndConfig kMuxServer{.client = false, .mux = true, .split_bytes = 16};
 
 void ExpectOneReport(const std::vector<std::string>& reports, absl::string_view rule) {

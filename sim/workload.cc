@@ -7,7 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "impl/mux_manager.h"
+#include "impl/manager.h"
 #include "impl/server.h"
 #include "impl/sync.h"
 #include "proto/base/check.h"
@@ -15,6 +15,7 @@
 #include "sim/wire_oracle.h"
 #include "sim/workload_calls.h"
 #include "sim/workload_ledger.h"
+#include "sim/workload_situations.h"
 
 namespace drpc::sim {
 namespace {
@@ -33,7 +34,7 @@ WireEndConfig EndConfig(const Options& o, bool client) {
   return WireEndConfig{.client = client,
                        .mux = o.mux,
                        .split_bytes = o.split_bytes,
-                       .initial_window_bytes = o.initial_window_bytes};
+                       .window_initial_bytes = o.window_initial_bytes};
 }
 
 Duration RandomDelay(SimContext& ctx, absl::string_view site) {
@@ -137,7 +138,7 @@ class Run {
         ConnRecord& c = ledger_.conns()[i];
         c.closed_by_workload = true;
         ctx_.Note(absl::StrCat("the workload closes client connection ", i));
-        ctx_.Reach("workload.closed_a_busy_connection");
+        ctx_.Reach(situations::kWorkloadClosedABusyConnection);
         c.conn->Close();
         helpers.Done();
       });
@@ -149,7 +150,7 @@ class Run {
         SleepFor(ctx_.env(), at, "waiting to shut the server down");
         ledger_.set_shutdown_started();
         ctx_.Note("the server shuts down");
-        ctx_.Reach("workload.shutdown_during_load");
+        ctx_.Reach(situations::kWorkloadShutdownDuringLoad);
         server.Shutdown(ctx_.env().clock().Now() + kShutdownGrace);
         helpers.Done();
       });
@@ -211,7 +212,7 @@ class Run {
         }
       }
     }
-    ctx_.Reach("workload.every_offset_swept");
+    ctx_.Reach(situations::kWorkloadEveryOffsetSwept);
     if (!WaitForServerIdle(server, env.clock().Now() + bound)) return ledger_.report();
     ledger_.CheckHandlers();
     server.Shutdown(env.clock().Now() + kShutdownGrace);
@@ -267,12 +268,12 @@ class Run {
 
   void CloseAndCheck(ConnRecord& c) {
     c.conn->Close();
-    if (auto* mux = dynamic_cast<MuxManager*>(&c.conn->manager())) {
-      ctx_.Check(mux->active_streams() == 0 && mux->pending_invokes() == 0 &&
-                     mux->writer().streams() == 0,
-                 absl::StrCat("leak: a closed mux connection still holds ", mux->active_streams(),
-                              " streams, ", mux->pending_invokes(), " pending invokes, ",
-                              mux->writer().streams(), " writer queues"));
+    if (c.conn->manager().is_mux()) {
+      const Manager::Usage u = c.conn->manager().usage();
+      ctx_.Check(u.streams == 0 && u.pending_invokes == 0 && u.queued_writes == 0,
+                 absl::StrCat("leak: a closed mux connection still holds ", u.streams,
+                              " streams, ", u.pending_invokes, " pending invokes, ",
+                              u.queued_writes, " writer queues"));
     }
   }
 
@@ -286,7 +287,7 @@ class Run {
     const size_t index = Connect(kProbeAddress, "probe");
     caller_.MakeCleanCall(index, RpcType::kUnary, config_.liveness_bound);
     caller_.MakeCleanCall(index, RpcType::kBidi, config_.liveness_bound);
-    ctx_.Reach("workload.probe_after_heal_succeeded");
+    ctx_.Reach(situations::kWorkloadProbeAfterHealSucceeded);
     CloseAndCheck(ledger_.conns()[index]);
     probe.Shutdown(env.clock().Now() + kShutdownGrace);
     fibers.Wait("workload: waiting for the probe server");
@@ -337,7 +338,7 @@ void DrawOptions(SimContext& ctx, WorkloadMode mode, size_t message_max_bytes, O
                            : Pick<size_t>(ctx, split_site, {1, 7, 100, 1500, 16 * 1024,
                                                             kDefaultSplit, kDefaultSplit});
     o->write_buffer_bytes = Pick<size_t>(ctx, "swarm.write_buffer", {1, 100, 4096, 4096});
-    o->write_batch_bytes = Pick<size_t>(ctx, "swarm.write_batch", {1, 200, 4096, 64 * 1024});
+    o->write_batch_max_bytes = Pick<size_t>(ctx, "swarm.write_batch", {1, 200, 4096, 64 * 1024});
     o->recv_queue_max_count = Pick<size_t>(ctx, "swarm.queue_count", {1, 2, 16, 256});
     o->recv_queue_max_bytes = Pick<size_t>(ctx, "swarm.queue_bytes", {1, 1000, 64 * 1024, 4 << 20});
     o->window_bytes = large ? Pick<uint64_t>(ctx, "swarm.window", {4096, 64 * 1024, 1 << 20})
@@ -347,11 +348,11 @@ void DrawOptions(SimContext& ctx, WorkloadMode mode, size_t message_max_bytes, O
   client.flow_control = ctx.Chance("swarm.flow_control", 700);
   server.flow_control = ctx.Chance("swarm.server_flow_control", 500);
   // Both ends must assume the same initial window (impl/options.h).
-  client.initial_window_bytes = server.initial_window_bytes =
+  client.window_initial_bytes = server.window_initial_bytes =
       large ? Pick<uint64_t>(ctx, "swarm.initial_window", {4096, 64 * 1024})
             : Pick<uint64_t>(ctx, "swarm.initial_window", {1, 100, 4096, 64 * 1024});
-  server.max_concurrent_streams = Pick<size_t>(ctx, "swarm.max_streams", {1, 2, 5, 1024});
-  server.pending_invokes_max = Pick<size_t>(ctx, "swarm.pending_invokes", {1, 4, 64});
+  server.concurrent_streams_max_count = Pick<size_t>(ctx, "swarm.max_streams", {1, 2, 5, 1024});
+  server.pending_invokes_max_count = Pick<size_t>(ctx, "swarm.pending_invokes", {1, 4, 64});
   DRPC_CHECK_OK(client.Validate());
   DRPC_CHECK_OK(server.Validate());
 }

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "impl/errors.h"
 #include "impl/sync.h"
+#include "sim/workload_situations.h"
 
 namespace drpc::sim {
 namespace {
@@ -55,7 +56,7 @@ class Handlers {
         if (sabotage_ == Sabotage::kIgnorePlannedError) return absl::OkStatus();
         return PlannedError(rec);
       case Ending::kWaitForCancel:
-        ctx_->Reach("workload.handler_waited_for_cancel");
+        ctx_->Reach(situations::kWorkloadHandlerWaitedForCancel);
         call.done_signal().Wait("handler waits for its context");
         return call.err();
     }
@@ -332,7 +333,7 @@ bool Caller::MaybeDisturb(Stream& s, CallContext& call, RpcRecord& rec) {
     rec.abandoned = true;
     rec.step = "abandoning";
     s.Close().IgnoreError();
-    ctx_->Reach("workload.abandoned_a_stream");
+    ctx_->Reach(situations::kWorkloadAbandonedAStream);
     return true;
   }
   return false;

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "impl/errors.h"
 #include "proto/base/check.h"
+#include "sim/workload_situations.h"
 
 namespace drpc::sim {
 
@@ -85,7 +86,7 @@ bool Ledger::RefusalPossible() const {
   // A server stream outlives its client call by the time the client's last packet takes to
   // arrive, so a connection can briefly hold up to twice its callers' streams.
   const size_t streams_max = 2 * static_cast<size_t>(config_.callers_per_connection) + 2;
-  return server_.max_concurrent_streams < streams_max;
+  return server_.concurrent_streams_max_count < streams_max;
 }
 
 void Ledger::CheckOutcome(RpcRecord& rec) {
@@ -126,7 +127,7 @@ void Ledger::CheckOutcome(RpcRecord& rec) {
   }
   if (IsReceiveStall(s)) {
     ++report_.stalled;
-    ctx_->Reach("workload.receive_stall_broke_a_buffer_cycle");
+    ctx_->Reach(situations::kWorkloadReceiveStallBrokeABufferCycle);
     if (!StallPossible()) Fail(rec, "a receive stall on a flow-controlled stream");
     return;
   }
@@ -134,7 +135,7 @@ void Ledger::CheckOutcome(RpcRecord& rec) {
     ++report_.remote_errors;
     if (absl::StartsWith(s.message(), kRefusedPrefix)) {
       ++report_.refused;
-      ctx_->Reach("workload.refused");
+      ctx_->Reach(situations::kWorkloadRefused);
       if (!RefusalPossible()) Fail(rec, "refused although the server's stream limit was not near");
       return;
     }
@@ -176,16 +177,16 @@ void Ledger::CheckConnectionEnd(size_t index) {
   ConnRecord& c = conns_[index];
   std::optional<FaultPlan> fault = ctx_->network().StruckFault(*c.endpoint);
   if (fault.has_value() && fault->kind != FaultPlan::Kind::kStall) {
-    ctx_->Reach("workload.fault_struck_a_connection");
+    ctx_->Reach(situations::kWorkloadFaultStruckAConnection);
   }
   if (!c.conn->closed().IsSet() || c.closed_by_workload) return;
   ++report_.connections_ended;
   if (ConnectionBroken(index)) {
-    ctx_->Reach("workload.connection_broken");
+    ctx_->Reach(situations::kWorkloadConnectionBroken);
     return;
   }
   if (c.cancels_may_close) {
-    ctx_->Reach("workload.upstream_cancel_closed_connection");
+    ctx_->Reach(situations::kWorkloadUpstreamCancelClosedConnection);
     return;
   }
   ctx_->Fail(FailureClass::kCorrectness,

@@ -2,6 +2,7 @@
 // production runtime, until SIGINT or SIGTERM.
 //
 //   bazel run //tools:echo_server -- --addr=127.0.0.1:7777 [--mux] [--migrate_header]
+//                                    [--connections_max_count=N]
 //
 // Prints "READY <addr>" (the real bound address, useful with port 0) on stdout once listening.
 // On SIGINT/SIGTERM: stops accepting, lets running calls finish for --shutdown_grace, closes
@@ -24,12 +25,14 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: echo_server [--addr=HOST:PORT] [--mux] [--migrate_header] [--reactors=N]\n"
-    "                   [--shutdown_grace=DURATION]\n"
+    "                   [--shutdown_grace=DURATION] [--connections_max_count=N]\n"
     "  --addr            listen address (default 127.0.0.1:7777; port 0 picks a free port)\n"
     "  --mux             multiplexed mode (clients must use --mux too); default: upstream drpc\n"
     "  --migrate_header  expect the drpcmigrate header DRPC!!!1 on every connection\n"
     "  --reactors        reactor threads (default: one per CPU)\n"
-    "  --shutdown_grace  how long running calls may finish after SIGINT/SIGTERM (default 5s)\n";
+    "  --shutdown_grace  how long running calls may finish after SIGINT/SIGTERM (default 5s)\n"
+    "  --connections_max_count  connections served at once across all reactors (default 10000);\n"
+    "                    more are closed right after accept\n";
 
 struct Config {
   runtime::TcpServerOptions server;
@@ -57,6 +60,8 @@ bool ParseArgs(int argc, char** argv, Config* config) {
     } else if (f->name == "migrate_header" && !f->value) {
       config->server.migrate_header = true;
     } else if (f->name == "reactors" && absl::SimpleAtoi(value, &config->reactors)) {
+    } else if (f->name == "connections_max_count" &&
+               absl::SimpleAtoi(value, &config->server.connection.connections_max_count)) {
     } else if (f->name == "shutdown_grace" && cli::ParseCliDuration(value).ok()) {
       config->grace = *cli::ParseCliDuration(value);
     } else {

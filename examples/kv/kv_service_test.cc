@@ -27,10 +27,10 @@ class StoreRouter final : public drpc::Handler {
   absl::Status HandleRpc(drpc::CallContext& ctx, absl::string_view rpc,
                          drpc::RpcStream& stream) const override {
     if (store_ == nullptr) {
-      store_ = std::make_unique<Store>(ctx.env(), Store::Limits{.history_max = 4});
+      store_ = std::make_unique<Store>(ctx.env(), Store::Limits{.history_max_count = 4});
       service_ = std::make_unique<KvService>(*store_);
       router_ = std::make_unique<drpc::Router>();
-      KeyValue::Register(*router_, *service_).IgnoreError();
+      if (absl::Status s = KeyValue::Register(*router_, *service_); !s.ok()) return s;
     }
     return router_->HandleRpc(ctx, rpc, stream);
   }

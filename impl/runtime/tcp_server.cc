@@ -28,9 +28,6 @@ TcpServer::TcpServer(Runtime& runtime, const Handler& handler, TcpServerOptions 
 absl::StatusOr<std::unique_ptr<TcpServer>> TcpServer::Start(Runtime& runtime, const Handler& handler,
                                                            TcpServerOptions options) {
   if (absl::Status s = options.connection.Validate(); !s.ok()) return s;
-  if (options.connections_max == 0) {
-    return absl::InvalidArgumentError("TcpServer: connections_max must be positive");
-  }
   std::unique_ptr<TcpServer> server(new TcpServer(runtime, handler, std::move(options)));
   TcpServer* self = server.get();
   for (size_t i = 0; i < runtime.reactor_count(); ++i) {
@@ -74,7 +71,9 @@ void TcpServer::AcceptLoop() {
       }
       break;
     }
-    if (active_.load() >= options_.connections_max) {
+    // The one connection limit, across all reactors. Each reactor's Server has the same limit
+    // and so never refuses first: it serves a subset of these connections.
+    if (active_.load() >= options_.connection.connections_max_count) {
       ++refused_;
       continue;  // the socket closes here
     }

@@ -14,9 +14,10 @@
 // handler call of the connection runs on one thread. Start, Shutdown and the destructor are for
 // application threads (they wait for the reactors); address() and stats() are thread-safe.
 //
-// Limits: at most `connections_max` connections are served at once; connections beyond it are
-// closed right after accept (counted in stats().connections_refused). With migrate_header, a
-// connection that does not send "DRPC!!!1" within migrate_header_timeout is closed.
+// Limits: at most connection.connections_max_count connections are served at once, across all
+// reactors; connections beyond it are closed right after accept (counted in
+// stats().connections_refused). With migrate_header, a connection that does not send "DRPC!!!1"
+// within migrate_header_timeout is closed.
 #ifndef DRPC_IMPL_RUNTIME_TCP_SERVER_H_
 #define DRPC_IMPL_RUNTIME_TCP_SERVER_H_
 
@@ -33,18 +34,19 @@
 #include "impl/runtime/runtime.h"
 #include "impl/runtime/tcp.h"
 #include "impl/time.h"
+#include "impl/tunables.h"
 
 namespace drpc::runtime {
 
 struct TcpServerOptions {
   std::string address = "127.0.0.1:0";
-  // Per-connection protocol options (Options::mux selects the mode; clients must agree).
+  // Per-connection protocol options (Options::mux selects the mode; clients must agree), and the
+  // server's connection limit (Options::connections_max_count, across all reactors).
   Options connection;
   ListenOptions listen;
   // Expect and strip the drpcmigrate header on every connection (spec §10).
   bool migrate_header = false;
-  Duration migrate_header_timeout = Duration::Seconds(10);
-  size_t connections_max = 10000;
+  Duration migrate_header_timeout = tunables::kMigrateHeaderTimeoutDefault;
 };
 
 class TcpServer {
@@ -69,7 +71,7 @@ class TcpServer {
 
   struct Stats {
     uint64_t connections_accepted = 0;
-    uint64_t connections_refused = 0;   // over connections_max
+    uint64_t connections_refused = 0;   // over connection.connections_max_count
     uint64_t handshake_failures = 0;    // missing or late drpcmigrate header
     size_t connections_active = 0;
   };

@@ -8,67 +8,63 @@
 #include "absl/strings/str_join.h"
 #include "impl/errors.h"
 #include "impl/sync.h"
+#include "proto/base/check.h"
 
 namespace drpc::testing {
 
 Router EchoRouter() {
   Router r;
-  r.Unary("/echo.Echo/Unary",
-          [](CallContext&, absl::string_view req) -> absl::StatusOr<std::string> {
-            return std::string(req);
-          })
-      .IgnoreError();
-  r.Unary("/echo.Echo/Fail",
-          [](CallContext&, absl::string_view) -> absl::StatusOr<std::string> {
-            return WithRemoteErrorCode(absl::UnknownError("boom"), 42);
-          })
-      .IgnoreError();
-  r.Bidi("/echo.Echo/Bidi", [](CallContext&, RpcStream& s) -> absl::Status {
-     for (;;) {
-       absl::StatusOr<std::string> m = s.Recv();
-       if (IsEof(m.status())) return absl::OkStatus();
-       if (!m.ok()) return m.status();
-       if (absl::Status st = s.Send(*m); !st.ok()) return st;
-     }
-   }).IgnoreError();
-  r.ServerStream("/echo.Echo/ServerStream",
-                 [](CallContext&, absl::string_view req, RpcStream& s) -> absl::Status {
-                   int n = 0;
-                   if (!absl::SimpleAtoi(req, &n) || n < 0) {
-                     return WithRemoteErrorCode(absl::InvalidArgumentError("bad count"), 3);
-                   }
-                   for (int i = 0; i < n; ++i) {
-                     if (absl::Status st = s.Send(absl::StrCat("msg-", i)); !st.ok()) return st;
-                   }
-                   return absl::OkStatus();
-                 })
-      .IgnoreError();
-  r.ClientStream("/echo.Echo/ClientStream",
-                 [](CallContext&, RpcStream& s) -> absl::StatusOr<std::string> {
-                   size_t total = 0;
-                   for (;;) {
-                     absl::StatusOr<std::string> m = s.Recv();
-                     if (IsEof(m.status())) return absl::StrCat(total);
-                     if (!m.ok()) return m.status();
-                     total += m->size();
-                   }
-                 })
-      .IgnoreError();
-  r.Unary("/echo.Echo/Meta",
-          [](CallContext& ctx, absl::string_view) -> absl::StatusOr<std::string> {
-            std::vector<std::string> kv;
-            for (const auto& [k, v] : ctx.incoming_metadata()) {
-              kv.push_back(absl::StrCat(k, "=", v));
-            }
-            return absl::StrJoin(kv, ";");
-          })
-      .IgnoreError();
-  r.Unary("/echo.Echo/Slow",
-          [](CallContext& ctx, absl::string_view) -> absl::StatusOr<std::string> {
-            ctx.done_signal().Wait("slow handler: waiting for cancellation");
-            return ctx.err();
-          })
-      .IgnoreError();
+  DRPC_CHECK_OK(r.Unary("/echo.Echo/Unary",
+                        [](CallContext&, absl::string_view req) -> absl::StatusOr<std::string> {
+                          return std::string(req);
+                        }));
+  DRPC_CHECK_OK(r.Unary("/echo.Echo/Fail",
+                        [](CallContext&, absl::string_view) -> absl::StatusOr<std::string> {
+                          return WithRemoteErrorCode(absl::UnknownError("boom"), 42);
+                        }));
+  DRPC_CHECK_OK(r.Bidi("/echo.Echo/Bidi", [](CallContext&, RpcStream& s) -> absl::Status {
+    for (;;) {
+      absl::StatusOr<std::string> m = s.Recv();
+      if (IsEof(m.status())) return absl::OkStatus();
+      if (!m.ok()) return m.status();
+      if (absl::Status st = s.Send(*m); !st.ok()) return st;
+    }
+  }));
+  DRPC_CHECK_OK(
+      r.ServerStream("/echo.Echo/ServerStream",
+                     [](CallContext&, absl::string_view req, RpcStream& s) -> absl::Status {
+                       int n = 0;
+                       if (!absl::SimpleAtoi(req, &n) || n < 0) {
+                         return WithRemoteErrorCode(absl::InvalidArgumentError("bad count"), 3);
+                       }
+                       for (int i = 0; i < n; ++i) {
+                         if (absl::Status st = s.Send(absl::StrCat("msg-", i)); !st.ok()) return st;
+                       }
+                       return absl::OkStatus();
+                     }));
+  DRPC_CHECK_OK(r.ClientStream("/echo.Echo/ClientStream",
+                               [](CallContext&, RpcStream& s) -> absl::StatusOr<std::string> {
+                                 size_t total = 0;
+                                 for (;;) {
+                                   absl::StatusOr<std::string> m = s.Recv();
+                                   if (IsEof(m.status())) return absl::StrCat(total);
+                                   if (!m.ok()) return m.status();
+                                   total += m->size();
+                                 }
+                               }));
+  DRPC_CHECK_OK(r.Unary("/echo.Echo/Meta",
+                        [](CallContext& ctx, absl::string_view) -> absl::StatusOr<std::string> {
+                          std::vector<std::string> kv;
+                          for (const auto& [k, v] : ctx.incoming_metadata()) {
+                            kv.push_back(absl::StrCat(k, "=", v));
+                          }
+                          return absl::StrJoin(kv, ";");
+                        }));
+  DRPC_CHECK_OK(r.Unary("/echo.Echo/Slow",
+                        [](CallContext& ctx, absl::string_view) -> absl::StatusOr<std::string> {
+                          ctx.done_signal().Wait("slow handler: waiting for cancellation");
+                          return ctx.err();
+                        }));
   return r;
 }
 

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "impl/manager_factory.h"
 #include "impl/sync.h"
 #include "impl/testing/harness.h"
 
@@ -86,7 +87,7 @@ sim::RunResult RunManager(const Options& options, Manager::Role role,
         sim.network().set_options(network);
         auto [ours, theirs] = sim.network().Pipe("manager");
         absl::StatusOr<std::unique_ptr<Manager>> m =
-            Manager::Create(sim.env(), std::move(ours), role, options);
+            CreateManager(sim.env(), std::move(ours), role, options);
         sim.Check(m.ok(), m.status().ToString());
         {
           RawPeer peer(sim.env(), std::move(theirs));

@@ -7,6 +7,7 @@
 #include "proto/limits.h"
 #include "sim/scenario.h"
 #include "sim/workload.h"
+#include "sim/workload_situations.h"
 
 namespace drpc::sim {
 namespace {
@@ -15,10 +16,12 @@ namespace {
 // windows that keep hundreds of messages fast. Everything else stays drawn.
 void RoomyLimits(Options& client, Options& server) {
   for (Options* o : {&client, &server}) {
-    o->max_concurrent_streams = limits::kStreamsDefaultMaxCount;
+    o->concurrent_streams_max_count = limits::kStreamsDefaultMaxCount;
     if (o->window_bytes < 4096) o->window_bytes = 4096;
   }
-  if (client.initial_window_bytes < 4096) client.initial_window_bytes = server.initial_window_bytes = 4096;
+  if (client.window_initial_bytes < 4096) {
+    client.window_initial_bytes = server.window_initial_bytes = 4096;
+  }
 }
 
 WorkloadConfig Base(WorkloadMode mode) {
@@ -172,15 +175,16 @@ WorkloadConfig TransportClose(WorkloadMode mode) {
 DRPC_PR54(SustainedConcurrentStreams, Sustained(WorkloadMode::kMux),
           Sustained(WorkloadMode::kUpstream), 12);
 DRPC_PR54(RapidOpenCloseCycles, RapidOpenClose(WorkloadMode::kMux),
-          RapidOpenClose(WorkloadMode::kUpstream), 40, "workload.abandoned_a_stream");
+          RapidOpenClose(WorkloadMode::kUpstream), 40, situations::kWorkloadAbandonedAStream);
 DRPC_PR54(CancelStorm, CancelStorm(WorkloadMode::kMux), CancelStorm(WorkloadMode::kUpstream), 40,
-          "workload.handler_waited_for_cancel");
+          situations::kWorkloadHandlerWaitedForCancel);
 DRPC_PR54(ShutdownDuringActivity, ShutdownDuringActivity(WorkloadMode::kMux),
-          ShutdownDuringActivity(WorkloadMode::kUpstream), 40, "workload.shutdown_during_load");
+          ShutdownDuringActivity(WorkloadMode::kUpstream), 40,
+          situations::kWorkloadShutdownDuringLoad);
 DRPC_PR54(MixedRPCTypes, Mixed(WorkloadMode::kMux), Mixed(WorkloadMode::kUpstream), 30);
 DRPC_PR54(ConcurrentCancelCloseTransportClose, CancelCloseTransportClose(WorkloadMode::kMux),
           CancelCloseTransportClose(WorkloadMode::kUpstream), 60,
-          "workload.closed_a_busy_connection", "workload.connection_broken");
+          situations::kWorkloadClosedABusyConnection, situations::kWorkloadConnectionBroken);
 DRPC_PR54(ConcurrentUnary, Unary(WorkloadMode::kMux, 100, 5),
           Unary(WorkloadMode::kUpstream, 20, 5), 8);
 DRPC_PR54(BurstUnary, Unary(WorkloadMode::kMux, 400, 1), Unary(WorkloadMode::kUpstream, 50, 1), 6);
@@ -189,9 +193,9 @@ DRPC_PR54(CancelIsolation, CancelIsolation(WorkloadMode::kMux),
 DRPC_PR54(ErrorIsolation, ErrorIsolation(WorkloadMode::kMux),
           ErrorIsolation(WorkloadMode::kUpstream), 60);
 DRPC_PR54(ConnCloseWithActiveStreams, ConnClose(WorkloadMode::kMux),
-          ConnClose(WorkloadMode::kUpstream), 60, "workload.closed_a_busy_connection");
+          ConnClose(WorkloadMode::kUpstream), 60, situations::kWorkloadClosedABusyConnection);
 DRPC_PR54(TransportCloseTerminatesAllStreams, TransportClose(WorkloadMode::kMux),
-          TransportClose(WorkloadMode::kUpstream), 60, "workload.connection_broken");
+          TransportClose(WorkloadMode::kUpstream), 60, situations::kWorkloadConnectionBroken);
 
 }  // namespace
 }  // namespace drpc::sim

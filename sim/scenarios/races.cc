@@ -6,9 +6,11 @@
 #include <utility>
 #include <vector>
 
+#include "impl/situations.h"
 #include "proto/limits.h"
 #include "sim/scenario.h"
 #include "sim/workload.h"
+#include "sim/workload_situations.h"
 
 namespace drpc::sim {
 namespace {
@@ -76,7 +78,7 @@ WorkloadConfig UnaryEofVsCanceled(WorkloadMode mode) {
   w.deadline_per_mille = 400;
   w.deadline_max = Duration::Micros(100);
   w.adjust = [](Options& c, Options& s) {
-    for (Options* o : {&c, &s}) o->max_concurrent_streams = limits::kStreamsDefaultMaxCount;
+    for (Options* o : {&c, &s}) o->concurrent_streams_max_count = limits::kStreamsDefaultMaxCount;
   };
   return w;
 }
@@ -115,16 +117,16 @@ WorkloadConfig WindowUpdateVsClose(WorkloadMode mode) {
     c.flow_control = true;
     for (Options* o : {&c, &s}) {
       o->window_bytes = 64;
-      o->max_concurrent_streams = limits::kStreamsDefaultMaxCount;
+      o->concurrent_streams_max_count = limits::kStreamsDefaultMaxCount;
     }
-    c.initial_window_bytes = s.initial_window_bytes = 100;
+    c.window_initial_bytes = s.window_initial_bytes = 100;
   };
   return w;
 }
 
 void RegisterRace(const std::string& label, WorkloadConfig (*config)(WorkloadMode),
-                  std::vector<std::string> mux_situations,
-                  std::vector<std::string> upstream_situations) {
+                  std::vector<Situation> mux_situations,
+                  std::vector<Situation> upstream_situations) {
   ScenarioRegistry::Register({
       .name = "race.mux." + label,
       .description = "race catalogue (mux): " + label,
@@ -146,39 +148,52 @@ void RegisterRace(const std::string& label, WorkloadConfig (*config)(WorkloadMod
 // Env::chaos().Reach, or by the workload); a sweep that stops reaching one fails as blind.
 const bool kRacesRegistered = [] {
   RegisterRace("cancel_vs_invoke_metadata", CancelVsInvokeMetadata,
-               {"mux.stream_ended_before_its_invoke_was_written",
-                "mux.cancel_for_a_stream_the_server_does_not_have",
-                "stream.cancel_during_an_operation"},
-               {"upstream.next_stream_waited_for_a_cancel_to_be_written",
-                "upstream.hard_cancel_closed_the_connection", "stream.cancel_during_an_operation"});
+               {situations::kMuxStreamEndedBeforeItsInvokeWasWritten,
+                situations::kMuxCancelForAStreamTheServerDoesNotHave,
+                situations::kStreamCancelDuringAnOperation},
+               {situations::kUpstreamNextStreamWaitedForACancelToBeWritten,
+                situations::kUpstreamHardCancelClosedTheConnection,
+                situations::kStreamCancelDuringAnOperation});
   RegisterRace("cancel_vs_close", CancelVsClose,
-               {"workload.abandoned_a_stream", "stream.cancel_during_an_operation",
-                "mux.peer_ended_a_stream_with_writes_queued",
-                "stream.cancel_arrived_after_the_peers_close_send"},
-               {"workload.abandoned_a_stream", "stream.cancel_during_an_operation",
-                "stream.remote_close_behind_queued_messages"});
+               {situations::kWorkloadAbandonedAStream,
+                situations::kStreamCancelDuringAnOperation,
+                situations::kMuxPeerEndedAStreamWithWritesQueued,
+                situations::kStreamCancelArrivedAfterThePeersCloseSend},
+               {situations::kWorkloadAbandonedAStream,
+                situations::kStreamCancelDuringAnOperation,
+                situations::kStreamRemoteCloseBehindQueuedMessages});
   RegisterRace("cancel_vs_final_message", CancelVsFinalMessage,
-               {"stream.cancel_during_an_operation", "conn.unary_send_met_the_end_of_its_stream",
-                "stream.cancel_arrived_after_the_peers_close_send"},
-               {"stream.cancel_during_an_operation",
-                "stream.cancel_arrived_after_the_peers_close_send"});
+               {situations::kStreamCancelDuringAnOperation,
+                situations::kConnUnarySendMetTheEndOfItsStream,
+                situations::kStreamCancelArrivedAfterThePeersCloseSend},
+               {situations::kStreamCancelDuringAnOperation,
+                situations::kStreamCancelArrivedAfterThePeersCloseSend});
   RegisterRace("remote_error_vs_local_cancel", RemoteErrorVsCancel,
-               {"stream.cancel_during_an_operation", "mux.frame_for_an_ended_stream"},
-               {"stream.cancel_during_an_operation", "stream.packet_after_the_stream_ended"});
+               {situations::kStreamCancelDuringAnOperation, situations::kMuxFrameForAnEndedStream},
+               {situations::kStreamCancelDuringAnOperation,
+                situations::kStreamPacketAfterTheStreamEnded});
   RegisterRace("unary_eof_vs_canceled", UnaryEofVsCanceled,
-               {"mux.stream_ended_before_its_invoke_was_written",
-                "mux.peer_ended_a_stream_with_writes_queued", "stream.cancel_during_an_operation"},
-               {"conn.unary_send_met_the_end_of_its_stream", "stream.cancel_during_an_operation"});
+               {situations::kMuxStreamEndedBeforeItsInvokeWasWritten,
+                situations::kMuxPeerEndedAStreamWithWritesQueued,
+                situations::kStreamCancelDuringAnOperation},
+               {situations::kConnUnarySendMetTheEndOfItsStream,
+                situations::kStreamCancelDuringAnOperation});
   RegisterRace("close_vs_transport_failure", CloseVsTransportFailure,
-               {"workload.closed_a_busy_connection", "workload.fault_struck_a_connection"},
-               {"workload.closed_a_busy_connection", "workload.fault_struck_a_connection"});
+               {situations::kWorkloadClosedABusyConnection,
+                situations::kWorkloadFaultStruckAConnection},
+               {situations::kWorkloadClosedABusyConnection,
+                situations::kWorkloadFaultStruckAConnection});
   RegisterRace("shutdown_vs_new_invoke", ShutdownVsInvoke,
-               {"workload.shutdown_during_load", "mux.invoke_refused_while_shutting_down"},
-               {"workload.shutdown_during_load", "stream.packet_after_the_stream_ended"});
+               {situations::kWorkloadShutdownDuringLoad,
+                situations::kMuxInvokeRefusedWhileShuttingDown},
+               {situations::kWorkloadShutdownDuringLoad,
+                situations::kStreamPacketAfterTheStreamEnded});
   RegisterRace("window_update_vs_stream_close", WindowUpdateVsClose,
-               {"mux.window_update_for_an_unknown_stream", "mux.message_completion_waits_for_credit",
-                "mux.peer_ended_a_stream_with_writes_queued",
-                "mux.invoke_while_another_window_is_exhausted", "workload.abandoned_a_stream"},
+               {situations::kMuxWindowUpdateForAnUnknownStream,
+                situations::kMuxMessageCompletionWaitsForCredit,
+                situations::kMuxPeerEndedAStreamWithWritesQueued,
+                situations::kMuxInvokeWhileAnotherWindowIsExhausted,
+                situations::kWorkloadAbandonedAStream},
                {});
   return true;
 }();
@@ -187,7 +202,7 @@ DRPC_SIM_SCENARIO(fault_every_offset_mux, {
     .name = "fault.every_offset.mux",
     .description = "reset/FIN/write/read error at every byte offset of a small exchange (mux)",
     .body = [](SimContext& ctx) { RunFaultAtEveryOffset(ctx, WorkloadMode::kMux); },
-    .situations = {"workload.every_offset_swept", "workload.connection_broken"},
+    .situations = {situations::kWorkloadEveryOffsetSwept, situations::kWorkloadConnectionBroken},
     .default_seeds = 2,
 });
 
@@ -195,7 +210,7 @@ DRPC_SIM_SCENARIO(fault_every_offset_upstream, {
     .name = "fault.every_offset.upstream",
     .description = "reset/FIN/write/read error at every byte offset of a small exchange (upstream)",
     .body = [](SimContext& ctx) { RunFaultAtEveryOffset(ctx, WorkloadMode::kUpstream); },
-    .situations = {"workload.every_offset_swept", "workload.connection_broken"},
+    .situations = {situations::kWorkloadEveryOffsetSwept, situations::kWorkloadConnectionBroken},
     .default_seeds = 2,
 });
 

@@ -1,8 +1,10 @@
 // Swarm scenarios: the general RPC workload (sim/workload.h) with every knob drawn from the tape
 // — both ends' Options, links, faults, the RPC mix, cancels, deadlines, early closes, handler
 // errors, connection closes and server shutdowns — in each mode.
+#include "impl/situations.h"
 #include "sim/scenario.h"
 #include "sim/workload.h"
+#include "sim/workload_situations.h"
 
 namespace drpc::sim {
 namespace {
@@ -41,12 +43,14 @@ DRPC_SIM_SCENARIO(swarm_upstream, {
     .name = "swarm.upstream",
     .description = "random RPC workload, upstream mode, swarm-drawn options, faults and races",
     .body = [](SimContext& ctx) { Swarm(ctx, WorkloadMode::kUpstream); },
-    .situations = {"workload.probe_after_heal_succeeded", "workload.fault_struck_a_connection",
-                   "workload.upstream_cancel_closed_connection",
-                   "stream.cancel_during_an_operation", "stream.packet_after_the_stream_ended",
-                   "upstream.hard_cancel_closed_the_connection",
-                   "upstream.next_stream_waited_for_a_cancel_to_be_written",
-                   "upstream.soft_cancel_found_a_write_in_progress"},
+    .situations = {situations::kWorkloadProbeAfterHealSucceeded,
+                   situations::kWorkloadFaultStruckAConnection,
+                   situations::kWorkloadUpstreamCancelClosedConnection,
+                   situations::kStreamCancelDuringAnOperation,
+                   situations::kStreamPacketAfterTheStreamEnded,
+                   situations::kUpstreamHardCancelClosedTheConnection,
+                   situations::kUpstreamNextStreamWaitedForACancelToBeWritten,
+                   situations::kUpstreamSoftCancelFoundAWriteInProgress},
     .default_seeds = 150,
 });
 
@@ -54,14 +58,16 @@ DRPC_SIM_SCENARIO(swarm_mux, {
     .name = "swarm.mux",
     .description = "random RPC workload, mux mode, swarm-drawn options, faults and races",
     .body = [](SimContext& ctx) { Swarm(ctx, WorkloadMode::kMux); },
-    .situations = {"workload.probe_after_heal_succeeded", "workload.fault_struck_a_connection",
-                   "workload.refused", "stream.cancel_during_an_operation",
-                   "conn.unary_send_met_the_end_of_its_stream",
-                   "mux.message_completion_waits_for_credit",
-                   "mux.peer_ended_a_stream_with_writes_queued",
-                   "mux.stream_ended_before_its_invoke_was_written",
-                   "mux.window_update_for_an_unknown_stream",
-                   "mux.invoke_while_another_window_is_exhausted"},
+    .situations = {situations::kWorkloadProbeAfterHealSucceeded,
+                   situations::kWorkloadFaultStruckAConnection,
+                   situations::kWorkloadRefused,
+                   situations::kStreamCancelDuringAnOperation,
+                   situations::kConnUnarySendMetTheEndOfItsStream,
+                   situations::kMuxMessageCompletionWaitsForCredit,
+                   situations::kMuxPeerEndedAStreamWithWritesQueued,
+                   situations::kMuxStreamEndedBeforeItsInvokeWasWritten,
+                   situations::kMuxWindowUpdateForAnUnknownStream,
+                   situations::kMuxInvokeWhileAnotherWindowIsExhausted},
     .default_seeds = 150,
 });
 
@@ -69,9 +75,10 @@ DRPC_SIM_SCENARIO(swarm_upstream_client_mux_server, {
     .name = "swarm.upstream_client_mux_server",
     .description = "random RPC workload, upstream clients against a mux server (spec §11.6)",
     .body = [](SimContext& ctx) { Swarm(ctx, WorkloadMode::kUpstreamClientMuxServer); },
-    .situations = {"workload.probe_after_heal_succeeded", "stream.cancel_during_an_operation",
-                   "upstream.hard_cancel_closed_the_connection",
-                   "upstream.next_stream_waited_for_a_cancel_to_be_written"},
+    .situations = {situations::kWorkloadProbeAfterHealSucceeded,
+                   situations::kStreamCancelDuringAnOperation,
+                   situations::kUpstreamHardCancelClosedTheConnection,
+                   situations::kUpstreamNextStreamWaitedForACancelToBeWritten},
     .default_seeds = 100,
 });
 

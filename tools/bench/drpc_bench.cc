@@ -77,7 +77,7 @@ absl::StatusOr<T> WithConn(DrpcBench& bench, F fn) {
 DrpcBench::DrpcBench(const DrpcBenchOptions& options)
     : options_(options), router_(interop::EchoRouter()) {
   client_options_.mux = options.mux;
-  client_options_.max_concurrent_streams = options.streams_max_count;
+  client_options_.concurrent_streams_max_count = options.streams_max_count;
 }
 
 absl::StatusOr<std::unique_ptr<DrpcBench>> DrpcBench::Start(const DrpcBenchOptions& options) {

@@ -1,0 +1,20 @@
+#include "impl/manager_factory.h"
+
+#include <utility>
+
+#include "impl/mux_manager.h"
+#include "impl/upstream_manager.h"
+#include "proto/base/check.h"
+
+namespace drpc {
+
+absl::StatusOr<std::unique_ptr<Manager>> CreateManager(Env& env,
+                                                       std::unique_ptr<Transport> transport,
+                                                       Manager::Role role, const Options& options) {
+  if (absl::Status s = options.Validate(); !s.ok()) return s;
+  DRPC_CHECK(transport != nullptr);
+  if (options.mux) return std::make_unique<MuxManager>(env, std::move(transport), role, options);
+  return std::make_unique<UpstreamManager>(env, std::move(transport), role, options);
+}
+
+}  // namespace drpc
