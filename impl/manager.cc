@@ -25,7 +25,12 @@ absl::StatusOr<std::unique_ptr<Manager>> Manager::Create(Env& env,
   } else {
     m = std::make_unique<UpstreamManager>(env, std::move(transport), role, options);
   }
-  m->Start();
+  if (absl::Status started = m->Start(); !started.ok()) {
+    // No fiber for the reader or the writer (out of stacks): the connection never starts.
+    m->Terminate(started);
+    m->Close();
+    return started;
+  }
   return m;
 }
 
@@ -42,17 +47,20 @@ Manager::~Manager() {
   DRPC_CHECK_EQ(fibers_.count(), 0) << "Manager destroyed while its fibers run";
 }
 
-void Manager::SpawnFiber(std::string name, absl::AnyInvocable<void()> body) {
+absl::Status Manager::SpawnFiber(std::string name, absl::AnyInvocable<void()> body) {
   fibers_.Add();
-  env_->scheduler().Spawn(std::move(name), [this, body = std::move(body)]() mutable {
-    body();
-    fibers_.Done();
-  });
+  absl::Status spawned =
+      env_->scheduler().Spawn(std::move(name), [this, body = std::move(body)]() mutable {
+        body();
+        fibers_.Done();
+      });
+  if (!spawned.ok()) fibers_.Done();
+  return spawned;
 }
 
-void Manager::Start() {
-  SpawnFiber(role_ == Role::kClient ? "client conn reader" : "server conn reader",
-             [this] { ReadLoop(); });
+absl::Status Manager::Start() {
+  return SpawnFiber(role_ == Role::kClient ? "client conn reader" : "server conn reader",
+                    [this] { ReadLoop(); });
 }
 
 void Manager::ReadLoop() {

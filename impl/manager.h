@@ -46,7 +46,8 @@ class Manager {
  public:
   enum class Role { kClient, kServer };
 
-  // Validates `options` (kInvalidArgument) and starts the connection's reader.
+  // Validates `options` (kInvalidArgument) and starts the connection's reader; kResourceExhausted
+  // if there is no fiber for it (the transport is then closed).
   static absl::StatusOr<std::unique_ptr<Manager>> Create(Env& env,
                                                         std::unique_ptr<Transport> transport,
                                                         Role role, const Options& options);
@@ -70,6 +71,12 @@ class Manager {
   // carrying `reason`. Streams already accepted are untouched. Never blocks.
   void StopAccepting(const absl::Status& reason);
   bool accepting() const { return accepting_.ok(); }
+
+  // Server: answers an accepted stream with an Error carrying `reason` instead of running it (a
+  // server-wide budget is spent); the connection and its other streams go on. Never blocks: mux
+  // queues the Error with the stream's writer; upstream writes it on a helper fiber (without one,
+  // the connection is closed — the one way left to tell the client).
+  virtual void RefuseStream(Stream& stream, const absl::Status& reason) = 0;
 
   // Ends the connection with `reason`: stops the writer, closes the transport, terminates every
   // stream. Never blocks; idempotent (the first reason wins).
@@ -105,10 +112,12 @@ class Manager {
  protected:
   Manager(Env& env, std::unique_ptr<Transport> transport, Role role, const Options& options);
 
-  // Spawns the reader (subclasses call it at the end of their constructor).
-  void Start();
-  // Spawns a fiber the manager waits for in Close().
-  void SpawnFiber(std::string name, absl::AnyInvocable<void()> body);
+  // Spawns the connection's fibers (the reader; MuxManager adds its writer). Create() calls it
+  // once the object is built; a failure (no fiber stack) ends the connection before it starts.
+  virtual absl::Status Start();
+  // Spawns a fiber the manager waits for in Close(). kResourceExhausted (no fiber stack): `body`
+  // never runs and nothing waits for it.
+  [[nodiscard]] absl::Status SpawnFiber(std::string name, absl::AnyInvocable<void()> body);
 
   // Runs `fn` now — or, when the simulator's chaos fires at `site`, a little later from a timer:
   // a reaction that production may also see late (a busy scheduler noticing a cancel after other

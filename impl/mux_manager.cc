@@ -5,9 +5,9 @@
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "impl/errors.h"
 #include "proto/base/check.h"
 #include "proto/error_codec.h"
@@ -48,9 +48,14 @@ MuxManager::MuxManager(Env& env, std::unique_ptr<Transport> transport, Role role
                                  .batch_bytes = options.write_batch_bytes},
               [this](const absl::Status& s) { Terminate(ClosedError("write failed", s)); },
               [this](uint64_t stream) { return TakeWindowGrant(stream); }),
-      accept_waiters_(env) {
-  SpawnFiber(role == Role::kClient ? "client mux writer" : "server mux writer",
-             [this] { writer_.Run(); });
+      accept_waiters_(env) {}
+
+absl::Status MuxManager::Start() {
+  absl::Status writer =
+      SpawnFiber(role() == Role::kClient ? "client mux writer" : "server mux writer",
+                 [this] { writer_.Run(); });
+  if (!writer.ok()) return writer;
+  return Manager::Start();
 }
 
 MuxManager::~MuxManager() = default;

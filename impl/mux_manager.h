@@ -56,6 +56,10 @@ class MuxManager final : public Manager, private StreamSink {
   absl::StatusOr<std::shared_ptr<Stream>> NewClientStream(CallContext& ctx,
                                                           absl::string_view rpc) override;
   absl::StatusOr<IncomingStream> AcceptStream(Instant deadline) override;
+  void RefuseStream(Stream& stream, const absl::Status& reason) override {
+    OnStreamError(stream, reason);
+    stream.StopReceiving();
+  }
 
   Usage usage() const override {
     return Usage{.streams = streams_.size(), .pending_invokes = pending_.size(),
@@ -82,6 +86,7 @@ class MuxManager final : public Manager, private StreamSink {
   };
 
   // Manager.
+  absl::Status Start() override;
   absl::Status OnFrame(const Frame& frame) override;
   void StopWriter(const absl::Status& reason) override;
   void RefuseQueued() override;

@@ -31,6 +31,7 @@ absl::Status Options::Validate() const {
       {"max_concurrent_streams", max_concurrent_streams, 1, limits::kStreamsLimitMaxCount},
       {"pending_invokes_max", pending_invokes_max, 1, limits::kStreamsLimitMaxCount},
       {"max_connections", max_connections, 1, limits::kConnectionsLimitMaxCount},
+      {"max_server_calls", max_server_calls, 1, limits::kServerCallsLimitMaxCount},
   };
   for (const Range& r : ranges) {
     if (r.value < r.lo || r.value > r.hi) return OutOfRange(r.field, r.value, r.lo, r.hi);

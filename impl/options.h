@@ -76,6 +76,11 @@ struct Options {
   // Connections a Server serves at once; a connection beyond it is closed at once (reported to
   // the server's error observer). [1, kConnectionsLimitMaxCount].
   size_t max_connections = limits::kConnectionsDefaultMaxCount;
+  // Calls a Server runs at once across all its connections (impl/call_budget.h; a TcpServer's
+  // Servers on every reactor share one budget of this size). Beyond it a new call is refused with
+  // kResourceExhausted "server busy: ..." and the connection goes on. Upstream calls count as
+  // well as mux calls. [1, kServerCallsLimitMaxCount].
+  size_t max_server_calls = limits::kServerCallsDefaultMaxCount;
 
   // --- Time ---------------------------------------------------------------------------------------
   // Server: the longest a connection may wait for its next Invoke (Go's InactivityTimeout);

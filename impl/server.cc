@@ -31,6 +31,12 @@ absl::Status Annotate(const absl::Status& error, absl::string_view prefix) {
   return out;
 }
 
+absl::Status CallsBusyError(const CallBudget& calls) {
+  return ServerBusyError(absl::StrCat(calls.max_count(),
+                                      " calls are running across all connections "
+                                      "(Options::max_server_calls); try again later"));
+}
+
 }  // namespace
 
 struct Server::Connection {
@@ -48,14 +54,17 @@ Manager::Usage Server::usage() const {
   return total;
 }
 
-Server::Server(Env& env, const Handler& handler, Options options)
+Server::Server(Env& env, const Handler& handler, Options options, CallBudget* calls)
     : env_(&env),
       handler_(&handler),
       options_(std::move(options)),
       server_ctx_(env),
       connections_changed_(env),
       accept_backoff_(env),
-      fibers_(env) {}
+      fibers_(env),
+      own_calls_(calls == nullptr ? std::make_unique<CallBudget>(options_.max_server_calls)
+                                  : nullptr),
+      calls_(calls == nullptr ? own_calls_.get() : calls) {}
 
 Server::~Server() {
   DRPC_CHECK(connections_.empty()) << connections_.size() << " connection(s) still served";
@@ -83,13 +92,50 @@ void Server::RunCall(Connection& conn, IncomingStream in) {
   ++calls_served_;
 }
 
+void Server::Refuse(Connection& conn, Stream& stream, const absl::Status& why) {
+  ++calls_refused_;
+  env_->chaos().Reach("server.call_refused_over_a_budget");
+  if (options_.mux) {
+    conn.manager->RefuseStream(stream, why);  // never blocks the connection's accept loop
+    return;
+  }
+  // Upstream: on the connection's fiber, which the call would have run on.
+  stream.SendError(why).IgnoreError();
+  stream.StopReceiving();
+}
+
 absl::Status Server::ServeUpstream(Connection& conn) {
   for (;;) {
     absl::StatusOr<IncomingStream> in =
         conn.manager->AcceptStream(env_->clock().Now() + options_.inactivity_timeout);
     if (!in.ok()) return in.status();
+    if (!calls_->TryAcquire()) {
+      Refuse(conn, *in->stream, CallsBusyError(*calls_));
+      continue;
+    }
     RunCall(conn, *std::move(in));
+    calls_->Release();
   }
+}
+
+void Server::StartMuxCall(Connection& conn, IncomingStream in) {
+  if (!calls_->TryAcquire()) {
+    Refuse(conn, *in.stream, CallsBusyError(*calls_));
+    return;
+  }
+  std::shared_ptr<Stream> stream = in.stream;
+  conn.calls.Add();
+  const std::string name = absl::StrCat("handler ", in.rpc, " stream ", stream->id());
+  absl::Status spawned =
+      env_->scheduler().Spawn(name, [this, &conn, in = std::move(in)]() mutable {
+        RunCall(conn, std::move(in));
+        calls_->Release();
+        conn.calls.Done();
+      });
+  if (spawned.ok()) return;
+  calls_->Release();
+  conn.calls.Done();
+  Refuse(conn, *stream, ServerBusyError(absl::StrCat("no fiber for the call: ", spawned.message())));
 }
 
 absl::Status Server::ServeMux(Connection& conn) {
@@ -103,12 +149,7 @@ absl::Status Server::ServeMux(Connection& conn) {
       end = in.status();
       break;
     }
-    conn.calls.Add();
-    const std::string name = absl::StrCat("handler ", in->rpc, " stream ", in->stream->id());
-    env_->scheduler().Spawn(name, [this, &conn, in = *std::move(in)]() mutable {
-      RunCall(conn, std::move(in));
-      conn.calls.Done();
-    });
+    StartMuxCall(conn, *std::move(in));
   }
   conn.calls.Wait("server: waiting for the connection's calls to finish");
   return end;
@@ -131,7 +172,12 @@ absl::Status Server::ServeConn(std::unique_ptr<Transport> transport) {
   Connection conn(*env_, server_ctx_);
   absl::StatusOr<std::unique_ptr<Manager>> m =
       Manager::Create(*env_, std::move(transport), Manager::Role::kServer, options_);
-  if (!m.ok()) return m.status();
+  if (!m.ok()) {
+    // No fiber for the connection's reader or writer: it is closed before anything is read.
+    ++connections_refused_;
+    Observe(m.status(), "connection refused: ");
+    return m.status();
+  }
   conn.manager = *std::move(m);
   const uint64_t id = next_connection_id_++;
   connections_.emplace(id, &conn);
@@ -170,11 +216,18 @@ absl::Status Server::Serve(Listener& listener) {
     }
     backoff = kAcceptBackoffMin;
     fibers_.Add();
-    env_->scheduler().Spawn(absl::StrCat("server connection ", next_connection_id_),
-                            [this, t = *std::move(t)]() mutable {
-                              ServeConn(std::move(t)).IgnoreError();
-                              fibers_.Done();
-                            });
+    absl::Status spawned = env_->scheduler().Spawn(
+        absl::StrCat("server connection ", next_connection_id_),
+        [this, t = *std::move(t)]() mutable {
+          ServeConn(std::move(t)).IgnoreError();
+          fibers_.Done();
+        });
+    if (!spawned.ok()) {
+      // The transport went with the unrun body: closed, like a connection over max_connections.
+      fibers_.Done();
+      ++connections_refused_;
+      Observe(spawned, "connection refused: ");
+    }
   }
 }
 

@@ -4,8 +4,8 @@
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "impl/errors.h"
 #include "proto/base/check.h"
 #include "proto/error_codec.h"
@@ -153,22 +153,32 @@ void UpstreamManager::OnContextDone(const std::shared_ptr<Stream>& stream,
 void UpstreamManager::WriteTerminalAsync(std::shared_ptr<Stream> stream, Kind kind,
                                          std::string data, bool control) {
   ++terminal_writes_in_flight_;
-  SpawnFiber(absl::StrCat("write ", KindName(kind), " for stream ", stream->id()),
-             [this, stream, kind, data = std::move(data), control] {
-               absl::Status s;
-               {
-                 MutexLock lock(write_mu_);
-                 if (!DiscardIfCorkedLocked(*stream)) {
-                   s = AppendLocked(*stream, kind, data, control, FlushMode::kNow);
-                 }
-               }
-               --terminal_writes_in_flight_;
-               terminal_writes_done_.WakeAll();
-               if (!s.ok()) {
-                 Terminate(ClosedError(
-                     absl::StrCat("connection closed: sending ", KindName(kind), " failed"), s));
-               }
-             });
+  absl::Status spawned = SpawnFiber(
+      absl::StrCat("write ", KindName(kind), " for stream ", stream->id()),
+      [this, stream, kind, data = std::move(data), control] {
+        absl::Status s;
+        {
+          MutexLock lock(write_mu_);
+          if (!DiscardIfCorkedLocked(*stream)) {
+            s = AppendLocked(*stream, kind, data, control, FlushMode::kNow);
+          }
+        }
+        --terminal_writes_in_flight_;
+        terminal_writes_done_.WakeAll();
+        if (!s.ok()) {
+          Terminate(ClosedError(
+              absl::StrCat("connection closed: sending ", KindName(kind), " failed"), s));
+        }
+      });
+  if (spawned.ok()) return;
+  // No fiber to write the packet (out of stacks): closing the connection is the one way left to
+  // tell the peer, as a hard cancel does.
+  --terminal_writes_in_flight_;
+  terminal_writes_done_.WakeAll();
+  Terminate(ClosedError(
+      absl::StrCat("connection closed: no fiber to send ", KindName(kind), " for stream ",
+                   stream->id()),
+      spawned));
 }
 
 bool UpstreamManager::DiscardIfCorkedLocked(const Stream& stream) {
@@ -264,10 +274,17 @@ absl::Status UpstreamManager::OnNewStreamPacket(Packet packet) {
 }
 
 void UpstreamManager::Refuse(std::shared_ptr<Stream> stream) {
-  SpawnFiber(absl::StrCat("refuse stream ", stream->id()), [this, stream] {
+  const uint64_t id = stream->id();
+  absl::Status spawned = SpawnFiber(absl::StrCat("refuse stream ", id), [this, stream] {
     stream->SendError(accepting_status()).IgnoreError();
     stream->StopReceiving();
   });
+  if (!spawned.ok()) {
+    // No fiber to write the Error (out of stacks): the connection ends instead of leaving the
+    // client waiting for an answer.
+    Terminate(ClosedError(absl::StrCat("connection closed: no fiber to refuse stream ", id),
+                          spawned));
+  }
 }
 
 void UpstreamManager::RefuseQueued() {

@@ -40,6 +40,10 @@ class UpstreamManager final : public Manager, private StreamSink {
   absl::StatusOr<std::shared_ptr<Stream>> NewClientStream(CallContext& ctx,
                                                           absl::string_view rpc) override;
   absl::StatusOr<IncomingStream> AcceptStream(Instant deadline) override;
+  void RefuseStream(Stream& stream, const absl::Status& reason) override {
+    OnStreamError(stream, reason);
+    stream.StopReceiving();
+  }
   Usage usage() const override {
     return Usage{.streams = current_ != nullptr && !current_->finished() ? 1u : 0u,
                  .pending_invokes = pending_metadata_.has_value() ? 1u : 0u,

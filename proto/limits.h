@@ -118,6 +118,36 @@ inline constexpr size_t kGatherWriteMinBytes = 64 * kKiB;
 // CloseSend leave in one write; a larger one is not worth the copy and waits as usual.
 inline constexpr size_t kUnflushedCopyMaxBytes = 16 * kKiB;
 
+// --- Fibers and calls: what a server holds at once (impl/fiber, impl/runtime, impl/server) ---------
+// Sized for the smallest machine class drpc-cpp is tuned on (2 cores, 24 GiB) and for Linux's
+// default vm.max_map_count. A budget that is reached makes the request that needed it fail with a
+// status (a refused stream, a closed connection); it never aborts the process.
+//
+// The kernel's default limit on memory maps per process (vm.max_map_count).
+inline constexpr size_t kKernelMapsDefaultMaxCount = 65'530;
+// Usable bytes of a production fiber stack (the simulator uses less); a guard page lies below it.
+// Mapped without reserving swap: a fiber only costs the pages it touches.
+inline constexpr size_t kFiberStackDefaultBytes = 256 * kKiB;
+// Stacks carved from one memory mapping (a slab). With MADV_GUARD_INSTALL (Linux >= 6.13) the
+// guard pages live in the page tables and a slab is one kernel map, whatever its stacks; on older
+// kernels each guard is an mprotect'ed page that splits the mapping: two maps per stack.
+inline constexpr size_t kFiberSlabStackCount = 64;
+// Stacks one scheduler (the simulator, one production reactor) has in use at once; Spawn beyond
+// it fails with kResourceExhausted. 32 Ki stacks reserve 8 GiB of address space, of which an idle
+// fiber touches a few pages.
+inline constexpr size_t kFiberStacksDefaultMaxCount = 32 * 1024;
+// Kernel maps the fiber stacks of one scheduler may use. Two reactors (this machine class) stay
+// within half the kernel's limit, leaving the rest to the allocator, threads and libraries.
+inline constexpr size_t kFiberMapsDefaultMaxCount = 15 * 1024;
+// Free stacks whose memory a scheduler keeps for reuse; the memory of more is given back to the
+// system (the stack stays mapped and guarded).
+inline constexpr size_t kFiberStacksCachedDefaultMaxCount = 256;
+// Calls a server runs at once across all its connections (a TcpServer: across all its reactors).
+// Beyond it new streams are refused with kResourceExhausted (an Error packet; the connection and
+// every other call go on). 16 Ki calls keep a handler fiber each: fits one reactor's stacks.
+inline constexpr size_t kServerCallsDefaultMaxCount = 16 * 1024;
+inline constexpr size_t kServerCallsLimitMaxCount = 1 << 20;
+
 static_assert(kFrameHeaderMaxBytes == 31);
 static_assert(kFrameMinBytes <= kFrameHeaderMaxBytes);
 static_assert(kSplitDefaultBytes <= kSplitMaxBytes);
@@ -142,6 +172,14 @@ static_assert(kErrorCodeBytes + kErrorTextMaxBytes + kFrameHeaderMaxBytes <= kCo
               "the control queue holds at least one largest Error frame");
 static_assert(kBufferPoolBufferMaxBytes <= kBufferPoolMaxBytes);
 static_assert(kReadMinBytes <= kReadMaxBytes);
+static_assert(kFiberStacksDefaultMaxCount / kFiberSlabStackCount <= kFiberMapsDefaultMaxCount,
+              "with page-table guards the stack budget is reached before the map budget");
+static_assert(2 * kFiberMapsDefaultMaxCount <= kKernelMapsDefaultMaxCount / 2,
+              "two reactors' stacks take at most half the kernel's maps");
+static_assert(kFiberStacksCachedDefaultMaxCount <= kFiberStacksDefaultMaxCount);
+static_assert(kServerCallsDefaultMaxCount < kFiberStacksDefaultMaxCount,
+              "a server whose calls all run on one reactor leaves stacks for connection fibers");
+static_assert(kServerCallsDefaultMaxCount <= kServerCallsLimitMaxCount);
 
 }  // namespace drpc::limits
 

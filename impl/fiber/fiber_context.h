@@ -2,7 +2,9 @@
 // stack switches announced to AddressSanitizer and ThreadSanitizer when they are active.
 //
 // A FiberContext is driven by a loop (a scheduler) on one OS thread:
-//   FiberContext f(pool, [] { ...; FiberContext::... ->Suspend(); ... });
+//   absl::StatusOr<FiberStack> stack = pool.Allocate();   // may fail: the spawn fails
+//   if (!stack.ok()) return stack.status();
+//   FiberContext f(pool, *stack, [] { ...; FiberContext::... ->Suspend(); ... });
 //   f.Resume();            // runs until the body calls Suspend() or returns
 //   while (!f.finished()) f.Resume();
 //
@@ -22,9 +24,10 @@ namespace drpc {
 
 class FiberContext {
  public:
-  // The body runs on the fiber's own stack at the first Resume(). It must not let exceptions
-  // escape (drpc-cpp reports errors with absl::Status); an escaping exception aborts the process.
-  FiberContext(StackPool& pool, absl::AnyInvocable<void()> body);
+  // The body runs on `stack` (allocated from `pool`, which gets it back) at the first Resume(). It
+  // must not let exceptions escape (drpc-cpp reports errors with absl::Status); an escaping
+  // exception aborts the process.
+  FiberContext(StackPool& pool, FiberStack stack, absl::AnyInvocable<void()> body);
 
   // A finished or never-started fiber releases its stack to the pool. A fiber suspended in the
   // middle of its body is *abandoned*: its stack is never unwound (its destructors could touch

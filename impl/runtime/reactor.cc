@@ -32,8 +32,9 @@ class Reactor::ReactorFiber final : public Fiber {
  public:
   enum class State { kRunnable, kRunning, kParked };
 
-  ReactorFiber(std::string name, StackPool& pool, absl::AnyInvocable<void()> body)
-      : name_(std::move(name)), context_(pool, std::move(body)) {}
+  ReactorFiber(std::string name, StackPool& pool, FiberStack stack,
+               absl::AnyInvocable<void()> body)
+      : name_(std::move(name)), context_(pool, stack, std::move(body)) {}
   absl::string_view name() const override { return name_; }
 
   std::string name_;
@@ -73,6 +74,8 @@ Reactor::Reactor(size_t index, const ReactorOptions& options, UniqueFd epoll_fd,
       wake_fd_(std::move(wake_fd)),
       env_(*this, *this, chaos_),
       stacks_(StackPool::Options{.stack_bytes = options.stack_bytes,
+                                 .stack_count_max = options.stack_count_max,
+                                 .mapping_count_max = options.stack_mapping_count_max,
                                  .cached_max_count = options.stack_cache_max_count}),
       events_(options.epoll_events_max_count) {}
 
@@ -205,8 +208,13 @@ void Reactor::DrainInbox() {
     if (blocked_posters_ > 0) inbox_space_.notify_all();
   }
   for (Posted& p : draining_) {
-    ++stats_.posts_run;
-    Spawn(std::move(p.name), std::move(p.fn));
+    // Out of stacks: Spawn destroys the function unrun (a Runtime::Run caller then sees
+    // kCancelled; a hand-off's closure releases what it owns).
+    if (Spawn(std::move(p.name), std::move(p.fn)).ok()) {
+      ++stats_.posts_run;
+    } else {
+      ++stats_.posts_dropped;
+    }
   }
   draining_.clear();
 }
@@ -297,15 +305,22 @@ bool Reactor::Cancel(TimerId id) {
 
 // --- Scheduler -------------------------------------------------------------------------------------
 
-void Reactor::Spawn(std::string name, absl::AnyInvocable<void()> body) {
+absl::Status Reactor::Spawn(std::string name, absl::AnyInvocable<void()> body) {
   CheckLoopThread("Spawn");
-  auto* fiber = new ReactorFiber(std::move(name), stacks_, std::move(body));
+  absl::StatusOr<FiberStack> stack = stacks_.Allocate();
+  if (!stack.ok()) {
+    ++stats_.spawns_failed;
+    return absl::Status(stack.status().code(),
+                        absl::StrCat("spawn ", name, ": ", stack.status().message()));
+  }
+  auto* fiber = new ReactorFiber(std::move(name), stacks_, *stack, std::move(body));
   fiber->next_ = live_head_;
   if (live_head_ != nullptr) live_head_->prev_ = fiber;
   live_head_ = fiber;
   ++stats_.fibers_spawned;
   ++stats_.live_fibers;
   run_queue_.push_back(fiber);
+  return absl::OkStatus();
 }
 
 void Reactor::Yield() {

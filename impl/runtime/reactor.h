@@ -45,14 +45,20 @@
 #include "impl/fiber/stack_pool.h"
 #include "impl/runtime/net.h"
 #include "impl/time.h"
+#include "proto/limits.h"
 
 namespace drpc::runtime {
 
 struct ReactorOptions {
   // Usable bytes per fiber stack (a guard page is added below each).
-  size_t stack_bytes = 256 * 1024;
-  // Finished fibers' stacks kept for reuse.
-  size_t stack_cache_max_count = 256;
+  size_t stack_bytes = limits::kFiberStackDefaultBytes;
+  // Free stacks whose memory is kept for reuse (impl/fiber/stack_pool.h).
+  size_t stack_cache_max_count = limits::kFiberStacksCachedDefaultMaxCount;
+  // The reactor's fiber budget: stacks in use at once, and the kernel memory maps they may cost.
+  // Beyond either, Spawn fails with kResourceExhausted (a refused call or connection, never an
+  // abort).
+  size_t stack_count_max = limits::kFiberStacksDefaultMaxCount;
+  size_t stack_mapping_count_max = limits::kFiberMapsDefaultMaxCount;
   // Posted functions waiting for the loop; Post beyond this fails or waits (see PostMode).
   size_t inbox_max_count = 4096;
   // Readiness events taken from epoll per wait.
@@ -109,7 +115,9 @@ class Reactor final : public Clock, public Scheduler {
   };
   // Runs `fn` on a new fiber of this reactor (named `name` in park reports), in posting order.
   // Thread-safe. kFailedPrecondition once the loop has stopped; then `fn` is destroyed unrun, on
-  // the calling thread (so a closure that owns resources releases them).
+  // the calling thread (so a closure that owns resources releases them). If the reactor has no
+  // fiber stack left when it takes `fn` from the inbox, `fn` is destroyed unrun on the reactor
+  // (counted in stats().posts_dropped).
   absl::Status Post(absl::AnyInvocable<void()> fn, PostMode mode = PostMode::kFailIfFull,
                     std::string name = "posted");
 
@@ -120,7 +128,7 @@ class Reactor final : public Clock, public Scheduler {
   bool Cancel(TimerId id) override;
 
   // --- Scheduler -----------------------------------------------------------------------------------
-  void Spawn(std::string name, absl::AnyInvocable<void()> body) override;
+  [[nodiscard]] absl::Status Spawn(std::string name, absl::AnyInvocable<void()> body) override;
   void Yield() override;
   void Park(absl::string_view reason) override;
   void Unpark(Fiber* fiber) override;
@@ -143,6 +151,8 @@ class Reactor final : public Clock, public Scheduler {
     uint64_t polls = 0;
     uint64_t timers_fired = 0;
     uint64_t posts_run = 0;
+    uint64_t posts_dropped = 0;    // no fiber stack for a posted function: destroyed unrun
+    uint64_t spawns_failed = 0;    // Spawn returned kResourceExhausted
     size_t live_fibers = 0;
     size_t pending_timers = 0;
   };

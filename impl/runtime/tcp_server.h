@@ -15,8 +15,11 @@
 // application threads (they wait for the reactors); address() and stats() are thread-safe.
 //
 // Limits: at most `connections_max` connections are served at once; connections beyond it are
-// closed right after accept (counted in stats().connections_refused). With migrate_header, a
-// connection that does not send "DRPC!!!1" within migrate_header_timeout is closed.
+// closed right after accept (counted in stats().connections_refused). At most
+// connection.max_server_calls calls run at once across all reactors; calls beyond it are refused
+// with an Error ("server busy: ..."), as are calls for which a reactor has no fiber stack left
+// (ReactorOptions::stack_count_max). With migrate_header, a connection that does not send
+// "DRPC!!!1" within migrate_header_timeout is closed.
 #ifndef DRPC_IMPL_RUNTIME_TCP_SERVER_H_
 #define DRPC_IMPL_RUNTIME_TCP_SERVER_H_
 
@@ -28,6 +31,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "impl/call_budget.h"
 #include "impl/options.h"
 #include "impl/handler.h"
 #include "impl/runtime/runtime.h"
@@ -69,7 +73,7 @@ class TcpServer {
 
   struct Stats {
     uint64_t connections_accepted = 0;
-    uint64_t connections_refused = 0;   // over connections_max
+    uint64_t connections_refused = 0;   // over connections_max, or no fiber stack for it
     uint64_t handshake_failures = 0;    // missing or late drpcmigrate header
     size_t connections_active = 0;
   };
@@ -77,6 +81,7 @@ class TcpServer {
 
  private:
   struct Shard;
+  struct Accepted;
   TcpServer(Runtime& runtime, const Handler& handler, TcpServerOptions options);
   void AcceptLoop();
   void ServeSocket(size_t shard, TcpListener::AcceptedSocket socket);
@@ -85,6 +90,8 @@ class TcpServer {
   Runtime* runtime_;
   const Handler* handler_;
   const TcpServerOptions options_;
+  // Calls running across every reactor (Options::max_server_calls), shared by the shards' Servers.
+  CallBudget calls_;
   std::string address_;
   std::vector<std::unique_ptr<Shard>> shards_;  // one per reactor, each touched only there
   std::unique_ptr<TcpListener> listener_;       // reactor 0
