@@ -139,6 +139,9 @@ inline constexpr size_t kFiberStacksDefaultMaxCount = 32 * 1024;
 // Kernel maps the fiber stacks of one scheduler may use. Two reactors (this machine class) stay
 // within half the kernel's limit, leaving the rest to the allocator, threads and libraries.
 inline constexpr size_t kFiberMapsDefaultMaxCount = 15 * 1024;
+// Stacks a production reactor keeps beyond its budget for functions posted to it (a shutdown, an
+// operator's call), so a reactor whose calls took every other stack can still be shut down.
+inline constexpr size_t kFiberStacksReservedCount = 16;
 // Free stacks whose memory a scheduler keeps for reuse; the memory of more is given back to the
 // system (the stack stays mapped and guarded).
 inline constexpr size_t kFiberStacksCachedDefaultMaxCount = 256;

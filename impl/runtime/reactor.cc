@@ -74,7 +74,8 @@ Reactor::Reactor(size_t index, const ReactorOptions& options, UniqueFd epoll_fd,
       wake_fd_(std::move(wake_fd)),
       env_(*this, *this, chaos_),
       stacks_(StackPool::Options{.stack_bytes = options.stack_bytes,
-                                 .stack_count_max = options.stack_count_max,
+                                 .stack_count_max =
+                                     options.stack_count_max + options.stack_reserve_count,
                                  .mapping_count_max = options.stack_mapping_count_max,
                                  .cached_max_count = options.stack_cache_max_count}),
       events_(options.epoll_events_max_count) {}
@@ -208,9 +209,13 @@ void Reactor::DrainInbox() {
     if (blocked_posters_ > 0) inbox_space_.notify_all();
   }
   for (Posted& p : draining_) {
-    // Out of stacks: Spawn destroys the function unrun (a Runtime::Run caller then sees
-    // kCancelled; a hand-off's closure releases what it owns).
-    if (Spawn(std::move(p.name), std::move(p.fn)).ok()) {
+    // Posted functions (shutdowns, operator calls) may also use the reserved stacks, so a
+    // reactor whose calls took every ordinary stack can still be shut down. Out of those too, the
+    // function is destroyed unrun (a Runtime::Run caller then sees kCancelled; a hand-off's
+    // closure releases what it owns).
+    if (SpawnWithin(options_.stack_count_max + options_.stack_reserve_count, std::move(p.name),
+                    std::move(p.fn))
+            .ok()) {
       ++stats_.posts_run;
     } else {
       ++stats_.posts_dropped;
@@ -306,8 +311,18 @@ bool Reactor::Cancel(TimerId id) {
 // --- Scheduler -------------------------------------------------------------------------------------
 
 absl::Status Reactor::Spawn(std::string name, absl::AnyInvocable<void()> body) {
+  return SpawnWithin(options_.stack_count_max, std::move(name), std::move(body));
+}
+
+absl::Status Reactor::SpawnWithin(size_t stacks_max, std::string name,
+                                  absl::AnyInvocable<void()> body) {
   CheckLoopThread("Spawn");
-  absl::StatusOr<FiberStack> stack = stacks_.Allocate();
+  absl::StatusOr<FiberStack> stack =
+      stacks_.outstanding_count() >= stacks_max
+          ? absl::ResourceExhaustedError(absl::StrCat(
+                "out of fiber stacks: all ", options_.stack_count_max, " stacks of reactor ",
+                index_, " are in use (ReactorOptions::stack_count_max)"))
+          : stacks_.Allocate();
   if (!stack.ok()) {
     ++stats_.spawns_failed;
     return absl::Status(stack.status().code(),
@@ -396,6 +411,9 @@ void Reactor::WaitWritable(IoWaiters& waiters, absl::string_view reason) {
 Reactor::Stats Reactor::stats() const {
   Stats s = stats_;
   s.pending_timers = timers_.size();
+  s.stacks_in_use = stacks_.outstanding_count();
+  s.stack_maps = stacks_.mapping_count();
+  s.page_table_guards = stacks_.page_table_guards();
   return s;
 }
 

@@ -59,6 +59,10 @@ struct ReactorOptions {
   // abort).
   size_t stack_count_max = limits::kFiberStacksDefaultMaxCount;
   size_t stack_mapping_count_max = limits::kFiberMapsDefaultMaxCount;
+  // Stacks beyond stack_count_max that only posted functions may take (Post, Runtime::Run: a
+  // shutdown, an operator's call), so a reactor whose calls hold every other stack can still be
+  // reached and shut down.
+  size_t stack_reserve_count = limits::kFiberStacksReservedCount;
   // Posted functions waiting for the loop; Post beyond this fails or waits (see PostMode).
   size_t inbox_max_count = 4096;
   // Readiness events taken from epoll per wait.
@@ -116,8 +120,9 @@ class Reactor final : public Clock, public Scheduler {
   // Runs `fn` on a new fiber of this reactor (named `name` in park reports), in posting order.
   // Thread-safe. kFailedPrecondition once the loop has stopped; then `fn` is destroyed unrun, on
   // the calling thread (so a closure that owns resources releases them). If the reactor has no
-  // fiber stack left when it takes `fn` from the inbox, `fn` is destroyed unrun on the reactor
-  // (counted in stats().posts_dropped).
+  // fiber stack left when it takes `fn` from the inbox (posted functions may also use
+  // ReactorOptions::stack_reserve_count stacks that ordinary spawns may not), `fn` is destroyed
+  // unrun on the reactor (counted in stats().posts_dropped).
   absl::Status Post(absl::AnyInvocable<void()> fn, PostMode mode = PostMode::kFailIfFull,
                     std::string name = "posted");
 
@@ -155,6 +160,9 @@ class Reactor final : public Clock, public Scheduler {
     uint64_t spawns_failed = 0;    // Spawn returned kResourceExhausted
     size_t live_fibers = 0;
     size_t pending_timers = 0;
+    size_t stacks_in_use = 0;
+    size_t stack_maps = 0;           // kernel maps the fiber stacks cost (an upper bound)
+    bool page_table_guards = false;  // stack guards without extra maps (Linux >= 6.13)
   };
   // Loop thread only (post a function to read it from elsewhere).
   Stats stats() const;
@@ -174,6 +182,8 @@ class Reactor final : public Clock, public Scheduler {
   };
 
   Reactor(size_t index, const ReactorOptions& options, UniqueFd epoll_fd, UniqueFd wake_fd);
+  // Spawn, failing once `stacks_max` stacks are in use.
+  absl::Status SpawnWithin(size_t stacks_max, std::string name, absl::AnyInvocable<void()> body);
   void RunReadyFibers();
   void RunFiber(ReactorFiber* fiber);
   void FireDueTimers();
