@@ -83,7 +83,13 @@ void Manager::ReadLoop() {
     }
     parser.CommitAppend(*n);
     sizer.OnRead(*n);
-    for (;;) {
+    for (size_t frames = 1;; ++frames) {
+      // One large read of tiny frames is a lot of work without a wait on the socket: the other
+      // fibers get a turn (limits::kTurnFramesMaxCount).
+      if (frames % limits::kTurnFramesMaxCount == 0) {
+        env_->scheduler().Yield();
+        if (terminated()) return;
+      }
       absl::StatusOr<std::optional<Frame>> frame = parser.Next();
       if (!frame.ok()) {
         Terminate(ProtocolError(frame.status().message()));

@@ -151,6 +151,17 @@ inline constexpr size_t kFiberStacksCachedDefaultMaxCount = 256;
 inline constexpr size_t kServerCallsDefaultMaxCount = 16 * 1024;
 inline constexpr size_t kServerCallsLimitMaxCount = 1 << 20;
 
+// --- Fairness: one fiber's turn (impl/runtime reactors, impl/ connection readers) ------------------
+// A fiber whose socket never says "would block" (a peer that keeps up) would otherwise run on and
+// starve every other connection, the acceptor and the timers of its reactor. A production fiber
+// yields once its turn has moved this many bytes through sockets, or has lasted this long (checked
+// at each socket operation); the reactor then runs the other fibers, fires due timers and polls.
+inline constexpr size_t kTurnIoMaxBytes = 256 * kKiB;
+inline constexpr int64_t kTurnMaxMicros = 1'000;
+// A connection's reader yields after handling this many frames without waiting for the socket
+// (one large read of tiny frames), in both runtimes.
+inline constexpr size_t kTurnFramesMaxCount = 1024;
+
 static_assert(kFrameHeaderMaxBytes == 31);
 static_assert(kFrameMinBytes <= kFrameHeaderMaxBytes);
 static_assert(kSplitDefaultBytes <= kSplitMaxBytes);
@@ -183,6 +194,9 @@ static_assert(kFiberStacksCachedDefaultMaxCount <= kFiberStacksDefaultMaxCount);
 static_assert(kServerCallsDefaultMaxCount < kFiberStacksDefaultMaxCount,
               "a server whose calls all run on one reactor leaves stacks for connection fibers");
 static_assert(kServerCallsDefaultMaxCount <= kServerCallsLimitMaxCount);
+static_assert(kTurnIoMaxBytes >= kReadMinBytes, "a turn holds at least one ordinary read");
+static_assert(kTurnFramesMaxCount * kFrameMinBytes <= kReadMaxBytes,
+              "one maximal read of minimal frames takes several turns");
 
 }  // namespace drpc::limits
 

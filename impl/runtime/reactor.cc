@@ -49,9 +49,11 @@ class Reactor::ReactorFiber final : public Fiber {
 absl::StatusOr<std::unique_ptr<Reactor>> Reactor::Create(size_t index,
                                                          const ReactorOptions& options) {
   if (options.inbox_max_count == 0 || options.epoll_events_max_count == 0 ||
-      options.batches_per_poll == 0) {
+      options.batches_per_poll == 0 || options.turn_io_max_bytes == 0 ||
+      options.turn_max <= Duration::Zero() || options.stack_count_max == 0) {
     return absl::InvalidArgumentError(
-        "reactor: inbox and epoll batch sizes and batches_per_poll must be positive");
+        "reactor: inbox and epoll batch sizes, batches_per_poll, the turn budget and "
+        "stack_count_max must be positive");
   }
   UniqueFd epoll_fd(epoll_create1(EPOLL_CLOEXEC));
   if (!epoll_fd.valid()) return ErrnoStatus(errno, "epoll_create1");
@@ -102,13 +104,15 @@ void Reactor::Loop() {
     FireDueTimers();
     // Fibers that woke each other (a reply handed from the reader to its caller) run on without an
     // epoll_wait per hand-off; readiness is still collected every batches_per_poll iterations.
+    // A turn that ran out moved a lot of bytes or took long: readiness is collected right away.
     if (run_queue_.empty()) {
       Poll(PollTimeoutMillis());
       batches_since_poll_ = 0;
-    } else if (++batches_since_poll_ >= options_.batches_per_poll) {
+    } else if (++batches_since_poll_ >= options_.batches_per_poll || turn_ended_in_batch_) {
       Poll(0);
       batches_since_poll_ = 0;
     }
+    turn_ended_in_batch_ = false;
   }
   TearDown();
   tls_reactor = nullptr;
@@ -135,6 +139,8 @@ void Reactor::RunFiber(ReactorFiber* fiber) {
   DRPC_CHECK(fiber->state_ == ReactorFiber::State::kRunnable);
   fiber->state_ = ReactorFiber::State::kRunning;
   current_ = fiber;
+  turn_bytes_ = 0;
+  turn_started_ = Instant();
   ++stats_.switches;
   fiber->context_.Resume();
   current_ = nullptr;
@@ -392,6 +398,17 @@ void Reactor::Unwatch(int fd) {
   // ENOENT/EBADF would mean a double unwatch: the caller's bookkeeping is broken.
   DRPC_CHECK_EQ(epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, fd, nullptr), 0)
       << "epoll_ctl(DEL): " << std::strerror(errno);
+}
+
+void Reactor::ChargeTurn(size_t bytes) {
+  DRPC_CHECK(current_ != nullptr) << "ChargeTurn outside a fiber";
+  const Instant now = Now();
+  if (turn_started_ == Instant()) turn_started_ = now;
+  turn_bytes_ += bytes;
+  if (turn_bytes_ < options_.turn_io_max_bytes && now - turn_started_ < options_.turn_max) return;
+  ++stats_.turns_ended;
+  turn_ended_in_batch_ = true;
+  Yield();
 }
 
 void Reactor::WaitReadable(IoWaiters& waiters, absl::string_view reason) {

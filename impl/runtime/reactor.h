@@ -17,7 +17,9 @@
 // them wait for the next iteration, so timers are never starved), fire every timer that is due,
 // then poll epoll: until the next timer when no fiber is runnable, else without blocking but only
 // every ReactorOptions::batches_per_poll-th iteration (a busy set of fibers waking each other does
-// not pay an epoll_wait per hand-off; I/O readiness waits at most that many batches).
+// not pay an epoll_wait per hand-off; I/O readiness waits at most that many batches) or after a
+// batch in which a fiber's turn ran out (ChargeTurn: a fiber whose socket never blocks yields
+// after a bounded amount of I/O or time, so it cannot starve the others, the acceptor or timers).
 // Timers fire at or after their deadline (epoll's millisecond resolution, rounded up).
 #ifndef DRPC_IMPL_RUNTIME_REACTOR_H_
 #define DRPC_IMPL_RUNTIME_REACTOR_H_
@@ -70,6 +72,10 @@ struct ReactorOptions {
   // While fibers stay runnable, epoll is polled (without blocking) once per this many loop
   // iterations; with none runnable the loop always polls (blocking). >= 1; 1 polls every iteration.
   size_t batches_per_poll = 8;
+  // One fiber's turn (see ChargeTurn): it yields once it has moved this many bytes through
+  // sockets, or after this long, measured from its first socket operation of the turn.
+  size_t turn_io_max_bytes = limits::kTurnIoMaxBytes;
+  Duration turn_max = Duration::Micros(limits::kTurnMaxMicros);
 };
 
 // The fibers waiting for one descriptor's readiness (see Reactor::Watch). A fiber records itself
@@ -145,6 +151,13 @@ class Reactor final : public Clock, public Scheduler {
   absl::Status Watch(int fd, IoWaiters* waiters);
   // Removes the registration; no event for it is delivered afterwards.
   void Unwatch(int fd);
+  // Fairness: charges `bytes` moved by a socket operation (0 for one that moves none, e.g. an
+  // accept) to the calling fiber's turn; once the turn has moved turn_io_max_bytes or lasted
+  // turn_max, the fiber yields — the loop runs the other runnable fibers, fires due timers and
+  // polls epoll before it continues. This package's transports and listener call it after every
+  // successful operation, so a fiber whose socket never blocks (a peer that keeps up) cannot
+  // monopolise the reactor. From a fiber of this reactor only.
+  void ChargeTurn(size_t bytes);
   // Parks the calling fiber until `waiters`' descriptor may be readable (or writable), or
   // spuriously: callers retry the system call in a loop.
   void WaitReadable(IoWaiters& waiters, absl::string_view reason);
@@ -157,6 +170,7 @@ class Reactor final : public Clock, public Scheduler {
     uint64_t timers_fired = 0;
     uint64_t posts_run = 0;
     uint64_t posts_dropped = 0;    // no fiber stack for a posted function: destroyed unrun
+    uint64_t turns_ended = 0;      // fibers made to yield by ChargeTurn
     uint64_t spawns_failed = 0;    // Spawn returned kResourceExhausted
     size_t live_fibers = 0;
     size_t pending_timers = 0;
@@ -206,6 +220,11 @@ class Reactor final : public Clock, public Scheduler {
   ReactorFiber* live_head_ = nullptr;  // intrusive list of live fibers
   std::deque<ReactorFiber*> run_queue_;
   size_t batches_since_poll_ = 0;
+  // The running fiber's turn: bytes charged, and when its first charge came (Instant() = none
+  // yet, so a turn costs a clock read only if it does I/O).
+  size_t turn_bytes_ = 0;
+  Instant turn_started_;
+  bool turn_ended_in_batch_ = false;  // a fiber yielded by ChargeTurn: poll after this batch
   TimerId next_timer_id_ = 1;
   std::map<std::pair<Instant, TimerId>, absl::AnyInvocable<void()>> timers_;
   absl::flat_hash_map<TimerId, Instant> timer_deadlines_;
