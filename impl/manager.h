@@ -85,16 +85,22 @@ class Manager {
   // Terminate(closed: "manager closed: Close called"), then waits for the manager's fibers.
   void Close();
 
-  // What the connection holds right now (leak checks, observability): streams not yet finished,
-  // streams whose metadata arrived without their Invoke, and streams with packets queued to write.
+  // What the connection holds right now (leak checks, observability, the fuzzers' memory
+  // budgets): streams not yet finished, streams whose metadata arrived without their Invoke,
+  // streams with packets queued to write, received message bytes waiting in the streams' queues,
+  // and the capacity kept by the connection's buffer pool.
   struct Usage {
     size_t streams = 0;
     size_t pending_invokes = 0;
     size_t queued_writes = 0;
+    size_t queued_bytes = 0;
+    size_t pooled_bytes = 0;
     Usage& operator+=(const Usage& o) {
       streams += o.streams;
       pending_invokes += o.pending_invokes;
       queued_writes += o.queued_writes;
+      queued_bytes += o.queued_bytes;
+      pooled_bytes += o.pooled_bytes;
       return *this;
     }
   };
@@ -108,6 +114,7 @@ class Manager {
   Env& env() const { return *env_; }
   // The connection's message buffers (impl/buffer_pool.h), shared by its assembler and streams.
   BufferPool& buffer_pool() { return buffer_pool_; }
+  const BufferPool& buffer_pool() const { return buffer_pool_; }
 
  protected:
   Manager(Env& env, std::unique_ptr<Transport> transport, Role role, const Options& options);

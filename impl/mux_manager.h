@@ -62,8 +62,11 @@ class MuxManager final : public Manager, private StreamSink {
   }
 
   Usage usage() const override {
+    size_t queued = 0;
+    for (const auto& [id, state] : streams_) queued += state.stream->queued_bytes();
     return Usage{.streams = streams_.size(), .pending_invokes = pending_.size(),
-                 .queued_writes = writer_.streams()};
+                 .queued_writes = writer_.streams(), .queued_bytes = queued,
+                 .pooled_bytes = buffer_pool().free_bytes()};
   }
 
   // Observability (tests, leak checks).
