@@ -30,7 +30,9 @@ void Serve(drpc::sim::SimContext& ctx, const ConnFuzzInput& in) {
   drpc::Env& env = ctx.env();
   const drpc::Router router = drpc::fuzz::FuzzRouter();
   Server server(env, router, in.options);
-  auto [client, server_end] = ctx.network().Pipe("fuzz");
+  auto pipe = ctx.network().Pipe("fuzz");
+  std::unique_ptr<Transport> client = std::move(pipe.first);
+  std::unique_ptr<Transport> server_end = std::move(pipe.second);
   WaitGroup fibers(env);
   fibers.Add(2);
   DRPC_CHECK_OK(env.scheduler().Spawn("server conn", [&, t = std::move(server_end)]() mutable {
