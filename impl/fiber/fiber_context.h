@@ -75,13 +75,13 @@ class FiberContext {
   bool finished_ = false;
   bool frozen_ = false;
 
-  // Sanitizer bookkeeping (unused in plain builds).
-  void* asan_fiber_fake_stack_ = nullptr;
-  void* asan_loop_fake_stack_ = nullptr;
-  const void* asan_loop_bottom_ = nullptr;
-  size_t asan_loop_size_ = 0;
-  void* tsan_fiber_ = nullptr;
-  void* tsan_loop_ = nullptr;
+  // Sanitizer bookkeeping (unused in plain builds, which clang's -Wunused-private-field notices).
+  [[maybe_unused]] void* asan_fiber_fake_stack_ = nullptr;
+  [[maybe_unused]] void* asan_loop_fake_stack_ = nullptr;
+  [[maybe_unused]] const void* asan_loop_bottom_ = nullptr;
+  [[maybe_unused]] size_t asan_loop_size_ = 0;
+  [[maybe_unused]] void* tsan_fiber_ = nullptr;
+  [[maybe_unused]] void* tsan_loop_ = nullptr;
 };
 
 }  // namespace drpc
