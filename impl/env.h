@@ -11,7 +11,7 @@
 // entry point for application threads.
 //
 //   void Serve(Env& env, Transport& t) {
-//     env.scheduler().Spawn("reader", [&] { ... t.Read(buf, n) ... });
+//     absl::Status spawned = env.scheduler().Spawn("reader", [&] { ... t.Read(buf, n) ... });
 //     Instant deadline = env.clock().Now() + Duration::Seconds(1);
 //   }
 #ifndef DRPC_IMPL_ENV_H_
@@ -70,7 +70,10 @@ class Scheduler {
   // Creates a fiber that will run `body` later (the caller keeps running). `name` appears in
   // traces and deadlock reports ("conn 3 reader"). Callers track completion with a WaitGroup
   // (impl/sync.h); a fiber's body must return before the objects it uses are destroyed.
-  virtual void Spawn(std::string name, absl::AnyInvocable<void()> body) = 0;
+  // Fails with kResourceExhausted when there is no stack for the fiber (the scheduler's stack or
+  // kernel-map budget is spent, or the system is out of memory or maps): then `body` is destroyed
+  // unrun before Spawn returns, and a caller that would wait for the fiber must not.
+  [[nodiscard]] virtual absl::Status Spawn(std::string name, absl::AnyInvocable<void()> body) = 0;
 
   // Lets other runnable fibers run; the caller stays runnable. Must be called from a fiber.
   virtual void Yield() = 0;

@@ -46,6 +46,10 @@ absl::Status RefusedError(uint64_t streams_max_count) {
       absl::StrCat(kRefusedPrefix, ": at most ", streams_max_count, " concurrent streams"));
 }
 
+absl::Status ServerBusyError(absl::string_view detail) {
+  return absl::ResourceExhaustedError(absl::StrCat("server busy: ", detail));
+}
+
 absl::Status RemoteErrorStatus(uint64_t code, absl::string_view text) {
   absl::StatusCode absl_code = absl::StatusCode::kUnknown;
   if (code >= 1 && code <= 16) absl_code = static_cast<absl::StatusCode>(code);

@@ -50,12 +50,12 @@ TEST_P(IntegrationTest, ManyConcurrentUnaryCallsOnOneConnectionAllSucceed) {
     int ok = 0;
     for (int i = 0; i < 1000; ++i) {
       wg.Add();
-      p.env().scheduler().Spawn(absl::StrCat("call ", i), [&, i] {
+      DRPC_CHECK_OK(p.env().scheduler().Spawn(absl::StrCat("call ", i), [&, i] {
         CallContext call(p.env());
         absl::StatusOr<std::string> r = p.conn().Invoke(call, "/echo.Echo/Unary", absl::StrCat(i));
         ok += r.ok() && *r == absl::StrCat(i);
         wg.Done();
-      });
+      }));
     }
     wg.Wait();
     ctx.Check(ok == 1000, absl::StrCat(ok, " of 1000 calls succeeded"));
@@ -110,10 +110,10 @@ TEST_P(IntegrationTest, ClientCancelReachesTheServerHandler) {
     CallContext unary(p.env());
     Signal done(p.env());
     absl::StatusOr<std::string> slow;
-    p.env().scheduler().Spawn("unary", [&] {
+    DRPC_CHECK_OK(p.env().scheduler().Spawn("unary", [&] {
       slow = p.conn().Invoke(unary, "/echo.Echo/Slow", "x");
       done.Set();
-    });
+    }));
     SleepFor(p.env(), Duration::Millis(1));
     unary.Cancel();
     done.Wait("unary");
@@ -135,10 +135,10 @@ TEST_P(IntegrationTest, CancelWhileTheWriteIsBlockedReturns) {
     absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/t.T/NeverRead");
     absl::Status send;
     Signal done(p.env());
-    p.env().scheduler().Spawn("sender", [&] {
+    DRPC_CHECK_OK(p.env().scheduler().Spawn("sender", [&] {
       for (int i = 0; i < 1000 && send.ok(); ++i) send = (*s)->Send(std::string(64 * 1024, 'x'));
       done.Set();
-    });
+    }));
     SleepFor(p.env(), Duration::Millis(5));
     call.Cancel();
     ctx.Check(done.Wait("sender", p.env().clock().Now() + Duration::Seconds(5)), "Send hung");
@@ -189,11 +189,11 @@ TEST_P(IntegrationTest, LargeMessagesBothWaysConcurrently) {
       return std::string(static_cast<size_t>((i * 7919) % (128 * 1024)), static_cast<char>('a' + i % 26));
     };
     Signal sent(p.env());
-    p.env().scheduler().Spawn("sender", [&] {
+    DRPC_CHECK_OK(p.env().scheduler().Spawn("sender", [&] {
       for (int i = 0; i < 100; ++i) ctx.Check((*s)->Send(message(i)).ok(), "send");
       ctx.Check((*s)->CloseSend().ok(), "close send");
       sent.Set();
-    });
+    }));
     for (int i = 0; i < 100; ++i) {
       absl::StatusOr<std::string> r = (*s)->Recv();
       ctx.Check(r.ok() && *r == message(i), absl::StrCat("message ", i, ": ", r.status().ToString()));
@@ -238,17 +238,17 @@ TEST_P(IntegrationTest, ShutdownLetsRunningCallsFinishAndRefusesNewOnes) {
     Env& env = p.env();
     absl::StatusOr<std::string> running;
     Signal done(env);
-    env.scheduler().Spawn("running call", [&] {
+    DRPC_CHECK_OK(env.scheduler().Spawn("running call", [&] {
       CallContext call(env);
       running = p.conn().Invoke(call, "/t.T/Sleep", "");
       done.Set();
-    });
+    }));
     SleepFor(env, Duration::Millis(5));
     Signal shut(env);
-    env.scheduler().Spawn("shutdown", [&] {
+    DRPC_CHECK_OK(env.scheduler().Spawn("shutdown", [&] {
       p.server().Shutdown(env.clock().Now() + Duration::Seconds(1));
       shut.Set();
-    });
+    }));
     done.Wait("running call");
     ctx.Check(running.ok() && *running == "slept", running.status().ToString());
     shut.Wait("shutdown");
@@ -263,11 +263,11 @@ TEST_P(IntegrationTest, ShutdownCancelsCallsStillRunningAtTheDeadline) {
     Env& env = p.env();
     absl::StatusOr<std::string> slow;
     Signal done(env);
-    env.scheduler().Spawn("slow call", [&] {
+    DRPC_CHECK_OK(env.scheduler().Spawn("slow call", [&] {
       CallContext call(env);
       slow = p.conn().Invoke(call, "/echo.Echo/Slow", "x");
       done.Set();
-    });
+    }));
     SleepFor(env, Duration::Millis(1));
     const Instant start = env.clock().Now();
     p.server().Shutdown(start + Duration::Millis(30));
@@ -339,10 +339,10 @@ TEST_P(IntegrationTest, BlockedTransportCancelYieldsExactlyCanceled) {
     CallContext call(c.sim.env());
     absl::StatusOr<std::string> reply;
     Signal done(c.sim.env());
-    c.sim.env().scheduler().Spawn("caller", [&] {
+    DRPC_CHECK_OK(c.sim.env().scheduler().Spawn("caller", [&] {
       reply = c.conn.Invoke(call, "/echo.Echo/Unary", std::string(100 * 1024, 'u'));
       done.Set();
-    });
+    }));
     SleepFor(c.sim.env(), Duration::Millis(5));
     c.sim.Check(!done.IsSet(), "the call is not blocked");
     call.Cancel();

@@ -33,17 +33,20 @@ Manager::~Manager() {
   for (const IncomingStream& in : accept_queue_) DRPC_CHECK(in.stream->terminated());
 }
 
-void Manager::SpawnFiber(std::string name, absl::AnyInvocable<void()> body) {
+absl::Status Manager::SpawnFiber(std::string name, absl::AnyInvocable<void()> body) {
   fibers_.Add();
-  env_->scheduler().Spawn(std::move(name), [this, body = std::move(body)]() mutable {
-    body();
-    fibers_.Done();
-  });
+  absl::Status spawned =
+      env_->scheduler().Spawn(std::move(name), [this, body = std::move(body)]() mutable {
+        body();
+        fibers_.Done();
+      });
+  if (!spawned.ok()) fibers_.Done();
+  return spawned;
 }
 
-void Manager::Start() {
-  SpawnFiber(role_ == Role::kClient ? "client conn reader" : "server conn reader",
-             [this] { ReadLoop(); });
+absl::Status Manager::Start() {
+  return SpawnFiber(role_ == Role::kClient ? "client conn reader" : "server conn reader",
+                    [this] { ReadLoop(); });
 }
 
 void Manager::ReadLoop() {
@@ -66,7 +69,13 @@ void Manager::ReadLoop() {
     }
     parser.CommitAppend(*n);
     sizer.OnRead(*n);
-    for (;;) {
+    for (size_t frames = 1;; ++frames) {
+      // One large read of tiny frames is a lot of work without a wait on the socket: the other
+      // fibers get a turn (tunables::kTurnFramesMaxCount).
+      if (frames % tunables::kTurnFramesMaxCount == 0) {
+        env_->scheduler().Yield();
+        if (terminated()) return;
+      }
       absl::StatusOr<std::optional<Frame>> frame = parser.Next();
       if (!frame.ok()) {
         Terminate(AsProtocolError(frame.status()));

@@ -81,6 +81,17 @@ class Manager : protected StreamSink {
   void StopAccepting(const absl::Status& reason);
   bool accepting() const { return accepting_.ok(); }
 
+  // Server: answers an accepted stream with an Error carrying `reason` instead of running it (a
+  // server-wide budget is spent); the connection and its other streams go on. Never blocks: mux
+  // queues the Error with the stream's writer; upstream writes it on a helper fiber (without one,
+  // the connection is closed — the one way left to tell the client).
+  virtual void RefuseStream(Stream& stream, const absl::Status& reason) = 0;
+
+  // Spawns the connection's fibers (the reader; MuxManager adds its writer). Only CreateManager
+  // (impl/manager_factory.h) calls it, once the object is built; kResourceExhausted when there is
+  // no fiber stack, and the connection is then ended before it starts.
+  virtual absl::Status Start();
+
   // Ends the connection with `reason`: stops the writer, closes the transport, terminates every
   // stream. Never blocks; idempotent (the first reason wins).
   void Terminate(const absl::Status& reason);
@@ -88,16 +99,22 @@ class Manager : protected StreamSink {
   // Terminate(closed: "manager closed: Close called"), then waits for the manager's fibers.
   void Close();
 
-  // What the connection holds right now (leak checks, observability): streams not yet finished,
-  // streams whose metadata arrived without their Invoke, and streams with packets queued to write.
+  // What the connection holds right now (leak checks, observability, the fuzzers' memory
+  // budgets): streams not yet finished, streams whose metadata arrived without their Invoke,
+  // streams with packets queued to write, received message bytes waiting in the streams' queues,
+  // and the capacity kept by the connection's buffer pool.
   struct Usage {
     size_t streams = 0;
     size_t pending_invokes = 0;
     size_t queued_writes = 0;
+    size_t queued_bytes = 0;
+    size_t pooled_bytes = 0;
     Usage& operator+=(const Usage& o) {
       streams += o.streams;
       pending_invokes += o.pending_invokes;
       queued_writes += o.queued_writes;
+      queued_bytes += o.queued_bytes;
+      pooled_bytes += o.pooled_bytes;
       return *this;
     }
   };
@@ -111,15 +128,15 @@ class Manager : protected StreamSink {
   Env& env() const { return *env_; }
   // The connection's message buffers (impl/buffer_pool.h), shared by its assembler and streams.
   BufferPool& buffer_pool() { return buffer_pool_; }
+  const BufferPool& buffer_pool() const { return buffer_pool_; }
 
  protected:
   // `options` must be valid (CreateManager validates them).
   Manager(Env& env, std::unique_ptr<Transport> transport, Role role, const Options& options);
 
-  // Spawns the reader; the mode's constructor calls it last.
-  void Start();
-  // Spawns a fiber the manager waits for in Close().
-  void SpawnFiber(std::string name, absl::AnyInvocable<void()> body);
+  // Spawns a fiber the manager waits for in Close(). kResourceExhausted (no fiber stack): `body`
+  // never runs and nothing waits for it.
+  [[nodiscard]] absl::Status SpawnFiber(std::string name, absl::AnyInvocable<void()> body);
 
   // Runs `fn` now — or, when the simulator's chaos fires at `site`, a little later from a timer:
   // a reaction that production may also see late (a busy scheduler noticing a cancel after other

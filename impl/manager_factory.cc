@@ -13,8 +13,19 @@ absl::StatusOr<std::unique_ptr<Manager>> CreateManager(Env& env,
                                                        Manager::Role role, const Options& options) {
   if (absl::Status s = options.Validate(); !s.ok()) return s;
   DRPC_CHECK(transport != nullptr);
-  if (options.mux) return std::make_unique<MuxManager>(env, std::move(transport), role, options);
-  return std::make_unique<UpstreamManager>(env, std::move(transport), role, options);
+  std::unique_ptr<Manager> m;
+  if (options.mux) {
+    m = std::make_unique<MuxManager>(env, std::move(transport), role, options);
+  } else {
+    m = std::make_unique<UpstreamManager>(env, std::move(transport), role, options);
+  }
+  if (absl::Status started = m->Start(); !started.ok()) {
+    // No fiber for the reader or the writer (out of stacks): the connection never starts.
+    m->Terminate(started);
+    m->Close();
+    return started;
+  }
+  return m;
 }
 
 }  // namespace drpc

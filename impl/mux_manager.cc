@@ -6,6 +6,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "impl/errors.h"
 #include "impl/situations.h"
 #include "impl/tunables.h"
@@ -39,9 +40,14 @@ MuxManager::MuxManager(Env& env, std::unique_ptr<Transport> transport, Role role
               [this](const absl::Status& s) { Terminate(ClosedError("write failed", s)); },
               [this](uint64_t stream) { return TakeWindowGrant(stream); }) {
   DRPC_CHECK(options.mux);
-  SpawnFiber(role == Role::kClient ? "client mux writer" : "server mux writer",
-             [this] { writer_.Run(); });
-  Start();
+}
+
+absl::Status MuxManager::Start() {
+  absl::Status writer =
+      SpawnFiber(role() == Role::kClient ? "client mux writer" : "server mux writer",
+                 [this] { writer_.Run(); });
+  if (!writer.ok()) return writer;
+  return Manager::Start();
 }
 
 MuxManager::~MuxManager() = default;

@@ -53,9 +53,17 @@ class MuxManager final : public Manager {
   MuxManager(Env& env, std::unique_ptr<Transport> transport, Role role, const Options& options);
   ~MuxManager() override;
 
+  void RefuseStream(Stream& stream, const absl::Status& reason) override {
+    OnStreamError(stream, reason);
+    stream.StopReceiving();
+  }
+
   Usage usage() const override {
+    size_t queued = 0;
+    for (const auto& [id, state] : streams_) queued += state.stream->queued_bytes();
     return Usage{.streams = streams_.size(), .pending_invokes = pending_.size(),
-                 .queued_writes = writer_.streams()};
+                 .queued_writes = writer_.streams(), .queued_bytes = queued,
+                 .pooled_bytes = buffer_pool().free_bytes()};
   }
 
   // Observability (tests, leak checks).
@@ -80,6 +88,7 @@ class MuxManager final : public Manager {
                                                            std::string metadata) override;
   // Adds the stream's receive window (kFlowWindowMetadataKey) when flow_control is set.
   std::string EncodeInvokeMetadata(const Metadata& metadata) const override;
+  absl::Status Start() override;
   absl::Status OnFrame(const Frame& frame) override;
   // Fails the accepted-but-queued stream: an Error to the client.
   void Refuse(const std::shared_ptr<Stream>& stream) override;

@@ -54,7 +54,7 @@ void RunSeeds(const Options& client, const Options& server,
 void EchoOnFiber(Pair& p, sim::SimContext& ctx, WaitGroup& wg, std::string tag, int messages,
                  size_t size) {
   wg.Add();
-  p.env().scheduler().Spawn(absl::StrCat("bidi ", tag), [&p, &ctx, &wg, tag, messages, size] {
+  DRPC_CHECK_OK(p.env().scheduler().Spawn(absl::StrCat("bidi ", tag), [&p, &ctx, &wg, tag, messages, size] {
     CallContext call(p.env());
     absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/echo.Echo/Bidi");
     ctx.Check(s.ok(), s.status().ToString());
@@ -70,7 +70,7 @@ void EchoOnFiber(Pair& p, sim::SimContext& ctx, WaitGroup& wg, std::string tag, 
     ctx.Check(IsEof((*s)->Recv().status()), "EOF");
     (*s)->Close().IgnoreError();
     wg.Done();
-  });
+  }));
 }
 
 TEST(MuxTest, ConcurrentStreamsWithTinySplitSizeArriveUncorrupted) {
@@ -109,10 +109,10 @@ TEST(MuxTest, LargeMessagesDoNotBlockSmallOnes) {
       CallContext ctx(env);
       absl::StatusOr<std::shared_ptr<RpcStream>> big = c.conn.NewStream(ctx, "/pkg.Svc/Big");
       Signal big_sent(env);
-      env.scheduler().Spawn("big sender", [&] {
+      DRPC_CHECK_OK(env.scheduler().Spawn("big sender", [&] {
         c.sim.Check((*big)->Send(std::string(300 * 1024, 'B')).ok(), "big send");
         big_sent.Set();
-      });
+      }));
       SleepFor(env, Duration::Millis(10));  // the large message is on its way
       absl::StatusOr<std::shared_ptr<RpcStream>> small = c.conn.NewStream(ctx, "/pkg.Svc/Small");
       const Instant queued = c.sim.now();
@@ -148,10 +148,10 @@ TEST(MuxTest, CancelOneStreamLeavesTheOthersAndTheConnection) {
     CallContext doomed(env);
     absl::StatusOr<std::string> slow;
     wg.Add();
-    env.scheduler().Spawn("slow call", [&] {
+    DRPC_CHECK_OK(env.scheduler().Spawn("slow call", [&] {
       slow = p.conn().Invoke(doomed, "/echo.Echo/Slow", "x");
       wg.Done();
-    });
+    }));
     SleepFor(env, Duration::Micros(50));
     doomed.Cancel();
     EchoOnFiber(p, ctx, wg, "after cancel", 3, 10);
@@ -168,11 +168,11 @@ TEST(MuxTest, HandlerErrorFailsOnlyItsStream) {
     EchoOnFiber(p, ctx, wg, "healthy", 10, 50);
     absl::StatusOr<std::string> failed;
     wg.Add();
-    env.scheduler().Spawn("failing call", [&] {
+    DRPC_CHECK_OK(env.scheduler().Spawn("failing call", [&] {
       CallContext call(env);
       failed = p.conn().Invoke(call, "/echo.Echo/Fail", "x");
       wg.Done();
-    });
+    }));
     wg.Wait();
     ctx.Check(RemoteErrorCode(failed.status()) == 42u, failed.status().ToString());
   });
@@ -187,10 +187,10 @@ TEST(MuxTest, ConnCloseEndsEveryActiveStream) {
     for (int i = 0; i < 5; ++i) {
       calls.push_back(std::make_unique<CallContext>(env));
       wg.Add();
-      env.scheduler().Spawn(absl::StrCat("slow ", i), [&, i] {
+      DRPC_CHECK_OK(env.scheduler().Spawn(absl::StrCat("slow ", i), [&, i] {
         results[i] = p.conn().Invoke(*calls[i], "/echo.Echo/Slow", "x").status();
         wg.Done();
-      });
+      }));
     }
     SleepFor(env, Duration::Micros(100));
     p.conn().Close();
@@ -206,11 +206,11 @@ TEST(MuxTest, TransportLossTerminatesAllStreamsWithTheRealCause) {
     std::vector<absl::Status> results(3);
     for (int i = 0; i < 3; ++i) {
       wg.Add();
-      env.scheduler().Spawn(absl::StrCat("slow ", i), [&, i] {
+      DRPC_CHECK_OK(env.scheduler().Spawn(absl::StrCat("slow ", i), [&, i] {
         CallContext call(env);
         results[i] = p.conn().Invoke(call, "/echo.Echo/Slow", "x").status();
         wg.Done();
-      });
+      }));
     }
     SleepFor(env, Duration::Micros(100));
     // The server side goes away (shutdown gives up at once): client calls see "closed".
@@ -297,7 +297,7 @@ TEST(MuxTest, SlowConsumerBlocksOnlyItsOwnStreamWithinItsWindow) {
     Env& env = p.env();
     WaitGroup wg(env);
     wg.Add();
-    env.scheduler().Spawn("flooder", [&] {
+    DRPC_CHECK_OK(env.scheduler().Spawn("flooder", [&] {
       CallContext call(env);
       absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/t.T/SlowSink");
       for (int i = 0; i < 40; ++i) ctx.Check((*s)->Send(std::string(1000, 'f')).ok(), "send");
@@ -306,7 +306,7 @@ TEST(MuxTest, SlowConsumerBlocksOnlyItsOwnStreamWithinItsWindow) {
       ctx.Check(r.ok() && *r == "40000", r.status().ToString());
       (*s)->Close().IgnoreError();
       wg.Done();
-    });
+    }));
     // While the flooder waits for window, other streams run.
     SleepFor(env, Duration::Millis(1));
     for (int i = 0; i < 5; ++i) {

@@ -12,6 +12,7 @@
 #include "impl/sync.h"
 #include "impl/testing/harness.h"
 #include "impl/testing/wire_harness.h"
+#include "proto/base/check.h"
 #include "proto/limits.h"
 #include "proto/metadata.h"
 
@@ -47,10 +48,10 @@ TEST(MuxWireTest, UnaryCallIsOneWriteEachWay) {
     CallContext ctx(env);
     absl::StatusOr<std::string> reply;
     Signal done(env);
-    env.scheduler().Spawn("caller", [&] {
+    DRPC_CHECK_OK(env.scheduler().Spawn("caller", [&] {
       reply = c.conn.Invoke(ctx, "/pkg.Svc/Echo", "hi");
       done.Set();
-    });
+    }));
     std::vector<RawFrame> call;
     for (Kind kind : {Kind::kInvokeMetadata, Kind::kInvoke, Kind::kMessage, Kind::kCloseSend}) {
       absl::StatusOr<RawFrame> f = c.server.ReadFrame();

@@ -32,6 +32,7 @@ absl::Status Options::Validate() const {
        limits::kStreamsLimitMaxCount},
       {"pending_invokes_max_count", pending_invokes_max_count, 1, limits::kStreamsLimitMaxCount},
       {"connections_max_count", connections_max_count, 1, tunables::kConnectionsLimitMaxCount},
+      {"server_calls_max_count", server_calls_max_count, 1, tunables::kServerCallsLimitMaxCount},
   };
   for (const Range& r : ranges) {
     if (r.value < r.lo || r.value > r.hi) return OutOfRange(r.field, r.value, r.lo, r.hi);

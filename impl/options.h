@@ -80,6 +80,11 @@ struct Options {
   // reactors; a connection beyond it is closed at once (reported to the server's error observer,
   // counted in TcpServer::Stats::connections_refused). [1, kConnectionsLimitMaxCount].
   size_t connections_max_count = tunables::kConnectionsDefaultMaxCount;
+  // Calls a Server runs at once across all its connections (impl/call_budget.h; a TcpServer's
+  // Servers on every reactor share one budget of this size). Beyond it a new call is refused with
+  // kResourceExhausted "server busy: ..." and the connection goes on. Upstream calls count as
+  // well as mux calls. [1, kServerCallsLimitMaxCount].
+  size_t server_calls_max_count = tunables::kServerCallsDefaultMaxCount;
 
   // --- Time ---------------------------------------------------------------------------------------
   // Server: the longest a connection may wait for its next Invoke (Go's InactivityTimeout);

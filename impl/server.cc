@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "impl/errors.h"
+#include "impl/situations.h"
 #include "impl/manager_factory.h"
 #include "impl/stream.h"
 #include "impl/tunables.h"
@@ -19,6 +20,12 @@ absl::Status ShuttingDownError() { return absl::UnavailableError("server is shut
 
 bool IsTemporaryAcceptError(const absl::Status& s) {
   return absl::IsUnavailable(s) || absl::IsResourceExhausted(s);
+}
+
+absl::Status CallsBusyError(const CallBudget& calls) {
+  return ServerBusyError(absl::StrCat(calls.max_count(),
+                                      " calls are running across all connections "
+                                      "(Options::server_calls_max_count); try again later"));
 }
 
 }  // namespace
@@ -38,14 +45,17 @@ Manager::Usage Server::usage() const {
   return total;
 }
 
-Server::Server(Env& env, const Handler& handler, Options options)
+Server::Server(Env& env, const Handler& handler, Options options, CallBudget* calls)
     : env_(&env),
       handler_(&handler),
       options_(std::move(options)),
       server_ctx_(env),
       connections_changed_(env),
       accept_backoff_(env),
-      fibers_(env) {}
+      fibers_(env),
+      own_calls_(calls == nullptr ? std::make_unique<CallBudget>(options_.server_calls_max_count)
+                                  : nullptr),
+      calls_(calls == nullptr ? own_calls_.get() : calls) {}
 
 Server::~Server() {
   DRPC_CHECK(connections_.empty()) << connections_.size() << " connection(s) still served";
@@ -72,13 +82,50 @@ void Server::RunCall(Connection& conn, IncomingStream in) {
   stream.terminated_signal().RemoveCallback(watch);
 }
 
+void Server::Refuse(Connection& conn, Stream& stream, const absl::Status& why) {
+  ++calls_refused_;
+  env_->chaos().Reach(situations::kServerCallRefusedOverABudget);
+  if (options_.mux) {
+    conn.manager->RefuseStream(stream, why);  // never blocks the connection's accept loop
+    return;
+  }
+  // Upstream: on the connection's fiber, which the call would have run on.
+  stream.SendError(why).IgnoreError();
+  stream.StopReceiving();
+}
+
 absl::Status Server::ServeUpstream(Connection& conn) {
   for (;;) {
     absl::StatusOr<IncomingStream> in =
         conn.manager->AcceptStream(env_->clock().Now() + options_.inactivity_timeout);
     if (!in.ok()) return in.status();
+    if (!calls_->TryAcquire()) {
+      Refuse(conn, *in->stream, CallsBusyError(*calls_));
+      continue;
+    }
     RunCall(conn, *std::move(in));
+    calls_->Release();
   }
+}
+
+void Server::StartMuxCall(Connection& conn, IncomingStream in) {
+  if (!calls_->TryAcquire()) {
+    Refuse(conn, *in.stream, CallsBusyError(*calls_));
+    return;
+  }
+  std::shared_ptr<Stream> stream = in.stream;
+  conn.calls.Add();
+  const std::string name = absl::StrCat("handler ", in.rpc, " stream ", stream->id());
+  absl::Status spawned =
+      env_->scheduler().Spawn(name, [this, &conn, in = std::move(in)]() mutable {
+        RunCall(conn, std::move(in));
+        calls_->Release();
+        conn.calls.Done();
+      });
+  if (spawned.ok()) return;
+  calls_->Release();
+  conn.calls.Done();
+  Refuse(conn, *stream, ServerBusyError(absl::StrCat("no fiber for the call: ", spawned.message())));
 }
 
 absl::Status Server::ServeMux(Connection& conn) {
@@ -92,12 +139,7 @@ absl::Status Server::ServeMux(Connection& conn) {
       end = in.status();
       break;
     }
-    conn.calls.Add();
-    const std::string name = absl::StrCat("handler ", in->rpc, " stream ", in->stream->id());
-    env_->scheduler().Spawn(name, [this, &conn, in = *std::move(in)]() mutable {
-      RunCall(conn, std::move(in));
-      conn.calls.Done();
-    });
+    StartMuxCall(conn, *std::move(in));
   }
   conn.calls.Wait("server: waiting for the connection's calls to finish");
   return end;
@@ -120,7 +162,12 @@ absl::Status Server::ServeConn(std::unique_ptr<Transport> transport) {
   Connection conn(*env_, server_ctx_);
   absl::StatusOr<std::unique_ptr<Manager>> m =
       CreateManager(*env_, std::move(transport), Manager::Role::kServer, options_);
-  if (!m.ok()) return m.status();
+  if (!m.ok()) {
+    // No fiber for the connection's reader or writer: it is closed before anything is read.
+    ++connections_refused_;
+    Observe(m.status(), "connection refused: ");
+    return m.status();
+  }
   conn.manager = *std::move(m);
   const uint64_t id = next_connection_id_++;
   connections_.emplace(id, &conn);
@@ -161,11 +208,18 @@ absl::Status Server::Serve(Listener& listener) {
     }
     backoff = tunables::kAcceptBackoffMin;
     fibers_.Add();
-    env_->scheduler().Spawn(absl::StrCat("server connection ", next_connection_id_),
-                            [this, t = *std::move(t)]() mutable {
-                              ServeConn(std::move(t)).IgnoreError();
-                              fibers_.Done();
-                            });
+    absl::Status spawned = env_->scheduler().Spawn(
+        absl::StrCat("server connection ", next_connection_id_),
+        [this, t = *std::move(t)]() mutable {
+          ServeConn(std::move(t)).IgnoreError();
+          fibers_.Done();
+        });
+    if (!spawned.ok()) {
+      // The transport went with the unrun body: closed, like a connection over connections_max_count.
+      fibers_.Done();
+      ++connections_refused_;
+      Observe(spawned, "connection refused: ");
+    }
   }
 }
 

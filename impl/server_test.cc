@@ -65,7 +65,7 @@ struct ServeRig {
     s.Check(l.ok(), l.status().ToString());
     listener = std::make_unique<FlakyListener>(*std::move(l), std::move(accept_error));
     server.set_error_observer([this](const absl::Status& e) { observed.push_back(e); });
-    s.env().scheduler().Spawn("serve", [this] { served.Set(server.Serve(*listener)); });
+    DRPC_CHECK_OK(s.env().scheduler().Spawn("serve", [this] { served.Set(server.Serve(*listener)); }));
   }
   absl::StatusOr<std::string> Call(Conn& conn, const std::string& body) {
     CallContext ctx(sim.env());

@@ -59,10 +59,10 @@ TEST(SharpEdgesTest, NestedCallsDoNotForwardIncomingMetadata) {
     ExpectOk(RunPair(o, o, [&nested, o](Pair& p, sim::SimContext& ctx) {
       auto [client_end, server_end] = ctx.network().Pipe("nested");
       Signal served(p.env());
-      p.env().scheduler().Spawn("nested server conn", [&, t = std::move(server_end)]() mutable {
+      DRPC_CHECK_OK(p.env().scheduler().Spawn("nested server conn", [&, t = std::move(server_end)]() mutable {
         p.server().ServeConn(std::move(t)).IgnoreError();
         served.Set();
-      });
+      }));
       std::unique_ptr<Conn> conn = *Conn::Create(p.env(), std::move(client_end), o);
       nested = conn.get();
       CallContext call(p.env());
@@ -88,10 +88,10 @@ TEST(SharpEdgesTest, DeadlineIsLocalAndBecomesASoftCancel) {
       ctx.SetTimeout(Duration::Millis(20));
       absl::StatusOr<std::string> reply;
       Signal done(env);
-      env.scheduler().Spawn("caller", [&] {
+      DRPC_CHECK_OK(env.scheduler().Spawn("caller", [&] {
         reply = c.conn.Invoke(ctx, "/echo.Echo/Slow", "x");
         done.Set();
-      });
+      }));
       std::vector<RawFrame> frames;
       for (int i = 0; i < (mux ? 4 : 3); ++i) frames.push_back(*c.server.ReadFrame());
       for (const RawFrame& f : frames) {
@@ -127,27 +127,27 @@ TEST(SharpEdgesTest, UpstreamCallsAreSerializedAndAHardCancelFailsThoseWaiting) 
     std::vector<absl::Status> results(4);
     for (int i = 0; i < 3; ++i) {
       wg.Add();
-      env.scheduler().Spawn(absl::StrCat("hold ", i), [&, i] {
+      DRPC_CHECK_OK(env.scheduler().Spawn(absl::StrCat("hold ", i), [&, i] {
         CallContext call(env);
         results[i] = p.conn().Invoke(call, "/t.T/Hold", "").status();
         wg.Done();
-      });
+      }));
     }
     wg.Wait();
     ctx.Check(most == 1, absl::StrCat(most, " calls ran at once"));
     CallContext doomed(env);
     wg.Add(3);
-    env.scheduler().Spawn("slow", [&] {
+    DRPC_CHECK_OK(env.scheduler().Spawn("slow", [&] {
       results[3] = p.conn().Invoke(doomed, "/echo.Echo/Slow", "").status();
       wg.Done();
-    });
+    }));
     std::vector<absl::Status> behind(2);
     for (int i = 0; i < 2; ++i) {
-      env.scheduler().Spawn(absl::StrCat("behind ", i), [&, i] {
+      DRPC_CHECK_OK(env.scheduler().Spawn(absl::StrCat("behind ", i), [&, i] {
         CallContext call(env);
         behind[i] = p.conn().Invoke(call, "/echo.Echo/Unary", "x").status();
         wg.Done();
-      });
+      }));
     }
     SleepFor(env, Duration::Millis(1));
     doomed.Cancel();
@@ -201,14 +201,14 @@ TEST(SharpEdgesTest, SoftCancelWhileAWriteAndACloseAreBlockedEndsPromptly) {
     absl::Status sent, closed;
     WaitGroup wg(env);
     wg.Add(2);
-    env.scheduler().Spawn("sender", [&] {
+    DRPC_CHECK_OK(env.scheduler().Spawn("sender", [&] {
       sent = (*s)->Send(std::string(100 * 1024, 's'));
       wg.Done();
-    });
-    env.scheduler().Spawn("closer", [&] {
+    }));
+    DRPC_CHECK_OK(env.scheduler().Spawn("closer", [&] {
       closed = (*s)->Close();
       wg.Done();
-    });
+    }));
     SleepFor(env, Duration::Millis(5));
     c.sim.Check(sent.ok() && closed.ok() && wg.count() == 2, "the writes are not blocked");
     const Instant start = c.sim.now();
@@ -242,10 +242,10 @@ TEST(SharpEdgesTest, SoftCancelDuringABlockedCloseEndsPromptly) {
     c.sim.Check((*s)->Send(std::string(2040, 'f')).ok(), "filling send");
     absl::Status closed;
     Signal done(env);
-    env.scheduler().Spawn("closer", [&] {
+    DRPC_CHECK_OK(env.scheduler().Spawn("closer", [&] {
       closed = (*s)->Close();
       done.Set();
-    });
+    }));
     SleepFor(env, Duration::Millis(5));
     c.sim.Check(!done.IsSet() && (*s)->terminated(), "Close is not blocked on the transport");
     const Instant start = c.sim.now();

@@ -88,6 +88,10 @@ inline constexpr Situation kMuxInvokeRefusedWhileShuttingDown{
 // An Invoke was refused over concurrent_streams_max_count.
 inline constexpr Situation kMuxInvokeRefusedOverMaxStreams{"mux.invoke_refused_over_max_streams"};
 
+// --- Server (impl/server.cc) -----------------------------------------------------------------
+// A call was refused because a server-wide budget (calls, fiber stacks) was spent.
+inline constexpr Situation kServerCallRefusedOverABudget{"server.call_refused_over_a_budget"};
+
 }  // namespace drpc::situations
 
 #endif  // DRPC_IMPL_SITUATIONS_H_

@@ -11,6 +11,7 @@
 #include "impl/buffer_pool.h"
 #include "impl/errors.h"
 #include "impl/sync.h"
+#include "proto/base/check.h"
 #include "sim/simulation.h"
 
 namespace drpc {
@@ -140,11 +141,11 @@ TEST(StreamTest, BlockedRecvIsReleasedByEveryEndingEvent) {
     RunSim([&](sim::SimContext& ctx, Stream& s, FakeSink&) {
       Signal released(ctx.env());
       bool started = false;
-      ctx.env().scheduler().Spawn("receiver", [&] {
+      DRPC_CHECK_OK(ctx.env().scheduler().Spawn("receiver", [&] {
         started = true;
         s.Recv().IgnoreError();
         released.Set();
-      });
+      }));
       while (!started) ctx.env().scheduler().Yield();
       events[i](s);
       ctx.Check(released.Wait("receiver", ctx.now() + Duration::Seconds(1)),
@@ -219,10 +220,10 @@ TEST(StreamTest, CancelBeatsTheTransportErrorOfABlockedClose) {
     sink.fail_with = absl::UnavailableError("transport: connection reset");
     absl::Status closed;
     Signal done(ctx.env());
-    ctx.env().scheduler().Spawn("closer", [&] {
+    DRPC_CHECK_OK(ctx.env().scheduler().Spawn("closer", [&] {
       closed = s.Close();
       done.Set();
-    });
+    }));
     while (sink.sent.empty()) ctx.env().scheduler().Yield();  // Close is now held in its write
     s.Cancel(CanceledError());
     sink.Release();
@@ -250,11 +251,11 @@ TEST(StreamTest, FinishesOnceWhenTerminatedAndIdle) {
   RunSim([](sim::SimContext& ctx, Stream& s, FakeSink& sink) {
     Signal in_recv(ctx.env());
     Signal done(ctx.env());
-    ctx.env().scheduler().Spawn("receiver", [&] {
+    DRPC_CHECK_OK(ctx.env().scheduler().Spawn("receiver", [&] {
       in_recv.Set();
       s.Recv().IgnoreError();
       done.Set();
-    });
+    }));
     in_recv.Wait("receiver started");
     s.HandlePacket(Pkt(Kind::kClose)).IgnoreError();
     ctx.Check(s.terminated() && !s.finished(), "finished before the receiver returned");
@@ -269,13 +270,13 @@ TEST(StreamTest, FullQueueHoldsTheReaderUntilTheApplicationReadsOrTheStreamEnds)
   RunSim([](sim::SimContext& ctx, Stream& s, FakeSink&) {
     int delivered = 0;
     Signal reader_done(ctx.env());
-    ctx.env().scheduler().Spawn("connection reader", [&] {
+    DRPC_CHECK_OK(ctx.env().scheduler().Spawn("connection reader", [&] {
       for (int i = 0; i < 6; ++i) {
         s.HandlePacket(Pkt(Kind::kMessage, absl::StrCat(i))).IgnoreError();
         ++delivered;
       }
       reader_done.Set();
-    });
+    }));
     SleepFor(ctx.env(), Duration::Millis(1));
     ctx.Check(delivered == 4 && s.queued_messages() == 4, absl::StrCat("delivered ", delivered));
     ctx.Check(*s.Recv() == "0", "first message");
@@ -308,7 +309,7 @@ TEST(StreamTest, PacketBufferReuseNeverCorruptsADeliveredMessage) {
                    &pool);
           WaitGroup wg(env);
           wg.Add(3);
-          env.scheduler().Spawn("producer", [&] {
+          DRPC_CHECK_OK(env.scheduler().Spawn("producer", [&] {
             for (int i = 0; i < 200 && !s.terminated(); ++i) {
               std::string buf = pool.Take();
               buf.assign(payload(i));
@@ -320,8 +321,8 @@ TEST(StreamTest, PacketBufferReuseNeverCorruptsADeliveredMessage) {
               pool.Give(std::move(scribble));
             }
             wg.Done();
-          });
-          env.scheduler().Spawn("consumer", [&] {
+          }));
+          DRPC_CHECK_OK(env.scheduler().Spawn("consumer", [&] {
             std::string m;
             for (int i = 0;; ++i) {
               absl::Status st = s.RecvInto(&m);
@@ -334,12 +335,12 @@ TEST(StreamTest, PacketBufferReuseNeverCorruptsADeliveredMessage) {
               ctx.Check(m == payload(i), absl::StrCat("message ", i, " changed after delivery"));
             }
             wg.Done();
-          });
-          env.scheduler().Spawn("canceller", [&] {
+          }));
+          DRPC_CHECK_OK(env.scheduler().Spawn("canceller", [&] {
             for (uint64_t n = ctx.Choose("cancel after", 400); n > 0; --n) env.scheduler().Yield();
             s.Cancel(CanceledError());
             wg.Done();
-          });
+          }));
           wg.Wait();
           ctx.Check(pool.free_count() <= 4, "pool over its bound");
         },

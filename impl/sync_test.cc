@@ -10,6 +10,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "proto/base/check.h"
 #include "sim/simulation.h"
 
 namespace drpc {
@@ -89,7 +90,7 @@ TEST(SyncTest, MutexExcludesAcrossBlockingCriticalSections) {
     int total = 0;
     for (int i = 0; i < 5; ++i) {
       wg.Add();
-      env.scheduler().Spawn(absl::StrCat("worker ", i), [&] {
+      DRPC_CHECK_OK(env.scheduler().Spawn(absl::StrCat("worker ", i), [&] {
         for (int k = 0; k < 10; ++k) {
           MutexLock lock(mu);
           ctx.Check(++inside == 1, "two fibers inside the critical section");
@@ -98,7 +99,7 @@ TEST(SyncTest, MutexExcludesAcrossBlockingCriticalSections) {
           --inside;
         }
         wg.Done();
-      });
+      }));
     }
     wg.Wait();
     ctx.Check(total == 50, "lost increments");
@@ -117,11 +118,11 @@ TEST(SyncTest, MutexHandsOwnershipToWaitersInArrivalOrder) {
         mu.Lock();
         for (int i = 0; i < 4; ++i) {
           wg.Add();
-          env.scheduler().Spawn(absl::StrCat("waiter ", i), [&, i] {
+          DRPC_CHECK_OK(env.scheduler().Spawn(absl::StrCat("waiter ", i), [&, i] {
             MutexLock lock(mu);
             order.push_back(i);
             wg.Done();
-          });
+          }));
         }
         env.scheduler().Yield();  // let every waiter queue up
         mu.Unlock();
@@ -156,11 +157,11 @@ TEST(SyncTest, SignalFirstSetWinsAndEveryWaiterSeesItsStatus) {
     int saw_cancelled = 0;
     for (int i = 0; i < 3; ++i) {
       wg.Add();
-      env.scheduler().Spawn(absl::StrCat("waiter ", i), [&] {
+      DRPC_CHECK_OK(env.scheduler().Spawn(absl::StrCat("waiter ", i), [&] {
         sig.Wait("waiting for the signal");
         if (absl::IsCancelled(sig.status())) ++saw_cancelled;
         wg.Done();
-      });
+      }));
     }
     env.scheduler().Yield();
     ctx.Check(sig.Set(absl::CancelledError("first")), "first Set must win");
@@ -197,11 +198,11 @@ TEST(SyncTest, WaitAnyReturnsTheFirstSetSignalInListOrder) {
   RunOnSim([](SimContext& ctx) {
     Env& env = ctx.env();
     Signal a(env), b(env), c(env);
-    env.scheduler().Spawn("setter", [&] {
+    DRPC_CHECK_OK(env.scheduler().Spawn("setter", [&] {
       SleepFor(env, Duration::Millis(2));
       c.Set();
       b.Set();
-    });
+    }));
     const size_t which = WaitAny({&a, &b, &c}, "waiting for any");
     // The setter sets both before the waiter runs again; list order breaks the tie.
     ctx.Check(which == 1, absl::StrCat("WaitAny returned ", which));
@@ -217,11 +218,11 @@ TEST(SyncTest, WaitGroupWaitsForEveryDone) {
     int done = 0;
     for (int i = 0; i < 6; ++i) {
       wg.Add();
-      env.scheduler().Spawn(absl::StrCat("task ", i), [&, i] {
+      DRPC_CHECK_OK(env.scheduler().Spawn(absl::StrCat("task ", i), [&, i] {
         SleepFor(env, Duration::Micros(10 * i));
         ++done;
         wg.Done();
-      });
+      }));
     }
     wg.Wait();
     ctx.Check(done == 6, "Wait returned early");

@@ -105,6 +105,50 @@ inline constexpr Duration kDialTimeoutDefault = Duration::Seconds(10);
 // The longest a server waits for a client's drpcmigrate header ("DRPC!!!1") before closing it.
 inline constexpr Duration kMigrateHeaderTimeoutDefault = Duration::Seconds(10);
 
+// --- Fibers and calls: what a server holds at once (impl/fiber, impl/runtime, impl/server) ----------
+// Sized for the smallest machine class drpc-cpp is tuned on (2 cores, 24 GiB) and for Linux's
+// default vm.max_map_count. A budget that is reached makes the request that needed it fail with a
+// status (a refused stream, a closed connection); it never aborts the process.
+//
+// The kernel's default limit on memory maps per process (vm.max_map_count).
+inline constexpr size_t kKernelMapsDefaultMaxCount = 65'530;
+// Usable bytes of a production fiber stack (the simulator uses less); a guard page lies below it.
+// Mapped without reserving swap: a fiber only costs the pages it touches.
+inline constexpr size_t kFiberStackDefaultBytes = 256 * kKiB;
+// Stacks carved from one memory mapping (a slab). With MADV_GUARD_INSTALL (Linux >= 6.13) the
+// guard pages live in the page tables and a slab is one kernel map, whatever its stacks; on older
+// kernels each guard is an mprotect'ed page that splits the mapping: two maps per stack.
+inline constexpr size_t kFiberSlabStackCount = 64;
+// Stacks one scheduler (the simulator, one production reactor) has in use at once; Spawn beyond
+// it fails with kResourceExhausted. 32 Ki stacks reserve 8 GiB of address space, of which an idle
+// fiber touches a few pages.
+inline constexpr size_t kFiberStacksDefaultMaxCount = 32 * 1024;
+// Kernel maps the fiber stacks of one scheduler may use. Two reactors (this machine class) stay
+// within half the kernel's limit, leaving the rest to the allocator, threads and libraries.
+inline constexpr size_t kFiberMapsDefaultMaxCount = 15 * 1024;
+// Stacks a production reactor keeps beyond its budget for functions posted to it (a shutdown, an
+// operator's call), so a reactor whose calls took every other stack can still be shut down.
+inline constexpr size_t kFiberStacksReservedCount = 16;
+// Free stacks whose memory a scheduler keeps for reuse; the memory of more is given back to the
+// system (the stack stays mapped and guarded).
+inline constexpr size_t kFiberStacksCachedDefaultMaxCount = 256;
+// Calls a server runs at once across all its connections (a TcpServer: across all its reactors).
+// Beyond it new streams are refused with kResourceExhausted (an Error packet; the connection and
+// every other call go on). 16 Ki calls keep a handler fiber each: fits one reactor's stacks.
+inline constexpr size_t kServerCallsDefaultMaxCount = 16 * 1024;
+inline constexpr size_t kServerCallsLimitMaxCount = 1 << 20;
+
+// --- Fairness: one fiber's turn (impl/runtime reactors, impl/ connection readers) ------------------
+// A fiber whose socket never says "would block" (a peer that keeps up) would otherwise run on and
+// starve every other connection, the acceptor and the timers of its reactor. A production fiber
+// yields once its turn has moved this many bytes through sockets, or has lasted this long (checked
+// at each socket operation); the reactor then runs the other fibers, fires due timers and polls.
+inline constexpr size_t kTurnIoMaxBytes = 256 * kKiB;
+inline constexpr Duration kTurnMax = Duration::Millis(1);
+// A connection's reader yields after handling this many frames without waiting for the socket
+// (one large read of tiny frames), in both runtimes.
+inline constexpr size_t kTurnFramesMaxCount = 1024;
+
 static_assert(kRecvQueueDefaultMaxCount <= kRecvQueueLimitMaxCount);
 static_assert(kRecvQueueDefaultMaxBytes <= limits::kPacketLimitMaxBytes);
 static_assert(kRecvStallTimeoutMin <= kRecvStallTimeoutDefault &&
@@ -131,6 +175,18 @@ static_assert(kSendCreditMaxBytes >= 2 * limits::kWindowMaxBytes,
 static_assert(kBufferPoolBufferMaxBytes <= kBufferPoolMaxBytes);
 static_assert(kConnectionsDefaultMaxCount <= kConnectionsLimitMaxCount);
 static_assert(Duration::Zero() < kAcceptBackoffMin && kAcceptBackoffMin <= kAcceptBackoffMax);
+
+static_assert(kFiberStacksDefaultMaxCount / kFiberSlabStackCount <= kFiberMapsDefaultMaxCount,
+              "with page-table guards the stack budget is reached before the map budget");
+static_assert(2 * kFiberMapsDefaultMaxCount <= kKernelMapsDefaultMaxCount / 2,
+              "two reactors' stacks take at most half the kernel's maps");
+static_assert(kFiberStacksCachedDefaultMaxCount <= kFiberStacksDefaultMaxCount);
+static_assert(kServerCallsDefaultMaxCount < kFiberStacksDefaultMaxCount,
+              "a server whose calls all run on one reactor leaves stacks for connection fibers");
+static_assert(kServerCallsDefaultMaxCount <= kServerCallsLimitMaxCount);
+static_assert(kTurnIoMaxBytes >= kReadMinBytes, "a turn holds at least one ordinary read");
+static_assert(kTurnFramesMaxCount * limits::kFrameMinBytes <= kReadMaxBytes,
+              "one maximal read of minimal frames takes several turns");
 
 }  // namespace drpc::tunables
 

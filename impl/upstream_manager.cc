@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "impl/errors.h"
 #include "impl/situations.h"
 #include "impl/tunables.h"
@@ -23,7 +24,6 @@ UpstreamManager::UpstreamManager(Env& env, std::unique_ptr<Transport> transport,
       write_mu_(env, "connection write lock"),
       terminal_writes_done_(env) {
   DRPC_CHECK(!options.mux);
-  Start();
 }
 
 UpstreamManager::~UpstreamManager() = default;
@@ -117,22 +117,32 @@ void UpstreamManager::OnContextDone(const std::shared_ptr<Stream>& stream,
 void UpstreamManager::WriteTerminalAsync(std::shared_ptr<Stream> stream, Kind kind,
                                          std::string data, bool control) {
   ++terminal_writes_in_flight_;
-  SpawnFiber(absl::StrCat("write ", KindName(kind), " for stream ", stream->id()),
-             [this, stream, kind, data = std::move(data), control] {
-               absl::Status s;
-               {
-                 MutexLock lock(write_mu_);
-                 if (!DiscardIfCorkedLocked(*stream)) {
-                   s = AppendLocked(*stream, kind, data, control, FlushMode::kNow);
-                 }
-               }
-               --terminal_writes_in_flight_;
-               terminal_writes_done_.WakeAll();
-               if (!s.ok()) {
-                 Terminate(ClosedError(
-                     absl::StrCat("connection closed: sending ", KindName(kind), " failed"), s));
-               }
-             });
+  absl::Status spawned = SpawnFiber(
+      absl::StrCat("write ", KindName(kind), " for stream ", stream->id()),
+      [this, stream, kind, data = std::move(data), control] {
+        absl::Status s;
+        {
+          MutexLock lock(write_mu_);
+          if (!DiscardIfCorkedLocked(*stream)) {
+            s = AppendLocked(*stream, kind, data, control, FlushMode::kNow);
+          }
+        }
+        --terminal_writes_in_flight_;
+        terminal_writes_done_.WakeAll();
+        if (!s.ok()) {
+          Terminate(ClosedError(
+              absl::StrCat("connection closed: sending ", KindName(kind), " failed"), s));
+        }
+      });
+  if (spawned.ok()) return;
+  // No fiber to write the packet (out of stacks): closing the connection is the one way left to
+  // tell the peer, as a hard cancel does.
+  --terminal_writes_in_flight_;
+  terminal_writes_done_.WakeAll();
+  Terminate(ClosedError(
+      absl::StrCat("connection closed: no fiber to send ", KindName(kind), " for stream ",
+                   stream->id()),
+      spawned));
 }
 
 bool UpstreamManager::DiscardIfCorkedLocked(const Stream& stream) {
@@ -205,10 +215,17 @@ absl::Status UpstreamManager::OnNewStreamPacket(Packet packet) {
 }
 
 void UpstreamManager::Refuse(const std::shared_ptr<Stream>& stream) {
-  SpawnFiber(absl::StrCat("refuse stream ", stream->id()), [this, stream] {
+  const uint64_t id = stream->id();
+  absl::Status spawned = SpawnFiber(absl::StrCat("refuse stream ", id), [this, stream] {
     stream->SendError(accepting_status()).IgnoreError();
     stream->StopReceiving();
   });
+  if (!spawned.ok()) {
+    // No fiber to write the Error (out of stacks): the connection ends instead of leaving the
+    // client waiting for an answer.
+    Terminate(ClosedError(absl::StrCat("connection closed: no fiber to refuse stream ", id),
+                          spawned));
+  }
 }
 
 // --- Writer (StreamSink) -------------------------------------------------------------------------

@@ -37,10 +37,16 @@ class UpstreamManager final : public Manager {
                   const Options& options);
   ~UpstreamManager() override;
 
+  void RefuseStream(Stream& stream, const absl::Status& reason) override {
+    OnStreamError(stream, reason);
+    stream.StopReceiving();
+  }
   Usage usage() const override {
     return Usage{.streams = current_ != nullptr && !current_->finished() ? 1u : 0u,
                  .pending_invokes = pending_metadata_.has_value() ? 1u : 0u,
-                 .queued_writes = write_buffer_.empty() ? 0u : 1u};
+                 .queued_writes = write_buffer_.empty() ? 0u : 1u,
+                 .queued_bytes = current_ != nullptr ? current_->queued_bytes() : 0u,
+                 .pooled_bytes = buffer_pool().free_bytes()};
   }
 
  private:

@@ -22,6 +22,7 @@
 #include "rapidcheck/gtest.h"
 #include "rapidcheck/state.h"
 #include "sim/simulation.h"
+#include "proto/base/check.h"
 
 namespace drpc::properties {
 namespace {
@@ -199,10 +200,10 @@ struct Recv : Step {
     auto slot = std::make_shared<PendingRecv>();
     sut->pending = slot;
     Stream* s = sut->stream;
-    sut->ctx->env().scheduler().Spawn("recv", [slot, s] {
+    DRPC_CHECK_OK(sut->ctx->env().scheduler().Spawn("recv", [slot, s] {
       slot->result = s->Recv();
       slot->done = true;
-    });
+    }));
   }
   void show(std::ostream& os) const override { os << "Recv"; }
 };

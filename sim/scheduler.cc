@@ -12,8 +12,9 @@ class SimScheduler::SimFiber final : public Fiber {
  public:
   enum class State { kRunnable, kRunning, kParked, kAbandoned };
 
-  SimFiber(uint64_t id, std::string name, StackPool& pool, absl::AnyInvocable<void()> body)
-      : id_(id), name_(std::move(name)), context_(pool, std::move(body)) {}
+  SimFiber(uint64_t id, std::string name, StackPool& pool, FiberStack stack,
+           absl::AnyInvocable<void()> body)
+      : id_(id), name_(std::move(name)), context_(pool, stack, std::move(body)) {}
 
   absl::string_view name() const override { return name_; }
 
@@ -31,7 +32,11 @@ SimScheduler::SimScheduler(DecisionSource& decisions, Trace& trace, Options opti
       trace_(&trace),
       options_(options),
       policy_(std::move(policy)),
-      stacks_(StackPool::Options{.stack_bytes = options.stack_bytes, .cached_max_count = 64}) {}
+      stacks_(StackPool::Options{.stack_bytes = options.stack_bytes,
+                                 .stack_count_max = options.stack_count_max,
+                                 .mapping_count_max = options.mapping_count_max,
+                                 .cached_max_count = 64,
+                                 .guard = options.stack_guard}) {}
 
 SimScheduler::~SimScheduler() {
   DRPC_CHECK(current_ == nullptr) << "scheduler destroyed from inside a fiber";
@@ -85,16 +90,26 @@ void SimScheduler::FireNextTimer() {
 
 // --- Scheduler ------------------------------------------------------------------------------------
 
-void SimScheduler::Spawn(std::string name, absl::AnyInvocable<void()> body) {
+absl::Status SimScheduler::Spawn(std::string name, absl::AnyInvocable<void()> body) {
+  absl::StatusOr<FiberStack> stack = stacks_.Allocate();
+  if (!stack.ok()) {
+    ++stats_.spawns_failed;
+    if (trace_->enabled()) {
+      trace_->Log(now_, absl::StrCat("spawn failed: ", name, ": ", stack.status().message()));
+    }
+    trace_->Mix(0x5e);
+    return stack.status();
+  }
   const uint64_t id = next_fiber_id_++;
   if (trace_->enabled()) trace_->Log(now_, absl::StrCat("spawn #", id, " ", name));
   if (recorder_ != nullptr) recorder_->Spawn(now_, id, name);
-  auto fiber = std::make_unique<SimFiber>(id, std::move(name), stacks_, std::move(body));
+  auto fiber = std::make_unique<SimFiber>(id, std::move(name), stacks_, *stack, std::move(body));
   fibers_.emplace(id, std::move(fiber));
   runnable_.push_back(id);
   ++stats_.fibers_spawned;
   trace_->Mix(0x5f);
   trace_->Mix(id);
+  return absl::OkStatus();
 }
 
 Fiber* SimScheduler::Current() { return current_; }

@@ -3,7 +3,7 @@
 // tape, so a run is a pure function of its tape.
 //
 //   SimScheduler sched(decisions, trace, SimScheduler::Options{});
-//   sched.Spawn("main", [&] { ... });
+//   DRPC_CHECK_OK(sched.Spawn("main", [&] { ... }));
 //   SimScheduler::Outcome o = sched.Run(time_limit, step_limit);
 //
 // Run loop: while any fiber is runnable, the SchedulingPolicy picks one (a decision when more than
@@ -24,6 +24,7 @@
 #include "impl/fiber/fiber_context.h"
 #include "impl/fiber/stack_pool.h"
 #include "impl/time.h"
+#include "impl/tunables.h"
 #include "sim/recorder.h"
 #include "sim/tape.h"
 #include "sim/trace.h"
@@ -59,6 +60,12 @@ class SimScheduler final : public Clock, public Scheduler {
  public:
   struct Options {
     size_t stack_bytes = 128 * 1024;
+    // The fiber stack budget (impl/fiber/stack_pool.h): beyond it Spawn fails with
+    // kResourceExhausted. Scenarios that test exhaustion make them small; guards are mprotect'ed
+    // pages so that the map count does not depend on the kernel.
+    size_t stack_count_max = tunables::kFiberStacksDefaultMaxCount;
+    size_t mapping_count_max = tunables::kFiberMapsDefaultMaxCount;
+    StackPool::Guard stack_guard = StackPool::Guard::kAuto;
     // Upper bound on timer lateness drawn per timer (0: timers fire exactly on time). Real timers
     // fire late; jitter reorders timers against I/O and each other.
     Duration timer_jitter_max = Duration::Zero();
@@ -83,7 +90,7 @@ class SimScheduler final : public Clock, public Scheduler {
   bool Cancel(TimerId id) override;
 
   // Scheduler.
-  void Spawn(std::string name, absl::AnyInvocable<void()> body) override;
+  [[nodiscard]] absl::Status Spawn(std::string name, absl::AnyInvocable<void()> body) override;
   void Yield() override;
   void Park(absl::string_view reason) override;
   void Unpark(Fiber* fiber) override;
@@ -117,6 +124,7 @@ class SimScheduler final : public Clock, public Scheduler {
 
   struct Stats {
     uint64_t fibers_spawned = 0;
+    uint64_t spawns_failed = 0;  // no stack: Spawn returned kResourceExhausted
     uint64_t switches = 0;
     uint64_t timers_fired = 0;
   };

@@ -174,10 +174,10 @@ RunResult RunSimulation(absl::FunctionRef<void(SimContext&)> scenario, DecisionS
   CheckFailureHook previous_hook = SetCheckFailureHook(&OnCheckFailure);
 
   bool main_done = false;
-  scheduler->Spawn("main", [&] {
+  DRPC_CHECK_OK(scheduler->Spawn("main", [&] {
     scenario(ctx);
     main_done = true;
-  });
+  }));
   const SimScheduler::Outcome outcome =
       scheduler->Run(Instant() + options.time_limit, options.step_limit);
 

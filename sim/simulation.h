@@ -3,7 +3,7 @@
 //   RunResult r = RunSimulation(
 //       [](SimContext& ctx) {
 //         auto [a, b] = ctx.network().Pipe("pp");
-//         ctx.env().scheduler().Spawn("server", [&] { ... });
+//         DRPC_CHECK_OK(ctx.env().scheduler().Spawn("server", [&] { ... }));
 //         ctx.Check(reply == "pong", "reply mismatch");
 //       },
 //       decisions, RunOptions{});

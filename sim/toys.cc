@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "impl/sync.h"
+#include "proto/base/check.h"
 #include "sim/scenario.h"
 
 namespace drpc::sim {
@@ -96,18 +97,18 @@ PingPongReport RunPingPong(SimContext& ctx, int rounds, size_t size, std::option
   ctx.Check(listener.ok(), "listen failed");
   WaitGroup servers(env);
   servers.Add();
-  env.scheduler().Spawn("echo accept", [&] {
+  DRPC_CHECK_OK(env.scheduler().Spawn("echo accept", [&] {
     for (;;) {
       absl::StatusOr<std::unique_ptr<Transport>> t = (*listener)->Accept();
       if (!t.ok()) break;
       servers.Add();
-      env.scheduler().Spawn("echo conn", [&servers, t = std::move(*t)]() mutable {
+      DRPC_CHECK_OK(env.scheduler().Spawn("echo conn", [&servers, t = std::move(*t)]() mutable {
         ServeEcho(std::move(t));
         servers.Done();
-      });
+      }));
     }
     servers.Done();
-  });
+  }));
 
   PingPongReport report;
   const uint64_t faults_before = ctx.network().stats().faults_struck;
@@ -147,13 +148,13 @@ void InterleaveScenario(SimContext& ctx) {
   WaitGroup wg(env);
   for (int id = 0; id < 4; ++id) {
     wg.Add();
-    env.scheduler().Spawn(absl::StrCat("appender ", id), [&, id] {
+    DRPC_CHECK_OK(env.scheduler().Spawn(absl::StrCat("appender ", id), [&, id] {
       for (int step = 0; step < 3; ++step) {
         log.push_back(id);
         env.scheduler().Yield();
       }
       wg.Done();
-    });
+    }));
   }
   wg.Wait();
   ctx.Check(log.size() == 12, "lost log entries");
@@ -165,14 +166,14 @@ void RacyCounterScenario(SimContext& ctx) {
   WaitGroup wg(env);
   for (int id = 0; id < 2; ++id) {
     wg.Add();
-    env.scheduler().Spawn(absl::StrCat("incrementer ", id), [&] {
+    DRPC_CHECK_OK(env.scheduler().Spawn(absl::StrCat("incrementer ", id), [&] {
       for (int i = 0; i < 3; ++i) {
         const int seen = counter;      // check ...
         env.scheduler().Yield();       // ... across a yield ...
         counter = seen + 1;            // ... then act: a lost update if the other fiber ran
       }
       wg.Done();
-    });
+    }));
   }
   wg.Wait();
   ctx.Check(counter == 6, absl::StrCat("lost update: counter is ", counter, ", expected 6"));
@@ -189,8 +190,8 @@ void LockOrderScenario(SimContext& ctx) {
     wg.Done();
   };
   wg.Add(2);
-  env.scheduler().Spawn("takes A then B", [&] { worker(first, second); });
-  env.scheduler().Spawn("takes B then A", [&] { worker(second, first); });
+  DRPC_CHECK_OK(env.scheduler().Spawn("takes A then B", [&] { worker(first, second); }));
+  DRPC_CHECK_OK(env.scheduler().Spawn("takes B then A", [&] { worker(second, first); }));
   wg.Wait("waiting for both lock takers");
 }
 

@@ -101,12 +101,12 @@ class Run {
     auto listener = std::shared_ptr<Listener>(
         oracle_.TapListener(*std::move(l), std::string(address), EndConfig(server_, false)));
     fibers.Add();
-    ctx_.env().scheduler().Spawn(absl::StrCat("serve ", address), [&server, &fibers, listener] {
+    DRPC_CHECK_OK(ctx_.env().scheduler().Spawn(absl::StrCat("serve ", address), [&server, &fibers, listener] {
       absl::Status s = server.Serve(*listener);
       listener->Close();
       fibers.Done();
       (void)s;
-    });
+    }));
   }
 
   size_t Connect(absl::string_view address, absl::string_view who,
@@ -133,7 +133,7 @@ class Run {
       if (!ctx_.Chance("load.close_conn", config_.conn_close_per_mille)) continue;
       const Duration at = RandomDelay(ctx_, "load.close_conn_at");
       helpers.Add();
-      env.scheduler().Spawn(absl::StrCat("close conn ", i), [this, i, at, &helpers] {
+      DRPC_CHECK_OK(env.scheduler().Spawn(absl::StrCat("close conn ", i), [this, i, at, &helpers] {
         SleepFor(ctx_.env(), at, "waiting to close a connection");
         ConnRecord& c = ledger_.conns()[i];
         c.closed_by_workload = true;
@@ -141,19 +141,19 @@ class Run {
         ctx_.Reach(situations::kWorkloadClosedABusyConnection);
         c.conn->Close();
         helpers.Done();
-      });
+      }));
     }
     if (ctx_.Chance("load.shutdown", config_.server_shutdown_per_mille)) {
       const Duration at = RandomDelay(ctx_, "load.shutdown_at");
       helpers.Add();
-      env.scheduler().Spawn("shutdown", [this, &server, at, &helpers] {
+      DRPC_CHECK_OK(env.scheduler().Spawn("shutdown", [this, &server, at, &helpers] {
         SleepFor(ctx_.env(), at, "waiting to shut the server down");
         ledger_.set_shutdown_started();
         ctx_.Note("the server shuts down");
         ctx_.Reach(situations::kWorkloadShutdownDuringLoad);
         server.Shutdown(ctx_.env().clock().Now() + kShutdownGrace);
         helpers.Done();
-      });
+      }));
     }
   }
 
@@ -165,10 +165,10 @@ class Run {
     for (size_t c = 0; c < static_cast<size_t>(config_.connections); ++c) {
       for (int k = 0; k < config_.callers_per_connection; ++k) {
         ++running;
-        env.scheduler().Spawn(absl::StrCat("conn ", c, " caller ", k), [this, c, &running, &all_done] {
+        DRPC_CHECK_OK(env.scheduler().Spawn(absl::StrCat("conn ", c, " caller ", k), [this, c, &running, &all_done] {
           for (int r = 0; r < config_.rpcs_per_caller; ++r) caller_.MakeCall(c);
           if (--running == 0) all_done.Set();
-        });
+        }));
       }
     }
     if (running == 0) return true;

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "impl/errors.h"
 #include "impl/sync.h"
+#include "proto/base/check.h"
 #include "sim/workload_situations.h"
 
 namespace drpc::sim {
@@ -429,10 +430,10 @@ absl::Status Caller::Bidi(Conn& conn, CallContext& call, RpcRecord& rec) {
   Env& env = ctx_->env();
   Signal sender_done(env);
   absl::Status sent;
-  env.scheduler().Spawn(absl::StrCat("rpc ", rec.plan.id, " sender"), [&] {
+  DRPC_CHECK_OK(env.scheduler().Spawn(absl::StrCat("rpc ", rec.plan.id, " sender"), [&] {
     sent = SendRequests(*s, call, rec);
     sender_done.Set();
-  });
+  }));
   absl::Status end = ReceiveAll(*s, rec, 0);
   sender_done.Wait("bidi: waiting for the sender");
   if (rec.abandoned) return end.ok() ? sent : end;

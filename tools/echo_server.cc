@@ -14,28 +14,43 @@
 #include <string>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "impl/runtime/runtime.h"
 #include "impl/runtime/signals.h"
 #include "impl/runtime/tcp_server.h"
+#include "impl/tunables.h"
+#include "proto/limits.h"
 #include "tools/cli_flags.h"
 #include "tools/interop/echo_service.h"
 
 namespace drpc {
 namespace {
 
-constexpr char kUsage[] =
-    "usage: echo_server [--addr=HOST:PORT] [--mux] [--migrate_header] [--reactors=N]\n"
-    "                   [--shutdown_grace=DURATION] [--connections_max_count=N]\n"
-    "  --addr            listen address (default 127.0.0.1:7777; port 0 picks a free port)\n"
-    "  --mux             multiplexed mode (clients must use --mux too); default: upstream drpc\n"
-    "  --migrate_header  expect the drpcmigrate header DRPC!!!1 on every connection\n"
-    "  --reactors        reactor threads (default: one per CPU)\n"
-    "  --shutdown_grace  how long running calls may finish after SIGINT/SIGTERM (default 5s)\n"
-    "  --connections_max_count  connections served at once across all reactors (default 10000);\n"
-    "                    more are closed right after accept\n";
+std::string Usage() {
+  return absl::StrCat(
+      "usage: echo_server [--addr=HOST:PORT] [--mux] [--migrate_header] [--reactors=N]\n"
+      "                   [--shutdown_grace=DURATION] [--connections_max_count=N]\n"
+      "                   [--calls_max_count=N] [--fibers_max_count=N]\n"
+      "  --addr            listen address (default 127.0.0.1:7777; port 0 picks a free port)\n"
+      "  --mux             multiplexed mode (clients must use --mux too); default: upstream drpc\n"
+      "  --migrate_header  expect the drpcmigrate header DRPC!!!1 on every connection\n"
+      "  --reactors        reactor threads (default: one per CPU)\n"
+      "  --shutdown_grace  how long running calls may finish after SIGINT/SIGTERM (default 5s)\n"
+      "  --connections_max_count  connections served at once across all reactors; more are\n"
+      "                    closed right after accept (default ",
+      tunables::kConnectionsDefaultMaxCount,
+      ")\n"
+      "  --calls_max_count calls served at once across all connections; more are refused with\n"
+      "                    \"server busy\" (default ",
+      tunables::kServerCallsDefaultMaxCount,
+      ")\n"
+      "  --fibers_max_count  fiber stacks per reactor; a call without one is refused (default ",
+      tunables::kFiberStacksDefaultMaxCount, ")\n");
+}
 
 struct Config {
   runtime::TcpServerOptions server;
+  runtime::ReactorOptions reactor;
   size_t reactors = 0;
   Duration grace = Duration::Seconds(5);
 };
@@ -46,12 +61,12 @@ bool ParseArgs(int argc, char** argv, Config* config) {
   for (int i = 1; i < argc; ++i) {
     std::optional<cli::CliFlag> f = cli::ParseCliFlag(argv[i]);
     if (!f) {
-      std::fprintf(stderr, "echo_server: unexpected argument \"%s\"\n%s", argv[i], kUsage);
+      std::fprintf(stderr, "echo_server: unexpected argument \"%s\"\n%s", argv[i], Usage().c_str());
       return false;
     }
     const std::string value = f->value.value_or("");
     if (f->name == "help" || f->name == "h") {
-      std::fputs(kUsage, stdout);
+      std::fputs(Usage().c_str(), stdout);
       std::exit(0);
     } else if (f->name == "addr" && f->value) {
       config->server.address = value;
@@ -62,10 +77,16 @@ bool ParseArgs(int argc, char** argv, Config* config) {
     } else if (f->name == "reactors" && absl::SimpleAtoi(value, &config->reactors)) {
     } else if (f->name == "connections_max_count" &&
                absl::SimpleAtoi(value, &config->server.connection.connections_max_count)) {
+    } else if (f->name == "calls_max_count" &&
+               absl::SimpleAtoi(value, &config->server.connection.server_calls_max_count) &&
+               config->server.connection.server_calls_max_count > 0) {
+    } else if (f->name == "fibers_max_count" &&
+               absl::SimpleAtoi(value, &config->reactor.stack_count_max) &&
+               config->reactor.stack_count_max > 0) {
     } else if (f->name == "shutdown_grace" && cli::ParseCliDuration(value).ok()) {
       config->grace = *cli::ParseCliDuration(value);
     } else {
-      std::fprintf(stderr, "echo_server: bad flag \"%s\"\n%s", argv[i], kUsage);
+      std::fprintf(stderr, "echo_server: bad flag \"%s\"\n%s", argv[i], Usage().c_str());
       return false;
     }
   }
@@ -83,7 +104,7 @@ int Main(int argc, char** argv) {
     return 1;
   }
   absl::StatusOr<std::unique_ptr<runtime::Runtime>> rt =
-      runtime::Runtime::Start({.reactor_count = config.reactors});
+      runtime::Runtime::Start({.reactor_count = config.reactors, .reactor = config.reactor});
   if (!rt.ok()) {
     std::fprintf(stderr, "echo_server: %s\n", rt.status().ToString().c_str());
     return 1;

@@ -6,6 +6,7 @@
 #include "gtest/gtest.h"
 #include "impl/sync.h"
 #include "sim/simulation.h"
+#include "proto/base/check.h"
 
 namespace kv {
 namespace {
@@ -64,10 +65,10 @@ TEST(StoreTest, HistoryIsBoundedAndFilteredByPrefix) {
 TEST(StoreTest, WaitForChangeWakesOnAChangeOrWhenTheCallEnds) {
   WithStore({}, [](Store& store, drpc::sim::SimContext& ctx) {
     drpc::Signal woke(ctx.env());
-    ctx.env().scheduler().Spawn("watcher", [&] {
+    DRPC_CHECK_OK(ctx.env().scheduler().Spawn("watcher", [&] {
       drpc::CallContext call(ctx.env());
       woke.Set(store.WaitForChange(call, 0));
-    });
+    }));
     drpc::SleepFor(ctx.env(), drpc::Duration::Millis(5));
     ctx.Check(!woke.IsSet(), "no change yet");
     store.Put("k", "v").IgnoreError();

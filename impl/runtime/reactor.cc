@@ -32,8 +32,9 @@ class Reactor::ReactorFiber final : public Fiber {
  public:
   enum class State { kRunnable, kRunning, kParked };
 
-  ReactorFiber(std::string name, StackPool& pool, absl::AnyInvocable<void()> body)
-      : name_(std::move(name)), context_(pool, std::move(body)) {}
+  ReactorFiber(std::string name, StackPool& pool, FiberStack stack,
+               absl::AnyInvocable<void()> body)
+      : name_(std::move(name)), context_(pool, stack, std::move(body)) {}
   absl::string_view name() const override { return name_; }
 
   std::string name_;
@@ -48,9 +49,11 @@ class Reactor::ReactorFiber final : public Fiber {
 absl::StatusOr<std::unique_ptr<Reactor>> Reactor::Create(size_t index,
                                                          const ReactorOptions& options) {
   if (options.inbox_max_count == 0 || options.epoll_events_max_count == 0 ||
-      options.batches_per_poll == 0) {
+      options.batches_per_poll == 0 || options.turn_io_max_bytes == 0 ||
+      options.turn_max <= Duration::Zero() || options.stack_count_max == 0) {
     return absl::InvalidArgumentError(
-        "reactor: inbox and epoll batch sizes and batches_per_poll must be positive");
+        "reactor: inbox and epoll batch sizes, batches_per_poll, the turn budget and "
+        "stack_count_max must be positive");
   }
   UniqueFd epoll_fd(epoll_create1(EPOLL_CLOEXEC));
   if (!epoll_fd.valid()) return ErrnoStatus(errno, "epoll_create1");
@@ -73,6 +76,9 @@ Reactor::Reactor(size_t index, const ReactorOptions& options, UniqueFd epoll_fd,
       wake_fd_(std::move(wake_fd)),
       env_(*this, *this, chaos_),
       stacks_(StackPool::Options{.stack_bytes = options.stack_bytes,
+                                 .stack_count_max =
+                                     options.stack_count_max + options.stack_reserve_count,
+                                 .mapping_count_max = options.stack_mapping_count_max,
                                  .cached_max_count = options.stack_cache_max_count}),
       events_(options.epoll_events_max_count) {}
 
@@ -98,13 +104,15 @@ void Reactor::Loop() {
     FireDueTimers();
     // Fibers that woke each other (a reply handed from the reader to its caller) run on without an
     // epoll_wait per hand-off; readiness is still collected every batches_per_poll iterations.
+    // A turn that ran out moved a lot of bytes or took long: readiness is collected right away.
     if (run_queue_.empty()) {
       Poll(PollTimeoutMillis());
       batches_since_poll_ = 0;
-    } else if (++batches_since_poll_ >= options_.batches_per_poll) {
+    } else if (++batches_since_poll_ >= options_.batches_per_poll || turn_ended_in_batch_) {
       Poll(0);
       batches_since_poll_ = 0;
     }
+    turn_ended_in_batch_ = false;
   }
   TearDown();
   tls_reactor = nullptr;
@@ -131,6 +139,8 @@ void Reactor::RunFiber(ReactorFiber* fiber) {
   DRPC_CHECK(fiber->state_ == ReactorFiber::State::kRunnable);
   fiber->state_ = ReactorFiber::State::kRunning;
   current_ = fiber;
+  turn_bytes_ = 0;
+  turn_started_ = Instant();
   ++stats_.switches;
   fiber->context_.Resume();
   current_ = nullptr;
@@ -205,8 +215,17 @@ void Reactor::DrainInbox() {
     if (blocked_posters_ > 0) inbox_space_.notify_all();
   }
   for (Posted& p : draining_) {
-    ++stats_.posts_run;
-    Spawn(std::move(p.name), std::move(p.fn));
+    // Posted functions (shutdowns, operator calls) may also use the reserved stacks, so a
+    // reactor whose calls took every ordinary stack can still be shut down. Out of those too, the
+    // function is destroyed unrun (a Runtime::Run caller then sees kCancelled; a hand-off's
+    // closure releases what it owns).
+    if (SpawnWithin(options_.stack_count_max + options_.stack_reserve_count, std::move(p.name),
+                    std::move(p.fn))
+            .ok()) {
+      ++stats_.posts_run;
+    } else {
+      ++stats_.posts_dropped;
+    }
   }
   draining_.clear();
 }
@@ -297,15 +316,32 @@ bool Reactor::Cancel(TimerId id) {
 
 // --- Scheduler -------------------------------------------------------------------------------------
 
-void Reactor::Spawn(std::string name, absl::AnyInvocable<void()> body) {
+absl::Status Reactor::Spawn(std::string name, absl::AnyInvocable<void()> body) {
+  return SpawnWithin(options_.stack_count_max, std::move(name), std::move(body));
+}
+
+absl::Status Reactor::SpawnWithin(size_t stacks_max, std::string name,
+                                  absl::AnyInvocable<void()> body) {
   CheckLoopThread("Spawn");
-  auto* fiber = new ReactorFiber(std::move(name), stacks_, std::move(body));
+  absl::StatusOr<FiberStack> stack =
+      stacks_.outstanding_count() >= stacks_max
+          ? absl::ResourceExhaustedError(absl::StrCat(
+                "out of fiber stacks: all ", options_.stack_count_max, " stacks of reactor ",
+                index_, " are in use (ReactorOptions::stack_count_max)"))
+          : stacks_.Allocate();
+  if (!stack.ok()) {
+    ++stats_.spawns_failed;
+    return absl::Status(stack.status().code(),
+                        absl::StrCat("spawn ", name, ": ", stack.status().message()));
+  }
+  auto* fiber = new ReactorFiber(std::move(name), stacks_, *stack, std::move(body));
   fiber->next_ = live_head_;
   if (live_head_ != nullptr) live_head_->prev_ = fiber;
   live_head_ = fiber;
   ++stats_.fibers_spawned;
   ++stats_.live_fibers;
   run_queue_.push_back(fiber);
+  return absl::OkStatus();
 }
 
 void Reactor::Yield() {
@@ -364,6 +400,17 @@ void Reactor::Unwatch(int fd) {
       << "epoll_ctl(DEL): " << std::strerror(errno);
 }
 
+void Reactor::ChargeTurn(size_t bytes) {
+  DRPC_CHECK(current_ != nullptr) << "ChargeTurn outside a fiber";
+  const Instant now = Now();
+  if (turn_started_ == Instant()) turn_started_ = now;
+  turn_bytes_ += bytes;
+  if (turn_bytes_ < options_.turn_io_max_bytes && now - turn_started_ < options_.turn_max) return;
+  ++stats_.turns_ended;
+  turn_ended_in_batch_ = true;
+  Yield();
+}
+
 void Reactor::WaitReadable(IoWaiters& waiters, absl::string_view reason) {
   DRPC_CHECK(waiters.reader == nullptr) << "two fibers reading one descriptor";
   waiters.reader = current_;
@@ -381,6 +428,9 @@ void Reactor::WaitWritable(IoWaiters& waiters, absl::string_view reason) {
 Reactor::Stats Reactor::stats() const {
   Stats s = stats_;
   s.pending_timers = timers_.size();
+  s.stacks_in_use = stacks_.outstanding_count();
+  s.stack_maps = stacks_.mapping_count();
+  s.page_table_guards = stacks_.page_table_guards();
   return s;
 }
 

@@ -17,7 +17,9 @@
 // Limits: at most connection.connections_max_count connections are served at once, across all
 // reactors; connections beyond it are closed right after accept (counted in
 // stats().connections_refused). With migrate_header, a connection that does not send "DRPC!!!1"
-// within migrate_header_timeout is closed.
+// within migrate_header_timeout is closed. At most connection.server_calls_max_count calls run at
+// once across all reactors; calls beyond it are refused with an Error ("server busy: ..."), as
+// are calls for which a reactor has no fiber stack left (ReactorOptions::stack_count_max).
 #ifndef DRPC_IMPL_RUNTIME_TCP_SERVER_H_
 #define DRPC_IMPL_RUNTIME_TCP_SERVER_H_
 
@@ -29,6 +31,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "impl/call_budget.h"
 #include "impl/options.h"
 #include "impl/handler.h"
 #include "impl/runtime/runtime.h"
@@ -71,7 +74,7 @@ class TcpServer {
 
   struct Stats {
     uint64_t connections_accepted = 0;
-    uint64_t connections_refused = 0;   // over connection.connections_max_count
+    uint64_t connections_refused = 0;   // over connection.connections_max_count, or no fiber stack
     uint64_t handshake_failures = 0;    // missing or late drpcmigrate header
     size_t connections_active = 0;
   };
@@ -79,6 +82,7 @@ class TcpServer {
 
  private:
   struct Shard;
+  struct Accepted;
   TcpServer(Runtime& runtime, const Handler& handler, TcpServerOptions options);
   void AcceptLoop();
   void ServeSocket(size_t shard, TcpListener::AcceptedSocket socket);
@@ -87,6 +91,8 @@ class TcpServer {
   Runtime* runtime_;
   const Handler* handler_;
   const TcpServerOptions options_;
+  // Calls running across every reactor (Options::server_calls_max_count), shared by the shards' Servers.
+  CallBudget calls_;
   std::string address_;
   std::vector<std::unique_ptr<Shard>> shards_;  // one per reactor, each touched only there
   std::unique_ptr<TcpListener> listener_;       // reactor 0

@@ -95,7 +95,7 @@ TEST(TcpServerTest, ConnectionsSpreadOverReactorsAndStayPinned) {
         WaitGroup wg(r.env());
         for (int c = 0; c < kConnsPerClientReactor; ++c) {
           wg.Add();
-          r.Spawn(absl::StrCat("client ", c), [&, c] {
+          DRPC_CHECK_OK(r.Spawn(absl::StrCat("client ", c), [&, c] {
             absl::StatusOr<std::unique_ptr<TcpTransport>> t = Dial(r, server->address());
             ASSERT_TRUE(t.ok()) << t.status();
             auto conn = Conn::Create(r.env(), *std::move(t));
@@ -111,7 +111,7 @@ TEST(TcpServerTest, ConnectionsSpreadOverReactorsAndStayPinned) {
             EXPECT_EQ(where.size(), 1u) << "a connection is served by one reactor";
             served_by[i].insert(where.begin(), where.end());
             wg.Done();
-          });
+          }));
         }
         wg.Wait();
         return absl::OkStatus();
@@ -258,12 +258,12 @@ TEST(TcpServerTest, MuxServerRunsConcurrentCallsOnOneConnection) {
     WaitGroup wg(r.env());
     for (int i = 0; i < 16; ++i) {
       wg.Add();
-      r.Spawn(absl::StrCat("call ", i), [&, i] {
+      DRPC_CHECK_OK(r.Spawn(absl::StrCat("call ", i), [&, i] {
         CallContext ctx(r.env());
         const std::string req(static_cast<size_t>(1000 * i), static_cast<char>('a' + i));
         EXPECT_EQ((*conn)->Invoke(ctx, "/t.S/Echo", req).value_or("?"), req);
         wg.Done();
-      });
+      }));
     }
     wg.Wait();
     (*conn)->Close();

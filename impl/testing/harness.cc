@@ -86,10 +86,10 @@ sim::RunResult RunPair(const Options& client_options, const Options& server_opti
         pair.server_ = std::make_unique<Server>(env, *handler, server_options);
         WaitGroup served(env);
         served.Add();
-        env.scheduler().Spawn("server conn", [&, t = std::move(server_end)]() mutable {
+        DRPC_CHECK_OK(env.scheduler().Spawn("server conn", [&, t = std::move(server_end)]() mutable {
           pair.server_->ServeConn(std::move(t)).IgnoreError();
           served.Done();
-        });
+        }));
         absl::StatusOr<std::unique_ptr<Conn>> conn =
             Conn::Create(env, std::move(client_end), client_options);
         sim.Check(conn.ok(), absl::StrCat("Conn::Create: ", conn.status().ToString()));

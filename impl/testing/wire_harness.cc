@@ -6,6 +6,7 @@
 #include "impl/manager_factory.h"
 #include "impl/sync.h"
 #include "impl/testing/harness.h"
+#include "proto/base/check.h"
 
 namespace drpc::testing {
 namespace {
@@ -63,9 +64,9 @@ sim::RunResult RunServer(const Options& options, std::function<void(ServerSide&)
         auto writes = recording->writes();
         Server server(env, *router, options);
         Signal served(env);
-        env.scheduler().Spawn("server conn", [&, t = std::move(recording)]() mutable {
+        DRPC_CHECK_OK(env.scheduler().Spawn("server conn", [&, t = std::move(recording)]() mutable {
           served.Set(server.ServeConn(std::move(t)));
-        });
+        }));
         {
           RawPeer peer(env, std::move(theirs));
           ServerSide side{peer, server, sim, served, writes};

@@ -10,6 +10,7 @@
 #include "impl/errors.h"
 #include "impl/runtime/tcp.h"
 #include "impl/sync.h"
+#include "proto/base/check.h"
 #include "tools/bench/process_stats.h"
 #include "tools/interop/echo_service.h"
 
@@ -133,10 +134,10 @@ absl::StatusOr<LatencyResult> ConcurrentUnary(DrpcBench& bench, size_t concurren
     WaitGroup callers(r.env());
     for (size_t i = 0; i < concurrency; ++i) {
       callers.Add();
-      r.Spawn(absl::StrCat("bench caller ", i), [&, i] {
+      DRPC_CHECK_OK(r.Spawn(absl::StrCat("bench caller ", i), [&, i] {
         errors[i] = TimedCalls(r, conn, message_bytes, duration, per_caller[i]);
         callers.Done();
-      });
+      }));
     }
     callers.Wait("bench: joining the callers");
     LatencyResult total;

@@ -15,6 +15,7 @@
 #include "impl/server.h"
 #include "impl/sync.h"
 #include "impl/testing/raw_peer.h"
+#include "proto/base/check.h"
 #include "sim/simulation.h"
 #include "tools/interop/capture.h"
 #include "tools/interop/conformance.h"
@@ -39,10 +40,10 @@ TEST(SimConformanceTest, GoClientRecordingsGetGoServerBytesFromOurServer) {
             auto [client_end, server_end] = ctx.network().Pipe(capture->name);
             Server server(ctx.env(), router, Options{});
             Signal served(ctx.env());
-            ctx.env().scheduler().Spawn("server", [&, t = std::move(server_end)]() mutable {
+            DRPC_CHECK_OK(ctx.env().scheduler().Spawn("server", [&, t = std::move(server_end)]() mutable {
               server.ServeConn(std::move(t)).IgnoreError();
               served.Set();
-            });
+            }));
             result = ReplayClient(ctx.env(), *client_end, *capture);
             server.Shutdown(ctx.now() + Duration::Seconds(1));
             served.Wait("server");
@@ -75,10 +76,10 @@ TEST(SimConformanceTest, OurClientSendsTheGoClientsBytes) {
           auto writes = recording->writes();
           Server server(ctx.env(), router, Options{});
           Signal served(ctx.env());
-          ctx.env().scheduler().Spawn("server", [&, t = std::move(server_end)]() mutable {
+          DRPC_CHECK_OK(ctx.env().scheduler().Spawn("server", [&, t = std::move(server_end)]() mutable {
             server.ServeConn(std::move(t)).IgnoreError();
             served.Set();
-          });
+          }));
           absl::StatusOr<std::unique_ptr<Conn>> conn = Conn::Create(ctx.env(), std::move(recording));
           const absl::Status scripted = script(ctx.env(), **conn);
           ctx.Check(scripted.ok(), scripted.ToString());
