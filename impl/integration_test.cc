@@ -10,8 +10,9 @@
 #include "impl/conn.h"
 #include "impl/errors.h"
 #include "impl/sync.h"
-#include "impl/testing/harness.h"
-#include "impl/testing/wire_harness.h"
+#include "impl/testing/echo_service.h"
+#include "sim/testing/harness.h"
+#include "sim/testing/wire_harness.h"
 
 namespace drpc {
 namespace {
@@ -51,7 +52,8 @@ TEST_P(IntegrationTest, ManyConcurrentUnaryCallsOnOneConnectionAllSucceed) {
       wg.Add();
       p.env().scheduler().Spawn(absl::StrCat("call ", i), [&, i] {
         CallContext call(p.env());
-        absl::StatusOr<std::string> r = p.conn().Invoke(call, "/echo.Echo/Unary", absl::StrCat(i));
+        absl::StatusOr<std::string> r =
+            p.conn().Invoke(call, "/interop.Echo/Unary", absl::StrCat(i));
         ok += r.ok() && *r == absl::StrCat(i);
         wg.Done();
       });
@@ -66,7 +68,7 @@ TEST_P(IntegrationTest, CancellingAfterTheCallFinishedKeepsTheConnection) {
   Run([](Pair& p, sim::SimContext& ctx) {
     for (int i = 0; i < 20; ++i) {
       CallContext call(p.env());
-      ctx.Check(p.conn().Invoke(call, "/echo.Echo/Unary", "x").ok(), "call");
+      ctx.Check(p.conn().Invoke(call, "/interop.Echo/Unary", "x").ok(), "call");
       call.Cancel();
     }
     ctx.Check(!p.conn().closed().IsSet(), "connection closed");
@@ -77,7 +79,7 @@ TEST_P(IntegrationTest, CancellingAfterTheCallFinishedKeepsTheConnection) {
 TEST_P(IntegrationTest, CancellingAStreamMakesSendEofAndRecvCanceled) {
   Run([](Pair& p, sim::SimContext& ctx) {
     CallContext call(p.env());
-    absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/echo.Echo/Bidi");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/interop.Echo/Bidi");
     ctx.Check((*s)->Send("a").ok() && (*s)->Recv().ok(), "echo");
     call.Cancel();
     absl::Status send;
@@ -110,7 +112,7 @@ TEST_P(IntegrationTest, ClientCancelReachesTheServerHandler) {
     Signal done(p.env());
     absl::StatusOr<std::string> slow;
     p.env().scheduler().Spawn("unary", [&] {
-      slow = p.conn().Invoke(unary, "/echo.Echo/Slow", "x");
+      slow = p.conn().Invoke(unary, "/interop.Echo/Slow", "x");
       done.Set();
     });
     SleepFor(p.env(), Duration::Millis(1));
@@ -150,7 +152,8 @@ TEST_P(IntegrationTest, RepeatedCancelledCallsReuseOneConnection) {
   Run([](Pair& p, sim::SimContext& ctx) {
     for (int i = 0; i < 300; ++i) {
       CallContext call(p.env());
-      absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/echo.Echo/ClientStream");
+      absl::StatusOr<std::shared_ptr<RpcStream>> s =
+          p.conn().NewStream(call, "/interop.Echo/ClientStream");
       ctx.Check(s.ok() && (*s)->SendLast("abc").ok(), "send");
       absl::StatusOr<std::string> r = (*s)->Recv();
       ctx.Check(r.ok() && *r == "3", r.status().ToString());
@@ -182,7 +185,7 @@ TEST_P(IntegrationTest, ErrorCodesAndTextsArriveIntact) {
 TEST_P(IntegrationTest, LargeMessagesBothWaysConcurrently) {
   Run([](Pair& p, sim::SimContext& ctx) {
     CallContext call(p.env());
-    absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/echo.Echo/Bidi");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/interop.Echo/Bidi");
     auto message = [](int i) {
       return std::string(static_cast<size_t>((i * 7919) % (128 * 1024)), static_cast<char>('a' + i % 26));
     };
@@ -250,7 +253,8 @@ TEST_P(IntegrationTest, ShutdownLetsRunningCallsFinishAndRefusesNewOnes) {
     ctx.Check(running.ok() && *running == "slept", running.status().ToString());
     shut.Wait("shutdown");
     CallContext late(env);
-    ctx.Check(!p.conn().Invoke(late, "/echo.Echo/Unary", "x").ok(), "a call after shutdown worked");
+    ctx.Check(!p.conn().Invoke(late, "/interop.Echo/Unary", "x").ok(),
+              "a call after shutdown worked");
   }, 3, &router);
 }
 
@@ -262,7 +266,7 @@ TEST_P(IntegrationTest, ShutdownCancelsCallsStillRunningAtTheDeadline) {
     Signal done(env);
     env.scheduler().Spawn("slow call", [&] {
       CallContext call(env);
-      slow = p.conn().Invoke(call, "/echo.Echo/Slow", "x");
+      slow = p.conn().Invoke(call, "/interop.Echo/Slow", "x");
       done.Set();
     });
     SleepFor(env, Duration::Millis(1));
@@ -334,7 +338,7 @@ TEST_P(IntegrationTest, BlockedTransportCancelYieldsExactlyCanceled) {
     absl::StatusOr<std::string> reply;
     Signal done(c.sim.env());
     c.sim.env().scheduler().Spawn("caller", [&] {
-      reply = c.conn.Invoke(call, "/echo.Echo/Unary", std::string(100 * 1024, 'u'));
+      reply = c.conn.Invoke(call, "/interop.Echo/Unary", std::string(100 * 1024, 'u'));
       done.Set();
     });
     SleepFor(c.sim.env(), Duration::Millis(5));

@@ -20,8 +20,8 @@
 #include "impl/errors.h"
 #include "impl/manager.h"
 #include "impl/sync.h"
-#include "impl/testing/wire_harness.h"
 #include "proto/metadata.h"
+#include "sim/testing/wire_harness.h"
 
 namespace drpc {
 namespace {

@@ -10,10 +10,10 @@
 #include "impl/conn.h"
 #include "impl/errors.h"
 #include "impl/sync.h"
-#include "impl/testing/wire_harness.h"
 #include "proto/error_codec.h"
 #include "proto/metadata.h"
 #include "proto/splitter.h"
+#include "sim/testing/wire_harness.h"
 
 namespace drpc {
 namespace {

@@ -1,4 +1,4 @@
-// echo_server: serves the interop.Echo test service (tools/interop/echo_service.h) over TCP on the
+// echo_server: serves the interop.Echo test service (impl/testing/echo_service.h) over TCP on the
 // production runtime, until SIGINT or SIGTERM.
 //
 //   bazel run //tools:echo_server -- --addr=127.0.0.1:7777 [--mux] [--migrate_header]
@@ -16,8 +16,8 @@
 #include "impl/runtime/runtime.h"
 #include "impl/runtime/signals.h"
 #include "impl/runtime/tcp_server.h"
+#include "impl/testing/echo_service.h"
 #include "tools/cli_flags.h"
-#include "tools/interop/echo_service.h"
 
 namespace drpc {
 namespace {
@@ -83,7 +83,7 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "echo_server: %s\n", rt.status().ToString().c_str());
     return 1;
   }
-  const Router router = interop::EchoRouter();
+  const Router router = testing::EchoRouter();
   absl::StatusOr<std::unique_ptr<runtime::TcpServer>> server =
       runtime::TcpServer::Start(**rt, router, config.server);
   if (!server.ok()) {

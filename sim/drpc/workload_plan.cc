@@ -1,4 +1,4 @@
-#include "sim/workload_plan.h"
+#include "sim/drpc/workload_plan.h"
 
 #include <vector>
 

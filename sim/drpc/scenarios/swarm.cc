@@ -1,8 +1,8 @@
-// Swarm scenarios: the general RPC workload (sim/workload.h) with every knob drawn from the tape
-// — both ends' Options, links, faults, the RPC mix, cancels, deadlines, early closes, handler
+// Swarm scenarios: the general RPC workload (sim/drpc/workload.h) with every knob drawn from the
+// tape — both ends' Options, links, faults, the RPC mix, cancels, deadlines, early closes, handler
 // errors, connection closes and server shutdowns — in each mode.
+#include "sim/drpc/workload.h"
 #include "sim/scenario.h"
-#include "sim/workload.h"
 
 namespace drpc::sim {
 namespace {

@@ -1,4 +1,4 @@
-#include "sim/wire_oracle.h"
+#include "sim/drpc/wire_oracle.h"
 
 #include <deque>
 #include <map>
@@ -8,11 +8,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "impl/options.h"
+#include "proto/base/check.h"
 #include "proto/frame.h"
 #include "proto/limits.h"
 #include "proto/metadata.h"
 #include "proto/window.h"
-#include "proto/base/check.h"
 
 namespace drpc::sim {
 namespace {

@@ -1,4 +1,4 @@
-#include "sim/workload.h"
+#include "sim/drpc/workload.h"
 
 #include <algorithm>
 #include <initializer_list>
@@ -12,9 +12,9 @@
 #include "impl/sync.h"
 #include "proto/base/check.h"
 #include "proto/limits.h"
-#include "sim/wire_oracle.h"
-#include "sim/workload_calls.h"
-#include "sim/workload_ledger.h"
+#include "sim/drpc/wire_oracle.h"
+#include "sim/drpc/workload_calls.h"
+#include "sim/drpc/workload_ledger.h"
 
 namespace drpc::sim {
 namespace {

@@ -1,10 +1,10 @@
-#include "impl/testing/wire_harness.h"
+#include "sim/testing/wire_harness.h"
 
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "impl/sync.h"
-#include "impl/testing/harness.h"
+#include "sim/testing/harness.h"
 
 namespace drpc::testing {
 namespace {

@@ -30,8 +30,8 @@
 //
 // The first violation is reported once (with the last frames of the stream concerned); the
 // oracle then stops checking that end, so one bug does not cascade into a flood of reports.
-#ifndef DRPC_SIM_WIRE_ORACLE_H_
-#define DRPC_SIM_WIRE_ORACLE_H_
+#ifndef DRPC_SIM_DRPC_WIRE_ORACLE_H_
+#define DRPC_SIM_DRPC_WIRE_ORACLE_H_
 
 #include <cstdint>
 #include <memory>
@@ -91,4 +91,4 @@ class WireOracle {
 
 }  // namespace drpc::sim
 
-#endif  // DRPC_SIM_WIRE_ORACLE_H_
+#endif  // DRPC_SIM_DRPC_WIRE_ORACLE_H_

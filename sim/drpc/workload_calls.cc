@@ -1,4 +1,4 @@
-#include "sim/workload_calls.h"
+#include "sim/drpc/workload_calls.h"
 
 #include <string>
 #include <utility>

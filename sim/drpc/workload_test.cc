@@ -1,14 +1,14 @@
-// The workload's oracles must fire: each sabotage of the server (sim/workload.h) is caught within
-// a few seeds, with the oracle that names it; the plan and payload codecs round-trip and tell a
-// message of another call from its own.
-#include "sim/workload.h"
+// The workload's oracles must fire: each sabotage of the server (sim/drpc/workload.h) is caught
+// within a few seeds, with the oracle that names it; the plan and payload codecs round-trip and
+// tell a message of another call from its own.
+#include "sim/drpc/workload.h"
 
 #include <string>
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
+#include "sim/drpc/workload_plan.h"
 #include "sim/simulation.h"
-#include "sim/workload_plan.h"
 
 namespace drpc::sim {
 namespace {

@@ -1,8 +1,8 @@
 // The simulator under `bazel test`: default sweeps of every registered scenario, the race
 // coverage each sweep must reach, a determinism self-check, and Bazel test sharding.
 //
-//   bazel test //sim:scenario_sweep_test                 # every scenario's default sweep
-//   bazel test //sim:long_sweep_test                     # manual: ~100k seeds over all scenarios
+//   bazel test //sim/drpc:scenario_sweep_test   # every scenario's default sweep
+//   bazel test //sim/drpc:long_sweep_test       # manual: ~100k seeds over all scenarios
 //
 // Sharding (TEST_TOTAL_SHARDS / TEST_SHARD_INDEX; TEST_SHARD_STATUS_FILE is touched to say so):
 //   * by scenario (default): scenario i of the sorted list runs on shard i % shards, whole, so

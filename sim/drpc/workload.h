@@ -8,13 +8,13 @@
 //   w.cancel_per_mille = 200;
 //   RunWorkload(ctx, w);   // inside a scenario body; failures go to ctx.Fail
 //
-// What a run does: draws both ends' Options from their legal ranges (swarm testing, unless
-// `swarm` is off) and the network's link and fault profiles; starts a server and the client
-// connections, every transport tapped by the wire oracle (sim/wire_oracle.h); each caller fiber
-// makes `rpcs_per_caller` calls of a random shape. Each call carries its plan — what the client
-// will send and what the handler must answer — in its metadata, so both sides act out one plan.
-// Every message carries (rpc, direction, index) and bytes derived from them, so the receiver can
-// tell a message of the wrong stream, a duplicate, a reordering or a corruption.
+// What a run does: draws both ends' Options from their legal ranges (swarm testing, unless `swarm`
+// is off) and the network's link and fault profiles; starts a server and the client connections,
+// every transport tapped by the wire oracle (sim/drpc/wire_oracle.h); each caller fiber makes
+// `rpcs_per_caller` calls of a random shape. Each call carries its plan — what the client will send
+// and what the handler must answer — in its metadata, so both sides act out one plan. Every message
+// carries (rpc, direction, index) and bytes derived from them, so the receiver can tell a message
+// of the wrong stream, a duplicate, a reordering or a corruption.
 //
 // Oracles, on every run:
 //   * the wire oracle on every frame both ends send and receive;
@@ -29,8 +29,8 @@
 //     `liveness_bound` after that, and a fresh connection must then serve calls;
 //   * leaks: every client stream object is released once the run is over (plus the simulator's
 //     own fiber, timer and transport checks).
-#ifndef DRPC_SIM_WORKLOAD_H_
-#define DRPC_SIM_WORKLOAD_H_
+#ifndef DRPC_SIM_DRPC_WORKLOAD_H_
+#define DRPC_SIM_DRPC_WORKLOAD_H_
 
 #include <cstdint>
 #include <functional>
@@ -144,4 +144,4 @@ void DrawOptions(SimContext& ctx, WorkloadMode mode, size_t message_max_bytes, O
 
 }  // namespace drpc::sim
 
-#endif  // DRPC_SIM_WORKLOAD_H_
+#endif  // DRPC_SIM_DRPC_WORKLOAD_H_

@@ -1,4 +1,4 @@
-#include "tools/interop/echo_service.h"
+#include "impl/testing/echo_service.h"
 
 #include <string>
 #include <vector>
@@ -8,7 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "impl/errors.h"
 
-namespace drpc::interop {
+namespace drpc::testing {
 
 Router EchoRouter() {
   Router r;
@@ -59,17 +59,19 @@ Router EchoRouter() {
   r.Unary("/interop.Echo/Meta",
           [](CallContext& ctx, absl::string_view) -> absl::StatusOr<std::string> {
             std::vector<std::string> pairs;
-            for (const auto& [k, v] : ctx.incoming_metadata()) pairs.push_back(absl::StrCat(k, "=", v));
+            for (const auto& [k, v] : ctx.incoming_metadata()) {
+              pairs.push_back(absl::StrCat(k, "=", v));
+            }
             return absl::StrJoin(pairs, ";");
           })
       .IgnoreError();
   r.Unary("/interop.Echo/Slow",
           [](CallContext& ctx, absl::string_view) -> absl::StatusOr<std::string> {
-            ctx.done_signal().Wait("interop Slow: waiting for cancellation");
+            ctx.done_signal().Wait("echo Slow: waiting for cancellation");
             return ctx.err();
           })
       .IgnoreError();
   return r;
 }
 
-}  // namespace drpc::interop
+}  // namespace drpc::testing

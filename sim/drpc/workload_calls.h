@@ -1,16 +1,16 @@
 // The workload's two sides: the handlers a server runs (a Router for "/sim.Load/*") and the
 // client calls, each acting out the RpcPlan in the call's metadata and writing the Ledger.
-#ifndef DRPC_SIM_WORKLOAD_CALLS_H_
-#define DRPC_SIM_WORKLOAD_CALLS_H_
+#ifndef DRPC_SIM_DRPC_WORKLOAD_CALLS_H_
+#define DRPC_SIM_DRPC_WORKLOAD_CALLS_H_
 
 #include <memory>
 #include <vector>
 
 #include "impl/router.h"
 #include "impl/stream.h"
+#include "sim/drpc/workload.h"
+#include "sim/drpc/workload_ledger.h"
 #include "sim/simulation.h"
-#include "sim/workload.h"
-#include "sim/workload_ledger.h"
 
 namespace drpc::sim {
 
@@ -64,4 +64,4 @@ class Caller {
 
 }  // namespace drpc::sim
 
-#endif  // DRPC_SIM_WORKLOAD_CALLS_H_
+#endif  // DRPC_SIM_DRPC_WORKLOAD_CALLS_H_

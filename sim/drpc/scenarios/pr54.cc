@@ -1,12 +1,12 @@
 // The stress and multiplexing suite of cockroachdb/drpc PR #54, as deterministic scenarios.
 //
-// Each test of the PR becomes a workload (sim/workload.h) with every oracle on, in mux mode and,
-// where one stream at a time makes the test meaningful, in upstream mode. Sizes are scaled to
+// Each test of the PR becomes a workload (sim/drpc/workload.h) with every oracle on, in mux mode
+// and, where one stream at a time makes the test meaningful, in upstream mode. Sizes are scaled to
 // what a simulated run does in well under a second; seeds add what the Go tests got from running
 // many times: each seed is a different interleaving, link and Options draw.
 #include "proto/limits.h"
+#include "sim/drpc/workload.h"
 #include "sim/scenario.h"
-#include "sim/workload.h"
 
 namespace drpc::sim {
 namespace {

@@ -1,8 +1,8 @@
 // The workload's ledger: what each call and each connection went through, written by the client
 // callers and the server handlers as it happens, and the outcome oracle that judges each call
-// against its own history (sim/workload.h explains the rules).
-#ifndef DRPC_SIM_WORKLOAD_LEDGER_H_
-#define DRPC_SIM_WORKLOAD_LEDGER_H_
+// against its own history (sim/drpc/workload.h explains the rules).
+#ifndef DRPC_SIM_DRPC_WORKLOAD_LEDGER_H_
+#define DRPC_SIM_DRPC_WORKLOAD_LEDGER_H_
 
 #include <cstdint>
 #include <map>
@@ -13,8 +13,8 @@
 #include "absl/status/status.h"
 #include "impl/conn.h"
 #include "impl/env.h"
-#include "sim/workload.h"
-#include "sim/workload_plan.h"
+#include "sim/drpc/workload.h"
+#include "sim/drpc/workload_plan.h"
 
 namespace drpc::sim {
 
@@ -93,4 +93,4 @@ class Ledger {
 
 }  // namespace drpc::sim
 
-#endif  // DRPC_SIM_WORKLOAD_LEDGER_H_
+#endif  // DRPC_SIM_DRPC_WORKLOAD_LEDGER_H_

@@ -1,7 +1,7 @@
 // The wire oracle must see what it claims to see: each rule is broken once on purpose (hand-made
 // frames written through a tapped transport) and must be reported, naming the rule; a legal
 // exchange must pass without a report.
-#include "sim/wire_oracle.h"
+#include "sim/drpc/wire_oracle.h"
 
 #include <string>
 #include <vector>

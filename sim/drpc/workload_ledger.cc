@@ -1,4 +1,4 @@
-#include "sim/workload_ledger.h"
+#include "sim/drpc/workload_ledger.h"
 
 #include <utility>
 

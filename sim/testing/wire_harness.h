@@ -2,8 +2,8 @@
 // RawPeer playing the client against our server, and a RawPeer against a bare Manager (to look at
 // a manager's internals) (testonly). `network` configures the simulated link (e.g. a small
 // buffer_bytes, so that a RawPeer that pauses reading blocks our writes soon).
-#ifndef DRPC_IMPL_TESTING_WIRE_HARNESS_H_
-#define DRPC_IMPL_TESTING_WIRE_HARNESS_H_
+#ifndef DRPC_SIM_TESTING_WIRE_HARNESS_H_
+#define DRPC_SIM_TESTING_WIRE_HARNESS_H_
 
 #include <functional>
 #include <memory>
@@ -59,4 +59,4 @@ void ExpectFrames(sim::SimContext& sim, absl::string_view what, absl::string_vie
 
 }  // namespace drpc::testing
 
-#endif  // DRPC_IMPL_TESTING_WIRE_HARNESS_H_
+#endif  // DRPC_SIM_TESTING_WIRE_HARNESS_H_

@@ -6,8 +6,8 @@
 //   absl::StatusOr<RpcPlan> p = DecodePlan(md[kPlanMetadataKey]);  // handler
 //   std::string m = MakePayload(plan.id, Direction::kRequest, 2, plan.RequestSize(2));
 //   if (std::string why = CheckPayload(...); !why.empty()) ...  // wrong stream, order, bytes
-#ifndef DRPC_SIM_WORKLOAD_PLAN_H_
-#define DRPC_SIM_WORKLOAD_PLAN_H_
+#ifndef DRPC_SIM_DRPC_WORKLOAD_PLAN_H_
+#define DRPC_SIM_DRPC_WORKLOAD_PLAN_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -66,4 +66,4 @@ std::string CheckPayload(absl::string_view data, uint64_t rpc, PayloadDirection 
 
 }  // namespace drpc::sim
 
-#endif  // DRPC_SIM_WORKLOAD_PLAN_H_
+#endif  // DRPC_SIM_DRPC_WORKLOAD_PLAN_H_

@@ -1,15 +1,16 @@
 // Test harness for impl/: a client Conn and a Server over one simulated connection, run as a
-// simulator scenario (testonly).
+// simulator scenario (testonly). impl/'s tests run on the simulator through this folder.
 //
 //   RunPair(options, [](Pair& p, SimContext& ctx) {
-//     auto reply = p.conn().Invoke(p.ctx(), "/echo.Echo/Unary", "hi");
+//     auto reply = p.conn().Invoke(p.ctx(), "/interop.Echo/Unary", "hi");
 //     ctx.Check(reply.ok() && *reply == "hi", "echo");
 //   });
 //
-// The server serves an echo Router (see EchoRouter) unless the test passes its own. Both sides
-// are closed and every fiber joined at the end, so the simulator's leak check applies.
-#ifndef DRPC_IMPL_TESTING_HARNESS_H_
-#define DRPC_IMPL_TESTING_HARNESS_H_
+// The server serves the echo service (impl/testing/echo_service.h) unless the test passes its own
+// handler. Both sides are closed and every fiber joined at the end, so the simulator's leak check
+// applies.
+#ifndef DRPC_SIM_TESTING_HARNESS_H_
+#define DRPC_SIM_TESTING_HARNESS_H_
 
 #include <functional>
 #include <memory>
@@ -19,17 +20,11 @@
 #include "impl/options.h"
 #include "impl/router.h"
 #include "impl/server.h"
+#include "impl/testing/echo_service.h"
 #include "sim/network.h"
 #include "sim/simulation.h"
 
 namespace drpc::testing {
-
-// Unary "/echo.Echo/Unary" echoes; "/echo.Echo/Fail" fails with code 42 "boom";
-// "/echo.Echo/Bidi" echoes each message until EOF; "/echo.Echo/ServerStream" sends N messages
-// "msg-i" for a decimal request N; "/echo.Echo/ClientStream" replies with the total byte count;
-// "/echo.Echo/Meta" replies with the sorted metadata as k=v;k=v; "/echo.Echo/Slow" waits for its
-// context and returns its error.
-Router EchoRouter();
 
 class Pair {
  public:
@@ -66,4 +61,4 @@ inline Options MuxOptions() {
 
 }  // namespace drpc::testing
 
-#endif  // DRPC_IMPL_TESTING_HARNESS_H_
+#endif  // DRPC_SIM_TESTING_HARNESS_H_
