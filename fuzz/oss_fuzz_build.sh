@@ -18,11 +18,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 : "${OUT:?set OUT to the output directory}"
 mkdir -p "$OUT"
 
-harnesses=(frame_parser upstream_assembler mux_assembler metadata_decoder error_decoder)
+harnesses=(frame_parser upstream_assembler mux_assembler metadata_decoder error_decoder
+  grpc_error_decoder)
 proto_sources=(
   proto/base/check.cc proto/base/status.cc proto/varint.cc proto/frame.cc
   proto/upstream_assembler.cc proto/mux_assembler.cc proto/splitter.cc proto/metadata.cc
-  proto/error_codec.cc proto/window.cc
+  proto/error_codec.cc proto/window.cc proto/grpc_status.cc proto/protobuf_wire.cc
 )
 absl_libs=$(pkg-config --libs absl_statusor absl_status absl_strings absl_str_format)
 

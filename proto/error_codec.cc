@@ -1,8 +1,12 @@
 #include "proto/error_codec.h"
 
+#include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "proto/base/check.h"
+#include "proto/grpc_status.h"
 #include "proto/limits.h"
+#include "proto/protobuf_wire.h"
 
 namespace drpc {
 namespace {
@@ -18,7 +22,80 @@ absl::string_view TruncateUtf8(absl::string_view text, size_t max_bytes) {
   return text.substr(0, end);
 }
 
+std::string Quoted(absl::string_view text) {
+  constexpr size_t kShownMaxBytes = 200;
+  return absl::StrCat("\"", absl::CHexEscape(text.substr(0, kShownMaxBytes)), "\"",
+                      text.size() > kShownMaxBytes ? "..." : "");
+}
+
+std::string EncodeGrpcStatusBody(const RemoteError& error) {
+  GrpcStatus status;
+  status.code = GrpcCodeForDrpcCode(error.code);
+  const std::string valid =
+      pb::IsValidUtf8(error.text) ? std::string() : pb::ToValidUtf8(error.text);
+  status.message = std::string(TruncateUtf8(valid.empty() ? error.text : valid,
+                                            limits::kErrorTextMaxBytes));
+  size_t detail_bytes = 0;
+  for (const std::string& d : error.details) {
+    // One place stays free for the code detail.
+    if (status.details.size() + 1 >= limits::kErrorDetailsMaxCount) break;
+    if (d.size() > limits::kErrorDetailsMaxBytes - detail_bytes) continue;
+    // A Go peer rejects the whole body over one malformed Any; a stale code detail would
+    // contradict the code.
+    if (!DecodeAny(d).ok() || DecodeDrpcCodeDetail(d).has_value()) continue;
+    status.details.push_back(d);
+    detail_bytes += d.size();
+  }
+  if (DrpcCodeNeedsDetail(error.code)) status.details.push_back(EncodeDrpcCodeDetail(error.code));
+  std::string out(1, static_cast<char>(kGrpcStatusErrorVersion));
+  out += EncodeGrpcStatus(status);
+  DRPC_DCHECK_LE(out.size(), limits::kGrpcErrorBodyMaxBytes);
+  return out;
+}
+
+absl::StatusOr<RemoteError> DecodeGrpcStatusBody(absl::string_view body) {
+  if (body.empty()) return absl::InvalidArgumentError("empty error data");
+  const uint8_t version = static_cast<uint8_t>(body[0]);
+  if (version != kGrpcStatusErrorVersion) {
+    std::string message = absl::StrCat("unsupported error version: ", version);
+    if (std::optional<std::string> note = OtherErrorFormatNote(ErrorFormat::kGrpcStatus, body)) {
+      absl::StrAppend(&message, " (", *note, ")");
+    }
+    return absl::InvalidArgumentError(message);
+  }
+  absl::StatusOr<GrpcStatus> status = DecodeGrpcStatus(body.substr(1));
+  if (!status.ok()) {
+    return absl::Status(status.status().code(),
+                        absl::StrCat("failed to unmarshal error: ", status.status().message()));
+  }
+  RemoteError error;
+  error.text = std::move(status->message);
+  std::optional<uint64_t> detail_code;
+  for (std::string& d : status->details) {
+    // The code detail is ours only next to Unknown, where we put it; elsewhere it is opaque.
+    std::optional<uint64_t> code =
+        status->code == kGrpcUnknown ? DecodeDrpcCodeDetail(d) : std::nullopt;
+    if (code.has_value()) {
+      detail_code = code;
+    } else {
+      error.details.push_back(std::move(d));
+    }
+  }
+  error.code = detail_code.has_value() ? *detail_code : DrpcCodeForGrpcCode(status->code);
+  return error;
+}
+
 }  // namespace
+
+absl::string_view ErrorFormatName(ErrorFormat format) {
+  return format == ErrorFormat::kUpstream ? "upstream" : "grpc-status";
+}
+
+std::optional<ErrorFormat> ErrorFormatFromName(absl::string_view name) {
+  if (name == "upstream") return ErrorFormat::kUpstream;
+  if (name == "grpc-status") return ErrorFormat::kGrpcStatus;
+  return std::nullopt;
+}
 
 std::string EncodeError(uint64_t code, absl::string_view text) {
   const absl::string_view sent = TruncateUtf8(text, limits::kErrorTextMaxBytes);
@@ -41,6 +118,48 @@ RemoteError DecodeError(absl::string_view body) {
     code = (code << 8) | static_cast<uint8_t>(body[i]);
   }
   return RemoteError{code, std::string(body.substr(limits::kErrorCodeBytes))};
+}
+
+std::string EncodeErrorBody(ErrorFormat format, const RemoteError& error) {
+  if (format == ErrorFormat::kUpstream) return EncodeError(error.code, error.text);
+  return EncodeGrpcStatusBody(error);
+}
+
+absl::StatusOr<RemoteError> DecodeErrorBody(ErrorFormat format, absl::string_view body) {
+  if (format == ErrorFormat::kUpstream) return DecodeError(body);
+  return DecodeGrpcStatusBody(body);
+}
+
+std::optional<std::string> OtherErrorFormatNote(ErrorFormat format, absl::string_view body) {
+  if (format == ErrorFormat::kUpstream) {
+    if (body.empty() || static_cast<uint8_t>(body[0]) != kGrpcStatusErrorVersion) {
+      return std::nullopt;
+    }
+    absl::StatusOr<GrpcStatus> s = DecodeGrpcStatus(body.substr(1));
+    if (!s.ok()) return std::nullopt;
+    return absl::StrCat("the body is also a well-formed gRPC-status error body (the mux fork's "
+                        "format): grpc code=", s->code, " message=", Quoted(s->message));
+  }
+  // An upstream body with a code below 2^56 starts with 0: never a gRPC-status body.
+  if (body.size() < limits::kErrorCodeBytes || body[0] != 0) return std::nullopt;
+  const RemoteError e = DecodeError(body);
+  return absl::StrCat("it looks like an upstream drpc error body: code=", e.code,
+                      " text=", Quoted(e.text));
+}
+
+std::string RefusalErrorText(uint64_t max_streams) {
+  return absl::StrCat("too many concurrent streams: refused: at most ", max_streams,
+                      " concurrent streams");
+}
+
+std::string MessageTooLargeErrorText(uint64_t max_message_bytes) {
+  return absl::StrCat("message too large: message size exceeds maximum of ", max_message_bytes,
+                      " bytes");
+}
+
+std::string RecvQueueCapErrorText(uint64_t cap_bytes) {
+  return absl::StrCat("receive queue cap exceeded: receive queue exceeded its ", cap_bytes,
+                      "-byte cap");
 }
 
 }  // namespace drpc

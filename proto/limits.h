@@ -53,6 +53,20 @@ inline constexpr size_t kMetadataEntriesMaxCount = 4096;
 inline constexpr size_t kErrorTextMaxBytes = 64 * kKiB;
 // Error body: 8-byte big-endian code, then text.
 inline constexpr size_t kErrorCodeBytes = 8;
+// Error body in the mux fork's format (proto/grpc_status.h): 0x01 + google.rpc.Status. Details
+// (opaque google.protobuf.Any messages) a sender keeps within these bounds; a receiver rejects a
+// body with more than kErrorDetailsMaxCount of them (a hostile body of empty details would
+// otherwise cost a string per two bytes).
+inline constexpr size_t kErrorVersionBytes = 1;
+inline constexpr size_t kErrorDetailsMaxCount = 64;
+inline constexpr size_t kErrorDetailsMaxBytes = 64 * kKiB;
+// Our own detail carrying a DRPC code gRPC cannot express (type URL + one varint, with tags).
+inline constexpr size_t kErrorCodeDetailMaxBytes = 64;
+// The largest such body we send: version, code field, message field, details (each with a tag and
+// a length of at most 5 bytes), the code detail.
+inline constexpr size_t kGrpcErrorBodyMaxBytes =
+    kErrorVersionBytes + (1 + kVarintMaxBytes) + (1 + 5 + kErrorTextMaxBytes) +
+    kErrorDetailsMaxBytes + kErrorDetailsMaxCount * (1 + 5) + (1 + 5 + kErrorCodeDetailMaxBytes);
 // The drpcmigrate connection prefix "DRPC!!!1" (spec §10).
 inline constexpr size_t kMigrateHeaderBytes = 8;
 
@@ -61,6 +75,14 @@ inline constexpr size_t kMigrateHeaderBytes = 8;
 inline constexpr uint64_t kWindowDefaultBytes = 1 * kMiB;
 inline constexpr uint64_t kWindowMinBytes = 1;
 inline constexpr uint64_t kWindowMaxBytes = (uint64_t{1} << 31) - 1;
+
+// --- Compression (mux mode, per stream; proto/compression.h) -------------------------------------
+// The MinLZ block format's largest block; "minlz-fastest" sends larger messages as Snappy blocks.
+inline constexpr size_t kMinLzBlockMaxBytes = 8 * kMiB;
+// "minlz-fastest" sends messages of at most this size as Snappy blocks (the fork's rule).
+inline constexpr size_t kMinLzSnappyThresholdBytes = 4 * kKiB;
+// Largest length a Snappy block header can state (a uvarint32, as in Go's and Google's decoders).
+inline constexpr uint64_t kSnappyBlockMaxBytes = 0xFFFFFFFFu;
 
 // --- Connection-level bounds (impl/ options take defaults and ranges from here) ------------------
 // Concurrent streams per mux connection.
@@ -130,6 +152,12 @@ static_assert(kRpcNameMaxBytes <= kPacketDefaultMaxBytes);
 static_assert(kMetadataMaxBytes <= kPacketDefaultMaxBytes);
 static_assert(kErrorCodeBytes + kErrorTextMaxBytes <= kPacketDefaultMaxBytes,
               "an Error packet is one frame and must fit a default Go reader");
+static_assert(kGrpcErrorBodyMaxBytes <= kPacketDefaultMaxBytes,
+              "a fork-format Error packet is one frame and must fit a default Go reader");
+static_assert(kGrpcErrorBodyMaxBytes + kFrameHeaderMaxBytes <= kControlQueueMaxBytes,
+              "the control queue holds at least one largest fork-format Error frame");
+static_assert(kMinLzSnappyThresholdBytes < kMinLzBlockMaxBytes);
+static_assert(kMinLzBlockMaxBytes <= kSnappyBlockMaxBytes);
 static_assert(kWindowMinBytes <= kWindowDefaultBytes && kWindowDefaultBytes <= kWindowMaxBytes);
 static_assert(kRecvQueueDefaultMaxCount <= kRecvQueueLimitMaxCount);
 static_assert(kStreamsDefaultMaxCount <= kStreamsLimitMaxCount);

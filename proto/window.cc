@@ -42,4 +42,37 @@ absl::StatusOr<uint64_t> DecodeWindowUpdate(absl::string_view body) {
   return delta;
 }
 
+void AppendWindowUpdateFrame(std::string& out, uint64_t stream, uint64_t delta_bytes) {
+  DRPC_CHECK_GE(stream, 1u);
+  DRPC_CHECK_GE(delta_bytes, 1u);
+  std::string body;
+  AppendVarint(body, delta_bytes);
+  AppendFrame(out, Frame{.id = {stream, 0}, .kind = Kind::kWindowUpdate, .done = true,
+                         .control = true, .data = body});
+}
+
+absl::StatusOr<uint64_t> ParseForkWindowUpdate(const Frame& frame) {
+  if (frame.kind != Kind::kWindowUpdate) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid window update: kind ", KindName(frame.kind)));
+  }
+  if (!frame.control || !frame.done) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid window update: the ", frame.control ? "done" : "control", " bit is not set"));
+  }
+  if (frame.id.stream == 0) {
+    return absl::InvalidArgumentError(
+        "invalid window update: stream 0 (reserved for a connection-level window)");
+  }
+  uint64_t delta = 0;
+  size_t n = 0;
+  if (DecodeVarint(frame.data, &delta, &n) != VarintStatus::kOk || n != frame.data.size() ||
+      delta == 0) {
+    // The body rules are DecodeWindowUpdate's, without its upper bound.
+    absl::StatusOr<uint64_t> d = DecodeWindowUpdate(frame.data);
+    return d.ok() ? absl::InvalidArgumentError("invalid window update") : d.status();
+  }
+  return delta;
+}
+
 }  // namespace drpc

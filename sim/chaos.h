@@ -12,6 +12,7 @@
 
 #include "absl/strings/string_view.h"
 #include "impl/env.h"
+#include "sim/recorder.h"
 #include "sim/tape.h"
 
 namespace drpc::sim {
@@ -27,7 +28,15 @@ class SimChaos final : public Chaos {
   bool Buggify(absl::string_view site) override;
   uint64_t ChooseRare(absl::string_view site, uint64_t n) override;
   // Recorded whether or not chaos is enabled: situations are observations, not decisions.
-  void Reach(absl::string_view situation) override { reached_.emplace(situation); }
+  void Reach(absl::string_view situation) override {
+    reached_.emplace(situation);
+    if (recorder_ != nullptr) recorder_->Reach(clock_->Now(), situation);
+  }
+  // Reached situations also go to `recorder` (stamped with `clock`'s time).
+  void set_recorder(Recorder* recorder, const Clock* clock) {
+    recorder_ = recorder;
+    clock_ = clock;
+  }
 
   // Situations impl/ reported with Reach in this run.
   const std::set<std::string, std::less<>>& reached() const { return reached_; }
@@ -41,6 +50,8 @@ class SimChaos final : public Chaos {
   std::map<std::string, bool, std::less<>> site_enabled_;
   std::map<std::string, uint64_t, std::less<>> fired_;
   std::set<std::string, std::less<>> reached_;
+  Recorder* recorder_ = nullptr;
+  const Clock* clock_ = nullptr;
 };
 
 }  // namespace drpc::sim

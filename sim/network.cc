@@ -204,6 +204,7 @@ void SimNetwork::Connection::Strike(int d) {
   net->trace_->Mix(0xfa);
   net->trace_->Mix(id);
   Log(absl::StrCat("fault strikes: ", plan.ToString()));
+  if (net->recorder_ != nullptr) net->recorder_->Fault(net->env_->clock().Now(), id, d, plan.ToString());
   const int writer = d;
   switch (plan.kind) {
     case FaultPlan::Kind::kReset:
@@ -246,6 +247,7 @@ absl::Status SimNetwork::Connection::WriteStatus(int e) const {
 }
 
 absl::Status SimNetwork::Connection::Write(int e, absl::string_view data) {
+  if (net->recorder_ != nullptr) net->recorder_->Write(net->env_->clock().Now(), id, e, data.size());
   Pipe& p = *pipes[e];
   size_t done = 0;
   for (;;) {
@@ -321,6 +323,7 @@ void SimNetwork::Connection::Close(int e) {
   if (!open[e]) return;
   open[e] = false;
   Log(absl::StrCat(EndpointName(e), " closed"));
+  if (net->recorder_ != nullptr) net->recorder_->Close(net->env_->clock().Now(), id, e);
   Pipe& out = *pipes[e];
   Pipe& in = *pipes[1 - e];
   if (!out.fin_queued && !reset) {
@@ -347,6 +350,7 @@ class SimNetwork::Endpoint final : public Transport {
   absl::Status CloseWrite() override { return c_->CloseWrite(e_); }
   void Close() override { c_->Close(e_); }
   const Connection& connection() const { return *c_; }
+  int end() const { return e_; }
 
  private:
   Connection* c_;
@@ -358,6 +362,12 @@ std::optional<FaultPlan> SimNetwork::StruckFault(const Transport& endpoint) cons
   DRPC_CHECK(e != nullptr) << "StruckFault: not an endpoint of this network";
   if (!e->connection().fault_struck) return std::nullopt;
   return e->connection().plan;
+}
+
+std::optional<SimNetwork::EndpointId> SimNetwork::IdentifyEndpoint(const Transport& endpoint) const {
+  const auto* e = dynamic_cast<const Endpoint*>(&endpoint);
+  if (e == nullptr) return std::nullopt;
+  return EndpointId{e->connection().id, e->end(), e->connection().name};
 }
 
 class SimNetwork::SimListener final : public Listener {
@@ -465,6 +475,7 @@ std::unique_ptr<SimNetwork::Connection> SimNetwork::NewConnection(absl::string_v
   trace_->Mix(id);
   auto c = std::make_unique<Connection>(this, id, absl::StrCat(name, "#", id), link, fault);
   c->Log(absl::StrCat("connected; fault plan ", fault.ToString()));
+  if (recorder_ != nullptr) recorder_->Connect(env_->clock().Now(), id, c->name, fault.ToString());
   return c;
 }
 

@@ -37,6 +37,7 @@
 #include "absl/strings/string_view.h"
 #include "impl/env.h"
 #include "impl/time.h"
+#include "sim/recorder.h"
 #include "sim/tape.h"
 #include "sim/trace.h"
 
@@ -126,6 +127,18 @@ class SimNetwork final : public Dialer {
   // of this network returned), or nullopt if none has (yet).
   std::optional<FaultPlan> StruckFault(const Transport& endpoint) const;
 
+  // Which connection and end `endpoint` is (a transport Pipe, Dial or a listener of this network
+  // returned); nullopt for any other transport.
+  struct EndpointId {
+    uint64_t connection = 0;
+    int end = 0;  // 0: the dialer (Pipe's first), 1: the acceptor
+    std::string connection_name;
+  };
+  std::optional<EndpointId> IdentifyEndpoint(const Transport& endpoint) const;
+
+  // Connections, writes, faults and closes are also reported to `recorder` (null: not recorded).
+  void set_recorder(Recorder* recorder) { recorder_ = recorder; }
+
   // Leak report: endpoints and listeners not closed, by name.
   std::vector<std::string> OpenEndpoints() const;
 
@@ -159,6 +172,7 @@ class SimNetwork final : public Dialer {
   std::map<std::string, SimListener*, std::less<>> listeners_;
   std::vector<SimListener*> all_listeners_;
   Stats stats_;
+  Recorder* recorder_ = nullptr;
 };
 
 }  // namespace drpc::sim

@@ -61,6 +61,7 @@ void SimScheduler::FireNextTimer() {
   trace_->Mix(0x71);
   trace_->Mix(timer.id);
   trace_->Mix(static_cast<uint64_t>(now_.nanos()));
+  if (recorder_ != nullptr) recorder_->TimerFired(now_, timer.id);
   timer.callback();
 }
 
@@ -69,6 +70,7 @@ void SimScheduler::FireNextTimer() {
 void SimScheduler::Spawn(std::string name, absl::AnyInvocable<void()> body) {
   const uint64_t id = next_fiber_id_++;
   if (trace_->enabled()) trace_->Log(now_, absl::StrCat("spawn #", id, " ", name));
+  if (recorder_ != nullptr) recorder_->Spawn(now_, id, name);
   auto fiber = std::make_unique<SimFiber>(id, std::move(name), stacks_, std::move(body));
   fibers_.emplace(id, std::move(fiber));
   runnable_.push_back(id);
@@ -96,6 +98,7 @@ void SimScheduler::Park(absl::string_view reason) {
     return;
   }
   self->state_.Park(reason);
+  if (recorder_ != nullptr) recorder_->Park(now_, self->id_, reason);
   self->context_.Suspend();
   self->state_.Unparked();
 }
@@ -103,7 +106,10 @@ void SimScheduler::Park(absl::string_view reason) {
 void SimScheduler::Unpark(Fiber* fiber) {
   DRPC_CHECK(fiber != nullptr);
   auto* f = static_cast<SimFiber*>(fiber);
-  if (f->state_.Unpark()) runnable_.push_back(f->id_);
+  if (f->state_.Unpark()) {
+    runnable_.push_back(f->id_);
+    if (recorder_ != nullptr) recorder_->Unpark(now_, f->id_);
+  }
 }
 
 void SimScheduler::Abort() {
@@ -124,6 +130,7 @@ void SimScheduler::RunFiber(SimFiber* fiber) {
   current_ = nullptr;
   if (fiber->context_.finished()) {
     if (trace_->enabled()) trace_->Log(now_, absl::StrCat("exit #", fiber->id_, " ", fiber->name_));
+    if (recorder_ != nullptr) recorder_->Exit(now_, fiber->id_);
     fibers_.erase(fiber->id_);
   }
 }

@@ -29,6 +29,7 @@
 #include "impl/fiber/stack_pool.h"
 #include "impl/fiber/timer_queue.h"
 #include "impl/time.h"
+#include "sim/recorder.h"
 #include "sim/tape.h"
 #include "sim/trace.h"
 
@@ -93,6 +94,9 @@ class SimScheduler final : public Clock, public Scheduler {
   void Unpark(Fiber* fiber) override;
   Fiber* Current() override;
 
+  // Fibers and timers are also reported to `recorder` (null: not recorded).
+  void set_recorder(Recorder* recorder) { recorder_ = recorder; }
+
   // Options may change during a run (scenarios draw them from the tape when they start).
   Options& options() { return options_; }
 
@@ -142,6 +146,7 @@ class SimScheduler final : public Clock, public Scheduler {
   TimerQueue timers_;
   bool aborted_ = false;
   Stats stats_;
+  Recorder* recorder_ = nullptr;
 };
 
 }  // namespace drpc::sim

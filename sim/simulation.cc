@@ -55,6 +55,11 @@ void OnCheckFailure(absl::string_view message) {
     std::fprintf(stderr, "replay: %s\n", g_run_options->replay_command.c_str());
   }
   std::fflush(stderr);
+  if (g_run_options != nullptr && g_run_options->recorder != nullptr) {
+    Recorder& recorder = *g_run_options->recorder;
+    recorder.Failure(recorder.last_time(), FailureClassName(FailureClass::kCrash), message);
+  }
+  if (g_run_options != nullptr && g_run_options->on_crash) g_run_options->on_crash(message);
   if (g_run_options == nullptr || g_run_options->exit_on_crash) {
     _exit(ExitCodeFor(FailureClass::kCrash));
   }
@@ -117,6 +122,7 @@ void SimContext::Fail(FailureClass failure, std::string message) {
       absl::StrAppend(&message_, "\n  where the fibers are:", DescribeParked(scheduler_->ParkedFibers()));
     }
     Log(absl::StrCat("FAIL (", FailureClassName(failure), "): ", message_));
+    if (recorder_ != nullptr) recorder_->Failure(now(), FailureClassName(failure), message_);
   }
   scheduler_->Abort();
 }
@@ -127,6 +133,11 @@ void SimContext::Check(bool condition, absl::string_view message) {
 
 void SimContext::Log(absl::string_view line) {
   if (trace_->enabled()) trace_->Log(now(), line);
+}
+
+void SimContext::Note(absl::string_view text) {
+  Log(text);
+  if (recorder_ != nullptr) recorder_->Note(now(), text);
 }
 
 namespace {
@@ -152,6 +163,11 @@ SimRuntime MakeRuntime(DecisionSource& decisions, Trace& trace, const RunOptions
   rt.chaos = std::make_shared<SimChaos>(decisions, options.chaos);
   rt.env = std::make_shared<Env>(*rt.scheduler, *rt.scheduler, *rt.chaos);
   rt.network = std::make_shared<SimNetwork>(*rt.env, decisions, trace, options.network);
+  if (options.recorder != nullptr) {
+    rt.scheduler->set_recorder(options.recorder);
+    rt.network->set_recorder(options.recorder);
+    rt.chaos->set_recorder(options.recorder, rt.scheduler.get());
+  }
   return rt;
 }
 
@@ -250,6 +266,7 @@ RunResult RunSimulation(absl::FunctionRef<void(SimContext&)> scenario, DecisionS
   ctx.chaos_ = rt.chaos.get();
   ctx.decisions_ = &mixing;
   ctx.trace_ = &trace;
+  ctx.recorder_ = options.recorder;
 
   bool main_done = false;
   SimScheduler::Outcome outcome = SimScheduler::Outcome::kIdle;
@@ -268,6 +285,9 @@ RunResult RunSimulation(absl::FunctionRef<void(SimContext&)> scenario, DecisionS
     r.message = ctx.message_;
   } else {
     JudgeRun(outcome, main_done, options, rt, r);
+  }
+  if (!r.ok() && options.recorder != nullptr) {
+    options.recorder->Failure(rt.scheduler->Now(), FailureClassName(r.failure), r.message);
   }
   r.reached = std::move(ctx.reached_);
   CollectStats(rt, trace, decisions, options, r);

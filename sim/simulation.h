@@ -24,6 +24,7 @@
 #define DRPC_SIM_SIMULATION_H_
 
 #include <cstdint>
+#include <functional>
 #include <set>
 #include <string>
 
@@ -33,6 +34,7 @@
 #include "impl/time.h"
 #include "sim/chaos.h"
 #include "sim/network.h"
+#include "sim/recorder.h"
 #include "sim/scheduler.h"
 #include "sim/tape.h"
 #include "sim/trace.h"
@@ -60,6 +62,12 @@ struct RunOptions {
   // A failed DRPC_CHECK ends the process with _exit(14). False: it aborts (SIGABRT) instead, for
   // harnesses that detect crashes by signal (libFuzzer saves the crashing input only then).
   bool exit_on_crash = true;
+  // Called with the failed check's message before the process ends (a crash), so a harness can
+  // save what it knows about the run (the shrinker sends the decisions consumed so far to its
+  // parent; tools/sim renders the timeline). Must not return control to the run otherwise.
+  std::function<void(absl::string_view message)> on_crash;
+  // Collects the run's events for a timeline (sim/recorder.h); null: nothing is recorded.
+  Recorder* recorder = nullptr;
 };
 
 struct RunResult {
@@ -96,10 +104,18 @@ class SimContext {
   void Check(bool condition, absl::string_view message);
 
   // Marks a named race situation as reached in this run (sweeps check their coverage).
-  void Reach(absl::string_view situation) { reached_.emplace(situation); }
+  void Reach(absl::string_view situation) {
+    reached_.emplace(situation);
+    if (recorder_ != nullptr) recorder_->Reach(now(), situation);
+  }
   bool reached(absl::string_view situation) const { return reached_.contains(std::string(situation)); }
 
   void Log(absl::string_view line);
+  // Something the scenario did that a timeline should show (a caller cancels, a connection is
+  // closed); also logged to the trace.
+  void Note(absl::string_view text);
+  // The run's recorder, or null when nothing is recorded (the default).
+  Recorder* recorder() const { return recorder_; }
   Trace& trace() { return *trace_; }
   SimScheduler& scheduler() { return *scheduler_; }
   SimChaos& chaos() { return *chaos_; }
@@ -114,6 +130,7 @@ class SimContext {
   SimChaos* chaos_ = nullptr;
   DecisionSource* decisions_ = nullptr;
   Trace* trace_ = nullptr;
+  Recorder* recorder_ = nullptr;
   FailureClass failure_ = FailureClass::kNone;
   std::string message_;
   std::set<std::string> reached_;

@@ -7,6 +7,8 @@
 #   tools/bootstrap.sh              # install packages, then run the main job (the simulator sweep)
 #   tools/bootstrap.sh --deps-only  # install packages only (what .ci/run uses)
 #   tools/bootstrap.sh --with-grpc  # also gRPC C++ for the side-by-side benchmark (tools/bench_grpc.sh)
+#   tools/bootstrap.sh --with-chromium  # also headless Chromium, to render simulator timelines
+#                                       # to PNG (//tools:timeline_render_test, manual)
 set -euo pipefail
 
 PACKAGES=(
@@ -24,14 +26,27 @@ PACKAGES=(
   zip                    # OSS-Fuzz style seed corpus archives (fuzz/oss_fuzz_build.sh)
   pkg-config             # fuzz/oss_fuzz_build.sh finds abseil's link flags with it
   python3                # .ci/run summary of Bazel's test results
+  libsnappy-dev          # mux compression "snappy" (proto/compression.h)
+)
+
+# Typed services from .proto (codegen/, examples/): protoc, the protobuf runtime and libprotoc for
+# the protoc-gen-drpc-cpp plugin. Part of every build.
+PACKAGES+=(
+  protobuf-compiler      # protoc 3.21
+  libprotobuf-dev        # protobuf C++ runtime + well-known types (google/protobuf/*.proto)
+  libprotoc-dev          # libprotoc: the plugin API (google/protobuf/compiler/plugin.h)
 )
 
 # Only with --with-grpc: the optional gRPC C++ side-by-side benchmark (never needed by the build).
 GRPC_PACKAGES=(
   libgrpc++-dev            # gRPC C++ (callback API)
-  libprotobuf-dev          # protobuf runtime
-  protobuf-compiler        # protoc
   protobuf-compiler-grpc   # grpc_cpp_plugin
+)
+
+# Only with --with-chromium: renders tools/sim --timeline pages to PNG (never needed by the build).
+CHROMIUM_PACKAGES=(
+  chromium                 # headless rendering (--headless --screenshot)
+  fonts-dejavu-core        # the generic sans-serif and monospace fonts the pages ask for
 )
 
 deps_only=0
@@ -40,8 +55,9 @@ for arg in "$@"; do
   case "$arg" in
     --deps-only) deps_only=1 ;;
     --with-grpc) PACKAGES+=("${GRPC_PACKAGES[@]}") ;;
+    --with-chromium) PACKAGES+=("${CHROMIUM_PACKAGES[@]}") ;;
     --update) force_update=1 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "bootstrap: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done

@@ -18,4 +18,13 @@ grep -q '^error  @32 protocol error: id monotonicity violation' <<<"$out" || fai
 [ "$rc" -eq 2 ] || fail "missing file exited $rc"
 "$dump" >/dev/null 2>&1; rc=$?
 [ "$rc" -eq 2 ] || fail "missing argument exited $rc"
+out=$("$dump" fail/conn001.s2c.bin --packets-only --error_format=grpc-status); rc=$?
+[ "$rc" -eq 0 ] || fail "grpc-status error format exited $rc"
+want='code=<undecodable: unsupported error version: 0 (it looks like an upstream drpc error body'
+grep -qF "$want" <<<"$out" \
+  || fail "upstream body not flagged in the fork format: $out"
+"$dump" unary/conn001.s2c.bin --error_format=fork >/dev/null 2>&1; rc=$?
+[ "$rc" -eq 2 ] || fail "unknown error format exited $rc"
+"$dump" unary/conn001.s2c.bin --compression=zstd >/dev/null 2>&1; rc=$?
+[ "$rc" -eq 2 ] || fail "unknown compression exited $rc"
 echo "PASS"

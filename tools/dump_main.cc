@@ -1,4 +1,5 @@
 // bazel run //tools:dump -- FILE [--mode=upstream|mux] [--packets-only]
+//     [--error_format=upstream|grpc-status] [--compression=snappy|minlz-fastest]
 //
 // Prints one line per frame and per packet of a captured DRPC byte stream (see dump_lib.h for
 // the format). A relative FILE is resolved against the directory `bazel run` was started from.
@@ -7,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -16,7 +18,9 @@ namespace {
 
 int Usage(const char* message) {
   std::cerr << "dump: " << message << "\n"
-            << "usage: bazel run //tools:dump -- FILE [--mode=upstream|mux] [--packets-only]\n";
+            << "usage: bazel run //tools:dump -- FILE [--mode=upstream|mux] [--packets-only]\n"
+            << "         [--error_format=upstream|grpc-status]"
+            << " [--compression=snappy|minlz-fastest]\n";
   return 2;
 }
 
@@ -33,6 +37,14 @@ int main(int argc, char** argv) {
       options.mode = drpc::dump::DumpMode::kMux;
     } else if (arg == "--packets-only") {
       options.frames = false;
+    } else if (arg.rfind("--error_format=", 0) == 0) {
+      std::optional<drpc::ErrorFormat> f = drpc::ErrorFormatFromName(arg.substr(15));
+      if (!f.has_value()) return Usage(("unknown error format in " + arg).c_str());
+      options.error_format = *f;
+    } else if (arg.rfind("--compression=", 0) == 0) {
+      std::optional<drpc::Compression> c = drpc::CompressionFromName(arg.substr(14));
+      if (!c.has_value()) return Usage(("unknown compression in " + arg).c_str());
+      options.compression = *c;
     } else if (arg.rfind("--", 0) == 0 || !path.empty()) {
       return Usage(("unexpected argument " + arg).c_str());
     } else {

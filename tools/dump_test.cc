@@ -6,6 +6,9 @@
 #include "fuzz/corpus_files.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "proto/compression.h"
+#include "proto/error_codec.h"
+#include "proto/metadata.h"
 #include "proto/test_frames.h"
 #include "proto/window.h"
 
@@ -111,6 +114,57 @@ TEST(DumpTest, PreviewQuotesTextAndHexesBinary) {
   EXPECT_EQ(Preview("a\"b", 48), "\"a\\\"b\"");
   EXPECT_EQ(Preview(Bytes("00 01 02"), 48), "hex:000102");
   EXPECT_EQ(Preview("abcdef", 3), "\"abc\"...");
+}
+
+TEST(DumpTest, ForkErrorBodyDecodesInTheGrpcStatusFormat) {
+  // §16.3: the Go fork's Fail reply.
+  const std::string wire = Bytes("07 01 01 09 01 08 02 12 04 62 6f 6f 6d");
+  const DumpRun fork = Dump(wire, {.mode = DumpMode::kMux, .frames = false,
+                                   .error_format = ErrorFormat::kGrpcStatus});
+  EXPECT_EQ(fork.out, "packet <1,1> Error len=9 code=0 grpc_code=2 text=\"boom\"\n");
+  // Read as upstream it is what Go upstream makes of it, with a note saying what it really is.
+  const DumpRun upstream = Dump(wire, {.mode = DumpMode::kMux, .frames = false});
+  EXPECT_THAT(upstream.out, HasSubstr("code=74311670257839983 text=\"m\" note=\"the body is also a "
+                                      "well-formed gRPC-status error body"));
+}
+
+TEST(DumpTest, UpstreamErrorBodyInTheForkFormatIsShownUndecodable) {
+  const std::string wire = EncodeFrame(1, 1, Kind::kError, true, EncodeError(42, "boom"));
+  const DumpRun r = Dump(wire, {.frames = false, .error_format = ErrorFormat::kGrpcStatus});
+  EXPECT_THAT(r.out, HasSubstr("code=<undecodable: unsupported error version: 0 (it looks like an "
+                               "upstream drpc error body: code=42"));
+}
+
+TEST(DumpTest, CompressionMetadataSelectsDecompressionForThatStream) {
+  const std::string message(5000, 'z');
+  std::string wire = EncodeFrame(1, 1, Kind::kInvokeMetadata, true,
+                                 EncodeMetadata({{"drpc-compression", "minlz-fastest"}}));
+  wire += EncodeFrame(1, 2, Kind::kInvoke, true, "/svc/M");
+  wire += EncodeFrame(1, 3, Kind::kMessage, true,
+                      CompressMessage(Compression::kMinLzFastest, message));
+  wire += EncodeFrame(3, 1, Kind::kInvoke, true, "/svc/M");
+  wire += EncodeFrame(3, 2, Kind::kMessage, true, "plain");
+  const DumpRun r = Dump(wire, {.mode = DumpMode::kMux, .frames = false, .preview_max_bytes = 4});
+  EXPECT_EQ(r.rc, 0);
+  EXPECT_THAT(r.out,
+              HasSubstr("metadata={drpc-compression=minlz-fastest} compression=minlz-fastest"));
+  EXPECT_THAT(r.out, HasSubstr("packet <1,3> Message len="));
+  EXPECT_THAT(r.out, HasSubstr(" minlz-fastest len="));
+  EXPECT_THAT(r.out, HasSubstr(" -> 5000 \"zzzz\"..."));
+  EXPECT_THAT(r.out, HasSubstr("packet <3,2> Message len=5 \"plai\"..."));
+}
+
+TEST(DumpTest, CompressionOptionAppliesToEveryStreamAndShowsCorruptBodies) {
+  std::string wire =
+      EncodeFrame(1, 1, Kind::kMessage, true, CompressMessage(Compression::kSnappy, "hello"));
+  wire += EncodeFrame(1, 2, Kind::kMessage, true, Bytes("05 10 68"));
+  wire += EncodeFrame(1, 3, Kind::kInvokeMetadata, true,
+                      EncodeMetadata({{"drpc-compression", "lz4"}}));
+  const DumpRun r = Dump(wire, {.mode = DumpMode::kMux, .frames = false,
+                                .compression = Compression::kSnappy});
+  EXPECT_THAT(r.out, HasSubstr("packet <1,1> Message len=7 snappy len=7 -> 5 \"hello\""));
+  EXPECT_THAT(r.out, HasSubstr("packet <1,2> Message len=3 snappy <snappy: corrupt block"));
+  EXPECT_THAT(r.out, HasSubstr("compression=<unsupported compression: \"lz4\">"));
 }
 
 }  // namespace

@@ -20,8 +20,9 @@ struct Rule {
 };
 
 constexpr absl::string_view kRuntimeOnly =
-    "impl/runtime/ is the production runtime: only impl/runtime/ itself and tools/ include it "
-    "(the simulator must never run production's clock, threads or sockets)";
+    "impl/runtime/ is the production runtime: only impl/runtime/ itself and the applications "
+    "(tools/, codegen/, examples/) include it (the simulator must never run production's clock, "
+    "threads or sockets)";
 constexpr absl::string_view kEngineNoDrpc =
     "the simulator engine knows no RPC workloads, oracles or test harnesses: sim/drpc/ and "
     "sim/testing/ sit on top of it";
@@ -29,8 +30,9 @@ constexpr absl::string_view kEngineSeamOnly =
     "the simulator engine reaches impl/ only through the Env seam (impl/env.h, impl/time.h, "
     "impl/sync.h, impl/fiber/); code that knows the protocol belongs in sim/drpc/";
 constexpr absl::string_view kEngineNoWire =
-    "the simulator engine does not know the wire format (only proto/base/); code that parses "
-    "frames belongs in sim/drpc/";
+    "the simulator engine does not know the wire format beyond the frame vocabulary its run "
+    "recorder logs (proto/frame.h, proto/base/); code that assembles packets, reads metadata or "
+    "counts windows belongs in sim/drpc/";
 constexpr absl::string_view kImplTestsNoScenarios =
     "impl/'s tests run on the simulator engine and sim/testing/, not on sim/drpc/'s workloads";
 
@@ -46,7 +48,8 @@ constexpr Rule kEngineRules[] = {
     {"sim/", true, ""},                   {"impl/env.h", true, ""},
     {"impl/time.h", true, ""},            {"impl/sync.h", true, ""},
     {"impl/fiber/", true, ""},            {"impl/", false, kEngineSeamOnly},
-    {"proto/base/", true, ""},            {"proto/", false, kEngineNoWire}};
+    {"proto/base/", true, ""},            {"proto/frame.h", true, ""},
+    {"proto/", false, kEngineNoWire}};
 constexpr Rule kSimUpperRules[] = {
     {"impl/runtime/", false, kRuntimeOnly}, {"sim/", true, ""}, {"impl/", true, ""},
     {"proto/", true, ""}};
@@ -60,9 +63,9 @@ constexpr Rule kPropertiesRules[] = {{"impl/runtime/", false, kRuntimeOnly},
                                      {"sim/", true, ""},
                                      {"impl/", true, ""},
                                      {"proto/", true, ""}};
-constexpr Rule kToolsRules[] = {{"tools/", true, ""}, {"fuzz/", true, ""},
-                                {"properties/", true, ""}, {"sim/", true, ""},
-                                {"impl/", true, ""}, {"proto/", true, ""}};
+constexpr Rule kApplicationRules[] = {
+    {"tools/", true, ""}, {"codegen/", true, ""}, {"examples/", true, ""}, {"fuzz/", true, ""},
+    {"properties/", true, ""}, {"sim/", true, ""}, {"impl/", true, ""}, {"proto/", true, ""}};
 
 struct Layer {
   absl::string_view name;
@@ -80,12 +83,14 @@ constexpr Layer kLayers[] = {
     {"sim", "sim/", kEngineRules, {}},
     {"fuzz", "fuzz/", kFuzzRules, {}},
     {"properties", "properties/", kPropertiesRules, {}},
-    {"tools", "tools/", kToolsRules, {}},
+    {"tools", "tools/", kApplicationRules, {}},
+    {"codegen", "codegen/", kApplicationRules, {}},
+    {"examples", "examples/", kApplicationRules, {}},
 };
 
 // The project's own top-level folders; includes of anything else are not checked.
-constexpr absl::string_view kProjectFolders[] = {"proto/", "impl/", "sim/",
-                                                 "fuzz/",  "properties/", "tools/"};
+constexpr absl::string_view kProjectFolders[] = {"proto/",      "impl/",  "sim/",    "fuzz/",
+                                                 "properties/", "tools/", "codegen/", "examples/"};
 
 const Layer* FindLayer(absl::string_view path) {
   if (!scan::IsCxxSource(path)) return nullptr;
@@ -112,8 +117,8 @@ std::string Refusal(const Layer& layer, absl::Span<const Rule> rules, absl::stri
   for (const Rule& rule : rules) {
     if (Matches(rule, target)) return rule.allow ? "" : std::string(rule.reason);
   }
-  return absl::StrCat("includes point one way, tools -> fuzz/properties -> sim -> impl -> proto, "
-                      "and ",
+  return absl::StrCat("includes point one way, applications (tools, codegen, examples) -> "
+                      "fuzz/properties -> sim -> impl -> proto, and ",
                       target.substr(0, target.find('/') + 1), " is not below ", layer.folder);
 }
 
@@ -135,7 +140,8 @@ std::vector<Violation> CheckSource(absl::string_view path, absl::string_view con
   for (const scan::Include& inc : scan::FindIncludes(contents)) {
     if (inc.angled || !IsProjectInclude(inc.target)) continue;
     std::string reason = Refusal(*layer, rules, inc.target);
-    if (!reason.empty()) out.push_back({std::string(path), inc.line, inc.spelled, std::move(reason)});
+    if (reason.empty()) continue;
+    out.push_back({std::string(path), inc.line, inc.spelled, std::move(reason)});
   }
   return out;
 }
@@ -149,7 +155,8 @@ std::vector<Violation> CheckTree(const std::string& root, int* files_checked) {
   std::vector<Violation> out;
   int files = 0;
   for (const std::string& rel :
-       scan::ListCxxSources(root, {"proto", "impl", "sim", "fuzz", "properties", "tools"})) {
+       scan::ListCxxSources(root, {"proto", "impl", "sim", "fuzz", "properties", "tools",
+                                   "codegen", "examples"})) {
     ++files;
     std::string contents;
     if (!scan::ReadSource(root, rel, &contents)) {

@@ -1,5 +1,6 @@
 // bazel run //tools:sim -- --scenario=NAME [--seed=S | --seeds=N [--first_seed=K] | --tape=FILE]
 //                          [--trace] [--save_tape=FILE] [--jobs=J] [--list] [--all]
+//                          [--timeline=FILE.html] [--shrink=TAPE [--shrink_out=FILE]]
 //
 // Runs simulator scenarios. The first line printed is always the seed (or seed range). A single
 // run prints its result and statistics; a sweep shows a progress bar with seeds/s and ends with a
@@ -9,18 +10,30 @@
 // reached a race situation its scenario lists), 2 usage errors (for a sweep: the highest code
 // among its failures). Replay commands carry --fifo when the run used FIFO; saved
 // tapes record the policy in their header (policy=fifo|random) and --tape replays honour it.
+//
+// --shrink=TAPE minimises a failing tape (sim/shrink.h) and prints before/after sizes, the shrunk
+// tape and its replay line; a sweep shrinks its first failure the same way (--shrink_first,
+// within --shrink_budget). --timeline=FILE.html draws one run (--seed, --tape, or the shrunk run
+// of --shrink) as a self-contained HTML/SVG page (sim/timeline.h). Relative paths are taken from
+// the directory `bazel run` was started in.
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "sim/recorder.h"
 #include "sim/scenario.h"
+#include "sim/shrink.h"
 #include "sim/simulation.h"
 #include "sim/sweep.h"
+#include "sim/timeline.h"
 
 ABSL_FLAG(std::string, scenario, "", "scenario to run (see --list)");
 ABSL_FLAG(bool, list, false, "list the registered scenarios");
@@ -38,8 +51,52 @@ ABSL_FLAG(bool, fifo, false,
           "run fibers in FIFO order instead of a seeded random walk (a --tape replay uses the "
           "policy in the tape's header)");
 
+ABSL_FLAG(std::string, shrink, "",
+          "shrink this failing tape (scenario from --scenario or the tape's header)");
+ABSL_FLAG(std::string, shrink_out, "",
+          "where --shrink writes the shrunk tape (default: next to it, NAME.shrunk.tape)");
+ABSL_FLAG(bool, shrink_first, true, "sweeps: shrink the first failure (within --shrink_budget)");
+ABSL_FLAG(absl::Duration, shrink_budget, absl::Seconds(60),
+          "wall-clock limit of one shrink (0: none; then only --shrink_runs bounds it)");
+ABSL_FLAG(uint64_t, shrink_runs, 3000, "candidate runs of one shrink");
+ABSL_FLAG(std::string, timeline, "",
+          "one run (--seed, --tape, or the shrunk run of --shrink): write its timeline here "
+          "(a self-contained HTML/SVG page)");
+ABSL_FLAG(uint64_t, timeline_events, 4000, "--timeline draws the last this many events");
+
 namespace drpc::sim {
 namespace {
+
+// A path as the user meant it: `bazel run` starts us in the runfiles tree, not their directory.
+std::string UserPath(const std::string& path) {
+  const char* cwd = std::getenv("BUILD_WORKING_DIRECTORY");
+  if (path.empty() || path[0] == '/' || cwd == nullptr) return path;
+  return absl::StrCat(cwd, "/", path);
+}
+
+// Installs a recorder for --timeline; the page is written after the run (or at a crash).
+class TimelineOutput {
+ public:
+  TimelineOutput(RunOptions& options, std::string title, std::string subtitle)
+      : path_(UserPath(absl::GetFlag(FLAGS_timeline))) {
+    if (path_.empty()) return;
+    timeline_.title = std::move(title);
+    timeline_.subtitle = std::move(subtitle);
+    timeline_.events_max = absl::GetFlag(FLAGS_timeline_events);
+    options.recorder = &recorder_;
+    options.on_crash = [this](absl::string_view) { Write(stderr); };
+  }
+  void Write(std::FILE* out) {
+    if (path_.empty()) return;
+    absl::Status s = WriteTimelineHtml(recorder_, timeline_, path_);
+    std::fprintf(out, "timeline: %s (%s)\n", path_.c_str(), s.ok() ? "written" : s.ToString().c_str());
+  }
+
+ private:
+  std::string path_;
+  Recorder recorder_;
+  TimelineOptions timeline_;
+};
 
 void List() {
   for (const ScenarioSpec* s : ScenarioRegistry::All()) {
@@ -81,7 +138,7 @@ int RunSingle(const ScenarioSpec& spec, RunOptions options) {
   if (absl::GetFlag(FLAGS_trace)) options.trace = {.echo = true, .ring_max_lines = 0};
   else options.trace = {.echo = false, .ring_max_lines = 40};
   RunResult r;
-  const std::string tape_path = absl::GetFlag(FLAGS_tape);
+  const std::string tape_path = UserPath(absl::GetFlag(FLAGS_tape));
   if (!tape_path.empty()) {
     std::printf("tape %s scenario %s\n", tape_path.c_str(), spec.name.c_str());
     absl::StatusOr<Tape> tape = Tape::LoadFromFile(tape_path);
@@ -97,8 +154,11 @@ int RunSingle(const ScenarioSpec& spec, RunOptions options) {
     std::printf("policy %s\n", options.fifo_policy ? "fifo" : "random");
     options.replay_command = absl::StrCat("bazel run //tools:sim -- --scenario=", spec.name,
                                           " --tape=", tape_path, ReplayFlags(options));
+    TimelineOutput timeline(options, absl::StrCat(spec.name, " tape ", tape_path),
+                            options.replay_command);
     TapeDecisions decisions(*std::move(tape));
     r = RunSimulation(spec.body, decisions, options);
+    timeline.Write(stdout);
     if (decisions.divergences() > 0 || decisions.exhausted() > 0) {
       std::printf("note: the run diverged from the tape (%llu mismatches, %llu past its end); "
                   "first: %s\n",
@@ -112,9 +172,12 @@ int RunSingle(const ScenarioSpec& spec, RunOptions options) {
     std::fflush(stdout);
     options.replay_command = absl::StrCat("bazel run //tools:sim -- --scenario=", spec.name,
                                           " --seed=", seed, ReplayFlags(options));
-    const std::string save = absl::GetFlag(FLAGS_save_tape);
+    const std::string save = UserPath(absl::GetFlag(FLAGS_save_tape));
+    TimelineOutput timeline(options, absl::StrCat(spec.name, " seed ", seed, ReplayFlags(options)),
+                            options.replay_command);
     SeededDecisions decisions(seed, /*record=*/!save.empty());
     r = RunSimulation(spec.body, decisions, options);
+    timeline.Write(stdout);
     if (!save.empty()) {
       Tape tape = decisions.tape();
       SetTapeHeader(tape, spec.name, seed, options);
@@ -125,6 +188,104 @@ int RunSingle(const ScenarioSpec& spec, RunOptions options) {
   PrintResult(r);
   if (!r.ok()) std::printf("replay: %s\n", options.replay_command.c_str());
   return ExitCodeFor(r.failure);
+}
+
+ShrinkOptions ShrinkOptionsFor(const RunOptions& options) {
+  ShrinkOptions o;
+  o.run = options;
+  o.max_runs = absl::GetFlag(FLAGS_shrink_runs);
+  o.time_budget_seconds = absl::ToDoubleSeconds(absl::GetFlag(FLAGS_shrink_budget));
+  o.jobs = absl::GetFlag(FLAGS_jobs);
+  if (isatty(STDERR_FILENO)) o.progress = [](const ShrinkProgress& p) {
+    std::fprintf(stderr, "\r  shrinking: %llu runs, %llu accepted, best %llu decisions, %.0fs   ",
+                 static_cast<unsigned long long>(p.runs), static_cast<unsigned long long>(p.accepted),
+                 static_cast<unsigned long long>(p.decisions), p.seconds);
+  };
+  return o;
+}
+
+// Prints a shrink's outcome and saves the shrunk tape to `out`. Returns the tool's exit code.
+int ReportShrink(const ScenarioSpec& spec, const ShrinkResult& r, const std::string& out) {
+  if (isatty(STDERR_FILENO)) std::fprintf(stderr, "\n");
+  if (r.status.code() == absl::StatusCode::kFailedPrecondition) {
+    std::printf("%s\n", r.status.ToString().c_str());
+    return 2;
+  }
+  std::printf("invariant: %s\n", r.signature.ToString().c_str());
+  std::printf("before: %s\n", r.before.ToString().c_str());
+  std::printf("after:  %s\n", r.after.ToString().c_str());
+  std::printf("shrink: %llu runs, %llu accepted, %.1fs; %s\n",
+              static_cast<unsigned long long>(r.runs), static_cast<unsigned long long>(r.accepted),
+              r.seconds,
+              r.minimal ? "minimal (no pass finds a smaller failing tape)"
+                        : absl::StrCat("stopped by the ", r.stopped_by, " (not minimal)").c_str());
+  if (!r.status.ok()) {
+    std::printf("error: %s\n", r.status.ToString().c_str());
+    return 1;
+  }
+  std::printf("failure: %s\n", std::string(r.message.substr(0, r.message.find('\n'))).c_str());
+  absl::Status saved = r.tape.SaveToFile(out);
+  std::printf("shrunk tape: %s (%s)\n", out.c_str(), saved.ok() ? "saved" : saved.ToString().c_str());
+  std::printf("replay: bazel run //tools:sim -- --scenario=%s --tape=%s\n", spec.name.c_str(), out.c_str());
+  std::printf("keep it as a regression: cp %s corpus/sim/ (//sim/drpc:regression_test replays it)\n",
+              out.c_str());
+  return ExitCodeFor(r.signature.failure);
+}
+
+// --shrink=TAPE [--timeline=FILE]: shrinks a failing tape, then optionally draws the shrunk run.
+int RunShrink(RunOptions options) {
+  const std::string path = UserPath(absl::GetFlag(FLAGS_shrink));
+  absl::StatusOr<Tape> tape = Tape::LoadFromFile(path);
+  if (!tape.ok()) {
+    std::fprintf(stderr, "%s\n", tape.status().ToString().c_str());
+    return 2;
+  }
+  std::string name = absl::GetFlag(FLAGS_scenario);
+  if (name.empty() && tape->header.contains("scenario")) name = tape->header.at("scenario");
+  const ScenarioSpec* spec = ScenarioRegistry::Find(name);
+  if (spec == nullptr) {
+    std::fprintf(stderr, "unknown scenario \"%s\" (give --scenario)\n", name.c_str());
+    return 2;
+  }
+  options = OptionsFor(*spec, options);
+  if (absl::Status s = ApplyTapeHeader(*tape, options); !s.ok()) {
+    std::fprintf(stderr, "%s: %s\n", path.c_str(), s.ToString().c_str());
+    return 2;
+  }
+  std::printf("shrink %s scenario %s policy %s\n", path.c_str(), spec->name.c_str(),
+              options.fifo_policy ? "fifo" : "random");
+  std::fflush(stdout);
+  std::string out = UserPath(absl::GetFlag(FLAGS_shrink_out));
+  if (out.empty()) {
+    out = absl::StrCat(absl::EndsWith(path, ".tape") ? path.substr(0, path.size() - 5) : path, ".shrunk.tape");
+  }
+  const ShrinkResult r = ShrinkTape(*spec, *tape, ShrinkOptionsFor(options));
+  const int code = ReportShrink(*spec, r, out);
+  if (r.status.ok()) {
+    TimelineOutput timeline(options, absl::StrCat(spec->name, " shrunk tape ", out),
+                            absl::StrCat("bazel run //tools:sim -- --scenario=", spec->name, " --tape=", out));
+    TapeDecisions decisions(r.tape);
+    RunSimulation(spec->body, decisions, options);
+    timeline.Write(stdout);
+  }
+  return code;
+}
+
+// Shrinks a sweep's first failure (its saved tape, or its seed for a crash).
+void ShrinkFirstFailure(const ScenarioSpec& spec, const SweepResult& r, const SweepOptions& o) {
+  if (!absl::GetFlag(FLAGS_shrink_first) || r.failures.empty() || o.tape_dir.empty()) return;
+  const SeedFailure& f = r.failures.front();
+  std::printf("shrinking the first failure (seed %llu) for at most %s (--shrink_first=false skips it)\n",
+              static_cast<unsigned long long>(f.seed),
+              absl::FormatDuration(absl::GetFlag(FLAGS_shrink_budget)).c_str());
+  std::fflush(stdout);
+  ShrinkResult shrunk;
+  const ShrinkOptions options = ShrinkOptionsFor(OptionsFor(spec, o.run));
+  absl::StatusOr<Tape> tape = f.tape_path.empty() ? absl::NotFoundError("no tape")
+                                                  : Tape::LoadFromFile(f.tape_path);
+  shrunk = tape.ok() ? ShrinkTape(spec, *tape, options) : ShrinkSeed(spec, f.seed, options);
+  ReportShrink(spec, shrunk,
+               absl::StrCat(o.tape_dir, "/", spec.name, "-", f.seed, ".shrunk.tape"));
 }
 
 int RunSweep(const ScenarioSpec& spec, RunOptions options, bool quiet_header = false) {
@@ -143,6 +304,7 @@ int RunSweep(const ScenarioSpec& spec, RunOptions options, bool quiet_header = f
   }
   SweepResult r = Sweep(spec, o);
   PrintSummary(spec, r, stdout);
+  ShrinkFirstFailure(spec, r, o);
   return SweepExitCode(r);
 }
 
@@ -153,6 +315,7 @@ int Main() {
   }
   RunOptions options;
   options.fifo_policy = absl::GetFlag(FLAGS_fifo);
+  if (!absl::GetFlag(FLAGS_shrink).empty()) return RunShrink(options);
   if (absl::GetFlag(FLAGS_all)) {
     int code = 0;
     const uint64_t first = absl::GetFlag(FLAGS_first_seed);

@@ -40,8 +40,11 @@ std::string Describe(const Frame& f) {
 // One end of a connection: the frames it sends (Write) and receives (Read).
 class WireOracle::EndModel {
  public:
-  EndModel(WireOracle& oracle, std::string name, const WireEndConfig& config)
+  // `endpoint`: which simulated connection end this is (for the run's recorder), if known.
+  EndModel(WireOracle& oracle, std::string name, const WireEndConfig& config,
+           std::optional<SimNetwork::EndpointId> endpoint)
       : oracle_(&oracle),
+        endpoint_(std::move(endpoint)),
         name_(std::move(name)),
         config_(config),
         out_parser_(FrameParser::Options{.frame_data_max_bytes = kFrameDataCheckMaxBytes}),
@@ -64,6 +67,7 @@ class WireOracle::EndModel {
     PacketId sending_id;
     Kind sending_kind = Kind::kMessage;
     std::string sending_metadata;  // data of our InvokeMetadata being sent (client)
+    std::string sending_invoke;    // data of our Invoke being sent (client; recorded runs only)
     // What this end received.
     bool received_any = false;
     std::string received_metadata;  // data of the peer's InvokeMetadata (server)
@@ -135,8 +139,31 @@ class WireOracle::EndModel {
     }
   }
 
+  // Feeds the run's recorder (sim/recorder.h), if there is one: every frame, and a label per
+  // stream once the client's Invoke is complete (its method and metadata).
+  void Record(bool sent, StreamState& s, const Frame& f) {
+    SimContext* ctx = oracle_->trace_ctx_;
+    if (ctx == nullptr || ctx->recorder() == nullptr || !endpoint_.has_value()) return;
+    Recorder& recorder = *ctx->recorder();
+    recorder.FrameEvent(ctx->now(), endpoint_->connection, endpoint_->end, sent, f);
+    if (!sent || !config_.client || f.kind != Kind::kInvoke) return;
+    s.sending_invoke.append(f.data.data(), f.data.size());
+    if (!f.done) return;
+    std::string label = s.sending_invoke;
+    std::map<std::string, std::string> metadata;
+    if (absl::StatusOr<Metadata> md = DecodeMetadata(s.sending_metadata);
+        md.ok() && !s.sending_metadata.empty()) {
+      for (const auto& [k, v] : *md) {
+        metadata[k] = v;
+        absl::StrAppend(&label, " ", k, "=", v);
+      }
+    }
+    recorder.LabelStream(endpoint_->connection, f.id.stream, std::move(label), std::move(metadata));
+  }
+
   void OnReceived(const Frame& f) {
     StreamState& s = streams_[f.id.stream];
+    Record(/*sent=*/false, s, f);
     Log("<-", f);
     Remember(s, absl::StrCat("<- ", Describe(f)));
     if (!CheckShape(f, "received")) return;
@@ -170,6 +197,7 @@ class WireOracle::EndModel {
 
   void OnSent(const Frame& f) {
     StreamState& s = streams_[f.id.stream];
+    Record(/*sent=*/true, s, f);
     Log("->", f);
     Remember(s, absl::StrCat("-> ", Describe(f)));
     if (!CheckShape(f, "sent")) return;
@@ -313,10 +341,15 @@ class WireOracle::EndModel {
       absl::StrAppend(&report, "\n  last frames of stream ", stream, ":");
       for (const std::string& line : it->second.history) absl::StrAppend(&report, "\n    ", line);
     }
+    SimContext* ctx = oracle_->trace_ctx_;
+    if (ctx != nullptr && ctx->recorder() != nullptr && endpoint_.has_value() && stream != 0) {
+      ctx->recorder()->Focus(endpoint_->connection, stream);
+    }
     oracle_->Violation(std::move(report));
   }
 
   WireOracle* oracle_;
+  std::optional<SimNetwork::EndpointId> endpoint_;
   std::string name_;
   WireEndConfig config_;
   FrameParser out_parser_;
@@ -386,8 +419,10 @@ WireOracle::~WireOracle() = default;
 std::unique_ptr<Transport> WireOracle::Tap(std::unique_ptr<Transport> inner, std::string name,
                                            const WireEndConfig& config) {
   DRPC_CHECK(inner != nullptr);
-  return std::make_unique<TapTransport>(std::move(inner),
-                                        std::make_unique<EndModel>(*this, std::move(name), config));
+  std::optional<SimNetwork::EndpointId> endpoint;
+  if (trace_ctx_ != nullptr) endpoint = trace_ctx_->network().IdentifyEndpoint(*inner);
+  return std::make_unique<TapTransport>(
+      std::move(inner), std::make_unique<EndModel>(*this, std::move(name), config, std::move(endpoint)));
 }
 
 std::unique_ptr<Listener> WireOracle::TapListener(std::unique_ptr<Listener> inner, std::string name,

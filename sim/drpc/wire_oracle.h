@@ -56,7 +56,9 @@ class WireOracle {
   explicit WireOracle(absl::AnyInvocable<void(std::string)> on_violation);
 
   // Also logs every frame sent and received into `ctx`'s trace, when the trace is on (a replay
-  // with --trace, or the ring of last lines a failing run prints).
+  // with --trace, or the ring of last lines a failing run prints), and feeds the run's recorder
+  // (sim/recorder.h) when it has one: frames, stream labels, the stream a violation concerns.
+  // Call before Tap: taps made earlier are not recorded.
   void set_trace(SimContext* ctx) { trace_ctx_ = ctx; }
   ~WireOracle();
   WireOracle(const WireOracle&) = delete;

@@ -136,6 +136,7 @@ class Run {
         SleepFor(ctx_.env(), at, "waiting to close a connection");
         ConnRecord& c = ledger_.conns()[i];
         c.closed_by_workload = true;
+        ctx_.Note(absl::StrCat("the workload closes client connection ", i));
         ctx_.Reach("workload.closed_a_busy_connection");
         c.conn->Close();
         helpers.Done();
@@ -147,6 +148,7 @@ class Run {
       env.scheduler().Spawn("shutdown", [this, &server, at, &helpers] {
         SleepFor(ctx_.env(), at, "waiting to shut the server down");
         ledger_.set_shutdown_started();
+        ctx_.Note("the server shuts down");
         ctx_.Reach("workload.shutdown_during_load");
         server.Shutdown(ctx_.env().clock().Now() + kShutdownGrace);
         helpers.Done();

@@ -104,6 +104,10 @@ struct WorkloadConfig {
     kIgnorePlannedError,   // handlers succeed where the plan says fail
     kWrongErrorCode,       // planned errors carry code + 1
     kDropLastResponse,     // server streams send one message fewer than planned
+    // A planted race: unary handlers keep their call's ID in state all handlers share, pause
+    // 20 µs, and reply from it, so a reply goes to the wrong call only when another unary handler
+    // starts in between (concurrent calls in some interleavings; tests of the shrinker use it).
+    kSharedReplyState,
   };
   Sabotage sabotage = Sabotage::kNone;
 

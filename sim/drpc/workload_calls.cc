@@ -21,6 +21,7 @@ class Handlers {
   Handlers(SimContext& ctx, Ledger& ledger, Sabotage sabotage)
       : ctx_(&ctx), ledger_(&ledger), sabotage_(sabotage) {}
   Sabotage sabotage() const { return sabotage_; }
+  uint64_t shared_rpc = 0;  // Sabotage::kSharedReplyState's shared "current call"
 
   // The call's ledger entry, found through the plan in its metadata; fails the run if the plan
   // is missing or is not the plan its client made (metadata delivered to the wrong stream).
@@ -103,10 +104,16 @@ Router LoadRouter(SimContext& ctx, Ledger& ledger, WorkloadConfig::Sabotage sabo
         h->Verify(rec, req, 0);
         h->Think(rec);
         if (absl::Status end = h->Ending(call, rec); !end.ok()) return h->Finish(rec, end);
+        uint64_t reply_id = rec.plan.id;
+        if (h->sabotage() == Handlers::Sabotage::kSharedReplyState) {
+          h->shared_rpc = rec.plan.id;
+          SleepFor(call.env(), Duration::Micros(20), "planted bug: shared reply state");
+          reply_id = h->shared_rpc;
+        }
         ++rec.handler_sent;
         h->Finish(rec, absl::OkStatus()).IgnoreError();
         std::string reply =
-            MakePayload(rec.plan.id, PayloadDirection::kResponse, 0, rec.plan.ResponseSize(0));
+            MakePayload(reply_id, PayloadDirection::kResponse, 0, rec.plan.ResponseSize(0));
         if (h->sabotage() == Handlers::Sabotage::kCorruptUnaryReply && !reply.empty()) {
           reply.back() = static_cast<char>(reply.back() ^ 0x20);
         }
@@ -225,16 +232,19 @@ void Caller::MakeCall(size_t conn_index) {
   if (cancel) {
     const Duration d = Duration::Nanos(static_cast<int64_t>(
         ctx_->Choose("load.cancel_at", static_cast<uint64_t>(config_->cancel_at_max.nanos()) + 1)));
-    cancel_timer = env.clock().ScheduleAt(env.clock().Now() + d, [&rec, &call] {
+    cancel_timer = env.clock().ScheduleAt(env.clock().Now() + d, [this, &rec, &call] {
+      ctx_->Note(absl::StrCat("rpc ", rec.plan.id, ": the caller cancels"));
       rec.cancel_requested = true;
       call.Cancel();
     });
   }
   if (deadline) {
     rec.deadline_set = true;
-    call.SetTimeout(Duration::Nanos(1 + static_cast<int64_t>(ctx_->Choose(
-                                            "load.deadline_in",
-                                            static_cast<uint64_t>(config_->deadline_max.nanos())))));
+    const Duration timeout = Duration::Nanos(1 + static_cast<int64_t>(ctx_->Choose(
+                                                     "load.deadline_in",
+                                                     static_cast<uint64_t>(config_->deadline_max.nanos()))));
+    ctx_->Note(absl::StrCat("rpc ", rec.plan.id, ": deadline in ", timeout.ToString()));
+    call.SetTimeout(timeout);
   }
   // Upstream: a cancel while the call runs may close the connection (spec §7.7).
   const Signal::CallbackId watch = call.done_signal().OnSet([&rec, &conn, this](const absl::Status&) {
@@ -313,10 +323,12 @@ absl::Status Caller::Unary(Conn& conn, CallContext& call, RpcRecord& rec) {
 bool Caller::MaybeDisturb(Stream& s, CallContext& call, RpcRecord& rec) {
   if (clean_) return false;
   if (ctx_->Chance("load.cancel_inline", config_->cancel_per_mille / 4)) {
+    ctx_->Note(absl::StrCat("rpc ", rec.plan.id, ": the caller cancels"));
     rec.cancel_requested = true;
     call.Cancel();
   }
   if (ctx_->Chance("load.abandon", config_->abandon_per_mille)) {
+    ctx_->Note(absl::StrCat("rpc ", rec.plan.id, ": the caller abandons its stream"));
     rec.abandoned = true;
     rec.step = "abandoning";
     s.Close().IgnoreError();

@@ -44,6 +44,8 @@ RpcRecord* Ledger::Find(uint64_t id) {
 }
 
 void Ledger::Fail(const RpcRecord& rec, absl::string_view why) {
+  // The call's stream is known to the recorder by the plan in its metadata.
+  if (Recorder* r = ctx_->recorder(); r != nullptr) r->FocusMetadata(kPlanMetadataKey, EncodePlan(rec.plan));
   ctx_->Fail(FailureClass::kCorrectness,
              absl::StrCat("outcome oracle: ", why, "\n  ", rec.Describe(), "\n  modes: client ",
                           client_.mux ? "mux" : "upstream", client_.soft_cancel ? " soft-cancel" : "",

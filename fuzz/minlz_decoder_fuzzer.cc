@@ -1,0 +1,45 @@
+// Fuzzes the MinLZ block codec (proto/minlz.h) and, through its fallback, Snappy blocks.
+// Byte 0 picks the output limit (2^(b % 24) bytes); the rest is a block. Checks: decoding never
+// produces more than the limit and exactly the stated length; a block stating more than the limit
+// is kResourceExhausted; a decoded block re-encodes to a block that decodes to the same bytes;
+// the rest of the input, taken as a message, survives MinLzEncodeBlock and decoding.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/string_view.h"
+#include "proto/base/check.h"
+#include "proto/limits.h"
+#include "proto/minlz.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  const size_t limit = size_t{1} << (data[0] % 24);
+  const absl::string_view block(reinterpret_cast<const char*>(data + 1), size - 1);
+  std::string out;
+  const absl::Status s = drpc::MinLzDecodeBlock(block, limit, &out);
+  const absl::StatusOr<uint64_t> stated = drpc::MinLzDecodedLength(block);
+  if (s.ok()) {
+    DRPC_CHECK(stated.ok());
+    DRPC_CHECK_EQ(out.size(), *stated);
+    DRPC_CHECK_LE(out.size(), limit);
+    if (out.size() <= drpc::limits::kMinLzBlockMaxBytes) {
+      std::string again;
+      DRPC_CHECK(drpc::MinLzDecodeBlock(drpc::MinLzEncodeBlock(out), limit, &again).ok());
+      DRPC_CHECK(again == out);
+    }
+  } else if (s.code() == absl::StatusCode::kResourceExhausted) {
+    DRPC_CHECK(stated.ok() && *stated > limit);
+  } else {
+    DRPC_CHECK(absl::StartsWith(s.message(), "minlz: ") ||
+               absl::StartsWith(s.message(), "snappy: "))
+        << s.message();
+  }
+  if (block.size() > drpc::limits::kMinLzBlockMaxBytes) return 0;
+  const std::string encoded = drpc::MinLzEncodeBlock(block);
+  DRPC_CHECK_LE(encoded.size(), block.size() + 2);  // never larger than a stored block
+  DRPC_CHECK(drpc::MinLzDecodeBlock(encoded, block.size(), &out).ok());
+  DRPC_CHECK(out == block);
+  return 0;
+}

@@ -1,0 +1,79 @@
+// A minimal, strict protobuf wire-format reader and writer: exactly what the mux fork's Error
+// bodies need (google.rpc.Status and google.protobuf.Any, proto/grpc_status.h), without a
+// protobuf dependency.
+//
+//   std::string out;
+//   pb::AppendVarintField(out, 1, 2);          // 08 02
+//   pb::AppendLenField(out, 2, "boom");        // 12 04 62 6f 6f 6d
+//   pb::Reader r(out);
+//   while (true) {
+//     absl::StatusOr<std::optional<pb::Field>> f = r.Next();
+//     if (!f.ok()) return f.status();          // malformed: says what and at which offset
+//     if (!f->has_value()) break;              // end of the message
+//     ...  (*f)->number, (*f)->type, (*f)->varint or (*f)->bytes
+//   }
+//
+// The reader accepts what Go's google.golang.org/protobuf accepts for these messages and rejects
+// the rest with kInvalidArgument "protobuf: <what> at offset N": varints of at most 10 bytes whose
+// 10th byte is 0 or 1; field numbers 1..2^29-1; wire types 0 (varint), 1 (fixed64), 2 (length-
+// delimited, length within the input) and 5 (fixed32). Groups (wire types 3 and 4) are rejected:
+// neither message has one and no Go peer sends one. It never allocates: `bytes` views the input.
+#ifndef DRPC_PROTO_PROTOBUF_WIRE_H_
+#define DRPC_PROTO_PROTOBUF_WIRE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace drpc::pb {
+
+enum class WireType : uint8_t {
+  kVarint = 0,
+  kFixed64 = 1,
+  kLen = 2,
+  kStartGroup = 3,
+  kEndGroup = 4,
+  kFixed32 = 5,
+};
+
+inline constexpr uint32_t kFieldNumberMax = (uint32_t{1} << 29) - 1;
+
+void AppendTag(std::string& out, uint32_t field, WireType type);
+void AppendVarintField(std::string& out, uint32_t field, uint64_t value);
+void AppendLenField(std::string& out, uint32_t field, absl::string_view bytes);
+
+struct Field {
+  uint32_t number = 0;
+  WireType type = WireType::kVarint;
+  uint64_t varint = 0;       // kVarint; kFixed64/kFixed32 values (little endian) too
+  absl::string_view bytes;   // kLen: the payload, a view into the reader's input
+  size_t offset = 0;         // of the tag, from the start of the input
+};
+
+class Reader {
+ public:
+  explicit Reader(absl::string_view in) : in_(in) {}
+
+  // The next field, std::nullopt at the end of the input, or a sticky kInvalidArgument.
+  absl::StatusOr<std::optional<Field>> Next();
+
+ private:
+  absl::StatusOr<uint64_t> ReadVarint(absl::string_view what);
+
+  absl::string_view in_;
+  size_t pos_ = 0;
+  absl::Status error_;
+};
+
+// Whether `text` is valid UTF-8 (what Go's proto3 `string` fields require: no surrogates, no
+// overlong forms, nothing above U+10FFFF).
+bool IsValidUtf8(absl::string_view text);
+// `text` with every invalid UTF-8 sequence replaced by U+FFFD, so Go accepts it in a string field.
+std::string ToValidUtf8(absl::string_view text);
+
+}  // namespace drpc::pb
+
+#endif  // DRPC_PROTO_PROTOBUF_WIRE_H_
