@@ -10,7 +10,7 @@
 #include "impl/conn.h"
 #include "impl/errors.h"
 #include "impl/sync.h"
-#include "impl/testing/harness.h"
+#include "sim/testing/harness.h"
 
 namespace drpc {
 namespace {
@@ -82,7 +82,8 @@ TEST(BufferPoolTest, ConnectionReusesMessageBuffers) {
     o.mux = mux;
     sim::RunResult r = RunPair(o, o, [](Pair& p, sim::SimContext& ctx) {
       const BufferPool& pool = p.conn().manager().buffer_pool();
-      absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(p.ctx(), "/echo.Echo/Bidi");
+      absl::StatusOr<std::shared_ptr<RpcStream>> s =
+          p.conn().NewStream(p.ctx(), "/interop.Echo/Bidi");
       std::string m;
       for (int i = 0; i < 100; ++i) {
         const std::string sent(1024, static_cast<char>('a' + i % 26));
@@ -110,7 +111,7 @@ TEST(BufferPoolTest, DroppedBurstStaysWithinThePoolBounds) {
     sim::RunResult r = RunPair(o, o, [](Pair& p, sim::SimContext& ctx) {
       const BufferPool& pool = p.conn().manager().buffer_pool();
       CallContext call(p.env());
-      absl::StatusOr<std::shared_ptr<Stream>> s = p.conn().OpenStream(call, "/echo.Echo/Bidi");
+      absl::StatusOr<std::shared_ptr<Stream>> s = p.conn().OpenStream(call, "/interop.Echo/Bidi");
       for (int i = 0; i < 100; ++i) ctx.Check((*s)->Send(std::string(30000, 'z')).ok(), "send");
       SleepFor(p.env(), Duration::Millis(20));
       ctx.Check((*s)->queued_messages() == 100, absl::StrCat((*s)->queued_messages(), " queued"));

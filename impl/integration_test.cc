@@ -10,9 +10,10 @@
 #include "impl/conn.h"
 #include "impl/errors.h"
 #include "impl/sync.h"
-#include "impl/testing/harness.h"
-#include "impl/testing/wire_harness.h"
+#include "sim/testing/harness.h"
+#include "sim/testing/wire_harness.h"
 #include "proto/base/check.h"
+#include "impl/testing/echo_service.h"
 
 namespace drpc {
 namespace {
@@ -52,7 +53,8 @@ TEST_P(IntegrationTest, ManyConcurrentUnaryCallsOnOneConnectionAllSucceed) {
       wg.Add();
       DRPC_CHECK_OK(p.env().scheduler().Spawn(absl::StrCat("call ", i), [&, i] {
         CallContext call(p.env());
-        absl::StatusOr<std::string> r = p.conn().Invoke(call, "/echo.Echo/Unary", absl::StrCat(i));
+        absl::StatusOr<std::string> r =
+            p.conn().Invoke(call, "/interop.Echo/Unary", absl::StrCat(i));
         ok += r.ok() && *r == absl::StrCat(i);
         wg.Done();
       }));
@@ -67,7 +69,7 @@ TEST_P(IntegrationTest, CancellingAfterTheCallFinishedKeepsTheConnection) {
   Run([](Pair& p, sim::SimContext& ctx) {
     for (int i = 0; i < 20; ++i) {
       CallContext call(p.env());
-      ctx.Check(p.conn().Invoke(call, "/echo.Echo/Unary", "x").ok(), "call");
+      ctx.Check(p.conn().Invoke(call, "/interop.Echo/Unary", "x").ok(), "call");
       call.Cancel();
     }
     ctx.Check(!p.conn().closed().IsSet(), "connection closed");
@@ -78,7 +80,7 @@ TEST_P(IntegrationTest, CancellingAfterTheCallFinishedKeepsTheConnection) {
 TEST_P(IntegrationTest, CancellingAStreamMakesSendEofAndRecvCanceled) {
   Run([](Pair& p, sim::SimContext& ctx) {
     CallContext call(p.env());
-    absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/echo.Echo/Bidi");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/interop.Echo/Bidi");
     ctx.Check((*s)->Send("a").ok() && (*s)->Recv().ok(), "echo");
     call.Cancel();
     absl::Status send;
@@ -111,7 +113,7 @@ TEST_P(IntegrationTest, ClientCancelReachesTheServerHandler) {
     Signal done(p.env());
     absl::StatusOr<std::string> slow;
     DRPC_CHECK_OK(p.env().scheduler().Spawn("unary", [&] {
-      slow = p.conn().Invoke(unary, "/echo.Echo/Slow", "x");
+      slow = p.conn().Invoke(unary, "/interop.Echo/Slow", "x");
       done.Set();
     }));
     SleepFor(p.env(), Duration::Millis(1));
@@ -151,7 +153,8 @@ TEST_P(IntegrationTest, RepeatedCancelledCallsReuseOneConnection) {
   Run([](Pair& p, sim::SimContext& ctx) {
     for (int i = 0; i < 300; ++i) {
       CallContext call(p.env());
-      absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/echo.Echo/ClientStream");
+      absl::StatusOr<std::shared_ptr<RpcStream>> s =
+          p.conn().NewStream(call, "/interop.Echo/ClientStream");
       ctx.Check(s.ok() && (*s)->SendLast("abc").ok(), "send");
       absl::StatusOr<std::string> r = (*s)->Recv();
       ctx.Check(r.ok() && *r == "3", r.status().ToString());
@@ -184,7 +187,7 @@ TEST_P(IntegrationTest, ErrorCodesAndTextsArriveIntact) {
 TEST_P(IntegrationTest, LargeMessagesBothWaysConcurrently) {
   Run([](Pair& p, sim::SimContext& ctx) {
     CallContext call(p.env());
-    absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/echo.Echo/Bidi");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/interop.Echo/Bidi");
     auto message = [](int i) {
       return std::string(static_cast<size_t>((i * 7919) % (128 * 1024)), static_cast<char>('a' + i % 26));
     };
@@ -253,7 +256,8 @@ TEST_P(IntegrationTest, ShutdownLetsRunningCallsFinishAndRefusesNewOnes) {
     ctx.Check(running.ok() && *running == "slept", running.status().ToString());
     shut.Wait("shutdown");
     CallContext late(env);
-    ctx.Check(!p.conn().Invoke(late, "/echo.Echo/Unary", "x").ok(), "a call after shutdown worked");
+    ctx.Check(!p.conn().Invoke(late, "/interop.Echo/Unary", "x").ok(),
+              "a call after shutdown worked");
   }, 3, &router);
 }
 
@@ -265,7 +269,7 @@ TEST_P(IntegrationTest, ShutdownCancelsCallsStillRunningAtTheDeadline) {
     Signal done(env);
     DRPC_CHECK_OK(env.scheduler().Spawn("slow call", [&] {
       CallContext call(env);
-      slow = p.conn().Invoke(call, "/echo.Echo/Slow", "x");
+      slow = p.conn().Invoke(call, "/interop.Echo/Slow", "x");
       done.Set();
     }));
     SleepFor(env, Duration::Millis(1));
@@ -340,7 +344,7 @@ TEST_P(IntegrationTest, BlockedTransportCancelYieldsExactlyCanceled) {
     absl::StatusOr<std::string> reply;
     Signal done(c.sim.env());
     DRPC_CHECK_OK(c.sim.env().scheduler().Spawn("caller", [&] {
-      reply = c.conn.Invoke(call, "/echo.Echo/Unary", std::string(100 * 1024, 'u'));
+      reply = c.conn.Invoke(call, "/interop.Echo/Unary", std::string(100 * 1024, 'u'));
       done.Set();
     }));
     SleepFor(c.sim.env(), Duration::Millis(5));

@@ -10,9 +10,10 @@
 #include "impl/conn.h"
 #include "impl/errors.h"
 #include "impl/sync.h"
-#include "impl/testing/harness.h"
-#include "impl/testing/wire_harness.h"
+#include "sim/testing/harness.h"
+#include "sim/testing/wire_harness.h"
 #include "proto/base/check.h"
+#include "impl/testing/echo_service.h"
 #include "proto/error_codec.h"
 #include "proto/limits.h"
 #include "proto/metadata.h"
@@ -36,7 +37,7 @@ void ExpectOk(const sim::RunResult& r, absl::string_view what = "") {
 
 // Echoes `count` messages of `size` bytes over one bidi stream, alternating send and receive.
 void EchoMany(Pair& p, sim::SimContext& ctx, int count, size_t size) {
-  absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(p.ctx(), "/echo.Echo/Bidi");
+  absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(p.ctx(), "/interop.Echo/Bidi");
   ctx.Check(s.ok(), s.status().ToString());
   for (int i = 0; i < count; ++i) {
     const std::string m(size, static_cast<char>('a' + i % 26));
@@ -114,7 +115,7 @@ TEST(MuxFlowTest, PeerSendingBeyondTheGrantedWindowGetsAStreamScopedError) {
     s.sim.Check(decoded.code == 8 && absl::StrContains(decoded.text, "flow control violation") &&
                     absl::StrContains(decoded.text, "3095 bytes of window left"),
                 decoded.text);
-    s.sim.Check(s.client.Write({F(Kind::kInvoke, 3, 1, "/echo.Echo/Unary"),
+    s.sim.Check(s.client.Write({F(Kind::kInvoke, 3, 1, "/interop.Echo/Unary"),
                                 F(Kind::kMessage, 3, 2, "alive"), F(Kind::kCloseSend, 3, 3)})
                     .ok(),
                 "w");

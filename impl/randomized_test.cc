@@ -20,7 +20,7 @@
 #include "impl/errors.h"
 #include "impl/manager.h"
 #include "impl/sync.h"
-#include "impl/testing/wire_harness.h"
+#include "sim/testing/wire_harness.h"
 #include "proto/base/check.h"
 #include "proto/metadata.h"
 

@@ -11,9 +11,10 @@
 #include "impl/conn.h"
 #include "impl/errors.h"
 #include "impl/sync.h"
-#include "impl/testing/harness.h"
-#include "impl/testing/wire_harness.h"
+#include "sim/testing/harness.h"
+#include "sim/testing/wire_harness.h"
 #include "proto/base/check.h"
+#include "impl/testing/echo_service.h"
 #include "proto/error_codec.h"
 
 namespace drpc {
@@ -61,7 +62,7 @@ TEST(RecvStallTest, MuxServerFailsAStreamNobodyReadsAndServesTheNextOne) {
     const Instant start = s.sim.now();
     std::vector<RawFrame> frames = {F(Kind::kInvoke, 1, 1, "/t.T/Ignore")};
     for (uint64_t m = 2; m < 302; ++m) frames.push_back(F(Kind::kMessage, 1, m, "unread"));
-    frames.push_back(F(Kind::kInvoke, 2, 1, "/echo.Echo/Unary"));
+    frames.push_back(F(Kind::kInvoke, 2, 1, "/interop.Echo/Unary"));
     frames.push_back(F(Kind::kMessage, 2, 2, "next"));
     frames.push_back(F(Kind::kCloseSend, 2, 3));
     s.sim.Check(s.client.WriteBytes(testing::Encode(frames)).ok(), "write");

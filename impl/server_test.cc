@@ -12,8 +12,9 @@
 #include "impl/conn.h"
 #include "impl/errors.h"
 #include "impl/sync.h"
-#include "impl/testing/harness.h"
-#include "impl/testing/wire_harness.h"
+#include "impl/testing/echo_service.h"
+#include "sim/testing/harness.h"
+#include "sim/testing/wire_harness.h"
 
 namespace drpc {
 namespace {
@@ -69,7 +70,7 @@ struct ServeRig {
   }
   absl::StatusOr<std::string> Call(Conn& conn, const std::string& body) {
     CallContext ctx(sim.env());
-    return conn.Invoke(ctx, "/echo.Echo/Unary", body);
+    return conn.Invoke(ctx, "/interop.Echo/Unary", body);
   }
   std::unique_ptr<Conn> Dial() {
     absl::StatusOr<std::unique_ptr<Transport>> t = sim.network().Dial("server");
@@ -159,16 +160,16 @@ TEST(ServerTest, ErrorObserverSeesHandlerAndConnectionErrors) {
   std::vector<absl::Status> observed;
   ExpectOk(RunServer(Options{}, [&observed](ServerSide& s) {
     s.server.set_error_observer([&observed](const absl::Status& e) { observed.push_back(e); });
-    s.sim.Check(s.client.Write({F(Kind::kInvoke, 2, 1, "/echo.Echo/Fail"),
+    s.sim.Check(s.client.Write({F(Kind::kInvoke, 2, 1, "/interop.Echo/Fail"),
                                 F(Kind::kMessage, 2, 2, "x"), F(Kind::kCloseSend, 2, 3)})
                     .ok(),
                 "w");
     s.client.ReadFrame().IgnoreError();  // the Error
-    s.sim.Check(s.client.Write({F(Kind::kInvoke, 1, 1, "/echo.Echo/Unary")}).ok(), "w");
+    s.sim.Check(s.client.Write({F(Kind::kInvoke, 1, 1, "/interop.Echo/Unary")}).ok(), "w");
     s.served.Wait("ServeConn");
   }));
   ASSERT_EQ(observed.size(), 2u);
-  EXPECT_EQ(observed[0].message(), "rpc /echo.Echo/Fail: boom");
+  EXPECT_EQ(observed[0].message(), "rpc /interop.Echo/Fail: boom");
   EXPECT_EQ(RemoteErrorCode(observed[0]), 42u);
   EXPECT_TRUE(absl::StartsWith(observed[1].message(), "connection: protocol error")) << observed[1];
   std::vector<absl::Status> clean;

@@ -10,9 +10,10 @@
 #include "impl/conn.h"
 #include "impl/errors.h"
 #include "impl/sync.h"
-#include "impl/testing/harness.h"
-#include "impl/testing/wire_harness.h"
+#include "sim/testing/harness.h"
+#include "sim/testing/wire_harness.h"
 #include "proto/base/check.h"
+#include "impl/testing/echo_service.h"
 #include "proto/metadata.h"
 
 namespace drpc {
@@ -46,11 +47,11 @@ TEST(SharpEdgesTest, NestedCallsDoNotForwardIncomingMetadata) {
         "/t.T/Forward",
         [&nested](CallContext& ctx, absl::string_view) -> absl::StatusOr<std::string> {
           CallContext child(ctx.env(), ctx);
-          absl::StatusOr<std::string> implicit = nested->Invoke(child, "/echo.Echo/Meta", "");
-          absl::StatusOr<std::string> own = nested->Invoke(ctx, "/echo.Echo/Meta", "");
+          absl::StatusOr<std::string> implicit = nested->Invoke(child, "/interop.Echo/Meta", "");
+          absl::StatusOr<std::string> own = nested->Invoke(ctx, "/interop.Echo/Meta", "");
           CallContext copy(ctx.env(), ctx);
           copy.metadata() = child.incoming_metadata();
-          absl::StatusOr<std::string> explicit_ = nested->Invoke(copy, "/echo.Echo/Meta", "");
+          absl::StatusOr<std::string> explicit_ = nested->Invoke(copy, "/interop.Echo/Meta", "");
           if (!implicit.ok() || !own.ok() || !explicit_.ok()) {
             return absl::InternalError("nested call failed");
           }
@@ -89,7 +90,7 @@ TEST(SharpEdgesTest, DeadlineIsLocalAndBecomesASoftCancel) {
       absl::StatusOr<std::string> reply;
       Signal done(env);
       DRPC_CHECK_OK(env.scheduler().Spawn("caller", [&] {
-        reply = c.conn.Invoke(ctx, "/echo.Echo/Slow", "x");
+        reply = c.conn.Invoke(ctx, "/interop.Echo/Slow", "x");
         done.Set();
       }));
       std::vector<RawFrame> frames;
@@ -138,14 +139,14 @@ TEST(SharpEdgesTest, UpstreamCallsAreSerializedAndAHardCancelFailsThoseWaiting) 
     CallContext doomed(env);
     wg.Add(3);
     DRPC_CHECK_OK(env.scheduler().Spawn("slow", [&] {
-      results[3] = p.conn().Invoke(doomed, "/echo.Echo/Slow", "").status();
+      results[3] = p.conn().Invoke(doomed, "/interop.Echo/Slow", "").status();
       wg.Done();
     }));
     std::vector<absl::Status> behind(2);
     for (int i = 0; i < 2; ++i) {
       DRPC_CHECK_OK(env.scheduler().Spawn(absl::StrCat("behind ", i), [&, i] {
         CallContext call(env);
-        behind[i] = p.conn().Invoke(call, "/echo.Echo/Unary", "x").status();
+        behind[i] = p.conn().Invoke(call, "/interop.Echo/Unary", "x").status();
         wg.Done();
       }));
     }

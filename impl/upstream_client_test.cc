@@ -10,7 +10,7 @@
 #include "impl/conn.h"
 #include "impl/errors.h"
 #include "impl/sync.h"
-#include "impl/testing/wire_harness.h"
+#include "sim/testing/wire_harness.h"
 #include "proto/base/check.h"
 #include "proto/error_codec.h"
 #include "proto/metadata.h"

@@ -10,8 +10,6 @@ namespace drpc::sim {
 
 class SimScheduler::SimFiber final : public Fiber {
  public:
-  enum class State { kRunnable, kRunning, kParked, kAbandoned };
-
   SimFiber(uint64_t id, std::string name, StackPool& pool, FiberStack stack,
            absl::AnyInvocable<void()> body)
       : id_(id), name_(std::move(name)), context_(pool, stack, std::move(body)) {}
@@ -21,9 +19,7 @@ class SimScheduler::SimFiber final : public Fiber {
   uint64_t id_;
   std::string name_;
   FiberContext context_;
-  State state_ = State::kRunnable;
-  bool permit_ = false;
-  absl::string_view reason_;
+  FiberState state_;
 };
 
 SimScheduler::SimScheduler(DecisionSource& decisions, Trace& trace, Options options,
@@ -40,8 +36,7 @@ SimScheduler::SimScheduler(DecisionSource& decisions, Trace& trace, Options opti
 
 SimScheduler::~SimScheduler() {
   DRPC_CHECK(current_ == nullptr) << "scheduler destroyed from inside a fiber";
-  timers_.clear();
-  timer_deadlines_.clear();
+  timers_.Clear();
   fibers_.clear();
 }
 
@@ -59,33 +54,20 @@ TimerId SimScheduler::ScheduleAt(Instant deadline, absl::AnyInvocable<void()> ca
     const uint64_t step = decisions_->Choose("timer.jitter", 1001);
     deadline = deadline + options_.timer_jitter_max * static_cast<int64_t>(step) / 1000;
   }
-  const TimerId id = next_timer_seq_++;
-  timers_.emplace(std::make_pair(deadline, id), std::move(callback));
-  timer_deadlines_.emplace(id, deadline);
-  return id;
+  return timers_.Add(deadline, std::move(callback));
 }
 
-bool SimScheduler::Cancel(TimerId id) {
-  auto it = timer_deadlines_.find(id);
-  if (it == timer_deadlines_.end()) return false;
-  timers_.erase(std::make_pair(it->second, id));
-  timer_deadlines_.erase(it);
-  return true;
-}
+bool SimScheduler::Cancel(TimerId id) { return timers_.Cancel(id); }
 
 void SimScheduler::FireNextTimer() {
-  auto it = timers_.begin();
-  const auto [deadline, id] = it->first;
-  absl::AnyInvocable<void()> callback = std::move(it->second);
-  timers_.erase(it);
-  timer_deadlines_.erase(id);
-  now_ = std::max(now_, deadline);
+  TimerQueue::Expired timer = timers_.PopNext();
+  now_ = std::max(now_, timer.deadline);
   ++stats_.timers_fired;
   trace_->Mix(0x71);
-  trace_->Mix(id);
+  trace_->Mix(timer.id);
   trace_->Mix(static_cast<uint64_t>(now_.nanos()));
-  if (recorder_ != nullptr) recorder_->TimerFired(now_, id);
-  callback();
+  if (recorder_ != nullptr) recorder_->TimerFired(now_, timer.id);
+  timer.callback();
 }
 
 // --- Scheduler ------------------------------------------------------------------------------------
@@ -117,7 +99,7 @@ Fiber* SimScheduler::Current() { return current_; }
 void SimScheduler::Yield() {
   SimFiber* self = current_;
   DRPC_CHECK(self != nullptr) << "Yield outside a fiber";
-  self->state_ = SimFiber::State::kRunnable;
+  self->state_.Yield();
   runnable_.push_back(self->id_);
   self->context_.Suspend();
 }
@@ -125,50 +107,37 @@ void SimScheduler::Yield() {
 void SimScheduler::Park(absl::string_view reason) {
   SimFiber* self = current_;
   DRPC_CHECK(self != nullptr) << "Park outside a fiber: " << reason;
-  if (self->permit_) {
-    self->permit_ = false;
-    return;
-  }
+  if (self->state_.TakePermit()) return;
   if (ChooseChance(*decisions_, "sched.spurious", options_.spurious_wakeup_per_mille)) {
     Yield();  // Comes back without an Unpark: a spurious wake-up, which callers must tolerate.
     return;
   }
-  self->state_ = SimFiber::State::kParked;
-  self->reason_ = reason;
+  self->state_.Park(reason);
   if (recorder_ != nullptr) recorder_->Park(now_, self->id_, reason);
   self->context_.Suspend();
-  self->reason_ = {};
+  self->state_.Unparked();
 }
 
 void SimScheduler::Unpark(Fiber* fiber) {
   DRPC_CHECK(fiber != nullptr);
   auto* f = static_cast<SimFiber*>(fiber);
-  switch (f->state_) {
-    case SimFiber::State::kParked:
-      f->state_ = SimFiber::State::kRunnable;
-      runnable_.push_back(f->id_);
-      if (recorder_ != nullptr) recorder_->Unpark(now_, f->id_);
-      break;
-    case SimFiber::State::kRunning:
-    case SimFiber::State::kRunnable:
-      f->permit_ = true;
-      break;
-    case SimFiber::State::kAbandoned:
-      break;
+  if (f->state_.Unpark()) {
+    runnable_.push_back(f->id_);
+    if (recorder_ != nullptr) recorder_->Unpark(now_, f->id_);
   }
 }
 
 void SimScheduler::Abort() {
   aborted_ = true;
   if (SimFiber* self = current_; self != nullptr) {
-    self->state_ = SimFiber::State::kAbandoned;
+    self->state_.Abandon();
     self->context_.Suspend();
     DRPC_CHECK(false) << "an aborted fiber was resumed";
   }
 }
 
 void SimScheduler::RunFiber(SimFiber* fiber) {
-  fiber->state_ = SimFiber::State::kRunning;
+  fiber->state_.Resume();
   current_ = fiber;
   ++stats_.switches;
   trace_->Mix(fiber->id_);
@@ -195,7 +164,7 @@ SimScheduler::Outcome SimScheduler::Run(Instant time_limit, uint64_t step_limit)
       continue;
     }
     if (timers_.empty()) return Outcome::kIdle;
-    if (timers_.begin()->first.first > time_limit) return Outcome::kTimeLimit;
+    if (timers_.next_deadline() > time_limit) return Outcome::kTimeLimit;
     FireNextTimer();
   }
 }
@@ -203,9 +172,9 @@ SimScheduler::Outcome SimScheduler::Run(Instant time_limit, uint64_t step_limit)
 std::vector<SimScheduler::ParkedFiber> SimScheduler::ParkedFibers() const {
   std::vector<ParkedFiber> out;
   for (const auto& [id, f] : fibers_) {
-    if (f->state_ == SimFiber::State::kParked) {
-      out.push_back({id, f->name_, std::string(f->reason_)});
-    } else if (f->state_ == SimFiber::State::kAbandoned) {
+    if (f->state_.parked()) {
+      out.push_back({id, f->name_, std::string(f->state_.park_reason())});
+    } else if (f->state_.abandoned()) {
       out.push_back({id, f->name_, "stopped by a failure"});
     }
   }

@@ -9,6 +9,9 @@
 // Run loop: while any fiber is runnable, the SchedulingPolicy picks one (a decision when more than
 // one is runnable) and resumes it until it parks, yields or returns. Only when no fiber is runnable
 // does virtual time advance, to the earliest timer, ordered by (deadline, sequence number).
+// The timers and each fiber's park/permit state are the production reactor's own code
+// (impl/fiber/timer_queue.h, impl/fiber/fiber_state.h); this class adds the decisions around them
+// (which fiber runs, timer lateness, spurious wake-ups) and virtual time.
 #ifndef DRPC_SIM_SCHEDULER_H_
 #define DRPC_SIM_SCHEDULER_H_
 
@@ -22,7 +25,9 @@
 #include "absl/strings/string_view.h"
 #include "impl/env.h"
 #include "impl/fiber/fiber_context.h"
+#include "impl/fiber/fiber_state.h"
 #include "impl/fiber/stack_pool.h"
+#include "impl/fiber/timer_queue.h"
 #include "impl/time.h"
 #include "impl/tunables.h"
 #include "sim/recorder.h"
@@ -142,14 +147,11 @@ class SimScheduler final : public Clock, public Scheduler {
   StackPool stacks_;
   Instant now_;
   uint64_t next_fiber_id_ = 1;
-  uint64_t next_timer_seq_ = 1;
   // Fibers by ID: ordered, so reports and teardown are deterministic.
   std::map<uint64_t, std::unique_ptr<SimFiber>> fibers_;
   std::vector<uint64_t> runnable_;
   SimFiber* current_ = nullptr;
-  // Timers by (deadline, sequence); the sequence number is the TimerId.
-  std::map<std::pair<Instant, TimerId>, absl::AnyInvocable<void()>> timers_;
-  std::map<TimerId, Instant> timer_deadlines_;
+  TimerQueue timers_;
   bool aborted_ = false;
   Stats stats_;
   Recorder* recorder_ = nullptr;

@@ -1,4 +1,4 @@
-// echo_server: serves the interop.Echo test service (tools/interop/echo_service.h) over TCP on the
+// echo_server: serves the interop.Echo test service (impl/testing/echo_service.h) over TCP on the
 // production runtime, until SIGINT or SIGTERM.
 //
 //   bazel run //tools:echo_server -- --addr=127.0.0.1:7777 [--mux] [--migrate_header]
@@ -20,8 +20,8 @@
 #include "impl/runtime/tcp_server.h"
 #include "impl/tunables.h"
 #include "proto/limits.h"
+#include "impl/testing/echo_service.h"
 #include "tools/cli_flags.h"
-#include "tools/interop/echo_service.h"
 
 namespace drpc {
 namespace {
@@ -109,7 +109,7 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "echo_server: %s\n", rt.status().ToString().c_str());
     return 1;
   }
-  const Router router = interop::EchoRouter();
+  const Router router = testing::EchoRouter();
   absl::StatusOr<std::unique_ptr<runtime::TcpServer>> server =
       runtime::TcpServer::Start(**rt, router, config.server);
   if (!server.ok()) {

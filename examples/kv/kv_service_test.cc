@@ -13,7 +13,7 @@
 #include "impl/errors.h"
 #include "impl/router.h"
 #include "impl/sync.h"
-#include "impl/testing/harness.h"
+#include "sim/testing/harness.h"
 #include "proto/base/check.h"
 
 namespace kv {

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "impl/fiber/fiber_context.h"
+#include "impl/fiber/fiber_state.h"
 #include "proto/base/check.h"
 
 namespace drpc::runtime {
@@ -30,8 +31,6 @@ constexpr int kPollTimeoutMaxMillis = 60 * 1000;
 
 class Reactor::ReactorFiber final : public Fiber {
  public:
-  enum class State { kRunnable, kRunning, kParked };
-
   ReactorFiber(std::string name, StackPool& pool, FiberStack stack,
                absl::AnyInvocable<void()> body)
       : name_(std::move(name)), context_(pool, stack, std::move(body)) {}
@@ -39,9 +38,7 @@ class Reactor::ReactorFiber final : public Fiber {
 
   std::string name_;
   FiberContext context_;
-  State state_ = State::kRunnable;
-  bool permit_ = false;
-  absl::string_view reason_;
+  FiberState state_;
   ReactorFiber* prev_ = nullptr;
   ReactorFiber* next_ = nullptr;
 };
@@ -136,8 +133,7 @@ void Reactor::RunReadyFibers() {
 }
 
 void Reactor::RunFiber(ReactorFiber* fiber) {
-  DRPC_CHECK(fiber->state_ == ReactorFiber::State::kRunnable);
-  fiber->state_ = ReactorFiber::State::kRunning;
+  fiber->state_.Resume();
   current_ = fiber;
   turn_bytes_ = 0;
   turn_started_ = Instant();
@@ -145,7 +141,7 @@ void Reactor::RunFiber(ReactorFiber* fiber) {
   fiber->context_.Resume();
   current_ = nullptr;
   if (!fiber->context_.finished()) {
-    DRPC_CHECK(fiber->state_ != ReactorFiber::State::kRunning) << "fiber suspended without parking";
+    DRPC_CHECK(!fiber->state_.running()) << "fiber suspended without parking";
     return;
   }
   if (fiber->prev_ != nullptr) fiber->prev_->next_ = fiber->next_;
@@ -157,21 +153,12 @@ void Reactor::RunFiber(ReactorFiber* fiber) {
 
 void Reactor::FireDueTimers() {
   if (timers_.empty()) return;
-  const Instant now = Now();
-  while (!timers_.empty() && timers_.begin()->first.first <= now) {
-    auto it = timers_.begin();
-    const TimerId id = it->first.second;
-    absl::AnyInvocable<void()> callback = std::move(it->second);
-    timers_.erase(it);
-    timer_deadlines_.erase(id);
-    ++stats_.timers_fired;
-    callback();
-  }
+  stats_.timers_fired += timers_.RunDue(Now());
 }
 
 int Reactor::PollTimeoutMillis() const {
   if (timers_.empty()) return -1;
-  const Duration wait = timers_.begin()->first.first - Now();
+  const Duration wait = timers_.next_deadline() - Now();
   if (wait <= Duration::Zero()) return 0;
   // Round up: waking early would spin until the deadline.
   const int64_t millis = (wait.nanos() + 999'999) / 1'000'000;
@@ -247,8 +234,7 @@ void Reactor::TearDown() {
       std::fprintf(stderr, "  %s (%s)\n", parked[i].name.c_str(), parked[i].reason.c_str());
     }
   }
-  timers_.clear();
-  timer_deadlines_.clear();
+  timers_.Clear();
   run_queue_.clear();
   while (live_head_ != nullptr) {
     ReactorFiber* fiber = live_head_;
@@ -299,19 +285,12 @@ Instant Reactor::Now() const {
 
 TimerId Reactor::ScheduleAt(Instant deadline, absl::AnyInvocable<void()> callback) {
   CheckLoopThread("ScheduleAt");
-  const TimerId id = next_timer_id_++;
-  timers_.emplace(std::make_pair(deadline, id), std::move(callback));
-  timer_deadlines_.emplace(id, deadline);
-  return id;
+  return timers_.Add(deadline, std::move(callback));
 }
 
 bool Reactor::Cancel(TimerId id) {
   CheckLoopThread("Cancel");
-  auto it = timer_deadlines_.find(id);
-  if (it == timer_deadlines_.end()) return false;
-  timers_.erase(std::make_pair(it->second, id));
-  timer_deadlines_.erase(it);
-  return true;
+  return timers_.Cancel(id);
 }
 
 // --- Scheduler -------------------------------------------------------------------------------------
@@ -347,7 +326,7 @@ absl::Status Reactor::SpawnWithin(size_t stacks_max, std::string name,
 void Reactor::Yield() {
   ReactorFiber* self = current_;
   DRPC_CHECK(self != nullptr) << "Yield outside a fiber";
-  self->state_ = ReactorFiber::State::kRunnable;
+  self->state_.Yield();
   run_queue_.push_back(self);
   self->context_.Suspend();
 }
@@ -355,26 +334,17 @@ void Reactor::Yield() {
 void Reactor::Park(absl::string_view reason) {
   ReactorFiber* self = current_;
   DRPC_CHECK(self != nullptr) << "Park outside a fiber: " << reason;
-  if (self->permit_) {
-    self->permit_ = false;
-    return;
-  }
-  self->state_ = ReactorFiber::State::kParked;
-  self->reason_ = reason;
+  if (self->state_.TakePermit()) return;
+  self->state_.Park(reason);
   self->context_.Suspend();
-  self->reason_ = {};
+  self->state_.Unparked();
 }
 
 void Reactor::Unpark(Fiber* fiber) {
   CheckLoopThread("Unpark");
   DRPC_CHECK(fiber != nullptr);
   auto* f = static_cast<ReactorFiber*>(fiber);
-  if (f->state_ == ReactorFiber::State::kParked) {
-    f->state_ = ReactorFiber::State::kRunnable;
-    run_queue_.push_back(f);
-  } else {
-    f->permit_ = true;
-  }
+  if (f->state_.Unpark()) run_queue_.push_back(f);
 }
 
 Fiber* Reactor::Current() { return current_; }
@@ -437,8 +407,8 @@ Reactor::Stats Reactor::stats() const {
 std::vector<Reactor::ParkedFiber> Reactor::ParkedFibers() const {
   std::vector<ParkedFiber> out;
   for (const ReactorFiber* f = live_head_; f != nullptr; f = f->next_) {
-    if (f->state_ == ReactorFiber::State::kParked) {
-      out.push_back({f->name_, std::string(f->reason_)});
+    if (f->state_.parked()) {
+      out.push_back({f->name_, std::string(f->state_.park_reason())});
     }
   }
   return out;

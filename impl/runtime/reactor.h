@@ -1,6 +1,8 @@
 // A Reactor: the production implementation of Clock and Scheduler (impl/env.h) for one OS thread —
-// fibers on pooled stacks, a timer map ordered by (deadline, sequence), and an epoll loop that
-// wakes fibers parked on socket readiness. Its Chaos is NoChaos.
+// fibers on pooled stacks, timers ordered by (deadline, sequence), and an epoll loop that wakes
+// fibers parked on socket readiness. Its Chaos is NoChaos. The timer queue and each fiber's
+// park/permit state are the simulator's own code (impl/fiber/timer_queue.h,
+// impl/fiber/fiber_state.h); this class adds the real clock, epoll and the thread checks.
 //
 //   // on an application thread (thread-safe):
 //   reactor.Post([&] { ... runs on a new fiber of the reactor ... });
@@ -31,20 +33,19 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "impl/env.h"
 #include "impl/fiber/stack_pool.h"
+#include "impl/fiber/timer_queue.h"
 #include "impl/runtime/net.h"
 #include "impl/tunables.h"
 #include "impl/time.h"
@@ -226,9 +227,7 @@ class Reactor final : public Clock, public Scheduler {
   size_t turn_bytes_ = 0;
   Instant turn_started_;
   bool turn_ended_in_batch_ = false;  // a fiber yielded by ChargeTurn: poll after this batch
-  TimerId next_timer_id_ = 1;
-  std::map<std::pair<Instant, TimerId>, absl::AnyInvocable<void()>> timers_;
-  absl::flat_hash_map<TimerId, Instant> timer_deadlines_;
+  TimerQueue timers_;
   std::vector<epoll_event> events_;
   std::vector<Posted> draining_;
   Stats stats_;

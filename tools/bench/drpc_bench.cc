@@ -11,8 +11,8 @@
 #include "impl/runtime/tcp.h"
 #include "impl/sync.h"
 #include "proto/base/check.h"
+#include "impl/testing/echo_service.h"
 #include "tools/bench/process_stats.h"
-#include "tools/interop/echo_service.h"
 
 namespace drpc::bench {
 namespace {
@@ -76,7 +76,7 @@ absl::StatusOr<T> WithConn(DrpcBench& bench, F fn) {
 }  // namespace
 
 DrpcBench::DrpcBench(const DrpcBenchOptions& options)
-    : options_(options), router_(interop::EchoRouter()) {
+    : options_(options), router_(testing::EchoRouter()) {
   client_options_.mux = options.mux;
   client_options_.concurrent_streams_max_count = options.streams_max_count;
 }

@@ -14,12 +14,12 @@
 #include "impl/errors.h"
 #include "impl/server.h"
 #include "impl/sync.h"
+#include "impl/testing/echo_service.h"
 #include "impl/testing/raw_peer.h"
 #include "proto/base/check.h"
 #include "sim/simulation.h"
 #include "tools/interop/capture.h"
 #include "tools/interop/conformance.h"
-#include "tools/interop/echo_service.h"
 
 namespace drpc::interop {
 namespace {
@@ -28,7 +28,7 @@ TEST(SimConformanceTest, GoClientRecordingsGetGoServerBytesFromOurServer) {
   const std::string root = CaptureRoot();
   const std::vector<std::string> cases = ListCases(root);
   ASSERT_GE(cases.size(), 19u) << "captures missing under " << root;
-  const Router router = EchoRouter();
+  const Router router = testing::EchoRouter();
   int replayed = 0;
   for (const std::string& name : cases) {
     for (int conn : ListConnections(root, name)) {
@@ -61,7 +61,7 @@ TEST(SimConformanceTest, GoClientRecordingsGetGoServerBytesFromOurServer) {
 
 TEST(SimConformanceTest, OurClientSendsTheGoClientsBytes) {
   const std::string root = CaptureRoot();
-  const Router router = EchoRouter();
+  const Router router = testing::EchoRouter();
   for (const auto& entry : ClientScripts()) {
     // Named copies, not structured bindings: clang 14 cannot capture bindings in lambdas.
     const std::string& name = entry.first;

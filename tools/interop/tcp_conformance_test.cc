@@ -16,9 +16,9 @@
 #include "impl/runtime/tcp.h"
 #include "impl/runtime/tcp_server.h"
 #include "proto/base/check.h"
+#include "impl/testing/echo_service.h"
 #include "tools/interop/capture.h"
 #include "tools/interop/conformance.h"
-#include "tools/interop/echo_service.h"
 
 namespace drpc::interop {
 namespace {
@@ -50,7 +50,7 @@ absl::StatusOr<ReplayResult> Replay(Runtime& rt, size_t reactor, const std::stri
 TEST(TcpConformanceTest, GoClientRecordingsGetGoServerBytesFromOurServer) {
   auto rt = StartRuntime();
   ASSERT_NE(rt, nullptr);
-  const Router router = EchoRouter();
+  const Router router = testing::EchoRouter();
   absl::StatusOr<std::unique_ptr<TcpServer>> server = TcpServer::Start(*rt, router, {});
   ASSERT_TRUE(server.ok()) << server.status();
   const std::string root = CaptureRoot();
@@ -77,7 +77,7 @@ TEST(TcpConformanceTest, GoClientRecordingsGetGoServerBytesFromOurServer) {
 TEST(TcpConformanceTest, MigrateHeaderIsStrippedBeforeTheDrpcBytes) {
   auto rt = StartRuntime();
   ASSERT_NE(rt, nullptr);
-  const Router router = EchoRouter();
+  const Router router = testing::EchoRouter();
   absl::StatusOr<std::unique_ptr<TcpServer>> server =
       TcpServer::Start(*rt, router, TcpServerOptions{.migrate_header = true});
   ASSERT_TRUE(server.ok()) << server.status();
