@@ -4,7 +4,7 @@
 #include "greeter/greeter.drpc.h"  // generated in @drpc_codegen_consumer
 #include "gtest/gtest.h"
 #include "impl/router.h"
-#include "impl/testing/harness.h"
+#include "sim/testing/harness.h"
 
 namespace drpc {
 namespace {

@@ -49,7 +49,7 @@ cc_test(
     deps = [
         ":notes_proto",
         "@drpc_cpp//impl:server",
-        "@drpc_cpp//impl/testing:harness",
+        "@drpc_cpp//sim/testing:harness",
         "@system//:gtest_main",
     ],
 )
@@ -68,7 +68,7 @@ cat >"$ws/app/notes_test.cc" <<'EOW'
 #include "app/notes.drpc.h"
 #include "gtest/gtest.h"
 #include "impl/router.h"
-#include "impl/testing/harness.h"
+#include "sim/testing/harness.h"
 
 class NotesImpl final : public app::Notes::Server {
  public:

@@ -10,7 +10,7 @@
 #include "gtest/gtest.h"
 #include "impl/errors.h"
 #include "impl/router.h"
-#include "impl/testing/harness.h"
+#include "sim/testing/harness.h"
 
 namespace drpc {
 namespace {

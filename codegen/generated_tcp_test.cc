@@ -16,6 +16,7 @@
 #include "impl/runtime/tcp.h"
 #include "impl/runtime/tcp_server.h"
 #include "impl/sync.h"
+#include "proto/base/check.h"
 
 namespace drpc {
 namespace {
@@ -99,14 +100,14 @@ TEST_P(GeneratedTcpTest, GeneratedClientAndServerTalkOverTcp) {
     WaitGroup done(r.env());
     for (int i = 0; i < callers; ++i) {
       done.Add();
-      r.Spawn(absl::StrCat("caller ", i), [&, i] {
+      DRPC_CHECK_OK(r.Spawn(absl::StrCat("caller ", i), [&, i] {
         CallContext ctx(r.env());
         ctx.SetTimeout(Duration::Seconds(10));
         for (int round = 0; round < 3 && results[i].ok(); ++round) {
           results[i] = CallEachShape(echo, ctx, i);
         }
         done.Done();
-      });
+      }));
     }
     done.Wait("test: callers");
     (*conn)->Close();

@@ -29,6 +29,7 @@
 #include "sim/simulation.h"
 #include "tools/interop/capture.h"
 #include "tools/interop/conformance.h"
+#include "proto/base/check.h"
 
 namespace drpc {
 namespace {
@@ -203,10 +204,10 @@ TEST(WireGoldenTest, GeneratedServerRepliesWithTheExpectedBytes) {
           auto [client_end, server_end] = ctx.network().Pipe(capture->name);
           Server server(ctx.env(), router, Options{});
           Signal served(ctx.env());
-          ctx.env().scheduler().Spawn("server", [&, t = std::move(server_end)]() mutable {
+          DRPC_CHECK_OK(ctx.env().scheduler().Spawn("server", [&, t = std::move(server_end)]() mutable {
             server.ServeConn(std::move(t)).IgnoreError();
             served.Set();
-          });
+          }));
           result = interop::ReplayClient(ctx.env(), *client_end, *capture);
           server.Shutdown(ctx.now() + Duration::Seconds(1));
           served.Wait("server");
@@ -231,10 +232,10 @@ TEST(WireGoldenTest, GeneratedClientSendsTheExpectedBytesAndDecodesTheReplies) {
           [&](sim::SimContext& ctx) {
             auto [client_end, server_end] = ctx.network().Pipe(name);
             Signal replayed(ctx.env());
-            ctx.env().scheduler().Spawn("expected server", [&, t = std::move(server_end)] {
+            DRPC_CHECK_OK(ctx.env().scheduler().Spawn("expected server", [&, t = std::move(server_end)] {
               peer = interop::ReplayServer(ctx.env(), *t, *capture);
               replayed.Set();
-            });
+            }));
             absl::StatusOr<std::unique_ptr<Conn>> conn =
                 Conn::Create(ctx.env(), std::move(client_end));
             ctx.Check(conn.ok(), conn.status().ToString());

@@ -120,5 +120,76 @@ def main():
         write("error_decoder", name, data)
 
 
+# Whole-connection harnesses (fuzz/conn_fuzz.h): byte 0 picks the mode and limits (bit 0 mux,
+# bits 1-2 a limits profile, bit 3 flow control off, bit 4 soft cancel), byte 1 the write pieces.
+UPSTREAM, MUX, MUX_SMALL, MUX_MEDIUM, UPSTREAM_SMALL = 0x00, 0x01, 0x03, 0x05, 0x02
+INVOKE, MESSAGE, ERROR, CANCEL, CLOSE, CLOSE_SEND, INVOKE_METADATA, WINDOW_UPDATE = range(1, 9)
+
+
+def call(stream, rpc, messages=(b"hi",), metadata=None, close_send=True):
+    out, m = b"", 1
+    if metadata is not None:
+        out += frame(stream, m, INVOKE_METADATA, True, b"".join(entry(k, v) for k, v in metadata))
+        m += 1
+    out += frame(stream, m, INVOKE, True, rpc)
+    m += 1
+    for msg in messages:
+        out += frame(stream, m, MESSAGE, True, msg)
+        m += 1
+    if close_send:
+        out += frame(stream, m, CLOSE_SEND)
+    return out
+
+
+def conn_seeds():
+    flow = [(b"drpc-flow-window", b"256")]
+    server = {
+        "upstream-unary": (UPSTREAM, call(1, b"/f/U")),
+        "upstream-sequence": (UPSTREAM, call(1, b"/f/U") + call(2, b"/f/S", [b"\x05"]) +
+                              call(3, b"/f/C", [b"a", b"bc"]) + call(4, b"/f/B", [b"x", b"y"]) +
+                              call(5, b"/f/F") + call(6, b"/f/W", close_send=False) +
+                              frame(6, 3, CANCEL, control=True) + call(7, b"/nope")),
+        "upstream-small-unread": (UPSTREAM_SMALL, call(1, b"/f/W", [b"m" * 100] * 6)),
+        "mux-interleaved": (MUX, call(1, b"/f/B", [b"a"], close_send=False) +
+                            call(2, b"/f/U", metadata=[(b"k", b"v")]) +
+                            frame(1, 3, MESSAGE, True, b"b") + frame(1, 4, CLOSE_SEND)),
+        "mux-flow": (MUX_SMALL, call(1, b"/f/B", [b"z" * 200, b"z" * 200], metadata=flow) +
+                     frame(1, 0, WINDOW_UPDATE, True, varint(4096), control=True)),
+        "mux-burst": (MUX_SMALL, b"".join(call(s, b"/f/W", (), close_send=False)
+                                          for s in range(1, 12))),
+        "mux-cancel-before-invoke": (MUX, frame(1, 1, INVOKE_METADATA, True, entry(b"a", b"1")) +
+                                     frame(1, 5, CANCEL, control=True) + call(1, b"/f/U") +
+                                     frame(9, 1, CANCEL, control=True) + call(9, b"/f/U")),
+        "mux-too-large": (MUX_SMALL, call(1, b"/f/C", [b"L" * 300]) + call(2, b"/f/U")),
+        "mux-medium-split": (MUX_MEDIUM, call(1, b"/f/S", [b"\x07"]) + call(3, b"/f/U")),
+    }
+    for name, data in captures():
+        if name.endswith("c2s"):
+            server["go-" + name] = (UPSTREAM, data)
+    for name, (sel, data) in server.items():
+        write("server_conn", name, bytes([sel, 7]) + data)
+        write("server_conn", name + "-pieces", bytes([sel, 200]) + data)
+    reply = lambda s, msgs: b"".join(frame(s, i + 1, MESSAGE, True, m) for i, m in enumerate(msgs)) \
+        + frame(s, len(msgs) + 1, CLOSE_SEND)
+    client = {
+        "upstream-replies": (UPSTREAM, reply(1, [b"hello"]) + reply(2, [b"m0", b"m1", b"m2"]) +
+                             reply(3, [b"4"]) + reply(4, [b"c0", b"c1"])),
+        "upstream-error": (UPSTREAM, frame(1, 1, ERROR, True, (42).to_bytes(8, "big") + b"boom")),
+        "upstream-invoke-from-server": (UPSTREAM, call(1, b"/f/U")),
+        "mux-replies": (MUX, reply(2, [b"m0"]) + reply(1, [b"hello"]) + reply(4, [b"c0"]) +
+                        reply(3, [b"4"])),
+        "mux-window": (MUX_SMALL, frame(4, 0, WINDOW_UPDATE, True, varint(1 << 20), control=True) +
+                       frame(2, 1, MESSAGE, True, b"w" * 300) + frame(3, 1, CANCEL, control=True)),
+        "mux-unknown-stream": (MUX, reply(9, [b"x"]) + frame(1, 1, CLOSE) + reply(2, [b"y"])),
+    }
+    for name, data in captures():
+        if name.endswith("s2c"):
+            client["go-" + name] = (UPSTREAM, data)
+    for name, (sel, data) in client.items():
+        write("client_conn", name, bytes([sel, 7]) + data)
+        write("client_conn", name + "-pieces", bytes([sel, 200]) + data)
+
+
 if __name__ == "__main__":
     main()
+    conn_seeds()

@@ -12,9 +12,10 @@
 //   ... fill b, hand it on ...
 //   pool.Give(std::move(b));      // kept if within the bounds, else freed
 //
-// Bounds (proto/limits.h): at most max_count buffers and max_bytes of capacity are kept; a buffer
-// with more than buffer_max_bytes of capacity is freed rather than kept (one huge message must not
-// pin its memory for the connection's life). Single-scheduler, like everything in impl/.
+// Bounds (impl/tunables.h): at most pooled_max_count buffers and pooled_max_bytes of capacity are
+// kept; a buffer with more than buffer_max_bytes of capacity is freed rather than kept (one huge
+// message must not pin its memory for the connection's life). Single-scheduler, like everything
+// in impl/.
 #ifndef DRPC_IMPL_BUFFER_POOL_H_
 #define DRPC_IMPL_BUFFER_POOL_H_
 
@@ -23,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "proto/limits.h"
+#include "impl/tunables.h"
 #include "proto/packet.h"
 
 namespace drpc {
@@ -31,9 +32,9 @@ namespace drpc {
 class BufferPool final : public PacketBufferSource {
  public:
   struct Limits {
-    size_t max_count = limits::kBufferPoolMaxCount;
-    size_t max_bytes = limits::kBufferPoolMaxBytes;
-    size_t buffer_max_bytes = limits::kBufferPoolBufferMaxBytes;
+    size_t pooled_max_count = tunables::kBufferPoolMaxCount;
+    size_t pooled_max_bytes = tunables::kBufferPoolMaxBytes;
+    size_t buffer_max_bytes = tunables::kBufferPoolBufferMaxBytes;
   };
   explicit BufferPool(Limits limits);
   BufferPool(const BufferPool&) = delete;

@@ -10,7 +10,7 @@
 #include "impl/conn.h"
 #include "impl/errors.h"
 #include "impl/sync.h"
-#include "impl/testing/harness.h"
+#include "sim/testing/harness.h"
 
 namespace drpc {
 namespace {
@@ -34,7 +34,7 @@ TEST(BufferPoolTest, DefaultsKeepAOneMebibyteMessageBufferButNotALargerOne) {
   pool.Give(std::move(huge));
   EXPECT_EQ(pool.free_count(), 1u);
   EXPECT_EQ(pool.discarded(), 1u);
-  EXPECT_LE(pool.free_bytes(), limits::kBufferPoolMaxBytes);
+  EXPECT_LE(pool.free_bytes(), tunables::kBufferPoolMaxBytes);
 }
 
 TEST(BufferPoolTest, TakeReusesWhatWasGivenAndHandsItOutEmpty) {
@@ -55,7 +55,8 @@ TEST(BufferPoolTest, TakeReusesWhatWasGivenAndHandsItOutEmpty) {
 }
 
 TEST(BufferPoolTest, FreeListNeverExceedsItsCountOrByteBound) {
-  BufferPool pool(BufferPool::Limits{.max_count = 4, .max_bytes = 10000, .buffer_max_bytes = 5000});
+  BufferPool pool(BufferPool::Limits{
+      .pooled_max_count = 4, .pooled_max_bytes = 10000, .buffer_max_bytes = 5000});
   for (int i = 0; i < 10; ++i) {
     pool.Give(Grown(1000));
     EXPECT_LE(pool.free_count(), 4u);
@@ -81,14 +82,15 @@ TEST(BufferPoolTest, ConnectionReusesMessageBuffers) {
     o.mux = mux;
     sim::RunResult r = RunPair(o, o, [](Pair& p, sim::SimContext& ctx) {
       const BufferPool& pool = p.conn().manager().buffer_pool();
-      absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(p.ctx(), "/echo.Echo/Bidi");
+      absl::StatusOr<std::shared_ptr<RpcStream>> s =
+          p.conn().NewStream(p.ctx(), "/interop.Echo/Bidi");
       std::string m;
       for (int i = 0; i < 100; ++i) {
         const std::string sent(1024, static_cast<char>('a' + i % 26));
         ctx.Check((*s)->Send(sent).ok(), "send");
         ctx.Check((*s)->RecvInto(&m).ok() && m == sent, absl::StrCat("message ", i));
-        ctx.Check(pool.free_count() <= pool.limits().max_count &&
-                      pool.free_bytes() <= pool.limits().max_bytes,
+        ctx.Check(pool.free_count() <= pool.limits().pooled_max_count &&
+                      pool.free_bytes() <= pool.limits().pooled_max_bytes,
                   "pool over its bounds");
       }
       ctx.Check(pool.reused() >= 95 && pool.allocated() <= 5,
@@ -109,13 +111,13 @@ TEST(BufferPoolTest, DroppedBurstStaysWithinThePoolBounds) {
     sim::RunResult r = RunPair(o, o, [](Pair& p, sim::SimContext& ctx) {
       const BufferPool& pool = p.conn().manager().buffer_pool();
       CallContext call(p.env());
-      absl::StatusOr<std::shared_ptr<Stream>> s = p.conn().OpenStream(call, "/echo.Echo/Bidi");
+      absl::StatusOr<std::shared_ptr<Stream>> s = p.conn().OpenStream(call, "/interop.Echo/Bidi");
       for (int i = 0; i < 100; ++i) ctx.Check((*s)->Send(std::string(30000, 'z')).ok(), "send");
       SleepFor(p.env(), Duration::Millis(20));
       ctx.Check((*s)->queued_messages() == 100, absl::StrCat((*s)->queued_messages(), " queued"));
       call.Cancel();  // drops the queue: 100 buffers of ~30 KB go back
-      ctx.Check(pool.free_count() == pool.limits().max_count && pool.discarded() > 0 &&
-                    pool.free_bytes() <= pool.limits().max_bytes,
+      ctx.Check(pool.free_count() == pool.limits().pooled_max_count && pool.discarded() > 0 &&
+                    pool.free_bytes() <= pool.limits().pooled_max_bytes,
                 absl::StrCat("free ", pool.free_count(), " (", pool.free_bytes(),
                              " bytes), discarded ", pool.discarded()));
     });

@@ -3,6 +3,8 @@
 #include <utility>
 
 #include "impl/errors.h"
+#include "impl/manager_factory.h"
+#include "impl/situations.h"
 
 namespace drpc {
 namespace {
@@ -18,7 +20,7 @@ absl::Status CallError(CallContext& ctx, absl::Status error) {
 absl::StatusOr<std::unique_ptr<Conn>> Conn::Create(Env& env, std::unique_ptr<Transport> transport,
                                                    const Options& options) {
   absl::StatusOr<std::unique_ptr<Manager>> m =
-      Manager::Create(env, std::move(transport), Manager::Role::kClient, options);
+      CreateManager(env, std::move(transport), Manager::Role::kClient, options);
   if (!m.ok()) return m.status();
   return std::unique_ptr<Conn>(new Conn(*std::move(m)));
 }
@@ -34,7 +36,7 @@ absl::StatusOr<std::string> Conn::Invoke(CallContext& ctx, absl::string_view rpc
   absl::StatusOr<std::string> reply;
   // EOF from a send means the stream already ended; Recv tells how (a reply, or the remote
   // error), as in Go.
-  if (IsEof(status)) ctx.env().chaos().Reach("conn.unary_send_met_the_end_of_its_stream");
+  if (IsEof(status)) ctx.env().chaos().Reach(situations::kConnUnarySendMetTheEndOfItsStream);
   if (status.ok() || IsEof(status)) {
     reply = s.Recv();
     status = reply.status();

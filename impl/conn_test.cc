@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "impl/errors.h"
-#include "impl/testing/harness.h"
+#include "sim/testing/harness.h"
 
 namespace drpc {
 namespace {
@@ -31,7 +31,8 @@ class ConnTest : public ::testing::TestWithParam<bool> {
 
 TEST_P(ConnTest, UnaryCallEchoesTheRequest) {
   Run([](Pair& p, sim::SimContext& ctx) {
-    absl::StatusOr<std::string> reply = p.conn().Invoke(p.ctx(), "/echo.Echo/Unary", "hello drpc");
+    absl::StatusOr<std::string> reply =
+        p.conn().Invoke(p.ctx(), "/interop.Echo/Unary", "hello drpc");
     ctx.Check(reply.ok() && *reply == "hello drpc", absl::StrCat("reply: ", reply.status().ToString()));
   });
 }
@@ -40,7 +41,7 @@ TEST_P(ConnTest, SequentialUnaryCallsOnOneConnection) {
   Run([](Pair& p, sim::SimContext& ctx) {
     for (int i = 0; i < 5; ++i) {
       const std::string req = absl::StrCat("call ", i);
-      absl::StatusOr<std::string> reply = p.conn().Invoke(p.ctx(), "/echo.Echo/Unary", req);
+      absl::StatusOr<std::string> reply = p.conn().Invoke(p.ctx(), "/interop.Echo/Unary", req);
       ctx.Check(reply.ok() && *reply == req, absl::StrCat("call ", i, ": ", reply.status().ToString()));
     }
   });
@@ -48,29 +49,32 @@ TEST_P(ConnTest, SequentialUnaryCallsOnOneConnection) {
 
 TEST_P(ConnTest, RemoteErrorKeepsCodeAndTextAndTheConnection) {
   Run([](Pair& p, sim::SimContext& ctx) {
-    absl::StatusOr<std::string> reply = p.conn().Invoke(p.ctx(), "/echo.Echo/Fail", "x");
+    absl::StatusOr<std::string> reply = p.conn().Invoke(p.ctx(), "/interop.Echo/Fail", "x");
     ctx.Check(!reply.ok() && reply.status().message() == "boom" &&
                   RemoteErrorCode(reply.status()) == 42u,
               absl::StrCat("fail: ", reply.status().ToString()));
-    absl::StatusOr<std::string> after = p.conn().Invoke(p.ctx(), "/echo.Echo/Unary", "after-fail");
+    absl::StatusOr<std::string> after =
+        p.conn().Invoke(p.ctx(), "/interop.Echo/Unary", "after-fail");
     ctx.Check(after.ok() && *after == "after-fail", "connection unusable after an error");
   });
 }
 
 TEST_P(ConnTest, UnknownRpcIsCodeZeroWithGoText) {
   Run([](Pair& p, sim::SimContext& ctx) {
-    absl::StatusOr<std::string> reply = p.conn().Invoke(p.ctx(), "/echo.Echo/DoesNotExist", "x");
+    absl::StatusOr<std::string> reply = p.conn().Invoke(p.ctx(), "/interop.Echo/DoesNotExist", "x");
     ctx.Check(!reply.ok() &&
-                  reply.status().message() == "protocol error: unknown rpc: \"/echo.Echo/DoesNotExist\"" &&
+                  reply.status().message() ==
+                      "protocol error: unknown rpc: \"/interop.Echo/DoesNotExist\"" &&
                   RemoteErrorCode(reply.status()) == 0u,
               reply.status().ToString());
-    ctx.Check(p.conn().Invoke(p.ctx(), "/echo.Echo/Unary", "x").ok(), "connection unusable");
+    ctx.Check(p.conn().Invoke(p.ctx(), "/interop.Echo/Unary", "x").ok(), "connection unusable");
   });
 }
 
 TEST_P(ConnTest, BidiStreamEchoesUntilCloseSend) {
   Run([](Pair& p, sim::SimContext& ctx) {
-    absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(p.ctx(), "/echo.Echo/Bidi");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s =
+        p.conn().NewStream(p.ctx(), "/interop.Echo/Bidi");
     ctx.Check(s.ok(), s.status().ToString());
     for (const char* m : {"one", "two", "three"}) {
       ctx.Check((*s)->Send(m).ok(), "send");
@@ -86,7 +90,8 @@ TEST_P(ConnTest, BidiStreamEchoesUntilCloseSend) {
 
 TEST_P(ConnTest, ServerStreamDeliversAllThenEof) {
   Run([](Pair& p, sim::SimContext& ctx) {
-    absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(p.ctx(), "/echo.Echo/ServerStream");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s =
+        p.conn().NewStream(p.ctx(), "/interop.Echo/ServerStream");
     ctx.Check(s.ok() && (*s)->SendLast("5").ok(), "send request");
     for (int i = 0; i < 5; ++i) {
       absl::StatusOr<std::string> r = (*s)->Recv();
@@ -99,7 +104,8 @@ TEST_P(ConnTest, ServerStreamDeliversAllThenEof) {
 
 TEST_P(ConnTest, ClientStreamGetsOneReply) {
   Run([](Pair& p, sim::SimContext& ctx) {
-    absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(p.ctx(), "/echo.Echo/ClientStream");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s =
+        p.conn().NewStream(p.ctx(), "/interop.Echo/ClientStream");
     ctx.Check(s.ok(), "new stream");
     ctx.Check((*s)->Send("abc").ok() && (*s)->Send("de").ok(), "send");
     ctx.Check((*s)->SendLast("f").ok(), "send last");
@@ -115,9 +121,9 @@ TEST_P(ConnTest, MetadataReachesTheHandler) {
     CallContext call(p.env());
     call.metadata()["beta"] = "two";
     call.metadata()["alpha"] = "1";
-    absl::StatusOr<std::string> reply = p.conn().Invoke(call, "/echo.Echo/Meta", "");
+    absl::StatusOr<std::string> reply = p.conn().Invoke(call, "/interop.Echo/Meta", "");
     ctx.Check(reply.ok() && *reply == "alpha=1;beta=two", absl::StrCat("meta: ", reply.status().ToString(), " ", reply.value_or("")));
-    absl::StatusOr<std::string> none = p.conn().Invoke(p.ctx(), "/echo.Echo/Meta", "");
+    absl::StatusOr<std::string> none = p.conn().Invoke(p.ctx(), "/interop.Echo/Meta", "");
     ctx.Check(none.ok() && none->empty(), "metadata leaked into the next call");
   });
 }

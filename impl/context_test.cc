@@ -2,6 +2,7 @@
 
 #include "gtest/gtest.h"
 #include "impl/errors.h"
+#include "proto/base/check.h"
 #include "sim/simulation.h"
 
 namespace drpc {
@@ -16,7 +17,7 @@ TEST(CallContextTest, CancelIsFirstReasonWinsAndWakesWaiters) {
   RunSim([](sim::SimContext& ctx) {
     CallContext c(ctx.env());
     ctx.Check(!c.done() && c.err().ok(), "fresh context is live");
-    ctx.env().scheduler().Spawn("canceller", [&] { c.Cancel(); });
+    DRPC_CHECK_OK(ctx.env().scheduler().Spawn("canceller", [&] { c.Cancel(); }));
     c.done_signal().Wait("waiting for cancel");
     c.Cancel(DeadlineError());
     ctx.Check(absl::IsCancelled(c.err()) && c.err().message() == "context canceled", c.err().ToString());

@@ -3,8 +3,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "impl/testing/harness.h"
-#include "impl/testing/wire_harness.h"
+#include "sim/testing/harness.h"
+#include "sim/testing/wire_harness.h"
 
 namespace drpc {
 namespace {
@@ -25,9 +25,11 @@ class DecimalEncoding final : public Encoding<int> {
 TEST(EncodingTest, TypedUnaryAndStreamCallsRoundTrip) {
   sim::RunResult r = testing::RunPair(Options{}, Options{}, [](testing::Pair& p, sim::SimContext& ctx) {
     DecimalEncoding dec;
-    absl::StatusOr<int> echoed = InvokeTyped(p.conn(), p.ctx(), "/echo.Echo/Unary", dec, 42, dec);
+    absl::StatusOr<int> echoed =
+        InvokeTyped(p.conn(), p.ctx(), "/interop.Echo/Unary", dec, 42, dec);
     ctx.Check(echoed.ok() && *echoed == 42, echoed.status().ToString());
-    absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(p.ctx(), "/echo.Echo/Bidi");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s =
+        p.conn().NewStream(p.ctx(), "/interop.Echo/Bidi");
     TypedStream<int, int> typed(*s, dec, dec);
     for (int i = 0; i < 3; ++i) {
       ctx.Check(typed.Send(i).ok(), "send");
@@ -45,7 +47,7 @@ TEST(EncodingTest, MarshalFailureSendsNothing) {
   sim::RunResult r = testing::RunClient(Options{}, [](testing::ClientSide& c) {
     DecimalEncoding dec;
     CallContext ctx(c.sim.env());
-    absl::StatusOr<int> reply = InvokeTyped(c.conn, ctx, "/echo.Echo/Unary", dec, -1, dec);
+    absl::StatusOr<int> reply = InvokeTyped(c.conn, ctx, "/interop.Echo/Unary", dec, -1, dec);
     c.sim.Check(absl::IsInvalidArgument(reply.status()), reply.status().ToString());
     c.sim.Check(c.server.Silent(Duration::Millis(10)) && c.writes->empty(), "bytes were sent");
   });

@@ -11,7 +11,7 @@
 // entry point for application threads.
 //
 //   void Serve(Env& env, Transport& t) {
-//     env.scheduler().Spawn("reader", [&] { ... t.Read(buf, n) ... });
+//     absl::Status spawned = env.scheduler().Spawn("reader", [&] { ... t.Read(buf, n) ... });
 //     Instant deadline = env.clock().Now() + Duration::Seconds(1);
 //   }
 #ifndef DRPC_IMPL_ENV_H_
@@ -70,7 +70,10 @@ class Scheduler {
   // Creates a fiber that will run `body` later (the caller keeps running). `name` appears in
   // traces and deadlock reports ("conn 3 reader"). Callers track completion with a WaitGroup
   // (impl/sync.h); a fiber's body must return before the objects it uses are destroyed.
-  virtual void Spawn(std::string name, absl::AnyInvocable<void()> body) = 0;
+  // Fails with kResourceExhausted when there is no stack for the fiber (the scheduler's stack or
+  // kernel-map budget is spent, or the system is out of memory or maps): then `body` is destroyed
+  // unrun before Spawn returns, and a caller that would wait for the fiber must not.
+  [[nodiscard]] virtual absl::Status Spawn(std::string name, absl::AnyInvocable<void()> body) = 0;
 
   // Lets other runnable fibers run; the caller stays runnable. Must be called from a fiber.
   virtual void Yield() = 0;
@@ -91,6 +94,20 @@ class Scheduler {
 
 // --- Chaos (BUGGIFY) ----------------------------------------------------------------------------
 
+// A named race situation ("stream.cancel_during_an_operation"): a rare moment the code reports
+// reaching, so simulator sweeps can prove their schedules still get there (FoundationDB's code
+// probes). Every situation is a constant (impl/situations.h for impl/'s, sim/ for the
+// workloads'), so a scenario that lists one it expects cannot misspell it.
+class Situation {
+ public:
+  constexpr explicit Situation(absl::string_view name) : name_(name) {}
+  constexpr absl::string_view name() const { return name_; }
+  friend constexpr bool operator==(Situation a, Situation b) { return a.name_ == b.name_; }
+
+ private:
+  absl::string_view name_;  // a string literal
+};
+
 // Rare-but-legal behaviour on demand. In production every answer is "no"; in simulation the
 // decision tape decides, so each run explores different corner cases reproducibly.
 class Chaos {
@@ -101,10 +118,8 @@ class Chaos {
   virtual bool Buggify(absl::string_view site) = 0;
   // A value in [0, n) for a buggified choice (n >= 1); 0 in production.
   virtual uint64_t ChooseRare(absl::string_view site, uint64_t n) = 0;
-  // Notes that the code reached a named race situation ("stream.cancel_after_close_send"), so
-  // simulator sweeps can prove that their schedules still reach it (FoundationDB's code probes).
-  // Cheap and side-effect free; production ignores it.
-  virtual void Reach(absl::string_view situation) { (void)situation; }
+  // Notes that the code reached `situation`. Cheap and side-effect free; production ignores it.
+  virtual void Reach(Situation situation) { (void)situation; }
 };
 
 // Production's chaos: never fires.

@@ -41,9 +41,13 @@ absl::Status ProtocolError(absl::string_view detail) {
 }
 bool IsProtocolError(const absl::Status& status) { return HasClass(status, "protocol"); }
 
-absl::Status RefusedError(uint64_t max_streams) {
+absl::Status RefusedError(uint64_t streams_max_count) {
   return absl::ResourceExhaustedError(
-      absl::StrCat(kRefusedPrefix, ": at most ", max_streams, " concurrent streams"));
+      absl::StrCat(kRefusedPrefix, ": at most ", streams_max_count, " concurrent streams"));
+}
+
+absl::Status ServerBusyError(absl::string_view detail) {
+  return absl::ResourceExhaustedError(absl::StrCat("server busy: ", detail));
 }
 
 absl::Status RemoteErrorStatus(uint64_t code, absl::string_view text) {

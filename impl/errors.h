@@ -14,6 +14,7 @@
 // | protocol error (bad peer)     | kInternal           | "protocol error: <detail>"            |
 // | remote Error packet           | code if 1..16, else kUnknown | the remote text, exactly     |
 // | refused (too many streams)    | kResourceExhausted  | the remote text                       |
+// | refused (server-wide budget)  | kResourceExhausted  | "server busy: <detail>"               |
 // | receive stall (app not reading)| kResourceExhausted | "receive queue full for <d>: ..."     |
 // | peer broke the flow window    | kResourceExhausted  | "flow control violation: ..."         |
 // | message over packet_max_bytes | kResourceExhausted  | "message too large: ..." (mux)        |
@@ -47,7 +48,9 @@ bool IsProtocolError(const absl::Status& status);
 
 // The text mux servers send when refusing a stream over MaxStreams (the cockroachdb fork's words).
 inline constexpr absl::string_view kRefusedPrefix = "too many concurrent streams: refused";
-absl::Status RefusedError(uint64_t max_streams);
+absl::Status RefusedError(uint64_t streams_max_count);
+// A call a server refuses because a server-wide budget is spent (calls, fibers).
+absl::Status ServerBusyError(absl::string_view detail);
 
 // A status for an Error packet received from the peer: message == text exactly.
 absl::Status RemoteErrorStatus(uint64_t code, absl::string_view text);

@@ -55,7 +55,7 @@ TEST(OptionsTest, DefaultsAreValidAndEachRangeIsChecked) {
   EXPECT_EQ(o.Validate().message(),
             "Options.recv_stall_timeout = inf is outside [1ms, 3600000ms]");
   o = Options{};
-  o.max_connections = 0;
+  o.connections_max_count = 0;
   EXPECT_FALSE(o.Validate().ok());
   EXPECT_EQ(Options{}.recv_stall_timeout, Duration::Seconds(10));
   EXPECT_EQ(Options{}.write_buffer_bytes, 4096u);

@@ -10,8 +10,10 @@
 #include "impl/conn.h"
 #include "impl/errors.h"
 #include "impl/sync.h"
-#include "impl/testing/harness.h"
-#include "impl/testing/wire_harness.h"
+#include "sim/testing/harness.h"
+#include "sim/testing/wire_harness.h"
+#include "proto/base/check.h"
+#include "impl/testing/echo_service.h"
 
 namespace drpc {
 namespace {
@@ -49,12 +51,13 @@ TEST_P(IntegrationTest, ManyConcurrentUnaryCallsOnOneConnectionAllSucceed) {
     int ok = 0;
     for (int i = 0; i < 1000; ++i) {
       wg.Add();
-      p.env().scheduler().Spawn(absl::StrCat("call ", i), [&, i] {
+      DRPC_CHECK_OK(p.env().scheduler().Spawn(absl::StrCat("call ", i), [&, i] {
         CallContext call(p.env());
-        absl::StatusOr<std::string> r = p.conn().Invoke(call, "/echo.Echo/Unary", absl::StrCat(i));
+        absl::StatusOr<std::string> r =
+            p.conn().Invoke(call, "/interop.Echo/Unary", absl::StrCat(i));
         ok += r.ok() && *r == absl::StrCat(i);
         wg.Done();
-      });
+      }));
     }
     wg.Wait();
     ctx.Check(ok == 1000, absl::StrCat(ok, " of 1000 calls succeeded"));
@@ -66,7 +69,7 @@ TEST_P(IntegrationTest, CancellingAfterTheCallFinishedKeepsTheConnection) {
   Run([](Pair& p, sim::SimContext& ctx) {
     for (int i = 0; i < 20; ++i) {
       CallContext call(p.env());
-      ctx.Check(p.conn().Invoke(call, "/echo.Echo/Unary", "x").ok(), "call");
+      ctx.Check(p.conn().Invoke(call, "/interop.Echo/Unary", "x").ok(), "call");
       call.Cancel();
     }
     ctx.Check(!p.conn().closed().IsSet(), "connection closed");
@@ -77,7 +80,7 @@ TEST_P(IntegrationTest, CancellingAfterTheCallFinishedKeepsTheConnection) {
 TEST_P(IntegrationTest, CancellingAStreamMakesSendEofAndRecvCanceled) {
   Run([](Pair& p, sim::SimContext& ctx) {
     CallContext call(p.env());
-    absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/echo.Echo/Bidi");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/interop.Echo/Bidi");
     ctx.Check((*s)->Send("a").ok() && (*s)->Recv().ok(), "echo");
     call.Cancel();
     absl::Status send;
@@ -91,11 +94,11 @@ TEST_P(IntegrationTest, CancellingAStreamMakesSendEofAndRecvCanceled) {
 TEST_P(IntegrationTest, ClientCancelReachesTheServerHandler) {
   int handlers_cancelled = 0;
   Router router = testing::EchoRouter();
-  router.Bidi("/t.T/Wait", [&](CallContext& ctx, RpcStream&) -> absl::Status {
+  DRPC_CHECK_OK(router.Bidi("/t.T/Wait", [&](CallContext& ctx, RpcStream&) -> absl::Status {
     ctx.done_signal().Wait("handler waiting for cancellation");
     if (absl::IsCancelled(ctx.err())) ++handlers_cancelled;
     return ctx.err();
-  }).IgnoreError();
+  }));
   Run([&](Pair& p, sim::SimContext& ctx) {
     handlers_cancelled = 0;
     {
@@ -109,10 +112,10 @@ TEST_P(IntegrationTest, ClientCancelReachesTheServerHandler) {
     CallContext unary(p.env());
     Signal done(p.env());
     absl::StatusOr<std::string> slow;
-    p.env().scheduler().Spawn("unary", [&] {
-      slow = p.conn().Invoke(unary, "/echo.Echo/Slow", "x");
+    DRPC_CHECK_OK(p.env().scheduler().Spawn("unary", [&] {
+      slow = p.conn().Invoke(unary, "/interop.Echo/Slow", "x");
       done.Set();
-    });
+    }));
     SleepFor(p.env(), Duration::Millis(1));
     unary.Cancel();
     done.Wait("unary");
@@ -125,19 +128,19 @@ TEST_P(IntegrationTest, ClientCancelReachesTheServerHandler) {
 // TestCancelWhileWriteBlocked: a cancel while the transport write blocks does not hang Send.
 TEST_P(IntegrationTest, CancelWhileTheWriteIsBlockedReturns) {
   Router router = testing::EchoRouter();
-  router.Bidi("/t.T/NeverRead", [](CallContext& ctx, RpcStream&) -> absl::Status {
+  DRPC_CHECK_OK(router.Bidi("/t.T/NeverRead", [](CallContext& ctx, RpcStream&) -> absl::Status {
     ctx.done_signal().Wait("handler not reading");
     return ctx.err();
-  }).IgnoreError();
+  }));
   Run([](Pair& p, sim::SimContext& ctx) {
     CallContext call(p.env());
     absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/t.T/NeverRead");
     absl::Status send;
     Signal done(p.env());
-    p.env().scheduler().Spawn("sender", [&] {
+    DRPC_CHECK_OK(p.env().scheduler().Spawn("sender", [&] {
       for (int i = 0; i < 1000 && send.ok(); ++i) send = (*s)->Send(std::string(64 * 1024, 'x'));
       done.Set();
-    });
+    }));
     SleepFor(p.env(), Duration::Millis(5));
     call.Cancel();
     ctx.Check(done.Wait("sender", p.env().clock().Now() + Duration::Seconds(5)), "Send hung");
@@ -150,7 +153,8 @@ TEST_P(IntegrationTest, RepeatedCancelledCallsReuseOneConnection) {
   Run([](Pair& p, sim::SimContext& ctx) {
     for (int i = 0; i < 300; ++i) {
       CallContext call(p.env());
-      absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/echo.Echo/ClientStream");
+      absl::StatusOr<std::shared_ptr<RpcStream>> s =
+          p.conn().NewStream(call, "/interop.Echo/ClientStream");
       ctx.Check(s.ok() && (*s)->SendLast("abc").ok(), "send");
       absl::StatusOr<std::string> r = (*s)->Recv();
       ctx.Check(r.ok() && *r == "3", r.status().ToString());
@@ -163,10 +167,11 @@ TEST_P(IntegrationTest, RepeatedCancelledCallsReuseOneConnection) {
 // TestError: codes 2..19 arrive intact; TestError_Message: the exact text.
 TEST_P(IntegrationTest, ErrorCodesAndTextsArriveIntact) {
   Router router;
-  router.Unary("/t.T/Code", [](CallContext&, absl::string_view req) -> absl::StatusOr<std::string> {
-    uint64_t code = static_cast<uint64_t>(std::stoi(std::string(req)));
-    return WithRemoteErrorCode(absl::InternalError(absl::StrCat("error ", code)), code);
-  }).IgnoreError();
+  DRPC_CHECK_OK(router.Unary(
+      "/t.T/Code", [](CallContext&, absl::string_view req) -> absl::StatusOr<std::string> {
+        uint64_t code = static_cast<uint64_t>(std::stoi(std::string(req)));
+        return WithRemoteErrorCode(absl::InternalError(absl::StrCat("error ", code)), code);
+      }));
   Run([](Pair& p, sim::SimContext& ctx) {
     for (int code = 2; code <= 19; ++code) {
       CallContext call(p.env());
@@ -182,16 +187,16 @@ TEST_P(IntegrationTest, ErrorCodesAndTextsArriveIntact) {
 TEST_P(IntegrationTest, LargeMessagesBothWaysConcurrently) {
   Run([](Pair& p, sim::SimContext& ctx) {
     CallContext call(p.env());
-    absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/echo.Echo/Bidi");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/interop.Echo/Bidi");
     auto message = [](int i) {
       return std::string(static_cast<size_t>((i * 7919) % (128 * 1024)), static_cast<char>('a' + i % 26));
     };
     Signal sent(p.env());
-    p.env().scheduler().Spawn("sender", [&] {
+    DRPC_CHECK_OK(p.env().scheduler().Spawn("sender", [&] {
       for (int i = 0; i < 100; ++i) ctx.Check((*s)->Send(message(i)).ok(), "send");
       ctx.Check((*s)->CloseSend().ok(), "close send");
       sent.Set();
-    });
+    }));
     for (int i = 0; i < 100; ++i) {
       absl::StatusOr<std::string> r = (*s)->Recv();
       ctx.Check(r.ok() && *r == message(i), absl::StrCat("message ", i, ": ", r.status().ToString()));
@@ -206,11 +211,11 @@ TEST_P(IntegrationTest, LargeMessagesBothWaysConcurrently) {
 TEST_P(IntegrationTest, TransportLossCancelsTheHandlerAndFailsTheClient) {
   absl::Status handler_recv;
   Router router = testing::EchoRouter();
-  router.Bidi("/t.T/RecvTwice", [&](CallContext&, RpcStream& s) -> absl::Status {
+  DRPC_CHECK_OK(router.Bidi("/t.T/RecvTwice", [&](CallContext&, RpcStream& s) -> absl::Status {
     if (absl::Status first = s.Recv().status(); !first.ok()) return first;
     handler_recv = s.Recv().status();  // blocks until the connection dies
     return handler_recv;
-  }).IgnoreError();
+  }));
   Run([&](Pair& p, sim::SimContext& ctx) {
     handler_recv = absl::OkStatus();
     CallContext call(p.env());
@@ -227,30 +232,32 @@ TEST_P(IntegrationTest, TransportLossCancelsTheHandlerAndFailsTheClient) {
 // Graceful shutdown: running calls finish before the deadline; new calls are refused.
 TEST_P(IntegrationTest, ShutdownLetsRunningCallsFinishAndRefusesNewOnes) {
   Router router = testing::EchoRouter();
-  router.Unary("/t.T/Sleep", [](CallContext& ctx, absl::string_view) -> absl::StatusOr<std::string> {
-    SleepFor(ctx.env(), Duration::Millis(20));
-    return std::string("slept");
-  }).IgnoreError();
+  DRPC_CHECK_OK(router.Unary(
+      "/t.T/Sleep", [](CallContext& ctx, absl::string_view) -> absl::StatusOr<std::string> {
+        SleepFor(ctx.env(), Duration::Millis(20));
+        return std::string("slept");
+      }));
   Run([](Pair& p, sim::SimContext& ctx) {
     Env& env = p.env();
     absl::StatusOr<std::string> running;
     Signal done(env);
-    env.scheduler().Spawn("running call", [&] {
+    DRPC_CHECK_OK(env.scheduler().Spawn("running call", [&] {
       CallContext call(env);
       running = p.conn().Invoke(call, "/t.T/Sleep", "");
       done.Set();
-    });
+    }));
     SleepFor(env, Duration::Millis(5));
     Signal shut(env);
-    env.scheduler().Spawn("shutdown", [&] {
+    DRPC_CHECK_OK(env.scheduler().Spawn("shutdown", [&] {
       p.server().Shutdown(env.clock().Now() + Duration::Seconds(1));
       shut.Set();
-    });
+    }));
     done.Wait("running call");
     ctx.Check(running.ok() && *running == "slept", running.status().ToString());
     shut.Wait("shutdown");
     CallContext late(env);
-    ctx.Check(!p.conn().Invoke(late, "/echo.Echo/Unary", "x").ok(), "a call after shutdown worked");
+    ctx.Check(!p.conn().Invoke(late, "/interop.Echo/Unary", "x").ok(),
+              "a call after shutdown worked");
   }, 3, &router);
 }
 
@@ -260,11 +267,11 @@ TEST_P(IntegrationTest, ShutdownCancelsCallsStillRunningAtTheDeadline) {
     Env& env = p.env();
     absl::StatusOr<std::string> slow;
     Signal done(env);
-    env.scheduler().Spawn("slow call", [&] {
+    DRPC_CHECK_OK(env.scheduler().Spawn("slow call", [&] {
       CallContext call(env);
-      slow = p.conn().Invoke(call, "/echo.Echo/Slow", "x");
+      slow = p.conn().Invoke(call, "/interop.Echo/Slow", "x");
       done.Set();
-    });
+    }));
     SleepFor(env, Duration::Millis(1));
     const Instant start = env.clock().Now();
     p.server().Shutdown(start + Duration::Millis(30));
@@ -278,12 +285,14 @@ TEST_P(IntegrationTest, ShutdownCancelsCallsStillRunningAtTheDeadline) {
 // is reported to the client with text containing "context".
 TEST_P(IntegrationTest, ContextErrorsOfAHandlerArriveAsTextContainingContext) {
   Router router;
-  router.Unary("/t.T/Canceled", [](CallContext&, absl::string_view) -> absl::StatusOr<std::string> {
-    return CanceledError();
-  }).IgnoreError();
-  router.Unary("/t.T/Deadline", [](CallContext&, absl::string_view) -> absl::StatusOr<std::string> {
-    return DeadlineError();
-  }).IgnoreError();
+  DRPC_CHECK_OK(router.Unary("/t.T/Canceled",
+                             [](CallContext&, absl::string_view) -> absl::StatusOr<std::string> {
+                               return CanceledError();
+                             }));
+  DRPC_CHECK_OK(router.Unary("/t.T/Deadline",
+                             [](CallContext&, absl::string_view) -> absl::StatusOr<std::string> {
+                               return DeadlineError();
+                             }));
   Run([](Pair& p, sim::SimContext& ctx) {
     for (const char* rpc : {"/t.T/Canceled", "/t.T/Deadline"}) {
       CallContext call(p.env());
@@ -300,14 +309,15 @@ TEST_P(IntegrationTest, ContextErrorsOfAHandlerArriveAsTextContainingContext) {
 TEST_P(IntegrationTest, DerivedContextsOfAHandlerAreDoneAfterClose) {
   int released = 0;
   Router router;
-  router.Bidi("/t.T/Derive", [&released](CallContext& ctx, RpcStream& s) -> absl::Status {
-    if (absl::Status st = s.Recv().status(); !st.ok()) return st;
-    CallContext child(ctx.env(), ctx);
-    CallContext grandchild(ctx.env(), child);
-    grandchild.done_signal().Wait("handler: waiting for the derived context");
-    released += ctx.done() && child.done() ? 1 : 0;
-    return grandchild.err();
-  }).IgnoreError();
+  DRPC_CHECK_OK(
+      router.Bidi("/t.T/Derive", [&released](CallContext& ctx, RpcStream& s) -> absl::Status {
+        if (absl::Status st = s.Recv().status(); !st.ok()) return st;
+        CallContext child(ctx.env(), ctx);
+        CallContext grandchild(ctx.env(), child);
+        grandchild.done_signal().Wait("handler: waiting for the derived context");
+        released += ctx.done() && child.done() ? 1 : 0;
+        return grandchild.err();
+      }));
   Run([&released](Pair& p, sim::SimContext& ctx) {
     released = 0;
     CallContext call(p.env());
@@ -333,10 +343,10 @@ TEST_P(IntegrationTest, BlockedTransportCancelYieldsExactlyCanceled) {
     CallContext call(c.sim.env());
     absl::StatusOr<std::string> reply;
     Signal done(c.sim.env());
-    c.sim.env().scheduler().Spawn("caller", [&] {
-      reply = c.conn.Invoke(call, "/echo.Echo/Unary", std::string(100 * 1024, 'u'));
+    DRPC_CHECK_OK(c.sim.env().scheduler().Spawn("caller", [&] {
+      reply = c.conn.Invoke(call, "/interop.Echo/Unary", std::string(100 * 1024, 'u'));
       done.Set();
-    });
+    }));
     SleepFor(c.sim.env(), Duration::Millis(5));
     c.sim.Check(!done.IsSet(), "the call is not blocked");
     call.Cancel();

@@ -4,30 +4,15 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "impl/errors.h"
-#include "impl/mux_manager.h"
 #include "impl/read_sizer.h"
-#include "impl/upstream_manager.h"
+#include "impl/tunables.h"
 #include "proto/base/check.h"
 #include "proto/frame.h"
 #include "proto/limits.h"
 
 namespace drpc {
-
-absl::StatusOr<std::unique_ptr<Manager>> Manager::Create(Env& env,
-                                                        std::unique_ptr<Transport> transport,
-                                                        Role role, const Options& options) {
-  if (absl::Status s = options.Validate(); !s.ok()) return s;
-  DRPC_CHECK(transport != nullptr);
-  std::unique_ptr<Manager> m;
-  if (options.mux) {
-    m = std::make_unique<MuxManager>(env, std::move(transport), role, options);
-  } else {
-    m = std::make_unique<UpstreamManager>(env, std::move(transport), role, options);
-  }
-  m->Start();
-  return m;
-}
 
 Manager::Manager(Env& env, std::unique_ptr<Transport> transport, Role role, const Options& options)
     : env_(&env),
@@ -35,24 +20,33 @@ Manager::Manager(Env& env, std::unique_ptr<Transport> transport, Role role, cons
       transport_(std::move(transport)),
       role_(role),
       closed_(env),
-      fibers_(env) {}
+      fibers_(env),
+      accept_waiters_(env) {
+  DRPC_DCHECK_OK(options_.Validate());
+  DRPC_CHECK(transport_ != nullptr);
+}
 
 Manager::~Manager() {
   DRPC_CHECK(closed_.IsSet()) << "Manager destroyed without Close()";
   DRPC_CHECK_EQ(fibers_.count(), 0) << "Manager destroyed while its fibers run";
+  // Terminate ended every stream it knew of, those waiting to be accepted included.
+  for (const IncomingStream& in : accept_queue_) DRPC_CHECK(in.stream->terminated());
 }
 
-void Manager::SpawnFiber(std::string name, absl::AnyInvocable<void()> body) {
+absl::Status Manager::SpawnFiber(std::string name, absl::AnyInvocable<void()> body) {
   fibers_.Add();
-  env_->scheduler().Spawn(std::move(name), [this, body = std::move(body)]() mutable {
-    body();
-    fibers_.Done();
-  });
+  absl::Status spawned =
+      env_->scheduler().Spawn(std::move(name), [this, body = std::move(body)]() mutable {
+        body();
+        fibers_.Done();
+      });
+  if (!spawned.ok()) fibers_.Done();
+  return spawned;
 }
 
-void Manager::Start() {
-  SpawnFiber(role_ == Role::kClient ? "client conn reader" : "server conn reader",
-             [this] { ReadLoop(); });
+absl::Status Manager::Start() {
+  return SpawnFiber(role_ == Role::kClient ? "client conn reader" : "server conn reader",
+                    [this] { ReadLoop(); });
 }
 
 void Manager::ReadLoop() {
@@ -63,7 +57,7 @@ void Manager::ReadLoop() {
                                                    limits::kPacketDefaultMaxBytes)
                                         : options_.packet_max_bytes;
   FrameParser parser(FrameParser::Options{.frame_data_max_bytes = frame_max});
-  ReadSizer sizer(limits::kReadMinBytes, limits::kReadMaxBytes);
+  ReadSizer sizer(tunables::kReadMinBytes, tunables::kReadMaxBytes);
   while (!terminated()) {
     const size_t want = sizer.next();
     char* buf = parser.PrepareAppend(want);
@@ -75,10 +69,16 @@ void Manager::ReadLoop() {
     }
     parser.CommitAppend(*n);
     sizer.OnRead(*n);
-    for (;;) {
+    for (size_t frames = 1;; ++frames) {
+      // One large read of tiny frames is a lot of work without a wait on the socket: the other
+      // fibers get a turn (tunables::kTurnFramesMaxCount).
+      if (frames % tunables::kTurnFramesMaxCount == 0) {
+        env_->scheduler().Yield();
+        if (terminated()) return;
+      }
       absl::StatusOr<std::optional<Frame>> frame = parser.Next();
       if (!frame.ok()) {
-        Terminate(ProtocolError(frame.status().message()));
+        Terminate(AsProtocolError(frame.status()));
         return;
       }
       if (!frame->has_value()) break;
@@ -102,6 +102,10 @@ void Manager::Terminate(const absl::Status& reason) {
   for (TimerId id : late_runs_) env_->clock().Cancel(id);
   late_runs_.clear();
   TerminateStreams(reason);
+  for (IncomingStream& in : accept_queue_) {
+    in.stream->TerminateFromConnection(StreamErrorFor(Stream::Role::kServer, reason));
+  }
+  accept_waiters_.WakeAll();
 }
 
 void Manager::RunNowOrLate(absl::string_view site, absl::AnyInvocable<void()> fn) {
@@ -123,12 +127,131 @@ void Manager::StopAccepting(const absl::Status& reason) {
   DRPC_CHECK(!reason.ok());
   if (!accepting_.ok()) return;
   accepting_ = reason;
-  RefuseQueued();
+  for (IncomingStream& in : accept_queue_) Refuse(in.stream);
+  accept_queue_.clear();
+  accept_waiters_.WakeAll();
 }
 
 void Manager::Close() {
   Terminate(ClosedError("manager closed: Close called"));
   fibers_.Wait("manager close: waiting for the connection's fibers");
+}
+
+// --- Client streams -------------------------------------------------------------------------------
+
+absl::StatusOr<std::shared_ptr<Stream>> Manager::NewClientStream(CallContext& ctx,
+                                                                 absl::string_view rpc) {
+  DRPC_CHECK(role_ == Role::kClient);
+  if (ctx.done()) return ctx.err();
+  if (terminated()) return StreamErrorFor(Stream::Role::kClient, closed().status());
+  if (rpc.size() > limits::kRpcNameMaxBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("rpc name of ", rpc.size(), " bytes exceeds ",
+                                                   limits::kRpcNameMaxBytes));
+  }
+  // Encoded before the mode takes a stream ID: a failure leaves nothing behind (spec §9.1).
+  std::string metadata = EncodeInvokeMetadata(ctx.metadata());
+  if (metadata.size() > limits::kMetadataMaxBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("metadata of ", metadata.size(),
+                                                   " bytes exceeds ", limits::kMetadataMaxBytes));
+  }
+  return OpenClientStream(ctx, rpc, std::move(metadata));
+}
+
+std::string Manager::EncodeInvokeMetadata(const Metadata& metadata) const {
+  return EncodeMetadata(metadata);
+}
+
+std::shared_ptr<Stream> Manager::MakeStream(uint64_t id, Stream::Role role,
+                                            uint64_t flow_window_bytes) {
+  return std::make_shared<Stream>(
+      *env_, static_cast<StreamSink&>(*this), id, role,
+      Stream::Limits{.recv_queue_max_count = options_.recv_queue_max_count,
+                     .recv_queue_max_bytes = options_.recv_queue_max_bytes,
+                     .flow_window_bytes = flow_window_bytes,
+                     .recv_stall_timeout = options_.recv_stall_timeout,
+                     .observer = options_.observer},
+      &buffer_pool_);
+}
+
+void Manager::WatchContext(CallContext& ctx, const std::shared_ptr<Stream>& stream,
+                           absl::string_view late_site) {
+  const uint64_t id = stream->id();
+  DRPC_CHECK(!watches_.contains(id)) << "stream " << id << " watched twice";
+  std::weak_ptr<Stream> weak = stream;
+  const Signal::CallbackId callback =
+      ctx.done_signal().OnSet([this, weak, id, late_site](const absl::Status& reason) {
+        watches_.erase(id);
+        RunNowOrLate(late_site, [this, weak, reason] {
+          if (std::shared_ptr<Stream> s = weak.lock()) OnContextDone(s, reason);
+        });
+      });
+  if (callback != 0) watches_.emplace(id, Watch{&ctx, callback});
+}
+
+void Manager::UnwatchContext(const Stream& stream) {
+  DRPC_DCHECK(stream.finished());
+  auto it = watches_.find(stream.id());
+  if (it == watches_.end()) return;
+  it->second.ctx->done_signal().RemoveCallback(it->second.callback);
+  watches_.erase(it);
+}
+
+// --- Server streams -------------------------------------------------------------------------------
+
+absl::StatusOr<IncomingStream> Manager::AcceptStream(Instant deadline) {
+  DRPC_CHECK(role_ == Role::kServer);
+  for (;;) {
+    BeforeAccept();
+    while (!accept_queue_.empty()) {
+      IncomingStream in = std::move(accept_queue_.front());
+      accept_queue_.pop_front();
+      if (!in.stream->terminated()) return in;  // cancelled before anyone accepted it: skip it
+    }
+    if (terminated()) return closed().status();
+    if (!accepting()) return accepting_status();
+    if (!accept_waiters_.Wait("server: waiting for an Invoke", deadline)) {
+      return absl::DeadlineExceededError("inactivity timeout: no Invoke arrived in time");
+    }
+  }
+}
+
+void Manager::OfferIncoming(IncomingStream in) {
+  DRPC_CHECK(role_ == Role::kServer);
+  DRPC_DCHECK(!terminated());
+  if (!accepting()) {
+    Refuse(in.stream);
+    return;
+  }
+  accept_queue_.push_back(std::move(in));
+  accept_waiters_.WakeOne();
+}
+
+absl::Status Manager::CheckPeerMayInvoke(Kind kind, uint64_t stream) const {
+  if (role_ == Role::kServer) return absl::OkStatus();
+  return ProtocolError(absl::StrCat("server sent ", KindName(kind), " for stream ", stream));
+}
+
+absl::StatusOr<Metadata> Manager::DecodeInvokeMetadata(const Packet& packet) {
+  DRPC_DCHECK(packet.kind == Kind::kInvokeMetadata);
+  absl::StatusOr<Metadata> md = DecodeMetadata(packet.data);
+  if (!md.ok()) {
+    return ProtocolError(absl::StrCat("stream ", packet.id.stream, ": ", md.status().message()));
+  }
+  return md;
+}
+
+absl::Status Manager::CheckInvokedRpc(const Packet& packet) {
+  DRPC_DCHECK(packet.kind == Kind::kInvoke);
+  if (packet.data.size() <= limits::kRpcNameMaxBytes) return absl::OkStatus();
+  return ProtocolError(absl::StrCat("rpc name of ", packet.data.size(), " bytes on stream ",
+                                    packet.id.stream));
+}
+
+absl::Status Manager::AsProtocolError(const absl::Status& assembler_error) {
+  // Assembler errors already read "protocol error: ..."; keep the text, add the error class.
+  absl::string_view m = assembler_error.message();
+  absl::ConsumePrefix(&m, "protocol error: ");
+  return ProtocolError(m);
 }
 
 absl::Status Manager::StreamErrorFor(Stream::Role role, const absl::Status& reason) {

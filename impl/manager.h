@@ -1,23 +1,33 @@
 // Manager: one DRPC connection — a transport, a reader fiber, a writer, and its streams.
 //
-// Two modes behind one interface (Options::mux):
+// Two modes behind one interface (Options::mux), each its own library; CreateManager
+// (impl/manager_factory.h) picks one:
 //   UpstreamManager  storj/drpc semantics: one stream at a time, global monotonic IDs, corked
 //                    streaming Invoke, hard or soft cancel — what a Go peer expects on the wire,
-//                    without Go's hangs (spec §13 items 1–4).
+//                    without Go's hangs (spec §13 items 1–4). impl/upstream_manager.h
 //   MuxManager       concurrent streams (spec §11): per-stream assembly, a fair shared writer,
 //                    soft cancel only, per-stream flow control, MaxStreams refusal.
+//                    impl/mux_manager.h
 //
-//   std::unique_ptr<Manager> m = Manager::Create(env, std::move(transport), Manager::Role::kClient,
-//                                                options);
-//   absl::StatusOr<std::shared_ptr<Stream>> s = m->NewClientStream(ctx, "/pkg.Svc/Method");
+//   absl::StatusOr<std::unique_ptr<Manager>> m =
+//       CreateManager(env, std::move(transport), Manager::Role::kClient, options);
+//   absl::StatusOr<std::shared_ptr<Stream>> s = (*m)->NewClientStream(ctx, "/pkg.Svc/Method");
 //   ...
-//   m->Close();   // closes the transport, ends every stream, joins the manager's fibers
+//   (*m)->Close();   // closes the transport, ends every stream, joins the manager's fibers
+//
+// This class holds what both modes share: the reader loop and its protocol-error mapping, the
+// checks of a new client stream's name and metadata, the checks of an Invoke from the peer, stream
+// construction, the watch on a client call's context, the server's accept queue and its refusal
+// on shutdown, and termination. A mode supplies its writer, its dispatch of incoming frames and
+// its cancel semantics through the protected hooks, and is its streams' StreamSink.
 //
 // Threading: a Manager and its streams belong to the Env's Scheduler. Close() must be called (from
 // a fiber) before the Manager is destroyed.
 #ifndef DRPC_IMPL_MANAGER_H_
 #define DRPC_IMPL_MANAGER_H_
 
+#include <deque>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -32,6 +42,7 @@
 #include "impl/sync.h"
 #include "proto/frame.h"
 #include "proto/metadata.h"
+#include "proto/packet.h"
 
 namespace drpc {
 
@@ -42,34 +53,44 @@ struct IncomingStream {
   Metadata metadata;
 };
 
-class Manager {
+class Manager : protected StreamSink {
  public:
   enum class Role { kClient, kServer };
 
-  // Validates `options` (kInvalidArgument) and starts the connection's reader.
-  static absl::StatusOr<std::unique_ptr<Manager>> Create(Env& env,
-                                                        std::unique_ptr<Transport> transport,
-                                                        Role role, const Options& options);
   virtual ~Manager();
+  Manager(const Manager&) = delete;
+  Manager& operator=(const Manager&) = delete;
 
   // Client: a new stream for `rpc`, with ctx.metadata() sent as InvokeMetadata. Fails at once with
-  // ctx.err() if ctx is already done (nothing is sent), or with the connection's error once it
-  // ended. Upstream mode waits until the previous stream finished. Nothing reaches the wire until
-  // the stream's first Send, Recv or close in upstream mode (the cork); in mux mode the metadata
-  // and Invoke are queued together at once. Cancelling ctx cancels the stream (spec §7.7). A
-  // stream cancelled or closed before its Invoke reached the wire sends nothing at all.
-  virtual absl::StatusOr<std::shared_ptr<Stream>> NewClientStream(CallContext& ctx,
-                                                                  absl::string_view rpc) = 0;
+  // ctx.err() if ctx is already done (nothing is sent), with the connection's error once it
+  // ended, or with kInvalidArgument for a name over kRpcNameMaxBytes or metadata over
+  // kMetadataMaxBytes (nothing is sent, no stream ID is used). Upstream mode waits until the
+  // previous stream finished. Nothing reaches the wire until the stream's first Send, Recv or
+  // close in upstream mode (the cork); in mux mode the metadata and Invoke are queued together at
+  // once. Cancelling ctx cancels the stream (spec §7.7). A stream cancelled or closed before its
+  // Invoke reached the wire sends nothing at all.
+  absl::StatusOr<std::shared_ptr<Stream>> NewClientStream(CallContext& ctx, absl::string_view rpc);
 
   // Server: the next stream a client invoked. kDeadlineExceeded if `deadline` passes first, or
   // the connection's error once it ended.
-  virtual absl::StatusOr<IncomingStream> AcceptStream(Instant deadline) = 0;
+  absl::StatusOr<IncomingStream> AcceptStream(Instant deadline);
 
   // Server: stop taking new streams (graceful shutdown). AcceptStream then returns `reason`;
   // streams invoked but not yet accepted, and any invoked later, are refused with an Error
   // carrying `reason`. Streams already accepted are untouched. Never blocks.
   void StopAccepting(const absl::Status& reason);
   bool accepting() const { return accepting_.ok(); }
+
+  // Server: answers an accepted stream with an Error carrying `reason` instead of running it (a
+  // server-wide budget is spent); the connection and its other streams go on. Never blocks: mux
+  // queues the Error with the stream's writer; upstream writes it on a helper fiber (without one,
+  // the connection is closed — the one way left to tell the client).
+  virtual void RefuseStream(Stream& stream, const absl::Status& reason) = 0;
+
+  // Spawns the connection's fibers (the reader; MuxManager adds its writer). Only CreateManager
+  // (impl/manager_factory.h) calls it, once the object is built; kResourceExhausted when there is
+  // no fiber stack, and the connection is then ended before it starts.
+  virtual absl::Status Start();
 
   // Ends the connection with `reason`: stops the writer, closes the transport, terminates every
   // stream. Never blocks; idempotent (the first reason wins).
@@ -78,16 +99,22 @@ class Manager {
   // Terminate(closed: "manager closed: Close called"), then waits for the manager's fibers.
   void Close();
 
-  // What the connection holds right now (leak checks, observability): streams not yet finished,
-  // streams whose metadata arrived without their Invoke, and streams with packets queued to write.
+  // What the connection holds right now (leak checks, observability, the fuzzers' memory
+  // budgets): streams not yet finished, streams whose metadata arrived without their Invoke,
+  // streams with packets queued to write, received message bytes waiting in the streams' queues,
+  // and the capacity kept by the connection's buffer pool.
   struct Usage {
     size_t streams = 0;
     size_t pending_invokes = 0;
     size_t queued_writes = 0;
+    size_t queued_bytes = 0;
+    size_t pooled_bytes = 0;
     Usage& operator+=(const Usage& o) {
       streams += o.streams;
       pending_invokes += o.pending_invokes;
       queued_writes += o.queued_writes;
+      queued_bytes += o.queued_bytes;
+      pooled_bytes += o.pooled_bytes;
       return *this;
     }
   };
@@ -101,14 +128,15 @@ class Manager {
   Env& env() const { return *env_; }
   // The connection's message buffers (impl/buffer_pool.h), shared by its assembler and streams.
   BufferPool& buffer_pool() { return buffer_pool_; }
+  const BufferPool& buffer_pool() const { return buffer_pool_; }
 
  protected:
+  // `options` must be valid (CreateManager validates them).
   Manager(Env& env, std::unique_ptr<Transport> transport, Role role, const Options& options);
 
-  // Spawns the reader (subclasses call it at the end of their constructor).
-  void Start();
-  // Spawns a fiber the manager waits for in Close().
-  void SpawnFiber(std::string name, absl::AnyInvocable<void()> body);
+  // Spawns a fiber the manager waits for in Close(). kResourceExhausted (no fiber stack): `body`
+  // never runs and nothing waits for it.
+  [[nodiscard]] absl::Status SpawnFiber(std::string name, absl::AnyInvocable<void()> body);
 
   // Runs `fn` now — or, when the simulator's chaos fires at `site`, a little later from a timer:
   // a reaction that production may also see late (a busy scheduler noticing a cancel after other
@@ -116,13 +144,53 @@ class Manager {
   // Terminate; it must re-check the state it acts on.
   void RunNowOrLate(absl::string_view site, absl::AnyInvocable<void()> fn);
 
+  // --- What a mode supplies ---------------------------------------------------------------------
+  // Client: the stream for `rpc` with its encoded `metadata` (checked, possibly empty), queued or
+  // corked as the mode does. Called with ctx not done and the connection not yet ended.
+  virtual absl::StatusOr<std::shared_ptr<Stream>> OpenClientStream(CallContext& ctx,
+                                                                   absl::string_view rpc,
+                                                                   std::string metadata) = 0;
+  // Client: the InvokeMetadata body of a new stream (by default ctx's metadata as is).
+  virtual std::string EncodeInvokeMetadata(const Metadata& metadata) const;
   // One frame from the reader. A non-OK status ends the connection.
   virtual absl::Status OnFrame(const Frame& frame) = 0;
-  // Mode-specific part of StopAccepting: refuse what is queued and wake AcceptStream.
-  virtual void RefuseQueued() = 0;
-  // Mode-specific parts of Terminate: stop the writer, then end the streams.
+  // Server: answers a stream that will never be accepted (shutting down) with an Error carrying
+  // accepting_status(). Must not block.
+  virtual void Refuse(const std::shared_ptr<Stream>& stream) = 0;
+  // Server: what must happen before AcceptStream hands out the next stream (by default nothing).
+  virtual void BeforeAccept() {}
+  // Client: the context of `stream`'s call is done (cancel or deadline); `stream` may have ended
+  // meanwhile. The mode's cancel (spec §7.7). Runs inside whatever ended the context: must not
+  // block.
+  virtual void OnContextDone(const std::shared_ptr<Stream>& stream, const absl::Status& reason) = 0;
+  // Terminate, in this order: stop the writer (nothing more is queued), then — after the
+  // transport is closed — end the mode's streams. Queued incoming streams are ended afterwards.
   virtual void StopWriter(const absl::Status& reason) = 0;
   virtual void TerminateStreams(const absl::Status& reason) = 0;
+
+  // --- Shared by the modes ----------------------------------------------------------------------
+  // A stream of this connection with the connection's receive limits; `flow_window_bytes` > 0
+  // makes it flow-controlled with that receive window.
+  std::shared_ptr<Stream> MakeStream(uint64_t id, Stream::Role role, uint64_t flow_window_bytes);
+  // Client: OnContextDone(stream) once ctx is done — at once, or late when chaos fires at
+  // `late_site` (a string literal) — unless the stream finished first (UnwatchContext).
+  void WatchContext(CallContext& ctx, const std::shared_ptr<Stream>& stream,
+                    absl::string_view late_site);
+  // The stream finished: its call's context may go away.
+  void UnwatchContext(const Stream& stream);
+  // Server: hands an invoked stream to AcceptStream, or Refuse()s it when no longer accepting.
+  void OfferIncoming(IncomingStream in);
+  // Server: forgets streams offered but not accepted (a newer Invoke cancelled them).
+  void DropOfferedIncoming() { accept_queue_.clear(); }
+  // The peer invoked `stream` with `kind` (Invoke or InvokeMetadata): a protocol error unless we
+  // are the server (a client wedges in Go, spec §13 item 4).
+  absl::Status CheckPeerMayInvoke(Kind kind, uint64_t stream) const;
+  // An InvokeMetadata body from the peer, or a protocol error naming the stream.
+  static absl::StatusOr<Metadata> DecodeInvokeMetadata(const Packet& packet);
+  // An Invoke's RPC name from the peer: a protocol error over kRpcNameMaxBytes.
+  static absl::Status CheckInvokedRpc(const Packet& packet);
+  // An assembler's error ("protocol error: ...") as the connection's protocol error.
+  static absl::Status AsProtocolError(const absl::Status& assembler_error);
 
   // The error a stream of `role` gets when the connection ends with `reason`: server streams see
   // Canceled for a plain EOF (the client went away); client streams see "closed: connection
@@ -146,6 +214,15 @@ class Manager {
   Signal closed_;
   WaitGroup fibers_;
   std::set<TimerId> late_runs_;  // timers of RunNowOrLate, cancelled by Terminate
+  // Server: invoked streams not yet accepted, in the order they were invoked.
+  std::deque<IncomingStream> accept_queue_;
+  WaitList accept_waiters_;
+  // Client: the context watch of each stream not yet finished, by stream ID.
+  struct Watch {
+    CallContext* ctx;
+    Signal::CallbackId callback;
+  };
+  std::map<uint64_t, Watch> watches_;
 };
 
 }  // namespace drpc

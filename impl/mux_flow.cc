@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "impl/mux_manager.h"
+#include "impl/situations.h"
 #include "proto/base/check.h"
 #include "proto/limits.h"
 #include "proto/window.h"
@@ -22,7 +23,7 @@ namespace drpc {
 
 void MuxManager::OnWindowUpdate(const Frame& frame) {
   if (frame.id.stream == 0 || !streams_.contains(frame.id.stream)) {
-    env_->chaos().Reach("mux.window_update_for_an_unknown_stream");
+    env_->chaos().Reach(situations::kMuxWindowUpdateForAnUnknownStream);
     return;
   }
   absl::StatusOr<uint64_t> delta = DecodeWindowUpdate(frame.data);
@@ -31,10 +32,11 @@ void MuxManager::OnWindowUpdate(const Frame& frame) {
 }
 
 void MuxManager::StartFlowControl(StreamState& state, uint64_t recv_window) {
+  DRPC_CHECK_GE(recv_window, options_.window_initial_bytes);
   state.flow_controlled = true;
-  // The client assumes initial_window_bytes of credit; a larger window is granted right away.
-  state.recv_window = std::max(recv_window, options_.initial_window_bytes);
-  state.recv_credit = options_.initial_window_bytes;
+  // The client assumes window_initial_bytes of credit; the rest is granted right away.
+  state.recv_window = recv_window;
+  state.recv_credit = options_.window_initial_bytes;
   if (state.recv_window > state.recv_credit) {
     state.grant_pending = state.recv_window - state.recv_credit;
     writer_.RequestWindowUpdate(state.stream->id());
@@ -75,6 +77,14 @@ bool MuxManager::ChargeFrame(StreamState& state, const Frame& frame, uint64_t* p
   return true;
 }
 
+void MuxManager::CheckWindow(const StreamState& state) const {
+  if (!state.flow_controlled) return;
+  DRPC_DCHECK_LE(state.early_granted, state.packet_charge);
+  DRPC_DCHECK_EQ(state.recv_credit + state.grant_pending +
+                     (state.packet_charge - state.early_granted) + state.stream->queued_credit(),
+                 state.recv_window);
+}
+
 void MuxManager::Grant(StreamState& state, uint64_t credit) {
   // Never more than the window can be outstanding; the min only guards the arithmetic.
   state.grant_pending = std::min<uint64_t>(state.grant_pending + credit, limits::kWindowMaxBytes);
@@ -100,6 +110,7 @@ uint64_t MuxManager::TakeWindowGrant(uint64_t stream) {
   state.grant_pending -= delta;
   state.recv_credit += delta;
   DRPC_CHECK_LE(state.recv_credit, state.recv_window);
+  CheckWindow(state);
   return delta;
 }
 
@@ -115,6 +126,7 @@ void MuxManager::OnConsumed(Stream& stream, uint64_t credit) {
     Grant(state, state.packet_charge - state.early_granted);
     state.early_granted = state.packet_charge;
   }
+  CheckWindow(state);
 }
 
 }  // namespace drpc

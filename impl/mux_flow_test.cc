@@ -10,8 +10,10 @@
 #include "impl/conn.h"
 #include "impl/errors.h"
 #include "impl/sync.h"
-#include "impl/testing/harness.h"
-#include "impl/testing/wire_harness.h"
+#include "sim/testing/harness.h"
+#include "sim/testing/wire_harness.h"
+#include "proto/base/check.h"
+#include "impl/testing/echo_service.h"
 #include "proto/error_codec.h"
 #include "proto/limits.h"
 #include "proto/metadata.h"
@@ -35,7 +37,7 @@ void ExpectOk(const sim::RunResult& r, absl::string_view what = "") {
 
 // Echoes `count` messages of `size` bytes over one bidi stream, alternating send and receive.
 void EchoMany(Pair& p, sim::SimContext& ctx, int count, size_t size) {
-  absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(p.ctx(), "/echo.Echo/Bidi");
+  absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(p.ctx(), "/interop.Echo/Bidi");
   ctx.Check(s.ok(), s.status().ToString());
   for (int i = 0; i < count; ++i) {
     const std::string m(size, static_cast<char>('a' + i % 26));
@@ -65,25 +67,25 @@ TEST(MuxFlowTest, MixedFlowControlConfigurationsAllWork) {
 
 Router ReadOneThenWait() {
   Router router = testing::EchoRouter();
-  router.Bidi("/t.T/ReadOne", [](CallContext& ctx, RpcStream& s) -> absl::Status {
+  DRPC_CHECK_OK(router.Bidi("/t.T/ReadOne", [](CallContext& ctx, RpcStream& s) -> absl::Status {
     if (absl::Status st = s.Recv().status(); !st.ok()) return st;
     ctx.done_signal().Wait("handler: read one, now waiting");
     return ctx.err();
-  }).IgnoreError();
-  router.Bidi("/t.T/ReadAll", [](CallContext&, RpcStream& s) -> absl::Status {
+  }));
+  DRPC_CHECK_OK(router.Bidi("/t.T/ReadAll", [](CallContext&, RpcStream& s) -> absl::Status {
     for (;;) {
       absl::Status st = s.Recv().status();
       if (IsEof(st)) return absl::OkStatus();
       if (!st.ok()) return st;
     }
-  }).IgnoreError();
+  }));
   return router;
 }
 
 Options SmallWindowServer() {
   Options o = MuxOptions();
   o.window_bytes = 4096;
-  o.initial_window_bytes = 4096;
+  o.window_initial_bytes = 4096;
   return o;
 }
 
@@ -113,7 +115,7 @@ TEST(MuxFlowTest, PeerSendingBeyondTheGrantedWindowGetsAStreamScopedError) {
     s.sim.Check(decoded.code == 8 && absl::StrContains(decoded.text, "flow control violation") &&
                     absl::StrContains(decoded.text, "3095 bytes of window left"),
                 decoded.text);
-    s.sim.Check(s.client.Write({F(Kind::kInvoke, 3, 1, "/echo.Echo/Unary"),
+    s.sim.Check(s.client.Write({F(Kind::kInvoke, 3, 1, "/interop.Echo/Unary"),
                                 F(Kind::kMessage, 3, 2, "alive"), F(Kind::kCloseSend, 3, 3)})
                     .ok(),
                 "w");
@@ -185,18 +187,19 @@ TEST(MuxFlowTest, LargestWindowIsGrantedInLegalDeltas) {
 TEST(MuxFlowTest, MessageLargerThanTheWindowBehindAQueuedOneIsDelivered) {
   Options o = MuxOptions();
   o.window_bytes = 1024;
-  o.initial_window_bytes = 1024;
+  o.window_initial_bytes = 1024;
   Router router = testing::EchoRouter();
-  router.ClientStream("/t.T/Late", [](CallContext& ctx, RpcStream& s) -> absl::StatusOr<std::string> {
-    SleepFor(ctx.env(), Duration::Millis(10));  // let the first message queue up
-    size_t total = 0;
-    for (;;) {
-      absl::StatusOr<std::string> m = s.Recv();
-      if (IsEof(m.status())) return absl::StrCat(total);
-      if (!m.ok()) return m.status();
-      total += m->size();
-    }
-  }).IgnoreError();
+  DRPC_CHECK_OK(router.ClientStream(
+      "/t.T/Late", [](CallContext& ctx, RpcStream& s) -> absl::StatusOr<std::string> {
+        SleepFor(ctx.env(), Duration::Millis(10));  // let the first message queue up
+        size_t total = 0;
+        for (;;) {
+          absl::StatusOr<std::string> m = s.Recv();
+          if (IsEof(m.status())) return absl::StrCat(total);
+          if (!m.ok()) return m.status();
+          total += m->size();
+        }
+      }));
   for (uint64_t seed = 1; seed <= 5; ++seed) {
     ExpectOk(RunPair(o, o, [](Pair& p, sim::SimContext& ctx) {
       absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(p.ctx(), "/t.T/Late");

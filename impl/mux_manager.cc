@@ -4,29 +4,19 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "impl/errors.h"
+#include "impl/situations.h"
+#include "impl/tunables.h"
 #include "proto/base/check.h"
 #include "proto/error_codec.h"
 #include "proto/limits.h"
 #include "proto/metadata.h"
-#include "proto/splitter.h"
 
 namespace drpc {
 namespace {
-
-// Stream IDs skipped over by a newer Invoke stay usable (streams reach the wire in any order)
-// up to this many; older unused IDs are retired.
-constexpr size_t kUnusedIdsMax = 1024;
-
-absl::Status AsProtocolError(const absl::Status& s) {
-  absl::string_view m = s.message();
-  absl::ConsumePrefix(&m, "protocol error: ");
-  return ProtocolError(m);
-}
 
 std::string EncodeControlPacket(PacketId id, Kind kind, absl::string_view body, bool control) {
   std::string out;
@@ -41,58 +31,50 @@ MuxManager::MuxManager(Env& env, std::unique_ptr<Transport> transport, Role role
     : Manager(env, std::move(transport), role, options),
       assembler_(MuxAssembler::Options{
           .packet_max_bytes = options.packet_max_bytes,
-          .streams_max_count = options.max_concurrent_streams + options.pending_invokes_max,
+          .streams_max_count =
+              options.concurrent_streams_max_count + options.pending_invokes_max_count,
           .buffers = &buffer_pool()}),
       writer_(env, this->transport(),
               MuxWriter::Options{.split_bytes = options.split_bytes,
-                                 .batch_bytes = options.write_batch_bytes},
+                                 .batch_max_bytes = options.write_batch_max_bytes},
               [this](const absl::Status& s) { Terminate(ClosedError("write failed", s)); },
-              [this](uint64_t stream) { return TakeWindowGrant(stream); }),
-      accept_waiters_(env) {
-  SpawnFiber(role == Role::kClient ? "client mux writer" : "server mux writer",
-             [this] { writer_.Run(); });
+              [this](uint64_t stream) { return TakeWindowGrant(stream); }) {
+  DRPC_CHECK(options.mux);
+}
+
+absl::Status MuxManager::Start() {
+  absl::Status writer =
+      SpawnFiber(role() == Role::kClient ? "client mux writer" : "server mux writer",
+                 [this] { writer_.Run(); });
+  if (!writer.ok()) return writer;
+  return Manager::Start();
 }
 
 MuxManager::~MuxManager() = default;
 
-std::shared_ptr<Stream> MuxManager::MakeStream(uint64_t id, Stream::Role role,
-                                               bool flow_controlled) {
-  return std::make_shared<Stream>(
-      *env_, static_cast<StreamSink&>(*this), id, role,
-      Stream::Limits{.recv_queue_max_count = options_.recv_queue_max_count,
-                     .recv_queue_max_bytes = options_.recv_queue_max_bytes,
-                     .flow_controlled = flow_controlled,
-                     .recv_stall_timeout = options_.recv_stall_timeout,
-                     .observer = options_.observer},
-      &buffer_pool());
-}
-
 // --- Client ---------------------------------------------------------------------------------------
 
-absl::StatusOr<std::shared_ptr<Stream>> MuxManager::NewClientStream(CallContext& ctx,
-                                                                    absl::string_view rpc) {
-  if (ctx.done()) return ctx.err();
-  if (terminated()) return StreamErrorFor(Stream::Role::kClient, closed().status());
-  if (rpc.size() > limits::kRpcNameMaxBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("rpc name of ", rpc.size(), " bytes exceeds ",
-                                                   limits::kRpcNameMaxBytes));
-  }
-  Metadata md = ctx.metadata();
-  const bool flow = options_.flow_control;
-  if (flow) md[kFlowWindowMetadataKey] = absl::StrCat(options_.window_bytes);
-  // Encode before taking a stream ID: a failure leaves nothing behind (spec §9.1).
-  const std::string metadata = EncodeMetadata(md);
-  if (metadata.size() > limits::kMetadataMaxBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("metadata of ", metadata.size(),
-                                                   " bytes exceeds ", limits::kMetadataMaxBytes));
-  }
+std::string MuxManager::EncodeInvokeMetadata(const Metadata& metadata) const {
+  if (!options_.flow_control) return EncodeMetadata(metadata);
+  // The stream's receive window, announced to the server (flow control is the client's choice).
+  Metadata md = metadata;
+  md[kFlowWindowMetadataKey] = absl::StrCat(options_.window_bytes);
+  return EncodeMetadata(md);
+}
+
+absl::StatusOr<std::shared_ptr<Stream>> MuxManager::OpenClientStream(CallContext& ctx,
+                                                                     absl::string_view rpc,
+                                                                     std::string metadata) {
   const uint64_t id = ++last_client_stream_id_;
-  std::shared_ptr<Stream> stream = MakeStream(id, Stream::Role::kClient, flow);
+  const bool flow = options_.flow_control;
+  std::shared_ptr<Stream> stream =
+      MakeStream(id, Stream::Role::kClient, flow ? options_.window_bytes : 0);
   StreamState& state = streams_[id];
+  DRPC_CHECK(state.stream == nullptr) << "client stream ID " << id << " reused";
   state.stream = stream;
   state.flow_controlled = flow;
   state.recv_window = state.recv_credit = flow ? options_.window_bytes : 0;
-  writer_.AddStream(id, flow, options_.initial_window_bytes, /*local_invoke=*/true);
+  writer_.AddStream(id, flow, options_.window_initial_bytes, /*local_invoke=*/true);
   // Metadata and Invoke go into the writer together: nothing (a Cancel) can come between them,
   // and a Cancel or Close queued before they are written sends nothing at all (MuxWriter).
   if (metadata.empty()) {
@@ -102,54 +84,32 @@ absl::StatusOr<std::shared_ptr<Stream>> MuxManager::NewClientStream(CallContext&
     const PacketId invoke_id{id, stream->NextMessageId()};
     writer_.WriteAsync(id, {{md_id, Kind::kInvokeMetadata, metadata}, {invoke_id, Kind::kInvoke, rpc}});
   }
-  state.ctx = &ctx;
-  state.ctx_callback = ctx.done_signal().OnSet(
-      [this, id](const absl::Status& reason) { OnContextDone(id, reason); });
+  WatchContext(ctx, stream, "mux.notice_cancel_late");
   return stream;
 }
 
-void MuxManager::OnContextDone(uint64_t stream_id, const absl::Status& reason) {
-  auto it = streams_.find(stream_id);
-  if (it == streams_.end()) return;
-  it->second.ctx_callback = 0;
-  it->second.ctx = nullptr;
-  RunNowOrLate("mux.notice_cancel_late", [this, stream_id, reason] {
-    auto it = streams_.find(stream_id);
-    if (it == streams_.end() || it->second.stream->terminated()) return;
-    std::shared_ptr<Stream> stream = it->second.stream;
-    // Soft cancel, always: a Cancel packet ahead of the stream's queued data, then the local
-    // cancel. Other streams are untouched.
-    writer_.WriteTerminalAsync(
-        stream_id, {PacketId{stream_id, stream->NextMessageId()}, Kind::kCancel, "", true}, reason);
-    stream->Cancel(reason);
-  });
+void MuxManager::OnContextDone(const std::shared_ptr<Stream>& stream, const absl::Status& reason) {
+  if (!streams_.contains(stream->id()) || stream->terminated()) return;
+  // Soft cancel, always: a Cancel packet ahead of the stream's queued data, then the local
+  // cancel. Other streams are untouched.
+  writer_.WriteTerminalAsync(
+      stream->id(), {PacketId{stream->id(), stream->NextMessageId()}, Kind::kCancel, "", true},
+      reason);
+  stream->Cancel(reason);
 }
 
 // --- Server ---------------------------------------------------------------------------------------
 
-absl::StatusOr<IncomingStream> MuxManager::AcceptStream(Instant deadline) {
-  for (;;) {
-    while (!accept_queue_.empty()) {
-      IncomingStream in = std::move(accept_queue_.front());
-      accept_queue_.pop_front();
-      if (!in.stream->terminated()) return in;  // cancelled before anyone accepted it
-    }
-    if (terminated()) return closed().status();
-    if (!accepting()) return accepting_status();
-    if (!accept_waiters_.Wait("server: waiting for an Invoke", deadline)) {
-      return absl::DeadlineExceededError("inactivity timeout: no Invoke arrived in time");
-    }
-  }
-}
-
 bool MuxManager::ClaimStreamId(uint64_t id) {
   if (id > highest_stream_id_) {
-    const uint64_t lowest_kept = id > kUnusedIdsMax ? id - kUnusedIdsMax : 1;
+    constexpr uint64_t kKept = tunables::kUnusedStreamIdsMaxCount;
+    const uint64_t lowest_kept = id > kKept ? id - kKept : 1;
     for (uint64_t x = std::max(highest_stream_id_ + 1, lowest_kept); x < id; ++x) {
       unused_ids_.insert(x);
     }
-    while (unused_ids_.size() > kUnusedIdsMax) unused_ids_.erase(unused_ids_.begin());
-    highest_stream_id_ = id;
+    while (unused_ids_.size() > kKept) unused_ids_.erase(unused_ids_.begin());
+    highest_stream_id_ = id;  // only rises
+    DRPC_DCHECK(unused_ids_.empty() || *unused_ids_.rbegin() < highest_stream_id_);
     return true;
   }
   return unused_ids_.erase(id) > 0;
@@ -170,7 +130,7 @@ absl::Status MuxManager::OnFrame(const Frame& frame) {
 absl::Status MuxManager::OnStreamFrame(StreamState& state, const Frame& frame) {
   std::shared_ptr<Stream> stream = state.stream;
   if (stream->terminated()) {
-    env_->chaos().Reach("mux.frame_for_an_ended_stream");
+    env_->chaos().Reach(situations::kMuxFrameForAnEndedStream);
     // The stream is over here, but what we sent on it may still be queued: a reply queued with
     // its CloseSend ends the stream locally before it is written. A peer that then cancels (or
     // closes, or errs) discards it, and an upstream client that has moved on to its next stream
@@ -189,6 +149,8 @@ absl::Status MuxManager::OnStreamFrame(StreamState& state, const Frame& frame) {
   if (auto* packet = std::get_if<Packet>(&*r)) {
     const Kind kind = packet->kind;
     absl::Status s = stream->HandlePacket(std::move(*packet), credit);
+    // The packet may have finished the stream, which forgets `state`: look it up again.
+    if (auto it = streams_.find(stream->id()); it != streams_.end()) CheckWindow(it->second);
     if (stream->terminated() && (kind == Kind::kError || kind == Kind::kCancel || kind == Kind::kClose)) {
       // The peer ended the stream and discards whatever we still send on it. Dropping it now also
       // frees a sender blocked on flow control (the peer grants no more credit), and keeps late
@@ -217,10 +179,10 @@ absl::Status MuxManager::OnUnknownStreamFrame(const Frame& frame) {
     // the Invoke that may still follow is dropped like a replayed one (a deterministic choice;
     // our clients never send either, see MuxWriter).
     if (pending_.erase(id) > 0) {
-      env_->chaos().Reach("mux.cancel_between_metadata_and_invoke");
+      env_->chaos().Reach(situations::kMuxCancelBetweenMetadataAndInvoke);
       assembler_.Forget(id);
     } else {
-      env_->chaos().Reach("mux.cancel_for_a_stream_the_server_does_not_have");
+      env_->chaos().Reach(situations::kMuxCancelForAStreamTheServerDoesNotHave);
       ClaimStreamId(id);
     }
     return absl::OkStatus();
@@ -228,13 +190,11 @@ absl::Status MuxManager::OnUnknownStreamFrame(const Frame& frame) {
   if (frame.kind != Kind::kInvoke && frame.kind != Kind::kInvokeMetadata) {
     return absl::OkStatus();  // unknown or finished stream: dropped
   }
-  if (role() == Role::kClient) {
-    return ProtocolError(absl::StrCat("server sent ", KindName(frame.kind), " for stream ", id));
-  }
+  if (absl::Status s = CheckPeerMayInvoke(frame.kind, id); !s.ok()) return s;
   if (!pending_.contains(id)) {
     if (id == 0 || !ClaimStreamId(id)) return absl::OkStatus();  // replayed or reused: dropped
-    if (pending_.size() >= options_.pending_invokes_max) {
-      return ProtocolError(absl::StrCat("more than ", options_.pending_invokes_max,
+    if (pending_.size() >= options_.pending_invokes_max_count) {
+      return ProtocolError(absl::StrCat("more than ", options_.pending_invokes_max_count,
                                         " streams are waiting for their Invoke"));
     }
     pending_.emplace(id, Metadata{});
@@ -261,35 +221,31 @@ absl::Status MuxManager::WriteUnregisteredError(uint64_t stream, const absl::Sta
       "Invokes) but does not read them: ", s.message()));
 }
 
-void MuxManager::RefuseQueued() {
-  for (IncomingStream& in : accept_queue_) OnStreamError(*in.stream, accepting_status());
-  accept_queue_.clear();
-  accept_waiters_.WakeAll();
+void MuxManager::Refuse(const std::shared_ptr<Stream>& stream) {
+  OnStreamError(*stream, accepting_status());
 }
 
 absl::Status MuxManager::OnInvokePacket(Packet packet) {
   const uint64_t id = packet.id.stream;
   if (packet.kind == Kind::kInvokeMetadata) {
-    absl::StatusOr<Metadata> md = DecodeMetadata(packet.data);
-    if (!md.ok()) return ProtocolError(absl::StrCat("stream ", id, ": ", md.status().message()));
+    absl::StatusOr<Metadata> md = DecodeInvokeMetadata(packet);
+    if (!md.ok()) return md.status();
     pending_[id] = *std::move(md);  // a second metadata packet replaces the first
     return absl::OkStatus();
   }
   Metadata metadata = std::move(pending_[id]);
   pending_.erase(id);
-  if (packet.data.size() > limits::kRpcNameMaxBytes) {
-    return ProtocolError(absl::StrCat("rpc name of ", packet.data.size(), " bytes on stream ", id));
-  }
+  if (absl::Status s = CheckInvokedRpc(packet); !s.ok()) return s;
   if (!accepting()) {
-    env_->chaos().Reach("mux.invoke_refused_while_shutting_down");
+    env_->chaos().Reach(situations::kMuxInvokeRefusedWhileShuttingDown);
     assembler_.Forget(id);
     return WriteUnregisteredError(id, accepting_status());
   }
-  if (streams_.size() >= options_.max_concurrent_streams) {
-    env_->chaos().Reach("mux.invoke_refused_over_max_streams");
+  if (streams_.size() >= options_.concurrent_streams_max_count) {
+    env_->chaos().Reach(situations::kMuxInvokeRefusedOverMaxStreams);
     assembler_.Forget(id);
-    return WriteUnregisteredError(id,
-                                  WithRemoteErrorCode(RefusedError(options_.max_concurrent_streams), 0));
+    return WriteUnregisteredError(
+        id, WithRemoteErrorCode(RefusedError(options_.concurrent_streams_max_count), 0));
   }
   uint64_t client_window = 0;
   if (auto it = metadata.find(kFlowWindowMetadataKey); it != metadata.end()) {
@@ -301,25 +257,38 @@ absl::Status MuxManager::OnInvokePacket(Packet packet) {
   // Flow control is the client's choice: a stream whose client announced a window is
   // flow-controlled whatever our own Options::flow_control says (the client counts on it).
   const bool flow = client_window > 0;
-  std::shared_ptr<Stream> stream = MakeStream(id, Stream::Role::kServer, flow);
+  // The client assumes window_initial_bytes of credit: the window is at least that.
+  const uint64_t recv_window =
+      flow ? std::max(options_.window_bytes, options_.window_initial_bytes) : 0;
+  std::shared_ptr<Stream> stream = MakeStream(id, Stream::Role::kServer, recv_window);
   StreamState& state = streams_[id];
+  DRPC_CHECK(state.stream == nullptr) << "stream ID " << id << " claimed twice";
   state.stream = stream;
   writer_.AddStream(id, flow, client_window);
-  if (flow) StartFlowControl(state, options_.window_bytes);
-  accept_queue_.push_back({std::move(stream), std::move(packet.data), std::move(metadata)});
-  accept_waiters_.WakeOne();
+  if (flow) StartFlowControl(state, recv_window);
+  OfferIncoming({std::move(stream), std::move(packet.data), std::move(metadata)});
   return absl::OkStatus();
 }
 
 // --- Writer (StreamSink) -------------------------------------------------------------------------
 
-absl::Status MuxManager::SendPacket(Stream& stream, Kind kind, absl::string_view data, bool flush) {
+absl::Status MuxManager::Send(Stream& stream, Kind kind, absl::string_view data, Follows follows) {
   const MuxWriter::Packet packet{PacketId{stream.id(), stream.NextMessageId()}, kind, data};
-  // Not flushed: SendLast's message, whose CloseSend follows at once and waits for both. A small
-  // one is queued (copied) without waiting, so message and CloseSend leave in one write; a large
-  // one is not worth the copy and waits as usual.
-  if (!flush && data.size() <= limits::kUnflushedCopyMaxBytes) return writer_.WriteQueued(stream.id(), packet);
+  // SendLast's message, whose CloseSend follows at once and waits for both: a small one is
+  // queued (copied) without waiting, so message and CloseSend leave in one write; a large one is
+  // not worth the copy and waits as usual.
+  if (follows == Follows::kCloseSend && data.size() <= tunables::kUnflushedCopyMaxBytes) {
+    return writer_.WriteQueued(stream.id(), packet);
+  }
   return writer_.Write(stream.id(), {packet});
+}
+
+absl::Status MuxManager::OnFirstRecv(Stream& stream) {
+  // Nothing is held back in mux mode: a client stream's metadata and Invoke were queued when it
+  // was created, and stay queued until written or dropped with the stream.
+  DRPC_DCHECK(stream.role() == Stream::Role::kServer || stream.terminated() ||
+              streams_.contains(stream.id()));
+  return absl::OkStatus();
 }
 
 absl::Status MuxManager::SendTerminal(Stream& stream, Kind kind, absl::string_view data,
@@ -347,11 +316,10 @@ void MuxManager::OnStreamError(Stream& stream, const absl::Status& error) {
 }
 
 void MuxManager::OnFinished(Stream& stream) {
+  DRPC_CHECK(stream.terminated());
+  UnwatchContext(stream);
   auto it = streams_.find(stream.id());
   if (it == streams_.end()) return;
-  if (it->second.ctx != nullptr && it->second.ctx_callback != 0) {
-    it->second.ctx->done_signal().RemoveCallback(it->second.ctx_callback);
-  }
   streams_.erase(it);
   assembler_.Forget(stream.id());
   writer_.RemoveStream(stream.id());
@@ -371,7 +339,6 @@ void MuxManager::TerminateStreams(const absl::Status& reason) {
     s->TerminateFromConnection(StreamErrorFor(s->role(), reason));
   }
   pending_.clear();
-  accept_waiters_.WakeAll();
 }
 
 }  // namespace drpc

@@ -11,7 +11,7 @@
 //   * Flow control is the client's choice, per stream: a stream is flow-controlled when its
 //     client announces a receive window in the metadata key kFlowWindowMetadataKey (a mux client
 //     does when its Options::flow_control is set), and a server always honours the announcement.
-//     The client starts with initial_window_bytes of credit towards the server, the server with
+//     The client starts with window_initial_bytes of credit towards the server, the server with
 //     the announced window towards the client; each grants more with WindowUpdate packets (kind
 //     8, control, message ID 0) as its application consumes, credit counting only once the update
 //     is written (impl/mux_flow.cc), and never has more than its window buffered per stream —
@@ -20,9 +20,9 @@
 //     stream (stream-scoped "flow control violation"). Streams that announce nothing (upstream
 //     clients, mux clients without flow control) use bounded queues with the receive-stall policy
 //     of impl/stream.h instead.
-//   * A server refuses Invokes beyond max_concurrent_streams with an Error packet (the connection
-//     stays up), bounds streams whose metadata arrived without their Invoke, and never reuses a
-//     stream ID (a replayed Invoke is dropped).
+//   * A server refuses Invokes beyond concurrent_streams_max_count with an Error packet (the
+//     connection stays up), bounds streams whose metadata arrived without their Invoke, and never
+//     reuses a stream ID (a replayed Invoke is dropped).
 //   * A Cancel for a stream that does not exist yet (server): the stream is cancelled before it
 //     started and never runs — between its metadata and its Invoke the pending metadata is
 //     dropped; before anything of it the stream ID is retired, so its Invoke, if it still comes,
@@ -35,7 +35,6 @@
 #define DRPC_IMPL_MUX_MANAGER_H_
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -48,24 +47,28 @@
 
 namespace drpc {
 
-class MuxManager final : public Manager, private StreamSink {
+class MuxManager final : public Manager {
  public:
+  // `options` must be valid and select mux mode; use CreateManager (impl/manager_factory.h).
   MuxManager(Env& env, std::unique_ptr<Transport> transport, Role role, const Options& options);
   ~MuxManager() override;
 
-  absl::StatusOr<std::shared_ptr<Stream>> NewClientStream(CallContext& ctx,
-                                                          absl::string_view rpc) override;
-  absl::StatusOr<IncomingStream> AcceptStream(Instant deadline) override;
+  void RefuseStream(Stream& stream, const absl::Status& reason) override {
+    OnStreamError(stream, reason);
+    stream.StopReceiving();
+  }
 
   Usage usage() const override {
+    size_t queued = 0;
+    for (const auto& [id, state] : streams_) queued += state.stream->queued_bytes();
     return Usage{.streams = streams_.size(), .pending_invokes = pending_.size(),
-                 .queued_writes = writer_.streams()};
+                 .queued_writes = writer_.streams(), .queued_bytes = queued,
+                 .pooled_bytes = buffer_pool().free_bytes()};
   }
 
   // Observability (tests, leak checks).
   size_t active_streams() const { return streams_.size(); }
   size_t pending_invokes() const { return pending_.size(); }
-  const MuxWriter& writer() const { return writer_; }
 
  private:
   struct StreamState {
@@ -77,24 +80,32 @@ class MuxManager final : public Manager, private StreamSink {
     uint64_t packet_charge = 0;   // credit charged for the message in assembly
     uint64_t early_granted = 0;   // part of it already handed back
     uint64_t charging_message = 0;  // message ID of the message in assembly (0: none)
-    CallContext* ctx = nullptr;   // client: the call's context, watched for cancellation
-    Signal::CallbackId ctx_callback = 0;
   };
 
   // Manager.
+  absl::StatusOr<std::shared_ptr<Stream>> OpenClientStream(CallContext& ctx,
+                                                           absl::string_view rpc,
+                                                           std::string metadata) override;
+  // Adds the stream's receive window (kFlowWindowMetadataKey) when flow_control is set.
+  std::string EncodeInvokeMetadata(const Metadata& metadata) const override;
+  absl::Status Start() override;
   absl::Status OnFrame(const Frame& frame) override;
+  // Fails the accepted-but-queued stream: an Error to the client.
+  void Refuse(const std::shared_ptr<Stream>& stream) override;
+  // Soft cancel, always (a Cancel ahead of the stream's queued data).
+  void OnContextDone(const std::shared_ptr<Stream>& stream, const absl::Status& reason) override;
   void StopWriter(const absl::Status& reason) override;
-  void RefuseQueued() override;
+  void TerminateStreams(const absl::Status& reason) override;
   // An Error for a stream that was never registered (refused or failed before its Invoke).
   // A connection-scoped protocol error if the writer's control queue is full.
   absl::Status WriteUnregisteredError(uint64_t stream, const absl::Status& error);
-  void TerminateStreams(const absl::Status& reason) override;
 
   // StreamSink.
-  absl::Status SendPacket(Stream& stream, Kind kind, absl::string_view data, bool flush) override;
+  absl::Status Send(Stream& stream, Kind kind, absl::string_view data, Follows follows) override;
   absl::Status SendTerminal(Stream& stream, Kind kind, absl::string_view data,
                             const absl::Status& dropped) override;
-  absl::Status Flush(Stream&) override { return absl::OkStatus(); }
+  // Nothing is held back: the metadata and Invoke were queued with the stream.
+  absl::Status OnFirstRecv(Stream& stream) override;
   void OnConsumed(Stream& stream, uint64_t credit) override;
   void OnStreamError(Stream& stream, const absl::Status& error) override;
   void OnFinished(Stream& stream) override;
@@ -107,16 +118,18 @@ class MuxManager final : public Manager, private StreamSink {
   absl::Status OnInvokePacket(Packet packet);
   // Flow control (impl/mux_flow.cc).
   void OnWindowUpdate(const Frame& frame);
-  // Server: a stream whose client announced a window; we receive up to `recv_window`.
+  // Server: a stream whose client announced a window; we receive up to `recv_window` (at least
+  // window_initial_bytes, what the client assumes before any WindowUpdate).
   void StartFlowControl(StreamState& state, uint64_t recv_window);
   // Charges a Message frame against the stream's window; false (stream failed) if it exceeds it.
   bool ChargeFrame(StreamState& state, const Frame& frame, uint64_t* packet_credit);
   // `credit` bytes left the stream's buffers: grant them back (a WindowUpdate once enough).
   void Grant(StreamState& state, uint64_t credit);
+  // Debug builds: the stream's window is conserved — what the peer may still send, what is to be
+  // granted, the message in assembly and the queued messages add up to exactly the window.
+  void CheckWindow(const StreamState& state) const;
   // The writer is writing the stream's WindowUpdate: the delta, now counted as credit.
   uint64_t TakeWindowGrant(uint64_t stream);
-  std::shared_ptr<Stream> MakeStream(uint64_t id, Stream::Role role, bool flow_controlled);
-  void OnContextDone(uint64_t stream_id, const absl::Status& reason);
   // Server: whether `id` may start a new stream (never used before), marking it used.
   bool ClaimStreamId(uint64_t id);
 
@@ -130,8 +143,6 @@ class MuxManager final : public Manager, private StreamSink {
   // Server: stream IDs ever used are those <= highest_stream_id_ not in unused_ids_.
   uint64_t highest_stream_id_ = 0;
   std::set<uint64_t> unused_ids_;
-  std::deque<IncomingStream> accept_queue_;
-  WaitList accept_waiters_;
 };
 
 }  // namespace drpc

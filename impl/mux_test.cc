@@ -11,8 +11,10 @@
 #include "impl/errors.h"
 #include "impl/mux_manager.h"
 #include "impl/sync.h"
-#include "impl/testing/harness.h"
-#include "impl/testing/wire_harness.h"
+#include "sim/testing/harness.h"
+#include "sim/testing/wire_harness.h"
+#include "proto/base/check.h"
+#include "impl/testing/echo_service.h"
 #include "proto/metadata.h"
 #include "proto/window.h"
 
@@ -53,9 +55,9 @@ void RunSeeds(const Options& client, const Options& server,
 void EchoOnFiber(Pair& p, sim::SimContext& ctx, WaitGroup& wg, std::string tag, int messages,
                  size_t size) {
   wg.Add();
-  p.env().scheduler().Spawn(absl::StrCat("bidi ", tag), [&p, &ctx, &wg, tag, messages, size] {
+  DRPC_CHECK_OK(p.env().scheduler().Spawn(absl::StrCat("bidi ", tag), [&p, &ctx, &wg, tag, messages, size] {
     CallContext call(p.env());
-    absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/echo.Echo/Bidi");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/interop.Echo/Bidi");
     ctx.Check(s.ok(), s.status().ToString());
     for (int i = 0; i < messages; ++i) {
       std::string m = absl::StrCat(tag, ":", i, ":");
@@ -69,7 +71,7 @@ void EchoOnFiber(Pair& p, sim::SimContext& ctx, WaitGroup& wg, std::string tag, 
     ctx.Check(IsEof((*s)->Recv().status()), "EOF");
     (*s)->Close().IgnoreError();
     wg.Done();
-  });
+  }));
 }
 
 TEST(MuxTest, ConcurrentStreamsWithTinySplitSizeArriveUncorrupted) {
@@ -108,17 +110,17 @@ TEST(MuxTest, LargeMessagesDoNotBlockSmallOnes) {
       CallContext ctx(env);
       absl::StatusOr<std::shared_ptr<RpcStream>> big = c.conn.NewStream(ctx, "/pkg.Svc/Big");
       Signal big_sent(env);
-      env.scheduler().Spawn("big sender", [&] {
+      DRPC_CHECK_OK(env.scheduler().Spawn("big sender", [&] {
         c.sim.Check((*big)->Send(std::string(300 * 1024, 'B')).ok(), "big send");
         big_sent.Set();
-      });
+      }));
       SleepFor(env, Duration::Millis(10));  // the large message is on its way
       absl::StatusOr<std::shared_ptr<RpcStream>> small = c.conn.NewStream(ctx, "/pkg.Svc/Small");
       const Instant queued = c.sim.now();
       c.sim.Check((*small)->Send("small").ok(), "small send");
       c.sim.Check(!big_sent.IsSet(), "the large message was already written");
-      // At most the batch being written and the next one (write_batch_bytes each, ~66 ms at this
-      // bandwidth) come first; the large message alone needs ~300 ms.
+      // At most the batch being written and the next one (write_batch_max_bytes each, ~66 ms at
+      // this bandwidth) come first; the large message alone needs ~300 ms.
       c.sim.Check(c.sim.now() - queued < Duration::Millis(150),
                   absl::StrCat("the small message took ", (c.sim.now() - queued).ToString()));
       int small_at = -1, big_done_at = -1;
@@ -147,10 +149,10 @@ TEST(MuxTest, CancelOneStreamLeavesTheOthersAndTheConnection) {
     CallContext doomed(env);
     absl::StatusOr<std::string> slow;
     wg.Add();
-    env.scheduler().Spawn("slow call", [&] {
-      slow = p.conn().Invoke(doomed, "/echo.Echo/Slow", "x");
+    DRPC_CHECK_OK(env.scheduler().Spawn("slow call", [&] {
+      slow = p.conn().Invoke(doomed, "/interop.Echo/Slow", "x");
       wg.Done();
-    });
+    }));
     SleepFor(env, Duration::Micros(50));
     doomed.Cancel();
     EchoOnFiber(p, ctx, wg, "after cancel", 3, 10);
@@ -167,11 +169,11 @@ TEST(MuxTest, HandlerErrorFailsOnlyItsStream) {
     EchoOnFiber(p, ctx, wg, "healthy", 10, 50);
     absl::StatusOr<std::string> failed;
     wg.Add();
-    env.scheduler().Spawn("failing call", [&] {
+    DRPC_CHECK_OK(env.scheduler().Spawn("failing call", [&] {
       CallContext call(env);
-      failed = p.conn().Invoke(call, "/echo.Echo/Fail", "x");
+      failed = p.conn().Invoke(call, "/interop.Echo/Fail", "x");
       wg.Done();
-    });
+    }));
     wg.Wait();
     ctx.Check(RemoteErrorCode(failed.status()) == 42u, failed.status().ToString());
   });
@@ -186,10 +188,10 @@ TEST(MuxTest, ConnCloseEndsEveryActiveStream) {
     for (int i = 0; i < 5; ++i) {
       calls.push_back(std::make_unique<CallContext>(env));
       wg.Add();
-      env.scheduler().Spawn(absl::StrCat("slow ", i), [&, i] {
-        results[i] = p.conn().Invoke(*calls[i], "/echo.Echo/Slow", "x").status();
+      DRPC_CHECK_OK(env.scheduler().Spawn(absl::StrCat("slow ", i), [&, i] {
+        results[i] = p.conn().Invoke(*calls[i], "/interop.Echo/Slow", "x").status();
         wg.Done();
-      });
+      }));
     }
     SleepFor(env, Duration::Micros(100));
     p.conn().Close();
@@ -205,11 +207,11 @@ TEST(MuxTest, TransportLossTerminatesAllStreamsWithTheRealCause) {
     std::vector<absl::Status> results(3);
     for (int i = 0; i < 3; ++i) {
       wg.Add();
-      env.scheduler().Spawn(absl::StrCat("slow ", i), [&, i] {
+      DRPC_CHECK_OK(env.scheduler().Spawn(absl::StrCat("slow ", i), [&, i] {
         CallContext call(env);
-        results[i] = p.conn().Invoke(call, "/echo.Echo/Slow", "x").status();
+        results[i] = p.conn().Invoke(call, "/interop.Echo/Slow", "x").status();
         wg.Done();
-      });
+      }));
     }
     SleepFor(env, Duration::Micros(100));
     // The server side goes away (shutdown gives up at once): client calls see "closed".
@@ -223,17 +225,17 @@ TEST(MuxTest, TransportLossTerminatesAllStreamsWithTheRealCause) {
 
 TEST(MuxTest, MaxConcurrentStreamsRefusesWithAnErrorAndTheConnectionLives) {
   Options server = MuxOptions();
-  server.max_concurrent_streams = 2;
+  server.concurrent_streams_max_count = 2;
   RunSeeds(MuxOptions(), server, [](Pair& p, sim::SimContext& ctx) {
     Env& env = p.env();
     CallContext call(env);
     std::vector<std::shared_ptr<RpcStream>> open;
     for (int i = 0; i < 2; ++i) {
-      absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/echo.Echo/Bidi");
+      absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/interop.Echo/Bidi");
       ctx.Check(s.ok() && (*s)->Send("hold").ok() && (*s)->Recv().ok(), "open stream");
       open.push_back(*s);
     }
-    absl::StatusOr<std::string> refused = p.conn().Invoke(call, "/echo.Echo/Unary", "x");
+    absl::StatusOr<std::string> refused = p.conn().Invoke(call, "/interop.Echo/Unary", "x");
     ctx.Check(absl::IsResourceExhausted(refused.status()) &&
                   absl::StartsWith(refused.status().message(), kRefusedPrefix),
               refused.status().ToString());
@@ -244,7 +246,7 @@ TEST(MuxTest, MaxConcurrentStreamsRefusesWithAnErrorAndTheConnectionLives) {
     open.clear();
     // Streams finish when both sides are done; then there is room again.
     SleepFor(env, Duration::Millis(1));
-    absl::StatusOr<std::string> after = p.conn().Invoke(call, "/echo.Echo/Unary", "again");
+    absl::StatusOr<std::string> after = p.conn().Invoke(call, "/interop.Echo/Unary", "again");
     ctx.Check(after.ok() && *after == "again", after.status().ToString());
   });
 }
@@ -257,12 +259,13 @@ TEST(MuxTest, OversizedMessageFailsOnlyItsStream) {
     WaitGroup wg(env);
     EchoOnFiber(p, ctx, wg, "fine", 5, 500);
     CallContext call(env);
-    absl::StatusOr<std::string> big = p.conn().Invoke(call, "/echo.Echo/Unary", std::string(2000, 'x'));
+    absl::StatusOr<std::string> big =
+        p.conn().Invoke(call, "/interop.Echo/Unary", std::string(2000, 'x'));
     ctx.Check(absl::IsResourceExhausted(big.status()) &&
                   absl::StrContains(big.status().message(), "message too large"),
               big.status().ToString());
     wg.Wait();
-    absl::StatusOr<std::string> after = p.conn().Invoke(call, "/echo.Echo/Unary", "ok");
+    absl::StatusOr<std::string> after = p.conn().Invoke(call, "/interop.Echo/Unary", "ok");
     ctx.Check(after.ok(), after.status().ToString());
   });
 }
@@ -272,29 +275,31 @@ TEST(MuxTest, OversizedMessageFailsOnlyItsStream) {
 TEST(MuxTest, SlowConsumerBlocksOnlyItsOwnStreamWithinItsWindow) {
   Options o = MuxOptions();
   o.window_bytes = 8 * 1024;
-  o.initial_window_bytes = 8 * 1024;
+  o.window_initial_bytes = 8 * 1024;
   o.split_bytes = 1024;
   Router router = testing::EchoRouter();
-  router.ClientStream("/t.T/SlowSink", [](CallContext& ctx, RpcStream& rpc) -> absl::StatusOr<std::string> {
-    Stream& s = dynamic_cast<Stream&>(rpc);  // the server's core stream: its queue is visible
-    SleepFor(ctx.env(), Duration::Millis(20));  // not reading: the window fills
-    size_t queued_max = s.queued_bytes();
-    size_t total = 0;
-    for (;;) {
-      queued_max = std::max(queued_max, s.queued_bytes());
-      absl::StatusOr<std::string> m = s.Recv();
-      if (IsEof(m.status())) break;
-      if (!m.ok()) return m.status();
-      total += m->size();
-    }
-    if (queued_max > 8 * 1024) return absl::InternalError(absl::StrCat("buffered ", queued_max));
-    return absl::StrCat(total);
-  }).IgnoreError();
+  DRPC_CHECK_OK(router.ClientStream(
+      "/t.T/SlowSink", [](CallContext& ctx, RpcStream& rpc) -> absl::StatusOr<std::string> {
+        Stream& s = dynamic_cast<Stream&>(rpc);  // the server's core stream: its queue is visible
+        SleepFor(ctx.env(), Duration::Millis(20));  // not reading: the window fills
+        size_t queued_max = s.queued_bytes();
+        size_t total = 0;
+        for (;;) {
+          queued_max = std::max(queued_max, s.queued_bytes());
+          absl::StatusOr<std::string> m = s.Recv();
+          if (IsEof(m.status())) break;
+          if (!m.ok()) return m.status();
+          total += m->size();
+        }
+        if (queued_max > 8 * 1024)
+          return absl::InternalError(absl::StrCat("buffered ", queued_max));
+        return absl::StrCat(total);
+      }));
   RunSeeds(o, o, [](Pair& p, sim::SimContext& ctx) {
     Env& env = p.env();
     WaitGroup wg(env);
     wg.Add();
-    env.scheduler().Spawn("flooder", [&] {
+    DRPC_CHECK_OK(env.scheduler().Spawn("flooder", [&] {
       CallContext call(env);
       absl::StatusOr<std::shared_ptr<RpcStream>> s = p.conn().NewStream(call, "/t.T/SlowSink");
       for (int i = 0; i < 40; ++i) ctx.Check((*s)->Send(std::string(1000, 'f')).ok(), "send");
@@ -303,12 +308,13 @@ TEST(MuxTest, SlowConsumerBlocksOnlyItsOwnStreamWithinItsWindow) {
       ctx.Check(r.ok() && *r == "40000", r.status().ToString());
       (*s)->Close().IgnoreError();
       wg.Done();
-    });
+    }));
     // While the flooder waits for window, other streams run.
     SleepFor(env, Duration::Millis(1));
     for (int i = 0; i < 5; ++i) {
       CallContext call(env);
-      ctx.Check(p.conn().Invoke(call, "/echo.Echo/Unary", "quick").ok(), "blocked by a slow stream");
+      ctx.Check(p.conn().Invoke(call, "/interop.Echo/Unary", "quick").ok(),
+                "blocked by a slow stream");
     }
     wg.Wait();
   }, 10, &router);
@@ -317,7 +323,7 @@ TEST(MuxTest, SlowConsumerBlocksOnlyItsOwnStreamWithinItsWindow) {
 TEST(MuxTest, MessageLargerThanTheWindowIsDelivered) {
   Options o = MuxOptions();
   o.window_bytes = 1024;
-  o.initial_window_bytes = 1024;
+  o.window_initial_bytes = 1024;
   RunSeeds(o, o, [](Pair& p, sim::SimContext& ctx) {
     WaitGroup wg(p.env());
     EchoOnFiber(p, ctx, wg, "huge", 2, 100 * 1024);
@@ -330,8 +336,8 @@ TEST(MuxTest, MetadataInterleavedAcrossStreamsReachesTheRightHandlers) {
   ExpectOk(RunServer(MuxOptions(), [](ServerSide& s) {
     s.sim.Check(s.client.Write({F(Kind::kInvokeMetadata, 1, 1, EncodeMetadata({{"who", "one"}})),
                                 F(Kind::kInvokeMetadata, 3, 1, EncodeMetadata({{"who", "three"}})),
-                                F(Kind::kInvoke, 1, 2, "/echo.Echo/Meta"),
-                                F(Kind::kInvoke, 3, 2, "/echo.Echo/Meta"),
+                                F(Kind::kInvoke, 1, 2, "/interop.Echo/Meta"),
+                                F(Kind::kInvoke, 3, 2, "/interop.Echo/Meta"),
                                 F(Kind::kMessage, 3, 3, ""), F(Kind::kMessage, 1, 3, ""),
                                 F(Kind::kCloseSend, 1, 4), F(Kind::kCloseSend, 3, 4)})
                     .ok(),
@@ -350,7 +356,7 @@ TEST(MuxTest, MetadataInterleavedAcrossStreamsReachesTheRightHandlers) {
 // Per-stream monotonicity: a lower message ID on one stream is a connection-scoped protocol error.
 TEST(MuxTest, LowerMessageIdOnAStreamEndsTheConnection) {
   ExpectOk(RunServer(MuxOptions(), [](ServerSide& s) {
-    s.sim.Check(s.client.Write({F(Kind::kInvoke, 1, 1, "/echo.Echo/Bidi"),
+    s.sim.Check(s.client.Write({F(Kind::kInvoke, 1, 1, "/interop.Echo/Bidi"),
                                 F(Kind::kMessage, 1, 5, "a"), F(Kind::kMessage, 1, 4, "b")})
                     .ok(),
                 "w");
@@ -362,7 +368,7 @@ TEST(MuxTest, LowerMessageIdOnAStreamEndsTheConnection) {
 TEST(MuxTest, KindChangeInsideAPacketEndsTheConnection) {
   ExpectOk(RunServer(MuxOptions(), [](ServerSide& s) {
     RawFrame part{PacketId{1, 2}, Kind::kMessage, false, false, "ab"};
-    s.sim.Check(s.client.Write({F(Kind::kInvoke, 1, 1, "/echo.Echo/Bidi"), part,
+    s.sim.Check(s.client.Write({F(Kind::kInvoke, 1, 1, "/interop.Echo/Bidi"), part,
                                 F(Kind::kError, 1, 2, "xx")})
                     .ok(),
                 "w");
@@ -372,8 +378,8 @@ TEST(MuxTest, KindChangeInsideAPacketEndsTheConnection) {
 
 TEST(MuxTest, InvokeOnAnExistingStreamEndsTheConnection) {
   ExpectOk(RunServer(MuxOptions(), [](ServerSide& s) {
-    s.sim.Check(s.client.Write({F(Kind::kInvoke, 1, 1, "/echo.Echo/Bidi"),
-                                F(Kind::kInvoke, 1, 2, "/echo.Echo/Bidi")})
+    s.sim.Check(s.client.Write({F(Kind::kInvoke, 1, 1, "/interop.Echo/Bidi"),
+                                F(Kind::kInvoke, 1, 2, "/interop.Echo/Bidi")})
                     .ok(),
                 "w");
     s.sim.Check(s.client.ReadUntilClosed().ok(), "the server did not close the connection");
@@ -389,8 +395,8 @@ TEST(MuxTest, SplitPacketsOfDifferentStreamsInterleave) {
     RawFrame a2{PacketId{1, 2}, Kind::kMessage, true, false, "lo"};
     RawFrame b_abandoned{PacketId{2, 3}, Kind::kMessage, false, false, "junk"};
     RawFrame b2{PacketId{2, 7}, Kind::kMessage, true, false, "ld"};
-    s.sim.Check(s.client.Write({F(Kind::kInvoke, 1, 1, "/echo.Echo/Unary"),
-                                F(Kind::kInvoke, 2, 1, "/echo.Echo/Unary"), a1, b1, a2,
+    s.sim.Check(s.client.Write({F(Kind::kInvoke, 1, 1, "/interop.Echo/Unary"),
+                                F(Kind::kInvoke, 2, 1, "/interop.Echo/Unary"), a1, b1, a2,
                                 b_abandoned, b2, F(Kind::kCloseSend, 1, 3),
                                 F(Kind::kCloseSend, 2, 8)})
                     .ok(),
@@ -410,7 +416,7 @@ TEST(MuxTest, SplitPacketsOfDifferentStreamsInterleave) {
 TEST(MuxTest, FramesForUnknownStreamsAreDropped) {
   ExpectOk(RunServer(MuxOptions(), [](ServerSide& s) {
     s.sim.Check(s.client.Write({F(Kind::kMessage, 9, 1, "nobody"), F(Kind::kClose, 8, 1),
-                                F(Kind::kInvoke, 1, 1, "/echo.Echo/Unary"),
+                                F(Kind::kInvoke, 1, 1, "/interop.Echo/Unary"),
                                 F(Kind::kMessage, 1, 2, "x"), F(Kind::kCloseSend, 1, 3)})
                     .ok(),
                 "w");
@@ -422,7 +428,7 @@ TEST(MuxTest, FramesForUnknownStreamsAreDropped) {
 // A replayed Invoke for a stream ID that was used before is dropped (no second call runs).
 TEST(MuxTest, ReplayedInvokeIsDropped) {
   ExpectOk(RunServer(MuxOptions(), [](ServerSide& s) {
-    const std::vector<RawFrame> call = {F(Kind::kInvoke, 1, 1, "/echo.Echo/Unary"),
+    const std::vector<RawFrame> call = {F(Kind::kInvoke, 1, 1, "/interop.Echo/Unary"),
                                         F(Kind::kMessage, 1, 2, "x"), F(Kind::kCloseSend, 1, 3)};
     s.sim.Check(s.client.WriteBytes(Encode(call)).ok(), "w");
     s.client.ReadFrame().IgnoreError();
@@ -449,8 +455,8 @@ TEST(MuxTest, CancelBeforeTheInvokeDropsPendingMetadata) {
     SleepFor(m.sim.env(), Duration::Millis(1));
     m.sim.Check(mux.pending_invokes() == 0,
                 absl::StrCat(mux.pending_invokes(), " pending invokes after the Cancel"));
-    m.sim.Check(m.peer.Write({F(Kind::kInvoke, 1, 3, "/echo.Echo/Meta"),
-                              F(Kind::kInvoke, 2, 1, "/echo.Echo/Meta")})
+    m.sim.Check(m.peer.Write({F(Kind::kInvoke, 1, 3, "/interop.Echo/Meta"),
+                              F(Kind::kInvoke, 2, 1, "/interop.Echo/Meta")})
                     .ok(),
                 "w");
     absl::StatusOr<IncomingStream> in = m.manager.AcceptStream(m.sim.now() + Duration::Millis(5));
@@ -468,7 +474,7 @@ TEST(MuxTest, UpstreamClientWorksAgainstAMuxServer) {
     wg.Wait();
     for (int i = 0; i < 3; ++i) {
       CallContext call(p.env());
-      absl::StatusOr<std::string> r = p.conn().Invoke(call, "/echo.Echo/Unary", absl::StrCat(i));
+      absl::StatusOr<std::string> r = p.conn().Invoke(call, "/interop.Echo/Unary", absl::StrCat(i));
       ctx.Check(r.ok() && *r == absl::StrCat(i), r.status().ToString());
     }
   });

@@ -10,8 +10,9 @@
 #include "impl/conn.h"
 #include "impl/errors.h"
 #include "impl/sync.h"
-#include "impl/testing/harness.h"
-#include "impl/testing/wire_harness.h"
+#include "sim/testing/harness.h"
+#include "sim/testing/wire_harness.h"
+#include "proto/base/check.h"
 #include "proto/limits.h"
 #include "proto/metadata.h"
 
@@ -47,10 +48,10 @@ TEST(MuxWireTest, UnaryCallIsOneWriteEachWay) {
     CallContext ctx(env);
     absl::StatusOr<std::string> reply;
     Signal done(env);
-    env.scheduler().Spawn("caller", [&] {
+    DRPC_CHECK_OK(env.scheduler().Spawn("caller", [&] {
       reply = c.conn.Invoke(ctx, "/pkg.Svc/Echo", "hi");
       done.Set();
-    });
+    }));
     std::vector<RawFrame> call;
     for (Kind kind : {Kind::kInvokeMetadata, Kind::kInvoke, Kind::kMessage, Kind::kCloseSend}) {
       absl::StatusOr<RawFrame> f = c.server.ReadFrame();
@@ -69,7 +70,7 @@ TEST(MuxWireTest, UnaryCallIsOneWriteEachWay) {
   ExpectOk(RunServer(MuxOptions(), [](ServerSide& s) {
     const std::string md = EncodeMetadata({{kFlowWindowMetadataKey, "1048576"}});
     s.sim.Check(s.client.Write({F(Kind::kInvokeMetadata, 1, 1, md),
-                                F(Kind::kInvoke, 1, 2, "/echo.Echo/Unary"),
+                                F(Kind::kInvoke, 1, 2, "/interop.Echo/Unary"),
                                 F(Kind::kMessage, 1, 3, "ping"), F(Kind::kCloseSend, 1, 4)})
                     .ok(),
                 "call");
@@ -88,16 +89,16 @@ TEST(MuxWireTest, UnaryCallIsOneWriteEachWay) {
 // our memory without bound.
 TEST(MuxWireTest, ControlQueueOverflowEndsTheConnectionWithAProtocolError) {
   Options o = MuxOptions();
-  o.max_concurrent_streams = 1;
+  o.concurrent_streams_max_count = 1;
   sim::NetworkOptions net;
   net.link.buffer_bytes = 2048;  // our writes back up soon once the peer stops reading
   ExpectOk(RunServer(o, [](ServerSide& s) {
-    s.sim.Check(s.client.Write({F(Kind::kInvoke, 1, 1, "/echo.Echo/Bidi")}).ok(), "hold stream");
+    s.sim.Check(s.client.Write({F(Kind::kInvoke, 1, 1, "/interop.Echo/Bidi")}).ok(), "hold stream");
     SleepFor(s.sim.env(), Duration::Millis(1));
     s.client.PauseReading();
     std::vector<RawFrame> invokes;
     for (uint64_t id = 3; id < 3 + 2 * 1200; id += 2) {
-      invokes.push_back(F(Kind::kInvoke, id, 1, "/echo.Echo/Unary"));
+      invokes.push_back(F(Kind::kInvoke, id, 1, "/interop.Echo/Unary"));
     }
     s.client.WriteBytes(testing::Encode(invokes)).IgnoreError();  // fails once we close
     s.sim.Check(s.served.Wait("ServeConn", s.sim.now() + Duration::Seconds(5)),
@@ -132,10 +133,10 @@ TEST(MuxWireTest, CancelOrCloseBeforeTheInvokeIsWrittenSendsNothing) {
   }));
 }
 
-// Streams whose metadata arrived without their Invoke are bounded (pending_invokes_max).
+// Streams whose metadata arrived without their Invoke are bounded (pending_invokes_max_count).
 TEST(MuxWireTest, PendingInvokesBeyondTheBoundEndTheConnection) {
   Options o = MuxOptions();
-  o.pending_invokes_max = 3;
+  o.pending_invokes_max_count = 3;
   ExpectOk(RunServer(o, [](ServerSide& s) {
     for (uint64_t id = 1; id <= 4; ++id) {
       s.client.Write({F(Kind::kInvokeMetadata, id, 1, EncodeMetadata({{"k", "v"}}))})
@@ -155,7 +156,7 @@ TEST(MuxWireTest, UnknownKindIsIgnoredWithControlBitAndEndsTheConnectionWithout)
     ExpectOk(RunServer(MuxOptions(), [control](ServerSide& s) {
       RawFrame odd = F(static_cast<Kind>(20), 1, 2, "?");
       odd.control = control;
-      s.sim.Check(s.client.Write({F(Kind::kInvoke, 1, 1, "/echo.Echo/Unary"), odd,
+      s.sim.Check(s.client.Write({F(Kind::kInvoke, 1, 1, "/interop.Echo/Unary"), odd,
                                   F(Kind::kMessage, 1, 3, "x"), F(Kind::kCloseSend, 1, 4)})
                       .ok(),
                   "w");
@@ -177,9 +178,9 @@ TEST(MuxWireTest, CancelBeforeAMetadataLessInvokeMeansTheStreamNeverRuns) {
   ExpectOk(RunServer(MuxOptions(), [](ServerSide& s) {
     RawFrame cancel = F(Kind::kCancel, 1, 1);
     cancel.control = true;
-    s.sim.Check(s.client.Write({cancel, F(Kind::kInvoke, 1, 2, "/echo.Echo/Unary"),
+    s.sim.Check(s.client.Write({cancel, F(Kind::kInvoke, 1, 2, "/interop.Echo/Unary"),
                                 F(Kind::kMessage, 1, 3, "cancelled"), F(Kind::kCloseSend, 1, 4),
-                                F(Kind::kInvoke, 2, 1, "/echo.Echo/Unary"),
+                                F(Kind::kInvoke, 2, 1, "/interop.Echo/Unary"),
                                 F(Kind::kMessage, 2, 2, "served"), F(Kind::kCloseSend, 2, 3)})
                     .ok(),
                 "w");
@@ -200,9 +201,11 @@ TEST(MuxWireTest, MuxClientAgainstAnUpstreamServerFailsWithAnErrorNotAHang) {
     ExpectOk(RunPair(MuxOptions(), testing::UpstreamOptions(), [](Pair& p, sim::SimContext& ctx) {
       const Instant start = ctx.now();
       CallContext call(p.env());
-      absl::StatusOr<std::shared_ptr<RpcStream>> s1 = p.conn().NewStream(call, "/echo.Echo/Bidi");
+      absl::StatusOr<std::shared_ptr<RpcStream>> s1 =
+          p.conn().NewStream(call, "/interop.Echo/Bidi");
       ctx.Check((*s1)->Send("a").ok() && (*s1)->Recv().ok(), "one stream alone works");
-      absl::StatusOr<std::shared_ptr<RpcStream>> s2 = p.conn().NewStream(call, "/echo.Echo/Bidi");
+      absl::StatusOr<std::shared_ptr<RpcStream>> s2 =
+          p.conn().NewStream(call, "/interop.Echo/Bidi");
       (*s2)->Send("b").IgnoreError();
       (*s1)->Send("c").IgnoreError();  // (1,3) after (2,2): the server ends the connection
       absl::Status r1 = (*s1)->Recv().status();

@@ -4,6 +4,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "impl/situations.h"
+#include "impl/tunables.h"
 #include "proto/base/check.h"
 #include "proto/limits.h"
 #include "proto/splitter.h"
@@ -16,10 +18,6 @@ bool IsTerminal(Kind kind) {
   return kind == Kind::kClose || kind == Kind::kError || kind == Kind::kCancel;
 }
 
-// A batch buffer that grew for a burst is released afterwards.
-constexpr size_t kBatchKeepBytes = 1 << 20;
-// Credit saturates here instead of overflowing on a hostile stream of WindowUpdates.
-constexpr uint64_t kCreditMax = uint64_t{1} << 40;
 
 }  // namespace
 
@@ -39,7 +37,7 @@ MuxWriter::MuxWriter(Env& env, Transport& transport, Options options,
       take_window_grant_(std::move(take_window_grant)),
       wake_(env) {
   DRPC_CHECK_GE(options_.split_bytes, limits::kSplitMinBytes);
-  DRPC_CHECK_GE(options_.batch_bytes, 1u);
+  DRPC_CHECK_GE(options_.batch_max_bytes, 1u);
 }
 
 MuxWriter::~MuxWriter() {
@@ -56,7 +54,7 @@ void MuxWriter::AddStream(uint64_t stream, bool flow_controlled, uint64_t send_c
   q.credit = send_credit;
   q.peer_knows = !local_invoke;
   if (local_invoke && AnyStreamWaitsForCredit()) {
-    env_->chaos().Reach("mux.invoke_while_another_window_is_exhausted");
+    env_->chaos().Reach(situations::kMuxInvokeWhileAnotherWindowIsExhausted);
   }
 }
 
@@ -84,13 +82,8 @@ void MuxWriter::RemoveStream(uint64_t stream) {
 void MuxWriter::AddCredit(uint64_t stream, uint64_t delta) {
   auto it = queues_.find(stream);
   if (it == queues_.end() || !it->second.flow_controlled) return;
-  it->second.credit = std::min(kCreditMax, it->second.credit + delta);
+  it->second.credit = std::min(tunables::kSendCreditMaxBytes, it->second.credit + delta);
   MarkReady(stream, it->second);
-}
-
-size_t MuxWriter::queued_packets(uint64_t stream) const {
-  auto it = queues_.find(stream);
-  return it == queues_.end() ? 0 : it->second.packets.size();
 }
 
 uint64_t MuxWriter::send_credit(uint64_t stream) const {
@@ -112,7 +105,7 @@ bool MuxWriter::NextFrame(const StreamQueue& q, const Pending& p, size_t* bytes,
     if (q.credit == 0) return false;  // even an empty completing frame costs one byte
     n = static_cast<size_t>(std::min<uint64_t>(n, q.credit));
     if (n == remaining && q.credit < n + 1) {
-      env_->chaos().Reach("mux.message_completion_waits_for_credit");
+      env_->chaos().Reach(situations::kMuxMessageCompletionWaitsForCredit);
       // The data fits but the completion does not: send the data now and complete the message
       // with an empty frame once more credit arrives (a window of one byte still makes progress).
       *bytes = n;
@@ -145,6 +138,11 @@ void MuxWriter::MarkReady(uint64_t stream, StreamQueue& q) {
 
 void MuxWriter::Enqueue(StreamQueue& q, Packet packet, Completion* completion, bool owned,
                         size_t index_in_group, size_t group_size) {
+  // Queued in the order the stream numbered them, so frames leave with rising message IDs (the
+  // peer's assembler rejects anything else as a protocol error).
+  DRPC_CHECK_GT(packet.id.message, q.last_message)
+      << "stream " << packet.id.stream << ": " << KindName(packet.kind) << " queued out of order";
+  q.last_message = packet.id.message;
   Pending p{packet.id, packet.kind, packet.data, std::string(), packet.control, 0, completion,
             group_size > 1, index_in_group + 1 == group_size};
   if (owned) {
@@ -226,7 +224,7 @@ absl::Status MuxWriter::QueueTerminal(uint64_t stream, Packet packet, const absl
   }
   StreamQueue& q = it->second;
   if (!q.peer_knows) {
-    env_->chaos().Reach("mux.stream_ended_before_its_invoke_was_written");
+    env_->chaos().Reach(situations::kMuxStreamEndedBeforeItsInvokeWasWritten);
     // Nothing of the stream has been written (its Invoke is still queued): the peer never hears
     // of it, so nothing is sent at all — neither its queued packets nor this terminal one.
     for (Pending& p : q.packets) Fail(p, dropped);
@@ -257,7 +255,9 @@ void MuxWriter::DropNonTerminal(StreamQueue& q, const absl::Status& dropped) {
 void MuxWriter::DiscardQueued(uint64_t stream, const absl::Status& dropped) {
   auto it = queues_.find(stream);
   if (it == queues_.end()) return;
-  if (!it->second.packets.empty()) env_->chaos().Reach("mux.peer_ended_a_stream_with_writes_queued");
+  if (!it->second.packets.empty()) {
+    env_->chaos().Reach(situations::kMuxPeerEndedAStreamWithWritesQueued);
+  }
   DropNonTerminal(it->second, dropped);
   if (it->second.removed && it->second.packets.empty() && !it->second.in_ready) queues_.erase(it);
 }
@@ -275,12 +275,12 @@ void MuxWriter::WriteTerminalAsync(uint64_t stream, Packet packet, const absl::S
 
 absl::Status MuxWriter::WriteControl(std::string frame) {
   if (stopped_) return absl::OkStatus();
-  if (control_.size() >= limits::kControlQueueMaxCount ||
-      control_bytes_ + frame.size() > limits::kControlQueueMaxBytes) {
+  if (control_.size() >= tunables::kControlQueueMaxCount ||
+      control_bytes_ + frame.size() > tunables::kControlQueueMaxBytes) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "control queue full: ", control_.size(), " frames (", control_bytes_,
-        " bytes) wait to be written, at most ", limits::kControlQueueMaxCount, " frames or ",
-        limits::kControlQueueMaxBytes, " bytes"));
+        " bytes) wait to be written, at most ", tunables::kControlQueueMaxCount, " frames or ",
+        tunables::kControlQueueMaxBytes, " bytes"));
   }
   control_bytes_ += frame.size();
   control_.push_back(std::move(frame));
@@ -340,7 +340,13 @@ bool MuxWriter::EmitFrame(StreamQueue& q, std::string& batch, std::vector<Comple
   size_t n = 0;
   bool last = false;
   DRPC_CHECK(NextFrame(q, p, &n, &last));
-  if (p.kind == Kind::kMessage && q.flow_controlled) q.credit -= n + (last ? 1 : 0);
+  if (p.kind == Kind::kMessage && q.flow_controlled) {
+    // The peer's receiver fails the stream for data beyond the window it granted; the sender never
+    // goes there: credit never goes negative (NextFrame sized the frame to it).
+    const uint64_t charge = n + (last ? 1 : 0);
+    DRPC_CHECK_LE(charge, q.credit) << "stream " << p.id.stream << ": frame beyond the credit";
+    q.credit -= charge;
+  }
   q.peer_knows = true;
   AppendFrame(batch, Frame{.id = p.id,
                            .kind = p.kind,
@@ -367,7 +373,7 @@ void MuxWriter::Run() {
     EmitControl(batch);
     // Chaos: end batches early, so batch boundaries fall everywhere in simulation.
     const bool short_batch = env_->chaos().Buggify("mux_writer.short_batch");
-    while (!ready_.empty() && batch.size() < options_.batch_bytes) {
+    while (!ready_.empty() && batch.size() < options_.batch_max_bytes) {
       const uint64_t id = ready_.front();
       ready_.pop_front();
       auto it = queues_.find(id);
@@ -397,7 +403,7 @@ void MuxWriter::Run() {
     } else {
       s = transport_->Write(batch);
     }
-    if (batch.capacity() > kBatchKeepBytes) std::string().swap(batch);
+    if (batch.capacity() > tunables::kWriteBatchKeepMaxBytes) std::string().swap(batch);
     if (!s.ok()) {
       for (Completion* c : done) Complete(c, s);
       Stop(s);

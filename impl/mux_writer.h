@@ -48,7 +48,7 @@ class MuxWriter {
  public:
   struct Options {
     size_t split_bytes;
-    size_t batch_bytes;
+    size_t batch_max_bytes;
   };
   // One packet to queue. `data` is borrowed for blocking writes (the caller waits) and copied for
   // asynchronous ones.
@@ -113,11 +113,9 @@ class MuxWriter {
   void Stop(const absl::Status& error);
   bool stopped() const { return stopped_; }
 
-  // Observability for tests and the simulator's leak checks.
+  // Observability for tests and the connection's leak checks (Manager::Usage).
   size_t streams() const { return queues_.size(); }
-  size_t queued_packets(uint64_t stream) const;
   uint64_t send_credit(uint64_t stream) const;
-  size_t queued_control_frames() const { return control_.size(); }
 
  private:
   struct Completion;
@@ -141,6 +139,7 @@ class MuxWriter {
     bool in_ready = false;
     bool removed = false;
     bool peer_knows = true;  // false for a local invoke until its first frame is written
+    uint64_t last_message = 0;  // the highest message ID queued: IDs only rise per stream
   };
 
   void Enqueue(StreamQueue& q, Packet packet, Completion* completion, bool owned,

@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "impl/sync.h"
 #include "impl/testing/raw_peer.h"
+#include "proto/base/check.h"
 #include "sim/simulation.h"
 
 namespace drpc {
@@ -36,10 +37,10 @@ struct Rig {
     peer = std::make_unique<RawPeer>(c.env(), std::move(b));
     writer = std::make_unique<MuxWriter>(c.env(), *ours, o,
                                          [this](const absl::Status& s) { write_error = s; });
-    c.env().scheduler().Spawn("writer", [this] {
+    DRPC_CHECK_OK(c.env().scheduler().Spawn("writer", [this] {
       writer->Run();
       writer_done.Set();
-    });
+    }));
   }
   ~Rig() {
     writer->Stop(absl::CancelledError("test over"));
@@ -72,7 +73,7 @@ MuxWriter::Packet Msg(uint64_t stream, uint64_t message, absl::string_view data)
 
 TEST(MuxWriterTest, ReadyStreamsTakeTurnsOneFrameEach) {
   RunSeeds([](sim::SimContext& ctx) {
-    Rig rig(ctx, {.split_bytes = 10, .batch_bytes = 1 << 20});
+    Rig rig(ctx, {.split_bytes = 10, .batch_max_bytes = 1 << 20});
     const std::string a(50, 'a'), b(50, 'b');
     rig.writer->AddStream(1, false, 0);
     rig.writer->AddStream(2, false, 0);
@@ -94,17 +95,17 @@ TEST(MuxWriterTest, ReadyStreamsTakeTurnsOneFrameEach) {
 
 TEST(MuxWriterTest, ConcurrentBlockingWritersAllComplete) {
   RunSeeds([](sim::SimContext& ctx) {
-    Rig rig(ctx, {.split_bytes = 7, .batch_bytes = 20});
+    Rig rig(ctx, {.split_bytes = 7, .batch_max_bytes = 20});
     WaitGroup wg(ctx.env());
     std::map<uint64_t, std::string> sent;
     for (uint64_t s = 1; s <= 5; ++s) {
       rig.writer->AddStream(s, false, 0);
       sent[s] = std::string(30 + s, static_cast<char>('a' + s));
       wg.Add();
-      ctx.env().scheduler().Spawn(absl::StrCat("sender ", s), [&, s] {
+      DRPC_CHECK_OK(ctx.env().scheduler().Spawn(absl::StrCat("sender ", s), [&, s] {
         ctx.Check(rig.writer->Write(s, {Msg(s, 1, sent[s])}).ok(), "write");
         wg.Done();
-      });
+      }));
     }
     wg.Wait();
     std::map<uint64_t, std::string> got;
@@ -118,7 +119,7 @@ TEST(MuxWriterTest, ConcurrentBlockingWritersAllComplete) {
 
 TEST(MuxWriterTest, GroupedPacketsOfAStreamStayTogetherInOrder) {
   RunSeeds([](sim::SimContext& ctx) {
-    Rig rig(ctx, {.split_bytes = 4, .batch_bytes = 16});
+    Rig rig(ctx, {.split_bytes = 4, .batch_max_bytes = 16});
     rig.writer->AddStream(7, false, 0);
     rig.writer->WriteAsync(7, {{PacketId{7, 1}, Kind::kInvokeMetadata, "metadata"},
                                {PacketId{7, 2}, Kind::kInvoke, "/a/B"}});
@@ -135,7 +136,7 @@ TEST(MuxWriterTest, GroupedPacketsOfAStreamStayTogetherInOrder) {
 // Write (SendLast's message and CloseSend: one transport write); errors are Write's.
 TEST(MuxWriterTest, QueuedPacketLeavesInTheBatchOfTheNextWrite) {
   RunSeeds([](sim::SimContext& ctx) {
-    Rig rig(ctx, {.split_bytes = 1024, .batch_bytes = 1 << 20});
+    Rig rig(ctx, {.split_bytes = 1024, .batch_max_bytes = 1 << 20});
     rig.writer->AddStream(1, false, 0);
     std::string data = "queued";
     ctx.Check(rig.writer->WriteQueued(1, Msg(1, 1, data)).ok(), "WriteQueued");
@@ -161,12 +162,12 @@ TEST(MuxWriterTest, QueuedPacketLeavesInTheBatchOfTheNextWrite) {
 // blocks like Write until the peer grants enough (the stream may otherwise end with data stuck).
 TEST(MuxWriterTest, QueuedPacketWithoutCreditWaitsLikeWrite) {
   RunSeeds([](sim::SimContext& ctx) {
-    Rig rig(ctx, {.split_bytes = 1024, .batch_bytes = 1 << 20});
+    Rig rig(ctx, {.split_bytes = 1024, .batch_max_bytes = 1 << 20});
     rig.writer->AddStream(1, /*flow_controlled=*/true, /*send_credit=*/4);
     Signal queued(ctx.env());
-    ctx.env().scheduler().Spawn("sender", [&] {
+    DRPC_CHECK_OK(ctx.env().scheduler().Spawn("sender", [&] {
       queued.Set(rig.writer->WriteQueued(1, Msg(1, 1, "0123456789")));
-    });
+    }));
     ctx.Check(!queued.Wait("test: sender", ctx.env().clock().Now() + Duration::Millis(10)),
               "WriteQueued returned without the credit to send its message");
     rig.writer->AddCredit(1, 100);
@@ -182,14 +183,14 @@ TEST(MuxWriterTest, QueuedPacketWithoutCreditWaitsLikeWrite) {
 
 TEST(MuxWriterTest, TerminalPacketDropsQueuedDataAndGoesFirst) {
   RunSeeds([](sim::SimContext& ctx) {
-    Rig rig(ctx, {.split_bytes = 8, .batch_bytes = 1 << 20});
+    Rig rig(ctx, {.split_bytes = 8, .batch_max_bytes = 1 << 20});
     rig.writer->AddStream(1, /*flow_controlled=*/true, /*send_credit=*/8);
     absl::Status blocked;
     Signal done(ctx.env());
-    ctx.env().scheduler().Spawn("sender", [&] {
+    DRPC_CHECK_OK(ctx.env().scheduler().Spawn("sender", [&] {
       blocked = rig.writer->Write(1, {Msg(1, 1, std::string(100, 'x'))});
       done.Set();
-    });
+    }));
     std::vector<RawFrame> first = rig.ReadFrames(1);  // the 8 bytes of credit, then it waits
     ctx.Check(first[0].data.size() == 8 && !first[0].done, first[0].ToString());
     rig.writer->WriteTerminalAsync(1, {PacketId{1, 2}, Kind::kCancel, "", true},
@@ -206,13 +207,13 @@ TEST(MuxWriterTest, TerminalPacketDropsQueuedDataAndGoesFirst) {
 
 TEST(MuxWriterTest, FlowControlNeverExceedsCreditAndResumesOnUpdate) {
   RunSeeds([](sim::SimContext& ctx) {
-    Rig rig(ctx, {.split_bytes = 1000, .batch_bytes = 1 << 20});
+    Rig rig(ctx, {.split_bytes = 1000, .batch_max_bytes = 1 << 20});
     rig.writer->AddStream(3, true, 10);
     Signal done(ctx.env());
-    ctx.env().scheduler().Spawn("sender", [&] {
+    DRPC_CHECK_OK(ctx.env().scheduler().Spawn("sender", [&] {
       ctx.Check(rig.writer->Write(3, {Msg(3, 1, std::string(25, 'z'))}).ok(), "write");
       done.Set();
-    });
+    }));
     std::vector<RawFrame> f = rig.ReadFrames(1);
     ctx.Check(f[0].data.size() == 10 && !f[0].done, f[0].ToString());
     ctx.Check(rig.peer->Silent(Duration::Millis(5)) && rig.writer->send_credit(3) == 0,
@@ -228,13 +229,13 @@ TEST(MuxWriterTest, FlowControlNeverExceedsCreditAndResumesOnUpdate) {
 
 TEST(MuxWriterTest, ControlFramesBypassAStreamWaitingForCredit) {
   RunSeeds([](sim::SimContext& ctx) {
-    Rig rig(ctx, {.split_bytes = 1000, .batch_bytes = 1 << 20});
+    Rig rig(ctx, {.split_bytes = 1000, .batch_max_bytes = 1 << 20});
     rig.writer->AddStream(1, true, 0);
     Signal done(ctx.env());
-    ctx.env().scheduler().Spawn("sender", [&] {
+    DRPC_CHECK_OK(ctx.env().scheduler().Spawn("sender", [&] {
       rig.writer->Write(1, {Msg(1, 1, "stuck")}).IgnoreError();
       done.Set();
-    });
+    }));
     std::string update;
     AppendFrame(update, Frame{.id = {1, 0}, .kind = Kind::kWindowUpdate, .done = true,
                               .control = true, .data = "\x10"});
@@ -248,14 +249,14 @@ TEST(MuxWriterTest, ControlFramesBypassAStreamWaitingForCredit) {
 
 TEST(MuxWriterTest, StopFailsQueuedWritesAndLaterOnesAtOnce) {
   RunSeeds([](sim::SimContext& ctx) {
-    Rig rig(ctx, {.split_bytes = 1000, .batch_bytes = 1 << 20});
+    Rig rig(ctx, {.split_bytes = 1000, .batch_max_bytes = 1 << 20});
     rig.writer->AddStream(1, true, 0);
     absl::Status queued;
     Signal done(ctx.env());
-    ctx.env().scheduler().Spawn("sender", [&] {
+    DRPC_CHECK_OK(ctx.env().scheduler().Spawn("sender", [&] {
       queued = rig.writer->Write(1, {Msg(1, 1, "never")});
       done.Set();
-    });
+    }));
     ctx.env().scheduler().Yield();
     rig.writer->Stop(absl::UnavailableError("closed: connection closed"));
     rig.writer->Stop(absl::InternalError("second stop is ignored"));
@@ -269,7 +270,7 @@ TEST(MuxWriterTest, StopFailsQueuedWritesAndLaterOnesAtOnce) {
 
 TEST(MuxWriterTest, TransportErrorFailsTheWritersAndReportsOnceWithoutDeadlock) {
   RunSeeds([](sim::SimContext& ctx) {
-    Rig rig(ctx, {.split_bytes = 1000, .batch_bytes = 1 << 20});
+    Rig rig(ctx, {.split_bytes = 1000, .batch_max_bytes = 1 << 20});
     rig.writer->AddStream(1, false, 0);
     rig.peer->Close();  // the peer goes away: the next transport write fails
     SleepFor(ctx.env(), Duration::Millis(1));
@@ -287,20 +288,20 @@ TEST(MuxWriterTest, BlockedTransportWriteIsReleasedByClose) {
     ctx.network().set_options(net);
     auto [ours, theirs] = ctx.network().Pipe("unread");  // nobody reads `theirs`
     absl::Status reported;
-    MuxWriter writer(ctx.env(), *ours, {.split_bytes = 1000, .batch_bytes = 1 << 20},
+    MuxWriter writer(ctx.env(), *ours, {.split_bytes = 1000, .batch_max_bytes = 1 << 20},
                      [&](const absl::Status& s) { reported = s; });
     Signal writer_done(ctx.env());
-    ctx.env().scheduler().Spawn("writer", [&] {
+    DRPC_CHECK_OK(ctx.env().scheduler().Spawn("writer", [&] {
       writer.Run();
       writer_done.Set();
-    });
+    }));
     writer.AddStream(1, false, 0);
     absl::Status s;
     Signal done(ctx.env());
-    ctx.env().scheduler().Spawn("sender", [&] {
+    DRPC_CHECK_OK(ctx.env().scheduler().Spawn("sender", [&] {
       s = writer.Write(1, {Msg(1, 1, std::string(1000, 'q'))});
       done.Set();
-    });
+    }));
     SleepFor(ctx.env(), Duration::Millis(1));
     ctx.Check(!done.IsSet(), "the write should be blocked");
     ours->Close();

@@ -22,24 +22,28 @@ absl::Status Options::Validate() const {
       {"packet_max_bytes", packet_max_bytes, limits::kPacketLimitMinBytes,
        limits::kPacketLimitMaxBytes},
       {"write_buffer_bytes", write_buffer_bytes, 1, limits::kPacketLimitMaxBytes},
-      {"write_batch_bytes", write_batch_bytes, 1, limits::kPacketLimitMaxBytes},
-      {"recv_queue_max_count", recv_queue_max_count, 1, limits::kRecvQueueLimitMaxCount},
+      {"write_batch_max_bytes", write_batch_max_bytes, 1, limits::kPacketLimitMaxBytes},
+      {"recv_queue_max_count", recv_queue_max_count, 1, tunables::kRecvQueueLimitMaxCount},
       {"recv_queue_max_bytes", recv_queue_max_bytes, 1, limits::kPacketLimitMaxBytes},
       {"window_bytes", window_bytes, limits::kWindowMinBytes, limits::kWindowMaxBytes},
-      {"initial_window_bytes", initial_window_bytes, limits::kWindowMinBytes,
+      {"window_initial_bytes", window_initial_bytes, limits::kWindowMinBytes,
        limits::kWindowMaxBytes},
-      {"max_concurrent_streams", max_concurrent_streams, 1, limits::kStreamsLimitMaxCount},
-      {"pending_invokes_max", pending_invokes_max, 1, limits::kStreamsLimitMaxCount},
-      {"max_connections", max_connections, 1, limits::kConnectionsLimitMaxCount},
+      {"concurrent_streams_max_count", concurrent_streams_max_count, 1,
+       limits::kStreamsLimitMaxCount},
+      {"pending_invokes_max_count", pending_invokes_max_count, 1, limits::kStreamsLimitMaxCount},
+      {"connections_max_count", connections_max_count, 1, tunables::kConnectionsLimitMaxCount},
+      {"server_calls_max_count", server_calls_max_count, 1, tunables::kServerCallsLimitMaxCount},
   };
   for (const Range& r : ranges) {
     if (r.value < r.lo || r.value > r.hi) return OutOfRange(r.field, r.value, r.lo, r.hi);
   }
-  if (recv_stall_timeout < Duration::Millis(limits::kRecvStallTimeoutMinMillis) ||
-      recv_stall_timeout > Duration::Millis(limits::kRecvStallTimeoutMaxMillis)) {
+  if (recv_stall_timeout < tunables::kRecvStallTimeoutMin ||
+      recv_stall_timeout > tunables::kRecvStallTimeoutMax) {
+    constexpr int64_t kNanosPerMilli = 1000 * 1000;
     return absl::InvalidArgumentError(absl::StrCat(
         "Options.recv_stall_timeout = ", recv_stall_timeout.ToString(), " is outside [",
-        limits::kRecvStallTimeoutMinMillis, "ms, ", limits::kRecvStallTimeoutMaxMillis, "ms]"));
+        tunables::kRecvStallTimeoutMin.nanos() / kNanosPerMilli, "ms, ",
+        tunables::kRecvStallTimeoutMax.nanos() / kNanosPerMilli, "ms]"));
   }
   if (inactivity_timeout <= Duration::Zero()) {
     return absl::InvalidArgumentError("Options.inactivity_timeout must be positive (Infinite = none)");

@@ -1,6 +1,8 @@
 // Every tunable of a drpc-cpp connection (client Conn or server connection), with its default and
-// legal range from proto/limits.h. Both peers of a connection must agree on `mux` (nothing on the
-// wire negotiates it); everything else is local.
+// legal range from proto/limits.h (wire limits) and impl/tunables.h (buffers and I/O). Both peers
+// of a connection must agree on `mux` and `window_initial_bytes` (nothing on the wire negotiates
+// them); everything else is local. Field names put the unit last (`_bytes`, `_count`) after the
+// qualifier (`packet_max_bytes`), as proto/limits.h does.
 //
 //   Options o;                      // upstream-compatible defaults: talks to Go drpc
 //   o.mux = true;                   // opt-in multiplexing (cockroachdb/drpc semantics)
@@ -14,6 +16,7 @@
 #include "absl/status/status.h"
 #include "impl/observer.h"
 #include "impl/time.h"
+#include "impl/tunables.h"
 #include "proto/limits.h"
 
 namespace drpc {
@@ -36,24 +39,24 @@ struct Options {
   // [kPacketLimitMinBytes, kPacketLimitMaxBytes].
   size_t packet_max_bytes = limits::kPacketDefaultMaxBytes;
   // Upstream writer: buffered frames go out once this many bytes accumulate (or on flush).
-  size_t write_buffer_bytes = limits::kWriteBufferDefaultBytes;
+  size_t write_buffer_bytes = tunables::kWriteBufferDefaultBytes;
   // Mux writer: frames of ready streams are gathered into one transport write up to this size.
-  size_t write_batch_bytes = limits::kWriteBatchDefaultBytes;
+  size_t write_batch_max_bytes = tunables::kWriteBatchDefaultMaxBytes;
 
   // --- Receive buffering --------------------------------------------------------------------------
   // Messages queued per stream before the reader waits for the application (streams without flow
   // control; flow-controlled streams are bounded by their window instead).
-  size_t recv_queue_max_count = limits::kRecvQueueDefaultMaxCount;
+  size_t recv_queue_max_count = tunables::kRecvQueueDefaultMaxCount;
   // Bytes queued per stream before the reader waits (streams without flow control).
-  size_t recv_queue_max_bytes = limits::kPacketDefaultMaxBytes;
+  size_t recv_queue_max_bytes = tunables::kRecvQueueDefaultMaxBytes;
   // The longest the connection's reader waits for space in one stream's full queue. Then that
   // stream fails with kResourceExhausted "receive queue full for <d>: the application is not
   // reading stream <id>", the peer is told (a server sends an Error; a client cancels: a Cancel
   // packet in mux mode and with soft_cancel, else the connection is closed), later packets of the
   // stream are dropped, and the reader goes on. An application that keeps taking messages, however
   // slowly, is never failed: each message it takes ends the wait.
-  // [kRecvStallTimeoutMinMillis, kRecvStallTimeoutMaxMillis] ms.
-  Duration recv_stall_timeout = Duration::Millis(limits::kRecvStallTimeoutDefaultMillis);
+  // [kRecvStallTimeoutMin, kRecvStallTimeoutMax].
+  Duration recv_stall_timeout = tunables::kRecvStallTimeoutDefault;
 
   // --- Mux flow control (spec §11.7) ---------------------------------------------------------------
   // Flow control is the client's choice, per stream. With flow_control a mux client announces its
@@ -65,18 +68,24 @@ struct Options {
   // Bytes of Message data a peer may send on one stream before we grant more.
   uint64_t window_bytes = limits::kWindowDefaultBytes;
   // The window each side assumes for the other before any WindowUpdate: both peers must agree.
-  uint64_t initial_window_bytes = 64 * limits::kKiB;
+  uint64_t window_initial_bytes = limits::kWindowInitialBytes;
 
   // --- Streams (mux) ------------------------------------------------------------------------------
   // Concurrent streams a mux server serves on one connection; more are refused with an Error.
-  size_t max_concurrent_streams = limits::kStreamsDefaultMaxCount;
+  size_t concurrent_streams_max_count = limits::kStreamsDefaultMaxCount;
   // Streams whose InvokeMetadata arrived but whose Invoke has not (bounds a hostile client).
-  size_t pending_invokes_max = limits::kPendingInvokesDefaultMaxCount;
+  size_t pending_invokes_max_count = limits::kPendingInvokesDefaultMaxCount;
 
   // --- Server -------------------------------------------------------------------------------------
-  // Connections a Server serves at once; a connection beyond it is closed at once (reported to
-  // the server's error observer). [1, kConnectionsLimitMaxCount].
-  size_t max_connections = limits::kConnectionsDefaultMaxCount;
+  // Connections a server serves at once — a Server (impl/server.h), or a TcpServer across all its
+  // reactors; a connection beyond it is closed at once (reported to the server's error observer,
+  // counted in TcpServer::Stats::connections_refused). [1, kConnectionsLimitMaxCount].
+  size_t connections_max_count = tunables::kConnectionsDefaultMaxCount;
+  // Calls a Server runs at once across all its connections (impl/call_budget.h; a TcpServer's
+  // Servers on every reactor share one budget of this size). Beyond it a new call is refused with
+  // kResourceExhausted "server busy: ..." and the connection goes on. Upstream calls count as
+  // well as mux calls. [1, kServerCallsLimitMaxCount].
+  size_t server_calls_max_count = tunables::kServerCallsDefaultMaxCount;
 
   // --- Time ---------------------------------------------------------------------------------------
   // Server: the longest a connection may wait for its next Invoke (Go's InactivityTimeout);

@@ -20,7 +20,8 @@
 #include "impl/errors.h"
 #include "impl/manager.h"
 #include "impl/sync.h"
-#include "impl/testing/wire_harness.h"
+#include "sim/testing/wire_harness.h"
+#include "proto/base/check.h"
 #include "proto/metadata.h"
 
 namespace drpc {
@@ -115,10 +116,10 @@ TEST(RandomizedTest, FakeClientNeverBreaksTheServerManager) {  // TestRandomized
         [](testing::ManagerSide& side) {
           sim::SimContext& ctx = side.sim;
           Signal served(ctx.env());
-          ctx.env().scheduler().Spawn("server loop", [&] {
+          DRPC_CHECK_OK(ctx.env().scheduler().Spawn("server loop", [&] {
             ServeRandomly(side.manager, ctx);
             served.Set();
-          });
+          }));
           uint64_t s = 0, m = 1;
           for (int op = 0; op < kOperations; ++op) {
             FakeClientOperation(side.peer, ctx, s, m);

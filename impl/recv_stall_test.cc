@@ -11,8 +11,10 @@
 #include "impl/conn.h"
 #include "impl/errors.h"
 #include "impl/sync.h"
-#include "impl/testing/harness.h"
-#include "impl/testing/wire_harness.h"
+#include "sim/testing/harness.h"
+#include "sim/testing/wire_harness.h"
+#include "proto/base/check.h"
+#include "impl/testing/echo_service.h"
 #include "proto/error_codec.h"
 
 namespace drpc {
@@ -45,10 +47,10 @@ RawFrame Read(sim::SimContext& sim, testing::RawPeer& peer, Duration timeout) {
 
 Router IgnoringRouter() {
   Router router = testing::EchoRouter();
-  router.Bidi("/t.T/Ignore", [](CallContext& ctx, RpcStream&) -> absl::Status {
+  DRPC_CHECK_OK(router.Bidi("/t.T/Ignore", [](CallContext& ctx, RpcStream&) -> absl::Status {
     ctx.done_signal().Wait("handler ignoring its stream");
     return ctx.err();
-  }).IgnoreError();
+  }));
   return router;
 }
 
@@ -60,7 +62,7 @@ TEST(RecvStallTest, MuxServerFailsAStreamNobodyReadsAndServesTheNextOne) {
     const Instant start = s.sim.now();
     std::vector<RawFrame> frames = {F(Kind::kInvoke, 1, 1, "/t.T/Ignore")};
     for (uint64_t m = 2; m < 302; ++m) frames.push_back(F(Kind::kMessage, 1, m, "unread"));
-    frames.push_back(F(Kind::kInvoke, 2, 1, "/echo.Echo/Unary"));
+    frames.push_back(F(Kind::kInvoke, 2, 1, "/interop.Echo/Unary"));
     frames.push_back(F(Kind::kMessage, 2, 2, "next"));
     frames.push_back(F(Kind::kCloseSend, 2, 3));
     s.sim.Check(s.client.WriteBytes(testing::Encode(frames)).ok(), "write");
@@ -144,17 +146,18 @@ TEST(RecvStallTest, MuxClientCancelsAStreamItsApplicationDoesNotRead) {
 // the whole call takes far longer than the timeout, yet every wait ends in time.
 TEST(RecvStallTest, SlowButProgressingConsumerIsNeverFailed) {
   Router router = testing::EchoRouter();
-  router.ClientStream("/t.T/Slow", [](CallContext& ctx, RpcStream& s) -> absl::StatusOr<std::string> {
-    int n = 0;
-    std::string m;
-    for (;;) {
-      SleepFor(ctx.env(), Duration::Millis(60));
-      absl::Status st = s.RecvInto(&m);
-      if (IsEof(st)) return absl::StrCat(n);
-      if (!st.ok()) return st;
-      ++n;
-    }
-  }).IgnoreError();
+  DRPC_CHECK_OK(router.ClientStream(
+      "/t.T/Slow", [](CallContext& ctx, RpcStream& s) -> absl::StatusOr<std::string> {
+        int n = 0;
+        std::string m;
+        for (;;) {
+          SleepFor(ctx.env(), Duration::Millis(60));
+          absl::Status st = s.RecvInto(&m);
+          if (IsEof(st)) return absl::StrCat(n);
+          if (!st.ok()) return st;
+          ++n;
+        }
+      }));
   for (bool mux : {false, true}) {
     Options o;
     o.mux = mux;

@@ -1,11 +1,13 @@
 // Router: RPC name -> handler, looked up by exact name like Go's drpcmux.
 //
 //   Router router;
-//   router.Unary("/interop.Echo/Unary",
-//                [](CallContext& ctx, absl::string_view req) -> absl::StatusOr<std::string> {
-//                  return std::string(req);
-//                });
-//   router.Bidi("/interop.Echo/Bidi", [](CallContext& ctx, RpcStream& s) -> absl::Status { ... });
+//   absl::Status s = router.Unary(
+//       "/interop.Echo/Unary",
+//       [](CallContext& ctx, absl::string_view req) -> absl::StatusOr<std::string> {
+//         return std::string(req);
+//       });
+//   if (s.ok()) s = router.Bidi("/interop.Echo/Bidi", [](CallContext&, RpcStream&) { ... });
+//   if (!s.ok()) return s;   // a name registered twice, or an empty handler
 //
 // Handler shapes and what the router puts on the wire around them (spec §9.2, §9.3):
 //   Unary         reads exactly one request message, calls the handler, sends the reply message
@@ -17,6 +19,8 @@
 // ends the connection, and success into CloseSend. An unknown name fails with code 0 and
 // `protocol error: unknown rpc: "<name>"`, Go's drpcmux text.
 // Handlers may block (they run on fibers). The Router must outlive the servers using it.
+// Registration returns a status that must be used: kAlreadyExists for a name already taken (the
+// first registration stays), kInvalidArgument for an empty handler.
 #ifndef DRPC_IMPL_ROUTER_H_
 #define DRPC_IMPL_ROUTER_H_
 
@@ -24,6 +28,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <variant>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -43,34 +48,31 @@ class Router final : public Handler {
   using ClientStreamFn = std::function<absl::StatusOr<std::string>(CallContext&, RpcStream&)>;
   using ServerStreamFn = std::function<absl::Status(CallContext&, absl::string_view, RpcStream&)>;
   using BidiFn = std::function<absl::Status(CallContext&, RpcStream&)>;
+  // A handler of any of the four shapes (what generated service code registers).
+  using Method = std::variant<UnaryFn, ClientStreamFn, ServerStreamFn, BidiFn>;
 
-  // Each returns kAlreadyExists if `rpc` is taken (the first registration stays).
-  absl::Status Unary(std::string rpc, UnaryFn fn);
-  absl::Status ClientStream(std::string rpc, ClientStreamFn fn);
-  absl::Status ServerStream(std::string rpc, ServerStreamFn fn);
-  absl::Status Bidi(std::string rpc, BidiFn fn);
+  // Registers `method` for `rpc`. kAlreadyExists if `rpc` is taken (the first registration
+  // stays); kInvalidArgument if the handler is empty.
+  [[nodiscard]] absl::Status Register(std::string rpc, Method method);
+  // Register for one shape.
+  [[nodiscard]] absl::Status Unary(std::string rpc, UnaryFn fn);
+  [[nodiscard]] absl::Status ClientStream(std::string rpc, ClientStreamFn fn);
+  [[nodiscard]] absl::Status ServerStream(std::string rpc, ServerStreamFn fn);
+  [[nodiscard]] absl::Status Bidi(std::string rpc, BidiFn fn);
 
   // Runs the handler registered for `rpc` on `stream` (for unary and client-streaming RPCs the
   // reply goes out with its CloseSend) and returns its status.
   absl::Status HandleRpc(CallContext& ctx, absl::string_view rpc,
                          RpcStream& stream) const override;
 
-  bool Has(absl::string_view rpc) const { return handlers_.contains(rpc); }
+  // Whether `rpc` is registered (generated Register functions check all their names first).
+  bool Has(absl::string_view rpc) const { return methods_.contains(rpc); }
   // The shape `rpc` was registered with; nullopt for an unknown name. (Server interceptors use it
   // to give unary hooks the request and reply of unary RPCs.)
   std::optional<RpcShape> ShapeOf(absl::string_view rpc) const;
 
  private:
-  struct Entry {
-    UnaryFn unary;
-    ClientStreamFn client_stream;
-    ServerStreamFn server_stream;
-    BidiFn bidi;
-  };
-  absl::Status Add(std::string rpc, Entry entry);
-  absl::Status Run(const Entry& h, CallContext& ctx, RpcStream& stream) const;
-
-  std::map<std::string, Entry, std::less<>> handlers_;
+  std::map<std::string, Method, std::less<>> methods_;
 };
 
 }  // namespace drpc

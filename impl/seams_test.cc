@@ -12,8 +12,9 @@
 #include "impl/errors.h"
 #include "impl/handler.h"
 #include "impl/router.h"
-#include "impl/testing/harness.h"
+#include "impl/testing/echo_service.h"
 #include "sim/simulation.h"
+#include "sim/testing/harness.h"
 
 namespace drpc {
 namespace {
@@ -129,18 +130,18 @@ TEST_P(SeamsTest, ServerMiddlewareShortCircuitsWithItsOwnStatus) {
   Run(
       [&](Pair& p, sim::SimContext& ctx) {
         check.seen().clear();
-        absl::StatusOr<std::string> refused = p.conn().Invoke(p.ctx(), "/echo.Echo/Unary", "x");
+        absl::StatusOr<std::string> refused = p.conn().Invoke(p.ctx(), "/interop.Echo/Unary", "x");
         ctx.Check(!refused.ok() && refused.status().message() == "missing token" &&
                       RemoteErrorCode(refused.status()) == 7u,
                   absl::StrCat("refused call: ", refused.status().ToString()));
         p.ctx().metadata()["authorization"] = "secret";
-        absl::StatusOr<std::string> served = p.conn().Invoke(p.ctx(), "/echo.Echo/Unary", "y");
+        absl::StatusOr<std::string> served = p.conn().Invoke(p.ctx(), "/interop.Echo/Unary", "y");
         ctx.Check(served.ok() && *served == "y", served.status().ToString());
-        absl::StatusOr<std::string> failed = p.conn().Invoke(p.ctx(), "/echo.Echo/Fail", "z");
+        absl::StatusOr<std::string> failed = p.conn().Invoke(p.ctx(), "/interop.Echo/Fail", "z");
         ctx.Check(RemoteErrorCode(failed.status()) == 42u, failed.status().ToString());
-        const std::vector<std::string> want = {"refused /echo.Echo/Unary",
-                                               "served /echo.Echo/Unary ok",
-                                               "served /echo.Echo/Fail boom"};
+        const std::vector<std::string> want = {"refused /interop.Echo/Unary",
+                                               "served /interop.Echo/Unary ok",
+                                               "served /interop.Echo/Fail boom"};
         ctx.Check(check.seen() == want, "middleware saw every call and its outcome, in order");
       },
       &check);
@@ -154,10 +155,10 @@ TEST_P(SeamsTest, ClientConnWrapperDecoratesCallsAndStreams) {
         TokenClient client(p.conn());
         ClientConn& cc = client;
         DecimalEncoding dec;
-        absl::StatusOr<int> typed = InvokeTyped(cc, p.ctx(), "/echo.Echo/Unary", dec, 41, dec);
+        absl::StatusOr<int> typed = InvokeTyped(cc, p.ctx(), "/interop.Echo/Unary", dec, 41, dec);
         ctx.Check(typed.ok() && *typed == 41, typed.status().ToString());
 
-        absl::StatusOr<std::shared_ptr<RpcStream>> s = cc.NewStream(p.ctx(), "/echo.Echo/Bidi");
+        absl::StatusOr<std::shared_ptr<RpcStream>> s = cc.NewStream(p.ctx(), "/interop.Echo/Bidi");
         ctx.Check(s.ok(), s.status().ToString());
         TypedStream<int, int> bidi(*s, dec, dec);
         for (int i = 0; i < 3; ++i) {

@@ -3,32 +3,29 @@
 #include <algorithm>
 #include <utility>
 
-#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "impl/errors.h"
+#include "impl/situations.h"
+#include "impl/manager_factory.h"
+#include "impl/stream.h"
+#include "impl/tunables.h"
 #include "proto/base/check.h"
+#include "proto/base/status.h"
 
 namespace drpc {
 namespace {
 
 absl::Status ShuttingDownError() { return absl::UnavailableError("server is shutting down"); }
 
-// Backoff after a temporary accept error (e.g. EMFILE): long enough not to spin, short enough to
-// pick up again soon after the condition clears. Go's drpcserver sleeps 500 ms each time.
-constexpr Duration kAcceptBackoffMin = Duration::Millis(5);
-constexpr Duration kAcceptBackoffMax = Duration::Millis(500);
-
 bool IsTemporaryAcceptError(const absl::Status& s) {
   return absl::IsUnavailable(s) || absl::IsResourceExhausted(s);
 }
 
-// `error` with `prefix` before its message; the code and payloads (the remote error code) stay.
-absl::Status Annotate(const absl::Status& error, absl::string_view prefix) {
-  absl::Status out(error.code(), absl::StrCat(prefix, error.message()));
-  error.ForEachPayload(
-      [&out](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
-  return out;
+absl::Status CallsBusyError(const CallBudget& calls) {
+  return ServerBusyError(absl::StrCat(calls.max_count(),
+                                      " calls are running across all connections "
+                                      "(Options::server_calls_max_count); try again later"));
 }
 
 }  // namespace
@@ -48,14 +45,17 @@ Manager::Usage Server::usage() const {
   return total;
 }
 
-Server::Server(Env& env, const Handler& handler, Options options)
+Server::Server(Env& env, const Handler& handler, Options options, CallBudget* calls)
     : env_(&env),
       handler_(&handler),
       options_(std::move(options)),
       server_ctx_(env),
       connections_changed_(env),
       accept_backoff_(env),
-      fibers_(env) {}
+      fibers_(env),
+      own_calls_(calls == nullptr ? std::make_unique<CallBudget>(options_.server_calls_max_count)
+                                  : nullptr),
+      calls_(calls == nullptr ? own_calls_.get() : calls) {}
 
 Server::~Server() {
   DRPC_CHECK(connections_.empty()) << connections_.size() << " connection(s) still served";
@@ -80,7 +80,18 @@ void Server::RunCall(Connection& conn, IncomingStream in) {
   // The client may still be sending; nobody will read it (spec §13 item 2).
   stream.StopReceiving();
   stream.terminated_signal().RemoveCallback(watch);
-  ++calls_served_;
+}
+
+void Server::Refuse(Connection& conn, Stream& stream, const absl::Status& why) {
+  ++calls_refused_;
+  env_->chaos().Reach(situations::kServerCallRefusedOverABudget);
+  if (options_.mux) {
+    conn.manager->RefuseStream(stream, why);  // never blocks the connection's accept loop
+    return;
+  }
+  // Upstream: on the connection's fiber, which the call would have run on.
+  stream.SendError(why).IgnoreError();
+  stream.StopReceiving();
 }
 
 absl::Status Server::ServeUpstream(Connection& conn) {
@@ -88,8 +99,33 @@ absl::Status Server::ServeUpstream(Connection& conn) {
     absl::StatusOr<IncomingStream> in =
         conn.manager->AcceptStream(env_->clock().Now() + options_.inactivity_timeout);
     if (!in.ok()) return in.status();
+    if (!calls_->TryAcquire()) {
+      Refuse(conn, *in->stream, CallsBusyError(*calls_));
+      continue;
+    }
     RunCall(conn, *std::move(in));
+    calls_->Release();
   }
+}
+
+void Server::StartMuxCall(Connection& conn, IncomingStream in) {
+  if (!calls_->TryAcquire()) {
+    Refuse(conn, *in.stream, CallsBusyError(*calls_));
+    return;
+  }
+  std::shared_ptr<Stream> stream = in.stream;
+  conn.calls.Add();
+  const std::string name = absl::StrCat("handler ", in.rpc, " stream ", stream->id());
+  absl::Status spawned =
+      env_->scheduler().Spawn(name, [this, &conn, in = std::move(in)]() mutable {
+        RunCall(conn, std::move(in));
+        calls_->Release();
+        conn.calls.Done();
+      });
+  if (spawned.ok()) return;
+  calls_->Release();
+  conn.calls.Done();
+  Refuse(conn, *stream, ServerBusyError(absl::StrCat("no fiber for the call: ", spawned.message())));
 }
 
 absl::Status Server::ServeMux(Connection& conn) {
@@ -103,12 +139,7 @@ absl::Status Server::ServeMux(Connection& conn) {
       end = in.status();
       break;
     }
-    conn.calls.Add();
-    const std::string name = absl::StrCat("handler ", in->rpc, " stream ", in->stream->id());
-    env_->scheduler().Spawn(name, [this, &conn, in = *std::move(in)]() mutable {
-      RunCall(conn, std::move(in));
-      conn.calls.Done();
-    });
+    StartMuxCall(conn, *std::move(in));
   }
   conn.calls.Wait("server: waiting for the connection's calls to finish");
   return end;
@@ -119,19 +150,24 @@ absl::Status Server::ServeConn(std::unique_ptr<Transport> transport) {
     transport->Close();
     return ShuttingDownError();
   }
-  if (connections_.size() >= options_.max_connections) {
+  if (connections_.size() >= options_.connections_max_count) {
     transport->Close();
     const absl::Status refused = absl::ResourceExhaustedError(
         absl::StrCat("connection refused: ", connections_.size(),
-                     " connections are served, Options::max_connections = ",
-                     options_.max_connections));
+                     " connections are served, Options::connections_max_count = ",
+                     options_.connections_max_count));
     Observe(refused, "");
     return refused;
   }
   Connection conn(*env_, server_ctx_);
   absl::StatusOr<std::unique_ptr<Manager>> m =
-      Manager::Create(*env_, std::move(transport), Manager::Role::kServer, options_);
-  if (!m.ok()) return m.status();
+      CreateManager(*env_, std::move(transport), Manager::Role::kServer, options_);
+  if (!m.ok()) {
+    // No fiber for the connection's reader or writer: it is closed before anything is read.
+    ++connections_refused_;
+    Observe(m.status(), "connection refused: ");
+    return m.status();
+  }
   conn.manager = *std::move(m);
   const uint64_t id = next_connection_id_++;
   connections_.emplace(id, &conn);
@@ -149,32 +185,41 @@ absl::Status Server::ServeConn(std::unique_ptr<Transport> transport) {
 }
 
 void Server::Observe(const absl::Status& error, absl::string_view prefix) {
-  if (error_observer_ != nullptr) error_observer_(Annotate(error, prefix));
+  if (error_observer_ == nullptr) return;
+  // The code and payloads (the remote error code) stay.
+  error_observer_(WithMessage(error, absl::StrCat(prefix, error.message())));
 }
 
 absl::Status Server::Serve(Listener& listener) {
   listener_ = &listener;
-  Duration backoff = kAcceptBackoffMin;
+  Duration backoff = tunables::kAcceptBackoffMin;
   for (;;) {
     absl::StatusOr<std::unique_ptr<Transport>> t = listener.Accept();
     if (!t.ok() && !shutting_down_ && IsTemporaryAcceptError(t.status())) {
       Observe(t.status(), absl::StrCat("accept (retrying in ", backoff.ToString(), "): "));
       accept_backoff_.Wait("server: backing off after a temporary accept error",
                            env_->clock().Now() + backoff);
-      backoff = std::min(backoff + backoff, kAcceptBackoffMax);
+      backoff = std::min(backoff + backoff, tunables::kAcceptBackoffMax);
       continue;
     }
     if (!t.ok()) {
       listener_ = nullptr;
       return shutting_down_ ? absl::OkStatus() : t.status();
     }
-    backoff = kAcceptBackoffMin;
+    backoff = tunables::kAcceptBackoffMin;
     fibers_.Add();
-    env_->scheduler().Spawn(absl::StrCat("server connection ", next_connection_id_),
-                            [this, t = *std::move(t)]() mutable {
-                              ServeConn(std::move(t)).IgnoreError();
-                              fibers_.Done();
-                            });
+    absl::Status spawned = env_->scheduler().Spawn(
+        absl::StrCat("server connection ", next_connection_id_),
+        [this, t = *std::move(t)]() mutable {
+          ServeConn(std::move(t)).IgnoreError();
+          fibers_.Done();
+        });
+    if (!spawned.ok()) {
+      // The transport went with the unrun body: closed, like a connection over connections_max_count.
+      fibers_.Done();
+      ++connections_refused_;
+      Observe(spawned, "connection refused: ");
+    }
   }
 }
 

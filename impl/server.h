@@ -2,7 +2,7 @@
 //
 //   Router router;  ... register handlers ...
 //   Server server(env, router, Options{});
-//   env.scheduler().Spawn("accept", [&] { server.Serve(*listener).IgnoreError(); });
+//   DRPC_CHECK_OK(env.scheduler().Spawn("accept", [&] { server.Serve(*listener).IgnoreError(); }));
 //   ...
 //   server.Shutdown(env.clock().Now() + Duration::Seconds(5));  // graceful, then forced
 //
@@ -15,13 +15,21 @@
 //
 // Serve retries temporary accept errors (kUnavailable, kResourceExhausted — e.g. EMFILE) after a
 // backoff doubling from 5 ms to at most 500 ms (Go sleeps 500 ms), so it never spins, and returns
-// when the listener is closed. At most Options::max_connections connections are served at once; a
-// connection beyond it is closed at once, before anything is read (spec §13 item 18).
+// when the listener is closed. At most Options::connections_max_count connections are served at
+// once; a connection beyond it is closed at once, before anything is read (spec §13 item 18).
+//
+// Budgets: at most Options::server_calls_max_count calls run at once across all the server's
+// connections (a CallBudget, which Servers on several reactors may share); a call beyond it, or
+// one for which no fiber can be spawned (the scheduler's stack budget is spent), is refused with
+// an Error — kResourceExhausted "server busy: ..." — and the connection and its other calls go
+// on (mux: only that stream gets the Error; upstream: the call fails and the next one is served).
+// A connection for which no fiber can be spawned is closed at once. Running out of stacks, maps
+// or memory is never an abort.
 //
 // Errors that end nothing visible to the caller are given to the error observer, if one is set:
 // a handler's error (message prefixed "rpc <name>: ", code and payloads kept), the error that
 // ended a connection (prefixed "connection: "; not for a clean close by the peer or by Shutdown),
-// a temporary accept error being retried, and a connection refused over max_connections. The
+// a temporary accept error being retried, and a connection refused over connections_max_count. The
 // observer runs on the server's fibers and must not block.
 //
 // Shutdown: stop accepting connections and calls (new calls are refused with an Error), let
@@ -36,6 +44,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
+#include "impl/call_budget.h"
 #include "impl/context.h"
 #include "impl/env.h"
 #include "impl/handler.h"
@@ -47,8 +56,11 @@ namespace drpc {
 
 class Server {
  public:
-  // `handler` must outlive the server.
-  Server(Env& env, const Handler& handler, Options options = Options{});
+  // `handler` must outlive the server. `calls` bounds the calls running at once; null: the
+  // server's own budget of options.server_calls_max_count. A shared budget (thread-safe) must outlive
+  // every server using it.
+  Server(Env& env, const Handler& handler, Options options = Options{},
+         CallBudget* calls = nullptr);
   ~Server();  // requires no connection to be running (Shutdown first)
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -71,11 +83,19 @@ class Server {
   size_t active_connections() const { return connections_.size(); }
   // What the live connections hold together (Manager::Usage).
   Manager::Usage usage() const;
-  uint64_t calls_served() const { return calls_served_; }
+  // Calls refused because a budget was spent (calls or fibers).
+  uint64_t calls_refused() const { return calls_refused_; }
+  // Connections closed at once because no fiber could be spawned for them.
+  uint64_t connections_refused() const { return connections_refused_; }
+  const CallBudget& call_budget() const { return *calls_; }
 
  private:
   struct Connection;
   void RunCall(Connection& conn, IncomingStream in);
+  // Answers `stream` with `why` instead of running it; the connection goes on.
+  void Refuse(Connection& conn, Stream& stream, const absl::Status& why);
+  // ServeMux: runs the call on a fiber of its own, or refuses it.
+  void StartMuxCall(Connection& conn, IncomingStream in);
   absl::Status ServeUpstream(Connection& conn);
   absl::Status ServeMux(Connection& conn);
   void Observe(const absl::Status& error, absl::string_view prefix);
@@ -91,7 +111,10 @@ class Server {
   WaitList connections_changed_;
   WaitList accept_backoff_;  // Serve sleeping after a temporary accept error; Shutdown wakes it
   WaitGroup fibers_;  // connection fibers spawned by Serve
-  uint64_t calls_served_ = 0;
+  std::unique_ptr<CallBudget> own_calls_;
+  CallBudget* calls_;
+  uint64_t calls_refused_ = 0;
+  uint64_t connections_refused_ = 0;
   ErrorObserver error_observer_;
 };
 

@@ -12,8 +12,9 @@
 #include "impl/conn.h"
 #include "impl/errors.h"
 #include "impl/sync.h"
-#include "impl/testing/harness.h"
-#include "impl/testing/wire_harness.h"
+#include "impl/testing/echo_service.h"
+#include "sim/testing/harness.h"
+#include "sim/testing/wire_harness.h"
 
 namespace drpc {
 namespace {
@@ -65,11 +66,11 @@ struct ServeRig {
     s.Check(l.ok(), l.status().ToString());
     listener = std::make_unique<FlakyListener>(*std::move(l), std::move(accept_error));
     server.set_error_observer([this](const absl::Status& e) { observed.push_back(e); });
-    s.env().scheduler().Spawn("serve", [this] { served.Set(server.Serve(*listener)); });
+    DRPC_CHECK_OK(s.env().scheduler().Spawn("serve", [this] { served.Set(server.Serve(*listener)); }));
   }
   absl::StatusOr<std::string> Call(Conn& conn, const std::string& body) {
     CallContext ctx(sim.env());
-    return conn.Invoke(ctx, "/echo.Echo/Unary", body);
+    return conn.Invoke(ctx, "/interop.Echo/Unary", body);
   }
   std::unique_ptr<Conn> Dial() {
     absl::StatusOr<std::unique_ptr<Transport>> t = sim.network().Dial("server");
@@ -127,12 +128,12 @@ TEST(ServerTest, ServeReturnsAPermanentListenerError) {
   }, 1, sim::RunOptions{}));
 }
 
-// Spec §13 item 18 (Go's drpcserver has no connection limit): beyond max_connections a new
+// Spec §13 item 18 (Go's drpcserver has no connection limit): beyond connections_max_count a new
 // connection is closed at once; when one ends, a new one is served again.
-TEST(ServerTest, ConnectionsBeyondMaxConnectionsAreClosedAtOnce) {
+TEST(ServerTest, ConnectionsBeyondTheConnectionLimitAreClosedAtOnce) {
   ExpectOk(sim::RunSeed([](sim::SimContext& s) {
     Options o;
-    o.max_connections = 2;
+    o.connections_max_count = 2;
     ServeRig rig(s, absl::OkStatus(), o);
     rig.listener->failing = false;
     std::unique_ptr<Conn> a = rig.Dial(), b = rig.Dial(), c = rig.Dial();
@@ -141,7 +142,7 @@ TEST(ServerTest, ConnectionsBeyondMaxConnectionsAreClosedAtOnce) {
     s.Check(IsClosed(refused.status()), refused.status().ToString());
     s.Check(rig.server.active_connections() == 2, "connection count");
     s.Check(!rig.observed.empty() && absl::IsResourceExhausted(rig.observed.back()) &&
-                absl::StrContains(rig.observed.back().message(), "max_connections = 2"),
+                absl::StrContains(rig.observed.back().message(), "connections_max_count = 2"),
             "the refusal is observed");
     a->Close();
     SleepFor(s.env(), Duration::Millis(1));
@@ -159,16 +160,16 @@ TEST(ServerTest, ErrorObserverSeesHandlerAndConnectionErrors) {
   std::vector<absl::Status> observed;
   ExpectOk(RunServer(Options{}, [&observed](ServerSide& s) {
     s.server.set_error_observer([&observed](const absl::Status& e) { observed.push_back(e); });
-    s.sim.Check(s.client.Write({F(Kind::kInvoke, 2, 1, "/echo.Echo/Fail"),
+    s.sim.Check(s.client.Write({F(Kind::kInvoke, 2, 1, "/interop.Echo/Fail"),
                                 F(Kind::kMessage, 2, 2, "x"), F(Kind::kCloseSend, 2, 3)})
                     .ok(),
                 "w");
     s.client.ReadFrame().IgnoreError();  // the Error
-    s.sim.Check(s.client.Write({F(Kind::kInvoke, 1, 1, "/echo.Echo/Unary")}).ok(), "w");
+    s.sim.Check(s.client.Write({F(Kind::kInvoke, 1, 1, "/interop.Echo/Unary")}).ok(), "w");
     s.served.Wait("ServeConn");
   }));
   ASSERT_EQ(observed.size(), 2u);
-  EXPECT_EQ(observed[0].message(), "rpc /echo.Echo/Fail: boom");
+  EXPECT_EQ(observed[0].message(), "rpc /interop.Echo/Fail: boom");
   EXPECT_EQ(RemoteErrorCode(observed[0]), 42u);
   EXPECT_TRUE(absl::StartsWith(observed[1].message(), "connection: protocol error")) << observed[1];
   std::vector<absl::Status> clean;

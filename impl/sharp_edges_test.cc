@@ -10,8 +10,10 @@
 #include "impl/conn.h"
 #include "impl/errors.h"
 #include "impl/sync.h"
-#include "impl/testing/harness.h"
-#include "impl/testing/wire_harness.h"
+#include "sim/testing/harness.h"
+#include "sim/testing/wire_harness.h"
+#include "proto/base/check.h"
+#include "impl/testing/echo_service.h"
 #include "proto/metadata.h"
 
 namespace drpc {
@@ -41,27 +43,27 @@ TEST(SharpEdgesTest, NestedCallsDoNotForwardIncomingMetadata) {
     o.mux = mux;
     Conn* nested = nullptr;
     Router router = testing::EchoRouter();
-    router.Unary("/t.T/Forward",
-                 [&nested](CallContext& ctx, absl::string_view) -> absl::StatusOr<std::string> {
-                   CallContext child(ctx.env(), ctx);
-                   absl::StatusOr<std::string> implicit = nested->Invoke(child, "/echo.Echo/Meta", "");
-                   absl::StatusOr<std::string> own = nested->Invoke(ctx, "/echo.Echo/Meta", "");
-                   CallContext copy(ctx.env(), ctx);
-                   copy.metadata() = child.incoming_metadata();
-                   absl::StatusOr<std::string> explicit_ = nested->Invoke(copy, "/echo.Echo/Meta", "");
-                   if (!implicit.ok() || !own.ok() || !explicit_.ok()) {
-                     return absl::InternalError("nested call failed");
-                   }
-                   return absl::StrCat(*implicit, "|", *own, "|", *explicit_);
-                 })
-        .IgnoreError();
+    DRPC_CHECK_OK(router.Unary(
+        "/t.T/Forward",
+        [&nested](CallContext& ctx, absl::string_view) -> absl::StatusOr<std::string> {
+          CallContext child(ctx.env(), ctx);
+          absl::StatusOr<std::string> implicit = nested->Invoke(child, "/interop.Echo/Meta", "");
+          absl::StatusOr<std::string> own = nested->Invoke(ctx, "/interop.Echo/Meta", "");
+          CallContext copy(ctx.env(), ctx);
+          copy.metadata() = child.incoming_metadata();
+          absl::StatusOr<std::string> explicit_ = nested->Invoke(copy, "/interop.Echo/Meta", "");
+          if (!implicit.ok() || !own.ok() || !explicit_.ok()) {
+            return absl::InternalError("nested call failed");
+          }
+          return absl::StrCat(*implicit, "|", *own, "|", *explicit_);
+        }));
     ExpectOk(RunPair(o, o, [&nested, o](Pair& p, sim::SimContext& ctx) {
       auto [client_end, server_end] = ctx.network().Pipe("nested");
       Signal served(p.env());
-      p.env().scheduler().Spawn("nested server conn", [&, t = std::move(server_end)]() mutable {
+      DRPC_CHECK_OK(p.env().scheduler().Spawn("nested server conn", [&, t = std::move(server_end)]() mutable {
         p.server().ServeConn(std::move(t)).IgnoreError();
         served.Set();
-      });
+      }));
       std::unique_ptr<Conn> conn = *Conn::Create(p.env(), std::move(client_end), o);
       nested = conn.get();
       CallContext call(p.env());
@@ -87,10 +89,10 @@ TEST(SharpEdgesTest, DeadlineIsLocalAndBecomesASoftCancel) {
       ctx.SetTimeout(Duration::Millis(20));
       absl::StatusOr<std::string> reply;
       Signal done(env);
-      env.scheduler().Spawn("caller", [&] {
-        reply = c.conn.Invoke(ctx, "/echo.Echo/Slow", "x");
+      DRPC_CHECK_OK(env.scheduler().Spawn("caller", [&] {
+        reply = c.conn.Invoke(ctx, "/interop.Echo/Slow", "x");
         done.Set();
-      });
+      }));
       std::vector<RawFrame> frames;
       for (int i = 0; i < (mux ? 4 : 3); ++i) frames.push_back(*c.server.ReadFrame());
       for (const RawFrame& f : frames) {
@@ -113,39 +115,40 @@ TEST(SharpEdgesTest, DeadlineIsLocalAndBecomesASoftCancel) {
 TEST(SharpEdgesTest, UpstreamCallsAreSerializedAndAHardCancelFailsThoseWaiting) {
   int running = 0, most = 0;
   Router router = testing::EchoRouter();
-  router.Unary("/t.T/Hold", [&](CallContext& ctx, absl::string_view) -> absl::StatusOr<std::string> {
-    most = std::max(most, ++running);
-    SleepFor(ctx.env(), Duration::Millis(5));
-    --running;
-    return std::string("held");
-  }).IgnoreError();
+  DRPC_CHECK_OK(router.Unary(
+      "/t.T/Hold", [&](CallContext& ctx, absl::string_view) -> absl::StatusOr<std::string> {
+        most = std::max(most, ++running);
+        SleepFor(ctx.env(), Duration::Millis(5));
+        --running;
+        return std::string("held");
+      }));
   ExpectOk(RunPair(Options{}, Options{}, [&](Pair& p, sim::SimContext& ctx) {
     Env& env = p.env();
     WaitGroup wg(env);
     std::vector<absl::Status> results(4);
     for (int i = 0; i < 3; ++i) {
       wg.Add();
-      env.scheduler().Spawn(absl::StrCat("hold ", i), [&, i] {
+      DRPC_CHECK_OK(env.scheduler().Spawn(absl::StrCat("hold ", i), [&, i] {
         CallContext call(env);
         results[i] = p.conn().Invoke(call, "/t.T/Hold", "").status();
         wg.Done();
-      });
+      }));
     }
     wg.Wait();
     ctx.Check(most == 1, absl::StrCat(most, " calls ran at once"));
     CallContext doomed(env);
     wg.Add(3);
-    env.scheduler().Spawn("slow", [&] {
-      results[3] = p.conn().Invoke(doomed, "/echo.Echo/Slow", "").status();
+    DRPC_CHECK_OK(env.scheduler().Spawn("slow", [&] {
+      results[3] = p.conn().Invoke(doomed, "/interop.Echo/Slow", "").status();
       wg.Done();
-    });
+    }));
     std::vector<absl::Status> behind(2);
     for (int i = 0; i < 2; ++i) {
-      env.scheduler().Spawn(absl::StrCat("behind ", i), [&, i] {
+      DRPC_CHECK_OK(env.scheduler().Spawn(absl::StrCat("behind ", i), [&, i] {
         CallContext call(env);
-        behind[i] = p.conn().Invoke(call, "/echo.Echo/Unary", "x").status();
+        behind[i] = p.conn().Invoke(call, "/interop.Echo/Unary", "x").status();
         wg.Done();
-      });
+      }));
     }
     SleepFor(env, Duration::Millis(1));
     doomed.Cancel();
@@ -199,14 +202,14 @@ TEST(SharpEdgesTest, SoftCancelWhileAWriteAndACloseAreBlockedEndsPromptly) {
     absl::Status sent, closed;
     WaitGroup wg(env);
     wg.Add(2);
-    env.scheduler().Spawn("sender", [&] {
+    DRPC_CHECK_OK(env.scheduler().Spawn("sender", [&] {
       sent = (*s)->Send(std::string(100 * 1024, 's'));
       wg.Done();
-    });
-    env.scheduler().Spawn("closer", [&] {
+    }));
+    DRPC_CHECK_OK(env.scheduler().Spawn("closer", [&] {
       closed = (*s)->Close();
       wg.Done();
-    });
+    }));
     SleepFor(env, Duration::Millis(5));
     c.sim.Check(sent.ok() && closed.ok() && wg.count() == 2, "the writes are not blocked");
     const Instant start = c.sim.now();
@@ -240,10 +243,10 @@ TEST(SharpEdgesTest, SoftCancelDuringABlockedCloseEndsPromptly) {
     c.sim.Check((*s)->Send(std::string(2040, 'f')).ok(), "filling send");
     absl::Status closed;
     Signal done(env);
-    env.scheduler().Spawn("closer", [&] {
+    DRPC_CHECK_OK(env.scheduler().Spawn("closer", [&] {
       closed = (*s)->Close();
       done.Set();
-    });
+    }));
     SleepFor(env, Duration::Millis(5));
     c.sim.Check(!done.IsSet() && (*s)->terminated(), "Close is not blocked on the transport");
     const Instant start = c.sim.now();

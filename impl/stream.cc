@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "impl/situations.h"
 #include "proto/base/check.h"
 #include "proto/error_codec.h"
 
@@ -63,8 +64,8 @@ absl::Status Stream::Send(absl::string_view message) {
   OpGuard op(this);
   if (send_.IsSet()) return send_.status();
   if (term_.IsSet()) return term_.status();
-  corked_ = false;
-  absl::Status s = sink_->SendPacket(*this, Kind::kMessage, message, /*flush=*/true);
+  used_ = true;
+  absl::Status s = sink_->Send(*this, Kind::kMessage, message, StreamSink::Follows::kNothing);
   if (!s.ok()) return SendFailure(s);
   return absl::OkStatus();
 }
@@ -74,9 +75,9 @@ absl::Status Stream::SendLast(absl::string_view message) {
     OpGuard op(this);
     if (send_.IsSet()) return send_.status();
     if (term_.IsSet()) return term_.status();
-    corked_ = false;
-    // Buffered, not flushed: CloseSend below writes both (and a corked Invoke) at once.
-    absl::Status s = sink_->SendPacket(*this, Kind::kMessage, message, /*flush=*/false);
+    used_ = true;
+    // The CloseSend below follows at once: the connection may send both in one write.
+    absl::Status s = sink_->Send(*this, Kind::kMessage, message, StreamSink::Follows::kCloseSend);
     if (!s.ok()) return SendFailure(s);
   }
   return CloseSend();
@@ -90,11 +91,13 @@ absl::StatusOr<std::string> Stream::Recv() {
 
 absl::Status Stream::RecvInto(std::string* out) {
   OpGuard op(this);
-  if (corked_) {
-    // The first receive on a stream writes out what is buffered (Go's checkRecvFlush): the peer
-    // cannot answer an Invoke it never saw.
-    corked_ = false;
-    if (absl::Status s = sink_->Flush(*this); !s.ok() && !term_.IsSet()) return SendFailure(s);
+  if (!used_) {
+    // A receive before any send (Go's checkRecvFlush): the peer cannot answer an Invoke it never
+    // saw.
+    used_ = true;
+    if (absl::Status s = sink_->OnFirstRecv(*this); !s.ok() && !term_.IsSet()) {
+      return SendFailure(s);
+    }
   }
   for (;;) {
     // A call cancelled here reports its cancellation (spec §7.4, §11.3), even if the peer had
@@ -104,6 +107,7 @@ absl::Status Stream::RecvInto(std::string* out) {
       Queued q = std::move(queue_.front());
       queue_.pop_front();
       queued_bytes_ -= q.data.size();
+      queued_credit_ -= q.credit;
       out->swap(q.data);
       Recycle(std::move(q.data));  // the caller's old buffer
       space_.WakeOne();
@@ -120,8 +124,8 @@ absl::Status Stream::CloseSend() {
   OpGuard op(this);
   if (send_.IsSet() || term_.IsSet()) return absl::OkStatus();
   send_.Set(SendClosedError());
-  corked_ = false;
-  absl::Status s = sink_->SendPacket(*this, Kind::kCloseSend, "", /*flush=*/true);
+  used_ = true;
+  absl::Status s = sink_->Send(*this, Kind::kCloseSend, "", StreamSink::Follows::kNothing);
   if (recv_.IsSet()) Terminate(BothClosedError(), How::kGraceful);
   return s.ok() ? s : SendFailure(s);
 }
@@ -130,7 +134,7 @@ absl::Status Stream::Close() {
   OpGuard op(this);
   if (term_.IsSet()) return absl::OkStatus();
   Terminate(TerminatedByCloseError(), How::kAbortive);
-  corked_ = false;
+  used_ = true;
   absl::Status s = sink_->SendTerminal(*this, Kind::kClose, "", TerminatedByCloseError());
   return s.ok() ? s : SendFailure(s);
 }
@@ -141,7 +145,7 @@ absl::Status Stream::SendError(const absl::Status& error) {
   auto [code, text] = ToWireError(error);
   send_.Set(EofError());
   Terminate(TerminatedByErrorError(), How::kAbortive);
-  corked_ = false;
+  used_ = true;
   absl::Status s = sink_->SendTerminal(*this, Kind::kError, EncodeError(code, text),
                                        TerminatedByErrorError());
   return s.ok() ? s : SendFailure(s);
@@ -150,7 +154,7 @@ absl::Status Stream::SendError(const absl::Status& error) {
 bool Stream::Cancel(const absl::Status& reason) {
   if (fin_.IsSet()) return false;
   cancelled_locally_ = true;
-  if (ops_in_progress_ > 0) env_->chaos().Reach("stream.cancel_during_an_operation");
+  if (ops_in_progress_ > 0) env_->chaos().Reach(situations::kStreamCancelDuringAnOperation);
   cancel_.Set(reason);
   send_.Set(EofError());
   Terminate(reason, How::kAbortive);
@@ -161,7 +165,7 @@ void Stream::TerminateFromConnection(const absl::Status& error) {
   cancel_.Set(error);
   // Messages already received were received whole: the application still gets them, then the
   // connection's error (a reply that arrived just before the connection closed is not lost).
-  if (!queue_.empty()) env_->chaos().Reach("stream.connection_ended_with_messages_queued");
+  if (!queue_.empty()) env_->chaos().Reach(situations::kStreamConnectionEndedWithMessagesQueued);
   Terminate(error, How::kGraceful);
 }
 
@@ -180,8 +184,10 @@ void Stream::DropQueue() {
     credit += q.credit;
     Recycle(std::move(q.data));
   }
+  DRPC_DCHECK_EQ(credit, queued_credit_);
   queue_.clear();
   queued_bytes_ = 0;
+  queued_credit_ = 0;
   if (credit > 0) sink_->OnConsumed(*this, credit);
 }
 
@@ -194,7 +200,7 @@ void Stream::StopReceiving() {
 
 absl::Status Stream::HandlePacket(Packet packet, uint64_t credit) {
   if (term_.IsSet()) {
-    env_->chaos().Reach("stream.packet_after_the_stream_ended");
+    env_->chaos().Reach(situations::kStreamPacketAfterTheStreamEnded);
     // Late packets for an ended stream are ignored (their window is handed back).
     Recycle(std::move(packet.data));
     if (credit > 0) sink_->OnConsumed(*this, credit);
@@ -206,20 +212,22 @@ absl::Status Stream::HandlePacket(Packet packet, uint64_t credit) {
     case Kind::kInvoke:
       return ProtocolError(absl::StrCat("invoke on existing stream ", id_));
     case Kind::kError: {
-      if (!queue_.empty()) env_->chaos().Reach("stream.remote_error_behind_queued_messages");
+      if (!queue_.empty()) env_->chaos().Reach(situations::kStreamRemoteErrorBehindQueuedMessages);
       RemoteError err = DecodeError(packet.data);
       send_.Set(EofError());
       Terminate(RemoteErrorStatus(err.code, err.text), How::kGraceful);
       return absl::OkStatus();
     }
     case Kind::kCancel:
-      if (recv_.IsSet()) env_->chaos().Reach("stream.cancel_arrived_after_the_peers_close_send");
+      if (recv_.IsSet()) {
+        env_->chaos().Reach(situations::kStreamCancelArrivedAfterThePeersCloseSend);
+      }
       cancel_.Set(CanceledError());
       send_.Set(EofError());
       Terminate(CanceledError(), How::kGraceful);
       return absl::OkStatus();
     case Kind::kClose:
-      if (!queue_.empty()) env_->chaos().Reach("stream.remote_close_behind_queued_messages");
+      if (!queue_.empty()) env_->chaos().Reach(situations::kStreamRemoteCloseBehindQueuedMessages);
       recv_.Set(EofError());
       Terminate(ClosedError("remote closed the stream"), How::kGraceful);
       return absl::OkStatus();
@@ -236,28 +244,41 @@ absl::Status Stream::HandlePacket(Packet packet, uint64_t credit) {
 }
 
 bool Stream::QueueFull(size_t size) const {
-  return !limits_.flow_controlled && !term_.IsSet() && !recv_.IsSet() && !queue_.empty() &&
+  return !term_.IsSet() && !recv_.IsSet() && !queue_.empty() &&
          (queue_.size() >= limits_.recv_queue_max_count ||
           queued_bytes_ + size > limits_.recv_queue_max_bytes);
 }
 
-absl::Status Stream::Enqueue(std::string data, uint64_t credit) {
+void Stream::WaitForQueueSpace(size_t size) {
+  DRPC_DCHECK(!flow_controlled());
   // Bounded queue: the connection's reader waits for the application, and the transport's
   // back-pressure reaches the peer. It stops waiting as soon as the stream ends, as soon as the
   // application takes a message, and at the latest after recv_stall_timeout: a stream nobody
   // reads must not hold up the Cancel, Close or next Invoke queued behind it (spec §13 items 2,3).
   const Instant deadline = env_->clock().Now() + limits_.recv_stall_timeout;
-  while (QueueFull(data.size())) {
-    env_->chaos().Reach("stream.reader_waited_for_queue_space");
+  while (QueueFull(size)) {
+    env_->chaos().Reach(situations::kStreamReaderWaitedForQueueSpace);
     if (limits_.observer != nullptr) limits_.observer->OnRecvQueueBlocked();
-    if (!space_.Wait("reader: stream receive queue full", deadline) && QueueFull(data.size())) {
-      env_->chaos().Reach("stream.receive_stall_failed_the_stream");
+    if (!space_.Wait("reader: stream receive queue full", deadline) && QueueFull(size)) {
+      env_->chaos().Reach(situations::kStreamReceiveStallFailedTheStream);
       sink_->OnStreamError(
           *this, absl::ResourceExhaustedError(absl::StrCat(
                      "receive queue full for ", limits_.recv_stall_timeout.ToString(),
                      ": the application is not reading stream ", id_)));
-      break;
+      return;
     }
+  }
+}
+
+absl::Status Stream::Enqueue(std::string data, uint64_t credit) {
+  if (flow_controlled()) {
+    // The peer may only send what its window allows, and the window is handed back only as the
+    // application consumes: queued credit never exceeds the window, so the reader never waits.
+    DRPC_CHECK_LE(queued_credit_ + credit, limits_.flow_window_bytes)
+        << "stream " << id_ << ": queued messages above the receive window";
+  } else {
+    DRPC_DCHECK_EQ(credit, 0u);
+    WaitForQueueSpace(data.size());
   }
   if (term_.IsSet() || recv_.IsSet()) {
     // The receive side is over (the peer said so, our handler returned, or the stream ended
@@ -267,6 +288,7 @@ absl::Status Stream::Enqueue(std::string data, uint64_t credit) {
     return absl::OkStatus();
   }
   queued_bytes_ += data.size();
+  queued_credit_ += credit;
   queue_.push_back({std::move(data), credit});
   readers_.WakeOne();
   return absl::OkStatus();

@@ -51,6 +51,7 @@
 #include "impl/rpc_stream.h"
 #include "impl/sync.h"
 #include "impl/time.h"
+#include "impl/tunables.h"
 #include "proto/frame.h"
 #include "proto/limits.h"
 #include "proto/packet.h"
@@ -59,33 +60,44 @@ namespace drpc {
 
 class Stream;
 
-// The connection side of a stream, implemented by the upstream and mux managers.
+// The connection side of a stream, implemented by the upstream and mux managers. Each method is
+// an event of the stream, described as what happened to it; what it means for the wire (a buffer
+// flushed, a packet queued behind others) is the connection's business.
 class StreamSink {
  public:
   virtual ~StreamSink() = default;
 
+  // What the stream sends right after a packet.
+  enum class Follows {
+    kNothing,    // the application may wait for the peer next: the packet must be on its way
+    kCloseSend,  // the stream's CloseSend comes at once (SendLast): both may leave in one write
+  };
+
   // Sends one packet of `stream` after all its earlier packets (message IDs are assigned here, in
-  // order). `flush` (upstream): write buffered bytes to the transport now. May block (transport
-  // back-pressure, flow control). Errors: the connection's, or `dropped` errors (see below).
-  virtual absl::Status SendPacket(Stream& stream, Kind kind, absl::string_view data,
-                                  bool flush) = 0;
+  // order). May block (transport back-pressure, flow control). Errors: the connection's, or the
+  // `dropped` error of a terminal packet that overtook it (see SendTerminal).
+  virtual absl::Status Send(Stream& stream, Kind kind, absl::string_view data,
+                            Follows follows) = 0;
 
   // A packet that ends the stream (Close, Error, Cancel). In mux mode it goes ahead of the
   // stream's queued Message packets, whose senders then get `dropped`; upstream sends in order.
   virtual absl::Status SendTerminal(Stream& stream, Kind kind, absl::string_view data,
                                     const absl::Status& dropped) = 0;
 
-  // Upstream: writes out bytes buffered by earlier sends (the cork). Mux: nothing to do.
-  virtual absl::Status Flush(Stream& stream) = 0;
+  // The application receives on `stream` before it sent anything: the peer cannot answer what it
+  // has not seen, so whatever the connection still holds back of the stream (an Invoke) must now
+  // reach it. Called at most once per stream. Errors: the connection's.
+  virtual absl::Status OnFirstRecv(Stream& stream) = 0;
 
-  // The application took `credit` bytes of receive window out of the stream (flow control).
+  // The application took `credit` bytes of receive window out of a flow-controlled stream
+  // (a message it received, or dropped). Streams without flow control carry no credit.
   virtual void OnConsumed(Stream& stream, uint64_t credit) = 0;
 
   // A stream-scoped failure found on receive (message too large, flow-control violation): the
   // sink tells the peer (server: Error, client: Cancel) and terminates the stream with `error`.
   virtual void OnStreamError(Stream& stream, const absl::Status& error) = 0;
 
-  // The stream became finished.
+  // The stream became finished (terminated, and no operation in progress).
   virtual void OnFinished(Stream& stream) = 0;
 };
 
@@ -96,11 +108,11 @@ class Stream final : public RpcStream {
     // Streams without flow control: the reader waits for the application beyond these.
     size_t recv_queue_max_count;
     size_t recv_queue_max_bytes;
-    // Flow-controlled streams are bounded by their window (kept by the mux manager), so the
-    // reader never waits for the application.
-    bool flow_controlled;
+    // Flow-controlled streams (mux): the receive window the peer was granted, which bounds the
+    // credit of the queued messages, so the reader never waits for the application. 0: none.
+    uint64_t flow_window_bytes = 0;
     // The longest one wait of the reader for queue space (see the top of this file).
-    Duration recv_stall_timeout = Duration::Millis(limits::kRecvStallTimeoutDefaultMillis);
+    Duration recv_stall_timeout = tunables::kRecvStallTimeoutDefault;
     // Told each time the reader waits for queue space (Options::observer); may be null.
     ConnectionObserver* observer = nullptr;
   };
@@ -116,7 +128,7 @@ class Stream final : public RpcStream {
   Role role() const { return role_; }
 
   // --- Application operations (RpcStream; spec §7.2) -------------------------------------------
-  // Sends one message (Message packet, split by the writer, flushed).
+  // Sends one message (Message packet, split by the writer, on its way when this returns).
   absl::Status Send(absl::string_view message) override;
   // Sends one message and half-closes, in one transport write in upstream mode (what a Go unary
   // call and a client-streaming CloseAndRecv put on the wire).
@@ -152,7 +164,6 @@ class Stream final : public RpcStream {
   uint64_t NextMessageId() { return next_message_id_++; }
   // The ID the next NextMessageId() call returns.
   uint64_t PeekNextMessageId() const { return next_message_id_; }
-  bool sent_anything() const { return next_message_id_ > 1; }
   // Server, after the handler returned: later messages are dropped instead of queued, so an
   // unread client stream can never stall the connection's reader (spec §13 item 2).
   void StopReceiving();
@@ -166,9 +177,14 @@ class Stream final : public RpcStream {
   Signal& terminated_signal() { return term_; }
   Signal& finished_signal() { return fin_; }
   // The reason the stream ended (OK while it lives).
-  absl::Status termination_error() const { return term_.IsSet() ? term_.status() : absl::OkStatus(); }
+  absl::Status termination_error() const {
+    return term_.IsSet() ? term_.status() : absl::OkStatus();
+  }
+  bool flow_controlled() const { return limits_.flow_window_bytes > 0; }
   size_t queued_messages() const { return queue_.size(); }
   size_t queued_bytes() const { return queued_bytes_; }
+  // Flow-control credit of the queued messages (at most the window).
+  uint64_t queued_credit() const { return queued_credit_; }
   Env& env() const { return *env_; }
 
  private:
@@ -181,6 +197,8 @@ class Stream final : public RpcStream {
   absl::Status Enqueue(std::string data, uint64_t credit);
   // Whether a message of `size` bytes must wait for queue space (streams without flow control).
   bool QueueFull(size_t size) const;
+  // The reader waits while the queue is full, at most recv_stall_timeout; then the stream fails.
+  void WaitForQueueSpace(size_t size);
   // Hands a buffer the stream no longer needs to the pool.
   void Recycle(std::string buffer);
   // The error a failed send reports: the cancel reason if cancelled (it beats transport errors).
@@ -199,12 +217,13 @@ class Stream final : public RpcStream {
   };
   std::deque<Queued> queue_;
   size_t queued_bytes_ = 0;
+  uint64_t queued_credit_ = 0;
   WaitList readers_;          // Recv waiting for a message
   WaitList space_;            // the connection's reader waiting for queue space
   int ops_in_progress_ = 0;
   bool cancelled_locally_ = false;  // Cancel() was called: Recv reports cancel_, nothing else
   uint64_t next_message_id_ = 1;
-  bool corked_ = true;        // upstream: nothing flushed yet
+  bool used_ = false;         // the application sent or received on the stream (OnFirstRecv)
 };
 
 }  // namespace drpc

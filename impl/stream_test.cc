@@ -8,8 +8,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "impl/buffer_pool.h"
 #include "impl/errors.h"
 #include "impl/sync.h"
+#include "proto/base/check.h"
 #include "sim/simulation.h"
 
 namespace drpc {
@@ -19,24 +21,24 @@ struct SentPacket {
   Kind kind;
   uint64_t message;
   std::string data;
-  bool flush;
+  StreamSink::Follows follows;
 };
 
 // Records what the stream sends; writes can be held at a gate or made to fail.
 class FakeSink final : public StreamSink {
  public:
   explicit FakeSink(Env& env) : gate_(env) { gate_.Set(); }
-  absl::Status SendPacket(Stream& s, Kind kind, absl::string_view data, bool flush) override {
-    sent.push_back({kind, s.NextMessageId(), std::string(data), flush});
+  absl::Status Send(Stream& s, Kind kind, absl::string_view data, Follows follows) override {
+    sent.push_back({kind, s.NextMessageId(), std::string(data), follows});
     gate_ptr_->Wait("fake sink: write held");
     return fail_with;
   }
   absl::Status SendTerminal(Stream& s, Kind kind, absl::string_view data,
                             const absl::Status&) override {
-    return SendPacket(s, kind, data, true);
+    return Send(s, kind, data, Follows::kNothing);
   }
-  absl::Status Flush(Stream&) override {
-    ++flushes;
+  absl::Status OnFirstRecv(Stream&) override {
+    ++first_recvs;
     return absl::OkStatus();
   }
   void OnConsumed(Stream&, uint64_t credit) override { consumed += credit; }
@@ -51,7 +53,7 @@ class FakeSink final : public StreamSink {
   void Release() { held_->Set(); }
 
   std::vector<SentPacket> sent;
-  int flushes = 0;
+  int first_recvs = 0;
   int finished = 0;
   uint64_t consumed = 0;
   absl::Status fail_with;
@@ -71,8 +73,7 @@ void RunSim(std::function<void(sim::SimContext&, Stream&, FakeSink&)> body) {
       [&](sim::SimContext& ctx) {
         FakeSink sink(ctx.env());
         Stream s(ctx.env(), sink, 1, Stream::Role::kClient,
-                 Stream::Limits{.recv_queue_max_count = 4, .recv_queue_max_bytes = 1 << 20,
-                                .flow_controlled = false});
+                 Stream::Limits{.recv_queue_max_count = 4, .recv_queue_max_bytes = 1 << 20});
         body(ctx, s, sink);
         if (!s.terminated()) s.Cancel(CanceledError());
       },
@@ -140,11 +141,11 @@ TEST(StreamTest, BlockedRecvIsReleasedByEveryEndingEvent) {
     RunSim([&](sim::SimContext& ctx, Stream& s, FakeSink&) {
       Signal released(ctx.env());
       bool started = false;
-      ctx.env().scheduler().Spawn("receiver", [&] {
+      DRPC_CHECK_OK(ctx.env().scheduler().Spawn("receiver", [&] {
         started = true;
         s.Recv().IgnoreError();
         released.Set();
-      });
+      }));
       while (!started) ctx.env().scheduler().Yield();
       events[i](s);
       ctx.Check(released.Wait("receiver", ctx.now() + Duration::Seconds(1)),
@@ -181,19 +182,33 @@ TEST(StreamTest, UnknownKindIsIgnoredWithControlBitAndFatalWithout) {
   });
 }
 
-// The cork: the first Recv flushes what a corked Invoke left in the buffer, later ones do not.
-TEST(StreamTest, FirstRecvFlushesOnceAndSendsAlwaysFlush) {
+// The cork's event: a Recv before any send tells the connection once (upstream writes out the
+// corked Invoke then); a message says whether the stream's CloseSend follows at once.
+TEST(StreamTest, FirstRecvBeforeAnySendIsReportedOnceAndSendLastAnnouncesItsCloseSend) {
   RunSim([](sim::SimContext& ctx, Stream& s, FakeSink& sink) {
     s.HandlePacket(Pkt(Kind::kMessage, "a")).IgnoreError();
     s.HandlePacket(Pkt(Kind::kMessage, "b")).IgnoreError();
     s.Recv().IgnoreError();
     s.Recv().IgnoreError();
-    ctx.Check(sink.flushes == 1, absl::StrCat(sink.flushes, " flushes"));
-    ctx.Check(s.Send("x").ok() && sink.sent.back().flush, "Send must flush");
+    ctx.Check(sink.first_recvs == 1, absl::StrCat(sink.first_recvs, " first receives"));
+    ctx.Check(s.Send("x").ok() && sink.sent.back().follows == StreamSink::Follows::kNothing,
+              "Send must not wait for anything to follow");
     ctx.Check(s.SendLast("y").ok(), "send last");
-    ctx.Check(!sink.sent[1].flush && sink.sent[2].kind == Kind::kCloseSend && sink.sent[2].flush,
-              "SendLast must buffer the message and flush with CloseSend");
+    ctx.Check(sink.sent[1].follows == StreamSink::Follows::kCloseSend &&
+                  sink.sent[2].kind == Kind::kCloseSend &&
+                  sink.sent[2].follows == StreamSink::Follows::kNothing,
+              "SendLast's message must announce the CloseSend that follows it");
     ctx.Check(sink.sent[0].message == 1 && sink.sent[2].message == 3, "message IDs in order from 1");
+  });
+}
+
+// A stream that sent first has nothing held back: its Recv is not a first receive.
+TEST(StreamTest, RecvAfterASendIsNotAFirstRecv) {
+  RunSim([](sim::SimContext& ctx, Stream& s, FakeSink& sink) {
+    ctx.Check(s.Send("x").ok(), "send");
+    s.HandlePacket(Pkt(Kind::kMessage, "a")).IgnoreError();
+    ctx.Check(s.Recv().ok(), "recv");
+    ctx.Check(sink.first_recvs == 0, absl::StrCat(sink.first_recvs, " first receives"));
   });
 }
 
@@ -205,10 +220,10 @@ TEST(StreamTest, CancelBeatsTheTransportErrorOfABlockedClose) {
     sink.fail_with = absl::UnavailableError("transport: connection reset");
     absl::Status closed;
     Signal done(ctx.env());
-    ctx.env().scheduler().Spawn("closer", [&] {
+    DRPC_CHECK_OK(ctx.env().scheduler().Spawn("closer", [&] {
       closed = s.Close();
       done.Set();
-    });
+    }));
     while (sink.sent.empty()) ctx.env().scheduler().Yield();  // Close is now held in its write
     s.Cancel(CanceledError());
     sink.Release();
@@ -236,11 +251,11 @@ TEST(StreamTest, FinishesOnceWhenTerminatedAndIdle) {
   RunSim([](sim::SimContext& ctx, Stream& s, FakeSink& sink) {
     Signal in_recv(ctx.env());
     Signal done(ctx.env());
-    ctx.env().scheduler().Spawn("receiver", [&] {
+    DRPC_CHECK_OK(ctx.env().scheduler().Spawn("receiver", [&] {
       in_recv.Set();
       s.Recv().IgnoreError();
       done.Set();
-    });
+    }));
     in_recv.Wait("receiver started");
     s.HandlePacket(Pkt(Kind::kClose)).IgnoreError();
     ctx.Check(s.terminated() && !s.finished(), "finished before the receiver returned");
@@ -255,13 +270,13 @@ TEST(StreamTest, FullQueueHoldsTheReaderUntilTheApplicationReadsOrTheStreamEnds)
   RunSim([](sim::SimContext& ctx, Stream& s, FakeSink&) {
     int delivered = 0;
     Signal reader_done(ctx.env());
-    ctx.env().scheduler().Spawn("connection reader", [&] {
+    DRPC_CHECK_OK(ctx.env().scheduler().Spawn("connection reader", [&] {
       for (int i = 0; i < 6; ++i) {
         s.HandlePacket(Pkt(Kind::kMessage, absl::StrCat(i))).IgnoreError();
         ++delivered;
       }
       reader_done.Set();
-    });
+    }));
     SleepFor(ctx.env(), Duration::Millis(1));
     ctx.Check(delivered == 4 && s.queued_messages() == 4, absl::StrCat("delivered ", delivered));
     ctx.Check(*s.Recv() == "0", "first message");
@@ -286,16 +301,15 @@ TEST(StreamTest, PacketBufferReuseNeverCorruptsADeliveredMessage) {
     sim::RunResult r = sim::RunSeed(
         [&](sim::SimContext& ctx) {
           Env& env = ctx.env();
-          BufferPool pool(BufferPool::Limits{.max_count = 4, .max_bytes = 1 << 20,
-                                             .buffer_max_bytes = 1 << 16});
+          BufferPool pool(BufferPool::Limits{
+              .pooled_max_count = 4, .pooled_max_bytes = 1 << 20, .buffer_max_bytes = 1 << 16});
           FakeSink sink(env);
           Stream s(env, sink, 1, Stream::Role::kServer,
-                   Stream::Limits{.recv_queue_max_count = 4, .recv_queue_max_bytes = 1 << 20,
-                                  .flow_controlled = false},
+                   Stream::Limits{.recv_queue_max_count = 4, .recv_queue_max_bytes = 1 << 20},
                    &pool);
           WaitGroup wg(env);
           wg.Add(3);
-          env.scheduler().Spawn("producer", [&] {
+          DRPC_CHECK_OK(env.scheduler().Spawn("producer", [&] {
             for (int i = 0; i < 200 && !s.terminated(); ++i) {
               std::string buf = pool.Take();
               buf.assign(payload(i));
@@ -307,8 +321,8 @@ TEST(StreamTest, PacketBufferReuseNeverCorruptsADeliveredMessage) {
               pool.Give(std::move(scribble));
             }
             wg.Done();
-          });
-          env.scheduler().Spawn("consumer", [&] {
+          }));
+          DRPC_CHECK_OK(env.scheduler().Spawn("consumer", [&] {
             std::string m;
             for (int i = 0;; ++i) {
               absl::Status st = s.RecvInto(&m);
@@ -321,12 +335,12 @@ TEST(StreamTest, PacketBufferReuseNeverCorruptsADeliveredMessage) {
               ctx.Check(m == payload(i), absl::StrCat("message ", i, " changed after delivery"));
             }
             wg.Done();
-          });
-          env.scheduler().Spawn("canceller", [&] {
+          }));
+          DRPC_CHECK_OK(env.scheduler().Spawn("canceller", [&] {
             for (uint64_t n = ctx.Choose("cancel after", 400); n > 0; --n) env.scheduler().Yield();
             s.Cancel(CanceledError());
             wg.Done();
-          });
+          }));
           wg.Wait();
           ctx.Check(pool.free_count() <= 4, "pool over its bound");
         },

@@ -100,29 +100,12 @@ void Mutex::Lock() {
   while (owner_ != self) waiters_.Wait(name_);
 }
 
-bool Mutex::TryLock() {
-  if (owner_ != nullptr) return false;
-  owner_ = CurrentFiber(waiters_.env(), "Mutex::TryLock");
-  return true;
-}
-
 void Mutex::Unlock() {
   DRPC_CHECK(HeldByCurrent()) << "mutex " << name_ << " unlocked by a fiber that does not hold it";
   // Hand-off to the first waiter: FIFO fairness, and no barging by a fiber that happens to run
   // before the woken waiter.
   owner_ = waiters_.front();
   waiters_.WakeOne();
-}
-
-// --- CondVar ----------------------------------------------------------------------------------------
-
-bool CondVar::Wait(Mutex& mu, absl::string_view reason, Instant deadline) {
-  // Cooperative scheduling: no other fiber runs between Unlock and the park inside Wait, so a
-  // Signal cannot slip in between and be lost.
-  mu.Unlock();
-  const bool woken = waiters_.Wait(reason, deadline);
-  mu.Lock();
-  return woken;
 }
 
 // --- Signal -----------------------------------------------------------------------------------------

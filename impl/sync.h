@@ -7,8 +7,7 @@
 //
 //   Mutex mu(env);                    Signal done(env);
 //   { MutexLock l(mu); ... }          done.Set(absl::CancelledError("context canceled"));
-//   CondVar cv(env);                  size_t which = WaitAny({&done, &closed}, "call");
-//   BoundedQueue<Packet> q(env, 256); WaitGroup wg(env);
+//   WaitGroup wg(env);                size_t which = WaitAny({&done, &closed}, "call");
 //
 // Destructors never block; destroying a primitive with parked waiters is a bug (checked).
 #ifndef DRPC_IMPL_SYNC_H_
@@ -70,7 +69,6 @@ class Mutex {
   explicit Mutex(Env& env, absl::string_view name = "mutex") : waiters_(env), name_(name) {}
   ~Mutex();
   void Lock();
-  bool TryLock();
   void Unlock();
   bool held() const { return owner_ != nullptr; }
   bool HeldByCurrent() const;
@@ -90,21 +88,6 @@ class MutexLock {
 
  private:
   Mutex* mu_;
-};
-
-// A condition variable for Mutex. Wait may return spuriously.
-class CondVar {
- public:
-  explicit CondVar(Env& env) : waiters_(env) {}
-  // Atomically (no other fiber runs in between) releases `mu`, waits, and re-acquires `mu`.
-  // Returns false if `deadline` passed first; a Signal that chose this waiter wins over a deadline
-  // passing at the same time (see WaitList::Wait).
-  bool Wait(Mutex& mu, absl::string_view reason, Instant deadline = Instant::Infinite());
-  void Signal() { waiters_.WakeOne(); }
-  void SignalAll() { waiters_.WakeAll(); }
-
- private:
-  WaitList waiters_;
 };
 
 // A one-shot event carrying a status, like Go drpc's drpcsignal: the first Set wins, later Sets are
@@ -163,84 +146,6 @@ class WaitGroup {
  private:
   WaitList waiters_;
   int count_ = 0;
-};
-
-// A FIFO queue with a fixed capacity. Push blocks while full, Pop while empty. Close(status) wakes
-// everyone: Push then fails with the status; Pop first drains what is queued, then returns it.
-template <typename T>
-class BoundedQueue {
- public:
-  BoundedQueue(Env& env, size_t capacity, absl::string_view name = "queue")
-      : not_full_(env), not_empty_(env), capacity_(capacity), name_(name) {
-    DRPC_CHECK_GT(capacity, 0u);
-  }
-
-  absl::Status Push(T value) {
-    while (!closed_ && items_.size() >= capacity_) not_full_.Wait(name_);
-    if (closed_) return close_status_;
-    items_.push_back(std::move(value));
-    not_empty_.WakeOne();
-    return absl::OkStatus();
-  }
-
-  // False (value untouched) if full or closed.
-  bool TryPush(T& value) {
-    if (closed_ || items_.size() >= capacity_) return false;
-    items_.push_back(std::move(value));
-    not_empty_.WakeOne();
-    return true;
-  }
-
-  absl::StatusOr<T> Pop(Instant deadline = Instant::Infinite()) {
-    while (items_.empty() && !closed_) {
-      if (!not_empty_.Wait(name_, deadline)) {
-        return absl::DeadlineExceededError("queue pop deadline exceeded");
-      }
-    }
-    if (items_.empty()) return close_status_;
-    T value = std::move(items_.front());
-    items_.pop_front();
-    not_full_.WakeOne();
-    return value;
-  }
-
-  std::optional<T> TryPop() {
-    if (items_.empty()) return std::nullopt;
-    T value = std::move(items_.front());
-    items_.pop_front();
-    not_full_.WakeOne();
-    return value;
-  }
-
-  // The first Close wins; its status must not be OK.
-  void Close(absl::Status status) {
-    DRPC_CHECK(!status.ok());
-    if (closed_) return;
-    closed_ = true;
-    close_status_ = std::move(status);
-    not_full_.WakeAll();
-    not_empty_.WakeAll();
-  }
-
-  // Drops queued items (e.g. a locally terminated stream discards unread messages).
-  void Clear() {
-    items_.clear();
-    not_full_.WakeAll();
-  }
-
-  size_t size() const { return items_.size(); }
-  size_t capacity() const { return capacity_; }
-  bool closed() const { return closed_; }
-  const absl::Status& close_status() const { return close_status_; }
-
- private:
-  WaitList not_full_;
-  WaitList not_empty_;
-  std::deque<T> items_;
-  size_t capacity_;
-  absl::string_view name_;
-  bool closed_ = false;
-  absl::Status close_status_;
 };
 
 }  // namespace drpc

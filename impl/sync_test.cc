@@ -10,6 +10,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "proto/base/check.h"
 #include "sim/simulation.h"
 
 namespace drpc {
@@ -89,7 +90,7 @@ TEST(SyncTest, MutexExcludesAcrossBlockingCriticalSections) {
     int total = 0;
     for (int i = 0; i < 5; ++i) {
       wg.Add();
-      env.scheduler().Spawn(absl::StrCat("worker ", i), [&] {
+      DRPC_CHECK_OK(env.scheduler().Spawn(absl::StrCat("worker ", i), [&] {
         for (int k = 0; k < 10; ++k) {
           MutexLock lock(mu);
           ctx.Check(++inside == 1, "two fibers inside the critical section");
@@ -98,7 +99,7 @@ TEST(SyncTest, MutexExcludesAcrossBlockingCriticalSections) {
           --inside;
         }
         wg.Done();
-      });
+      }));
     }
     wg.Wait();
     ctx.Check(total == 50, "lost increments");
@@ -117,11 +118,11 @@ TEST(SyncTest, MutexHandsOwnershipToWaitersInArrivalOrder) {
         mu.Lock();
         for (int i = 0; i < 4; ++i) {
           wg.Add();
-          env.scheduler().Spawn(absl::StrCat("waiter ", i), [&, i] {
+          DRPC_CHECK_OK(env.scheduler().Spawn(absl::StrCat("waiter ", i), [&, i] {
             MutexLock lock(mu);
             order.push_back(i);
             wg.Done();
-          });
+          }));
         }
         env.scheduler().Yield();  // let every waiter queue up
         mu.Unlock();
@@ -132,39 +133,13 @@ TEST(SyncTest, MutexHandsOwnershipToWaitersInArrivalOrder) {
   EXPECT_TRUE(r.ok()) << r.message;
 }
 
-TEST(SyncTest, CondVarWaitReturnsAfterSignalWithTheLockHeld) {
-  RunOnSim([](SimContext& ctx) {
-    Env& env = ctx.env();
-    Mutex mu(env);
-    CondVar cv(env);
-    bool ready = false;
-    WaitGroup wg(env);
-    wg.Add();
-    env.scheduler().Spawn("waiter", [&] {
-      MutexLock lock(mu);
-      while (!ready) cv.Wait(mu, "waiting for ready");
-      ctx.Check(mu.HeldByCurrent(), "Wait returned without the lock");
-      wg.Done();
-    });
-    SleepFor(env, Duration::Millis(1));
-    {
-      MutexLock lock(mu);
-      ready = true;
-      cv.SignalAll();
-    }
-    wg.Wait();
-  });
-}
-
 TEST(SyncTest, WaitsWithDeadlinesTimeOutAtExactlyTheDeadline) {
   RunOnSim([](SimContext& ctx) {
     Env& env = ctx.env();
-    Mutex mu(env);
-    CondVar cv(env);
+    WaitList nobody_wakes(env);
     const Instant start = env.clock().Now();
-    MutexLock lock(mu);
     // Wait may return early (spurious wake-up); only a false return means the deadline passed.
-    while (cv.Wait(mu, "nobody signals", start + Duration::Millis(7))) {
+    while (nobody_wakes.Wait("nobody wakes", start + Duration::Millis(7))) {
       ctx.Check(env.clock().Now() - start < Duration::Millis(7), "woken after the deadline");
     }
     ctx.Check(env.clock().Now() - start == Duration::Millis(7), "timed out at the wrong time");
@@ -182,11 +157,11 @@ TEST(SyncTest, SignalFirstSetWinsAndEveryWaiterSeesItsStatus) {
     int saw_cancelled = 0;
     for (int i = 0; i < 3; ++i) {
       wg.Add();
-      env.scheduler().Spawn(absl::StrCat("waiter ", i), [&] {
+      DRPC_CHECK_OK(env.scheduler().Spawn(absl::StrCat("waiter ", i), [&] {
         sig.Wait("waiting for the signal");
         if (absl::IsCancelled(sig.status())) ++saw_cancelled;
         wg.Done();
-      });
+      }));
     }
     env.scheduler().Yield();
     ctx.Check(sig.Set(absl::CancelledError("first")), "first Set must win");
@@ -223,11 +198,11 @@ TEST(SyncTest, WaitAnyReturnsTheFirstSetSignalInListOrder) {
   RunOnSim([](SimContext& ctx) {
     Env& env = ctx.env();
     Signal a(env), b(env), c(env);
-    env.scheduler().Spawn("setter", [&] {
+    DRPC_CHECK_OK(env.scheduler().Spawn("setter", [&] {
       SleepFor(env, Duration::Millis(2));
       c.Set();
       b.Set();
-    });
+    }));
     const size_t which = WaitAny({&a, &b, &c}, "waiting for any");
     // The setter sets both before the waiter runs again; list order breaks the tie.
     ctx.Check(which == 1, absl::StrCat("WaitAny returned ", which));
@@ -243,106 +218,37 @@ TEST(SyncTest, WaitGroupWaitsForEveryDone) {
     int done = 0;
     for (int i = 0; i < 6; ++i) {
       wg.Add();
-      env.scheduler().Spawn(absl::StrCat("task ", i), [&, i] {
+      DRPC_CHECK_OK(env.scheduler().Spawn(absl::StrCat("task ", i), [&, i] {
         SleepFor(env, Duration::Micros(10 * i));
         ++done;
         wg.Done();
-      });
+      }));
     }
     wg.Wait();
     ctx.Check(done == 6, "Wait returned early");
   });
 }
 
-TEST(SyncTest, BoundedQueueBlocksProducersWhenFullAndKeepsOrder) {
-  RunOnSim([](SimContext& ctx) {
-    Env& env = ctx.env();
-    BoundedQueue<int> q(env, 2);
-    int max_size = 0;
-    env.scheduler().Spawn("producer", [&] {
-      for (int i = 0; i < 20; ++i) {
-        ctx.Check(q.Push(i).ok(), "push failed");
-        max_size = std::max<int>(max_size, static_cast<int>(q.size()));
-      }
-      q.Close(absl::OutOfRangeError("EOF"));
-    });
-    for (int expect = 0;; ++expect) {
-      absl::StatusOr<int> v = q.Pop();
-      if (!v.ok()) {
-        ctx.Check(absl::IsOutOfRange(v.status()) && expect == 20, "wrong end of queue");
-        break;
-      }
-      ctx.Check(*v == expect, "queue reordered items");
-    }
-    ctx.Check(max_size <= 2, "queue exceeded its capacity");
-  });
-}
-
-TEST(SyncTest, ClosedQueueDrainsThenReportsAndRejectsPushes) {
-  RunOnSim([](SimContext& ctx) {
-    Env& env = ctx.env();
-    BoundedQueue<std::string> q(env, 4);
-    ctx.Check(q.Push("a").ok() && q.Push("b").ok(), "push");
-    q.Close(absl::CancelledError("closed"));
-    ctx.Check(absl::IsCancelled(q.Push("c")), "push after close must fail with the close status");
-    std::string c = "c";
-    ctx.Check(!q.TryPush(c) && c == "c", "TryPush after close");
-    ctx.Check(*q.Pop() == "a" && *q.Pop() == "b", "queued items must drain after close");
-    ctx.Check(absl::IsCancelled(q.Pop().status()), "then the close status");
-  });
-}
-
-TEST(SyncTest, QueuePopWithDeadlineTimesOut) {
-  RunOnSim([](SimContext& ctx) {
-    Env& env = ctx.env();
-    BoundedQueue<int> q(env, 1);
-    absl::StatusOr<int> v = q.Pop(env.clock().Now() + Duration::Millis(4));
-    ctx.Check(absl::IsDeadlineExceeded(v.status()), "pop should time out");
-  });
-}
-
-// The push's timer is scheduled before the waiter's deadline timer, at the same instant: in one
-// batch the push wakes (and so chooses) the waiter, then its deadline timer fires as well. The
-// wake-up must win, or the item sits in the queue while Pop reports a timeout.
-TEST(SyncTest, QueuePopWokenAtItsDeadlineTakesTheItem) {
+// The waker's timer is scheduled before the waiter's deadline timer, at the same instant: in one
+// batch the waker wakes (and so chooses) the waiter, then its deadline timer fires as well. The
+// wake-up must win: the waker chose this waiter and no other, so reporting a timeout would lose
+// it (an item left in a queue, a signal nobody sees).
+TEST(SyncTest, AWakeUpAtTheDeadlineWinsOverTheTimeout) {
   const RunResult r = sim::RunSeed(
       [](SimContext& ctx) {
         BatchingClock clock(ctx.env().clock());
         Env env(clock, ctx.env().scheduler(), ctx.env().chaos());
-        BoundedQueue<int> q(env, 4);
+        WaitList waiters(env);
+        int wakes = 0;
         const Instant deadline = clock.Now() + Duration::Millis(5);
         clock.ScheduleAt(deadline, [&] {
-          int v = 7;
-          ctx.Check(q.TryPush(v), "push");
+          ++wakes;
+          waiters.WakeOne();
         });
-        absl::StatusOr<int> got = q.Pop(deadline);
-        ctx.Check(got.ok() && *got == 7,
-                  absl::StrCat("the wake-up was swallowed: Pop returned ", got.status().ToString(),
-                               " with ", q.size(), " item(s) queued"));
-      },
-      1, RunOptions{});
-  EXPECT_TRUE(r.ok()) << sim::FailureClassName(r.failure) << ": " << r.message;
-}
-
-// Same race on a CondVar: the Signal chose this waiter (and no other), so Wait must report the
-// wake-up rather than a timeout.
-TEST(SyncTest, CondVarWaitSignalledAtItsDeadlineReportsTheWakeUp) {
-  const RunResult r = sim::RunSeed(
-      [](SimContext& ctx) {
-        BatchingClock clock(ctx.env().clock());
-        Env env(clock, ctx.env().scheduler(), ctx.env().chaos());
-        Mutex mu(env);
-        CondVar cv(env);
-        int signals = 0;
-        const Instant deadline = clock.Now() + Duration::Millis(5);
-        clock.ScheduleAt(deadline, [&] {
-          ++signals;
-          cv.Signal();
-        });
-        MutexLock lock(mu);
         bool woken = true;
-        while (signals == 0 && woken) woken = cv.Wait(mu, "waiting for the signal", deadline);
-        ctx.Check(woken, "a CondVar::Wait chosen by Signal reported a timeout");
+        while (wakes == 0 && woken) woken = waiters.Wait("waiting for the wake-up", deadline);
+        ctx.Check(woken, "a Wait chosen by WakeOne reported a timeout");
+        ctx.Check(wakes == 1, "returned before the wake-up");
       },
       1, RunOptions{});
   EXPECT_TRUE(r.ok()) << sim::FailureClassName(r.failure) << ": " << r.message;

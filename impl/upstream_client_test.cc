@@ -10,7 +10,8 @@
 #include "impl/conn.h"
 #include "impl/errors.h"
 #include "impl/sync.h"
-#include "impl/testing/wire_harness.h"
+#include "sim/testing/wire_harness.h"
+#include "proto/base/check.h"
 #include "proto/error_codec.h"
 #include "proto/metadata.h"
 #include "proto/splitter.h"
@@ -44,10 +45,10 @@ TEST(UpstreamClientTest, UnaryCallWritesGoBytesInOneWriteThenClose) {
     ctx.metadata()["key"] = "value";
     absl::StatusOr<std::string> reply;
     Signal done(env);
-    env.scheduler().Spawn("caller", [&] {
+    DRPC_CHECK_OK(env.scheduler().Spawn("caller", [&] {
       reply = c.conn.Invoke(ctx, "/pkg.Svc/Echo", "hi");
       done.Set();
-    });
+    }));
     std::string want;
     absl::StrAppend(&want, absl::HexStringToBytes("0F01010E0A0C0A036B6579120576616C7565"),
                     absl::HexStringToBytes("0301020D2F706B672E5376632F4563686F"),
@@ -97,10 +98,10 @@ TEST(UpstreamClientTest, FirstRecvFlushesACorkedInvoke) {
     absl::StatusOr<std::shared_ptr<RpcStream>> s = c.conn.NewStream(ctx, "/pkg.Svc/ServerStream");
     absl::StatusOr<std::string> got;
     Signal done(env);
-    env.scheduler().Spawn("receiver", [&] {
+    DRPC_CHECK_OK(env.scheduler().Spawn("receiver", [&] {
       got = (*s)->Recv();
       done.Set();
-    });
+    }));
     RawFrame invoke = Read(c);
     c.sim.Check(invoke == F(Kind::kInvoke, 1, 1, "/pkg.Svc/ServerStream"), invoke.ToString());
     c.sim.Check(c.server.Write({F(Kind::kMessage, 1, 1, "r0")}).ok(), "reply");
@@ -166,10 +167,10 @@ TEST(UpstreamClientTest, SoftCancelSendsControlCancelAndKeepsTheConnection) {
     CallContext ctx(env);
     absl::StatusOr<std::string> reply;
     Signal done(env);
-    env.scheduler().Spawn("caller", [&] {
+    DRPC_CHECK_OK(env.scheduler().Spawn("caller", [&] {
       reply = c.conn.Invoke(ctx, "/interop.Echo/Slow", "x");
       done.Set();
-    });
+    }));
     for (int i = 0; i < 3; ++i) Read(c);  // Invoke, Message, CloseSend
     ctx.Cancel();
     done.Wait("caller");
@@ -181,10 +182,10 @@ TEST(UpstreamClientTest, SoftCancelSendsControlCancelAndKeepsTheConnection) {
     // The connection stays usable: the next call is stream 2.
     CallContext next(env);
     Signal done2(env);
-    env.scheduler().Spawn("caller 2", [&] {
+    DRPC_CHECK_OK(env.scheduler().Spawn("caller 2", [&] {
       reply = c.conn.Invoke(next, "/interop.Echo/Unary", "again");
       done2.Set();
-    });
+    }));
     RawFrame invoke = Read(c);
     c.sim.Check(invoke == F(Kind::kInvoke, 2, 1, "/interop.Echo/Unary"), invoke.ToString());
     Read(c);
@@ -201,10 +202,10 @@ TEST(UpstreamClientTest, HardCancelClosesTheTransportAndSendsNothing) {
     CallContext ctx(env);
     absl::StatusOr<std::string> reply;
     Signal done(env);
-    env.scheduler().Spawn("caller", [&] {
+    DRPC_CHECK_OK(env.scheduler().Spawn("caller", [&] {
       reply = c.conn.Invoke(ctx, "/interop.Echo/Slow", "x");
       done.Set();
-    });
+    }));
     for (int i = 0; i < 3; ++i) Read(c);
     ctx.Cancel();
     done.Wait("caller");
@@ -285,10 +286,10 @@ TEST(UpstreamClientTest, RemoteErrorCarriesCodeAndTextAndNoCloseFollows) {
     CallContext ctx(env);
     absl::StatusOr<std::string> reply;
     Signal done(env);
-    env.scheduler().Spawn("caller", [&] {
+    DRPC_CHECK_OK(env.scheduler().Spawn("caller", [&] {
       reply = c.conn.Invoke(ctx, "/interop.Echo/Fail", "x");
       done.Set();
-    });
+    }));
     for (int i = 0; i < 3; ++i) Read(c);
     c.sim.Check(c.server.WriteBytes(absl::HexStringToBytes("0701010C000000000000000C626F6F6D")).ok(), "w");
     done.Wait("caller");
@@ -305,10 +306,10 @@ TEST(UpstreamClientTest, ShortErrorBodyGetsGosNote) {
     CallContext ctx(env);
     absl::StatusOr<std::string> reply;
     Signal done(env);
-    env.scheduler().Spawn("caller", [&] {
+    DRPC_CHECK_OK(env.scheduler().Spawn("caller", [&] {
       reply = c.conn.Invoke(ctx, "/interop.Echo/Fail", "x");
       done.Set();
-    });
+    }));
     for (int i = 0; i < 3; ++i) Read(c);
     c.sim.Check(c.server.Write({F(Kind::kError, 1, 1, "abc")}).ok(), "w");
     done.Wait("caller");
@@ -324,10 +325,10 @@ TEST(UpstreamClientTest, NilUnaryResponseIsEof) {
     CallContext ctx(env);
     absl::StatusOr<std::string> reply;
     Signal done(env);
-    env.scheduler().Spawn("caller", [&] {
+    DRPC_CHECK_OK(env.scheduler().Spawn("caller", [&] {
       reply = c.conn.Invoke(ctx, "/interop.Echo/Unary", "x");
       done.Set();
-    });
+    }));
     for (int i = 0; i < 3; ++i) Read(c);
     c.sim.Check(c.server.Write({F(Kind::kCloseSend, 1, 1)}).ok(), "w");
     done.Wait("caller");
@@ -411,10 +412,10 @@ TEST(UpstreamClientTest, ServerGoneIsAClosedErrorNotCanceled) {
     CallContext ctx(env);
     absl::StatusOr<std::string> reply;
     Signal done(env);
-    env.scheduler().Spawn("caller", [&] {
+    DRPC_CHECK_OK(env.scheduler().Spawn("caller", [&] {
       reply = c.conn.Invoke(ctx, "/interop.Echo/Unary", "x");
       done.Set();
-    });
+    }));
     for (int i = 0; i < 3; ++i) Read(c);
     c.server.Close();
     done.Wait("caller");

@@ -3,10 +3,11 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "impl/errors.h"
+#include "impl/situations.h"
+#include "impl/tunables.h"
 #include "proto/base/check.h"
 #include "proto/error_codec.h"
 #include "proto/limits.h"
@@ -14,16 +15,6 @@
 #include "proto/splitter.h"
 
 namespace drpc {
-namespace {
-
-// Assembler errors already read "protocol error: ..."; keep the text, add the error class.
-absl::Status AsProtocolError(const absl::Status& s) {
-  absl::string_view m = s.message();
-  absl::ConsumePrefix(&m, "protocol error: ");
-  return ProtocolError(m);
-}
-
-}  // namespace
 
 UpstreamManager::UpstreamManager(Env& env, std::unique_ptr<Transport> transport, Role role,
                                  const Options& options)
@@ -31,37 +22,17 @@ UpstreamManager::UpstreamManager(Env& env, std::unique_ptr<Transport> transport,
       assembler_(UpstreamAssembler::Options{.packet_max_bytes = options.packet_max_bytes,
                                             .buffers = &buffer_pool()}),
       write_mu_(env, "connection write lock"),
-      terminal_writes_done_(env),
-      accept_waiters_(env) {}
+      terminal_writes_done_(env) {
+  DRPC_CHECK(!options.mux);
+}
 
 UpstreamManager::~UpstreamManager() = default;
 
-std::shared_ptr<Stream> UpstreamManager::MakeStream(uint64_t id, Stream::Role role) {
-  return std::make_shared<Stream>(
-      *env_, static_cast<StreamSink&>(*this), id, role,
-      Stream::Limits{.recv_queue_max_count = options_.recv_queue_max_count,
-                     .recv_queue_max_bytes = options_.recv_queue_max_bytes,
-                     .flow_controlled = false,
-                     .recv_stall_timeout = options_.recv_stall_timeout,
-                     .observer = options_.observer},
-      &buffer_pool());
-}
-
 // --- Client ---------------------------------------------------------------------------------------
 
-absl::StatusOr<std::shared_ptr<Stream>> UpstreamManager::NewClientStream(CallContext& ctx,
-                                                                         absl::string_view rpc) {
-  if (ctx.done()) return ctx.err();
-  if (rpc.size() > limits::kRpcNameMaxBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("rpc name of ", rpc.size(), " bytes exceeds ",
-                                                   limits::kRpcNameMaxBytes));
-  }
-  // Encode before taking a stream ID: a failure must not leave a stream behind (spec §9.1).
-  const std::string metadata = EncodeMetadata(ctx.metadata());
-  if (metadata.size() > limits::kMetadataMaxBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("metadata of ", metadata.size(),
-                                                   " bytes exceeds ", limits::kMetadataMaxBytes));
-  }
+absl::StatusOr<std::shared_ptr<Stream>> UpstreamManager::OpenClientStream(CallContext& ctx,
+                                                                          absl::string_view rpc,
+                                                                          std::string metadata) {
   // One stream at a time: wait until the previous one finished and its Cancel, if any, is out.
   // Both conditions are checked together: the previous stream can be soft-cancelled while we wait
   // for it to finish, and its Cancel must then still reach the wire before our Invoke.
@@ -69,7 +40,7 @@ absl::StatusOr<std::shared_ptr<Stream>> UpstreamManager::NewClientStream(CallCon
     if (ctx.done()) return ctx.err();
     if (terminated()) return StreamErrorFor(Stream::Role::kClient, closed().status());
     if (terminal_writes_in_flight_ > 0) {
-      env_->chaos().Reach("upstream.next_stream_waited_for_a_cancel_to_be_written");
+      env_->chaos().Reach(situations::kUpstreamNextStreamWaitedForACancelToBeWritten);
       terminal_writes_done_.Wait("client: waiting for a soft cancel to be written");
       continue;
     }
@@ -79,8 +50,11 @@ absl::StatusOr<std::shared_ptr<Stream>> UpstreamManager::NewClientStream(CallCon
             "client: waiting for the previous stream to finish");
   }
   if (terminated()) return StreamErrorFor(Stream::Role::kClient, closed().status());
+  // A finished stream is terminated: nothing of it can reach the wire any more.
+  DRPC_CHECK(current_ == nullptr || current_->terminated());
 
-  std::shared_ptr<Stream> stream = MakeStream(++last_client_stream_id_, Stream::Role::kClient);
+  std::shared_ptr<Stream> stream = MakeStream(++last_client_stream_id_, Stream::Role::kClient,
+                                              /*flow_window_bytes=*/0);
   current_ = stream;
   {
     // Corked: the metadata and Invoke wait in the buffer for the stream's first Send/Recv/close.
@@ -100,19 +74,8 @@ absl::StatusOr<std::shared_ptr<Stream>> UpstreamManager::NewClientStream(CallCon
       return s;
     }
   }
-  WatchContext(ctx, stream);
+  WatchContext(ctx, stream, "upstream.notice_cancel_late");
   return stream;
-}
-
-void UpstreamManager::WatchContext(CallContext& ctx, const std::shared_ptr<Stream>& stream) {
-  std::weak_ptr<Stream> weak = stream;
-  const Signal::CallbackId id = ctx.done_signal().OnSet([this, weak](const absl::Status& reason) {
-    watch_.reset();
-    RunNowOrLate("upstream.notice_cancel_late", [this, weak, reason] {
-      if (std::shared_ptr<Stream> s = weak.lock()) OnContextDone(s, reason);
-    });
-  });
-  if (id != 0) watch_ = Watch{&ctx, id, stream->id()};
 }
 
 // Spec §7.7: what cancelling an active call does in upstream mode. Runs inside whatever cancelled
@@ -132,7 +95,7 @@ void UpstreamManager::OnContextDone(const std::shared_ptr<Stream>& stream,
     // Nothing of the stream reached the wire, so the peer never heard of it: drop its corked
     // bytes and send nothing, in either cancel mode. No fiber holds write_mu_, and none runs while
     // this does, so the buffer can be touched without taking it (this may run outside a fiber).
-    env_->chaos().Reach("upstream.cancel_of_a_corked_stream_sent_nothing");
+    env_->chaos().Reach(situations::kUpstreamCancelOfACorkedStreamSentNothing);
     DiscardIfCorkedLocked(*stream);
     return;
   }
@@ -143,8 +106,8 @@ void UpstreamManager::OnContextDone(const std::shared_ptr<Stream>& stream,
   // Hard cancel, or a soft cancel that found a write in progress (Go's "busy"): the peer is in the
   // middle of the call, and closing the connection is the only way left to tell it (spec §7.7).
   // Checking "finished" only after Cancel would be wrong: Cancel itself finishes an idle stream.
-  env_->chaos().Reach(options_.soft_cancel ? "upstream.soft_cancel_found_a_write_in_progress"
-                                           : "upstream.hard_cancel_closed_the_connection");
+  env_->chaos().Reach(options_.soft_cancel ? situations::kUpstreamSoftCancelFoundAWriteInProgress
+                                           : situations::kUpstreamHardCancelClosedTheConnection);
   Terminate(ClosedError(options_.soft_cancel
                             ? "connection closed: soft cancel found a write in progress"
                             : "connection closed by a hard cancel",
@@ -154,22 +117,32 @@ void UpstreamManager::OnContextDone(const std::shared_ptr<Stream>& stream,
 void UpstreamManager::WriteTerminalAsync(std::shared_ptr<Stream> stream, Kind kind,
                                          std::string data, bool control) {
   ++terminal_writes_in_flight_;
-  SpawnFiber(absl::StrCat("write ", KindName(kind), " for stream ", stream->id()),
-             [this, stream, kind, data = std::move(data), control] {
-               absl::Status s;
-               {
-                 MutexLock lock(write_mu_);
-                 if (!DiscardIfCorkedLocked(*stream)) {
-                   s = AppendLocked(*stream, kind, data, control, FlushMode::kNow);
-                 }
-               }
-               --terminal_writes_in_flight_;
-               terminal_writes_done_.WakeAll();
-               if (!s.ok()) {
-                 Terminate(ClosedError(
-                     absl::StrCat("connection closed: sending ", KindName(kind), " failed"), s));
-               }
-             });
+  absl::Status spawned = SpawnFiber(
+      absl::StrCat("write ", KindName(kind), " for stream ", stream->id()),
+      [this, stream, kind, data = std::move(data), control] {
+        absl::Status s;
+        {
+          MutexLock lock(write_mu_);
+          if (!DiscardIfCorkedLocked(*stream)) {
+            s = AppendLocked(*stream, kind, data, control, FlushMode::kNow);
+          }
+        }
+        --terminal_writes_in_flight_;
+        terminal_writes_done_.WakeAll();
+        if (!s.ok()) {
+          Terminate(ClosedError(
+              absl::StrCat("connection closed: sending ", KindName(kind), " failed"), s));
+        }
+      });
+  if (spawned.ok()) return;
+  // No fiber to write the packet (out of stacks): closing the connection is the one way left to
+  // tell the peer, as a hard cancel does.
+  --terminal_writes_in_flight_;
+  terminal_writes_done_.WakeAll();
+  Terminate(ClosedError(
+      absl::StrCat("connection closed: no fiber to send ", KindName(kind), " for stream ",
+                   stream->id()),
+      spawned));
 }
 
 bool UpstreamManager::DiscardIfCorkedLocked(const Stream& stream) {
@@ -183,22 +156,9 @@ bool UpstreamManager::DiscardIfCorkedLocked(const Stream& stream) {
 
 // --- Server ---------------------------------------------------------------------------------------
 
-absl::StatusOr<IncomingStream> UpstreamManager::AcceptStream(Instant deadline) {
-  for (;;) {
-    // An Error the reader queued for the previous stream goes out before this stream's frames.
-    while (terminal_writes_in_flight_ > 0 && !terminated()) {
-      terminal_writes_done_.Wait("server: waiting for an Error to be written");
-    }
-    while (!accept_queue_.empty()) {
-      IncomingStream in = std::move(accept_queue_.front());
-      accept_queue_.pop_front();
-      if (!in.stream->terminated()) return in;  // cancelled by a newer Invoke: skip it
-    }
-    if (terminated()) return closed().status();
-    if (!accepting()) return accepting_status();
-    if (!accept_waiters_.Wait("server: waiting for an Invoke", deadline)) {
-      return absl::DeadlineExceededError("inactivity timeout: no Invoke arrived in time");
-    }
+void UpstreamManager::BeforeAccept() {
+  while (terminal_writes_in_flight_ > 0 && !terminated()) {
+    terminal_writes_done_.Wait("server: waiting for an Error to be written");
   }
 }
 
@@ -226,63 +186,62 @@ absl::Status UpstreamManager::OnNewStreamPacket(Packet packet) {
     // packet for a stream that does not exist yet is dropped instead.
     return absl::OkStatus();
   }
-  if (role() == Role::kClient) {
-    return ProtocolError(absl::StrCat("server sent ", KindName(packet.kind), " for stream ",
-                                      packet.id.stream));
-  }
+  if (absl::Status s = CheckPeerMayInvoke(packet.kind, packet.id.stream); !s.ok()) return s;
   // A new RPC implicitly ends the previous one (spec §8.2 step 3).
   if (current_ != nullptr && !current_->terminated()) {
-    env_->chaos().Reach("upstream.new_invoke_cancelled_the_current_stream");
+    env_->chaos().Reach(situations::kUpstreamNewInvokeCancelledTheCurrentStream);
     current_->Cancel(CanceledError());
   }
   if (packet.kind == Kind::kInvokeMetadata) {
-    absl::StatusOr<Metadata> md = DecodeMetadata(packet.data);
-    if (!md.ok()) {
-      return ProtocolError(absl::StrCat("stream ", packet.id.stream, ": ", md.status().message()));
-    }
+    absl::StatusOr<Metadata> md = DecodeInvokeMetadata(packet);
+    if (!md.ok()) return md.status();
     pending_metadata_.emplace(packet.id.stream, *std::move(md));
     return absl::OkStatus();
   }
-  if (packet.data.size() > limits::kRpcNameMaxBytes) {
-    return ProtocolError(absl::StrCat("rpc name of ", packet.data.size(), " bytes on stream ",
-                                      packet.id.stream));
-  }
+  if (absl::Status s = CheckInvokedRpc(packet); !s.ok()) return s;
   Metadata metadata;
   if (pending_metadata_.has_value() && pending_metadata_->first == packet.id.stream) {
     metadata = std::move(pending_metadata_->second);
   }
   pending_metadata_.reset();
-  std::shared_ptr<Stream> stream = MakeStream(packet.id.stream, Stream::Role::kServer);
+  // The reader checked monotonicity: a new stream's ID is above the current one's.
+  DRPC_DCHECK(current_ == nullptr || packet.id.stream > current_->id());
+  std::shared_ptr<Stream> stream =
+      MakeStream(packet.id.stream, Stream::Role::kServer, /*flow_window_bytes=*/0);
   current_ = stream;
-  accept_queue_.clear();  // anything still queued was just cancelled by this Invoke
-  if (!accepting()) {
-    Refuse(std::move(stream));
-    return absl::OkStatus();
-  }
-  accept_queue_.push_back({std::move(stream), std::move(packet.data), std::move(metadata)});
-  accept_waiters_.WakeOne();
+  DropOfferedIncoming();  // anything still queued was just cancelled by this Invoke
+  OfferIncoming({std::move(stream), std::move(packet.data), std::move(metadata)});
   return absl::OkStatus();
 }
 
-void UpstreamManager::Refuse(std::shared_ptr<Stream> stream) {
-  SpawnFiber(absl::StrCat("refuse stream ", stream->id()), [this, stream] {
+void UpstreamManager::Refuse(const std::shared_ptr<Stream>& stream) {
+  const uint64_t id = stream->id();
+  absl::Status spawned = SpawnFiber(absl::StrCat("refuse stream ", id), [this, stream] {
     stream->SendError(accepting_status()).IgnoreError();
     stream->StopReceiving();
   });
-}
-
-void UpstreamManager::RefuseQueued() {
-  for (IncomingStream& in : accept_queue_) Refuse(in.stream);
-  accept_queue_.clear();
-  accept_waiters_.WakeAll();
+  if (!spawned.ok()) {
+    // No fiber to write the Error (out of stacks): the connection ends instead of leaving the
+    // client waiting for an answer.
+    Terminate(ClosedError(absl::StrCat("connection closed: no fiber to refuse stream ", id),
+                          spawned));
+  }
 }
 
 // --- Writer (StreamSink) -------------------------------------------------------------------------
 
+void UpstreamManager::CheckRisingLocked(PacketId id) {
+  DRPC_DCHECK(write_mu_.HeldByCurrent());
+  DRPC_CHECK(id > last_sent_) << "upstream packet " << PacketIdString(id) << " after "
+                              << PacketIdString(last_sent_);
+  last_sent_ = id;
+}
+
 absl::Status UpstreamManager::AppendLocked(Stream& stream, Kind kind, absl::string_view data,
                                            bool control, FlushMode flush) {
   if (!writer_error_.ok()) return writer_error_;
-  if (flush != FlushMode::kNone && data.size() >= limits::kGatherWriteMinBytes && IsSplittableKind(kind) &&
+  if (flush != FlushMode::kNone && data.size() >= tunables::kGatherWriteMinBytes &&
+      IsSplittableKind(kind) &&
       (flush == FlushMode::kNow ||
        write_buffer_.size() + PacketWireSize(PacketId{stream.id(), stream.PeekNextMessageId()},
                                              kind, data.size(), options_.split_bytes) >=
@@ -293,8 +252,9 @@ absl::Status UpstreamManager::AppendLocked(Stream& stream, Kind kind, absl::stri
     // reach the transport in the same single call.
     return WriteGatherLocked(stream, kind, data, control);
   }
-  AppendPacket(write_buffer_, PacketId{stream.id(), stream.NextMessageId()}, kind, data, control,
-               options_.split_bytes);
+  const PacketId id{stream.id(), stream.NextMessageId()};
+  CheckRisingLocked(id);
+  AppendPacket(write_buffer_, id, kind, data, control, options_.split_bytes);
   // Chaos: flush before the buffer fills, so write boundaries fall anywhere in simulation.
   if (flush == FlushMode::kNow ||
       (flush == FlushMode::kIfFull && (write_buffer_.size() >= options_.write_buffer_bytes ||
@@ -306,8 +266,9 @@ absl::Status UpstreamManager::AppendLocked(Stream& stream, Kind kind, absl::stri
 
 absl::Status UpstreamManager::WriteGatherLocked(Stream& stream, Kind kind,
                                                 absl::string_view data, bool control) {
-  PacketSplitter splitter(PacketId{stream.id(), stream.NextMessageId()}, kind, data, control,
-                          options_.split_bytes);
+  const PacketId id{stream.id(), stream.NextMessageId()};
+  CheckRisingLocked(id);
+  PacketSplitter splitter(id, kind, data, control, options_.split_bytes);
   // Headers first (the string must not move while views into it are taken), then the pieces.
   const size_t frames = (data.size() + options_.split_bytes - 1) / options_.split_bytes;
   std::string headers;
@@ -343,7 +304,7 @@ absl::Status UpstreamManager::FlushLocked() {
   if (write_buffer_.empty()) return absl::OkStatus();
   corked_stream_ = 0;  // from here on the bytes may be on the wire
   const absl::Status s = transport().Write(write_buffer_);
-  if (write_buffer_.capacity() > limits::kWriteBufferKeepBytes) {
+  if (write_buffer_.capacity() > tunables::kWriteBufferKeepMaxBytes) {
     std::string().swap(write_buffer_);
   } else {
     write_buffer_.clear();
@@ -356,11 +317,12 @@ absl::Status UpstreamManager::FlushLocked() {
   return absl::OkStatus();
 }
 
-absl::Status UpstreamManager::SendPacket(Stream& stream, Kind kind, absl::string_view data,
-                                         bool flush) {
+absl::Status UpstreamManager::Send(Stream& stream, Kind kind, absl::string_view data,
+                                   Follows follows) {
   MutexLock lock(write_mu_);
+  // A packet the stream's CloseSend follows at once stays in the buffer for it (one write).
   return AppendLocked(stream, kind, data, /*control=*/false,
-                      flush ? FlushMode::kNow : FlushMode::kIfFull);
+                      follows == Follows::kCloseSend ? FlushMode::kIfFull : FlushMode::kNow);
 }
 
 absl::Status UpstreamManager::SendTerminal(Stream& stream, Kind kind, absl::string_view data,
@@ -370,9 +332,15 @@ absl::Status UpstreamManager::SendTerminal(Stream& stream, Kind kind, absl::stri
   return AppendLocked(stream, kind, data, /*control=*/false, FlushMode::kNow);
 }
 
-absl::Status UpstreamManager::Flush(Stream&) {
+absl::Status UpstreamManager::OnFirstRecv(Stream&) {
+  // Whatever is buffered (the corked Invoke) goes out: the peer cannot answer it otherwise.
   MutexLock lock(write_mu_);
   return FlushLocked();
+}
+
+void UpstreamManager::OnConsumed(Stream& stream, uint64_t credit) {
+  DRPC_CHECK(false) << "upstream stream " << stream.id() << " handed back " << credit
+                    << " bytes of credit: upstream streams are never flow-controlled";
 }
 
 // A stream-scoped failure found by the reader (a receive queue nobody empties). The reader must
@@ -395,10 +363,8 @@ void UpstreamManager::OnStreamError(Stream& stream, const absl::Status& error) {
 }
 
 void UpstreamManager::OnFinished(Stream& stream) {
-  if (watch_.has_value() && watch_->stream_id == stream.id() && stream.role() == Stream::Role::kClient) {
-    watch_->ctx->done_signal().RemoveCallback(watch_->id);
-    watch_.reset();
-  }
+  DRPC_CHECK(stream.terminated());
+  UnwatchContext(stream);
 }
 
 // --- Termination ----------------------------------------------------------------------------------
@@ -414,10 +380,6 @@ void UpstreamManager::TerminateStreams(const absl::Status& reason) {
   if (current_ != nullptr && !current_->terminated()) {
     current_->TerminateFromConnection(StreamErrorFor(current_->role(), reason));
   }
-  for (IncomingStream& in : accept_queue_) {
-    in.stream->TerminateFromConnection(StreamErrorFor(Stream::Role::kServer, reason));
-  }
-  accept_waiters_.WakeAll();
 }
 
 }  // namespace drpc

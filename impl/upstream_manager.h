@@ -21,7 +21,6 @@
 #ifndef DRPC_IMPL_UPSTREAM_MANAGER_H_
 #define DRPC_IMPL_UPSTREAM_MANAGER_H_
 
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,36 +30,47 @@
 
 namespace drpc {
 
-class UpstreamManager final : public Manager, private StreamSink {
+class UpstreamManager final : public Manager {
  public:
+  // `options` must be valid and select upstream mode; use CreateManager (impl/manager_factory.h).
   UpstreamManager(Env& env, std::unique_ptr<Transport> transport, Role role,
                   const Options& options);
   ~UpstreamManager() override;
 
-  absl::StatusOr<std::shared_ptr<Stream>> NewClientStream(CallContext& ctx,
-                                                          absl::string_view rpc) override;
-  absl::StatusOr<IncomingStream> AcceptStream(Instant deadline) override;
+  void RefuseStream(Stream& stream, const absl::Status& reason) override {
+    OnStreamError(stream, reason);
+    stream.StopReceiving();
+  }
   Usage usage() const override {
     return Usage{.streams = current_ != nullptr && !current_->finished() ? 1u : 0u,
                  .pending_invokes = pending_metadata_.has_value() ? 1u : 0u,
-                 .queued_writes = write_buffer_.empty() ? 0u : 1u};
+                 .queued_writes = write_buffer_.empty() ? 0u : 1u,
+                 .queued_bytes = current_ != nullptr ? current_->queued_bytes() : 0u,
+                 .pooled_bytes = buffer_pool().free_bytes()};
   }
 
  private:
   // Manager.
+  absl::StatusOr<std::shared_ptr<Stream>> OpenClientStream(CallContext& ctx,
+                                                           absl::string_view rpc,
+                                                           std::string metadata) override;
   absl::Status OnFrame(const Frame& frame) override;
+  // Answers with an Error on a fiber of its own.
+  void Refuse(const std::shared_ptr<Stream>& stream) override;
+  // An Error the reader queued for the previous stream goes out before the next one is handed out.
+  void BeforeAccept() override;
+  void OnContextDone(const std::shared_ptr<Stream>& stream, const absl::Status& reason) override;
   void StopWriter(const absl::Status& reason) override;
-  void RefuseQueued() override;
-  // Answers an invoked stream with an Error on a fiber of its own (the caller must not block).
-  void Refuse(std::shared_ptr<Stream> stream);
   void TerminateStreams(const absl::Status& reason) override;
 
   // StreamSink.
-  absl::Status SendPacket(Stream& stream, Kind kind, absl::string_view data, bool flush) override;
+  absl::Status Send(Stream& stream, Kind kind, absl::string_view data, Follows follows) override;
   absl::Status SendTerminal(Stream& stream, Kind kind, absl::string_view data,
                             const absl::Status& dropped) override;
-  absl::Status Flush(Stream& stream) override;
-  void OnConsumed(Stream&, uint64_t) override {}
+  // Writes out the corked Invoke (Go's checkRecvFlush).
+  absl::Status OnFirstRecv(Stream& stream) override;
+  // Upstream streams are never flow-controlled: never called.
+  void OnConsumed(Stream& stream, uint64_t credit) override;
   void OnStreamError(Stream& stream, const absl::Status& error) override;
   void OnFinished(Stream& stream) override;
 
@@ -79,12 +89,12 @@ class UpstreamManager final : public Manager, private StreamSink {
   // Writes the buffered bytes and all frames of one splittable packet with one Transport::WriteV,
   // the packet's data not copied. Requires write_mu_.
   absl::Status WriteGatherLocked(Stream& stream, Kind kind, absl::string_view data, bool control);
+  // The packet about to be buffered or written goes out after every earlier one: upstream IDs
+  // only rise across the connection (spec §8). Requires write_mu_.
+  void CheckRisingLocked(PacketId id);
   // If `stream` is the corked stream (nothing of it reached the wire), drops its buffered bytes
   // and returns true: then nothing at all may be sent for it. Requires write_mu_.
   bool DiscardIfCorkedLocked(const Stream& stream);
-  std::shared_ptr<Stream> MakeStream(uint64_t id, Stream::Role role);
-  void WatchContext(CallContext& ctx, const std::shared_ptr<Stream>& stream);
-  void OnContextDone(const std::shared_ptr<Stream>& stream, const absl::Status& reason);
   // Writes a terminal packet (a soft cancel's Cancel, the Error of a failed server stream) on a
   // fiber of its own, for callers that must not block; the next stream waits for it.
   void WriteTerminalAsync(std::shared_ptr<Stream> stream, Kind kind, std::string data,
@@ -94,6 +104,8 @@ class UpstreamManager final : public Manager, private StreamSink {
   Mutex write_mu_;
   std::string write_buffer_;
   absl::Status writer_error_;
+  // The highest packet ID handed to the write buffer (IDs only rise).
+  PacketId last_sent_{0, 0};
   // The current stream (the most recently created); older ones are finished or abandoned.
   std::shared_ptr<Stream> current_;
   uint64_t last_client_stream_id_ = 0;
@@ -105,17 +117,6 @@ class UpstreamManager final : public Manager, private StreamSink {
   WaitList terminal_writes_done_;
   // Server: the newest InvokeMetadata, kept for the Invoke with the same stream ID.
   std::optional<std::pair<uint64_t, Metadata>> pending_metadata_;
-  // Server: invoked streams not yet accepted. Holds at most one live stream: a newer Invoke
-  // cancels the current stream, so older entries are dropped when a new one arrives.
-  std::deque<IncomingStream> accept_queue_;
-  WaitList accept_waiters_;
-  // Context watches of client streams: the callback id on the call's done signal.
-  struct Watch {
-    CallContext* ctx;
-    Signal::CallbackId id;
-    uint64_t stream_id;
-  };
-  std::optional<Watch> watch_;
 };
 
 }  // namespace drpc

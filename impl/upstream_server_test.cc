@@ -11,8 +11,10 @@
 #include "impl/router.h"
 #include "impl/server.h"
 #include "impl/sync.h"
-#include "impl/testing/harness.h"
-#include "impl/testing/wire_harness.h"
+#include "sim/testing/harness.h"
+#include "sim/testing/wire_harness.h"
+#include "proto/base/check.h"
+#include "impl/testing/echo_service.h"
 #include "proto/error_codec.h"
 #include "proto/metadata.h"
 
@@ -63,7 +65,7 @@ void ExpectClosedSilently(ServerSide& s) {
 // raw_unary_golden: exact reply bytes 05 01 01 04 "ping" 0d 01 02 00.
 TEST(UpstreamServerTest, UnaryReplyIsGosBytes) {
   ExpectOk(RunServer(Options{}, [](ServerSide& s) {
-    Send(s, Unary(1, "/echo.Echo/Unary", "ping"));
+    Send(s, Unary(1, "/interop.Echo/Unary", "ping"));
     RawFrame m = Read(s), cs = Read(s);
     s.sim.Check(Encode({m, cs}) == absl::HexStringToBytes("05010104") + "ping" +
                                        absl::HexStringToBytes("0D010200"),
@@ -75,12 +77,12 @@ TEST(UpstreamServerTest, UnaryReplyIsGosBytes) {
 // per reply instead of two, and the client never sees the reply without the end of the stream.
 TEST(UpstreamServerTest, ReplyAndCloseSendAreOneWrite) {
   ExpectOk(RunServer(Options{}, [](ServerSide& s) {
-    Send(s, Unary(1, "/echo.Echo/Unary", "ping"));
+    Send(s, Unary(1, "/interop.Echo/Unary", "ping"));
     ExpectReply(s, 1, "ping");
     s.sim.Check(s.writes->size() == 1, absl::StrCat(s.writes->size(), " writes for one reply"));
     testing::ExpectFrames(s.sim, "unary reply write", s.writes->back(),
                           {F(Kind::kMessage, 1, 1, "ping"), F(Kind::kCloseSend, 1, 2)});
-    Send(s, {F(Kind::kInvoke, 3, 1, "/echo.Echo/ClientStream"), F(Kind::kMessage, 3, 2, "a"),
+    Send(s, {F(Kind::kInvoke, 3, 1, "/interop.Echo/ClientStream"), F(Kind::kMessage, 3, 2, "a"),
              F(Kind::kMessage, 3, 3, "bc"), F(Kind::kCloseSend, 3, 4)});
     RawFrame m = Read(s);
     RawFrame cs = Read(s);
@@ -93,28 +95,28 @@ TEST(UpstreamServerTest, ReplyAndCloseSendAreOneWrite) {
 
 TEST(UpstreamServerTest, TrailingCloseForAFinishedStreamIsAccepted) {
   ExpectOk(RunServer(Options{}, [](ServerSide& s) {
-    Send(s, Unary(1, "/echo.Echo/Unary", "a"));
+    Send(s, Unary(1, "/interop.Echo/Unary", "a"));
     ExpectReply(s, 1, "a");
     Send(s, {F(Kind::kClose, 1, 4)});
-    Send(s, Unary(2, "/echo.Echo/Unary", "b"));
+    Send(s, Unary(2, "/interop.Echo/Unary", "b"));
     ExpectReply(s, 2, "b");
   }));
 }
 
 TEST(UpstreamServerTest, HandlerErrorIsAnErrorPacketWithoutCloseSend) {
   ExpectOk(RunServer(Options{}, [](ServerSide& s) {
-    Send(s, Unary(1, "/echo.Echo/Fail", "x"));
+    Send(s, Unary(1, "/interop.Echo/Fail", "x"));
     RawFrame e = Read(s);
     s.sim.Check(Encode({e}) == absl::HexStringToBytes("0701010C000000000000002A626F6F6D"),
                 absl::StrCat("want Go's error bytes, got ", e.ToString()));
-    Send(s, Unary(2, "/echo.Echo/Unary", "after-fail"));
+    Send(s, Unary(2, "/interop.Echo/Unary", "after-fail"));
     ExpectReply(s, 2, "after-fail");  // no CloseSend for stream 1 came in between
   }));
 }
 
 TEST(UpstreamServerTest, ServerStreamOfZeroIsJustCloseSend) {
   ExpectOk(RunServer(Options{}, [](ServerSide& s) {
-    Send(s, Unary(1, "/echo.Echo/ServerStream", "0"));
+    Send(s, Unary(1, "/interop.Echo/ServerStream", "0"));
     RawFrame cs = Read(s);
     s.sim.Check(cs == F(Kind::kCloseSend, 1, 1), cs.ToString());
   }));
@@ -123,10 +125,10 @@ TEST(UpstreamServerTest, ServerStreamOfZeroIsJustCloseSend) {
 // raw_pipelined_invoke: a new Invoke silently cancels the stream before it.
 TEST(UpstreamServerTest, NewInvokeCancelsThePreviousStream) {
   ExpectOk(RunServer(Options{}, [](ServerSide& s) {
-    Send(s, {F(Kind::kInvoke, 1, 1, "/echo.Echo/Bidi"), F(Kind::kMessage, 1, 2, "one")});
+    Send(s, {F(Kind::kInvoke, 1, 1, "/interop.Echo/Bidi"), F(Kind::kMessage, 1, 2, "one")});
     RawFrame echo = Read(s);
     s.sim.Check(echo == F(Kind::kMessage, 1, 1, "one"), echo.ToString());
-    Send(s, Unary(2, "/echo.Echo/Unary", "two"));
+    Send(s, Unary(2, "/interop.Echo/Unary", "two"));
     ExpectReply(s, 2, "two");
     s.sim.Check(s.client.Silent(Duration::Millis(10)), "the server wrote more for stream 1");
   }));
@@ -135,9 +137,9 @@ TEST(UpstreamServerTest, NewInvokeCancelsThePreviousStream) {
 // raw_id_regression / E11: a lower stream ID kills the connection, nothing is sent.
 TEST(UpstreamServerTest, LowerStreamIdClosesTheConnectionSilently) {
   ExpectOk(RunServer(Options{}, [](ServerSide& s) {
-    Send(s, Unary(2, "/echo.Echo/Unary", "first"));
+    Send(s, Unary(2, "/interop.Echo/Unary", "first"));
     ExpectReply(s, 2, "first");
-    Send(s, Unary(1, "/echo.Echo/Unary", "regress"));
+    Send(s, Unary(1, "/interop.Echo/Unary", "regress"));
     ExpectClosedSilently(s);
   }));
 }
@@ -145,7 +147,7 @@ TEST(UpstreamServerTest, LowerStreamIdClosesTheConnectionSilently) {
 // raw_unknown_control_kind / E7: an unknown kind with the control bit is ignored.
 TEST(UpstreamServerTest, UnknownKindWithControlBitIsIgnored) {
   ExpectOk(RunServer(Options{}, [](ServerSide& s) {
-    s.sim.Check(s.client.WriteBytes(Encode({F(Kind::kInvoke, 1, 1, "/echo.Echo/Unary")}) +
+    s.sim.Check(s.client.WriteBytes(Encode({F(Kind::kInvoke, 1, 1, "/interop.Echo/Unary")}) +
                                     absl::HexStringToBytes("A901020" "13F") +
                                     Encode({F(Kind::kMessage, 1, 3, "x"), F(Kind::kCloseSend, 1, 4)}))
                     .ok(),
@@ -157,7 +159,7 @@ TEST(UpstreamServerTest, UnknownKindWithControlBitIsIgnored) {
 // raw_unknown_kind / E7: the same frame without the control bit ends the connection.
 TEST(UpstreamServerTest, UnknownKindWithoutControlBitClosesTheConnection) {
   ExpectOk(RunServer(Options{}, [](ServerSide& s) {
-    s.sim.Check(s.client.WriteBytes(Encode({F(Kind::kInvoke, 1, 1, "/echo.Echo/Unary")}) +
+    s.sim.Check(s.client.WriteBytes(Encode({F(Kind::kInvoke, 1, 1, "/interop.Echo/Unary")}) +
                                     absl::HexStringToBytes("290102013F") +
                                     Encode({F(Kind::kMessage, 1, 3, "x"), F(Kind::kCloseSend, 1, 4)}))
                     .ok(),
@@ -169,9 +171,9 @@ TEST(UpstreamServerTest, UnknownKindWithoutControlBitClosesTheConnection) {
 // E6: message ID 0 is accepted on a stream after the first.
 TEST(UpstreamServerTest, MessageIdZeroIsAcceptedOnALaterStream) {
   ExpectOk(RunServer(Options{}, [](ServerSide& s) {
-    Send(s, Unary(1, "/echo.Echo/Unary", "a"));
+    Send(s, Unary(1, "/interop.Echo/Unary", "a"));
     ExpectReply(s, 1, "a");
-    Send(s, {F(Kind::kInvoke, 2, 0, "/echo.Echo/Unary"), F(Kind::kMessage, 2, 1, "b"),
+    Send(s, {F(Kind::kInvoke, 2, 0, "/interop.Echo/Unary"), F(Kind::kMessage, 2, 1, "b"),
              F(Kind::kCloseSend, 2, 2)});
     ExpectReply(s, 2, "b");
   }));
@@ -183,7 +185,7 @@ TEST(UpstreamServerTest, StrayPacketForANewStreamIsDroppedNotAHang) {
   ExpectOk(RunServer(Options{}, [](ServerSide& s) {
     Send(s, {F(Kind::kClose, 1, 1)});
     Send(s, {F(Kind::kMessage, 2, 1, "orphan")});
-    Send(s, Unary(3, "/echo.Echo/Unary", "next"));
+    Send(s, Unary(3, "/interop.Echo/Unary", "next"));
     ExpectReply(s, 3, "next");
   }));
 }
@@ -191,7 +193,7 @@ TEST(UpstreamServerTest, StrayPacketForANewStreamIsDroppedNotAHang) {
 // E9: InvokeMetadata on an existing stream ends the connection.
 TEST(UpstreamServerTest, InvokeMetadataOnAnExistingStreamClosesTheConnection) {
   ExpectOk(RunServer(Options{}, [](ServerSide& s) {
-    Send(s, {F(Kind::kInvoke, 1, 1, "/echo.Echo/Bidi"),
+    Send(s, {F(Kind::kInvoke, 1, 1, "/interop.Echo/Bidi"),
              F(Kind::kInvokeMetadata, 1, 2, EncodeMetadata({{"k", "v"}}))});
     ExpectClosedSilently(s);
   }));
@@ -201,11 +203,11 @@ TEST(UpstreamServerTest, InvokeMetadataOnAnExistingStreamClosesTheConnection) {
 TEST(UpstreamServerTest, MetadataForAnotherStreamIsDroppedAndStreamsMayStartAtFive) {
   ExpectOk(RunServer(Options{}, [](ServerSide& s) {
     Send(s, {F(Kind::kInvokeMetadata, 4, 1, EncodeMetadata({{"k", "v"}})),
-             F(Kind::kInvoke, 5, 1, "/echo.Echo/Meta"), F(Kind::kMessage, 5, 2, ""),
+             F(Kind::kInvoke, 5, 1, "/interop.Echo/Meta"), F(Kind::kMessage, 5, 2, ""),
              F(Kind::kCloseSend, 5, 3)});
     ExpectReply(s, 5, "");
     Send(s, {F(Kind::kInvokeMetadata, 6, 1, EncodeMetadata({{"k", "v"}})),
-             F(Kind::kInvoke, 6, 2, "/echo.Echo/Meta"), F(Kind::kMessage, 6, 3, ""),
+             F(Kind::kInvoke, 6, 2, "/interop.Echo/Meta"), F(Kind::kMessage, 6, 3, ""),
              F(Kind::kCloseSend, 6, 4)});
     ExpectReply(s, 6, "k=v");
   }));
@@ -223,13 +225,13 @@ TEST(UpstreamServerTest, BadMetadataClosesTheConnectionWithoutAnError) {
 // stream, and the next call works.
 TEST(UpstreamServerTest, SoftCancelEndsTheHandlerAndTheConnectionLives) {
   ExpectOk(RunServer(Options{}, [](ServerSide& s) {
-    Send(s, {F(Kind::kInvoke, 1, 1, "/echo.Echo/Slow"), F(Kind::kMessage, 1, 2, "x"),
+    Send(s, {F(Kind::kInvoke, 1, 1, "/interop.Echo/Slow"), F(Kind::kMessage, 1, 2, "x"),
              F(Kind::kCloseSend, 1, 3)});
     s.sim.Check(s.client.Silent(Duration::Millis(10)), "Slow answered early");
     RawFrame cancel = F(Kind::kCancel, 1, 4);
     cancel.control = true;
     s.sim.Check(s.client.Write({cancel}).ok(), "w");
-    Send(s, Unary(2, "/echo.Echo/Unary", "after"));
+    Send(s, Unary(2, "/interop.Echo/Unary", "after"));
     ExpectReply(s, 2, "after");
   }));
 }
@@ -238,11 +240,12 @@ TEST(UpstreamServerTest, SoftCancelEndsTheHandlerAndTheConnectionLives) {
 // connection (Go's reader blocks on the unread message for ever).
 TEST(UpstreamServerTest, UnreadClientMessagesDoNotStallTheNextCall) {
   Router router = testing::EchoRouter();
-  router.ClientStream("/t.T/ReadOne", [](CallContext&, RpcStream& s) -> absl::StatusOr<std::string> {
-    absl::StatusOr<std::string> first = s.Recv();
-    if (!first.ok()) return first.status();
-    return std::string("read one");
-  }).IgnoreError();
+  DRPC_CHECK_OK(router.ClientStream("/t.T/ReadOne",
+                                    [](CallContext&, RpcStream& s) -> absl::StatusOr<std::string> {
+                                      absl::StatusOr<std::string> first = s.Recv();
+                                      if (!first.ok()) return first.status();
+                                      return std::string("read one");
+                                    }));
   Options o;
   o.recv_queue_max_count = 4;
   ExpectOk(RunServer(o, [](ServerSide& s) {
@@ -251,7 +254,7 @@ TEST(UpstreamServerTest, UnreadClientMessagesDoNotStallTheNextCall) {
     Send(s, frames);
     ExpectReply(s, 1, "read one");
     Send(s, {F(Kind::kMessage, 1, 40, "more"), F(Kind::kCloseSend, 1, 41)});
-    Send(s, Unary(2, "/echo.Echo/Unary", "next"));
+    Send(s, Unary(2, "/interop.Echo/Unary", "next"));
     ExpectReply(s, 2, "next");
   }, 1, &router));
 }
@@ -263,13 +266,14 @@ TEST(UpstreamServerTest, UnreadClientMessagesDoNotStallTheNextCall) {
 // (the Cancel included) and serves the next call.
 TEST(UpstreamServerTest, SoftCancelReachesAHandlerThatIsNotReading) {
   Router router;
-  router.Bidi("/t.T/Ignore", [](CallContext& ctx, RpcStream&) -> absl::Status {
+  DRPC_CHECK_OK(router.Bidi("/t.T/Ignore", [](CallContext& ctx, RpcStream&) -> absl::Status {
     ctx.done_signal().Wait("handler ignoring its stream");
     return ctx.err();
-  }).IgnoreError();
-  router.Unary("/t.T/Unary", [](CallContext&, absl::string_view r) -> absl::StatusOr<std::string> {
-    return std::string(r);
-  }).IgnoreError();
+  }));
+  DRPC_CHECK_OK(router.Unary("/t.T/Unary",
+                             [](CallContext&, absl::string_view r) -> absl::StatusOr<std::string> {
+                               return std::string(r);
+                             }));
   ExpectOk(RunServer(Options{}, [](ServerSide& s) {
     const Instant start = s.sim.now();
     std::vector<RawFrame> frames = {F(Kind::kInvoke, 1, 1, "/t.T/Ignore")};
@@ -310,7 +314,7 @@ TEST(UpstreamServerTest, InvokeAndMetadataSplitAcrossFramesAreAssembled) {
     const std::string md = EncodeMetadata({{"alpha", "1"}});
     RawFrame md1{PacketId{1, 1}, Kind::kInvokeMetadata, false, false, md.substr(0, 3)};
     RawFrame md2{PacketId{1, 1}, Kind::kInvokeMetadata, true, false, md.substr(3)};
-    RawFrame inv1{PacketId{1, 2}, Kind::kInvoke, false, false, "/echo.Echo"};
+    RawFrame inv1{PacketId{1, 2}, Kind::kInvoke, false, false, "/interop.Echo"};
     RawFrame inv2{PacketId{1, 2}, Kind::kInvoke, true, false, "/Meta"};
     Send(s, {md1, md2, inv1, inv2, F(Kind::kMessage, 1, 3, ""), F(Kind::kCloseSend, 1, 4)});
     ExpectReply(s, 1, "alpha=1");

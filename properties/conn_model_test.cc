@@ -45,6 +45,7 @@
 #include "rapidcheck/gtest.h"
 #include "rapidcheck/state.h"
 #include "sim/simulation.h"
+#include "proto/base/check.h"
 
 namespace drpc::properties {
 namespace {
@@ -350,10 +351,10 @@ struct Recv : OnStream {
     if (want.has_value()) return ExpectResult(st->Recv(), *want, absl::StrCat("Recv(", index + 1, ")"));
     auto slot = std::make_shared<PendingRecv>();
     sut->pending[index] = slot;
-    sut->ctx->env().scheduler().Spawn("recv", [slot, st] {
+    DRPC_CHECK_OK(sut->ctx->env().scheduler().Spawn("recv", [slot, st] {
       slot->result = st->Recv();
       slot->done = true;
-    });
+    }));
   }
   void show(std::ostream& os) const override { os << "Recv(" << index + 1 << ")"; }
 };

@@ -1,9 +1,9 @@
 // Isolation properties: rapidcheck generates whole RPC workloads — the mode, connections, callers,
 // RPCs, message counts and sizes, cancels, deadlines, early closes, abandoned streams, handler
-// errors, connection closes, a shutdown, faults (sim/generated_workload.h's knobs) and the seed of
-// the interleaving — and runs each in the simulator with every oracle on: no message reaches
-// another stream, is duplicated, reordered, corrupted or lost, and every call ends as its own
-// history allows (sim/workload.h).
+// errors, connection closes, a shutdown, faults (sim/drpc/generated_workload.h's knobs) and the
+// seed of the interleaving — and runs each in the simulator with every oracle on: no message
+// reaches another stream, is duplicated, reordered, corrupted or lost, and every call ends as its
+// own history allows (sim/drpc/workload.h).
 //
 // A failing workload's tape (its knobs are the tape's first decisions) is saved, and the failure
 // names it with a tools/sim replay line; rapidcheck shrinks the workload (fewer connections,
@@ -33,7 +33,7 @@
 #include "gtest/gtest.h"
 #include "rapidcheck.h"
 #include "rapidcheck/gtest.h"
-#include "sim/generated_workload.h"
+#include "sim/drpc/generated_workload.h"
 #include "sim/prng.h"
 #include "sim/scenario.h"
 #include "sim/simulation.h"

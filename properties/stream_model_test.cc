@@ -22,6 +22,7 @@
 #include "rapidcheck/gtest.h"
 #include "rapidcheck/state.h"
 #include "sim/simulation.h"
+#include "proto/base/check.h"
 
 namespace drpc::properties {
 namespace {
@@ -29,15 +30,15 @@ namespace {
 // Records what the stream sends; never blocks, never fails.
 class RecordingSink final : public StreamSink {
  public:
-  absl::Status SendPacket(Stream& s, Kind kind, absl::string_view data, bool) override {
+  absl::Status Send(Stream& s, Kind kind, absl::string_view data, Follows) override {
     s.NextMessageId();
     sent.push_back({kind, std::string(data)});
     return absl::OkStatus();
   }
   absl::Status SendTerminal(Stream& s, Kind kind, absl::string_view data, const absl::Status&) override {
-    return SendPacket(s, kind, data, true);
+    return Send(s, kind, data, Follows::kNothing);
   }
-  absl::Status Flush(Stream&) override { return absl::OkStatus(); }
+  absl::Status OnFirstRecv(Stream&) override { return absl::OkStatus(); }
   void OnConsumed(Stream&, uint64_t) override {}
   void OnStreamError(Stream& s, const absl::Status& e) override { s.TerminateWithError(e); }
   void OnFinished(Stream&) override { ++finished; }
@@ -199,10 +200,10 @@ struct Recv : Step {
     auto slot = std::make_shared<PendingRecv>();
     sut->pending = slot;
     Stream* s = sut->stream;
-    sut->ctx->env().scheduler().Spawn("recv", [slot, s] {
+    DRPC_CHECK_OK(sut->ctx->env().scheduler().Spawn("recv", [slot, s] {
       slot->result = s->Recv();
       slot->done = true;
-    });
+    }));
   }
   void show(std::ostream& os) const override { os << "Recv"; }
 };
@@ -288,8 +289,7 @@ void CheckRole(Stream::Role role) {
       [&](sim::SimContext& ctx) {
         RecordingSink sink;
         Stream stream(ctx.env(), sink, 1, role,
-                      Stream::Limits{.recv_queue_max_count = 64, .recv_queue_max_bytes = 1 << 20,
-                                     .flow_controlled = false});
+                      Stream::Limits{.recv_queue_max_count = 64, .recv_queue_max_bytes = 1 << 20});
         Sut sut{&ctx, &stream, &sink, nullptr};
         try {
           rc::state::runAll(commands, initial, sut);

@@ -11,10 +11,10 @@
 namespace drpc {
 namespace {
 
-// Longest prefix of `text` of at most `max_bytes` that does not end inside a UTF-8 sequence.
-absl::string_view TruncateUtf8(absl::string_view text, size_t max_bytes) {
-  if (text.size() <= max_bytes) return text;
-  size_t end = max_bytes;
+// Longest prefix of `text` of at most `text_max_bytes` that does not end inside a UTF-8 sequence.
+absl::string_view TruncateUtf8(absl::string_view text, size_t text_max_bytes) {
+  if (text.size() <= text_max_bytes) return text;
+  size_t end = text_max_bytes;
   // At most three continuation bytes (10xxxxxx) precede a sequence boundary in valid UTF-8.
   for (int i = 0; i < 3 && end > 0 && (static_cast<uint8_t>(text[end]) & 0xC0) == 0x80; ++i) {
     --end;

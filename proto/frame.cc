@@ -137,22 +137,22 @@ FrameParser::FrameParser(Options options) : options_(options) {
   DRPC_CHECK_LE(options_.frame_data_max_bytes, limits::kPacketLimitMaxBytes);
 }
 
-char* FrameParser::PrepareAppend(size_t max_bytes) {
+char* FrameParser::PrepareAppend(size_t append_max_bytes) {
   const size_t live = end_ - start_;
-  if (buffer_.size() - end_ < max_bytes) {
+  if (buffer_.size() - end_ < append_max_bytes) {
     // Compact only when the consumed prefix is at least as large as the live bytes, so every
     // byte is moved at most a constant number of times (amortised O(1) per received byte).
-    if (start_ > 0 && start_ >= live && buffer_.size() - live >= max_bytes) {
+    if (start_ > 0 && start_ >= live && buffer_.size() - live >= append_max_bytes) {
       std::memmove(buffer_.data(), buffer_.data() + start_, live);
       start_ = 0;
       end_ = live;
     } else {
-      buffer_.resize(std::max(end_ + max_bytes, 2 * buffer_.size()));
+      buffer_.resize(std::max(end_ + append_max_bytes, 2 * buffer_.size()));
     }
   } else if (start_ == end_) {
     start_ = end_ = 0;
   }
-  DRPC_DCHECK_LE(end_ + max_bytes, buffer_.size());
+  DRPC_DCHECK_LE(end_ + append_max_bytes, buffer_.size());
   return buffer_.data() + end_;
 }
 

@@ -122,9 +122,9 @@ class FrameParser {
   void Append(absl::string_view bytes);
 
   // Zero-copy form of Append for transport reads: returns a writable region of exactly
-  // `max_bytes` at the end of the buffer; write n <= max_bytes bytes into it, then call
-  // CommitAppend(n). The region is invalidated by any other call.
-  char* PrepareAppend(size_t max_bytes);
+  // `append_max_bytes` at the end of the buffer; write n <= append_max_bytes bytes into it, then
+  // call CommitAppend(n). The region is invalidated by any other call.
+  char* PrepareAppend(size_t append_max_bytes);
   void CommitAppend(size_t bytes);
 
   // The next complete frame; nullopt when more bytes are needed. The frame's data stays valid

@@ -1,7 +1,11 @@
-// Every size limit of the DRPC wire format and of drpc-cpp's buffers, in one place.
+// Every limit of the DRPC wire format in one place: what a frame, packet, body, window and stream
+// count may be — what both peers must agree on. (What a connection keeps, waits for and retries,
+// invisible on the wire, is in impl/tunables.h.)
 //
-// Names carry their unit last (`..._bytes`, `..._count`). Options structs in impl/ take their
-// defaults and bounds from here; static_asserts below keep the limits consistent with each other.
+// Names: the thing first, then its qualifier (`Default`, `Min`, `Max`; `Limit` for the bounds of a
+// configurable maximum), then the unit last (`..._bytes`, `..._count`). Options structs in impl/
+// take their defaults and bounds from here; static_asserts below keep the limits consistent with
+// each other.
 // A length prefix received from a peer is checked against its limit *before* the body is
 // buffered, so a hostile length never allocates.
 #ifndef DRPC_PROTO_LIMITS_H_
@@ -75,6 +79,8 @@ inline constexpr size_t kMigrateHeaderBytes = 8;
 inline constexpr uint64_t kWindowDefaultBytes = 1 * kMiB;
 inline constexpr uint64_t kWindowMinBytes = 1;
 inline constexpr uint64_t kWindowMaxBytes = (uint64_t{1} << 31) - 1;
+// The window each side assumes for the other before any WindowUpdate: both peers must agree.
+inline constexpr uint64_t kWindowInitialBytes = 64 * kKiB;
 
 // --- Compression (mux mode, per stream; proto/compression.h) -------------------------------------
 // The MinLZ block format's largest block; "minlz-fastest" sends larger messages as Snappy blocks.
@@ -84,61 +90,12 @@ inline constexpr size_t kMinLzSnappyThresholdBytes = 4 * kKiB;
 // Largest length a Snappy block header can state (a uvarint32, as in Go's and Google's decoders).
 inline constexpr uint64_t kSnappyBlockMaxBytes = 0xFFFFFFFFu;
 
-// --- Connection-level bounds (impl/ options take defaults and ranges from here) ------------------
-// Concurrent streams per mux connection.
+// --- Streams (mux mode) ---------------------------------------------------------------------------
+// Concurrent streams per mux connection; a server refuses Invokes beyond it with an Error.
 inline constexpr size_t kStreamsDefaultMaxCount = 1024;
 inline constexpr size_t kStreamsLimitMaxCount = 1 << 20;
-// Streams whose InvokeMetadata arrived but whose Invoke has not (mux mode).
+// Streams whose InvokeMetadata arrived but whose Invoke has not.
 inline constexpr size_t kPendingInvokesDefaultMaxCount = 64;
-// Messages queued for one stream's receiver before back-pressure applies.
-inline constexpr size_t kRecvQueueDefaultMaxCount = 256;
-inline constexpr size_t kRecvQueueLimitMaxCount = 1 << 16;
-// How long the connection's reader waits for space in a full receive queue before it fails that
-// stream (the application is not reading it) and goes on with the other packets. Milliseconds,
-// because proto/ has no time type; impl/options.h turns them into Durations.
-inline constexpr int64_t kRecvStallTimeoutDefaultMillis = 10'000;
-inline constexpr int64_t kRecvStallTimeoutMinMillis = 1;
-inline constexpr int64_t kRecvStallTimeoutMaxMillis = 3'600'000;
-// Connections a server serves at once; beyond it a new connection is closed at once.
-inline constexpr size_t kConnectionsDefaultMaxCount = 4096;
-inline constexpr size_t kConnectionsLimitMaxCount = 1 << 20;
-
-// --- Writers --------------------------------------------------------------------------------------
-// Upstream writer: buffered frames go out once this many bytes accumulate (Go's 4 KiB bufio size).
-inline constexpr size_t kWriteBufferDefaultBytes = 4 * kKiB;
-// Mux writer: frames of ready streams are gathered into one transport write up to this size.
-inline constexpr size_t kWriteBatchDefaultBytes = 64 * kKiB;
-// Mux writer: frames outside any stream queue (Error packets for refused or failed streams that
-// were never registered) waiting to be written. Each is caused by the peer, so a peer that sends
-// Invokes but does not read could otherwise grow this queue without end; beyond either bound the
-// connection ends with a protocol error. (WindowUpdates are coalesced per stream, not queued.)
-inline constexpr size_t kControlQueueMaxCount = 1024;
-inline constexpr size_t kControlQueueMaxBytes = 256 * kKiB;
-
-// --- Buffer pool (one per connection) -------------------------------------------------------------
-// Message buffers handed back by the application (Stream::RecvInto) or dropped with a stream are
-// kept for the next packet's assembly, up to these bounds; a larger buffer is freed instead.
-inline constexpr size_t kBufferPoolMaxCount = 64;
-inline constexpr size_t kBufferPoolMaxBytes = 4 * kMiB;
-// 1 MiB: a stream of 1 MiB messages reuses its buffers instead of allocating (and growing, by
-// copying) a fresh one per message; the total stays bounded by kBufferPoolMaxBytes.
-inline constexpr size_t kBufferPoolBufferMaxBytes = 1 * kMiB;
-
-// --- Connection I/O (impl/ managers) ---------------------------------------------------------------
-// Bytes asked of the transport per read adapt between these (impl/read_sizer.h): small reads for
-// chatty connections, up to 1 MiB under bulk transfer (fewer reads and wake-ups per message). The
-// parser's buffer is bounded by one read plus the largest frame.
-inline constexpr size_t kReadMinBytes = 64 * kKiB;
-inline constexpr size_t kReadMaxBytes = 1 * kMiB;
-// Upstream: a write buffer grown beyond this by one large packet is released after the flush
-// instead of being kept for the next packet.
-inline constexpr size_t kWriteBufferKeepBytes = 256 * kKiB;
-// Upstream: a packet with at least this much data that would be flushed at once is sent with a
-// gathering write (frame headers + slices of the caller's message) instead of being copied.
-inline constexpr size_t kGatherWriteMinBytes = 64 * kKiB;
-// Mux: SendLast's message up to this size is queued as a copy without waiting, so it and its
-// CloseSend leave in one write; a larger one is not worth the copy and waits as usual.
-inline constexpr size_t kUnflushedCopyMaxBytes = 16 * kKiB;
 
 static_assert(kFrameHeaderMaxBytes == 31);
 static_assert(kFrameMinBytes <= kFrameHeaderMaxBytes);
@@ -154,22 +111,14 @@ static_assert(kErrorCodeBytes + kErrorTextMaxBytes <= kPacketDefaultMaxBytes,
               "an Error packet is one frame and must fit a default Go reader");
 static_assert(kGrpcErrorBodyMaxBytes <= kPacketDefaultMaxBytes,
               "a fork-format Error packet is one frame and must fit a default Go reader");
-static_assert(kGrpcErrorBodyMaxBytes + kFrameHeaderMaxBytes <= kControlQueueMaxBytes,
-              "the control queue holds at least one largest fork-format Error frame");
 static_assert(kMinLzSnappyThresholdBytes < kMinLzBlockMaxBytes);
 static_assert(kMinLzBlockMaxBytes <= kSnappyBlockMaxBytes);
 static_assert(kWindowMinBytes <= kWindowDefaultBytes && kWindowDefaultBytes <= kWindowMaxBytes);
-static_assert(kRecvQueueDefaultMaxCount <= kRecvQueueLimitMaxCount);
+static_assert(kWindowMinBytes <= kWindowInitialBytes && kWindowInitialBytes <= kWindowDefaultBytes);
+static_assert(kSplitDefaultBytes <= kWindowInitialBytes,
+              "a default frame fits the window a peer assumes before any WindowUpdate");
 static_assert(kStreamsDefaultMaxCount <= kStreamsLimitMaxCount);
-static_assert(kRecvStallTimeoutMinMillis <= kRecvStallTimeoutDefaultMillis &&
-              kRecvStallTimeoutDefaultMillis <= kRecvStallTimeoutMaxMillis);
-static_assert(kConnectionsDefaultMaxCount <= kConnectionsLimitMaxCount);
-static_assert(kWriteBufferDefaultBytes <= kPacketLimitMaxBytes);
-static_assert(kWriteBatchDefaultBytes <= kPacketLimitMaxBytes);
-static_assert(kErrorCodeBytes + kErrorTextMaxBytes + kFrameHeaderMaxBytes <= kControlQueueMaxBytes,
-              "the control queue holds at least one largest Error frame");
-static_assert(kBufferPoolBufferMaxBytes <= kBufferPoolMaxBytes);
-static_assert(kReadMinBytes <= kReadMaxBytes);
+static_assert(kPendingInvokesDefaultMaxCount <= kStreamsLimitMaxCount);
 
 }  // namespace drpc::limits
 

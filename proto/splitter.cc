@@ -47,19 +47,20 @@ PacketSplitter::PacketSplitter(PacketId id, Kind kind, absl::string_view data, b
   CheckSplit(split_bytes);
 }
 
-size_t PacketSplitter::NextFrameBytes(size_t max_data_bytes) const {
+size_t PacketSplitter::NextFrameBytes(size_t data_max_bytes) const {
   DRPC_CHECK(!done_) << "packet " << PacketIdString(id_) << " already fully emitted";
   const size_t remaining = data_.size() - offset_;
   size_t n = remaining;
   if (IsSplittableKind(kind_)) {
-    n = std::min({remaining, split_bytes_, max_data_bytes});
-    DRPC_CHECK(n > 0 || remaining == 0) << "max_data_bytes is 0 with " << remaining << " bytes left";
+    n = std::min({remaining, split_bytes_, data_max_bytes});
+    DRPC_CHECK(n > 0 || remaining == 0)
+        << "data_max_bytes is 0 with " << remaining << " bytes left";
   }
   return n;
 }
 
-absl::string_view PacketSplitter::AppendNextFrameHeader(std::string& out, size_t max_data_bytes) {
-  const size_t n = NextFrameBytes(max_data_bytes);
+absl::string_view PacketSplitter::AppendNextFrameHeader(std::string& out, size_t data_max_bytes) {
+  const size_t n = NextFrameBytes(data_max_bytes);
   done_ = offset_ + n == data_.size();
   char header[limits::kFrameHeaderMaxBytes];
   out.append(header, EncodeFrameHeader(id_, kind_, done_, control_, n, header));
@@ -68,8 +69,8 @@ absl::string_view PacketSplitter::AppendNextFrameHeader(std::string& out, size_t
   return data;
 }
 
-size_t PacketSplitter::AppendNextFrame(std::string& out, size_t max_data_bytes) {
-  const size_t n = NextFrameBytes(max_data_bytes);
+size_t PacketSplitter::AppendNextFrame(std::string& out, size_t data_max_bytes) {
+  const size_t n = NextFrameBytes(data_max_bytes);
   done_ = offset_ + n == data_.size();
   AppendFrame(out, Frame{.id = id_,
                          .kind = kind_,

@@ -10,7 +10,7 @@
 //
 // The mux writer interleaves frames of several streams, so it takes frames one at a time:
 //   PacketSplitter s(PacketId{3, 1}, Kind::kMessage, payload, false, split);
-//   while (!s.done()) s.AppendNextFrame(wire);          // or AppendNextFrame(wire, max_data)
+//   while (!s.done()) s.AppendNextFrame(wire);          // or AppendNextFrame(wire, data_max)
 #ifndef DRPC_PROTO_SPLITTER_H_
 #define DRPC_PROTO_SPLITTER_H_
 
@@ -45,20 +45,20 @@ class PacketSplitter {
   PacketId id() const { return id_; }
   Kind kind() const { return kind_; }
 
-  // Appends the next frame, with at most min(split, max_data_bytes) data bytes (flow control can
+  // Appends the next frame, with at most min(split, data_max_bytes) data bytes (flow control can
   // allow fewer bytes than the split size). For unsplittable kinds the whole body goes at once and
-  // `max_data_bytes` is ignored. Requires !done(), and max_data_bytes > 0 unless no data remains.
+  // `data_max_bytes` is ignored. Requires !done(), and data_max_bytes > 0 unless no data remains.
   // Returns the data bytes emitted.
-  size_t AppendNextFrame(std::string& out, size_t max_data_bytes = SIZE_MAX);
+  size_t AppendNextFrame(std::string& out, size_t data_max_bytes = SIZE_MAX);
 
   // Like AppendNextFrame, but appends only the frame's header and returns its data: a view into
   // the splitter's `data`, to be sent right after the header (a gathering write, without copying
   // the data). Header + returned data are exactly the bytes AppendNextFrame would append.
-  absl::string_view AppendNextFrameHeader(std::string& out, size_t max_data_bytes = SIZE_MAX);
+  absl::string_view AppendNextFrameHeader(std::string& out, size_t data_max_bytes = SIZE_MAX);
 
  private:
-  // Data bytes of the next frame (checks !done_ and max_data_bytes).
-  size_t NextFrameBytes(size_t max_data_bytes) const;
+  // Data bytes of the next frame (checks !done_ and data_max_bytes).
+  size_t NextFrameBytes(size_t data_max_bytes) const;
 
   PacketId id_;
   Kind kind_;

@@ -152,7 +152,7 @@ TEST(SplitterDeathTest, AppendingPastTheLastFrameIsAProgrammingError) {
 
 TEST(SplitterTest, HeaderAndSliceAreTheBytesOfTheWholeFrame) {
   // AppendNextFrameHeader + the returned slice == AppendNextFrame, frame by frame, for every
-  // kind (unsplittable kinds are one frame), with and without a max_data_bytes cap and control.
+  // kind (unsplittable kinds are one frame), with and without a data_max_bytes cap and control.
   const Kind kinds[] = {Kind::kMessage, Kind::kInvoke, Kind::kInvokeMetadata, Kind::kError,
                         Kind::kCloseSend};
   for (Kind kind : kinds) {

@@ -28,9 +28,9 @@ class SimChaos final : public Chaos {
   bool Buggify(absl::string_view site) override;
   uint64_t ChooseRare(absl::string_view site, uint64_t n) override;
   // Recorded whether or not chaos is enabled: situations are observations, not decisions.
-  void Reach(absl::string_view situation) override {
-    reached_.emplace(situation);
-    if (recorder_ != nullptr) recorder_->Reach(clock_->Now(), situation);
+  void Reach(Situation situation) override {
+    reached_.emplace(situation.name());
+    if (recorder_ != nullptr) recorder_->Reach(clock_->Now(), situation.name());
   }
   // Reached situations also go to `recorder` (stamped with `clock`'s time).
   void set_recorder(Recorder* recorder, const Clock* clock) {

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "impl/sync.h"
+#include "proto/base/check.h"
 #include "sim/simulation.h"
 #include "sim/toys.h"
 
@@ -41,10 +42,10 @@ TEST(NetworkTest, BytesArriveInOrderWhateverTheSegmentation) {
           auto [a, b] = ctx.network().Pipe("p");
           std::string sent;
           for (int i = 0; i < 100; ++i) absl::StrAppend(&sent, i, ",");
-          ctx.env().scheduler().Spawn("writer", [&, a = a.get()] {
+          DRPC_CHECK_OK(ctx.env().scheduler().Spawn("writer", [&, a = a.get()] {
             ctx.Check(a->Write(sent).ok(), "write");
             ctx.Check(a->CloseWrite().ok(), "close write");
-          });
+          }));
           absl::Status end;
           ctx.Check(ReadAll(ctx, *b, &end) == sent, "bytes reordered or lost");
           ctx.Check(GetTransportErrorKind(end) == TransportErrorKind::kEof, end.ToString());
@@ -63,10 +64,10 @@ TEST(NetworkTest, WriterBlocksWhileThePeersBufferIsFull) {
         ctx.network().set_options(net);
         auto [a, b] = ctx.network().Pipe("p");
         bool write_done = false;
-        ctx.env().scheduler().Spawn("writer", [&, a = a.get()] {
+        DRPC_CHECK_OK(ctx.env().scheduler().Spawn("writer", [&, a = a.get()] {
           ctx.Check(a->Write(std::string(25, 'x')).ok(), "write");
           write_done = true;
-        });
+        }));
         SleepFor(ctx.env(), Duration::Millis(1));
         ctx.Check(!write_done, "a 25-byte write finished with a 10-byte buffer and no reader");
         char buf[25];
@@ -85,13 +86,13 @@ TEST(NetworkTest, CloseWakesLocalWaitersAndThePeerSeesEofThenReset) {
       [](SimContext& ctx) {
         auto [a, b] = ctx.network().Pipe("p");
         Signal reader_done(ctx.env());
-        ctx.env().scheduler().Spawn("blocked reader", [&, a = a.get()] {
+        DRPC_CHECK_OK(ctx.env().scheduler().Spawn("blocked reader", [&, a = a.get()] {
           char c;
           absl::StatusOr<size_t> r = a->Read(&c, 1);
           ctx.Check(GetTransportErrorKind(r.status()) == TransportErrorKind::kClosedLocally,
                     r.status().ToString());
           reader_done.Set();
-        });
+        }));
         ctx.Check(a->Write("hi").ok(), "write");
         SleepFor(ctx.env(), Duration::Millis(1));
         a->Close();
@@ -245,11 +246,11 @@ TEST(NetworkTest, DialWithoutListenerIsRefusedAndListenerCloseStopsAccept) {
         ctx.Check(listener.ok(), "listen");
         ctx.Check(!ctx.network().Listen("srv").ok(), "address reuse must fail");
         Signal accept_returned(ctx.env());
-        ctx.env().scheduler().Spawn("acceptor", [&] {
+        DRPC_CHECK_OK(ctx.env().scheduler().Spawn("acceptor", [&] {
           absl::StatusOr<std::unique_ptr<Transport>> t = (*listener)->Accept();
           ctx.Check(absl::IsCancelled(t.status()), "accept after close: " + t.status().ToString());
           accept_returned.Set();
-        });
+        }));
         SleepFor(ctx.env(), Duration::Millis(1));
         (*listener)->Close();
         accept_returned.Wait("acceptor");

@@ -35,6 +35,14 @@ std::vector<const ScenarioSpec*> ScenarioRegistry::All() {
   return out;
 }
 
+std::vector<const ScenarioSpec*> ScenarioRegistry::Fuzzed() {
+  std::vector<const ScenarioSpec*> out;
+  for (const auto& [name, spec] : Registry()) {
+    if (spec->fuzz && !spec->expect_failure) out.push_back(spec.get());
+  }
+  return out;
+}
+
 RunOptions OptionsFor(const ScenarioSpec& spec, RunOptions base) {
   if (spec.configure) spec.configure(base);
   return base;

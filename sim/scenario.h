@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "impl/env.h"
 #include "sim/simulation.h"
 
 namespace drpc::sim {
@@ -26,12 +27,17 @@ struct ScenarioSpec {
   std::string name;
   std::string description;
   std::function<void(SimContext&)> body;
-  // Race situations (SimContext::Reach) a sweep of this scenario must reach at least once.
-  std::vector<std::string> situations;
+  // Race situations (SimContext::Reach) a sweep of this scenario must reach at least once:
+  // constants of impl/situations.h and sim/drpc/workload_situations.h.
+  std::vector<Situation> situations;
   // Seeds in the default sweep (what `bazel test //...` runs).
   uint64_t default_seeds = 200;
   // Demonstration toys that exist to be caught (a racy counter, a lock-order deadlock).
   bool expect_failure = false;
+  // Searched by the tape fuzzer (//fuzz:sim_tape_fuzzer) when linked into it. Every scenario is
+  // by default; one opts out when a single run is already an exhaustive sweep (too slow per
+  // input, nothing left for the fuzzer to place). Scenarios that expect to fail are never fuzzed.
+  bool fuzz = true;
   // Adjusts the run options (time limit, chaos, ...) for this scenario.
   std::function<void(RunOptions&)> configure;
 };
@@ -43,6 +49,8 @@ class ScenarioRegistry {
   static const ScenarioSpec* Find(absl::string_view name);
   // Sorted by name.
   static std::vector<const ScenarioSpec*> All();
+  // The scenarios the tape fuzzer searches: `fuzz` set and `expect_failure` not; sorted by name.
+  static std::vector<const ScenarioSpec*> Fuzzed();
 };
 
 // Options for running `spec` (its configure hook applied to `base`).

@@ -10,19 +10,16 @@ namespace drpc::sim {
 
 class SimScheduler::SimFiber final : public Fiber {
  public:
-  enum class State { kRunnable, kRunning, kParked, kAbandoned };
-
-  SimFiber(uint64_t id, std::string name, StackPool& pool, absl::AnyInvocable<void()> body)
-      : id_(id), name_(std::move(name)), context_(pool, std::move(body)) {}
+  SimFiber(uint64_t id, std::string name, StackPool& pool, FiberStack stack,
+           absl::AnyInvocable<void()> body)
+      : id_(id), name_(std::move(name)), context_(pool, stack, std::move(body)) {}
 
   absl::string_view name() const override { return name_; }
 
   uint64_t id_;
   std::string name_;
   FiberContext context_;
-  State state_ = State::kRunnable;
-  bool permit_ = false;
-  absl::string_view reason_;
+  FiberState state_;
 };
 
 SimScheduler::SimScheduler(DecisionSource& decisions, Trace& trace, Options options,
@@ -31,12 +28,15 @@ SimScheduler::SimScheduler(DecisionSource& decisions, Trace& trace, Options opti
       trace_(&trace),
       options_(options),
       policy_(std::move(policy)),
-      stacks_(StackPool::Options{.stack_bytes = options.stack_bytes, .cached_max_count = 64}) {}
+      stacks_(StackPool::Options{.stack_bytes = options.stack_bytes,
+                                 .stack_count_max = options.stack_count_max,
+                                 .mapping_count_max = options.mapping_count_max,
+                                 .cached_max_count = 64,
+                                 .guard = options.stack_guard}) {}
 
 SimScheduler::~SimScheduler() {
   DRPC_CHECK(current_ == nullptr) << "scheduler destroyed from inside a fiber";
-  timers_.clear();
-  timer_deadlines_.clear();
+  timers_.Clear();
   fibers_.clear();
 }
 
@@ -54,47 +54,44 @@ TimerId SimScheduler::ScheduleAt(Instant deadline, absl::AnyInvocable<void()> ca
     const uint64_t step = decisions_->Choose("timer.jitter", 1001);
     deadline = deadline + options_.timer_jitter_max * static_cast<int64_t>(step) / 1000;
   }
-  const TimerId id = next_timer_seq_++;
-  timers_.emplace(std::make_pair(deadline, id), std::move(callback));
-  timer_deadlines_.emplace(id, deadline);
-  return id;
+  return timers_.Add(deadline, std::move(callback));
 }
 
-bool SimScheduler::Cancel(TimerId id) {
-  auto it = timer_deadlines_.find(id);
-  if (it == timer_deadlines_.end()) return false;
-  timers_.erase(std::make_pair(it->second, id));
-  timer_deadlines_.erase(it);
-  return true;
-}
+bool SimScheduler::Cancel(TimerId id) { return timers_.Cancel(id); }
 
 void SimScheduler::FireNextTimer() {
-  auto it = timers_.begin();
-  const auto [deadline, id] = it->first;
-  absl::AnyInvocable<void()> callback = std::move(it->second);
-  timers_.erase(it);
-  timer_deadlines_.erase(id);
-  now_ = std::max(now_, deadline);
+  TimerQueue::Expired timer = timers_.PopNext();
+  now_ = std::max(now_, timer.deadline);
   ++stats_.timers_fired;
   trace_->Mix(0x71);
-  trace_->Mix(id);
+  trace_->Mix(timer.id);
   trace_->Mix(static_cast<uint64_t>(now_.nanos()));
-  if (recorder_ != nullptr) recorder_->TimerFired(now_, id);
-  callback();
+  if (recorder_ != nullptr) recorder_->TimerFired(now_, timer.id);
+  timer.callback();
 }
 
 // --- Scheduler ------------------------------------------------------------------------------------
 
-void SimScheduler::Spawn(std::string name, absl::AnyInvocable<void()> body) {
+absl::Status SimScheduler::Spawn(std::string name, absl::AnyInvocable<void()> body) {
+  absl::StatusOr<FiberStack> stack = stacks_.Allocate();
+  if (!stack.ok()) {
+    ++stats_.spawns_failed;
+    if (trace_->enabled()) {
+      trace_->Log(now_, absl::StrCat("spawn failed: ", name, ": ", stack.status().message()));
+    }
+    trace_->Mix(0x5e);
+    return stack.status();
+  }
   const uint64_t id = next_fiber_id_++;
   if (trace_->enabled()) trace_->Log(now_, absl::StrCat("spawn #", id, " ", name));
   if (recorder_ != nullptr) recorder_->Spawn(now_, id, name);
-  auto fiber = std::make_unique<SimFiber>(id, std::move(name), stacks_, std::move(body));
+  auto fiber = std::make_unique<SimFiber>(id, std::move(name), stacks_, *stack, std::move(body));
   fibers_.emplace(id, std::move(fiber));
   runnable_.push_back(id);
   ++stats_.fibers_spawned;
   trace_->Mix(0x5f);
   trace_->Mix(id);
+  return absl::OkStatus();
 }
 
 Fiber* SimScheduler::Current() { return current_; }
@@ -102,7 +99,7 @@ Fiber* SimScheduler::Current() { return current_; }
 void SimScheduler::Yield() {
   SimFiber* self = current_;
   DRPC_CHECK(self != nullptr) << "Yield outside a fiber";
-  self->state_ = SimFiber::State::kRunnable;
+  self->state_.Yield();
   runnable_.push_back(self->id_);
   self->context_.Suspend();
 }
@@ -110,50 +107,37 @@ void SimScheduler::Yield() {
 void SimScheduler::Park(absl::string_view reason) {
   SimFiber* self = current_;
   DRPC_CHECK(self != nullptr) << "Park outside a fiber: " << reason;
-  if (self->permit_) {
-    self->permit_ = false;
-    return;
-  }
+  if (self->state_.TakePermit()) return;
   if (ChooseChance(*decisions_, "sched.spurious", options_.spurious_wakeup_per_mille)) {
     Yield();  // Comes back without an Unpark: a spurious wake-up, which callers must tolerate.
     return;
   }
-  self->state_ = SimFiber::State::kParked;
-  self->reason_ = reason;
+  self->state_.Park(reason);
   if (recorder_ != nullptr) recorder_->Park(now_, self->id_, reason);
   self->context_.Suspend();
-  self->reason_ = {};
+  self->state_.Unparked();
 }
 
 void SimScheduler::Unpark(Fiber* fiber) {
   DRPC_CHECK(fiber != nullptr);
   auto* f = static_cast<SimFiber*>(fiber);
-  switch (f->state_) {
-    case SimFiber::State::kParked:
-      f->state_ = SimFiber::State::kRunnable;
-      runnable_.push_back(f->id_);
-      if (recorder_ != nullptr) recorder_->Unpark(now_, f->id_);
-      break;
-    case SimFiber::State::kRunning:
-    case SimFiber::State::kRunnable:
-      f->permit_ = true;
-      break;
-    case SimFiber::State::kAbandoned:
-      break;
+  if (f->state_.Unpark()) {
+    runnable_.push_back(f->id_);
+    if (recorder_ != nullptr) recorder_->Unpark(now_, f->id_);
   }
 }
 
 void SimScheduler::Abort() {
   aborted_ = true;
   if (SimFiber* self = current_; self != nullptr) {
-    self->state_ = SimFiber::State::kAbandoned;
+    self->state_.Abandon();
     self->context_.Suspend();
     DRPC_CHECK(false) << "an aborted fiber was resumed";
   }
 }
 
 void SimScheduler::RunFiber(SimFiber* fiber) {
-  fiber->state_ = SimFiber::State::kRunning;
+  fiber->state_.Resume();
   current_ = fiber;
   ++stats_.switches;
   trace_->Mix(fiber->id_);
@@ -180,7 +164,7 @@ SimScheduler::Outcome SimScheduler::Run(Instant time_limit, uint64_t step_limit)
       continue;
     }
     if (timers_.empty()) return Outcome::kIdle;
-    if (timers_.begin()->first.first > time_limit) return Outcome::kTimeLimit;
+    if (timers_.next_deadline() > time_limit) return Outcome::kTimeLimit;
     FireNextTimer();
   }
 }
@@ -188,9 +172,9 @@ SimScheduler::Outcome SimScheduler::Run(Instant time_limit, uint64_t step_limit)
 std::vector<SimScheduler::ParkedFiber> SimScheduler::ParkedFibers() const {
   std::vector<ParkedFiber> out;
   for (const auto& [id, f] : fibers_) {
-    if (f->state_ == SimFiber::State::kParked) {
-      out.push_back({id, f->name_, std::string(f->reason_)});
-    } else if (f->state_ == SimFiber::State::kAbandoned) {
+    if (f->state_.parked()) {
+      out.push_back({id, f->name_, std::string(f->state_.park_reason())});
+    } else if (f->state_.abandoned()) {
       out.push_back({id, f->name_, "stopped by a failure"});
     }
   }

@@ -3,12 +3,15 @@
 // tape, so a run is a pure function of its tape.
 //
 //   SimScheduler sched(decisions, trace, SimScheduler::Options{});
-//   sched.Spawn("main", [&] { ... });
+//   DRPC_CHECK_OK(sched.Spawn("main", [&] { ... }));
 //   SimScheduler::Outcome o = sched.Run(time_limit, step_limit);
 //
 // Run loop: while any fiber is runnable, the SchedulingPolicy picks one (a decision when more than
 // one is runnable) and resumes it until it parks, yields or returns. Only when no fiber is runnable
 // does virtual time advance, to the earliest timer, ordered by (deadline, sequence number).
+// The timers and each fiber's park/permit state are the production reactor's own code
+// (impl/fiber/timer_queue.h, impl/fiber/fiber_state.h); this class adds the decisions around them
+// (which fiber runs, timer lateness, spurious wake-ups) and virtual time.
 #ifndef DRPC_SIM_SCHEDULER_H_
 #define DRPC_SIM_SCHEDULER_H_
 
@@ -22,8 +25,11 @@
 #include "absl/strings/string_view.h"
 #include "impl/env.h"
 #include "impl/fiber/fiber_context.h"
+#include "impl/fiber/fiber_state.h"
 #include "impl/fiber/stack_pool.h"
+#include "impl/fiber/timer_queue.h"
 #include "impl/time.h"
+#include "impl/tunables.h"
 #include "sim/recorder.h"
 #include "sim/tape.h"
 #include "sim/trace.h"
@@ -59,6 +65,12 @@ class SimScheduler final : public Clock, public Scheduler {
  public:
   struct Options {
     size_t stack_bytes = 128 * 1024;
+    // The fiber stack budget (impl/fiber/stack_pool.h): beyond it Spawn fails with
+    // kResourceExhausted. Scenarios that test exhaustion make them small; guards are mprotect'ed
+    // pages so that the map count does not depend on the kernel.
+    size_t stack_count_max = tunables::kFiberStacksDefaultMaxCount;
+    size_t mapping_count_max = tunables::kFiberMapsDefaultMaxCount;
+    StackPool::Guard stack_guard = StackPool::Guard::kAuto;
     // Upper bound on timer lateness drawn per timer (0: timers fire exactly on time). Real timers
     // fire late; jitter reorders timers against I/O and each other.
     Duration timer_jitter_max = Duration::Zero();
@@ -83,7 +95,7 @@ class SimScheduler final : public Clock, public Scheduler {
   bool Cancel(TimerId id) override;
 
   // Scheduler.
-  void Spawn(std::string name, absl::AnyInvocable<void()> body) override;
+  [[nodiscard]] absl::Status Spawn(std::string name, absl::AnyInvocable<void()> body) override;
   void Yield() override;
   void Park(absl::string_view reason) override;
   void Unpark(Fiber* fiber) override;
@@ -117,6 +129,7 @@ class SimScheduler final : public Clock, public Scheduler {
 
   struct Stats {
     uint64_t fibers_spawned = 0;
+    uint64_t spawns_failed = 0;  // no stack: Spawn returned kResourceExhausted
     uint64_t switches = 0;
     uint64_t timers_fired = 0;
   };
@@ -134,14 +147,11 @@ class SimScheduler final : public Clock, public Scheduler {
   StackPool stacks_;
   Instant now_;
   uint64_t next_fiber_id_ = 1;
-  uint64_t next_timer_seq_ = 1;
   // Fibers by ID: ordered, so reports and teardown are deterministic.
   std::map<uint64_t, std::unique_ptr<SimFiber>> fibers_;
   std::vector<uint64_t> runnable_;
   SimFiber* current_ = nullptr;
-  // Timers by (deadline, sequence); the sequence number is the TimerId.
-  std::map<std::pair<Instant, TimerId>, absl::AnyInvocable<void()>> timers_;
-  std::map<TimerId, Instant> timer_deadlines_;
+  TimerQueue timers_;
   bool aborted_ = false;
   Stats stats_;
   Recorder* recorder_ = nullptr;

@@ -14,6 +14,7 @@
 #include "benchmark/benchmark.h"
 #include "impl/fiber/fiber_context.h"
 #include "impl/fiber/stack_pool.h"
+#include "proto/base/check.h"
 #include "sim/scenario.h"
 #include "sim/simulation.h"
 #include "sim/toys.h"
@@ -44,9 +45,11 @@ BENCHMARK(BM_RawBoostContextSwitch);
 
 void BM_FiberContextSwitch(benchmark::State& state) {
   StackPool pool(StackPool::Options{});
+  absl::StatusOr<FiberStack> stack = pool.Allocate();
+  DRPC_CHECK_OK(stack.status());
   bool stop = false;
   FiberContext* self = nullptr;
-  FiberContext f(pool, [&] {
+  FiberContext f(pool, *stack, [&] {
     while (!stop) self->Suspend();
   });
   self = &f;
@@ -70,9 +73,9 @@ void BM_SimSchedulerSwitch(benchmark::State& state) {
     SimScheduler sched(decisions, trace, SimScheduler::Options{});
     constexpr int kYields = 10000;
     for (int i = 0; i < fibers; ++i) {
-      sched.Spawn("yielder", [&sched] {
+      DRPC_CHECK_OK(sched.Spawn("yielder", [&sched] {
         for (int k = 0; k < kYields; ++k) sched.Yield();
-      });
+      }));
     }
     state.ResumeTiming();
     sched.Run(Instant::Infinite(), UINT64_MAX);

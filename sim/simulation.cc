@@ -140,108 +140,158 @@ void SimContext::Note(absl::string_view text) {
   if (recorder_ != nullptr) recorder_->Note(now(), text);
 }
 
-RunResult RunSimulation(absl::FunctionRef<void(SimContext&)> scenario, DecisionSource& decisions,
-                        const RunOptions& options) {
-  Trace trace(options.trace);
-  MixingDecisions mixing(decisions, trace);
+namespace {
+
+// The runtime of one run. Shared pointers, so a failed run's objects can be kept for ever.
+struct SimRuntime {
+  std::shared_ptr<SimScheduler> scheduler;
+  std::shared_ptr<SimChaos> chaos;
+  std::shared_ptr<Env> env;
+  std::shared_ptr<SimNetwork> network;
+};
+
+SimRuntime MakeRuntime(DecisionSource& decisions, Trace& trace, const RunOptions& options) {
   std::unique_ptr<SchedulingPolicy> policy;
   if (options.fifo_policy) {
     policy = std::make_unique<FifoPolicy>();
   } else {
     policy = std::make_unique<RandomWalkPolicy>();
   }
-  auto scheduler = std::make_shared<SimScheduler>(mixing, trace, options.scheduler, std::move(policy));
-  auto chaos = std::make_shared<SimChaos>(mixing, options.chaos);
-  auto env = std::make_shared<Env>(*scheduler, *scheduler, *chaos);
-  auto network = std::make_shared<SimNetwork>(*env, mixing, trace, options.network);
+  SimRuntime rt;
+  rt.scheduler =
+      std::make_shared<SimScheduler>(decisions, trace, options.scheduler, std::move(policy));
+  rt.chaos = std::make_shared<SimChaos>(decisions, options.chaos);
+  rt.env = std::make_shared<Env>(*rt.scheduler, *rt.scheduler, *rt.chaos);
+  rt.network = std::make_shared<SimNetwork>(*rt.env, decisions, trace, options.network);
   if (options.recorder != nullptr) {
-    scheduler->set_recorder(options.recorder);
-    network->set_recorder(options.recorder);
-    chaos->set_recorder(options.recorder, scheduler.get());
+    rt.scheduler->set_recorder(options.recorder);
+    rt.network->set_recorder(options.recorder);
+    rt.chaos->set_recorder(options.recorder, rt.scheduler.get());
   }
+  return rt;
+}
 
+// Routes DRPC_CHECK failures to OnCheckFailure while a run is in progress.
+class CrashHookScope {
+ public:
+  explicit CrashHookScope(const RunOptions& options)
+      : previous_options_(g_run_options), previous_hook_(SetCheckFailureHook(&OnCheckFailure)) {
+    g_run_options = &options;
+  }
+  ~CrashHookScope() {
+    SetCheckFailureHook(previous_hook_);
+    g_run_options = previous_options_;
+  }
+  CrashHookScope(const CrashHookScope&) = delete;
+  CrashHookScope& operator=(const CrashHookScope&) = delete;
+
+ private:
+  const RunOptions* previous_options_;
+  CheckFailureHook previous_hook_;
+};
+
+// The verdict on a run whose scenario reported no failure itself: livelock, liveness (time
+// limit), deadlock, or leaks left behind once main returned.
+void JudgeRun(SimScheduler::Outcome outcome, bool main_done, const RunOptions& options,
+              const SimRuntime& rt, RunResult& r) {
+  SimScheduler& scheduler = *rt.scheduler;
+  if (outcome == SimScheduler::Outcome::kStepLimit) {
+    r.failure = FailureClass::kLiveness;
+    r.message = absl::StrCat("livelock: ", options.step_limit, " fiber switches without finishing",
+                             DescribeParked(scheduler.ParkedFibers()));
+    return;
+  }
+  if (!main_done) {
+    if (outcome == SimScheduler::Outcome::kTimeLimit) {
+      r.failure = FailureClass::kLiveness;
+      r.message = absl::StrCat("virtual time limit of ", options.time_limit.ToString(),
+                               " reached before the scenario finished",
+                               DescribeParked(scheduler.ParkedFibers()));
+    } else {
+      r.failure = FailureClass::kDeadlock;
+      r.message = absl::StrCat("deadlock: no fiber can run and no timer is pending",
+                               DescribeParked(scheduler.ParkedFibers()));
+    }
+    return;
+  }
+  std::string leaks;
+  if (outcome == SimScheduler::Outcome::kTimeLimit) {
+    absl::StrAppend(&leaks, "\n  ", scheduler.pending_timers(),
+                    " timer(s) still pending at the time limit");
+  }
+  leaks += DescribeParked(scheduler.ParkedFibers());
+  for (const std::string& open : rt.network->OpenEndpoints()) {
+    absl::StrAppend(&leaks, "\n  ", open, " never closed");
+  }
+  if (!leaks.empty()) {
+    r.failure = FailureClass::kLeak;
+    r.message = absl::StrCat("leak after the scenario finished:", leaks);
+  }
+}
+
+void CollectStats(const SimRuntime& rt, const Trace& trace, const DecisionSource& decisions,
+                  const RunOptions& options, RunResult& r) {
+  r.trace_hash = trace.hash();
+  r.decisions = decisions.count();
+  r.fibers = rt.scheduler->stats().fibers_spawned;
+  r.switches = rt.scheduler->stats().switches;
+  r.timers = rt.scheduler->stats().timers_fired;
+  r.virtual_time = rt.scheduler->Now() - Instant();
+  r.network = rt.network->stats();
+  r.reached.insert(rt.chaos->reached().begin(), rt.chaos->reached().end());
+  r.trace_tail = trace.Tail(options.trace.ring_max_lines);
+}
+
+// A failed run is frozen, not torn down: its fibers and objects are never destroyed (see the
+// header).
+void Freeze(const SimRuntime& rt) {
+  rt.scheduler->Freeze();
+  Frozen()->push_back(rt.scheduler);
+  Frozen()->push_back(rt.network);
+  Frozen()->push_back(rt.chaos);
+  Frozen()->push_back(rt.env);
+}
+
+}  // namespace
+
+RunResult RunSimulation(absl::FunctionRef<void(SimContext&)> scenario, DecisionSource& decisions,
+                        const RunOptions& options) {
+  Trace trace(options.trace);
+  MixingDecisions mixing(decisions, trace);
+  SimRuntime rt = MakeRuntime(mixing, trace, options);
   SimContext ctx;
-  ctx.env_ = env.get();
-  ctx.scheduler_ = scheduler.get();
-  ctx.network_ = network.get();
-  ctx.chaos_ = chaos.get();
+  ctx.env_ = rt.env.get();
+  ctx.scheduler_ = rt.scheduler.get();
+  ctx.network_ = rt.network.get();
+  ctx.chaos_ = rt.chaos.get();
   ctx.decisions_ = &mixing;
   ctx.trace_ = &trace;
   ctx.recorder_ = options.recorder;
 
-  const RunOptions* previous_options = g_run_options;
-  g_run_options = &options;
-  CheckFailureHook previous_hook = SetCheckFailureHook(&OnCheckFailure);
-
   bool main_done = false;
-  scheduler->Spawn("main", [&] {
-    scenario(ctx);
-    main_done = true;
-  });
-  const SimScheduler::Outcome outcome =
-      scheduler->Run(Instant() + options.time_limit, options.step_limit);
-
-  SetCheckFailureHook(previous_hook);
-  g_run_options = previous_options;
+  SimScheduler::Outcome outcome = SimScheduler::Outcome::kIdle;
+  {
+    CrashHookScope crash_hook(options);
+    DRPC_CHECK_OK(rt.scheduler->Spawn("main", [&] {
+      scenario(ctx);
+      main_done = true;
+    }));
+    outcome = rt.scheduler->Run(Instant() + options.time_limit, options.step_limit);
+  }
 
   RunResult r;
   if (ctx.failure_ != FailureClass::kNone) {
     r.failure = ctx.failure_;
     r.message = ctx.message_;
-  } else if (outcome == SimScheduler::Outcome::kStepLimit) {
-    r.failure = FailureClass::kLiveness;
-    r.message = absl::StrCat("livelock: ", options.step_limit, " fiber switches without finishing",
-                             DescribeParked(scheduler->ParkedFibers()));
-  } else if (!main_done) {
-    if (outcome == SimScheduler::Outcome::kTimeLimit) {
-      r.failure = FailureClass::kLiveness;
-      r.message = absl::StrCat("virtual time limit of ", options.time_limit.ToString(),
-                               " reached before the scenario finished",
-                               DescribeParked(scheduler->ParkedFibers()));
-    } else {
-      r.failure = FailureClass::kDeadlock;
-      r.message = absl::StrCat("deadlock: no fiber can run and no timer is pending",
-                               DescribeParked(scheduler->ParkedFibers()));
-    }
   } else {
-    std::string leaks;
-    if (outcome == SimScheduler::Outcome::kTimeLimit) {
-      absl::StrAppend(&leaks, "\n  ", scheduler->pending_timers(),
-                      " timer(s) still pending at the time limit");
-    }
-    leaks += DescribeParked(scheduler->ParkedFibers());
-    for (const std::string& open : network->OpenEndpoints()) {
-      absl::StrAppend(&leaks, "\n  ", open, " never closed");
-    }
-    if (!leaks.empty()) {
-      r.failure = FailureClass::kLeak;
-      r.message = absl::StrCat("leak after the scenario finished:", leaks);
-    }
+    JudgeRun(outcome, main_done, options, rt, r);
   }
-
   if (!r.ok() && options.recorder != nullptr) {
-    options.recorder->Failure(scheduler->Now(), FailureClassName(r.failure), r.message);
+    options.recorder->Failure(rt.scheduler->Now(), FailureClassName(r.failure), r.message);
   }
-  r.trace_hash = trace.hash();
-  r.decisions = decisions.count();
-  r.fibers = scheduler->stats().fibers_spawned;
-  r.switches = scheduler->stats().switches;
-  r.timers = scheduler->stats().timers_fired;
-  r.virtual_time = scheduler->Now() - Instant();
-  r.network = network->stats();
   r.reached = std::move(ctx.reached_);
-  r.reached.insert(chaos->reached().begin(), chaos->reached().end());
-  r.trace_tail = trace.Tail(options.trace.ring_max_lines);
-  if (!r.ok()) {
-    // Frozen: the failed run's fibers and objects are never torn down (see the header).
-    scheduler->Freeze();
-    Frozen()->push_back(scheduler);
-    Frozen()->push_back(network);
-    Frozen()->push_back(chaos);
-    Frozen()->push_back(env);
-  } else {
-    network.reset();
-  }
+  CollectStats(rt, trace, decisions, options, r);
+  if (!r.ok()) Freeze(rt);
   return r;
 }
 

@@ -3,7 +3,7 @@
 //   RunResult r = RunSimulation(
 //       [](SimContext& ctx) {
 //         auto [a, b] = ctx.network().Pipe("pp");
-//         ctx.env().scheduler().Spawn("server", [&] { ... });
+//         DRPC_CHECK_OK(ctx.env().scheduler().Spawn("server", [&] { ... }));
 //         ctx.Check(reply == "pong", "reply mismatch");
 //       },
 //       decisions, RunOptions{});
@@ -104,11 +104,13 @@ class SimContext {
   void Check(bool condition, absl::string_view message);
 
   // Marks a named race situation as reached in this run (sweeps check their coverage).
-  void Reach(absl::string_view situation) {
-    reached_.emplace(situation);
-    if (recorder_ != nullptr) recorder_->Reach(now(), situation);
+  void Reach(Situation situation) {
+    reached_.emplace(situation.name());
+    if (recorder_ != nullptr) recorder_->Reach(now(), situation.name());
   }
-  bool reached(absl::string_view situation) const { return reached_.contains(std::string(situation)); }
+  bool reached(Situation situation) const {
+    return reached_.contains(std::string(situation.name()));
+  }
 
   void Log(absl::string_view line);
   // Something the scenario did that a timeline should show (a caller cancels, a connection is

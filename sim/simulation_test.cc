@@ -191,11 +191,11 @@ TEST(SimulationTest, UnclosedTransportAndParkedFiberAreLeaks) {
         // frozen run (which is never torn down).
         Transport* dialer = a.release();
         Transport* peer = b.release();
-        ctx.env().scheduler().Spawn("forgotten reader", [dialer, peer] {
+        DRPC_CHECK_OK(ctx.env().scheduler().Spawn("forgotten reader", [dialer, peer] {
           char c;
           (void)peer->Read(&c, 1);
           (void)dialer;
-        });
+        }));
       },
       1, RunOptions{});
   EXPECT_EQ(r.failure, FailureClass::kLeak);

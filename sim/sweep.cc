@@ -355,8 +355,8 @@ SweepResult Sweep(const ScenarioSpec& spec, const SweepOptions& options) {
     }
   }
   if (options.shard_count == 1) {
-    for (const std::string& s : spec.situations) {
-      if (!r.reached.contains(s)) r.unreached.push_back(s);
+    for (const Situation s : spec.situations) {
+      if (!r.reached.contains(std::string(s.name()))) r.unreached.emplace_back(s.name());
     }
   }
   progress.Update(results.size(), r.failed(), /*final_update=*/true);
@@ -390,14 +390,18 @@ void PrintSummary(const ScenarioSpec& spec, const SweepResult& r, std::FILE* out
     std::fprintf(out, "FAIL seed %llu (%s)  replay: %s\n", static_cast<unsigned long long>(f.seed),
                  std::string(FailureClassName(f.failure)).c_str(), f.replay_command.c_str());
   }
-  for (const std::string& s : spec.situations) {
+  for (const Situation situation : spec.situations) {
+    const std::string s(situation.name());
     auto it = r.reached.find(s);
     std::fprintf(out, "  situation %-50s reached in %llu runs (required)%s\n", s.c_str(),
                  static_cast<unsigned long long>(it == r.reached.end() ? 0 : it->second),
                  it == r.reached.end() ? "  <-- NEVER REACHED" : "");
   }
   for (const auto& [s, runs] : r.reached) {
-    if (std::find(spec.situations.begin(), spec.situations.end(), s) != spec.situations.end()) continue;
+    if (std::find(spec.situations.begin(), spec.situations.end(), Situation(s)) !=
+        spec.situations.end()) {
+      continue;
+    }
     std::fprintf(out, "  situation %-50s reached in %llu runs\n", s.c_str(),
                  static_cast<unsigned long long>(runs));
   }

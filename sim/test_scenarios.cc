@@ -19,7 +19,10 @@ void CrashScenario(SimContext& ctx) {
   ctx.Check(outcome != 1, "deliberate correctness failure (test.outcome 1)");
 }
 
-void BlindScenario(SimContext& ctx) { ctx.Reach("test.often"); }
+constexpr Situation kOften{"test.often"};
+constexpr Situation kNever{"test.never"};
+
+void BlindScenario(SimContext& ctx) { ctx.Reach(kOften); }
 
 }  // namespace
 
@@ -27,7 +30,7 @@ DRPC_SIM_SCENARIO(test_blind,
                   {.name = "test.blind",
                    .description = "passes but never reaches a situation it lists (tooling tests)",
                    .body = BlindScenario,
-                   .situations = {"test.often", "test.never"},
+                   .situations = {kOften, kNever},
                    .default_seeds = 5,
                    .expect_failure = true});
 

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "impl/sync.h"
+#include "proto/base/check.h"
 #include "sim/scenario.h"
 
 namespace drpc::sim {
@@ -48,6 +49,10 @@ absl::Status Exchange(SimContext& ctx, Transport& t, int rounds, size_t size, in
   return absl::OkStatus();
 }
 
+// The ping-pong toy's situations: a fault was reported, and every round completed.
+constexpr Situation kFaultReported{"pp.fault_reported"};
+constexpr Situation kAllRounds{"pp.all_rounds"};
+
 void PingPongScenario(SimContext& ctx) {
   NetworkOptions net;
   net.draw_link_per_connection = true;
@@ -58,8 +63,8 @@ void PingPongScenario(SimContext& ctx) {
   const int rounds = 1 + static_cast<int>(ctx.Choose("pp.rounds", 6));
   const size_t size = kSizes[ctx.Choose("pp.size", std::size(kSizes))];
   PingPongReport report = RunPingPong(ctx, rounds, size, std::nullopt);
-  if (report.first_error.has_value()) ctx.Reach("pp.fault_reported");
-  if (report.rounds_ok == rounds) ctx.Reach("pp.all_rounds");
+  if (report.first_error.has_value()) ctx.Reach(kFaultReported);
+  if (report.rounds_ok == rounds) ctx.Reach(kAllRounds);
 }
 
 }  // namespace
@@ -92,18 +97,18 @@ PingPongReport RunPingPong(SimContext& ctx, int rounds, size_t size, std::option
   ctx.Check(listener.ok(), "listen failed");
   WaitGroup servers(env);
   servers.Add();
-  env.scheduler().Spawn("echo accept", [&] {
+  DRPC_CHECK_OK(env.scheduler().Spawn("echo accept", [&] {
     for (;;) {
       absl::StatusOr<std::unique_ptr<Transport>> t = (*listener)->Accept();
       if (!t.ok()) break;
       servers.Add();
-      env.scheduler().Spawn("echo conn", [&servers, t = std::move(*t)]() mutable {
+      DRPC_CHECK_OK(env.scheduler().Spawn("echo conn", [&servers, t = std::move(*t)]() mutable {
         ServeEcho(std::move(t));
         servers.Done();
-      });
+      }));
     }
     servers.Done();
-  });
+  }));
 
   PingPongReport report;
   const uint64_t faults_before = ctx.network().stats().faults_struck;
@@ -143,13 +148,13 @@ void InterleaveScenario(SimContext& ctx) {
   WaitGroup wg(env);
   for (int id = 0; id < 4; ++id) {
     wg.Add();
-    env.scheduler().Spawn(absl::StrCat("appender ", id), [&, id] {
+    DRPC_CHECK_OK(env.scheduler().Spawn(absl::StrCat("appender ", id), [&, id] {
       for (int step = 0; step < 3; ++step) {
         log.push_back(id);
         env.scheduler().Yield();
       }
       wg.Done();
-    });
+    }));
   }
   wg.Wait();
   ctx.Check(log.size() == 12, "lost log entries");
@@ -161,14 +166,14 @@ void RacyCounterScenario(SimContext& ctx) {
   WaitGroup wg(env);
   for (int id = 0; id < 2; ++id) {
     wg.Add();
-    env.scheduler().Spawn(absl::StrCat("incrementer ", id), [&] {
+    DRPC_CHECK_OK(env.scheduler().Spawn(absl::StrCat("incrementer ", id), [&] {
       for (int i = 0; i < 3; ++i) {
         const int seen = counter;      // check ...
         env.scheduler().Yield();       // ... across a yield ...
         counter = seen + 1;            // ... then act: a lost update if the other fiber ran
       }
       wg.Done();
-    });
+    }));
   }
   wg.Wait();
   ctx.Check(counter == 6, absl::StrCat("lost update: counter is ", counter, ", expected 6"));
@@ -185,8 +190,8 @@ void LockOrderScenario(SimContext& ctx) {
     wg.Done();
   };
   wg.Add(2);
-  env.scheduler().Spawn("takes A then B", [&] { worker(first, second); });
-  env.scheduler().Spawn("takes B then A", [&] { worker(second, first); });
+  DRPC_CHECK_OK(env.scheduler().Spawn("takes A then B", [&] { worker(first, second); }));
+  DRPC_CHECK_OK(env.scheduler().Spawn("takes B then A", [&] { worker(second, first); }));
   wg.Wait("waiting for both lock takers");
 }
 
@@ -197,7 +202,7 @@ DRPC_SIM_SCENARIO(toy_ping_pong,
                    .description = "length-prefixed echo over a faulty, segmenting network; "
                                   "a fresh connection after healing must succeed",
                    .body = PingPongScenario,
-                   .situations = {"pp.fault_reported", "pp.all_rounds"},
+                   .situations = {kFaultReported, kAllRounds},
                    .default_seeds = 300});
 
 DRPC_SIM_SCENARIO(toy_interleave, {.name = "toy.interleave",

@@ -201,13 +201,14 @@ absl::Status CallStream(runtime::Reactor& r, Conn& conn, CallContext& ctx, const
     default: {  // bidi: send everything while printing what comes back
       Signal sent(r.env());
       absl::Status send_error;
-      r.Spawn("call: bidi sender", [&] {
+      absl::Status spawned = r.Spawn("call: bidi sender", [&] {
         for (const std::string& m : messages) {
           if (send_error = s.Send(m); !send_error.ok()) break;
         }
         if (send_error.ok()) send_error = s.CloseSend();
         sent.Set();
       });
+      if (!spawned.ok()) return spawned;
       absl::Status recv_error = PrintUntilEof(s, req.format);
       if (!recv_error.ok()) s.Close().IgnoreError();  // unblocks the sender
       sent.Wait("call: joining the bidi sender");

@@ -2,16 +2,13 @@
 
 #include <algorithm>
 #include <cctype>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "tools/source_scan.h"
 
 namespace drpc::guard {
 namespace {
@@ -114,56 +111,6 @@ bool Contains(const absl::string_view (&set)[N], absl::string_view name) {
   return std::find(std::begin(set), std::end(set), name) != std::end(set);
 }
 
-// Replaces comments with spaces (newlines kept). If `strip_literals`, string and character literal
-// contents are replaced too, so text in them is never mistaken for code.
-std::string Strip(absl::string_view in, bool strip_literals) {
-  std::string out(in);
-  size_t i = 0;
-  const size_t n = in.size();
-  auto blank = [&out](size_t from, size_t to) {
-    for (size_t k = from; k < to; ++k) {
-      if (out[k] != '\n') out[k] = ' ';
-    }
-  };
-  auto is_ident = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
-  while (i < n) {
-    const char c = in[i];
-    if (c == '/' && i + 1 < n && in[i + 1] == '/') {
-      size_t end = in.find('\n', i);
-      if (end == absl::string_view::npos) end = n;
-      blank(i, end);
-      i = end;
-    } else if (c == '/' && i + 1 < n && in[i + 1] == '*') {
-      size_t end = in.find("*/", i + 2);
-      end = end == absl::string_view::npos ? n : end + 2;
-      blank(i, end);
-      i = end;
-    } else if (c == '"' && i > 0 && in[i - 1] == 'R' && (i < 2 || !is_ident(in[i - 2]) ||
-                                                           in[i - 2] == '8' || in[i - 2] == 'u' ||
-                                                           in[i - 2] == 'U' || in[i - 2] == 'L')) {
-      // Raw string R"delim( ... )delim".
-      size_t open = in.find('(', i + 1);
-      if (open == absl::string_view::npos) break;
-      std::string close = absl::StrCat(")", in.substr(i + 1, open - i - 1), "\"");
-      size_t end = in.find(close, open + 1);
-      end = end == absl::string_view::npos ? n : end + close.size();
-      if (strip_literals) blank(i + 1, end - 1);
-      i = end;
-    } else if (c == '"' || (c == '\'' && !(i > 0 && std::isxdigit(static_cast<unsigned char>(
-                                                          in[i - 1]))))) {
-      // An apostrophe after a hex digit is a digit separator (1'000), not a character literal.
-      size_t k = i + 1;
-      while (k < n && in[k] != c && in[k] != '\n') k += (in[k] == '\\') ? 2 : 1;
-      k = std::min(k, n);
-      if (strip_literals) blank(i + 1, k);
-      i = k + 1;
-    } else {
-      ++i;
-    }
-  }
-  return out;
-}
-
 struct Token {
   std::string text;
   int line;
@@ -231,29 +178,16 @@ const IncludeRule* MatchInclude(const IncludeRule (&rules)[N], absl::string_view
   return nullptr;
 }
 
-void CheckIncludes(absl::string_view path, Scope scope, absl::string_view without_comments,
+void CheckIncludes(absl::string_view path, Scope scope, absl::string_view contents,
                    std::vector<Violation>& out) {
-  int line = 0;
-  std::istringstream lines{std::string(without_comments)};
-  for (std::string text; std::getline(lines, text);) {
-    ++line;
-    absl::string_view s = text;
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    if (!absl::ConsumePrefix(&s, "#")) continue;
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    if (!absl::ConsumePrefix(&s, "include")) continue;
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    if (s.empty() || (s.front() != '<' && s.front() != '"')) continue;
-    const char close = s.front() == '<' ? '>' : '"';
-    const size_t end = s.find(close, 1);
-    if (end == absl::string_view::npos) continue;
-    const absl::string_view target = s.substr(1, end - 1);
-    const std::string what(s.substr(0, end + 1));
-    if (const IncludeRule* rule = MatchInclude(kIncludeRules, target);
+  for (const scan::Include& inc : scan::FindIncludes(contents)) {
+    if (const IncludeRule* rule = MatchInclude(kIncludeRules, inc.target);
         rule != nullptr && scope.env_doorway) {
-      out.push_back({std::string(path), line, what, absl::StrCat(rule->reason, "; ", kUseEnv)});
-    } else if (MatchInclude(kOrderedIncludeRules, target) != nullptr && scope.ordered_iteration) {
-      out.push_back({std::string(path), line, what, std::string(kOrderedReason)});
+      out.push_back(
+          {std::string(path), inc.line, inc.spelled, absl::StrCat(rule->reason, "; ", kUseEnv)});
+    } else if (MatchInclude(kOrderedIncludeRules, inc.target) != nullptr &&
+               scope.ordered_iteration) {
+      out.push_back({std::string(path), inc.line, inc.spelled, std::string(kOrderedReason)});
     }
   }
 }
@@ -305,10 +239,7 @@ void CheckTokens(absl::string_view path, Scope scope, const std::vector<Token>& 
 }  // namespace
 
 Scope ScopeOf(absl::string_view path) {
-  const bool cxx = absl::EndsWith(path, ".h") || absl::EndsWith(path, ".cc") ||
-                   absl::EndsWith(path, ".hpp") || absl::EndsWith(path, ".cpp") ||
-                   absl::EndsWith(path, ".inc");
-  if (!cxx) return {};
+  if (!scan::IsCxxSource(path)) return {};
   if (absl::StartsWith(path, "impl/runtime/")) return {};  // the production runtime
   if (absl::StartsWith(path, "proto/") || absl::StartsWith(path, "impl/")) {
     return {.env_doorway = true, .ordered_iteration = true};
@@ -325,9 +256,8 @@ bool IsGuardedPath(absl::string_view path) {
 std::vector<Violation> ScanSource(absl::string_view path, absl::string_view contents) {
   std::vector<Violation> out;
   const Scope scope = ScopeOf(path);
-  const std::string without_comments = Strip(contents, /*strip_literals=*/false);
-  CheckIncludes(path, scope, without_comments, out);
-  const std::string code = Strip(contents, /*strip_literals=*/true);
+  CheckIncludes(path, scope, contents, out);
+  const std::string code = scan::StripComments(contents, /*strip_literals=*/true);
   CheckTokens(path, scope, Tokenize(code), out);
   std::stable_sort(out.begin(), out.end(),
                    [](const Violation& a, const Violation& b) { return a.line < b.line; });
@@ -339,29 +269,18 @@ std::string FormatViolation(const Violation& v) {
 }
 
 std::vector<Violation> ScanTree(const std::string& root, int* files_scanned) {
-  namespace fs = std::filesystem;
   std::vector<std::string> files;
-  for (const char* top : {"proto", "impl", "sim"}) {
-    const fs::path dir = fs::path(root) / top;
-    std::error_code ec;
-    if (!fs::is_directory(dir, ec)) continue;
-    for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-      if (!it->is_regular_file(ec)) continue;
-      std::string rel = fs::relative(it->path(), root, ec).generic_string();
-      if (IsGuardedPath(rel)) files.push_back(std::move(rel));
-    }
+  for (std::string& rel : scan::ListCxxSources(root, {"proto", "impl", "sim"})) {
+    if (IsGuardedPath(rel)) files.push_back(std::move(rel));
   }
-  std::sort(files.begin(), files.end());
   std::vector<Violation> out;
   for (const std::string& rel : files) {
-    std::ifstream in(fs::path(root) / rel, std::ios::binary);
-    if (!in) {
+    std::string contents;
+    if (!scan::ReadSource(root, rel, &contents)) {
       out.push_back({rel, 0, "unreadable file", "the guard must read every guarded file"});
       continue;
     }
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    std::vector<Violation> v = ScanSource(rel, buffer.str());
+    std::vector<Violation> v = ScanSource(rel, contents);
     out.insert(out.end(), v.begin(), v.end());
   }
   if (files_scanned != nullptr) *files_scanned = static_cast<int>(files.size());

@@ -124,6 +124,29 @@ grep -q '^drpc_streams_failed_total{side="server"} 1$' <<<"$stats" || fail "stat
 grep -q '^drpc_connections_opened_total{side="server"} 2$' <<<"$stats" || fail "stats: $stats"
 echo "ok: stats"
 
+# --- the connection limit --------------------------------------------------------------------------
+start_server --connections_max_count=1
+# A call that waits for its timeout holds one connection; while it is served, another connection is
+# refused (closed right after accept: exit 3). The loop only waits for the holder to be connected
+# (a call that still gets through is retried) and replaces a holder that was itself refused.
+hold() { "$call_bin" "$addr" /interop.Echo/Slow --data=x --timeout=3s >/dev/null 2>&1 & holder=$!; }
+hold
+refused=""
+for _ in $(seq 1 60); do
+  if ! kill -0 "$holder" 2>/dev/null; then wait "$holder"; hold; fi
+  sleep 0.1
+  "$call_bin" "$addr" /interop.Echo/Unary --data=y --timeout=2s >/dev/null 2>&1; rc=$?
+  if [ "$rc" -eq 3 ]; then refused=yes; break; fi
+  [ "$rc" -eq 0 ] || fail "a call beside the held connection exited $rc, want 3 (or 0 before it)"
+done
+kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
+[ -n "$refused" ] || fail "a second connection was never refused with --connections_max_count=1"
+echo "ok: connections_max_count"
+stop_server
+"$server_bin" --connections_max_count=0 >/dev/null 2>"$TEST_TMPDIR/limit.err"; rc=$?
+[ "$rc" -eq 1 ] && grep -q "connections_max_count = 0 is outside" "$TEST_TMPDIR/limit.err" ||
+  fail "echo_server --connections_max_count=0 exited $rc: $(cat "$TEST_TMPDIR/limit.err")"
+
 "$server_bin" --bogus >/dev/null 2>&1; rc=$?
 [ "$rc" -eq 2 ] || fail "echo_server with a bad flag exited $rc, want 2"
 echo "PASS"

@@ -1,7 +1,8 @@
-// echo_server: serves the interop.Echo test service (tools/interop/echo_service.h) over TCP on the
+// echo_server: serves the interop.Echo test service (impl/testing/echo_service.h) over TCP on the
 // production runtime, until SIGINT or SIGTERM.
 //
 //   bazel run //tools:echo_server -- --addr=127.0.0.1:7777 [--mux] [--migrate_header]
+//                                    [--connections_max_count=N] [--calls_max_count=N]
 //   ... [--tls_cert=server.pem --tls_key=server.key [--tls_client_ca=ca.pem]] [--stats]
 //
 // Prints "READY <addr>" (the real bound address, useful with port 0) on stdout once listening.
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "impl/app/interceptors.h"
 #include "impl/app/metrics.h"
 #include "impl/app/standard_interceptors.h"
@@ -22,26 +24,42 @@
 #include "impl/runtime/signals.h"
 #include "impl/runtime/tcp_server.h"
 #include "impl/runtime/tls.h"
+#include "impl/testing/echo_service.h"
+#include "impl/tunables.h"
+#include "proto/limits.h"
 #include "tools/cli_flags.h"
-#include "tools/interop/echo_service.h"
 #include "tools/prod_flags.h"
 
 namespace drpc {
 namespace {
 
-constexpr char kUsage[] =
-    "usage: echo_server [--addr=HOST:PORT] [--mux] [--migrate_header] [--reactors=N]\n"
-    "                   [--shutdown_grace=DURATION]\n"
-    "  --addr            listen address (default 127.0.0.1:7777; port 0 picks a free port)\n"
-    "  --mux             multiplexed mode (clients must use --mux too); default: upstream drpc\n"
-    "  --migrate_header  expect the drpcmigrate header DRPC!!!1 on every connection\n"
-    "  --reactors        reactor threads (default: one per CPU)\n"
-    "  --shutdown_grace  how long running calls may finish after SIGINT/SIGTERM (default 5s)\n"
-    "production (TLS, metrics):\n";
+std::string Usage() {
+  return absl::StrCat(
+      "usage: echo_server [--addr=HOST:PORT] [--mux] [--migrate_header] [--reactors=N]\n"
+      "                   [--shutdown_grace=DURATION] [--connections_max_count=N]\n"
+      "                   [--calls_max_count=N] [--fibers_max_count=N]\n"
+      "  --addr            listen address (default 127.0.0.1:7777; port 0 picks a free port)\n"
+      "  --mux             multiplexed mode (clients must use --mux too); default: upstream drpc\n"
+      "  --migrate_header  expect the drpcmigrate header DRPC!!!1 on every connection\n"
+      "  --reactors        reactor threads (default: one per CPU)\n"
+      "  --shutdown_grace  how long running calls may finish after SIGINT/SIGTERM (default 5s)\n"
+      "  --connections_max_count  connections served at once across all reactors; more are\n"
+      "                    closed right after accept (default ",
+      tunables::kConnectionsDefaultMaxCount,
+      ")\n"
+      "  --calls_max_count calls served at once across all connections; more are refused with\n"
+      "                    \"server busy\" (default ",
+      tunables::kServerCallsDefaultMaxCount,
+      ")\n"
+      "  --fibers_max_count  fiber stacks per reactor; a call without one is refused (default ",
+      tunables::kFiberStacksDefaultMaxCount, ")\n"
+      "production (TLS, metrics):\n");
+}
 
 struct Config {
   cli::ProdFlags prod;
   runtime::TcpServerOptions server;
+  runtime::ReactorOptions reactor;
   size_t reactors = 0;
   Duration grace = Duration::Seconds(5);
 };
@@ -52,18 +70,18 @@ bool ParseArgs(int argc, char** argv, Config* config) {
   for (int i = 1; i < argc; ++i) {
     std::optional<cli::CliFlag> f = cli::ParseCliFlag(argv[i]);
     if (!f) {
-      std::fprintf(stderr, "echo_server: unexpected argument \"%s\"\n%s", argv[i], kUsage);
+      std::fprintf(stderr, "echo_server: unexpected argument \"%s\"\n%s", argv[i], Usage().c_str());
       return false;
     }
     const std::string value = f->value.value_or("");
     if (config->prod.Apply(*f)) {
       if (!config->prod.error().ok()) {
         std::fprintf(stderr, "echo_server: %s\n%s%s", config->prod.error().ToString().c_str(),
-                     kUsage, cli::ProdFlags::kServerUsage);
+                     Usage().c_str(), cli::ProdFlags::kServerUsage);
         return false;
       }
     } else if (f->name == "help" || f->name == "h") {
-      std::printf("%s%s", kUsage, cli::ProdFlags::kServerUsage);
+      std::printf("%s%s", Usage().c_str(), cli::ProdFlags::kServerUsage);
       std::exit(0);
     } else if (f->name == "addr" && f->value) {
       config->server.address = value;
@@ -72,10 +90,18 @@ bool ParseArgs(int argc, char** argv, Config* config) {
     } else if (f->name == "migrate_header" && !f->value) {
       config->server.migrate_header = true;
     } else if (f->name == "reactors" && absl::SimpleAtoi(value, &config->reactors)) {
+    } else if (f->name == "connections_max_count" &&
+               absl::SimpleAtoi(value, &config->server.connection.connections_max_count)) {
+    } else if (f->name == "calls_max_count" &&
+               absl::SimpleAtoi(value, &config->server.connection.server_calls_max_count) &&
+               config->server.connection.server_calls_max_count > 0) {
+    } else if (f->name == "fibers_max_count" &&
+               absl::SimpleAtoi(value, &config->reactor.stack_count_max) &&
+               config->reactor.stack_count_max > 0) {
     } else if (f->name == "shutdown_grace" && cli::ParseCliDuration(value).ok()) {
       config->grace = *cli::ParseCliDuration(value);
     } else {
-      std::fprintf(stderr, "echo_server: bad flag \"%s\"\n%s", argv[i], kUsage);
+      std::fprintf(stderr, "echo_server: bad flag \"%s\"\n%s", argv[i], Usage().c_str());
       return false;
     }
   }
@@ -131,12 +157,12 @@ int Main(int argc, char** argv) {
     return 1;
   }
   absl::StatusOr<std::unique_ptr<runtime::Runtime>> rt =
-      runtime::Runtime::Start({.reactor_count = config.reactors});
+      runtime::Runtime::Start({.reactor_count = config.reactors, .reactor = config.reactor});
   if (!rt.ok()) {
     std::fprintf(stderr, "echo_server: %s\n", rt.status().ToString().c_str());
     return 1;
   }
-  const Router router = interop::EchoRouter();
+  const Router router = testing::EchoRouter();
   MetricsRegistry metrics;
   MetricsObserver observer(metrics, Side::kServer);
   std::vector<ServerInterceptor> chain;

@@ -227,7 +227,7 @@ int ReportShrink(const ScenarioSpec& spec, const ShrinkResult& r, const std::str
   absl::Status saved = r.tape.SaveToFile(out);
   std::printf("shrunk tape: %s (%s)\n", out.c_str(), saved.ok() ? "saved" : saved.ToString().c_str());
   std::printf("replay: bazel run //tools:sim -- --scenario=%s --tape=%s\n", spec.name.c_str(), out.c_str());
-  std::printf("keep it as a regression: cp %s corpus/sim/ (//sim:regression_test replays it)\n",
+  std::printf("keep it as a regression: cp %s corpus/sim/ (//sim/drpc:regression_test replays it)\n",
               out.c_str());
   return ExitCodeFor(r.signature.failure);
 }

@@ -13,7 +13,8 @@
 #include "impl/errors.h"
 #include "impl/router.h"
 #include "impl/sync.h"
-#include "impl/testing/harness.h"
+#include "sim/testing/harness.h"
+#include "proto/base/check.h"
 
 namespace kv {
 namespace {
@@ -27,10 +28,10 @@ class StoreRouter final : public drpc::Handler {
   absl::Status HandleRpc(drpc::CallContext& ctx, absl::string_view rpc,
                          drpc::RpcStream& stream) const override {
     if (store_ == nullptr) {
-      store_ = std::make_unique<Store>(ctx.env(), Store::Limits{.history_max = 4});
+      store_ = std::make_unique<Store>(ctx.env(), Store::Limits{.history_max_count = 4});
       service_ = std::make_unique<KvService>(*store_);
       router_ = std::make_unique<drpc::Router>();
-      KeyValue::Register(*router_, *service_).IgnoreError();
+      if (absl::Status s = KeyValue::Register(*router_, *service_); !s.ok()) return s;
     }
     return router_->HandleRpc(ctx, rpc, stream);
   }
@@ -107,15 +108,15 @@ TEST(KvServiceTest, WatchSeesChangesUnderItsPrefixInRevisionOrder) {
     // call at a time, and the watch holds this one).
     auto [client_end, server_end] = sim.network().Pipe("writer conn");
     drpc::Signal served(p.env());
-    p.env().scheduler().Spawn("writer conn", [&, t = std::move(server_end)]() mutable {
+    DRPC_CHECK_OK(p.env().scheduler().Spawn("writer conn", [&, t = std::move(server_end)]() mutable {
       p.server().ServeConn(std::move(t)).IgnoreError();
       served.Set();
-    });
+    }));
     absl::StatusOr<std::unique_ptr<drpc::Conn>> writer_conn =
         drpc::Conn::Create(p.env(), std::move(client_end), p.conn().manager().options());
     sim.Check(writer_conn.ok(), writer_conn.status().ToString());
     drpc::Signal written(p.env());
-    p.env().scheduler().Spawn("writer", [&] {
+    DRPC_CHECK_OK(p.env().scheduler().Spawn("writer", [&] {
       const KeyValue::Client writer(**writer_conn);
       drpc::CallContext ctx(p.env());
       writer.Put(ctx, PutOf("b/1", "ignored")).IgnoreError();
@@ -124,7 +125,7 @@ TEST(KvServiceTest, WatchSeesChangesUnderItsPrefixInRevisionOrder) {
       del.set_key("a/0");
       writer.Delete(ctx, del).IgnoreError();
       written.Set();
-    });
+    }));
     absl::StatusOr<Event> put = watch->Recv();
     absl::StatusOr<Event> del = watch->Recv();
     sim.Check(put.ok() && put->type() == Event::PUT && put->entry().key() == "a/1" &&

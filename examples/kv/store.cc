@@ -9,13 +9,13 @@
 namespace kv {
 
 Store::Store(drpc::Env& env, Limits limits) : limits_(limits), changed_(env) {
-  DRPC_CHECK(limits_.history_max > 0);
+  DRPC_CHECK(limits_.history_max_count > 0);
 }
 
 absl::StatusOr<std::optional<Entry>> Store::Get(absl::string_view key) const {
-  if (key.size() > limits_.key_bytes_max) {
+  if (key.size() > limits_.key_max_bytes) {
     return absl::InvalidArgumentError(
-        absl::StrCat("key of ", key.size(), " bytes exceeds ", limits_.key_bytes_max));
+        absl::StrCat("key of ", key.size(), " bytes exceeds ", limits_.key_max_bytes));
   }
   auto it = entries_.find(key);
   if (it == entries_.end()) return std::optional<Entry>();
@@ -24,19 +24,19 @@ absl::StatusOr<std::optional<Entry>> Store::Get(absl::string_view key) const {
 
 absl::StatusOr<int64_t> Store::Put(absl::string_view key, absl::string_view value) {
   if (key.empty()) return absl::InvalidArgumentError("empty key");
-  if (key.size() > limits_.key_bytes_max) {
+  if (key.size() > limits_.key_max_bytes) {
     return absl::InvalidArgumentError(
-        absl::StrCat("key of ", key.size(), " bytes exceeds ", limits_.key_bytes_max));
+        absl::StrCat("key of ", key.size(), " bytes exceeds ", limits_.key_max_bytes));
   }
-  if (value.size() > limits_.value_bytes_max) {
+  if (value.size() > limits_.value_max_bytes) {
     return absl::InvalidArgumentError(
-        absl::StrCat("value of ", value.size(), " bytes exceeds ", limits_.value_bytes_max));
+        absl::StrCat("value of ", value.size(), " bytes exceeds ", limits_.value_max_bytes));
   }
   auto it = entries_.find(key);
   if (it == entries_.end()) {
-    if (entries_.size() >= limits_.keys_max) {
+    if (entries_.size() >= limits_.keys_max_count) {
       return absl::ResourceExhaustedError(
-          absl::StrCat("the store holds its maximum of ", limits_.keys_max, " keys"));
+          absl::StrCat("the store holds its maximum of ", limits_.keys_max_count, " keys"));
     }
     it = entries_.emplace(std::string(key), Entry()).first;
     it->second.set_key(std::string(key));
@@ -65,7 +65,7 @@ void Store::Record(Event::Type type, const Entry& entry) {
   event.set_type(type);
   *event.mutable_entry() = entry;
   history_.push_back(std::move(event));
-  while (history_.size() > limits_.history_max) history_.pop_front();
+  while (history_.size() > limits_.history_max_count) history_.pop_front();
   changed_.WakeAll();
 }
 
@@ -76,7 +76,7 @@ absl::Status Store::ChangesSince(int64_t from, absl::string_view prefix,
   if (from < oldest) {
     return absl::OutOfRangeError(absl::StrCat(
         "revision ", from, " is no longer in the history (it keeps the last ",
-        limits_.history_max, " changes, from revision ", oldest, ")"));
+        limits_.history_max_count, " changes, from revision ", oldest, ")"));
   }
   // The history holds consecutive revisions: `from` is at index from - oldest.
   for (size_t i = static_cast<size_t>(from - oldest); i < history_.size(); ++i) {

@@ -11,7 +11,7 @@
 // Every change (a put, or a delete of an existing key) takes the next revision, starting at 1.
 // Bounded: key and value sizes, the number of keys and the history length are limited
 // (Store::Limits); a change over a limit fails with a status and changes nothing. The history
-// keeps the last `history_max` changes; asking for older ones gives kOutOfRange.
+// keeps the last `history_max_count` changes; asking for older ones gives kOutOfRange.
 // Like everything on the Env seam, a Store belongs to one Scheduler (impl/env.h): every method is
 // called from that scheduler's fibers (one reactor of the production runtime, or the simulator).
 // Iteration is ordered (std::map), so runs replay deterministically under simulation.
@@ -38,10 +38,10 @@ namespace kv {
 class Store {
  public:
   struct Limits {
-    size_t key_bytes_max = 1024;
-    size_t value_bytes_max = 1 << 20;
-    size_t keys_max = 100000;
-    size_t history_max = 4096;  // changes kept for watchers
+    size_t key_max_bytes = 1024;
+    size_t value_max_bytes = 1 << 20;
+    size_t keys_max_count = 100000;
+    size_t history_max_count = 4096;  // changes kept for watchers
   };
 
   explicit Store(drpc::Env& env) : Store(env, Limits()) {}
@@ -52,7 +52,7 @@ class Store {
   // The entry of `key`, or nullopt. kInvalidArgument for a key over the limit.
   absl::StatusOr<std::optional<Entry>> Get(absl::string_view key) const;
   // Sets `key`; returns the change's revision. kInvalidArgument for an empty or too long key or a
-  // too long value; kResourceExhausted when a new key would exceed keys_max.
+  // too long value; kResourceExhausted when a new key would exceed keys_max_count.
   absl::StatusOr<int64_t> Put(absl::string_view key, absl::string_view value);
   // Removes `key`; returns the change's revision, or nullopt if the key did not exist.
   absl::StatusOr<std::optional<int64_t>> Delete(absl::string_view key);
@@ -73,7 +73,7 @@ class Store {
 
   Limits limits_;
   std::map<std::string, Entry, std::less<>> entries_;
-  std::deque<Event> history_;  // the last history_max changes, by revision
+  std::deque<Event> history_;  // the last history_max_count changes, by revision
   int64_t revision_ = 0;
   drpc::WaitList changed_;     // fibers in WaitForChange
 };

@@ -6,6 +6,7 @@
 #include "gtest/gtest.h"
 #include "impl/sync.h"
 #include "sim/simulation.h"
+#include "proto/base/check.h"
 
 namespace kv {
 namespace {
@@ -35,7 +36,7 @@ TEST(StoreTest, ChangesTakeConsecutiveRevisions) {
 }
 
 TEST(StoreTest, LimitsRejectAChangeAndChangeNothing) {
-  WithStore({.key_bytes_max = 4, .value_bytes_max = 3, .keys_max = 2, .history_max = 8},
+  WithStore({.key_max_bytes = 4, .value_max_bytes = 3, .keys_max_count = 2, .history_max_count = 8},
             [](Store& store, drpc::sim::SimContext& ctx) {
               ctx.Check(absl::IsInvalidArgument(store.Put("", "x").status()), "empty key");
               ctx.Check(absl::IsInvalidArgument(store.Put("toolong", "x").status()), "long key");
@@ -48,7 +49,7 @@ TEST(StoreTest, LimitsRejectAChangeAndChangeNothing) {
 }
 
 TEST(StoreTest, HistoryIsBoundedAndFilteredByPrefix) {
-  WithStore({.history_max = 3}, [](Store& store, drpc::sim::SimContext& ctx) {
+  WithStore({.history_max_count = 3}, [](Store& store, drpc::sim::SimContext& ctx) {
     for (const char* key : {"a/1", "b/1", "a/2", "a/3"}) store.Put(key, "v").IgnoreError();
     std::vector<Event> events;
     ctx.Check(store.ChangesSince(2, "a/", &events).ok() && events.size() == 2 &&
@@ -64,10 +65,10 @@ TEST(StoreTest, HistoryIsBoundedAndFilteredByPrefix) {
 TEST(StoreTest, WaitForChangeWakesOnAChangeOrWhenTheCallEnds) {
   WithStore({}, [](Store& store, drpc::sim::SimContext& ctx) {
     drpc::Signal woke(ctx.env());
-    ctx.env().scheduler().Spawn("watcher", [&] {
+    DRPC_CHECK_OK(ctx.env().scheduler().Spawn("watcher", [&] {
       drpc::CallContext call(ctx.env());
       woke.Set(store.WaitForChange(call, 0));
-    });
+    }));
     drpc::SleepFor(ctx.env(), drpc::Duration::Millis(5));
     ctx.Check(!woke.IsSet(), "no change yet");
     store.Put("k", "v").IgnoreError();

@@ -17,8 +17,8 @@
 #include "impl/conn.h"
 #include "impl/errors.h"
 #include "impl/router.h"
-#include "impl/testing/harness.h"
-#include "sim/client_env.h"
+#include "sim/testing/harness.h"
+#include "sim/drpc/client_env.h"
 #include "sim/simulation.h"
 
 namespace drpc {
@@ -73,7 +73,7 @@ TEST(InterceptorsTest, ClientChainRunsOutermostFirstAndItsMetadataArrives) {
     std::vector<std::string> order;
     InterceptedConn conn(raw, {Tag("first", &order), Tag("second", &order)});
     CallContext call(ctx.env());
-    absl::StatusOr<std::string> md = conn.Invoke(call, "/echo.Echo/Meta", "");
+    absl::StatusOr<std::string> md = conn.Invoke(call, "/interop.Echo/Meta", "");
     ctx.Check(md.ok() && *md == "first=1;second=1", absl::StrCat("metadata: ", md.status().ToString()));
     ctx.Check(absl::StrJoin(order, ",") == "first,second", "order");
   });
@@ -97,10 +97,10 @@ TEST(InterceptorsTest, AClientShortCircuitSendsNothing) {
                            }};
     InterceptedConn conn(raw, {deny});
     CallContext call(ctx.env());
-    ctx.Check(absl::IsPermissionDenied(conn.Invoke(call, "/echo.Echo/Unary", "x").status()),
+    ctx.Check(absl::IsPermissionDenied(conn.Invoke(call, "/interop.Echo/Unary", "x").status()),
               "short-circuited");
     ctx.Check(served == 0, "the server never saw it");
-    ctx.Check(raw.Invoke(call, "/echo.Echo/Unary", "x").ok() && served == 1, "without it: served");
+    ctx.Check(raw.Invoke(call, "/interop.Echo/Unary", "x").ok() && served == 1, "without it: served");
   });
 }
 
@@ -110,7 +110,7 @@ TEST(InterceptorsTest, ServerUnaryHooksSeeTheRequestAndCanChangeTheReply) {
       .name = "upper",
       .unary = [](CallContext& ctx, const ServerCallInfo& call, absl::string_view request,
                   UnaryHandlerNext next) -> absl::StatusOr<std::string> {
-        if (call.rpc != "/echo.Echo/Unary") return next(ctx, request);
+        if (call.rpc != "/interop.Echo/Unary") return next(ctx, request);
         absl::StatusOr<std::string> reply = next(ctx, absl::StrCat(request, "!"));
         if (!reply.ok()) return reply;
         return absl::StrCat("[", *reply, "]");
@@ -118,12 +118,12 @@ TEST(InterceptorsTest, ServerUnaryHooksSeeTheRequestAndCanChangeTheReply) {
   InterceptedHandler handler(echo, {upper}, RouterShapes(echo));
   RunWithServer(handler, Options{}, [](SimContext& ctx, Conn& conn) {
     CallContext call(ctx.env());
-    absl::StatusOr<std::string> r = conn.Invoke(call, "/echo.Echo/Unary", "hi");
+    absl::StatusOr<std::string> r = conn.Invoke(call, "/interop.Echo/Unary", "hi");
     ctx.Check(r.ok() && *r == "[hi!]", absl::StrCat("reply: ", r.status().ToString()));
-    absl::StatusOr<std::string> failed = conn.Invoke(call, "/echo.Echo/Fail", "x");
+    absl::StatusOr<std::string> failed = conn.Invoke(call, "/interop.Echo/Fail", "x");
     ctx.Check(RemoteErrorCode(failed.status()) == 42u, "handler errors pass through");
     // Streaming RPCs skip unary hooks.
-    absl::StatusOr<std::shared_ptr<RpcStream>> s = conn.NewStream(call, "/echo.Echo/Bidi");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = conn.NewStream(call, "/interop.Echo/Bidi");
     ctx.Check(s.ok() && (*s)->Send("m").ok(), "bidi");
     absl::StatusOr<std::string> back = (*s)->Recv();
     ctx.Check(back.ok() && *back == "m", "bidi untouched");
@@ -143,17 +143,17 @@ TEST(InterceptorsTest, RequireTokenRefusesUnaryAndStreamCallsBeforeTheHandler) {
       RouterShapes(echo));
   RunWithServer(handler, Options{}, [](SimContext& ctx, Conn& raw) {
     CallContext call(ctx.env());
-    absl::Status missing = raw.Invoke(call, "/echo.Echo/Unary", "x").status();
+    absl::Status missing = raw.Invoke(call, "/interop.Echo/Unary", "x").status();
     ctx.Check(absl::IsUnauthenticated(missing) &&
                   absl::StrContains(missing.message(), "missing authorization"),
               absl::StrCat("missing: ", missing.ToString()));
     InterceptedConn bad(raw, {AttachMetadata("authorization", "Bearer bad")});
-    ctx.Check(absl::IsPermissionDenied(bad.Invoke(call, "/echo.Echo/Unary", "x").status()), "bad");
-    absl::StatusOr<std::shared_ptr<RpcStream>> s = bad.NewStream(call, "/echo.Echo/Bidi");
+    ctx.Check(absl::IsPermissionDenied(bad.Invoke(call, "/interop.Echo/Unary", "x").status()), "bad");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = bad.NewStream(call, "/interop.Echo/Bidi");
     ctx.Check(s.ok(), "stream opens");
     ctx.Check(absl::IsPermissionDenied((*s)->Recv().status()), "stream refused by the server");
     InterceptedConn good(raw, {AttachMetadata("authorization", "Bearer good")});
-    ctx.Check(good.Invoke(call, "/echo.Echo/Unary", "x").ok(), "good token");
+    ctx.Check(good.Invoke(call, "/interop.Echo/Unary", "x").ok(), "good token");
   });
 }
 
@@ -181,7 +181,7 @@ TEST(InterceptorsTest, StreamHooksWrapStreamsOnBothSides) {
   RunWithServer(handler, Options{}, [&](SimContext& ctx, Conn& raw) {
     server_sent = 0;
     CallContext call(ctx.env());
-    absl::StatusOr<std::shared_ptr<RpcStream>> s = raw.NewStream(call, "/echo.Echo/ServerStream");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = raw.NewStream(call, "/interop.Echo/ServerStream");
     ctx.Check(s.ok() && (*s)->SendLast("3").ok(), "open");
     int got = 0;
     while ((*s)->Recv().ok()) ++got;
@@ -267,13 +267,13 @@ TEST(InterceptorsTest, TheDeadlineTravelsInMetadataAndEndsTheHandler) {
     call.SetTimeout(Duration::Seconds(5));
     const Instant start = ctx.now();
     // Slow waits for its context: the server's copy of the deadline (capped at 30ms) ends it.
-    absl::Status s = conn.Invoke(call, "/echo.Echo/Slow", "").status();
+    absl::Status s = conn.Invoke(call, "/interop.Echo/Slow", "").status();
     ctx.Check(RemoteErrorCode(s) == static_cast<uint64_t>(absl::StatusCode::kDeadlineExceeded),
               absl::StrCat("the handler's deadline, got ", s.ToString()));
     ctx.Check(ctx.now() - start < Duration::Seconds(1), "long before the client's own");
     CallContext bad(ctx.env());
     bad.metadata()[std::string(kTimeoutMetadataKey)] = "soon";
-    s = raw.Invoke(bad, "/echo.Echo/Unary", "").status();
+    s = raw.Invoke(bad, "/interop.Echo/Unary", "").status();
     ctx.Check(RemoteErrorCode(s) == static_cast<uint64_t>(absl::StatusCode::kInvalidArgument),
               "a malformed timeout is refused");
   });
@@ -289,8 +289,8 @@ TEST(InterceptorsTest, LoggingSeesEveryCallEndOnce) {
     lines.clear();
     InterceptedConn conn(raw, {logging.client});
     CallContext call(ctx.env());
-    ctx.Check(conn.Invoke(call, "/echo.Echo/Unary", "x").ok(), "unary");
-    absl::StatusOr<std::shared_ptr<RpcStream>> s = conn.NewStream(call, "/echo.Echo/ServerStream");
+    ctx.Check(conn.Invoke(call, "/interop.Echo/Unary", "x").ok(), "unary");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = conn.NewStream(call, "/interop.Echo/ServerStream");
     ctx.Check(s.ok() && (*s)->SendLast("2").ok(), "stream");
     while ((*s)->Recv().ok()) {
     }
@@ -299,8 +299,8 @@ TEST(InterceptorsTest, LoggingSeesEveryCallEndOnce) {
     ctx.Check(lines.size() == 4, absl::StrCat("four lines: ", absl::StrJoin(lines, " | ")));
     int client_unary = 0, server_stream = 0;
     for (const std::string& l : lines) {
-      client_unary += absl::StartsWith(l, "client /echo.Echo/Unary unary OK");
-      server_stream += absl::StartsWith(l, "server /echo.Echo/ServerStream stream OK");
+      client_unary += absl::StartsWith(l, "client /interop.Echo/Unary unary OK");
+      server_stream += absl::StartsWith(l, "server /interop.Echo/ServerStream stream OK");
     }
     ctx.Check(client_unary == 1 && server_stream == 1, absl::StrJoin(lines, " | "));
   });
@@ -318,10 +318,10 @@ TEST(MetricsTest, InterceptorsTransportsAndTheObserverCountWhatHappened) {
   RunWithServer(handler, options, [&](SimContext& ctx, Conn& raw) {
     InterceptedConn conn(raw, {ClientMetricsInterceptor(metrics)});
     CallContext call(ctx.env());
-    ctx.Check(conn.Invoke(call, "/echo.Echo/Unary", "x").ok(), "ok");
-    ctx.Check(!conn.Invoke(call, "/echo.Echo/Fail", "x").ok(), "fails");
+    ctx.Check(conn.Invoke(call, "/interop.Echo/Unary", "x").ok(), "ok");
+    ctx.Check(!conn.Invoke(call, "/interop.Echo/Fail", "x").ok(), "fails");
     // The client reads late: its queue of one message is full, the reader waits.
-    absl::StatusOr<std::shared_ptr<RpcStream>> s = conn.NewStream(call, "/echo.Echo/ServerStream");
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = conn.NewStream(call, "/interop.Echo/ServerStream");
     ctx.Check(s.ok() && (*s)->SendLast("4").ok(), "stream");
     SleepFor(ctx.env(), Duration::Millis(5));
     while ((*s)->Recv().ok()) {

@@ -13,8 +13,8 @@
 #include "gtest/gtest.h"
 #include "impl/errors.h"
 #include "impl/router.h"
-#include "impl/testing/harness.h"
-#include "sim/client_env.h"
+#include "sim/testing/harness.h"
+#include "sim/drpc/client_env.h"
 #include "sim/simulation.h"
 
 namespace drpc {
@@ -59,7 +59,7 @@ TEST(PoolTest, AReturnedConnectionIsReusedForItsKeyOnly) {
     CallContext call(ctx.env());
     std::unique_ptr<PooledConn> first = MustGet(ctx, pool, call, "a:1");
     const uint64_t id = first->connection_id();
-    ctx.Check(first->Invoke(call, "/echo.Echo/Unary", "1").ok(), "call on the lease");
+    ctx.Check(first->Invoke(call, "/interop.Echo/Unary", "1").ok(), "call on the lease");
     first.reset();  // back to the pool
     std::unique_ptr<PooledConn> again = MustGet(ctx, pool, call, "a:1");
     ctx.Check(again->connection_id() == id, "the idle connection of a:1 is reused");
@@ -138,7 +138,7 @@ TEST(PoolTest, AConnectionThatBrokeWhileIdleIsNeverHandedOut) {
     SleepFor(ctx.env(), Duration::Millis(1));
     ctx.Check(a.Start().ok(), "restart");
     std::unique_ptr<PooledConn> lease = MustGet(ctx, pool, call, "a:1");
-    absl::StatusOr<std::string> reply = lease->Invoke(call, "/echo.Echo/Unary", "ok");
+    absl::StatusOr<std::string> reply = lease->Invoke(call, "/interop.Echo/Unary", "ok");
     ctx.Check(reply.ok(), absl::StrCat("a fresh connection: ", reply.status().ToString()));
     ctx.Check(pool.stats().discarded == 1, "the broken one was discarded");
     lease.reset();
@@ -160,7 +160,7 @@ TEST(PoolTest, ALeaseReturnedAfterCloseIsClosedNotCached) {
     pool->Close();
     ctx.Check(IsClosed(pool->Get(call, "a:1").status()), "Get after Close");
     pool.reset();  // the lease outlives the Pool object
-    ctx.Check(lease->Invoke(call, "/echo.Echo/Unary", "still").ok(), "the lease still works");
+    ctx.Check(lease->Invoke(call, "/interop.Echo/Unary", "still").ok(), "the lease still works");
     lease.reset();  // a late return: closed (the simulator's leak check would see it otherwise)
     SleepFor(ctx.env(), Duration::Millis(1));
     a.Stop();

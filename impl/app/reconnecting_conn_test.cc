@@ -12,8 +12,8 @@
 #include "gtest/gtest.h"
 #include "impl/errors.h"
 #include "impl/router.h"
-#include "impl/testing/harness.h"
-#include "sim/client_env.h"
+#include "sim/testing/harness.h"
+#include "sim/drpc/client_env.h"
 #include "sim/simulation.h"
 
 namespace drpc {
@@ -59,7 +59,7 @@ TEST(ReconnectingConnTest, DialsOnTheFirstCallAndReusesTheConnection) {
     ctx.Check(dialer.times.empty(), "nothing dialled before the first call");
     CallContext call(ctx.env());
     for (int i = 0; i < 3; ++i) {
-      absl::StatusOr<std::string> r = conn.Invoke(call, "/echo.Echo/Unary", "hi");
+      absl::StatusOr<std::string> r = conn.Invoke(call, "/interop.Echo/Unary", "hi");
       ctx.Check(r.ok() && *r == "hi", absl::StrCat("call ", i, ": ", r.status().ToString()));
     }
     ctx.Check(dialer.times.size() == 1 && conn.generation() == 1, "one dial for three calls");
@@ -78,12 +78,12 @@ TEST(ReconnectingConnTest, RedialsAfterTheServerRestarts) {
     options.stable_after = Duration::Millis(1);
     ReconnectingConn conn(ctx.env(), dialer, kAddress, options);
     CallContext call(ctx.env());
-    ctx.Check(conn.Invoke(call, "/echo.Echo/Unary", "a").ok(), "first call");
+    ctx.Check(conn.Invoke(call, "/interop.Echo/Unary", "a").ok(), "first call");
     SleepFor(ctx.env(), Duration::Millis(5));
     server.Stop();  // the connection breaks
     SleepFor(ctx.env(), Duration::Millis(1));  // the client's reader sees the reset
     ctx.Check(server.Start().ok(), "restart");
-    absl::StatusOr<std::string> r = conn.Invoke(call, "/echo.Echo/Unary", "b");
+    absl::StatusOr<std::string> r = conn.Invoke(call, "/interop.Echo/Unary", "b");
     ctx.Check(r.ok() && *r == "b", absl::StrCat("after restart: ", r.status().ToString()));
     ctx.Check(conn.generation() == 2 && dialer.times.size() == 2, "exactly one redial");
     conn.Close();
@@ -101,11 +101,11 @@ TEST(ReconnectingConnTest, FailsFastDuringBackoffAndWaitForReadyWaitsForTheServe
                     .jitter_per_mille = 0};
     ReconnectingConn conn(ctx.env(), dialer, kAddress, fast);
     CallContext call(ctx.env());
-    absl::StatusOr<std::string> r = conn.Invoke(call, "/echo.Echo/Unary", "x");
+    absl::StatusOr<std::string> r = conn.Invoke(call, "/interop.Echo/Unary", "x");
     ctx.Check(absl::IsUnavailable(r.status()) &&
                   absl::StrContains(r.status().message(), "connection refused"),
               absl::StrCat("no server: the dial's error, got ", r.status().ToString()));
-    r = conn.Invoke(call, "/echo.Echo/Unary", "x");
+    r = conn.Invoke(call, "/interop.Echo/Unary", "x");
     ctx.Check(absl::IsUnavailable(r.status()) &&
                   absl::StrContains(r.status().message(), "reconnecting to server:1 in"),
               absl::StrCat("in backoff: fail fast, got ", r.status().ToString()));
@@ -120,7 +120,7 @@ TEST(ReconnectingConnTest, FailsFastDuringBackoffAndWaitForReadyWaitsForTheServe
     });
     CallContext bounded(ctx.env());
     bounded.SetTimeout(Duration::Seconds(5));
-    r = waiting.Invoke(bounded, "/echo.Echo/Unary", "y");
+    r = waiting.Invoke(bounded, "/interop.Echo/Unary", "y");
     ctx.Check(r.ok() && *r == "y", absl::StrCat("wait_for_ready: ", r.status().ToString()));
     waiting.Close();
     conn.Close();
@@ -139,7 +139,7 @@ TEST(ReconnectingConnTest, FailedDialsBackOffExponentiallyUpToTheCap) {
     ReconnectingConn conn(ctx.env(), dialer, kAddress, options);
     CallContext call(ctx.env());
     call.SetTimeout(Duration::Millis(400));
-    absl::StatusOr<std::string> r = conn.Invoke(call, "/echo.Echo/Unary", "x");
+    absl::StatusOr<std::string> r = conn.Invoke(call, "/interop.Echo/Unary", "x");
     ctx.Check(absl::IsDeadlineExceeded(r.status()), "no server: the call's deadline");
     // Gaps: 10, 20, 40, 80, 80, ... ms.
     std::vector<int64_t> gaps;
@@ -181,7 +181,7 @@ TEST(ReconnectingConnTest, AConnectionThatDropsAtOnceIsNotRedialledInATightLoop)
     int calls = 0;
     while (!call.done()) {  // every call fails; what matters is how often they made it dial
       ++calls;
-      ctx.Check(!conn.Invoke(call, "/echo.Echo/Unary", "x").ok(), "no call can succeed");
+      ctx.Check(!conn.Invoke(call, "/interop.Echo/Unary", "x").ok(), "no call can succeed");
     }
     ctx.Check(dialer.times.size() >= 3 && dialer.times.size() <= 12,
               absl::StrCat(calls, " calls dialled ", dialer.times.size(), " times in 300ms"));
@@ -202,11 +202,11 @@ TEST(ReconnectingConnTest, WithoutReconnectTheFirstBreakClosesIt) {
     options.reconnect = false;
     ReconnectingConn conn(ctx.env(), dialer, kAddress, options);
     CallContext call(ctx.env());
-    ctx.Check(conn.Invoke(call, "/echo.Echo/Unary", "a").ok(), "first call");
+    ctx.Check(conn.Invoke(call, "/interop.Echo/Unary", "a").ok(), "first call");
     server.Stop();
     SleepFor(ctx.env(), Duration::Millis(1));
     ctx.Check(server.Start().ok(), "another server at the address");
-    absl::StatusOr<std::string> r = conn.Invoke(call, "/echo.Echo/Unary", "b");
+    absl::StatusOr<std::string> r = conn.Invoke(call, "/interop.Echo/Unary", "b");
     ctx.Check(IsClosed(r.status()) && conn.closed().IsSet(),
               absl::StrCat("closed for good, got ", r.status().ToString()));
     ctx.Check(dialer.times.size() == 1, "never redialled");
@@ -239,11 +239,11 @@ TEST(ReconnectingConnTest, OnConnectRejectsTheWrongServer) {
     };
     ReconnectingConn conn(ctx.env(), dialer, kAddress, options);
     CallContext call(ctx.env());
-    ctx.Check(conn.Invoke(call, "/echo.Echo/Unary", "a").ok(), "node-a serves");
+    ctx.Check(conn.Invoke(call, "/interop.Echo/Unary", "a").ok(), "node-a serves");
     server_a.Stop();
     SleepFor(ctx.env(), Duration::Millis(1));
     ctx.Check(server_b.Start().ok(), "node-b takes the address");
-    absl::StatusOr<std::string> r = conn.Invoke(call, "/echo.Echo/Unary", "b");
+    absl::StatusOr<std::string> r = conn.Invoke(call, "/interop.Echo/Unary", "b");
     ctx.Check(!r.ok() && absl::StrContains(r.status().message(), "talking to node-b"),
               absl::StrCat("node-b refused, got ", r.status().ToString()));
     conn.Close();
@@ -261,7 +261,7 @@ TEST(ReconnectingConnTest, CloseEndsCallsWaitingForAConnection) {
     Signal done(ctx.env());
     ctx.env().scheduler().Spawn("waiting caller", [&] {
       CallContext call(ctx.env());
-      seen = conn.Invoke(call, "/echo.Echo/Unary", "x").status();
+      seen = conn.Invoke(call, "/interop.Echo/Unary", "x").status();
       done.Set();
     });
     SleepFor(ctx.env(), Duration::Millis(500));

@@ -54,8 +54,9 @@ struct PoolStackAllocator {
 
 size_t FiberContext::abandoned_count() { return g_abandoned.load(); }
 
-FiberContext::FiberContext(StackPool& pool, absl::AnyInvocable<void()> body)
-    : pool_(&pool), stack_(pool.Allocate()), body_(std::move(body)) {
+FiberContext::FiberContext(StackPool& pool, FiberStack stack, absl::AnyInvocable<void()> body)
+    : pool_(&pool), stack_(stack), body_(std::move(body)) {
+  DRPC_CHECK(stack_.top != nullptr) << "a fiber needs an allocated stack";
   boost::context::stack_context sctx;
   sctx.size = stack_.usable_bytes();
   sctx.sp = stack_.top;

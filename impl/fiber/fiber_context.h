@@ -2,7 +2,9 @@
 // stack switches announced to AddressSanitizer and ThreadSanitizer when they are active.
 //
 // A FiberContext is driven by a loop (a scheduler) on one OS thread:
-//   FiberContext f(pool, [] { ...; FiberContext::... ->Suspend(); ... });
+//   absl::StatusOr<FiberStack> stack = pool.Allocate();   // may fail: the spawn fails
+//   if (!stack.ok()) return stack.status();
+//   FiberContext f(pool, *stack, [] { ...; FiberContext::... ->Suspend(); ... });
 //   f.Resume();            // runs until the body calls Suspend() or returns
 //   while (!f.finished()) f.Resume();
 //
@@ -22,9 +24,10 @@ namespace drpc {
 
 class FiberContext {
  public:
-  // The body runs on the fiber's own stack at the first Resume(). It must not let exceptions
-  // escape (drpc-cpp reports errors with absl::Status); an escaping exception aborts the process.
-  FiberContext(StackPool& pool, absl::AnyInvocable<void()> body);
+  // The body runs on `stack` (allocated from `pool`, which gets it back) at the first Resume(). It
+  // must not let exceptions escape (drpc-cpp reports errors with absl::Status); an escaping
+  // exception aborts the process.
+  FiberContext(StackPool& pool, FiberStack stack, absl::AnyInvocable<void()> body);
 
   // A finished or never-started fiber releases its stack to the pool. A fiber suspended in the
   // middle of its body is *abandoned*: its stack is never unwound (its destructors could touch
@@ -72,13 +75,13 @@ class FiberContext {
   bool finished_ = false;
   bool frozen_ = false;
 
-  // Sanitizer bookkeeping (unused in plain builds).
-  void* asan_fiber_fake_stack_ = nullptr;
-  void* asan_loop_fake_stack_ = nullptr;
-  const void* asan_loop_bottom_ = nullptr;
-  size_t asan_loop_size_ = 0;
-  void* tsan_fiber_ = nullptr;
-  void* tsan_loop_ = nullptr;
+  // Sanitizer bookkeeping (unused in plain builds, which clang's -Wunused-private-field notices).
+  [[maybe_unused]] void* asan_fiber_fake_stack_ = nullptr;
+  [[maybe_unused]] void* asan_loop_fake_stack_ = nullptr;
+  [[maybe_unused]] const void* asan_loop_bottom_ = nullptr;
+  [[maybe_unused]] size_t asan_loop_size_ = 0;
+  [[maybe_unused]] void* tsan_fiber_ = nullptr;
+  [[maybe_unused]] void* tsan_loop_ = nullptr;
 };
 
 }  // namespace drpc

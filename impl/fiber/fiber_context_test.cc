@@ -19,11 +19,18 @@
 namespace drpc {
 namespace {
 
+// Tests allocate within every budget: a failure here is a broken pool, reported with its status.
+FiberStack Take(StackPool& pool) {
+  absl::StatusOr<FiberStack> s = pool.Allocate();
+  EXPECT_TRUE(s.ok()) << s.status();
+  return *s;
+}
+
 TEST(FiberContextTest, BodyRunsUntilSuspendAndContinuesOnResume) {
   StackPool pool(StackPool::Options{});
   std::vector<std::string> log;
   FiberContext* self = nullptr;
-  FiberContext f(pool, [&] {
+  FiberContext f(pool, Take(pool), [&] {
     log.push_back("a");
     self->Suspend();
     log.push_back("b");
@@ -45,7 +52,7 @@ TEST(FiberContextTest, BodyRunsUntilSuspendAndContinuesOnResume) {
 TEST(FiberContextTest, FinishedFibersReturnTheirStacksToThePool) {
   StackPool pool(StackPool::Options{.stack_bytes = 64 * 1024, .cached_max_count = 4});
   for (int i = 0; i < 100; ++i) {
-    FiberContext f(pool, [] {});
+    FiberContext f(pool, Take(pool), [] {});
     f.Resume();
     EXPECT_TRUE(f.finished());
   }
@@ -67,12 +74,12 @@ TEST(FiberContextTest, FinishedFibersReturnTheirStacksToThePool) {
 TEST(StackPoolTest, AReleasedStackComesBackWithoutStalePoison) {
 #if defined(DRPC_TEST_ASAN)
   StackPool pool(StackPool::Options{.stack_bytes = 64 * 1024, .cached_max_count = 1});
-  FiberStack s = pool.Allocate();
+  FiberStack s = Take(pool);
   char* probe = static_cast<char*>(s.top) - 256;
   __asan_poison_memory_region(probe, 64);
   ASSERT_TRUE(__asan_address_is_poisoned(probe));
   pool.Release(s);
-  FiberStack again = pool.Allocate();
+  FiberStack again = Take(pool);
   EXPECT_EQ(again.top, s.top) << "the cached stack is reused";
   EXPECT_FALSE(__asan_address_is_poisoned(probe));
   pool.Release(again);
@@ -85,7 +92,7 @@ TEST(FiberContextTest, NeverStartedFiberReleasesItsStackWithoutRunning) {
   StackPool pool(StackPool::Options{});
   bool ran = false;
   {
-    FiberContext f(pool, [&] { ran = true; });
+    FiberContext f(pool, Take(pool), [&] { ran = true; });
   }
   EXPECT_FALSE(ran);
   EXPECT_EQ(pool.outstanding_count(), 0u);
@@ -101,7 +108,7 @@ TEST(FiberContextTest, SuspendedFiberIsAbandonedNotUnwound) {
   const size_t abandoned_before = FiberContext::abandoned_count();
   {
     FiberContext* self = nullptr;
-    auto f = std::make_unique<FiberContext>(pool, [&] {
+    auto f = std::make_unique<FiberContext>(pool, Take(pool), [&] {
       Sentinel s{&destroyed};
       self->Suspend();
     });
@@ -122,7 +129,7 @@ TEST(FiberContextTest, ManyFibersInterleave) {
   std::vector<FiberContext*> selves(kFibers);
   long total = 0;
   for (int i = 0; i < kFibers; ++i) {
-    fibers.push_back(std::make_unique<FiberContext>(pool, [&, i] {
+    fibers.push_back(std::make_unique<FiberContext>(pool, Take(pool), [&, i] {
       for (int k = 0; k < kSwitches; ++k) {
         ++total;
         selves[i]->Suspend();
@@ -143,7 +150,7 @@ TEST(FiberContextDeathTest, StackOverflowHitsTheGuardPage) {
   EXPECT_DEATH(
       {
         StackPool pool(StackPool::Options{.stack_bytes = 16 * 1024});
-        FiberContext f(pool, [] {
+        FiberContext f(pool, Take(pool), [] {
           volatile char big[64 * 1024];
           big[0] = 1;
           big[sizeof(big) - 1] = 2;

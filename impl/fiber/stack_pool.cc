@@ -2,9 +2,13 @@
 
 #include <sys/mman.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <string>
 
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "proto/base/check.h"
 
 #if defined(__has_feature)
@@ -22,6 +26,20 @@
 namespace drpc {
 namespace {
 
+// Linux 6.13's madvise advice that turns pages into guard pages in the page tables, without
+// changing (and so splitting) the mapping; older kernels reject it with EINVAL. Debian 12's
+// headers predate it.
+#ifndef MADV_GUARD_INSTALL
+constexpr int kMadvGuardInstall = 102;
+#else
+constexpr int kMadvGuardInstall = MADV_GUARD_INSTALL;
+#endif
+
+// Whether this kernel accepts page-table guards: unknown until the first slab asks. Shared by
+// every pool of the process (reactors on several threads), hence atomic.
+enum GuardSupport : int { kUnknown = 0, kSupported = 1, kUnsupported = 2 };
+std::atomic<int> g_page_table_guards{kUnknown};
+
 // A fiber's last frames never return (the switch out of a finished fiber, a stack reset), so
 // AddressSanitizer's scope poisoning of them stays in the shadow of the stack's memory. Before the
 // memory is used again — a cached stack handed to the next fiber, or unmapped memory that a later
@@ -35,61 +53,193 @@ void ClearShadow(const FiberStack& s) {
 }
 
 // 4 KiB pages on every platform drpc-cpp targets (x86-64, aarch64 Linux with 4K pages); a larger
-// real page size only makes the guard region smaller than a page, which mprotect rounds up.
+// real page size only makes the guard region smaller than a page, which the kernel rounds up.
 constexpr size_t kPageBytes = 4096;
+
+absl::Status Exhausted(absl::string_view what) {
+  return absl::ResourceExhaustedError(absl::StrCat("out of fiber stacks: ", what));
+}
+
+absl::Status SyscallExhausted(const char* call, size_t bytes, int err) {
+  return Exhausted(absl::StrCat(call, " of a ", bytes, "-byte stack slab failed: ",
+                                std::strerror(err)));
+}
 
 }  // namespace
 
 StackPool::StackPool(Options options)
     : stack_bytes_((options.stack_bytes + kPageBytes - 1) / kPageBytes * kPageBytes),
-      page_bytes_(kPageBytes),
-      cached_max_count_(options.cached_max_count) {
+      options_(options) {
   DRPC_CHECK_GE(stack_bytes_, 4 * kPageBytes) << "fiber stacks below 16 KiB are too small";
+  DRPC_CHECK_GE(options_.slab_stack_count, 1u);
+  DRPC_CHECK_LE(options_.slab_stack_count, 1u << 16) << "slab indices are 32-bit and small";
+  DRPC_CHECK_GE(options_.stack_count_max, 1u);
 }
 
 StackPool::~StackPool() {
   DRPC_CHECK_EQ(outstanding_, 0u) << "stack pool destroyed with stacks still in use";
-  // Cached stacks were cleared when they were released.
-  for (const FiberStack& s : cache_) munmap(s.base, s.mapped_bytes);
+  // Free stacks were cleared when they were released; slabs with an abandoned stack stay mapped.
+  for (const auto& [id, slab] : slabs_) {
+    if (slab.abandoned == 0) munmap(slab.base, slab.mapped_bytes);
+  }
 }
 
-FiberStack StackPool::Allocate() {
-  ++outstanding_;
-  if (!cache_.empty()) {
-    FiberStack s = cache_.back();
-    cache_.pop_back();
-    return s;
-  }
-  const size_t mapped = stack_bytes_ + page_bytes_;
-  void* base = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                    -1, 0);
-  DRPC_CHECK(base != MAP_FAILED) << "mmap of a " << mapped << "-byte fiber stack failed: "
-                                 << std::strerror(errno);
-  // The guard page turns a stack overflow into a segfault instead of silent corruption.
-  DRPC_CHECK_EQ(mprotect(base, page_bytes_, PROT_NONE), 0) << std::strerror(errno);
+FiberStack StackPool::StackAt(uint64_t id, const Slab& slab, uint32_t index) const {
+  char* guard = slab.base + static_cast<size_t>(index) * (kPageBytes + stack_bytes_);
   FiberStack s;
-  s.base = base;
-  s.mapped_bytes = mapped;
-  s.bottom = static_cast<char*>(base) + page_bytes_;
-  s.top = static_cast<char*>(base) + mapped;
+  s.bottom = guard + kPageBytes;
+  s.top = guard + kPageBytes + stack_bytes_;
+  s.slab = id;
+  s.index = index;
   return s;
+}
+
+absl::Status StackPool::InstallGuards(Slab& slab) {
+  const size_t count = options_.slab_stack_count;
+  const size_t stride = kPageBytes + stack_bytes_;
+  // The guard page turns a stack overflow into a segfault instead of silent corruption.
+  if (options_.guard == Guard::kAuto && g_page_table_guards.load() != kUnsupported) {
+    size_t i = 0;
+    for (; i < count; ++i) {
+      if (madvise(slab.base + i * stride, kPageBytes, kMadvGuardInstall) != 0) break;
+    }
+    if (i == count) {
+      g_page_table_guards.store(kSupported);
+      page_table_guards_ = true;
+      slab.maps = 1;
+      return absl::OkStatus();
+    }
+    const int err = errno;
+    // The kernel does not know the advice (or a sandbox forbids it): fall back to mprotect. Any
+    // other failure after some guards went in is a real shortage.
+    if (i > 0 || (err != EINVAL && err != EPERM && err != ENOSYS)) {
+      return SyscallExhausted("madvise(MADV_GUARD_INSTALL)", slab.mapped_bytes, err);
+    }
+    if (err == EINVAL) g_page_table_guards.store(kUnsupported);
+  }
+  page_table_guards_ = false;
+  for (size_t i = 0; i < count; ++i) {
+    if (mprotect(slab.base + i * stride, kPageBytes, PROT_NONE) != 0) {
+      return SyscallExhausted("mprotect", slab.mapped_bytes, errno);
+    }
+  }
+  // Guard, stack, guard, stack...: every guard splits the mapping.
+  slab.maps = 2 * count;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> StackPool::MapSlab() {
+  const size_t count = options_.slab_stack_count;
+  const bool mprotect_guards =
+      options_.guard == Guard::kMprotect || g_page_table_guards.load() == kUnsupported;
+  const size_t expected_maps = mprotect_guards ? 2 * count : 1;
+  auto over_budget = [&](size_t maps) {
+    return Exhausted(absl::StrCat("a slab of ", count, " stacks costs ", maps,
+                                  " kernel maps and this scheduler's stacks already use ", maps_,
+                                  " of their budget of ", options_.mapping_count_max));
+  };
+  if (maps_ + expected_maps > options_.mapping_count_max) return over_budget(expected_maps);
+  Slab slab;
+  slab.mapped_bytes = count * (kPageBytes + stack_bytes_);
+  void* base = mmap(nullptr, slab.mapped_bytes, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (base == MAP_FAILED) return SyscallExhausted("mmap", slab.mapped_bytes, errno);
+  slab.base = static_cast<char*>(base);
+  absl::Status guarded = InstallGuards(slab);
+  if (guarded.ok() && maps_ + slab.maps > options_.mapping_count_max) {
+    guarded = over_budget(slab.maps);
+  }
+  if (!guarded.ok()) {
+    munmap(slab.base, slab.mapped_bytes);
+    return guarded;
+  }
+  slab.free.reserve(count);
+  for (size_t i = count; i > 0; --i) slab.free.push_back({static_cast<uint32_t>(i - 1), false});
+  maps_ += slab.maps;
+  const uint64_t id = next_slab_id_++;
+  slabs_.emplace(id, std::move(slab));
+  slabs_with_free_.insert(id);
+  ++empty_slabs_;
+  return id;
+}
+
+absl::StatusOr<FiberStack> StackPool::Allocate() {
+  if (outstanding_ >= options_.stack_count_max) {
+    return Exhausted(absl::StrCat("all ", options_.stack_count_max,
+                                  " stacks of this scheduler are in use (stack_count_max)"));
+  }
+  if (slabs_with_free_.empty()) {
+    absl::StatusOr<uint64_t> mapped = MapSlab();
+    if (!mapped.ok()) return mapped.status();
+  }
+  const uint64_t id = *slabs_with_free_.begin();
+  Slab& slab = slabs_.at(id);
+  DRPC_CHECK(!slab.free.empty());
+  const Slab::Free f = slab.free.back();
+  if (slab.in_use == 0 && slab.abandoned == 0) --empty_slabs_;
+  slab.free.pop_back();
+  if (f.warm) --warm_free_;
+  if (slab.free.empty()) slabs_with_free_.erase(id);
+  ++slab.in_use;
+  ++outstanding_;
+  return StackAt(id, slab, f.index);
 }
 
 void StackPool::Release(FiberStack stack) {
   DRPC_CHECK_GT(outstanding_, 0u);
+  auto it = slabs_.find(stack.slab);
+  DRPC_CHECK(it != slabs_.end()) << "a stack from another pool";
+  Slab& slab = it->second;
+  DRPC_CHECK_GT(slab.in_use, 0u);
   --outstanding_;
+  --slab.in_use;
   ClearShadow(stack);
-  if (cache_.size() < cached_max_count_) {
-    cache_.push_back(stack);
+  const bool warm = warm_free_ < options_.cached_max_count;
+  if (warm) {
+    ++warm_free_;
   } else {
-    munmap(stack.base, stack.mapped_bytes);
+    // Best effort: if the kernel refuses, the memory merely stays.
+    madvise(stack.bottom, stack.usable_bytes(), MADV_DONTNEED);
+  }
+  slab.free.push_back({stack.index, warm});
+  slabs_with_free_.insert(stack.slab);
+  Trim(stack.slab, slab);
+}
+
+void StackPool::Trim(uint64_t id, Slab& slab) {
+  if (slab.in_use > 0 || slab.abandoned > 0) return;
+  // Keep one entirely free slab so a scheduler at a slab boundary does not map and unmap on
+  // every spawn; unmap any other.
+  if (empty_slabs_ > 0) {
+    UnmapSlab(id);
+  } else {
+    ++empty_slabs_;
   }
 }
 
+void StackPool::UnmapSlab(uint64_t id) {
+  auto it = slabs_.find(id);
+  DRPC_CHECK(it != slabs_.end());
+  Slab& slab = it->second;
+  DRPC_CHECK_EQ(slab.in_use, 0u);
+  DRPC_CHECK_EQ(slab.abandoned, 0u);
+  for (const Slab::Free& f : slab.free) {
+    if (f.warm) --warm_free_;
+  }
+  maps_ -= slab.maps;
+  munmap(slab.base, slab.mapped_bytes);
+  slabs_with_free_.erase(id);
+  slabs_.erase(it);
+}
+
 void StackPool::Abandon(FiberStack stack) {
-  (void)stack;
   DRPC_CHECK_GT(outstanding_, 0u);
+  auto it = slabs_.find(stack.slab);
+  DRPC_CHECK(it != slabs_.end()) << "a stack from another pool";
+  DRPC_CHECK_GT(it->second.in_use, 0u);
   --outstanding_;
+  --it->second.in_use;
+  ++it->second.abandoned;
 }
 
 }  // namespace drpc

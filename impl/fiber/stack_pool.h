@@ -1,24 +1,45 @@
-// Fiber stacks: mmap'd regions with a guard page below the usable stack, recycled through a
-// bounded free list so spawning a fiber normally costs no system call.
+// Fiber stacks carved from large mappings (slabs), each stack with a guard page below it, handed
+// out within a budget: running out of stacks, of kernel memory maps or of memory is a status for
+// the code that asked, never an abort.
 //
 //   StackPool pool(StackPool::Options{.stack_bytes = 256 * 1024});
-//   FiberStack s = pool.Allocate();   // s.top is the initial stack pointer (stacks grow down)
-//   pool.Release(s);
+//   absl::StatusOr<FiberStack> s = pool.Allocate();   // kResourceExhausted at the budget
+//   if (!s.ok()) return s.status();
+//   ... s->top is the initial stack pointer (stacks grow down) ...
+//   pool.Release(*s);
+//
+// Why slabs: the kernel limits memory maps per process (vm.max_map_count, 65,530 by default), and
+// a stack mapped on its own with an mprotect'ed guard costs two. A slab holds
+// Options::slab_stack_count stacks in one mapping; on Linux >= 6.13 the guard pages are installed
+// with MADV_GUARD_INSTALL, which marks them in the page tables without splitting the mapping, so a
+// slab of 64 stacks is one map. Older kernels reject that advice and get mprotect'ed guards (two
+// maps per stack, as before); Options::mapping_count_max bounds what the pool may take either way.
+//
+// Reuse: a released stack goes back to its slab; allocation prefers the oldest slab with a free
+// stack, so newer slabs drain and are unmapped once entirely free (one free slab is kept). The
+// memory of free stacks beyond Options::cached_max_count is given back to the system
+// (MADV_DONTNEED); the stack stays mapped and guarded.
 //
 // Not thread-safe: each scheduler (simulator, or one production reactor) owns its own pool.
 #ifndef DRPC_IMPL_FIBER_STACK_POOL_H_
 #define DRPC_IMPL_FIBER_STACK_POOL_H_
 
 #include <cstddef>
+#include <cstdint>
+#include <map>
+#include <set>
 #include <vector>
+
+#include "absl/status/statusor.h"
+#include "impl/tunables.h"
 
 namespace drpc {
 
 struct FiberStack {
-  void* base = nullptr;  // lowest address of the mapping (the guard page)
-  size_t mapped_bytes = 0;
   void* bottom = nullptr;  // lowest usable address (just above the guard page)
   void* top = nullptr;     // highest address: the initial stack pointer
+  uint64_t slab = 0;       // the pool's slab holding it
+  uint32_t index = 0;      // position in the slab
   size_t usable_bytes() const {
     return static_cast<size_t>(static_cast<char*>(top) - static_cast<char*>(bottom));
   }
@@ -26,20 +47,36 @@ struct FiberStack {
 
 class StackPool {
  public:
+  enum class Guard {
+    kAuto,      // page-table guards where the kernel has them, else mprotect'ed pages
+    kMprotect,  // always mprotect'ed guard pages (two kernel maps per stack)
+  };
   struct Options {
-    // Usable bytes per stack, rounded up to whole pages; a guard page is added below.
-    size_t stack_bytes = 256 * 1024;
-    // Stacks kept for reuse; beyond this, released stacks are unmapped.
-    size_t cached_max_count = 256;
+    // Usable bytes per stack, rounded up to whole pages (>= 16 KiB); a guard page lies below.
+    size_t stack_bytes = tunables::kFiberStackDefaultBytes;
+    // Stacks per mapping (>= 1).
+    size_t slab_stack_count = tunables::kFiberSlabStackCount;
+    // Stacks in use at once; Allocate beyond it fails with kResourceExhausted.
+    size_t stack_count_max = tunables::kFiberStacksDefaultMaxCount;
+    // Kernel memory maps the pool's slabs may cost together (an upper bound: the kernel may merge
+    // neighbouring slabs); a slab that would exceed it is not mapped.
+    size_t mapping_count_max = tunables::kFiberMapsDefaultMaxCount;
+    // Free stacks whose memory is kept for reuse; the memory of more is given back.
+    size_t cached_max_count = tunables::kFiberStacksCachedDefaultMaxCount;
+    Guard guard = Guard::kAuto;
   };
 
   explicit StackPool(Options options);
-  ~StackPool();  // unmaps cached stacks; every allocated stack must have been released
+  // Unmaps every slab; every allocated stack must have been released or abandoned (slabs holding
+  // an abandoned stack stay mapped for the life of the process).
+  ~StackPool();
   StackPool(const StackPool&) = delete;
   StackPool& operator=(const StackPool&) = delete;
 
-  // Aborts if the system is out of memory (a fiber without a stack cannot be reported otherwise).
-  FiberStack Allocate();
+  // A stack, or kResourceExhausted naming the budget that was reached (stack_count_max,
+  // mapping_count_max) or the system call that failed (mmap, madvise, mprotect: out of memory or
+  // out of kernel maps).
+  absl::StatusOr<FiberStack> Allocate();
   void Release(FiberStack stack);
   // Gives up a stack for ever: it stays mapped (something may still point into it) and is never
   // reused. Used for fibers abandoned mid-body after a failed simulation run.
@@ -47,14 +84,46 @@ class StackPool {
 
   size_t stack_bytes() const { return stack_bytes_; }
   size_t outstanding_count() const { return outstanding_; }
-  size_t cached_count() const { return cache_.size(); }
+  // Free stacks whose memory is kept (at most Options::cached_max_count).
+  size_t cached_count() const { return warm_free_; }
+  size_t slab_count() const { return slabs_.size(); }
+  // Kernel maps the slabs cost (an upper bound).
+  size_t mapping_count() const { return maps_; }
+  // Whether the slabs mapped so far use page-table guards (false: mprotect'ed guard pages).
+  bool page_table_guards() const { return page_table_guards_; }
 
  private:
-  size_t stack_bytes_;
-  size_t page_bytes_;
-  size_t cached_max_count_;
+  struct Slab {
+    char* base = nullptr;
+    size_t mapped_bytes = 0;
+    size_t maps = 0;
+    struct Free {
+      uint32_t index;
+      bool warm;  // memory kept (not given back)
+    };
+    std::vector<Free> free;  // LIFO: the most recently released stack is reused first
+    size_t in_use = 0;
+    size_t abandoned = 0;
+  };
+
+  absl::StatusOr<uint64_t> MapSlab();
+  absl::Status InstallGuards(Slab& slab);
+  void UnmapSlab(uint64_t id);
+  FiberStack StackAt(uint64_t id, const Slab& slab, uint32_t index) const;
+  // After a release: gives back the memory of free stacks beyond the cache and unmaps a second
+  // entirely free slab.
+  void Trim(uint64_t id, Slab& slab);
+
+  const size_t stack_bytes_;
+  const Options options_;
   size_t outstanding_ = 0;
-  std::vector<FiberStack> cache_;
+  size_t warm_free_ = 0;
+  size_t maps_ = 0;
+  size_t empty_slabs_ = 0;  // slabs with no stack in use or abandoned (at most one is kept)
+  bool page_table_guards_ = false;
+  uint64_t next_slab_id_ = 1;
+  std::map<uint64_t, Slab> slabs_;       // by creation order
+  std::set<uint64_t> slabs_with_free_;   // allocation takes the oldest
 };
 
 }  // namespace drpc

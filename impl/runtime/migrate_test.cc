@@ -16,6 +16,7 @@
 #include "impl/runtime/tcp.h"
 #include "impl/runtime/test_util.h"
 #include "impl/sync.h"
+#include "proto/base/check.h"
 
 namespace drpc::runtime {
 namespace {
@@ -146,10 +147,10 @@ TEST(ListenerTest, AcceptRetriesAfterDescriptorExhaustionWithBackoff) {
     auto exhaustion = std::make_unique<DescriptorExhaustion>();
     Signal accepted(r.env());
     absl::StatusOr<std::unique_ptr<Transport>> server_end = absl::UnknownError("not yet");
-    r.Spawn("acceptor", [&] {
+    DRPC_CHECK_OK(r.Spawn("acceptor", [&] {
       server_end = (*l)->Accept();
       accepted.Set();
-    });
+    }));
     absl::Status w = WaitSet(exhausted, r.env(), "EMFILE");
     EXPECT_FALSE(accepted.IsSet()) << "accept cannot succeed without a free descriptor";
     exhaustion->Release();

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "impl/fiber/fiber_context.h"
+#include "impl/fiber/fiber_state.h"
 #include "proto/base/check.h"
 
 namespace drpc::runtime {
@@ -30,17 +31,14 @@ constexpr int kPollTimeoutMaxMillis = 60 * 1000;
 
 class Reactor::ReactorFiber final : public Fiber {
  public:
-  enum class State { kRunnable, kRunning, kParked };
-
-  ReactorFiber(std::string name, StackPool& pool, absl::AnyInvocable<void()> body)
-      : name_(std::move(name)), context_(pool, std::move(body)) {}
+  ReactorFiber(std::string name, StackPool& pool, FiberStack stack,
+               absl::AnyInvocable<void()> body)
+      : name_(std::move(name)), context_(pool, stack, std::move(body)) {}
   absl::string_view name() const override { return name_; }
 
   std::string name_;
   FiberContext context_;
-  State state_ = State::kRunnable;
-  bool permit_ = false;
-  absl::string_view reason_;
+  FiberState state_;
   ReactorFiber* prev_ = nullptr;
   ReactorFiber* next_ = nullptr;
 };
@@ -48,9 +46,11 @@ class Reactor::ReactorFiber final : public Fiber {
 absl::StatusOr<std::unique_ptr<Reactor>> Reactor::Create(size_t index,
                                                          const ReactorOptions& options) {
   if (options.inbox_max_count == 0 || options.epoll_events_max_count == 0 ||
-      options.batches_per_poll == 0) {
+      options.batches_per_poll == 0 || options.turn_io_max_bytes == 0 ||
+      options.turn_max <= Duration::Zero() || options.stack_count_max == 0) {
     return absl::InvalidArgumentError(
-        "reactor: inbox and epoll batch sizes and batches_per_poll must be positive");
+        "reactor: inbox and epoll batch sizes, batches_per_poll, the turn budget and "
+        "stack_count_max must be positive");
   }
   UniqueFd epoll_fd(epoll_create1(EPOLL_CLOEXEC));
   if (!epoll_fd.valid()) return ErrnoStatus(errno, "epoll_create1");
@@ -73,6 +73,9 @@ Reactor::Reactor(size_t index, const ReactorOptions& options, UniqueFd epoll_fd,
       wake_fd_(std::move(wake_fd)),
       env_(*this, *this, chaos_),
       stacks_(StackPool::Options{.stack_bytes = options.stack_bytes,
+                                 .stack_count_max =
+                                     options.stack_count_max + options.stack_reserve_count,
+                                 .mapping_count_max = options.stack_mapping_count_max,
                                  .cached_max_count = options.stack_cache_max_count}),
       events_(options.epoll_events_max_count) {}
 
@@ -98,13 +101,15 @@ void Reactor::Loop() {
     FireDueTimers();
     // Fibers that woke each other (a reply handed from the reader to its caller) run on without an
     // epoll_wait per hand-off; readiness is still collected every batches_per_poll iterations.
+    // A turn that ran out moved a lot of bytes or took long: readiness is collected right away.
     if (run_queue_.empty()) {
       Poll(PollTimeoutMillis());
       batches_since_poll_ = 0;
-    } else if (++batches_since_poll_ >= options_.batches_per_poll) {
+    } else if (++batches_since_poll_ >= options_.batches_per_poll || turn_ended_in_batch_) {
       Poll(0);
       batches_since_poll_ = 0;
     }
+    turn_ended_in_batch_ = false;
   }
   TearDown();
   tls_reactor = nullptr;
@@ -128,14 +133,15 @@ void Reactor::RunReadyFibers() {
 }
 
 void Reactor::RunFiber(ReactorFiber* fiber) {
-  DRPC_CHECK(fiber->state_ == ReactorFiber::State::kRunnable);
-  fiber->state_ = ReactorFiber::State::kRunning;
+  fiber->state_.Resume();
   current_ = fiber;
+  turn_bytes_ = 0;
+  turn_started_ = Instant();
   ++stats_.switches;
   fiber->context_.Resume();
   current_ = nullptr;
   if (!fiber->context_.finished()) {
-    DRPC_CHECK(fiber->state_ != ReactorFiber::State::kRunning) << "fiber suspended without parking";
+    DRPC_CHECK(!fiber->state_.running()) << "fiber suspended without parking";
     return;
   }
   if (fiber->prev_ != nullptr) fiber->prev_->next_ = fiber->next_;
@@ -147,21 +153,12 @@ void Reactor::RunFiber(ReactorFiber* fiber) {
 
 void Reactor::FireDueTimers() {
   if (timers_.empty()) return;
-  const Instant now = Now();
-  while (!timers_.empty() && timers_.begin()->first.first <= now) {
-    auto it = timers_.begin();
-    const TimerId id = it->first.second;
-    absl::AnyInvocable<void()> callback = std::move(it->second);
-    timers_.erase(it);
-    timer_deadlines_.erase(id);
-    ++stats_.timers_fired;
-    callback();
-  }
+  stats_.timers_fired += timers_.RunDue(Now());
 }
 
 int Reactor::PollTimeoutMillis() const {
   if (timers_.empty()) return -1;
-  const Duration wait = timers_.begin()->first.first - Now();
+  const Duration wait = timers_.next_deadline() - Now();
   if (wait <= Duration::Zero()) return 0;
   // Round up: waking early would spin until the deadline.
   const int64_t millis = (wait.nanos() + 999'999) / 1'000'000;
@@ -205,8 +202,17 @@ void Reactor::DrainInbox() {
     if (blocked_posters_ > 0) inbox_space_.notify_all();
   }
   for (Posted& p : draining_) {
-    ++stats_.posts_run;
-    Spawn(std::move(p.name), std::move(p.fn));
+    // Posted functions (shutdowns, operator calls) may also use the reserved stacks, so a
+    // reactor whose calls took every ordinary stack can still be shut down. Out of those too, the
+    // function is destroyed unrun (a Runtime::Run caller then sees kCancelled; a hand-off's
+    // closure releases what it owns).
+    if (SpawnWithin(options_.stack_count_max + options_.stack_reserve_count, std::move(p.name),
+                    std::move(p.fn))
+            .ok()) {
+      ++stats_.posts_run;
+    } else {
+      ++stats_.posts_dropped;
+    }
   }
   draining_.clear();
 }
@@ -228,8 +234,7 @@ void Reactor::TearDown() {
       std::fprintf(stderr, "  %s (%s)\n", parked[i].name.c_str(), parked[i].reason.c_str());
     }
   }
-  timers_.clear();
-  timer_deadlines_.clear();
+  timers_.Clear();
   run_queue_.clear();
   while (live_head_ != nullptr) {
     ReactorFiber* fiber = live_head_;
@@ -280,38 +285,48 @@ Instant Reactor::Now() const {
 
 TimerId Reactor::ScheduleAt(Instant deadline, absl::AnyInvocable<void()> callback) {
   CheckLoopThread("ScheduleAt");
-  const TimerId id = next_timer_id_++;
-  timers_.emplace(std::make_pair(deadline, id), std::move(callback));
-  timer_deadlines_.emplace(id, deadline);
-  return id;
+  return timers_.Add(deadline, std::move(callback));
 }
 
 bool Reactor::Cancel(TimerId id) {
   CheckLoopThread("Cancel");
-  auto it = timer_deadlines_.find(id);
-  if (it == timer_deadlines_.end()) return false;
-  timers_.erase(std::make_pair(it->second, id));
-  timer_deadlines_.erase(it);
-  return true;
+  return timers_.Cancel(id);
 }
 
 // --- Scheduler -------------------------------------------------------------------------------------
 
-void Reactor::Spawn(std::string name, absl::AnyInvocable<void()> body) {
+absl::Status Reactor::Spawn(std::string name, absl::AnyInvocable<void()> body) {
+  return SpawnWithin(options_.stack_count_max, std::move(name), std::move(body));
+}
+
+absl::Status Reactor::SpawnWithin(size_t stacks_max, std::string name,
+                                  absl::AnyInvocable<void()> body) {
   CheckLoopThread("Spawn");
-  auto* fiber = new ReactorFiber(std::move(name), stacks_, std::move(body));
+  absl::StatusOr<FiberStack> stack =
+      stacks_.outstanding_count() >= stacks_max
+          ? absl::ResourceExhaustedError(absl::StrCat(
+                "out of fiber stacks: all ", options_.stack_count_max, " stacks of reactor ",
+                index_, " are in use (ReactorOptions::stack_count_max)"))
+          : stacks_.Allocate();
+  if (!stack.ok()) {
+    ++stats_.spawns_failed;
+    return absl::Status(stack.status().code(),
+                        absl::StrCat("spawn ", name, ": ", stack.status().message()));
+  }
+  auto* fiber = new ReactorFiber(std::move(name), stacks_, *stack, std::move(body));
   fiber->next_ = live_head_;
   if (live_head_ != nullptr) live_head_->prev_ = fiber;
   live_head_ = fiber;
   ++stats_.fibers_spawned;
   ++stats_.live_fibers;
   run_queue_.push_back(fiber);
+  return absl::OkStatus();
 }
 
 void Reactor::Yield() {
   ReactorFiber* self = current_;
   DRPC_CHECK(self != nullptr) << "Yield outside a fiber";
-  self->state_ = ReactorFiber::State::kRunnable;
+  self->state_.Yield();
   run_queue_.push_back(self);
   self->context_.Suspend();
 }
@@ -319,26 +334,17 @@ void Reactor::Yield() {
 void Reactor::Park(absl::string_view reason) {
   ReactorFiber* self = current_;
   DRPC_CHECK(self != nullptr) << "Park outside a fiber: " << reason;
-  if (self->permit_) {
-    self->permit_ = false;
-    return;
-  }
-  self->state_ = ReactorFiber::State::kParked;
-  self->reason_ = reason;
+  if (self->state_.TakePermit()) return;
+  self->state_.Park(reason);
   self->context_.Suspend();
-  self->reason_ = {};
+  self->state_.Unparked();
 }
 
 void Reactor::Unpark(Fiber* fiber) {
   CheckLoopThread("Unpark");
   DRPC_CHECK(fiber != nullptr);
   auto* f = static_cast<ReactorFiber*>(fiber);
-  if (f->state_ == ReactorFiber::State::kParked) {
-    f->state_ = ReactorFiber::State::kRunnable;
-    run_queue_.push_back(f);
-  } else {
-    f->permit_ = true;
-  }
+  if (f->state_.Unpark()) run_queue_.push_back(f);
 }
 
 Fiber* Reactor::Current() { return current_; }
@@ -364,6 +370,17 @@ void Reactor::Unwatch(int fd) {
       << "epoll_ctl(DEL): " << std::strerror(errno);
 }
 
+void Reactor::ChargeTurn(size_t bytes) {
+  DRPC_CHECK(current_ != nullptr) << "ChargeTurn outside a fiber";
+  const Instant now = Now();
+  if (turn_started_ == Instant()) turn_started_ = now;
+  turn_bytes_ += bytes;
+  if (turn_bytes_ < options_.turn_io_max_bytes && now - turn_started_ < options_.turn_max) return;
+  ++stats_.turns_ended;
+  turn_ended_in_batch_ = true;
+  Yield();
+}
+
 void Reactor::WaitReadable(IoWaiters& waiters, absl::string_view reason) {
   DRPC_CHECK(waiters.reader == nullptr) << "two fibers reading one descriptor";
   waiters.reader = current_;
@@ -381,14 +398,17 @@ void Reactor::WaitWritable(IoWaiters& waiters, absl::string_view reason) {
 Reactor::Stats Reactor::stats() const {
   Stats s = stats_;
   s.pending_timers = timers_.size();
+  s.stacks_in_use = stacks_.outstanding_count();
+  s.stack_maps = stacks_.mapping_count();
+  s.page_table_guards = stacks_.page_table_guards();
   return s;
 }
 
 std::vector<Reactor::ParkedFiber> Reactor::ParkedFibers() const {
   std::vector<ParkedFiber> out;
   for (const ReactorFiber* f = live_head_; f != nullptr; f = f->next_) {
-    if (f->state_ == ReactorFiber::State::kParked) {
-      out.push_back({f->name_, std::string(f->reason_)});
+    if (f->state_.parked()) {
+      out.push_back({f->name_, std::string(f->state_.park_reason())});
     }
   }
   return out;

@@ -1,6 +1,8 @@
 // A Reactor: the production implementation of Clock and Scheduler (impl/env.h) for one OS thread —
-// fibers on pooled stacks, a timer map ordered by (deadline, sequence), and an epoll loop that
-// wakes fibers parked on socket readiness. Its Chaos is NoChaos.
+// fibers on pooled stacks, timers ordered by (deadline, sequence), and an epoll loop that wakes
+// fibers parked on socket readiness. Its Chaos is NoChaos. The timer queue and each fiber's
+// park/permit state are the simulator's own code (impl/fiber/timer_queue.h,
+// impl/fiber/fiber_state.h); this class adds the real clock, epoll and the thread checks.
 //
 //   // on an application thread (thread-safe):
 //   reactor.Post([&] { ... runs on a new fiber of the reactor ... });
@@ -17,7 +19,9 @@
 // them wait for the next iteration, so timers are never starved), fire every timer that is due,
 // then poll epoll: until the next timer when no fiber is runnable, else without blocking but only
 // every ReactorOptions::batches_per_poll-th iteration (a busy set of fibers waking each other does
-// not pay an epoll_wait per hand-off; I/O readiness waits at most that many batches).
+// not pay an epoll_wait per hand-off; I/O readiness waits at most that many batches) or after a
+// batch in which a fiber's turn ran out (ChargeTurn: a fiber whose socket never blocks yields
+// after a bounded amount of I/O or time, so it cannot starve the others, the acceptor or timers).
 // Timers fire at or after their deadline (epoll's millisecond resolution, rounded up).
 #ifndef DRPC_IMPL_RUNTIME_REACTOR_H_
 #define DRPC_IMPL_RUNTIME_REACTOR_H_
@@ -29,30 +33,40 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "impl/env.h"
 #include "impl/fiber/stack_pool.h"
+#include "impl/fiber/timer_queue.h"
 #include "impl/runtime/net.h"
+#include "impl/tunables.h"
 #include "impl/time.h"
+#include "proto/limits.h"
 
 namespace drpc::runtime {
 
 struct ReactorOptions {
   // Usable bytes per fiber stack (a guard page is added below each).
-  size_t stack_bytes = 256 * 1024;
-  // Finished fibers' stacks kept for reuse.
-  size_t stack_cache_max_count = 256;
+  size_t stack_bytes = tunables::kFiberStackDefaultBytes;
+  // Free stacks whose memory is kept for reuse (impl/fiber/stack_pool.h).
+  size_t stack_cache_max_count = tunables::kFiberStacksCachedDefaultMaxCount;
+  // The reactor's fiber budget: stacks in use at once, and the kernel memory maps they may cost.
+  // Beyond either, Spawn fails with kResourceExhausted (a refused call or connection, never an
+  // abort).
+  size_t stack_count_max = tunables::kFiberStacksDefaultMaxCount;
+  size_t stack_mapping_count_max = tunables::kFiberMapsDefaultMaxCount;
+  // Stacks beyond stack_count_max that only posted functions may take (Post, Runtime::Run: a
+  // shutdown, an operator's call), so a reactor whose calls hold every other stack can still be
+  // reached and shut down.
+  size_t stack_reserve_count = tunables::kFiberStacksReservedCount;
   // Posted functions waiting for the loop; Post beyond this fails or waits (see PostMode).
   size_t inbox_max_count = 4096;
   // Readiness events taken from epoll per wait.
@@ -60,6 +74,10 @@ struct ReactorOptions {
   // While fibers stay runnable, epoll is polled (without blocking) once per this many loop
   // iterations; with none runnable the loop always polls (blocking). >= 1; 1 polls every iteration.
   size_t batches_per_poll = 8;
+  // One fiber's turn (see ChargeTurn): it yields once it has moved this many bytes through
+  // sockets, or after this long, measured from its first socket operation of the turn.
+  size_t turn_io_max_bytes = tunables::kTurnIoMaxBytes;
+  Duration turn_max = tunables::kTurnMax;
 };
 
 // The fibers waiting for one descriptor's readiness (see Reactor::Watch). A fiber records itself
@@ -109,7 +127,10 @@ class Reactor final : public Clock, public Scheduler {
   };
   // Runs `fn` on a new fiber of this reactor (named `name` in park reports), in posting order.
   // Thread-safe. kFailedPrecondition once the loop has stopped; then `fn` is destroyed unrun, on
-  // the calling thread (so a closure that owns resources releases them).
+  // the calling thread (so a closure that owns resources releases them). If the reactor has no
+  // fiber stack left when it takes `fn` from the inbox (posted functions may also use
+  // ReactorOptions::stack_reserve_count stacks that ordinary spawns may not), `fn` is destroyed
+  // unrun on the reactor (counted in stats().posts_dropped).
   absl::Status Post(absl::AnyInvocable<void()> fn, PostMode mode = PostMode::kFailIfFull,
                     std::string name = "posted");
 
@@ -120,7 +141,7 @@ class Reactor final : public Clock, public Scheduler {
   bool Cancel(TimerId id) override;
 
   // --- Scheduler -----------------------------------------------------------------------------------
-  void Spawn(std::string name, absl::AnyInvocable<void()> body) override;
+  [[nodiscard]] absl::Status Spawn(std::string name, absl::AnyInvocable<void()> body) override;
   void Yield() override;
   void Park(absl::string_view reason) override;
   void Unpark(Fiber* fiber) override;
@@ -132,6 +153,13 @@ class Reactor final : public Clock, public Scheduler {
   absl::Status Watch(int fd, IoWaiters* waiters);
   // Removes the registration; no event for it is delivered afterwards.
   void Unwatch(int fd);
+  // Fairness: charges `bytes` moved by a socket operation (0 for one that moves none, e.g. an
+  // accept) to the calling fiber's turn; once the turn has moved turn_io_max_bytes or lasted
+  // turn_max, the fiber yields — the loop runs the other runnable fibers, fires due timers and
+  // polls epoll before it continues. This package's transports and listener call it after every
+  // successful operation, so a fiber whose socket never blocks (a peer that keeps up) cannot
+  // monopolise the reactor. From a fiber of this reactor only.
+  void ChargeTurn(size_t bytes);
   // Parks the calling fiber until `waiters`' descriptor may be readable (or writable), or
   // spuriously: callers retry the system call in a loop.
   void WaitReadable(IoWaiters& waiters, absl::string_view reason);
@@ -143,8 +171,14 @@ class Reactor final : public Clock, public Scheduler {
     uint64_t polls = 0;
     uint64_t timers_fired = 0;
     uint64_t posts_run = 0;
+    uint64_t posts_dropped = 0;    // no fiber stack for a posted function: destroyed unrun
+    uint64_t turns_ended = 0;      // fibers made to yield by ChargeTurn
+    uint64_t spawns_failed = 0;    // Spawn returned kResourceExhausted
     size_t live_fibers = 0;
     size_t pending_timers = 0;
+    size_t stacks_in_use = 0;
+    size_t stack_maps = 0;           // kernel maps the fiber stacks cost (an upper bound)
+    bool page_table_guards = false;  // stack guards without extra maps (Linux >= 6.13)
   };
   // Loop thread only (post a function to read it from elsewhere).
   Stats stats() const;
@@ -164,6 +198,8 @@ class Reactor final : public Clock, public Scheduler {
   };
 
   Reactor(size_t index, const ReactorOptions& options, UniqueFd epoll_fd, UniqueFd wake_fd);
+  // Spawn, failing once `stacks_max` stacks are in use.
+  absl::Status SpawnWithin(size_t stacks_max, std::string name, absl::AnyInvocable<void()> body);
   void RunReadyFibers();
   void RunFiber(ReactorFiber* fiber);
   void FireDueTimers();
@@ -186,9 +222,12 @@ class Reactor final : public Clock, public Scheduler {
   ReactorFiber* live_head_ = nullptr;  // intrusive list of live fibers
   std::deque<ReactorFiber*> run_queue_;
   size_t batches_since_poll_ = 0;
-  TimerId next_timer_id_ = 1;
-  std::map<std::pair<Instant, TimerId>, absl::AnyInvocable<void()>> timers_;
-  absl::flat_hash_map<TimerId, Instant> timer_deadlines_;
+  // The running fiber's turn: bytes charged, and when its first charge came (Instant() = none
+  // yet, so a turn costs a clock read only if it does I/O).
+  size_t turn_bytes_ = 0;
+  Instant turn_started_;
+  bool turn_ended_in_batch_ = false;  // a fiber yielded by ChargeTurn: poll after this batch
+  TimerQueue timers_;
   std::vector<epoll_event> events_;
   std::vector<Posted> draining_;
   Stats stats_;

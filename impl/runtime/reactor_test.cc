@@ -13,6 +13,7 @@
 #include "impl/runtime/runtime.h"
 #include "impl/runtime/test_util.h"
 #include "impl/sync.h"
+#include "proto/base/check.h"
 
 namespace drpc::runtime {
 namespace {
@@ -129,7 +130,7 @@ TEST(ReactorTest, UnparkWakesParkedFiberAndEarlyUnparkLeavesPermit) {
   absl::Status s = rt->Run(0, [&](Reactor& r) -> absl::Status {
     Fiber* sleeper = nullptr;
     Signal done(r.env());
-    r.Spawn("sleeper", [&] {
+    DRPC_CHECK_OK(r.Spawn("sleeper", [&] {
       sleeper = r.Current();
       log.push_back("park");
       r.Park("test: waiting for unpark");
@@ -138,7 +139,7 @@ TEST(ReactorTest, UnparkWakesParkedFiberAndEarlyUnparkLeavesPermit) {
       r.Park("test: consumes the permit");
       log.push_back("permit");
       done.Set();
-    });
+    }));
     while (sleeper == nullptr || r.ParkedFibers().empty()) r.Yield();
     EXPECT_EQ(r.ParkedFibers()[0].reason, "test: waiting for unpark");
     log.push_back("unpark");
@@ -156,13 +157,13 @@ TEST(ReactorTest, YieldLetsOtherFibersRunInFifoOrder) {
     WaitGroup wg(r.env());
     for (char name : {'a', 'b'}) {
       wg.Add();
-      r.Spawn(std::string(1, name), [&, name] {
+      DRPC_CHECK_OK(r.Spawn(std::string(1, name), [&, name] {
         for (int i = 0; i < 3; ++i) {
           trace.push_back(name);
           r.Yield();
         }
         wg.Done();
-      });
+      }));
     }
     wg.Wait();
     return absl::OkStatus();
@@ -182,7 +183,7 @@ TEST(ReactorTest, HandOffsBetweenFibersDoNotPollEachTime) {
     int turns = 0;
     WaitGroup both(r.env());
     both.Add(2);
-    r.Spawn("b", [&] {
+    DRPC_CHECK_OK(r.Spawn("b", [&] {
       b = r.Current();
       while (turns < kHandOffs) {
         r.Park("test: b waits for a");
@@ -190,16 +191,16 @@ TEST(ReactorTest, HandOffsBetweenFibersDoNotPollEachTime) {
         r.Unpark(a);
       }
       both.Done();
-    });
+    }));
     const uint64_t before = r.stats().polls;
-    r.Spawn("a", [&] {
+    DRPC_CHECK_OK(r.Spawn("a", [&] {
       a = r.Current();
       while (turns < kHandOffs) {
         r.Unpark(b);
         r.Park("test: a waits for b");
       }
       both.Done();
-    });
+    }));
     both.Wait("test: hand-offs");
     return r.stats().polls - before;
   });

@@ -86,7 +86,8 @@ class Runtime {
 
   // Runs fn(reactor) on a new fiber of reactor `index`, blocks the calling thread until fn
   // returns, and returns fn's result. fn returns absl::Status or absl::StatusOr<T>; if the runtime
-  // stops before fn starts, the result is kCancelled (kFailedPrecondition if already stopped).
+  // stops before fn starts, or the reactor has no fiber stack for it, the result is kCancelled
+  // (kFailedPrecondition if already stopped).
   // Waits for room when the reactor's inbox is full. Must not be called on a reactor thread (it
   // would wait for itself), and fn must return before Stop() (Stop abandons parked fibers, and
   // the caller would then wait for ever).
@@ -125,7 +126,8 @@ std::invoke_result_t<F&, Reactor&> Runtime::Run(size_t index, F fn) {
     ~Guard() {
       if (state == nullptr) return;
       if (!state->result.has_value()) {
-        state->result.emplace(R(absl::CancelledError("runtime stopped before the call ran")));
+        state->result.emplace(R(absl::CancelledError(
+            "the call never ran: the runtime stopped first, or the reactor had no fiber stack")));
       }
       state->done.CountDown();
     }

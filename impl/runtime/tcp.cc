@@ -100,6 +100,8 @@ absl::StatusOr<size_t> TcpTransport::Read(char* buf, size_t size) {
     if (n > 0) {
       drained_ = static_cast<size_t>(n) < size;
       if (drained_) waiters_.input_seen = false;  // later input events set it again
+      // A peer that keeps the socket full would otherwise keep this fiber running for ever.
+      reactor_->ChargeTurn(static_cast<size_t>(n));
       return static_cast<size_t>(n);
     }
     if (n == 0) {
@@ -161,6 +163,9 @@ absl::Status TcpTransport::WriteAllV(absl::Span<absl::string_view> pieces) {
     msg.msg_iovlen = count;
     const ssize_t n = sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);
     if (n >= 0) {
+      // A peer that reads as fast as we write never makes this block: the turn budget lets the
+      // reactor's other fibers run (the loop re-checks the transport's state after it).
+      reactor_->ChargeTurn(static_cast<size_t>(n));
       size_t sent = static_cast<size_t>(n);
       while (sent > 0) {
         absl::string_view& p = pieces[first];
@@ -323,6 +328,8 @@ absl::StatusOr<TcpListener::AcceptedSocket> TcpListener::AcceptSocket() {
                         SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (fd.valid()) {
       backoff_ = options_.accept_backoff_min;
+      // A flood of connections takes turns with the connections already served.
+      reactor_->ChargeTurn(0);
       absl::StatusOr<SocketAddress> a = SocketAddress::Peer(fd.get());
       return AcceptedSocket{std::move(fd), a.ok() ? a->ToString() : "unknown peer"};
     }

@@ -32,12 +32,13 @@
 #include "impl/runtime/net.h"
 #include "impl/runtime/reactor.h"
 #include "impl/time.h"
+#include "impl/tunables.h"
 
 namespace drpc::runtime {
 
 struct DialOptions {
   // Connection set-up must finish within this (kDeadlineExceeded otherwise).
-  Duration timeout = Duration::Seconds(10);
+  Duration timeout = tunables::kDialTimeoutDefault;
   // Send the drpcmigrate header "DRPC!!!1" in front of the first write (spec §10).
   bool migrate_header = false;
 };
@@ -119,11 +120,11 @@ class TcpDialer final : public Dialer {
 
 struct ListenOptions {
   // Connections the kernel queues before Accept takes them (capped by net.core.somaxconn).
-  int backlog = 128;
+  int backlog = tunables::kListenBacklogDefaultCount;
   // Transient accept failures (out of descriptors or memory: EMFILE, ENFILE, ENOBUFS, ENOMEM)
   // are retried after a pause that doubles from min to max, never in a busy loop.
-  Duration accept_backoff_min = Duration::Millis(5);
-  Duration accept_backoff_max = Duration::Seconds(1);
+  Duration accept_backoff_min = tunables::kAcceptBackoffMin;
+  Duration accept_backoff_max = tunables::kAcceptBackoffMax;
   // Called (on the reactor, outside any lock) with each transient failure before the pause; for
   // logs. May be empty.
   std::function<void(const absl::Status&)> on_accept_error;

@@ -12,6 +12,19 @@
 
 namespace drpc::runtime {
 
+// An accepted socket on its way to a reactor. It holds one slot of connections_max from the
+// accept until the connection ends, or until the hand-off is dropped unrun.
+struct TcpServer::Accepted {
+  Accepted(TcpServer* server, TcpListener::AcceptedSocket s) : owner(server), socket(std::move(s)) {
+    ++owner->active_;
+  }
+  ~Accepted() { --owner->active_; }
+  Accepted(const Accepted&) = delete;
+  Accepted& operator=(const Accepted&) = delete;
+  TcpServer* owner;
+  TcpListener::AcceptedSocket socket;
+};
+
 // The part of the server that lives on one reactor.
 struct TcpServer::Shard {
   Reactor* reactor = nullptr;
@@ -23,14 +36,14 @@ struct TcpServer::Shard {
 };
 
 TcpServer::TcpServer(Runtime& runtime, const Handler& handler, TcpServerOptions options)
-    : runtime_(&runtime), handler_(&handler), options_(std::move(options)) {}
+    : runtime_(&runtime),
+      handler_(&handler),
+      options_(std::move(options)),
+      calls_(options_.connection.server_calls_max_count) {}
 
 absl::StatusOr<std::unique_ptr<TcpServer>> TcpServer::Start(Runtime& runtime, const Handler& handler,
                                                            TcpServerOptions options) {
   if (absl::Status s = options.connection.Validate(); !s.ok()) return s;
-  if (options.connections_max == 0) {
-    return absl::InvalidArgumentError("TcpServer: connections_max must be positive");
-  }
   std::unique_ptr<TcpServer> server(new TcpServer(runtime, handler, std::move(options)));
   TcpServer* self = server.get();
   for (size_t i = 0; i < runtime.reactor_count(); ++i) {
@@ -38,7 +51,8 @@ absl::StatusOr<std::unique_ptr<TcpServer>> TcpServer::Start(Runtime& runtime, co
     absl::Status made = runtime.Run(i, [self, i](Reactor& r) -> absl::Status {
       Shard& shard = *self->shards_[i];
       shard.reactor = &r;
-      shard.server = std::make_unique<Server>(r.env(), *self->handler_, self->options_.connection);
+      shard.server = std::make_unique<Server>(r.env(), *self->handler_, self->options_.connection,
+                                              &self->calls_);
       shard.connections = std::make_unique<WaitGroup>(r.env());
       return absl::OkStatus();
     });
@@ -51,8 +65,13 @@ absl::StatusOr<std::unique_ptr<TcpServer>> TcpServer::Start(Runtime& runtime, co
     self->listener_ = *std::move(l);
     self->address_ = self->listener_->address();
     self->shards_[0]->acceptor_done = std::make_unique<Signal>(r.env());
-    r.Spawn(absl::StrCat("tcp server acceptor ", self->address_), [self] { self->AcceptLoop(); });
-    return absl::OkStatus();
+    absl::Status spawned = r.Spawn(absl::StrCat("tcp server acceptor ", self->address_),
+                                   [self] { self->AcceptLoop(); });
+    if (!spawned.ok()) {
+      self->listener_.reset();
+      self->shards_[0]->acceptor_done.reset();
+    }
+    return spawned;
   });
   if (!listening.ok()) return listening;
   return server;
@@ -74,23 +93,26 @@ void TcpServer::AcceptLoop() {
       }
       break;
     }
-    if (active_.load() >= options_.connections_max) {
+    // The one connection limit, across all reactors. Each reactor's Server has the same limit
+    // and so never refuses first: it serves a subset of these connections.
+    if (active_.load() >= options_.connection.connections_max_count) {
       ++refused_;
       continue;  // the socket closes here
     }
     ++accepted_;
-    ++active_;
-    // Shared, so that a failed hand-off leaves the socket here to be served locally.
-    auto socket = std::make_shared<TcpListener::AcceptedSocket>(*std::move(s));
+    // Shared, so that a failed hand-off leaves the socket here to be served locally. The slot
+    // in active_ is given back when the last copy goes: after ServeSocket, or with a closure that
+    // never ran (the target reactor had no fiber stack for it, or stopped).
+    auto socket = std::make_shared<Accepted>(this, *std::move(s));
     const size_t target = runtime_->NextReactorIndex();
     if (target != 0 && runtime_->Post(target, [this, target, socket](Reactor&) {
-                                       ServeSocket(target, std::move(*socket));
+                                       ServeSocket(target, std::move(socket->socket));
                                      }).ok()) {
       continue;
     }
-    shards_[0]->reactor->Spawn("tcp server connection", [this, socket] {
-      ServeSocket(0, std::move(*socket));
-    });
+    absl::Status spawned = shards_[0]->reactor->Spawn(
+        "tcp server connection", [this, socket] { ServeSocket(0, std::move(socket->socket)); });
+    if (!spawned.ok()) ++refused_;  // no fiber for it: the socket closes here
   }
   shards_[0]->acceptor_done->Set();
 }
@@ -100,7 +122,6 @@ void TcpServer::ServeSocket(size_t index, TcpListener::AcceptedSocket socket) {
   shard.connections->Add();
   absl::StatusOr<std::unique_ptr<Transport>> conn = Handshake(shard, std::move(socket));
   if (conn.ok()) shard.server->ServeConn(*std::move(conn)).IgnoreError();
-  --active_;
   shard.connections->Done();
 }
 

@@ -14,9 +14,12 @@
 // handler call of the connection runs on one thread. Start, Shutdown and the destructor are for
 // application threads (they wait for the reactors); address() and stats() are thread-safe.
 //
-// Limits: at most `connections_max` connections are served at once; connections beyond it are
-// closed right after accept (counted in stats().connections_refused). With migrate_header, a
-// connection that does not send "DRPC!!!1" within migrate_header_timeout is closed.
+// Limits: at most connection.connections_max_count connections are served at once, across all
+// reactors; connections beyond it are closed right after accept (counted in
+// stats().connections_refused). With migrate_header, a connection that does not send "DRPC!!!1"
+// within migrate_header_timeout is closed. At most connection.server_calls_max_count calls run at
+// once across all reactors; calls beyond it are refused with an Error ("server busy: ..."), as
+// are calls for which a reactor has no fiber stack left (ReactorOptions::stack_count_max).
 #ifndef DRPC_IMPL_RUNTIME_TCP_SERVER_H_
 #define DRPC_IMPL_RUNTIME_TCP_SERVER_H_
 
@@ -29,23 +32,25 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "impl/call_budget.h"
 #include "impl/options.h"
 #include "impl/handler.h"
 #include "impl/runtime/runtime.h"
 #include "impl/runtime/tcp.h"
 #include "impl/time.h"
+#include "impl/tunables.h"
 
 namespace drpc::runtime {
 
 struct TcpServerOptions {
   std::string address = "127.0.0.1:0";
-  // Per-connection protocol options (Options::mux selects the mode; clients must agree).
+  // Per-connection protocol options (Options::mux selects the mode; clients must agree), and the
+  // server's connection limit (Options::connections_max_count, across all reactors).
   Options connection;
   ListenOptions listen;
   // Expect and strip the drpcmigrate header on every connection (spec §10).
   bool migrate_header = false;
-  Duration migrate_header_timeout = Duration::Seconds(10);
-  size_t connections_max = 10000;
+  Duration migrate_header_timeout = tunables::kMigrateHeaderTimeoutDefault;
   // Runs on the connection's reactor right after accept (and the drpcmigrate header), with the
   // peer's address ("127.0.0.1:53122"), and may
   // replace the transport — a TLS handshake (impl/runtime/tls.h) — or refuse the connection with
@@ -80,7 +85,7 @@ class TcpServer {
 
   struct Stats {
     uint64_t connections_accepted = 0;
-    uint64_t connections_refused = 0;   // over connections_max
+    uint64_t connections_refused = 0;   // over connection.connections_max_count, or no fiber stack
     uint64_t handshake_failures = 0;    // drpcmigrate header or accept_handshake failed
     size_t connections_active = 0;
   };
@@ -88,6 +93,7 @@ class TcpServer {
 
  private:
   struct Shard;
+  struct Accepted;
   TcpServer(Runtime& runtime, const Handler& handler, TcpServerOptions options);
   void AcceptLoop();
   void ServeSocket(size_t shard, TcpListener::AcceptedSocket socket);
@@ -99,6 +105,8 @@ class TcpServer {
   Runtime* runtime_;
   const Handler* handler_;
   const TcpServerOptions options_;
+  // Calls running across every reactor (Options::server_calls_max_count), shared by the shards' Servers.
+  CallBudget calls_;
   std::string address_;
   std::vector<std::unique_ptr<Shard>> shards_;  // one per reactor, each touched only there
   std::unique_ptr<TcpListener> listener_;       // reactor 0

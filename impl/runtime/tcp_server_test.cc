@@ -18,6 +18,7 @@
 #include "impl/router.h"
 #include "impl/runtime/test_util.h"
 #include "impl/sync.h"
+#include "proto/base/check.h"
 
 namespace drpc::runtime {
 namespace {
@@ -31,25 +32,29 @@ struct Hooks {
 
 Router TestRouter(Hooks* hooks) {
   Router r;
-  r.Unary("/t.S/Echo", [](CallContext&, absl::string_view req) -> absl::StatusOr<std::string> {
-     return std::string(req);
-   }).IgnoreError();
+  DRPC_CHECK_OK(
+      r.Unary("/t.S/Echo", [](CallContext&, absl::string_view req) -> absl::StatusOr<std::string> {
+        return std::string(req);
+      }));
   // Which reactor serves the call.
-  r.Unary("/t.S/Where", [](CallContext&, absl::string_view) -> absl::StatusOr<std::string> {
-     return absl::StrCat(Reactor::ForThisThread()->index());
-   }).IgnoreError();
+  DRPC_CHECK_OK(
+      r.Unary("/t.S/Where", [](CallContext&, absl::string_view) -> absl::StatusOr<std::string> {
+        return absl::StrCat(Reactor::ForThisThread()->index());
+      }));
   // Runs for a while, then succeeds (a call in flight during a graceful shutdown).
-  r.Unary("/t.S/Slow", [hooks](CallContext& ctx, absl::string_view) -> absl::StatusOr<std::string> {
-     hooks->slow_started.CountDown();
-     SleepFor(ctx.env(), Duration::Millis(50), "test: slow handler");
-     return std::string("finished");
-   }).IgnoreError();
+  DRPC_CHECK_OK(r.Unary(
+      "/t.S/Slow", [hooks](CallContext& ctx, absl::string_view) -> absl::StatusOr<std::string> {
+        hooks->slow_started.CountDown();
+        SleepFor(ctx.env(), Duration::Millis(50), "test: slow handler");
+        return std::string("finished");
+      }));
   // Blocks until cancelled.
-  r.Unary("/t.S/Block", [hooks](CallContext& ctx, absl::string_view) -> absl::StatusOr<std::string> {
-     hooks->slow_started.CountDown();
-     ctx.done_signal().Wait("test: blocked handler");
-     return ctx.err();
-   }).IgnoreError();
+  DRPC_CHECK_OK(r.Unary(
+      "/t.S/Block", [hooks](CallContext& ctx, absl::string_view) -> absl::StatusOr<std::string> {
+        hooks->slow_started.CountDown();
+        ctx.done_signal().Wait("test: blocked handler");
+        return ctx.err();
+      }));
   return r;
 }
 
@@ -90,7 +95,7 @@ TEST(TcpServerTest, ConnectionsSpreadOverReactorsAndStayPinned) {
         WaitGroup wg(r.env());
         for (int c = 0; c < kConnsPerClientReactor; ++c) {
           wg.Add();
-          r.Spawn(absl::StrCat("client ", c), [&, c] {
+          DRPC_CHECK_OK(r.Spawn(absl::StrCat("client ", c), [&, c] {
             absl::StatusOr<std::unique_ptr<TcpTransport>> t = Dial(r, server->address());
             ASSERT_TRUE(t.ok()) << t.status();
             auto conn = Conn::Create(r.env(), *std::move(t));
@@ -106,7 +111,7 @@ TEST(TcpServerTest, ConnectionsSpreadOverReactorsAndStayPinned) {
             EXPECT_EQ(where.size(), 1u) << "a connection is served by one reactor";
             served_by[i].insert(where.begin(), where.end());
             wg.Done();
-          });
+          }));
         }
         wg.Wait();
         return absl::OkStatus();
@@ -168,7 +173,8 @@ TEST(TcpServerTest, ConnectionsOverTheLimitAreClosed) {
   auto rt = StartRuntime(1);
   Hooks hooks;
   const Router router = TestRouter(&hooks);
-  auto server = StartServer(*rt, router, TcpServerOptions{.connections_max = 1});
+  auto server = StartServer(*rt, router,
+                            TcpServerOptions{.connection = Options{.connections_max_count = 1}});
   ASSERT_NE(server, nullptr);
   absl::Status s = rt->Run(0, [&](Reactor& r) -> absl::Status {
     absl::StatusOr<std::unique_ptr<TcpTransport>> t = Dial(r, server->address());
@@ -180,6 +186,38 @@ TEST(TcpServerTest, ConnectionsOverTheLimitAreClosed) {
     EXPECT_FALSE(second.ok());
     EXPECT_EQ((*first)->Invoke(ctx, "/t.S/Echo", "still").value_or("?"), "still");
     (*first)->Close();
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(server->stats().connections_refused, 1u);
+}
+
+// Options::connections_max_count is one limit for the whole server, not one per reactor: with two
+// connections open on two reactors and a limit of two, a third is refused.
+TEST(TcpServerTest, TheConnectionLimitSpansEveryReactor) {
+  auto rt = StartRuntime(2);
+  Hooks hooks;
+  const Router router = TestRouter(&hooks);
+  auto server = StartServer(*rt, router,
+                            TcpServerOptions{.connection = Options{.connections_max_count = 2}});
+  ASSERT_NE(server, nullptr);
+  absl::Status s = rt->Run(0, [&](Reactor& r) -> absl::Status {
+    std::vector<std::unique_ptr<Conn>> open;
+    std::set<std::string> reactors;
+    for (int i = 0; i < 2; ++i) {
+      absl::StatusOr<std::unique_ptr<TcpTransport>> t = Dial(r, server->address());
+      if (!t.ok()) return t.status();
+      absl::StatusOr<std::unique_ptr<Conn>> conn = Conn::Create(r.env(), *std::move(t));
+      if (!conn.ok()) return conn.status();
+      CallContext ctx(r.env());
+      absl::StatusOr<std::string> where = (*conn)->Invoke(ctx, "/t.S/Where", "");
+      if (!where.ok()) return where.status();
+      reactors.insert(*where);
+      open.push_back(*std::move(conn));
+    }
+    EXPECT_EQ(reactors.size(), 2u) << "the two connections should be served by both reactors";
+    EXPECT_FALSE(CallOnce(r, server->address(), "/t.S/Echo", "third").ok());
+    for (auto& conn : open) conn->Close();
     return absl::OkStatus();
   });
   ASSERT_TRUE(s.ok()) << s;
@@ -220,12 +258,12 @@ TEST(TcpServerTest, MuxServerRunsConcurrentCallsOnOneConnection) {
     WaitGroup wg(r.env());
     for (int i = 0; i < 16; ++i) {
       wg.Add();
-      r.Spawn(absl::StrCat("call ", i), [&, i] {
+      DRPC_CHECK_OK(r.Spawn(absl::StrCat("call ", i), [&, i] {
         CallContext ctx(r.env());
         const std::string req(static_cast<size_t>(1000 * i), static_cast<char>('a' + i));
         EXPECT_EQ((*conn)->Invoke(ctx, "/t.S/Echo", req).value_or("?"), req);
         wg.Done();
-      });
+      }));
     }
     wg.Wait();
     (*conn)->Close();

@@ -17,6 +17,7 @@
 #include "impl/runtime/runtime.h"
 #include "impl/runtime/test_util.h"
 #include "impl/sync.h"
+#include "proto/base/check.h"
 
 namespace drpc::runtime {
 namespace {
@@ -46,7 +47,7 @@ TEST(TcpTest, EchoAcrossReactorsOverLoopback) {
     absl::StatusOr<std::unique_ptr<TcpListener>> l = TcpListener::Listen(r, "127.0.0.1:0");
     if (!l.ok()) return l.status();
     std::string addr = (*l)->address();
-    r.Spawn("echo server", [&, l = *std::move(l)]() mutable {
+    DRPC_CHECK_OK(r.Spawn("echo server", [&, l = *std::move(l)]() mutable {
       absl::StatusOr<std::unique_ptr<Transport>> t = l->Accept();
       EXPECT_TRUE(t.ok()) << t.status();
       char buf[8192];
@@ -61,7 +62,7 @@ TEST(TcpTest, EchoAcrossReactorsOverLoopback) {
       t = absl::CancelledError("done");
       l.reset();
       served.CountDown();
-    });
+    }));
     return addr;
   });
   ASSERT_TRUE(address.ok()) << address.status();
@@ -70,11 +71,11 @@ TEST(TcpTest, EchoAcrossReactorsOverLoopback) {
     absl::StatusOr<std::unique_ptr<TcpTransport>> c = Dial(r, *address);
     if (!c.ok()) return c.status();
     Signal written(r.env());
-    r.Spawn("writer", [&] {
+    DRPC_CHECK_OK(r.Spawn("writer", [&] {
       EXPECT_TRUE((*c)->Write(payload).ok());
       EXPECT_TRUE((*c)->CloseWrite().ok());
       written.Set();
-    });
+    }));
     absl::StatusOr<std::string> back = ReadToEof(**c);
     if (absl::Status w = WaitSet(written, r.env(), "writer"); !w.ok()) return w;
     return back;
@@ -177,11 +178,11 @@ TEST(TcpTest, CloseWakesBlockedRead) {
     if (!p.ok()) return p.status();
     Signal done(r.env());
     absl::Status read_error;
-    r.Spawn("reader", [&] {
+    DRPC_CHECK_OK(r.Spawn("reader", [&] {
       char buf[16];
       read_error = p->client->Read(buf, sizeof(buf)).status();
       done.Set();
-    });
+    }));
     if (absl::Status w = WaitUntilParked(r, "tcp read: waiting for bytes"); !w.ok()) return w;
     p->client->Close();
     if (absl::Status w = WaitSet(done, r.env(), "reader"); !w.ok()) return w;
@@ -218,11 +219,11 @@ TEST(TcpTest, WriteVSendsTheConcatenationThroughPartialWritesAndManyPieces) {
     EXPECT_GT(pieces.size(), size_t{IOV_MAX});
     Signal done(r.env());
     absl::Status write_status;
-    r.Spawn("writer", [&] {
+    DRPC_CHECK_OK(r.Spawn("writer", [&] {
       write_status = p->client->WriteV(pieces);
       p->client->CloseWrite().IgnoreError();
       done.Set();
-    });
+    }));
     absl::StatusOr<std::string> got = ReadToEof(*p->server);
     if (absl::Status w = WaitSet(done, r.env(), "writer"); !w.ok()) return w;
     EXPECT_TRUE(write_status.ok()) << write_status;
@@ -285,10 +286,10 @@ TEST(TcpTest, CloseWakesBlockedWrite) {
     Signal done(r.env());
     absl::Status write_error;
     const std::string big(8 << 20, 'x');
-    r.Spawn("writer", [&] {
+    DRPC_CHECK_OK(r.Spawn("writer", [&] {
       write_error = p->client->Write(big);
       done.Set();
-    });
+    }));
     if (absl::Status w = WaitUntilParked(r, "tcp write: socket buffer full"); !w.ok()) return w;
     p->client->Close();
     if (absl::Status w = WaitSet(done, r.env(), "writer"); !w.ok()) return w;
@@ -398,10 +399,10 @@ TEST(TcpTest, ListenerCloseWakesBlockedAccept) {
     if (!l.ok()) return l.status();
     Signal done(r.env());
     absl::Status accept_error;
-    r.Spawn("acceptor", [&] {
+    DRPC_CHECK_OK(r.Spawn("acceptor", [&] {
       accept_error = (*l)->Accept().status();
       done.Set();
-    });
+    }));
     if (absl::Status w = WaitUntilParked(r, "tcp accept: waiting for connections"); !w.ok()) return w;
     (*l)->Close();
     if (absl::Status w = WaitSet(done, r.env(), "acceptor"); !w.ok()) return w;

@@ -4,6 +4,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "proto/base/check.h"
 #include "proto/limits.h"
 
 namespace drpc::testing {
@@ -50,7 +51,7 @@ RawPeer::RawPeer(Env& env, std::unique_ptr<Transport> transport)
       arrived_(env),
       resume_(env),
       reader_done_(env) {
-  env.scheduler().Spawn("raw peer reader", [this] { ReadLoop(); });
+  DRPC_CHECK_OK(env.scheduler().Spawn("raw peer reader", [this] { ReadLoop(); }));
 }
 
 RawPeer::~RawPeer() {

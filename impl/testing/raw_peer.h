@@ -3,7 +3,7 @@
 //
 //   auto [ours, theirs] = sim.network().Pipe("raw");
 //   RawPeer peer(env, std::move(theirs));
-//   peer.Write({F(Kind::kInvoke, 1, 1, "/echo.Echo/Unary"), F(Kind::kMessage, 1, 2, "hi")});
+//   peer.Write({F(Kind::kInvoke, 1, 1, "/interop.Echo/Unary"), F(Kind::kMessage, 1, 2, "hi")});
 //   absl::StatusOr<RawFrame> f = peer.ReadFrame(Duration::Millis(100));
 //
 // RecordingTransport wraps a Transport and keeps every Write's bytes, so tests can assert which

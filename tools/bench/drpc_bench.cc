@@ -10,8 +10,9 @@
 #include "impl/errors.h"
 #include "impl/runtime/tcp.h"
 #include "impl/sync.h"
+#include "proto/base/check.h"
+#include "impl/testing/echo_service.h"
 #include "tools/bench/process_stats.h"
-#include "tools/interop/echo_service.h"
 
 namespace drpc::bench {
 namespace {
@@ -75,9 +76,9 @@ absl::StatusOr<T> WithConn(DrpcBench& bench, F fn) {
 }  // namespace
 
 DrpcBench::DrpcBench(const DrpcBenchOptions& options)
-    : options_(options), router_(interop::EchoRouter()) {
+    : options_(options), router_(testing::EchoRouter()) {
   client_options_.mux = options.mux;
-  client_options_.max_concurrent_streams = options.streams_max_count;
+  client_options_.concurrent_streams_max_count = options.streams_max_count;
 }
 
 absl::StatusOr<std::unique_ptr<DrpcBench>> DrpcBench::Start(const DrpcBenchOptions& options) {
@@ -133,10 +134,10 @@ absl::StatusOr<LatencyResult> ConcurrentUnary(DrpcBench& bench, size_t concurren
     WaitGroup callers(r.env());
     for (size_t i = 0; i < concurrency; ++i) {
       callers.Add();
-      r.Spawn(absl::StrCat("bench caller ", i), [&, i] {
+      DRPC_CHECK_OK(r.Spawn(absl::StrCat("bench caller ", i), [&, i] {
         errors[i] = TimedCalls(r, conn, message_bytes, duration, per_caller[i]);
         callers.Done();
-      });
+      }));
     }
     callers.Wait("bench: joining the callers");
     LatencyResult total;

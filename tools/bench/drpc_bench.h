@@ -29,7 +29,7 @@ namespace drpc::bench {
 
 enum class Placement { kOneReactor, kTwoReactors };
 
-// RPCs of the service the benchmark serves (tools/interop/echo_service.h, as tools/echo_server).
+// RPCs of the service the benchmark serves (impl/testing/echo_service.h, as tools/echo_server).
 inline constexpr char kUnaryRpc[] = "/interop.Echo/Unary";  // echo
 inline constexpr char kSinkRpc[] = "/interop.Echo/ClientStream";  // replies the byte count
 inline constexpr char kHoldRpc[] = "/interop.Echo/Bidi";  // echo until the client's EOF

@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "impl/sync.h"
+#include "proto/base/check.h"
 
 namespace drpc::interop {
 namespace {
@@ -89,7 +90,7 @@ ReplayResult ReplayClient(Env& env, Transport& transport, const Capture& capture
   ReplayResult result;
   WaitList arrived(env);
   Signal reader_done(env);
-  env.scheduler().Spawn("replay reader", [&] {
+  DRPC_CHECK_OK(env.scheduler().Spawn("replay reader", [&] {
     char buf[65536];
     for (;;) {
       absl::StatusOr<size_t> n = transport.Read(buf, sizeof(buf));
@@ -100,7 +101,7 @@ ReplayResult ReplayClient(Env& env, Transport& transport, const Capture& capture
     result.server_closed = true;
     arrived.WakeAll();
     reader_done.Set();
-  });
+  }));
   const Instant start = env.clock().Now();
   for (const TimelineEvent& e : capture.timeline) {
     if (!result.error.ok()) break;

@@ -10,6 +10,7 @@
 #include "impl/stream.h"
 #include "impl/sync.h"
 #include "impl/testing/raw_peer.h"
+#include "proto/base/check.h"
 #include "proto/frame.h"
 #include "proto/limits.h"
 #include "proto/metadata.h"
@@ -156,7 +157,7 @@ ServerReplayResult ReplayServer(Env& env, Transport& transport, const Capture& c
   ServerReplayResult result;
   WaitList arrived(env);
   Signal reader_done(env);
-  env.scheduler().Spawn("replay server reader", [&] {
+  DRPC_CHECK_OK(env.scheduler().Spawn("replay server reader", [&] {
     char buf[65536];
     for (;;) {
       absl::StatusOr<size_t> n = transport.Read(buf, sizeof(buf));
@@ -167,7 +168,7 @@ ServerReplayResult ReplayServer(Env& env, Transport& transport, const Capture& c
     result.client_closed = true;
     arrived.WakeAll();
     reader_done.Set();
-  });
+  }));
   size_t recorded_client_bytes = 0;
   for (const TimelineEvent& e : capture.timeline) {
     if (!result.error.ok()) break;

@@ -14,11 +14,12 @@
 #include "impl/errors.h"
 #include "impl/server.h"
 #include "impl/sync.h"
+#include "impl/testing/echo_service.h"
 #include "impl/testing/raw_peer.h"
+#include "proto/base/check.h"
 #include "sim/simulation.h"
 #include "tools/interop/capture.h"
 #include "tools/interop/conformance.h"
-#include "tools/interop/echo_service.h"
 
 namespace drpc::interop {
 namespace {
@@ -27,7 +28,7 @@ TEST(SimConformanceTest, GoClientRecordingsGetGoServerBytesFromOurServer) {
   const std::string root = CaptureRoot();
   const std::vector<std::string> cases = ListCases(root);
   ASSERT_GE(cases.size(), 19u) << "captures missing under " << root;
-  const Router router = EchoRouter();
+  const Router router = testing::EchoRouter();
   int replayed = 0;
   for (const std::string& name : cases) {
     for (int conn : ListConnections(root, name)) {
@@ -39,10 +40,10 @@ TEST(SimConformanceTest, GoClientRecordingsGetGoServerBytesFromOurServer) {
             auto [client_end, server_end] = ctx.network().Pipe(capture->name);
             Server server(ctx.env(), router, Options{});
             Signal served(ctx.env());
-            ctx.env().scheduler().Spawn("server", [&, t = std::move(server_end)]() mutable {
+            DRPC_CHECK_OK(ctx.env().scheduler().Spawn("server", [&, t = std::move(server_end)]() mutable {
               server.ServeConn(std::move(t)).IgnoreError();
               served.Set();
-            });
+            }));
             result = ReplayClient(ctx.env(), *client_end, *capture);
             server.Shutdown(ctx.now() + Duration::Seconds(1));
             served.Wait("server");
@@ -60,7 +61,7 @@ TEST(SimConformanceTest, GoClientRecordingsGetGoServerBytesFromOurServer) {
 
 TEST(SimConformanceTest, OurClientSendsTheGoClientsBytes) {
   const std::string root = CaptureRoot();
-  const Router router = EchoRouter();
+  const Router router = testing::EchoRouter();
   for (const auto& entry : ClientScripts()) {
     // Named copies, not structured bindings: clang 14 cannot capture bindings in lambdas.
     const std::string& name = entry.first;
@@ -75,10 +76,10 @@ TEST(SimConformanceTest, OurClientSendsTheGoClientsBytes) {
           auto writes = recording->writes();
           Server server(ctx.env(), router, Options{});
           Signal served(ctx.env());
-          ctx.env().scheduler().Spawn("server", [&, t = std::move(server_end)]() mutable {
+          DRPC_CHECK_OK(ctx.env().scheduler().Spawn("server", [&, t = std::move(server_end)]() mutable {
             server.ServeConn(std::move(t)).IgnoreError();
             served.Set();
-          });
+          }));
           absl::StatusOr<std::unique_ptr<Conn>> conn = Conn::Create(ctx.env(), std::move(recording));
           const absl::Status scripted = script(ctx.env(), **conn);
           ctx.Check(scripted.ok(), scripted.ToString());

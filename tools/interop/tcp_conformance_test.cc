@@ -15,9 +15,10 @@
 #include "impl/runtime/runtime.h"
 #include "impl/runtime/tcp.h"
 #include "impl/runtime/tcp_server.h"
+#include "proto/base/check.h"
+#include "impl/testing/echo_service.h"
 #include "tools/interop/capture.h"
 #include "tools/interop/conformance.h"
-#include "tools/interop/echo_service.h"
 
 namespace drpc::interop {
 namespace {
@@ -49,7 +50,7 @@ absl::StatusOr<ReplayResult> Replay(Runtime& rt, size_t reactor, const std::stri
 TEST(TcpConformanceTest, GoClientRecordingsGetGoServerBytesFromOurServer) {
   auto rt = StartRuntime();
   ASSERT_NE(rt, nullptr);
-  const Router router = EchoRouter();
+  const Router router = testing::EchoRouter();
   absl::StatusOr<std::unique_ptr<TcpServer>> server = TcpServer::Start(*rt, router, {});
   ASSERT_TRUE(server.ok()) << server.status();
   const std::string root = CaptureRoot();
@@ -76,7 +77,7 @@ TEST(TcpConformanceTest, GoClientRecordingsGetGoServerBytesFromOurServer) {
 TEST(TcpConformanceTest, MigrateHeaderIsStrippedBeforeTheDrpcBytes) {
   auto rt = StartRuntime();
   ASSERT_NE(rt, nullptr);
-  const Router router = EchoRouter();
+  const Router router = testing::EchoRouter();
   absl::StatusOr<std::unique_ptr<TcpServer>> server =
       TcpServer::Start(*rt, router, TcpServerOptions{.migrate_header = true});
   ASSERT_TRUE(server.ok()) << server.status();
@@ -108,7 +109,7 @@ TEST(TcpConformanceTest, OurClientSendsTheGoClientsBytes) {
       absl::StatusOr<std::unique_ptr<TcpListener>> l = TcpListener::Listen(r, "127.0.0.1:0");
       if (!l.ok()) return l.status();
       std::string addr = (*l)->address();
-      r.Spawn("go server replay", [&, l = *std::move(l)]() mutable {
+      DRPC_CHECK_OK(r.Spawn("go server replay", [&, l = *std::move(l)]() mutable {
         absl::StatusOr<std::unique_ptr<Transport>> t = l->Accept();
         if (t.ok()) {
           peer = ReplayServer(r.env(), **t, *capture);
@@ -118,7 +119,7 @@ TEST(TcpConformanceTest, OurClientSendsTheGoClientsBytes) {
         t = absl::CancelledError("done");
         l.reset();
         peer_done.CountDown();
-      });
+      }));
       return addr;
     });
     ASSERT_TRUE(address.ok()) << address.status();

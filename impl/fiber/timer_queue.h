@@ -1,0 +1,77 @@
+// The timer queue both runtimes run: the simulator's virtual clock (sim/scheduler.h) and each
+// production reactor (impl/runtime/reactor.h) keep their timers in one of these, so the timer
+// semantics the simulator explores are the ones production executes. The owner decides *when* to
+// fire (the simulator advances virtual time when no fiber is runnable; a reactor fires what is due
+// after each batch of fibers); this class decides *what* fires and in which order.
+//
+//   TimerQueue timers;
+//   TimerId id = timers.Add(now + Duration::Millis(5), [] { ... });
+//   timers.Cancel(id);                        // after this, the callback never runs
+//   while (!timers.empty() && timers.next_deadline() <= now) timers.PopNext().callback();
+//
+// Contract (Clock in impl/env.h):
+//   * order: (deadline, id); ids rise from 1 in scheduling order, so timers due at the same
+//     instant fire in the order they were scheduled;
+//   * Cancel: once it returns the callback never runs; true only if the timer was still queued;
+//   * a timer is taken out of the queue *before* its callback runs (PopNext, RunDue), so the
+//     callback may Cancel itself (false: it is already running) or any other timer, and may Add
+//     new ones.
+// Not thread-safe: one owner, one thread. Iterates only ordered containers (deterministic).
+#ifndef DRPC_IMPL_FIBER_TIMER_QUEUE_H_
+#define DRPC_IMPL_FIBER_TIMER_QUEUE_H_
+
+#include <cstddef>
+#include <utility>
+
+#include "absl/container/btree_map.h"
+#include "absl/functional/any_invocable.h"
+#include "impl/env.h"
+#include "impl/time.h"
+
+namespace drpc {
+
+class TimerQueue {
+ public:
+  TimerQueue() = default;
+  TimerQueue(const TimerQueue&) = delete;
+  TimerQueue& operator=(const TimerQueue&) = delete;
+
+  // Queues `callback` for `deadline` and returns its id (nonzero, one more than the previous).
+  TimerId Add(Instant deadline, absl::AnyInvocable<void()> callback);
+
+  // Removes a queued timer. True if it was queued; false if it already fired (or is firing),
+  // was cancelled before, or `id` was never issued.
+  bool Cancel(TimerId id);
+
+  bool empty() const { return by_deadline_.empty(); }
+  size_t size() const { return by_deadline_.size(); }
+
+  // The earliest queued deadline. Requires !empty().
+  Instant next_deadline() const;
+
+  struct Expired {
+    Instant deadline;
+    TimerId id = 0;
+    absl::AnyInvocable<void()> callback;
+  };
+  // Takes the earliest timer out of the queue and hands it to the caller, who runs its callback.
+  // Requires !empty().
+  Expired PopNext();
+
+  // Runs, in order, every timer whose deadline is at or before `now`, each taken out before it
+  // runs (so one cancelled by an earlier callback never runs; one added by a callback with a
+  // deadline at or before `now` runs in this call). Returns how many ran.
+  size_t RunDue(Instant now);
+
+  // Drops every queued timer without running it (teardown).
+  void Clear();
+
+ private:
+  TimerId next_id_ = 1;
+  absl::btree_map<std::pair<Instant, TimerId>, absl::AnyInvocable<void()>> by_deadline_;
+  absl::btree_map<TimerId, Instant> deadline_of_;
+};
+
+}  // namespace drpc
+
+#endif  // DRPC_IMPL_FIBER_TIMER_QUEUE_H_

@@ -1,0 +1,144 @@
+#include "impl/fiber/timer_queue.h"
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace drpc {
+namespace {
+
+Instant At(int64_t millis) { return Instant() + Duration::Millis(millis); }
+
+TEST(TimerQueueTest, TimersFireByDeadlineThenInSchedulingOrder) {
+  TimerQueue timers;
+  std::vector<std::string> fired;
+  timers.Add(At(20), [&] { fired.push_back("late"); });
+  timers.Add(At(10), [&] { fired.push_back("first at 10"); });
+  timers.Add(At(10), [&] { fired.push_back("second at 10"); });
+  timers.Add(At(5), [&] { fired.push_back("early"); });
+  EXPECT_EQ(timers.size(), 4u);
+  EXPECT_EQ(timers.next_deadline(), At(5));
+  EXPECT_EQ(timers.RunDue(At(20)), 4u);
+  EXPECT_EQ(fired, (std::vector<std::string>{"early", "first at 10", "second at 10", "late"}));
+  EXPECT_TRUE(timers.empty());
+}
+
+TEST(TimerQueueTest, IdsAreNonzeroAndRiseInSchedulingOrder) {
+  TimerQueue timers;
+  const TimerId a = timers.Add(At(9), [] {});
+  const TimerId b = timers.Add(At(1), [] {});
+  EXPECT_EQ(a, 1u);
+  EXPECT_EQ(b, 2u);
+  TimerQueue::Expired next = timers.PopNext();
+  EXPECT_EQ(next.id, b);
+  EXPECT_EQ(next.deadline, At(1));
+}
+
+TEST(TimerQueueTest, RunDueLeavesTimersThatAreNotDueYet) {
+  TimerQueue timers;
+  int fired = 0;
+  timers.Add(At(10), [&] { ++fired; });
+  timers.Add(At(11), [&] { ++fired; });
+  EXPECT_EQ(timers.RunDue(At(9)), 0u);
+  EXPECT_EQ(timers.RunDue(At(10)), 1u);
+  EXPECT_EQ(fired, 1);
+  EXPECT_EQ(timers.next_deadline(), At(11));
+}
+
+TEST(TimerQueueTest, CancelledTimerNeverRunsEvenWhenAlreadyDue) {
+  TimerQueue timers;
+  bool fired = false;
+  const TimerId id = timers.Add(At(1), [&] { fired = true; });
+  EXPECT_TRUE(timers.Cancel(id));
+  EXPECT_EQ(timers.RunDue(At(100)), 0u);
+  EXPECT_FALSE(fired);
+  EXPECT_TRUE(timers.empty());
+}
+
+TEST(TimerQueueTest, CancelIsTrueOnlyForAQueuedTimer) {
+  TimerQueue timers;
+  const TimerId id = timers.Add(At(1), [] {});
+  EXPECT_FALSE(timers.Cancel(id + 1));  // never issued
+  EXPECT_TRUE(timers.Cancel(id));
+  EXPECT_FALSE(timers.Cancel(id));  // already cancelled
+  const TimerId fired = timers.Add(At(1), [] {});
+  timers.RunDue(At(1));
+  EXPECT_FALSE(timers.Cancel(fired));  // already ran
+  EXPECT_FALSE(timers.Cancel(0));
+}
+
+TEST(TimerQueueTest, CallbackCancellingItselfGetsFalse) {
+  TimerQueue timers;
+  TimerId id = 0;
+  bool cancel_result = true;
+  id = timers.Add(At(1), [&] { cancel_result = timers.Cancel(id); });
+  EXPECT_EQ(timers.RunDue(At(1)), 1u);
+  EXPECT_FALSE(cancel_result);
+}
+
+TEST(TimerQueueTest, TimerCancelledByAnEarlierCallbackOfTheSameBatchNeverRuns) {
+  TimerQueue timers;
+  std::vector<std::string> fired;
+  TimerId victim = 0;
+  timers.Add(At(1), [&] {
+    fired.push_back("canceller");
+    EXPECT_TRUE(timers.Cancel(victim));
+  });
+  victim = timers.Add(At(1), [&] { fired.push_back("victim"); });
+  EXPECT_EQ(timers.RunDue(At(1)), 1u);
+  EXPECT_EQ(fired, (std::vector<std::string>{"canceller"}));
+}
+
+TEST(TimerQueueTest, CallbackMayAddTimersAndADueOneRunsInTheSameCall) {
+  TimerQueue timers;
+  std::vector<std::string> fired;
+  timers.Add(At(5), [&] {
+    fired.push_back("outer");
+    timers.Add(At(3), [&] { fired.push_back("added, already due"); });
+    timers.Add(At(50), [&] { fired.push_back("added, later"); });
+  });
+  EXPECT_EQ(timers.RunDue(At(10)), 2u);
+  EXPECT_EQ(fired, (std::vector<std::string>{"outer", "added, already due"}));
+  EXPECT_EQ(timers.size(), 1u);
+  EXPECT_EQ(timers.next_deadline(), At(50));
+}
+
+TEST(TimerQueueTest, PoppedTimerIsOutOfTheQueueBeforeItsCallbackRuns) {
+  TimerQueue timers;
+  const TimerId id = timers.Add(At(1), [] {});
+  TimerQueue::Expired expired = timers.PopNext();
+  EXPECT_TRUE(timers.empty());
+  EXPECT_FALSE(timers.Cancel(id));
+  expired.callback();
+}
+
+TEST(TimerQueueTest, ClearDropsTimersWithoutRunningThem) {
+  TimerQueue timers;
+  bool fired = false;
+  const TimerId id = timers.Add(At(1), [&] { fired = true; });
+  timers.Clear();
+  EXPECT_TRUE(timers.empty());
+  EXPECT_FALSE(timers.Cancel(id));
+  EXPECT_EQ(timers.RunDue(Instant::Infinite()), 0u);
+  EXPECT_FALSE(fired);
+  EXPECT_GT(timers.Add(At(1), [] {}), id);  // ids are never reused
+}
+
+TEST(TimerQueueTest, InfiniteDeadlineSortsLast) {
+  TimerQueue timers;
+  timers.Add(Instant::Infinite(), [] {});
+  timers.Add(At(1), [] {});
+  EXPECT_EQ(timers.next_deadline(), At(1));
+  EXPECT_EQ(timers.RunDue(At(1'000'000)), 1u);
+  EXPECT_EQ(timers.next_deadline(), Instant::Infinite());
+}
+
+TEST(TimerQueueDeathTest, NextDeadlineOfAnEmptyQueueIsABug) {
+  TimerQueue timers;
+  EXPECT_DEATH(timers.next_deadline(), "empty timer queue");
+  EXPECT_DEATH(timers.PopNext(), "empty timer queue");
+}
+
+}  // namespace
+}  // namespace drpc

@@ -1,0 +1,97 @@
+// Every race situation impl/ reports with Env::chaos().Reach, as a constant: simulator scenarios
+// list the situations a sweep must reach (sim/scenario.h) by these names, so a misspelt one is a
+// compile error rather than a sweep that is blind without knowing it.
+//
+//   env_->chaos().Reach(situations::kStreamCancelDuringAnOperation);
+//   ScenarioSpec{..., .situations = {situations::kStreamCancelDuringAnOperation}};
+//
+// A situation is an observation, never a decision: reaching one changes nothing in a run.
+#ifndef DRPC_IMPL_SITUATIONS_H_
+#define DRPC_IMPL_SITUATIONS_H_
+
+#include "impl/env.h"
+
+namespace drpc::situations {
+
+// --- Stream (impl/stream.cc) -----------------------------------------------------------------
+// A stream was cancelled while an application operation was in progress on it.
+inline constexpr Situation kStreamCancelDuringAnOperation{"stream.cancel_during_an_operation"};
+// The connection ended while received messages still waited in a stream's queue.
+inline constexpr Situation kStreamConnectionEndedWithMessagesQueued{
+    "stream.connection_ended_with_messages_queued"};
+// A packet arrived for a stream that had already ended (dropped).
+inline constexpr Situation kStreamPacketAfterTheStreamEnded{"stream.packet_after_the_stream_ended"};
+// The peer's Error arrived while messages still waited to be read.
+inline constexpr Situation kStreamRemoteErrorBehindQueuedMessages{
+    "stream.remote_error_behind_queued_messages"};
+// The peer's Cancel arrived after its CloseSend.
+inline constexpr Situation kStreamCancelArrivedAfterThePeersCloseSend{
+    "stream.cancel_arrived_after_the_peers_close_send"};
+// The peer's Close arrived while messages still waited to be read.
+inline constexpr Situation kStreamRemoteCloseBehindQueuedMessages{
+    "stream.remote_close_behind_queued_messages"};
+// The connection's reader waited for room in a full receive queue.
+inline constexpr Situation kStreamReaderWaitedForQueueSpace{"stream.reader_waited_for_queue_space"};
+// A receive queue stayed full for recv_stall_timeout: the stream failed.
+inline constexpr Situation kStreamReceiveStallFailedTheStream{
+    "stream.receive_stall_failed_the_stream"};
+
+// --- Conn (impl/conn.cc) ---------------------------------------------------------------------
+// A unary call's request met the end of its stream (EOF): Recv tells how it ended.
+inline constexpr Situation kConnUnarySendMetTheEndOfItsStream{
+    "conn.unary_send_met_the_end_of_its_stream"};
+
+// --- Upstream mode (impl/upstream_manager.cc) ------------------------------------------------
+// A new client stream waited for the previous stream's Cancel to be written.
+inline constexpr Situation kUpstreamNextStreamWaitedForACancelToBeWritten{
+    "upstream.next_stream_waited_for_a_cancel_to_be_written"};
+// A stream cancelled while its Invoke was still corked sent nothing.
+inline constexpr Situation kUpstreamCancelOfACorkedStreamSentNothing{
+    "upstream.cancel_of_a_corked_stream_sent_nothing"};
+// A soft cancel found a write in progress and closed the connection instead.
+inline constexpr Situation kUpstreamSoftCancelFoundAWriteInProgress{
+    "upstream.soft_cancel_found_a_write_in_progress"};
+// A hard cancel closed the connection.
+inline constexpr Situation kUpstreamHardCancelClosedTheConnection{
+    "upstream.hard_cancel_closed_the_connection"};
+// A new Invoke cancelled the server's current stream.
+inline constexpr Situation kUpstreamNewInvokeCancelledTheCurrentStream{
+    "upstream.new_invoke_cancelled_the_current_stream"};
+
+// --- Mux mode (impl/mux_manager.cc, mux_flow.cc, mux_writer.cc) ------------------------------
+// A stream was invoked while another stream waited for send credit.
+inline constexpr Situation kMuxInvokeWhileAnotherWindowIsExhausted{
+    "mux.invoke_while_another_window_is_exhausted"};
+// A message's data was sent but its completing frame waited for credit.
+inline constexpr Situation kMuxMessageCompletionWaitsForCredit{
+    "mux.message_completion_waits_for_credit"};
+// A stream ended while its metadata and Invoke were still queued: nothing was sent.
+inline constexpr Situation kMuxStreamEndedBeforeItsInvokeWasWritten{
+    "mux.stream_ended_before_its_invoke_was_written"};
+// The peer ended a stream while we still had packets queued for it.
+inline constexpr Situation kMuxPeerEndedAStreamWithWritesQueued{
+    "mux.peer_ended_a_stream_with_writes_queued"};
+// A WindowUpdate arrived for a stream we no longer (or never) had.
+inline constexpr Situation kMuxWindowUpdateForAnUnknownStream{
+    "mux.window_update_for_an_unknown_stream"};
+// A frame arrived for a stream that had already ended.
+inline constexpr Situation kMuxFrameForAnEndedStream{"mux.frame_for_an_ended_stream"};
+// A Cancel arrived between a stream's metadata and its Invoke.
+inline constexpr Situation kMuxCancelBetweenMetadataAndInvoke{
+    "mux.cancel_between_metadata_and_invoke"};
+// A Cancel arrived for a stream the server never had.
+inline constexpr Situation kMuxCancelForAStreamTheServerDoesNotHave{
+    "mux.cancel_for_a_stream_the_server_does_not_have"};
+// An Invoke was refused because the server was shutting down.
+inline constexpr Situation kMuxInvokeRefusedWhileShuttingDown{
+    "mux.invoke_refused_while_shutting_down"};
+// An Invoke was refused over concurrent_streams_max_count.
+inline constexpr Situation kMuxInvokeRefusedOverMaxStreams{"mux.invoke_refused_over_max_streams"};
+
+// --- Server (impl/server.cc) -----------------------------------------------------------------
+// A call was refused because a server-wide budget (calls, fiber stacks) was spent.
+inline constexpr Situation kServerCallRefusedOverABudget{"server.call_refused_over_a_budget"};
+
+}  // namespace drpc::situations
+
+#endif  // DRPC_IMPL_SITUATIONS_H_

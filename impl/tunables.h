@@ -1,0 +1,193 @@
+// Every I/O and buffer tunable of impl/ in one place: what a connection, a server and the runtime
+// keep, wait for and retry — none of it visible on the wire. (Wire limits, which both peers must
+// agree on, live in proto/limits.h.)
+//
+// Naming, here and in every Options struct: the thing first, then its qualifier (`Default`,
+// `Min`, `Max`; `Limit` for the bounds of a configurable maximum), then the unit last
+// (`_bytes`, `_count`; Durations carry their unit in their type). Options take their defaults and
+// ranges from here; static_asserts below keep the tunables consistent with each other and with
+// the wire limits.
+//
+//   std::string buffer;
+//   ... write it out ...
+//   if (buffer.capacity() > tunables::kWriteBufferKeepMaxBytes) std::string().swap(buffer);
+#ifndef DRPC_IMPL_TUNABLES_H_
+#define DRPC_IMPL_TUNABLES_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "impl/time.h"
+#include "proto/limits.h"
+
+namespace drpc::tunables {
+
+using limits::kKiB;
+using limits::kMiB;
+
+// --- Receive buffering (streams without flow control; Options::recv_*) ---------------------------
+// Messages queued for one stream's receiver before the connection's reader waits for it.
+inline constexpr size_t kRecvQueueDefaultMaxCount = 256;
+inline constexpr size_t kRecvQueueLimitMaxCount = 1 << 16;
+// Bytes queued for one stream's receiver before the reader waits: one largest default packet.
+inline constexpr size_t kRecvQueueDefaultMaxBytes = limits::kPacketDefaultMaxBytes;
+// How long the reader waits for space in a full receive queue before it fails that stream (the
+// application is not reading it) and goes on with the other packets.
+inline constexpr Duration kRecvStallTimeoutDefault = Duration::Seconds(10);
+inline constexpr Duration kRecvStallTimeoutMin = Duration::Millis(1);
+inline constexpr Duration kRecvStallTimeoutMax = Duration::Seconds(3600);
+
+// --- Reading (impl/manager.cc, impl/read_sizer.h) ------------------------------------------------
+// Bytes asked of the transport per read adapt between these: small reads for chatty connections,
+// up to 1 MiB under bulk transfer (fewer reads and wake-ups per message). The parser's buffer is
+// bounded by one read plus the largest frame.
+inline constexpr size_t kReadMinBytes = 64 * kKiB;
+inline constexpr size_t kReadMaxBytes = 1 * kMiB;
+
+// --- Writing -------------------------------------------------------------------------------------
+// Upstream writer: buffered frames go out once this many bytes accumulate (Go's 4 KiB bufio size;
+// Options::write_buffer_bytes).
+inline constexpr size_t kWriteBufferDefaultBytes = 4 * kKiB;
+// Upstream: a write buffer grown beyond this by one large packet is released after the flush
+// instead of being kept for the next packet.
+inline constexpr size_t kWriteBufferKeepMaxBytes = 256 * kKiB;
+// Upstream: a packet with at least this much data that would be flushed at once is sent with a
+// gathering write (frame headers + slices of the caller's message) instead of being copied.
+inline constexpr size_t kGatherWriteMinBytes = 64 * kKiB;
+// Mux writer: frames of ready streams are gathered into one transport write up to this size
+// (Options::write_batch_max_bytes).
+inline constexpr size_t kWriteBatchDefaultMaxBytes = 64 * kKiB;
+// Mux writer: a batch buffer that grew for a burst beyond this is released afterwards.
+inline constexpr size_t kWriteBatchKeepMaxBytes = 1 * kMiB;
+// Mux: SendLast's message up to this size is queued as a copy without waiting, so it and its
+// CloseSend leave in one write; a larger one is not worth the copy and waits as usual.
+inline constexpr size_t kUnflushedCopyMaxBytes = 16 * kKiB;
+// Mux writer: frames outside any stream queue (Error packets for refused or failed streams that
+// were never registered) waiting to be written. Each is caused by the peer, so a peer that sends
+// Invokes but does not read could otherwise grow this queue without end; beyond either bound the
+// connection ends with a protocol error. (WindowUpdates are coalesced per stream, not queued.)
+inline constexpr size_t kControlQueueMaxCount = 1024;
+inline constexpr size_t kControlQueueMaxBytes = 256 * kKiB;
+// Mux writer: a stream's send credit saturates here instead of overflowing on a hostile stream of
+// WindowUpdates (each at most limits::kWindowMaxBytes).
+inline constexpr uint64_t kSendCreditMaxBytes = uint64_t{1} << 40;
+
+// --- Buffer pool (one per connection, impl/buffer_pool.h) ----------------------------------------
+// Message buffers handed back by the application (Stream::RecvInto) or dropped with a stream are
+// kept for the next packet's assembly, up to these bounds; a larger buffer is freed instead.
+inline constexpr size_t kBufferPoolMaxCount = 64;
+inline constexpr size_t kBufferPoolMaxBytes = 4 * kMiB;
+// 1 MiB: a stream of 1 MiB messages reuses its buffers instead of allocating (and growing, by
+// copying) a fresh one per message; the total stays bounded by kBufferPoolMaxBytes.
+inline constexpr size_t kBufferPoolBufferMaxBytes = 1 * kMiB;
+
+// --- Mux server ----------------------------------------------------------------------------------
+// Stream IDs skipped over by a newer Invoke stay usable (streams reach the wire in any order) up
+// to this many; older unused IDs are retired, so an Invoke that still names one is dropped.
+inline constexpr size_t kUnusedStreamIdsMaxCount = 1024;
+
+// --- Server (impl/server.h, impl/runtime/tcp_server.h) -------------------------------------------
+// Connections a server serves at once (a TcpServer: across all its reactors); beyond it a new
+// connection is closed at once (Options::connections_max_count).
+inline constexpr size_t kConnectionsDefaultMaxCount = 10'000;
+inline constexpr size_t kConnectionsLimitMaxCount = 1 << 20;
+// After a temporary accept error (out of descriptors or memory) accepting pauses, the pause
+// doubling from min to max: never a busy loop, and quick to pick up once the condition clears.
+// Go's drpcserver sleeps 500 ms each time.
+inline constexpr Duration kAcceptBackoffMin = Duration::Millis(5);
+inline constexpr Duration kAcceptBackoffMax = Duration::Millis(500);
+
+// --- Production runtime (impl/runtime/) ----------------------------------------------------------
+// Connections the kernel queues before Accept takes them (capped by net.core.somaxconn).
+inline constexpr int kListenBacklogDefaultCount = 128;
+// The longest a dial may take (DialOptions::timeout).
+inline constexpr Duration kDialTimeoutDefault = Duration::Seconds(10);
+// The longest a server waits for a client's drpcmigrate header ("DRPC!!!1") before closing it.
+inline constexpr Duration kMigrateHeaderTimeoutDefault = Duration::Seconds(10);
+
+// --- Fibers and calls: what a server holds at once (impl/fiber, impl/runtime, impl/server) ----------
+// Sized for the smallest machine class drpc-cpp is tuned on (2 cores, 24 GiB) and for Linux's
+// default vm.max_map_count. A budget that is reached makes the request that needed it fail with a
+// status (a refused stream, a closed connection); it never aborts the process.
+//
+// The kernel's default limit on memory maps per process (vm.max_map_count).
+inline constexpr size_t kKernelMapsDefaultMaxCount = 65'530;
+// Usable bytes of a production fiber stack (the simulator uses less); a guard page lies below it.
+// Mapped without reserving swap: a fiber only costs the pages it touches.
+inline constexpr size_t kFiberStackDefaultBytes = 256 * kKiB;
+// Stacks carved from one memory mapping (a slab). With MADV_GUARD_INSTALL (Linux >= 6.13) the
+// guard pages live in the page tables and a slab is one kernel map, whatever its stacks; on older
+// kernels each guard is an mprotect'ed page that splits the mapping: two maps per stack.
+inline constexpr size_t kFiberSlabStackCount = 64;
+// Stacks one scheduler (the simulator, one production reactor) has in use at once; Spawn beyond
+// it fails with kResourceExhausted. 32 Ki stacks reserve 8 GiB of address space, of which an idle
+// fiber touches a few pages.
+inline constexpr size_t kFiberStacksDefaultMaxCount = 32 * 1024;
+// Kernel maps the fiber stacks of one scheduler may use. Two reactors (this machine class) stay
+// within half the kernel's limit, leaving the rest to the allocator, threads and libraries.
+inline constexpr size_t kFiberMapsDefaultMaxCount = 15 * 1024;
+// Stacks a production reactor keeps beyond its budget for functions posted to it (a shutdown, an
+// operator's call), so a reactor whose calls took every other stack can still be shut down.
+inline constexpr size_t kFiberStacksReservedCount = 16;
+// Free stacks whose memory a scheduler keeps for reuse; the memory of more is given back to the
+// system (the stack stays mapped and guarded).
+inline constexpr size_t kFiberStacksCachedDefaultMaxCount = 256;
+// Calls a server runs at once across all its connections (a TcpServer: across all its reactors).
+// Beyond it new streams are refused with kResourceExhausted (an Error packet; the connection and
+// every other call go on). 16 Ki calls keep a handler fiber each: fits one reactor's stacks.
+inline constexpr size_t kServerCallsDefaultMaxCount = 16 * 1024;
+inline constexpr size_t kServerCallsLimitMaxCount = 1 << 20;
+
+// --- Fairness: one fiber's turn (impl/runtime reactors, impl/ connection readers) ------------------
+// A fiber whose socket never says "would block" (a peer that keeps up) would otherwise run on and
+// starve every other connection, the acceptor and the timers of its reactor. A production fiber
+// yields once its turn has moved this many bytes through sockets, or has lasted this long (checked
+// at each socket operation); the reactor then runs the other fibers, fires due timers and polls.
+inline constexpr size_t kTurnIoMaxBytes = 256 * kKiB;
+inline constexpr Duration kTurnMax = Duration::Millis(1);
+// A connection's reader yields after handling this many frames without waiting for the socket
+// (one large read of tiny frames), in both runtimes.
+inline constexpr size_t kTurnFramesMaxCount = 1024;
+
+static_assert(kRecvQueueDefaultMaxCount <= kRecvQueueLimitMaxCount);
+static_assert(kRecvQueueDefaultMaxBytes <= limits::kPacketLimitMaxBytes);
+static_assert(kRecvStallTimeoutMin <= kRecvStallTimeoutDefault &&
+              kRecvStallTimeoutDefault <= kRecvStallTimeoutMax);
+static_assert(kReadMinBytes <= kReadMaxBytes);
+static_assert(kReadMinBytes >= limits::kFrameHeaderMaxBytes,
+              "one read holds at least a frame header");
+static_assert(kWriteBufferDefaultBytes <= kWriteBufferKeepMaxBytes,
+              "a write buffer of the default size is kept");
+static_assert(kWriteBufferDefaultBytes <= limits::kPacketLimitMaxBytes);
+static_assert(kGatherWriteMinBytes <= kWriteBufferKeepMaxBytes,
+              "packets too small to gather fit a buffer that is kept");
+static_assert(kWriteBatchDefaultMaxBytes <= kWriteBatchKeepMaxBytes,
+              "a batch buffer of the default size is kept");
+static_assert(kWriteBatchDefaultMaxBytes <= limits::kPacketLimitMaxBytes);
+static_assert(kUnflushedCopyMaxBytes <= kWriteBatchDefaultMaxBytes);
+static_assert(limits::kErrorCodeBytes + limits::kErrorTextMaxBytes + limits::kFrameHeaderMaxBytes <=
+                  kControlQueueMaxBytes,
+              "the control queue holds at least one largest Error frame");
+static_assert(limits::kGrpcErrorBodyMaxBytes + limits::kFrameHeaderMaxBytes <= kControlQueueMaxBytes,
+              "the control queue holds at least one largest fork-format Error frame");
+static_assert(kSendCreditMaxBytes >= 2 * limits::kWindowMaxBytes,
+              "credit saturates far above anything a window grants");
+static_assert(kBufferPoolBufferMaxBytes <= kBufferPoolMaxBytes);
+static_assert(kConnectionsDefaultMaxCount <= kConnectionsLimitMaxCount);
+static_assert(Duration::Zero() < kAcceptBackoffMin && kAcceptBackoffMin <= kAcceptBackoffMax);
+
+static_assert(kFiberStacksDefaultMaxCount / kFiberSlabStackCount <= kFiberMapsDefaultMaxCount,
+              "with page-table guards the stack budget is reached before the map budget");
+static_assert(2 * kFiberMapsDefaultMaxCount <= kKernelMapsDefaultMaxCount / 2,
+              "two reactors' stacks take at most half the kernel's maps");
+static_assert(kFiberStacksCachedDefaultMaxCount <= kFiberStacksDefaultMaxCount);
+static_assert(kServerCallsDefaultMaxCount < kFiberStacksDefaultMaxCount,
+              "a server whose calls all run on one reactor leaves stacks for connection fibers");
+static_assert(kServerCallsDefaultMaxCount <= kServerCallsLimitMaxCount);
+static_assert(kTurnIoMaxBytes >= kReadMinBytes, "a turn holds at least one ordinary read");
+static_assert(kTurnFramesMaxCount * limits::kFrameMinBytes <= kReadMaxBytes,
+              "one maximal read of minimal frames takes several turns");
+
+}  // namespace drpc::tunables
+
+#endif  // DRPC_IMPL_TUNABLES_H_

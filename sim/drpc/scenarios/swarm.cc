@@ -1,0 +1,86 @@
+// Swarm scenarios: the general RPC workload (sim/drpc/workload.h) with every knob drawn from the
+// tape — both ends' Options, links, faults, the RPC mix, cancels, deadlines, early closes, handler
+// errors, connection closes and server shutdowns — in each mode.
+#include "impl/situations.h"
+#include "sim/drpc/workload.h"
+#include "sim/drpc/workload_situations.h"
+#include "sim/scenario.h"
+
+namespace drpc::sim {
+namespace {
+
+WorkloadConfig SwarmConfig(SimContext& ctx, WorkloadMode mode) {
+  WorkloadConfig w;
+  w.mode = mode;
+  w.connections = 1 + static_cast<int>(ctx.Choose("swarm.connections", 2));
+  w.callers_per_connection = 1 + static_cast<int>(ctx.Choose("swarm.callers", 4));
+  w.rpcs_per_caller = 1 + static_cast<int>(ctx.Choose("swarm.rpcs", 4));
+  w.messages_max = static_cast<uint32_t>(ctx.Choose("swarm.messages_max", 6));
+  // Large messages (split into frames) only sometimes: they are slow with tiny windows.
+  if (ctx.Chance("swarm.large", 200)) {
+    w.message_sizes = {0, 300, 70'000, 140'000};
+  } else {
+    w.message_sizes = {0, 1, 16, 300, 4096};
+  }
+  auto maybe = [&](absl::string_view site, uint32_t per_mille) {
+    return ctx.Chance(site, 500) ? per_mille : 0;
+  };
+  w.cancel_per_mille = maybe("swarm.cancels", 150);
+  w.deadline_per_mille = maybe("swarm.deadlines", 100);
+  w.close_send_early_per_mille = maybe("swarm.close_send_early", 150);
+  w.abandon_per_mille = maybe("swarm.abandons", 60);
+  w.handler_error_per_mille = maybe("swarm.handler_errors", 200);
+  w.wait_for_cancel_per_mille = maybe("swarm.wait_for_cancel", 100);
+  w.conn_close_per_mille = maybe("swarm.conn_close", 150);
+  w.server_shutdown_per_mille = maybe("swarm.shutdown", 100);
+  w.fault_per_mille = maybe("swarm.faults", 400);
+  return w;
+}
+
+void Swarm(SimContext& ctx, WorkloadMode mode) { RunWorkload(ctx, SwarmConfig(ctx, mode)); }
+
+DRPC_SIM_SCENARIO(swarm_upstream, {
+    .name = "swarm.upstream",
+    .description = "random RPC workload, upstream mode, swarm-drawn options, faults and races",
+    .body = [](SimContext& ctx) { Swarm(ctx, WorkloadMode::kUpstream); },
+    .situations = {situations::kWorkloadProbeAfterHealSucceeded,
+                   situations::kWorkloadFaultStruckAConnection,
+                   situations::kWorkloadUpstreamCancelClosedConnection,
+                   situations::kStreamCancelDuringAnOperation,
+                   situations::kStreamPacketAfterTheStreamEnded,
+                   situations::kUpstreamHardCancelClosedTheConnection,
+                   situations::kUpstreamNextStreamWaitedForACancelToBeWritten,
+                   situations::kUpstreamSoftCancelFoundAWriteInProgress},
+    .default_seeds = 150,
+});
+
+DRPC_SIM_SCENARIO(swarm_mux, {
+    .name = "swarm.mux",
+    .description = "random RPC workload, mux mode, swarm-drawn options, faults and races",
+    .body = [](SimContext& ctx) { Swarm(ctx, WorkloadMode::kMux); },
+    .situations = {situations::kWorkloadProbeAfterHealSucceeded,
+                   situations::kWorkloadFaultStruckAConnection,
+                   situations::kWorkloadRefused,
+                   situations::kStreamCancelDuringAnOperation,
+                   situations::kConnUnarySendMetTheEndOfItsStream,
+                   situations::kMuxMessageCompletionWaitsForCredit,
+                   situations::kMuxPeerEndedAStreamWithWritesQueued,
+                   situations::kMuxStreamEndedBeforeItsInvokeWasWritten,
+                   situations::kMuxWindowUpdateForAnUnknownStream,
+                   situations::kMuxInvokeWhileAnotherWindowIsExhausted},
+    .default_seeds = 150,
+});
+
+DRPC_SIM_SCENARIO(swarm_upstream_client_mux_server, {
+    .name = "swarm.upstream_client_mux_server",
+    .description = "random RPC workload, upstream clients against a mux server (spec §11.6)",
+    .body = [](SimContext& ctx) { Swarm(ctx, WorkloadMode::kUpstreamClientMuxServer); },
+    .situations = {situations::kWorkloadProbeAfterHealSucceeded,
+                   situations::kStreamCancelDuringAnOperation,
+                   situations::kUpstreamHardCancelClosedTheConnection,
+                   situations::kUpstreamNextStreamWaitedForACancelToBeWritten},
+    .default_seeds = 100,
+});
+
+}  // namespace
+}  // namespace drpc::sim

@@ -1,0 +1,439 @@
+#include "sim/drpc/wire_oracle.h"
+
+#include <deque>
+#include <map>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "impl/options.h"
+#include "proto/base/check.h"
+#include "proto/frame.h"
+#include "proto/limits.h"
+#include "proto/metadata.h"
+#include "proto/window.h"
+
+namespace drpc::sim {
+namespace {
+
+// Our own frames are checked with a limit far above any legal one: a length the parser rejects
+// is then certainly garbage, not a configuration.
+constexpr size_t kFrameDataCheckMaxBytes = limits::kPacketLimitMaxBytes;
+// Frames remembered per stream for failure reports.
+constexpr size_t kHistoryMaxCount = 8;
+
+bool IsTerminalKind(Kind k) {
+  return k == Kind::kError || k == Kind::kCancel || k == Kind::kClose;
+}
+bool IsSplittable(Kind k) {
+  return k == Kind::kInvoke || k == Kind::kInvokeMetadata || k == Kind::kMessage;
+}
+
+std::string Describe(const Frame& f) {
+  return absl::StrCat(KindName(f.kind), " ", PacketIdString(f.id), " len=", f.data.size(),
+                      f.done ? " done" : "", f.control ? " control" : "");
+}
+
+}  // namespace
+
+// One end of a connection: the frames it sends (Write) and receives (Read).
+class WireOracle::EndModel {
+ public:
+  // `endpoint`: which simulated connection end this is (for the run's recorder), if known.
+  EndModel(WireOracle& oracle, std::string name, const WireEndConfig& config,
+           std::optional<SimNetwork::EndpointId> endpoint)
+      : oracle_(&oracle),
+        endpoint_(std::move(endpoint)),
+        name_(std::move(name)),
+        config_(config),
+        out_parser_(FrameParser::Options{.frame_data_max_bytes = kFrameDataCheckMaxBytes}),
+        in_parser_(FrameParser::Options{.frame_data_max_bytes = kFrameDataCheckMaxBytes}) {}
+
+  void OnWrite(absl::string_view bytes) { Feed(out_parser_, bytes, /*outgoing=*/true); }
+  void OnRead(absl::string_view bytes) { Feed(in_parser_, bytes, /*outgoing=*/false); }
+
+ private:
+  struct StreamState {
+    // What this end sent.
+    bool sent_any = false;
+    bool sent_metadata = false;
+    bool sent_invoke = false;
+    bool sent_close_send = false;
+    bool sent_terminal = false;
+    uint64_t last_sent_message = 0;
+    bool new_packet = false;      // the frame being checked starts a packet
+    bool sending_packet = false;  // a packet of this stream is partly sent
+    PacketId sending_id;
+    Kind sending_kind = Kind::kMessage;
+    std::string sending_metadata;  // data of our InvokeMetadata being sent (client)
+    std::string sending_invoke;    // data of our Invoke being sent (client; recorded runs only)
+    // What this end received.
+    bool received_any = false;
+    std::string received_metadata;  // data of the peer's InvokeMetadata (server)
+    // Flow control of what this end sends.
+    bool flow_controlled = false;
+    uint64_t credit = 0;
+    std::deque<std::string> history;
+  };
+
+  void Feed(FrameParser& parser, absl::string_view bytes, bool outgoing) {
+    if (poisoned_) return;
+    parser.Append(bytes);
+    for (;;) {
+      absl::StatusOr<std::optional<Frame>> f = parser.Next();
+      if (!f.ok()) {
+        Violate(0, absl::StrCat(outgoing ? "sent" : "received", " bytes that do not parse: ",
+                                f.status().message()));
+        return;
+      }
+      if (!f->has_value()) return;
+      if (outgoing) {
+        ++oracle_->stats_.frames_sent;
+        OnSent(**f);
+      } else {
+        ++oracle_->stats_.frames_received;
+        OnReceived(**f);
+      }
+      if (poisoned_) return;
+    }
+  }
+
+  // Rules every frame obeys, whoever sent it. Returns false after reporting a violation.
+  bool CheckShape(const Frame& f, absl::string_view verb) {
+    auto fail = [&](absl::string_view why) {
+      Violate(f.id.stream, absl::StrCat(verb, " ", Describe(f), ": ", why));
+      return false;
+    };
+    if (!IsKnownKind(f.kind)) return fail("unknown kind");
+    if (f.kind == Kind::kWindowUpdate && !config_.mux) return fail("WindowUpdate in upstream mode");
+    const bool want_control = f.kind == Kind::kCancel || f.kind == Kind::kWindowUpdate;
+    if (f.control != want_control) {
+      return fail(want_control ? "must carry the control bit" : "must not carry the control bit");
+    }
+    if (f.id.stream == 0) return fail("stream ID 0");
+    if (f.kind == Kind::kWindowUpdate) {
+      if (f.id.message != 0) return fail("WindowUpdate must have message ID 0");
+      if (!f.done) return fail("WindowUpdate must be one frame");
+      if (absl::StatusOr<uint64_t> d = DecodeWindowUpdate(f.data); !d.ok()) {
+        return fail(d.status().message());
+      }
+      return true;
+    }
+    if (f.id.message == 0) return fail("message ID 0");
+    if (!IsSplittable(f.kind) && !f.done) return fail("must be one frame (never split)");
+    if ((f.kind == Kind::kClose || f.kind == Kind::kCloseSend || f.kind == Kind::kCancel) &&
+        !f.data.empty()) {
+      return fail("must have an empty body");
+    }
+    if (f.kind == Kind::kError && f.data.size() < limits::kErrorCodeBytes) {
+      return fail("Error body shorter than its 8-byte code");
+    }
+    return true;
+  }
+
+  void Log(absl::string_view arrow, const Frame& f) {
+    SimContext* ctx = oracle_->trace_ctx_;
+    if (ctx != nullptr && ctx->trace().enabled()) {
+      ctx->Log(absl::StrCat(name_, " ", arrow, " ", Describe(f)));
+    }
+  }
+
+  // Feeds the run's recorder (sim/recorder.h), if there is one: every frame, and a label per
+  // stream once the client's Invoke is complete (its method and metadata).
+  void Record(bool sent, StreamState& s, const Frame& f) {
+    SimContext* ctx = oracle_->trace_ctx_;
+    if (ctx == nullptr || ctx->recorder() == nullptr || !endpoint_.has_value()) return;
+    Recorder& recorder = *ctx->recorder();
+    recorder.FrameEvent(ctx->now(), endpoint_->connection, endpoint_->end, sent, f);
+    if (!sent || !config_.client || f.kind != Kind::kInvoke) return;
+    s.sending_invoke.append(f.data.data(), f.data.size());
+    if (!f.done) return;
+    std::string label = s.sending_invoke;
+    std::map<std::string, std::string> metadata;
+    if (absl::StatusOr<Metadata> md = DecodeMetadata(s.sending_metadata);
+        md.ok() && !s.sending_metadata.empty()) {
+      for (const auto& [k, v] : *md) {
+        metadata[k] = v;
+        absl::StrAppend(&label, " ", k, "=", v);
+      }
+    }
+    recorder.LabelStream(endpoint_->connection, f.id.stream, std::move(label), std::move(metadata));
+  }
+
+  void OnReceived(const Frame& f) {
+    StreamState& s = streams_[f.id.stream];
+    Record(/*sent=*/false, s, f);
+    Log("<-", f);
+    Remember(s, absl::StrCat("<- ", Describe(f)));
+    if (!CheckShape(f, "received")) return;
+    s.received_any = true;
+    if (config_.client && (f.kind == Kind::kInvoke || f.kind == Kind::kInvokeMetadata)) {
+      Violate(f.id.stream, absl::StrCat("received ", Describe(f), " from the server"));
+      return;
+    }
+    if (f.kind == Kind::kInvokeMetadata && !config_.client) s.received_metadata.append(f.data.data(), f.data.size());
+    if (f.kind == Kind::kInvoke && f.done && !config_.client) StartServerFlow(s);
+    if (f.kind == Kind::kWindowUpdate && s.flow_controlled) {
+      s.credit += *DecodeWindowUpdate(f.data);
+    }
+  }
+
+  // The server honours the window its client announced in the stream's metadata.
+  void StartServerFlow(StreamState& s) {
+    if (!config_.mux || s.received_metadata.empty()) return;
+    absl::StatusOr<Metadata> md = DecodeMetadata(s.received_metadata);
+    if (!md.ok()) return;
+    auto it = md->find(kFlowWindowMetadataKey);
+    uint64_t window = 0;
+    if (it == md->end() || !absl::SimpleAtoi(it->second, &window) || window == 0 ||
+        window > limits::kWindowMaxBytes) {
+      return;
+    }
+    s.flow_controlled = true;
+    s.credit = window;
+    ++oracle_->stats_.flow_controlled_streams;
+  }
+
+  void OnSent(const Frame& f) {
+    StreamState& s = streams_[f.id.stream];
+    Record(/*sent=*/true, s, f);
+    Log("->", f);
+    Remember(s, absl::StrCat("-> ", Describe(f)));
+    if (!CheckShape(f, "sent")) return;
+    auto fail = [&](absl::string_view why) {
+      Violate(f.id.stream, absl::StrCat("sent ", Describe(f), ": ", why));
+    };
+    if (IsSplittable(f.kind) && f.data.size() > config_.split_bytes) {
+      return fail(absl::StrCat("frame data exceeds the split size ", config_.split_bytes));
+    }
+    if (s.sent_terminal) return fail("the stream already ended (Close/Error/Cancel sent)");
+    if (f.kind == Kind::kWindowUpdate) {
+      ++oracle_->stats_.window_updates_sent;
+      if (config_.client ? !s.sent_invoke : !s.received_any) {
+        return fail("WindowUpdate for a stream this end does not know");
+      }
+      return;
+    }
+    if (!CheckPacketOrder(s, f)) return;
+    if (!(config_.client ? CheckClientLifecycle(s, f) : CheckServerLifecycle(s, f))) return;
+    if (f.kind == Kind::kMessage) CheckCredit(s, f);
+  }
+
+  // Contiguous packets, consecutive message IDs (spec §4.1), upstream global order (§4.2).
+  bool CheckPacketOrder(StreamState& s, const Frame& f) {
+    auto fail = [&](absl::string_view why) {
+      Violate(f.id.stream, absl::StrCat("sent ", Describe(f), ": ", why));
+      return false;
+    };
+    if (!config_.mux && upstream_sending_ && upstream_packet_ != f.id) {
+      return fail(absl::StrCat("abandons the partly sent packet ", PacketIdString(upstream_packet_)));
+    }
+    const bool continues = s.sending_packet && s.sending_id == f.id;
+    if (continues) {
+      if (f.kind != s.sending_kind) return fail("changes kind inside a packet");
+    } else {
+      if (s.sending_packet && !(IsTerminalKind(f.kind) && s.sending_kind == Kind::kMessage)) {
+        return fail(absl::StrCat("abandons the partly sent packet ",
+                                 PacketIdString(s.sending_id)));
+      }
+      const bool may_skip = config_.mux && IsTerminalKind(f.kind);
+      if (f.id.message <= s.last_sent_message ||
+          (!may_skip && f.id.message != s.last_sent_message + 1)) {
+        return fail(absl::StrCat("message ID after ", s.last_sent_message, " on this stream"));
+      }
+      if (!config_.mux) {
+        if (f.id < upstream_last_) {
+          return fail(absl::StrCat("goes below ", PacketIdString(upstream_last_),
+                                   " (upstream IDs never decrease)"));
+        }
+        upstream_last_ = f.id;
+      }
+      s.last_sent_message = f.id.message;
+    }
+    s.new_packet = !continues;
+    s.sent_any = true;
+    s.sending_packet = !f.done;
+    s.sending_id = f.id;
+    s.sending_kind = f.kind;
+    upstream_sending_ = !config_.mux && !f.done;
+    upstream_packet_ = f.id;
+    return true;
+  }
+
+  bool CheckClientLifecycle(StreamState& s, const Frame& f) {
+    auto fail = [&](absl::string_view why) {
+      Violate(f.id.stream, absl::StrCat("client sent ", Describe(f), ": ", why));
+      return false;
+    };
+    switch (f.kind) {
+      case Kind::kInvokeMetadata:
+        if (s.sent_invoke) return fail("metadata after the Invoke");
+        if (s.new_packet && s.sent_metadata) return fail("a second InvokeMetadata");
+        s.sent_metadata = true;
+        s.sending_metadata.append(f.data.data(), f.data.size());
+        return true;
+      case Kind::kInvoke:
+        if (s.sent_invoke) return fail("a second Invoke");
+        if (f.done) {
+          s.sent_invoke = true;
+          StartClientFlow(s);
+        }
+        return true;
+      default:
+        break;
+    }
+    if (!s.sent_invoke) return fail("nothing may precede the stream's Invoke");
+    if (f.kind == Kind::kMessage && s.sent_close_send) return fail("Message after CloseSend");
+    if (f.kind == Kind::kCloseSend) {
+      if (s.sent_close_send) return fail("a second CloseSend");
+      s.sent_close_send = true;
+    }
+    if (IsTerminalKind(f.kind)) s.sent_terminal = true;
+    return true;
+  }
+
+  void StartClientFlow(StreamState& s) {
+    if (!config_.mux || s.sending_metadata.empty()) return;
+    absl::StatusOr<Metadata> md = DecodeMetadata(s.sending_metadata);
+    if (!md.ok()) return;  // the shape of our metadata is proto/'s business, tested there
+    if (!md->contains(kFlowWindowMetadataKey)) return;
+    s.flow_controlled = true;
+    s.credit = config_.window_initial_bytes;
+    ++oracle_->stats_.flow_controlled_streams;
+  }
+
+  bool CheckServerLifecycle(StreamState& s, const Frame& f) {
+    auto fail = [&](absl::string_view why) {
+      Violate(f.id.stream, absl::StrCat("server sent ", Describe(f), ": ", why));
+      return false;
+    };
+    if (f.kind == Kind::kInvoke || f.kind == Kind::kInvokeMetadata) return fail("servers never invoke");
+    if (!s.received_any) return fail("no frame of this stream was received");
+    if (s.sent_close_send && !IsTerminalKind(f.kind)) return fail("only a terminal may follow CloseSend");
+    if (f.kind == Kind::kCloseSend) s.sent_close_send = true;
+    if (IsTerminalKind(f.kind)) s.sent_terminal = true;
+    return true;
+  }
+
+  void CheckCredit(StreamState& s, const Frame& f) {
+    if (!s.flow_controlled) return;
+    const uint64_t charge = f.data.size() + (f.done ? 1 : 0);
+    if (charge > s.credit) {
+      Violate(f.id.stream, absl::StrCat("sent ", Describe(f), ": charge ", charge,
+                                        " exceeds the flow-control credit ", s.credit));
+      return;
+    }
+    s.credit -= charge;
+  }
+
+  void Remember(StreamState& s, std::string line) {
+    s.history.push_back(std::move(line));
+    if (s.history.size() > kHistoryMaxCount) s.history.pop_front();
+  }
+
+  void Violate(uint64_t stream, std::string why) {
+    if (poisoned_) return;
+    poisoned_ = true;
+    std::string report = absl::StrCat("wire oracle: ", name_, " (", config_.client ? "client" : "server",
+                                      ", ", config_.mux ? "mux" : "upstream", "): ", why);
+    if (auto it = streams_.find(stream); stream != 0 && it != streams_.end()) {
+      absl::StrAppend(&report, "\n  last frames of stream ", stream, ":");
+      for (const std::string& line : it->second.history) absl::StrAppend(&report, "\n    ", line);
+    }
+    SimContext* ctx = oracle_->trace_ctx_;
+    if (ctx != nullptr && ctx->recorder() != nullptr && endpoint_.has_value() && stream != 0) {
+      ctx->recorder()->Focus(endpoint_->connection, stream);
+    }
+    oracle_->Violation(std::move(report));
+  }
+
+  WireOracle* oracle_;
+  std::optional<SimNetwork::EndpointId> endpoint_;
+  std::string name_;
+  WireEndConfig config_;
+  FrameParser out_parser_;
+  FrameParser in_parser_;
+  // Ordered by stream ID (reports are deterministic).
+  std::map<uint64_t, StreamState> streams_;
+  PacketId upstream_last_{0, 0};  // the highest ID sent (upstream)
+  bool upstream_sending_ = false;
+  PacketId upstream_packet_;
+  bool poisoned_ = false;
+};
+
+namespace {
+
+class TapTransport final : public Transport {
+ public:
+  TapTransport(std::unique_ptr<Transport> inner, std::unique_ptr<WireOracle::EndModel> model)
+      : inner_(std::move(inner)), model_(std::move(model)) {}
+
+  absl::StatusOr<size_t> Read(char* buf, size_t size) override {
+    absl::StatusOr<size_t> n = inner_->Read(buf, size);
+    if (n.ok()) model_->OnRead(absl::string_view(buf, *n));
+    return n;
+  }
+  // Checked before it is sent: what this end tried to send is what it meant to send, even if a
+  // fault cuts it short.
+  absl::Status Write(absl::string_view data) override {
+    model_->OnWrite(data);
+    return inner_->Write(data);
+  }
+  absl::Status CloseWrite() override { return inner_->CloseWrite(); }
+  void Close() override { inner_->Close(); }
+
+ private:
+  std::unique_ptr<Transport> inner_;
+  std::unique_ptr<WireOracle::EndModel> model_;
+};
+
+class TapListener final : public Listener {
+ public:
+  TapListener(WireOracle& oracle, std::unique_ptr<Listener> inner, std::string name,
+              const WireEndConfig& config)
+      : oracle_(&oracle), inner_(std::move(inner)), name_(std::move(name)), config_(config) {}
+
+  absl::StatusOr<std::unique_ptr<Transport>> Accept() override {
+    absl::StatusOr<std::unique_ptr<Transport>> t = inner_->Accept();
+    if (!t.ok()) return t.status();
+    return oracle_->Tap(*std::move(t), absl::StrCat(name_, "/", ++accepted_), config_);
+  }
+  void Close() override { inner_->Close(); }
+
+ private:
+  WireOracle* oracle_;
+  std::unique_ptr<Listener> inner_;
+  std::string name_;
+  WireEndConfig config_;
+  uint64_t accepted_ = 0;
+};
+
+}  // namespace
+
+WireOracle::WireOracle(absl::AnyInvocable<void(std::string)> on_violation)
+    : on_violation_(std::move(on_violation)) {}
+
+WireOracle::~WireOracle() = default;
+
+std::unique_ptr<Transport> WireOracle::Tap(std::unique_ptr<Transport> inner, std::string name,
+                                           const WireEndConfig& config) {
+  DRPC_CHECK(inner != nullptr);
+  std::optional<SimNetwork::EndpointId> endpoint;
+  if (trace_ctx_ != nullptr) endpoint = trace_ctx_->network().IdentifyEndpoint(*inner);
+  return std::make_unique<TapTransport>(
+      std::move(inner), std::make_unique<EndModel>(*this, std::move(name), config, std::move(endpoint)));
+}
+
+std::unique_ptr<Listener> WireOracle::TapListener(std::unique_ptr<Listener> inner, std::string name,
+                                                  const WireEndConfig& config) {
+  DRPC_CHECK(inner != nullptr);
+  return std::make_unique<sim::TapListener>(*this, std::move(inner), std::move(name), config);
+}
+
+void WireOracle::Violation(std::string why) {
+  ++stats_.violations;
+  on_violation_(std::move(why));
+}
+
+}  // namespace drpc::sim

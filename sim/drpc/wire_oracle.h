@@ -1,0 +1,96 @@
+// The wire oracle: a per-stream protocol model checked on every frame each end of a connection
+// sends and receives, in every simulated run.
+//
+// Scenarios wrap the transports they hand to impl/ (the dialled ones and the listener's
+// accepted ones) in taps. A tap parses the bytes going through Write (what this end sends) and
+// Read (what it receives) into frames and holds them against the rules of spec §2–§11 as drpc-cpp
+// promises to follow them — stricter than what Go accepts, because our senders never need the
+// latitude (a Go peer is never part of a simulated run):
+//
+//   every frame   known kind (WindowUpdate only in mux mode); the control bit exactly on Cancel
+//                 and WindowUpdate; stream ID != 0; message ID != 0 except WindowUpdate (== 0);
+//                 Error/Cancel/Close/CloseSend are one frame; Close/CloseSend/Cancel are empty;
+//                 Invoke/InvokeMetadata/Message frames carry at most the sender's split size
+//   packets       frames of a packet are contiguous per stream (upstream: on the whole
+//                 connection) with one kind; a new packet's message ID is the previous + 1 on
+//                 its stream (mux: a terminal packet may skip IDs of packets it dropped, and may
+//                 abandon a partially sent Message); upstream: (stream, message) never decreases
+//   client        nothing for a stream before its Invoke (optionally preceded by one
+//                 InvokeMetadata); one Invoke; no Message after CloseSend; nothing after
+//                 Close/Error/Cancel
+//   server        never Invoke/InvokeMetadata; nothing for a stream it has not received a frame of;
+//                 after CloseSend only a terminal packet; nothing after Close/Error/Cancel
+//   flow control  (mux) on a stream whose client announced a window (metadata key
+//                 drpc-flow-window), a sender's Message bytes (data, plus one per completing
+//                 frame) never exceed the initial credit plus the WindowUpdates it has read
+//
+//   WireOracle oracle([&](std::string why) { ctx.Fail(FailureClass::kCorrectness, why); });
+//   std::unique_ptr<Transport> t = oracle.Tap(std::move(dialled), "client 1", client_end);
+//   std::unique_ptr<Listener> l = oracle.TapListener(std::move(listener), "server", server_end);
+//
+// The first violation is reported once (with the last frames of the stream concerned); the
+// oracle then stops checking that end, so one bug does not cascade into a flood of reports.
+#ifndef DRPC_SIM_DRPC_WIRE_ORACLE_H_
+#define DRPC_SIM_DRPC_WIRE_ORACLE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/functional/any_invocable.h"
+#include "impl/env.h"
+#include "sim/simulation.h"
+
+namespace drpc::sim {
+
+// What the oracle must know about one end of a connection (from that end's impl Options).
+struct WireEndConfig {
+  bool client = true;                      // this end dialled: it sends Invokes
+  bool mux = false;                        // Options::mux (both ends must agree)
+  size_t split_bytes = 64 * 1024;          // Options::split_bytes of this end
+  uint64_t window_initial_bytes = 64 * 1024;  // client: credit it assumes towards the server
+};
+
+class WireOracle {
+ public:
+  explicit WireOracle(absl::AnyInvocable<void(std::string)> on_violation);
+
+  // Also logs every frame sent and received into `ctx`'s trace, when the trace is on (a replay
+  // with --trace, or the ring of last lines a failing run prints), and feeds the run's recorder
+  // (sim/recorder.h) when it has one: frames, stream labels, the stream a violation concerns.
+  // Call before Tap: taps made earlier are not recorded.
+  void set_trace(SimContext* ctx) { trace_ctx_ = ctx; }
+  ~WireOracle();
+  WireOracle(const WireOracle&) = delete;
+  WireOracle& operator=(const WireOracle&) = delete;
+
+  // Wraps one end. The oracle must outlive the returned transport.
+  std::unique_ptr<Transport> Tap(std::unique_ptr<Transport> inner, std::string name,
+                                 const WireEndConfig& config);
+  // Wraps every transport `inner` accepts (named "<name>/<n>").
+  std::unique_ptr<Listener> TapListener(std::unique_ptr<Listener> inner, std::string name,
+                                        const WireEndConfig& config);
+
+  struct Stats {
+    uint64_t frames_sent = 0;
+    uint64_t frames_received = 0;
+    uint64_t window_updates_sent = 0;
+    uint64_t flow_controlled_streams = 0;  // streams whose sends were held to a window
+    uint64_t violations = 0;
+  };
+  const Stats& stats() const { return stats_; }
+
+  class EndModel;  // internal, public for the .cc's helpers
+
+ private:
+  friend class EndModel;
+  void Violation(std::string why);
+
+  absl::AnyInvocable<void(std::string)> on_violation_;
+  SimContext* trace_ctx_ = nullptr;
+  Stats stats_;
+};
+
+}  // namespace drpc::sim
+
+#endif  // DRPC_SIM_DRPC_WIRE_ORACLE_H_

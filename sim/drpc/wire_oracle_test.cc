@@ -1,0 +1,174 @@
+// The wire oracle must see what it claims to see: each rule is broken once on purpose (hand-made
+// frames written through a tapped transport) and must be reported, naming the rule; a legal
+// exchange must pass without a report.
+#include "sim/drpc/wire_oracle.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "gtest/gtest.h"
+#include "impl/options.h"
+#include "proto/frame.h"
+#include "proto/metadata.h"
+#include "proto/window.h"
+#include "sim/simulation.h"
+
+namespace drpc::sim {
+namespace {
+
+Frame F(Kind kind, uint64_t stream, uint64_t message, absl::string_view data = "", bool done = true) {
+  return Frame{.id = {stream, message},
+               .kind = kind,
+               .done = done,
+               .control = kind == Kind::kCancel || kind == Kind::kWindowUpdate,
+               .data = data};
+}
+
+std::string Wire(const std::vector<Frame>& frames) {
+  std::string out;
+  for (const Frame& f : frames) AppendFrame(out, f);
+  return out;
+}
+
+// Writes `sent` from the tapped end (configured by `end`) and lets the other end write `received`
+// into it; returns the violation reports.
+std::vector<std::string> Check(const WireEndConfig& end, const std::string& sent,
+                               const std::string& received = "") {
+  std::vector<std::string> reports;
+  const RunResult r = RunSeed(
+      [&](SimContext& ctx) {
+        WireOracle oracle([&](std::string why) { reports.push_back(std::move(why)); });
+        auto [a, b] = ctx.network().Pipe("oracle");
+        std::unique_ptr<Transport> tapped = oracle.Tap(std::move(a), "end", end);
+        if (!received.empty()) {
+          ASSERT_TRUE(b->Write(received).ok());
+          std::string buf(received.size(), '\0');
+          size_t got = 0;
+          while (got < received.size()) {
+            absl::StatusOr<size_t> n = tapped->Read(buf.data() + got, buf.size() - got);
+            ASSERT_TRUE(n.ok());
+            got += *n;
+          }
+        }
+        if (!sent.empty()) {
+          ASSERT_TRUE(tapped->Write(sent).ok());
+        }
+        tapped->Close();
+        b->Close();
+      },
+      1, RunOptions{});
+  EXPECT_TRUE(r.ok()) << r.message;
+  return reports;
+}
+
+const WireEndConfig kUpstreamClient{.client = true, .mux = false, .split_bytes = 16};
+const WireEndConfig kMuxClient{
+    .client = true, .mux = true, .split_bytes = 16, .window_initial_bytes = 10};
+const WireEndConfig kMuxServer{.client = false, .mux = true, .split_bytes = 16};
+
+void ExpectOneReport(const std::vector<std::string>& reports, absl::string_view rule) {
+  ASSERT_EQ(reports.size(), 1u) << "expected a report about: " << rule;
+  EXPECT_TRUE(absl::StrContains(reports[0], rule)) << reports[0];
+}
+
+TEST(WireOracleTest, ALegalUnaryExchangePasses) {
+  EXPECT_TRUE(Check(kUpstreamClient, Wire({F(Kind::kInvoke, 1, 1, "/a/B"), F(Kind::kMessage, 1, 2, "hi"),
+                                           F(Kind::kCloseSend, 1, 3), F(Kind::kClose, 1, 4),
+                                           F(Kind::kInvoke, 2, 1, "/a/B")}),
+                    Wire({F(Kind::kMessage, 1, 1, "yo"), F(Kind::kCloseSend, 1, 2)}))
+                  .empty());
+}
+
+TEST(WireOracleTest, AnythingBeforeTheInvokeIsReported) {
+  ExpectOneReport(Check(kUpstreamClient, Wire({F(Kind::kMessage, 1, 1, "x")})),
+                  "nothing may precede the stream's Invoke");
+  ExpectOneReport(Check(kMuxClient, Wire({F(Kind::kCancel, 3, 3)})),
+                  "nothing may precede the stream's Invoke");
+}
+
+TEST(WireOracleTest, ASecondInvokeAndMetadataAfterTheInvokeAreReported) {
+  ExpectOneReport(Check(kMuxClient, Wire({F(Kind::kInvoke, 1, 1, "/a/B"), F(Kind::kInvoke, 1, 2, "/a/B")})),
+                  "a second Invoke");
+  ExpectOneReport(Check(kMuxClient, Wire({F(Kind::kInvoke, 1, 1, "/a/B"),
+                                          F(Kind::kInvokeMetadata, 1, 2, EncodeMetadata({{"k", "v"}}))})),
+                  "metadata after the Invoke");
+}
+
+TEST(WireOracleTest, AMissingOrStrayControlBitIsReported) {
+  Frame cancel = F(Kind::kCancel, 1, 2);
+  cancel.control = false;
+  ExpectOneReport(Check(kMuxClient, Wire({F(Kind::kInvoke, 1, 1, "/a/B"), cancel})),
+                  "must carry the control bit");
+  Frame message = F(Kind::kMessage, 1, 2, "x");
+  message.control = true;
+  ExpectOneReport(Check(kMuxClient, Wire({F(Kind::kInvoke, 1, 1, "/a/B"), message})),
+                  "must not carry the control bit");
+}
+
+TEST(WireOracleTest, FramesOverTheSplitSizeAndSplitTerminalsAreReported) {
+  ExpectOneReport(Check(kMuxClient, Wire({F(Kind::kInvoke, 1, 1, std::string(17, 'x'))})),
+                  "exceeds the split size 16");
+  ExpectOneReport(Check(kMuxClient, Wire({F(Kind::kInvoke, 1, 1, "/a/B"), F(Kind::kError, 1, 2, "12345678", false)})),
+                  "never split");
+}
+
+TEST(WireOracleTest, MessageIdsThatSkipOrRepeatAreReported) {
+  ExpectOneReport(Check(kMuxClient, Wire({F(Kind::kInvoke, 1, 1, "/a/B"), F(Kind::kMessage, 1, 3, "x")})),
+                  "message ID after 1");
+  ExpectOneReport(Check(kMuxClient, Wire({F(Kind::kInvoke, 1, 1, "/a/B"), F(Kind::kMessage, 1, 1, "x")})),
+                  "message ID after 1");
+}
+
+TEST(WireOracleTest, UpstreamIdsGoingBackwardsAreReported) {
+  ExpectOneReport(Check(kUpstreamClient, Wire({F(Kind::kInvoke, 2, 1, "/a/B"), F(Kind::kInvoke, 1, 1, "/a/B")})),
+                  "upstream IDs never decrease");
+}
+
+TEST(WireOracleTest, AbandoningAPartlySentPacketIsReported) {
+  ExpectOneReport(Check(kUpstreamClient, Wire({F(Kind::kInvoke, 1, 1, "/a/B"), F(Kind::kMessage, 1, 2, "ab", false),
+                                               F(Kind::kCloseSend, 1, 3)})),
+                  "abandons the partly sent packet");
+}
+
+TEST(WireOracleTest, AnythingAfterATerminalIsReported) {
+  ExpectOneReport(Check(kMuxClient, Wire({F(Kind::kInvoke, 1, 1, "/a/B"), F(Kind::kClose, 1, 2),
+                                          F(Kind::kMessage, 1, 3, "x")})),
+                  "the stream already ended");
+  ExpectOneReport(Check(kMuxClient, Wire({F(Kind::kInvoke, 1, 1, "/a/B"), F(Kind::kCloseSend, 1, 2),
+                                          F(Kind::kMessage, 1, 3, "x")})),
+                  "Message after CloseSend");
+}
+
+TEST(WireOracleTest, AServerThatInvokesOrAnswersAnUnknownStreamIsReported) {
+  ExpectOneReport(Check(kMuxServer, Wire({F(Kind::kInvoke, 1, 1, "/a/B")})), "servers never invoke");
+  ExpectOneReport(Check(kMuxServer, Wire({F(Kind::kMessage, 7, 1, "x")})),
+                  "no frame of this stream was received");
+}
+
+TEST(WireOracleTest, SendingBeyondTheFlowControlWindowIsReported) {
+  const std::string md = EncodeMetadata({{kFlowWindowMetadataKey, "5"}});
+  // The client announced a 5-byte window; the server may send 4 data bytes + the completing one.
+  const std::string invoke = Wire({F(Kind::kInvokeMetadata, 1, 1, md), F(Kind::kInvoke, 1, 2, "/a/B")});
+  EXPECT_TRUE(Check(kMuxServer, Wire({F(Kind::kMessage, 1, 1, "1234")}), invoke).empty());
+  ExpectOneReport(Check(kMuxServer, Wire({F(Kind::kMessage, 1, 1, "12345")}), invoke),
+                  "exceeds the flow-control credit 5");
+  // A WindowUpdate read from the peer adds credit.
+  const std::string grant =
+      invoke + Wire({F(Kind::kWindowUpdate, 1, 0, EncodeWindowUpdate(10))});
+  EXPECT_TRUE(Check(kMuxServer, Wire({F(Kind::kMessage, 1, 1, "12345")}), grant).empty());
+}
+
+TEST(WireOracleTest, ReceivedFramesAreCheckedToo) {
+  ExpectOneReport(Check(kMuxClient, "", Wire({F(Kind::kInvoke, 1, 1, "/a/B")})), "from the server");
+  Frame bad = F(Kind::kClose, 1, 1, "body");
+  ExpectOneReport(Check(kMuxClient, "", Wire({bad})), "must have an empty body");
+}
+
+TEST(WireOracleTest, BytesThatDoNotParseAreReported) {
+  ExpectOneReport(Check(kMuxClient, std::string("\x05\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 11)),
+                  "do not parse");
+}
+
+}  // namespace
+}  // namespace drpc::sim

@@ -1,0 +1,449 @@
+#include "sim/drpc/workload_calls.h"
+
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "impl/errors.h"
+#include "impl/sync.h"
+#include "proto/base/check.h"
+#include "sim/drpc/workload_situations.h"
+
+namespace drpc::sim {
+namespace {
+
+constexpr uint32_t kErrorCodeBase = 10;  // planned error codes: 10..109
+constexpr uint64_t kHandlerThinkMaxMicros = 2'000;
+
+// --- Handlers -------------------------------------------------------------------------------------
+
+class Handlers {
+ public:
+  using Sabotage = WorkloadConfig::Sabotage;
+  Handlers(SimContext& ctx, Ledger& ledger, Sabotage sabotage)
+      : ctx_(&ctx), ledger_(&ledger), sabotage_(sabotage) {}
+  Sabotage sabotage() const { return sabotage_; }
+  uint64_t shared_rpc = 0;  // Sabotage::kSharedReplyState's shared "current call"
+
+  // The call's ledger entry, found through the plan in its metadata; fails the run if the plan
+  // is missing or is not the plan its client made (metadata delivered to the wrong stream).
+  RpcRecord* Start(CallContext& call, RpcType type) {
+    auto it = call.incoming_metadata().find(kPlanMetadataKey);
+    const std::string text = it == call.incoming_metadata().end() ? "" : it->second;
+    absl::StatusOr<RpcPlan> plan = DecodePlan(text);
+    RpcRecord* rec = plan.ok() ? ledger_->Find(plan->id) : nullptr;
+    if (rec == nullptr || EncodePlan(rec->plan) != text || rec->plan.type != type) {
+      // Does not return: the run stops here.
+      ctx_->Fail(FailureClass::kCorrectness,
+                 absl::StrCat("handler of ", RpcMethod(type), " got a plan no client made: \"",
+                              text, "\""));
+    }
+    ++rec->handler_runs;
+    return rec;
+  }
+
+  absl::Status Finish(RpcRecord& rec, absl::Status status) {
+    rec.handler_done = true;
+    rec.handler_status = status;
+    return status;
+  }
+
+  // What the plan says once the handler has done its exchange.
+  absl::Status Ending(CallContext& call, RpcRecord& rec) {
+    switch (rec.plan.ending) {
+      case Ending::kOk:
+        return absl::OkStatus();
+      case Ending::kError:
+        if (sabotage_ == Sabotage::kIgnorePlannedError) return absl::OkStatus();
+        return PlannedError(rec);
+      case Ending::kWaitForCancel:
+        ctx_->Reach(situations::kWorkloadHandlerWaitedForCancel);
+        call.done_signal().Wait("handler waits for its context");
+        return call.err();
+    }
+    return absl::InternalError("unknown ending");
+  }
+
+  absl::Status PlannedError(const RpcRecord& rec) {
+    const uint64_t code = rec.plan.error_code + (sabotage_ == Sabotage::kWrongErrorCode ? 1 : 0);
+    return WithRemoteErrorCode(absl::UnknownError(rec.plan.ErrorText()), code);
+  }
+
+  void Verify(RpcRecord& rec, absl::string_view data, uint32_t index) {
+    const std::string why = CheckPayload(data, rec.plan.id, PayloadDirection::kRequest, index,
+                                         rec.plan.RequestSize(index));
+    if (!why.empty()) ledger_->Fail(rec, absl::StrCat("handler got a wrong request: ", why));
+    ++rec.handler_received;
+  }
+
+  void Think(const RpcRecord& rec) {
+    if (rec.plan.handler_think_us == 0) return;
+    const uint64_t us = ctx_->Choose("load.handler_think", rec.plan.handler_think_us + 1);
+    if (us > 0) SleepFor(ctx_->env(), Duration::Micros(static_cast<int64_t>(us)), "handler thinks");
+  }
+
+  absl::Status SendResponse(RpcStream& s, RpcRecord& rec, uint64_t index, size_t size) {
+    Think(rec);
+    absl::Status st = s.Send(MakePayload(rec.plan.id, PayloadDirection::kResponse, index, size));
+    if (st.ok()) ++rec.handler_sent;
+    return st;
+  }
+
+ private:
+  SimContext* ctx_;
+  Ledger* ledger_;
+  Sabotage sabotage_;
+};
+
+}  // namespace
+
+Router LoadRouter(SimContext& ctx, Ledger& ledger, WorkloadConfig::Sabotage sabotage) {
+  auto h = std::make_shared<Handlers>(ctx, ledger, sabotage);
+  Router router;
+  DRPC_CHECK_OK(router.Unary(std::string(RpcMethod(RpcType::kUnary)),
+      [h](CallContext& call, absl::string_view req) -> absl::StatusOr<std::string> {
+        RpcRecord& rec = *h->Start(call, RpcType::kUnary);
+        h->Verify(rec, req, 0);
+        h->Think(rec);
+        if (absl::Status end = h->Ending(call, rec); !end.ok()) return h->Finish(rec, end);
+        uint64_t reply_id = rec.plan.id;
+        if (h->sabotage() == Handlers::Sabotage::kSharedReplyState) {
+          h->shared_rpc = rec.plan.id;
+          SleepFor(call.env(), Duration::Micros(20), "planted bug: shared reply state");
+          reply_id = h->shared_rpc;
+        }
+        ++rec.handler_sent;
+        h->Finish(rec, absl::OkStatus()).IgnoreError();
+        std::string reply =
+            MakePayload(reply_id, PayloadDirection::kResponse, 0, rec.plan.ResponseSize(0));
+        if (h->sabotage() == Handlers::Sabotage::kCorruptUnaryReply && !reply.empty()) {
+          reply.back() = static_cast<char>(reply.back() ^ 0x20);
+        }
+        return reply;
+      }));
+  DRPC_CHECK_OK(router.ClientStream(std::string(RpcMethod(RpcType::kClientStream)),
+      [h](CallContext& call, RpcStream& s) -> absl::StatusOr<std::string> {
+        RpcRecord& rec = *h->Start(call, RpcType::kClientStream);
+        for (uint32_t i = 0;; ++i) {
+          absl::StatusOr<std::string> m = s.Recv();
+          if (IsEof(m.status())) break;
+          if (!m.ok()) return h->Finish(rec, m.status());
+          h->Verify(rec, *m, i);
+        }
+        h->Think(rec);
+        if (absl::Status end = h->Ending(call, rec); !end.ok()) return h->Finish(rec, end);
+        ++rec.handler_sent;
+        h->Finish(rec, absl::OkStatus()).IgnoreError();
+        // The reply's index is the number of requests received, so the client checks the count.
+        return MakePayload(rec.plan.id, PayloadDirection::kResponse, rec.handler_received,
+                           rec.plan.ResponseSize(0));
+      }));
+  DRPC_CHECK_OK(router.ServerStream(std::string(RpcMethod(RpcType::kServerStream)),
+      [h](CallContext& call, absl::string_view req, RpcStream& s) -> absl::Status {
+        RpcRecord& rec = *h->Start(call, RpcType::kServerStream);
+        h->Verify(rec, req, 0);
+        const uint32_t responses =
+            rec.plan.responses - (h->sabotage() == Handlers::Sabotage::kDropLastResponse &&
+                                          rec.plan.responses > 0 ? 1 : 0);
+        for (uint32_t i = 0; i < responses; ++i) {
+          if (rec.plan.ending == Ending::kError && i == rec.plan.error_after) {
+            return h->Finish(rec, h->PlannedError(rec));
+          }
+          absl::Status st = h->SendResponse(s, rec, i, rec.plan.ResponseSize(i));
+          if (!st.ok()) return h->Finish(rec, st);
+        }
+        return h->Finish(rec, h->Ending(call, rec));
+      }));
+  DRPC_CHECK_OK(router.Bidi(std::string(RpcMethod(RpcType::kBidi)),
+      [h](CallContext& call, RpcStream& s) -> absl::Status {
+        RpcRecord& rec = *h->Start(call, RpcType::kBidi);
+        for (uint32_t i = 0;; ++i) {
+          if (rec.plan.ending == Ending::kError && i == rec.plan.error_after) {
+            return h->Finish(rec, h->PlannedError(rec));
+          }
+          absl::StatusOr<std::string> m = s.Recv();
+          if (IsEof(m.status())) break;
+          if (!m.ok()) return h->Finish(rec, m.status());
+          h->Verify(rec, *m, i);
+          absl::Status st = h->SendResponse(s, rec, i, rec.plan.ResponseSize(i));
+          if (!st.ok()) return h->Finish(rec, st);
+        }
+        return h->Finish(rec, h->Ending(call, rec));
+      }));
+  return router;
+}
+
+// --- Client calls ---------------------------------------------------------------------------------
+
+RpcPlan Caller::DrawPlan(RpcRecord& rec) {
+  const WorkloadConfig& c = *config_;
+  RpcPlan p;
+  p.id = rec.plan.id;
+  const uint32_t weights[] = {c.unary_weight, c.client_stream_weight, c.server_stream_weight,
+                              c.bidi_weight};
+  uint64_t total = 0;
+  for (uint32_t w : weights) total += w;
+  DRPC_CHECK_GT(total, 0u) << "workload: every RPC shape has weight 0";
+  uint64_t pick = ctx_->Choose("load.shape", total);
+  int type = 0;
+  while (pick >= weights[type]) pick -= weights[type++];
+  p.type = static_cast<RpcType>(type);
+  const bool many_requests = p.type == RpcType::kClientStream || p.type == RpcType::kBidi;
+  DRPC_CHECK_LE(c.messages_min, c.messages_max);
+  const uint64_t spread = c.messages_max - c.messages_min + 1;
+  p.requests = many_requests
+                   ? c.messages_min + static_cast<uint32_t>(ctx_->Choose("load.requests", spread))
+                   : 1;
+  p.responses = p.type == RpcType::kServerStream
+                    ? c.messages_min + static_cast<uint32_t>(ctx_->Choose("load.responses", spread))
+                    : 1;
+  p.request_size_max = static_cast<uint32_t>(c.message_sizes[ctx_->Choose("load.request_size", c.message_sizes.size())]);
+  p.response_size_max = static_cast<uint32_t>(c.message_sizes[ctx_->Choose("load.response_size", c.message_sizes.size())]);
+  if (ctx_->Chance("load.wait_for_cancel", c.wait_for_cancel_per_mille)) {
+    p.ending = Ending::kWaitForCancel;
+  } else if (ctx_->Chance("load.handler_error", c.handler_error_per_mille)) {
+    p.ending = Ending::kError;
+    p.error_after = static_cast<uint32_t>(ctx_->Choose("load.error_after", c.messages_max + 1));
+    p.error_code = kErrorCodeBase + ctx_->Choose("load.error_code", 100);
+  }
+  if (ctx_->Chance("load.handler_thinks", 300)) p.handler_think_us = kHandlerThinkMaxMicros;
+  return p;
+}
+
+void Caller::Think() {
+  if (clean_ || config_->think_max <= Duration::Zero()) return;
+  const uint64_t n = ctx_->Choose("load.think", 4);
+  if (n == 0) return;
+  SleepFor(ctx_->env(), config_->think_max * static_cast<int64_t>(n) / 3, "caller thinks");
+}
+
+void Caller::MakeCall(size_t conn_index) {
+  RpcRecord& rec = ledger_->NewRpc(conn_index);
+  rec.plan = DrawPlan(rec);
+  ConnRecord& conn = ledger_->conns()[conn_index];
+  Env& env = ctx_->env();
+  CallContext call(env);
+  call.metadata()[kPlanMetadataKey] = EncodePlan(rec.plan);
+
+  bool cancel = ctx_->Chance("load.cancel", config_->cancel_per_mille);
+  bool deadline = ctx_->Chance("load.deadline", config_->deadline_per_mille);
+  if (rec.plan.ending == Ending::kWaitForCancel && !cancel && !deadline) {
+    (ctx_->Chance("load.wait_ends_by_cancel", 500) ? cancel : deadline) = true;
+  }
+  TimerId cancel_timer = 0;
+  if (cancel) {
+    const Duration d = Duration::Nanos(static_cast<int64_t>(
+        ctx_->Choose("load.cancel_at", static_cast<uint64_t>(config_->cancel_at_max.nanos()) + 1)));
+    cancel_timer = env.clock().ScheduleAt(env.clock().Now() + d, [this, &rec, &call] {
+      ctx_->Note(absl::StrCat("rpc ", rec.plan.id, ": the caller cancels"));
+      rec.cancel_requested = true;
+      call.Cancel();
+    });
+  }
+  if (deadline) {
+    rec.deadline_set = true;
+    const Duration timeout = Duration::Nanos(1 + static_cast<int64_t>(ctx_->Choose(
+                                                     "load.deadline_in",
+                                                     static_cast<uint64_t>(config_->deadline_max.nanos()))));
+    ctx_->Note(absl::StrCat("rpc ", rec.plan.id, ": deadline in ", timeout.ToString()));
+    call.SetTimeout(timeout);
+  }
+  // Upstream: a cancel while the call runs may close the connection (spec §7.7).
+  const Signal::CallbackId watch = call.done_signal().OnSet([&rec, &conn, this](const absl::Status&) {
+    if (!rec.finished && !ledger_->conns()[rec.conn].conn->manager().is_mux()) {
+      conn.cancels_may_close = true;
+    }
+  });
+
+  absl::Status status = CallByType(*conn.conn, call, rec);
+  if (cancel_timer != 0) env.clock().Cancel(cancel_timer);
+  rec.finished = true;
+  call.done_signal().RemoveCallback(watch);
+  rec.status = std::move(status);
+  rec.step = "finished";
+  rec.conn_ended_first = conn.conn->closed().IsSet();
+  ledger_->CheckOutcome(rec);
+}
+
+absl::Status Caller::CallByType(Conn& conn, CallContext& call, RpcRecord& rec) {
+  switch (rec.plan.type) {
+    case RpcType::kUnary: return Unary(conn, call, rec);
+    case RpcType::kClientStream: return ClientStream(conn, call, rec);
+    case RpcType::kServerStream: return ServerStream(conn, call, rec);
+    case RpcType::kBidi: return Bidi(conn, call, rec);
+  }
+  return absl::InternalError("unknown rpc type");
+}
+
+RpcRecord& Caller::RunFixedCall(size_t conn_index, RpcType type, Duration bound) {
+  RpcRecord& rec = ledger_->NewRpc(conn_index);
+  rec.plan.type = type;
+  rec.plan.requests = type == RpcType::kBidi || type == RpcType::kClientStream ? 2 : 1;
+  rec.plan.responses = type == RpcType::kServerStream ? 2 : 1;
+  rec.plan.request_size_max = rec.plan.response_size_max = 100;
+  CallContext call(ctx_->env());
+  call.metadata()[kPlanMetadataKey] = EncodePlan(rec.plan);
+  call.SetTimeout(bound);
+  clean_ = true;
+  absl::Status status = CallByType(*ledger_->conns()[conn_index].conn, call, rec);
+  clean_ = false;
+  rec.finished = true;
+  rec.status = status;
+  rec.step = "finished";
+  rec.conn_ended_first = ledger_->conns()[conn_index].conn->closed().IsSet();
+  if (absl::IsDeadlineExceeded(status)) {
+    ctx_->Fail(FailureClass::kLiveness,
+               absl::StrCat("a call did not end within ", bound.ToString(), "\n  ", rec.Describe()));
+  }
+  return rec;
+}
+
+void Caller::MakeCleanCall(size_t conn_index, RpcType type, Duration bound) {
+  RpcRecord& rec = RunFixedCall(conn_index, type, bound);
+  if (!rec.status.ok()) ledger_->Fail(rec, "a call on a fresh connection after healing failed");
+  ++ledger_->report().ok;
+}
+
+void Caller::MakeUndisturbedCall(size_t conn_index, RpcType type, Duration bound) {
+  ledger_->CheckOutcome(RunFixedCall(conn_index, type, bound));
+}
+
+absl::Status Caller::Unary(Conn& conn, CallContext& call, RpcRecord& rec) {
+  rec.step = "unary call";
+  absl::StatusOr<std::string> reply = conn.Invoke(
+      call, RpcMethod(rec.plan.type),
+      MakePayload(rec.plan.id, PayloadDirection::kRequest, 0, rec.plan.RequestSize(0)));
+  if (!reply.ok()) return reply.status();
+  rec.sent = 1;
+  const std::string why = CheckPayload(*reply, rec.plan.id, PayloadDirection::kResponse, 0,
+                                       rec.plan.ResponseSize(0));
+  if (!why.empty()) ledger_->Fail(rec, absl::StrCat("wrong unary reply: ", why));
+  rec.received = 1;
+  return absl::OkStatus();
+}
+
+bool Caller::MaybeDisturb(Stream& s, CallContext& call, RpcRecord& rec) {
+  if (clean_) return false;
+  if (ctx_->Chance("load.cancel_inline", config_->cancel_per_mille / 4)) {
+    ctx_->Note(absl::StrCat("rpc ", rec.plan.id, ": the caller cancels"));
+    rec.cancel_requested = true;
+    call.Cancel();
+  }
+  if (ctx_->Chance("load.abandon", config_->abandon_per_mille)) {
+    ctx_->Note(absl::StrCat("rpc ", rec.plan.id, ": the caller abandons its stream"));
+    rec.abandoned = true;
+    rec.step = "abandoning";
+    s.Close().IgnoreError();
+    ctx_->Reach(situations::kWorkloadAbandonedAStream);
+    return true;
+  }
+  return false;
+}
+
+absl::Status Caller::SendRequests(Stream& s, CallContext& call, RpcRecord& rec) {
+  for (uint32_t i = 0; i < rec.plan.requests; ++i) {
+    if (!clean_ && ctx_->Chance("load.close_send_early", config_->close_send_early_per_mille)) {
+      rec.closed_send_early = true;
+      break;
+    }
+    if (MaybeDisturb(s, call, rec)) return absl::AbortedError("abandoned by the caller");
+    Think();
+    rec.step = absl::StrCat("sending request ", i);
+    absl::Status st = s.Send(MakePayload(rec.plan.id, PayloadDirection::kRequest, i,
+                                         rec.plan.RequestSize(i)));
+    if (!st.ok()) return st;
+    ++rec.sent;
+  }
+  rec.step = "closing send";
+  return s.CloseSend();
+}
+
+absl::Status Caller::ReceiveAll(Stream& s, RpcRecord& rec, uint32_t first_index) {
+  for (uint32_t i = first_index;; ++i) {
+    rec.step = absl::StrCat("receiving response ", i);
+    absl::StatusOr<std::string> m = s.Recv();
+    if (!m.ok()) {
+      if (!IsEof(m.status())) return m.status();
+      // No message after the end of the stream.
+      absl::StatusOr<std::string> again = s.Recv();
+      if (again.ok()) ledger_->Fail(rec, "a message arrived after EOF");
+      return absl::OkStatus();
+    }
+    const std::string why = CheckPayload(*m, rec.plan.id, PayloadDirection::kResponse, i,
+                                         rec.plan.ResponseSize(i));
+    if (!why.empty()) ledger_->Fail(rec, absl::StrCat("wrong response: ", why));
+    ++rec.received;
+  }
+}
+
+absl::Status Caller::ClientStream(Conn& conn, CallContext& call, RpcRecord& rec) {
+  rec.step = "opening a client stream";
+  absl::StatusOr<std::shared_ptr<Stream>> st = conn.OpenStream(call, RpcMethod(rec.plan.type));
+  if (!st.ok()) return st.status();
+  streams_.push_back(*st);
+  Stream& s = **st;
+  absl::Status sent = SendRequests(s, call, rec);
+  if (rec.abandoned) return sent;
+  if (!sent.ok() && !IsEof(sent)) return sent;
+  rec.step = "receiving the reply";
+  absl::StatusOr<std::string> reply = s.Recv();
+  if (!reply.ok()) return reply.status();
+  const std::string why = CheckPayload(*reply, rec.plan.id, PayloadDirection::kResponse, rec.sent,
+                                       rec.plan.ResponseSize(0));
+  if (!why.empty()) ledger_->Fail(rec, absl::StrCat("wrong client-stream reply: ", why));
+  rec.received = 1;
+  absl::Status end = ReceiveAll(s, rec, 1);
+  if (end.ok() && rec.received != 1) ledger_->Fail(rec, "more than one client-stream reply");
+  s.Close().IgnoreError();
+  return end;
+}
+
+absl::Status Caller::ServerStream(Conn& conn, CallContext& call, RpcRecord& rec) {
+  rec.step = "opening a server stream";
+  absl::StatusOr<std::shared_ptr<Stream>> st = conn.OpenStream(call, RpcMethod(rec.plan.type));
+  if (!st.ok()) return st.status();
+  streams_.push_back(*st);
+  Stream& s = **st;
+  rec.step = "sending the request";
+  const std::string req = MakePayload(rec.plan.id, PayloadDirection::kRequest, 0, rec.plan.RequestSize(0));
+  absl::Status sent = ctx_->Chance("load.send_last", 500) ? s.SendLast(req) : s.Send(req);
+  if (sent.ok()) {
+    rec.sent = 1;
+    sent = s.CloseSend();  // a no-op after SendLast
+  }
+  if (!sent.ok() && !IsEof(sent)) return sent;
+  if (MaybeDisturb(s, call, rec)) return absl::AbortedError("abandoned by the caller");
+  absl::Status end = ReceiveAll(s, rec, 0);
+  if (end.ok() && rec.received != rec.plan.responses) {
+    ledger_->Fail(rec, absl::StrCat("server stream ended cleanly after ", rec.received, " of ",
+                                    rec.plan.responses, " responses"));
+  }
+  return end;
+}
+
+absl::Status Caller::Bidi(Conn& conn, CallContext& call, RpcRecord& rec) {
+  rec.step = "opening a bidi stream";
+  absl::StatusOr<std::shared_ptr<Stream>> st = conn.OpenStream(call, RpcMethod(rec.plan.type));
+  if (!st.ok()) return st.status();
+  streams_.push_back(*st);
+  std::shared_ptr<Stream> s = *st;
+  Env& env = ctx_->env();
+  Signal sender_done(env);
+  absl::Status sent;
+  DRPC_CHECK_OK(env.scheduler().Spawn(absl::StrCat("rpc ", rec.plan.id, " sender"), [&] {
+    sent = SendRequests(*s, call, rec);
+    sender_done.Set();
+  }));
+  absl::Status end = ReceiveAll(*s, rec, 0);
+  sender_done.Wait("bidi: waiting for the sender");
+  if (rec.abandoned) return end.ok() ? sent : end;
+  if (end.ok() && !sent.ok() && !IsEof(sent)) end = sent;
+  if (end.ok() && rec.received != rec.sent && rec.plan.ending == Ending::kOk) {
+    ledger_->Fail(rec, absl::StrCat("bidi ended cleanly with ", rec.received, " responses to ",
+                                    rec.sent, " requests"));
+  }
+  s->Close().IgnoreError();
+  return end;
+}
+
+}  // namespace drpc::sim

@@ -1,0 +1,67 @@
+// The workload's two sides: the handlers a server runs (a Router for "/sim.Load/*") and the
+// client calls, each acting out the RpcPlan in the call's metadata and writing the Ledger.
+#ifndef DRPC_SIM_DRPC_WORKLOAD_CALLS_H_
+#define DRPC_SIM_DRPC_WORKLOAD_CALLS_H_
+
+#include <memory>
+#include <vector>
+
+#include "impl/router.h"
+#include "impl/stream.h"
+#include "sim/drpc/workload.h"
+#include "sim/drpc/workload_ledger.h"
+#include "sim/simulation.h"
+
+namespace drpc::sim {
+
+// Handlers for the four shapes. They verify every request, act out the plan, and record what
+// they did in `ledger` (which must outlive the router's use).
+Router LoadRouter(SimContext& ctx, Ledger& ledger,
+                  WorkloadConfig::Sabotage sabotage = WorkloadConfig::Sabotage::kNone);
+
+class Caller {
+ public:
+  Caller(SimContext& ctx, const WorkloadConfig& config, Ledger& ledger)
+      : ctx_(&ctx), config_(&config), ledger_(&ledger) {}
+
+  // Draws a plan for a new call on connection `conn` and makes the call; judges its outcome.
+  void MakeCall(size_t conn);
+
+  // A call with no disturbance and an OK ending, which must succeed within `bound` (liveness
+  // after healing): a timeout is a liveness failure, any other failure a correctness failure.
+  void MakeCleanCall(size_t conn, RpcType type, Duration bound);
+  // A call with no disturbance of its own whose outcome the ordinary oracle judges (its
+  // connection may carry a fault); it must end within `bound` (else a liveness failure).
+  void MakeUndisturbedCall(size_t conn, RpcType type, Duration bound);
+
+  // Client streams handed out during the run (leak check: all expire once the run is over).
+  std::vector<std::weak_ptr<Stream>>& streams() { return streams_; }
+
+ private:
+  RpcPlan DrawPlan(RpcRecord& rec);
+  absl::Status Unary(Conn& conn, CallContext& call, RpcRecord& rec);
+  absl::Status ClientStream(Conn& conn, CallContext& call, RpcRecord& rec);
+  absl::Status ServerStream(Conn& conn, CallContext& call, RpcRecord& rec);
+  absl::Status Bidi(Conn& conn, CallContext& call, RpcRecord& rec);
+  absl::Status CallByType(Conn& conn, CallContext& call, RpcRecord& rec);
+  // Sends the plan's requests (fewer if the caller stops early). Returns the first failure;
+  // EOF means the stream ended and Recv tells why.
+  absl::Status SendRequests(Stream& s, CallContext& call, RpcRecord& rec);
+  // Receives responses until EOF, verifying each; OK at a clean EOF.
+  absl::Status ReceiveAll(Stream& s, RpcRecord& rec, uint32_t first_index);
+  // A disturbance the caller may inflict before a step: cancel, abandon. True if abandoned.
+  bool MaybeDisturb(Stream& s, CallContext& call, RpcRecord& rec);
+  void Think();
+
+  SimContext* ctx_;
+  const WorkloadConfig* config_;
+  Ledger* ledger_;
+  std::vector<std::weak_ptr<Stream>> streams_;
+  // A call without disturbances of its own, ending within `bound`.
+  RpcRecord& RunFixedCall(size_t conn, RpcType type, Duration bound);
+  bool clean_ = false;  // no disturbances (MakeCleanCall)
+};
+
+}  // namespace drpc::sim
+
+#endif  // DRPC_SIM_DRPC_WORKLOAD_CALLS_H_

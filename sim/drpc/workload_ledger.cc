@@ -1,0 +1,197 @@
+#include "sim/drpc/workload_ledger.h"
+
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "impl/errors.h"
+#include "proto/base/check.h"
+#include "sim/drpc/workload_situations.h"
+
+namespace drpc::sim {
+
+std::string RpcRecord::Describe() const {
+  std::string d = absl::StrCat("rpc ", plan.id, " (", RpcTypeName(plan.type), ", conn ", conn,
+                               ") plan {", EncodePlan(plan), "}\n    client: step \"", step,
+                               "\", sent ", sent, ", received ", received);
+  if (cancel_requested) d += ", cancelled";
+  if (deadline_set) d += ", deadline set";
+  if (abandoned) d += ", abandoned";
+  if (closed_send_early) d += ", closed send early";
+  if (conn_ended_first) d += ", connection ended first";
+  if (finished) absl::StrAppend(&d, ", outcome ", status.ToString());
+  absl::StrAppend(&d, "\n    handler: runs ", handler_runs, ", received ", handler_received,
+                  ", sent ", handler_sent);
+  if (handler_done) absl::StrAppend(&d, ", returned ", handler_status.ToString());
+  return d;
+}
+
+Ledger::Ledger(SimContext& ctx, const WorkloadConfig& config, const Options& client,
+               const Options& server)
+    : ctx_(&ctx), config_(config), client_(client), server_(server) {}
+
+RpcRecord& Ledger::NewRpc(size_t conn) {
+  const uint64_t id = next_id_++;
+  RpcRecord& rec = rpcs_[id];
+  rec.plan.id = id;
+  rec.conn = conn;
+  ++report_.rpcs;
+  return rec;
+}
+
+RpcRecord* Ledger::Find(uint64_t id) {
+  auto it = rpcs_.find(id);
+  return it == rpcs_.end() ? nullptr : &it->second;
+}
+
+void Ledger::Fail(const RpcRecord& rec, absl::string_view why) {
+  // The call's stream is known to the recorder by the plan in its metadata.
+  if (Recorder* r = ctx_->recorder(); r != nullptr) r->FocusMetadata(kPlanMetadataKey, EncodePlan(rec.plan));
+  ctx_->Fail(FailureClass::kCorrectness,
+             absl::StrCat("outcome oracle: ", why, "\n  ", rec.Describe(), "\n  modes: client ",
+                          client_.mux ? "mux" : "upstream", client_.soft_cancel ? " soft-cancel" : "",
+                          ", server ", server_.mux ? "mux" : "upstream"));
+}
+
+bool Ledger::ConnectionBroken(size_t index) const {
+  const ConnRecord& c = conns_[index];
+  if (c.closed_by_workload || shutdown_started_) return true;
+  std::optional<FaultPlan> fault = ctx_->network().StruckFault(*c.endpoint);
+  return fault.has_value() && fault->kind != FaultPlan::Kind::kStall;
+}
+
+namespace {
+
+// The error impl/stream.cc gives a stream whose receive queue stayed full for recv_stall_timeout.
+bool IsReceiveStall(const absl::Status& s) {
+  return absl::IsResourceExhausted(s) && absl::StrContains(s.message(), "receive queue full for");
+}
+
+}  // namespace
+
+bool Ledger::StallPossible() const {
+  // Without flow control every buffer on the path is bounded but nothing stops a sender, so two
+  // streams can block each other across the connection: A's handler blocks in Send (the client's
+  // reader is not reading the transport), the client's reader waits for room in B's full queue,
+  // B's caller blocks in Send (the server's reader is not reading), and the server's reader waits
+  // for room in A's full queue. The receive stall timeout is what breaks such a cycle (impl/
+  // README.md, "Receive buffering"); with tiny swarm-drawn queues it happens. With the client's
+  // flow control on, a mux stream's buffered bytes never exceed its window, so no reader ever
+  // waits and a stall there is a bug.
+  return !(client_.mux && client_.flow_control);
+}
+
+bool Ledger::RefusalPossible() const {
+  if (!server_.mux) return false;
+  // A server stream outlives its client call by the time the client's last packet takes to
+  // arrive, so a connection can briefly hold up to twice its callers' streams.
+  const size_t streams_max = 2 * static_cast<size_t>(config_.callers_per_connection) + 2;
+  return server_.concurrent_streams_max_count < streams_max;
+}
+
+void Ledger::CheckOutcome(RpcRecord& rec) {
+  const absl::Status& s = rec.status;
+  const RpcPlan& p = rec.plan;
+  const bool own_cancel = rec.cancel_requested;
+  const bool broken = rec.conn_ended_first || ConnectionBroken(rec.conn);
+  if (rec.abandoned) {
+    // Whatever the stream reported after the caller closed it is the caller's own doing; only a
+    // Canceled nobody asked for is wrong.
+    if (absl::IsCancelled(s) && !own_cancel && !shutdown_started_) {
+      Fail(rec, "an abandoned call reports Canceled without a cancel");
+    }
+    return;
+  }
+  if (s.ok()) {
+    ++report_.ok;
+    if (p.ending != Ending::kOk) Fail(rec, "succeeded although its handler was planned to fail");
+    return;
+  }
+  if (IsProtocolError(s)) return Fail(rec, "a protocol error between two drpc-cpp peers");
+  if (IsEof(s)) return Fail(rec, "EOF as a call's outcome (the stream ended without its replies)");
+  if (absl::IsCancelled(s) && !RemoteErrorCode(s).has_value()) {
+    ++report_.cancelled;
+    // §13 item 11: Canceled only if this call was cancelled (or the server gave up on it).
+    if (!own_cancel && !shutdown_started_) Fail(rec, "Canceled, but nobody cancelled this call");
+    return;
+  }
+  if (absl::IsDeadlineExceeded(s) && !RemoteErrorCode(s).has_value()) {
+    ++report_.cancelled;
+    if (!rec.deadline_set) Fail(rec, "DeadlineExceeded without a deadline");
+    return;
+  }
+  if (IsClosed(s)) {
+    ++report_.closed;
+    if (!broken) Fail(rec, "\"closed\" although its connection had no reason to end");
+    return;
+  }
+  if (IsReceiveStall(s)) {
+    ++report_.stalled;
+    ctx_->Reach(situations::kWorkloadReceiveStallBrokeABufferCycle);
+    if (!StallPossible()) Fail(rec, "a receive stall on a flow-controlled stream");
+    return;
+  }
+  if (std::optional<uint64_t> code = RemoteErrorCode(s); code.has_value()) {
+    ++report_.remote_errors;
+    if (absl::StartsWith(s.message(), kRefusedPrefix)) {
+      ++report_.refused;
+      ctx_->Reach(situations::kWorkloadRefused);
+      if (!RefusalPossible()) Fail(rec, "refused although the server's stream limit was not near");
+      return;
+    }
+    if (p.ending == Ending::kError && *code == p.error_code && s.message() == p.ErrorText()) return;
+    if (shutdown_started_ || own_cancel || broken) return;  // the server gave up on the call
+    return Fail(rec, absl::StrCat("remote error (code ", *code, ") that its handler did not return"));
+  }
+  Fail(rec, "an outcome of no known class");
+}
+
+void Ledger::CheckHandlers() {
+  for (auto& [id, rec] : rpcs_) {
+    if (rec.handler_runs > 1) Fail(rec, "its handler ran more than once");
+    if (rec.handler_runs == 1 && !rec.handler_done) Fail(rec, "its handler never returned");
+    if (!rec.finished) continue;
+    const bool disturbed = rec.cancel_requested || rec.deadline_set || rec.abandoned ||
+                           rec.closed_send_early || shutdown_started_ ||
+                           ConnectionBroken(rec.conn) ||
+                           (IsReceiveStall(rec.handler_status) && StallPossible());
+    if (rec.status.ok()) {
+      // Causality: the client saw the end of the call only after the handler returned.
+      if (!rec.handler_done || !rec.handler_status.ok()) {
+        Fail(rec, "the call succeeded but its handler did not");
+      }
+      if (rec.plan.type == RpcType::kClientStream || rec.plan.type == RpcType::kBidi) {
+        if (rec.handler_received != rec.sent) Fail(rec, "the handler did not get every request");
+      }
+      continue;
+    }
+    if (rec.handler_done && !rec.handler_status.ok() && !disturbed) {
+      const bool planned = rec.plan.ending == Ending::kError &&
+                           rec.handler_status.message() == rec.plan.ErrorText();
+      if (!planned) Fail(rec, "its handler failed although nothing disturbed the call");
+    }
+  }
+}
+
+void Ledger::CheckConnectionEnd(size_t index) {
+  ConnRecord& c = conns_[index];
+  std::optional<FaultPlan> fault = ctx_->network().StruckFault(*c.endpoint);
+  if (fault.has_value() && fault->kind != FaultPlan::Kind::kStall) {
+    ctx_->Reach(situations::kWorkloadFaultStruckAConnection);
+  }
+  if (!c.conn->closed().IsSet() || c.closed_by_workload) return;
+  ++report_.connections_ended;
+  if (ConnectionBroken(index)) {
+    ctx_->Reach(situations::kWorkloadConnectionBroken);
+    return;
+  }
+  if (c.cancels_may_close) {
+    ctx_->Reach(situations::kWorkloadUpstreamCancelClosedConnection);
+    return;
+  }
+  ctx_->Fail(FailureClass::kCorrectness,
+             absl::StrCat("connection ", index, " ended without a cause (no fault, close, shutdown ",
+                          "or upstream cancel): ", c.conn->closed().status().ToString()));
+}
+
+}  // namespace drpc::sim

@@ -1,0 +1,96 @@
+// The workload's ledger: what each call and each connection went through, written by the client
+// callers and the server handlers as it happens, and the outcome oracle that judges each call
+// against its own history (sim/drpc/workload.h explains the rules).
+#ifndef DRPC_SIM_DRPC_WORKLOAD_LEDGER_H_
+#define DRPC_SIM_DRPC_WORKLOAD_LEDGER_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "impl/conn.h"
+#include "impl/env.h"
+#include "sim/drpc/workload.h"
+#include "sim/drpc/workload_plan.h"
+
+namespace drpc::sim {
+
+struct RpcRecord {
+  RpcPlan plan;
+  size_t conn = 0;  // index into Ledger::conns
+  // Client side.
+  std::string step = "not started";  // what the caller is doing (liveness reports)
+  bool finished = false;
+  absl::Status status;               // the call's outcome
+  uint32_t sent = 0;                 // request messages Send accepted
+  uint32_t received = 0;             // response messages received and verified
+  bool cancel_requested = false;     // the caller cancelled the call's context
+  bool deadline_set = false;
+  bool abandoned = false;            // the caller Close()d the stream midway
+  bool closed_send_early = false;
+  bool conn_ended_first = false;     // its connection had ended when the outcome came
+  // Server side.
+  int handler_runs = 0;
+  bool handler_done = false;
+  absl::Status handler_status;
+  uint32_t handler_received = 0;
+  uint32_t handler_sent = 0;
+
+  std::string Describe() const;
+};
+
+struct ConnRecord {
+  std::unique_ptr<Conn> conn;
+  Transport* endpoint = nullptr;   // the simulated endpoint under the taps (fault queries)
+  bool closed_by_workload = false;
+  bool cancels_may_close = false;  // upstream: a cancel on it may close it (spec §7.7)
+};
+
+class Ledger {
+ public:
+  Ledger(SimContext& ctx, const WorkloadConfig& config, const Options& client,
+         const Options& server);
+
+  RpcRecord& NewRpc(size_t conn);
+  RpcRecord* Find(uint64_t id);
+  std::vector<ConnRecord>& conns() { return conns_; }
+  const std::map<uint64_t, RpcRecord>& rpcs() const { return rpcs_; }
+
+  void set_shutdown_started() { shutdown_started_ = true; }
+  bool shutdown_started() const { return shutdown_started_; }
+
+  // Judges a finished call (from its caller's fiber, right after the outcome).
+  void CheckOutcome(RpcRecord& rec);
+  // Judges what the handlers did, once every call has finished.
+  void CheckHandlers();
+  // A connection that ended before the workload closed it must have had a cause.
+  void CheckConnectionEnd(size_t index);
+
+  // A violation naming the call, with its history.
+  void Fail(const RpcRecord& rec, absl::string_view why);
+
+  WorkloadReport& report() { return report_; }
+
+ private:
+  bool ConnectionBroken(size_t index) const;
+  bool RefusalPossible() const;
+  // Whether a receive stall can legitimately fail a call (no flow control on the streams).
+  bool StallPossible() const;
+
+  SimContext* ctx_;
+  WorkloadConfig config_;
+  Options client_;
+  Options server_;
+  uint64_t next_id_ = 1;
+  std::map<uint64_t, RpcRecord> rpcs_;  // by call ID
+  std::vector<ConnRecord> conns_;
+  bool shutdown_started_ = false;
+  WorkloadReport report_;
+};
+
+}  // namespace drpc::sim
+
+#endif  // DRPC_SIM_DRPC_WORKLOAD_LEDGER_H_

@@ -1,0 +1,69 @@
+// The pieces of a simulated RPC that both ends must agree on: the call's plan (carried in its
+// metadata) and self-describing message payloads.
+//
+//   RpcPlan plan{.id = 17, .type = RpcType::kBidi, .requests = 3, ...};
+//   ctx.metadata()[kPlanMetadataKey] = EncodePlan(plan);       // client
+//   absl::StatusOr<RpcPlan> p = DecodePlan(md[kPlanMetadataKey]);  // handler
+//   std::string m = MakePayload(plan.id, Direction::kRequest, 2, plan.RequestSize(2));
+//   if (std::string why = CheckPayload(...); !why.empty()) ...  // wrong stream, order, bytes
+#ifndef DRPC_SIM_DRPC_WORKLOAD_PLAN_H_
+#define DRPC_SIM_DRPC_WORKLOAD_PLAN_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace drpc::sim {
+
+enum class RpcType : uint8_t { kUnary = 0, kClientStream = 1, kServerStream = 2, kBidi = 3 };
+absl::string_view RpcTypeName(RpcType type);
+// "/sim.Load/Unary", ...
+absl::string_view RpcMethod(RpcType type);
+
+// How the handler ends the call.
+enum class Ending : uint8_t {
+  kOk = 0,             // replies as planned, then returns OK (CloseSend)
+  kError = 1,          // after `error_after` replies (or at the end of the requests) fails
+  kWaitForCancel = 2,  // after its replies, waits for its context and returns its error
+};
+
+inline constexpr char kPlanMetadataKey[] = "sim-plan";
+
+struct RpcPlan {
+  uint64_t id = 0;
+  RpcType type = RpcType::kUnary;
+  uint32_t requests = 1;        // messages the client sends (1 for unary and server streams)
+  uint32_t responses = 1;       // server stream: messages the handler sends
+  uint32_t request_size_max = 0;
+  uint32_t response_size_max = 0;
+  Ending ending = Ending::kOk;
+  uint32_t error_after = 0;     // kError: replies sent before failing
+  uint64_t error_code = 0;      // kError: the DRPC code the handler fails with
+  uint32_t handler_think_us = 0;  // the handler pauses up to this before each reply
+
+  // Size of request/response message `index` (the first one always has the maximum size).
+  size_t RequestSize(uint32_t index) const;
+  size_t ResponseSize(uint32_t index) const;
+  // The text of the planned handler error.
+  std::string ErrorText() const;
+};
+
+std::string EncodePlan(const RpcPlan& plan);
+absl::StatusOr<RpcPlan> DecodePlan(absl::string_view text);
+
+enum class PayloadDirection : char { kRequest = 'q', kResponse = 's' };
+
+// Message `index` of `rpc` in `direction`, `size` bytes: a tag "<rpc.d.index>" (when it fits)
+// followed by bytes derived from the triple.
+std::string MakePayload(uint64_t rpc, PayloadDirection direction, uint64_t index, size_t size);
+
+// Empty if `data` is exactly that message; otherwise why not (naming the message it looks like).
+std::string CheckPayload(absl::string_view data, uint64_t rpc, PayloadDirection direction,
+                         uint64_t index, size_t size);
+
+}  // namespace drpc::sim
+
+#endif  // DRPC_SIM_DRPC_WORKLOAD_PLAN_H_

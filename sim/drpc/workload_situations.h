@@ -1,0 +1,38 @@
+// The race situations the RPC workloads report (SimContext::Reach), as constants next to impl/'s
+// (impl/situations.h) in the same namespace, so scenarios list both kinds alike and a misspelt
+// one is a compile error.
+#ifndef DRPC_SIM_WORKLOAD_SITUATIONS_H_
+#define DRPC_SIM_WORKLOAD_SITUATIONS_H_
+
+#include "impl/env.h"
+
+namespace drpc::situations {
+
+// A caller closed its connection while calls were running on it.
+inline constexpr Situation kWorkloadClosedABusyConnection{"workload.closed_a_busy_connection"};
+// The server shut down while calls were running.
+inline constexpr Situation kWorkloadShutdownDuringLoad{"workload.shutdown_during_load"};
+// A fault struck at every byte offset of the exchange.
+inline constexpr Situation kWorkloadEveryOffsetSwept{"workload.every_offset_swept"};
+// After the faults healed, a fresh connection completed a call.
+inline constexpr Situation kWorkloadProbeAfterHealSucceeded{"workload.probe_after_heal_succeeded"};
+// A handler waited for its call to be cancelled.
+inline constexpr Situation kWorkloadHandlerWaitedForCancel{"workload.handler_waited_for_cancel"};
+// A caller abandoned a stream mid-call (closed it early).
+inline constexpr Situation kWorkloadAbandonedAStream{"workload.abandoned_a_stream"};
+// A receive stall broke a buffer cycle across the connection (no flow control).
+inline constexpr Situation kWorkloadReceiveStallBrokeABufferCycle{
+    "workload.receive_stall_broke_a_buffer_cycle"};
+// A call was refused over the server's concurrent-stream limit.
+inline constexpr Situation kWorkloadRefused{"workload.refused"};
+// A network fault (other than a stall) struck a connection.
+inline constexpr Situation kWorkloadFaultStruckAConnection{"workload.fault_struck_a_connection"};
+// A connection ended because it broke (a fault struck it or its peer went away).
+inline constexpr Situation kWorkloadConnectionBroken{"workload.connection_broken"};
+// A connection ended by an upstream cancel (hard, or soft finding a write in progress).
+inline constexpr Situation kWorkloadUpstreamCancelClosedConnection{
+    "workload.upstream_cancel_closed_connection"};
+
+}  // namespace drpc::situations
+
+#endif  // DRPC_SIM_WORKLOAD_SITUATIONS_H_

@@ -1,0 +1,94 @@
+// The workload's oracles must fire: each sabotage of the server (sim/drpc/workload.h) is caught
+// within a few seeds, with the oracle that names it; the plan and payload codecs round-trip and
+// tell a message of another call from its own.
+#include "sim/drpc/workload.h"
+
+#include <string>
+
+#include "absl/strings/match.h"
+#include "gtest/gtest.h"
+#include "sim/drpc/workload_plan.h"
+#include "sim/simulation.h"
+
+namespace drpc::sim {
+namespace {
+
+WorkloadConfig Plain(WorkloadMode mode, WorkloadConfig::Sabotage sabotage) {
+  WorkloadConfig w;
+  w.mode = mode;
+  w.callers_per_connection = 2;
+  w.rpcs_per_caller = 4;
+  w.handler_error_per_mille = 400;
+  w.messages_min = 1;
+  w.sabotage = sabotage;
+  return w;
+}
+
+// The first failing run among `seeds` seeds, or an OK result.
+RunResult FirstFailure(const WorkloadConfig& w, int seeds) {
+  RunResult last;
+  for (int seed = 1; seed <= seeds; ++seed) {
+    last = RunSeed([&](SimContext& ctx) { RunWorkload(ctx, w); }, static_cast<uint64_t>(seed),
+                   RunOptions{});
+    if (!last.ok()) return last;
+  }
+  return last;
+}
+
+TEST(WorkloadTest, AnHonestServerPassesInBothModes) {
+  for (WorkloadMode mode : {WorkloadMode::kUpstream, WorkloadMode::kMux}) {
+    const RunResult r = FirstFailure(Plain(mode, WorkloadConfig::Sabotage::kNone), 20);
+    EXPECT_TRUE(r.ok()) << WorkloadModeName(mode) << ": " << r.message;
+  }
+}
+
+struct Case {
+  WorkloadConfig::Sabotage sabotage;
+  const char* caught_by;
+};
+
+TEST(WorkloadTest, EverySabotageIsCaughtByItsOracle) {
+  const Case cases[] = {
+      {WorkloadConfig::Sabotage::kCorruptUnaryReply, "wrong unary reply"},
+      {WorkloadConfig::Sabotage::kIgnorePlannedError, "succeeded although its handler was planned to fail"},
+      {WorkloadConfig::Sabotage::kWrongErrorCode, "that its handler did not return"},
+      {WorkloadConfig::Sabotage::kDropLastResponse, "server stream ended cleanly after"},
+  };
+  for (const Case& c : cases) {
+    for (WorkloadMode mode : {WorkloadMode::kUpstream, WorkloadMode::kMux}) {
+      const RunResult r = FirstFailure(Plain(mode, c.sabotage), 40);
+      EXPECT_EQ(r.failure, FailureClass::kCorrectness) << c.caught_by << " (" << WorkloadModeName(mode) << ")";
+      EXPECT_TRUE(absl::StrContains(r.message, c.caught_by)) << r.message;
+    }
+  }
+}
+
+TEST(WorkloadPlanTest, PlansRoundTripAndRejectGarbage) {
+  const RpcPlan p{.id = 17, .type = RpcType::kBidi, .requests = 3, .responses = 1,
+                  .request_size_max = 300, .response_size_max = 70000, .ending = Ending::kError,
+                  .error_after = 2, .error_code = 42, .handler_think_us = 2000};
+  absl::StatusOr<RpcPlan> back = DecodePlan(EncodePlan(p));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(EncodePlan(*back), EncodePlan(p));
+  EXPECT_FALSE(DecodePlan("id=17;t=9").ok());
+  EXPECT_FALSE(DecodePlan("").ok());
+  EXPECT_FALSE(DecodePlan(EncodePlan(p) + ";extra=1").ok());
+}
+
+TEST(WorkloadPlanTest, PayloadsTellTheirCallDirectionAndIndexApart) {
+  const std::string m = MakePayload(7, PayloadDirection::kRequest, 2, 100);
+  EXPECT_EQ(m.size(), 100u);
+  EXPECT_EQ(CheckPayload(m, 7, PayloadDirection::kRequest, 2, 100), "");
+  EXPECT_TRUE(absl::StrContains(CheckPayload(m, 8, PayloadDirection::kRequest, 2, 100), "tagged <7.q.2>"));
+  EXPECT_NE(CheckPayload(m, 7, PayloadDirection::kResponse, 2, 100), "");
+  EXPECT_NE(CheckPayload(m, 7, PayloadDirection::kRequest, 3, 100), "");
+  std::string corrupt = m;
+  corrupt[60] ^= 1;
+  EXPECT_TRUE(absl::StrContains(CheckPayload(corrupt, 7, PayloadDirection::kRequest, 2, 100),
+                                "first difference at byte 60"));
+  // Messages too small for a tag still differ by content.
+  EXPECT_NE(MakePayload(7, PayloadDirection::kRequest, 0, 4), MakePayload(8, PayloadDirection::kRequest, 0, 4));
+}
+
+}  // namespace
+}  // namespace drpc::sim
