@@ -78,7 +78,10 @@ bool MuxManager::ChargeFrame(StreamState& state, const Frame& frame, uint64_t* p
 }
 
 void MuxManager::CheckWindow(const StreamState& state) const {
-  if (!state.flow_controlled) return;
+  // Once the connection ended nothing is granted any more, and the frame that ended it (a
+  // protocol error, e.g. a repeated message ID) may have been charged without being assembled:
+  // the window is only conserved while the connection lives.
+  if (!state.flow_controlled || terminated()) return;
   DRPC_DCHECK_LE(state.early_granted, state.packet_charge);
   DRPC_DCHECK_EQ(state.recv_credit + state.grant_pending +
                      (state.packet_charge - state.early_granted) + state.stream->queued_credit(),

@@ -29,7 +29,6 @@
 #include "impl/fiber/stack_pool.h"
 #include "impl/fiber/timer_queue.h"
 #include "impl/time.h"
-#include "impl/tunables.h"
 #include "sim/recorder.h"
 #include "sim/tape.h"
 #include "sim/trace.h"
@@ -68,8 +67,8 @@ class SimScheduler final : public Clock, public Scheduler {
     // The fiber stack budget (impl/fiber/stack_pool.h): beyond it Spawn fails with
     // kResourceExhausted. Scenarios that test exhaustion make them small; guards are mprotect'ed
     // pages so that the map count does not depend on the kernel.
-    size_t stack_count_max = tunables::kFiberStacksDefaultMaxCount;
-    size_t mapping_count_max = tunables::kFiberMapsDefaultMaxCount;
+    size_t stack_count_max = StackPool::Options().stack_count_max;
+    size_t mapping_count_max = StackPool::Options().mapping_count_max;
     StackPool::Guard stack_guard = StackPool::Guard::kAuto;
     // Upper bound on timer lateness drawn per timer (0: timers fire exactly on time). Real timers
     // fire late; jitter reorders timers against I/O and each other.
