@@ -18,6 +18,7 @@
 #include "impl/app/standard_interceptors.h"
 #include "impl/errors.h"
 #include "impl/runtime/cert_gen.h"
+#include "proto/base/check.h"
 
 namespace drpc {
 namespace {
@@ -134,7 +135,7 @@ TEST(ClientTest, InsideAFiberOfAnotherReactorCallsParkTheFiberAndCancelsCross) {
   absl::Status st = rt->Run(other, [&](runtime::Reactor& r) -> absl::Status {
     // Another fiber on this reactor keeps running while the call is away.
     bool ticked = false;
-    r.Spawn("ticker", [&] { ticked = true; });
+    DRPC_CHECK_OK(r.Spawn("ticker", [&] { ticked = true; }));
     CallContext ctx(r.env());
     interop::EchoMessage m;
     m.set_text("fiber");

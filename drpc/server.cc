@@ -84,7 +84,7 @@ absl::StatusOr<std::unique_ptr<RunningServer>> ServerBuilder::Start() {
   std::vector<ServerInterceptor> chain;
   runtime::TcpServerOptions tcp;
   tcp.connection = options_;
-  tcp.connections_max = connections_max_;
+  tcp.connection.connections_max_count = connections_max_;
   tcp.migrate_header = migrate_header_;
   tcp.on_handshake_error = on_handshake_error_;
   if (metrics_ != nullptr) {

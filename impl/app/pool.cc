@@ -41,11 +41,17 @@ struct Pool::State : std::enable_shared_from_this<Pool::State> {
   // timer callbacks).
   void CloseLater(std::shared_ptr<Conn> conn) {
     closers.Add();
-    env->scheduler().Spawn("pool: closing a connection",
-                           [self = shared_from_this(), conn = std::move(conn)] {
-                             conn->Close();
-                             self->closers.Done();
-                           });
+    absl::Status spawned =
+        env->scheduler().Spawn("pool: closing a connection", [self = shared_from_this(), conn] {
+          conn->Close();
+          self->closers.Done();
+        });
+    if (!spawned.ok()) {
+      // No fiber to close it on (the stack budget is spent): close it here, which waits for its
+      // fibers; better than leaking the connection.
+      conn->Close();
+      closers.Done();
+    }
   }
 
   // Takes idle entry `seq` out of the maps (its timer cancelled).

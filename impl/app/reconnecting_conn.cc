@@ -101,10 +101,19 @@ void ReconnectingConn::StartDial() {
   DRPC_CHECK(!dialing_);
   dialing_ = true;
   fibers_.Add();
-  env_->scheduler().Spawn(absl::StrCat("reconnecting conn: dial ", address_), [this] {
-    Dial();
+  absl::Status spawned =
+      env_->scheduler().Spawn(absl::StrCat("reconnecting conn: dial ", address_), [this] {
+        Dial();
+        fibers_.Done();
+      });
+  if (!spawned.ok()) {
+    // No fiber to dial on (the scheduler's stack budget is spent): a failed attempt like any
+    // other, retried after the backoff.
     fibers_.Done();
-  });
+    dialing_ = false;
+    Fail(spawned);
+    changed_.WakeAll();
+  }
 }
 
 absl::StatusOr<std::shared_ptr<Conn>> ReconnectingConn::DialOnce() {

@@ -15,6 +15,7 @@
 #include "sim/testing/harness.h"
 #include "sim/drpc/client_env.h"
 #include "sim/simulation.h"
+#include "proto/base/check.h"
 
 namespace drpc {
 namespace {
@@ -114,10 +115,10 @@ TEST(ReconnectingConnTest, FailsFastDuringBackoffAndWaitForReadyWaitsForTheServe
     ReconnectOptions patient = fast;
     patient.wait_for_ready = true;
     ReconnectingConn waiting(ctx.env(), dialer, kAddress, patient);
-    ctx.env().scheduler().Spawn("restarts the server", [&] {
+    DRPC_CHECK_OK(ctx.env().scheduler().Spawn("restarts the server", [&] {
       SleepFor(ctx.env(), Duration::Millis(250));
       ctx.Check(server.Start().ok(), "start");
-    });
+    }));
     CallContext bounded(ctx.env());
     bounded.SetTimeout(Duration::Seconds(5));
     r = waiting.Invoke(bounded, "/interop.Echo/Unary", "y");
@@ -161,14 +162,14 @@ TEST(ReconnectingConnTest, AConnectionThatDropsAtOnceIsNotRedialledInATightLoop)
     bool stop = false;
     WaitGroup acceptor(ctx.env());
     acceptor.Add();
-    ctx.env().scheduler().Spawn("dropping acceptor", [&] {
+    DRPC_CHECK_OK(ctx.env().scheduler().Spawn("dropping acceptor", [&] {
       while (!stop) {
         absl::StatusOr<std::unique_ptr<Transport>> t = (*l)->Accept();
         if (!t.ok()) break;
         (*t)->Close();
       }
       acceptor.Done();
-    });
+    }));
     RecordingDialer dialer(ctx);
     ReconnectOptions options;
     options.wait_for_ready = true;
@@ -259,11 +260,11 @@ TEST(ReconnectingConnTest, CloseEndsCallsWaitingForAConnection) {
     ReconnectingConn conn(ctx.env(), dialer, kAddress, options);
     absl::Status seen;
     Signal done(ctx.env());
-    ctx.env().scheduler().Spawn("waiting caller", [&] {
+    DRPC_CHECK_OK(ctx.env().scheduler().Spawn("waiting caller", [&] {
       CallContext call(ctx.env());
       seen = conn.Invoke(call, "/interop.Echo/Unary", "x").status();
       done.Set();
-    });
+    }));
     SleepFor(ctx.env(), Duration::Millis(500));
     conn.Close();
     done.Wait("test: waiting for the caller");

@@ -62,11 +62,11 @@ absl::Status SimServer::Start() {
   if (observer_) server_->set_error_observer([this](const absl::Status& s) { observer_(s); });
   serving_done_ = std::make_unique<Signal>(ctx_->env());
   ++starts_;
-  ctx_->env().scheduler().Spawn(absl::StrCat("sim server ", address_, " #", starts_), [this] {
-    server_->Serve(*listener_).IgnoreError();
-    serving_done_->Set();
-  });
-  return absl::OkStatus();
+  return ctx_->env().scheduler().Spawn(absl::StrCat("sim server ", address_, " #", starts_),
+                                       [this] {
+                                         server_->Serve(*listener_).IgnoreError();
+                                         serving_done_->Set();
+                                       });
 }
 
 void SimServer::Stop() {

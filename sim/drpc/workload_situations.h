@@ -33,6 +33,22 @@ inline constexpr Situation kWorkloadConnectionBroken{"workload.connection_broken
 inline constexpr Situation kWorkloadUpstreamCancelClosedConnection{
     "workload.upstream_cancel_closed_connection"};
 
+// --- Clients and the pool (sim/drpc/scenarios/client.cc, pool.cc) ------------------------------
+// A reconnecting client failed a call at once while it waited to re-dial (backoff).
+inline constexpr Situation kClientFailedFastDuringBackoff{"client.failed_fast_during_backoff"};
+// A reconnecting client dialled again after its connection broke.
+inline constexpr Situation kClientRedialledAfterABreak{"client.redialled_after_a_break"};
+// A dial was refused or hung.
+inline constexpr Situation kClientDialFailed{"client.dial_failed"};
+// The pool refused a connection that reached a different server than its key names.
+inline constexpr Situation kPoolRefusedADifferentServer{"pool.refused_a_different_server"};
+// A pooled connection ended while a caller held its lease.
+inline constexpr Situation kPoolLeaseSawItsConnectionEnd{"pool.lease_saw_its_connection_end"};
+// The pool handed out an idle connection again.
+inline constexpr Situation kPoolReusedAnIdleConnection{"pool.reused_an_idle_connection"};
+// An idle pooled connection expired and was closed.
+inline constexpr Situation kPoolIdleConnectionExpired{"pool.idle_connection_expired"};
+
 }  // namespace drpc::situations
 
 #endif  // DRPC_SIM_WORKLOAD_SITUATIONS_H_

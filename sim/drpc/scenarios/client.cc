@@ -19,7 +19,9 @@
 #include "impl/router.h"
 #include "impl/sync.h"
 #include "sim/drpc/client_env.h"
+#include "sim/drpc/workload_situations.h"
 #include "sim/scenario.h"
+#include "proto/base/check.h"
 
 namespace drpc::sim {
 namespace {
@@ -65,10 +67,10 @@ void RunStormClient(SimContext& ctx, ReconnectingConn& core, InterceptedConn& co
       ctx.Check(AllowedFailure(reply.status()),
                 absl::StrCat("client ", id, ": unexpected failure ", reply.status().ToString()));
       if (absl::StrContains(reply.status().message(), "reconnecting to")) {
-        ctx.Reach("client.failed_fast_during_backoff");
+        ctx.Reach(situations::kClientFailedFastDuringBackoff);
       }
     }
-    if (core.generation() > 1) ctx.Reach("client.redialled_after_a_break");
+    if (core.generation() > 1) ctx.Reach(situations::kClientRedialledAfterABreak);
     SleepFor(ctx.env(), Duration::Micros(1 + ctx.Choose("storm.think_us", 5000)));
   }
 }
@@ -119,10 +121,10 @@ void ReconnectStorm(SimContext& ctx, bool mux) {
   std::vector<int> ok(cfg.clients, 0);
   for (int c = 0; c < cfg.clients; ++c) {
     callers.Add();
-    ctx.env().scheduler().Spawn(absl::StrCat("storm client ", c), [&, c] {
+    DRPC_CHECK_OK(ctx.env().scheduler().Spawn(absl::StrCat("storm client ", c), [&, c] {
       RunStormClient(ctx, *cores[c], *conns[c], c, cfg.calls_per_client, &ok[c]);
       callers.Done();
-    });
+    }));
   }
   for (int r = 0; r < cfg.restarts; ++r) {
     SleepFor(ctx.env(), Duration::Micros(1 + ctx.Choose("storm.restart_at_us", 40000)));
@@ -151,7 +153,7 @@ void ReconnectStorm(SimContext& ctx, bool mux) {
     ctx.Check(cores[c]->dials() <= bound,
               absl::StrCat("client ", c, " dialled ", cores[c]->dials(), " times (bound ", bound, ")"));
   }
-  if (dialer.stats().refused + dialer.stats().hung > 0) ctx.Reach("client.dial_failed");
+  if (dialer.stats().refused + dialer.stats().hung > 0) ctx.Reach(situations::kClientDialFailed);
   for (auto& c : cores) c->Close();
   server.Stop();
   // Metrics add up once everything ended.
@@ -171,8 +173,8 @@ DRPC_SIM_SCENARIO(client_reconnect_storm_upstream, {
     .description = "reconnecting clients with retry/deadline/metrics interceptors through dial "
                    "failures, server restarts and connection faults (upstream mode)",
     .body = [](SimContext& ctx) { ReconnectStorm(ctx, /*mux=*/false); },
-    .situations = {"client.redialled_after_a_break", "client.failed_fast_during_backoff",
-                   "client.dial_failed"},
+    .situations = {situations::kClientRedialledAfterABreak, situations::kClientFailedFastDuringBackoff,
+                   situations::kClientDialFailed},
     .default_seeds = 150,
 });
 
@@ -181,8 +183,8 @@ DRPC_SIM_SCENARIO(client_reconnect_storm_mux, {
     .description = "reconnecting clients with interceptors through dial failures, server "
                    "restarts and connection faults (mux mode)",
     .body = [](SimContext& ctx) { ReconnectStorm(ctx, /*mux=*/true); },
-    .situations = {"client.redialled_after_a_break", "client.failed_fast_during_backoff",
-                   "client.dial_failed"},
+    .situations = {situations::kClientRedialledAfterABreak, situations::kClientFailedFastDuringBackoff,
+                   situations::kClientDialFailed},
     .default_seeds = 150,
 });
 

@@ -16,7 +16,9 @@
 #include "impl/router.h"
 #include "impl/sync.h"
 #include "sim/drpc/client_env.h"
+#include "sim/drpc/workload_situations.h"
 #include "sim/scenario.h"
+#include "proto/base/check.h"
 
 namespace drpc::sim {
 namespace {
@@ -69,7 +71,7 @@ void Caller(SimContext& ctx, Pool& pool, const PoolOptions& options,
     if (!lease.ok()) {
       const absl::Status& s = lease.status();
       if (absl::IsFailedPrecondition(s)) {
-        ctx.Reach("pool.refused_a_different_server");
+        ctx.Reach(situations::kPoolRefusedADifferentServer);
         pool.Forget(key);  // the operator accepts the new node
       } else {
         ctx.Check(absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) || absl::IsCancelled(s),
@@ -88,7 +90,7 @@ void Caller(SimContext& ctx, Pool& pool, const PoolOptions& options,
       } else {
         ctx.Check(absl::IsUnavailable(who.status()) || absl::IsDeadlineExceeded(who.status()),
                   absl::StrCat("Who: unexpected ", who.status().ToString()));
-        if ((*lease)->closed().IsSet()) ctx.Reach("pool.lease_saw_its_connection_end");
+        if ((*lease)->closed().IsSet()) ctx.Reach(situations::kPoolLeaseSawItsConnectionEnd);
       }
       const std::string req = absl::StrCat("req ", i, ".", c);
       absl::StatusOr<std::string> echo = (*lease)->Invoke(one, "/s.S/Echo", req);
@@ -128,10 +130,10 @@ void PoolChurn(SimContext& ctx, bool mux) {
   const int caller_count = 1 + static_cast<int>(ctx.Choose("pool.callers", 4));
   for (int c = 0; c < caller_count; ++c) {
     callers.Add();
-    ctx.env().scheduler().Spawn(absl::StrCat("pool caller ", c), [&] {
+    DRPC_CHECK_OK(ctx.env().scheduler().Spawn(absl::StrCat("pool caller ", c), [&] {
       Caller(ctx, pool, po, keys, 4 + static_cast<int>(ctx.Choose("pool.rounds", 12)));
       callers.Done();
-    });
+    }));
   }
   const int restarts = static_cast<int>(ctx.Choose("pool.restarts", 5));
   for (int r = 0; r < restarts; ++r) {
@@ -165,8 +167,8 @@ void PoolChurn(SimContext& ctx, bool mux) {
                                       last.ToString()));
   }
   const Pool::Stats s = pool.stats();
-  if (s.hits > 0) ctx.Reach("pool.reused_an_idle_connection");
-  if (s.expired > 0) ctx.Reach("pool.idle_connection_expired");
+  if (s.hits > 0) ctx.Reach(situations::kPoolReusedAnIdleConnection);
+  if (s.expired > 0) ctx.Reach(situations::kPoolIdleConnectionExpired);
   ctx.Check(s.leased == 0, "leases outstanding after every caller returned");
   pool.Close();
   for (Node& n : nodes) n.server->Stop();
@@ -177,8 +179,8 @@ DRPC_SIM_SCENARIO(pool_churn_upstream, {
     .description = "a connection pool under churn: leases, restarts behind keys with new "
                    "identities, dial failures, faults, expiry (upstream mode)",
     .body = [](SimContext& ctx) { PoolChurn(ctx, /*mux=*/false); },
-    .situations = {"pool.refused_a_different_server", "pool.lease_saw_its_connection_end",
-                   "pool.reused_an_idle_connection", "pool.idle_connection_expired"},
+    .situations = {situations::kPoolRefusedADifferentServer, situations::kPoolLeaseSawItsConnectionEnd,
+                   situations::kPoolReusedAnIdleConnection, situations::kPoolIdleConnectionExpired},
     .default_seeds = 150,
 });
 
@@ -186,8 +188,8 @@ DRPC_SIM_SCENARIO(pool_churn_mux, {
     .name = "pool.churn.mux",
     .description = "a connection pool under churn (mux mode)",
     .body = [](SimContext& ctx) { PoolChurn(ctx, /*mux=*/true); },
-    .situations = {"pool.refused_a_different_server", "pool.lease_saw_its_connection_end",
-                   "pool.reused_an_idle_connection", "pool.idle_connection_expired"},
+    .situations = {situations::kPoolRefusedADifferentServer, situations::kPoolLeaseSawItsConnectionEnd,
+                   situations::kPoolReusedAnIdleConnection, situations::kPoolIdleConnectionExpired},
     .default_seeds = 150,
 });
 
