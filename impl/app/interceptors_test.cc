@@ -18,7 +18,7 @@
 #include "impl/errors.h"
 #include "impl/router.h"
 #include "sim/testing/harness.h"
-#include "sim/drpc/client_env.h"
+#include "sim/testing/client_env.h"
 #include "sim/simulation.h"
 
 namespace drpc {

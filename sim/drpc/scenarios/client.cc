@@ -18,7 +18,7 @@
 #include "impl/errors.h"
 #include "impl/router.h"
 #include "impl/sync.h"
-#include "sim/drpc/client_env.h"
+#include "sim/testing/client_env.h"
 #include "sim/drpc/workload_situations.h"
 #include "sim/scenario.h"
 #include "proto/base/check.h"

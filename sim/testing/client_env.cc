@@ -1,4 +1,4 @@
-#include "sim/drpc/client_env.h"
+#include "sim/testing/client_env.h"
 
 #include <algorithm>
 #include <utility>

@@ -8,8 +8,8 @@
 //   server.Start();                                        // a new server at the same address
 //   TapeRandom random(ctx, "backoff.jitter");
 //   ReconnectingConn conn(ctx.env(), dialer, "server:1", {.random = &random});
-#ifndef DRPC_SIM_DRPC_CLIENT_ENV_H_
-#define DRPC_SIM_DRPC_CLIENT_ENV_H_
+#ifndef DRPC_SIM_TESTING_CLIENT_ENV_H_
+#define DRPC_SIM_TESTING_CLIENT_ENV_H_
 
 #include <cstdint>
 #include <memory>
@@ -105,4 +105,4 @@ class TapeRandom final : public RandomSource {
 
 }  // namespace drpc::sim
 
-#endif  // DRPC_SIM_DRPC_CLIENT_ENV_H_
+#endif  // DRPC_SIM_TESTING_CLIENT_ENV_H_
