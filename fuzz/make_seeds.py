@@ -49,7 +49,7 @@ def write(harness, name, data):
 
 
 def main():
-    go_fuzz_seeds = {  # drpcwire FuzzParseFrame seeds (spec §12.1)
+    go_fuzz_seeds = {  # drpcwire FuzzParseFrame seeds (docs/protocol.md §12.1)
         "empty-frame": frame(0, 0, 0),
         "max-ids": frame(2**64 - 1, 2**64 - 1, 7, True, b"foo", control=True),
     }

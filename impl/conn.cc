@@ -9,7 +9,7 @@
 namespace drpc {
 namespace {
 
-// A cancelled call reports the cancellation, not the EOF or "closed" it caused (spec §11.3).
+// A cancelled call reports the cancellation, not the EOF or "closed" it caused (docs/protocol.md §11.3).
 absl::Status CallError(CallContext& ctx, absl::Status error) {
   if (ctx.done() && (IsEof(error) || IsClosed(error) || absl::IsCancelled(error))) return ctx.err();
   return error;

@@ -1,4 +1,4 @@
-// Client and server against each other on the simulator: the calls of spec §9 in both modes.
+// Client and server against each other on the simulator: the calls of docs/protocol.md §9 in both modes.
 #include "impl/conn.h"
 
 #include <string>

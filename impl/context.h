@@ -12,7 +12,7 @@
 // Server handlers get a context that is done when their stream ends, the connection ends, or the
 // server shuts down.
 //
-// Metadata (spec §5.2, §13 item 9): metadata() is what a client call made with this context
+// Metadata (docs/protocol.md §5.2, §13 item 9): metadata() is what a client call made with this context
 // sends; incoming_metadata() is what a server handler received from its client. They are
 // separate on purpose: unlike a Go drpc server, a handler that makes a further call — with its own
 // context or a child of it — forwards nothing unless it copies entries into metadata() itself.

@@ -1,5 +1,5 @@
 // The typed layer: messages as C++ types, marshalled by an Encoding (protobuf, JSON, ...). The
-// protocol core itself only moves bytes (spec §9.3).
+// protocol core itself only moves bytes (docs/protocol.md §9.3).
 //
 //   struct Point { int x, y; };
 //   class PointEncoding final : public Encoding<Point> { ... };
@@ -8,7 +8,7 @@
 //   TypedStream<Point, Point> s(stream, enc, enc);  s.Send(p); s.Recv();
 //
 // A request is marshalled before any stream exists, so a marshalling failure sends nothing
-// (never a bare Close for a stream the server never saw; spec §9.1).
+// (never a bare Close for a stream the server never saw; docs/protocol.md §9.1).
 #ifndef DRPC_IMPL_ENCODING_H_
 #define DRPC_IMPL_ENCODING_H_
 

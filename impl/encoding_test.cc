@@ -41,7 +41,7 @@ TEST(EncodingTest, TypedUnaryAndStreamCallsRoundTrip) {
   EXPECT_TRUE(r.ok()) << r.message;
 }
 
-// Spec §9.1: Go allocates a stream before encoding, so an encode failure sends a bare Close that
+// docs/protocol.md §9.1: Go allocates a stream before encoding, so an encode failure sends a bare Close that
 // wedges an upstream server. We marshal first: nothing reaches the wire.
 TEST(EncodingTest, MarshalFailureSendsNothing) {
   sim::RunResult r = testing::RunClient(Options{}, [](testing::ClientSide& c) {

@@ -1,4 +1,4 @@
-// Spec §12.6 (Go's internal/integration suite, which runs with SoftCancel) on the simulator, in
+// docs/protocol.md §12.6 (Go's internal/integration suite, which runs with SoftCancel) on the simulator, in
 // both modes, plus graceful server shutdown.
 #include <memory>
 #include <string>

@@ -94,7 +94,7 @@ void Manager::ReadLoop() {
 void Manager::Terminate(const absl::Status& reason) {
   if (closed_.IsSet()) return;
   DRPC_CHECK(!reason.ok());
-  // Order (spec §11.4): stop the writer so nothing more is queued, close the transport so a
+  // Order (docs/protocol.md §11.4): stop the writer so nothing more is queued, close the transport so a
   // blocked write or read returns, then end every stream with the real cause.
   StopWriter(reason);
   transport_->Close();
@@ -148,7 +148,7 @@ absl::StatusOr<std::shared_ptr<Stream>> Manager::NewClientStream(CallContext& ct
     return absl::InvalidArgumentError(absl::StrCat("rpc name of ", rpc.size(), " bytes exceeds ",
                                                    limits::kRpcNameMaxBytes));
   }
-  // Encoded before the mode takes a stream ID: a failure leaves nothing behind (spec §9.1).
+  // Encoded before the mode takes a stream ID: a failure leaves nothing behind (docs/protocol.md §9.1).
   std::string metadata = EncodeInvokeMetadata(ctx.metadata());
   if (metadata.size() > limits::kMetadataMaxBytes) {
     return absl::InvalidArgumentError(absl::StrCat("metadata of ", metadata.size(),

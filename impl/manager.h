@@ -4,8 +4,8 @@
 // (impl/manager_factory.h) picks one:
 //   UpstreamManager  storj/drpc semantics: one stream at a time, global monotonic IDs, corked
 //                    streaming Invoke, hard or soft cancel — what a Go peer expects on the wire,
-//                    without Go's hangs (spec §13 items 1–4). impl/upstream_manager.h
-//   MuxManager       concurrent streams (spec §11): per-stream assembly, a fair shared writer,
+//                    without Go's hangs (docs/protocol.md §13 items 1–4). impl/upstream_manager.h
+//   MuxManager       concurrent streams (docs/protocol.md §11): per-stream assembly, a fair shared writer,
 //                    soft cancel only, per-stream flow control, MaxStreams refusal.
 //                    impl/mux_manager.h
 //
@@ -67,7 +67,7 @@ class Manager : protected StreamSink {
   // kMetadataMaxBytes (nothing is sent, no stream ID is used). Upstream mode waits until the
   // previous stream finished. Nothing reaches the wire until the stream's first Send, Recv or
   // close in upstream mode (the cork); in mux mode the metadata and Invoke are queued together at
-  // once. Cancelling ctx cancels the stream (spec §7.7). A stream cancelled or closed before its
+  // once. Cancelling ctx cancels the stream (docs/protocol.md §7.7). A stream cancelled or closed before its
   // Invoke reached the wire sends nothing at all.
   absl::StatusOr<std::shared_ptr<Stream>> NewClientStream(CallContext& ctx, absl::string_view rpc);
 
@@ -160,7 +160,7 @@ class Manager : protected StreamSink {
   // Server: what must happen before AcceptStream hands out the next stream (by default nothing).
   virtual void BeforeAccept() {}
   // Client: the context of `stream`'s call is done (cancel or deadline); `stream` may have ended
-  // meanwhile. The mode's cancel (spec §7.7). Runs inside whatever ended the context: must not
+  // meanwhile. The mode's cancel (docs/protocol.md §7.7). Runs inside whatever ended the context: must not
   // block.
   virtual void OnContextDone(const std::shared_ptr<Stream>& stream, const absl::Status& reason) = 0;
   // Terminate, in this order: stop the writer (nothing more is queued), then — after the
@@ -183,7 +183,7 @@ class Manager : protected StreamSink {
   // Server: forgets streams offered but not accepted (a newer Invoke cancelled them).
   void DropOfferedIncoming() { accept_queue_.clear(); }
   // The peer invoked `stream` with `kind` (Invoke or InvokeMetadata): a protocol error unless we
-  // are the server (a client wedges in Go, spec §13 item 4).
+  // are the server (a client wedges in Go, docs/protocol.md §13 item 4).
   absl::Status CheckPeerMayInvoke(Kind kind, uint64_t stream) const;
   // An InvokeMetadata body from the peer, or a protocol error naming the stream.
   static absl::StatusOr<Metadata> DecodeInvokeMetadata(const Packet& packet);
@@ -194,7 +194,7 @@ class Manager : protected StreamSink {
 
   // The error a stream of `role` gets when the connection ends with `reason`: server streams see
   // Canceled for a plain EOF (the client went away); client streams see "closed: connection
-  // closed: ..." (never a misleading Canceled; spec §13 item 11).
+  // closed: ..." (never a misleading Canceled; docs/protocol.md §13 item 11).
   static absl::Status StreamErrorFor(Stream::Role role, const absl::Status& reason);
 
   Transport& transport() { return *transport_; }

@@ -1,4 +1,4 @@
-// MuxManager, per-stream flow control (spec §11.7): what the peer may send us on a stream, and the
+// MuxManager, per-stream flow control (docs/protocol.md §11.7): what the peer may send us on a stream, and the
 // WindowUpdates that grant it more.
 //
 // Accounting per flow-controlled stream (all in "charge" units: data bytes, plus one for the frame

@@ -1,4 +1,4 @@
-// Mux flow control (spec §11.7, impl/mux_flow.cc): the client's per-stream choice, honoured by
+// Mux flow control (docs/protocol.md §11.7, impl/mux_flow.cc): the client's per-stream choice, honoured by
 // every mux server; credit counted only once its WindowUpdate is written; data beyond the granted
 // window is a stream-scoped error; large messages never deadlock against the window.
 #include <string>

@@ -119,7 +119,7 @@ bool MuxManager::ClaimStreamId(uint64_t id) {
 
 absl::Status MuxManager::OnFrame(const Frame& frame) {
   if (frame.kind == Kind::kWindowUpdate) {
-    OnWindowUpdate(frame);  // handled before assembly; bad ones are dropped (spec §11.7)
+    OnWindowUpdate(frame);  // handled before assembly; bad ones are dropped (docs/protocol.md §11.7)
     return absl::OkStatus();
   }
   auto it = streams_.find(frame.id.stream);
@@ -134,7 +134,7 @@ absl::Status MuxManager::OnStreamFrame(StreamState& state, const Frame& frame) {
     // The stream is over here, but what we sent on it may still be queued: a reply queued with
     // its CloseSend ends the stream locally before it is written. A peer that then cancels (or
     // closes, or errs) discards it, and an upstream client that has moved on to its next stream
-    // would take its late frames for a protocol error (spec §4.2), so it is dropped now.
+    // would take its late frames for a protocol error (docs/protocol.md §4.2), so it is dropped now.
     if (frame.kind == Kind::kCancel || frame.kind == Kind::kClose || frame.kind == Kind::kError) {
       DiscardQueuedForPeer(*stream, frame.kind);
     }
@@ -155,8 +155,8 @@ absl::Status MuxManager::OnStreamFrame(StreamState& state, const Frame& frame) {
       // The peer ended the stream and discards whatever we still send on it. Dropping it now also
       // frees a sender blocked on flow control (the peer grants no more credit), and keeps late
       // frames of this stream from following a newer stream's frames, which an upstream client
-      // would reject (spec §4.2).
-      // Their senders see what Send reports after such an ending (spec §7.4): EOF, or "closed"
+      // would reject (docs/protocol.md §4.2).
+      // Their senders see what Send reports after such an ending (docs/protocol.md §7.4): EOF, or "closed"
       // after a Close; Recv then tells the reason.
       DiscardQueuedForPeer(*stream, kind);
     }

@@ -1,4 +1,4 @@
-// MuxManager: opt-in multiplexing (spec §11, cockroachdb/drpc semantics) — many concurrent
+// MuxManager: opt-in multiplexing (docs/protocol.md §11, cockroachdb/drpc semantics) — many concurrent
 // streams on one transport.
 //   * Reading is per frame: each stream has its own assembler (split frames of different streams
 //     interleave freely) and its own bounded receive queue.
@@ -7,7 +7,7 @@
 //   * Cancelling a stream always soft-cancels (a Cancel packet) and never touches other streams.
 //   * Errors are connection-scoped (transport read/write error, malformed frames, protocol errors,
 //     Close) or stream-scoped (application errors, remote Close/CloseSend/Cancel/Error, a message
-//     over packet_max_bytes, a flow-control violation), exactly as spec §11.4.
+//     over packet_max_bytes, a flow-control violation), exactly as docs/protocol.md §11.4.
 //   * Flow control is the client's choice, per stream: a stream is flow-controlled when its
 //     client announces a receive window in the metadata key kFlowWindowMetadataKey (a mux client
 //     does when its Options::flow_control is set), and a server always honours the announcement.

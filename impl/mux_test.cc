@@ -1,4 +1,4 @@
-// Mux mode (spec §11): concurrency, isolation, per-stream assembly, flow control, refusal, and
+// Mux mode (docs/protocol.md §11): concurrency, isolation, per-stream assembly, flow control, refusal, and
 // the frame-level checks of the cockroachdb fork's manager tests (§12.8).
 #include <memory>
 #include <string>
@@ -95,7 +95,7 @@ TEST(MuxTest, LargeAndSmallMessagesInterleaveIntact) {
   }, 8);
 }
 
-// Spec §11.5 (head-of-line blocking): a small message queued while a large one is being written
+// docs/protocol.md §11.5 (head-of-line blocking): a small message queued while a large one is being written
 // reaches the wire before the large one's last frame.
 TEST(MuxTest, LargeMessagesDoNotBlockSmallOnes) {
   Options o = MuxOptions();

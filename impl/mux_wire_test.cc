@@ -1,6 +1,6 @@
 // Mux mode on the wire, against raw peers: the bounded control queue, nothing sent for a stream
 // whose Invoke never left, pending-invoke and unknown-kind rules, a Cancel before its stream, and
-// the documented failure of a mux client against an upstream server (spec §11.6).
+// the documented failure of a mux client against an upstream server (docs/protocol.md §11.6).
 #include <string>
 #include <vector>
 
@@ -149,7 +149,7 @@ TEST(MuxWireTest, PendingInvokesBeyondTheBoundEndTheConnection) {
   }));
 }
 
-// Spec §3 / §11.4: an unknown kind with the control bit is ignored; without it the connection
+// docs/protocol.md §3 / §11.4: an unknown kind with the control bit is ignored; without it the connection
 // ends (a protocol error is connection-scoped in mux mode too).
 TEST(MuxWireTest, UnknownKindIsIgnoredWithControlBitAndEndsTheConnectionWithout) {
   for (bool control : {true, false}) {
@@ -192,7 +192,7 @@ TEST(MuxWireTest, CancelBeforeAMetadataLessInvokeMeansTheStreamNeverRuns) {
   }));
 }
 
-// Spec §11.6: a mux client cannot talk to an upstream server. Its second concurrent Invoke
+// docs/protocol.md §11.6: a mux client cannot talk to an upstream server. Its second concurrent Invoke
 // silently cancels the first stream on the server, and the first stream's next frame carries a
 // lower ID than the second's, which the server's global monotonicity check rejects: the server
 // closes the connection. Every call then fails with a "closed" error — an error, not a hang.

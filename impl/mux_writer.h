@@ -2,7 +2,7 @@
 // gathers frames of ready streams into batches and writes them to the transport.
 //
 //   * Fairness: ready streams take turns, one frame (at most split_bytes) per turn, so a large
-//     message never blocks other streams (spec §11.5: no head-of-line blocking).
+//     message never blocks other streams (docs/protocol.md §11.5: no head-of-line blocking).
 //   * Order: each stream's packets leave in the order they were queued, except terminal packets
 //     (Close, Error, Cancel), which drop the stream's queued packets (their senders get the
 //     `dropped` error) and go first. A partially written message is simply abandoned: the peer's

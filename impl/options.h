@@ -24,7 +24,7 @@ namespace drpc {
 struct Options {
   // --- Mode ---------------------------------------------------------------------------------------
   // false: upstream storj/drpc semantics (one stream at a time, global monotonic IDs) — a Go drpc
-  // peer interoperates. true: concurrent streams on one transport (spec §11).
+  // peer interoperates. true: concurrent streams on one transport (docs/protocol.md §11).
   bool mux = false;
 
   // Upstream mode: cancelling an active call sends a Cancel packet and keeps the connection
@@ -58,7 +58,7 @@ struct Options {
   // [kRecvStallTimeoutMin, kRecvStallTimeoutMax].
   Duration recv_stall_timeout = tunables::kRecvStallTimeoutDefault;
 
-  // --- Mux flow control (spec §11.7) ---------------------------------------------------------------
+  // --- Mux flow control (docs/protocol.md §11.7) ---------------------------------------------------------------
   // Flow control is the client's choice, per stream. With flow_control a mux client announces its
   // receive window in each stream's metadata (key kFlowWindowMetadataKey) and that stream is then
   // flow-controlled in both directions. A mux server always honours an announced window, whatever

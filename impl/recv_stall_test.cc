@@ -1,4 +1,4 @@
-// The receive-stall policy (impl/stream.h, spec §13 items 2 and 3): the connection's reader waits
+// The receive-stall policy (impl/stream.h, docs/protocol.md §13 items 2 and 3): the connection's reader waits
 // for a full receive queue at most recv_stall_timeout; then the stream fails with
 // ResourceExhausted, the peer is told (server: Error; client: Cancel, or with a hard-cancel
 // upstream connection the transport is closed), later packets of the stream are dropped and the

@@ -8,7 +8,7 @@
 namespace drpc {
 namespace {
 
-// Runs one call of each shape (spec §9.2, §9.3).
+// Runs one call of each shape (docs/protocol.md §9.2, §9.3).
 struct RunMethod {
   CallContext& ctx;
   RpcStream& stream;
@@ -77,7 +77,7 @@ std::optional<RpcShape> Router::ShapeOf(absl::string_view rpc) const {
 absl::Status Router::HandleRpc(CallContext& ctx, absl::string_view rpc, RpcStream& stream) const {
   auto it = methods_.find(rpc);
   if (it == methods_.end()) {
-    // Go's drpcmux: code 0 and this exact text (spec §6.3).
+    // Go's drpcmux: code 0 and this exact text (docs/protocol.md §6.3).
     return WithRemoteErrorCode(
         absl::UnimplementedError(absl::StrCat("protocol error: unknown rpc: \"", rpc, "\"")), 0);
   }

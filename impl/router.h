@@ -9,7 +9,7 @@
 //   if (s.ok()) s = router.Bidi("/interop.Echo/Bidi", [](CallContext&, RpcStream&) { ... });
 //   if (!s.ok()) return s;   // a name registered twice, or an empty handler
 //
-// Handler shapes and what the router puts on the wire around them (spec §9.2, §9.3):
+// Handler shapes and what the router puts on the wire around them (docs/protocol.md §9.2, §9.3):
 //   Unary         reads exactly one request message, calls the handler, sends the reply message
 //   ClientStream  the handler reads until EOF and returns the single reply message
 //   ServerStream  reads one request message; the handler sends any number of messages

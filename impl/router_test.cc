@@ -1,5 +1,5 @@
 // Router on its own: registration errors, and what each handler shape reads and sends around the
-// handler (spec §9.2, §9.3), with a scripted stream in place of a connection.
+// handler (docs/protocol.md §9.2, §9.3), with a scripted stream in place of a connection.
 #include "impl/router.h"
 
 #include <deque>

@@ -77,7 +77,7 @@ void Server::RunCall(Connection& conn, IncomingStream in) {
   } else {
     stream.CloseSend().IgnoreError();
   }
-  // The client may still be sending; nobody will read it (spec §13 item 2).
+  // The client may still be sending; nobody will read it (docs/protocol.md §13 item 2).
   stream.StopReceiving();
   stream.terminated_signal().RemoveCallback(watch);
 }

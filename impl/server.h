@@ -16,7 +16,7 @@
 // Serve retries temporary accept errors (kUnavailable, kResourceExhausted — e.g. EMFILE) after a
 // backoff doubling from 5 ms to at most 500 ms (Go sleeps 500 ms), so it never spins, and returns
 // when the listener is closed. At most Options::connections_max_count connections are served at
-// once; a connection beyond it is closed at once, before anything is read (spec §13 item 18).
+// once; a connection beyond it is closed at once, before anything is read (docs/protocol.md §13 item 18).
 //
 // Budgets: at most Options::server_calls_max_count calls run at once across all the server's
 // connections (a CallBudget, which Servers on several reactors may share); a call beyond it, or

@@ -1,5 +1,5 @@
 // Server: Serve's accept loop (temporary errors retried with a bounded backoff, never spinning;
-// OK after Shutdown), the connection limit (spec §13 item 18), and the error observer.
+// OK after Shutdown), the connection limit (docs/protocol.md §13 item 18), and the error observer.
 #include "impl/server.h"
 
 #include <memory>
@@ -128,7 +128,7 @@ TEST(ServerTest, ServeReturnsAPermanentListenerError) {
   }, 1, sim::RunOptions{}));
 }
 
-// Spec §13 item 18 (Go's drpcserver has no connection limit): beyond connections_max_count a new
+// docs/protocol.md §13 item 18 (Go's drpcserver has no connection limit): beyond connections_max_count a new
 // connection is closed at once; when one ends, a new one is served again.
 TEST(ServerTest, ConnectionsBeyondTheConnectionLimitAreClosedAtOnce) {
   ExpectOk(sim::RunSeed([](sim::SimContext& s) {

@@ -1,4 +1,4 @@
-// Spec §13 sharp edges of Go drpc that we must not have (items 9, 12/13, 16, 17, 19), each proved
+// docs/protocol.md §13 sharp edges of Go drpc that we must not have (items 9, 12/13, 16, 17, 19), each proved
 // on the simulator. The others are covered where their subject lives (see impl/README.md).
 #include <memory>
 #include <string>

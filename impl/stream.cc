@@ -100,7 +100,7 @@ absl::Status Stream::RecvInto(std::string* out) {
     }
   }
   for (;;) {
-    // A call cancelled here reports its cancellation (spec §7.4, §11.3), even if the peer had
+    // A call cancelled here reports its cancellation (docs/protocol.md §7.4, §11.3), even if the peer had
     // already finished sending: the messages were dropped, so "EOF" would claim a clean end.
     if (cancelled_locally_) return cancel_.status();
     if (!queue_.empty()) {
@@ -237,7 +237,7 @@ absl::Status Stream::HandlePacket(Packet packet, uint64_t credit) {
       if (send_.IsSet()) Terminate(BothClosedError(), How::kGraceful);
       return absl::OkStatus();
     default:
-      if (packet.control) return absl::OkStatus();  // forward compatibility (spec §3)
+      if (packet.control) return absl::OkStatus();  // forward compatibility (docs/protocol.md §3)
       return ProtocolError(absl::StrCat("unknown packet kind ", KindName(packet.kind),
                                         " on existing stream ", id_));
   }
@@ -254,7 +254,7 @@ void Stream::WaitForQueueSpace(size_t size) {
   // Bounded queue: the connection's reader waits for the application, and the transport's
   // back-pressure reaches the peer. It stops waiting as soon as the stream ends, as soon as the
   // application takes a message, and at the latest after recv_stall_timeout: a stream nobody
-  // reads must not hold up the Cancel, Close or next Invoke queued behind it (spec §13 items 2,3).
+  // reads must not hold up the Cancel, Close or next Invoke queued behind it (docs/protocol.md §13 items 2,3).
   const Instant deadline = env_->clock().Now() + limits_.recv_stall_timeout;
   while (QueueFull(size)) {
     env_->chaos().Reach(situations::kStreamReaderWaitedForQueueSpace);

@@ -1,4 +1,4 @@
-// Stream: one RPC's state machine (spec §7), shared by both modes and both roles.
+// Stream: one RPC's state machine (docs/protocol.md §7), shared by both modes and both roles.
 //
 // A stream has five one-shot flags, each a Signal holding the error it stands for:
 //   send    no more sends; Send returns this error
@@ -7,7 +7,7 @@
 //   fin     finished: terminated and no operation in progress (the connection may forget it)
 //   cancel  cancelled (locally or by the peer); it wins over transport errors in what Send reports
 //
-// What Send and Recv return after each event (spec §7.4, Go's TestStream_StateTransitions):
+// What Send and Recv return after each event (docs/protocol.md §7.4, Go's TestStream_StateTransitions):
 //   | after                 | Send returns                           | Recv returns                 |
 //   |-----------------------|----------------------------------------|------------------------------|
 //   | local Close           | "stream terminated by sending close"   | the same                     |
@@ -27,7 +27,7 @@
 // application while it is full, but at most recv_stall_timeout per wait; then the stream fails
 // with kResourceExhausted "receive queue full for <d>: the application is not reading stream
 // <id>" (reported through StreamSink::OnStreamError, which tells the peer), later packets of the
-// stream are dropped, and the reader goes on with the connection's other packets (spec §13
+// stream are dropped, and the reader goes on with the connection's other packets (docs/protocol.md §13
 // items 2 and 3: an unread stream never stalls the connection for ever).
 //
 // Packets go out through a StreamSink (the connection's writer) and come in through
@@ -127,7 +127,7 @@ class Stream final : public RpcStream {
   uint64_t id() const override { return id_; }
   Role role() const { return role_; }
 
-  // --- Application operations (RpcStream; spec §7.2) -------------------------------------------
+  // --- Application operations (RpcStream; docs/protocol.md §7.2) -------------------------------------------
   // Sends one message (Message packet, split by the writer, on its way when this returns).
   absl::Status Send(absl::string_view message) override;
   // Sends one message and half-closes, in one transport write in upstream mode (what a Go unary
@@ -165,7 +165,7 @@ class Stream final : public RpcStream {
   // The ID the next NextMessageId() call returns.
   uint64_t PeekNextMessageId() const { return next_message_id_; }
   // Server, after the handler returned: later messages are dropped instead of queued, so an
-  // unread client stream can never stall the connection's reader (spec §13 item 2).
+  // unread client stream can never stall the connection's reader (docs/protocol.md §13 item 2).
   void StopReceiving();
 
   // --- State ------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-// The stream state machine alone (spec §7, §12.2), with a fake connection behind it.
+// The stream state machine alone (docs/protocol.md §7, §12.2), with a fake connection behind it.
 #include "impl/stream.h"
 
 #include <memory>

@@ -1,4 +1,4 @@
-// Upstream mode, client side, checked on the wire against a raw peer (spec §7, §8, §9, §12.4,
+// Upstream mode, client side, checked on the wire against a raw peer (docs/protocol.md §7, §8, §9, §12.4,
 // §12.7 E1–E5, E13–E15, §13 items 4, 11).
 #include <string>
 #include <vector>
@@ -37,7 +37,7 @@ RawFrame Read(ClientSide& c) {
   return *f;
 }
 
-// The exact bytes of spec §9.1: a unary call with metadata {"key":"value"} on a fresh connection.
+// The exact bytes of docs/protocol.md §9.1: a unary call with metadata {"key":"value"} on a fresh connection.
 TEST(UpstreamClientTest, UnaryCallWritesGoBytesInOneWriteThenClose) {
   ExpectOk(RunClient(Options{}, [](ClientSide& c) {
     Env& env = c.sim.env();
@@ -375,7 +375,7 @@ TEST(UpstreamClientTest, LateFramesForAnOlderStreamAreIgnored) {
 }
 
 // Go holds such a packet until the client creates the stream (E14); we drop it, because nothing
-// guarantees the client ever will (spec §13: never block the reader on an unknown stream).
+// guarantees the client ever will (docs/protocol.md §13: never block the reader on an unknown stream).
 TEST(UpstreamClientTest, PacketForAStreamNotYetCreatedIsDropped) {
   ExpectOk(RunClient(Options{}, [](ClientSide& c) {
     CallContext ctx(c.sim.env());
@@ -396,7 +396,7 @@ TEST(UpstreamClientTest, PacketForAStreamNotYetCreatedIsDropped) {
   }));
 }
 
-// Spec §13 item 4: a Go client wedges when a server sends it an Invoke; ours ends the connection.
+// docs/protocol.md §13 item 4: a Go client wedges when a server sends it an Invoke; ours ends the connection.
 TEST(UpstreamClientTest, InvokeFromTheServerIsAProtocolErrorNotAHang) {
   ExpectOk(RunClient(Options{}, [](ClientSide& c) {
     c.sim.Check(c.server.Write({F(Kind::kInvoke, 5, 1, "/x/Y")}).ok(), "w");
@@ -405,7 +405,7 @@ TEST(UpstreamClientTest, InvokeFromTheServerIsAProtocolErrorNotAHang) {
   }));
 }
 
-// Spec §13 item 11: a client whose server went away sees "closed", not "canceled".
+// docs/protocol.md §13 item 11: a client whose server went away sees "closed", not "canceled".
 TEST(UpstreamClientTest, ServerGoneIsAClosedErrorNotCanceled) {
   ExpectOk(RunClient(Options{}, [](ClientSide& c) {
     Env& env = c.sim.env();

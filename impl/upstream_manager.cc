@@ -78,7 +78,7 @@ absl::StatusOr<std::shared_ptr<Stream>> UpstreamManager::OpenClientStream(CallCo
   return stream;
 }
 
-// Spec §7.7: what cancelling an active call does in upstream mode. Runs inside whatever cancelled
+// docs/protocol.md §7.7: what cancelling an active call does in upstream mode. Runs inside whatever cancelled
 // the context, so it must not block: the stream is cancelled at once, and a soft cancel's packet
 // is written by a fiber of its own.
 void UpstreamManager::OnContextDone(const std::shared_ptr<Stream>& stream,
@@ -104,7 +104,7 @@ void UpstreamManager::OnContextDone(const std::shared_ptr<Stream>& stream,
     return;
   }
   // Hard cancel, or a soft cancel that found a write in progress (Go's "busy"): the peer is in the
-  // middle of the call, and closing the connection is the only way left to tell it (spec §7.7).
+  // middle of the call, and closing the connection is the only way left to tell it (docs/protocol.md §7.7).
   // Checking "finished" only after Cancel would be wrong: Cancel itself finishes an idle stream.
   env_->chaos().Reach(options_.soft_cancel ? situations::kUpstreamSoftCancelFoundAWriteInProgress
                                            : situations::kUpstreamHardCancelClosedTheConnection);
@@ -182,12 +182,12 @@ absl::Status UpstreamManager::OnPacket(Packet packet) {
 
 absl::Status UpstreamManager::OnNewStreamPacket(Packet packet) {
   if (packet.kind != Kind::kInvoke && packet.kind != Kind::kInvokeMetadata) {
-    // Go waits here for a stream only the reader could create and wedges (spec §13 item 1); a
+    // Go waits here for a stream only the reader could create and wedges (docs/protocol.md §13 item 1); a
     // packet for a stream that does not exist yet is dropped instead.
     return absl::OkStatus();
   }
   if (absl::Status s = CheckPeerMayInvoke(packet.kind, packet.id.stream); !s.ok()) return s;
-  // A new RPC implicitly ends the previous one (spec §8.2 step 3).
+  // A new RPC implicitly ends the previous one (docs/protocol.md §8.2 step 3).
   if (current_ != nullptr && !current_->terminated()) {
     env_->chaos().Reach(situations::kUpstreamNewInvokeCancelledTheCurrentStream);
     current_->Cancel(CanceledError());

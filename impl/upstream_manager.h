@@ -1,4 +1,4 @@
-// UpstreamManager: the default mode, storj/drpc's one-stream-at-a-time connection (spec §8), with
+// UpstreamManager: the default mode, storj/drpc's one-stream-at-a-time connection (docs/protocol.md §8), with
 // exactly Go's bytes on the wire and none of Go's hangs:
 //   * client stream IDs 1, 2, 3, ...; message IDs per direction from 1; the next client stream
 //     starts only after the previous one finished;
@@ -8,7 +8,7 @@
 //   * cancelling an active call closes the transport (Go's default), or with soft_cancel sends a
 //     Cancel packet (control bit) and keeps the connection — unless a write is in progress, in
 //     which case the connection is closed as in Go;
-//   * reader dispatch (spec §8.2): packets for the current stream go to it; older streams are
+//   * reader dispatch (docs/protocol.md §8.2): packets for the current stream go to it; older streams are
 //     dropped; a new Invoke cancels the current stream (server) and starts the next one; anything
 //     else for an unknown stream is dropped instead of wedging the reader (§13 items 1, 4);
 //   * each stream's receive queue is bounded; the reader waits for the application only while the
@@ -90,7 +90,7 @@ class UpstreamManager final : public Manager {
   // the packet's data not copied. Requires write_mu_.
   absl::Status WriteGatherLocked(Stream& stream, Kind kind, absl::string_view data, bool control);
   // The packet about to be buffered or written goes out after every earlier one: upstream IDs
-  // only rise across the connection (spec §8). Requires write_mu_.
+  // only rise across the connection (docs/protocol.md §8). Requires write_mu_.
   void CheckRisingLocked(PacketId id);
   // If `stream` is the corked stream (nothing of it reached the wire), drops its buffered bytes
   // and returns true: then nothing at all may be sent for it. Requires write_mu_.

@@ -1,4 +1,4 @@
-// Upstream mode, server side, driven by a raw client (spec §5, §7.3, §8.2, §9.3, §12.3, §12.7
+// Upstream mode, server side, driven by a raw client (docs/protocol.md §5, §7.3, §8.2, §9.3, §12.3, §12.7
 // E4–E12, §13 items 1–3, and the raw_* Go captures).
 #include <string>
 #include <vector>
@@ -179,7 +179,7 @@ TEST(UpstreamServerTest, MessageIdZeroIsAcceptedOnALaterStream) {
   }));
 }
 
-// E8 / spec §13 item 1: Go's server wedges on a non-Invoke packet for a new stream (e.g. the
+// E8 / docs/protocol.md §13 item 1: Go's server wedges on a non-Invoke packet for a new stream (e.g. the
 // Go client's stray Close after an encode failure); ours drops it and serves the next call.
 TEST(UpstreamServerTest, StrayPacketForANewStreamIsDroppedNotAHang) {
   ExpectOk(RunServer(Options{}, [](ServerSide& s) {
@@ -236,7 +236,7 @@ TEST(UpstreamServerTest, SoftCancelEndsTheHandlerAndTheConnectionLives) {
   }));
 }
 
-// Spec §13 item 2: a handler that returns without reading its client stream must not stall the
+// docs/protocol.md §13 item 2: a handler that returns without reading its client stream must not stall the
 // connection (Go's reader blocks on the unread message for ever).
 TEST(UpstreamServerTest, UnreadClientMessagesDoNotStallTheNextCall) {
   Router router = testing::EchoRouter();
@@ -259,7 +259,7 @@ TEST(UpstreamServerTest, UnreadClientMessagesDoNotStallTheNextCall) {
   }, 1, &router));
 }
 
-// Spec §13 items 2 and 3: a handler that waits on its context without reading, sent more
+// docs/protocol.md §13 items 2 and 3: a handler that waits on its context without reading, sent more
 // messages than its queue holds (256 by default), then a soft Cancel and the next call. Go's reader
 // blocks on the unread message for ever, so neither the Cancel nor the next Invoke is ever read.
 // Ours waits recv_stall_timeout (10 s), fails the stream with an Error, drops the rest of it

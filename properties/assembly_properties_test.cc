@@ -130,7 +130,7 @@ RC_GTEST_PROP(AssemblyProperties, UpstreamAssemblerNeverReturnsAPacketMixingIds,
   }
 }
 
-// Go's Reader.ReadPacket (spec §4.2) transcribed literally: the reference for the upstream mode.
+// Go's Reader.ReadPacket (docs/protocol.md §4.2) transcribed literally: the reference for the upstream mode.
 struct GoReaderModel {
   size_t max;
   PacketId last{1, 1};

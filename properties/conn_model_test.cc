@@ -7,7 +7,7 @@
 // the transport failing (the peer goes away); the connection closed. After every step, on every
 // stream: results, what a waiting Recv returned, state, and exactly the packets the peer got.
 //
-// What the model knows about the connection (spec §7.7, §8, §11; impl/manager.h):
+// What the model knows about the connection (docs/protocol.md §7.7, §8, §11; impl/manager.h):
 //   * stream IDs 1, 2, 3, ... in both modes; an upstream connection opens the next stream only
 //     after the previous one finished (the model opens none before);
 //   * mux: [InvokeMetadata] Invoke go out at once; upstream: they are corked until the stream's
@@ -381,7 +381,7 @@ struct Remote : OnStream {
       RC_ASSERT(sut->peer->WriteBytes(testing::Encode({f})).ok());
     }
     if (!m.mux && id < m.peer_last) {
-      // Upstream packet IDs never go backwards on a connection (spec §4.2): a peer that sends on an
+      // Upstream packet IDs never go backwards on a connection (docs/protocol.md §4.2): a peer that sends on an
       // older stream after a newer one breaks the protocol, and the connection ends.
       EndConnection(m);
       return;

@@ -1,5 +1,5 @@
 // Error packet bodies, in the two formats DRPC peers use:
-//   * upstream (Go storj/drpc, spec §6): 8-byte big-endian code, then UTF-8 text to the end;
+//   * upstream (Go storj/drpc, docs/protocol.md §6): 8-byte big-endian code, then UTF-8 text to the end;
 //   * gRPC status (the cockroachdb/drpc mux fork, §16): one version byte 0x01,
 //     then a protobuf google.rpc.Status (code, message, details; proto/grpc_status.h).
 //
@@ -23,7 +23,7 @@
 //     looks like an upstream one) or a malformed Status ("failed to unmarshal error: ..."), the
 //     cases in which a Go fork peer fails too. DRPC and gRPC codes map as grpc_status.h says.
 // Encoding truncates text beyond limits::kErrorTextMaxBytes on a UTF-8 boundary (Error packets
-// are never split, so an unbounded text could exceed the peer's frame limit; spec §13 item 15).
+// are never split, so an unbounded text could exceed the peer's frame limit; docs/protocol.md §13 item 15).
 // In the gRPC-status format it also replaces invalid UTF-8 with U+FFFD (a Go peer rejects the
 // whole body otherwise) and keeps, in order, the details that are valid Any messages and fit
 // limits::kErrorDetailsMaxCount and kErrorDetailsMaxBytes; the others are dropped, like text past

@@ -1,4 +1,4 @@
-// Error packet bodies (spec §6; drpcwire TestError §12.1; E13).
+// Error packet bodies (docs/protocol.md §6; drpcwire TestError §12.1; E13).
 #include "proto/error_codec.h"
 
 #include <string>

@@ -1,4 +1,4 @@
-// DRPC frames: the unit on the wire (spec §2).
+// DRPC frames: the unit on the wire (docs/protocol.md §2).
 //
 //   +--------+-------------+--------------+---------------+-------------+
 //   | header | stream ID   | message ID   | data length N | data        |
@@ -35,7 +35,7 @@
 
 namespace drpc {
 
-// Packet kinds (spec §3). The wire carries 6 bits, so values 0 and 9..63 also parse; they are
+// Packet kinds (docs/protocol.md §3). The wire carries 6 bits, so values 0 and 9..63 also parse; they are
 // "unknown kinds" and are handled by the receiver (ignored if control, fatal otherwise).
 enum class Kind : uint8_t {
   kInvoke = 1,

@@ -26,7 +26,7 @@ absl::StatusOr<std::optional<Frame>> Parse(absl::string_view in, size_t* consume
 }
 
 TEST(FrameTest, HeaderByteForEveryKindMatchesTheSpecTable) {
-  // spec §2.1: not done, done, done+control.
+  // docs/protocol.md §2.1: not done, done, done+control.
   const uint8_t expected[][3] = {{0x02, 0x03, 0x83}, {0x04, 0x05, 0x85}, {0x06, 0x07, 0x87},
                                  {0x08, 0x09, 0x89}, {0x0A, 0x0B, 0x8B}, {0x0C, 0x0D, 0x8D},
                                  {0x0E, 0x0F, 0x8F}, {0x10, 0x11, 0x91}};

@@ -19,16 +19,16 @@ namespace drpc::limits {
 inline constexpr size_t kKiB = 1024;
 inline constexpr size_t kMiB = 1024 * kKiB;
 
-// --- Varints and frame headers (spec §2) --------------------------------------------------------
+// --- Varints and frame headers (docs/protocol.md §2) --------------------------------------------------------
 // A uint64 takes at most 10 LEB128 bytes; a 10th byte with the continuation bit is "too long".
 inline constexpr size_t kVarintMaxBytes = 10;
 // header byte + stream ID + message ID + data length. Go's reader assumes 28 (9-byte varints);
-// the true worst case is 31 (spec §13 item 6).
+// the true worst case is 31 (docs/protocol.md §13 item 6).
 inline constexpr size_t kFrameHeaderMaxBytes = 1 + 3 * kVarintMaxBytes;
 // The smallest frame: header byte and three one-byte varints (length 0).
 inline constexpr size_t kFrameMinBytes = 4;
 
-// --- Packets and frames (spec §2.4) -------------------------------------------------------------
+// --- Packets and frames (docs/protocol.md §2.4) -------------------------------------------------------------
 // Go's reader default MaximumBufferSize: a reassembled packet larger than this is
 // "data overflow", connection-fatal. Also our receive default, so we accept what Go accepts.
 inline constexpr size_t kPacketDefaultMaxBytes = 4 * kMiB;
@@ -48,11 +48,11 @@ inline constexpr size_t kSplitMinBytes = 1;
 // An RPC name ("/pkg.Service/Method") in an Invoke body. Go has no limit beyond the packet limit;
 // real names are short, and a server looking up a 64 KiB name is already under attack.
 inline constexpr size_t kRpcNameMaxBytes = 64 * kKiB;
-// Encoded InvokeMetadata body (spec §5.2); at most the default packet limit.
+// Encoded InvokeMetadata body (docs/protocol.md §5.2); at most the default packet limit.
 inline constexpr size_t kMetadataMaxBytes = 1 * kMiB;
 // Number of key/value pairs in one metadata body.
 inline constexpr size_t kMetadataEntriesMaxCount = 4096;
-// An Error packet is never split (spec §13 item 15): text longer than this is truncated by the
+// An Error packet is never split (docs/protocol.md §13 item 15): text longer than this is truncated by the
 // sender so the frame always fits a default Go reader.
 inline constexpr size_t kErrorTextMaxBytes = 64 * kKiB;
 // Error body: 8-byte big-endian code, then text.
@@ -71,10 +71,10 @@ inline constexpr size_t kErrorCodeDetailMaxBytes = 64;
 inline constexpr size_t kGrpcErrorBodyMaxBytes =
     kErrorVersionBytes + (1 + kVarintMaxBytes) + (1 + 5 + kErrorTextMaxBytes) +
     kErrorDetailsMaxBytes + kErrorDetailsMaxCount * (1 + 5) + (1 + 5 + kErrorCodeDetailMaxBytes);
-// The drpcmigrate connection prefix "DRPC!!!1" (spec §10).
+// The drpcmigrate connection prefix "DRPC!!!1" (docs/protocol.md §10).
 inline constexpr size_t kMigrateHeaderBytes = 8;
 
-// --- Flow control (mux mode, spec §11.7) --------------------------------------------------------
+// --- Flow control (mux mode, docs/protocol.md §11.7) --------------------------------------------------------
 // Per-stream receive window: bytes of Message data a sender may have in flight on one stream.
 inline constexpr uint64_t kWindowDefaultBytes = 1 * kMiB;
 inline constexpr uint64_t kWindowMinBytes = 1;

@@ -1,4 +1,4 @@
-// InvokeMetadata bodies (spec §5.2): the protobuf encoding of map<string, string>, one entry per
+// InvokeMetadata bodies (docs/protocol.md §5.2): the protobuf encoding of map<string, string>, one entry per
 // pair:  0x0A varint(L) 0x0A varint(len(key)) key 0x12 varint(len(value)) value.
 //
 //   Metadata md = {{"key", "value"}};

@@ -1,4 +1,4 @@
-// InvokeMetadata bodies (spec §5.2; drpcmetadata tests §12.5; E12).
+// InvokeMetadata bodies (docs/protocol.md §5.2; drpcmetadata tests §12.5; E12).
 #include "proto/metadata.h"
 
 #include <string>

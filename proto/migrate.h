@@ -1,4 +1,4 @@
-// The drpcmigrate connection prefix (spec §10): 8 ASCII bytes "DRPC!!!1" sent once, before the
+// The drpcmigrate connection prefix (docs/protocol.md §10): 8 ASCII bytes "DRPC!!!1" sent once, before the
 // first frame, by clients of servers that share a listener with other protocols.
 #ifndef DRPC_PROTO_MIGRATE_H_
 #define DRPC_PROTO_MIGRATE_H_

@@ -1,4 +1,4 @@
-// The drpcmigrate connection prefix (spec §10).
+// The drpcmigrate connection prefix (docs/protocol.md §10).
 #include "proto/migrate.h"
 
 #include "gtest/gtest.h"

@@ -1,4 +1,4 @@
-// MuxAssembler: per-stream assembly and monotonicity (spec §4.3, §11.2), so frames of different
+// MuxAssembler: per-stream assembly and monotonicity (docs/protocol.md §4.3, §11.2), so frames of different
 // streams may interleave at any frame boundary.
 #include <limits>
 #include <utility>

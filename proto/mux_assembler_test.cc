@@ -1,4 +1,4 @@
-// MuxAssembler: per-stream assembly and monotonicity (spec §4.3, §11.2, §12.8 frame-level tests).
+// MuxAssembler: per-stream assembly and monotonicity (docs/protocol.md §4.3, §11.2, §12.8 frame-level tests).
 #include <string>
 #include <variant>
 #include <vector>
@@ -119,7 +119,7 @@ TEST(MuxAssemblerTest, LowerMessageIdOnAStreamIsAProtocolError) {
 }
 
 TEST(MuxAssemblerTest, OutOfOrderFrameAcrossInterleavingIsCaught) {
-  // The sequence PR #34's check missed (spec §4.3): S1 m2, S2 m1, S1 m2 again.
+  // The sequence PR #34's check missed (docs/protocol.md §4.3): S1 m2, S2 m1, S1 m2 again.
   MuxAssembler a = Make();
   auto o = Feed(a, {F(1, 2, Kind::kMessage, true, "x"), F(2, 1, Kind::kInvoke, true, "/a/b"),
                     F(1, 2, Kind::kMessage, true, "x")});

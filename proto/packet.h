@@ -1,15 +1,15 @@
 // Packets: one logical message, reassembled from one or more frames that share a PacketId and a
-// kind; the last frame has done=1 (spec §4).
+// kind; the last frame has done=1 (docs/protocol.md §4).
 //
 // Two assembly modes:
 //
-//   UpstreamAssembler — Go drpc's reader (spec §4.2). IDs are globally monotonic per direction:
+//   UpstreamAssembler — Go drpc's reader (docs/protocol.md §4.2). IDs are globally monotonic per direction:
 //     a frame with a lower (stream, message) than the last is a protocol error, which also rejects
 //     stream or message ID 0 at the start; a higher ID silently discards a partial packet; a kind
 //     change inside a packet is an error; a packet over the limit is "data overflow"; after a
 //     complete packet (s, m) the next acceptable ID is (s, m+1).
 //
-//   MuxAssembler — per-stream assembly (spec §4.3, §11.2). Frames of different streams interleave
+//   MuxAssembler — per-stream assembly (docs/protocol.md §4.3, §11.2). Frames of different streams interleave
 //     freely. Stream or message ID 0 is an error. Per stream: a lower message ID than expected is a
 //     protocol error, a higher one discards that stream's partial packet, a kind change is an error,
 //     after done the next expected ID is m+1. Packets over the per-stream limit are a
@@ -38,7 +38,7 @@ namespace drpc {
 struct Packet {
   PacketId id;
   Kind kind = Kind::kMessage;
-  // The OR of the control bit over all frames of the packet (spec §3).
+  // The OR of the control bit over all frames of the packet (docs/protocol.md §3).
   bool control = false;
   std::string data;
 };

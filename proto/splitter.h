@@ -1,4 +1,4 @@
-// Splitting packets into frames on the sending side (spec §4.1).
+// Splitting packets into frames on the sending side (docs/protocol.md §4.1).
 //
 // Invoke, InvokeMetadata and Message data is cut into frames of at most `split_bytes` data bytes;
 // only the last frame has done=1; an empty body is one empty done frame. Error, Cancel, Close,

@@ -1,4 +1,4 @@
-// Splitting on the sending side (spec §4.1, drpcwire TestSplit §12.1, E3).
+// Splitting on the sending side (docs/protocol.md §4.1, drpcwire TestSplit §12.1, E3).
 #include "proto/splitter.h"
 
 #include <string>

@@ -1,4 +1,4 @@
-// UpstreamAssembler: Go drpc's Reader.ReadPacket rules (spec §4.2), minus its unbounded buffering.
+// UpstreamAssembler: Go drpc's Reader.ReadPacket rules (docs/protocol.md §4.2), minus its unbounded buffering.
 #include <limits>
 #include <utility>
 

@@ -1,4 +1,4 @@
-// UpstreamAssembler: Go's reader rules (spec §4.2) and the drpcwire TestReader cases (§12.1).
+// UpstreamAssembler: Go's reader rules (docs/protocol.md §4.2) and the drpcwire TestReader cases (§12.1).
 #include <string>
 #include <vector>
 
@@ -215,7 +215,7 @@ TEST(UpstreamAssemblerTest, ErrorsAreSticky) {
 }
 
 TEST(UpstreamAssemblerTest, UnknownKindsAssembleLikeAnyOther) {
-  // Kind validation belongs to the stream layer (spec §4.2): kind 20 with and without control.
+  // Kind validation belongs to the stream layer (docs/protocol.md §4.2): kind 20 with and without control.
   auto p = Feed({F(1, 2, static_cast<Kind>(20), true, "?", true),
                  F(1, 3, static_cast<Kind>(20), true, "?")});
   ASSERT_TRUE(p.ok());

@@ -43,7 +43,7 @@ VarintStatus DecodeVarint(absl::string_view in, uint64_t* value, size_t* consume
   for (size_t i = 0; i < n; ++i) {
     const uint8_t b = static_cast<uint8_t>(in[i]);
     // At i == 9 the shift is 63: only the lowest payload bit survives, the rest is dropped, as
-    // Go's reader does (spec §2.2).
+    // Go's reader does (docs/protocol.md §2.2).
     v |= uint64_t{b & 0x7Fu} << (7 * i);
     if (b < 0x80) {
       *value = v;

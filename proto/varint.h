@@ -1,4 +1,4 @@
-// Unsigned LEB128 varints exactly as Go drpc reads and writes them (spec §2.2).
+// Unsigned LEB128 varints exactly as Go drpc reads and writes them (docs/protocol.md §2.2).
 //
 //   std::string out;
 //   AppendVarint(out, 300);                       // out == "\xAC\x02"

@@ -22,7 +22,7 @@ std::string Encode(uint64_t v) {
 
 VarintStatus Decode(absl::string_view in, uint64_t* v, size_t* n) { return DecodeVarint(in, v, n); }
 
-// The boundary values of Go's TestVarint/Round Trip (spec §12.1).
+// The boundary values of Go's TestVarint/Round Trip (docs/protocol.md §12.1).
 std::vector<uint64_t> GoRoundTripValues() {
   std::vector<uint64_t> values = {0, 1, 2};
   for (int k = 1; k <= 9; ++k) {

@@ -1,4 +1,4 @@
-// WindowUpdate bodies (kind 8, mux mode, spec §11.7): one varint credit delta in
+// WindowUpdate bodies (kind 8, mux mode, docs/protocol.md §11.7): one varint credit delta in
 // [1, limits::kWindowMaxBytes], no trailing bytes. Sent with control=1 and done=1, never split;
 // stream ID 0 is reserved (a future connection-level window) and message ID is not checked (the
 // packet is handled before assembly).

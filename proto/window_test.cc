@@ -1,4 +1,4 @@
-// WindowUpdate bodies (spec §11.7).
+// WindowUpdate bodies (docs/protocol.md §11.7).
 #include "proto/window.h"
 
 #include <string>

@@ -124,7 +124,7 @@ absl::Status Assemble(const Frame& f, UpstreamAssembler& upstream, MuxAssembler&
     return absl::OkStatus();
   }
   if (f.kind == Kind::kWindowUpdate) {
-    // Handled before assembly, as a mux receiver does (spec §11.7): message ID 0 is its norm.
+    // Handled before assembly, as a mux receiver does (docs/protocol.md §11.7): message ID 0 is its norm.
     PrintPacket(Packet{.id = f.id, .kind = f.kind, .control = f.control, .data = std::string(f.data)},
                 options, state, out);
     return absl::OkStatus();

@@ -1,4 +1,4 @@
-// The accepting side of the drpcmigrate header (spec §10): a client of a server that shares its
+// The accepting side of the drpcmigrate header (docs/protocol.md §10): a client of a server that shares its
 // listener sends "DRPC!!!1" before its first frame; the server reads exactly those 8 bytes and
 // serves the rest of the connection as DRPC.
 //

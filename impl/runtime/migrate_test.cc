@@ -1,4 +1,4 @@
-// The drpcmigrate header on both sides (spec §10), accept retries after descriptor exhaustion,
+// The drpcmigrate header on both sides (docs/protocol.md §10), accept retries after descriptor exhaustion,
 // and the descriptor-leak check.
 #include "impl/runtime/migrate.h"
 

@@ -39,7 +39,7 @@ namespace drpc::runtime {
 struct DialOptions {
   // Connection set-up must finish within this (kDeadlineExceeded otherwise).
   Duration timeout = tunables::kDialTimeoutDefault;
-  // Send the drpcmigrate header "DRPC!!!1" in front of the first write (spec §10).
+  // Send the drpcmigrate header "DRPC!!!1" in front of the first write (docs/protocol.md §10).
   bool migrate_header = false;
 };
 
@@ -66,7 +66,7 @@ class TcpTransport final : public Transport {
   void Close() override;
 
   // `prefix` goes out once, in front of the first Write's bytes and in the same system call
-  // (the drpcmigrate header, spec §10); a connection that never writes never sends it.
+  // (the drpcmigrate header, docs/protocol.md §10); a connection that never writes never sends it.
   void SetWritePrefix(std::string prefix) { write_prefix_ = std::move(prefix); }
   // "127.0.0.1:7777".
   const std::string& peer() const { return peer_; }

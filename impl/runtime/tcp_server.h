@@ -48,7 +48,7 @@ struct TcpServerOptions {
   // server's connection limit (Options::connections_max_count, across all reactors).
   Options connection;
   ListenOptions listen;
-  // Expect and strip the drpcmigrate header on every connection (spec §10).
+  // Expect and strip the drpcmigrate header on every connection (docs/protocol.md §10).
   bool migrate_header = false;
   Duration migrate_header_timeout = tunables::kMigrateHeaderTimeoutDefault;
   // Runs on the connection's reactor right after accept (and the drpcmigrate header), with the

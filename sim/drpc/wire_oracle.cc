@@ -220,7 +220,7 @@ class WireOracle::EndModel {
     if (f.kind == Kind::kMessage) CheckCredit(s, f);
   }
 
-  // Contiguous packets, consecutive message IDs (spec §4.1), upstream global order (§4.2).
+  // Contiguous packets, consecutive message IDs (docs/protocol.md §4.1), upstream global order (§4.2).
   bool CheckPacketOrder(StreamState& s, const Frame& f) {
     auto fail = [&](absl::string_view why) {
       Violate(f.id.stream, absl::StrCat("sent ", Describe(f), ": ", why));

@@ -3,7 +3,7 @@
 //
 // Scenarios wrap the transports they hand to impl/ (the dialled ones and the listener's
 // accepted ones) in taps. A tap parses the bytes going through Write (what this end sends) and
-// Read (what it receives) into frames and holds them against the rules of spec §2–§11 as drpc-cpp
+// Read (what it receives) into frames and holds them against the rules of docs/protocol.md §2–§11 as drpc-cpp
 // promises to follow them — stricter than what Go accepts, because our senders never need the
 // latitude (a Go peer is never part of a simulated run):
 //

@@ -46,7 +46,7 @@ namespace drpc::sim {
 enum class WorkloadMode {
   kUpstream,           // both ends in upstream-compatible mode
   kMux,                // both ends in mux mode
-  kUpstreamClientMuxServer,  // an upstream client against a mux server (must work, spec §11.6)
+  kUpstreamClientMuxServer,  // an upstream client against a mux server (must work, docs/protocol.md §11.6)
 };
 
 absl::string_view WorkloadModeName(WorkloadMode mode);

@@ -248,7 +248,7 @@ void Caller::MakeCall(size_t conn_index) {
     ctx_->Note(absl::StrCat("rpc ", rec.plan.id, ": deadline in ", timeout.ToString()));
     call.SetTimeout(timeout);
   }
-  // Upstream: a cancel while the call runs may close the connection (spec §7.7).
+  // Upstream: a cancel while the call runs may close the connection (docs/protocol.md §7.7).
   const Signal::CallbackId watch = call.done_signal().OnSet([&rec, &conn, this](const absl::Status&) {
     if (!rec.finished && !ledger_->conns()[rec.conn].conn->manager().is_mux()) {
       conn.cancels_may_close = true;

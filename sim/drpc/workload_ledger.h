@@ -46,7 +46,7 @@ struct ConnRecord {
   std::unique_ptr<Conn> conn;
   Transport* endpoint = nullptr;   // the simulated endpoint under the taps (fault queries)
   bool closed_by_workload = false;
-  bool cancels_may_close = false;  // upstream: a cancel on it may close it (spec §7.7)
+  bool cancels_may_close = false;  // upstream: a cancel on it may close it (docs/protocol.md §7.7)
 };
 
 class Ledger {

@@ -1,4 +1,4 @@
-// The race catalogue: named scenarios that aim a workload at one race each (spec §11–§13 and
+// The race catalogue: named scenarios that aim a workload at one race each (docs/protocol.md §11–§13 and
 // the design notes), with timing drawn so both orders of the race occur across seeds, in each
 // mode where the race exists. Every oracle of sim/drpc/workload.h judges every run; the situations
 // listed per scenario are the race's sides, and a sweep that stops reaching one fails.

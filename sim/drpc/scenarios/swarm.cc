@@ -73,7 +73,7 @@ DRPC_SIM_SCENARIO(swarm_mux, {
 
 DRPC_SIM_SCENARIO(swarm_upstream_client_mux_server, {
     .name = "swarm.upstream_client_mux_server",
-    .description = "random RPC workload, upstream clients against a mux server (spec §11.6)",
+    .description = "random RPC workload, upstream clients against a mux server (docs/protocol.md §11.6)",
     .body = [](SimContext& ctx) { Swarm(ctx, WorkloadMode::kUpstreamClientMuxServer); },
     .situations = {situations::kWorkloadProbeAfterHealSucceeded,
                    situations::kStreamCancelDuringAnOperation,
