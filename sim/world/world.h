@@ -172,6 +172,9 @@ class World {
   absl::Status Go(std::string name, absl::AnyInvocable<void()> body);
   // A line in the trace and the timeline ("client 2 writes x=5").
   void Note(absl::string_view text) { ctx_->Note(text); }
+  // Marks a race situation as reached in this run: a sweep that must reach it
+  // (SimTestOptions::situations) fails as blind if no seed does.
+  void Reach(Situation situation) { ctx_->Reach(situation); }
 
   const WorldOptions& options() const { return options_; }
   // The run underneath (network statistics, the recorder): for tools, not for service code.

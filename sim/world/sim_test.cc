@@ -1,0 +1,267 @@
+#include "sim/world/sim_test.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "sim/scenario.h"
+#include "sim/sweep.h"
+#include "sim/tape.h"
+#include "sim/world/shard_summary.h"
+
+namespace drpc::sim {
+namespace {
+
+std::string EnvOr(const char* name, absl::string_view fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? std::string(v) : std::string(fallback);
+}
+
+std::string OutputDir() { return EnvOr("TEST_UNDECLARED_OUTPUTS_DIR", "/tmp/drpc-sim"); }
+
+// Where a saved tape is found once the test is over: Bazel moves the undeclared outputs to
+// bazel-testlogs (and zips them when `zip` is installed); outside Bazel it stays where it is.
+std::string TapeLocation(absl::string_view test, uint64_t seed) {
+  const std::string file = absl::StrCat(test, "-", seed, ".tape");
+  const std::string target = EnvOr("TEST_TARGET", "");
+  if (target.empty()) return absl::StrCat(OutputDir(), "/", file);
+  absl::string_view label = target;
+  absl::ConsumePrefix(&label, "//");
+  std::string package(label);  // "//pkg:name" -> "pkg/name"
+  for (char& c : package) {
+    if (c == ':') c = '/';
+  }
+  const SimTestFlags& flags = GlobalSimTestFlags();
+  const std::string shard =
+      flags.shard_count > 1
+          ? absl::StrCat("/shard_", flags.shard_index + 1, "_of_", flags.shard_count)
+          : "";
+  return absl::StrCat(file, " in bazel-testlogs/", package, shard,
+                      "/test.outputs/ (outputs.zip when zip is installed)");
+}
+
+std::string CurrentTestName() {
+  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  if (info == nullptr) return "sim";
+  return absl::StrCat(info->test_suite_name(), ".", info->name());
+}
+
+RunOptions RunOptionsFor(const SimTestOptions& options, bool trace, absl::string_view replay) {
+  RunOptions run = options.run;
+  run.replay_command = std::string(replay);
+  run.trace = {.echo = trace, .ring_max_lines = 60};
+  return run;
+}
+
+void ReportOne(absl::string_view test, const RunResult& r, absl::string_view replay,
+               absl::string_view tape) {
+  std::printf("%s: %s (%llu decisions, %llu fibers, virtual time %s, trace hash %016llx)\n",
+              std::string(test).c_str(), std::string(FailureClassName(r.failure)).c_str(),
+              static_cast<unsigned long long>(r.decisions),
+              static_cast<unsigned long long>(r.fibers), r.virtual_time.ToString().c_str(),
+              static_cast<unsigned long long>(r.trace_hash));
+  if (r.ok()) return;
+  std::printf("FAIL (%s): %s\n--- last trace lines ---\n%s---\n",
+              std::string(FailureClassName(r.failure)).c_str(), r.message.c_str(),
+              r.trace_tail.c_str());
+  if (!tape.empty()) std::printf("  tape:   %s\n", std::string(tape).c_str());
+  std::printf("  replay: %s\n", std::string(replay).c_str());
+  ADD_FAILURE() << FailureClassName(r.failure) << ": " << r.message << "\n  replay: " << replay;
+}
+
+void RunOneSeed(const ScenarioSpec& spec, const SimTestOptions& options, uint64_t seed) {
+  const SimTestFlags& flags = GlobalSimTestFlags();
+  std::printf("seed %llu\n", static_cast<unsigned long long>(seed));
+  std::fflush(stdout);
+  const std::string replay = SimReplayCommand(spec.name, seed, options);
+  const RunOptions run = RunOptionsFor(options, flags.trace, replay);
+  SeededDecisions decisions(seed, /*record=*/true);
+  const RunResult r = RunSimulation(spec.body, decisions, run);
+  std::string tape;
+  if (!r.ok()) {
+    Tape recorded = decisions.tape();
+    SetTapeHeader(recorded, spec.name, seed, run);
+    const std::string path = absl::StrCat(OutputDir(), "/", spec.name, "-", seed, ".tape");
+    if (recorded.SaveToFile(path).ok()) tape = TapeLocation(spec.name, seed);
+  }
+  ReportOne(spec.name, r, replay, tape);
+}
+
+void RunTape(const ScenarioSpec& spec, const SimTestOptions& options) {
+  const SimTestFlags& flags = GlobalSimTestFlags();
+  absl::StatusOr<Tape> tape = Tape::LoadFromFile(flags.tape);
+  ASSERT_TRUE(tape.ok()) << flags.tape << ": " << tape.status();
+  auto it = tape->header.find("scenario");
+  if (it != tape->header.end() && it->second != spec.name) {
+    GTEST_SKIP() << "the tape is for " << it->second;
+  }
+  std::printf("tape %s (%zu decisions)\n", flags.tape.c_str(), tape->decisions.size());
+  std::fflush(stdout);
+  const std::string replay = absl::StrCat(SimReplayCommand(spec.name, 0, options), " (tape ",
+                                          flags.tape, ")");
+  RunOptions run = RunOptionsFor(options, flags.trace, replay);
+  ASSERT_TRUE(ApplyTapeHeader(*tape, run).ok());
+  TapeDecisions decisions(*std::move(tape));
+  const RunResult r = RunSimulation(spec.body, decisions, run);
+  if (decisions.divergences() > 0) {
+    std::printf("the run diverged from the tape %llu times (first: %s): the code changed since "
+                "it was recorded\n",
+                static_cast<unsigned long long>(decisions.divergences()),
+                decisions.first_divergence().c_str());
+  }
+  ReportOne(spec.name, r, absl::StrCat("bazel test ... --test_arg=--tape=", flags.tape), "");
+}
+
+// Same seed, same trace hash; and the recorded tape replays to it.
+void CheckDeterminism(const ScenarioSpec& spec, const SimTestOptions& options, uint64_t seed) {
+  const RunOptions run = RunOptionsFor(options, false, "");
+  SeededDecisions recording(seed, /*record=*/true);
+  const RunResult first = RunSimulation(spec.body, recording, run);
+  const RunResult second = RunSeed(spec.body, seed, run);
+  TapeDecisions replay(recording.tape());
+  const RunResult replayed = RunSimulation(spec.body, replay, run);
+  if (first.trace_hash == second.trace_hash && first.trace_hash == replayed.trace_hash &&
+      replay.divergences() == 0) {
+    return;
+  }
+  ADD_FAILURE() << "NONDETERMINISM in " << spec.name << " seed " << seed
+                << ": the same seed gave trace hashes " << std::hex << first.trace_hash << ", "
+                << second.trace_hash << " and its tape " << replayed.trace_hash << std::dec
+                << " (" << replay.divergences()
+                << " divergences): the scenario or the code it runs reached real time, threads, "
+                   "global randomness, or iterated a hash container or pointer-ordered set "
+                   "(docs/simulation.md, \"What your code must not do\")\n  replay: "
+                << SimReplayCommand(spec.name, seed, options) << " --test_arg=--trace";
+}
+
+void RunSweep(const ScenarioSpec& spec, const SimTestOptions& options) {
+  const SimTestFlags& flags = GlobalSimTestFlags();
+  SweepOptions o;
+  o.first_seed = flags.first_seed.value_or(options.first_seed);
+  o.seeds = flags.seeds.value_or(options.seeds);
+  o.shard_index = flags.shard_index;
+  o.shard_count = flags.shard_count;
+  o.jobs = flags.jobs;
+  o.tape_dir = OutputDir();
+  o.run = options.run;
+  o.replay_template = SimReplayCommand(spec.name, 0, options);
+  o.replay_template.replace(o.replay_template.rfind("--seed=0"), 8, "--seed={seed}");
+  const uint64_t mine = o.shard_count <= 1 ? o.seeds
+                                           : o.seeds / o.shard_count +
+                                                 (o.shard_index < o.seeds % o.shard_count ? 1 : 0);
+  std::printf("%s: seeds %llu..%llu, shard %llu of %llu: %llu seeds\n", spec.name.c_str(),
+              static_cast<unsigned long long>(o.first_seed),
+              static_cast<unsigned long long>(o.first_seed + o.seeds - 1),
+              static_cast<unsigned long long>(o.shard_index),
+              static_cast<unsigned long long>(o.shard_count), static_cast<unsigned long long>(mine));
+  std::fflush(stdout);
+  SweepResult r = Sweep(spec, o);
+  for (std::vector<SeedFailure>* list : {&r.failures, &r.more_failures}) {
+    for (SeedFailure& f : *list) {
+      if (!f.tape_path.empty()) f.tape_path = TapeLocation(spec.name, f.seed);
+    }
+  }
+  PrintSummary(spec, r, stdout);
+  for (const std::string& line : ShardReportLines(spec, o, r)) std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+  if (!r.failures.empty()) {
+    const SeedFailure& f = r.failures.front();
+    ADD_FAILURE() << r.failed() << " of " << r.runs << " seeds failed; the first, seed " << f.seed
+                  << " (" << FailureClassName(f.failure) << "): " << f.message
+                  << "\n  replay: " << f.replay_command;
+  }
+  for (const std::string& s : r.unreached) {
+    ADD_FAILURE() << "BLIND: " << spec.name << " never reached situation \"" << s << "\" in "
+                  << r.runs << " seeds";
+  }
+  bool first_crashed = false;
+  for (const SeedFailure& f : r.failures) {
+    first_crashed |= f.seed == o.first_seed && f.failure == FailureClass::kCrash;
+  }
+  if (options.check_determinism && o.shard_index == 0 && !first_crashed) {
+    CheckDeterminism(spec, options, o.first_seed);
+  }
+}
+
+}  // namespace
+
+SimTestFlags& GlobalSimTestFlags() {
+  static auto* flags = new SimTestFlags();
+  return *flags;
+}
+
+absl::Status ParseSimTestFlags(int argc, char** argv, SimTestFlags& flags) {
+  if (argc > 0) flags.argv0 = argv[0];
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    uint64_t n = 0;
+    if (absl::ConsumePrefix(&arg, "--seed=") && absl::SimpleAtoi(arg, &n)) {
+      flags.seed = n;
+    } else if (absl::ConsumePrefix(&arg, "--seeds=") && absl::SimpleAtoi(arg, &n) && n > 0) {
+      flags.seeds = n;
+    } else if (absl::ConsumePrefix(&arg, "--first_seed=") && absl::SimpleAtoi(arg, &n)) {
+      flags.first_seed = n;
+    } else if (absl::ConsumePrefix(&arg, "--tape=") && !arg.empty()) {
+      flags.tape = std::string(arg);
+    } else if (arg == "--trace") {
+      flags.trace = true;
+    } else if (absl::ConsumePrefix(&arg, "--jobs=") && absl::SimpleAtoi(arg, &n) && n > 0) {
+      flags.jobs = static_cast<int>(n);
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown or malformed argument ", argv[i],
+          "; a simulation test takes --seed=S, --seeds=N, --first_seed=S, --tape=FILE, --trace, "
+          "--jobs=N and gtest's flags"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void PrepareSharding(SimTestFlags& flags) {
+  uint64_t n = 0;
+  if (absl::SimpleAtoi(EnvOr("TEST_TOTAL_SHARDS", ""), &n) && n > 0) flags.shard_count = n;
+  if (absl::SimpleAtoi(EnvOr("TEST_SHARD_INDEX", ""), &n) && n < flags.shard_count) {
+    flags.shard_index = n;
+  }
+  if (const char* status = std::getenv("TEST_SHARD_STATUS_FILE")) {
+    if (std::FILE* f = std::fopen(status, "w")) std::fclose(f);
+  }
+  // Every test runs on every shard, on its share of the seeds.
+  unsetenv("GTEST_TOTAL_SHARDS");
+  unsetenv("GTEST_SHARD_INDEX");
+}
+
+std::string SimReplayCommand(absl::string_view test, uint64_t seed, const SimTestOptions& options) {
+  const std::string target = EnvOr("TEST_TARGET", "");
+  // A disabled test runs only when asked to.
+  const bool disabled = absl::StrContains(test, ".DISABLED_") || absl::StartsWith(test, "DISABLED_");
+  if (target.empty()) {
+    return absl::StrCat(GlobalSimTestFlags().argv0, " --gtest_filter=", test,
+                        disabled ? " --gtest_also_run_disabled_tests" : "", " --seed=", seed);
+  }
+  return absl::StrCat("bazel test ", target, options.replay_flags.empty() ? "" : " ",
+                      options.replay_flags, " --test_filter=", test, " --test_output=streamed",
+                      disabled ? " --test_arg=--gtest_also_run_disabled_tests" : "",
+                      " --test_arg=--seed=", seed);
+}
+
+void RunSimTest(const std::function<void(World&)>& scenario, const SimTestOptions& options) {
+  ScenarioSpec spec = WorldScenario(CurrentTestName(), scenario, options.world);
+  spec.situations = options.situations;
+  spec.default_seeds = options.seeds;
+  const SimTestFlags& flags = GlobalSimTestFlags();
+  if (!flags.tape.empty()) {
+    RunTape(spec, options);
+  } else if (flags.seed.has_value()) {
+    RunOneSeed(spec, options, *flags.seed);
+  } else {
+    RunSweep(spec, options);
+  }
+}
+
+}  // namespace drpc::sim
