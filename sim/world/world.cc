@@ -60,6 +60,7 @@ World::~World() {
   for (Node* n : order_) {
     DRPC_CHECK(!n->up()) << "World destroyed before Finish stopped node " << n->name();
   }
+  while (!kept_.empty()) kept_.pop_back();
 }
 
 Node& World::AddNode(std::string name, std::function<void(Node&)> start) {

@@ -159,6 +159,19 @@ class World {
   void Check(bool condition, absl::string_view message);
   void Fail(FailureClass failure, std::string message);
 
+  // State that nodes and checks share and that must outlive the world's end — the disks nodes
+  // keep across crashes, a history your invariants read: the end (Finish) runs after the
+  // scenario body has returned, so the body's locals are gone by then, while the nodes still run
+  // until they stop and the invariants are checked a last time. Destroyed after every node
+  // stopped, in reverse order of making.
+  template <typename T, typename... Args>
+  T& Make(Args&&... args) {
+    auto object = std::make_shared<T>(std::forward<Args>(args)...);
+    T& ref = *object;
+    kept_.push_back(std::move(object));
+    return ref;
+  }
+
   // --- Time, decisions, the world's own fibers ---
 
   Env& env() { return ctx_->env(); }
@@ -229,6 +242,7 @@ class World {
   Instant last_check_ = Instant();
   bool checked_once_ = false;
   std::vector<Served> served_;
+  std::vector<std::shared_ptr<void>> kept_;  // World::Make; emptied by ~World, last first
   WaitGroup fibers_;
   bool finished_ = false;
 };
