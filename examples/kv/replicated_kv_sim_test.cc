@@ -6,8 +6,7 @@
 //
 // Oracles beyond drpc-cpp's own (the wire model, deadlocks, leaks, liveness after healing):
 //   * read-your-writes, checked by every client on every read: a read of a key, from any node,
-//     returns a revision at least as new as every write of that key the client had acknowledged
-//     and every read of it it made before;
+//     returns a revision at least as new as the client's last acknowledged write of that key;
 //   * during the run: no backup holds a revision the primary's log does not have;
 //   * after healing: every client finishes its operations, the backups catch up with the
 //     primary's log, and then hold exactly the primary's last write of every key.
@@ -82,6 +81,8 @@ void StartBackup(Node& node, BackupDisk& disk) {
 }
 
 // One client's session: writes to the primary, reads from any node, read-your-writes checked.
+// (Reads are not monotonic across nodes: a node may serve a change that is not acknowledged yet,
+// and the next read, of another node, an older one. The store does not promise more.)
 class Client {
  public:
   Client(World& world, Node& node, int id) : world_(&world), node_(&node), id_(id) {
@@ -106,9 +107,9 @@ class Client {
   }
 
  private:
-  struct Seen {
+  struct Acked {
     int64_t revision = 0;
-    std::string how;  // "wrote c0-3" or "read c1-2 from backup1"
+    std::string value;
   };
 
   bool Write(CallContext& ctx, const std::string& key, const std::string& value) {
@@ -117,7 +118,7 @@ class Client {
     put.set_value(value);
     absl::StatusOr<PutResponse> r = KeyValue::Client(*conns_[0]).Put(ctx, put);
     if (!r.ok()) return false;  // unknown outcome: it may still land, and that is fine
-    Remember(key, r->revision(), absl::StrCat("wrote ", value));
+    written_[key] = Acked{r->revision(), value};
     return true;
   }
 
@@ -128,28 +129,24 @@ class Client {
     if (!r.ok()) return false;
     if (node > 0) world_->Reach(kReadFromABackup);
     const int64_t revision = r->found() ? r->entry().revision() : 0;
-    const Seen& before = seen_[key];
-    world_->Check(revision >= before.revision,
-                  absl::StrCat("read-your-writes: client", id_, " ", before.how, " (", key,
-                               " at revision ", before.revision, "), then read ", key, " from ",
-                               kNodes[node], ": ",
-                               r->found() ? absl::StrCat(r->entry().value(), " at revision ",
-                                                         revision)
-                                          : "not found"));
-    Remember(key, revision, absl::StrCat("read ", r->entry().value(), " from ", kNodes[node]));
+    if (auto it = written_.find(key); it != written_.end()) {
+      world_->Check(revision >= it->second.revision,
+                    absl::StrCat("read-your-writes: client", id_, " wrote ", key, " = ",
+                                 it->second.value, " (acknowledged at revision ",
+                                 it->second.revision, "), then read ", key, " from ",
+                                 kNodes[node], ": ",
+                                 r->found() ? absl::StrCat(r->entry().value(), " at revision ",
+                                                           revision)
+                                            : "not found"));
+    }
     return true;
-  }
-
-  void Remember(const std::string& key, int64_t revision, std::string how) {
-    Seen& s = seen_[key];
-    if (revision > s.revision) s = Seen{revision, std::move(how)};
   }
 
   World* world_;
   Node* node_;
   int id_;
   std::vector<drpc::ClientConn*> conns_;
-  std::map<std::string, Seen> seen_;
+  std::map<std::string, Acked> written_;  // this client's last acknowledged write of each key
 };
 
 void Nemesis(World& world) {
@@ -241,7 +238,11 @@ drpc::Options Mux() {
 
 DRPC_SIM_TEST(ReplicatedKv, ReadYourWrites, .seeds = 100, .world = {.drpc = Mux()},
               .situations = {kReadFromABackup, kPrimaryRestarted, kBackupRestarted},
-              .replay_flags = kReplayFlags) {
+              .replay_flags = kReplayFlags,
+              .regressions = {{53, "--//examples/kv:buggy: after a primary restart, revisions 3 "
+                                   "and 4 resent as two pipelined Apply calls were applied by "
+                                   "backup1 in the wrong order; client0's acknowledged write of "
+                                   "k1 (revision 4) then read back as revision 3"}}) {
   ReplicatedKv(world);
 }
 

@@ -139,6 +139,36 @@ void CheckDeterminism(const ScenarioSpec& spec, const SimTestOptions& options, u
                 << SimReplayCommand(spec.name, seed, options) << " --test_arg=--trace";
 }
 
+// Each regression seed on its own, isolated like a sweep's seed.
+void RunRegressions(const ScenarioSpec& spec, const SimTestOptions& options,
+                    const SweepOptions& sweep) {
+  for (const RegressionSeed& regression : options.regressions) {
+    SweepOptions o = sweep;
+    o.first_seed = regression.seed;
+    o.seeds = 1;
+    o.shard_index = 0;
+    o.shard_count = 1;
+    SweepResult r = Sweep(spec, o);
+    if (r.failures.empty()) {
+      std::printf("regression seed %llu (found: %s): ok\n",
+                  static_cast<unsigned long long>(regression.seed), regression.found.c_str());
+      continue;
+    }
+    const SeedFailure& f = r.failures.front();
+    std::printf("regression seed %llu (found: %s): FAIL (%s): %s\n  replay: %s\n",
+                static_cast<unsigned long long>(regression.seed), regression.found.c_str(),
+                std::string(FailureClassName(f.failure)).c_str(), f.message.c_str(),
+                f.replay_command.c_str());
+    if (!f.tape_path.empty()) {
+      std::printf("  tape:   %s\n", TapeLocation(spec.name, f.seed).c_str());
+    }
+    ADD_FAILURE() << "regression seed " << regression.seed << " (found: " << regression.found
+                  << ") fails again: " << FailureClassName(f.failure) << ": " << f.message
+                  << "\n  replay: " << f.replay_command;
+  }
+  std::fflush(stdout);
+}
+
 void RunSweep(const ScenarioSpec& spec, const SimTestOptions& options) {
   const SimTestFlags& flags = GlobalSimTestFlags();
   SweepOptions o;
@@ -183,6 +213,7 @@ void RunSweep(const ScenarioSpec& spec, const SimTestOptions& options) {
   for (const SeedFailure& f : r.failures) {
     first_crashed |= f.seed == o.first_seed && f.failure == FailureClass::kCrash;
   }
+  if (o.shard_index == 0) RunRegressions(spec, options, o);
   if (options.check_determinism && o.shard_index == 0 && !first_crashed) {
     CheckDeterminism(spec, options, o.first_seed);
   }

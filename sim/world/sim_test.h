@@ -21,6 +21,8 @@
 //                 `bazel run //tools:sim_summary` merges across shards. Shard 0 also runs
 //                 `first_seed` three times (twice from the seed, once from its tape) and fails on
 //                 different trace hashes: your code let nondeterminism in (docs/simulation.md).
+//                 Shard 0 then runs the regression seeds (SimTestOptions::regressions), each
+//                 printed with what it once found.
 //   --seeds=N     a sweep of N seeds instead
 //   --first_seed=S  the sweep's first seed
 //   --seed=S      one run: prints "seed S" first, then the result; on failure the message, the
@@ -55,6 +57,12 @@
 
 namespace drpc::sim {
 
+// A seed that once found a bug, kept so the bug stays found (SimTestOptions::regressions).
+struct RegressionSeed {
+  uint64_t seed = 0;
+  std::string found;  // what it found, printed with its result
+};
+
 struct SimTestOptions {
   // Seeds of the default sweep (what `bazel test` runs); --seeds overrides.
   uint64_t seeds = 100;
@@ -66,6 +74,9 @@ struct SimTestOptions {
   std::vector<Situation> situations;
   // Bazel flags the replay line needs to rebuild what failed, e.g. "--//examples/kv:buggy".
   std::string replay_flags;
+  // Seeds run besides the sweep, by shard 0 (each isolated like a sweep's), whatever --seeds
+  // and --first_seed say.
+  std::vector<RegressionSeed> regressions;
   // Shard 0 checks that `first_seed` replays to the same trace hash.
   bool check_determinism = true;
 };
