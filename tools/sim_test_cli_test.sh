@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Drives a simulation test binary (sim_test_demo) as `bazel test` and a user would: the seed range
 # first, the summary and "drpc-sim:" lines, replay lines outside and under Bazel (run as printed),
-# --seed with its saved tape, --tape replays (and skips tapes of other tests), --trace, --seeds,
+# --seed with its saved tape, --tape replays (and skips tapes of other tests), --trace, --timeline,
+# --shrink, --seeds,
 # bad arguments, and sharding by seed: three shards add up, through //tools:sim_summary, to the
 # unsharded sweep; a missing shard is reported.
 set -uo pipefail
@@ -67,6 +68,19 @@ grep -q 'the tape is for SimTestDemo.DISABLED_FailsForSomeSeeds' <<<"$skipped" |
 traced=$(run "$demo" "${failing[@]}" --seed="$seed" --trace 2>&1)
 grep -q 'spawn #1 main' <<<"$traced" || fail "--trace printed no events"
 grep -q 'node client boots' <<<"$traced" || fail "--trace printed no world notes"
+
+# --timeline draws one run; --shrink makes the tape small, and the shrunk tape fails the same way.
+drawn=$(run "$demo" "${failing[@]}" --seed="$seed" --timeline=demo.html 2>&1)
+grep -q "^timeline: $tmp/out/demo.html (written)" <<<"$drawn" || fail "--timeline: $drawn"
+grep -q '<svg' "$tmp/out/demo.html" || fail "the timeline has no picture"
+shrunk=$(run "$demo" "${failing[@]}" --shrink="$tape" --jobs=2 2>&1); rc=$?
+[ "$rc" -eq 1 ] || fail "--shrink exited $rc: $shrunk"
+small="$tmp/out/SimTestDemo.DISABLED_FailsForSomeSeeds.shrunk.tape"
+[ -s "$small" ] || fail "no shrunk tape: $shrunk"
+grep -q '^invariant: correctness: an unlucky seed (planted failure)$' <<<"$shrunk" || fail "--shrink: $shrunk"
+[ "$(grep -cv '^#' "$small")" -lt "$(grep -cv '^#' "$tape")" ] || fail "the shrunk tape is not smaller"
+again=$(run "$demo" "${failing[@]}" --tape="$small" 2>&1)
+grep -q '^FAIL (correctness): an unlucky seed (planted failure)$' <<<"$again" || fail "the shrunk tape: $again"
 
 # Under Bazel the replay line is a `bazel test` command with the test's replay flags.
 under=$(run env TEST_TARGET=//sim/world:sim_test_demo "$demo" "${failing[@]}" --seed="$seed" 2>&1)

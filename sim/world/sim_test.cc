@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -13,8 +14,10 @@
 #include "sim/sweep.h"
 #include "sim/tape.h"
 #include "sim/world/shard_summary.h"
+#include "sim/world/sim_test_internal.h"
 
 namespace drpc::sim {
+namespace sim_test_internal {
 namespace {
 
 std::string EnvOr(const char* name, absl::string_view fallback) {
@@ -22,12 +25,20 @@ std::string EnvOr(const char* name, absl::string_view fallback) {
   return v != nullptr && *v != '\0' ? std::string(v) : std::string(fallback);
 }
 
+}  // namespace
+
+std::string EnvOrEmpty(const char* name) { return EnvOr(name, ""); }
+
 std::string OutputDir() { return EnvOr("TEST_UNDECLARED_OUTPUTS_DIR", "/tmp/drpc-sim"); }
 
-// Where a saved tape is found once the test is over: Bazel moves the undeclared outputs to
-// bazel-testlogs (and zips them when `zip` is installed); outside Bazel it stays where it is.
-std::string TapeLocation(absl::string_view test, uint64_t seed) {
-  const std::string file = absl::StrCat(test, "-", seed, ".tape");
+std::string OutputPath(absl::string_view path) {
+  if (absl::StartsWith(path, "/")) return std::string(path);
+  return absl::StrCat(OutputDir(), "/", path);
+}
+
+// Bazel moves the undeclared outputs to bazel-testlogs (and zips them when `zip` is installed);
+// outside Bazel they stay where they were written.
+std::string OutputLocation(absl::string_view file) {
   const std::string target = EnvOr("TEST_TARGET", "");
   if (target.empty()) return absl::StrCat(OutputDir(), "/", file);
   absl::string_view label = target;
@@ -45,12 +56,6 @@ std::string TapeLocation(absl::string_view test, uint64_t seed) {
                       "/test.outputs/ (outputs.zip when zip is installed)");
 }
 
-std::string CurrentTestName() {
-  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  if (info == nullptr) return "sim";
-  return absl::StrCat(info->test_suite_name(), ".", info->name());
-}
-
 RunOptions RunOptionsFor(const SimTestOptions& options, bool trace, absl::string_view replay) {
   RunOptions run = options.run;
   run.replay_command = std::string(replay);
@@ -58,63 +63,28 @@ RunOptions RunOptionsFor(const SimTestOptions& options, bool trace, absl::string
   return run;
 }
 
-void ReportOne(absl::string_view test, const RunResult& r, absl::string_view replay,
-               absl::string_view tape) {
-  std::printf("%s: %s (%llu decisions, %llu fibers, virtual time %s, trace hash %016llx)\n",
-              std::string(test).c_str(), std::string(FailureClassName(r.failure)).c_str(),
-              static_cast<unsigned long long>(r.decisions),
-              static_cast<unsigned long long>(r.fibers), r.virtual_time.ToString().c_str(),
-              static_cast<unsigned long long>(r.trace_hash));
-  if (r.ok()) return;
-  std::printf("FAIL (%s): %s\n--- last trace lines ---\n%s---\n",
-              std::string(FailureClassName(r.failure)).c_str(), r.message.c_str(),
-              r.trace_tail.c_str());
-  if (!tape.empty()) std::printf("  tape:   %s\n", std::string(tape).c_str());
-  std::printf("  replay: %s\n", std::string(replay).c_str());
-  ADD_FAILURE() << FailureClassName(r.failure) << ": " << r.message << "\n  replay: " << replay;
+std::string ReplayWith(absl::string_view test, absl::string_view arg,
+                       const SimTestOptions& options) {
+  const std::string target = EnvOr("TEST_TARGET", "");
+  // A disabled test runs only when asked to.
+  const bool disabled =
+      absl::StrContains(test, ".DISABLED_") || absl::StartsWith(test, "DISABLED_");
+  if (target.empty()) {
+    return absl::StrCat(GlobalSimTestFlags().argv0, " --gtest_filter=", test,
+                        disabled ? " --gtest_also_run_disabled_tests" : "", " ", arg);
+  }
+  return absl::StrCat("bazel test ", target, options.replay_flags.empty() ? "" : " ",
+                      options.replay_flags, " --test_filter=", test, " --test_output=streamed",
+                      disabled ? " --test_arg=--gtest_also_run_disabled_tests" : "",
+                      " --test_arg=", arg);
 }
 
-void RunOneSeed(const ScenarioSpec& spec, const SimTestOptions& options, uint64_t seed) {
-  const SimTestFlags& flags = GlobalSimTestFlags();
-  std::printf("seed %llu\n", static_cast<unsigned long long>(seed));
-  std::fflush(stdout);
-  const std::string replay = SimReplayCommand(spec.name, seed, options);
-  const RunOptions run = RunOptionsFor(options, flags.trace, replay);
-  SeededDecisions decisions(seed, /*record=*/true);
-  const RunResult r = RunSimulation(spec.body, decisions, run);
-  std::string tape;
-  if (!r.ok()) {
-    Tape recorded = decisions.tape();
-    SetTapeHeader(recorded, spec.name, seed, run);
-    const std::string path = absl::StrCat(OutputDir(), "/", spec.name, "-", seed, ".tape");
-    if (recorded.SaveToFile(path).ok()) tape = TapeLocation(spec.name, seed);
-  }
-  ReportOne(spec.name, r, replay, tape);
-}
+namespace {
 
-void RunTape(const ScenarioSpec& spec, const SimTestOptions& options) {
-  const SimTestFlags& flags = GlobalSimTestFlags();
-  absl::StatusOr<Tape> tape = Tape::LoadFromFile(flags.tape);
-  ASSERT_TRUE(tape.ok()) << flags.tape << ": " << tape.status();
-  auto it = tape->header.find("scenario");
-  if (it != tape->header.end() && it->second != spec.name) {
-    GTEST_SKIP() << "the tape is for " << it->second;
-  }
-  std::printf("tape %s (%zu decisions)\n", flags.tape.c_str(), tape->decisions.size());
-  std::fflush(stdout);
-  const std::string replay = absl::StrCat(SimReplayCommand(spec.name, 0, options), " (tape ",
-                                          flags.tape, ")");
-  RunOptions run = RunOptionsFor(options, flags.trace, replay);
-  ASSERT_TRUE(ApplyTapeHeader(*tape, run).ok());
-  TapeDecisions decisions(*std::move(tape));
-  const RunResult r = RunSimulation(spec.body, decisions, run);
-  if (decisions.divergences() > 0) {
-    std::printf("the run diverged from the tape %llu times (first: %s): the code changed since "
-                "it was recorded\n",
-                static_cast<unsigned long long>(decisions.divergences()),
-                decisions.first_divergence().c_str());
-  }
-  ReportOne(spec.name, r, absl::StrCat("bazel test ... --test_arg=--tape=", flags.tape), "");
+std::string CurrentTestName() {
+  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  if (info == nullptr) return "sim";
+  return absl::StrCat(info->test_suite_name(), ".", info->name());
 }
 
 // Same seed, same trace hash; and the recorded tape replays to it.
@@ -136,7 +106,7 @@ void CheckDeterminism(const ScenarioSpec& spec, const SimTestOptions& options, u
                 << " divergences): the scenario or the code it runs reached real time, threads, "
                    "global randomness, or iterated a hash container or pointer-ordered set "
                    "(docs/simulation.md, \"What your code must not do\")\n  replay: "
-                << SimReplayCommand(spec.name, seed, options) << " --test_arg=--trace";
+                << SimReplayCommand(spec.name, seed, options);
 }
 
 // Each regression seed on its own, isolated like a sweep's seed.
@@ -160,7 +130,7 @@ void RunRegressions(const ScenarioSpec& spec, const SimTestOptions& options,
                 std::string(FailureClassName(f.failure)).c_str(), f.message.c_str(),
                 f.replay_command.c_str());
     if (!f.tape_path.empty()) {
-      std::printf("  tape:   %s\n", TapeLocation(spec.name, f.seed).c_str());
+      std::printf("  tape:   %s\n", OutputLocation(absl::StrCat(spec.name, "-", f.seed, ".tape")).c_str());
     }
     ADD_FAILURE() << "regression seed " << regression.seed << " (found: " << regression.found
                   << ") fails again: " << FailureClassName(f.failure) << ": " << f.message
@@ -193,7 +163,7 @@ void RunSweep(const ScenarioSpec& spec, const SimTestOptions& options) {
   SweepResult r = Sweep(spec, o);
   for (std::vector<SeedFailure>* list : {&r.failures, &r.more_failures}) {
     for (SeedFailure& f : *list) {
-      if (!f.tape_path.empty()) f.tape_path = TapeLocation(spec.name, f.seed);
+      if (!f.tape_path.empty()) f.tape_path = OutputLocation(absl::StrCat(spec.name, "-", f.seed, ".tape"));
     }
   }
   PrintSummary(spec, r, stdout);
@@ -220,6 +190,7 @@ void RunSweep(const ScenarioSpec& spec, const SimTestOptions& options) {
 }
 
 }  // namespace
+}  // namespace sim_test_internal
 
 SimTestFlags& GlobalSimTestFlags() {
   static auto* flags = new SimTestFlags();
@@ -239,6 +210,10 @@ absl::Status ParseSimTestFlags(int argc, char** argv, SimTestFlags& flags) {
       flags.first_seed = n;
     } else if (absl::ConsumePrefix(&arg, "--tape=") && !arg.empty()) {
       flags.tape = std::string(arg);
+    } else if (absl::ConsumePrefix(&arg, "--shrink=") && !arg.empty()) {
+      flags.shrink = std::string(arg);
+    } else if (absl::ConsumePrefix(&arg, "--timeline=") && !arg.empty()) {
+      flags.timeline = std::string(arg);
     } else if (arg == "--trace") {
       flags.trace = true;
     } else if (absl::ConsumePrefix(&arg, "--jobs=") && absl::SimpleAtoi(arg, &n) && n > 0) {
@@ -247,7 +222,7 @@ absl::Status ParseSimTestFlags(int argc, char** argv, SimTestFlags& flags) {
       return absl::InvalidArgumentError(absl::StrCat(
           "unknown or malformed argument ", argv[i],
           "; a simulation test takes --seed=S, --seeds=N, --first_seed=S, --tape=FILE, --trace, "
-          "--jobs=N and gtest's flags"));
+          "--timeline=FILE.html, --shrink=TAPE, --jobs=N and gtest's flags"));
     }
   }
   return absl::OkStatus();
@@ -255,8 +230,8 @@ absl::Status ParseSimTestFlags(int argc, char** argv, SimTestFlags& flags) {
 
 void PrepareSharding(SimTestFlags& flags) {
   uint64_t n = 0;
-  if (absl::SimpleAtoi(EnvOr("TEST_TOTAL_SHARDS", ""), &n) && n > 0) flags.shard_count = n;
-  if (absl::SimpleAtoi(EnvOr("TEST_SHARD_INDEX", ""), &n) && n < flags.shard_count) {
+  if (absl::SimpleAtoi(sim_test_internal::EnvOrEmpty("TEST_TOTAL_SHARDS"), &n) && n > 0) flags.shard_count = n;
+  if (absl::SimpleAtoi(sim_test_internal::EnvOrEmpty("TEST_SHARD_INDEX"), &n) && n < flags.shard_count) {
     flags.shard_index = n;
   }
   if (const char* status = std::getenv("TEST_SHARD_STATUS_FILE")) {
@@ -268,30 +243,23 @@ void PrepareSharding(SimTestFlags& flags) {
 }
 
 std::string SimReplayCommand(absl::string_view test, uint64_t seed, const SimTestOptions& options) {
-  const std::string target = EnvOr("TEST_TARGET", "");
-  // A disabled test runs only when asked to.
-  const bool disabled = absl::StrContains(test, ".DISABLED_") || absl::StartsWith(test, "DISABLED_");
-  if (target.empty()) {
-    return absl::StrCat(GlobalSimTestFlags().argv0, " --gtest_filter=", test,
-                        disabled ? " --gtest_also_run_disabled_tests" : "", " --seed=", seed);
-  }
-  return absl::StrCat("bazel test ", target, options.replay_flags.empty() ? "" : " ",
-                      options.replay_flags, " --test_filter=", test, " --test_output=streamed",
-                      disabled ? " --test_arg=--gtest_also_run_disabled_tests" : "",
-                      " --test_arg=--seed=", seed);
+  return sim_test_internal::ReplayWith(test, absl::StrCat("--seed=", seed), options);
 }
 
 void RunSimTest(const std::function<void(World&)>& scenario, const SimTestOptions& options) {
-  ScenarioSpec spec = WorldScenario(CurrentTestName(), scenario, options.world);
+  ScenarioSpec spec =
+      WorldScenario(sim_test_internal::CurrentTestName(), scenario, options.world);
   spec.situations = options.situations;
   spec.default_seeds = options.seeds;
   const SimTestFlags& flags = GlobalSimTestFlags();
-  if (!flags.tape.empty()) {
-    RunTape(spec, options);
+  if (!flags.shrink.empty()) {
+    sim_test_internal::RunShrink(spec, options);
+  } else if (!flags.tape.empty()) {
+    sim_test_internal::RunTape(spec, options);
   } else if (flags.seed.has_value()) {
-    RunOneSeed(spec, options, *flags.seed);
+    sim_test_internal::RunOneSeed(spec, options, *flags.seed);
   } else {
-    RunSweep(spec, options);
+    sim_test_internal::RunSweep(spec, options);
   }
 }
 

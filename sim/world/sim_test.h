@@ -29,6 +29,11 @@
 //                 last trace lines, the tape's path and the replay line
 //   --tape=FILE   replays a tape (a test whose name is not the tape's scenario= is skipped)
 //   --trace       with --seed or --tape: print every event of the run as it happens
+//   --timeline=FILE.html  with --seed, --tape or --shrink: draw the run as an HTML/SVG page
+//                 (sim/timeline.h); a relative path is written under TEST_UNDECLARED_OUTPUTS_DIR
+//   --shrink=TAPE shrinks a failing tape (sim/shrink.h, within 60 s) to the smallest one that
+//                 fails the same way, saves it as <Suite.Name>.shrunk.tape next to the other
+//                 outputs and prints its replay line
 //   --jobs=N      worker processes of a sweep (default 1)
 // The replay line is `bazel test <TEST_TARGET> <replay_flags> --test_filter=<Suite.Name>
 // --test_output=streamed --test_arg=--seed=S` under Bazel, or the binary's path with
@@ -87,6 +92,8 @@ struct SimTestFlags {
   std::optional<uint64_t> seeds;
   std::optional<uint64_t> first_seed;
   std::string tape;
+  std::string shrink;
+  std::string timeline;
   bool trace = false;
   int jobs = 1;
   uint64_t shard_index = 0;
