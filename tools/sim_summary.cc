@@ -10,6 +10,7 @@
 // Exit code: 0 when every sweep is complete and passed; else the highest failure class's code
 // (10 correctness, 11 liveness, 12 deadlock, 13 leak, 14 crash), 15 for a situation never
 // reached, 3 for a missing or inconsistent shard, 2 for unreadable input.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -21,7 +22,22 @@
 
 namespace {
 
-// The files to read: PATH itself, or every test.log under it, sorted.
+// Whether `dir` holds shard_I_of_N directories: Bazel then leaves the target's own test.log from
+// an earlier unsharded run (a --test_output=streamed replay, say) beside them, which is not part
+// of the sharded sweep.
+bool HasShardDirs(const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->is_directory(ec) && it->path().filename().string().rfind("shard_", 0) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The files to read: PATH itself, or every test.log under it (but the stale one beside shard
+// directories), sorted.
 std::vector<std::string> LogsUnder(const std::string& path) {
   namespace fs = std::filesystem;
   std::vector<std::string> out;
@@ -30,7 +46,8 @@ std::vector<std::string> LogsUnder(const std::string& path) {
   for (fs::recursive_directory_iterator it(path, fs::directory_options::follow_directory_symlink,
                                            ec), end;
        !ec && it != end; it.increment(ec)) {
-    if (it->is_regular_file(ec) && it->path().filename() == "test.log") {
+    if (it->is_regular_file(ec) && it->path().filename() == "test.log" &&
+        !HasShardDirs(it->path().parent_path())) {
       out.push_back(it->path().string());
     }
   }

@@ -100,6 +100,11 @@ for i in 0 1 2; do
   grep -q "SimTestDemo.EchoCallsSucceed: seeds 1..20, shard $i of 3" "$log" || fail "shard $i ran another part: $(cat "$log")"
   grep -q "SimTestDemo.DISABLED_FailsForSomeSeeds: seeds 1..30, shard $i of 3: 10 seeds" "$log" || fail "shard $i: $(cat "$log")"
 done
+# Beside the shard directories Bazel leaves the target's test.log of an earlier unsharded run: not
+# part of the sharded sweep, so not read.
+run "$demo" --gtest_also_run_disabled_tests >"$tmp/logs/test.log" 2>&1
+grep -q 'drpc-sim: shard scenario=SimTestDemo.EchoCallsSucceed shard=0/1' "$tmp/logs/test.log" ||
+  fail "the unsharded run: $(cat "$tmp/logs/test.log")"
 merged=$("$summary" "$tmp/logs"); rc=$?
 [ "$rc" -eq 10 ] || fail "sim_summary exited $rc: $merged"
 grep -q '^3 log(s) read$' <<<"$merged" || fail "logs read: $merged"
