@@ -6,9 +6,12 @@
 #include <utility>
 #include <vector>
 
+#include <unistd.h>
+
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "sim/scenario.h"
 #include "sim/sweep.h"
@@ -36,11 +39,10 @@ std::string OutputPath(absl::string_view path) {
   return absl::StrCat(OutputDir(), "/", path);
 }
 
-// Bazel moves the undeclared outputs to bazel-testlogs (and zips them when `zip` is installed);
-// outside Bazel they stay where they were written.
-std::string OutputLocation(absl::string_view file) {
-  const std::string target = EnvOr("TEST_TARGET", "");
-  if (target.empty()) return absl::StrCat(OutputDir(), "/", file);
+namespace {
+
+// bazel-testlogs/<pkg>/<name>[/shard_I_of_N]/test.outputs of the test Bazel runs (TEST_TARGET).
+std::string TestOutputsDir(absl::string_view target) {
   absl::string_view label = target;
   absl::ConsumePrefix(&label, "//");
   std::string package(label);  // "//pkg:name" -> "pkg/name"
@@ -52,8 +54,44 @@ std::string OutputLocation(absl::string_view file) {
       flags.shard_count > 1
           ? absl::StrCat("/shard_", flags.shard_index + 1, "_of_", flags.shard_count)
           : "";
-  return absl::StrCat(file, " in bazel-testlogs/", package, shard,
-                      "/test.outputs/ (outputs.zip when zip is installed)");
+  return absl::StrCat("bazel-testlogs/", package, shard, "/test.outputs");
+}
+
+// Whether Bazel zips the undeclared outputs: it asks for it (TEST_UNDECLARED_OUTPUTS_ZIP) and
+// runs `zip` from the test's PATH.
+bool OutputsZipped() {
+  if (EnvOr("TEST_UNDECLARED_OUTPUTS_ZIP", "").empty()) return false;
+  for (absl::string_view dir : absl::StrSplit(EnvOr("PATH", ""), ':', absl::SkipEmpty())) {
+    if (access(absl::StrCat(dir, "/zip").c_str(), X_OK) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+// Bazel moves the undeclared outputs to bazel-testlogs (and zips them when `zip` is installed);
+// outside Bazel they stay where they were written.
+std::string OutputLocation(absl::string_view file) {
+  const std::string target = EnvOr("TEST_TARGET", "");
+  if (target.empty()) return absl::StrCat(OutputDir(), "/", file);
+  return absl::StrCat(file, " in ", TestOutputsDir(target),
+                      "/ (outputs.zip when zip is installed)");
+}
+
+// Bazel empties test.outputs when the test runs again, so under Bazel the file is copied out
+// first, to /tmp/drpc-sim.
+std::string CopiedOut(absl::string_view file, std::string* copy) {
+  const std::string target = EnvOr("TEST_TARGET", "");
+  if (target.empty()) {
+    copy->clear();
+    return absl::StrCat(OutputDir(), "/", file);
+  }
+  const std::string outputs = TestOutputsDir(target);
+  *copy = OutputsZipped() ? absl::StrCat("mkdir -p /tmp/drpc-sim && unzip -o -q ", outputs,
+                                         "/outputs.zip ", file, " -d /tmp/drpc-sim")
+                          : absl::StrCat("mkdir -p /tmp/drpc-sim && cp ", outputs, "/", file,
+                                         " /tmp/drpc-sim/");
+  return absl::StrCat("/tmp/drpc-sim/", file);
 }
 
 RunOptions RunOptionsFor(const SimTestOptions& options, bool trace, absl::string_view replay) {

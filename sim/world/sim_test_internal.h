@@ -20,6 +20,9 @@ std::string OutputDir();
 std::string OutputPath(absl::string_view path);
 // Where `file`, written to OutputDir(), is found once the test is over.
 std::string OutputLocation(absl::string_view file);
+// A path where `file`, written to OutputDir(), can be read by a later run, and in `*copy` the
+// shell command that puts it there once this test is over ("" when it is there already).
+std::string CopiedOut(absl::string_view file, std::string* copy);
 // The options of one run of this test.
 RunOptions RunOptionsFor(const SimTestOptions& options, bool trace, absl::string_view replay);
 // The replay line with `arg` ("--seed=17", "--tape=/tmp/x.tape") as the test's argument.

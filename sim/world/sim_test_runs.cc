@@ -148,7 +148,10 @@ void RunShrink(const ScenarioSpec& spec, const SimTestOptions& options) {
   const std::string file = absl::StrCat(spec.name, ".shrunk.tape");
   const std::string path = absl::StrCat(OutputDir(), "/", file);
   ASSERT_TRUE(r.tape.SaveToFile(path).ok()) << path;
-  const std::string replay = ReplayWith(spec.name, absl::StrCat("--tape=", path), options);
+  std::string copy;
+  const std::string copied = CopiedOut(file, &copy);
+  const std::string replay = absl::StrCat(copy, copy.empty() ? "" : " && ",
+                                          ReplayWith(spec.name, absl::StrCat("--tape=", copied), options));
   std::printf("invariant: %s\nbefore: %s\nafter:  %s\nshrink: %llu runs, %llu accepted, %.1fs%s\n"
               "failure: %s\nshrunk tape: %s\n  replay: %s\n",
               r.signature.ToString().c_str(), r.before.ToString().c_str(),
