@@ -93,8 +93,7 @@ stape="SimTestDemo.DISABLED_FailsForSomeSeeds.shrunk.tape"
 for zipped in 0 1; do
   mkdir -p "$tmp/bin"
   if [ "$zipped" = 1 ]; then printf '#!/bin/sh\n' >"$tmp/bin/zip"; chmod +x "$tmp/bin/zip"; fi
-  under=$(run env TEST_TARGET=//sim/world:sim_test_demo TEST_UNDECLARED_OUTPUTS_ZIP="$tmp/o.zip" \
-    PATH="$tmp/bin" "$demo" "${failing[@]}" --shrink="$tape" 2>&1)
+  under=$(run env TEST_TARGET=//sim/world:sim_test_demo PATH="$tmp/bin" "$demo" "${failing[@]}" --shrink="$tape" 2>&1)
   fetch="cp bazel-testlogs/sim/world/sim_test_demo/test.outputs/$stape /tmp/drpc-sim/"
   [ "$zipped" = 1 ] && fetch="unzip -o -q bazel-testlogs/sim/world/sim_test_demo/test.outputs/outputs.zip $stape -d /tmp/drpc-sim"
   grep -qxF "  replay: mkdir -p /tmp/drpc-sim && $fetch && bazel test //sim/world:sim_test_demo --//sim/world:demo_flag --test_filter=SimTestDemo.DISABLED_FailsForSomeSeeds --test_output=streamed --test_arg=--gtest_also_run_disabled_tests --test_arg=--tape=/tmp/drpc-sim/$stape" <<<"$under" ||
