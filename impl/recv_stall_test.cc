@@ -125,7 +125,6 @@ TEST(RecvStallTest, UpstreamClientWithHardCancelClosesTheConnection) {
 // A mux client without flow control: its stalled stream is cancelled, the connection lives.
 TEST(RecvStallTest, MuxClientCancelsAStreamItsApplicationDoesNotRead) {
   Options o = testing::MuxOptions();
-  o.flow_control = false;
   ExpectOk(RunClient(o, [](ClientSide& c) {
     CallContext ctx(c.sim.env());
     absl::StatusOr<std::shared_ptr<RpcStream>> s = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
@@ -161,7 +160,6 @@ TEST(RecvStallTest, SlowButProgressingConsumerIsNeverFailed) {
   for (bool mux : {false, true}) {
     Options o;
     o.mux = mux;
-    o.flow_control = false;  // mux: a bounded queue, not a window
     o.recv_queue_max_count = 4;
     o.recv_stall_timeout = Duration::Millis(100);
     ExpectOk(RunPair(o, o, [](Pair& p, sim::SimContext& ctx) {

@@ -431,7 +431,6 @@ void CheckConnection(bool mux, bool soft_cancel) {
   Options options;
   options.mux = mux;
   options.soft_cancel = soft_cancel;
-  options.flow_control = false;
   std::exception_ptr failure;
   sim::RunOptions run;
   run.scheduler.stack_bytes = 1 << 20;  // rapidcheck's assertions unwind on this fiber

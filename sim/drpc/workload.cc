@@ -34,7 +34,10 @@ WireEndConfig EndConfig(const Options& o, bool client) {
   return WireEndConfig{.client = client,
                        .mux = o.mux,
                        .split_bytes = o.split_bytes,
-                       .window_initial_bytes = o.window_initial_bytes};
+                       .flow_control = o.mux && o.flow.enabled,
+                       .stream_window_bytes = o.flow.stream_window_bytes,
+                       .grant_threshold_bytes = o.flow.grant_threshold_bytes,
+                       .error_format = o.ErrorFormatOrDefault()};
 }
 
 Duration RandomDelay(SimContext& ctx, absl::string_view site) {
@@ -323,6 +326,45 @@ absl::string_view WorkloadModeName(WorkloadMode mode) {
   return "?";
 }
 
+// Flow control as both ends must agree on it (impl/options.h): a window, a threshold that keeps
+// both directions live (each side's frames fit what the other withholds), a message limit above
+// every message of the run; sometimes only one end enables it (a mismatched deployment,
+// docs/protocol.md §17.5), and then a sender stalls for credit, briefly.
+static void DrawFlowControl(SimContext& ctx, bool large, size_t message_max_bytes, Options& client,
+                            Options& server) {
+  Options::FlowControl flow;
+  flow.message_max_bytes = std::max<uint64_t>(
+      Pick<uint64_t>(ctx, "swarm.flow.message_max", {256 * 1024, limits::kFlowMessageDefaultMaxBytes}),
+      message_max_bytes);
+  const uint64_t frame = std::min<uint64_t>(
+      flow.message_max_bytes, std::max(client.split_bytes, server.split_bytes));
+  flow.stream_window_bytes =
+      frame + (large ? Pick<uint64_t>(ctx, "swarm.flow.window", {1, 64 * 1024, 2 << 20})
+                     : Pick<uint64_t>(ctx, "swarm.flow.window", {1, 64, 4096, 64 * 1024, 2 << 20}));
+  const uint64_t room = flow.stream_window_bytes - frame;  // the threshold's largest live value
+  flow.grant_threshold_bytes = Pick<uint64_t>(ctx, "swarm.flow.threshold", {1, 1 + room / 4, room});
+  flow.enabled = true;
+  switch (ctx.Choose("swarm.flow.ends", 10)) {
+    case 0:  // the client only
+      client.flow = flow;
+      break;
+    case 1:  // the server only
+      server.flow = flow;
+      break;
+    case 2: case 3: case 4: case 5:  // both
+      client.flow = server.flow = flow;
+      break;
+    default:  // neither
+      break;
+  }
+  // Mismatched ends stall for credit: briefly, so the run goes on.
+  const Duration stall = client.flow.enabled != server.flow.enabled
+                             ? Pick<Duration>(ctx, "swarm.flow.stall", {Duration::Millis(2),
+                                                                         Duration::Millis(40)})
+                             : tunables::kCreditStallTimeoutDefault;
+  client.credit_stall_timeout = server.credit_stall_timeout = stall;
+}
+
 void DrawOptions(SimContext& ctx, WorkloadMode mode, size_t message_max_bytes, Options& client,
                  Options& server) {
   client = Options{};
@@ -341,16 +383,22 @@ void DrawOptions(SimContext& ctx, WorkloadMode mode, size_t message_max_bytes, O
     o->write_batch_max_bytes = Pick<size_t>(ctx, "swarm.write_batch", {1, 200, 4096, 64 * 1024});
     o->recv_queue_max_count = Pick<size_t>(ctx, "swarm.queue_count", {1, 2, 16, 256});
     o->recv_queue_max_bytes = Pick<size_t>(ctx, "swarm.queue_bytes", {1, 1000, 64 * 1024, 4 << 20});
-    o->window_bytes = large ? Pick<uint64_t>(ctx, "swarm.window", {4096, 64 * 1024, 1 << 20})
-                            : Pick<uint64_t>(ctx, "swarm.window", {1, 64, 4096, 64 * 1024, 1 << 20});
     o->soft_cancel = ctx.Chance("swarm.soft_cancel", 500);
   }
-  client.flow_control = ctx.Chance("swarm.flow_control", 700);
-  server.flow_control = ctx.Chance("swarm.server_flow_control", 500);
-  // Both ends must assume the same initial window (impl/options.h).
-  client.window_initial_bytes = server.window_initial_bytes =
-      large ? Pick<uint64_t>(ctx, "swarm.initial_window", {4096, 64 * 1024})
-            : Pick<uint64_t>(ctx, "swarm.initial_window", {1, 100, 4096, 64 * 1024});
+  if (mode == WorkloadMode::kMux) {
+    DrawFlowControl(ctx, large, message_max_bytes, client, server);
+    client.compression = Pick<Compression>(
+        ctx, "swarm.compression",
+        {Compression::kNone, Compression::kNone, Compression::kSnappy, Compression::kMinLzFastest});
+  }
+  if (mode != WorkloadMode::kUpstream) {
+    // Both ends read Error bodies alike: the fork's by default in mux mode, upstream's on demand
+    // (an upstream client of a mux server must name one of them; it defaults to upstream).
+    const ErrorFormat format = Pick<ErrorFormat>(
+        ctx, "swarm.error_format",
+        {ErrorFormat::kGrpcStatus, ErrorFormat::kGrpcStatus, ErrorFormat::kUpstream});
+    client.error_format = server.error_format = format;
+  }
   server.concurrent_streams_max_count = Pick<size_t>(ctx, "swarm.max_streams", {1, 2, 5, 1024});
   server.pending_invokes_max_count = Pick<size_t>(ctx, "swarm.pending_invokes", {1, 4, 64});
   DRPC_CHECK_OK(client.Validate());

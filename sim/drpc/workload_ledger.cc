@@ -67,6 +67,14 @@ bool IsReceiveStall(const absl::Status& s) {
   return absl::IsResourceExhausted(s) && absl::StrContains(s.message(), "receive queue full for");
 }
 
+// What a flow-control mismatch does to a call, here or (as a remote error) at the other end: a
+// sender stalled for credit (impl/mux_flow.cc), a receive queue over its cap (impl/stream.cc).
+bool IsFlowMismatchFailure(const absl::Status& s) {
+  return absl::IsResourceExhausted(s) &&
+         (absl::StartsWith(s.message(), "flow-control credit stall") ||
+          absl::StartsWith(s.message(), "receive queue cap exceeded"));
+}
+
 }  // namespace
 
 bool Ledger::StallPossible() const {
@@ -75,10 +83,14 @@ bool Ledger::StallPossible() const {
   // reader is not reading the transport), the client's reader waits for room in B's full queue,
   // B's caller blocks in Send (the server's reader is not reading), and the server's reader waits
   // for room in A's full queue. The receive stall timeout is what breaks such a cycle (impl/
-  // README.md, "Receive buffering"); with tiny swarm-drawn queues it happens. With the client's
-  // flow control on, a mux stream's buffered bytes never exceed its window, so no reader ever
-  // waits and a stall there is a bug.
-  return !(client_.mux && client_.flow_control);
+  // README.md, "Receive buffering"); with tiny swarm-drawn queues it happens. An end with flow
+  // control on never makes its reader wait for a stream (its queues fail over their cap), so no reader ever
+  // waits; so a cycle needs both ends without it, and a stall with either end on is a bug.
+  return !(client_.mux && (client_.flow.enabled || server_.flow.enabled));
+}
+
+bool Ledger::FlowMismatch() const {
+  return client_.mux && client_.flow.enabled != server_.flow.enabled;
 }
 
 bool Ledger::RefusalPossible() const {
@@ -125,6 +137,12 @@ void Ledger::CheckOutcome(RpcRecord& rec) {
     if (!broken) Fail(rec, "\"closed\" although its connection had no reason to end");
     return;
   }
+  if (IsFlowMismatchFailure(s)) {
+    ++report_.stalled;
+    ctx_->Reach(situations::kWorkloadFlowMismatchFailedACall);
+    if (!FlowMismatch()) Fail(rec, "a flow-control stall or cap overrun with both ends alike");
+    return;
+  }
   if (IsReceiveStall(s)) {
     ++report_.stalled;
     ctx_->Reach(situations::kWorkloadReceiveStallBrokeABufferCycle);
@@ -154,7 +172,8 @@ void Ledger::CheckHandlers() {
     const bool disturbed = rec.cancel_requested || rec.deadline_set || rec.abandoned ||
                            rec.closed_send_early || shutdown_started_ ||
                            ConnectionBroken(rec.conn) ||
-                           (IsReceiveStall(rec.handler_status) && StallPossible());
+                           (IsReceiveStall(rec.handler_status) && StallPossible()) ||
+                           (IsFlowMismatchFailure(rec.handler_status) && FlowMismatch());
     if (rec.status.ok()) {
       // Causality: the client saw the end of the call only after the handler returned.
       if (!rec.handler_done || !rec.handler_status.ok()) {

@@ -79,6 +79,9 @@ class Ledger {
   bool RefusalPossible() const;
   // Whether a receive stall can legitimately fail a call (no flow control on the streams).
   bool StallPossible() const;
+  // Only one end runs flow control (docs/protocol.md §17.5): a sender may stall for credit, a
+  // flow-controlled receiver may see its queue overrun.
+  bool FlowMismatch() const;
 
   SimContext* ctx_;
   WorkloadConfig config_;
