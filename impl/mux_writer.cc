@@ -276,13 +276,29 @@ absl::Status MuxWriter::QueueTerminal(uint64_t stream, Packet packet, const absl
     Complete(completion, absl::OkStatus());
     return absl::OkStatus();
   }
-  DropNonTerminal(q, dropped);
+  DropNonTerminal(stream, q, dropped);
   Enqueue(q, packet, completion, /*owned=*/completion == nullptr);
   MarkReady(stream, q);
   return absl::OkStatus();
 }
 
-void MuxWriter::DropNonTerminal(StreamQueue& q, const absl::Status& dropped) {
+void MuxWriter::CompleteInFlight(const absl::Status& status) {
+  for (const InFlight& f : in_flight_) {
+    if (f.completion != nullptr) Complete(f.completion, status);
+  }
+  in_flight_.clear();
+}
+
+void MuxWriter::DropNonTerminal(uint64_t stream, StreamQueue& q, const absl::Status& dropped) {
+  // Packets whose last frame is in the batch being written: their senders need not wait for a
+  // write that may block for long (the peer not reading) — the bytes are the batch's own copy,
+  // and the terminal packet follows them on the wire.
+  for (InFlight& f : in_flight_) {
+    if (f.stream != stream || f.completion == nullptr) continue;
+    env_->chaos().Reach(situations::kMuxTerminalReleasedASenderOfAWriteInProgress);
+    Complete(f.completion, dropped);
+    f.completion = nullptr;
+  }
   // Earlier terminal packets stay, in order; moved packets that own their bytes re-point at them.
   std::deque<Pending> kept;
   for (Pending& p : q.packets) {
@@ -302,7 +318,7 @@ void MuxWriter::DiscardQueued(uint64_t stream, const absl::Status& dropped) {
   if (!it->second.packets.empty()) {
     env_->chaos().Reach(situations::kMuxPeerEndedAStreamWithWritesQueued);
   }
-  DropNonTerminal(it->second, dropped);
+  DropNonTerminal(stream, it->second, dropped);
   UpdateStallTimer(stream, it->second);
   if (it->second.removed && it->second.packets.empty() && !it->second.in_ready) Erase(it);
 }
@@ -379,7 +395,7 @@ void MuxWriter::Stop(const absl::Status& error) {
   control_space_.WakeAll();
 }
 
-bool MuxWriter::EmitFrame(StreamQueue& q, std::string& batch, std::vector<Completion*>& done) {
+bool MuxWriter::EmitFrame(StreamQueue& q, std::string& batch) {
   Pending& p = q.packets.front();
   const bool in_group = p.in_group;
   const bool last_of_group = p.last_of_group;
@@ -404,21 +420,20 @@ bool MuxWriter::EmitFrame(StreamQueue& q, std::string& batch, std::vector<Comple
                            .data = p.data.substr(p.offset, n)});
   p.offset += n;
   if (!last) return in_group;
-  if (p.completion != nullptr) done.push_back(p.completion);
+  if (p.completion != nullptr) in_flight_.push_back({p.id.stream, p.completion});
   q.packets.pop_front();
   return in_group && !last_of_group;
 }
 
 void MuxWriter::Run() {
   std::string batch;
-  std::vector<Completion*> done;
   for (;;) {
     while (!stopped_ && control_.empty() && window_updates_.empty() && ready_.empty()) {
       wake_.Wait("mux writer: idle");
     }
     if (stopped_) return;
     batch.clear();
-    done.clear();
+    DRPC_DCHECK(in_flight_.empty());
     EmitControl(batch);
     // Chaos: end batches early, so batch boundaries fall everywhere in simulation.
     const bool short_batch = env_->chaos().Buggify("mux_writer.short_batch");
@@ -429,7 +444,7 @@ void MuxWriter::Run() {
       StreamQueue& q = it->second;
       q.in_ready = false;
       // One frame per turn, except that a group (metadata + Invoke) goes out whole.
-      while (Sendable(q) && EmitFrame(q, batch, done)) {
+      while (Sendable(q) && EmitFrame(q, batch)) {
       }
       if (Sendable(q)) {
         q.in_ready = true;
@@ -457,12 +472,12 @@ void MuxWriter::Run() {
     }
     if (batch.capacity() > tunables::kWriteBatchKeepMaxBytes) std::string().swap(batch);
     if (!s.ok()) {
-      for (Completion* c : done) Complete(c, s);
+      CompleteInFlight(s);
       Stop(s);
       on_write_error_(s);
       return;
     }
-    for (Completion* c : done) Complete(c, absl::OkStatus());
+    CompleteInFlight(absl::OkStatus());
   }
 }
 

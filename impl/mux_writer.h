@@ -162,8 +162,11 @@ class MuxWriter {
 
   void Enqueue(StreamQueue& q, Packet packet, Completion* completion, bool owned,
                size_t index_in_group = 0, size_t group_size = 1);
-  // Fails and drops the queue's non-terminal packets; terminal ones stay, in order.
-  void DropNonTerminal(StreamQueue& q, const absl::Status& dropped);
+  // Fails and drops the stream's non-terminal packets (also those in the batch being written);
+  // terminal ones stay, in order.
+  void DropNonTerminal(uint64_t stream, StreamQueue& q, const absl::Status& dropped);
+  // The batch was written (or failed): its packets' senders are told.
+  void CompleteInFlight(const absl::Status& status);
   // Drops the stream's non-terminal packets and queues `packet` behind its terminal ones.
   absl::Status QueueTerminal(uint64_t stream, Packet packet, const absl::Status& dropped,
                              Completion* completion);
@@ -182,7 +185,7 @@ class MuxWriter {
   void Erase(std::map<uint64_t, StreamQueue>::iterator it);
   // Appends one frame of the stream's first packet to the batch. Returns true if the stream's
   // turn continues (the frame belongs to a group that is not finished).
-  bool EmitFrame(StreamQueue& q, std::string& batch, std::vector<Completion*>& done);
+  bool EmitFrame(StreamQueue& q, std::string& batch);
   void Fail(Pending& p, const absl::Status& error);
   // Appends the queued control frames and requested WindowUpdates to the batch.
   void EmitControl(std::string& batch);
@@ -198,6 +201,12 @@ class MuxWriter {
   // By stream ID; ready_ holds the turn order.
   std::map<uint64_t, StreamQueue> queues_;
   std::deque<uint64_t> ready_;
+  // Senders waiting for the batch being written (null once a terminal packet released one).
+  struct InFlight {
+    uint64_t stream;
+    Completion* completion;
+  };
+  std::vector<InFlight> in_flight_;
   // Streams last seen waiting for credit (race-coverage probe; stale entries dropped on use).
   std::set<uint64_t> credit_waiters_;
   std::deque<std::string> control_;

@@ -92,6 +92,9 @@ inline constexpr Situation kMuxDiscardedPartialMessageGranted{
 // A stream ended while its metadata and Invoke were still queued: nothing was sent.
 inline constexpr Situation kMuxStreamEndedBeforeItsInvokeWasWritten{
     "mux.stream_ended_before_its_invoke_was_written"};
+// A terminal packet released the sender of a message whose last frame was being written.
+inline constexpr Situation kMuxTerminalReleasedASenderOfAWriteInProgress{
+    "mux.terminal_released_a_sender_of_a_write_in_progress"};
 // The peer ended a stream while we still had packets queued for it.
 inline constexpr Situation kMuxPeerEndedAStreamWithWritesQueued{
     "mux.peer_ended_a_stream_with_writes_queued"};
