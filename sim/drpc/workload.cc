@@ -344,19 +344,11 @@ static void DrawFlowControl(SimContext& ctx, bool large, size_t message_max_byte
   const uint64_t room = flow.stream_window_bytes - frame;  // the threshold's largest live value
   flow.grant_threshold_bytes = Pick<uint64_t>(ctx, "swarm.flow.threshold", {1, 1 + room / 4, room});
   flow.enabled = true;
-  switch (ctx.Choose("swarm.flow.ends", 10)) {
-    case 0:  // the client only
-      client.flow = flow;
-      break;
-    case 1:  // the server only
-      server.flow = flow;
-      break;
-    case 2: case 3: case 4: case 5:  // both
-      client.flow = server.flow = flow;
-      break;
-    default:  // neither
-      break;
-  }
+  // 0 (what a shrunk tape draws) is the default: neither end.
+  const uint64_t ends = ctx.Choose("swarm.flow.ends", 10);
+  if (ends >= 4 && ends < 8) client.flow = server.flow = flow;  // both
+  if (ends == 8) client.flow = flow;                            // the client only
+  if (ends == 9) server.flow = flow;                            // the server only
   // Mismatched ends stall for credit: briefly, so the run goes on.
   const Duration stall = client.flow.enabled != server.flow.enabled
                              ? Pick<Duration>(ctx, "swarm.flow.stall", {Duration::Millis(2),

@@ -1,5 +1,6 @@
 #include "sim/drpc/workload_ledger.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -67,13 +68,17 @@ bool IsReceiveStall(const absl::Status& s) {
   return absl::IsResourceExhausted(s) && absl::StrContains(s.message(), "receive queue full for");
 }
 
-// What a flow-control mismatch does to a call, here or (as a remote error) at the other end: a
-// sender stalled for credit (impl/mux_flow.cc), a receive queue over its cap (impl/stream.cc).
-bool IsFlowMismatchFailure(const absl::Status& s) {
-  return absl::IsResourceExhausted(s) &&
-         (absl::StartsWith(s.message(), "flow-control credit stall") ||
-          absl::StartsWith(s.message(), "receive queue cap exceeded"));
+// What flow control may do to a call, here or (as a remote error) at the other end: a sender
+// stalled for credit (impl/mux_flow.cc), a receive queue over its cap (impl/stream.cc).
+bool IsCreditStall(const absl::Status& s) {
+  return absl::IsResourceExhausted(s) && absl::StartsWith(s.message(), "flow-control credit stall");
 }
+bool IsCapOverrun(const absl::Status& s) {
+  return absl::IsResourceExhausted(s) && absl::StartsWith(s.message(), "receive queue cap exceeded");
+}
+
+// A credit-stall timeout this short can fire while a grant is merely on its way.
+constexpr Duration kStallTimeoutRacesGrants = Duration::Millis(100);
 
 }  // namespace
 
@@ -91,6 +96,17 @@ bool Ledger::StallPossible() const {
 
 bool Ledger::FlowMismatch() const {
   return client_.mux && client_.flow.enabled != server_.flow.enabled;
+}
+
+bool Ledger::ExplainedByFlowControl(const absl::Status& status) const {
+  if (!client_.mux) return false;
+  // Matched ends never overrun each other's cap; a stall needs a peer that never grants, or a
+  // timeout that races the grants.
+  if (IsCapOverrun(status)) return FlowMismatch();
+  if (!IsCreditStall(status)) return false;
+  const bool flow = client_.flow.enabled || server_.flow.enabled;
+  const Duration shortest = std::min(client_.credit_stall_timeout, server_.credit_stall_timeout);
+  return FlowMismatch() || (flow && shortest < kStallTimeoutRacesGrants);
 }
 
 bool Ledger::RefusalPossible() const {
@@ -137,10 +153,12 @@ void Ledger::CheckOutcome(RpcRecord& rec) {
     if (!broken) Fail(rec, "\"closed\" although its connection had no reason to end");
     return;
   }
-  if (IsFlowMismatchFailure(s)) {
+  if (IsCreditStall(s) || IsCapOverrun(s)) {
     ++report_.stalled;
-    ctx_->Reach(situations::kWorkloadFlowMismatchFailedACall);
-    if (!FlowMismatch()) Fail(rec, "a flow-control stall or cap overrun with both ends alike");
+    ctx_->Reach(situations::kWorkloadFlowControlFailedACall);
+    if (!ExplainedByFlowControl(s)) {
+      Fail(rec, "a flow-control credit stall or cap overrun between ends configured alike");
+    }
     return;
   }
   if (IsReceiveStall(s)) {
@@ -173,7 +191,7 @@ void Ledger::CheckHandlers() {
                            rec.closed_send_early || shutdown_started_ ||
                            ConnectionBroken(rec.conn) ||
                            (IsReceiveStall(rec.handler_status) && StallPossible()) ||
-                           (IsFlowMismatchFailure(rec.handler_status) && FlowMismatch());
+                           ExplainedByFlowControl(rec.handler_status);
     if (rec.status.ok()) {
       // Causality: the client saw the end of the call only after the handler returned.
       if (!rec.handler_done || !rec.handler_status.ok()) {
