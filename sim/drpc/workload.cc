@@ -329,10 +329,14 @@ absl::string_view WorkloadModeName(WorkloadMode mode) {
 // Flow control as both ends must agree on it (impl/options.h): a window, a threshold that keeps
 // both directions live (each side's frames fit what the other withholds), a message limit above
 // every message of the run; sometimes only one end enables it (a mismatched deployment,
-// docs/protocol.md §17.5), and then a sender stalls for credit, briefly.
+// docs/protocol.md §17.5), and then a sender stalls for credit, briefly. Zero (what a shrunk tape
+// draws) is both ends alike.
 static void DrawFlowControl(SimContext& ctx, bool large, size_t message_max_bytes, Options& client,
                             Options& server) {
+  const uint64_t ends = ctx.Choose("swarm.flow.ends", 10);
+  if (ends >= 4 && ends < 8) return;  // neither
   Options::FlowControl flow;
+  flow.enabled = true;
   flow.message_max_bytes = std::max<uint64_t>(
       Pick<uint64_t>(ctx, "swarm.flow.message_max", {256 * 1024, limits::kFlowMessageDefaultMaxBytes}),
       message_max_bytes);
@@ -343,18 +347,14 @@ static void DrawFlowControl(SimContext& ctx, bool large, size_t message_max_byte
                      : Pick<uint64_t>(ctx, "swarm.flow.window", {1, 64, 4096, 64 * 1024, 2 << 20}));
   const uint64_t room = flow.stream_window_bytes - frame;  // the threshold's largest live value
   flow.grant_threshold_bytes = Pick<uint64_t>(ctx, "swarm.flow.threshold", {1, 1 + room / 4, room});
-  flow.enabled = true;
-  // 0 (what a shrunk tape draws) is the default: neither end.
-  const uint64_t ends = ctx.Choose("swarm.flow.ends", 10);
-  if (ends >= 4 && ends < 8) client.flow = server.flow = flow;  // both
-  if (ends == 8) client.flow = flow;                            // the client only
-  if (ends == 9) server.flow = flow;                            // the server only
-  // Mismatched ends stall for credit: briefly, so the run goes on.
-  const Duration stall = client.flow.enabled != server.flow.enabled
-                             ? Pick<Duration>(ctx, "swarm.flow.stall", {Duration::Millis(2),
-                                                                         Duration::Millis(40)})
-                             : tunables::kCreditStallTimeoutDefault;
-  client.credit_stall_timeout = server.credit_stall_timeout = stall;
+  if (ends < 4) client.flow = server.flow = flow;  // both
+  if (ends == 8) client.flow = flow;                // the client only
+  if (ends == 9) server.flow = flow;                // the server only
+  if (client.flow.enabled != server.flow.enabled) {
+    // Mismatched ends stall for credit: briefly, so the run goes on.
+    client.credit_stall_timeout = server.credit_stall_timeout =
+        Pick<Duration>(ctx, "swarm.flow.stall", {Duration::Millis(2), Duration::Millis(40)});
+  }
 }
 
 void DrawOptions(SimContext& ctx, WorkloadMode mode, size_t message_max_bytes, Options& client,
@@ -377,19 +377,19 @@ void DrawOptions(SimContext& ctx, WorkloadMode mode, size_t message_max_bytes, O
     o->recv_queue_max_bytes = Pick<size_t>(ctx, "swarm.queue_bytes", {1, 1000, 64 * 1024, 4 << 20});
     o->soft_cancel = ctx.Chance("swarm.soft_cancel", 500);
   }
-  if (mode == WorkloadMode::kMux) {
-    DrawFlowControl(ctx, large, message_max_bytes, client, server);
-    client.compression = Pick<Compression>(
-        ctx, "swarm.compression",
-        {Compression::kNone, Compression::kNone, Compression::kSnappy, Compression::kMinLzFastest});
-  }
+  if (mode == WorkloadMode::kMux) DrawFlowControl(ctx, large, message_max_bytes, client, server);
   if (mode != WorkloadMode::kUpstream) {
-    // Both ends read Error bodies alike: the fork's by default in mux mode, upstream's on demand
-    // (an upstream client of a mux server must name one of them; it defaults to upstream).
-    const ErrorFormat format = Pick<ErrorFormat>(
-        ctx, "swarm.error_format",
-        {ErrorFormat::kGrpcStatus, ErrorFormat::kGrpcStatus, ErrorFormat::kUpstream});
-    client.error_format = server.error_format = format;
+    // One draw for both (zero: the defaults): the client's compression (mux clients only), and the
+    // Error body format both ends read alike — the fork's, mux mode's default, or upstream's (an
+    // upstream client of a mux server names one; it defaults to upstream's).
+    const uint64_t extras = ctx.Choose("swarm.mux_extras", 12);
+    if (mode == WorkloadMode::kMux) {
+      client.compression = std::initializer_list<Compression>{
+          Compression::kNone, Compression::kNone, Compression::kSnappy,
+          Compression::kMinLzFastest}.begin()[extras % 4];
+    }
+    client.error_format = server.error_format =
+        extras / 4 == 2 ? ErrorFormat::kUpstream : ErrorFormat::kGrpcStatus;
   }
   server.concurrent_streams_max_count = Pick<size_t>(ctx, "swarm.max_streams", {1, 2, 5, 1024});
   server.pending_invokes_max_count = Pick<size_t>(ctx, "swarm.pending_invokes", {1, 4, 64});
