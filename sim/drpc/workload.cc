@@ -338,15 +338,18 @@ static void DrawFlowControl(SimContext& ctx, bool large, size_t message_max_byte
   Options::FlowControl flow;
   flow.enabled = true;
   flow.message_max_bytes = std::max<uint64_t>(
-      Pick<uint64_t>(ctx, "swarm.flow.message_max", {256 * 1024, limits::kFlowMessageDefaultMaxBytes}),
+      Pick<uint64_t>(ctx, "swarm.flow.message_max", {limits::kFlowMessageDefaultMaxBytes, 256 * 1024}),
       message_max_bytes);
   const uint64_t frame = std::min<uint64_t>(
       flow.message_max_bytes, std::max(client.split_bytes, server.split_bytes));
+  // Index 0 is the fork's defaults: a shrunk tape keeps the calm configuration.
   flow.stream_window_bytes =
-      frame + (large ? Pick<uint64_t>(ctx, "swarm.flow.window", {1, 64 * 1024, 2 << 20})
-                     : Pick<uint64_t>(ctx, "swarm.flow.window", {1, 64, 4096, 64 * 1024, 2 << 20}));
+      frame + (large ? Pick<uint64_t>(ctx, "swarm.flow.window", {2 << 20, 1, 64 * 1024})
+                     : Pick<uint64_t>(ctx, "swarm.flow.window", {2 << 20, 1, 64, 4096, 64 * 1024}));
   const uint64_t room = flow.stream_window_bytes - frame;  // the threshold's largest live value
-  flow.grant_threshold_bytes = Pick<uint64_t>(ctx, "swarm.flow.threshold", {1, 1 + room / 4, room});
+  flow.grant_threshold_bytes =
+      Pick<uint64_t>(ctx, "swarm.flow.threshold", {std::min(room, limits::kGrantThresholdDefaultBytes),
+                                                   1, 1 + room / 4, room});
   if (ends < 4) client.flow = server.flow = flow;  // both
   if (ends == 8) client.flow = flow;                // the client only
   if (ends == 9) server.flow = flow;                // the server only
