@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -23,6 +24,7 @@
 #include "absl/strings/str_split.h"
 #include "impl/conn.h"
 #include "impl/context.h"
+#include "impl/error_body.h"
 #include "impl/errors.h"
 #include "impl/runtime/runtime.h"
 #include "impl/runtime/tcp.h"
@@ -266,6 +268,11 @@ int Report(const absl::Status& st, const Request& req) {
   if (std::optional<uint64_t> code = RemoteErrorCode(st)) {
     std::fprintf(stderr, "error: code=%llu %s\n", static_cast<unsigned long long>(*code),
                  std::string(st.message()).c_str());
+    // The body decoded in the configured format but reads as the other one too: say so, since
+    // the two ends most likely disagree about --error_format.
+    if (std::optional<std::string> note = ErrorFormatNote(st)) {
+      std::fprintf(stderr, "note: %s; do both ends use the same --error_format?\n", note->c_str());
+    }
     return kRemoteError;
   }
   if (absl::IsDeadlineExceeded(st)) {

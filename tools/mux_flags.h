@@ -36,8 +36,9 @@ class MuxFlags {
   bool Apply(const CliFlag& flag);
   const absl::Status& error() const { return error_; }
 
-  // Applies the recorded flags over `options` (whose `mux` the caller set from --mux) and
-  // validates the result: kInvalidArgument naming the flag or Options field at fault.
+  // Applies the recorded flags over `options` (whose `mux` the caller set from --mux) and, if any
+  // mux flag was given, validates the result: kInvalidArgument naming the flag or Options field at
+  // fault.
   absl::Status ApplyTo(Options& options) const;
 
   static constexpr char kServerUsage[] =
