@@ -191,7 +191,10 @@ void Ledger::CheckHandlers() {
                            rec.closed_send_early || shutdown_started_ ||
                            ConnectionBroken(rec.conn) ||
                            (IsReceiveStall(rec.handler_status) && StallPossible()) ||
-                           ExplainedByFlowControl(rec.handler_status);
+                           ExplainedByFlowControl(rec.handler_status) ||
+                           // The client's end failed by flow control told the handler with an
+                           // Error, after which its Send sees EOF (§7.4).
+                           ExplainedByFlowControl(rec.status);
     if (rec.status.ok()) {
       // Causality: the client saw the end of the call only after the handler returned.
       if (!rec.handler_done || !rec.handler_status.ok()) {
