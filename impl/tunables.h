@@ -74,7 +74,7 @@ inline constexpr size_t kControlQueueMaxBytes = 256 * kKiB;
 // stream fails with kResourceExhausted naming the likely cause: a peer without flow control (a
 // mismatched configuration) or an application that stopped reading (Options::credit_stall_timeout).
 inline constexpr Duration kCreditStallTimeoutDefault = Duration::Seconds(30);
-inline constexpr Duration kCreditStallTimeoutMin = Duration::Millis(1);
+inline constexpr Duration kCreditStallTimeoutMin = Duration::Micros(50);
 inline constexpr Duration kCreditStallTimeoutMax = Duration::Seconds(3600);
 // Messages queued on one flow-controlled stream. Flow control bounds their bytes but not their
 // number (an empty message costs no credit); beyond this the stream fails with kResourceExhausted
