@@ -38,7 +38,6 @@ void MuxManager::OnWindowUpdate(const Frame& frame) {
     return;
   }
   ++grants_received_;
-  if (it->second.credit_stalled) env_->chaos().Reach(situations::kMuxGrantAfterACreditStall);
   writer_.AddCredit(frame.id.stream, *delta);
 }
 
@@ -46,7 +45,6 @@ void MuxManager::OnCreditStall(uint64_t stream) {
   auto it = streams_.find(stream);
   if (it == streams_.end() || it->second.stream->terminated()) return;
   env_->chaos().Reach(situations::kMuxCreditStallFailedTheStream);
-  it->second.credit_stalled = true;
   const absl::string_view cause =
       grants_received_ == 0
           ? "the peer has granted no credit on this connection: is flow control enabled on both "

@@ -13,6 +13,7 @@
 #include "impl/conn.h"
 #include "impl/error_body.h"
 #include "impl/errors.h"
+#include "impl/situations.h"
 #include "impl/sync.h"
 #include "impl/testing/echo_service.h"
 #include "proto/base/check.h"
@@ -326,6 +327,50 @@ TEST(MuxFlowTest, MismatchedEndsFailAStalledSenderNamingTheCause) {
       ctx.Check(after.ok() && *after == "after", after.status().ToString());
     }), absl::StrCat("flow control on the ", client_on ? "client" : "server"));
   }
+}
+
+// A grant that arrives after a credit stall failed its stream, while the application still holds
+// the stream, sends nothing more: the stream left the connection with its Error (the stalled
+// message with it), so the grant is one for an unknown stream, and the connection goes on.
+TEST(MuxFlowTest, AGrantAfterACreditStallSendsNothingMore) {
+  Options o = MuxOptions();
+  o.split_bytes = 1024;
+  o.flow = {.enabled = true, .stream_window_bytes = 4096, .grant_threshold_bytes = 1024};
+  o.credit_stall_timeout = Duration::Millis(5);
+  const sim::RunResult r = RunClient(o, [](ClientSide& c) {
+    CallContext ctx(c.sim.env());
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
+    c.sim.Check(s.ok(), s.status().ToString());
+    std::shared_ptr<RpcStream> stream = *s;
+    absl::Status third;
+    Signal stalled(c.sim.env());
+    Signal release(c.sim.env());
+    Signal closed(c.sim.env());
+    DRPC_CHECK_OK(c.sim.env().scheduler().Spawn("sender", [&, stream] {
+      c.sim.Check(stream->Send(std::string(3000, 'a')).ok(), "first");   // credit 4096 - 3000
+      c.sim.Check(stream->Send(std::string(3000, 'b')).ok(), "second");  // overdraws to -1904
+      third = stream->Send(std::string(3000, 'c'));                      // waits, then stalls
+      stalled.Set();
+      release.Wait("sender: holds its failed stream");
+      stream->Close().IgnoreError();
+      closed.Set();
+    }));
+    c.server.ReadFrame().IgnoreError();  // the Invoke
+    ReadMessageBytes(c.sim, c.server, 1, 6000);
+    absl::StatusOr<RawFrame> error = c.server.ReadFrame();
+    c.sim.Check(error.ok() && error->kind == Kind::kError && error->id.stream == 1, Describe(error));
+    stalled.Wait("the stall");
+    c.sim.Check(absl::IsResourceExhausted(third) &&
+                    absl::StrContains(third.message(), "flow-control credit stall"),
+                third.ToString());
+    c.sim.Check(c.server.Write({Grant(1, EncodeWindowUpdate(1 << 20))}).ok(), "late grant");
+    c.sim.Check(c.server.Silent(Duration::Millis(5)), "a failed stream sent after a late grant");
+    release.Set();
+    closed.Wait("the sender's close");
+    c.sim.Check(!c.conn.closed().IsSet(), "the connection ended");
+  });
+  ExpectOk(r);
+  EXPECT_TRUE(r.reached.contains(std::string(situations::kMuxWindowUpdateForAnUnknownStream.name())));
 }
 
 // Both ends alike, on or off: far more than a window each way, messages larger than the window

@@ -80,7 +80,6 @@ class MuxManager final : public Manager {
     uint64_t grant_pending = 0;       // consumed (or discarded), not yet granted
     uint64_t received_bytes = 0;      // Message bytes taken from the wire
     uint64_t granted_bytes = 0;       // bytes in WindowUpdates written
-    bool credit_stalled = false;      // a credit stall failed the stream
   };
   // A stream whose InvokeMetadata (or part of its Invoke) arrived before its whole Invoke.
   struct PendingInvoke {

@@ -80,8 +80,6 @@ inline constexpr Situation kMuxStreamEndedWithItsCreditOverdrawn{
     "mux.stream_ended_with_its_credit_overdrawn"};
 // A sender waited credit_stall_timeout for credit: its stream failed.
 inline constexpr Situation kMuxCreditStallFailedTheStream{"mux.credit_stall_failed_the_stream"};
-// A WindowUpdate arrived for a stream a credit stall had already failed.
-inline constexpr Situation kMuxGrantAfterACreditStall{"mux.grant_after_a_credit_stall"};
 // A WindowUpdate was dropped: malformed (docs/protocol.md §11.7), or flow control is off here.
 inline constexpr Situation kMuxWindowUpdateDropped{"mux.window_update_dropped"};
 // The receiver sent a WindowUpdate (consumed bytes reached the grant threshold).

@@ -67,8 +67,9 @@ DRPC_SIM_SCENARIO(swarm_mux, {
                    situations::kMuxGrantSent,
                    situations::kMuxPeerEndedAStreamWithWritesQueued,
                    situations::kMuxStreamEndedBeforeItsInvokeWasWritten,
-                   situations::kMuxWindowUpdateForAnUnknownStream,
-                   situations::kMuxInvokeWhileAnotherWindowIsExhausted},
+                   situations::kMuxWindowUpdateForAnUnknownStream},
+    // kMuxInvokeWhileAnotherWindowIsExhausted is race.mux.window_update_vs_stream_close's: the
+    // swarm draws the fork's 2 MiB window first, which its workloads rarely spend.
     .default_seeds = 150,
 });
 
