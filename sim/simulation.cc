@@ -290,6 +290,7 @@ RunResult RunSimulation(absl::FunctionRef<void(SimContext&)> scenario, DecisionS
     options.recorder->Failure(rt.scheduler->Now(), FailureClassName(r.failure), r.message);
   }
   r.reached = std::move(ctx.reached_);
+  r.counts = std::move(ctx.counts_);
   CollectStats(rt, trace, decisions, options, r);
   if (!r.ok()) Freeze(rt);
   return r;

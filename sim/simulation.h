@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <set>
 #include <string>
 
@@ -81,6 +82,7 @@ struct RunResult {
   Duration virtual_time;
   SimNetwork::Stats network;
   std::set<std::string> reached;  // situations the scenario reported with SimContext::Reach
+  std::map<std::string, uint64_t> counts;  // what the scenario counted with SimContext::Count
   std::string trace_tail;         // last trace lines (when the trace ring is enabled)
   bool ok() const { return failure == FailureClass::kNone; }
 };
@@ -112,6 +114,10 @@ class SimContext {
     return reached_.contains(std::string(situation.name()));
   }
 
+  // Adds `n` to the run's counter `name` (RunResult::counts): what a scenario did, for benchmarks
+  // and summaries (the RPC workloads count "rpcs").
+  void Count(absl::string_view name, uint64_t n) { counts_[std::string(name)] += n; }
+
   void Log(absl::string_view line);
   // Something the scenario did that a timeline should show (a caller cancels, a connection is
   // closed); also logged to the trace.
@@ -136,6 +142,7 @@ class SimContext {
   FailureClass failure_ = FailureClass::kNone;
   std::string message_;
   std::set<std::string> reached_;
+  std::map<std::string, uint64_t> counts_;
 };
 
 // `scenario` must stay callable until the run returns.

@@ -36,6 +36,7 @@ RpcRecord& Ledger::NewRpc(size_t conn) {
   rec.plan.id = id;
   rec.conn = conn;
   ++report_.rpcs;
+  ctx_->Count("rpcs", 1);
   return rec;
 }
 
