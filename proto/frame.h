@@ -142,6 +142,7 @@ class FrameParser {
   size_t end_ = 0;          // bytes of buffer_ in use (buffer_ may be larger during PrepareAppend)
   size_t start_ = 0;        // first unconsumed byte in buffer_
   uint64_t offset_ = 0;     // stream offset of buffer_[start_]
+  size_t needed_ = 0;       // bytes the next frame takes once its header is known, else 0
   absl::Status error_;
 };
 
