@@ -86,8 +86,9 @@ absl::Status SimScheduler::Spawn(std::string name, absl::AnyInvocable<void()> bo
   if (trace_->enabled()) trace_->Log(now_, absl::StrCat("spawn #", id, " ", name));
   if (recorder_ != nullptr) recorder_->Spawn(now_, id, name);
   auto fiber = std::make_unique<SimFiber>(id, std::move(name), stacks_, *stack, std::move(body));
+  SimFiber* f = fiber.get();
   fibers_.emplace(id, std::move(fiber));
-  runnable_.push_back(id);
+  MakeRunnable(f);
   ++stats_.fibers_spawned;
   trace_->Mix(0x5f);
   trace_->Mix(id);
@@ -100,7 +101,7 @@ void SimScheduler::Yield() {
   SimFiber* self = current_;
   DRPC_CHECK(self != nullptr) << "Yield outside a fiber";
   self->state_.Yield();
-  runnable_.push_back(self->id_);
+  MakeRunnable(self);
   self->context_.Suspend();
 }
 
@@ -122,7 +123,7 @@ void SimScheduler::Unpark(Fiber* fiber) {
   DRPC_CHECK(fiber != nullptr);
   auto* f = static_cast<SimFiber*>(fiber);
   if (f->state_.Unpark()) {
-    runnable_.push_back(f->id_);
+    MakeRunnable(f);
     if (recorder_ != nullptr) recorder_->Unpark(now_, f->id_);
   }
 }
@@ -134,6 +135,21 @@ void SimScheduler::Abort() {
     self->context_.Suspend();
     DRPC_CHECK(false) << "an aborted fiber was resumed";
   }
+}
+
+void SimScheduler::MakeRunnable(SimFiber* fiber) {
+  runnable_.push_back(fiber);
+  runnable_ids_.push_back(fiber->id_);
+}
+
+bool SimScheduler::InterleaveTimer(Instant time_limit) {
+  if (options_.timer_interleave_per_mille == 0 || timers_.empty()) return false;
+  const Instant deadline = timers_.next_deadline();
+  if (deadline > time_limit || deadline > now_ + options_.timer_interleave_window) return false;
+  if (!ChooseChance(*decisions_, "sched.timer", options_.timer_interleave_per_mille)) return false;
+  ++stats_.timers_interleaved;
+  FireNextTimer();
+  return true;
 }
 
 void SimScheduler::RunFiber(SimFiber* fiber) {
@@ -156,11 +172,13 @@ SimScheduler::Outcome SimScheduler::Run(Instant time_limit, uint64_t step_limit)
     if (aborted_) return Outcome::kAborted;
     if (!runnable_.empty()) {
       if (stats_.switches >= step_limit) return Outcome::kStepLimit;
-      const size_t index = runnable_.size() == 1 ? 0 : policy_->Pick(runnable_, *decisions_);
+      if (InterleaveTimer(time_limit)) continue;
+      const size_t index = runnable_.size() == 1 ? 0 : policy_->Pick(runnable_ids_, *decisions_);
       DRPC_CHECK_LT(index, runnable_.size());
-      const uint64_t id = runnable_[index];
+      SimFiber* fiber = runnable_[index];
       runnable_.erase(runnable_.begin() + static_cast<ptrdiff_t>(index));
-      RunFiber(fibers_.at(id).get());
+      runnable_ids_.erase(runnable_ids_.begin() + static_cast<ptrdiff_t>(index));
+      RunFiber(fiber);
       continue;
     }
     if (timers_.empty()) return Outcome::kIdle;

@@ -35,6 +35,7 @@
 #include "impl/time.h"
 #include "sim/chaos.h"
 #include "sim/network.h"
+#include "sim/policy.h"
 #include "sim/recorder.h"
 #include "sim/scheduler.h"
 #include "sim/tape.h"
@@ -53,7 +54,9 @@ struct RunOptions {
   SimScheduler::Options scheduler;
   NetworkOptions network;
   bool chaos = false;            // BUGGIFY sites in impl/ may fire
-  bool fifo_policy = false;      // run fibers in FIFO order instead of a random walk
+  // How fibers are scheduled and timers interleaved (sim/policy.h). The swarm (the default) picks
+  // a policy by the seed of a seeded run, and is a random walk for other decision sources.
+  PolicySpec policy;
   Duration time_limit = Duration::Seconds(600);
   uint64_t step_limit = 20'000'000;  // fiber switches
   Trace::Options trace{.echo = false, .ring_max_lines = 0};
@@ -79,6 +82,8 @@ struct RunResult {
   uint64_t fibers = 0;
   uint64_t switches = 0;
   uint64_t timers = 0;
+  uint64_t timers_interleaved = 0;  // of `timers`, fired ahead of runnable fibers
+  std::string policy;               // the run's policy (PolicySpec::ToString, swarm resolved)
   Duration virtual_time;
   SimNetwork::Stats network;
   std::set<std::string> reached;  // situations the scenario reported with SimContext::Reach
