@@ -110,6 +110,7 @@ ExploreResult ExploreSchedules(absl::FunctionRef<void(SimContext&)> scenario,
     ExploringDecisions decisions(options.seed, prefix, /*record=*/false);
     const RunResult r = RunSimulation(scenario, decisions, run);
     ++result.schedules;
+    if (options.on_schedule) options.on_schedule(r);
     result.decisions_max = std::max<uint64_t>(result.decisions_max, decisions.trail().size());
     if (!r.ok()) {
       ++result.failures;

@@ -51,6 +51,7 @@ struct ExploreOptions {
   RunOptions run;
   Duration timer_window = Duration::Millis(1);
   std::function<void(const ExploreProgress&)> progress;  // called now and then, if set
+  std::function<void(const RunResult&)> on_schedule;     // called after every run, if set
 };
 
 struct ExploredFailure {

@@ -99,7 +99,8 @@ absl::StatusOr<PolicySpec> PolicySpec::Parse(absl::string_view text) {
     } else if (kv.first == "k" && spec.kind == Kind::kPct) {
       if (!absl::SimpleAtoi(kv.second, &spec.pct_steps)) return bad("k must be a step count");
     } else if (kv.first == "ti") {
-      if (!absl::SimpleAtoi(kv.second, &n) || n > 1000) return bad("ti must be 0..1000 (per mille)");
+      // At most 999: the answer 0 must always mean "no" (fibers first).
+      if (!absl::SimpleAtoi(kv.second, &n) || n > 999) return bad("ti must be 0..999 (per mille)");
       spec.timer_interleave_per_mille = static_cast<uint32_t>(n);
     } else if (kv.first == "tw") {
       if (!ParseDuration(kv.second, &spec.timer_interleave_window)) {

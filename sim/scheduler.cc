@@ -144,6 +144,7 @@ void SimScheduler::MakeRunnable(SimFiber* fiber) {
 
 bool SimScheduler::InterleaveTimer(Instant time_limit) {
   if (options_.timer_interleave_per_mille == 0 || timers_.empty()) return false;
+  DRPC_DCHECK_LT(options_.timer_interleave_per_mille, 1000u);
   const Instant deadline = timers_.next_deadline();
   if (deadline > time_limit || deadline > now_ + options_.timer_interleave_window) return false;
   if (!ChooseChance(*decisions_, "sched.timer", options_.timer_interleave_per_mille)) return false;

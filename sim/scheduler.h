@@ -56,7 +56,8 @@ class SimScheduler final : public Clock, public Scheduler {
     // Chance (per mille), at each scheduling point with runnable fibers and a timer due within
     // `timer_interleave_window` of now, that the timer fires before any fiber runs (time jumps to
     // its deadline if it lies ahead: the runnable fibers were slow to get the CPU). 0: timers
-    // fire only when no fiber is runnable. Set from the run's PolicySpec.
+    // fire only when no fiber is runnable. At most 999, so the answer 0 always keeps the fibers
+    // first. Set from the run's PolicySpec.
     uint32_t timer_interleave_per_mille = 0;
     Duration timer_interleave_window = Duration::Zero();
   };
