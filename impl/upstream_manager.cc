@@ -123,7 +123,7 @@ void UpstreamManager::WriteTerminalAsync(std::shared_ptr<Stream> stream, Kind ki
         absl::Status s;
         {
           MutexLock lock(write_mu_);
-          if (!DiscardIfCorkedLocked(*stream)) {
+          if (discarded_stream_ != stream->id() && !DiscardIfCorkedLocked(*stream)) {
             s = AppendLocked(*stream, kind, data, control, FlushMode::kNow);
           }
         }
@@ -151,6 +151,7 @@ bool UpstreamManager::DiscardIfCorkedLocked(const Stream& stream) {
   // it at all (a Cancel or Close before its Invoke would be a packet for an unknown stream).
   write_buffer_.clear();
   corked_stream_ = 0;
+  discarded_stream_ = stream.id();
   return true;
 }
 
@@ -320,6 +321,12 @@ absl::Status UpstreamManager::FlushLocked() {
 absl::Status UpstreamManager::Send(Stream& stream, Kind kind, absl::string_view data,
                                    Follows follows) {
   MutexLock lock(write_mu_);
+  // Cancelled while this fiber was on its way to the lock (it may wait or yield there): its
+  // Invoke was dropped unsent, so a message of it would reach the peer for a stream it never saw.
+  if (discarded_stream_ == stream.id()) {
+    env_->chaos().Reach(situations::kUpstreamSendAfterItsCorkedInvokeWasDropped);
+    return CanceledError();
+  }
   // A packet the stream's CloseSend follows at once stays in the buffer for it (one write).
   return AppendLocked(stream, kind, data, /*control=*/false,
                       follows == Follows::kCloseSend ? FlushMode::kIfFull : FlushMode::kNow);
@@ -328,6 +335,10 @@ absl::Status UpstreamManager::Send(Stream& stream, Kind kind, absl::string_view 
 absl::Status UpstreamManager::SendTerminal(Stream& stream, Kind kind, absl::string_view data,
                                            const absl::Status&) {
   MutexLock lock(write_mu_);
+  if (discarded_stream_ == stream.id()) {
+    env_->chaos().Reach(situations::kUpstreamSendAfterItsCorkedInvokeWasDropped);
+    return absl::OkStatus();  // the peer never heard of the stream: nothing to end
+  }
   if (DiscardIfCorkedLocked(stream)) return absl::OkStatus();
   return AppendLocked(stream, kind, data, /*control=*/false, FlushMode::kNow);
 }
