@@ -172,6 +172,8 @@ class Stream final : public RpcStream {
   bool terminated() const { return term_.IsSet(); }
   bool finished() const { return fin_.IsSet(); }
   bool cancelled() const { return cancel_.IsSet(); }
+  // Cancel() was called (the call's context ended), as opposed to the connection ending.
+  bool cancelled_locally() const { return cancelled_locally_; }
   // The peer ended its sending side (CloseSend or Close arrived): no more messages can come.
   bool peer_send_closed() const { return recv_.IsSet() && IsEof(recv_.status()); }
   Signal& terminated_signal() { return term_; }

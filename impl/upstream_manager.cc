@@ -321,10 +321,16 @@ absl::Status UpstreamManager::FlushLocked() {
 absl::Status UpstreamManager::Send(Stream& stream, Kind kind, absl::string_view data,
                                    Follows follows) {
   MutexLock lock(write_mu_);
-  // Cancelled while this fiber was on its way to the lock (it may wait or yield there): its
-  // Invoke was dropped unsent, so a message of it would reach the peer for a stream it never saw.
+  // Cancelled while this fiber was on its way to the lock (it may wait or yield there): nothing
+  // more of the stream may reach the wire. If its Invoke was dropped unsent, the peer never saw
+  // the stream; otherwise the cancel's own packet (or the closed connection) ends it, and a
+  // message or CloseSend after a Cancel breaks the protocol.
   if (discarded_stream_ == stream.id()) {
     env_->chaos().Reach(situations::kUpstreamSendAfterItsCorkedInvokeWasDropped);
+    return CanceledError();
+  }
+  if (stream.cancelled_locally()) {
+    env_->chaos().Reach(situations::kUpstreamSendAfterItsStreamWasCancelled);
     return CanceledError();
   }
   // A packet the stream's CloseSend follows at once stays in the buffer for it (one write).

@@ -74,9 +74,12 @@ class Ledger {
 
   WorkloadReport& report() { return report_; }
 
+  // Whether the server's stream limit may refuse a call of this workload: a server stream
+  // outlives its client call by the time the client's last packet takes to arrive.
+  bool RefusalPossible() const;
+
  private:
   bool ConnectionBroken(size_t index) const;
-  bool RefusalPossible() const;
   // Whether a receive stall can legitimately fail a call (no flow control on the streams).
   bool StallPossible() const;
 

@@ -25,6 +25,9 @@ inline constexpr Situation kWorkloadReceiveStallBrokeABufferCycle{
     "workload.receive_stall_broke_a_buffer_cycle"};
 // A call was refused over the server's concurrent-stream limit.
 inline constexpr Situation kWorkloadRefused{"workload.refused"};
+// A call after healing was refused because the server still held the previous call's stream
+// (its next Invoke overtook the server's release of it), and was tried again.
+inline constexpr Situation kWorkloadProbeRetriedARefusal{"workload.probe_retried_a_refusal"};
 // A network fault (other than a stall) struck a connection.
 inline constexpr Situation kWorkloadFaultStruckAConnection{"workload.fault_struck_a_connection"};
 // A connection ended because it broke (a fault struck it or its peer went away).
