@@ -69,6 +69,11 @@ struct PolicySpec {
 
   static PolicySpec Swarm() { return PolicySpec{}; }
   static PolicySpec Random() { return PolicySpec{.kind = Kind::kRandom}; }
+  // A random walk whose timers fire only when no fiber is runnable (answer 0 of every timer
+  // decision): the order scripted tests are written for.
+  static PolicySpec RandomFibersFirst() {
+    return PolicySpec{.kind = Kind::kRandom, .timer_interleave_per_mille = 0};
+  }
   static PolicySpec Fifo() { return PolicySpec{.kind = Kind::kFifo, .timer_interleave_per_mille = 0}; }
   static PolicySpec Pct(int depth) { return PolicySpec{.kind = Kind::kPct, .pct_depth = depth}; }
 
