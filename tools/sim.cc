@@ -374,6 +374,7 @@ int RunExhaustive(const ScenarioSpec& spec, const RunOptions& options) {
                 static_cast<unsigned long long>(r.decisions_max), r.seconds,
                 r.complete ? "complete (every schedule within the bound ran)"
                            : absl::StrCat("incomplete (stopped by ", r.stopped_by, ")").c_str());
+    std::fflush(stdout);  // a long exploration shows each seed as it ends
     if (r.first_failure.has_value()) {
       const ExploredFailure& f = *r.first_failure;
       const std::string path = absl::StrCat(TapeDir(), "/", spec.name, "-", seed, "-schedule",
