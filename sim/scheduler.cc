@@ -20,6 +20,7 @@ class SimScheduler::SimFiber final : public Fiber {
   std::string name_;
   FiberContext context_;
   FiberState state_;
+  bool killed_ = false;
 };
 
 SimScheduler::SimScheduler(DecisionSource& decisions, Trace& trace, Options options,
@@ -38,6 +39,7 @@ SimScheduler::~SimScheduler() {
   DRPC_CHECK(current_ == nullptr) << "scheduler destroyed from inside a fiber";
   timers_.Clear();
   fibers_.clear();
+  killed_.clear();
 }
 
 void SimScheduler::Freeze() {
@@ -122,6 +124,7 @@ void SimScheduler::Park(absl::string_view reason) {
 void SimScheduler::Unpark(Fiber* fiber) {
   DRPC_CHECK(fiber != nullptr);
   auto* f = static_cast<SimFiber*>(fiber);
+  if (f->killed_) return;
   if (f->state_.Unpark()) {
     MakeRunnable(f);
     if (recorder_ != nullptr) recorder_->Unpark(now_, f->id_);
@@ -153,6 +156,30 @@ bool SimScheduler::InterleaveTimer(Instant time_limit) {
   return true;
 }
 
+void SimScheduler::Kill(Fiber* fiber) {
+  DRPC_CHECK(fiber != nullptr);
+  auto* f = static_cast<SimFiber*>(fiber);
+  DRPC_CHECK(!f->killed_) << "fiber #" << f->id_ << " killed twice";
+  auto it = fibers_.find(f->id_);
+  DRPC_CHECK(it != fibers_.end()) << "killing a fiber that is not alive";
+  f->killed_ = true;
+  if (auto r = std::find(runnable_.begin(), runnable_.end(), f); r != runnable_.end()) {
+    runnable_ids_.erase(runnable_ids_.begin() + (r - runnable_.begin()));
+    runnable_.erase(r);
+  }
+  killed_.push_back(std::move(it->second));
+  fibers_.erase(it);
+  ++stats_.fibers_killed;
+  trace_->Mix(0x6b);
+  trace_->Mix(f->id_);
+  if (trace_->enabled()) trace_->Log(now_, absl::StrCat("killed #", f->id_, " ", f->name_));
+  if (recorder_ != nullptr) recorder_->Exit(now_, f->id_);
+  if (f == current_) {
+    f->context_.Suspend();
+    DRPC_CHECK(false) << "a killed fiber was resumed";
+  }
+}
+
 void SimScheduler::RunFiber(SimFiber* fiber) {
   fiber->state_.Resume();
   current_ = fiber;
@@ -160,6 +187,7 @@ void SimScheduler::RunFiber(SimFiber* fiber) {
   trace_->Mix(fiber->id_);
   fiber->context_.Resume();
   current_ = nullptr;
+  if (fiber->killed_) return;  // killed while it ran: owned by killed_ now
   if (fiber->context_.finished()) {
     if (trace_->enabled()) trace_->Log(now_, absl::StrCat("exit #", fiber->id_, " ", fiber->name_));
     if (recorder_ != nullptr) recorder_->Exit(now_, fiber->id_);
