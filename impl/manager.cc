@@ -51,12 +51,12 @@ absl::Status Manager::Start() {
 
 void Manager::ReadLoop() {
   // Upstream: a frame over the packet limit is Go's connection-fatal "data overflow". Mux: the
-  // packet limit is per stream and enforced by assembly (a stream-scoped error), so frames are
-  // only bounded by what a default Go peer may send in one frame.
-  const size_t frame_max = options_.mux ? std::max(options_.packet_max_bytes,
-                                                   limits::kPacketDefaultMaxBytes)
-                                        : options_.packet_max_bytes;
-  FrameParser parser(FrameParser::Options{.frame_data_max_bytes = frame_max});
+  // message limit is per stream, whatever the framing: a frame over it is reported with its data
+  // skipped (never buffered), and only its stream fails (docs/protocol.md §15.4).
+  FrameParser parser(FrameParser::Options{
+      .frame_data_max_bytes = options_.mux ? options_.MuxMessageMaxBytes()
+                                           : options_.packet_max_bytes,
+      .skip_oversize_data = options_.mux});
   ReadSizer sizer(tunables::kReadMinBytes, tunables::kReadMaxBytes);
   while (!terminated()) {
     const size_t want = sizer.next();
@@ -162,14 +162,22 @@ std::string Manager::EncodeInvokeMetadata(const Metadata& metadata) const {
 }
 
 std::shared_ptr<Stream> Manager::MakeStream(uint64_t id, Stream::Role role,
-                                            uint64_t flow_window_bytes) {
+                                            Compression compression) {
+  const bool flow = options_.mux && options_.flow.enabled;
   return std::make_shared<Stream>(
       *env_, static_cast<StreamSink&>(*this), id, role,
-      Stream::Limits{.recv_queue_max_count = options_.recv_queue_max_count,
-                     .recv_queue_max_bytes = options_.recv_queue_max_bytes,
-                     .flow_window_bytes = flow_window_bytes,
-                     .recv_stall_timeout = options_.recv_stall_timeout,
-                     .observer = options_.observer},
+      Stream::Limits{
+          .recv_queue_max_count = options_.recv_queue_max_count,
+          .recv_queue_max_bytes = options_.recv_queue_max_bytes,
+          // The fork's cap: a window's worth plus the one message a sender may overdraw.
+          .flow_queue_cap_bytes =
+              flow ? options_.flow.stream_window_bytes + options_.flow.message_max_bytes : 0,
+          .recv_stall_timeout = options_.recv_stall_timeout,
+          .observer = options_.observer,
+          .error_format = options_.ErrorFormatOrDefault(),
+          .compression = compression,
+          .message_max_bytes = options_.mux ? options_.MuxMessageMaxBytes()
+                                            : options_.packet_max_bytes},
       &buffer_pool_);
 }
 

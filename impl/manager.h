@@ -169,9 +169,10 @@ class Manager : protected StreamSink {
   virtual void TerminateStreams(const absl::Status& reason) = 0;
 
   // --- Shared by the modes ----------------------------------------------------------------------
-  // A stream of this connection with the connection's receive limits; `flow_window_bytes` > 0
-  // makes it flow-controlled with that receive window.
-  std::shared_ptr<Stream> MakeStream(uint64_t id, Stream::Role role, uint64_t flow_window_bytes);
+  // A stream of this connection with the connection's receive limits and Error body format;
+  // flow-controlled when the connection is (mux with Options::flow), and compressed as given.
+  std::shared_ptr<Stream> MakeStream(uint64_t id, Stream::Role role,
+                                     Compression compression = Compression::kNone);
   // Client: OnContextDone(stream) once ctx is done — at once, or late when chaos fires at
   // `late_site` (a string literal) — unless the stream finished first (UnwatchContext).
   void WatchContext(CallContext& ctx, const std::shared_ptr<Stream>& stream,

@@ -305,6 +305,10 @@ void Caller::MakeCleanCall(size_t conn_index, RpcType type, Duration bound) {
   for (;;) {
     RpcRecord& rec = RunFixedCall(conn_index, type, deadline - env.clock().Now());
     if (rec.status.ok()) break;
+    if (ledger_->ExplainedByFlowControl(rec.status)) {
+      ctx_->Reach(situations::kWorkloadFlowControlFailedACall);
+      return;
+    }
     // The previous call's stream may still count against the server's limit when this call's
     // Invoke arrives (its client moved on as soon as it had the reply): a refusal then is no
     // failure, as long as a later try gets through within the bound.
