@@ -223,6 +223,9 @@ class Stream final : public RpcStream {
   absl::Status Unwrap(std::string& wire, std::string* out);
   // Whether a message of `size` bytes must wait for queue space (streams without flow control).
   bool QueueFull(size_t size) const;
+  // Checked on every enqueue: the receive queue is within its bounds (one message of any size
+  // may always sit alone in it).
+  void CheckQueueBounds() const;
   // The reader waits while the queue is full, at most recv_stall_timeout; then the stream fails.
   void WaitForQueueSpace(size_t size);
   // Hands a buffer the stream no longer needs to the pool.

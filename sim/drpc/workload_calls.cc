@@ -57,12 +57,20 @@ class Handlers {
       case Ending::kError:
         if (sabotage_ == Sabotage::kIgnorePlannedError) return absl::OkStatus();
         return PlannedError(rec);
+      case Ending::kNeverReads:  // only client and bidi streams draw it; they never get here
       case Ending::kWaitForCancel:
         ctx_->Reach(situations::kWorkloadHandlerWaitedForCancel);
         call.done_signal().Wait("handler waits for its context");
         return call.err();
     }
     return absl::InternalError("unknown ending");
+  }
+
+  // Ending::kNeverReads: no Recv at all; the call ends by its context.
+  absl::Status NeverRead(CallContext& call, RpcRecord& rec) {
+    call.done_signal().Wait("handler never reads its requests");
+    ctx_->Reach(situations::kWorkloadHandlerNeverRead);
+    return Finish(rec, call.err());
   }
 
   absl::Status PlannedError(const RpcRecord& rec) {
@@ -125,6 +133,7 @@ Router LoadRouter(SimContext& ctx, Ledger& ledger, WorkloadConfig::Sabotage sabo
   DRPC_CHECK_OK(router.ClientStream(std::string(RpcMethod(RpcType::kClientStream)),
       [h](CallContext& call, RpcStream& s) -> absl::StatusOr<std::string> {
         RpcRecord& rec = *h->Start(call, RpcType::kClientStream);
+        if (rec.plan.ending == Ending::kNeverReads) return h->NeverRead(call, rec);
         for (uint32_t i = 0;; ++i) {
           absl::StatusOr<std::string> m = s.Recv();
           if (IsEof(m.status())) break;
@@ -158,6 +167,7 @@ Router LoadRouter(SimContext& ctx, Ledger& ledger, WorkloadConfig::Sabotage sabo
   DRPC_CHECK_OK(router.Bidi(std::string(RpcMethod(RpcType::kBidi)),
       [h](CallContext& call, RpcStream& s) -> absl::Status {
         RpcRecord& rec = *h->Start(call, RpcType::kBidi);
+        if (rec.plan.ending == Ending::kNeverReads) return h->NeverRead(call, rec);
         for (uint32_t i = 0;; ++i) {
           if (rec.plan.ending == Ending::kError && i == rec.plan.error_after) {
             return h->Finish(rec, h->PlannedError(rec));
@@ -200,7 +210,11 @@ RpcPlan Caller::DrawPlan(RpcRecord& rec) {
                     : 1;
   p.request_size_max = static_cast<uint32_t>(c.message_sizes[ctx_->Choose("load.request_size", c.message_sizes.size())]);
   p.response_size_max = static_cast<uint32_t>(c.message_sizes[ctx_->Choose("load.response_size", c.message_sizes.size())]);
-  if (ctx_->Chance("load.wait_for_cancel", c.wait_for_cancel_per_mille)) {
+  // Drawn only when enabled, so workloads without it keep their tapes.
+  if (many_requests && c.never_reads_per_mille > 0 &&
+      ctx_->Chance("load.never_reads", c.never_reads_per_mille)) {
+    p.ending = Ending::kNeverReads;
+  } else if (ctx_->Chance("load.wait_for_cancel", c.wait_for_cancel_per_mille)) {
     p.ending = Ending::kWaitForCancel;
   } else if (ctx_->Chance("load.handler_error", c.handler_error_per_mille)) {
     p.ending = Ending::kError;
@@ -228,7 +242,9 @@ void Caller::MakeCall(size_t conn_index) {
 
   bool cancel = ctx_->Chance("load.cancel", config_->cancel_per_mille);
   bool deadline = ctx_->Chance("load.deadline", config_->deadline_per_mille);
-  if (rec.plan.ending == Ending::kWaitForCancel && !cancel && !deadline) {
+  const bool ends_by_context =
+      rec.plan.ending == Ending::kWaitForCancel || rec.plan.ending == Ending::kNeverReads;
+  if (ends_by_context && !cancel && !deadline) {
     (ctx_->Chance("load.wait_ends_by_cancel", 500) ? cancel : deadline) = true;
   }
   TimerId cancel_timer = 0;

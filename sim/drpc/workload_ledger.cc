@@ -65,8 +65,10 @@ bool Ledger::ConnectionBroken(size_t index) const {
 namespace {
 
 // The error impl/stream.cc gives a stream whose receive queue stayed full for recv_stall_timeout.
+constexpr absl::string_view kReceiveStallText = "receive queue full for";
+
 bool IsReceiveStall(const absl::Status& s) {
-  return absl::IsResourceExhausted(s) && absl::StrContains(s.message(), "receive queue full for");
+  return absl::IsResourceExhausted(s) && absl::StrContains(s.message(), kReceiveStallText);
 }
 
 // What flow control may do to a call, here or (as a remote error) at the other end: a sender
@@ -177,6 +179,13 @@ void Ledger::CheckOutcome(RpcRecord& rec) {
       return;
     }
     if (p.ending == Ending::kError && *code == p.error_code && s.message() == p.ErrorText()) return;
+    // A handler that never reads fills its receive queue; without flow control the stall
+    // timeout then fails its stream, and the client hears why.
+    if (p.ending == Ending::kNeverReads && absl::StrContains(s.message(), kReceiveStallText) &&
+        StallPossible()) {
+      ++report_.stalled;
+      return;
+    }
     if (shutdown_started_ || own_cancel || broken) return;  // the server gave up on the call
     return Fail(rec, absl::StrCat("remote error (code ", *code, ") that its handler did not return"));
   }
@@ -207,8 +216,10 @@ void Ledger::CheckHandlers() {
       continue;
     }
     if (rec.handler_done && !rec.handler_status.ok() && !disturbed) {
-      const bool planned = rec.plan.ending == Ending::kError &&
-                           rec.handler_status.message() == rec.plan.ErrorText();
+      // A handler that never reads ends only by its context: whatever ended the call.
+      const bool planned = (rec.plan.ending == Ending::kError &&
+                            rec.handler_status.message() == rec.plan.ErrorText()) ||
+                           rec.plan.ending == Ending::kNeverReads;
       if (!planned) Fail(rec, "its handler failed although nothing disturbed the call");
     }
   }

@@ -19,6 +19,8 @@ inline constexpr Situation kWorkloadProbeAfterHealSucceeded{"workload.probe_afte
 // A handler waited for its call to be cancelled.
 inline constexpr Situation kWorkloadHandlerWaitedForCancel{"workload.handler_waited_for_cancel"};
 // A caller abandoned a stream mid-call (closed it early).
+// A handler that never read its requests ended by its context (Ending::kNeverReads).
+inline constexpr Situation kWorkloadHandlerNeverRead{"workload.handler_never_read"};
 inline constexpr Situation kWorkloadAbandonedAStream{"workload.abandoned_a_stream"};
 // A receive stall broke a buffer cycle across the connection (no flow control).
 inline constexpr Situation kWorkloadReceiveStallBrokeABufferCycle{
