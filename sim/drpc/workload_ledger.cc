@@ -97,6 +97,21 @@ bool Ledger::StallPossible() const {
   return !(client_.mux && (client_.flow.enabled || server_.flow.enabled));
 }
 
+bool Ledger::NeverReadStallPossible(const RpcRecord& rec) const {
+  // A handler that never reads needs no cycle: its own queue fills, and the server's reader
+  // waits for it unless the server's streams are flow-controlled (then the client's sender is
+  // held to a window, or overruns the cap when it ignores flow control: ExplainedByFlowControl).
+  return rec.plan.ending == Ending::kNeverReads && !(server_.mux && server_.flow.enabled);
+}
+
+bool Ledger::ServerStallPossible() const {
+  // A handler blocked in Send behind a slow link stops reading its stream; with a stall timeout
+  // shorter than such a wait, the server's reader fails the stream (no cycle needed). Only ends
+  // whose streams are not flow-controlled make their reader wait.
+  return !(server_.mux && server_.flow.enabled) &&
+         server_.recv_stall_timeout < kStallTimeoutRacesGrants;
+}
+
 bool Ledger::FlowMismatch() const {
   return client_.mux && client_.flow.enabled != server_.flow.enabled;
 }
@@ -167,7 +182,9 @@ void Ledger::CheckOutcome(RpcRecord& rec) {
   if (IsReceiveStall(s)) {
     ++report_.stalled;
     ctx_->Reach(situations::kWorkloadReceiveStallBrokeABufferCycle);
-    if (!StallPossible()) Fail(rec, "a receive stall on a flow-controlled stream");
+    if (!StallPossible() && !NeverReadStallPossible(rec) && !ServerStallPossible()) {
+      Fail(rec, "a receive stall on a flow-controlled stream");
+    }
     return;
   }
   if (std::optional<uint64_t> code = RemoteErrorCode(s); code.has_value()) {
@@ -181,8 +198,8 @@ void Ledger::CheckOutcome(RpcRecord& rec) {
     if (p.ending == Ending::kError && *code == p.error_code && s.message() == p.ErrorText()) return;
     // A handler that never reads fills its receive queue; without flow control the stall
     // timeout then fails its stream, and the client hears why.
-    if (p.ending == Ending::kNeverReads && absl::StrContains(s.message(), kReceiveStallText) &&
-        StallPossible()) {
+    if (absl::StrContains(s.message(), kReceiveStallText) &&
+        (NeverReadStallPossible(rec) || ServerStallPossible())) {
       ++report_.stalled;
       return;
     }
@@ -200,7 +217,13 @@ void Ledger::CheckHandlers() {
     const bool disturbed = rec.cancel_requested || rec.deadline_set || rec.abandoned ||
                            rec.closed_send_early || shutdown_started_ ||
                            ConnectionBroken(rec.conn) ||
-                           (IsReceiveStall(rec.handler_status) && StallPossible()) ||
+                           (IsReceiveStall(rec.handler_status) &&
+                            (StallPossible() || ServerStallPossible())) ||
+                           // The stall failed the call's stream: its handler's next Send or
+                           // Recv sees the end of the stream.
+                           (IsReceiveStall(rec.status) &&
+                            (StallPossible() || NeverReadStallPossible(rec) ||
+                             ServerStallPossible())) ||
                            ExplainedByFlowControl(rec.handler_status) ||
                            // The client's end failed by flow control told the handler with an
                            // Error, after which its Send sees EOF (§7.4).

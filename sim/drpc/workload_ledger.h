@@ -87,6 +87,11 @@ class Ledger {
   bool ConnectionBroken(size_t index) const;
   // Whether a receive stall can legitimately fail a call (no flow control on the streams).
   bool StallPossible() const;
+  // Whether the server's stall timeout may fail this call because its handler never reads.
+  bool NeverReadStallPossible(const RpcRecord& rec) const;
+  // Whether the server's stall timeout is short enough to fail a stream whose handler is merely
+  // blocked in Send (a slow link), with no cycle.
+  bool ServerStallPossible() const;
   // Only one end runs flow control (docs/protocol.md §17.5): a sender may stall for credit, a
   // flow-controlled receiver may see its queue overrun.
   bool FlowMismatch() const;
