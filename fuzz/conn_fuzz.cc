@@ -150,7 +150,7 @@ void CheckBudget(const Manager::Usage& u, const Options& o, size_t calls_max,
 
 void RunOnSimulator(absl::FunctionRef<void(sim::SimContext&)> body, absl::string_view harness) {
   sim::RunOptions options;
-  options.fifo_policy = true;
+  options.policy = sim::PolicySpec::Fifo();
   options.exit_on_crash = false;  // a failed DRPC_CHECK aborts, which libFuzzer records
   options.time_limit = Duration::Seconds(3600);
   options.step_limit = 5'000'000;

@@ -131,6 +131,8 @@ Options Mux() {
 sim::RunOptions RunOptionsWith(sim::SimScheduler::Options scheduler) {
   sim::RunOptions o;
   o.scheduler = scheduler;
+  // Scripted: "after the budget freed" assumes timers fire only when no fiber is runnable.
+  o.policy = sim::PolicySpec::RandomFibersFirst();
   o.trace = {.echo = false, .ring_max_lines = 100};
   return o;
 }

@@ -103,7 +103,7 @@ TEST(ServerTest, ServeRetriesTemporaryAcceptErrorsWithoutSpinning) {
     rig.server.Shutdown(s.now() + Duration::Seconds(1));
     s.Check(rig.served.Wait("serve", s.now() + Duration::Millis(1)) && rig.served.status().ok(),
             rig.served.status().ToString());
-  }, 1, sim::RunOptions{}));
+  }, 1, testing::ScriptedRunOptions()));
 }
 
 TEST(ServerTest, ShutdownEndsServeAtOnceEvenWhileItBacksOff) {
@@ -115,7 +115,7 @@ TEST(ServerTest, ShutdownEndsServeAtOnceEvenWhileItBacksOff) {
     rig.served.Wait("serve");
     s.Check(rig.served.status().ok(), rig.served.status().ToString());
     s.Check(s.now() - start < Duration::Millis(1), "Serve waited out its backoff");
-  }, 1, sim::RunOptions{}));
+  }, 1, testing::ScriptedRunOptions()));
 }
 
 TEST(ServerTest, ServeReturnsAPermanentListenerError) {
@@ -125,7 +125,7 @@ TEST(ServerTest, ServeReturnsAPermanentListenerError) {
     s.Check(absl::IsInternal(rig.served.status()) && rig.listener->attempts == 1,
             rig.served.status().ToString());
     rig.server.Shutdown(s.now());
-  }, 1, sim::RunOptions{}));
+  }, 1, testing::ScriptedRunOptions()));
 }
 
 // docs/protocol.md §13 item 18 (Go's drpcserver has no connection limit): beyond connections_max_count a new
@@ -151,7 +151,7 @@ TEST(ServerTest, ConnectionsBeyondTheConnectionLimitAreClosedAtOnce) {
     for (Conn* conn : {b.get(), c.get(), d.get()}) conn->Close();
     rig.server.Shutdown(s.now() + Duration::Seconds(1));
     rig.served.Wait("serve");
-  }, 1, sim::RunOptions{}));
+  }, 1, testing::ScriptedRunOptions()));
 }
 
 // The error observer sees a handler's error (code kept, rpc named) and the protocol error that

@@ -54,6 +54,14 @@ inline constexpr Situation kUpstreamNextStreamWaitedForACancelToBeWritten{
 // A stream cancelled while its Invoke was still corked sent nothing.
 inline constexpr Situation kUpstreamCancelOfACorkedStreamSentNothing{
     "upstream.cancel_of_a_corked_stream_sent_nothing"};
+// A send or close of a stream reached the write lock after a cancel had dropped the stream's
+// corked Invoke (the cancel landed while the sender was on its way to the lock): nothing sent.
+inline constexpr Situation kUpstreamSendAfterItsCorkedInvokeWasDropped{
+    "upstream.send_after_its_corked_invoke_was_dropped"};
+// A send or CloseSend of a stream reached the write lock after the stream was cancelled (and its
+// Cancel written or the connection closed): nothing sent.
+inline constexpr Situation kUpstreamSendAfterItsStreamWasCancelled{
+    "upstream.send_after_its_stream_was_cancelled"};
 // A soft cancel found a write in progress and closed the connection instead.
 inline constexpr Situation kUpstreamSoftCancelFoundAWriteInProgress{
     "upstream.soft_cancel_found_a_write_in_progress"};

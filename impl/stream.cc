@@ -283,6 +283,19 @@ void Stream::WaitForQueueSpace(size_t size) {
   }
 }
 
+void Stream::CheckQueueBounds() const {
+  // Our own invariant, not the peer's behaviour: the reader waits for space (or fails the
+  // stream) before it queues, so a queue over its bounds is a bug here. Cheap enough to check in
+  // every build, so the simulator's optimised sweeps check it too.
+  const bool flow = flow_controlled();
+  const size_t count_max = flow ? tunables::kRecvQueueFlowMaxCount : limits_.recv_queue_max_count;
+  const size_t bytes_max = flow ? limits_.flow_queue_cap_bytes : limits_.recv_queue_max_bytes;
+  DRPC_CHECK_LE(queue_.size(), count_max) << "stream " << id_ << ": receive queue over its count";
+  if (queue_.size() > 1) {
+    DRPC_CHECK_LE(queued_bytes_, bytes_max) << "stream " << id_ << ": receive queue over its bytes";
+  }
+}
+
 absl::Status Stream::CheckFlowCap(size_t size) const {
   // An empty queue takes any one message (the fork's rule): the cap is about the peer sending on
   // after its window, not about one large message.
@@ -324,6 +337,7 @@ absl::Status Stream::Enqueue(std::string data) {
   queued_bytes_ += data.size();
   queued_credit_ += credit;
   queue_.push_back({std::move(data), credit});
+  CheckQueueBounds();
   readers_.WakeOne();
   return absl::OkStatus();
 }

@@ -190,6 +190,8 @@ class Stream final : public RpcStream {
   bool terminated() const { return term_.IsSet(); }
   bool finished() const { return fin_.IsSet(); }
   bool cancelled() const { return cancel_.IsSet(); }
+  // Cancel() was called (the call's context ended), as opposed to the connection ending.
+  bool cancelled_locally() const { return cancelled_locally_; }
   // The peer ended its sending side (CloseSend or Close arrived): no more messages can come.
   bool peer_send_closed() const { return recv_.IsSet() && IsEof(recv_.status()); }
   Signal& terminated_signal() { return term_; }
@@ -221,6 +223,9 @@ class Stream final : public RpcStream {
   absl::Status Unwrap(std::string& wire, std::string* out);
   // Whether a message of `size` bytes must wait for queue space (streams without flow control).
   bool QueueFull(size_t size) const;
+  // Checked on every enqueue: the receive queue is within its bounds (one message of any size
+  // may always sit alone in it).
+  void CheckQueueBounds() const;
   // The reader waits while the queue is full, at most recv_stall_timeout; then the stream fails.
   void WaitForQueueSpace(size_t size);
   // Hands a buffer the stream no longer needs to the pool.

@@ -65,9 +65,13 @@ void WaitList::WakeOne() {
 }
 
 void WaitList::WakeAll() {
-  std::deque<Fiber*> woken;
-  woken.swap(waiters_);
-  for (Fiber* f : woken) env_->scheduler().Unpark(f);
+  // Unpark only marks a fiber runnable (none runs before this returns), so the list cannot
+  // change under the loop; exactly the fibers waiting now are woken.
+  for (size_t n = waiters_.size(); n > 0; --n) {
+    Fiber* f = waiters_.front();
+    waiters_.pop_front();
+    env_->scheduler().Unpark(f);
+  }
 }
 
 void SleepFor(Env& env, Duration duration, absl::string_view reason) {

@@ -108,7 +108,7 @@ TEST(SyncTest, MutexExcludesAcrossBlockingCriticalSections) {
 
 TEST(SyncTest, MutexHandsOwnershipToWaitersInArrivalOrder) {
   RunOptions options;
-  options.fifo_policy = true;
+  options.policy = sim::PolicySpec::Fifo();
   RunResult r = sim::RunSeed(
       [](SimContext& ctx) {
         Env& env = ctx.env();

@@ -123,7 +123,7 @@ void UpstreamManager::WriteTerminalAsync(std::shared_ptr<Stream> stream, Kind ki
         absl::Status s;
         {
           MutexLock lock(write_mu_);
-          if (!DiscardIfCorkedLocked(*stream)) {
+          if (discarded_stream_ != stream->id() && !DiscardIfCorkedLocked(*stream)) {
             s = AppendLocked(*stream, kind, data, control, FlushMode::kNow);
           }
         }
@@ -151,6 +151,7 @@ bool UpstreamManager::DiscardIfCorkedLocked(const Stream& stream) {
   // it at all (a Cancel or Close before its Invoke would be a packet for an unknown stream).
   write_buffer_.clear();
   corked_stream_ = 0;
+  discarded_stream_ = stream.id();
   return true;
 }
 
@@ -320,6 +321,18 @@ absl::Status UpstreamManager::FlushLocked() {
 absl::Status UpstreamManager::Send(Stream& stream, Kind kind, absl::string_view data,
                                    Follows follows) {
   MutexLock lock(write_mu_);
+  // Cancelled while this fiber was on its way to the lock (it may wait or yield there): nothing
+  // more of the stream may reach the wire. If its Invoke was dropped unsent, the peer never saw
+  // the stream; otherwise the cancel's own packet (or the closed connection) ends it, and a
+  // message or CloseSend after a Cancel breaks the protocol.
+  if (discarded_stream_ == stream.id()) {
+    env_->chaos().Reach(situations::kUpstreamSendAfterItsCorkedInvokeWasDropped);
+    return CanceledError();
+  }
+  if (stream.cancelled_locally()) {
+    env_->chaos().Reach(situations::kUpstreamSendAfterItsStreamWasCancelled);
+    return CanceledError();
+  }
   // A packet the stream's CloseSend follows at once stays in the buffer for it (one write).
   return AppendLocked(stream, kind, data, /*control=*/false,
                       follows == Follows::kCloseSend ? FlushMode::kIfFull : FlushMode::kNow);
@@ -328,6 +341,10 @@ absl::Status UpstreamManager::Send(Stream& stream, Kind kind, absl::string_view 
 absl::Status UpstreamManager::SendTerminal(Stream& stream, Kind kind, absl::string_view data,
                                            const absl::Status&) {
   MutexLock lock(write_mu_);
+  if (discarded_stream_ == stream.id()) {
+    env_->chaos().Reach(situations::kUpstreamSendAfterItsCorkedInvokeWasDropped);
+    return absl::OkStatus();  // the peer never heard of the stream: nothing to end
+  }
   if (DiscardIfCorkedLocked(stream)) return absl::OkStatus();
   return AppendLocked(stream, kind, data, /*control=*/false, FlushMode::kNow);
 }

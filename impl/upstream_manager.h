@@ -111,6 +111,10 @@ class UpstreamManager final : public Manager {
   uint64_t last_client_stream_id_ = 0;
   // Client: the stream whose metadata and Invoke are buffered and not yet written (0: none).
   uint64_t corked_stream_ = 0;
+  // Client: the stream whose corked bytes were dropped (it was cancelled before any of it reached
+  // the wire): nothing more of it may be written, not even by an operation that was already on
+  // its way to the write lock when the cancel came (0: none).
+  uint64_t discarded_stream_ = 0;
   // Terminal packets queued by WriteTerminalAsync and not written yet: the next stream waits for
   // them, so they never follow a newer stream's frames (the peer would see IDs go backwards).
   int terminal_writes_in_flight_ = 0;

@@ -40,12 +40,14 @@ FieldResult ReadField(absl::string_view in, size_t* pos, const char* field, uint
   return FieldResult::kError;
 }
 
-// ParseFrame with a stream offset for error messages: `in` starts at `base_offset`. With
+// ParseFrame with a stream offset for error messages: `in` starts at `base_offset`. When it needs
+// more bytes, *needed is how many the frame takes in all if its header is complete, else 0. With
 // `skip_oversize`, a frame over the limit is returned once its header is complete, with empty
 // data and skipped_bytes set; *consumed then covers the header only.
 absl::StatusOr<std::optional<Frame>> ParseFrameAt(absl::string_view in, size_t frame_data_max_bytes,
                                                   uint64_t base_offset, size_t* consumed,
-                                                  bool skip_oversize = false) {
+                                                  size_t* needed, bool skip_oversize = false) {
+  *needed = 0;
   if (in.empty()) return std::nullopt;
   const uint8_t header = static_cast<uint8_t>(in[0]);
   Frame frame;
@@ -84,7 +86,10 @@ absl::StatusOr<std::optional<Frame>> ParseFrameAt(absl::string_view in, size_t f
         frame_data_max_bytes, " bytes; ", KindName(frame.kind), " frame ",
         PacketIdString(frame.id), " at offset ", base_offset, ")"));
   }
-  if (length > in.size() - pos) return std::nullopt;
+  if (length > in.size() - pos) {
+    *needed = pos + static_cast<size_t>(length);
+    return std::nullopt;
+  }
   frame.data = in.substr(pos, static_cast<size_t>(length));
   *consumed = pos + static_cast<size_t>(length);
   return frame;
@@ -138,7 +143,8 @@ void AppendFrame(std::string& out, const Frame& frame) {
 
 absl::StatusOr<std::optional<Frame>> ParseFrame(absl::string_view in, size_t frame_data_max_bytes,
                                                 size_t* consumed) {
-  return ParseFrameAt(in, frame_data_max_bytes, 0, consumed);
+  size_t needed = 0;
+  return ParseFrameAt(in, frame_data_max_bytes, 0, consumed, &needed);
 }
 
 FrameParser::FrameParser(Options options) : options_(options) {
@@ -187,10 +193,13 @@ absl::StatusOr<std::optional<Frame>> FrameParser::Next() {
     skip_remaining_ -= skip;
     if (skip_remaining_ > 0) return std::nullopt;
   }
+  // A frame whose header was parsed is not parsed again until its body is complete (a large
+  // frame arriving in many reads costs one header parse, not one per read).
+  if (end_ - start_ < needed_) return std::nullopt;
   size_t consumed = 0;
   absl::StatusOr<std::optional<Frame>> frame =
       ParseFrameAt(absl::string_view(buffer_.data() + start_, end_ - start_),
-                   options_.frame_data_max_bytes, offset_, &consumed,
+                   options_.frame_data_max_bytes, offset_, &consumed, &needed_,
                    options_.skip_oversize_data);
   if (!frame.ok()) {
     error_ = frame.status();

@@ -152,6 +152,7 @@ class FrameParser {
   size_t end_ = 0;          // bytes of buffer_ in use (buffer_ may be larger during PrepareAppend)
   size_t start_ = 0;        // first unconsumed byte in buffer_
   uint64_t offset_ = 0;     // stream offset of buffer_[start_]
+  size_t needed_ = 0;       // bytes the next frame takes once its header is known, else 0
   uint64_t skip_remaining_ = 0;  // data bytes of an oversize frame still to be skipped
   absl::Status error_;
 };

@@ -45,31 +45,41 @@ std::string FaultPlan::ToString() const {
 // --- Connection -----------------------------------------------------------------------------------
 
 struct SimNetwork::Connection {
+  // A piece of a write on its way: its bytes are the next `length` bytes of the pipe's buffer
+  // after those of the segments ahead of it.
   struct Segment {
-    uint64_t seq = 0;
-    std::string bytes;
+    Instant deliver_at;
+    size_t length = 0;
     bool fin = false;
     bool rst = false;
   };
-  // Bytes flowing in one direction.
+  // Bytes flowing in one direction, in one buffer: [read_pos, delivered) arrived and is readable,
+  // [delivered, bytes.size()) is in flight, described by `in_flight` in order. Only the first
+  // segment in flight has a delivery timer; when it fires it arms the next one (TCP delivers in
+  // order, so a late timer holds back the segments behind it).
   struct Pipe {
     explicit Pipe(Env& env) : readers(env), writers(env) {}
     uint64_t written = 0;  // offset of the next byte accepted from the writer
     bool fin_queued = false;
     bool closed_by_writer = false;  // CloseWrite/Close (vs a FIN fault)
-    std::deque<Segment> in_flight;
-    size_t in_flight_bytes = 0;
-    Instant last_delivery;
-    uint64_t next_seq = 1;
-    std::map<uint64_t, TimerId> timers;  // by segment sequence number
-    std::string readable;
+    std::string bytes;
     size_t read_pos = 0;
+    size_t delivered = 0;
+    std::deque<Segment> in_flight;
+    Instant last_delivery;
+    TimerId timer = 0;  // the delivery timer of in_flight.front(); 0: none armed
     uint64_t read_total = 0;
     bool fin_received = false;
     Duration stall_pending = Duration::Zero();
     WaitList readers;
     WaitList writers;
-    size_t buffered() const { return in_flight_bytes + readable.size() - read_pos; }
+    size_t buffered() const { return bytes.size() - read_pos; }
+    size_t readable() const { return delivered - read_pos; }
+    // Drops what arrived but was not read (the reader closed, or an RST arrived).
+    void DiscardReadable() {
+      bytes.erase(0, delivered);
+      read_pos = delivered = 0;
+    }
   };
 
   Connection(SimNetwork* n, uint64_t i, std::string nm, LinkProfile l, FaultPlan p)
@@ -92,8 +102,9 @@ struct SimNetwork::Connection {
   void Close(int e);
 
   void Send(int d, absl::string_view bytes);
-  void Enqueue(int d, Segment segment);
-  void Deliver(int d, uint64_t seq);
+  void Enqueue(int d, absl::string_view data, bool fin, bool rst);
+  void ArmDelivery(int d);
+  void Deliver(int d);
   void Strike(int d);
   void Log(absl::string_view what) {
     if (net->trace_->enabled()) net->trace_->Log(net->env_->clock().Now(), absl::StrCat(name, ": ", what));
@@ -112,7 +123,7 @@ struct SimNetwork::Connection {
   std::optional<absl::Status> read_error[2];
 };
 
-void SimNetwork::Connection::Enqueue(int d, Segment segment) {
+void SimNetwork::Connection::Enqueue(int d, absl::string_view data, bool fin, bool rst) {
   Pipe& p = *pipes[d];
   Env& env = *net->env_;
   Duration latency = link.latency_min;
@@ -122,19 +133,26 @@ void SimNetwork::Connection::Enqueue(int d, Segment segment) {
   }
   Duration transmit = Duration::Zero();
   if (link.bandwidth_bytes_per_second > 0) {
-    transmit = Duration::Nanos(static_cast<int64_t>(segment.bytes.size() * 1000000000ull /
+    transmit = Duration::Nanos(static_cast<int64_t>(data.size() * 1000000000ull /
                                                     link.bandwidth_bytes_per_second));
   }
   const Instant deliver_at =
       std::max(p.last_delivery, env.clock().Now() + latency) + transmit + p.stall_pending;
   p.stall_pending = Duration::Zero();
   p.last_delivery = deliver_at;
-  segment.seq = p.next_seq++;
-  const uint64_t seq = segment.seq;
-  p.in_flight_bytes += segment.bytes.size();
-  p.in_flight.push_back(std::move(segment));
+  p.bytes.append(data.data(), data.size());
+  p.in_flight.push_back(Segment{deliver_at, data.size(), fin, rst});
   ++net->stats_.segments;
-  p.timers.emplace(seq, env.clock().ScheduleAt(deliver_at, [this, d, seq] { Deliver(d, seq); }));
+  if (p.timer == 0) ArmDelivery(d);
+}
+
+void SimNetwork::Connection::ArmDelivery(int d) {
+  Pipe& p = *pipes[d];
+  DRPC_DCHECK(p.timer == 0 && !p.in_flight.empty());
+  p.timer = net->env_->clock().ScheduleAt(p.in_flight.front().deliver_at, [this, d] {
+    pipes[d]->timer = 0;
+    Deliver(d);
+  });
 }
 
 // A write becomes at most kPiecesPerWriteMax segments: the first ones are cut at random sizes up
@@ -149,53 +167,46 @@ void SimNetwork::Connection::Send(int d, absl::string_view bytes) {
     if (link.segment_max_bytes > 0 && piece < kPiecesPerWriteMax) {
       n = 1 + net->decisions_->Choose("net.segment", std::min(link.segment_max_bytes, bytes.size()));
     }
-    Enqueue(d, Segment{0, std::string(bytes.substr(0, n))});
+    Enqueue(d, bytes.substr(0, n), /*fin=*/false, /*rst=*/false);
     p.written += n;
     net->stats_.bytes_written += n;
     bytes.remove_prefix(n);
   }
 }
 
-// Delivers every segment up to and including `seq`: TCP delivers in order even if timers fire in
-// a different order (jitter).
-void SimNetwork::Connection::Deliver(int d, uint64_t seq) {
+// Delivers the first segment in flight, then arms the timer of the next one.
+void SimNetwork::Connection::Deliver(int d) {
   Pipe& p = *pipes[d];
-  while (!p.in_flight.empty() && p.in_flight.front().seq <= seq) {
-    Segment s = std::move(p.in_flight.front());
-    p.in_flight.pop_front();
-    p.in_flight_bytes -= s.bytes.size();
-    if (auto t = p.timers.find(s.seq); t != p.timers.end()) {
-      if (s.seq != seq) net->env_->clock().Cancel(t->second);  // delivered ahead of its timer
-      p.timers.erase(t);
-    }
-    if (reset) continue;  // everything behind a reset is lost
-    if (s.rst) {
-      Log(absl::StrCat("reset arrives (", d == 0 ? "fwd" : "bwd", ")"));
-      reset = true;
-      for (auto& pipe : pipes) {
-        pipe->readers.WakeAll();
-        pipe->writers.WakeAll();
-      }
-      continue;
-    }
-    if (s.fin) {
-      p.fin_received = true;
-    } else {
-      // The bytes themselves go into the trace hash, so a run that delivers different data (not
-      // just different amounts) at the same moments is told apart.
-      net->trace_->Mix(0xde);
-      net->trace_->Mix(id * 2 + static_cast<uint64_t>(d));
-      net->trace_->MixString(s.bytes);
-      if (open[1 - d]) {
-        if (p.read_pos > 0 && p.read_pos * 2 >= p.readable.size()) {
-          p.readable.erase(0, p.read_pos);
-          p.read_pos = 0;
-        }
-        p.readable += s.bytes;
-      }
-    }
-    p.readers.WakeAll();
+  DRPC_CHECK(!p.in_flight.empty());
+  if (reset) {  // everything behind a reset is lost
+    p.bytes.resize(p.delivered);
+    p.in_flight.clear();
+    return;
   }
+  const Segment s = p.in_flight.front();
+  p.in_flight.pop_front();
+  if (!p.in_flight.empty()) ArmDelivery(d);
+  if (s.rst) {
+    Log(absl::StrCat("reset arrives (", d == 0 ? "fwd" : "bwd", ")"));
+    reset = true;
+    for (auto& pipe : pipes) {
+      pipe->readers.WakeAll();
+      pipe->writers.WakeAll();
+    }
+    return;
+  }
+  if (s.fin) {
+    p.fin_received = true;
+  } else {
+    // The bytes themselves go into the trace hash, so a run that delivers different data (not
+    // just different amounts) at the same moments is told apart.
+    net->trace_->Mix(0xde);
+    net->trace_->Mix(id * 2 + static_cast<uint64_t>(d));
+    net->trace_->MixString(absl::string_view(p.bytes).substr(p.delivered, s.length));
+    p.delivered += s.length;
+    if (!open[1 - d]) p.DiscardReadable();  // nobody will read them
+  }
+  p.readers.WakeAll();
 }
 
 void SimNetwork::Connection::Strike(int d) {
@@ -209,17 +220,17 @@ void SimNetwork::Connection::Strike(int d) {
   switch (plan.kind) {
     case FaultPlan::Kind::kReset:
       write_error[writer] = TransportError(TransportErrorKind::kReset, "connection reset (fault)");
-      Enqueue(d, Segment{0, "", false, true});
+      Enqueue(d, "", /*fin=*/false, /*rst=*/true);
       pipes[d]->fin_queued = true;
       break;
     case FaultPlan::Kind::kFin:
       write_error[writer] = TransportError(TransportErrorKind::kReset, "peer went away (fault)");
-      Enqueue(d, Segment{0, "", true, false});
+      Enqueue(d, "", /*fin=*/true, /*rst=*/false);
       pipes[d]->fin_queued = true;
       break;
     case FaultPlan::Kind::kWriteError:
       write_error[writer] = TransportError(TransportErrorKind::kIo, "write failed (fault)");
-      Enqueue(d, Segment{0, "", false, true});
+      Enqueue(d, "", /*fin=*/false, /*rst=*/true);
       pipes[d]->fin_queued = true;
       break;
     case FaultPlan::Kind::kStall:
@@ -282,7 +293,7 @@ absl::StatusOr<size_t> SimNetwork::Connection::Read(int e, char* buf, size_t siz
     if (!open[e]) return TransportError(TransportErrorKind::kClosedLocally, EndpointName(e));
     if (read_error[e].has_value()) return *read_error[e];
     if (reset) return TransportError(TransportErrorKind::kReset, EndpointName(e));
-    const size_t available = p.readable.size() - p.read_pos;
+    const size_t available = p.readable();
     if (available > 0) {
       size_t n = std::min(size, available);
       if (link.cut_reads && n > 1 && net->decisions_->Choose("net.read_cut", 2) == 1) {
@@ -296,9 +307,14 @@ absl::StatusOr<size_t> SimNetwork::Connection::Read(int e, char* buf, size_t siz
           continue;
         }
       }
-      std::memcpy(buf, p.readable.data() + p.read_pos, n);
+      std::memcpy(buf, p.bytes.data() + p.read_pos, n);
       p.read_pos += n;
       p.read_total += n;
+      if (p.read_pos * 2 >= p.bytes.size()) {  // keep the buffer from growing without bound
+        p.bytes.erase(0, p.read_pos);
+        p.delivered -= p.read_pos;
+        p.read_pos = 0;
+      }
       p.writers.WakeAll();
       return n;
     }
@@ -313,7 +329,7 @@ absl::Status SimNetwork::Connection::CloseWrite(int e) {
   p.closed_by_writer = true;
   if (!p.fin_queued && !reset) {
     p.fin_queued = true;
-    Enqueue(e, Segment{0, "", true, false});
+    Enqueue(e, "", /*fin=*/true, /*rst=*/false);
   }
   p.writers.WakeAll();
   return absl::OkStatus();
@@ -328,10 +344,9 @@ void SimNetwork::Connection::Close(int e) {
   Pipe& in = *pipes[1 - e];
   if (!out.fin_queued && !reset) {
     out.fin_queued = true;
-    Enqueue(e, Segment{0, "", true, false});
+    Enqueue(e, "", /*fin=*/true, /*rst=*/false);
   }
-  in.readable.clear();
-  in.read_pos = 0;
+  in.DiscardReadable();
   // Wake our own blocked reader/writer (they see kClosedLocally) and the peer's blocked writer
   // (it sees the reset of writing to a closed socket).
   out.writers.WakeAll();
@@ -415,7 +430,7 @@ SimNetwork::SimNetwork(Env& env, DecisionSource& decisions, Trace& trace, Networ
 SimNetwork::~SimNetwork() {
   for (auto& c : connections_) {
     for (auto& pipe : c->pipes) {
-      for (const auto& [seq, t] : pipe->timers) env_->clock().Cancel(t);
+      if (pipe->timer != 0) env_->clock().Cancel(pipe->timer);
     }
   }
 }

@@ -88,8 +88,9 @@ absl::Status SimScheduler::Spawn(std::string name, absl::AnyInvocable<void()> bo
   if (trace_->enabled()) trace_->Log(now_, absl::StrCat("spawn #", id, " ", name));
   if (recorder_ != nullptr) recorder_->Spawn(now_, id, name);
   auto fiber = std::make_unique<SimFiber>(id, std::move(name), stacks_, *stack, std::move(body));
+  SimFiber* f = fiber.get();
   fibers_.emplace(id, std::move(fiber));
-  runnable_.push_back(id);
+  MakeRunnable(f);
   ++stats_.fibers_spawned;
   trace_->Mix(0x5f);
   trace_->Mix(id);
@@ -102,7 +103,7 @@ void SimScheduler::Yield() {
   SimFiber* self = current_;
   DRPC_CHECK(self != nullptr) << "Yield outside a fiber";
   self->state_.Yield();
-  runnable_.push_back(self->id_);
+  MakeRunnable(self);
   self->context_.Suspend();
 }
 
@@ -125,7 +126,7 @@ void SimScheduler::Unpark(Fiber* fiber) {
   auto* f = static_cast<SimFiber*>(fiber);
   if (f->killed_) return;
   if (f->state_.Unpark()) {
-    runnable_.push_back(f->id_);
+    MakeRunnable(f);
     if (recorder_ != nullptr) recorder_->Unpark(now_, f->id_);
   }
 }
@@ -139,6 +140,22 @@ void SimScheduler::Abort() {
   }
 }
 
+void SimScheduler::MakeRunnable(SimFiber* fiber) {
+  runnable_.push_back(fiber);
+  runnable_ids_.push_back(fiber->id_);
+}
+
+bool SimScheduler::InterleaveTimer(Instant time_limit) {
+  if (options_.timer_interleave_per_mille == 0 || timers_.empty()) return false;
+  DRPC_DCHECK_LT(options_.timer_interleave_per_mille, 1000u);
+  const Instant deadline = timers_.next_deadline();
+  if (deadline > time_limit || deadline > now_ + options_.timer_interleave_window) return false;
+  if (!ChooseChance(*decisions_, "sched.timer", options_.timer_interleave_per_mille)) return false;
+  ++stats_.timers_interleaved;
+  FireNextTimer();
+  return true;
+}
+
 void SimScheduler::Kill(Fiber* fiber) {
   DRPC_CHECK(fiber != nullptr);
   auto* f = static_cast<SimFiber*>(fiber);
@@ -146,7 +163,10 @@ void SimScheduler::Kill(Fiber* fiber) {
   auto it = fibers_.find(f->id_);
   DRPC_CHECK(it != fibers_.end()) << "killing a fiber that is not alive";
   f->killed_ = true;
-  runnable_.erase(std::remove(runnable_.begin(), runnable_.end(), f->id_), runnable_.end());
+  if (auto r = std::find(runnable_.begin(), runnable_.end(), f); r != runnable_.end()) {
+    runnable_ids_.erase(runnable_ids_.begin() + (r - runnable_.begin()));
+    runnable_.erase(r);
+  }
   killed_.push_back(std::move(it->second));
   fibers_.erase(it);
   ++stats_.fibers_killed;
@@ -181,11 +201,13 @@ SimScheduler::Outcome SimScheduler::Run(Instant time_limit, uint64_t step_limit)
     if (aborted_) return Outcome::kAborted;
     if (!runnable_.empty()) {
       if (stats_.switches >= step_limit) return Outcome::kStepLimit;
-      const size_t index = runnable_.size() == 1 ? 0 : policy_->Pick(runnable_, *decisions_);
+      if (InterleaveTimer(time_limit)) continue;
+      const size_t index = runnable_.size() == 1 ? 0 : policy_->Pick(runnable_ids_, *decisions_);
       DRPC_CHECK_LT(index, runnable_.size());
-      const uint64_t id = runnable_[index];
+      SimFiber* fiber = runnable_[index];
       runnable_.erase(runnable_.begin() + static_cast<ptrdiff_t>(index));
-      RunFiber(fibers_.at(id).get());
+      runnable_ids_.erase(runnable_ids_.begin() + static_cast<ptrdiff_t>(index));
+      RunFiber(fiber);
       continue;
     }
     if (timers_.empty()) return Outcome::kIdle;

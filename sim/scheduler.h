@@ -6,9 +6,11 @@
 //   DRPC_CHECK_OK(sched.Spawn("main", [&] { ... }));
 //   SimScheduler::Outcome o = sched.Run(time_limit, step_limit);
 //
-// Run loop: while any fiber is runnable, the SchedulingPolicy picks one (a decision when more than
-// one is runnable) and resumes it until it parks, yields or returns. Only when no fiber is runnable
-// does virtual time advance, to the earliest timer, ordered by (deadline, sequence number).
+// Run loop: while any fiber is runnable, the SchedulingPolicy (sim/policy.h) picks one (a decision
+// when more than one is runnable) and resumes it until it parks, yields or returns — unless the
+// tape lets a pending timer in first (`sched.timer`, Options::timer_interleave_*): then that timer
+// fires, and virtual time advances to its deadline if it lies ahead. When no fiber is runnable,
+// virtual time advances to the earliest timer, ordered by (deadline, sequence number).
 // The timers and each fiber's park/permit state are the production reactor's own code
 // (impl/fiber/timer_queue.h, impl/fiber/fiber_state.h); this class adds the decisions around them
 // (which fiber runs, timer lateness, spurious wake-ups) and virtual time.
@@ -29,36 +31,12 @@
 #include "impl/fiber/stack_pool.h"
 #include "impl/fiber/timer_queue.h"
 #include "impl/time.h"
+#include "sim/policy.h"
 #include "sim/recorder.h"
 #include "sim/tape.h"
 #include "sim/trace.h"
 
 namespace drpc::sim {
-
-// Chooses the next fiber among the runnable ones. Implementations: random walk (the default),
-// FIFO (for debugging); PCT and bounded-exhaustive policies fit the same interface.
-class SchedulingPolicy {
- public:
-  virtual ~SchedulingPolicy() = default;
-  // `runnable` holds fiber IDs (spawn order numbers) in the order they became runnable; size >= 2.
-  // Returns an index into it.
-  virtual size_t Pick(const std::vector<uint64_t>& runnable, DecisionSource& decisions) = 0;
-  virtual absl::string_view name() const = 0;
-};
-
-class RandomWalkPolicy final : public SchedulingPolicy {
- public:
-  size_t Pick(const std::vector<uint64_t>& runnable, DecisionSource& decisions) override {
-    return decisions.Choose("sched.pick", runnable.size());
-  }
-  absl::string_view name() const override { return "random"; }
-};
-
-class FifoPolicy final : public SchedulingPolicy {
- public:
-  size_t Pick(const std::vector<uint64_t>&, DecisionSource&) override { return 0; }
-  absl::string_view name() const override { return "fifo"; }
-};
 
 class SimScheduler final : public Clock, public Scheduler {
  public:
@@ -75,6 +53,13 @@ class SimScheduler final : public Clock, public Scheduler {
     Duration timer_jitter_max = Duration::Zero();
     // Chance (per mille) that a Park returns at once (a legal spurious wake-up).
     uint32_t spurious_wakeup_per_mille = 0;
+    // Chance (per mille), at each scheduling point with runnable fibers and a timer due within
+    // `timer_interleave_window` of now, that the timer fires before any fiber runs (time jumps to
+    // its deadline if it lies ahead: the runnable fibers were slow to get the CPU). 0: timers
+    // fire only when no fiber is runnable. At most 999, so the answer 0 always keeps the fibers
+    // first. Set from the run's PolicySpec.
+    uint32_t timer_interleave_per_mille = 0;
+    Duration timer_interleave_window = Duration::Zero();
   };
 
   enum class Outcome {
@@ -138,6 +123,7 @@ class SimScheduler final : public Clock, public Scheduler {
     uint64_t spawns_failed = 0;  // no stack: Spawn returned kResourceExhausted
     uint64_t switches = 0;
     uint64_t timers_fired = 0;
+    uint64_t timers_interleaved = 0;  // fired ahead of runnable fibers (sched.timer)
     uint64_t fibers_killed = 0;
   };
   const Stats& stats() const { return stats_; }
@@ -146,6 +132,9 @@ class SimScheduler final : public Clock, public Scheduler {
   class SimFiber;
   void RunFiber(SimFiber* fiber);
   void FireNextTimer();
+  // True if a pending timer was let in ahead of the runnable fibers (and fired).
+  bool InterleaveTimer(Instant time_limit);
+  void MakeRunnable(SimFiber* fiber);
 
   DecisionSource* decisions_;
   Trace* trace_;
@@ -157,7 +146,9 @@ class SimScheduler final : public Clock, public Scheduler {
   // Fibers by ID: ordered, so reports and teardown are deterministic.
   std::map<uint64_t, std::unique_ptr<SimFiber>> fibers_;
   std::vector<std::unique_ptr<SimFiber>> killed_;  // never resumed; abandoned at destruction
-  std::vector<uint64_t> runnable_;
+  // Runnable fibers in the order they became runnable, and their IDs (what policies see).
+  std::vector<SimFiber*> runnable_;
+  std::vector<uint64_t> runnable_ids_;
   SimFiber* current_ = nullptr;
   TimerQueue timers_;
   bool aborted_ = false;

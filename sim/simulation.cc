@@ -28,6 +28,9 @@ class MixingDecisions final : public DecisionSource {
     return v;
   }
   uint64_t count() const override { return inner_->count(); }
+  std::optional<uint64_t> seed() const override { return inner_->seed(); }
+  std::optional<std::string> recorded_policy() const override { return inner_->recorded_policy(); }
+  void OnPolicy(absl::string_view policy) override { inner_->OnPolicy(policy); }
 
  private:
   DecisionSource* inner_;
@@ -150,16 +153,30 @@ struct SimRuntime {
   std::shared_ptr<SimNetwork> network;
 };
 
-SimRuntime MakeRuntime(DecisionSource& decisions, Trace& trace, const RunOptions& options) {
-  std::unique_ptr<SchedulingPolicy> policy;
-  if (options.fifo_policy) {
-    policy = std::make_unique<FifoPolicy>();
-  } else {
-    policy = std::make_unique<RandomWalkPolicy>();
+// The run's concrete policy: the swarm picks by the seed of a seeded run, takes a tape's recorded
+// policy, and is otherwise (fuzzer bytes) a random walk, whose picks the input holds.
+PolicySpec RunPolicy(const RunOptions& options, const DecisionSource& decisions) {
+  if (options.policy.kind != PolicySpec::Kind::kSwarm) return options.policy;
+  if (std::optional<uint64_t> seed = decisions.seed(); seed.has_value()) {
+    return ResolvePolicy(options.policy, *seed);
   }
+  if (std::optional<std::string> recorded = decisions.recorded_policy(); recorded.has_value()) {
+    absl::StatusOr<PolicySpec> spec = PolicySpec::Parse(*recorded);
+    if (spec.ok() && spec->kind != PolicySpec::Kind::kSwarm) return *spec;
+  }
+  PolicySpec random = PolicySpec::Random();
+  random.timer_interleave_per_mille = options.policy.timer_interleave_per_mille;
+  random.timer_interleave_window = options.policy.timer_interleave_window;
+  return random;
+}
+
+SimRuntime MakeRuntime(DecisionSource& decisions, Trace& trace, const RunOptions& options,
+                       const PolicySpec& policy) {
+  SimScheduler::Options scheduler = options.scheduler;
+  scheduler.timer_interleave_per_mille = policy.timer_interleave_per_mille;
+  scheduler.timer_interleave_window = policy.timer_interleave_window;
   SimRuntime rt;
-  rt.scheduler =
-      std::make_shared<SimScheduler>(decisions, trace, options.scheduler, std::move(policy));
+  rt.scheduler = std::make_shared<SimScheduler>(decisions, trace, scheduler, MakePolicy(policy));
   rt.chaos = std::make_shared<SimChaos>(decisions, options.chaos);
   rt.env = std::make_shared<Env>(*rt.scheduler, *rt.scheduler, *rt.chaos);
   rt.network = std::make_shared<SimNetwork>(*rt.env, decisions, trace, options.network);
@@ -236,6 +253,7 @@ void CollectStats(const SimRuntime& rt, const Trace& trace, const DecisionSource
   r.fibers = rt.scheduler->stats().fibers_spawned;
   r.switches = rt.scheduler->stats().switches;
   r.timers = rt.scheduler->stats().timers_fired;
+  r.timers_interleaved = rt.scheduler->stats().timers_interleaved;
   r.virtual_time = rt.scheduler->Now() - Instant();
   r.network = rt.network->stats();
   r.reached.insert(rt.chaos->reached().begin(), rt.chaos->reached().end());
@@ -258,7 +276,9 @@ RunResult RunSimulation(absl::FunctionRef<void(SimContext&)> scenario, DecisionS
                         const RunOptions& options) {
   Trace trace(options.trace);
   MixingDecisions mixing(decisions, trace);
-  SimRuntime rt = MakeRuntime(mixing, trace, options);
+  const PolicySpec policy = RunPolicy(options, decisions);
+  decisions.OnPolicy(policy.ToString());
+  SimRuntime rt = MakeRuntime(mixing, trace, options, policy);
   SimContext ctx;
   ctx.env_ = rt.env.get();
   ctx.scheduler_ = rt.scheduler.get();
@@ -290,6 +310,8 @@ RunResult RunSimulation(absl::FunctionRef<void(SimContext&)> scenario, DecisionS
     options.recorder->Failure(rt.scheduler->Now(), FailureClassName(r.failure), r.message);
   }
   r.reached = std::move(ctx.reached_);
+  r.counts = std::move(ctx.counts_);
+  r.policy = policy.ToString();
   CollectStats(rt, trace, decisions, options, r);
   if (!r.ok()) Freeze(rt);
   return r;

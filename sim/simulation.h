@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <set>
 #include <string>
 
@@ -34,6 +35,7 @@
 #include "impl/time.h"
 #include "sim/chaos.h"
 #include "sim/network.h"
+#include "sim/policy.h"
 #include "sim/recorder.h"
 #include "sim/scheduler.h"
 #include "sim/tape.h"
@@ -52,7 +54,9 @@ struct RunOptions {
   SimScheduler::Options scheduler;
   NetworkOptions network;
   bool chaos = false;            // BUGGIFY sites in impl/ may fire
-  bool fifo_policy = false;      // run fibers in FIFO order instead of a random walk
+  // How fibers are scheduled and timers interleaved (sim/policy.h). The swarm (the default) picks
+  // a policy by the seed of a seeded run, and is a random walk for other decision sources.
+  PolicySpec policy;
   Duration time_limit = Duration::Seconds(600);
   uint64_t step_limit = 20'000'000;  // fiber switches
   Trace::Options trace{.echo = false, .ring_max_lines = 0};
@@ -78,9 +82,12 @@ struct RunResult {
   uint64_t fibers = 0;
   uint64_t switches = 0;
   uint64_t timers = 0;
+  uint64_t timers_interleaved = 0;  // of `timers`, fired ahead of runnable fibers
+  std::string policy;               // the run's policy (PolicySpec::ToString, swarm resolved)
   Duration virtual_time;
   SimNetwork::Stats network;
   std::set<std::string> reached;  // situations the scenario reported with SimContext::Reach
+  std::map<std::string, uint64_t> counts;  // what the scenario counted with SimContext::Count
   std::string trace_tail;         // last trace lines (when the trace ring is enabled)
   bool ok() const { return failure == FailureClass::kNone; }
 };
@@ -112,6 +119,10 @@ class SimContext {
     return reached_.contains(std::string(situation.name()));
   }
 
+  // Adds `n` to the run's counter `name` (RunResult::counts): what a scenario did, for benchmarks
+  // and summaries (the RPC workloads count "rpcs").
+  void Count(absl::string_view name, uint64_t n) { counts_[std::string(name)] += n; }
+
   void Log(absl::string_view line);
   // Something the scenario did that a timeline should show (a caller cancels, a connection is
   // closed); also logged to the trace.
@@ -136,6 +147,7 @@ class SimContext {
   FailureClass failure_ = FailureClass::kNone;
   std::string message_;
   std::set<std::string> reached_;
+  std::map<std::string, uint64_t> counts_;
 };
 
 // `scenario` must stay callable until the run returns.

@@ -300,25 +300,26 @@ std::string ReplayCommand(const SweepOptions& options, absl::string_view scenari
                                                        {"{flags}", ReplayFlags(options.run)}});
 }
 
-std::string ReplayFlags(const RunOptions& run) { return run.fifo_policy ? " --fifo" : ""; }
+std::string ReplayFlags(const RunOptions& run) {
+  if (run.policy.kind == PolicySpec::Kind::kSwarm) return "";
+  return absl::StrCat(" --policy=", run.policy.ToString());
+}
 
 void SetTapeHeader(Tape& tape, absl::string_view scenario, uint64_t seed, const RunOptions& run) {
   tape.header["scenario"] = std::string(scenario);
   tape.header["seed"] = absl::StrCat(seed);
-  tape.header["policy"] = run.fifo_policy ? "fifo" : "random";
+  tape.header["policy"] = ResolvePolicy(run.policy, seed).ToString();
 }
 
 absl::Status ApplyTapeHeader(const Tape& tape, RunOptions& run) {
   auto it = tape.header.find("policy");
   if (it == tape.header.end()) return absl::OkStatus();
-  if (it->second == "fifo") {
-    run.fifo_policy = true;
-  } else if (it->second == "random") {
-    run.fifo_policy = false;
-  } else {
+  absl::StatusOr<PolicySpec> policy = PolicySpec::Parse(it->second);
+  if (!policy.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("tape header has policy=", it->second, "; expected fifo or random"));
+        absl::StrCat("tape header: ", policy.status().message()));
   }
+  run.policy = *policy;
   return absl::OkStatus();
 }
 

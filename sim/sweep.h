@@ -73,16 +73,16 @@ SweepResult Sweep(const ScenarioSpec& spec, const SweepOptions& options);
 // "{scenario}"/"{seed}"/"{flags}" substitution of options.replay_template.
 std::string ReplayCommand(const SweepOptions& options, absl::string_view scenario, uint64_t seed);
 
-// The tools/sim flags that reproduce `run`'s base options beyond scenario and seed: " --fifo" for
-// the FIFO policy, else "".
+// The tools/sim flags that reproduce `run`'s base options beyond scenario and seed:
+// " --policy=..." unless the policy is the swarm (which a seed alone reproduces), else "".
 std::string ReplayFlags(const RunOptions& run);
 
-// A saved tape's header: scenario=, seed= and policy=fifo|random (the policy of `run`, which
-// replaying the tape needs as much as the decisions).
+// A saved tape's header: scenario=, seed= and policy= (the policy the seed's run used, the swarm
+// resolved: sim/policy.h; replaying the tape needs it as much as the decisions).
 void SetTapeHeader(Tape& tape, absl::string_view scenario, uint64_t seed, const RunOptions& run);
 
 // Applies a tape header's policy= to `run` (a tape without one leaves `run` alone).
-// InvalidArgument for an unknown policy.
+// InvalidArgument for a policy PolicySpec::Parse rejects.
 absl::Status ApplyTapeHeader(const Tape& tape, RunOptions& run);
 
 // Human-readable summary: counts by failure class, seeds/s, each kept failure with its message,

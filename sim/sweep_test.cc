@@ -149,35 +149,41 @@ TEST(SweepTest, FifoSweepsReplayWithFifoAndTheirTapesRecordThePolicy) {
   o.seeds = 2;
   o.isolate = false;
   o.tape_dir = tmp != nullptr ? tmp : "/tmp";
-  o.run.fifo_policy = true;
+  o.run.policy = PolicySpec::Fifo();
   const ScenarioSpec& spec = Scenario("toy.racy_counter");  // FIFO loses an update every time
   const SweepResult r = Sweep(spec, o);
   ASSERT_EQ(r.failures.size(), 2u);
   for (const SeedFailure& f : r.failures) {
     EXPECT_EQ(f.replay_command,
               absl::StrCat("bazel run //tools:sim -- --scenario=toy.racy_counter --seed=", f.seed,
-                           " --fifo"));
+                           " --policy=fifo"));
     absl::StatusOr<Tape> tape = Tape::LoadFromFile(f.tape_path);
     ASSERT_TRUE(tape.ok()) << tape.status();
     EXPECT_EQ(tape->header["policy"], "fifo");
-    // The tape alone (no --fifo) reproduces the failure: the header restores the policy.
+    // The tape alone (no --policy) reproduces the failure: the header restores the policy.
     RunOptions replay_options = OptionsFor(spec);
     ASSERT_TRUE(ApplyTapeHeader(*tape, replay_options).ok());
-    EXPECT_TRUE(replay_options.fifo_policy);
+    EXPECT_EQ(replay_options.policy, PolicySpec::Fifo());
     TapeDecisions decisions(*std::move(tape));
     const RunResult replayed = RunSimulation(spec.body, decisions, replay_options);
     EXPECT_EQ(replayed.failure, FailureClass::kCorrectness);
     EXPECT_EQ(replayed.trace_hash, f.trace_hash);
     EXPECT_EQ(decisions.exhausted(), 0u);
   }
-  o.run.fifo_policy = false;
+  // The swarm (the default) is reproduced by the seed alone; its tapes name the policy the seed
+  // got.
+  o.run.policy = PolicySpec::Swarm();
   EXPECT_EQ(ReplayCommand(o, "toy.racy_counter", 7),
             "bazel run //tools:sim -- --scenario=toy.racy_counter --seed=7");
-  Tape random_tape;
-  SetTapeHeader(random_tape, "x", 7, RunOptions{});
-  EXPECT_EQ(random_tape.header["policy"], "random");
+  Tape swarm_tape;
+  SetTapeHeader(swarm_tape, "x", 7, RunOptions{});
+  EXPECT_EQ(swarm_tape.header["policy"], ResolvePolicy(PolicySpec::Swarm(), 7).ToString());
+  o.run.policy = PolicySpec::Pct(2);
+  EXPECT_EQ(ReplayCommand(o, "toy.racy_counter", 7),
+            "bazel run //tools:sim -- --scenario=toy.racy_counter --seed=7 "
+            "--policy=pct:d=2:ti=30:tw=1ms");
   Tape bad;
-  bad.header["policy"] = "pct";
+  bad.header["policy"] = "pct:d=0";
   RunOptions ignored;
   EXPECT_FALSE(ApplyTapeHeader(bad, ignored).ok());
 }

@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,15 @@ class DecisionSource {
   virtual uint64_t Choose(absl::string_view site, uint64_t n) = 0;
   // Decisions answered so far (n > 1 only).
   virtual uint64_t count() const = 0;
+  // The seed the answers come from, if they come from one (a seeded source): a swarm of
+  // scheduling policies picks a run's policy by its seed (sim/policy.h).
+  virtual std::optional<uint64_t> seed() const { return std::nullopt; }
+  // The scheduling policy the answers were recorded under, if known (a tape's `policy=` header),
+  // so a tape replays under its own policy.
+  virtual std::optional<std::string> recorded_policy() const { return std::nullopt; }
+  // Told the run's policy (PolicySpec::ToString) when the run starts; a recording source writes
+  // it into its tape's header.
+  virtual void OnPolicy(absl::string_view /*policy*/) {}
 };
 
 struct Decision {
@@ -66,13 +76,19 @@ inline bool ChooseChance(DecisionSource& d, absl::string_view site, uint32_t per
 
 class SeededDecisions final : public DecisionSource {
  public:
-  explicit SeededDecisions(uint64_t seed, bool record = false) : prng_(seed), record_(record) {}
+  explicit SeededDecisions(uint64_t seed, bool record = false)
+      : seed_(seed), prng_(seed), record_(record) {}
   uint64_t Choose(absl::string_view site, uint64_t n) override;
   uint64_t count() const override { return count_; }
+  std::optional<uint64_t> seed() const override { return seed_; }
+  void OnPolicy(absl::string_view policy) override {
+    if (record_) tape_.header["policy"] = std::string(policy);
+  }
   // The recording (empty unless constructed with record = true).
   const Tape& tape() const { return tape_; }
 
  private:
+  uint64_t seed_;
   Prng prng_;
   bool record_;
   uint64_t count_ = 0;
@@ -84,6 +100,11 @@ class TapeDecisions final : public DecisionSource {
   explicit TapeDecisions(Tape tape) : tape_(std::move(tape)) {}
   uint64_t Choose(absl::string_view site, uint64_t n) override;
   uint64_t count() const override { return count_; }
+  std::optional<std::string> recorded_policy() const override {
+    auto it = tape_.header.find("policy");
+    if (it == tape_.header.end()) return std::nullopt;
+    return it->second;
+  }
   // Decisions whose site or range did not match the tape, and decisions asked after its end.
   uint64_t divergences() const { return divergences_; }
   uint64_t exhausted() const { return exhausted_; }

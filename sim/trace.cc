@@ -7,28 +7,22 @@
 
 namespace drpc::sim {
 
-void Trace::Mix(uint64_t value) {
-  for (int i = 0; i < 8; ++i) {
-    hash_ ^= (value >> (8 * i)) & 0xff;
-    hash_ *= 0x100000001b3ull;
-  }
-}
-
 void Trace::MixString(absl::string_view s) {
-  // Eight bytes per step (little-endian words, then the tail byte by byte): network payloads are
-  // mixed on every delivery, so this is on the simulator's hot path.
+  // Eight bytes per step (little-endian words), then the tail as one word.
   size_t i = 0;
   for (; i + 8 <= s.size(); i += 8) {
-    uint64_t word = 0;
+    uint64_t word = 0;  // little-endian on every host (compilers make this one load on x86)
     for (int k = 0; k < 8; ++k) {
       word |= static_cast<uint64_t>(static_cast<unsigned char>(s[i + k])) << (8 * k);
     }
-    hash_ = (hash_ ^ word) * 0x100000001b3ull;
-    hash_ ^= hash_ >> 29;
+    Mix(word);
   }
-  for (; i < s.size(); ++i) {
-    hash_ ^= static_cast<unsigned char>(s[i]);
-    hash_ *= 0x100000001b3ull;
+  if (i < s.size()) {
+    uint64_t word = 0;
+    for (size_t k = 0; i + k < s.size(); ++k) {
+      word |= static_cast<uint64_t>(static_cast<unsigned char>(s[i + k])) << (8 * k);
+    }
+    Mix(word);
   }
   Mix(s.size());
 }

@@ -23,8 +23,14 @@ class Trace {
   };
   explicit Trace(Options options) : options_(options) {}
 
-  // Folds values into the hash (FNV-1a over the value's bytes, then a SplitMix finaliser).
-  void Mix(uint64_t value);
+  // Folds a value into the hash: one multiply and one xor-shift (every decision, fiber switch,
+  // timer and delivery is mixed in, so this is on the simulator's hottest path). Each step is a
+  // bijection of the state, so runs that differ in one value differ in their hash; not
+  // cryptographic, a determinism check. hash() applies a SplitMix finaliser.
+  void Mix(uint64_t value) {
+    hash_ = (hash_ ^ value) * 0x9e3779b97f4a7c15ull;
+    hash_ ^= hash_ >> 32;
+  }
   // Folds bytes and their count into the hash, eight bytes per step (used for every delivered
   // network segment).
   void MixString(absl::string_view s);

@@ -8,8 +8,14 @@
 // its saved tape. Exit codes: 0 ok, 10 correctness, 11 liveness, 12 deadlock, 13 leak, 14 crash
 // (a failed DRPC_CHECK; the replay command goes to stderr), 15 blind (a sweep passed but never
 // reached a race situation its scenario lists), 2 usage errors (for a sweep: the highest code
-// among its failures). Replay commands carry --fifo when the run used FIFO; saved
-// tapes record the policy in their header (policy=fifo|random) and --tape replays honour it.
+// among its failures).
+//
+// Scheduling (sim/policy.h): --policy=swarm (the default: a policy per seed), random, fifo, or
+// pct[:d=N][:k=N], each with [:ti=N][:tw=D] timer interleaving; --fifo and --pct [--pct_depth=N]
+// are shorthands. Replay commands carry --policy unless it is the swarm (the seed alone
+// reproduces that); saved tapes record the policy in their header and --tape replays honour it.
+// --exhaustive explores every schedule of --seed (or each of --seeds) within --delay_bound
+// (sim/explore.h) and says whether the exploration was complete.
 //
 // --shrink=TAPE minimises a failing tape (sim/shrink.h) and prints before/after sizes, the shrunk
 // tape and its replay line; a sweep shrinks its first failure the same way (--shrink_first,
@@ -28,6 +34,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "sim/explore.h"
+#include "sim/policy.h"
 #include "sim/recorder.h"
 #include "sim/scenario.h"
 #include "sim/shrink.h"
@@ -47,9 +55,22 @@ ABSL_FLAG(bool, trace, false, "single run: print the event trace");
 ABSL_FLAG(int, jobs, 2, "parallel worker processes for sweeps");
 ABSL_FLAG(bool, isolate, true, "sweeps: run seeds in worker processes so crashes are survivable");
 ABSL_FLAG(std::string, tape_dir, "", "where failing tapes are saved (default /tmp/drpc-sim)");
-ABSL_FLAG(bool, fifo, false,
-          "run fibers in FIFO order instead of a seeded random walk (a --tape replay uses the "
-          "policy in the tape's header)");
+ABSL_FLAG(std::string, policy, "swarm",
+          "scheduling policy: swarm (a policy per seed), random, fifo, or pct[:d=N][:k=N], each "
+          "but fifo with [:ti=PER_MILLE][:tw=DURATION] timer interleaving (a --tape replay uses "
+          "the policy in the tape's header)");
+ABSL_FLAG(bool, fifo, false, "same as --policy=fifo");
+ABSL_FLAG(bool, pct, false, "same as --policy=pct:d=<--pct_depth>");
+ABSL_FLAG(int, pct_depth, 3, "bug depth d of --pct: d - 1 priority change points");
+ABSL_FLAG(bool, exhaustive, false,
+          "explore every schedule of --seed (default 1; or of each of --seeds) within "
+          "--delay_bound, stopping at the first failure");
+ABSL_FLAG(uint32_t, delay_bound, 2, "--exhaustive: delays per schedule (a pick of the i-th "
+          "runnable fiber is i delays, a timer let in early one)");
+ABSL_FLAG(uint64_t, exhaustive_schedules, 100000,
+          "--exhaustive: stop after this many schedules per seed (0: no limit)");
+ABSL_FLAG(absl::Duration, exhaustive_budget, absl::ZeroDuration(),
+          "--exhaustive: wall-clock limit (0: none)");
 
 ABSL_FLAG(std::string, shrink, "",
           "shrink this failing tape (scenario from --scenario or the tape's header)");
@@ -119,11 +140,13 @@ std::string TapeDir() {
 void PrintResult(const RunResult& r) {
   std::printf("result: %s\n", std::string(FailureClassName(r.failure)).c_str());
   if (!r.ok()) std::printf("  %s\n", r.message.c_str());
-  std::printf("  trace hash %016llx, %llu decisions, %llu fibers, %llu switches, %llu timers, "
-              "virtual time %s\n",
+  std::printf("  policy %s\n", r.policy.c_str());
+  std::printf("  trace hash %016llx, %llu decisions, %llu fibers, %llu switches, %llu timers "
+              "(%llu let in ahead of runnable fibers), virtual time %s\n",
               static_cast<unsigned long long>(r.trace_hash),
               static_cast<unsigned long long>(r.decisions), static_cast<unsigned long long>(r.fibers),
               static_cast<unsigned long long>(r.switches), static_cast<unsigned long long>(r.timers),
+              static_cast<unsigned long long>(r.timers_interleaved),
               r.virtual_time.ToString().c_str());
   std::printf("  network: %llu connections, %llu bytes, %llu segments, %llu faults struck\n",
               static_cast<unsigned long long>(r.network.connections),
@@ -151,9 +174,9 @@ int RunSingle(const ScenarioSpec& spec, RunOptions options) {
       std::fprintf(stderr, "%s: %s\n", tape_path.c_str(), s.ToString().c_str());
       return 2;
     }
-    std::printf("policy %s\n", options.fifo_policy ? "fifo" : "random");
+    std::printf("policy %s\n", options.policy.ToString().c_str());
     options.replay_command = absl::StrCat("bazel run //tools:sim -- --scenario=", spec.name,
-                                          " --tape=", tape_path, ReplayFlags(options));
+                                          " --tape=", tape_path);
     TimelineOutput timeline(options, absl::StrCat(spec.name, " tape ", tape_path),
                             options.replay_command);
     TapeDecisions decisions(*std::move(tape));
@@ -253,7 +276,7 @@ int RunShrink(RunOptions options) {
     return 2;
   }
   std::printf("shrink %s scenario %s policy %s\n", path.c_str(), spec->name.c_str(),
-              options.fifo_policy ? "fifo" : "random");
+              options.policy.ToString().c_str());
   std::fflush(stdout);
   std::string out = UserPath(absl::GetFlag(FLAGS_shrink_out));
   if (out.empty()) {
@@ -308,13 +331,86 @@ int RunSweep(const ScenarioSpec& spec, RunOptions options, bool quiet_header = f
   return SweepExitCode(r);
 }
 
+absl::StatusOr<PolicySpec> PolicyFromFlags() {
+  if (absl::GetFlag(FLAGS_fifo)) return PolicySpec::Fifo();
+  if (absl::GetFlag(FLAGS_pct)) {
+    return PolicySpec::Parse(absl::StrCat("pct:d=", absl::GetFlag(FLAGS_pct_depth)));
+  }
+  return PolicySpec::Parse(absl::GetFlag(FLAGS_policy));
+}
+
+// --exhaustive: every schedule of each seed within the delay bound (sim/explore.h).
+int RunExhaustive(const ScenarioSpec& spec, const RunOptions& options) {
+  const bool sweep = absl::GetFlag(FLAGS_seed) < 0 && absl::GetFlag(FLAGS_seeds) > 0;
+  const uint64_t first = sweep ? absl::GetFlag(FLAGS_first_seed)
+                               : static_cast<uint64_t>(std::max<int64_t>(1, absl::GetFlag(FLAGS_seed)));
+  const uint64_t seeds = sweep ? absl::GetFlag(FLAGS_seeds) : 1;
+  const uint32_t bound = absl::GetFlag(FLAGS_delay_bound);
+  std::printf("explore scenario %s seeds %llu..%llu delay bound %u\n", spec.name.c_str(),
+              static_cast<unsigned long long>(first),
+              static_cast<unsigned long long>(first + seeds - 1), bound);
+  std::fflush(stdout);
+  uint64_t total = 0;
+  double seconds = 0;
+  bool all_complete = true;
+  for (uint64_t seed = first; seed < first + seeds; ++seed) {
+    ExploreOptions o;
+    o.seed = seed;
+    o.delay_bound = bound;
+    o.max_schedules = absl::GetFlag(FLAGS_exhaustive_schedules);
+    o.time_budget_seconds = absl::ToDoubleSeconds(absl::GetFlag(FLAGS_exhaustive_budget));
+    o.run = options;
+    o.run.replay_command = absl::StrCat("bazel run //tools:sim -- --scenario=", spec.name,
+                                        " --exhaustive --seed=", seed, " --delay_bound=", bound);
+    if (options.policy.kind != PolicySpec::Kind::kSwarm) {
+      o.timer_window = options.policy.timer_interleave_window;
+    }
+    const ExploreResult r = ExploreSchedules(spec.body, o);
+    total += r.schedules;
+    seconds += r.seconds;
+    all_complete = all_complete && r.complete;
+    std::printf("  seed %llu: %llu schedules (up to %llu scheduling decisions each) in %.2fs: %s\n",
+                static_cast<unsigned long long>(seed), static_cast<unsigned long long>(r.schedules),
+                static_cast<unsigned long long>(r.decisions_max), r.seconds,
+                r.complete ? "complete (every schedule within the bound ran)"
+                           : absl::StrCat("incomplete (stopped by ", r.stopped_by, ")").c_str());
+    std::fflush(stdout);  // a long exploration shows each seed as it ends
+    if (r.first_failure.has_value()) {
+      const ExploredFailure& f = *r.first_failure;
+      const std::string path = absl::StrCat(TapeDir(), "/", spec.name, "-", seed, "-schedule",
+                                            f.schedule, ".tape");
+      Tape tape = f.tape;
+      tape.header["scenario"] = spec.name;
+      absl::Status saved = tape.SaveToFile(path);
+      std::printf("FAIL schedule %llu of seed %llu (%s): %s\n",
+                  static_cast<unsigned long long>(f.schedule), static_cast<unsigned long long>(seed),
+                  std::string(FailureClassName(f.result.failure)).c_str(), f.result.message.c_str());
+      std::printf("  tape:   %s (%s)\n", path.c_str(), saved.ok() ? "saved" : saved.ToString().c_str());
+      std::printf("  replay: bazel run //tools:sim -- --scenario=%s --tape=%s\n", spec.name.c_str(),
+                  path.c_str());
+      std::printf("explored %llu schedules in %.2fs until the first failure\n",
+                  static_cast<unsigned long long>(total), seconds);
+      return ExitCodeFor(f.result.failure);
+    }
+  }
+  std::printf("explored %llu schedules in %.2fs, no failure; %s\n",
+              static_cast<unsigned long long>(total), seconds,
+              all_complete ? "complete" : "incomplete (see above)");
+  return 0;
+}
+
 int Main() {
   if (absl::GetFlag(FLAGS_list)) {
     List();
     return 0;
   }
   RunOptions options;
-  options.fifo_policy = absl::GetFlag(FLAGS_fifo);
+  absl::StatusOr<PolicySpec> policy = PolicyFromFlags();
+  if (!policy.ok()) {
+    std::fprintf(stderr, "%s\n", policy.status().ToString().c_str());
+    return 2;
+  }
+  options.policy = *policy;
   if (!absl::GetFlag(FLAGS_shrink).empty()) return RunShrink(options);
   if (absl::GetFlag(FLAGS_all)) {
     int code = 0;
@@ -337,6 +433,7 @@ int Main() {
     return 2;
   }
   options = OptionsFor(*spec, options);
+  if (absl::GetFlag(FLAGS_exhaustive)) return RunExhaustive(*spec, options);
   if (absl::GetFlag(FLAGS_seed) >= 0 || !absl::GetFlag(FLAGS_tape).empty()) {
     return RunSingle(*spec, options);
   }

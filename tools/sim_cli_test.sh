@@ -53,7 +53,7 @@ hash=$(trace_hash "$out")
 out2=$("$sim" $(replay_args "$line")); rc=$?
 [ "$rc" -eq 10 ] || fail "the printed replay command exited $rc: $out2"
 [ "$(trace_hash "$out2")" = "$hash" ] || fail "the replay command gave another run: $out2"
-grep -qx "# policy=random scenario=toy.racy_counter seed=$racy" "$tmp/racy.tape" ||
+grep -Eqx "# policy=(random|pct:d=[23]):ti=[0-9]+:tw=[0-9a-z]+ scenario=toy.racy_counter seed=$racy" "$tmp/racy.tape" ||
   fail "tape header: $(head -n2 "$tmp/racy.tape")"
 out3=$("$sim" --scenario=toy.racy_counter --tape="$tmp/racy.tape"); rc=$?
 [ "$rc" -eq 10 ] || fail "tape replay exited $rc: $out3"
@@ -71,11 +71,11 @@ grep -qx "replay: bazel run //tools:sim -- --scenario=toy.lock_order --seed=$dea
   fail "deadlock replay line: $out"
 grep -q '"takes A then B" parked: lock B' <<<"$out" || fail "deadlock report: $out"
 
-# FIFO: replay lines carry --fifo, the tape header says policy=fifo, and the tape replays under
-# FIFO without the flag (under the random walk it would run out of sched.pick decisions).
+# FIFO: replay lines carry --policy=fifo, the tape header says policy=fifo, and the tape replays
+# under FIFO without the flag (under the random walk it would run out of sched.pick decisions).
 out=$("$sim" --scenario=toy.racy_counter --seed=1 --fifo --save_tape="$tmp/fifo.tape"); rc=$?
 [ "$rc" -eq 10 ] || fail "FIFO racy run exited $rc: $out"
-grep -qx "replay: bazel run //tools:sim -- --scenario=toy.racy_counter --seed=1 --fifo" <<<"$out" ||
+grep -qx "replay: bazel run //tools:sim -- --scenario=toy.racy_counter --seed=1 --policy=fifo" <<<"$out" ||
   fail "FIFO replay line: $out"
 grep -q '^# policy=fifo ' "$tmp/fifo.tape" || fail "FIFO tape header: $(head -n2 "$tmp/fifo.tape")"
 hash=$(trace_hash "$out")
@@ -85,7 +85,36 @@ grep -qx 'policy fifo' <<<"$out2" || fail "FIFO tape replay did not use FIFO: $o
 [ "$(trace_hash "$out2")" = "$hash" ] || fail "FIFO tape replay gave another run: $out2"
 grep -q 'diverged' <<<"$out2" && fail "FIFO tape replay diverged: $out2"
 out=$("$sim" --scenario=toy.racy_counter --seeds=3 --jobs=1 --fifo --tape_dir="$tmp/fifo" 2>/dev/null)
-[ "$(grep -c -- '--seed=[0-9]* --fifo$' <<<"$out")" -eq 3 ] || fail "FIFO sweep replay lines: $out"
+[ "$(grep -c -- '--seed=[0-9]* --policy=fifo$' <<<"$out")" -eq 3 ] || fail "FIFO sweep replay lines: $out"
+
+# PCT: --pct is --policy=pct:d=3; the tape records it and replays under it.
+out=$("$sim" --scenario=toy.interleave --seed=5 --pct --save_tape="$tmp/pct.tape"); rc=$?
+[ "$rc" -eq 0 ] || fail "PCT run exited $rc: $out"
+grep -qx '  policy pct:d=3:ti=30:tw=1ms' <<<"$out" || fail "PCT run's policy line: $out"
+grep -q '^# policy=pct:d=3:ti=30:tw=1ms ' "$tmp/pct.tape" || fail "PCT tape header: $(head -n2 "$tmp/pct.tape")"
+grep -q '^pct.priority ' "$tmp/pct.tape" || fail "PCT tape has no priorities"
+hash=$(trace_hash "$out")
+out2=$("$sim" --scenario=toy.interleave --tape="$tmp/pct.tape"); rc=$?
+[ "$(trace_hash "$out2")" = "$hash" ] || fail "PCT tape replay gave another run: $out2"
+"$sim" --scenario=toy.interleave --seed=1 --policy=pct:d=0 >/dev/null 2>&1 && fail "pct:d=0 accepted"
+
+# Swarm (the default): the run names the policy its seed got; the replay line needs no flag.
+out=$("$sim" --scenario=toy.racy_counter --seed=1); rc=$?
+grep -Eq '^  policy (random|pct:d=[23]):ti=[0-9]+:tw=' <<<"$out" || fail "swarm policy line: $out"
+
+# Exhaustive: a complete exploration of a passing toy, the first failing schedule of the racy
+# one, whose saved tape replays the failure.
+out=$("$sim" --scenario=toy.interleave --exhaustive --delay_bound=1); rc=$?
+[ "$rc" -eq 0 ] || fail "exhaustive toy.interleave exited $rc: $out"
+grep -q 'seed 1: [0-9]* schedules .*: complete' <<<"$out" || fail "exhaustive verdict: $out"
+out=$("$sim" --scenario=toy.racy_counter --exhaustive --delay_bound=1 --tape_dir="$tmp"); rc=$?
+[ "$rc" -eq 10 ] || fail "exhaustive racy toy exited $rc: $out"
+tape=$(sed -n 's/^  tape:   \(.*\) (saved)$/\1/p' <<<"$out")
+[ -f "$tape" ] || fail "exhaustive failure tape: $out"
+grep -q '^# .*policy=exhaustive' "$tape" || fail "exhaustive tape header: $(head -n2 "$tape")"
+out2=$("$sim" --scenario=toy.racy_counter --tape="$tape"); rc=$?
+[ "$rc" -eq 10 ] || fail "exhaustive tape replay exited $rc: $out2"
+grep -q 'diverged' <<<"$out2" && fail "exhaustive tape replay diverged: $out2"
 
 # Crash (14): a failed DRPC_CHECK prints the check and the replay command, then exits 14.
 crash=$(find_seed test.crash 14 "$simt") || fail "no seed of test.crash exits 14"

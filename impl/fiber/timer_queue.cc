@@ -1,45 +1,115 @@
 #include "impl/fiber/timer_queue.h"
 
+#include <algorithm>
+#include <utility>
+
 #include "proto/base/check.h"
 
 namespace drpc {
+namespace {
+
+// Dead entries tolerated beyond the number of queued timers before a rebuild (so tiny queues do
+// not rebuild on every cancel).
+constexpr size_t kDeadSlackCount = 64;
+
+}  // namespace
+
+// std::push_heap builds a max-heap: "later" is "less", so the earliest (deadline, id) is on top.
+bool TimerQueue::Later(const Entry& a, const Entry& b) {
+  return a.deadline != b.deadline ? a.deadline > b.deadline : a.id > b.id;
+}
 
 TimerId TimerQueue::Add(Instant deadline, absl::AnyInvocable<void()> callback) {
   const TimerId id = next_id_++;
-  const bool inserted = by_deadline_.emplace(std::make_pair(deadline, id), std::move(callback)).second;
-  DRPC_CHECK(inserted) << "timer id " << id << " issued twice";
-  deadline_of_.emplace(id, deadline);
-  DRPC_DCHECK(by_deadline_.size() == deadline_of_.size());
+  uint32_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    DRPC_CHECK_LT(slots_.size(), size_t{UINT32_MAX}) << "timer slots exhausted";
+    slot = static_cast<uint32_t>(slots_.size());
+    slots_.emplace_back();
+  }
+  DRPC_DCHECK(slots_[slot].id == 0);
+  slots_[slot].id = id;
+  slots_[slot].callback = std::move(callback);
+  heap_.push_back(Entry{deadline, id, slot});
+  std::push_heap(heap_.begin(), heap_.end(), Later);
+  index_.push_back(IndexEntry{id, slot});
+  ++live_;
   return id;
 }
 
+TimerQueue::Slot* TimerQueue::Find(TimerId id) {
+  auto it = std::lower_bound(index_.begin(), index_.end(), id,
+                             [](const IndexEntry& e, TimerId key) { return e.id < key; });
+  if (it == index_.end() || it->id != id) return nullptr;
+  Slot& slot = slots_[it->slot];
+  return slot.id == id ? &slot : nullptr;
+}
+
+absl::AnyInvocable<void()> TimerQueue::Release(uint32_t slot) {
+  absl::AnyInvocable<void()> callback = std::move(slots_[slot].callback);
+  slots_[slot].callback = nullptr;
+  slots_[slot].id = 0;
+  free_slots_.push_back(slot);
+  --live_;
+  ++index_dead_;
+  return callback;
+}
+
 bool TimerQueue::Cancel(TimerId id) {
-  auto it = deadline_of_.find(id);
-  if (it == deadline_of_.end()) return false;
-  const size_t erased = by_deadline_.erase(std::make_pair(it->second, id));
-  DRPC_CHECK_EQ(erased, 1u) << "timer " << id << " indexed but not queued";
-  deadline_of_.erase(it);
+  if (id == 0 || id >= next_id_) return false;
+  Slot* slot = Find(id);
+  if (slot == nullptr) return false;
+  // Destroyed at the end, once the queue is consistent again (its captures may cancel timers).
+  absl::AnyInvocable<void()> dropped = Release(static_cast<uint32_t>(slot - slots_.data()));
+  ++heap_dead_;
+  Prune();
   return true;
 }
 
+void TimerQueue::Prune() {
+  auto dead = [this](const Entry& e) { return slots_[e.slot].id != e.id; };
+  while (!heap_.empty() && dead(heap_.front())) {
+    std::pop_heap(heap_.begin(), heap_.end(), Later);
+    heap_.pop_back();
+    --heap_dead_;
+  }
+  if (heap_dead_ > live_ + kDeadSlackCount) {
+    heap_.erase(std::remove_if(heap_.begin(), heap_.end(), dead), heap_.end());
+    std::make_heap(heap_.begin(), heap_.end(), Later);
+    heap_dead_ = 0;
+  }
+  if (index_dead_ > live_ + kDeadSlackCount) {
+    index_.erase(std::remove_if(index_.begin(), index_.end(),
+                                [this](const IndexEntry& e) { return slots_[e.slot].id != e.id; }),
+                 index_.end());
+    index_dead_ = 0;
+  }
+  DRPC_DCHECK(heap_.size() == live_ + heap_dead_);
+  DRPC_DCHECK(index_.size() == live_ + index_dead_);
+}
+
 Instant TimerQueue::next_deadline() const {
-  DRPC_CHECK(!by_deadline_.empty()) << "next_deadline of an empty timer queue";
-  return by_deadline_.begin()->first.first;
+  DRPC_CHECK(live_ > 0) << "next_deadline of an empty timer queue";
+  return heap_.front().deadline;
 }
 
 TimerQueue::Expired TimerQueue::PopNext() {
-  DRPC_CHECK(!by_deadline_.empty()) << "PopNext on an empty timer queue";
-  auto it = by_deadline_.begin();
-  Expired expired{it->first.first, it->first.second, std::move(it->second)};
-  by_deadline_.erase(it);
-  const size_t erased = deadline_of_.erase(expired.id);
-  DRPC_CHECK_EQ(erased, 1u) << "timer " << expired.id << " queued but not indexed";
+  DRPC_CHECK(live_ > 0) << "PopNext on an empty timer queue";
+  const Entry top = heap_.front();
+  DRPC_CHECK_EQ(slots_[top.slot].id, top.id) << "the heap's top is a cancelled timer";
+  std::pop_heap(heap_.begin(), heap_.end(), Later);
+  heap_.pop_back();
+  Expired expired{top.deadline, top.id, Release(top.slot)};
+  Prune();
   return expired;
 }
 
 size_t TimerQueue::RunDue(Instant now) {
   size_t ran = 0;
-  while (!by_deadline_.empty() && by_deadline_.begin()->first.first <= now) {
+  while (live_ > 0 && heap_.front().deadline <= now) {
     Expired expired = PopNext();
     ++ran;
     expired.callback();
@@ -48,8 +118,14 @@ size_t TimerQueue::RunDue(Instant now) {
 }
 
 void TimerQueue::Clear() {
-  by_deadline_.clear();
-  deadline_of_.clear();
+  // The callbacks are destroyed after the queue is empty, so one whose captures cancel timers
+  // as they are destroyed finds a consistent (empty) queue.
+  std::vector<Slot> dropped;
+  dropped.swap(slots_);
+  heap_.clear();
+  free_slots_.clear();
+  index_.clear();
+  live_ = heap_dead_ = index_dead_ = 0;
 }
 
 }  // namespace drpc

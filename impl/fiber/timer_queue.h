@@ -16,14 +16,19 @@
 //   * a timer is taken out of the queue *before* its callback runs (PopNext, RunDue), so the
 //     callback may Cancel itself (false: it is already running) or any other timer, and may Add
 //     new ones.
-// Not thread-safe: one owner, one thread. Iterates only ordered containers (deterministic).
+// Cost: Add, PopNext and Cancel are O(log n) on flat vectors (a binary min-heap, a slot table and
+// an index of ids sorted by id), with no allocation per timer once the vectors have grown, beyond
+// what the callback itself needs. Cancelled timers leave their heap entry behind until it reaches
+// the top or the dead entries outnumber the live ones (then the heap is rebuilt), so memory stays
+// within twice the timers queued.
+// Not thread-safe: one owner, one thread. Deterministic: the order is a total order on unique keys.
 #ifndef DRPC_IMPL_FIBER_TIMER_QUEUE_H_
 #define DRPC_IMPL_FIBER_TIMER_QUEUE_H_
 
 #include <cstddef>
-#include <utility>
+#include <cstdint>
+#include <vector>
 
-#include "absl/container/btree_map.h"
 #include "absl/functional/any_invocable.h"
 #include "impl/env.h"
 #include "impl/time.h"
@@ -43,8 +48,8 @@ class TimerQueue {
   // was cancelled before, or `id` was never issued.
   bool Cancel(TimerId id);
 
-  bool empty() const { return by_deadline_.empty(); }
-  size_t size() const { return by_deadline_.size(); }
+  bool empty() const { return live_ == 0; }
+  size_t size() const { return live_; }
 
   // The earliest queued deadline. Requires !empty().
   Instant next_deadline() const;
@@ -67,9 +72,37 @@ class TimerQueue {
   void Clear();
 
  private:
+  // A queued timer's heap entry; dead (cancelled) once its slot holds another id.
+  struct Entry {
+    Instant deadline;
+    TimerId id = 0;
+    uint32_t slot = 0;
+  };
+  struct Slot {
+    TimerId id = 0;  // 0: free
+    absl::AnyInvocable<void()> callback;
+  };
+  struct IndexEntry {
+    TimerId id = 0;
+    uint32_t slot = 0;
+  };
+  static bool Later(const Entry& a, const Entry& b);
+  // The slot of queued timer `id`, or nullptr.
+  Slot* Find(TimerId id);
+  // Frees `slot` and hands back its callback (for the caller to run or destroy).
+  absl::AnyInvocable<void()> Release(uint32_t slot);
+  // Drops dead entries off the heap's top (so the top is always a queued timer), and rebuilds
+  // the heap or the index when their dead entries outnumber the queued timers.
+  void Prune();
+
   TimerId next_id_ = 1;
-  absl::btree_map<std::pair<Instant, TimerId>, absl::AnyInvocable<void()>> by_deadline_;
-  absl::btree_map<TimerId, Instant> deadline_of_;
+  size_t live_ = 0;
+  std::vector<Entry> heap_;  // min-heap by (deadline, id)
+  size_t heap_dead_ = 0;
+  std::vector<Slot> slots_;
+  std::vector<uint32_t> free_slots_;
+  std::vector<IndexEntry> index_;  // sorted by id (ids rise, so Add appends)
+  size_t index_dead_ = 0;
 };
 
 }  // namespace drpc

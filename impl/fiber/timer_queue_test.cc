@@ -1,5 +1,6 @@
 #include "impl/fiber/timer_queue.h"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -132,6 +133,74 @@ TEST(TimerQueueTest, InfiniteDeadlineSortsLast) {
   EXPECT_EQ(timers.next_deadline(), At(1));
   EXPECT_EQ(timers.RunDue(At(1'000'000)), 1u);
   EXPECT_EQ(timers.next_deadline(), Instant::Infinite());
+}
+
+// Random adds, cancels and pops against a plain ordered map: same order, same Cancel answers,
+// however many cancelled timers linger in the heap.
+TEST(TimerQueueTest, AgreesWithAnOrderedMapUnderRandomAddsCancelsAndPops) {
+  TimerQueue timers;
+  std::map<std::pair<Instant, TimerId>, int> model;
+  std::map<TimerId, Instant> deadline_of;
+  uint64_t x = 12345;
+  auto next = [&x](uint64_t n) {  // a fixed LCG: the test is the same on every run
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    return (x >> 33) % n;
+  };
+  std::vector<TimerId> issued;
+  int fired_value = -1;
+  for (int step = 0; step < 20000; ++step) {
+    const uint64_t op = next(10);
+    if (op < 5 || issued.empty()) {
+      const Instant deadline = At(static_cast<int64_t>(next(500)));
+      const int value = step;
+      const TimerId id = timers.Add(deadline, [&fired_value, value] { fired_value = value; });
+      model[{deadline, id}] = value;
+      deadline_of[id] = deadline;
+      issued.push_back(id);
+    } else if (op < 8) {
+      const TimerId id = issued[next(issued.size())];
+      auto it = deadline_of.find(id);
+      const bool queued = it != deadline_of.end();
+      ASSERT_EQ(timers.Cancel(id), queued) << "step " << step;
+      if (queued) {
+        model.erase({it->second, id});
+        deadline_of.erase(it);
+      }
+    } else if (!model.empty()) {
+      ASSERT_EQ(timers.next_deadline(), model.begin()->first.first);
+      TimerQueue::Expired e = timers.PopNext();
+      ASSERT_EQ(e.id, model.begin()->first.second) << "step " << step;
+      e.callback();
+      EXPECT_EQ(fired_value, model.begin()->second);
+      deadline_of.erase(e.id);
+      model.erase(model.begin());
+    }
+    ASSERT_EQ(timers.size(), model.size());
+  }
+}
+
+TEST(TimerQueueTest, CallbackDestroyedByCancelMayCancelOtherTimers) {
+  TimerQueue timers;
+  TimerId other = timers.Add(At(5), [] {});
+  struct CancelsOnDestruction {
+    TimerQueue* timers;
+    TimerId* other;
+    bool armed = true;
+    CancelsOnDestruction(TimerQueue* t, TimerId* o) : timers(t), other(o) {}
+    CancelsOnDestruction(CancelsOnDestruction&& from) noexcept
+        : timers(from.timers), other(from.other) {
+      from.armed = false;
+    }
+    ~CancelsOnDestruction() {
+      if (armed) {
+        EXPECT_TRUE(timers->Cancel(*other));
+      }
+    }
+    void operator()() {}
+  };
+  const TimerId id = timers.Add(At(1), CancelsOnDestruction(&timers, &other));
+  EXPECT_TRUE(timers.Cancel(id));
+  EXPECT_TRUE(timers.empty());
 }
 
 TEST(TimerQueueDeathTest, NextDeadlineOfAnEmptyQueueIsABug) {

@@ -1,6 +1,7 @@
 #include "sim/drpc/wire_oracle.h"
 
-#include <deque>
+#include <algorithm>
+#include <array>
 #include <map>
 #include <optional>
 #include <utility>
@@ -28,10 +29,29 @@ bool IsSplittable(Kind k) {
   return k == Kind::kInvoke || k == Kind::kInvokeMetadata || k == Kind::kMessage;
 }
 
-std::string Describe(const Frame& f) {
-  return absl::StrCat(KindName(f.kind), " ", PacketIdString(f.id), " len=", f.data.size(),
-                      f.done ? " done" : "", f.control ? " control" : "");
+std::string Describe(Kind kind, PacketId id, uint64_t length, bool done, bool control) {
+  return absl::StrCat(KindName(kind), " ", PacketIdString(id), " len=", length,
+                      done ? " done" : "", control ? " control" : "");
 }
+
+std::string Describe(const Frame& f) {
+  return Describe(f.kind, f.id, f.data.size(), f.done, f.control);
+}
+
+// A frame as a stream's history keeps it: formatted only when a violation is reported (every
+// frame of every run passes through the history, so it holds no strings).
+struct FrameNote {
+  PacketId id;
+  uint64_t length = 0;
+  Kind kind = Kind::kMessage;
+  bool done = true;
+  bool control = false;
+  bool sent = false;
+
+  std::string ToString() const {
+    return absl::StrCat(sent ? "-> " : "<- ", Describe(kind, id, length, done, control));
+  }
+};
 
 }  // namespace
 
@@ -74,7 +94,10 @@ class WireOracle::EndModel {
     int64_t credit = 0;
     uint64_t received_message_bytes = 0;
     uint64_t granted_bytes = 0;
-    std::deque<std::string> history;
+    // The last kHistoryMaxCount frames (a ring: history_next is the slot written next).
+    std::array<FrameNote, kHistoryMaxCount> history;
+    size_t history_count = 0;
+    size_t history_next = 0;
   };
 
   void Feed(FrameParser& parser, absl::string_view bytes, bool outgoing) {
@@ -169,7 +192,7 @@ class WireOracle::EndModel {
     StreamState& s = streams_[f.id.stream];
     Record(/*sent=*/false, s, f);
     Log("<-", f);
-    Remember(s, absl::StrCat("<- ", Describe(f)));
+    Remember(s, f, /*sent=*/false);
     if (!CheckShape(f, "received")) return;
     s.received_any = true;
     if (config_.client && (f.kind == Kind::kInvoke || f.kind == Kind::kInvokeMetadata)) {
@@ -202,7 +225,7 @@ class WireOracle::EndModel {
     StreamState& s = streams_[f.id.stream];
     Record(/*sent=*/true, s, f);
     Log("->", f);
-    Remember(s, absl::StrCat("-> ", Describe(f)));
+    Remember(s, f, /*sent=*/true);
     if (!CheckShape(f, "sent")) return;
     auto fail = [&](absl::string_view why) {
       Violate(f.id.stream, absl::StrCat("sent ", Describe(f), ": ", why));
@@ -333,9 +356,11 @@ class WireOracle::EndModel {
     if (s.credit < 0 && !s.new_packet) ++oracle_->stats_.overdrafts;
   }
 
-  void Remember(StreamState& s, std::string line) {
-    s.history.push_back(std::move(line));
-    if (s.history.size() > kHistoryMaxCount) s.history.pop_front();
+  void Remember(StreamState& s, const Frame& f, bool sent) {
+    s.history[s.history_next] = FrameNote{.id = f.id, .length = f.data.size(), .kind = f.kind,
+                                          .done = f.done, .control = f.control, .sent = sent};
+    s.history_next = (s.history_next + 1) % kHistoryMaxCount;
+    s.history_count = std::min(s.history_count + 1, kHistoryMaxCount);
   }
 
   void Violate(uint64_t stream, std::string why) {
@@ -345,7 +370,11 @@ class WireOracle::EndModel {
                                       ", ", config_.mux ? "mux" : "upstream", "): ", why);
     if (auto it = streams_.find(stream); stream != 0 && it != streams_.end()) {
       absl::StrAppend(&report, "\n  last frames of stream ", stream, ":");
-      for (const std::string& line : it->second.history) absl::StrAppend(&report, "\n    ", line);
+      const StreamState& st = it->second;
+      for (size_t i = 0; i < st.history_count; ++i) {
+        const size_t slot = (st.history_next + kHistoryMaxCount - st.history_count + i) % kHistoryMaxCount;
+        absl::StrAppend(&report, "\n    ", st.history[slot].ToString());
+      }
     }
     SimContext* ctx = oracle_->trace_ctx_;
     if (ctx != nullptr && ctx->recorder() != nullptr && endpoint_.has_value() && stream != 0) {

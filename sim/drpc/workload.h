@@ -79,6 +79,9 @@ struct WorkloadConfig {
   uint32_t handler_error_per_mille = 0;     // the handler fails (after some messages)
   uint32_t wait_for_cancel_per_mille = 0;   // the handler waits for its context; the caller
                                             // then always cancels or sets a deadline
+  uint32_t never_reads_per_mille = 0;       // client/bidi: the handler never reads a request
+                                            // (Ending::kNeverReads); the caller then always
+                                            // cancels or sets a deadline
   // Per connection: a fiber closes the connection at a random moment.
   uint32_t conn_close_per_mille = 0;
   // Per run: the server shuts down (gracefully, with a short grace) at a random moment.

@@ -3,6 +3,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "impl/errors.h"
 #include "impl/sync.h"
@@ -56,12 +57,20 @@ class Handlers {
       case Ending::kError:
         if (sabotage_ == Sabotage::kIgnorePlannedError) return absl::OkStatus();
         return PlannedError(rec);
+      case Ending::kNeverReads:  // only client and bidi streams draw it; they never get here
       case Ending::kWaitForCancel:
         ctx_->Reach(situations::kWorkloadHandlerWaitedForCancel);
         call.done_signal().Wait("handler waits for its context");
         return call.err();
     }
     return absl::InternalError("unknown ending");
+  }
+
+  // Ending::kNeverReads: no Recv at all; the call ends by its context.
+  absl::Status NeverRead(CallContext& call, RpcRecord& rec) {
+    call.done_signal().Wait("handler never reads its requests");
+    ctx_->Reach(situations::kWorkloadHandlerNeverRead);
+    return Finish(rec, call.err());
   }
 
   absl::Status PlannedError(const RpcRecord& rec) {
@@ -124,6 +133,7 @@ Router LoadRouter(SimContext& ctx, Ledger& ledger, WorkloadConfig::Sabotage sabo
   DRPC_CHECK_OK(router.ClientStream(std::string(RpcMethod(RpcType::kClientStream)),
       [h](CallContext& call, RpcStream& s) -> absl::StatusOr<std::string> {
         RpcRecord& rec = *h->Start(call, RpcType::kClientStream);
+        if (rec.plan.ending == Ending::kNeverReads) return h->NeverRead(call, rec);
         for (uint32_t i = 0;; ++i) {
           absl::StatusOr<std::string> m = s.Recv();
           if (IsEof(m.status())) break;
@@ -157,6 +167,7 @@ Router LoadRouter(SimContext& ctx, Ledger& ledger, WorkloadConfig::Sabotage sabo
   DRPC_CHECK_OK(router.Bidi(std::string(RpcMethod(RpcType::kBidi)),
       [h](CallContext& call, RpcStream& s) -> absl::Status {
         RpcRecord& rec = *h->Start(call, RpcType::kBidi);
+        if (rec.plan.ending == Ending::kNeverReads) return h->NeverRead(call, rec);
         for (uint32_t i = 0;; ++i) {
           if (rec.plan.ending == Ending::kError && i == rec.plan.error_after) {
             return h->Finish(rec, h->PlannedError(rec));
@@ -199,7 +210,11 @@ RpcPlan Caller::DrawPlan(RpcRecord& rec) {
                     : 1;
   p.request_size_max = static_cast<uint32_t>(c.message_sizes[ctx_->Choose("load.request_size", c.message_sizes.size())]);
   p.response_size_max = static_cast<uint32_t>(c.message_sizes[ctx_->Choose("load.response_size", c.message_sizes.size())]);
-  if (ctx_->Chance("load.wait_for_cancel", c.wait_for_cancel_per_mille)) {
+  // Drawn only when enabled, so workloads without it keep their tapes.
+  if (many_requests && c.never_reads_per_mille > 0 &&
+      ctx_->Chance("load.never_reads", c.never_reads_per_mille)) {
+    p.ending = Ending::kNeverReads;
+  } else if (ctx_->Chance("load.wait_for_cancel", c.wait_for_cancel_per_mille)) {
     p.ending = Ending::kWaitForCancel;
   } else if (ctx_->Chance("load.handler_error", c.handler_error_per_mille)) {
     p.ending = Ending::kError;
@@ -227,7 +242,9 @@ void Caller::MakeCall(size_t conn_index) {
 
   bool cancel = ctx_->Chance("load.cancel", config_->cancel_per_mille);
   bool deadline = ctx_->Chance("load.deadline", config_->deadline_per_mille);
-  if (rec.plan.ending == Ending::kWaitForCancel && !cancel && !deadline) {
+  const bool ends_by_context =
+      rec.plan.ending == Ending::kWaitForCancel || rec.plan.ending == Ending::kNeverReads;
+  if (ends_by_context && !cancel && !deadline) {
     (ctx_->Chance("load.wait_ends_by_cancel", 500) ? cancel : deadline) = true;
   }
   TimerId cancel_timer = 0;
@@ -299,12 +316,27 @@ RpcRecord& Caller::RunFixedCall(size_t conn_index, RpcType type, Duration bound)
 }
 
 void Caller::MakeCleanCall(size_t conn_index, RpcType type, Duration bound) {
-  RpcRecord& rec = RunFixedCall(conn_index, type, bound);
-  if (ledger_->ExplainedByFlowControl(rec.status)) {
-    ctx_->Reach(situations::kWorkloadFlowControlFailedACall);
-    return;
+  Env& env = ctx_->env();
+  const Instant deadline = env.clock().Now() + bound;
+  for (;;) {
+    RpcRecord& rec = RunFixedCall(conn_index, type, deadline - env.clock().Now());
+    if (rec.status.ok()) break;
+    if (ledger_->ExplainedByFlowControl(rec.status)) {
+      ctx_->Reach(situations::kWorkloadFlowControlFailedACall);
+      return;
+    }
+    // The previous call's stream may still count against the server's limit when this call's
+    // Invoke arrives (its client moved on as soon as it had the reply): a refusal then is no
+    // failure, as long as a later try gets through within the bound.
+    const bool refused = RemoteErrorCode(rec.status).has_value() &&
+                         absl::StartsWith(rec.status.message(), kRefusedPrefix);
+    if (!refused || !ledger_->RefusalPossible() || env.clock().Now() >= deadline) {
+      ledger_->Fail(rec, "a call on a fresh connection after healing failed");
+      return;
+    }
+    ctx_->Reach(situations::kWorkloadProbeRetriedARefusal);
+    SleepFor(env, Duration::Micros(100), "probe: waiting to try a refused call again");
   }
-  if (!rec.status.ok()) ledger_->Fail(rec, "a call on a fresh connection after healing failed");
   ++ledger_->report().ok;
 }
 

@@ -37,6 +37,7 @@ RpcRecord& Ledger::NewRpc(size_t conn) {
   rec.plan.id = id;
   rec.conn = conn;
   ++report_.rpcs;
+  ctx_->Count("rpcs", 1);
   return rec;
 }
 
@@ -64,8 +65,10 @@ bool Ledger::ConnectionBroken(size_t index) const {
 namespace {
 
 // The error impl/stream.cc gives a stream whose receive queue stayed full for recv_stall_timeout.
+constexpr absl::string_view kReceiveStallText = "receive queue full for";
+
 bool IsReceiveStall(const absl::Status& s) {
-  return absl::IsResourceExhausted(s) && absl::StrContains(s.message(), "receive queue full for");
+  return absl::IsResourceExhausted(s) && absl::StrContains(s.message(), kReceiveStallText);
 }
 
 // What flow control may do to a call, here or (as a remote error) at the other end: a sender
@@ -92,6 +95,21 @@ bool Ledger::StallPossible() const {
   // control on never makes its reader wait for a stream (its queues fail over their cap), so no reader ever
   // waits; so a cycle needs both ends without it, and a stall with either end on is a bug.
   return !(client_.mux && (client_.flow.enabled || server_.flow.enabled));
+}
+
+bool Ledger::NeverReadStallPossible(const RpcRecord& rec) const {
+  // A handler that never reads needs no cycle: its own queue fills, and the server's reader
+  // waits for it unless the server's streams are flow-controlled (then the client's sender is
+  // held to a window, or overruns the cap when it ignores flow control: ExplainedByFlowControl).
+  return rec.plan.ending == Ending::kNeverReads && !(server_.mux && server_.flow.enabled);
+}
+
+bool Ledger::ServerStallPossible() const {
+  // A handler blocked in Send behind a slow link stops reading its stream; with a stall timeout
+  // shorter than such a wait, the server's reader fails the stream (no cycle needed). Only ends
+  // whose streams are not flow-controlled make their reader wait.
+  return !(server_.mux && server_.flow.enabled) &&
+         server_.recv_stall_timeout < kStallTimeoutRacesGrants;
 }
 
 bool Ledger::FlowMismatch() const {
@@ -164,7 +182,9 @@ void Ledger::CheckOutcome(RpcRecord& rec) {
   if (IsReceiveStall(s)) {
     ++report_.stalled;
     ctx_->Reach(situations::kWorkloadReceiveStallBrokeABufferCycle);
-    if (!StallPossible()) Fail(rec, "a receive stall on a flow-controlled stream");
+    if (!StallPossible() && !NeverReadStallPossible(rec) && !ServerStallPossible()) {
+      Fail(rec, "a receive stall on a flow-controlled stream");
+    }
     return;
   }
   if (std::optional<uint64_t> code = RemoteErrorCode(s); code.has_value()) {
@@ -176,6 +196,13 @@ void Ledger::CheckOutcome(RpcRecord& rec) {
       return;
     }
     if (p.ending == Ending::kError && *code == p.error_code && s.message() == p.ErrorText()) return;
+    // A handler that never reads fills its receive queue; without flow control the stall
+    // timeout then fails its stream, and the client hears why.
+    if (absl::StrContains(s.message(), kReceiveStallText) &&
+        (NeverReadStallPossible(rec) || ServerStallPossible())) {
+      ++report_.stalled;
+      return;
+    }
     if (shutdown_started_ || own_cancel || broken) return;  // the server gave up on the call
     return Fail(rec, absl::StrCat("remote error (code ", *code, ") that its handler did not return"));
   }
@@ -190,7 +217,13 @@ void Ledger::CheckHandlers() {
     const bool disturbed = rec.cancel_requested || rec.deadline_set || rec.abandoned ||
                            rec.closed_send_early || shutdown_started_ ||
                            ConnectionBroken(rec.conn) ||
-                           (IsReceiveStall(rec.handler_status) && StallPossible()) ||
+                           (IsReceiveStall(rec.handler_status) &&
+                            (StallPossible() || ServerStallPossible())) ||
+                           // The stall failed the call's stream: its handler's next Send or
+                           // Recv sees the end of the stream.
+                           (IsReceiveStall(rec.status) &&
+                            (StallPossible() || NeverReadStallPossible(rec) ||
+                             ServerStallPossible())) ||
                            ExplainedByFlowControl(rec.handler_status) ||
                            // The client's end failed by flow control told the handler with an
                            // Error, after which its Send sees EOF (§7.4).
@@ -206,8 +239,10 @@ void Ledger::CheckHandlers() {
       continue;
     }
     if (rec.handler_done && !rec.handler_status.ok() && !disturbed) {
-      const bool planned = rec.plan.ending == Ending::kError &&
-                           rec.handler_status.message() == rec.plan.ErrorText();
+      // A handler that never reads ends only by its context: whatever ended the call.
+      const bool planned = (rec.plan.ending == Ending::kError &&
+                            rec.handler_status.message() == rec.plan.ErrorText()) ||
+                           rec.plan.ending == Ending::kNeverReads;
       if (!planned) Fail(rec, "its handler failed although nothing disturbed the call");
     }
   }

@@ -79,11 +79,19 @@ class Ledger {
 
   WorkloadReport& report() { return report_; }
 
+  // Whether the server's stream limit may refuse a call of this workload: a server stream
+  // outlives its client call by the time the client's last packet takes to arrive.
+  bool RefusalPossible() const;
+
  private:
   bool ConnectionBroken(size_t index) const;
-  bool RefusalPossible() const;
   // Whether a receive stall can legitimately fail a call (no flow control on the streams).
   bool StallPossible() const;
+  // Whether the server's stall timeout may fail this call because its handler never reads.
+  bool NeverReadStallPossible(const RpcRecord& rec) const;
+  // Whether the server's stall timeout is short enough to fail a stream whose handler is merely
+  // blocked in Send (a slow link), with no cycle.
+  bool ServerStallPossible() const;
   // Only one end runs flow control (docs/protocol.md §17.5): a sender may stall for credit, a
   // flow-controlled receiver may see its queue overrun.
   bool FlowMismatch() const;

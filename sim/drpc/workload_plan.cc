@@ -84,7 +84,7 @@ absl::StatusOr<RpcPlan> DecodePlan(absl::string_view text) {
     else if (k == "r") p.responses = static_cast<uint32_t>(v);
     else if (k == "qs") p.request_size_max = static_cast<uint32_t>(v);
     else if (k == "rs") p.response_size_max = static_cast<uint32_t>(v);
-    else if (k == "end" && v <= 2) p.ending = static_cast<Ending>(v);
+    else if (k == "end" && v <= 3) p.ending = static_cast<Ending>(v);
     else if (k == "after") p.error_after = static_cast<uint32_t>(v);
     else if (k == "code") p.error_code = v;
     else if (k == "think") p.handler_think_us = static_cast<uint32_t>(v);

@@ -28,6 +28,10 @@ enum class Ending : uint8_t {
   kOk = 0,             // replies as planned, then returns OK (CloseSend)
   kError = 1,          // after `error_after` replies (or at the end of the requests) fails
   kWaitForCancel = 2,  // after its replies, waits for its context and returns its error
+  // Client and bidi streams: the handler never reads a request; it waits for its context and
+  // returns its error while the caller keeps sending (the receive queue, flow control and the
+  // stall timeout are what hold the caller back).
+  kNeverReads = 3,
 };
 
 inline constexpr char kPlanMetadataKey[] = "sim-plan";

@@ -19,6 +19,8 @@ inline constexpr Situation kWorkloadProbeAfterHealSucceeded{"workload.probe_afte
 // A handler waited for its call to be cancelled.
 inline constexpr Situation kWorkloadHandlerWaitedForCancel{"workload.handler_waited_for_cancel"};
 // A caller abandoned a stream mid-call (closed it early).
+// A handler that never read its requests ended by its context (Ending::kNeverReads).
+inline constexpr Situation kWorkloadHandlerNeverRead{"workload.handler_never_read"};
 inline constexpr Situation kWorkloadAbandonedAStream{"workload.abandoned_a_stream"};
 // A receive stall broke a buffer cycle across the connection (no flow control).
 inline constexpr Situation kWorkloadReceiveStallBrokeABufferCycle{
@@ -28,6 +30,9 @@ inline constexpr Situation kWorkloadReceiveStallBrokeABufferCycle{
 inline constexpr Situation kWorkloadFlowControlFailedACall{"workload.flow_control_failed_a_call"};
 // A call was refused over the server's concurrent-stream limit.
 inline constexpr Situation kWorkloadRefused{"workload.refused"};
+// A call after healing was refused because the server still held the previous call's stream
+// (its next Invoke overtook the server's release of it), and was tried again.
+inline constexpr Situation kWorkloadProbeRetriedARefusal{"workload.probe_retried_a_refusal"};
 // A network fault (other than a stall) struck a connection.
 inline constexpr Situation kWorkloadFaultStruckAConnection{"workload.fault_struck_a_connection"};
 // A connection ended because it broke (a fault struck it or its peer went away).

@@ -42,6 +42,39 @@ TEST(WorkloadTest, AnHonestServerPassesInBothModes) {
   }
 }
 
+// A handler that never reads: its caller keeps sending into a queue nobody empties, and every
+// such call ends by its own cancel or deadline, or (a short server stall timeout, no flow control)
+// by the stall the server reports; never with success, and every handler returns.
+TEST(WorkloadTest, HandlersThatNeverReadEndByTheirContextOrAStall) {
+  for (WorkloadMode mode : {WorkloadMode::kUpstream, WorkloadMode::kMux}) {
+    WorkloadConfig w = Plain(mode, WorkloadConfig::Sabotage::kNone);
+    w.handler_error_per_mille = 0;
+    w.unary_weight = w.server_stream_weight = 0;
+    w.messages_min = 4;
+    w.messages_max = 8;
+    w.never_reads_per_mille = 1000;
+    w.swarm = false;
+    w.adjust = [](Options& client, Options& server) {
+      client.flow.enabled = server.flow.enabled = false;
+      server.recv_queue_max_count = 1;
+      server.recv_stall_timeout = Duration::Millis(1);
+    };
+    uint64_t stalled = 0;
+    bool never_read = false;
+    for (int seed = 1; seed <= 8; ++seed) {
+      WorkloadReport report;
+      const RunResult r = RunSeed([&](SimContext& ctx) { report = RunWorkload(ctx, w); },
+                                  static_cast<uint64_t>(seed), RunOptions{});
+      ASSERT_TRUE(r.ok()) << WorkloadModeName(mode) << " seed " << seed << ": " << r.message;
+      EXPECT_EQ(report.ok, 2u) << "only the two probe calls after healing succeed";
+      stalled += report.stalled;
+      never_read = never_read || r.reached.count("workload.handler_never_read") > 0;
+    }
+    EXPECT_GT(stalled, 0u) << WorkloadModeName(mode);
+    EXPECT_TRUE(never_read) << WorkloadModeName(mode);
+  }
+}
+
 struct Case {
   WorkloadConfig::Sabotage sabotage;
   const char* caught_by;

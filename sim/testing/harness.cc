@@ -8,14 +8,20 @@
 
 namespace drpc::testing {
 
+sim::RunOptions ScriptedRunOptions() {
+  sim::RunOptions options;
+  options.policy = sim::PolicySpec::RandomFibersFirst();
+  options.trace = {.echo = false, .ring_max_lines = 100};
+  return options;
+}
+
 sim::RunResult RunPair(const Options& client_options, const Options& server_options,
                        std::function<void(Pair&, sim::SimContext&)> body, uint64_t seed,
                        const Handler* handler, std::optional<sim::FaultPlan> plan,
                        const sim::NetworkOptions& network) {
   const Router echo = EchoRouter();
   if (handler == nullptr) handler = &echo;
-  sim::RunOptions options;
-  options.trace = {.echo = false, .ring_max_lines = 100};
+  sim::RunOptions options = ScriptedRunOptions();
   return sim::RunSeed(
       [&](sim::SimContext& sim) {
         Env& env = sim.env();

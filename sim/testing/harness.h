@@ -45,7 +45,14 @@ class Pair {
   sim::SimContext* sim_ = nullptr;
 };
 
-// Runs `body` against a fresh client/server pair on the simulator with `seed`.
+// Run options for a scripted test: a random walk over fibers, timers firing only when no fiber is
+// runnable, so a step such as "sleep 1 ms, then cancel" happens after the fibers spawned before it
+// have run up to their first wait. The swarm of policies and timer interleaving are for the
+// scenario sweeps, whose oracles hold under any schedule.
+sim::RunOptions ScriptedRunOptions();
+
+// Runs `body` against a fresh client/server pair on the simulator with `seed` and
+// ScriptedRunOptions().
 sim::RunResult RunPair(const Options& client_options, const Options& server_options,
                        std::function<void(Pair&, sim::SimContext&)> body, uint64_t seed = 1,
                        const Handler* handler = nullptr,

@@ -28,8 +28,7 @@ void ExpectFrames(sim::SimContext& sim, absl::string_view what, absl::string_vie
 
 sim::RunResult RunClient(const Options& options, std::function<void(ClientSide&)> body,
                          uint64_t seed, const sim::NetworkOptions& network) {
-  sim::RunOptions run;
-  run.trace = {.echo = false, .ring_max_lines = 100};
+  sim::RunOptions run = ScriptedRunOptions();
   return sim::RunSeed(
       [&](sim::SimContext& sim) {
         sim.network().set_options(network);
@@ -53,8 +52,7 @@ sim::RunResult RunServer(const Options& options, std::function<void(ServerSide&)
                          uint64_t seed, const Router* router, const sim::NetworkOptions& network) {
   const Router echo = EchoRouter();
   if (router == nullptr) router = &echo;
-  sim::RunOptions run;
-  run.trace = {.echo = false, .ring_max_lines = 100};
+  sim::RunOptions run = ScriptedRunOptions();
   return sim::RunSeed(
       [&](sim::SimContext& sim) {
         Env& env = sim.env();
@@ -81,8 +79,7 @@ sim::RunResult RunServer(const Options& options, std::function<void(ServerSide&)
 sim::RunResult RunManager(const Options& options, Manager::Role role,
                           std::function<void(ManagerSide&)> body, uint64_t seed,
                           const sim::NetworkOptions& network) {
-  sim::RunOptions run;
-  run.trace = {.echo = false, .ring_max_lines = 100};
+  sim::RunOptions run = ScriptedRunOptions();
   return sim::RunSeed(
       [&](sim::SimContext& sim) {
         sim.network().set_options(network);

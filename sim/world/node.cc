@@ -23,7 +23,10 @@ WireEndConfig EndConfig(const Options& o, bool client) {
   return WireEndConfig{.client = client,
                        .mux = o.mux,
                        .split_bytes = o.split_bytes,
-                       .window_initial_bytes = o.window_initial_bytes};
+                       .flow_control = o.mux && o.flow.enabled,
+                       .stream_window_bytes = o.flow.stream_window_bytes,
+                       .grant_threshold_bytes = o.flow.grant_threshold_bytes,
+                       .error_format = o.ErrorFormatOrDefault()};
 }
 
 // Node::DrpcDialer(): the life's dialer, each connection tapped by the wire oracle.

@@ -266,8 +266,14 @@ void World::ProbeServers() {
                            WireEndConfig{.client = true,
                                          .mux = served.options.mux,
                                          .split_bytes = served.options.split_bytes,
-                                         .window_initial_bytes =
-                                             served.options.window_initial_bytes}),
+                                         .flow_control = served.options.mux &&
+                                                         served.options.flow.enabled,
+                                         .stream_window_bytes =
+                                             served.options.flow.stream_window_bytes,
+                                         .grant_threshold_bytes =
+                                             served.options.flow.grant_threshold_bytes,
+                                         .error_format =
+                                             served.options.ErrorFormatOrDefault()}),
         served.options);
     DRPC_CHECK_OK(conn.status());
     CallContext ctx(env());

@@ -51,7 +51,8 @@ DRPC_SIM_SCENARIO(swarm_upstream, {
                    situations::kUpstreamHardCancelClosedTheConnection,
                    situations::kUpstreamNextStreamWaitedForACancelToBeWritten,
                    situations::kUpstreamSoftCancelFoundAWriteInProgress},
-    .default_seeds = 150,
+    // Soft cancel meeting a write in progress is rare (about 1.5% of runs): 300 seeds reach it.
+    .default_seeds = 300,
 });
 
 DRPC_SIM_SCENARIO(swarm_mux, {

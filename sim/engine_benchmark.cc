@@ -1,5 +1,5 @@
-// bazel run -c opt //sim:sim_benchmark
-// Costs of the simulator's moving parts, each next to its baseline. Every switch benchmark counts
+// The engine's benchmarks, linked into //sim:sim_benchmark (tools/sim_benchmark.cc has its main):
+// costs of the simulator's moving parts, each next to its baseline. Every switch benchmark counts
 // single context switches (one direction: loop -> fiber or fiber -> loop) and reports the time per
 // switch in its `per_switch` column (items_per_second is switches/s):
 //   BM_RawBoostContextSwitch  boost::context::fiber resume into a fiber and back (2 switches)
@@ -122,5 +122,3 @@ BENCHMARK(BM_ToyPingPongScenario)->Unit(benchmark::kMillisecond)->Iterations(300
 
 }  // namespace
 }  // namespace drpc::sim
-
-BENCHMARK_MAIN();
