@@ -46,7 +46,7 @@ conn_sources=(
   $(cd "$root" && ls impl/*.cc impl/fiber/*.cc | grep -v '_test\.cc$')
   proto/compression.cc proto/snappy_block.cc proto/minlz.cc
   sim/tape.cc sim/chaos.cc sim/network.cc sim/scheduler.cc sim/simulation.cc sim/trace.cc
-  sim/recorder.cc
+  sim/recorder.cc sim/policy.cc
   fuzz/conn_fuzz.cc
 )
 absl_libs=$(pkg-config --libs absl_statusor absl_status absl_strings absl_str_format absl_cord \

@@ -74,6 +74,10 @@ class GeneratedDecisions final : public DecisionSource {
     return v;
   }
   uint64_t count() const override { return tape_.decisions.size(); }
+  // The policy the run used (not a seed's swarm pick: these runs are not seeded), so the tape
+  // replays under it.
+  void OnPolicy(absl::string_view policy) override { policy_ = std::string(policy); }
+  const std::string& policy() const { return policy_; }
   sim::Tape& tape() { return tape_; }
   const std::string& mismatch() const { return mismatch_; }
 
@@ -83,6 +87,7 @@ class GeneratedDecisions final : public DecisionSource {
   sim::SeededDecisions seeded_;
   sim::Tape tape_;
   std::string mismatch_;
+  std::string policy_;
 };
 
 struct Workload {
@@ -138,6 +143,7 @@ std::string RunIsolated(const Workload& w) {
     auto save = [&](absl::string_view failure) {
       sim::Tape& tape = decisions.tape();
       sim::SetTapeHeader(tape, spec->name, w.seed, options);
+      tape.header["policy"] = decisions.policy();
       uint64_t state = w.seed;
       for (const Decision& d : w.knobs) state = state * 31 + d.value;
       const std::string path = absl::StrCat(TapeDir(), "/", spec->name, "-", sim::SplitMix64(state) % 1'000'000'007, ".tape");
@@ -224,9 +230,11 @@ TEST(IsolationProperties, APlantedLostMessageIsFoundShrunkAndReplayable) {
   EXPECT_EQ(r.failure, sim::FailureClass::kCorrectness);
   EXPECT_NE(r.message.find("server stream ended cleanly after"), std::string::npos) << r.message;
   EXPECT_EQ(decisions.divergences(), 0u);
-  // Shrunk: losing a message takes one connection (rapidcheck shrinks every knob towards 0).
+  // Shrunk: rapidcheck shrinks every knob towards 0. Losing a message takes one connection, but
+  // with timers interleaving (the default policy) the smallest workloads' runs do not all reach
+  // the loss, so the shrinker may stop at two.
   EXPECT_EQ(tape->decisions[0].site, "gen.connections");
-  EXPECT_EQ(tape->decisions[0].value, 0u);
+  EXPECT_LE(tape->decisions[0].value, 1u);
 }
 
 }  // namespace
