@@ -36,7 +36,8 @@ MuxManager::MuxManager(Env& env, std::unique_ptr<Transport> transport, Role role
           .buffers = &buffer_pool()}),
       writer_(env, this->transport(),
               MuxWriter::Options{.split_bytes = options.split_bytes,
-                                 .batch_max_bytes = options.write_batch_max_bytes},
+                                 .batch_max_bytes = options.write_batch_max_bytes,
+                                 .buffers = &buffers()},
               [this](const absl::Status& s) { Terminate(ClosedError("write failed", s)); },
               [this](uint64_t stream) { return TakeWindowGrant(stream); }) {
   DRPC_CHECK(options.mux);
@@ -178,7 +179,7 @@ absl::Status MuxManager::OnUnknownStreamFrame(const Frame& frame) {
     // Invoke drops the pending metadata, and a Cancel before anything of it retires its ID, so
     // the Invoke that may still follow is dropped like a replayed one (a deterministic choice;
     // our clients never send either, see MuxWriter).
-    if (pending_.erase(id) > 0) {
+    if (ErasePending(id)) {
       env_->chaos().Reach(situations::kMuxCancelBetweenMetadataAndInvoke);
       assembler_.Forget(id);
     } else {
@@ -197,13 +198,13 @@ absl::Status MuxManager::OnUnknownStreamFrame(const Frame& frame) {
       return ProtocolError(absl::StrCat("more than ", options_.pending_invokes_max_count,
                                         " streams are waiting for their Invoke"));
     }
-    pending_.emplace(id, Metadata{});
+    pending_.emplace(id, PendingInvoke{});
   }
   absl::StatusOr<MuxAssembler::Result> r = assembler_.OnFrame(frame);
   if (!r.ok()) return AsProtocolError(r.status());
   if (auto* packet = std::get_if<Packet>(&*r)) return OnInvokePacket(std::move(*packet));
   if (auto* error = std::get_if<StreamAssemblyError>(&*r)) {
-    pending_.erase(id);
+    ErasePending(id);
     assembler_.Forget(id);
     return WriteUnregisteredError(id, error->status);
   }
@@ -230,11 +231,10 @@ absl::Status MuxManager::OnInvokePacket(Packet packet) {
   if (packet.kind == Kind::kInvokeMetadata) {
     absl::StatusOr<Metadata> md = DecodeInvokeMetadata(packet);
     if (!md.ok()) return md.status();
-    pending_[id] = *std::move(md);  // a second metadata packet replaces the first
+    StorePending(id, *std::move(md), packet.data.size());  // a second one replaces the first
     return absl::OkStatus();
   }
-  Metadata metadata = std::move(pending_[id]);
-  pending_.erase(id);
+  Metadata metadata = TakePending(id);
   if (absl::Status s = CheckInvokedRpc(packet); !s.ok()) return s;
   if (!accepting()) {
     env_->chaos().Reach(situations::kMuxInvokeRefusedWhileShuttingDown);
@@ -338,7 +338,7 @@ void MuxManager::TerminateStreams(const absl::Status& reason) {
   for (const std::shared_ptr<Stream>& s : streams) {
     s->TerminateFromConnection(StreamErrorFor(s->role(), reason));
   }
-  pending_.clear();
+  ClearPending();
 }
 
 }  // namespace drpc

@@ -63,7 +63,8 @@ class MuxManager final : public Manager {
     for (const auto& [id, state] : streams_) queued += state.stream->queued_bytes();
     return Usage{.streams = streams_.size(), .pending_invokes = pending_.size(),
                  .queued_writes = writer_.streams(), .queued_bytes = queued,
-                 .pooled_bytes = buffer_pool().free_bytes()};
+                 .pooled_bytes = buffer_pool().free_bytes(),
+                 .buffered_bytes = buffers().held_bytes()};
   }
 
   // Observability (tests, leak checks).
@@ -133,13 +134,28 @@ class MuxManager final : public Manager {
   // Server: whether `id` may start a new stream (never used before), marking it used.
   bool ClaimStreamId(uint64_t id);
 
+  // Buffer budget and half-close (impl/mux_budget.cc).
+  size_t AssemblingBytes() const override { return assembler_.partial_bytes(); }
+  bool ShedLargestHolder(const absl::Status& why) override;
+  void EndStreamsStillReceiving(const absl::Status& reason) override;
+  // pending_, with its bytes counted in the connection's buffers.
+  void StorePending(uint64_t id, Metadata metadata, size_t bytes);
+  Metadata TakePending(uint64_t id);
+  bool ErasePending(uint64_t id);  // false if there was none
+  void ClearPending();
+
   MuxAssembler assembler_;
   MuxWriter writer_;
   // Active streams by ID (ordered: termination and reports are deterministic).
   std::map<uint64_t, StreamState> streams_;
   uint64_t last_client_stream_id_ = 0;
-  // Server: metadata of streams whose Invoke has not arrived, by stream ID.
-  std::map<uint64_t, Metadata> pending_;
+  // Server: metadata of streams whose Invoke has not arrived, by stream ID, with its encoded
+  // size (counted in the connection's buffers; impl/mux_budget.cc).
+  struct PendingInvoke {
+    Metadata metadata;
+    size_t bytes = 0;
+  };
+  std::map<uint64_t, PendingInvoke> pending_;
   // Server: stream IDs ever used are those <= highest_stream_id_ not in unused_ids_.
   uint64_t highest_stream_id_ = 0;
   std::set<uint64_t> unused_ids_;
