@@ -183,7 +183,8 @@ absl::Status Server::ServeConn(std::unique_ptr<Transport> transport) {
                      " connections are served (Options::connections_max_count = ",
                      options_.connections_max_count, ")"));
     Observe(refused, "");
-    return RefuseConn(std::move(transport), refused);
+    RefuseConn(std::move(transport), refused);
+    return refused;
   }
   Connection conn(*env_, server_ctx_);
   absl::StatusOr<std::unique_ptr<Manager>> m =
@@ -210,10 +211,10 @@ absl::Status Server::ServeConn(std::unique_ptr<Transport> transport) {
   return end;
 }
 
-absl::Status Server::RefuseConn(std::unique_ptr<Transport> transport, const absl::Status& why) {
+bool Server::RefuseConn(std::unique_ptr<Transport> transport, const absl::Status& why) {
   if (refusing_ >= tunables::kConnectionsRefusingMaxCount || shutting_down_) {
     transport->Close();
-    return why;
+    return false;
   }
   ++refusing_;
   // A connection of its own small budget, read for its first Invoke only: the refusal costs a
@@ -222,6 +223,7 @@ absl::Status Server::RefuseConn(std::unique_ptr<Transport> transport, const absl
   o.first_frame_timeout = std::min(o.first_frame_timeout, tunables::kRefusalReadTimeout);
   absl::StatusOr<std::unique_ptr<Manager>> m =
       CreateManager(*env_, std::move(transport), Manager::Role::kServer, o);
+  bool answered = false;
   if (m.ok()) {
     Manager& manager = **m;
     const TimerId limit = env_->clock().ScheduleAt(
@@ -231,13 +233,14 @@ absl::Status Server::RefuseConn(std::unique_ptr<Transport> transport, const absl
         manager.AcceptStream(env_->clock().Now() + tunables::kRefusalReadTimeout);
     if (in.ok() && in->stream->SendError(why).ok()) {
       ++connections_refused_with_error_;
+      answered = true;
       env_->chaos().Reach(situations::kServerConnectionRefusedWithAnError);
     }
     env_->clock().Cancel(limit);
     manager.Close();
   }
   --refusing_;
-  return why;
+  return answered;
 }
 
 void Server::Observe(const absl::Status& error, absl::string_view prefix) {

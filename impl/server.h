@@ -84,8 +84,9 @@ class Server {
 
   // Refuses a connection on the calling fiber: answers its first Invoke (read for at most
   // kRefusalReadTimeout) with an Error carrying `why`, then closes it; beyond
-  // kConnectionsRefusingMaxCount refusals at once it is closed at once. Returns `why`.
-  absl::Status RefuseConn(std::unique_ptr<Transport> transport, const absl::Status& why);
+  // kConnectionsRefusingMaxCount refusals at once it is closed at once. True if the Error went
+  // out.
+  bool RefuseConn(std::unique_ptr<Transport> transport, const absl::Status& why);
 
   // Accepts connections until the listener is closed (Shutdown closes it) or fails for good,
   // serving each on its own fiber; temporary accept errors are retried after a backoff. Returns OK
