@@ -158,11 +158,15 @@ void Server::StartMuxCall(Connection& conn, IncomingStream in) {
 absl::Status Server::ServeMux(Connection& conn) {
   absl::Status end;
   for (;;) {
-    absl::StatusOr<IncomingStream> in =
-        conn.manager->AcceptStream(env_->clock().Now() + options_.inactivity_timeout);
+    const Instant deadline = env_->clock().Now() + options_.inactivity_timeout;
+    absl::StatusOr<IncomingStream> in = conn.manager->AcceptStream(deadline);
     if (!in.ok()) {
-      // The inactivity timeout applies to an idle connection only.
-      if (absl::IsDeadlineExceeded(in.status()) && conn.calls.count() > 0) continue;
+      // The inactivity timeout applies to an idle connection only. A connection that ended (its
+      // read timed out, also a DeadlineExceeded) is not waited on again: that would spin.
+      if (absl::IsDeadlineExceeded(in.status()) && conn.calls.count() > 0 &&
+          !conn.manager->closed().IsSet() && env_->clock().Now() >= deadline) {
+        continue;
+      }
       end = in.status();
       break;
     }

@@ -131,6 +131,26 @@ TEST(FrameTimeoutTest, DoesNotCountTheReadersWaitForTheApplication) {
   }, 1, &router));
 }
 
+// Regression (hostile.mux seed 3): a read that timed out ends the connection with a
+// DeadlineExceeded, which the mux accept loop took for its own inactivity timeout while a call
+// was running, and asked again at once, for ever, never yielding. The connection must end.
+TEST(FrameTimeoutTest, EndsAMuxConnectionWithACallInFlight) {
+  int cancelled = 0;
+  const Router router = TimeRouter(&cancelled);
+  ExpectOk(RunServer(testing::MuxOptions(), [&cancelled](ServerSide& s) {
+    const std::string partial = testing::Encode({F(Kind::kInvoke, 3, 1, "/interop.Echo/Unary")});
+    s.sim.Check(s.client.WriteBytes(testing::Encode({F(Kind::kInvoke, 1, 1, "/t.T/Wait")}) +
+                                    partial.substr(0, 4))
+                    .ok(),
+                "write");
+    const Duration took = ClosedAfter(s, Duration::Seconds(60));
+    s.sim.Check(took <= tunables::kFrameTimeoutDefault, took.ToString());
+    s.sim.Check(s.served.Wait("test: ServeConn returns", s.sim.now() + Duration::Seconds(1)),
+                "ServeConn did not return after the read timed out");
+    s.sim.Check(cancelled == 1, "the running call's context ended with the connection");
+  }, 1, &router));
+}
+
 TEST_P(TimeoutsTest, AnIdleConnectionIsClosedAfterTheInactivityTimeout) {
   ExpectOk(RunServer(ModeOptions(GetParam()), [](ServerSide& s) {
     s.sim.Check(s.client.Write({F(Kind::kInvoke, 1, 1, "/interop.Echo/Unary"),
