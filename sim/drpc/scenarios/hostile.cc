@@ -47,6 +47,7 @@ constexpr char kUnary[] = "/interop.Echo/Unary";
 constexpr char kServerStream[] = "/interop.Echo/ServerStream";
 constexpr char kIgnore[] = "/hostile.H/Ignore";  // a handler that never reads its stream
 constexpr Duration kGoodCallMax = Duration::Seconds(1);
+constexpr Duration kGoodThinkMin = Duration::Millis(5);
 // How long an attack may push bytes the server does not take before the peer gives up.
 constexpr Duration kAttackMax = Duration::Seconds(20);
 // After the peer closes, its connection must end within this (half_close_grace and a handler's
@@ -335,7 +336,7 @@ class GoodClients {
       conns_.push_back(*std::move(conn));
     }
     for (size_t c = 0; c < conns_.size(); ++c) {
-      const uint64_t callers = mux ? 1 + ctx.Choose("hostile.good_callers", 3) : 1;
+      const uint64_t callers = mux ? 1 + ctx.Choose("hostile.good_callers", 2) : 1;
       for (uint64_t k = 0; k < callers; ++k) {
         done_.Add();
         DRPC_CHECK_OK(ctx.env().scheduler().Spawn(absl::StrCat("good caller ", c, ".", k),
@@ -376,7 +377,10 @@ class GoodClients {
                                reply.ok() ? "another reply" : reply.status().ToString()));
         break;
       }
-      SleepFor(env, Duration::Micros(static_cast<int64_t>(ctx_.Choose("hostile.good_think_us", 5000))),
+      // At least 5 ms: calls on a link without latency take no virtual time, and a caller that
+      // never waited would keep the clock still (an exhausted fuzzer tape draws zeros).
+      SleepFor(env, kGoodThinkMin + Duration::Micros(static_cast<int64_t>(
+                                        ctx_.Choose("hostile.good_think_us", 10'000))),
                "good caller: thinking");
     }
     done_.Done();
