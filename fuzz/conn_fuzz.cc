@@ -27,8 +27,9 @@ void ApplyProfile(uint8_t profile, Options& o) {
       o.pending_invokes_max_count = 2;
       o.recv_queue_max_count = 2;
       o.recv_queue_max_bytes = 512;
-      o.window_bytes = 256;
-      o.window_initial_bytes = 128;
+      o.flow.stream_window_bytes = 256;
+      o.flow.grant_threshold_bytes = 64;
+      o.flow.message_max_bytes = limits::kPacketLimitMinBytes * 4;
       o.recv_stall_timeout = Duration::Millis(10);
       o.server_calls_max_count = 3;
       break;
@@ -42,8 +43,9 @@ void ApplyProfile(uint8_t profile, Options& o) {
       o.recv_stall_timeout = Duration::Millis(50);
       break;
     default:
-      o.window_bytes = 1024;
-      o.window_initial_bytes = 64;
+      o.flow.stream_window_bytes = 1024;
+      o.flow.grant_threshold_bytes = 64;
+      o.flow.message_max_bytes = 512;
       o.write_buffer_bytes = 1;
       o.write_batch_max_bytes = 64;
       o.recv_stall_timeout = Duration::Millis(1);
@@ -59,7 +61,7 @@ bool ConnFuzzInput::Parse(const uint8_t* data, size_t size, ConnFuzzInput* out) 
   out->options = Options{};
   out->options.mux = (sel & 1) != 0;
   ApplyProfile((sel >> 1) & 3, out->options);
-  out->options.flow_control = (sel & 8) == 0;
+  out->options.flow.enabled = out->options.mux && (sel & 8) == 0;
   out->options.soft_cancel = (sel & 16) != 0;
   DRPC_CHECK_OK(out->options.Validate());
   out->piece_seed = data[1];
@@ -128,11 +130,14 @@ void Drain(Transport& t) {
 
 void CheckBudget(const Manager::Usage& u, const Options& o, size_t calls_max,
                  absl::string_view what) {
-  const size_t pending_max = o.mux ? o.pending_invokes_max_count : 1;
+  // Streams being invoked, and as many refused ones whose later frames are still dropped.
+  const size_t pending_max = o.mux ? 2 * o.pending_invokes_max_count : 1;
   // A queue admits one message beyond its bound when it is empty; a flow-controlled stream holds
-  // its window plus the message in assembly.
-  const size_t per_stream =
-      std::max<size_t>(o.recv_queue_max_bytes, o.window_bytes) + o.packet_max_bytes;
+  // at most its window plus one message.
+  const size_t message_max = o.mux ? o.MuxMessageMaxBytes() : o.packet_max_bytes;
+  const size_t per_stream = std::max<size_t>(
+      o.recv_queue_max_bytes + message_max,
+      o.mux && o.flow.enabled ? o.flow.stream_window_bytes + o.flow.message_max_bytes : 0);
   DRPC_CHECK_LE(u.streams, calls_max) << what << ": streams";
   DRPC_CHECK_LE(u.pending_invokes, pending_max) << what << ": streams waiting for their Invoke";
   DRPC_CHECK_LE(u.queued_writes, calls_max) << what << ": streams with queued writes";

@@ -26,7 +26,7 @@
 
 namespace drpc::fuzz {
 
-// Input layout: byte 0 picks the Options (bit 0: mux; bits 1-2: a limits profile; bit 3: flow
+// Input layout: byte 0 picks the Options (bit 0: mux; bits 1-2: a limits profile; bit 3: mux flow
 // control off; bit 4: soft cancel), byte 1 seeds the sizes of the pieces the peer's bytes are
 // written in, the rest is what the peer sends.
 struct ConnFuzzInput {

@@ -10,7 +10,7 @@
 # sources (all C++; $CC and $CFLAGS are accepted for the convention but there are no C sources),
 # $LIB_FUZZING_ENGINE links the fuzzing engine, and $OUT receives, per harness NAME:
 #   NAME_fuzzer  NAME_seed_corpus.zip (corpus/NAME/)  NAME.dict  NAME.options
-# Abseil and boost.context come from the system (pkg-config, -lboost_context), built against
+# Abseil, boost.context and Snappy come from the system (pkg-config, -lboost_context, -lsnappy), built against
 # libstdc++, so a -stdlib=libc++ in $CXXFLAGS (OSS-Fuzz adds one) is dropped: the harnesses use
 # the system's C++ library like the libraries they link. (MemorySanitizer would need every
 # library instrumented; the project files declare AddressSanitizer and UndefinedBehaviorSanitizer.)
@@ -44,6 +44,7 @@ proto_sources=(
 # run driver, and the harnesses' shared part.
 conn_sources=(
   $(cd "$root" && ls impl/*.cc impl/fiber/*.cc | grep -v '_test\.cc$')
+  proto/compression.cc proto/snappy_block.cc proto/minlz.cc
   sim/tape.cc sim/chaos.cc sim/network.cc sim/scheduler.cc sim/simulation.cc sim/trace.cc
   sim/recorder.cc
   fuzz/conn_fuzz.cc
@@ -94,7 +95,7 @@ for h in "${harnesses[@]}"; do
   libs=$absl_libs
   if is_conn "$h"; then
     for src in "${conn_sources[@]}"; do objects+=("$(object "$src")"); done
-    libs="$libs -lboost_context"
+    libs="$libs -lboost_context -lsnappy"
   fi
   # shellcheck disable=SC2086
   "$CXX" $CXXFLAGS "$(object "fuzz/${h}_fuzzer.cc")" "${objects[@]}" $LIB_FUZZING_ENGINE $libs \

@@ -107,7 +107,6 @@ TEST(BufferPoolTest, DroppedBurstStaysWithinThePoolBounds) {
   for (bool mux : {false, true}) {
     Options o;
     o.mux = mux;
-    o.flow_control = false;  // mux: let the whole burst queue up
     sim::RunResult r = RunPair(o, o, [](Pair& p, sim::SimContext& ctx) {
       const BufferPool& pool = p.conn().manager().buffer_pool();
       CallContext call(p.env());

@@ -45,7 +45,7 @@ TEST(OptionsTest, DefaultsAreValidAndEachRangeIsChecked) {
   o.packet_max_bytes = size_t{1} << 40;
   EXPECT_FALSE(o.Validate().ok());
   o = Options{};
-  o.window_bytes = 0;
+  o.flow.stream_window_bytes = 0;
   EXPECT_FALSE(o.Validate().ok());
   o = Options{};
   o.inactivity_timeout = Duration::Zero();

@@ -334,7 +334,6 @@ TEST_P(IntegrationTest, DerivedContextsOfAHandlerAreDoneAfterClose) {
 // exactly Canceled when its context is cancelled — not a transport or EOF error.
 TEST_P(IntegrationTest, BlockedTransportCancelYieldsExactlyCanceled) {
   Options o = Opts();
-  o.flow_control = false;  // mux: block on the transport, not on the window
   sim::NetworkOptions net;
   net.link.buffer_bytes = 4096;
   sim::RunResult r = testing::RunClient(o, [](testing::ClientSide& c) {

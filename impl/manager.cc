@@ -58,12 +58,12 @@ void Manager::AttachServerBuffers(ServerBuffers* server) { buffers_->AttachServe
 
 void Manager::ReadLoop() {
   // Upstream: a frame over the packet limit is Go's connection-fatal "data overflow". Mux: the
-  // packet limit is per stream and enforced by assembly (a stream-scoped error), so frames are
-  // only bounded by what a default Go peer may send in one frame.
-  const size_t frame_max = options_.mux ? std::max(options_.packet_max_bytes,
-                                                   limits::kPacketDefaultMaxBytes)
-                                        : options_.packet_max_bytes;
-  FrameParser parser(FrameParser::Options{.frame_data_max_bytes = frame_max});
+  // message limit is per stream, whatever the framing: a frame over it is reported with its data
+  // skipped (never buffered), and only its stream fails (docs/protocol.md §15.4).
+  FrameParser parser(FrameParser::Options{
+      .frame_data_max_bytes = options_.mux ? options_.MuxMessageMaxBytes()
+                                           : options_.packet_max_bytes,
+      .skip_oversize_data = options_.mux});
   ReadSizer sizer(tunables::kReadMinBytes, tunables::kReadMaxBytes);
   // How long the reader has waited for the bytes of the incomplete frame (or, on a server, for
   // the first frame). The timeouts count only these waits, never the time the reader spends
@@ -79,7 +79,7 @@ void Manager::ReadLoop() {
     char* buf = parser.PrepareAppend(want);
     const Instant read_start = env_->clock().Now();
     absl::StatusOr<size_t> n = transport_->Read(buf, want);
-    CancelReadTimer();
+    EndReadWait();
     waited = waited + (env_->clock().Now() - read_start);
     parser.CommitAppend(n.ok() ? *n : 0);
     if (!n.ok()) {
@@ -156,18 +156,39 @@ bool Manager::MakeRoom() {
 }
 
 void Manager::ArmReadTimer(Duration timeout, Duration waited, absl::string_view what) {
-  DRPC_DCHECK(read_timer_ == 0);
   if (timeout == Duration::Infinite() || terminated()) return;
   const Duration left = waited < timeout ? timeout - waited : Duration::Zero();
-  read_timer_ = env_->clock().ScheduleAt(env_->clock().Now() + left, [this, timeout, what] {
+  read_deadline_ = env_->clock().Now() + left;
+  read_timeout_ = timeout;
+  read_what_ = what;
+  if (read_timer_ != 0) {
+    if (read_timer_at_ <= read_deadline_) return;  // fires in time and re-checks
+    env_->clock().Cancel(read_timer_);
     read_timer_ = 0;
-    env_->chaos().Reach(situations::kManagerReadTimedOut);
-    Terminate(absl::DeadlineExceededError(absl::StrCat(what, " timeout: no complete ", what,
-                                                       " within ", timeout.ToString())));
-  });
+  }
+  ScheduleReadTimer(read_deadline_);
+}
+
+void Manager::ScheduleReadTimer(Instant at) {
+  read_timer_at_ = at;
+  read_timer_ = env_->clock().ScheduleAt(at, [this] { OnReadTimer(); });
+}
+
+void Manager::OnReadTimer() {
+  read_timer_ = 0;
+  if (read_deadline_.is_infinite() || terminated()) return;  // the next timed read re-arms
+  if (env_->clock().Now() < read_deadline_) {
+    ScheduleReadTimer(read_deadline_);
+    return;
+  }
+  env_->chaos().Reach(situations::kManagerReadTimedOut);
+  Terminate(absl::DeadlineExceededError(absl::StrCat(read_what_, " timeout: no complete ",
+                                                     read_what_, " within ",
+                                                     read_timeout_.ToString())));
 }
 
 void Manager::CancelReadTimer() {
+  read_deadline_ = Instant::Infinite();
   if (read_timer_ == 0) return;
   env_->clock().Cancel(read_timer_);
   read_timer_ = 0;
@@ -279,14 +300,22 @@ std::string Manager::EncodeInvokeMetadata(const Metadata& metadata) const {
 }
 
 std::shared_ptr<Stream> Manager::MakeStream(uint64_t id, Stream::Role role,
-                                            uint64_t flow_window_bytes) {
+                                            Compression compression) {
+  const bool flow = options_.mux && options_.flow.enabled;
   return std::make_shared<Stream>(
       *env_, static_cast<StreamSink&>(*this), id, role,
-      Stream::Limits{.recv_queue_max_count = options_.recv_queue_max_count,
-                     .recv_queue_max_bytes = options_.recv_queue_max_bytes,
-                     .flow_window_bytes = flow_window_bytes,
-                     .recv_stall_timeout = options_.recv_stall_timeout,
-                     .observer = options_.observer},
+      Stream::Limits{
+          .recv_queue_max_count = options_.recv_queue_max_count,
+          .recv_queue_max_bytes = options_.recv_queue_max_bytes,
+          // The fork's cap: a window's worth plus the one message a sender may overdraw.
+          .flow_queue_cap_bytes =
+              flow ? options_.flow.stream_window_bytes + options_.flow.message_max_bytes : 0,
+          .recv_stall_timeout = options_.recv_stall_timeout,
+          .observer = options_.observer,
+          .error_format = options_.ErrorFormatOrDefault(),
+          .compression = compression,
+          .message_max_bytes = options_.mux ? options_.MuxMessageMaxBytes()
+                                            : options_.packet_max_bytes},
       &buffer_pool_, buffers_);
 }
 

@@ -194,9 +194,10 @@ class Manager : protected StreamSink {
   virtual void EndStreamsStillReceiving(const absl::Status& reason) = 0;
 
   // --- Shared by the modes ----------------------------------------------------------------------
-  // A stream of this connection with the connection's receive limits; `flow_window_bytes` > 0
-  // makes it flow-controlled with that receive window.
-  std::shared_ptr<Stream> MakeStream(uint64_t id, Stream::Role role, uint64_t flow_window_bytes);
+  // A stream of this connection with the connection's receive limits and Error body format;
+  // flow-controlled when the connection is (mux with Options::flow), and compressed as given.
+  std::shared_ptr<Stream> MakeStream(uint64_t id, Stream::Role role,
+                                     Compression compression = Compression::kNone);
   // Client: OnContextDone(stream) once ctx is done — at once, or late when chaos fires at
   // `late_site` (a string literal) — unless the stream finished first (UnwatchContext).
   void WatchContext(CallContext& ctx, const std::shared_ptr<Stream>& stream,
@@ -241,15 +242,26 @@ class Manager : protected StreamSink {
   // The transport's read ended with `error` (a server that reads EOF half-closes).
   void OnReadEnd(const absl::Status& error);
   void BeginHalfClose(const absl::Status& eof);
-  // One timer bounds each wait of the reader for bytes: once it has waited `timeout` in all for
-  // the current frame (`waited` so far), the connection ends.
+  // Bounds the reader's next wait for bytes: once it has waited `timeout` in all for the current
+  // frame (`waited` so far), the connection ends. One timer serves many reads (a read is often a
+  // few bytes): it is only moved when it would fire too early, and when it fires outside a timed
+  // read or before the read's deadline it re-arms itself for the next one.
   void ArmReadTimer(Duration timeout, Duration waited, absl::string_view what);
+  void ScheduleReadTimer(Instant at);
+  void OnReadTimer();
+  // The timed read returned.
+  void EndReadWait() { read_deadline_ = Instant::Infinite(); }
   void CancelReadTimer();
 
   BufferPool buffer_pool_{BufferPool::Limits{}};
   std::shared_ptr<ConnectionBuffers> buffers_;
   std::unique_ptr<Transport> transport_;
   TimerId read_timer_ = 0;     // 0: none armed
+  Instant read_timer_at_;      // when read_timer_ fires
+  // The running read's deadline (Infinite: no timed read running), its timeout and what it waits for.
+  Instant read_deadline_ = Instant::Infinite();
+  Duration read_timeout_ = Duration::Infinite();
+  absl::string_view read_what_;
   bool saw_frame_ = false;     // a complete frame has arrived
   absl::Status half_closed_;   // the read EOF once the client half-closed (server); else OK
   TimerId grace_timer_ = 0;    // ends a half-closed connection after half_close_grace

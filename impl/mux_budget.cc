@@ -9,34 +9,32 @@
 
 namespace drpc {
 
-void MuxManager::StorePending(uint64_t id, Metadata metadata, size_t bytes) {
-  PendingInvoke& p = pending_[id];
-  buffers().Sub(ConnectionBuffers::Kind::kPending, p.bytes);
-  p.metadata = std::move(metadata);
-  p.bytes = bytes;
+void MuxManager::StorePending(PendingInvoke& pending, Metadata metadata, size_t bytes) {
+  ReleasePending(pending);
+  pending.metadata = std::move(metadata);
+  pending.bytes = bytes;
   buffers().Add(ConnectionBuffers::Kind::kPending, bytes);
 }
 
-Metadata MuxManager::TakePending(uint64_t id) {
-  auto it = pending_.find(id);
-  if (it == pending_.end()) return Metadata{};
+void MuxManager::ReleasePending(PendingInvoke& pending) {
+  buffers().Sub(ConnectionBuffers::Kind::kPending, pending.bytes);
+  pending.bytes = 0;
+}
+
+Metadata MuxManager::TakePending(std::map<uint64_t, PendingInvoke>::iterator it) {
+  DRPC_CHECK(it->second.state == PendingInvoke::State::kAssembling);
+  DRPC_CHECK_GT(pending_assembling_, 0u);
+  ReleasePending(it->second);
   Metadata md = std::move(it->second.metadata);
-  buffers().Sub(ConnectionBuffers::Kind::kPending, it->second.bytes);
   pending_.erase(it);
+  --pending_assembling_;
   return md;
 }
 
-bool MuxManager::ErasePending(uint64_t id) {
-  auto it = pending_.find(id);
-  if (it == pending_.end()) return false;
-  buffers().Sub(ConnectionBuffers::Kind::kPending, it->second.bytes);
-  pending_.erase(it);
-  return true;
-}
-
 void MuxManager::ClearPending() {
-  for (const auto& [id, p] : pending_) buffers().Sub(ConnectionBuffers::Kind::kPending, p.bytes);
+  for (auto& [id, p] : pending_) ReleasePending(p);
   pending_.clear();
+  pending_assembling_ = 0;
 }
 
 bool MuxManager::ShedLargestHolder(const absl::Status& why) {
@@ -54,6 +52,7 @@ bool MuxManager::ShedLargestHolder(const absl::Status& why) {
     }
   }
   for (const auto& [id, p] : pending_) {
+    if (p.state != PendingInvoke::State::kAssembling) continue;  // holds nothing
     const size_t held = p.bytes + assembler_.partial_bytes(id);
     if (held > largest_bytes) {
       largest = id;
@@ -68,9 +67,10 @@ bool MuxManager::ShedLargestHolder(const absl::Status& why) {
     OnStreamError(*streams_.at(largest).stream, error);
     return true;
   }
-  ErasePending(largest);
-  assembler_.Forget(largest);
-  if (absl::Status s = WriteUnregisteredError(largest, error); !s.ok()) Terminate(s);
+  // Refused like any pending stream that will not be served: its later frames are dropped.
+  if (absl::Status s = RefusePending(largest, error, /*invoke_complete=*/false); !s.ok()) {
+    Terminate(s);
+  }
   return true;
 }
 
@@ -82,7 +82,9 @@ void MuxManager::EndStreamsStillReceiving(const absl::Status& reason) {
     }
   }
   for (const std::shared_ptr<Stream>& s : ending) s->TerminateFromConnection(reason);
-  for (const auto& [id, p] : pending_) assembler_.Forget(id);
+  for (const auto& [id, p] : pending_) {
+    if (p.state == PendingInvoke::State::kAssembling) assembler_.Forget(id);
+  }
   ClearPending();
 }
 

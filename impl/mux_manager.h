@@ -1,48 +1,48 @@
-// MuxManager: opt-in multiplexing (docs/protocol.md §11, cockroachdb/drpc semantics) — many concurrent
-// streams on one transport.
+// MuxManager: opt-in multiplexing — many concurrent streams on one transport, speaking the wire
+// of the cockroachdb/drpc fork (docs/protocol.md §11, §14–§19).
 //   * Reading is per frame: each stream has its own assembler (split frames of different streams
-//     interleave freely) and its own bounded receive queue.
+//     interleave freely) and its own bounded receive queue. WindowUpdates are taken before any
+//     message-ID check; malformed ones are dropped.
 //   * Writing goes through the MuxWriter: fair interleaving of ready streams, metadata + Invoke
 //     queued atomically, terminal packets ahead of queued data.
 //   * Cancelling a stream always soft-cancels (a Cancel packet) and never touches other streams.
 //   * Errors are connection-scoped (transport read/write error, malformed frames, protocol errors,
 //     Close) or stream-scoped (application errors, remote Close/CloseSend/Cancel/Error, a message
-//     over packet_max_bytes, a flow-control violation), exactly as docs/protocol.md §11.4.
-//   * Flow control is the client's choice, per stream: a stream is flow-controlled when its
-//     client announces a receive window in the metadata key kFlowWindowMetadataKey (a mux client
-//     does when its Options::flow_control is set), and a server always honours the announcement.
-//     The client starts with window_initial_bytes of credit towards the server, the server with
-//     the announced window towards the client; each grants more with WindowUpdate packets (kind
-//     8, control, message ID 0) as its application consumes, credit counting only once the update
-//     is written (impl/mux_flow.cc), and never has more than its window buffered per stream —
-//     except one message in assembly when the application has consumed everything before it, so
-//     a message larger than the window cannot deadlock. Data beyond the granted window fails that
-//     stream (stream-scoped "flow control violation"). Streams that announce nothing (upstream
-//     clients, mux clients without flow control) use bounded queues with the receive-stall policy
-//     of impl/stream.h instead.
-//   * A server refuses Invokes beyond concurrent_streams_max_count with an Error packet (the
-//     connection stays up), bounds streams whose metadata arrived without their Invoke, and never
-//     reuses a stream ID (a replayed Invoke is dropped).
-//   * A Cancel for a stream that does not exist yet (server): the stream is cancelled before it
-//     started and never runs — between its metadata and its Invoke the pending metadata is
-//     dropped; before anything of it the stream ID is retired, so its Invoke, if it still comes,
-//     is dropped like a replayed one. Nothing is sent back. Our clients never send either: a
-//     Cancel queued while the stream's metadata and Invoke are still queued sends nothing at all.
-//   * Errors for streams that were never registered (refused Invokes) wait in the writer's
-//     bounded control queue; a peer that keeps causing them without reading ends the connection
-//     with a protocol error.
+//     over the limit whatever its framing, a receive queue over its cap or stalled, a sender
+//     stalled for credit), exactly as docs/protocol.md §15.4. A stream-scoped failure found here is
+//     answered with an abortive Error (control bit, docs/protocol.md §16.2) in the connection's
+//     Error body format (Options::ErrorFormatOrDefault).
+//   * Flow control (impl/mux_flow.cc) is the fork's, a static setting of the connection
+//     (Options::flow): nothing is negotiated. On, each stream's sender starts with the window as
+//     credit, waits only at message boundaries and may overdraw to finish a message; the receiver
+//     grants what its application consumed (and what an abandoned partial message held) in
+//     WindowUpdates of at least the grant threshold, and fails a stream whose queue goes over
+//     window + largest message. A sender that waits credit_stall_timeout for credit fails its
+//     stream with an error naming the likely cause. Off, no WindowUpdate is ever sent and received
+//     ones are dropped; streams use bounded queues with the receive-stall policy of impl/stream.h.
+//   * A server accepts stream IDs in any order and an ID again once its stream finished. An Invoke
+//     it will not serve is answered with an Error on message ID 1 and the connection stays: over
+//     concurrent_streams_max_count (the fork's MaxStreams text, kResourceExhausted for the caller),
+//     during shutdown, over pending_invokes_max_count, a message too large, an unknown
+//     drpc-compression. Such Errors wait in the writer's bounded control queue; when it is full
+//     the reader waits for the writer (back-pressure throttles a peer that does not read).
+//   * A Cancel for a stream whose metadata arrived but whose Invoke has not: the stream never runs
+//     (its Invoke is answered with Canceled). A Cancel for a stream the server does not have is
+//     dropped. Our clients never send either: a Cancel queued while the stream's metadata and
+//     Invoke are still queued sends nothing at all.
+//   * Compression (docs/protocol.md §19): a client asks with Options::compression; a server honours
+//     the drpc-compression key of each stream.
 #ifndef DRPC_IMPL_MUX_MANAGER_H_
 #define DRPC_IMPL_MUX_MANAGER_H_
 
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <optional>
-#include <set>
 #include <string>
 
 #include "impl/manager.h"
 #include "impl/mux_writer.h"
+#include "proto/metadata.h"
 #include "proto/packet.h"
 
 namespace drpc {
@@ -54,7 +54,7 @@ class MuxManager final : public Manager {
   ~MuxManager() override;
 
   void RefuseStream(Stream& stream, const absl::Status& reason) override {
-    OnStreamError(stream, reason);
+    FailStream(stream, reason, /*abortive=*/false);
     stream.StopReceiving();
   }
 
@@ -74,20 +74,32 @@ class MuxManager final : public Manager {
  private:
   struct StreamState {
     std::shared_ptr<Stream> stream;
-    bool flow_controlled = false;
-    uint64_t recv_window = 0;     // what we let the peer have in flight
-    uint64_t recv_credit = 0;     // what the peer may still send (as far as it was told)
-    uint64_t grant_pending = 0;   // consumed, not yet granted by a written WindowUpdate
-    uint64_t packet_charge = 0;   // credit charged for the message in assembly
-    uint64_t early_granted = 0;   // part of it already handed back
-    uint64_t charging_message = 0;  // message ID of the message in assembly (0: none)
+    // Flow control, receiving (impl/mux_flow.cc). Every Message byte received is in exactly one
+    // place: the message in assembly, the stream's queue, grant_pending or granted_bytes.
+    uint64_t assembling_message = 0;  // message ID of a partly received Message (0: none)
+    uint64_t assembling_bytes = 0;    // its bytes so far
+    uint64_t grant_pending = 0;       // consumed (or discarded), not yet granted
+    uint64_t received_bytes = 0;      // Message bytes taken from the wire
+    uint64_t granted_bytes = 0;       // bytes in WindowUpdates written
+    bool credit_stalled = false;      // a credit stall failed the stream
+  };
+  // A stream whose InvokeMetadata (or part of its Invoke) arrived before its whole Invoke.
+  struct PendingInvoke {
+    enum class State : uint8_t {
+      kAssembling,  // being assembled (counts against pending_invokes_max_count)
+      kCancelled,   // a Cancel came first: its Invoke is answered with Canceled
+      kRefused,     // already answered with an Error: its frames are dropped
+    };
+    State state = State::kAssembling;
+    Metadata metadata;
+    size_t bytes = 0;  // metadata's encoded size, counted in the connection's buffers
   };
 
   // Manager.
   absl::StatusOr<std::shared_ptr<Stream>> OpenClientStream(CallContext& ctx,
                                                            absl::string_view rpc,
                                                            std::string metadata) override;
-  // Adds the stream's receive window (kFlowWindowMetadataKey) when flow_control is set.
+  // Adds (or strips) drpc-compression as Options::compression says.
   std::string EncodeInvokeMetadata(const Metadata& metadata) const override;
   absl::Status Start() override;
   absl::Status OnFrame(const Frame& frame) override;
@@ -97,9 +109,6 @@ class MuxManager final : public Manager {
   void OnContextDone(const std::shared_ptr<Stream>& stream, const absl::Status& reason) override;
   void StopWriter(const absl::Status& reason) override;
   void TerminateStreams(const absl::Status& reason) override;
-  // An Error for a stream that was never registered (refused or failed before its Invoke).
-  // A connection-scoped protocol error if the writer's control queue is full.
-  absl::Status WriteUnregisteredError(uint64_t stream, const absl::Status& error);
 
   // StreamSink.
   absl::Status Send(Stream& stream, Kind kind, absl::string_view data, Follows follows) override;
@@ -107,41 +116,60 @@ class MuxManager final : public Manager {
                             const absl::Status& dropped) override;
   // Nothing is held back: the metadata and Invoke were queued with the stream.
   absl::Status OnFirstRecv(Stream& stream) override;
-  void OnConsumed(Stream& stream, uint64_t credit) override;
-  void OnStreamError(Stream& stream, const absl::Status& error) override;
+  void OnConsumed(Stream& stream, uint64_t wire_bytes) override;
+  void OnStreamError(Stream& stream, const absl::Status& error) override {
+    FailStream(stream, error, /*abortive=*/true);
+  }
   void OnFinished(Stream& stream) override;
 
+  // Tells the peer (an Error; `abortive`: with the control bit, for failures found on receive) and
+  // terminates the stream with `error`. Never blocks.
+  void FailStream(Stream& stream, const absl::Status& error, bool abortive);
   absl::Status OnStreamFrame(StreamState& state, const Frame& frame);
   // The peer ended `stream` with `kind` (Cancel, Close or Error): it discards whatever we still
   // send on it, so the writer drops the stream's queued data (senders see §7.4's results).
   void DiscardQueuedForPeer(const Stream& stream, Kind kind);
+  // A frame whose data the parser skipped (over the message limit): its stream fails.
+  absl::Status OnOversizeFrame(const Frame& frame);
+
+  // Server side of Invokes (impl/mux_invoke.cc).
   absl::Status OnUnknownStreamFrame(const Frame& frame);
+  absl::Status OnPendingFrame(std::map<uint64_t, PendingInvoke>::iterator it, const Frame& frame);
   absl::Status OnInvokePacket(Packet packet);
+  // Answers stream `id` (never registered) with `error` and drops its later frames until its
+  // Invoke is complete (`invoke_complete`: it just was).
+  absl::Status RefusePending(uint64_t id, const absl::Status& error, bool invoke_complete);
+  // An Error on message ID 1 for a stream that was never registered; waits (from the reader)
+  // while the writer's control queue is full.
+  absl::Status WriteUnregisteredError(uint64_t stream, const absl::Status& error);
+  void ForgetPending(std::map<uint64_t, PendingInvoke>::iterator it);
+
   // Flow control (impl/mux_flow.cc).
+  bool flow_enabled() const { return options_.flow.enabled; }
   void OnWindowUpdate(const Frame& frame);
-  // Server: a stream whose client announced a window; we receive up to `recv_window` (at least
-  // window_initial_bytes, what the client assumes before any WindowUpdate).
-  void StartFlowControl(StreamState& state, uint64_t recv_window);
-  // Charges a Message frame against the stream's window; false (stream failed) if it exceeds it.
-  bool ChargeFrame(StreamState& state, const Frame& frame, uint64_t* packet_credit);
-  // `credit` bytes left the stream's buffers: grant them back (a WindowUpdate once enough).
-  void Grant(StreamState& state, uint64_t credit);
-  // Debug builds: the stream's window is conserved — what the peer may still send, what is to be
-  // granted, the message in assembly and the queued messages add up to exactly the window.
-  void CheckWindow(const StreamState& state) const;
-  // The writer is writing the stream's WindowUpdate: the delta, now counted as credit.
+  // Accounts a frame the assembler accepted (`result`) for the stream's window.
+  void AccountFrame(StreamState& state, const Frame& frame, const MuxAssembler::Result& result);
+  // `bytes` left the stream's buffers: granted back once grant_pending reaches the threshold.
+  void Grant(StreamState& state, uint64_t bytes);
+  // The writer is writing the stream's WindowUpdate: the delta, now granted.
   uint64_t TakeWindowGrant(uint64_t stream);
-  // Server: whether `id` may start a new stream (never used before), marking it used.
-  bool ClaimStreamId(uint64_t id);
+  // The writer's report: `stream` waited credit_stall_timeout for credit.
+  void OnCreditStall(uint64_t stream);
+  // Debug builds: every Message byte received is accounted exactly once (see StreamState).
+  void CheckWindow(const StreamState& state) const;
+  // The error of a message over the stream's limit (the fork's text, kResourceExhausted).
+  absl::Status MessageTooLarge() const;
 
   // Buffer budget and half-close (impl/mux_budget.cc).
   size_t AssemblingBytes() const override { return assembler_.partial_bytes(); }
   bool ShedLargestHolder(const absl::Status& why) override;
   void EndStreamsStillReceiving(const absl::Status& reason) override;
-  // pending_, with its bytes counted in the connection's buffers.
-  void StorePending(uint64_t id, Metadata metadata, size_t bytes);
-  Metadata TakePending(uint64_t id);
-  bool ErasePending(uint64_t id);  // false if there was none
+  // pending_'s metadata, with its bytes counted in the connection's buffers.
+  void StorePending(PendingInvoke& pending, Metadata metadata, size_t bytes);
+  // Ends an assembling entry whose Invoke completed: its metadata.
+  Metadata TakePending(std::map<uint64_t, PendingInvoke>::iterator it);
+  // Uncounts the entry's metadata (it is dropped or handed on).
+  void ReleasePending(PendingInvoke& pending);
   void ClearPending();
 
   MuxAssembler assembler_;
@@ -149,16 +177,10 @@ class MuxManager final : public Manager {
   // Active streams by ID (ordered: termination and reports are deterministic).
   std::map<uint64_t, StreamState> streams_;
   uint64_t last_client_stream_id_ = 0;
-  // Server: metadata of streams whose Invoke has not arrived, by stream ID, with its encoded
-  // size (counted in the connection's buffers; impl/mux_budget.cc).
-  struct PendingInvoke {
-    Metadata metadata;
-    size_t bytes = 0;
-  };
+  // Server: streams whose Invoke has not completed, by stream ID.
   std::map<uint64_t, PendingInvoke> pending_;
-  // Server: stream IDs ever used are those <= highest_stream_id_ not in unused_ids_.
-  uint64_t highest_stream_id_ = 0;
-  std::set<uint64_t> unused_ids_;
+  size_t pending_assembling_ = 0;  // entries of pending_ in State::kAssembling
+  uint64_t grants_received_ = 0;   // WindowUpdates taken on this connection
 };
 
 }  // namespace drpc

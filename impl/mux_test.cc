@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "impl/conn.h"
+#include "impl/error_body.h"
 #include "impl/errors.h"
 #include "impl/mux_manager.h"
 #include "impl/sync.h"
@@ -99,7 +100,6 @@ TEST(MuxTest, LargeAndSmallMessagesInterleaveIntact) {
 // reaches the wire before the large one's last frame.
 TEST(MuxTest, LargeMessagesDoNotBlockSmallOnes) {
   Options o = MuxOptions();
-  o.flow_control = false;  // no window: only the writer's turn-taking decides the order
   o.split_bytes = 1024;
   sim::NetworkOptions net;
   net.link.buffer_bytes = 16 * 1024;
@@ -271,11 +271,10 @@ TEST(MuxTest, OversizedMessageFailsOnlyItsStream) {
 }
 
 // Flow control: a consumer that does not read holds back only its own stream, and never buffers
-// more than its window; a message larger than the window still gets through.
+// more than its window (messages of one frame each: no overdraft).
 TEST(MuxTest, SlowConsumerBlocksOnlyItsOwnStreamWithinItsWindow) {
   Options o = MuxOptions();
-  o.window_bytes = 8 * 1024;
-  o.window_initial_bytes = 8 * 1024;
+  o.flow = {.enabled = true, .stream_window_bytes = 8 * 1024, .grant_threshold_bytes = 2048};
   o.split_bytes = 1024;
   Router router = testing::EchoRouter();
   DRPC_CHECK_OK(router.ClientStream(
@@ -320,10 +319,12 @@ TEST(MuxTest, SlowConsumerBlocksOnlyItsOwnStreamWithinItsWindow) {
   }, 10, &router);
 }
 
+// The sender overdraws to finish a message it started (docs/protocol.md §17.2): 100 KiB through a
+// 1 KiB window, each way, never waiting for a grant inside a message.
 TEST(MuxTest, MessageLargerThanTheWindowIsDelivered) {
   Options o = MuxOptions();
-  o.window_bytes = 1024;
-  o.window_initial_bytes = 1024;
+  o.split_bytes = 512;
+  o.flow = {.enabled = true, .stream_window_bytes = 1024, .grant_threshold_bytes = 256};
   RunSeeds(o, o, [](Pair& p, sim::SimContext& ctx) {
     WaitGroup wg(p.env());
     EchoOnFiber(p, ctx, wg, "huge", 2, 100 * 1024);
@@ -425,24 +426,33 @@ TEST(MuxTest, FramesForUnknownStreamsAreDropped) {
   }));
 }
 
-// A replayed Invoke for a stream ID that was used before is dropped (no second call runs).
-TEST(MuxTest, ReplayedInvokeIsDropped) {
+// docs/protocol.md §14.2: the server accepts stream IDs in any order, and an ID again once its
+// stream finished (a new stream), as the fork does.
+TEST(MuxTest, StreamIdsInAnyOrderAndReusedAfterTheStreamFinished) {
   ExpectOk(RunServer(MuxOptions(), [](ServerSide& s) {
-    const std::vector<RawFrame> call = {F(Kind::kInvoke, 1, 1, "/interop.Echo/Unary"),
-                                        F(Kind::kMessage, 1, 2, "x"), F(Kind::kCloseSend, 1, 3)};
-    s.sim.Check(s.client.WriteBytes(Encode(call)).ok(), "w");
-    s.client.ReadFrame().IgnoreError();
-    s.client.ReadFrame().IgnoreError();
-    s.sim.Check(s.client.Write({F(Kind::kClose, 1, 4)}).ok(), "close");
-    SleepFor(s.sim.env(), Duration::Millis(1));
-    s.sim.Check(s.client.WriteBytes(Encode(call)).ok(), "replay");
-    s.sim.Check(s.client.Silent(Duration::Millis(10)), "a replayed Invoke ran again");
+    auto call = [](uint64_t id, const std::string& data) {
+      return Encode({F(Kind::kInvoke, id, 1, "/interop.Echo/Unary"), F(Kind::kMessage, id, 2, data),
+                     F(Kind::kCloseSend, id, 3)});
+    };
+    for (uint64_t id : {5, 1, 3, 2'000'000, 7}) {
+      s.sim.Check(s.client.WriteBytes(call(id, absl::StrCat("call ", id))).ok(), "w");
+      absl::StatusOr<RawFrame> m = s.client.ReadFrame();
+      s.sim.Check(m.ok() && *m == F(Kind::kMessage, id, 1, absl::StrCat("call ", id)),
+                  m.ok() ? m->ToString() : m.status().ToString());
+      s.client.ReadFrame().IgnoreError();  // its CloseSend
+    }
+    SleepFor(s.sim.env(), Duration::Millis(1));  // stream 1 finished on both sides
+    s.sim.Check(s.client.WriteBytes(call(1, "again")).ok(), "reuse");
+    absl::StatusOr<RawFrame> again = s.client.ReadFrame();
+    s.sim.Check(again.ok() && *again == F(Kind::kMessage, 1, 1, "again"),
+                again.ok() ? again->ToString() : again.status().ToString());
   }));
 }
 
-// A Cancel between a stream's metadata and its Invoke drops the pending metadata (no leak), and
-// the Invoke that still follows never starts the stream.
-TEST(MuxTest, CancelBeforeTheInvokeDropsPendingMetadata) {
+// A Cancel between a stream's metadata and its Invoke drops the pending metadata at once (no
+// leak); the stream never runs, and its Invoke, when it comes, is answered with Canceled on
+// message ID 1 (never silence).
+TEST(MuxTest, CancelBetweenMetadataAndInvokeMeansTheStreamNeverRuns) {
   ExpectOk(testing::RunManager(MuxOptions(), Manager::Role::kServer, [](testing::ManagerSide& m) {
     auto& mux = static_cast<MuxManager&>(m.manager);
     RawFrame cancel = F(Kind::kCancel, 1, 2);
@@ -453,7 +463,7 @@ TEST(MuxTest, CancelBeforeTheInvokeDropsPendingMetadata) {
     m.sim.Check(mux.pending_invokes() == 1, "the metadata is not pending");
     m.sim.Check(m.peer.Write({cancel}).ok(), "w");
     SleepFor(m.sim.env(), Duration::Millis(1));
-    m.sim.Check(mux.pending_invokes() == 0,
+    m.sim.Check(mux.pending_invokes() == 1 && mux.usage().queued_bytes == 0,
                 absl::StrCat(mux.pending_invokes(), " pending invokes after the Cancel"));
     m.sim.Check(m.peer.Write({F(Kind::kInvoke, 1, 3, "/interop.Echo/Meta"),
                               F(Kind::kInvoke, 2, 1, "/interop.Echo/Meta")})
@@ -462,22 +472,39 @@ TEST(MuxTest, CancelBeforeTheInvokeDropsPendingMetadata) {
     absl::StatusOr<IncomingStream> in = m.manager.AcceptStream(m.sim.now() + Duration::Millis(5));
     m.sim.Check(in.ok() && in->stream->id() == 2 && in->metadata.empty(),
                 in.ok() ? absl::StrCat("accepted stream ", in->stream->id()) : in.status().ToString());
+    absl::StatusOr<RawFrame> error = m.peer.ReadFrame();
+    m.sim.Check(error.ok() && error->kind == Kind::kError && error->id == PacketId{1, 1} &&
+                    absl::IsCancelled(StatusFromErrorBody(ErrorFormat::kGrpcStatus, error->data)),
+                error.ok() ? error->ToString() : error.status().ToString());
     m.sim.Check(mux.pending_invokes() == 0 && mux.active_streams() == 1, "state left behind");
     in->stream->Cancel(CanceledError());
   }));
 }
 
+// An upstream client is a special case of a mux client (docs/protocol.md §11.6). Error bodies must
+// be read alike: the client names the server's format (the fork's, by default in mux mode), or the
+// server serves upstream's.
 TEST(MuxTest, UpstreamClientWorksAgainstAMuxServer) {
-  RunSeeds(testing::UpstreamOptions(), MuxOptions(), [](Pair& p, sim::SimContext& ctx) {
-    WaitGroup wg(p.env());
-    EchoOnFiber(p, ctx, wg, "bidi", 5, 70000);
-    wg.Wait();
-    for (int i = 0; i < 3; ++i) {
+  for (ErrorFormat format : {ErrorFormat::kGrpcStatus, ErrorFormat::kUpstream}) {
+    Options client = testing::UpstreamOptions();
+    Options server = MuxOptions();
+    client.error_format = server.error_format = format;
+    RunSeeds(client, server, [](Pair& p, sim::SimContext& ctx) {
+      WaitGroup wg(p.env());
+      EchoOnFiber(p, ctx, wg, "bidi", 5, 70000);
+      wg.Wait();
+      for (int i = 0; i < 3; ++i) {
+        CallContext call(p.env());
+        absl::StatusOr<std::string> r =
+            p.conn().Invoke(call, "/interop.Echo/Unary", absl::StrCat(i));
+        ctx.Check(r.ok() && *r == absl::StrCat(i), r.status().ToString());
+      }
       CallContext call(p.env());
-      absl::StatusOr<std::string> r = p.conn().Invoke(call, "/interop.Echo/Unary", absl::StrCat(i));
-      ctx.Check(r.ok() && *r == absl::StrCat(i), r.status().ToString());
-    }
-  });
+      absl::StatusOr<std::string> fail = p.conn().Invoke(call, "/interop.Echo/Fail", "x");
+      ctx.Check(RemoteErrorCode(fail.status()) == 42 && fail.status().message() == "boom",
+                fail.status().ToString());
+    });
+  }
 }
 
 }  // namespace

@@ -29,20 +29,24 @@ struct MuxWriter::Completion {
 
 MuxWriter::MuxWriter(Env& env, Transport& transport, Options options,
                      absl::AnyInvocable<void(const absl::Status&)> on_write_error,
-                     absl::AnyInvocable<uint64_t(uint64_t)> take_window_grant)
+                     absl::AnyInvocable<uint64_t(uint64_t)> take_window_grant,
+                     absl::AnyInvocable<void(uint64_t)> on_credit_stall)
     : env_(&env),
       transport_(&transport),
       options_(options),
       on_write_error_(std::move(on_write_error)),
       take_window_grant_(std::move(take_window_grant)),
+      on_credit_stall_(std::move(on_credit_stall)),
+      control_space_(env),
       wake_(env) {
   DRPC_CHECK_GE(options_.split_bytes, limits::kSplitMinBytes);
   DRPC_CHECK_GE(options_.batch_max_bytes, 1u);
 }
 
 MuxWriter::~MuxWriter() {
-  for (const auto& [id, q] : queues_) {
+  for (auto& [id, q] : queues_) {
     DRPC_CHECK(q.packets.empty()) << "mux writer destroyed with packets queued for stream " << id;
+    DisarmStallTimer(q);
   }
 }
 
@@ -50,8 +54,9 @@ void MuxWriter::AddStream(uint64_t stream, bool flow_controlled, uint64_t send_c
                           bool local_invoke) {
   StreamQueue& q = queues_[stream];
   DRPC_CHECK(q.packets.empty() && !q.removed) << "stream " << stream << " added twice";
+  DRPC_CHECK_LE(send_credit, uint64_t{limits::kSendCreditMaxBytes});
   q.flow_controlled = flow_controlled;
-  q.credit = send_credit;
+  q.credit = static_cast<int64_t>(send_credit);
   q.peer_knows = !local_invoke;
   if (local_invoke && AnyStreamWaitsForCredit()) {
     env_->chaos().Reach(situations::kMuxInvokeWhileAnotherWindowIsExhausted);
@@ -76,19 +81,60 @@ void MuxWriter::RemoveStream(uint64_t stream) {
   auto it = queues_.find(stream);
   if (it == queues_.end()) return;
   it->second.removed = true;
-  if (it->second.packets.empty() && !it->second.in_ready) queues_.erase(it);
+  if (it->second.packets.empty() && !it->second.in_ready) Erase(it);
+}
+
+void MuxWriter::Erase(std::map<uint64_t, StreamQueue>::iterator it) {
+  DRPC_DCHECK(it->second.packets.empty());
+  DisarmStallTimer(it->second);
+  queues_.erase(it);
 }
 
 void MuxWriter::AddCredit(uint64_t stream, uint64_t delta) {
+  DRPC_DCHECK_LE(1u, delta);
   auto it = queues_.find(stream);
   if (it == queues_.end() || !it->second.flow_controlled) return;
-  it->second.credit = std::min(tunables::kSendCreditMaxBytes, it->second.credit + delta);
-  MarkReady(stream, it->second);
+  StreamQueue& q = it->second;
+  if (q.credit < 0) env_->chaos().Reach(situations::kMuxGrantRepaidAnOverdraft);
+  if (!q.packets.empty() && q.packets.front().kind == Kind::kMessage &&
+      q.packets.front().offset > 0) {
+    env_->chaos().Reach(situations::kMuxGrantArrivedBetweenFramesOfAMessage);
+  }
+  // Saturating: room is at most 2^64 - 1 (credit >= INT64_MIN), computed without overflow.
+  const uint64_t room =
+      static_cast<uint64_t>(limits::kSendCreditMaxBytes) - static_cast<uint64_t>(q.credit);
+  q.credit = delta >= room ? limits::kSendCreditMaxBytes
+                           : static_cast<int64_t>(static_cast<uint64_t>(q.credit) + delta);
+  // A grant is progress: a stream still waiting starts a fresh stall timeout.
+  DisarmStallTimer(q);
+  MarkReady(stream, q);
+  UpdateStallTimer(stream, q);
 }
 
-uint64_t MuxWriter::send_credit(uint64_t stream) const {
+int64_t MuxWriter::send_credit(uint64_t stream) const {
   auto it = queues_.find(stream);
   return it == queues_.end() ? 0 : it->second.credit;
+}
+
+void MuxWriter::DisarmStallTimer(StreamQueue& q) {
+  if (q.stall_timer == 0) return;
+  env_->clock().Cancel(q.stall_timer);
+  q.stall_timer = 0;
+}
+
+void MuxWriter::UpdateStallTimer(uint64_t stream, StreamQueue& q) {
+  if (!WaitsForCredit(q) || stopped_) {
+    DisarmStallTimer(q);
+    return;
+  }
+  if (q.stall_timer != 0 || on_credit_stall_ == nullptr) return;
+  q.stall_timer = env_->clock().ScheduleAt(
+      env_->clock().Now() + options_.credit_stall_timeout, [this, stream] {
+        auto it = queues_.find(stream);
+        DRPC_CHECK(it != queues_.end()) << "stall timer of a forgotten stream " << stream;
+        it->second.stall_timer = 0;
+        if (WaitsForCredit(it->second)) on_credit_stall_(stream);
+      });
 }
 
 bool MuxWriter::NextFrame(const StreamQueue& q, const Pending& p, size_t* bytes,
@@ -99,19 +145,13 @@ bool MuxWriter::NextFrame(const StreamQueue& q, const Pending& p, size_t* bytes,
     *last = true;
     return true;
   }
-  size_t n = std::min(options_.split_bytes, remaining);
-  if (p.kind == Kind::kMessage && q.flow_controlled) {
-    // Charge: the data, plus one for the frame that completes the message.
-    if (q.credit == 0) return false;  // even an empty completing frame costs one byte
-    n = static_cast<size_t>(std::min<uint64_t>(n, q.credit));
-    if (n == remaining && q.credit < n + 1) {
-      env_->chaos().Reach(situations::kMuxMessageCompletionWaitsForCredit);
-      // The data fits but the completion does not: send the data now and complete the message
-      // with an empty frame once more credit arrives (a window of one byte still makes progress).
-      *bytes = n;
-      *last = false;
-      return true;
-    }
+  const size_t n = std::min(options_.split_bytes, remaining);
+  // Flow control gates only a message's first frame: it waits until the credit covers it (an
+  // empty message: until the credit is not negative). The rest of the message follows without
+  // waiting, overdrawing the credit (docs/protocol.md §17.2).
+  if (p.kind == Kind::kMessage && q.flow_controlled && p.offset == 0 &&
+      q.credit < static_cast<int64_t>(n)) {
+    return false;
   }
   *bytes = n;
   *last = n == remaining;
@@ -126,6 +166,7 @@ bool MuxWriter::Sendable(const StreamQueue& q) const {
 }
 
 void MuxWriter::MarkReady(uint64_t stream, StreamQueue& q) {
+  UpdateStallTimer(stream, q);
   if (q.in_ready) return;
   if (!Sendable(q)) {
     if (WaitsForCredit(q)) credit_waiters_.insert(stream);
@@ -194,12 +235,12 @@ absl::Status MuxWriter::WriteQueued(uint64_t stream, Packet packet) {
   // the stream right after (SendLast's CloseSend), and a peer that then cancels grants nothing
   // more, so a queued packet waiting for credit would never leave. Such a packet waits instead.
   if (packet.kind == Kind::kMessage && q.flow_controlled) {
-    // Charge of the Messages queued ahead (data left, plus one for the completing frame), then ours.
-    uint64_t charge = packet.data.size() + 1;
+    // The Messages queued ahead (data left), then ours: all within the credit, so none waits.
+    uint64_t charge = packet.data.size();
     for (const Pending& p : q.packets) {
-      if (p.kind == Kind::kMessage) charge += p.data.size() - p.offset + 1;
+      if (p.kind == Kind::kMessage) charge += p.data.size() - p.offset;
     }
-    if (q.credit < charge) return Write(stream, {packet});
+    if (q.credit < 0 || static_cast<uint64_t>(q.credit) < charge) return Write(stream, {packet});
   }
   Enqueue(q, packet, nullptr, /*owned=*/true);
   MarkReady(stream, q);
@@ -224,6 +265,9 @@ absl::Status MuxWriter::QueueTerminal(uint64_t stream, Packet packet, const absl
     return absl::FailedPreconditionError(absl::StrCat("stream ", stream, " is not writable"));
   }
   StreamQueue& q = it->second;
+  if (q.flow_controlled && q.credit < 0) {
+    env_->chaos().Reach(situations::kMuxStreamEndedWithItsCreditOverdrawn);
+  }
   if (!q.peer_knows) {
     env_->chaos().Reach(situations::kMuxStreamEndedBeforeItsInvokeWasWritten);
     // Nothing of the stream has been written (its Invoke is still queued): the peer never hears
@@ -233,13 +277,29 @@ absl::Status MuxWriter::QueueTerminal(uint64_t stream, Packet packet, const absl
     Complete(completion, absl::OkStatus());
     return absl::OkStatus();
   }
-  DropNonTerminal(q, dropped);
+  DropNonTerminal(stream, q, dropped);
   Enqueue(q, packet, completion, /*owned=*/completion == nullptr);
   MarkReady(stream, q);
   return absl::OkStatus();
 }
 
-void MuxWriter::DropNonTerminal(StreamQueue& q, const absl::Status& dropped) {
+void MuxWriter::CompleteInFlight(const absl::Status& status) {
+  for (const InFlight& f : in_flight_) {
+    if (f.completion != nullptr) Complete(f.completion, status);
+  }
+  in_flight_.clear();
+}
+
+void MuxWriter::DropNonTerminal(uint64_t stream, StreamQueue& q, const absl::Status& dropped) {
+  // Packets whose last frame is in the batch being written: their senders need not wait for a
+  // write that may block for long (the peer not reading) — the bytes are the batch's own copy,
+  // and the terminal packet follows them on the wire.
+  for (InFlight& f : in_flight_) {
+    if (f.stream != stream || f.completion == nullptr) continue;
+    env_->chaos().Reach(situations::kMuxTerminalReleasedASenderOfAWriteInProgress);
+    Complete(f.completion, dropped);
+    f.completion = nullptr;
+  }
   // Earlier terminal packets stay, in order; moved packets that own their bytes re-point at them.
   std::deque<Pending> kept;
   for (Pending& p : q.packets) {
@@ -259,8 +319,9 @@ void MuxWriter::DiscardQueued(uint64_t stream, const absl::Status& dropped) {
   if (!it->second.packets.empty()) {
     env_->chaos().Reach(situations::kMuxPeerEndedAStreamWithWritesQueued);
   }
-  DropNonTerminal(it->second, dropped);
-  if (it->second.removed && it->second.packets.empty() && !it->second.in_ready) queues_.erase(it);
+  DropNonTerminal(stream, it->second, dropped);
+  UpdateStallTimer(stream, it->second);
+  if (it->second.removed && it->second.packets.empty() && !it->second.in_ready) Erase(it);
 }
 
 absl::Status MuxWriter::WriteTerminal(uint64_t stream, Packet packet, const absl::Status& dropped) {
@@ -274,15 +335,17 @@ void MuxWriter::WriteTerminalAsync(uint64_t stream, Packet packet, const absl::S
   QueueTerminal(stream, packet, dropped, nullptr).IgnoreError();
 }
 
-absl::Status MuxWriter::WriteControl(std::string frame) {
-  if (stopped_) return absl::OkStatus();
-  if (control_.size() >= tunables::kControlQueueMaxCount ||
-      control_bytes_ + frame.size() > tunables::kControlQueueMaxBytes) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "control queue full: ", control_.size(), " frames (", control_bytes_,
-        " bytes) wait to be written, at most ", tunables::kControlQueueMaxCount, " frames or ",
-        tunables::kControlQueueMaxBytes, " bytes"));
+absl::Status MuxWriter::WriteUnregistered(std::string frame) {
+  // Back-pressure: these frames are caused by the peer (refused Invokes), so a peer that causes
+  // them without reading makes their writer — the connection's reader — wait, which stops
+  // reading its frames; it is never disconnected for it.
+  while (!stopped_ && !control_.empty() &&
+         (control_.size() >= tunables::kControlQueueMaxCount ||
+          control_bytes_ + frame.size() > tunables::kControlQueueMaxBytes)) {
+    env_->chaos().Reach(situations::kMuxReaderWaitedForTheControlQueue);
+    control_space_.Wait("mux writer: control queue full (the peer is not reading)");
   }
+  if (stopped_) return error_;
   control_bytes_ += frame.size();
   control_.push_back(std::move(frame));
   wake_.WakeOne();
@@ -296,6 +359,7 @@ void MuxWriter::RequestWindowUpdate(uint64_t stream) {
 }
 
 void MuxWriter::EmitControl(std::string& batch) {
+  if (!control_.empty()) control_space_.WakeAll();
   while (!control_.empty()) {
     batch += control_.front();
     control_bytes_ -= control_.front().size();
@@ -308,11 +372,7 @@ void MuxWriter::EmitControl(std::string& batch) {
   for (uint64_t stream : updates) {
     const uint64_t delta = take_window_grant_(stream);
     if (delta == 0) continue;
-    AppendFrame(batch, Frame{.id = PacketId{stream, 0},
-                             .kind = Kind::kWindowUpdate,
-                             .done = true,
-                             .control = true,
-                             .data = EncodeWindowUpdate(delta)});
+    AppendWindowUpdateFrame(batch, stream, delta);
   }
 }
 
@@ -325,6 +385,7 @@ void MuxWriter::Stop(const absl::Status& error) {
     for (Pending& p : q.packets) Fail(p, error);
     q.packets.clear();
     q.in_ready = false;
+    DisarmStallTimer(q);
     it = q.removed ? queues_.erase(it) : std::next(it);
   }
   ready_.clear();
@@ -332,9 +393,10 @@ void MuxWriter::Stop(const absl::Status& error) {
   control_bytes_ = 0;
   window_updates_.clear();
   wake_.WakeAll();
+  control_space_.WakeAll();
 }
 
-bool MuxWriter::EmitFrame(StreamQueue& q, std::string& batch, std::vector<Completion*>& done) {
+bool MuxWriter::EmitFrame(StreamQueue& q, std::string& batch) {
   Pending& p = q.packets.front();
   const bool in_group = p.in_group;
   const bool last_of_group = p.last_of_group;
@@ -342,11 +404,14 @@ bool MuxWriter::EmitFrame(StreamQueue& q, std::string& batch, std::vector<Comple
   bool last = false;
   DRPC_CHECK(NextFrame(q, p, &n, &last));
   if (p.kind == Kind::kMessage && q.flow_controlled) {
-    // The peer's receiver fails the stream for data beyond the window it granted; the sender never
-    // goes there: credit never goes negative (NextFrame sized the frame to it).
-    const uint64_t charge = n + (last ? 1 : 0);
-    DRPC_CHECK_LE(charge, q.credit) << "stream " << p.id.stream << ": frame beyond the credit";
-    q.credit -= charge;
+    // The peer's receiver accepts a window plus one message; the sender never goes beyond: only
+    // a message's first frame may start (it is within the credit), the rest overdraws.
+    DRPC_CHECK(p.offset > 0 || q.credit >= static_cast<int64_t>(n))
+        << "stream " << p.id.stream << ": a message started beyond the credit";
+    if (p.offset > 0 && q.credit - static_cast<int64_t>(n) < 0) {
+      env_->chaos().Reach(situations::kMuxMessageOverdrewTheCredit);
+    }
+    q.credit -= static_cast<int64_t>(n);
   }
   q.peer_knows = true;
   AppendFrame(batch, Frame{.id = p.id,
@@ -356,21 +421,20 @@ bool MuxWriter::EmitFrame(StreamQueue& q, std::string& batch, std::vector<Comple
                            .data = p.data.substr(p.offset, n)});
   p.offset += n;
   if (!last) return in_group;
-  if (p.completion != nullptr) done.push_back(p.completion);
+  if (p.completion != nullptr) in_flight_.push_back({p.id.stream, p.completion});
   q.packets.pop_front();
   return in_group && !last_of_group;
 }
 
 void MuxWriter::Run() {
   std::string batch;
-  std::vector<Completion*> done;
   for (;;) {
     while (!stopped_ && control_.empty() && window_updates_.empty() && ready_.empty()) {
       wake_.Wait("mux writer: idle");
     }
     if (stopped_) return;
     batch.clear();
-    done.clear();
+    DRPC_DCHECK(in_flight_.empty());
     EmitControl(batch);
     // Chaos: end batches early, so batch boundaries fall everywhere in simulation.
     const bool short_batch = env_->chaos().Buggify("mux_writer.short_batch");
@@ -381,16 +445,19 @@ void MuxWriter::Run() {
       StreamQueue& q = it->second;
       q.in_ready = false;
       // One frame per turn, except that a group (metadata + Invoke) goes out whole.
-      while (Sendable(q) && EmitFrame(q, batch, done)) {
+      while (Sendable(q) && EmitFrame(q, batch)) {
       }
       if (Sendable(q)) {
         q.in_ready = true;
         ready_.push_back(id);
       } else if (q.removed && q.packets.empty()) {
-        queues_.erase(it);
+        Erase(it);
+        if (short_batch) break;
+        continue;
       } else if (WaitsForCredit(q)) {
         credit_waiters_.insert(id);
       }
+      UpdateStallTimer(id, q);
       if (short_batch) break;
     }
     if (batch.empty()) continue;
@@ -406,12 +473,12 @@ void MuxWriter::Run() {
     }
     if (batch.capacity() > tunables::kWriteBatchKeepMaxBytes) std::string().swap(batch);
     if (!s.ok()) {
-      for (Completion* c : done) Complete(c, s);
+      CompleteInFlight(s);
       Stop(s);
       on_write_error_(s);
       return;
     }
-    for (Completion* c : done) Complete(c, absl::OkStatus());
+    CompleteInFlight(absl::OkStatus());
   }
 }
 

@@ -10,20 +10,27 @@
 //     A terminal packet for a stream of which nothing has reached the wire yet (its metadata and
 //     Invoke are still queued) is not sent either: the stream's packets are all dropped and the
 //     peer never hears of it — a Cancel alone would name a stream the peer does not know.
-//   * Flow control: Message frames of a flow-controlled stream never exceed its send credit
-//     (charge: data bytes, plus one for the frame that completes a message); AddCredit adds the
-//     peer's WindowUpdates. Other packets are not flow controlled.
+//   * Flow control (the fork's line C sender, docs/protocol.md §17.2): a flow-controlled stream
+//     has a signed credit, charged the payload bytes of each Message frame. The first frame of a
+//     message waits until the credit covers it; the message's later frames are debited without
+//     waiting, so a message, once started, goes out whole and the credit may go negative (an
+//     overdraft). AddCredit adds the peer's WindowUpdates: a deficit is repaid first and the credit
+//     saturates at kSendCreditMaxBytes. Other packets are never gated. A stream that waits for
+//     credit for credit_stall_timeout without a grant is reported (on_credit_stall) so the manager
+//     can fail it: a sender never waits for ever.
 //   * Control frames bypass the stream queues and go out first, so a stream waiting for credit
 //     can never hold back the credit its peer is waiting for. WindowUpdates are coalesced: a
 //     stream asks for one (RequestWindowUpdate) and the writer asks the manager for the delta
 //     when it writes the frame (take_window_grant), so the credit is granted exactly when the
 //     peer can learn of it and at most one update per stream is pending. Other control frames
-//     (Errors for streams never registered) are queued, bounded by kControlQueueMaxCount/Bytes.
+//     (Errors for streams never registered) are queued, bounded by kControlQueueMaxCount/Bytes:
+//     a full queue makes their writer (the connection's reader) wait — back-pressure that
+//     throttles a peer causing them without reading.
 //   * Writes complete (Write returns) only after the batch holding their last frame was written
 //     to the transport. Stop() fails everything queued at once and makes later writes fail.
 //
-// The connection's fiber runs Run(); every other method is non-blocking except Write/WriteGroup,
-// which wait for completion. Single-scheduler, like everything in impl/.
+// The connection's fiber runs Run(); every other method is non-blocking except Write,
+// WriteTerminal and WriteUnregistered, which wait. Single-scheduler, like everything in impl/.
 #ifndef DRPC_IMPL_MUX_WRITER_H_
 #define DRPC_IMPL_MUX_WRITER_H_
 
@@ -41,6 +48,8 @@
 #include "impl/buffer_budget.h"
 #include "impl/env.h"
 #include "impl/sync.h"
+#include "impl/time.h"
+#include "impl/tunables.h"
 #include "proto/frame.h"
 
 namespace drpc {
@@ -53,6 +62,8 @@ class MuxWriter {
     // Counts the copies of queued asynchronous packets (ConnectionBuffers::Kind::kWriting); may
     // be null. Must outlive the writer.
     ConnectionBuffers* buffers = nullptr;
+    // How long a flow-controlled stream may wait for credit before on_credit_stall reports it.
+    Duration credit_stall_timeout = tunables::kCreditStallTimeoutDefault;
   };
   // One packet to queue. `data` is borrowed for blocking writes (the caller waits) and copied for
   // asynchronous ones.
@@ -64,23 +75,28 @@ class MuxWriter {
   };
 
   // `take_window_grant(stream)` is called when a requested WindowUpdate is written and returns
-  // its delta in [1, kWindowMaxBytes], or 0 to write none (may be null if no stream requests any).
+  // its delta (>= 1), or 0 to write none (may be null if no stream requests any).
+  // `on_credit_stall(stream)` is called from a timer (it must not block) when a flow-controlled
+  // stream has waited credit_stall_timeout for credit; the stream still waits (may be null).
   MuxWriter(Env& env, Transport& transport, Options options,
             absl::AnyInvocable<void(const absl::Status&)> on_write_error,
-            absl::AnyInvocable<uint64_t(uint64_t)> take_window_grant = nullptr);
+            absl::AnyInvocable<uint64_t(uint64_t)> take_window_grant = nullptr,
+            absl::AnyInvocable<void(uint64_t)> on_credit_stall = nullptr);
   ~MuxWriter();
 
   // The writer fiber's body: returns after Stop() or a transport write error (which it reports
   // through on_write_error before returning).
   void Run();
 
-  // Registers a stream. `send_credit` is ignored unless `flow_controlled`. `local_invoke`: we
-  // invoked it (a client stream), so the peer does not know it until its first frame is written.
+  // Registers a stream. `send_credit` (the peer's window) is ignored unless `flow_controlled`.
+  // `local_invoke`: we invoked it (a client stream), so the peer does not know it until its first
+  // frame is written.
   void AddStream(uint64_t stream, bool flow_controlled, uint64_t send_credit,
                  bool local_invoke = false);
   // The stream is finished: its state goes once its queue has drained.
   void RemoveStream(uint64_t stream);
-  // A WindowUpdate arrived: `delta` more bytes may be sent. Unknown streams are ignored.
+  // A WindowUpdate arrived: `delta` (>= 1) more bytes may be sent, a deficit repaid first, the
+  // credit saturating at kSendCreditMaxBytes. Unknown or not flow-controlled streams: ignored.
   void AddCredit(uint64_t stream, uint64_t delta);
 
   // Queues `packets` for `stream` back to back (no other packet of the stream in between) and
@@ -106,10 +122,10 @@ class MuxWriter {
   // discards them anyway. Queued terminal packets still go out. Unknown streams are ignored.
   void DiscardQueued(uint64_t stream, const absl::Status& dropped);
   // A frame outside any stream queue (an Error for a stream that was never registered), written
-  // before the next stream frames. kResourceExhausted if the control queue is at its bound
-  // (kControlQueueMaxCount frames or kControlQueueMaxBytes): the peer is not reading, and the
-  // caller ends the connection. After Stop() the frame is discarded (OK).
-  absl::Status WriteControl(std::string frame);
+  // before the next stream frames. While the control queue is at its bound (kControlQueueMaxCount
+  // frames or kControlQueueMaxBytes: the peer is not reading) the caller waits for the writer
+  // (from a fiber). The writer's error after Stop(), also for a caller that was waiting.
+  absl::Status WriteUnregistered(std::string frame);
   // A WindowUpdate for `stream` is wanted; see take_window_grant. Coalesces with a pending one.
   void RequestWindowUpdate(uint64_t stream);
 
@@ -119,7 +135,8 @@ class MuxWriter {
 
   // Observability for tests and the connection's leak checks (Manager::Usage).
   size_t streams() const { return queues_.size(); }
-  uint64_t send_credit(uint64_t stream) const;
+  int64_t send_credit(uint64_t stream) const;
+  size_t control_queued() const { return control_.size(); }
 
  private:
   struct Completion;
@@ -140,7 +157,8 @@ class MuxWriter {
   struct StreamQueue {
     std::deque<Pending> packets;
     bool flow_controlled = false;
-    uint64_t credit = 0;
+    int64_t credit = 0;           // may be negative after a message overdrew it
+    TimerId stall_timer = 0;      // armed while the stream waits for credit (0: none)
     bool in_ready = false;
     bool removed = false;
     bool peer_knows = true;  // false for a local invoke until its first frame is written
@@ -149,8 +167,11 @@ class MuxWriter {
 
   void Enqueue(StreamQueue& q, Packet packet, Completion* completion, bool owned,
                size_t index_in_group = 0, size_t group_size = 1);
-  // Fails and drops the queue's non-terminal packets; terminal ones stay, in order.
-  void DropNonTerminal(StreamQueue& q, const absl::Status& dropped);
+  // Fails and drops the stream's non-terminal packets (also those in the batch being written);
+  // terminal ones stay, in order.
+  void DropNonTerminal(uint64_t stream, StreamQueue& q, const absl::Status& dropped);
+  // The batch was written (or failed): its packets' senders are told.
+  void CompleteInFlight(const absl::Status& status);
   // Drops the stream's non-terminal packets and queues `packet` behind its terminal ones.
   absl::Status QueueTerminal(uint64_t stream, Packet packet, const absl::Status& dropped,
                              Completion* completion);
@@ -162,9 +183,14 @@ class MuxWriter {
   bool WaitsForCredit(const StreamQueue& q) const;
   bool AnyStreamWaitsForCredit();
   void MarkReady(uint64_t stream, StreamQueue& q);
+  // Arms the stream's credit-stall timer while it waits for credit, disarms it otherwise.
+  void UpdateStallTimer(uint64_t stream, StreamQueue& q);
+  void DisarmStallTimer(StreamQueue& q);
+  // Forgets a stream whose queue is empty (its timer disarmed).
+  void Erase(std::map<uint64_t, StreamQueue>::iterator it);
   // Appends one frame of the stream's first packet to the batch. Returns true if the stream's
   // turn continues (the frame belongs to a group that is not finished).
-  bool EmitFrame(StreamQueue& q, std::string& batch, std::vector<Completion*>& done);
+  bool EmitFrame(StreamQueue& q, std::string& batch);
   void Fail(Pending& p, const absl::Status& error);
   // Appends the queued control frames and requested WindowUpdates to the batch.
   void EmitControl(std::string& batch);
@@ -176,13 +202,21 @@ class MuxWriter {
   Options options_;
   absl::AnyInvocable<void(const absl::Status&)> on_write_error_;
   absl::AnyInvocable<uint64_t(uint64_t)> take_window_grant_;
+  absl::AnyInvocable<void(uint64_t)> on_credit_stall_;
   // By stream ID; ready_ holds the turn order.
   std::map<uint64_t, StreamQueue> queues_;
   std::deque<uint64_t> ready_;
+  // Senders waiting for the batch being written (null once a terminal packet released one).
+  struct InFlight {
+    uint64_t stream;
+    Completion* completion;
+  };
+  std::vector<InFlight> in_flight_;
   // Streams last seen waiting for credit (race-coverage probe; stale entries dropped on use).
   std::set<uint64_t> credit_waiters_;
   std::deque<std::string> control_;
   size_t control_bytes_ = 0;
+  WaitList control_space_;  // WriteUnregistered callers waiting for room in control_
   std::set<uint64_t> window_updates_;  // streams with a requested WindowUpdate, by ID
   WaitList wake_;
   bool stopped_ = false;

@@ -10,6 +10,8 @@
 #include "gtest/gtest.h"
 #include "impl/sync.h"
 #include "impl/testing/raw_peer.h"
+#include "impl/tunables.h"
+#include "proto/limits.h"
 #include "proto/base/check.h"
 #include "sim/simulation.h"
 
@@ -26,6 +28,7 @@ struct Rig {
   std::unique_ptr<RawPeer> peer;
   std::unique_ptr<MuxWriter> writer;
   absl::Status write_error;
+  std::vector<std::pair<uint64_t, Instant>> stalls;  // on_credit_stall reports, with their time
   Signal writer_done;
   Rig(sim::SimContext& c, MuxWriter::Options o, const sim::NetworkOptions& net = {})
       : ctx(c), writer_done(c.env()) {
@@ -35,8 +38,10 @@ struct Rig {
     writes = recording->writes();
     ours = std::move(recording);
     peer = std::make_unique<RawPeer>(c.env(), std::move(b));
-    writer = std::make_unique<MuxWriter>(c.env(), *ours, o,
-                                         [this](const absl::Status& s) { write_error = s; });
+    writer = std::make_unique<MuxWriter>(
+        c.env(), *ours, o, [this](const absl::Status& s) { write_error = s; },
+        /*take_window_grant=*/nullptr,
+        [this](uint64_t stream) { stalls.emplace_back(stream, ctx.env().clock().Now()); });
     DRPC_CHECK_OK(c.env().scheduler().Spawn("writer", [this] {
       writer->Run();
       writer_done.Set();
@@ -185,45 +190,108 @@ TEST(MuxWriterTest, TerminalPacketDropsQueuedDataAndGoesFirst) {
   RunSeeds([](sim::SimContext& ctx) {
     Rig rig(ctx, {.split_bytes = 8, .batch_max_bytes = 1 << 20});
     rig.writer->AddStream(1, /*flow_controlled=*/true, /*send_credit=*/8);
+    ctx.Check(rig.writer->Write(1, {Msg(1, 1, "12345678")}).ok(), "the credit's worth");
     absl::Status blocked;
     Signal done(ctx.env());
     DRPC_CHECK_OK(ctx.env().scheduler().Spawn("sender", [&] {
-      blocked = rig.writer->Write(1, {Msg(1, 1, std::string(100, 'x'))});
+      blocked = rig.writer->Write(1, {Msg(1, 2, std::string(100, 'x'))});  // no credit left
       done.Set();
     }));
-    std::vector<RawFrame> first = rig.ReadFrames(1);  // the 8 bytes of credit, then it waits
-    ctx.Check(first[0].data.size() == 8 && !first[0].done, first[0].ToString());
-    rig.writer->WriteTerminalAsync(1, {PacketId{1, 2}, Kind::kCancel, "", true},
+    std::vector<RawFrame> first = rig.ReadFrames(1);
+    ctx.Check(first[0].data == "12345678" && first[0].done, first[0].ToString());
+    rig.writer->WriteTerminalAsync(1, {PacketId{1, 3}, Kind::kCancel, "", true},
                                    absl::CancelledError("context canceled"));
     done.Wait("sender");
     ctx.Check(absl::IsCancelled(blocked), blocked.ToString());
     std::vector<RawFrame> next = rig.ReadFrames(1);
-    ctx.Check(next[0].kind == Kind::kCancel && next[0].control && next[0].id == PacketId{1, 2},
+    ctx.Check(next[0].kind == Kind::kCancel && next[0].control && next[0].id == PacketId{1, 3},
               next[0].ToString());
     ctx.Check(rig.peer->Silent(Duration::Millis(5)), "dropped data was still written");
     rig.writer->RemoveStream(1);
   });
 }
 
-TEST(MuxWriterTest, FlowControlNeverExceedsCreditAndResumesOnUpdate) {
+// docs/protocol.md §17.2: a message starts only within the credit (its first frame), then goes out
+// whole, overdrawing; the next message waits until grants repay the deficit and cover its first
+// frame. Payload bytes are charged, nothing else.
+TEST(MuxWriterTest, MessageStartsWithinTheCreditAndOverdrawsToItsEnd) {
   RunSeeds([](sim::SimContext& ctx) {
-    Rig rig(ctx, {.split_bytes = 1000, .batch_max_bytes = 1 << 20});
+    Rig rig(ctx, {.split_bytes = 8, .batch_max_bytes = 1 << 20});
     rig.writer->AddStream(3, true, 10);
+    ctx.Check(rig.writer->Write(3, {Msg(3, 1, std::string(25, 'z'))}).ok(), "overdrawn write");
+    std::vector<RawFrame> f = rig.ReadFrames(4);  // 8 + 8 + 8 + 1
+    ctx.Check(f[3].data.size() == 1 && f[3].done, f[3].ToString());
+    ctx.Check(rig.writer->send_credit(3) == -15, absl::StrCat(rig.writer->send_credit(3)));
     Signal done(ctx.env());
     DRPC_CHECK_OK(ctx.env().scheduler().Spawn("sender", [&] {
-      ctx.Check(rig.writer->Write(3, {Msg(3, 1, std::string(25, 'z'))}).ok(), "write");
+      ctx.Check(rig.writer->Write(3, {Msg(3, 2, "next message")}).ok(), "write");
       done.Set();
     }));
-    std::vector<RawFrame> f = rig.ReadFrames(1);
-    ctx.Check(f[0].data.size() == 10 && !f[0].done, f[0].ToString());
-    ctx.Check(rig.peer->Silent(Duration::Millis(5)) && rig.writer->send_credit(3) == 0,
-              "sent beyond the credit");
-    rig.writer->AddCredit(3, 100);
-    std::vector<RawFrame> rest = rig.ReadFrames(1);
-    ctx.Check(rest[0].data.size() == 15 && rest[0].done, rest[0].ToString());
+    rig.writer->AddCredit(3, 15);  // the deficit repaid: 0, still short of a first frame (8)
+    ctx.Check(rig.peer->Silent(Duration::Millis(5)), "a message started without its credit");
+    rig.writer->AddCredit(3, 7);
+    ctx.Check(rig.peer->Silent(Duration::Millis(5)), "a message started 1 byte short");
+    rig.writer->AddCredit(3, 1);
+    std::vector<RawFrame> rest = rig.ReadFrames(2);
+    ctx.Check(rest[0].data == "next mes" && rest[1].data == "sage" && rest[1].done,
+              rest[0].ToString() + " " + rest[1].ToString());
     done.Wait("sender");
-    ctx.Check(rig.writer->send_credit(3) == 100 - 16, "charge must be data + 1 for the end");
+    ctx.Check(rig.writer->send_credit(3) == 8 - 12, absl::StrCat(rig.writer->send_credit(3)));
     rig.writer->RemoveStream(3);
+  });
+}
+
+// An empty message needs no credit but may not start during an overdraft; grants saturate.
+TEST(MuxWriterTest, EmptyMessagesWaitOutAnOverdraftAndCreditSaturates) {
+  RunSeeds([](sim::SimContext& ctx) {
+    Rig rig(ctx, {.split_bytes = 4, .batch_max_bytes = 1 << 20});
+    rig.writer->AddStream(5, true, 4);
+    ctx.Check(rig.writer->Write(5, {Msg(5, 1, "123456")}).ok(), "write");
+    rig.ReadFrames(2);
+    Signal done(ctx.env());
+    DRPC_CHECK_OK(ctx.env().scheduler().Spawn("sender", [&] {
+      ctx.Check(rig.writer->Write(5, {Msg(5, 2, "")}).ok(), "empty");
+      done.Set();
+    }));
+    ctx.Check(rig.peer->Silent(Duration::Millis(5)), "an empty message went out at -2");
+    rig.writer->AddCredit(5, 2);
+    std::vector<RawFrame> empty = rig.ReadFrames(1);
+    ctx.Check(empty[0].data.empty() && empty[0].done, empty[0].ToString());
+    done.Wait("sender");
+    rig.writer->AddCredit(5, UINT64_MAX);
+    ctx.Check(rig.writer->send_credit(5) == limits::kSendCreditMaxBytes, "no saturation");
+    rig.writer->AddCredit(5, 1);
+    ctx.Check(rig.writer->send_credit(5) == limits::kSendCreditMaxBytes, "overflowed");
+    rig.writer->RemoveStream(5);
+  });
+}
+
+// A sender that waits credit_stall_timeout without a grant is reported; each grant, even one too
+// small to let it start, restarts the wait; a stream that no longer waits is not reported.
+TEST(MuxWriterTest, CreditStallIsReportedAfterTheTimeoutEachGrantRestartsIt) {
+  RunSeeds([](sim::SimContext& ctx) {
+    Rig rig(ctx, {.split_bytes = 64,
+                  .batch_max_bytes = 1 << 20,
+                  .credit_stall_timeout = Duration::Millis(10)});
+    const Instant start = ctx.env().clock().Now();
+    rig.writer->AddStream(1, true, 0);
+    rig.writer->AddStream(2, true, 0);
+    DRPC_CHECK_OK(ctx.env().scheduler().Spawn("sender 1", [&] {
+      rig.writer->Write(1, {Msg(1, 1, "needs five")}).IgnoreError();
+    }));
+    DRPC_CHECK_OK(ctx.env().scheduler().Spawn("sender 2", [&] {
+      rig.writer->Write(2, {Msg(2, 1, "x")}).IgnoreError();
+    }));
+    SleepFor(ctx.env(), Duration::Millis(6));
+    rig.writer->AddCredit(1, 1);  // progress, not enough: stream 1 waits 10 ms more
+    rig.writer->AddCredit(2, 1);  // enough: stream 2 goes
+    SleepFor(ctx.env(), Duration::Millis(8));
+    ctx.Check(rig.stalls.empty(), "reported before its wait was over");
+    SleepFor(ctx.env(), Duration::Millis(4));
+    ctx.Check(rig.stalls.size() == 1 && rig.stalls[0].first == 1 &&
+                  rig.stalls[0].second - start >= Duration::Millis(16),
+              absl::StrCat(rig.stalls.size(), " stall reports"));
+    rig.writer->Stop(absl::CancelledError("stop"));
   });
 }
 
@@ -236,15 +304,46 @@ TEST(MuxWriterTest, ControlFramesBypassAStreamWaitingForCredit) {
       rig.writer->Write(1, {Msg(1, 1, "stuck")}).IgnoreError();
       done.Set();
     }));
-    std::string update;
-    AppendFrame(update, Frame{.id = {1, 0}, .kind = Kind::kWindowUpdate, .done = true,
-                              .control = true, .data = "\x10"});
-    ctx.Check(rig.writer->WriteControl(update).ok(), "control frame refused");
+    std::string error;
+    AppendFrame(error, Frame{.id = {7, 1}, .kind = Kind::kError, .done = true, .data = "refused"});
+    ctx.Check(rig.writer->WriteUnregistered(error).ok(), "control frame refused");
     std::vector<RawFrame> f = rig.ReadFrames(1);
-    ctx.Check(f[0].kind == Kind::kWindowUpdate, f[0].ToString());
+    ctx.Check(f[0].kind == Kind::kError && f[0].id == PacketId{7, 1}, f[0].ToString());
     rig.writer->Stop(absl::CancelledError("stop"));
     done.Wait("sender");
   });
+}
+
+// Issue 13 item 4: frames for streams never registered (refusals) that the peer does not read
+// make their writer wait for room — back-pressure, never an error — and all leave once it reads.
+TEST(MuxWriterTest, UnregisteredFramesWaitForRoomWhenThePeerDoesNotRead) {
+  sim::NetworkOptions net;
+  net.link.buffer_bytes = 4096;
+  RunSeeds(
+      [net](sim::SimContext& ctx) {
+        Rig rig(ctx, {.split_bytes = 1000, .batch_max_bytes = 1 << 20}, net);
+        constexpr size_t kFrames = 3 * tunables::kControlQueueMaxCount;
+        rig.peer->PauseReading();
+        size_t queued = 0;
+        Signal done(ctx.env());
+        DRPC_CHECK_OK(ctx.env().scheduler().Spawn("refuser", [&] {
+          for (uint64_t id = 1; id <= kFrames; ++id) {
+            std::string f;
+            AppendFrame(f, Frame{.id = {id, 1}, .kind = Kind::kError, .done = true, .data = "no"});
+            ctx.Check(rig.writer->WriteUnregistered(std::move(f)).ok(), "refused a frame");
+            ++queued;
+          }
+          done.Set();
+        }));
+        SleepFor(ctx.env(), Duration::Millis(20));
+        ctx.Check(!done.IsSet() && queued < kFrames, "a peer that does not read was not waited for");
+        ctx.Check(rig.writer->control_queued() <= tunables::kControlQueueMaxCount, "queue over bound");
+        rig.peer->ResumeReading();
+        std::vector<RawFrame> all = rig.ReadFrames(kFrames);
+        ctx.Check(all.back().id == PacketId{kFrames, 1}, all.back().ToString());
+        done.Wait("refuser");
+      },
+      3);
 }
 
 TEST(MuxWriterTest, StopFailsQueuedWritesAndLaterOnesAtOnce) {

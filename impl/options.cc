@@ -12,11 +12,20 @@ absl::Status OutOfRange(absl::string_view field, uint64_t value, uint64_t lo, ui
                                                  " is outside [", lo, ", ", hi, "]"));
 }
 
+absl::Status CheckDuration(absl::string_view field, Duration value, Duration lo, Duration hi) {
+  if (value >= lo && value <= hi) return absl::OkStatus();
+  constexpr int64_t kNanosPerMilli = 1000 * 1000;
+  return absl::InvalidArgumentError(absl::StrCat("Options.", field, " = ", value.ToString(),
+                                                 " is outside [", lo.nanos() / kNanosPerMilli,
+                                                 "ms, ", hi.nanos() / kNanosPerMilli, "ms]"));
+}
+
 }  // namespace
 
 absl::Status Options::ValidateBuffered() const {
   // A largest message in largest frames: one read, the frame in the parser, the packet being
-  // assembled (mux frames may be as large as a default Go peer's, whatever packet_max_bytes is).
+  // assembled. (With mux flow control, messages of flow.message_max_bytes beyond this budget are
+  // held only as far as the budget allows: the stream holding the most gives way.)
   const uint64_t frame_max = std::max<uint64_t>(packet_max_bytes, limits::kPacketDefaultMaxBytes);
   const uint64_t needed = frame_max + packet_max_bytes + tunables::kReadMaxBytes;
   if (connection_buffered_max_bytes < needed ||
@@ -39,6 +48,32 @@ absl::Status Options::ValidateBuffered() const {
   return absl::OkStatus();
 }
 
+absl::Status Options::CheckFlowLiveness() const {
+  // The fork's validity rule (docs/protocol.md §17.1): a sender whose every byte was consumed must
+  // hold the credit for one more frame, or both ends wait for each other.
+  const uint64_t frame = std::min<uint64_t>(flow.message_max_bytes, split_bytes);
+  if (frame > flow.stream_window_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Options.flow.stream_window_bytes = ", flow.stream_window_bytes,
+        " is smaller than one frame (min(flow.message_max_bytes, split_bytes) = ", frame, ")"));
+  }
+  if (flow.grant_threshold_bytes > flow.stream_window_bytes - frame) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Options.flow.grant_threshold_bytes = ", flow.grant_threshold_bytes,
+        " leaves less than one frame (", frame, " bytes) of the window (",
+        flow.stream_window_bytes, "): a sender could wait for a grant that never comes"));
+  }
+  return absl::OkStatus();
+}
+
+Options Options::ForkDefaults() {
+  Options o;
+  o.mux = true;
+  o.error_format = ErrorFormat::kGrpcStatus;
+  o.flow.enabled = true;
+  return o;
+}
+
 absl::Status Options::Validate() const {
   struct Range {
     absl::string_view field;
@@ -52,9 +87,11 @@ absl::Status Options::Validate() const {
       {"write_batch_max_bytes", write_batch_max_bytes, 1, limits::kPacketLimitMaxBytes},
       {"recv_queue_max_count", recv_queue_max_count, 1, tunables::kRecvQueueLimitMaxCount},
       {"recv_queue_max_bytes", recv_queue_max_bytes, 1, limits::kPacketLimitMaxBytes},
-      {"window_bytes", window_bytes, limits::kWindowMinBytes, limits::kWindowMaxBytes},
-      {"window_initial_bytes", window_initial_bytes, limits::kWindowMinBytes,
-       limits::kWindowMaxBytes},
+      {"flow.stream_window_bytes", flow.stream_window_bytes, limits::kStreamWindowLimitMinBytes,
+       limits::kStreamWindowLimitMaxBytes},
+      {"flow.grant_threshold_bytes", flow.grant_threshold_bytes, 1, flow.stream_window_bytes},
+      {"flow.message_max_bytes", flow.message_max_bytes, limits::kPacketLimitMinBytes,
+       limits::kPacketLimitMaxBytes},
       {"concurrent_streams_max_count", concurrent_streams_max_count, 1,
        limits::kStreamsLimitMaxCount},
       {"pending_invokes_max_count", pending_invokes_max_count, 1, limits::kStreamsLimitMaxCount},
@@ -64,13 +101,26 @@ absl::Status Options::Validate() const {
   for (const Range& r : ranges) {
     if (r.value < r.lo || r.value > r.hi) return OutOfRange(r.field, r.value, r.lo, r.hi);
   }
-  if (recv_stall_timeout < tunables::kRecvStallTimeoutMin ||
-      recv_stall_timeout > tunables::kRecvStallTimeoutMax) {
-    constexpr int64_t kNanosPerMilli = 1000 * 1000;
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Options.recv_stall_timeout = ", recv_stall_timeout.ToString(), " is outside [",
-        tunables::kRecvStallTimeoutMin.nanos() / kNanosPerMilli, "ms, ",
-        tunables::kRecvStallTimeoutMax.nanos() / kNanosPerMilli, "ms]"));
+  if (absl::Status s = CheckDuration("recv_stall_timeout", recv_stall_timeout,
+                                     tunables::kRecvStallTimeoutMin,
+                                     tunables::kRecvStallTimeoutMax);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckDuration("credit_stall_timeout", credit_stall_timeout,
+                                     tunables::kCreditStallTimeoutMin,
+                                     tunables::kCreditStallTimeoutMax);
+      !s.ok()) {
+    return s;
+  }
+  if (!mux && flow.enabled) {
+    return absl::InvalidArgumentError("Options.flow.enabled needs mux mode (Options.mux)");
+  }
+  if (!mux && compression != Compression::kNone) {
+    return absl::InvalidArgumentError("Options.compression needs mux mode (Options.mux)");
+  }
+  if (flow.enabled) {
+    if (absl::Status s = CheckFlowLiveness(); !s.ok()) return s;
   }
   const struct {
     absl::string_view field;

@@ -1,22 +1,28 @@
 // Every tunable of a drpc-cpp connection (client Conn or server connection), with its default and
 // legal range from proto/limits.h (wire limits) and impl/tunables.h (buffers and I/O). Both peers
-// of a connection must agree on `mux` and `window_initial_bytes` (nothing on the wire negotiates
-// them); everything else is local. Field names put the unit last (`_bytes`, `_count`) after the
-// qualifier (`packet_max_bytes`), as proto/limits.h does.
+// of a connection must agree on `mux`, the Error body format and `flow` (nothing on the wire
+// negotiates them); everything else is local. Field names put the unit last (`_bytes`, `_count`)
+// after the qualifier (`packet_max_bytes`), as proto/limits.h does.
 //
 //   Options o;                      // upstream-compatible defaults: talks to Go drpc
 //   o.mux = true;                   // opt-in multiplexing (cockroachdb/drpc semantics)
+//   o.flow.enabled = true;          // the fork's flow control, 2 MiB / 512 KiB / 64 MiB
 //   DRPC_CHECK_OK(o.Validate());
+//
+//   Options fork = Options::ForkDefaults();   // all of that: what a cockroachdb/drpc peer expects
 #ifndef DRPC_IMPL_OPTIONS_H_
 #define DRPC_IMPL_OPTIONS_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 #include "absl/status/status.h"
 #include "impl/observer.h"
 #include "impl/time.h"
 #include "impl/tunables.h"
+#include "proto/compression.h"
+#include "proto/error_codec.h"
 #include "proto/limits.h"
 
 namespace drpc {
@@ -35,7 +41,8 @@ struct Options {
   // Largest data per frame we send for Invoke/InvokeMetadata/Message [kSplitMinBytes, kSplitMaxBytes].
   size_t split_bytes = limits::kSplitDefaultBytes;
   // Largest packet (message, RPC name, metadata, error) we accept: Go's MaximumBufferSize. In mux
-  // mode it is the per-stream maximum message size and a larger message fails only its stream.
+  // mode (without flow control) it is the per-stream maximum message size and a larger message
+  // fails only its stream, whatever its framing.
   // [kPacketLimitMinBytes, kPacketLimitMaxBytes].
   size_t packet_max_bytes = limits::kPacketDefaultMaxBytes;
   // Upstream writer: buffered frames go out once this many bytes accumulate (or on flush).
@@ -45,7 +52,8 @@ struct Options {
 
   // --- Receive buffering --------------------------------------------------------------------------
   // Messages queued per stream before the reader waits for the application (streams without flow
-  // control; flow-controlled streams are bounded by their window instead).
+  // control; a flow-controlled stream is bounded by its window and tunables::kRecvQueueFlowMaxCount
+  // instead, and never makes the reader wait).
   size_t recv_queue_max_count = tunables::kRecvQueueDefaultMaxCount;
   // Bytes queued per stream before the reader waits (streams without flow control).
   size_t recv_queue_max_bytes = tunables::kRecvQueueDefaultMaxBytes;
@@ -58,17 +66,45 @@ struct Options {
   // [kRecvStallTimeoutMin, kRecvStallTimeoutMax].
   Duration recv_stall_timeout = tunables::kRecvStallTimeoutDefault;
 
-  // --- Mux flow control (docs/protocol.md §11.7) ---------------------------------------------------------------
-  // Flow control is the client's choice, per stream. With flow_control a mux client announces its
-  // receive window in each stream's metadata (key kFlowWindowMetadataKey) and that stream is then
-  // flow-controlled in both directions. A mux server always honours an announced window, whatever
-  // its own flow_control says (the field only matters for clients), and serves streams that
-  // announce none (upstream clients, mux clients without flow control) with bounded queues.
-  bool flow_control = true;
-  // Bytes of Message data a peer may send on one stream before we grant more.
-  uint64_t window_bytes = limits::kWindowDefaultBytes;
-  // The window each side assumes for the other before any WindowUpdate: both peers must agree.
-  uint64_t window_initial_bytes = limits::kWindowInitialBytes;
+  // --- Error bodies (docs/protocol.md §6.1, §16) -----------------------------------------------------
+  // How Error packets are encoded and decoded: kUpstream (Go storj/drpc: 8-byte code + text) or
+  // kGrpcStatus (the cockroachdb/drpc fork: 0x01 + google.rpc.Status; DRPC codes travel as gRPC
+  // codes, impl/error_body.h). Unset: by mode — upstream mode kUpstream, mux mode kGrpcStatus.
+  // Both ends must agree: set it for an upstream-mode client of a mux server (kGrpcStatus), or for
+  // a mux server whose clients are Go upstream clients (kUpstream).
+  std::optional<ErrorFormat> error_format;
+  ErrorFormat ErrorFormatOrDefault() const {
+    return error_format.value_or(mux ? ErrorFormat::kGrpcStatus : ErrorFormat::kUpstream);
+  }
+
+  // --- Mux flow control (docs/protocol.md §17) ---------------------------------------------------------
+  // The fork's per-stream credit, a static configuration of the whole connection: nothing is
+  // negotiated, so both ends must be configured alike (docs/protocol.md §17.5 says what each
+  // mismatch does). Off by default, as in the fork; on, a stream's sender starts with
+  // `stream_window_bytes` of credit, waits only at message boundaries (a message, once started,
+  // goes out whole) and is granted what the peer's application consumed, in WindowUpdates of at
+  // least `grant_threshold_bytes`. Valid when F = min(message_max_bytes, split_bytes) <=
+  // stream_window_bytes and grant_threshold_bytes <= stream_window_bytes - F (liveness).
+  struct FlowControl {
+    bool enabled = false;
+    uint64_t stream_window_bytes = limits::kStreamWindowDefaultBytes;
+    uint64_t grant_threshold_bytes = limits::kGrantThresholdDefaultBytes;
+    // The largest message (wire bytes, after compression) a stream sends or receives while flow
+    // control is on; it replaces packet_max_bytes for mux streams then. A receive queue holds at
+    // most stream_window_bytes + message_max_bytes. [kPacketLimitMinBytes, kPacketLimitMaxBytes].
+    uint64_t message_max_bytes = limits::kFlowMessageDefaultMaxBytes;
+  };
+  FlowControl flow;
+  // A flow-controlled sender waiting this long for credit (each grant restarts the wait) fails its
+  // stream with kResourceExhausted naming the likely cause (the peer runs without flow control, or
+  // its application stopped reading); the peer is told. [kCreditStallTimeoutMin, ...Max].
+  Duration credit_stall_timeout = tunables::kCreditStallTimeoutDefault;
+
+  // --- Compression (mux, docs/protocol.md §19) --------------------------------------------------------
+  // Client: asks the server to compress every stream's messages, both ways (metadata key
+  // drpc-compression). kNone also strips a caller-supplied drpc-compression key. A mux server
+  // honours whatever a stream asks for, whatever this field says.
+  Compression compression = Compression::kNone;
 
   // --- Streams (mux) ------------------------------------------------------------------------------
   // Concurrent streams a mux server serves on one connection; more are refused with an Error.
@@ -129,12 +165,20 @@ struct Options {
   // kInvalidArgument naming the first field outside its range.
   absl::Status Validate() const;
 
+  // Mux streams: the largest message sent or received (flow.message_max_bytes with flow control
+  // on, else packet_max_bytes).
+  size_t MuxMessageMaxBytes() const {
+    return flow.enabled ? static_cast<size_t>(flow.message_max_bytes) : packet_max_bytes;
+  }
+
+  // Mux mode as a cockroachdb/drpc peer expects it by default (docs/protocol.md §17.8): flow control
+  // on with the fork's sizes and gRPC-status Error bodies.
+  static Options ForkDefaults();
+
  private:
+  absl::Status CheckFlowLiveness() const;
   absl::Status ValidateBuffered() const;
 };
-
-// Metadata key by which a flow-controlled mux client announces its receive window for a stream.
-inline constexpr char kFlowWindowMetadataKey[] = "drpc-flow-window";
 
 }  // namespace drpc
 

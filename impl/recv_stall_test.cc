@@ -54,8 +54,8 @@ Router IgnoringRouter() {
   return router;
 }
 
-// Mux server, a client that announces no window (so the stream has a bounded queue): the
-// stalled stream fails with an Error, the stream behind it is served.
+// Mux server without flow control (so the stream has a bounded queue): the stalled stream fails
+// with an abortive Error (control bit, the fork's body), the stream behind it is served.
 TEST(RecvStallTest, MuxServerFailsAStreamNobodyReadsAndServesTheNextOne) {
   const Router router = IgnoringRouter();
   ExpectOk(RunServer(testing::MuxOptions(), [](ServerSide& s) {
@@ -67,7 +67,9 @@ TEST(RecvStallTest, MuxServerFailsAStreamNobodyReadsAndServesTheNextOne) {
     frames.push_back(F(Kind::kCloseSend, 2, 3));
     s.sim.Check(s.client.WriteBytes(testing::Encode(frames)).ok(), "write");
     const RawFrame error = Read(s.sim, s.client, Duration::Seconds(30));
-    s.sim.Check(error == F(Kind::kError, 1, 1, EncodeError(8, StallText(1))), error.ToString());
+    RawFrame want = F(Kind::kError, 1, 1, EncodeErrorBody(ErrorFormat::kGrpcStatus, {8, StallText(1)}));
+    want.control = true;
+    s.sim.Check(error == want, error.ToString());
     s.sim.Check(s.sim.now() - start >= Duration::Seconds(10), "failed before the timeout");
     const RawFrame reply = Read(s.sim, s.client, Duration::Seconds(1));
     s.sim.Check(reply == F(Kind::kMessage, 2, 1, "next"), reply.ToString());
@@ -122,10 +124,10 @@ TEST(RecvStallTest, UpstreamClientWithHardCancelClosesTheConnection) {
   }));
 }
 
-// A mux client without flow control: its stalled stream is cancelled, the connection lives.
-TEST(RecvStallTest, MuxClientCancelsAStreamItsApplicationDoesNotRead) {
+// A mux client without flow control: its stalled stream fails, the server is told with an abortive
+// Error (as the fork's receivers tell a sender), the connection lives.
+TEST(RecvStallTest, MuxClientFailsAStreamItsApplicationDoesNotRead) {
   Options o = testing::MuxOptions();
-  o.flow_control = false;
   ExpectOk(RunClient(o, [](ClientSide& c) {
     CallContext ctx(c.sim.env());
     absl::StatusOr<std::shared_ptr<RpcStream>> s = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
@@ -133,10 +135,10 @@ TEST(RecvStallTest, MuxClientCancelsAStreamItsApplicationDoesNotRead) {
     std::vector<RawFrame> flood;
     for (uint64_t m = 1; m <= 300; ++m) flood.push_back(F(Kind::kMessage, 1, m, "x"));
     c.sim.Check(c.server.WriteBytes(testing::Encode(flood)).ok(), "flood");
-    RawFrame cancel = Read(c.sim, c.server, Duration::Seconds(30));
-    RawFrame want = F(Kind::kCancel, 1, 2);
+    RawFrame error = Read(c.sim, c.server, Duration::Seconds(30));
+    RawFrame want = F(Kind::kError, 1, 2, EncodeErrorBody(ErrorFormat::kGrpcStatus, {8, StallText(1)}));
     want.control = true;
-    c.sim.Check(cancel == want, cancel.ToString());
+    c.sim.Check(error == want, error.ToString());
     c.sim.Check(absl::IsResourceExhausted((*s)->Recv().status()), "Recv after the stall");
     c.sim.Check(!c.conn.closed().IsSet(), "the connection died");
   }));
@@ -161,7 +163,6 @@ TEST(RecvStallTest, SlowButProgressingConsumerIsNeverFailed) {
   for (bool mux : {false, true}) {
     Options o;
     o.mux = mux;
-    o.flow_control = false;  // mux: a bounded queue, not a window
     o.recv_queue_max_count = 4;
     o.recv_stall_timeout = Duration::Millis(100);
     ExpectOk(RunPair(o, o, [](Pair& p, sim::SimContext& ctx) {

@@ -35,6 +35,12 @@ inline constexpr Situation kStreamReaderWaitedForQueueSpace{"stream.reader_waite
 // A receive queue stayed full for recv_stall_timeout: the stream failed.
 inline constexpr Situation kStreamReceiveStallFailedTheStream{
     "stream.receive_stall_failed_the_stream"};
+// A flow-controlled stream's queue would have gone over its cap (the peer ignored flow control,
+// or the two ends' windows differ): the stream failed.
+inline constexpr Situation kStreamFlowQueueCapFailedTheStream{
+    "stream.flow_queue_cap_failed_the_stream"};
+// A received message of a compressed stream did not decompress: that Recv failed.
+inline constexpr Situation kStreamMessageDidNotDecompress{"stream.message_did_not_decompress"};
 
 // --- Conn (impl/conn.cc) ---------------------------------------------------------------------
 // A unary call's request met the end of its stream (EOF): Recv tells how it ended.
@@ -75,12 +81,33 @@ inline constexpr Situation kUpstreamNewInvokeCancelledTheCurrentStream{
 // A stream was invoked while another stream waited for send credit.
 inline constexpr Situation kMuxInvokeWhileAnotherWindowIsExhausted{
     "mux.invoke_while_another_window_is_exhausted"};
-// A message's data was sent but its completing frame waited for credit.
-inline constexpr Situation kMuxMessageCompletionWaitsForCredit{
-    "mux.message_completion_waits_for_credit"};
+// A message's later frame took the send credit below zero (an overdraft, docs/protocol.md §17.2).
+inline constexpr Situation kMuxMessageOverdrewTheCredit{"mux.message_overdrew_the_credit"};
+// A WindowUpdate arrived while the stream's credit was overdrawn: it repaid the deficit first.
+inline constexpr Situation kMuxGrantRepaidAnOverdraft{"mux.grant_repaid_an_overdraft"};
+// A WindowUpdate arrived while a message of the stream was partly sent.
+inline constexpr Situation kMuxGrantArrivedBetweenFramesOfAMessage{
+    "mux.grant_arrived_between_frames_of_a_message"};
+// A stream ended (a Cancel, an Error, a Close) while its credit was overdrawn.
+inline constexpr Situation kMuxStreamEndedWithItsCreditOverdrawn{
+    "mux.stream_ended_with_its_credit_overdrawn"};
+// A sender waited credit_stall_timeout for credit: its stream failed.
+inline constexpr Situation kMuxCreditStallFailedTheStream{"mux.credit_stall_failed_the_stream"};
+// A WindowUpdate arrived for a stream a credit stall had already failed.
+inline constexpr Situation kMuxGrantAfterACreditStall{"mux.grant_after_a_credit_stall"};
+// A WindowUpdate was dropped: malformed (docs/protocol.md §11.7), or flow control is off here.
+inline constexpr Situation kMuxWindowUpdateDropped{"mux.window_update_dropped"};
+// The receiver sent a WindowUpdate (consumed bytes reached the grant threshold).
+inline constexpr Situation kMuxGrantSent{"mux.grant_sent"};
+// A partly received message was abandoned by a higher message ID: its bytes were granted back.
+inline constexpr Situation kMuxDiscardedPartialMessageGranted{
+    "mux.discarded_partial_message_granted"};
 // A stream ended while its metadata and Invoke were still queued: nothing was sent.
 inline constexpr Situation kMuxStreamEndedBeforeItsInvokeWasWritten{
     "mux.stream_ended_before_its_invoke_was_written"};
+// A terminal packet released the sender of a message whose last frame was being written.
+inline constexpr Situation kMuxTerminalReleasedASenderOfAWriteInProgress{
+    "mux.terminal_released_a_sender_of_a_write_in_progress"};
 // The peer ended a stream while we still had packets queued for it.
 inline constexpr Situation kMuxPeerEndedAStreamWithWritesQueued{
     "mux.peer_ended_a_stream_with_writes_queued"};
@@ -92,6 +119,17 @@ inline constexpr Situation kMuxFrameForAnEndedStream{"mux.frame_for_an_ended_str
 // A Cancel arrived between a stream's metadata and its Invoke.
 inline constexpr Situation kMuxCancelBetweenMetadataAndInvoke{
     "mux.cancel_between_metadata_and_invoke"};
+// More streams waited for their Invoke than pending_invokes_max_count: one was refused.
+inline constexpr Situation kMuxInvokeRefusedOverPendingInvokes{
+    "mux.invoke_refused_over_pending_invokes"};
+// An Invoke asked for a compression the server does not know: refused.
+inline constexpr Situation kMuxInvokeRefusedForItsCompression{
+    "mux.invoke_refused_for_its_compression"};
+// A frame longer than the message limit arrived: its stream failed, its body was skipped.
+inline constexpr Situation kMuxOversizeFrameFailedItsStream{"mux.oversize_frame_failed_its_stream"};
+// The reader waited for room in the writer's control queue (refusals the peer does not read).
+inline constexpr Situation kMuxReaderWaitedForTheControlQueue{
+    "mux.reader_waited_for_the_control_queue"};
 // A Cancel arrived for a stream the server never had.
 inline constexpr Situation kMuxCancelForAStreamTheServerDoesNotHave{
     "mux.cancel_for_a_stream_the_server_does_not_have"};

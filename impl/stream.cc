@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "impl/situations.h"
+#include "impl/error_body.h"
 #include "proto/base/check.h"
 #include "proto/error_codec.h"
 
@@ -78,7 +79,13 @@ absl::Status Stream::Send(absl::string_view message) {
   if (send_.IsSet()) return send_.status();
   if (term_.IsSet()) return term_.status();
   used_ = true;
-  absl::Status s = sink_->Send(*this, Kind::kMessage, message, StreamSink::Follows::kNothing);
+  absl::Status s;
+  if (limits_.compression == Compression::kNone) {
+    s = sink_->Send(*this, Kind::kMessage, message, StreamSink::Follows::kNothing);
+  } else {
+    s = sink_->Send(*this, Kind::kMessage, CompressMessage(limits_.compression, message),
+                    StreamSink::Follows::kNothing);
+  }
   if (!s.ok()) return SendFailure(s);
   return absl::OkStatus();
 }
@@ -90,7 +97,11 @@ absl::Status Stream::SendLast(absl::string_view message) {
     if (term_.IsSet()) return term_.status();
     used_ = true;
     // The CloseSend below follows at once: the connection may send both in one write.
-    absl::Status s = sink_->Send(*this, Kind::kMessage, message, StreamSink::Follows::kCloseSend);
+    absl::Status s =
+        limits_.compression == Compression::kNone
+            ? sink_->Send(*this, Kind::kMessage, message, StreamSink::Follows::kCloseSend)
+            : sink_->Send(*this, Kind::kMessage, CompressMessage(limits_.compression, message),
+                          StreamSink::Follows::kCloseSend);
     if (!s.ok()) return SendFailure(s);
   }
   return CloseSend();
@@ -121,11 +132,10 @@ absl::Status Stream::RecvInto(std::string* out) {
       queue_.pop_front();
       AddQueuedBytes(-static_cast<int64_t>(q.data.size()));
       queued_credit_ -= q.credit;
-      out->swap(q.data);
-      Recycle(std::move(q.data));  // the caller's old buffer
       space_.WakeOne();
+      // Credit counts what the peer sent: the wire bytes, before decompression.
       if (q.credit > 0) sink_->OnConsumed(*this, q.credit);
-      return absl::OkStatus();
+      return Unwrap(q.data, out);
     }
     if (recv_.IsSet()) return recv_.status();
     if (term_.IsSet()) return term_.status();
@@ -155,12 +165,11 @@ absl::Status Stream::Close() {
 absl::Status Stream::SendError(const absl::Status& error) {
   OpGuard op(this);
   if (term_.IsSet()) return absl::OkStatus();
-  auto [code, text] = ToWireError(error);
+  const std::string body = ErrorBodyFor(limits_.error_format, error);
   send_.Set(EofError());
   Terminate(TerminatedByErrorError(), How::kAbortive);
   used_ = true;
-  absl::Status s = sink_->SendTerminal(*this, Kind::kError, EncodeError(code, text),
-                                       TerminatedByErrorError());
+  absl::Status s = sink_->SendTerminal(*this, Kind::kError, body, TerminatedByErrorError());
   return s.ok() ? s : SendFailure(s);
 }
 
@@ -211,24 +220,28 @@ void Stream::StopReceiving() {
   readers_.WakeAll();
 }
 
-absl::Status Stream::HandlePacket(Packet packet, uint64_t credit) {
+absl::Status Stream::HandlePacket(Packet packet) {
   if (term_.IsSet()) {
     env_->chaos().Reach(situations::kStreamPacketAfterTheStreamEnded);
-    // Late packets for an ended stream are ignored (their window is handed back).
+    // Late packets for an ended stream are ignored (their bytes are accounted as consumed).
+    if (packet.kind == Kind::kMessage && flow_controlled()) {
+      sink_->OnConsumed(*this, packet.data.size());
+    }
     Recycle(std::move(packet.data));
-    if (credit > 0) sink_->OnConsumed(*this, credit);
     return absl::OkStatus();
   }
   switch (packet.kind) {
     case Kind::kMessage:
-      return Enqueue(std::move(packet.data), credit);
+      return Enqueue(std::move(packet.data));
     case Kind::kInvoke:
       return ProtocolError(absl::StrCat("invoke on existing stream ", id_));
     case Kind::kError: {
       if (!queue_.empty()) env_->chaos().Reach(situations::kStreamRemoteErrorBehindQueuedMessages);
-      RemoteError err = DecodeError(packet.data);
+      // An undecodable body (the other format, garbage) ends the stream with a protocol error
+      // saying why (impl/error_body.h): never silently read as the other format.
+      const absl::Status remote = StatusFromErrorBody(limits_.error_format, packet.data);
       send_.Set(EofError());
-      Terminate(RemoteErrorStatus(err.code, err.text), How::kGraceful);
+      Terminate(remote, How::kGraceful);
       return absl::OkStatus();
     }
     case Kind::kCancel:
@@ -283,27 +296,70 @@ void Stream::WaitForQueueSpace(size_t size) {
   }
 }
 
-absl::Status Stream::Enqueue(std::string data, uint64_t credit) {
+absl::Status Stream::CheckFlowCap(size_t size) const {
+  // An empty queue takes any one message (the fork's rule): the cap is about the peer sending on
+  // after its window, not about one large message.
+  if (queue_.empty()) return absl::OkStatus();
+  if (queued_bytes_ + size > limits_.flow_queue_cap_bytes) {
+    return absl::ResourceExhaustedError(RecvQueueCapErrorText(limits_.flow_queue_cap_bytes));
+  }
+  if (queue_.size() >= tunables::kRecvQueueFlowMaxCount) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("receive queue cap exceeded: receive queue exceeded its ",
+                     tunables::kRecvQueueFlowMaxCount, "-message cap"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Stream::Enqueue(std::string data) {
+  uint64_t credit = 0;
   if (flow_controlled()) {
-    // The peer may only send what its window allows, and the window is handed back only as the
-    // application consumes: queued credit never exceeds the window, so the reader never waits.
-    DRPC_CHECK_LE(queued_credit_ + credit, limits_.flow_window_bytes)
-        << "stream " << id_ << ": queued messages above the receive window";
+    // The reader never waits here: the peer's sender is held to a window (and overdraws by at
+    // most one message), so a queue over the cap means it ignored flow control.
+    credit = data.size();
+    if (absl::Status cap = CheckFlowCap(data.size()); !cap.ok() && !term_.IsSet() && !recv_.IsSet()) {
+      env_->chaos().Reach(situations::kStreamFlowQueueCapFailedTheStream);
+      sink_->OnConsumed(*this, credit);
+      Recycle(std::move(data));
+      sink_->OnStreamError(*this, cap);
+      return absl::OkStatus();
+    }
   } else {
-    DRPC_DCHECK_EQ(credit, 0u);
     WaitForQueueSpace(data.size());
   }
   if (term_.IsSet() || recv_.IsSet()) {
     // The receive side is over (the peer said so, our handler returned, or the stream ended
     // while we waited): drop the message.
-    Recycle(std::move(data));
     if (credit > 0) sink_->OnConsumed(*this, credit);
+    Recycle(std::move(data));
     return absl::OkStatus();
   }
   AddQueuedBytes(static_cast<int64_t>(data.size()));
   queued_credit_ += credit;
   queue_.push_back({std::move(data), credit});
   readers_.WakeOne();
+  return absl::OkStatus();
+}
+
+absl::Status Stream::Unwrap(std::string& wire, std::string* out) {
+  if (limits_.compression == Compression::kNone) {
+    out->swap(wire);
+    Recycle(std::move(wire));  // the caller's old buffer
+    return absl::OkStatus();
+  }
+  // Bounded before anything is allocated: a body stating a length over the limit (a
+  // decompression bomb) fails here. Only this receive fails (the fork's rule); the stream lives.
+  // Decoded aside, so *out is untouched when the body is bad.
+  std::string decoded = pool_ != nullptr ? pool_->Take() : std::string();
+  absl::Status s = DecompressMessage(limits_.compression, wire, limits_.message_max_bytes, &decoded);
+  Recycle(std::move(wire));
+  if (!s.ok()) {
+    env_->chaos().Reach(situations::kStreamMessageDidNotDecompress);
+    Recycle(std::move(decoded));
+    return s;
+  }
+  out->swap(decoded);
+  Recycle(std::move(decoded));  // the caller's old buffer
   return absl::OkStatus();
 }
 

@@ -21,14 +21,23 @@
 // Local Close, SendError and Cancel drop queued messages; remote endings and the end of the
 // connection let the reader drain them first.
 //
-// Receive buffering: messages wait in a per-stream queue. A flow-controlled stream (mux) is
-// bounded by its window, kept by the manager, so the reader never waits. Otherwise the queue is
+// Receive buffering: messages wait in a per-stream queue. A flow-controlled stream (mux with
+// Options::flow) never makes the reader wait: its sender is held to a window, and a message that
+// would take the queued bytes over Limits::flow_queue_cap_bytes while the queue is not empty (the
+// peer ignored flow control), or the queue over tunables::kRecvQueueFlowMaxCount messages, fails
+// the stream (kResourceExhausted "receive queue cap exceeded: ..."). Otherwise the queue is
 // bounded by Limits::recv_queue_max_count/bytes: the connection's reader waits for the
 // application while it is full, but at most recv_stall_timeout per wait; then the stream fails
 // with kResourceExhausted "receive queue full for <d>: the application is not reading stream
-// <id>" (reported through StreamSink::OnStreamError, which tells the peer), later packets of the
-// stream are dropped, and the reader goes on with the connection's other packets (docs/protocol.md §13
-// items 2 and 3: an unread stream never stalls the connection for ever).
+// <id>". Either failure is reported through StreamSink::OnStreamError, which tells the peer;
+// later packets of the stream are dropped, and the reader goes on with the connection's other
+// packets (docs/protocol.md §13 items 2 and 3: an unread stream never stalls the connection for
+// ever).
+//
+// Error bodies are written and read in Limits::error_format (impl/error_body.h). A stream with
+// Limits::compression (mux, docs/protocol.md §19) compresses every message it sends and
+// decompresses every message it receives, bounded by Limits::message_max_bytes; a message that
+// does not decompress fails that Recv (kInvalidArgument / kResourceExhausted), not the stream.
 //
 // Packets go out through a StreamSink (the connection's writer) and come in through
 // HandlePacket (the connection's reader). A Stream is shared (std::shared_ptr) by its connection
@@ -53,6 +62,8 @@
 #include "impl/sync.h"
 #include "impl/time.h"
 #include "impl/tunables.h"
+#include "proto/compression.h"
+#include "proto/error_codec.h"
 #include "proto/frame.h"
 #include "proto/limits.h"
 #include "proto/packet.h"
@@ -90,12 +101,12 @@ class StreamSink {
   // reach it. Called at most once per stream. Errors: the connection's.
   virtual absl::Status OnFirstRecv(Stream& stream) = 0;
 
-  // The application took `credit` bytes of receive window out of a flow-controlled stream
-  // (a message it received, or dropped). Streams without flow control carry no credit.
-  virtual void OnConsumed(Stream& stream, uint64_t credit) = 0;
+  // A message of `wire_bytes` (as received, before decompression) left a flow-controlled stream:
+  // the application took it, or it was dropped. Streams without flow control report nothing.
+  virtual void OnConsumed(Stream& stream, uint64_t wire_bytes) = 0;
 
-  // A stream-scoped failure found on receive (message too large, flow-control violation): the
-  // sink tells the peer (server: Error, client: Cancel) and terminates the stream with `error`.
+  // A stream-scoped failure found on receive (a message over the limit, a receive queue over its
+  // cap or stalled): the sink tells the peer and terminates the stream with `error`.
   virtual void OnStreamError(Stream& stream, const absl::Status& error) = 0;
 
   // The stream became finished (terminated, and no operation in progress).
@@ -109,13 +120,19 @@ class Stream final : public RpcStream {
     // Streams without flow control: the reader waits for the application beyond these.
     size_t recv_queue_max_count;
     size_t recv_queue_max_bytes;
-    // Flow-controlled streams (mux): the receive window the peer was granted, which bounds the
-    // credit of the queued messages, so the reader never waits for the application. 0: none.
-    uint64_t flow_window_bytes = 0;
+    // Flow-controlled streams (mux with Options::flow): the most bytes the queue holds (the fork's
+    // window + largest message); the reader never waits for the application. 0: no flow control.
+    uint64_t flow_queue_cap_bytes = 0;
     // The longest one wait of the reader for queue space (see the top of this file).
     Duration recv_stall_timeout = tunables::kRecvStallTimeoutDefault;
     // Told each time the reader waits for queue space (Options::observer); may be null.
     ConnectionObserver* observer = nullptr;
+    // How Error packets are encoded (SendError) and decoded (a remote Error).
+    ErrorFormat error_format = ErrorFormat::kUpstream;
+    // Mux: every message sent is compressed, every message received decompressed.
+    Compression compression = Compression::kNone;
+    // The largest message a decompressed body may expand to.
+    size_t message_max_bytes = limits::kPacketDefaultMaxBytes;
   };
 
   // `pool` (the connection's, may be null) receives the buffers of consumed and dropped messages;
@@ -146,7 +163,8 @@ class Stream final : public RpcStream {
   absl::Status CloseSend() override;
   // Ends the stream and tells the peer (Close packet). No-op if already terminated.
   absl::Status Close() override;
-  // Ends the stream with an Error packet carrying ToWireError(error). No-op if terminated.
+  // Ends the stream with an Error packet carrying `error` (ErrorBodyFor in the stream's format).
+  // No-op if terminated.
   absl::Status SendError(const absl::Status& error) override;
   // Local cancel: terminates with `reason`, sends nothing (the manager decides what the wire
   // sees). Returns false if the stream had already finished.
@@ -156,9 +174,9 @@ class Stream final : public RpcStream {
   // A packet for this stream from the reader. Returns a connection-fatal protocol error (Invoke on
   // an existing stream, unknown non-control kind). Blocks the reader while the receive queue is
   // full (streams without flow control), at most Limits::recv_stall_timeout per message; then
-  // fails the stream through StreamSink::OnStreamError and returns OK. `credit` (flow control) is
-  // handed back through StreamSink::OnConsumed when the message is taken by Recv or dropped.
-  absl::Status HandlePacket(Packet packet, uint64_t credit = 0);
+  // fails the stream through StreamSink::OnStreamError and returns OK. A flow-controlled message's
+  // bytes are reported through StreamSink::OnConsumed when Recv takes it or it is dropped.
+  absl::Status HandlePacket(Packet packet);
   // Terminates because the connection ended.
   void TerminateFromConnection(const absl::Status& error);
   // Terminates after a stream-scoped failure the sink has reported to the peer.
@@ -183,10 +201,12 @@ class Stream final : public RpcStream {
   absl::Status termination_error() const {
     return term_.IsSet() ? term_.status() : absl::OkStatus();
   }
-  bool flow_controlled() const { return limits_.flow_window_bytes > 0; }
+  bool flow_controlled() const { return limits_.flow_queue_cap_bytes > 0; }
+  Compression compression() const { return limits_.compression; }
   size_t queued_messages() const { return queue_.size(); }
   size_t queued_bytes() const { return queued_bytes_; }
-  // Flow-control credit of the queued messages (at most the window).
+  // Bytes of the queued messages that the sink has not been told of through OnConsumed (flow
+  // control: all of queued_bytes(); otherwise 0).
   uint64_t queued_credit() const { return queued_credit_; }
   Env& env() const { return *env_; }
 
@@ -197,7 +217,11 @@ class Stream final : public RpcStream {
   void MaybeFinish();
   // Drops queued messages, handing their flow-control credit back.
   void DropQueue();
-  absl::Status Enqueue(std::string data, uint64_t credit);
+  absl::Status Enqueue(std::string data);
+  // Flow control: the failure if a message of `size` bytes would break the queue's cap.
+  absl::Status CheckFlowCap(size_t size) const;
+  // The message the application receives from a queued wire body (decompressed if need be).
+  absl::Status Unwrap(std::string& wire, std::string* out);
   // Whether a message of `size` bytes must wait for queue space (streams without flow control).
   bool QueueFull(size_t size) const;
   // The reader waits while the queue is full, at most recv_stall_timeout; then the stream fails.

@@ -63,14 +63,23 @@ inline constexpr size_t kWriteBatchKeepMaxBytes = 1 * kMiB;
 // CloseSend leave in one write; a larger one is not worth the copy and waits as usual.
 inline constexpr size_t kUnflushedCopyMaxBytes = 16 * kKiB;
 // Mux writer: frames outside any stream queue (Error packets for refused or failed streams that
-// were never registered) waiting to be written. Each is caused by the peer, so a peer that sends
-// Invokes but does not read could otherwise grow this queue without end; beyond either bound the
-// connection ends with a protocol error. (WindowUpdates are coalesced per stream, not queued.)
+// were never registered) waiting to be written. Each is caused by the peer; beyond either bound
+// the connection's reader waits for the writer (back-pressure: a peer that sends Invokes but does
+// not read is throttled, never disconnected). WindowUpdates are coalesced per stream, not queued.
 inline constexpr size_t kControlQueueMaxCount = 1024;
 inline constexpr size_t kControlQueueMaxBytes = 256 * kKiB;
-// Mux writer: a stream's send credit saturates here instead of overflowing on a hostile stream of
-// WindowUpdates (each at most limits::kWindowMaxBytes).
-inline constexpr uint64_t kSendCreditMaxBytes = uint64_t{1} << 40;
+
+// --- Mux flow control (Options::flow; the wire limits are in proto/limits.h) ---------------------
+// The longest a flow-controlled sender waits for credit (each grant restarts the wait) before its
+// stream fails with kResourceExhausted naming the likely cause: a peer without flow control (a
+// mismatched configuration) or an application that stopped reading (Options::credit_stall_timeout).
+inline constexpr Duration kCreditStallTimeoutDefault = Duration::Seconds(30);
+inline constexpr Duration kCreditStallTimeoutMin = Duration::Micros(50);
+inline constexpr Duration kCreditStallTimeoutMax = Duration::Seconds(3600);
+// Messages queued on one flow-controlled stream. Flow control bounds their bytes but not their
+// number (an empty message costs no credit); beyond this the stream fails with kResourceExhausted
+// ("receive queue cap exceeded") instead of making the connection's reader wait.
+inline constexpr size_t kRecvQueueFlowMaxCount = 16 * 1024;
 
 // --- Buffer pool (one per connection, impl/buffer_pool.h) ----------------------------------------
 // Message buffers handed back by the application (Stream::RecvInto) or dropped with a stream are
@@ -80,11 +89,6 @@ inline constexpr size_t kBufferPoolMaxBytes = 4 * kMiB;
 // 1 MiB: a stream of 1 MiB messages reuses its buffers instead of allocating (and growing, by
 // copying) a fresh one per message; the total stays bounded by kBufferPoolMaxBytes.
 inline constexpr size_t kBufferPoolBufferMaxBytes = 1 * kMiB;
-
-// --- Mux server ----------------------------------------------------------------------------------
-// Stream IDs skipped over by a newer Invoke stay usable (streams reach the wire in any order) up
-// to this many; older unused IDs are retired, so an Invoke that still names one is dropped.
-inline constexpr size_t kUnusedStreamIdsMaxCount = 1024;
 
 // --- Server (impl/server.h, impl/runtime/tcp_server.h) -------------------------------------------
 // Connections a server serves at once (a TcpServer: across all its reactors); beyond it a new
@@ -225,8 +229,10 @@ static_assert(limits::kErrorCodeBytes + limits::kErrorTextMaxBytes + limits::kFr
               "the control queue holds at least one largest Error frame");
 static_assert(limits::kGrpcErrorBodyMaxBytes + limits::kFrameHeaderMaxBytes <= kControlQueueMaxBytes,
               "the control queue holds at least one largest fork-format Error frame");
-static_assert(kSendCreditMaxBytes >= 2 * limits::kWindowMaxBytes,
-              "credit saturates far above anything a window grants");
+static_assert(kCreditStallTimeoutMin <= kCreditStallTimeoutDefault &&
+              kCreditStallTimeoutDefault <= kCreditStallTimeoutMax);
+static_assert(kRecvQueueDefaultMaxCount <= kRecvQueueFlowMaxCount,
+              "a flow-controlled stream queues at least what one without flow control does");
 static_assert(kBufferPoolBufferMaxBytes <= kBufferPoolMaxBytes);
 static_assert(kConnectionsDefaultMaxCount <= kConnectionsLimitMaxCount);
 static_assert(Duration::Zero() < kAcceptBackoffMin && kAcceptBackoffMin <= kAcceptBackoffMax);

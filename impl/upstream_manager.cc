@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "impl/error_body.h"
 #include "impl/errors.h"
 #include "impl/situations.h"
 #include "impl/tunables.h"
@@ -53,8 +54,7 @@ absl::StatusOr<std::shared_ptr<Stream>> UpstreamManager::OpenClientStream(CallCo
   // A finished stream is terminated: nothing of it can reach the wire any more.
   DRPC_CHECK(current_ == nullptr || current_->terminated());
 
-  std::shared_ptr<Stream> stream = MakeStream(++last_client_stream_id_, Stream::Role::kClient,
-                                              /*flow_window_bytes=*/0);
+  std::shared_ptr<Stream> stream = MakeStream(++last_client_stream_id_, Stream::Role::kClient);
   current_ = stream;
   {
     // Corked: the metadata and Invoke wait in the buffer for the stream's first Send/Recv/close.
@@ -207,7 +207,7 @@ absl::Status UpstreamManager::OnNewStreamPacket(Packet packet) {
   // The reader checked monotonicity: a new stream's ID is above the current one's.
   DRPC_DCHECK(current_ == nullptr || packet.id.stream > current_->id());
   std::shared_ptr<Stream> stream =
-      MakeStream(packet.id.stream, Stream::Role::kServer, /*flow_window_bytes=*/0);
+      MakeStream(packet.id.stream, Stream::Role::kServer);
   current_ = stream;
   DropOfferedIncoming();  // anything still queued was just cancelled by this Invoke
   OfferIncoming({std::move(stream), std::move(packet.data), std::move(metadata)});
@@ -352,8 +352,8 @@ void UpstreamManager::OnStreamError(Stream& stream, const absl::Status& error) {
   stream.TerminateWithError(error);
   if (keep == nullptr) return;
   if (stream.role() == Stream::Role::kServer) {
-    auto [code, text] = ToWireError(error);
-    WriteTerminalAsync(std::move(keep), Kind::kError, EncodeError(code, text), false);
+    WriteTerminalAsync(std::move(keep), Kind::kError,
+                       ErrorBodyFor(options_.ErrorFormatOrDefault(), error), false);
   } else if (options_.soft_cancel) {
     WriteTerminalAsync(std::move(keep), Kind::kCancel, "", /*control=*/true);
   } else {

@@ -374,7 +374,11 @@ struct Remote : OnStream {
   void Do(Model& m, Sut* sut) const override {
     ModelStream& s = m.streams[index];
     const PacketId id{index + 1, s.peer_next_message++};
-    std::string data = kind == Kind::kMessage ? msg : kind == Kind::kError ? EncodeError(code, "remote failed") : "";
+    // Error bodies in the mode's default format: the mux fork's (docs/protocol.md §16) or upstream's.
+    const ErrorFormat format = m.mux ? ErrorFormat::kGrpcStatus : ErrorFormat::kUpstream;
+    std::string data = kind == Kind::kMessage ? msg
+                       : kind == Kind::kError ? EncodeErrorBody(format, {code, "remote failed"})
+                                              : "";
     if (sut != nullptr) {
       testing::RawFrame f = testing::F(kind, id.stream, id.message, data);
       f.control = kind == Kind::kCancel;
@@ -431,7 +435,6 @@ void CheckConnection(bool mux, bool soft_cancel) {
   Options options;
   options.mux = mux;
   options.soft_cancel = soft_cancel;
-  options.flow_control = false;
   std::exception_ptr failure;
   sim::RunOptions run;
   run.scheduler.stack_bytes = 1 << 20;  // rapidcheck's assertions unwind on this fiber

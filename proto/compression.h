@@ -11,8 +11,8 @@
 //     with value "snappy" or "minlz-fastest". No key means no compression. A client configured
 //     without compression strips a caller-supplied key, so a stray key never breaks a call.
 //   * The server honours a known name for both directions and removes the key before the handler
-//     sees the metadata; an unknown name is an error (the fork ends the connection over it: the
-//     caller decides, see docs/mux-fork-plan.md).
+//     sees the metadata; an unknown name is an error (the fork ends the connection over it; drpc-cpp's
+//     mux server refuses only that stream, docs/protocol.md §19).
 //   * Only Message bodies are compressed, each as a whole before it is split into frames, every
 //     one on the stream (even empty ones); nothing marks them. Flow control and size limits
 //     count the compressed bytes.

@@ -40,9 +40,12 @@ FieldResult ReadField(absl::string_view in, size_t* pos, const char* field, uint
   return FieldResult::kError;
 }
 
-// ParseFrame with a stream offset for error messages: `in` starts at `base_offset`.
+// ParseFrame with a stream offset for error messages: `in` starts at `base_offset`. With
+// `skip_oversize`, a frame over the limit is returned once its header is complete, with empty
+// data and skipped_bytes set; *consumed then covers the header only.
 absl::StatusOr<std::optional<Frame>> ParseFrameAt(absl::string_view in, size_t frame_data_max_bytes,
-                                                  uint64_t base_offset, size_t* consumed) {
+                                                  uint64_t base_offset, size_t* consumed,
+                                                  bool skip_oversize = false) {
   if (in.empty()) return std::nullopt;
   const uint8_t header = static_cast<uint8_t>(in[0]);
   Frame frame;
@@ -70,6 +73,11 @@ absl::StatusOr<std::optional<Frame>> ParseFrameAt(absl::string_view in, size_t f
   }
   // Checked before the body is buffered: a hostile length never makes the caller wait for, or
   // allocate, more than the limit.
+  if (length > frame_data_max_bytes && skip_oversize) {
+    frame.skipped_bytes = length;
+    *consumed = pos;
+    return frame;
+  }
   if (length > frame_data_max_bytes) {
     return absl::InvalidArgumentError(absl::StrCat(
         "protocol error: data overflow (frame data length ", length, " exceeds the limit of ",
@@ -179,10 +187,19 @@ void FrameParser::Append(absl::string_view bytes) {
 
 absl::StatusOr<std::optional<Frame>> FrameParser::Next() {
   if (!error_.ok()) return error_;
+  if (skip_remaining_ > 0) {
+    // The data of an oversize frame goes as it arrives: the buffer never holds it.
+    const size_t skip = static_cast<size_t>(std::min<uint64_t>(skip_remaining_, end_ - start_));
+    start_ += skip;
+    offset_ += skip;
+    skip_remaining_ -= skip;
+    if (skip_remaining_ > 0) return std::nullopt;
+  }
   size_t consumed = 0;
   absl::StatusOr<std::optional<Frame>> frame =
       ParseFrameAt(absl::string_view(buffer_.data() + start_, end_ - start_),
-                   options_.frame_data_max_bytes, offset_, &consumed);
+                   options_.frame_data_max_bytes, offset_, &consumed,
+                   options_.skip_oversize_data);
   if (!frame.ok()) {
     error_ = frame.status();
     return error_;
@@ -191,6 +208,7 @@ absl::StatusOr<std::optional<Frame>> FrameParser::Next() {
     DRPC_DCHECK_LE(start_ + consumed, end_);
     start_ += consumed;
     offset_ += consumed;
+    skip_remaining_ = (*frame)->skipped_bytes;
   }
   return frame;
 }

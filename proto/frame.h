@@ -80,6 +80,9 @@ struct Frame {
   bool control = false;
   // Not owned: points into the encoder's input or the parser's buffer.
   absl::string_view data;
+  // FrameParser with skip_oversize_data only: the data length of a frame over the limit, whose
+  // data the parser skips (`data` is then empty). 0 for every other frame.
+  uint64_t skipped_bytes = 0;
 };
 
 // Encoded size of `frame` (header + varints + data).
@@ -114,6 +117,11 @@ class FrameParser {
   struct Options {
     // Largest data length accepted in one frame; a larger length prefix is a protocol error.
     size_t frame_data_max_bytes = limits::kPacketDefaultMaxBytes;
+    // Instead of that error, a frame over the limit is returned as soon as its header is complete,
+    // with empty data and Frame::skipped_bytes set, and its data is skipped as it arrives (never
+    // buffered): the caller fails only what the frame belongs to (mux streams,
+    // docs/protocol.md §15.4).
+    bool skip_oversize_data = false;
   };
 
   explicit FrameParser(Options options);
@@ -141,6 +149,8 @@ class FrameParser {
   uint64_t offset() const { return offset_; }
   // Bytes held that do not yet form a complete frame.
   size_t buffered_bytes() const { return end_ - start_; }
+  // Data bytes of an oversize frame not yet skipped (skip_oversize_data).
+  uint64_t skipping_bytes() const { return skip_remaining_; }
 
  private:
   Options options_;
@@ -148,6 +158,7 @@ class FrameParser {
   size_t end_ = 0;          // bytes of buffer_ in use (buffer_ may be larger during PrepareAppend)
   size_t start_ = 0;        // first unconsumed byte in buffer_
   uint64_t offset_ = 0;     // stream offset of buffer_[start_]
+  uint64_t skip_remaining_ = 0;  // data bytes of an oversize frame still to be skipped
   absl::Status error_;
 };
 

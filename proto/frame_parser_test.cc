@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -105,6 +106,44 @@ TEST(FrameParserTest, OversizedLengthIsRejectedBeforeTheBodyIsBuffered) {
   ASSERT_FALSE(f.ok());
   EXPECT_THAT(std::string(f.status().message()), HasSubstr("data overflow (frame data length 268435456"));
   EXPECT_THAT(std::string(f.status().message()), HasSubstr("at offset 0"));
+}
+
+// The mux reader's mode (docs/protocol.md §15.4): a frame over the limit is reported as soon as its
+// header is complete, with its length and no data, and its data is skipped as it arrives — never
+// buffered — so only what the frame belongs to fails; the frames after it parse as usual.
+TEST(FrameParserTest, OversizeFrameIsReportedAtItsHeaderAndItsDataSkippedWhenAsked) {
+  FrameParser parser(FrameParser::Options{.frame_data_max_bytes = 10, .skip_oversize_data = true});
+  const std::string big = EncodeFrame(3, 4, Kind::kMessage, false, std::string(1000, 'x'));
+  const std::string next = EncodeFrame(5, 1, Kind::kInvoke, true, "/a/B");
+  const std::string wire = big + next;
+  std::vector<OwnedFrame> frames;
+  size_t max_buffered = 0;
+  bool reported_early = false;
+  for (size_t at = 0; at < wire.size(); at += 7) {
+    parser.Append(absl::string_view(wire).substr(at, 7));
+    for (;;) {
+      auto f = parser.Next();
+      ASSERT_TRUE(f.ok()) << f.status();
+      if (!f->has_value()) break;
+      if ((*f)->skipped_bytes > 0) reported_early = at < 7 * 2;
+      frames.push_back(Own(**f));
+      if ((*f)->skipped_bytes > 0) {
+        EXPECT_EQ((*f)->skipped_bytes, 1000u);
+        EXPECT_TRUE((*f)->data.empty());
+      }
+    }
+    max_buffered = std::max(max_buffered, parser.buffered_bytes());
+  }
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_TRUE(reported_early) << "the verdict waited for the data";
+  EXPECT_EQ(frames[0].id, (PacketId{3, 4}));
+  EXPECT_EQ(frames[0].kind, Kind::kMessage);
+  EXPECT_FALSE(frames[0].done);
+  EXPECT_EQ(frames[1].id, (PacketId{5, 1}));
+  EXPECT_EQ(frames[1].data, "/a/B");
+  EXPECT_LE(max_buffered, 7u + limits::kFrameHeaderMaxBytes) << "the oversize data was buffered";
+  EXPECT_EQ(parser.offset(), wire.size());
+  EXPECT_EQ(parser.skipping_bytes(), 0u);
 }
 
 TEST(FrameParserTest, PrepareAndCommitAppendParseWithoutExtraCopies) {

@@ -74,13 +74,22 @@ inline constexpr size_t kGrpcErrorBodyMaxBytes =
 // The drpcmigrate connection prefix "DRPC!!!1" (docs/protocol.md §10).
 inline constexpr size_t kMigrateHeaderBytes = 8;
 
-// --- Flow control (mux mode, docs/protocol.md §11.7) --------------------------------------------------------
-// Per-stream receive window: bytes of Message data a sender may have in flight on one stream.
-inline constexpr uint64_t kWindowDefaultBytes = 1 * kMiB;
-inline constexpr uint64_t kWindowMinBytes = 1;
-inline constexpr uint64_t kWindowMaxBytes = (uint64_t{1} << 31) - 1;
-// The window each side assumes for the other before any WindowUpdate: both peers must agree.
-inline constexpr uint64_t kWindowInitialBytes = 64 * kKiB;
+// --- Flow control (mux mode, the fork's per-stream credit; docs/protocol.md §17) -------------------
+// Nothing on the wire negotiates these: both peers of a connection are configured alike
+// (impl/options.h, Options::flow). The fork's defaults:
+// a stream's window: the credit each sender starts with, and what a receiver lets it have out;
+inline constexpr uint64_t kStreamWindowDefaultBytes = 2 * kMiB;
+// the credit a receiver accrues (messages its application consumed) before it sends one
+// WindowUpdate carrying all of it;
+inline constexpr uint64_t kGrantThresholdDefaultBytes = 512 * kKiB;
+// the largest message (wire bytes, after compression) a flow-controlled stream sends or receives.
+inline constexpr uint64_t kFlowMessageDefaultMaxBytes = 64 * kMiB;
+// Bounds of a configured window (the threshold is at most the window).
+inline constexpr uint64_t kStreamWindowLimitMinBytes = 1;
+inline constexpr uint64_t kStreamWindowLimitMaxBytes = 1 * 1024 * kMiB;
+// A WindowUpdate's delta is one varint in [1, 2^64-1]; a sender's credit is a signed balance that
+// saturates here instead of overflowing (a hostile stream of grants cannot wrap it).
+inline constexpr int64_t kSendCreditMaxBytes = INT64_MAX;
 
 // --- Compression (mux mode, per stream; proto/compression.h) -------------------------------------
 // The MinLZ block format's largest block; "minlz-fastest" sends larger messages as Snappy blocks.
@@ -113,10 +122,20 @@ static_assert(kGrpcErrorBodyMaxBytes <= kPacketDefaultMaxBytes,
               "a fork-format Error packet is one frame and must fit a default Go reader");
 static_assert(kMinLzSnappyThresholdBytes < kMinLzBlockMaxBytes);
 static_assert(kMinLzBlockMaxBytes <= kSnappyBlockMaxBytes);
-static_assert(kWindowMinBytes <= kWindowDefaultBytes && kWindowDefaultBytes <= kWindowMaxBytes);
-static_assert(kWindowMinBytes <= kWindowInitialBytes && kWindowInitialBytes <= kWindowDefaultBytes);
-static_assert(kSplitDefaultBytes <= kWindowInitialBytes,
-              "a default frame fits the window a peer assumes before any WindowUpdate");
+static_assert(kStreamWindowLimitMinBytes <= kStreamWindowDefaultBytes &&
+              kStreamWindowDefaultBytes <= kStreamWindowLimitMaxBytes);
+static_assert(kGrantThresholdDefaultBytes <= kStreamWindowDefaultBytes);
+static_assert(kPacketLimitMinBytes <= kFlowMessageDefaultMaxBytes &&
+              kFlowMessageDefaultMaxBytes <= kPacketLimitMaxBytes);
+// The liveness condition of the fork's configuration (docs/protocol.md §17.1): with frames of F =
+// min(message, split) bytes, F <= window and threshold <= window - F, so a sender whose every
+// byte was consumed always holds the credit for one more frame.
+static_assert(kSplitDefaultBytes <= kStreamWindowDefaultBytes,
+              "a default frame fits the default window");
+static_assert(kGrantThresholdDefaultBytes <= kStreamWindowDefaultBytes - kSplitDefaultBytes,
+              "the default configuration is live");
+static_assert(kStreamWindowLimitMaxBytes + kPacketLimitMaxBytes < uint64_t{INT64_MAX},
+              "a receive-queue cap (window + message) fits a signed credit");
 static_assert(kStreamsDefaultMaxCount <= kStreamsLimitMaxCount);
 static_assert(kPendingInvokesDefaultMaxCount <= kStreamsLimitMaxCount);
 

@@ -9,8 +9,7 @@
 namespace drpc {
 
 std::string EncodeWindowUpdate(uint64_t delta_bytes) {
-  DRPC_CHECK_GE(delta_bytes, limits::kWindowMinBytes);
-  DRPC_CHECK_LE(delta_bytes, limits::kWindowMaxBytes);
+  DRPC_CHECK_GE(delta_bytes, 1u);
   std::string out;
   AppendVarint(out, delta_bytes);
   return out;
@@ -34,21 +33,14 @@ absl::StatusOr<uint64_t> DecodeWindowUpdate(absl::string_view body) {
                                                    " trailing bytes after the delta"));
   }
   if (delta == 0) return absl::InvalidArgumentError("invalid window update: zero delta");
-  if (delta > limits::kWindowMaxBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("invalid window update: delta ", delta,
-                                                   " exceeds the largest window of ",
-                                                   limits::kWindowMaxBytes, " bytes"));
-  }
   return delta;
 }
 
 void AppendWindowUpdateFrame(std::string& out, uint64_t stream, uint64_t delta_bytes) {
   DRPC_CHECK_GE(stream, 1u);
   DRPC_CHECK_GE(delta_bytes, 1u);
-  std::string body;
-  AppendVarint(body, delta_bytes);
   AppendFrame(out, Frame{.id = {stream, 0}, .kind = Kind::kWindowUpdate, .done = true,
-                         .control = true, .data = body});
+                         .control = true, .data = EncodeWindowUpdate(delta_bytes)});
 }
 
 absl::StatusOr<uint64_t> ParseForkWindowUpdate(const Frame& frame) {
@@ -64,15 +56,7 @@ absl::StatusOr<uint64_t> ParseForkWindowUpdate(const Frame& frame) {
     return absl::InvalidArgumentError(
         "invalid window update: stream 0 (reserved for a connection-level window)");
   }
-  uint64_t delta = 0;
-  size_t n = 0;
-  if (DecodeVarint(frame.data, &delta, &n) != VarintStatus::kOk || n != frame.data.size() ||
-      delta == 0) {
-    // The body rules are DecodeWindowUpdate's, without its upper bound.
-    absl::StatusOr<uint64_t> d = DecodeWindowUpdate(frame.data);
-    return d.ok() ? absl::InvalidArgumentError("invalid window update") : d.status();
-  }
-  return delta;
+  return DecodeWindowUpdate(frame.data);
 }
 
 }  // namespace drpc

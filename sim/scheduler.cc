@@ -20,6 +20,7 @@ class SimScheduler::SimFiber final : public Fiber {
   std::string name_;
   FiberContext context_;
   FiberState state_;
+  bool killed_ = false;
 };
 
 SimScheduler::SimScheduler(DecisionSource& decisions, Trace& trace, Options options,
@@ -38,6 +39,7 @@ SimScheduler::~SimScheduler() {
   DRPC_CHECK(current_ == nullptr) << "scheduler destroyed from inside a fiber";
   timers_.Clear();
   fibers_.clear();
+  killed_.clear();
 }
 
 void SimScheduler::Freeze() {
@@ -121,6 +123,7 @@ void SimScheduler::Park(absl::string_view reason) {
 void SimScheduler::Unpark(Fiber* fiber) {
   DRPC_CHECK(fiber != nullptr);
   auto* f = static_cast<SimFiber*>(fiber);
+  if (f->killed_) return;
   if (f->state_.Unpark()) {
     runnable_.push_back(f->id_);
     if (recorder_ != nullptr) recorder_->Unpark(now_, f->id_);
@@ -136,6 +139,27 @@ void SimScheduler::Abort() {
   }
 }
 
+void SimScheduler::Kill(Fiber* fiber) {
+  DRPC_CHECK(fiber != nullptr);
+  auto* f = static_cast<SimFiber*>(fiber);
+  DRPC_CHECK(!f->killed_) << "fiber #" << f->id_ << " killed twice";
+  auto it = fibers_.find(f->id_);
+  DRPC_CHECK(it != fibers_.end()) << "killing a fiber that is not alive";
+  f->killed_ = true;
+  runnable_.erase(std::remove(runnable_.begin(), runnable_.end(), f->id_), runnable_.end());
+  killed_.push_back(std::move(it->second));
+  fibers_.erase(it);
+  ++stats_.fibers_killed;
+  trace_->Mix(0x6b);
+  trace_->Mix(f->id_);
+  if (trace_->enabled()) trace_->Log(now_, absl::StrCat("killed #", f->id_, " ", f->name_));
+  if (recorder_ != nullptr) recorder_->Exit(now_, f->id_);
+  if (f == current_) {
+    f->context_.Suspend();
+    DRPC_CHECK(false) << "a killed fiber was resumed";
+  }
+}
+
 void SimScheduler::RunFiber(SimFiber* fiber) {
   fiber->state_.Resume();
   current_ = fiber;
@@ -143,6 +167,7 @@ void SimScheduler::RunFiber(SimFiber* fiber) {
   trace_->Mix(fiber->id_);
   fiber->context_.Resume();
   current_ = nullptr;
+  if (fiber->killed_) return;  // killed while it ran: owned by killed_ now
   if (fiber->context_.finished()) {
     if (trace_->enabled()) trace_->Log(now_, absl::StrCat("exit #", fiber->id_, " ", fiber->name_));
     if (recorder_ != nullptr) recorder_->Exit(now_, fiber->id_);

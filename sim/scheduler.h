@@ -116,6 +116,13 @@ class SimScheduler final : public Clock, public Scheduler {
   // Ends Run() after the current fiber suspends. From a fiber, also suspends the caller for good.
   void Abort();
 
+  // Stops `fiber` for good, as a crash stops a process's threads (sim/world's node crashes): it
+  // never runs again, Unpark ignores it, and it is no longer live, parked or leaked. Its stack is
+  // never unwound — its destructors would run over the state the crash left half-done — and stays
+  // allocated for the life of the process (an abandoned FiberContext). `fiber` must be alive and
+  // not killed; when it is the calling fiber, Kill does not return.
+  void Kill(Fiber* fiber);
+
   struct ParkedFiber {
     uint64_t id;
     std::string name;
@@ -131,6 +138,7 @@ class SimScheduler final : public Clock, public Scheduler {
     uint64_t spawns_failed = 0;  // no stack: Spawn returned kResourceExhausted
     uint64_t switches = 0;
     uint64_t timers_fired = 0;
+    uint64_t fibers_killed = 0;
   };
   const Stats& stats() const { return stats_; }
 
@@ -148,6 +156,7 @@ class SimScheduler final : public Clock, public Scheduler {
   uint64_t next_fiber_id_ = 1;
   // Fibers by ID: ordered, so reports and teardown are deterministic.
   std::map<uint64_t, std::unique_ptr<SimFiber>> fibers_;
+  std::vector<std::unique_ptr<SimFiber>> killed_;  // never resumed; abandoned at destruction
   std::vector<uint64_t> runnable_;
   SimFiber* current_ = nullptr;
   TimerQueue timers_;

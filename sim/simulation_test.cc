@@ -203,6 +203,45 @@ TEST(SimulationTest, UnclosedTransportAndParkedFiberAreLeaks) {
   EXPECT_TRUE(absl::StrContains(r.message, "leaky#1:dialer never closed")) << r.message;
 }
 
+// A killed fiber (a simulated process crash) never runs again, whether it was parked, runnable
+// or the caller; Unpark ignores it; and the run ends without a leak or deadlock report.
+TEST(SimulationTest, KilledFibersNeverRunAgainAndAreNotLeaks) {
+  int parked_resumed = 0, runnable_ran = 0, self_after_kill = 0;
+  const RunResult r = RunSeed(
+      [&](SimContext& ctx) {
+        SimScheduler& sched = ctx.scheduler();
+        Fiber* parked = nullptr;
+        Fiber* runnable = nullptr;
+        DRPC_CHECK_OK(sched.Spawn("parked", [&] {
+          parked = sched.Current();
+          sched.Park("waiting for ever");
+          ++parked_resumed;
+        }));
+        sched.Yield();  // "parked" may not have run yet: wait until it has parked
+        while (parked == nullptr) sched.Yield();
+        DRPC_CHECK_OK(sched.Spawn("runnable", [&] {
+          runnable = sched.Current();
+          sched.Yield();
+          ++runnable_ran;
+        }));
+        while (runnable == nullptr) sched.Yield();
+        DRPC_CHECK_OK(sched.Spawn("suicidal", [&] {
+          sched.Kill(sched.Current());
+          ++self_after_kill;
+        }));
+        sched.Kill(parked);
+        sched.Kill(runnable);
+        sched.Unpark(parked);  // ignored
+        SleepFor(ctx.env(), Duration::Millis(1));
+        ctx.Check(sched.ParkedFibers().empty(), "killed fibers are not parked");
+      },
+      1, RunOptions{});
+  EXPECT_TRUE(r.ok()) << r.message;
+  EXPECT_EQ(parked_resumed, 0);
+  EXPECT_EQ(runnable_ran, 0);
+  EXPECT_EQ(self_after_kill, 0);
+}
+
 TEST(SimulationTest, FuzzerBytesDriveDecisionsAndExhaustedInputUsesDefaults) {
   const ScenarioSpec& spec = Scenario("toy.ping_pong");
   for (const std::string& input : {std::string(), std::string("\x01\x02\x03"),

@@ -3,6 +3,7 @@
 //
 //   call ADDR RPC [--data=STR ... | --data_file=F] [--meta=k=v ...] [--stream=unary|client|server|bidi]
 //        [--mux] [--migrate_header] [--timeout=10s] [--format=text|hex|raw]
+//        [--fork | --flow_control=on|off --stream_window=N ... --error_format=F --compression=C]
 //        [--tls [--tls_ca=ca.pem | --insecure] [--tls_server_name=N] [--tls_cert=F --tls_key=F]]
 //
 // Exit codes: 0 ok, 1 remote error (printed as "error: code=<n> <text>"), 2 usage error,
@@ -12,6 +13,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -22,12 +24,14 @@
 #include "absl/strings/str_split.h"
 #include "impl/conn.h"
 #include "impl/context.h"
+#include "impl/error_body.h"
 #include "impl/errors.h"
 #include "impl/runtime/runtime.h"
 #include "impl/runtime/tcp.h"
 #include "impl/runtime/tls.h"
 #include "impl/sync.h"
 #include "tools/cli_flags.h"
+#include "tools/mux_flags.h"
 #include "tools/prod_flags.h"
 
 namespace drpc {
@@ -51,8 +55,7 @@ constexpr char kUsageText[] =
     "  --timeout=D          deadline for the whole call including the dial (default 10s)\n"
     "  --format=F           how replies are printed: text (default; one per line), hex (one per\n"
     "                       line) or raw (bytes only, no separators)\n"
-    "exit codes: 0 ok, 1 remote error, 2 usage error, 3 connection failure, 4 timeout\n"
-    "TLS:\n";
+    "exit codes: 0 ok, 1 remote error, 2 usage error, 3 connection failure, 4 timeout\n";
 
 enum class StreamKind { kUnary, kClient, kServer, kBidi };
 enum class Format { kText, kHex, kRaw };
@@ -69,6 +72,7 @@ struct Request {
   Duration timeout = Duration::Seconds(10);
   Format format = Format::kText;
   cli::ProdFlags prod;
+  cli::MuxFlags mux{/*client=*/true};
 };
 
 absl::Status Usage(absl::string_view why) { return absl::InvalidArgumentError(why); }
@@ -76,6 +80,7 @@ absl::Status Usage(absl::string_view why) { return absl::InvalidArgumentError(wh
 absl::Status ApplyFlag(const cli::CliFlag& f, Request* req) {
   const std::string v = f.value.value_or("");
   if (req->prod.Apply(f)) return req->prod.error();
+  if (req->mux.Apply(f)) return req->mux.error();
   if (f.name == "data" && f.value) {
     req->data.push_back(v);
   } else if (f.name == "data_file" && f.value) {
@@ -120,6 +125,7 @@ absl::StatusOr<Request> ParseArgs(int argc, char** argv) {
     if (absl::Status s = ApplyFlag(*f, &req); !s.ok()) return s;
   }
   if (positional.size() != 2) return Usage("want exactly two arguments: ADDR RPC");
+  if (absl::Status s = req.mux.ApplyTo(req.options); !s.ok()) return Usage(s.message());
   req.address = positional[0];
   req.rpc = positional[1];
   if (!req.data.empty() && req.data_file) return Usage("--data and --data_file exclude each other");
@@ -262,6 +268,11 @@ int Report(const absl::Status& st, const Request& req) {
   if (std::optional<uint64_t> code = RemoteErrorCode(st)) {
     std::fprintf(stderr, "error: code=%llu %s\n", static_cast<unsigned long long>(*code),
                  std::string(st.message()).c_str());
+    // The body decoded in the configured format but reads as the other one too: say so, since
+    // the two ends most likely disagree about --error_format.
+    if (std::optional<std::string> note = ErrorFormatNote(st)) {
+      std::fprintf(stderr, "note: %s; do both ends use the same --error_format?\n", note->c_str());
+    }
     return kRemoteError;
   }
   if (absl::IsDeadlineExceeded(st)) {
@@ -277,7 +288,8 @@ int Main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg == "--help" || arg == "-h" || arg == "-help") {
-      std::printf("%s%s", kUsageText, cli::ProdFlags::kClientUsage);
+      std::printf("%smux (the cockroachdb/drpc fork's wire):\n%sTLS:\n%s", kUsageText,
+                  cli::MuxFlags::kClientUsage, cli::ProdFlags::kClientUsage);
       return kOk;
     }
   }

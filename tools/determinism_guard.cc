@@ -14,11 +14,12 @@ namespace drpc::guard {
 namespace {
 
 constexpr absl::string_view kUseEnv =
-    "proto/ and impl/ reach time, scheduling, randomness and I/O only through impl/env.h";
+    "code on the Env seam (proto/, impl/, services simulated with sim/world) reaches time, "
+    "scheduling, randomness and I/O only through impl/env.h";
 
 constexpr absl::string_view kOrderedReason =
     "hash containers iterate in an unspecified (std::) or per-process randomised (absl::) order, "
-    "and proto/, impl/ and sim/ must iterate deterministically; use std::map/std::set or "
+    "and simulated code must iterate deterministically; use std::map/std::set or "
     "absl::btree_map/btree_set";
 
 struct IncludeRule {
@@ -254,8 +255,11 @@ bool IsGuardedPath(absl::string_view path) {
 }
 
 std::vector<Violation> ScanSource(absl::string_view path, absl::string_view contents) {
+  return ScanSource(path, contents, ScopeOf(path));
+}
+
+std::vector<Violation> ScanSource(absl::string_view path, absl::string_view contents, Scope scope) {
   std::vector<Violation> out;
-  const Scope scope = ScopeOf(path);
   CheckIncludes(path, scope, contents, out);
   const std::string code = scan::StripComments(contents, /*strip_literals=*/true);
   CheckTokens(path, scope, Tokenize(code), out);
@@ -266,6 +270,43 @@ std::vector<Violation> ScanSource(absl::string_view path, absl::string_view cont
 
 std::string FormatViolation(const Violation& v) {
   return absl::StrCat(v.path, ":", v.line, ": forbidden ", v.what, ": ", v.reason);
+}
+
+std::vector<Violation> ScanFiles(const std::vector<std::string>& files, Scope scope,
+                                 int* files_scanned) {
+  std::vector<Violation> out;
+  int scanned = 0;
+  for (const std::string& path : files) {
+    if (!scan::IsCxxSource(path)) continue;
+    ++scanned;
+    std::string contents;
+    if (!scan::ReadSource(".", path, &contents)) {
+      out.push_back({path, 0, "unreadable file", "the guard must read every file it is given"});
+      continue;
+    }
+    std::vector<Violation> v = ScanSource(path, contents, scope);
+    out.insert(out.end(), v.begin(), v.end());
+  }
+  if (files_scanned != nullptr) *files_scanned = scanned;
+  return out;
+}
+
+std::vector<Violation> ScanFolders(const std::string& root, const std::vector<std::string>& folders,
+                                   Scope scope, int* files_scanned) {
+  std::vector<Violation> out;
+  int scanned = 0;
+  for (const std::string& rel : scan::ListCxxSources(root, folders)) {
+    ++scanned;
+    std::string contents;
+    if (!scan::ReadSource(root, rel, &contents)) {
+      out.push_back({rel, 0, "unreadable file", "the guard must read every guarded file"});
+      continue;
+    }
+    std::vector<Violation> v = ScanSource(rel, contents, scope);
+    out.insert(out.end(), v.begin(), v.end());
+  }
+  if (files_scanned != nullptr) *files_scanned = scanned;
+  return out;
 }
 
 std::vector<Violation> ScanTree(const std::string& root, int* files_scanned) {

@@ -47,9 +47,24 @@ Scope ScopeOf(absl::string_view path);
 // True if any rule applies to `path`.
 bool IsGuardedPath(absl::string_view path);
 
+// Every rule: what proto/ and impl/ obey, and what code of your own that runs on the Env seam
+// (services, their simulation tests) should obey too.
+inline constexpr Scope kAllRules{.env_doorway = true, .ordered_iteration = true};
+
 // Scans one file's contents with the rules ScopeOf(path) gives; `path` is also copied into the
 // violations.
 std::vector<Violation> ScanSource(absl::string_view path, absl::string_view contents);
+// The same with `scope`'s rules, wherever `path` is.
+std::vector<Violation> ScanSource(absl::string_view path, absl::string_view contents, Scope scope);
+
+// Scans the C++ sources among `files` (paths as given, read as they are) with `scope`'s rules;
+// unreadable files are violations.
+std::vector<Violation> ScanFiles(const std::vector<std::string>& files, Scope scope,
+                                 int* files_scanned);
+
+// Scans every C++ source under `root`/`folder` for each of `folders` with `scope`'s rules.
+std::vector<Violation> ScanFolders(const std::string& root, const std::vector<std::string>& folders,
+                                   Scope scope, int* files_scanned);
 
 // "impl/x.cc:12: forbidden <thread>: <reason>"
 std::string FormatViolation(const Violation& violation);

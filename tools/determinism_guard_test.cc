@@ -120,6 +120,38 @@ TEST(DeterminismGuardTest, ProtoImplAndSimAreGuardedButNotTheRuntime) {
   EXPECT_TRUE(ScopeOf("sim/scheduler.cc").ordered_iteration);
 }
 
+// Code of your own (drpc_determinism_test, --scan): every rule, wherever it lives.
+TEST(DeterminismGuardTest, UserCodeGetsEveryRuleWhereverItLives) {
+  const std::string code =
+      "#include <thread>\n#include <unordered_map>\nauto t = std::chrono::steady_clock::now();\n"
+      "int r = rand();\n";
+  EXPECT_THAT(ScanSource("myservice/store.cc", code), IsEmpty());  // not a drpc-cpp folder
+  EXPECT_THAT(LinesAndWhat(ScanSource("myservice/store.cc", code, kAllRules)),
+              ElementsAre(Pair(1, "<thread>"), Pair(2, "<unordered_map>"),
+                          Pair(3, "steady_clock"), Pair(4, "rand()")));
+}
+
+TEST(DeterminismGuardTest, ScanFilesReadsWhatItIsGivenAndReportsUnreadableFiles) {
+  const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/user";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/bad.cc") << "#include <random>\nstd::unordered_set<int> s;\n";
+  std::ofstream(dir + "/good.h") << "#include <map>\nstd::map<int, int> m;\n";
+  std::ofstream(dir + "/notes.txt") << "#include <thread>\n";  // not C++: skipped
+  int scanned = 0;
+  const std::vector<Violation> v = ScanFiles(
+      {dir + "/bad.cc", dir + "/good.h", dir + "/notes.txt", dir + "/missing.cc"}, kAllRules,
+      &scanned);
+  EXPECT_EQ(scanned, 3);
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_EQ(v[0].what, "<random>");
+  EXPECT_EQ(v[1].what, "std::unordered_set");
+  EXPECT_EQ(v[2].what, "unreadable file");
+  EXPECT_EQ(v[2].path, dir + "/missing.cc");
+  int in_folder = 0;
+  EXPECT_EQ(ScanFolders(std::getenv("TEST_TMPDIR"), {"user"}, kAllRules, &in_folder).size(), 2u);
+  EXPECT_EQ(in_folder, 2);
+}
+
 // The real tree: every guarded file in the workspace must be clean. The workspace root is found
 // through the runfile symlink of WORKSPACE; if that does not lead to a source tree (remote
 // execution), the declared sources are scanned instead.

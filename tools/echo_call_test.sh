@@ -78,6 +78,32 @@ expect mux_meta 0 "k=v" "" -- "$addr" /interop.Echo/Meta --mux --meta=k=v
 expect mux_bidi 0 $'a\nb' "" -- "$addr" /interop.Echo/Bidi --mux --stream=bidi --data=a --data=b
 stop_server
 
+# --- mux mode as the cockroachdb/drpc fork speaks it (README "Talking to cockroachdb/drpc") -------
+# The server is configured as the fork's defaults: flow control on (2 MiB window), its Error bodies.
+start_server --fork --credit_stall_timeout=1s
+head -c 3145728 /dev/zero | tr '\0' 'z' >"$TEST_TMPDIR/3mib.bin"
+"$call_bin" "$addr" /interop.Echo/Unary --fork --data_file="$TEST_TMPDIR/3mib.bin" --format=raw \
+  | cmp -s - "$TEST_TMPDIR/3mib.bin" || fail "fork_3mib: a 3 MiB request did not echo back"
+echo "ok: fork_3mib"
+out=$("$call_bin" "$addr" /interop.Echo/ServerStream --fork --stream=server --data=33000 | wc -c)
+[ "$out" -eq 318890 ] || fail "fork_server_stream: $out bytes, want 318890"
+echo "ok: fork_server_stream"
+expect fork_fail 1 "" "^error: code=42 boom$" -- "$addr" /interop.Echo/Fail --fork --data=x
+expect fork_snappy 0 "squeezed" "" -- "$addr" /interop.Echo/Unary --fork --compression=snappy --data=squeezed
+expect fork_minlz_meta 0 "k=v" "" -- "$addr" /interop.Echo/Meta --fork --compression=minlz-fastest --meta=k=v
+# Mismatched ends: a client without flow control still makes short calls; an upstream Error body
+# reader is told the body is the fork's; a sender that never gets credit fails its stream saying why.
+expect fork_client_flow_off 0 "short" "" -- "$addr" /interop.Echo/Unary --mux --flow_control=off --data=short
+expect fork_error_format_mismatch 1 "" "note: .*gRPC-status error body.*boom" \
+  -- "$addr" /interop.Echo/Fail --mux --error_format=upstream --data=x
+"$call_bin" "$addr" /interop.Echo/ServerStream --mux --flow_control=off --stream=server \
+  --data=300000 >/dev/null 2>"$TEST_TMPDIR/call.err"; rc=$?
+[ "$rc" -eq 1 ] && grep -Eq "^error: code=8 flow-control credit stall: .*is flow control enabled on both ends" \
+  "$TEST_TMPDIR/call.err" || fail "fork_credit_stall: exit $rc, stderr $(cat "$TEST_TMPDIR/call.err")"
+echo "ok: fork_credit_stall"
+expect fork_bad_flag 2 "" "" -- "$addr" /interop.Echo/Unary --stream_window=1MiB --data=x
+stop_server
+
 # --- drpcmigrate header ----------------------------------------------------------------------------
 start_server --migrate_header
 expect migrate 0 "hdr" "" -- "$addr" /interop.Echo/Unary --migrate_header --data=hdr

@@ -6,6 +6,7 @@
 //   ... [--connection_buffered_max_bytes=N] [--server_buffered_max_bytes=N]
 //   ... [--first_frame_timeout=D] [--frame_timeout=D] [--idle_timeout=D] [--half_close_grace=D]
 //   ... [--tls_cert=server.pem --tls_key=server.key [--tls_client_ca=ca.pem]] [--stats]
+//   ... [--fork | --flow_control=on|off --stream_window=N ... --error_format=F --max_streams=N]
 //
 // Prints "READY <addr>" (the real bound address, useful with port 0) on stdout once listening.
 // On SIGINT/SIGTERM: stops accepting, lets running calls finish for --shutdown_grace, closes
@@ -30,6 +31,7 @@
 #include "impl/tunables.h"
 #include "proto/limits.h"
 #include "tools/cli_flags.h"
+#include "tools/mux_flags.h"
 #include "tools/prod_flags.h"
 
 namespace drpc {
@@ -117,11 +119,13 @@ std::string Usage() {
       ")\n"
       "  --fibers_max_count  fiber stacks per reactor; a call without one is refused (default ",
       tunables::kFiberStacksDefaultMaxCount, ")\n", BudgetUsage(),
+      "mux (the cockroachdb/drpc fork's wire):\n", cli::MuxFlags::kServerUsage,
       "production (TLS, metrics):\n");
 }
 
 struct Config {
   cli::ProdFlags prod;
+  cli::MuxFlags mux{/*client=*/false};
   runtime::TcpServerOptions server;
   runtime::ReactorOptions reactor;
   size_t reactors = 0;
@@ -142,6 +146,12 @@ bool ParseArgs(int argc, char** argv, Config* config) {
       if (!config->prod.error().ok()) {
         std::fprintf(stderr, "echo_server: %s\n%s%s", config->prod.error().ToString().c_str(),
                      Usage().c_str(), cli::ProdFlags::kServerUsage);
+        return false;
+      }
+    } else if (config->mux.Apply(*f)) {
+      if (!config->mux.error().ok()) {
+        std::fprintf(stderr, "echo_server: %s\n%s", config->mux.error().ToString().c_str(),
+                     Usage().c_str());
         return false;
       }
     } else if (f->name == "help" || f->name == "h") {
@@ -170,7 +180,24 @@ bool ParseArgs(int argc, char** argv, Config* config) {
       return false;
     }
   }
+  if (absl::Status s = config->mux.ApplyTo(config->server.connection); !s.ok()) {
+    std::fprintf(stderr, "echo_server: %s\n%s", s.ToString().c_str(), Usage().c_str());
+    return false;
+  }
   return true;
+}
+
+// "mux mode, flow control 2097152/524288/67108864, grpc-status errors" and the like.
+std::string ModeText(const Options& o) {
+  if (!o.mux) return "upstream mode";
+  std::string text = "mux mode, flow control ";
+  absl::StrAppend(&text, o.flow.enabled ? absl::StrCat("on (window ", o.flow.stream_window_bytes,
+                                                         ", threshold ", o.flow.grant_threshold_bytes,
+                                                         ", messages up to ",
+                                                         o.flow.message_max_bytes, ")")
+                                        : "off",
+                  ", ", ErrorFormatName(o.ErrorFormatOrDefault()), " errors");
+  return text;
 }
 
 // The production block: TLS on accepted connections, metrics (interceptor, metered transports,
@@ -244,8 +271,8 @@ int Main(int argc, char** argv) {
   }
   std::printf("READY %s\n", (*server)->address().c_str());
   std::fflush(stdout);
-  std::fprintf(stderr, "echo_server: serving interop.Echo on %s (%s mode%s%s, %zu reactors)\n",
-               (*server)->address().c_str(), config.server.connection.mux ? "mux" : "upstream",
+  std::fprintf(stderr, "echo_server: serving interop.Echo on %s (%s%s%s, %zu reactors)\n",
+               (*server)->address().c_str(), ModeText(config.server.connection).c_str(),
                config.server.migrate_header ? ", drpcmigrate header" : "",
                config.prod.server_tls() ? ", TLS" : "", (*rt)->reactor_count());
   const int sig = (*signals)->Wait();

@@ -80,6 +80,7 @@ constexpr Layer kLayers[] = {
     {"proto", "proto/", kProtoRules, {}},
     {"sim/testing", "sim/testing/", kSimUpperRules, {}},
     {"sim/drpc", "sim/drpc/", kSimUpperRules, {}},
+    {"sim/world", "sim/world/", kSimUpperRules, {}},
     {"sim", "sim/", kEngineRules, {}},
     {"fuzz", "fuzz/", kFuzzRules, {}},
     {"properties", "properties/", kPropertiesRules, {}},

@@ -16,7 +16,8 @@
 // | sim/ (the engine)           | sim/ except sim/drpc/ and sim/testing/; of impl/ only the seam  |
 // |                             | (impl/env.h, time.h, sync.h, fiber/); of proto/ only base/ and  |
 // |                             | frame.h (the frame vocabulary the run recorder logs)            |
-// | sim/testing/, sim/drpc/     | sim/, impl/ except impl/runtime/, proto/                        |
+// | sim/testing/, sim/drpc/,    | sim/, impl/ except impl/runtime/, proto/                        |
+// | sim/world/                  |                                                                 |
 // | fuzz/, properties/          | themselves (not each other), sim/, impl/ except impl/runtime/,  |
 // |                             | proto/                                                          |
 // | tools/, codegen/, examples/ | everything                                                      |
@@ -40,7 +41,7 @@ struct Violation {
 };
 
 // The layer `path` (workspace-relative, '/'-separated) belongs to: "proto", "impl/runtime",
-// "impl", "sim", "sim/testing", "sim/drpc", "fuzz", "properties", "tools", "codegen",
+// "impl", "sim", "sim/testing", "sim/drpc", "sim/world", "fuzz", "properties", "tools", "codegen",
 // "examples"; "" for paths outside them or that are not C++ sources.
 std::string LayerOf(absl::string_view path);
 

@@ -88,6 +88,7 @@ TEST(LayerCheckTest, SimTestingAndDrpcSitOnTheEngineAndNeverReachTheRuntime) {
   EXPECT_THAT(RefusedLines("sim/drpc/workload.cc"), ElementsAreArray({7, 11, 12, 13}));
   EXPECT_THAT(RefusedLines("sim/drpc/scenarios/swarm.cc"), ElementsAreArray({7, 11, 12, 13}));
   EXPECT_THAT(RefusedLines("sim/testing/harness.cc"), ElementsAreArray({7, 11, 12, 13}));
+  EXPECT_THAT(RefusedLines("sim/world/world.cc"), ElementsAreArray({7, 11, 12, 13}));
 }
 
 TEST(LayerCheckTest, FuzzAndPropertiesAreSiblingsBelowTools) {
@@ -124,6 +125,7 @@ TEST(LayerCheckTest, LayersAreFoundByTheirMostSpecificFolder) {
   EXPECT_EQ(LayerOf("sim/scheduler.h"), "sim");
   EXPECT_EQ(LayerOf("sim/testing/harness.h"), "sim/testing");
   EXPECT_EQ(LayerOf("sim/drpc/scenarios/races.cc"), "sim/drpc");
+  EXPECT_EQ(LayerOf("sim/world/world.h"), "sim/world");
   EXPECT_EQ(LayerOf("tools/interop/capture.cc"), "tools");
   EXPECT_EQ(LayerOf("codegen/plugin/generator.cc"), "codegen");
   EXPECT_EQ(LayerOf("examples/kv/store.h"), "examples");

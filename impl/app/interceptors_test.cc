@@ -313,7 +313,6 @@ TEST(MetricsTest, InterceptorsTransportsAndTheObserverCountWhatHappened) {
   InterceptedHandler handler(echo, {ServerMetricsInterceptor(metrics)}, RouterShapes(echo));
   Options options;
   options.recv_queue_max_count = 1;
-  options.flow_control = false;
   options.observer = &observer;
   RunWithServer(handler, options, [&](SimContext& ctx, Conn& raw) {
     InterceptedConn conn(raw, {ClientMetricsInterceptor(metrics)});

@@ -43,7 +43,10 @@ void ReconnectingConn::WaitForChange(CallContext& ctx, Instant until, absl::stri
   const Signal::CallbackId id = ctx.done_signal().OnSet([this](const absl::Status&) {
     changed_.WakeAll();
   });
-  if (!ctx.done()) changed_.Wait(reason, std::min(until, ctx.deadline()));
+  // Not bounded by ctx.deadline(): the callback wakes us when ctx ends. A timer may fire late,
+  // so the deadline can be past while ctx is not done yet; a wait bounded by it would return at
+  // once, and the callers' loops would spin without ever letting the deadline's timer run.
+  if (!ctx.done()) changed_.Wait(reason, until);
   ctx.done_signal().RemoveCallback(id);
 }
 

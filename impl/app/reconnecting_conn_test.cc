@@ -50,6 +50,36 @@ class RecordingDialer final : public Dialer {
   sim::FaultyDialer inner_;
 };
 
+// A dial that never connects: it waits for its deadline.
+class HangingDialer final : public Dialer {
+ public:
+  explicit HangingDialer(SimContext& ctx) : ctx_(&ctx) {}
+  absl::StatusOr<std::unique_ptr<Transport>> Dial(absl::string_view address,
+                                                  Instant deadline) override {
+    if (deadline > ctx_->now()) SleepFor(ctx_->env(), deadline - ctx_->now(), "hanging dial");
+    return absl::DeadlineExceededError(absl::StrCat("dial ", address, ": timed out"));
+  }
+
+ private:
+  SimContext* ctx_;
+};
+
+// A call whose deadline is due while its timer has not fired yet (timers fire when fibers park,
+// and in production they fire late) parks until it fires: waiting for a dial must not spin on a
+// wait bounded by a deadline already past. Found by //examples/echo:echo_sim_test (sim/world),
+// whose late timers left callers looping without ever parking.
+TEST(ReconnectingConnTest, ACallWhoseDeadlineIsDueWaitsForItsTimerInsteadOfSpinning) {
+  RunSim([&](SimContext& ctx) {
+    HangingDialer dialer(ctx);
+    ReconnectingConn conn(ctx.env(), dialer, kAddress, ReconnectOptions{});
+    CallContext call(ctx.env());
+    call.SetDeadline(ctx.now());  // due now; its timer fires once this fiber parks
+    absl::StatusOr<std::string> r = conn.Invoke(call, "/interop.Echo/Unary", "hi");
+    ctx.Check(absl::IsDeadlineExceeded(r.status()), r.status().ToString());
+    conn.Close();
+  });
+}
+
 TEST(ReconnectingConnTest, DialsOnTheFirstCallAndReusesTheConnection) {
   const Router echo = testing::EchoRouter();
   RunSim([&](SimContext& ctx) {

@@ -21,11 +21,15 @@ const ScenarioSpec& Spec(absl::string_view name) {
   return *spec;
 }
 
-// The recorded tape of the first failing seed of `spec` with class `want`.
-std::optional<Tape> FailingTape(const ScenarioSpec& spec, FailureClass want, uint64_t seeds) {
+// The recorded tape of the first failing seed of `spec` with class `want` and at least
+// `decisions_min` decisions (a long run is what a shrink is for; which seed fails first moves
+// with every change to what the workload draws).
+std::optional<Tape> FailingTape(const ScenarioSpec& spec, FailureClass want, uint64_t seeds,
+                                size_t decisions_min = 0) {
   for (uint64_t seed = 1; seed <= seeds; ++seed) {
     SeededDecisions decisions(seed, /*record=*/true);
     if (RunSimulation(spec.body, decisions, OptionsFor(spec)).failure != want) continue;
+    if (decisions.tape().decisions.size() < decisions_min) continue;
     Tape tape = decisions.tape();
     tape.header["scenario"] = spec.name;
     tape.header["seed"] = absl::StrCat(seed);
@@ -125,12 +129,12 @@ TEST(ShrinkTest, ACrashingSeedShrinksInIsolatedChildren) {
 // workload drew (callers, RPCs, cancels, faults, closes, scheduling) goes.
 TEST(ShrinkTest, APlantedProtocolRaceShrinksToTheCallsItNeeds) {
   const ScenarioSpec& spec = Spec("test.planted.shared_state");
-  std::optional<Tape> tape = FailingTape(spec, FailureClass::kCorrectness, 300);
+  std::optional<Tape> tape = FailingTape(spec, FailureClass::kCorrectness, 300, 2000);
   ASSERT_TRUE(tape.has_value()) << "the planted race failed in none of 300 seeds";
   ShrinkOptions o;
   o.run = OptionsFor(spec);
   o.jobs = 2;
-  o.max_runs = 300;  // most of the way (a fixpoint takes about 600 runs): enough for the checks
+  o.max_runs = 700;  // a fixpoint takes about 550 runs
   const ShrinkResult r = ShrinkTape(spec, *tape, o);
   ASSERT_TRUE(r.status.ok()) << r.status;
   EXPECT_EQ(r.signature.invariant.rfind("outcome oracle: wrong unary reply", 0), 0u)
@@ -151,7 +155,7 @@ TEST(ShrinkTest, APlantedProtocolRaceShrinksToTheCallsItNeeds) {
 // Same input, same output: also when a run limit ends the search, and whatever `jobs` is.
 TEST(ShrinkTest, ShrinkingIsDeterministicUnderARunLimitAndAnyParallelism) {
   const ScenarioSpec& spec = Spec("test.planted.shared_state");
-  std::optional<Tape> tape = FailingTape(spec, FailureClass::kCorrectness, 300);
+  std::optional<Tape> tape = FailingTape(spec, FailureClass::kCorrectness, 300, 2000);
   ASSERT_TRUE(tape.has_value());
   ShrinkOptions o;
   o.run = OptionsFor(spec);

@@ -5,9 +5,7 @@
 #include <optional>
 #include <utility>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "impl/options.h"
 #include "proto/base/check.h"
 #include "proto/frame.h"
 #include "proto/limits.h"
@@ -71,9 +69,11 @@ class WireOracle::EndModel {
     // What this end received.
     bool received_any = false;
     std::string received_metadata;  // data of the peer's InvokeMetadata (server)
-    // Flow control of what this end sends.
+    // Flow control of what this end sends, and of the grants it sends.
     bool flow_controlled = false;
-    uint64_t credit = 0;
+    int64_t credit = 0;
+    uint64_t received_message_bytes = 0;
+    uint64_t granted_bytes = 0;
     std::deque<std::string> history;
   };
 
@@ -108,14 +108,13 @@ class WireOracle::EndModel {
     if (!IsKnownKind(f.kind)) return fail("unknown kind");
     if (f.kind == Kind::kWindowUpdate && !config_.mux) return fail("WindowUpdate in upstream mode");
     const bool want_control = f.kind == Kind::kCancel || f.kind == Kind::kWindowUpdate;
-    if (f.control != want_control) {
-      return fail(want_control ? "must carry the control bit" : "must not carry the control bit");
-    }
+    const bool may_control = want_control || (config_.mux && f.kind == Kind::kError);
+    if (want_control && !f.control) return fail("must carry the control bit");
+    if (!may_control && f.control) return fail("must not carry the control bit");
     if (f.id.stream == 0) return fail("stream ID 0");
     if (f.kind == Kind::kWindowUpdate) {
       if (f.id.message != 0) return fail("WindowUpdate must have message ID 0");
-      if (!f.done) return fail("WindowUpdate must be one frame");
-      if (absl::StatusOr<uint64_t> d = DecodeWindowUpdate(f.data); !d.ok()) {
+      if (absl::StatusOr<uint64_t> d = ParseForkWindowUpdate(f); !d.ok()) {
         return fail(d.status().message());
       }
       return true;
@@ -126,8 +125,13 @@ class WireOracle::EndModel {
         !f.data.empty()) {
       return fail("must have an empty body");
     }
-    if (f.kind == Kind::kError && f.data.size() < limits::kErrorCodeBytes) {
-      return fail("Error body shorter than its 8-byte code");
+    if (f.kind == Kind::kError) {
+      if (absl::StatusOr<RemoteError> e = DecodeErrorBody(config_.error_format, f.data); !e.ok()) {
+        return fail(e.status().message());
+      }
+      if (config_.error_format == ErrorFormat::kUpstream && f.data.size() < limits::kErrorCodeBytes) {
+        return fail("Error body shorter than its 8-byte code");
+      }
     }
     return true;
   }
@@ -173,25 +177,24 @@ class WireOracle::EndModel {
       return;
     }
     if (f.kind == Kind::kInvokeMetadata && !config_.client) s.received_metadata.append(f.data.data(), f.data.size());
-    if (f.kind == Kind::kInvoke && f.done && !config_.client) StartServerFlow(s);
+    if (f.kind == Kind::kInvoke && f.done && !config_.client) StartFlow(s);
+    if (f.kind == Kind::kMessage) s.received_message_bytes += f.data.size();
     if (f.kind == Kind::kWindowUpdate && s.flow_controlled) {
-      s.credit += *DecodeWindowUpdate(f.data);
+      // Saturating, as the sender's credit does (the oracle's view is never below the sender's).
+      const uint64_t delta = *ParseForkWindowUpdate(f);
+      const uint64_t room = static_cast<uint64_t>(limits::kSendCreditMaxBytes) -
+                            static_cast<uint64_t>(s.credit);
+      s.credit = delta >= room ? limits::kSendCreditMaxBytes
+                               : static_cast<int64_t>(static_cast<uint64_t>(s.credit) + delta);
     }
   }
 
-  // The server honours the window its client announced in the stream's metadata.
-  void StartServerFlow(StreamState& s) {
-    if (!config_.mux || s.received_metadata.empty()) return;
-    absl::StatusOr<Metadata> md = DecodeMetadata(s.received_metadata);
-    if (!md.ok()) return;
-    auto it = md->find(kFlowWindowMetadataKey);
-    uint64_t window = 0;
-    if (it == md->end() || !absl::SimpleAtoi(it->second, &window) || window == 0 ||
-        window > limits::kWindowMaxBytes) {
-      return;
-    }
+  // A stream this end sends on with flow control starts with the window as its credit: a client's
+  // once its Invoke is out, a server's once the client's Invoke arrived.
+  void StartFlow(StreamState& s) {
+    if (!config_.flow_control) return;
     s.flow_controlled = true;
-    s.credit = window;
+    s.credit = static_cast<int64_t>(config_.stream_window_bytes);
     ++oracle_->stats_.flow_controlled_streams;
   }
 
@@ -212,6 +215,16 @@ class WireOracle::EndModel {
       ++oracle_->stats_.window_updates_sent;
       if (config_.client ? !s.sent_invoke : !s.received_any) {
         return fail("WindowUpdate for a stream this end does not know");
+      }
+      if (!config_.flow_control) return fail("WindowUpdate without flow control");
+      const uint64_t delta = *ParseForkWindowUpdate(f);
+      if (delta < config_.grant_threshold_bytes) {
+        return fail(absl::StrCat("a grant below the threshold ", config_.grant_threshold_bytes));
+      }
+      s.granted_bytes += delta;
+      if (s.granted_bytes > s.received_message_bytes) {
+        return fail(absl::StrCat("grants ", s.granted_bytes, " bytes in all, more than the ",
+                                 s.received_message_bytes, " Message bytes received"));
       }
       return;
     }
@@ -277,7 +290,7 @@ class WireOracle::EndModel {
         if (s.sent_invoke) return fail("a second Invoke");
         if (f.done) {
           s.sent_invoke = true;
-          StartClientFlow(s);
+          if (config_.mux) StartFlow(s);
         }
         return true;
       default:
@@ -293,16 +306,6 @@ class WireOracle::EndModel {
     return true;
   }
 
-  void StartClientFlow(StreamState& s) {
-    if (!config_.mux || s.sending_metadata.empty()) return;
-    absl::StatusOr<Metadata> md = DecodeMetadata(s.sending_metadata);
-    if (!md.ok()) return;  // the shape of our metadata is proto/'s business, tested there
-    if (!md->contains(kFlowWindowMetadataKey)) return;
-    s.flow_controlled = true;
-    s.credit = config_.window_initial_bytes;
-    ++oracle_->stats_.flow_controlled_streams;
-  }
-
   bool CheckServerLifecycle(StreamState& s, const Frame& f) {
     auto fail = [&](absl::string_view why) {
       Violate(f.id.stream, absl::StrCat("server sent ", Describe(f), ": ", why));
@@ -316,15 +319,18 @@ class WireOracle::EndModel {
     return true;
   }
 
+  // The fork's sender (docs/protocol.md §17.2): a message starts only within the credit, then
+  // overdraws to its end.
   void CheckCredit(StreamState& s, const Frame& f) {
     if (!s.flow_controlled) return;
-    const uint64_t charge = f.data.size() + (f.done ? 1 : 0);
-    if (charge > s.credit) {
-      Violate(f.id.stream, absl::StrCat("sent ", Describe(f), ": charge ", charge,
-                                        " exceeds the flow-control credit ", s.credit));
+    const int64_t n = static_cast<int64_t>(f.data.size());
+    if (s.new_packet && n > s.credit) {
+      Violate(f.id.stream, absl::StrCat("sent ", Describe(f), ": a message starts with ", n,
+                                        " bytes beyond the flow-control credit ", s.credit));
       return;
     }
-    s.credit -= charge;
+    s.credit -= n;
+    if (s.credit < 0 && !s.new_packet) ++oracle_->stats_.overdrafts;
   }
 
   void Remember(StreamState& s, std::string line) {

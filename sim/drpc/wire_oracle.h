@@ -7,10 +7,12 @@
 // promises to follow them — stricter than what Go accepts, because our senders never need the
 // latitude (a Go peer is never part of a simulated run):
 //
-//   every frame   known kind (WindowUpdate only in mux mode); the control bit exactly on Cancel
-//                 and WindowUpdate; stream ID != 0; message ID != 0 except WindowUpdate (== 0);
-//                 Error/Cancel/Close/CloseSend are one frame; Close/CloseSend/Cancel are empty;
-//                 Invoke/InvokeMetadata/Message frames carry at most the sender's split size
+//   every frame   known kind (WindowUpdate only in mux mode); the control bit on Cancel and
+//                 WindowUpdate, never on Invoke/InvokeMetadata/Message/Close/CloseSend (a mux
+//                 Error may carry it: an abortive one); stream ID != 0; message ID != 0 except
+//                 WindowUpdate (== 0, one varint delta >= 1); Error/Cancel/Close/CloseSend are one
+//                 frame; Close/CloseSend/Cancel are empty; an Error body decodes in the end's
+//                 format; Invoke/InvokeMetadata/Message frames carry at most the sender's split size
 //   packets       frames of a packet are contiguous per stream (upstream: on the whole
 //                 connection) with one kind; a new packet's message ID is the previous + 1 on
 //                 its stream (mux: a terminal packet may skip IDs of packets it dropped, and may
@@ -20,9 +22,11 @@
 //                 Close/Error/Cancel
 //   server        never Invoke/InvokeMetadata; nothing for a stream it has not received a frame of;
 //                 after CloseSend only a terminal packet; nothing after Close/Error/Cancel
-//   flow control  (mux) on a stream whose client announced a window (metadata key
-//                 drpc-flow-window), a sender's Message bytes (data, plus one per completing
-//                 frame) never exceed the initial credit plus the WindowUpdates it has read
+//   flow control  (mux, this end's Options::flow) a message's first frame fits the sender's
+//                 credit (the window plus the WindowUpdates it has read, minus the Message bytes
+//                 it sent; later frames of the message may overdraw it); WindowUpdates only with
+//                 flow control on, each at least the grant threshold, and never granting more
+//                 than the Message bytes received on the stream
 //
 //   WireOracle oracle([&](std::string why) { ctx.Fail(FailureClass::kCorrectness, why); });
 //   std::unique_ptr<Transport> t = oracle.Tap(std::move(dialled), "client 1", client_end);
@@ -39,6 +43,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "impl/env.h"
+#include "proto/error_codec.h"
 #include "sim/simulation.h"
 
 namespace drpc::sim {
@@ -48,7 +53,10 @@ struct WireEndConfig {
   bool client = true;                      // this end dialled: it sends Invokes
   bool mux = false;                        // Options::mux (both ends must agree)
   size_t split_bytes = 64 * 1024;          // Options::split_bytes of this end
-  uint64_t window_initial_bytes = 64 * 1024;  // client: credit it assumes towards the server
+  bool flow_control = false;               // mux and Options::flow.enabled of this end
+  uint64_t stream_window_bytes = 2 << 20;  // Options::flow.stream_window_bytes of this end
+  uint64_t grant_threshold_bytes = 1;      // Options::flow.grant_threshold_bytes of this end
+  ErrorFormat error_format = ErrorFormat::kUpstream;  // Options::ErrorFormatOrDefault()
 };
 
 class WireOracle {
@@ -76,6 +84,7 @@ class WireOracle {
     uint64_t frames_received = 0;
     uint64_t window_updates_sent = 0;
     uint64_t flow_controlled_streams = 0;  // streams whose sends were held to a window
+    uint64_t overdrafts = 0;               // Message frames that took a sender's credit below 0
     uint64_t violations = 0;
   };
   const Stats& stats() const { return stats_; }

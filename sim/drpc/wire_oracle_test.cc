@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "impl/options.h"
+#include "proto/error_codec.h"
 #include "proto/frame.h"
 #include "proto/metadata.h"
 #include "proto/window.h"
@@ -63,8 +64,7 @@ std::vector<std::string> Check(const WireEndConfig& end, const std::string& sent
 }
 
 const WireEndConfig kUpstreamClient{.client = true, .mux = false, .split_bytes = 16};
-const WireEndConfig kMuxClient{
-    .client = true, .mux = true, .split_bytes = 16, .window_initial_bytes = 10};
+const WireEndConfig kMuxClient{.client = true, .mux = true, .split_bytes = 16};
 const WireEndConfig kMuxServer{.client = false, .mux = true, .split_bytes = 16};
 
 void ExpectOneReport(const std::vector<std::string>& reports, absl::string_view rule) {
@@ -146,17 +146,55 @@ TEST(WireOracleTest, AServerThatInvokesOrAnswersAnUnknownStreamIsReported) {
                   "no frame of this stream was received");
 }
 
-TEST(WireOracleTest, SendingBeyondTheFlowControlWindowIsReported) {
-  const std::string md = EncodeMetadata({{kFlowWindowMetadataKey, "5"}});
-  // The client announced a 5-byte window; the server may send 4 data bytes + the completing one.
-  const std::string invoke = Wire({F(Kind::kInvokeMetadata, 1, 1, md), F(Kind::kInvoke, 1, 2, "/a/B")});
-  EXPECT_TRUE(Check(kMuxServer, Wire({F(Kind::kMessage, 1, 1, "1234")}), invoke).empty());
-  ExpectOneReport(Check(kMuxServer, Wire({F(Kind::kMessage, 1, 1, "12345")}), invoke),
-                  "exceeds the flow-control credit 5");
+const WireEndConfig kMuxFlowServer{.client = false,
+                                   .mux = true,
+                                   .split_bytes = 16,
+                                   .flow_control = true,
+                                   .stream_window_bytes = 5,
+                                   .grant_threshold_bytes = 2};
+
+TEST(WireOracleTest, AMessageStartedBeyondTheCreditIsReportedAnOverdraftIsNot) {
+  const std::string invoke = Wire({F(Kind::kInvoke, 1, 1, "/a/B")});
+  // 5 bytes of credit: a message may start with 5, and its later frames may overdraw.
+  EXPECT_TRUE(Check(kMuxFlowServer, Wire({F(Kind::kMessage, 1, 1, "12345")}), invoke).empty());
+  EXPECT_TRUE(Check(kMuxFlowServer,
+                    Wire({F(Kind::kMessage, 1, 1, "1234", false), F(Kind::kMessage, 1, 1, "56789")}),
+                    invoke)
+                  .empty());
+  // The next message finds -4 bytes of credit.
+  ExpectOneReport(Check(kMuxFlowServer,
+                        Wire({F(Kind::kMessage, 1, 1, "1234", false),
+                              F(Kind::kMessage, 1, 1, "56789"), F(Kind::kMessage, 1, 2, "")}),
+                        invoke),
+                  "beyond the flow-control credit -4");
+  ExpectOneReport(Check(kMuxFlowServer, Wire({F(Kind::kMessage, 1, 1, "123456")}), invoke),
+                  "a message starts with 6 bytes beyond the flow-control credit 5");
   // A WindowUpdate read from the peer adds credit.
-  const std::string grant =
-      invoke + Wire({F(Kind::kWindowUpdate, 1, 0, EncodeWindowUpdate(10))});
-  EXPECT_TRUE(Check(kMuxServer, Wire({F(Kind::kMessage, 1, 1, "12345")}), grant).empty());
+  const std::string grant = invoke + Wire({F(Kind::kWindowUpdate, 1, 0, EncodeWindowUpdate(10))});
+  EXPECT_TRUE(Check(kMuxFlowServer, Wire({F(Kind::kMessage, 1, 1, "123456")}), grant).empty());
+}
+
+TEST(WireOracleTest, GrantsBelowTheThresholdOrBeyondWhatArrivedAreReported) {
+  const std::string received = Wire({F(Kind::kInvoke, 1, 1, "/a/B"), F(Kind::kMessage, 1, 2, "abc")});
+  auto grant = [](uint64_t delta) {
+    return Wire({F(Kind::kWindowUpdate, 1, 0, EncodeWindowUpdate(delta))});
+  };
+  EXPECT_TRUE(Check(kMuxFlowServer, grant(3), received).empty());
+  ExpectOneReport(Check(kMuxFlowServer, grant(1), received), "a grant below the threshold 2");
+  ExpectOneReport(Check(kMuxFlowServer, grant(4), received),
+                  "grants 4 bytes in all, more than the 3 Message bytes received");
+  ExpectOneReport(Check(kMuxServer, grant(3), received), "WindowUpdate without flow control");
+}
+
+TEST(WireOracleTest, ErrorBodiesAreCheckedInTheEndsFormat) {
+  const std::string invoke = Wire({F(Kind::kInvoke, 1, 1, "/a/B")});
+  WireEndConfig fork = kMuxServer;
+  fork.error_format = ErrorFormat::kGrpcStatus;
+  Frame abortive = F(Kind::kError, 1, 1, EncodeErrorBody(ErrorFormat::kGrpcStatus, {8, "too big"}));
+  abortive.control = true;
+  EXPECT_TRUE(Check(fork, Wire({abortive}), invoke).empty());
+  ExpectOneReport(Check(fork, Wire({F(Kind::kError, 1, 1, EncodeError(2, "x"))}), invoke),
+                  "unsupported error version: 0");
 }
 
 TEST(WireOracleTest, ReceivedFramesAreCheckedToo) {

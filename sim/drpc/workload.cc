@@ -34,7 +34,10 @@ WireEndConfig EndConfig(const Options& o, bool client) {
   return WireEndConfig{.client = client,
                        .mux = o.mux,
                        .split_bytes = o.split_bytes,
-                       .window_initial_bytes = o.window_initial_bytes};
+                       .flow_control = o.mux && o.flow.enabled,
+                       .stream_window_bytes = o.flow.stream_window_bytes,
+                       .grant_threshold_bytes = o.flow.grant_threshold_bytes,
+                       .error_format = o.ErrorFormatOrDefault()};
 }
 
 Duration RandomDelay(SimContext& ctx, absl::string_view site) {
@@ -323,6 +326,40 @@ absl::string_view WorkloadModeName(WorkloadMode mode) {
   return "?";
 }
 
+// Flow control as both ends must agree on it (impl/options.h): a window, a threshold that keeps
+// both directions live (each side's frames fit what the other withholds), a message limit above
+// every message of the run; sometimes only one end enables it (a mismatched deployment,
+// docs/protocol.md §17.5), and then a sender stalls for credit, briefly. Zero (what a shrunk tape
+// draws) is both ends alike.
+static void DrawFlowControl(SimContext& ctx, bool large, size_t message_max_bytes, Options& client,
+                            Options& server) {
+  const uint64_t ends = ctx.Choose("swarm.flow.ends", 10);
+  if (ends >= 4 && ends < 8) return;  // neither
+  Options::FlowControl flow;
+  flow.enabled = true;
+  flow.message_max_bytes = std::max<uint64_t>(
+      Pick<uint64_t>(ctx, "swarm.flow.message_max", {limits::kFlowMessageDefaultMaxBytes, 256 * 1024}),
+      message_max_bytes);
+  const uint64_t frame = std::min<uint64_t>(
+      flow.message_max_bytes, std::max(client.split_bytes, server.split_bytes));
+  // Index 0 is the fork's defaults: a shrunk tape keeps the calm configuration.
+  flow.stream_window_bytes =
+      frame + (large ? Pick<uint64_t>(ctx, "swarm.flow.window", {2 << 20, 1, 64 * 1024})
+                     : Pick<uint64_t>(ctx, "swarm.flow.window", {2 << 20, 1, 64, 4096, 64 * 1024}));
+  const uint64_t room = flow.stream_window_bytes - frame;  // the threshold's largest live value
+  flow.grant_threshold_bytes =
+      Pick<uint64_t>(ctx, "swarm.flow.threshold", {std::min(room, limits::kGrantThresholdDefaultBytes),
+                                                   1, 1 + room / 4, room});
+  if (ends < 4) client.flow = server.flow = flow;  // both
+  if (ends == 8) client.flow = flow;                // the client only
+  if (ends == 9) server.flow = flow;                // the server only
+  if (client.flow.enabled != server.flow.enabled) {
+    // Mismatched ends stall for credit: briefly, so the run goes on.
+    client.credit_stall_timeout = server.credit_stall_timeout =
+        Pick<Duration>(ctx, "swarm.flow.stall", {Duration::Millis(2), Duration::Millis(40)});
+  }
+}
+
 void DrawOptions(SimContext& ctx, WorkloadMode mode, size_t message_max_bytes, Options& client,
                  Options& server) {
   client = Options{};
@@ -341,16 +378,22 @@ void DrawOptions(SimContext& ctx, WorkloadMode mode, size_t message_max_bytes, O
     o->write_batch_max_bytes = Pick<size_t>(ctx, "swarm.write_batch", {1, 200, 4096, 64 * 1024});
     o->recv_queue_max_count = Pick<size_t>(ctx, "swarm.queue_count", {1, 2, 16, 256});
     o->recv_queue_max_bytes = Pick<size_t>(ctx, "swarm.queue_bytes", {1, 1000, 64 * 1024, 4 << 20});
-    o->window_bytes = large ? Pick<uint64_t>(ctx, "swarm.window", {4096, 64 * 1024, 1 << 20})
-                            : Pick<uint64_t>(ctx, "swarm.window", {1, 64, 4096, 64 * 1024, 1 << 20});
     o->soft_cancel = ctx.Chance("swarm.soft_cancel", 500);
   }
-  client.flow_control = ctx.Chance("swarm.flow_control", 700);
-  server.flow_control = ctx.Chance("swarm.server_flow_control", 500);
-  // Both ends must assume the same initial window (impl/options.h).
-  client.window_initial_bytes = server.window_initial_bytes =
-      large ? Pick<uint64_t>(ctx, "swarm.initial_window", {4096, 64 * 1024})
-            : Pick<uint64_t>(ctx, "swarm.initial_window", {1, 100, 4096, 64 * 1024});
+  if (mode == WorkloadMode::kMux) DrawFlowControl(ctx, large, message_max_bytes, client, server);
+  if (mode != WorkloadMode::kUpstream) {
+    // One draw for both (zero: the defaults): the client's compression (mux clients only), and the
+    // Error body format both ends read alike — the fork's, mux mode's default, or upstream's (an
+    // upstream client of a mux server names one; it defaults to upstream's).
+    const uint64_t extras = ctx.Choose("swarm.mux_extras", 12);
+    if (mode == WorkloadMode::kMux) {
+      client.compression = std::initializer_list<Compression>{
+          Compression::kNone, Compression::kNone, Compression::kSnappy,
+          Compression::kMinLzFastest}.begin()[extras % 4];
+    }
+    client.error_format = server.error_format =
+        extras / 4 == 2 ? ErrorFormat::kUpstream : ErrorFormat::kGrpcStatus;
+  }
   server.concurrent_streams_max_count = Pick<size_t>(ctx, "swarm.max_streams", {1, 2, 5, 1024});
   server.pending_invokes_max_count = Pick<size_t>(ctx, "swarm.pending_invokes", {1, 4, 64});
   DRPC_CHECK_OK(client.Validate());

@@ -124,7 +124,7 @@ struct WorkloadReport {
   uint64_t cancelled = 0;
   uint64_t closed = 0;
   uint64_t refused = 0;
-  uint64_t stalled = 0;  // calls failed by a receive stall (no flow control; see the ledger)
+  uint64_t stalled = 0;  // calls failed by a receive stall, or by mismatched flow control (ledger)
   uint64_t connections_ended = 0;  // connections that ended before the workload closed them
 };
 

@@ -300,6 +300,10 @@ RpcRecord& Caller::RunFixedCall(size_t conn_index, RpcType type, Duration bound)
 
 void Caller::MakeCleanCall(size_t conn_index, RpcType type, Duration bound) {
   RpcRecord& rec = RunFixedCall(conn_index, type, bound);
+  if (ledger_->ExplainedByFlowControl(rec.status)) {
+    ctx_->Reach(situations::kWorkloadFlowControlFailedACall);
+    return;
+  }
   if (!rec.status.ok()) ledger_->Fail(rec, "a call on a fresh connection after healing failed");
   ++ledger_->report().ok;
 }

@@ -1,5 +1,6 @@
 #include "sim/drpc/workload_ledger.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -67,6 +68,18 @@ bool IsReceiveStall(const absl::Status& s) {
   return absl::IsResourceExhausted(s) && absl::StrContains(s.message(), "receive queue full for");
 }
 
+// What flow control may do to a call, here or (as a remote error) at the other end: a sender
+// stalled for credit (impl/mux_flow.cc), a receive queue over its cap (impl/stream.cc).
+bool IsCreditStall(const absl::Status& s) {
+  return absl::IsResourceExhausted(s) && absl::StartsWith(s.message(), "flow-control credit stall");
+}
+bool IsCapOverrun(const absl::Status& s) {
+  return absl::IsResourceExhausted(s) && absl::StartsWith(s.message(), "receive queue cap exceeded");
+}
+
+// A credit-stall timeout this short can fire while a grant is merely on its way.
+constexpr Duration kStallTimeoutRacesGrants = Duration::Millis(100);
+
 }  // namespace
 
 bool Ledger::StallPossible() const {
@@ -75,10 +88,25 @@ bool Ledger::StallPossible() const {
   // reader is not reading the transport), the client's reader waits for room in B's full queue,
   // B's caller blocks in Send (the server's reader is not reading), and the server's reader waits
   // for room in A's full queue. The receive stall timeout is what breaks such a cycle (impl/
-  // README.md, "Receive buffering"); with tiny swarm-drawn queues it happens. With the client's
-  // flow control on, a mux stream's buffered bytes never exceed its window, so no reader ever
-  // waits and a stall there is a bug.
-  return !(client_.mux && client_.flow_control);
+  // README.md, "Receive buffering"); with tiny swarm-drawn queues it happens. An end with flow
+  // control on never makes its reader wait for a stream (its queues fail over their cap), so no reader ever
+  // waits; so a cycle needs both ends without it, and a stall with either end on is a bug.
+  return !(client_.mux && (client_.flow.enabled || server_.flow.enabled));
+}
+
+bool Ledger::FlowMismatch() const {
+  return client_.mux && client_.flow.enabled != server_.flow.enabled;
+}
+
+bool Ledger::ExplainedByFlowControl(const absl::Status& status) const {
+  if (!client_.mux) return false;
+  // Matched ends never overrun each other's cap; a stall needs a peer that never grants, or a
+  // timeout that races the grants.
+  if (IsCapOverrun(status)) return FlowMismatch();
+  if (!IsCreditStall(status)) return false;
+  const bool flow = client_.flow.enabled || server_.flow.enabled;
+  const Duration shortest = std::min(client_.credit_stall_timeout, server_.credit_stall_timeout);
+  return FlowMismatch() || (flow && shortest < kStallTimeoutRacesGrants);
 }
 
 bool Ledger::RefusalPossible() const {
@@ -125,6 +153,14 @@ void Ledger::CheckOutcome(RpcRecord& rec) {
     if (!broken) Fail(rec, "\"closed\" although its connection had no reason to end");
     return;
   }
+  if (IsCreditStall(s) || IsCapOverrun(s)) {
+    ++report_.stalled;
+    ctx_->Reach(situations::kWorkloadFlowControlFailedACall);
+    if (!ExplainedByFlowControl(s)) {
+      Fail(rec, "a flow-control credit stall or cap overrun between ends configured alike");
+    }
+    return;
+  }
   if (IsReceiveStall(s)) {
     ++report_.stalled;
     ctx_->Reach(situations::kWorkloadReceiveStallBrokeABufferCycle);
@@ -154,7 +190,11 @@ void Ledger::CheckHandlers() {
     const bool disturbed = rec.cancel_requested || rec.deadline_set || rec.abandoned ||
                            rec.closed_send_early || shutdown_started_ ||
                            ConnectionBroken(rec.conn) ||
-                           (IsReceiveStall(rec.handler_status) && StallPossible());
+                           (IsReceiveStall(rec.handler_status) && StallPossible()) ||
+                           ExplainedByFlowControl(rec.handler_status) ||
+                           // The client's end failed by flow control told the handler with an
+                           // Error, after which its Send sees EOF (§7.4).
+                           ExplainedByFlowControl(rec.status);
     if (rec.status.ok()) {
       // Causality: the client saw the end of the call only after the handler returned.
       if (!rec.handler_done || !rec.handler_status.ok()) {

@@ -69,6 +69,11 @@ class Ledger {
   // A connection that ended before the workload closed it must have had a cause.
   void CheckConnectionEnd(size_t index);
 
+  // Whether `status` is what flow control may do to a call under this run's configuration: a
+  // credit stall (mismatched ends, or a stall timeout that races grants) or a receive queue over
+  // its cap (mismatched ends). Then even an undisturbed call may fail so.
+  bool ExplainedByFlowControl(const absl::Status& status) const;
+
   // A violation naming the call, with its history.
   void Fail(const RpcRecord& rec, absl::string_view why);
 
@@ -79,6 +84,9 @@ class Ledger {
   bool RefusalPossible() const;
   // Whether a receive stall can legitimately fail a call (no flow control on the streams).
   bool StallPossible() const;
+  // Only one end runs flow control (docs/protocol.md §17.5): a sender may stall for credit, a
+  // flow-controlled receiver may see its queue overrun.
+  bool FlowMismatch() const;
 
   SimContext* ctx_;
   WorkloadConfig config_;

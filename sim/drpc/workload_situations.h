@@ -23,6 +23,9 @@ inline constexpr Situation kWorkloadAbandonedAStream{"workload.abandoned_a_strea
 // A receive stall broke a buffer cycle across the connection (no flow control).
 inline constexpr Situation kWorkloadReceiveStallBrokeABufferCycle{
     "workload.receive_stall_broke_a_buffer_cycle"};
+// A call failed by flow control — a credit stall or a receive-cap overrun — where the ledger allows
+// it: mismatched ends, or a credit-stall timeout shorter than an exchange.
+inline constexpr Situation kWorkloadFlowControlFailedACall{"workload.flow_control_failed_a_call"};
 // A call was refused over the server's concurrent-stream limit.
 inline constexpr Situation kWorkloadRefused{"workload.refused"};
 // A network fault (other than a stall) struck a connection.

@@ -2,11 +2,13 @@
 // the design notes), with timing drawn so both orders of the race occur across seeds, in each
 // mode where the race exists. Every oracle of sim/drpc/workload.h judges every run; the situations
 // listed per scenario are the race's sides, and a sweep that stops reaching one fails.
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "impl/situations.h"
+#include "impl/tunables.h"
 #include "proto/limits.h"
 #include "sim/drpc/workload.h"
 #include "sim/scenario.h"
@@ -114,12 +116,17 @@ WorkloadConfig WindowUpdateVsClose(WorkloadMode mode) {
   w.cancel_at_max = Duration::Millis(2);
   w.handler_error_per_mille = 200;
   w.adjust = [](Options& c, Options& s) {
-    c.flow_control = true;
+    // The fork's flow control on both ends with a window of a frame and a little more, so grants
+    // and overdrafts happen on nearly every message.
+    Options::FlowControl flow;
+    flow.enabled = true;
+    flow.stream_window_bytes = std::max(c.split_bytes, s.split_bytes) + 64;
+    flow.grant_threshold_bytes = 16;
     for (Options* o : {&c, &s}) {
-      o->window_bytes = 64;
+      o->flow = flow;
+      o->credit_stall_timeout = tunables::kCreditStallTimeoutDefault;
       o->concurrent_streams_max_count = limits::kStreamsDefaultMaxCount;
     }
-    c.window_initial_bytes = s.window_initial_bytes = 100;
   };
   return w;
 }
@@ -190,7 +197,9 @@ const bool kRacesRegistered = [] {
                 situations::kStreamPacketAfterTheStreamEnded});
   RegisterRace("window_update_vs_stream_close", WindowUpdateVsClose,
                {situations::kMuxWindowUpdateForAnUnknownStream,
-                situations::kMuxMessageCompletionWaitsForCredit,
+                situations::kMuxMessageOverdrewTheCredit,
+                situations::kMuxGrantRepaidAnOverdraft,
+                situations::kMuxStreamEndedWithItsCreditOverdrawn,
                 situations::kMuxPeerEndedAStreamWithWritesQueued,
                 situations::kMuxInvokeWhileAnotherWindowIsExhausted,
                 situations::kWorkloadAbandonedAStream},

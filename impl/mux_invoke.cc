@@ -1,0 +1,167 @@
+// MuxManager, the server side of Invokes (docs/protocol.md §14.2, §14.4, §18, §19): stream IDs as
+// the fork accepts them (any order, again once a stream finished), pending streams (metadata
+// before the Invoke) bounded by pending_invokes_max_count, and an Error on message ID 1 — never
+// silence — for every Invoke that will not be served.
+//
+// Cost per frame a peer controls: map lookups by stream ID only (O(log n) in the bounded number
+// of streams), whatever IDs the peer picks; nothing is kept for stream IDs that are not in use.
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "impl/error_body.h"
+#include "impl/errors.h"
+#include "impl/mux_manager.h"
+#include "impl/situations.h"
+#include "proto/base/check.h"
+#include "proto/compression.h"
+
+namespace drpc {
+
+void MuxManager::ForgetPending(std::map<uint64_t, PendingInvoke>::iterator it) {
+  ReleasePending(it->second);
+  if (it->second.state == PendingInvoke::State::kAssembling) {
+    DRPC_CHECK_GT(pending_assembling_, 0u);
+    --pending_assembling_;
+    assembler_.Forget(it->first);
+  }
+  pending_.erase(it);
+}
+
+absl::Status MuxManager::OnUnknownStreamFrame(const Frame& frame) {
+  const uint64_t id = frame.id.stream;
+  if (frame.kind != Kind::kInvoke && frame.kind != Kind::kInvokeMetadata) {
+    if (frame.kind == Kind::kCancel && role() == Role::kServer) {
+      auto it = pending_.find(id);
+      if (it != pending_.end() && it->second.state == PendingInvoke::State::kAssembling) {
+        // Between its metadata and its Invoke: the stream never runs; its Invoke, when it comes,
+        // is answered with Canceled.
+        env_->chaos().Reach(situations::kMuxCancelBetweenMetadataAndInvoke);
+        assembler_.Forget(id);
+        --pending_assembling_;
+        ReleasePending(it->second);
+        it->second = PendingInvoke{.state = PendingInvoke::State::kCancelled};
+      } else if (it == pending_.end()) {
+        // Usually a Cancel that crossed the end of its stream. Like the fork, nothing is kept:
+        // an Invoke that still follows starts a stream.
+        env_->chaos().Reach(situations::kMuxCancelForAStreamTheServerDoesNotHave);
+      }
+    }
+    return absl::OkStatus();  // an unknown or finished stream's frame: dropped
+  }
+  if (absl::Status s = CheckPeerMayInvoke(frame.kind, id); !s.ok()) return s;
+  if (id == 0) {
+    // Our assembler reserves stream 0; the peer still hears why its call is not served.
+    return RefusePending(id, absl::InvalidArgumentError("stream ID 0 is reserved"),
+                         frame.kind == Kind::kInvoke && frame.done);
+  }
+  auto it = pending_.find(id);
+  if (it == pending_.end()) {
+    const bool whole_invoke = frame.kind == Kind::kInvoke && frame.done;
+    if (pending_assembling_ >= options_.pending_invokes_max_count && !whole_invoke) {
+      // A complete Invoke needs no pending state; anything else would exceed the bound.
+      env_->chaos().Reach(situations::kMuxInvokeRefusedOverPendingInvokes);
+      return RefusePending(id, absl::ResourceExhaustedError(absl::StrCat(
+                                   "too many streams waiting for their Invoke: at most ",
+                                   options_.pending_invokes_max_count)),
+                           /*invoke_complete=*/false);
+    }
+    it = pending_.emplace(id, PendingInvoke{}).first;
+    ++pending_assembling_;
+  }
+  return OnPendingFrame(it, frame);
+}
+
+absl::Status MuxManager::OnPendingFrame(std::map<uint64_t, PendingInvoke>::iterator it,
+                                        const Frame& frame) {
+  const uint64_t id = it->first;
+  if (it->second.state != PendingInvoke::State::kAssembling) {
+    // Refused or cancelled: its frames are dropped until its Invoke is complete, after which
+    // nothing more is expected of it.
+    if (frame.kind != Kind::kInvoke || !frame.done) return absl::OkStatus();
+    const bool cancelled = it->second.state == PendingInvoke::State::kCancelled;
+    pending_.erase(it);
+    return cancelled ? WriteUnregisteredError(id, CanceledError()) : absl::OkStatus();
+  }
+  absl::StatusOr<MuxAssembler::Result> r = assembler_.OnFrame(frame);
+  if (!r.ok()) return AsProtocolError(r.status());
+  if (auto* packet = std::get_if<Packet>(&*r)) return OnInvokePacket(std::move(*packet));
+  if (std::holds_alternative<StreamAssemblyError>(*r)) {
+    return RefusePending(id, MessageTooLarge(), frame.kind == Kind::kInvoke && frame.done);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MuxManager::RefusePending(uint64_t id, const absl::Status& error,
+                                       bool invoke_complete) {
+  auto it = pending_.find(id);
+  if (it != pending_.end() && it->second.state != PendingInvoke::State::kAssembling) {
+    return absl::OkStatus();  // already answered
+  }
+  if (it != pending_.end()) ForgetPending(it);
+  if (!invoke_complete) {
+    // Its later frames (the rest of its metadata, its Invoke) must not start a stream without
+    // them: they are dropped until the Invoke is complete. Such entries are bounded too.
+    if (pending_.size() >= 2 * options_.pending_invokes_max_count) {
+      return ProtocolError(absl::StrCat("more than ", 2 * options_.pending_invokes_max_count,
+                                        " streams sent metadata or part of an Invoke and no "
+                                        "complete Invoke"));
+    }
+    pending_.emplace(id, PendingInvoke{.state = PendingInvoke::State::kRefused});
+  }
+  return WriteUnregisteredError(id, error);
+}
+
+absl::Status MuxManager::WriteUnregisteredError(uint64_t stream, const absl::Status& error) {
+  std::string frame;
+  // Message ID 1: the first packet we send on that stream, what the peer's assembler expects.
+  AppendFrame(frame, Frame{.id = PacketId{stream, 1},
+                           .kind = Kind::kError,
+                           .done = true,
+                           .control = false,
+                           .data = ErrorBodyFor(options_.ErrorFormatOrDefault(), error)});
+  absl::Status s = writer_.WriteUnregistered(std::move(frame));
+  // Only fails once the connection is ending: the reader stops anyway.
+  return s.ok() || terminated() ? absl::OkStatus() : s;
+}
+
+absl::Status MuxManager::OnInvokePacket(Packet packet) {
+  const uint64_t id = packet.id.stream;
+  auto it = pending_.find(id);
+  DRPC_CHECK(it != pending_.end() && it->second.state == PendingInvoke::State::kAssembling);
+  if (packet.kind == Kind::kInvokeMetadata) {
+    absl::StatusOr<Metadata> md = DecodeInvokeMetadata(packet);
+    if (!md.ok()) return md.status();
+    // A second metadata packet replaces the first.
+    StorePending(it->second, *std::move(md), packet.data.size());
+    return absl::OkStatus();
+  }
+  Metadata metadata = TakePending(it);
+  if (absl::Status s = CheckInvokedRpc(packet); !s.ok()) return s;
+  absl::Status refusal;
+  absl::StatusOr<Compression> compression = TakeRequestedCompression(metadata);
+  if (!accepting()) {
+    env_->chaos().Reach(situations::kMuxInvokeRefusedWhileShuttingDown);
+    refusal = accepting_status();
+  } else if (streams_.size() >= options_.concurrent_streams_max_count) {
+    env_->chaos().Reach(situations::kMuxInvokeRefusedOverMaxStreams);
+    // The fork's MaxStreams refusal: code Unknown, its text; our clients read kResourceExhausted.
+    refusal = WithRemoteErrorCode(RefusedError(options_.concurrent_streams_max_count), 0);
+  } else if (!compression.ok()) {
+    // The fork ends the connection over an unknown name; only this stream is refused here.
+    env_->chaos().Reach(situations::kMuxInvokeRefusedForItsCompression);
+    refusal = compression.status();
+  }
+  if (!refusal.ok()) {
+    assembler_.Forget(id);
+    return WriteUnregisteredError(id, refusal);
+  }
+  std::shared_ptr<Stream> stream = MakeStream(id, Stream::Role::kServer, *compression);
+  StreamState& state = streams_[id];
+  DRPC_CHECK(state.stream == nullptr) << "stream ID " << id << " started twice";
+  state.stream = stream;
+  writer_.AddStream(id, flow_enabled(), options_.flow.stream_window_bytes);
+  OfferIncoming({std::move(stream), std::move(packet.data), std::move(metadata)});
+  return absl::OkStatus();
+}
+
+}  // namespace drpc
