@@ -136,6 +136,9 @@ runtime::TcpServer::Stats RunningServer::stats() const {
     const runtime::TcpServer::Stats one = s->stats();
     total.connections_accepted += one.connections_accepted;
     total.connections_refused += one.connections_refused;
+    total.connections_refused_with_error += one.connections_refused_with_error;
+    total.buffered_bytes += one.buffered_bytes;
+    total.buffered_peak_bytes += one.buffered_peak_bytes;
     total.handshake_failures += one.handshake_failures;
     total.connections_active += one.connections_active;
   }

@@ -2,8 +2,11 @@
 // google.rpc.Status through the minimal protobuf reader) and the encoder on what it accepts.
 // Checks: a rejection is one of the three failures a Go fork peer has too; an accepted body
 // re-encodes to a body that decodes to the same code and text, with its details a subsequence of
-// the original's (the encoder drops only what exceeds its budget), within the size bound; the
-// upstream-format note never crashes; the raw protobuf reader terminates on any input.
+// the original's (the encoder drops only what exceeds its budget), within the size bound; an
+// accepted body gets the upstream decoder's "this is a gRPC-status body" note, and the note of
+// the other direction never crashes; the raw protobuf reader terminates on any input.
+// max_len is 4 KiB for speed: texts over the 64 KiB truncation bound are left to the unit tests
+// (proto/error_codec_test.cc).
 #include <cstddef>
 #include <cstdint>
 
@@ -22,7 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!f.ok() || !f->has_value()) break;
     DRPC_CHECK_LE(fields, size);  // every field consumes at least one byte
   }
-  (void)drpc::OtherErrorFormatNote(drpc::ErrorFormat::kUpstream, body);
+  (void)drpc::OtherErrorFormatNote(drpc::ErrorFormat::kGrpcStatus, body);
   absl::StatusOr<drpc::RemoteError> e = drpc::DecodeErrorBody(drpc::ErrorFormat::kGrpcStatus, body);
   if (!e.ok()) {
     const absl::string_view m = e.status().message();
@@ -32,6 +35,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   DRPC_CHECK_LE(e->details.size(), drpc::limits::kErrorDetailsMaxCount);
+  // An upstream peer that receives this body says what it is (decoded again: only for bodies
+  // that decode, so rejected inputs cost one decoding).
+  DRPC_CHECK(drpc::OtherErrorFormatNote(drpc::ErrorFormat::kUpstream, body).has_value());
   const std::string again = drpc::EncodeErrorBody(drpc::ErrorFormat::kGrpcStatus, *e);
   DRPC_CHECK_LE(again.size(), drpc::limits::kGrpcErrorBodyMaxBytes);
   absl::StatusOr<drpc::RemoteError> back =

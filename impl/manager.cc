@@ -7,6 +7,7 @@
 #include "absl/strings/strip.h"
 #include "impl/errors.h"
 #include "impl/read_sizer.h"
+#include "impl/situations.h"
 #include "impl/tunables.h"
 #include "proto/base/check.h"
 #include "proto/frame.h"
@@ -17,6 +18,10 @@ namespace drpc {
 Manager::Manager(Env& env, std::unique_ptr<Transport> transport, Role role, const Options& options)
     : env_(&env),
       options_(options),
+      buffers_(std::make_shared<ConnectionBuffers>(
+          env, ConnectionBuffers::Limits{
+                   .max_bytes = options.connection_buffered_max_bytes,
+                   .reserved_bytes = options.connection_buffered_reserved_bytes})),
       transport_(std::move(transport)),
       role_(role),
       closed_(env),
@@ -49,6 +54,8 @@ absl::Status Manager::Start() {
                     [this] { ReadLoop(); });
 }
 
+void Manager::AttachServerBuffers(ServerBuffers* server) { buffers_->AttachServer(server); }
+
 void Manager::ReadLoop() {
   // Upstream: a frame over the packet limit is Go's connection-fatal "data overflow". Mux: the
   // message limit is per stream, whatever the framing: a frame over it is reported with its data
@@ -58,37 +65,164 @@ void Manager::ReadLoop() {
                                            : options_.packet_max_bytes,
       .skip_oversize_data = options_.mux});
   ReadSizer sizer(tunables::kReadMinBytes, tunables::kReadMaxBytes);
-  while (!terminated()) {
+  // How long the reader has waited for the bytes of the incomplete frame (or, on a server, for
+  // the first frame). The timeouts count only these waits, never the time the reader spends
+  // waiting for the application or the buffer budget.
+  Duration waited = Duration::Zero();
+  while (MakeRoom()) {
+    if (parser.buffered_bytes() > 0) {
+      ArmReadTimer(options_.frame_timeout, waited, "frame");
+    } else if (!saw_frame_ && role_ == Role::kServer) {
+      ArmReadTimer(options_.first_frame_timeout, waited, "first frame");
+    }
     const size_t want = sizer.next();
     char* buf = parser.PrepareAppend(want);
+    const Instant read_start = env_->clock().Now();
     absl::StatusOr<size_t> n = transport_->Read(buf, want);
+    EndReadWait();
+    waited = waited + (env_->clock().Now() - read_start);
+    parser.CommitAppend(n.ok() ? *n : 0);
     if (!n.ok()) {
-      parser.CommitAppend(0);
-      Terminate(n.status());
+      OnReadEnd(n.status());
       return;
     }
-    parser.CommitAppend(*n);
     sizer.OnRead(*n);
-    for (size_t frames = 1;; ++frames) {
-      // One large read of tiny frames is a lot of work without a wait on the socket: the other
-      // fibers get a turn (tunables::kTurnFramesMaxCount).
-      if (frames % tunables::kTurnFramesMaxCount == 0) {
-        env_->scheduler().Yield();
-        if (terminated()) return;
+    const uint64_t offset = parser.offset();
+    if (!HandleFrames(parser)) return;
+    // A frame completed: the wait for the next one starts now.
+    if (parser.offset() != offset) waited = Duration::Zero();
+    AfterRead(parser);
+  }
+}
+
+bool Manager::HandleFrames(FrameParser& parser) {
+  for (size_t frames = 1;; ++frames) {
+    // One large read of tiny frames is a lot of work without a wait on the socket: the other
+    // fibers get a turn (tunables::kTurnFramesMaxCount).
+    if (frames % tunables::kTurnFramesMaxCount == 0) {
+      env_->scheduler().Yield();
+      if (terminated()) return false;
+    }
+    absl::StatusOr<std::optional<Frame>> frame = parser.Next();
+    if (!frame.ok()) {
+      Terminate(AsProtocolError(frame.status()));
+      return false;
+    }
+    if (!frame->has_value()) return true;
+    saw_frame_ = true;
+    if (absl::Status s = OnFrame(**frame); !s.ok()) {
+      Terminate(s);
+      return false;
+    }
+    if (terminated()) return false;
+  }
+}
+
+void Manager::AfterRead(FrameParser& parser) {
+  buffers_->Set(ConnectionBuffers::Kind::kAssembling,
+                parser.buffered_bytes() + AssemblingBytes());
+  // Between frames: a buffer grown for a large frame or a bulk read goes back.
+  if (parser.buffered_bytes() == 0) parser.Shrink(tunables::kParserKeepMaxBytes);
+}
+
+bool Manager::MakeRoom() {
+  while (!terminated() && buffers_->over_budget()) {
+    env_->chaos().Reach(situations::kManagerReaderStoppedAtTheBufferBudget);
+    // Only what the reader itself must complete (frames, packets, pending metadata) and nothing
+    // the application or the peer will take: reading on is the only way forward, so the stream
+    // holding the most gives way at once.
+    const bool waiting_helps =
+        buffers_->releasable_bytes() > 0 || buffers_->over_server_budget();
+    if (waiting_helps) {
+      const Instant deadline = env_->clock().Now() + options_.recv_stall_timeout;
+      while (!terminated() && buffers_->over_budget() && env_->clock().Now() < deadline) {
+        buffers_->WaitForRoom(deadline, "reader: connection buffer budget reached");
       }
-      absl::StatusOr<std::optional<Frame>> frame = parser.Next();
-      if (!frame.ok()) {
-        Terminate(AsProtocolError(frame.status()));
-        return;
-      }
-      if (!frame->has_value()) break;
-      if (absl::Status s = OnFrame(**frame); !s.ok()) {
-        Terminate(s);
-        return;
-      }
-      if (terminated()) return;
+      if (terminated() || !buffers_->over_budget()) continue;
+    }
+    const absl::Status why = absl::ResourceExhaustedError(absl::StrCat(
+        "connection buffer budget: the connection holds ", buffers_->held_bytes(),
+        " bytes (its budget is ", buffers_->limits().max_bytes,
+        buffers_->over_server_budget() ? ", and the server's budget is spent" : "", ")"));
+    if (ShedLargestHolder(why)) {
+      env_->chaos().Reach(situations::kManagerShedAStreamAtTheBufferBudget);
+      continue;
+    }
+    // What is held is the writer's: the peer is not reading what we send. Not reading either
+    // is all there is to do (until it reads, or the connection ends).
+    buffers_->WaitForRoom(Instant::Infinite(), "reader: the peer does not read its replies");
+  }
+  return !terminated();
+}
+
+void Manager::ArmReadTimer(Duration timeout, Duration waited, absl::string_view what) {
+  if (timeout == Duration::Infinite() || terminated()) return;
+  const Duration left = waited < timeout ? timeout - waited : Duration::Zero();
+  read_deadline_ = env_->clock().Now() + left;
+  read_timeout_ = timeout;
+  read_what_ = what;
+  if (read_timer_ != 0) {
+    if (read_timer_at_ <= read_deadline_) return;  // fires in time and re-checks
+    env_->clock().Cancel(read_timer_);
+    read_timer_ = 0;
+  }
+  ScheduleReadTimer(read_deadline_);
+}
+
+void Manager::ScheduleReadTimer(Instant at) {
+  read_timer_at_ = at;
+  read_timer_ = env_->clock().ScheduleAt(at, [this] { OnReadTimer(); });
+}
+
+void Manager::OnReadTimer() {
+  read_timer_ = 0;
+  if (read_deadline_.is_infinite() || terminated()) return;  // the next timed read re-arms
+  if (env_->clock().Now() < read_deadline_) {
+    ScheduleReadTimer(read_deadline_);
+    return;
+  }
+  env_->chaos().Reach(situations::kManagerReadTimedOut);
+  Terminate(absl::DeadlineExceededError(absl::StrCat(read_what_, " timeout: no complete ",
+                                                     read_what_, " within ",
+                                                     read_timeout_.ToString())));
+}
+
+void Manager::CancelReadTimer() {
+  read_deadline_ = Instant::Infinite();
+  if (read_timer_ == 0) return;
+  env_->clock().Cancel(read_timer_);
+  read_timer_ = 0;
+}
+
+void Manager::OnReadEnd(const absl::Status& error) {
+  if (role_ == Role::kServer && GetTransportErrorKind(error) == TransportErrorKind::kEof &&
+      !terminated()) {
+    BeginHalfClose(error);
+    return;
+  }
+  Terminate(error);
+}
+
+void Manager::BeginHalfClose(const absl::Status& eof) {
+  // The client sends nothing more. What it had sent completely is still answered: streams whose
+  // client had finished sending keep their writer for half_close_grace (the Server closes the
+  // connection as soon as their calls are done); the rest end as on a closed connection.
+  CancelReadTimer();
+  half_closed_ = eof;
+  buffers_->Set(ConnectionBuffers::Kind::kAssembling, 0);
+  EndStreamsStillReceiving(StreamErrorFor(Stream::Role::kServer, eof));
+  for (IncomingStream& in : accept_queue_) {
+    if (!in.stream->peer_send_closed()) {
+      in.stream->TerminateFromConnection(StreamErrorFor(Stream::Role::kServer, eof));
     }
   }
+  accept_waiters_.WakeAll();
+  env_->chaos().Reach(situations::kManagerHalfClosedWithCallsInFlight);
+  grace_timer_ = env_->clock().ScheduleAt(env_->clock().Now() + options_.half_close_grace,
+                                          [this, eof] {
+                                            grace_timer_ = 0;
+                                            Terminate(eof);
+                                          });
 }
 
 void Manager::Terminate(const absl::Status& reason) {
@@ -101,6 +235,10 @@ void Manager::Terminate(const absl::Status& reason) {
   closed_.Set(reason);
   for (TimerId id : late_runs_) env_->clock().Cancel(id);
   late_runs_.clear();
+  CancelReadTimer();
+  if (grace_timer_ != 0) env_->clock().Cancel(grace_timer_);
+  grace_timer_ = 0;
+  buffers_->Wake();
   TerminateStreams(reason);
   for (IncomingStream& in : accept_queue_) {
     in.stream->TerminateFromConnection(StreamErrorFor(Stream::Role::kServer, reason));
@@ -178,7 +316,7 @@ std::shared_ptr<Stream> Manager::MakeStream(uint64_t id, Stream::Role role,
           .compression = compression,
           .message_max_bytes = options_.mux ? options_.MuxMessageMaxBytes()
                                             : options_.packet_max_bytes},
-      &buffer_pool_);
+      &buffer_pool_, buffers_);
 }
 
 void Manager::WatchContext(CallContext& ctx, const std::shared_ptr<Stream>& stream,
@@ -217,6 +355,8 @@ absl::StatusOr<IncomingStream> Manager::AcceptStream(Instant deadline) {
     }
     if (terminated()) return closed().status();
     if (!accepting()) return accepting_status();
+    // Half-closed: no Invoke can come any more.
+    if (half_closed()) return half_closed_;
     if (!accept_waiters_.Wait("server: waiting for an Invoke", deadline)) {
       return absl::DeadlineExceededError("inactivity timeout: no Invoke arrived in time");
     }

@@ -34,6 +34,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "impl/buffer_budget.h"
 #include "impl/buffer_pool.h"
 #include "impl/context.h"
 #include "impl/env.h"
@@ -102,23 +103,37 @@ class Manager : protected StreamSink {
   // What the connection holds right now (leak checks, observability, the fuzzers' memory
   // budgets): streams not yet finished, streams whose metadata arrived without their Invoke,
   // streams with packets queued to write, received message bytes waiting in the streams' queues,
-  // and the capacity kept by the connection's buffer pool.
+  // the capacity kept by the connection's buffer pool, and everything counted against its buffer
+  // budget (buffers(): queued messages, frames and packets being assembled, pending metadata,
+  // writer copies).
   struct Usage {
     size_t streams = 0;
     size_t pending_invokes = 0;
     size_t queued_writes = 0;
     size_t queued_bytes = 0;
     size_t pooled_bytes = 0;
+    size_t buffered_bytes = 0;
     Usage& operator+=(const Usage& o) {
       streams += o.streams;
       pending_invokes += o.pending_invokes;
       queued_writes += o.queued_writes;
       queued_bytes += o.queued_bytes;
       pooled_bytes += o.pooled_bytes;
+      buffered_bytes += o.buffered_bytes;
       return *this;
     }
   };
   virtual Usage usage() const = 0;
+
+  // The bytes this connection holds for its peer, against its budget
+  // (Options::connection_buffered_max_bytes) and the server's (impl/buffer_budget.h).
+  ConnectionBuffers& buffers() { return *buffers_; }
+  const ConnectionBuffers& buffers() const { return *buffers_; }
+  // Server: counts what this connection holds beyond its reservation against `server` (shared
+  // by the server's connections; must outlive this Manager and its streams). Before Start.
+  void AttachServerBuffers(ServerBuffers* server);
+  // Server: the client half-closed (read EOF) and the connection is finishing the calls it had.
+  bool half_closed() const { return !half_closed_.ok(); }
 
   // Set when the connection has ended, with the reason.
   Signal& closed() { return closed_; }
@@ -167,6 +182,16 @@ class Manager : protected StreamSink {
   // transport is closed — end the mode's streams. Queued incoming streams are ended afterwards.
   virtual void StopWriter(const absl::Status& reason) = 0;
   virtual void TerminateStreams(const absl::Status& reason) = 0;
+  // Bytes of the packets being assembled (counted against the buffer budget after each read).
+  virtual size_t AssemblingBytes() const = 0;
+  // The connection is over its buffer budget and nothing will free room in time: fails the
+  // stream (or not-yet-invoked stream) holding the most bytes — queued plus being assembled —
+  // with `why` plus what it held, telling the peer. False if no stream holds anything.
+  virtual bool ShedLargestHolder(const absl::Status& why) = 0;
+  // Server, read EOF (the client half-closed): ends, as a closed connection would, the streams
+  // whose client had not finished sending (no CloseSend or Close arrived), and drops streams whose
+  // Invoke never arrived. The others may finish (Options::half_close_grace).
+  virtual void EndStreamsStillReceiving(const absl::Status& reason) = 0;
 
   // --- Shared by the modes ----------------------------------------------------------------------
   // A stream of this connection with the connection's receive limits and Error body format;
@@ -207,9 +232,39 @@ class Manager : protected StreamSink {
 
  private:
   void ReadLoop();
+  // Waits while the connection is over its buffer budget (its peer's writes back up), shedding
+  // the largest holder when nothing frees room in time. False once the connection has ended.
+  bool MakeRoom();
+  // Hands every complete frame of `parser` to OnFrame. False once the connection has ended.
+  bool HandleFrames(FrameParser& parser);
+  // After each read: counts what is being assembled, trims buffers.
+  void AfterRead(FrameParser& parser);
+  // The transport's read ended with `error` (a server that reads EOF half-closes).
+  void OnReadEnd(const absl::Status& error);
+  void BeginHalfClose(const absl::Status& eof);
+  // Bounds the reader's next wait for bytes: once it has waited `timeout` in all for the current
+  // frame (`waited` so far), the connection ends. One timer serves many reads (a read is often a
+  // few bytes): it is only moved when it would fire too early, and when it fires outside a timed
+  // read or before the read's deadline it re-arms itself for the next one.
+  void ArmReadTimer(Duration timeout, Duration waited, absl::string_view what);
+  void ScheduleReadTimer(Instant at);
+  void OnReadTimer();
+  // The timed read returned.
+  void EndReadWait() { read_deadline_ = Instant::Infinite(); }
+  void CancelReadTimer();
 
   BufferPool buffer_pool_{BufferPool::Limits{}};
+  std::shared_ptr<ConnectionBuffers> buffers_;
   std::unique_ptr<Transport> transport_;
+  TimerId read_timer_ = 0;     // 0: none armed
+  Instant read_timer_at_;      // when read_timer_ fires
+  // The running read's deadline (Infinite: no timed read running), its timeout and what it waits for.
+  Instant read_deadline_ = Instant::Infinite();
+  Duration read_timeout_ = Duration::Infinite();
+  absl::string_view read_what_;
+  bool saw_frame_ = false;     // a complete frame has arrived
+  absl::Status half_closed_;   // the read EOF once the client half-closed (server); else OK
+  TimerId grace_timer_ = 0;    // ends a half-closed connection after half_close_grace
   Role role_;
   absl::Status accepting_;  // OK while accepting; else the reason given to StopAccepting
   Signal closed_;

@@ -10,7 +10,8 @@ namespace drpc {
 
 absl::StatusOr<std::unique_ptr<Manager>> CreateManager(Env& env,
                                                        std::unique_ptr<Transport> transport,
-                                                       Manager::Role role, const Options& options) {
+                                                       Manager::Role role, const Options& options,
+                                                       ServerBuffers* server_buffers) {
   if (absl::Status s = options.Validate(); !s.ok()) return s;
   DRPC_CHECK(transport != nullptr);
   std::unique_ptr<Manager> m;
@@ -19,6 +20,7 @@ absl::StatusOr<std::unique_ptr<Manager>> CreateManager(Env& env,
   } else {
     m = std::make_unique<UpstreamManager>(env, std::move(transport), role, options);
   }
+  if (server_buffers != nullptr) m->AttachServerBuffers(server_buffers);
   if (absl::Status started = m->Start(); !started.ok()) {
     // No fiber for the reader or the writer (out of stacks): the connection never starts.
     m->Terminate(started);

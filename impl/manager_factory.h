@@ -21,9 +21,12 @@ namespace drpc {
 // Validates `options` (kInvalidArgument naming the first bad field) and starts a connection of
 // `role` over `transport` (not null) in the mode options.mux selects: its reader (and, in mux
 // mode, its writer) fiber is spawned on the Env's scheduler.
+// `server_buffers` (a server's, may be null) is the budget what the connection holds beyond its
+// reservation counts against (Manager::AttachServerBuffers).
 absl::StatusOr<std::unique_ptr<Manager>> CreateManager(Env& env,
                                                        std::unique_ptr<Transport> transport,
-                                                       Manager::Role role, const Options& options);
+                                                       Manager::Role role, const Options& options,
+                                                       ServerBuffers* server_buffers = nullptr);
 
 }  // namespace drpc
 

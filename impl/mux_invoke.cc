@@ -18,6 +18,7 @@
 namespace drpc {
 
 void MuxManager::ForgetPending(std::map<uint64_t, PendingInvoke>::iterator it) {
+  ReleasePending(it->second);
   if (it->second.state == PendingInvoke::State::kAssembling) {
     DRPC_CHECK_GT(pending_assembling_, 0u);
     --pending_assembling_;
@@ -37,6 +38,7 @@ absl::Status MuxManager::OnUnknownStreamFrame(const Frame& frame) {
         env_->chaos().Reach(situations::kMuxCancelBetweenMetadataAndInvoke);
         assembler_.Forget(id);
         --pending_assembling_;
+        ReleasePending(it->second);
         it->second = PendingInvoke{.state = PendingInvoke::State::kCancelled};
       } else if (it == pending_.end()) {
         // Usually a Cancel that crossed the end of its stream. Like the fork, nothing is kept:
@@ -129,12 +131,11 @@ absl::Status MuxManager::OnInvokePacket(Packet packet) {
   if (packet.kind == Kind::kInvokeMetadata) {
     absl::StatusOr<Metadata> md = DecodeInvokeMetadata(packet);
     if (!md.ok()) return md.status();
-    it->second.metadata = *std::move(md);  // a second metadata packet replaces the first
+    // A second metadata packet replaces the first.
+    StorePending(it->second, *std::move(md), packet.data.size());
     return absl::OkStatus();
   }
-  Metadata metadata = std::move(it->second.metadata);
-  pending_.erase(it);
-  --pending_assembling_;
+  Metadata metadata = TakePending(it);
   if (absl::Status s = CheckInvokedRpc(packet); !s.ok()) return s;
   absl::Status refusal;
   absl::StatusOr<Compression> compression = TakeRequestedCompression(metadata);

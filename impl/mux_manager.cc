@@ -28,6 +28,7 @@ MuxManager::MuxManager(Env& env, std::unique_ptr<Transport> transport, Role role
       writer_(env, this->transport(),
               MuxWriter::Options{.split_bytes = options.split_bytes,
                                  .batch_max_bytes = options.write_batch_max_bytes,
+                                 .buffers = &buffers(),
                                  .credit_stall_timeout = options.credit_stall_timeout},
               [this](const absl::Status& s) { Terminate(ClosedError("write failed", s)); },
               [this](uint64_t stream) { return TakeWindowGrant(stream); },
@@ -238,8 +239,7 @@ void MuxManager::TerminateStreams(const absl::Status& reason) {
   for (const std::shared_ptr<Stream>& s : streams) {
     s->TerminateFromConnection(StreamErrorFor(s->role(), reason));
   }
-  pending_.clear();
-  pending_assembling_ = 0;
+  ClearPending();
 }
 
 }  // namespace drpc

@@ -63,7 +63,8 @@ class MuxManager final : public Manager {
     for (const auto& [id, state] : streams_) queued += state.stream->queued_bytes();
     return Usage{.streams = streams_.size(), .pending_invokes = pending_.size(),
                  .queued_writes = writer_.streams(), .queued_bytes = queued,
-                 .pooled_bytes = buffer_pool().free_bytes()};
+                 .pooled_bytes = buffer_pool().free_bytes(),
+                 .buffered_bytes = buffers().held_bytes()};
   }
 
   // Observability (tests, leak checks).
@@ -90,6 +91,7 @@ class MuxManager final : public Manager {
     };
     State state = State::kAssembling;
     Metadata metadata;
+    size_t bytes = 0;  // metadata's encoded size, counted in the connection's buffers
   };
 
   // Manager.
@@ -156,6 +158,18 @@ class MuxManager final : public Manager {
   void CheckWindow(const StreamState& state) const;
   // The error of a message over the stream's limit (the fork's text, kResourceExhausted).
   absl::Status MessageTooLarge() const;
+
+  // Buffer budget and half-close (impl/mux_budget.cc).
+  size_t AssemblingBytes() const override { return assembler_.partial_bytes(); }
+  bool ShedLargestHolder(const absl::Status& why) override;
+  void EndStreamsStillReceiving(const absl::Status& reason) override;
+  // pending_'s metadata, with its bytes counted in the connection's buffers.
+  void StorePending(PendingInvoke& pending, Metadata metadata, size_t bytes);
+  // Ends an assembling entry whose Invoke completed: its metadata.
+  Metadata TakePending(std::map<uint64_t, PendingInvoke>::iterator it);
+  // Uncounts the entry's metadata (it is dropped or handed on).
+  void ReleasePending(PendingInvoke& pending);
+  void ClearPending();
 
   MuxAssembler assembler_;
   MuxWriter writer_;

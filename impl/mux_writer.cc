@@ -189,6 +189,7 @@ void MuxWriter::Enqueue(StreamQueue& q, Packet packet, Completion* completion, b
   if (owned) {
     p.owned.assign(packet.data.data(), packet.data.size());
     p.data = p.owned;
+    p.charge = BufferCharge(options_.buffers, ConnectionBuffers::Kind::kWriting, p.owned.size());
   }
   q.packets.push_back(std::move(p));
   if (owned) q.packets.back().data = q.packets.back().owned;  // re-point after the move

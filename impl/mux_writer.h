@@ -45,6 +45,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "impl/buffer_budget.h"
 #include "impl/env.h"
 #include "impl/sync.h"
 #include "impl/time.h"
@@ -58,6 +59,9 @@ class MuxWriter {
   struct Options {
     size_t split_bytes;
     size_t batch_max_bytes;
+    // Counts the copies of queued asynchronous packets (ConnectionBuffers::Kind::kWriting); may
+    // be null. Must outlive the writer.
+    ConnectionBuffers* buffers = nullptr;
     // How long a flow-controlled stream may wait for credit before on_credit_stall reports it.
     Duration credit_stall_timeout = tunables::kCreditStallTimeoutDefault;
   };
@@ -148,6 +152,7 @@ class MuxWriter {
     // stream's frame comes between its packets on the wire.
     bool in_group = false;
     bool last_of_group = false;
+    BufferCharge charge;     // `owned`, counted in the connection's buffers
   };
   struct StreamQueue {
     std::deque<Pending> packets;

@@ -22,6 +22,32 @@ absl::Status CheckDuration(absl::string_view field, Duration value, Duration lo,
 
 }  // namespace
 
+absl::Status Options::ValidateBuffered() const {
+  // A largest message in largest frames: one read, the frame in the parser, the packet being
+  // assembled. (With mux flow control, messages of flow.message_max_bytes beyond this budget are
+  // held only as far as the budget allows: the stream holding the most gives way.)
+  const uint64_t frame_max = std::max<uint64_t>(packet_max_bytes, limits::kPacketDefaultMaxBytes);
+  const uint64_t needed = frame_max + packet_max_bytes + tunables::kReadMaxBytes;
+  if (connection_buffered_max_bytes < needed ||
+      connection_buffered_max_bytes > tunables::kConnectionBufferedLimitMaxBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Options.connection_buffered_max_bytes = ", connection_buffered_max_bytes,
+        " is outside [", needed, ", ", tunables::kConnectionBufferedLimitMaxBytes,
+        "] (a largest message of packet_max_bytes = ", packet_max_bytes,
+        " arriving in largest frames must fit)"));
+  }
+  if (connection_buffered_reserved_bytes > connection_buffered_max_bytes) {
+    return OutOfRange("connection_buffered_reserved_bytes", connection_buffered_reserved_bytes, 0,
+                      connection_buffered_max_bytes);
+  }
+  if (server_buffered_max_bytes < 1 ||
+      server_buffered_max_bytes > tunables::kServerBufferedLimitMaxBytes) {
+    return OutOfRange("server_buffered_max_bytes", server_buffered_max_bytes, 1,
+                      tunables::kServerBufferedLimitMaxBytes);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Options::CheckFlowLiveness() const {
   // The fork's validity rule (docs/protocol.md §17.1): a sender whose every byte was consumed must
   // hold the credit for one more frame, or both ends wait for each other.
@@ -96,10 +122,21 @@ absl::Status Options::Validate() const {
   if (flow.enabled) {
     if (absl::Status s = CheckFlowLiveness(); !s.ok()) return s;
   }
-  if (inactivity_timeout <= Duration::Zero()) {
-    return absl::InvalidArgumentError("Options.inactivity_timeout must be positive (Infinite = none)");
+  const struct {
+    absl::string_view field;
+    Duration value;
+  } timeouts[] = {{"first_frame_timeout", first_frame_timeout},
+                  {"frame_timeout", frame_timeout},
+                  {"inactivity_timeout", inactivity_timeout},
+                  {"half_close_grace", half_close_grace}};
+  for (const auto& t : timeouts) {
+    if (t.value < tunables::kConnectionTimeoutMin) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Options.", t.field, " = ", t.value.ToString(), " is below ",
+          tunables::kConnectionTimeoutMin.ToString(), " (Infinite = no limit)"));
+    }
   }
-  return absl::OkStatus();
+  return ValidateBuffered();
 }
 
 }  // namespace drpc

@@ -123,10 +123,39 @@ struct Options {
   // well as mux calls. [1, kServerCallsLimitMaxCount].
   size_t server_calls_max_count = tunables::kServerCallsDefaultMaxCount;
 
-  // --- Time ---------------------------------------------------------------------------------------
-  // Server: the longest a connection may wait for its next Invoke (Go's InactivityTimeout);
+  // --- Buffered bytes (impl/buffer_budget.h) ------------------------------------------------------
+  // What one connection may hold for its peer over all its streams: received messages not yet
+  // taken by the application, frames and packets being assembled, metadata waiting for its
+  // Invoke, writer copies. At the budget its reader stops reading (the peer's writes back up);
+  // if nothing is released for recv_stall_timeout, or what is held can only be completed by
+  // reading on, the stream holding the most fails with kResourceExhausted "connection buffer
+  // budget ..." (the peer is told) and reading resumes. A server also refuses new calls on a
+  // connection at its budget ("server busy: ..."). At least 2 * max(packet_max_bytes, 4 MiB) +
+  // 1 MiB (a largest message in largest frames must fit); at most kConnectionBufferedLimitMaxBytes.
+  size_t connection_buffered_max_bytes = tunables::kConnectionBufferedDefaultMaxBytes;
+  // Server: bytes a connection may hold whatever server_buffered_max_bytes says, so a connection
+  // holding little keeps being served while others hold the server's budget. At most
+  // connection_buffered_max_bytes.
+  size_t connection_buffered_reserved_bytes = tunables::kConnectionBufferedReservedDefaultBytes;
+  // Server: what all its connections (a TcpServer: on every reactor) may hold together beyond
+  // their reservations. When it is spent, connections holding more than their reservation stop
+  // reading and new calls on them are refused ("server busy: ..."). [1, kServerBufferedLimitMaxBytes].
+  size_t server_buffered_max_bytes = tunables::kServerBufferedDefaultMaxBytes;
+
+  // --- Time (all on the Env clock; each at least kConnectionTimeoutMin) ----------------------------
+  // Server: a connection must deliver its first complete frame within this, or it is closed.
   // Infinite = no limit.
-  Duration inactivity_timeout = Duration::Infinite();
+  Duration first_frame_timeout = tunables::kFirstFrameTimeoutDefault;
+  // A frame whose first bytes arrived must be complete within this, or the connection is closed
+  // (both roles). Infinite = no limit.
+  Duration frame_timeout = tunables::kFrameTimeoutDefault;
+  // Server: the longest a connection with no call running may wait for its next Invoke (Go's
+  // InactivityTimeout); then it is closed. Infinite = no limit.
+  Duration inactivity_timeout = tunables::kInactivityTimeoutDefault;
+  // Server: after the client half-closed its side (read EOF), calls whose client had finished
+  // sending may still write their replies for this long before the connection closes; calls
+  // still expecting messages end at once (their handlers see a cancelled context). Both modes.
+  Duration half_close_grace = tunables::kHalfCloseGraceDefault;
 
   // --- Observation --------------------------------------------------------------------------------
   // Receives the connection's events (impl/observer.h) for metrics; null: none. Not owned; must
@@ -148,6 +177,7 @@ struct Options {
 
  private:
   absl::Status CheckFlowLiveness() const;
+  absl::Status ValidateBuffered() const;
 };
 
 }  // namespace drpc

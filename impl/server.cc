@@ -45,7 +45,8 @@ Manager::Usage Server::usage() const {
   return total;
 }
 
-Server::Server(Env& env, const Handler& handler, Options options, CallBudget* calls)
+Server::Server(Env& env, const Handler& handler, Options options, CallBudget* calls,
+               ServerBuffers* buffers)
     : env_(&env),
       handler_(&handler),
       options_(std::move(options)),
@@ -55,7 +56,11 @@ Server::Server(Env& env, const Handler& handler, Options options, CallBudget* ca
       fibers_(env),
       own_calls_(calls == nullptr ? std::make_unique<CallBudget>(options_.server_calls_max_count)
                                   : nullptr),
-      calls_(calls == nullptr ? own_calls_.get() : calls) {}
+      calls_(calls == nullptr ? own_calls_.get() : calls),
+      own_buffers_(buffers == nullptr
+                       ? std::make_unique<ServerBuffers>(options_.server_buffered_max_bytes)
+                       : nullptr),
+      buffers_(buffers == nullptr ? own_buffers_.get() : buffers) {}
 
 Server::~Server() {
   DRPC_CHECK(connections_.empty()) << connections_.size() << " connection(s) still served";
@@ -94,11 +99,29 @@ void Server::Refuse(Connection& conn, Stream& stream, const absl::Status& why) {
   stream.StopReceiving();
 }
 
+absl::Status Server::BuffersBusy(const Connection& conn) const {
+  const ConnectionBuffers& b = conn.manager->buffers();
+  if (!b.over_budget()) return absl::OkStatus();
+  if (b.over_server_budget()) {
+    return ServerBusyError(absl::StrCat(
+        "the server's connections hold ", buffers_->used_bytes(),
+        " buffered bytes beyond their reservations, its budget is ", buffers_->max_bytes(),
+        " (Options::server_buffered_max_bytes); try again later"));
+  }
+  return ServerBusyError(absl::StrCat(
+      "this connection holds ", b.held_bytes(), " buffered bytes, its budget is ",
+      b.limits().max_bytes, " (Options::connection_buffered_max_bytes)"));
+}
+
 absl::Status Server::ServeUpstream(Connection& conn) {
   for (;;) {
     absl::StatusOr<IncomingStream> in =
         conn.manager->AcceptStream(env_->clock().Now() + options_.inactivity_timeout);
     if (!in.ok()) return in.status();
+    if (absl::Status busy = BuffersBusy(conn); !busy.ok()) {
+      Refuse(conn, *in->stream, busy);
+      continue;
+    }
     if (!calls_->TryAcquire()) {
       Refuse(conn, *in->stream, CallsBusyError(*calls_));
       continue;
@@ -109,6 +132,10 @@ absl::Status Server::ServeUpstream(Connection& conn) {
 }
 
 void Server::StartMuxCall(Connection& conn, IncomingStream in) {
+  if (absl::Status busy = BuffersBusy(conn); !busy.ok()) {
+    Refuse(conn, *in.stream, busy);
+    return;
+  }
   if (!calls_->TryAcquire()) {
     Refuse(conn, *in.stream, CallsBusyError(*calls_));
     return;
@@ -131,11 +158,15 @@ void Server::StartMuxCall(Connection& conn, IncomingStream in) {
 absl::Status Server::ServeMux(Connection& conn) {
   absl::Status end;
   for (;;) {
-    absl::StatusOr<IncomingStream> in =
-        conn.manager->AcceptStream(env_->clock().Now() + options_.inactivity_timeout);
+    const Instant deadline = env_->clock().Now() + options_.inactivity_timeout;
+    absl::StatusOr<IncomingStream> in = conn.manager->AcceptStream(deadline);
     if (!in.ok()) {
-      // The inactivity timeout applies to an idle connection only.
-      if (absl::IsDeadlineExceeded(in.status()) && conn.calls.count() > 0) continue;
+      // The inactivity timeout applies to an idle connection only. A connection that ended (its
+      // read timed out, also a DeadlineExceeded) is not waited on again: that would spin.
+      if (absl::IsDeadlineExceeded(in.status()) && conn.calls.count() > 0 &&
+          !conn.manager->closed().IsSet() && env_->clock().Now() >= deadline) {
+        continue;
+      }
       end = in.status();
       break;
     }
@@ -151,17 +182,17 @@ absl::Status Server::ServeConn(std::unique_ptr<Transport> transport) {
     return ShuttingDownError();
   }
   if (connections_.size() >= options_.connections_max_count) {
-    transport->Close();
-    const absl::Status refused = absl::ResourceExhaustedError(
+    const absl::Status refused = ServerBusyError(
         absl::StrCat("connection refused: ", connections_.size(),
-                     " connections are served, Options::connections_max_count = ",
-                     options_.connections_max_count));
+                     " connections are served (Options::connections_max_count = ",
+                     options_.connections_max_count, ")"));
     Observe(refused, "");
+    RefuseConn(std::move(transport), refused);
     return refused;
   }
   Connection conn(*env_, server_ctx_);
   absl::StatusOr<std::unique_ptr<Manager>> m =
-      CreateManager(*env_, std::move(transport), Manager::Role::kServer, options_);
+      CreateManager(*env_, std::move(transport), Manager::Role::kServer, options_, buffers_);
   if (!m.ok()) {
     // No fiber for the connection's reader or writer: it is closed before anything is read.
     ++connections_refused_;
@@ -182,6 +213,38 @@ absl::Status Server::ServeConn(std::unique_ptr<Transport> transport) {
   }
   Observe(end, "connection: ");
   return end;
+}
+
+bool Server::RefuseConn(std::unique_ptr<Transport> transport, const absl::Status& why) {
+  if (refusing_ >= tunables::kConnectionsRefusingMaxCount || shutting_down_) {
+    transport->Close();
+    return false;
+  }
+  ++refusing_;
+  // A connection of its own small budget, read for its first Invoke only: the refusal costs a
+  // connection's fibers for at most kRefusalReadTimeout.
+  Options o = options_;
+  o.first_frame_timeout = std::min(o.first_frame_timeout, tunables::kRefusalReadTimeout);
+  absl::StatusOr<std::unique_ptr<Manager>> m =
+      CreateManager(*env_, std::move(transport), Manager::Role::kServer, o);
+  bool answered = false;
+  if (m.ok()) {
+    Manager& manager = **m;
+    const TimerId limit = env_->clock().ScheduleAt(
+        env_->clock().Now() + tunables::kRefusalReadTimeout,
+        [&manager, why] { manager.Terminate(ClosedError("refused connection", why)); });
+    absl::StatusOr<IncomingStream> in =
+        manager.AcceptStream(env_->clock().Now() + tunables::kRefusalReadTimeout);
+    if (in.ok() && in->stream->SendError(why).ok()) {
+      ++connections_refused_with_error_;
+      answered = true;
+      env_->chaos().Reach(situations::kServerConnectionRefusedWithAnError);
+    }
+    env_->clock().Cancel(limit);
+    manager.Close();
+  }
+  --refusing_;
+  return answered;
 }
 
 void Server::Observe(const absl::Status& error, absl::string_view prefix) {

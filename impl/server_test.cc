@@ -130,7 +130,9 @@ TEST(ServerTest, ServeReturnsAPermanentListenerError) {
 
 // docs/protocol.md §13 item 18 (Go's drpcserver has no connection limit): beyond connections_max_count a new
 // connection is closed at once; when one ends, a new one is served again.
-TEST(ServerTest, ConnectionsBeyondTheConnectionLimitAreClosedAtOnce) {
+// A connection over the limit is told why: its first call gets "server busy: connection
+// refused ..." (an Error), then the connection closes; the limit frees up as connections end.
+TEST(ServerTest, ConnectionsBeyondTheConnectionLimitAreRefusedWithAnError) {
   ExpectOk(sim::RunSeed([](sim::SimContext& s) {
     Options o;
     o.connections_max_count = 2;
@@ -139,7 +141,14 @@ TEST(ServerTest, ConnectionsBeyondTheConnectionLimitAreClosedAtOnce) {
     std::unique_ptr<Conn> a = rig.Dial(), b = rig.Dial(), c = rig.Dial();
     s.Check(rig.Call(*a, "a").ok() && rig.Call(*b, "b").ok(), "the first two are served");
     absl::StatusOr<std::string> refused = rig.Call(*c, "c");
-    s.Check(IsClosed(refused.status()), refused.status().ToString());
+    s.Check(absl::IsResourceExhausted(refused.status()) &&
+                absl::StrContains(refused.status().message(),
+                                  "server busy: connection refused: 2 connections are served "
+                                  "(Options::connections_max_count = 2)"),
+            refused.status().ToString());
+    s.Check(rig.server.connections_refused_with_error() == 1, "one refusal answered");
+    absl::StatusOr<std::string> after = rig.Call(*c, "c again");
+    s.Check(IsClosed(after.status()), "the refused connection is closed: " + after.status().ToString());
     s.Check(rig.server.active_connections() == 2, "connection count");
     s.Check(!rig.observed.empty() && absl::IsResourceExhausted(rig.observed.back()) &&
                 absl::StrContains(rig.observed.back().message(), "connections_max_count = 2"),

@@ -47,6 +47,19 @@ inline constexpr Situation kStreamMessageDidNotDecompress{"stream.message_did_no
 inline constexpr Situation kConnUnarySendMetTheEndOfItsStream{
     "conn.unary_send_met_the_end_of_its_stream"};
 
+// --- Manager (impl/manager.cc) ----------------------------------------------------------------
+// The connection's reader stopped reading: the connection held its buffer budget.
+inline constexpr Situation kManagerReaderStoppedAtTheBufferBudget{
+    "manager.reader_stopped_at_the_buffer_budget"};
+// Nothing freed room in time: the stream holding the most bytes was failed.
+inline constexpr Situation kManagerShedAStreamAtTheBufferBudget{
+    "manager.shed_a_stream_at_the_buffer_budget"};
+// The first frame, or a started frame, did not complete in time: the connection was closed.
+inline constexpr Situation kManagerReadTimedOut{"manager.read_timed_out"};
+// The client half-closed (read EOF) and the server went on answering the calls it had.
+inline constexpr Situation kManagerHalfClosedWithCallsInFlight{
+    "manager.half_closed_with_calls_in_flight"};
+
 // --- Upstream mode (impl/upstream_manager.cc) ------------------------------------------------
 // A new client stream waited for the previous stream's Cancel to be written.
 inline constexpr Situation kUpstreamNextStreamWaitedForACancelToBeWritten{
@@ -135,6 +148,9 @@ inline constexpr Situation kMuxInvokeRefusedOverMaxStreams{"mux.invoke_refused_o
 // --- Server (impl/server.cc) -----------------------------------------------------------------
 // A call was refused because a server-wide budget (calls, fiber stacks) was spent.
 inline constexpr Situation kServerCallRefusedOverABudget{"server.call_refused_over_a_budget"};
+// A connection over connections_max_count was answered with an Error before it was closed.
+inline constexpr Situation kServerConnectionRefusedWithAnError{
+    "server.connection_refused_with_an_error"};
 
 }  // namespace drpc::situations
 

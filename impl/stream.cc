@@ -39,13 +39,14 @@ class Stream::OpGuard {
 };
 
 Stream::Stream(Env& env, StreamSink& sink, uint64_t id, Role role, Limits limits,
-               BufferPool* pool)
+               BufferPool* pool, std::shared_ptr<ConnectionBuffers> buffers)
     : env_(&env),
       sink_(&sink),
       id_(id),
       role_(role),
       limits_(limits),
       pool_(pool),
+      buffers_(std::move(buffers)),
       send_(env),
       recv_(env),
       term_(env),
@@ -54,7 +55,19 @@ Stream::Stream(Env& env, StreamSink& sink, uint64_t id, Role role, Limits limits
       readers_(env),
       space_(env) {}
 
-Stream::~Stream() { DRPC_CHECK_EQ(ops_in_progress_, 0) << "stream " << id_ << " destroyed in use"; }
+Stream::~Stream() {
+  DRPC_CHECK_EQ(ops_in_progress_, 0) << "stream " << id_ << " destroyed in use";
+  // Messages never taken leave with the stream.
+  if (buffers_ != nullptr) buffers_->Sub(ConnectionBuffers::Kind::kQueued, queued_bytes_);
+}
+
+void Stream::AddQueuedBytes(int64_t delta) {
+  DRPC_DCHECK(delta >= 0 || static_cast<size_t>(-delta) <= queued_bytes_);
+  queued_bytes_ += delta;
+  if (buffers_ == nullptr) return;
+  if (delta > 0) buffers_->Add(ConnectionBuffers::Kind::kQueued, static_cast<size_t>(delta));
+  if (delta < 0) buffers_->Sub(ConnectionBuffers::Kind::kQueued, static_cast<size_t>(-delta));
+}
 
 absl::Status Stream::SendFailure(const absl::Status& error) const {
   if (cancel_.IsSet()) return cancel_.status();
@@ -117,7 +130,7 @@ absl::Status Stream::RecvInto(std::string* out) {
     if (!queue_.empty()) {
       Queued q = std::move(queue_.front());
       queue_.pop_front();
-      queued_bytes_ -= q.data.size();
+      AddQueuedBytes(-static_cast<int64_t>(q.data.size()));
       queued_credit_ -= q.credit;
       space_.WakeOne();
       // Credit counts what the peer sent: the wire bytes, before decompression.
@@ -195,7 +208,7 @@ void Stream::DropQueue() {
   }
   DRPC_DCHECK_EQ(credit, queued_credit_);
   queue_.clear();
-  queued_bytes_ = 0;
+  AddQueuedBytes(-static_cast<int64_t>(queued_bytes_));
   queued_credit_ = 0;
   if (credit > 0) sink_->OnConsumed(*this, credit);
 }
@@ -334,7 +347,7 @@ absl::Status Stream::Enqueue(std::string data) {
     Recycle(std::move(data));
     return absl::OkStatus();
   }
-  queued_bytes_ += data.size();
+  AddQueuedBytes(static_cast<int64_t>(data.size()));
   queued_credit_ += credit;
   queue_.push_back({std::move(data), credit});
   CheckQueueBounds();

@@ -53,6 +53,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "impl/buffer_budget.h"
 #include "impl/buffer_pool.h"
 #include "impl/env.h"
 #include "impl/errors.h"
@@ -134,9 +135,11 @@ class Stream final : public RpcStream {
     size_t message_max_bytes = limits::kPacketDefaultMaxBytes;
   };
 
-  // `pool` (the connection's, may be null) receives the buffers of consumed and dropped messages.
+  // `pool` (the connection's, may be null) receives the buffers of consumed and dropped messages;
+  // `buffers` (the connection's, may be null) counts the queued messages' bytes for as long as
+  // they wait (impl/buffer_budget.h).
   Stream(Env& env, StreamSink& sink, uint64_t id, Role role, Limits limits,
-         BufferPool* pool = nullptr);
+         BufferPool* pool = nullptr, std::shared_ptr<ConnectionBuffers> buffers = nullptr);
   ~Stream() override;
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
@@ -230,6 +233,8 @@ class Stream final : public RpcStream {
   void WaitForQueueSpace(size_t size);
   // Hands a buffer the stream no longer needs to the pool.
   void Recycle(std::string buffer);
+  // queued_bytes_ += delta (may be negative), counted in the connection's buffers.
+  void AddQueuedBytes(int64_t delta);
   // The error a failed send reports: the cancel reason if cancelled (it beats transport errors).
   absl::Status SendFailure(const absl::Status& error) const;
 
@@ -239,6 +244,7 @@ class Stream final : public RpcStream {
   Role role_;
   Limits limits_;
   BufferPool* pool_;
+  std::shared_ptr<ConnectionBuffers> buffers_;
   Signal send_, recv_, term_, fin_, cancel_;
   struct Queued {
     std::string data;

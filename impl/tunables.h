@@ -142,6 +142,61 @@ inline constexpr size_t kFiberStacksCachedDefaultMaxCount = 256;
 inline constexpr size_t kServerCallsDefaultMaxCount = 16 * 1024;
 inline constexpr size_t kServerCallsLimitMaxCount = 1 << 20;
 
+// --- Buffered bytes: what a connection and a server hold for their peers (impl/buffer_budget.h) --
+// Sized for the smallest machine class drpc-cpp is tuned on (2 cores, 24 GiB).
+//
+// One connection, over all its streams: received messages waiting for the application, frames
+// and packets being assembled, metadata waiting for its Invoke, writer copies. At the budget the
+// connection's reader stops reading, so the peer's writes back up (TCP back-pressure); when
+// nothing is released for recv_stall_timeout — or at once, when what it holds can only be
+// completed by reading on — the stream holding the most fails (kResourceExhausted, the peer is
+// told) and reading resumes. 16 MiB: a largest default message arriving in largest frames (one
+// read, the frame, the packet being assembled) fits twice over; sixteen 1 MiB windows.
+inline constexpr size_t kConnectionBufferedDefaultMaxBytes = 16 * kMiB;
+inline constexpr size_t kConnectionBufferedLimitMaxBytes = size_t{64} << 30;
+// What each connection may hold whatever the server budget says: a connection under this never
+// stops reading, so small calls on it stay served while others hold the server's budget.
+inline constexpr size_t kConnectionBufferedReservedDefaultBytes = 256 * kKiB;
+// Every connection of a server together, beyond each one's reservation (a TcpServer: across all
+// its reactors). A sixth of the machine class's memory; the rest is for fiber stacks, the heap
+// and the kernel's socket buffers.
+inline constexpr size_t kServerBufferedDefaultMaxBytes = size_t{4} << 30;
+inline constexpr size_t kServerBufferedLimitMaxBytes = size_t{1} << 44;
+// A reader stopped by the server budget looks again this often (other reactors release bytes
+// without waking it).
+inline constexpr Duration kBufferRoomPoll = Duration::Millis(5);
+
+// --- Timeouts of a connection (impl/manager.cc; all on the Env clock) ----------------------------
+// Server: a new connection must deliver its first complete frame within this, or it is closed
+// (a peer that connects and sends nothing, or dribbles a header, holds a connection slot).
+inline constexpr Duration kFirstFrameTimeoutDefault = Duration::Seconds(10);
+// A frame whose first bytes arrived must be complete within this (both roles): a frame that
+// stops one byte short is not held for ever. A default 64 KiB frame at 20 kB/s takes 3 s.
+inline constexpr Duration kFrameTimeoutDefault = Duration::Seconds(30);
+// Server: a connection with no call running that receives no Invoke for this long is closed
+// (Options::inactivity_timeout, Go's InactivityTimeout).
+inline constexpr Duration kInactivityTimeoutDefault = Duration::Seconds(300);
+// Server: after the client half-closed (read EOF), calls that had received everything may still
+// write their replies for this long; calls still expecting messages end at once.
+inline constexpr Duration kHalfCloseGraceDefault = Duration::Seconds(2);
+inline constexpr Duration kConnectionTimeoutMin = Duration::Millis(1);
+
+// --- Over the connection limit (impl/server.h, impl/runtime/tcp_server.h) -----------------------
+// A connection over connections_max_count is told why where the mode allows: its first Invokes
+// are answered with an Error ("server busy: ...") before it is closed. At most this many such
+// connections are answered at once (each costs a connection's fibers for a moment); more are
+// closed at once.
+inline constexpr size_t kConnectionsRefusingMaxCount = 64;
+// How long a refused connection is read for its first Invoke before it is closed regardless.
+inline constexpr Duration kRefusalReadTimeout = Duration::Seconds(1);
+
+// --- Memory given back (impl/buffer_pool.h, impl/runtime) -----------------------------------------
+// A connection's reader that finds its frame buffer empty keeps at most this much of it; a
+// larger buffer (grown for a large frame or a bulk read) is released.
+inline constexpr size_t kParserKeepMaxBytes = 64 * kKiB;
+// A connection with nothing in flight keeps at most this much in its buffer pool.
+inline constexpr size_t kBufferPoolIdleKeepMaxBytes = 64 * kKiB;
+
 // --- Fairness: one fiber's turn (impl/runtime reactors, impl/ connection readers) ------------------
 // A fiber whose socket never says "would block" (a peer that keeps up) would otherwise run on and
 // starve every other connection, the acceptor and the timers of its reactor. A production fiber
@@ -190,6 +245,23 @@ static_assert(kFiberStacksCachedDefaultMaxCount <= kFiberStacksDefaultMaxCount);
 static_assert(kServerCallsDefaultMaxCount < kFiberStacksDefaultMaxCount,
               "a server whose calls all run on one reactor leaves stacks for connection fibers");
 static_assert(kServerCallsDefaultMaxCount <= kServerCallsLimitMaxCount);
+static_assert(kConnectionBufferedDefaultMaxBytes >=
+                  2 * limits::kPacketDefaultMaxBytes + kReadMaxBytes,
+              "a largest default message in largest frames fits a connection's buffer budget");
+static_assert(kConnectionBufferedReservedDefaultBytes <= kConnectionBufferedDefaultMaxBytes);
+static_assert(kConnectionBufferedReservedDefaultBytes >= kReadMinBytes,
+              "a connection under its reservation can always take one ordinary read");
+static_assert(kConnectionBufferedDefaultMaxBytes <= kServerBufferedDefaultMaxBytes);
+static_assert(kServerBufferedDefaultMaxBytes <= kServerBufferedLimitMaxBytes);
+static_assert(kConnectionBufferedLimitMaxBytes <= kServerBufferedLimitMaxBytes);
+static_assert(kConnectionTimeoutMin <= kFirstFrameTimeoutDefault &&
+              kConnectionTimeoutMin <= kFrameTimeoutDefault &&
+              kConnectionTimeoutMin <= kHalfCloseGraceDefault);
+static_assert(kFirstFrameTimeoutDefault <= kInactivityTimeoutDefault,
+              "a connection is given its first frame before it counts as idle");
+static_assert(kRefusalReadTimeout <= kFirstFrameTimeoutDefault);
+static_assert(kParserKeepMaxBytes >= kReadMinBytes, "an ordinary read fits the kept buffer");
+static_assert(kBufferPoolIdleKeepMaxBytes <= kBufferPoolMaxBytes);
 static_assert(kTurnIoMaxBytes >= kReadMinBytes, "a turn holds at least one ordinary read");
 static_assert(kTurnFramesMaxCount * limits::kFrameMinBytes <= kReadMaxBytes,
               "one maximal read of minimal frames takes several turns");

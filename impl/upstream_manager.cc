@@ -392,6 +392,30 @@ void UpstreamManager::StopWriter(const absl::Status& reason) {
   if (writer_error_.ok()) writer_error_ = ClosedError("connection closed", reason);
 }
 
+bool UpstreamManager::ShedLargestHolder(const absl::Status& why) {
+  if (current_ == nullptr || current_->terminated()) return false;
+  // The packet being assembled is the current stream's when it carries its ID (a newer Invoke's
+  // would belong to the next stream, which does not exist yet).
+  const size_t assembling =
+      assembler_.partial_bytes() > 0 && assembler_.last().stream == current_->id()
+          ? assembler_.partial_bytes()
+          : 0;
+  const size_t held = current_->queued_bytes() + assembling;
+  if (held == 0) return false;
+  OnStreamError(*current_,
+                absl::ResourceExhaustedError(absl::StrCat(why.message(), "; stream ",
+                                                          current_->id(), " held ", held,
+                                                          " of them")));
+  return true;
+}
+
+void UpstreamManager::EndStreamsStillReceiving(const absl::Status& reason) {
+  pending_metadata_.reset();
+  if (current_ != nullptr && !current_->terminated() && !current_->peer_send_closed()) {
+    current_->TerminateFromConnection(reason);
+  }
+}
+
 void UpstreamManager::TerminateStreams(const absl::Status& reason) {
   terminal_writes_done_.WakeAll();
   if (current_ != nullptr && !current_->terminated()) {

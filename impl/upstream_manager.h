@@ -46,7 +46,8 @@ class UpstreamManager final : public Manager {
                  .pending_invokes = pending_metadata_.has_value() ? 1u : 0u,
                  .queued_writes = write_buffer_.empty() ? 0u : 1u,
                  .queued_bytes = current_ != nullptr ? current_->queued_bytes() : 0u,
-                 .pooled_bytes = buffer_pool().free_bytes()};
+                 .pooled_bytes = buffer_pool().free_bytes(),
+                 .buffered_bytes = buffers().held_bytes()};
   }
 
  private:
@@ -62,6 +63,10 @@ class UpstreamManager final : public Manager {
   void OnContextDone(const std::shared_ptr<Stream>& stream, const absl::Status& reason) override;
   void StopWriter(const absl::Status& reason) override;
   void TerminateStreams(const absl::Status& reason) override;
+  size_t AssemblingBytes() const override { return assembler_.partial_bytes(); }
+  // The current stream is the only one that can hold anything.
+  bool ShedLargestHolder(const absl::Status& why) override;
+  void EndStreamsStillReceiving(const absl::Status& reason) override;
 
   // StreamSink.
   absl::Status Send(Stream& stream, Kind kind, absl::string_view data, Follows follows) override;

@@ -42,7 +42,7 @@ std::string EncodeGrpcStatusBody(const RemoteError& error) {
     if (d.size() > limits::kErrorDetailsMaxBytes - detail_bytes) continue;
     // A Go peer rejects the whole body over one malformed Any; a stale code detail would
     // contradict the code.
-    if (!DecodeAny(d).ok() || DecodeDrpcCodeDetail(d).has_value()) continue;
+    if (!IsValidAny(d) || DecodeDrpcCodeDetail(d).has_value()) continue;
     status.details.push_back(d);
     detail_bytes += d.size();
   }

@@ -170,6 +170,14 @@ char* FrameParser::PrepareAppend(size_t append_max_bytes) {
   return buffer_.data() + end_;
 }
 
+size_t FrameParser::Shrink(size_t keep_max_bytes) {
+  if (start_ != end_ || buffer_.size() <= keep_max_bytes) return 0;
+  const size_t released = buffer_.size();
+  std::string().swap(buffer_);
+  start_ = end_ = 0;
+  return released;
+}
+
 void FrameParser::CommitAppend(size_t bytes) {
   DRPC_CHECK_LE(end_ + bytes, buffer_.size());
   if (!error_.ok()) return;

@@ -109,9 +109,9 @@ absl::StatusOr<std::optional<Frame>> ParseFrame(absl::string_view in, size_t fra
 // Owns a buffer of received bytes and yields frames as they complete. The buffer never holds
 // more than one frame's header + data plus what the caller appended since: callers append what
 // one transport read returned, then drain Next() until it reports "need more".
-// Memory: the buffer keeps its peak size (bounded by the largest frame accepted plus one read),
-// so a connection that once received a 4 MiB frame keeps 4 MiB; consumed bytes are reclaimed by
-// compaction, moving each byte O(1) times.
+// Memory: the buffer grows to the largest frame accepted plus one read; consumed bytes are
+// reclaimed by compaction, moving each byte O(1) times, and Shrink releases a buffer that grew
+// for a large frame or a bulk read once nothing is left in it.
 class FrameParser {
  public:
   struct Options {
@@ -138,6 +138,12 @@ class FrameParser {
   // The next complete frame; nullopt when more bytes are needed. The frame's data stays valid
   // until the next Append() or Next(). Once an error is returned, every later call returns it.
   absl::StatusOr<std::optional<Frame>> Next();
+
+  // Releases the buffer if it holds no unconsumed byte and is larger than `keep_max_bytes`
+  // (the next append allocates what it needs). Returns the bytes released.
+  size_t Shrink(size_t keep_max_bytes);
+  // Bytes allocated for the buffer.
+  size_t capacity_bytes() const { return buffer_.size(); }
 
   // Stream offset (bytes consumed by returned frames), for error messages and tools.
   uint64_t offset() const { return offset_; }

@@ -194,5 +194,34 @@ TEST(FrameParserTest, BufferedBytesStayBoundedWhileStreaming) {
   EXPECT_EQ(parser.offset(), wire.size());
 }
 
+TEST(FrameParserTest, ShrinkReleasesABufferGrownForALargeFrameOnceItIsConsumed) {
+  FrameParser parser = MakeParser();
+  const std::string big = EncodeFrame(1, 1, Kind::kMessage, true, std::string(1 << 20, 'x'));
+  parser.Append(absl::string_view(big).substr(0, 100));
+  EXPECT_EQ(parser.Shrink(4096), 0u) << "a frame is in progress: nothing is released";
+  parser.Append(absl::string_view(big).substr(100));
+  EXPECT_GE(parser.capacity_bytes(), big.size());
+  std::vector<OwnedFrame> frames;
+  Drain(parser, frames);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_GE(parser.Shrink(4096), big.size());
+  EXPECT_EQ(parser.capacity_bytes(), 0u);
+  // The parser goes on after a shrink.
+  parser.Append(EncodeFrame(1, 2, Kind::kMessage, true, "hi"));
+  Drain(parser, frames);
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_EQ(frames[1].data, "hi");
+  EXPECT_EQ(parser.offset(), big.size() + 6);
+}
+
+TEST(FrameParserTest, ShrinkKeepsASmallBuffer) {
+  FrameParser parser = MakeParser();
+  parser.Append(EncodeFrame(1, 1, Kind::kMessage, true, "hi"));
+  std::vector<OwnedFrame> frames;
+  Drain(parser, frames);
+  EXPECT_EQ(parser.Shrink(4096), 0u);
+  EXPECT_GT(parser.capacity_bytes(), 0u);
+}
+
 }  // namespace
 }  // namespace drpc

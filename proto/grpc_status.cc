@@ -16,6 +16,36 @@ constexpr uint32_t kAnyTypeUrlField = 1;
 constexpr uint32_t kAnyValueField = 2;
 constexpr uint32_t kErrorCodeField = 1;
 
+// An Any's fields as views into `bytes` (validating without copying: a Status carries up to
+// kErrorDetailsMaxCount of them, each checked on receipt).
+struct AnyView {
+  absl::string_view type_url;
+  absl::string_view value;
+};
+
+absl::StatusOr<AnyView> ParseAny(absl::string_view bytes) {
+  AnyView any;
+  pb::Reader reader(bytes);
+  for (;;) {
+    absl::StatusOr<std::optional<pb::Field>> f = reader.Next();
+    if (!f.ok()) return f.status();
+    if (!f->has_value()) break;
+    const pb::Field& field = **f;
+    // Unknown fields, and known ones with another wire type, are skipped as Go's decoder does.
+    if (field.number == kAnyTypeUrlField && field.type == pb::WireType::kLen) {
+      if (!pb::IsValidUtf8(field.bytes)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "protobuf: google.protobuf.Any.type_url at offset ", field.offset,
+            " contains invalid UTF-8"));
+      }
+      any.type_url = field.bytes;
+    } else if (field.number == kAnyValueField && field.type == pb::WireType::kLen) {
+      any.value = field.bytes;
+    }
+  }
+  return any;
+}
+
 }  // namespace
 
 std::string EncodeGrpcStatus(const GrpcStatus& status) {
@@ -59,7 +89,7 @@ absl::StatusOr<GrpcStatus> DecodeGrpcStatus(absl::string_view bytes) {
         return absl::ResourceExhaustedError(absl::StrCat(
             "google.rpc.Status has more than ", limits::kErrorDetailsMaxCount, " details"));
       }
-      if (absl::StatusOr<AnyMessage> any = DecodeAny(field.bytes); !any.ok()) {
+      if (absl::StatusOr<AnyView> any = ParseAny(field.bytes); !any.ok()) {
         return absl::InvalidArgumentError(absl::StrCat("google.rpc.Status detail ",
                                                        status.details.size(), " at offset ",
                                                        field.offset, ": ", any.status().message()));
@@ -79,27 +109,12 @@ std::string EncodeAny(absl::string_view type_url, absl::string_view value) {
 }
 
 absl::StatusOr<AnyMessage> DecodeAny(absl::string_view bytes) {
-  AnyMessage any;
-  pb::Reader reader(bytes);
-  for (;;) {
-    absl::StatusOr<std::optional<pb::Field>> f = reader.Next();
-    if (!f.ok()) return f.status();
-    if (!f->has_value()) break;
-    const pb::Field& field = **f;
-    // Unknown fields, and known ones with another wire type, are skipped as Go's decoder does.
-    if (field.number == kAnyTypeUrlField && field.type == pb::WireType::kLen) {
-      if (!pb::IsValidUtf8(field.bytes)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "protobuf: google.protobuf.Any.type_url at offset ", field.offset,
-            " contains invalid UTF-8"));
-      }
-      any.type_url.assign(field.bytes.data(), field.bytes.size());
-    } else if (field.number == kAnyValueField && field.type == pb::WireType::kLen) {
-      any.value.assign(field.bytes.data(), field.bytes.size());
-    }
-  }
-  return any;
+  absl::StatusOr<AnyView> view = ParseAny(bytes);
+  if (!view.ok()) return view.status();
+  return AnyMessage{std::string(view->type_url), std::string(view->value)};
 }
+
+bool IsValidAny(absl::string_view bytes) { return ParseAny(bytes).ok(); }
 
 std::string EncodeDrpcCodeDetail(uint64_t drpc_code) {
   std::string value;
@@ -110,7 +125,7 @@ std::string EncodeDrpcCodeDetail(uint64_t drpc_code) {
 }
 
 std::optional<uint64_t> DecodeDrpcCodeDetail(absl::string_view any_bytes) {
-  absl::StatusOr<AnyMessage> any = DecodeAny(any_bytes);
+  absl::StatusOr<AnyView> any = ParseAny(any_bytes);
   if (!any.ok() || any->type_url != kDrpcCodeTypeUrl) return std::nullopt;
   pb::Reader reader(any->value);
   uint64_t code = 0;

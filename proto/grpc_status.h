@@ -58,6 +58,8 @@ absl::StatusOr<GrpcStatus> DecodeGrpcStatus(absl::string_view bytes);
 // `type_url` must be valid UTF-8 (DRPC_CHECK: type URLs are ours or come from a decoded Any).
 std::string EncodeAny(absl::string_view type_url, absl::string_view value);
 absl::StatusOr<AnyMessage> DecodeAny(absl::string_view bytes);
+// Whether DecodeAny would accept `bytes` (checked without copying anything).
+bool IsValidAny(absl::string_view bytes);
 
 // The detail drpc-cpp adds for DRPC codes gRPC cannot carry: `message drpc.ErrorCode { uint64
 // code = 1; }` packed in an Any.

@@ -26,6 +26,8 @@ constexpr uint64_t kCopy2OffsetMax = 65535 + kCopy2OffsetMin;
 constexpr uint64_t kCopy3OffsetMin = 65536;
 constexpr uint64_t kCopy3OffsetMax = (uint64_t{1} << 21) - 1 + kCopy3OffsetMin;
 constexpr size_t kMatchMinBytes = 4;
+// Output reserved before decoding; beyond it the output grows as it is produced.
+constexpr uint64_t kDecodeReserveMaxBytes = 64 * 1024;
 
 uint64_t LoadLe(absl::string_view in, size_t at, size_t n) {
   uint64_t v = 0;
@@ -104,29 +106,58 @@ void AppendCopy(std::string& out, uint64_t offset, uint64_t length, uint64_t* la
   }
 }
 
+// Four input bytes as a little-endian word (the hash key and match test of the encoder).
+uint32_t Load32(absl::string_view in, size_t at) {
+  uint8_t b[4];
+  std::memcpy(b, in.data() + at, 4);
+  return uint32_t{b[0]} | uint32_t{b[1]} << 8 | uint32_t{b[2]} << 16 | uint32_t{b[3]} << 24;
+}
+
+// How many bytes from `a` and `b` agree, at most `max`: eight at a time, then byte by byte.
+size_t MatchLength(const char* a, const char* b, size_t max) {
+  size_t n = 0;
+  while (max - n >= 8) {
+    uint64_t x = 0;
+    uint64_t y = 0;
+    std::memcpy(&x, a + n, 8);
+    std::memcpy(&y, b + n, 8);
+    if (x != y) break;
+    n += 8;
+  }
+  while (n < max && a[n] == b[n]) ++n;
+  return n;
+}
+
 uint32_t HashOf(uint32_t four_bytes, int bits) {
   return (four_bytes * 0x1E35A7BDu) >> (32 - bits);
 }
 
 // The elements of `src` (after the header), greedy: the first 4-byte match the hash table knows.
 std::string EncodeElements(absl::string_view src) {
-  constexpr int kHashBits = 14;
-  std::vector<uint32_t> table(size_t{1} << kHashBits, 0);  // position + 1; 0 = empty
+  // 2^14 entries for large inputs; a small message gets a table about its own size, so encoding
+  // it does not clear 64 KiB first.
+  constexpr int kHashBitsMax = 14;
+  constexpr int kHashBitsMin = 6;
+  int hash_bits = kHashBitsMin;
+  while (hash_bits < kHashBitsMax && (size_t{1} << hash_bits) < src.size()) ++hash_bits;
+  std::vector<uint32_t> table(size_t{1} << hash_bits, 0);  // position + 1; 0 = empty
   std::string out;
   out.reserve(src.size());
   uint64_t last_offset = 1;
   size_t literal_start = 0;
   size_t i = 0;
   while (src.size() >= kMatchMinBytes && i <= src.size() - kMatchMinBytes) {
-    const uint32_t here = static_cast<uint32_t>(LoadLe(src, i, 4));
-    uint32_t& slot = table[HashOf(here, kHashBits)];
+    const uint32_t here = Load32(src, i);
+    uint32_t& slot = table[HashOf(here, hash_bits)];
     const size_t candidate = slot;
     slot = static_cast<uint32_t>(i + 1);
     if (candidate != 0 && i - (candidate - 1) <= kCopy3OffsetMax &&
-        static_cast<uint32_t>(LoadLe(src, candidate - 1, 4)) == here) {
+        Load32(src, candidate - 1) == here) {
       const size_t from = candidate - 1;
-      size_t length = kMatchMinBytes;
-      while (i + length < src.size() && src[from + length] == src[i + length]) ++length;
+      const size_t length =
+          kMatchMinBytes + MatchLength(src.data() + from + kMatchMinBytes,
+                                       src.data() + i + kMatchMinBytes,
+                                       src.size() - i - kMatchMinBytes);
       AppendLiterals(out, src.substr(literal_start, i - literal_start));
       AppendCopy(out, i - from, length, &last_offset);
       i += length;
@@ -300,9 +331,30 @@ class ElementReader {
   uint64_t offset_ = 1;  // the repeat offset starts at 1
 };
 
-// Decodes elements into `dst` (sized to the stated length). Every read and write is checked.
-absl::Status DecodeElements(absl::string_view src, std::string& dst) {
-  const size_t want = dst.size();
+// Copies `length` bytes to out[at..] from `offset` bytes back, in forward byte order: an offset
+// shorter than the length repeats the pattern. Done in chunks, each at most as long as the
+// distance to its source (so source and destination never overlap), the distance doubling as the
+// pattern is laid out: O(log length) memcpy calls instead of a loop per byte.
+void CopyForward(char* out, size_t at, uint64_t offset, uint64_t length) {
+  DRPC_DCHECK(offset >= 1 && offset <= at);
+  uint64_t distance = offset;
+  while (length > 0) {
+    const uint64_t n = std::min(length, distance);
+    std::memcpy(out + at, out + at - distance, n);
+    at += n;
+    length -= n;
+    distance += n;  // the bytes just written repeat the pattern too
+  }
+}
+
+// Decodes elements into `dst` (empty), which must come to exactly `want` bytes. The output grows
+// as elements produce it rather than being allocated at the stated length up front: a short
+// block that states megabytes and then fails costs what it decoded, not what it claimed. Every
+// read and write is checked.
+absl::Status DecodeElements(absl::string_view src, uint64_t want, std::string& dst) {
+  DRPC_DCHECK(dst.empty());
+  // A few times the input is what most blocks decode to; more is grown into as it is produced.
+  dst.reserve(std::min<uint64_t>(want, std::min<uint64_t>(4 * src.size(), kDecodeReserveMaxBytes)));
   size_t d = 0;
   ElementReader reader(src);
   while (!reader.done()) {
@@ -313,7 +365,7 @@ absl::Status DecodeElements(absl::string_view src, std::string& dst) {
       return Corrupt(
           absl::StrCat(literals, " literals at output ", d, " exceed the length ", want));
     }
-    std::memcpy(dst.data() + d, src.data() + reader.TakeLiterals(literals), literals);
+    dst.append(src.data() + reader.TakeLiterals(literals), literals);
     d += literals;
     if (length == 0) continue;
     const uint64_t offset = reader.offset();
@@ -325,8 +377,9 @@ absl::Status DecodeElements(absl::string_view src, std::string& dst) {
       return Corrupt(
           absl::StrCat("copy of ", length, " at output ", d, " exceeds the length ", want));
     }
-    // Forward byte order: an offset shorter than the length repeats the pattern.
-    for (uint64_t k = 0; k < length; ++k, ++d) dst[d] = dst[d - offset];
+    dst.resize(d + length);
+    CopyForward(dst.data(), d, offset, length);
+    d += length;
   }
   if (d != want) return Corrupt(absl::StrCat("decoded ", d, " bytes, the block states ", want));
   return absl::OkStatus();
@@ -371,8 +424,8 @@ absl::Status MinLzDecodeBlock(absl::string_view block, size_t max_bytes, std::st
     out->assign(h->body.data(), h->body.size());
     return absl::OkStatus();
   }
-  out->resize(h->length);
-  absl::Status s = DecodeElements(h->body, *out);
+  out->clear();
+  absl::Status s = DecodeElements(h->body, h->length, *out);
   if (!s.ok()) out->clear();
   return s;
 }

@@ -17,7 +17,9 @@
 // is a Snappy block, decoded as one (as Go's minlz.Decode does; Snappy is a subset of what Go
 // accepts there, S2's extensions are not supported). The stated length is checked against
 // `max_bytes` before anything is allocated: a longer block is kResourceExhausted and allocates
-// nothing.
+// nothing. Within the limit the output grows as elements produce it (at most 64 KiB is reserved
+// up front), so a short corrupt block that states megabytes fails having allocated what it
+// decoded, not what it stated.
 //
 // Encoding is a greedy single-pass LZ77 with a hash table of 4-byte sequences (the speed class of
 // MinLZ's "fastest" level; the bytes differ from Go's encoder, which is allowed: only decoding

@@ -16,7 +16,19 @@ MuxAssembler::MuxAssembler(Options options) : options_(options) {
   DRPC_CHECK_GE(options_.streams_max_count, size_t{1});
 }
 
-void MuxAssembler::Forget(uint64_t stream) { streams_.erase(stream); }
+void MuxAssembler::Forget(uint64_t stream) {
+  auto it = streams_.find(stream);
+  if (it == streams_.end()) return;
+  ResetPartial(it->second);
+  streams_.erase(it);
+}
+
+void MuxAssembler::ResetPartial(StreamState& state) {
+  if (!state.partial.has_value()) return;
+  DRPC_DCHECK_LE(state.partial->data.size(), partial_total_bytes_);
+  partial_total_bytes_ -= state.partial->data.size();
+  state.partial.reset();
+}
 
 size_t MuxAssembler::partial_bytes(uint64_t stream) const {
   auto it = streams_.find(stream);
@@ -27,6 +39,7 @@ size_t MuxAssembler::partial_bytes(uint64_t stream) const {
 absl::StatusOr<MuxAssembler::Result> MuxAssembler::Fail(absl::Status status) {
   error_ = std::move(status);
   streams_.clear();
+  partial_total_bytes_ = 0;
   return error_;
 }
 
@@ -39,7 +52,7 @@ MuxAssembler::Result MuxAssembler::Overflow(uint64_t stream, StreamState& state,
                   "message too large: ", KindName(frame.kind), " packet ",
                   PacketIdString(frame.id), " reached ", len, " bytes, limit ",
                   options_.packet_max_bytes, " bytes per message"))};
-  state.partial.reset();
+  ResetPartial(state);
   // Later frames of this message are dropped; the next message ID starts fresh. (m+1 wraps to 0
   // for m = 2^64-1, which is the "no ID can follow" marker.)
   state.discarding_message = frame.done ? 0 : frame.id.message;
@@ -84,6 +97,7 @@ absl::StatusOr<MuxAssembler::Result> MuxAssembler::OnFrame(const Frame& frame) {
       state.partial.emplace();
       if (options_.buffers != nullptr) state.partial->data = options_.buffers->Take();
     }
+    partial_total_bytes_ -= state.partial->data.size();
     state.partial->id = frame.id;
     state.partial->kind = frame.kind;
     state.partial->control = frame.control;
@@ -94,13 +108,20 @@ absl::StatusOr<MuxAssembler::Result> MuxAssembler::OnFrame(const Frame& frame) {
         "protocol error: packet kind change (fr:", KindName(frame.kind), " pkt:",
         KindName(state.partial->kind), ") in packet ", PacketIdString(frame.id))));
   }
-  if (state.partial->data.size() + frame.data.size() > options_.packet_max_bytes) {
-    return Overflow(frame.id.stream, state, frame);
+  const size_t len = state.partial->data.size() + frame.data.size();
+  if (len > options_.packet_max_bytes) return Overflow(frame.id.stream, state, frame);
+  if (len > PacketKindMaxBytes(frame.kind, options_.packet_max_bytes)) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat(
+        "protocol error: ", KindName(frame.kind), " packet ", PacketIdString(frame.id),
+        " reached ", len, " bytes, over the limit of ",
+        PacketKindMaxBytes(frame.kind, options_.packet_max_bytes), " bytes for its kind")));
   }
   state.partial->data.append(frame.data.data(), frame.data.size());
+  partial_total_bytes_ += frame.data.size();
   state.partial->control = state.partial->control || frame.control;
   if (!frame.done) return Result{};
   state.next_message = m == std::numeric_limits<uint64_t>::max() ? 0 : m + 1;
+  partial_total_bytes_ -= state.partial->data.size();
   Packet packet = std::move(*state.partial);
   state.partial.reset();
   return Result{std::move(packet)};

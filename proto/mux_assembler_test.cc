@@ -224,6 +224,49 @@ TEST(MuxAssemblerTest, PartialBytesAreTrackedPerStream) {
   EXPECT_EQ(a.partial_bytes(9), 0u);
 }
 
+TEST(MuxAssemblerTest, TotalPartialBytesFollowEveryStreamsProgress) {
+  MuxAssembler a = Make(64, 8);
+  ASSERT_TRUE(Feed(a, {F(1, 1, Kind::kMessage, false, "abc"), F(2, 1, Kind::kMessage, false, "z"),
+                       F(3, 1, Kind::kMessage, false, "12345")})
+                  .ok());
+  EXPECT_EQ(a.partial_bytes(), 9u);
+  ASSERT_TRUE(Feed(a, {F(1, 1, Kind::kMessage, true, "d")}).ok());  // completes: 4 bytes leave
+  EXPECT_EQ(a.partial_bytes(), 6u);
+  ASSERT_TRUE(Feed(a, {F(2, 2, Kind::kMessage, false, "xy")}).ok());  // abandons "z"
+  EXPECT_EQ(a.partial_bytes(), 7u);
+  a.Forget(3);
+  EXPECT_EQ(a.partial_bytes(), 2u);
+  // Over the packet limit: the stream's partial data is dropped.
+  auto o = Feed(a, {F(2, 2, Kind::kMessage, false, std::string(70, 'x'))});
+  ASSERT_TRUE(o.ok());
+  ASSERT_EQ(o->stream_errors.size(), 1u);
+  EXPECT_EQ(a.partial_bytes(), 0u);
+}
+
+TEST(MuxAssemblerTest, InvokeMetadataOverItsLimitFailsAtTheFirstFrameOverIt) {
+  MuxAssembler a = Make();
+  const std::string chunk(64 * 1024, 'm');
+  std::vector<OwnedFrame> frames;
+  for (size_t sent = 0; sent < limits::kMetadataMaxBytes; sent += chunk.size()) {
+    frames.push_back(F(1, 1, Kind::kInvokeMetadata, false, chunk));
+  }
+  ASSERT_TRUE(Feed(a, frames).ok()) << "exactly the limit is still accepted";
+  EXPECT_EQ(a.partial_bytes(), limits::kMetadataMaxBytes);
+  auto o = Feed(a, {F(1, 1, Kind::kInvokeMetadata, false, "x")});
+  ASSERT_FALSE(o.ok());
+  EXPECT_THAT(std::string(o.status().message()), StartsWith("protocol error: InvokeMetadata packet <1,1>"));
+  EXPECT_THAT(std::string(o.status().message()), HasSubstr("over the limit of 1048576 bytes for its kind"));
+  EXPECT_EQ(a.partial_bytes(), 0u);
+}
+
+TEST(MuxAssemblerTest, InvokeNameOverItsLimitIsAProtocolError) {
+  MuxAssembler a = Make();
+  auto o = Feed(a, {F(1, 1, Kind::kInvoke, false, std::string(limits::kRpcNameMaxBytes, 'n')),
+                    F(1, 1, Kind::kInvoke, false, "n")});
+  ASSERT_FALSE(o.ok());
+  EXPECT_THAT(std::string(o.status().message()), HasSubstr("Invoke packet <1,1> reached 65537 bytes"));
+}
+
 TEST(MuxAssemblerTest, ConnectionErrorsAreSticky) {
   MuxAssembler a = Make();
   auto first = Feed(a, {F(0, 0, Kind::kInvoke, true)});

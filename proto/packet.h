@@ -6,14 +6,18 @@
 //   UpstreamAssembler — Go drpc's reader (docs/protocol.md §4.2). IDs are globally monotonic per direction:
 //     a frame with a lower (stream, message) than the last is a protocol error, which also rejects
 //     stream or message ID 0 at the start; a higher ID silently discards a partial packet; a kind
-//     change inside a packet is an error; a packet over the limit is "data overflow"; after a
-//     complete packet (s, m) the next acceptable ID is (s, m+1).
+//     change inside a packet is an error; a packet over the limit is "data overflow", an Invoke
+//     or InvokeMetadata over its own smaller limit (PacketKindMaxBytes) is a protocol error as
+//     soon as its frames exceed it; after a complete packet (s, m) the next acceptable ID is
+//     (s, m+1).
 //
 //   MuxAssembler — per-stream assembly (docs/protocol.md §4.3, §11.2). Frames of different streams interleave
 //     freely. Stream or message ID 0 is an error. Per stream: a lower message ID than expected is a
 //     protocol error, a higher one discards that stream's partial packet, a kind change is an error,
 //     after done the next expected ID is m+1. Packets over the per-stream limit are a
-//     *stream-scoped* error: the stream's partial data is dropped and the caller fails that stream.
+//     *stream-scoped* error: the stream's partial data is dropped and the caller fails that stream;
+//     an Invoke or InvokeMetadata over its kind's limit (PacketKindMaxBytes) is a connection-scoped
+//     protocol error as soon as its frames exceed it.
 //
 //   UpstreamAssembler assembler(UpstreamAssembler::Options{});
 //   absl::StatusOr<std::optional<Packet>> p = assembler.OnFrame(frame);
@@ -42,6 +46,13 @@ struct Packet {
   bool control = false;
   std::string data;
 };
+
+// The largest packet of `kind` the assemblers accept under a packet limit of `packet_max_bytes`:
+// an Invoke (an RPC name) at most limits::kRpcNameMaxBytes, an InvokeMetadata at most
+// limits::kMetadataMaxBytes, any other kind the packet limit. Checked as each frame arrives, so a
+// peer's oversized metadata or name fails at its first frame over the limit instead of being
+// buffered whole first.
+size_t PacketKindMaxBytes(Kind kind, size_t packet_max_bytes);
 
 // Where an assembler gets the data buffer of each new packet: a pool of reused buffers (impl/'s
 // BufferPool), so a connection's steady state allocates nothing per message. The buffer returned
@@ -117,6 +128,8 @@ class MuxAssembler {
 
   size_t streams_tracked() const { return streams_.size(); }
   size_t partial_bytes(uint64_t stream) const;
+  // Bytes of every stream's partial packet together (kept up to date, O(1)).
+  size_t partial_bytes() const { return partial_total_bytes_; }
 
  private:
   struct StreamState {
@@ -128,9 +141,12 @@ class MuxAssembler {
   };
   absl::StatusOr<Result> Fail(absl::Status status);
   Result Overflow(uint64_t stream, StreamState& state, const Frame& frame);
+  // Drops the stream's partial packet, if any, from the total.
+  void ResetPartial(StreamState& state);
 
   Options options_;
   absl::Status error_;  // sticky connection-scoped error
+  size_t partial_total_bytes_ = 0;
   // Ordered by stream ID: iteration (for tools and debugging) is deterministic.
   std::map<uint64_t, StreamState> streams_;
 };

@@ -6,6 +6,17 @@
 #include "snappy.h"
 
 namespace drpc {
+namespace {
+
+// Blocks stating more than this are validated before their output is allocated.
+constexpr uint64_t kValidateFirstMinBytes = 64 * 1024;
+
+absl::Status CorruptError(size_t block_bytes, uint64_t length) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("snappy: corrupt block (", block_bytes, " bytes stating ", length, ")"));
+}
+
+}  // namespace
 
 std::string SnappyEncodeBlock(absl::string_view src) {
   DRPC_CHECK_LE(src.size(), limits::kSnappyBlockMaxBytes);
@@ -33,11 +44,16 @@ absl::Status SnappyDecodeBlock(absl::string_view block, size_t max_bytes, std::s
                                                      *length, " bytes, which exceeds the limit of ",
                                                      max_bytes, " bytes"));
   }
+  // A large stated length is only allocated for a block that decodes: validating first (which
+  // writes nothing) keeps a short corrupt block from costing the memory it claims.
+  if (*length > kValidateFirstMinBytes &&
+      !snappy::IsValidCompressedBuffer(block.data(), block.size())) {
+    return CorruptError(block.size(), *length);
+  }
   out->resize(*length);
   if (!snappy::RawUncompress(block.data(), block.size(), out->data())) {
     out->clear();
-    return absl::InvalidArgumentError(
-        absl::StrCat("snappy: corrupt block (", block.size(), " bytes stating ", *length, ")"));
+    return CorruptError(block.size(), *length);
   }
   return absl::OkStatus();
 }

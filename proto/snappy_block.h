@@ -9,7 +9,9 @@
 // Decoding checks the stated length against `max_bytes` before allocating anything (a longer
 // block is kResourceExhausted "snappy: ... exceeds the limit ..."), and reports a block whose
 // length cannot be read (a missing or longer than 32-bit uvarint) or whose elements are corrupt
-// as kInvalidArgument "snappy: ...". libsnappy never writes past the stated length.
+// as kInvalidArgument "snappy: ...". A block stating more than 64 KiB is validated (which writes
+// nothing) before its output is allocated, so a short corrupt block never costs the memory it
+// claims. libsnappy never writes past the stated length.
 #ifndef DRPC_PROTO_SNAPPY_BLOCK_H_
 #define DRPC_PROTO_SNAPPY_BLOCK_H_
 

@@ -1,4 +1,5 @@
 // UpstreamAssembler: Go drpc's Reader.ReadPacket rules (docs/protocol.md §4.2), minus its unbounded buffering.
+#include <algorithm>
 #include <limits>
 #include <utility>
 
@@ -12,6 +13,17 @@ namespace drpc {
 UpstreamAssembler::UpstreamAssembler(Options options) : options_(options) {
   DRPC_CHECK_GE(options_.packet_max_bytes, limits::kPacketLimitMinBytes);
   DRPC_CHECK_LE(options_.packet_max_bytes, limits::kPacketLimitMaxBytes);
+}
+
+size_t PacketKindMaxBytes(Kind kind, size_t packet_max_bytes) {
+  switch (kind) {
+    case Kind::kInvoke:
+      return std::min(packet_max_bytes, limits::kRpcNameMaxBytes);
+    case Kind::kInvokeMetadata:
+      return std::min(packet_max_bytes, limits::kMetadataMaxBytes);
+    default:
+      return packet_max_bytes;
+  }
 }
 
 size_t UpstreamAssembler::partial_bytes() const {
@@ -58,6 +70,12 @@ absl::StatusOr<std::optional<Packet>> UpstreamAssembler::OnFrame(const Frame& fr
     return Fail(absl::InvalidArgumentError(absl::StrCat(
         "protocol error: data overflow (len:", len, ") in ", KindName(partial_->kind),
         " packet ", PacketIdString(frame.id), ", limit ", options_.packet_max_bytes, " bytes")));
+  }
+  if (len > PacketKindMaxBytes(frame.kind, options_.packet_max_bytes)) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat(
+        "protocol error: ", KindName(frame.kind), " packet ", PacketIdString(frame.id),
+        " reached ", len, " bytes, over the limit of ",
+        PacketKindMaxBytes(frame.kind, options_.packet_max_bytes), " bytes for its kind")));
   }
   partial_->data.append(frame.data.data(), frame.data.size());
   partial_->control = partial_->control || frame.control;

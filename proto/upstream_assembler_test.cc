@@ -205,6 +205,27 @@ TEST(UpstreamAssemblerTest, NoIdFollowsTheLargestPossibleId) {
   EXPECT_THAT(std::string(p.status().message()), StartsWith("protocol error: id monotonicity violation"));
 }
 
+TEST(UpstreamAssemblerTest, InvokeMetadataOverItsLimitFailsAtTheFirstFrameOverIt) {
+  UpstreamAssembler a(UpstreamAssembler::Options{});
+  const std::string chunk(64 * 1024, 'm');
+  for (size_t sent = 0; sent < limits::kMetadataMaxBytes; sent += chunk.size()) {
+    ASSERT_TRUE(a.OnFrame(F(1, 1, Kind::kInvokeMetadata, false, chunk).view()).ok());
+  }
+  EXPECT_EQ(a.partial_bytes(), limits::kMetadataMaxBytes);
+  auto p = a.OnFrame(F(1, 1, Kind::kInvokeMetadata, false, "x").view());
+  ASSERT_FALSE(p.ok());
+  EXPECT_THAT(std::string(p.status().message()), StartsWith("protocol error: InvokeMetadata packet <1,1>"));
+  EXPECT_EQ(a.partial_bytes(), 0u);
+}
+
+TEST(UpstreamAssemblerTest, InvokeNameAtItsLimitIsAcceptedAndOneByteMoreIsNot) {
+  auto at = Feed({F(1, 1, Kind::kInvoke, true, std::string(limits::kRpcNameMaxBytes, 'n'))});
+  ASSERT_TRUE(at.ok()) << at.status();
+  auto over = Feed({F(1, 1, Kind::kInvoke, true, std::string(limits::kRpcNameMaxBytes + 1, 'n'))});
+  ASSERT_FALSE(over.ok());
+  EXPECT_THAT(std::string(over.status().message()), HasSubstr("for its kind"));
+}
+
 TEST(UpstreamAssemblerTest, ErrorsAreSticky) {
   UpstreamAssembler a(UpstreamAssembler::Options{});
   auto first = Feed(a, {F(0, 0, Kind::kInvoke, true)});

@@ -153,17 +153,21 @@ echo "ok: stats"
 # --- the connection limit --------------------------------------------------------------------------
 start_server --connections_max_count=1
 # A call that waits for its timeout holds one connection; while it is served, another connection is
-# refused (closed right after accept: exit 3). The loop only waits for the holder to be connected
-# (a call that still gets through is retried) and replaces a holder that was itself refused.
+# refused: its call gets the server's Error "server busy: connection refused ..." (exit 1). The
+# loop only waits for the holder to be connected (a call that still gets through is retried) and
+# replaces a holder that was itself refused.
 hold() { "$call_bin" "$addr" /interop.Echo/Slow --data=x --timeout=3s >/dev/null 2>&1 & holder=$!; }
 hold
 refused=""
 for _ in $(seq 1 60); do
   if ! kill -0 "$holder" 2>/dev/null; then wait "$holder"; hold; fi
   sleep 0.1
-  "$call_bin" "$addr" /interop.Echo/Unary --data=y --timeout=2s >/dev/null 2>&1; rc=$?
-  if [ "$rc" -eq 3 ]; then refused=yes; break; fi
-  [ "$rc" -eq 0 ] || fail "a call beside the held connection exited $rc, want 3 (or 0 before it)"
+  "$call_bin" "$addr" /interop.Echo/Unary --data=y --timeout=2s >/dev/null 2>"$TEST_TMPDIR/refused.err"; rc=$?
+  if [ "$rc" -eq 1 ] && grep -q "server busy: connection refused" "$TEST_TMPDIR/refused.err"; then
+    refused=yes
+    break
+  fi
+  [ "$rc" -eq 0 ] || fail "a call beside the held connection exited $rc, want 1 (or 0 before it): $(cat "$TEST_TMPDIR/refused.err")"
 done
 kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
 [ -n "$refused" ] || fail "a second connection was never refused with --connections_max_count=1"
@@ -172,6 +176,37 @@ stop_server
 "$server_bin" --connections_max_count=0 >/dev/null 2>"$TEST_TMPDIR/limit.err"; rc=$?
 [ "$rc" -eq 1 ] && grep -q "connections_max_count = 0 is outside" "$TEST_TMPDIR/limit.err" ||
   fail "echo_server --connections_max_count=0 exited $rc: $(cat "$TEST_TMPDIR/limit.err")"
+
+# --- timeouts and budgets (their own block of flags) --------------------------------------------
+# A connection that sends nothing is closed after --first_frame_timeout; one that stops inside a
+# frame after --frame_timeout; calls are still served with small budgets.
+start_server --first_frame_timeout=200ms --frame_timeout=300ms --idle_timeout=10s \
+  --half_close_grace=1s --connection_buffered_max_bytes=10000000 --server_buffered_max_bytes=20000000
+expect budget_call 0 "hi" "" -- "$addr" /interop.Echo/Unary --data=hi
+port=${addr##*:}
+closed_within() {  # closed_within SECONDS BYTES: connects, writes BYTES (printf format), waits for EOF
+  local start=$SECONDS
+  exec 3<>"/dev/tcp/127.0.0.1/$port" || fail "connect to $addr"
+  printf "$2" >&3
+  if ! timeout "$1" cat <&3 >/dev/null; then exec 3<&-; return 1; fi
+  exec 3<&-
+  return 0
+}
+closed_within 1.5 "" || fail "a silent connection was not closed after --first_frame_timeout=200ms"
+echo "ok: first_frame_timeout"
+# A complete frame (a Cancel for a stream the server does not have), then an Invoke header
+# announcing 5 bytes of a name and sending 1: a frame that stops short.
+closed_within 1.5 '\x09\x05\x01\x00\x03\x06\x01\x05/' ||
+  fail "a frame cut short was not closed after --frame_timeout=300ms"
+echo "ok: frame_timeout"
+stop_server
+"$server_bin" --frame_timeout=0s >/dev/null 2>"$TEST_TMPDIR/timeout.err"; rc=$?
+[ "$rc" -eq 1 ] && grep -q "frame_timeout = 0 is below 1ms" "$TEST_TMPDIR/timeout.err" ||
+  fail "echo_server --frame_timeout=0s exited $rc: $(cat "$TEST_TMPDIR/timeout.err")"
+"$server_bin" --connection_buffered_max_bytes=1000 >/dev/null 2>"$TEST_TMPDIR/budget.err"; rc=$?
+[ "$rc" -eq 1 ] && grep -q "connection_buffered_max_bytes = 1000 is outside" "$TEST_TMPDIR/budget.err" ||
+  fail "echo_server --connection_buffered_max_bytes=1000 exited $rc: $(cat "$TEST_TMPDIR/budget.err")"
+echo "ok: budget and timeout flags"
 
 "$server_bin" --bogus >/dev/null 2>&1; rc=$?
 [ "$rc" -eq 2 ] || fail "echo_server with a bad flag exited $rc, want 2"

@@ -3,6 +3,8 @@
 //
 //   bazel run //tools:echo_server -- --addr=127.0.0.1:7777 [--mux] [--migrate_header]
 //                                    [--connections_max_count=N] [--calls_max_count=N]
+//   ... [--connection_buffered_max_bytes=N] [--server_buffered_max_bytes=N]
+//   ... [--first_frame_timeout=D] [--frame_timeout=D] [--idle_timeout=D] [--half_close_grace=D]
 //   ... [--tls_cert=server.pem --tls_key=server.key [--tls_client_ca=ca.pem]] [--stats]
 //   ... [--fork | --flow_control=on|off --stream_window=N ... --error_format=F --max_streams=N]
 //
@@ -35,6 +37,68 @@
 namespace drpc {
 namespace {
 
+// The buffer budgets and connection timeouts (impl/options.h), a block of their own.
+std::string BudgetUsage() {
+  return absl::StrCat(
+      "buffer budgets and timeouts (durations like 500ms, 10s, 5m; \"inf\" for none):\n"
+      "  --connection_buffered_max_bytes  bytes one connection may hold for its peer over all\n"
+      "                    its streams; at it the connection stops reading (default ",
+      tunables::kConnectionBufferedDefaultMaxBytes,
+      ")\n"
+      "  --server_buffered_max_bytes  bytes all connections may hold beyond ",
+      tunables::kConnectionBufferedReservedDefaultBytes,
+      " each;\n"
+      "                    at it busy connections stop reading and new calls on them are refused\n"
+      "                    (default ",
+      tunables::kServerBufferedDefaultMaxBytes,
+      ")\n"
+      "  --first_frame_timeout  a new connection must send its first frame within this (default ",
+      tunables::kFirstFrameTimeoutDefault.ToString(),
+      ")\n"
+      "  --frame_timeout   a started frame must be complete within this (default ",
+      tunables::kFrameTimeoutDefault.ToString(),
+      ")\n"
+      "  --idle_timeout    a connection without calls is closed after this without an Invoke\n"
+      "                    (default ",
+      tunables::kInactivityTimeoutDefault.ToString(),
+      ")\n"
+      "  --half_close_grace  after a client half-closes, how long its finished calls may still\n"
+      "                    write their replies (default ",
+      tunables::kHalfCloseGraceDefault.ToString(), ")\n");
+}
+
+// Applies one flag of BudgetUsage's block; false if `f` is not one of them or its value is bad.
+bool ApplyBudgetFlag(const cli::CliFlag& f, Options& o) {
+  const std::string value = f.value.value_or("");
+  const struct {
+    const char* name;
+    size_t* field;
+  } sizes[] = {{"connection_buffered_max_bytes", &o.connection_buffered_max_bytes},
+               {"server_buffered_max_bytes", &o.server_buffered_max_bytes}};
+  for (const auto& z : sizes) {
+    if (f.name == z.name) return absl::SimpleAtoi(value, z.field);
+  }
+  const struct {
+    const char* name;
+    Duration* field;
+  } durations[] = {{"first_frame_timeout", &o.first_frame_timeout},
+                   {"frame_timeout", &o.frame_timeout},
+                   {"idle_timeout", &o.inactivity_timeout},
+                   {"half_close_grace", &o.half_close_grace}};
+  for (const auto& d : durations) {
+    if (f.name != d.name) continue;
+    if (value == "inf") {
+      *d.field = Duration::Infinite();
+      return true;
+    }
+    absl::StatusOr<Duration> parsed = cli::ParseCliDuration(value);
+    if (!parsed.ok()) return false;
+    *d.field = *parsed;
+    return true;
+  }
+  return false;
+}
+
 std::string Usage() {
   return absl::StrCat(
       "usage: echo_server [--addr=HOST:PORT] [--mux] [--migrate_header] [--reactors=N]\n"
@@ -54,7 +118,7 @@ std::string Usage() {
       tunables::kServerCallsDefaultMaxCount,
       ")\n"
       "  --fibers_max_count  fiber stacks per reactor; a call without one is refused (default ",
-      tunables::kFiberStacksDefaultMaxCount, ")\n"
+      tunables::kFiberStacksDefaultMaxCount, ")\n", BudgetUsage(),
       "mux (the cockroachdb/drpc fork's wire):\n", cli::MuxFlags::kServerUsage,
       "production (TLS, metrics):\n");
 }
@@ -110,6 +174,7 @@ bool ParseArgs(int argc, char** argv, Config* config) {
                config->reactor.stack_count_max > 0) {
     } else if (f->name == "shutdown_grace" && cli::ParseCliDuration(value).ok()) {
       config->grace = *cli::ParseCliDuration(value);
+    } else if (ApplyBudgetFlag(*f, config->server.connection)) {
     } else {
       std::fprintf(stderr, "echo_server: bad flag \"%s\"\n%s", argv[i], Usage().c_str());
       return false;

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "impl/errors.h"
 #include "impl/runtime/migrate.h"
 #include "impl/server.h"
 #include "impl/sync.h"
@@ -12,17 +13,20 @@
 
 namespace drpc::runtime {
 
-// An accepted socket on its way to a reactor. It holds one slot of connections_max from the
-// accept until the connection ends, or until the hand-off is dropped unrun.
+// An accepted socket on its way to a reactor. It holds one slot of connections_max (or, for a
+// connection over the limit, one of the refusals under way) from the accept until the
+// connection ends, or until the hand-off is dropped unrun.
 struct TcpServer::Accepted {
-  Accepted(TcpServer* server, TcpListener::AcceptedSocket s) : owner(server), socket(std::move(s)) {
-    ++owner->active_;
+  Accepted(TcpServer* server, TcpListener::AcceptedSocket s, bool refuse)
+      : owner(server), socket(std::move(s)), refusal(refuse) {
+    ++(refusal ? owner->refusing_ : owner->active_);
   }
-  ~Accepted() { --owner->active_; }
+  ~Accepted() { --(refusal ? owner->refusing_ : owner->active_); }
   Accepted(const Accepted&) = delete;
   Accepted& operator=(const Accepted&) = delete;
   TcpServer* owner;
   TcpListener::AcceptedSocket socket;
+  bool refusal;
 };
 
 // The part of the server that lives on one reactor.
@@ -39,7 +43,8 @@ TcpServer::TcpServer(Runtime& runtime, const Handler& handler, TcpServerOptions 
     : runtime_(&runtime),
       handler_(&handler),
       options_(std::move(options)),
-      calls_(options_.connection.server_calls_max_count) {}
+      calls_(options_.connection.server_calls_max_count),
+      buffers_(options_.connection.server_buffered_max_bytes) {}
 
 absl::StatusOr<std::unique_ptr<TcpServer>> TcpServer::Start(Runtime& runtime, const Handler& handler,
                                                            TcpServerOptions options) {
@@ -52,7 +57,7 @@ absl::StatusOr<std::unique_ptr<TcpServer>> TcpServer::Start(Runtime& runtime, co
       Shard& shard = *self->shards_[i];
       shard.reactor = &r;
       shard.server = std::make_unique<Server>(r.env(), *self->handler_, self->options_.connection,
-                                              &self->calls_);
+                                              &self->calls_, &self->buffers_);
       shard.connections = std::make_unique<WaitGroup>(r.env());
       return absl::OkStatus();
     });
@@ -80,7 +85,13 @@ absl::StatusOr<std::unique_ptr<TcpServer>> TcpServer::Start(Runtime& runtime, co
 TcpServer::~TcpServer() { Shutdown(Duration::Zero()); }
 
 TcpServer::Stats TcpServer::stats() const {
-  return Stats{accepted_.load(), refused_.load(), handshake_failures_.load(), active_.load()};
+  return Stats{.connections_accepted = accepted_.load(),
+               .connections_refused = refused_.load(),
+               .connections_refused_with_error = refused_with_error_.load(),
+               .handshake_failures = handshake_failures_.load(),
+               .connections_active = active_.load(),
+               .buffered_bytes = buffers_.used_bytes(),
+               .buffered_peak_bytes = buffers_.peak_bytes()};
 }
 
 void TcpServer::AcceptLoop() {
@@ -96,32 +107,53 @@ void TcpServer::AcceptLoop() {
     // The one connection limit, across all reactors. Each reactor's Server has the same limit
     // and so never refuses first: it serves a subset of these connections.
     if (active_.load() >= options_.connection.connections_max_count) {
-      ++refused_;
-      continue;  // the socket closes here
-    }
-    ++accepted_;
-    // Shared, so that a failed hand-off leaves the socket here to be served locally. The slot
-    // in active_ is given back when the last copy goes: after ServeSocket, or with a closure that
-    // never ran (the target reactor had no fiber stack for it, or stopped).
-    auto socket = std::make_shared<Accepted>(this, *std::move(s));
-    const size_t target = runtime_->NextReactorIndex();
-    if (target != 0 && runtime_->Post(target, [this, target, socket](Reactor&) {
-                                       ServeSocket(target, std::move(socket->socket));
-                                     }).ok()) {
+      if (refusing_.load() >= tunables::kConnectionsRefusingMaxCount) {
+        ++refused_;
+        continue;  // the socket closes here
+      }
+      Dispatch(*std::move(s), /*refuse=*/true);
       continue;
     }
-    absl::Status spawned = shards_[0]->reactor->Spawn(
-        "tcp server connection", [this, socket] { ServeSocket(0, std::move(socket->socket)); });
-    if (!spawned.ok()) ++refused_;  // no fiber for it: the socket closes here
+    ++accepted_;
+    Dispatch(*std::move(s), /*refuse=*/false);
   }
   shards_[0]->acceptor_done->Set();
 }
 
-void TcpServer::ServeSocket(size_t index, TcpListener::AcceptedSocket socket) {
+void TcpServer::Dispatch(TcpListener::AcceptedSocket s, bool refuse) {
+  // Shared, so that a failed hand-off leaves the socket here to be served locally. The slot in
+  // active_ (or refusing_) is given back when the last copy goes: after ServeSocket, or with a
+  // closure that never ran (the target reactor had no fiber stack for it, or stopped).
+  auto socket = std::make_shared<Accepted>(this, std::move(s), refuse);
+  const size_t target = runtime_->NextReactorIndex();
+  if (target != 0 && runtime_->Post(target, [this, target, socket](Reactor&) {
+                                     ServeSocket(target, std::move(socket->socket),
+                                                 socket->refusal);
+                                   }).ok()) {
+    return;
+  }
+  absl::Status spawned = shards_[0]->reactor->Spawn("tcp server connection", [this, socket] {
+    ServeSocket(0, std::move(socket->socket), socket->refusal);
+  });
+  if (!spawned.ok()) ++refused_;  // no fiber for it: the socket closes here
+}
+
+void TcpServer::ServeSocket(size_t index, TcpListener::AcceptedSocket socket, bool refuse) {
   Shard& shard = *shards_[index];
   shard.connections->Add();
   absl::StatusOr<std::unique_ptr<Transport>> conn = Handshake(shard, std::move(socket));
-  if (conn.ok()) shard.server->ServeConn(*std::move(conn)).IgnoreError();
+  if (conn.ok() && !refuse) shard.server->ServeConn(*std::move(conn)).IgnoreError();
+  if (conn.ok() && refuse) {
+    const size_t limit = options_.connection.connections_max_count;
+    const absl::Status why = ServerBusyError(absl::StrCat(
+        "connection refused: ", limit, " connections are served (Options::connections_max_count = ",
+        limit, ")"));
+    if (shard.server->RefuseConn(*std::move(conn), why)) {
+      ++refused_with_error_;
+    } else {
+      ++refused_;
+    }
+  }
   shard.connections->Done();
 }
 

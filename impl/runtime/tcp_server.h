@@ -15,8 +15,12 @@
 // application threads (they wait for the reactors); address() and stats() are thread-safe.
 //
 // Limits: at most connection.connections_max_count connections are served at once, across all
-// reactors; connections beyond it are closed right after accept (counted in
-// stats().connections_refused). With migrate_header, a connection that does not send "DRPC!!!1"
+// reactors; a connection beyond it is told why — its first Invoke is answered with an Error
+// "server busy: connection refused: ..." before it is closed (stats().connections_refused_with_error)
+// — or, while kConnectionsRefusingMaxCount refusals are already under way, closed right after
+// accept (stats().connections_refused). Buffered bytes: every connection's beyond its reservation
+// count against one budget of connection.server_buffered_max_bytes across all reactors
+// (impl/buffer_budget.h). With migrate_header, a connection that does not send "DRPC!!!1"
 // within migrate_header_timeout is closed. At most connection.server_calls_max_count calls run at
 // once across all reactors; calls beyond it are refused with an Error ("server busy: ..."), as
 // are calls for which a reactor has no fiber stack left (ReactorOptions::stack_count_max).
@@ -32,6 +36,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "impl/buffer_budget.h"
 #include "impl/call_budget.h"
 #include "impl/options.h"
 #include "impl/handler.h"
@@ -85,9 +90,12 @@ class TcpServer {
 
   struct Stats {
     uint64_t connections_accepted = 0;
-    uint64_t connections_refused = 0;   // over connection.connections_max_count, or no fiber stack
+    uint64_t connections_refused = 0;   // closed at once: over the limit, or no fiber stack
+    uint64_t connections_refused_with_error = 0;  // over the limit, told so with an Error
     uint64_t handshake_failures = 0;    // drpcmigrate header or accept_handshake failed
     size_t connections_active = 0;
+    size_t buffered_bytes = 0;        // held beyond reservations, all connections (now)
+    size_t buffered_peak_bytes = 0;   // the most held at once
   };
   Stats stats() const;
 
@@ -96,7 +104,10 @@ class TcpServer {
   struct Accepted;
   TcpServer(Runtime& runtime, const Handler& handler, TcpServerOptions options);
   void AcceptLoop();
-  void ServeSocket(size_t shard, TcpListener::AcceptedSocket socket);
+  // Hands an accepted socket to a reactor (or serves it on reactor 0).
+  void Dispatch(TcpListener::AcceptedSocket socket, bool refuse);
+  // Serves the socket on reactor `shard`, or refuses it with an Error (over the limit).
+  void ServeSocket(size_t shard, TcpListener::AcceptedSocket socket, bool refuse);
   // Adopts the socket and runs the drpcmigrate header and accept_handshake, if configured.
   absl::StatusOr<std::unique_ptr<Transport>> Handshake(Shard& shard,
                                                        TcpListener::AcceptedSocket socket);
@@ -107,6 +118,8 @@ class TcpServer {
   const TcpServerOptions options_;
   // Calls running across every reactor (Options::server_calls_max_count), shared by the shards' Servers.
   CallBudget calls_;
+  // Bytes held beyond reservations across every reactor (Options::server_buffered_max_bytes).
+  ServerBuffers buffers_;
   std::string address_;
   std::vector<std::unique_ptr<Shard>> shards_;  // one per reactor, each touched only there
   std::unique_ptr<TcpListener> listener_;       // reactor 0
@@ -115,7 +128,9 @@ class TcpServer {
   std::atomic<uint64_t> accepted_{0};
   std::atomic<uint64_t> refused_{0};
   std::atomic<uint64_t> handshake_failures_{0};
+  std::atomic<uint64_t> refused_with_error_{0};
   std::atomic<size_t> active_{0};
+  std::atomic<size_t> refusing_{0};  // over-limit connections being answered
 };
 
 }  // namespace drpc::runtime

@@ -11,6 +11,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "impl/conn.h"
 #include "impl/context.h"
@@ -169,7 +170,9 @@ TEST(TcpServerTest, ShutdownCancelsCallsStillRunningAfterGrace) {
   EXPECT_FALSE(absl::IsDeadlineExceeded(reply.status())) << "ended by the server, not the timeout";
 }
 
-TEST(TcpServerTest, ConnectionsOverTheLimitAreClosed) {
+// A connection over the limit is told why: its first call fails with "server busy: connection
+// refused ..." (an Error from the server), not a bare close.
+TEST(TcpServerTest, ConnectionsOverTheLimitAreRefusedWithAnError) {
   auto rt = StartRuntime(1);
   Hooks hooks;
   const Router router = TestRouter(&hooks);
@@ -183,13 +186,17 @@ TEST(TcpServerTest, ConnectionsOverTheLimitAreClosed) {
     CallContext ctx(r.env());
     EXPECT_EQ((*first)->Invoke(ctx, "/t.S/Echo", "one").value_or("?"), "one");
     absl::StatusOr<std::string> second = CallOnce(r, server->address(), "/t.S/Echo", "two");
-    EXPECT_FALSE(second.ok());
+    EXPECT_TRUE(absl::IsResourceExhausted(second.status())) << second.status();
+    EXPECT_THAT(std::string(second.status().message()),
+                ::testing::HasSubstr("server busy: connection refused: 1 connections are served "
+                                     "(Options::connections_max_count = 1)"));
     EXPECT_EQ((*first)->Invoke(ctx, "/t.S/Echo", "still").value_or("?"), "still");
     (*first)->Close();
     return absl::OkStatus();
   });
   ASSERT_TRUE(s.ok()) << s;
-  EXPECT_EQ(server->stats().connections_refused, 1u);
+  EXPECT_EQ(server->stats().connections_refused_with_error, 1u);
+  EXPECT_EQ(server->stats().connections_refused, 0u);
 }
 
 // Options::connections_max_count is one limit for the whole server, not one per reactor: with two
@@ -216,12 +223,13 @@ TEST(TcpServerTest, TheConnectionLimitSpansEveryReactor) {
       open.push_back(*std::move(conn));
     }
     EXPECT_EQ(reactors.size(), 2u) << "the two connections should be served by both reactors";
-    EXPECT_FALSE(CallOnce(r, server->address(), "/t.S/Echo", "third").ok());
+    EXPECT_TRUE(absl::IsResourceExhausted(
+        CallOnce(r, server->address(), "/t.S/Echo", "third").status()));
     for (auto& conn : open) conn->Close();
     return absl::OkStatus();
   });
   ASSERT_TRUE(s.ok()) << s;
-  EXPECT_EQ(server->stats().connections_refused, 1u);
+  EXPECT_EQ(server->stats().connections_refused_with_error, 1u);
 }
 
 TEST(TcpServerTest, MigrateHeaderIsRequiredWhenConfigured) {

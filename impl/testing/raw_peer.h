@@ -64,6 +64,9 @@ class RawPeer {
   void PauseReading() { paused_ = true; }
   void ResumeReading();
 
+  // Half close: the other side reads EOF after what was written; reading here goes on.
+  absl::Status CloseWrite() { return transport_->CloseWrite(); }
+
   void Close();
 
  private:

@@ -1,0 +1,127 @@
+#include "impl/buffer_budget.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "impl/tunables.h"
+#include "proto/base/check.h"
+
+namespace drpc {
+
+ServerBuffers::ServerBuffers(size_t max_bytes) : max_bytes_(max_bytes) {
+  DRPC_CHECK_GT(max_bytes_, 0u);
+}
+
+ServerBuffers::~ServerBuffers() {
+  DRPC_CHECK_EQ(used_bytes(), 0u) << "server buffer budget destroyed while bytes are counted";
+}
+
+void ServerBuffers::Add(size_t n) {
+  const size_t now = used_.fetch_add(n, std::memory_order_relaxed) + n;
+  size_t peak = peak_.load(std::memory_order_relaxed);
+  while (now > peak && !peak_.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+  }
+}
+
+void ServerBuffers::Sub(size_t n) {
+  const size_t before = used_.fetch_sub(n, std::memory_order_relaxed);
+  DRPC_CHECK_GE(before, n) << "server buffer budget released more than it counted";
+}
+
+ConnectionBuffers::ConnectionBuffers(Env& env, Limits limits)
+    : env_(&env), limits_(limits), room_(env) {
+  DRPC_CHECK(limits_.max_bytes == 0 || limits_.reserved_bytes <= limits_.max_bytes);
+}
+
+ConnectionBuffers::~ConnectionBuffers() {
+  if (limits_.server != nullptr && charged_to_server_ > 0) limits_.server->Sub(charged_to_server_);
+}
+
+void ConnectionBuffers::Reconcile() {
+  if (limits_.server == nullptr) return;
+  const size_t share = held_ > limits_.reserved_bytes ? held_ - limits_.reserved_bytes : 0;
+  if (share > charged_to_server_) {
+    limits_.server->Add(share - charged_to_server_);
+  } else if (share < charged_to_server_) {
+    limits_.server->Sub(charged_to_server_ - share);
+  }
+  charged_to_server_ = share;
+}
+
+void ConnectionBuffers::AttachServer(ServerBuffers* server) {
+  DRPC_CHECK_EQ(held_, 0u) << "a server budget attached to a connection that holds bytes";
+  limits_.server = server;
+}
+
+void ConnectionBuffers::Add(Kind kind, size_t n) {
+  if (n == 0) return;
+  by_kind_[static_cast<size_t>(kind)] += n;
+  held_ += n;
+  peak_ = std::max(peak_, held_);
+  Reconcile();
+}
+
+void ConnectionBuffers::Sub(Kind kind, size_t n) {
+  if (n == 0) return;
+  size_t& count = by_kind_[static_cast<size_t>(kind)];
+  DRPC_CHECK_LE(n, count) << "connection buffers: released more than was counted";
+  count -= n;
+  held_ -= n;
+  Reconcile();
+  if (!over_budget()) room_.WakeAll();
+}
+
+void ConnectionBuffers::Set(Kind kind, size_t n) {
+  const size_t now = held_bytes(kind);
+  if (n > now) Add(kind, n - now);
+  if (n < now) Sub(kind, now - n);
+}
+
+bool ConnectionBuffers::over_server_budget() const {
+  return limits_.server != nullptr && held_ > limits_.reserved_bytes && limits_.server->spent();
+}
+
+bool ConnectionBuffers::over_budget() const {
+  if (limits_.max_bytes != 0 && held_ >= limits_.max_bytes) return true;
+  return over_server_budget();
+}
+
+bool ConnectionBuffers::WaitForRoom(Instant deadline, const char* reason) {
+  if (!over_budget()) return true;
+  // Bytes released by other connections (perhaps on other threads) wake nobody here: while the
+  // server budget is what stops us, look again every kBufferRoomPoll.
+  Instant until = deadline;
+  if (over_server_budget()) {
+    until = std::min(deadline, env_->clock().Now() + tunables::kBufferRoomPoll);
+  }
+  room_.Wait(reason, until);
+  return !over_budget();
+}
+
+BufferCharge::BufferCharge(ConnectionBuffers* buffers, ConnectionBuffers::Kind kind, size_t bytes)
+    : buffers_(buffers), kind_(kind), bytes_(bytes) {
+  if (buffers_ != nullptr) buffers_->Add(kind_, bytes_);
+}
+
+BufferCharge::BufferCharge(BufferCharge&& other) noexcept
+    : buffers_(std::exchange(other.buffers_, nullptr)),
+      kind_(other.kind_),
+      bytes_(std::exchange(other.bytes_, 0)) {}
+
+BufferCharge& BufferCharge::operator=(BufferCharge&& other) noexcept {
+  if (this != &other) {
+    Release();
+    buffers_ = std::exchange(other.buffers_, nullptr);
+    kind_ = other.kind_;
+    bytes_ = std::exchange(other.bytes_, 0);
+  }
+  return *this;
+}
+
+void BufferCharge::Release() {
+  if (buffers_ != nullptr) buffers_->Sub(kind_, bytes_);
+  buffers_ = nullptr;
+  bytes_ = 0;
+}
+
+}  // namespace drpc

@@ -1,0 +1,91 @@
+// MuxManager and the connection's buffer budget (impl/buffer_budget.h): what pending metadata
+// counts, which stream gives way when nothing frees room, and what a read EOF ends.
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "impl/mux_manager.h"
+#include "proto/base/check.h"
+
+namespace drpc {
+
+void MuxManager::StorePending(PendingInvoke& pending, Metadata metadata, size_t bytes) {
+  ReleasePending(pending);
+  pending.metadata = std::move(metadata);
+  pending.bytes = bytes;
+  buffers().Add(ConnectionBuffers::Kind::kPending, bytes);
+}
+
+void MuxManager::ReleasePending(PendingInvoke& pending) {
+  buffers().Sub(ConnectionBuffers::Kind::kPending, pending.bytes);
+  pending.bytes = 0;
+}
+
+Metadata MuxManager::TakePending(std::map<uint64_t, PendingInvoke>::iterator it) {
+  DRPC_CHECK(it->second.state == PendingInvoke::State::kAssembling);
+  DRPC_CHECK_GT(pending_assembling_, 0u);
+  ReleasePending(it->second);
+  Metadata md = std::move(it->second.metadata);
+  pending_.erase(it);
+  --pending_assembling_;
+  return md;
+}
+
+void MuxManager::ClearPending() {
+  for (auto& [id, p] : pending_) ReleasePending(p);
+  pending_.clear();
+  pending_assembling_ = 0;
+}
+
+bool MuxManager::ShedLargestHolder(const absl::Status& why) {
+  // The stream holding the most (queued messages plus the message being assembled), lowest ID
+  // first among equals; streams whose Invoke has not arrived count their metadata.
+  uint64_t largest = 0;
+  size_t largest_bytes = 0;
+  bool largest_pending = false;
+  for (const auto& [id, state] : streams_) {
+    if (state.stream->terminated()) continue;
+    const size_t held = state.stream->queued_bytes() + assembler_.partial_bytes(id);
+    if (held > largest_bytes) {
+      largest = id;
+      largest_bytes = held;
+    }
+  }
+  for (const auto& [id, p] : pending_) {
+    if (p.state != PendingInvoke::State::kAssembling) continue;  // holds nothing
+    const size_t held = p.bytes + assembler_.partial_bytes(id);
+    if (held > largest_bytes) {
+      largest = id;
+      largest_bytes = held;
+      largest_pending = true;
+    }
+  }
+  if (largest_bytes == 0) return false;
+  const absl::Status error = absl::ResourceExhaustedError(absl::StrCat(
+      why.message(), "; stream ", largest, " held ", largest_bytes, " of them"));
+  if (!largest_pending) {
+    OnStreamError(*streams_.at(largest).stream, error);
+    return true;
+  }
+  // Refused like any pending stream that will not be served: its later frames are dropped.
+  if (absl::Status s = RefusePending(largest, error, /*invoke_complete=*/false); !s.ok()) {
+    Terminate(s);
+  }
+  return true;
+}
+
+void MuxManager::EndStreamsStillReceiving(const absl::Status& reason) {
+  std::vector<std::shared_ptr<Stream>> ending;
+  for (const auto& [id, state] : streams_) {
+    if (!state.stream->terminated() && !state.stream->peer_send_closed()) {
+      ending.push_back(state.stream);
+    }
+  }
+  for (const std::shared_ptr<Stream>& s : ending) s->TerminateFromConnection(reason);
+  for (const auto& [id, p] : pending_) {
+    if (p.state == PendingInvoke::State::kAssembling) assembler_.Forget(id);
+  }
+  ClearPending();
+}
+
+}  // namespace drpc
