@@ -111,6 +111,9 @@ struct WorkloadConfig {
     // 20 µs, and reply from it, so a reply goes to the wrong call only when another unary handler
     // starts in between (concurrent calls in some interleavings; tests of the shrinker use it).
     kSharedReplyState,
+    // The caller's cancels never reach the call (as if the client ignored its context): a call
+    // cancelled while live then ends with whatever the server sent (the cancel rule catches it).
+    kIgnoreCancels,
   };
   Sabotage sabotage = Sabotage::kNone;
 

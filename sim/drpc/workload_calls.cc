@@ -253,8 +253,7 @@ void Caller::MakeCall(size_t conn_index) {
         ctx_->Choose("load.cancel_at", static_cast<uint64_t>(config_->cancel_at_max.nanos()) + 1)));
     cancel_timer = env.clock().ScheduleAt(env.clock().Now() + d, [this, &rec, &call] {
       ctx_->Note(absl::StrCat("rpc ", rec.plan.id, ": the caller cancels"));
-      rec.cancel_requested = true;
-      call.Cancel();
+      ledger_->CancelCall(rec, call);
     });
   }
   if (deadline) {
@@ -274,6 +273,10 @@ void Caller::MakeCall(size_t conn_index) {
 
   absl::Status status = CallByType(*conn.conn, call, rec);
   if (cancel_timer != 0) env.clock().Cancel(cancel_timer);
+  if (rec.stream != nullptr) {
+    rec.cancel_reached_stream = rec.stream->cancelled_locally();
+    rec.stream.reset();
+  }
   rec.finished = true;
   call.done_signal().RemoveCallback(watch);
   rec.status = std::move(status);
@@ -303,6 +306,7 @@ RpcRecord& Caller::RunFixedCall(size_t conn_index, RpcType type, Duration bound)
   call.SetTimeout(bound);
   clean_ = true;
   absl::Status status = CallByType(*ledger_->conns()[conn_index].conn, call, rec);
+  rec.stream.reset();
   clean_ = false;
   rec.finished = true;
   rec.status = status;
@@ -349,6 +353,7 @@ absl::Status Caller::Unary(Conn& conn, CallContext& call, RpcRecord& rec) {
   absl::StatusOr<std::string> reply = conn.Invoke(
       call, RpcMethod(rec.plan.type),
       MakePayload(rec.plan.id, PayloadDirection::kRequest, 0, rec.plan.RequestSize(0)));
+  rec.outcome_decided = true;
   if (!reply.ok()) return reply.status();
   rec.sent = 1;
   const std::string why = CheckPayload(*reply, rec.plan.id, PayloadDirection::kResponse, 0,
@@ -362,8 +367,7 @@ bool Caller::MaybeDisturb(Stream& s, CallContext& call, RpcRecord& rec) {
   if (clean_) return false;
   if (ctx_->Chance("load.cancel_inline", config_->cancel_per_mille / 4)) {
     ctx_->Note(absl::StrCat("rpc ", rec.plan.id, ": the caller cancels"));
-    rec.cancel_requested = true;
-    call.Cancel();
+    ledger_->CancelCall(rec, call);
   }
   if (ctx_->Chance("load.abandon", config_->abandon_per_mille)) {
     ctx_->Note(absl::StrCat("rpc ", rec.plan.id, ": the caller abandons its stream"));
@@ -399,6 +403,7 @@ absl::Status Caller::ReceiveAll(Stream& s, RpcRecord& rec, uint32_t first_index)
     rec.step = absl::StrCat("receiving response ", i);
     absl::StatusOr<std::string> m = s.Recv();
     if (!m.ok()) {
+      rec.outcome_decided = true;
       if (!IsEof(m.status())) return m.status();
       // No message after the end of the stream.
       absl::StatusOr<std::string> again = s.Recv();
@@ -417,6 +422,8 @@ absl::Status Caller::ClientStream(Conn& conn, CallContext& call, RpcRecord& rec)
   absl::StatusOr<std::shared_ptr<Stream>> st = conn.OpenStream(call, RpcMethod(rec.plan.type));
   if (!st.ok()) return st.status();
   streams_.push_back(*st);
+  rec.stream = *st;
+  rec.stream_opened = true;
   Stream& s = **st;
   absl::Status sent = SendRequests(s, call, rec);
   if (rec.abandoned) return sent;
@@ -439,6 +446,8 @@ absl::Status Caller::ServerStream(Conn& conn, CallContext& call, RpcRecord& rec)
   absl::StatusOr<std::shared_ptr<Stream>> st = conn.OpenStream(call, RpcMethod(rec.plan.type));
   if (!st.ok()) return st.status();
   streams_.push_back(*st);
+  rec.stream = *st;
+  rec.stream_opened = true;
   Stream& s = **st;
   rec.step = "sending the request";
   const std::string req = MakePayload(rec.plan.id, PayloadDirection::kRequest, 0, rec.plan.RequestSize(0));
@@ -462,6 +471,8 @@ absl::Status Caller::Bidi(Conn& conn, CallContext& call, RpcRecord& rec) {
   absl::StatusOr<std::shared_ptr<Stream>> st = conn.OpenStream(call, RpcMethod(rec.plan.type));
   if (!st.ok()) return st.status();
   streams_.push_back(*st);
+  rec.stream = *st;
+  rec.stream_opened = true;
   std::shared_ptr<Stream> s = *st;
   Env& env = ctx_->env();
   Signal sender_done(env);
