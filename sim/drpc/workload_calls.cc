@@ -380,6 +380,16 @@ bool Caller::MaybeDisturb(Stream& s, CallContext& call, RpcRecord& rec) {
   return false;
 }
 
+// A Send the stream refused while it lives (the fork's sender refuses a message over its limit,
+// and the stream goes on): the caller gives up on the call and closes it, as an application
+// would, so its receiver and the handler are not left waiting.
+static absl::Status GiveUpIfRefused(Stream& s, RpcRecord& rec, absl::Status sent) {
+  if (sent.ok() || IsEof(sent) || s.terminated()) return sent;
+  rec.send_refused = true;
+  s.Close().IgnoreError();
+  return sent;
+}
+
 absl::Status Caller::SendRequests(Stream& s, CallContext& call, RpcRecord& rec) {
   for (uint32_t i = 0; i < rec.plan.requests; ++i) {
     if (!clean_ && ctx_->Chance("load.close_send_early", config_->close_send_early_per_mille)) {
@@ -391,7 +401,7 @@ absl::Status Caller::SendRequests(Stream& s, CallContext& call, RpcRecord& rec) 
     rec.step = absl::StrCat("sending request ", i);
     absl::Status st = s.Send(MakePayload(rec.plan.id, PayloadDirection::kRequest, i,
                                          rec.plan.RequestSize(i)));
-    if (!st.ok()) return st;
+    if (!st.ok()) return GiveUpIfRefused(s, rec, std::move(st));
     ++rec.sent;
   }
   rec.step = "closing send";
@@ -456,7 +466,7 @@ absl::Status Caller::ServerStream(Conn& conn, CallContext& call, RpcRecord& rec)
     rec.sent = 1;
     sent = s.CloseSend();  // a no-op after SendLast
   }
-  if (!sent.ok() && !IsEof(sent)) return sent;
+  if (!sent.ok() && !IsEof(sent)) return GiveUpIfRefused(s, rec, std::move(sent));
   if (MaybeDisturb(s, call, rec)) return absl::AbortedError("abandoned by the caller");
   absl::Status end = ReceiveAll(s, rec, 0);
   if (end.ok() && rec.received != rec.plan.responses) {
@@ -484,7 +494,7 @@ absl::Status Caller::Bidi(Conn& conn, CallContext& call, RpcRecord& rec) {
   absl::Status end = ReceiveAll(*s, rec, 0);
   sender_done.Wait("bidi: waiting for the sender");
   if (rec.abandoned) return end.ok() ? sent : end;
-  if (end.ok() && !sent.ok() && !IsEof(sent)) end = sent;
+  if ((end.ok() || rec.send_refused) && !sent.ok() && !IsEof(sent)) end = sent;
   if (end.ok() && rec.received != rec.sent && rec.plan.ending == Ending::kOk) {
     ledger_->Fail(rec, absl::StrCat("bidi ended cleanly with ", rec.received, " responses to ",
                                     rec.sent, " requests"));

@@ -19,6 +19,7 @@ std::string RpcRecord::Describe() const {
   if (deadline_set) d += ", deadline set";
   if (abandoned) d += ", abandoned";
   if (closed_send_early) d += ", closed send early";
+  if (send_refused) d += ", a Send refused (stream closed)";
   if (conn_ended_first) d += ", connection ended first";
   if (finished) absl::StrAppend(&d, ", outcome ", status.ToString());
   absl::StrAppend(&d, "\n    handler: runs ", handler_runs, ", received ", handler_received,
@@ -79,6 +80,14 @@ bool IsCreditStall(const absl::Status& s) {
 bool IsCapOverrun(const absl::Status& s) {
   return absl::IsResourceExhausted(s) && absl::StartsWith(s.message(), "receive queue cap exceeded");
 }
+
+// The stream-scoped error of a message over the receiving end's limit, here or from the peer
+// (proto/error_codec.cc MessageTooLargeErrorText; the mux sender's own check says the same).
+bool IsMessageTooLarge(const absl::Status& s) {
+  return absl::StrContains(s.message(), "message too large");
+}
+
+size_t ReceiveLimit(const Options& o) { return o.mux ? o.MuxMessageMaxBytes() : o.packet_max_bytes; }
 
 // A credit-stall timeout this short can fire while a grant is merely on its way.
 constexpr Duration kStallTimeoutRacesGrants = Duration::Millis(100);
@@ -188,6 +197,41 @@ bool Ledger::CheckCancelRule(const RpcRecord& rec) {
   return true;
 }
 
+bool Ledger::OverSizeLimit(const RpcPlan& p) const {
+  // Unary and server-stream calls send one request; a bidi handler echoes each request.
+  const bool requests = p.requests > 0;
+  const bool responses = p.type == RpcType::kBidi ? p.requests > 0 : p.responses > 0;
+  return (requests && p.request_size_max > ReceiveLimit(server_)) ||
+         (responses && p.response_size_max > ReceiveLimit(client_));
+}
+
+bool Ledger::CheckSizeLimits(const RpcRecord& rec) {
+  const RpcPlan& p = rec.plan;
+  if (config_.draw_size_limits) {
+    // The boundaries this call's first (largest) messages met.
+    for (const auto& [size, limit] : {std::pair<size_t, size_t>{p.request_size_max, ReceiveLimit(server_)},
+                                      std::pair<size_t, size_t>{p.response_size_max, ReceiveLimit(client_)}}) {
+      if (size + 1 == limit) ctx_->Reach(situations::kWorkloadMessageJustUnderTheLimit);
+      if (size == limit && rec.status.ok()) ctx_->Reach(situations::kWorkloadMessageAtTheLimitPassed);
+    }
+  }
+  // An OK call sent rec.sent requests, and got a response to each (bidi) or its planned ones.
+  const bool responded = p.type == RpcType::kBidi ? rec.sent > 0 : p.responses > 0;
+  if (rec.status.ok() && ((responded && p.response_size_max > ReceiveLimit(client_)) ||
+                          (rec.sent > 0 && p.request_size_max > ReceiveLimit(server_)))) {
+    Fail(rec, "a message over the receiving end's limit got through");
+    return true;
+  }
+  if (!IsMessageTooLarge(rec.status)) return false;
+  ++report_.too_large;
+  if (!OverSizeLimit(p)) Fail(rec, "\"message too large\" although every message of the call was within the limits");
+  if (!absl::IsResourceExhausted(rec.status) && !RemoteErrorCode(rec.status).has_value()) {
+    Fail(rec, "the size error is not ResourceExhausted");
+  }
+  ctx_->Reach(situations::kWorkloadMessageOverTheLimitFailedItsStream);
+  return true;
+}
+
 void Ledger::CheckClosedCause(const RpcRecord& rec) {
   const ConnRecord& c = conns_[rec.conn];
   if (c.closed_by_workload || shutdown_started_ || c.cancels_may_close) return;
@@ -227,6 +271,7 @@ void Ledger::CheckOutcome(RpcRecord& rec) {
     return;
   }
   if (own_cancel && !CheckCancelRule(rec)) return;
+  if (CheckSizeLimits(rec)) return;
   if (s.ok()) {
     ++report_.ok;
     if (p.ending != Ending::kOk) Fail(rec, "succeeded although its handler was planned to fail");
@@ -305,6 +350,8 @@ void Ledger::CheckHandlers() {
                             (StallPossible() || NeverReadStallPossible(rec) ||
                              ServerStallPossible())) ||
                            ExplainedByFlowControl(rec.handler_status) ||
+                           // A message over a limit failed the call's stream.
+                           OverSizeLimit(rec.plan) ||
                            // The client's end failed by flow control told the handler with an
                            // Error, after which its Send sees EOF (§7.4).
                            ExplainedByFlowControl(rec.status);

@@ -43,6 +43,7 @@ struct RpcRecord {
   bool deadline_set = false;
   bool abandoned = false;            // the caller Close()d the stream midway
   bool closed_send_early = false;
+  bool send_refused = false;         // a live stream refused a Send; the caller closed it
   bool conn_ended_first = false;     // its connection had ended when the outcome came
   // Server side.
   int handler_runs = 0;
@@ -116,6 +117,11 @@ class Ledger {
   // Only one end runs flow control (docs/protocol.md §17.5): a sender may stall for credit, a
   // flow-controlled receiver may see its queue overrun.
   bool FlowMismatch() const;
+  // Whether one of the call's messages is over the limit of the end that receives it.
+  bool OverSizeLimit(const RpcPlan& plan) const;
+  // Judges the call against the message limits, and counts the boundaries it met. Returns true
+  // when the outcome was the size error (then judged).
+  bool CheckSizeLimits(const RpcRecord& rec);
 
   SimContext* ctx_;
   WorkloadConfig config_;

@@ -32,6 +32,13 @@ inline constexpr Situation kWorkloadCancelWon{"workload.cancel_won"};
 // to a fault on the server's side.
 inline constexpr Situation kWorkloadClosedNamedTheFault{"workload.closed_named_the_fault"};
 inline constexpr Situation kWorkloadClosedNamedThePeersEnd{"workload.closed_named_the_peers_end"};
+// Size limits drawn at the sizes the calls send (WorkloadConfig::draw_size_limits): a call's
+// largest message one byte under the receiving end's limit; exactly at it, and the call succeeded;
+// one over it (mux ends), and the call ended with the stream-scoped size error.
+inline constexpr Situation kWorkloadMessageJustUnderTheLimit{"workload.message_just_under_the_limit"};
+inline constexpr Situation kWorkloadMessageAtTheLimitPassed{"workload.message_at_the_limit_passed"};
+inline constexpr Situation kWorkloadMessageOverTheLimitFailedItsStream{
+    "workload.message_over_the_limit_failed_its_stream"};
 // A receive stall broke a buffer cycle across the connection (no flow control).
 inline constexpr Situation kWorkloadReceiveStallBrokeABufferCycle{
     "workload.receive_stall_broke_a_buffer_cycle"};
