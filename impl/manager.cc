@@ -78,7 +78,9 @@ void Manager::ReadLoop() {
     const size_t want = sizer.next();
     char* buf = parser.PrepareAppend(want);
     const Instant read_start = env_->clock().Now();
+    if (parser.buffered_bytes() == 0 && buffers_->held_bytes() == 0) BeginIdleRead(read_start);
     absl::StatusOr<size_t> n = transport_->Read(buf, want);
+    idle_since_ = Instant::Infinite();
     EndReadWait();
     waited = waited + (env_->clock().Now() - read_start);
     parser.CommitAppend(n.ok() ? *n : 0);
@@ -122,7 +124,52 @@ void Manager::AfterRead(FrameParser& parser) {
   buffers_->Set(ConnectionBuffers::Kind::kAssembling,
                 parser.buffered_bytes() + AssemblingBytes());
   // Between frames: a buffer grown for a large frame or a bulk read goes back.
-  if (parser.buffered_bytes() == 0) parser.Shrink(tunables::kParserKeepMaxBytes);
+  if (parser.buffered_bytes() == 0) {
+    parser_freed_bytes_ += parser.Shrink(tunables::kParserKeepMaxBytes);
+  }
+}
+
+uint64_t Manager::freed_bytes() const {
+  return buffer_pool_.freed_bytes() + parser_freed_bytes_ + writer_freed_bytes_;
+}
+
+bool Manager::HasSpareMemory() const {
+  return buffer_pool_.free_bytes() > tunables::kBufferPoolIdleKeepMaxBytes ||
+         WriterSpareBytes() > 0 ||
+         freed_bytes() - freed_at_last_return_ >= tunables::kMemoryReturnMinBytes;
+}
+
+void Manager::BeginIdleRead(Instant now) {
+  idle_since_ = now;
+  // One timer at a time, never cancelled: a read that ends early leaves it to find the reader
+  // busy (or in a younger idle read, which it waits for), so a busy connection pays at most one
+  // timer per kMemoryReturnIdleDelay.
+  if (idle_timer_ != 0 || terminated() || !HasSpareMemory()) return;
+  idle_timer_ = env_->clock().ScheduleAt(now + tunables::kMemoryReturnIdleDelay,
+                                         [this] { OnIdleTimer(); });
+}
+
+void Manager::OnIdleTimer() {
+  idle_timer_ = 0;
+  if (terminated() || idle_since_.is_infinite()) return;  // the next idle read re-arms
+  const Instant due = idle_since_ + tunables::kMemoryReturnIdleDelay;
+  if (env_->clock().Now() < due) {
+    idle_timer_ = env_->clock().ScheduleAt(due, [this] { OnIdleTimer(); });
+    return;
+  }
+  TrimIdle();
+}
+
+void Manager::TrimIdle() {
+  ++idle_trims_;
+  buffer_pool_.Trim(tunables::kBufferPoolIdleKeepMaxBytes);
+  writer_freed_bytes_ += ReleaseWriterSpare();
+  const uint64_t freed = freed_bytes();
+  if (freed - freed_at_last_return_ < tunables::kMemoryReturnMinBytes) return;
+  freed_at_last_return_ = freed;
+  ++memory_returns_;
+  env_->chaos().Reach(situations::kManagerReturnedMemoryWhenIdle);
+  env_->memory().ReturnFreeMemory();
 }
 
 bool Manager::MakeRoom() {
@@ -238,6 +285,8 @@ void Manager::Terminate(const absl::Status& reason) {
   CancelReadTimer();
   if (grace_timer_ != 0) env_->clock().Cancel(grace_timer_);
   grace_timer_ = 0;
+  if (idle_timer_ != 0) env_->clock().Cancel(idle_timer_);
+  idle_timer_ = 0;
   buffers_->Wake();
   TerminateStreams(reason);
   for (IncomingStream& in : accept_queue_) {
