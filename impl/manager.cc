@@ -29,11 +29,15 @@ Manager::Manager(Env& env, std::unique_ptr<Transport> transport, Role role, cons
       accept_waiters_(env) {
   DRPC_DCHECK_OK(options_.Validate());
   DRPC_CHECK(transport_ != nullptr);
+  buffers_->set_on_empty([this] {
+    if (idle()) BeginIdle(env_->clock().Now());
+  });
 }
 
 Manager::~Manager() {
   DRPC_CHECK(closed_.IsSet()) << "Manager destroyed without Close()";
   DRPC_CHECK_EQ(fibers_.count(), 0) << "Manager destroyed while its fibers run";
+  buffers_->set_on_empty(nullptr);  // streams may keep the budget a while longer
   // Terminate ended every stream it knew of, those waiting to be accepted included.
   for (const IncomingStream& in : accept_queue_) DRPC_CHECK(in.stream->terminated());
 }
@@ -78,9 +82,10 @@ void Manager::ReadLoop() {
     const size_t want = sizer.next();
     char* buf = parser.PrepareAppend(want);
     const Instant read_start = env_->clock().Now();
-    if (parser.buffered_bytes() == 0 && buffers_->held_bytes() == 0) BeginIdleRead(read_start);
+    reading_between_frames_ = parser.buffered_bytes() == 0;
+    if (idle()) BeginIdle(read_start);
     absl::StatusOr<size_t> n = transport_->Read(buf, want);
-    idle_since_ = Instant::Infinite();
+    reading_between_frames_ = false;
     EndReadWait();
     waited = waited + (env_->clock().Now() - read_start);
     parser.CommitAppend(n.ok() ? *n : 0);
@@ -139,11 +144,11 @@ bool Manager::HasSpareMemory() const {
          freed_bytes() - freed_at_last_return_ >= tunables::kMemoryReturnMinBytes;
 }
 
-void Manager::BeginIdleRead(Instant now) {
+void Manager::BeginIdle(Instant now) {
   idle_since_ = now;
-  // One timer at a time, never cancelled: a read that ends early leaves it to find the reader
-  // busy (or in a younger idle read, which it waits for), so a busy connection pays at most one
-  // timer per kMemoryReturnIdleDelay.
+  // One timer at a time, never cancelled: one that finds the connection busy again does nothing
+  // (the next idle moment re-arms), one that finds it idle for less than the delay waits for the
+  // rest. So a busy connection pays at most one timer per kMemoryReturnIdleDelay.
   if (idle_timer_ != 0 || terminated() || !HasSpareMemory()) return;
   idle_timer_ = env_->clock().ScheduleAt(now + tunables::kMemoryReturnIdleDelay,
                                          [this] { OnIdleTimer(); });
@@ -151,7 +156,7 @@ void Manager::BeginIdleRead(Instant now) {
 
 void Manager::OnIdleTimer() {
   idle_timer_ = 0;
-  if (terminated() || idle_since_.is_infinite()) return;  // the next idle read re-arms
+  if (terminated() || !idle()) return;  // the next idle moment re-arms
   const Instant due = idle_since_ + tunables::kMemoryReturnIdleDelay;
   if (env_->clock().Now() < due) {
     idle_timer_ = env_->clock().ScheduleAt(due, [this] { OnIdleTimer(); });

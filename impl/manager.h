@@ -265,9 +265,12 @@ class Manager : protected StreamSink {
   // The timed read returned.
   void EndReadWait() { read_deadline_ = Instant::Infinite(); }
   void CancelReadTimer();
-  // The reader starts a read at `now` holding nothing: if the connection keeps spare memory, it
-  // is trimmed once this read (or a later idle one) has lasted kMemoryReturnIdleDelay.
-  void BeginIdleRead(Instant now);
+  // The connection became idle at `now`: its reader waits for the next frame with nothing held
+  // (no partial frame, nothing counted in buffers()) — when a read starts so, or when the last
+  // held bytes are released during a read. If it keeps spare memory, that is trimmed once it has
+  // stayed idle for kMemoryReturnIdleDelay.
+  void BeginIdle(Instant now);
+  bool idle() const { return reading_between_frames_ && buffers_->held_bytes() == 0; }
   void OnIdleTimer();
   bool HasSpareMemory() const;
   // Trims the pool and the writer; asks the Env to return memory after a large enough release.
@@ -283,8 +286,9 @@ class Manager : protected StreamSink {
   Duration read_timeout_ = Duration::Infinite();
   absl::string_view read_what_;
   bool saw_frame_ = false;     // a complete frame has arrived
-  // Memory given back: the idle timer (0: none armed), when the running idle read started
-  // (Infinite: the reader is not in an idle read), what was freed and what was returned.
+  // Memory given back: whether the reader is in a read that started between frames, the idle
+  // timer (0: none armed), when the connection last became idle, what was freed and returned.
+  bool reading_between_frames_ = false;
   TimerId idle_timer_ = 0;
   Instant idle_since_ = Instant::Infinite();
   uint64_t parser_freed_bytes_ = 0;
