@@ -73,16 +73,22 @@ void Manager::ReadLoop() {
   // the first frame). The timeouts count only these waits, never the time the reader spends
   // waiting for the application or the buffer budget.
   Duration waited = Duration::Zero();
+  bool drained = true;  // the last read came back short (or there was none)
   while (MakeRoom()) {
     if (parser.buffered_bytes() > 0) {
       ArmReadTimer(options_.frame_timeout, waited, "frame");
     } else if (!saw_frame_ && role_ == Role::kServer) {
       ArmReadTimer(options_.first_frame_timeout, waited, "first frame");
     }
-    const size_t want = sizer.next();
+    reading_between_frames_ = parser.buffered_bytes() == 0;
+    // Between frames, after a read that drained the socket (it came back short: the peer has
+    // paused), the read goes into a small buffer: all a connection keeps while it waits for its
+    // next call. Bulk transfer, whose reads come back full, keeps its large reads.
+    const bool small_read = reading_between_frames_ && drained;
+    if (small_read) parser_freed_bytes_ += parser.Shrink(tunables::kReadIdleBytes);
+    const size_t want = small_read ? tunables::kReadIdleBytes : sizer.next();
     char* buf = parser.PrepareAppend(want);
     const Instant read_start = env_->clock().Now();
-    reading_between_frames_ = parser.buffered_bytes() == 0;
     if (idle()) BeginIdle(read_start);
     absl::StatusOr<size_t> n = transport_->Read(buf, want);
     reading_between_frames_ = false;
@@ -93,7 +99,8 @@ void Manager::ReadLoop() {
       OnReadEnd(n.status());
       return;
     }
-    sizer.OnRead(*n);
+    if (!small_read) sizer.OnRead(*n);
+    drained = *n < want;
     const uint64_t offset = parser.offset();
     if (!HandleFrames(parser)) return;
     // A frame completed: the wait for the next one starts now.

@@ -43,6 +43,10 @@ inline constexpr Duration kRecvStallTimeoutMax = Duration::Seconds(3600);
 // bounded by one read plus the largest frame.
 inline constexpr size_t kReadMinBytes = 64 * kKiB;
 inline constexpr size_t kReadMaxBytes = 1 * kMiB;
+// Between frames, after a read that came back short (the peer paused), a reader asks for this
+// much, into a frame buffer shrunk to it: all an idle connection keeps for reading. A call larger
+// than this costs one more read (the reads after the first are sized as above).
+inline constexpr size_t kReadIdleBytes = 8 * kKiB;
 
 // --- Writing -------------------------------------------------------------------------------------
 // Upstream writer: buffered frames go out once this many bytes accumulate (Go's 4 KiB bufio size;
@@ -224,6 +228,9 @@ static_assert(kRecvQueueDefaultMaxBytes <= limits::kPacketLimitMaxBytes);
 static_assert(kRecvStallTimeoutMin <= kRecvStallTimeoutDefault &&
               kRecvStallTimeoutDefault <= kRecvStallTimeoutMax);
 static_assert(kReadMinBytes <= kReadMaxBytes);
+static_assert(kReadIdleBytes <= kReadMinBytes);
+static_assert(kReadIdleBytes >= limits::kFrameHeaderMaxBytes,
+              "an idle read holds at least a frame header");
 static_assert(kReadMinBytes >= limits::kFrameHeaderMaxBytes,
               "one read holds at least a frame header");
 static_assert(kWriteBufferDefaultBytes <= kWriteBufferKeepMaxBytes,

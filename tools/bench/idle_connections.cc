@@ -32,6 +32,30 @@ absl::Status OneCall(WireClient& c, const std::string& payload) {
   return absl::OkStatus();
 }
 
+// Resident bytes of the fiber stacks: the mappings made of whole stack slabs (the kernel merges
+// neighbouring slabs into one mapping) or, on kernels without page-table guards, of one stack;
+// from /proc/self/smaps.
+int64_t StackRssBytes() {
+  const int64_t stack_kib = tunables::kFiberStackDefaultBytes / 1024;
+  const int64_t slab_kib = tunables::kFiberSlabStackCount * (stack_kib + 4);
+  std::FILE* f = std::fopen("/proc/self/smaps", "r");
+  if (f == nullptr) return 0;
+  int64_t total_kib = 0;
+  int64_t size_kib = 0;
+  char line[512];
+  while (std::fgets(line, sizeof(line), f) != nullptr) {
+    long long v = 0;
+    if (std::sscanf(line, "Size: %lld kB", &v) == 1) {
+      size_kib = v;
+    } else if (std::sscanf(line, "Rss: %lld kB", &v) == 1 &&
+               (size_kib % slab_kib == 0 || size_kib == stack_kib)) {
+      total_kib += v;
+    }
+  }
+  std::fclose(f);
+  return total_kib * 1024;
+}
+
 // Long enough for every connection's idle trim (and the process-wide trim interval) to pass.
 void Settle() {
   const int64_t ms = (tunables::kMemoryReturnIdleDelay + tunables::kMemoryReturnMinInterval +
@@ -67,6 +91,7 @@ absl::StatusOr<IdleConnectionsResult> MeasureIdleConnections(const IdleConnectio
   Settle();
   malloc_trim(0);  // both samples start from a trimmed heap
   const ProcessStats before = ReadProcessStats();
+  const int64_t stacks_before = StackRssBytes();
   const uint64_t trims_before = runtime::ProcessMemoryReturn().trims();
   for (size_t i = 0; status.ok() && i < config.connections; ++i) {
     absl::StatusOr<WireClient> c = WireClient::Connect((*server)->address());
@@ -83,6 +108,7 @@ absl::StatusOr<IdleConnectionsResult> MeasureIdleConnections(const IdleConnectio
     const double n = static_cast<double>(config.connections);
     result.rss_bytes_per_connection = (after.rss_bytes - before.rss_bytes) / n;
     result.heap_bytes_per_connection = (after.heap_bytes - before.heap_bytes) / n;
+    result.stack_rss_bytes_per_connection = (StackRssBytes() - stacks_before) / n;
     result.memory_trims = runtime::ProcessMemoryReturn().trims() - trims_before;
   }
   clients.clear();
@@ -107,6 +133,8 @@ absl::Status PrintIdleConnectionRows(size_t connections) {
                   where.c_str(), r->rss_bytes_per_connection / 1024, pass ? "PASS" : "MISS");
       std::printf("| idle connection, heap (%s) | %.2f KiB/conn | - | - | - | |\n", where.c_str(),
                   r->heap_bytes_per_connection / 1024);
+      std::printf("| idle connection, RSS of fiber stacks (%s) | %.2f KiB/conn | - | - | - | |\n",
+                  where.c_str(), r->stack_rss_bytes_per_connection / 1024);
       std::printf("| allocator trims while going idle (%s) | %llu | - | - | - | |\n",
                   where.c_str(), static_cast<unsigned long long>(r->memory_trims));
       std::fflush(stdout);

@@ -27,6 +27,7 @@ struct IdleConnectionsConfig {
 struct IdleConnectionsResult {
   double rss_bytes_per_connection = 0;   // process RSS growth / connections
   double heap_bytes_per_connection = 0;  // malloc'd bytes growth / connections
+  double stack_rss_bytes_per_connection = 0;  // of the RSS: fiber stack pages
   uint64_t memory_trims = 0;             // malloc_trim calls the server made meanwhile
 };
 
