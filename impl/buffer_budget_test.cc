@@ -273,5 +273,51 @@ TEST(BufferBudgetTest, QueuedBytesAreReleasedOnCancelAndOnConnectionFailure) {
   }, 1, &router));
 }
 
+// --- Connection budget vs message size ------------------------------------------------------------
+// Without flow control (upstream, and mux without it) a message of packet_max_bytes must fit the
+// budget: Options refuse a budget that could not hold one, naming both limits.
+TEST(BufferBudgetTest, OptionsRefuseABudgetSmallerThanTheLargestMessageInBothModes) {
+  for (bool mux : {false, true}) {
+    Options o;
+    o.mux = mux;
+    o.packet_max_bytes = 32 * kMiB;
+    const absl::Status st = o.Validate();
+    EXPECT_TRUE(absl::IsInvalidArgument(st)) << st;
+    EXPECT_TRUE(absl::StrContains(st.message(), "connection_buffered_max_bytes") &&
+                absl::StrContains(st.message(), "packet_max_bytes"))
+        << st;
+    o.connection_buffered_max_bytes = 2 * 32 * kMiB + tunables::kReadMaxBytes;
+    EXPECT_TRUE(o.Validate().ok()) << o.Validate();
+  }
+}
+
+// With the fork's flow control a message may be 64 MiB, four times the 16 MiB budget: one larger
+// than the budget fails its own stream at once (it can never be held whole; waiting would stall
+// the reader) with an error naming both limits, and the connection serves the next call.
+TEST(BufferBudgetTest, AFlowControlledMessageLargerThanTheBudgetFailsOnlyItsStream) {
+  Signal* release = nullptr;
+  const Router router = BudgetRouter(&release);
+  const Options o = Options::ForkDefaults();
+  ASSERT_GT(o.flow.message_max_bytes, o.connection_buffered_max_bytes);
+  ExpectOk(RunPair(o, o, [&](Pair& p, sim::SimContext& ctx) {
+    Signal held(p.env());
+    release = &held;
+    held.Set();
+    absl::StatusOr<std::shared_ptr<RpcStream>> big = p.conn().NewStream(p.ctx(), "/t.T/Drain");
+    ctx.Check(big.ok(), "open");
+    (*big)->Send(std::string(20 * kMiB, 'm')).IgnoreError();
+    absl::Status why = (*big)->Recv().status();
+    ctx.Check(absl::IsResourceExhausted(why) &&
+                  absl::StrContains(why.message(), "flow.message_max_bytes = 67108864") &&
+                  absl::StrContains(why.message(), "connection_buffered_max_bytes budget is 16777216"),
+              why.ToString());
+    SleepFor(p.env(), Duration::Millis(10));
+    ctx.Check(ServerHeld(p) == 0, absl::StrCat("still held: ", ServerHeld(p)));
+    CallContext call(p.env());
+    absl::StatusOr<std::string> echo = p.conn().Invoke(call, "/t.T/Echo", "next");
+    ctx.Check(echo.ok() && *echo == "next", echo.status().ToString());
+  }, 1, &router));
+}
+
 }  // namespace
 }  // namespace drpc

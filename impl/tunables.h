@@ -156,6 +156,10 @@ inline constexpr size_t kServerCallsLimitMaxCount = 1 << 20;
 // completed by reading on — the stream holding the most fails (kResourceExhausted, the peer is
 // told) and reading resumes. 16 MiB: a largest default message arriving in largest frames (one
 // read, the frame, the packet being assembled) fits twice over; sixteen 1 MiB windows.
+// Message size: without flow control Options::Validate requires room for a largest message
+// (packet_max_bytes) in largest frames plus a read; with the fork's flow control a message may be
+// larger than the budget (flow.message_max_bytes, 64 MiB) and then fails its own stream at once,
+// the error naming both limits — the reader never stalls on one message.
 inline constexpr size_t kConnectionBufferedDefaultMaxBytes = 16 * kMiB;
 inline constexpr size_t kConnectionBufferedLimitMaxBytes = size_t{64} << 30;
 // What each connection may hold whatever the server budget says: a connection under this never

@@ -28,6 +28,7 @@ struct IdleConnectionsResult {
   double rss_bytes_per_connection = 0;   // process RSS growth / connections
   double heap_bytes_per_connection = 0;  // malloc'd bytes growth / connections
   double stack_rss_bytes_per_connection = 0;  // of the RSS: fiber stack pages
+  double trimmed_rss_bytes_per_connection = 0;  // the RSS once the allocator's cache is trimmed
   uint64_t memory_trims = 0;             // malloc_trim calls the server made meanwhile
 };
 
