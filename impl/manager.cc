@@ -132,9 +132,13 @@ bool Manager::HandleFrames(FrameParser& parser) {
   }
 }
 
+void Manager::RecountAssembling() {
+  buffers_->Set(ConnectionBuffers::Kind::kAssembling, parser_held_bytes_ + AssemblingBytes());
+}
+
 void Manager::AfterRead(FrameParser& parser) {
-  buffers_->Set(ConnectionBuffers::Kind::kAssembling,
-                parser.buffered_bytes() + AssemblingBytes());
+  parser_held_bytes_ = parser.buffered_bytes();
+  RecountAssembling();
   // Between frames: a buffer grown for a large frame or a bulk read goes back.
   if (parser.buffered_bytes() == 0) {
     parser_freed_bytes_ += parser.Shrink(tunables::kParserKeepMaxBytes);
@@ -185,7 +189,9 @@ void Manager::TrimIdle() {
 }
 
 bool Manager::MakeRoom() {
-  while (!terminated() && buffers_->over_budget()) {
+  // Partial packets of a stream that ended (shed, cancelled) are dropped without a read: recount
+  // before each look, or a reader could wait for room that is already free.
+  while (!terminated() && (RecountAssembling(), buffers_->over_budget())) {
     env_->chaos().Reach(situations::kManagerReaderStoppedAtTheBufferBudget);
     // Only what the reader itself must complete (frames, packets, pending metadata) and nothing
     // the application or the peer will take: reading on is the only way forward, so the stream

@@ -252,6 +252,8 @@ class Manager : protected StreamSink {
   bool HandleFrames(FrameParser& parser);
   // After each read: counts what is being assembled, trims buffers.
   void AfterRead(FrameParser& parser);
+  // Counts the parser's unconsumed bytes and the mode's partial packets as kAssembling.
+  void RecountAssembling();
   // The transport's read ended with `error` (a server that reads EOF half-closes).
   void OnReadEnd(const absl::Status& error);
   void BeginHalfClose(const absl::Status& eof);
@@ -286,6 +288,7 @@ class Manager : protected StreamSink {
   Duration read_timeout_ = Duration::Infinite();
   absl::string_view read_what_;
   bool saw_frame_ = false;     // a complete frame has arrived
+  size_t parser_held_bytes_ = 0;  // the frame parser's unconsumed bytes after the last read
   // Memory given back: whether the reader is in a read that started between frames, the idle
   // timer (0: none armed), when the connection last became idle, what was freed and returned.
   bool reading_between_frames_ = false;

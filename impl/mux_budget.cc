@@ -78,6 +78,9 @@ bool MuxManager::ShedLargestHolder(const absl::Status& why) {
   const absl::Status error = absl::ResourceExhaustedError(text);
   if (!largest_pending) {
     OnStreamError(*streams_.at(largest).stream, error);
+    // Its later frames are dropped before assembly: its partial packet goes now, not when its
+    // handler returns (the reader must not wait for room this already frees).
+    assembler_.Forget(largest);
     return true;
   }
   // Refused like any pending stream that will not be served: its later frames are dropped.

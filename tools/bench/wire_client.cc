@@ -98,25 +98,36 @@ absl::StatusOr<std::string> WireClient::ReadReply(uint64_t stream, absl::Duratio
   const auto deadline = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(timeout);
   std::string message;
   for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        deadline - std::chrono::steady_clock::now());
+    absl::StatusOr<OwnedFrame> f = ReadFrame(absl::Nanoseconds(std::max<int64_t>(0, left.count())));
+    if (!f.ok()) return f.status();
+    if (f->stream != stream) continue;
+    switch (f->kind) {
+      case Kind::kMessage:
+        message.append(f->data);
+        break;
+      case Kind::kError:
+        return absl::UnknownError(absl::StrCat("Error packet: ", f->data));
+      case Kind::kCloseSend:
+      case Kind::kClose:
+        parser_.Shrink(0);  // an idle client keeps no read buffer (the bench measures servers)
+        return message;
+      default:
+        break;
+    }
+  }
+}
+
+absl::StatusOr<WireClient::OwnedFrame> WireClient::ReadFrame(absl::Duration timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(timeout);
+  for (;;) {
     absl::StatusOr<std::optional<Frame>> f = parser_.Next();
     if (!f.ok()) return f.status();
     if (f->has_value()) {
       const Frame& frame = **f;
-      if (frame.id.stream != stream) continue;
-      switch (frame.kind) {
-        case Kind::kMessage:
-          message.append(frame.data.data(), frame.data.size());
-          break;
-        case Kind::kError:
-          return absl::UnknownError(absl::StrCat("Error packet: ", frame.data));
-        case Kind::kCloseSend:
-        case Kind::kClose:
-          parser_.Shrink(0);  // an idle client keeps no read buffer (the bench measures servers)
-          return message;
-        default:
-          break;
-      }
-      continue;
+      return OwnedFrame{.stream = frame.id.stream, .kind = frame.kind,
+                        .data = std::string(frame.data.data(), frame.data.size())};
     }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());

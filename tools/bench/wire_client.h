@@ -38,6 +38,13 @@ class WireClient {
   // Error becomes a status carrying its body; kDeadlineExceeded after `timeout`; frames of other
   // streams are skipped.
   absl::StatusOr<std::string> ReadReply(uint64_t stream, absl::Duration timeout);
+  // The next frame from the server (its data copied), waiting up to `timeout`.
+  struct OwnedFrame {
+    uint64_t stream = 0;
+    Kind kind = Kind::kMessage;
+    std::string data;
+  };
+  absl::StatusOr<OwnedFrame> ReadFrame(absl::Duration timeout);
   // Reads and discards whatever has arrived, without blocking. False once the peer has closed.
   bool Drain();
   // Waits up to `timeout` for the server to close the connection (reading and discarding).
