@@ -75,10 +75,12 @@ void Manager::ReadLoop() {
   Duration waited = Duration::Zero();
   bool drained = true;  // the last read came back short (or there was none)
   while (MakeRoom()) {
-    if (parser.buffered_bytes() > 0) {
-      ArmReadTimer(options_.frame_timeout, waited, "frame");
-    } else if (!saw_frame_ && role_ == Role::kServer) {
+    // A server's first frame is bounded by first_frame_timeout however its bytes arrive (a
+    // client dribbling a header at 1 B/s holds no slot past it); later frames by frame_timeout.
+    if (!saw_frame_ && role_ == Role::kServer) {
       ArmReadTimer(options_.first_frame_timeout, waited, "first frame");
+    } else if (parser.buffered_bytes() > 0) {
+      ArmReadTimer(options_.frame_timeout, waited, "frame");
     }
     reading_between_frames_ = parser.buffered_bytes() == 0;
     // Between frames, after a read that drained the socket (it came back short: the peer has
