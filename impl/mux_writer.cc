@@ -52,9 +52,17 @@ MuxWriter::~MuxWriter() {
 
 void MuxWriter::AddStream(uint64_t stream, bool flow_controlled, uint64_t send_credit,
                           bool local_invoke) {
-  StreamQueue& q = queues_[stream];
-  DRPC_CHECK(q.packets.empty() && !q.removed) << "stream " << stream << " added twice";
+  auto [it, inserted] = queues_.try_emplace(stream);
+  StreamQueue& q = it->second;
+  DRPC_CHECK(q.packets.empty() && (inserted || q.removed)) << "stream " << stream << " added twice";
   DRPC_CHECK_LE(send_credit, uint64_t{limits::kSendCreditMaxBytes});
+  if (!inserted) {
+    // A reused ID whose old queue drained but still sits in the ready list: start afresh there.
+    const bool in_ready = q.in_ready;
+    DisarmStallTimer(q);
+    q = StreamQueue{};
+    q.in_ready = in_ready;
+  }
   q.flow_controlled = flow_controlled;
   q.credit = static_cast<int64_t>(send_credit);
   q.peer_knows = !local_invoke;
@@ -82,6 +90,11 @@ void MuxWriter::RemoveStream(uint64_t stream) {
   if (it == queues_.end()) return;
   it->second.removed = true;
   if (it->second.packets.empty() && !it->second.in_ready) Erase(it);
+}
+
+bool MuxWriter::HasFramesToWrite(uint64_t stream) const {
+  auto it = queues_.find(stream);
+  return it != queues_.end() && !it->second.packets.empty();
 }
 
 void MuxWriter::Erase(std::map<uint64_t, StreamQueue>::iterator it) {

@@ -97,11 +97,14 @@ class MuxWriter {
 
   // Registers a stream. `send_credit` (the peer's window) is ignored unless `flow_controlled`.
   // `local_invoke`: we invoked it (a client stream), so the peer does not know it until its first
-  // frame is written.
+  // frame is written. The ID may be one of a removed stream whose frames are all written (a peer
+  // may reuse IDs); one with frames still to write is a caller bug (see HasFramesToWrite).
   void AddStream(uint64_t stream, bool flow_controlled, uint64_t send_credit,
                  bool local_invoke = false);
   // The stream is finished: its state goes once its queue has drained.
   void RemoveStream(uint64_t stream);
+  // Frames of `stream` (live or removed) are still queued: its ID is not free for a new stream.
+  bool HasFramesToWrite(uint64_t stream) const;
   // A WindowUpdate arrived: `delta` (>= 1) more bytes may be sent, a deficit repaid first, the
   // credit saturating at kSendCreditMaxBytes. Unknown or not flow-controlled streams: ignored.
   void AddCredit(uint64_t stream, uint64_t delta);

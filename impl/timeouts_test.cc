@@ -14,21 +14,18 @@
 #include "impl/testing/echo_service.h"
 #include "impl/tunables.h"
 #include "proto/base/check.h"
+#include "sim/testing/expect.h"
 #include "sim/testing/harness.h"
 #include "sim/testing/wire_harness.h"
 
 namespace drpc {
 namespace {
 
+using testing::ExpectOk;
 using testing::F;
 using testing::RawFrame;
 using testing::RunServer;
 using testing::ServerSide;
-
-void ExpectOk(const sim::RunResult& r) {
-  EXPECT_TRUE(r.ok()) << sim::FailureClassName(r.failure) << ": " << r.message << "\n"
-                      << r.trace_tail;
-}
 
 Options ModeOptions(bool mux) { return mux ? testing::MuxOptions() : Options{}; }
 
