@@ -21,19 +21,19 @@
 #include "impl/sync.h"
 #include "impl/tunables.h"
 #include "proto/base/check.h"
+#include "sim/testing/expect.h"
 #include "sim/testing/harness.h"
 
 namespace drpc {
 namespace {
 
 using Kind = ConnectionBuffers::Kind;
+using testing::ExpectOk;
 using testing::Pair;
 using testing::RunPair;
 
 constexpr size_t kKiB = 1024;
 constexpr size_t kMiB = 1024 * kKiB;
-
-void ExpectOk(const sim::RunResult& r) { EXPECT_TRUE(r.ok()) << r.message << "\n" << r.trace_tail; }
 
 // A scripted run with only an Env (no connection).
 sim::RunResult RunWithEnv(std::function<void(sim::SimContext&)> body) {
