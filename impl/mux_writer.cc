@@ -439,13 +439,30 @@ bool MuxWriter::EmitFrame(StreamQueue& q, std::string& batch) {
   return in_group && !last_of_group;
 }
 
+size_t MuxWriter::spare_bytes() const {
+  if (writing_ || batch_capacity_ <= tunables::kWriteBufferDefaultBytes) return 0;
+  return batch_capacity_;
+}
+
+size_t MuxWriter::ReleaseSpare() {
+  const size_t spare = spare_bytes();
+  if (spare == 0) return 0;
+  release_batch_ = true;
+  batch_capacity_ = 0;
+  wake_.WakeAll();
+  return spare;
+}
+
 void MuxWriter::Run() {
   std::string batch;
   for (;;) {
     while (!stopped_ && control_.empty() && window_updates_.empty() && ready_.empty()) {
+      if (release_batch_) std::string().swap(batch);
+      release_batch_ = false;
       wake_.Wait("mux writer: idle");
     }
     if (stopped_) return;
+    writing_ = true;
     batch.clear();
     DRPC_DCHECK(in_flight_.empty());
     EmitControl(batch);
@@ -473,7 +490,10 @@ void MuxWriter::Run() {
       UpdateStallTimer(id, q);
       if (short_batch) break;
     }
-    if (batch.empty()) continue;
+    if (batch.empty()) {
+      writing_ = false;
+      continue;
+    }
     if (env_->chaos().Buggify("mux_writer.yield_before_write")) env_->scheduler().Yield();
     absl::Status s;
     if (batch.size() > 1 && env_->chaos().Buggify("mux_writer.short_write")) {
@@ -485,6 +505,8 @@ void MuxWriter::Run() {
       s = transport_->Write(batch);
     }
     if (batch.capacity() > tunables::kWriteBatchKeepMaxBytes) std::string().swap(batch);
+    batch_capacity_ = batch.capacity();
+    writing_ = false;
     if (!s.ok()) {
       CompleteInFlight(s);
       Stop(s);

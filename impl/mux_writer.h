@@ -88,6 +88,13 @@ class MuxWriter {
   // through on_write_error before returning).
   void Run();
 
+  // The batch buffer's capacity beyond tunables::kWriteBufferDefaultBytes while the writer has
+  // nothing to write (0 otherwise), and its release (the connection is idle): the writer frees the
+  // buffer when it next looks for work, which ReleaseSpare makes it do now. Returns the bytes
+  // that will be released.
+  size_t spare_bytes() const;
+  size_t ReleaseSpare();
+
   // Registers a stream. `send_credit` (the peer's window) is ignored unless `flow_controlled`.
   // `local_invoke`: we invoked it (a client stream), so the peer does not know it until its first
   // frame is written. The ID may be one of a removed stream whose frames are all written (a peer
@@ -222,6 +229,10 @@ class MuxWriter {
   WaitList control_space_;  // WriteUnregistered callers waiting for room in control_
   std::set<uint64_t> window_updates_;  // streams with a requested WindowUpdate, by ID
   WaitList wake_;
+  // The batch buffer's capacity after the last write, and whether the idle writer must free it.
+  size_t batch_capacity_ = 0;
+  bool release_batch_ = false;
+  bool writing_ = false;
   bool stopped_ = false;
   absl::Status error_;
 };

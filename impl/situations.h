@@ -59,6 +59,9 @@ inline constexpr Situation kManagerReadTimedOut{"manager.read_timed_out"};
 // The client half-closed (read EOF) and the server went on answering the calls it had.
 inline constexpr Situation kManagerHalfClosedWithCallsInFlight{
     "manager.half_closed_with_calls_in_flight"};
+// An idle connection that had freed much memory (large messages, trimmed buffers) asked the Env
+// to return the allocator's cache to the system.
+inline constexpr Situation kManagerReturnedMemoryWhenIdle{"manager.returned_memory_when_idle"};
 
 // --- Upstream mode (impl/upstream_manager.cc) ------------------------------------------------
 // A new client stream waited for the previous stream's Cancel to be written.

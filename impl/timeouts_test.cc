@@ -82,6 +82,25 @@ TEST_P(TimeoutsTest, AFrameThatStopsOneByteShortIsNotHeldForEver) {
   }));
 }
 
+// Slowloris: a new connection dribbling its first frame at 1 B/s is closed at the first-frame
+// timeout, not given the longer frame timeout once its first byte arrived.
+TEST_P(TimeoutsTest, ADribbledFirstFrameIsClosedAtTheFirstFrameTimeout) {
+  ExpectOk(RunServer(ModeOptions(GetParam()), [](ServerSide& s) {
+    const std::string invoke =
+        testing::Encode({F(Kind::kInvoke, 1, 1, "/interop.Echo/Unary/with/a/long/name")});
+    const Instant start = s.sim.now();
+    for (char c : invoke) {
+      if (!s.client.WriteBytes(std::string(1, c)).ok()) break;
+      SleepFor(s.sim.env(), Duration::Seconds(1), "test: dribbling");
+    }
+    ClosedAfter(s, Duration::Seconds(60));
+    const Duration took = s.sim.now() - start;
+    s.sim.Check(took >= tunables::kFirstFrameTimeoutDefault &&
+                    took <= tunables::kFirstFrameTimeoutDefault + Duration::Seconds(2),
+                took.ToString());
+  }));
+}
+
 // A peer that sends one byte per second never completes a 10-byte header... in time.
 TEST_P(TimeoutsTest, ADribbledFrameCountsEveryWaitForItsBytes) {
   Options o = ModeOptions(GetParam());

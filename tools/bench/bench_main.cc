@@ -27,6 +27,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "tools/bench/drpc_bench.h"
+#include "tools/bench/idle_connections.h"
 #include "tools/bench/raw_tcp.h"
 #include "tools/cli_flags.h"
 
@@ -34,9 +35,10 @@ namespace drpc::bench {
 namespace {
 
 constexpr char kUsage[] =
-    "usage: bench [--modes=unary,unary_mux,mux16,stream,streams] [--placement=one,two]\n"
+    "usage: bench [--modes=unary,unary_mux,mux16,stream,streams,idle] [--placement=one,two]\n"
     "             [--duration=1s] [--rounds=3] [--stream_sizes=64,4096,1048576]\n"
-    "             [--streams=10000] [--concurrency=16] [--smoke] [--verbose]\n"
+    "             [--streams=10000] [--concurrency=16] [--idle_connections=1000] [--smoke]\n"
+    "             [--verbose]\n"
     "  --modes         what to measure (default: all)\n"
     "  --placement     one: client and server on one reactor thread; two: one reactor thread\n"
     "                  each (default: one,two)\n"
@@ -45,17 +47,19 @@ constexpr char kUsage[] =
     "  --stream_sizes  message sizes of the streaming rows (default 64,4096,1048576)\n"
     "  --streams       concurrent idle streams on one mux connection (default 10000)\n"
     "  --concurrency   concurrent unary calls on one mux connection (default 16)\n"
+    "  --idle_connections  idle connections of the idle rows, both modes (default 1000)\n"
     "  --smoke         tiny counts, for the test (50ms, 1 round, 200 streams)\n"
     "  --verbose       print every round\n";
 
 struct Config {
-  std::vector<std::string> modes = {"unary", "unary_mux", "mux16", "stream", "streams"};
+  std::vector<std::string> modes = {"unary", "unary_mux", "mux16", "stream", "streams", "idle"};
   std::vector<Placement> placements = {Placement::kOneReactor, Placement::kTwoReactors};
   absl::Duration duration = absl::Seconds(1);
   int rounds = 3;
   std::vector<size_t> stream_sizes = {64, 4096, 1 << 20};
   size_t streams = 10000;
   size_t concurrency = 16;
+  size_t idle_connections = 1000;
   bool verbose = false;
 };
 
@@ -294,6 +298,7 @@ absl::Status RunAll(const Config& cfg) {
       if (absl::Status st = RunIdleStreams(cfg, p); !st.ok()) return st;
     }
   }
+  if (Has(cfg, "idle")) return PrintIdleConnectionRows(cfg.idle_connections);
   return absl::OkStatus();
 }
 
@@ -311,7 +316,7 @@ bool ParseArgs(int argc, char** argv, Config& cfg) {
       cfg.modes = absl::StrSplit(v, ',', absl::SkipEmpty());
       for (const std::string& m : cfg.modes) {
         ok = ok && (m == "unary" || m == "unary_mux" || m == "mux16" || m == "stream" ||
-                    m == "streams");
+                    m == "streams" || m == "idle");
       }
     } else if (f->name == "placement" && f->value) {
       cfg.placements.clear();
@@ -337,7 +342,11 @@ bool ParseArgs(int argc, char** argv, Config& cfg) {
       ok = absl::SimpleAtoi(v, &cfg.streams) && cfg.streams >= 1 && cfg.streams <= 100000;
     } else if (f->name == "concurrency" && f->value) {
       ok = absl::SimpleAtoi(v, &cfg.concurrency) && cfg.concurrency >= 1 && cfg.concurrency <= 1000;
+    } else if (f->name == "idle_connections" && f->value) {
+      ok = absl::SimpleAtoi(v, &cfg.idle_connections) && cfg.idle_connections >= 1 &&
+           cfg.idle_connections <= 20000;
     } else if (f->name == "smoke" && !f->value) {
+      cfg.idle_connections = 20;
       cfg.duration = absl::Milliseconds(50);
       cfg.rounds = 1;
       cfg.streams = 200;
