@@ -86,7 +86,8 @@ TEST(ProtobufWireTest, GroupsAndInvalidWireTypesAreRejected) {
 }
 
 TEST(ProtobufWireTest, ErrorsAreSticky) {
-  Reader r(Bytes("00 08 01"));
+  const std::string in = Bytes("00 08 01");  // the Reader views it: it must outlive the Reader
+  Reader r(in);
   EXPECT_FALSE(r.Next().ok());
   EXPECT_FALSE(r.Next().ok());
 }
