@@ -28,6 +28,9 @@ for where in "1 thread" "2 threads"; do
   expect "threads with the streams open (200 streams, $where)"
   expect "unary 64 B p99 while open (200 streams, $where)"
 done
+expect "calls/s (16 conns x 1 call, upstream, 1 reactor per side)"
+expect "p99 (16 conns x 1 call, upstream, 2 reactors per side)"
+expect "scaling 1 -> 2 reactors (16 conns, calls/s ratio)"
 grep -q '^machine: ' "$out" || { echo "FAIL: no machine line"; exit 1; }
 # The bench binary counts operator new: every measured row has its allocations row.
 for row in "allocations per unary call (upstream, 1 thread)" "allocations per unary call (mux, 2 threads)" \

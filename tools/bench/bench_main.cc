@@ -28,6 +28,7 @@
 #include "absl/time/time.h"
 #include "tools/bench/alloc_counter.h"
 #include "tools/bench/drpc_bench.h"
+#include "tools/bench/many_connections.h"
 #include "tools/bench/raw_tcp.h"
 #include "tools/cli_flags.h"
 
@@ -35,8 +36,8 @@ namespace drpc::bench {
 namespace {
 
 constexpr char kUsage[] =
-    "usage: bench [--modes=unary,unary_mux,mux16,stream,stream_mux,server_stream,streams]\n"
-    "             [--placement=one,two]\n"
+    "usage: bench [--modes=unary,unary_mux,mux16,stream,stream_mux,server_stream,streams,conns]\n"
+    "             [--placement=one,two] [--connections=256]\n"
     "             [--duration=1s] [--rounds=3] [--stream_sizes=64,4096,1048576]\n"
     "             [--streams=10000] [--concurrency=16] [--smoke] [--verbose]\n"
     "  --modes         what to measure (default: all)\n"
@@ -47,18 +48,20 @@ constexpr char kUsage[] =
     "  --stream_sizes  message sizes of the streaming rows (default 64,4096,1048576)\n"
     "  --streams       concurrent idle streams on one mux connection (default 10000)\n"
     "  --concurrency   concurrent unary calls on one mux connection (default 16)\n"
+    "  --connections   connections of the conns rows, one call in flight each (default 256)\n"
     "  --smoke         tiny counts, for the test (50ms, 1 round, 200 streams)\n"
     "  --verbose       print every round\n";
 
 struct Config {
-  std::vector<std::string> modes = {"unary",      "unary_mux",     "mux16",  "stream",
-                                    "stream_mux", "server_stream", "streams"};
+  std::vector<std::string> modes = {"unary",      "unary_mux",     "mux16",   "stream",
+                                    "stream_mux", "server_stream", "streams", "conns"};
   std::vector<Placement> placements = {Placement::kOneReactor, Placement::kTwoReactors};
   absl::Duration duration = absl::Seconds(1);
   int rounds = 3;
   std::vector<size_t> stream_sizes = {64, 4096, 1 << 20};
   size_t streams = 10000;
   size_t concurrency = 16;
+  size_t connections = 256;
   bool verbose = false;
 };
 
@@ -334,6 +337,54 @@ void PrintMachine(const Config& cfg) {
   std::printf("|---|---|---|---|---|---|\n");
 }
 
+// Many connections with one call in flight each, on 1 and on 2 reactors (threads) per side, next
+// to raw epoll echo threads in the same rounds; then how each scales from 1 to 2.
+absl::Status RunManyConnections(const Config& cfg) {
+  constexpr size_t kMessageBytes = 64;
+  Row rate[2], p99[2], allocs[2];
+  for (size_t r = 1; r <= 2; ++r) {
+    const std::string where =
+        absl::StrCat(cfg.connections, " conns x 1 call, upstream, ", r, " reactor", r > 1 ? "s" : "",
+                     " per side");
+    rate[r - 1] = Row{.name = absl::StrCat("calls/s (", where, ")"), .unit = "/s",
+                      .baseline_name = "raw epoll echo calls/s", .target = "-"};
+    p99[r - 1] = Row{.name = absl::StrCat("p99 (", where, ")"), .unit = "us",
+                     .baseline_name = "raw epoll echo p99", .target = "-"};
+    allocs[r - 1] = AllocationsRow(absl::StrCat("allocations per call (", where, ")"));
+  }
+  absl::Status st = Rounds(cfg, [&]() -> absl::Status {
+    for (size_t r = 1; r <= 2; ++r) {
+      absl::StatusOr<ManyConnectionsResult> raw =
+          RawEpollEcho(r, cfg.connections, kMessageBytes, cfg.duration);
+      if (!raw.ok()) return raw.status();
+      absl::StatusOr<ManyConnectionsResult> d =
+          DrpcManyConnections(r, cfg.connections, kMessageBytes, cfg.duration);
+      if (!d.ok()) return d.status();
+      rate[r - 1].baseline.push_back(raw->calls_per_second);
+      rate[r - 1].drpc.push_back(d->calls_per_second);
+      p99[r - 1].baseline.push_back(Micros(raw->latency_ns.Percentile(0.99)));
+      p99[r - 1].drpc.push_back(Micros(d->latency_ns.Percentile(0.99)));
+      allocs[r - 1].drpc.push_back(PerItem(d->allocations, d->calls));
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  for (int i = 0; i < 2; ++i) {
+    PrintRow(rate[i], cfg.verbose);
+    PrintRow(p99[i], cfg.verbose);
+    PrintAllocationsRow(allocs[i], cfg.verbose);
+  }
+  Row scaling{.name = absl::StrCat("scaling 1 -> 2 reactors (", cfg.connections,
+                                   " conns, calls/s ratio)"),
+              .unit = "x", .baseline_name = "raw epoll echo scaling", .target = "-"};
+  for (size_t i = 0; i < rate[0].drpc.size(); ++i) {
+    scaling.drpc.push_back(rate[1].drpc[i] / rate[0].drpc[i]);
+    scaling.baseline.push_back(rate[1].baseline[i] / rate[0].baseline[i]);
+  }
+  PrintRow(scaling, cfg.verbose);
+  return absl::OkStatus();
+}
+
 bool Has(const Config& cfg, absl::string_view mode) {
   return std::find(cfg.modes.begin(), cfg.modes.end(), mode) != cfg.modes.end();
 }
@@ -362,6 +413,10 @@ absl::Status RunAll(const Config& cfg) {
       if (absl::Status st = RunIdleStreams(cfg, p); !st.ok()) return st;
     }
   }
+  // Placement does not apply: both sides have their own reactors (1, then 2).
+  if (Has(cfg, "conns")) {
+    if (absl::Status st = RunManyConnections(cfg); !st.ok()) return st;
+  }
   return absl::OkStatus();
 }
 
@@ -379,7 +434,8 @@ bool ParseArgs(int argc, char** argv, Config& cfg) {
       cfg.modes = absl::StrSplit(v, ',', absl::SkipEmpty());
       for (const std::string& m : cfg.modes) {
         ok = ok && (m == "unary" || m == "unary_mux" || m == "mux16" || m == "stream" ||
-                    m == "stream_mux" || m == "server_stream" || m == "streams");
+                    m == "stream_mux" || m == "server_stream" || m == "streams" ||
+                    m == "conns");
       }
     } else if (f->name == "placement" && f->value) {
       cfg.placements.clear();
@@ -405,10 +461,14 @@ bool ParseArgs(int argc, char** argv, Config& cfg) {
       ok = absl::SimpleAtoi(v, &cfg.streams) && cfg.streams >= 1 && cfg.streams <= 100000;
     } else if (f->name == "concurrency" && f->value) {
       ok = absl::SimpleAtoi(v, &cfg.concurrency) && cfg.concurrency >= 1 && cfg.concurrency <= 1000;
+    } else if (f->name == "connections" && f->value) {
+      ok = absl::SimpleAtoi(v, &cfg.connections) && cfg.connections >= 2 &&
+           cfg.connections <= 4096;
     } else if (f->name == "smoke" && !f->value) {
       cfg.duration = absl::Milliseconds(50);
       cfg.rounds = 1;
       cfg.streams = 200;
+      cfg.connections = 16;
     } else if (f->name == "verbose" && !f->value) {
       cfg.verbose = true;
     } else {

@@ -88,11 +88,12 @@ DrpcBench::DrpcBench(const DrpcBenchOptions& options)
 absl::StatusOr<std::unique_ptr<DrpcBench>> DrpcBench::Start(const DrpcBenchOptions& options) {
   std::unique_ptr<DrpcBench> b(new DrpcBench(options));
   if (absl::Status st = b->client_options_.Validate(); !st.ok()) return st;
-  absl::StatusOr<std::unique_ptr<runtime::Runtime>> rt = runtime::Runtime::Start({.reactor_count = 1});
+  absl::StatusOr<std::unique_ptr<runtime::Runtime>> rt =
+      runtime::Runtime::Start({.reactor_count = options.reactor_count});
   if (!rt.ok()) return rt.status();
   b->server_rt_ = *std::move(rt);
   if (options.placement == Placement::kTwoReactors) {
-    rt = runtime::Runtime::Start({.reactor_count = 1});
+    rt = runtime::Runtime::Start({.reactor_count = options.reactor_count});
     if (!rt.ok()) return rt.status();
     b->client_rt_ = *std::move(rt);
   }

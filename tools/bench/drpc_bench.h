@@ -40,6 +40,8 @@ struct DrpcBenchOptions {
   bool mux = false;
   // Mux: concurrent streams allowed on the connection (both ends).
   size_t streams_max_count = 1024;
+  // Reactors of the server's Runtime, and of the client's with kTwoReactors.
+  size_t reactor_count = 1;
 };
 
 class DrpcBench {
