@@ -51,6 +51,10 @@ inline constexpr size_t kWriteBufferDefaultBytes = 4 * kKiB;
 // Upstream: a write buffer grown beyond this by one large packet is released after the flush
 // instead of being kept for the next packet.
 inline constexpr size_t kWriteBufferKeepMaxBytes = 256 * kKiB;
+// Upstream: messages a sender writes in a row (Stream::Send) collect in the write buffer up to
+// this many bytes (or write_buffer_bytes, if larger) before the sender writes them itself; less
+// is written by the connection's flusher fiber as soon as the sender waits (impl/upstream_manager.h).
+inline constexpr size_t kWriteCoalesceMaxBytes = 64 * kKiB;
 // Upstream: a packet with at least this much data that would be flushed at once is sent with a
 // gathering write (frame headers + slices of the caller's message) instead of being copied.
 inline constexpr size_t kGatherWriteMinBytes = 64 * kKiB;
@@ -59,6 +63,8 @@ inline constexpr size_t kGatherWriteMinBytes = 64 * kKiB;
 inline constexpr size_t kWriteBatchDefaultMaxBytes = 64 * kKiB;
 // Mux writer: a batch buffer that grew for a burst beyond this is released afterwards.
 inline constexpr size_t kWriteBatchKeepMaxBytes = 1 * kMiB;
+static_assert(kWriteCoalesceMaxBytes <= kWriteBufferKeepMaxBytes,
+              "a coalescing write buffer is kept between flushes");
 // Mux: SendLast's message up to this size is queued as a copy without waiting, so it and its
 // CloseSend leave in one write; a larger one is not worth the copy and waits as usual.
 inline constexpr size_t kUnflushedCopyMaxBytes = 16 * kKiB;
