@@ -68,6 +68,11 @@ static_assert(kWriteCoalesceMaxBytes <= kWriteBufferKeepMaxBytes,
 // Mux: SendLast's message up to this size is queued as a copy without waiting, so it and its
 // CloseSend leave in one write; a larger one is not worth the copy and waits as usual.
 inline constexpr size_t kUnflushedCopyMaxBytes = 16 * kKiB;
+// Mux: Stream::Send's message up to kUnflushedCopyMaxBytes is also queued as a copy without
+// waiting, while its stream has fewer than this many packets queued (and, with flow control, the
+// credit covers it): a burst of small messages leaves in few batches. Beyond, Send waits for the
+// writer, so one stream's copies stay bounded (this many x kUnflushedCopyMaxBytes).
+inline constexpr size_t kWriteQueuedMaxCount = 64;
 // Mux writer: frames outside any stream queue (Error packets for refused or failed streams that
 // were never registered) waiting to be written. Each is caused by the peer; beyond either bound
 // the connection's reader waits for the writer (back-pressure: a peer that sends Invokes but does
