@@ -1,7 +1,9 @@
-// The seeds in corpus/sim_tape/ are named after the scenario their first byte picks
-// (seed-<scenario>-<variant>). Byte 0 indexes ScenarioRegistry::Fuzzed(), so adding or removing a
-// fuzzed scenario shifts what it picks; this test catches the drift and says which byte to write,
-// so a seed keeps running the scenario it was made for.
+// The seeds in corpus/sim_tape/ are named after the scenario their first two bytes pick
+// (seed-<scenario>-<variant>): those bytes are a key that ScenarioRegistry::FuzzedByKey maps to a
+// fuzzed scenario by hash of its name. This test checks that every seed still runs the scenario it
+// was made for, says which bytes to write when it does not, and that every fuzzed scenario can be
+// picked at all (two names hashing to one key would hide one of them from the fuzzer).
+#include <set>
 #include <string>
 #include <vector>
 
@@ -23,31 +25,41 @@ std::string ScenarioOfSeed(const std::string& path) {
   return dash <= 5 ? "" : file.substr(5, dash - 5);
 }
 
-TEST(SimTapeCorpusTest, EverySeedStillPicksTheScenarioItIsNamedAfter) {
+TEST(SimTapeCorpusTest, EveryFuzzedScenarioHasAKeyOfItsOwn) {
   const std::vector<const sim::ScenarioSpec*> fuzzed = sim::ScenarioRegistry::Fuzzed();
   ASSERT_FALSE(fuzzed.empty());
+  for (const sim::ScenarioSpec* spec : fuzzed) {
+    const sim::ScenarioSpec* picked = sim::ScenarioRegistry::FuzzedByKey(sim::FuzzKeyOf(spec->name));
+    EXPECT_EQ(picked, spec) << spec->name << " shares its key " << sim::FuzzKeyOf(spec->name)
+                            << " with " << picked->name << ": rename one of them";
+  }
+}
+
+TEST(SimTapeCorpusTest, EverySeedStillPicksTheScenarioItIsNamedAfter) {
   absl::StatusOr<std::vector<std::string>> files =
       corpus::ListFiles(corpus::RunfilesPath("corpus/sim_tape"));
   ASSERT_TRUE(files.ok()) << files.status();
-  int seeds = 0;
+  std::set<std::string> scenarios_seeded;
   for (const std::string& path : *files) {
     const std::string want = ScenarioOfSeed(path);
     if (want.empty()) continue;
-    ++seeds;
+    scenarios_seeded.insert(want);
     absl::StatusOr<std::string> bytes = corpus::ReadFile(path);
     ASSERT_TRUE(bytes.ok()) << bytes.status();
-    ASSERT_FALSE(bytes->empty()) << path;
-    const std::string got = fuzzed[static_cast<uint8_t>((*bytes)[0]) % fuzzed.size()]->name;
-    if (got == want) continue;
-    size_t index = 0;
-    while (index < fuzzed.size() && fuzzed[index]->name != want) ++index;
-    ADD_FAILURE() << path << ": byte 0 picks " << got << ", not " << want
-                  << (index < fuzzed.size()
-                          ? absl::StrCat("; the fuzzed scenarios changed: write ", index,
-                                         " into byte 0")
+    ASSERT_GE(bytes->size(), 2u) << path << ": shorter than the 2-byte scenario key";
+    const uint16_t key = static_cast<uint8_t>((*bytes)[0]) | (static_cast<uint8_t>((*bytes)[1]) << 8);
+    const sim::ScenarioSpec* got = sim::ScenarioRegistry::FuzzedByKey(key);
+    ASSERT_NE(got, nullptr);
+    if (got->name == want) continue;
+    const sim::ScenarioSpec* wanted = sim::ScenarioRegistry::Find(want);
+    const uint16_t want_key = sim::FuzzKeyOf(want);
+    ADD_FAILURE() << path << ": bytes 0-1 pick " << got->name << ", not " << want
+                  << (wanted != nullptr && wanted->fuzz && !wanted->expect_failure
+                          ? absl::StrCat("; write ", want_key & 0xff, " ", want_key >> 8,
+                                         " into bytes 0-1")
                           : std::string("; that scenario is no longer fuzzed: remove the seed"));
   }
-  EXPECT_GT(seeds, 0) << "no named seeds found";
+  EXPECT_GE(scenarios_seeded.size(), 5u) << "the corpus lost its named seeds";
 }
 
 }  // namespace

@@ -3,11 +3,12 @@
 // scenarios — every decision a seed would draw from the PRNG comes from the input bytes instead
 // (sim/tape.h, ByteDecisions; an exhausted input answers 0).
 //
-//   byte 0      which scenario: ScenarioRegistry::Fuzzed()[byte % count], i.e. among the linked
-//               scenarios with ScenarioSpec::fuzz set (the default), sorted by name. A new
-//               scenario is fuzzed without touching this file; it shifts the meaning of byte 0 for
-//               older inputs, which stay valid runs of another scenario.
-//   bytes 1...  the decisions, in the order the run asks for them
+//   bytes 0-1   which scenario: a 16-bit key, little-endian, picking among the linked scenarios
+//               with ScenarioSpec::fuzz set (the default) by hash of their names
+//               (ScenarioRegistry::FuzzedByKey). A new scenario is fuzzed without touching this
+//               file, and a saved input keeps its scenario unless the newcomer's key lands just
+//               after the input's; FuzzKeyOf(name) is the key that picks `name`.
+//   bytes 2...  the decisions, in the order the run asks for them
 //
 // A failing run (any oracle: wire model, isolation, outcomes, liveness, deadlock, leak) prints its
 // class and message and aborts, so libFuzzer saves the input; replay it with
@@ -18,7 +19,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
-#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "proto/base/check.h"
@@ -27,14 +27,13 @@
 #include "sim/tape.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size == 0) return 0;
-  static const std::vector<const drpc::sim::ScenarioSpec*> scenarios =
-      drpc::sim::ScenarioRegistry::Fuzzed();
-  DRPC_CHECK(!scenarios.empty()) << "tape fuzzer: no fuzzed scenario is linked in";
-  const drpc::sim::ScenarioSpec* spec = scenarios[data[0] % scenarios.size()];
+  if (size < 2) return 0;
+  const uint16_t key = static_cast<uint16_t>(data[0] | (data[1] << 8));
+  const drpc::sim::ScenarioSpec* spec = drpc::sim::ScenarioRegistry::FuzzedByKey(key);
+  DRPC_CHECK(spec != nullptr) << "tape fuzzer: no fuzzed scenario is linked in";
   const std::string& name = spec->name;
   drpc::sim::ByteDecisions decisions(
-      absl::string_view(reinterpret_cast<const char*>(data) + 1, size - 1));
+      absl::string_view(reinterpret_cast<const char*>(data) + 2, size - 2));
   drpc::sim::RunOptions options = drpc::sim::OptionsFor(*spec);
   options.exit_on_crash = false;  // a failed DRPC_CHECK aborts, which libFuzzer records
   options.time_limit = drpc::Duration::Seconds(300);

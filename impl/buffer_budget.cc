@@ -69,6 +69,7 @@ void ConnectionBuffers::Sub(Kind kind, size_t n) {
   held_ -= n;
   Reconcile();
   if (!over_budget()) room_.WakeAll();
+  if (held_ == 0 && on_empty_) on_empty_();
 }
 
 void ConnectionBuffers::Set(Kind kind, size_t n) {

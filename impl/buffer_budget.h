@@ -31,6 +31,9 @@
 #include <array>
 #include <atomic>
 #include <cstddef>
+#include <utility>
+
+#include "absl/functional/any_invocable.h"
 
 #include "impl/env.h"
 #include "impl/sync.h"
@@ -109,6 +112,9 @@ class ConnectionBuffers {
   bool WaitForRoom(Instant deadline, const char* reason);
   // Wakes a fiber in WaitForRoom (the connection is ending).
   void Wake() { room_.WakeAll(); }
+  // Called (it must not block) each time a Sub leaves the connection holding nothing: its
+  // Manager starts counting idle time (the memory it kept for a burst may go back). Null: none.
+  void set_on_empty(absl::AnyInvocable<void()> on_empty) { on_empty_ = std::move(on_empty); }
 
   const Limits& limits() const { return limits_; }
   // The most this connection held at once (observability, tests).
@@ -125,6 +131,7 @@ class ConnectionBuffers {
   size_t peak_ = 0;
   size_t charged_to_server_ = 0;
   WaitList room_;
+  absl::AnyInvocable<void()> on_empty_;
 };
 
 // Counts `bytes` of `kind` in a ConnectionBuffers for as long as it lives (a copy waiting in a

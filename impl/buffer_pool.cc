@@ -1,5 +1,6 @@
 #include "impl/buffer_pool.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "proto/base/check.h"
@@ -8,7 +9,7 @@ namespace drpc {
 
 BufferPool::BufferPool(Limits limits) : limits_(limits) {
   DRPC_CHECK_LE(limits_.buffer_max_bytes, limits_.pooled_max_bytes);
-  free_.reserve(limits_.pooled_max_count);
+  // No reserve: 64 slots are 2 KiB on every connection, most of which never pools a buffer.
 }
 
 std::string BufferPool::Take() {
@@ -31,12 +32,30 @@ void BufferPool::Give(std::string buffer) {
   if (free_.size() >= limits_.pooled_max_count || bytes > limits_.buffer_max_bytes ||
       free_bytes_ + bytes > limits_.pooled_max_bytes) {
     ++discarded_;
+    freed_bytes_ += bytes;
     return;
   }
   buffer.clear();
   free_bytes_ += bytes;
   free_.push_back(std::move(buffer));
   DRPC_CHECK_LE(free_bytes_, limits_.pooled_max_bytes);
+}
+
+size_t BufferPool::Trim(size_t keep_max_bytes) {
+  if (free_bytes_ <= keep_max_bytes) return 0;
+  // Largest first: what is kept afterwards is the small buffers ordinary messages reuse.
+  std::sort(free_.begin(), free_.end(), [](const std::string& a, const std::string& b) {
+    return a.capacity() < b.capacity();
+  });
+  size_t freed = 0;
+  while (free_bytes_ > keep_max_bytes) {
+    const size_t bytes = free_.back().capacity();
+    free_.pop_back();
+    free_bytes_ -= bytes;
+    freed += bytes;
+  }
+  freed_bytes_ += freed;
+  return freed;
 }
 
 }  // namespace drpc

@@ -45,6 +45,9 @@ class BufferPool final : public PacketBufferSource {
   // Keeps `buffer` for a later Take if the bounds allow; frees it otherwise. Its contents are
   // discarded (the caller must not keep views into it).
   void Give(std::string buffer);
+  // Frees kept buffers (the largest first) until at most `keep_max_bytes` of capacity is kept: a
+  // connection that went idle after a burst. Returns the bytes freed.
+  size_t Trim(size_t keep_max_bytes);
 
   // Observability (tests, leak checks).
   size_t free_count() const { return free_.size(); }
@@ -52,6 +55,8 @@ class BufferPool final : public PacketBufferSource {
   uint64_t reused() const { return reused_; }        // Takes served from the free list
   uint64_t allocated() const { return allocated_; }  // Takes that found it empty
   uint64_t discarded() const { return discarded_; }  // Gives over a bound (freed)
+  // Capacity freed so far by Gives over a bound and by Trim (what the connection gave back).
+  uint64_t freed_bytes() const { return freed_bytes_; }
   const Limits& limits() const { return limits_; }
 
  private:
@@ -61,6 +66,7 @@ class BufferPool final : public PacketBufferSource {
   uint64_t reused_ = 0;
   uint64_t allocated_ = 0;
   uint64_t discarded_ = 0;
+  uint64_t freed_bytes_ = 0;
 };
 
 }  // namespace drpc

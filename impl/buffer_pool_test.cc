@@ -1,5 +1,6 @@
 // The connection's buffer pool (impl/buffer_pool.h): bounded, and actually reused by the
-// assemblers and receive queues of both modes.
+// assemblers and receive queues of both modes; trimmed, and memory given back through the Env,
+// when a connection goes idle after a burst (impl/tunables.h, "Memory given back").
 #include "impl/buffer_pool.h"
 
 #include <string>
@@ -10,6 +11,7 @@
 #include "impl/conn.h"
 #include "impl/errors.h"
 #include "impl/sync.h"
+#include "impl/tunables.h"
 #include "sim/testing/harness.h"
 
 namespace drpc {
@@ -119,6 +121,74 @@ TEST(BufferPoolTest, DroppedBurstStaysWithinThePoolBounds) {
                     pool.free_bytes() <= pool.limits().pooled_max_bytes,
                 absl::StrCat("free ", pool.free_count(), " (", pool.free_bytes(),
                              " bytes), discarded ", pool.discarded()));
+    });
+    EXPECT_TRUE(r.ok()) << (mux ? "mux " : "upstream ") << r.message << "\n" << r.trace_tail;
+  }
+}
+
+TEST(BufferPoolTest, TrimFreesTheLargestBuffersDownToWhatItKeeps) {
+  BufferPool pool(BufferPool::Limits{});
+  for (size_t bytes : {100'000, 2'000, 500'000, 3'000, 1'000'000}) pool.Give(Grown(bytes));
+  const size_t before = pool.free_bytes();
+  const size_t freed = pool.Trim(10'000);
+  EXPECT_EQ(freed, before - pool.free_bytes());
+  EXPECT_LE(pool.free_bytes(), 10'000u);
+  EXPECT_EQ(pool.free_count(), 2u);  // the two small ones stay for ordinary messages
+  EXPECT_EQ(pool.freed_bytes(), freed);
+  EXPECT_EQ(pool.Trim(10'000), 0u);
+}
+
+// A burst of large messages, then quiet: the connection trims its pool and asks the Env once to
+// give memory back — after the burst, not during it and not per message.
+TEST(BufferPoolTest, ConnectionReturnsMemoryOnceWhenIdleAfterABurst) {
+  for (bool mux : {false, true}) {
+    Options o;
+    o.mux = mux;
+    sim::RunResult r = RunPair(o, o, [](Pair& p, sim::SimContext& ctx) {
+      const Manager& m = p.conn().manager();
+      absl::StatusOr<std::shared_ptr<RpcStream>> s =
+          p.conn().NewStream(p.ctx(), "/interop.Echo/Bidi");
+      std::string got;
+      for (int i = 0; i < 20; ++i) {
+        const std::string sent(900 * 1024, static_cast<char>('a' + i));
+        ctx.Check((*s)->Send(sent).ok(), "send");
+        ctx.Check((*s)->RecvInto(&got).ok() && got == sent, absl::StrCat("message ", i));
+      }
+      ctx.Check(m.memory_returns() == 0, "memory returned during the burst");
+      const uint64_t calls_after_burst = ctx.memory().calls();
+      SleepFor(p.env(), tunables::kMemoryReturnIdleDelay * 3);
+      ctx.Check(m.memory_returns() == 1 && m.idle_trims() >= 1,
+                absl::StrCat(m.memory_returns(), " returns, ", m.idle_trims(), " trims"));
+      ctx.Check(m.buffer_pool().free_bytes() <= tunables::kBufferPoolIdleKeepMaxBytes,
+                absl::StrCat(m.buffer_pool().free_bytes(), " bytes still pooled"));
+      // The client's and the server's connection: one call each at most.
+      ctx.Check(ctx.memory().calls() > calls_after_burst && ctx.memory().calls() <= 2,
+                absl::StrCat(ctx.memory().calls(), " calls"));
+      // Quiet for longer: nothing more to give back, so no more calls.
+      SleepFor(p.env(), Duration::Seconds(2));
+      ctx.Check(m.memory_returns() == 1, "returned again with nothing freed");
+      ctx.Check((*s)->CloseSend().ok() && IsEof((*s)->Recv().status()), "end");
+    });
+    EXPECT_TRUE(r.ok()) << (mux ? "mux " : "upstream ") << r.message << "\n" << r.trace_tail;
+  }
+}
+
+// Small calls with idle gaps between them: buffers are trimmed at most, memory is never given
+// back (there is nothing worth a trim of the whole heap).
+TEST(BufferPoolTest, SmallCallsWithIdleGapsNeverReturnMemory) {
+  for (bool mux : {false, true}) {
+    Options o;
+    o.mux = mux;
+    sim::RunResult r = RunPair(o, o, [](Pair& p, sim::SimContext& ctx) {
+      for (int i = 0; i < 30; ++i) {
+        CallContext call(p.env());
+        absl::StatusOr<std::string> reply =
+            p.conn().Invoke(call, "/interop.Echo/Unary", std::string(64, 's'));
+        ctx.Check(reply.ok() && reply->size() == 64, absl::StrCat("call ", i));
+        if (i % 5 == 0) SleepFor(p.env(), tunables::kMemoryReturnIdleDelay * 2);
+      }
+      ctx.Check(ctx.memory().calls() == 0, absl::StrCat(ctx.memory().calls(), " calls"));
+      ctx.Check(p.conn().manager().memory_returns() == 0, "returned memory");
     });
     EXPECT_TRUE(r.ok()) << (mux ? "mux " : "upstream ") << r.message << "\n" << r.trace_tail;
   }

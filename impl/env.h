@@ -1,7 +1,8 @@
-// The Env seam: the only doorway through which impl/ reaches time, scheduling, chaos and bytes.
+// The Env seam: the only doorway through which impl/ reaches time, scheduling, chaos, bytes and
+// the allocator's cache.
 //
 // impl/ is plain blocking code running on fibers. Everything nondeterministic comes through the
-// four small interfaces below, passed in by constructor; two runtimes implement them:
+// small interfaces below, passed in by constructor; two runtimes implement them:
 //   * sim/           one OS thread, virtual clock, every choice drawn from a decision tape;
 //   * impl/runtime/  epoll reactors and the real monotonic clock (production).
 //
@@ -208,21 +209,48 @@ class Dialer {
                                                           Instant deadline) = 0;
 };
 
+// --- Memory given back ---------------------------------------------------------------------------
+
+// Gives memory the process's allocator keeps cached (freed by the program, still resident) back
+// to the system. impl/ asks for it when a connection that released much memory after a burst has
+// gone idle (impl/tunables.h, "Memory given back"), never per message. Production trims the
+// allocator (glibc's malloc_trim, at most once per tunables::kMemoryReturnMinInterval for the
+// whole process: calls in between are covered by the previous trim or dropped); the simulator
+// counts the calls, so tests can check when they happen. Callable from fibers and timer
+// callbacks; must not block.
+class MemoryReturn {
+ public:
+  virtual ~MemoryReturn() = default;
+  virtual void ReturnFreeMemory() = 0;
+};
+
+// Gives nothing back (an Env built without a MemoryReturn).
+class NoMemoryReturn final : public MemoryReturn {
+ public:
+  void ReturnFreeMemory() override {}
+};
+
 // --- Env: the bundle passed to impl/ constructors -----------------------------------------------
 
 class Env {
  public:
   Env(Clock& clock, Scheduler& scheduler, Chaos& chaos)
-      : clock_(&clock), scheduler_(&scheduler), chaos_(&chaos) {}
+      : clock_(&clock), scheduler_(&scheduler), chaos_(&chaos), memory_(&no_memory_return_) {}
+  Env(Clock& clock, Scheduler& scheduler, Chaos& chaos, MemoryReturn& memory)
+      : clock_(&clock), scheduler_(&scheduler), chaos_(&chaos), memory_(&memory) {}
 
   Clock& clock() const { return *clock_; }
   Scheduler& scheduler() const { return *scheduler_; }
   Chaos& chaos() const { return *chaos_; }
+  MemoryReturn& memory() const { return *memory_; }
 
  private:
+  // Stateless: one for every Env built without a MemoryReturn.
+  static inline NoMemoryReturn no_memory_return_;
   Clock* clock_;
   Scheduler* scheduler_;
   Chaos* chaos_;
+  MemoryReturn* memory_;
 };
 
 }  // namespace drpc

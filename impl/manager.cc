@@ -29,11 +29,15 @@ Manager::Manager(Env& env, std::unique_ptr<Transport> transport, Role role, cons
       accept_waiters_(env) {
   DRPC_DCHECK_OK(options_.Validate());
   DRPC_CHECK(transport_ != nullptr);
+  buffers_->set_on_empty([this] {
+    if (idle()) BeginIdle(env_->clock().Now());
+  });
 }
 
 Manager::~Manager() {
   DRPC_CHECK(closed_.IsSet()) << "Manager destroyed without Close()";
   DRPC_CHECK_EQ(fibers_.count(), 0) << "Manager destroyed while its fibers run";
+  buffers_->set_on_empty(nullptr);  // streams may keep the budget a while longer
   // Terminate ended every stream it knew of, those waiting to be accepted included.
   for (const IncomingStream& in : accept_queue_) DRPC_CHECK(in.stream->terminated());
 }
@@ -69,16 +73,27 @@ void Manager::ReadLoop() {
   // the first frame). The timeouts count only these waits, never the time the reader spends
   // waiting for the application or the buffer budget.
   Duration waited = Duration::Zero();
+  bool drained = true;  // the last read came back short (or there was none)
   while (MakeRoom()) {
-    if (parser.buffered_bytes() > 0) {
-      ArmReadTimer(options_.frame_timeout, waited, "frame");
-    } else if (!saw_frame_ && role_ == Role::kServer) {
+    // A server's first frame is bounded by first_frame_timeout however its bytes arrive (a
+    // client dribbling a header at 1 B/s holds no slot past it); later frames by frame_timeout.
+    if (!saw_frame_ && role_ == Role::kServer) {
       ArmReadTimer(options_.first_frame_timeout, waited, "first frame");
+    } else if (parser.buffered_bytes() > 0) {
+      ArmReadTimer(options_.frame_timeout, waited, "frame");
     }
-    const size_t want = sizer.next();
+    reading_between_frames_ = parser.buffered_bytes() == 0;
+    // Between frames, after a read that drained the socket (it came back short: the peer has
+    // paused), the read goes into a small buffer: all a connection keeps while it waits for its
+    // next call. Bulk transfer, whose reads come back full, keeps its large reads.
+    const bool small_read = reading_between_frames_ && drained;
+    if (small_read) parser_freed_bytes_ += parser.Shrink(tunables::kReadIdleBytes);
+    const size_t want = small_read ? tunables::kReadIdleBytes : sizer.next();
     char* buf = parser.PrepareAppend(want);
     const Instant read_start = env_->clock().Now();
+    if (idle()) BeginIdle(read_start);
     absl::StatusOr<size_t> n = transport_->Read(buf, want);
+    reading_between_frames_ = false;
     EndReadWait();
     waited = waited + (env_->clock().Now() - read_start);
     parser.CommitAppend(n.ok() ? *n : 0);
@@ -86,7 +101,8 @@ void Manager::ReadLoop() {
       OnReadEnd(n.status());
       return;
     }
-    sizer.OnRead(*n);
+    if (!small_read) sizer.OnRead(*n);
+    drained = *n < want;
     const uint64_t offset = parser.offset();
     if (!HandleFrames(parser)) return;
     // A frame completed: the wait for the next one starts now.
@@ -118,15 +134,66 @@ bool Manager::HandleFrames(FrameParser& parser) {
   }
 }
 
+void Manager::RecountAssembling() {
+  buffers_->Set(ConnectionBuffers::Kind::kAssembling, parser_held_bytes_ + AssemblingBytes());
+}
+
 void Manager::AfterRead(FrameParser& parser) {
-  buffers_->Set(ConnectionBuffers::Kind::kAssembling,
-                parser.buffered_bytes() + AssemblingBytes());
+  parser_held_bytes_ = parser.buffered_bytes();
+  RecountAssembling();
   // Between frames: a buffer grown for a large frame or a bulk read goes back.
-  if (parser.buffered_bytes() == 0) parser.Shrink(tunables::kParserKeepMaxBytes);
+  if (parser.buffered_bytes() == 0) {
+    parser_freed_bytes_ += parser.Shrink(tunables::kParserKeepMaxBytes);
+  }
+}
+
+uint64_t Manager::freed_bytes() const {
+  return buffer_pool_.freed_bytes() + parser_freed_bytes_ + writer_freed_bytes_;
+}
+
+bool Manager::HasSpareMemory() const {
+  return buffer_pool_.free_bytes() > tunables::kBufferPoolIdleKeepMaxBytes ||
+         WriterSpareBytes() > 0 ||
+         freed_bytes() - freed_at_last_return_ >= tunables::kMemoryReturnMinBytes;
+}
+
+void Manager::BeginIdle(Instant now) {
+  idle_since_ = now;
+  // One timer at a time, never cancelled: one that finds the connection busy again does nothing
+  // (the next idle moment re-arms), one that finds it idle for less than the delay waits for the
+  // rest. So a busy connection pays at most one timer per kMemoryReturnIdleDelay.
+  if (idle_timer_ != 0 || terminated() || !HasSpareMemory()) return;
+  idle_timer_ = env_->clock().ScheduleAt(now + tunables::kMemoryReturnIdleDelay,
+                                         [this] { OnIdleTimer(); });
+}
+
+void Manager::OnIdleTimer() {
+  idle_timer_ = 0;
+  if (terminated() || !idle()) return;  // the next idle moment re-arms
+  const Instant due = idle_since_ + tunables::kMemoryReturnIdleDelay;
+  if (env_->clock().Now() < due) {
+    idle_timer_ = env_->clock().ScheduleAt(due, [this] { OnIdleTimer(); });
+    return;
+  }
+  TrimIdle();
+}
+
+void Manager::TrimIdle() {
+  ++idle_trims_;
+  buffer_pool_.Trim(tunables::kBufferPoolIdleKeepMaxBytes);
+  writer_freed_bytes_ += ReleaseWriterSpare();
+  const uint64_t freed = freed_bytes();
+  if (freed - freed_at_last_return_ < tunables::kMemoryReturnMinBytes) return;
+  freed_at_last_return_ = freed;
+  ++memory_returns_;
+  env_->chaos().Reach(situations::kManagerReturnedMemoryWhenIdle);
+  env_->memory().ReturnFreeMemory();
 }
 
 bool Manager::MakeRoom() {
-  while (!terminated() && buffers_->over_budget()) {
+  // Partial packets of a stream that ended (shed, cancelled) are dropped without a read: recount
+  // before each look, or a reader could wait for room that is already free.
+  while (!terminated() && (RecountAssembling(), buffers_->over_budget())) {
     env_->chaos().Reach(situations::kManagerReaderStoppedAtTheBufferBudget);
     // Only what the reader itself must complete (frames, packets, pending metadata) and nothing
     // the application or the peer will take: reading on is the only way forward, so the stream
@@ -238,6 +305,8 @@ void Manager::Terminate(const absl::Status& reason) {
   CancelReadTimer();
   if (grace_timer_ != 0) env_->clock().Cancel(grace_timer_);
   grace_timer_ = 0;
+  if (idle_timer_ != 0) env_->clock().Cancel(idle_timer_);
+  idle_timer_ = 0;
   buffers_->Wake();
   TerminateStreams(reason);
   for (IncomingStream& in : accept_queue_) {

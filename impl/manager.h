@@ -144,6 +144,14 @@ class Manager : protected StreamSink {
   // The connection's message buffers (impl/buffer_pool.h), shared by its assembler and streams.
   BufferPool& buffer_pool() { return buffer_pool_; }
   const BufferPool& buffer_pool() const { return buffer_pool_; }
+  // Memory given back (impl/tunables.h, "Memory given back"): how often this connection went
+  // idle holding spare buffers and trimmed them, and how often it then asked the Env to return
+  // the allocator's cache to the system (Env::memory()).
+  uint64_t idle_trims() const { return idle_trims_; }
+  uint64_t memory_returns() const { return memory_returns_; }
+  // Capacity this connection has freed since it started: buffers over the pool's bounds, pool
+  // and writer buffers trimmed when idle, frame buffers released after large frames.
+  uint64_t freed_bytes() const;
 
  protected:
   // `options` must be valid (CreateManager validates them).
@@ -188,6 +196,11 @@ class Manager : protected StreamSink {
   // stream (or not-yet-invoked stream) holding the most bytes — queued plus being assembled —
   // with `why` plus what it held, telling the peer. False if no stream holds anything.
   virtual bool ShedLargestHolder(const absl::Status& why) = 0;
+  // The writer's buffer capacity beyond tunables::kWriteBufferDefaultBytes while it writes
+  // nothing (0 if none, or if it is writing).
+  virtual size_t WriterSpareBytes() const { return 0; }
+  // Releases that capacity (the connection is idle). Returns the bytes released; must not block.
+  virtual size_t ReleaseWriterSpare() { return 0; }
   // Server, read EOF (the client half-closed): ends, as a closed connection would, the streams
   // whose client had not finished sending (no CloseSend or Close arrived), and drops streams whose
   // Invoke never arrived. The others may finish (Options::half_close_grace).
@@ -239,6 +252,8 @@ class Manager : protected StreamSink {
   bool HandleFrames(FrameParser& parser);
   // After each read: counts what is being assembled, trims buffers.
   void AfterRead(FrameParser& parser);
+  // Counts the parser's unconsumed bytes and the mode's partial packets as kAssembling.
+  void RecountAssembling();
   // The transport's read ended with `error` (a server that reads EOF half-closes).
   void OnReadEnd(const absl::Status& error);
   void BeginHalfClose(const absl::Status& eof);
@@ -252,6 +267,16 @@ class Manager : protected StreamSink {
   // The timed read returned.
   void EndReadWait() { read_deadline_ = Instant::Infinite(); }
   void CancelReadTimer();
+  // The connection became idle at `now`: its reader waits for the next frame with nothing held
+  // (no partial frame, nothing counted in buffers()) — when a read starts so, or when the last
+  // held bytes are released during a read. If it keeps spare memory, that is trimmed once it has
+  // stayed idle for kMemoryReturnIdleDelay.
+  void BeginIdle(Instant now);
+  bool idle() const { return reading_between_frames_ && buffers_->held_bytes() == 0; }
+  void OnIdleTimer();
+  bool HasSpareMemory() const;
+  // Trims the pool and the writer; asks the Env to return memory after a large enough release.
+  void TrimIdle();
 
   BufferPool buffer_pool_{BufferPool::Limits{}};
   std::shared_ptr<ConnectionBuffers> buffers_;
@@ -263,6 +288,17 @@ class Manager : protected StreamSink {
   Duration read_timeout_ = Duration::Infinite();
   absl::string_view read_what_;
   bool saw_frame_ = false;     // a complete frame has arrived
+  size_t parser_held_bytes_ = 0;  // the frame parser's unconsumed bytes after the last read
+  // Memory given back: whether the reader is in a read that started between frames, the idle
+  // timer (0: none armed), when the connection last became idle, what was freed and returned.
+  bool reading_between_frames_ = false;
+  TimerId idle_timer_ = 0;
+  Instant idle_since_ = Instant::Infinite();
+  uint64_t parser_freed_bytes_ = 0;
+  uint64_t writer_freed_bytes_ = 0;
+  uint64_t freed_at_last_return_ = 0;
+  uint64_t idle_trims_ = 0;
+  uint64_t memory_returns_ = 0;
   absl::Status half_closed_;   // the read EOF once the client half-closed (server); else OK
   TimerId grace_timer_ = 0;    // ends a half-closed connection after half_close_grace
   Role role_;

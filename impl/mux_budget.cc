@@ -1,9 +1,11 @@
 // MuxManager and the connection's buffer budget (impl/buffer_budget.h): what pending metadata
 // counts, which stream gives way when nothing frees room, and what a read EOF ends.
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "impl/tunables.h"
 #include "impl/mux_manager.h"
 #include "proto/base/check.h"
 
@@ -61,10 +63,24 @@ bool MuxManager::ShedLargestHolder(const absl::Status& why) {
     }
   }
   if (largest_bytes == 0) return false;
-  const absl::Status error = absl::ResourceExhaustedError(absl::StrCat(
-      why.message(), "; stream ", largest, " held ", largest_bytes, " of them"));
+  std::string text = absl::StrCat(why.message(), "; stream ", largest, " held ", largest_bytes,
+                                  " of them");
+  // The options let a message be larger than the budget (the fork's 64 MiB messages under flow
+  // control, a 16 MiB budget): such a message can never be held whole, and says so.
+  const size_t message_max = options_.MuxMessageMaxBytes();
+  if (message_max + tunables::kReadMaxBytes > options_.connection_buffered_max_bytes) {
+    absl::StrAppend(&text, "; a message may be up to ",
+                    options_.flow.enabled ? "flow.message_max_bytes" : "packet_max_bytes", " = ",
+                    message_max, " bytes, but the connection_buffered_max_bytes budget is ",
+                    options_.connection_buffered_max_bytes,
+                    " bytes, so a message that does not fit it fails its stream");
+  }
+  const absl::Status error = absl::ResourceExhaustedError(text);
   if (!largest_pending) {
     OnStreamError(*streams_.at(largest).stream, error);
+    // Its later frames are dropped before assembly: its partial packet goes now, not when its
+    // handler returns (the reader must not wait for room this already frees).
+    assembler_.Forget(largest);
     return true;
   }
   // Refused like any pending stream that will not be served: its later frames are dropped.

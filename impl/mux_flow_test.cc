@@ -21,12 +21,15 @@
 #include "proto/limits.h"
 #include "proto/varint.h"
 #include "proto/window.h"
+#include "sim/testing/expect.h"
 #include "sim/testing/harness.h"
 #include "sim/testing/wire_harness.h"
 
 namespace drpc {
 namespace {
 
+using testing::ExpectOk;
+using testing::Describe;
 using testing::ClientSide;
 using testing::F;
 using testing::MuxOptions;
@@ -36,15 +39,6 @@ using testing::RunClient;
 using testing::RunPair;
 using testing::RunServer;
 using testing::ServerSide;
-
-void ExpectOk(const sim::RunResult& r, absl::string_view what = "") {
-  EXPECT_TRUE(r.ok()) << what << " " << sim::FailureClassName(r.failure) << ": " << r.message
-                      << "\n" << r.trace_tail;
-}
-
-std::string Describe(const absl::StatusOr<RawFrame>& f) {
-  return f.ok() ? f->ToString() : f.status().ToString();
-}
 
 // A WindowUpdate as a peer sends it; `body` may be malformed.
 RawFrame Grant(uint64_t stream, std::string body, uint64_t message = 0, bool control = true) {

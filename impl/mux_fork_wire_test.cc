@@ -18,12 +18,15 @@
 #include "proto/error_codec.h"
 #include "proto/metadata.h"
 #include "proto/snappy_block.h"
+#include "sim/testing/expect.h"
 #include "sim/testing/harness.h"
 #include "sim/testing/wire_harness.h"
 
 namespace drpc {
 namespace {
 
+using testing::ExpectOk;
+using testing::Describe;
 using testing::ClientSide;
 using testing::F;
 using testing::MuxOptions;
@@ -33,15 +36,6 @@ using testing::RunClient;
 using testing::RunPair;
 using testing::RunServer;
 using testing::ServerSide;
-
-void ExpectOk(const sim::RunResult& r) {
-  EXPECT_TRUE(r.ok()) << sim::FailureClassName(r.failure) << ": " << r.message << "\n"
-                      << r.trace_tail;
-}
-
-std::string Describe(const absl::StatusOr<RawFrame>& f) {
-  return f.ok() ? f->ToString() : f.status().ToString();
-}
 
 std::string Wire(const RawFrame& f) { return testing::Encode({f}); }
 

@@ -137,6 +137,13 @@ absl::Status MuxManager::OnInvokePacket(Packet packet) {
   }
   Metadata metadata = TakePending(it);
   if (absl::Status s = CheckInvokedRpc(packet); !s.ok()) return s;
+  if (writer_.HasFramesToWrite(id)) {
+    // The ID's previous stream ended here but its last frames are not written yet: to the peer it
+    // is still open, and the fork treats an Invoke on an open stream as a protocol error.
+    env_->chaos().Reach(situations::kMuxInvokeReusedAnIdStillBeingWritten);
+    return ProtocolError(absl::StrCat("Invoke reuses stream ID ", id,
+                                      " while its previous stream's last frames are unwritten"));
+  }
   absl::Status refusal;
   absl::StatusOr<Compression> compression = TakeRequestedCompression(metadata);
   if (!accepting()) {

@@ -162,6 +162,8 @@ class MuxManager final : public Manager {
   // Buffer budget and half-close (impl/mux_budget.cc).
   size_t AssemblingBytes() const override { return assembler_.partial_bytes(); }
   bool ShedLargestHolder(const absl::Status& why) override;
+  size_t WriterSpareBytes() const override { return writer_.spare_bytes(); }
+  size_t ReleaseWriterSpare() override { return writer_.ReleaseSpare(); }
   void EndStreamsStillReceiving(const absl::Status& reason) override;
   // pending_'s metadata, with its bytes counted in the connection's buffers.
   void StorePending(PendingInvoke& pending, Metadata metadata, size_t bytes);

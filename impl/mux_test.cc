@@ -12,6 +12,7 @@
 #include "impl/errors.h"
 #include "impl/mux_manager.h"
 #include "impl/sync.h"
+#include "sim/testing/expect.h"
 #include "sim/testing/harness.h"
 #include "sim/testing/wire_harness.h"
 #include "proto/base/check.h"
@@ -22,6 +23,7 @@
 namespace drpc {
 namespace {
 
+using testing::ExpectOk;
 using testing::Encode;
 using testing::F;
 using testing::MuxOptions;
@@ -32,11 +34,6 @@ using testing::RunClient;
 using testing::RunServer;
 using testing::ClientSide;
 using testing::ServerSide;
-
-void ExpectOk(const sim::RunResult& r) {
-  EXPECT_TRUE(r.ok()) << sim::FailureClassName(r.failure) << ": " << r.message << "\n"
-                      << r.trace_tail;
-}
 
 void RunSeeds(const Options& client, const Options& server,
               std::function<void(Pair&, sim::SimContext&)> body, int seeds = 20,

@@ -13,6 +13,7 @@
 #include "impl/error_body.h"
 #include "impl/errors.h"
 #include "impl/sync.h"
+#include "sim/testing/expect.h"
 #include "sim/testing/harness.h"
 #include "sim/testing/wire_harness.h"
 #include "proto/base/check.h"
@@ -22,6 +23,8 @@
 namespace drpc {
 namespace {
 
+using testing::ExpectOk;
+using testing::Describe;
 using testing::ClientSide;
 using testing::F;
 using testing::MuxOptions;
@@ -31,15 +34,6 @@ using testing::RunClient;
 using testing::RunPair;
 using testing::RunServer;
 using testing::ServerSide;
-
-void ExpectOk(const sim::RunResult& r) {
-  EXPECT_TRUE(r.ok()) << sim::FailureClassName(r.failure) << ": " << r.message << "\n"
-                      << r.trace_tail;
-}
-
-std::string Describe(const absl::StatusOr<RawFrame>& f) {
-  return f.ok() ? f->ToString() : f.status().ToString();
-}
 
 // A mux unary call is one write each way. The client's metadata, Invoke, message and CloseSend
 // leave together, and it sends no Close once the server's CloseSend came with the reply. A server

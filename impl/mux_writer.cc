@@ -52,9 +52,17 @@ MuxWriter::~MuxWriter() {
 
 void MuxWriter::AddStream(uint64_t stream, bool flow_controlled, uint64_t send_credit,
                           bool local_invoke) {
-  StreamQueue& q = queues_[stream];
-  DRPC_CHECK(q.packets.empty() && !q.removed) << "stream " << stream << " added twice";
+  auto [it, inserted] = queues_.try_emplace(stream);
+  StreamQueue& q = it->second;
+  DRPC_CHECK(q.packets.empty() && (inserted || q.removed)) << "stream " << stream << " added twice";
   DRPC_CHECK_LE(send_credit, uint64_t{limits::kSendCreditMaxBytes});
+  if (!inserted) {
+    // A reused ID whose old queue drained but still sits in the ready list: start afresh there.
+    const bool in_ready = q.in_ready;
+    DisarmStallTimer(q);
+    q = StreamQueue{};
+    q.in_ready = in_ready;
+  }
   q.flow_controlled = flow_controlled;
   q.credit = static_cast<int64_t>(send_credit);
   q.peer_knows = !local_invoke;
@@ -82,6 +90,11 @@ void MuxWriter::RemoveStream(uint64_t stream) {
   if (it == queues_.end()) return;
   it->second.removed = true;
   if (it->second.packets.empty() && !it->second.in_ready) Erase(it);
+}
+
+bool MuxWriter::HasFramesToWrite(uint64_t stream) const {
+  auto it = queues_.find(stream);
+  return it != queues_.end() && !it->second.packets.empty();
 }
 
 void MuxWriter::Erase(std::map<uint64_t, StreamQueue>::iterator it) {
@@ -427,13 +440,30 @@ bool MuxWriter::EmitFrame(StreamQueue& q, std::string& batch) {
   return in_group && !last_of_group;
 }
 
+size_t MuxWriter::spare_bytes() const {
+  if (writing_ || batch_capacity_ <= tunables::kWriteBufferDefaultBytes) return 0;
+  return batch_capacity_;
+}
+
+size_t MuxWriter::ReleaseSpare() {
+  const size_t spare = spare_bytes();
+  if (spare == 0) return 0;
+  release_batch_ = true;
+  batch_capacity_ = 0;
+  wake_.WakeAll();
+  return spare;
+}
+
 void MuxWriter::Run() {
   std::string batch;
   for (;;) {
     while (!stopped_ && control_.empty() && window_updates_.empty() && ready_.empty()) {
+      if (release_batch_) std::string().swap(batch);
+      release_batch_ = false;
       wake_.Wait("mux writer: idle");
     }
     if (stopped_) return;
+    writing_ = true;
     batch.clear();
     DRPC_DCHECK(in_flight_.empty());
     EmitControl(batch);
@@ -461,7 +491,10 @@ void MuxWriter::Run() {
       UpdateStallTimer(id, q);
       if (short_batch) break;
     }
-    if (batch.empty()) continue;
+    if (batch.empty()) {
+      writing_ = false;
+      continue;
+    }
     if (env_->chaos().Buggify("mux_writer.yield_before_write")) env_->scheduler().Yield();
     absl::Status s;
     if (batch.size() > 1 && env_->chaos().Buggify("mux_writer.short_write")) {
@@ -473,6 +506,8 @@ void MuxWriter::Run() {
       s = transport_->Write(batch);
     }
     if (batch.capacity() > tunables::kWriteBatchKeepMaxBytes) std::string().swap(batch);
+    batch_capacity_ = batch.capacity();
+    writing_ = false;
     if (!s.ok()) {
       CompleteInFlight(s);
       Stop(s);

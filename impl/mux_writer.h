@@ -88,13 +88,23 @@ class MuxWriter {
   // through on_write_error before returning).
   void Run();
 
+  // The batch buffer's capacity beyond tunables::kWriteBufferDefaultBytes while the writer has
+  // nothing to write (0 otherwise), and its release (the connection is idle): the writer frees the
+  // buffer when it next looks for work, which ReleaseSpare makes it do now. Returns the bytes
+  // that will be released.
+  size_t spare_bytes() const;
+  size_t ReleaseSpare();
+
   // Registers a stream. `send_credit` (the peer's window) is ignored unless `flow_controlled`.
   // `local_invoke`: we invoked it (a client stream), so the peer does not know it until its first
-  // frame is written.
+  // frame is written. The ID may be one of a removed stream whose frames are all written (a peer
+  // may reuse IDs); one with frames still to write is a caller bug (see HasFramesToWrite).
   void AddStream(uint64_t stream, bool flow_controlled, uint64_t send_credit,
                  bool local_invoke = false);
   // The stream is finished: its state goes once its queue has drained.
   void RemoveStream(uint64_t stream);
+  // Frames of `stream` (live or removed) are still queued: its ID is not free for a new stream.
+  bool HasFramesToWrite(uint64_t stream) const;
   // A WindowUpdate arrived: `delta` (>= 1) more bytes may be sent, a deficit repaid first, the
   // credit saturating at kSendCreditMaxBytes. Unknown or not flow-controlled streams: ignored.
   void AddCredit(uint64_t stream, uint64_t delta);
@@ -221,6 +231,10 @@ class MuxWriter {
   WaitList control_space_;  // WriteUnregistered callers waiting for room in control_
   std::set<uint64_t> window_updates_;  // streams with a requested WindowUpdate, by ID
   WaitList wake_;
+  // The batch buffer's capacity after the last write, and whether the idle writer must free it.
+  size_t batch_capacity_ = 0;
+  bool release_batch_ = false;
+  bool writing_ = false;
   bool stopped_ = false;
   absl::Status error_;
 };

@@ -98,6 +98,29 @@ TEST(MuxWriterTest, ReadyStreamsTakeTurnsOneFrameEach) {
   });
 }
 
+// A peer may reuse a stream ID, but only once the old stream's last frames are on the wire: until
+// then the ID is not free (the server refuses such an Invoke), and afterwards the new stream starts
+// afresh at message ID 1.
+TEST(MuxWriterTest, AStreamIdIsFreeAgainOnceItsLastFramesAreWritten) {
+  RunSeeds([](sim::SimContext& ctx) {
+    Rig rig(ctx, {.split_bytes = 64, .batch_max_bytes = 1 << 20});
+    rig.writer->AddStream(3, false, 0);
+    rig.writer->WriteAsync(3, {Msg(3, 9, "tail")});
+    rig.writer->RemoveStream(3);
+    ctx.Check(rig.writer->HasFramesToWrite(3), "the ended stream's tail is not pending");
+    std::vector<RawFrame> tail = rig.ReadFrames(1);
+    ctx.Check(tail[0].id.stream == 3 && tail[0].id.message == 9 && tail[0].data == "tail",
+              tail[0].ToString());
+    SleepFor(ctx.env(), Duration::Millis(1));  // the writer finishes its turn
+    ctx.Check(!rig.writer->HasFramesToWrite(3), "the ID is still held after its last frame");
+    rig.writer->AddStream(3, false, 0);
+    rig.writer->WriteAsync(3, {Msg(3, 1, "new")});
+    std::vector<RawFrame> fresh = rig.ReadFrames(1);
+    ctx.Check(fresh[0].id.message == 1 && fresh[0].data == "new", fresh[0].ToString());
+    rig.writer->RemoveStream(3);
+  });
+}
+
 TEST(MuxWriterTest, ConcurrentBlockingWritersAllComplete) {
   RunSeeds([](sim::SimContext& ctx) {
     Rig rig(ctx, {.split_bytes = 7, .batch_max_bytes = 20});

@@ -130,8 +130,10 @@ struct Options {
   // if nothing is released for recv_stall_timeout, or what is held can only be completed by
   // reading on, the stream holding the most fails with kResourceExhausted "connection buffer
   // budget ..." (the peer is told) and reading resumes. A server also refuses new calls on a
-  // connection at its budget ("server busy: ..."). At least 2 * max(packet_max_bytes, 4 MiB) +
-  // 1 MiB (a largest message in largest frames must fit); at most kConnectionBufferedLimitMaxBytes.
+  // connection at its budget ("server busy: ..."). At least max(packet_max_bytes, 4 MiB) +
+  // packet_max_bytes + 1 MiB (a largest message in largest frames must fit); at most
+  // kConnectionBufferedLimitMaxBytes. With mux flow control a message (flow.message_max_bytes)
+  // may exceed it: such a message fails its stream at once, the error naming both limits.
   size_t connection_buffered_max_bytes = tunables::kConnectionBufferedDefaultMaxBytes;
   // Server: bytes a connection may hold whatever server_buffered_max_bytes says, so a connection
   // holding little keeps being served while others hold the server's budget. At most

@@ -11,6 +11,7 @@
 #include "impl/conn.h"
 #include "impl/errors.h"
 #include "impl/sync.h"
+#include "sim/testing/expect.h"
 #include "sim/testing/harness.h"
 #include "sim/testing/wire_harness.h"
 #include "proto/base/check.h"
@@ -20,6 +21,7 @@
 namespace drpc {
 namespace {
 
+using testing::ExpectOk;
 using testing::ClientSide;
 using testing::F;
 using testing::Pair;
@@ -28,11 +30,6 @@ using testing::RunClient;
 using testing::RunPair;
 using testing::RunServer;
 using testing::ServerSide;
-
-void ExpectOk(const sim::RunResult& r) {
-  EXPECT_TRUE(r.ok()) << sim::FailureClassName(r.failure) << ": " << r.message << "\n"
-                      << r.trace_tail;
-}
 
 std::string StallText(uint64_t stream) {
   return absl::StrCat("receive queue full for 10s: the application is not reading stream ",

@@ -13,21 +13,18 @@
 #include "impl/errors.h"
 #include "impl/sync.h"
 #include "impl/testing/echo_service.h"
+#include "sim/testing/expect.h"
 #include "sim/testing/harness.h"
 #include "sim/testing/wire_harness.h"
 
 namespace drpc {
 namespace {
 
+using testing::ExpectOk;
 using testing::F;
 using testing::RawFrame;
 using testing::RunServer;
 using testing::ServerSide;
-
-void ExpectOk(const sim::RunResult& r) {
-  EXPECT_TRUE(r.ok()) << sim::FailureClassName(r.failure) << ": " << r.message << "\n"
-                      << r.trace_tail;
-}
 
 // A listener whose Accept fails with `error` while `failing` is set (like accept(2) with EMFILE),
 // then hands out the simulated listener's connections. Counts Accept calls.

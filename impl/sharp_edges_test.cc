@@ -10,6 +10,7 @@
 #include "impl/conn.h"
 #include "impl/errors.h"
 #include "impl/sync.h"
+#include "sim/testing/expect.h"
 #include "sim/testing/harness.h"
 #include "sim/testing/wire_harness.h"
 #include "proto/base/check.h"
@@ -19,21 +20,14 @@
 namespace drpc {
 namespace {
 
+using testing::ExpectOk;
+using testing::Describe;
 using testing::ClientSide;
 using testing::F;
 using testing::Pair;
 using testing::RawFrame;
 using testing::RunClient;
 using testing::RunPair;
-
-void ExpectOk(const sim::RunResult& r) {
-  EXPECT_TRUE(r.ok()) << sim::FailureClassName(r.failure) << ": " << r.message << "\n"
-                      << r.trace_tail;
-}
-
-std::string Describe(const absl::StatusOr<RawFrame>& f) {
-  return f.ok() ? f->ToString() : f.status().ToString();
-}
 
 // §13 item 9: a handler's nested call does not forward the client's metadata, neither with a
 // child context nor with its own; copying incoming into outgoing metadata forwards it explicitly.

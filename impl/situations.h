@@ -59,6 +59,9 @@ inline constexpr Situation kManagerReadTimedOut{"manager.read_timed_out"};
 // The client half-closed (read EOF) and the server went on answering the calls it had.
 inline constexpr Situation kManagerHalfClosedWithCallsInFlight{
     "manager.half_closed_with_calls_in_flight"};
+// An idle connection that had freed much memory (large messages, trimmed buffers) asked the Env
+// to return the allocator's cache to the system.
+inline constexpr Situation kManagerReturnedMemoryWhenIdle{"manager.returned_memory_when_idle"};
 
 // --- Upstream mode (impl/upstream_manager.cc) ------------------------------------------------
 // A new client stream waited for the previous stream's Cancel to be written.
@@ -131,6 +134,10 @@ inline constexpr Situation kMuxInvokeRefusedOverPendingInvokes{
 // An Invoke asked for a compression the server does not know: refused.
 inline constexpr Situation kMuxInvokeRefusedForItsCompression{
     "mux.invoke_refused_for_its_compression"};
+// A peer's Invoke reused the ID of a stream that ended here with frames still to write: the
+// connection failed with a protocol error (to the peer that stream is still open).
+inline constexpr Situation kMuxInvokeReusedAnIdStillBeingWritten{
+    "mux.invoke_reused_an_id_still_being_written"};
 // A frame longer than the message limit arrived: its stream failed, its body was skipped.
 inline constexpr Situation kMuxOversizeFrameFailedItsStream{"mux.oversize_frame_failed_its_stream"};
 // The reader waited for room in the writer's control queue (refusals the peer does not read).

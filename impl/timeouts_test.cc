@@ -14,21 +14,18 @@
 #include "impl/testing/echo_service.h"
 #include "impl/tunables.h"
 #include "proto/base/check.h"
+#include "sim/testing/expect.h"
 #include "sim/testing/harness.h"
 #include "sim/testing/wire_harness.h"
 
 namespace drpc {
 namespace {
 
+using testing::ExpectOk;
 using testing::F;
 using testing::RawFrame;
 using testing::RunServer;
 using testing::ServerSide;
-
-void ExpectOk(const sim::RunResult& r) {
-  EXPECT_TRUE(r.ok()) << sim::FailureClassName(r.failure) << ": " << r.message << "\n"
-                      << r.trace_tail;
-}
 
 Options ModeOptions(bool mux) { return mux ? testing::MuxOptions() : Options{}; }
 
@@ -81,6 +78,25 @@ TEST_P(TimeoutsTest, AFrameThatStopsOneByteShortIsNotHeldForEver) {
     const Duration took = ClosedAfter(s, Duration::Seconds(60));
     s.sim.Check(took >= tunables::kFrameTimeoutDefault &&
                     took < tunables::kFrameTimeoutDefault + Duration::Seconds(1),
+                took.ToString());
+  }));
+}
+
+// Slowloris: a new connection dribbling its first frame at 1 B/s is closed at the first-frame
+// timeout, not given the longer frame timeout once its first byte arrived.
+TEST_P(TimeoutsTest, ADribbledFirstFrameIsClosedAtTheFirstFrameTimeout) {
+  ExpectOk(RunServer(ModeOptions(GetParam()), [](ServerSide& s) {
+    const std::string invoke =
+        testing::Encode({F(Kind::kInvoke, 1, 1, "/interop.Echo/Unary/with/a/long/name")});
+    const Instant start = s.sim.now();
+    for (char c : invoke) {
+      if (!s.client.WriteBytes(std::string(1, c)).ok()) break;
+      SleepFor(s.sim.env(), Duration::Seconds(1), "test: dribbling");
+    }
+    ClosedAfter(s, Duration::Seconds(60));
+    const Duration took = s.sim.now() - start;
+    s.sim.Check(took >= tunables::kFirstFrameTimeoutDefault &&
+                    took <= tunables::kFirstFrameTimeoutDefault + Duration::Seconds(2),
                 took.ToString());
   }));
 }

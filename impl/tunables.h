@@ -43,6 +43,10 @@ inline constexpr Duration kRecvStallTimeoutMax = Duration::Seconds(3600);
 // bounded by one read plus the largest frame.
 inline constexpr size_t kReadMinBytes = 64 * kKiB;
 inline constexpr size_t kReadMaxBytes = 1 * kMiB;
+// Between frames, after a read that came back short (the peer paused), a reader asks for this
+// much, into a frame buffer shrunk to it: all an idle connection keeps for reading. A call larger
+// than this costs one more read (the reads after the first are sized as above).
+inline constexpr size_t kReadIdleBytes = 8 * kKiB;
 
 // --- Writing -------------------------------------------------------------------------------------
 // Upstream writer: buffered frames go out once this many bytes accumulate (Go's 4 KiB bufio size;
@@ -163,6 +167,10 @@ inline constexpr size_t kServerCallsLimitMaxCount = 1 << 20;
 // completed by reading on — the stream holding the most fails (kResourceExhausted, the peer is
 // told) and reading resumes. 16 MiB: a largest default message arriving in largest frames (one
 // read, the frame, the packet being assembled) fits twice over; sixteen 1 MiB windows.
+// Message size: without flow control Options::Validate requires room for a largest message
+// (packet_max_bytes) in largest frames plus a read; with the fork's flow control a message may be
+// larger than the budget (flow.message_max_bytes, 64 MiB) and then fails its own stream at once,
+// the error naming both limits — the reader never stalls on one message.
 inline constexpr size_t kConnectionBufferedDefaultMaxBytes = 16 * kMiB;
 inline constexpr size_t kConnectionBufferedLimitMaxBytes = size_t{64} << 30;
 // What each connection may hold whatever the server budget says: a connection under this never
@@ -201,12 +209,23 @@ inline constexpr size_t kConnectionsRefusingMaxCount = 64;
 // How long a refused connection is read for its first Invoke before it is closed regardless.
 inline constexpr Duration kRefusalReadTimeout = Duration::Seconds(1);
 
-// --- Memory given back (impl/buffer_pool.h, impl/runtime) -----------------------------------------
+// --- Memory given back (impl/manager.cc, impl/buffer_pool.h, impl/runtime) -----------------------
 // A connection's reader that finds its frame buffer empty keeps at most this much of it; a
 // larger buffer (grown for a large frame or a bulk read) is released.
 inline constexpr size_t kParserKeepMaxBytes = 64 * kKiB;
-// A connection with nothing in flight keeps at most this much in its buffer pool.
+// A connection idle for kMemoryReturnIdleDelay (its reader waits for bytes with nothing held:
+// no frame or packet being assembled, no message queued, no writer copy) trims what it kept for
+// bursts: its buffer pool down to this much, its writer's buffer down to its default size.
 inline constexpr size_t kBufferPoolIdleKeepMaxBytes = 64 * kKiB;
+inline constexpr Duration kMemoryReturnIdleDelay = Duration::Millis(100);
+// Then, if the connection released at least this much since it last did (large messages freed,
+// pooled and parser buffers released), it asks the Env to give the allocator's cache back to the
+// system (Env::memory(): malloc_trim in production). So a burst ends with one call per
+// connection that carried it, and a connection of small messages never makes one.
+inline constexpr size_t kMemoryReturnMinBytes = 1 * kMiB;
+// Production (impl/runtime): at most one allocator trim per this interval in the whole process,
+// however many connections ask (a trim walks the whole heap).
+inline constexpr Duration kMemoryReturnMinInterval = Duration::Millis(500);
 
 // --- Fairness: one fiber's turn (impl/runtime reactors, impl/ connection readers) ------------------
 // A fiber whose socket never says "would block" (a peer that keeps up) would otherwise run on and
@@ -224,6 +243,9 @@ static_assert(kRecvQueueDefaultMaxBytes <= limits::kPacketLimitMaxBytes);
 static_assert(kRecvStallTimeoutMin <= kRecvStallTimeoutDefault &&
               kRecvStallTimeoutDefault <= kRecvStallTimeoutMax);
 static_assert(kReadMinBytes <= kReadMaxBytes);
+static_assert(kReadIdleBytes <= kReadMinBytes);
+static_assert(kReadIdleBytes >= limits::kFrameHeaderMaxBytes,
+              "an idle read holds at least a frame header");
 static_assert(kReadMinBytes >= limits::kFrameHeaderMaxBytes,
               "one read holds at least a frame header");
 static_assert(kWriteBufferDefaultBytes <= kWriteBufferKeepMaxBytes,
@@ -273,6 +295,10 @@ static_assert(kFirstFrameTimeoutDefault <= kInactivityTimeoutDefault,
 static_assert(kRefusalReadTimeout <= kFirstFrameTimeoutDefault);
 static_assert(kParserKeepMaxBytes >= kReadMinBytes, "an ordinary read fits the kept buffer");
 static_assert(kBufferPoolIdleKeepMaxBytes <= kBufferPoolMaxBytes);
+static_assert(kBufferPoolIdleKeepMaxBytes < kMemoryReturnMinBytes,
+              "a connection that keeps only its idle pool never asks for a trim");
+static_assert(Duration::Zero() < kMemoryReturnIdleDelay &&
+              kMemoryReturnIdleDelay <= kMemoryReturnMinInterval);
 static_assert(kTurnIoMaxBytes >= kReadMinBytes, "a turn holds at least one ordinary read");
 static_assert(kTurnFramesMaxCount * limits::kFrameMinBytes <= kReadMaxBytes,
               "one maximal read of minimal frames takes several turns");

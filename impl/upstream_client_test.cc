@@ -10,6 +10,7 @@
 #include "impl/conn.h"
 #include "impl/errors.h"
 #include "impl/sync.h"
+#include "sim/testing/expect.h"
 #include "sim/testing/wire_harness.h"
 #include "proto/base/check.h"
 #include "proto/error_codec.h"
@@ -19,17 +20,13 @@
 namespace drpc {
 namespace {
 
+using testing::ExpectOk;
 using testing::ClientSide;
 using testing::Encode;
 using testing::ExpectFrames;
 using testing::F;
 using testing::RawFrame;
 using testing::RunClient;
-
-void ExpectOk(const sim::RunResult& r) {
-  EXPECT_TRUE(r.ok()) << sim::FailureClassName(r.failure) << ": " << r.message << "\n"
-                      << r.trace_tail;
-}
 
 RawFrame Read(ClientSide& c) {
   absl::StatusOr<RawFrame> f = c.server.ReadFrame();

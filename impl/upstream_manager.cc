@@ -335,6 +335,22 @@ absl::Status UpstreamManager::WriteGatherLocked(Stream& stream, Kind kind,
   return absl::OkStatus();
 }
 
+size_t UpstreamManager::WriterSpareBytes() const {
+  // Only an empty buffer no fiber is writing from (a corked Invoke waits in it, a write may be
+  // in progress under the lock).
+  if (write_mu_.held() || !write_buffer_.empty() ||
+      write_buffer_.capacity() <= tunables::kWriteBufferDefaultBytes) {
+    return 0;
+  }
+  return write_buffer_.capacity();
+}
+
+size_t UpstreamManager::ReleaseWriterSpare() {
+  const size_t spare = WriterSpareBytes();
+  if (spare > 0) std::string().swap(write_buffer_);
+  return spare;
+}
+
 absl::Status UpstreamManager::FlushLocked() {
   if (!writer_error_.ok()) return writer_error_;
   if (write_buffer_.empty()) return absl::OkStatus();

@@ -73,6 +73,8 @@ class UpstreamManager final : public Manager {
   // The current stream is the only one that can hold anything.
   bool ShedLargestHolder(const absl::Status& why) override;
   void EndStreamsStillReceiving(const absl::Status& reason) override;
+  size_t WriterSpareBytes() const override;
+  size_t ReleaseWriterSpare() override;
 
   // StreamSink.
   absl::Status Send(Stream& stream, Kind kind, absl::string_view data, Follows follows) override;

@@ -12,6 +12,7 @@
 #include "impl/server.h"
 #include "impl/sync.h"
 #include "sim/testing/harness.h"
+#include "sim/testing/expect.h"
 #include "sim/testing/wire_harness.h"
 #include "proto/base/check.h"
 #include "impl/testing/echo_service.h"
@@ -21,16 +22,12 @@
 namespace drpc {
 namespace {
 
+using testing::ExpectOk;
 using testing::Encode;
 using testing::F;
 using testing::RawFrame;
 using testing::RunServer;
 using testing::ServerSide;
-
-void ExpectOk(const sim::RunResult& r) {
-  EXPECT_TRUE(r.ok()) << sim::FailureClassName(r.failure) << ": " << r.message << "\n"
-                      << r.trace_tail;
-}
 
 std::vector<RawFrame> Unary(uint64_t stream, const std::string& rpc, const std::string& body) {
   return {F(Kind::kInvoke, stream, 1, rpc), F(Kind::kMessage, stream, 2, body),

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -153,33 +154,40 @@ FrameParser::FrameParser(Options options) : options_(options) {
 
 char* FrameParser::PrepareAppend(size_t append_max_bytes) {
   const size_t live = end_ - start_;
-  if (buffer_.size() - end_ < append_max_bytes) {
+  if (buffer_bytes_ - end_ < append_max_bytes) {
     // Compact only when the consumed prefix is at least as large as the live bytes, so every
     // byte is moved at most a constant number of times (amortised O(1) per received byte).
-    if (start_ > 0 && start_ >= live && buffer_.size() - live >= append_max_bytes) {
-      std::memmove(buffer_.data(), buffer_.data() + start_, live);
-      start_ = 0;
-      end_ = live;
+    if (start_ > 0 && start_ >= live && buffer_bytes_ - live >= append_max_bytes) {
+      std::memmove(buffer_.get(), buffer_.get() + start_, live);
     } else {
-      buffer_.resize(std::max(end_ + append_max_bytes, 2 * buffer_.size()));
+      // Not zero-filled: a page of the buffer is touched (resident) only once bytes land in it,
+      // so an idle connection's 64 KiB read buffer costs what its last read wrote.
+      const size_t bytes = std::max(live + append_max_bytes, 2 * buffer_bytes_);
+      std::unique_ptr<char[]> grown = std::make_unique_for_overwrite<char[]>(bytes);
+      if (live > 0) std::memcpy(grown.get(), buffer_.get() + start_, live);
+      buffer_ = std::move(grown);
+      buffer_bytes_ = bytes;
     }
+    start_ = 0;
+    end_ = live;
   } else if (start_ == end_) {
     start_ = end_ = 0;
   }
-  DRPC_DCHECK_LE(end_ + append_max_bytes, buffer_.size());
-  return buffer_.data() + end_;
+  DRPC_DCHECK_LE(end_ + append_max_bytes, buffer_bytes_);
+  return buffer_.get() + end_;
 }
 
 size_t FrameParser::Shrink(size_t keep_max_bytes) {
-  if (start_ != end_ || buffer_.size() <= keep_max_bytes) return 0;
-  const size_t released = buffer_.size();
-  std::string().swap(buffer_);
+  if (start_ != end_ || buffer_bytes_ <= keep_max_bytes) return 0;
+  const size_t released = buffer_bytes_;
+  buffer_.reset();
+  buffer_bytes_ = 0;
   start_ = end_ = 0;
   return released;
 }
 
 void FrameParser::CommitAppend(size_t bytes) {
-  DRPC_CHECK_LE(end_ + bytes, buffer_.size());
+  DRPC_CHECK_LE(end_ + bytes, buffer_bytes_);
   if (!error_.ok()) return;
   end_ += bytes;
 }
@@ -206,7 +214,7 @@ absl::StatusOr<std::optional<Frame>> FrameParser::Next() {
   if (end_ - start_ < needed_) return std::nullopt;
   size_t consumed = 0;
   absl::StatusOr<std::optional<Frame>> frame =
-      ParseFrameAt(absl::string_view(buffer_.data() + start_, end_ - start_),
+      ParseFrameAt(absl::string_view(buffer_.get() + start_, end_ - start_),
                    options_.frame_data_max_bytes, offset_, &consumed, &needed_,
                    options_.skip_oversize_data);
   if (!frame.ok()) {

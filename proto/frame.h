@@ -26,6 +26,7 @@
 #include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -143,7 +144,7 @@ class FrameParser {
   // (the next append allocates what it needs). Returns the bytes released.
   size_t Shrink(size_t keep_max_bytes);
   // Bytes allocated for the buffer.
-  size_t capacity_bytes() const { return buffer_.size(); }
+  size_t capacity_bytes() const { return buffer_bytes_; }
 
   // Stream offset (bytes consumed by returned frames), for error messages and tools.
   uint64_t offset() const { return offset_; }
@@ -154,7 +155,8 @@ class FrameParser {
 
  private:
   Options options_;
-  std::string buffer_;
+  std::unique_ptr<char[]> buffer_;  // uninitialised beyond end_
+  size_t buffer_bytes_ = 0;
   size_t end_ = 0;          // bytes of buffer_ in use (buffer_ may be larger during PrepareAppend)
   size_t start_ = 0;        // first unconsumed byte in buffer_
   uint64_t offset_ = 0;     // stream offset of buffer_[start_]

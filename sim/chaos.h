@@ -17,6 +17,17 @@
 
 namespace drpc::sim {
 
+// The simulator's MemoryReturn (impl/env.h): gives nothing back, counts the calls, so a test can
+// check that a connection returns memory after a burst and not per message.
+class SimMemoryReturn final : public MemoryReturn {
+ public:
+  void ReturnFreeMemory() override { ++calls_; }
+  uint64_t calls() const { return calls_; }
+
+ private:
+  uint64_t calls_ = 0;
+};
+
 class SimChaos final : public Chaos {
  public:
   // `enabled` false makes every answer "no" without consuming decisions.

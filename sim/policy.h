@@ -29,7 +29,9 @@
 // chance `ti` per mille fires it first — time advances to its deadline, as if the runnable fibers
 // had been slow to get the CPU. So a cancel, a deadline or a network delivery can land between a
 // wake-up and the woken fiber's run. Answer 0 keeps the fibers first (the order without
-// interleaving).
+// interleaving). The window counts from when the longest-waiting runnable fiber became runnable,
+// not from now: however a policy orders fibers, none is kept waiting more than `tw` of virtual
+// time (PCT may pass a fiber over for many steps, but time stands still meanwhile).
 #ifndef DRPC_SIM_POLICY_H_
 #define DRPC_SIM_POLICY_H_
 

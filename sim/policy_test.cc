@@ -116,6 +116,48 @@ TEST(PctPolicyTest, WithDepthOneEachFiberRunsToCompletionInPriorityOrder) {
   EXPECT_GT(orders.size(), 3u) << "random priorities give different orders";
 }
 
+// A fiber a priority policy passes over still sees at most the interleave window of virtual time
+// go by before it runs: timers fire ahead of it only while they are due within the window of when
+// it became runnable. Without that bound a busy high-priority fiber plus a stream of timers let
+// seconds pass, and every time-bounded oracle (a well-behaved call answered within 1 s) failed
+// under PCT for a reason no real scheduler has.
+TEST(PctPolicyTest, APassedOverFiberWaitsNoLongerThanTheInterleaveWindow) {
+  RunOptions options;
+  options.policy = *PolicySpec::Parse("pct:d=1:ti=999:tw=1ms");
+  int busy_first = 0;
+  for (uint64_t seed = 1; seed <= 30; ++seed) {
+    Duration waited = Duration::Zero();
+    bool busy_ran_first = false;
+    RunResult r = RunSeed(
+        [&](SimContext& ctx) {
+          Env& env = ctx.env();
+          WaitGroup wg(env);
+          const Instant start = env.clock().Now();
+          bool patient_ran = false;
+          wg.Add(2);
+          DRPC_CHECK_OK(env.scheduler().Spawn("busy", [&] {
+            for (int i = 0; i < 200; ++i) {
+              env.clock().ScheduleAt(env.clock().Now() + Duration::Micros(100), [] {});
+              if (i == 0) busy_ran_first = !patient_ran;
+              env.scheduler().Yield();
+            }
+            wg.Done();
+          }));
+          DRPC_CHECK_OK(env.scheduler().Spawn("patient", [&] {
+            patient_ran = true;
+            waited = env.clock().Now() - start;
+            wg.Done();
+          }));
+          wg.Wait();
+        },
+        seed, options);
+    ASSERT_TRUE(r.ok()) << r.message;
+    EXPECT_LE(waited.nanos(), Duration::Millis(1).nanos()) << "seed " << seed << ": " << waited.ToString();
+    busy_first += busy_ran_first ? 1 : 0;
+  }
+  EXPECT_GT(busy_first, 5) << "the busy fiber must often have the higher priority";
+}
+
 TEST(PctPolicyTest, FindsTheRacyCounterAndItsTapeReplaysUnderPct) {
   const ScenarioSpec& spec = *ScenarioRegistry::Find("toy.racy_counter");
   RunOptions options = OptionsFor(spec);

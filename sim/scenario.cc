@@ -43,6 +43,25 @@ std::vector<const ScenarioSpec*> ScenarioRegistry::Fuzzed() {
   return out;
 }
 
+uint16_t FuzzKeyOf(absl::string_view name) {
+  uint32_t hash = 2166136261u;
+  for (unsigned char c : name) hash = (hash ^ c) * 16777619u;
+  return static_cast<uint16_t>(hash ^ (hash >> 16));
+}
+
+const ScenarioSpec* ScenarioRegistry::FuzzedByKey(uint16_t key) {
+  const ScenarioSpec* best = nullptr;
+  uint16_t best_distance = 0;
+  for (const ScenarioSpec* spec : Fuzzed()) {
+    const uint16_t distance = static_cast<uint16_t>(FuzzKeyOf(spec->name) - key);
+    if (best == nullptr || distance < best_distance) {
+      best = spec;
+      best_distance = distance;
+    }
+  }
+  return best;
+}
+
 RunOptions OptionsFor(const ScenarioSpec& spec, RunOptions base) {
   if (spec.configure) spec.configure(base);
   return base;

@@ -51,7 +51,17 @@ class ScenarioRegistry {
   static std::vector<const ScenarioSpec*> All();
   // The scenarios the tape fuzzer searches: `fuzz` set and `expect_failure` not; sorted by name.
   static std::vector<const ScenarioSpec*> Fuzzed();
+  // The fuzzed scenario a tape fuzzer input's 16-bit key picks: the first whose FuzzKeyOf is at
+  // or after `key` going round the key space. Keys are hashes of names, so a saved input keeps its
+  // scenario when others are added, except for inputs whose key falls just before the newcomer's
+  // own key. Null when no scenario is fuzzed.
+  static const ScenarioSpec* FuzzedByKey(uint16_t key);
 };
+
+// The key that picks scenario `name` (FNV-1a of the name folded to 16 bits). Distinct fuzzed
+// scenarios must have distinct keys, or one of them could never be picked (//fuzz:sim_tape_corpus_test
+// checks it).
+uint16_t FuzzKeyOf(absl::string_view name);
 
 // Options for running `spec` (its configure hook applied to `base`).
 RunOptions OptionsFor(const ScenarioSpec& spec, RunOptions base = RunOptions{});

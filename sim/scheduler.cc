@@ -143,13 +143,18 @@ void SimScheduler::Abort() {
 void SimScheduler::MakeRunnable(SimFiber* fiber) {
   runnable_.push_back(fiber);
   runnable_ids_.push_back(fiber->id_);
+  runnable_since_.push_back(now_);
 }
 
 bool SimScheduler::InterleaveTimer(Instant time_limit) {
   if (options_.timer_interleave_per_mille == 0 || timers_.empty()) return false;
   DRPC_DCHECK_LT(options_.timer_interleave_per_mille, 1000u);
   const Instant deadline = timers_.next_deadline();
-  if (deadline > time_limit || deadline > now_ + options_.timer_interleave_window) return false;
+  // runnable_ is in wake-up order, so its first fiber has waited longest.
+  const Instant waited_from = runnable_since_.front();
+  if (deadline > time_limit || deadline > waited_from + options_.timer_interleave_window) {
+    return false;
+  }
   if (!ChooseChance(*decisions_, "sched.timer", options_.timer_interleave_per_mille)) return false;
   ++stats_.timers_interleaved;
   FireNextTimer();
@@ -165,6 +170,7 @@ void SimScheduler::Kill(Fiber* fiber) {
   f->killed_ = true;
   if (auto r = std::find(runnable_.begin(), runnable_.end(), f); r != runnable_.end()) {
     runnable_ids_.erase(runnable_ids_.begin() + (r - runnable_.begin()));
+    runnable_since_.erase(runnable_since_.begin() + (r - runnable_.begin()));
     runnable_.erase(r);
   }
   killed_.push_back(std::move(it->second));
@@ -207,6 +213,7 @@ SimScheduler::Outcome SimScheduler::Run(Instant time_limit, uint64_t step_limit)
       SimFiber* fiber = runnable_[index];
       runnable_.erase(runnable_.begin() + static_cast<ptrdiff_t>(index));
       runnable_ids_.erase(runnable_ids_.begin() + static_cast<ptrdiff_t>(index));
+      runnable_since_.erase(runnable_since_.begin() + static_cast<ptrdiff_t>(index));
       RunFiber(fiber);
       continue;
     }

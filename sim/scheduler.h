@@ -54,9 +54,11 @@ class SimScheduler final : public Clock, public Scheduler {
     // Chance (per mille) that a Park returns at once (a legal spurious wake-up).
     uint32_t spurious_wakeup_per_mille = 0;
     // Chance (per mille), at each scheduling point with runnable fibers and a timer due within
-    // `timer_interleave_window` of now, that the timer fires before any fiber runs (time jumps to
-    // its deadline if it lies ahead: the runnable fibers were slow to get the CPU). 0: timers
-    // fire only when no fiber is runnable. At most 999, so the answer 0 always keeps the fibers
+    // `timer_interleave_window` of the moment the longest-waiting runnable fiber became runnable,
+    // that the timer fires before any fiber runs (time jumps to its deadline if it lies ahead:
+    // the runnable fibers were slow to get the CPU, but never by more than the window, however
+    // a policy orders them — a fiber a priority policy passes over does not watch seconds go by,
+    // which no fair OS scheduler would allow). 0: timers fire only when no fiber is runnable. At most 999, so the answer 0 always keeps the fibers
     // first. Set from the run's PolicySpec.
     uint32_t timer_interleave_per_mille = 0;
     Duration timer_interleave_window = Duration::Zero();
@@ -149,6 +151,7 @@ class SimScheduler final : public Clock, public Scheduler {
   // Runnable fibers in the order they became runnable, and their IDs (what policies see).
   std::vector<SimFiber*> runnable_;
   std::vector<uint64_t> runnable_ids_;
+  std::vector<Instant> runnable_since_;  // when each became runnable; parallel to runnable_
   SimFiber* current_ = nullptr;
   TimerQueue timers_;
   bool aborted_ = false;

@@ -6,9 +6,11 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "sim/policy.h"
 #include "sim/shrink_runner.h"
 #include "sim/sweep.h"
 
@@ -264,8 +266,29 @@ Outcome Measure(const ScenarioSpec& spec, const ShrinkOptions& options, const So
   return FinishChild(StartChild(spec, options.run, source, /*measure=*/true), source.tape);
 }
 
+// The concrete policy every candidate runs under: the one the failing run used. Candidate tapes
+// carry no seed and no header, so under the swarm they would fall back to a random walk and read a
+// PCT or FIFO tape's decisions as random-walk picks (the shrunk tape then diverged on replay).
+PolicySpec ConcretePolicy(const PolicySpec& given, const Source& first, const Tape* header) {
+  if (given.kind != PolicySpec::Kind::kSwarm) return given;
+  if (header != nullptr) {
+    if (auto it = header->header.find("policy"); it != header->header.end()) {
+      absl::StatusOr<PolicySpec> recorded = PolicySpec::Parse(it->second);
+      if (recorded.ok() && recorded->kind != PolicySpec::Kind::kSwarm) return *recorded;
+    }
+  }
+  if (first.tape == nullptr) return ResolvePolicy(given, first.seed);
+  // A tape without a recorded policy replays as a random walk with the given interleaving.
+  PolicySpec random = PolicySpec::Random();
+  random.timer_interleave_per_mille = given.timer_interleave_per_mille;
+  random.timer_interleave_window = given.timer_interleave_window;
+  return random;
+}
+
 ShrinkResult Shrink(const ScenarioSpec& spec, const Source& first, const Tape* header,
-                    const ShrinkOptions& options) {
+                    const ShrinkOptions& given) {
+  ShrinkOptions options = given;
+  options.run.policy = ConcretePolicy(given.run.policy, first, header);
   ShrinkResult result;
   const auto start = std::chrono::steady_clock::now();
   Outcome initial = Measure(spec, options, first);
@@ -285,6 +308,7 @@ ShrinkResult Shrink(const ScenarioSpec& spec, const Source& first, const Tape* h
         SignatureOf(final_run.failure, final_run.message).ToString(), "): nondeterminism?"));
   }
   if (header != nullptr) result.tape.header = header->header;
+  result.tape.header["policy"] = options.run.policy.ToString();
   result.tape.header["shrunk_from"] = absl::StrCat(result.before.decisions);
   result.tape.decisions = shrinker.best().consumed;
   result.message = final_run.message;

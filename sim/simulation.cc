@@ -149,6 +149,7 @@ namespace {
 struct SimRuntime {
   std::shared_ptr<SimScheduler> scheduler;
   std::shared_ptr<SimChaos> chaos;
+  std::shared_ptr<SimMemoryReturn> memory;
   std::shared_ptr<Env> env;
   std::shared_ptr<SimNetwork> network;
 };
@@ -178,7 +179,8 @@ SimRuntime MakeRuntime(DecisionSource& decisions, Trace& trace, const RunOptions
   SimRuntime rt;
   rt.scheduler = std::make_shared<SimScheduler>(decisions, trace, scheduler, MakePolicy(policy));
   rt.chaos = std::make_shared<SimChaos>(decisions, options.chaos);
-  rt.env = std::make_shared<Env>(*rt.scheduler, *rt.scheduler, *rt.chaos);
+  rt.memory = std::make_shared<SimMemoryReturn>();
+  rt.env = std::make_shared<Env>(*rt.scheduler, *rt.scheduler, *rt.chaos, *rt.memory);
   rt.network = std::make_shared<SimNetwork>(*rt.env, decisions, trace, options.network);
   if (options.recorder != nullptr) {
     rt.scheduler->set_recorder(options.recorder);
@@ -284,6 +286,7 @@ RunResult RunSimulation(absl::FunctionRef<void(SimContext&)> scenario, DecisionS
   ctx.scheduler_ = rt.scheduler.get();
   ctx.network_ = rt.network.get();
   ctx.chaos_ = rt.chaos.get();
+  ctx.memory_ = rt.memory.get();
   ctx.decisions_ = &mixing;
   ctx.trace_ = &trace;
   ctx.recorder_ = options.recorder;

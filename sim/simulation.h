@@ -132,6 +132,8 @@ class SimContext {
   Trace& trace() { return *trace_; }
   SimScheduler& scheduler() { return *scheduler_; }
   SimChaos& chaos() { return *chaos_; }
+  // The run's MemoryReturn: how often impl/ asked to give memory back.
+  const SimMemoryReturn& memory() const { return *memory_; }
 
  private:
   friend RunResult RunSimulation(absl::FunctionRef<void(SimContext&)>, DecisionSource&,
@@ -141,6 +143,7 @@ class SimContext {
   SimScheduler* scheduler_ = nullptr;
   SimNetwork* network_ = nullptr;
   SimChaos* chaos_ = nullptr;
+  SimMemoryReturn* memory_ = nullptr;
   DecisionSource* decisions_ = nullptr;
   Trace* trace_ = nullptr;
   Recorder* recorder_ = nullptr;

@@ -63,6 +63,19 @@ BENCHMARK(BM_ProductionLoopbackUnary)
     ->MeasureProcessCPUTime()
     ->Unit(benchmark::kMillisecond);
 
+// Simulated RPCs per CPU-second before the speed work of issue 19 (sim/README.md, "Simulated RPCs
+// per CPU-second"), so the output states the speed-up against the target of 5x.
+struct Baseline {
+  const char* name_prefix;
+  double rpcs_per_cpu_s;
+};
+constexpr Baseline kBeforeSpeedWork[] = {
+    {"BM_CleanUnary/mux:0", 65'600},
+    {"BM_CleanUnary/mux:1", 49'300},
+    {"BM_SwarmMuxSeeds", 262},
+};
+constexpr double kSpeedUpTarget = 5;
+
 // The console table, then the comparison from the runs' rate counters (the median when
 // --benchmark_repetitions asks for aggregates).
 class ComparisonReporter final : public benchmark::ConsoleReporter {
@@ -97,6 +110,11 @@ class ComparisonReporter final : public benchmark::ConsoleReporter {
         const double events = rates.count("events_per_cpu_s") ? rates.at("events_per_cpu_s") : 0;
         std::printf("  %-36s %10.0f RPCs/CPU-s %12.0f events/CPU-s", name.c_str(), it->second, events);
         if (production > 0) std::printf("  %5.2fx production", it->second / production);
+        for (const Baseline& b : kBeforeSpeedWork) {
+          if (!absl::StartsWith(name, b.name_prefix)) continue;
+          std::printf("  %4.1fx the %.0f before the speed work (target %.0fx)",
+                      it->second / b.rpcs_per_cpu_s, b.rpcs_per_cpu_s, kSpeedUpTarget);
+        }
         std::printf("\n");
       }
       if (auto it = rates.find("calls_per_cpu_s"); it != rates.end()) {

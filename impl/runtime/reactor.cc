@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "impl/fiber/fiber_context.h"
 #include "impl/fiber/fiber_state.h"
+#include "impl/runtime/memory_return.h"
 #include "proto/base/check.h"
 
 namespace drpc::runtime {
@@ -71,7 +72,7 @@ Reactor::Reactor(size_t index, const ReactorOptions& options, UniqueFd epoll_fd,
       options_(options),
       epoll_fd_(std::move(epoll_fd)),
       wake_fd_(std::move(wake_fd)),
-      env_(*this, *this, chaos_),
+      env_(*this, *this, chaos_, ProcessMemoryReturn()),
       stacks_(StackPool::Options{.stack_bytes = options.stack_bytes,
                                  .stack_count_max =
                                      options.stack_count_max + options.stack_reserve_count,

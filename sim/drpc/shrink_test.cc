@@ -126,35 +126,67 @@ TEST(ShrinkTest, ACrashingSeedShrinksInIsolatedChildren) {
 }
 
 // The planted race needs two concurrent unary calls and one interleaving; everything else the
-// workload drew (callers, RPCs, cancels, faults, closes, scheduling) goes.
+// workload drew (callers, RPCs, cancels, faults, closes, scheduling) goes. Under the swarm, as a
+// sweep runs it: the first failing seed's policy is whichever the swarm picked for it, and the
+// shrinker learns it from the tape's header.
 TEST(ShrinkTest, APlantedProtocolRaceShrinksToTheCallsItNeeds) {
   const ScenarioSpec& spec = Spec("test.planted.shared_state");
-  // A random walk: under the swarm's policy for seed 24, the shrunk tape did not replay exactly
-  // (11 divergences; open, see sim/README.md "Known gaps").
-  RunOptions walk;
-  walk.policy = PolicySpec::Random();
-  std::optional<Tape> tape = FailingTape(spec, FailureClass::kCorrectness, 300, 2000, walk);
+  std::optional<Tape> tape = FailingTape(spec, FailureClass::kCorrectness, 300, 2000);
   ASSERT_TRUE(tape.has_value()) << "the planted race failed in none of 300 seeds";
   ShrinkOptions o;
-  o.run = OptionsFor(spec, walk);
+  o.run = OptionsFor(spec);
   o.jobs = 2;
   o.max_runs = 700;  // a fixpoint takes about 550 runs
   const ShrinkResult r = ShrinkTape(spec, *tape, o);
   ASSERT_TRUE(r.status.ok()) << r.status;
   EXPECT_EQ(r.signature.invariant.rfind("outcome oracle: wrong unary reply", 0), 0u)
       << r.signature.invariant;
-  std::printf("planted race (seed %s): before %s\n  after %s\n  %llu runs, %.1fs, %s\n",
-              tape->header.at("seed").c_str(), r.before.ToString().c_str(), r.after.ToString().c_str(),
+  std::printf("planted race (seed %s, %s): before %s\n  after %s\n  %llu runs, %.1fs, %s\n",
+              tape->header.at("seed").c_str(), tape->header.at("policy").c_str(),
+              r.before.ToString().c_str(), r.after.ToString().c_str(),
               static_cast<unsigned long long>(r.runs), r.seconds, r.minimal ? "minimal" : r.stopped_by.c_str());
+  EXPECT_EQ(r.tape.header.at("policy"), tape->header.at("policy"));
   EXPECT_LT(r.after.decisions * 10, r.before.decisions);
   EXPECT_LE(r.after.streams, 3u) << "two unary calls make the race";
   EXPECT_LE(r.after.streams, r.before.streams);
   EXPECT_EQ(r.after.faults_struck, 0u);
   EXPECT_LE(r.after.fibers, r.before.fibers);
-  const RunResult again = Replay(spec, r.tape, walk);
+  const RunResult again = Replay(spec, r.tape);
   EXPECT_EQ(SignatureOf(again.failure, again.message), r.signature);
   EXPECT_EQ(again.trace_hash, r.trace_hash);
 }
+
+// Every policy's tape shrinks in that policy's own decision space (PCT's priorities and change
+// points, a random walk's picks, FIFO's none) and the shrunk tape replays exactly under the policy
+// its header names — also when the shrink is asked under the swarm, as a sweep's first failure is.
+class ShrinkUnderPolicyTest : public testing::TestWithParam<const char*> {};
+
+TEST_P(ShrinkUnderPolicyTest, AShrunkTapeReplaysExactlyUnderItsPolicy) {
+  const ScenarioSpec& spec = Spec("test.planted.shared_state");
+  RunOptions recorded;
+  recorded.policy = *PolicySpec::Parse(GetParam());
+  std::optional<Tape> tape = FailingTape(spec, FailureClass::kCorrectness, 300, 0, recorded);
+  ASSERT_TRUE(tape.has_value()) << "the planted race failed in none of 300 seeds under " << GetParam();
+  ASSERT_EQ(tape->header.at("policy"), recorded.policy.ToString());
+  ShrinkOptions o;
+  o.run = OptionsFor(spec);  // the swarm: the policy comes from the tape's header
+  o.jobs = 2;
+  o.max_runs = 150;
+  const ShrinkResult r = ShrinkTape(spec, *tape, o);
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  std::printf("%s (seed %s): before %s\n  after %s\n", GetParam(), tape->header.at("seed").c_str(),
+              r.before.ToString().c_str(), r.after.ToString().c_str());
+  EXPECT_EQ(r.tape.header.at("policy"), recorded.policy.ToString());
+  EXPECT_LT(r.after.decisions, r.before.decisions);
+  const RunResult again = Replay(spec, r.tape);
+  EXPECT_EQ(again.policy, recorded.policy.ToString());
+  EXPECT_EQ(SignatureOf(again.failure, again.message), r.signature);
+  EXPECT_EQ(again.trace_hash, r.trace_hash);
+}
+
+INSTANTIATE_TEST_SUITE_P(Policies, ShrinkUnderPolicyTest,
+                         testing::Values("random:ti=30:tw=1ms", "random:ti=0:tw=0", "pct:d=2:ti=30:tw=1ms",
+                                         "pct:d=3:ti=300:tw=10ms", "fifo"));
 
 // Same input, same output: also when a run limit ends the search, and whatever `jobs` is.
 TEST(ShrinkTest, ShrinkingIsDeterministicUnderARunLimitAndAnyParallelism) {

@@ -421,6 +421,28 @@ WorkloadReport RunFaultAtEveryOffset(SimContext& ctx, WorkloadMode mode) {
   return run.FaultSweep();
 }
 
+// WorkloadConfig::draw_size_limits: a limit at, just above or just below the largest size the run
+// sends. Smaller sizes leave no room for the plan's metadata (about 100 bytes) under the metadata
+// limit, min(limit, kMetadataMaxBytes).
+constexpr size_t kSizeLimitSentMinBytes = 200;
+static void DrawSizeLimits(SimContext& ctx, const WorkloadConfig& config, Options& client,
+                           Options& server) {
+  // The largest size the calls send (the scenario chooses which sizes those are).
+  const size_t sent = *std::max_element(config.message_sizes.begin(), config.message_sizes.end());
+  if (sent < kSizeLimitSentMinBytes) return;
+  // The limit is on the bytes a message takes on the wire: compressed ones have other sizes.
+  client.compression = Compression::kNone;
+  const uint64_t below = ctx.Choose("load.size_limit.at", 3);  // 0: sent + 1, 1: sent, 2: sent - 1
+  for (Options* o : {&client, &server}) {
+    const size_t limit = sent + 1 - (o->mux ? below : std::min<uint64_t>(below, 1));
+    if (o->mux && o->flow.enabled) {
+      o->flow.message_max_bytes = limit;
+    } else {
+      o->packet_max_bytes = limit;
+    }
+  }
+}
+
 WorkloadReport RunWorkload(SimContext& ctx, const WorkloadConfig& config) {
   Options client = config.client;
   Options server = config.server;
@@ -432,6 +454,7 @@ WorkloadReport RunWorkload(SimContext& ctx, const WorkloadConfig& config) {
     client.mux = config.mode == WorkloadMode::kMux;
     server.mux = config.mode != WorkloadMode::kUpstream;
   }
+  if (config.draw_size_limits) DrawSizeLimits(ctx, config, client, server);
   if (config.adjust) config.adjust(client, server);
   DrawRuntimeChaos(ctx);
   DRPC_CHECK_OK(client.Validate());

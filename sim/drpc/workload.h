@@ -92,6 +92,11 @@ struct WorkloadConfig {
   bool draw_links = true;
   // Draw both ends' Options from their legal ranges; else use `client`/`server` as given.
   bool swarm = true;
+  // After the Options: set both ends' message limit (mux: the stream's message maximum; upstream:
+  // packet_max_bytes) at the largest of `message_sizes` (if >= 200 bytes) plus 1, exactly it, or
+  // minus 1 — the last only where the receiving end is mux, whose oversize message fails just its
+  // stream (an upstream end drops the connection on one, as Go does). Answer 0: the limit + 1.
+  bool draw_size_limits = false;
   Options client;
   Options server;
   // Applied to both ends' Options after they were drawn or copied (a scenario pins what its
@@ -111,6 +116,9 @@ struct WorkloadConfig {
     // 20 µs, and reply from it, so a reply goes to the wrong call only when another unary handler
     // starts in between (concurrent calls in some interleavings; tests of the shrinker use it).
     kSharedReplyState,
+    // The caller's cancels never reach the call (as if the client ignored its context): a call
+    // cancelled while live then ends with whatever the server sent (the cancel rule catches it).
+    kIgnoreCancels,
   };
   Sabotage sabotage = Sabotage::kNone;
 
@@ -128,6 +136,7 @@ struct WorkloadReport {
   uint64_t closed = 0;
   uint64_t refused = 0;
   uint64_t stalled = 0;  // calls failed by a receive stall, or by mismatched flow control (ledger)
+  uint64_t too_large = 0;  // calls failed by a message over the receiving end's limit
   uint64_t connections_ended = 0;  // connections that ended before the workload closed them
 };
 

@@ -253,8 +253,7 @@ void Caller::MakeCall(size_t conn_index) {
         ctx_->Choose("load.cancel_at", static_cast<uint64_t>(config_->cancel_at_max.nanos()) + 1)));
     cancel_timer = env.clock().ScheduleAt(env.clock().Now() + d, [this, &rec, &call] {
       ctx_->Note(absl::StrCat("rpc ", rec.plan.id, ": the caller cancels"));
-      rec.cancel_requested = true;
-      call.Cancel();
+      ledger_->CancelCall(rec, call);
     });
   }
   if (deadline) {
@@ -274,6 +273,10 @@ void Caller::MakeCall(size_t conn_index) {
 
   absl::Status status = CallByType(*conn.conn, call, rec);
   if (cancel_timer != 0) env.clock().Cancel(cancel_timer);
+  if (rec.stream != nullptr) {
+    rec.cancel_reached_stream = rec.stream->cancelled_locally();
+    rec.stream.reset();
+  }
   rec.finished = true;
   call.done_signal().RemoveCallback(watch);
   rec.status = std::move(status);
@@ -303,6 +306,7 @@ RpcRecord& Caller::RunFixedCall(size_t conn_index, RpcType type, Duration bound)
   call.SetTimeout(bound);
   clean_ = true;
   absl::Status status = CallByType(*ledger_->conns()[conn_index].conn, call, rec);
+  rec.stream.reset();
   clean_ = false;
   rec.finished = true;
   rec.status = status;
@@ -349,6 +353,7 @@ absl::Status Caller::Unary(Conn& conn, CallContext& call, RpcRecord& rec) {
   absl::StatusOr<std::string> reply = conn.Invoke(
       call, RpcMethod(rec.plan.type),
       MakePayload(rec.plan.id, PayloadDirection::kRequest, 0, rec.plan.RequestSize(0)));
+  rec.outcome_decided = true;
   if (!reply.ok()) return reply.status();
   rec.sent = 1;
   const std::string why = CheckPayload(*reply, rec.plan.id, PayloadDirection::kResponse, 0,
@@ -362,8 +367,7 @@ bool Caller::MaybeDisturb(Stream& s, CallContext& call, RpcRecord& rec) {
   if (clean_) return false;
   if (ctx_->Chance("load.cancel_inline", config_->cancel_per_mille / 4)) {
     ctx_->Note(absl::StrCat("rpc ", rec.plan.id, ": the caller cancels"));
-    rec.cancel_requested = true;
-    call.Cancel();
+    ledger_->CancelCall(rec, call);
   }
   if (ctx_->Chance("load.abandon", config_->abandon_per_mille)) {
     ctx_->Note(absl::StrCat("rpc ", rec.plan.id, ": the caller abandons its stream"));
@@ -374,6 +378,16 @@ bool Caller::MaybeDisturb(Stream& s, CallContext& call, RpcRecord& rec) {
     return true;
   }
   return false;
+}
+
+// A Send the stream refused while it lives (the fork's sender refuses a message over its limit,
+// and the stream goes on): the caller gives up on the call and closes it, as an application
+// would, so its receiver and the handler are not left waiting.
+static absl::Status GiveUpIfRefused(Stream& s, RpcRecord& rec, absl::Status sent) {
+  if (sent.ok() || IsEof(sent) || s.terminated()) return sent;
+  rec.send_refused = true;
+  s.Close().IgnoreError();
+  return sent;
 }
 
 absl::Status Caller::SendRequests(Stream& s, CallContext& call, RpcRecord& rec) {
@@ -387,7 +401,7 @@ absl::Status Caller::SendRequests(Stream& s, CallContext& call, RpcRecord& rec) 
     rec.step = absl::StrCat("sending request ", i);
     absl::Status st = s.Send(MakePayload(rec.plan.id, PayloadDirection::kRequest, i,
                                          rec.plan.RequestSize(i)));
-    if (!st.ok()) return st;
+    if (!st.ok()) return GiveUpIfRefused(s, rec, std::move(st));
     ++rec.sent;
   }
   rec.step = "closing send";
@@ -399,6 +413,7 @@ absl::Status Caller::ReceiveAll(Stream& s, RpcRecord& rec, uint32_t first_index)
     rec.step = absl::StrCat("receiving response ", i);
     absl::StatusOr<std::string> m = s.Recv();
     if (!m.ok()) {
+      rec.outcome_decided = true;
       if (!IsEof(m.status())) return m.status();
       // No message after the end of the stream.
       absl::StatusOr<std::string> again = s.Recv();
@@ -417,6 +432,8 @@ absl::Status Caller::ClientStream(Conn& conn, CallContext& call, RpcRecord& rec)
   absl::StatusOr<std::shared_ptr<Stream>> st = conn.OpenStream(call, RpcMethod(rec.plan.type));
   if (!st.ok()) return st.status();
   streams_.push_back(*st);
+  rec.stream = *st;
+  rec.stream_opened = true;
   Stream& s = **st;
   absl::Status sent = SendRequests(s, call, rec);
   if (rec.abandoned) return sent;
@@ -439,6 +456,8 @@ absl::Status Caller::ServerStream(Conn& conn, CallContext& call, RpcRecord& rec)
   absl::StatusOr<std::shared_ptr<Stream>> st = conn.OpenStream(call, RpcMethod(rec.plan.type));
   if (!st.ok()) return st.status();
   streams_.push_back(*st);
+  rec.stream = *st;
+  rec.stream_opened = true;
   Stream& s = **st;
   rec.step = "sending the request";
   const std::string req = MakePayload(rec.plan.id, PayloadDirection::kRequest, 0, rec.plan.RequestSize(0));
@@ -447,7 +466,7 @@ absl::Status Caller::ServerStream(Conn& conn, CallContext& call, RpcRecord& rec)
     rec.sent = 1;
     sent = s.CloseSend();  // a no-op after SendLast
   }
-  if (!sent.ok() && !IsEof(sent)) return sent;
+  if (!sent.ok() && !IsEof(sent)) return GiveUpIfRefused(s, rec, std::move(sent));
   if (MaybeDisturb(s, call, rec)) return absl::AbortedError("abandoned by the caller");
   absl::Status end = ReceiveAll(s, rec, 0);
   if (end.ok() && rec.received != rec.plan.responses) {
@@ -462,6 +481,8 @@ absl::Status Caller::Bidi(Conn& conn, CallContext& call, RpcRecord& rec) {
   absl::StatusOr<std::shared_ptr<Stream>> st = conn.OpenStream(call, RpcMethod(rec.plan.type));
   if (!st.ok()) return st.status();
   streams_.push_back(*st);
+  rec.stream = *st;
+  rec.stream_opened = true;
   std::shared_ptr<Stream> s = *st;
   Env& env = ctx_->env();
   Signal sender_done(env);
@@ -473,7 +494,7 @@ absl::Status Caller::Bidi(Conn& conn, CallContext& call, RpcRecord& rec) {
   absl::Status end = ReceiveAll(*s, rec, 0);
   sender_done.Wait("bidi: waiting for the sender");
   if (rec.abandoned) return end.ok() ? sent : end;
-  if (end.ok() && !sent.ok() && !IsEof(sent)) end = sent;
+  if ((end.ok() || rec.send_refused) && !sent.ok() && !IsEof(sent)) end = sent;
   if (end.ok() && rec.received != rec.sent && rec.plan.ending == Ending::kOk) {
     ledger_->Fail(rec, absl::StrCat("bidi ended cleanly with ", rec.received, " responses to ",
                                     rec.sent, " requests"));

@@ -19,6 +19,7 @@ std::string RpcRecord::Describe() const {
   if (deadline_set) d += ", deadline set";
   if (abandoned) d += ", abandoned";
   if (closed_send_early) d += ", closed send early";
+  if (send_refused) d += ", a Send refused (stream closed)";
   if (conn_ended_first) d += ", connection ended first";
   if (finished) absl::StrAppend(&d, ", outcome ", status.ToString());
   absl::StrAppend(&d, "\n    handler: runs ", handler_runs, ", received ", handler_received,
@@ -80,6 +81,14 @@ bool IsCapOverrun(const absl::Status& s) {
   return absl::IsResourceExhausted(s) && absl::StartsWith(s.message(), "receive queue cap exceeded");
 }
 
+// The stream-scoped error of a message over the receiving end's limit, here or from the peer
+// (proto/error_codec.cc MessageTooLargeErrorText; the mux sender's own check says the same).
+bool IsMessageTooLarge(const absl::Status& s) {
+  return absl::StrContains(s.message(), "message too large");
+}
+
+size_t ReceiveLimit(const Options& o) { return o.mux ? o.MuxMessageMaxBytes() : o.packet_max_bytes; }
+
 // A credit-stall timeout this short can fire while a grant is merely on its way.
 constexpr Duration kStallTimeoutRacesGrants = Duration::Millis(100);
 
@@ -135,6 +144,119 @@ bool Ledger::RefusalPossible() const {
   return server_.concurrent_streams_max_count < streams_max;
 }
 
+uint64_t Ledger::LateCancelNotices() const {
+  uint64_t n = 0;
+  for (absl::string_view site : {"mux.notice_cancel_late", "upstream.notice_cancel_late"}) {
+    auto it = ctx_->chaos().fired().find(site);
+    if (it != ctx_->chaos().fired().end()) n += it->second;
+  }
+  return n;
+}
+
+void Ledger::CancelCall(RpcRecord& rec, CallContext& call) {
+  rec.cancel_requested = true;
+  const ConnRecord& c = conns_[rec.conn];
+  rec.ended_before_cancel = rec.handler_done || rec.outcome_decided || ConnectionBroken(rec.conn) ||
+                            c.conn->closed().IsSet();
+  rec.decided_before_cancel = rec.outcome_decided;
+  // The manager reacts to the context inside Cancel(), now or from a timer.
+  const uint64_t late = LateCancelNotices();
+  if (config_.sabotage != WorkloadConfig::Sabotage::kIgnoreCancels) call.Cancel();
+  rec.cancel_noticed_late = LateCancelNotices() > late;
+}
+
+bool Ledger::CheckCancelRule(const RpcRecord& rec) {
+  const absl::Status& s = rec.status;
+  const bool by_context =
+      (absl::IsCancelled(s) || absl::IsDeadlineExceeded(s)) && !RemoteErrorCode(s).has_value();
+  if (by_context) {
+    if (absl::IsCancelled(s)) ctx_->Reach(situations::kWorkloadCancelWon);
+    return true;
+  }
+  // A cancel that finds the stream live ends it (Stream::Cancel): whatever arrives afterwards, the
+  // caller hears Canceled, through every layer (Recv, Send, Invoke's CallError).
+  if (rec.cancel_reached_stream && !rec.decided_before_cancel) {
+    Fail(rec, absl::StrCat("the caller's cancel reached its live stream before the call returned, "
+                           "yet the call ended ", s.ToString(), " instead of Canceled"));
+    return false;
+  }
+  if (rec.plan.type == RpcType::kUnary || !rec.stream_opened) {
+    // Invoke's stream is not the workload's to see: what may have ended the call before the
+    // cancel reached it is what the ledger knows — its handler had returned or its connection was
+    // broken when the caller cancelled, the manager noticed the cancel late, or a refusal (which
+    // needs no handler, and whose arrival the ledger cannot time).
+    const bool refused = RemoteErrorCode(s).has_value() && absl::StartsWith(s.message(), kRefusedPrefix);
+    if (!rec.ended_before_cancel && !rec.cancel_noticed_late && !(refused && RefusalPossible())) {
+      Fail(rec, absl::StrCat("cancelled before it returned, while its handler ran and its "
+                             "connection was sound, yet the call ended ", s.ToString(),
+                             " instead of Canceled"));
+      return false;
+    }
+  }
+  ctx_->Reach(situations::kWorkloadCancelCameAfterTheEnd);
+  return true;
+}
+
+bool Ledger::OverSizeLimit(const RpcPlan& p) const {
+  // Unary and server-stream calls send one request; a bidi handler echoes each request.
+  const bool requests = p.requests > 0;
+  const bool responses = p.type == RpcType::kBidi ? p.requests > 0 : p.responses > 0;
+  return (requests && p.request_size_max > ReceiveLimit(server_)) ||
+         (responses && p.response_size_max > ReceiveLimit(client_));
+}
+
+bool Ledger::CheckSizeLimits(const RpcRecord& rec) {
+  const RpcPlan& p = rec.plan;
+  if (config_.draw_size_limits) {
+    // The boundaries this call's first (largest) messages met.
+    for (const auto& [size, limit] : {std::pair<size_t, size_t>{p.request_size_max, ReceiveLimit(server_)},
+                                      std::pair<size_t, size_t>{p.response_size_max, ReceiveLimit(client_)}}) {
+      if (size + 1 == limit) ctx_->Reach(situations::kWorkloadMessageJustUnderTheLimit);
+      if (size == limit && rec.status.ok()) ctx_->Reach(situations::kWorkloadMessageAtTheLimitPassed);
+    }
+  }
+  // An OK call sent rec.sent requests, and got a response to each (bidi) or its planned ones.
+  const bool responded = p.type == RpcType::kBidi ? rec.sent > 0 : p.responses > 0;
+  if (rec.status.ok() && ((responded && p.response_size_max > ReceiveLimit(client_)) ||
+                          (rec.sent > 0 && p.request_size_max > ReceiveLimit(server_)))) {
+    Fail(rec, "a message over the receiving end's limit got through");
+    return true;
+  }
+  if (!IsMessageTooLarge(rec.status)) return false;
+  ++report_.too_large;
+  if (!OverSizeLimit(p)) Fail(rec, "\"message too large\" although every message of the call was within the limits");
+  if (!absl::IsResourceExhausted(rec.status) && !RemoteErrorCode(rec.status).has_value()) {
+    Fail(rec, "the size error is not ResourceExhausted");
+  }
+  ctx_->Reach(situations::kWorkloadMessageOverTheLimitFailedItsStream);
+  return true;
+}
+
+void Ledger::CheckClosedCause(const RpcRecord& rec) {
+  const ConnRecord& c = conns_[rec.conn];
+  if (c.closed_by_workload || shutdown_started_ || c.cancels_may_close) return;
+  std::optional<FaultPlan> fault = ctx_->network().StruckFault(*c.endpoint);
+  if (!fault.has_value() || fault->kind == FaultPlan::Kind::kStall) return;
+  // The transport's error reaches the caller as the closed status's cause. A fault on the
+  // client's own side of the connection (its writes, or its reads) is named by the simulated
+  // transport ("... (fault)"); one on the server's side reaches the client as what the server's
+  // end did about it (EOF, a reset).
+  const absl::string_view m = rec.status.message();
+  if (!absl::StrContains(m, "transport: ")) {
+    return Fail(rec, absl::StrCat("\"closed\" by a ", fault->ToString(),
+                                  " fault on its connection, but the status names no transport cause"));
+  }
+  const bool client_side =
+      fault->direction == Direction::kForward ? fault->kind != FaultPlan::Kind::kReadError
+                                              : fault->kind == FaultPlan::Kind::kReadError;
+  if (client_side && !absl::StrContains(m, "(fault)")) {
+    return Fail(rec, absl::StrCat("\"closed\" by a ", fault->ToString(), " fault on the client's ",
+                                  "side of its connection, but the status does not carry the fault"));
+  }
+  ctx_->Reach(client_side ? situations::kWorkloadClosedNamedTheFault
+                          : situations::kWorkloadClosedNamedThePeersEnd);
+}
+
 void Ledger::CheckOutcome(RpcRecord& rec) {
   const absl::Status& s = rec.status;
   const RpcPlan& p = rec.plan;
@@ -148,6 +270,8 @@ void Ledger::CheckOutcome(RpcRecord& rec) {
     }
     return;
   }
+  if (own_cancel && !CheckCancelRule(rec)) return;
+  if (CheckSizeLimits(rec)) return;
   if (s.ok()) {
     ++report_.ok;
     if (p.ending != Ending::kOk) Fail(rec, "succeeded although its handler was planned to fail");
@@ -169,6 +293,7 @@ void Ledger::CheckOutcome(RpcRecord& rec) {
   if (IsClosed(s)) {
     ++report_.closed;
     if (!broken) Fail(rec, "\"closed\" although its connection had no reason to end");
+    CheckClosedCause(rec);
     return;
   }
   if (IsCreditStall(s) || IsCapOverrun(s)) {
@@ -225,6 +350,8 @@ void Ledger::CheckHandlers() {
                             (StallPossible() || NeverReadStallPossible(rec) ||
                              ServerStallPossible())) ||
                            ExplainedByFlowControl(rec.handler_status) ||
+                           // A message over a limit failed the call's stream.
+                           OverSizeLimit(rec.plan) ||
                            // The client's end failed by flow control told the handler with an
                            // Error, after which its Send sees EOF (§7.4).
                            ExplainedByFlowControl(rec.status);

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "impl/conn.h"
 #include "impl/env.h"
+#include "impl/stream.h"
 #include "sim/drpc/workload.h"
 #include "sim/drpc/workload_plan.h"
 
@@ -28,9 +29,21 @@ struct RpcRecord {
   uint32_t sent = 0;                 // request messages Send accepted
   uint32_t received = 0;             // response messages received and verified
   bool cancel_requested = false;     // the caller cancelled the call's context
+  // At the caller's cancel: the handler had already returned, or the call's connection was
+  // already broken (so its end may be on its way: the cancel may find the stream ended).
+  bool ended_before_cancel = false;
+  bool outcome_decided = false;      // the caller had its last answer (it may still be tidying up)
+  // Streaming calls: the client's stream while the call runs (released when it returns), and
+  // whether the caller's cancel reached it (Stream::cancelled_locally: it had not finished).
+  std::shared_ptr<Stream> stream;
+  bool stream_opened = false;
+  bool cancel_reached_stream = false;
+  bool decided_before_cancel = false;  // outcome_decided at the caller's cancel
+  bool cancel_noticed_late = false;    // the manager reacted from a timer (a reply may come first)
   bool deadline_set = false;
   bool abandoned = false;            // the caller Close()d the stream midway
   bool closed_send_early = false;
+  bool send_refused = false;         // a live stream refused a Send; the caller closed it
   bool conn_ended_first = false;     // its connection had ended when the outcome came
   // Server side.
   int handler_runs = 0;
@@ -62,6 +75,9 @@ class Ledger {
   void set_shutdown_started() { shutdown_started_ = true; }
   bool shutdown_started() const { return shutdown_started_; }
 
+  // The caller cancels `rec` now (call.Cancel()), recording what had already ended it and whether
+  // its connection's manager noticed the cancel late (the chaos sites *.notice_cancel_late).
+  void CancelCall(RpcRecord& rec, CallContext& call);
   // Judges a finished call (from its caller's fiber, right after the outcome).
   void CheckOutcome(RpcRecord& rec);
   // Judges what the handlers did, once every call has finished.
@@ -85,6 +101,12 @@ class Ledger {
 
  private:
   bool ConnectionBroken(size_t index) const;
+  uint64_t LateCancelNotices() const;
+  // The cancel rule: a call cancelled before it returned ends Canceled unless its stream had
+  // already ended. Returns false (after Fail) when the outcome breaks it.
+  bool CheckCancelRule(const RpcRecord& rec);
+  // The cause rule for "closed": a call whose own connection a fault broke says so.
+  void CheckClosedCause(const RpcRecord& rec);
   // Whether a receive stall can legitimately fail a call (no flow control on the streams).
   bool StallPossible() const;
   // Whether the server's stall timeout may fail this call because its handler never reads.
@@ -95,6 +117,11 @@ class Ledger {
   // Only one end runs flow control (docs/protocol.md §17.5): a sender may stall for credit, a
   // flow-controlled receiver may see its queue overrun.
   bool FlowMismatch() const;
+  // Whether one of the call's messages is over the limit of the end that receives it.
+  bool OverSizeLimit(const RpcPlan& plan) const;
+  // Judges the call against the message limits, and counts the boundaries it met. Returns true
+  // when the outcome was the size error (then judged).
+  bool CheckSizeLimits(const RpcRecord& rec);
 
   SimContext* ctx_;
   WorkloadConfig config_;

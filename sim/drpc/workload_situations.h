@@ -18,10 +18,27 @@ inline constexpr Situation kWorkloadEveryOffsetSwept{"workload.every_offset_swep
 inline constexpr Situation kWorkloadProbeAfterHealSucceeded{"workload.probe_after_heal_succeeded"};
 // A handler waited for its call to be cancelled.
 inline constexpr Situation kWorkloadHandlerWaitedForCancel{"workload.handler_waited_for_cancel"};
-// A caller abandoned a stream mid-call (closed it early).
 // A handler that never read its requests ended by its context (Ending::kNeverReads).
 inline constexpr Situation kWorkloadHandlerNeverRead{"workload.handler_never_read"};
+// A caller abandoned a stream mid-call (closed it early).
 inline constexpr Situation kWorkloadAbandonedAStream{"workload.abandoned_a_stream"};
+// A caller cancelled a call whose stream had already ended (the peer's Error or last reply, or its
+// connection's end, came first): the call ended with that outcome, not Canceled.
+inline constexpr Situation kWorkloadCancelCameAfterTheEnd{"workload.cancel_came_after_the_end"};
+// A caller's cancel reached its call's stream and the call ended Canceled, whatever came after.
+inline constexpr Situation kWorkloadCancelWon{"workload.cancel_won"};
+// A call a fault failed ended "closed" with the transport's error of the fault on the client's
+// side of the connection (its writes, its reads), or with the server's end's reaction (EOF, reset)
+// to a fault on the server's side.
+inline constexpr Situation kWorkloadClosedNamedTheFault{"workload.closed_named_the_fault"};
+inline constexpr Situation kWorkloadClosedNamedThePeersEnd{"workload.closed_named_the_peers_end"};
+// Size limits drawn at the sizes the calls send (WorkloadConfig::draw_size_limits): a call's
+// largest message one byte under the receiving end's limit; exactly at it, and the call succeeded;
+// one over it (mux ends), and the call ended with the stream-scoped size error.
+inline constexpr Situation kWorkloadMessageJustUnderTheLimit{"workload.message_just_under_the_limit"};
+inline constexpr Situation kWorkloadMessageAtTheLimitPassed{"workload.message_at_the_limit_passed"};
+inline constexpr Situation kWorkloadMessageOverTheLimitFailedItsStream{
+    "workload.message_over_the_limit_failed_its_stream"};
 // A receive stall broke a buffer cycle across the connection (no flow control).
 inline constexpr Situation kWorkloadReceiveStallBrokeABufferCycle{
     "workload.receive_stall_broke_a_buffer_cycle"};

@@ -21,6 +21,7 @@ WorkloadConfig Plain(WorkloadMode mode, WorkloadConfig::Sabotage sabotage) {
   w.handler_error_per_mille = 400;
   w.messages_min = 1;
   w.sabotage = sabotage;
+  if (sabotage == WorkloadConfig::Sabotage::kIgnoreCancels) w.cancel_per_mille = 500;
   return w;
 }
 
@@ -86,6 +87,7 @@ TEST(WorkloadTest, EverySabotageIsCaughtByItsOracle) {
       {WorkloadConfig::Sabotage::kIgnorePlannedError, "succeeded although its handler was planned to fail"},
       {WorkloadConfig::Sabotage::kWrongErrorCode, "that its handler did not return"},
       {WorkloadConfig::Sabotage::kDropLastResponse, "server stream ended cleanly after"},
+      {WorkloadConfig::Sabotage::kIgnoreCancels, "instead of Canceled"},
   };
   for (const Case& c : cases) {
     for (WorkloadMode mode : {WorkloadMode::kUpstream, WorkloadMode::kMux}) {

@@ -29,6 +29,7 @@
 #include "tools/bench/alloc_counter.h"
 #include "tools/bench/drpc_bench.h"
 #include "tools/bench/many_connections.h"
+#include "tools/bench/idle_connections.h"
 #include "tools/bench/raw_tcp.h"
 #include "tools/cli_flags.h"
 
@@ -36,10 +37,11 @@ namespace drpc::bench {
 namespace {
 
 constexpr char kUsage[] =
-    "usage: bench [--modes=unary,unary_mux,mux16,stream,stream_mux,server_stream,streams,conns]\n"
-    "             [--placement=one,two] [--connections=256]\n"
-    "             [--duration=1s] [--rounds=3] [--stream_sizes=64,4096,1048576]\n"
-    "             [--streams=10000] [--concurrency=16] [--smoke] [--verbose]\n"
+    "usage: bench [--modes=unary,unary_mux,mux16,stream,stream_mux,server_stream,streams,idle,\n"
+    "                      conns] [--placement=one,two] [--connections=256]\n"
+    "             [--idle_connections=1000]\n"    "             [--duration=1s] [--rounds=3] [--stream_sizes=64,4096,1048576]\n"
+    "             [--streams=10000] [--concurrency=16] [--idle_connections=1000] [--smoke]\n"
+    "             [--verbose]\n"
     "  --modes         what to measure (default: all)\n"
     "  --placement     one: client and server on one reactor thread; two: one reactor thread\n"
     "                  each (default: one,two)\n"
@@ -49,19 +51,20 @@ constexpr char kUsage[] =
     "  --streams       concurrent idle streams on one mux connection (default 10000)\n"
     "  --concurrency   concurrent unary calls on one mux connection (default 16)\n"
     "  --connections   connections of the conns rows, one call in flight each (default 256)\n"
+    "  --idle_connections  idle connections of the idle rows, both modes (default 1000)\n"
     "  --smoke         tiny counts, for the test (50ms, 1 round, 200 streams)\n"
     "  --verbose       print every round\n";
 
 struct Config {
-  std::vector<std::string> modes = {"unary",      "unary_mux",     "mux16",   "stream",
-                                    "stream_mux", "server_stream", "streams", "conns"};
-  std::vector<Placement> placements = {Placement::kOneReactor, Placement::kTwoReactors};
+  std::vector<std::string> modes = {"unary",         "unary_mux", "mux16", "stream", "stream_mux",
+                                    "server_stream", "streams",   "idle",  "conns"};  std::vector<Placement> placements = {Placement::kOneReactor, Placement::kTwoReactors};
   absl::Duration duration = absl::Seconds(1);
   int rounds = 3;
   std::vector<size_t> stream_sizes = {64, 4096, 1 << 20};
   size_t streams = 10000;
   size_t concurrency = 16;
   size_t connections = 256;
+  size_t idle_connections = 1000;
   bool verbose = false;
 };
 
@@ -417,6 +420,7 @@ absl::Status RunAll(const Config& cfg) {
   if (Has(cfg, "conns")) {
     if (absl::Status st = RunManyConnections(cfg); !st.ok()) return st;
   }
+  if (Has(cfg, "idle")) return PrintIdleConnectionRows(cfg.idle_connections);
   return absl::OkStatus();
 }
 
@@ -435,8 +439,7 @@ bool ParseArgs(int argc, char** argv, Config& cfg) {
       for (const std::string& m : cfg.modes) {
         ok = ok && (m == "unary" || m == "unary_mux" || m == "mux16" || m == "stream" ||
                     m == "stream_mux" || m == "server_stream" || m == "streams" ||
-                    m == "conns");
-      }
+                    m == "idle" || m == "conns");      }
     } else if (f->name == "placement" && f->value) {
       cfg.placements.clear();
       for (absl::string_view p : absl::StrSplit(v, ',', absl::SkipEmpty())) {
@@ -464,7 +467,11 @@ bool ParseArgs(int argc, char** argv, Config& cfg) {
     } else if (f->name == "connections" && f->value) {
       ok = absl::SimpleAtoi(v, &cfg.connections) && cfg.connections >= 2 &&
            cfg.connections <= 4096;
+    } else if (f->name == "idle_connections" && f->value) {
+      ok = absl::SimpleAtoi(v, &cfg.idle_connections) && cfg.idle_connections >= 1 &&
+           cfg.idle_connections <= 20000;
     } else if (f->name == "smoke" && !f->value) {
+      cfg.idle_connections = 20;
       cfg.duration = absl::Milliseconds(50);
       cfg.rounds = 1;
       cfg.streams = 200;

@@ -323,7 +323,8 @@ void HostileConnection(SimContext& ctx, Server& server, Attack attack) {
 // call's own request, within kGoodCallMax.
 class GoodClients {
  public:
-  GoodClients(SimContext& ctx, Server& server, bool mux) : ctx_(ctx), stop_(ctx.env()), done_(ctx.env()) {
+  GoodClients(SimContext& ctx, Server& server, bool mux)
+      : ctx_(ctx), stop_(ctx.env()), calling_(ctx.env()), done_(ctx.env()) {
     Options client;
     client.mux = mux;
     const uint64_t connections = 1 + ctx.Choose("hostile.good_connections", 2);
@@ -339,6 +340,7 @@ class GoodClients {
       const uint64_t callers = mux ? 1 + ctx.Choose("hostile.good_callers", 2) : 1;
       for (uint64_t k = 0; k < callers; ++k) {
         done_.Add();
+        calling_.Add();
         DRPC_CHECK_OK(ctx.env().scheduler().Spawn(absl::StrCat("good caller ", c, ".", k),
                                                   [this, c, k] { CallUntilStopped(c, k); }));
       }
@@ -346,6 +348,10 @@ class GoodClients {
   }
 
   uint64_t calls() const { return calls_; }
+
+  // Returns once every caller has begun its first call. A scheduling policy may pass the callers
+  // over until the attacks are done (PCT does), so the attacks wait for them to be calling.
+  void WaitUntilCalling() { calling_.Wait(); }
 
   // Stops the callers, closes the connections and waits for the server to end them.
   void Finish(Instant deadline) {
@@ -367,6 +373,7 @@ class GoodClients {
       request.append(kPads[ctx_.Choose("hostile.good_pad", std::size(kPads))], 'g');
       CallContext call(env);
       call.SetTimeout(kGoodCallMax);
+      if (i == 0) calling_.Done();
       const Instant start = env.clock().Now();
       absl::StatusOr<std::string> reply = conns_[c]->Invoke(call, kUnary, request);
       ++calls_;
@@ -388,6 +395,7 @@ class GoodClients {
 
   SimContext& ctx_;
   Signal stop_;
+  WaitGroup calling_;
   WaitGroup done_;
   std::vector<std::unique_ptr<Signal>> served_;
   std::vector<std::unique_ptr<Conn>> conns_;
@@ -428,6 +436,7 @@ void Hostile(SimContext& ctx, bool mux) {
     SampleBudgets(ctx, server, options, stop_sampling, sampled);
   }));
   GoodClients good(ctx, server, mux);
+  good.WaitUntilCalling();
   const uint64_t rounds = 1 + ctx.Choose("hostile.rounds", 3);
   for (uint64_t r = 0; r < rounds; ++r) {
     HostileConnection(ctx, server, static_cast<Attack>(ctx.Choose("hostile.attack", kAttackCount)));

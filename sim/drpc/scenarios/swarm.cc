@@ -39,6 +39,21 @@ WorkloadConfig SwarmConfig(SimContext& ctx, WorkloadMode mode) {
 
 void Swarm(SimContext& ctx, WorkloadMode mode) { RunWorkload(ctx, SwarmConfig(ctx, mode)); }
 
+// The swarm with both ends' message limits drawn at, just above or (mux) just below one of the
+// sizes its calls send (WorkloadConfig::draw_size_limits).
+void SwarmAtSizeLimits(SimContext& ctx, WorkloadMode mode) {
+  WorkloadConfig w = SwarmConfig(ctx, mode);
+  // The calls' largest size (the limit's neighbour) is one of the swarm's sizes of 200 bytes up.
+  std::vector<size_t> large;
+  for (size_t size : w.message_sizes) {
+    if (size >= 200) large.push_back(size);
+  }
+  const size_t largest = large[ctx.Choose("swarm.size_limit.largest", large.size())];
+  std::erase_if(w.message_sizes, [largest](size_t size) { return size > largest; });
+  w.draw_size_limits = true;
+  RunWorkload(ctx, w);
+}
+
 DRPC_SIM_SCENARIO(swarm_upstream, {
     .name = "swarm.upstream",
     .description = "random RPC workload, upstream mode, swarm-drawn options, faults and races",
@@ -83,6 +98,25 @@ DRPC_SIM_SCENARIO(swarm_upstream_client_mux_server, {
                    situations::kUpstreamHardCancelClosedTheConnection,
                    situations::kUpstreamNextStreamWaitedForACancelToBeWritten},
     .default_seeds = 100,
+});
+
+DRPC_SIM_SCENARIO(swarm_size_limits_mux, {
+    .name = "swarm.size_limits.mux",
+    .description = "the mux swarm with message limits at, one over and one under the sizes it sends",
+    .body = [](SimContext& ctx) { SwarmAtSizeLimits(ctx, WorkloadMode::kMux); },
+    .situations = {situations::kWorkloadMessageJustUnderTheLimit,
+                   situations::kWorkloadMessageAtTheLimitPassed,
+                   situations::kWorkloadMessageOverTheLimitFailedItsStream},
+    .default_seeds = 60,
+});
+
+DRPC_SIM_SCENARIO(swarm_size_limits_upstream, {
+    .name = "swarm.size_limits.upstream",
+    .description = "the upstream swarm with packet limits at and one over the sizes it sends",
+    .body = [](SimContext& ctx) { SwarmAtSizeLimits(ctx, WorkloadMode::kUpstream); },
+    .situations = {situations::kWorkloadMessageJustUnderTheLimit,
+                   situations::kWorkloadMessageAtTheLimitPassed},
+    .default_seeds = 60,
 });
 
 }  // namespace
