@@ -23,11 +23,17 @@ bool HasClass(const absl::Status& s, absl::string_view cls) {
 
 }  // namespace
 
-absl::Status EofError() { return WithClass(absl::OutOfRangeError("EOF"), "eof"); }
+absl::Status EofError() {
+  return OnceStatus([] { return WithClass(absl::OutOfRangeError("EOF"), "eof"); });
+}
 bool IsEof(const absl::Status& status) { return HasClass(status, "eof"); }
 
-absl::Status CanceledError() { return absl::CancelledError("context canceled"); }
-absl::Status DeadlineError() { return absl::DeadlineExceededError("context deadline exceeded"); }
+absl::Status CanceledError() {
+  return OnceStatus([] { return absl::CancelledError("context canceled"); });
+}
+absl::Status DeadlineError() {
+  return OnceStatus([] { return absl::DeadlineExceededError("context deadline exceeded"); });
+}
 
 absl::Status ClosedError(absl::string_view detail, const absl::Status& cause) {
   std::string message = absl::StrCat("closed: ", detail);

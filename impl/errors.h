@@ -33,6 +33,15 @@
 
 namespace drpc {
 
+// Returns the status `make` builds, built once per call site (a lambda type) and copied after
+// that: a copy shares the message instead of allocating it. For constant statuses on hot paths.
+//   absl::Status Done() { return OnceStatus([] { return absl::CancelledError("done"); }); }
+template <typename Make>
+absl::Status OnceStatus(Make make) {
+  static const absl::Status* const status = new absl::Status(make());
+  return *status;
+}
+
 absl::Status EofError();
 bool IsEof(const absl::Status& status);
 

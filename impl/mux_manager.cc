@@ -171,16 +171,16 @@ void MuxManager::DiscardQueuedForPeer(const Stream& stream, Kind kind) {
 
 // --- Writer (StreamSink) -------------------------------------------------------------------------
 
-absl::Status MuxManager::Send(Stream& stream, Kind kind, absl::string_view data, Follows follows) {
+absl::Status MuxManager::Send(Stream& stream, Kind kind, absl::string_view data, Follows) {
   if (kind == Kind::kMessage && flow_enabled() && data.size() > options_.flow.message_max_bytes) {
     // The fork's sender refuses it before anything is sent; the stream goes on.
     return MessageTooLarge();
   }
   const MuxWriter::Packet packet{PacketId{stream.id(), stream.NextMessageId()}, kind, data};
-  // SendLast's message, whose CloseSend follows at once and waits for both: a small one is
-  // queued (copied) without waiting, so message and CloseSend leave in one write; a large one is
-  // not worth the copy and waits as usual.
-  if (follows == Follows::kCloseSend && data.size() <= tunables::kUnflushedCopyMaxBytes) {
+  // A small message is queued (copied) without waiting: SendLast's, whose CloseSend follows at
+  // once and waits for both (one write), or Send's, which leaves with whatever the sender queues
+  // before it next waits (few writes for a burst). A large one is not worth the copy and waits.
+  if (kind == Kind::kMessage && data.size() <= tunables::kUnflushedCopyMaxBytes) {
     return writer_.WriteQueued(stream.id(), packet);
   }
   return writer_.Write(stream.id(), {packet});

@@ -244,6 +244,7 @@ absl::Status MuxWriter::WriteQueued(uint64_t stream, Packet packet) {
     return absl::FailedPreconditionError(absl::StrCat("stream ", stream, " is not writable"));
   }
   StreamQueue& q = it->second;
+  if (q.packets.size() >= tunables::kWriteQueuedMaxCount) return Write(stream, {packet});
   // Only a packet that can leave without more credit from the peer is queued: the caller may end
   // the stream right after (SendLast's CloseSend), and a peer that then cancels grants nothing
   // more, so a queued packet waiting for credit would never leave. Such a packet waits instead.

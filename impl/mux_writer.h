@@ -115,10 +115,12 @@ class MuxWriter {
   absl::Status Write(uint64_t stream, std::initializer_list<Packet> packets);
   // Queues one packet (data copied) without waiting, with Write's errors: for a small packet that
   // the caller's next Write on the same stream follows at once (SendLast's message before its
-  // CloseSend), so both leave in one batch and the caller waits once. If a terminal packet drops
-  // it, that later Write fails with the `dropped` error. A Message that would have to wait for
+  // CloseSend), so both leave in one batch and the caller waits once, or a small Message of a
+  // burst (Stream::Send), which then leaves with the others. If a terminal packet drops it, the
+  // stream's later Write fails with the `dropped` error. A Message that would have to wait for
   // credit (flow control) is not queued: then this waits like Write, so nothing queued without
-  // a waiter ever depends on the peer.
+  // a waiter ever depends on the peer. Nor is a packet for a stream with
+  // tunables::kWriteQueuedMaxCount packets queued: copies stay bounded.
   absl::Status WriteQueued(uint64_t stream, Packet packet);
   // Queues without waiting (data copied): used where the caller must not block.
   void WriteAsync(uint64_t stream, std::initializer_list<Packet> packets);

@@ -170,6 +170,8 @@ TEST(SharpEdgesTest, CorkedStreamThatEndsSendsNothingAndLeavesNothingBehind) {
       CallContext ctx(c.sim.env());
       absl::StatusOr<std::shared_ptr<RpcStream>> s2 = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
       c.sim.Check((*s2)->Send("x").ok(), "send");
+      SleepFor(c.sim.env(), Duration::Millis(1));  // the sender waits: the message goes out
+      c.sim.Check(!c.writes->empty(), "nothing written");
       testing::ExpectFrames(c.sim, "the first write", (*c.writes)[0],
                             {F(Kind::kInvoke, 2, 1, "/pkg.Svc/Bidi"), F(Kind::kMessage, 2, 2, "x")});
       (*s2)->Close().IgnoreError();

@@ -11,15 +11,29 @@
 namespace drpc {
 namespace {
 
-absl::Status SendClosedError() { return absl::FailedPreconditionError("send closed"); }
+// The statuses every call ends with are built once (OnceStatus, impl/errors.h): each would
+// otherwise allocate its message on every call.
+absl::Status SendClosedError() {
+  return OnceStatus([] { return absl::FailedPreconditionError("send closed"); });
+}
 absl::Status TerminatedByCloseError() {
-  return absl::FailedPreconditionError("stream terminated by sending close");
+  return OnceStatus(
+      [] { return absl::FailedPreconditionError("stream terminated by sending close"); });
 }
 absl::Status TerminatedByErrorError() {
-  return absl::FailedPreconditionError("stream terminated by sending error");
+  return OnceStatus(
+      [] { return absl::FailedPreconditionError("stream terminated by sending error"); });
 }
 absl::Status BothClosedError() {
-  return absl::FailedPreconditionError("stream terminated by both issuing close send");
+  return OnceStatus([] {
+    return absl::FailedPreconditionError("stream terminated by both issuing close send");
+  });
+}
+absl::Status HandlerReturnedError() {
+  return OnceStatus([] { return ClosedError("handler returned"); });
+}
+absl::Status RemoteClosedError() {
+  return OnceStatus([] { return ClosedError("remote closed the stream"); });
 }
 
 }  // namespace
@@ -202,9 +216,9 @@ void Stream::Recycle(std::string buffer) {
 
 void Stream::DropQueue() {
   uint64_t credit = 0;
-  for (Queued& q : queue_) {
-    credit += q.credit;
-    Recycle(std::move(q.data));
+  for (size_t i = 0; i < queue_.size(); ++i) {
+    credit += queue_[i].credit;
+    Recycle(std::move(queue_[i].data));
   }
   DRPC_DCHECK_EQ(credit, queued_credit_);
   queue_.clear();
@@ -214,7 +228,7 @@ void Stream::DropQueue() {
 }
 
 void Stream::StopReceiving() {
-  recv_.Set(ClosedError("handler returned"));
+  recv_.Set(HandlerReturnedError());
   DropQueue();
   space_.WakeAll();
   readers_.WakeAll();
@@ -255,7 +269,7 @@ absl::Status Stream::HandlePacket(Packet packet) {
     case Kind::kClose:
       if (!queue_.empty()) env_->chaos().Reach(situations::kStreamRemoteCloseBehindQueuedMessages);
       recv_.Set(EofError());
-      Terminate(ClosedError("remote closed the stream"), How::kGraceful);
+      Terminate(RemoteClosedError(), How::kGraceful);
       return absl::OkStatus();
     case Kind::kCloseSend:
       recv_.Set(EofError());

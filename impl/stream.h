@@ -56,6 +56,7 @@
 #include "impl/buffer_budget.h"
 #include "impl/buffer_pool.h"
 #include "impl/env.h"
+#include "impl/fifo.h"
 #include "impl/errors.h"
 #include "impl/observer.h"
 #include "impl/rpc_stream.h"
@@ -250,7 +251,7 @@ class Stream final : public RpcStream {
     std::string data;
     uint64_t credit;
   };
-  std::deque<Queued> queue_;
+  Fifo<Queued> queue_;
   size_t queued_bytes_ = 0;
   uint64_t queued_credit_ = 0;
   WaitList readers_;          // Recv waiting for a message

@@ -50,12 +50,7 @@ bool WaitList::Wait(absl::string_view reason, Instant deadline) {
   return !timer_fired || env_->clock().Now() < deadline;
 }
 
-bool WaitList::Remove(Fiber* fiber) {
-  auto it = std::find(waiters_.begin(), waiters_.end(), fiber);
-  if (it == waiters_.end()) return false;
-  waiters_.erase(it);
-  return true;
-}
+bool WaitList::Remove(Fiber* fiber) { return waiters_.EraseFirst(fiber); }
 
 void WaitList::WakeOne() {
   if (waiters_.empty()) return;

@@ -14,7 +14,6 @@
 #define DRPC_IMPL_SYNC_H_
 
 #include <cstddef>
-#include <deque>
 #include <initializer_list>
 #include <map>
 #include <optional>
@@ -26,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "impl/env.h"
+#include "impl/fifo.h"
 #include "impl/time.h"
 #include "proto/base/check.h"
 
@@ -56,7 +56,7 @@ class WaitList {
   // False if `fiber` was not listed (a Wake took it off).
   bool Remove(Fiber* fiber);
   Env* env_;
-  std::deque<Fiber*> waiters_;
+  Fifo<Fiber*> waiters_;
 };
 
 // Parks the calling fiber for `duration` of the Env's clock.

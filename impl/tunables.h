@@ -55,6 +55,10 @@ inline constexpr size_t kWriteBufferDefaultBytes = 4 * kKiB;
 // Upstream: a write buffer grown beyond this by one large packet is released after the flush
 // instead of being kept for the next packet.
 inline constexpr size_t kWriteBufferKeepMaxBytes = 256 * kKiB;
+// Upstream: messages a sender writes in a row (Stream::Send) collect in the write buffer up to
+// this many bytes (or write_buffer_bytes, if larger) before the sender writes them itself; less
+// is written by the connection's flusher fiber as soon as the sender waits (impl/upstream_manager.h).
+inline constexpr size_t kWriteCoalesceMaxBytes = 64 * kKiB;
 // Upstream: a packet with at least this much data that would be flushed at once is sent with a
 // gathering write (frame headers + slices of the caller's message) instead of being copied.
 inline constexpr size_t kGatherWriteMinBytes = 64 * kKiB;
@@ -63,9 +67,16 @@ inline constexpr size_t kGatherWriteMinBytes = 64 * kKiB;
 inline constexpr size_t kWriteBatchDefaultMaxBytes = 64 * kKiB;
 // Mux writer: a batch buffer that grew for a burst beyond this is released afterwards.
 inline constexpr size_t kWriteBatchKeepMaxBytes = 1 * kMiB;
+static_assert(kWriteCoalesceMaxBytes <= kWriteBufferKeepMaxBytes,
+              "a coalescing write buffer is kept between flushes");
 // Mux: SendLast's message up to this size is queued as a copy without waiting, so it and its
 // CloseSend leave in one write; a larger one is not worth the copy and waits as usual.
 inline constexpr size_t kUnflushedCopyMaxBytes = 16 * kKiB;
+// Mux: Stream::Send's message up to kUnflushedCopyMaxBytes is also queued as a copy without
+// waiting, while its stream has fewer than this many packets queued (and, with flow control, the
+// credit covers it): a burst of small messages leaves in few batches. Beyond, Send waits for the
+// writer, so one stream's copies stay bounded (this many x kUnflushedCopyMaxBytes).
+inline constexpr size_t kWriteQueuedMaxCount = 64;
 // Mux writer: frames outside any stream queue (Error packets for refused or failed streams that
 // were never registered) waiting to be written. Each is caused by the peer; beyond either bound
 // the connection's reader waits for the writer (back-pressure: a peer that sends Invokes but does

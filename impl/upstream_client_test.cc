@@ -79,11 +79,37 @@ TEST(UpstreamClientTest, StreamingInvokeIsCorkedUntilTheFirstSend) {
     c.sim.Check(c.server.Silent(Duration::Millis(10)) && c.writes->empty(),
                 "NewStream must not write anything");
     c.sim.Check((*s)->Send("m0").ok(), "send");
+    SleepFor(c.sim.env(), Duration::Millis(1));  // the sender waits: what it sent goes out
+    c.sim.Check(c.writes->size() == 1, "one write");
     ExpectFrames(c.sim, "first write", (*c.writes)[0],
                  {F(Kind::kInvoke, 1, 1, "/pkg.Svc/Bidi"), F(Kind::kMessage, 1, 2, "m0")});
     c.sim.Check((*s)->Send("m1").ok() && (*s)->CloseSend().ok(), "send, close send");
-    ExpectFrames(c.sim, "second write", (*c.writes)[1], {F(Kind::kMessage, 1, 3, "m1")});
-    ExpectFrames(c.sim, "third write", (*c.writes)[2], {F(Kind::kCloseSend, 1, 4)});
+    c.sim.Check(c.writes->size() == 2, "two writes");
+    ExpectFrames(c.sim, "second write", (*c.writes)[1],
+                 {F(Kind::kMessage, 1, 3, "m1"), F(Kind::kCloseSend, 1, 4)});
+    (*s)->Close().IgnoreError();
+  }));
+}
+
+TEST(UpstreamClientTest, MessagesSentInARowLeaveInOneWriteWhenTheSenderWaits) {
+  ExpectOk(RunClient(Options{}, [](ClientSide& c) {
+    CallContext ctx(c.sim.env());
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = c.conn.NewStream(ctx, "/pkg.Svc/Bidi");
+    c.sim.Check(s.ok(), s.status().ToString());
+    for (const char* m : {"m0", "m1", "m2"}) c.sim.Check((*s)->Send(m).ok(), "send");
+    c.sim.Check(c.writes->empty(), "the sender has not waited yet: nothing written");
+    SleepFor(c.sim.env(), Duration::Millis(1));
+    c.sim.Check(c.writes->size() == 1, "one write for the three messages");
+    ExpectFrames(c.sim, "the write", (*c.writes)[0],
+                 {F(Kind::kInvoke, 1, 1, "/pkg.Svc/Bidi"), F(Kind::kMessage, 1, 2, "m0"),
+                  F(Kind::kMessage, 1, 3, "m1"), F(Kind::kMessage, 1, 4, "m2")});
+    // A lone message leaves as soon as its sender waits for anything, here for the reply.
+    c.sim.Check((*s)->Send("m3").ok(), "send");
+    RawFrame m0 = Read(c);
+    c.sim.Check(m0 == F(Kind::kInvoke, 1, 1, "/pkg.Svc/Bidi"), m0.ToString());
+    for (int i = 0; i < 3; ++i) Read(c);
+    RawFrame m3 = Read(c);
+    c.sim.Check(m3 == F(Kind::kMessage, 1, 5, "m3"), m3.ToString());
     (*s)->Close().IgnoreError();
   }));
 }

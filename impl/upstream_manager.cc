@@ -1,5 +1,6 @@
 #include "impl/upstream_manager.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -23,6 +24,7 @@ UpstreamManager::UpstreamManager(Env& env, std::unique_ptr<Transport> transport,
       assembler_(UpstreamAssembler::Options{.packet_max_bytes = options.packet_max_bytes,
                                             .buffers = &buffer_pool()}),
       write_mu_(env, "connection write lock"),
+      flush_wanted_(env),
       terminal_writes_done_(env) {
   DRPC_CHECK(!options.mux);
 }
@@ -256,13 +258,46 @@ absl::Status UpstreamManager::AppendLocked(Stream& stream, Kind kind, absl::stri
   const PacketId id{stream.id(), stream.NextMessageId()};
   CheckRisingLocked(id);
   AppendPacket(write_buffer_, id, kind, data, control, options_.split_bytes);
+  // A deferred message waits for more up to a larger buffer: the flusher writes it soon anyway.
+  const size_t full_bytes = flush == FlushMode::kDeferred
+                                ? std::max(options_.write_buffer_bytes,
+                                           tunables::kWriteCoalesceMaxBytes)
+                                : options_.write_buffer_bytes;
   // Chaos: flush before the buffer fills, so write boundaries fall anywhere in simulation.
   if (flush == FlushMode::kNow ||
-      (flush == FlushMode::kIfFull && (write_buffer_.size() >= options_.write_buffer_bytes ||
-                                       env_->chaos().Buggify("upstream.flush_early")))) {
+      ((flush == FlushMode::kIfFull || flush == FlushMode::kDeferred) &&
+       (write_buffer_.size() >= full_bytes || env_->chaos().Buggify("upstream.flush_early")))) {
     return FlushLocked();
   }
+  if (flush == FlushMode::kDeferred) return WantFlushLocked();
   return absl::OkStatus();
+}
+
+absl::Status UpstreamManager::WantFlushLocked() {
+  DRPC_DCHECK(write_mu_.HeldByCurrent());
+  if (flush_pending_) return absl::OkStatus();
+  if (!flusher_started_) {
+    if (!SpawnFiber("conn flusher", [this] { FlusherLoop(); }).ok()) {
+      return FlushLocked();  // no fiber stack for it: write now, as if nothing were deferred
+    }
+    flusher_started_ = true;
+  }
+  flush_pending_ = true;
+  flush_wanted_.WakeOne();
+  return absl::OkStatus();
+}
+
+void UpstreamManager::FlusherLoop() {
+  for (;;) {
+    while (!flush_pending_ && writer_error_.ok()) {
+      flush_wanted_.Wait("conn flusher: waiting for buffered messages");
+    }
+    if (!writer_error_.ok()) return;
+    MutexLock lock(write_mu_);
+    flush_pending_ = false;
+    // A failed write terminates the connection (FlushLocked); the loop then ends.
+    FlushLocked().IgnoreError();
+  }
 }
 
 absl::Status UpstreamManager::WriteGatherLocked(Stream& stream, Kind kind,
@@ -349,9 +384,16 @@ absl::Status UpstreamManager::Send(Stream& stream, Kind kind, absl::string_view 
     env_->chaos().Reach(situations::kUpstreamSendAfterItsStreamWasCancelled);
     return CanceledError();
   }
-  // A packet the stream's CloseSend follows at once stays in the buffer for it (one write).
-  return AppendLocked(stream, kind, data, /*control=*/false,
-                      follows == Follows::kCloseSend ? FlushMode::kIfFull : FlushMode::kNow);
+  // A packet the stream's CloseSend follows at once stays in the buffer for it (one write). A
+  // message is left to the flusher: more may follow before the sender waits. Anything else (a
+  // CloseSend) goes out now.
+  FlushMode flush = FlushMode::kNow;
+  if (follows == Follows::kCloseSend) {
+    flush = FlushMode::kIfFull;
+  } else if (kind == Kind::kMessage) {
+    flush = FlushMode::kDeferred;
+  }
+  return AppendLocked(stream, kind, data, /*control=*/false, flush);
 }
 
 absl::Status UpstreamManager::SendTerminal(Stream& stream, Kind kind, absl::string_view data,
@@ -406,6 +448,7 @@ void UpstreamManager::StopWriter(const absl::Status& reason) {
   // A fiber may be inside transport().Write(write_buffer_): the buffer is left alone; the closed
   // transport makes that write fail, and every later append fails here.
   if (writer_error_.ok()) writer_error_ = ClosedError("connection closed", reason);
+  flush_wanted_.WakeAll();  // the flusher ends
 }
 
 bool UpstreamManager::ShedLargestHolder(const absl::Status& why) {

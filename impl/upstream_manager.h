@@ -4,7 +4,13 @@
 //     starts only after the previous one finished;
 //   * a streaming Invoke is corked (buffered) until the first Send, Recv or close; a unary call's
 //     [metadata] Invoke Message CloseSend go out in one write (impl/conn.h);
-//   * frames are split at Options::split_bytes and buffered up to write_buffer_bytes;
+//   * frames are split at Options::split_bytes and buffered up to write_buffer_bytes; a message
+//     that nothing follows at once (Stream::Send) is not written by its sender: the connection's
+//     flusher fiber writes whatever is buffered when it next runs, i.e. as soon as the sender
+//     parks or yields (to Recv, to wait for anything, or at the end of its reactor turn). A
+//     sender of many messages in a row so fills the buffer and writes once per
+//     write_buffer_bytes instead of once per message, and a lone message still leaves when its
+//     sender next waits; the wire bytes are Go's, only the write boundaries differ;
 //   * cancelling an active call closes the transport (Go's default), or with soft_cancel sends a
 //     Cancel packet (control bit) and keeps the connection — unless a write is in progress, in
 //     which case the connection is closed as in Go;
@@ -84,8 +90,9 @@ class UpstreamManager final : public Manager {
   absl::Status OnPacket(Packet packet);
   absl::Status OnNewStreamPacket(Packet packet);
   enum class FlushMode {
-    kNone,    // stay in the buffer (metadata before its Invoke)
-    kIfFull,  // write the buffer out once it holds write_buffer_bytes
+    kNone,      // stay in the buffer (metadata before its Invoke)
+    kIfFull,    // write the buffer out once it holds write_buffer_bytes
+    kDeferred,  // kIfFull, and the flusher writes the rest when it next runs
     kNow,
   };
   // Appends one packet to the write buffer and writes the buffer out as `flush` says.
@@ -93,6 +100,11 @@ class UpstreamManager final : public Manager {
   absl::Status AppendLocked(Stream& stream, Kind kind, absl::string_view data, bool control,
                             FlushMode flush);
   absl::Status FlushLocked();
+  // Has the flusher fiber (started on first use) write the buffer when it next runs; without a
+  // fiber for it, writes at once. Requires write_mu_.
+  absl::Status WantFlushLocked();
+  // The flusher fiber's body: until the writer stops, writes the buffer each time it is wanted.
+  void FlusherLoop();
   // Writes the buffered bytes and all frames of one splittable packet with one Transport::WriteV,
   // the packet's data not copied. Requires write_mu_.
   absl::Status WriteGatherLocked(Stream& stream, Kind kind, absl::string_view data, bool control);
@@ -111,6 +123,10 @@ class UpstreamManager final : public Manager {
   Mutex write_mu_;
   std::string write_buffer_;
   absl::Status writer_error_;
+  // The flusher fiber: started, asked to write (a deferred flush is pending), and where it waits.
+  bool flusher_started_ = false;
+  bool flush_pending_ = false;
+  WaitList flush_wanted_;
   // The highest packet ID handed to the write buffer (IDs only rise).
   PacketId last_sent_{0, 0};
   // The current stream (the most recently created); older ones are finished or abandoned.

@@ -22,10 +22,21 @@ for where in "1 thread" "2 threads"; do
   expect "stream 64 B (upstream, $where)"
   expect "stream 4 KiB (upstream, $where)"
   expect "stream 1 MiB (upstream, $where)"
+  expect "stream 64 B (mux, $where)"
+  expect "stream 1 MiB (mux, $where)"
+  expect "server receive / send rate (upstream, $where)"
   expect "threads with the streams open (200 streams, $where)"
   expect "unary 64 B p99 while open (200 streams, $where)"
 done
+expect "calls/s (16 conns x 1 call, upstream, 1 reactor per side)"
+expect "p99 (16 conns x 1 call, upstream, 2 reactors per side)"
+expect "scaling 1 -> 2 reactors (16 conns, calls/s ratio)"
 grep -q '^machine: ' "$out" || { echo "FAIL: no machine line"; exit 1; }
+# The bench binary counts operator new: every measured row has its allocations row.
+for row in "allocations per unary call (upstream, 1 thread)" "allocations per unary call (mux, 2 threads)" \
+           "allocations per 64 B message (upstream, 1 thread)" "allocations per 64 B message (mux, 2 threads)"; do
+  grep -F -- "| $row | " "$out" | grep -Eq '\| [0-9]+\.[0-9]+  \|' || { echo "FAIL: no row: $row"; exit 1; }
+done
 
 # Usage errors exit 2.
 if "$bench" --modes=bogus > /dev/null 2>&1; then echo "FAIL: bad --modes accepted"; exit 1; fi

@@ -12,6 +12,7 @@
 #include "impl/sync.h"
 #include "proto/base/check.h"
 #include "impl/testing/echo_service.h"
+#include "tools/bench/alloc_counter.h"
 #include "tools/bench/process_stats.h"
 
 namespace drpc::bench {
@@ -44,12 +45,15 @@ absl::Status TimedCalls(runtime::Reactor& r, Conn& conn, size_t message_bytes,
   const std::string payload(message_bytes, 'u');
   const auto start = SteadyClock::now();
   const auto end = start + absl::ToChronoNanoseconds(duration);
+  const uint64_t allocations_before = AllocationCount();
   uint64_t calls = 0;
   for (auto t = start; t < end; t = SteadyClock::now(), ++calls) {
     if (absl::Status st = CallOnce(r, conn, payload); !st.ok()) return st;
     result.latency_ns.Record(NanosSince(t));
   }
   result.calls_per_second = calls / SecondsSince(start);
+  result.calls = calls;
+  result.allocations = AllocationCount() - allocations_before;
   return absl::OkStatus();
 }
 
@@ -84,11 +88,12 @@ DrpcBench::DrpcBench(const DrpcBenchOptions& options)
 absl::StatusOr<std::unique_ptr<DrpcBench>> DrpcBench::Start(const DrpcBenchOptions& options) {
   std::unique_ptr<DrpcBench> b(new DrpcBench(options));
   if (absl::Status st = b->client_options_.Validate(); !st.ok()) return st;
-  absl::StatusOr<std::unique_ptr<runtime::Runtime>> rt = runtime::Runtime::Start({.reactor_count = 1});
+  absl::StatusOr<std::unique_ptr<runtime::Runtime>> rt =
+      runtime::Runtime::Start({.reactor_count = options.reactor_count});
   if (!rt.ok()) return rt.status();
   b->server_rt_ = *std::move(rt);
   if (options.placement == Placement::kTwoReactors) {
-    rt = runtime::Runtime::Start({.reactor_count = 1});
+    rt = runtime::Runtime::Start({.reactor_count = options.reactor_count});
     if (!rt.ok()) return rt.status();
     b->client_rt_ = *std::move(rt);
   }
@@ -131,6 +136,7 @@ absl::StatusOr<LatencyResult> ConcurrentUnary(DrpcBench& bench, size_t concurren
     if (absl::Status st = WarmUp(r, conn, message_bytes); !st.ok()) return st;
     std::vector<LatencyResult> per_caller(concurrency);
     std::vector<absl::Status> errors(concurrency);
+    const uint64_t allocations_before = AllocationCount();
     WaitGroup callers(r.env());
     for (size_t i = 0; i < concurrency; ++i) {
       callers.Add();
@@ -145,7 +151,9 @@ absl::StatusOr<LatencyResult> ConcurrentUnary(DrpcBench& bench, size_t concurren
       if (!errors[i].ok()) return errors[i];
       total.latency_ns.Merge(per_caller[i].latency_ns);
       total.calls_per_second += per_caller[i].calls_per_second;
+      total.calls += per_caller[i].calls;
     }
+    total.allocations = AllocationCount() - allocations_before;
     return total;
   });
 }
@@ -157,6 +165,7 @@ absl::StatusOr<StreamResult> ClientStreaming(DrpcBench& bench, size_t message_by
     CallContext ctx(r.env());
     const auto start = SteadyClock::now();
     const auto end = start + absl::ToChronoNanoseconds(duration);
+    const uint64_t allocations_before = AllocationCount();
     absl::StatusOr<std::shared_ptr<RpcStream>> s = conn.NewStream(ctx, kSinkRpc);
     if (!s.ok()) return s.status();
     uint64_t sent = 0;
@@ -168,12 +177,46 @@ absl::StatusOr<StreamResult> ClientStreaming(DrpcBench& bench, size_t message_by
     absl::StatusOr<std::string> reply = (*s)->Recv();
     if (!reply.ok()) return reply.status();
     const double elapsed = SecondsSince(start);
+    const uint64_t allocations = AllocationCount() - allocations_before;
     (*s)->Close().IgnoreError();
     if (*reply != absl::StrCat(sent * message_bytes)) {
       return absl::InternalError(absl::StrCat("stream: server counted ", *reply, " bytes"));
     }
     return StreamResult{.messages_per_second = sent / elapsed,
-                        .bytes_per_second = sent * message_bytes / elapsed};
+                        .bytes_per_second = sent * message_bytes / elapsed,
+                        .messages = sent,
+                        .allocations = allocations};
+  });
+}
+
+absl::StatusOr<StreamResult> ServerStreaming(DrpcBench& bench, absl::Duration duration) {
+  return WithConn<StreamResult>(bench, [&](runtime::Reactor& r, Conn& conn) -> absl::StatusOr<StreamResult> {
+    constexpr uint64_t kPerCall = 100000;  // messages per server stream; calls repeat until done
+    const auto start = SteadyClock::now();
+    const auto end = start + absl::ToChronoNanoseconds(duration);
+    const uint64_t allocations_before = AllocationCount();
+    uint64_t received = 0, bytes = 0;
+    std::string m;
+    do {
+      CallContext ctx(r.env());
+      absl::StatusOr<std::shared_ptr<RpcStream>> s = conn.NewStream(ctx, kSourceRpc);
+      if (!s.ok()) return s.status();
+      if (absl::Status st = (*s)->SendLast(absl::StrCat(kPerCall)); !st.ok()) return st;
+      for (uint64_t i = 0;; ++i) {
+        absl::Status st = (*s)->RecvInto(&m);
+        if (IsEof(st) && i == kPerCall) break;
+        if (!st.ok()) return st;
+        if (i == kPerCall) return absl::InternalError("server stream: more messages than asked");
+        ++received;
+        bytes += m.size();
+      }
+      (*s)->Close().IgnoreError();
+    } while (SteadyClock::now() < end);
+    const double elapsed = SecondsSince(start);
+    return StreamResult{.messages_per_second = received / elapsed,
+                        .bytes_per_second = bytes / elapsed,
+                        .messages = received,
+                        .allocations = AllocationCount() - allocations_before};
   });
 }
 

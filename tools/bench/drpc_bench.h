@@ -33,12 +33,15 @@ enum class Placement { kOneReactor, kTwoReactors };
 inline constexpr char kUnaryRpc[] = "/interop.Echo/Unary";  // echo
 inline constexpr char kSinkRpc[] = "/interop.Echo/ClientStream";  // replies the byte count
 inline constexpr char kHoldRpc[] = "/interop.Echo/Bidi";  // echo until the client's EOF
+inline constexpr char kSourceRpc[] = "/interop.Echo/ServerStream";  // request N: N messages
 
 struct DrpcBenchOptions {
   Placement placement = Placement::kTwoReactors;
   bool mux = false;
   // Mux: concurrent streams allowed on the connection (both ends).
   size_t streams_max_count = 1024;
+  // Reactors of the server's Runtime, and of the client's with kTwoReactors.
+  size_t reactor_count = 1;
 };
 
 class DrpcBench {
@@ -69,6 +72,9 @@ class DrpcBench {
 struct LatencyResult {
   Histogram latency_ns;  // per call
   double calls_per_second = 0;
+  uint64_t calls = 0;
+  // operator new calls in the process (client + server) while the calls ran (alloc_counter.h).
+  uint64_t allocations = 0;
 };
 
 // Unary calls of `message_bytes` (echoed), one in flight, for `duration` after a short warm-up.
@@ -82,12 +88,18 @@ absl::StatusOr<LatencyResult> ConcurrentUnary(DrpcBench& bench, size_t concurren
 struct StreamResult {
   double messages_per_second = 0;
   double bytes_per_second = 0;
+  uint64_t messages = 0;
+  uint64_t allocations = 0;  // operator new calls in the process while they streamed
 };
 
 // One client stream sending `message_bytes` messages for `duration`; timed until the server's
 // reply (its byte count, checked) arrives, so every message was received.
 absl::StatusOr<StreamResult> ClientStreaming(DrpcBench& bench, size_t message_bytes,
                                              absl::Duration duration);
+
+// Server streams ("msg-0", "msg-1", ...: 5-10 byte messages) received by the client until
+// `duration` passes: the server's send path, to compare with ClientStreaming's receive path.
+absl::StatusOr<StreamResult> ServerStreaming(DrpcBench& bench, absl::Duration duration);
 
 struct IdleStreamsResult {
   size_t streams = 0;

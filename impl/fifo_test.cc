@@ -1,0 +1,85 @@
+#include "impl/fifo.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace drpc {
+namespace {
+
+std::vector<int> Drain(Fifo<int>& q) {
+  std::vector<int> out;
+  while (!q.empty()) {
+    out.push_back(q.front());
+    q.pop_front();
+  }
+  return out;
+}
+
+TEST(FifoTest, EmptyQueueHoldsNoSlots) {
+  Fifo<std::string> q;
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(q.capacity(), 0u);
+}
+
+TEST(FifoTest, KeepsOrderAcrossWrapAroundAndGrowth) {
+  Fifo<int> q;
+  int next_in = 0, next_out = 0;
+  // Interleave pushes and pops so the ring wraps before, while and after it grows.
+  for (int round = 0; round < 50; ++round) {
+    for (int i = 0; i < round % 7 + 1; ++i) q.push_back(next_in++);
+    for (int i = 0; i < round % 5 && !q.empty(); ++i) {
+      EXPECT_EQ(q.front(), next_out++);
+      q.pop_front();
+    }
+  }
+  for (int v : Drain(q)) EXPECT_EQ(v, next_out++);
+  EXPECT_EQ(next_out, next_in);
+}
+
+TEST(FifoTest, IndexesFromTheFront) {
+  Fifo<int> q;
+  for (int i = 0; i < 6; ++i) q.push_back(i);
+  q.pop_front();
+  q.pop_front();
+  for (int i = 6; i < 9; ++i) q.push_back(i);  // wraps in a capacity of 8
+  ASSERT_EQ(q.size(), 7u);
+  for (size_t i = 0; i < q.size(); ++i) EXPECT_EQ(q[i], static_cast<int>(i) + 2);
+}
+
+TEST(FifoTest, EraseFirstKeepsTheOthersInOrder) {
+  Fifo<int> q;
+  for (int v : {1, 2, 3, 2, 4}) q.push_back(v);
+  EXPECT_TRUE(q.EraseFirst(2));
+  EXPECT_FALSE(q.EraseFirst(7));
+  EXPECT_EQ(Drain(q), (std::vector<int>{1, 3, 2, 4}));
+}
+
+TEST(FifoTest, PoppedSlotsReleaseWhatTheyHeld) {
+  Fifo<std::shared_ptr<int>> q;
+  auto value = std::make_shared<int>(1);
+  q.push_back(value);
+  q.push_back(value);
+  EXPECT_EQ(value.use_count(), 3);
+  q.pop_front();
+  EXPECT_EQ(value.use_count(), 2);
+  q.clear();
+  EXPECT_EQ(value.use_count(), 1);
+}
+
+TEST(FifoTest, ReusesItsSlotsAndFreesALargeRingOnceEmpty) {
+  Fifo<int> q;
+  for (int i = 0; i < 3; ++i) q.push_back(i);
+  const size_t small = q.capacity();
+  Drain(q);
+  EXPECT_EQ(q.capacity(), small);  // kept for the next burst
+  for (size_t i = 0; i < Fifo<int>::kKeepMaxCount + 1; ++i) q.push_back(static_cast<int>(i));
+  EXPECT_GT(q.capacity(), Fifo<int>::kKeepMaxCount);
+  Drain(q);
+  EXPECT_EQ(q.capacity(), 0u);
+}
+
+}  // namespace
+}  // namespace drpc
