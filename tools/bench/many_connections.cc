@@ -1,17 +1,11 @@
 #include "tools/bench/many_connections.h"
 
-#include <arpa/inet.h>
-#include <cerrno>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
-#include <cstring>
 #include <memory>
 #include <string>
 #include <thread>
@@ -25,6 +19,7 @@
 #include "proto/base/check.h"
 #include "tools/bench/alloc_counter.h"
 #include "tools/bench/drpc_bench.h"
+#include "tools/bench/raw_tcp.h"
 
 namespace drpc::bench {
 namespace {
@@ -33,10 +28,6 @@ using SteadyClock = std::chrono::steady_clock;
 
 uint64_t NanosBetween(SteadyClock::time_point a, SteadyClock::time_point b) {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count());
-}
-
-absl::Status Errno(const char* what) {
-  return absl::UnavailableError(absl::StrCat(what, ": ", std::strerror(errno)));
 }
 
 // --- Raw epoll echo ------------------------------------------------------------------------------
@@ -48,40 +39,14 @@ struct RawEnd {
   SteadyClock::time_point sent;
 };
 
-// Connects `count` loopback pairs; client ends in `clients`, server ends in `servers`.
+// Connects `count` non-blocking loopback pairs; client ends in `clients`, server ends in `servers`.
 absl::Status MakePairs(size_t count, std::vector<RawEnd>& clients, std::vector<RawEnd>& servers) {
-  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (listener < 0) return Errno("socket");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  absl::Status st;
-  if (bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      listen(listener, 128) != 0 ||
-      getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    st = Errno("listen");
-  }
-  const int one = 1;
-  for (size_t i = 0; i < count && st.ok(); ++i) {
-    const int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (c < 0 || connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-      st = Errno("connect");
-      if (c >= 0) close(c);
-      break;
-    }
-    const int s = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (s < 0) {
-      st = Errno("accept");
-      close(c);
-      break;
-    }
-    for (int fd : {c, s}) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    fcntl(c, F_SETFL, fcntl(c, F_GETFL) | O_NONBLOCK);
+  std::vector<std::pair<int, int>> pairs;
+  absl::Status st = ConnectLoopbackPairs(count, /*non_blocking=*/true, pairs);
+  for (const auto& [c, s] : pairs) {
     clients.push_back({.fd = c});
     servers.push_back({.fd = s});
   }
-  close(listener);
   return st;
 }
 

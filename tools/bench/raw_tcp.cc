@@ -15,6 +15,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -44,36 +45,10 @@ struct SocketPair {
 };
 
 absl::Status MakePair(SocketPair& pair, bool non_blocking) {
-  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (listener < 0) return Errno("socket");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  absl::Status st;
-  if (bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      listen(listener, 1) != 0 ||
-      getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    st = Errno("listen");
-  }
-  if (st.ok()) {
-    pair.client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (pair.client < 0 || connect(pair.client, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-      st = Errno("connect");
-    }
-  }
-  if (st.ok()) {
-    pair.server = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
-    if (pair.server < 0) st = Errno("accept");
-  }
-  close(listener);
-  if (!st.ok()) return st;
-  const int one = 1;
-  for (int fd : {pair.client, pair.server}) {
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (non_blocking) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-  }
-  return absl::OkStatus();
+  std::vector<std::pair<int, int>> made;
+  absl::Status st = ConnectLoopbackPairs(1, non_blocking, made);
+  if (!made.empty()) std::tie(pair.client, pair.server) = made.front();
+  return st;
 }
 
 // Reads or writes exactly `size` bytes; on a non-blocking socket waits with poll on EAGAIN.
@@ -194,6 +169,44 @@ absl::StatusOr<double> RawBulk(RawTcpShape shape, size_t chunk_bytes, absl::Dura
   }
   const double elapsed = std::chrono::duration<double>(SteadyClock::now() - start).count();
   return received / elapsed;
+}
+
+absl::Status ConnectLoopbackPairs(size_t count, bool non_blocking,
+                                  std::vector<std::pair<int, int>>& pairs) {
+  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listener < 0) return Errno("socket");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  absl::Status st;
+  if (bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      listen(listener, 128) != 0 ||
+      getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    st = Errno("listen");
+  }
+  const int one = 1;
+  for (size_t i = 0; i < count && st.ok(); ++i) {
+    const int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c < 0 || connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      st = Errno("connect");
+      if (c >= 0) close(c);
+      break;
+    }
+    const int s = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    if (s < 0) {
+      st = Errno("accept");
+      close(c);
+      break;
+    }
+    for (int fd : {c, s}) {
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+      if (non_blocking) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    }
+    pairs.emplace_back(c, s);
+  }
+  close(listener);
+  return st;
 }
 
 }  // namespace drpc::bench

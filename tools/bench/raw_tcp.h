@@ -17,6 +17,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -38,6 +40,12 @@ absl::StatusOr<PingPongResult> RawPingPong(RawTcpShape shape, size_t message_byt
 // One direction: the client writes `chunk_bytes` per write(2) for `duration`, the server reads
 // into a 1 MiB buffer. Returns received bytes per second.
 absl::StatusOr<double> RawBulk(RawTcpShape shape, size_t chunk_bytes, absl::Duration duration);
+
+// Connects `count` loopback TCP pairs, TCP_NODELAY on both ends (and O_NONBLOCK if
+// `non_blocking`), appending {client fd, server fd} to `pairs`, which own them from then on. On
+// an error, the pairs made so far are appended too, and the status says which call failed.
+absl::Status ConnectLoopbackPairs(size_t count, bool non_blocking,
+                                  std::vector<std::pair<int, int>>& pairs);
 
 }  // namespace drpc::bench
 
