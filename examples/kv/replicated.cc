@@ -111,7 +111,11 @@ void Replicator::Run(drpc::CallContext& stop) {
 
 PrimaryService::PrimaryService(drpc::Env& env, Store& store, ChangeLog& log,
                                std::vector<Replicator*> replicators)
-    : store_(&store), log_(&log), replicators_(std::move(replicators)), progress_(env) {
+    : store_(&store),
+      reads_(store),
+      log_(&log),
+      replicators_(std::move(replicators)),
+      progress_(env) {
   for (Replicator* r : replicators_) r->set_progress(&progress_);
 }
 
@@ -120,16 +124,9 @@ bool PrimaryService::Replicated(int64_t revision) const {
                      [revision](const Replicator* r) { return r->acked() >= revision; });
 }
 
-absl::StatusOr<GetResponse> PrimaryService::Get(drpc::CallContext&, const GetRequest& request) {
-  absl::StatusOr<std::optional<Entry>> entry = store_->Get(request.key());
-  if (!entry.ok()) return entry.status();
-  GetResponse response;
-  response.set_revision(store_->revision());
-  if (entry->has_value()) {
-    response.set_found(true);
-    *response.mutable_entry() = **entry;
-  }
-  return response;
+absl::StatusOr<GetResponse> PrimaryService::Get(drpc::CallContext& ctx,
+                                                const GetRequest& request) {
+  return reads_.Get(ctx, request);
 }
 
 absl::StatusOr<PutResponse> PrimaryService::Put(drpc::CallContext& ctx, const PutRequest& request) {

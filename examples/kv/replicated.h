@@ -35,6 +35,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "examples/kv/kv.drpc.h"
+#include "examples/kv/kv_service.h"
 #include "examples/kv/replication.drpc.h"
 #include "examples/kv/store.h"
 #include "impl/client_conn.h"
@@ -118,6 +119,7 @@ class PrimaryService final : public KeyValue::Server {
   bool Replicated(int64_t revision) const;
 
   Store* store_;
+  KvService reads_;  // Get is the plain service's: the primary's Store is the source of truth
   ChangeLog* log_;
   std::vector<Replicator*> replicators_;
   drpc::WaitList progress_;

@@ -14,6 +14,16 @@
 #include "proto/window.h"
 
 namespace drpc::sim {
+
+WireEndConfig WireEndConfig::For(const Options& o, bool client) {
+  return WireEndConfig{.client = client,
+                       .mux = o.mux,
+                       .split_bytes = o.split_bytes,
+                       .flow_control = o.mux && o.flow.enabled,
+                       .stream_window_bytes = o.flow.stream_window_bytes,
+                       .grant_threshold_bytes = o.flow.grant_threshold_bytes,
+                       .error_format = o.ErrorFormatOrDefault()};
+}
 namespace {
 
 // Our own frames are checked with a limit far above any legal one: a length the parser rejects

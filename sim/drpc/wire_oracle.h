@@ -43,6 +43,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "impl/env.h"
+#include "impl/options.h"
 #include "proto/error_codec.h"
 #include "sim/simulation.h"
 
@@ -57,6 +58,9 @@ struct WireEndConfig {
   uint64_t stream_window_bytes = 2 << 20;  // Options::flow.stream_window_bytes of this end
   uint64_t grant_threshold_bytes = 1;      // Options::flow.grant_threshold_bytes of this end
   ErrorFormat error_format = ErrorFormat::kUpstream;  // Options::ErrorFormatOrDefault()
+
+  // The configuration of an end that runs with `options`; `client`: it dialled.
+  static WireEndConfig For(const Options& options, bool client);
 };
 
 class WireOracle {

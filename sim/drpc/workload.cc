@@ -30,16 +30,6 @@ T Pick(SimContext& ctx, absl::string_view site, std::initializer_list<T> values)
   return values.begin()[ctx.Choose(site, values.size())];
 }
 
-WireEndConfig EndConfig(const Options& o, bool client) {
-  return WireEndConfig{.client = client,
-                       .mux = o.mux,
-                       .split_bytes = o.split_bytes,
-                       .flow_control = o.mux && o.flow.enabled,
-                       .stream_window_bytes = o.flow.stream_window_bytes,
-                       .grant_threshold_bytes = o.flow.grant_threshold_bytes,
-                       .error_format = o.ErrorFormatOrDefault()};
-}
-
 Duration RandomDelay(SimContext& ctx, absl::string_view site) {
   return Duration::Micros(static_cast<int64_t>(ctx.Choose(site, kDisturbAtMaxMicros)));
 }
@@ -101,8 +91,8 @@ class Run {
   void StartServer(Server& server, absl::string_view address, WaitGroup& fibers) {
     absl::StatusOr<std::unique_ptr<Listener>> l = ctx_.network().Listen(address);
     DRPC_CHECK_OK(l.status());
-    auto listener = std::shared_ptr<Listener>(
-        oracle_.TapListener(*std::move(l), std::string(address), EndConfig(server_, false)));
+    auto listener = std::shared_ptr<Listener>(oracle_.TapListener(
+        *std::move(l), std::string(address), WireEndConfig::For(server_, /*client=*/false)));
     fibers.Add();
     DRPC_CHECK_OK(ctx_.env().scheduler().Spawn(absl::StrCat("serve ", address), [&server, &fibers, listener] {
       absl::Status s = server.Serve(*listener);
@@ -121,9 +111,9 @@ class Run {
     }
     ConnRecord rec;
     rec.endpoint = t->get();
-    absl::StatusOr<std::unique_ptr<Conn>> conn = Conn::Create(
-        ctx_.env(), oracle_.Tap(*std::move(t), absl::StrCat(who, " ", index), EndConfig(client_, true)),
-        client_);
+    std::unique_ptr<Transport> tapped = oracle_.Tap(*std::move(t), absl::StrCat(who, " ", index),
+                                                    WireEndConfig::For(client_, /*client=*/true));
+    absl::StatusOr<std::unique_ptr<Conn>> conn = Conn::Create(ctx_.env(), std::move(tapped), client_);
     DRPC_CHECK_OK(conn.status());
     rec.conn = *std::move(conn);
     ledger_.conns().push_back(std::move(rec));

@@ -19,21 +19,14 @@ std::vector<std::shared_ptr<void>>* Graveyard() {
   return graveyard;
 }
 
-WireEndConfig EndConfig(const Options& o, bool client) {
-  return WireEndConfig{.client = client,
-                       .mux = o.mux,
-                       .split_bytes = o.split_bytes,
-                       .flow_control = o.mux && o.flow.enabled,
-                       .stream_window_bytes = o.flow.stream_window_bytes,
-                       .grant_threshold_bytes = o.flow.grant_threshold_bytes,
-                       .error_format = o.ErrorFormatOrDefault()};
-}
-
 // Node::DrpcDialer(): the life's dialer, each connection tapped by the wire oracle.
 class TappedDialer final : public Dialer {
  public:
   TappedDialer(Dialer& inner, WireOracle& oracle, std::string node, const Options& options)
-      : inner_(&inner), oracle_(&oracle), node_(std::move(node)), config_(EndConfig(options, true)) {}
+      : inner_(&inner),
+        oracle_(&oracle),
+        node_(std::move(node)),
+        config_(WireEndConfig::For(options, /*client=*/true)) {}
   absl::StatusOr<std::unique_ptr<Transport>> Dial(absl::string_view address,
                                                   Instant deadline) override {
     absl::StatusOr<std::unique_ptr<Transport>> t = inner_->Dial(address, deadline);
@@ -160,7 +153,7 @@ absl::Status Node::Serve(const Handler& handler, std::optional<Options> options,
   if (!raw.ok()) return raw.status();
   const std::string address = absl::StrCat(name_, ":", port);
   Listener& listener = *Make<std::unique_ptr<Listener>>(
-      world_->oracle_.TapListener(*std::move(raw), address, EndConfig(o, /*client=*/false)));
+      world_->oracle_.TapListener(*std::move(raw), address, WireEndConfig::For(o, /*client=*/false)));
   Server& server = Make<Server>(env(), handler, o);
   Signal& served = Make<Signal>(env());
   if (absl::Status s = Go(absl::StrCat("serve ", port), [&server, &listener, &served] {
