@@ -29,7 +29,10 @@ for s in toy.ping_pong toy.interleave toy.racy_counter toy.lock_order; do
   grep -q "^$s " <<<"$out" || fail "--list misses $s: $out"
 done
 grep -q '^test\.' <<<"$out" && fail "//tools:sim lists test-only scenarios: $out"
-"$simt" --list | grep -q '^test\.crash ' || fail "the test binary lacks test.crash"
+# The list is captured first: under pipefail, grep -q leaving early would fail the pipeline with
+# the lister's SIGPIPE once the list is longer than what grep reads before its match.
+tout="$("$simt" --list)"
+grep -q '^test\.crash ' <<<"$tout" || fail "the test binary lacks test.crash"
 
 # A passing seed: exit 0, the seed on the first line, no replay line.
 out=$("$sim" --scenario=toy.ping_pong --seed=3); rc=$?
