@@ -25,7 +25,27 @@ struct MuxWriter::Completion {
   int remaining = 0;
   absl::Status status;
   Fiber* waiter = nullptr;
+  // The batch being written references the sender's bytes: it is not woken before that write
+  // returns, whatever completes it.
+  bool pinned = false;
 };
+
+void MuxWriter::Batch::clear() {
+  bytes.clear();
+  gathered.clear();
+  gathered_bytes = 0;
+}
+
+void MuxWriter::Batch::Pieces(std::vector<absl::string_view>& out) const {
+  const absl::string_view all(bytes);
+  size_t start = 0;
+  for (const Slice& slice : gathered) {
+    if (slice.bytes_end > start) out.push_back(all.substr(start, slice.bytes_end - start));
+    out.push_back(slice.data);
+    start = slice.bytes_end;
+  }
+  if (all.size() > start) out.push_back(all.substr(start));
+}
 
 MuxWriter::MuxWriter(Env& env, Transport& transport, Options options,
                      absl::AnyInvocable<void(const absl::Status&)> on_write_error,
@@ -211,7 +231,17 @@ void MuxWriter::Enqueue(StreamQueue& q, Packet packet, Completion* completion, b
 void MuxWriter::Complete(Completion* c, const absl::Status& status) {
   if (c == nullptr) return;
   if (!status.ok() && c->status.ok()) c->status = status;
-  if (--c->remaining == 0 && c->waiter != nullptr) env_->scheduler().Unpark(c->waiter);
+  if (--c->remaining == 0 && !c->pinned && c->waiter != nullptr) {
+    env_->scheduler().Unpark(c->waiter);
+  }
+}
+
+void MuxWriter::Unpin() {
+  for (Completion* c : pinned_) {
+    c->pinned = false;
+    if (c->remaining == 0 && c->waiter != nullptr) env_->scheduler().Unpark(c->waiter);
+  }
+  pinned_.clear();
 }
 
 void MuxWriter::Fail(Pending& p, const absl::Status& error) { Complete(p.completion, error); }
@@ -219,7 +249,9 @@ void MuxWriter::Fail(Pending& p, const absl::Status& error) { Complete(p.complet
 absl::Status MuxWriter::WaitFor(Completion& c) {
   c.waiter = env_->scheduler().Current();
   DRPC_CHECK(c.waiter != nullptr) << "MuxWriter::Write must be called from a fiber";
-  while (c.remaining > 0) env_->scheduler().Park("mux writer: waiting for the packet to be written");
+  while (c.remaining > 0 || c.pinned) {
+    env_->scheduler().Park("mux writer: waiting for the packet to be written");
+  }
   return c.status;
 }
 
@@ -306,8 +338,9 @@ void MuxWriter::CompleteInFlight(const absl::Status& status) {
 
 void MuxWriter::DropNonTerminal(uint64_t stream, StreamQueue& q, const absl::Status& dropped) {
   // Packets whose last frame is in the batch being written: their senders need not wait for a
-  // write that may block for long (the peer not reading) — the bytes are the batch's own copy,
-  // and the terminal packet follows them on the wire.
+  // write that may block for long (the peer not reading) when the bytes are the batch's own copy
+  // (the terminal packet follows them on the wire); a sender whose bytes the write reads in place
+  // is released when it returns (Completion::pinned).
   for (InFlight& f : in_flight_) {
     if (f.stream != stream || f.completion == nullptr) continue;
     env_->chaos().Reach(situations::kMuxTerminalReleasedASenderOfAWriteInProgress);
@@ -373,6 +406,7 @@ void MuxWriter::RequestWindowUpdate(uint64_t stream) {
 }
 
 void MuxWriter::EmitControl(std::string& batch) {
+  DRPC_DCHECK(batch.empty());
   if (!control_.empty()) control_space_.WakeAll();
   while (!control_.empty()) {
     batch += control_.front();
@@ -410,7 +444,7 @@ void MuxWriter::Stop(const absl::Status& error) {
   control_space_.WakeAll();
 }
 
-bool MuxWriter::EmitFrame(StreamQueue& q, std::string& batch) {
+bool MuxWriter::EmitFrame(StreamQueue& q, Batch& batch) {
   Pending& p = q.packets.front();
   const bool in_group = p.in_group;
   const bool last_of_group = p.last_of_group;
@@ -428,11 +462,21 @@ bool MuxWriter::EmitFrame(StreamQueue& q, std::string& batch) {
     q.credit -= static_cast<int64_t>(n);
   }
   q.peer_knows = true;
-  AppendFrame(batch, Frame{.id = p.id,
-                           .kind = p.kind,
-                           .done = last,
-                           .control = p.control,
-                           .data = p.data.substr(p.offset, n)});
+  const absl::string_view data = p.data.substr(p.offset, n);
+  if (p.completion != nullptr && n >= tunables::kGatherFrameMinBytes) {
+    // The sender waits until this batch is written, so its bytes are written from where they are.
+    char header[limits::kFrameHeaderMaxBytes];
+    batch.bytes.append(header, EncodeFrameHeader(p.id, p.kind, last, p.control, n, header));
+    batch.gathered.push_back({batch.bytes.size(), data});
+    batch.gathered_bytes += n;
+    if (!p.completion->pinned) {
+      p.completion->pinned = true;
+      pinned_.push_back(p.completion);
+    }
+  } else {
+    AppendFrame(batch.bytes,
+                Frame{.id = p.id, .kind = p.kind, .done = last, .control = p.control, .data = data});
+  }
   p.offset += n;
   if (!last) return in_group;
   if (p.completion != nullptr) in_flight_.push_back({p.id.stream, p.completion});
@@ -454,11 +498,38 @@ size_t MuxWriter::ReleaseSpare() {
   return spare;
 }
 
+absl::Status MuxWriter::WriteBatch(const Batch& batch) {
+  pieces_.clear();
+  batch.Pieces(pieces_);
+  absl::Status s;
+  if (batch.size() > 1 && env_->chaos().Buggify("mux_writer.short_write")) {
+    // Chaos: the batch in two transport writes, as a short write would leave it.
+    size_t cut = 1 + env_->chaos().ChooseRare("mux_writer.short_write_at", batch.size() - 1);
+    std::vector<absl::string_view> second;
+    size_t i = 0;
+    for (; i < pieces_.size() && cut >= pieces_[i].size(); ++i) cut -= pieces_[i].size();
+    if (i < pieces_.size()) {
+      second.push_back(pieces_[i].substr(cut));
+      second.insert(second.end(), pieces_.begin() + static_cast<ptrdiff_t>(i) + 1, pieces_.end());
+      pieces_[i] = pieces_[i].substr(0, cut);
+      pieces_.resize(i + 1);
+    }
+    s = transport_->WriteV(pieces_);
+    if (s.ok()) s = transport_->WriteV(second);
+  } else if (pieces_.size() == 1) {
+    s = transport_->Write(pieces_[0]);
+  } else {
+    s = transport_->WriteV(pieces_);
+  }
+  pieces_.clear();
+  return s;
+}
+
 void MuxWriter::Run() {
-  std::string batch;
+  Batch batch;
   for (;;) {
     while (!stopped_ && control_.empty() && window_updates_.empty() && ready_.empty()) {
-      if (release_batch_) std::string().swap(batch);
+      if (release_batch_) std::string().swap(batch.bytes);
       release_batch_ = false;
       wake_.Wait("mux writer: idle");
     }
@@ -466,7 +537,7 @@ void MuxWriter::Run() {
     writing_ = true;
     batch.clear();
     DRPC_DCHECK(in_flight_.empty());
-    EmitControl(batch);
+    EmitControl(batch.bytes);
     // Chaos: end batches early, so batch boundaries fall everywhere in simulation.
     const bool short_batch = env_->chaos().Buggify("mux_writer.short_batch");
     while (!ready_.empty() && batch.size() < options_.batch_max_bytes) {
@@ -491,30 +562,26 @@ void MuxWriter::Run() {
       UpdateStallTimer(id, q);
       if (short_batch) break;
     }
-    if (batch.empty()) {
+    if (batch.size() == 0) {
       writing_ = false;
       continue;
     }
     if (env_->chaos().Buggify("mux_writer.yield_before_write")) env_->scheduler().Yield();
-    absl::Status s;
-    if (batch.size() > 1 && env_->chaos().Buggify("mux_writer.short_write")) {
-      // Chaos: the batch in two transport writes, as a short write would leave it.
-      const size_t cut = 1 + env_->chaos().ChooseRare("mux_writer.short_write_at", batch.size() - 1);
-      s = transport_->Write(absl::string_view(batch).substr(0, cut));
-      if (s.ok()) s = transport_->Write(absl::string_view(batch).substr(cut));
-    } else {
-      s = transport_->Write(batch);
-    }
-    if (batch.capacity() > tunables::kWriteBatchKeepMaxBytes) std::string().swap(batch);
-    batch_capacity_ = batch.capacity();
+    const absl::Status s = WriteBatch(batch);
+    batch.gathered.clear();
+    batch.gathered_bytes = 0;
+    if (batch.bytes.capacity() > tunables::kWriteBatchKeepMaxBytes) std::string().swap(batch.bytes);
+    batch_capacity_ = batch.bytes.capacity();
     writing_ = false;
     if (!s.ok()) {
       CompleteInFlight(s);
       Stop(s);
+      Unpin();
       on_write_error_(s);
       return;
     }
     CompleteInFlight(absl::OkStatus());
+    Unpin();
   }
 }
 

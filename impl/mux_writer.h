@@ -28,6 +28,11 @@
 //     throttles a peer causing them without reading.
 //   * Writes complete (Write returns) only after the batch holding their last frame was written
 //     to the transport. Stop() fails everything queued at once and makes later writes fail.
+//   * Copies: a batch is one gathering transport write (Transport::WriteV). Small frames and the
+//     copies of queued packets are copied into the batch buffer; a frame of at least
+//     tunables::kGatherFrameMinBytes of a packet whose sender waits (Write) goes out from the
+//     sender's own memory. Such a sender is released only once the transport write that reads
+//     its bytes has returned, also when a terminal packet or Stop() fails it during that write.
 //
 // The connection's fiber runs Run(); every other method is non-blocking except Write,
 // WriteTerminal and WriteUnregistered, which wait. Single-scheduler, like everything in impl/.
@@ -152,6 +157,22 @@ class MuxWriter {
 
  private:
   struct Completion;
+  // The batch being built: frame bytes copied into `bytes`, and the data of large frames whose
+  // sender waits referenced in place, each after the first `bytes_end` bytes of `bytes`.
+  struct Batch {
+    struct Slice {
+      size_t bytes_end;
+      absl::string_view data;
+    };
+    std::string bytes;
+    std::vector<Slice> gathered;
+    size_t gathered_bytes = 0;
+
+    size_t size() const { return bytes.size() + gathered_bytes; }
+    void clear();
+    // The batch in wire order, for Transport::WriteV (empty pieces left out).
+    void Pieces(std::vector<absl::string_view>& out) const;
+  };
   struct Pending {
     PacketId id;
     Kind kind;
@@ -202,7 +223,11 @@ class MuxWriter {
   void Erase(std::map<uint64_t, StreamQueue>::iterator it);
   // Appends one frame of the stream's first packet to the batch. Returns true if the stream's
   // turn continues (the frame belongs to a group that is not finished).
-  bool EmitFrame(StreamQueue& q, std::string& batch);
+  bool EmitFrame(StreamQueue& q, Batch& batch);
+  // Writes the batch (chaos: in two writes cut anywhere) and releases the senders it pinned.
+  absl::Status WriteBatch(const Batch& batch);
+  // The transport write that read the pinned senders' bytes has returned: they may go.
+  void Unpin();
   void Fail(Pending& p, const absl::Status& error);
   // Appends the queued control frames and requested WindowUpdates to the batch.
   void EmitControl(std::string& batch);
@@ -224,6 +249,9 @@ class MuxWriter {
     Completion* completion;
   };
   std::vector<InFlight> in_flight_;
+  // Senders whose bytes the batch being written references (Completion::pinned).
+  std::vector<Completion*> pinned_;
+  std::vector<absl::string_view> pieces_;  // reused by WriteBatch
   // Streams last seen waiting for credit (race-coverage probe; stale entries dropped on use).
   std::set<uint64_t> credit_waiters_;
   std::deque<std::string> control_;

@@ -67,6 +67,11 @@ inline constexpr size_t kGatherWriteMinBytes = 64 * kKiB;
 inline constexpr size_t kWriteBatchDefaultMaxBytes = 64 * kKiB;
 // Mux writer: a batch buffer that grew for a burst beyond this is released afterwards.
 inline constexpr size_t kWriteBatchKeepMaxBytes = 1 * kMiB;
+// Mux writer: a frame with at least this much data of a packet whose sender waits for it (a
+// large Send) goes to the transport from the sender's own memory (a gathering write) instead of
+// being copied into the batch buffer; smaller frames are copied, so a batch of many small frames
+// stays one contiguous write.
+inline constexpr size_t kGatherFrameMinBytes = 16 * kKiB;
 static_assert(kWriteCoalesceMaxBytes <= kWriteBufferKeepMaxBytes,
               "a coalescing write buffer is kept between flushes");
 // Mux: SendLast's message up to this size is queued as a copy without waiting, so it and its
@@ -256,6 +261,10 @@ static_assert(kGatherWriteMinBytes <= kWriteBufferKeepMaxBytes,
 static_assert(kWriteBatchDefaultMaxBytes <= kWriteBatchKeepMaxBytes,
               "a batch buffer of the default size is kept");
 static_assert(kWriteBatchDefaultMaxBytes <= limits::kPacketLimitMaxBytes);
+static_assert(kGatherFrameMinBytes <= limits::kSplitDefaultBytes,
+              "frames of the default split size are gathered, not copied");
+static_assert(kGatherFrameMinBytes >= limits::kFrameHeaderMaxBytes * 64,
+              "a gathered frame is much larger than the header piece next to it");
 static_assert(kUnflushedCopyMaxBytes <= kWriteBatchDefaultMaxBytes);
 static_assert(limits::kErrorCodeBytes + limits::kErrorTextMaxBytes + limits::kFrameHeaderMaxBytes <=
                   kControlQueueMaxBytes,
