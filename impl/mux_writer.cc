@@ -25,9 +25,6 @@ struct MuxWriter::Completion {
   int remaining = 0;
   absl::Status status;
   Fiber* waiter = nullptr;
-  // The batch being written references the sender's bytes: it is not woken before that write
-  // returns, whatever completes it.
-  bool pinned = false;
 };
 
 void MuxWriter::Batch::clear() {
@@ -231,17 +228,7 @@ void MuxWriter::Enqueue(StreamQueue& q, Packet packet, Completion* completion, b
 void MuxWriter::Complete(Completion* c, const absl::Status& status) {
   if (c == nullptr) return;
   if (!status.ok() && c->status.ok()) c->status = status;
-  if (--c->remaining == 0 && !c->pinned && c->waiter != nullptr) {
-    env_->scheduler().Unpark(c->waiter);
-  }
-}
-
-void MuxWriter::Unpin() {
-  for (Completion* c : pinned_) {
-    c->pinned = false;
-    if (c->remaining == 0 && c->waiter != nullptr) env_->scheduler().Unpark(c->waiter);
-  }
-  pinned_.clear();
+  if (--c->remaining == 0 && c->waiter != nullptr) env_->scheduler().Unpark(c->waiter);
 }
 
 void MuxWriter::Fail(Pending& p, const absl::Status& error) { Complete(p.completion, error); }
@@ -249,9 +236,7 @@ void MuxWriter::Fail(Pending& p, const absl::Status& error) { Complete(p.complet
 absl::Status MuxWriter::WaitFor(Completion& c) {
   c.waiter = env_->scheduler().Current();
   DRPC_CHECK(c.waiter != nullptr) << "MuxWriter::Write must be called from a fiber";
-  while (c.remaining > 0 || c.pinned) {
-    env_->scheduler().Park("mux writer: waiting for the packet to be written");
-  }
+  while (c.remaining > 0) env_->scheduler().Park("mux writer: waiting for the packet to be written");
   return c.status;
 }
 
@@ -338,9 +323,8 @@ void MuxWriter::CompleteInFlight(const absl::Status& status) {
 
 void MuxWriter::DropNonTerminal(uint64_t stream, StreamQueue& q, const absl::Status& dropped) {
   // Packets whose last frame is in the batch being written: their senders need not wait for a
-  // write that may block for long (the peer not reading) when the bytes are the batch's own copy
-  // (the terminal packet follows them on the wire); a sender whose bytes the write reads in place
-  // is released when it returns (Completion::pinned).
+  // write that may block for long (the peer not reading) — what the write still has to send is
+  // the batch's own copy (WritePieces), and the terminal packet follows them on the wire.
   for (InFlight& f : in_flight_) {
     if (f.stream != stream || f.completion == nullptr) continue;
     env_->chaos().Reach(situations::kMuxTerminalReleasedASenderOfAWriteInProgress);
@@ -464,15 +448,11 @@ bool MuxWriter::EmitFrame(StreamQueue& q, Batch& batch) {
   q.peer_knows = true;
   const absl::string_view data = p.data.substr(p.offset, n);
   if (p.completion != nullptr && n >= tunables::kGatherFrameMinBytes) {
-    // The sender waits until this batch is written, so its bytes are written from where they are.
+    // The sender waits for this batch: its bytes are written from where they are (WritePieces).
     char header[limits::kFrameHeaderMaxBytes];
     batch.bytes.append(header, EncodeFrameHeader(p.id, p.kind, last, p.control, n, header));
     batch.gathered.push_back({batch.bytes.size(), data});
     batch.gathered_bytes += n;
-    if (!p.completion->pinned) {
-      p.completion->pinned = true;
-      pinned_.push_back(p.completion);
-    }
   } else {
     AppendFrame(batch.bytes,
                 Frame{.id = p.id, .kind = p.kind, .done = last, .control = p.control, .data = data});
@@ -498,28 +478,42 @@ size_t MuxWriter::ReleaseSpare() {
   return spare;
 }
 
+absl::Status MuxWriter::WritePieces(absl::Span<const absl::string_view> pieces) {
+  absl::StatusOr<size_t> taken = transport_->TryWriteV(pieces);
+  if (!taken.ok()) return taken.status();
+  // The transport would block: the senders may be released (a terminal packet, Stop) while it
+  // waits, so what it did not take goes from a copy.
+  std::string rest;
+  size_t skip = *taken;
+  for (absl::string_view piece : pieces) {
+    if (skip >= piece.size()) {
+      skip -= piece.size();
+      continue;
+    }
+    rest.append(piece.data() + skip, piece.size() - skip);
+    skip = 0;
+  }
+  if (rest.empty()) return absl::OkStatus();
+  return transport_->Write(rest);
+}
+
 absl::Status MuxWriter::WriteBatch(const Batch& batch) {
   pieces_.clear();
   batch.Pieces(pieces_);
   absl::Status s;
   if (batch.size() > 1 && env_->chaos().Buggify("mux_writer.short_write")) {
-    // Chaos: the batch in two transport writes, as a short write would leave it.
-    size_t cut = 1 + env_->chaos().ChooseRare("mux_writer.short_write_at", batch.size() - 1);
-    std::vector<absl::string_view> second;
-    size_t i = 0;
-    for (; i < pieces_.size() && cut >= pieces_[i].size(); ++i) cut -= pieces_[i].size();
-    if (i < pieces_.size()) {
-      second.push_back(pieces_[i].substr(cut));
-      second.insert(second.end(), pieces_.begin() + static_cast<ptrdiff_t>(i) + 1, pieces_.end());
-      pieces_[i] = pieces_[i].substr(0, cut);
-      pieces_.resize(i + 1);
-    }
-    s = transport_->WriteV(pieces_);
-    if (s.ok()) s = transport_->WriteV(second);
+    // Chaos: the batch in two transport writes, cut anywhere, as a short write would leave it
+    // (from one copy: the senders may go while the first one waits).
+    std::string all;
+    all.reserve(batch.size());
+    for (absl::string_view piece : pieces_) all.append(piece.data(), piece.size());
+    const size_t cut = 1 + env_->chaos().ChooseRare("mux_writer.short_write_at", all.size() - 1);
+    s = transport_->Write(absl::string_view(all).substr(0, cut));
+    if (s.ok()) s = transport_->Write(absl::string_view(all).substr(cut));
   } else if (pieces_.size() == 1) {
-    s = transport_->Write(pieces_[0]);
+    s = transport_->Write(pieces_[0]);  // the batch's own bytes only
   } else {
-    s = transport_->WriteV(pieces_);
+    s = WritePieces(pieces_);
   }
   pieces_.clear();
   return s;
@@ -576,12 +570,10 @@ void MuxWriter::Run() {
     if (!s.ok()) {
       CompleteInFlight(s);
       Stop(s);
-      Unpin();
       on_write_error_(s);
       return;
     }
     CompleteInFlight(absl::OkStatus());
-    Unpin();
   }
 }
 

@@ -28,11 +28,12 @@
 //     throttles a peer causing them without reading.
 //   * Writes complete (Write returns) only after the batch holding their last frame was written
 //     to the transport. Stop() fails everything queued at once and makes later writes fail.
-//   * Copies: a batch is one gathering transport write (Transport::WriteV). Small frames and the
-//     copies of queued packets are copied into the batch buffer; a frame of at least
-//     tunables::kGatherFrameMinBytes of a packet whose sender waits (Write) goes out from the
-//     sender's own memory. Such a sender is released only once the transport write that reads
-//     its bytes has returned, also when a terminal packet or Stop() fails it during that write.
+//   * Copies: small frames and the copies of queued packets are copied into the batch buffer; a
+//     frame of at least tunables::kGatherFrameMinBytes of a packet whose sender waits (Write) is
+//     not: the batch goes out with Transport::TryWriteV, which reads the sender's memory only
+//     until the transport would block, and what it did not take is copied into the batch buffer
+//     and written from there. So a sender never waits for a blocked write to release it (a
+//     terminal packet or Stop() still releases it at once) and a fast peer costs no copy.
 //
 // The connection's fiber runs Run(); every other method is non-blocking except Write,
 // WriteTerminal and WriteUnregistered, which wait. Single-scheduler, like everything in impl/.
@@ -50,6 +51,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "impl/buffer_budget.h"
 #include "impl/env.h"
 #include "impl/sync.h"
@@ -224,10 +226,11 @@ class MuxWriter {
   // Appends one frame of the stream's first packet to the batch. Returns true if the stream's
   // turn continues (the frame belongs to a group that is not finished).
   bool EmitFrame(StreamQueue& q, Batch& batch);
-  // Writes the batch (chaos: in two writes cut anywhere) and releases the senders it pinned.
+  // Writes the batch (chaos: in two writes cut anywhere).
   absl::Status WriteBatch(const Batch& batch);
-  // The transport write that read the pinned senders' bytes has returned: they may go.
-  void Unpin();
+  // Writes `pieces`: what TryWriteV does not take at once is copied and written from the copy,
+  // so the pieces are not read once this fiber waits.
+  absl::Status WritePieces(absl::Span<const absl::string_view> pieces);
   void Fail(Pending& p, const absl::Status& error);
   // Appends the queued control frames and requested WindowUpdates to the batch.
   void EmitControl(std::string& batch);
@@ -249,8 +252,6 @@ class MuxWriter {
     Completion* completion;
   };
   std::vector<InFlight> in_flight_;
-  // Senders whose bytes the batch being written references (Completion::pinned).
-  std::vector<Completion*> pinned_;
   std::vector<absl::string_view> pieces_;  // reused by WriteBatch
   // Streams last seen waiting for credit (race-coverage probe; stale entries dropped on use).
   std::set<uint64_t> credit_waiters_;
