@@ -77,7 +77,13 @@ void MuxWriter::AddStream(uint64_t stream, bool flow_controlled, uint64_t send_c
     // A reused ID whose old queue drained but still sits in the ready list: start afresh there.
     const bool in_ready = q.in_ready;
     DisarmStallTimer(q);
-    q = StreamQueue{};
+    q.packets.ReleaseIfEmpty();
+    q.flow_controlled = false;
+    q.credit = 0;
+    q.stall_timer = 0;
+    q.removed = false;
+    q.peer_knows = true;
+    q.last_message = 0;
     q.in_ready = in_ready;
   }
   q.flow_controlled = flow_controlled;
@@ -169,7 +175,7 @@ void MuxWriter::UpdateStallTimer(uint64_t stream, StreamQueue& q) {
 
 bool MuxWriter::NextFrame(const StreamQueue& q, const Pending& p, size_t* bytes,
                           bool* last) const {
-  const size_t remaining = p.data.size() - p.offset;
+  const size_t remaining = p.data().size() - p.offset;
   if (!IsSplittableKind(p.kind)) {
     *bytes = remaining;
     *last = true;
@@ -214,15 +220,21 @@ void MuxWriter::Enqueue(StreamQueue& q, Packet packet, Completion* completion, b
   DRPC_CHECK_GT(packet.id.message, q.last_message)
       << "stream " << packet.id.stream << ": " << KindName(packet.kind) << " queued out of order";
   q.last_message = packet.id.message;
-  Pending p{packet.id, packet.kind, packet.data, std::string(), packet.control, 0, completion,
-            group_size > 1, index_in_group + 1 == group_size};
+  Pending p;
+  p.id = packet.id;
+  p.kind = packet.kind;
+  p.control = packet.control;
+  p.completion = completion;
+  p.in_group = group_size > 1;
+  p.last_of_group = index_in_group + 1 == group_size;
   if (owned) {
+    p.is_owned = true;
     p.owned.assign(packet.data.data(), packet.data.size());
-    p.data = p.owned;
     p.charge = BufferCharge(options_.buffers, ConnectionBuffers::Kind::kWriting, p.owned.size());
+  } else {
+    p.borrowed = packet.data;
   }
   q.packets.push_back(std::move(p));
-  if (owned) q.packets.back().data = q.packets.back().owned;  // re-point after the move
 }
 
 void MuxWriter::Complete(Completion* c, const absl::Status& status) {
@@ -268,8 +280,9 @@ absl::Status MuxWriter::WriteQueued(uint64_t stream, Packet packet) {
   if (packet.kind == Kind::kMessage && q.flow_controlled) {
     // The Messages queued ahead (data left), then ours: all within the credit, so none waits.
     uint64_t charge = packet.data.size();
-    for (const Pending& p : q.packets) {
-      if (p.kind == Kind::kMessage) charge += p.data.size() - p.offset;
+    for (size_t i = 0; i < q.packets.size(); ++i) {
+      const Pending& p = q.packets[i];
+      if (p.kind == Kind::kMessage) charge += p.data().size() - p.offset;
     }
     if (q.credit < 0 || static_cast<uint64_t>(q.credit) < charge) return Write(stream, {packet});
   }
@@ -303,8 +316,9 @@ absl::Status MuxWriter::QueueTerminal(uint64_t stream, Packet packet, const absl
     env_->chaos().Reach(situations::kMuxStreamEndedBeforeItsInvokeWasWritten);
     // Nothing of the stream has been written (its Invoke is still queued): the peer never hears
     // of it, so nothing is sent at all — neither its queued packets nor this terminal one.
-    for (Pending& p : q.packets) Fail(p, dropped);
+    for (size_t i = 0; i < q.packets.size(); ++i) Fail(q.packets[i], dropped);
     q.packets.clear();
+    q.packets.ReleaseIfEmpty();
     Complete(completion, absl::OkStatus());
     return absl::OkStatus();
   }
@@ -331,17 +345,17 @@ void MuxWriter::DropNonTerminal(uint64_t stream, StreamQueue& q, const absl::Sta
     Complete(f.completion, dropped);
     f.completion = nullptr;
   }
-  // Earlier terminal packets stay, in order; moved packets that own their bytes re-point at them.
-  std::deque<Pending> kept;
-  for (Pending& p : q.packets) {
+  // Earlier terminal packets stay, in order: each packet goes round the ring once.
+  for (size_t n = q.packets.size(); n > 0; --n) {
+    Pending p = std::move(q.packets.front());
+    q.packets.pop_front();
     if (IsTerminal(p.kind)) {
-      kept.push_back(std::move(p));
-      if (!kept.back().owned.empty()) kept.back().data = kept.back().owned;
+      q.packets.push_back(std::move(p));
     } else {
       Fail(p, dropped);
     }
   }
-  q.packets = std::move(kept);
+  q.packets.ReleaseIfEmpty();
 }
 
 void MuxWriter::DiscardQueued(uint64_t stream, const absl::Status& dropped) {
@@ -414,8 +428,9 @@ void MuxWriter::Stop(const absl::Status& error) {
   error_ = error;
   for (auto it = queues_.begin(); it != queues_.end();) {
     StreamQueue& q = it->second;
-    for (Pending& p : q.packets) Fail(p, error);
+    for (size_t i = 0; i < q.packets.size(); ++i) Fail(q.packets[i], error);
     q.packets.clear();
+    q.packets.ReleaseIfEmpty();
     q.in_ready = false;
     DisarmStallTimer(q);
     it = q.removed ? queues_.erase(it) : std::next(it);
@@ -446,7 +461,7 @@ bool MuxWriter::EmitFrame(StreamQueue& q, Batch& batch) {
     q.credit -= static_cast<int64_t>(n);
   }
   q.peer_knows = true;
-  const absl::string_view data = p.data.substr(p.offset, n);
+  const absl::string_view data = p.data().substr(p.offset, n);
   if (p.completion != nullptr && n >= tunables::kGatherFrameMinBytes) {
     // The sender waits for this batch: its bytes are written from where they are (WritePieces).
     char header[limits::kFrameHeaderMaxBytes];
@@ -461,6 +476,7 @@ bool MuxWriter::EmitFrame(StreamQueue& q, Batch& batch) {
   if (!last) return in_group;
   if (p.completion != nullptr) in_flight_.push_back({p.id.stream, p.completion});
   q.packets.pop_front();
+  q.packets.ReleaseIfEmpty();
   return in_group && !last_of_group;
 }
 

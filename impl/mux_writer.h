@@ -54,6 +54,7 @@
 #include "absl/types/span.h"
 #include "impl/buffer_budget.h"
 #include "impl/env.h"
+#include "impl/fifo.h"
 #include "impl/sync.h"
 #include "impl/time.h"
 #include "impl/tunables.h"
@@ -177,20 +178,27 @@ class MuxWriter {
   };
   struct Pending {
     PacketId id;
-    Kind kind;
-    absl::string_view data;  // into `owned` for async packets, else the caller's buffer
-    std::string owned;
-    bool control;
-    size_t offset = 0;       // data bytes already emitted
-    Completion* completion;  // nullptr for async packets
+    Kind kind = Kind::kMessage;
+    absl::string_view borrowed;  // the caller's buffer (it waits), unless is_owned
+    std::string owned;           // the copy of an asynchronous packet
+    bool is_owned = false;
+    bool control = false;
+    size_t offset = 0;                 // data bytes already emitted
+    Completion* completion = nullptr;  // nullptr for async packets
     // A packet of a group (metadata + Invoke): the group goes out in one turn, so no other
     // stream's frame comes between its packets on the wire.
     bool in_group = false;
     bool last_of_group = false;
     BufferCharge charge;     // `owned`, counted in the connection's buffers
+
+    // Computed, not stored: a queue's ring moves its packets (and a short `owned` string's
+    // bytes with them).
+    absl::string_view data() const { return is_owned ? absl::string_view(owned) : borrowed; }
   };
   struct StreamQueue {
-    std::deque<Pending> packets;
+    // Its slots are freed whenever it drains: most streams are idle most of the time, and a
+    // writer of many streams would otherwise keep a ring per stream (impl/fifo.h).
+    Fifo<Pending> packets;
     bool flow_controlled = false;
     int64_t credit = 0;           // may be negative after a message overdrew it
     TimerId stall_timer = 0;      // armed while the stream waits for credit (0: none)
