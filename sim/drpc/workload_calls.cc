@@ -235,6 +235,7 @@ void Caller::Think() {
 void Caller::MakeCall(size_t conn_index) {
   RpcRecord& rec = ledger_->NewRpc(conn_index);
   rec.plan = DrawPlan(rec);
+  ledger_->Planned(rec);
   ConnRecord& conn = ledger_->conns()[conn_index];
   Env& env = ctx_->env();
   CallContext call(env);
