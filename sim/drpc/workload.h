@@ -119,6 +119,9 @@ struct WorkloadConfig {
     // The caller's cancels never reach the call (as if the client ignored its context): a call
     // cancelled while live then ends with whatever the server sent (the cancel rule catches it).
     kIgnoreCancels,
+    // The server's Error for a failed handler carries other text than the handler returned
+    // (the remote-error rule compares the two before any other rule looks at the call).
+    kRewriteHandlerErrors,
   };
   Sabotage sabotage = Sabotage::kNone;
 

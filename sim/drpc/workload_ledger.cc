@@ -349,7 +349,6 @@ void Ledger::CheckOutcome(RpcRecord& rec) {
       if (!RefusalPossible()) Fail(rec, "refused although the server's stream limit was not near");
       return;
     }
-    if (p.ending == Ending::kError && *code == p.error_code && s.message() == p.ErrorText()) return;
     // A handler that never reads fills its receive queue; without flow control the stall
     // timeout then fails its stream, and the client hears why.
     if (absl::StrContains(s.message(), kReceiveStallText) &&
@@ -357,6 +356,18 @@ void Ledger::CheckOutcome(RpcRecord& rec) {
       ++report_.stalled;
       return;
     }
+    // The remote-error rule: an Error the server sends after the handler returned is the
+    // handler's, code and text exactly, in both modes and whatever else happened to the call.
+    if (rec.handler_done && !rec.handler_status.ok()) {
+      const auto [want_code, want_text] = ToWireError(rec.handler_status);
+      if (*code != want_code || s.message() != want_text) {
+        return Fail(rec, absl::StrCat("remote error (code ", *code, ", \"", s.message(),
+                                      "\") is not what its handler returned (code ", want_code,
+                                      ", \"", want_text, "\")"));
+      }
+      ctx_->Reach(situations::kWorkloadRemoteErrorCarriedTheHandlersError);
+    }
+    if (p.ending == Ending::kError && *code == p.error_code && s.message() == p.ErrorText()) return;
     if (shutdown_started_ || own_cancel || broken) return;  // the server gave up on the call
     return Fail(rec, absl::StrCat("remote error (code ", *code, ") that its handler did not return"));
   }

@@ -43,6 +43,10 @@ inline constexpr Situation kWorkloadMessageOverTheLimitFailedItsStream{
 // overflow", as Go drpc does), with nothing else to end it.
 inline constexpr Situation kWorkloadMessageOverTheLimitClosedItsConnection{
     "workload.message_over_the_limit_closed_its_connection"};
+// A call ended with a remote error after its handler had failed, and the error was the
+// handler's, code and text (the remote-error rule).
+inline constexpr Situation kWorkloadRemoteErrorCarriedTheHandlersError{
+    "workload.remote_error_carried_the_handlers_error"};
 // A receive stall broke a buffer cycle across the connection (no flow control).
 inline constexpr Situation kWorkloadReceiveStallBrokeABufferCycle{
     "workload.receive_stall_broke_a_buffer_cycle"};
