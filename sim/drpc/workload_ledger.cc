@@ -129,6 +129,10 @@ bool Ledger::ServerStallPossible() const {
          server_.recv_stall_timeout < kStallTimeoutRacesGrants;
 }
 
+bool Ledger::StallOfAReadingHandlerPossible(const absl::Status& status) const {
+  return absl::StrContains(status.message(), kReceiveStallText) && ServerStallPossible();
+}
+
 bool Ledger::FlowMismatch() const {
   return client_.mux && client_.flow.enabled != server_.flow.enabled;
 }
@@ -161,11 +165,31 @@ uint64_t Ledger::LateCancelNotices() const {
   return n;
 }
 
+bool Ledger::EndedAlready(const RpcRecord& rec) const {
+  return rec.handler_done || rec.outcome_decided || ConnectionBroken(rec.conn) ||
+         conns_[rec.conn].conn->closed().IsSet();
+}
+
+void Ledger::OnContextEnded(RpcRecord& rec) {
+  if (rec.cancel_requested || rec.finished) return;
+  rec.at_deadline.fired = true;
+  rec.at_deadline.ended = EndedAlready(rec);
+  rec.at_deadline.decided = rec.outcome_decided;
+  rec.at_deadline.late_notices = LateCancelNotices();
+}
+
 void Ledger::CancelCall(RpcRecord& rec, CallContext& call) {
   rec.cancel_requested = true;
-  const ConnRecord& c = conns_[rec.conn];
-  rec.ended_before_cancel = rec.handler_done || rec.outcome_decided || ConnectionBroken(rec.conn) ||
-                            c.conn->closed().IsSet();
+  if (rec.at_deadline.fired) {
+    // The deadline ended the context first: this cancel is a no-op, and what the manager did with
+    // the context's end (at once, or late from a timer) happened at the deadline.
+    ctx_->Reach(situations::kWorkloadCancelFoundTheDeadlinePassed);
+    rec.ended_before_cancel = rec.at_deadline.ended;
+    rec.decided_before_cancel = rec.at_deadline.decided;
+    rec.cancel_noticed_late = LateCancelNotices() > rec.at_deadline.late_notices;
+    return;
+  }
+  rec.ended_before_cancel = EndedAlready(rec);
   rec.decided_before_cancel = rec.outcome_decided;
   // The manager reacts to the context inside Cancel(), now or from a timer.
   const uint64_t late = LateCancelNotices();
@@ -184,8 +208,9 @@ bool Ledger::CheckCancelRule(const RpcRecord& rec) {
   // A cancel that finds the stream live ends it (Stream::Cancel): whatever arrives afterwards, the
   // caller hears Canceled, through every layer (Recv, Send, Invoke's CallError).
   if (rec.cancel_reached_stream && !rec.decided_before_cancel) {
-    Fail(rec, absl::StrCat("the caller's cancel reached its live stream before the call returned, "
-                           "yet the call ended ", s.ToString(), " instead of Canceled"));
+    Fail(rec, absl::StrCat("the caller's cancel or deadline reached its live stream before the "
+                           "call returned, yet the call ended ", s.ToString(),
+                           " instead of Canceled or DeadlineExceeded"));
     return false;
   }
   if (rec.plan.type == RpcType::kUnary || !rec.stream_opened) {
@@ -195,9 +220,9 @@ bool Ledger::CheckCancelRule(const RpcRecord& rec) {
     // needs no handler, and whose arrival the ledger cannot time).
     const bool refused = RemoteErrorCode(s).has_value() && absl::StartsWith(s.message(), kRefusedPrefix);
     if (!rec.ended_before_cancel && !rec.cancel_noticed_late && !(refused && RefusalPossible())) {
-      Fail(rec, absl::StrCat("cancelled before it returned, while its handler ran and its "
-                             "connection was sound, yet the call ended ", s.ToString(),
-                             " instead of Canceled"));
+      Fail(rec, absl::StrCat("cancelled or past its deadline before it returned, while its "
+                             "handler ran and its connection was sound, yet the call ended ",
+                             s.ToString(), " instead of Canceled or DeadlineExceeded"));
       return false;
     }
   }
@@ -295,7 +320,13 @@ void Ledger::CheckOutcome(RpcRecord& rec) {
     }
     return;
   }
-  if (own_cancel && !CheckCancelRule(rec)) return;
+  if (!own_cancel && rec.at_deadline.fired) {
+    // The deadline is the caller's cancel, with a time set in advance: the same rule holds.
+    rec.ended_before_cancel = rec.at_deadline.ended;
+    rec.decided_before_cancel = rec.at_deadline.decided;
+    rec.cancel_noticed_late = LateCancelNotices() > rec.at_deadline.late_notices;
+  }
+  if ((own_cancel || rec.at_deadline.fired) && !CheckCancelRule(rec)) return;
   if (CheckSizeLimits(rec)) return;
   if (s.ok()) {
     ++report_.ok;
