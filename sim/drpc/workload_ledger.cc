@@ -307,6 +307,41 @@ void Ledger::CheckClosedCause(const RpcRecord& rec) {
                           : situations::kWorkloadClosedNamedThePeersEnd);
 }
 
+void Ledger::CheckRemoteError(const RpcRecord& rec, uint64_t code) {
+  const absl::Status& s = rec.status;
+  const RpcPlan& p = rec.plan;
+  const bool own_cancel = rec.cancel_requested;
+  const bool broken = rec.conn_ended_first || ConnectionBroken(rec.conn);
+  ++report_.remote_errors;
+  if (absl::StartsWith(s.message(), kRefusedPrefix)) {
+    ++report_.refused;
+    ctx_->Reach(situations::kWorkloadRefused);
+    if (!RefusalPossible()) Fail(rec, "refused although the server's stream limit was not near");
+    return;
+  }
+  // A handler that never reads fills its receive queue; without flow control the stall
+  // timeout then fails its stream, and the client hears why.
+  if (absl::StrContains(s.message(), kReceiveStallText) &&
+      (NeverReadStallPossible(rec) || ServerStallPossible())) {
+    ++report_.stalled;
+    return;
+  }
+  // The remote-error rule: an Error the server sends after the handler returned is the
+  // handler's, code and text exactly, in both modes and whatever else happened to the call.
+  if (rec.handler_done && !rec.handler_status.ok()) {
+    const auto [want_code, want_text] = ToWireError(rec.handler_status);
+    if (code != want_code || s.message() != want_text) {
+      return Fail(rec, absl::StrCat("remote error (code ", code, ", \"", s.message(),
+                                    "\") is not what its handler returned (code ", want_code,
+                                    ", \"", want_text, "\")"));
+    }
+    ctx_->Reach(situations::kWorkloadRemoteErrorCarriedTheHandlersError);
+  }
+  if (p.ending == Ending::kError && code == p.error_code && s.message() == p.ErrorText()) return;
+  if (shutdown_started_ || own_cancel || broken) return;  // the server gave up on the call
+  Fail(rec, absl::StrCat("remote error (code ", code, ") that its handler did not return"));
+}
+
 void Ledger::CheckOutcome(RpcRecord& rec) {
   const absl::Status& s = rec.status;
   const RpcPlan& p = rec.plan;
@@ -373,34 +408,7 @@ void Ledger::CheckOutcome(RpcRecord& rec) {
     return;
   }
   if (std::optional<uint64_t> code = RemoteErrorCode(s); code.has_value()) {
-    ++report_.remote_errors;
-    if (absl::StartsWith(s.message(), kRefusedPrefix)) {
-      ++report_.refused;
-      ctx_->Reach(situations::kWorkloadRefused);
-      if (!RefusalPossible()) Fail(rec, "refused although the server's stream limit was not near");
-      return;
-    }
-    // A handler that never reads fills its receive queue; without flow control the stall
-    // timeout then fails its stream, and the client hears why.
-    if (absl::StrContains(s.message(), kReceiveStallText) &&
-        (NeverReadStallPossible(rec) || ServerStallPossible())) {
-      ++report_.stalled;
-      return;
-    }
-    // The remote-error rule: an Error the server sends after the handler returned is the
-    // handler's, code and text exactly, in both modes and whatever else happened to the call.
-    if (rec.handler_done && !rec.handler_status.ok()) {
-      const auto [want_code, want_text] = ToWireError(rec.handler_status);
-      if (*code != want_code || s.message() != want_text) {
-        return Fail(rec, absl::StrCat("remote error (code ", *code, ", \"", s.message(),
-                                      "\") is not what its handler returned (code ", want_code,
-                                      ", \"", want_text, "\")"));
-      }
-      ctx_->Reach(situations::kWorkloadRemoteErrorCarriedTheHandlersError);
-    }
-    if (p.ending == Ending::kError && *code == p.error_code && s.message() == p.ErrorText()) return;
-    if (shutdown_started_ || own_cancel || broken) return;  // the server gave up on the call
-    return Fail(rec, absl::StrCat("remote error (code ", *code, ") that its handler did not return"));
+    return CheckRemoteError(rec, *code);
   }
   Fail(rec, "an outcome of no known class");
 }

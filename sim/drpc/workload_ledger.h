@@ -128,6 +128,9 @@ class Ledger {
   // The cancel rule: a call cancelled before it returned ends Canceled unless its stream had
   // already ended. Returns false (after Fail) when the outcome breaks it.
   bool CheckCancelRule(const RpcRecord& rec);
+  // Judges a call that ended with a remote error of DRPC code `code`: a refusal, a stall the
+  // server reported, or (the remote-error rule) exactly the error its handler returned.
+  void CheckRemoteError(const RpcRecord& rec, uint64_t code);
   // The cause rule for "closed": a call whose own connection a fault broke says so.
   void CheckClosedCause(const RpcRecord& rec);
   // Whether a receive stall can legitimately fail a call (no flow control on the streams).
