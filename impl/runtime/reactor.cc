@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -23,6 +24,10 @@ thread_local Reactor* tls_reactor = nullptr;
 
 // epoll_event.data.ptr of the wake-up eventfd; every other registration carries an IoWaiters*.
 constexpr void* kWakeTag = nullptr;
+
+// A descriptor whose guessed wake-ups keep finding nothing is hinted at most once per this many
+// writes (plus one).
+constexpr uint8_t kGuessBackoffMaxCount = 64;
 
 // Longest single epoll wait: the loop re-computes its timeout afterwards, so this only bounds how
 // stale a far-future deadline's rounding can get.
@@ -103,8 +108,15 @@ void Reactor::Loop() {
     // Fibers that woke each other (a reply handed from the reader to its caller) run on without an
     // epoll_wait per hand-off; readiness is still collected every batches_per_poll iterations.
     // A turn that ran out moved a lot of bytes or took long: readiness is collected right away.
+    // A reply expected on a descriptor is looked for with its recv before epoll_wait is asked.
+    // A round ends each time every runnable fiber has run (a peer on this thread had its turn
+    // to answer); the non-blocking polls in between do not count.
+    if (run_queue_.empty() && expect_head_ != nullptr && WakeExpectedReaders()) {
+      ++round_;
+    }
     if (run_queue_.empty()) {
       Poll(PollTimeoutMillis());
+      ++round_;
       batches_since_poll_ = 0;
     } else if (++batches_since_poll_ >= options_.batches_per_poll || turn_ended_in_batch_) {
       Poll(0);
@@ -170,6 +182,7 @@ void Reactor::Poll(int timeout_ms) {
   const int n = epoll_wait(epoll_fd_.get(), events_.data(), static_cast<int>(events_.size()),
                            timeout_ms);
   ++stats_.polls;
+  CountSyscall();
   if (n < 0) {
     DRPC_CHECK(errno == EINTR) << "epoll_wait: " << std::strerror(errno);
     return;
@@ -186,12 +199,81 @@ void Reactor::Poll(int timeout_ms) {
     if (ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
       waiters->input_seen = true;
       if (ev.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) waiters->input_closed_seen = true;
-      if (waiters->reader != nullptr) Unpark(waiters->reader);
+      // A reader already woken on a guess is runnable and recvs anyway; a second Unpark would
+      // leave it a permit, and its next wait would return at once into a recv that finds nothing.
+      if (waiters->reader != nullptr && !waiters->woken_by_guess) Unpark(waiters->reader);
     }
     if ((ev.events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) && waiters->writer != nullptr) {
       Unpark(waiters->writer);
     }
   }
+}
+
+bool Reactor::WakeExpectedReaders() {
+  bool woke = false;
+  IoWaiters* next = nullptr;
+  for (IoWaiters* w = expect_head_; w != nullptr; w = next) {
+    next = w->expect_next;
+    if (w->expect_round > round_) continue;  // hinted this round: the peer had no time yet
+    Unlist(*w);
+    if (w->reader == nullptr) continue;  // not waiting: its next read tries recv anyway
+    w->woken_by_guess = true;
+    ++stats_.guesses;
+    Unpark(w->reader);
+    woke = true;
+  }
+  return woke;
+}
+
+void Reactor::Unlist(IoWaiters& waiters) {
+  if (waiters.expect_prev != nullptr) {
+    waiters.expect_prev->expect_next = waiters.expect_next;
+  } else {
+    expect_head_ = waiters.expect_next;
+  }
+  if (waiters.expect_next != nullptr) {
+    waiters.expect_next->expect_prev = waiters.expect_prev;
+  } else {
+    expect_tail_ = waiters.expect_prev;
+  }
+  waiters.expect_prev = waiters.expect_next = nullptr;
+  waiters.expect_listed = false;
+}
+
+void Reactor::ExpectInput(IoWaiters& waiters) {
+  if (waiters.guess_skip_count > 0) {
+    --waiters.guess_skip_count;
+    return;
+  }
+  waiters.expect_round = round_ + 1;
+  if (waiters.expect_listed) return;
+  waiters.expect_listed = true;
+  waiters.expect_prev = expect_tail_;
+  waiters.expect_next = nullptr;
+  if (expect_tail_ != nullptr) {
+    expect_tail_->expect_next = &waiters;
+  } else {
+    expect_head_ = &waiters;
+  }
+  expect_tail_ = &waiters;
+}
+
+void Reactor::ForgetInput(IoWaiters& waiters) {
+  if (waiters.expect_listed) Unlist(waiters);
+}
+
+void Reactor::ReportGuess(IoWaiters& waiters, bool found) {
+  waiters.woken_by_guess = false;
+  if (found) {
+    waiters.guess_backoff_count = 0;
+    return;
+  }
+  ++stats_.guesses_missed;
+  waiters.guess_backoff_count = waiters.guess_backoff_count == 0
+                                    ? 1
+                                    : std::min<uint8_t>(waiters.guess_backoff_count * 2,
+                                                        kGuessBackoffMaxCount);
+  waiters.guess_skip_count = waiters.guess_backoff_count;
 }
 
 void Reactor::DrainInbox() {

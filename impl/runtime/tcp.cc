@@ -97,6 +97,11 @@ absl::StatusOr<size_t> TcpTransport::Read(char* buf, size_t size) {
     if (closed_) return TransportError(TransportErrorKind::kClosedLocally, peer_);
     if (!read_error_.ok()) return read_error_;
     const ssize_t n = recv(fd_.get(), buf, size, 0);
+    reactor_->CountSyscall();
+    if (waiters_.woken_by_guess) {
+      reactor_->ReportGuess(waiters_, n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK));
+    }
+    if (n >= 0 && waiters_.expect_listed) reactor_->ForgetInput(waiters_);
     if (n > 0) {
       drained_ = static_cast<size_t>(n) < size;
       if (drained_) waiters_.input_seen = false;  // later input events set it again
@@ -162,6 +167,7 @@ absl::Status TcpTransport::WriteAllV(absl::Span<absl::string_view> pieces) {
     msg.msg_iov = iov;
     msg.msg_iovlen = count;
     const ssize_t n = sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);
+    reactor_->CountSyscall();
     if (n >= 0) {
       // A peer that reads as fast as we write never makes this block: the turn budget lets the
       // reactor's other fibers run (the loop re-checks the transport's state after it).
@@ -191,7 +197,10 @@ absl::Status TcpTransport::WriteAllV(absl::Span<absl::string_view> pieces) {
   if (pieces.empty()) {
     if (closed_) return TransportError(TransportErrorKind::kClosedLocally, peer_);
     if (write_closed_) return TransportError(TransportErrorKind::kWriteAfterClose, peer_);
+    return absl::OkStatus();
   }
+  // Bytes went out: a reply may follow, which the reader then recvs without an epoll_wait first.
+  reactor_->ExpectInput(waiters_);
   return absl::OkStatus();
 }
 
@@ -212,6 +221,7 @@ void TcpTransport::Close() {
   closed_ = true;
   if (waiters_.reader != nullptr) reactor_->Unpark(waiters_.reader);
   if (waiters_.writer != nullptr) reactor_->Unpark(waiters_.writer);
+  reactor_->ForgetInput(waiters_);
   reactor_->Unwatch(fd_.get());
   fd_.Reset();
 }
@@ -326,6 +336,7 @@ absl::StatusOr<TcpListener::AcceptedSocket> TcpListener::AcceptSocket() {
     socklen_t len = sizeof(peer);
     UniqueFd fd(accept4(fd_.get(), reinterpret_cast<sockaddr*>(&peer), &len,
                         SOCK_NONBLOCK | SOCK_CLOEXEC));
+    reactor_->CountSyscall();
     if (fd.valid()) {
       backoff_ = options_.accept_backoff_min;
       // A flood of connections takes turns with the connections already served.
