@@ -109,14 +109,9 @@ void Reactor::Loop() {
     // epoll_wait per hand-off; readiness is still collected every batches_per_poll iterations.
     // A turn that ran out moved a lot of bytes or took long: readiness is collected right away.
     // A reply expected on a descriptor is looked for with its recv before epoll_wait is asked.
-    // A round ends each time every runnable fiber has run (a peer on this thread had its turn
-    // to answer); the non-blocking polls in between do not count.
-    if (run_queue_.empty() && expect_head_ != nullptr && WakeExpectedReaders()) {
-      ++round_;
-    }
+    if (run_queue_.empty() && expect_head_ != nullptr) WakeExpectedReaders();
     if (run_queue_.empty()) {
       Poll(PollTimeoutMillis());
-      ++round_;
       batches_since_poll_ = 0;
     } else if (++batches_since_poll_ >= options_.batches_per_poll || turn_ended_in_batch_) {
       Poll(0);
@@ -214,11 +209,15 @@ bool Reactor::WakeExpectedReaders() {
   IoWaiters* next = nullptr;
   for (IoWaiters* w = expect_head_; w != nullptr; w = next) {
     next = w->expect_next;
-    if (w->expect_round > round_) continue;  // hinted this round: the peer had no time yet
+    // Nothing was written here since its own write: a peer on this thread has not answered.
+    if (w->expect_write == writes_) continue;
     Unlist(*w);
-    if (w->reader == nullptr) continue;  // not waiting: its next read tries recv anyway
     w->woken_by_guess = true;
     ++stats_.guesses;
+    if (w->reader == nullptr) {
+      w->input_seen = true;  // busy elsewhere: its next read recvs before it waits
+      continue;
+    }
     Unpark(w->reader);
     woke = true;
   }
@@ -241,11 +240,12 @@ void Reactor::Unlist(IoWaiters& waiters) {
 }
 
 void Reactor::ExpectInput(IoWaiters& waiters) {
+  ++writes_;
   if (waiters.guess_skip_count > 0) {
     --waiters.guess_skip_count;
     return;
   }
-  waiters.expect_round = round_ + 1;
+  waiters.expect_write = writes_;
   if (waiters.expect_listed) return;
   waiters.expect_listed = true;
   waiters.expect_prev = expect_tail_;

@@ -95,12 +95,12 @@ struct IoWaiters {
   bool input_closed_seen = false;
 
   // Input expected soon (Reactor::ExpectInput; owned by the reactor): this descriptor's place in
-  // the reactor's list of them, the poll round from which the reader may be woken without an
-  // event, and whether the reader's current wake-up was such a guess (the owner reports how it
+  // the reactor's list of them, the reactor's write count at its hint (the reader is woken
+  // without an event only once another descriptor was written since), and whether the reader's current wake-up was such a guess (the owner reports how it
   // went with Reactor::ReportGuess).
   IoWaiters* expect_prev = nullptr;
   IoWaiters* expect_next = nullptr;
-  uint64_t expect_round = 0;
+  uint64_t expect_write = 0;
   bool expect_listed = false;
   bool woken_by_guess = false;
   // Guesses that found nothing make the next ones rarer: writes left unhinted, and the back-off.
@@ -180,10 +180,11 @@ class Reactor final : public Clock, public Scheduler {
   void WaitWritable(IoWaiters& waiters, absl::string_view reason);
 
   // Latency: `waiters`' descriptor was just written to, so a reply may come. When the loop next
-  // runs out of runnable fibers — not the first time after this call, so a peer on this thread
-  // had its turn to answer — it wakes the descriptor's parked reader (marking woken_by_guess)
-  // instead of calling epoll_wait to learn that the reply came: a peer on the same thread (or one
-  // that answers that fast) costs one system call per message instead of two. The reader retries
+  // runs out of runnable fibers after another descriptor of this reactor was written to (a peer
+  // on this thread may have answered), it wakes the descriptor's parked reader (marking
+  // woken_by_guess) instead of calling epoll_wait to learn that the reply came: a peer on the
+  // same thread costs one system call per message instead of two, and a peer elsewhere that a
+  // single connection talks to never costs a guess. The reader retries
   // its recv and reports the outcome (ReportGuess); guesses that find nothing back off (a write is
   // hinted again only after 1, 2, 4, ... 64 unhinted writes), so an idle or slow peer costs at
   // most one wasted recv per write and far fewer once they keep missing. Readiness is still
@@ -244,7 +245,8 @@ class Reactor final : public Clock, public Scheduler {
   int PollTimeoutMillis() const;
   void Poll(int timeout_ms);
   void DrainInbox();
-  // Wakes the parked readers of the expected descriptors whose round has come; false if none.
+  // Wakes the parked readers of the expected descriptors that another write may have answered;
+  // false if none.
   bool WakeExpectedReaders();
   void Unlist(IoWaiters& waiters);
   void TearDown();
@@ -263,9 +265,8 @@ class Reactor final : public Clock, public Scheduler {
   ReactorFiber* live_head_ = nullptr;  // intrusive list of live fibers
   std::deque<ReactorFiber*> run_queue_;
   size_t batches_since_poll_ = 0;
-  // Rounds: times the loop ran out of runnable fibers (then it polled blocking or woke readers
-  // on a guess); and the ExpectInput list in hint order.
-  uint64_t round_ = 0;
+  // ExpectInput calls (writes) so far, and the list of expected descriptors in hint order.
+  uint64_t writes_ = 0;
   IoWaiters* expect_head_ = nullptr;
   IoWaiters* expect_tail_ = nullptr;
   // The running fiber's turn: bytes charged, and when its first charge came (Instant() = none
