@@ -250,6 +250,9 @@ class Manager : protected StreamSink {
   bool MakeRoom();
   // Hands every complete frame of `parser` to OnFrame. False once the connection has ended.
   bool HandleFrames(FrameParser& parser);
+  // The read after the peer paused (the transport knows a Read would wait): waits with no read
+  // buffer held, then reads `want` bytes into a fresh one (parser.PrepareAppend).
+  absl::StatusOr<size_t> ReadAfterPause(FrameParser& parser, size_t want);
   // After each read: counts what is being assembled, trims buffers.
   void AfterRead(FrameParser& parser);
   // Counts the parser's unconsumed bytes and the mode's partial packets as kAssembling.

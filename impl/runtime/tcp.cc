@@ -80,17 +80,37 @@ TcpTransport::~TcpTransport() {
       << "TcpTransport " << peer_ << " destroyed with a fiber inside Read or Write";
 }
 
+bool TcpTransport::ReadWouldWait() const {
+  // The last read emptied the socket (it returned less than asked) and the loop has reported no
+  // input since: a recv now would be EAGAIN. The registration is edge-triggered, so bytes arriving
+  // from now on queue an event; bytes that arrived earlier and whose event the loop already took
+  // set input_seen. A short read can leave a FIN or an error behind it (recv reports data first):
+  // once the loop has reported one (input_closed_seen) we always recv.
+  return drained_ && !waiters_.input_seen && !waiters_.input_closed_seen && !closed_ &&
+         read_error_.ok();
+}
+
+void TcpTransport::WaitReadable() {
+  if (!ReadWouldWait()) return;
+  reactor_->WaitReadable(waiters_, "tcp read: waiting for bytes");
+  drained_ = false;  // woken: the next Read recvs at once
+}
+
 absl::StatusOr<size_t> TcpTransport::Read(char* buf, size_t size) {
+  return ReadSome(buf, size, /*wait=*/true);
+}
+
+absl::StatusOr<size_t> TcpTransport::ReadNow(char* buf, size_t size) {
+  return ReadSome(buf, size, /*wait=*/false);
+}
+
+absl::StatusOr<size_t> TcpTransport::ReadSome(char* buf, size_t size, bool wait) {
   DRPC_CHECK_GT(size, 0u);
-  if (drained_ && !waiters_.input_seen && !waiters_.input_closed_seen && !closed_ &&
-      read_error_.ok()) {
-    // The last read emptied the socket (it returned less than asked) and the loop has reported no
-    // input since: a recv now would be EAGAIN, so wait for readiness first. The registration is
-    // edge-triggered, so bytes arriving from now on queue an event; bytes that arrived earlier
-    // and whose event the loop already took set input_seen, and then we recv at once. A short
-    // read can leave a FIN or an error behind it (recv reports data first): once the loop has
-    // reported one (input_closed_seen) we always recv.
-    reactor_->WaitReadable(waiters_, "tcp read: waiting for bytes");
+  // Wait for readiness first rather than make a recv that would be EAGAIN.
+  if (wait) {
+    WaitReadable();
+  } else if (ReadWouldWait()) {
+    return 0;
   }
   drained_ = false;
   for (;;) {
@@ -115,6 +135,11 @@ absl::StatusOr<size_t> TcpTransport::Read(char* buf, size_t size) {
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      if (!wait) {
+        drained_ = true;  // empty now: later input events set input_seen again
+        waiters_.input_seen = false;
+        return 0;
+      }
       reactor_->WaitReadable(waiters_, "tcp read: waiting for bytes");
       continue;
     }

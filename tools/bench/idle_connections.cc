@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <thread>
@@ -56,6 +57,47 @@ int64_t StackRssBytes() {
   return total_kib * 1024;
 }
 
+// Resident bytes by kind of mapping (/proc/self/smaps): the main thread's heap ([heap]), other
+// anonymous mappings (other threads' malloc arenas, large malloc'd blocks, fiber stacks) and
+// everything else (code, files).
+struct RssByKind {
+  int64_t main_heap = 0;
+  int64_t anonymous = 0;
+  int64_t other = 0;
+};
+
+RssByKind ReadRssByKind() {
+  RssByKind out;
+  std::FILE* f = std::fopen("/proc/self/smaps", "r");
+  if (f == nullptr) return out;
+  char line[512];
+  int64_t* bucket = &out.other;
+  while (std::fgets(line, sizeof(line), f) != nullptr) {
+    unsigned long lo = 0, hi = 0;
+    char perms[8] = {};
+    unsigned long offset = 0;
+    char dev[16] = {};
+    unsigned long inode = 0;
+    char name[256] = {};
+    const int fields = std::sscanf(line, "%lx-%lx %7s %lx %15s %lu %255s", &lo, &hi, perms,
+                                   &offset, dev, &inode, name);
+    if (fields >= 6) {
+      if (std::strcmp(name, "[heap]") == 0) {
+        bucket = &out.main_heap;
+      } else if (inode == 0 && name[0] == '\0') {
+        bucket = &out.anonymous;
+      } else {
+        bucket = &out.other;
+      }
+      continue;
+    }
+    long long v = 0;
+    if (std::sscanf(line, "Rss: %lld kB", &v) == 1) *bucket += v * 1024;
+  }
+  std::fclose(f);
+  return out;
+}
+
 // Long enough for every connection's idle trim (and the process-wide trim interval) to pass.
 void Settle() {
   const int64_t ms = (tunables::kMemoryReturnIdleDelay + tunables::kMemoryReturnMinInterval +
@@ -92,6 +134,7 @@ absl::StatusOr<IdleConnectionsResult> MeasureIdleConnections(const IdleConnectio
   malloc_trim(0);  // both samples start from a trimmed heap
   const ProcessStats before = ReadProcessStats();
   const int64_t stacks_before = StackRssBytes();
+  const RssByKind kinds_before = ReadRssByKind();
   const uint64_t trims_before = runtime::ProcessMemoryReturn().trims();
   for (size_t i = 0; status.ok() && i < config.connections; ++i) {
     absl::StatusOr<WireClient> c = WireClient::Connect((*server)->address());
@@ -109,6 +152,11 @@ absl::StatusOr<IdleConnectionsResult> MeasureIdleConnections(const IdleConnectio
     result.rss_bytes_per_connection = (after.rss_bytes - before.rss_bytes) / n;
     result.heap_bytes_per_connection = (after.heap_bytes - before.heap_bytes) / n;
     result.stack_rss_bytes_per_connection = (StackRssBytes() - stacks_before) / n;
+    const RssByKind kinds = ReadRssByKind();
+    std::fprintf(stderr, "rss by kind per conn: main heap %.2f KiB, anonymous %.2f KiB, other %.2f KiB\n",
+                 (kinds.main_heap - kinds_before.main_heap) / n / 1024,
+                 (kinds.anonymous - kinds_before.anonymous) / n / 1024,
+                 (kinds.other - kinds_before.other) / n / 1024);
     // What of the RSS is the allocator's cache (freed, still resident): gone after a full trim.
     malloc_trim(0);
     result.trimmed_rss_bytes_per_connection = (ReadProcessStats().rss_bytes - before.rss_bytes) / n;
