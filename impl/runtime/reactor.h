@@ -79,6 +79,9 @@ struct ReactorOptions {
   // sockets, or after this long, measured from its first socket operation of the turn.
   size_t turn_io_max_bytes = tunables::kTurnIoMaxBytes;
   Duration turn_max = tunables::kTurnMax;
+  // Fibers parked at least this long (at most twice this) give back the stack pages below where
+  // they wait (FiberContext::ReleaseStackBelowSuspension), once per wait.
+  Duration stack_trim_idle_delay = tunables::kFiberStackTrimIdleDelay;
 };
 
 // The fibers waiting for one descriptor's readiness (see Reactor::Watch). A fiber records itself
@@ -213,6 +216,8 @@ class Reactor final : public Clock, public Scheduler {
     uint64_t posts_dropped = 0;    // no fiber stack for a posted function: destroyed unrun
     uint64_t turns_ended = 0;      // fibers made to yield by ChargeTurn
     uint64_t spawns_failed = 0;    // Spawn returned kResourceExhausted
+    uint64_t stacks_trimmed = 0;   // parked fibers whose unused stack pages were given back
+    uint64_t stack_trimmed_bytes = 0;
     size_t live_fibers = 0;
     size_t pending_timers = 0;
     size_t stacks_in_use = 0;
@@ -245,6 +250,9 @@ class Reactor final : public Clock, public Scheduler {
   int PollTimeoutMillis() const;
   void Poll(int timeout_ms);
   void DrainInbox();
+  // Stack trimming of long-parked fibers: a timer armed while some parked fiber is untrimmed.
+  void ArmStackTrim();
+  void TrimParkedStacks();
   // Wakes the parked readers of the expected descriptors that another write may have answered;
   // false if none.
   bool WakeExpectedReaders();
@@ -275,6 +283,10 @@ class Reactor final : public Clock, public Scheduler {
   Instant turn_started_;
   bool turn_ended_in_batch_ = false;  // a fiber yielded by ChargeTurn: poll after this batch
   TimerQueue timers_;
+  // Stack trim rounds so far (a fiber parked in round r is trimmed from round r + 2 on), and
+  // whether the next one is scheduled.
+  uint64_t trim_round_ = 0;
+  bool trim_armed_ = false;
   std::vector<epoll_event> events_;
   std::vector<Posted> draining_;
   Stats stats_;
