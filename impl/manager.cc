@@ -68,6 +68,11 @@ void Manager::ReadLoop() {
       .frame_data_max_bytes = options_.mux ? options_.MuxMessageMaxBytes()
                                            : options_.packet_max_bytes,
       .skip_oversize_data = options_.mux});
+  read_parser_ = &parser;
+  struct Unpublish {
+    const FrameParser*& parser;
+    ~Unpublish() { parser = nullptr; }
+  } unpublish{read_parser_};
   ReadSizer sizer(tunables::kReadMinBytes, tunables::kReadMaxBytes);
   // How long the reader has waited for the bytes of the incomplete frame (or, on a server, for
   // the first frame). The timeouts count only these waits, never the time the reader spends
