@@ -35,7 +35,8 @@ absl::Status OneCall(WireClient& c, const std::string& payload) {
 
 // Resident bytes of the fiber stacks: the mappings made of whole stack slabs (the kernel merges
 // neighbouring slabs into one mapping) or, on kernels without page-table guards, of one stack;
-// from /proc/self/smaps.
+// from /proc/self/smaps. A slab the kernel merged with a neighbouring anonymous
+// mapping that is not a slab (a malloc arena, say) is missed: a lower bound.
 int64_t StackRssBytes() {
   const int64_t stack_kib = tunables::kFiberStackDefaultBytes / 1024;
   const int64_t slab_kib = tunables::kFiberSlabStackCount * (stack_kib + 4);
@@ -58,8 +59,8 @@ int64_t StackRssBytes() {
 }
 
 // Resident bytes by kind of mapping (/proc/self/smaps): the main thread's heap ([heap]), other
-// anonymous mappings (other threads' malloc arenas, large malloc'd blocks, fiber stacks) and
-// everything else (code, files).
+// anonymous mappings (other threads' malloc arenas, large malloc'd blocks, fiber stacks: the
+// kernel merges neighbouring ones, so they cannot be told apart here) and everything else.
 struct RssByKind {
   int64_t main_heap = 0;
   int64_t anonymous = 0;
@@ -152,11 +153,8 @@ absl::StatusOr<IdleConnectionsResult> MeasureIdleConnections(const IdleConnectio
     result.rss_bytes_per_connection = (after.rss_bytes - before.rss_bytes) / n;
     result.heap_bytes_per_connection = (after.heap_bytes - before.heap_bytes) / n;
     result.stack_rss_bytes_per_connection = (StackRssBytes() - stacks_before) / n;
-    const RssByKind kinds = ReadRssByKind();
-    std::fprintf(stderr, "rss by kind per conn: main heap %.2f KiB, anonymous %.2f KiB, other %.2f KiB\n",
-                 (kinds.main_heap - kinds_before.main_heap) / n / 1024,
-                 (kinds.anonymous - kinds_before.anonymous) / n / 1024,
-                 (kinds.other - kinds_before.other) / n / 1024);
+    result.client_heap_rss_bytes_per_connection =
+        (ReadRssByKind().main_heap - kinds_before.main_heap) / n;
     // What of the RSS is the allocator's cache (freed, still resident): gone after a full trim.
     malloc_trim(0);
     result.trimmed_rss_bytes_per_connection = (ReadProcessStats().rss_bytes - before.rss_bytes) / n;
@@ -184,10 +182,12 @@ absl::Status PrintIdleConnectionRows(size_t connections) {
                   where.c_str(), r->rss_bytes_per_connection / 1024, pass ? "PASS" : "MISS");
       std::printf("| idle connection, heap (%s) | %.2f KiB/conn | - | - | - | |\n", where.c_str(),
                   r->heap_bytes_per_connection / 1024);
-      std::printf("| idle connection, RSS of fiber stacks (%s) | %.2f KiB/conn | - | - | - | |\n",
+      std::printf("| idle connection, RSS of fiber stacks, unmerged slabs only (%s) | %.2f KiB/conn | - | - | - | |\n",
                   where.c_str(), r->stack_rss_bytes_per_connection / 1024);
       std::printf("| idle connection, RSS after a full malloc_trim (%s) | %.2f KiB/conn | - | - | - | |\n",
                   where.c_str(), r->trimmed_rss_bytes_per_connection / 1024);
+      std::printf("| of the RSS: the bench's wire clients' heap (%s) | %.2f KiB/conn | - | - | - | |\n",
+                  where.c_str(), r->client_heap_rss_bytes_per_connection / 1024);
       std::printf("| allocator trims while going idle (%s) | %llu | - | - | - | |\n",
                   where.c_str(), static_cast<unsigned long long>(r->memory_trims));
       std::fflush(stdout);
