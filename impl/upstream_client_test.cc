@@ -447,5 +447,38 @@ TEST(UpstreamClientTest, ServerGoneIsAClosedErrorNotCanceled) {
   }));
 }
 
+// A call whose writes are blocked on a full transport when the reader ends the connection hears
+// why the connection ended, not the "closed locally" its cut-short write saw. (The simulator's
+// fault.every_offset.upstream seed 6, in corpus/sim, found the same symptom on the path where the
+// connection's flusher, not the call, was the blocked writer.)
+TEST(UpstreamClientTest, AWriteCutShortByTheConnectionsEndReportsWhyItEnded) {
+  ExpectOk(RunClient(Options{}, [](ClientSide& c) {
+    Env& env = c.sim.env();
+    CallContext ctx(env);
+    absl::StatusOr<std::shared_ptr<RpcStream>> s = c.conn.NewStream(ctx, "/interop.Echo/Bidi");
+    c.sim.Check(s.ok(), "stream");
+    absl::Status sent;
+    Signal done(env);
+    c.server.PauseReading();
+    DRPC_CHECK_OK(env.scheduler().Spawn("sender", [&] {
+      // Small messages, buffered and written by the connection's flusher, until the network is
+      // full (the peer reads nothing): the flusher's write blocks, and so does a Send.
+      const std::string message(1000, 'x');
+      for (int i = 0; i < 4096 && sent.ok(); ++i) sent = (*s)->Send(message);
+      done.Set();
+    }));
+    SleepFor(env, Duration::Millis(5), "let the write block");
+    c.sim.Check(!done.IsSet(), absl::StrCat("the write should be blocked: ", sent.ToString()));
+    // An Invoke from the server: the client's reader ends the connection with a protocol error
+    // while the write is still blocked.
+    c.sim.Check(c.server.Write({F(Kind::kInvoke, 5, 1, "/x/Y")}).ok(), "write the Invoke");
+    done.Wait("sender");
+    const absl::Status& ended = c.conn.closed().status();
+    c.sim.Check(IsClosed(sent) && !absl::StrContains(sent.message(), "write failed") &&
+                    absl::StrContains(sent.message(), ended.message()),
+                absl::StrCat("Send: ", sent.ToString(), "; the connection ended: ", ended.ToString()));
+  }));
+}
+
 }  // namespace
 }  // namespace drpc

@@ -327,12 +327,17 @@ absl::Status UpstreamManager::WriteGatherLocked(Stream& stream, Kind kind,
   corked_stream_ = 0;  // from here on the bytes may be on the wire
   const absl::Status s = transport().WriteV(pieces);
   write_buffer_.clear();
-  if (!s.ok()) {
-    writer_error_ = ClosedError("connection closed: write failed", s);
-    Terminate(s);
-    return writer_error_;
-  }
+  if (!s.ok()) return OnWriteFailed(s);
   return absl::OkStatus();
+}
+
+absl::Status UpstreamManager::OnWriteFailed(const absl::Status& s) {
+  // A write that failed because the connection had already ended (its transport closed by the
+  // reader's fault, a shutdown, Close) reports why the connection ended, not its own symptom.
+  writer_error_ = terminated() ? StreamErrorFor(Stream::Role::kClient, closed().status())
+                               : ClosedError("connection closed: write failed", s);
+  Terminate(s);
+  return writer_error_;
 }
 
 size_t UpstreamManager::WriterSpareBytes() const {
@@ -361,11 +366,7 @@ absl::Status UpstreamManager::FlushLocked() {
   } else {
     write_buffer_.clear();
   }
-  if (!s.ok()) {
-    writer_error_ = ClosedError("connection closed: write failed", s);
-    Terminate(s);
-    return writer_error_;
-  }
+  if (!s.ok()) return OnWriteFailed(s);
   return absl::OkStatus();
 }
 

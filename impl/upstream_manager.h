@@ -108,6 +108,8 @@ class UpstreamManager final : public Manager {
   // Writes the buffered bytes and all frames of one splittable packet with one Transport::WriteV,
   // the packet's data not copied. Requires write_mu_.
   absl::Status WriteGatherLocked(Stream& stream, Kind kind, absl::string_view data, bool control);
+  // Records a failed write as the writer's sticky error and ends the connection.
+  absl::Status OnWriteFailed(const absl::Status& s);
   // The packet about to be buffered or written goes out after every earlier one: upstream IDs
   // only rise across the connection (docs/protocol.md §8). Requires write_mu_.
   void CheckRisingLocked(PacketId id);

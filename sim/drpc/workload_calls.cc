@@ -46,6 +46,13 @@ class Handlers {
   absl::Status Finish(RpcRecord& rec, absl::Status status) {
     rec.handler_done = true;
     rec.handler_status = status;
+    if (sabotage_ == Sabotage::kRewriteHandlerErrors && !status.ok()) {
+      absl::Status rewritten(status.code(), absl::StrCat(status.message(), " (rewritten)"));
+      status.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
+        rewritten.SetPayload(url, payload);
+      });
+      return rewritten;
+    }
     return status;
   }
 
@@ -235,6 +242,7 @@ void Caller::Think() {
 void Caller::MakeCall(size_t conn_index) {
   RpcRecord& rec = ledger_->NewRpc(conn_index);
   rec.plan = DrawPlan(rec);
+  ledger_->Planned(rec);
   ConnRecord& conn = ledger_->conns()[conn_index];
   Env& env = ctx_->env();
   CallContext call(env);
@@ -266,6 +274,7 @@ void Caller::MakeCall(size_t conn_index) {
   }
   // Upstream: a cancel while the call runs may close the connection (docs/protocol.md §7.7).
   const Signal::CallbackId watch = call.done_signal().OnSet([&rec, &conn, this](const absl::Status&) {
+    ledger_->OnContextEnded(rec);
     if (!rec.finished && !ledger_->conns()[rec.conn].conn->manager().is_mux()) {
       conn.cancels_may_close = true;
     }
@@ -333,13 +342,18 @@ void Caller::MakeCleanCall(size_t conn_index, RpcType type, Duration bound) {
     // Invoke arrives (its client moved on as soon as it had the reply): a refusal then is no
     // failure, as long as a later try gets through within the bound.
     const bool refused = RemoteErrorCode(rec.status).has_value() &&
-                         absl::StartsWith(rec.status.message(), kRefusedPrefix);
-    if (!refused || !ledger_->RefusalPossible() || env.clock().Now() >= deadline) {
+                         absl::StartsWith(rec.status.message(), kRefusedPrefix) &&
+                         ledger_->RefusalPossible();
+    // Likewise a server stall timeout shorter than the scheduler's interleave window may fail a
+    // handler that reads, if the scheduler passed it over for longer than the timeout.
+    const bool stalled = ledger_->StallOfAReadingHandlerPossible(rec.status);
+    if ((!refused && !stalled) || env.clock().Now() >= deadline) {
       ledger_->Fail(rec, "a call on a fresh connection after healing failed");
       return;
     }
-    ctx_->Reach(situations::kWorkloadProbeRetriedARefusal);
-    SleepFor(env, Duration::Micros(100), "probe: waiting to try a refused call again");
+    ctx_->Reach(refused ? situations::kWorkloadProbeRetriedARefusal
+                        : situations::kWorkloadProbeRetriedAStall);
+    SleepFor(env, Duration::Micros(100), "probe: waiting to try a refused or stalled call again");
   }
   ++ledger_->report().ok;
 }

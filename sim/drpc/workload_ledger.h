@@ -40,6 +40,15 @@ struct RpcRecord {
   bool cancel_reached_stream = false;
   bool decided_before_cancel = false;  // outcome_decided at the caller's cancel
   bool cancel_noticed_late = false;    // the manager reacted from a timer (a reply may come first)
+  // When the deadline ended the context (before any cancel): what had already ended the call, and
+  // the count of late notices just before the manager saw the context end (it sees it after the
+  // workload does). A later cancel changes nothing and is judged as of this moment.
+  struct {
+    bool fired = false;
+    bool ended = false;
+    bool decided = false;
+    uint64_t late_notices = 0;
+  } at_deadline;
   bool deadline_set = false;
   bool abandoned = false;            // the caller Close()d the stream midway
   bool closed_send_early = false;
@@ -60,6 +69,9 @@ struct ConnRecord {
   Transport* endpoint = nullptr;   // the simulated endpoint under the taps (fault queries)
   bool closed_by_workload = false;
   bool cancels_may_close = false;  // upstream: a cancel on it may close it (docs/protocol.md §7.7)
+  // A call on it sends a message over the packet limit of an upstream end, which drops the
+  // connection for it (Go's "data overflow").
+  bool overflow_may_close = false;
 };
 
 class Ledger {
@@ -68,6 +80,8 @@ class Ledger {
          const Options& server);
 
   RpcRecord& NewRpc(size_t conn);
+  // The caller drew `rec`'s plan (before its first message goes out).
+  void Planned(const RpcRecord& rec);
   RpcRecord* Find(uint64_t id);
   std::vector<ConnRecord>& conns() { return conns_; }
   const std::map<uint64_t, RpcRecord>& rpcs() const { return rpcs_; }
@@ -78,6 +92,9 @@ class Ledger {
   // The caller cancels `rec` now (call.Cancel()), recording what had already ended it and whether
   // its connection's manager noticed the cancel late (the chaos sites *.notice_cancel_late).
   void CancelCall(RpcRecord& rec, CallContext& call);
+  // The call's context ended (its deadline, or the caller's cancel): called by the workload's own
+  // callback on the context, which runs before the manager's.
+  void OnContextEnded(RpcRecord& rec);
   // Judges a finished call (from its caller's fiber, right after the outcome).
   void CheckOutcome(RpcRecord& rec);
   // Judges what the handlers did, once every call has finished.
@@ -98,13 +115,22 @@ class Ledger {
   // Whether the server's stream limit may refuse a call of this workload: a server stream
   // outlives its client call by the time the client's last packet takes to arrive.
   bool RefusalPossible() const;
+  // Whether `status` is the server's receive stall, failing a call whose handler reads: with a
+  // stall timeout shorter than the longest a scheduler may pass a runnable fiber over (a policy's
+  // interleave window), a handler that reads can look like one that does not.
+  bool StallOfAReadingHandlerPossible(const absl::Status& status) const;
 
  private:
   bool ConnectionBroken(size_t index) const;
   uint64_t LateCancelNotices() const;
+  // The handler had returned or the call's connection was broken or closed.
+  bool EndedAlready(const RpcRecord& rec) const;
   // The cancel rule: a call cancelled before it returned ends Canceled unless its stream had
   // already ended. Returns false (after Fail) when the outcome breaks it.
   bool CheckCancelRule(const RpcRecord& rec);
+  // Judges a call that ended with a remote error of DRPC code `code`: a refusal, a stall the
+  // server reported, or (the remote-error rule) exactly the error its handler returned.
+  void CheckRemoteError(const RpcRecord& rec, uint64_t code);
   // The cause rule for "closed": a call whose own connection a fault broke says so.
   void CheckClosedCause(const RpcRecord& rec);
   // Whether a receive stall can legitimately fail a call (no flow control on the streams).
@@ -119,6 +145,12 @@ class Ledger {
   bool FlowMismatch() const;
   // Whether one of the call's messages is over the limit of the end that receives it.
   bool OverSizeLimit(const RpcPlan& plan) const;
+  // Whether one of them is over the packet limit of an upstream end (which then drops the
+  // connection, rather than failing only the stream as a mux end does).
+  bool OverflowsAnUpstreamEnd(const RpcPlan& plan) const;
+  // Whether `status` is an upstream end's "data overflow" (its reader's, or the server's seen as
+  // the connection's end) on a connection that one of its calls overflowed.
+  bool ExplainedByOverflow(const RpcRecord& rec) const;
   // Judges the call against the message limits, and counts the boundaries it met. Returns true
   // when the outcome was the size error (then judged).
   bool CheckSizeLimits(const RpcRecord& rec);

@@ -27,6 +27,10 @@ inline constexpr Situation kWorkloadAbandonedAStream{"workload.abandoned_a_strea
 inline constexpr Situation kWorkloadCancelCameAfterTheEnd{"workload.cancel_came_after_the_end"};
 // A caller's cancel reached its call's stream and the call ended Canceled, whatever came after.
 inline constexpr Situation kWorkloadCancelWon{"workload.cancel_won"};
+// A caller cancelled a call whose context its deadline had already ended: the cancel changed
+// nothing, and the call is judged as of the deadline's moment.
+inline constexpr Situation kWorkloadCancelFoundTheDeadlinePassed{
+    "workload.cancel_found_the_deadline_passed"};
 // A call a fault failed ended "closed" with the transport's error of the fault on the client's
 // side of the connection (its writes, its reads), or with the server's end's reaction (EOF, reset)
 // to a fault on the server's side.
@@ -39,6 +43,14 @@ inline constexpr Situation kWorkloadMessageJustUnderTheLimit{"workload.message_j
 inline constexpr Situation kWorkloadMessageAtTheLimitPassed{"workload.message_at_the_limit_passed"};
 inline constexpr Situation kWorkloadMessageOverTheLimitFailedItsStream{
     "workload.message_over_the_limit_failed_its_stream"};
+// One over an upstream end's packet limit, and that end dropped the connection ("data
+// overflow", as Go drpc does), with nothing else to end it.
+inline constexpr Situation kWorkloadMessageOverTheLimitClosedItsConnection{
+    "workload.message_over_the_limit_closed_its_connection"};
+// A call ended with a remote error after its handler had failed, and the error was the
+// handler's, code and text (the remote-error rule).
+inline constexpr Situation kWorkloadRemoteErrorCarriedTheHandlersError{
+    "workload.remote_error_carried_the_handlers_error"};
 // A receive stall broke a buffer cycle across the connection (no flow control).
 inline constexpr Situation kWorkloadReceiveStallBrokeABufferCycle{
     "workload.receive_stall_broke_a_buffer_cycle"};
@@ -50,6 +62,9 @@ inline constexpr Situation kWorkloadRefused{"workload.refused"};
 // A call after healing was refused because the server still held the previous call's stream
 // (its next Invoke overtook the server's release of it), and was tried again.
 inline constexpr Situation kWorkloadProbeRetriedARefusal{"workload.probe_retried_a_refusal"};
+// A call after healing failed by the server's receive stall (a stall timeout shorter than the
+// scheduler may pass the reading handler over), and was tried again.
+inline constexpr Situation kWorkloadProbeRetriedAStall{"workload.probe_retried_a_stall"};
 // A network fault (other than a stall) struck a connection.
 inline constexpr Situation kWorkloadFaultStruckAConnection{"workload.fault_struck_a_connection"};
 // A connection ended because it broke (a fault struck it or its peer went away).
