@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <climits>
 #include <cstdio>
-#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -24,10 +23,6 @@ thread_local Reactor* tls_reactor = nullptr;
 
 // epoll_event.data.ptr of the wake-up eventfd; every other registration carries an IoWaiters*.
 constexpr void* kWakeTag = nullptr;
-
-// A descriptor whose guessed wake-ups keep finding nothing is hinted at most once per this many
-// writes (plus one).
-constexpr uint8_t kGuessBackoffMaxCount = 64;
 
 // Longest single epoll wait: the loop re-computes its timeout afterwards, so this only bounds how
 // stale a far-future deadline's rounding can get.
@@ -205,78 +200,6 @@ void Reactor::Poll(int timeout_ms) {
       Unpark(waiters->writer);
     }
   }
-}
-
-bool Reactor::WakeExpectedReaders() {
-  bool woke = false;
-  IoWaiters* next = nullptr;
-  for (IoWaiters* w = expect_head_; w != nullptr; w = next) {
-    next = w->expect_next;
-    // Nothing was written here since its own write: a peer on this thread has not answered.
-    if (w->expect_write == writes_) continue;
-    Unlist(*w);
-    w->woken_by_guess = true;
-    ++stats_.guesses;
-    if (w->reader == nullptr) {
-      w->input_seen = true;  // busy elsewhere: its next read recvs before it waits
-      continue;
-    }
-    Unpark(w->reader);
-    woke = true;
-  }
-  return woke;
-}
-
-void Reactor::Unlist(IoWaiters& waiters) {
-  if (waiters.expect_prev != nullptr) {
-    waiters.expect_prev->expect_next = waiters.expect_next;
-  } else {
-    expect_head_ = waiters.expect_next;
-  }
-  if (waiters.expect_next != nullptr) {
-    waiters.expect_next->expect_prev = waiters.expect_prev;
-  } else {
-    expect_tail_ = waiters.expect_prev;
-  }
-  waiters.expect_prev = waiters.expect_next = nullptr;
-  waiters.expect_listed = false;
-}
-
-void Reactor::ExpectInput(IoWaiters& waiters) {
-  ++writes_;
-  if (waiters.guess_skip_count > 0) {
-    --waiters.guess_skip_count;
-    return;
-  }
-  waiters.expect_write = writes_;
-  if (waiters.expect_listed) return;
-  waiters.expect_listed = true;
-  waiters.expect_prev = expect_tail_;
-  waiters.expect_next = nullptr;
-  if (expect_tail_ != nullptr) {
-    expect_tail_->expect_next = &waiters;
-  } else {
-    expect_head_ = &waiters;
-  }
-  expect_tail_ = &waiters;
-}
-
-void Reactor::ForgetInput(IoWaiters& waiters) {
-  if (waiters.expect_listed) Unlist(waiters);
-}
-
-void Reactor::ReportGuess(IoWaiters& waiters, bool found) {
-  waiters.woken_by_guess = false;
-  if (found) {
-    waiters.guess_backoff_count = 0;
-    return;
-  }
-  ++stats_.guesses_missed;
-  waiters.guess_backoff_count = waiters.guess_backoff_count == 0
-                                    ? 1
-                                    : std::min<uint8_t>(waiters.guess_backoff_count * 2,
-                                                        kGuessBackoffMaxCount);
-  waiters.guess_skip_count = waiters.guess_backoff_count;
 }
 
 void Reactor::DrainInbox() {
