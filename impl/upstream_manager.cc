@@ -168,7 +168,7 @@ void UpstreamManager::BeforeAccept() {
 // --- Reader ---------------------------------------------------------------------------------------
 
 absl::Status UpstreamManager::OnFrame(const Frame& frame) {
-  absl::StatusOr<std::optional<Packet>> packet = assembler_.OnFrame(frame);
+  absl::StatusOr<std::optional<Packet>> packet = assembler_.OnFrame(frame, lent_frame_buffer());
   if (!packet.ok()) return AsProtocolError(packet.status());
   if (!packet->has_value()) return absl::OkStatus();
   return OnPacket(std::move(**packet));

@@ -62,6 +62,10 @@ class UpstreamManager final : public Manager {
                                                            absl::string_view rpc,
                                                            std::string metadata) override;
   absl::Status OnFrame(const Frame& frame) override;
+  std::optional<std::string> LendFrameBuffer(const Frame& head, size_t data_bytes) override {
+    return assembler_.LendBuffer(head, data_bytes);
+  }
+  void UnlendFrameBuffer(std::string buffer) override { assembler_.Unlend(std::move(buffer)); }
   // Answers with an Error on a fiber of its own.
   void Refuse(const std::shared_ptr<Stream>& stream) override;
   // An Error the reader queued for the previous stream goes out before the next one is handed out.
