@@ -275,16 +275,19 @@ absl::Status UpstreamManager::AppendLocked(Stream& stream, Kind kind, absl::stri
 
 absl::Status UpstreamManager::WantFlushLocked() {
   DRPC_DCHECK(write_mu_.HeldByCurrent());
-  if (flush_pending_) return absl::OkStatus();
+  if (WakeFlusher()) return absl::OkStatus();
+  return FlushLocked();  // no fiber stack for it: write now, as if nothing were deferred
+}
+
+bool UpstreamManager::WakeFlusher() {
+  if (flush_pending_) return true;
   if (!flusher_started_) {
-    if (!SpawnFiber("conn flusher", [this] { FlusherLoop(); }).ok()) {
-      return FlushLocked();  // no fiber stack for it: write now, as if nothing were deferred
-    }
+    if (!SpawnFiber("conn flusher", [this] { FlusherLoop(); }).ok()) return false;
     flusher_started_ = true;
   }
   flush_pending_ = true;
   flush_wanted_.WakeOne();
-  return absl::OkStatus();
+  return true;
 }
 
 void UpstreamManager::FlusherLoop() {
@@ -408,9 +411,18 @@ absl::Status UpstreamManager::SendTerminal(Stream& stream, Kind kind, absl::stri
   return AppendLocked(stream, kind, data, /*control=*/false, FlushMode::kNow);
 }
 
-absl::Status UpstreamManager::OnFirstRecv(Stream&) {
-  // Whatever is buffered (the corked Invoke) goes out: the peer cannot answer it otherwise.
-  MutexLock lock(write_mu_);
+absl::Status UpstreamManager::OnFirstRecv(Stream& stream) {
+  // The corked Invoke must go out (the peer cannot answer it otherwise), but not by this fiber:
+  // a receiver waiting for the write lock, or in a write itself, leaves its queue undrained while
+  // the peer is not reading, and the peer may not be reading because it waits for that queue (a
+  // concurrent sender holds the lock in a write the peer's full buffers block; the peer's reader
+  // waits for its handler, which waits to write to our reader, which waits for this receiver).
+  // Once the Invoke is out of the cork, whatever is still buffered has a writer already: the
+  // flusher or the CloseSend that follows.
+  if (!writer_error_.ok()) return writer_error_;
+  if (corked_stream_ != stream.id()) return absl::OkStatus();  // a server's, or written already
+  if (WakeFlusher()) return absl::OkStatus();
+  MutexLock lock(write_mu_);  // no fiber stack for the flusher: write it here after all
   return FlushLocked();
 }
 
