@@ -134,38 +134,6 @@ TEST(UpstreamClientTest, FirstRecvFlushesACorkedInvoke) {
   }));
 }
 
-// A receive before any send hands the corked Invoke to the flusher and never waits for a write:
-// the peer may not be reading because it waits for this very receiver to drain its queue (a
-// buffer cycle through the write lock, found by pr54.upstream.SustainedConcurrentStreams 200030).
-TEST(UpstreamClientTest, FirstRecvDeliversWhileTheInvokeWriteIsBlocked) {
-  sim::NetworkOptions net;
-  net.link.buffer_bytes = 16;  // the Invoke does not fit while the peer reads nothing
-  ExpectOk(RunClient(Options{}, [](ClientSide& c) {
-    Env& env = c.sim.env();
-    SleepFor(env, Duration::Millis(1));
-    c.server.PauseReading();
-    CallContext ctx(env);
-    const std::string rpc = absl::StrCat("/pkg.Svc/", std::string(64, 'b'));
-    absl::StatusOr<std::shared_ptr<RpcStream>> s = c.conn.NewStream(ctx, rpc);
-    c.sim.Check(s.ok(), s.status().ToString());
-    c.sim.Check(c.server.Write({F(Kind::kMessage, 1, 1, "early")}).ok(), "reply");
-    absl::StatusOr<std::string> got;
-    Signal done(env);
-    DRPC_CHECK_OK(env.scheduler().Spawn("receiver", [&] {
-      got = (*s)->Recv();
-      done.Set();
-    }));
-    SleepFor(env, Duration::Millis(5));
-    c.sim.Check(done.IsSet(), "Recv waited for a write the paused peer blocks");
-    c.server.ResumeReading();
-    done.Wait("receiver");
-    c.sim.Check(got.ok() && *got == "early", got.status().ToString());
-    RawFrame invoke = Read(c);
-    c.sim.Check(invoke == F(Kind::kInvoke, 1, 1, rpc), invoke.ToString());
-    (*s)->Close().IgnoreError();
-  }, 1, net));
-}
-
 TEST(UpstreamClientTest, LargeMessageIsSplitIntoSixtyFourKiBFrames) {
   ExpectOk(RunClient(Options{}, [](ClientSide& c) {
     CallContext ctx(c.sim.env());

@@ -59,7 +59,9 @@ absl::StatusOr<std::shared_ptr<Stream>> UpstreamManager::OpenClientStream(CallCo
   std::shared_ptr<Stream> stream = MakeStream(++last_client_stream_id_, Stream::Role::kClient);
   current_ = stream;
   {
-    // Corked: the metadata and Invoke wait in the buffer for the stream's first Send/Recv/close.
+    // Corked: the metadata and Invoke wait in the buffer for the stream's first Send/Recv/close,
+    // however large the metadata. Opening never writes: a write blocked here would hold the call
+    // before its context is watched, deaf to a cancel until the peer reads.
     MutexLock lock(write_mu_);
     // Bytes still buffered belong to earlier streams and never reached the wire (a corked Invoke
     // whose stream was cancelled, a message whose CloseSend never came): like Go's writer reset
@@ -70,7 +72,7 @@ absl::StatusOr<std::shared_ptr<Stream>> UpstreamManager::OpenClientStream(CallCo
     if (!metadata.empty()) {
       s = AppendLocked(*stream, Kind::kInvokeMetadata, metadata, false, FlushMode::kNone);
     }
-    if (s.ok()) s = AppendLocked(*stream, Kind::kInvoke, rpc, false, FlushMode::kIfFull);
+    if (s.ok()) s = AppendLocked(*stream, Kind::kInvoke, rpc, false, FlushMode::kNone);
     if (!s.ok()) {
       stream->TerminateFromConnection(s);
       return s;
