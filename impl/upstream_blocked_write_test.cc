@@ -63,8 +63,8 @@ TEST(UpstreamBlockedWriteTest, FirstRecvDeliversWhileTheInvokeWriteIsBlocked) {
 
 // Metadata larger than the write buffer stays corked too: opening the stream writes nothing, so a
 // cancel while the Invoke cannot be written finds a watched stream and the call ends Canceled
-// (pr54.upstream.ConcurrentCancelCloseTransportClose 201403: the open itself wrote, blocked, and
-// the call ended with whatever later closed the connection).
+// (pr54.upstream.ConcurrentCancelCloseTransportClose 201403: the open itself wrote, there by an
+// early flush, blocked, and the call ended with whatever later closed the connection).
 TEST(UpstreamBlockedWriteTest, CancelEndsACallWhoseLargeInvokeWriteIsBlocked) {
   ExpectOk(RunClient(Options{}, [](ClientSide& c) {
     Env& env = c.sim.env();
