@@ -63,6 +63,12 @@ absl::StatusOr<std::shared_ptr<Stream>> UpstreamManager::OpenClientStream(CallCo
     // however large the metadata. Opening never writes: a write blocked here would hold the call
     // before its context is watched, deaf to a cancel until the peer reads.
     MutexLock lock(write_mu_);
+    // The context is not watched yet: a cancel while this fiber waited for the lock (held by a
+    // write the peer may block for long) is heard here. Nothing of the stream was buffered.
+    if (ctx.done()) {
+      stream->Cancel(ctx.err());
+      return ctx.err();
+    }
     // Bytes still buffered belong to earlier streams and never reached the wire (a corked Invoke
     // whose stream was cancelled, a message whose CloseSend never came): like Go's writer reset
     // on stream creation, they are discarded rather than sent ahead of this stream (§13 item 19).
@@ -395,7 +401,9 @@ absl::Status UpstreamManager::Send(Stream& stream, Kind kind, absl::string_view 
   // CloseSend) goes out now.
   FlushMode flush = FlushMode::kNow;
   if (follows == Follows::kCloseSend) {
-    flush = FlushMode::kIfFull;
+    // Unless the stream ended while this fiber waited for the lock: its CloseSend is then a
+    // no-op, and nothing else would write the message out.
+    flush = stream.terminated() ? FlushMode::kNow : FlushMode::kIfFull;
   } else if (kind == Kind::kMessage) {
     flush = FlushMode::kDeferred;
   }
