@@ -94,5 +94,36 @@ TEST(UpstreamBlockedWriteTest, CancelEndsACallWhoseLargeInvokeWriteIsBlocked) {
   }, 1, TinyLink()));
 }
 
+// Opening a stream waits for the write lock while an earlier stream's write holds it; a cancel
+// meanwhile ends the open with Canceled, even if the connection ends before the lock comes free
+// (pr54.upstream.ConcurrentCancelCloseTransportClose 204980).
+TEST(UpstreamBlockedWriteTest, CancelWhileOpeningBehindABlockedWriteIsCanceled) {
+  ExpectOk(RunClient(Options{}, [](ClientSide& c) {
+    Env& env = c.sim.env();
+    SleepFor(env, Duration::Millis(1));
+    c.server.PauseReading();
+    CallContext first_ctx(env);
+    absl::StatusOr<std::shared_ptr<RpcStream>> first = c.conn.NewStream(first_ctx, "/pkg.Svc/Bidi");
+    c.sim.Check(first.ok() && (*first)->Send(std::string(200, 'x')).ok(), "first stream");
+    SleepFor(env, Duration::Millis(1));  // the flusher's write of it blocks
+    c.sim.Check(c.server.Write({F(Kind::kClose, 1, 1)}).ok(), "close the first stream");
+    SleepFor(env, Duration::Millis(1));
+    CallContext ctx(env);
+    absl::Status opened;
+    Signal done(env);
+    DRPC_CHECK_OK(env.scheduler().Spawn("opener", [&] {
+      opened = c.conn.NewStream(ctx, "/pkg.Svc/Bidi").status();
+      done.Set();
+    }));
+    SleepFor(env, Duration::Millis(1));
+    c.sim.Check(!done.IsSet(), "the open should wait for the write lock");
+    ctx.Cancel();
+    SleepFor(env, Duration::Millis(1));
+    c.server.Close();  // the blocked write fails, the connection ends, the lock comes free
+    done.Wait("opener");
+    c.sim.Check(absl::IsCancelled(opened), opened.ToString());
+  }, 1, TinyLink()));
+}
+
 }  // namespace
 }  // namespace drpc
