@@ -164,6 +164,18 @@ class Transport {
   // kClosedLocally, kIo. Once an error is returned, later reads return an error too.
   virtual absl::StatusOr<size_t> Read(char* buf, size_t size) = 0;
 
+  // Whether a Read now would wait for the peer (the transport knows its last read emptied it and
+  // nothing arrived since). With WaitReadable, a reader can give its buffer back before it waits,
+  // so a connection waiting for its peer holds none. The default (false: unknown) keeps readers
+  // waiting inside Read, with their buffer.
+  virtual bool ReadWouldWait() const { return false; }
+  // Waits until a Read may find bytes, the end of the stream or an error (a Read may still wait,
+  // e.g. after a spurious wake-up). The default returns at once.
+  virtual void WaitReadable() {}
+  // Read without waiting: 0 when no byte is there now (otherwise as Read). After WaitReadable, a
+  // reader that finds nothing can give its buffer back and wait again. The default is Read.
+  virtual absl::StatusOr<size_t> ReadNow(char* buf, size_t size) { return Read(buf, size); }
+
   // Blocks until all of `data` is accepted by the transport (partial progress is internal). On
   // error, an unknown prefix of `data` may have been sent; the connection is then unusable for
   // writing. Errors: kReset, kClosedLocally, kWriteAfterClose, kIo.

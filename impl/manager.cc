@@ -68,6 +68,11 @@ void Manager::ReadLoop() {
       .frame_data_max_bytes = options_.mux ? options_.MuxMessageMaxBytes()
                                            : options_.packet_max_bytes,
       .skip_oversize_data = options_.mux});
+  read_parser_ = &parser;
+  struct Unpublish {
+    const FrameParser*& parser;
+    ~Unpublish() { parser = nullptr; }
+  } unpublish{read_parser_};
   ReadSizer sizer(tunables::kReadMinBytes, tunables::kReadMaxBytes);
   // How long the reader has waited for the bytes of the incomplete frame (or, on a server, for
   // the first frame). The timeouts count only these waits, never the time the reader spends
@@ -89,10 +94,12 @@ void Manager::ReadLoop() {
     const bool small_read = reading_between_frames_ && drained;
     if (small_read) parser_freed_bytes_ += parser.Shrink(tunables::kReadIdleBytes);
     const size_t want = small_read ? tunables::kReadIdleBytes : sizer.next();
-    char* buf = parser.PrepareAppend(want);
     const Instant read_start = env_->clock().Now();
     if (idle()) BeginIdle(read_start);
-    absl::StatusOr<size_t> n = transport_->Read(buf, want);
+    absl::StatusOr<size_t> n =
+        small_read && transport_->ReadWouldWait()
+            ? ReadAfterPause(parser, want)
+            : transport_->Read(parser.PrepareAppend(want), want);
     reading_between_frames_ = false;
     EndReadWait();
     waited = waited + (env_->clock().Now() - read_start);
@@ -108,6 +115,19 @@ void Manager::ReadLoop() {
     // A frame completed: the wait for the next one starts now.
     if (parser.offset() != offset) waited = Duration::Zero();
     AfterRead(parser);
+  }
+}
+
+absl::StatusOr<size_t> Manager::ReadAfterPause(FrameParser& parser, size_t want) {
+  for (;;) {
+    // Wait without a buffer, so an idle connection holds none. The read after the wait takes one
+    // again — usually the block another connection just gave back, so this is not memory to
+    // return (not counted in parser_freed_bytes_).
+    parser.Shrink(0);
+    transport_->WaitReadable();
+    absl::StatusOr<size_t> n = transport_->ReadNow(parser.PrepareAppend(want), want);
+    if (!n.ok() || *n > 0) return n;
+    parser.CommitAppend(0);  // woken for nothing (e.g. a guess): wait again
   }
 }
 

@@ -148,6 +148,11 @@ class Manager : protected StreamSink {
   // idle holding spare buffers and trimmed them, and how often it then asked the Env to return
   // the allocator's cache to the system (Env::memory()).
   uint64_t idle_trims() const { return idle_trims_; }
+  // Bytes of the reader's frame buffer (0 while it waits for a paused peer on a transport that
+  // can tell, see Transport::ReadWouldWait).
+  size_t read_buffer_bytes() const {
+    return read_parser_ != nullptr ? read_parser_->capacity_bytes() : 0;
+  }
   uint64_t memory_returns() const { return memory_returns_; }
   // Capacity this connection has freed since it started: buffers over the pool's bounds, pool
   // and writer buffers trimmed when idle, frame buffers released after large frames.
@@ -250,6 +255,9 @@ class Manager : protected StreamSink {
   bool MakeRoom();
   // Hands every complete frame of `parser` to OnFrame. False once the connection has ended.
   bool HandleFrames(FrameParser& parser);
+  // The read after the peer paused (the transport knows a Read would wait): waits with no read
+  // buffer held, then reads `want` bytes into a fresh one (parser.PrepareAppend).
+  absl::StatusOr<size_t> ReadAfterPause(FrameParser& parser, size_t want);
   // After each read: counts what is being assembled, trims buffers.
   void AfterRead(FrameParser& parser);
   // Counts the parser's unconsumed bytes and the mode's partial packets as kAssembling.
@@ -298,6 +306,7 @@ class Manager : protected StreamSink {
   uint64_t writer_freed_bytes_ = 0;
   uint64_t freed_at_last_return_ = 0;
   uint64_t idle_trims_ = 0;
+  const FrameParser* read_parser_ = nullptr;  // ReadLoop's, while it runs
   uint64_t memory_returns_ = 0;
   absl::Status half_closed_;   // the read EOF once the client half-closed (server); else OK
   TimerId grace_timer_ = 0;    // ends a half-closed connection after half_close_grace

@@ -145,6 +145,14 @@ inline constexpr size_t kFiberStacksDefaultMaxCount = 32 * 1024;
 // Kernel maps the fiber stacks of one scheduler may use. Two reactors (this machine class) stay
 // within half the kernel's limit, leaving the rest to the allocator, threads and libraries.
 inline constexpr size_t kFiberMapsDefaultMaxCount = 15 * 1024;
+// A production reactor wakes the reader of a socket it just wrote to on a guess (a recv before
+// epoll_wait, see impl/runtime/reactor.h ExpectInput); a socket whose guesses keep finding nothing
+// is guessed at most once per this many writes (plus one).
+inline constexpr uint8_t kReadGuessBackoffMaxCount = 64;
+// A production reactor gives back the stack pages below where a fiber waits once it has been
+// parked this long (at most twice this), so an idle connection's fibers keep only the pages they
+// wait in, not those a call once touched. A fiber that parks and wakes within it is never trimmed.
+inline constexpr Duration kFiberStackTrimIdleDelay = Duration::Millis(100);
 // Stacks a production reactor keeps beyond its budget for functions posted to it (a shutdown, an
 // operator's call), so a reactor whose calls took every other stack can still be shut down.
 inline constexpr size_t kFiberStacksReservedCount = 16;

@@ -9,10 +9,15 @@
 //                                       (tools/bench's kOneReactor placement); CPU time of the
 //                                       whole process, kernel included.
 // After the table it prints the comparison: simulated RPCs per CPU-second of each workload, and
-// production calls per CPU-second, with their ratio.
+// production calls per CPU-second, with their ratio; then the work behind one simulated RPC —
+// heap allocations (counted by this binary's operator new during one extra measured pass),
+// decisions, fiber switches, timers, network segments and bytes — the counts a speed-up has to cut.
+#include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -24,6 +29,45 @@
 
 namespace drpc {
 namespace {
+
+// Heap allocations through operator new, counted while a benchmark's memory pass runs.
+std::atomic<bool> g_counting{false};
+std::atomic<int64_t> g_allocations{0};
+
+void* CountedNew(size_t size) {
+  if (g_counting.load(std::memory_order_relaxed)) {
+    g_allocations.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+
+}  // namespace
+}  // namespace drpc
+
+void* operator new(size_t size) { return drpc::CountedNew(size); }
+void* operator new[](size_t size) { return drpc::CountedNew(size); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+void operator delete[](void* p, size_t) noexcept { std::free(p); }
+
+namespace drpc {
+namespace {
+
+// google-benchmark's memory pass: one more run of each benchmark between Start and Stop.
+class AllocationCounter final : public benchmark::MemoryManager {
+ public:
+  void Start() override {
+    g_allocations.store(0);
+    g_counting.store(true);
+  }
+  // The Result* overload is the one 1.7's interface still requires (the Result& one calls it).
+  void Stop(Result* result) override {
+    g_counting.store(false);
+    result->num_allocs = g_allocations.load();
+  }
+};
 
 constexpr int kCallsPerIteration = 2000;
 
@@ -89,9 +133,14 @@ class ComparisonReporter final : public benchmark::ConsoleReporter {
       const std::string name = run.run_name.str();
       if (!median && medians_.contains(name)) continue;
       if (median) medians_.insert({name, true});
-      for (const char* counter : {"rpcs_per_cpu_s", "events_per_cpu_s", "calls_per_cpu_s"}) {
+      for (const char* counter : {"rpcs_per_cpu_s", "events_per_cpu_s", "calls_per_cpu_s", "rpcs",
+                                  "decisions_per_rpc", "switches_per_rpc", "timers_per_rpc",
+                                  "segments_per_rpc", "bytes_per_rpc"}) {
         auto it = run.counters.find(counter);
         if (it != run.counters.end()) rates_[name][counter] = it->second.value;
+      }
+      if (run.memory_result != nullptr && run.memory_result->num_allocs > 0) {
+        rates_[name]["allocs_per_iter"] = run.allocs_per_iter;
       }
     }
   }
@@ -116,6 +165,7 @@ class ComparisonReporter final : public benchmark::ConsoleReporter {
                       it->second / b.rpcs_per_cpu_s, b.rpcs_per_cpu_s, kSpeedUpTarget);
         }
         std::printf("\n");
+        PrintWorkPerRpc(rates);
       }
       if (auto it = rates.find("calls_per_cpu_s"); it != rates.end()) {
         std::printf("  %-36s %10.0f calls/CPU-s (production runtime, loopback TCP)\n", name.c_str(),
@@ -125,6 +175,21 @@ class ComparisonReporter final : public benchmark::ConsoleReporter {
   }
 
  private:
+  // The work behind one simulated RPC.
+  static void PrintWorkPerRpc(const std::map<std::string, double>& rates) {
+    auto get = [&](const char* key) {
+      auto it = rates.find(key);
+      return it == rates.end() ? 0.0 : it->second;
+    };
+    std::printf("  %-36s per RPC:", "");
+    if (get("rpcs") > 0 && get("allocs_per_iter") > 0) {
+      std::printf(" %.1f allocations,", get("allocs_per_iter") / get("rpcs"));
+    }
+    std::printf(" %.1f decisions, %.1f fiber switches, %.1f timers, %.1f segments, %.0f bytes\n",
+                get("decisions_per_rpc"), get("switches_per_rpc"), get("timers_per_rpc"),
+                get("segments_per_rpc"), get("bytes_per_rpc"));
+  }
+
   std::map<std::string, std::map<std::string, double>> rates_;
   std::map<std::string, bool> medians_;
 };
@@ -135,6 +200,8 @@ class ComparisonReporter final : public benchmark::ConsoleReporter {
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  drpc::AllocationCounter allocations;
+  benchmark::RegisterMemoryManager(&allocations);
   drpc::ComparisonReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();

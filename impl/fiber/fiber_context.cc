@@ -1,6 +1,9 @@
 #include "impl/fiber/fiber_context.h"
 
+#include <sys/mman.h>
+
 #include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -34,6 +37,9 @@
 
 namespace drpc {
 namespace {
+
+// Stacks are released in whole pages (x86-64 and arm64 Linux's base page).
+constexpr uintptr_t kStackTrimPageBytes = 4096;
 
 // Atomic: production reactors tear down (and may abandon fibers) on several threads at once.
 std::atomic<size_t> g_abandoned{0};
@@ -107,9 +113,26 @@ void FiberContext::Resume() {
 
 void FiberContext::Suspend() {
   DRPC_CHECK(running_) << "suspending a fiber that is not running";
+  char here = 0;
+  suspended_at_ = &here;
   BeforeSwitchOut(/*finishing=*/false);
   caller_ = std::move(caller_).resume();
   AfterSwitchIn();
+}
+
+size_t FiberContext::ReleaseStackBelowSuspension() {
+  if (!started_ || running_ || finished_ || suspended_at_ == nullptr) return 0;
+  // The switch itself pushes below Suspend's frame (saved registers, the boost call frames): keep
+  // a whole page under the page holding `suspended_at_`.
+  const uintptr_t page = kStackTrimPageBytes;
+  const uintptr_t at = reinterpret_cast<uintptr_t>(suspended_at_);
+  const uintptr_t bottom = reinterpret_cast<uintptr_t>(stack_.bottom);
+  // Under AddressSanitizer Suspend's frame may live on a fake stack: nothing is known then.
+  if (at <= bottom || at >= reinterpret_cast<uintptr_t>(stack_.top)) return 0;
+  const uintptr_t end = (at & ~(page - 1)) - page;
+  if (end <= bottom) return 0;
+  if (madvise(stack_.bottom, end - bottom, MADV_DONTNEED) != 0) return 0;
+  return end - bottom;
 }
 
 boost::context::fiber FiberContext::Entry(boost::context::fiber&& caller) {

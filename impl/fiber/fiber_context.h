@@ -46,6 +46,13 @@ class FiberContext {
   // Switches from inside this fiber back to the loop that resumed it.
   void Suspend();
 
+  // Memory: gives the kernel back the pages of a suspended fiber's stack below where it is
+  // suspended (deeper calls it made earlier, e.g. while handling a call, left them resident), so
+  // a fiber that waits a long time costs only the pages it is using. They read as zeros if the
+  // fiber grows into them again. Returns the bytes released (0 for a running, finished or
+  // unstarted fiber, or if the kernel refused).
+  size_t ReleaseStackBelowSuspension();
+
   // Marks a suspended fiber as kept for the life of the process (a failed simulation run is
   // frozen, not torn down): under LeakSanitizer its stack becomes a root region, so objects it
   // references are not reported as leaks. Idempotent; no-op for finished or unstarted fibers.
@@ -74,6 +81,8 @@ class FiberContext {
   bool running_ = false;
   bool finished_ = false;
   bool frozen_ = false;
+  // An address in Suspend's frame at the last suspension: the fiber's live stack is above it.
+  char* suspended_at_ = nullptr;
 
   // Sanitizer bookkeeping (unused in plain builds, which clang's -Wunused-private-field notices).
   [[maybe_unused]] void* asan_fiber_fake_stack_ = nullptr;

@@ -40,6 +40,8 @@ class Reactor::ReactorFiber final : public Fiber {
   std::string name_;
   FiberContext context_;
   FiberState state_;
+  uint64_t parked_round_ = 0;  // trim_round_ when it last parked
+  bool stack_trimmed_ = false;  // in this wait
   ReactorFiber* prev_ = nullptr;
   ReactorFiber* next_ = nullptr;
 };
@@ -48,10 +50,11 @@ absl::StatusOr<std::unique_ptr<Reactor>> Reactor::Create(size_t index,
                                                          const ReactorOptions& options) {
   if (options.inbox_max_count == 0 || options.epoll_events_max_count == 0 ||
       options.batches_per_poll == 0 || options.turn_io_max_bytes == 0 ||
-      options.turn_max <= Duration::Zero() || options.stack_count_max == 0) {
+      options.turn_max <= Duration::Zero() || options.stack_count_max == 0 ||
+      options.stack_trim_idle_delay <= Duration::Zero()) {
     return absl::InvalidArgumentError(
-        "reactor: inbox and epoll batch sizes, batches_per_poll, the turn budget and "
-        "stack_count_max must be positive");
+        "reactor: inbox and epoll batch sizes, batches_per_poll, the turn budget, "
+        "stack_count_max and stack_trim_idle_delay must be positive");
   }
   UniqueFd epoll_fd(epoll_create1(EPOLL_CLOEXEC));
   if (!epoll_fd.valid()) return ErrnoStatus(errno, "epoll_create1");
@@ -103,6 +106,8 @@ void Reactor::Loop() {
     // Fibers that woke each other (a reply handed from the reader to its caller) run on without an
     // epoll_wait per hand-off; readiness is still collected every batches_per_poll iterations.
     // A turn that ran out moved a lot of bytes or took long: readiness is collected right away.
+    // A reply expected on a descriptor is looked for with its recv before epoll_wait is asked.
+    if (run_queue_.empty() && expect_head_ != nullptr) WakeExpectedReaders();
     if (run_queue_.empty()) {
       Poll(PollTimeoutMillis());
       batches_since_poll_ = 0;
@@ -170,6 +175,7 @@ void Reactor::Poll(int timeout_ms) {
   const int n = epoll_wait(epoll_fd_.get(), events_.data(), static_cast<int>(events_.size()),
                            timeout_ms);
   ++stats_.polls;
+  CountSyscall();
   if (n < 0) {
     DRPC_CHECK(errno == EINTR) << "epoll_wait: " << std::strerror(errno);
     return;
@@ -186,7 +192,9 @@ void Reactor::Poll(int timeout_ms) {
     if (ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
       waiters->input_seen = true;
       if (ev.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) waiters->input_closed_seen = true;
-      if (waiters->reader != nullptr) Unpark(waiters->reader);
+      // A reader already woken on a guess is runnable and recvs anyway; a second Unpark would
+      // leave it a permit, and its next wait would return at once into a recv that finds nothing.
+      if (waiters->reader != nullptr && !waiters->woken_by_guess) Unpark(waiters->reader);
     }
     if ((ev.events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) && waiters->writer != nullptr) {
       Unpark(waiters->writer);
@@ -336,6 +344,9 @@ void Reactor::Park(absl::string_view reason) {
   ReactorFiber* self = current_;
   DRPC_CHECK(self != nullptr) << "Park outside a fiber: " << reason;
   if (self->state_.TakePermit()) return;
+  self->parked_round_ = trim_round_;
+  self->stack_trimmed_ = false;
+  if (!trim_armed_) ArmStackTrim();
   self->state_.Park(reason);
   self->context_.Suspend();
   self->state_.Unparked();
@@ -349,6 +360,28 @@ void Reactor::Unpark(Fiber* fiber) {
 }
 
 Fiber* Reactor::Current() { return current_; }
+
+void Reactor::ArmStackTrim() {
+  trim_armed_ = true;
+  timers_.Add(Now() + options_.stack_trim_idle_delay, [this] { TrimParkedStacks(); });
+}
+
+void Reactor::TrimParkedStacks() {
+  trim_armed_ = false;
+  ++trim_round_;
+  bool waiting = false;  // parked fibers not yet trimmed: another round is needed
+  for (ReactorFiber* f = live_head_; f != nullptr; f = f->next_) {
+    if (!f->state_.parked() || f->stack_trimmed_) continue;
+    if (f->parked_round_ + 2 > trim_round_) {
+      waiting = true;  // parked within the last delay
+      continue;
+    }
+    f->stack_trimmed_ = true;
+    ++stats_.stacks_trimmed;
+    stats_.stack_trimmed_bytes += f->context_.ReleaseStackBelowSuspension();
+  }
+  if (waiting) ArmStackTrim();
+}
 
 // --- Descriptor readiness --------------------------------------------------------------------------
 

@@ -17,7 +17,8 @@
 //
 // Loop order per iteration: run the fibers that are runnable now (FIFO; fibers made runnable by
 // them wait for the next iteration, so timers are never starved), fire every timer that is due,
-// then poll epoll: until the next timer when no fiber is runnable, else without blocking but only
+// then poll epoll: until the next timer when no fiber is runnable (unless readers expecting a reply
+// can be woken on a guess instead, see ExpectInput), else without blocking but only
 // every ReactorOptions::batches_per_poll-th iteration (a busy set of fibers waking each other does
 // not pay an epoll_wait per hand-off; I/O readiness waits at most that many batches) or after a
 // batch in which a fiber's turn ran out (ChargeTurn: a fiber whose socket never blocks yields
@@ -78,6 +79,9 @@ struct ReactorOptions {
   // sockets, or after this long, measured from its first socket operation of the turn.
   size_t turn_io_max_bytes = tunables::kTurnIoMaxBytes;
   Duration turn_max = tunables::kTurnMax;
+  // Fibers parked at least this long (at most twice this) give back the stack pages below where
+  // they wait (FiberContext::ReleaseStackBelowSuspension), once per wait.
+  Duration stack_trim_idle_delay = tunables::kFiberStackTrimIdleDelay;
 };
 
 // The fibers waiting for one descriptor's readiness (see Reactor::Watch). A fiber records itself
@@ -92,6 +96,19 @@ struct IoWaiters {
   // Set (for good) once the loop reported the peer's half-close, a hang-up or an error: a recv may
   // then report it even right after a read that returned less than asked.
   bool input_closed_seen = false;
+
+  // Input expected soon (Reactor::ExpectInput; owned by the reactor): this descriptor's place in
+  // the reactor's list of them, the reactor's write count at its hint (the reader is woken
+  // without an event only once another descriptor was written since), and whether the reader's current wake-up was such a guess (the owner reports how it
+  // went with Reactor::ReportGuess).
+  IoWaiters* expect_prev = nullptr;
+  IoWaiters* expect_next = nullptr;
+  uint64_t expect_write = 0;
+  bool expect_listed = false;
+  bool woken_by_guess = false;
+  // Guesses that found nothing make the next ones rarer: writes left unhinted, and the back-off.
+  uint8_t guess_skip_count = 0;
+  uint8_t guess_backoff_count = 0;
 };
 
 class Reactor final : public Clock, public Scheduler {
@@ -165,15 +182,42 @@ class Reactor final : public Clock, public Scheduler {
   void WaitReadable(IoWaiters& waiters, absl::string_view reason);
   void WaitWritable(IoWaiters& waiters, absl::string_view reason);
 
+  // Latency: `waiters`' descriptor was just written to, so a reply may come. When the loop next
+  // runs out of runnable fibers after another descriptor of this reactor was written to (a peer
+  // on this thread may have answered), it wakes the descriptor's parked reader (marking
+  // woken_by_guess) instead of calling epoll_wait to learn that the reply came: a peer on the
+  // same thread costs one system call per message instead of two, and a peer elsewhere that a
+  // single connection talks to never costs a guess. The reader retries
+  // its recv and reports the outcome (ReportGuess); guesses that find nothing back off (a write is
+  // hinted again only after 1, 2, 4, ... 64 unhinted writes), so an idle or slow peer costs at
+  // most one wasted recv per write and far fewer once they keep missing. Readiness is still
+  // polled every batches_per_poll batches, so other descriptors are not starved by guesses.
+  void ExpectInput(IoWaiters& waiters);
+  // The reader got bytes (or found the socket closed) by any route: its expectation is met.
+  void ForgetInput(IoWaiters& waiters);
+  // After a wake-up with woken_by_guess: whether the recv found bytes (or EOF/an error).
+  void ReportGuess(IoWaiters& waiters, bool found);
+  // Counts one system call of this package's transports and listeners (recv, sendmsg, accept,
+  // ...); the loop counts its own epoll_waits. Thread-safe to read (syscall_count), for the
+  // benchmark's system calls per call.
+  void CountSyscall() {
+    syscalls_.store(syscalls_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  uint64_t syscall_count() const { return syscalls_.load(std::memory_order_relaxed); }
+
   struct Stats {
     uint64_t fibers_spawned = 0;
     uint64_t switches = 0;
     uint64_t polls = 0;
+    uint64_t guesses = 0;          // readers woken by ExpectInput without a readiness event
+    uint64_t guesses_missed = 0;   // ... whose recv found nothing
     uint64_t timers_fired = 0;
     uint64_t posts_run = 0;
     uint64_t posts_dropped = 0;    // no fiber stack for a posted function: destroyed unrun
     uint64_t turns_ended = 0;      // fibers made to yield by ChargeTurn
     uint64_t spawns_failed = 0;    // Spawn returned kResourceExhausted
+    uint64_t stacks_trimmed = 0;   // parked fibers whose unused stack pages were given back
+    uint64_t stack_trimmed_bytes = 0;
     size_t live_fibers = 0;
     size_t pending_timers = 0;
     size_t stacks_in_use = 0;
@@ -206,6 +250,13 @@ class Reactor final : public Clock, public Scheduler {
   int PollTimeoutMillis() const;
   void Poll(int timeout_ms);
   void DrainInbox();
+  // Stack trimming of long-parked fibers: a timer armed while some parked fiber is untrimmed.
+  void ArmStackTrim();
+  void TrimParkedStacks();
+  // Wakes the parked readers of the expected descriptors that another write may have answered;
+  // false if none.
+  bool WakeExpectedReaders();
+  void Unlist(IoWaiters& waiters);
   void TearDown();
   void CheckLoopThread(const char* what) const;
 
@@ -222,17 +273,26 @@ class Reactor final : public Clock, public Scheduler {
   ReactorFiber* live_head_ = nullptr;  // intrusive list of live fibers
   std::deque<ReactorFiber*> run_queue_;
   size_t batches_since_poll_ = 0;
+  // ExpectInput calls (writes) so far, and the list of expected descriptors in hint order.
+  uint64_t writes_ = 0;
+  IoWaiters* expect_head_ = nullptr;
+  IoWaiters* expect_tail_ = nullptr;
   // The running fiber's turn: bytes charged, and when its first charge came (Instant() = none
   // yet, so a turn costs a clock read only if it does I/O).
   size_t turn_bytes_ = 0;
   Instant turn_started_;
   bool turn_ended_in_batch_ = false;  // a fiber yielded by ChargeTurn: poll after this batch
   TimerQueue timers_;
+  // Stack trim rounds so far (a fiber parked in round r is trimmed from round r + 2 on), and
+  // whether the next one is scheduled.
+  uint64_t trim_round_ = 0;
+  bool trim_armed_ = false;
   std::vector<epoll_event> events_;
   std::vector<Posted> draining_;
   Stats stats_;
 
   // Cross-thread state.
+  std::atomic<uint64_t> syscalls_{0};  // written by the loop thread only
   std::atomic<bool> stop_requested_{false};
   std::mutex inbox_mu_;
   std::condition_variable inbox_space_;

@@ -223,6 +223,51 @@ TEST(ReactorTest, BusyFibersStillSeeReadiness) {
   EXPECT_TRUE(s.ok()) << s;
 }
 
+// Parks the calling fiber of `r` for `d`.
+void SleepOnReactor(Reactor& r, Duration d) {
+  Fiber* self = r.Current();
+  r.ScheduleAt(r.Now() + d, [&r, self] { r.Unpark(self); });
+  r.Park("test: sleeping");
+}
+
+size_t __attribute__((noinline)) TouchStack(size_t bytes) {
+  volatile char scratch[64 * 1024];
+  for (size_t i = 0; i < bytes && i < sizeof(scratch); i += 512) scratch[i] = static_cast<char>(i);
+  return scratch[0] + scratch[bytes / 2];
+}
+
+// A fiber that waits long gives back the stack its earlier deep calls touched, once per wait; a
+// fiber whose waits are short is never trimmed; a trimmed fiber runs on with its frames intact.
+TEST(ReactorTest, AFiberParkedLongGivesBackItsStackOnce) {
+  auto rt = StartRuntime(1, ReactorOptions{.stack_trim_idle_delay = Duration::Millis(20)});
+  absl::Status st = rt->Run(0, [&](Reactor& r) -> absl::Status {
+    Fiber* sleeper = nullptr;
+    std::string kept;
+    Signal done(r.env());
+    DRPC_CHECK_OK(r.Spawn("long waiter", [&] {
+      sleeper = r.Current();
+      const std::string local(100, 'k');
+      TouchStack(60 * 1024);
+      r.Park("test: waiting long");
+      kept = local;
+      done.Set();
+    }));
+    const Reactor::Stats before = r.stats();
+    // This fiber's own waits are 5 ms each: never two trim rounds long.
+    for (int i = 0; i < 30; ++i) SleepOnReactor(r, Duration::Millis(5));
+    const Reactor::Stats after = r.stats();
+    EXPECT_EQ(after.stacks_trimmed - before.stacks_trimmed, 1u);
+#if !defined(__SANITIZE_ADDRESS__)  // its fake stacks may hold the frames instead
+    EXPECT_GE(after.stack_trimmed_bytes - before.stack_trimmed_bytes, 32u * 1024);
+#endif
+    r.Unpark(sleeper);
+    if (absl::Status s = testing::WaitSet(done, r.env(), "long waiter"); !s.ok()) return s;
+    EXPECT_EQ(kept, std::string(100, 'k'));
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(st.ok()) << st;
+}
+
 TEST(ReactorTest, ZeroBatchesPerPollIsInvalid) {
   absl::StatusOr<std::unique_ptr<Reactor>> r = Reactor::Create(0, ReactorOptions{.batches_per_poll = 0});
   EXPECT_TRUE(absl::IsInvalidArgument(r.status())) << r.status();

@@ -80,23 +80,48 @@ TcpTransport::~TcpTransport() {
       << "TcpTransport " << peer_ << " destroyed with a fiber inside Read or Write";
 }
 
+bool TcpTransport::ReadWouldWait() const {
+  // The last read emptied the socket (it returned less than asked) and the loop has reported no
+  // input since: a recv now would be EAGAIN. The registration is edge-triggered, so bytes arriving
+  // from now on queue an event; bytes that arrived earlier and whose event the loop already took
+  // set input_seen. A short read can leave a FIN or an error behind it (recv reports data first):
+  // once the loop has reported one (input_closed_seen) we always recv.
+  return drained_ && !waiters_.input_seen && !waiters_.input_closed_seen && !closed_ &&
+         read_error_.ok();
+}
+
+void TcpTransport::WaitReadable() {
+  if (!ReadWouldWait()) return;
+  reactor_->WaitReadable(waiters_, "tcp read: waiting for bytes");
+  drained_ = false;  // woken: the next Read recvs at once
+}
+
 absl::StatusOr<size_t> TcpTransport::Read(char* buf, size_t size) {
+  return ReadSome(buf, size, /*wait=*/true);
+}
+
+absl::StatusOr<size_t> TcpTransport::ReadNow(char* buf, size_t size) {
+  return ReadSome(buf, size, /*wait=*/false);
+}
+
+absl::StatusOr<size_t> TcpTransport::ReadSome(char* buf, size_t size, bool wait) {
   DRPC_CHECK_GT(size, 0u);
-  if (drained_ && !waiters_.input_seen && !waiters_.input_closed_seen && !closed_ &&
-      read_error_.ok()) {
-    // The last read emptied the socket (it returned less than asked) and the loop has reported no
-    // input since: a recv now would be EAGAIN, so wait for readiness first. The registration is
-    // edge-triggered, so bytes arriving from now on queue an event; bytes that arrived earlier
-    // and whose event the loop already took set input_seen, and then we recv at once. A short
-    // read can leave a FIN or an error behind it (recv reports data first): once the loop has
-    // reported one (input_closed_seen) we always recv.
-    reactor_->WaitReadable(waiters_, "tcp read: waiting for bytes");
+  // Wait for readiness first rather than make a recv that would be EAGAIN.
+  if (wait) {
+    WaitReadable();
+  } else if (ReadWouldWait()) {
+    return 0;
   }
   drained_ = false;
   for (;;) {
     if (closed_) return TransportError(TransportErrorKind::kClosedLocally, peer_);
     if (!read_error_.ok()) return read_error_;
     const ssize_t n = recv(fd_.get(), buf, size, 0);
+    reactor_->CountSyscall();
+    if (waiters_.woken_by_guess) {
+      reactor_->ReportGuess(waiters_, n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK));
+    }
+    if (n >= 0 && waiters_.expect_listed) reactor_->ForgetInput(waiters_);
     if (n > 0) {
       drained_ = static_cast<size_t>(n) < size;
       if (drained_) waiters_.input_seen = false;  // later input events set it again
@@ -110,6 +135,11 @@ absl::StatusOr<size_t> TcpTransport::Read(char* buf, size_t size) {
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      if (!wait) {
+        drained_ = true;  // empty now: later input events set input_seen again
+        waiters_.input_seen = false;
+        return 0;
+      }
       reactor_->WaitReadable(waiters_, "tcp read: waiting for bytes");
       continue;
     }
@@ -162,6 +192,7 @@ absl::Status TcpTransport::WriteAllV(absl::Span<absl::string_view> pieces) {
     msg.msg_iov = iov;
     msg.msg_iovlen = count;
     const ssize_t n = sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);
+    reactor_->CountSyscall();
     if (n >= 0) {
       // A peer that reads as fast as we write never makes this block: the turn budget lets the
       // reactor's other fibers run (the loop re-checks the transport's state after it).
@@ -191,7 +222,10 @@ absl::Status TcpTransport::WriteAllV(absl::Span<absl::string_view> pieces) {
   if (pieces.empty()) {
     if (closed_) return TransportError(TransportErrorKind::kClosedLocally, peer_);
     if (write_closed_) return TransportError(TransportErrorKind::kWriteAfterClose, peer_);
+    return absl::OkStatus();
   }
+  // Bytes went out: a reply may follow, which the reader then recvs without an epoll_wait first.
+  reactor_->ExpectInput(waiters_);
   return absl::OkStatus();
 }
 
@@ -212,6 +246,7 @@ void TcpTransport::Close() {
   closed_ = true;
   if (waiters_.reader != nullptr) reactor_->Unpark(waiters_.reader);
   if (waiters_.writer != nullptr) reactor_->Unpark(waiters_.writer);
+  reactor_->ForgetInput(waiters_);
   reactor_->Unwatch(fd_.get());
   fd_.Reset();
 }
@@ -326,6 +361,7 @@ absl::StatusOr<TcpListener::AcceptedSocket> TcpListener::AcceptSocket() {
     socklen_t len = sizeof(peer);
     UniqueFd fd(accept4(fd_.get(), reinterpret_cast<sockaddr*>(&peer), &len,
                         SOCK_NONBLOCK | SOCK_CLOEXEC));
+    reactor_->CountSyscall();
     if (fd.valid()) {
       backoff_ = options_.accept_backoff_min;
       // A flood of connections takes turns with the connections already served.

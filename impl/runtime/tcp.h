@@ -54,6 +54,9 @@ class TcpTransport final : public Transport {
   ~TcpTransport() override;
 
   absl::StatusOr<size_t> Read(char* buf, size_t size) override;
+  bool ReadWouldWait() const override;
+  void WaitReadable() override;
+  absl::StatusOr<size_t> ReadNow(char* buf, size_t size) override;
   absl::Status Write(absl::string_view data) override;
   // sendmsg over the pieces (at most IOV_MAX per call; empty pieces skipped), resuming after
   // partial sends and waiting for writability on EAGAIN, like Write. The write prefix, if still
@@ -78,6 +81,8 @@ class TcpTransport final : public Transport {
   friend absl::StatusOr<std::unique_ptr<TcpTransport>> Dial(Reactor&, absl::string_view,
                                                            const DialOptions&);
   TcpTransport(Reactor& reactor, UniqueFd fd, std::string peer);
+  // Read (wait) or ReadNow (!wait).
+  absl::StatusOr<size_t> ReadSome(char* buf, size_t size, bool wait);
   // Sends every piece in order; `pieces` is consumed (views are advanced past sent bytes).
   absl::Status WriteAllV(absl::Span<absl::string_view> pieces);
   // The state a write must report before (or instead of) sending: ok if writing may proceed.

@@ -280,6 +280,39 @@ TEST(TcpServerTest, MuxServerRunsConcurrentCallsOnOneConnection) {
   ASSERT_TRUE(s.ok()) << s;
 }
 
+// Between calls, a connection over TCP waits for its peer with no read buffer (it takes one
+// again for the next reply), in both modes.
+TEST(TcpServerTest, AnIdleConnectionHoldsNoReadBuffer) {
+  auto rt = StartRuntime(2);
+  Hooks hooks;
+  const Router router = TestRouter(&hooks);
+  for (bool mux : {false, true}) {
+    Options options;
+    options.mux = mux;
+    auto server = StartServer(*rt, router, TcpServerOptions{.connection = options});
+    ASSERT_NE(server, nullptr);
+    absl::Status s = rt->Run(1, [&](Reactor& r) -> absl::Status {
+      absl::StatusOr<std::unique_ptr<TcpTransport>> t = Dial(r, server->address());
+      if (!t.ok()) return t.status();
+      auto conn = Conn::Create(r.env(), *std::move(t), options);
+      if (!conn.ok()) return conn.status();
+      for (int i = 0; i < 3; ++i) {
+        CallContext ctx(r.env());
+        EXPECT_EQ((*conn)->Invoke(ctx, "/t.S/Echo", "idle?").value_or("?"), "idle?");
+        // The reply is in: the reader reads once more, finds the socket empty and waits.
+        if (absl::Status w = testing::WaitUntilParked(r, "tcp read: waiting for bytes"); !w.ok()) {
+          return w;
+        }
+        EXPECT_EQ((*conn)->manager().read_buffer_bytes(), 0u) << (mux ? "mux" : "upstream");
+      }
+      (*conn)->Close();
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(s.ok()) << s;
+    server->Shutdown(Duration::Seconds(1));
+  }
+}
+
 TEST(TcpServerTest, ServingAndShuttingDownLeavesNoDescriptorsBehind) {
   const int before = CountOpenFds();
   ASSERT_GT(before, 0);

@@ -6,7 +6,10 @@
 //   BM_SwarmMuxSeeds              the swarm.mux scenario over seeds 1..60 (everything drawn: tiny
 //                                 windows and split sizes, segmentation, faults, cancels, ...)
 // Counters: rpcs_per_cpu_s (calls made, per CPU-second) and events_per_cpu_s (fiber runs plus
-// timers fired, per CPU-second).
+// timers fired, per CPU-second); the work behind each simulated RPC: rpcs (per iteration, so
+// //sim:sim_benchmark can divide its allocation count by it), decisions_per_rpc,
+// switches_per_rpc, timers_per_rpc, segments_per_rpc (network segments delivered) and
+// bytes_per_rpc (bytes written to the simulated network).
 #include <cstdint>
 
 #include "benchmark/benchmark.h"
@@ -21,15 +24,39 @@ namespace {
 constexpr int kCleanUnaryCalls = 500;
 constexpr uint64_t kSwarmSeeds = 60;
 
-void Report(benchmark::State& state, uint64_t rpcs, uint64_t events) {
-  state.SetItemsProcessed(static_cast<int64_t>(rpcs));
-  state.counters["rpcs_per_cpu_s"] = benchmark::Counter(static_cast<double>(rpcs),
-                                                        benchmark::Counter::kIsRate);
-  state.counters["events_per_cpu_s"] = benchmark::Counter(static_cast<double>(events),
-                                                          benchmark::Counter::kIsRate);
-}
+// What the runs of one benchmark did, summed.
+struct Work {
+  uint64_t rpcs = 0;
+  uint64_t decisions = 0;
+  uint64_t switches = 0;
+  uint64_t timers = 0;
+  uint64_t segments = 0;
+  uint64_t bytes = 0;
 
-uint64_t Events(const RunResult& r) { return r.switches + r.timers; }
+  void Add(const RunResult& r) {
+    rpcs += r.counts.contains("rpcs") ? r.counts.at("rpcs") : 0;
+    decisions += r.decisions;
+    switches += r.switches;
+    timers += r.timers;
+    segments += r.network.segments;
+    bytes += r.network.bytes_written;
+  }
+};
+
+void Report(benchmark::State& state, const Work& w) {
+  using benchmark::Counter;
+  state.SetItemsProcessed(static_cast<int64_t>(w.rpcs));
+  state.counters["rpcs_per_cpu_s"] = Counter(static_cast<double>(w.rpcs), Counter::kIsRate);
+  state.counters["events_per_cpu_s"] =
+      Counter(static_cast<double>(w.switches + w.timers), Counter::kIsRate);
+  state.counters["rpcs"] = Counter(static_cast<double>(w.rpcs), Counter::kAvgIterations);
+  const double per = w.rpcs == 0 ? 0 : 1.0 / static_cast<double>(w.rpcs);
+  state.counters["decisions_per_rpc"] = static_cast<double>(w.decisions) * per;
+  state.counters["switches_per_rpc"] = static_cast<double>(w.switches) * per;
+  state.counters["timers_per_rpc"] = static_cast<double>(w.timers) * per;
+  state.counters["segments_per_rpc"] = static_cast<double>(w.segments) * per;
+  state.counters["bytes_per_rpc"] = static_cast<double>(w.bytes) * per;
+}
 
 void BM_CleanUnary(benchmark::State& state) {
   WorkloadConfig w;
@@ -43,33 +70,29 @@ void BM_CleanUnary(benchmark::State& state) {
   w.think_max = Duration::Zero();
   w.probe_after_heal = false;
   w.expect_all_ok = true;
-  uint64_t rpcs = 0;
-  uint64_t events = 0;
+  Work work;
   for (auto _ : state) {
     TapeDecisions quiet{Tape{}};
     RunResult r = RunSimulation([&](SimContext& ctx) { RunWorkload(ctx, w); }, quiet, RunOptions{});
     if (!r.ok()) state.SkipWithError(r.message.c_str());
-    rpcs += r.counts["rpcs"];
-    events += Events(r);
+    work.Add(r);
   }
-  Report(state, rpcs, events);
+  Report(state, work);
 }
 BENCHMARK(BM_CleanUnary)->ArgName("mux")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
 void BM_SwarmMuxSeeds(benchmark::State& state) {
   const ScenarioSpec* spec = ScenarioRegistry::Find("swarm.mux");
   const RunOptions options = OptionsFor(*spec);
-  uint64_t rpcs = 0;
-  uint64_t events = 0;
+  Work work;
   for (auto _ : state) {
     for (uint64_t seed = 1; seed <= kSwarmSeeds; ++seed) {
       RunResult r = RunSeed(spec->body, seed, options);
       if (!r.ok()) state.SkipWithError(r.message.c_str());
-      rpcs += r.counts["rpcs"];
-      events += Events(r);
+      work.Add(r);
     }
   }
-  Report(state, rpcs, events);
+  Report(state, work);
 }
 BENCHMARK(BM_SwarmMuxSeeds)->Unit(benchmark::kSecond)->Iterations(1);
 

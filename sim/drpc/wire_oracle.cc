@@ -198,8 +198,16 @@ class WireOracle::EndModel {
     recorder.LabelStream(endpoint_->connection, f.id.stream, std::move(label), std::move(metadata));
   }
 
+  StreamState& Stream(uint64_t id) {
+    if (last_stream_ == nullptr || last_stream_id_ != id) {
+      last_stream_ = &streams_[id];
+      last_stream_id_ = id;
+    }
+    return *last_stream_;
+  }
+
   void OnReceived(const Frame& f) {
-    StreamState& s = streams_[f.id.stream];
+    StreamState& s = Stream(f.id.stream);
     Record(/*sent=*/false, s, f);
     Log("<-", f);
     Remember(s, f, /*sent=*/false);
@@ -232,7 +240,7 @@ class WireOracle::EndModel {
   }
 
   void OnSent(const Frame& f) {
-    StreamState& s = streams_[f.id.stream];
+    StreamState& s = Stream(f.id.stream);
     Record(/*sent=*/true, s, f);
     Log("->", f);
     Remember(s, f, /*sent=*/true);
@@ -400,7 +408,11 @@ class WireOracle::EndModel {
   FrameParser out_parser_;
   FrameParser in_parser_;
   // Ordered by stream ID (reports are deterministic).
-  std::map<uint64_t, StreamState> streams_;
+  std::map<uint64_t, StreamState> streams_;  // every stream of the connection, ended ones too
+  // The stream of the last frame: frames come in runs of one stream, so most lookups are this one
+  // (map nodes never move, and no stream is ever erased).
+  uint64_t last_stream_id_ = 0;
+  StreamState* last_stream_ = nullptr;
   PacketId upstream_last_{0, 0};  // the highest ID sent (upstream)
   bool upstream_sending_ = false;
   PacketId upstream_packet_;

@@ -422,9 +422,10 @@ static void DrawSizeLimits(SimContext& ctx, const WorkloadConfig& config, Option
   if (sent < kSizeLimitSentMinBytes) return;
   // The limit is on the bytes a message takes on the wire: compressed ones have other sizes.
   client.compression = Compression::kNone;
-  const uint64_t below = ctx.Choose("load.size_limit.at", 3);  // 0: sent + 1, 1: sent, 2: sent - 1
+  // 0: sent + 1, 1: sent, 2: sent - 1 (a mux end fails the stream, an upstream end the connection)
+  const uint64_t below = ctx.Choose("load.size_limit.at", 3);
   for (Options* o : {&client, &server}) {
-    const size_t limit = sent + 1 - (o->mux ? below : std::min<uint64_t>(below, 1));
+    const size_t limit = sent + 1 - below;
     if (o->mux && o->flow.enabled) {
       o->flow.message_max_bytes = limit;
     } else {

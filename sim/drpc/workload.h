@@ -21,10 +21,11 @@
 //   * isolation: each message is exactly the next one of its own RPC;
 //   * outcomes: each call ends exactly once, with a status its own history allows (an RPC nothing
 //     disturbed ends exactly as planned; Canceled only if it was cancelled; "closed" only if its
-//     connection ended; a remote error only with the code its handler returned), cross-checked
-//     with what the handler did; in mux mode (and upstream with soft cancel) another call's
-//     cancel, error or close never changes this call's outcome, and a connection ends only for a
-//     cause (a fault, a close, a shutdown, an upstream hard cancel);
+//     connection ended; a remote error after its handler failed only with exactly that handler's
+//     code and text, whatever else disturbed the call), cross-checked with what the handler did;
+//     in mux mode (and upstream with soft cancel) another call's cancel, error or close never
+//     changes this call's outcome, and a connection ends only for a cause (a fault, a close, a
+//     shutdown, an upstream hard cancel, a message over an upstream end's packet limit);
 //   * liveness after healing: faults stop at `heal_after`; every call must have ended within
 //     `liveness_bound` after that, and a fresh connection must then serve calls;
 //   * leaks: every client stream object is released once the run is over (plus the simulator's
@@ -119,6 +120,9 @@ struct WorkloadConfig {
     // The caller's cancels never reach the call (as if the client ignored its context): a call
     // cancelled while live then ends with whatever the server sent (the cancel rule catches it).
     kIgnoreCancels,
+    // The server's Error for a failed handler carries other text than the handler returned
+    // (the remote-error rule compares the two before any other rule looks at the call).
+    kRewriteHandlerErrors,
   };
   Sabotage sabotage = Sabotage::kNone;
 

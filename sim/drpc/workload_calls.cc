@@ -46,6 +46,13 @@ class Handlers {
   absl::Status Finish(RpcRecord& rec, absl::Status status) {
     rec.handler_done = true;
     rec.handler_status = status;
+    if (sabotage_ == Sabotage::kRewriteHandlerErrors && !status.ok()) {
+      absl::Status rewritten(status.code(), absl::StrCat(status.message(), " (rewritten)"));
+      status.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
+        rewritten.SetPayload(url, payload);
+      });
+      return rewritten;
+    }
     return status;
   }
 
@@ -235,6 +242,7 @@ void Caller::Think() {
 void Caller::MakeCall(size_t conn_index) {
   RpcRecord& rec = ledger_->NewRpc(conn_index);
   rec.plan = DrawPlan(rec);
+  ledger_->Planned(rec);
   ConnRecord& conn = ledger_->conns()[conn_index];
   Env& env = ctx_->env();
   CallContext call(env);

@@ -42,6 +42,10 @@ RpcRecord& Ledger::NewRpc(size_t conn) {
   return rec;
 }
 
+void Ledger::Planned(const RpcRecord& rec) {
+  if (OverflowsAnUpstreamEnd(rec.plan)) conns_[rec.conn].overflow_may_close = true;
+}
+
 RpcRecord* Ledger::Find(uint64_t id) {
   auto it = rpcs_.find(id);
   return it == rpcs_.end() ? nullptr : &it->second;
@@ -58,7 +62,7 @@ void Ledger::Fail(const RpcRecord& rec, absl::string_view why) {
 
 bool Ledger::ConnectionBroken(size_t index) const {
   const ConnRecord& c = conns_[index];
-  if (c.closed_by_workload || shutdown_started_) return true;
+  if (c.closed_by_workload || shutdown_started_ || c.overflow_may_close) return true;
   std::optional<FaultPlan> fault = ctx_->network().StruckFault(*c.endpoint);
   return fault.has_value() && fault->kind != FaultPlan::Kind::kStall;
 }
@@ -83,6 +87,10 @@ bool IsCapOverrun(const absl::Status& s) {
 
 // The stream-scoped error of a message over the receiving end's limit, here or from the peer
 // (proto/error_codec.cc MessageTooLargeErrorText; the mux sender's own check says the same).
+// The error an upstream end's reader fails its connection with for a packet over its limit
+// (proto/frame.cc, proto/upstream_assembler.cc).
+constexpr absl::string_view kDataOverflowText = "data overflow";
+
 bool IsMessageTooLarge(const absl::Status& s) {
   return absl::StrContains(s.message(), "message too large");
 }
@@ -222,12 +230,29 @@ bool Ledger::CheckCancelRule(const RpcRecord& rec) {
   return true;
 }
 
+namespace {
+
+// Unary and server-stream calls send one request; a bidi handler echoes each request.
+bool SendsRequests(const RpcPlan& p) { return p.requests > 0; }
+bool SendsResponses(const RpcPlan& p) {
+  return p.type == RpcType::kBidi ? p.requests > 0 : p.responses > 0;
+}
+
+}  // namespace
+
 bool Ledger::OverSizeLimit(const RpcPlan& p) const {
-  // Unary and server-stream calls send one request; a bidi handler echoes each request.
-  const bool requests = p.requests > 0;
-  const bool responses = p.type == RpcType::kBidi ? p.requests > 0 : p.responses > 0;
-  return (requests && p.request_size_max > ReceiveLimit(server_)) ||
-         (responses && p.response_size_max > ReceiveLimit(client_));
+  return (SendsRequests(p) && p.request_size_max > ReceiveLimit(server_)) ||
+         (SendsResponses(p) && p.response_size_max > ReceiveLimit(client_));
+}
+
+bool Ledger::OverflowsAnUpstreamEnd(const RpcPlan& p) const {
+  return (!server_.mux && SendsRequests(p) && p.request_size_max > server_.packet_max_bytes) ||
+         (!client_.mux && SendsResponses(p) && p.response_size_max > client_.packet_max_bytes);
+}
+
+bool Ledger::ExplainedByOverflow(const RpcRecord& rec) const {
+  return conns_[rec.conn].overflow_may_close && IsProtocolError(rec.status) &&
+         absl::StrContains(rec.status.message(), kDataOverflowText);
 }
 
 bool Ledger::CheckSizeLimits(const RpcRecord& rec) {
@@ -282,6 +307,41 @@ void Ledger::CheckClosedCause(const RpcRecord& rec) {
                           : situations::kWorkloadClosedNamedThePeersEnd);
 }
 
+void Ledger::CheckRemoteError(const RpcRecord& rec, uint64_t code) {
+  const absl::Status& s = rec.status;
+  const RpcPlan& p = rec.plan;
+  const bool own_cancel = rec.cancel_requested;
+  const bool broken = rec.conn_ended_first || ConnectionBroken(rec.conn);
+  ++report_.remote_errors;
+  if (absl::StartsWith(s.message(), kRefusedPrefix)) {
+    ++report_.refused;
+    ctx_->Reach(situations::kWorkloadRefused);
+    if (!RefusalPossible()) Fail(rec, "refused although the server's stream limit was not near");
+    return;
+  }
+  // A handler that never reads fills its receive queue; without flow control the stall
+  // timeout then fails its stream, and the client hears why.
+  if (absl::StrContains(s.message(), kReceiveStallText) &&
+      (NeverReadStallPossible(rec) || ServerStallPossible())) {
+    ++report_.stalled;
+    return;
+  }
+  // The remote-error rule: an Error the server sends after the handler returned is the
+  // handler's, code and text exactly, in both modes and whatever else happened to the call.
+  if (rec.handler_done && !rec.handler_status.ok()) {
+    const auto [want_code, want_text] = ToWireError(rec.handler_status);
+    if (code != want_code || s.message() != want_text) {
+      return Fail(rec, absl::StrCat("remote error (code ", code, ", \"", s.message(),
+                                    "\") is not what its handler returned (code ", want_code,
+                                    ", \"", want_text, "\")"));
+    }
+    ctx_->Reach(situations::kWorkloadRemoteErrorCarriedTheHandlersError);
+  }
+  if (p.ending == Ending::kError && code == p.error_code && s.message() == p.ErrorText()) return;
+  if (shutdown_started_ || own_cancel || broken) return;  // the server gave up on the call
+  Fail(rec, absl::StrCat("remote error (code ", code, ") that its handler did not return"));
+}
+
 void Ledger::CheckOutcome(RpcRecord& rec) {
   const absl::Status& s = rec.status;
   const RpcPlan& p = rec.plan;
@@ -306,6 +366,10 @@ void Ledger::CheckOutcome(RpcRecord& rec) {
   if (s.ok()) {
     ++report_.ok;
     if (p.ending != Ending::kOk) Fail(rec, "succeeded although its handler was planned to fail");
+    return;
+  }
+  if (ExplainedByOverflow(rec)) {
+    ++report_.closed;
     return;
   }
   if (IsProtocolError(s)) return Fail(rec, "a protocol error between two drpc-cpp peers");
@@ -344,23 +408,7 @@ void Ledger::CheckOutcome(RpcRecord& rec) {
     return;
   }
   if (std::optional<uint64_t> code = RemoteErrorCode(s); code.has_value()) {
-    ++report_.remote_errors;
-    if (absl::StartsWith(s.message(), kRefusedPrefix)) {
-      ++report_.refused;
-      ctx_->Reach(situations::kWorkloadRefused);
-      if (!RefusalPossible()) Fail(rec, "refused although the server's stream limit was not near");
-      return;
-    }
-    if (p.ending == Ending::kError && *code == p.error_code && s.message() == p.ErrorText()) return;
-    // A handler that never reads fills its receive queue; without flow control the stall
-    // timeout then fails its stream, and the client hears why.
-    if (absl::StrContains(s.message(), kReceiveStallText) &&
-        (NeverReadStallPossible(rec) || ServerStallPossible())) {
-      ++report_.stalled;
-      return;
-    }
-    if (shutdown_started_ || own_cancel || broken) return;  // the server gave up on the call
-    return Fail(rec, absl::StrCat("remote error (code ", *code, ") that its handler did not return"));
+    return CheckRemoteError(rec, *code);
   }
   Fail(rec, "an outcome of no known class");
 }
@@ -414,6 +462,22 @@ void Ledger::CheckConnectionEnd(size_t index) {
   }
   if (!c.conn->closed().IsSet() || c.closed_by_workload) return;
   ++report_.connections_ended;
+  std::optional<FaultPlan> struck = ctx_->network().StruckFault(*c.endpoint);
+  const bool faulted = struck.has_value() && struck->kind != FaultPlan::Kind::kStall;
+  if (c.overflow_may_close && !faulted && !shutdown_started_ && !c.cancels_may_close) {
+    // Nothing else ended it: the upstream end that got the oversize packet did, and the client
+    // hears it as that end's error (its own reader) or as the server's end (EOF, a reset).
+    const absl::Status& st = c.conn->closed().status();
+    const bool overflow = IsProtocolError(st) && absl::StrContains(st.message(), kDataOverflowText);
+    if (!overflow && !absl::StrContains(st.message(), "transport: ")) {
+      ctx_->Fail(FailureClass::kCorrectness,
+                 absl::StrCat("connection ", index, " (a call on it overflowed an upstream end's ",
+                              "packet limit) ended with neither data overflow nor the peer's end: ",
+                              st.ToString()));
+    }
+    ctx_->Reach(situations::kWorkloadMessageOverTheLimitClosedItsConnection);
+    return;
+  }
   if (ConnectionBroken(index)) {
     ctx_->Reach(situations::kWorkloadConnectionBroken);
     return;

@@ -69,6 +69,9 @@ struct ConnRecord {
   Transport* endpoint = nullptr;   // the simulated endpoint under the taps (fault queries)
   bool closed_by_workload = false;
   bool cancels_may_close = false;  // upstream: a cancel on it may close it (docs/protocol.md §7.7)
+  // A call on it sends a message over the packet limit of an upstream end, which drops the
+  // connection for it (Go's "data overflow").
+  bool overflow_may_close = false;
 };
 
 class Ledger {
@@ -77,6 +80,8 @@ class Ledger {
          const Options& server);
 
   RpcRecord& NewRpc(size_t conn);
+  // The caller drew `rec`'s plan (before its first message goes out).
+  void Planned(const RpcRecord& rec);
   RpcRecord* Find(uint64_t id);
   std::vector<ConnRecord>& conns() { return conns_; }
   const std::map<uint64_t, RpcRecord>& rpcs() const { return rpcs_; }
@@ -123,6 +128,9 @@ class Ledger {
   // The cancel rule: a call cancelled before it returned ends Canceled unless its stream had
   // already ended. Returns false (after Fail) when the outcome breaks it.
   bool CheckCancelRule(const RpcRecord& rec);
+  // Judges a call that ended with a remote error of DRPC code `code`: a refusal, a stall the
+  // server reported, or (the remote-error rule) exactly the error its handler returned.
+  void CheckRemoteError(const RpcRecord& rec, uint64_t code);
   // The cause rule for "closed": a call whose own connection a fault broke says so.
   void CheckClosedCause(const RpcRecord& rec);
   // Whether a receive stall can legitimately fail a call (no flow control on the streams).
@@ -137,6 +145,12 @@ class Ledger {
   bool FlowMismatch() const;
   // Whether one of the call's messages is over the limit of the end that receives it.
   bool OverSizeLimit(const RpcPlan& plan) const;
+  // Whether one of them is over the packet limit of an upstream end (which then drops the
+  // connection, rather than failing only the stream as a mux end does).
+  bool OverflowsAnUpstreamEnd(const RpcPlan& plan) const;
+  // Whether `status` is an upstream end's "data overflow" (its reader's, or the server's seen as
+  // the connection's end) on a connection that one of its calls overflowed.
+  bool ExplainedByOverflow(const RpcRecord& rec) const;
   // Judges the call against the message limits, and counts the boundaries it met. Returns true
   // when the outcome was the size error (then judged).
   bool CheckSizeLimits(const RpcRecord& rec);

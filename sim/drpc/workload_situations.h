@@ -43,6 +43,14 @@ inline constexpr Situation kWorkloadMessageJustUnderTheLimit{"workload.message_j
 inline constexpr Situation kWorkloadMessageAtTheLimitPassed{"workload.message_at_the_limit_passed"};
 inline constexpr Situation kWorkloadMessageOverTheLimitFailedItsStream{
     "workload.message_over_the_limit_failed_its_stream"};
+// One over an upstream end's packet limit, and that end dropped the connection ("data
+// overflow", as Go drpc does), with nothing else to end it.
+inline constexpr Situation kWorkloadMessageOverTheLimitClosedItsConnection{
+    "workload.message_over_the_limit_closed_its_connection"};
+// A call ended with a remote error after its handler had failed, and the error was the
+// handler's, code and text (the remote-error rule).
+inline constexpr Situation kWorkloadRemoteErrorCarriedTheHandlersError{
+    "workload.remote_error_carried_the_handlers_error"};
 // A receive stall broke a buffer cycle across the connection (no flow control).
 inline constexpr Situation kWorkloadReceiveStallBrokeABufferCycle{
     "workload.receive_stall_broke_a_buffer_cycle"};

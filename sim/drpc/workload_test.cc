@@ -88,6 +88,7 @@ TEST(WorkloadTest, EverySabotageIsCaughtByItsOracle) {
       {WorkloadConfig::Sabotage::kWrongErrorCode, "that its handler did not return"},
       {WorkloadConfig::Sabotage::kDropLastResponse, "server stream ended cleanly after"},
       {WorkloadConfig::Sabotage::kIgnoreCancels, "instead of Canceled"},
+      {WorkloadConfig::Sabotage::kRewriteHandlerErrors, "is not what its handler returned"},
   };
   for (const Case& c : cases) {
     for (WorkloadMode mode : {WorkloadMode::kUpstream, WorkloadMode::kMux}) {

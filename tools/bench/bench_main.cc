@@ -166,6 +166,9 @@ absl::Status RunUnary(const Config& cfg, Placement p, bool mux) {
   Row rate{.name = absl::StrCat("unary 64 B calls/s (", where, ")"), .unit = "/s",
            .baseline_name = "raw round trips/s", .target = "-"};
   Row allocs = AllocationsRow(absl::StrCat("allocations per unary call (", where, ")"));
+  // The raw ping-pong makes 4 by construction (a write and a read each way).
+  Row syscalls{.name = absl::StrCat("system calls per unary call (", where, ")"), .unit = "",
+               .baseline_name = "raw ping-pong: write + read each way", .target = "-"};
   absl::StatusOr<std::unique_ptr<DrpcBench>> bench = DrpcBench::Start({.placement = p, .mux = mux});
   if (!bench.ok()) return bench.status();
   absl::Status st = Rounds(cfg, [&]() -> absl::Status {
@@ -180,10 +183,12 @@ absl::Status RunUnary(const Config& cfg, Placement p, bool mux) {
     rate.baseline.push_back(raw->round_trips_per_second);
     rate.drpc.push_back(d->calls_per_second);
     allocs.drpc.push_back(PerItem(d->allocations, d->calls));
+    syscalls.drpc.push_back(PerItem(d->syscalls, d->calls));
+    syscalls.baseline.push_back(4);
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
-  for (const Row* r : {&p50, &p99, &rate}) PrintRow(*r, cfg.verbose);
+  for (const Row* r : {&p50, &p99, &rate, &syscalls}) PrintRow(*r, cfg.verbose);
   PrintAllocationsRow(allocs, cfg.verbose);
   return absl::OkStatus();
 }

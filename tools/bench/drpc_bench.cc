@@ -40,12 +40,13 @@ absl::Status CallOnce(runtime::Reactor& r, Conn& conn, const std::string& payloa
 }
 
 // Closed-loop unary calls on `conn` until `duration` passes.
-absl::Status TimedCalls(runtime::Reactor& r, Conn& conn, size_t message_bytes,
-                        absl::Duration duration, LatencyResult& result) {
+absl::Status TimedCalls(const DrpcBench& bench, runtime::Reactor& r, Conn& conn,
+                        size_t message_bytes, absl::Duration duration, LatencyResult& result) {
   const std::string payload(message_bytes, 'u');
   const auto start = SteadyClock::now();
   const auto end = start + absl::ToChronoNanoseconds(duration);
   const uint64_t allocations_before = AllocationCount();
+  const uint64_t syscalls_before = bench.SyscallCount();
   uint64_t calls = 0;
   for (auto t = start; t < end; t = SteadyClock::now(), ++calls) {
     if (absl::Status st = CallOnce(r, conn, payload); !st.ok()) return st;
@@ -54,6 +55,7 @@ absl::Status TimedCalls(runtime::Reactor& r, Conn& conn, size_t message_bytes,
   result.calls_per_second = calls / SecondsSince(start);
   result.calls = calls;
   result.allocations = AllocationCount() - allocations_before;
+  result.syscalls = bench.SyscallCount() - syscalls_before;
   return absl::OkStatus();
 }
 
@@ -114,6 +116,15 @@ DrpcBench::~DrpcBench() {
   if (server_rt_ != nullptr) server_rt_->Stop();
 }
 
+uint64_t DrpcBench::SyscallCount() const {
+  uint64_t total = 0;
+  for (runtime::Runtime* rt : {server_rt_.get(), client_rt_.get()}) {
+    if (rt == nullptr) continue;
+    for (size_t i = 0; i < rt->reactor_count(); ++i) total += rt->reactor(i).syscall_count();
+  }
+  return total;
+}
+
 absl::StatusOr<std::unique_ptr<Conn>> DrpcBench::Connect(runtime::Reactor& r) const {
   absl::StatusOr<std::unique_ptr<runtime::TcpTransport>> t = runtime::Dial(r, server_->address());
   if (!t.ok()) return t.status();
@@ -125,7 +136,9 @@ absl::StatusOr<LatencyResult> UnaryLatency(DrpcBench& bench, size_t message_byte
   return WithConn<LatencyResult>(bench, [&](runtime::Reactor& r, Conn& conn) -> absl::StatusOr<LatencyResult> {
     if (absl::Status st = WarmUp(r, conn, message_bytes); !st.ok()) return st;
     LatencyResult result;
-    if (absl::Status st = TimedCalls(r, conn, message_bytes, duration, result); !st.ok()) return st;
+    if (absl::Status st = TimedCalls(bench, r, conn, message_bytes, duration, result); !st.ok()) {
+      return st;
+    }
     return result;
   });
 }
@@ -141,7 +154,7 @@ absl::StatusOr<LatencyResult> ConcurrentUnary(DrpcBench& bench, size_t concurren
     for (size_t i = 0; i < concurrency; ++i) {
       callers.Add();
       DRPC_CHECK_OK(r.Spawn(absl::StrCat("bench caller ", i), [&, i] {
-        errors[i] = TimedCalls(r, conn, message_bytes, duration, per_caller[i]);
+        errors[i] = TimedCalls(bench, r, conn, message_bytes, duration, per_caller[i]);
         callers.Done();
       }));
     }
@@ -250,7 +263,9 @@ absl::StatusOr<IdleStreamsResult> IdleStreams(DrpcBench& bench, size_t streams,
     result.threads_with_streams = during.threads;
     result.rss_bytes_per_stream = static_cast<double>(during.rss_bytes - before.rss_bytes) / streams;
     result.heap_bytes_per_stream = static_cast<double>(during.heap_bytes - before.heap_bytes) / streams;
-    if (absl::Status st = TimedCalls(r, conn, 64, probe_duration, result.probe); !st.ok()) return st;
+    if (absl::Status st = TimedCalls(bench, r, conn, 64, probe_duration, result.probe); !st.ok()) {
+      return st;
+    }
     for (const std::shared_ptr<RpcStream>& s : open) {
       if (absl::Status st = s->CloseSend(); !st.ok()) return st;
     }

@@ -57,6 +57,9 @@ class DrpcBench {
   absl::StatusOr<std::unique_ptr<Conn>> Connect(runtime::Reactor& r) const;
   // The client reactor's Runtime (Run(0, fn) runs fn on the client reactor).
   runtime::Runtime& client_runtime() { return client_rt_ ? *client_rt_ : *server_rt_; }
+  // System calls made so far by the reactors of the server and the client (their epoll_waits and
+  // their transports' socket calls, Reactor::syscall_count). Thread-safe.
+  uint64_t SyscallCount() const;
 
  private:
   explicit DrpcBench(const DrpcBenchOptions& options);
@@ -75,6 +78,8 @@ struct LatencyResult {
   uint64_t calls = 0;
   // operator new calls in the process (client + server) while the calls ran (alloc_counter.h).
   uint64_t allocations = 0;
+  // System calls of the reactors (DrpcBench::SyscallCount) while the calls ran.
+  uint64_t syscalls = 0;
 };
 
 // Unary calls of `message_bytes` (echoed), one in flight, for `duration` after a short warm-up.

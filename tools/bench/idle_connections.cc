@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <thread>
@@ -34,7 +35,8 @@ absl::Status OneCall(WireClient& c, const std::string& payload) {
 
 // Resident bytes of the fiber stacks: the mappings made of whole stack slabs (the kernel merges
 // neighbouring slabs into one mapping) or, on kernels without page-table guards, of one stack;
-// from /proc/self/smaps.
+// from /proc/self/smaps. A slab the kernel merged with a neighbouring anonymous
+// mapping that is not a slab (a malloc arena, say) is missed: a lower bound.
 int64_t StackRssBytes() {
   const int64_t stack_kib = tunables::kFiberStackDefaultBytes / 1024;
   const int64_t slab_kib = tunables::kFiberSlabStackCount * (stack_kib + 4);
@@ -54,6 +56,47 @@ int64_t StackRssBytes() {
   }
   std::fclose(f);
   return total_kib * 1024;
+}
+
+// Resident bytes by kind of mapping (/proc/self/smaps): the main thread's heap ([heap]), other
+// anonymous mappings (other threads' malloc arenas, large malloc'd blocks, fiber stacks: the
+// kernel merges neighbouring ones, so they cannot be told apart here) and everything else.
+struct RssByKind {
+  int64_t main_heap = 0;
+  int64_t anonymous = 0;
+  int64_t other = 0;
+};
+
+RssByKind ReadRssByKind() {
+  RssByKind out;
+  std::FILE* f = std::fopen("/proc/self/smaps", "r");
+  if (f == nullptr) return out;
+  char line[512];
+  int64_t* bucket = &out.other;
+  while (std::fgets(line, sizeof(line), f) != nullptr) {
+    unsigned long lo = 0, hi = 0;
+    char perms[8] = {};
+    unsigned long offset = 0;
+    char dev[16] = {};
+    unsigned long inode = 0;
+    char name[256] = {};
+    const int fields = std::sscanf(line, "%lx-%lx %7s %lx %15s %lu %255s", &lo, &hi, perms,
+                                   &offset, dev, &inode, name);
+    if (fields >= 6) {
+      if (std::strcmp(name, "[heap]") == 0) {
+        bucket = &out.main_heap;
+      } else if (inode == 0 && name[0] == '\0') {
+        bucket = &out.anonymous;
+      } else {
+        bucket = &out.other;
+      }
+      continue;
+    }
+    long long v = 0;
+    if (std::sscanf(line, "Rss: %lld kB", &v) == 1) *bucket += v * 1024;
+  }
+  std::fclose(f);
+  return out;
 }
 
 // Long enough for every connection's idle trim (and the process-wide trim interval) to pass.
@@ -92,6 +135,7 @@ absl::StatusOr<IdleConnectionsResult> MeasureIdleConnections(const IdleConnectio
   malloc_trim(0);  // both samples start from a trimmed heap
   const ProcessStats before = ReadProcessStats();
   const int64_t stacks_before = StackRssBytes();
+  const RssByKind kinds_before = ReadRssByKind();
   const uint64_t trims_before = runtime::ProcessMemoryReturn().trims();
   for (size_t i = 0; status.ok() && i < config.connections; ++i) {
     absl::StatusOr<WireClient> c = WireClient::Connect((*server)->address());
@@ -109,6 +153,8 @@ absl::StatusOr<IdleConnectionsResult> MeasureIdleConnections(const IdleConnectio
     result.rss_bytes_per_connection = (after.rss_bytes - before.rss_bytes) / n;
     result.heap_bytes_per_connection = (after.heap_bytes - before.heap_bytes) / n;
     result.stack_rss_bytes_per_connection = (StackRssBytes() - stacks_before) / n;
+    result.client_heap_rss_bytes_per_connection =
+        (ReadRssByKind().main_heap - kinds_before.main_heap) / n;
     // What of the RSS is the allocator's cache (freed, still resident): gone after a full trim.
     malloc_trim(0);
     result.trimmed_rss_bytes_per_connection = (ReadProcessStats().rss_bytes - before.rss_bytes) / n;
@@ -136,10 +182,12 @@ absl::Status PrintIdleConnectionRows(size_t connections) {
                   where.c_str(), r->rss_bytes_per_connection / 1024, pass ? "PASS" : "MISS");
       std::printf("| idle connection, heap (%s) | %.2f KiB/conn | - | - | - | |\n", where.c_str(),
                   r->heap_bytes_per_connection / 1024);
-      std::printf("| idle connection, RSS of fiber stacks (%s) | %.2f KiB/conn | - | - | - | |\n",
+      std::printf("| idle connection, RSS of fiber stacks, unmerged slabs only (%s) | %.2f KiB/conn | - | - | - | |\n",
                   where.c_str(), r->stack_rss_bytes_per_connection / 1024);
       std::printf("| idle connection, RSS after a full malloc_trim (%s) | %.2f KiB/conn | - | - | - | |\n",
                   where.c_str(), r->trimmed_rss_bytes_per_connection / 1024);
+      std::printf("| of the RSS: the bench's wire clients' heap (%s) | %.2f KiB/conn | - | - | - | |\n",
+                  where.c_str(), r->client_heap_rss_bytes_per_connection / 1024);
       std::printf("| allocator trims while going idle (%s) | %llu | - | - | - | |\n",
                   where.c_str(), static_cast<unsigned long long>(r->memory_trims));
       std::fflush(stdout);

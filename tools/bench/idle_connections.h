@@ -29,6 +29,9 @@ struct IdleConnectionsResult {
   double heap_bytes_per_connection = 0;  // malloc'd bytes growth / connections
   double stack_rss_bytes_per_connection = 0;  // of the RSS: fiber stack pages
   double trimmed_rss_bytes_per_connection = 0;  // the RSS once the allocator's cache is trimmed
+  // Of the RSS: the main thread's heap ([heap]), where the bench's own wire clients allocate (the
+  // server allocates on its reactor thread, in another arena).
+  double client_heap_rss_bytes_per_connection = 0;
   uint64_t memory_trims = 0;             // malloc_trim calls the server made meanwhile
 };
 

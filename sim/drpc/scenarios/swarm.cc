@@ -39,8 +39,8 @@ WorkloadConfig SwarmConfig(SimContext& ctx, WorkloadMode mode) {
 
 void Swarm(SimContext& ctx, WorkloadMode mode) { RunWorkload(ctx, SwarmConfig(ctx, mode)); }
 
-// The swarm with both ends' message limits drawn at, just above or (mux) just below one of the
-// sizes its calls send (WorkloadConfig::draw_size_limits).
+// The swarm with both ends' message limits drawn at, just above or just below one of the sizes
+// its calls send (WorkloadConfig::draw_size_limits).
 void SwarmAtSizeLimits(SimContext& ctx, WorkloadMode mode) {
   WorkloadConfig w = SwarmConfig(ctx, mode);
   // The calls' largest size (the limit's neighbour) is one of the swarm's sizes of 200 bytes up.
@@ -112,10 +112,11 @@ DRPC_SIM_SCENARIO(swarm_size_limits_mux, {
 
 DRPC_SIM_SCENARIO(swarm_size_limits_upstream, {
     .name = "swarm.size_limits.upstream",
-    .description = "the upstream swarm with packet limits at and one over the sizes it sends",
+    .description = "the upstream swarm with packet limits at, one over and one under the sizes it sends",
     .body = [](SimContext& ctx) { SwarmAtSizeLimits(ctx, WorkloadMode::kUpstream); },
     .situations = {situations::kWorkloadMessageJustUnderTheLimit,
-                   situations::kWorkloadMessageAtTheLimitPassed},
+                   situations::kWorkloadMessageAtTheLimitPassed,
+                   situations::kWorkloadMessageOverTheLimitClosedItsConnection},
     .default_seeds = 60,
 });
 
