@@ -17,9 +17,25 @@
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define DRPC_TEST_SANITIZED 1
 #endif
+#if defined(__SANITIZE_THREAD__)
+#define DRPC_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define DRPC_TEST_TSAN 1
+#endif
+#endif
 
 namespace drpc {
 namespace {
+
+// ThreadSanitizer maps shadow memory for each new mapping, so under it /proc/self/maps grows by
+// more than what the pool mapped: the comparisons with the kernel's count hold only without it.
+constexpr bool kKernelMapsAreThePools =
+#if defined(DRPC_TEST_TSAN)
+    false;
+#else
+    true;
+#endif
 
 size_t KernelMapCount() {
   FILE* f = std::fopen("/proc/self/maps", "r");
@@ -48,7 +64,9 @@ TEST(StackPoolTest, ASlabOfStacksCostsOneKernelMapWithPageTableGuards) {
   const size_t grown = KernelMapCount() - before;
   EXPECT_EQ(pool.slab_count(), 10u);
   // What the pool counts is what the kernel shows (an upper bound: neighbouring slabs may merge).
-  EXPECT_LE(grown, pool.mapping_count());
+  if (kKernelMapsAreThePools) {
+    EXPECT_LE(grown, pool.mapping_count());
+  }
   if (pool.page_table_guards()) {
     EXPECT_EQ(pool.mapping_count(), 10u) << "one map per slab of 64 stacks";
   } else {
@@ -65,7 +83,9 @@ TEST(StackPoolTest, MprotectGuardsCostTwoMapsPerStack) {
   std::vector<FiberStack> stacks = TakeAll(pool, 16);
   EXPECT_FALSE(pool.page_table_guards());
   EXPECT_EQ(pool.mapping_count(), 32u);
-  EXPECT_LE(KernelMapCount() - before, 32u);
+  if (kKernelMapsAreThePools) {
+    EXPECT_LE(KernelMapCount() - before, 32u);
+  }
   for (const FiberStack& s : stacks) pool.Release(s);
 }
 
