@@ -164,9 +164,12 @@ TEST(BufferPoolTest, ConnectionReturnsMemoryOnceWhenIdleAfterABurst) {
       // The client's and the server's connection: one call each at most.
       ctx.Check(ctx.memory().calls() > calls_after_burst && ctx.memory().calls() <= 2,
                 absl::StrCat(ctx.memory().calls(), " calls"));
-      // Quiet for longer: nothing more to give back, so no more calls.
+      // Quiet for longer: nothing more to give back, so no more calls; the two connections'
+      // calls came within one trim interval, so the second was deferred to its end, not dropped.
       SleepFor(p.env(), Duration::Seconds(2));
       ctx.Check(m.memory_returns() == 1, "returned again with nothing freed");
+      ctx.Check(ctx.memory().trims() == ctx.memory().calls() && !ctx.memory().trim_scheduled(),
+                absl::StrCat(ctx.memory().trims(), " trims for ", ctx.memory().calls(), " calls"));
       ctx.Check((*s)->CloseSend().ok() && IsEof((*s)->Recv().status()), "end");
     });
     EXPECT_TRUE(r.ok()) << (mux ? "mux " : "upstream ") << r.message << "\n" << r.trace_tail;
@@ -187,7 +190,9 @@ TEST(BufferPoolTest, SmallCallsWithIdleGapsNeverReturnMemory) {
         ctx.Check(reply.ok() && reply->size() == 64, absl::StrCat("call ", i));
         if (i % 5 == 0) SleepFor(p.env(), tunables::kMemoryReturnIdleDelay * 2);
       }
+      SleepFor(p.env(), Duration::Seconds(2));
       ctx.Check(ctx.memory().calls() == 0, absl::StrCat(ctx.memory().calls(), " calls"));
+      ctx.Check(ctx.memory().trims() == 0 && !ctx.memory().trim_scheduled(), "trimmed");
       ctx.Check(p.conn().manager().memory_returns() == 0, "returned memory");
     });
     EXPECT_TRUE(r.ok()) << (mux ? "mux " : "upstream ") << r.message << "\n" << r.trace_tail;

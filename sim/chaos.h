@@ -12,20 +12,32 @@
 
 #include "absl/strings/string_view.h"
 #include "impl/env.h"
+#include "impl/trim_throttle.h"
 #include "sim/recorder.h"
 #include "sim/tape.h"
 
 namespace drpc::sim {
 
-// The simulator's MemoryReturn (impl/env.h): gives nothing back, counts the calls, so a test can
-// check that a connection returns memory after a burst and not per message.
+// The simulator's MemoryReturn (impl/env.h): gives nothing back, but spaces its "trims" with
+// production's rule (impl/trim_throttle.h, tunables::kMemoryReturnMinInterval) on the run's
+// clock, a request inside the interval scheduling one trim at its end; it counts requests and
+// trims, so a test can check when a connection returns memory and when the trims happen.
 class SimMemoryReturn final : public MemoryReturn {
  public:
-  void ReturnFreeMemory() override { ++calls_; }
-  uint64_t calls() const { return calls_; }
+  explicit SimMemoryReturn(Clock& clock);
+  ~SimMemoryReturn() override;
+  void ReturnFreeMemory() override;
+  // Requests impl/ made.
+  uint64_t calls() const { return throttle_.requests(); }
+  // Trims made: immediate ones plus scheduled ones that ran.
+  uint64_t trims() const { return throttle_.trims(); }
+  // Whether a trim is scheduled for the end of the current interval.
+  bool trim_scheduled() const { return throttle_.scheduled(); }
 
  private:
-  uint64_t calls_ = 0;
+  Clock* clock_;
+  TrimThrottle throttle_;
+  TimerId timer_ = 0;
 };
 
 class SimChaos final : public Chaos {

@@ -1,35 +1,62 @@
 #include "impl/runtime/memory_return.h"
 
 #include <malloc.h>
-#include <time.h>
-
-#include "impl/tunables.h"
 
 namespace drpc::runtime {
-namespace {
 
-int64_t MonotonicNanos() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+uint64_t ProcessTrims::calls() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return throttle_.requests();
 }
 
-}  // namespace
+uint64_t ProcessTrims::trims() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return throttle_.trims();
+}
 
-void MallocTrimReturn::ReturnFreeMemory() {
-  calls_.fetch_add(1, std::memory_order_relaxed);
-  const int64_t now = MonotonicNanos();
-  int64_t last = last_trim_ns_.load(std::memory_order_relaxed);
-  if (last != INT64_MIN && now - last < tunables::kMemoryReturnMinInterval.nanos()) return;
-  // One thread wins the interval; the others return at once.
-  if (!last_trim_ns_.compare_exchange_strong(last, now, std::memory_order_relaxed)) return;
-  trims_.fetch_add(1, std::memory_order_relaxed);
+TrimThrottle::Decision ProcessTrims::Request(Instant now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return throttle_.Request(now);
+}
+
+void ProcessTrims::RunScheduled(Instant now) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    throttle_.ScheduledTrimDue(now);
+  }
   malloc_trim(0);
 }
 
-MallocTrimReturn& ProcessMemoryReturn() {
-  static MallocTrimReturn* const instance = new MallocTrimReturn();
+void ProcessTrims::LoseScheduled() {
+  std::lock_guard<std::mutex> lock(mu_);
+  throttle_.ScheduledTrimLost();
+}
+
+ProcessTrims& ProcessMemoryReturn() {
+  static ProcessTrims* const instance = new ProcessTrims();
   return *instance;
+}
+
+ReactorMemoryReturn::~ReactorMemoryReturn() {
+  if (timer_ != 0) trims_->LoseScheduled();
+}
+
+void ReactorMemoryReturn::ReturnFreeMemory() {
+  // Every reactor's clock is CLOCK_MONOTONIC, so instants from different reactors compare.
+  const TrimThrottle::Decision d = trims_->Request(clock_->Now());
+  switch (d.action) {
+    case TrimThrottle::Action::kTrimNow:
+      malloc_trim(0);
+      return;
+    case TrimThrottle::Action::kSchedule:
+      timer_ = clock_->ScheduleAt(d.trim_at, [this] {
+        timer_ = 0;
+        trims_->RunScheduled(clock_->Now());
+      });
+      return;
+    case TrimThrottle::Action::kJoin:
+      return;
+  }
 }
 
 }  // namespace drpc::runtime
