@@ -3,6 +3,7 @@
 #include "impl/runtime/reactor.h"
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
@@ -12,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "impl/runtime/runtime.h"
 #include "impl/runtime/test_util.h"
+#include "impl/tunables.h"
 #include "impl/sync.h"
 #include "proto/base/check.h"
 
@@ -266,6 +268,36 @@ TEST(ReactorTest, AFiberParkedLongGivesBackItsStackOnce) {
     return absl::OkStatus();
   });
   EXPECT_TRUE(st.ok()) << st;
+}
+
+// The process's trims are shared by every reactor: the first request trims at once, requests
+// inside the interval (from any reactor) lead to exactly one trim at its end, on the clock of the
+// reactor that asked first.
+TEST(ReactorTest, MemoryRequestsInsideTheIntervalLeadToOneDeferredTrim) {
+  auto rt = StartRuntime(2);
+  ProcessTrims& trims = ProcessMemoryReturn();
+  const uint64_t calls_before = trims.calls();
+  const uint64_t trims_before = trims.trims();
+  auto request = [&](size_t reactor, int times) {
+    absl::Status s = rt->Run(reactor, [times](Reactor& r) -> absl::Status {
+      for (int i = 0; i < times; ++i) r.env().memory().ReturnFreeMemory();
+      return absl::OkStatus();
+    });
+    ASSERT_TRUE(s.ok()) << s;
+  };
+  request(0, 1);
+  request(1, 2);
+  request(0, 1);
+  EXPECT_EQ(trims.calls() - calls_before, 4u);
+  EXPECT_EQ(trims.trims() - trims_before, 1u) << "the interval's later requests trimmed at once";
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (trims.trims() - trims_before < 2 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(trims.trims() - trims_before, 2u) << "no deferred trim";
+  std::this_thread::sleep_for(
+      std::chrono::nanoseconds((tunables::kMemoryReturnMinInterval * 2).nanos()));
+  EXPECT_EQ(trims.trims() - trims_before, 2u) << "more than one deferred trim";
 }
 
 TEST(ReactorTest, ZeroBatchesPerPollIsInvalid) {
