@@ -227,8 +227,9 @@ class Dialer {
 // to the system. impl/ asks for it when a connection that released much memory after a burst has
 // gone idle (impl/tunables.h, "Memory given back"), never per message. Production trims the
 // allocator (glibc's malloc_trim, at most once per tunables::kMemoryReturnMinInterval for the
-// whole process: calls in between are covered by the previous trim or dropped); the simulator
-// counts the calls, so tests can check when they happen. Callable from fibers and timer
+// whole process: a call in between schedules one trim at the interval's end, impl/trim_throttle.h);
+// the simulator follows the same rule on its clock and counts calls and trims, so tests can check
+// when they happen. Callable from fibers and timer
 // callbacks; must not block.
 class MemoryReturn {
  public:
