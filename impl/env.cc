@@ -38,6 +38,16 @@ absl::Status Transport::WriteV(absl::Span<const absl::string_view> pieces) {
   return Write(joined);
 }
 
+absl::StatusOr<size_t> Transport::TryWriteV(absl::Span<const absl::string_view> pieces) {
+  size_t total = 0;
+  for (absl::string_view p : pieces) total += p.size();
+  std::string joined;
+  joined.reserve(total);
+  for (absl::string_view p : pieces) joined.append(p.data(), p.size());
+  if (absl::Status s = Write(joined); !s.ok()) return s;
+  return total;
+}
+
 absl::string_view TransportErrorKindName(TransportErrorKind kind) {
   switch (kind) {
     case TransportErrorKind::kEof:

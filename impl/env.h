@@ -189,6 +189,16 @@ class Transport {
   // TcpTransport overrides it with sendmsg.
   virtual absl::Status WriteV(absl::Span<const absl::string_view> pieces);
 
+  // Gathering write for a caller whose pieces may go away as soon as its fiber waits (another
+  // fiber may then free them): reads `pieces` only until the transport would block. Returns how
+  // many leading bytes of their concatenation it took — all of them, or fewer (possibly none)
+  // when taking more would block; the caller then writes the rest itself, from a copy. Never
+  // reads the pieces after it returns. Errors as Write. The default copies the pieces into one
+  // buffer and writes that with Write (so it may block, but only once the pieces are copied),
+  // taking everything: the simulator's transports keep exactly their Write behaviour;
+  // TcpTransport overrides it with non-blocking sendmsg.
+  virtual absl::StatusOr<size_t> TryWriteV(absl::Span<const absl::string_view> pieces);
+
   // Half close: the peer reads kEof after the bytes already written; reading here continues.
   virtual absl::Status CloseWrite() = 0;
 

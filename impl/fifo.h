@@ -87,6 +87,15 @@ class Fifo {
     Emptied();
   }
 
+  // Frees the slots of an empty queue (one that is usually empty, and whose owners are many:
+  // it then costs nothing while it waits). No-op when not empty.
+  void ReleaseIfEmpty() {
+    if (size_ != 0) return;
+    slots_.reset();
+    capacity_ = 0;
+    head_ = 0;
+  }
+
  private:
   void Grow() {
     const size_t capacity = capacity_ == 0 ? 4 : 2 * capacity_;

@@ -81,5 +81,19 @@ TEST(FifoTest, ReusesItsSlotsAndFreesALargeRingOnceEmpty) {
   EXPECT_EQ(q.capacity(), 0u);
 }
 
+TEST(FifoTest, ReleaseIfEmptyFreesTheSlotsOfAnEmptyQueueOnly) {
+  Fifo<int> q;
+  q.push_back(1);
+  q.ReleaseIfEmpty();
+  EXPECT_GT(q.capacity(), 0u) << "a queue in use keeps its slots";
+  EXPECT_EQ(q.front(), 1);
+  q.pop_front();
+  q.ReleaseIfEmpty();
+  EXPECT_EQ(q.capacity(), 0u);
+  q.push_back(2);  // usable again
+  EXPECT_EQ(q.front(), 2);
+  EXPECT_EQ(q.size(), 1u);
+}
+
 }  // namespace
 }  // namespace drpc

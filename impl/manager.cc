@@ -79,6 +79,7 @@ void Manager::ReadLoop() {
   // waiting for the application or the buffer budget.
   Duration waited = Duration::Zero();
   bool drained = true;  // the last read came back short (or there was none)
+  bool after_direct = false;  // the last frame's data was read straight into its packet
   while (MakeRoom()) {
     // A server's first frame is bounded by first_frame_timeout however its bytes arrive (a
     // client dribbling a header at 1 B/s holds no slot past it); later frames by frame_timeout.
@@ -93,7 +94,12 @@ void Manager::ReadLoop() {
     // next call. Bulk transfer, whose reads come back full, keeps its large reads.
     const bool small_read = reading_between_frames_ && drained;
     if (small_read) parser_freed_bytes_ += parser.Shrink(tunables::kReadIdleBytes);
-    const size_t want = small_read ? tunables::kReadIdleBytes : sizer.next();
+    // After a large frame read straight into its packet, a small read takes the next header
+    // (and little of what follows, which the parser copies) so the next large frame's data
+    // goes straight to its packet too.
+    const size_t want = small_read     ? tunables::kReadIdleBytes
+                        : after_direct ? tunables::kReadAfterDirectBytes
+                                       : sizer.next();
     const Instant read_start = env_->clock().Now();
     if (idle()) BeginIdle(read_start);
     absl::StatusOr<size_t> n =
@@ -108,14 +114,62 @@ void Manager::ReadLoop() {
       OnReadEnd(n.status());
       return;
     }
-    if (!small_read) sizer.OnRead(*n);
+    if (!small_read && !after_direct) sizer.OnRead(*n);
     drained = *n < want;
     const uint64_t offset = parser.offset();
     if (!HandleFrames(parser)) return;
     // A frame completed: the wait for the next one starts now.
     if (parser.offset() != offset) waited = Duration::Zero();
+    if (!ReadFrameDataDirect(parser, &waited, &drained, &after_direct)) return;
     AfterRead(parser);
   }
+}
+
+bool Manager::ReadFrameDataDirect(FrameParser& parser, Duration* waited, bool* drained,
+                                  bool* direct) {
+  *direct = false;
+  const std::optional<FrameParser::PartialFrame> frame = parser.partial();
+  if (!frame.has_value() ||
+      frame->data_bytes - frame->buffered_bytes < tunables::kReadDirectMinBytes) {
+    return true;
+  }
+  lent_buffer_ = LendFrameBuffer(frame->head, frame->data_bytes);
+  if (!lent_buffer_.has_value()) return true;
+  *direct = true;
+  ++frames_read_direct_;
+  std::string& buffer = *lent_buffer_;
+  const size_t at = buffer.size();
+  buffer.resize(at + frame->data_bytes);
+  parser.TakePartial(buffer.data() + at);
+  // The lent buffer is the reader's while it reads: counted as what the parser holds.
+  parser_held_bytes_ = buffer.size();
+  RecountAssembling();
+  for (size_t got = frame->buffered_bytes; got < frame->data_bytes;) {
+    ArmReadTimer(options_.frame_timeout, *waited, "frame");
+    const size_t want = frame->data_bytes - got;
+    const Instant read_start = env_->clock().Now();
+    absl::StatusOr<size_t> n = transport_->Read(buffer.data() + at + got, want);
+    EndReadWait();
+    *waited = *waited + (env_->clock().Now() - read_start);
+    if (!n.ok()) {
+      lent_buffer_.reset();
+      OnReadEnd(n.status());
+      return false;
+    }
+    got += *n;
+    *drained = *n < want;
+  }
+  Frame complete = frame->head;
+  complete.data = absl::string_view(buffer.data() + at, frame->data_bytes);
+  saw_frame_ = true;
+  *waited = Duration::Zero();
+  const absl::Status s = OnFrame(complete);
+  if (lent_buffer_.has_value()) UnlendFrameBuffer(*std::exchange(lent_buffer_, std::nullopt));
+  if (!s.ok()) {
+    Terminate(s);
+    return false;
+  }
+  return !terminated();
 }
 
 absl::StatusOr<size_t> Manager::ReadAfterPause(FrameParser& parser, size_t want) {

@@ -29,6 +29,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -154,6 +155,9 @@ class Manager : protected StreamSink {
     return read_parser_ != nullptr ? read_parser_->capacity_bytes() : 0;
   }
   uint64_t memory_returns() const { return memory_returns_; }
+  // Frames whose data the reader read straight into their packet's buffer (large frames:
+  // tunables::kReadDirectMinBytes), not through the frame parser's buffer.
+  uint64_t frames_read_direct() const { return frames_read_direct_; }
   // Capacity this connection has freed since it started: buffers over the pool's bounds, pool
   // and writer buffers trimmed when idle, frame buffers released after large frames.
   uint64_t freed_bytes() const;
@@ -180,8 +184,20 @@ class Manager : protected StreamSink {
                                                                    std::string metadata) = 0;
   // Client: the InvokeMetadata body of a new stream (by default ctx's metadata as is).
   virtual std::string EncodeInvokeMetadata(const Metadata& metadata) const;
-  // One frame from the reader. A non-OK status ends the connection.
+  // One frame from the reader. A non-OK status ends the connection. A frame whose data was read
+  // straight into a lent packet buffer (LendFrameBuffer) views that buffer, lent_frame_buffer():
+  // the mode passes it to its assembler, which takes it back.
   virtual absl::Status OnFrame(const Frame& frame) = 0;
+  // Large frames without a copy: the reader has a frame header `head` with `data_bytes` of data
+  // mostly still to come. The mode's assembler lends the buffer of the packet the frame belongs
+  // to (LendBuffer), or nullopt: the frame takes the ordinary path (by default always).
+  virtual std::optional<std::string> LendFrameBuffer(const Frame& /*head*/,
+                                                     size_t /*data_bytes*/) {
+    return std::nullopt;
+  }
+  // The lent buffer did not reach the assembler with its frame (the frame was dropped before
+  // assembly): it goes back (the assembler's Unlend).
+  virtual void UnlendFrameBuffer(std::string /*buffer*/) {}
   // Server: answers a stream that will never be accepted (shutting down) with an Error carrying
   // accepting_status(). Must not block.
   virtual void Refuse(const std::shared_ptr<Stream>& stream) = 0;
@@ -241,6 +257,9 @@ class Manager : protected StreamSink {
   // closed: ..." (never a misleading Canceled; docs/protocol.md §13 item 11).
   static absl::Status StreamErrorFor(Stream::Role role, const absl::Status& reason);
 
+  // The buffer the frame OnFrame is handling was read into (nullopt inside: an ordinary frame).
+  std::optional<std::string>* lent_frame_buffer() { return &lent_buffer_; }
+
   Transport& transport() { return *transport_; }
   Role role() const { return role_; }
   bool terminated() const { return closed_.IsSet(); }
@@ -255,6 +274,11 @@ class Manager : protected StreamSink {
   bool MakeRoom();
   // Hands every complete frame of `parser` to OnFrame. False once the connection has ended.
   bool HandleFrames(FrameParser& parser);
+  // When the parser holds the header of a frame with at least tunables::kReadDirectMinBytes of
+  // data still to come and the mode lends the frame's packet buffer: reads the rest of the data
+  // straight into it and hands the frame to OnFrame. `*waited` and `*drained` as in ReadLoop;
+  // *direct tells whether it did. False once the connection has ended.
+  bool ReadFrameDataDirect(FrameParser& parser, Duration* waited, bool* drained, bool* direct);
   // The read after the peer paused (the transport knows a Read would wait): waits with no read
   // buffer held, then reads `want` bytes into a fresh one (parser.PrepareAppend).
   absl::StatusOr<size_t> ReadAfterPause(FrameParser& parser, size_t want);
@@ -297,6 +321,7 @@ class Manager : protected StreamSink {
   absl::string_view read_what_;
   bool saw_frame_ = false;     // a complete frame has arrived
   size_t parser_held_bytes_ = 0;  // the frame parser's unconsumed bytes after the last read
+  std::optional<std::string> lent_buffer_;  // a packet buffer the reader reads a frame into
   // Memory given back: whether the reader is in a read that started between frames, the idle
   // timer (0: none armed), when the connection last became idle, what was freed and returned.
   bool reading_between_frames_ = false;
@@ -308,6 +333,7 @@ class Manager : protected StreamSink {
   uint64_t idle_trims_ = 0;
   const FrameParser* read_parser_ = nullptr;  // ReadLoop's, while it runs
   uint64_t memory_returns_ = 0;
+  uint64_t frames_read_direct_ = 0;
   absl::Status half_closed_;   // the read EOF once the client half-closed (server); else OK
   TimerId grace_timer_ = 0;    // ends a half-closed connection after half_close_grace
   Role role_;

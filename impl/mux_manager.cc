@@ -106,6 +106,13 @@ absl::Status MuxManager::OnFrame(const Frame& frame) {
   return OnUnknownStreamFrame(frame);
 }
 
+std::optional<std::string> MuxManager::LendFrameBuffer(const Frame& head, size_t data_bytes) {
+  if (head.kind != Kind::kMessage || head.skipped_bytes > 0) return std::nullopt;
+  auto it = streams_.find(head.id.stream);
+  if (it == streams_.end() || it->second.stream->terminated()) return std::nullopt;
+  return assembler_.LendBuffer(head, data_bytes);
+}
+
 absl::Status MuxManager::MessageTooLarge() const {
   return absl::ResourceExhaustedError(MessageTooLargeErrorText(options_.MuxMessageMaxBytes()));
 }
@@ -139,7 +146,7 @@ absl::Status MuxManager::OnStreamFrame(StreamState& state, const Frame& frame) {
     }
     return absl::OkStatus();  // drop what trails the stream
   }
-  absl::StatusOr<MuxAssembler::Result> r = assembler_.OnFrame(frame);
+  absl::StatusOr<MuxAssembler::Result> r = assembler_.OnFrame(frame, lent_frame_buffer());
   // A frame the assembler rejects ends the connection and is accounted nowhere.
   if (!r.ok()) return AsProtocolError(r.status());
   if (flow_enabled()) AccountFrame(state, frame, *r);

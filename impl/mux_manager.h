@@ -102,6 +102,9 @@ class MuxManager final : public Manager {
   std::string EncodeInvokeMetadata(const Metadata& metadata) const override;
   absl::Status Start() override;
   absl::Status OnFrame(const Frame& frame) override;
+  // Only the Messages of a live stream: everything else is small or dropped.
+  std::optional<std::string> LendFrameBuffer(const Frame& head, size_t data_bytes) override;
+  void UnlendFrameBuffer(std::string buffer) override { assembler_.Unlend(std::move(buffer)); }
   // Fails the accepted-but-queued stream: an Error to the client.
   void Refuse(const std::shared_ptr<Stream>& stream) override;
   // Soft cancel, always (a Cancel ahead of the stream's queued data).

@@ -27,6 +27,23 @@ struct MuxWriter::Completion {
   Fiber* waiter = nullptr;
 };
 
+void MuxWriter::Batch::clear() {
+  bytes.clear();
+  gathered.clear();
+  gathered_bytes = 0;
+}
+
+void MuxWriter::Batch::Pieces(std::vector<absl::string_view>& out) const {
+  const absl::string_view all(bytes);
+  size_t start = 0;
+  for (const Slice& slice : gathered) {
+    if (slice.bytes_end > start) out.push_back(all.substr(start, slice.bytes_end - start));
+    out.push_back(slice.data);
+    start = slice.bytes_end;
+  }
+  if (all.size() > start) out.push_back(all.substr(start));
+}
+
 MuxWriter::MuxWriter(Env& env, Transport& transport, Options options,
                      absl::AnyInvocable<void(const absl::Status&)> on_write_error,
                      absl::AnyInvocable<uint64_t(uint64_t)> take_window_grant,
@@ -60,7 +77,13 @@ void MuxWriter::AddStream(uint64_t stream, bool flow_controlled, uint64_t send_c
     // A reused ID whose old queue drained but still sits in the ready list: start afresh there.
     const bool in_ready = q.in_ready;
     DisarmStallTimer(q);
-    q = StreamQueue{};
+    q.packets.ReleaseIfEmpty();
+    q.flow_controlled = false;
+    q.credit = 0;
+    q.stall_timer = 0;
+    q.removed = false;
+    q.peer_knows = true;
+    q.last_message = 0;
     q.in_ready = in_ready;
   }
   q.flow_controlled = flow_controlled;
@@ -152,7 +175,7 @@ void MuxWriter::UpdateStallTimer(uint64_t stream, StreamQueue& q) {
 
 bool MuxWriter::NextFrame(const StreamQueue& q, const Pending& p, size_t* bytes,
                           bool* last) const {
-  const size_t remaining = p.data.size() - p.offset;
+  const size_t remaining = p.data().size() - p.offset;
   if (!IsSplittableKind(p.kind)) {
     *bytes = remaining;
     *last = true;
@@ -197,15 +220,21 @@ void MuxWriter::Enqueue(StreamQueue& q, Packet packet, Completion* completion, b
   DRPC_CHECK_GT(packet.id.message, q.last_message)
       << "stream " << packet.id.stream << ": " << KindName(packet.kind) << " queued out of order";
   q.last_message = packet.id.message;
-  Pending p{packet.id, packet.kind, packet.data, std::string(), packet.control, 0, completion,
-            group_size > 1, index_in_group + 1 == group_size};
+  Pending p;
+  p.id = packet.id;
+  p.kind = packet.kind;
+  p.control = packet.control;
+  p.completion = completion;
+  p.in_group = group_size > 1;
+  p.last_of_group = index_in_group + 1 == group_size;
   if (owned) {
+    p.is_owned = true;
     p.owned.assign(packet.data.data(), packet.data.size());
-    p.data = p.owned;
     p.charge = BufferCharge(options_.buffers, ConnectionBuffers::Kind::kWriting, p.owned.size());
+  } else {
+    p.borrowed = packet.data;
   }
   q.packets.push_back(std::move(p));
-  if (owned) q.packets.back().data = q.packets.back().owned;  // re-point after the move
 }
 
 void MuxWriter::Complete(Completion* c, const absl::Status& status) {
@@ -251,8 +280,9 @@ absl::Status MuxWriter::WriteQueued(uint64_t stream, Packet packet) {
   if (packet.kind == Kind::kMessage && q.flow_controlled) {
     // The Messages queued ahead (data left), then ours: all within the credit, so none waits.
     uint64_t charge = packet.data.size();
-    for (const Pending& p : q.packets) {
-      if (p.kind == Kind::kMessage) charge += p.data.size() - p.offset;
+    for (size_t i = 0; i < q.packets.size(); ++i) {
+      const Pending& p = q.packets[i];
+      if (p.kind == Kind::kMessage) charge += p.data().size() - p.offset;
     }
     if (q.credit < 0 || static_cast<uint64_t>(q.credit) < charge) return Write(stream, {packet});
   }
@@ -286,8 +316,9 @@ absl::Status MuxWriter::QueueTerminal(uint64_t stream, Packet packet, const absl
     env_->chaos().Reach(situations::kMuxStreamEndedBeforeItsInvokeWasWritten);
     // Nothing of the stream has been written (its Invoke is still queued): the peer never hears
     // of it, so nothing is sent at all — neither its queued packets nor this terminal one.
-    for (Pending& p : q.packets) Fail(p, dropped);
+    for (size_t i = 0; i < q.packets.size(); ++i) Fail(q.packets[i], dropped);
     q.packets.clear();
+    q.packets.ReleaseIfEmpty();
     Complete(completion, absl::OkStatus());
     return absl::OkStatus();
   }
@@ -306,25 +337,25 @@ void MuxWriter::CompleteInFlight(const absl::Status& status) {
 
 void MuxWriter::DropNonTerminal(uint64_t stream, StreamQueue& q, const absl::Status& dropped) {
   // Packets whose last frame is in the batch being written: their senders need not wait for a
-  // write that may block for long (the peer not reading) — the bytes are the batch's own copy,
-  // and the terminal packet follows them on the wire.
+  // write that may block for long (the peer not reading) — what the write still has to send is
+  // the batch's own copy (WritePieces), and the terminal packet follows them on the wire.
   for (InFlight& f : in_flight_) {
     if (f.stream != stream || f.completion == nullptr) continue;
     env_->chaos().Reach(situations::kMuxTerminalReleasedASenderOfAWriteInProgress);
     Complete(f.completion, dropped);
     f.completion = nullptr;
   }
-  // Earlier terminal packets stay, in order; moved packets that own their bytes re-point at them.
-  std::deque<Pending> kept;
-  for (Pending& p : q.packets) {
+  // Earlier terminal packets stay, in order: each packet goes round the ring once.
+  for (size_t n = q.packets.size(); n > 0; --n) {
+    Pending p = std::move(q.packets.front());
+    q.packets.pop_front();
     if (IsTerminal(p.kind)) {
-      kept.push_back(std::move(p));
-      if (!kept.back().owned.empty()) kept.back().data = kept.back().owned;
+      q.packets.push_back(std::move(p));
     } else {
       Fail(p, dropped);
     }
   }
-  q.packets = std::move(kept);
+  q.packets.ReleaseIfEmpty();
 }
 
 void MuxWriter::DiscardQueued(uint64_t stream, const absl::Status& dropped) {
@@ -373,6 +404,7 @@ void MuxWriter::RequestWindowUpdate(uint64_t stream) {
 }
 
 void MuxWriter::EmitControl(std::string& batch) {
+  DRPC_DCHECK(batch.empty());
   if (!control_.empty()) control_space_.WakeAll();
   while (!control_.empty()) {
     batch += control_.front();
@@ -396,8 +428,9 @@ void MuxWriter::Stop(const absl::Status& error) {
   error_ = error;
   for (auto it = queues_.begin(); it != queues_.end();) {
     StreamQueue& q = it->second;
-    for (Pending& p : q.packets) Fail(p, error);
+    for (size_t i = 0; i < q.packets.size(); ++i) Fail(q.packets[i], error);
     q.packets.clear();
+    q.packets.ReleaseIfEmpty();
     q.in_ready = false;
     DisarmStallTimer(q);
     it = q.removed ? queues_.erase(it) : std::next(it);
@@ -410,7 +443,7 @@ void MuxWriter::Stop(const absl::Status& error) {
   control_space_.WakeAll();
 }
 
-bool MuxWriter::EmitFrame(StreamQueue& q, std::string& batch) {
+bool MuxWriter::EmitFrame(StreamQueue& q, Batch& batch) {
   Pending& p = q.packets.front();
   const bool in_group = p.in_group;
   const bool last_of_group = p.last_of_group;
@@ -428,15 +461,22 @@ bool MuxWriter::EmitFrame(StreamQueue& q, std::string& batch) {
     q.credit -= static_cast<int64_t>(n);
   }
   q.peer_knows = true;
-  AppendFrame(batch, Frame{.id = p.id,
-                           .kind = p.kind,
-                           .done = last,
-                           .control = p.control,
-                           .data = p.data.substr(p.offset, n)});
+  const absl::string_view data = p.data().substr(p.offset, n);
+  if (p.completion != nullptr && n >= tunables::kGatherFrameMinBytes) {
+    // The sender waits for this batch: its bytes are written from where they are (WritePieces).
+    char header[limits::kFrameHeaderMaxBytes];
+    batch.bytes.append(header, EncodeFrameHeader(p.id, p.kind, last, p.control, n, header));
+    batch.gathered.push_back({batch.bytes.size(), data});
+    batch.gathered_bytes += n;
+  } else {
+    AppendFrame(batch.bytes,
+                Frame{.id = p.id, .kind = p.kind, .done = last, .control = p.control, .data = data});
+  }
   p.offset += n;
   if (!last) return in_group;
   if (p.completion != nullptr) in_flight_.push_back({p.id.stream, p.completion});
   q.packets.pop_front();
+  q.packets.ReleaseIfEmpty();
   return in_group && !last_of_group;
 }
 
@@ -454,11 +494,52 @@ size_t MuxWriter::ReleaseSpare() {
   return spare;
 }
 
+absl::Status MuxWriter::WritePieces(absl::Span<const absl::string_view> pieces) {
+  absl::StatusOr<size_t> taken = transport_->TryWriteV(pieces);
+  if (!taken.ok()) return taken.status();
+  // The transport would block: the senders may be released (a terminal packet, Stop) while it
+  // waits, so what it did not take goes from a copy.
+  std::string rest;
+  size_t skip = *taken;
+  for (absl::string_view piece : pieces) {
+    if (skip >= piece.size()) {
+      skip -= piece.size();
+      continue;
+    }
+    rest.append(piece.data() + skip, piece.size() - skip);
+    skip = 0;
+  }
+  if (rest.empty()) return absl::OkStatus();
+  return transport_->Write(rest);
+}
+
+absl::Status MuxWriter::WriteBatch(const Batch& batch) {
+  pieces_.clear();
+  batch.Pieces(pieces_);
+  absl::Status s;
+  if (batch.size() > 1 && env_->chaos().Buggify("mux_writer.short_write")) {
+    // Chaos: the batch in two transport writes, cut anywhere, as a short write would leave it
+    // (from one copy: the senders may go while the first one waits).
+    std::string all;
+    all.reserve(batch.size());
+    for (absl::string_view piece : pieces_) all.append(piece.data(), piece.size());
+    const size_t cut = 1 + env_->chaos().ChooseRare("mux_writer.short_write_at", all.size() - 1);
+    s = transport_->Write(absl::string_view(all).substr(0, cut));
+    if (s.ok()) s = transport_->Write(absl::string_view(all).substr(cut));
+  } else if (pieces_.size() == 1) {
+    s = transport_->Write(pieces_[0]);  // the batch's own bytes only
+  } else {
+    s = WritePieces(pieces_);
+  }
+  pieces_.clear();
+  return s;
+}
+
 void MuxWriter::Run() {
-  std::string batch;
+  Batch batch;
   for (;;) {
     while (!stopped_ && control_.empty() && window_updates_.empty() && ready_.empty()) {
-      if (release_batch_) std::string().swap(batch);
+      if (release_batch_) std::string().swap(batch.bytes);
       release_batch_ = false;
       wake_.Wait("mux writer: idle");
     }
@@ -466,7 +547,7 @@ void MuxWriter::Run() {
     writing_ = true;
     batch.clear();
     DRPC_DCHECK(in_flight_.empty());
-    EmitControl(batch);
+    EmitControl(batch.bytes);
     // Chaos: end batches early, so batch boundaries fall everywhere in simulation.
     const bool short_batch = env_->chaos().Buggify("mux_writer.short_batch");
     while (!ready_.empty() && batch.size() < options_.batch_max_bytes) {
@@ -491,22 +572,16 @@ void MuxWriter::Run() {
       UpdateStallTimer(id, q);
       if (short_batch) break;
     }
-    if (batch.empty()) {
+    if (batch.size() == 0) {
       writing_ = false;
       continue;
     }
     if (env_->chaos().Buggify("mux_writer.yield_before_write")) env_->scheduler().Yield();
-    absl::Status s;
-    if (batch.size() > 1 && env_->chaos().Buggify("mux_writer.short_write")) {
-      // Chaos: the batch in two transport writes, as a short write would leave it.
-      const size_t cut = 1 + env_->chaos().ChooseRare("mux_writer.short_write_at", batch.size() - 1);
-      s = transport_->Write(absl::string_view(batch).substr(0, cut));
-      if (s.ok()) s = transport_->Write(absl::string_view(batch).substr(cut));
-    } else {
-      s = transport_->Write(batch);
-    }
-    if (batch.capacity() > tunables::kWriteBatchKeepMaxBytes) std::string().swap(batch);
-    batch_capacity_ = batch.capacity();
+    const absl::Status s = WriteBatch(batch);
+    batch.gathered.clear();
+    batch.gathered_bytes = 0;
+    if (batch.bytes.capacity() > tunables::kWriteBatchKeepMaxBytes) std::string().swap(batch.bytes);
+    batch_capacity_ = batch.bytes.capacity();
     writing_ = false;
     if (!s.ok()) {
       CompleteInFlight(s);

@@ -28,6 +28,12 @@
 //     throttles a peer causing them without reading.
 //   * Writes complete (Write returns) only after the batch holding their last frame was written
 //     to the transport. Stop() fails everything queued at once and makes later writes fail.
+//   * Copies: small frames and the copies of queued packets are copied into the batch buffer; a
+//     frame of at least tunables::kGatherFrameMinBytes of a packet whose sender waits (Write) is
+//     not: the batch goes out with Transport::TryWriteV, which reads the sender's memory only
+//     until the transport would block, and what it did not take is copied into the batch buffer
+//     and written from there. So a sender never waits for a blocked write to release it (a
+//     terminal packet or Stop() still releases it at once) and a fast peer costs no copy.
 //
 // The connection's fiber runs Run(); every other method is non-blocking except Write,
 // WriteTerminal and WriteUnregistered, which wait. Single-scheduler, like everything in impl/.
@@ -45,8 +51,10 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "impl/buffer_budget.h"
 #include "impl/env.h"
+#include "impl/fifo.h"
 #include "impl/sync.h"
 #include "impl/time.h"
 #include "impl/tunables.h"
@@ -152,22 +160,45 @@ class MuxWriter {
 
  private:
   struct Completion;
+  // The batch being built: frame bytes copied into `bytes`, and the data of large frames whose
+  // sender waits referenced in place, each after the first `bytes_end` bytes of `bytes`.
+  struct Batch {
+    struct Slice {
+      size_t bytes_end;
+      absl::string_view data;
+    };
+    std::string bytes;
+    std::vector<Slice> gathered;
+    size_t gathered_bytes = 0;
+
+    size_t size() const { return bytes.size() + gathered_bytes; }
+    void clear();
+    // The batch in wire order, for Transport::WriteV (empty pieces left out).
+    void Pieces(std::vector<absl::string_view>& out) const;
+  };
   struct Pending {
     PacketId id;
-    Kind kind;
-    absl::string_view data;  // into `owned` for async packets, else the caller's buffer
-    std::string owned;
-    bool control;
-    size_t offset = 0;       // data bytes already emitted
-    Completion* completion;  // nullptr for async packets
+    Kind kind = Kind::kMessage;
+    absl::string_view borrowed;  // the caller's buffer (it waits), unless is_owned
+    std::string owned;           // the copy of an asynchronous packet
+    bool is_owned = false;
+    bool control = false;
+    size_t offset = 0;                 // data bytes already emitted
+    Completion* completion = nullptr;  // nullptr for async packets
     // A packet of a group (metadata + Invoke): the group goes out in one turn, so no other
     // stream's frame comes between its packets on the wire.
     bool in_group = false;
     bool last_of_group = false;
     BufferCharge charge;     // `owned`, counted in the connection's buffers
+
+    // Computed, not stored: a queue's ring moves its packets (and a short `owned` string's
+    // bytes with them).
+    absl::string_view data() const { return is_owned ? absl::string_view(owned) : borrowed; }
   };
   struct StreamQueue {
-    std::deque<Pending> packets;
+    // Its slots are freed whenever it drains: most streams are idle most of the time, and a
+    // writer of many streams would otherwise keep a ring per stream (impl/fifo.h).
+    Fifo<Pending> packets;
     bool flow_controlled = false;
     int64_t credit = 0;           // may be negative after a message overdrew it
     TimerId stall_timer = 0;      // armed while the stream waits for credit (0: none)
@@ -202,7 +233,12 @@ class MuxWriter {
   void Erase(std::map<uint64_t, StreamQueue>::iterator it);
   // Appends one frame of the stream's first packet to the batch. Returns true if the stream's
   // turn continues (the frame belongs to a group that is not finished).
-  bool EmitFrame(StreamQueue& q, std::string& batch);
+  bool EmitFrame(StreamQueue& q, Batch& batch);
+  // Writes the batch (chaos: in two writes cut anywhere).
+  absl::Status WriteBatch(const Batch& batch);
+  // Writes `pieces`: what TryWriteV does not take at once is copied and written from the copy,
+  // so the pieces are not read once this fiber waits.
+  absl::Status WritePieces(absl::Span<const absl::string_view> pieces);
   void Fail(Pending& p, const absl::Status& error);
   // Appends the queued control frames and requested WindowUpdates to the batch.
   void EmitControl(std::string& batch);
@@ -224,6 +260,7 @@ class MuxWriter {
     Completion* completion;
   };
   std::vector<InFlight> in_flight_;
+  std::vector<absl::string_view> pieces_;  // reused by WriteBatch
   // Streams last seen waiting for credit (race-coverage probe; stale entries dropped on use).
   std::set<uint64_t> credit_waiters_;
   std::deque<std::string> control_;

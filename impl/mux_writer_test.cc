@@ -2,6 +2,7 @@
 // MuxWriter tests of cockroachdb/drpc PR #55 and more).
 #include "impl/mux_writer.h"
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -431,6 +432,148 @@ TEST(MuxWriterTest, BlockedTransportWriteIsReleasedByClose) {
     writer_done.Wait("writer");
     ctx.Check(!s.ok() && !reported.ok(), "a write cut off by Close must fail and be reported");
     theirs->Close();
+  });
+}
+
+// Records where the pieces of every gathering write point, then writes them.
+class PieceRecordingTransport final : public Transport {
+ public:
+  explicit PieceRecordingTransport(std::unique_ptr<Transport> inner) : inner_(std::move(inner)) {}
+  absl::StatusOr<size_t> Read(char* buf, size_t size) override { return inner_->Read(buf, size); }
+  absl::Status Write(absl::string_view data) override {
+    pieces.push_back(data.data());
+    return inner_->Write(data);
+  }
+  absl::StatusOr<size_t> TryWriteV(absl::Span<const absl::string_view> in) override {
+    for (absl::string_view piece : in) pieces.push_back(piece.data());
+    return inner_->TryWriteV(in);
+  }
+  absl::Status CloseWrite() override { return inner_->CloseWrite(); }
+  void Close() override { inner_->Close(); }
+  std::vector<const char*> pieces;  // the first byte of every piece written
+
+ private:
+  std::unique_ptr<Transport> inner_;
+};
+
+// A large Send's frames go to the transport from the sender's own buffer (a gathering write of
+// frame headers and slices of the message); small frames and queued copies are copied.
+TEST(MuxWriterTest, LargeFramesOfAWaitingSenderAreWrittenFromItsOwnMemory) {
+  RunSeeds([](sim::SimContext& ctx) {
+    auto [a, b] = ctx.network().Pipe("mux");
+    PieceRecordingTransport ours(std::move(a));
+    RawPeer peer(ctx.env(), std::move(b));
+    MuxWriter writer(ctx.env(), ours,
+                     {.split_bytes = tunables::kGatherFrameMinBytes, .batch_max_bytes = 1 << 20},
+                     [](const absl::Status&) {});
+    Signal writer_done(ctx.env());
+    DRPC_CHECK_OK(ctx.env().scheduler().Spawn("writer", [&] {
+      writer.Run();
+      writer_done.Set();
+    }));
+    writer.AddStream(1, false, 0);
+    std::string large(2 * tunables::kGatherFrameMinBytes + 10, 'L');
+    large[tunables::kGatherFrameMinBytes] = 'M';
+    ctx.Check(writer.WriteQueued(1, Msg(1, 1, "small")).ok(), "queued");
+    ctx.Check(writer.Write(1, {Msg(1, 2, large)}).ok(), "large write");
+    const char* const at = large.data();
+    auto written_in_place = [&](size_t offset) {
+      for (const char* p : ours.pieces) {
+        if (p == at + offset) return true;
+      }
+      return false;
+    };
+    ctx.Check(written_in_place(0) && written_in_place(tunables::kGatherFrameMinBytes),
+              "the large frames were copied");
+    ctx.Check(!written_in_place(2 * tunables::kGatherFrameMinBytes),
+              "the 10-byte tail frame is copied, not gathered");
+    std::string received;
+    for (;;) {
+      absl::StatusOr<RawFrame> f = peer.ReadFrame();
+      ctx.Check(f.ok(), f.status().ToString());
+      if (f->id.message == 1) {
+        ctx.Check(f->data == "small" && f->done, f->ToString());
+        continue;
+      }
+      received += f->data;
+      if (f->done) break;
+    }
+    ctx.Check(received == large, "the peer got other bytes");
+    writer.Stop(absl::CancelledError("test over"));
+    writer_done.Wait("writer");
+    ours.Close();
+  });
+}
+
+// Takes at most `take_max_bytes` of a gathering write at once, as a full socket buffer would.
+class PartialTakingTransport final : public Transport {
+ public:
+  PartialTakingTransport(std::unique_ptr<Transport> inner, size_t take_max_bytes)
+      : inner_(std::move(inner)), take_max_bytes_(take_max_bytes) {}
+  absl::StatusOr<size_t> Read(char* buf, size_t size) override { return inner_->Read(buf, size); }
+  absl::Status Write(absl::string_view data) override { return inner_->Write(data); }
+  absl::StatusOr<size_t> TryWriteV(absl::Span<const absl::string_view> pieces) override {
+    std::string joined;
+    for (absl::string_view piece : pieces) joined.append(piece.data(), piece.size());
+    const size_t take = std::min(joined.size(), take_max_bytes_);
+    if (absl::Status s = inner_->Write(absl::string_view(joined).substr(0, take)); !s.ok()) return s;
+    ++partial_takes;
+    return take;
+  }
+  absl::Status CloseWrite() override { return inner_->CloseWrite(); }
+  void Close() override { inner_->Close(); }
+  int partial_takes = 0;
+
+ private:
+  std::unique_ptr<Transport> inner_;
+  size_t take_max_bytes_;
+};
+
+// What the transport does not take of a gathering write at once is written from the writer's own
+// copy: a terminal packet releases the sender while that write is blocked, and the sender's
+// buffer may be reused at once without changing what the peer gets.
+TEST(MuxWriterTest, TheRestOfABlockedGatheringWriteGoesFromACopySoItsSenderMayGo) {
+  RunSeeds([](sim::SimContext& ctx) {
+    sim::NetworkOptions net;
+    net.link.buffer_bytes = 16;  // writes block until the peer reads
+    ctx.network().set_options(net);
+    auto [pipe_end, theirs] = ctx.network().Pipe("unread until the end");
+    auto ours = std::make_unique<PartialTakingTransport>(std::move(pipe_end), 16);
+    MuxWriter writer(ctx.env(), *ours,
+                     {.split_bytes = tunables::kGatherFrameMinBytes, .batch_max_bytes = 1},
+                     [](const absl::Status&) {});
+    Signal writer_done(ctx.env());
+    DRPC_CHECK_OK(ctx.env().scheduler().Spawn("writer", [&] {
+      writer.Run();
+      writer_done.Set();
+    }));
+    writer.AddStream(1, false, 0);
+    const std::string expected(tunables::kGatherFrameMinBytes, 'x');
+    std::string large(3 * tunables::kGatherFrameMinBytes, 'x');
+    absl::Status sent;
+    Signal done(ctx.env());
+    DRPC_CHECK_OK(ctx.env().scheduler().Spawn("sender", [&] {
+      sent = writer.Write(1, {Msg(1, 1, large)});
+      large.assign(large.size(), 'z');  // the sender reuses its buffer as soon as it may
+      done.Set();
+    }));
+    while (ours->partial_takes == 0) SleepFor(ctx.env(), Duration::Micros(100));
+    SleepFor(ctx.env(), Duration::Millis(1));  // the rest of the first frame is blocked
+    writer.WriteTerminalAsync(1, {PacketId{1, 2}, Kind::kCancel, "", true},
+                              absl::CancelledError("context canceled"));
+    ctx.Check(done.Wait("sender", ctx.env().clock().Now() + Duration::Millis(1)),
+              "the sender waits for a blocked write");
+    ctx.Check(absl::IsCancelled(sent), sent.ToString());
+    RawPeer peer(ctx.env(), std::move(theirs));
+    absl::StatusOr<RawFrame> first = peer.ReadFrame();
+    absl::StatusOr<RawFrame> cancel = peer.ReadFrame();
+    ctx.Check(first.ok() && cancel.ok(), "frames");
+    ctx.Check(first->data == expected && !first->done, "the first frame changed on its way");
+    ctx.Check(cancel->kind == Kind::kCancel && cancel->id == PacketId{1, 2}, cancel->ToString());
+    writer.RemoveStream(1);
+    writer.Stop(absl::CancelledError("test over"));
+    writer_done.Wait("writer");
+    ours->Close();
   });
 }
 

@@ -47,6 +47,15 @@ inline constexpr size_t kReadMaxBytes = 1 * kMiB;
 // much, into a frame buffer shrunk to it: all an idle connection keeps for reading. A call larger
 // than this costs one more read (the reads after the first are sized as above).
 inline constexpr size_t kReadIdleBytes = 8 * kKiB;
+// A frame with at least this much data still to come once its header is read goes from the
+// transport straight into its packet's buffer (no copy through the frame buffer); the next read
+// then asks for kReadAfterDirectBytes, enough for the next header, so a large message's frames
+// all go straight to their packet. That costs two reads per frame, which for the default 64 KiB
+// frames (Go's split size) is slower than one bulk read of many frames and a copy (BENCHMARKS.md:
+// 1 MiB messages 10-25 % slower on loopback): smaller frames are read in bulk and copied; frames
+// of a larger split_bytes (1 MiB: 15-90 % faster) go straight.
+inline constexpr size_t kReadDirectMinBytes = 128 * kKiB;
+inline constexpr size_t kReadAfterDirectBytes = 1 * kKiB;
 
 // --- Writing -------------------------------------------------------------------------------------
 // Upstream writer: buffered frames go out once this many bytes accumulate (Go's 4 KiB bufio size;
@@ -67,6 +76,11 @@ inline constexpr size_t kGatherWriteMinBytes = 64 * kKiB;
 inline constexpr size_t kWriteBatchDefaultMaxBytes = 64 * kKiB;
 // Mux writer: a batch buffer that grew for a burst beyond this is released afterwards.
 inline constexpr size_t kWriteBatchKeepMaxBytes = 1 * kMiB;
+// Mux writer: a frame with at least this much data of a packet whose sender waits for it (a
+// large Send) goes to the transport from the sender's own memory (a gathering write) instead of
+// being copied into the batch buffer; smaller frames are copied, so a batch of many small frames
+// stays one contiguous write.
+inline constexpr size_t kGatherFrameMinBytes = 16 * kKiB;
 static_assert(kWriteCoalesceMaxBytes <= kWriteBufferKeepMaxBytes,
               "a coalescing write buffer is kept between flushes");
 // Mux: SendLast's message up to this size is queued as a copy without waiting, so it and its
@@ -253,6 +267,10 @@ static_assert(kRecvStallTimeoutMin <= kRecvStallTimeoutDefault &&
               kRecvStallTimeoutDefault <= kRecvStallTimeoutMax);
 static_assert(kReadMinBytes <= kReadMaxBytes);
 static_assert(kReadIdleBytes <= kReadMinBytes);
+static_assert(kReadAfterDirectBytes >= limits::kFrameHeaderMaxBytes,
+              "the read after a direct frame holds at least a frame header");
+static_assert(kReadAfterDirectBytes < kReadDirectMinBytes,
+              "what the read after a direct frame copies is small next to a direct frame");
 static_assert(kReadIdleBytes >= limits::kFrameHeaderMaxBytes,
               "an idle read holds at least a frame header");
 static_assert(kReadMinBytes >= limits::kFrameHeaderMaxBytes,
@@ -265,6 +283,10 @@ static_assert(kGatherWriteMinBytes <= kWriteBufferKeepMaxBytes,
 static_assert(kWriteBatchDefaultMaxBytes <= kWriteBatchKeepMaxBytes,
               "a batch buffer of the default size is kept");
 static_assert(kWriteBatchDefaultMaxBytes <= limits::kPacketLimitMaxBytes);
+static_assert(kGatherFrameMinBytes <= limits::kSplitDefaultBytes,
+              "frames of the default split size are gathered, not copied");
+static_assert(kGatherFrameMinBytes >= limits::kFrameHeaderMaxBytes * 64,
+              "a gathered frame is much larger than the header piece next to it");
 static_assert(kUnflushedCopyMaxBytes <= kWriteBatchDefaultMaxBytes);
 static_assert(limits::kErrorCodeBytes + limits::kErrorTextMaxBytes + limits::kFrameHeaderMaxBytes <=
                   kControlQueueMaxBytes,

@@ -59,8 +59,16 @@ absl::StatusOr<std::shared_ptr<Stream>> UpstreamManager::OpenClientStream(CallCo
   std::shared_ptr<Stream> stream = MakeStream(++last_client_stream_id_, Stream::Role::kClient);
   current_ = stream;
   {
-    // Corked: the metadata and Invoke wait in the buffer for the stream's first Send/Recv/close.
+    // Corked: the metadata and Invoke wait in the buffer for the stream's first Send/Recv/close,
+    // however large the metadata. Opening never writes: a write blocked here would hold the call
+    // before its context is watched, deaf to a cancel until the peer reads.
     MutexLock lock(write_mu_);
+    // The context is not watched yet: a cancel while this fiber waited for the lock (held by a
+    // write the peer may block for long) is heard here. Nothing of the stream was buffered.
+    if (ctx.done()) {
+      stream->Cancel(ctx.err());
+      return ctx.err();
+    }
     // Bytes still buffered belong to earlier streams and never reached the wire (a corked Invoke
     // whose stream was cancelled, a message whose CloseSend never came): like Go's writer reset
     // on stream creation, they are discarded rather than sent ahead of this stream (§13 item 19).
@@ -70,7 +78,7 @@ absl::StatusOr<std::shared_ptr<Stream>> UpstreamManager::OpenClientStream(CallCo
     if (!metadata.empty()) {
       s = AppendLocked(*stream, Kind::kInvokeMetadata, metadata, false, FlushMode::kNone);
     }
-    if (s.ok()) s = AppendLocked(*stream, Kind::kInvoke, rpc, false, FlushMode::kIfFull);
+    if (s.ok()) s = AppendLocked(*stream, Kind::kInvoke, rpc, false, FlushMode::kNone);
     if (!s.ok()) {
       stream->TerminateFromConnection(s);
       return s;
@@ -168,7 +176,7 @@ void UpstreamManager::BeforeAccept() {
 // --- Reader ---------------------------------------------------------------------------------------
 
 absl::Status UpstreamManager::OnFrame(const Frame& frame) {
-  absl::StatusOr<std::optional<Packet>> packet = assembler_.OnFrame(frame);
+  absl::StatusOr<std::optional<Packet>> packet = assembler_.OnFrame(frame, lent_frame_buffer());
   if (!packet.ok()) return AsProtocolError(packet.status());
   if (!packet->has_value()) return absl::OkStatus();
   return OnPacket(std::move(**packet));
@@ -275,16 +283,19 @@ absl::Status UpstreamManager::AppendLocked(Stream& stream, Kind kind, absl::stri
 
 absl::Status UpstreamManager::WantFlushLocked() {
   DRPC_DCHECK(write_mu_.HeldByCurrent());
-  if (flush_pending_) return absl::OkStatus();
+  if (WakeFlusher()) return absl::OkStatus();
+  return FlushLocked();  // no fiber stack for it: write now, as if nothing were deferred
+}
+
+bool UpstreamManager::WakeFlusher() {
+  if (flush_pending_) return true;
   if (!flusher_started_) {
-    if (!SpawnFiber("conn flusher", [this] { FlusherLoop(); }).ok()) {
-      return FlushLocked();  // no fiber stack for it: write now, as if nothing were deferred
-    }
+    if (!SpawnFiber("conn flusher", [this] { FlusherLoop(); }).ok()) return false;
     flusher_started_ = true;
   }
   flush_pending_ = true;
   flush_wanted_.WakeOne();
-  return absl::OkStatus();
+  return true;
 }
 
 void UpstreamManager::FlusherLoop() {
@@ -390,7 +401,9 @@ absl::Status UpstreamManager::Send(Stream& stream, Kind kind, absl::string_view 
   // CloseSend) goes out now.
   FlushMode flush = FlushMode::kNow;
   if (follows == Follows::kCloseSend) {
-    flush = FlushMode::kIfFull;
+    // Unless the stream ended while this fiber waited for the lock: its CloseSend is then a
+    // no-op, and nothing else would write the message out.
+    flush = stream.terminated() ? FlushMode::kNow : FlushMode::kIfFull;
   } else if (kind == Kind::kMessage) {
     flush = FlushMode::kDeferred;
   }
@@ -408,9 +421,18 @@ absl::Status UpstreamManager::SendTerminal(Stream& stream, Kind kind, absl::stri
   return AppendLocked(stream, kind, data, /*control=*/false, FlushMode::kNow);
 }
 
-absl::Status UpstreamManager::OnFirstRecv(Stream&) {
-  // Whatever is buffered (the corked Invoke) goes out: the peer cannot answer it otherwise.
-  MutexLock lock(write_mu_);
+absl::Status UpstreamManager::OnFirstRecv(Stream& stream) {
+  // The corked Invoke must go out (the peer cannot answer it otherwise), but not by this fiber:
+  // a receiver waiting for the write lock, or in a write itself, leaves its queue undrained while
+  // the peer is not reading, and the peer may not be reading because it waits for that queue (a
+  // concurrent sender holds the lock in a write the peer's full buffers block; the peer's reader
+  // waits for its handler, which waits to write to our reader, which waits for this receiver).
+  // Once the Invoke is out of the cork, whatever is still buffered has a writer already: the
+  // flusher or the CloseSend that follows.
+  if (!writer_error_.ok()) return writer_error_;
+  if (corked_stream_ != stream.id()) return absl::OkStatus();  // a server's, or written already
+  if (WakeFlusher()) return absl::OkStatus();
+  MutexLock lock(write_mu_);  // no fiber stack for the flusher: write it here after all
   return FlushLocked();
 }
 

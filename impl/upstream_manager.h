@@ -2,7 +2,8 @@
 // exactly Go's bytes on the wire and none of Go's hangs:
 //   * client stream IDs 1, 2, 3, ...; message IDs per direction from 1; the next client stream
 //     starts only after the previous one finished;
-//   * a streaming Invoke is corked (buffered) until the first Send, Recv or close; a unary call's
+//   * a streaming Invoke is corked (buffered) until the first Send, Recv or close (a first Recv
+//     leaves the write to the flusher: a receiver never waits for a write); a unary call's
 //     [metadata] Invoke Message CloseSend go out in one write (impl/conn.h);
 //   * frames are split at Options::split_bytes and buffered up to write_buffer_bytes; a message
 //     that nothing follows at once (Stream::Send) is not written by its sender: the connection's
@@ -62,6 +63,10 @@ class UpstreamManager final : public Manager {
                                                            absl::string_view rpc,
                                                            std::string metadata) override;
   absl::Status OnFrame(const Frame& frame) override;
+  std::optional<std::string> LendFrameBuffer(const Frame& head, size_t data_bytes) override {
+    return assembler_.LendBuffer(head, data_bytes);
+  }
+  void UnlendFrameBuffer(std::string buffer) override { assembler_.Unlend(std::move(buffer)); }
   // Answers with an Error on a fiber of its own.
   void Refuse(const std::shared_ptr<Stream>& stream) override;
   // An Error the reader queued for the previous stream goes out before the next one is handed out.
@@ -80,7 +85,8 @@ class UpstreamManager final : public Manager {
   absl::Status Send(Stream& stream, Kind kind, absl::string_view data, Follows follows) override;
   absl::Status SendTerminal(Stream& stream, Kind kind, absl::string_view data,
                             const absl::Status& dropped) override;
-  // Writes out the corked Invoke (Go's checkRecvFlush).
+  // Has the corked Invoke written (Go's checkRecvFlush) by the flusher: never waits for the write
+  // lock or a write, so a receiver always drains its queue.
   absl::Status OnFirstRecv(Stream& stream) override;
   // Upstream streams are never flow-controlled: never called.
   void OnConsumed(Stream& stream, uint64_t credit) override;
@@ -103,6 +109,10 @@ class UpstreamManager final : public Manager {
   // Has the flusher fiber (started on first use) write the buffer when it next runs; without a
   // fiber for it, writes at once. Requires write_mu_.
   absl::Status WantFlushLocked();
+  // Asks the flusher fiber (started on first use) to write the buffer when it next runs; false
+  // if there is no fiber stack for it. Never waits, so callers need not hold write_mu_ (a
+  // connection's fibers run one at a time).
+  bool WakeFlusher();
   // The flusher fiber's body: until the writer stops, writes the buffer each time it is wanted.
   void FlusherLoop();
   // Writes the buffered bytes and all frames of one splittable packet with one Transport::WriteV,

@@ -59,6 +59,35 @@ void ExpectClosedSilently(ServerSide& s) {
                                           rest->empty() ? "" : (*rest)[0].ToString()));
 }
 
+// A handler's SendLast that waits for the write lock while the client's Cancel ends its stream
+// still writes its message at once: the CloseSend that would have written it is then a no-op, and
+// a message left in the buffer would hold it for ever (race.upstream.cancel_vs_final_message
+// 200507, the server's leak check).
+TEST(UpstreamServerTest, SendLastWhoseStreamEndedWhileWaitingForTheLockLeavesNothingBuffered) {
+  Router router = testing::EchoRouter();
+  DRPC_CHECK_OK(router.Bidi("/t.T/Final", [](CallContext& call, RpcStream& stream) {
+    DRPC_CHECK_OK(stream.Send(std::string(200, 'y')));   // the flusher's write of it blocks
+    SleepFor(call.env(), Duration::Millis(1));
+    stream.SendLast("final").IgnoreError();  // waits for the lock; the Cancel comes meanwhile
+    return absl::OkStatus();
+  }));
+  sim::NetworkOptions net;
+  net.link.buffer_bytes = 16;
+  ExpectOk(RunServer(Options{}, [](ServerSide& s) {
+    Env& env = s.sim.env();
+    s.client.PauseReading();
+    Send(s, {F(Kind::kInvoke, 1, 1, "/t.T/Final")});
+    SleepFor(env, Duration::Millis(3));
+    RawFrame cancel = F(Kind::kCancel, 1, 2);
+    cancel.control = true;
+    Send(s, {cancel});
+    SleepFor(env, Duration::Millis(1));
+    s.client.ResumeReading();
+    SleepFor(env, Duration::Millis(5));
+    s.sim.Check(s.server.usage().queued_writes == 0, "the final message stayed in the buffer");
+  }, 1, &router, net));
+}
+
 // raw_unary_golden: exact reply bytes 05 01 01 04 "ping" 0d 01 02 00.
 TEST(UpstreamServerTest, UnaryReplyIsGosBytes) {
   ExpectOk(RunServer(Options{}, [](ServerSide& s) {

@@ -42,12 +42,15 @@ FieldResult ReadField(absl::string_view in, size_t* pos, const char* field, uint
 }
 
 // ParseFrame with a stream offset for error messages: `in` starts at `base_offset`. When it needs
-// more bytes, *needed is how many the frame takes in all if its header is complete, else 0. With
-// `skip_oversize`, a frame over the limit is returned once its header is complete, with empty
-// data and skipped_bytes set; *consumed then covers the header only.
+// more bytes, *needed is how many the frame takes in all if its header is complete, else 0; then
+// `head` (if not null) gets the header's fields (data empty). With `skip_oversize`, a frame over
+// the limit is returned once its header is complete, with empty data and skipped_bytes set;
+// *consumed then covers the header only.
 absl::StatusOr<std::optional<Frame>> ParseFrameAt(absl::string_view in, size_t frame_data_max_bytes,
                                                   uint64_t base_offset, size_t* consumed,
-                                                  size_t* needed, bool skip_oversize = false) {
+                                                  size_t* needed, bool skip_oversize = false,
+                                                  Frame* head = nullptr,
+                                                  size_t* head_bytes = nullptr) {
   *needed = 0;
   if (in.empty()) return std::nullopt;
   const uint8_t header = static_cast<uint8_t>(in[0]);
@@ -89,6 +92,8 @@ absl::StatusOr<std::optional<Frame>> ParseFrameAt(absl::string_view in, size_t f
   }
   if (length > in.size() - pos) {
     *needed = pos + static_cast<size_t>(length);
+    if (head != nullptr) *head = frame;
+    if (head_bytes != nullptr) *head_bytes = pos;
     return std::nullopt;
   }
   frame.data = in.substr(pos, static_cast<size_t>(length));
@@ -216,7 +221,7 @@ absl::StatusOr<std::optional<Frame>> FrameParser::Next() {
   absl::StatusOr<std::optional<Frame>> frame =
       ParseFrameAt(absl::string_view(buffer_.get() + start_, end_ - start_),
                    options_.frame_data_max_bytes, offset_, &consumed, &needed_,
-                   options_.skip_oversize_data);
+                   options_.skip_oversize_data, &head_, &head_bytes_);
   if (!frame.ok()) {
     error_ = frame.status();
     return error_;
@@ -228,6 +233,27 @@ absl::StatusOr<std::optional<Frame>> FrameParser::Next() {
     skip_remaining_ = (*frame)->skipped_bytes;
   }
   return frame;
+}
+
+std::optional<FrameParser::PartialFrame> FrameParser::partial() const {
+  if (!error_.ok() || needed_ == 0 || skip_remaining_ > 0) return std::nullopt;
+  const size_t buffered = end_ - start_;
+  if (buffered >= needed_) return std::nullopt;  // bytes appended since: Next() completes it
+  DRPC_DCHECK_LE(head_bytes_, buffered);
+  return PartialFrame{.head = head_, .data_bytes = needed_ - head_bytes_,
+                      .buffered_bytes = buffered - head_bytes_};
+}
+
+void FrameParser::TakePartial(char* out) {
+  const std::optional<PartialFrame> frame = partial();
+  DRPC_CHECK(frame.has_value()) << "TakePartial without a partial frame";
+  if (frame->buffered_bytes > 0) {
+    std::memcpy(out, buffer_.get() + start_ + head_bytes_, frame->buffered_bytes);
+  }
+  // Everything buffered belongs to this frame; the rest of its data bypasses the buffer.
+  offset_ += needed_;
+  start_ = end_ = 0;
+  needed_ = 0;
 }
 
 }  // namespace drpc

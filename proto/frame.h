@@ -140,6 +140,21 @@ class FrameParser {
   // until the next Append() or Next(). Once an error is returned, every later call returns it.
   absl::StatusOr<std::optional<Frame>> Next();
 
+  // Large frames without a copy through the buffer (the connection's reader): after Next()
+  // returned nullopt, a frame whose header is complete but whose data is not all buffered yet.
+  // The caller may read the rest of its data straight to where the data goes: TakePartial(out)
+  // copies the buffered part of the data to `out` (room for data_bytes) and consumes the whole
+  // frame, so the caller must then read exactly data_bytes - buffered_bytes more bytes of the
+  // stream itself (into out + buffered_bytes) before it appends anything here again. An
+  // oversize frame being skipped is never partial.
+  struct PartialFrame {
+    Frame head;             // the header's fields; data empty
+    size_t data_bytes;      // the frame's data length
+    size_t buffered_bytes;  // of which the buffer holds this many
+  };
+  std::optional<PartialFrame> partial() const;
+  void TakePartial(char* out);
+
   // Releases the buffer if it holds no unconsumed byte and is larger than `keep_max_bytes`
   // (the next append allocates what it needs). Returns the bytes released.
   size_t Shrink(size_t keep_max_bytes);
@@ -161,6 +176,8 @@ class FrameParser {
   size_t start_ = 0;        // first unconsumed byte in buffer_
   uint64_t offset_ = 0;     // stream offset of buffer_[start_]
   size_t needed_ = 0;       // bytes the next frame takes once its header is known, else 0
+  Frame head_;              // that frame's header fields, while needed_ > 0
+  size_t head_bytes_ = 0;   // and its header's length
   uint64_t skip_remaining_ = 0;  // data bytes of an oversize frame still to be skipped
   absl::Status error_;
 };

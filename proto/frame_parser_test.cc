@@ -223,5 +223,55 @@ TEST(FrameParserTest, ShrinkKeepsASmallBuffer) {
   EXPECT_GT(parser.capacity_bytes(), 0u);
 }
 
+// A frame whose data mostly has yet to come: its header and buffered data are taken out, the
+// rest is read outside the parser, and parsing goes on after it with the right stream offset.
+TEST(FrameParserTest, PartialFrameIsTakenAndItsDataReadOutsideTheParser) {
+  const std::string data = "0123456789abcdefghij";
+  const std::string first = EncodeFrame(3, 4, Kind::kMessage, false, data);
+  const std::string next = EncodeFrame(3, 4, Kind::kMessage, true, "end");
+  const size_t header = first.size() - data.size();
+  FrameParser parser = MakeParser();
+  parser.Append(absl::string_view(first).substr(0, header - 1));
+  ASSERT_FALSE(parser.Next()->has_value());
+  EXPECT_FALSE(parser.partial().has_value()) << "the header is not complete yet";
+  parser.Append(absl::string_view(first).substr(header - 1, 1 + 6));
+  ASSERT_FALSE(parser.Next()->has_value());
+  const std::optional<FrameParser::PartialFrame> partial = parser.partial();
+  ASSERT_TRUE(partial.has_value());
+  EXPECT_EQ(partial->head.id, (PacketId{3, 4}));
+  EXPECT_EQ(partial->head.kind, Kind::kMessage);
+  EXPECT_FALSE(partial->head.done);
+  EXPECT_EQ(partial->data_bytes, data.size());
+  EXPECT_EQ(partial->buffered_bytes, 6u);
+  std::string out(data.size(), '?');
+  parser.TakePartial(out.data());
+  EXPECT_EQ(out.substr(0, 6), data.substr(0, 6));
+  EXPECT_EQ(parser.buffered_bytes(), 0u);
+  EXPECT_EQ(parser.offset(), first.size());
+  EXPECT_FALSE(parser.partial().has_value());
+  // The caller reads the rest of the data itself; the next frame parses as usual.
+  parser.Append(next);
+  absl::StatusOr<std::optional<Frame>> f = parser.Next();
+  ASSERT_TRUE(f.ok() && f->has_value());
+  EXPECT_EQ((*f)->data, "end");
+  EXPECT_EQ(parser.offset(), first.size() + next.size());
+}
+
+TEST(FrameParserTest, NoPartialFrameOnceItsBytesAreAllBufferedOrWhileSkipping) {
+  const std::string wire = EncodeFrame(1, 1, Kind::kMessage, true, std::string(100, 'd'));
+  FrameParser parser = MakeParser();
+  parser.Append(absl::string_view(wire).substr(0, 10));
+  ASSERT_FALSE(parser.Next()->has_value());
+  ASSERT_TRUE(parser.partial().has_value());
+  parser.Append(absl::string_view(wire).substr(10));  // complete now, before Next() looks
+  EXPECT_FALSE(parser.partial().has_value());
+  FrameParser skipping(FrameParser::Options{.frame_data_max_bytes = 10, .skip_oversize_data = true});
+  skipping.Append(absl::string_view(wire).substr(0, 10));
+  absl::StatusOr<std::optional<Frame>> f = skipping.Next();
+  ASSERT_TRUE(f.ok() && f->has_value() && (*f)->skipped_bytes == 100);
+  EXPECT_FALSE(skipping.Next()->has_value());
+  EXPECT_FALSE(skipping.partial().has_value());
+}
+
 }  // namespace
 }  // namespace drpc

@@ -17,6 +17,7 @@ MuxAssembler::MuxAssembler(Options options) : options_(options) {
 }
 
 void MuxAssembler::Forget(uint64_t stream) {
+  if (lent_.has_value() && lent_->id.stream == stream) lent_.reset();
   auto it = streams_.find(stream);
   if (it == streams_.end()) return;
   ResetPartial(it->second);
@@ -40,7 +41,45 @@ absl::StatusOr<MuxAssembler::Result> MuxAssembler::Fail(absl::Status status) {
   error_ = std::move(status);
   streams_.clear();
   partial_total_bytes_ = 0;
+  lent_.reset();
   return error_;
+}
+
+std::optional<std::string> MuxAssembler::LendBuffer(const Frame& head, size_t data_bytes) {
+  DRPC_CHECK(!lent_.has_value()) << "a packet buffer is lent already";
+  if (!error_.ok() || head.id.stream == 0 || head.id.message == 0) return std::nullopt;
+  auto it = streams_.find(head.id.stream);
+  if (it == streams_.end() && streams_.size() >= options_.streams_max_count) return std::nullopt;
+  const uint64_t m = head.id.message;
+  StreamState* state = it == streams_.end() ? nullptr : &it->second;
+  if (state != nullptr &&
+      (state->next_message == 0 || m < state->next_message || state->discarding_message == m)) {
+    return std::nullopt;
+  }
+  const bool continues =
+      state != nullptr && state->partial.has_value() && state->partial->id.message == m;
+  if (continues && head.kind != state->partial->kind) return std::nullopt;
+  const size_t held = continues ? state->partial->data.size() : 0;
+  // The kind's limit is never above the packet limit: one check covers both of OnFrame's.
+  if (data_bytes > PacketKindMaxBytes(head.kind, options_.packet_max_bytes) - held) {
+    return std::nullopt;
+  }
+  lent_ = Lent{head.id, held};
+  if (!continues) return options_.buffers != nullptr ? options_.buffers->Take() : std::string();
+  partial_total_bytes_ -= held;
+  return std::exchange(state->partial->data, std::string());
+}
+
+void MuxAssembler::Unlend(std::string buffer) {
+  if (!lent_.has_value()) return;
+  auto it = streams_.find(lent_->id.stream);
+  if (it != streams_.end() && it->second.partial.has_value() &&
+      it->second.partial->id == lent_->id && it->second.partial->data.empty()) {
+    buffer.resize(lent_->held_bytes);
+    it->second.partial->data = std::move(buffer);
+    partial_total_bytes_ += lent_->held_bytes;
+  }
+  lent_.reset();
 }
 
 MuxAssembler::Result MuxAssembler::Overflow(uint64_t stream, StreamState& state,
@@ -60,8 +99,17 @@ MuxAssembler::Result MuxAssembler::Overflow(uint64_t stream, StreamState& state,
   return error;
 }
 
-absl::StatusOr<MuxAssembler::Result> MuxAssembler::OnFrame(const Frame& frame) {
+absl::StatusOr<MuxAssembler::Result> MuxAssembler::OnFrame(const Frame& frame,
+                                                          std::optional<std::string>* lent) {
   if (!error_.ok()) return error_;
+  // The frame whose data was read into the lent buffer: the packet takes the buffer back.
+  const bool adopt = lent != nullptr && lent->has_value() && lent_.has_value() &&
+                     lent_->id == frame.id;
+  DRPC_CHECK(adopt || !lent_.has_value()) << "a frame arrived while a packet buffer is lent";
+  if (adopt) {
+    DRPC_CHECK_EQ((*lent)->size(), lent_->held_bytes + frame.data.size());
+    DRPC_CHECK(frame.data.data() == (*lent)->data() + lent_->held_bytes);
+  }
   if (frame.id.stream == 0 || frame.id.message == 0) {
     return Fail(absl::InvalidArgumentError(
         absl::StrCat("protocol error: zero ", frame.id.stream == 0 ? "stream" : "message",
@@ -95,7 +143,7 @@ absl::StatusOr<MuxAssembler::Result> MuxAssembler::OnFrame(const Frame& frame) {
     // A higher message ID abandons this stream's partial packet only.
     if (!state.partial.has_value()) {
       state.partial.emplace();
-      if (options_.buffers != nullptr) state.partial->data = options_.buffers->Take();
+      if (options_.buffers != nullptr && !adopt) state.partial->data = options_.buffers->Take();
     }
     partial_total_bytes_ -= state.partial->data.size();
     state.partial->id = frame.id;
@@ -108,15 +156,26 @@ absl::StatusOr<MuxAssembler::Result> MuxAssembler::OnFrame(const Frame& frame) {
         "protocol error: packet kind change (fr:", KindName(frame.kind), " pkt:",
         KindName(state.partial->kind), ") in packet ", PacketIdString(frame.id))));
   }
-  const size_t len = state.partial->data.size() + frame.data.size();
-  if (len > options_.packet_max_bytes) return Overflow(frame.id.stream, state, frame);
+  const size_t held = adopt ? lent_->held_bytes : state.partial->data.size();
+  const size_t len = held + frame.data.size();
+  if (len > options_.packet_max_bytes) {
+    lent_.reset();  // LendBuffer checked this: not reached with a lent buffer
+    return Overflow(frame.id.stream, state, frame);
+  }
   if (len > PacketKindMaxBytes(frame.kind, options_.packet_max_bytes)) {
     return Fail(absl::InvalidArgumentError(absl::StrCat(
         "protocol error: ", KindName(frame.kind), " packet ", PacketIdString(frame.id),
         " reached ", len, " bytes, over the limit of ",
         PacketKindMaxBytes(frame.kind, options_.packet_max_bytes), " bytes for its kind")));
   }
-  state.partial->data.append(frame.data.data(), frame.data.size());
+  if (adopt) {
+    state.partial->data = std::move(**lent);
+    lent->reset();
+    lent_.reset();
+    partial_total_bytes_ += held;
+  } else {
+    state.partial->data.append(frame.data.data(), frame.data.size());
+  }
   partial_total_bytes_ += frame.data.size();
   state.partial->control = state.partial->control || frame.control;
   if (!frame.done) return Result{};

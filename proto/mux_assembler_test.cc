@@ -276,5 +276,69 @@ TEST(MuxAssemblerTest, ConnectionErrorsAreSticky) {
   EXPECT_EQ(again.status(), first.status());
 }
 
+TEST(MuxAssemblerTest, LentBufferBecomesThePacketAndTheTotalStaysExact) {
+  MuxAssembler a = Make();
+  const std::string first(40, 'a');  // longer than a string's inline storage
+  const std::string more(60, 'b');
+  ASSERT_TRUE(a.OnFrame(F(1, 1, Kind::kMessage, false, first).view()).ok());
+  ASSERT_TRUE(a.OnFrame(F(3, 1, Kind::kMessage, false, "zz").view()).ok());
+  const Frame head = F(1, 1, Kind::kMessage, true).view();
+  std::optional<std::string> lent = a.LendBuffer(head, more.size());
+  ASSERT_TRUE(lent.has_value());
+  EXPECT_EQ(*lent, first);
+  EXPECT_EQ(a.partial_bytes(), 2u) << "stream 1's bytes are lent";
+  lent->append(more);
+  const char* at = lent->data();
+  Frame frame = head;
+  frame.data = absl::string_view(*lent).substr(first.size());
+  absl::StatusOr<MuxAssembler::Result> r = a.OnFrame(frame, &lent);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const Packet* p = std::get_if<Packet>(&*r);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->data, first + more);
+  EXPECT_EQ(p->data.data(), at);
+  EXPECT_FALSE(lent.has_value());
+  EXPECT_EQ(a.partial_bytes(), 2u);
+}
+
+// The stream is forgotten while its frame is read into the lent buffer (it ended): the frame is
+// then an ordinary frame of an unknown stream, copied from the buffer, which the caller keeps.
+TEST(MuxAssemblerTest, ForgettingTheStreamOfALentBufferEndsTheLoan) {
+  MuxAssembler a = Make();
+  ASSERT_TRUE(a.OnFrame(F(1, 1, Kind::kMessage, false, "abc").view()).ok());
+  std::optional<std::string> lent = a.LendBuffer(F(1, 1, Kind::kMessage, true).view(), 2);
+  ASSERT_TRUE(lent.has_value());
+  lent->append("de");
+  a.Forget(1);
+  EXPECT_EQ(a.partial_bytes(), 0u);
+  Frame frame = F(1, 1, Kind::kMessage, true).view();
+  frame.data = absl::string_view(*lent).substr(3);
+  absl::StatusOr<MuxAssembler::Result> r = a.OnFrame(frame, &lent);
+  ASSERT_TRUE(r.ok());
+  const Packet* p = std::get_if<Packet>(&*r);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->data, "de") << "a forgotten stream starts from scratch";
+  EXPECT_TRUE(lent.has_value()) << "the buffer stays the caller's";
+}
+
+TEST(MuxAssemblerTest, NothingIsLentForAFrameOnFrameWouldNotAppend) {
+  MuxAssembler a = Make(limits::kPacketLimitMinBytes, 1);
+  ASSERT_TRUE(a.OnFrame(F(1, 2, Kind::kMessage, false, "abc").view()).ok());
+  EXPECT_FALSE(a.LendBuffer(F(1, 1, Kind::kMessage, true).view(), 1).has_value()) << "lower ID";
+  EXPECT_FALSE(a.LendBuffer(F(1, 2, Kind::kError, true).view(), 1).has_value()) << "kind change";
+  EXPECT_FALSE(a.LendBuffer(F(1, 2, Kind::kMessage, true).view(), limits::kPacketLimitMinBytes)
+                   .has_value())
+      << "over the limit (a stream-scoped error)";
+  EXPECT_FALSE(a.LendBuffer(F(2, 1, Kind::kMessage, true).view(), 1).has_value())
+      << "a new stream beyond streams_max_count";
+  EXPECT_FALSE(a.LendBuffer(F(0, 1, Kind::kMessage, true).view(), 1).has_value()) << "zero ID";
+  // Unlend puts the bytes back where they were.
+  std::optional<std::string> lent = a.LendBuffer(F(1, 2, Kind::kMessage, true).view(), 1);
+  ASSERT_TRUE(lent.has_value());
+  a.Unlend(*std::move(lent));
+  EXPECT_EQ(a.partial_bytes(), 3u);
+  EXPECT_EQ(a.partial_bytes(1), 3u);
+}
+
 }  // namespace
 }  // namespace drpc

@@ -75,8 +75,20 @@ class UpstreamAssembler {
 
   // Feeds one frame. Errors are connection-fatal (kInvalidArgument with a message that starts
   // with "protocol error: " and names the IDs involved); after an error every later call returns
-  // the same error.
-  absl::StatusOr<std::optional<Packet>> OnFrame(const Frame& frame);
+  // the same error. `lent`: see LendBuffer.
+  absl::StatusOr<std::optional<Packet>> OnFrame(const Frame& frame,
+                                                std::optional<std::string>* lent = nullptr);
+
+  // A large frame's data read straight into its packet (the connection's reader; no copy through
+  // the frame parser). LendBuffer returns the buffer the data of a frame `head` with `data_bytes`
+  // bytes goes to — the packet it continues, holding that packet's data so far, or a new buffer
+  // for a packet it starts — when OnFrame would append that frame without an error; else nullopt
+  // (the frame takes the ordinary path). The caller appends exactly the frame's data to the
+  // buffer and calls OnFrame(frame, &buffer) with frame.data viewing the appended bytes: the
+  // packet takes the buffer back (`*lent` is reset) after the same checks as any frame. A buffer
+  // that did not reach OnFrame goes back with Unlend. One buffer is lent at a time.
+  std::optional<std::string> LendBuffer(const Frame& head, size_t data_bytes);
+  void Unlend(std::string buffer);
 
   // The lowest acceptable ID: the last frame's ID, or (s, m+1) after a complete packet (s, m).
   // Starts at (1, 1), which is why zero IDs are rejected at the start.
@@ -92,6 +104,13 @@ class UpstreamAssembler {
   // Set after a complete packet with ID (2^64-1, 2^64-1): no ID can follow it.
   bool ids_exhausted_ = false;
   std::optional<Packet> partial_;
+  // The lent buffer's packet ID and the packet bytes it held when lent (partial_'s data is then
+  // empty: they are in the buffer).
+  struct Lent {
+    PacketId id;
+    size_t held_bytes = 0;
+  };
+  std::optional<Lent> lent_;
   absl::Status error_;  // sticky: every call after a protocol error returns it again
 };
 
@@ -120,7 +139,14 @@ class MuxAssembler {
   // result is nothing yet, a complete packet, or a stream-scoped error. After a stream-scoped
   // error, later frames of the same packet (same message ID) are dropped silently; the next
   // message ID starts fresh. After a connection-fatal error every later call returns it again.
-  absl::StatusOr<Result> OnFrame(const Frame& frame);
+  absl::StatusOr<Result> OnFrame(const Frame& frame, std::optional<std::string>* lent = nullptr);
+
+  // A large frame's data read straight into its packet, as UpstreamAssembler::LendBuffer (a
+  // stream-scoped overflow, a discarded message or a new stream beyond the limit: nullopt).
+  // Forget() of the lent buffer's stream drops the loan: OnFrame then sees an ordinary frame of a
+  // forgotten stream and copies its data.
+  std::optional<std::string> LendBuffer(const Frame& head, size_t data_bytes);
+  void Unlend(std::string buffer);
 
   // Drops all state for `stream` (called when the stream ends, so memory stays bounded).
   // A later frame for that stream starts from scratch.
@@ -147,6 +173,13 @@ class MuxAssembler {
   Options options_;
   absl::Status error_;  // sticky connection-scoped error
   size_t partial_total_bytes_ = 0;
+  // The lent buffer's packet ID and the bytes its stream's partial packet held when lent (they
+  // are in the buffer; not counted in partial_total_bytes_).
+  struct Lent {
+    PacketId id;
+    size_t held_bytes = 0;
+  };
+  std::optional<Lent> lent_;
   // Ordered by stream ID: iteration (for tools and debugging) is deterministic.
   std::map<uint64_t, StreamState> streams_;
 };

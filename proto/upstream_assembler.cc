@@ -33,11 +33,45 @@ size_t UpstreamAssembler::partial_bytes() const {
 absl::Status UpstreamAssembler::Fail(absl::Status status) {
   error_ = std::move(status);
   partial_.reset();
+  lent_.reset();
   return error_;
 }
 
-absl::StatusOr<std::optional<Packet>> UpstreamAssembler::OnFrame(const Frame& frame) {
+std::optional<std::string> UpstreamAssembler::LendBuffer(const Frame& head, size_t data_bytes) {
+  DRPC_CHECK(!lent_.has_value()) << "a packet buffer is lent already";
+  if (!error_.ok() || ids_exhausted_ || head.id < last_) return std::nullopt;
+  const bool continues = partial_.has_value() && head.id == last_;
+  if (continues && head.kind != partial_->kind) return std::nullopt;
+  const size_t held = continues ? partial_->data.size() : 0;
+  // The kind's limit is never above the packet limit: one check covers both of OnFrame's.
+  if (data_bytes > PacketKindMaxBytes(head.kind, options_.packet_max_bytes) - held) {
+    return std::nullopt;
+  }
+  lent_ = Lent{head.id, held};
+  if (continues) return std::exchange(partial_->data, std::string());
+  return options_.buffers != nullptr ? options_.buffers->Take() : std::string();
+}
+
+void UpstreamAssembler::Unlend(std::string buffer) {
+  if (!lent_.has_value()) return;
+  if (partial_.has_value() && partial_->id == lent_->id && partial_->data.empty()) {
+    buffer.resize(lent_->held_bytes);
+    partial_->data = std::move(buffer);
+  }
+  lent_.reset();
+}
+
+absl::StatusOr<std::optional<Packet>> UpstreamAssembler::OnFrame(const Frame& frame,
+                                                                 std::optional<std::string>* lent) {
   if (!error_.ok()) return error_;
+  // The frame whose data was read into the lent buffer: the packet takes the buffer back.
+  const bool adopt = lent != nullptr && lent->has_value() && lent_.has_value() &&
+                     lent_->id == frame.id;
+  DRPC_CHECK(adopt || !lent_.has_value()) << "a frame arrived while a packet buffer is lent";
+  if (adopt) {
+    DRPC_CHECK_EQ((*lent)->size(), lent_->held_bytes + frame.data.size());
+    DRPC_CHECK(frame.data.data() == (*lent)->data() + lent_->held_bytes);
+  }
   // Go compares the pair lexicographically against the last accepted ID, which starts at (1,1):
   // that single rule also rejects stream or message ID 0 at the start of the connection.
   if (ids_exhausted_ || frame.id < last_) {
@@ -51,7 +85,7 @@ absl::StatusOr<std::optional<Packet>> UpstreamAssembler::OnFrame(const Frame& fr
     // A newer ID abandons any partial packet silently (Go's "asynchronous interrupt").
     if (!partial_.has_value()) {
       partial_.emplace();
-      if (options_.buffers != nullptr) partial_->data = options_.buffers->Take();
+      if (options_.buffers != nullptr && !adopt) partial_->data = options_.buffers->Take();
     }
     partial_->id = frame.id;
     partial_->kind = frame.kind;
@@ -65,7 +99,7 @@ absl::StatusOr<std::optional<Packet>> UpstreamAssembler::OnFrame(const Frame& fr
   }
   // Checked before appending, so an oversized packet is never buffered; the reported length is
   // what Go reports (the size the packet would have had).
-  const size_t len = partial_->data.size() + frame.data.size();
+  const size_t len = (adopt ? lent_->held_bytes : partial_->data.size()) + frame.data.size();
   if (len > options_.packet_max_bytes) {
     return Fail(absl::InvalidArgumentError(absl::StrCat(
         "protocol error: data overflow (len:", len, ") in ", KindName(partial_->kind),
@@ -77,7 +111,13 @@ absl::StatusOr<std::optional<Packet>> UpstreamAssembler::OnFrame(const Frame& fr
         " reached ", len, " bytes, over the limit of ",
         PacketKindMaxBytes(frame.kind, options_.packet_max_bytes), " bytes for its kind")));
   }
-  partial_->data.append(frame.data.data(), frame.data.size());
+  if (adopt) {
+    partial_->data = std::move(**lent);
+    lent->reset();
+    lent_.reset();
+  } else {
+    partial_->data.append(frame.data.data(), frame.data.size());
+  }
   partial_->control = partial_->control || frame.control;
   if (!frame.done) return std::nullopt;
 

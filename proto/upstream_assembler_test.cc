@@ -245,5 +245,68 @@ TEST(UpstreamAssemblerTest, UnknownKindsAssembleLikeAnyOther) {
   EXPECT_FALSE((*p)[1].control);
 }
 
+// A lent buffer: the frame's data is appended to the packet's own buffer by the caller and the
+// packet takes it back, bytes not copied again.
+TEST(UpstreamAssemblerTest, LentBufferBecomesThePacketWithoutACopy) {
+  UpstreamAssembler a(UpstreamAssembler::Options{});
+  const std::string first(40, 'a');  // longer than a string's inline storage
+  const std::string more(60, 'b');
+  ASSERT_TRUE(a.OnFrame(F(1, 1, Kind::kMessage, false, first).view()).ok());
+  const Frame head = F(1, 1, Kind::kMessage, true).view();
+  std::optional<std::string> lent = a.LendBuffer(head, more.size());
+  ASSERT_TRUE(lent.has_value());
+  EXPECT_EQ(*lent, first);
+  EXPECT_EQ(a.partial_bytes(), 0u) << "the lent bytes are the caller's to count";
+  lent->append(more);
+  const char* at = lent->data();
+  Frame frame = head;
+  frame.data = absl::string_view(*lent).substr(first.size());
+  absl::StatusOr<std::optional<Packet>> p = a.OnFrame(frame, &lent);
+  ASSERT_TRUE(p.ok() && p->has_value()) << p.status();
+  EXPECT_EQ((*p)->data, first + more);
+  EXPECT_EQ((*p)->data.data(), at);
+  EXPECT_FALSE(lent.has_value());
+  // A new packet gets a new buffer.
+  std::optional<std::string> fresh = a.LendBuffer(F(1, 2, Kind::kMessage, true).view(), 2);
+  ASSERT_TRUE(fresh.has_value());
+  EXPECT_TRUE(fresh->empty());
+  fresh->append("xy");
+  Frame second = F(1, 2, Kind::kMessage, true).view();
+  second.data = *fresh;
+  p = a.OnFrame(second, &fresh);
+  ASSERT_TRUE(p.ok() && p->has_value());
+  EXPECT_EQ((*p)->data, "xy");
+}
+
+// Whatever OnFrame would reject (or that would not append to a packet) is not lent: the frame
+// takes the ordinary path and fails there as before.
+TEST(UpstreamAssemblerTest, NothingIsLentForAFrameOnFrameWouldReject) {
+  UpstreamAssembler a(UpstreamAssembler::Options{.packet_max_bytes = limits::kPacketLimitMinBytes});
+  ASSERT_TRUE(a.OnFrame(F(2, 2, Kind::kMessage, false, "abc").view()).ok());
+  EXPECT_FALSE(a.LendBuffer(F(2, 1, Kind::kMessage, true).view(), 1).has_value()) << "lower ID";
+  EXPECT_FALSE(a.LendBuffer(F(2, 2, Kind::kError, true).view(), 1).has_value()) << "kind change";
+  EXPECT_FALSE(a.LendBuffer(F(2, 2, Kind::kMessage, true).view(), limits::kPacketLimitMinBytes - 2)
+                   .has_value())
+      << "over the packet limit";
+  EXPECT_FALSE(a.LendBuffer(F(3, 1, Kind::kInvoke, true).view(), limits::kRpcNameMaxBytes + 1)
+                   .has_value())
+      << "over the kind's limit";
+  EXPECT_EQ(a.partial_bytes(), 3u);
+}
+
+// A lent buffer whose frame never reached the assembler goes back: the packet keeps its bytes.
+TEST(UpstreamAssemblerTest, UnlentBufferGivesThePacketItsBytesBack) {
+  UpstreamAssembler a(UpstreamAssembler::Options{});
+  ASSERT_TRUE(a.OnFrame(F(1, 1, Kind::kMessage, false, "abc").view()).ok());
+  std::optional<std::string> lent = a.LendBuffer(F(1, 1, Kind::kMessage, true).view(), 4);
+  ASSERT_TRUE(lent.has_value());
+  lent->append("wxyz");
+  a.Unlend(*std::move(lent));
+  EXPECT_EQ(a.partial_bytes(), 3u);
+  absl::StatusOr<std::optional<Packet>> p = a.OnFrame(F(1, 1, Kind::kMessage, true, "!").view());
+  ASSERT_TRUE(p.ok() && p->has_value());
+  EXPECT_EQ((*p)->data, "abc!");
+}
+
 }  // namespace
 }  // namespace drpc

@@ -121,6 +121,13 @@ absl::Status MeteredTransport::Write(absl::string_view data) {
   return s;
 }
 
+absl::StatusOr<size_t> MeteredTransport::TryWriteV(absl::Span<const absl::string_view> pieces) {
+  const Instant started = env_->clock().Now();
+  absl::StatusOr<size_t> taken = inner_->TryWriteV(pieces);
+  CountWrite(started, taken.ok() ? *taken : 0, taken.status());
+  return taken;
+}
+
 absl::Status MeteredTransport::WriteV(absl::Span<const absl::string_view> pieces) {
   size_t bytes = 0;
   for (absl::string_view p : pieces) bytes += p.size();

@@ -132,6 +132,7 @@ class MeteredTransport final : public Transport {
   absl::StatusOr<size_t> Read(char* buf, size_t size) override;
   absl::Status Write(absl::string_view data) override;
   absl::Status WriteV(absl::Span<const absl::string_view> pieces) override;
+  absl::StatusOr<size_t> TryWriteV(absl::Span<const absl::string_view> pieces) override;
   absl::Status CloseWrite() override { return inner_->CloseWrite(); }
   void Close() override { inner_->Close(); }
   Transport& inner() { return *inner_; }

@@ -177,6 +177,52 @@ absl::Status TcpTransport::WriteV(absl::Span<const absl::string_view> pieces) {
   return WriteAllV(absl::MakeSpan(rest));
 }
 
+absl::StatusOr<size_t> TcpTransport::TryWriteV(absl::Span<const absl::string_view> pieces) {
+  if (!write_prefix_.empty()) return Transport::TryWriteV(pieces);
+  if (absl::Status s = WriteState(); !s.ok()) return s;
+  constexpr size_t kMaxIov = IOV_MAX < 1024 ? IOV_MAX : 1024;
+  iovec iov[kMaxIov];
+  size_t taken = 0;
+  size_t first = 0;     // pieces before it are fully sent
+  size_t skip = 0;      // bytes of pieces[first] already sent
+  for (;;) {
+    size_t count = 0;
+    for (size_t i = first; i < pieces.size() && count < kMaxIov; ++i) {
+      const size_t from = i == first ? skip : 0;
+      if (pieces[i].size() == from) continue;
+      iov[count].iov_base = const_cast<char*>(pieces[i].data() + from);
+      iov[count].iov_len = pieces[i].size() - from;
+      ++count;
+    }
+    if (count == 0) break;
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = count;
+    const ssize_t n = sendmsg(fd_.get(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (n < 0) {
+      write_error_ = SocketTransportError(errno, "write", peer_);
+      return write_error_;
+    }
+    taken += static_cast<size_t>(n);
+    for (size_t sent = static_cast<size_t>(n); sent > 0;) {
+      const size_t left = pieces[first].size() - skip;
+      if (sent >= left) {
+        sent -= left;
+        ++first;
+        skip = 0;
+      } else {
+        skip += sent;
+        sent = 0;
+      }
+    }
+  }
+  // Charged after the last look at the pieces: the turn's end may let other fibers run.
+  reactor_->ChargeTurn(taken);
+  return taken;
+}
+
 absl::Status TcpTransport::WriteAllV(absl::Span<absl::string_view> pieces) {
   constexpr size_t kMaxIov = IOV_MAX < 1024 ? IOV_MAX : 1024;
   iovec iov[kMaxIov];

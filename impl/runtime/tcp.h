@@ -62,6 +62,9 @@ class TcpTransport final : public Transport {
   // partial sends and waiting for writability on EAGAIN, like Write. The write prefix, if still
   // pending, goes out in front of the pieces in the same call.
   absl::Status WriteV(absl::Span<const absl::string_view> pieces) override;
+  // Non-blocking sendmsg over the pieces until the socket buffer is full: returns the bytes the
+  // kernel took. With a write prefix still pending it is WriteV's copy-then-write default.
+  absl::StatusOr<size_t> TryWriteV(absl::Span<const absl::string_view> pieces) override;
   // shutdown(SHUT_WR): the peer reads EOF after the bytes already written. A fiber blocked in
   // Write returns kWriteAfterClose. kClosedLocally after Close(); idempotent otherwise.
   absl::Status CloseWrite() override;

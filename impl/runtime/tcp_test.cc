@@ -235,6 +235,37 @@ TEST(TcpTest, WriteVSendsTheConcatenationThroughPartialWritesAndManyPieces) {
   ASSERT_TRUE(s.ok()) << s;
 }
 
+// TryWriteV takes what the socket accepts without waiting (the peer is not reading), and what it
+// reports taken is exactly what the peer then reads; after close it reports the state.
+TEST(TcpTest, TryWriteVTakesWhatTheSocketAcceptsWithoutWaiting) {
+  auto rt = StartRuntime(1);
+  absl::Status s = rt->Run(0, [](Reactor& r) -> absl::Status {
+    absl::StatusOr<TcpPair> p = ConnectedPair(r);
+    if (!p.ok()) return p.status();
+    const int small = 16384;
+    setsockopt(p->client->native_handle(), SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+    const std::string bytes = Pattern(16 << 20);  // far more than the socket buffers hold
+    std::vector<absl::string_view> pieces = {"", absl::string_view(bytes).substr(0, 7), "",
+                                             absl::string_view(bytes).substr(7)};
+    absl::StatusOr<size_t> taken = p->client->TryWriteV(pieces);
+    EXPECT_TRUE(taken.ok()) << taken.status();
+    EXPECT_GT(taken.value_or(0), size_t{7});
+    EXPECT_LT(taken.value_or(0), bytes.size());
+    std::vector<absl::string_view> empties = {"", ""};
+    EXPECT_EQ(p->client->TryWriteV(empties).value_or(1), size_t{0});
+    EXPECT_TRUE(p->client->CloseWrite().ok());
+    absl::StatusOr<std::string> got = ReadToEof(*p->server);
+    EXPECT_TRUE(got.ok()) << got.status();
+    EXPECT_TRUE(got.value_or("") == bytes.substr(0, taken.value_or(0)))
+        << "read " << got.value_or("").size() << " bytes, taken " << taken.value_or(0);
+    EXPECT_EQ(KindOf(p->client->TryWriteV(pieces).status()), TransportErrorKind::kWriteAfterClose);
+    p->client->Close();
+    EXPECT_EQ(KindOf(p->client->TryWriteV(pieces).status()), TransportErrorKind::kClosedLocally);
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(s.ok()) << s;
+}
+
 TEST(TcpTest, WriteVOfOnlyEmptyPiecesAndAfterCloseReportsTheState) {
   auto rt = StartRuntime(1);
   absl::Status s = rt->Run(0, [](Reactor& r) -> absl::Status {

@@ -26,6 +26,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "proto/limits.h"
 #include "tools/bench/alloc_counter.h"
 #include "tools/bench/drpc_bench.h"
 #include "tools/bench/many_connections.h"
@@ -41,7 +42,7 @@ constexpr char kUsage[] =
     "                      conns] [--placement=one,two] [--connections=256]\n"
     "             [--idle_connections=1000]\n"    "             [--duration=1s] [--rounds=3] [--stream_sizes=64,4096,1048576]\n"
     "             [--streams=10000] [--concurrency=16] [--idle_connections=1000] [--smoke]\n"
-    "             [--verbose]\n"
+    "             [--split_bytes=65536] [--verbose]\n"
     "  --modes         what to measure (default: all)\n"
     "  --placement     one: client and server on one reactor thread; two: one reactor thread\n"
     "                  each (default: one,two)\n"
@@ -52,6 +53,8 @@ constexpr char kUsage[] =
     "  --concurrency   concurrent unary calls on one mux connection (default 16)\n"
     "  --connections   connections of the conns rows, one call in flight each (default 256)\n"
     "  --idle_connections  idle connections of the idle rows, both modes (default 1000)\n"
+    "  --split_bytes   frame size of the streaming rows' messages, both ends (default 65536,\n"
+    "                  Go's; larger frames go from the socket straight into the message)\n"
     "  --smoke         tiny counts, for the test (50ms, 1 round, 200 streams)\n"
     "  --verbose       print every round\n";
 
@@ -65,6 +68,7 @@ struct Config {
   size_t concurrency = 16;
   size_t connections = 256;
   size_t idle_connections = 1000;
+  size_t split_bytes = 0;  // 0: Options' default
   bool verbose = false;
 };
 
@@ -223,9 +227,12 @@ absl::Status RunConcurrent(const Config& cfg, Placement p) {
 }
 
 absl::Status RunStreaming(const Config& cfg, Placement p, bool mux) {
-  absl::StatusOr<std::unique_ptr<DrpcBench>> bench = DrpcBench::Start({.placement = p, .mux = mux});
+  absl::StatusOr<std::unique_ptr<DrpcBench>> bench =
+      DrpcBench::Start({.placement = p, .mux = mux, .split_bytes = cfg.split_bytes});
   if (!bench.ok()) return bench.status();
-  const std::string where = absl::StrCat(mux ? "mux" : "upstream", ", ", PlacementName(p));
+  const std::string where =
+      absl::StrCat(mux ? "mux" : "upstream", ", ", PlacementName(p),
+                   cfg.split_bytes == 0 ? "" : absl::StrCat(", split ", SizeName(cfg.split_bytes)));
   for (size_t size : cfg.stream_sizes) {
     const bool small = size < 1024;
     Row row{.name = absl::StrCat("stream ", SizeName(size), " (", where, ")"),
@@ -293,7 +300,7 @@ absl::Status RunIdleStreams(const Config& cfg, Placement p) {
   Row rss{.name = absl::StrCat("idle stream memory, RSS (", where, ")"), .unit = "KiB/stream",
           .target = "-"};
   Row heap{.name = absl::StrCat("idle stream memory, heap (", where, ")"), .unit = "KiB/stream",
-           .target = "-"};
+           .target = "<= 4 KiB", .pass = [](double, double d) { return d <= 4.0; }};
   Row threads{.name = absl::StrCat("threads with the streams open (", where, ")"), .unit = "",
               .baseline_name = "before", .target = "no thread per stream",
               .pass = [streams = cfg.streams](double, double d) { return d < streams / 2.0; }};
@@ -465,6 +472,9 @@ bool ParseArgs(int argc, char** argv, Config& cfg) {
         ok = ok && absl::SimpleAtoi(s, &n) && n >= 1 && n <= (4 << 20) - 64;
         cfg.stream_sizes.push_back(n);
       }
+    } else if (f->name == "split_bytes" && f->value) {
+      ok = absl::SimpleAtoi(v, &cfg.split_bytes) && cfg.split_bytes >= limits::kSplitMinBytes &&
+           cfg.split_bytes <= limits::kSplitMaxBytes;
     } else if (f->name == "streams" && f->value) {
       ok = absl::SimpleAtoi(v, &cfg.streams) && cfg.streams >= 1 && cfg.streams <= 100000;
     } else if (f->name == "concurrency" && f->value) {

@@ -85,6 +85,7 @@ DrpcBench::DrpcBench(const DrpcBenchOptions& options)
     : options_(options), router_(testing::EchoRouter()) {
   client_options_.mux = options.mux;
   client_options_.concurrent_streams_max_count = options.streams_max_count;
+  if (options.split_bytes != 0) client_options_.split_bytes = options.split_bytes;
 }
 
 absl::StatusOr<std::unique_ptr<DrpcBench>> DrpcBench::Start(const DrpcBenchOptions& options) {

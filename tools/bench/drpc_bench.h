@@ -42,6 +42,8 @@ struct DrpcBenchOptions {
   size_t streams_max_count = 1024;
   // Reactors of the server's Runtime, and of the client's with kTwoReactors.
   size_t reactor_count = 1;
+  // Options::split_bytes of both ends (0: the default, 64 KiB as Go's).
+  size_t split_bytes = 0;
 };
 
 class DrpcBench {
