@@ -60,7 +60,7 @@ struct ModelStream {
   bool on_wire = false;         // the peer has its Invoke
   bool discarded = false;       // upstream: closed or cancelled while corked; never on the wire
   bool stream_corked = true;    // upstream: no operation has gone through yet (the first Recv
-                                // then flushes the connection's write buffer)
+                                // then has the stream's own corked Invoke written)
   size_t sent_seen = 0;         // model.sent() already turned into wire packets
   std::vector<Packet> wire;     // what the peer must have received for it, in order
   uint64_t peer_next_message = 1;
@@ -166,13 +166,13 @@ void Emit(ModelStream& s, bool writes) {
   }
 }
 
-// Upstream: a stream's first Recv flushes the connection's write buffer, which holds the corked
-// Invoke of the newest stream (whichever stream the Recv is on).
+// Upstream: a stream's first Recv has its own corked Invoke written (by the connection's
+// flusher, so the receiver never waits for a write); only the newest stream can be corked, and a
+// first Recv on an older stream writes nothing.
 void RecvFlushes(Model& m, ModelStream& s) {
   if (m.mux || !s.stream_corked) return;
   s.stream_corked = false;
-  ModelStream& newest = m.streams.back();
-  if (!m.dead && !newest.on_wire && !newest.discarded) PutOnTheWire(newest);
+  if (&s == &m.streams.back() && !m.dead && !s.on_wire && !s.discarded) PutOnTheWire(s);
 }
 
 void EndConnection(Model& m) {

@@ -3,6 +3,7 @@
 // reactor's system-call and guess counters: a peer on the same reactor costs no epoll_wait, a
 // silent peer costs few wasted recvs, a peer on another reactor costs none, and readiness of
 // other descriptors is still collected while guesses keep succeeding.
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -54,6 +55,22 @@ absl::Status PingPong(TcpTransport& client, size_t round_trips) {
     if (absl::Status s = ReadMessage(client); !s.ok()) return s;
   }
   return absl::OkStatus();
+}
+
+// Listens on reactor `index` and serves the first accepted connection with `serve` in a fiber
+// of that reactor; returns the listening address.
+absl::StatusOr<std::string> ServeOneConnection(Runtime& rt, size_t index,
+                                               std::function<void(Transport&)> serve) {
+  return rt.Run(index, [&](Reactor& r) -> absl::StatusOr<std::string> {
+    absl::StatusOr<std::unique_ptr<TcpListener>> l = TcpListener::Listen(r, "127.0.0.1:0");
+    if (!l.ok()) return l.status();
+    std::string addr = (*l)->address();
+    DRPC_CHECK_OK(r.Spawn("server", [l = *std::move(l), serve = std::move(serve)]() mutable {
+      absl::StatusOr<std::unique_ptr<Transport>> t = l->Accept();
+      if (t.ok()) serve(**t);
+    }));
+    return addr;
+  });
 }
 
 TEST(GuessTest, APeerOnTheSameReactorIsReadWithoutEpollWait) {
@@ -129,16 +146,7 @@ TEST(GuessTest, ASilentPeerCostsFewWastedRecvsAndItsLateReplyIsRead) {
 
 TEST(GuessTest, APeerOnAnotherReactorIsNeverGuessed) {
   auto rt = StartRuntime(2);
-  absl::StatusOr<std::string> address = rt->Run(0, [&](Reactor& r) -> absl::StatusOr<std::string> {
-    absl::StatusOr<std::unique_ptr<TcpListener>> l = TcpListener::Listen(r, "127.0.0.1:0");
-    if (!l.ok()) return l.status();
-    std::string addr = (*l)->address();
-    DRPC_CHECK_OK(r.Spawn("echo server", [l = *std::move(l)]() mutable {
-      absl::StatusOr<std::unique_ptr<Transport>> t = l->Accept();
-      if (t.ok()) EchoUntilEof(**t);
-    }));
-    return addr;
-  });
+  absl::StatusOr<std::string> address = ServeOneConnection(*rt, 0, EchoUntilEof);
   ASSERT_TRUE(address.ok()) << address.status();
   absl::Status st = rt->Run(1, [&](Reactor& r) -> absl::Status {
     absl::StatusOr<std::unique_ptr<TcpTransport>> c = Dial(r, *address);
@@ -154,19 +162,11 @@ TEST(GuessTest, APeerOnAnotherReactorIsNeverGuessed) {
 
 TEST(GuessTest, ReadinessElsewhereIsCollectedWhileGuessesKeepSucceeding) {
   auto rt = StartRuntime(2);
-  absl::StatusOr<std::string> address = rt->Run(1, [&](Reactor& r) -> absl::StatusOr<std::string> {
-    absl::StatusOr<std::unique_ptr<TcpListener>> l = TcpListener::Listen(r, "127.0.0.1:0");
-    if (!l.ok()) return l.status();
-    std::string addr = (*l)->address();
-    DRPC_CHECK_OK(r.Spawn("remote writer", [l = *std::move(l)]() mutable {
-      absl::StatusOr<std::unique_ptr<Transport>> t = l->Accept();
-      if (!t.ok()) return;
-      // Written while reactor 0 is busy with its ping-pong.
-      (*t)->Write(std::string(kMessageBytes, 'w')).IgnoreError();
-      char buf[16];
-      (*t)->Read(buf, sizeof(buf)).IgnoreError();  // until reactor 0 closes
-    }));
-    return addr;
+  absl::StatusOr<std::string> address = ServeOneConnection(*rt, 1, [](Transport& t) {
+    // Written while reactor 0 is busy with its ping-pong.
+    t.Write(std::string(kMessageBytes, 'w')).IgnoreError();
+    char buf[16];
+    t.Read(buf, sizeof(buf)).IgnoreError();  // until reactor 0 closes
   });
   ASSERT_TRUE(address.ok()) << address.status();
   absl::Status st = rt->Run(0, [&](Reactor& r) -> absl::Status {

@@ -179,11 +179,14 @@ const bool kRacesRegistered = [] {
                {situations::kStreamCancelDuringAnOperation, situations::kMuxFrameForAnEndedStream},
                {situations::kStreamCancelDuringAnOperation,
                 situations::kStreamPacketAfterTheStreamEnded});
+  // Upstream, a unary Send can no longer meet the end of its stream: opening writes nothing and
+  // fails Canceled on a context that ended while it waited, so nothing can end the stream
+  // between the open and the Send. The race there is the cancel against the server's end.
   RegisterRace("unary_eof_vs_canceled", UnaryEofVsCanceled,
                {situations::kMuxStreamEndedBeforeItsInvokeWasWritten,
                 situations::kMuxPeerEndedAStreamWithWritesQueued,
                 situations::kStreamCancelDuringAnOperation},
-               {situations::kConnUnarySendMetTheEndOfItsStream,
+               {situations::kStreamCancelArrivedAfterThePeersCloseSend,
                 situations::kStreamCancelDuringAnOperation});
   RegisterRace("close_vs_transport_failure", CloseVsTransportFailure,
                {situations::kWorkloadClosedABusyConnection,
