@@ -2,22 +2,6 @@
 
 namespace drpc::sim {
 
-SimMemoryReturn::SimMemoryReturn(Clock& clock)
-    : clock_(&clock) {}
-
-SimMemoryReturn::~SimMemoryReturn() {
-  if (timer_ != 0) clock_->Cancel(timer_);
-}
-
-void SimMemoryReturn::ReturnFreeMemory() {
-  const TrimThrottle::Decision d = throttle_.Request(clock_->Now());
-  if (d.action != TrimThrottle::Action::kSchedule) return;
-  timer_ = clock_->ScheduleAt(d.trim_at, [this] {
-    timer_ = 0;
-    throttle_.ScheduledTrimDue(clock_->Now());
-  });
-}
-
 bool SimChaos::Buggify(absl::string_view site) {
   if (!enabled_) return false;
   auto it = site_enabled_.find(site);

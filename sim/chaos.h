@@ -12,32 +12,21 @@
 
 #include "absl/strings/string_view.h"
 #include "impl/env.h"
-#include "impl/trim_throttle.h"
 #include "sim/recorder.h"
 #include "sim/tape.h"
 
 namespace drpc::sim {
 
-// The simulator's MemoryReturn (impl/env.h): gives nothing back, but spaces its "trims" with
-// production's rule (impl/trim_throttle.h, tunables::kMemoryReturnMinInterval) on the run's
-// clock, a request inside the interval scheduling one trim at its end; it counts requests and
-// trims, so a test can check when a connection returns memory and when the trims happen.
+// The simulator's MemoryReturn (impl/env.h): gives nothing back, counts the trims the Env's
+// MemoryReturnThrottle (impl/trim_throttle.h, production's rule on the run's clock) made, so a test
+// can check when a connection returns memory and when the trims happen.
 class SimMemoryReturn final : public MemoryReturn {
  public:
-  explicit SimMemoryReturn(Clock& clock);
-  ~SimMemoryReturn() override;
-  void ReturnFreeMemory() override;
-  // Requests impl/ made.
-  uint64_t calls() const { return throttle_.requests(); }
-  // Trims made: immediate ones plus scheduled ones that ran.
-  uint64_t trims() const { return throttle_.trims(); }
-  // Whether a trim is scheduled for the end of the current interval.
-  bool trim_scheduled() const { return throttle_.scheduled(); }
+  void Trim() override { ++trims_; }
+  uint64_t trims() const { return trims_; }
 
  private:
-  Clock* clock_;
-  TrimThrottle throttle_;
-  TimerId timer_ = 0;
+  uint64_t trims_ = 0;
 };
 
 class SimChaos final : public Chaos {

@@ -179,7 +179,7 @@ SimRuntime MakeRuntime(DecisionSource& decisions, Trace& trace, const RunOptions
   SimRuntime rt;
   rt.scheduler = std::make_shared<SimScheduler>(decisions, trace, scheduler, MakePolicy(policy));
   rt.chaos = std::make_shared<SimChaos>(decisions, options.chaos);
-  rt.memory = std::make_shared<SimMemoryReturn>(*rt.scheduler);
+  rt.memory = std::make_shared<SimMemoryReturn>();
   rt.env = std::make_shared<Env>(*rt.scheduler, *rt.scheduler, *rt.chaos, *rt.memory);
   rt.network = std::make_shared<SimNetwork>(*rt.env, decisions, trace, options.network);
   if (options.recorder != nullptr) {

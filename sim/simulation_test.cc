@@ -161,30 +161,6 @@ TEST(SimulationTest, TransportFaultsAtEveryOffsetAreReportedNeverHang) {
   EXPECT_GT(errors, 0);
 }
 
-// The run's MemoryReturn spaces its trims like production's: a request inside the interval of
-// the last trim schedules exactly one trim at its end, which later requests join.
-TEST(SimulationTest, MemoryRequestInsideTheIntervalLeadsToExactlyOneLaterTrim) {
-  const RunResult r = RunSeed(
-      [](SimContext& ctx) {
-        MemoryReturn& memory = ctx.env().memory();
-        memory.ReturnFreeMemory();
-        ctx.Check(ctx.memory().trims() == 1 && !ctx.memory().trim_scheduled(), "first trims now");
-        memory.ReturnFreeMemory();
-        ctx.Check(ctx.memory().trims() == 1 && ctx.memory().trim_scheduled(), "second deferred");
-        SleepFor(ctx.env(), Duration::Millis(1));
-        memory.ReturnFreeMemory();  // joins the scheduled trim
-        SleepFor(ctx.env(), Duration::Seconds(10));
-        ctx.Check(ctx.memory().calls() == 3 && ctx.memory().trims() == 2,
-                  absl::StrCat(ctx.memory().calls(), " calls, ", ctx.memory().trims(), " trims"));
-        ctx.Check(!ctx.memory().trim_scheduled(), "a trim still scheduled");
-        // Long after the last trim: at once again, nothing scheduled.
-        memory.ReturnFreeMemory();
-        ctx.Check(ctx.memory().trims() == 3 && !ctx.memory().trim_scheduled(), "third trims now");
-      },
-      1, RunOptions{});
-  EXPECT_TRUE(r.ok()) << r.message;
-}
-
 TEST(SimulationTest, TimeLimitIsALivenessFailure) {
   RunOptions options;
   options.time_limit = Duration::Seconds(1);

@@ -28,7 +28,7 @@ constexpr absl::string_view kEngineNoDrpc =
     "sim/testing/ sit on top of it";
 constexpr absl::string_view kEngineSeamOnly =
     "the simulator engine reaches impl/ only through the Env seam (impl/env.h, impl/time.h, "
-    "impl/sync.h, impl/trim_throttle.h, impl/fiber/); code that knows the protocol belongs in sim/drpc/";
+    "impl/sync.h, impl/fiber/); code that knows the protocol belongs in sim/drpc/";
 constexpr absl::string_view kEngineNoWire =
     "the simulator engine does not know the wire format beyond the frame vocabulary its run "
     "recorder logs (proto/frame.h, proto/base/); code that assembles packets, reads metadata or "
@@ -47,7 +47,7 @@ constexpr Rule kEngineRules[] = {
     {"sim/drpc/", false, kEngineNoDrpc},  {"sim/testing/", false, kEngineNoDrpc},
     {"sim/", true, ""},                   {"impl/env.h", true, ""},
     {"impl/time.h", true, ""},            {"impl/sync.h", true, ""},
-    {"impl/trim_throttle.h", true, ""},   {"impl/fiber/", true, ""},            {"impl/", false, kEngineSeamOnly},
+    {"impl/fiber/", true, ""},            {"impl/", false, kEngineSeamOnly},
     {"proto/base/", true, ""},            {"proto/frame.h", true, ""},
     {"proto/", false, kEngineNoWire}};
 constexpr Rule kSimUpperRules[] = {

@@ -75,7 +75,6 @@ Reactor::Reactor(size_t index, const ReactorOptions& options, UniqueFd epoll_fd,
       options_(options),
       epoll_fd_(std::move(epoll_fd)),
       wake_fd_(std::move(wake_fd)),
-      memory_return_(*this, ProcessMemoryReturn()),
       env_(*this, *this, chaos_, memory_return_),
       stacks_(StackPool::Options{.stack_bytes = options.stack_bytes,
                                  .stack_count_max =

@@ -266,7 +266,7 @@ class Reactor final : public Clock, public Scheduler {
   UniqueFd epoll_fd_;
   UniqueFd wake_fd_;
   NoChaos chaos_;
-  // Before env_, which refers to it; destroyed after the timers that may refer to it.
+  // Before env_, which refers to it.
   ReactorMemoryReturn memory_return_;
   Env env_;
   StackPool stacks_;

@@ -11,10 +11,12 @@
 
 #include "absl/status/status.h"
 #include "gtest/gtest.h"
+#include "impl/runtime/memory_return.h"
 #include "impl/runtime/runtime.h"
 #include "impl/runtime/test_util.h"
 #include "impl/tunables.h"
 #include "impl/sync.h"
+#include "impl/trim_throttle.h"
 #include "proto/base/check.h"
 
 namespace drpc::runtime {
@@ -270,34 +272,29 @@ TEST(ReactorTest, AFiberParkedLongGivesBackItsStackOnce) {
   EXPECT_TRUE(st.ok()) << st;
 }
 
-// The process's trims are shared by every reactor: the first request trims at once, requests
-// inside the interval (from any reactor) lead to exactly one trim at its end, on the clock of the
-// reactor that asked first.
+// A reactor's Env spaces its trims with the shared rule (impl/trim_throttle.h) on the reactor's
+// clock: the first request trims at once (malloc_trim), later requests inside the interval lead
+// to exactly one trim at its end.
 TEST(ReactorTest, MemoryRequestsInsideTheIntervalLeadToOneDeferredTrim) {
-  auto rt = StartRuntime(2);
-  ProcessTrims& trims = ProcessMemoryReturn();
-  const uint64_t calls_before = trims.calls();
-  const uint64_t trims_before = trims.trims();
-  auto request = [&](size_t reactor, int times) {
-    absl::Status s = rt->Run(reactor, [times](Reactor& r) -> absl::Status {
-      for (int i = 0; i < times; ++i) r.env().memory().ReturnFreeMemory();
-      return absl::OkStatus();
-    });
-    ASSERT_TRUE(s.ok()) << s;
-  };
-  request(0, 1);
-  request(1, 2);
-  request(0, 1);
-  EXPECT_EQ(trims.calls() - calls_before, 4u);
-  EXPECT_EQ(trims.trims() - trims_before, 1u) << "the interval's later requests trimmed at once";
+  auto rt = StartRuntime(1);
+  const uint64_t trims_before = ProcessMemoryTrims();
+  absl::Status s = rt->Run(0, [](Reactor& r) -> absl::Status {
+    for (int i = 0; i < 4; ++i) r.env().memory().Request();
+    if (r.env().memory().requests() != 4 || !r.env().memory().scheduled()) {
+      return absl::InternalError("the later requests were not deferred to one trim");
+    }
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(ProcessMemoryTrims() - trims_before, 1u) << "the interval's later requests trimmed";
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (trims.trims() - trims_before < 2 && std::chrono::steady_clock::now() < give_up) {
+  while (ProcessMemoryTrims() - trims_before < 2 && std::chrono::steady_clock::now() < give_up) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  EXPECT_EQ(trims.trims() - trims_before, 2u) << "no deferred trim";
+  EXPECT_EQ(ProcessMemoryTrims() - trims_before, 2u) << "no deferred trim";
   std::this_thread::sleep_for(
       std::chrono::nanoseconds((tunables::kMemoryReturnMinInterval * 2).nanos()));
-  EXPECT_EQ(trims.trims() - trims_before, 2u) << "more than one deferred trim";
+  EXPECT_EQ(ProcessMemoryTrims() - trims_before, 2u) << "more than one deferred trim";
 }
 
 TEST(ReactorTest, ZeroBatchesPerPollIsInvalid) {

@@ -201,7 +201,7 @@ absl::StatusOr<IdleConnectionsResult> MeasureIdleConnections(const IdleConnectio
     malloc_trim(0);  // both samples start from a trimmed heap
     const ProcessStats before = ReadProcessStats();
     const int64_t stacks_before = StackRssBytes();
-    const uint64_t trims_before = runtime::ProcessMemoryReturn().trims();
+    const uint64_t trims_before = runtime::ProcessMemoryTrims();
     status = clients->Run(absl::StrCat("conns ", address));
     if (status.ok()) {
       Settle();
@@ -214,7 +214,7 @@ absl::StatusOr<IdleConnectionsResult> MeasureIdleConnections(const IdleConnectio
       malloc_trim(0);
       result.trimmed_rss_bytes_per_connection =
           (ReadProcessStats().rss_bytes - before.rss_bytes) / n;
-      result.memory_trims = runtime::ProcessMemoryReturn().trims() - trims_before;
+      result.memory_trims = runtime::ProcessMemoryTrims() - trims_before;
     }
   }
   {
