@@ -228,7 +228,7 @@ uint64_t Manager::freed_bytes() const {
 
 bool Manager::HasSpareMemory() const {
   return buffer_pool_.free_bytes() > tunables::kBufferPoolIdleKeepMaxBytes ||
-         WriterSpareBytes() > 0 ||
+         WriterSpareBytes() > 0 || WriterFiberCanEnd() ||
          freed_bytes() - freed_at_last_return_ >= tunables::kMemoryReturnMinBytes;
 }
 
