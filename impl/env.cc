@@ -5,6 +5,7 @@
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "impl/trim_throttle.h"
 
 namespace drpc {
 namespace {
@@ -27,6 +28,15 @@ absl::StatusCode CodeFor(TransportErrorKind kind) {
 }
 
 }  // namespace
+
+Env::Env(Clock& clock, Scheduler& scheduler, Chaos& chaos)
+    : Env(clock, scheduler, chaos, no_memory_return_) {}
+
+Env::Env(Clock& clock, Scheduler& scheduler, Chaos& chaos, MemoryReturn& memory)
+    : clock_(&clock),
+      scheduler_(&scheduler),
+      chaos_(&chaos),
+      memory_(std::make_shared<MemoryReturnThrottle>(clock, memory)) {}
 
 absl::Status Transport::WriteV(absl::Span<const absl::string_view> pieces) {
   if (pieces.size() == 1) return Write(pieces[0]);

@@ -233,38 +233,41 @@ class Dialer {
 
 // --- Memory given back ---------------------------------------------------------------------------
 
-// Gives memory the process's allocator keeps cached (freed by the program, still resident) back
-// to the system. impl/ asks for it when a connection that released much memory after a burst has
-// gone idle (impl/tunables.h, "Memory given back"), never per message. Production trims the
-// allocator (glibc's malloc_trim, at most once per tunables::kMemoryReturnMinInterval for the
-// whole process: calls in between are covered by the previous trim or dropped); the simulator
-// counts the calls, so tests can check when they happen. Callable from fibers and timer
-// callbacks; must not block.
+// An Env implementation's way to give memory the process's allocator keeps cached (freed by the
+// program, still resident) back to the system, at once: production trims the allocator (glibc's
+// malloc_trim), the simulator counts. impl/ never calls it directly: it asks the Env
+// (Env::memory(), a MemoryReturnThrottle, impl/trim_throttle.h), which decides when a trim is due
+// — when a connection that released much memory after a burst has gone idle (impl/tunables.h,
+// "Memory given back"), at most once per tunables::kMemoryReturnMinInterval per Env, a request in
+// between leading to one trim at the interval's end. Called from fibers and timer callbacks of
+// the Env's scheduler; must not block.
 class MemoryReturn {
  public:
   virtual ~MemoryReturn() = default;
-  virtual void ReturnFreeMemory() = 0;
+  virtual void Trim() = 0;
 };
 
 // Gives nothing back (an Env built without a MemoryReturn).
 class NoMemoryReturn final : public MemoryReturn {
  public:
-  void ReturnFreeMemory() override {}
+  void Trim() override {}
 };
+
+class MemoryReturnThrottle;  // impl/trim_throttle.h
 
 // --- Env: the bundle passed to impl/ constructors -----------------------------------------------
 
+// Copies share one MemoryReturnThrottle: they are the same Env.
 class Env {
  public:
-  Env(Clock& clock, Scheduler& scheduler, Chaos& chaos)
-      : clock_(&clock), scheduler_(&scheduler), chaos_(&chaos), memory_(&no_memory_return_) {}
-  Env(Clock& clock, Scheduler& scheduler, Chaos& chaos, MemoryReturn& memory)
-      : clock_(&clock), scheduler_(&scheduler), chaos_(&chaos), memory_(&memory) {}
+  Env(Clock& clock, Scheduler& scheduler, Chaos& chaos);
+  Env(Clock& clock, Scheduler& scheduler, Chaos& chaos, MemoryReturn& memory);
 
   Clock& clock() const { return *clock_; }
   Scheduler& scheduler() const { return *scheduler_; }
   Chaos& chaos() const { return *chaos_; }
-  MemoryReturn& memory() const { return *memory_; }
+  // Where impl/ asks for memory to be given back: spaces the MemoryReturn's trims.
+  MemoryReturnThrottle& memory() const { return *memory_; }
 
  private:
   // Stateless: one for every Env built without a MemoryReturn.
@@ -272,7 +275,7 @@ class Env {
   Clock* clock_;
   Scheduler* scheduler_;
   Chaos* chaos_;
-  MemoryReturn* memory_;
+  std::shared_ptr<MemoryReturnThrottle> memory_;
 };
 
 }  // namespace drpc

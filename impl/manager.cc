@@ -8,6 +8,7 @@
 #include "impl/errors.h"
 #include "impl/read_sizer.h"
 #include "impl/situations.h"
+#include "impl/trim_throttle.h"
 #include "impl/tunables.h"
 #include "proto/base/check.h"
 #include "proto/frame.h"
@@ -227,7 +228,7 @@ uint64_t Manager::freed_bytes() const {
 
 bool Manager::HasSpareMemory() const {
   return buffer_pool_.free_bytes() > tunables::kBufferPoolIdleKeepMaxBytes ||
-         WriterSpareBytes() > 0 ||
+         WriterSpareBytes() > 0 || WriterFiberCanEnd() ||
          freed_bytes() - freed_at_last_return_ >= tunables::kMemoryReturnMinBytes;
 }
 
@@ -261,7 +262,7 @@ void Manager::TrimIdle() {
   freed_at_last_return_ = freed;
   ++memory_returns_;
   env_->chaos().Reach(situations::kManagerReturnedMemoryWhenIdle);
-  env_->memory().ReturnFreeMemory();
+  env_->memory().Request();
 }
 
 bool Manager::MakeRoom() {

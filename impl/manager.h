@@ -222,6 +222,8 @@ class Manager : protected StreamSink {
   virtual size_t WriterSpareBytes() const { return 0; }
   // Releases that capacity (the connection is idle). Returns the bytes released; must not block.
   virtual size_t ReleaseWriterSpare() { return 0; }
+  // A writer fiber runs that ReleaseWriterSpare would end (the idle timer is armed for it).
+  virtual bool WriterFiberCanEnd() const { return false; }
   // Server, read EOF (the client half-closed): ends, as a closed connection would, the streams
   // whose client had not finished sending (no CloseSend or Close arrived), and drops streams whose
   // Invoke never arrived. The others may finish (Options::half_close_grace).

@@ -37,9 +37,10 @@ MuxManager::MuxManager(Env& env, std::unique_ptr<Transport> transport, Role role
 }
 
 absl::Status MuxManager::Start() {
-  absl::Status writer =
-      SpawnFiber(role() == Role::kClient ? "client mux writer" : "server mux writer",
-                 [this] { writer_.Run(); });
+  absl::Status writer = writer_.Start([this] {
+    return SpawnFiber(role() == Role::kClient ? "client mux writer" : "server mux writer",
+                      [this] { writer_.Run(); });
+  });
   if (!writer.ok()) return writer;
   return Manager::Start();
 }

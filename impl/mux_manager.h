@@ -49,6 +49,8 @@ namespace drpc {
 
 class MuxManager final : public Manager {
  public:
+  // The connection's writer (observability, tests).
+  const MuxWriter& writer() const { return writer_; }
   // `options` must be valid and select mux mode; use CreateManager (impl/manager_factory.h).
   MuxManager(Env& env, std::unique_ptr<Transport> transport, Role role, const Options& options);
   ~MuxManager() override;
@@ -166,7 +168,12 @@ class MuxManager final : public Manager {
   size_t AssemblingBytes() const override { return assembler_.partial_bytes(); }
   bool ShedLargestHolder(const absl::Status& why) override;
   size_t WriterSpareBytes() const override { return writer_.spare_bytes(); }
-  size_t ReleaseWriterSpare() override { return writer_.ReleaseSpare(); }
+  // Idle: the writer frees its batch buffer and its fiber ends (started again on the next write).
+  size_t ReleaseWriterSpare() override {
+    writer_.ExitWhenIdle();
+    return writer_.ReleaseSpare();
+  }
+  bool WriterFiberCanEnd() const override { return writer_.fiber_running(); }
   void EndStreamsStillReceiving(const absl::Status& reason) override;
   // pending_'s metadata, with its bytes counted in the connection's buffers.
   void StorePending(PendingInvoke& pending, Metadata metadata, size_t bytes);

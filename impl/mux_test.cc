@@ -12,6 +12,7 @@
 #include "impl/errors.h"
 #include "impl/mux_manager.h"
 #include "impl/sync.h"
+#include "impl/tunables.h"
 #include "sim/testing/expect.h"
 #include "sim/testing/harness.h"
 #include "sim/testing/wire_harness.h"
@@ -70,6 +71,27 @@ void EchoOnFiber(Pair& p, sim::SimContext& ctx, WaitGroup& wg, std::string tag, 
     (*s)->Close().IgnoreError();
     wg.Done();
   }));
+}
+
+// An idle connection keeps no writer fiber: once idle for the idle delay, both sides' writer
+// fibers end, and the next call starts them again.
+TEST(MuxTest, IdleConnectionsWritersEndAndTheNextCallStartsThemAgain) {
+  const Options o = MuxOptions();
+  RunSeeds(o, o, [](Pair& p, sim::SimContext& ctx) {
+    const MuxWriter& writer = static_cast<MuxManager&>(p.conn().manager()).writer();
+    for (int round = 0; round < 2; ++round) {
+      CallContext call(p.env());
+      absl::StatusOr<std::string> reply = p.conn().Invoke(call, "/interop.Echo/Unary", "idle");
+      ctx.Check(reply.ok() && *reply == "idle", absl::StrCat("call ", round));
+      ctx.Check(writer.fiber_running(), "no writer fiber after a call");
+      const size_t fibers_busy = ctx.scheduler().live_fibers();
+      SleepFor(p.env(), tunables::kMemoryReturnIdleDelay * 3);
+      ctx.Check(!writer.fiber_running(), "the idle client's writer fiber still runs");
+      ctx.Check(ctx.scheduler().live_fibers() + 2 <= fibers_busy,
+                absl::StrCat(fibers_busy, " fibers busy, ", ctx.scheduler().live_fibers(),
+                             " idle: a writer fiber did not end"));
+    }
+  }, 5);
 }
 
 TEST(MuxTest, ConcurrentStreamsWithTinySplitSizeArriveUncorrupted) {

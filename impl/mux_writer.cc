@@ -210,7 +210,7 @@ void MuxWriter::MarkReady(uint64_t stream, StreamQueue& q) {
   }
   q.in_ready = true;
   ready_.push_back(stream);
-  wake_.WakeOne();
+  Wake();
 }
 
 void MuxWriter::Enqueue(StreamQueue& q, Packet packet, Completion* completion, bool owned,
@@ -393,14 +393,14 @@ absl::Status MuxWriter::WriteUnregistered(std::string frame) {
   if (stopped_) return error_;
   control_bytes_ += frame.size();
   control_.push_back(std::move(frame));
-  wake_.WakeOne();
+  Wake();
   return absl::OkStatus();
 }
 
 void MuxWriter::RequestWindowUpdate(uint64_t stream) {
   if (stopped_) return;
   DRPC_CHECK(take_window_grant_ != nullptr);
-  if (window_updates_.insert(stream).second) wake_.WakeOne();
+  if (window_updates_.insert(stream).second) Wake();
 }
 
 void MuxWriter::EmitControl(std::string& batch) {
@@ -535,15 +535,54 @@ absl::Status MuxWriter::WriteBatch(const Batch& batch) {
   return s;
 }
 
+absl::Status MuxWriter::Start(absl::AnyInvocable<absl::Status()> start_fiber) {
+  DRPC_CHECK(!fiber_running_ && start_fiber_ == nullptr) << "mux writer started twice";
+  start_fiber_ = std::move(start_fiber);
+  fiber_running_ = true;
+  absl::Status started = start_fiber_();
+  if (!started.ok()) fiber_running_ = false;
+  return started;
+}
+
+void MuxWriter::ExitWhenIdle() {
+  if (!fiber_running_) return;
+  exit_when_idle_ = true;
+  wake_.WakeAll();
+}
+
+void MuxWriter::Wake() {
+  if (fiber_running_ || stopped_ || start_fiber_ == nullptr) {
+    wake_.WakeOne();
+    return;
+  }
+  env_->chaos().Reach(situations::kMuxWriterRestartedAfterIdle);
+  fiber_running_ = true;
+  const absl::Status started = start_fiber_();
+  if (started.ok()) return;
+  fiber_running_ = false;
+  const absl::Status error = absl::ResourceExhaustedError(
+      absl::StrCat("no fiber for the connection's writer: ", started.message()));
+  Stop(error);
+  on_write_error_(error);
+}
+
 void MuxWriter::Run() {
   Batch batch;
   for (;;) {
     while (!stopped_ && control_.empty() && window_updates_.empty() && ready_.empty()) {
       if (release_batch_) std::string().swap(batch.bytes);
       release_batch_ = false;
+      if (exit_when_idle_) {
+        exit_when_idle_ = false;
+        fiber_running_ = false;
+        return;
+      }
       wake_.Wait("mux writer: idle");
     }
-    if (stopped_) return;
+    if (stopped_) {
+      fiber_running_ = false;
+      return;
+    }
     writing_ = true;
     batch.clear();
     DRPC_DCHECK(in_flight_.empty());
@@ -586,6 +625,7 @@ void MuxWriter::Run() {
     if (!s.ok()) {
       CompleteInFlight(s);
       Stop(s);
+      fiber_running_ = false;
       on_write_error_(s);
       return;
     }

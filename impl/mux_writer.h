@@ -92,9 +92,19 @@ class MuxWriter {
             absl::AnyInvocable<void(uint64_t)> on_credit_stall = nullptr);
   ~MuxWriter();
 
-  // The writer fiber's body: returns after Stop() or a transport write error (which it reports
-  // through on_write_error before returning).
+  // Starts the writer fiber with `start_fiber`, which spawns a fiber running Run(). The fiber
+  // ends when it finds nothing to write after ExitWhenIdle, and the next packet queued starts
+  // one again with `start_fiber`, so an idle connection keeps no writer stack. A later start
+  // that fails (no fiber stack) stops the writer and reports kResourceExhausted through
+  // on_write_error.
+  absl::Status Start(absl::AnyInvocable<absl::Status()> start_fiber);
+
+  // The writer fiber's body: returns after Stop(), a transport write error (which it reports
+  // through on_write_error before returning), or when idle after ExitWhenIdle.
   void Run();
+  // The connection is idle: the writer fiber ends the next time it has nothing to write.
+  void ExitWhenIdle();
+  bool fiber_running() const { return fiber_running_; }
 
   // The batch buffer's capacity beyond tunables::kWriteBufferDefaultBytes while the writer has
   // nothing to write (0 otherwise), and its release (the connection is idle): the writer frees the
@@ -226,6 +236,8 @@ class MuxWriter {
   bool WaitsForCredit(const StreamQueue& q) const;
   bool AnyStreamWaitsForCredit();
   void MarkReady(uint64_t stream, StreamQueue& q);
+  // Work was queued: wakes the writer fiber, or starts one if it ended while idle.
+  void Wake();
   // Arms the stream's credit-stall timer while it waits for credit, disarms it otherwise.
   void UpdateStallTimer(uint64_t stream, StreamQueue& q);
   void DisarmStallTimer(StreamQueue& q);
@@ -251,6 +263,7 @@ class MuxWriter {
   absl::AnyInvocable<void(const absl::Status&)> on_write_error_;
   absl::AnyInvocable<uint64_t(uint64_t)> take_window_grant_;
   absl::AnyInvocable<void(uint64_t)> on_credit_stall_;
+  absl::AnyInvocable<absl::Status()> start_fiber_;
   // By stream ID; ready_ holds the turn order.
   std::map<uint64_t, StreamQueue> queues_;
   std::deque<uint64_t> ready_;
@@ -272,6 +285,8 @@ class MuxWriter {
   size_t batch_capacity_ = 0;
   bool release_batch_ = false;
   bool writing_ = false;
+  bool fiber_running_ = false;  // a fiber runs Run() (or is about to)
+  bool exit_when_idle_ = false;
   bool stopped_ = false;
   absl::Status error_;
 };

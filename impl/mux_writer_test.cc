@@ -77,6 +77,50 @@ MuxWriter::Packet Msg(uint64_t stream, uint64_t message, absl::string_view data)
   return {PacketId{stream, message}, Kind::kMessage, data};
 }
 
+// A writer started with Start: its fiber ends when told the connection is idle and nothing is
+// queued; the next packet starts a new fiber that writes it. A start that finds no fiber stops
+// the writer with kResourceExhausted (reported, and the waiting write fails), never a hang.
+TEST(MuxWriterTest, AnIdleWritersFiberEndsAndTheNextPacketStartsAnother) {
+  RunSeeds([](sim::SimContext& ctx) {
+    auto [a, b] = ctx.network().Pipe("mux");
+    RawPeer peer(ctx.env(), std::move(b));
+    absl::Status write_error;
+    WaitGroup fibers(ctx.env());
+    int started = 0;
+    bool refuse_next = false;
+    MuxWriter writer(ctx.env(), *a, {.split_bytes = 1024, .batch_max_bytes = 4096},
+                     [&](const absl::Status& s) { write_error = s; });
+    auto start = [&]() -> absl::Status {
+      if (refuse_next) return absl::ResourceExhaustedError("no stack");
+      ++started;
+      fibers.Add();
+      return ctx.env().scheduler().Spawn("writer", [&] {
+        writer.Run();
+        fibers.Done();
+      });
+    };
+    ctx.Check(writer.Start(start).ok(), "start");
+    writer.AddStream(1, false, 0);
+    ctx.Check(writer.Write(1, {Msg(1, 1, "one")}).ok(), "first write");
+    writer.ExitWhenIdle();
+    fibers.Wait("the idle writer's fiber");
+    ctx.Check(!writer.fiber_running() && started == 1, "the idle writer's fiber did not end");
+    ctx.Check(writer.Write(1, {Msg(1, 2, "two")}).ok(), "write after the fiber ended");
+    ctx.Check(started == 2 && writer.fiber_running(), absl::StrCat(started, " fibers started"));
+    absl::StatusOr<RawFrame> one = peer.ReadFrame();
+    absl::StatusOr<RawFrame> two = peer.ReadFrame();
+    ctx.Check(one.ok() && one->data == "one" && two.ok() && two->data == "two", "frames lost");
+    writer.ExitWhenIdle();
+    fibers.Wait("the idle writer's fiber");
+    refuse_next = true;
+    const absl::Status refused = writer.Write(1, {Msg(1, 3, "three")});
+    ctx.Check(absl::IsResourceExhausted(refused) && absl::IsResourceExhausted(write_error),
+              absl::StrCat(refused.ToString(), " / ", write_error.ToString()));
+    writer.RemoveStream(1);
+    a->Close();
+  });
+}
+
 TEST(MuxWriterTest, ReadyStreamsTakeTurnsOneFrameEach) {
   RunSeeds([](sim::SimContext& ctx) {
     Rig rig(ctx, {.split_bytes = 10, .batch_max_bytes = 1 << 20});

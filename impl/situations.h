@@ -143,6 +143,9 @@ inline constexpr Situation kMuxInvokeReusedAnIdStillBeingWritten{
     "mux.invoke_reused_an_id_still_being_written"};
 // A frame longer than the message limit arrived: its stream failed, its body was skipped.
 inline constexpr Situation kMuxOversizeFrameFailedItsStream{"mux.oversize_frame_failed_its_stream"};
+// Work was queued for a mux writer whose fiber had ended while the connection was idle: a new
+// writer fiber was started.
+inline constexpr Situation kMuxWriterRestartedAfterIdle{"mux.writer_restarted_after_idle"};
 // The reader waited for room in the writer's control queue (refusals the peer does not read).
 inline constexpr Situation kMuxReaderWaitedForTheControlQueue{
     "mux.reader_waited_for_the_control_queue"};

@@ -242,11 +242,12 @@ inline constexpr size_t kBufferPoolIdleKeepMaxBytes = 64 * kKiB;
 inline constexpr Duration kMemoryReturnIdleDelay = Duration::Millis(100);
 // Then, if the connection released at least this much since it last did (large messages freed,
 // pooled and parser buffers released), it asks the Env to give the allocator's cache back to the
-// system (Env::memory(): malloc_trim in production). So a burst ends with one call per
+// system (Env::memory(): malloc_trim in production). So a burst ends with one request per
 // connection that carried it, and a connection of small messages never makes one.
 inline constexpr size_t kMemoryReturnMinBytes = 1 * kMiB;
-// Production (impl/runtime): at most one allocator trim per this interval in the whole process,
-// however many connections ask (a trim walks the whole heap).
+// At most one allocator trim per this interval per Env (per reactor in production), however many
+// connections ask (a trim walks the whole heap); a request inside it schedules one trim at its
+// end (impl/trim_throttle.h).
 inline constexpr Duration kMemoryReturnMinInterval = Duration::Millis(500);
 
 // --- Fairness: one fiber's turn (impl/runtime reactors, impl/ connection readers) ------------------

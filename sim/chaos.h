@@ -17,15 +17,16 @@
 
 namespace drpc::sim {
 
-// The simulator's MemoryReturn (impl/env.h): gives nothing back, counts the calls, so a test can
-// check that a connection returns memory after a burst and not per message.
+// The simulator's MemoryReturn (impl/env.h): gives nothing back, counts the trims the Env's
+// MemoryReturnThrottle (impl/trim_throttle.h, production's rule on the run's clock) made, so a test
+// can check when a connection returns memory and when the trims happen.
 class SimMemoryReturn final : public MemoryReturn {
  public:
-  void ReturnFreeMemory() override { ++calls_; }
-  uint64_t calls() const { return calls_; }
+  void Trim() override { ++trims_; }
+  uint64_t trims() const { return trims_; }
 
  private:
-  uint64_t calls_ = 0;
+  uint64_t trims_ = 0;
 };
 
 class SimChaos final : public Chaos {

@@ -132,7 +132,7 @@ class SimContext {
   Trace& trace() { return *trace_; }
   SimScheduler& scheduler() { return *scheduler_; }
   SimChaos& chaos() { return *chaos_; }
-  // The run's MemoryReturn: how often impl/ asked to give memory back.
+  // The run's MemoryReturn: the trims impl/ made (its requests: env().memory()).
   const SimMemoryReturn& memory() const { return *memory_; }
 
  private:

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <memory>
 #include <utility>
@@ -40,6 +41,8 @@ namespace {
 
 // Stacks are released in whole pages (x86-64 and arm64 Linux's base page).
 constexpr uintptr_t kStackTrimPageBytes = 4096;
+// Kept below a suspended fiber's saved stack pointer: more than the x86-64 red zone (128 bytes).
+constexpr uintptr_t kStackTrimMarginBytes = 256;
 
 // Atomic: production reactors tear down (and may abandon fibers) on several threads at once.
 std::atomic<size_t> g_abandoned{0};
@@ -120,16 +123,29 @@ void FiberContext::Suspend() {
   AfterSwitchIn();
 }
 
+uintptr_t FiberContext::SuspendedStackLow() const {
+  // boost.context's fcontext fiber is one pointer: the suspended side's stack pointer after the
+  // switch pushed its registers — the lowest byte of the stack the fiber still uses.
+  static_assert(sizeof(boost::context::fiber) == sizeof(void*));
+  uintptr_t sp = 0;
+  std::memcpy(&sp, static_cast<const void*>(&fiber_), sizeof(sp));
+  return sp;
+}
+
 size_t FiberContext::ReleaseStackBelowSuspension() {
   if (!started_ || running_ || finished_ || suspended_at_ == nullptr) return 0;
-  // The switch itself pushes below Suspend's frame (saved registers, the boost call frames): keep
-  // a whole page under the page holding `suspended_at_`.
   const uintptr_t page = kStackTrimPageBytes;
   const uintptr_t at = reinterpret_cast<uintptr_t>(suspended_at_);
   const uintptr_t bottom = reinterpret_cast<uintptr_t>(stack_.bottom);
   // Under AddressSanitizer Suspend's frame may live on a fake stack: nothing is known then.
   if (at <= bottom || at >= reinterpret_cast<uintptr_t>(stack_.top)) return 0;
-  const uintptr_t end = (at & ~(page - 1)) - page;
+  // Keep from the page holding the saved stack pointer up, with a margin for the red zone. A
+  // saved pointer out of place (another boost.context back end) falls back to keeping a whole
+  // page under the page holding `suspended_at_`, room for the switch's frames.
+  const uintptr_t sp = SuspendedStackLow();
+  const uintptr_t low =
+      (sp > bottom + kStackTrimMarginBytes && sp <= at) ? sp - kStackTrimMarginBytes : at - page;
+  const uintptr_t end = low & ~(page - 1);
   if (end <= bottom) return 0;
   if (madvise(stack_.bottom, end - bottom, MADV_DONTNEED) != 0) return 0;
   return end - bottom;

@@ -14,6 +14,7 @@
 #define DRPC_IMPL_FIBER_FIBER_CONTEXT_H_
 
 #include <cstddef>
+#include <cstdint>
 
 #include <boost/context/fiber.hpp>
 
@@ -48,7 +49,8 @@ class FiberContext {
 
   // Memory: gives the kernel back the pages of a suspended fiber's stack below where it is
   // suspended (deeper calls it made earlier, e.g. while handling a call, left them resident), so
-  // a fiber that waits a long time costs only the pages it is using. They read as zeros if the
+  // a fiber that waits a long time costs only the pages it is using: from the page holding its
+  // saved stack pointer up. They read as zeros if the
   // fiber grows into them again. Returns the bytes released (0 for a running, finished or
   // unstarted fiber, or if the kernel refused).
   size_t ReleaseStackBelowSuspension();
@@ -67,6 +69,8 @@ class FiberContext {
 
  private:
   boost::context::fiber Entry(boost::context::fiber&& caller);
+  // While suspended: the lowest address of the stack the fiber uses (its saved stack pointer).
+  uintptr_t SuspendedStackLow() const;
   void BeforeSwitchIn();
   void AfterSwitchIn();
   void BeforeSwitchOut(bool finishing);

@@ -1,38 +1,32 @@
 // Production's MemoryReturn (impl/env.h): gives the allocator's cached free memory back to the
-// system with glibc's malloc_trim, at most once per tunables::kMemoryReturnMinInterval for the
-// whole process (a trim walks every arena; many connections going idle together after a burst
-// need one trim, not one each). Every reactor's Env uses the one process-wide instance.
+// system with glibc's malloc_trim. When is decided above the seam, by the Env's
+// MemoryReturnThrottle (impl/trim_throttle.h), which production and the simulator share: each
+// reactor's Env trims at most once per tunables::kMemoryReturnMinInterval, and a request inside
+// the interval schedules one trim at its end on the reactor's clock, so the memory freed by the
+// last connections of a burst does not stay cached. With R reactors the process trims at most
+// 2·R times per interval.
 //
-//   Env env(clock, scheduler, chaos, runtime::ProcessMemoryReturn());
-//   env.memory().ReturnFreeMemory();   // trims now, or is covered by a trim under 500 ms ago
+//   ReactorMemoryReturn memory;
+//   Env env(reactor_clock, scheduler, chaos, memory);
+//   env.memory().Request();   // trims now, or at the end of the current interval
 //
-// Thread-safe. Calls inside the interval are dropped: the previous trim came after the frees
-// that led to them only approximately, so a little cached memory may stay until the next call.
+// Trim is thread-safe; ProcessMemoryTrims counts every reactor's trims.
 #ifndef DRPC_IMPL_RUNTIME_MEMORY_RETURN_H_
 #define DRPC_IMPL_RUNTIME_MEMORY_RETURN_H_
 
-#include <atomic>
 #include <cstdint>
 
 #include "impl/env.h"
 
 namespace drpc::runtime {
 
-class MallocTrimReturn final : public MemoryReturn {
+class ReactorMemoryReturn final : public MemoryReturn {
  public:
-  void ReturnFreeMemory() override;
-  // Calls, and trims actually made (observability, tests).
-  uint64_t calls() const { return calls_.load(std::memory_order_relaxed); }
-  uint64_t trims() const { return trims_.load(std::memory_order_relaxed); }
-
- private:
-  std::atomic<int64_t> last_trim_ns_{INT64_MIN};
-  std::atomic<uint64_t> calls_{0};
-  std::atomic<uint64_t> trims_{0};
+  void Trim() override;
 };
 
-// The process's instance, shared by every reactor.
-MallocTrimReturn& ProcessMemoryReturn();
+// Trims made by every ReactorMemoryReturn of the process so far (observability, benchmarks).
+uint64_t ProcessMemoryTrims();
 
 }  // namespace drpc::runtime
 

@@ -75,7 +75,7 @@ Reactor::Reactor(size_t index, const ReactorOptions& options, UniqueFd epoll_fd,
       options_(options),
       epoll_fd_(std::move(epoll_fd)),
       wake_fd_(std::move(wake_fd)),
-      env_(*this, *this, chaos_, ProcessMemoryReturn()),
+      env_(*this, *this, chaos_, memory_return_),
       stacks_(StackPool::Options{.stack_bytes = options.stack_bytes,
                                  .stack_count_max =
                                      options.stack_count_max + options.stack_reserve_count,

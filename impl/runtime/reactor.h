@@ -47,6 +47,7 @@
 #include "impl/env.h"
 #include "impl/fiber/stack_pool.h"
 #include "impl/fiber/timer_queue.h"
+#include "impl/runtime/memory_return.h"
 #include "impl/runtime/net.h"
 #include "impl/tunables.h"
 #include "impl/time.h"
@@ -265,6 +266,8 @@ class Reactor final : public Clock, public Scheduler {
   UniqueFd epoll_fd_;
   UniqueFd wake_fd_;
   NoChaos chaos_;
+  // Before env_, which refers to it.
+  ReactorMemoryReturn memory_return_;
   Env env_;
   StackPool stacks_;
 

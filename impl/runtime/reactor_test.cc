@@ -3,6 +3,7 @@
 #include "impl/runtime/reactor.h"
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
@@ -10,9 +11,12 @@
 
 #include "absl/status/status.h"
 #include "gtest/gtest.h"
+#include "impl/runtime/memory_return.h"
 #include "impl/runtime/runtime.h"
 #include "impl/runtime/test_util.h"
+#include "impl/tunables.h"
 #include "impl/sync.h"
+#include "impl/trim_throttle.h"
 #include "proto/base/check.h"
 
 namespace drpc::runtime {
@@ -266,6 +270,31 @@ TEST(ReactorTest, AFiberParkedLongGivesBackItsStackOnce) {
     return absl::OkStatus();
   });
   EXPECT_TRUE(st.ok()) << st;
+}
+
+// A reactor's Env spaces its trims with the shared rule (impl/trim_throttle.h) on the reactor's
+// clock: the first request trims at once (malloc_trim), later requests inside the interval lead
+// to exactly one trim at its end.
+TEST(ReactorTest, MemoryRequestsInsideTheIntervalLeadToOneDeferredTrim) {
+  auto rt = StartRuntime(1);
+  const uint64_t trims_before = ProcessMemoryTrims();
+  absl::Status s = rt->Run(0, [](Reactor& r) -> absl::Status {
+    for (int i = 0; i < 4; ++i) r.env().memory().Request();
+    if (r.env().memory().requests() != 4 || !r.env().memory().scheduled()) {
+      return absl::InternalError("the later requests were not deferred to one trim");
+    }
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(ProcessMemoryTrims() - trims_before, 1u) << "the interval's later requests trimmed";
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (ProcessMemoryTrims() - trims_before < 2 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(ProcessMemoryTrims() - trims_before, 2u) << "no deferred trim";
+  std::this_thread::sleep_for(
+      std::chrono::nanoseconds((tunables::kMemoryReturnMinInterval * 2).nanos()));
+  EXPECT_EQ(ProcessMemoryTrims() - trims_before, 2u) << "more than one deferred trim";
 }
 
 TEST(ReactorTest, ZeroBatchesPerPollIsInvalid) {

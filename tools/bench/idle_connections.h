@@ -1,8 +1,8 @@
 // The idle-connection rows of tools/bench (issue 13 item 3, target <= 16 KiB RSS per idle
-// connection): a production TcpServer serving the echo service, N raw wire clients (wire_client.h,
-// so only the server's memory is measured: the clients are bare sockets) each making one unary
-// call and then staying connected without a word. Measured after the server's idle trim
-// (tunables::kMemoryReturnIdleDelay) had time to run.
+// connection): a production TcpServer serving the echo service, N raw wire clients (wire_client.h:
+// bare sockets) each making one unary call and then staying connected without a word. The clients
+// run in a child process, so the RSS and heap measured are the server process's alone. Measured
+// after the server's idle trim (tunables::kMemoryReturnIdleDelay) had time to run.
 //
 //   absl::StatusOr<IdleConnectionsResult> r =
 //       MeasureIdleConnections({.mux = true, .connections = 1000, .payload_bytes = 64});
@@ -25,13 +25,10 @@ struct IdleConnectionsConfig {
 };
 
 struct IdleConnectionsResult {
-  double rss_bytes_per_connection = 0;   // process RSS growth / connections
+  double rss_bytes_per_connection = 0;   // the server process's RSS growth / connections
   double heap_bytes_per_connection = 0;  // malloc'd bytes growth / connections
   double stack_rss_bytes_per_connection = 0;  // of the RSS: fiber stack pages
   double trimmed_rss_bytes_per_connection = 0;  // the RSS once the allocator's cache is trimmed
-  // Of the RSS: the main thread's heap ([heap]), where the bench's own wire clients allocate (the
-  // server allocates on its reactor thread, in another arena).
-  double client_heap_rss_bytes_per_connection = 0;
   uint64_t memory_trims = 0;             // malloc_trim calls the server made meanwhile
 };
 
