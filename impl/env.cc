@@ -5,6 +5,7 @@
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "proto/base/check.h"
 
 namespace drpc {
 namespace {
@@ -27,6 +28,11 @@ absl::StatusCode CodeFor(TransportErrorKind kind) {
 }
 
 }  // namespace
+
+absl::StatusOr<size_t> Transport::ReadV(absl::Span<const absl::Span<char>> spans) {
+  DRPC_CHECK(!spans.empty() && !spans[0].empty());
+  return Read(spans[0].data(), spans[0].size());
+}
 
 absl::Status Transport::WriteV(absl::Span<const absl::string_view> pieces) {
   if (pieces.size() == 1) return Write(pieces[0]);
