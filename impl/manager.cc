@@ -166,7 +166,10 @@ bool Manager::ReadFrameDataDirect(FrameParser& parser, ReadState& state) {
     DRPC_CHECK_LE(*n, want + after_bytes) << "a transport read more than asked";
     got += std::min(*n, want);
     carried = *n - std::min(*n, want);
-    state.drained = *n < want + after_bytes;
+    // As a plain read's: short of the frame's data. A read that completed the frame with nothing
+    // after it found the socket empty, but the peer is mid-transfer, not paused between calls:
+    // the next read keeps the reader's buffer rather than take the idle path.
+    state.drained = *n < want;
   }
   parser.CommitAppend(carried);
   state.carried = carried > 0;

@@ -30,7 +30,8 @@ using testing::F;
 using testing::ManagerSide;
 using testing::RawFrame;
 
-constexpr size_t kFrameDataBytes = 64 * 1024;  // Go's split size
+// Frames large enough to be read straight even after a read took a little of their data.
+constexpr size_t kFrameDataBytes = tunables::kReadDirectMinBytes + 32 * 1024;
 static_assert(kFrameDataBytes - tunables::kReadAfterDirectBytes >= tunables::kReadDirectMinBytes,
               "the frames of these tests are read straight");
 
@@ -53,7 +54,7 @@ RawFrame Part(uint64_t stream, uint64_t message, std::string data, bool done) {
   return f;
 }
 
-// The bytes of stream 1: Invoke, a message of three 64 KiB frames, then a small message; and
+// The bytes of stream 1: Invoke, a message of three large frames, then a small message; and
 // where each message frame's header and data end.
 struct Wire {
   std::string bytes;
@@ -177,7 +178,7 @@ TEST(ReadSplitTest, APeerLyingAboutAFrameLengthTimesOutWithNothingHeld) {
     Options o = ModeOptions(mux);
     o.frame_timeout = Duration::Millis(20);
     ExpectOk(testing::RunManager(o, Manager::Role::kServer, [&](ManagerSide& m) {
-      // Claims 64 KiB; sends 1 KiB, then an honest small frame and 40 KiB more.
+      // Claims a large frame; sends 1 KiB, then an honest small frame and 40 KiB more.
       const std::string claimed =
           testing::Encode({Part(1, 2, Pattern(kFrameDataBytes, 3), /*done=*/true)});
       const size_t header_bytes = claimed.size() - kFrameDataBytes;

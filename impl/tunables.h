@@ -51,10 +51,12 @@ inline constexpr size_t kReadIdleBytes = 8 * kKiB;
 // transport straight into its packet's buffer (no copy through the frame buffer). Each of those
 // reads also asks for kReadAfterDirectBytes more into the frame buffer (Transport::ReadV: one
 // readv on TCP), enough for the next header, so the frames of a large message all go straight
-// to their packet at one read per frame. Go's default 64 KiB frames qualify (BENCHMARKS.md,
-// "Large messages without copies"); smaller frames are read in bulk and copied, which costs
-// less than one read each. A transport without vectored reads (TLS) pays two reads per frame.
-inline constexpr size_t kReadDirectMinBytes = 32 * kKiB;
+// to their packet at one read per frame. Smaller frames, Go's default 64 KiB included, are read
+// in bulk and copied: a read per 64 KiB frame (and the zero-fill of the packet buffer it grows)
+// measured slower on loopback than bulk reads of up to 1 MiB and a copy (BENCHMARKS.md, "Why
+// 1 MiB still misses with Go's 64 KiB frames"). A transport without vectored reads (TLS) pays
+// two reads per straight frame.
+inline constexpr size_t kReadDirectMinBytes = 128 * kKiB;
 inline constexpr size_t kReadAfterDirectBytes = 1 * kKiB;
 
 // --- Writing -------------------------------------------------------------------------------------
