@@ -6,6 +6,7 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "impl/trim_throttle.h"
+#include "proto/base/check.h"
 
 namespace drpc {
 namespace {
@@ -37,6 +38,11 @@ Env::Env(Clock& clock, Scheduler& scheduler, Chaos& chaos, MemoryReturn& memory)
       scheduler_(&scheduler),
       chaos_(&chaos),
       memory_(std::make_shared<MemoryReturnThrottle>(clock, memory)) {}
+
+absl::StatusOr<size_t> Transport::ReadV(absl::Span<const absl::Span<char>> spans) {
+  DRPC_CHECK(!spans.empty() && !spans[0].empty());
+  return Read(spans[0].data(), spans[0].size());
+}
 
 absl::Status Transport::WriteV(absl::Span<const absl::string_view> pieces) {
   if (pieces.size() == 1) return Write(pieces[0]);

@@ -164,6 +164,16 @@ class Transport {
   // kClosedLocally, kIo. Once an error is returned, later reads return an error too.
   virtual absl::StatusOr<size_t> Read(char* buf, size_t size) = 0;
 
+  // Scattering read: blocks as Read until at least one byte is available, then fills `spans` in
+  // order, a span only once every span before it is full, with up to their total size, and
+  // returns the count (>= 1). A reader that knows how many bytes belong where (the rest of a large
+  // frame's data goes to its message, what follows to the frame buffer) gets both in one call
+  // instead of one read per destination. `spans` is not empty and no span is empty; errors as
+  // Read. The default reads into the first span only (a transport where vectored reads are not
+  // natural, e.g. TLS, which decrypts into its own buffer); the simulator's transport scatters
+  // what it delivers across the spans; TcpTransport uses readv.
+  virtual absl::StatusOr<size_t> ReadV(absl::Span<const absl::Span<char>> spans);
+
   // Whether a Read now would wait for the peer (the transport knows its last read emptied it and
   // nothing arrived since). With WaitReadable, a reader can give its buffer back before it waits,
   // so a connection waiting for its peer holds none. The default (false: unknown) keeps readers

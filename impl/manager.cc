@@ -74,61 +74,59 @@ void Manager::ReadLoop() {
     const FrameParser*& parser;
     ~Unpublish() { parser = nullptr; }
   } unpublish{read_parser_};
-  ReadSizer sizer(tunables::kReadMinBytes, tunables::kReadMaxBytes);
-  // How long the reader has waited for the bytes of the incomplete frame (or, on a server, for
-  // the first frame). The timeouts count only these waits, never the time the reader spends
-  // waiting for the application or the buffer budget.
-  Duration waited = Duration::Zero();
-  bool drained = true;  // the last read came back short (or there was none)
-  bool after_direct = false;  // the last frame's data was read straight into its packet
+  ReadState state{.sizer = ReadSizer(tunables::kReadMinBytes, tunables::kReadMaxBytes)};
   while (MakeRoom()) {
-    // A server's first frame is bounded by first_frame_timeout however its bytes arrive (a
-    // client dribbling a header at 1 B/s holds no slot past it); later frames by frame_timeout.
-    if (!saw_frame_ && role_ == Role::kServer) {
-      ArmReadTimer(options_.first_frame_timeout, waited, "first frame");
-    } else if (parser.buffered_bytes() > 0) {
-      ArmReadTimer(options_.frame_timeout, waited, "frame");
-    }
-    reading_between_frames_ = parser.buffered_bytes() == 0;
-    // Between frames, after a read that drained the socket (it came back short: the peer has
-    // paused), the read goes into a small buffer: all a connection keeps while it waits for its
-    // next call. Bulk transfer, whose reads come back full, keeps its large reads.
-    const bool small_read = reading_between_frames_ && drained;
-    if (small_read) parser_freed_bytes_ += parser.Shrink(tunables::kReadIdleBytes);
-    // After a large frame read straight into its packet, a small read takes the next header
-    // (and little of what follows, which the parser copies) so the next large frame's data
-    // goes straight to its packet too.
-    const size_t want = small_read     ? tunables::kReadIdleBytes
-                        : after_direct ? tunables::kReadAfterDirectBytes
-                                       : sizer.next();
-    const Instant read_start = env_->clock().Now();
-    if (idle()) BeginIdle(read_start);
-    absl::StatusOr<size_t> n =
-        small_read && transport_->ReadWouldWait()
-            ? ReadAfterPause(parser, want)
-            : transport_->Read(parser.PrepareAppend(want), want);
-    reading_between_frames_ = false;
-    EndReadWait();
-    waited = waited + (env_->clock().Now() - read_start);
-    parser.CommitAppend(n.ok() ? *n : 0);
-    if (!n.ok()) {
-      OnReadEnd(n.status());
-      return;
-    }
-    if (!small_read && !after_direct) sizer.OnRead(*n);
-    drained = *n < want;
+    // Bytes a straight read brought in after its frame are handled before anything is read.
+    if (!std::exchange(state.carried, false) && !ReadIntoParser(parser, state)) return;
     const uint64_t offset = parser.offset();
     if (!HandleFrames(parser)) return;
     // A frame completed: the wait for the next one starts now.
-    if (parser.offset() != offset) waited = Duration::Zero();
-    if (!ReadFrameDataDirect(parser, &waited, &drained, &after_direct)) return;
+    if (parser.offset() != offset) state.waited = Duration::Zero();
+    if (!ReadFrameDataDirect(parser, state)) return;
     AfterRead(parser);
   }
 }
 
-bool Manager::ReadFrameDataDirect(FrameParser& parser, Duration* waited, bool* drained,
-                                  bool* direct) {
-  *direct = false;
+bool Manager::ReadIntoParser(FrameParser& parser, ReadState& state) {
+  // A server's first frame is bounded by first_frame_timeout however its bytes arrive (a client
+  // dribbling a header at 1 B/s holds no slot past it); later frames by frame_timeout.
+  if (!saw_frame_ && role_ == Role::kServer) {
+    ArmReadTimer(options_.first_frame_timeout, state.waited, "first frame");
+  } else if (parser.buffered_bytes() > 0) {
+    ArmReadTimer(options_.frame_timeout, state.waited, "frame");
+  }
+  reading_between_frames_ = parser.buffered_bytes() == 0;
+  // Between frames, after a read that drained the socket (it came back short: the peer has
+  // paused), the read goes into a small buffer: all a connection keeps while it waits for its
+  // next call. Bulk transfer, whose reads come back full, keeps its large reads.
+  const bool small_read = reading_between_frames_ && state.drained;
+  if (small_read) parser_freed_bytes_ += parser.Shrink(tunables::kReadIdleBytes);
+  // After a large frame read straight into its packet, a small read takes the next header (and
+  // little of what follows, which the parser copies) so the next large frame's data goes
+  // straight to its packet too.
+  const size_t want = small_read           ? tunables::kReadIdleBytes
+                      : state.after_direct ? tunables::kReadAfterDirectBytes
+                                           : state.sizer.next();
+  const Instant read_start = env_->clock().Now();
+  if (idle()) BeginIdle(read_start);
+  absl::StatusOr<size_t> n = small_read && transport_->ReadWouldWait()
+                                 ? ReadAfterPause(parser, want)
+                                 : transport_->Read(parser.PrepareAppend(want), want);
+  reading_between_frames_ = false;
+  EndReadWait();
+  state.waited = state.waited + (env_->clock().Now() - read_start);
+  parser.CommitAppend(n.ok() ? *n : 0);
+  if (!n.ok()) {
+    OnReadEnd(n.status());
+    return false;
+  }
+  if (!small_read && !state.after_direct) state.sizer.OnRead(*n);
+  state.drained = *n < want;
+  state.after_direct = false;
+  return true;
+}
+
+bool Manager::ReadFrameDataDirect(FrameParser& parser, ReadState& state) {
   const std::optional<FrameParser::PartialFrame> frame = parser.partial();
   if (!frame.has_value() ||
       frame->data_bytes - frame->buffered_bytes < tunables::kReadDirectMinBytes) {
@@ -136,7 +134,7 @@ bool Manager::ReadFrameDataDirect(FrameParser& parser, Duration* waited, bool* d
   }
   lent_buffer_ = LendFrameBuffer(frame->head, frame->data_bytes);
   if (!lent_buffer_.has_value()) return true;
-  *direct = true;
+  state.after_direct = true;
   ++frames_read_direct_;
   std::string& buffer = *lent_buffer_;
   const size_t at = buffer.size();
@@ -145,25 +143,41 @@ bool Manager::ReadFrameDataDirect(FrameParser& parser, Duration* waited, bool* d
   // The lent buffer is the reader's while it reads: counted as what the parser holds.
   parser_held_bytes_ = buffer.size();
   RecountAssembling();
+  // Each read also asks for what follows the frame (the next header and a little data), into
+  // the parser's emptied buffer: a transport with vectored reads brings both in one call, so a
+  // message of many frames costs one read per frame. Those bytes come only once the frame's
+  // data is complete (ReadV fills its spans in order).
+  const size_t after_bytes = tunables::kReadAfterDirectBytes;
+  char* const after = parser.PrepareAppend(after_bytes);
+  size_t carried = 0;
   for (size_t got = frame->buffered_bytes; got < frame->data_bytes;) {
-    ArmReadTimer(options_.frame_timeout, *waited, "frame");
+    ArmReadTimer(options_.frame_timeout, state.waited, "frame");
     const size_t want = frame->data_bytes - got;
+    const absl::Span<char> spans[2] = {absl::Span<char>(buffer.data() + at + got, want),
+                                       absl::Span<char>(after, after_bytes)};
     const Instant read_start = env_->clock().Now();
-    absl::StatusOr<size_t> n = transport_->Read(buffer.data() + at + got, want);
+    absl::StatusOr<size_t> n = transport_->ReadV(spans);
     EndReadWait();
-    *waited = *waited + (env_->clock().Now() - read_start);
+    state.waited = state.waited + (env_->clock().Now() - read_start);
     if (!n.ok()) {
       lent_buffer_.reset();
       OnReadEnd(n.status());
       return false;
     }
-    got += *n;
-    *drained = *n < want;
+    DRPC_CHECK_LE(*n, want + after_bytes) << "a transport read more than asked";
+    got += std::min(*n, want);
+    carried = *n - std::min(*n, want);
+    // As a plain read's: short of the frame's data. A read that completed the frame with nothing
+    // after it found the socket empty, but the peer is mid-transfer, not paused between calls:
+    // the next read keeps the reader's buffer rather than take the idle path.
+    state.drained = *n < want;
   }
+  parser.CommitAppend(carried);
+  state.carried = carried > 0;
   Frame complete = frame->head;
   complete.data = absl::string_view(buffer.data() + at, frame->data_bytes);
   saw_frame_ = true;
-  *waited = Duration::Zero();
+  state.waited = Duration::Zero();
   const absl::Status s = OnFrame(complete);
   if (lent_buffer_.has_value()) UnlendFrameBuffer(*std::exchange(lent_buffer_, std::nullopt));
   if (!s.ok()) {

@@ -40,6 +40,7 @@
 #include "impl/context.h"
 #include "impl/env.h"
 #include "impl/options.h"
+#include "impl/read_sizer.h"
 #include "impl/stream.h"
 #include "impl/sync.h"
 #include "proto/frame.h"
@@ -270,7 +271,21 @@ class Manager : protected StreamSink {
   Options options_;
 
  private:
+  // What ReadLoop carries from one read to the next.
+  struct ReadState {
+    ReadSizer sizer;
+    // How long the reader has waited for the bytes of the incomplete frame (or, on a server, for
+    // the first frame). The timeouts count only these waits, never the time the reader spends
+    // waiting for the application or the buffer budget.
+    Duration waited = Duration::Zero();
+    bool drained = true;        // the last read came back short (or there was none)
+    // The last read was a frame's data straight into its packet: the next read is small.
+    bool after_direct = false;
+    bool carried = false;  // and it brought bytes after the frame, not yet handled
+  };
   void ReadLoop();
+  // One read into the parser's buffer, sized by `state`. False once the connection has ended.
+  bool ReadIntoParser(FrameParser& parser, ReadState& state);
   // Waits while the connection is over its buffer budget (its peer's writes back up), shedding
   // the largest holder when nothing frees room in time. False once the connection has ended.
   bool MakeRoom();
@@ -278,9 +293,10 @@ class Manager : protected StreamSink {
   bool HandleFrames(FrameParser& parser);
   // When the parser holds the header of a frame with at least tunables::kReadDirectMinBytes of
   // data still to come and the mode lends the frame's packet buffer: reads the rest of the data
-  // straight into it and hands the frame to OnFrame. `*waited` and `*drained` as in ReadLoop;
-  // *direct tells whether it did. False once the connection has ended.
-  bool ReadFrameDataDirect(FrameParser& parser, Duration* waited, bool* drained, bool* direct);
+  // straight into it (and, with the same reads, what follows into the parser: state.carried)
+  // and hands the frame to OnFrame; sets state.after_direct when it did. False once the
+  // connection has ended.
+  bool ReadFrameDataDirect(FrameParser& parser, ReadState& state);
   // The read after the peer paused (the transport knows a Read would wait): waits with no read
   // buffer held, then reads `want` bytes into a fresh one (parser.PrepareAppend).
   absl::StatusOr<size_t> ReadAfterPause(FrameParser& parser, size_t want);

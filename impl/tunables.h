@@ -48,12 +48,14 @@ inline constexpr size_t kReadMaxBytes = 1 * kMiB;
 // than this costs one more read (the reads after the first are sized as above).
 inline constexpr size_t kReadIdleBytes = 8 * kKiB;
 // A frame with at least this much data still to come once its header is read goes from the
-// transport straight into its packet's buffer (no copy through the frame buffer); the next read
-// then asks for kReadAfterDirectBytes, enough for the next header, so a large message's frames
-// all go straight to their packet. That costs two reads per frame, which for the default 64 KiB
-// frames (Go's split size) is slower than one bulk read of many frames and a copy (BENCHMARKS.md:
-// 1 MiB messages 10-25 % slower on loopback): smaller frames are read in bulk and copied; frames
-// of a larger split_bytes (1 MiB: 15-90 % faster) go straight.
+// transport straight into its packet's buffer (no copy through the frame buffer). Each of those
+// reads also asks for kReadAfterDirectBytes more into the frame buffer (Transport::ReadV: one
+// readv on TCP), enough for the next header, so the frames of a large message all go straight
+// to their packet at one read per frame. Smaller frames, Go's default 64 KiB included, are read
+// in bulk and copied: a read per 64 KiB frame (and the zero-fill of the packet buffer it grows)
+// measured slower on loopback than bulk reads of up to 1 MiB and a copy (BENCHMARKS.md, "Why
+// 1 MiB still misses with Go's 64 KiB frames"). A transport without vectored reads (TLS) pays
+// two reads per straight frame.
 inline constexpr size_t kReadDirectMinBytes = 128 * kKiB;
 inline constexpr size_t kReadAfterDirectBytes = 1 * kKiB;
 

@@ -97,7 +97,8 @@ struct SimNetwork::Connection {
   // The error a write on endpoint `e` fails with now, or OK.
   absl::Status WriteStatus(int e) const;
   absl::Status Write(int e, absl::string_view data);
-  absl::StatusOr<size_t> Read(int e, char* buf, size_t size);
+  // Scatters what it reads across `spans` in order (Transport::ReadV).
+  absl::StatusOr<size_t> Read(int e, absl::Span<const absl::Span<char>> spans);
   absl::Status CloseWrite(int e);
   void Close(int e);
 
@@ -286,8 +287,13 @@ absl::Status SimNetwork::Connection::Write(int e, absl::string_view data) {
   }
 }
 
-absl::StatusOr<size_t> SimNetwork::Connection::Read(int e, char* buf, size_t size) {
-  DRPC_CHECK_GT(size, 0u);
+absl::StatusOr<size_t> SimNetwork::Connection::Read(int e, absl::Span<const absl::Span<char>> spans) {
+  DRPC_CHECK(!spans.empty());
+  size_t size = 0;
+  for (absl::Span<char> span : spans) {
+    DRPC_CHECK(!span.empty());
+    size += span.size();
+  }
   Pipe& p = *pipes[1 - e];
   for (;;) {
     if (!open[e]) return TransportError(TransportErrorKind::kClosedLocally, EndpointName(e));
@@ -307,7 +313,12 @@ absl::StatusOr<size_t> SimNetwork::Connection::Read(int e, char* buf, size_t siz
           continue;
         }
       }
-      std::memcpy(buf, p.bytes.data() + p.read_pos, n);
+      // A cut read may end in any span, at any byte: the reader sees every split.
+      for (size_t i = 0, copied = 0; copied < n; ++i) {
+        const size_t part = std::min(n - copied, spans[i].size());
+        std::memcpy(spans[i].data(), p.bytes.data() + p.read_pos + copied, part);
+        copied += part;
+      }
       p.read_pos += n;
       p.read_total += n;
       if (p.read_pos * 2 >= p.bytes.size()) {  // keep the buffer from growing without bound
@@ -360,7 +371,14 @@ class SimNetwork::Endpoint final : public Transport {
  public:
   Endpoint(Connection* c, int e) : c_(c), e_(e) {}
   ~Endpoint() override { c_->Close(e_); }
-  absl::StatusOr<size_t> Read(char* buf, size_t size) override { return c_->Read(e_, buf, size); }
+  absl::StatusOr<size_t> Read(char* buf, size_t size) override {
+    DRPC_CHECK_GT(size, 0u);
+    const absl::Span<char> span(buf, size);
+    return c_->Read(e_, absl::MakeConstSpan(&span, 1));
+  }
+  absl::StatusOr<size_t> ReadV(absl::Span<const absl::Span<char>> spans) override {
+    return c_->Read(e_, spans);
+  }
   absl::Status Write(absl::string_view data) override { return c_->Write(e_, data); }
   absl::Status CloseWrite() override { return c_->CloseWrite(e_); }
   void Close() override { c_->Close(e_); }

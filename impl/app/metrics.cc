@@ -99,6 +99,12 @@ MeteredTransport::~MeteredTransport() {
   sink_->Add(side_, Metric::kConnectionsActive, -1);
 }
 
+absl::StatusOr<size_t> MeteredTransport::ReadV(absl::Span<const absl::Span<char>> spans) {
+  absl::StatusOr<size_t> n = inner_->ReadV(spans);
+  if (n.ok()) sink_->Add(side_, Metric::kBytesRead, static_cast<int64_t>(*n));
+  return n;
+}
+
 absl::StatusOr<size_t> MeteredTransport::Read(char* buf, size_t size) {
   absl::StatusOr<size_t> n = inner_->Read(buf, size);
   if (n.ok()) sink_->Add(side_, Metric::kBytesRead, static_cast<int64_t>(*n));

@@ -130,6 +130,7 @@ class MeteredTransport final : public Transport {
   ~MeteredTransport() override;
 
   absl::StatusOr<size_t> Read(char* buf, size_t size) override;
+  absl::StatusOr<size_t> ReadV(absl::Span<const absl::Span<char>> spans) override;
   absl::Status Write(absl::string_view data) override;
   absl::Status WriteV(absl::Span<const absl::string_view> pieces) override;
   absl::StatusOr<size_t> TryWriteV(absl::Span<const absl::string_view> pieces) override;

@@ -97,15 +97,35 @@ void TcpTransport::WaitReadable() {
 }
 
 absl::StatusOr<size_t> TcpTransport::Read(char* buf, size_t size) {
-  return ReadSome(buf, size, /*wait=*/true);
+  DRPC_CHECK_GT(size, 0u);
+  const iovec iov{.iov_base = buf, .iov_len = size};
+  return ReadSome(&iov, 1, size, /*wait=*/true);
 }
 
 absl::StatusOr<size_t> TcpTransport::ReadNow(char* buf, size_t size) {
-  return ReadSome(buf, size, /*wait=*/false);
+  DRPC_CHECK_GT(size, 0u);
+  const iovec iov{.iov_base = buf, .iov_len = size};
+  return ReadSome(&iov, 1, size, /*wait=*/false);
 }
 
-absl::StatusOr<size_t> TcpTransport::ReadSome(char* buf, size_t size, bool wait) {
-  DRPC_CHECK_GT(size, 0u);
+absl::StatusOr<size_t> TcpTransport::ReadV(absl::Span<const absl::Span<char>> spans) {
+  DRPC_CHECK(!spans.empty());
+  // The reader passes two spans (a frame's data, then its frame buffer); more are read in one
+  // call up to a small bound, the rest by later calls (a read may return less than asked).
+  constexpr size_t kMaxIov = 8;
+  iovec iov[kMaxIov];
+  const size_t count = std::min(spans.size(), kMaxIov);
+  size_t size = 0;
+  for (size_t i = 0; i < count; ++i) {
+    DRPC_CHECK(!spans[i].empty());
+    iov[i] = iovec{.iov_base = spans[i].data(), .iov_len = spans[i].size()};
+    size += spans[i].size();
+  }
+  return ReadSome(iov, static_cast<int>(count), size, /*wait=*/true);
+}
+
+absl::StatusOr<size_t> TcpTransport::ReadSome(const iovec* iov, int count, size_t size,
+                                              bool wait) {
   // Wait for readiness first rather than make a recv that would be EAGAIN.
   if (wait) {
     WaitReadable();
@@ -116,7 +136,8 @@ absl::StatusOr<size_t> TcpTransport::ReadSome(char* buf, size_t size, bool wait)
   for (;;) {
     if (closed_) return TransportError(TransportErrorKind::kClosedLocally, peer_);
     if (!read_error_.ok()) return read_error_;
-    const ssize_t n = recv(fd_.get(), buf, size, 0);
+    const ssize_t n = count == 1 ? recv(fd_.get(), iov[0].iov_base, iov[0].iov_len, 0)
+                                 : readv(fd_.get(), iov, count);
     reactor_->CountSyscall();
     if (waiters_.woken_by_guess) {
       reactor_->ReportGuess(waiters_, n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK));

@@ -21,6 +21,8 @@
 #ifndef DRPC_IMPL_RUNTIME_TCP_H_
 #define DRPC_IMPL_RUNTIME_TCP_H_
 
+#include <sys/uio.h>
+
 #include <functional>
 #include <memory>
 #include <string>
@@ -57,6 +59,8 @@ class TcpTransport final : public Transport {
   bool ReadWouldWait() const override;
   void WaitReadable() override;
   absl::StatusOr<size_t> ReadNow(char* buf, size_t size) override;
+  // readv over the spans (at most 8 per call), waiting as Read.
+  absl::StatusOr<size_t> ReadV(absl::Span<const absl::Span<char>> spans) override;
   absl::Status Write(absl::string_view data) override;
   // sendmsg over the pieces (at most IOV_MAX per call; empty pieces skipped), resuming after
   // partial sends and waiting for writability on EAGAIN, like Write. The write prefix, if still
@@ -84,8 +88,8 @@ class TcpTransport final : public Transport {
   friend absl::StatusOr<std::unique_ptr<TcpTransport>> Dial(Reactor&, absl::string_view,
                                                            const DialOptions&);
   TcpTransport(Reactor& reactor, UniqueFd fd, std::string peer);
-  // Read (wait) or ReadNow (!wait).
-  absl::StatusOr<size_t> ReadSome(char* buf, size_t size, bool wait);
+  // Read and ReadV (wait) or ReadNow (!wait), into `count` buffers of `size` bytes in all.
+  absl::StatusOr<size_t> ReadSome(const iovec* iov, int count, size_t size, bool wait);
   // Sends every piece in order; `pieces` is consumed (views are advanced past sent bytes).
   absl::Status WriteAllV(absl::Span<absl::string_view> pieces);
   // The state a write must report before (or instead of) sending: ok if writing may proceed.

@@ -128,6 +128,43 @@ TEST(TcpTest, BytesArrivingAfterAShortReadAreDelivered) {
   EXPECT_TRUE(s.ok()) << s;
 }
 
+// ReadV fills its buffers in order in one readv: the first completely before the second gets
+// a byte, and never more than they hold together.
+TEST(TcpTest, ReadVFillsItsBuffersInOrder) {
+  auto rt = StartRuntime(1);
+  absl::Status s = rt->Run(0, [&](Reactor& r) -> absl::Status {
+    absl::StatusOr<std::unique_ptr<TcpListener>> l = TcpListener::Listen(r, "127.0.0.1:0");
+    if (!l.ok()) return l.status();
+    absl::StatusOr<std::unique_ptr<TcpTransport>> c = Dial(r, (*l)->address());
+    if (!c.ok()) return c.status();
+    absl::StatusOr<std::unique_ptr<Transport>> t = (*l)->Accept();
+    if (!t.ok()) return t.status();
+    const TimerId watchdog = r.ScheduleAt(r.Now() + Duration::Seconds(10), [&] { (*t)->Close(); });
+    const std::string sent = Pattern(1000);
+    EXPECT_TRUE((*c)->Write(sent).ok());
+    SleepFor(r.env(), Duration::Millis(20), "test: the bytes arrive");
+    std::string first(300, '\0');
+    std::string second(500, '\0');
+    const absl::Span<char> spans[2] = {absl::MakeSpan(first), absl::MakeSpan(second)};
+    absl::StatusOr<size_t> n = (*t)->ReadV(spans);
+    EXPECT_TRUE(n.ok() && *n == 800) << n.status();
+    EXPECT_EQ(first, sent.substr(0, 300));
+    EXPECT_EQ(second, sent.substr(300, 500));
+    // What is left (200 bytes) ends in the first buffer: a short read.
+    n = (*t)->ReadV(spans);
+    EXPECT_TRUE(n.ok() && *n == 200) << n.status();
+    EXPECT_EQ(first.substr(0, 200), sent.substr(800));
+    EXPECT_TRUE((*c)->CloseWrite().ok());
+    n = (*t)->ReadV(spans);
+    EXPECT_EQ(KindOf(n.status()), TransportErrorKind::kEof) << n.status();
+    r.Cancel(watchdog);
+    (*c)->Close();
+    (*t)->Close();
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(s.ok()) << s;
+}
+
 TEST(TcpTest, CloseWriteDeliversEofWhileReadingContinues) {
   auto rt = StartRuntime(1);
   absl::Status s = rt->Run(0, [](Reactor& r) -> absl::Status {

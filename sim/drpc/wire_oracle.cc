@@ -431,6 +431,17 @@ class TapTransport final : public Transport {
     if (n.ok()) model_->OnRead(absl::string_view(buf, *n));
     return n;
   }
+  absl::StatusOr<size_t> ReadV(absl::Span<const absl::Span<char>> spans) override {
+    absl::StatusOr<size_t> n = inner_->ReadV(spans);
+    if (!n.ok()) return n;
+    // The spans fill in order: the model sees the bytes as one read of their concatenation.
+    for (size_t i = 0, left = *n; i < spans.size() && left > 0; ++i) {
+      const size_t part = std::min(left, spans[i].size());
+      model_->OnRead(absl::string_view(spans[i].data(), part));
+      left -= part;
+    }
+    return n;
+  }
   // Checked before it is sent: what this end tried to send is what it meant to send, even if a
   // fault cuts it short.
   absl::Status Write(absl::string_view data) override {

@@ -69,6 +69,13 @@ absl::StatusOr<size_t> GatedTransport::Read(char* buf, size_t size) {
   return n;
 }
 
+absl::StatusOr<size_t> GatedTransport::ReadV(absl::Span<const absl::Span<char>> spans) {
+  if (absl::Status held = Hold(peer_, me_); !held.ok()) return held;
+  absl::StatusOr<size_t> n = inner_->ReadV(spans);
+  if (absl::Status held = Hold(peer_, me_); !held.ok()) return held;
+  return n;
+}
+
 absl::Status GatedTransport::Write(absl::string_view data) {
   absl::Status s = inner_->Write(data);
   if (!s.ok()) {

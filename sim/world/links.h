@@ -66,6 +66,7 @@ class GatedTransport final : public Transport {
   ~GatedTransport() override;
 
   absl::StatusOr<size_t> Read(char* buf, size_t size) override;
+  absl::StatusOr<size_t> ReadV(absl::Span<const absl::Span<char>> spans) override;
   absl::Status Write(absl::string_view data) override;
   absl::Status CloseWrite() override { return inner_->CloseWrite(); }
   void Close() override;
