@@ -14,11 +14,6 @@ constexpr size_t kDeadSlackCount = 64;
 
 }  // namespace
 
-// std::push_heap builds a max-heap: "later" is "less", so the earliest (deadline, id) is on top.
-bool TimerQueue::Later(const Entry& a, const Entry& b) {
-  return a.deadline != b.deadline ? a.deadline > b.deadline : a.id > b.id;
-}
-
 TimerId TimerQueue::Add(Instant deadline, absl::AnyInvocable<void()> callback) {
   const TimerId id = next_id_++;
   uint32_t slot;
@@ -34,7 +29,7 @@ TimerId TimerQueue::Add(Instant deadline, absl::AnyInvocable<void()> callback) {
   slots_[slot].id = id;
   slots_[slot].callback = std::move(callback);
   heap_.push_back(Entry{deadline, id, slot});
-  std::push_heap(heap_.begin(), heap_.end(), Later);
+  std::push_heap(heap_.begin(), heap_.end(), Later{});
   index_.push_back(IndexEntry{id, slot});
   ++live_;
   return id;
@@ -72,13 +67,13 @@ bool TimerQueue::Cancel(TimerId id) {
 void TimerQueue::Prune() {
   auto dead = [this](const Entry& e) { return slots_[e.slot].id != e.id; };
   while (!heap_.empty() && dead(heap_.front())) {
-    std::pop_heap(heap_.begin(), heap_.end(), Later);
+    std::pop_heap(heap_.begin(), heap_.end(), Later{});
     heap_.pop_back();
     --heap_dead_;
   }
   if (heap_dead_ > live_ + kDeadSlackCount) {
     heap_.erase(std::remove_if(heap_.begin(), heap_.end(), dead), heap_.end());
-    std::make_heap(heap_.begin(), heap_.end(), Later);
+    std::make_heap(heap_.begin(), heap_.end(), Later{});
     heap_dead_ = 0;
   }
   if (index_dead_ > live_ + kDeadSlackCount) {
@@ -100,7 +95,7 @@ TimerQueue::Expired TimerQueue::PopNext() {
   DRPC_CHECK(live_ > 0) << "PopNext on an empty timer queue";
   const Entry top = heap_.front();
   DRPC_CHECK_EQ(slots_[top.slot].id, top.id) << "the heap's top is a cancelled timer";
-  std::pop_heap(heap_.begin(), heap_.end(), Later);
+  std::pop_heap(heap_.begin(), heap_.end(), Later{});
   heap_.pop_back();
   Expired expired{top.deadline, top.id, Release(top.slot)};
   Prune();

@@ -86,7 +86,14 @@ class TimerQueue {
     TimerId id = 0;
     uint32_t slot = 0;
   };
-  static bool Later(const Entry& a, const Entry& b);
+  // The heap order: std::push_heap builds a max-heap, so "later" is "less" and the earliest
+  // (deadline, id) is on top. A function object (not a function pointer) so that the heap
+  // algorithms inline the comparison: it runs O(log n) times per timer.
+  struct Later {
+    bool operator()(const Entry& a, const Entry& b) const {
+      return a.deadline != b.deadline ? a.deadline > b.deadline : a.id > b.id;
+    }
+  };
   // The slot of queued timer `id`, or nullptr.
   Slot* Find(TimerId id);
   // Frees `slot` and hands back its callback (for the caller to run or destroy).
