@@ -41,6 +41,13 @@ WaitList::~WaitList() {
 bool WaitList::Wait(absl::string_view reason, Instant deadline) {
   Fiber* self = CurrentFiber(*env_, "WaitList::Wait");
   waiters_.push_back(self);
+  if (deadline.is_infinite()) {
+    // ParkUntil's first case, without its frame: a frame between a waiter and the scheduler's
+    // switch costs a mispredicted return on every wake-up.
+    env_->scheduler().Park(reason);
+    Remove(self);  // still listed after a spurious wake-up
+    return true;
+  }
   const bool timer_fired = !ParkUntil(*env_, self, reason, deadline);
   // WakeOne/WakeAll take the fibers they wake off the list. If that happened, the wake wins even
   // when the deadline timer fired too before this fiber ran (a runtime may run several callbacks

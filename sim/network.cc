@@ -5,6 +5,7 @@
 #include <deque>
 #include <utility>
 
+#include "absl/base/attributes.h"
 #include "absl/strings/str_cat.h"
 #include "impl/sync.h"
 #include "proto/base/check.h"
@@ -257,6 +258,9 @@ absl::Status SimNetwork::Connection::WriteStatus(int e) const {
   return absl::OkStatus();
 }
 
+// Inlined into its Endpoint's (the only caller): a frame less between a blocked fiber and its
+// switch is a mispredicted return less on every wake-up.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline
 absl::Status SimNetwork::Connection::Write(int e, absl::string_view data) {
   if (net->recorder_ != nullptr) net->recorder_->Write(net->env_->clock().Now(), id, e, data.size());
   Pipe& p = *pipes[e];
@@ -286,6 +290,9 @@ absl::Status SimNetwork::Connection::Write(int e, absl::string_view data) {
   }
 }
 
+// Inlined into its Endpoint's (the only caller): a frame less between a blocked fiber and its
+// switch is a mispredicted return less on every wake-up.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline
 absl::StatusOr<size_t> SimNetwork::Connection::Read(int e, char* buf, size_t size) {
   DRPC_CHECK_GT(size, 0u);
   Pipe& p = *pipes[1 - e];

@@ -100,26 +100,6 @@ FiberContext::~FiberContext() {
 #endif
 }
 
-void FiberContext::Resume() {
-  DRPC_CHECK(!finished_) << "resuming a finished fiber";
-  DRPC_CHECK(!running_) << "resuming a running fiber";
-  started_ = true;
-  running_ = true;
-  BeforeSwitchIn();
-  fiber_ = std::move(fiber_).resume();
-  AfterSwitchOut();
-  running_ = false;
-}
-
-void FiberContext::Suspend() {
-  DRPC_CHECK(running_) << "suspending a fiber that is not running";
-  char here = 0;
-  suspended_at_ = &here;
-  BeforeSwitchOut(/*finishing=*/false);
-  caller_ = std::move(caller_).resume();
-  AfterSwitchIn();
-}
-
 size_t FiberContext::ReleaseStackBelowSuspension() {
   if (!started_ || running_ || finished_ || suspended_at_ == nullptr) return 0;
   // The switch itself pushes below Suspend's frame (saved registers, the boost call frames): keep
