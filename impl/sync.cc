@@ -38,16 +38,9 @@ WaitList::~WaitList() {
                                << waiters_.front()->name();
 }
 
-bool WaitList::Wait(absl::string_view reason, Instant deadline) {
+bool WaitList::WaitUntil(absl::string_view reason, Instant deadline) {
   Fiber* self = CurrentFiber(*env_, "WaitList::Wait");
   waiters_.push_back(self);
-  if (deadline.is_infinite()) {
-    // ParkUntil's first case, without its frame: a frame between a waiter and the scheduler's
-    // switch costs a mispredicted return on every wake-up.
-    env_->scheduler().Park(reason);
-    Remove(self);  // still listed after a spurious wake-up
-    return true;
-  }
   const bool timer_fired = !ParkUntil(*env_, self, reason, deadline);
   // WakeOne/WakeAll take the fibers they wake off the list. If that happened, the wake wins even
   // when the deadline timer fired too before this fiber ran (a runtime may run several callbacks
@@ -56,8 +49,6 @@ bool WaitList::Wait(absl::string_view reason, Instant deadline) {
   if (!Remove(self)) return true;
   return !timer_fired || env_->clock().Now() < deadline;
 }
-
-bool WaitList::Remove(Fiber* fiber) { return waiters_.EraseFirst(fiber); }
 
 void WaitList::WakeOne() {
   if (waiters_.empty()) return;
