@@ -95,8 +95,16 @@ struct SimNetwork::Connection {
            net->env_->clock().Now() < net->options_.heal_at;
   }
 
-  // The error a write on endpoint `e` fails with now, or OK.
-  absl::Status WriteStatus(int e) const;
+  // The error a write on endpoint `e` fails with now, or OK. Inline for the common case (checked
+  // before and after every wait of a write).
+  absl::Status WriteStatus(int e) const {
+    if (open[e] && !write_error[e].has_value() && !reset && !pipes[e]->closed_by_writer &&
+        open[1 - e]) {
+      return absl::OkStatus();
+    }
+    return WriteError(e);
+  }
+  absl::Status WriteError(int e) const;
   absl::Status Write(int e, absl::string_view data);
   absl::StatusOr<size_t> Read(int e, char* buf, size_t size);
   absl::Status CloseWrite(int e);
@@ -245,7 +253,7 @@ void SimNetwork::Connection::Strike(int d) {
   }
 }
 
-absl::Status SimNetwork::Connection::WriteStatus(int e) const {
+absl::Status SimNetwork::Connection::WriteError(int e) const {
   if (!open[e]) return TransportError(TransportErrorKind::kClosedLocally, EndpointName(e));
   if (write_error[e].has_value()) return *write_error[e];
   if (reset) return TransportError(TransportErrorKind::kReset, EndpointName(e));
