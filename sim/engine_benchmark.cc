@@ -169,6 +169,7 @@ void BM_NetworkSegment(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(segments));
   state.counters["per_segment"] =
       benchmark::Counter(n, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["segments_per_cpu_s"] = benchmark::Counter(n, benchmark::Counter::kIsRate);
   state.counters["decisions_per_segment"] = static_cast<double>(decisions) / n;
   state.counters["switches_per_segment"] = static_cast<double>(switches) / n;
   state.counters["timers_per_segment"] = static_cast<double>(timers) / n;
