@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -45,7 +46,8 @@ class WaitList {
   // waker will not wake anyone else, so a timeout here would lose the wake-up).
   // Inline without a deadline: after the wake-up's switch every return up the chain is
   // mispredicted, so a frame less here is cheaper on every wake-up.
-  bool Wait(absl::string_view reason, Instant deadline = Instant::Infinite()) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool Wait(absl::string_view reason,
+                                         Instant deadline = Instant::Infinite()) {
     if (!deadline.is_infinite()) return WaitUntil(reason, deadline);
     Fiber* self = env_->scheduler().Current();
     DRPC_CHECK(self != nullptr) << "WaitList::Wait must be called from a fiber";
