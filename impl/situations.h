@@ -78,6 +78,9 @@ inline constexpr Situation kUpstreamSendAfterItsCorkedInvokeWasDropped{
 // Cancel written or the connection closed): nothing sent.
 inline constexpr Situation kUpstreamSendAfterItsStreamWasCancelled{
     "upstream.send_after_its_stream_was_cancelled"};
+// A send or CloseSend of a stream reached the write lock after the reader failed the stream (a
+// receive queue nobody read) and handed its Error or Cancel to a writing fiber: nothing sent.
+inline constexpr Situation kUpstreamSendAfterItsStreamFailed{"upstream.send_after_its_stream_failed"};
 // A soft cancel found a write in progress and closed the connection instead.
 inline constexpr Situation kUpstreamSoftCancelFoundAWriteInProgress{
     "upstream.soft_cancel_found_a_write_in_progress"};

@@ -127,6 +127,7 @@ void UpstreamManager::OnContextDone(const std::shared_ptr<Stream>& stream,
 void UpstreamManager::WriteTerminalAsync(std::shared_ptr<Stream> stream, Kind kind,
                                          std::string data, bool control) {
   ++terminal_writes_in_flight_;
+  terminal_stream_ = stream->id();
   absl::Status spawned = SpawnFiber(
       absl::StrCat("write ", KindName(kind), " for stream ", stream->id()),
       [this, stream, kind, data = std::move(data), control] {
@@ -395,6 +396,12 @@ absl::Status UpstreamManager::Send(Stream& stream, Kind kind, absl::string_view 
   if (stream.cancelled_locally()) {
     env_->chaos().Reach(situations::kUpstreamSendAfterItsStreamWasCancelled);
     return CanceledError();
+  }
+  if (terminal_stream_ == stream.id()) {
+    // Failed meanwhile by the reader: its Error (or Cancel) is written or on its way, and
+    // nothing of the stream may follow it.
+    env_->chaos().Reach(situations::kUpstreamSendAfterItsStreamFailed);
+    return stream.termination_error();
   }
   // A packet the stream's CloseSend follows at once stays in the buffer for it (one write). A
   // message is left to the flusher: more may follow before the sender waits. Anything else (a

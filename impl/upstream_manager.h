@@ -150,6 +150,9 @@ class UpstreamManager final : public Manager {
   // the wire): nothing more of it may be written, not even by an operation that was already on
   // its way to the write lock when the cancel came (0: none).
   uint64_t discarded_stream_ = 0;
+  // The newest stream whose Error or Cancel a WriteTerminalAsync fiber writes (0: none): an
+  // operation already on its way to the write lock must not follow it onto the wire.
+  uint64_t terminal_stream_ = 0;
   // Terminal packets queued by WriteTerminalAsync and not written yet: the next stream waits for
   // them, so they never follow a newer stream's frames (the peer would see IDs go backwards).
   int terminal_writes_in_flight_ = 0;

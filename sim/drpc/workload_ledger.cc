@@ -287,6 +287,9 @@ void Ledger::CheckClosedCause(const RpcRecord& rec) {
   if (c.closed_by_workload || shutdown_started_ || c.cancels_may_close) return;
   std::optional<FaultPlan> fault = ctx_->network().StruckFault(*c.endpoint);
   if (!fault.has_value() || fault->kind == FaultPlan::Kind::kStall) return;
+  // A frame over an upstream end's limit ended the connection before the fault was seen (the
+  // header arrived ahead of the broken write): the overflow is the cause, and the status says so.
+  if (c.overflow_may_close && absl::StrContains(rec.status.message(), kDataOverflowText)) return;
   // The transport's error reaches the caller as the closed status's cause. A fault on the
   // client's own side of the connection (its writes, or its reads) is named by the simulated
   // transport ("... (fault)"); one on the server's side reaches the client as what the server's
