@@ -38,7 +38,7 @@ WaitList::~WaitList() {
                                << waiters_.front()->name();
 }
 
-bool WaitList::Wait(absl::string_view reason, Instant deadline) {
+bool WaitList::WaitUntil(absl::string_view reason, Instant deadline) {
   Fiber* self = CurrentFiber(*env_, "WaitList::Wait");
   waiters_.push_back(self);
   const bool timer_fired = !ParkUntil(*env_, self, reason, deadline);
@@ -49,8 +49,6 @@ bool WaitList::Wait(absl::string_view reason, Instant deadline) {
   if (!Remove(self)) return true;
   return !timer_fired || env_->clock().Now() < deadline;
 }
-
-bool WaitList::Remove(Fiber* fiber) { return waiters_.EraseFirst(fiber); }
 
 void WaitList::WakeOne() {
   if (waiters_.empty()) return;

@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -43,7 +44,18 @@ class WaitList {
   // condition. Returns false only if `deadline` passed first. A wake-up wins over a deadline that
   // passes at the same time: once WakeOne/WakeAll has chosen this fiber, Wait returns true (the
   // waker will not wake anyone else, so a timeout here would lose the wake-up).
-  bool Wait(absl::string_view reason, Instant deadline = Instant::Infinite());
+  // Inline without a deadline: after the wake-up's switch every return up the chain is
+  // mispredicted, so a frame less here is cheaper on every wake-up.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool Wait(absl::string_view reason,
+                                         Instant deadline = Instant::Infinite()) {
+    if (!deadline.is_infinite()) return WaitUntil(reason, deadline);
+    Fiber* self = env_->scheduler().Current();
+    DRPC_CHECK(self != nullptr) << "WaitList::Wait must be called from a fiber";
+    waiters_.push_back(self);
+    env_->scheduler().Park(reason);
+    Remove(self);  // still listed after a spurious wake-up
+    return true;
+  }
   void WakeOne();
   void WakeAll();
   bool empty() const { return waiters_.empty(); }
@@ -53,8 +65,9 @@ class WaitList {
   Env& env() const { return *env_; }
 
  private:
+  bool WaitUntil(absl::string_view reason, Instant deadline);  // Wait with a finite deadline
   // False if `fiber` was not listed (a Wake took it off).
-  bool Remove(Fiber* fiber);
+  bool Remove(Fiber* fiber) { return waiters_.EraseFirst(fiber); }
   Env* env_;
   Fifo<Fiber*> waiters_;
 };

@@ -9,11 +9,19 @@
 //                             fibers (a tape decision), so per_switch includes half a decision
 //   BM_PingPongSeed           one whole seed of a clean 3-round ping-pong (items/s = seeds/s)
 //   BM_ToyPingPongScenario    one seed of toy.ping_pong with swarm links and faults (seeds/s)
+//   BM_NetworkSegment         the simulator's cost of one network segment with nothing around it:
+//                             64 KiB written through the swarm's smallest receive buffer (16 bytes)
+//                             to a reader, every 16 bytes a segment with its delivery timer, the
+//                             reader's and the writer's wake-ups and the swarm's per-segment
+//                             decisions (latency, timer lateness, spurious wake-ups). Its
+//                             per_segment is the floor under a simulated RPC made of segments
+//                             (swarm.mux: ~2,400 each) when impl/ and the oracles cost nothing.
 #include <boost/context/fiber.hpp>
 
 #include "benchmark/benchmark.h"
 #include "impl/fiber/fiber_context.h"
 #include "impl/fiber/stack_pool.h"
+#include "impl/sync.h"
 #include "proto/base/check.h"
 #include "sim/scenario.h"
 #include "sim/simulation.h"
@@ -119,6 +127,54 @@ void BM_ToyPingPongScenario(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_ToyPingPongScenario)->Unit(benchmark::kMillisecond)->Iterations(300);
+
+void BM_NetworkSegment(benchmark::State& state) {
+  constexpr size_t kBytes = 64 * 1024;
+  uint64_t seed = 1;
+  uint64_t segments = 0, decisions = 0, switches = 0, timers = 0;
+  for (auto _ : state) {
+    RunResult r = RunSeed(
+        [&](SimContext& ctx) {
+          SimScheduler::Options& sched = ctx.scheduler().options();
+          sched.spurious_wakeup_per_mille = 30;  // the swarm's values when it draws them
+          sched.timer_jitter_max = Duration::Micros(200);
+          NetworkOptions net;
+          net.link.buffer_bytes = 16;
+          net.link.latency_min = Duration::Micros(150);
+          net.link.latency_max = Duration::Micros(350);
+          ctx.network().set_options(net);
+          auto [writer, reader] = ctx.network().Pipe("segments", FaultPlan::None());
+          WaitGroup done(ctx.env());
+          done.Add();
+          DRPC_CHECK_OK(ctx.scheduler().Spawn("reader", [&, t = reader.get()] {
+            std::string buf(kBytes, '\0');
+            for (size_t got = 0; got < kBytes;) {
+              absl::StatusOr<size_t> n = t->Read(buf.data(), buf.size());
+              DRPC_CHECK_OK(n.status());
+              got += *n;
+            }
+            done.Done();
+          }));
+          DRPC_CHECK_OK(writer->Write(std::string(kBytes, 'x')));
+          done.Wait();
+        },
+        seed++, RunOptions{});
+    if (!r.ok()) state.SkipWithError(r.message.c_str());
+    segments += r.network.segments;
+    decisions += r.decisions;
+    switches += r.switches;
+    timers += r.timers;
+  }
+  const double n = static_cast<double>(segments);
+  state.SetItemsProcessed(static_cast<int64_t>(segments));
+  state.counters["per_segment"] =
+      benchmark::Counter(n, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["segments_per_cpu_s"] = benchmark::Counter(n, benchmark::Counter::kIsRate);
+  state.counters["decisions_per_segment"] = static_cast<double>(decisions) / n;
+  state.counters["switches_per_segment"] = static_cast<double>(switches) / n;
+  state.counters["timers_per_segment"] = static_cast<double>(timers) / n;
+}
+BENCHMARK(BM_NetworkSegment)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace drpc::sim

@@ -5,6 +5,7 @@
 #include <deque>
 #include <utility>
 
+#include "absl/base/attributes.h"
 #include "absl/strings/str_cat.h"
 #include "impl/sync.h"
 #include "proto/base/check.h"
@@ -94,8 +95,16 @@ struct SimNetwork::Connection {
            net->env_->clock().Now() < net->options_.heal_at;
   }
 
-  // The error a write on endpoint `e` fails with now, or OK.
-  absl::Status WriteStatus(int e) const;
+  // The error a write on endpoint `e` fails with now, or OK. Inline for the common case (checked
+  // before and after every wait of a write).
+  absl::Status WriteStatus(int e) const {
+    if (open[e] && !write_error[e].has_value() && !reset && !pipes[e]->closed_by_writer &&
+        open[1 - e]) {
+      return absl::OkStatus();
+    }
+    return WriteError(e);
+  }
+  absl::Status WriteError(int e) const;
   absl::Status Write(int e, absl::string_view data);
   // Scatters what it reads across `spans` in order (Transport::ReadV).
   absl::StatusOr<size_t> Read(int e, absl::Span<const absl::Span<char>> spans);
@@ -245,7 +254,7 @@ void SimNetwork::Connection::Strike(int d) {
   }
 }
 
-absl::Status SimNetwork::Connection::WriteStatus(int e) const {
+absl::Status SimNetwork::Connection::WriteError(int e) const {
   if (!open[e]) return TransportError(TransportErrorKind::kClosedLocally, EndpointName(e));
   if (write_error[e].has_value()) return *write_error[e];
   if (reset) return TransportError(TransportErrorKind::kReset, EndpointName(e));
@@ -258,6 +267,9 @@ absl::Status SimNetwork::Connection::WriteStatus(int e) const {
   return absl::OkStatus();
 }
 
+// Inlined into its Endpoint's (the only caller): a frame less between a blocked fiber and its
+// switch is a mispredicted return less on every wake-up.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline
 absl::Status SimNetwork::Connection::Write(int e, absl::string_view data) {
   if (net->recorder_ != nullptr) net->recorder_->Write(net->env_->clock().Now(), id, e, data.size());
   Pipe& p = *pipes[e];
@@ -287,6 +299,9 @@ absl::Status SimNetwork::Connection::Write(int e, absl::string_view data) {
   }
 }
 
+// Inlined into its Endpoint's (the only caller): a frame less between a blocked fiber and its
+// switch is a mispredicted return less on every wake-up.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline
 absl::StatusOr<size_t> SimNetwork::Connection::Read(int e, absl::Span<const absl::Span<char>> spans) {
   DRPC_CHECK(!spans.empty());
   size_t size = 0;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/base/attributes.h"
 #include "absl/strings/str_cat.h"
 #include "proto/base/check.h"
 
@@ -186,7 +187,9 @@ void SimScheduler::Kill(Fiber* fiber) {
   }
 }
 
-void SimScheduler::RunFiber(SimFiber* fiber) {
+// Inlined into Run: after the switch back every return up the chain is mispredicted (the return
+// predictions belong to the fiber's stack), so a frame less here is cheaper on every switch.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void SimScheduler::RunFiber(SimFiber* fiber) {
   fiber->state_.Resume();
   current_ = fiber;
   ++stats_.switches;
@@ -194,11 +197,13 @@ void SimScheduler::RunFiber(SimFiber* fiber) {
   fiber->context_.Resume();
   current_ = nullptr;
   if (fiber->killed_) return;  // killed while it ran: owned by killed_ now
-  if (fiber->context_.finished()) {
-    if (trace_->enabled()) trace_->Log(now_, absl::StrCat("exit #", fiber->id_, " ", fiber->name_));
-    if (recorder_ != nullptr) recorder_->Exit(now_, fiber->id_);
-    fibers_.erase(fiber->id_);
-  }
+  if (fiber->context_.finished()) OnFinished(fiber);
+}
+
+void SimScheduler::OnFinished(SimFiber* fiber) {
+  if (trace_->enabled()) trace_->Log(now_, absl::StrCat("exit #", fiber->id_, " ", fiber->name_));
+  if (recorder_ != nullptr) recorder_->Exit(now_, fiber->id_);
+  fibers_.erase(fiber->id_);
 }
 
 SimScheduler::Outcome SimScheduler::Run(Instant time_limit, uint64_t step_limit) {

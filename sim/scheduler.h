@@ -133,6 +133,7 @@ class SimScheduler final : public Clock, public Scheduler {
  private:
   class SimFiber;
   void RunFiber(SimFiber* fiber);
+  void OnFinished(SimFiber* fiber);  // a fiber's body returned
   void FireNextTimer();
   // True if a pending timer was let in ahead of the runnable fibers (and fired).
   bool InterleaveTimer(Instant time_limit);

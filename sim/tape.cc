@@ -10,12 +10,8 @@
 
 namespace drpc::sim {
 
-uint64_t SeededDecisions::Choose(absl::string_view site, uint64_t n) {
-  if (n <= 1) return 0;
-  ++count_;
-  const uint64_t v = prng_.Below(n);
-  if (record_) tape_.decisions.push_back({std::string(site), n, v});
-  return v;
+void SeededDecisions::Record(absl::string_view site, uint64_t n, uint64_t v) {
+  tape_.decisions.push_back({std::string(site), n, v});
 }
 
 uint64_t TapeDecisions::Choose(absl::string_view site, uint64_t n) {

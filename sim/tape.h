@@ -78,7 +78,13 @@ class SeededDecisions final : public DecisionSource {
  public:
   explicit SeededDecisions(uint64_t seed, bool record = false)
       : seed_(seed), prng_(seed), record_(record) {}
-  uint64_t Choose(absl::string_view site, uint64_t n) override;
+  uint64_t Choose(absl::string_view site, uint64_t n) override {
+    if (n <= 1) return 0;
+    ++count_;
+    const uint64_t v = prng_.Below(n);
+    if (record_) Record(site, n, v);
+    return v;
+  }
   uint64_t count() const override { return count_; }
   std::optional<uint64_t> seed() const override { return seed_; }
   void OnPolicy(absl::string_view policy) override {
@@ -88,6 +94,7 @@ class SeededDecisions final : public DecisionSource {
   const Tape& tape() const { return tape_; }
 
  private:
+  void Record(absl::string_view site, uint64_t n, uint64_t v);
   uint64_t seed_;
   Prng prng_;
   bool record_;

@@ -9,9 +9,13 @@
 //                                       (tools/bench's kOneReactor placement); CPU time of the
 //                                       whole process, kernel included.
 // After the table it prints the comparison: simulated RPCs per CPU-second of each workload, and
-// production calls per CPU-second, with their ratio; then the work behind one simulated RPC —
-// heap allocations (counted by this binary's operator new during one extra measured pass),
-// decisions, fiber switches, timers, network segments and bytes — the counts a speed-up has to cut.
+// production calls per CPU-second, with the ratio of each clean unary mode to the same mode in
+// production; then the work behind one simulated RPC — heap allocations (counted by this binary's
+// operator new during one extra measured pass), decisions, fiber switches, timers, network
+// segments and bytes — the counts a speed-up has to cut. When BM_NetworkSegment ran too, the
+// swarm row states the bound the engine's cost per segment puts on it (segments per RPC times the
+// cost of a segment with nothing around it: the RPCs per CPU-second if impl/ and the oracles cost
+// nothing).
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -22,6 +26,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
 #include "impl/context.h"
 #include "impl/runtime/runtime.h"
@@ -133,9 +138,10 @@ class ComparisonReporter final : public benchmark::ConsoleReporter {
       const std::string name = run.run_name.str();
       if (!median && medians_.contains(name)) continue;
       if (median) medians_.insert({name, true});
-      for (const char* counter : {"rpcs_per_cpu_s", "events_per_cpu_s", "calls_per_cpu_s", "rpcs",
-                                  "decisions_per_rpc", "switches_per_rpc", "timers_per_rpc",
-                                  "segments_per_rpc", "bytes_per_rpc"}) {
+      for (const char* counter :
+           {"rpcs_per_cpu_s", "events_per_cpu_s", "calls_per_cpu_s", "rpcs", "decisions_per_rpc",
+            "switches_per_rpc", "timers_per_rpc", "segments_per_rpc", "bytes_per_rpc",
+            "segments_per_cpu_s"}) {
         auto it = run.counters.find(counter);
         if (it != run.counters.end()) rates_[name][counter] = it->second.value;
       }
@@ -147,10 +153,17 @@ class ComparisonReporter final : public benchmark::ConsoleReporter {
 
   void Finalize() override {
     ConsoleReporter::Finalize();
-    double production = 0;
+    // Production calls per CPU-second by mode ("mux:0", "mux:1"), and the engine's segment rate.
+    std::map<std::string, double> production;
+    double segments_per_cpu_s = 0;
     for (const auto& [name, rates] : rates_) {
-      if (absl::StartsWith(name, "BM_ProductionLoopbackUnary/mux:0")) {
-        production = rates.at("calls_per_cpu_s");
+      for (const char* mode : {"mux:0", "mux:1"}) {
+        if (absl::StartsWith(name, absl::StrCat("BM_ProductionLoopbackUnary/", mode))) {
+          production[mode] = rates.at("calls_per_cpu_s");
+        }
+      }
+      if (auto it = rates.find("segments_per_cpu_s"); it != rates.end()) {
+        segments_per_cpu_s = it->second;
       }
     }
     std::printf("\nsimulated RPCs per CPU-second (every oracle on) vs the production runtime:\n");
@@ -158,7 +171,11 @@ class ComparisonReporter final : public benchmark::ConsoleReporter {
       if (auto it = rates.find("rpcs_per_cpu_s"); it != rates.end()) {
         const double events = rates.count("events_per_cpu_s") ? rates.at("events_per_cpu_s") : 0;
         std::printf("  %-36s %10.0f RPCs/CPU-s %12.0f events/CPU-s", name.c_str(), it->second, events);
-        if (production > 0) std::printf("  %5.2fx production", it->second / production);
+        for (const auto& [mode, calls] : production) {
+          if (absl::StartsWith(name, absl::StrCat("BM_CleanUnary/", mode))) {
+            std::printf("  %5.2fx production %s", it->second / calls, mode.c_str());
+          }
+        }
         for (const Baseline& b : kBeforeSpeedWork) {
           if (!absl::StartsWith(name, b.name_prefix)) continue;
           std::printf("  %4.1fx the %.0f before the speed work (target %.0fx)",
@@ -166,6 +183,7 @@ class ComparisonReporter final : public benchmark::ConsoleReporter {
         }
         std::printf("\n");
         PrintWorkPerRpc(rates);
+        PrintSegmentBound(rates, segments_per_cpu_s);
       }
       if (auto it = rates.find("calls_per_cpu_s"); it != rates.end()) {
         std::printf("  %-36s %10.0f calls/CPU-s (production runtime, loopback TCP)\n", name.c_str(),
@@ -188,6 +206,16 @@ class ComparisonReporter final : public benchmark::ConsoleReporter {
     std::printf(" %.1f decisions, %.1f fiber switches, %.1f timers, %.1f segments, %.0f bytes\n",
                 get("decisions_per_rpc"), get("switches_per_rpc"), get("timers_per_rpc"),
                 get("segments_per_rpc"), get("bytes_per_rpc"));
+  }
+
+  // A workload of many segments per RPC (the swarm) is bound by the engine's cost per segment.
+  static void PrintSegmentBound(const std::map<std::string, double>& rates,
+                                double segments_per_cpu_s) {
+    auto it = rates.find("segments_per_rpc");
+    if (segments_per_cpu_s <= 0 || it == rates.end() || it->second < 100) return;
+    std::printf("  %-36s engine floor: %.0f segments x %.0f ns (BM_NetworkSegment) = at most %.0f "
+                "RPCs/CPU-s with impl/ and the oracles free\n",
+                "", it->second, 1e9 / segments_per_cpu_s, segments_per_cpu_s / it->second);
   }
 
   std::map<std::string, std::map<std::string, double>> rates_;

@@ -103,26 +103,6 @@ FiberContext::~FiberContext() {
 #endif
 }
 
-void FiberContext::Resume() {
-  DRPC_CHECK(!finished_) << "resuming a finished fiber";
-  DRPC_CHECK(!running_) << "resuming a running fiber";
-  started_ = true;
-  running_ = true;
-  BeforeSwitchIn();
-  fiber_ = std::move(fiber_).resume();
-  AfterSwitchOut();
-  running_ = false;
-}
-
-void FiberContext::Suspend() {
-  DRPC_CHECK(running_) << "suspending a fiber that is not running";
-  char here = 0;
-  suspended_at_ = &here;
-  BeforeSwitchOut(/*finishing=*/false);
-  caller_ = std::move(caller_).resume();
-  AfterSwitchIn();
-}
-
 uintptr_t FiberContext::SuspendedStackLow() const {
   // boost.context's fcontext fiber is one pointer: the suspended side's stack pointer after the
   // switch pushed its registers — the lowest byte of the stack the fiber still uses.

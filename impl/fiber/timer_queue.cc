@@ -14,11 +14,6 @@ constexpr size_t kDeadSlackCount = 64;
 
 }  // namespace
 
-// std::push_heap builds a max-heap: "later" is "less", so the earliest (deadline, id) is on top.
-bool TimerQueue::Later(const Entry& a, const Entry& b) {
-  return a.deadline != b.deadline ? a.deadline > b.deadline : a.id > b.id;
-}
-
 TimerId TimerQueue::Add(Instant deadline, absl::AnyInvocable<void()> callback) {
   const TimerId id = next_id_++;
   uint32_t slot;
@@ -33,11 +28,38 @@ TimerId TimerQueue::Add(Instant deadline, absl::AnyInvocable<void()> callback) {
   DRPC_DCHECK(slots_[slot].id == 0);
   slots_[slot].id = id;
   slots_[slot].callback = std::move(callback);
-  heap_.push_back(Entry{deadline, id, slot});
-  std::push_heap(heap_.begin(), heap_.end(), Later);
+  HeapPush(deadline, id, slot);
   index_.push_back(IndexEntry{id, slot});
   ++live_;
   return id;
+}
+
+void TimerQueue::HeapPush(Instant deadline, TimerId id, uint32_t slot) {
+  const Entry e{deadline, id, slot};
+  size_t hole = heap_.size();
+  heap_.emplace_back();
+  while (hole > 0) {
+    const size_t parent = (hole - 1) / 2;
+    if (!Later{}(heap_[parent], e)) break;
+    heap_[hole] = heap_[parent];
+    hole = parent;
+  }
+  heap_[hole] = e;
+}
+
+void TimerQueue::HeapPopTop() {
+  const Entry last = heap_.back();
+  heap_.pop_back();
+  const size_t n = heap_.size();
+  if (n == 0) return;
+  size_t hole = 0;
+  for (size_t child = 1; child < n; child = 2 * hole + 1) {
+    if (child + 1 < n && Later{}(heap_[child], heap_[child + 1])) ++child;
+    if (!Later{}(last, heap_[child])) break;
+    heap_[hole] = heap_[child];
+    hole = child;
+  }
+  heap_[hole] = last;
 }
 
 TimerQueue::Slot* TimerQueue::Find(TimerId id) {
@@ -72,13 +94,12 @@ bool TimerQueue::Cancel(TimerId id) {
 void TimerQueue::Prune() {
   auto dead = [this](const Entry& e) { return slots_[e.slot].id != e.id; };
   while (!heap_.empty() && dead(heap_.front())) {
-    std::pop_heap(heap_.begin(), heap_.end(), Later);
-    heap_.pop_back();
+    HeapPopTop();
     --heap_dead_;
   }
   if (heap_dead_ > live_ + kDeadSlackCount) {
     heap_.erase(std::remove_if(heap_.begin(), heap_.end(), dead), heap_.end());
-    std::make_heap(heap_.begin(), heap_.end(), Later);
+    std::make_heap(heap_.begin(), heap_.end(), Later{});
     heap_dead_ = 0;
   }
   if (index_dead_ > live_ + kDeadSlackCount) {
@@ -100,8 +121,7 @@ TimerQueue::Expired TimerQueue::PopNext() {
   DRPC_CHECK(live_ > 0) << "PopNext on an empty timer queue";
   const Entry top = heap_.front();
   DRPC_CHECK_EQ(slots_[top.slot].id, top.id) << "the heap's top is a cancelled timer";
-  std::pop_heap(heap_.begin(), heap_.end(), Later);
-  heap_.pop_back();
+  HeapPopTop();
   Expired expired{top.deadline, top.id, Release(top.slot)};
   Prune();
   return expired;

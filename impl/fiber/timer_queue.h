@@ -86,7 +86,18 @@ class TimerQueue {
     TimerId id = 0;
     uint32_t slot = 0;
   };
-  static bool Later(const Entry& a, const Entry& b);
+  // The heap order: "later" is "less" (std's max-heap convention, which Prune's std::make_heap
+  // keeps), so the earliest (deadline, id) is on top.
+  struct Later {
+    bool operator()(const Entry& a, const Entry& b) const {
+      return a.deadline != b.deadline ? a.deadline > b.deadline : a.id > b.id;
+    }
+  };
+  // The heap's own sifts (not std::push_heap/pop_heap): they keep the moving entry in registers.
+  // std's copy it through memory in pieces and read it back whole, a store-forwarding stall that
+  // was most of Add's time in the simulator (one timer per simulated network segment).
+  void HeapPush(Instant deadline, TimerId id, uint32_t slot);
+  void HeapPopTop();
   // The slot of queued timer `id`, or nullptr.
   Slot* Find(TimerId id);
   // Frees `slot` and hands back its callback (for the caller to run or destroy).
