@@ -22,6 +22,9 @@ Incarnation::~Incarnation() {
   DRPC_CHECK(fibers_.empty()) << node_ << " destroyed with " << fibers_.size() << " fibers running";
   DRPC_CHECK(closers_.empty()) << node_ << " destroyed with " << closers_.size()
                                << " transports or listeners open";
+  // A clean stop may leave timers that nothing owned by this life cancels (the Env's deferred
+  // memory trim): they must not fire into a destroyed life.
+  for (const auto& [id, unused] : timers_) scheduler_->Cancel(id);
 }
 
 TimerId Incarnation::ScheduleAt(Instant deadline, absl::AnyInvocable<void()> callback) {

@@ -35,7 +35,8 @@ class Incarnation final : public Clock, public Scheduler {
   // it must not park.
   Incarnation(SimScheduler& scheduler, Chaos& chaos, std::string node, int boot,
               std::function<void()> on_park);
-  ~Incarnation() override;  // requires a clean stop: no fiber left, nothing registered
+  // Requires a clean stop (no fiber left, nothing registered); cancels the timers still pending.
+  ~Incarnation() override;
   Incarnation(const Incarnation&) = delete;
   Incarnation& operator=(const Incarnation&) = delete;
 

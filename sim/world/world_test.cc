@@ -276,6 +276,22 @@ TEST(WorldTest, AFiberThatOutlivesItsNodesStopIsALeak) {
   EXPECT_TRUE(absl::StrContains(r.message, "node stubborn: 1 fiber(s) still running")) << r.message;
 }
 
+// A node's clean stop cancels the timers its life still has pending (the Env's deferred memory
+// trim is one nothing else cancels): the scheduler runs on after the node is gone, and such a
+// timer firing then would run in a destroyed life.
+TEST(WorldTest, ATimerPendingAtANodesCleanStopNeverFires) {
+  auto fired = std::make_shared<bool>(false);
+  const RunResult r = RunIt([&](World& world) {
+    world.AddNode("sleeper", [fired](Node& node) {
+      Clock& clock = node.env().clock();
+      clock.ScheduleAt(clock.Now() + Duration::Seconds(1), [fired] { *fired = true; });
+    });
+    world.Sleep(Duration::Millis(1));
+  });
+  ASSERT_TRUE(r.ok()) << r.message << "\n" << r.trace_tail;
+  EXPECT_FALSE(*fired) << "a timer of a stopped node fired";
+}
+
 TEST(WorldTest, SameSeedSameRunAndTheTapeReplaysIt) {
   auto scenario = [](World& world) {
     world.AddNode("server", EchoServer);
