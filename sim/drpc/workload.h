@@ -26,8 +26,9 @@
 //     in mux mode (and upstream with soft cancel) another call's cancel, error or close never
 //     changes this call's outcome, and a connection ends only for a cause (a fault, a close, a
 //     shutdown, an upstream hard cancel, a message over an upstream end's packet limit);
-//   * liveness after healing: faults stop at `heal_after`; every call must have ended within
-//     `liveness_bound` after that, and a fresh connection must then serve calls;
+//   * liveness after healing: faults stop at `heal_after`; every call must end, none waiting
+//     `liveness_bound` after that without another call starting or ending meanwhile, and a fresh
+//     connection must then serve calls;
 //   * leaks: every client stream object is released once the run is over (plus the simulator's
 //     own fiber, timer and transport checks).
 #ifndef DRPC_SIM_DRPC_WORKLOAD_H_
