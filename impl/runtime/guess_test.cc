@@ -47,6 +47,14 @@ void EchoUntilEof(Transport& t) {
   }
 }
 
+// A fiber on `r` echoing on `server` until EOF, then setting `done`.
+void SpawnEcho(Reactor& r, Transport& server, Signal& done) {
+  DRPC_CHECK_OK(r.Spawn("echo", [&server, &done] {
+    EchoUntilEof(server);
+    done.Set();
+  }));
+}
+
 // `round_trips` messages from pair.client, each echoed by a fiber on pair.server's reactor.
 absl::Status PingPong(TcpTransport& client, size_t round_trips) {
   const std::string request(kMessageBytes, 'q');
@@ -81,10 +89,7 @@ TEST(GuessTest, APeerOnTheSameReactorIsReadWithoutEpollWait) {
     absl::StatusOr<TcpPair> p = ConnectedPair(r);
     if (!p.ok()) return p.status();
     Signal echoed(r.env());
-    DRPC_CHECK_OK(r.Spawn("echo", [&] {
-      EchoUntilEof(*p->server);
-      echoed.Set();
-    }));
+    SpawnEcho(r, *p->server, echoed);
     if (absl::Status s = PingPong(*p->client, 10); !s.ok()) return s;  // warm up
     constexpr size_t kRoundTrips = 1000;
     const Reactor::Stats before = r.stats();
@@ -113,10 +118,7 @@ TEST(GuessTest, ASilentPeerCostsFewWastedRecvsAndItsLateReplyIsRead) {
     absl::StatusOr<TcpPair> busy = ConnectedPair(r);
     if (!busy.ok()) return busy.status();
     Signal echoed(r.env());
-    DRPC_CHECK_OK(r.Spawn("echo", [&] {
-      EchoUntilEof(*busy->server);
-      echoed.Set();
-    }));
+    SpawnEcho(r, *busy->server, echoed);
     Signal replied(r.env());
     absl::Status quiet_read;
     DRPC_CHECK_OK(r.Spawn("quiet reader", [&] {
@@ -175,10 +177,7 @@ TEST(GuessTest, ReadinessElsewhereIsCollectedWhileGuessesKeepSucceeding) {
     absl::StatusOr<TcpPair> p = ConnectedPair(r);
     if (!p.ok()) return p.status();
     Signal echoed(r.env());
-    DRPC_CHECK_OK(r.Spawn("echo", [&] {
-      EchoUntilEof(*p->server);
-      echoed.Set();
-    }));
+    SpawnEcho(r, *p->server, echoed);
     bool remote_read = false;
     Signal remote_done(r.env());
     DRPC_CHECK_OK(r.Spawn("remote reader", [&] {

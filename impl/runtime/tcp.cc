@@ -18,6 +18,12 @@
 namespace drpc::runtime {
 namespace {
 
+// iovecs per sendmsg: the kernel's limit, bounded so the array stays a small stack buffer.
+constexpr size_t kWriteIovMaxCount = IOV_MAX < 1024 ? IOV_MAX : 1024;
+// iovecs per readv: the reader passes two (a frame's data, then its frame buffer); more spans are
+// read by later calls (a read may return less than asked).
+constexpr size_t kReadIovMaxCount = 8;
+
 absl::Status SetNoDelay(int fd) {
   const int one = 1;
   if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0) {
@@ -110,11 +116,8 @@ absl::StatusOr<size_t> TcpTransport::ReadNow(char* buf, size_t size) {
 
 absl::StatusOr<size_t> TcpTransport::ReadV(absl::Span<const absl::Span<char>> spans) {
   DRPC_CHECK(!spans.empty());
-  // The reader passes two spans (a frame's data, then its frame buffer); more are read in one
-  // call up to a small bound, the rest by later calls (a read may return less than asked).
-  constexpr size_t kMaxIov = 8;
-  iovec iov[kMaxIov];
-  const size_t count = std::min(spans.size(), kMaxIov);
+  iovec iov[kReadIovMaxCount];
+  const size_t count = std::min(spans.size(), kReadIovMaxCount);
   size_t size = 0;
   for (size_t i = 0; i < count; ++i) {
     DRPC_CHECK(!spans[i].empty());
@@ -201,14 +204,13 @@ absl::Status TcpTransport::WriteV(absl::Span<const absl::string_view> pieces) {
 absl::StatusOr<size_t> TcpTransport::TryWriteV(absl::Span<const absl::string_view> pieces) {
   if (!write_prefix_.empty()) return Transport::TryWriteV(pieces);
   if (absl::Status s = WriteState(); !s.ok()) return s;
-  constexpr size_t kMaxIov = IOV_MAX < 1024 ? IOV_MAX : 1024;
-  iovec iov[kMaxIov];
+  iovec iov[kWriteIovMaxCount];
   size_t taken = 0;
   size_t first = 0;     // pieces before it are fully sent
   size_t skip = 0;      // bytes of pieces[first] already sent
   for (;;) {
     size_t count = 0;
-    for (size_t i = first; i < pieces.size() && count < kMaxIov; ++i) {
+    for (size_t i = first; i < pieces.size() && count < kWriteIovMaxCount; ++i) {
       const size_t from = i == first ? skip : 0;
       if (pieces[i].size() == from) continue;
       iov[count].iov_base = const_cast<char*>(pieces[i].data() + from);
@@ -245,13 +247,12 @@ absl::StatusOr<size_t> TcpTransport::TryWriteV(absl::Span<const absl::string_vie
 }
 
 absl::Status TcpTransport::WriteAllV(absl::Span<absl::string_view> pieces) {
-  constexpr size_t kMaxIov = IOV_MAX < 1024 ? IOV_MAX : 1024;
-  iovec iov[kMaxIov];
+  iovec iov[kWriteIovMaxCount];
   size_t first = 0;  // pieces before it are fully sent; empty pieces were dropped by the caller
   while (first < pieces.size()) {
     if (absl::Status s = WriteState(); !s.ok()) return s;
     size_t count = 0;
-    for (size_t i = first; i < pieces.size() && count < kMaxIov; ++i, ++count) {
+    for (size_t i = first; i < pieces.size() && count < kWriteIovMaxCount; ++i, ++count) {
       iov[count].iov_base = const_cast<char*>(pieces[i].data());
       iov[count].iov_len = pieces[i].size();
     }

@@ -90,39 +90,37 @@ TEST(TcpTest, EchoAcrossReactorsOverLoopback) {
 TEST(TcpTest, BytesArrivingAfterAShortReadAreDelivered) {
   auto rt = StartRuntime(1);
   absl::Status s = rt->Run(0, [&](Reactor& r) -> absl::Status {
-    absl::StatusOr<std::unique_ptr<TcpListener>> l = TcpListener::Listen(r, "127.0.0.1:0");
-    if (!l.ok()) return l.status();
-    absl::StatusOr<std::unique_ptr<TcpTransport>> c = Dial(r, (*l)->address());
-    if (!c.ok()) return c.status();
-    absl::StatusOr<std::unique_ptr<Transport>> t = (*l)->Accept();
-    if (!t.ok()) return t.status();
+    absl::StatusOr<TcpPair> p = ConnectedPair(r);
+    if (!p.ok()) return p.status();
+    TcpTransport* c = p->client.get();
+    Transport* t = p->server.get();
     // A hang would be the bug: give up after a bound by closing, which fails the expectations.
-    const TimerId watchdog = r.ScheduleAt(r.Now() + Duration::Seconds(10), [&] { (*t)->Close(); });
+    const TimerId watchdog = r.ScheduleAt(r.Now() + Duration::Seconds(10), [&] { t->Close(); });
     char buf[100];
-    EXPECT_TRUE((*c)->Write("0123456789").ok());
-    absl::StatusOr<size_t> n = (*t)->Read(buf, sizeof(buf));  // everything there: a short read
+    EXPECT_TRUE(c->Write("0123456789").ok());
+    absl::StatusOr<size_t> n = t->Read(buf, sizeof(buf));  // everything there: a short read
     EXPECT_TRUE(n.ok() && absl::string_view(buf, *n) == "0123456789") << n.status();
-    EXPECT_TRUE((*c)->Write("abcde").ok());  // arrives before the next Read starts
-    n = (*t)->Read(buf, sizeof(buf));
+    EXPECT_TRUE(c->Write("abcde").ok());  // arrives before the next Read starts
+    n = t->Read(buf, sizeof(buf));
     EXPECT_TRUE(n.ok() && absl::string_view(buf, *n) == "abcde") << n.status();
     // Bytes whose readiness event the loop takes while no fiber is reading (an echo server
     // blocked in its Write, here a sleep): the next Read must still recv them.
-    EXPECT_TRUE((*c)->Write("fgh").ok());
+    EXPECT_TRUE(c->Write("fgh").ok());
     SleepFor(r.env(), Duration::Millis(20), "test: the loop polls meanwhile");
-    n = (*t)->Read(buf, sizeof(buf));
+    n = t->Read(buf, sizeof(buf));
     EXPECT_TRUE(n.ok() && absl::string_view(buf, *n) == "fgh") << n.status();
     // The last bytes and the FIN behind them, both reported before the Read: the short read
     // returns the bytes, and the FIN whose event is already taken must still end the next Read.
-    EXPECT_TRUE((*c)->Write("ij").ok());
-    EXPECT_TRUE((*c)->CloseWrite().ok());
+    EXPECT_TRUE(c->Write("ij").ok());
+    EXPECT_TRUE(c->CloseWrite().ok());
     SleepFor(r.env(), Duration::Millis(20), "test: the loop polls meanwhile");
-    n = (*t)->Read(buf, sizeof(buf));
+    n = t->Read(buf, sizeof(buf));
     EXPECT_TRUE(n.ok() && absl::string_view(buf, *n) == "ij") << n.status();
-    n = (*t)->Read(buf, sizeof(buf));
+    n = t->Read(buf, sizeof(buf));
     EXPECT_EQ(KindOf(n.status()), TransportErrorKind::kEof) << n.status();
     r.Cancel(watchdog);
-    (*c)->Close();
-    (*t)->Close();
+    c->Close();
+    t->Close();
     return absl::OkStatus();
   });
   EXPECT_TRUE(s.ok()) << s;
@@ -133,33 +131,31 @@ TEST(TcpTest, BytesArrivingAfterAShortReadAreDelivered) {
 TEST(TcpTest, ReadVFillsItsBuffersInOrder) {
   auto rt = StartRuntime(1);
   absl::Status s = rt->Run(0, [&](Reactor& r) -> absl::Status {
-    absl::StatusOr<std::unique_ptr<TcpListener>> l = TcpListener::Listen(r, "127.0.0.1:0");
-    if (!l.ok()) return l.status();
-    absl::StatusOr<std::unique_ptr<TcpTransport>> c = Dial(r, (*l)->address());
-    if (!c.ok()) return c.status();
-    absl::StatusOr<std::unique_ptr<Transport>> t = (*l)->Accept();
-    if (!t.ok()) return t.status();
-    const TimerId watchdog = r.ScheduleAt(r.Now() + Duration::Seconds(10), [&] { (*t)->Close(); });
+    absl::StatusOr<TcpPair> p = ConnectedPair(r);
+    if (!p.ok()) return p.status();
+    TcpTransport* c = p->client.get();
+    Transport* t = p->server.get();
+    const TimerId watchdog = r.ScheduleAt(r.Now() + Duration::Seconds(10), [&] { t->Close(); });
     const std::string sent = Pattern(1000);
-    EXPECT_TRUE((*c)->Write(sent).ok());
+    EXPECT_TRUE(c->Write(sent).ok());
     SleepFor(r.env(), Duration::Millis(20), "test: the bytes arrive");
     std::string first(300, '\0');
     std::string second(500, '\0');
     const absl::Span<char> spans[2] = {absl::MakeSpan(first), absl::MakeSpan(second)};
-    absl::StatusOr<size_t> n = (*t)->ReadV(spans);
+    absl::StatusOr<size_t> n = t->ReadV(spans);
     EXPECT_TRUE(n.ok() && *n == 800) << n.status();
     EXPECT_EQ(first, sent.substr(0, 300));
     EXPECT_EQ(second, sent.substr(300, 500));
     // What is left (200 bytes) ends in the first buffer: a short read.
-    n = (*t)->ReadV(spans);
+    n = t->ReadV(spans);
     EXPECT_TRUE(n.ok() && *n == 200) << n.status();
     EXPECT_EQ(first.substr(0, 200), sent.substr(800));
-    EXPECT_TRUE((*c)->CloseWrite().ok());
-    n = (*t)->ReadV(spans);
+    EXPECT_TRUE(c->CloseWrite().ok());
+    n = t->ReadV(spans);
     EXPECT_EQ(KindOf(n.status()), TransportErrorKind::kEof) << n.status();
     r.Cancel(watchdog);
-    (*c)->Close();
-    (*t)->Close();
+    c->Close();
+    t->Close();
     return absl::OkStatus();
   });
   EXPECT_TRUE(s.ok()) << s;
