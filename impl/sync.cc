@@ -119,12 +119,16 @@ bool Signal::Set(absl::Status status) {
   std::vector<Fiber*> woken;
   woken.swap(waiters_);
   for (Fiber* f : woken) env_->scheduler().Unpark(f);
-  // One at a time from the front: a callback may remove later ones (they must then not run), and
-  // callbacks added now run at once inside OnSet.
-  while (!callbacks_.empty()) {
-    auto node = callbacks_.extract(callbacks_.begin());
-    node.mapped()(status_);
+  // In order, each taken out before it runs: a callback may remove later ones (they must then not
+  // run; RemoveCallback only empties them while this runs), and callbacks added now run at once
+  // inside OnSet.
+  for (size_t i = 0; i < callbacks_.size(); ++i) {
+    absl::AnyInvocable<void(const absl::Status&)> fn = std::move(callbacks_[i].fn);
+    callbacks_[i].fn = nullptr;
+    if (fn) fn(status_);
   }
+  callbacks_.clear();
+  removed_count_ = 0;
   return true;
 }
 
@@ -134,11 +138,28 @@ Signal::CallbackId Signal::OnSet(absl::AnyInvocable<void(const absl::Status&)> c
     return 0;
   }
   const CallbackId id = next_callback_id_++;
-  callbacks_.emplace(id, std::move(callback));
+  callbacks_.push_back(Callback{id, std::move(callback)});
   return id;
 }
 
-void Signal::RemoveCallback(CallbackId id) { callbacks_.erase(id); }
+void Signal::RemoveCallback(CallbackId id) {
+  auto it = std::lower_bound(callbacks_.begin(), callbacks_.end(), id,
+                             [](const Callback& c, CallbackId v) { return c.id < v; });
+  if (it == callbacks_.end() || it->id != id || !it->fn) return;
+  it->fn = nullptr;
+  if (set_) return;  // Set is running them by index: the entries stay until it is done
+  ++removed_count_;
+  while (!callbacks_.empty() && !callbacks_.back().fn) {
+    callbacks_.pop_back();
+    --removed_count_;
+  }
+  if (2 * removed_count_ > callbacks_.size()) {
+    callbacks_.erase(std::remove_if(callbacks_.begin(), callbacks_.end(),
+                                    [](const Callback& c) { return !c.fn; }),
+                     callbacks_.end());
+    removed_count_ = 0;
+  }
+}
 
 bool Signal::Wait(absl::string_view reason, Instant deadline) {
   return WaitAnyUntil({this}, reason, deadline).has_value();

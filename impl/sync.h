@@ -15,12 +15,12 @@
 
 #include <cstddef>
 #include <initializer_list>
-#include <map>
 #include <optional>
 #include <utility>
 #include <vector>
 
 #include "absl/base/attributes.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -136,8 +136,17 @@ class Signal {
   absl::Status status_;
   std::vector<Fiber*> waiters_;
   CallbackId next_callback_id_ = 1;
-  // By id, which is registration order.
-  std::map<CallbackId, absl::AnyInvocable<void(const absl::Status&)>> callbacks_;
+  struct Callback {
+    CallbackId id;
+    absl::AnyInvocable<void(const absl::Status&)> fn;  // empty once removed
+  };
+  // Ascending id, which is registration order. Inline: most signals (a call's context, a stream)
+  // have one or two callbacks at a time, registered and removed once per call. A removal empties
+  // the entry (found by binary search) and drops removed ones from the back; the rest are
+  // compacted once they are the majority, so a signal with many (a parent context) stays
+  // O(log n) per removal.
+  absl::InlinedVector<Callback, 1> callbacks_;
+  size_t removed_count_ = 0;  // emptied entries still in callbacks_
 };
 
 // Blocks until any of `signals` is set; returns the index of the first set one in list order.
