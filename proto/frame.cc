@@ -5,6 +5,7 @@
 #include <memory>
 #include <utility>
 
+#include "absl/base/attributes.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "proto/append_util.h"
@@ -43,7 +44,7 @@ FieldResult ReadField(absl::string_view in, size_t* pos, const char* field, uint
 
 // The fast path of the header's varints, inlined: true with *value set and `p` advanced past a
 // complete varint of at most limits::kVarintMaxBytes bytes (bits beyond 63 dropped, as
-// DecodeVarint does); false if `end` or the byte limit comes first (ReadFields then says which).
+// DecodeVarint does); false if `end` or the byte limit comes first (ReadFieldsSlow then says which).
 inline bool ReadVarint(const uint8_t*& p, const uint8_t* end, uint64_t* value) {
   uint64_t v = 0;
   const size_t n = std::min(limits::kVarintMaxBytes, static_cast<size_t>(end - p));
@@ -60,7 +61,9 @@ inline bool ReadVarint(const uint8_t*& p, const uint8_t* end, uint64_t* value) {
 }
 
 // Decodes the three header varints from in[*pos], any length each; on "too long" fills *error.
-FieldResult ReadFields(absl::string_view in, uint64_t frame_offset, PacketId* id,
+// Out of line, like DataOverflowError: the error texts' formatting would otherwise give
+// ParseFrameAt, which runs for every frame, a large stack frame to set up.
+ABSL_ATTRIBUTE_NOINLINE FieldResult ReadFieldsSlow(absl::string_view in, uint64_t frame_offset, PacketId* id,
                        uint64_t* length, size_t* pos, absl::Status* error) {
   const struct {
     const char* name;
@@ -71,6 +74,15 @@ FieldResult ReadFields(absl::string_view in, uint64_t frame_offset, PacketId* id
     if (r != FieldResult::kOk) return r;
   }
   return FieldResult::kOk;
+}
+
+ABSL_ATTRIBUTE_NOINLINE absl::Status DataOverflowError(const Frame& frame, uint64_t length,
+                                                       size_t frame_data_max_bytes,
+                                                       uint64_t base_offset) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "protocol error: data overflow (frame data length ", length, " exceeds the limit of ",
+      frame_data_max_bytes, " bytes; ", KindName(frame.kind), " frame ", PacketIdString(frame.id),
+      " at offset ", base_offset, ")"));
 }
 
 // ParseFrame with a stream offset for error messages: `in` starts at `base_offset`. Fills `out`
@@ -102,7 +114,7 @@ absl::Status ParseFrameAt(absl::string_view in, size_t frame_data_max_bytes, uin
   } else {
     // Incomplete or too long: the field-by-field reader tells which, naming the field.
     absl::Status error;
-    switch (ReadFields(in, base_offset, &frame.id, &length, &pos, &error)) {
+    switch (ReadFieldsSlow(in, base_offset, &frame.id, &length, &pos, &error)) {
       case FieldResult::kOk:
         break;
       case FieldResult::kIncomplete:
@@ -121,10 +133,7 @@ absl::Status ParseFrameAt(absl::string_view in, size_t frame_data_max_bytes, uin
     return absl::OkStatus();
   }
   if (length > frame_data_max_bytes) {
-    absl::Status error = absl::InvalidArgumentError(absl::StrCat(
-        "protocol error: data overflow (frame data length ", length, " exceeds the limit of ",
-        frame_data_max_bytes, " bytes; ", KindName(frame.kind), " frame ",
-        PacketIdString(frame.id), " at offset ", base_offset, ")"));
+    absl::Status error = DataOverflowError(frame, length, frame_data_max_bytes, base_offset);
     out.reset();
     return error;
   }
