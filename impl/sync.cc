@@ -18,15 +18,21 @@ bool ParkUntil(Env& env, Fiber* self, absl::string_view reason, Instant deadline
     return true;
   }
   if (env.clock().Now() >= deadline) return false;
-  bool fired = false;
-  const TimerId timer = env.clock().ScheduleAt(deadline, [&env, self, &fired] {
-    fired = true;
-    env.scheduler().Unpark(self);
+  // The timer's callback captures one pointer, so it fits AnyInvocable's inline storage: a timed
+  // wait (every Accept, every Recv with a stall timeout) allocates nothing for its timer.
+  struct Wake {
+    Env* env;
+    Fiber* self;
+    bool fired = false;
+  } wake{&env, self};
+  const TimerId timer = env.clock().ScheduleAt(deadline, [&wake] {
+    wake.fired = true;
+    wake.env->scheduler().Unpark(wake.self);
   });
   env.scheduler().Park(reason);
-  // After Cancel returns the callback can no longer run, so `fired` and `self` stay valid.
+  // After Cancel returns the callback can no longer run, so `wake` stays valid while it can.
   env.clock().Cancel(timer);
-  return !fired;
+  return !wake.fired;
 }
 
 }  // namespace
