@@ -122,7 +122,7 @@ bool Signal::Set(absl::Status status) {
   if (set_) return false;
   set_ = true;
   status_ = std::move(status);
-  std::vector<Fiber*> woken;
+  absl::InlinedVector<Fiber*, 1> woken;
   woken.swap(waiters_);
   for (Fiber* f : woken) env_->scheduler().Unpark(f);
   // In order, each taken out before it runs: a callback may remove later ones (they must then not
