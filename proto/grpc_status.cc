@@ -48,21 +48,28 @@ absl::StatusOr<AnyView> ParseAny(absl::string_view bytes) {
 
 }  // namespace
 
-std::string EncodeGrpcStatus(const GrpcStatus& status) {
-  std::string out;
+void AppendGrpcStatusHead(std::string& out, int32_t code, absl::string_view message) {
   // int32 is sign-extended to 64 bits on the wire, as every protobuf runtime writes it.
-  if (status.code != 0) {
-    pb::AppendVarintField(out, kStatusCodeField,
-                          static_cast<uint64_t>(static_cast<int64_t>(status.code)));
+  if (code != 0) {
+    pb::AppendVarintField(out, kStatusCodeField, static_cast<uint64_t>(static_cast<int64_t>(code)));
   }
-  if (!status.message.empty()) {
-    if (pb::IsValidUtf8(status.message)) {
-      pb::AppendLenField(out, kStatusMessageField, status.message);
+  if (!message.empty()) {
+    if (pb::IsValidUtf8(message)) {
+      pb::AppendLenField(out, kStatusMessageField, message);
     } else {
-      pb::AppendLenField(out, kStatusMessageField, pb::ToValidUtf8(status.message));
+      pb::AppendLenField(out, kStatusMessageField, pb::ToValidUtf8(message));
     }
   }
-  for (const std::string& d : status.details) pb::AppendLenField(out, kStatusDetailsField, d);
+}
+
+void AppendGrpcStatusDetail(std::string& out, absl::string_view any) {
+  pb::AppendLenField(out, kStatusDetailsField, any);
+}
+
+std::string EncodeGrpcStatus(const GrpcStatus& status) {
+  std::string out;
+  AppendGrpcStatusHead(out, status.code, status.message);
+  for (const std::string& d : status.details) AppendGrpcStatusDetail(out, d);
   return out;
 }
 

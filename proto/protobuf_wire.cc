@@ -56,24 +56,35 @@ void AppendLenField(std::string& out, uint32_t field, absl::string_view bytes) {
   out.append(bytes.data(), bytes.size());
 }
 
-absl::StatusOr<uint64_t> Reader::ReadVarint(absl::string_view what) {
+bool Reader::ReadVarint(const char* what, uint64_t* value) {
+  // Fast path: a one-byte varint (every tag of fields 1..15, every length under 128).
+  if (pos_ < in_.size() && static_cast<uint8_t>(in_[pos_]) < 0x80) {
+    *value = static_cast<uint8_t>(in_[pos_++]);
+    return true;
+  }
   const size_t start = pos_;
-  uint64_t value = 0;
+  uint64_t v = 0;
   for (int i = 0; i < 10; ++i) {
     if (pos_ >= in_.size()) {
-      return absl::InvalidArgumentError(
+      error_ = absl::InvalidArgumentError(
           absl::StrCat("protobuf: truncated ", what, " at offset ", start));
+      return false;
     }
     const uint8_t b = static_cast<uint8_t>(in_[pos_++]);
     if (i == 9 && b > 1) {
-      return absl::InvalidArgumentError(
+      error_ = absl::InvalidArgumentError(
           absl::StrCat("protobuf: ", what, " overflows 64 bits at offset ", start));
+      return false;
     }
-    value |= uint64_t{b & 0x7Fu} << (7 * i);
-    if ((b & 0x80) == 0) return value;
+    v |= uint64_t{b & 0x7Fu} << (7 * i);
+    if ((b & 0x80) == 0) {
+      *value = v;
+      return true;
+    }
   }
-  return absl::InvalidArgumentError(
+  error_ = absl::InvalidArgumentError(
       absl::StrCat("protobuf: ", what, " longer than 10 bytes at offset ", start));
+  return false;
 }
 
 absl::StatusOr<std::optional<Field>> Reader::Next() {
@@ -81,10 +92,10 @@ absl::StatusOr<std::optional<Field>> Reader::Next() {
   if (pos_ == in_.size()) return std::optional<Field>();
   Field f;
   f.offset = pos_;
-  absl::StatusOr<uint64_t> tag = ReadVarint("tag");
-  if (!tag.ok()) return error_ = tag.status();
-  const uint64_t number = *tag >> 3;
-  const uint8_t type = *tag & 7;
+  uint64_t tag = 0;
+  if (!ReadVarint("tag", &tag)) return error_;
+  const uint64_t number = tag >> 3;
+  const uint8_t type = tag & 7;
   if (number == 0 || number > kFieldNumberMax) {
     return error_ = absl::InvalidArgumentError(
                absl::StrCat("protobuf: invalid field number ", number, " at offset ", f.offset));
@@ -93,9 +104,7 @@ absl::StatusOr<std::optional<Field>> Reader::Next() {
   f.type = static_cast<WireType>(type);
   switch (f.type) {
     case WireType::kVarint: {
-      absl::StatusOr<uint64_t> v = ReadVarint("varint");
-      if (!v.ok()) return error_ = v.status();
-      f.varint = *v;
+      if (!ReadVarint("varint", &f.varint)) return error_;
       return f;
     }
     case WireType::kFixed64:
@@ -113,15 +122,15 @@ absl::StatusOr<std::optional<Field>> Reader::Next() {
       return f;
     }
     case WireType::kLen: {
-      absl::StatusOr<uint64_t> len = ReadVarint("length");
-      if (!len.ok()) return error_ = len.status();
-      if (*len > in_.size() - pos_) {
+      uint64_t len = 0;
+      if (!ReadVarint("length", &len)) return error_;
+      if (len > in_.size() - pos_) {
         return error_ = absl::InvalidArgumentError(absl::StrCat(
-                   "protobuf: field ", f.number, " at offset ", f.offset, " has length ", *len,
+                   "protobuf: field ", f.number, " at offset ", f.offset, " has length ", len,
                    " but only ", in_.size() - pos_, " bytes follow"));
       }
-      f.bytes = in_.substr(pos_, *len);
-      pos_ += *len;
+      f.bytes = in_.substr(pos_, len);
+      pos_ += len;
       return f;
     }
     case WireType::kStartGroup:

@@ -61,7 +61,9 @@ class Reader {
   absl::StatusOr<std::optional<Field>> Next();
 
  private:
-  absl::StatusOr<uint64_t> ReadVarint(absl::string_view what);
+  // Reads a varint into *value; false with error_ set (naming `what`) if it is truncated or
+  // longer than 64 bits. No status object on the way of a well-formed varint.
+  bool ReadVarint(const char* what, uint64_t* value);
 
   absl::string_view in_;
   size_t pos_ = 0;
