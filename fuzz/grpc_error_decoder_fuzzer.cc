@@ -22,9 +22,8 @@ DRPC_FUZZ_NO_COVERAGE
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view body(reinterpret_cast<const char*>(data), size);
   drpc::pb::Reader reader(body);
-  for (size_t fields = 0;; ++fields) {
-    absl::StatusOr<std::optional<drpc::pb::Field>> f = reader.Next();
-    if (!f.ok() || !f->has_value()) break;
+  drpc::pb::Field field;
+  for (size_t fields = 1; reader.Next(&field); ++fields) {
     DRPC_CHECK_LE(fields, size);  // every field consumes at least one byte
   }
   absl::StatusOr<drpc::RemoteError> e = drpc::DecodeErrorBody(drpc::ErrorFormat::kGrpcStatus, body);
