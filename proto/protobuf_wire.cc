@@ -61,12 +61,7 @@ bool Reader::Fail(absl::string_view message) {
   return false;
 }
 
-bool Reader::ReadVarint(const char* what, uint64_t* value) {
-  // Fast path: a one-byte varint (every tag of fields 1..15, every length under 128).
-  if (pos_ < in_.size() && static_cast<uint8_t>(in_[pos_]) < 0x80) {
-    *value = static_cast<uint8_t>(in_[pos_++]);
-    return true;
-  }
+bool Reader::ReadLongVarint(const char* what, uint64_t* value) {
   const size_t start = pos_;
   uint64_t v = 0;
   for (int i = 0; i < 10; ++i) {

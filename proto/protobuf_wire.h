@@ -64,8 +64,16 @@ class Reader {
 
  private:
   // Reads a varint into *value; false with error_ set (naming `what`) if it is truncated or
-  // longer than 64 bits. No status object on the way of a well-formed varint.
-  bool ReadVarint(const char* what, uint64_t* value);
+  // longer than 64 bits. No status object on the way of a well-formed varint, and no call for
+  // a one-byte one (every tag of fields 1..15, every length under 128).
+  bool ReadVarint(const char* what, uint64_t* value) {
+    if (pos_ < in_.size() && static_cast<uint8_t>(in_[pos_]) < 0x80) {
+      *value = static_cast<uint8_t>(in_[pos_++]);
+      return true;
+    }
+    return ReadLongVarint(what, value);
+  }
+  bool ReadLongVarint(const char* what, uint64_t* value);
   bool Fail(absl::string_view message);  // sets error_, returns false
 
   absl::string_view in_;
