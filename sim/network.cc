@@ -389,21 +389,45 @@ class SimNetwork::Endpoint final : public Transport {
   absl::StatusOr<size_t> Read(char* buf, size_t size) override {
     DRPC_CHECK_GT(size, 0u);
     const absl::Span<char> span(buf, size);
-    return c_->Read(e_, absl::MakeConstSpan(&span, 1));
+    absl::StatusOr<size_t> n = c_->Read(e_, absl::MakeConstSpan(&span, 1));
+    if (tap_ != nullptr && n.ok()) tap_->OnRead(absl::string_view(buf, *n));
+    return n;
   }
   absl::StatusOr<size_t> ReadV(absl::Span<const absl::Span<char>> spans) override {
-    return c_->Read(e_, spans);
+    absl::StatusOr<size_t> n = c_->Read(e_, spans);
+    if (tap_ != nullptr && n.ok()) {
+      for (size_t i = 0, left = *n; i < spans.size() && left > 0; ++i) {
+        const size_t part = std::min(left, spans[i].size());
+        tap_->OnRead(absl::string_view(spans[i].data(), part));
+        left -= part;
+      }
+    }
+    return n;
   }
-  absl::Status Write(absl::string_view data) override { return c_->Write(e_, data); }
+  absl::Status Write(absl::string_view data) override {
+    if (tap_ != nullptr) tap_->OnWrite(data);
+    return c_->Write(e_, data);
+  }
   absl::Status CloseWrite() override { return c_->CloseWrite(e_); }
   void Close() override { c_->Close(e_); }
   const Connection& connection() const { return *c_; }
   int end() const { return e_; }
+  bool SetTap(std::unique_ptr<EndpointTap>& tap) {
+    if (tap_ != nullptr) return false;
+    tap_ = std::move(tap);
+    return true;
+  }
 
  private:
   Connection* c_;
   int e_;
+  std::unique_ptr<EndpointTap> tap_;
 };
+
+bool SimNetwork::SetTap(Transport& endpoint, std::unique_ptr<EndpointTap>& tap) {
+  auto* e = dynamic_cast<Endpoint*>(&endpoint);
+  return e != nullptr && tap != nullptr && e->SetTap(tap);
+}
 
 std::optional<FaultPlan> SimNetwork::StruckFault(const Transport& endpoint) const {
   const auto* e = dynamic_cast<const Endpoint*>(&endpoint);
