@@ -210,9 +210,8 @@ void SimNetwork::Connection::Deliver(int d) {
   } else {
     // The bytes themselves go into the trace hash, so a run that delivers different data (not
     // just different amounts) at the same moments is told apart.
-    net->trace_->Mix(0xde);
-    net->trace_->Mix(id * 2 + static_cast<uint64_t>(d));
-    net->trace_->MixString(absl::string_view(p.bytes).substr(p.delivered, s.length));
+    net->trace_->MixBytes(0xde, id * 2 + static_cast<uint64_t>(d),
+                          absl::string_view(p.bytes).substr(p.delivered, s.length));
     p.delivered += s.length;
     if (!open[1 - d]) p.DiscardReadable();  // nobody will read them
   }

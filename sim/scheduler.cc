@@ -66,8 +66,7 @@ void SimScheduler::FireNextTimer() {
   TimerQueue::Expired timer = timers_.PopNext();
   now_ = std::max(now_, timer.deadline);
   ++stats_.timers_fired;
-  trace_->Mix(0x71);
-  trace_->Mix(timer.id);
+  trace_->MixEvent(0x71, timer.id);
   trace_->Mix(static_cast<uint64_t>(now_.nanos()));
   if (recorder_ != nullptr) recorder_->TimerFired(now_, timer.id);
   timer.callback();
