@@ -45,6 +45,41 @@ std::string FaultPlan::ToString() const {
 
 // --- Connection -----------------------------------------------------------------------------------
 
+// Fibers waiting on a pipe (its reader, its writers): WaitList's semantics — woken in FIFO order,
+// callers loop on their condition — parking through the SimScheduler inline, so no frame sits
+// between the network's Read or Write and the switch.
+class PipeWaiters {
+ public:
+  explicit PipeWaiters(SimScheduler& scheduler) : scheduler_(&scheduler) {}
+  ~PipeWaiters() { DRPC_CHECK(waiters_.empty()) << "destroyed with parked fibers"; }
+  PipeWaiters(const PipeWaiters&) = delete;
+  PipeWaiters& operator=(const PipeWaiters&) = delete;
+
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void Wait(absl::string_view reason) {
+    Fiber* self = scheduler_->Current();
+    DRPC_CHECK(self != nullptr) << "the network's Read and Write are called from a fiber";
+    waiters_.push_back(self);
+    scheduler_->ParkInline(reason);
+    // Still listed after a spurious wake-up.
+    if (auto it = std::find(waiters_.begin(), waiters_.end(), self); it != waiters_.end()) {
+      waiters_.erase(it);
+    }
+  }
+  // Unpark only marks a fiber runnable (none runs before this returns): exactly the fibers
+  // waiting now are woken.
+  void WakeAll() {
+    for (size_t n = waiters_.size(); n > 0; --n) {
+      Fiber* f = waiters_.front();
+      waiters_.pop_front();
+      scheduler_->Unpark(f);
+    }
+  }
+
+ private:
+  SimScheduler* scheduler_;
+  std::deque<Fiber*> waiters_;
+};
+
 struct SimNetwork::Connection {
   // A piece of a write on its way: its bytes are the next `length` bytes of the pipe's buffer
   // after those of the segments ahead of it.
@@ -59,7 +94,7 @@ struct SimNetwork::Connection {
   // segment in flight has a delivery timer; when it fires it arms the next one (TCP delivers in
   // order, so a late timer holds back the segments behind it).
   struct Pipe {
-    explicit Pipe(Env& env) : readers(env), writers(env) {}
+    explicit Pipe(SimScheduler& scheduler) : readers(scheduler), writers(scheduler) {}
     uint64_t written = 0;  // offset of the next byte accepted from the writer
     bool fin_queued = false;
     bool closed_by_writer = false;  // CloseWrite/Close (vs a FIN fault)
@@ -72,8 +107,8 @@ struct SimNetwork::Connection {
     uint64_t read_total = 0;
     bool fin_received = false;
     Duration stall_pending = Duration::Zero();
-    WaitList readers;
-    WaitList writers;
+    PipeWaiters readers;
+    PipeWaiters writers;
     size_t buffered() const { return bytes.size() - read_pos; }
     size_t readable() const { return delivered - read_pos; }
     // Drops what arrived but was not read (the reader closed, or an RST arrived).
@@ -85,8 +120,8 @@ struct SimNetwork::Connection {
 
   Connection(SimNetwork* n, uint64_t i, std::string nm, LinkProfile l, FaultPlan p)
       : net(n), id(i), name(std::move(nm)), link(l), plan(p) {
-    pipes[0] = std::make_unique<Pipe>(*n->env_);
-    pipes[1] = std::make_unique<Pipe>(*n->env_);
+    pipes[0] = std::make_unique<Pipe>(*n->scheduler_);
+    pipes[1] = std::make_unique<Pipe>(*n->scheduler_);
   }
 
   std::string EndpointName(int e) const { return absl::StrCat(name, e == 0 ? ":dialer" : ":acceptor"); }
@@ -481,7 +516,13 @@ class SimNetwork::SimListener final : public Listener {
 // --- SimNetwork -----------------------------------------------------------------------------------
 
 SimNetwork::SimNetwork(Env& env, DecisionSource& decisions, Trace& trace, NetworkOptions options)
-    : env_(&env), decisions_(&decisions), trace_(&trace), options_(options) {}
+    : env_(&env),
+      scheduler_(dynamic_cast<SimScheduler*>(&env.scheduler())),
+      decisions_(&decisions),
+      trace_(&trace),
+      options_(options) {
+  DRPC_CHECK(scheduler_ != nullptr) << "a SimNetwork runs on a SimScheduler";
+}
 
 SimNetwork::~SimNetwork() {
   for (auto& c : connections_) {

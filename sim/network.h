@@ -38,6 +38,7 @@
 #include "impl/env.h"
 #include "impl/time.h"
 #include "sim/recorder.h"
+#include "sim/scheduler.h"
 #include "sim/tape.h"
 #include "sim/trace.h"
 
@@ -180,6 +181,7 @@ class SimNetwork final : public Dialer {
   LinkProfile DrawLink();
 
   Env* env_;
+  SimScheduler* scheduler_;  // env_'s scheduler: readers and writers park through it inline
   DecisionSource* decisions_;
   Trace* trace_;
   NetworkOptions options_;
