@@ -7,6 +7,7 @@
 
 #include "absl/base/attributes.h"
 #include "absl/strings/str_cat.h"
+#include "impl/fifo.h"
 #include "impl/sync.h"
 #include "proto/base/check.h"
 
@@ -60,10 +61,7 @@ class PipeWaiters {
     DRPC_CHECK(self != nullptr) << "the network's Read and Write are called from a fiber";
     waiters_.push_back(self);
     scheduler_->ParkInline(reason);
-    // Still listed after a spurious wake-up.
-    if (auto it = std::find(waiters_.begin(), waiters_.end(), self); it != waiters_.end()) {
-      waiters_.erase(it);
-    }
+    if (!waiters_.empty()) waiters_.EraseFirst(self);  // still listed after a spurious wake-up
   }
   // Unpark only marks a fiber runnable (none runs before this returns): exactly the fibers
   // waiting now are woken.
@@ -77,7 +75,7 @@ class PipeWaiters {
 
  private:
   SimScheduler* scheduler_;
-  std::deque<Fiber*> waiters_;
+  Fifo<Fiber*> waiters_;
 };
 
 struct SimNetwork::Connection {
