@@ -99,7 +99,7 @@ struct SimNetwork::Connection {
     std::string bytes;
     size_t read_pos = 0;
     size_t delivered = 0;
-    std::deque<Segment> in_flight;
+    Fifo<Segment> in_flight;
     Instant last_delivery;
     TimerId timer = 0;  // the delivery timer of in_flight.front(); 0: none armed
     uint64_t read_total = 0;
@@ -125,7 +125,7 @@ struct SimNetwork::Connection {
   std::string EndpointName(int e) const { return absl::StrCat(name, e == 0 ? ":dialer" : ":acceptor"); }
   bool FaultArmed(int direction, FaultPlan::Kind kind) const {
     return !fault_struck && plan.kind == kind && Dir(plan.direction) == direction &&
-           net->env_->clock().Now() < net->options_.heal_at;
+           net->scheduler_->Now() < net->options_.heal_at;
   }
 
   // The error a write on endpoint `e` fails with now, or OK. Inline for the common case (checked
@@ -150,7 +150,7 @@ struct SimNetwork::Connection {
   void Deliver(int d);
   void Strike(int d);
   void Log(absl::string_view what) {
-    if (net->trace_->enabled()) net->trace_->Log(net->env_->clock().Now(), absl::StrCat(name, ": ", what));
+    if (net->trace_->enabled()) net->trace_->Log(net->scheduler_->Now(), absl::StrCat(name, ": ", what));
   }
 
   SimNetwork* net;
@@ -168,7 +168,6 @@ struct SimNetwork::Connection {
 
 void SimNetwork::Connection::Enqueue(int d, absl::string_view data, bool fin, bool rst) {
   Pipe& p = *pipes[d];
-  Env& env = *net->env_;
   Duration latency = link.latency_min;
   if (link.latency_max > link.latency_min) {
     latency = latency + (link.latency_max - link.latency_min) *
@@ -180,7 +179,7 @@ void SimNetwork::Connection::Enqueue(int d, absl::string_view data, bool fin, bo
                                                     link.bandwidth_bytes_per_second));
   }
   const Instant deliver_at =
-      std::max(p.last_delivery, env.clock().Now() + latency) + transmit + p.stall_pending;
+      std::max(p.last_delivery, net->scheduler_->Now() + latency) + transmit + p.stall_pending;
   p.stall_pending = Duration::Zero();
   p.last_delivery = deliver_at;
   p.bytes.append(data.data(), data.size());
@@ -192,7 +191,7 @@ void SimNetwork::Connection::Enqueue(int d, absl::string_view data, bool fin, bo
 void SimNetwork::Connection::ArmDelivery(int d) {
   Pipe& p = *pipes[d];
   DRPC_DCHECK(p.timer == 0 && !p.in_flight.empty());
-  p.timer = net->env_->clock().ScheduleAt(p.in_flight.front().deliver_at, [this, d] {
+  p.timer = net->scheduler_->ScheduleAt(p.in_flight.front().deliver_at, [this, d] {
     pipes[d]->timer = 0;
     Deliver(d);
   });
@@ -257,7 +256,7 @@ void SimNetwork::Connection::Strike(int d) {
   net->trace_->Mix(0xfa);
   net->trace_->Mix(id);
   Log(absl::StrCat("fault strikes: ", plan.ToString()));
-  if (net->recorder_ != nullptr) net->recorder_->Fault(net->env_->clock().Now(), id, d, plan.ToString());
+  if (net->recorder_ != nullptr) net->recorder_->Fault(net->scheduler_->Now(), id, d, plan.ToString());
   const int writer = d;
   switch (plan.kind) {
     case FaultPlan::Kind::kReset:
@@ -303,7 +302,7 @@ absl::Status SimNetwork::Connection::WriteError(int e) const {
 // switch is a mispredicted return less on every wake-up.
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline
 absl::Status SimNetwork::Connection::Write(int e, absl::string_view data) {
-  if (net->recorder_ != nullptr) net->recorder_->Write(net->env_->clock().Now(), id, e, data.size());
+  if (net->recorder_ != nullptr) net->recorder_->Write(net->scheduler_->Now(), id, e, data.size());
   Pipe& p = *pipes[e];
   size_t done = 0;
   for (;;) {
@@ -397,7 +396,7 @@ void SimNetwork::Connection::Close(int e) {
   if (!open[e]) return;
   open[e] = false;
   Log(absl::StrCat(EndpointName(e), " closed"));
-  if (net->recorder_ != nullptr) net->recorder_->Close(net->env_->clock().Now(), id, e);
+  if (net->recorder_ != nullptr) net->recorder_->Close(net->scheduler_->Now(), id, e);
   Pipe& out = *pipes[e];
   Pipe& in = *pipes[1 - e];
   if (!out.fin_queued && !reset) {
@@ -535,9 +534,9 @@ void SimNetwork::set_options(const NetworkOptions& options) {
   options_ = options;
 }
 
-void SimNetwork::Heal() { options_.heal_at = std::min(options_.heal_at, env_->clock().Now()); }
+void SimNetwork::Heal() { options_.heal_at = std::min(options_.heal_at, scheduler_->Now()); }
 
-bool SimNetwork::healed() const { return env_->clock().Now() >= options_.heal_at; }
+bool SimNetwork::healed() const { return scheduler_->Now() >= options_.heal_at; }
 
 LinkProfile SimNetwork::DrawLink() {
   LinkProfile link = options_.link;
@@ -585,7 +584,7 @@ std::unique_ptr<SimNetwork::Connection> SimNetwork::NewConnection(absl::string_v
   trace_->Mix(id);
   auto c = std::make_unique<Connection>(this, id, absl::StrCat(name, "#", id), link, fault);
   c->Log(absl::StrCat("connected; fault plan ", fault.ToString()));
-  if (recorder_ != nullptr) recorder_->Connect(env_->clock().Now(), id, c->name, fault.ToString());
+  if (recorder_ != nullptr) recorder_->Connect(scheduler_->Now(), id, c->name, fault.ToString());
   return c;
 }
 
