@@ -183,7 +183,14 @@ void SimNetwork::Connection::Enqueue(int d, absl::string_view data, bool fin, bo
   p.stall_pending = Duration::Zero();
   p.last_delivery = deliver_at;
   p.bytes.append(data.data(), data.size());
-  p.in_flight.push_back(Segment{deliver_at, data.size(), fin, rst});
+  // Filled in place: a Segment built on the stack is stored in pieces and copied as a whole,
+  // which stalls on store forwarding.
+  p.in_flight.push_back(Segment());
+  Segment& s = p.in_flight[p.in_flight.size() - 1];
+  s.deliver_at = deliver_at;
+  s.length = data.size();
+  s.fin = fin;
+  s.rst = rst;
   ++net->stats_.segments;
   if (p.timer == 0) ArmDelivery(d);
 }
