@@ -162,6 +162,52 @@ TEST(NetworkTest, ATapSeesEveryByteItsEndpointWritesAndReads) {
   }
 }
 
+// WriteV and TryWriteV write their pieces as one Write of the joined bytes (Transport's
+// contract for the simulator's transport): the same segments, decisions and trace hash, and the
+// tap sees the joined bytes once.
+TEST(NetworkTest, AGatheringWriteIsTheSameRunAsOneWriteOfItsJoinedBytes) {
+  enum class How { kWrite, kWriteV, kTryWriteV };
+  const std::string pieces[] = {"header", "", std::string(300, 'm'), "tail"};
+  const std::string joined = pieces[0] + pieces[1] + pieces[2] + pieces[3];
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    uint64_t hashes[3] = {};
+    for (How how : {How::kWrite, How::kWriteV, How::kTryWriteV}) {
+      std::string tapped, unused;
+      RunResult r = RunSeed(
+          [&](SimContext& ctx) {
+            NetworkOptions net;
+            net.link.segment_max_bytes = 1 + ctx.Choose("seg", 9);
+            net.link.buffer_bytes = 1 + ctx.Choose("buf", 64);
+            net.link.latency_max = Duration::Micros(50);
+            ctx.network().set_options(net);
+            auto [a, b] = ctx.network().Pipe("p");
+            std::unique_ptr<SimNetwork::EndpointTap> tap = std::make_unique<RecordingTap>(&tapped, &unused);
+            ctx.Check(SimNetwork::SetTap(*a, tap), "tap refused");
+            DRPC_CHECK_OK(ctx.env().scheduler().Spawn("writer", [&, a = a.get()] {
+              const absl::string_view views[] = {pieces[0], pieces[1], pieces[2], pieces[3]};
+              if (how == How::kWrite) ctx.Check(a->Write(joined).ok(), "write");
+              if (how == How::kWriteV) ctx.Check(a->WriteV(views).ok(), "writev");
+              if (how == How::kTryWriteV) {
+                absl::StatusOr<size_t> n = a->TryWriteV(views);
+                ctx.Check(n.ok() && *n == joined.size(), "trywritev took less than everything");
+              }
+              ctx.Check(a->CloseWrite().ok(), "close write");
+            }));
+            absl::Status end;
+            ctx.Check(ReadAll(ctx, *b, &end) == joined, "bytes reordered or lost");
+            a->Close();
+            b->Close();
+          },
+          seed, RunOptions{});
+      ExpectOk(r);
+      EXPECT_EQ(tapped, joined);
+      hashes[static_cast<int>(how)] = r.trace_hash;
+    }
+    EXPECT_EQ(hashes[1], hashes[0]) << "seed " << seed;
+    EXPECT_EQ(hashes[2], hashes[0]) << "seed " << seed;
+  }
+}
+
 TEST(NetworkTest, ATapIsRefusedByATransportOfAnotherKind) {
   class Foreign final : public Transport {
    public:
