@@ -446,19 +446,6 @@ class SimNetwork::Endpoint final : public Transport {
     if (tap_ != nullptr) tap_->OnWrite(data);
     return c_->Write(e_, data);
   }
-  // Transport's defaults join the pieces into a fresh string and Write it; these join them into
-  // the endpoint's own buffer (one writer at a time) and write that: the same single write of
-  // the same bytes, without an allocation per write or a frame between the writer and its park.
-  absl::Status WriteV(absl::Span<const absl::string_view> pieces) override {
-    if (pieces.size() == 1) return Write(pieces[0]);
-    return WriteJoined(pieces);
-  }
-  absl::StatusOr<size_t> TryWriteV(absl::Span<const absl::string_view> pieces) override {
-    if (absl::Status s = WriteJoined(pieces); !s.ok()) return s;
-    size_t total = 0;
-    for (absl::string_view p : pieces) total += p.size();
-    return total;
-  }
   absl::Status CloseWrite() override { return c_->CloseWrite(e_); }
   void Close() override { c_->Close(e_); }
   const Connection& connection() const { return *c_; }
@@ -470,22 +457,9 @@ class SimNetwork::Endpoint final : public Transport {
   }
 
  private:
-  absl::Status WriteJoined(absl::Span<const absl::string_view> pieces) {
-    joined_.clear();
-    for (absl::string_view p : pieces) joined_.append(p.data(), p.size());
-    if (tap_ != nullptr) tap_->OnWrite(joined_);
-    absl::Status s = c_->Write(e_, joined_);
-    if (joined_.capacity() > kJoinedKeepMaxBytes) std::string().swap(joined_);
-    return s;
-  }
-
-  // The join buffer kept between writes; a larger one (a large message) is freed after its write.
-  static constexpr size_t kJoinedKeepMaxBytes = 64 * 1024;
-
   Connection* c_;
   int e_;
   std::unique_ptr<EndpointTap> tap_;
-  std::string joined_;  // WriteJoined's buffer
 };
 
 bool SimNetwork::SetTap(Transport& endpoint, std::unique_ptr<EndpointTap>& tap) {

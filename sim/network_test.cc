@@ -163,8 +163,8 @@ TEST(NetworkTest, ATapSeesEveryByteItsEndpointWritesAndReads) {
 }
 
 // WriteV and TryWriteV write their pieces as one Write of the joined bytes (Transport's
-// contract for the simulator's transport): the same segments, decisions and trace hash, and the
-// tap sees the joined bytes once.
+// contract for the simulator's transport, whose segmentation is drawn per write): the same
+// segments, decisions and trace hash, and the tap sees the joined bytes once.
 TEST(NetworkTest, AGatheringWriteIsTheSameRunAsOneWriteOfItsJoinedBytes) {
   enum class How { kWrite, kWriteV, kTryWriteV };
   const std::string pieces[] = {"header", "", std::string(300, 'm'), "tail"};
