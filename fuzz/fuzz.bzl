@@ -16,6 +16,7 @@ def drpc_fuzz_harness(name, deps = []):
         testonly = True,
         srcs = [name + "_fuzzer.cc"],
         deps = deps + [
+            ":no_coverage",
             "//proto/base:check",
             "@system//:absl",
         ],

@@ -1,11 +1,11 @@
-// Fuzzes the MinLZ block codec (proto/minlz.h) and, through its fallback, Snappy blocks.
-// Byte 0 picks the output limit (2^(b % 18) bytes: 1 B .. 128 KiB; every path of the decoder is
-// reached within 128 KiB (a Copy3 needs an output beyond 64 KiB; larger stated lengths are
-// refused by the same comparisons), while
-// megabyte outputs would cost page faults on every execution); the rest is a block. Checks: decoding never
-// produces more than the limit and exactly the stated length; a block stating more than the limit
-// is kResourceExhausted; a decoded block re-encodes to a block that decodes to the same bytes;
-// the rest of the input, taken as a message, survives MinLzEncodeBlock and decoding.
+// Fuzzes the MinLZ block decoder (proto/minlz.h) and, through its fallback, Snappy blocks. Byte 0
+// picks the output limit (2^(b % 18) bytes: 1 B .. 128 KiB; every path of the decoder is reached
+// within 128 KiB (a Copy3 needs an output beyond 64 KiB; larger stated lengths are refused by the
+// same comparisons), while megabyte outputs would cost page faults on every execution); the rest is
+// a block. Checks: decoding never produces more than the limit and exactly the stated length; a
+// block stating more than the limit is kResourceExhausted; every other failure names its codec. The
+// encoder has its own harness (minlz_encoder_fuzzer.cc), so every execution here is spent on the
+// decoder and coverage guides towards decoder paths only.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -13,7 +13,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
 #include "proto/base/check.h"
-#include "proto/limits.h"
 #include "proto/minlz.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -27,11 +26,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     DRPC_CHECK(stated.ok());
     DRPC_CHECK_EQ(out.size(), *stated);
     DRPC_CHECK_LE(out.size(), limit);
-    if (out.size() <= drpc::limits::kMinLzBlockMaxBytes) {
-      std::string again;
-      DRPC_CHECK(drpc::MinLzDecodeBlock(drpc::MinLzEncodeBlock(out), limit, &again).ok());
-      DRPC_CHECK(again == out);
-    }
   } else if (s.code() == absl::StatusCode::kResourceExhausted) {
     DRPC_CHECK(stated.ok() && *stated > limit);
   } else {
@@ -39,10 +33,5 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                absl::StartsWith(s.message(), "snappy: "))
         << s.message();
   }
-  if (block.size() > drpc::limits::kMinLzBlockMaxBytes) return 0;
-  const std::string encoded = drpc::MinLzEncodeBlock(block);
-  DRPC_CHECK_LE(encoded.size(), block.size() + 2);  // never larger than a stored block
-  DRPC_CHECK(drpc::MinLzDecodeBlock(encoded, block.size(), &out).ok());
-  DRPC_CHECK(out == block);
   return 0;
 }

@@ -27,24 +27,26 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$OUT"
 CXXFLAGS=${CXXFLAGS//-stdlib=libc++/}
 
-# Harnesses over the wire format alone (proto/), and whole-connection harnesses that run the
-# protocol core on the simulator (impl/, sim/). The tape fuzzer (sim_tape) needs the simulator's
-# scenarios and workloads too and is fuzzed through Bazel only (tools/fuzz.sh).
+# Harnesses over the wire format alone (proto/), over the mux fork's compression codecs (proto/,
+# with Snappy from the system), and whole-connection harnesses that run the protocol core on the
+# simulator (impl/, sim/). The tape fuzzer (sim_tape) needs the simulator's scenarios and
+# workloads too and is fuzzed through Bazel only (tools/fuzz.sh).
 proto_harnesses=(frame_parser upstream_assembler mux_assembler metadata_decoder error_decoder
   grpc_error_decoder)
+codec_harnesses=(minlz_decoder minlz_encoder snappy_decoder)
 conn_harnesses=(server_conn client_conn)
-harnesses=(${DRPC_FUZZERS:-${proto_harnesses[*]} ${conn_harnesses[*]}})
+harnesses=(${DRPC_FUZZERS:-${proto_harnesses[*]} ${codec_harnesses[*]} ${conn_harnesses[*]}})
 
 proto_sources=(
   proto/base/check.cc proto/base/status.cc proto/varint.cc proto/frame.cc
   proto/upstream_assembler.cc proto/mux_assembler.cc proto/splitter.cc proto/metadata.cc
   proto/error_codec.cc proto/window.cc proto/grpc_status.cc proto/protobuf_wire.cc
 )
+codec_sources=(proto/compression.cc proto/snappy_block.cc proto/minlz.cc)
 # The protocol core without the production runtime (impl/runtime/) and the tests, the simulator's
 # run driver, and the harnesses' shared part.
 conn_sources=(
   $(cd "$root" && ls impl/*.cc impl/fiber/*.cc | grep -v '_test\.cc$')
-  proto/compression.cc proto/snappy_block.cc proto/minlz.cc
   sim/tape.cc sim/chaos.cc sim/network.cc sim/scheduler.cc sim/simulation.cc sim/trace.cc
   sim/recorder.cc sim/policy.cc
   fuzz/conn_fuzz.cc
@@ -80,10 +82,16 @@ compile_all() {
 }
 
 is_conn() { [[ " ${conn_harnesses[*]} " == *" $1 "* ]]; }
+is_codec() { [[ " ${codec_harnesses[*]} " == *" $1 "* ]]; }
 
 need_conn=0
-for h in "${harnesses[@]}"; do is_conn "$h" && need_conn=1; done
+need_codec=0
+for h in "${harnesses[@]}"; do
+  is_conn "$h" && need_conn=1
+  is_codec "$h" && need_codec=1
+done
 compile_all "${proto_sources[@]}"
+[ $need_codec -eq 1 ] || [ $need_conn -eq 1 ] && compile_all "${codec_sources[@]}"
 [ $need_conn -eq 1 ] && compile_all "${conn_sources[@]}"
 harness_sources=()
 for h in "${harnesses[@]}"; do harness_sources+=("fuzz/${h}_fuzzer.cc"); done
@@ -93,9 +101,13 @@ for h in "${harnesses[@]}"; do
   objects=()
   for src in "${proto_sources[@]}"; do objects+=("$(object "$src")"); done
   libs=$absl_libs
+  if is_codec "$h" || is_conn "$h"; then
+    for src in "${codec_sources[@]}"; do objects+=("$(object "$src")"); done
+    libs="$libs -lsnappy"
+  fi
   if is_conn "$h"; then
     for src in "${conn_sources[@]}"; do objects+=("$(object "$src")"); done
-    libs="$libs -lboost_context -lsnappy"
+    libs="$libs -lboost_context"
   fi
   # shellcheck disable=SC2086
   "$CXX" $CXXFLAGS "$(object "fuzz/${h}_fuzzer.cc")" "${objects[@]}" $LIB_FUZZING_ENGINE $libs \

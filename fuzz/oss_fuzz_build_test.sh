@@ -43,7 +43,7 @@ done
 
 out="$tmp/out"
 for h in frame_parser upstream_assembler mux_assembler metadata_decoder error_decoder \
-         server_conn client_conn; do
+         grpc_error_decoder minlz_decoder minlz_encoder snappy_decoder server_conn client_conn; do
   for f in "${h}_fuzzer" "${h}_seed_corpus.zip" "$h.dict" "$h.options"; do
     [ -s "$out/$f" ] || fail "$out/$f missing or empty"
   done

@@ -29,26 +29,29 @@ std::string Quoted(absl::string_view text) {
 }
 
 std::string EncodeGrpcStatusBody(const RemoteError& error) {
-  GrpcStatus status;
-  status.code = GrpcCodeForDrpcCode(error.code);
   const std::string valid =
       pb::IsValidUtf8(error.text) ? std::string() : pb::ToValidUtf8(error.text);
-  status.message = std::string(TruncateUtf8(valid.empty() ? error.text : valid,
-                                            limits::kErrorTextMaxBytes));
+  const absl::string_view text =
+      TruncateUtf8(valid.empty() ? error.text : valid, limits::kErrorTextMaxBytes);
+  // The fields are written straight into the body: no copy of the text or the details.
+  std::string out(1, static_cast<char>(kGrpcStatusErrorVersion));
+  AppendGrpcStatusHead(out, GrpcCodeForDrpcCode(error.code), text);
+  size_t detail_count = 0;
   size_t detail_bytes = 0;
   for (const std::string& d : error.details) {
     // One place stays free for the code detail.
-    if (status.details.size() + 1 >= limits::kErrorDetailsMaxCount) break;
+    if (detail_count + 1 >= limits::kErrorDetailsMaxCount) break;
     if (d.size() > limits::kErrorDetailsMaxBytes - detail_bytes) continue;
     // A Go peer rejects the whole body over one malformed Any; a stale code detail would
     // contradict the code.
     if (!IsValidAny(d) || DecodeDrpcCodeDetail(d).has_value()) continue;
-    status.details.push_back(d);
+    AppendGrpcStatusDetail(out, d);
+    ++detail_count;
     detail_bytes += d.size();
   }
-  if (DrpcCodeNeedsDetail(error.code)) status.details.push_back(EncodeDrpcCodeDetail(error.code));
-  std::string out(1, static_cast<char>(kGrpcStatusErrorVersion));
-  out += EncodeGrpcStatus(status);
+  if (DrpcCodeNeedsDetail(error.code)) {
+    AppendGrpcStatusDetail(out, EncodeDrpcCodeDetail(error.code));
+  }
   DRPC_DCHECK_LE(out.size(), limits::kGrpcErrorBodyMaxBytes);
   return out;
 }
@@ -70,16 +73,21 @@ absl::StatusOr<RemoteError> DecodeGrpcStatusBody(absl::string_view body) {
   }
   RemoteError error;
   error.text = std::move(status->message);
+  error.details = std::move(status->details);
   std::optional<uint64_t> detail_code;
-  for (std::string& d : status->details) {
+  if (status->code == kGrpcUnknown) {
     // The code detail is ours only next to Unknown, where we put it; elsewhere it is opaque.
-    std::optional<uint64_t> code =
-        status->code == kGrpcUnknown ? DecodeDrpcCodeDetail(d) : std::nullopt;
-    if (code.has_value()) {
-      detail_code = code;
-    } else {
-      error.details.push_back(std::move(d));
+    // Code details leave the list (the last one names the code), the others keep their order.
+    size_t kept = 0;
+    for (size_t i = 0; i < error.details.size(); ++i) {
+      if (std::optional<uint64_t> code = DecodeDrpcCodeDetail(error.details[i])) {
+        detail_code = code;
+      } else {
+        if (kept != i) error.details[kept] = std::move(error.details[i]);
+        ++kept;
+      }
     }
+    error.details.resize(kept);
   }
   error.code = detail_code.has_value() ? *detail_code : DrpcCodeForGrpcCode(status->code);
   return error;

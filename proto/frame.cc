@@ -167,7 +167,7 @@ char* FrameParser::PrepareAppend(size_t append_max_bytes) {
     } else {
       // Not zero-filled: a page of the buffer is touched (resident) only once bytes land in it,
       // so an idle connection's 64 KiB read buffer costs what its last read wrote.
-      const size_t bytes = std::max(live + append_max_bytes, 2 * buffer_bytes_);
+      const size_t bytes = std::max({live + append_max_bytes, 2 * buffer_bytes_, kBufferMinBytes});
       std::unique_ptr<char[]> grown = std::make_unique_for_overwrite<char[]>(bytes);
       if (live > 0) std::memcpy(grown.get(), buffer_.get() + start_, live);
       buffer_ = std::move(grown);

@@ -127,6 +127,11 @@ class FrameParser {
 
   explicit FrameParser(Options options);
 
+  // The smallest buffer the parser allocates: a caller appending a few bytes at a time (a tool
+  // feeding a byte stream, a test cutting one into pieces) does not regrow it from a handful of
+  // bytes; a transport read asks for more than this anyway.
+  static constexpr size_t kBufferMinBytes = 256;
+
   // Adds received bytes. Bytes after an error are ignored.
   void Append(absl::string_view bytes);
 

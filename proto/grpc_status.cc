@@ -26,11 +26,8 @@ struct AnyView {
 absl::StatusOr<AnyView> ParseAny(absl::string_view bytes) {
   AnyView any;
   pb::Reader reader(bytes);
-  for (;;) {
-    absl::StatusOr<std::optional<pb::Field>> f = reader.Next();
-    if (!f.ok()) return f.status();
-    if (!f->has_value()) break;
-    const pb::Field& field = **f;
+  pb::Field field;
+  while (reader.Next(&field)) {
     // Unknown fields, and known ones with another wire type, are skipped as Go's decoder does.
     if (field.number == kAnyTypeUrlField && field.type == pb::WireType::kLen) {
       if (!pb::IsValidUtf8(field.bytes)) {
@@ -43,37 +40,42 @@ absl::StatusOr<AnyView> ParseAny(absl::string_view bytes) {
       any.value = field.bytes;
     }
   }
+  if (!reader.status().ok()) return reader.status();
   return any;
 }
 
 }  // namespace
 
-std::string EncodeGrpcStatus(const GrpcStatus& status) {
-  std::string out;
+void AppendGrpcStatusHead(std::string& out, int32_t code, absl::string_view message) {
   // int32 is sign-extended to 64 bits on the wire, as every protobuf runtime writes it.
-  if (status.code != 0) {
-    pb::AppendVarintField(out, kStatusCodeField,
-                          static_cast<uint64_t>(static_cast<int64_t>(status.code)));
+  if (code != 0) {
+    pb::AppendVarintField(out, kStatusCodeField, static_cast<uint64_t>(static_cast<int64_t>(code)));
   }
-  if (!status.message.empty()) {
-    if (pb::IsValidUtf8(status.message)) {
-      pb::AppendLenField(out, kStatusMessageField, status.message);
+  if (!message.empty()) {
+    if (pb::IsValidUtf8(message)) {
+      pb::AppendLenField(out, kStatusMessageField, message);
     } else {
-      pb::AppendLenField(out, kStatusMessageField, pb::ToValidUtf8(status.message));
+      pb::AppendLenField(out, kStatusMessageField, pb::ToValidUtf8(message));
     }
   }
-  for (const std::string& d : status.details) pb::AppendLenField(out, kStatusDetailsField, d);
+}
+
+void AppendGrpcStatusDetail(std::string& out, absl::string_view any) {
+  pb::AppendLenField(out, kStatusDetailsField, any);
+}
+
+std::string EncodeGrpcStatus(const GrpcStatus& status) {
+  std::string out;
+  AppendGrpcStatusHead(out, status.code, status.message);
+  for (const std::string& d : status.details) AppendGrpcStatusDetail(out, d);
   return out;
 }
 
 absl::StatusOr<GrpcStatus> DecodeGrpcStatus(absl::string_view bytes) {
   GrpcStatus status;
   pb::Reader reader(bytes);
-  for (;;) {
-    absl::StatusOr<std::optional<pb::Field>> f = reader.Next();
-    if (!f.ok()) return f.status();
-    if (!f->has_value()) break;
-    const pb::Field& field = **f;
+  pb::Field field;
+  while (reader.Next(&field)) {
     // A known field number with another wire type is an unknown field to Go's decoder too.
     if (field.number == kStatusCodeField && field.type == pb::WireType::kVarint) {
       status.code = static_cast<int32_t>(static_cast<uint32_t>(field.varint));
@@ -97,6 +99,7 @@ absl::StatusOr<GrpcStatus> DecodeGrpcStatus(absl::string_view bytes) {
       status.details.emplace_back(field.bytes);
     }
   }
+  if (!reader.status().ok()) return reader.status();
   return status;
 }
 
@@ -129,15 +132,14 @@ std::optional<uint64_t> DecodeDrpcCodeDetail(absl::string_view any_bytes) {
   if (!any.ok() || any->type_url != kDrpcCodeTypeUrl) return std::nullopt;
   pb::Reader reader(any->value);
   uint64_t code = 0;
-  for (;;) {
-    absl::StatusOr<std::optional<pb::Field>> f = reader.Next();
-    if (!f.ok()) return std::nullopt;
-    if (!f->has_value()) break;
-    if ((*f)->number == kErrorCodeField) {
-      if ((*f)->type != pb::WireType::kVarint) return std::nullopt;
-      code = (*f)->varint;
+  pb::Field field;
+  while (reader.Next(&field)) {
+    if (field.number == kErrorCodeField) {
+      if (field.type != pb::WireType::kVarint) return std::nullopt;
+      code = field.varint;
     }
   }
+  if (!reader.status().ok()) return std::nullopt;
   return code;
 }
 

@@ -53,6 +53,11 @@ struct AnyMessage {
 };
 
 std::string EncodeGrpcStatus(const GrpcStatus& status);
+// EncodeGrpcStatus in pieces, appended to `out` without copying the parts into a GrpcStatus:
+// the code and message fields (what EncodeGrpcStatus writes first), then one details field per
+// call, in order.
+void AppendGrpcStatusHead(std::string& out, int32_t code, absl::string_view message);
+void AppendGrpcStatusDetail(std::string& out, absl::string_view any);
 absl::StatusOr<GrpcStatus> DecodeGrpcStatus(absl::string_view bytes);
 
 // `type_url` must be valid UTF-8 (DRPC_CHECK: type URLs are ours or come from a decoded Any).

@@ -56,82 +56,86 @@ void AppendLenField(std::string& out, uint32_t field, absl::string_view bytes) {
   out.append(bytes.data(), bytes.size());
 }
 
-absl::StatusOr<uint64_t> Reader::ReadVarint(absl::string_view what) {
+bool Reader::Fail(absl::string_view message) {
+  error_ = absl::InvalidArgumentError(message);
+  return false;
+}
+
+bool Reader::ReadVarint(const char* what, uint64_t* value) {
+  // Fast path: a one-byte varint (every tag of fields 1..15, every length under 128).
+  if (pos_ < in_.size() && static_cast<uint8_t>(in_[pos_]) < 0x80) {
+    *value = static_cast<uint8_t>(in_[pos_++]);
+    return true;
+  }
   const size_t start = pos_;
-  uint64_t value = 0;
+  uint64_t v = 0;
   for (int i = 0; i < 10; ++i) {
     if (pos_ >= in_.size()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("protobuf: truncated ", what, " at offset ", start));
+      return Fail(absl::StrCat("protobuf: truncated ", what, " at offset ", start));
     }
     const uint8_t b = static_cast<uint8_t>(in_[pos_++]);
     if (i == 9 && b > 1) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("protobuf: ", what, " overflows 64 bits at offset ", start));
+      return Fail(absl::StrCat("protobuf: ", what, " overflows 64 bits at offset ", start));
     }
-    value |= uint64_t{b & 0x7Fu} << (7 * i);
-    if ((b & 0x80) == 0) return value;
+    v |= uint64_t{b & 0x7Fu} << (7 * i);
+    if ((b & 0x80) == 0) {
+      *value = v;
+      return true;
+    }
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("protobuf: ", what, " longer than 10 bytes at offset ", start));
+  return Fail(absl::StrCat("protobuf: ", what, " longer than 10 bytes at offset ", start));
 }
 
-absl::StatusOr<std::optional<Field>> Reader::Next() {
-  if (!error_.ok()) return error_;
-  if (pos_ == in_.size()) return std::optional<Field>();
-  Field f;
+bool Reader::Next(Field* field) {
+  if (!error_.ok() || pos_ == in_.size()) return false;
+  Field& f = *field;
+  f = Field();
   f.offset = pos_;
-  absl::StatusOr<uint64_t> tag = ReadVarint("tag");
-  if (!tag.ok()) return error_ = tag.status();
-  const uint64_t number = *tag >> 3;
-  const uint8_t type = *tag & 7;
+  uint64_t tag = 0;
+  if (!ReadVarint("tag", &tag)) return false;
+  const uint64_t number = tag >> 3;
+  const uint8_t type = tag & 7;
   if (number == 0 || number > kFieldNumberMax) {
-    return error_ = absl::InvalidArgumentError(
-               absl::StrCat("protobuf: invalid field number ", number, " at offset ", f.offset));
+    return Fail(absl::StrCat("protobuf: invalid field number ", number, " at offset ", f.offset));
   }
   f.number = static_cast<uint32_t>(number);
   f.type = static_cast<WireType>(type);
   switch (f.type) {
     case WireType::kVarint: {
-      absl::StatusOr<uint64_t> v = ReadVarint("varint");
-      if (!v.ok()) return error_ = v.status();
-      f.varint = *v;
-      return f;
+      return ReadVarint("varint", &f.varint);
     }
     case WireType::kFixed64:
     case WireType::kFixed32: {
       const size_t n = f.type == WireType::kFixed64 ? 8 : 4;
       if (in_.size() - pos_ < n) {
-        return error_ = absl::InvalidArgumentError(absl::StrCat(
-                   "protobuf: truncated fixed", n * 8, " field ", f.number, " at offset ",
-                   f.offset));
+        return Fail(absl::StrCat("protobuf: truncated fixed", n * 8, " field ", f.number,
+                                 " at offset ", f.offset));
       }
       for (size_t i = 0; i < n; ++i) {
         f.varint |= uint64_t{static_cast<uint8_t>(in_[pos_ + i])} << (8 * i);
       }
       pos_ += n;
-      return f;
+      return true;
     }
     case WireType::kLen: {
-      absl::StatusOr<uint64_t> len = ReadVarint("length");
-      if (!len.ok()) return error_ = len.status();
-      if (*len > in_.size() - pos_) {
-        return error_ = absl::InvalidArgumentError(absl::StrCat(
-                   "protobuf: field ", f.number, " at offset ", f.offset, " has length ", *len,
-                   " but only ", in_.size() - pos_, " bytes follow"));
+      uint64_t len = 0;
+      if (!ReadVarint("length", &len)) return false;
+      if (len > in_.size() - pos_) {
+        return Fail(absl::StrCat("protobuf: field ", f.number, " at offset ", f.offset,
+                                 " has length ", len, " but only ", in_.size() - pos_,
+                                 " bytes follow"));
       }
-      f.bytes = in_.substr(pos_, *len);
-      pos_ += *len;
-      return f;
+      f.bytes = in_.substr(pos_, len);
+      pos_ += len;
+      return true;
     }
     case WireType::kStartGroup:
     case WireType::kEndGroup:
-      return error_ = absl::InvalidArgumentError(absl::StrCat(
-                 "protobuf: group wire type ", type, " (field ", f.number, ") at offset ",
-                 f.offset, " is not supported"));
+      return Fail(absl::StrCat("protobuf: group wire type ", type, " (field ", f.number,
+                               ") at offset ", f.offset, " is not supported"));
   }
-  return error_ = absl::InvalidArgumentError(absl::StrCat(
-             "protobuf: invalid wire type ", type, " (field ", f.number, ") at offset ", f.offset));
+  return Fail(absl::StrCat("protobuf: invalid wire type ", type, " (field ", f.number,
+                           ") at offset ", f.offset));
 }
 
 bool IsValidUtf8(absl::string_view text) {

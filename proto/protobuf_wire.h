@@ -6,12 +6,11 @@
 //   pb::AppendVarintField(out, 1, 2);          // 08 02
 //   pb::AppendLenField(out, 2, "boom");        // 12 04 62 6f 6f 6d
 //   pb::Reader r(out);
-//   while (true) {
-//     absl::StatusOr<std::optional<pb::Field>> f = r.Next();
-//     if (!f.ok()) return f.status();          // malformed: says what and at which offset
-//     if (!f->has_value()) break;              // end of the message
-//     ...  (*f)->number, (*f)->type, (*f)->varint or (*f)->bytes
+//   pb::Field f;
+//   while (r.Next(&f)) {
+//     ...  f.number, f.type, f.varint or f.bytes
 //   }
+//   if (!r.status().ok()) return r.status();   // malformed: says what and at which offset
 //
 // The reader accepts what Go's google.golang.org/protobuf accepts for these messages and rejects
 // the rest with kInvalidArgument "protobuf: <what> at offset N": varints of at most 10 bytes whose
@@ -57,11 +56,17 @@ class Reader {
  public:
   explicit Reader(absl::string_view in) : in_(in) {}
 
-  // The next field, std::nullopt at the end of the input, or a sticky kInvalidArgument.
-  absl::StatusOr<std::optional<Field>> Next();
+  // Reads the next field into *field. False at the end of the input or at a malformed field;
+  // status() then tells which (OK at the end; a sticky kInvalidArgument otherwise). A
+  // well-formed field costs no status object: decoders run this once per field.
+  bool Next(Field* field);
+  const absl::Status& status() const { return error_; }
 
  private:
-  absl::StatusOr<uint64_t> ReadVarint(absl::string_view what);
+  // Reads a varint into *value; false with error_ set (naming `what`) if it is truncated or
+  // longer than 64 bits. No status object on the way of a well-formed varint.
+  bool ReadVarint(const char* what, uint64_t* value);
+  bool Fail(absl::string_view message);  // sets error_, returns false
 
   absl::string_view in_;
   size_t pos_ = 0;

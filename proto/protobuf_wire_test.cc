@@ -18,21 +18,18 @@ using ::testing::HasSubstr;
 std::vector<Field> ReadAll(absl::string_view in) {
   std::vector<Field> fields;
   Reader r(in);
-  for (;;) {
-    absl::StatusOr<std::optional<Field>> f = r.Next();
-    EXPECT_TRUE(f.ok()) << f.status();
-    if (!f.ok() || !f->has_value()) return fields;
-    fields.push_back(**f);
-  }
+  Field f;
+  while (r.Next(&f)) fields.push_back(f);
+  EXPECT_TRUE(r.status().ok()) << r.status();
+  return fields;
 }
 
 std::string ErrorOf(absl::string_view in) {
   Reader r(in);
-  for (;;) {
-    absl::StatusOr<std::optional<Field>> f = r.Next();
-    if (!f.ok()) return std::string(f.status().message());
-    if (!f->has_value()) return "no error";
+  Field f;
+  while (r.Next(&f)) {
   }
+  return r.status().ok() ? "no error" : std::string(r.status().message());
 }
 
 TEST(ProtobufWireTest, WritesTagsVarintsAndLengthDelimitedFields) {
@@ -88,8 +85,11 @@ TEST(ProtobufWireTest, GroupsAndInvalidWireTypesAreRejected) {
 TEST(ProtobufWireTest, ErrorsAreSticky) {
   const std::string in = Bytes("00 08 01");  // the Reader views it: it must outlive the Reader
   Reader r(in);
-  EXPECT_FALSE(r.Next().ok());
-  EXPECT_FALSE(r.Next().ok());
+  Field f;
+  EXPECT_FALSE(r.Next(&f));
+  EXPECT_FALSE(r.status().ok());
+  EXPECT_FALSE(r.Next(&f));
+  EXPECT_FALSE(r.status().ok());
 }
 
 TEST(ProtobufWireTest, Utf8ValidationFollowsTheUnicodeTable) {
