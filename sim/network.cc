@@ -4,10 +4,10 @@
 #include <cstring>
 #include <deque>
 #include <utility>
+#include <vector>
 
 #include "absl/base/attributes.h"
 #include "absl/strings/str_cat.h"
-#include "impl/fifo.h"
 #include "impl/sync.h"
 #include "proto/base/check.h"
 
@@ -61,21 +61,26 @@ class PipeWaiters {
     DRPC_CHECK(self != nullptr) << "the network's Read and Write are called from a fiber";
     waiters_.push_back(self);
     scheduler_->ParkInline(reason);
-    if (!waiters_.empty()) waiters_.EraseFirst(self);  // still listed after a spurious wake-up
+    // Still listed after a spurious wake-up (a fiber is listed at most once).
+    if (!waiters_.empty()) {
+      if (auto it = std::find(waiters_.begin(), waiters_.end(), self); it != waiters_.end()) {
+        waiters_.erase(it);
+      }
+    }
   }
   // Unpark only marks a fiber runnable (none runs before this returns): exactly the fibers
   // waiting now are woken.
   void WakeAll() {
-    for (size_t n = waiters_.size(); n > 0; --n) {
-      Fiber* f = waiters_.front();
-      waiters_.pop_front();
-      scheduler_->Unpark(f);
-    }
+    if (waiters_.empty()) return;
+    for (Fiber* f : waiters_) scheduler_->Unpark(f);
+    waiters_.clear();
   }
 
  private:
   SimScheduler* scheduler_;
-  Fifo<Fiber*> waiters_;
+  // In wait order. A pipe has one reader and one writer at a time (Transport's contract), so the
+  // list is short: a vector's search beats a deque's, and it allocates once.
+  std::vector<Fiber*> waiters_;
 };
 
 struct SimNetwork::Connection {
@@ -99,7 +104,7 @@ struct SimNetwork::Connection {
     std::string bytes;
     size_t read_pos = 0;
     size_t delivered = 0;
-    Fifo<Segment> in_flight;
+    std::deque<Segment> in_flight;
     Instant last_delivery;
     TimerId timer = 0;  // the delivery timer of in_flight.front(); 0: none armed
     uint64_t read_total = 0;
@@ -185,8 +190,7 @@ void SimNetwork::Connection::Enqueue(int d, absl::string_view data, bool fin, bo
   p.bytes.append(data.data(), data.size());
   // Filled in place: a Segment built on the stack is stored in pieces and copied as a whole,
   // which stalls on store forwarding.
-  p.in_flight.push_back(Segment());
-  Segment& s = p.in_flight[p.in_flight.size() - 1];
+  Segment& s = p.in_flight.emplace_back();
   s.deliver_at = deliver_at;
   s.length = data.size();
   s.fin = fin;
