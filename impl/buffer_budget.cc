@@ -104,25 +104,4 @@ BufferCharge::BufferCharge(ConnectionBuffers* buffers, ConnectionBuffers::Kind k
   if (buffers_ != nullptr) buffers_->Add(kind_, bytes_);
 }
 
-BufferCharge::BufferCharge(BufferCharge&& other) noexcept
-    : buffers_(std::exchange(other.buffers_, nullptr)),
-      kind_(other.kind_),
-      bytes_(std::exchange(other.bytes_, 0)) {}
-
-BufferCharge& BufferCharge::operator=(BufferCharge&& other) noexcept {
-  if (this != &other) {
-    Release();
-    buffers_ = std::exchange(other.buffers_, nullptr);
-    kind_ = other.kind_;
-    bytes_ = std::exchange(other.bytes_, 0);
-  }
-  return *this;
-}
-
-void BufferCharge::Release() {
-  if (buffers_ != nullptr) buffers_->Sub(kind_, bytes_);
-  buffers_ = nullptr;
-  bytes_ = 0;
-}
-
 }  // namespace drpc

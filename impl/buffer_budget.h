@@ -140,12 +140,29 @@ class BufferCharge {
  public:
   BufferCharge() = default;
   BufferCharge(ConnectionBuffers* buffers, ConnectionBuffers::Kind kind, size_t bytes);
-  BufferCharge(BufferCharge&& other) noexcept;
-  BufferCharge& operator=(BufferCharge&& other) noexcept;
+  // Inline: queues move their entries (and a charge with each) on every push and pop, and most
+  // charges are empty (a packet the writer did not copy).
+  BufferCharge(BufferCharge&& other) noexcept
+      : buffers_(std::exchange(other.buffers_, nullptr)),
+        kind_(other.kind_),
+        bytes_(std::exchange(other.bytes_, 0)) {}
+  BufferCharge& operator=(BufferCharge&& other) noexcept {
+    if (this != &other) {
+      Release();
+      buffers_ = std::exchange(other.buffers_, nullptr);
+      kind_ = other.kind_;
+      bytes_ = std::exchange(other.bytes_, 0);
+    }
+    return *this;
+  }
   ~BufferCharge() { Release(); }
 
  private:
-  void Release();
+  void Release() {
+    if (buffers_ != nullptr) buffers_->Sub(kind_, bytes_);
+    buffers_ = nullptr;
+    bytes_ = 0;
+  }
   ConnectionBuffers* buffers_ = nullptr;
   ConnectionBuffers::Kind kind_ = ConnectionBuffers::Kind::kWriting;
   size_t bytes_ = 0;

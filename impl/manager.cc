@@ -481,15 +481,26 @@ void Manager::WatchContext(CallContext& ctx, const std::shared_ptr<Stream>& stre
                            absl::string_view late_site) {
   const uint64_t id = stream->id();
   DRPC_CHECK(!watches_.contains(id)) << "stream " << id << " watched twice";
-  std::weak_ptr<Stream> weak = stream;
-  const Signal::CallbackId callback =
-      ctx.done_signal().OnSet([this, weak, id, late_site](const absl::Status& reason) {
-        watches_.erase(id);
-        RunNowOrLate(late_site, [this, weak, reason] {
-          if (std::shared_ptr<Stream> s = weak.lock()) OnContextDone(s, reason);
-        });
-      });
-  if (callback != 0) watches_.emplace(id, Watch{&ctx, callback});
+  Signal& done = ctx.done_signal();
+  if (done.IsSet()) {
+    NoticeContextDone(stream, late_site, done.status());
+    return;
+  }
+  Watch& watch = watches_.emplace(id, Watch{&ctx, 0, stream, late_site}).first->second;
+  watch.callback = done.OnSet([this, id](const absl::Status& reason) {
+    auto it = watches_.find(id);
+    DRPC_CHECK(it != watches_.end()) << "stream " << id << ": context done after its unwatch";
+    Watch w = std::move(it->second);
+    watches_.erase(it);
+    NoticeContextDone(std::move(w.stream), w.late_site, reason);
+  });
+}
+
+void Manager::NoticeContextDone(std::weak_ptr<Stream> stream, absl::string_view late_site,
+                                const absl::Status& reason) {
+  RunNowOrLate(late_site, [this, weak = std::move(stream), reason] {
+    if (std::shared_ptr<Stream> s = weak.lock()) OnContextDone(s, reason);
+  });
 }
 
 void Manager::UnwatchContext(const Stream& stream) {

@@ -241,6 +241,9 @@ class Manager : protected StreamSink {
                     absl::string_view late_site);
   // The stream finished: its call's context may go away.
   void UnwatchContext(const Stream& stream);
+  // WatchContext's reaction to a done context.
+  void NoticeContextDone(std::weak_ptr<Stream> stream, absl::string_view late_site,
+                         const absl::Status& reason);
   // Server: hands an invoked stream to AcceptStream, or Refuse()s it when no longer accepting.
   void OfferIncoming(IncomingStream in);
   // Server: forgets streams offered but not accepted (a newer Invoke cancelled them).
@@ -366,6 +369,9 @@ class Manager : protected StreamSink {
   struct Watch {
     CallContext* ctx;
     Signal::CallbackId callback;
+    // Here rather than in the callback, whose captures then fit AnyInvocable's inline storage.
+    std::weak_ptr<Stream> stream;
+    absl::string_view late_site;
   };
   std::map<uint64_t, Watch> watches_;
 };

@@ -18,15 +18,21 @@ bool ParkUntil(Env& env, Fiber* self, absl::string_view reason, Instant deadline
     return true;
   }
   if (env.clock().Now() >= deadline) return false;
-  bool fired = false;
-  const TimerId timer = env.clock().ScheduleAt(deadline, [&env, self, &fired] {
-    fired = true;
-    env.scheduler().Unpark(self);
+  // The timer's callback captures one pointer, so it fits AnyInvocable's inline storage: a timed
+  // wait (every Accept, every Recv with a stall timeout) allocates nothing for its timer.
+  struct Wake {
+    Env* env;
+    Fiber* self;
+    bool fired = false;
+  } wake{&env, self};
+  const TimerId timer = env.clock().ScheduleAt(deadline, [&wake] {
+    wake.fired = true;
+    wake.env->scheduler().Unpark(wake.self);
   });
   env.scheduler().Park(reason);
-  // After Cancel returns the callback can no longer run, so `fired` and `self` stay valid.
+  // After Cancel returns the callback can no longer run, so `wake` stays valid while it can.
   env.clock().Cancel(timer);
-  return !fired;
+  return !wake.fired;
 }
 
 }  // namespace
@@ -116,15 +122,19 @@ bool Signal::Set(absl::Status status) {
   if (set_) return false;
   set_ = true;
   status_ = std::move(status);
-  std::vector<Fiber*> woken;
+  absl::InlinedVector<Fiber*, 1> woken;
   woken.swap(waiters_);
   for (Fiber* f : woken) env_->scheduler().Unpark(f);
-  // One at a time from the front: a callback may remove later ones (they must then not run), and
-  // callbacks added now run at once inside OnSet.
-  while (!callbacks_.empty()) {
-    auto node = callbacks_.extract(callbacks_.begin());
-    node.mapped()(status_);
+  // In order, each taken out before it runs: a callback may remove later ones (they must then not
+  // run; RemoveCallback only empties them while this runs), and callbacks added now run at once
+  // inside OnSet.
+  for (size_t i = 0; i < callbacks_.size(); ++i) {
+    absl::AnyInvocable<void(const absl::Status&)> fn = std::move(callbacks_[i].fn);
+    callbacks_[i].fn = nullptr;
+    if (fn) fn(status_);
   }
+  callbacks_.clear();
+  removed_count_ = 0;
   return true;
 }
 
@@ -134,11 +144,28 @@ Signal::CallbackId Signal::OnSet(absl::AnyInvocable<void(const absl::Status&)> c
     return 0;
   }
   const CallbackId id = next_callback_id_++;
-  callbacks_.emplace(id, std::move(callback));
+  callbacks_.push_back(Callback{id, std::move(callback)});
   return id;
 }
 
-void Signal::RemoveCallback(CallbackId id) { callbacks_.erase(id); }
+void Signal::RemoveCallback(CallbackId id) {
+  auto it = std::lower_bound(callbacks_.begin(), callbacks_.end(), id,
+                             [](const Callback& c, CallbackId v) { return c.id < v; });
+  if (it == callbacks_.end() || it->id != id || !it->fn) return;
+  it->fn = nullptr;
+  if (set_) return;  // Set is running them by index: the entries stay until it is done
+  ++removed_count_;
+  while (!callbacks_.empty() && !callbacks_.back().fn) {
+    callbacks_.pop_back();
+    --removed_count_;
+  }
+  if (2 * removed_count_ > callbacks_.size()) {
+    callbacks_.erase(std::remove_if(callbacks_.begin(), callbacks_.end(),
+                                    [](const Callback& c) { return !c.fn; }),
+                     callbacks_.end());
+    removed_count_ = 0;
+  }
+}
 
 bool Signal::Wait(absl::string_view reason, Instant deadline) {
   return WaitAnyUntil({this}, reason, deadline).has_value();

@@ -14,13 +14,14 @@
 #define DRPC_IMPL_SYNC_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <initializer_list>
-#include <map>
 #include <optional>
 #include <utility>
 #include <vector>
 
 #include "absl/base/attributes.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -131,13 +132,24 @@ class Signal {
  private:
   friend std::optional<size_t> WaitAnyUntil(std::initializer_list<Signal*>, absl::string_view,
                                             Instant);
+  struct Callback {
+    CallbackId id;
+    absl::AnyInvocable<void(const absl::Status&)> fn;  // empty once removed
+  };
+  // Ascending id, which is registration order. Inline: most signals (a call's context, a stream)
+  // have one or two callbacks at a time, registered and removed once per call. A removal empties
+  // the entry (found by binary search) and drops removed ones from the back; the rest are
+  // compacted once they are the majority, so a signal with many (a parent context) stays
+  // O(log n) per removal. First: it is 16-byte aligned, and the smaller fields then pack
+  // behind it (a Stream holds five Signals).
+  absl::InlinedVector<Callback, 1> callbacks_;
   Env* env_;
-  bool set_ = false;
   absl::Status status_;
-  std::vector<Fiber*> waiters_;
+  // Parked fibers; usually one (a call waiting for its stream), kept inline.
+  absl::InlinedVector<Fiber*, 1> waiters_;
   CallbackId next_callback_id_ = 1;
-  // By id, which is registration order.
-  std::map<CallbackId, absl::AnyInvocable<void(const absl::Status&)>> callbacks_;
+  uint32_t removed_count_ = 0;  // emptied entries still in callbacks_
+  bool set_ = false;
 };
 
 // Blocks until any of `signals` is set; returns the index of the first set one in list order.

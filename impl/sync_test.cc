@@ -194,6 +194,35 @@ TEST(SyncTest, SignalCallbacksRunOnceInOrderAndRemovedOnesNever) {
   });
 }
 
+// Many callbacks removed in an order unlike registration's (front, back, middle; some twice):
+// the list compacts as removals accumulate, and the rest still run once each, in order.
+TEST(SyncTest, SignalWithManyCallbacksRunsTheKeptOnesInOrderAfterScatteredRemovals) {
+  RunOnSim([](SimContext& ctx) {
+    Signal sig(ctx.env());
+    std::vector<int> calls;
+    std::vector<Signal::CallbackId> ids;
+    for (int i = 0; i < 100; ++i) {
+      ids.push_back(sig.OnSet([&calls, i](const absl::Status&) { calls.push_back(i); }));
+    }
+    std::vector<int> expected;
+    for (int i = 0; i < 100; ++i) {
+      if (i % 3 == 0) expected.push_back(i);
+    }
+    for (int i = 99; i >= 50; --i) {
+      if (i % 3 != 0) sig.RemoveCallback(ids[i]);
+    }
+    for (int i = 0; i < 50; ++i) {
+      if (i % 3 != 0) sig.RemoveCallback(ids[i]);
+    }
+    sig.RemoveCallback(ids[1]);   // already removed: ignored
+    sig.RemoveCallback(ids[98]);  // already removed: ignored
+    sig.RemoveCallback(12345);    // never registered: ignored
+    sig.Set();
+    ctx.Check(calls == expected, absl::StrCat("ran ", calls.size(), " callbacks, expected ",
+                                              expected.size(), " (every third, in order)"));
+  });
+}
+
 TEST(SyncTest, WaitAnyReturnsTheFirstSetSignalInListOrder) {
   RunOnSim([](SimContext& ctx) {
     Env& env = ctx.env();

@@ -5,6 +5,7 @@
 #include <memory>
 #include <utility>
 
+#include "absl/base/attributes.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "proto/append_util.h"
@@ -41,39 +42,86 @@ FieldResult ReadField(absl::string_view in, size_t* pos, const char* field, uint
   return FieldResult::kError;
 }
 
-// ParseFrame with a stream offset for error messages: `in` starts at `base_offset`. When it needs
-// more bytes, *needed is how many the frame takes in all if its header is complete, else 0; then
-// `head` (if not null) gets the header's fields (data empty). With `skip_oversize`, a frame over
-// the limit is returned once its header is complete, with empty data and skipped_bytes set;
-// *consumed then covers the header only.
-absl::StatusOr<std::optional<Frame>> ParseFrameAt(absl::string_view in, size_t frame_data_max_bytes,
-                                                  uint64_t base_offset, size_t* consumed,
-                                                  size_t* needed, bool skip_oversize = false,
-                                                  Frame* head = nullptr,
-                                                  size_t* head_bytes = nullptr) {
+// The fast path of the header's varints, inlined: true with *value set and `p` advanced past a
+// complete varint of at most limits::kVarintMaxBytes bytes (bits beyond 63 dropped, as
+// DecodeVarint does); false if `end` or the byte limit comes first (ReadFieldsSlow then says which).
+inline bool ReadVarint(const uint8_t*& p, const uint8_t* end, uint64_t* value) {
+  uint64_t v = 0;
+  const size_t n = std::min(limits::kVarintMaxBytes, static_cast<size_t>(end - p));
+  for (size_t i = 0; i < n; ++i) {
+    const uint8_t b = p[i];
+    v |= uint64_t{b & 0x7Fu} << (7 * i);
+    if (b < 0x80) {
+      *value = v;
+      p += i + 1;
+      return true;
+    }
+  }
+  return false;
+}
+
+// Decodes the three header varints from in[*pos], any length each; on "too long" fills *error.
+// Out of line, like DataOverflowError: the error texts' formatting would otherwise give
+// ParseFrameAt, which runs for every frame, a large stack frame to set up.
+ABSL_ATTRIBUTE_NOINLINE FieldResult ReadFieldsSlow(absl::string_view in, uint64_t frame_offset, PacketId* id,
+                       uint64_t* length, size_t* pos, absl::Status* error) {
+  const struct {
+    const char* name;
+    uint64_t* value;
+  } fields[] = {{"stream ID", &id->stream}, {"message ID", &id->message}, {"data length", length}};
+  for (const auto& f : fields) {
+    const FieldResult r = ReadField(in, pos, f.name, frame_offset, f.value, error);
+    if (r != FieldResult::kOk) return r;
+  }
+  return FieldResult::kOk;
+}
+
+ABSL_ATTRIBUTE_NOINLINE absl::Status DataOverflowError(const Frame& frame, uint64_t length,
+                                                       size_t frame_data_max_bytes,
+                                                       uint64_t base_offset) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "protocol error: data overflow (frame data length ", length, " exceeds the limit of ",
+      frame_data_max_bytes, " bytes; ", KindName(frame.kind), " frame ", PacketIdString(frame.id),
+      " at offset ", base_offset, ")"));
+}
+
+// ParseFrame with a stream offset for error messages: `in` starts at `base_offset`. Fills `out`
+// with the frame, or leaves it empty when more bytes are needed: then *needed is how many the
+// frame takes in all if its header is complete, else 0, and `head` (if not null) gets the
+// header's fields (data empty). With `skip_oversize`, a frame over the limit is returned once its
+// header is complete, with empty data and skipped_bytes set; *consumed then covers the header
+// only. The frame is built where the caller wants it (copying a just-written Frame costs
+// store-forwarding stalls on every frame).
+absl::Status ParseFrameAt(absl::string_view in, size_t frame_data_max_bytes, uint64_t base_offset,
+                          size_t* consumed, size_t* needed, std::optional<Frame>& out,
+                          bool skip_oversize = false, Frame* head = nullptr,
+                          size_t* head_bytes = nullptr) {
   *needed = 0;
-  if (in.empty()) return std::nullopt;
+  out.reset();
+  if (in.empty()) return absl::OkStatus();
   const uint8_t header = static_cast<uint8_t>(in[0]);
-  Frame frame;
+  Frame& frame = out.emplace();
   frame.control = (header & kHeaderControlBit) != 0;
   frame.kind = static_cast<Kind>((header & kHeaderKindMask) >> 1);
   frame.done = (header & kHeaderDoneBit) != 0;
   size_t pos = 1;
   uint64_t length = 0;
-  absl::Status error;
-  const struct {
-    const char* name;
-    uint64_t* value;
-  } fields[] = {{"stream ID", &frame.id.stream},
-                {"message ID", &frame.id.message},
-                {"data length", &length}};
-  for (const auto& f : fields) {
-    switch (ReadField(in, &pos, f.name, base_offset, f.value, &error)) {
+  const auto* p = reinterpret_cast<const uint8_t*>(in.data()) + 1;
+  const auto* end = reinterpret_cast<const uint8_t*>(in.data()) + in.size();
+  if (ReadVarint(p, end, &frame.id.stream) && ReadVarint(p, end, &frame.id.message) &&
+      ReadVarint(p, end, &length)) {
+    pos = static_cast<size_t>(p - reinterpret_cast<const uint8_t*>(in.data()));
+  } else {
+    // Incomplete or too long: the field-by-field reader tells which, naming the field.
+    absl::Status error;
+    switch (ReadFieldsSlow(in, base_offset, &frame.id, &length, &pos, &error)) {
       case FieldResult::kOk:
         break;
       case FieldResult::kIncomplete:
-        return std::nullopt;
+        out.reset();
+        return absl::OkStatus();
       case FieldResult::kError:
+        out.reset();
         return error;
     }
   }
@@ -82,23 +130,23 @@ absl::StatusOr<std::optional<Frame>> ParseFrameAt(absl::string_view in, size_t f
   if (length > frame_data_max_bytes && skip_oversize) {
     frame.skipped_bytes = length;
     *consumed = pos;
-    return frame;
+    return absl::OkStatus();
   }
   if (length > frame_data_max_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "protocol error: data overflow (frame data length ", length, " exceeds the limit of ",
-        frame_data_max_bytes, " bytes; ", KindName(frame.kind), " frame ",
-        PacketIdString(frame.id), " at offset ", base_offset, ")"));
+    absl::Status error = DataOverflowError(frame, length, frame_data_max_bytes, base_offset);
+    out.reset();
+    return error;
   }
   if (length > in.size() - pos) {
     *needed = pos + static_cast<size_t>(length);
     if (head != nullptr) *head = frame;
     if (head_bytes != nullptr) *head_bytes = pos;
-    return std::nullopt;
+    out.reset();
+    return absl::OkStatus();
   }
   frame.data = in.substr(pos, static_cast<size_t>(length));
   *consumed = pos + static_cast<size_t>(length);
-  return frame;
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -150,7 +198,11 @@ void AppendFrame(std::string& out, const Frame& frame) {
 absl::StatusOr<std::optional<Frame>> ParseFrame(absl::string_view in, size_t frame_data_max_bytes,
                                                 size_t* consumed) {
   size_t needed = 0;
-  return ParseFrameAt(in, frame_data_max_bytes, 0, consumed, &needed);
+  // One object, returned on every path: built in the caller's slot, never copied.
+  absl::StatusOr<std::optional<Frame>> result{std::nullopt};
+  absl::Status error = ParseFrameAt(in, frame_data_max_bytes, 0, consumed, &needed, *result);
+  if (!error.ok()) result = std::move(error);
+  return result;
 }
 
 FrameParser::FrameParser(Options options) : options_(options) {
@@ -205,34 +257,40 @@ void FrameParser::Append(absl::string_view bytes) {
 }
 
 absl::StatusOr<std::optional<Frame>> FrameParser::Next() {
-  if (!error_.ok()) return error_;
+  // One object, returned on every path: the frame is built in the caller's slot, never copied.
+  absl::StatusOr<std::optional<Frame>> result{std::nullopt};
+  if (!error_.ok()) {
+    result = error_;
+    return result;
+  }
   if (skip_remaining_ > 0) {
     // The data of an oversize frame goes as it arrives: the buffer never holds it.
     const size_t skip = static_cast<size_t>(std::min<uint64_t>(skip_remaining_, end_ - start_));
     start_ += skip;
     offset_ += skip;
     skip_remaining_ -= skip;
-    if (skip_remaining_ > 0) return std::nullopt;
+    if (skip_remaining_ > 0) return result;
   }
   // A frame whose header was parsed is not parsed again until its body is complete (a large
   // frame arriving in many reads costs one header parse, not one per read).
-  if (end_ - start_ < needed_) return std::nullopt;
+  if (end_ - start_ < needed_) return result;
   size_t consumed = 0;
-  absl::StatusOr<std::optional<Frame>> frame =
-      ParseFrameAt(absl::string_view(buffer_.get() + start_, end_ - start_),
-                   options_.frame_data_max_bytes, offset_, &consumed, &needed_,
-                   options_.skip_oversize_data, &head_, &head_bytes_);
-  if (!frame.ok()) {
-    error_ = frame.status();
-    return error_;
+  std::optional<Frame>& frame = *result;
+  absl::Status error = ParseFrameAt(absl::string_view(buffer_.get() + start_, end_ - start_),
+                                    options_.frame_data_max_bytes, offset_, &consumed, &needed_,
+                                    frame, options_.skip_oversize_data, &head_, &head_bytes_);
+  if (!error.ok()) {
+    error_ = std::move(error);
+    result = error_;
+    return result;
   }
-  if (frame->has_value()) {
+  if (frame.has_value()) {
     DRPC_DCHECK_LE(start_ + consumed, end_);
     start_ += consumed;
     offset_ += consumed;
-    skip_remaining_ = (*frame)->skipped_bytes;
+    skip_remaining_ = frame->skipped_bytes;
   }
-  return frame;
+  return result;
 }
 
 std::optional<FrameParser::PartialFrame> FrameParser::partial() const {
