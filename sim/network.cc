@@ -4,6 +4,7 @@
 #include <cstring>
 #include <deque>
 #include <utility>
+#include <vector>
 
 #include "absl/base/attributes.h"
 #include "absl/strings/str_cat.h"
@@ -45,6 +46,43 @@ std::string FaultPlan::ToString() const {
 
 // --- Connection -----------------------------------------------------------------------------------
 
+// Fibers waiting on a pipe (its reader, its writers): WaitList's semantics — woken in FIFO order,
+// callers loop on their condition — parking through the SimScheduler inline, so no frame sits
+// between the network's Read or Write and the switch.
+class PipeWaiters {
+ public:
+  explicit PipeWaiters(SimScheduler& scheduler) : scheduler_(&scheduler) {}
+  ~PipeWaiters() { DRPC_CHECK(waiters_.empty()) << "destroyed with parked fibers"; }
+  PipeWaiters(const PipeWaiters&) = delete;
+  PipeWaiters& operator=(const PipeWaiters&) = delete;
+
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void Wait(absl::string_view reason) {
+    Fiber* self = scheduler_->Current();
+    DRPC_CHECK(self != nullptr) << "the network's Read and Write are called from a fiber";
+    waiters_.push_back(self);
+    scheduler_->ParkInline(reason);
+    // Still listed after a spurious wake-up (a fiber is listed at most once).
+    if (!waiters_.empty()) {
+      if (auto it = std::find(waiters_.begin(), waiters_.end(), self); it != waiters_.end()) {
+        waiters_.erase(it);
+      }
+    }
+  }
+  // Unpark only marks a fiber runnable (none runs before this returns): exactly the fibers
+  // waiting now are woken.
+  void WakeAll() {
+    if (waiters_.empty()) return;
+    for (Fiber* f : waiters_) scheduler_->Unpark(f);
+    waiters_.clear();
+  }
+
+ private:
+  SimScheduler* scheduler_;
+  // In wait order. A pipe has one reader and one writer at a time (Transport's contract), so the
+  // list is short: a vector's search beats a deque's, and it allocates once.
+  std::vector<Fiber*> waiters_;
+};
+
 struct SimNetwork::Connection {
   // A piece of a write on its way: its bytes are the next `length` bytes of the pipe's buffer
   // after those of the segments ahead of it.
@@ -59,7 +97,7 @@ struct SimNetwork::Connection {
   // segment in flight has a delivery timer; when it fires it arms the next one (TCP delivers in
   // order, so a late timer holds back the segments behind it).
   struct Pipe {
-    explicit Pipe(Env& env) : readers(env), writers(env) {}
+    explicit Pipe(SimScheduler& scheduler) : readers(scheduler), writers(scheduler) {}
     uint64_t written = 0;  // offset of the next byte accepted from the writer
     bool fin_queued = false;
     bool closed_by_writer = false;  // CloseWrite/Close (vs a FIN fault)
@@ -72,8 +110,8 @@ struct SimNetwork::Connection {
     uint64_t read_total = 0;
     bool fin_received = false;
     Duration stall_pending = Duration::Zero();
-    WaitList readers;
-    WaitList writers;
+    PipeWaiters readers;
+    PipeWaiters writers;
     size_t buffered() const { return bytes.size() - read_pos; }
     size_t readable() const { return delivered - read_pos; }
     // Drops what arrived but was not read (the reader closed, or an RST arrived).
@@ -85,14 +123,14 @@ struct SimNetwork::Connection {
 
   Connection(SimNetwork* n, uint64_t i, std::string nm, LinkProfile l, FaultPlan p)
       : net(n), id(i), name(std::move(nm)), link(l), plan(p) {
-    pipes[0] = std::make_unique<Pipe>(*n->env_);
-    pipes[1] = std::make_unique<Pipe>(*n->env_);
+    pipes[0] = std::make_unique<Pipe>(*n->scheduler_);
+    pipes[1] = std::make_unique<Pipe>(*n->scheduler_);
   }
 
   std::string EndpointName(int e) const { return absl::StrCat(name, e == 0 ? ":dialer" : ":acceptor"); }
   bool FaultArmed(int direction, FaultPlan::Kind kind) const {
     return !fault_struck && plan.kind == kind && Dir(plan.direction) == direction &&
-           net->env_->clock().Now() < net->options_.heal_at;
+           net->scheduler_->Now() < net->options_.heal_at;
   }
 
   // The error a write on endpoint `e` fails with now, or OK. Inline for the common case (checked
@@ -117,7 +155,7 @@ struct SimNetwork::Connection {
   void Deliver(int d);
   void Strike(int d);
   void Log(absl::string_view what) {
-    if (net->trace_->enabled()) net->trace_->Log(net->env_->clock().Now(), absl::StrCat(name, ": ", what));
+    if (net->trace_->enabled()) net->trace_->Log(net->scheduler_->Now(), absl::StrCat(name, ": ", what));
   }
 
   SimNetwork* net;
@@ -135,7 +173,6 @@ struct SimNetwork::Connection {
 
 void SimNetwork::Connection::Enqueue(int d, absl::string_view data, bool fin, bool rst) {
   Pipe& p = *pipes[d];
-  Env& env = *net->env_;
   Duration latency = link.latency_min;
   if (link.latency_max > link.latency_min) {
     latency = latency + (link.latency_max - link.latency_min) *
@@ -147,11 +184,17 @@ void SimNetwork::Connection::Enqueue(int d, absl::string_view data, bool fin, bo
                                                     link.bandwidth_bytes_per_second));
   }
   const Instant deliver_at =
-      std::max(p.last_delivery, env.clock().Now() + latency) + transmit + p.stall_pending;
+      std::max(p.last_delivery, net->scheduler_->Now() + latency) + transmit + p.stall_pending;
   p.stall_pending = Duration::Zero();
   p.last_delivery = deliver_at;
   p.bytes.append(data.data(), data.size());
-  p.in_flight.push_back(Segment{deliver_at, data.size(), fin, rst});
+  // Filled in place: a Segment built on the stack is stored in pieces and copied as a whole,
+  // which stalls on store forwarding.
+  Segment& s = p.in_flight.emplace_back();
+  s.deliver_at = deliver_at;
+  s.length = data.size();
+  s.fin = fin;
+  s.rst = rst;
   ++net->stats_.segments;
   if (p.timer == 0) ArmDelivery(d);
 }
@@ -159,7 +202,7 @@ void SimNetwork::Connection::Enqueue(int d, absl::string_view data, bool fin, bo
 void SimNetwork::Connection::ArmDelivery(int d) {
   Pipe& p = *pipes[d];
   DRPC_DCHECK(p.timer == 0 && !p.in_flight.empty());
-  p.timer = net->env_->clock().ScheduleAt(p.in_flight.front().deliver_at, [this, d] {
+  p.timer = net->scheduler_->ScheduleAt(p.in_flight.front().deliver_at, [this, d] {
     pipes[d]->timer = 0;
     Deliver(d);
   });
@@ -210,9 +253,8 @@ void SimNetwork::Connection::Deliver(int d) {
   } else {
     // The bytes themselves go into the trace hash, so a run that delivers different data (not
     // just different amounts) at the same moments is told apart.
-    net->trace_->Mix(0xde);
-    net->trace_->Mix(id * 2 + static_cast<uint64_t>(d));
-    net->trace_->MixString(absl::string_view(p.bytes).substr(p.delivered, s.length));
+    net->trace_->MixBytes(0xde, id * 2 + static_cast<uint64_t>(d),
+                          absl::string_view(p.bytes).substr(p.delivered, s.length));
     p.delivered += s.length;
     if (!open[1 - d]) p.DiscardReadable();  // nobody will read them
   }
@@ -225,7 +267,7 @@ void SimNetwork::Connection::Strike(int d) {
   net->trace_->Mix(0xfa);
   net->trace_->Mix(id);
   Log(absl::StrCat("fault strikes: ", plan.ToString()));
-  if (net->recorder_ != nullptr) net->recorder_->Fault(net->env_->clock().Now(), id, d, plan.ToString());
+  if (net->recorder_ != nullptr) net->recorder_->Fault(net->scheduler_->Now(), id, d, plan.ToString());
   const int writer = d;
   switch (plan.kind) {
     case FaultPlan::Kind::kReset:
@@ -271,7 +313,7 @@ absl::Status SimNetwork::Connection::WriteError(int e) const {
 // switch is a mispredicted return less on every wake-up.
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline
 absl::Status SimNetwork::Connection::Write(int e, absl::string_view data) {
-  if (net->recorder_ != nullptr) net->recorder_->Write(net->env_->clock().Now(), id, e, data.size());
+  if (net->recorder_ != nullptr) net->recorder_->Write(net->scheduler_->Now(), id, e, data.size());
   Pipe& p = *pipes[e];
   size_t done = 0;
   for (;;) {
@@ -365,7 +407,7 @@ void SimNetwork::Connection::Close(int e) {
   if (!open[e]) return;
   open[e] = false;
   Log(absl::StrCat(EndpointName(e), " closed"));
-  if (net->recorder_ != nullptr) net->recorder_->Close(net->env_->clock().Now(), id, e);
+  if (net->recorder_ != nullptr) net->recorder_->Close(net->scheduler_->Now(), id, e);
   Pipe& out = *pipes[e];
   Pipe& in = *pipes[1 - e];
   if (!out.fin_queued && !reset) {
@@ -389,21 +431,45 @@ class SimNetwork::Endpoint final : public Transport {
   absl::StatusOr<size_t> Read(char* buf, size_t size) override {
     DRPC_CHECK_GT(size, 0u);
     const absl::Span<char> span(buf, size);
-    return c_->Read(e_, absl::MakeConstSpan(&span, 1));
+    absl::StatusOr<size_t> n = c_->Read(e_, absl::MakeConstSpan(&span, 1));
+    if (tap_ != nullptr && n.ok()) tap_->OnRead(absl::string_view(buf, *n));
+    return n;
   }
   absl::StatusOr<size_t> ReadV(absl::Span<const absl::Span<char>> spans) override {
-    return c_->Read(e_, spans);
+    absl::StatusOr<size_t> n = c_->Read(e_, spans);
+    if (tap_ != nullptr && n.ok()) {
+      for (size_t i = 0, left = *n; i < spans.size() && left > 0; ++i) {
+        const size_t part = std::min(left, spans[i].size());
+        tap_->OnRead(absl::string_view(spans[i].data(), part));
+        left -= part;
+      }
+    }
+    return n;
   }
-  absl::Status Write(absl::string_view data) override { return c_->Write(e_, data); }
+  absl::Status Write(absl::string_view data) override {
+    if (tap_ != nullptr) tap_->OnWrite(data);
+    return c_->Write(e_, data);
+  }
   absl::Status CloseWrite() override { return c_->CloseWrite(e_); }
   void Close() override { c_->Close(e_); }
   const Connection& connection() const { return *c_; }
   int end() const { return e_; }
+  bool SetTap(std::unique_ptr<EndpointTap>& tap) {
+    if (tap_ != nullptr) return false;
+    tap_ = std::move(tap);
+    return true;
+  }
 
  private:
   Connection* c_;
   int e_;
+  std::unique_ptr<EndpointTap> tap_;
 };
+
+bool SimNetwork::SetTap(Transport& endpoint, std::unique_ptr<EndpointTap>& tap) {
+  auto* e = dynamic_cast<Endpoint*>(&endpoint);
+  return e != nullptr && tap != nullptr && e->SetTap(tap);
+}
 
 std::optional<FaultPlan> SimNetwork::StruckFault(const Transport& endpoint) const {
   const auto* e = dynamic_cast<const Endpoint*>(&endpoint);
@@ -458,7 +524,13 @@ class SimNetwork::SimListener final : public Listener {
 // --- SimNetwork -----------------------------------------------------------------------------------
 
 SimNetwork::SimNetwork(Env& env, DecisionSource& decisions, Trace& trace, NetworkOptions options)
-    : env_(&env), decisions_(&decisions), trace_(&trace), options_(options) {}
+    : env_(&env),
+      scheduler_(dynamic_cast<SimScheduler*>(&env.scheduler())),
+      decisions_(&decisions),
+      trace_(&trace),
+      options_(options) {
+  DRPC_CHECK(scheduler_ != nullptr) << "a SimNetwork runs on a SimScheduler";
+}
 
 SimNetwork::~SimNetwork() {
   for (auto& c : connections_) {
@@ -473,9 +545,9 @@ void SimNetwork::set_options(const NetworkOptions& options) {
   options_ = options;
 }
 
-void SimNetwork::Heal() { options_.heal_at = std::min(options_.heal_at, env_->clock().Now()); }
+void SimNetwork::Heal() { options_.heal_at = std::min(options_.heal_at, scheduler_->Now()); }
 
-bool SimNetwork::healed() const { return env_->clock().Now() >= options_.heal_at; }
+bool SimNetwork::healed() const { return scheduler_->Now() >= options_.heal_at; }
 
 LinkProfile SimNetwork::DrawLink() {
   LinkProfile link = options_.link;
@@ -523,7 +595,7 @@ std::unique_ptr<SimNetwork::Connection> SimNetwork::NewConnection(absl::string_v
   trace_->Mix(id);
   auto c = std::make_unique<Connection>(this, id, absl::StrCat(name, "#", id), link, fault);
   c->Log(absl::StrCat("connected; fault plan ", fault.ToString()));
-  if (recorder_ != nullptr) recorder_->Connect(env_->clock().Now(), id, c->name, fault.ToString());
+  if (recorder_ != nullptr) recorder_->Connect(scheduler_->Now(), id, c->name, fault.ToString());
   return c;
 }
 

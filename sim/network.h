@@ -38,6 +38,7 @@
 #include "impl/env.h"
 #include "impl/time.h"
 #include "sim/recorder.h"
+#include "sim/scheduler.h"
 #include "sim/tape.h"
 #include "sim/trace.h"
 
@@ -127,6 +128,22 @@ class SimNetwork final : public Dialer {
   // of this network returned), or nullopt if none has (yet).
   std::optional<FaultPlan> StruckFault(const Transport& endpoint) const;
 
+  // Sees every byte an endpoint sends and receives (the wire oracle of sim/drpc): OnWrite before
+  // a write is attempted, with everything the caller meant to send (even if a fault cuts it
+  // short); OnRead after a successful read, with the bytes it returned (a vectored read's spans
+  // as one run). Observing inside the endpoint instead of wrapping it keeps a frame off the
+  // path between impl/'s reader or writer and its park: after a fiber switch every return up
+  // the call chain is mispredicted, so each frame costs on every wake-up.
+  class EndpointTap {
+   public:
+    virtual ~EndpointTap() = default;
+    virtual void OnWrite(absl::string_view bytes) = 0;
+    virtual void OnRead(absl::string_view bytes) = 0;
+  };
+  // Installs `tap` on `endpoint` (destroyed with it). Returns false, and leaves `tap` alone, if
+  // `endpoint` is not a transport of a SimNetwork or already has a tap.
+  static bool SetTap(Transport& endpoint, std::unique_ptr<EndpointTap>& tap);
+
   // Which connection and end `endpoint` is (a transport Pipe, Dial or a listener of this network
   // returned); nullopt for any other transport.
   struct EndpointId {
@@ -164,6 +181,7 @@ class SimNetwork final : public Dialer {
   LinkProfile DrawLink();
 
   Env* env_;
+  SimScheduler* scheduler_;  // env_'s scheduler: readers and writers park through it inline
   DecisionSource* decisions_;
   Trace* trace_;
   NetworkOptions options_;

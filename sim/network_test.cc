@@ -103,6 +103,126 @@ TEST(NetworkTest, ReadVScattersEachReadAcrossItsBuffersInOrder) {
   EXPECT_GT(ended_in_second, 0u);
 }
 
+// Records what an endpoint's tap sees.
+class RecordingTap final : public SimNetwork::EndpointTap {
+ public:
+  RecordingTap(std::string* written, std::string* read) : written_(written), read_(read) {}
+  void OnWrite(absl::string_view bytes) override { written_->append(bytes.data(), bytes.size()); }
+  void OnRead(absl::string_view bytes) override { read_->append(bytes.data(), bytes.size()); }
+
+ private:
+  std::string* written_;
+  std::string* read_;
+};
+
+// A tap sees every byte its endpoint was asked to write and every byte its reads returned, plain
+// and vectored, however the network cut them; a second tap and a foreign transport are refused.
+TEST(NetworkTest, ATapSeesEveryByteItsEndpointWritesAndReads) {
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    ExpectOk(RunSeed(
+        [](SimContext& ctx) {
+          NetworkOptions net;
+          net.link.segment_max_bytes = 1 + ctx.Choose("seg", 9);
+          net.link.cut_reads = true;
+          net.link.buffer_bytes = 1 + ctx.Choose("buf", 30);
+          ctx.network().set_options(net);
+          auto [a, b] = ctx.network().Pipe("p");
+          std::string a_wrote, a_read, b_wrote, b_read;
+          std::unique_ptr<SimNetwork::EndpointTap> tap_a = std::make_unique<RecordingTap>(&a_wrote, &a_read);
+          std::unique_ptr<SimNetwork::EndpointTap> tap_b = std::make_unique<RecordingTap>(&b_wrote, &b_read);
+          ctx.Check(SimNetwork::SetTap(*a, tap_a) && tap_a == nullptr, "tap a refused");
+          ctx.Check(SimNetwork::SetTap(*b, tap_b) && tap_b == nullptr, "tap b refused");
+          std::unique_ptr<SimNetwork::EndpointTap> again = std::make_unique<RecordingTap>(&a_wrote, &a_read);
+          ctx.Check(!SimNetwork::SetTap(*a, again) && again != nullptr, "a second tap was taken");
+          std::string sent;
+          for (int i = 0; i < 60; ++i) absl::StrAppend(&sent, i, ";");
+          DRPC_CHECK_OK(ctx.env().scheduler().Spawn("writer", [&, a = a.get()] {
+            ctx.Check(a->Write(sent).ok(), "write");
+            ctx.Check(a->CloseWrite().ok(), "close write");
+          }));
+          std::string got;
+          for (bool vectored = false;; vectored = !vectored) {
+            char first[5];
+            char second[8];
+            const absl::Span<char> spans[2] = {absl::Span<char>(first, sizeof(first)),
+                                               absl::Span<char>(second, sizeof(second))};
+            absl::StatusOr<size_t> n = vectored ? b->ReadV(spans) : b->Read(first, sizeof(first));
+            if (!n.ok()) break;
+            got.append(first, std::min(*n, sizeof(first)));
+            if (*n > sizeof(first)) got.append(second, *n - sizeof(first));
+          }
+          ctx.Check(got == sent, "bytes reordered or lost");
+          ctx.Check(a_wrote == sent, "the writer's tap missed bytes");
+          ctx.Check(b_read == sent, "the reader's tap missed bytes");
+          ctx.Check(a_read.empty() && b_wrote.empty(), "a tap saw the other direction");
+          a->Close();
+          b->Close();
+        },
+        seed, RunOptions{}));
+  }
+}
+
+// WriteV and TryWriteV write their pieces as one Write of the joined bytes (Transport's
+// contract for the simulator's transport, whose segmentation is drawn per write): the same
+// segments, decisions and trace hash, and the tap sees the joined bytes once.
+TEST(NetworkTest, AGatheringWriteIsTheSameRunAsOneWriteOfItsJoinedBytes) {
+  enum class How { kWrite, kWriteV, kTryWriteV };
+  const std::string pieces[] = {"header", "", std::string(300, 'm'), "tail"};
+  const std::string joined = pieces[0] + pieces[1] + pieces[2] + pieces[3];
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    uint64_t hashes[3] = {};
+    for (How how : {How::kWrite, How::kWriteV, How::kTryWriteV}) {
+      std::string tapped, unused;
+      RunResult r = RunSeed(
+          [&](SimContext& ctx) {
+            NetworkOptions net;
+            net.link.segment_max_bytes = 1 + ctx.Choose("seg", 9);
+            net.link.buffer_bytes = 1 + ctx.Choose("buf", 64);
+            net.link.latency_max = Duration::Micros(50);
+            ctx.network().set_options(net);
+            auto [a, b] = ctx.network().Pipe("p");
+            std::unique_ptr<SimNetwork::EndpointTap> tap = std::make_unique<RecordingTap>(&tapped, &unused);
+            ctx.Check(SimNetwork::SetTap(*a, tap), "tap refused");
+            DRPC_CHECK_OK(ctx.env().scheduler().Spawn("writer", [&, a = a.get()] {
+              const absl::string_view views[] = {pieces[0], pieces[1], pieces[2], pieces[3]};
+              if (how == How::kWrite) ctx.Check(a->Write(joined).ok(), "write");
+              if (how == How::kWriteV) ctx.Check(a->WriteV(views).ok(), "writev");
+              if (how == How::kTryWriteV) {
+                absl::StatusOr<size_t> n = a->TryWriteV(views);
+                ctx.Check(n.ok() && *n == joined.size(), "trywritev took less than everything");
+              }
+              ctx.Check(a->CloseWrite().ok(), "close write");
+            }));
+            absl::Status end;
+            ctx.Check(ReadAll(ctx, *b, &end) == joined, "bytes reordered or lost");
+            a->Close();
+            b->Close();
+          },
+          seed, RunOptions{});
+      ExpectOk(r);
+      EXPECT_EQ(tapped, joined);
+      hashes[static_cast<int>(how)] = r.trace_hash;
+    }
+    EXPECT_EQ(hashes[1], hashes[0]) << "seed " << seed;
+    EXPECT_EQ(hashes[2], hashes[0]) << "seed " << seed;
+  }
+}
+
+TEST(NetworkTest, ATapIsRefusedByATransportOfAnotherKind) {
+  class Foreign final : public Transport {
+   public:
+    absl::StatusOr<size_t> Read(char*, size_t) override { return absl::UnavailableError("none"); }
+    absl::Status Write(absl::string_view) override { return absl::OkStatus(); }
+    absl::Status CloseWrite() override { return absl::OkStatus(); }
+    void Close() override {}
+  };
+  Foreign foreign;
+  std::string written, read;
+  std::unique_ptr<SimNetwork::EndpointTap> tap = std::make_unique<RecordingTap>(&written, &read);
+  EXPECT_FALSE(SimNetwork::SetTap(foreign, tap));
+  EXPECT_NE(tap, nullptr);
+}
+
 TEST(NetworkTest, WriterBlocksWhileThePeersBufferIsFull) {
   ExpectOk(RunSeed(
       [](SimContext& ctx) {

@@ -9,21 +9,6 @@
 
 namespace drpc::sim {
 
-class SimScheduler::SimFiber final : public Fiber {
- public:
-  SimFiber(uint64_t id, std::string name, StackPool& pool, FiberStack stack,
-           absl::AnyInvocable<void()> body)
-      : id_(id), name_(std::move(name)), context_(pool, stack, std::move(body)) {}
-
-  absl::string_view name() const override { return name_; }
-
-  uint64_t id_;
-  std::string name_;
-  FiberContext context_;
-  FiberState state_;
-  bool killed_ = false;
-};
-
 SimScheduler::SimScheduler(DecisionSource& decisions, Trace& trace, Options options,
                            std::unique_ptr<SchedulingPolicy> policy)
     : decisions_(&decisions),
@@ -66,8 +51,7 @@ void SimScheduler::FireNextTimer() {
   TimerQueue::Expired timer = timers_.PopNext();
   now_ = std::max(now_, timer.deadline);
   ++stats_.timers_fired;
-  trace_->Mix(0x71);
-  trace_->Mix(timer.id);
+  trace_->MixEvent(0x71, timer.id);
   trace_->Mix(static_cast<uint64_t>(now_.nanos()));
   if (recorder_ != nullptr) recorder_->TimerFired(now_, timer.id);
   timer.callback();
@@ -98,28 +82,12 @@ absl::Status SimScheduler::Spawn(std::string name, absl::AnyInvocable<void()> bo
   return absl::OkStatus();
 }
 
-Fiber* SimScheduler::Current() { return current_; }
-
 void SimScheduler::Yield() {
   SimFiber* self = current_;
   DRPC_CHECK(self != nullptr) << "Yield outside a fiber";
   self->state_.Yield();
   MakeRunnable(self);
   self->context_.Suspend();
-}
-
-void SimScheduler::Park(absl::string_view reason) {
-  SimFiber* self = current_;
-  DRPC_CHECK(self != nullptr) << "Park outside a fiber: " << reason;
-  if (self->state_.TakePermit()) return;
-  if (ChooseChance(*decisions_, "sched.spurious", options_.spurious_wakeup_per_mille)) {
-    Yield();  // Comes back without an Unpark: a spurious wake-up, which callers must tolerate.
-    return;
-  }
-  self->state_.Park(reason);
-  if (recorder_ != nullptr) recorder_->Park(now_, self->id_, reason);
-  self->context_.Suspend();
-  self->state_.Unparked();
 }
 
 void SimScheduler::Unpark(Fiber* fiber) {

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/strings/string_view.h"
 #include "impl/env.h"
@@ -31,6 +32,7 @@
 #include "impl/fiber/stack_pool.h"
 #include "impl/fiber/timer_queue.h"
 #include "impl/time.h"
+#include "proto/base/check.h"
 #include "sim/policy.h"
 #include "sim/recorder.h"
 #include "sim/tape.h"
@@ -83,9 +85,15 @@ class SimScheduler final : public Clock, public Scheduler {
   // Scheduler.
   [[nodiscard]] absl::Status Spawn(std::string name, absl::AnyInvocable<void()> body) override;
   void Yield() override;
-  void Park(absl::string_view reason) override;
+  void Park(absl::string_view reason) override { ParkInline(reason); }
   void Unpark(Fiber* fiber) override;
   Fiber* Current() override;
+
+  // Park, inline, for the simulator's own waits (the network's readers and writers): after the
+  // switch back every return up the call chain is mispredicted (the return predictions belong
+  // to the scheduler's stack), so a frame less between the waiting code and its switch is
+  // cheaper on every wake-up.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void ParkInline(absl::string_view reason);
 
   // Fibers and timers are also reported to `recorder` (null: not recorded).
   void set_recorder(Recorder* recorder) { recorder_ = recorder; }
@@ -159,6 +167,37 @@ class SimScheduler final : public Clock, public Scheduler {
   Stats stats_;
   Recorder* recorder_ = nullptr;
 };
+
+class SimScheduler::SimFiber final : public Fiber {
+ public:
+  SimFiber(uint64_t id, std::string name, StackPool& pool, FiberStack stack,
+           absl::AnyInvocable<void()> body)
+      : id_(id), name_(std::move(name)), context_(pool, stack, std::move(body)) {}
+
+  absl::string_view name() const override { return name_; }
+
+  uint64_t id_;
+  std::string name_;
+  FiberContext context_;
+  FiberState state_;
+  bool killed_ = false;
+};
+
+inline Fiber* SimScheduler::Current() { return current_; }
+
+inline void SimScheduler::ParkInline(absl::string_view reason) {
+  SimFiber* self = current_;
+  DRPC_CHECK(self != nullptr) << "Park outside a fiber: " << reason;
+  if (self->state_.TakePermit()) return;
+  if (ChooseChance(*decisions_, "sched.spurious", options_.spurious_wakeup_per_mille)) {
+    Yield();  // Comes back without an Unpark: a spurious wake-up, which callers must tolerate.
+    return;
+  }
+  self->state_.Park(reason);
+  if (recorder_ != nullptr) recorder_->Park(now_, self->id_, reason);
+  self->context_.Suspend();
+  self->state_.Unparked();
+}
 
 }  // namespace drpc::sim
 

@@ -25,8 +25,7 @@ class MixingDecisions final : public DecisionSource {
     // A seeded source (every sweep's) is called directly: SeededDecisions is final, so its
     // Choose inlines here instead of a second virtual call on every decision.
     const uint64_t v = seeded_ != nullptr ? seeded_->Choose(site, n) : inner_->Choose(site, n);
-    trace_->Mix(0xd1);
-    trace_->Mix(v);
+    trace_->MixEvent(0xd1, v);
     return v;
   }
   uint64_t count() const override { return inner_->count(); }

@@ -6,7 +6,9 @@
 #ifndef DRPC_SIM_TRACE_H_
 #define DRPC_SIM_TRACE_H_
 
+#include <bit>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <string>
 
@@ -24,16 +26,31 @@ class Trace {
   explicit Trace(Options options) : options_(options) {}
 
   // Folds a value into the hash: one multiply and one xor-shift (every decision, fiber switch,
-  // timer and delivery is mixed in, so this is on the simulator's hottest path). Each step is a
-  // bijection of the state, so runs that differ in one value differ in their hash; not
-  // cryptographic, a determinism check. hash() applies a SplitMix finaliser.
+  // timer and delivery is mixed in, so this is on the simulator's hottest path, and its steps
+  // form one serial chain). Each step is a bijection of the state, so runs that differ in one
+  // value differ in their hash; not cryptographic, a determinism check. hash() applies a SplitMix
+  // finaliser.
   void Mix(uint64_t value) {
     hash_ = (hash_ ^ value) * 0x9e3779b97f4a7c15ull;
     hash_ ^= hash_ >> 32;
   }
-  // Folds bytes and their count into the hash, eight bytes per step (used for every delivered
-  // network segment).
-  void MixString(absl::string_view s);
+  // Folds an event of kind `tag` (one tag per kind: a decision, a timer firing, ...) with its
+  // value in one step: the tag goes into the top byte. Two kinds of event fold the same word only
+  // if a value reaches 2^56, which no ID, decision or virtual time of a run does.
+  void MixEvent(uint8_t tag, uint64_t value) { Mix(value ^ (uint64_t{tag} << 56)); }
+  // Folds an event of kind `tag` with `value` (below 2^56) and `bytes` (every delivered network
+  // segment): the event, then the bytes eight per step (little-endian words), the last step
+  // holding the tail of fewer than eight bytes, zero-extended, with the count's low byte in its
+  // top byte (the tail never reaches it). A segment of up to seven bytes is two steps.
+  void MixBytes(uint8_t tag, uint64_t value, absl::string_view bytes) {
+    MixEvent(tag, value);
+    const char* p = bytes.data();
+    size_t left = bytes.size();
+    for (; left >= 8; left -= 8, p += 8) Mix(LoadLittleEndian64(p));
+    uint64_t tail = 0;
+    for (size_t i = 0; i < left; ++i) tail |= uint64_t{static_cast<uint8_t>(p[i])} << (8 * i);
+    Mix(tail ^ (uint64_t{static_cast<uint8_t>(bytes.size())} << 56));
+  }
   uint64_t hash() const;
 
   // Records a log line stamped with virtual time. Lines are built only if someone will read them:
@@ -44,6 +61,14 @@ class Trace {
   std::string Tail(size_t max_lines) const;
 
  private:
+  // The little-endian word at `p` (one load on little-endian hosts).
+  static uint64_t LoadLittleEndian64(const char* p) {
+    uint64_t word;
+    std::memcpy(&word, p, sizeof word);
+    if constexpr (std::endian::native == std::endian::big) word = __builtin_bswap64(word);
+    return word;
+  }
+
   Options options_;
   uint64_t hash_ = 0xcbf29ce484222325ull;
   std::deque<std::string> ring_;

@@ -66,7 +66,7 @@ struct FrameNote {
 }  // namespace
 
 // One end of a connection: the frames it sends (Write) and receives (Read).
-class WireOracle::EndModel {
+class WireOracle::EndModel final : public SimNetwork::EndpointTap {
  public:
   // `endpoint`: which simulated connection end this is (for the run's recorder), if known.
   EndModel(WireOracle& oracle, std::string name, const WireEndConfig& config,
@@ -78,8 +78,8 @@ class WireOracle::EndModel {
         out_parser_(FrameParser::Options{.frame_data_max_bytes = kFrameDataCheckMaxBytes}),
         in_parser_(FrameParser::Options{.frame_data_max_bytes = kFrameDataCheckMaxBytes}) {}
 
-  void OnWrite(absl::string_view bytes) { Feed(out_parser_, bytes, /*outgoing=*/true); }
-  void OnRead(absl::string_view bytes) { Feed(in_parser_, bytes, /*outgoing=*/false); }
+  void OnWrite(absl::string_view bytes) override { Feed(out_parser_, bytes, /*outgoing=*/true); }
+  void OnRead(absl::string_view bytes) override { Feed(in_parser_, bytes, /*outgoing=*/false); }
 
  private:
   struct StreamState {
@@ -421,6 +421,8 @@ class WireOracle::EndModel {
 
 namespace {
 
+// The tap around a transport that is not the simulated network's own (whose endpoints carry the
+// model inside: SimNetwork::SetTap).
 class TapTransport final : public Transport {
  public:
   TapTransport(std::unique_ptr<Transport> inner, std::unique_ptr<WireOracle::EndModel> model)
@@ -489,8 +491,11 @@ std::unique_ptr<Transport> WireOracle::Tap(std::unique_ptr<Transport> inner, std
   DRPC_CHECK(inner != nullptr);
   std::optional<SimNetwork::EndpointId> endpoint;
   if (trace_ctx_ != nullptr) endpoint = trace_ctx_->network().IdentifyEndpoint(*inner);
+  std::unique_ptr<SimNetwork::EndpointTap> model =
+      std::make_unique<EndModel>(*this, std::move(name), config, std::move(endpoint));
+  if (SimNetwork::SetTap(*inner, model)) return inner;
   return std::make_unique<TapTransport>(
-      std::move(inner), std::make_unique<EndModel>(*this, std::move(name), config, std::move(endpoint)));
+      std::move(inner), std::unique_ptr<EndModel>(static_cast<EndModel*>(model.release())));
 }
 
 std::unique_ptr<Listener> WireOracle::TapListener(std::unique_ptr<Listener> inner, std::string name,

@@ -76,7 +76,9 @@ class WireOracle {
   WireOracle(const WireOracle&) = delete;
   WireOracle& operator=(const WireOracle&) = delete;
 
-  // Wraps one end. The oracle must outlive the returned transport.
+  // Taps one end: a transport of the run's SimNetwork carries the model inside it and is
+  // returned itself (SimNetwork::SetTap); any other transport is wrapped. The oracle must outlive
+  // the returned transport.
   std::unique_ptr<Transport> Tap(std::unique_ptr<Transport> inner, std::string name,
                                  const WireEndConfig& config);
   // Wraps every transport `inner` accepts (named "<name>/<n>").

@@ -32,16 +32,32 @@ std::string Wire(const std::vector<Frame>& frames) {
   return out;
 }
 
+// A transport that is not the simulated network's: forwards to one that is.
+class Forwarding final : public Transport {
+ public:
+  explicit Forwarding(std::unique_ptr<Transport> inner) : inner_(std::move(inner)) {}
+  absl::StatusOr<size_t> Read(char* buf, size_t size) override { return inner_->Read(buf, size); }
+  absl::Status Write(absl::string_view data) override { return inner_->Write(data); }
+  absl::Status CloseWrite() override { return inner_->CloseWrite(); }
+  void Close() override { inner_->Close(); }
+
+ private:
+  std::unique_ptr<Transport> inner_;
+};
+
 // Writes `sent` from the tapped end (configured by `end`) and lets the other end write `received`
-// into it; returns the violation reports.
+// into it; returns the violation reports. `foreign`: the tapped end is a transport of another
+// kind than the network's (the oracle wraps it instead of tapping the endpoint itself).
 std::vector<std::string> Check(const WireEndConfig& end, const std::string& sent,
-                               const std::string& received = "") {
+                               const std::string& received = "", bool foreign = false) {
   std::vector<std::string> reports;
   const RunResult r = RunSeed(
       [&](SimContext& ctx) {
         WireOracle oracle([&](std::string why) { reports.push_back(std::move(why)); });
         auto [a, b] = ctx.network().Pipe("oracle");
-        std::unique_ptr<Transport> tapped = oracle.Tap(std::move(a), "end", end);
+        std::unique_ptr<Transport> inner = std::move(a);
+        if (foreign) inner = std::make_unique<Forwarding>(std::move(inner));
+        std::unique_ptr<Transport> tapped = oracle.Tap(std::move(inner), "end", end);
         if (!received.empty()) {
           ASSERT_TRUE(b->Write(received).ok());
           std::string buf(received.size(), '\0');
@@ -201,6 +217,14 @@ TEST(WireOracleTest, ReceivedFramesAreCheckedToo) {
   ExpectOneReport(Check(kMuxClient, "", Wire({F(Kind::kInvoke, 1, 1, "/a/B")})), "from the server");
   Frame bad = F(Kind::kClose, 1, 1, "body");
   ExpectOneReport(Check(kMuxClient, "", Wire({bad})), "must have an empty body");
+}
+
+TEST(WireOracleTest, ATransportOfAnotherKindIsWrappedAndCheckedBothWays) {
+  EXPECT_TRUE(Check(kMuxClient, Wire({F(Kind::kInvoke, 1, 1, "/a/B")}), "", /*foreign=*/true).empty());
+  ExpectOneReport(Check(kMuxClient, Wire({F(Kind::kMessage, 1, 1, "x")}), "", /*foreign=*/true),
+                  "nothing may precede the stream's Invoke");
+  ExpectOneReport(Check(kMuxClient, "", Wire({F(Kind::kClose, 1, 1, "body")}), /*foreign=*/true),
+                  "must have an empty body");
 }
 
 TEST(WireOracleTest, BytesThatDoNotParseAreReported) {
