@@ -128,6 +128,18 @@ TEST(GrpcStatusErrorBodyTest, LongOrInvalidTextIsTruncatedAndRepaired) {
   EXPECT_EQ(RoundTrip({1, "bad \xff"}).text, "bad \xEF\xBF\xBD");
 }
 
+// Next to Unknown every drpc.ErrorCode detail leaves the list, the last one names the code, and
+// the other details keep their order.
+TEST(GrpcStatusErrorBodyTest, CodeDetailsNextToUnknownLeaveTheListAndTheLastNamesTheCode) {
+  const std::string a = EncodeAny("type.googleapis.com/x.A", "1");
+  const std::string b = EncodeAny("type.googleapis.com/x.B", "2");
+  GrpcStatus s{.code = kGrpcUnknown,
+               .message = "m",
+               .details = {a, EncodeDrpcCodeDetail(42), b, EncodeDrpcCodeDetail(43)}};
+  const std::string body = "\x01" + EncodeGrpcStatus(s);
+  EXPECT_EQ(*DecodeErrorBody(ErrorFormat::kGrpcStatus, body), (RemoteError{43, "m", {a, b}}));
+}
+
 TEST(GrpcStatusErrorBodyTest, ForeignCodeDetailNextToAKnownCodeStaysOpaque) {
   GrpcStatus s{.code = 5, .message = "m", .details = {EncodeDrpcCodeDetail(42)}};
   const std::string body = "\x01" + EncodeGrpcStatus(s);

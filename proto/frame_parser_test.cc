@@ -214,6 +214,21 @@ TEST(FrameParserTest, ShrinkReleasesABufferGrownForALargeFrameOnceItIsConsumed) 
   EXPECT_EQ(parser.offset(), big.size() + 6);
 }
 
+// A caller appending a byte at a time gets one buffer of kBufferMinBytes, not a regrowth at
+// every doubling from one byte.
+TEST(FrameParserTest, SmallAppendsShareOneBufferOfTheMinimumSize) {
+  FrameParser parser = MakeParser();
+  std::vector<OwnedFrame> frames;
+  const std::string wire = ThreeFrames();
+  ASSERT_LT(wire.size(), FrameParser::kBufferMinBytes);
+  for (char c : wire) {
+    parser.Append(absl::string_view(&c, 1));
+    EXPECT_EQ(parser.capacity_bytes(), FrameParser::kBufferMinBytes);
+    Drain(parser, frames);
+  }
+  EXPECT_EQ(frames.size(), 3u);
+}
+
 TEST(FrameParserTest, ShrinkKeepsASmallBuffer) {
   FrameParser parser = MakeParser();
   parser.Append(EncodeFrame(1, 1, Kind::kMessage, true, "hi"));

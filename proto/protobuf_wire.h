@@ -21,10 +21,9 @@
 #define DRPC_PROTO_PROTOBUF_WIRE_H_
 
 #include <cstdint>
-#include <optional>
 #include <string>
 
-#include "absl/status/statusor.h"
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
 namespace drpc::pb {

@@ -437,13 +437,7 @@ class SimNetwork::Endpoint final : public Transport {
   }
   absl::StatusOr<size_t> ReadV(absl::Span<const absl::Span<char>> spans) override {
     absl::StatusOr<size_t> n = c_->Read(e_, spans);
-    if (tap_ != nullptr && n.ok()) {
-      for (size_t i = 0, left = *n; i < spans.size() && left > 0; ++i) {
-        const size_t part = std::min(left, spans[i].size());
-        tap_->OnRead(absl::string_view(spans[i].data(), part));
-        left -= part;
-      }
-    }
+    if (tap_ != nullptr && n.ok()) tap_->OnReadV(spans, *n);
     return n;
   }
   absl::Status Write(absl::string_view data) override {

@@ -25,6 +25,7 @@
 #ifndef DRPC_SIM_NETWORK_H_
 #define DRPC_SIM_NETWORK_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -35,6 +36,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "impl/env.h"
 #include "impl/time.h"
 #include "sim/recorder.h"
@@ -139,6 +141,15 @@ class SimNetwork final : public Dialer {
     virtual ~EndpointTap() = default;
     virtual void OnWrite(absl::string_view bytes) = 0;
     virtual void OnRead(absl::string_view bytes) = 0;
+    // OnRead for a vectored read of `n` bytes: the spans filled in order, so their first `n`
+    // bytes are one run.
+    void OnReadV(absl::Span<const absl::Span<char>> spans, size_t n) {
+      for (size_t i = 0; i < spans.size() && n > 0; ++i) {
+        const size_t part = std::min(n, spans[i].size());
+        OnRead(absl::string_view(spans[i].data(), part));
+        n -= part;
+      }
+    }
   };
   // Installs `tap` on `endpoint` (destroyed with it). Returns false, and leaves `tap` alone, if
   // `endpoint` is not a transport of a SimNetwork or already has a tap.

@@ -16,6 +16,22 @@ namespace {
 
 void ExpectOk(const RunResult& r) { EXPECT_TRUE(r.ok()) << FailureClassName(r.failure) << ": " << r.message; }
 
+// Spawns a fiber that writes `sent` to `t`, then closes its write side.
+void SpawnWriter(SimContext& ctx, Transport* t, const std::string& sent) {
+  DRPC_CHECK_OK(ctx.env().scheduler().Spawn("writer", [&ctx, t, &sent] {
+    ctx.Check(t->Write(sent).ok(), "write");
+    ctx.Check(t->CloseWrite().ok(), "close write");
+  }));
+}
+
+// Appends the `n` bytes a read put into `first`, then `second` (a vectored read fills in order).
+template <size_t kFirst, size_t kSecond>
+void AppendRead(std::string& got, const char (&first)[kFirst], const char (&second)[kSecond],
+                size_t n) {
+  got.append(first, std::min(n, kFirst));
+  if (n > kFirst) got.append(second, n - kFirst);
+}
+
 std::string ReadAll(SimContext& ctx, Transport& t, absl::Status* end) {
   std::string out;
   char buf[64];
@@ -43,10 +59,7 @@ TEST(NetworkTest, BytesArriveInOrderWhateverTheSegmentation) {
           auto [a, b] = ctx.network().Pipe("p");
           std::string sent;
           for (int i = 0; i < 100; ++i) absl::StrAppend(&sent, i, ",");
-          DRPC_CHECK_OK(ctx.env().scheduler().Spawn("writer", [&, a = a.get()] {
-            ctx.Check(a->Write(sent).ok(), "write");
-            ctx.Check(a->CloseWrite().ok(), "close write");
-          }));
+          SpawnWriter(ctx, a.get(), sent);
           absl::Status end;
           ctx.Check(ReadAll(ctx, *b, &end) == sent, "bytes reordered or lost");
           ctx.Check(GetTransportErrorKind(end) == TransportErrorKind::kEof, end.ToString());
@@ -72,10 +85,7 @@ TEST(NetworkTest, ReadVScattersEachReadAcrossItsBuffersInOrder) {
           auto [a, b] = ctx.network().Pipe("p");
           std::string sent;
           for (int i = 0; i < 200; ++i) absl::StrAppend(&sent, i, ",");
-          DRPC_CHECK_OK(ctx.env().scheduler().Spawn("writer", [&, a = a.get()] {
-            ctx.Check(a->Write(sent).ok(), "write");
-            ctx.Check(a->CloseWrite().ok(), "close write");
-          }));
+          SpawnWriter(ctx, a.get(), sent);
           std::string got;
           for (;;) {
             char first[7];
@@ -89,8 +99,7 @@ TEST(NetworkTest, ReadVScattersEachReadAcrossItsBuffersInOrder) {
               break;
             }
             ctx.Check(*n >= 1 && *n <= sizeof(first) + sizeof(second), "a bad count");
-            got.append(first, std::min(*n, sizeof(first)));
-            if (*n > sizeof(first)) got.append(second, *n - sizeof(first));
+            AppendRead(got, first, second, *n);
             ++(*n > sizeof(first) ? ended_in_second : ended_in_first);
           }
           ctx.Check(got == sent, "bytes reordered or lost");
@@ -128,18 +137,18 @@ TEST(NetworkTest, ATapSeesEveryByteItsEndpointWritesAndReads) {
           ctx.network().set_options(net);
           auto [a, b] = ctx.network().Pipe("p");
           std::string a_wrote, a_read, b_wrote, b_read;
-          std::unique_ptr<SimNetwork::EndpointTap> tap_a = std::make_unique<RecordingTap>(&a_wrote, &a_read);
-          std::unique_ptr<SimNetwork::EndpointTap> tap_b = std::make_unique<RecordingTap>(&b_wrote, &b_read);
+          std::unique_ptr<SimNetwork::EndpointTap> tap_a =
+              std::make_unique<RecordingTap>(&a_wrote, &a_read);
+          std::unique_ptr<SimNetwork::EndpointTap> tap_b =
+              std::make_unique<RecordingTap>(&b_wrote, &b_read);
           ctx.Check(SimNetwork::SetTap(*a, tap_a) && tap_a == nullptr, "tap a refused");
           ctx.Check(SimNetwork::SetTap(*b, tap_b) && tap_b == nullptr, "tap b refused");
-          std::unique_ptr<SimNetwork::EndpointTap> again = std::make_unique<RecordingTap>(&a_wrote, &a_read);
+          std::unique_ptr<SimNetwork::EndpointTap> again =
+              std::make_unique<RecordingTap>(&a_wrote, &a_read);
           ctx.Check(!SimNetwork::SetTap(*a, again) && again != nullptr, "a second tap was taken");
           std::string sent;
           for (int i = 0; i < 60; ++i) absl::StrAppend(&sent, i, ";");
-          DRPC_CHECK_OK(ctx.env().scheduler().Spawn("writer", [&, a = a.get()] {
-            ctx.Check(a->Write(sent).ok(), "write");
-            ctx.Check(a->CloseWrite().ok(), "close write");
-          }));
+          SpawnWriter(ctx, a.get(), sent);
           std::string got;
           for (bool vectored = false;; vectored = !vectored) {
             char first[5];
@@ -148,8 +157,7 @@ TEST(NetworkTest, ATapSeesEveryByteItsEndpointWritesAndReads) {
                                                absl::Span<char>(second, sizeof(second))};
             absl::StatusOr<size_t> n = vectored ? b->ReadV(spans) : b->Read(first, sizeof(first));
             if (!n.ok()) break;
-            got.append(first, std::min(*n, sizeof(first)));
-            if (*n > sizeof(first)) got.append(second, *n - sizeof(first));
+            AppendRead(got, first, second, *n);
           }
           ctx.Check(got == sent, "bytes reordered or lost");
           ctx.Check(a_wrote == sent, "the writer's tap missed bytes");
@@ -181,7 +189,8 @@ TEST(NetworkTest, AGatheringWriteIsTheSameRunAsOneWriteOfItsJoinedBytes) {
             net.link.latency_max = Duration::Micros(50);
             ctx.network().set_options(net);
             auto [a, b] = ctx.network().Pipe("p");
-            std::unique_ptr<SimNetwork::EndpointTap> tap = std::make_unique<RecordingTap>(&tapped, &unused);
+            std::unique_ptr<SimNetwork::EndpointTap> tap =
+                std::make_unique<RecordingTap>(&tapped, &unused);
             ctx.Check(SimNetwork::SetTap(*a, tap), "tap refused");
             DRPC_CHECK_OK(ctx.env().scheduler().Spawn("writer", [&, a = a.get()] {
               const absl::string_view views[] = {pieces[0], pieces[1], pieces[2], pieces[3]};

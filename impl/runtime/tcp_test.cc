@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "gtest/gtest.h"
 #include "impl/runtime/runtime.h"
@@ -85,17 +86,29 @@ TEST(TcpTest, EchoAcrossReactorsOverLoopback) {
   EXPECT_TRUE(*echoed == payload) << "echo differs; got " << echoed->size() << " bytes";
 }
 
-// After a read that emptied the socket, the next Read waits for readiness instead of trying a
-// recv first: bytes (and the EOF) that arrived in between must still be delivered, not missed.
-TEST(TcpTest, BytesArrivingAfterAShortReadAreDelivered) {
+// Runs `body` on the client and server ends of a connected pair, with a watchdog that closes
+// the server end after 10 s: a Read that hangs (the bug such a test looks for) then fails the
+// test's expectations instead of timing the test out.
+void RunOnWatchedPair(absl::FunctionRef<void(Reactor&, TcpTransport*, Transport*)> body) {
   auto rt = StartRuntime(1);
   absl::Status s = rt->Run(0, [&](Reactor& r) -> absl::Status {
     absl::StatusOr<TcpPair> p = ConnectedPair(r);
     if (!p.ok()) return p.status();
-    TcpTransport* c = p->client.get();
     Transport* t = p->server.get();
-    // A hang would be the bug: give up after a bound by closing, which fails the expectations.
     const TimerId watchdog = r.ScheduleAt(r.Now() + Duration::Seconds(10), [&] { t->Close(); });
+    body(r, p->client.get(), t);
+    r.Cancel(watchdog);
+    p->client->Close();
+    t->Close();
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(s.ok()) << s;
+}
+
+// After a read that emptied the socket, the next Read waits for readiness instead of trying a
+// recv first: bytes (and the EOF) that arrived in between must still be delivered, not missed.
+TEST(TcpTest, BytesArrivingAfterAShortReadAreDelivered) {
+  RunOnWatchedPair([](Reactor& r, TcpTransport* c, Transport* t) {
     char buf[100];
     EXPECT_TRUE(c->Write("0123456789").ok());
     absl::StatusOr<size_t> n = t->Read(buf, sizeof(buf));  // everything there: a short read
@@ -118,24 +131,13 @@ TEST(TcpTest, BytesArrivingAfterAShortReadAreDelivered) {
     EXPECT_TRUE(n.ok() && absl::string_view(buf, *n) == "ij") << n.status();
     n = t->Read(buf, sizeof(buf));
     EXPECT_EQ(KindOf(n.status()), TransportErrorKind::kEof) << n.status();
-    r.Cancel(watchdog);
-    c->Close();
-    t->Close();
-    return absl::OkStatus();
   });
-  EXPECT_TRUE(s.ok()) << s;
 }
 
 // ReadV fills its buffers in order in one readv: the first completely before the second gets
 // a byte, and never more than they hold together.
 TEST(TcpTest, ReadVFillsItsBuffersInOrder) {
-  auto rt = StartRuntime(1);
-  absl::Status s = rt->Run(0, [&](Reactor& r) -> absl::Status {
-    absl::StatusOr<TcpPair> p = ConnectedPair(r);
-    if (!p.ok()) return p.status();
-    TcpTransport* c = p->client.get();
-    Transport* t = p->server.get();
-    const TimerId watchdog = r.ScheduleAt(r.Now() + Duration::Seconds(10), [&] { t->Close(); });
+  RunOnWatchedPair([](Reactor& r, TcpTransport* c, Transport* t) {
     const std::string sent = Pattern(1000);
     EXPECT_TRUE(c->Write(sent).ok());
     SleepFor(r.env(), Duration::Millis(20), "test: the bytes arrive");
@@ -153,12 +155,7 @@ TEST(TcpTest, ReadVFillsItsBuffersInOrder) {
     EXPECT_TRUE(c->CloseWrite().ok());
     n = t->ReadV(spans);
     EXPECT_EQ(KindOf(n.status()), TransportErrorKind::kEof) << n.status();
-    r.Cancel(watchdog);
-    c->Close();
-    t->Close();
-    return absl::OkStatus();
   });
-  EXPECT_TRUE(s.ok()) << s;
 }
 
 TEST(TcpTest, CloseWriteDeliversEofWhileReadingContinues) {

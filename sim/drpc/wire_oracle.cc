@@ -425,7 +425,7 @@ namespace {
 // model inside: SimNetwork::SetTap).
 class TapTransport final : public Transport {
  public:
-  TapTransport(std::unique_ptr<Transport> inner, std::unique_ptr<WireOracle::EndModel> model)
+  TapTransport(std::unique_ptr<Transport> inner, std::unique_ptr<SimNetwork::EndpointTap> model)
       : inner_(std::move(inner)), model_(std::move(model)) {}
 
   absl::StatusOr<size_t> Read(char* buf, size_t size) override {
@@ -435,13 +435,7 @@ class TapTransport final : public Transport {
   }
   absl::StatusOr<size_t> ReadV(absl::Span<const absl::Span<char>> spans) override {
     absl::StatusOr<size_t> n = inner_->ReadV(spans);
-    if (!n.ok()) return n;
-    // The spans fill in order: the model sees the bytes as one read of their concatenation.
-    for (size_t i = 0, left = *n; i < spans.size() && left > 0; ++i) {
-      const size_t part = std::min(left, spans[i].size());
-      model_->OnRead(absl::string_view(spans[i].data(), part));
-      left -= part;
-    }
+    if (n.ok()) model_->OnReadV(spans, *n);
     return n;
   }
   // Checked before it is sent: what this end tried to send is what it meant to send, even if a
@@ -455,7 +449,7 @@ class TapTransport final : public Transport {
 
  private:
   std::unique_ptr<Transport> inner_;
-  std::unique_ptr<WireOracle::EndModel> model_;
+  std::unique_ptr<SimNetwork::EndpointTap> model_;
 };
 
 class TapListener final : public Listener {
@@ -494,8 +488,7 @@ std::unique_ptr<Transport> WireOracle::Tap(std::unique_ptr<Transport> inner, std
   std::unique_ptr<SimNetwork::EndpointTap> model =
       std::make_unique<EndModel>(*this, std::move(name), config, std::move(endpoint));
   if (SimNetwork::SetTap(*inner, model)) return inner;
-  return std::make_unique<TapTransport>(
-      std::move(inner), std::unique_ptr<EndModel>(static_cast<EndModel*>(model.release())));
+  return std::make_unique<TapTransport>(std::move(inner), std::move(model));
 }
 
 std::unique_ptr<Listener> WireOracle::TapListener(std::unique_ptr<Listener> inner, std::string name,
