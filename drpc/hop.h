@@ -2,7 +2,9 @@
 // hop that lets drpc::Client be used everywhere:
 //   * on that reactor's own thread (a fiber there): fn runs right away, on the calling fiber;
 //   * on a fiber of another reactor: fn is posted, and the calling fiber parks (its reactor keeps
-//     running other fibers) until the result is posted back;
+//     running other fibers) until the result is posted back. It need not park at all: when fn
+//     finished before the post returned (the calling thread was descheduled), the result is
+//     already there, so other fibers of the caller's reactor have not necessarily run yet;
 //   * on any other thread: fn is posted and the thread blocks until it returns.
 //
 //   absl::StatusOr<int> n = hop::RunOn<absl::StatusOr<int>>(rt, 0, [&] { return Count(); });
