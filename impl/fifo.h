@@ -3,7 +3,8 @@
 // allocates a 512-byte block and a map on construction, which made every idle stream and every
 // unary call pay for queues that usually stay empty; and most of these queues never hold more
 // than one element at a time (a unary call's one message, the one fiber waiting for it), so the
-// ring spills to the heap only for a second element.
+// ring spills to the heap only beyond its kInlineCount inline slots (1 or 2: a queue that
+// usually holds a pair, like a stream's metadata and Invoke, keeps two).
 //
 //   Fifo<Fiber*> waiters;
 //   waiters.push_back(f);
@@ -12,9 +13,9 @@
 //
 // Not thread-safe (like everything a scheduler's fibers share). Elements must be
 // default-constructible and movable; a popped slot is reset to T() at once, so it holds no
-// resources. Capacity doubles as needed (1, the inline slot; then 4, 8, ... on the heap) and is
-// kept while the queue is in use; a queue that empties with more than kKeepMaxCount slots gives
-// them back and is inline again.
+// resources. Capacity doubles as needed (kInlineCount inline; then 4, 8, ... on the heap) and
+// is kept while the queue is in use; a queue that empties with more than kKeepMaxCount slots
+// gives them back and is inline again.
 #ifndef DRPC_IMPL_FIFO_H_
 #define DRPC_IMPL_FIFO_H_
 
@@ -26,8 +27,10 @@
 
 namespace drpc {
 
-template <typename T>
+template <typename T, size_t kInlineCount = 1>
 class Fifo {
+  static_assert(kInlineCount == 1 || kInlineCount == 2, "a power of two below the first heap ring");
+
  public:
   // Slots kept by a queue that just emptied; beyond this they are freed.
   static constexpr size_t kKeepMaxCount = 1024;
@@ -38,9 +41,9 @@ class Fifo {
 
   bool empty() const { return size_ == 0; }
   size_t size() const { return size_; }
-  // 1 (the inline slot) or the heap ring's power of two.
+  // kInlineCount (the inline slots) or the heap ring's power of two.
   size_t capacity() const { return capacity_; }
-  // Whether the slots are on the heap (the queue once held more than one element).
+  // Whether the slots are on the heap (the queue once held more than kInlineCount elements).
   bool spilled() const { return heap_ != nullptr; }
 
   T& front() {
@@ -103,10 +106,12 @@ class Fifo {
 
  private:
   void Grow() {
-    const size_t capacity = capacity_ == 1 ? 4 : 2 * capacity_;
+    const size_t capacity = heap_ == nullptr ? 4 : 2 * capacity_;
     std::unique_ptr<T[]> heap(new T[capacity]);
     for (size_t i = 0; i < size_; ++i) heap[i] = std::move((*this)[i]);
-    if (heap_ == nullptr) inline_ = T();
+    if (heap_ == nullptr) {
+      for (T& slot : inline_) slot = T();
+    }
     heap_ = std::move(heap);
     slots_ = heap_.get();
     capacity_ = capacity;
@@ -120,14 +125,14 @@ class Fifo {
 
   void Unspill() {
     heap_.reset();
-    slots_ = &inline_;
-    capacity_ = 1;
+    slots_ = inline_;
+    capacity_ = kInlineCount;
   }
 
-  T inline_{};
+  T inline_[kInlineCount]{};
   std::unique_ptr<T[]> heap_;
-  T* slots_ = &inline_;   // &inline_ or heap_
-  size_t capacity_ = 1;   // a power of two
+  T* slots_ = inline_;    // inline_ or heap_
+  size_t capacity_ = kInlineCount;  // a power of two
   size_t head_ = 0;
   size_t size_ = 0;
 };

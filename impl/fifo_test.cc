@@ -50,6 +50,30 @@ TEST(FifoTest, ASecondElementSpillsToTheHeapInOrder) {
   EXPECT_EQ(q.front(), "second");
 }
 
+TEST(FifoTest, TwoInlineSlotsHoldAPairAndWrapWithoutSpilling) {
+  Fifo<std::string, 2> q;
+  EXPECT_EQ(q.capacity(), 2u);
+  for (int round = 0; round < 4; ++round) {  // the ring's head walks round both slots
+    q.push_back("a" + std::to_string(round));
+    q.push_back("b" + std::to_string(round));
+    EXPECT_EQ(q[1], "b" + std::to_string(round));
+    q.pop_front();
+    EXPECT_EQ(q.front(), "b" + std::to_string(round));
+    q.pop_front();
+  }
+  EXPECT_FALSE(q.spilled());
+  q.push_back("x");
+  q.pop_front();
+  q.push_back("y");  // head at slot 1: the pair wraps round the inline ring
+  q.push_back("z");
+  q.push_back("w");  // a third spills, in order
+  EXPECT_TRUE(q.spilled());
+  EXPECT_EQ(q.capacity(), 4u);
+  EXPECT_EQ(q[0], "y");
+  EXPECT_EQ(q[1], "z");
+  EXPECT_EQ(q[2], "w");
+}
+
 TEST(FifoTest, SpillingReleasesWhatTheInlineSlotHeld) {
   Fifo<std::shared_ptr<int>> q;
   auto value = std::make_shared<int>(1);

@@ -206,9 +206,10 @@ class MuxWriter {
     absl::string_view data() const { return is_owned ? absl::string_view(owned) : borrowed; }
   };
   struct StreamQueue {
-    // Its slots are freed whenever it drains: most streams are idle most of the time, and a
-    // writer of many streams would otherwise keep a ring per stream (impl/fifo.h).
-    Fifo<Pending> packets;
+    // Its heap slots are freed whenever it drains: most streams are idle most of the time, and
+    // a writer of many streams would otherwise keep a ring per stream (impl/fifo.h). Two inline:
+    // a call queues its metadata and Invoke, or its message and CloseSend, as a pair.
+    Fifo<Pending, 2> packets;
     bool flow_controlled = false;
     int64_t credit = 0;           // may be negative after a message overdrew it
     TimerId stall_timer = 0;      // armed while the stream waits for credit (0: none)
