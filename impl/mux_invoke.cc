@@ -133,6 +133,8 @@ absl::Status MuxManager::OnInvokePacket(Packet packet) {
     if (!md.ok()) return md.status();
     // A second metadata packet replaces the first.
     StorePending(it->second, *std::move(md), packet.data.size());
+    // Decoded: its buffer carries the Invoke that follows (the assembler takes from the pool).
+    buffer_pool().Give(std::move(packet.data));
     return absl::OkStatus();
   }
   Metadata metadata = TakePending(it);
@@ -167,7 +169,11 @@ absl::Status MuxManager::OnInvokePacket(Packet packet) {
   DRPC_CHECK(state.stream == nullptr) << "stream ID " << id << " started twice";
   state.stream = stream;
   writer_.AddStream(id, flow_enabled(), options_.flow.stream_window_bytes);
-  OfferIncoming({std::move(stream), std::move(packet.data), std::move(metadata)});
+  // The name is copied (usually into a short string's inline bytes) and the packet's buffer,
+  // like its metadata's, goes back to the pool for the call's first message.
+  std::string rpc(packet.data);
+  buffer_pool().Give(std::move(packet.data));
+  OfferIncoming({std::move(stream), std::move(rpc), std::move(metadata)});
   return absl::OkStatus();
 }
 
