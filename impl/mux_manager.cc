@@ -76,7 +76,8 @@ absl::StatusOr<std::shared_ptr<Stream>> MuxManager::OpenClientStream(CallContext
   } else {
     const PacketId md_id{id, stream->NextMessageId()};
     const PacketId invoke_id{id, stream->NextMessageId()};
-    writer_.WriteAsync(id, {{md_id, Kind::kInvokeMetadata, metadata}, {invoke_id, Kind::kInvoke, rpc}});
+    writer_.WriteAsync(id, {{md_id, Kind::kInvokeMetadata, metadata, false, &metadata},
+                            {invoke_id, Kind::kInvoke, rpc}});
   }
   WatchContext(ctx, stream, "mux.notice_cancel_late");
   return stream;

@@ -229,7 +229,13 @@ void MuxWriter::Enqueue(StreamQueue& q, Packet packet, Completion* completion, b
   p.last_of_group = index_in_group + 1 == group_size;
   if (owned) {
     p.is_owned = true;
-    p.owned.assign(packet.data.data(), packet.data.size());
+    if (packet.donor != nullptr) {
+      DRPC_DCHECK(packet.donor->data() == packet.data.data() &&
+                  packet.donor->size() == packet.data.size());
+      p.owned = std::move(*packet.donor);
+    } else {
+      p.owned.assign(packet.data.data(), packet.data.size());
+    }
     p.charge = BufferCharge(options_.buffers, ConnectionBuffers::Kind::kWriting, p.owned.size());
   } else {
     p.borrowed = packet.data;

@@ -80,6 +80,8 @@ class MuxWriter {
     Kind kind;
     absl::string_view data;
     bool control = false;
+    // WriteAsync only: the string `data` views, which the writer takes instead of copying it.
+    std::string* donor = nullptr;
   };
 
   // `take_window_grant(stream)` is called when a requested WindowUpdate is written and returns
