@@ -165,7 +165,8 @@ absl::Status MuxManager::OnInvokePacket(Packet packet) {
     return WriteUnregisteredError(id, refusal);
   }
   std::shared_ptr<Stream> stream = MakeStream(id, Stream::Role::kServer, *compression);
-  StreamState& state = streams_[id];
+  DRPC_CHECK(!streams_.contains(id)) << "stream ID " << id << " in use";
+  StreamState& state = spare_streams_.Emplace(streams_, id)->second;
   DRPC_CHECK(state.stream == nullptr) << "stream ID " << id << " started twice";
   state.stream = stream;
   writer_.AddStream(id, flow_enabled(), options_.flow.stream_window_bytes);

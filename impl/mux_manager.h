@@ -187,6 +187,7 @@ class MuxManager final : public Manager {
   MuxWriter writer_;
   // Active streams by ID (ordered: termination and reports are deterministic).
   std::map<uint64_t, StreamState> streams_;
+  NodeRecycler<std::map<uint64_t, StreamState>> spare_streams_{tunables::kStreamNodeSpareMaxCount};
   uint64_t last_client_stream_id_ = 0;
   // Server: streams whose Invoke has not completed, by stream ID.
   std::map<uint64_t, PendingInvoke> pending_;

@@ -58,6 +58,7 @@
 #include "impl/sync.h"
 #include "impl/time.h"
 #include "impl/tunables.h"
+#include "proto/base/node_recycler.h"
 #include "proto/frame.h"
 
 namespace drpc {
@@ -269,6 +270,7 @@ class MuxWriter {
   absl::AnyInvocable<absl::Status()> start_fiber_;
   // By stream ID; ready_ holds the turn order.
   std::map<uint64_t, StreamQueue> queues_;
+  NodeRecycler<std::map<uint64_t, StreamQueue>> spare_queues_{tunables::kStreamNodeSpareMaxCount};
   std::deque<uint64_t> ready_;
   // Senders waiting for the batch being written (null once a terminal packet released one).
   struct InFlight {
