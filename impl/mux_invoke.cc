@@ -24,7 +24,7 @@ void MuxManager::ForgetPending(std::map<uint64_t, PendingInvoke>::iterator it) {
     --pending_assembling_;
     assembler_.Forget(it->first);
   }
-  pending_.erase(it);
+  spare_pending_.Erase(pending_, it);
 }
 
 absl::Status MuxManager::OnUnknownStreamFrame(const Frame& frame) {
@@ -65,7 +65,7 @@ absl::Status MuxManager::OnUnknownStreamFrame(const Frame& frame) {
                                    options_.pending_invokes_max_count)),
                            /*invoke_complete=*/false);
     }
-    it = pending_.emplace(id, PendingInvoke{}).first;
+    it = spare_pending_.Emplace(pending_, id);
     ++pending_assembling_;
   }
   return OnPendingFrame(it, frame);
@@ -79,7 +79,7 @@ absl::Status MuxManager::OnPendingFrame(std::map<uint64_t, PendingInvoke>::itera
     // nothing more is expected of it.
     if (frame.kind != Kind::kInvoke || !frame.done) return absl::OkStatus();
     const bool cancelled = it->second.state == PendingInvoke::State::kCancelled;
-    pending_.erase(it);
+    spare_pending_.Erase(pending_, it);
     return cancelled ? WriteUnregisteredError(id, CanceledError()) : absl::OkStatus();
   }
   absl::StatusOr<MuxAssembler::Result> r = assembler_.OnFrame(frame);
