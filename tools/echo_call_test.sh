@@ -109,10 +109,13 @@ start_server --fork --credit_stall_timeout=1s
 echo "ok: fork_credit_stall"
 stop_server
 
+# The refusals below are ended by the server (it closes the connection); the call's deadline is not
+# under test, so it is an hour, not a few seconds a loaded machine could use up first.
+
 # --- drpcmigrate header ----------------------------------------------------------------------------
 start_server --migrate_header
 expect migrate 0 "hdr" "" -- "$addr" /interop.Echo/Unary --migrate_header --data=hdr
-expect migrate_missing 3 "" "^error: " -- "$addr" /interop.Echo/Unary --data=no-header --timeout=5s
+expect migrate_missing 3 "" "^error: " -- "$addr" /interop.Echo/Unary --data=no-header --timeout=1h
 stop_server
 
 # --- TLS (certificates from //tools:tls_certs) -----------------------------------------------------
@@ -125,16 +128,16 @@ expect tls_insecure 0 "anyway" "" -- "$addr" /interop.Echo/Unary --insecure --da
 expect tls_untrusted 3 "" "certificate verify failed" -- "$addr" /interop.Echo/Unary --tls --data=x
 expect tls_wrong_name 3 "" "certificate verify failed" \
   -- "$addr" /interop.Echo/Unary --tls_ca="$certs/ca.pem" --tls_server_name=other.example --data=x
-expect plaintext_on_tls 3 "" "^error: .*closed" -- "$addr" /interop.Echo/Unary --data=x --timeout=5s
+expect plaintext_on_tls 3 "" "^error: .*closed" -- "$addr" /interop.Echo/Unary --data=x --timeout=1h
 stop_server
 start_server
-expect tls_on_plaintext 3 "" "tls handshake with" -- "$addr" /interop.Echo/Unary --tls_ca="$certs/ca.pem" --data=x --timeout=5s
+expect tls_on_plaintext 3 "" "tls handshake with" -- "$addr" /interop.Echo/Unary --tls_ca="$certs/ca.pem" --data=x --timeout=1h
 stop_server
 # Mutual TLS: the server wants a client certificate from the CA.
 start_server --tls_cert="$certs/server.pem" --tls_key="$certs/server.key" --tls_client_ca="$certs/ca.pem"
 expect mtls 0 "both" "" -- "$addr" /interop.Echo/Unary --tls_ca="$certs/ca.pem" \
   --tls_cert="$certs/client.pem" --tls_key="$certs/client.key" --data=both
-expect mtls_missing 3 "" "^error: " -- "$addr" /interop.Echo/Unary --tls_ca="$certs/ca.pem" --data=x --timeout=5s
+expect mtls_missing 3 "" "^error: " -- "$addr" /interop.Echo/Unary --tls_ca="$certs/ca.pem" --data=x --timeout=1h
 stop_server
 
 # --- metrics (--stats prints the Prometheus text at shutdown) ---------------------------------------
@@ -160,22 +163,22 @@ start_server --connections_max_count=1
 # A call that waits for its timeout holds one connection; while it is served, another connection is
 # refused: its call gets the server's Error "server busy: connection refused ..." (exit 1). The
 # loop only waits for the holder to be connected (a call that still gets through is retried) and
-# replaces a holder that was itself refused.
+# replaces a holder that was itself refused or whose timeout ended it. Neither the loop nor the
+# probing call has a time limit (the server answers it either way): however long a loaded machine
+# takes to start the holder, the probe is refused once it holds; a server that never refuses
+# hangs here until the test's timeout.
 hold() { "$call_bin" "$addr" /interop.Echo/Slow --data=x --timeout=3s >/dev/null 2>&1 & holder=$!; }
 hold
-refused=""
-for _ in $(seq 1 60); do
+while :; do
   if ! kill -0 "$holder" 2>/dev/null; then wait "$holder"; hold; fi
   sleep 0.1
-  "$call_bin" "$addr" /interop.Echo/Unary --data=y --timeout=2s >/dev/null 2>"$TEST_TMPDIR/refused.err"; rc=$?
+  "$call_bin" "$addr" /interop.Echo/Unary --data=y >/dev/null 2>"$TEST_TMPDIR/refused.err"; rc=$?
   if [ "$rc" -eq 1 ] && grep -q "server busy: connection refused" "$TEST_TMPDIR/refused.err"; then
-    refused=yes
     break
   fi
   [ "$rc" -eq 0 ] || fail "a call beside the held connection exited $rc, want 1 (or 0 before it): $(cat "$TEST_TMPDIR/refused.err")"
 done
 kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
-[ -n "$refused" ] || fail "a second connection was never refused with --connections_max_count=1"
 echo "ok: connections_max_count"
 stop_server
 "$server_bin" --connections_max_count=0 >/dev/null 2>"$TEST_TMPDIR/limit.err"; rc=$?
