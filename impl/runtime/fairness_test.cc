@@ -157,6 +157,12 @@ TEST(FairnessTest, AFastStreamDoesNotStarveOtherConnectionsOrTheAcceptor) {
     // Both replies came while the flood was still live, not because it had been cancelled.
     EXPECT_EQ(flood.end.load(), FloodEnd::kRunning);
     flood.stop = true;
+    // The flood ends at its next message; only then does the reader go. Closed first, it could
+    // reset a Send already under way (parked on a full socket when this thread outran the
+    // reader's, or begun just before the stop), and the flood would end cancelled instead.
+    while (flood.end.load() == FloodEnd::kRunning) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
   }
   CloseOn(*client_rt, *existing);
   (*server)->Shutdown(Duration::Seconds(5));

@@ -195,6 +195,9 @@ TEST(TcpServerTest, ConnectionsOverTheLimitAreRefusedWithAnError) {
     return absl::OkStatus();
   });
   ASSERT_TRUE(s.ok()) << s;
+  // Counted once the refusal's Error was sent, which the client may read first (the refusing
+  // fiber can yield after its write): read after Shutdown has joined every connection's fiber.
+  server->Shutdown(Duration::Seconds(1));
   EXPECT_EQ(server->stats().connections_refused_with_error, 1u);
   EXPECT_EQ(server->stats().connections_refused, 0u);
 }
@@ -229,6 +232,7 @@ TEST(TcpServerTest, TheConnectionLimitSpansEveryReactor) {
     return absl::OkStatus();
   });
   ASSERT_TRUE(s.ok()) << s;
+  server->Shutdown(Duration::Seconds(1));  // joins the refusing fiber (see above)
   EXPECT_EQ(server->stats().connections_refused_with_error, 1u);
 }
 
