@@ -233,16 +233,28 @@ TEST(TlsTest, MutualTlsRequiresAClientCertificateFromTheTrustedCa) {
   EXPECT_GE(s.server->stats().handshake_failures, 2u);
 }
 
-TEST(TlsTest, ASilentServerTimesTheHandshakeOut) {
-  auto rt = StartRuntime(1);
-  // A TCP listener that accepts and never answers.
-  std::unique_ptr<TcpListener> listener;
-  absl::StatusOr<std::string> address = rt->Run(0, [&](Reactor& r) -> absl::StatusOr<std::string> {
+// A TCP listener on reactor 0 that accepts (the kernel's backlog does) and never answers; returns
+// its address. Reset `listener` on reactor 0.
+absl::StatusOr<std::string> ListenSilently(Runtime& rt, std::unique_ptr<TcpListener>& listener) {
+  return rt.Run(0, [&](Reactor& r) -> absl::StatusOr<std::string> {
     absl::StatusOr<std::unique_ptr<TcpListener>> l = TcpListener::Listen(r, "127.0.0.1:0");
     if (!l.ok()) return l.status();
     listener = *std::move(l);
     return listener->address();
   });
+}
+
+void CloseOnReactor(Runtime& rt, std::unique_ptr<TcpListener>& listener) {
+  rt.Run(0, [&](Reactor&) -> absl::Status {
+      listener.reset();
+      return absl::OkStatus();
+    }).IgnoreError();
+}
+
+TEST(TlsTest, ASilentServerTimesTheHandshakeOut) {
+  auto rt = StartRuntime(1);
+  std::unique_ptr<TcpListener> listener;
+  absl::StatusOr<std::string> address = ListenSilently(*rt, listener);
   ASSERT_TRUE(address.ok());
   // The dial itself has no deadline: only the handshake timeout can end the wait (a hang here,
   // up to the test's timeout, means it did not), and not before it is due.
@@ -254,10 +266,24 @@ TEST(TlsTest, ASilentServerTimesTheHandshakeOut) {
   EXPECT_TRUE(absl::StrContains(r.status().message(), "tls handshake with")) << r.status();
   EXPECT_TRUE(absl::StrContains(r.status().message(), "timed out")) << r.status();
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(200));
-  rt->Run(0, [&](Reactor&) -> absl::Status {
-      listener.reset();  // on its reactor
-      return absl::OkStatus();
-    }).IgnoreError();
+  CloseOnReactor(*rt, listener);
+}
+
+// The dialer's deadline bounds the handshake as well as the connect: with an hour's handshake
+// timeout, only the caller's deadline can end the wait on a silent server.
+TEST(TlsTest, TheDialersDeadlineBoundsTheHandshake) {
+  auto rt = StartRuntime(1);
+  std::unique_ptr<TcpListener> listener;
+  absl::StatusOr<std::string> address = ListenSilently(*rt, listener);
+  ASSERT_TRUE(address.ok());
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<std::string> r = CallOverTls(
+      *rt, *address, {.ca_pem = TestPki().ca.cert_pem, .handshake_timeout = Duration::Seconds(3600)},
+      nullptr, Duration::Millis(100));
+  EXPECT_TRUE(absl::IsDeadlineExceeded(r.status())) << r.status();
+  EXPECT_TRUE(absl::StrContains(r.status().message(), "tls handshake with")) << r.status();
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(100));
+  CloseOnReactor(*rt, listener);
 }
 
 TEST(TlsTest, ASilentClientIsDroppedAfterTheServersHandshakeTimeout) {
