@@ -369,7 +369,6 @@ void Reactor::ArmStackTrim() {
 void Reactor::TrimParkedStacks() {
   trim_armed_ = false;
   ++trim_round_;
-  ++stats_.stack_trim_rounds;
   bool waiting = false;  // parked fibers not yet trimmed: another round is needed
   for (ReactorFiber* f = live_head_; f != nullptr; f = f->next_) {
     if (!f->state_.parked() || f->stack_trimmed_) continue;

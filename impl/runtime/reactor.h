@@ -218,7 +218,6 @@ class Reactor final : public Clock, public Scheduler {
     uint64_t turns_ended = 0;      // fibers made to yield by ChargeTurn
     uint64_t spawns_failed = 0;    // Spawn returned kResourceExhausted
     uint64_t stacks_trimmed = 0;   // parked fibers whose unused stack pages were given back
-    uint64_t stack_trim_rounds = 0;  // trim passes run (a wait spanning two of them is trimmed)
     uint64_t stack_trimmed_bytes = 0;
     size_t live_fibers = 0;
     size_t pending_timers = 0;
