@@ -30,10 +30,12 @@ class Handlers {
   // is missing or is not the plan its client made (metadata delivered to the wrong stream).
   RpcRecord* Start(CallContext& call, RpcType type) {
     auto it = call.incoming_metadata().find(kPlanMetadataKey);
-    const std::string text = it == call.incoming_metadata().end() ? "" : it->second;
+    const absl::string_view text =
+        it == call.incoming_metadata().end() ? absl::string_view() : absl::string_view(it->second);
     absl::StatusOr<RpcPlan> plan = DecodePlan(text);
     RpcRecord* rec = plan.ok() ? ledger_->Find(plan->id) : nullptr;
-    if (rec == nullptr || EncodePlan(rec->plan) != text || rec->plan.type != type) {
+    char made[kPlanTextMaxBytes];
+    if (rec == nullptr || EncodePlanInto(rec->plan, made) != text || rec->plan.type != type) {
       // Does not return: the run stops here.
       ctx_->Fail(FailureClass::kCorrectness,
                  absl::StrCat("handler of ", RpcMethod(type), " got a plan no client made: \"",
@@ -100,7 +102,8 @@ class Handlers {
 
   absl::Status SendResponse(RpcStream& s, RpcRecord& rec, uint64_t index, size_t size) {
     Think(rec);
-    absl::Status st = s.Send(MakePayload(rec.plan.id, PayloadDirection::kResponse, index, size));
+    PayloadBuffer buf;
+    absl::Status st = s.Send(buf.Make(rec.plan.id, PayloadDirection::kResponse, index, size));
     if (st.ok()) ++rec.handler_sent;
     return st;
   }
@@ -364,9 +367,10 @@ void Caller::MakeUndisturbedCall(size_t conn_index, RpcType type, Duration bound
 
 absl::Status Caller::Unary(Conn& conn, CallContext& call, RpcRecord& rec) {
   rec.step = "unary call";
+  PayloadBuffer request;
   absl::StatusOr<std::string> reply = conn.Invoke(
       call, RpcMethod(rec.plan.type),
-      MakePayload(rec.plan.id, PayloadDirection::kRequest, 0, rec.plan.RequestSize(0)));
+      request.Make(rec.plan.id, PayloadDirection::kRequest, 0, rec.plan.RequestSize(0)));
   rec.outcome_decided = true;
   if (!reply.ok()) return reply.status();
   rec.sent = 1;
@@ -405,6 +409,7 @@ static absl::Status GiveUpIfRefused(Stream& s, RpcRecord& rec, absl::Status sent
 }
 
 absl::Status Caller::SendRequests(Stream& s, CallContext& call, RpcRecord& rec) {
+  PayloadBuffer request;
   for (uint32_t i = 0; i < rec.plan.requests; ++i) {
     if (!clean_ && ctx_->Chance("load.close_send_early", config_->close_send_early_per_mille)) {
       rec.closed_send_early = true;
@@ -413,8 +418,8 @@ absl::Status Caller::SendRequests(Stream& s, CallContext& call, RpcRecord& rec) 
     if (MaybeDisturb(s, call, rec)) return absl::AbortedError("abandoned by the caller");
     Think();
     rec.step = absl::StrCat("sending request ", i);
-    absl::Status st = s.Send(MakePayload(rec.plan.id, PayloadDirection::kRequest, i,
-                                         rec.plan.RequestSize(i)));
+    absl::Status st = s.Send(request.Make(rec.plan.id, PayloadDirection::kRequest, i,
+                                          rec.plan.RequestSize(i)));
     if (!st.ok()) return GiveUpIfRefused(s, rec, std::move(st));
     ++rec.sent;
   }
@@ -474,7 +479,9 @@ absl::Status Caller::ServerStream(Conn& conn, CallContext& call, RpcRecord& rec)
   rec.stream_opened = true;
   Stream& s = **st;
   rec.step = "sending the request";
-  const std::string req = MakePayload(rec.plan.id, PayloadDirection::kRequest, 0, rec.plan.RequestSize(0));
+  PayloadBuffer request;
+  const absl::string_view req =
+      request.Make(rec.plan.id, PayloadDirection::kRequest, 0, rec.plan.RequestSize(0));
   absl::Status sent = ctx_->Chance("load.send_last", 500) ? s.SendLast(req) : s.Send(req);
   if (sent.ok()) {
     rec.sent = 1;

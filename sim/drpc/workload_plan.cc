@@ -6,6 +6,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "proto/base/check.h"
 
 namespace drpc::sim {
 namespace {
@@ -123,11 +124,24 @@ size_t RpcPlan::ResponseSize(uint32_t index) const {
 
 std::string RpcPlan::ErrorText() const { return absl::StrCat("planned failure of rpc ", id); }
 
+absl::string_view EncodePlanInto(const RpcPlan& p, char (&buf)[kPlanTextMaxBytes]) {
+  // Every field at its widest: 45 bytes of names and separators, 106 of digits.
+  const absl::AlphaNum pieces[] = {
+      "id=",     p.id,          ";t=",   static_cast<int>(p.type),   ";q=",     p.requests,
+      ";r=",     p.responses,   ";qs=",  p.request_size_max,         ";rs=",    p.response_size_max,
+      ";end=",   static_cast<int>(p.ending), ";after=", p.error_after, ";code=", p.error_code,
+      ";think=", p.handler_think_us};
+  char* out = buf;
+  for (const absl::AlphaNum& piece : pieces) {
+    DRPC_DCHECK_LE(static_cast<size_t>(out - buf) + piece.size(), kPlanTextMaxBytes);
+    out = std::copy(piece.data(), piece.data() + piece.size(), out);
+  }
+  return absl::string_view(buf, static_cast<size_t>(out - buf));
+}
+
 std::string EncodePlan(const RpcPlan& p) {
-  return absl::StrCat("id=", p.id, ";t=", static_cast<int>(p.type), ";q=", p.requests,
-                      ";r=", p.responses, ";qs=", p.request_size_max, ";rs=", p.response_size_max,
-                      ";end=", static_cast<int>(p.ending), ";after=", p.error_after,
-                      ";code=", p.error_code, ";think=", p.handler_think_us);
+  char buf[kPlanTextMaxBytes];
+  return std::string(EncodePlanInto(p, buf));
 }
 
 absl::StatusOr<RpcPlan> DecodePlan(absl::string_view text) {
@@ -168,6 +182,17 @@ std::string MakePayload(uint64_t rpc, PayloadDirection d, uint64_t index, size_t
   std::string out(size, '\0');
   FillPayload(rpc, d, index, size, out.data());
   return out;
+}
+
+absl::string_view PayloadBuffer::Make(uint64_t rpc, PayloadDirection d, uint64_t index,
+                                      size_t size) {
+  char* out = inline_;
+  if (size > kInlineBytes) {
+    heap_.resize(size);
+    out = heap_.data();
+  }
+  FillPayload(rpc, d, index, size, out);
+  return absl::string_view(out, size);
 }
 
 std::string CheckPayload(absl::string_view data, uint64_t rpc, PayloadDirection d, uint64_t index,
