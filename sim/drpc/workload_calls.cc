@@ -292,7 +292,7 @@ void Caller::MakeCall(size_t conn_index) {
   rec.finished = true;
   call.done_signal().RemoveCallback(watch);
   rec.status = std::move(status);
-  rec.step = "finished";
+  rec.SetStep("finished");
   rec.conn_ended_first = conn.conn->closed().IsSet();
   ledger_->CheckOutcome(rec);
 }
@@ -322,7 +322,7 @@ RpcRecord& Caller::RunFixedCall(size_t conn_index, RpcType type, Duration bound)
   clean_ = false;
   rec.finished = true;
   rec.status = status;
-  rec.step = "finished";
+  rec.SetStep("finished");
   rec.conn_ended_first = ledger_->conns()[conn_index].conn->closed().IsSet();
   if (absl::IsDeadlineExceeded(status)) {
     ctx_->Fail(FailureClass::kLiveness,
@@ -366,7 +366,7 @@ void Caller::MakeUndisturbedCall(size_t conn_index, RpcType type, Duration bound
 }
 
 absl::Status Caller::Unary(Conn& conn, CallContext& call, RpcRecord& rec) {
-  rec.step = "unary call";
+  rec.SetStep("unary call");
   PayloadBuffer request;
   absl::StatusOr<std::string> reply = conn.Invoke(
       call, RpcMethod(rec.plan.type),
@@ -390,7 +390,7 @@ bool Caller::MaybeDisturb(Stream& s, CallContext& call, RpcRecord& rec) {
   if (ctx_->Chance("load.abandon", config_->abandon_per_mille)) {
     ctx_->Note(absl::StrCat("rpc ", rec.plan.id, ": the caller abandons its stream"));
     rec.abandoned = true;
-    rec.step = "abandoning";
+    rec.SetStep("abandoning");
     s.Close().IgnoreError();
     ctx_->Reach(situations::kWorkloadAbandonedAStream);
     return true;
@@ -417,19 +417,19 @@ absl::Status Caller::SendRequests(Stream& s, CallContext& call, RpcRecord& rec) 
     }
     if (MaybeDisturb(s, call, rec)) return absl::AbortedError("abandoned by the caller");
     Think();
-    rec.step = absl::StrCat("sending request ", i);
+    rec.SetStep("sending request", i);
     absl::Status st = s.Send(request.Make(rec.plan.id, PayloadDirection::kRequest, i,
                                           rec.plan.RequestSize(i)));
     if (!st.ok()) return GiveUpIfRefused(s, rec, std::move(st));
     ++rec.sent;
   }
-  rec.step = "closing send";
+  rec.SetStep("closing send");
   return s.CloseSend();
 }
 
 absl::Status Caller::ReceiveAll(Stream& s, RpcRecord& rec, uint32_t first_index) {
   for (uint32_t i = first_index;; ++i) {
-    rec.step = absl::StrCat("receiving response ", i);
+    rec.SetStep("receiving response", i);
     absl::StatusOr<std::string> m = s.Recv();
     if (!m.ok()) {
       rec.outcome_decided = true;
@@ -447,7 +447,7 @@ absl::Status Caller::ReceiveAll(Stream& s, RpcRecord& rec, uint32_t first_index)
 }
 
 absl::Status Caller::ClientStream(Conn& conn, CallContext& call, RpcRecord& rec) {
-  rec.step = "opening a client stream";
+  rec.SetStep("opening a client stream");
   absl::StatusOr<std::shared_ptr<Stream>> st = conn.OpenStream(call, RpcMethod(rec.plan.type));
   if (!st.ok()) return st.status();
   streams_.push_back(*st);
@@ -457,7 +457,7 @@ absl::Status Caller::ClientStream(Conn& conn, CallContext& call, RpcRecord& rec)
   absl::Status sent = SendRequests(s, call, rec);
   if (rec.abandoned) return sent;
   if (!sent.ok() && !IsEof(sent)) return sent;
-  rec.step = "receiving the reply";
+  rec.SetStep("receiving the reply");
   absl::StatusOr<std::string> reply = s.Recv();
   if (!reply.ok()) return reply.status();
   const std::string why = CheckPayload(*reply, rec.plan.id, PayloadDirection::kResponse, rec.sent,
@@ -471,14 +471,14 @@ absl::Status Caller::ClientStream(Conn& conn, CallContext& call, RpcRecord& rec)
 }
 
 absl::Status Caller::ServerStream(Conn& conn, CallContext& call, RpcRecord& rec) {
-  rec.step = "opening a server stream";
+  rec.SetStep("opening a server stream");
   absl::StatusOr<std::shared_ptr<Stream>> st = conn.OpenStream(call, RpcMethod(rec.plan.type));
   if (!st.ok()) return st.status();
   streams_.push_back(*st);
   rec.stream = *st;
   rec.stream_opened = true;
   Stream& s = **st;
-  rec.step = "sending the request";
+  rec.SetStep("sending the request");
   PayloadBuffer request;
   const absl::string_view req =
       request.Make(rec.plan.id, PayloadDirection::kRequest, 0, rec.plan.RequestSize(0));
@@ -498,7 +498,7 @@ absl::Status Caller::ServerStream(Conn& conn, CallContext& call, RpcRecord& rec)
 }
 
 absl::Status Caller::Bidi(Conn& conn, CallContext& call, RpcRecord& rec) {
-  rec.step = "opening a bidi stream";
+  rec.SetStep("opening a bidi stream");
   absl::StatusOr<std::shared_ptr<Stream>> st = conn.OpenStream(call, RpcMethod(rec.plan.type));
   if (!st.ok()) return st.status();
   streams_.push_back(*st);
