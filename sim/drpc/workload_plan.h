@@ -59,6 +59,8 @@ std::string EncodePlan(const RpcPlan& plan);
 // The same text written into `buf` (no allocation): a view of it, valid while `buf` lives.
 inline constexpr size_t kPlanTextMaxBytes = 160;
 absl::string_view EncodePlanInto(const RpcPlan& plan, char (&buf)[kPlanTextMaxBytes]);
+// The call ID a plan's text starts with ("id=17;..."), or 0 if it does not start with one.
+uint64_t PlanTextId(absl::string_view text);
 absl::StatusOr<RpcPlan> DecodePlan(absl::string_view text);
 
 enum class PayloadDirection : char { kRequest = 'q', kResponse = 's' };

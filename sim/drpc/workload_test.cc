@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "sim/drpc/workload_plan.h"
@@ -128,6 +129,24 @@ TEST(WorkloadPlanTest, PlanTextKeepsItsWireFormatAtItsWidest) {
   EXPECT_EQ(EncodePlanInto(widest, buf), text);
   EXPECT_EQ(EncodePlan(RpcPlan{.id = 5}),
             "id=5;t=0;q=1;r=1;qs=0;rs=0;end=0;after=0;code=0;think=0");
+}
+
+TEST(WorkloadPlanTest, PlanTextIdReadsOnlyALeadingId) {
+  EXPECT_EQ(PlanTextId(EncodePlan(RpcPlan{.id = 17})), 17u);
+  EXPECT_EQ(PlanTextId("id=18446744073709551615"), UINT64_MAX);
+  EXPECT_EQ(PlanTextId("t=0;id=17"), 0u);
+  EXPECT_EQ(PlanTextId("id=x;t=0"), 0u);
+  EXPECT_EQ(PlanTextId("id=;t=0"), 0u);
+  EXPECT_EQ(PlanTextId(""), 0u);
+}
+
+// Payloads are on the wire too: a tag, then little-endian words of the key stream (a tail of
+// fewer than eight bytes takes the low bytes of its word).
+TEST(WorkloadPlanTest, PayloadBytesKeepTheirFormat) {
+  EXPECT_EQ(absl::BytesToHexString(MakePayload(7, PayloadDirection::kRequest, 2, 21)),
+            "3c372e712e323e2dee8778f777a597b9e861293b4a");
+  EXPECT_EQ(absl::BytesToHexString(MakePayload(3, PayloadDirection::kResponse, 0, 5)),
+            "bdcc4866f3");
 }
 
 TEST(WorkloadPlanTest, PayloadBufferMakesTheSameBytesInlineAndOnTheHeap) {
