@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/strings/str_cat.h"
 #include "proto/base/check.h"
 #include "proto/frame.h"
@@ -171,11 +172,13 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
     return true;
   }
 
-  void Log(absl::string_view arrow, const Frame& f) {
+  // Every frame passes here: the checks are inline, the work (rare) is not.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void Log(absl::string_view arrow, const Frame& f) {
     SimContext* ctx = oracle_->trace_ctx_;
-    if (ctx != nullptr && ctx->trace().enabled()) {
-      ctx->Log(absl::StrCat(name_, " ", arrow, " ", Describe(f)));
-    }
+    if (ctx != nullptr && ctx->trace().enabled()) LogFrame(*ctx, arrow, f);
+  }
+  ABSL_ATTRIBUTE_NOINLINE void LogFrame(SimContext& ctx, absl::string_view arrow, const Frame& f) {
+    ctx.Log(absl::StrCat(name_, " ", arrow, " ", Describe(f)));
   }
 
   // Feeds the run's recorder (sim/recorder.h), if there is one: every frame, and a label per
@@ -185,8 +188,11 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
     return ctx != nullptr && ctx->recorder() != nullptr && endpoint_.has_value();
   }
 
-  void Record(bool sent, StreamState& s, const Frame& f) {
-    if (!Recording()) return;
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void Record(bool sent, StreamState& s, const Frame& f) {
+    if (Recording()) RecordFrame(sent, s, f);
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE void RecordFrame(bool sent, StreamState& s, const Frame& f) {
     SimContext* ctx = oracle_->trace_ctx_;
     Recorder& recorder = *ctx->recorder();
     recorder.FrameEvent(ctx->now(), endpoint_->connection, endpoint_->end, sent, f);
