@@ -261,12 +261,19 @@ void Caller::MakeCall(size_t conn_index) {
     (ctx_->Chance("load.wait_ends_by_cancel", 500) ? cancel : deadline) = true;
   }
   TimerId cancel_timer = 0;
+  // What the cancel timer needs, behind one pointer: a callback of at most two pointers is stored
+  // inline (no allocation). It lives until the timer is cancelled below.
+  struct CancelTarget {
+    Caller* caller;
+    RpcRecord* rec;
+    CallContext* call;
+  } cancel_target{this, &rec, &call};
   if (cancel) {
     const Duration d = Duration::Nanos(static_cast<int64_t>(
         ctx_->Choose("load.cancel_at", static_cast<uint64_t>(config_->cancel_at_max.nanos()) + 1)));
-    cancel_timer = env.clock().ScheduleAt(env.clock().Now() + d, [this, &rec, &call] {
-      ctx_->Note(absl::StrCat("rpc ", rec.plan.id, ": the caller cancels"));
-      ledger_->CancelCall(rec, call);
+    cancel_timer = env.clock().ScheduleAt(env.clock().Now() + d, [t = &cancel_target] {
+      t->caller->ctx_->Note(absl::StrCat("rpc ", t->rec->plan.id, ": the caller cancels"));
+      t->caller->ledger_->CancelCall(*t->rec, *t->call);
     });
   }
   if (deadline) {
@@ -278,11 +285,11 @@ void Caller::MakeCall(size_t conn_index) {
     call.SetTimeout(timeout);
   }
   // Upstream: a cancel while the call runs may close the connection (docs/protocol.md §7.7).
-  const Signal::CallbackId watch = call.done_signal().OnSet([&rec, &conn, this](const absl::Status&) {
+  // Two pointers (stored inline in the callback); the connection's record is rec.conn's.
+  const Signal::CallbackId watch = call.done_signal().OnSet([&rec, this](const absl::Status&) {
     ledger_->OnContextEnded(rec);
-    if (!rec.finished && !ledger_->conns()[rec.conn].conn->manager().is_mux()) {
-      conn.cancels_may_close = true;
-    }
+    ConnRecord& c = ledger_->conns()[rec.conn];
+    if (!rec.finished && !c.conn->manager().is_mux()) c.cancels_may_close = true;
   });
 
   absl::Status status = CallByType(*conn.conn, call, rec);
@@ -510,10 +517,14 @@ absl::Status Caller::Bidi(Conn& conn, CallContext& call, RpcRecord& rec) {
   Env& env = ctx_->env();
   Signal sender_done(env);
   absl::Status sent;
-  DRPC_CHECK_OK(env.scheduler().Spawn(absl::StrCat("rpc ", rec.plan.id, " sender"), [&] {
+  auto send = [&] {
     sent = SendRequests(*s, call, rec);
     sender_done.Set();
-  }));
+  };
+  // The fiber's body holds one pointer (stored inline: no allocation); `send` outlives the fiber's
+  // use of it, since this call waits for sender_done below.
+  DRPC_CHECK_OK(env.scheduler().Spawn(absl::StrCat("rpc ", rec.plan.id, " sender"),
+                                      [&send] { send(); }));
   absl::Status end = ReceiveAll(*s, rec, 0);
   sender_done.Wait("bidi: waiting for the sender");
   if (rec.abandoned) return end.ok() ? sent : end;
