@@ -220,9 +220,12 @@ TEST(ReactorTest, BusyFibersStillSeeReadiness) {
   std::atomic<bool> posted_ran{false};
   absl::Status s = rt->Run(0, [&](Reactor& r) -> absl::Status {
     std::thread poster([&] { EXPECT_TRUE(rt->PostWaiting(0, [&](Reactor&) { posted_ran = true; }).ok()); });
-    for (int i = 0; i < 10'000'000 && !posted_ran; ++i) r.Yield();
+    // No bound on the yields: a count of them would be a time limit on the poster thread, which a
+    // loaded machine may not run for a while. A loop that never polls hangs here until the test's
+    // timeout.
+    while (!posted_ran) r.Yield();
     poster.join();
-    return posted_ran ? absl::OkStatus() : absl::DeadlineExceededError("the posted function never ran");
+    return absl::OkStatus();
   });
   EXPECT_TRUE(s.ok()) << s;
 }
@@ -278,15 +281,26 @@ TEST(ReactorTest, AFiberParkedLongGivesBackItsStackOnce) {
 TEST(ReactorTest, MemoryRequestsInsideTheIntervalLeadToOneDeferredTrim) {
   auto rt = StartRuntime(1);
   const uint64_t trims_before = ProcessMemoryTrims();
-  absl::Status s = rt->Run(0, [](Reactor& r) -> absl::Status {
+  absl::StatusOr<uint64_t> at_once = rt->Run(0, [&](Reactor& r) -> absl::StatusOr<uint64_t> {
+    const Instant first = r.Now();
     for (int i = 0; i < 4; ++i) r.env().memory().Request();
+    // Counted here, on the reactor: the deferred trim is a timer of this thread and cannot fire
+    // while this fiber runs, however late the test's thread would look.
+    const uint64_t trims = ProcessMemoryTrims() - trims_before;
+    if (r.Now() - first >= tunables::kMemoryReturnMinInterval) {
+      return absl::UnavailableError(
+          "this thread was descheduled for a whole interval between the requests");
+    }
     if (r.env().memory().requests() != 4 || !r.env().memory().scheduled()) {
       return absl::InternalError("the later requests were not deferred to one trim");
     }
-    return absl::OkStatus();
+    return trims;
   });
-  ASSERT_TRUE(s.ok()) << s;
-  EXPECT_EQ(ProcessMemoryTrims() - trims_before, 1u) << "the interval's later requests trimmed";
+  // The four requests in a row are the premise; a machine that stalls them longer than the
+  // interval has not made the case this test is about (no verdict either way).
+  if (absl::IsUnavailable(at_once.status())) GTEST_SKIP() << at_once.status();
+  ASSERT_TRUE(at_once.ok()) << at_once.status();
+  EXPECT_EQ(*at_once, 1u) << "the interval's later requests trimmed";
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (ProcessMemoryTrims() - trims_before < 2 && std::chrono::steady_clock::now() < give_up) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

@@ -195,6 +195,9 @@ TEST(TcpServerTest, ConnectionsOverTheLimitAreRefusedWithAnError) {
     return absl::OkStatus();
   });
   ASSERT_TRUE(s.ok()) << s;
+  // Counted once the refusal's Error was sent, which the client may read first (the refusing
+  // fiber can yield after its write): read after Shutdown has joined every connection's fiber.
+  server->Shutdown(Duration::Seconds(1));
   EXPECT_EQ(server->stats().connections_refused_with_error, 1u);
   EXPECT_EQ(server->stats().connections_refused, 0u);
 }
@@ -229,6 +232,7 @@ TEST(TcpServerTest, TheConnectionLimitSpansEveryReactor) {
     return absl::OkStatus();
   });
   ASSERT_TRUE(s.ok()) << s;
+  server->Shutdown(Duration::Seconds(1));  // joins the refusing fiber (see above)
   EXPECT_EQ(server->stats().connections_refused_with_error, 1u);
 }
 
@@ -281,17 +285,21 @@ TEST(TcpServerTest, MuxServerRunsConcurrentCallsOnOneConnection) {
 }
 
 // Between calls, a connection over TCP waits for its peer with no read buffer (it takes one
-// again for the next reply), in both modes.
+// again for the next reply), in both modes. The server has its own runtime: the only reader on
+// the client's reactor is the client's, so the wait below is for that reader and no other (with
+// the server's connection on the same reactor, its parked reader would end the wait while the
+// client's might still be runnable, holding its buffer).
 TEST(TcpServerTest, AnIdleConnectionHoldsNoReadBuffer) {
-  auto rt = StartRuntime(2);
+  auto server_rt = StartRuntime(1);
+  auto client_rt = StartRuntime(1);
   Hooks hooks;
   const Router router = TestRouter(&hooks);
   for (bool mux : {false, true}) {
     Options options;
     options.mux = mux;
-    auto server = StartServer(*rt, router, TcpServerOptions{.connection = options});
+    auto server = StartServer(*server_rt, router, TcpServerOptions{.connection = options});
     ASSERT_NE(server, nullptr);
-    absl::Status s = rt->Run(1, [&](Reactor& r) -> absl::Status {
+    absl::Status s = client_rt->Run(0, [&](Reactor& r) -> absl::Status {
       absl::StatusOr<std::unique_ptr<TcpTransport>> t = Dial(r, server->address());
       if (!t.ok()) return t.status();
       auto conn = Conn::Create(r.env(), *std::move(t), options);

@@ -226,7 +226,7 @@ TlsTransport::~TlsTransport() {
 
 absl::StatusOr<std::unique_ptr<TlsTransport>> TlsTransport::Connect(
     Env& env, std::unique_ptr<Transport> inner, const TlsContext& context,
-    absl::string_view server_name, std::string peer_label) {
+    absl::string_view server_name, std::string peer_label, Instant deadline) {
   DRPC_CHECK(!context.is_server());
   const std::string name =
       context.server_name().empty() ? std::string(server_name) : context.server_name();
@@ -248,7 +248,9 @@ absl::StatusOr<std::unique_ptr<TlsTransport>> TlsTransport::Connect(
                      (!name.empty() && name.find_first_not_of("0123456789.") == std::string::npos);
   if (!name.empty() && !is_ip) SSL_set_tlsext_host_name(t->ssl_, name.c_str());
   SSL_set_connect_state(t->ssl_);
-  if (absl::Status s = t->Handshake(env.clock().Now() + context.handshake_timeout()); !s.ok()) {
+  const Instant handshake_deadline =
+      std::min(deadline, env.clock().Now() + context.handshake_timeout());
+  if (absl::Status s = t->Handshake(handshake_deadline); !s.ok()) {
     return s;
   }
   return t;
@@ -451,8 +453,9 @@ absl::StatusOr<std::unique_ptr<Transport>> TlsDialer::Dial(absl::string_view add
       std::min(options.timeout, std::max(deadline - reactor_->Now(), Duration::Zero()));
   absl::StatusOr<std::unique_ptr<TcpTransport>> tcp = runtime::Dial(*reactor_, address, options);
   if (!tcp.ok()) return tcp.status();
-  absl::StatusOr<std::unique_ptr<TlsTransport>> tls = TlsTransport::Connect(
-      reactor_->env(), *std::move(tcp), *context_, HostOfAddress(address), std::string(address));
+  absl::StatusOr<std::unique_ptr<TlsTransport>> tls =
+      TlsTransport::Connect(reactor_->env(), *std::move(tcp), *context_, HostOfAddress(address),
+                            std::string(address), deadline);
   if (!tls.ok()) return tls.status();
   return std::unique_ptr<Transport>(*std::move(tls));
 }

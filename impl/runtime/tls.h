@@ -107,12 +107,12 @@ class TlsContext {
 class TlsTransport final : public Transport {
  public:
   // Runs the client handshake over `inner`, verifying the server for `server_name` (the
-  // context's server_name wins if set). From a fiber of `env`.
-  static absl::StatusOr<std::unique_ptr<TlsTransport>> Connect(Env& env,
-                                                              std::unique_ptr<Transport> inner,
-                                                              const TlsContext& context,
-                                                              absl::string_view server_name,
-                                                              std::string peer_label = "");
+  // context's server_name wins if set), within the context's handshake_timeout and `deadline`,
+  // whichever ends first. From a fiber of `env`.
+  static absl::StatusOr<std::unique_ptr<TlsTransport>> Connect(
+      Env& env, std::unique_ptr<Transport> inner, const TlsContext& context,
+      absl::string_view server_name, std::string peer_label = "",
+      Instant deadline = Instant::Infinite());
   // Runs the server handshake over `inner`. From a fiber of `env`.
   static absl::StatusOr<std::unique_ptr<TlsTransport>> Accept(Env& env,
                                                              std::unique_ptr<Transport> inner,

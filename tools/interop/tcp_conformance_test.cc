@@ -4,7 +4,9 @@
 //   * our client runs each case's calls against a raw socket peer that answers with the Go
 //     server's recorded bytes, and must send the Go client's bytes (up to the nondeterministic
 //     parts, see NormaliseClientBytes).
-// The same comparisons run on the simulator in sim_conformance_test.
+// The same comparisons run on the simulator in sim_conformance_test. Here the replays wait for the
+// bytes each side owes without a time limit (kPatience): real threads on a loaded machine may be
+// descheduled for any time, and a side that never sends them hangs the test until its timeout.
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +33,8 @@ using runtime::TcpListener;
 using runtime::TcpServer;
 using runtime::TcpServerOptions;
 
+constexpr Duration kPatience = Duration::Infinite();
+
 std::unique_ptr<Runtime> StartRuntime() {
   absl::StatusOr<std::unique_ptr<Runtime>> rt = Runtime::Start({.reactor_count = 2});
   EXPECT_TRUE(rt.ok()) << rt.status();
@@ -43,7 +47,7 @@ absl::StatusOr<ReplayResult> Replay(Runtime& rt, size_t reactor, const std::stri
   return rt.Run(reactor, [&](Reactor& r) -> absl::StatusOr<ReplayResult> {
     absl::StatusOr<std::unique_ptr<runtime::TcpTransport>> t = Dial(r, address, dial);
     if (!t.ok()) return t.status();
-    return ReplayClient(r.env(), **t, capture);
+    return ReplayClient(r.env(), **t, capture, kPatience);
   });
 }
 
@@ -112,7 +116,7 @@ TEST(TcpConformanceTest, OurClientSendsTheGoClientsBytes) {
       DRPC_CHECK_OK(r.Spawn("go server replay", [&, l = *std::move(l)]() mutable {
         absl::StatusOr<std::unique_ptr<Transport>> t = l->Accept();
         if (t.ok()) {
-          peer = ReplayServer(r.env(), **t, *capture);
+          peer = ReplayServer(r.env(), **t, *capture, kPatience);
         } else {
           peer.error = t.status();
         }
