@@ -30,7 +30,7 @@ SimScheduler::~SimScheduler() {
 
 void SimScheduler::Freeze() {
   DRPC_CHECK(current_ == nullptr) << "Freeze() is called after Run() returned";
-  for (auto& [id, fiber] : fibers_) fiber->context_.Freeze();
+  for (auto& fiber : fibers_) fiber->context_->Freeze();
 }
 
 // --- Clock ----------------------------------------------------------------------------------------
@@ -72,9 +72,16 @@ absl::Status SimScheduler::Spawn(std::string name, absl::AnyInvocable<void()> bo
   const uint64_t id = next_fiber_id_++;
   if (trace_->enabled()) trace_->Log(now_, absl::StrCat("spawn #", id, " ", name));
   if (recorder_ != nullptr) recorder_->Spawn(now_, id, name);
-  auto fiber = std::make_unique<SimFiber>(id, std::move(name), stacks_, *stack, std::move(body));
+  std::unique_ptr<SimFiber> fiber;
+  if (spare_fibers_.empty()) {
+    fiber = std::make_unique<SimFiber>(id, std::move(name), stacks_, *stack, std::move(body));
+  } else {
+    fiber = std::move(spare_fibers_.back());
+    spare_fibers_.pop_back();
+    fiber->Reuse(id, std::move(name), stacks_, *stack, std::move(body));
+  }
   SimFiber* f = fiber.get();
-  fibers_.emplace(id, std::move(fiber));
+  fibers_.push_back(std::move(fiber));
   MakeRunnable(f);
   ++stats_.fibers_spawned;
   trace_->Mix(0x5f);
@@ -87,7 +94,7 @@ void SimScheduler::Yield() {
   DRPC_CHECK(self != nullptr) << "Yield outside a fiber";
   self->state_.Yield();
   MakeRunnable(self);
-  self->context_.Suspend();
+  self->context_->Suspend();
 }
 
 void SimScheduler::Unpark(Fiber* fiber) {
@@ -104,7 +111,7 @@ void SimScheduler::Abort() {
   aborted_ = true;
   if (SimFiber* self = current_; self != nullptr) {
     self->state_.Abandon();
-    self->context_.Suspend();
+    self->context_->Suspend();
     DRPC_CHECK(false) << "an aborted fiber was resumed";
   }
 }
@@ -134,7 +141,7 @@ void SimScheduler::Kill(Fiber* fiber) {
   DRPC_CHECK(fiber != nullptr);
   auto* f = static_cast<SimFiber*>(fiber);
   DRPC_CHECK(!f->killed_) << "fiber #" << f->id_ << " killed twice";
-  auto it = fibers_.find(f->id_);
+  auto it = FindFiber(f->id_);
   DRPC_CHECK(it != fibers_.end()) << "killing a fiber that is not alive";
   f->killed_ = true;
   if (auto r = std::find(runnable_.begin(), runnable_.end(), f); r != runnable_.end()) {
@@ -142,7 +149,7 @@ void SimScheduler::Kill(Fiber* fiber) {
     runnable_since_.erase(runnable_since_.begin() + (r - runnable_.begin()));
     runnable_.erase(r);
   }
-  killed_.push_back(std::move(it->second));
+  killed_.push_back(std::move(*it));
   fibers_.erase(it);
   ++stats_.fibers_killed;
   trace_->Mix(0x6b);
@@ -150,7 +157,7 @@ void SimScheduler::Kill(Fiber* fiber) {
   if (trace_->enabled()) trace_->Log(now_, absl::StrCat("killed #", f->id_, " ", f->name_));
   if (recorder_ != nullptr) recorder_->Exit(now_, f->id_);
   if (f == current_) {
-    f->context_.Suspend();
+    f->context_->Suspend();
     DRPC_CHECK(false) << "a killed fiber was resumed";
   }
 }
@@ -162,16 +169,31 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void SimScheduler::RunFiber(SimFiber* fiber)
   current_ = fiber;
   ++stats_.switches;
   trace_->Mix(fiber->id_);
-  fiber->context_.Resume();
+  fiber->context_->Resume();
   current_ = nullptr;
   if (fiber->killed_) return;  // killed while it ran: owned by killed_ now
-  if (fiber->context_.finished()) OnFinished(fiber);
+  if (fiber->context_->finished()) OnFinished(fiber);
 }
 
 void SimScheduler::OnFinished(SimFiber* fiber) {
   if (trace_->enabled()) trace_->Log(now_, absl::StrCat("exit #", fiber->id_, " ", fiber->name_));
   if (recorder_ != nullptr) recorder_->Exit(now_, fiber->id_);
-  fibers_.erase(fiber->id_);
+  auto it = FindFiber(fiber->id_);
+  DRPC_CHECK(it != fibers_.end());
+  std::unique_ptr<SimFiber> record = std::move(*it);
+  fibers_.erase(it);
+  record->context_.reset();  // its stack goes back to the pool now, as when the record died
+#ifndef ABSL_HAVE_ADDRESS_SANITIZER
+  if (spare_fibers_.size() < kSpareFibersMaxCount) spare_fibers_.push_back(std::move(record));
+#endif
+}
+
+std::vector<std::unique_ptr<SimScheduler::SimFiber>>::iterator SimScheduler::FindFiber(
+    uint64_t id) {
+  auto it = std::lower_bound(
+      fibers_.begin(), fibers_.end(), id,
+      [](const std::unique_ptr<SimFiber>& f, uint64_t want) { return f->id_ < want; });
+  return it != fibers_.end() && (*it)->id_ == id ? it : fibers_.end();
 }
 
 SimScheduler::Outcome SimScheduler::Run(Instant time_limit, uint64_t step_limit) {
@@ -198,7 +220,8 @@ SimScheduler::Outcome SimScheduler::Run(Instant time_limit, uint64_t step_limit)
 
 std::vector<SimScheduler::ParkedFiber> SimScheduler::ParkedFibers() const {
   std::vector<ParkedFiber> out;
-  for (const auto& [id, f] : fibers_) {
+  for (const auto& f : fibers_) {
+    const uint64_t id = f->id_;
     if (f->state_.parked()) {
       out.push_back({id, f->name_, std::string(f->state_.park_reason())});
     } else if (f->state_.abandoned()) {

@@ -18,12 +18,13 @@
 #define DRPC_SIM_SCHEDULER_H_
 
 #include <cstdint>
-#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/base/attributes.h"
+#include "absl/base/config.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/strings/string_view.h"
 #include "impl/env.h"
@@ -146,6 +147,10 @@ class SimScheduler final : public Clock, public Scheduler {
   // True if a pending timer was let in ahead of the runnable fibers (and fired).
   bool InterleaveTimer(Instant time_limit);
   void MakeRunnable(SimFiber* fiber);
+  // The live fiber `id` in fibers_, or fibers_.end().
+  std::vector<std::unique_ptr<SimFiber>>::iterator FindFiber(uint64_t id);
+
+  static constexpr size_t kSpareFibersMaxCount = 64;
 
   DecisionSource* decisions_;
   Trace* trace_;
@@ -154,8 +159,12 @@ class SimScheduler final : public Clock, public Scheduler {
   StackPool stacks_;
   Instant now_;
   uint64_t next_fiber_id_ = 1;
-  // Fibers by ID: ordered, so reports and teardown are deterministic.
-  std::map<uint64_t, std::unique_ptr<SimFiber>> fibers_;
+  // Live fibers in ID order (IDs only grow, so a new one is appended): reports and teardown are
+  // deterministic.
+  std::vector<std::unique_ptr<SimFiber>> fibers_;
+  // Records of finished fibers, reused by Spawn (their contexts are gone, their stacks back in
+  // the pool); none under AddressSanitizer, so a use of a finished fiber stays a use after free.
+  std::vector<std::unique_ptr<SimFiber>> spare_fibers_;
   std::vector<std::unique_ptr<SimFiber>> killed_;  // never resumed; abandoned at destruction
   // Runnable fibers in the order they became runnable, and their IDs (what policies see).
   std::vector<SimFiber*> runnable_;
@@ -172,13 +181,26 @@ class SimScheduler::SimFiber final : public Fiber {
  public:
   SimFiber(uint64_t id, std::string name, StackPool& pool, FiberStack stack,
            absl::AnyInvocable<void()> body)
-      : id_(id), name_(std::move(name)), context_(pool, stack, std::move(body)) {}
+      : id_(id), name_(std::move(name)) {
+    context_.emplace(pool, stack, std::move(body));
+  }
+
+  // A finished fiber's record made a new fiber (as if newly constructed).
+  void Reuse(uint64_t id, std::string name, StackPool& pool, FiberStack stack,
+             absl::AnyInvocable<void()> body) {
+    DRPC_DCHECK(!context_.has_value());
+    id_ = id;
+    name_ = std::move(name);
+    context_.emplace(pool, stack, std::move(body));
+    state_ = FiberState();
+    killed_ = false;
+  }
 
   absl::string_view name() const override { return name_; }
 
   uint64_t id_;
   std::string name_;
-  FiberContext context_;
+  std::optional<FiberContext> context_;  // empty once the fiber finished (a spare record)
   FiberState state_;
   bool killed_ = false;
 };
@@ -195,7 +217,7 @@ inline void SimScheduler::ParkInline(absl::string_view reason) {
   }
   self->state_.Park(reason);
   if (recorder_ != nullptr) recorder_->Park(now_, self->id_, reason);
-  self->context_.Suspend();
+  self->context_->Suspend();
   self->state_.Unparked();
 }
 

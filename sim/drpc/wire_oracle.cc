@@ -5,7 +5,9 @@
 #include <map>
 #include <optional>
 #include <utility>
+#include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/strings/str_cat.h"
 #include "proto/base/check.h"
 #include "proto/frame.h"
@@ -94,11 +96,12 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
     bool sending_packet = false;  // a packet of this stream is partly sent
     PacketId sending_id;
     Kind sending_kind = Kind::kMessage;
-    std::string sending_metadata;  // data of our InvokeMetadata being sent (client)
-    std::string sending_invoke;    // data of our Invoke being sent (client; recorded runs only)
+    // Data of our InvokeMetadata and Invoke being sent (client; recorded runs only: they label
+    // the stream for the recorder).
+    std::string sending_metadata;
+    std::string sending_invoke;
     // What this end received.
     bool received_any = false;
-    std::string received_metadata;  // data of the peer's InvokeMetadata (server)
     // Flow control of what this end sends, and of the grants it sends.
     bool flow_controlled = false;
     int64_t credit = 0;
@@ -169,18 +172,28 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
     return true;
   }
 
-  void Log(absl::string_view arrow, const Frame& f) {
+  // Every frame passes here: the checks are inline, the work (rare) is not.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void Log(absl::string_view arrow, const Frame& f) {
     SimContext* ctx = oracle_->trace_ctx_;
-    if (ctx != nullptr && ctx->trace().enabled()) {
-      ctx->Log(absl::StrCat(name_, " ", arrow, " ", Describe(f)));
-    }
+    if (ctx != nullptr && ctx->trace().enabled()) LogFrame(*ctx, arrow, f);
+  }
+  ABSL_ATTRIBUTE_NOINLINE void LogFrame(SimContext& ctx, absl::string_view arrow, const Frame& f) {
+    ctx.Log(absl::StrCat(name_, " ", arrow, " ", Describe(f)));
   }
 
   // Feeds the run's recorder (sim/recorder.h), if there is one: every frame, and a label per
   // stream once the client's Invoke is complete (its method and metadata).
-  void Record(bool sent, StreamState& s, const Frame& f) {
+  bool Recording() const {
+    const SimContext* ctx = oracle_->trace_ctx_;
+    return ctx != nullptr && ctx->recorder() != nullptr && endpoint_.has_value();
+  }
+
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void Record(bool sent, StreamState& s, const Frame& f) {
+    if (Recording()) RecordFrame(sent, s, f);
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE void RecordFrame(bool sent, StreamState& s, const Frame& f) {
     SimContext* ctx = oracle_->trace_ctx_;
-    if (ctx == nullptr || ctx->recorder() == nullptr || !endpoint_.has_value()) return;
     Recorder& recorder = *ctx->recorder();
     recorder.FrameEvent(ctx->now(), endpoint_->connection, endpoint_->end, sent, f);
     if (!sent || !config_.client || f.kind != Kind::kInvoke) return;
@@ -199,11 +212,26 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
   }
 
   StreamState& Stream(uint64_t id) {
-    if (last_stream_ == nullptr || last_stream_id_ != id) {
-      last_stream_ = &streams_[id];
-      last_stream_id_ = id;
+    if (last_stream_ != nullptr && last_stream_id_ == id) return *last_stream_;
+    // Stream IDs mostly grow, so a new stream is mostly appended.
+    auto at = stream_ids_.end();
+    if (!stream_ids_.empty() && id <= stream_ids_.back()) {
+      at = std::lower_bound(stream_ids_.begin(), stream_ids_.end(), id);
     }
+    const size_t index = static_cast<size_t>(at - stream_ids_.begin());
+    if (at == stream_ids_.end() || *at != id) {
+      stream_ids_.insert(at, id);
+      streams_.emplace(streams_.begin() + static_cast<ptrdiff_t>(index));
+    }
+    last_stream_ = &streams_[index];
+    last_stream_id_ = id;
     return *last_stream_;
+  }
+
+  const StreamState* FindStream(uint64_t id) const {
+    auto at = std::lower_bound(stream_ids_.begin(), stream_ids_.end(), id);
+    if (at == stream_ids_.end() || *at != id) return nullptr;
+    return &streams_[static_cast<size_t>(at - stream_ids_.begin())];
   }
 
   void OnReceived(const Frame& f) {
@@ -217,7 +245,6 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
       Violate(f.id.stream, absl::StrCat("received ", Describe(f), " from the server"));
       return;
     }
-    if (f.kind == Kind::kInvokeMetadata && !config_.client) s.received_metadata.append(f.data.data(), f.data.size());
     if (f.kind == Kind::kInvoke && f.done && !config_.client) StartFlow(s);
     if (f.kind == Kind::kMessage) s.received_message_bytes += f.data.size();
     if (f.kind == Kind::kWindowUpdate && s.flow_controlled) {
@@ -325,7 +352,7 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
         if (s.sent_invoke) return fail("metadata after the Invoke");
         if (s.new_packet && s.sent_metadata) return fail("a second InvokeMetadata");
         s.sent_metadata = true;
-        s.sending_metadata.append(f.data.data(), f.data.size());
+        if (Recording()) s.sending_metadata.append(f.data.data(), f.data.size());
         return true;
       case Kind::kInvoke:
         if (s.sent_invoke) return fail("a second Invoke");
@@ -386,9 +413,9 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
     poisoned_ = true;
     std::string report = absl::StrCat("wire oracle: ", name_, " (", config_.client ? "client" : "server",
                                       ", ", config_.mux ? "mux" : "upstream", "): ", why);
-    if (auto it = streams_.find(stream); stream != 0 && it != streams_.end()) {
+    if (const StreamState* found = FindStream(stream); stream != 0 && found != nullptr) {
       absl::StrAppend(&report, "\n  last frames of stream ", stream, ":");
-      const StreamState& st = it->second;
+      const StreamState& st = *found;
       for (size_t i = 0; i < st.history_count; ++i) {
         const size_t slot = (st.history_next + kHistoryMaxCount - st.history_count + i) % kHistoryMaxCount;
         absl::StrAppend(&report, "\n    ", st.history[slot].ToString());
@@ -407,10 +434,12 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
   WireEndConfig config_;
   FrameParser out_parser_;
   FrameParser in_parser_;
-  // Ordered by stream ID (reports are deterministic).
-  std::map<uint64_t, StreamState> streams_;  // every stream of the connection, ended ones too
+  // Every stream of the connection, ended ones too, in two parallel vectors ordered by stream ID
+  // (no node per stream; reports are deterministic).
+  std::vector<uint64_t> stream_ids_;
+  std::vector<StreamState> streams_;
   // The stream of the last frame: frames come in runs of one stream, so most lookups are this one
-  // (map nodes never move, and no stream is ever erased).
+  // (reset whenever a stream is added, which may move the others).
   uint64_t last_stream_id_ = 0;
   StreamState* last_stream_ = nullptr;
   PacketId upstream_last_{0, 0};  // the highest ID sent (upstream)

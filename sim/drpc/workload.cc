@@ -77,7 +77,7 @@ class Run {
     server_fibers.Wait("workload: waiting for the server");
     ledger_.conns().clear();
     if (config_.expect_all_ok) {
-      for (const auto& [id, rec] : ledger_.rpcs()) {
+      for (const RpcRecord& rec : ledger_.rpcs()) {
         if (!rec.status.ok()) ledger_.Fail(rec, "this scenario expects every call to succeed");
       }
     }
@@ -177,7 +177,7 @@ class Run {
       deadline = env.clock().Now() + config_.liveness_bound;
     }
     std::string unfinished;
-    for (const auto& [id, rec] : ledger_.rpcs()) {
+    for (const RpcRecord& rec : ledger_.rpcs()) {
       if (!rec.finished) absl::StrAppend(&unfinished, "\n  ", rec.Describe());
     }
     ctx_.Fail(FailureClass::kLiveness,
@@ -188,7 +188,7 @@ class Run {
 
   size_t CallsStartedOrEnded() const {
     size_t n = 0;
-    for (const auto& [id, rec] : ledger_.rpcs()) n += rec.finished ? 2 : 1;
+    for (const RpcRecord& rec : ledger_.rpcs()) n += rec.finished ? 2 : 1;
     return n;
   }
 
@@ -240,7 +240,7 @@ class Run {
       if (u.streams == 0 && u.pending_invokes == 0 && u.queued_writes == 0) return true;
       if (env.clock().Now() >= deadline) {
         std::string running;
-        for (const auto& [id, rec] : ledger_.rpcs()) {
+        for (const RpcRecord& rec : ledger_.rpcs()) {
           if (rec.handler_runs > 0 && !rec.handler_done) absl::StrAppend(&running, "\n  ", rec.Describe());
         }
         ctx_.Fail(FailureClass::kLeak,
@@ -261,7 +261,7 @@ class Run {
     while (server.active_connections() > 0) {
       if (env.clock().Now() >= deadline) {
         std::string running;
-        for (const auto& [id, rec] : ledger_.rpcs()) {
+        for (const RpcRecord& rec : ledger_.rpcs()) {
           if (rec.handler_runs > 0 && !rec.handler_done) absl::StrAppend(&running, "\n  ", rec.Describe());
         }
         ctx_.Fail(FailureClass::kLiveness,

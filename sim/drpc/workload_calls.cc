@@ -30,10 +30,14 @@ class Handlers {
   // is missing or is not the plan its client made (metadata delivered to the wrong stream).
   RpcRecord* Start(CallContext& call, RpcType type) {
     auto it = call.incoming_metadata().find(kPlanMetadataKey);
-    const std::string text = it == call.incoming_metadata().end() ? "" : it->second;
-    absl::StatusOr<RpcPlan> plan = DecodePlan(text);
-    RpcRecord* rec = plan.ok() ? ledger_->Find(plan->id) : nullptr;
-    if (rec == nullptr || EncodePlan(rec->plan) != text || rec->plan.type != type) {
+    const absl::string_view text =
+        it == call.incoming_metadata().end() ? absl::string_view() : absl::string_view(it->second);
+    // The text must be exactly the encoding of the plan its ID names (the encoding round-trips:
+    // WorkloadPlanTest), so decoding it in full would only give back that plan.
+    const uint64_t id = PlanTextId(text);
+    RpcRecord* rec = id == 0 ? nullptr : ledger_->Find(id);
+    char made[kPlanTextMaxBytes];
+    if (rec == nullptr || EncodePlanInto(rec->plan, made) != text || rec->plan.type != type) {
       // Does not return: the run stops here.
       ctx_->Fail(FailureClass::kCorrectness,
                  absl::StrCat("handler of ", RpcMethod(type), " got a plan no client made: \"",
@@ -100,7 +104,8 @@ class Handlers {
 
   absl::Status SendResponse(RpcStream& s, RpcRecord& rec, uint64_t index, size_t size) {
     Think(rec);
-    absl::Status st = s.Send(MakePayload(rec.plan.id, PayloadDirection::kResponse, index, size));
+    PayloadBuffer buf;
+    absl::Status st = s.Send(buf.Make(rec.plan.id, PayloadDirection::kResponse, index, size));
     if (st.ok()) ++rec.handler_sent;
     return st;
   }
@@ -256,12 +261,19 @@ void Caller::MakeCall(size_t conn_index) {
     (ctx_->Chance("load.wait_ends_by_cancel", 500) ? cancel : deadline) = true;
   }
   TimerId cancel_timer = 0;
+  // What the cancel timer needs, behind one pointer: a callback of at most two pointers is stored
+  // inline (no allocation). It lives until the timer is cancelled below.
+  struct CancelTarget {
+    Caller* caller;
+    RpcRecord* rec;
+    CallContext* call;
+  } cancel_target{this, &rec, &call};
   if (cancel) {
     const Duration d = Duration::Nanos(static_cast<int64_t>(
         ctx_->Choose("load.cancel_at", static_cast<uint64_t>(config_->cancel_at_max.nanos()) + 1)));
-    cancel_timer = env.clock().ScheduleAt(env.clock().Now() + d, [this, &rec, &call] {
-      ctx_->Note(absl::StrCat("rpc ", rec.plan.id, ": the caller cancels"));
-      ledger_->CancelCall(rec, call);
+    cancel_timer = env.clock().ScheduleAt(env.clock().Now() + d, [t = &cancel_target] {
+      t->caller->ctx_->Note(absl::StrCat("rpc ", t->rec->plan.id, ": the caller cancels"));
+      t->caller->ledger_->CancelCall(*t->rec, *t->call);
     });
   }
   if (deadline) {
@@ -273,11 +285,11 @@ void Caller::MakeCall(size_t conn_index) {
     call.SetTimeout(timeout);
   }
   // Upstream: a cancel while the call runs may close the connection (docs/protocol.md §7.7).
-  const Signal::CallbackId watch = call.done_signal().OnSet([&rec, &conn, this](const absl::Status&) {
+  // Two pointers (stored inline in the callback); the connection's record is rec.conn's.
+  const Signal::CallbackId watch = call.done_signal().OnSet([&rec, this](const absl::Status&) {
     ledger_->OnContextEnded(rec);
-    if (!rec.finished && !ledger_->conns()[rec.conn].conn->manager().is_mux()) {
-      conn.cancels_may_close = true;
-    }
+    ConnRecord& c = ledger_->conns()[rec.conn];
+    if (!rec.finished && !c.conn->manager().is_mux()) c.cancels_may_close = true;
   });
 
   absl::Status status = CallByType(*conn.conn, call, rec);
@@ -289,7 +301,7 @@ void Caller::MakeCall(size_t conn_index) {
   rec.finished = true;
   call.done_signal().RemoveCallback(watch);
   rec.status = std::move(status);
-  rec.step = "finished";
+  rec.SetStep("finished");
   rec.conn_ended_first = conn.conn->closed().IsSet();
   ledger_->CheckOutcome(rec);
 }
@@ -319,7 +331,7 @@ RpcRecord& Caller::RunFixedCall(size_t conn_index, RpcType type, Duration bound)
   clean_ = false;
   rec.finished = true;
   rec.status = status;
-  rec.step = "finished";
+  rec.SetStep("finished");
   rec.conn_ended_first = ledger_->conns()[conn_index].conn->closed().IsSet();
   if (absl::IsDeadlineExceeded(status)) {
     ctx_->Fail(FailureClass::kLiveness,
@@ -363,10 +375,11 @@ void Caller::MakeUndisturbedCall(size_t conn_index, RpcType type, Duration bound
 }
 
 absl::Status Caller::Unary(Conn& conn, CallContext& call, RpcRecord& rec) {
-  rec.step = "unary call";
+  rec.SetStep("unary call");
+  PayloadBuffer request;
   absl::StatusOr<std::string> reply = conn.Invoke(
       call, RpcMethod(rec.plan.type),
-      MakePayload(rec.plan.id, PayloadDirection::kRequest, 0, rec.plan.RequestSize(0)));
+      request.Make(rec.plan.id, PayloadDirection::kRequest, 0, rec.plan.RequestSize(0)));
   rec.outcome_decided = true;
   if (!reply.ok()) return reply.status();
   rec.sent = 1;
@@ -386,7 +399,7 @@ bool Caller::MaybeDisturb(Stream& s, CallContext& call, RpcRecord& rec) {
   if (ctx_->Chance("load.abandon", config_->abandon_per_mille)) {
     ctx_->Note(absl::StrCat("rpc ", rec.plan.id, ": the caller abandons its stream"));
     rec.abandoned = true;
-    rec.step = "abandoning";
+    rec.SetStep("abandoning");
     s.Close().IgnoreError();
     ctx_->Reach(situations::kWorkloadAbandonedAStream);
     return true;
@@ -405,6 +418,7 @@ static absl::Status GiveUpIfRefused(Stream& s, RpcRecord& rec, absl::Status sent
 }
 
 absl::Status Caller::SendRequests(Stream& s, CallContext& call, RpcRecord& rec) {
+  PayloadBuffer request;
   for (uint32_t i = 0; i < rec.plan.requests; ++i) {
     if (!clean_ && ctx_->Chance("load.close_send_early", config_->close_send_early_per_mille)) {
       rec.closed_send_early = true;
@@ -412,19 +426,19 @@ absl::Status Caller::SendRequests(Stream& s, CallContext& call, RpcRecord& rec) 
     }
     if (MaybeDisturb(s, call, rec)) return absl::AbortedError("abandoned by the caller");
     Think();
-    rec.step = absl::StrCat("sending request ", i);
-    absl::Status st = s.Send(MakePayload(rec.plan.id, PayloadDirection::kRequest, i,
-                                         rec.plan.RequestSize(i)));
+    rec.SetStep("sending request", i);
+    absl::Status st = s.Send(request.Make(rec.plan.id, PayloadDirection::kRequest, i,
+                                          rec.plan.RequestSize(i)));
     if (!st.ok()) return GiveUpIfRefused(s, rec, std::move(st));
     ++rec.sent;
   }
-  rec.step = "closing send";
+  rec.SetStep("closing send");
   return s.CloseSend();
 }
 
 absl::Status Caller::ReceiveAll(Stream& s, RpcRecord& rec, uint32_t first_index) {
   for (uint32_t i = first_index;; ++i) {
-    rec.step = absl::StrCat("receiving response ", i);
+    rec.SetStep("receiving response", i);
     absl::StatusOr<std::string> m = s.Recv();
     if (!m.ok()) {
       rec.outcome_decided = true;
@@ -442,7 +456,7 @@ absl::Status Caller::ReceiveAll(Stream& s, RpcRecord& rec, uint32_t first_index)
 }
 
 absl::Status Caller::ClientStream(Conn& conn, CallContext& call, RpcRecord& rec) {
-  rec.step = "opening a client stream";
+  rec.SetStep("opening a client stream");
   absl::StatusOr<std::shared_ptr<Stream>> st = conn.OpenStream(call, RpcMethod(rec.plan.type));
   if (!st.ok()) return st.status();
   streams_.push_back(*st);
@@ -452,7 +466,7 @@ absl::Status Caller::ClientStream(Conn& conn, CallContext& call, RpcRecord& rec)
   absl::Status sent = SendRequests(s, call, rec);
   if (rec.abandoned) return sent;
   if (!sent.ok() && !IsEof(sent)) return sent;
-  rec.step = "receiving the reply";
+  rec.SetStep("receiving the reply");
   absl::StatusOr<std::string> reply = s.Recv();
   if (!reply.ok()) return reply.status();
   const std::string why = CheckPayload(*reply, rec.plan.id, PayloadDirection::kResponse, rec.sent,
@@ -466,15 +480,17 @@ absl::Status Caller::ClientStream(Conn& conn, CallContext& call, RpcRecord& rec)
 }
 
 absl::Status Caller::ServerStream(Conn& conn, CallContext& call, RpcRecord& rec) {
-  rec.step = "opening a server stream";
+  rec.SetStep("opening a server stream");
   absl::StatusOr<std::shared_ptr<Stream>> st = conn.OpenStream(call, RpcMethod(rec.plan.type));
   if (!st.ok()) return st.status();
   streams_.push_back(*st);
   rec.stream = *st;
   rec.stream_opened = true;
   Stream& s = **st;
-  rec.step = "sending the request";
-  const std::string req = MakePayload(rec.plan.id, PayloadDirection::kRequest, 0, rec.plan.RequestSize(0));
+  rec.SetStep("sending the request");
+  PayloadBuffer request;
+  const absl::string_view req =
+      request.Make(rec.plan.id, PayloadDirection::kRequest, 0, rec.plan.RequestSize(0));
   absl::Status sent = ctx_->Chance("load.send_last", 500) ? s.SendLast(req) : s.Send(req);
   if (sent.ok()) {
     rec.sent = 1;
@@ -491,7 +507,7 @@ absl::Status Caller::ServerStream(Conn& conn, CallContext& call, RpcRecord& rec)
 }
 
 absl::Status Caller::Bidi(Conn& conn, CallContext& call, RpcRecord& rec) {
-  rec.step = "opening a bidi stream";
+  rec.SetStep("opening a bidi stream");
   absl::StatusOr<std::shared_ptr<Stream>> st = conn.OpenStream(call, RpcMethod(rec.plan.type));
   if (!st.ok()) return st.status();
   streams_.push_back(*st);
@@ -501,10 +517,14 @@ absl::Status Caller::Bidi(Conn& conn, CallContext& call, RpcRecord& rec) {
   Env& env = ctx_->env();
   Signal sender_done(env);
   absl::Status sent;
-  DRPC_CHECK_OK(env.scheduler().Spawn(absl::StrCat("rpc ", rec.plan.id, " sender"), [&] {
+  auto send = [&] {
     sent = SendRequests(*s, call, rec);
     sender_done.Set();
-  }));
+  };
+  // The fiber's body holds one pointer (stored inline: no allocation); `send` outlives the fiber's
+  // use of it, since this call waits for sender_done below.
+  DRPC_CHECK_OK(env.scheduler().Spawn(absl::StrCat("rpc ", rec.plan.id, " sender"),
+                                      [&send] { send(); }));
   absl::Status end = ReceiveAll(*s, rec, 0);
   sender_done.Wait("bidi: waiting for the sender");
   if (rec.abandoned) return end.ok() ? sent : end;

@@ -13,8 +13,9 @@ namespace drpc::sim {
 
 std::string RpcRecord::Describe() const {
   std::string d = absl::StrCat("rpc ", plan.id, " (", RpcTypeName(plan.type), ", conn ", conn,
-                               ") plan {", EncodePlan(plan), "}\n    client: step \"", step,
-                               "\", sent ", sent, ", received ", received);
+                               ") plan {", EncodePlan(plan), "}\n    client: step \"", step);
+  if (step_message.has_value()) absl::StrAppend(&d, " ", *step_message);
+  absl::StrAppend(&d, "\", sent ", sent, ", received ", received);
   if (cancel_requested) d += ", cancelled";
   if (deadline_set) d += ", deadline set";
   if (abandoned) d += ", abandoned";
@@ -33,9 +34,8 @@ Ledger::Ledger(SimContext& ctx, const WorkloadConfig& config, const Options& cli
     : ctx_(&ctx), config_(config), client_(client), server_(server) {}
 
 RpcRecord& Ledger::NewRpc(size_t conn) {
-  const uint64_t id = next_id_++;
-  RpcRecord& rec = rpcs_[id];
-  rec.plan.id = id;
+  RpcRecord& rec = rpcs_.Add();
+  rec.plan.id = rpcs_.size();
   rec.conn = conn;
   ++report_.rpcs;
   ctx_->Count("rpcs", 1);
@@ -47,8 +47,7 @@ void Ledger::Planned(const RpcRecord& rec) {
 }
 
 RpcRecord* Ledger::Find(uint64_t id) {
-  auto it = rpcs_.find(id);
-  return it == rpcs_.end() ? nullptr : &it->second;
+  return rpcs_.Find(id);
 }
 
 void Ledger::Fail(const RpcRecord& rec, absl::string_view why) {
@@ -417,7 +416,7 @@ void Ledger::CheckOutcome(RpcRecord& rec) {
 }
 
 void Ledger::CheckHandlers() {
-  for (auto& [id, rec] : rpcs_) {
+  for (RpcRecord& rec : rpcs_) {
     if (rec.handler_runs > 1) Fail(rec, "its handler ran more than once");
     if (rec.handler_runs == 1 && !rec.handler_done) Fail(rec, "its handler never returned");
     if (!rec.finished) continue;

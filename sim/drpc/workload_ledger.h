@@ -4,13 +4,15 @@
 #ifndef DRPC_SIM_DRPC_WORKLOAD_LEDGER_H_
 #define DRPC_SIM_DRPC_WORKLOAD_LEDGER_H_
 
+#include <array>
 #include <cstdint>
-#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "impl/conn.h"
 #include "impl/env.h"
 #include "impl/stream.h"
@@ -23,7 +25,14 @@ struct RpcRecord {
   RpcPlan plan;
   size_t conn = 0;  // index into Ledger::conns
   // Client side.
-  std::string step = "not started";  // what the caller is doing (liveness reports)
+  // What the caller is doing (liveness reports): a phrase, and the message it concerns if any
+  // ("sending request 3"); no string is built per step.
+  absl::string_view step = "not started";
+  std::optional<uint32_t> step_message;
+  void SetStep(absl::string_view what, std::optional<uint32_t> message = std::nullopt) {
+    step = what;
+    step_message = message;
+  }
   bool finished = false;
   absl::Status status;               // the call's outcome
   uint32_t sent = 0;                 // request messages Send accepted
@@ -74,6 +83,53 @@ struct ConnRecord {
   bool overflow_may_close = false;
 };
 
+// The calls by ID (1, 2, ...) in chunks: a record never moves (callers and handlers keep
+// references to theirs) and a new call allocates once per kChunkCount calls, not once each.
+class RpcTable {
+ public:
+  static constexpr size_t kChunkCount = 64;
+
+  // The record of the next ID, which is size() afterwards.
+  RpcRecord& Add() {
+    if (size_ % kChunkCount == 0) chunks_.push_back(std::make_unique<Chunk>());
+    return (*chunks_.back())[size_++ % kChunkCount];
+  }
+  // The record of call `id`, or null if there is none.
+  RpcRecord* Find(uint64_t id) { return id == 0 || id > size_ ? nullptr : &At(id - 1); }
+  size_t size() const { return size_; }
+
+  // In ID order.
+  template <typename Table, typename Record>
+  class Iterator {
+   public:
+    Iterator(Table* table, size_t index) : table_(table), index_(index) {}
+    Record& operator*() const { return table_->At(index_); }
+    Iterator& operator++() {
+      ++index_;
+      return *this;
+    }
+    bool operator!=(const Iterator& other) const { return index_ != other.index_; }
+
+   private:
+    Table* table_;
+    size_t index_;
+  };
+  Iterator<RpcTable, RpcRecord> begin() { return {this, 0}; }
+  Iterator<RpcTable, RpcRecord> end() { return {this, size_}; }
+  Iterator<const RpcTable, const RpcRecord> begin() const { return {this, 0}; }
+  Iterator<const RpcTable, const RpcRecord> end() const { return {this, size_}; }
+
+ private:
+  using Chunk = std::array<RpcRecord, kChunkCount>;
+  RpcRecord& At(size_t index) { return (*chunks_[index / kChunkCount])[index % kChunkCount]; }
+  const RpcRecord& At(size_t index) const {
+    return (*chunks_[index / kChunkCount])[index % kChunkCount];
+  }
+
+  std::vector<std::unique_ptr<Chunk>> chunks_;
+  size_t size_ = 0;
+};
+
 class Ledger {
  public:
   Ledger(SimContext& ctx, const WorkloadConfig& config, const Options& client,
@@ -84,7 +140,7 @@ class Ledger {
   void Planned(const RpcRecord& rec);
   RpcRecord* Find(uint64_t id);
   std::vector<ConnRecord>& conns() { return conns_; }
-  const std::map<uint64_t, RpcRecord>& rpcs() const { return rpcs_; }
+  const RpcTable& rpcs() const { return rpcs_; }
 
   void set_shutdown_started() { shutdown_started_ = true; }
   bool shutdown_started() const { return shutdown_started_; }
@@ -159,8 +215,7 @@ class Ledger {
   WorkloadConfig config_;
   Options client_;
   Options server_;
-  uint64_t next_id_ = 1;
-  std::map<uint64_t, RpcRecord> rpcs_;  // by call ID
+  RpcTable rpcs_;
   std::vector<ConnRecord> conns_;
   bool shutdown_started_ = false;
   WorkloadReport report_;

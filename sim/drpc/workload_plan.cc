@@ -1,9 +1,11 @@
 #include "sim/drpc/workload_plan.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <vector>
 
+#include "absl/strings/strip.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
@@ -26,18 +28,46 @@ size_t SizeOf(uint64_t rpc, PayloadDirection d, uint32_t index, uint32_t max) {
   return static_cast<size_t>(Key(rpc, d, index) % (uint64_t{max} + 1));
 }
 
+// Little-endian words, so the payload's bytes do not depend on the host's order.
+void StoreLittleEndian64(uint64_t word, char* out) {
+  if constexpr (std::endian::native == std::endian::big) word = __builtin_bswap64(word);
+  std::memcpy(out, &word, sizeof word);
+}
+uint64_t LoadLittleEndian64(const char* p) {
+  uint64_t word;
+  std::memcpy(&word, p, sizeof word);
+  if constexpr (std::endian::native == std::endian::big) word = __builtin_bswap64(word);
+  return word;
+}
+
+// `v` in decimal at `out`; returns the end (what StrCat writes for an unsigned integer).
+char* WriteDecimal(uint64_t v, char* out) {
+  char digits[20];
+  size_t n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  while (n > 0) *out++ = digits[--n];
+  return out;
+}
+
+template <size_t kSize>
+char* WriteLiteral(const char (&text)[kSize], char* out) {
+  std::memcpy(out, text, kSize - 1);
+  return out + kSize - 1;
+}
+
 // "<rpc.d.index>" written into `buf` (at most kTagMaxBytes); returns its length.
 constexpr size_t kTagMaxBytes = 2 * 20 + 5;
 size_t WriteTag(uint64_t rpc, PayloadDirection d, uint64_t index, char* buf) {
-  const absl::AlphaNum r(rpc);
-  const absl::AlphaNum i(index);
   char* p = buf;
   *p++ = '<';
-  p = std::copy(r.data(), r.data() + r.size(), p);
+  p = WriteDecimal(rpc, p);
   *p++ = '.';
   *p++ = static_cast<char>(d);
   *p++ = '.';
-  p = std::copy(i.data(), i.data() + i.size(), p);
+  p = WriteDecimal(index, p);
   *p++ = '>';
   return static_cast<size_t>(p - buf);
 }
@@ -58,13 +88,13 @@ void FillPayload(uint64_t rpc, PayloadDirection d, uint64_t index, size_t size, 
     at = tag_size;
   }
   uint64_t state = Key(rpc, d, index);
-  while (at < size) {
+  for (; at + 8 <= size; at += 8) {
     state = Mix(state);
-    unsigned char word[8];
-    for (int i = 0; i < 8; ++i) word[i] = static_cast<unsigned char>(state >> (8 * i));
-    const size_t n = std::min<size_t>(8, size - at);
-    std::memcpy(out + at, word, n);
-    at += n;
+    StoreLittleEndian64(state, out + at);
+  }
+  if (at < size) {
+    state = Mix(state);
+    for (; at < size; ++at, state >>= 8) out[at] = static_cast<char>(state & 0xff);
   }
 }
 
@@ -80,13 +110,15 @@ bool PayloadMatches(absl::string_view data, uint64_t rpc, PayloadDirection d, ui
     at = tag_size;
   }
   uint64_t state = Key(rpc, d, index);
-  while (at < size) {
+  for (; at + 8 <= size; at += 8) {
     state = Mix(state);
-    unsigned char word[8];
-    for (int i = 0; i < 8; ++i) word[i] = static_cast<unsigned char>(state >> (8 * i));
-    const size_t n = std::min<size_t>(8, size - at);
-    if (std::memcmp(data.data() + at, word, n) != 0) return false;
-    at += n;
+    if (LoadLittleEndian64(data.data() + at) != state) return false;
+  }
+  if (at < size) {
+    state = Mix(state);
+    for (; at < size; ++at, state >>= 8) {
+      if (data[at] != static_cast<char>(state & 0xff)) return false;
+    }
   }
   return true;
 }
@@ -123,11 +155,34 @@ size_t RpcPlan::ResponseSize(uint32_t index) const {
 
 std::string RpcPlan::ErrorText() const { return absl::StrCat("planned failure of rpc ", id); }
 
+absl::string_view EncodePlanInto(const RpcPlan& p, char (&buf)[kPlanTextMaxBytes]) {
+  // Every field at its widest: 45 bytes of names and separators, 106 of digits (type and ending
+  // are written as the int they are, up to 3 digits).
+  static_assert(45 + 106 <= kPlanTextMaxBytes);
+  char* out = buf;
+  out = WriteDecimal(p.id, WriteLiteral("id=", out));
+  out = WriteDecimal(static_cast<uint8_t>(p.type), WriteLiteral(";t=", out));
+  out = WriteDecimal(p.requests, WriteLiteral(";q=", out));
+  out = WriteDecimal(p.responses, WriteLiteral(";r=", out));
+  out = WriteDecimal(p.request_size_max, WriteLiteral(";qs=", out));
+  out = WriteDecimal(p.response_size_max, WriteLiteral(";rs=", out));
+  out = WriteDecimal(static_cast<uint8_t>(p.ending), WriteLiteral(";end=", out));
+  out = WriteDecimal(p.error_after, WriteLiteral(";after=", out));
+  out = WriteDecimal(p.error_code, WriteLiteral(";code=", out));
+  out = WriteDecimal(p.handler_think_us, WriteLiteral(";think=", out));
+  return absl::string_view(buf, static_cast<size_t>(out - buf));
+}
+
+uint64_t PlanTextId(absl::string_view text) {
+  if (!absl::ConsumePrefix(&text, "id=")) return 0;
+  uint64_t id = 0;
+  if (!absl::SimpleAtoi(text.substr(0, text.find(';')), &id)) return 0;
+  return id;
+}
+
 std::string EncodePlan(const RpcPlan& p) {
-  return absl::StrCat("id=", p.id, ";t=", static_cast<int>(p.type), ";q=", p.requests,
-                      ";r=", p.responses, ";qs=", p.request_size_max, ";rs=", p.response_size_max,
-                      ";end=", static_cast<int>(p.ending), ";after=", p.error_after,
-                      ";code=", p.error_code, ";think=", p.handler_think_us);
+  char buf[kPlanTextMaxBytes];
+  return std::string(EncodePlanInto(p, buf));
 }
 
 absl::StatusOr<RpcPlan> DecodePlan(absl::string_view text) {
@@ -168,6 +223,17 @@ std::string MakePayload(uint64_t rpc, PayloadDirection d, uint64_t index, size_t
   std::string out(size, '\0');
   FillPayload(rpc, d, index, size, out.data());
   return out;
+}
+
+absl::string_view PayloadBuffer::Make(uint64_t rpc, PayloadDirection d, uint64_t index,
+                                      size_t size) {
+  char* out = inline_;
+  if (size > kInlineBytes) {
+    heap_.resize(size);
+    out = heap_.data();
+  }
+  FillPayload(rpc, d, index, size, out);
+  return absl::string_view(out, size);
 }
 
 std::string CheckPayload(absl::string_view data, uint64_t rpc, PayloadDirection d, uint64_t index,

@@ -56,6 +56,11 @@ struct RpcPlan {
 };
 
 std::string EncodePlan(const RpcPlan& plan);
+// The same text written into `buf` (no allocation): a view of it, valid while `buf` lives.
+inline constexpr size_t kPlanTextMaxBytes = 160;
+absl::string_view EncodePlanInto(const RpcPlan& plan, char (&buf)[kPlanTextMaxBytes]);
+// The call ID a plan's text starts with ("id=17;..."), or 0 if it does not start with one.
+uint64_t PlanTextId(absl::string_view text);
 absl::StatusOr<RpcPlan> DecodePlan(absl::string_view text);
 
 enum class PayloadDirection : char { kRequest = 'q', kResponse = 's' };
@@ -63,6 +68,21 @@ enum class PayloadDirection : char { kRequest = 'q', kResponse = 's' };
 // Message `index` of `rpc` in `direction`, `size` bytes: a tag "<rpc.d.index>" (when it fits)
 // followed by bytes derived from the triple.
 std::string MakePayload(uint64_t rpc, PayloadDirection direction, uint64_t index, size_t size);
+
+// MakePayload into a buffer that lives where the message is sent from: a message of up to
+// kInlineBytes is made without an allocation, a larger one in a string kept for the next.
+//   PayloadBuffer buf;
+//   s.Send(buf.Make(plan.id, PayloadDirection::kRequest, i, plan.RequestSize(i)));
+class PayloadBuffer {
+ public:
+  static constexpr size_t kInlineBytes = 256;
+  // The message, valid until the next Make or the buffer's end.
+  absl::string_view Make(uint64_t rpc, PayloadDirection direction, uint64_t index, size_t size);
+
+ private:
+  char inline_[kInlineBytes];
+  std::string heap_;
+};
 
 // Empty if `data` is exactly that message; otherwise why not (naming the message it looks like).
 std::string CheckPayload(absl::string_view data, uint64_t rpc, PayloadDirection direction,

@@ -3,8 +3,10 @@
 // tell a message of another call from its own.
 #include "sim/drpc/workload.h"
 
+#include <cstdint>
 #include <string>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "sim/drpc/workload_plan.h"
@@ -109,6 +111,51 @@ TEST(WorkloadPlanTest, PlansRoundTripAndRejectGarbage) {
   EXPECT_FALSE(DecodePlan("id=17;t=9").ok());
   EXPECT_FALSE(DecodePlan("").ok());
   EXPECT_FALSE(DecodePlan(EncodePlan(p) + ";extra=1").ok());
+}
+
+// The plan's text is on the wire (the call's metadata): its bytes must never change.
+TEST(WorkloadPlanTest, PlanTextKeepsItsWireFormatAtItsWidest) {
+  const RpcPlan widest{.id = UINT64_MAX, .type = RpcType::kBidi, .requests = UINT32_MAX,
+                       .responses = UINT32_MAX, .request_size_max = UINT32_MAX,
+                       .response_size_max = UINT32_MAX, .ending = Ending::kNeverReads,
+                       .error_after = UINT32_MAX, .error_code = UINT64_MAX,
+                       .handler_think_us = UINT32_MAX};
+  const std::string text = EncodePlan(widest);
+  EXPECT_EQ(text, "id=18446744073709551615;t=3;q=4294967295;r=4294967295;qs=4294967295;"
+                  "rs=4294967295;end=3;after=4294967295;code=18446744073709551615;"
+                  "think=4294967295");
+  EXPECT_LE(text.size(), kPlanTextMaxBytes);
+  char buf[kPlanTextMaxBytes];
+  EXPECT_EQ(EncodePlanInto(widest, buf), text);
+  EXPECT_EQ(EncodePlan(RpcPlan{.id = 5}),
+            "id=5;t=0;q=1;r=1;qs=0;rs=0;end=0;after=0;code=0;think=0");
+}
+
+TEST(WorkloadPlanTest, PlanTextIdReadsOnlyALeadingId) {
+  EXPECT_EQ(PlanTextId(EncodePlan(RpcPlan{.id = 17})), 17u);
+  EXPECT_EQ(PlanTextId("id=18446744073709551615"), UINT64_MAX);
+  EXPECT_EQ(PlanTextId("t=0;id=17"), 0u);
+  EXPECT_EQ(PlanTextId("id=x;t=0"), 0u);
+  EXPECT_EQ(PlanTextId("id=;t=0"), 0u);
+  EXPECT_EQ(PlanTextId(""), 0u);
+}
+
+// Payloads are on the wire too: a tag, then little-endian words of the key stream (a tail of
+// fewer than eight bytes takes the low bytes of its word).
+TEST(WorkloadPlanTest, PayloadBytesKeepTheirFormat) {
+  EXPECT_EQ(absl::BytesToHexString(MakePayload(7, PayloadDirection::kRequest, 2, 21)),
+            "3c372e712e323e2dee8778f777a597b9e861293b4a");
+  EXPECT_EQ(absl::BytesToHexString(MakePayload(3, PayloadDirection::kResponse, 0, 5)),
+            "bdcc4866f3");
+}
+
+TEST(WorkloadPlanTest, PayloadBufferMakesTheSameBytesInlineAndOnTheHeap) {
+  PayloadBuffer buf;
+  for (size_t size : {size_t{0}, size_t{3}, size_t{64}, PayloadBuffer::kInlineBytes,
+                      PayloadBuffer::kInlineBytes + 1, size_t{70000}, size_t{100}}) {
+    EXPECT_EQ(buf.Make(9, PayloadDirection::kResponse, 4, size),
+              MakePayload(9, PayloadDirection::kResponse, 4, size)) << size;
+  }
 }
 
 TEST(WorkloadPlanTest, PayloadsTellTheirCallDirectionAndIndexApart) {
