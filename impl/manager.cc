@@ -486,12 +486,13 @@ void Manager::WatchContext(CallContext& ctx, const std::shared_ptr<Stream>& stre
     NoticeContextDone(stream, late_site, done.status());
     return;
   }
-  Watch& watch = watches_.emplace(id, Watch{&ctx, 0, stream, late_site}).first->second;
+  Watch& watch = spare_watches_.Emplace(watches_, id)->second;
+  watch = Watch{&ctx, 0, stream, late_site};
   watch.callback = done.OnSet([this, id](const absl::Status& reason) {
     auto it = watches_.find(id);
     DRPC_CHECK(it != watches_.end()) << "stream " << id << ": context done after its unwatch";
     Watch w = std::move(it->second);
-    watches_.erase(it);
+    spare_watches_.Erase(watches_, it);
     NoticeContextDone(std::move(w.stream), w.late_site, reason);
   });
 }
@@ -508,7 +509,7 @@ void Manager::UnwatchContext(const Stream& stream) {
   auto it = watches_.find(stream.id());
   if (it == watches_.end()) return;
   it->second.ctx->done_signal().RemoveCallback(it->second.callback);
-  watches_.erase(it);
+  spare_watches_.Erase(watches_, it);
 }
 
 // --- Server streams -------------------------------------------------------------------------------

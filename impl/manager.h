@@ -43,6 +43,7 @@
 #include "impl/read_sizer.h"
 #include "impl/stream.h"
 #include "impl/sync.h"
+#include "proto/base/node_recycler.h"
 #include "proto/frame.h"
 #include "proto/metadata.h"
 #include "proto/packet.h"
@@ -374,6 +375,7 @@ class Manager : protected StreamSink {
     absl::string_view late_site;
   };
   std::map<uint64_t, Watch> watches_;
+  NodeRecycler<std::map<uint64_t, Watch>> spare_watches_{tunables::kStreamNodeSpareMaxCount};
 };
 
 }  // namespace drpc

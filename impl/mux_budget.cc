@@ -28,7 +28,7 @@ Metadata MuxManager::TakePending(std::map<uint64_t, PendingInvoke>::iterator it)
   DRPC_CHECK_GT(pending_assembling_, 0u);
   ReleasePending(it->second);
   Metadata md = std::move(it->second.metadata);
-  pending_.erase(it);
+  spare_pending_.Erase(pending_, it);
   --pending_assembling_;
   return md;
 }

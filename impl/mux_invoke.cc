@@ -24,7 +24,7 @@ void MuxManager::ForgetPending(std::map<uint64_t, PendingInvoke>::iterator it) {
     --pending_assembling_;
     assembler_.Forget(it->first);
   }
-  pending_.erase(it);
+  spare_pending_.Erase(pending_, it);
 }
 
 absl::Status MuxManager::OnUnknownStreamFrame(const Frame& frame) {
@@ -65,7 +65,7 @@ absl::Status MuxManager::OnUnknownStreamFrame(const Frame& frame) {
                                    options_.pending_invokes_max_count)),
                            /*invoke_complete=*/false);
     }
-    it = pending_.emplace(id, PendingInvoke{}).first;
+    it = spare_pending_.Emplace(pending_, id);
     ++pending_assembling_;
   }
   return OnPendingFrame(it, frame);
@@ -79,7 +79,7 @@ absl::Status MuxManager::OnPendingFrame(std::map<uint64_t, PendingInvoke>::itera
     // nothing more is expected of it.
     if (frame.kind != Kind::kInvoke || !frame.done) return absl::OkStatus();
     const bool cancelled = it->second.state == PendingInvoke::State::kCancelled;
-    pending_.erase(it);
+    spare_pending_.Erase(pending_, it);
     return cancelled ? WriteUnregisteredError(id, CanceledError()) : absl::OkStatus();
   }
   absl::StatusOr<MuxAssembler::Result> r = assembler_.OnFrame(frame);
@@ -133,6 +133,8 @@ absl::Status MuxManager::OnInvokePacket(Packet packet) {
     if (!md.ok()) return md.status();
     // A second metadata packet replaces the first.
     StorePending(it->second, *std::move(md), packet.data.size());
+    // Decoded: its buffer carries the Invoke that follows (the assembler takes from the pool).
+    buffer_pool().Give(std::move(packet.data));
     return absl::OkStatus();
   }
   Metadata metadata = TakePending(it);
@@ -163,11 +165,16 @@ absl::Status MuxManager::OnInvokePacket(Packet packet) {
     return WriteUnregisteredError(id, refusal);
   }
   std::shared_ptr<Stream> stream = MakeStream(id, Stream::Role::kServer, *compression);
-  StreamState& state = streams_[id];
+  DRPC_CHECK(!streams_.contains(id)) << "stream ID " << id << " in use";
+  StreamState& state = spare_streams_.Emplace(streams_, id)->second;
   DRPC_CHECK(state.stream == nullptr) << "stream ID " << id << " started twice";
   state.stream = stream;
   writer_.AddStream(id, flow_enabled(), options_.flow.stream_window_bytes);
-  OfferIncoming({std::move(stream), std::move(packet.data), std::move(metadata)});
+  // The name is copied (usually into a short string's inline bytes) and the packet's buffer,
+  // like its metadata's, goes back to the pool for the call's first message.
+  std::string rpc(packet.data);
+  buffer_pool().Give(std::move(packet.data));
+  OfferIncoming({std::move(stream), std::move(rpc), std::move(metadata)});
   return absl::OkStatus();
 }
 

@@ -24,7 +24,8 @@ MuxManager::MuxManager(Env& env, std::unique_ptr<Transport> transport, Role role
           // Active streams, pending ones, and one complete Invoke that needs no pending state.
           .streams_max_count =
               options.concurrent_streams_max_count + options.pending_invokes_max_count + 1,
-          .buffers = &buffer_pool()}),
+          .buffers = &buffer_pool(),
+          .spare_streams_max_count = tunables::kStreamNodeSpareMaxCount}),
       writer_(env, this->transport(),
               MuxWriter::Options{.split_bytes = options.split_bytes,
                                  .batch_max_bytes = options.write_batch_max_bytes,
@@ -65,7 +66,8 @@ absl::StatusOr<std::shared_ptr<Stream>> MuxManager::OpenClientStream(CallContext
                                                                      std::string metadata) {
   const uint64_t id = ++last_client_stream_id_;
   std::shared_ptr<Stream> stream = MakeStream(id, Stream::Role::kClient, options_.compression);
-  StreamState& state = streams_[id];
+  DRPC_CHECK(!streams_.contains(id)) << "stream ID " << id << " in use";
+  StreamState& state = spare_streams_.Emplace(streams_, id)->second;
   DRPC_CHECK(state.stream == nullptr) << "client stream ID " << id << " reused";
   state.stream = stream;
   writer_.AddStream(id, flow_enabled(), options_.flow.stream_window_bytes, /*local_invoke=*/true);
@@ -76,7 +78,8 @@ absl::StatusOr<std::shared_ptr<Stream>> MuxManager::OpenClientStream(CallContext
   } else {
     const PacketId md_id{id, stream->NextMessageId()};
     const PacketId invoke_id{id, stream->NextMessageId()};
-    writer_.WriteAsync(id, {{md_id, Kind::kInvokeMetadata, metadata}, {invoke_id, Kind::kInvoke, rpc}});
+    writer_.WriteAsync(id, {{md_id, Kind::kInvokeMetadata, metadata, false, &metadata},
+                            {invoke_id, Kind::kInvoke, rpc}});
   }
   WatchContext(ctx, stream, "mux.notice_cancel_late");
   return stream;
@@ -229,7 +232,7 @@ void MuxManager::OnFinished(Stream& stream) {
   UnwatchContext(stream);
   auto it = streams_.find(stream.id());
   if (it == streams_.end()) return;
-  streams_.erase(it);
+  spare_streams_.Erase(streams_, it);
   assembler_.Forget(stream.id());
   writer_.RemoveStream(stream.id());
 }

@@ -187,9 +187,11 @@ class MuxManager final : public Manager {
   MuxWriter writer_;
   // Active streams by ID (ordered: termination and reports are deterministic).
   std::map<uint64_t, StreamState> streams_;
+  NodeRecycler<std::map<uint64_t, StreamState>> spare_streams_{tunables::kStreamNodeSpareMaxCount};
   uint64_t last_client_stream_id_ = 0;
   // Server: streams whose Invoke has not completed, by stream ID.
   std::map<uint64_t, PendingInvoke> pending_;
+  NodeRecycler<std::map<uint64_t, PendingInvoke>> spare_pending_{tunables::kStreamNodeSpareMaxCount};
   size_t pending_assembling_ = 0;  // entries of pending_ in State::kAssembling
   uint64_t grants_received_ = 0;   // WindowUpdates taken on this connection
 };

@@ -69,7 +69,9 @@ MuxWriter::~MuxWriter() {
 
 void MuxWriter::AddStream(uint64_t stream, bool flow_controlled, uint64_t send_credit,
                           bool local_invoke) {
-  auto [it, inserted] = queues_.try_emplace(stream);
+  auto it = queues_.find(stream);
+  const bool inserted = it == queues_.end();
+  if (inserted) it = spare_queues_.Emplace(queues_, stream);
   StreamQueue& q = it->second;
   DRPC_CHECK(q.packets.empty() && (inserted || q.removed)) << "stream " << stream << " added twice";
   DRPC_CHECK_LE(send_credit, uint64_t{limits::kSendCreditMaxBytes});
@@ -123,7 +125,7 @@ bool MuxWriter::HasFramesToWrite(uint64_t stream) const {
 void MuxWriter::Erase(std::map<uint64_t, StreamQueue>::iterator it) {
   DRPC_DCHECK(it->second.packets.empty());
   DisarmStallTimer(it->second);
-  queues_.erase(it);
+  spare_queues_.Erase(queues_, it);
 }
 
 void MuxWriter::AddCredit(uint64_t stream, uint64_t delta) {
@@ -229,7 +231,13 @@ void MuxWriter::Enqueue(StreamQueue& q, Packet packet, Completion* completion, b
   p.last_of_group = index_in_group + 1 == group_size;
   if (owned) {
     p.is_owned = true;
-    p.owned.assign(packet.data.data(), packet.data.size());
+    if (packet.donor != nullptr) {
+      DRPC_DCHECK(packet.donor->data() == packet.data.data() &&
+                  packet.donor->size() == packet.data.size());
+      p.owned = std::move(*packet.donor);
+    } else {
+      p.owned.assign(packet.data.data(), packet.data.size());
+    }
     p.charge = BufferCharge(options_.buffers, ConnectionBuffers::Kind::kWriting, p.owned.size());
   } else {
     p.borrowed = packet.data;
@@ -433,7 +441,7 @@ void MuxWriter::Stop(const absl::Status& error) {
     q.packets.ReleaseIfEmpty();
     q.in_ready = false;
     DisarmStallTimer(q);
-    it = q.removed ? queues_.erase(it) : std::next(it);
+    it = q.removed ? spare_queues_.Erase(queues_, it) : std::next(it);
   }
   ready_.clear();
   control_.clear();

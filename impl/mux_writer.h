@@ -58,6 +58,7 @@
 #include "impl/sync.h"
 #include "impl/time.h"
 #include "impl/tunables.h"
+#include "proto/base/node_recycler.h"
 #include "proto/frame.h"
 
 namespace drpc {
@@ -80,6 +81,8 @@ class MuxWriter {
     Kind kind;
     absl::string_view data;
     bool control = false;
+    // WriteAsync only: the string `data` views, which the writer takes instead of copying it.
+    std::string* donor = nullptr;
   };
 
   // `take_window_grant(stream)` is called when a requested WindowUpdate is written and returns
@@ -206,9 +209,10 @@ class MuxWriter {
     absl::string_view data() const { return is_owned ? absl::string_view(owned) : borrowed; }
   };
   struct StreamQueue {
-    // Its slots are freed whenever it drains: most streams are idle most of the time, and a
-    // writer of many streams would otherwise keep a ring per stream (impl/fifo.h).
-    Fifo<Pending> packets;
+    // Its heap slots are freed whenever it drains: most streams are idle most of the time, and
+    // a writer of many streams would otherwise keep a ring per stream (impl/fifo.h). Two inline:
+    // a call queues its metadata and Invoke, or its message and CloseSend, as a pair.
+    Fifo<Pending, 2> packets;
     bool flow_controlled = false;
     int64_t credit = 0;           // may be negative after a message overdrew it
     TimerId stall_timer = 0;      // armed while the stream waits for credit (0: none)
@@ -266,6 +270,7 @@ class MuxWriter {
   absl::AnyInvocable<absl::Status()> start_fiber_;
   // By stream ID; ready_ holds the turn order.
   std::map<uint64_t, StreamQueue> queues_;
+  NodeRecycler<std::map<uint64_t, StreamQueue>> spare_queues_{tunables::kStreamNodeSpareMaxCount};
   std::deque<uint64_t> ready_;
   // Senders waiting for the batch being written (null once a terminal packet released one).
   struct InFlight {

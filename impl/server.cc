@@ -142,9 +142,9 @@ void Server::StartMuxCall(Connection& conn, IncomingStream in) {
   }
   std::shared_ptr<Stream> stream = in.stream;
   conn.calls.Add();
-  const std::string name = absl::StrCat("handler ", in.rpc, " stream ", stream->id());
+  std::string name = absl::StrCat("handler ", in.rpc, " stream ", stream->id());
   absl::Status spawned =
-      env_->scheduler().Spawn(name, [this, &conn, in = std::move(in)]() mutable {
+      env_->scheduler().Spawn(std::move(name), [this, &conn, in = std::move(in)]() mutable {
         RunCall(conn, std::move(in));
         calls_->Release();
         conn.calls.Done();

@@ -208,6 +208,8 @@ absl::Status UpstreamManager::OnNewStreamPacket(Packet packet) {
     absl::StatusOr<Metadata> md = DecodeInvokeMetadata(packet);
     if (!md.ok()) return md.status();
     pending_metadata_.emplace(packet.id.stream, *std::move(md));
+    // Decoded: its buffer carries the Invoke that follows (the assembler takes from the pool).
+    buffer_pool().Give(std::move(packet.data));
     return absl::OkStatus();
   }
   if (absl::Status s = CheckInvokedRpc(packet); !s.ok()) return s;
@@ -222,7 +224,11 @@ absl::Status UpstreamManager::OnNewStreamPacket(Packet packet) {
       MakeStream(packet.id.stream, Stream::Role::kServer);
   current_ = stream;
   DropOfferedIncoming();  // anything still queued was just cancelled by this Invoke
-  OfferIncoming({std::move(stream), std::move(packet.data), std::move(metadata)});
+  // The name is copied (usually into a short string's inline bytes) and the packet's buffer,
+  // like its metadata's, goes back to the pool for the call's first message.
+  std::string rpc(packet.data);
+  buffer_pool().Give(std::move(packet.data));
+  OfferIncoming({std::move(stream), std::move(rpc), std::move(metadata)});
   return absl::OkStatus();
 }
 

@@ -10,7 +10,8 @@
 
 namespace drpc {
 
-MuxAssembler::MuxAssembler(Options options) : options_(options) {
+MuxAssembler::MuxAssembler(Options options)
+    : options_(options), spare_streams_(options.spare_streams_max_count) {
   DRPC_CHECK_GE(options_.packet_max_bytes, limits::kPacketLimitMinBytes);
   DRPC_CHECK_LE(options_.packet_max_bytes, limits::kPacketLimitMaxBytes);
   DRPC_CHECK_GE(options_.streams_max_count, size_t{1});
@@ -21,7 +22,7 @@ void MuxAssembler::Forget(uint64_t stream) {
   auto it = streams_.find(stream);
   if (it == streams_.end()) return;
   ResetPartial(it->second);
-  streams_.erase(it);
+  spare_streams_.Erase(streams_, it);
 }
 
 void MuxAssembler::ResetPartial(StreamState& state) {
@@ -122,7 +123,7 @@ absl::StatusOr<MuxAssembler::Result> MuxAssembler::OnFrame(const Frame& frame,
           "protocol error: too many streams with assembly state (", streams_.size(),
           ", limit ", options_.streams_max_count, ") at frame ", PacketIdString(frame.id))));
     }
-    it = streams_.emplace(frame.id.stream, StreamState{}).first;
+    it = spare_streams_.Emplace(streams_, frame.id.stream);
   }
   StreamState& state = it->second;
   const uint64_t m = frame.id.message;
