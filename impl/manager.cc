@@ -533,8 +533,11 @@ absl::StatusOr<IncomingStream> Manager::AcceptStream(Instant deadline) {
   }
 }
 
-void Manager::OfferIncoming(IncomingStream in) {
+void Manager::OfferIncoming(std::shared_ptr<Stream> stream, std::string&& invoke_data,
+                            Metadata metadata) {
   DRPC_CHECK(role_ == Role::kServer);
+  IncomingStream in{std::move(stream), std::string(invoke_data), std::move(metadata)};
+  buffer_pool().Give(std::move(invoke_data));
   DRPC_DCHECK(!terminated());
   if (!accepting()) {
     Refuse(in.stream);

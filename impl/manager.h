@@ -246,7 +246,10 @@ class Manager : protected StreamSink {
   void NoticeContextDone(std::weak_ptr<Stream> stream, absl::string_view late_site,
                          const absl::Status& reason);
   // Server: hands an invoked stream to AcceptStream, or Refuse()s it when no longer accepting.
-  void OfferIncoming(IncomingStream in);
+  // `invoke_data` is the Invoke packet's data, the method name: it is copied (usually into a
+  // short string's inline bytes) and the buffer goes back to the pool for the call's first
+  // message.
+  void OfferIncoming(std::shared_ptr<Stream> stream, std::string&& invoke_data, Metadata metadata);
   // Server: forgets streams offered but not accepted (a newer Invoke cancelled them).
   void DropOfferedIncoming() { accept_queue_.clear(); }
   // The peer invoked `stream` with `kind` (Invoke or InvokeMetadata): a protocol error unless we

@@ -165,16 +165,10 @@ absl::Status MuxManager::OnInvokePacket(Packet packet) {
     return WriteUnregisteredError(id, refusal);
   }
   std::shared_ptr<Stream> stream = MakeStream(id, Stream::Role::kServer, *compression);
-  DRPC_CHECK(!streams_.contains(id)) << "stream ID " << id << " in use";
-  StreamState& state = spare_streams_.Emplace(streams_, id)->second;
-  DRPC_CHECK(state.stream == nullptr) << "stream ID " << id << " started twice";
-  state.stream = stream;
+  DRPC_CHECK(!streams_.contains(id)) << "stream ID " << id << " started twice";
+  spare_streams_.Emplace(streams_, id)->second.stream = stream;
   writer_.AddStream(id, flow_enabled(), options_.flow.stream_window_bytes);
-  // The name is copied (usually into a short string's inline bytes) and the packet's buffer,
-  // like its metadata's, goes back to the pool for the call's first message.
-  std::string rpc(packet.data);
-  buffer_pool().Give(std::move(packet.data));
-  OfferIncoming({std::move(stream), std::move(rpc), std::move(metadata)});
+  OfferIncoming(std::move(stream), std::move(packet.data), std::move(metadata));
   return absl::OkStatus();
 }
 

@@ -66,10 +66,8 @@ absl::StatusOr<std::shared_ptr<Stream>> MuxManager::OpenClientStream(CallContext
                                                                      std::string metadata) {
   const uint64_t id = ++last_client_stream_id_;
   std::shared_ptr<Stream> stream = MakeStream(id, Stream::Role::kClient, options_.compression);
-  DRPC_CHECK(!streams_.contains(id)) << "stream ID " << id << " in use";
-  StreamState& state = spare_streams_.Emplace(streams_, id)->second;
-  DRPC_CHECK(state.stream == nullptr) << "client stream ID " << id << " reused";
-  state.stream = stream;
+  DRPC_CHECK(!streams_.contains(id)) << "client stream ID " << id << " reused";
+  spare_streams_.Emplace(streams_, id)->second.stream = stream;
   writer_.AddStream(id, flow_enabled(), options_.flow.stream_window_bytes, /*local_invoke=*/true);
   // Metadata and Invoke go into the writer together: nothing (a Cancel) can come between them,
   // and a Cancel or Close queued before they are written sends nothing at all (MuxWriter).

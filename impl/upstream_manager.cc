@@ -224,11 +224,7 @@ absl::Status UpstreamManager::OnNewStreamPacket(Packet packet) {
       MakeStream(packet.id.stream, Stream::Role::kServer);
   current_ = stream;
   DropOfferedIncoming();  // anything still queued was just cancelled by this Invoke
-  // The name is copied (usually into a short string's inline bytes) and the packet's buffer,
-  // like its metadata's, goes back to the pool for the call's first message.
-  std::string rpc(packet.data);
-  buffer_pool().Give(std::move(packet.data));
-  OfferIncoming({std::move(stream), std::move(rpc), std::move(metadata)});
+  OfferIncoming(std::move(stream), std::move(packet.data), std::move(metadata));
   return absl::OkStatus();
 }
 

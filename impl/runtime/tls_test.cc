@@ -251,39 +251,43 @@ void CloseOnReactor(Runtime& rt, std::unique_ptr<TcpListener>& listener) {
     }).IgnoreError();
 }
 
-TEST(TlsTest, ASilentServerTimesTheHandshakeOut) {
+// Dials a server that accepts and never answers, with `handshake_timeout` and the dialer's
+// `deadline`; returns how the call ended and how long it waited.
+struct SilentDial {
+  absl::Status status;
+  std::chrono::steady_clock::duration waited;
+};
+SilentDial DialASilentServer(Duration handshake_timeout, Duration deadline) {
   auto rt = StartRuntime(1);
   std::unique_ptr<TcpListener> listener;
   absl::StatusOr<std::string> address = ListenSilently(*rt, listener);
-  ASSERT_TRUE(address.ok());
-  // The dial itself has no deadline: only the handshake timeout can end the wait (a hang here,
-  // up to the test's timeout, means it did not), and not before it is due.
+  if (!address.ok()) return {address.status(), {}};
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<std::string> r = CallOverTls(
-      *rt, *address, {.ca_pem = TestPki().ca.cert_pem, .handshake_timeout = Duration::Millis(200)},
-      nullptr, Duration::Infinite());
-  EXPECT_TRUE(absl::IsDeadlineExceeded(r.status())) << r.status();
-  EXPECT_TRUE(absl::StrContains(r.status().message(), "tls handshake with")) << r.status();
-  EXPECT_TRUE(absl::StrContains(r.status().message(), "timed out")) << r.status();
-  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(200));
+      *rt, *address, {.ca_pem = TestPki().ca.cert_pem, .handshake_timeout = handshake_timeout},
+      nullptr, deadline);
+  SilentDial out{r.status(), std::chrono::steady_clock::now() - start};
   CloseOnReactor(*rt, listener);
+  return out;
+}
+
+TEST(TlsTest, ASilentServerTimesTheHandshakeOut) {
+  // The dial itself has no deadline: only the handshake timeout can end the wait (a hang here,
+  // up to the test's timeout, means it did not), and not before it is due.
+  SilentDial d = DialASilentServer(Duration::Millis(200), Duration::Infinite());
+  EXPECT_TRUE(absl::IsDeadlineExceeded(d.status)) << d.status;
+  EXPECT_TRUE(absl::StrContains(d.status.message(), "tls handshake with")) << d.status;
+  EXPECT_TRUE(absl::StrContains(d.status.message(), "timed out")) << d.status;
+  EXPECT_GE(d.waited, std::chrono::milliseconds(200));
 }
 
 // The dialer's deadline bounds the handshake as well as the connect: with an hour's handshake
 // timeout, only the caller's deadline can end the wait on a silent server.
 TEST(TlsTest, TheDialersDeadlineBoundsTheHandshake) {
-  auto rt = StartRuntime(1);
-  std::unique_ptr<TcpListener> listener;
-  absl::StatusOr<std::string> address = ListenSilently(*rt, listener);
-  ASSERT_TRUE(address.ok());
-  const auto start = std::chrono::steady_clock::now();
-  absl::StatusOr<std::string> r = CallOverTls(
-      *rt, *address, {.ca_pem = TestPki().ca.cert_pem, .handshake_timeout = Duration::Seconds(3600)},
-      nullptr, Duration::Millis(100));
-  EXPECT_TRUE(absl::IsDeadlineExceeded(r.status())) << r.status();
-  EXPECT_TRUE(absl::StrContains(r.status().message(), "tls handshake with")) << r.status();
-  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(100));
-  CloseOnReactor(*rt, listener);
+  SilentDial d = DialASilentServer(Duration::Seconds(3600), Duration::Millis(100));
+  EXPECT_TRUE(absl::IsDeadlineExceeded(d.status)) << d.status;
+  EXPECT_TRUE(absl::StrContains(d.status.message(), "tls handshake with")) << d.status;
+  EXPECT_GE(d.waited, std::chrono::milliseconds(100));
 }
 
 TEST(TlsTest, ASilentClientIsDroppedAfterTheServersHandshakeTimeout) {
