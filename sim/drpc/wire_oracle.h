@@ -37,7 +37,9 @@
 #ifndef DRPC_SIM_DRPC_WIRE_ORACLE_H_
 #define DRPC_SIM_DRPC_WIRE_ORACLE_H_
 
+#include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -95,11 +97,25 @@ class WireOracle {
   };
   const Stats& stats() const { return stats_; }
 
+  // Equivalence testing (wire_oracle_relay_test), process-wide: whether taps made from now on
+  // relay frames between the two ends of a simulated connection (default true; see Tap), and a
+  // digest into which every model mixes every frame it checks as received (null: none).
+  static void set_relay_for_testing(bool relay);
+  static void set_received_digest_for_testing(uint64_t* digest);
+
   class EndModel;  // internal, public for the .cc's helpers
+  struct Relay;
 
  private:
   friend class EndModel;
   void Violation(std::string why);
+
+  // Relays of connections one end of which is tapped so far, by SimNetwork connection ID.
+  struct ConnectionRelays {
+    std::array<std::shared_ptr<Relay>, 2> direction;  // [end]: what that end writes
+    int ends_tapped = 0;
+  };
+  std::map<uint64_t, ConnectionRelays> relays_;
 
   absl::AnyInvocable<void(std::string)> on_violation_;
   SimContext* trace_ctx_ = nullptr;

@@ -1,0 +1,155 @@
+// The wire oracle's relay (a reading end takes the frames the writing end's model parsed instead
+// of parsing the same bytes again) must change nothing the oracle sees: every scenario is run over
+// seeds both ways and each run's outcome, trace hash and the digest of every frame every model
+// checked as received (in order, with the Error and WindowUpdate bodies the checks read) must
+// agree. Hand-made exchanges between two tapped ends cover what a passing run never shows: a
+// writer whose frames break a rule, whose bytes stop parsing, and a reader that reads a stream
+// only part of the way.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "impl/options.h"
+#include "proto/frame.h"
+#include "sim/drpc/wire_oracle.h"
+#include "sim/scenario.h"
+#include "sim/simulation.h"
+
+namespace drpc::sim {
+namespace {
+
+struct Observed {
+  RunResult result;
+  uint64_t received_digest = 0;
+  std::vector<std::string> reports;  // hand-made exchanges only
+};
+
+class RelayTest : public ::testing::Test {
+ protected:
+  ~RelayTest() override {
+    WireOracle::set_relay_for_testing(true);
+    WireOracle::set_received_digest_for_testing(nullptr);
+  }
+};
+
+Observed RunScenario(const ScenarioSpec& spec, uint64_t seed, bool relay) {
+  Observed o;
+  WireOracle::set_relay_for_testing(relay);
+  WireOracle::set_received_digest_for_testing(&o.received_digest);
+  o.result = RunSeed(spec.body, seed, OptionsFor(spec));
+  WireOracle::set_received_digest_for_testing(nullptr);
+  return o;
+}
+
+void ExpectSame(const Observed& parsed, const Observed& relayed, absl::string_view what) {
+  EXPECT_EQ(parsed.result.failure, relayed.result.failure) << what;
+  EXPECT_EQ(parsed.result.message, relayed.result.message) << what;
+  EXPECT_EQ(parsed.result.trace_hash, relayed.result.trace_hash) << what;
+  EXPECT_EQ(parsed.result.counts, relayed.result.counts) << what;
+  EXPECT_EQ(parsed.received_digest, relayed.received_digest) << what;
+  EXPECT_EQ(parsed.reports, relayed.reports) << what;
+}
+
+TEST_F(RelayTest, EveryScenarioSeesTheSameFramesEitherWay) {
+  constexpr uint64_t kSeedsMaxCount = 6;
+  int runs = 0;
+  for (const ScenarioSpec* spec : ScenarioRegistry::All()) {
+    const uint64_t seeds = std::min(spec->default_seeds, kSeedsMaxCount);
+    for (uint64_t seed = 1; seed <= seeds; ++seed) {
+      const Observed parsed = RunScenario(*spec, seed, /*relay=*/false);
+      const Observed relayed = RunScenario(*spec, seed, /*relay=*/true);
+      ExpectSame(parsed, relayed, absl::StrCat(spec->name, " seed ", seed));
+      ++runs;
+    }
+  }
+  EXPECT_GT(runs, 100);
+}
+
+Frame F(Kind kind, uint64_t stream, uint64_t message, absl::string_view data = "",
+        bool done = true) {
+  return Frame{.id = {stream, message},
+               .kind = kind,
+               .done = done,
+               .control = kind == Kind::kCancel || kind == Kind::kWindowUpdate,
+               .data = data};
+}
+
+std::string Wire(const std::vector<Frame>& frames) {
+  std::string out;
+  for (const Frame& f : frames) AppendFrame(out, f);
+  return out;
+}
+
+// A client end writes `bytes` to a server end over a simulated connection with both ends tapped;
+// the server reads `read_bytes` of them (all: 0) in reads of at most `read_max_bytes`.
+Observed Exchange(const std::string& bytes, bool relay, size_t read_bytes = 0,
+                  size_t read_max_bytes = 3) {
+  Observed o;
+  WireOracle::set_relay_for_testing(relay);
+  WireOracle::set_received_digest_for_testing(&o.received_digest);
+  if (read_bytes == 0) read_bytes = bytes.size();
+  o.result = RunSeed(
+      [&](SimContext& ctx) {
+        WireOracle oracle([&](std::string why) { o.reports.push_back(std::move(why)); });
+        oracle.set_trace(&ctx);
+        auto [a, b] = ctx.network().Pipe("relay");
+        std::unique_ptr<Transport> client =
+            oracle.Tap(std::move(a), "client", WireEndConfig::For(Options{}, /*client=*/true));
+        std::unique_ptr<Transport> server =
+            oracle.Tap(std::move(b), "server", WireEndConfig::For(Options{}, /*client=*/false));
+        ASSERT_TRUE(client->Write(bytes).ok());
+        std::string buf(read_max_bytes, '\0');
+        for (size_t got = 0; got < read_bytes;) {
+          absl::StatusOr<size_t> n = server->Read(buf.data(), std::min(buf.size(), read_bytes - got));
+          ASSERT_TRUE(n.ok());
+          got += *n;
+        }
+        server->Close();
+        client->Close();
+      },
+      1, RunOptions{});
+  WireOracle::set_received_digest_for_testing(nullptr);
+  return o;
+}
+
+TEST_F(RelayTest, LegalExchangeIsReceivedTheSame) {
+  const std::string bytes = Wire({F(Kind::kInvoke, 1, 1, "svc/M"), F(Kind::kMessage, 1, 2, "ab"),
+                                  F(Kind::kCloseSend, 1, 3)});
+  const Observed parsed = Exchange(bytes, false);
+  ExpectSame(parsed, Exchange(bytes, true), "legal");
+  EXPECT_TRUE(parsed.reports.empty());
+  EXPECT_NE(parsed.received_digest, 0u);
+}
+
+TEST_F(RelayTest, BrokenRuleIsReportedByBothEndsEitherWay) {
+  // A Message before the Invoke, and an Error without its 8-byte code.
+  const std::string bytes = Wire({F(Kind::kMessage, 1, 1, "x"), F(Kind::kInvoke, 2, 1, "svc/M"),
+                                  F(Kind::kError, 2, 2, "abc")});
+  const Observed parsed = Exchange(bytes, false);
+  ExpectSame(parsed, Exchange(bytes, true), "broken rule");
+  ASSERT_EQ(parsed.reports.size(), 2u);
+}
+
+TEST_F(RelayTest, BytesThatStopParsingAreReportedByBothEndsEitherWay) {
+  // A frame, then a header whose stream ID varint never ends.
+  const std::string bytes = Wire({F(Kind::kInvoke, 1, 1, "svc/M")}) +
+                            std::string(1, '\x03') + std::string(12, '\xff');
+  const Observed parsed = Exchange(bytes, false);
+  ExpectSame(parsed, Exchange(bytes, true), "garbage");
+  ASSERT_EQ(parsed.reports.size(), 2u);
+  EXPECT_NE(parsed.reports[1].find("received bytes that do not parse"), std::string::npos);
+}
+
+TEST_F(RelayTest, PartlyReadStreamHandsOverOnlyCompleteFrames) {
+  const std::string bytes = Wire({F(Kind::kInvoke, 1, 1, "svc/M"), F(Kind::kMessage, 1, 2, "abcdef"),
+                                  F(Kind::kCloseSend, 1, 3)});
+  for (size_t read = 1; read < bytes.size(); ++read) {
+    ExpectSame(Exchange(bytes, false, read, 2), Exchange(bytes, true, read, 2),
+               absl::StrCat("read ", read));
+  }
+}
+
+}  // namespace
+}  // namespace drpc::sim
