@@ -93,9 +93,9 @@ struct FrameNote {
 // behind by more than the network's buffer plus one write.
 constexpr size_t kRelayUnattachedMaxCount = 4096;
 
-// Test hooks (WireOracle::set_relay_for_testing, set_received_digest_for_testing).
+// Test hooks (WireOracle::set_relay_for_testing, set_received_probe_for_testing).
 bool relay_enabled = true;
-uint64_t* received_digest_for_testing = nullptr;
+WireOracle::ReceivedProbe* received_probe = nullptr;
 
 }  // namespace
 
@@ -295,6 +295,7 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
     for (; relay.Ready(read_bytes_); relay.Pop()) {
       if (poisoned_) continue;
       ++oracle_->stats_.frames_received;
+      if (received_probe != nullptr) ++received_probe->relayed_frames;
       OnReceived(relay.Front().Facts());
     }
     if (relay.parse_error.has_value() && read_bytes_ > relay.parse_error_offset) {
@@ -302,9 +303,9 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
     }
   }
 
-  // Mixes a received frame into the test digest (set_received_digest_for_testing).
+  // Mixes a received frame into the test digest (set_received_probe_for_testing).
   void MixReceived(const FrameFacts& f) {
-    uint64_t& h = *received_digest_for_testing;
+    uint64_t& h = received_probe->digest;
     auto mix = [&h](uint64_t v) { h = (h ^ v) * 0x100000001b3ull + 0x9e3779b97f4a7c15ull; };
     for (char c : name_) mix(static_cast<uint8_t>(c));
     mix(f.id.stream);
@@ -469,7 +470,7 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
   }
 
   void OnReceived(const FrameFacts& f) {
-    if (received_digest_for_testing != nullptr) MixReceived(f);
+    if (received_probe != nullptr) MixReceived(f);
     StreamState& s = Stream(f.id.stream);
     Record(/*sent=*/false, s, f);
     Log("<-", f);
@@ -785,9 +786,7 @@ std::unique_ptr<Listener> WireOracle::TapListener(std::unique_ptr<Listener> inne
 
 void WireOracle::set_relay_for_testing(bool relay) { relay_enabled = relay; }
 
-void WireOracle::set_received_digest_for_testing(uint64_t* digest) {
-  received_digest_for_testing = digest;
-}
+void WireOracle::set_received_probe_for_testing(ReceivedProbe* probe) { received_probe = probe; }
 
 void WireOracle::Violation(std::string why) {
   ++stats_.violations;

@@ -99,9 +99,13 @@ class WireOracle {
 
   // Equivalence testing (wire_oracle_relay_test), process-wide: whether taps made from now on
   // relay frames between the two ends of a simulated connection (default true; see Tap), and a
-  // digest into which every model mixes every frame it checks as received (null: none).
+  // probe into whose digest every model mixes every frame it checks as received (null: none).
+  struct ReceivedProbe {
+    uint64_t digest = 0;
+    uint64_t relayed_frames = 0;  // of them, taken from a relay
+  };
   static void set_relay_for_testing(bool relay);
-  static void set_received_digest_for_testing(uint64_t* digest);
+  static void set_received_probe_for_testing(ReceivedProbe* probe);
 
   class EndModel;  // internal, public for the .cc's helpers
   struct Relay;
