@@ -4,6 +4,7 @@
 #include <array>
 #include <map>
 #include <optional>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -77,11 +78,11 @@ std::string Describe(const Frame& f) { return Describe(FrameFacts::Of(f)); }
 // frame of every run passes through the history, so it holds no strings).
 struct FrameNote {
   PacketId id;
-  uint64_t length = 0;
-  Kind kind = Kind::kMessage;
-  bool done = true;
-  bool control = false;
-  bool sent = false;
+  uint64_t length;
+  Kind kind;
+  bool done;
+  bool control;
+  bool sent;
 
   std::string ToString() const {
     return absl::StrCat(sent ? "-> " : "<- ", Describe(kind, id, length, done, control));
@@ -330,10 +331,6 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
     bool sending_packet = false;  // a packet of this stream is partly sent
     PacketId sending_id;
     Kind sending_kind = Kind::kMessage;
-    // Data of our InvokeMetadata and Invoke being sent (client; recorded runs only: they label
-    // the stream for the recorder).
-    std::string sending_metadata;
-    std::string sending_invoke;
     // What this end received.
     bool received_any = false;
     // Flow control of what this end sends, and of the grants it sends.
@@ -422,22 +419,23 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
     return ctx != nullptr && ctx->recorder() != nullptr && endpoint_.has_value();
   }
 
-  ABSL_ATTRIBUTE_ALWAYS_INLINE void Record(bool sent, StreamState& s, const FrameFacts& f) {
-    if (Recording()) RecordFrame(sent, s, f);
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void Record(bool sent, const FrameFacts& f) {
+    if (Recording()) RecordFrame(sent, f);
   }
 
   // Recorded runs never relay (Tap), so `f` holds all of its data here.
-  ABSL_ATTRIBUTE_NOINLINE void RecordFrame(bool sent, StreamState& s, const FrameFacts& f) {
+  ABSL_ATTRIBUTE_NOINLINE void RecordFrame(bool sent, const FrameFacts& f) {
     SimContext* ctx = oracle_->trace_ctx_;
     Recorder& recorder = *ctx->recorder();
     recorder.FrameEvent(ctx->now(), endpoint_->connection, endpoint_->end, sent, f.AsFrame());
     if (!sent || !config_.client || f.kind != Kind::kInvoke) return;
-    s.sending_invoke.append(f.data.data(), f.data.size());
+    InvokeText& sending = sending_[f.id.stream];
+    sending.invoke.append(f.data.data(), f.data.size());
     if (!f.done) return;
-    std::string label = s.sending_invoke;
+    std::string label = sending.invoke;
     std::map<std::string, std::string> metadata;
-    if (absl::StatusOr<Metadata> md = DecodeMetadata(s.sending_metadata);
-        md.ok() && !s.sending_metadata.empty()) {
+    if (absl::StatusOr<Metadata> md = DecodeMetadata(sending.metadata);
+        md.ok() && !sending.metadata.empty()) {
       for (const auto& [k, v] : *md) {
         metadata[k] = v;
         absl::StrAppend(&label, " ", k, "=", v);
@@ -445,6 +443,8 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
     }
     recorder.LabelStream(endpoint_->connection, f.id.stream, std::move(label), std::move(metadata));
   }
+
+  static_assert(std::is_trivially_copyable_v<StreamState>);
 
   StreamState& Stream(uint64_t id) {
     if (last_stream_ != nullptr && last_stream_id_ == id) return *last_stream_;
@@ -472,7 +472,7 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
   void OnReceived(const FrameFacts& f) {
     if (received_probe != nullptr) MixReceived(f);
     StreamState& s = Stream(f.id.stream);
-    Record(/*sent=*/false, s, f);
+    Record(/*sent=*/false, f);
     Log("<-", f);
     Remember(s, f, /*sent=*/false);
     if (!CheckShape(f, "received")) return;
@@ -505,7 +505,7 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
   void OnSent(const Frame& f) {
     StreamState& s = Stream(f.id.stream);
     const FrameFacts facts = FrameFacts::Of(f);
-    Record(/*sent=*/true, s, facts);
+    Record(/*sent=*/true, facts);
     Log("->", facts);
     Remember(s, facts, /*sent=*/true);
     if (!CheckShape(facts, "sent")) return;
@@ -589,7 +589,7 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
         if (s.sent_invoke) return fail("metadata after the Invoke");
         if (s.new_packet && s.sent_metadata) return fail("a second InvokeMetadata");
         s.sent_metadata = true;
-        if (Recording()) s.sending_metadata.append(f.data.data(), f.data.size());
+        if (Recording()) sending_[f.id.stream].metadata.append(f.data.data(), f.data.size());
         return true;
       case Kind::kInvoke:
         if (s.sent_invoke) return fail("a second Invoke");
@@ -678,6 +678,14 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
   uint64_t read_bytes_ = 0;     // kRelayed: bytes this end has read
   uint64_t written_bytes_ = 0;  // while relaying: bytes this end has written
   std::string header_tail_;     // while relaying: KeepHeaderTail
+  // Data of our InvokeMetadata and Invoke being sent, by stream (client; recorded runs only: they
+  // label the stream for the recorder). Kept apart so a StreamState is trivially copyable: a
+  // new stream costs no constructor calls, and growing streams_ is a memmove.
+  struct InvokeText {
+    std::string metadata;
+    std::string invoke;
+  };
+  std::map<uint64_t, InvokeText> sending_;
   // Every stream of the connection, ended ones too, in two parallel vectors ordered by stream ID
   // (no node per stream; reports are deterministic).
   std::vector<uint64_t> stream_ids_;
