@@ -466,8 +466,13 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
 
   static_assert(std::is_trivially_copyable_v<StreamState>);
 
-  StreamState& Stream(uint64_t id) {
+  // Frames come in runs of one stream: the last one's is found inline.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE StreamState& Stream(uint64_t id) {
     if (last_stream_ != nullptr && last_stream_id_ == id) return *last_stream_;
+    return FindOrAddStream(id);
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE StreamState& FindOrAddStream(uint64_t id) {
     // Stream IDs mostly grow, so a new stream is mostly appended.
     auto at = stream_ids_.end();
     if (!stream_ids_.empty() && id <= stream_ids_.back()) {
