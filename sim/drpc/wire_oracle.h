@@ -34,6 +34,16 @@
 //
 // The first violation is reported once (with the last frames of the stream concerned); the
 // oracle then stops checking that end, so one bug does not cascade into a flood of reports.
+//
+// Each byte is parsed once. When both ends of a SimNetwork connection are tapped (with set_trace
+// called, and no recorder on the run), the model of the writing end hands the frames it parsed to
+// the reading end's model, which takes each one at the read that completes its bytes: the
+// network delivers a prefix of what was written (faults stop or cut a direction short, never
+// change, drop from the middle or reorder its bytes), so these are exactly the frames it would
+// parse. A writing end that is poisoned keeps parsing for its peer; bytes that stop parsing are
+// reported by the reader at the read that would have shown it the error; a reader tapped without
+// its writer (or a writer without a tapped reader) parses as before. Taps must be made before
+// the transport is used (as they always had to be: a model sees a stream from its first byte).
 #ifndef DRPC_SIM_DRPC_WIRE_ORACLE_H_
 #define DRPC_SIM_DRPC_WIRE_ORACLE_H_
 
