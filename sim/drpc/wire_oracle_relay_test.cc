@@ -5,7 +5,10 @@
 // agree. Hand-made exchanges between two tapped ends cover what a passing run never shows: a
 // writer whose frames break a rule, whose bytes stop parsing, and a reader that reads a stream
 // only part of the way.
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -53,12 +56,19 @@ void ExpectSame(const Observed& parsed, const Observed& relayed, absl::string_vi
   EXPECT_EQ(parsed.reports, relayed.reports) << what;
 }
 
+// Seeds per scenario (at most its default sweep): 6, or RELAY_TEST_SEEDS for a deeper check, e.g.
+//   bazel test -c opt //sim/drpc:wire_oracle_relay_test --test_env=RELAY_TEST_SEEDS=30
+uint64_t SeedsMaxCount() {
+  const char* v = std::getenv("RELAY_TEST_SEEDS");
+  return v == nullptr ? 6 : std::strtoull(v, nullptr, 10);
+}
+
 TEST_F(RelayTest, EveryScenarioSeesTheSameFramesEitherWay) {
-  constexpr uint64_t kSeedsMaxCount = 6;
+  const uint64_t seeds_max = SeedsMaxCount();
   int runs = 0;
   uint64_t relayed_frames = 0;
   for (const ScenarioSpec* spec : ScenarioRegistry::All()) {
-    const uint64_t seeds = std::min(spec->default_seeds, kSeedsMaxCount);
+    const uint64_t seeds = std::min(spec->default_seeds, seeds_max);
     for (uint64_t seed = 1; seed <= seeds; ++seed) {
       const Observed parsed = RunScenario(*spec, seed, /*relay=*/false);
       const Observed relayed = RunScenario(*spec, seed, /*relay=*/true);
@@ -67,6 +77,8 @@ TEST_F(RelayTest, EveryScenarioSeesTheSameFramesEitherWay) {
       ++runs;
     }
   }
+  std::printf("%d runs both ways, %llu frames relayed\n", runs,
+              static_cast<unsigned long long>(relayed_frames));
   EXPECT_GT(runs, 100);
   EXPECT_GT(relayed_frames, 10'000u);  // the relay is what the runs used
 }
