@@ -44,6 +44,22 @@ void MuxWriter::Batch::Pieces(std::vector<absl::string_view>& out) const {
   if (all.size() > start) out.push_back(all.substr(start));
 }
 
+void MuxWriter::Batch::Detach() {
+  if (gathered.empty()) return;
+  std::string own;
+  own.reserve(size());
+  size_t start = 0;
+  for (const Slice& slice : gathered) {
+    own.append(bytes, start, slice.bytes_end - start);
+    own.append(slice.data.data(), slice.data.size());
+    start = slice.bytes_end;
+  }
+  own.append(bytes, start, std::string::npos);
+  bytes.swap(own);
+  gathered.clear();
+  gathered_bytes = 0;
+}
+
 MuxWriter::MuxWriter(Env& env, Transport& transport, Options options,
                      absl::AnyInvocable<void(const absl::Status&)> on_write_error,
                      absl::AnyInvocable<uint64_t(uint64_t)> take_window_grant,
@@ -623,7 +639,12 @@ void MuxWriter::Run() {
       writing_ = false;
       continue;
     }
-    if (env_->chaos().Buggify("mux_writer.yield_before_write")) env_->scheduler().Yield();
+    if (env_->chaos().Buggify("mux_writer.yield_before_write")) {
+      // Other fibers run meanwhile: a terminal packet may release a sender whose bytes the batch
+      // would write from where they are.
+      batch.Detach();
+      env_->scheduler().Yield();
+    }
     const absl::Status s = WriteBatch(batch);
     batch.gathered.clear();
     batch.gathered_bytes = 0;

@@ -188,6 +188,9 @@ class MuxWriter {
     void clear();
     // The batch in wire order, for Transport::WriteV (empty pieces left out).
     void Pieces(std::vector<absl::string_view>& out) const;
+    // Copies the gathered senders' bytes into `bytes`, in wire order, so the batch no longer
+    // reads memory its senders own (before anything that lets a sender be released).
+    void Detach();
   };
   struct Pending {
     PacketId id;

@@ -621,5 +621,49 @@ TEST(MuxWriterTest, TheRestOfABlockedGatheringWriteGoesFromACopySoItsSenderMayGo
   });
 }
 
+// The chaos yield before a batch's write lets other fibers run while the batch holds a waiting
+// sender's bytes in place; a terminal packet may release that sender then, and the sender may
+// reuse its buffer before the write: the peer still gets the bytes the sender sent.
+TEST(MuxWriterTest, ASenderReleasedWhileItsBatchYieldsBeforeTheWriteMayReuseItsBuffer) {
+  int windows = 0;  // seeds where the sender was released while its frame waited in a batch
+  for (uint64_t seed = 1; seed <= 400; ++seed) {
+    sim::RunOptions options;
+    options.chaos = true;
+    sim::RunResult r = sim::RunSeed(
+        [&](sim::SimContext& ctx) {
+          Rig rig(ctx, {.split_bytes = 2 * tunables::kGatherFrameMinBytes, .batch_max_bytes = 1 << 20});
+          rig.writer->AddStream(1, false, 0);
+          std::string buffer(tunables::kGatherFrameMinBytes, 'a');
+          absl::Status sent;
+          Signal writing(ctx.env()), done(ctx.env());
+          DRPC_CHECK_OK(ctx.env().scheduler().Spawn("sender", [&] {
+            writing.Set();
+            sent = rig.writer->Write(1, {Msg(1, 1, buffer)});
+            buffer.assign(buffer.size(), 'z');  // reused as soon as the sender may
+            done.Set();
+          }));
+          writing.Wait("the sender");
+          for (uint64_t i = 0; i < seed % 4; ++i) ctx.env().scheduler().Yield();
+          rig.writer->WriteTerminalAsync(1, {PacketId{1, 2}, Kind::kCancel, "", true},
+                                         absl::CancelledError("context canceled"));
+          done.Wait("sender");
+          if (absl::IsCancelled(sent)) ++windows;
+          for (;;) {
+            absl::StatusOr<RawFrame> f = rig.peer->ReadFrame(Duration::Millis(5));
+            if (absl::IsDeadlineExceeded(f.status())) break;  // everything written was read
+            ctx.Check(f.ok(), f.status().ToString());
+            if (f->kind != Kind::kMessage) continue;
+            ctx.Check(f->data == std::string(f->data.size(), 'a'),
+                      "the peer got bytes the sender wrote after it was released");
+          }
+          rig.writer->RemoveStream(1);
+        },
+        seed, options);
+    ASSERT_TRUE(r.ok()) << "seed " << seed << " " << sim::FailureClassName(r.failure) << ": "
+                        << r.message;
+  }
+  EXPECT_GT(windows, 0) << "no seed released the sender while its frame was being written";
+}
+
 }  // namespace
 }  // namespace drpc
