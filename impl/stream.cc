@@ -61,11 +61,8 @@ Stream::Stream(Env& env, StreamSink& sink, uint64_t id, Role role, Limits limits
       limits_(limits),
       pool_(pool),
       buffers_(std::move(buffers)),
-      send_(env),
-      recv_(env),
       term_(env),
       fin_(env),
-      cancel_(env),
       readers_(env),
       space_(env) {}
 

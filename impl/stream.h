@@ -1,6 +1,7 @@
 // Stream: one RPC's state machine (docs/protocol.md §7), shared by both modes and both roles.
 //
-// A stream has five one-shot flags, each a Signal holding the error it stands for:
+// A stream has five one-shot flags, each holding the error it stands for (term and fin are
+// Signals, which fibers wait on and callbacks watch; the other three are plain flags):
 //   send    no more sends; Send returns this error
 //   recv    the receive side is finished; Recv returns this after draining queued messages
 //   term    terminated: no new operations; incoming packets are ignored
@@ -246,7 +247,25 @@ class Stream final : public RpcStream {
   Limits limits_;
   BufferPool* pool_;
   std::shared_ptr<ConnectionBuffers> buffers_;
-  Signal send_, recv_, term_, fin_, cancel_;
+  // A one-shot flag with the error it stands for: a Signal that nothing waits on or watches,
+  // so setting one costs a store (each call sets several).
+  class Flag {
+   public:
+    bool Set(const absl::Status& status) {
+      if (set_) return false;
+      set_ = true;
+      status_ = status;
+      return true;
+    }
+    bool IsSet() const { return set_; }
+    const absl::Status& status() const { return status_; }
+
+   private:
+    absl::Status status_;
+    bool set_ = false;
+  };
+  Flag send_, recv_, cancel_;
+  Signal term_, fin_;
   struct Queued {
     std::string data;
     uint64_t credit;
