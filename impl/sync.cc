@@ -122,9 +122,13 @@ bool Signal::Set(absl::Status status) {
   if (set_) return false;
   set_ = true;
   status_ = std::move(status);
-  absl::InlinedVector<Fiber*, 1> woken;
-  woken.swap(waiters_);
-  for (Fiber* f : woken) env_->scheduler().Unpark(f);
+  // Unpark only marks a fiber runnable: none runs, so none leaves the list, before this returns
+  // (a woken fiber that finds itself gone from the list knows it was taken off).
+  if (!waiters_.empty()) {
+    for (Fiber* f : waiters_) env_->scheduler().Unpark(f);
+    waiters_.clear();
+  }
+  if (callbacks_.empty()) return true;
   // In order, each taken out before it runs: a callback may remove later ones (they must then not
   // run; RemoveCallback only empties them while this runs), and callbacks added now run at once
   // inside OnSet.
