@@ -116,6 +116,8 @@ class Signal {
   // Returns true if this call set the signal.
   bool Set(absl::Status status = absl::OkStatus());
   bool IsSet() const { return set_; }
+  // A fiber waits for it or a callback is registered: setting it would be seen.
+  bool watched() const { return !waiters_.empty() || !callbacks_.empty(); }
   // The status given to the winning Set (OK before it is set).
   const absl::Status& status() const { return status_; }
   // Blocks until set. Returns false if `deadline` passed first.
