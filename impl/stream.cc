@@ -231,7 +231,7 @@ void Stream::StopReceiving() {
   readers_.WakeAll();
 }
 
-absl::Status Stream::HandlePacket(Packet packet) {
+absl::Status Stream::HandlePacket(Packet&& packet) {
   if (term_.IsSet()) {
     env_->chaos().Reach(situations::kStreamPacketAfterTheStreamEnded);
     // Late packets for an ended stream are ignored (their bytes are accounted as consumed).

@@ -178,7 +178,8 @@ class Stream final : public RpcStream {
   // full (streams without flow control), at most Limits::recv_stall_timeout per message; then
   // fails the stream through StreamSink::OnStreamError and returns OK. A flow-controlled message's
   // bytes are reported through StreamSink::OnConsumed when Recv takes it or it is dropped.
-  absl::Status HandlePacket(Packet packet);
+  // Takes the packet's data (the caller's packet is left moved-from).
+  absl::Status HandlePacket(Packet&& packet);
   // Terminates because the connection ended.
   void TerminateFromConnection(const absl::Status& error);
   // Terminates after a stream-scoped failure the sink has reported to the peer.
