@@ -139,12 +139,13 @@ class Signal {
     absl::AnyInvocable<void(const absl::Status&)> fn;  // empty once removed
   };
   // Ascending id, which is registration order. Inline: most signals (a call's context, a stream)
-  // have one or two callbacks at a time, registered and removed once per call. A removal empties
+  // have one or two callbacks at a time, registered and removed once per call (a call's context:
+  // the connection's watch and often the caller's own), so two fit without an allocation. A removal empties
   // the entry (found by binary search) and drops removed ones from the back; the rest are
   // compacted once they are the majority, so a signal with many (a parent context) stays
   // O(log n) per removal. First: it is 16-byte aligned, and the smaller fields then pack
   // behind it (a Stream holds five Signals).
-  absl::InlinedVector<Callback, 1> callbacks_;
+  absl::InlinedVector<Callback, 2> callbacks_;
   Env* env_;
   absl::Status status_;
   // Parked fibers; usually one (a call waiting for its stream), kept inline.
