@@ -68,6 +68,9 @@ Stream::Stream(Env& env, StreamSink& sink, uint64_t id, Role role, Limits limits
 
 Stream::~Stream() {
   DRPC_CHECK_EQ(ops_in_progress_, 0) << "stream " << id_ << " destroyed in use";
+  if (context_watch_.signal != nullptr) {
+    context_watch_.signal->RemoveCallback(context_watch_.callback);
+  }
   // Messages never taken leave with the stream.
   if (buffers_ != nullptr) buffers_->Sub(ConnectionBuffers::Kind::kQueued, queued_bytes_);
 }

@@ -192,6 +192,19 @@ class Stream final : public RpcStream {
   // unread client stream can never stall the connection's reader (docs/protocol.md §13 item 2).
   void StopReceiving();
 
+  // The watch a client stream's connection keeps on its call's context (Manager::WatchContext),
+  // kept here rather than in a map of the connection's: the context's done signal and the
+  // callback registered on it (signal null when none is), where a late notice of the cancel
+  // fires, and the stream itself for that notice. A stream destroyed while watched removes the
+  // callback (the context is alive: a context that ends runs its callbacks, which clear this).
+  struct ContextWatch {
+    Signal* signal = nullptr;
+    Signal::CallbackId callback = 0;
+    absl::string_view late_site;
+    std::weak_ptr<Stream> stream;
+  };
+  ContextWatch& context_watch() { return context_watch_; }
+
   // --- State ------------------------------------------------------------------------------------
   bool terminated() const { return term_.IsSet(); }
   bool finished() const { return fin_.IsSet(); }
@@ -280,6 +293,7 @@ class Stream final : public RpcStream {
   bool cancelled_locally_ = false;  // Cancel() was called: Recv reports cancel_, nothing else
   uint64_t next_message_id_ = 1;
   bool used_ = false;         // the application sent or received on the stream (OnFirstRecv)
+  ContextWatch context_watch_;
 };
 
 }  // namespace drpc
