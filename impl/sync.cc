@@ -56,14 +56,13 @@ bool WaitList::WaitUntil(absl::string_view reason, Instant deadline) {
   return !timer_fired || env_->clock().Now() < deadline;
 }
 
-void WaitList::WakeOne() {
-  if (waiters_.empty()) return;
+void WaitList::WakeFront() {
   Fiber* f = waiters_.front();
   waiters_.pop_front();
   env_->scheduler().Unpark(f);
 }
 
-void WaitList::WakeAll() {
+void WaitList::WakeEvery() {
   // Unpark only marks a fiber runnable (none runs before this returns), so the list cannot
   // change under the loop; exactly the fibers waiting now are woken.
   for (size_t n = waiters_.size(); n > 0; --n) {

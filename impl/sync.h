@@ -57,8 +57,13 @@ class WaitList {
     Remove(self);  // still listed after a spurious wake-up
     return true;
   }
-  void WakeOne();
-  void WakeAll();
+  // Inline when nobody waits (most wake-ups of a stream's lists): no call at all.
+  void WakeOne() {
+    if (!waiters_.empty()) WakeFront();
+  }
+  void WakeAll() {
+    if (!waiters_.empty()) WakeEvery();
+  }
   bool empty() const { return waiters_.empty(); }
   size_t size() const { return waiters_.size(); }
   // The fiber WakeOne would wake next, or nullptr.
@@ -67,6 +72,8 @@ class WaitList {
 
  private:
   bool WaitUntil(absl::string_view reason, Instant deadline);  // Wait with a finite deadline
+  void WakeFront();  // WakeOne with a waiter
+  void WakeEvery();  // WakeAll with waiters
   // False if `fiber` was not listed (a Wake took it off).
   bool Remove(Fiber* fiber) { return waiters_.EraseFirst(fiber); }
   Env* env_;
