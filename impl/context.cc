@@ -18,8 +18,10 @@ CallContext::CallContext(Env& env, CallContext& parent) : env_(&env), done_(env)
 
 CallContext::~CallContext() {
   // A context that goes away cancels what still uses it (Go's `defer cancel()`), so nothing can
-  // hold a callback into a destroyed context.
-  Cancel(::drpc::CanceledError());
+  // hold a callback into a destroyed context. Nothing else can see it any more: a context nothing
+  // watches (the usual end of a call) is not marked done.
+  if (deadline_timer_ != 0) env_->clock().Cancel(deadline_timer_);
+  if (done_.watched()) done_.Set(::drpc::CanceledError());
   if (parent_ != nullptr && parent_callback_ != 0) parent_->done_.RemoveCallback(parent_callback_);
 }
 

@@ -479,21 +479,24 @@ std::shared_ptr<Stream> Manager::MakeStream(uint64_t id, Stream::Role role,
 
 void Manager::WatchContext(CallContext& ctx, const std::shared_ptr<Stream>& stream,
                            absl::string_view late_site) {
-  const uint64_t id = stream->id();
-  DRPC_CHECK(!watches_.contains(id)) << "stream " << id << " watched twice";
+  Stream::ContextWatch& watch = stream->context_watch();
+  DRPC_CHECK(watch.signal == nullptr) << "stream " << stream->id() << " watched twice";
   Signal& done = ctx.done_signal();
   if (done.IsSet()) {
     NoticeContextDone(stream, late_site, done.status());
     return;
   }
-  Watch& watch = spare_watches_.Emplace(watches_, id)->second;
-  watch = Watch{&ctx, 0, stream, late_site};
-  watch.callback = done.OnSet([this, id](const absl::Status& reason) {
-    auto it = watches_.find(id);
-    DRPC_CHECK(it != watches_.end()) << "stream " << id << ": context done after its unwatch";
-    Watch w = std::move(it->second);
-    spare_watches_.Erase(watches_, it);
-    NoticeContextDone(std::move(w.stream), w.late_site, reason);
+  watch.signal = &done;
+  watch.late_site = late_site;
+  watch.stream = stream;
+  // The callback runs while the stream lives: a stream destroyed first removes it.
+  Stream* const s = stream.get();
+  watch.callback = done.OnSet([this, s](const absl::Status& reason) {
+    Stream::ContextWatch& w = s->context_watch();
+    DRPC_CHECK(w.signal != nullptr) << "stream " << s->id() << ": context done after its unwatch";
+    Stream::ContextWatch fired = std::move(w);
+    w = Stream::ContextWatch{};
+    NoticeContextDone(std::move(fired.stream), fired.late_site, reason);
   });
 }
 
@@ -504,12 +507,12 @@ void Manager::NoticeContextDone(std::weak_ptr<Stream> stream, absl::string_view 
   });
 }
 
-void Manager::UnwatchContext(const Stream& stream) {
+void Manager::UnwatchContext(Stream& stream) {
   DRPC_DCHECK(stream.finished());
-  auto it = watches_.find(stream.id());
-  if (it == watches_.end()) return;
-  it->second.ctx->done_signal().RemoveCallback(it->second.callback);
-  spare_watches_.Erase(watches_, it);
+  Stream::ContextWatch& w = stream.context_watch();
+  if (w.signal == nullptr) return;
+  w.signal->RemoveCallback(w.callback);
+  w = Stream::ContextWatch{};
 }
 
 // --- Server streams -------------------------------------------------------------------------------

@@ -241,7 +241,7 @@ class Manager : protected StreamSink {
   void WatchContext(CallContext& ctx, const std::shared_ptr<Stream>& stream,
                     absl::string_view late_site);
   // The stream finished: its call's context may go away.
-  void UnwatchContext(const Stream& stream);
+  void UnwatchContext(Stream& stream);
   // WatchContext's reaction to a done context.
   void NoticeContextDone(std::weak_ptr<Stream> stream, absl::string_view late_site,
                          const absl::Status& reason);
@@ -369,16 +369,6 @@ class Manager : protected StreamSink {
   // Server: invoked streams not yet accepted, in the order they were invoked.
   std::deque<IncomingStream> accept_queue_;
   WaitList accept_waiters_;
-  // Client: the context watch of each stream not yet finished, by stream ID.
-  struct Watch {
-    CallContext* ctx;
-    Signal::CallbackId callback;
-    // Here rather than in the callback, whose captures then fit AnyInvocable's inline storage.
-    std::weak_ptr<Stream> stream;
-    absl::string_view late_site;
-  };
-  std::map<uint64_t, Watch> watches_;
-  NodeRecycler<std::map<uint64_t, Watch>> spare_watches_{tunables::kStreamNodeSpareMaxCount};
 };
 
 }  // namespace drpc

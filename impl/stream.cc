@@ -61,16 +61,16 @@ Stream::Stream(Env& env, StreamSink& sink, uint64_t id, Role role, Limits limits
       limits_(limits),
       pool_(pool),
       buffers_(std::move(buffers)),
-      send_(env),
-      recv_(env),
       term_(env),
       fin_(env),
-      cancel_(env),
       readers_(env),
       space_(env) {}
 
 Stream::~Stream() {
   DRPC_CHECK_EQ(ops_in_progress_, 0) << "stream " << id_ << " destroyed in use";
+  if (context_watch_.signal != nullptr) {
+    context_watch_.signal->RemoveCallback(context_watch_.callback);
+  }
   // Messages never taken leave with the stream.
   if (buffers_ != nullptr) buffers_->Sub(ConnectionBuffers::Kind::kQueued, queued_bytes_);
 }
@@ -234,7 +234,7 @@ void Stream::StopReceiving() {
   readers_.WakeAll();
 }
 
-absl::Status Stream::HandlePacket(Packet packet) {
+absl::Status Stream::HandlePacket(Packet&& packet) {
   if (term_.IsSet()) {
     env_->chaos().Reach(situations::kStreamPacketAfterTheStreamEnded);
     // Late packets for an ended stream are ignored (their bytes are accounted as consumed).

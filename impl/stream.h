@@ -1,6 +1,7 @@
 // Stream: one RPC's state machine (docs/protocol.md §7), shared by both modes and both roles.
 //
-// A stream has five one-shot flags, each a Signal holding the error it stands for:
+// A stream has five one-shot flags, each holding the error it stands for (term and fin are
+// Signals, which fibers wait on and callbacks watch; the other three are plain flags):
 //   send    no more sends; Send returns this error
 //   recv    the receive side is finished; Recv returns this after draining queued messages
 //   term    terminated: no new operations; incoming packets are ignored
@@ -177,7 +178,8 @@ class Stream final : public RpcStream {
   // full (streams without flow control), at most Limits::recv_stall_timeout per message; then
   // fails the stream through StreamSink::OnStreamError and returns OK. A flow-controlled message's
   // bytes are reported through StreamSink::OnConsumed when Recv takes it or it is dropped.
-  absl::Status HandlePacket(Packet packet);
+  // Takes the packet's data (the caller's packet is left moved-from).
+  absl::Status HandlePacket(Packet&& packet);
   // Terminates because the connection ended.
   void TerminateFromConnection(const absl::Status& error);
   // Terminates after a stream-scoped failure the sink has reported to the peer.
@@ -189,6 +191,19 @@ class Stream final : public RpcStream {
   // Server, after the handler returned: later messages are dropped instead of queued, so an
   // unread client stream can never stall the connection's reader (docs/protocol.md §13 item 2).
   void StopReceiving();
+
+  // The watch a client stream's connection keeps on its call's context (Manager::WatchContext),
+  // kept here rather than in a map of the connection's: the context's done signal and the
+  // callback registered on it (signal null when none is), where a late notice of the cancel
+  // fires, and the stream itself for that notice. A stream destroyed while watched removes the
+  // callback (the context is alive: a context that ends runs its callbacks, which clear this).
+  struct ContextWatch {
+    Signal* signal = nullptr;
+    Signal::CallbackId callback = 0;
+    absl::string_view late_site;
+    std::weak_ptr<Stream> stream;
+  };
+  ContextWatch& context_watch() { return context_watch_; }
 
   // --- State ------------------------------------------------------------------------------------
   bool terminated() const { return term_.IsSet(); }
@@ -246,7 +261,25 @@ class Stream final : public RpcStream {
   Limits limits_;
   BufferPool* pool_;
   std::shared_ptr<ConnectionBuffers> buffers_;
-  Signal send_, recv_, term_, fin_, cancel_;
+  // A one-shot flag with the error it stands for: a Signal that nothing waits on or watches,
+  // so setting one costs a store (each call sets several).
+  class Flag {
+   public:
+    bool Set(const absl::Status& status) {
+      if (set_) return false;
+      set_ = true;
+      status_ = status;
+      return true;
+    }
+    bool IsSet() const { return set_; }
+    const absl::Status& status() const { return status_; }
+
+   private:
+    absl::Status status_;
+    bool set_ = false;
+  };
+  Flag send_, recv_, cancel_;
+  Signal term_, fin_;
   struct Queued {
     std::string data;
     uint64_t credit;
@@ -260,6 +293,7 @@ class Stream final : public RpcStream {
   bool cancelled_locally_ = false;  // Cancel() was called: Recv reports cancel_, nothing else
   uint64_t next_message_id_ = 1;
   bool used_ = false;         // the application sent or received on the stream (OnFirstRecv)
+  ContextWatch context_watch_;
 };
 
 }  // namespace drpc

@@ -56,14 +56,13 @@ bool WaitList::WaitUntil(absl::string_view reason, Instant deadline) {
   return !timer_fired || env_->clock().Now() < deadline;
 }
 
-void WaitList::WakeOne() {
-  if (waiters_.empty()) return;
+void WaitList::WakeFront() {
   Fiber* f = waiters_.front();
   waiters_.pop_front();
   env_->scheduler().Unpark(f);
 }
 
-void WaitList::WakeAll() {
+void WaitList::WakeEvery() {
   // Unpark only marks a fiber runnable (none runs before this returns), so the list cannot
   // change under the loop; exactly the fibers waiting now are woken.
   for (size_t n = waiters_.size(); n > 0; --n) {
@@ -122,9 +121,13 @@ bool Signal::Set(absl::Status status) {
   if (set_) return false;
   set_ = true;
   status_ = std::move(status);
-  absl::InlinedVector<Fiber*, 1> woken;
-  woken.swap(waiters_);
-  for (Fiber* f : woken) env_->scheduler().Unpark(f);
+  // Unpark only marks a fiber runnable: none runs, so none leaves the list, before this returns
+  // (a woken fiber that finds itself gone from the list knows it was taken off).
+  if (!waiters_.empty()) {
+    for (Fiber* f : waiters_) env_->scheduler().Unpark(f);
+    waiters_.clear();
+  }
+  if (callbacks_.empty()) return true;
   // In order, each taken out before it runs: a callback may remove later ones (they must then not
   // run; RemoveCallback only empties them while this runs), and callbacks added now run at once
   // inside OnSet.

@@ -57,8 +57,13 @@ class WaitList {
     Remove(self);  // still listed after a spurious wake-up
     return true;
   }
-  void WakeOne();
-  void WakeAll();
+  // Inline when nobody waits (most wake-ups of a stream's lists): no call at all.
+  void WakeOne() {
+    if (!waiters_.empty()) WakeFront();
+  }
+  void WakeAll() {
+    if (!waiters_.empty()) WakeEvery();
+  }
   bool empty() const { return waiters_.empty(); }
   size_t size() const { return waiters_.size(); }
   // The fiber WakeOne would wake next, or nullptr.
@@ -67,6 +72,8 @@ class WaitList {
 
  private:
   bool WaitUntil(absl::string_view reason, Instant deadline);  // Wait with a finite deadline
+  void WakeFront();  // WakeOne with a waiter
+  void WakeEvery();  // WakeAll with waiters
   // False if `fiber` was not listed (a Wake took it off).
   bool Remove(Fiber* fiber) { return waiters_.EraseFirst(fiber); }
   Env* env_;
@@ -116,6 +123,8 @@ class Signal {
   // Returns true if this call set the signal.
   bool Set(absl::Status status = absl::OkStatus());
   bool IsSet() const { return set_; }
+  // A fiber waits for it or a callback is registered: setting it would be seen.
+  bool watched() const { return !waiters_.empty() || !callbacks_.empty(); }
   // The status given to the winning Set (OK before it is set).
   const absl::Status& status() const { return status_; }
   // Blocks until set. Returns false if `deadline` passed first.
@@ -137,12 +146,13 @@ class Signal {
     absl::AnyInvocable<void(const absl::Status&)> fn;  // empty once removed
   };
   // Ascending id, which is registration order. Inline: most signals (a call's context, a stream)
-  // have one or two callbacks at a time, registered and removed once per call. A removal empties
+  // have one or two callbacks at a time, registered and removed once per call (a call's context:
+  // the connection's watch and often the caller's own), so two fit without an allocation. A removal empties
   // the entry (found by binary search) and drops removed ones from the back; the rest are
   // compacted once they are the majority, so a signal with many (a parent context) stays
   // O(log n) per removal. First: it is 16-byte aligned, and the smaller fields then pack
   // behind it (a Stream holds five Signals).
-  absl::InlinedVector<Callback, 1> callbacks_;
+  absl::InlinedVector<Callback, 2> callbacks_;
   Env* env_;
   absl::Status status_;
   // Parked fibers; usually one (a call waiting for its stream), kept inline.

@@ -183,7 +183,7 @@ absl::Status UpstreamManager::OnFrame(const Frame& frame) {
   return OnPacket(std::move(**packet));
 }
 
-absl::Status UpstreamManager::OnPacket(Packet packet) {
+absl::Status UpstreamManager::OnPacket(Packet&& packet) {
   if (current_ != nullptr && packet.id.stream == current_->id()) {
     std::shared_ptr<Stream> stream = current_;  // HandlePacket may block; keep it alive
     return stream->HandlePacket(std::move(packet));
@@ -192,7 +192,7 @@ absl::Status UpstreamManager::OnPacket(Packet packet) {
   return OnNewStreamPacket(std::move(packet));
 }
 
-absl::Status UpstreamManager::OnNewStreamPacket(Packet packet) {
+absl::Status UpstreamManager::OnNewStreamPacket(Packet&& packet) {
   if (packet.kind != Kind::kInvoke && packet.kind != Kind::kInvokeMetadata) {
     // Go waits here for a stream only the reader could create and wedges (docs/protocol.md §13 item 1); a
     // packet for a stream that does not exist yet is dropped instead.

@@ -93,8 +93,8 @@ class UpstreamManager final : public Manager {
   void OnStreamError(Stream& stream, const absl::Status& error) override;
   void OnFinished(Stream& stream) override;
 
-  absl::Status OnPacket(Packet packet);
-  absl::Status OnNewStreamPacket(Packet packet);
+  absl::Status OnPacket(Packet&& packet);
+  absl::Status OnNewStreamPacket(Packet&& packet);
   enum class FlushMode {
     kNone,      // stay in the buffer (metadata before its Invoke)
     kIfFull,    // write the buffer out once it holds write_buffer_bytes

@@ -250,7 +250,7 @@ struct RemoteOdd : Step {
     const bool fails = which != 2 && m.stream.RemoteInvokeFailsTheConnection();
     if (sut == nullptr) return;
     const Packet p = which == 0 ? RemotePacket(Kind::kInvoke, "/x") : RemotePacket(static_cast<Kind>(40), "", which == 2);
-    const absl::Status s = sut->stream->HandlePacket(p);
+    const absl::Status s = sut->stream->HandlePacket(Packet(p));
     if (fails != IsProtocolError(s)) RC_FAIL(absl::StrCat("remote kind ", KindName(p.kind), ": ", s.ToString()));
   }
   void show(std::ostream& os) const override { os << "remote " << (which == 0 ? "Invoke" : which == 1 ? "Kind(40)" : "Kind(40) control"); }
