@@ -143,16 +143,45 @@ void Server::StartMuxCall(Connection& conn, IncomingStream in) {
   std::shared_ptr<Stream> stream = in.stream;
   conn.calls.Add();
   std::string name = absl::StrCat("handler ", in.rpc, " stream ", stream->id());
+  MuxCall* call = TakeMuxCall(conn, std::move(in));
   absl::Status spawned =
-      env_->scheduler().Spawn(std::move(name), [this, &conn, in = std::move(in)]() mutable {
-        RunCall(conn, std::move(in));
-        calls_->Release();
-        conn.calls.Done();
-      });
+      env_->scheduler().Spawn(std::move(name), [call] { call->server->RunMuxCall(call); });
   if (spawned.ok()) return;
+  GiveBackMuxCall(call);
   calls_->Release();
   conn.calls.Done();
   Refuse(conn, *stream, ServerBusyError(absl::StrCat("no fiber for the call: ", spawned.message())));
+}
+
+Server::MuxCall* Server::TakeMuxCall(Connection& conn, IncomingStream in) {
+  std::unique_ptr<MuxCall> call;
+  if (spare_mux_calls_.empty()) {
+    call = std::make_unique<MuxCall>();
+  } else {
+    call = std::move(spare_mux_calls_.back());
+    spare_mux_calls_.pop_back();
+  }
+  call->server = this;
+  call->conn = &conn;
+  call->in = std::move(in);
+  return call.release();
+}
+
+void Server::GiveBackMuxCall(MuxCall* call) {
+  std::unique_ptr<MuxCall> owned(call);
+  owned->in = IncomingStream();  // nothing of the call outlives it
+  if (spare_mux_calls_.size() < tunables::kStreamNodeSpareMaxCount) {
+    spare_mux_calls_.push_back(std::move(owned));
+  }
+}
+
+void Server::RunMuxCall(MuxCall* call) {
+  Connection& conn = *call->conn;
+  IncomingStream in = std::move(call->in);
+  GiveBackMuxCall(call);  // free again before the handler runs: records stay few
+  RunCall(conn, std::move(in));
+  calls_->Release();
+  conn.calls.Done();
 }
 
 absl::Status Server::ServeMux(Connection& conn) {

@@ -52,6 +52,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
@@ -118,6 +119,17 @@ class Server {
   void Refuse(Connection& conn, Stream& stream, const absl::Status& why);
   // ServeMux: runs the call on a fiber of its own, or refuses it.
   void StartMuxCall(Connection& conn, IncomingStream in);
+  // A mux call on its way to its fiber. The fiber's closure holds only a pointer to it, so it
+  // fits the closure's inline storage (no allocation per call); records are recycled.
+  struct MuxCall {
+    Server* server;
+    Connection* conn;
+    IncomingStream in;
+  };
+  MuxCall* TakeMuxCall(Connection& conn, IncomingStream in);
+  void GiveBackMuxCall(MuxCall* call);
+  // The handler fiber's body.
+  void RunMuxCall(MuxCall* call);
   // OK, or why a new call on `conn` is refused: its buffer budget, or the server's, is spent.
   absl::Status BuffersBusy(const Connection& conn) const;
   absl::Status ServeUpstream(Connection& conn);
@@ -132,6 +144,7 @@ class Server {
   Listener* listener_ = nullptr;
   uint64_t next_connection_id_ = 1;
   std::map<uint64_t, Connection*> connections_;
+  std::vector<std::unique_ptr<MuxCall>> spare_mux_calls_;  // at most kStreamNodeSpareMaxCount
   WaitList connections_changed_;
   WaitList accept_backoff_;  // Serve sleeping after a temporary accept error; Shutdown wakes it
   WaitGroup fibers_;  // connection fibers spawned by Serve
