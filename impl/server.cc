@@ -143,17 +143,19 @@ void Server::StartMuxCall(Connection& conn, IncomingStream in) {
   std::shared_ptr<Stream> stream = in.stream;
   conn.calls.Add();
   std::string name = absl::StrCat("handler ", in.rpc, " stream ", stream->id());
-  MuxCall* call = TakeMuxCall(conn, std::move(in));
-  absl::Status spawned =
-      env_->scheduler().Spawn(std::move(name), [call] { call->server->RunMuxCall(call); });
+  // The closure owns the record, so a fiber that never runs (or a refused spawn) frees it.
+  absl::Status spawned = env_->scheduler().Spawn(
+      std::move(name), [call = TakeMuxCall(conn, std::move(in))]() mutable {
+        Server* server = call->server;
+        server->RunMuxCall(std::move(call));
+      });
   if (spawned.ok()) return;
-  GiveBackMuxCall(call);
   calls_->Release();
   conn.calls.Done();
   Refuse(conn, *stream, ServerBusyError(absl::StrCat("no fiber for the call: ", spawned.message())));
 }
 
-Server::MuxCall* Server::TakeMuxCall(Connection& conn, IncomingStream in) {
+std::unique_ptr<Server::MuxCall> Server::TakeMuxCall(Connection& conn, IncomingStream in) {
   std::unique_ptr<MuxCall> call;
   if (spare_mux_calls_.empty()) {
     call = std::make_unique<MuxCall>();
@@ -164,21 +166,20 @@ Server::MuxCall* Server::TakeMuxCall(Connection& conn, IncomingStream in) {
   call->server = this;
   call->conn = &conn;
   call->in = std::move(in);
-  return call.release();
+  return call;
 }
 
-void Server::GiveBackMuxCall(MuxCall* call) {
-  std::unique_ptr<MuxCall> owned(call);
+void Server::GiveBackMuxCall(std::unique_ptr<MuxCall> owned) {
   owned->in = IncomingStream();  // nothing of the call outlives it
   if (spare_mux_calls_.size() < tunables::kStreamNodeSpareMaxCount) {
     spare_mux_calls_.push_back(std::move(owned));
   }
 }
 
-void Server::RunMuxCall(MuxCall* call) {
+void Server::RunMuxCall(std::unique_ptr<MuxCall> call) {
   Connection& conn = *call->conn;
   IncomingStream in = std::move(call->in);
-  GiveBackMuxCall(call);  // free again before the handler runs: records stay few
+  GiveBackMuxCall(std::move(call));  // free again before the handler runs: records stay few
   RunCall(conn, std::move(in));
   calls_->Release();
   conn.calls.Done();

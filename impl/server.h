@@ -119,17 +119,17 @@ class Server {
   void Refuse(Connection& conn, Stream& stream, const absl::Status& why);
   // ServeMux: runs the call on a fiber of its own, or refuses it.
   void StartMuxCall(Connection& conn, IncomingStream in);
-  // A mux call on its way to its fiber. The fiber's closure holds only a pointer to it, so it
-  // fits the closure's inline storage (no allocation per call); records are recycled.
+  // A mux call on its way to its fiber. The fiber's closure holds only an owning pointer to it, so
+  // it fits the closure's inline storage (no allocation per call); records are recycled.
   struct MuxCall {
     Server* server;
     Connection* conn;
     IncomingStream in;
   };
-  MuxCall* TakeMuxCall(Connection& conn, IncomingStream in);
-  void GiveBackMuxCall(MuxCall* call);
+  std::unique_ptr<MuxCall> TakeMuxCall(Connection& conn, IncomingStream in);
+  void GiveBackMuxCall(std::unique_ptr<MuxCall> call);
   // The handler fiber's body.
-  void RunMuxCall(MuxCall* call);
+  void RunMuxCall(std::unique_ptr<MuxCall> call);
   // OK, or why a new call on `conn` is refused: its buffer budget, or the server's, is spent.
   absl::Status BuffersBusy(const Connection& conn) const;
   absl::Status ServeUpstream(Connection& conn);
