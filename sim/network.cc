@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <deque>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -460,20 +461,36 @@ class SimNetwork::Endpoint final : public Transport {
   std::unique_ptr<EndpointTap> tap_;
 };
 
+namespace {
+
+// `t` as a simulated endpoint, or null. Endpoint is final, so comparing the dynamic type is the
+// whole test: cheaper than dynamic_cast's walk of the hierarchy (the workload's oracles ask for
+// every call).
+const SimNetwork::Endpoint* AsEndpoint(const Transport& t) {
+  return typeid(t) == typeid(SimNetwork::Endpoint) ? static_cast<const SimNetwork::Endpoint*>(&t)
+                                                   : nullptr;
+}
+SimNetwork::Endpoint* AsEndpoint(Transport& t) {
+  return typeid(t) == typeid(SimNetwork::Endpoint) ? static_cast<SimNetwork::Endpoint*>(&t)
+                                                   : nullptr;
+}
+
+}  // namespace
+
 bool SimNetwork::SetTap(Transport& endpoint, std::unique_ptr<EndpointTap>& tap) {
-  auto* e = dynamic_cast<Endpoint*>(&endpoint);
+  Endpoint* e = AsEndpoint(endpoint);
   return e != nullptr && tap != nullptr && e->SetTap(tap);
 }
 
 std::optional<FaultPlan> SimNetwork::StruckFault(const Transport& endpoint) const {
-  const auto* e = dynamic_cast<const Endpoint*>(&endpoint);
+  const Endpoint* e = AsEndpoint(endpoint);
   DRPC_CHECK(e != nullptr) << "StruckFault: not an endpoint of this network";
   if (!e->connection().fault_struck) return std::nullopt;
   return e->connection().plan;
 }
 
 std::optional<SimNetwork::EndpointId> SimNetwork::IdentifyEndpoint(const Transport& endpoint) const {
-  const auto* e = dynamic_cast<const Endpoint*>(&endpoint);
+  const Endpoint* e = AsEndpoint(endpoint);
   if (e == nullptr) return std::nullopt;
   return EndpointId{e->connection().id, e->end(), e->connection().name};
 }
