@@ -14,7 +14,7 @@ constexpr size_t kDeadSlackCount = 64;
 
 }  // namespace
 
-TimerId TimerQueue::Add(Instant deadline, absl::AnyInvocable<void()> callback) {
+TimerId TimerQueue::Add(Instant deadline, absl::AnyInvocable<void()>&& callback) {
   const TimerId id = next_id_++;
   uint32_t slot;
   if (!free_slots_.empty()) {
@@ -81,7 +81,9 @@ TimerQueue::Slot* TimerQueue::Find(TimerId id) {
 
 absl::AnyInvocable<void()> TimerQueue::Release(uint32_t slot) {
   absl::AnyInvocable<void()> callback = std::move(slots_[slot].callback);
-  slots_[slot].callback = nullptr;
+  // Left empty by the move (absl's move constructor empties its source): no second reset, which
+  // is an indirect call. The next Add assigns the slot a new callback either way.
+  DRPC_DCHECK(slots_[slot].callback == nullptr);
   slots_[slot].id = 0;
   free_slots_.push_back(slot);
   --live_;

@@ -45,7 +45,9 @@ class TimerQueue {
   TimerQueue& operator=(const TimerQueue&) = delete;
 
   // Queues `callback` for `deadline` and returns its id (nonzero, one more than the previous).
-  TimerId Add(Instant deadline, absl::AnyInvocable<void()> callback);
+  // Takes the callback by reference: it is moved once, into its slot (every move of an
+  // AnyInvocable is an indirect call, and one timer per simulated network segment is added).
+  TimerId Add(Instant deadline, absl::AnyInvocable<void()>&& callback);
 
   // Removes a queued timer. True if it was queued; false if it already fired (or is firing),
   // was cancelled before, or `id` was never issued.
