@@ -19,10 +19,10 @@
 // Cost: Add, PopNext and Cancel are O(log n) on flat vectors (a binary min-heap, a slot table and
 // an index of ids sorted by id), with no allocation per timer once the vectors have grown, beyond
 // what the callback itself needs. Each slot knows where its timer's entry sits in the heap, so
-// Cancel takes the entry out at once and the heap holds exactly the queued timers (a heap padded
-// with cancelled entries made every Add and PopNext sift through them: one cancelled deadline
-// per call in the simulator's clean workloads). The id index keeps fired and cancelled ids until
-// they outnumber the queued timers, so memory stays within twice the timers queued.
+// Cancel takes the entry out at once and the heap holds exactly the queued timers: Add and
+// PopNext never sift through cancelled entries, though most timers (deadlines) are cancelled.
+// The id index keeps fired and cancelled ids until they outnumber the queued timers by 64, so
+// memory stays within about twice the timers queued.
 // Not thread-safe: one owner, one thread. Deterministic: the order is a total order on unique keys.
 #ifndef DRPC_IMPL_FIBER_TIMER_QUEUE_H_
 #define DRPC_IMPL_FIBER_TIMER_QUEUE_H_
