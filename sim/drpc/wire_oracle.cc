@@ -4,6 +4,7 @@
 #include <array>
 #include <map>
 #include <optional>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -46,26 +47,127 @@ std::string Describe(Kind kind, PacketId id, uint64_t length, bool done, bool co
                       done ? " done" : "", control ? " control" : "");
 }
 
-std::string Describe(const Frame& f) {
-  return Describe(f.kind, f.id, f.data.size(), f.done, f.control);
+// A frame as the checks see it: a parsed one, or one relayed from the writer's model (Relay),
+// whose data is kept only where a check reads it (Error and WindowUpdate bodies); `length` is
+// always the data's length.
+struct FrameFacts {
+  PacketId id;
+  Kind kind = Kind::kMessage;
+  bool done = true;
+  bool control = false;
+  uint64_t length = 0;
+  absl::string_view data;  // all of it for parsed frames; Error/WindowUpdate only for relayed ones
+
+  static FrameFacts Of(const Frame& f) {
+    return FrameFacts{.id = f.id, .kind = f.kind, .done = f.done, .control = f.control,
+                      .length = f.data.size(), .data = f.data};
+  }
+  Frame AsFrame() const {
+    return Frame{.id = id, .kind = kind, .done = done, .control = control, .data = data};
+  }
+};
+
+bool KeepsBody(Kind k) { return k == Kind::kError || k == Kind::kWindowUpdate; }
+
+std::string Describe(const FrameFacts& f) {
+  return Describe(f.kind, f.id, f.length, f.done, f.control);
 }
+std::string Describe(const Frame& f) { return Describe(FrameFacts::Of(f)); }
 
 // A frame as a stream's history keeps it: formatted only when a violation is reported (every
 // frame of every run passes through the history, so it holds no strings).
 struct FrameNote {
   PacketId id;
-  uint64_t length = 0;
-  Kind kind = Kind::kMessage;
-  bool done = true;
-  bool control = false;
-  bool sent = false;
+  uint64_t length;
+  Kind kind;
+  bool done;
+  bool control;
+  bool sent;
 
   std::string ToString() const {
     return absl::StrCat(sent ? "-> " : "<- ", Describe(kind, id, length, done, control));
   }
 };
 
+// Frames a relay holds for a reader that is not tapped (yet): past this the writer's model stops
+// relaying, and a reader tapped later parses what it reads itself. A tapped reader is never
+// behind by more than the network's buffer plus one write.
+constexpr size_t kRelayUnattachedMaxCount = 4096;
+
+// Test hooks (WireOracle::set_relay_for_testing, set_received_probe_for_testing).
+bool relay_enabled = true;
+WireOracle::ReceivedProbe* received_probe = nullptr;
+
 }  // namespace
+
+// The frames one end's model parsed from what it wrote, waiting for the other end's model to
+// read their bytes. A simulated connection delivers to its reader exactly a prefix of the bytes
+// written (sim/network.h: segments arrive in order; a fault stops the stream or cuts it short,
+// never alters, drops from the middle or reorders; a failed write fails every later one), so the
+// frames the reader would parse are these, each complete at the same read: its model takes them
+// from here instead of parsing every byte a second time.
+struct WireOracle::Relay {
+  struct Entry {
+    uint64_t end_offset = 0;  // the stream offset just past the frame
+    PacketId id;
+    uint64_t length = 0;
+    Kind kind = Kind::kMessage;
+    bool done = true;
+    bool control = false;
+    std::string body;  // Error and WindowUpdate frames only: the checks read it
+
+    FrameFacts Facts() const {
+      return FrameFacts{.id = id, .kind = kind, .done = done, .control = control,
+                        .length = length, .data = body};
+    }
+  };
+
+  // The writer's model relays while this holds.
+  bool Open() const { return !abandoned && !parse_error.has_value(); }
+
+  void Push(uint64_t end_offset, const Frame& f) {
+    if (!reader_attached && entries.size() - head >= kRelayUnattachedMaxCount) {
+      Abandon();
+      return;
+    }
+    Entry& e = entries.emplace_back();
+    e.end_offset = end_offset;
+    e.id = f.id;
+    e.length = f.data.size();
+    e.kind = f.kind;
+    e.done = f.done;
+    e.control = f.control;
+    if (KeepsBody(f.kind)) e.body.assign(f.data.data(), f.data.size());
+  }
+
+  bool Ready(uint64_t read_bytes) const {
+    return head < entries.size() && entries[head].end_offset <= read_bytes;
+  }
+  const Entry& Front() const { return entries[head]; }
+  void Pop() {
+    if (++head == entries.size()) {
+      entries.clear();  // keeps the capacity: a steady stream allocates nothing
+      head = 0;
+    }
+  }
+
+  // Nobody will take the frames (the reader parses itself, is gone, or was never tapped).
+  void Abandon() {
+    abandoned = true;
+    entries.clear();
+    head = 0;
+  }
+
+  bool writer_attached = false;
+  bool reader_attached = false;
+  bool abandoned = false;
+  // The written bytes stop parsing after `parse_error_offset` (the reader reports it once it
+  // reads past there; the writer's model has already reported it).
+  std::optional<absl::Status> parse_error;
+  uint64_t parse_error_offset = 0;
+  std::vector<Entry> entries;  // entries[head..] are not yet read
+  size_t head = 0;
+};
 
 // One end of a connection: the frames it sends (Write) and receives (Read).
 class WireOracle::EndModel final : public SimNetwork::EndpointTap {
@@ -80,10 +182,143 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
         out_parser_(FrameParser::Options{.frame_data_max_bytes = kFrameDataCheckMaxBytes}),
         in_parser_(FrameParser::Options{.frame_data_max_bytes = kFrameDataCheckMaxBytes}) {}
 
-  void OnWrite(absl::string_view bytes) override { Feed(out_parser_, bytes, /*outgoing=*/true); }
-  void OnRead(absl::string_view bytes) override { Feed(in_parser_, bytes, /*outgoing=*/false); }
+  ~EndModel() override {
+    if (in_relay_ != nullptr) in_relay_->Abandon();
+  }
+
+  void OnWrite(absl::string_view bytes) override {
+    if (out_relay_ != nullptr && out_relay_->Open()) {
+      FeedRelaying(bytes);
+    } else {
+      Feed(out_parser_, bytes, /*outgoing=*/true);
+    }
+  }
+  void OnRead(absl::string_view bytes) override {
+    if (in_mode_ == InMode::kUndecided) DecideInMode();
+    if (in_mode_ == InMode::kRelayed) {
+      ReadRelayed(bytes.size());
+    } else {
+      Feed(in_parser_, bytes, /*outgoing=*/false);
+    }
+  }
+
+  // Pairs this model with the other end's over a simulated connection, before either end is
+  // used: `out` carries what this end writes, `in` what it reads.
+  void AttachRelays(std::shared_ptr<Relay> out, std::shared_ptr<Relay> in) {
+    out->writer_attached = true;
+    in->reader_attached = true;
+    out_relay_ = std::move(out);
+    in_relay_ = std::move(in);
+  }
 
  private:
+  enum class InMode { kUndecided, kParsed, kRelayed };
+
+  // At the first read: relayed frames only if the writer's model has relayed from the first byte.
+  void DecideInMode() {
+    if (in_relay_ != nullptr && in_relay_->writer_attached && !in_relay_->abandoned) {
+      in_mode_ = InMode::kRelayed;
+      return;
+    }
+    in_mode_ = InMode::kParsed;
+    if (in_relay_ != nullptr) in_relay_->Abandon();
+  }
+
+  // Feed for what this end writes while the reader takes the frames from the relay: a poisoned
+  // end no longer checks them but still parses and relays them for the reader.
+  void FeedRelaying(absl::string_view bytes) {
+    Relay& relay = *out_relay_;
+    const uint64_t written_before = written_bytes_;
+    written_bytes_ += bytes.size();
+    out_parser_.Append(bytes);
+    while (relay.Open()) {
+      absl::StatusOr<std::optional<Frame>> f = out_parser_.Next();
+      if (!f.ok()) {
+        StopRelaying(relay, f.status(), bytes, written_before);
+        Violate(0, absl::StrCat("sent bytes that do not parse: ", f.status().message()));
+        return;
+      }
+      if (!f->has_value()) {
+        KeepHeaderTail(bytes);
+        return;
+      }
+      relay.Push(out_parser_.offset(), **f);
+      if (poisoned_) continue;
+      ++oracle_->stats_.frames_sent;
+      OnSent(**f);
+    }
+    // Abandoned while unread: back to parsing for this end's own checks only.
+    if (!poisoned_) Feed(out_parser_, "", /*outgoing=*/true);
+  }
+
+  // The bytes of a header the parser holds incomplete (rare: writes are whole frames), which a
+  // parse error in the next write needs (StopRelaying).
+  void KeepHeaderTail(absl::string_view bytes) {
+    const size_t held = out_parser_.buffered_bytes();
+    if (held == 0 || out_parser_.partial().has_value()) {
+      header_tail_.clear();
+      return;
+    }
+    if (held > bytes.size()) {
+      header_tail_ = absl::StrCat(header_tail_.substr(header_tail_.size() - (held - bytes.size())),
+                                  bytes);
+    } else {
+      header_tail_ = std::string(bytes.substr(bytes.size() - held));
+    }
+  }
+
+  // The written stream stops parsing: the reader's parser would fail at the first read that
+  // brings the shortest prefix of the bad frame that fails to parse, with this same error (same
+  // bytes at the same offset).
+  void StopRelaying(Relay& relay, const absl::Status& error, absl::string_view bytes,
+                    uint64_t written_before) {
+    const uint64_t at = out_parser_.offset();
+    const std::string bad = at >= written_before
+                                ? std::string(bytes.substr(at - written_before))
+                                : absl::StrCat(header_tail_, bytes);
+    size_t shortest = bad.size();
+    for (size_t n = 1; n < bad.size(); ++n) {
+      size_t consumed = 0;
+      if (!ParseFrame(absl::string_view(bad).substr(0, n), kFrameDataCheckMaxBytes, &consumed).ok()) {
+        shortest = n;
+        break;
+      }
+    }
+    relay.parse_error = error;
+    relay.parse_error_offset = at + shortest - 1;
+  }
+
+  // OnRead with relayed frames: the frames the bytes read so far complete, in order, exactly as
+  // parsing them would hand them over.
+  void ReadRelayed(size_t n) {
+    Relay& relay = *in_relay_;
+    read_bytes_ += n;
+    for (; relay.Ready(read_bytes_); relay.Pop()) {
+      if (poisoned_) continue;
+      ++oracle_->stats_.frames_received;
+      if (received_probe != nullptr) ++received_probe->relayed_frames;
+      OnReceived(relay.Front().Facts());
+    }
+    if (relay.parse_error.has_value() && read_bytes_ > relay.parse_error_offset) {
+      Violate(0, absl::StrCat("received bytes that do not parse: ", relay.parse_error->message()));
+    }
+  }
+
+  // Mixes a received frame into the test digest (set_received_probe_for_testing).
+  void MixReceived(const FrameFacts& f) {
+    uint64_t& h = received_probe->digest;
+    auto mix = [&h](uint64_t v) { h = (h ^ v) * 0x100000001b3ull + 0x9e3779b97f4a7c15ull; };
+    for (char c : name_) mix(static_cast<uint8_t>(c));
+    mix(f.id.stream);
+    mix(f.id.message);
+    mix(static_cast<uint64_t>(f.kind));
+    mix(static_cast<uint64_t>(f.done) | static_cast<uint64_t>(f.control) << 1);
+    mix(f.length);
+    if (KeepsBody(f.kind)) {
+      for (char c : f.data) mix(static_cast<uint8_t>(c));
+    }
+  }
+
   struct StreamState {
     // What this end sent.
     bool sent_any = false;
@@ -96,10 +331,6 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
     bool sending_packet = false;  // a packet of this stream is partly sent
     PacketId sending_id;
     Kind sending_kind = Kind::kMessage;
-    // Data of our InvokeMetadata and Invoke being sent (client; recorded runs only: they label
-    // the stream for the recorder).
-    std::string sending_metadata;
-    std::string sending_invoke;
     // What this end received.
     bool received_any = false;
     // Flow control of what this end sends, and of the grants it sends.
@@ -129,14 +360,34 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
         OnSent(**f);
       } else {
         ++oracle_->stats_.frames_received;
-        OnReceived(**f);
+        OnReceived(FrameFacts::Of(**f));
       }
       if (poisoned_) return;
     }
   }
 
-  // Rules every frame obeys, whoever sent it. Returns false after reporting a violation.
-  bool CheckShape(const Frame& f, absl::string_view verb) {
+  // Rules every frame obeys, whoever sent it. Returns false after reporting a violation. The
+  // frames of a clean call are judged inline; true here only where CheckShapeInDetail finds
+  // nothing wrong either.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool CheckShape(const FrameFacts& f, absl::string_view verb) {
+    if (f.id.stream != 0 && f.id.message != 0 && !f.control) {
+      switch (f.kind) {
+        case Kind::kInvoke:
+        case Kind::kInvokeMetadata:
+        case Kind::kMessage:
+          return true;
+        case Kind::kClose:
+        case Kind::kCloseSend:
+          if (f.done && f.length == 0) return true;
+          break;
+        default:
+          break;
+      }
+    }
+    return CheckShapeInDetail(f, verb);
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE bool CheckShapeInDetail(const FrameFacts& f, absl::string_view verb) {
     auto fail = [&](absl::string_view why) {
       Violate(f.id.stream, absl::StrCat(verb, " ", Describe(f), ": ", why));
       return false;
@@ -150,7 +401,7 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
     if (f.id.stream == 0) return fail("stream ID 0");
     if (f.kind == Kind::kWindowUpdate) {
       if (f.id.message != 0) return fail("WindowUpdate must have message ID 0");
-      if (absl::StatusOr<uint64_t> d = ParseForkWindowUpdate(f); !d.ok()) {
+      if (absl::StatusOr<uint64_t> d = ParseForkWindowUpdate(f.AsFrame()); !d.ok()) {
         return fail(d.status().message());
       }
       return true;
@@ -158,14 +409,14 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
     if (f.id.message == 0) return fail("message ID 0");
     if (!IsSplittable(f.kind) && !f.done) return fail("must be one frame (never split)");
     if ((f.kind == Kind::kClose || f.kind == Kind::kCloseSend || f.kind == Kind::kCancel) &&
-        !f.data.empty()) {
+        f.length != 0) {
       return fail("must have an empty body");
     }
     if (f.kind == Kind::kError) {
       if (absl::StatusOr<RemoteError> e = DecodeErrorBody(config_.error_format, f.data); !e.ok()) {
         return fail(e.status().message());
       }
-      if (config_.error_format == ErrorFormat::kUpstream && f.data.size() < limits::kErrorCodeBytes) {
+      if (config_.error_format == ErrorFormat::kUpstream && f.length < limits::kErrorCodeBytes) {
         return fail("Error body shorter than its 8-byte code");
       }
     }
@@ -173,11 +424,11 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
   }
 
   // Every frame passes here: the checks are inline, the work (rare) is not.
-  ABSL_ATTRIBUTE_ALWAYS_INLINE void Log(absl::string_view arrow, const Frame& f) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void Log(absl::string_view arrow, const FrameFacts& f) {
     SimContext* ctx = oracle_->trace_ctx_;
     if (ctx != nullptr && ctx->trace().enabled()) LogFrame(*ctx, arrow, f);
   }
-  ABSL_ATTRIBUTE_NOINLINE void LogFrame(SimContext& ctx, absl::string_view arrow, const Frame& f) {
+  ABSL_ATTRIBUTE_NOINLINE void LogFrame(SimContext& ctx, absl::string_view arrow, const FrameFacts& f) {
     ctx.Log(absl::StrCat(name_, " ", arrow, " ", Describe(f)));
   }
 
@@ -188,21 +439,23 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
     return ctx != nullptr && ctx->recorder() != nullptr && endpoint_.has_value();
   }
 
-  ABSL_ATTRIBUTE_ALWAYS_INLINE void Record(bool sent, StreamState& s, const Frame& f) {
-    if (Recording()) RecordFrame(sent, s, f);
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void Record(bool sent, const FrameFacts& f) {
+    if (Recording()) RecordFrame(sent, f);
   }
 
-  ABSL_ATTRIBUTE_NOINLINE void RecordFrame(bool sent, StreamState& s, const Frame& f) {
+  // Recorded runs never relay (Tap), so `f` holds all of its data here.
+  ABSL_ATTRIBUTE_NOINLINE void RecordFrame(bool sent, const FrameFacts& f) {
     SimContext* ctx = oracle_->trace_ctx_;
     Recorder& recorder = *ctx->recorder();
-    recorder.FrameEvent(ctx->now(), endpoint_->connection, endpoint_->end, sent, f);
+    recorder.FrameEvent(ctx->now(), endpoint_->connection, endpoint_->end, sent, f.AsFrame());
     if (!sent || !config_.client || f.kind != Kind::kInvoke) return;
-    s.sending_invoke.append(f.data.data(), f.data.size());
+    InvokeText& sending = sending_[f.id.stream];
+    sending.invoke.append(f.data.data(), f.data.size());
     if (!f.done) return;
-    std::string label = s.sending_invoke;
+    std::string label = sending.invoke;
     std::map<std::string, std::string> metadata;
-    if (absl::StatusOr<Metadata> md = DecodeMetadata(s.sending_metadata);
-        md.ok() && !s.sending_metadata.empty()) {
+    if (absl::StatusOr<Metadata> md = DecodeMetadata(sending.metadata);
+        md.ok() && !sending.metadata.empty()) {
       for (const auto& [k, v] : *md) {
         metadata[k] = v;
         absl::StrAppend(&label, " ", k, "=", v);
@@ -211,8 +464,15 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
     recorder.LabelStream(endpoint_->connection, f.id.stream, std::move(label), std::move(metadata));
   }
 
-  StreamState& Stream(uint64_t id) {
+  static_assert(std::is_trivially_copyable_v<StreamState>);
+
+  // Frames come in runs of one stream: the last one's is found inline.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE StreamState& Stream(uint64_t id) {
     if (last_stream_ != nullptr && last_stream_id_ == id) return *last_stream_;
+    return FindOrAddStream(id);
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE StreamState& FindOrAddStream(uint64_t id) {
     // Stream IDs mostly grow, so a new stream is mostly appended.
     auto at = stream_ids_.end();
     if (!stream_ids_.empty() && id <= stream_ids_.back()) {
@@ -234,9 +494,10 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
     return &streams_[static_cast<size_t>(at - stream_ids_.begin())];
   }
 
-  void OnReceived(const Frame& f) {
+  void OnReceived(const FrameFacts& f) {
+    if (received_probe != nullptr) MixReceived(f);
     StreamState& s = Stream(f.id.stream);
-    Record(/*sent=*/false, s, f);
+    Record(/*sent=*/false, f);
     Log("<-", f);
     Remember(s, f, /*sent=*/false);
     if (!CheckShape(f, "received")) return;
@@ -246,10 +507,10 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
       return;
     }
     if (f.kind == Kind::kInvoke && f.done && !config_.client) StartFlow(s);
-    if (f.kind == Kind::kMessage) s.received_message_bytes += f.data.size();
+    if (f.kind == Kind::kMessage) s.received_message_bytes += f.length;
     if (f.kind == Kind::kWindowUpdate && s.flow_controlled) {
       // Saturating, as the sender's credit does (the oracle's view is never below the sender's).
-      const uint64_t delta = *ParseForkWindowUpdate(f);
+      const uint64_t delta = *ParseForkWindowUpdate(f.AsFrame());
       const uint64_t room = static_cast<uint64_t>(limits::kSendCreditMaxBytes) -
                             static_cast<uint64_t>(s.credit);
       s.credit = delta >= room ? limits::kSendCreditMaxBytes
@@ -268,10 +529,11 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
 
   void OnSent(const Frame& f) {
     StreamState& s = Stream(f.id.stream);
-    Record(/*sent=*/true, s, f);
-    Log("->", f);
-    Remember(s, f, /*sent=*/true);
-    if (!CheckShape(f, "sent")) return;
+    const FrameFacts facts = FrameFacts::Of(f);
+    Record(/*sent=*/true, facts);
+    Log("->", facts);
+    Remember(s, facts, /*sent=*/true);
+    if (!CheckShape(facts, "sent")) return;
     auto fail = [&](absl::string_view why) {
       Violate(f.id.stream, absl::StrCat("sent ", Describe(f), ": ", why));
     };
@@ -352,7 +614,7 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
         if (s.sent_invoke) return fail("metadata after the Invoke");
         if (s.new_packet && s.sent_metadata) return fail("a second InvokeMetadata");
         s.sent_metadata = true;
-        if (Recording()) s.sending_metadata.append(f.data.data(), f.data.size());
+        if (Recording()) sending_[f.id.stream].metadata.append(f.data.data(), f.data.size());
         return true;
       case Kind::kInvoke:
         if (s.sent_invoke) return fail("a second Invoke");
@@ -401,8 +663,8 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
     if (s.credit < 0 && !s.new_packet) ++oracle_->stats_.overdrafts;
   }
 
-  void Remember(StreamState& s, const Frame& f, bool sent) {
-    s.history[s.history_next] = FrameNote{.id = f.id, .length = f.data.size(), .kind = f.kind,
+  void Remember(StreamState& s, const FrameFacts& f, bool sent) {
+    s.history[s.history_next] = FrameNote{.id = f.id, .length = f.length, .kind = f.kind,
                                           .done = f.done, .control = f.control, .sent = sent};
     s.history_next = (s.history_next + 1) % kHistoryMaxCount;
     s.history_count = std::min(s.history_count + 1, kHistoryMaxCount);
@@ -434,6 +696,21 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
   WireEndConfig config_;
   FrameParser out_parser_;
   FrameParser in_parser_;
+  // Set when both ends of a simulated connection are tapped (WireOracle::Tap).
+  std::shared_ptr<Relay> out_relay_;
+  std::shared_ptr<Relay> in_relay_;
+  InMode in_mode_ = InMode::kUndecided;
+  uint64_t read_bytes_ = 0;     // kRelayed: bytes this end has read
+  uint64_t written_bytes_ = 0;  // while relaying: bytes this end has written
+  std::string header_tail_;     // while relaying: KeepHeaderTail
+  // Data of our InvokeMetadata and Invoke being sent, by stream (client; recorded runs only: they
+  // label the stream for the recorder). Kept apart so a StreamState is trivially copyable: a
+  // new stream costs no constructor calls, and growing streams_ is a memmove.
+  struct InvokeText {
+    std::string metadata;
+    std::string invoke;
+  };
+  std::map<uint64_t, InvokeText> sending_;
   // Every stream of the connection, ended ones too, in two parallel vectors ordered by stream ID
   // (no node per stream; reports are deterministic).
   std::vector<uint64_t> stream_ids_;
@@ -514,10 +791,24 @@ std::unique_ptr<Transport> WireOracle::Tap(std::unique_ptr<Transport> inner, std
   DRPC_CHECK(inner != nullptr);
   std::optional<SimNetwork::EndpointId> endpoint;
   if (trace_ctx_ != nullptr) endpoint = trace_ctx_->network().IdentifyEndpoint(*inner);
-  std::unique_ptr<SimNetwork::EndpointTap> model =
-      std::make_unique<EndModel>(*this, std::move(name), config, std::move(endpoint));
-  if (SimNetwork::SetTap(*inner, model)) return inner;
-  return std::make_unique<TapTransport>(std::move(inner), std::move(model));
+  auto end_model = std::make_unique<EndModel>(*this, std::move(name), config, endpoint);
+  EndModel& model = *end_model;
+  std::unique_ptr<SimNetwork::EndpointTap> tap = std::move(end_model);
+  if (!SimNetwork::SetTap(*inner, tap)) {
+    return std::make_unique<TapTransport>(std::move(inner), std::move(tap));
+  }
+  // Relays pair the two ends of a simulated connection; a recorded run parses both ways, since
+  // the recorder takes whole frames.
+  if (endpoint.has_value() && relay_enabled && trace_ctx_->recorder() == nullptr) {
+    ConnectionRelays& c = relays_[endpoint->connection];
+    for (std::shared_ptr<Relay>& r : c.direction) {
+      if (r == nullptr) r = std::make_shared<Relay>();
+    }
+    const int end = endpoint->end;
+    model.AttachRelays(c.direction[end], c.direction[1 - end]);
+    if (++c.ends_tapped == 2) relays_.erase(endpoint->connection);
+  }
+  return inner;
 }
 
 std::unique_ptr<Listener> WireOracle::TapListener(std::unique_ptr<Listener> inner, std::string name,
@@ -525,6 +816,10 @@ std::unique_ptr<Listener> WireOracle::TapListener(std::unique_ptr<Listener> inne
   DRPC_CHECK(inner != nullptr);
   return std::make_unique<sim::TapListener>(*this, std::move(inner), std::move(name), config);
 }
+
+void WireOracle::set_relay_for_testing(bool relay) { relay_enabled = relay; }
+
+void WireOracle::set_received_probe_for_testing(ReceivedProbe* probe) { received_probe = probe; }
 
 void WireOracle::Violation(std::string why) {
   ++stats_.violations;

@@ -34,10 +34,22 @@
 //
 // The first violation is reported once (with the last frames of the stream concerned); the
 // oracle then stops checking that end, so one bug does not cascade into a flood of reports.
+//
+// Each byte is parsed once. When both ends of a SimNetwork connection are tapped (with set_trace
+// called, and no recorder on the run), the model of the writing end hands the frames it parsed to
+// the reading end's model, which takes each one at the read that completes its bytes: the
+// network delivers a prefix of what was written (faults stop or cut a direction short, never
+// change, drop from the middle or reorder its bytes), so these are exactly the frames it would
+// parse. A writing end that is poisoned keeps parsing for its peer; bytes that stop parsing are
+// reported by the reader at the read that would have shown it the error; a reader tapped without
+// its writer (or a writer without a tapped reader) parses as before. Taps must be made before
+// the transport is used (as they always had to be: a model sees a stream from its first byte).
 #ifndef DRPC_SIM_DRPC_WIRE_ORACLE_H_
 #define DRPC_SIM_DRPC_WIRE_ORACLE_H_
 
+#include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -95,11 +107,29 @@ class WireOracle {
   };
   const Stats& stats() const { return stats_; }
 
+  // Equivalence testing (wire_oracle_relay_test), process-wide: whether taps made from now on
+  // relay frames between the two ends of a simulated connection (default true; see Tap), and a
+  // probe into whose digest every model mixes every frame it checks as received (null: none).
+  struct ReceivedProbe {
+    uint64_t digest = 0;
+    uint64_t relayed_frames = 0;  // of them, taken from a relay
+  };
+  static void set_relay_for_testing(bool relay);
+  static void set_received_probe_for_testing(ReceivedProbe* probe);
+
   class EndModel;  // internal, public for the .cc's helpers
+  struct Relay;
 
  private:
   friend class EndModel;
   void Violation(std::string why);
+
+  // Relays of connections one end of which is tapped so far, by SimNetwork connection ID.
+  struct ConnectionRelays {
+    std::array<std::shared_ptr<Relay>, 2> direction;  // [end]: what that end writes
+    int ends_tapped = 0;
+  };
+  std::map<uint64_t, ConnectionRelays> relays_;
 
   absl::AnyInvocable<void(std::string)> on_violation_;
   SimContext* trace_ctx_ = nullptr;

@@ -73,7 +73,7 @@ void Caller::MakeCall(size_t conn_index) {
   ConnRecord& conn = ledger_->conns()[conn_index];
   Env& env = ctx_->env();
   CallContext call(env);
-  call.metadata()[kPlanMetadataKey] = EncodePlan(rec.plan);
+  call.metadata()[kPlanMetadataKey] = std::string(rec.EncodePlanText());
 
   bool cancel = ctx_->Chance("load.cancel", config_->cancel_per_mille);
   bool deadline = ctx_->Chance("load.deadline", config_->deadline_per_mille);
@@ -145,7 +145,7 @@ RpcRecord& Caller::RunFixedCall(size_t conn_index, RpcType type, Duration bound)
   rec.plan.responses = type == RpcType::kServerStream ? 2 : 1;
   rec.plan.request_size_max = rec.plan.response_size_max = 100;
   CallContext call(ctx_->env());
-  call.metadata()[kPlanMetadataKey] = EncodePlan(rec.plan);
+  call.metadata()[kPlanMetadataKey] = std::string(rec.EncodePlanText());
   call.SetTimeout(bound);
   clean_ = true;
   absl::Status status = CallByType(*ledger_->conns()[conn_index].conn, call, rec);

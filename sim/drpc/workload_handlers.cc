@@ -29,12 +29,12 @@ class Handlers {
     auto it = call.incoming_metadata().find(kPlanMetadataKey);
     const absl::string_view text =
         it == call.incoming_metadata().end() ? absl::string_view() : absl::string_view(it->second);
-    // The text must be exactly the encoding of the plan its ID names (the encoding round-trips:
-    // WorkloadPlanTest), so decoding it in full would only give back that plan.
+    // The text must be exactly the encoding of the plan its ID names, as its client sent it (the
+    // encoding round-trips: WorkloadPlanTest), so decoding it in full would only give back that
+    // plan.
     const uint64_t id = PlanTextId(text);
     RpcRecord* rec = id == 0 ? nullptr : ledger_->Find(id);
-    char made[kPlanTextMaxBytes];
-    if (rec == nullptr || EncodePlanInto(rec->plan, made) != text || rec->plan.type != type) {
+    if (rec == nullptr || rec->PlanText() != text || rec->plan.type != type) {
       // Does not return: the run stops here.
       ctx_->Fail(FailureClass::kCorrectness,
                  absl::StrCat("handler of ", RpcMethod(type), " got a plan no client made: \"",

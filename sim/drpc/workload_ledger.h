@@ -23,6 +23,17 @@ namespace drpc::sim {
 
 struct RpcRecord {
   RpcPlan plan;
+  // EncodePlanInto(plan) as the client sent it in the call's metadata (the plan never changes
+  // after): the handler checks the text it got against this, byte for byte.
+  char plan_text[kPlanTextMaxBytes];
+  uint8_t plan_text_bytes = 0;
+  static_assert(kPlanTextMaxBytes <= UINT8_MAX);
+  absl::string_view PlanText() const { return absl::string_view(plan_text, plan_text_bytes); }
+  // Encodes `plan` into plan_text; returns it.
+  absl::string_view EncodePlanText() {
+    plan_text_bytes = static_cast<uint8_t>(EncodePlanInto(plan, plan_text).size());
+    return PlanText();
+  }
   size_t conn = 0;  // index into Ledger::conns
   // Client side.
   // What the caller is doing (liveness reports): a phrase, and the message it concerns if any
