@@ -116,21 +116,21 @@ void SimScheduler::Abort() {
   }
 }
 
-void SimScheduler::MakeRunnable(SimFiber* fiber) {
-  runnable_.push_back(fiber);
-  runnable_ids_.push_back(fiber->id_);
-  runnable_since_.push_back(now_);
-}
+void SimScheduler::MakeRunnable(SimFiber* fiber) { runnable_.push_back({fiber, now_}); }
 
-bool SimScheduler::InterleaveTimer(Instant time_limit) {
+inline bool SimScheduler::InterleaveTimer(Instant time_limit) {
   if (options_.timer_interleave_per_mille == 0 || timers_.empty()) return false;
-  DRPC_DCHECK_LT(options_.timer_interleave_per_mille, 1000u);
   const Instant deadline = timers_.next_deadline();
   // runnable_ is in wake-up order, so its first fiber has waited longest.
-  const Instant waited_from = runnable_since_.front();
+  const Instant waited_from = runnable_.front().since;
   if (deadline > time_limit || deadline > waited_from + options_.timer_interleave_window) {
     return false;
   }
+  return ChooseInterleave();
+}
+
+bool SimScheduler::ChooseInterleave() {
+  DRPC_DCHECK_LT(options_.timer_interleave_per_mille, 1000u);
   if (!ChooseChance(*decisions_, "sched.timer", options_.timer_interleave_per_mille)) return false;
   ++stats_.timers_interleaved;
   FireNextTimer();
@@ -144,9 +144,9 @@ void SimScheduler::Kill(Fiber* fiber) {
   auto it = FindFiber(f->id_);
   DRPC_CHECK(it != fibers_.end()) << "killing a fiber that is not alive";
   f->killed_ = true;
-  if (auto r = std::find(runnable_.begin(), runnable_.end(), f); r != runnable_.end()) {
-    runnable_ids_.erase(runnable_ids_.begin() + (r - runnable_.begin()));
-    runnable_since_.erase(runnable_since_.begin() + (r - runnable_.begin()));
+  if (auto r = std::find_if(runnable_.begin(), runnable_.end(),
+                            [f](const Runnable& x) { return x.fiber == f; });
+      r != runnable_.end()) {
     runnable_.erase(r);
   }
   killed_.push_back(std::move(*it));
@@ -203,12 +203,15 @@ SimScheduler::Outcome SimScheduler::Run(Instant time_limit, uint64_t step_limit)
     if (!runnable_.empty()) {
       if (stats_.switches >= step_limit) return Outcome::kStepLimit;
       if (InterleaveTimer(time_limit)) continue;
-      const size_t index = runnable_.size() == 1 ? 0 : policy_->Pick(runnable_ids_, *decisions_);
-      DRPC_CHECK_LT(index, runnable_.size());
-      SimFiber* fiber = runnable_[index];
+      size_t index = 0;
+      if (runnable_.size() > 1) {
+        runnable_ids_.clear();
+        for (const Runnable& r : runnable_) runnable_ids_.push_back(r.fiber->id_);
+        index = policy_->Pick(runnable_ids_, *decisions_);
+        DRPC_CHECK_LT(index, runnable_.size());
+      }
+      SimFiber* fiber = runnable_[index].fiber;
       runnable_.erase(runnable_.begin() + static_cast<ptrdiff_t>(index));
-      runnable_ids_.erase(runnable_ids_.begin() + static_cast<ptrdiff_t>(index));
-      runnable_since_.erase(runnable_since_.begin() + static_cast<ptrdiff_t>(index));
       RunFiber(fiber);
       continue;
     }

@@ -46,7 +46,16 @@ class Trace {
     MixEvent(tag, value);
     const char* p = bytes.data();
     size_t left = bytes.size();
-    for (; left >= 8; left -= 8, p += 8) Mix(LoadLittleEndian64(p));
+    // Two words per iteration: the same steps as one per iteration, with half the loop overhead.
+    for (; left >= 16; left -= 16, p += 16) {
+      Mix(LoadLittleEndian64(p));
+      Mix(LoadLittleEndian64(p + 8));
+    }
+    if (left >= 8) {
+      Mix(LoadLittleEndian64(p));
+      left -= 8;
+      p += 8;
+    }
     uint64_t tail = 0;
     for (size_t i = 0; i < left; ++i) tail |= uint64_t{static_cast<uint8_t>(p[i])} << (8 * i);
     Mix(tail ^ (uint64_t{static_cast<uint8_t>(bytes.size())} << 56));

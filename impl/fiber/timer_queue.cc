@@ -8,13 +8,13 @@
 namespace drpc {
 namespace {
 
-// Dead entries tolerated beyond the number of queued timers before a rebuild (so tiny queues do
-// not rebuild on every cancel).
+// Fired and cancelled ids the index keeps beyond the number of queued timers before it is
+// compacted (so tiny queues do not compact on every cancel).
 constexpr size_t kDeadSlackCount = 64;
 
 }  // namespace
 
-TimerId TimerQueue::Add(Instant deadline, absl::AnyInvocable<void()> callback) {
+TimerId TimerQueue::Add(Instant deadline, absl::AnyInvocable<void()>&& callback) {
   const TimerId id = next_id_++;
   uint32_t slot;
   if (!free_slots_.empty()) {
@@ -41,25 +41,34 @@ void TimerQueue::HeapPush(Instant deadline, TimerId id, uint32_t slot) {
   while (hole > 0) {
     const size_t parent = (hole - 1) / 2;
     if (!Later{}(heap_[parent], e)) break;
-    heap_[hole] = heap_[parent];
+    HeapPlace(hole, heap_[parent]);
     hole = parent;
   }
-  heap_[hole] = e;
+  HeapPlace(hole, e);
 }
 
-void TimerQueue::HeapPopTop() {
+void TimerQueue::HeapRemove(size_t pos) {
   const Entry last = heap_.back();
   heap_.pop_back();
   const size_t n = heap_.size();
-  if (n == 0) return;
-  size_t hole = 0;
-  for (size_t child = 1; child < n; child = 2 * hole + 1) {
-    if (child + 1 < n && Later{}(heap_[child], heap_[child + 1])) ++child;
-    if (!Later{}(last, heap_[child])) break;
-    heap_[hole] = heap_[child];
-    hole = child;
+  if (pos == n) return;  // it was the last entry
+  size_t hole = pos;
+  // `last` moves into the hole: up if it is earlier than the hole's parent, else down.
+  while (hole > 0) {
+    const size_t parent = (hole - 1) / 2;
+    if (!Later{}(heap_[parent], last)) break;
+    HeapPlace(hole, heap_[parent]);
+    hole = parent;
   }
-  heap_[hole] = last;
+  if (hole == pos) {
+    for (size_t child = 2 * hole + 1; child < n; child = 2 * hole + 1) {
+      if (child + 1 < n && Later{}(heap_[child], heap_[child + 1])) ++child;
+      if (!Later{}(last, heap_[child])) break;
+      HeapPlace(hole, heap_[child]);
+      hole = child;
+    }
+  }
+  HeapPlace(hole, last);
 }
 
 TimerQueue::Slot* TimerQueue::Find(TimerId id) {
@@ -72,7 +81,9 @@ TimerQueue::Slot* TimerQueue::Find(TimerId id) {
 
 absl::AnyInvocable<void()> TimerQueue::Release(uint32_t slot) {
   absl::AnyInvocable<void()> callback = std::move(slots_[slot].callback);
-  slots_[slot].callback = nullptr;
+  // Left empty by the move (absl's move constructor empties its source): no second reset, which
+  // is an indirect call. The next Add assigns the slot a new callback either way.
+  DRPC_DCHECK(slots_[slot].callback == nullptr);
   slots_[slot].id = 0;
   free_slots_.push_back(slot);
   --live_;
@@ -84,46 +95,31 @@ bool TimerQueue::Cancel(TimerId id) {
   if (id == 0 || id >= next_id_) return false;
   Slot* slot = Find(id);
   if (slot == nullptr) return false;
+  HeapRemove(slot->heap_pos);
   // Destroyed at the end, once the queue is consistent again (its captures may cancel timers).
   absl::AnyInvocable<void()> dropped = Release(static_cast<uint32_t>(slot - slots_.data()));
-  ++heap_dead_;
-  Prune();
+  PruneIndex();
   return true;
 }
 
-void TimerQueue::Prune() {
-  auto dead = [this](const Entry& e) { return slots_[e.slot].id != e.id; };
-  while (!heap_.empty() && dead(heap_.front())) {
-    HeapPopTop();
-    --heap_dead_;
-  }
-  if (heap_dead_ > live_ + kDeadSlackCount) {
-    heap_.erase(std::remove_if(heap_.begin(), heap_.end(), dead), heap_.end());
-    std::make_heap(heap_.begin(), heap_.end(), Later{});
-    heap_dead_ = 0;
-  }
+void TimerQueue::PruneIndex() {
   if (index_dead_ > live_ + kDeadSlackCount) {
     index_.erase(std::remove_if(index_.begin(), index_.end(),
                                 [this](const IndexEntry& e) { return slots_[e.slot].id != e.id; }),
                  index_.end());
     index_dead_ = 0;
   }
-  DRPC_DCHECK(heap_.size() == live_ + heap_dead_);
+  DRPC_DCHECK(heap_.size() == live_);
   DRPC_DCHECK(index_.size() == live_ + index_dead_);
-}
-
-Instant TimerQueue::next_deadline() const {
-  DRPC_CHECK(live_ > 0) << "next_deadline of an empty timer queue";
-  return heap_.front().deadline;
 }
 
 TimerQueue::Expired TimerQueue::PopNext() {
   DRPC_CHECK(live_ > 0) << "PopNext on an empty timer queue";
   const Entry top = heap_.front();
-  DRPC_CHECK_EQ(slots_[top.slot].id, top.id) << "the heap's top is a cancelled timer";
-  HeapPopTop();
+  DRPC_DCHECK_EQ(slots_[top.slot].id, top.id);
+  HeapRemove(0);
   Expired expired{top.deadline, top.id, Release(top.slot)};
-  Prune();
+  PruneIndex();
   return expired;
 }
 
@@ -145,7 +141,7 @@ void TimerQueue::Clear() {
   heap_.clear();
   free_slots_.clear();
   index_.clear();
-  live_ = heap_dead_ = index_dead_ = 0;
+  live_ = index_dead_ = 0;
 }
 
 }  // namespace drpc

@@ -18,9 +18,11 @@
 //     new ones.
 // Cost: Add, PopNext and Cancel are O(log n) on flat vectors (a binary min-heap, a slot table and
 // an index of ids sorted by id), with no allocation per timer once the vectors have grown, beyond
-// what the callback itself needs. Cancelled timers leave their heap entry behind until it reaches
-// the top or the dead entries outnumber the live ones (then the heap is rebuilt), so memory stays
-// within twice the timers queued.
+// what the callback itself needs. Each slot knows where its timer's entry sits in the heap, so
+// Cancel takes the entry out at once and the heap holds exactly the queued timers: Add and
+// PopNext never sift through cancelled entries, though most timers (deadlines) are cancelled.
+// The id index keeps fired and cancelled ids until they outnumber the queued timers by 64, so
+// memory stays within about twice the timers queued.
 // Not thread-safe: one owner, one thread. Deterministic: the order is a total order on unique keys.
 #ifndef DRPC_IMPL_FIBER_TIMER_QUEUE_H_
 #define DRPC_IMPL_FIBER_TIMER_QUEUE_H_
@@ -32,6 +34,7 @@
 #include "absl/functional/any_invocable.h"
 #include "impl/env.h"
 #include "impl/time.h"
+#include "proto/base/check.h"
 
 namespace drpc {
 
@@ -42,7 +45,9 @@ class TimerQueue {
   TimerQueue& operator=(const TimerQueue&) = delete;
 
   // Queues `callback` for `deadline` and returns its id (nonzero, one more than the previous).
-  TimerId Add(Instant deadline, absl::AnyInvocable<void()> callback);
+  // Takes the callback by reference: it is moved once, into its slot (every move of an
+  // AnyInvocable is an indirect call, and one timer per simulated network segment is added).
+  TimerId Add(Instant deadline, absl::AnyInvocable<void()>&& callback);
 
   // Removes a queued timer. True if it was queued; false if it already fired (or is firing),
   // was cancelled before, or `id` was never issued.
@@ -51,8 +56,12 @@ class TimerQueue {
   bool empty() const { return live_ == 0; }
   size_t size() const { return live_; }
 
-  // The earliest queued deadline. Requires !empty().
-  Instant next_deadline() const;
+  // The earliest queued deadline. Requires !empty(). Inline: the simulator asks it at every
+  // scheduling point.
+  Instant next_deadline() const {
+    DRPC_CHECK(live_ > 0) << "next_deadline of an empty timer queue";
+    return heap_.front().deadline;
+  }
 
   struct Expired {
     Instant deadline;
@@ -72,22 +81,23 @@ class TimerQueue {
   void Clear();
 
  private:
-  // A queued timer's heap entry; dead (cancelled) once its slot holds another id.
+  // A queued timer's heap entry.
   struct Entry {
     Instant deadline;
     TimerId id = 0;
     uint32_t slot = 0;
   };
   struct Slot {
-    TimerId id = 0;  // 0: free
+    TimerId id = 0;         // 0: free
+    uint32_t heap_pos = 0;  // where its entry is in heap_ (while queued)
     absl::AnyInvocable<void()> callback;
   };
   struct IndexEntry {
     TimerId id = 0;
     uint32_t slot = 0;
   };
-  // The heap order: "later" is "less" (std's max-heap convention, which Prune's std::make_heap
-  // keeps), so the earliest (deadline, id) is on top.
+  // The heap order: "later" is "less" (std's max-heap convention), so the earliest (deadline, id)
+  // is on top.
   struct Later {
     bool operator()(const Entry& a, const Entry& b) const {
       return a.deadline != b.deadline ? a.deadline > b.deadline : a.id > b.id;
@@ -95,21 +105,26 @@ class TimerQueue {
   };
   // The heap's own sifts (not std::push_heap/pop_heap): they keep the moving entry in registers.
   // std's copy it through memory in pieces and read it back whole, a store-forwarding stall that
-  // was most of Add's time in the simulator (one timer per simulated network segment).
+  // was most of Add's time in the simulator (one timer per simulated network segment). Every
+  // entry put at a position has its slot's heap_pos updated.
   void HeapPush(Instant deadline, TimerId id, uint32_t slot);
-  void HeapPopTop();
+  // Takes the entry at `pos` out of the heap.
+  void HeapRemove(size_t pos);
+  void HeapPlace(size_t pos, const Entry& e) {
+    heap_[pos] = e;
+    slots_[e.slot].heap_pos = static_cast<uint32_t>(pos);
+  }
   // The slot of queued timer `id`, or nullptr.
   Slot* Find(TimerId id);
-  // Frees `slot` and hands back its callback (for the caller to run or destroy).
+  // Frees `slot` (its entry already out of the heap) and hands back its callback (for the caller
+  // to run or destroy).
   absl::AnyInvocable<void()> Release(uint32_t slot);
-  // Drops dead entries off the heap's top (so the top is always a queued timer), and rebuilds
-  // the heap or the index when their dead entries outnumber the queued timers.
-  void Prune();
+  // Drops the index's fired and cancelled ids when they outnumber the queued timers.
+  void PruneIndex();
 
   TimerId next_id_ = 1;
   size_t live_ = 0;
-  std::vector<Entry> heap_;  // min-heap by (deadline, id)
-  size_t heap_dead_ = 0;
+  std::vector<Entry> heap_;  // min-heap by (deadline, id) of the queued timers
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_slots_;
   std::vector<IndexEntry> index_;  // sorted by id (ids rise, so Add appends)
