@@ -211,26 +211,9 @@ std::string KindName(Kind kind) {
 
 std::string PacketIdString(PacketId id) { return absl::StrCat("<", id.stream, ",", id.message, ">"); }
 
-uint8_t EncodeHeader(Kind kind, bool done, bool control) {
-  DRPC_DCHECK_LE(static_cast<uint8_t>(kind), kKindMaxValue);
-  return static_cast<uint8_t>((static_cast<uint8_t>(kind) << 1) & kHeaderKindMask) |
-         (done ? kHeaderDoneBit : 0) | (control ? kHeaderControlBit : 0);
-}
-
 size_t FrameSize(const Frame& frame) {
   return 1 + VarintSize(frame.id.stream) + VarintSize(frame.id.message) +
          VarintSize(frame.data.size()) + frame.data.size();
-}
-
-size_t EncodeFrameHeader(PacketId id, Kind kind, bool done, bool control, size_t data_bytes,
-                         char* out) {
-  size_t n = 0;
-  out[n++] = static_cast<char>(EncodeHeader(kind, done, control));
-  n += EncodeVarint(id.stream, out + n);
-  n += EncodeVarint(id.message, out + n);
-  n += EncodeVarint(data_bytes, out + n);
-  DRPC_DCHECK_LE(n, limits::kFrameHeaderMaxBytes);
-  return n;
 }
 
 void AppendFrame(std::string& out, const Frame& frame) {
