@@ -30,8 +30,6 @@ enum class VarintStatus {
 // Bytes AppendVarint writes for `value`: (9 * bitlen(value) + 64) / 64, 1..10.
 size_t VarintSize(uint64_t value);
 
-// Appends the minimal encoding of `value`; returns the number of bytes appended.
-size_t AppendVarint(std::string& out, uint64_t value);
 
 // Writes the minimal encoding to `dst`, which must have room for VarintSize(value) bytes.
 // Returns the number of bytes written. Inline: every frame header is three of these.
@@ -43,6 +41,14 @@ inline size_t EncodeVarint(uint64_t value, char* dst) {
   }
   dst[n++] = static_cast<char>(value);
   DRPC_DCHECK_LE(n, limits::kVarintMaxBytes);
+  return n;
+}
+
+// Appends the minimal encoding of `value`; returns the number of bytes appended.
+inline size_t AppendVarint(std::string& out, uint64_t value) {
+  char encoded[limits::kVarintMaxBytes];
+  const size_t n = EncodeVarint(value, encoded);
+  out.append(encoded, n);
   return n;
 }
 
