@@ -2,6 +2,7 @@
 // the counterexample and a reproduce string for RC_PARAMS="reproduce=...").
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -184,6 +185,105 @@ RC_GTEST_PROP(AssemblyProperties, UpstreamAssemblerBehavesLikeGosReader, ()) {
     RC_ASSERT((*got)->kind == want->kind);
     RC_ASSERT((*got)->control == want->control);
     RC_ASSERT((*got)->data == want->data);
+  }
+}
+
+// The per-stream rules of docs/protocol.md §4.3 written out plainly: the reference for the mux
+// mode (a whole packet in one frame takes MuxAssembler's inline path, a packet in pieces, an
+// abandoned one or one over the limit its general path; the model knows no such difference).
+struct MuxModel {
+  size_t max;
+  struct Stream {
+    uint64_t next = 1;  // 0: no message ID can follow
+    std::optional<Packet> pkt;
+    uint64_t discarding = 0;
+  };
+  std::map<uint64_t, Stream> streams;
+
+  // Returns the start of a connection error's text, or "" with *out set when a packet completes
+  // and *stream_error when the frame's stream failed.
+  std::string OnFrame(const OwnedFrame& f, std::optional<Packet>* out, bool* stream_error) {
+    out->reset();
+    *stream_error = false;
+    if (f.id.stream == 0 || f.id.message == 0) return "zero";
+    Stream& s = streams[f.id.stream];
+    const uint64_t m = f.id.message;
+    if (s.next == 0 || m < s.next) return "id monotonicity violation";
+    if (s.discarding == m) {
+      if (f.done) s = Stream{.next = m + 1, .pkt = std::nullopt, .discarding = 0};
+      return "";
+    }
+    s.discarding = 0;
+    if (!s.pkt.has_value() || s.pkt->id.message != m) {
+      s.pkt = Packet{f.id, f.kind, f.control, ""};
+      s.next = m;
+    } else if (f.kind != s.pkt->kind) {
+      return "packet kind change";
+    }
+    if (s.pkt->data.size() + f.data.size() > max) {
+      *stream_error = true;
+      s.pkt.reset();
+      s.discarding = f.done ? 0 : m;
+      s.next = f.done ? m + 1 : m;
+      return "";
+    }
+    s.pkt->data += f.data;
+    s.pkt->control = s.pkt->control || f.control;
+    if (!f.done) return "";
+    s.next = m + 1;
+    out->swap(s.pkt);
+    return "";
+  }
+
+  size_t partial_bytes() const {
+    size_t total = 0;
+    for (const auto& [id, s] : streams) total += s.pkt.has_value() ? s.pkt->data.size() : 0;
+    return total;
+  }
+};
+
+RC_GTEST_PROP(AssemblyProperties, MuxAssemblerBehavesLikeTheSpecsModel, ()) {
+  const size_t max = *rc::gen::inRange<size_t>(limits::kPacketLimitMinBytes, 200);
+  const auto frames = *rc::gen::container<std::vector<OwnedFrame>>(rc::gen::build<OwnedFrame>(
+      rc::gen::set(&OwnedFrame::id,
+                   rc::gen::build<PacketId>(
+                       rc::gen::set(&PacketId::stream, rc::gen::inRange<uint64_t>(0, 4)),
+                       rc::gen::set(&PacketId::message,
+                                    rc::gen::oneOf(rc::gen::inRange<uint64_t>(0, 6),
+                                                   rc::gen::just(UINT64_MAX))))),
+      rc::gen::set(&OwnedFrame::kind, rc::gen::element(Kind::kMessage, Kind::kClose, Kind::kInvoke)),
+      rc::gen::set(&OwnedFrame::done, rc::gen::arbitrary<bool>()),
+      rc::gen::set(&OwnedFrame::control, rc::gen::arbitrary<bool>()),
+      rc::gen::set(&OwnedFrame::data, GenData(100))));
+  MuxModel model{.max = max, .streams = {}};
+  MuxAssembler mux(MuxAssembler::Options{.packet_max_bytes = max});
+  for (const OwnedFrame& f : frames) {
+    std::optional<Packet> want;
+    bool want_stream_error = false;
+    const std::string want_error = model.OnFrame(f, &want, &want_stream_error);
+    auto got = mux.OnFrame(f.view());
+    if (!want_error.empty()) {
+      RC_ASSERT(!got.ok());
+      RC_ASSERT(absl::StartsWith(got.status().message(), "protocol error: " + want_error));
+      return;
+    }
+    RC_ASSERT(got.ok());
+    if (want_stream_error) {
+      const auto* error = std::get_if<StreamAssemblyError>(&*got);
+      RC_ASSERT(error != nullptr);
+      RC_ASSERT(error->stream == f.id.stream);
+      RC_ASSERT(error->status.code() == absl::StatusCode::kResourceExhausted);
+    } else if (want.has_value()) {
+      const auto* packet = std::get_if<Packet>(&*got);
+      RC_ASSERT(packet != nullptr);
+      RC_ASSERT(packet->id == want->id);
+      RC_ASSERT(packet->kind == want->kind);
+      RC_ASSERT(packet->control == want->control);
+      RC_ASSERT(packet->data == want->data);
+    } else {
+      RC_ASSERT(std::holds_alternative<std::monostate>(*got));
+    }
+    RC_ASSERT(mux.partial_bytes() == model.partial_bytes());
   }
 }
 

@@ -16,6 +16,15 @@ inline void ReserveForAppend(std::string& out, size_t extra) {
   out.reserve(std::max(out.size() + extra, 2 * out.capacity()));
 }
 
+// Grows `out` by `extra` bytes (zeroed, growing as ReserveForAppend does) and returns where they
+// start, for the caller to fill: one resize instead of an append per piece of an encoding.
+inline char* GrowBy(std::string& out, size_t extra) {
+  ReserveForAppend(out, extra);
+  const size_t at = out.size();
+  out.resize(at + extra);
+  return out.data() + at;
+}
+
 }  // namespace drpc::proto_internal
 
 #endif  // DRPC_PROTO_APPEND_UTIL_H_

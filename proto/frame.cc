@@ -60,6 +60,54 @@ inline bool ReadVarint(const uint8_t*& p, const uint8_t* end, uint64_t* value) {
   return false;
 }
 
+// A varint of one or two bytes, the common case (IDs and lengths under 16384): true with *value
+// set and `p` advanced; false for a longer varint or one cut short by `end` (the general path
+// then decodes it and, if it is malformed or incomplete, says so).
+inline bool ReadShortVarint(const uint8_t*& p, const uint8_t* end, uint64_t* value) {
+  if (p == end) return false;
+  const uint8_t b0 = p[0];
+  if (b0 < 0x80) {
+    *value = b0;
+    p += 1;
+    return true;
+  }
+  if (end - p < 2 || p[1] >= 0x80) return false;
+  *value = uint64_t{b0 & 0x7Fu} | uint64_t{p[1]} << 7;
+  p += 2;
+  return true;
+}
+
+// The common frame, decoded inline by Next() and ParseFrame(): complete in `in`, its three varints
+// one or two bytes each, its data within the limit. True with `out` holding the frame and
+// *consumed its size; false with `out` untouched for every other input, which ParseFrameAt then
+// handles (it decodes these same frames to the same fields: its varint reader is the general
+// form of ReadShortVarint). Properties check that both paths agree.
+inline bool ParseCommonFrame(absl::string_view in, size_t frame_data_max_bytes,
+                             std::optional<Frame>& out, size_t* consumed) {
+  if (in.empty()) return false;
+  const auto* begin = reinterpret_cast<const uint8_t*>(in.data());
+  const auto* end = begin + in.size();
+  const uint8_t* p = begin + 1;
+  uint64_t stream = 0;
+  uint64_t message = 0;
+  uint64_t length = 0;
+  if (!ReadShortVarint(p, end, &stream) || !ReadShortVarint(p, end, &message) ||
+      !ReadShortVarint(p, end, &length)) {
+    return false;
+  }
+  const size_t pos = static_cast<size_t>(p - begin);
+  if (length > frame_data_max_bytes || length > in.size() - pos) return false;
+  const uint8_t header = begin[0];
+  Frame& frame = out.emplace();
+  frame.id = PacketId{stream, message};
+  frame.control = (header & kHeaderControlBit) != 0;
+  frame.kind = static_cast<Kind>((header & kHeaderKindMask) >> 1);
+  frame.done = (header & kHeaderDoneBit) != 0;
+  frame.data = in.substr(pos, static_cast<size_t>(length));
+  *consumed = pos + static_cast<size_t>(length);
+  return true;
+}
+
 // Decodes the three header varints from in[*pos], any length each; on "too long" fills *error.
 // Out of line, like DataOverflowError: the error texts' formatting would otherwise give
 // ParseFrameAt, which runs for every frame, a large stack frame to set up.
@@ -163,26 +211,9 @@ std::string KindName(Kind kind) {
 
 std::string PacketIdString(PacketId id) { return absl::StrCat("<", id.stream, ",", id.message, ">"); }
 
-uint8_t EncodeHeader(Kind kind, bool done, bool control) {
-  DRPC_DCHECK_LE(static_cast<uint8_t>(kind), kKindMaxValue);
-  return static_cast<uint8_t>((static_cast<uint8_t>(kind) << 1) & kHeaderKindMask) |
-         (done ? kHeaderDoneBit : 0) | (control ? kHeaderControlBit : 0);
-}
-
 size_t FrameSize(const Frame& frame) {
   return 1 + VarintSize(frame.id.stream) + VarintSize(frame.id.message) +
          VarintSize(frame.data.size()) + frame.data.size();
-}
-
-size_t EncodeFrameHeader(PacketId id, Kind kind, bool done, bool control, size_t data_bytes,
-                         char* out) {
-  size_t n = 0;
-  out[n++] = static_cast<char>(EncodeHeader(kind, done, control));
-  n += EncodeVarint(id.stream, out + n);
-  n += EncodeVarint(id.message, out + n);
-  n += EncodeVarint(data_bytes, out + n);
-  DRPC_DCHECK_LE(n, limits::kFrameHeaderMaxBytes);
-  return n;
 }
 
 void AppendFrame(std::string& out, const Frame& frame) {
@@ -200,6 +231,7 @@ absl::StatusOr<std::optional<Frame>> ParseFrame(absl::string_view in, size_t fra
   size_t needed = 0;
   // One object, returned on every path: built in the caller's slot, never copied.
   absl::StatusOr<std::optional<Frame>> result{std::nullopt};
+  if (ParseCommonFrame(in, frame_data_max_bytes, *result, consumed)) return result;
   absl::Status error = ParseFrameAt(in, frame_data_max_bytes, 0, consumed, &needed, *result);
   if (!error.ok()) result = std::move(error);
   return result;
@@ -272,13 +304,21 @@ absl::StatusOr<std::optional<Frame>> FrameParser::Next() {
     if (skip_remaining_ > 0) return result;
   }
   // A frame whose header was parsed is not parsed again until its body is complete (a large
-  // frame arriving in many reads costs one header parse, not one per read).
-  if (end_ - start_ < needed_) return result;
+  // frame arriving in many reads costs one header parse, not one per read). With nothing
+  // buffered, needed_ is 0 and stays so.
+  if (end_ - start_ < needed_ || start_ == end_) return result;
   size_t consumed = 0;
   std::optional<Frame>& frame = *result;
-  absl::Status error = ParseFrameAt(absl::string_view(buffer_.get() + start_, end_ - start_),
-                                    options_.frame_data_max_bytes, offset_, &consumed, &needed_,
-                                    frame, options_.skip_oversize_data, &head_, &head_bytes_);
+  const absl::string_view buffered(buffer_.get() + start_, end_ - start_);
+  if (ParseCommonFrame(buffered, options_.frame_data_max_bytes, frame, &consumed)) {
+    start_ += consumed;
+    offset_ += consumed;
+    needed_ = 0;  // skip_remaining_ is 0 here, and a frame within the limit skips nothing
+    return result;
+  }
+  absl::Status error =
+      ParseFrameAt(buffered, options_.frame_data_max_bytes, offset_, &consumed, &needed_, frame,
+                   options_.skip_oversize_data, &head_, &head_bytes_);
   if (!error.ok()) {
     error_ = std::move(error);
     result = error_;

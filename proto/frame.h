@@ -32,7 +32,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "proto/base/check.h"
 #include "proto/limits.h"
+#include "proto/varint.h"
 
 namespace drpc {
 
@@ -72,7 +74,12 @@ inline constexpr uint8_t kHeaderControlBit = 0x80;
 inline constexpr uint8_t kHeaderKindMask = 0x7E;
 inline constexpr uint8_t kHeaderDoneBit = 0x01;
 
-uint8_t EncodeHeader(Kind kind, bool done, bool control);
+// The header byte. `kind` must be at most kKindMaxValue (checked in debug builds).
+inline uint8_t EncodeHeader(Kind kind, bool done, bool control) {
+  DRPC_DCHECK_LE(static_cast<uint8_t>(kind), kKindMaxValue);
+  return static_cast<uint8_t>((static_cast<uint8_t>(kind) << 1) & kHeaderKindMask) |
+         (done ? kHeaderDoneBit : 0) | (control ? kHeaderControlBit : 0);
+}
 
 struct Frame {
   PacketId id;
@@ -91,9 +98,17 @@ size_t FrameSize(const Frame& frame);
 
 // Writes the header fields of a frame with `data_bytes` of data (header byte and the three
 // varints, everything AppendFrame writes before the data) to `out`, which must have room for
-// limits::kFrameHeaderMaxBytes. Returns the bytes written.
-size_t EncodeFrameHeader(PacketId id, Kind kind, bool done, bool control, size_t data_bytes,
-                         char* out);
+// limits::kFrameHeaderMaxBytes. Returns the bytes written. Inline: every frame sent runs it.
+inline size_t EncodeFrameHeader(PacketId id, Kind kind, bool done, bool control,
+                                size_t data_bytes, char* out) {
+  size_t n = 0;
+  out[n++] = static_cast<char>(EncodeHeader(kind, done, control));
+  n += EncodeVarint(id.stream, out + n);
+  n += EncodeVarint(id.message, out + n);
+  n += EncodeVarint(data_bytes, out + n);
+  DRPC_DCHECK_LE(n, limits::kFrameHeaderMaxBytes);
+  return n;
+}
 
 // Appends the encoding of `frame` to `out`. Never fails; the caller keeps data within its limits.
 void AppendFrame(std::string& out, const Frame& frame);

@@ -1,5 +1,8 @@
 #include "proto/metadata.h"
 
+#include <cstring>
+
+#include "absl/base/attributes.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -24,8 +27,10 @@ absl::Status Invalid(absl::string_view what, size_t offset) {
 }
 
 // Reads `tag varint(len) bytes` at body[*pos] (which must lie before `end`); `name` is the field.
-absl::Status ReadField(absl::string_view body, size_t end, uint8_t tag, const char* name,
-                       size_t* pos, absl::string_view* out) {
+// Called for a field ReadFieldFast rejected, so it returns that field's error.
+ABSL_ATTRIBUTE_NOINLINE absl::Status ReadField(absl::string_view body, size_t end, uint8_t tag,
+                                               const char* name, size_t* pos,
+                                               absl::string_view* out) {
   const size_t start = *pos;
   if (start >= end) return Invalid(absl::StrCat("missing ", name, " field"), start);
   const uint8_t got = static_cast<uint8_t>(body[start]);
@@ -48,19 +53,36 @@ absl::Status ReadField(absl::string_view body, size_t end, uint8_t tag, const ch
   return absl::OkStatus();
 }
 
+// ReadField's common case, inline: true with *out and *pos set for a well-formed field; false
+// (nothing set) for anything else, which ReadField then reports.
+inline bool ReadFieldFast(absl::string_view body, size_t end, uint8_t tag, size_t* pos,
+                          absl::string_view* out) {
+  const size_t start = *pos;
+  if (start >= end || static_cast<uint8_t>(body[start]) != tag) return false;
+  uint64_t len = 0;
+  size_t n = 0;
+  const absl::string_view rest = body.substr(start + 1, end - start - 1);
+  if (DecodeVarint(rest, &len, &n) != VarintStatus::kOk || len > rest.size() - n) return false;
+  *out = rest.substr(n, static_cast<size_t>(len));
+  *pos = start + 1 + n + static_cast<size_t>(len);
+  return true;
+}
+
 }  // namespace
 
 void AppendMetadataEntry(std::string& out, absl::string_view key, absl::string_view value) {
   const size_t inner = FieldSize(key.size()) + FieldSize(value.size());
-  proto_internal::ReserveForAppend(out, FieldSize(inner));
-  out.push_back(static_cast<char>(kEntryTag));
-  AppendVarint(out, inner);
-  out.push_back(static_cast<char>(kKeyTag));
-  AppendVarint(out, key.size());
-  out.append(key.data(), key.size());
-  out.push_back(static_cast<char>(kValueTag));
-  AppendVarint(out, value.size());
-  out.append(value.data(), value.size());
+  // One resize, then the entry written in place.
+  char* to = proto_internal::GrowBy(out, FieldSize(inner));
+  *to++ = static_cast<char>(kEntryTag);
+  to += EncodeVarint(inner, to);
+  *to++ = static_cast<char>(kKeyTag);
+  to += EncodeVarint(key.size(), to);
+  if (!key.empty()) std::memcpy(to, key.data(), key.size());
+  to += key.size();
+  *to++ = static_cast<char>(kValueTag);
+  to += EncodeVarint(value.size(), to);
+  if (!value.empty()) std::memcpy(to, value.data(), value.size());
 }
 
 std::string EncodeMetadata(const Metadata& metadata) {
@@ -91,19 +113,19 @@ absl::StatusOr<Metadata> DecodeMetadata(absl::string_view body) {
                        " entries (entry ", entries + 1, " at offset ", pos, ")"));
     }
     absl::string_view entry;
-    if (absl::Status s = ReadField(body, body.size(), kEntryTag, "entry", &pos, &entry); !s.ok()) {
-      return s;
+    if (!ReadFieldFast(body, body.size(), kEntryTag, &pos, &entry)) {
+      return ReadField(body, body.size(), kEntryTag, "entry", &pos, &entry);
     }
     // Offsets inside the entry are reported relative to the whole body.
     const size_t entry_end = pos;
     size_t inner = entry_end - entry.size();
     absl::string_view key;
     absl::string_view value;
-    if (absl::Status s = ReadField(body, entry_end, kKeyTag, "key", &inner, &key); !s.ok()) {
-      return s;
+    if (!ReadFieldFast(body, entry_end, kKeyTag, &inner, &key)) {
+      return ReadField(body, entry_end, kKeyTag, "key", &inner, &key);
     }
-    if (absl::Status s = ReadField(body, entry_end, kValueTag, "value", &inner, &value); !s.ok()) {
-      return s;
+    if (!ReadFieldFast(body, entry_end, kValueTag, &inner, &value)) {
+      return ReadField(body, entry_end, kValueTag, "value", &inner, &value);
     }
     if (inner != entry_end) {
       return Invalid(absl::StrCat(entry_end - inner, " unexpected bytes after the value field"),

@@ -2,6 +2,7 @@
 // streams may interleave at any frame boundary.
 #include <limits>
 #include <utility>
+#include <variant>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -140,6 +141,22 @@ absl::StatusOr<MuxAssembler::Result> MuxAssembler::OnFrame(const Frame& frame,
     return Result{};
   }
   state.discarding_message = 0;
+  if (frame.done && !state.partial.has_value() && !adopt &&
+      frame.data.size() <= PacketKindMaxBytes(frame.kind, options_.packet_max_bytes)) {
+    // A whole packet in one frame, the common case: built where the caller gets it. What the
+    // general path below does for it, less the partial packet it would create, count in
+    // partial_total_bytes_ and move out (its kind's limit is never above the packet limit: no
+    // error applies).
+    absl::StatusOr<Result> result(absl::in_place, std::in_place_type<Packet>);
+    Packet& packet = std::get<Packet>(*result);
+    packet.id = frame.id;
+    packet.kind = frame.kind;
+    packet.control = frame.control;
+    if (options_.buffers != nullptr) packet.data = options_.buffers->Take();
+    packet.data.append(frame.data.data(), frame.data.size());
+    state.next_message = m == std::numeric_limits<uint64_t>::max() ? 0 : m + 1;
+    return result;
+  }
   if (!state.partial.has_value() || state.partial->id.message != m) {
     // A higher message ID abandons this stream's partial packet only.
     if (!state.partial.has_value()) {

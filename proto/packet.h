@@ -99,6 +99,8 @@ class UpstreamAssembler {
 
  private:
   absl::Status Fail(absl::Status status);
+  // After a complete packet with ID last_: the lowest ID that may follow it.
+  void AdvanceLast();
 
   Options options_;
   PacketId last_{1, 1};

@@ -61,6 +61,18 @@ void UpstreamAssembler::Unlend(std::string buffer) {
   lent_.reset();
 }
 
+void UpstreamAssembler::AdvanceLast() {
+  // The same ID again would start a duplicate packet: the next acceptable ID is (s, m+1). Go
+  // wraps m at 2^64-1 (making old IDs acceptable again); the equivalent bound here is (s+1, 0).
+  if (last_.message != std::numeric_limits<uint64_t>::max()) {
+    ++last_.message;
+  } else if (last_.stream != std::numeric_limits<uint64_t>::max()) {
+    last_ = PacketId{last_.stream + 1, 0};
+  } else {
+    ids_exhausted_ = true;
+  }
+}
+
 absl::StatusOr<std::optional<Packet>> UpstreamAssembler::OnFrame(const Frame& frame,
                                                                  std::optional<std::string>* lent) {
   if (!error_.ok()) return error_;
@@ -74,7 +86,24 @@ absl::StatusOr<std::optional<Packet>> UpstreamAssembler::OnFrame(const Frame& fr
   }
   // Go compares the pair lexicographically against the last accepted ID, which starts at (1,1):
   // that single rule also rejects stream or message ID 0 at the start of the connection.
-  if (ids_exhausted_ || frame.id < last_) {
+  const bool acceptable = !ids_exhausted_ && !(frame.id < last_);
+  if (acceptable && frame.done && !partial_.has_value() && !adopt &&
+      frame.data.size() <= PacketKindMaxBytes(frame.kind, options_.packet_max_bytes)) {
+    // A whole packet in one frame, the common case: built where the caller gets it. What the
+    // general path below does for it, less the partial packet it would create and move out
+    // (its kind's limit is never above the packet limit: no error applies).
+    absl::StatusOr<std::optional<Packet>> result(absl::in_place, std::in_place);
+    Packet& packet = **result;
+    packet.id = frame.id;
+    packet.kind = frame.kind;
+    packet.control = frame.control;
+    if (options_.buffers != nullptr) packet.data = options_.buffers->Take();
+    packet.data.append(frame.data.data(), frame.data.size());
+    last_ = frame.id;
+    AdvanceLast();
+    return result;
+  }
+  if (!acceptable) {
     return Fail(absl::InvalidArgumentError(
         absl::StrCat("protocol error: id monotonicity violation (fr:", PacketIdString(frame.id),
                      " r:", PacketIdString(last_), ")",
@@ -121,15 +150,7 @@ absl::StatusOr<std::optional<Packet>> UpstreamAssembler::OnFrame(const Frame& fr
   partial_->control = partial_->control || frame.control;
   if (!frame.done) return std::nullopt;
 
-  // The same ID again would start a duplicate packet: the next acceptable ID is (s, m+1). Go
-  // wraps m at 2^64-1 (making old IDs acceptable again); the equivalent bound here is (s+1, 0).
-  if (last_.message != std::numeric_limits<uint64_t>::max()) {
-    ++last_.message;
-  } else if (last_.stream != std::numeric_limits<uint64_t>::max()) {
-    last_ = PacketId{last_.stream + 1, 0};
-  } else {
-    ids_exhausted_ = true;
-  }
+  AdvanceLast();
   std::optional<Packet> packet = std::move(partial_);
   partial_.reset();
   return packet;

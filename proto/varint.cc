@@ -13,24 +13,6 @@ size_t VarintSize(uint64_t value) {
   return (9 * bits + 64) / 64;
 }
 
-size_t EncodeVarint(uint64_t value, char* dst) {
-  size_t n = 0;
-  while (value >= 0x80) {
-    dst[n++] = static_cast<char>(static_cast<uint8_t>(value) | 0x80);
-    value >>= 7;
-  }
-  dst[n++] = static_cast<char>(value);
-  DRPC_DCHECK_LE(n, limits::kVarintMaxBytes);
-  return n;
-}
-
-size_t AppendVarint(std::string& out, uint64_t value) {
-  char tmp[limits::kVarintMaxBytes];
-  const size_t n = EncodeVarint(value, tmp);
-  out.append(tmp, n);
-  return n;
-}
-
 VarintStatus DecodeVarint(absl::string_view in, uint64_t* value, size_t* consumed) {
   // One-byte varints dominate real traffic (IDs and short lengths).
   if (!in.empty() && static_cast<uint8_t>(in[0]) < 0x80) {

@@ -16,6 +16,8 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "proto/base/check.h"
+#include "proto/limits.h"
 
 namespace drpc {
 
@@ -28,12 +30,27 @@ enum class VarintStatus {
 // Bytes AppendVarint writes for `value`: (9 * bitlen(value) + 64) / 64, 1..10.
 size_t VarintSize(uint64_t value);
 
-// Appends the minimal encoding of `value`; returns the number of bytes appended.
-size_t AppendVarint(std::string& out, uint64_t value);
 
 // Writes the minimal encoding to `dst`, which must have room for VarintSize(value) bytes.
-// Returns the number of bytes written.
-size_t EncodeVarint(uint64_t value, char* dst);
+// Returns the number of bytes written. Inline: every frame header is three of these.
+inline size_t EncodeVarint(uint64_t value, char* dst) {
+  size_t n = 0;
+  while (value >= 0x80) {
+    dst[n++] = static_cast<char>(static_cast<uint8_t>(value) | 0x80);
+    value >>= 7;
+  }
+  dst[n++] = static_cast<char>(value);
+  DRPC_DCHECK_LE(n, limits::kVarintMaxBytes);
+  return n;
+}
+
+// Appends the minimal encoding of `value`; returns the number of bytes appended.
+inline size_t AppendVarint(std::string& out, uint64_t value) {
+  char encoded[limits::kVarintMaxBytes];
+  const size_t n = EncodeVarint(value, encoded);
+  out.append(encoded, n);
+  return n;
+}
 
 // Decodes one varint from the front of `in`.
 VarintStatus DecodeVarint(absl::string_view in, uint64_t* value, size_t* consumed);
