@@ -101,6 +101,23 @@ MuxAssembler::Result MuxAssembler::Overflow(uint64_t stream, StreamState& state,
   return error;
 }
 
+absl::StatusOr<MuxAssembler::Result> MuxAssembler::WholePacket(StreamState& state,
+                                                              const Frame& frame) {
+  // Built where the caller gets it: what OnFrame's general path does for such a frame, less the
+  // partial packet it would create, count in partial_total_bytes_ and move out (its kind's limit
+  // is never above the packet limit: no error applies).
+  absl::StatusOr<Result> result(absl::in_place, std::in_place_type<Packet>);
+  Packet& packet = std::get<Packet>(*result);
+  packet.id = frame.id;
+  packet.kind = frame.kind;
+  packet.control = frame.control;
+  if (options_.buffers != nullptr) packet.data = options_.buffers->Take();
+  packet.data.append(frame.data.data(), frame.data.size());
+  const uint64_t m = frame.id.message;
+  state.next_message = m == std::numeric_limits<uint64_t>::max() ? 0 : m + 1;
+  return result;
+}
+
 absl::StatusOr<MuxAssembler::Result> MuxAssembler::OnFrame(const Frame& frame,
                                                           std::optional<std::string>* lent) {
   if (!error_.ok()) return error_;
@@ -143,19 +160,7 @@ absl::StatusOr<MuxAssembler::Result> MuxAssembler::OnFrame(const Frame& frame,
   state.discarding_message = 0;
   if (frame.done && !state.partial.has_value() && !adopt &&
       frame.data.size() <= PacketKindMaxBytes(frame.kind, options_.packet_max_bytes)) {
-    // A whole packet in one frame, the common case: built where the caller gets it. What the
-    // general path below does for it, less the partial packet it would create, count in
-    // partial_total_bytes_ and move out (its kind's limit is never above the packet limit: no
-    // error applies).
-    absl::StatusOr<Result> result(absl::in_place, std::in_place_type<Packet>);
-    Packet& packet = std::get<Packet>(*result);
-    packet.id = frame.id;
-    packet.kind = frame.kind;
-    packet.control = frame.control;
-    if (options_.buffers != nullptr) packet.data = options_.buffers->Take();
-    packet.data.append(frame.data.data(), frame.data.size());
-    state.next_message = m == std::numeric_limits<uint64_t>::max() ? 0 : m + 1;
-    return result;
+    return WholePacket(state, frame);
   }
   if (!state.partial.has_value() || state.partial->id.message != m) {
     // A higher message ID abandons this stream's partial packet only.

@@ -101,6 +101,9 @@ class UpstreamAssembler {
   absl::Status Fail(absl::Status status);
   // After a complete packet with ID last_: the lowest ID that may follow it.
   void AdvanceLast();
+  // The packet of an acceptable done frame that starts and ends it (nothing partial or lent,
+  // within its kind's limit): OnFrame's common case.
+  absl::StatusOr<std::optional<Packet>> WholePacket(const Frame& frame);
 
   Options options_;
   PacketId last_{1, 1};
@@ -172,6 +175,9 @@ class MuxAssembler {
   };
   absl::StatusOr<Result> Fail(absl::Status status);
   Result Overflow(uint64_t stream, StreamState& state, const Frame& frame);
+  // The packet of an acceptable done frame that starts and ends it on `state`'s stream (nothing
+  // partial or lent, within its kind's limit): OnFrame's common case.
+  absl::StatusOr<Result> WholePacket(StreamState& state, const Frame& frame);
   // Drops the stream's partial packet, if any, from the total.
   void ResetPartial(StreamState& state);
 

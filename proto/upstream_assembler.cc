@@ -73,6 +73,22 @@ void UpstreamAssembler::AdvanceLast() {
   }
 }
 
+absl::StatusOr<std::optional<Packet>> UpstreamAssembler::WholePacket(const Frame& frame) {
+  // Built where the caller gets it: what OnFrame's general path does for such a frame, less the
+  // partial packet it would create and move out (its kind's limit is never above the packet
+  // limit: no error applies).
+  absl::StatusOr<std::optional<Packet>> result(absl::in_place, std::in_place);
+  Packet& packet = **result;
+  packet.id = frame.id;
+  packet.kind = frame.kind;
+  packet.control = frame.control;
+  if (options_.buffers != nullptr) packet.data = options_.buffers->Take();
+  packet.data.append(frame.data.data(), frame.data.size());
+  last_ = frame.id;
+  AdvanceLast();
+  return result;
+}
+
 absl::StatusOr<std::optional<Packet>> UpstreamAssembler::OnFrame(const Frame& frame,
                                                                  std::optional<std::string>* lent) {
   if (!error_.ok()) return error_;
@@ -89,19 +105,7 @@ absl::StatusOr<std::optional<Packet>> UpstreamAssembler::OnFrame(const Frame& fr
   const bool acceptable = !ids_exhausted_ && !(frame.id < last_);
   if (acceptable && frame.done && !partial_.has_value() && !adopt &&
       frame.data.size() <= PacketKindMaxBytes(frame.kind, options_.packet_max_bytes)) {
-    // A whole packet in one frame, the common case: built where the caller gets it. What the
-    // general path below does for it, less the partial packet it would create and move out
-    // (its kind's limit is never above the packet limit: no error applies).
-    absl::StatusOr<std::optional<Packet>> result(absl::in_place, std::in_place);
-    Packet& packet = **result;
-    packet.id = frame.id;
-    packet.kind = frame.kind;
-    packet.control = frame.control;
-    if (options_.buffers != nullptr) packet.data = options_.buffers->Take();
-    packet.data.append(frame.data.data(), frame.data.size());
-    last_ = frame.id;
-    AdvanceLast();
-    return result;
+    return WholePacket(frame);
   }
   if (!acceptable) {
     return Fail(absl::InvalidArgumentError(
