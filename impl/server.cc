@@ -171,7 +171,7 @@ std::unique_ptr<Server::MuxCall> Server::TakeMuxCall(Connection& conn, IncomingS
 
 void Server::GiveBackMuxCall(std::unique_ptr<MuxCall> owned) {
   owned->in = IncomingStream();  // nothing of the call outlives it
-  if (spare_mux_calls_.size() < tunables::kStreamNodeSpareMaxCount) {
+  if (spare_mux_calls_.size() < tunables::kMuxCallSpareMaxCount) {
     spare_mux_calls_.push_back(std::move(owned));
   }
 }

@@ -144,7 +144,7 @@ class Server {
   Listener* listener_ = nullptr;
   uint64_t next_connection_id_ = 1;
   std::map<uint64_t, Connection*> connections_;
-  std::vector<std::unique_ptr<MuxCall>> spare_mux_calls_;  // at most kStreamNodeSpareMaxCount
+  std::vector<std::unique_ptr<MuxCall>> spare_mux_calls_;  // at most kMuxCallSpareMaxCount
   WaitList connections_changed_;
   WaitList accept_backoff_;  // Serve sleeping after a temporary accept error; Shutdown wakes it
   WaitGroup fibers_;  // connection fibers spawned by Serve

@@ -151,7 +151,7 @@ class Signal {
   // the entry (found by binary search) and drops removed ones from the back; the rest are
   // compacted once they are the majority, so a signal with many (a parent context) stays
   // O(log n) per removal. First: it is 16-byte aligned, and the smaller fields then pack
-  // behind it (a Stream holds five Signals).
+  // behind it (a Stream holds two Signals, a CallContext one).
   absl::InlinedVector<Callback, 2> callbacks_;
   Env* env_;
   absl::Status status_;

@@ -114,10 +114,14 @@ inline constexpr size_t kRecvQueueFlowMaxCount = 16 * 1024;
 
 // --- Per-stream map nodes (proto/base/node_recycler.h) ------------------------------------------
 // A connection keeps per-stream state in ordered maps (the mux writer's queues, the mux reader's
-// streams and assembly state, a client's context watches); each keeps up to this many erased
+// streams and pending Invokes); each keeps up to this many erased
 // nodes for the next streams, so a connection running one call after another allocates no map
 // node per call. A few hundred bytes each, per map and connection.
 inline constexpr size_t kStreamNodeSpareMaxCount = 8;
+// A server keeps up to this many records of mux calls on their way to their handler fibers for
+// the next calls (one allocation fewer per call); a record is a few pointers and an empty stream
+// handle.
+inline constexpr size_t kMuxCallSpareMaxCount = 8;
 
 // --- Buffer pool (one per connection, impl/buffer_pool.h) ----------------------------------------
 // Message buffers handed back by the application (Stream::RecvInto) or dropped with a stream are

@@ -18,6 +18,7 @@
 #include "proto/frame.h"
 #include "sim/drpc/wire_oracle.h"
 #include "sim/scenario.h"
+#include "sim/drpc/test_frames.h"
 #include "sim/simulation.h"
 
 namespace drpc::sim {
@@ -84,20 +85,8 @@ TEST_F(RelayTest, EveryScenarioSeesTheSameFramesEitherWay) {
   EXPECT_GT(relayed_frames, 10'000u);  // the relay is what the runs used
 }
 
-Frame F(Kind kind, uint64_t stream, uint64_t message, absl::string_view data = "",
-        bool done = true) {
-  return Frame{.id = {stream, message},
-               .kind = kind,
-               .done = done,
-               .control = kind == Kind::kCancel || kind == Kind::kWindowUpdate,
-               .data = data};
-}
-
-std::string Wire(const std::vector<Frame>& frames) {
-  std::string out;
-  for (const Frame& f : frames) AppendFrame(out, f);
-  return out;
-}
+using test_frames::F;
+using test_frames::Wire;
 
 // A client end writes `writes` to a server end over a simulated connection with both ends
 // tapped; the server reads `read_bytes` of them (all: 0) in reads of at most `read_max_bytes`.

@@ -13,24 +13,14 @@
 #include "proto/frame.h"
 #include "proto/metadata.h"
 #include "proto/window.h"
+#include "sim/drpc/test_frames.h"
 #include "sim/simulation.h"
 
 namespace drpc::sim {
 namespace {
 
-Frame F(Kind kind, uint64_t stream, uint64_t message, absl::string_view data = "", bool done = true) {
-  return Frame{.id = {stream, message},
-               .kind = kind,
-               .done = done,
-               .control = kind == Kind::kCancel || kind == Kind::kWindowUpdate,
-               .data = data};
-}
-
-std::string Wire(const std::vector<Frame>& frames) {
-  std::string out;
-  for (const Frame& f : frames) AppendFrame(out, f);
-  return out;
-}
+using test_frames::F;
+using test_frames::Wire;
 
 // A transport that is not the simulated network's: forwards to one that is.
 class Forwarding final : public Transport {
