@@ -36,8 +36,9 @@ absl::StatusOr<std::string> Conn::Invoke(CallContext& ctx, absl::string_view rpc
   absl::StatusOr<std::string> reply;
   // EOF from a send means the stream already ended; Recv tells how (a reply, or the remote
   // error), as in Go.
-  if (IsEof(status)) ctx.env().chaos().Reach(situations::kConnUnarySendMetTheEndOfItsStream);
-  if (status.ok() || IsEof(status)) {
+  const bool eof = !status.ok() && IsEof(status);  // IsEof reads a payload even of an OK status
+  if (eof) ctx.env().chaos().Reach(situations::kConnUnarySendMetTheEndOfItsStream);
+  if (status.ok() || eof) {
     reply = s.Recv();
     status = reply.status();
   }

@@ -105,20 +105,21 @@ absl::Status Stream::Send(absl::string_view message) {
 }
 
 absl::Status Stream::SendLast(absl::string_view message) {
-  {
-    OpGuard op(this);
-    if (send_.IsSet()) return send_.status();
-    if (term_.IsSet()) return term_.status();
-    used_ = true;
-    // The CloseSend below follows at once: the connection may send both in one write.
-    absl::Status s =
-        limits_.compression == Compression::kNone
-            ? sink_->Send(*this, Kind::kMessage, message, StreamSink::Follows::kCloseSend)
-            : sink_->Send(*this, Kind::kMessage, CompressMessage(limits_.compression, message),
-                          StreamSink::Follows::kCloseSend);
-    if (!s.ok()) return SendFailure(s);
-  }
-  return CloseSend();
+  OpGuard op(this);
+  if (send_.IsSet()) return send_.status();
+  if (term_.IsSet()) return term_.status();
+  used_ = true;
+  // The CloseSend follows at once: the connection may send both in one write. It is skipped, as
+  // CloseSend() would skip it, if the stream ended while the message was sent; whether it was
+  // begun decides which of the two reports a failure.
+  bool closing = false;
+  const auto close_send = [this, &closing] { return closing = BeginCloseSend(); };
+  const absl::Status s =
+      limits_.compression == Compression::kNone
+          ? sink_->SendLast(*this, message, close_send)
+          : sink_->SendLast(*this, CompressMessage(limits_.compression, message), close_send);
+  if (closing) return EndCloseSend(s);
+  return s.ok() ? s : SendFailure(s);
 }
 
 absl::StatusOr<std::string> Stream::Recv() {
@@ -159,12 +160,20 @@ absl::Status Stream::RecvInto(std::string* out) {
 
 absl::Status Stream::CloseSend() {
   OpGuard op(this);
-  if (send_.IsSet() || term_.IsSet()) return absl::OkStatus();
+  if (!BeginCloseSend()) return absl::OkStatus();
+  return EndCloseSend(sink_->Send(*this, Kind::kCloseSend, "", StreamSink::Follows::kNothing));
+}
+
+bool Stream::BeginCloseSend() {
+  if (send_.IsSet() || term_.IsSet()) return false;
   send_.Set(SendClosedError());
   used_ = true;
-  absl::Status s = sink_->Send(*this, Kind::kCloseSend, "", StreamSink::Follows::kNothing);
+  return true;
+}
+
+absl::Status Stream::EndCloseSend(const absl::Status& sent) {
   if (recv_.IsSet()) Terminate(BothClosedError(), How::kGraceful);
-  return s.ok() ? s : SendFailure(s);
+  return sent.ok() ? sent : SendFailure(sent);
 }
 
 absl::Status Stream::Close() {

@@ -51,6 +51,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -92,6 +93,17 @@ class StreamSink {
   // `dropped` error of a terminal packet that overtook it (see SendTerminal).
   virtual absl::Status Send(Stream& stream, Kind kind, absl::string_view data,
                             Follows follows) = 0;
+
+  // Stream::SendLast: a Message, then the stream's CloseSend unless `close_send()` (called once
+  // the message is sent, never after an error) says the stream needs none any more. Must put on
+  // the wire, and schedule, exactly what Send(kMessage, kCloseSend) followed by
+  // Send(kCloseSend, kNothing) would; a sink may do it for less. Errors: either Send's.
+  virtual absl::Status SendLast(Stream& stream, absl::string_view data,
+                                absl::FunctionRef<bool()> close_send) {
+    absl::Status s = Send(stream, Kind::kMessage, data, Follows::kCloseSend);
+    if (!s.ok() || !close_send()) return s;
+    return Send(stream, Kind::kCloseSend, "", Follows::kNothing);
+  }
 
   // A packet that ends the stream (Close, Error, Cancel). In mux mode it goes ahead of the
   // stream's queued Message packets, whose senders then get `dropped`; upstream sends in order.
@@ -233,6 +245,10 @@ class Stream final : public RpcStream {
   enum class How { kAbortive, kGraceful };
   void Terminate(const absl::Status& error, How how);
   void MaybeFinish();
+  // CloseSend's change of state: false (and nothing changed) if it has nothing to send.
+  bool BeginCloseSend();
+  // CloseSend's end once its packet was handed to the sink (`sent`: what the sink returned).
+  absl::Status EndCloseSend(const absl::Status& sent);
   // Drops queued messages, handing their flow-control credit back.
   void DropQueue();
   absl::Status Enqueue(std::string data);

@@ -94,12 +94,33 @@ void Mutex::Lock() {
   DRPC_CHECK(owner_ != self) << "mutex " << name_ << " locked twice by " << self->name();
   // A rare yield before taking a free lock lets the simulator reorder lock acquisition.
   if (env.chaos().Buggify("mutex.yield_before_lock")) env.scheduler().Yield();
+  Acquire(self);
+}
+
+void Mutex::Acquire(Fiber* self) {
   if (owner_ == nullptr) {
     owner_ = self;
     return;
   }
   // Unlock hands ownership straight to the first waiter, so a waiter only has to check owner_.
   while (owner_ != self) waiters_.Wait(name_);
+}
+
+void Mutex::Relock() {
+  DRPC_CHECK(HeldByCurrent()) << "mutex " << name_ << " relocked by a fiber that does not hold it";
+  if (!waiters_.empty()) {
+    Unlock();
+    Lock();
+    return;
+  }
+  // Nobody to hand the lock to: Unlock would leave it free, and only Lock's chaos yield could
+  // let another fiber take it in between.
+  Env& env = waiters_.env();
+  if (!env.chaos().Buggify("mutex.yield_before_lock")) return;
+  Fiber* self = owner_;
+  owner_ = nullptr;
+  env.scheduler().Yield();
+  Acquire(self);
 }
 
 void Mutex::Unlock() {

@@ -91,10 +91,17 @@ class Mutex {
   ~Mutex();
   void Lock();
   void Unlock();
+  // Unlock then Lock, for a holder whose next step is a critical section of its own: the fibers
+  // waiting for the lock go first, and the chaos yield of a Lock is drawn, exactly as the two
+  // calls would; with neither, the lock simply stays held (nothing else could have run between
+  // them). Requires the lock held by the calling fiber.
+  void Relock();
   bool held() const { return owner_ != nullptr; }
   bool HeldByCurrent() const;
 
  private:
+  // Lock after its chaos yield: takes the lock if free, else waits for the hand-off.
+  void Acquire(Fiber* self);
   WaitList waiters_;
   absl::string_view name_;
   Fiber* owner_ = nullptr;

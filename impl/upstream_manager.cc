@@ -387,6 +387,23 @@ absl::Status UpstreamManager::FlushLocked() {
 absl::Status UpstreamManager::Send(Stream& stream, Kind kind, absl::string_view data,
                                    Follows follows) {
   MutexLock lock(write_mu_);
+  return SendLocked(stream, kind, data, follows);
+}
+
+absl::Status UpstreamManager::SendLast(Stream& stream, absl::string_view data,
+                                       absl::FunctionRef<bool()> close_send) {
+  MutexLock lock(write_mu_);
+  absl::Status s = SendLocked(stream, Kind::kMessage, data, Follows::kCloseSend);
+  if (!s.ok() || !close_send()) return s;
+  // Whatever an Unlock and a Lock between the two sends would let in (a waiting writer, a chaos
+  // yield) still runs here, and sees the message buffered: the same writes, in the same order.
+  write_mu_.Relock();
+  return SendLocked(stream, Kind::kCloseSend, "", Follows::kNothing);
+}
+
+absl::Status UpstreamManager::SendLocked(Stream& stream, Kind kind, absl::string_view data,
+                                         Follows follows) {
+  DRPC_DCHECK(write_mu_.HeldByCurrent());
   // Cancelled while this fiber was on its way to the lock (it may wait or yield there): nothing
   // more of the stream may reach the wire. If its Invoke was dropped unsent, the peer never saw
   // the stream; otherwise the cancel's own packet (or the closed connection) ends it, and a

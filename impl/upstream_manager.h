@@ -83,6 +83,9 @@ class UpstreamManager final : public Manager {
 
   // StreamSink.
   absl::Status Send(Stream& stream, Kind kind, absl::string_view data, Follows follows) override;
+  // Both packets under one hold of the write lock (Mutex::Relock between them).
+  absl::Status SendLast(Stream& stream, absl::string_view data,
+                        absl::FunctionRef<bool()> close_send) override;
   absl::Status SendTerminal(Stream& stream, Kind kind, absl::string_view data,
                             const absl::Status& dropped) override;
   // Has the corked Invoke written (Go's checkRecvFlush) by the flusher: never waits for the write
@@ -93,6 +96,8 @@ class UpstreamManager final : public Manager {
   void OnStreamError(Stream& stream, const absl::Status& error) override;
   void OnFinished(Stream& stream) override;
 
+  // Send's body. Requires write_mu_.
+  absl::Status SendLocked(Stream& stream, Kind kind, absl::string_view data, Follows follows);
   absl::Status OnPacket(Packet&& packet);
   absl::Status OnNewStreamPacket(Packet&& packet);
   enum class FlushMode {
