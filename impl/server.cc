@@ -72,8 +72,7 @@ void Server::RunCall(Connection& conn, IncomingStream in) {
   ctx.set_incoming_metadata(std::move(in.metadata));
   Stream& stream = *in.stream;
   // The handler's context ends when its stream ends early (remote cancel, connection loss).
-  const Signal::CallbackId watch = stream.terminated_signal().OnSet(
-      [&ctx](const absl::Status&) { ctx.Cancel(CanceledError()); });
+  stream.set_handler_context(&ctx);
   // Answer as Go's drpcserver does: the handler's error as an Error packet, success as CloseSend
   // (no-ops if the handler already ended the stream).
   if (absl::Status s = handler_->HandleRpc(ctx, in.rpc, stream); !s.ok()) {
@@ -84,7 +83,7 @@ void Server::RunCall(Connection& conn, IncomingStream in) {
   }
   // The client may still be sending; nobody will read it (docs/protocol.md §13 item 2).
   stream.StopReceiving();
-  stream.terminated_signal().RemoveCallback(watch);
+  stream.set_handler_context(nullptr);
 }
 
 void Server::Refuse(Connection& conn, Stream& stream, const absl::Status& why) {

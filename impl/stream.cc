@@ -236,6 +236,11 @@ void Stream::DropQueue() {
   if (credit > 0) sink_->OnConsumed(*this, credit);
 }
 
+void Stream::set_handler_context(CallContext* ctx) {
+  handler_context_ = ctx;
+  if (ctx != nullptr && term_.IsSet()) ctx->Cancel(CanceledError());
+}
+
 void Stream::StopReceiving() {
   recv_.Set(HandlerReturnedError());
   DropQueue();
@@ -404,7 +409,7 @@ void Stream::Terminate(const absl::Status& error, How how) {
   send_.Set(error);
   recv_.Set(error);
   if (how == How::kAbortive) DropQueue();
-  term_.Set(error);
+  if (term_.Set(error) && handler_context_ != nullptr) handler_context_->Cancel(CanceledError());
   readers_.WakeAll();
   space_.WakeAll();
   MaybeFinish();

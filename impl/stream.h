@@ -57,6 +57,7 @@
 #include "absl/strings/string_view.h"
 #include "impl/buffer_budget.h"
 #include "impl/buffer_pool.h"
+#include "impl/context.h"
 #include "impl/env.h"
 #include "impl/fifo.h"
 #include "impl/errors.h"
@@ -203,6 +204,11 @@ class Stream final : public RpcStream {
   // Server, after the handler returned: later messages are dropped instead of queued, so an
   // unread client stream can never stall the connection's reader (docs/protocol.md §13 item 2).
   void StopReceiving();
+  // Server: the context of the handler serving the stream, cancelled (Canceled) when the stream
+  // terminates, right after terminated_signal() is set — at once if it already is. Null: none.
+  // The context must outlive its registration (the server clears it before the handler's
+  // context goes).
+  void set_handler_context(CallContext* ctx);
 
   // The watch a client stream's connection keeps on its call's context (Manager::WatchContext),
   // kept here rather than in a map of the connection's: the context's done signal and the
@@ -310,6 +316,7 @@ class Stream final : public RpcStream {
   uint64_t next_message_id_ = 1;
   bool used_ = false;         // the application sent or received on the stream (OnFirstRecv)
   ContextWatch context_watch_;
+  CallContext* handler_context_ = nullptr;
 };
 
 }  // namespace drpc
