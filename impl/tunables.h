@@ -66,6 +66,9 @@ inline constexpr size_t kWriteBufferDefaultBytes = 4 * kKiB;
 // Upstream: a write buffer grown beyond this by one large packet is released after the flush
 // instead of being kept for the next packet.
 inline constexpr size_t kWriteBufferKeepMaxBytes = 256 * kKiB;
+// Upstream client: the buffer of a stream's encoded InvokeMetadata is kept for the next stream's
+// if its capacity is at most this (one allocation fewer per call with metadata).
+inline constexpr size_t kInvokeMetadataSpareMaxBytes = 1 * kKiB;
 // Upstream: messages a sender writes in a row (Stream::Send) collect in the write buffer up to
 // this many bytes (or write_buffer_bytes, if larger) before the sender writes them itself; less
 // is written by the connection's flusher fiber as soon as the sender waits (impl/upstream_manager.h).

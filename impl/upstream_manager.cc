@@ -33,6 +33,13 @@ UpstreamManager::~UpstreamManager() = default;
 
 // --- Client ---------------------------------------------------------------------------------------
 
+std::string UpstreamManager::EncodeInvokeMetadata(const Metadata& metadata) const {
+  std::string out = std::move(spare_metadata_);
+  out.clear();
+  for (const auto& [key, value] : metadata) AppendMetadataEntry(out, key, value);
+  return out;
+}
+
 absl::StatusOr<std::shared_ptr<Stream>> UpstreamManager::OpenClientStream(CallContext& ctx,
                                                                           absl::string_view rpc,
                                                                           std::string metadata) {
@@ -77,6 +84,10 @@ absl::StatusOr<std::shared_ptr<Stream>> UpstreamManager::OpenClientStream(CallCo
     absl::Status s;
     if (!metadata.empty()) {
       s = AppendLocked(*stream, Kind::kInvokeMetadata, metadata, false, FlushMode::kNone);
+    }
+    // Copied into the write buffer: its buffer serves the next stream's metadata.
+    if (metadata.capacity() <= tunables::kInvokeMetadataSpareMaxBytes) {
+      spare_metadata_ = std::move(metadata);
     }
     if (s.ok()) s = AppendLocked(*stream, Kind::kInvoke, rpc, false, FlushMode::kNone);
     if (!s.ok()) {
