@@ -133,6 +133,37 @@ TEST(SyncTest, MutexHandsOwnershipToWaitersInArrivalOrder) {
   EXPECT_TRUE(r.ok()) << r.message;
 }
 
+TEST(SyncTest, RelockLetsTheWaitersGoFirstAndKeepsAnUncontendedLock) {
+  RunOptions options;
+  options.policy = sim::PolicySpec::Fifo();
+  RunResult r = sim::RunSeed(
+      [](SimContext& ctx) {
+        Env& env = ctx.env();
+        Mutex mu(env);
+        WaitGroup wg(env);
+        std::vector<int> order;
+        mu.Lock();
+        mu.Relock();  // nobody waits: still held
+        ctx.Check(mu.HeldByCurrent(), "an uncontended Relock let the lock go");
+        for (int i = 0; i < 2; ++i) {
+          wg.Add();
+          DRPC_CHECK_OK(env.scheduler().Spawn(absl::StrCat("waiter ", i), [&, i] {
+            MutexLock lock(mu);
+            order.push_back(i);
+            wg.Done();
+          }));
+        }
+        env.scheduler().Yield();  // let both waiters queue up
+        mu.Relock();              // as Unlock then Lock: both go first
+        order.push_back(9);
+        mu.Unlock();
+        wg.Wait();
+        ctx.Check(order == std::vector<int>({0, 1, 9}), "Relock did not hand the lock on FIFO");
+      },
+      1, options);
+  EXPECT_TRUE(r.ok()) << r.message;
+}
+
 TEST(SyncTest, WaitsWithDeadlinesTimeOutAtExactlyTheDeadline) {
   RunOnSim([](SimContext& ctx) {
     Env& env = ctx.env();
