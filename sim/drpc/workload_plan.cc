@@ -114,10 +114,17 @@ void FillPayload(uint64_t rpc, PayloadDirection d, uint64_t index, size_t size, 
     state = Mix(state);
     StoreLittleEndian64(state, out + at);
   }
-  if (at < size) {
-    state = Mix(state);
+  if (at == size) return;
+  state = Mix(state);
+  if (size < 8) {
     for (; at < size; ++at, state >>= 8) out[at] = static_cast<char>(state & 0xff);
+    return;
   }
+  // The last 1..7 bytes in one store of the payload's last eight: the bytes before `at` in it
+  // are already written and kept.
+  const int kept_bits = 64 - 8 * static_cast<int>(size - at);
+  const uint64_t kept = LoadLittleEndian64(out + size - 8) & ((uint64_t{1} << kept_bits) - 1);
+  StoreLittleEndian64(kept | state << kept_bits, out + size - 8);
 }
 
 // Whether `data` is the payload, compared a word at a time without materialising it.
@@ -136,13 +143,19 @@ bool PayloadMatches(absl::string_view data, uint64_t rpc, PayloadDirection d, ui
     state = Mix(state);
     if (LoadLittleEndian64(data.data() + at) != state) return false;
   }
-  if (at < size) {
-    state = Mix(state);
+  if (at == size) return true;
+  state = Mix(state);
+  if (size < 8) {
     for (; at < size; ++at, state >>= 8) {
       if (data[at] != static_cast<char>(state & 0xff)) return false;
     }
+    return true;
   }
-  return true;
+  // The last 1..7 bytes from one load of the payload's last eight (the bytes before `at` in it
+  // matched already).
+  const int tail_bits = 8 * static_cast<int>(size - at);
+  return LoadLittleEndian64(data.data() + size - 8) >> (64 - tail_bits) ==
+         (state & ((uint64_t{1} << tail_bits) - 1));
 }
 
 }  // namespace
@@ -199,15 +212,14 @@ uint64_t PlanTextId(absl::string_view text) {
   if (!absl::ConsumePrefix(&text, "id=")) return 0;
   // The digits up to the first ';' (or the end), read by hand: SimpleAtoi's generality costs more
   // than the rest of the handler's plan check.
-  const size_t end = std::min(text.find(';'), text.size());
-  if (end == 0 || end > 20) return 0;
   uint64_t id = 0;
-  for (size_t i = 0; i < end; ++i) {
+  size_t i = 0;
+  for (; i < text.size() && text[i] != ';'; ++i) {
     const unsigned digit = static_cast<unsigned char>(text[i]) - unsigned{'0'};
     if (digit > 9) return 0;
     if (__builtin_mul_overflow(id, 10, &id) || __builtin_add_overflow(id, digit, &id)) return 0;
   }
-  return id;
+  return i == 0 ? 0 : id;
 }
 
 std::string EncodePlan(const RpcPlan& p) {
