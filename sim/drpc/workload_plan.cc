@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/strip.h"
@@ -80,42 +81,51 @@ char* WriteLiteral(const char (&text)[kSize], char* out) {
   return out + kSize - 1;
 }
 
-// "<rpc.d.index>" written into `buf` (at most kTagMaxBytes); returns its length.
-constexpr size_t kTagMaxBytes = 2 * 20 + 5;
-size_t WriteTag(uint64_t rpc, PayloadDirection d, uint64_t index, char* buf) {
-  char* p = buf;
-  *p++ = '<';
-  p = WriteDecimal(rpc, p);
-  *p++ = '.';
-  *p++ = static_cast<char>(d);
-  *p++ = '.';
-  p = WriteDecimal(index, p);
-  *p++ = '>';
-  return static_cast<size_t>(p - buf);
-}
-
 std::string Tag(uint64_t rpc, PayloadDirection d, uint64_t index) {
-  char buf[kTagMaxBytes];
-  return std::string(buf, WriteTag(rpc, d, index, buf));
+  return absl::StrCat("<", rpc, ".", std::string(1, static_cast<char>(d)), ".", index, ">");
 }
 
-// Writes the payload's bytes [0, size) to `out`: its tag when the tag fits, then the key stream,
-// eight bytes per mixing step (little-endian, so the bytes do not depend on the host's order).
+// A payload of at least kHeaderBytes starts with a header naming its message: the RPC's ID, then
+// the index's low 32 bits, the direction and the size's low 24 bits in one word, each word XORed
+// with a constant so that small numbers do not leave runs of zero bytes (a message's bytes should
+// not compress: a compressing stream's wire size then does not depend on what a call carries).
+// The rest is a Weyl sequence (one addition per word) from a key mixed from the whole header, so
+// a message of another call, direction, index or size differs in every word. Little-endian words,
+// so the bytes do not depend on the host's order.
+constexpr size_t kHeaderBytes = 16;
+constexpr uint64_t kHeaderMask0 = 0x6a09e667f3bcc908ull;
+constexpr uint64_t kHeaderMask1 = 0xbb67ae8584caa73bull;
+constexpr uint64_t kWeylStep = 0x9e3779b97f4a7c15ull;
+
+struct Header {
+  uint64_t rpc_word;
+  uint64_t rest_word;
+};
+
+Header MakeHeader(uint64_t rpc, PayloadDirection d, uint64_t index, size_t size) {
+  const uint64_t rest = (index & 0xffff'ffffull) | uint64_t{static_cast<uint8_t>(d)} << 32 |
+                        (uint64_t{size} & 0xff'ffffull) << 40;
+  return Header{rpc ^ kHeaderMask0, rest ^ kHeaderMask1};
+}
+
+uint64_t StreamKey(const Header& h) { return Mix(h.rpc_word ^ Mix(h.rest_word)); }
+
+// Writes the payload's bytes [0, size) to `out`: the header when it fits, then the sequence.
 void FillPayload(uint64_t rpc, PayloadDirection d, uint64_t index, size_t size, char* out) {
-  char tag[kTagMaxBytes];
-  const size_t tag_size = WriteTag(rpc, d, index, tag);
+  const Header h = MakeHeader(rpc, d, index, size);
   size_t at = 0;
-  if (tag_size <= size) {
-    std::memcpy(out, tag, tag_size);
-    at = tag_size;
+  if (size >= kHeaderBytes) {
+    StoreLittleEndian64(h.rpc_word, out);
+    StoreLittleEndian64(h.rest_word, out + 8);
+    at = kHeaderBytes;
   }
-  uint64_t state = Key(rpc, d, index);
+  uint64_t state = StreamKey(h);
   for (; at + 8 <= size; at += 8) {
-    state = Mix(state);
+    state += kWeylStep;
     StoreLittleEndian64(state, out + at);
   }
   if (at == size) return;
-  state = Mix(state);
+  state += kWeylStep;
   if (size < 8) {
     for (; at < size; ++at, state >>= 8) out[at] = static_cast<char>(state & 0xff);
     return;
@@ -131,20 +141,22 @@ void FillPayload(uint64_t rpc, PayloadDirection d, uint64_t index, size_t size, 
 bool PayloadMatches(absl::string_view data, uint64_t rpc, PayloadDirection d, uint64_t index,
                     size_t size) {
   if (data.size() != size) return false;
-  char tag[kTagMaxBytes];
-  const size_t tag_size = WriteTag(rpc, d, index, tag);
+  const Header h = MakeHeader(rpc, d, index, size);
   size_t at = 0;
-  if (tag_size <= size) {
-    if (std::memcmp(data.data(), tag, tag_size) != 0) return false;
-    at = tag_size;
+  if (size >= kHeaderBytes) {
+    if (LoadLittleEndian64(data.data()) != h.rpc_word ||
+        LoadLittleEndian64(data.data() + 8) != h.rest_word) {
+      return false;
+    }
+    at = kHeaderBytes;
   }
-  uint64_t state = Key(rpc, d, index);
+  uint64_t state = StreamKey(h);
   for (; at + 8 <= size; at += 8) {
-    state = Mix(state);
+    state += kWeylStep;
     if (LoadLittleEndian64(data.data() + at) != state) return false;
   }
   if (at == size) return true;
-  state = Mix(state);
+  state += kWeylStep;
   if (size < 8) {
     for (; at < size; ++at, state >>= 8) {
       if (data[at] != static_cast<char>(state & 0xff)) return false;
@@ -156,6 +168,16 @@ bool PayloadMatches(absl::string_view data, uint64_t rpc, PayloadDirection d, ui
   const int tail_bits = 8 * static_cast<int>(size - at);
   return LoadLittleEndian64(data.data() + size - 8) >> (64 - tail_bits) ==
          (state & ((uint64_t{1} << tail_bits) - 1));
+}
+
+// The message `data`'s header names, as a tag ("<rpc.d.index>"), if it has a well-formed one.
+std::optional<std::string> HeaderTag(absl::string_view data) {
+  if (data.size() < kHeaderBytes) return std::nullopt;
+  const uint64_t rpc = LoadLittleEndian64(data.data()) ^ kHeaderMask0;
+  const uint64_t rest = LoadLittleEndian64(data.data() + 8) ^ kHeaderMask1;
+  const auto d = static_cast<PayloadDirection>(static_cast<char>(rest >> 32 & 0xff));
+  if (d != PayloadDirection::kRequest && d != PayloadDirection::kResponse) return std::nullopt;
+  return Tag(rpc, d, rest & 0xffff'ffffull);
 }
 
 }  // namespace
@@ -284,11 +306,8 @@ std::string CheckPayload(absl::string_view data, uint64_t rpc, PayloadDirection 
   const std::string expected = MakePayload(rpc, d, index, size);
   std::string why = absl::StrCat("expected ", Tag(rpc, d, index), " of ", size, " bytes, got ",
                                  data.size(), " bytes");
-  if (!data.empty() && data.front() == '<') {
-    const size_t end = data.find('>');
-    if (end != absl::string_view::npos && end < 40) {
-      absl::StrAppend(&why, " tagged ", data.substr(0, end + 1));
-    }
+  if (std::optional<std::string> tag = HeaderTag(data); tag.has_value()) {
+    absl::StrAppend(&why, " tagged ", *tag);
   }
   if (data.size() == expected.size()) {
     size_t at = 0;

@@ -143,10 +143,13 @@ TEST(WorkloadPlanTest, PlanTextIdReadsOnlyALeadingId) {
 // Payloads are on the wire too: a tag, then little-endian words of the key stream (a tail of
 // fewer than eight bytes takes the low bytes of its word).
 TEST(WorkloadPlanTest, PayloadBytesKeepTheirFormat) {
+  // The header: 7 ^ 0x6a09e667f3bcc908, then (2 | 'q' << 32 | 21 << 40) ^ 0xbb67ae8584caa73b,
+  // little-endian; then the sequence's first 5 bytes.
   EXPECT_EQ(absl::BytesToHexString(MakePayload(7, PayloadDirection::kRequest, 2, 21)),
-            "3c372e712e323e2dee8778f777a597b9e861293b4a");
+            "0fc9bcf367e6096a39a7ca84f4bb67bbedac0a156e");
+  // Too small for a header: the sequence alone.
   EXPECT_EQ(absl::BytesToHexString(MakePayload(3, PayloadDirection::kResponse, 0, 5)),
-            "bdcc4866f3");
+            "d38826f312");
 }
 
 TEST(WorkloadPlanTest, PayloadBufferMakesTheSameBytesInlineAndOnTheHeap) {
