@@ -18,6 +18,12 @@ namespace {
 constexpr uint32_t kErrorCodeBase = 10;  // planned error codes: 10..109
 constexpr uint64_t kHandlerThinkMaxMicros = 2'000;
 
+// ctx.Choose(site, n) without the call when there is nothing to choose: every source answers 0
+// to n == 1 and neither counts nor records it (sim/tape.h).
+uint64_t ChooseAmong(SimContext& ctx, absl::string_view site, uint64_t n) {
+  return n <= 1 ? 0 : ctx.Choose(site, n);
+}
+
 }  // namespace
 
 RpcPlan Caller::DrawPlan(RpcRecord& rec) {
@@ -29,7 +35,7 @@ RpcPlan Caller::DrawPlan(RpcRecord& rec) {
   uint64_t total = 0;
   for (uint32_t w : weights) total += w;
   DRPC_CHECK_GT(total, 0u) << "workload: every RPC shape has weight 0";
-  uint64_t pick = ctx_->Choose("load.shape", total);
+  uint64_t pick = ChooseAmong(*ctx_, "load.shape", total);
   int type = 0;
   while (pick >= weights[type]) pick -= weights[type++];
   p.type = static_cast<RpcType>(type);
@@ -37,13 +43,13 @@ RpcPlan Caller::DrawPlan(RpcRecord& rec) {
   DRPC_CHECK_LE(c.messages_min, c.messages_max);
   const uint64_t spread = c.messages_max - c.messages_min + 1;
   p.requests = many_requests
-                   ? c.messages_min + static_cast<uint32_t>(ctx_->Choose("load.requests", spread))
+                   ? c.messages_min + static_cast<uint32_t>(ChooseAmong(*ctx_, "load.requests", spread))
                    : 1;
   p.responses = p.type == RpcType::kServerStream
-                    ? c.messages_min + static_cast<uint32_t>(ctx_->Choose("load.responses", spread))
+                    ? c.messages_min + static_cast<uint32_t>(ChooseAmong(*ctx_, "load.responses", spread))
                     : 1;
-  p.request_size_max = static_cast<uint32_t>(c.message_sizes[ctx_->Choose("load.request_size", c.message_sizes.size())]);
-  p.response_size_max = static_cast<uint32_t>(c.message_sizes[ctx_->Choose("load.response_size", c.message_sizes.size())]);
+  p.request_size_max = static_cast<uint32_t>(c.message_sizes[ChooseAmong(*ctx_, "load.request_size", c.message_sizes.size())]);
+  p.response_size_max = static_cast<uint32_t>(c.message_sizes[ChooseAmong(*ctx_, "load.response_size", c.message_sizes.size())]);
   // Drawn only when enabled, so workloads without it keep their tapes.
   if (many_requests && c.never_reads_per_mille > 0 &&
       ctx_->Chance("load.never_reads", c.never_reads_per_mille)) {
@@ -73,7 +79,7 @@ void Caller::MakeCall(size_t conn_index) {
   ConnRecord& conn = ledger_->conns()[conn_index];
   Env& env = ctx_->env();
   CallContext call(env);
-  call.metadata()[kPlanMetadataKey] = std::string(rec.EncodePlanText());
+  call.metadata().emplace(kPlanMetadataKey, rec.EncodePlanText());
 
   bool cancel = ctx_->Chance("load.cancel", config_->cancel_per_mille);
   bool deadline = ctx_->Chance("load.deadline", config_->deadline_per_mille);
@@ -107,12 +113,20 @@ void Caller::MakeCall(size_t conn_index) {
     call.SetTimeout(timeout);
   }
   // Upstream: a cancel while the call runs may close the connection (docs/protocol.md §7.7).
-  // Two pointers (stored inline in the callback); the connection's record is rec.conn's.
-  const Signal::CallbackId watch = call.done_signal().OnSet([&rec, this](const absl::Status&) {
-    ledger_->OnContextEnded(rec);
-    ConnRecord& c = ledger_->conns()[rec.conn];
-    if (!rec.finished && !c.conn->manager().is_mux()) c.cancels_may_close = true;
-  });
+  // Two pointers (stored inline in the callback); the connection's record is rec.conn's. Only
+  // the caller ends its context before the call returns (its cancel timer, its deadline, or a
+  // cancel between two steps of a stream: MaybeDisturb), so a call with none of those has
+  // nothing to watch.
+  const bool inline_cancel_possible =
+      rec.plan.type != RpcType::kUnary && config_->cancel_per_mille / 4 > 0;
+  Signal::CallbackId watch = 0;
+  if (cancel || deadline || inline_cancel_possible) {
+    watch = call.done_signal().OnSet([&rec, this](const absl::Status&) {
+      ledger_->OnContextEnded(rec);
+      ConnRecord& c = ledger_->conns()[rec.conn];
+      if (!rec.finished && !c.conn->manager().is_mux()) c.cancels_may_close = true;
+    });
+  }
 
   absl::Status status = CallByType(*conn.conn, call, rec);
   if (cancel_timer != 0) env.clock().Cancel(cancel_timer);
@@ -121,7 +135,7 @@ void Caller::MakeCall(size_t conn_index) {
     rec.stream.reset();
   }
   rec.finished = true;
-  call.done_signal().RemoveCallback(watch);
+  if (watch != 0) call.done_signal().RemoveCallback(watch);
   rec.status = std::move(status);
   rec.SetStep("finished");
   rec.conn_ended_first = conn.conn->closed().IsSet();
@@ -145,7 +159,7 @@ RpcRecord& Caller::RunFixedCall(size_t conn_index, RpcType type, Duration bound)
   rec.plan.responses = type == RpcType::kServerStream ? 2 : 1;
   rec.plan.request_size_max = rec.plan.response_size_max = 100;
   CallContext call(ctx_->env());
-  call.metadata()[kPlanMetadataKey] = std::string(rec.EncodePlanText());
+  call.metadata().emplace(kPlanMetadataKey, rec.EncodePlanText());
   call.SetTimeout(bound);
   clean_ = true;
   absl::Status status = CallByType(*ledger_->conns()[conn_index].conn, call, rec);

@@ -26,9 +26,11 @@ class Handlers {
   // The call's ledger entry, found through the plan in its metadata; fails the run if the plan
   // is missing or is not the plan its client made (metadata delivered to the wrong stream).
   RpcRecord* Start(CallContext& call, RpcType type) {
-    auto it = call.incoming_metadata().find(kPlanMetadataKey);
-    const absl::string_view text =
-        it == call.incoming_metadata().end() ? absl::string_view() : absl::string_view(it->second);
+    const Metadata& md = call.incoming_metadata();
+    // By a view: the map's comparisons then know the key's length (a char array is measured at
+    // each one).
+    auto it = md.find(absl::string_view(kPlanMetadataKey));
+    const absl::string_view text = it == md.end() ? absl::string_view() : absl::string_view(it->second);
     // The text must be exactly the encoding of the plan its ID names, as its client sent it (the
     // encoding round-trips: WorkloadPlanTest), so decoding it in full would only give back that
     // plan.

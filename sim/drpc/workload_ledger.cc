@@ -266,10 +266,13 @@ bool Ledger::CheckSizeLimits(const RpcRecord& rec) {
   }
   // An OK call sent rec.sent requests, and got a response to each (bidi) or its planned ones.
   const bool responded = p.type == RpcType::kBidi ? rec.sent > 0 : p.responses > 0;
-  if (rec.status.ok() && ((responded && p.response_size_max > ReceiveLimit(client_)) ||
-                          (rec.sent > 0 && p.request_size_max > ReceiveLimit(server_)))) {
-    Fail(rec, "a message over the receiving end's limit got through");
-    return true;
+  if (rec.status.ok()) {
+    if ((responded && p.response_size_max > ReceiveLimit(client_)) ||
+        (rec.sent > 0 && p.request_size_max > ReceiveLimit(server_))) {
+      Fail(rec, "a message over the receiving end's limit got through");
+      return true;
+    }
+    return false;
   }
   if (!IsMessageTooLarge(rec.status)) return false;
   ++report_.too_large;
@@ -348,7 +351,6 @@ void Ledger::CheckOutcome(RpcRecord& rec) {
   const absl::Status& s = rec.status;
   const RpcPlan& p = rec.plan;
   const bool own_cancel = rec.cancel_requested;
-  const bool broken = rec.conn_ended_first || ConnectionBroken(rec.conn);
   if (rec.abandoned) {
     // Whatever the stream reported after the caller closed it is the caller's own doing; only a
     // Canceled nobody asked for is wrong.
@@ -389,6 +391,7 @@ void Ledger::CheckOutcome(RpcRecord& rec) {
   }
   if (IsClosed(s)) {
     ++report_.closed;
+    const bool broken = rec.conn_ended_first || ConnectionBroken(rec.conn);
     if (!broken) Fail(rec, "\"closed\" although its connection had no reason to end");
     CheckClosedCause(rec);
     return;
@@ -415,27 +418,27 @@ void Ledger::CheckOutcome(RpcRecord& rec) {
   Fail(rec, "an outcome of no known class");
 }
 
+bool Ledger::Disturbed(const RpcRecord& rec) const {
+  return rec.cancel_requested || rec.deadline_set || rec.abandoned || rec.closed_send_early ||
+         shutdown_started_ || ConnectionBroken(rec.conn) ||
+         (IsReceiveStall(rec.handler_status) && (StallPossible() || ServerStallPossible())) ||
+         // The stall failed the call's stream: its handler's next Send or Recv sees the end of
+         // the stream.
+         (IsReceiveStall(rec.status) &&
+          (StallPossible() || NeverReadStallPossible(rec) || ServerStallPossible())) ||
+         ExplainedByFlowControl(rec.handler_status) ||
+         // A message over a limit failed the call's stream.
+         OverSizeLimit(rec.plan) ||
+         // The client's end failed by flow control told the handler with an Error, after which
+         // its Send sees EOF (§7.4).
+         ExplainedByFlowControl(rec.status);
+}
+
 void Ledger::CheckHandlers() {
   for (RpcRecord& rec : rpcs_) {
     if (rec.handler_runs > 1) Fail(rec, "its handler ran more than once");
     if (rec.handler_runs == 1 && !rec.handler_done) Fail(rec, "its handler never returned");
     if (!rec.finished) continue;
-    const bool disturbed = rec.cancel_requested || rec.deadline_set || rec.abandoned ||
-                           rec.closed_send_early || shutdown_started_ ||
-                           ConnectionBroken(rec.conn) ||
-                           (IsReceiveStall(rec.handler_status) &&
-                            (StallPossible() || ServerStallPossible())) ||
-                           // The stall failed the call's stream: its handler's next Send or
-                           // Recv sees the end of the stream.
-                           (IsReceiveStall(rec.status) &&
-                            (StallPossible() || NeverReadStallPossible(rec) ||
-                             ServerStallPossible())) ||
-                           ExplainedByFlowControl(rec.handler_status) ||
-                           // A message over a limit failed the call's stream.
-                           OverSizeLimit(rec.plan) ||
-                           // The client's end failed by flow control told the handler with an
-                           // Error, after which its Send sees EOF (§7.4).
-                           ExplainedByFlowControl(rec.status);
     if (rec.status.ok()) {
       // Causality: the client saw the end of the call only after the handler returned.
       if (!rec.handler_done || !rec.handler_status.ok()) {
@@ -446,7 +449,7 @@ void Ledger::CheckHandlers() {
       }
       continue;
     }
-    if (rec.handler_done && !rec.handler_status.ok() && !disturbed) {
+    if (rec.handler_done && !rec.handler_status.ok() && !Disturbed(rec)) {
       // A handler that never reads ends only by its context: whatever ended the call.
       const bool planned = (rec.plan.ending == Ending::kError &&
                             rec.handler_status.message() == rec.plan.ErrorText()) ||

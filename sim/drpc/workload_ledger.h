@@ -102,7 +102,9 @@ class RpcTable {
 
   // The record of the next ID, which is size() afterwards.
   RpcRecord& Add() {
-    if (size_ % kChunkCount == 0) chunks_.push_back(std::make_unique<Chunk>());
+    // `new Chunk` default-initialises: each record runs its own initialisers, and the chunk is
+    // not zero-filled first (make_unique value-initialises: a memset of the whole chunk).
+    if (size_ % kChunkCount == 0) chunks_.push_back(std::unique_ptr<Chunk>(new Chunk));
     return (*chunks_.back())[size_++ % kChunkCount];
   }
   // The record of call `id`, or null if there is none.
@@ -189,6 +191,9 @@ class Ledger {
 
  private:
   bool ConnectionBroken(size_t index) const;
+  // Whether something other than the plan may have failed the call's handler: the caller, a
+  // fault, a shutdown, a stall, flow control or a message over a limit.
+  bool Disturbed(const RpcRecord& rec) const;
   uint64_t LateCancelNotices() const;
   // The handler had returned or the call's connection was broken or closed.
   bool EndedAlready(const RpcRecord& rec) const;

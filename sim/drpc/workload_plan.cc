@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/strip.h"
@@ -40,16 +41,38 @@ uint64_t LoadLittleEndian64(const char* p) {
   return word;
 }
 
-// `v` in decimal at `out`; returns the end (what StrCat writes for an unsigned integer).
+// "00" "01" ... "99": two digits per division.
+constexpr char kTwoDigits[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+// Decimal digits of `v` (at least one).
+int DecimalDigits(uint64_t v) {
+  int n = 1;
+  for (; v >= 100; v /= 100) n += 2;
+  return n + (v >= 10 ? 1 : 0);
+}
+
+// `v` in decimal at `out`; returns the end (what StrCat writes for an unsigned integer). Most
+// values here are single digits, which take no division.
 char* WriteDecimal(uint64_t v, char* out) {
-  char digits[20];
-  size_t n = 0;
-  do {
-    digits[n++] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v != 0);
-  while (n > 0) *out++ = digits[--n];
-  return out;
+  if (v < 10) {
+    *out = static_cast<char>('0' + v);
+    return out + 1;
+  }
+  char* const end = out + DecimalDigits(v);
+  char* p = end;
+  for (; v >= 100; v /= 100) {
+    p -= 2;
+    std::memcpy(p, &kTwoDigits[2 * (v % 100)], 2);
+  }
+  if (v >= 10) {
+    std::memcpy(p - 2, &kTwoDigits[2 * v], 2);
+  } else {
+    p[-1] = static_cast<char>('0' + v);
+  }
+  return end;
 }
 
 template <size_t kSize>
@@ -58,69 +81,103 @@ char* WriteLiteral(const char (&text)[kSize], char* out) {
   return out + kSize - 1;
 }
 
-// "<rpc.d.index>" written into `buf` (at most kTagMaxBytes); returns its length.
-constexpr size_t kTagMaxBytes = 2 * 20 + 5;
-size_t WriteTag(uint64_t rpc, PayloadDirection d, uint64_t index, char* buf) {
-  char* p = buf;
-  *p++ = '<';
-  p = WriteDecimal(rpc, p);
-  *p++ = '.';
-  *p++ = static_cast<char>(d);
-  *p++ = '.';
-  p = WriteDecimal(index, p);
-  *p++ = '>';
-  return static_cast<size_t>(p - buf);
-}
-
 std::string Tag(uint64_t rpc, PayloadDirection d, uint64_t index) {
-  char buf[kTagMaxBytes];
-  return std::string(buf, WriteTag(rpc, d, index, buf));
+  return absl::StrCat("<", rpc, ".", std::string(1, static_cast<char>(d)), ".", index, ">");
 }
 
-// Writes the payload's bytes [0, size) to `out`: its tag when the tag fits, then the key stream,
-// eight bytes per mixing step (little-endian, so the bytes do not depend on the host's order).
+// A payload of at least kHeaderBytes starts with a header naming its message: the RPC's ID, then
+// the index's low 32 bits, the direction and the size's low 24 bits in one word, each word XORed
+// with a constant so that small numbers do not leave runs of zero bytes (a message's bytes should
+// not compress: a compressing stream's wire size then does not depend on what a call carries).
+// The rest is a Weyl sequence (one addition per word) from a key mixed from the whole header, so
+// a message of another call, direction, index or size differs in every word. Little-endian words,
+// so the bytes do not depend on the host's order.
+constexpr size_t kHeaderBytes = 16;
+constexpr uint64_t kHeaderMask0 = 0x6a09e667f3bcc908ull;
+constexpr uint64_t kHeaderMask1 = 0xbb67ae8584caa73bull;
+constexpr uint64_t kWeylStep = 0x9e3779b97f4a7c15ull;
+
+struct Header {
+  uint64_t rpc_word;
+  uint64_t rest_word;
+};
+
+Header MakeHeader(uint64_t rpc, PayloadDirection d, uint64_t index, size_t size) {
+  const uint64_t rest = (index & 0xffff'ffffull) | uint64_t{static_cast<uint8_t>(d)} << 32 |
+                        (uint64_t{size} & 0xff'ffffull) << 40;
+  return Header{rpc ^ kHeaderMask0, rest ^ kHeaderMask1};
+}
+
+uint64_t StreamKey(const Header& h) { return Mix(h.rpc_word ^ Mix(h.rest_word)); }
+
+// Writes the payload's bytes [0, size) to `out`: the header when it fits, then the sequence.
 void FillPayload(uint64_t rpc, PayloadDirection d, uint64_t index, size_t size, char* out) {
-  char tag[kTagMaxBytes];
-  const size_t tag_size = WriteTag(rpc, d, index, tag);
+  const Header h = MakeHeader(rpc, d, index, size);
   size_t at = 0;
-  if (tag_size <= size) {
-    std::memcpy(out, tag, tag_size);
-    at = tag_size;
+  if (size >= kHeaderBytes) {
+    StoreLittleEndian64(h.rpc_word, out);
+    StoreLittleEndian64(h.rest_word, out + 8);
+    at = kHeaderBytes;
   }
-  uint64_t state = Key(rpc, d, index);
+  uint64_t state = StreamKey(h);
   for (; at + 8 <= size; at += 8) {
-    state = Mix(state);
+    state += kWeylStep;
     StoreLittleEndian64(state, out + at);
   }
-  if (at < size) {
-    state = Mix(state);
+  if (at == size) return;
+  state += kWeylStep;
+  if (size < 8) {
     for (; at < size; ++at, state >>= 8) out[at] = static_cast<char>(state & 0xff);
+    return;
   }
+  // The last 1..7 bytes in one store of the payload's last eight: the bytes before `at` in it
+  // are already written and kept.
+  const int kept_bits = 64 - 8 * static_cast<int>(size - at);
+  const uint64_t kept = LoadLittleEndian64(out + size - 8) & ((uint64_t{1} << kept_bits) - 1);
+  StoreLittleEndian64(kept | state << kept_bits, out + size - 8);
 }
 
 // Whether `data` is the payload, compared a word at a time without materialising it.
 bool PayloadMatches(absl::string_view data, uint64_t rpc, PayloadDirection d, uint64_t index,
                     size_t size) {
   if (data.size() != size) return false;
-  char tag[kTagMaxBytes];
-  const size_t tag_size = WriteTag(rpc, d, index, tag);
+  const Header h = MakeHeader(rpc, d, index, size);
   size_t at = 0;
-  if (tag_size <= size) {
-    if (std::memcmp(data.data(), tag, tag_size) != 0) return false;
-    at = tag_size;
+  if (size >= kHeaderBytes) {
+    if (LoadLittleEndian64(data.data()) != h.rpc_word ||
+        LoadLittleEndian64(data.data() + 8) != h.rest_word) {
+      return false;
+    }
+    at = kHeaderBytes;
   }
-  uint64_t state = Key(rpc, d, index);
+  uint64_t state = StreamKey(h);
   for (; at + 8 <= size; at += 8) {
-    state = Mix(state);
+    state += kWeylStep;
     if (LoadLittleEndian64(data.data() + at) != state) return false;
   }
-  if (at < size) {
-    state = Mix(state);
+  if (at == size) return true;
+  state += kWeylStep;
+  if (size < 8) {
     for (; at < size; ++at, state >>= 8) {
       if (data[at] != static_cast<char>(state & 0xff)) return false;
     }
+    return true;
   }
-  return true;
+  // The last 1..7 bytes from one load of the payload's last eight (the bytes before `at` in it
+  // matched already).
+  const int tail_bits = 8 * static_cast<int>(size - at);
+  return LoadLittleEndian64(data.data() + size - 8) >> (64 - tail_bits) ==
+         (state & ((uint64_t{1} << tail_bits) - 1));
+}
+
+// The message `data`'s header names, as a tag ("<rpc.d.index>"), if it has a well-formed one.
+std::optional<std::string> HeaderTag(absl::string_view data) {
+  if (data.size() < kHeaderBytes) return std::nullopt;
+  const uint64_t rpc = LoadLittleEndian64(data.data()) ^ kHeaderMask0;
+  const uint64_t rest = LoadLittleEndian64(data.data() + 8) ^ kHeaderMask1;
+  const auto d = static_cast<PayloadDirection>(static_cast<char>(rest >> 32 & 0xff));
+  if (d != PayloadDirection::kRequest && d != PayloadDirection::kResponse) return std::nullopt;
+  return Tag(rpc, d, rest & 0xffff'ffffull);
 }
 
 }  // namespace
@@ -175,9 +232,16 @@ absl::string_view EncodePlanInto(const RpcPlan& p, char (&buf)[kPlanTextMaxBytes
 
 uint64_t PlanTextId(absl::string_view text) {
   if (!absl::ConsumePrefix(&text, "id=")) return 0;
+  // The digits up to the first ';' (or the end), read by hand: SimpleAtoi's generality costs more
+  // than the rest of the handler's plan check.
   uint64_t id = 0;
-  if (!absl::SimpleAtoi(text.substr(0, text.find(';')), &id)) return 0;
-  return id;
+  size_t i = 0;
+  for (; i < text.size() && text[i] != ';'; ++i) {
+    const unsigned digit = static_cast<unsigned char>(text[i]) - unsigned{'0'};
+    if (digit > 9) return 0;
+    if (__builtin_mul_overflow(id, 10, &id) || __builtin_add_overflow(id, digit, &id)) return 0;
+  }
+  return i == 0 ? 0 : id;
 }
 
 std::string EncodePlan(const RpcPlan& p) {
@@ -242,11 +306,8 @@ std::string CheckPayload(absl::string_view data, uint64_t rpc, PayloadDirection 
   const std::string expected = MakePayload(rpc, d, index, size);
   std::string why = absl::StrCat("expected ", Tag(rpc, d, index), " of ", size, " bytes, got ",
                                  data.size(), " bytes");
-  if (!data.empty() && data.front() == '<') {
-    const size_t end = data.find('>');
-    if (end != absl::string_view::npos && end < 40) {
-      absl::StrAppend(&why, " tagged ", data.substr(0, end + 1));
-    }
+  if (std::optional<std::string> tag = HeaderTag(data); tag.has_value()) {
+    absl::StrAppend(&why, " tagged ", *tag);
   }
   if (data.size() == expected.size()) {
     size_t at = 0;

@@ -65,8 +65,8 @@ absl::StatusOr<RpcPlan> DecodePlan(absl::string_view text);
 
 enum class PayloadDirection : char { kRequest = 'q', kResponse = 's' };
 
-// Message `index` of `rpc` in `direction`, `size` bytes: a tag "<rpc.d.index>" (when it fits)
-// followed by bytes derived from the triple.
+// Message `index` of `rpc` in `direction`, `size` bytes: a 16-byte header naming the four (when
+// it fits) followed by bytes derived from them, so that no two messages of a run are alike.
 std::string MakePayload(uint64_t rpc, PayloadDirection direction, uint64_t index, size_t size);
 
 // MakePayload into a buffer that lives where the message is sent from: a message of up to
@@ -84,7 +84,8 @@ class PayloadBuffer {
   std::string heap_;
 };
 
-// Empty if `data` is exactly that message; otherwise why not (naming the message it looks like).
+// Empty if `data` is exactly that message; otherwise why not (naming the message its header
+// names, "tagged <rpc.d.index>", when it has one).
 std::string CheckPayload(absl::string_view data, uint64_t rpc, PayloadDirection direction,
                          uint64_t index, size_t size);
 

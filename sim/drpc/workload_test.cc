@@ -143,10 +143,13 @@ TEST(WorkloadPlanTest, PlanTextIdReadsOnlyALeadingId) {
 // Payloads are on the wire too: a tag, then little-endian words of the key stream (a tail of
 // fewer than eight bytes takes the low bytes of its word).
 TEST(WorkloadPlanTest, PayloadBytesKeepTheirFormat) {
+  // The header: 7 ^ 0x6a09e667f3bcc908, then (2 | 'q' << 32 | 21 << 40) ^ 0xbb67ae8584caa73b,
+  // little-endian; then the sequence's first 5 bytes.
   EXPECT_EQ(absl::BytesToHexString(MakePayload(7, PayloadDirection::kRequest, 2, 21)),
-            "3c372e712e323e2dee8778f777a597b9e861293b4a");
+            "0fc9bcf367e6096a39a7ca84f4bb67bbedac0a156e");
+  // Too small for a header: the sequence alone.
   EXPECT_EQ(absl::BytesToHexString(MakePayload(3, PayloadDirection::kResponse, 0, 5)),
-            "bdcc4866f3");
+            "d38826f312");
 }
 
 TEST(WorkloadPlanTest, PayloadBufferMakesTheSameBytesInlineAndOnTheHeap) {
@@ -158,6 +161,33 @@ TEST(WorkloadPlanTest, PayloadBufferMakesTheSameBytesInlineAndOnTheHeap) {
   }
 }
 
+TEST(WorkloadPlanTest, EveryByteOfAPayloadIsChecked) {
+  // Sizes around the tag and the word boundaries: a flipped byte anywhere, the tail included, is
+  // caught.
+  for (size_t size = 0; size <= 40; ++size) {
+    const std::string m = MakePayload(7, PayloadDirection::kRequest, 2, size);
+    ASSERT_EQ(CheckPayload(m, 7, PayloadDirection::kRequest, 2, size), "") << size;
+    for (size_t at = 0; at < size; ++at) {
+      std::string corrupt = m;
+      corrupt[at] ^= 0x40;
+      EXPECT_NE(CheckPayload(corrupt, 7, PayloadDirection::kRequest, 2, size), "") << size << " " << at;
+    }
+  }
+}
+TEST(WorkloadPlanTest, EachMixUpOfMessagesIsCaught) {
+  // What a broken transport or manager could do to the messages of two calls: deliver one to the
+  // other's stream, deliver one twice, swap two, cut one short.
+  const std::string m0 = MakePayload(7, PayloadDirection::kRequest, 0, 64);
+  const std::string m1 = MakePayload(7, PayloadDirection::kRequest, 1, 64);
+  const std::string other = MakePayload(8, PayloadDirection::kRequest, 1, 64);
+  EXPECT_NE(CheckPayload(other, 7, PayloadDirection::kRequest, 1, 64), "");  // wrong stream
+  EXPECT_NE(CheckPayload(m0, 7, PayloadDirection::kRequest, 1, 64), "");     // duplicate of 0
+  EXPECT_NE(CheckPayload(m1, 7, PayloadDirection::kRequest, 0, 64), "");     // reordered
+  EXPECT_NE(CheckPayload(m1.substr(0, 63), 7, PayloadDirection::kRequest, 1, 64), "");  // truncated
+  EXPECT_NE(CheckPayload(m1 + "x", 7, PayloadDirection::kRequest, 1, 64), "");          // run on
+  EXPECT_NE(CheckPayload(MakePayload(7, PayloadDirection::kResponse, 1, 64), 7,
+                         PayloadDirection::kRequest, 1, 64), "");  // the other direction's
+}
 TEST(WorkloadPlanTest, PayloadsTellTheirCallDirectionAndIndexApart) {
   const std::string m = MakePayload(7, PayloadDirection::kRequest, 2, 100);
   EXPECT_EQ(m.size(), 100u);
