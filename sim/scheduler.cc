@@ -97,16 +97,6 @@ void SimScheduler::Yield() {
   self->context_->Suspend();
 }
 
-void SimScheduler::Unpark(Fiber* fiber) {
-  DRPC_CHECK(fiber != nullptr);
-  auto* f = static_cast<SimFiber*>(fiber);
-  if (f->killed_) return;
-  if (f->state_.Unpark()) {
-    MakeRunnable(f);
-    if (recorder_ != nullptr) recorder_->Unpark(now_, f->id_);
-  }
-}
-
 void SimScheduler::Abort() {
   aborted_ = true;
   if (SimFiber* self = current_; self != nullptr) {
@@ -115,8 +105,6 @@ void SimScheduler::Abort() {
     DRPC_CHECK(false) << "an aborted fiber was resumed";
   }
 }
-
-void SimScheduler::MakeRunnable(SimFiber* fiber) { runnable_.push_back({fiber, now_}); }
 
 inline bool SimScheduler::InterleaveTimer(Instant time_limit) {
   if (options_.timer_interleave_per_mille == 0 || timers_.empty()) return false;

@@ -87,6 +87,7 @@ class SimScheduler final : public Clock, public Scheduler {
   [[nodiscard]] absl::Status Spawn(std::string name, absl::AnyInvocable<void()> body) override;
   void Yield() override;
   void Park(absl::string_view reason) override { ParkInline(reason); }
+  // Inline: the network wakes its readers and writers directly (SimScheduler is final).
   void Unpark(Fiber* fiber) override;
   Fiber* Current() override;
 
@@ -214,6 +215,18 @@ class SimScheduler::SimFiber final : public Fiber {
 };
 
 inline Fiber* SimScheduler::Current() { return current_; }
+
+inline void SimScheduler::MakeRunnable(SimFiber* fiber) { runnable_.push_back({fiber, now_}); }
+
+inline void SimScheduler::Unpark(Fiber* fiber) {
+  DRPC_CHECK(fiber != nullptr);
+  auto* f = static_cast<SimFiber*>(fiber);
+  if (f->killed_) return;
+  if (f->state_.Unpark()) {
+    MakeRunnable(f);
+    if (recorder_ != nullptr) recorder_->Unpark(now_, f->id_);
+  }
+}
 
 inline void SimScheduler::ParkInline(absl::string_view reason) {
   SimFiber* self = current_;
