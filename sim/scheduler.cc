@@ -35,14 +35,10 @@ void SimScheduler::Freeze() {
 
 // --- Clock ----------------------------------------------------------------------------------------
 
-TimerId SimScheduler::ScheduleAt(Instant deadline, absl::AnyInvocable<void()> callback) {
-  if (deadline < now_) deadline = now_;
-  if (options_.timer_jitter_max > Duration::Zero() && !deadline.is_infinite() &&
-      decisions_->Choose("timer.late", 4) == 3) {
-    const uint64_t step = decisions_->Choose("timer.jitter", 1001);
-    deadline = deadline + options_.timer_jitter_max * static_cast<int64_t>(step) / 1000;
-  }
-  return timers_.Add(deadline, std::move(callback));
+Instant SimScheduler::DrawLateness(Instant deadline) {
+  if (decisions_->Choose("timer.late", 4) != 3) return deadline;
+  const uint64_t step = decisions_->Choose("timer.jitter", 1001);
+  return deadline + options_.timer_jitter_max * static_cast<int64_t>(step) / 1000;
 }
 
 bool SimScheduler::Cancel(TimerId id) { return timers_.Cancel(id); }

@@ -80,6 +80,7 @@ class SimScheduler final : public Clock, public Scheduler {
 
   // Clock.
   Instant Now() const override { return now_; }
+  // Inline: the network arms a delivery timer per segment directly (SimScheduler is final).
   TimerId ScheduleAt(Instant deadline, absl::AnyInvocable<void()> callback) override;
   bool Cancel(TimerId id) override;
 
@@ -145,6 +146,8 @@ class SimScheduler final : public Clock, public Scheduler {
   void RunFiber(SimFiber* fiber);
   void OnFinished(SimFiber* fiber);  // a fiber's body returned
   void FireNextTimer();
+  // `deadline` made late by the tape (`timer.late`, `timer.jitter`), for a run with jitter.
+  Instant DrawLateness(Instant deadline);
   // True if a pending timer was let in ahead of the runnable fibers (and fired). Its cheap
   // checks are inline (Run asks at every scheduling point); the decision is not.
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool InterleaveTimer(Instant time_limit);
@@ -215,6 +218,14 @@ class SimScheduler::SimFiber final : public Fiber {
 };
 
 inline Fiber* SimScheduler::Current() { return current_; }
+
+inline TimerId SimScheduler::ScheduleAt(Instant deadline, absl::AnyInvocable<void()> callback) {
+  if (deadline < now_) deadline = now_;
+  if (options_.timer_jitter_max > Duration::Zero() && !deadline.is_infinite()) {
+    deadline = DrawLateness(deadline);
+  }
+  return timers_.Add(deadline, std::move(callback));
+}
 
 inline void SimScheduler::MakeRunnable(SimFiber* fiber) { runnable_.push_back({fiber, now_}); }
 
