@@ -115,19 +115,34 @@ class Chaos {
  public:
   virtual ~Chaos() = default;
   // True if the code at `site` should take its rare path now ("writer.flush_early"). Sites are
-  // string literals; the simulator enables a random subset of sites per run.
-  virtual bool Buggify(absl::string_view site) = 0;
+  // string literals; the simulator enables a random subset of sites per run. Inline: a Chaos
+  // that never fires (production's, a simulation with chaos off) answers with a flag check
+  // instead of a virtual call, and impl/ asks on every lock and write.
+  bool Buggify(absl::string_view site) { return may_fire_ && BuggifyDrawn(site); }
   // A value in [0, n) for a buggified choice (n >= 1); 0 in production.
   virtual uint64_t ChooseRare(absl::string_view site, uint64_t n) = 0;
   // Notes that the code reached `situation`. Cheap and side-effect free; production ignores it.
   virtual void Reach(Situation situation) { (void)situation; }
+
+ protected:
+  explicit Chaos(bool may_fire) : may_fire_(may_fire) {}
+  // Whether Buggify may answer yes: false makes every answer "no" without calling BuggifyDrawn.
+  void set_may_fire(bool may_fire) { may_fire_ = may_fire; }
+  // Buggify's answer when the Chaos may fire.
+  virtual bool BuggifyDrawn(absl::string_view site) = 0;
+
+ private:
+  bool may_fire_;
 };
 
 // Production's chaos: never fires.
 class NoChaos final : public Chaos {
  public:
-  bool Buggify(absl::string_view) override { return false; }
+  NoChaos() : Chaos(/*may_fire=*/false) {}
   uint64_t ChooseRare(absl::string_view, uint64_t) override { return 0; }
+
+ private:
+  bool BuggifyDrawn(absl::string_view) override { return false; }
 };
 
 // --- Transport ----------------------------------------------------------------------------------

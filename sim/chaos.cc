@@ -1,9 +1,11 @@
 #include "sim/chaos.h"
 
+#include "proto/base/check.h"
+
 namespace drpc::sim {
 
-bool SimChaos::Buggify(absl::string_view site) {
-  if (!enabled_) return false;
+bool SimChaos::BuggifyDrawn(absl::string_view site) {
+  DRPC_DCHECK(enabled_);
   auto it = site_enabled_.find(site);
   if (it == site_enabled_.end()) {
     const bool on = decisions_->Choose("chaos.enable", 4) == 3;  // 0 is the quiet answer

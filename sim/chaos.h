@@ -32,12 +32,15 @@ class SimMemoryReturn final : public MemoryReturn {
 class SimChaos final : public Chaos {
  public:
   // `enabled` false makes every answer "no" without consuming decisions.
-  SimChaos(DecisionSource& decisions, bool enabled) : decisions_(&decisions), enabled_(enabled) {}
+  SimChaos(DecisionSource& decisions, bool enabled)
+      : Chaos(/*may_fire=*/enabled), decisions_(&decisions), enabled_(enabled) {}
 
-  void set_enabled(bool enabled) { enabled_ = enabled; }
+  void set_enabled(bool enabled) {
+    enabled_ = enabled;
+    set_may_fire(enabled);
+  }
   bool enabled() const { return enabled_; }
 
-  bool Buggify(absl::string_view site) override;
   uint64_t ChooseRare(absl::string_view site, uint64_t n) override;
   // Recorded whether or not chaos is enabled: situations are observations, not decisions.
   void Reach(Situation situation) override {
@@ -57,6 +60,9 @@ class SimChaos final : public Chaos {
   const std::map<std::string, uint64_t, std::less<>>& fired() const { return fired_; }
 
  private:
+  // Asked only when enabled (Chaos::Buggify checks the flag inline).
+  bool BuggifyDrawn(absl::string_view site) override;
+
   DecisionSource* decisions_;
   bool enabled_;
   std::map<std::string, bool, std::less<>> site_enabled_;

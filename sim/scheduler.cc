@@ -35,14 +35,10 @@ void SimScheduler::Freeze() {
 
 // --- Clock ----------------------------------------------------------------------------------------
 
-TimerId SimScheduler::ScheduleAt(Instant deadline, absl::AnyInvocable<void()> callback) {
-  if (deadline < now_) deadline = now_;
-  if (options_.timer_jitter_max > Duration::Zero() && !deadline.is_infinite() &&
-      decisions_->Choose("timer.late", 4) == 3) {
-    const uint64_t step = decisions_->Choose("timer.jitter", 1001);
-    deadline = deadline + options_.timer_jitter_max * static_cast<int64_t>(step) / 1000;
-  }
-  return timers_.Add(deadline, std::move(callback));
+Instant SimScheduler::DrawLateness(Instant deadline) {
+  if (decisions_->Choose("timer.late", 4) != 3) return deadline;
+  const uint64_t step = decisions_->Choose("timer.jitter", 1001);
+  return deadline + options_.timer_jitter_max * static_cast<int64_t>(step) / 1000;
 }
 
 bool SimScheduler::Cancel(TimerId id) { return timers_.Cancel(id); }
@@ -97,16 +93,6 @@ void SimScheduler::Yield() {
   self->context_->Suspend();
 }
 
-void SimScheduler::Unpark(Fiber* fiber) {
-  DRPC_CHECK(fiber != nullptr);
-  auto* f = static_cast<SimFiber*>(fiber);
-  if (f->killed_) return;
-  if (f->state_.Unpark()) {
-    MakeRunnable(f);
-    if (recorder_ != nullptr) recorder_->Unpark(now_, f->id_);
-  }
-}
-
 void SimScheduler::Abort() {
   aborted_ = true;
   if (SimFiber* self = current_; self != nullptr) {
@@ -115,8 +101,6 @@ void SimScheduler::Abort() {
     DRPC_CHECK(false) << "an aborted fiber was resumed";
   }
 }
-
-void SimScheduler::MakeRunnable(SimFiber* fiber) { runnable_.push_back({fiber, now_}); }
 
 inline bool SimScheduler::InterleaveTimer(Instant time_limit) {
   if (options_.timer_interleave_per_mille == 0 || timers_.empty()) return false;

@@ -80,6 +80,7 @@ class SimScheduler final : public Clock, public Scheduler {
 
   // Clock.
   Instant Now() const override { return now_; }
+  // Inline: the network arms a delivery timer per segment directly (SimScheduler is final).
   TimerId ScheduleAt(Instant deadline, absl::AnyInvocable<void()> callback) override;
   bool Cancel(TimerId id) override;
 
@@ -87,6 +88,7 @@ class SimScheduler final : public Clock, public Scheduler {
   [[nodiscard]] absl::Status Spawn(std::string name, absl::AnyInvocable<void()> body) override;
   void Yield() override;
   void Park(absl::string_view reason) override { ParkInline(reason); }
+  // Inline: the network wakes its readers and writers directly (SimScheduler is final).
   void Unpark(Fiber* fiber) override;
   Fiber* Current() override;
 
@@ -144,6 +146,8 @@ class SimScheduler final : public Clock, public Scheduler {
   void RunFiber(SimFiber* fiber);
   void OnFinished(SimFiber* fiber);  // a fiber's body returned
   void FireNextTimer();
+  // `deadline` made late by the tape (`timer.late`, `timer.jitter`), for a run with jitter.
+  Instant DrawLateness(Instant deadline);
   // True if a pending timer was let in ahead of the runnable fibers (and fired). Its cheap
   // checks are inline (Run asks at every scheduling point); the decision is not.
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool InterleaveTimer(Instant time_limit);
@@ -214,6 +218,26 @@ class SimScheduler::SimFiber final : public Fiber {
 };
 
 inline Fiber* SimScheduler::Current() { return current_; }
+
+inline TimerId SimScheduler::ScheduleAt(Instant deadline, absl::AnyInvocable<void()> callback) {
+  if (deadline < now_) deadline = now_;
+  if (options_.timer_jitter_max > Duration::Zero() && !deadline.is_infinite()) {
+    deadline = DrawLateness(deadline);
+  }
+  return timers_.Add(deadline, std::move(callback));
+}
+
+inline void SimScheduler::MakeRunnable(SimFiber* fiber) { runnable_.push_back({fiber, now_}); }
+
+inline void SimScheduler::Unpark(Fiber* fiber) {
+  DRPC_CHECK(fiber != nullptr);
+  auto* f = static_cast<SimFiber*>(fiber);
+  if (f->killed_) return;
+  if (f->state_.Unpark()) {
+    MakeRunnable(f);
+    if (recorder_ != nullptr) recorder_->Unpark(now_, f->id_);
+  }
+}
 
 inline void SimScheduler::ParkInline(absl::string_view reason) {
   SimFiber* self = current_;

@@ -57,7 +57,13 @@ class Trace {
       p += 8;
     }
     uint64_t tail = 0;
-    for (size_t i = 0; i < left; ++i) tail |= uint64_t{static_cast<uint8_t>(p[i])} << (8 * i);
+    if (bytes.size() >= 8) {
+      // The word ending at the last byte holds the tail in its top `left` bytes: one load and a
+      // shift instead of a loop over up to seven bytes.
+      if (left > 0) tail = LoadLittleEndian64(p + left - 8) >> (8 * (8 - left));
+    } else {
+      for (size_t i = 0; i < left; ++i) tail |= uint64_t{static_cast<uint8_t>(p[i])} << (8 * i);
+    }
     Mix(tail ^ (uint64_t{static_cast<uint8_t>(bytes.size())} << 56));
   }
   uint64_t hash() const;

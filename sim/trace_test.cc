@@ -36,6 +36,30 @@ TEST(TraceTest, SegmentsThatDifferInAByteTheirLengthOrTheirEventHashDifferently)
   EXPECT_EQ(hashes.size(), static_cast<size_t>(made));
 }
 
+// MixBytes folds the steps its contract states: the event, each whole little-endian word, then
+// the tail's bytes zero-extended with the count's low byte on top — whatever shortcut it takes to
+// load the words and the tail (the trace hashes of every recorded run depend on it).
+TEST(TraceTest, MixBytesFoldsTheWordsAndTheTailItsContractStates) {
+  for (size_t size = 0; size <= 40; ++size) {
+    std::string bytes;
+    for (size_t i = 0; i < size; ++i) bytes.push_back(static_cast<char>(0x91 + 37 * i));
+    Trace want = Quiet();
+    want.MixEvent(0xde, 5);
+    size_t at = 0;
+    for (; at + 8 <= size; at += 8) {
+      uint64_t word = 0;
+      for (size_t i = 0; i < 8; ++i) word |= uint64_t{static_cast<uint8_t>(bytes[at + i])} << (8 * i);
+      want.Mix(word);
+    }
+    uint64_t tail = 0;
+    for (size_t i = 0; at + i < size; ++i) {
+      tail |= uint64_t{static_cast<uint8_t>(bytes[at + i])} << (8 * i);
+    }
+    want.Mix(tail ^ (uint64_t{static_cast<uint8_t>(size)} << 56));
+    EXPECT_EQ(HashOfBytes(0xde, 5, bytes), want.hash()) << size << " bytes";
+  }
+}
+
 // Events are folded in order: the same events in another order, or one tagged as another kind,
 // give another hash; the same sequence gives the same hash.
 TEST(TraceTest, TheHashDependsOnTheEventsTheirKindsAndTheirOrder) {

@@ -28,6 +28,10 @@
 #define DRPC_FIBER_TSAN 1
 #endif
 
+#if (defined(DRPC_FIBER_ASAN) || defined(DRPC_FIBER_TSAN)) && !defined(DRPC_FIBER_SWITCH_HOOKS)
+#error "a sanitizer build without the fiber switch hooks (fiber_context.h)"
+#endif
+
 #if defined(DRPC_FIBER_ASAN)
 #include <sanitizer/common_interface_defs.h>
 #include <sanitizer/lsan_interface.h>
@@ -154,6 +158,7 @@ boost::context::fiber FiberContext::Entry(boost::context::fiber&& caller) {
 // ASan must know which stack is current (or it reports false stack overflows and corrupts its
 // fake-stack bookkeeping); TSan must know which logical thread of execution is running.
 
+#if defined(DRPC_FIBER_SWITCH_HOOKS)
 void FiberContext::BeforeSwitchIn() {
 #if defined(DRPC_FIBER_ASAN)
   __sanitizer_start_switch_fiber(&asan_loop_fake_stack_, stack_.bottom, stack_.usable_bytes());
@@ -188,5 +193,6 @@ void FiberContext::AfterSwitchOut() {
   __sanitizer_finish_switch_fiber(asan_loop_fake_stack_, nullptr, nullptr);
 #endif
 }
+#endif  // DRPC_FIBER_SWITCH_HOOKS
 
 }  // namespace drpc

@@ -18,9 +18,15 @@
 
 #include <boost/context/fiber.hpp>
 
+#include "absl/base/config.h"
 #include "absl/functional/any_invocable.h"
 #include "impl/fiber/stack_pool.h"
 #include "proto/base/check.h"
+
+// Builds whose fiber switches the sanitizers must hear of (fiber_context.cc checks that it agrees).
+#if defined(ABSL_HAVE_ADDRESS_SANITIZER) || defined(ABSL_HAVE_THREAD_SANITIZER)
+#define DRPC_FIBER_SWITCH_HOOKS 1
+#endif
 
 namespace drpc {
 
@@ -91,10 +97,20 @@ class FiberContext {
   boost::context::fiber Entry(boost::context::fiber&& caller);
   // While suspended: the lowest address of the stack the fiber uses (its saved stack pointer).
   uintptr_t SuspendedStackLow() const;
+  // Announce each switch to the sanitizers. A plain build has nothing to announce: the hooks are
+  // empty and inline there, since an empty call on both sides of every switch still costs (its
+  // caller saves registers around it).
+#if defined(DRPC_FIBER_SWITCH_HOOKS)
   void BeforeSwitchIn();
   void AfterSwitchIn();
   void BeforeSwitchOut(bool finishing);
   void AfterSwitchOut();
+#else
+  void BeforeSwitchIn() {}
+  void AfterSwitchIn() {}
+  void BeforeSwitchOut(bool /*finishing*/) {}
+  void AfterSwitchOut() {}
+#endif
 
   StackPool* pool_;
   FiberStack stack_;

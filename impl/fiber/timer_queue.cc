@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/base/attributes.h"
 #include "proto/base/check.h"
 
 namespace drpc {
@@ -14,27 +15,11 @@ constexpr size_t kDeadSlackCount = 64;
 
 }  // namespace
 
-TimerId TimerQueue::Add(Instant deadline, absl::AnyInvocable<void()>&& callback) {
-  const TimerId id = next_id_++;
-  uint32_t slot;
-  if (!free_slots_.empty()) {
-    slot = free_slots_.back();
-    free_slots_.pop_back();
-  } else {
-    DRPC_CHECK_LT(slots_.size(), size_t{UINT32_MAX}) << "timer slots exhausted";
-    slot = static_cast<uint32_t>(slots_.size());
-    slots_.emplace_back();
-  }
-  DRPC_DCHECK(slots_[slot].id == 0);
-  slots_[slot].id = id;
-  slots_[slot].callback = std::move(callback);
-  HeapPush(deadline, id, slot);
-  index_.push_back(IndexEntry{id, slot});
-  ++live_;
-  return id;
-}
+// The helpers are inline into Add, Cancel and PopNext: each call boundary costs register saves
+// around their failure paths, and the simulator adds or pops a timer per network segment.
 
-void TimerQueue::HeapPush(Instant deadline, TimerId id, uint32_t slot) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void TimerQueue::HeapPush(Instant deadline, TimerId id,
+                                                               uint32_t slot) {
   const Entry e{deadline, id, slot};
   size_t hole = heap_.size();
   heap_.emplace_back();
@@ -47,7 +32,7 @@ void TimerQueue::HeapPush(Instant deadline, TimerId id, uint32_t slot) {
   HeapPlace(hole, e);
 }
 
-void TimerQueue::HeapRemove(size_t pos) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void TimerQueue::HeapRemove(size_t pos) {
   const Entry last = heap_.back();
   heap_.pop_back();
   const size_t n = heap_.size();
@@ -71,15 +56,25 @@ void TimerQueue::HeapRemove(size_t pos) {
   HeapPlace(hole, last);
 }
 
-TimerQueue::Slot* TimerQueue::Find(TimerId id) {
-  auto it = std::lower_bound(index_.begin(), index_.end(), id,
-                             [](const IndexEntry& e, TimerId key) { return e.id < key; });
-  if (it == index_.end() || it->id != id) return nullptr;
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline TimerQueue::Slot* TimerQueue::Find(TimerId id) {
+  if (index_.empty() || id > index_.back().id) return nullptr;
+  // Ids are unique and rise along the index, so at most `back.id - id` entries follow `id`'s:
+  // its position is at least `guess`, and exactly `guess` when no id after it was pruned — the
+  // usual case, since a deadline is cancelled soon after it was set.
+  const TimerId behind = index_.back().id - id;
+  const size_t guess = behind < index_.size() ? index_.size() - 1 - behind : 0;
+  auto it = index_.begin() + static_cast<ptrdiff_t>(guess);
+  if (it->id != id) {
+    it = std::lower_bound(it, index_.end(), id,
+                          [](const IndexEntry& e, TimerId key) { return e.id < key; });
+    if (it->id != id) return nullptr;  // `it` is not end(): back().id >= id
+  }
   Slot& slot = slots_[it->slot];
   return slot.id == id ? &slot : nullptr;
 }
 
-absl::AnyInvocable<void()> TimerQueue::Release(uint32_t slot) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline absl::AnyInvocable<void()> TimerQueue::Release(
+    uint32_t slot) {
   absl::AnyInvocable<void()> callback = std::move(slots_[slot].callback);
   // Left empty by the move (absl's move constructor empties its source): no second reset, which
   // is an indirect call. The next Add assigns the slot a new callback either way.
@@ -89,6 +84,26 @@ absl::AnyInvocable<void()> TimerQueue::Release(uint32_t slot) {
   --live_;
   ++index_dead_;
   return callback;
+}
+
+TimerId TimerQueue::Add(Instant deadline, absl::AnyInvocable<void()>&& callback) {
+  const TimerId id = next_id_++;
+  uint32_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    DRPC_CHECK_LT(slots_.size(), size_t{UINT32_MAX}) << "timer slots exhausted";
+    slot = static_cast<uint32_t>(slots_.size());
+    slots_.emplace_back();
+  }
+  DRPC_DCHECK(slots_[slot].id == 0);
+  slots_[slot].id = id;
+  slots_[slot].callback = std::move(callback);
+  HeapPush(deadline, id, slot);
+  index_.push_back(IndexEntry{id, slot});
+  ++live_;
+  return id;
 }
 
 bool TimerQueue::Cancel(TimerId id) {
