@@ -1,0 +1,312 @@
+// Internal to the wire oracle (wire_oracle.h): the model of one end of a connection, which checks
+// every frame the end sends and receives, and the relay that hands the frames one end's model
+// parsed from what it wrote to the model of the end that reads them. Only wire_oracle.cc makes
+// these (WireOracle::Tap).
+#ifndef DRPC_SIM_DRPC_WIRE_END_MODEL_H_
+#define DRPC_SIM_DRPC_WIRE_END_MODEL_H_
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "absl/base/attributes.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "proto/frame.h"
+#include "proto/limits.h"
+#include "sim/drpc/wire_oracle.h"
+#include "sim/network.h"
+
+namespace drpc::sim {
+namespace wire_internal {
+
+// Our own frames are checked with a limit far above any legal one: a length the parser rejects
+// is then certainly garbage, not a configuration.
+inline constexpr size_t kFrameDataCheckMaxBytes = limits::kPacketLimitMaxBytes;
+// Frames remembered per stream for failure reports.
+inline constexpr size_t kHistoryMaxCount = 8;
+// Frames a relay holds for a reader that is not tapped (yet): past this the writer's model stops
+// relaying, and a reader tapped later parses what it reads itself. A tapped reader is never
+// behind by more than the network's buffer plus one write.
+inline constexpr size_t kRelayUnattachedMaxCount = 4096;
+
+inline bool KeepsBody(Kind k) { return k == Kind::kError || k == Kind::kWindowUpdate; }
+
+// A frame as the checks see it: a parsed one, or one relayed from the writer's model (Relay),
+// whose data is kept only where a check reads it (Error and WindowUpdate bodies); `length` is
+// always the data's length.
+struct FrameFacts {
+  PacketId id;
+  Kind kind = Kind::kMessage;
+  bool done = true;
+  bool control = false;
+  uint64_t length = 0;
+  absl::string_view data;  // all of it for parsed frames; Error/WindowUpdate only for relayed ones
+
+  static FrameFacts Of(const Frame& f) {
+    return FrameFacts{.id = f.id, .kind = f.kind, .done = f.done, .control = f.control,
+                      .length = f.data.size(), .data = f.data};
+  }
+  Frame AsFrame() const {
+    return Frame{.id = id, .kind = kind, .done = done, .control = control, .data = data};
+  }
+};
+
+// A frame as a stream's history keeps it: formatted only when a violation is reported (every
+// frame of every run passes through the history, so it holds no strings).
+struct FrameNote {
+  PacketId id;
+  uint64_t length;
+  Kind kind;
+  bool done;
+  bool control;
+  bool sent;
+
+  std::string ToString() const;
+};
+
+// Test hook (WireOracle::set_received_probe_for_testing).
+extern WireOracle::ReceivedProbe* received_probe;
+
+}  // namespace wire_internal
+
+// The frames one end's model parsed from what it wrote, waiting for the other end's model to
+// read their bytes. A simulated connection delivers to its reader exactly a prefix of the bytes
+// written (sim/network.h: segments arrive in order; a fault stops the stream or cuts it short,
+// never alters, drops from the middle or reorders; a failed write fails every later one), so the
+// frames the reader would parse are these, each complete at the same read: its model takes them
+// from here instead of parsing every byte a second time.
+struct WireOracle::Relay {
+  struct Entry {
+    uint64_t end_offset = 0;  // the stream offset just past the frame
+    PacketId id;
+    uint64_t length = 0;
+    Kind kind = Kind::kMessage;
+    bool done = true;
+    bool control = false;
+    std::string body;  // Error and WindowUpdate frames only: the checks read it
+
+    wire_internal::FrameFacts Facts() const {
+      return wire_internal::FrameFacts{.id = id, .kind = kind, .done = done, .control = control,
+                                       .length = length, .data = body};
+    }
+  };
+
+  // The writer's model relays while this holds.
+  bool Open() const { return !abandoned && !parse_error.has_value(); }
+
+  void Push(uint64_t end_offset, const Frame& f) {
+    if (!reader_attached && entries.size() - head >= wire_internal::kRelayUnattachedMaxCount) {
+      Abandon();
+      return;
+    }
+    Entry& e = entries.emplace_back();
+    e.end_offset = end_offset;
+    e.id = f.id;
+    e.length = f.data.size();
+    e.kind = f.kind;
+    e.done = f.done;
+    e.control = f.control;
+    if (wire_internal::KeepsBody(f.kind)) e.body.assign(f.data.data(), f.data.size());
+  }
+
+  bool Ready(uint64_t read_bytes) const {
+    return head < entries.size() && entries[head].end_offset <= read_bytes;
+  }
+  const Entry& Front() const { return entries[head]; }
+  void Pop() {
+    if (++head == entries.size()) {
+      entries.clear();  // keeps the capacity: a steady stream allocates nothing
+      head = 0;
+    }
+  }
+
+  // Nobody will take the frames (the reader parses itself, is gone, or was never tapped).
+  void Abandon() {
+    abandoned = true;
+    entries.clear();
+    head = 0;
+  }
+
+  bool writer_attached = false;
+  bool reader_attached = false;
+  bool abandoned = false;
+  // The written bytes stop parsing after `parse_error_offset` (the reader reports it once it
+  // reads past there; the writer's model has already reported it).
+  std::optional<absl::Status> parse_error;
+  uint64_t parse_error_offset = 0;
+  std::vector<Entry> entries;  // entries[head..] are not yet read
+  size_t head = 0;
+};
+
+// One end of a connection: the frames it sends (Write) and receives (Read).
+class WireOracle::EndModel final : public SimNetwork::EndpointTap {
+ public:
+  using FrameFacts = wire_internal::FrameFacts;
+
+  // `endpoint`: which simulated connection end this is (for the run's recorder), if known.
+  EndModel(WireOracle& oracle, std::string name, const WireEndConfig& config,
+           std::optional<SimNetwork::EndpointId> endpoint);
+  ~EndModel() override;
+
+  void OnWrite(absl::string_view bytes) override;
+  void OnRead(absl::string_view bytes) override;
+
+  // Pairs this model with the other end's over a simulated connection, before either end is
+  // used: `out` carries what this end writes, `in` what it reads.
+  void AttachRelays(std::shared_ptr<Relay> out, std::shared_ptr<Relay> in);
+
+ private:
+  enum class InMode { kUndecided, kParsed, kRelayed };
+
+  struct StreamState {
+    // What this end sent.
+    bool sent_any = false;
+    bool sent_metadata = false;
+    bool sent_invoke = false;
+    bool sent_close_send = false;
+    bool sent_terminal = false;
+    uint64_t last_sent_message = 0;
+    bool new_packet = false;      // the frame being checked starts a packet
+    bool sending_packet = false;  // a packet of this stream is partly sent
+    PacketId sending_id;
+    Kind sending_kind = Kind::kMessage;
+    // What this end received.
+    bool received_any = false;
+    // Flow control of what this end sends, and of the grants it sends.
+    bool flow_controlled = false;
+    int64_t credit = 0;
+    uint64_t received_message_bytes = 0;
+    uint64_t granted_bytes = 0;
+    // The last kHistoryMaxCount frames (a ring: history_next is the slot written next).
+    std::array<wire_internal::FrameNote, wire_internal::kHistoryMaxCount> history;
+    size_t history_count = 0;
+    size_t history_next = 0;
+  };
+  static_assert(std::is_trivially_copyable_v<StreamState>);
+
+  void DecideInMode();
+  void FeedRelaying(absl::string_view bytes);
+  void KeepHeaderTail(absl::string_view bytes);
+  void StopRelaying(Relay& relay, const absl::Status& error, absl::string_view bytes,
+                    uint64_t written_before);
+  void ReadRelayed(size_t n);
+  void MixReceived(const FrameFacts& f);
+  void Feed(FrameParser& parser, absl::string_view bytes, bool outgoing);
+
+  // Rules every frame obeys, whoever sent it. Returns false after reporting a violation. The
+  // frames of a clean call are judged inline; true here only where CheckShapeInDetail finds
+  // nothing wrong either.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool CheckShape(const FrameFacts& f, absl::string_view verb) {
+    if (f.id.stream != 0 && f.id.message != 0 && !f.control) {
+      switch (f.kind) {
+        case Kind::kInvoke:
+        case Kind::kInvokeMetadata:
+        case Kind::kMessage:
+          return true;
+        case Kind::kClose:
+        case Kind::kCloseSend:
+          if (f.done && f.length == 0) return true;
+          break;
+        default:
+          break;
+      }
+    }
+    return CheckShapeInDetail(f, verb);
+  }
+  ABSL_ATTRIBUTE_NOINLINE bool CheckShapeInDetail(const FrameFacts& f, absl::string_view verb);
+
+  // Every frame passes here: the checks are inline, the work (rare) is not.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void Log(absl::string_view arrow, const FrameFacts& f) {
+    SimContext* ctx = oracle_->trace_ctx_;
+    if (ctx != nullptr && ctx->trace().enabled()) LogFrame(*ctx, arrow, f);
+  }
+  ABSL_ATTRIBUTE_NOINLINE void LogFrame(SimContext& ctx, absl::string_view arrow,
+                                        const FrameFacts& f);
+
+  // Feeds the run's recorder (sim/recorder.h), if there is one: every frame, and a label per
+  // stream once the client's Invoke is complete (its method and metadata).
+  bool Recording() const {
+    const SimContext* ctx = oracle_->trace_ctx_;
+    return ctx != nullptr && ctx->recorder() != nullptr && endpoint_.has_value();
+  }
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void Record(bool sent, const FrameFacts& f) {
+    if (Recording()) RecordFrame(sent, f);
+  }
+  // Recorded runs never relay (Tap), so `f` holds all of its data here.
+  ABSL_ATTRIBUTE_NOINLINE void RecordFrame(bool sent, const FrameFacts& f);
+
+  // Frames come in runs of one stream: the last one's is found inline.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE StreamState& Stream(uint64_t id) {
+    if (last_stream_ != nullptr && last_stream_id_ == id) return *last_stream_;
+    return FindOrAddStream(id);
+  }
+  ABSL_ATTRIBUTE_NOINLINE StreamState& FindOrAddStream(uint64_t id);
+  const StreamState* FindStream(uint64_t id) const;
+
+  void OnReceived(const FrameFacts& f);
+  // A stream this end sends on with flow control starts with the window as its credit: a client's
+  // once its Invoke is out, a server's once the client's Invoke arrived.
+  void StartFlow(StreamState& s);
+  void OnSent(const Frame& f);
+  // Contiguous packets, consecutive message IDs (docs/protocol.md §4.1), upstream global order
+  // (§4.2).
+  bool CheckPacketOrder(StreamState& s, const Frame& f);
+  bool CheckClientLifecycle(StreamState& s, const Frame& f);
+  bool CheckServerLifecycle(StreamState& s, const Frame& f);
+  // The fork's sender (docs/protocol.md §17.2): a message starts only within the credit, then
+  // overdraws to its end.
+  void CheckCredit(StreamState& s, const Frame& f);
+  void Remember(StreamState& s, const FrameFacts& f, bool sent) {
+    s.history[s.history_next] = wire_internal::FrameNote{
+        .id = f.id, .length = f.length, .kind = f.kind, .done = f.done, .control = f.control,
+        .sent = sent};
+    s.history_next = (s.history_next + 1) % wire_internal::kHistoryMaxCount;
+    s.history_count = std::min(s.history_count + 1, wire_internal::kHistoryMaxCount);
+  }
+  void Violate(uint64_t stream, std::string why);
+
+  WireOracle* oracle_;
+  std::optional<SimNetwork::EndpointId> endpoint_;
+  std::string name_;
+  WireEndConfig config_;
+  FrameParser out_parser_;
+  FrameParser in_parser_;
+  // Set when both ends of a simulated connection are tapped (WireOracle::Tap).
+  std::shared_ptr<Relay> out_relay_;
+  std::shared_ptr<Relay> in_relay_;
+  InMode in_mode_ = InMode::kUndecided;
+  uint64_t read_bytes_ = 0;     // kRelayed: bytes this end has read
+  uint64_t written_bytes_ = 0;  // while relaying: bytes this end has written
+  std::string header_tail_;     // while relaying: KeepHeaderTail
+  // Data of our InvokeMetadata and Invoke being sent, by stream (client; recorded runs only: they
+  // label the stream for the recorder). Kept apart so a StreamState is trivially copyable: a
+  // new stream costs no constructor calls, and growing streams_ is a memmove.
+  struct InvokeText {
+    std::string metadata;
+    std::string invoke;
+  };
+  std::map<uint64_t, InvokeText> sending_;
+  // Every stream of the connection, ended ones too, in two parallel vectors ordered by stream ID
+  // (no node per stream; reports are deterministic).
+  std::vector<uint64_t> stream_ids_;
+  std::vector<StreamState> streams_;
+  // The stream of the last frame: frames come in runs of one stream, so most lookups are this one
+  // (reset whenever a stream is added, which may move the others).
+  uint64_t last_stream_id_ = 0;
+  StreamState* last_stream_ = nullptr;
+  PacketId upstream_last_{0, 0};  // the highest ID sent (upstream)
+  bool upstream_sending_ = false;
+  PacketId upstream_packet_;
+  bool poisoned_ = false;
+};
+
+}  // namespace drpc::sim
+
+#endif  // DRPC_SIM_DRPC_WIRE_END_MODEL_H_
