@@ -36,8 +36,9 @@ std::string Describe(const Frame& f) { return Describe(FrameFacts::Of(f)); }
 
 }  // namespace
 
-std::string FrameNote::ToString() const {
-  return absl::StrCat(sent ? "-> " : "<- ", Describe(kind, id, length, done, control));
+std::string FrameNote::ToString(uint64_t stream) const {
+  return absl::StrCat(sent ? "-> " : "<- ",
+                      Describe(kind, PacketId{stream, message}, length, done, control));
 }
 
 }  // namespace wire_internal
@@ -59,19 +60,34 @@ EndModel::EndModel(WireOracle& oracle, std::string name, const WireEndConfig& co
       endpoint_(std::move(endpoint)),
       name_(std::move(name)),
       config_(config),
-      out_parser_(FrameParser::Options{.frame_data_max_bytes = kFrameDataCheckMaxBytes}),
+      logging_(oracle.trace_ctx_ != nullptr && oracle.trace_ctx_->trace().enabled()),
+      recording_(oracle.trace_ctx_ != nullptr && oracle.trace_ctx_->recorder() != nullptr &&
+                 endpoint_.has_value()),
+      out_framer_(kFrameDataCheckMaxBytes),
       in_parser_(FrameParser::Options{.frame_data_max_bytes = kFrameDataCheckMaxBytes}) {}
 
 EndModel::~EndModel() {
   if (in_relay_ != nullptr) in_relay_->Abandon();
 }
 
+// A write is checked frame by frame; while the reader takes the frames from the relay, a
+// poisoned end no longer checks them but still parses and relays them for the reader.
 void EndModel::OnWrite(absl::string_view bytes) {
-  if (out_relay_ != nullptr && out_relay_->Open()) {
-    FeedRelaying(bytes);
-  } else {
-    Feed(out_parser_, bytes, /*outgoing=*/true);
-  }
+  Relay* relay = out_relay_ != nullptr && out_relay_->Open() ? out_relay_.get() : nullptr;
+  if (relay == nullptr && poisoned_) return;
+  out_framer_.Feed(
+      bytes,
+      [&](const Frame& f) {
+        // Abandoned while unread: on with this end's own checks only.
+        if (relay != nullptr && relay->Open()) relay->Push(out_framer_.offset(), f);
+        if (poisoned_) return;
+        ++oracle_->stats_.frames_sent;
+        OnSent(f);
+      },
+      [&](const absl::Status& error, absl::string_view bad) {
+        if (relay != nullptr && relay->Open()) StopRelaying(*relay, error, bad);
+        Violate(0, absl::StrCat("sent bytes that do not parse: ", error.message()));
+      });
 }
 
 void EndModel::OnRead(absl::string_view bytes) {
@@ -79,7 +95,7 @@ void EndModel::OnRead(absl::string_view bytes) {
   if (in_mode_ == InMode::kRelayed) {
     ReadRelayed(bytes.size());
   } else {
-    Feed(in_parser_, bytes, /*outgoing=*/false);
+    FeedReceived(bytes);
   }
 }
 
@@ -100,68 +116,20 @@ void EndModel::DecideInMode() {
   if (in_relay_ != nullptr) in_relay_->Abandon();
 }
 
-// Feed for what this end writes while the reader takes the frames from the relay: a poisoned
-// end no longer checks them but still parses and relays them for the reader.
-void EndModel::FeedRelaying(absl::string_view bytes) {
-  Relay& relay = *out_relay_;
-  const uint64_t written_before = written_bytes_;
-  written_bytes_ += bytes.size();
-  out_parser_.Append(bytes);
-  while (relay.Open()) {
-    absl::StatusOr<std::optional<Frame>> f = out_parser_.Next();
-    if (!f.ok()) {
-      StopRelaying(relay, f.status(), bytes, written_before);
-      Violate(0, absl::StrCat("sent bytes that do not parse: ", f.status().message()));
-      return;
-    }
-    if (!f->has_value()) {
-      KeepHeaderTail(bytes);
-      return;
-    }
-    relay.Push(out_parser_.offset(), **f);
-    if (poisoned_) continue;
-    ++oracle_->stats_.frames_sent;
-    OnSent(**f);
-  }
-  // Abandoned while unread: back to parsing for this end's own checks only.
-  if (!poisoned_) Feed(out_parser_, "", /*outgoing=*/true);
-}
-
-// The bytes of a header the parser holds incomplete (rare: writes are whole frames), which a
-// parse error in the next write needs (StopRelaying).
-void EndModel::KeepHeaderTail(absl::string_view bytes) {
-  const size_t held = out_parser_.buffered_bytes();
-  if (held == 0 || out_parser_.partial().has_value()) {
-    header_tail_.clear();
-    return;
-  }
-  if (held > bytes.size()) {
-    header_tail_ = absl::StrCat(header_tail_.substr(header_tail_.size() - (held - bytes.size())),
-                                bytes);
-  } else {
-    header_tail_ = std::string(bytes.substr(bytes.size() - held));
-  }
-}
-
 // The written stream stops parsing: the reader's parser would fail at the first read that
 // brings the shortest prefix of the bad frame that fails to parse, with this same error (same
 // bytes at the same offset).
-void EndModel::StopRelaying(Relay& relay, const absl::Status& error, absl::string_view bytes,
-                            uint64_t written_before) {
-  const uint64_t at = out_parser_.offset();
-  const std::string bad = at >= written_before
-                              ? std::string(bytes.substr(at - written_before))
-                              : absl::StrCat(header_tail_, bytes);
+void EndModel::StopRelaying(Relay& relay, const absl::Status& error, absl::string_view bad) {
   size_t shortest = bad.size();
   for (size_t n = 1; n < bad.size(); ++n) {
     size_t consumed = 0;
-    if (!ParseFrame(absl::string_view(bad).substr(0, n), kFrameDataCheckMaxBytes, &consumed).ok()) {
+    if (!ParseFrame(bad.substr(0, n), kFrameDataCheckMaxBytes, &consumed).ok()) {
       shortest = n;
       break;
     }
   }
   relay.parse_error = error;
-  relay.parse_error_offset = at + shortest - 1;
+  relay.parse_error_offset = out_framer_.offset() + shortest - 1;
 }
 
 // OnRead with relayed frames: the frames the bytes read so far complete, in order, exactly as
@@ -173,7 +141,7 @@ void EndModel::ReadRelayed(size_t n) {
     if (poisoned_) continue;
     ++oracle_->stats_.frames_received;
     if (received_probe != nullptr) ++received_probe->relayed_frames;
-    OnReceived(relay.Front().Facts());
+    OnReceived(relay.Front());
   }
   if (relay.parse_error.has_value() && read_bytes_ > relay.parse_error_offset) {
     Violate(0, absl::StrCat("received bytes that do not parse: ", relay.parse_error->message()));
@@ -195,24 +163,18 @@ void EndModel::MixReceived(const FrameFacts& f) {
   }
 }
 
-void EndModel::Feed(FrameParser& parser, absl::string_view bytes, bool outgoing) {
+void EndModel::FeedReceived(absl::string_view bytes) {
   if (poisoned_) return;
-  parser.Append(bytes);
+  in_parser_.Append(bytes);
   for (;;) {
-    absl::StatusOr<std::optional<Frame>> f = parser.Next();
+    absl::StatusOr<std::optional<Frame>> f = in_parser_.Next();
     if (!f.ok()) {
-      Violate(0, absl::StrCat(outgoing ? "sent" : "received", " bytes that do not parse: ",
-                              f.status().message()));
+      Violate(0, absl::StrCat("received bytes that do not parse: ", f.status().message()));
       return;
     }
     if (!f->has_value()) return;
-    if (outgoing) {
-      ++oracle_->stats_.frames_sent;
-      OnSent(**f);
-    } else {
-      ++oracle_->stats_.frames_received;
-      OnReceived(FrameFacts::Of(**f));
-    }
+    ++oracle_->stats_.frames_received;
+    OnReceived(FrameFacts::Of(**f));
     if (poisoned_) return;
   }
 }
@@ -278,15 +240,18 @@ void EndModel::RecordFrame(bool sent, const FrameFacts& f) {
 }
 
 EndModel::StreamState& EndModel::FindOrAddStream(uint64_t id) {
-  // Stream IDs mostly grow, so a new stream is mostly appended.
-  auto at = stream_ids_.end();
-  if (!stream_ids_.empty() && id <= stream_ids_.back()) {
-    at = std::lower_bound(stream_ids_.begin(), stream_ids_.end(), id);
-  }
-  const size_t index = static_cast<size_t>(at - stream_ids_.begin());
-  if (at == stream_ids_.end() || *at != id) {
-    stream_ids_.insert(at, id);
-    streams_.emplace(streams_.begin() + static_cast<ptrdiff_t>(index));
+  size_t index = stream_ids_.size();
+  if (index == 0 || id > stream_ids_.back()) {
+    // Stream IDs mostly grow, so a new stream is mostly appended.
+    stream_ids_.push_back(id);
+    streams_.emplace_back();
+  } else {
+    auto at = std::lower_bound(stream_ids_.begin(), stream_ids_.end(), id);
+    index = static_cast<size_t>(at - stream_ids_.begin());
+    if (*at != id) {
+      stream_ids_.insert(at, id);
+      streams_.emplace(streams_.begin() + static_cast<ptrdiff_t>(index));
+    }
   }
   last_stream_ = &streams_[index];
   last_stream_id_ = id;
@@ -299,28 +264,41 @@ const EndModel::StreamState* EndModel::FindStream(uint64_t id) const {
   return &streams_[static_cast<size_t>(at - stream_ids_.begin())];
 }
 
-void EndModel::OnReceived(const FrameFacts& f) {
-  if (received_probe != nullptr) MixReceived(f);
+inline void EndModel::OnReceived(const FrameFacts& f) {
+  if (ABSL_PREDICT_FALSE(received_probe != nullptr)) MixReceived(f);
   StreamState& s = Stream(f.id.stream);
   Record(/*sent=*/false, f);
   Log("<-", f);
   Remember(s, f, /*sent=*/false);
   if (!CheckShape(f, "received")) return;
   s.received_any = true;
-  if (config_.client && (f.kind == Kind::kInvoke || f.kind == Kind::kInvokeMetadata)) {
-    Violate(f.id.stream, absl::StrCat("received ", Describe(f), " from the server"));
-    return;
+  switch (f.kind) {
+    case Kind::kInvoke:
+    case Kind::kInvokeMetadata:
+      if (ABSL_PREDICT_FALSE(config_.client)) {
+        Violate(f.id.stream, absl::StrCat("received ", Describe(f), " from the server"));
+        return;
+      }
+      if (f.kind == Kind::kInvoke && f.done) StartFlow(s);
+      return;
+    case Kind::kMessage:
+      s.received_message_bytes += f.length;
+      return;
+    case Kind::kWindowUpdate:
+      if (s.flow_controlled) OnReceivedWindowUpdate(s, f);
+      return;
+    default:
+      return;
   }
-  if (f.kind == Kind::kInvoke && f.done && !config_.client) StartFlow(s);
-  if (f.kind == Kind::kMessage) s.received_message_bytes += f.length;
-  if (f.kind == Kind::kWindowUpdate && s.flow_controlled) {
-    // Saturating, as the sender's credit does (the oracle's view is never below the sender's).
-    const uint64_t delta = *ParseForkWindowUpdate(f.AsFrame());
-    const uint64_t room = static_cast<uint64_t>(limits::kSendCreditMaxBytes) -
-                          static_cast<uint64_t>(s.credit);
-    s.credit = delta >= room ? limits::kSendCreditMaxBytes
-                             : static_cast<int64_t>(static_cast<uint64_t>(s.credit) + delta);
-  }
+}
+
+void EndModel::OnReceivedWindowUpdate(StreamState& s, const FrameFacts& f) {
+  // Saturating, as the sender's credit does (the oracle's view is never below the sender's).
+  const uint64_t delta = *ParseForkWindowUpdate(f.AsFrame());
+  const uint64_t room = static_cast<uint64_t>(limits::kSendCreditMaxBytes) -
+                        static_cast<uint64_t>(s.credit);
+  s.credit = delta >= room ? limits::kSendCreditMaxBytes
+                           : static_cast<int64_t>(static_cast<uint64_t>(s.credit) + delta);
 }
 
 void EndModel::StartFlow(StreamState& s) {
@@ -330,66 +308,76 @@ void EndModel::StartFlow(StreamState& s) {
   ++oracle_->stats_.flow_controlled_streams;
 }
 
-void EndModel::OnSent(const Frame& f) {
+inline void EndModel::OnSent(const Frame& f) {
   StreamState& s = Stream(f.id.stream);
   const FrameFacts facts = FrameFacts::Of(f);
   Record(/*sent=*/true, facts);
   Log("->", facts);
   Remember(s, facts, /*sent=*/true);
   if (!CheckShape(facts, "sent")) return;
-  auto fail = [&](absl::string_view why) {
-    Violate(f.id.stream, absl::StrCat("sent ", Describe(f), ": ", why));
-  };
-  if (IsSplittable(f.kind) && f.data.size() > config_.split_bytes) {
-    return fail(absl::StrCat("frame data exceeds the split size ", config_.split_bytes));
-  }
-  if (s.sent_terminal) return fail("the stream already ended (Close/Error/Cancel sent)");
-  if (f.kind == Kind::kWindowUpdate) {
-    ++oracle_->stats_.window_updates_sent;
-    if (config_.client ? !s.sent_invoke : !s.received_any) {
-      return fail("WindowUpdate for a stream this end does not know");
-    }
-    if (!config_.flow_control) return fail("WindowUpdate without flow control");
-    const uint64_t delta = *ParseForkWindowUpdate(f);
-    if (delta < config_.grant_threshold_bytes) {
-      return fail(absl::StrCat("a grant below the threshold ", config_.grant_threshold_bytes));
-    }
-    s.granted_bytes += delta;
-    if (s.granted_bytes > s.received_message_bytes) {
-      return fail(absl::StrCat("grants ", s.granted_bytes, " bytes in all, more than the ",
-                               s.received_message_bytes, " Message bytes received"));
-    }
+  if (ABSL_PREDICT_FALSE(IsSplittable(f.kind) && f.data.size() > config_.split_bytes)) {
+    SentViolation("", f, absl::StrCat("frame data exceeds the split size ", config_.split_bytes));
     return;
   }
+  if (ABSL_PREDICT_FALSE(s.sent_terminal)) {
+    SentViolation("", f, "the stream already ended (Close/Error/Cancel sent)");
+    return;
+  }
+  if (ABSL_PREDICT_FALSE(f.kind == Kind::kWindowUpdate)) return OnSentWindowUpdate(s, f);
   if (!CheckPacketOrder(s, f)) return;
   if (!(config_.client ? CheckClientLifecycle(s, f) : CheckServerLifecycle(s, f))) return;
-  if (f.kind == Kind::kMessage) CheckCredit(s, f);
+  if (f.kind == Kind::kMessage && s.flow_controlled) CheckCredit(s, f);
 }
 
-bool EndModel::CheckPacketOrder(StreamState& s, const Frame& f) {
-  auto fail = [&](absl::string_view why) {
-    Violate(f.id.stream, absl::StrCat("sent ", Describe(f), ": ", why));
-    return false;
-  };
-  if (!config_.mux && upstream_sending_ && upstream_packet_ != f.id) {
-    return fail(absl::StrCat("abandons the partly sent packet ", PacketIdString(upstream_packet_)));
+void EndModel::OnSentWindowUpdate(StreamState& s, const Frame& f) {
+  ++oracle_->stats_.window_updates_sent;
+  if (config_.client ? !s.sent_invoke : !s.received_any) {
+    SentViolation("", f, "WindowUpdate for a stream this end does not know");
+    return;
+  }
+  if (!config_.flow_control) {
+    SentViolation("", f, "WindowUpdate without flow control");
+    return;
+  }
+  const uint64_t delta = *ParseForkWindowUpdate(f);
+  if (delta < config_.grant_threshold_bytes) {
+    SentViolation("", f, absl::StrCat("a grant below the threshold ", config_.grant_threshold_bytes));
+    return;
+  }
+  s.granted_bytes += delta;
+  if (s.granted_bytes > s.received_message_bytes) {
+    SentViolation("", f, absl::StrCat("grants ", s.granted_bytes, " bytes in all, more than the ",
+                                      s.received_message_bytes, " Message bytes received"));
+  }
+}
+
+inline bool EndModel::CheckPacketOrder(StreamState& s, const Frame& f) {
+  if (ABSL_PREDICT_FALSE(!config_.mux && upstream_sending_ && upstream_packet_ != f.id)) {
+    return SentViolation(
+        "", f, absl::StrCat("abandons the partly sent packet ", PacketIdString(upstream_packet_)));
   }
   const bool continues = s.sending_packet && s.sending_id == f.id;
   if (continues) {
-    if (f.kind != s.sending_kind) return fail("changes kind inside a packet");
+    if (ABSL_PREDICT_FALSE(f.kind != s.sending_kind)) {
+      return SentViolation("", f, "changes kind inside a packet");
+    }
   } else {
-    if (s.sending_packet && !(IsTerminalKind(f.kind) && s.sending_kind == Kind::kMessage)) {
-      return fail(absl::StrCat("abandons the partly sent packet ", PacketIdString(s.sending_id)));
+    if (ABSL_PREDICT_FALSE(s.sending_packet &&
+                           !(IsTerminalKind(f.kind) && s.sending_kind == Kind::kMessage))) {
+      return SentViolation(
+          "", f, absl::StrCat("abandons the partly sent packet ", PacketIdString(s.sending_id)));
     }
     const bool may_skip = config_.mux && IsTerminalKind(f.kind);
-    if (f.id.message <= s.last_sent_message ||
-        (!may_skip && f.id.message != s.last_sent_message + 1)) {
-      return fail(absl::StrCat("message ID after ", s.last_sent_message, " on this stream"));
+    if (ABSL_PREDICT_FALSE(f.id.message <= s.last_sent_message ||
+                           (!may_skip && f.id.message != s.last_sent_message + 1))) {
+      return SentViolation(
+          "", f, absl::StrCat("message ID after ", s.last_sent_message, " on this stream"));
     }
     if (!config_.mux) {
-      if (f.id < upstream_last_) {
-        return fail(absl::StrCat("goes below ", PacketIdString(upstream_last_),
-                                 " (upstream IDs never decrease)"));
+      if (ABSL_PREDICT_FALSE(f.id < upstream_last_)) {
+        return SentViolation("", f,
+                             absl::StrCat("goes below ", PacketIdString(upstream_last_),
+                                          " (upstream IDs never decrease)"));
       }
       upstream_last_ = f.id;
     }
@@ -405,20 +393,20 @@ bool EndModel::CheckPacketOrder(StreamState& s, const Frame& f) {
   return true;
 }
 
-bool EndModel::CheckClientLifecycle(StreamState& s, const Frame& f) {
-  auto fail = [&](absl::string_view why) {
-    Violate(f.id.stream, absl::StrCat("client sent ", Describe(f), ": ", why));
-    return false;
-  };
+inline bool EndModel::CheckClientLifecycle(StreamState& s, const Frame& f) {
   switch (f.kind) {
     case Kind::kInvokeMetadata:
-      if (s.sent_invoke) return fail("metadata after the Invoke");
-      if (s.new_packet && s.sent_metadata) return fail("a second InvokeMetadata");
+      if (ABSL_PREDICT_FALSE(s.sent_invoke)) {
+        return SentViolation("client ", f, "metadata after the Invoke");
+      }
+      if (ABSL_PREDICT_FALSE(s.new_packet && s.sent_metadata)) {
+        return SentViolation("client ", f, "a second InvokeMetadata");
+      }
       s.sent_metadata = true;
-      if (Recording()) sending_[f.id.stream].metadata.append(f.data.data(), f.data.size());
+      if (recording_) sending_[f.id.stream].metadata.append(f.data.data(), f.data.size());
       return true;
     case Kind::kInvoke:
-      if (s.sent_invoke) return fail("a second Invoke");
+      if (ABSL_PREDICT_FALSE(s.sent_invoke)) return SentViolation("client ", f, "a second Invoke");
       if (f.done) {
         s.sent_invoke = true;
         if (config_.mux) StartFlow(s);
@@ -427,34 +415,44 @@ bool EndModel::CheckClientLifecycle(StreamState& s, const Frame& f) {
     default:
       break;
   }
-  if (!s.sent_invoke) return fail("nothing may precede the stream's Invoke");
-  if (f.kind == Kind::kMessage && s.sent_close_send) return fail("Message after CloseSend");
+  if (ABSL_PREDICT_FALSE(!s.sent_invoke)) {
+    return SentViolation("client ", f, "nothing may precede the stream's Invoke");
+  }
+  if (ABSL_PREDICT_FALSE(f.kind == Kind::kMessage && s.sent_close_send)) {
+    return SentViolation("client ", f, "Message after CloseSend");
+  }
   if (f.kind == Kind::kCloseSend) {
-    if (s.sent_close_send) return fail("a second CloseSend");
+    if (ABSL_PREDICT_FALSE(s.sent_close_send)) return SentViolation("client ", f, "a second CloseSend");
     s.sent_close_send = true;
   }
   if (IsTerminalKind(f.kind)) s.sent_terminal = true;
   return true;
 }
 
-bool EndModel::CheckServerLifecycle(StreamState& s, const Frame& f) {
-  auto fail = [&](absl::string_view why) {
-    Violate(f.id.stream, absl::StrCat("server sent ", Describe(f), ": ", why));
-    return false;
-  };
-  if (f.kind == Kind::kInvoke || f.kind == Kind::kInvokeMetadata) return fail("servers never invoke");
-  if (!s.received_any) return fail("no frame of this stream was received");
-  if (s.sent_close_send && !IsTerminalKind(f.kind)) return fail("only a terminal may follow CloseSend");
+inline bool EndModel::CheckServerLifecycle(StreamState& s, const Frame& f) {
+  if (ABSL_PREDICT_FALSE(f.kind == Kind::kInvoke || f.kind == Kind::kInvokeMetadata)) {
+    return SentViolation("server ", f, "servers never invoke");
+  }
+  if (ABSL_PREDICT_FALSE(!s.received_any)) {
+    return SentViolation("server ", f, "no frame of this stream was received");
+  }
+  if (ABSL_PREDICT_FALSE(s.sent_close_send && !IsTerminalKind(f.kind))) {
+    return SentViolation("server ", f, "only a terminal may follow CloseSend");
+  }
   if (f.kind == Kind::kCloseSend) s.sent_close_send = true;
   if (IsTerminalKind(f.kind)) s.sent_terminal = true;
   return true;
 }
 
+bool EndModel::SentViolation(absl::string_view who, const Frame& f, absl::string_view why) {
+  Violate(f.id.stream, absl::StrCat(who, "sent ", Describe(f), ": ", why));
+  return false;
+}
+
 void EndModel::CheckCredit(StreamState& s, const Frame& f) {
-  if (!s.flow_controlled) return;
   const int64_t n = static_cast<int64_t>(f.data.size());
   if (s.new_packet && n > s.credit) {
-    Violate(f.id.stream, absl::StrCat("sent ", Describe(f), ": a message starts with ", n,
+    SentViolation("", f, absl::StrCat("a message starts with ", n,
                                       " bytes beyond the flow-control credit ", s.credit));
     return;
   }
@@ -470,9 +468,9 @@ void EndModel::Violate(uint64_t stream, std::string why) {
   if (const StreamState* found = FindStream(stream); stream != 0 && found != nullptr) {
     absl::StrAppend(&report, "\n  last frames of stream ", stream, ":");
     const StreamState& st = *found;
-    for (size_t i = 0; i < st.history_count; ++i) {
-      const size_t slot = (st.history_next + kHistoryMaxCount - st.history_count + i) % kHistoryMaxCount;
-      absl::StrAppend(&report, "\n    ", st.history[slot].ToString());
+    const uint64_t first = st.frames - std::min<uint64_t>(st.frames, kHistoryMaxCount);
+    for (uint64_t i = first; i < st.frames; ++i) {
+      absl::StrAppend(&report, "\n    ", st.history[i % kHistoryMaxCount].ToString(stream));
     }
   }
   SimContext* ctx = oracle_->trace_ctx_;

@@ -5,7 +5,6 @@
 #ifndef DRPC_SIM_DRPC_WIRE_END_MODEL_H_
 #define DRPC_SIM_DRPC_WIRE_END_MODEL_H_
 
-#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <map>
@@ -16,10 +15,12 @@
 #include <vector>
 
 #include "absl/base/attributes.h"
+#include "absl/base/optimization.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "proto/frame.h"
 #include "proto/limits.h"
+#include "sim/drpc/wire_framer.h"
 #include "sim/drpc/wire_oracle.h"
 #include "sim/network.h"
 
@@ -58,17 +59,18 @@ struct FrameFacts {
   }
 };
 
-// A frame as a stream's history keeps it: formatted only when a violation is reported (every
-// frame of every run passes through the history, so it holds no strings).
+// A frame as a stream's history keeps it (the stream's ID is the stream's own): formatted only
+// when a violation is reported (every frame of every run passes through the history, so it holds
+// no strings).
 struct FrameNote {
-  PacketId id;
+  uint64_t message;
   uint64_t length;
   Kind kind;
   bool done;
   bool control;
   bool sent;
 
-  std::string ToString() const;
+  std::string ToString(uint64_t stream) const;
 };
 
 // Test hook (WireOracle::set_received_probe_for_testing).
@@ -84,18 +86,13 @@ extern WireOracle::ReceivedProbe* received_probe;
 // from here instead of parsing every byte a second time.
 struct WireOracle::Relay {
   struct Entry {
-    uint64_t end_offset = 0;  // the stream offset just past the frame
+    uint64_t end_offset;  // the stream offset just past the frame
     PacketId id;
-    uint64_t length = 0;
-    Kind kind = Kind::kMessage;
-    bool done = true;
-    bool control = false;
-    std::string body;  // Error and WindowUpdate frames only: the checks read it
-
-    wire_internal::FrameFacts Facts() const {
-      return wire_internal::FrameFacts{.id = id, .kind = kind, .done = done, .control = control,
-                                       .length = length, .data = body};
-    }
+    uint64_t length;
+    Kind kind;
+    bool done;
+    bool control;
+    uint32_t body;  // Error and WindowUpdate frames (the checks read them): 1 + index in bodies
   };
 
   // The writer's model relays while this holds.
@@ -106,32 +103,32 @@ struct WireOracle::Relay {
       Abandon();
       return;
     }
-    Entry& e = entries.emplace_back();
-    e.end_offset = end_offset;
-    e.id = f.id;
-    e.length = f.data.size();
-    e.kind = f.kind;
-    e.done = f.done;
-    e.control = f.control;
-    if (wire_internal::KeepsBody(f.kind)) e.body.assign(f.data.data(), f.data.size());
+    uint32_t body = 0;
+    if (ABSL_PREDICT_FALSE(wire_internal::KeepsBody(f.kind))) {
+      bodies.emplace_back(f.data);
+      body = static_cast<uint32_t>(bodies.size());
+    }
+    entries.push_back(Entry{.end_offset = end_offset, .id = f.id, .length = f.data.size(),
+                            .kind = f.kind, .done = f.done, .control = f.control, .body = body});
   }
 
   bool Ready(uint64_t read_bytes) const {
     return head < entries.size() && entries[head].end_offset <= read_bytes;
   }
-  const Entry& Front() const { return entries[head]; }
+  wire_internal::FrameFacts Front() const {
+    const Entry& e = entries[head];
+    return wire_internal::FrameFacts{
+        .id = e.id, .kind = e.kind, .done = e.done, .control = e.control, .length = e.length,
+        .data = e.body == 0 ? absl::string_view() : absl::string_view(bodies[e.body - 1])};
+  }
   void Pop() {
-    if (++head == entries.size()) {
-      entries.clear();  // keeps the capacity: a steady stream allocates nothing
-      head = 0;
-    }
+    if (++head == entries.size()) Clear();  // keeps the capacity: a steady stream allocates nothing
   }
 
   // Nobody will take the frames (the reader parses itself, is gone, or was never tapped).
   void Abandon() {
     abandoned = true;
-    entries.clear();
-    head = 0;
+    Clear();
   }
 
   bool writer_attached = false;
@@ -143,7 +140,16 @@ struct WireOracle::Relay {
   uint64_t parse_error_offset = 0;
   std::vector<Entry> entries;  // entries[head..] are not yet read
   size_t head = 0;
+  std::vector<std::string> bodies;  // of entries[0..]
+
+ private:
+  void Clear() {
+    entries.clear();
+    bodies.clear();
+    head = 0;
+  }
 };
+static_assert(std::is_trivially_copyable_v<WireOracle::Relay::Entry>);
 
 // One end of a connection: the frames it sends (Write) and receives (Read).
 class WireOracle::EndModel final : public SimNetwork::EndpointTap {
@@ -166,6 +172,9 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
   enum class InMode { kUndecided, kParsed, kRelayed };
 
   struct StreamState {
+    // The history is written before it is read, so a new stream leaves it unset.
+    StreamState() {}
+
     // What this end sent.
     bool sent_any = false;
     bool sent_metadata = false;
@@ -184,21 +193,17 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
     int64_t credit = 0;
     uint64_t received_message_bytes = 0;
     uint64_t granted_bytes = 0;
-    // The last kHistoryMaxCount frames (a ring: history_next is the slot written next).
+    // The last min(frames, kHistoryMaxCount) frames, in a ring: frame i in slot i % the size.
+    uint64_t frames = 0;
     std::array<wire_internal::FrameNote, wire_internal::kHistoryMaxCount> history;
-    size_t history_count = 0;
-    size_t history_next = 0;
   };
   static_assert(std::is_trivially_copyable_v<StreamState>);
 
   void DecideInMode();
-  void FeedRelaying(absl::string_view bytes);
-  void KeepHeaderTail(absl::string_view bytes);
-  void StopRelaying(Relay& relay, const absl::Status& error, absl::string_view bytes,
-                    uint64_t written_before);
+  void StopRelaying(Relay& relay, const absl::Status& error, absl::string_view bad);
   void ReadRelayed(size_t n);
   void MixReceived(const FrameFacts& f);
-  void Feed(FrameParser& parser, absl::string_view bytes, bool outgoing);
+  void FeedReceived(absl::string_view bytes);
 
   // Rules every frame obeys, whoever sent it. Returns false after reporting a violation. The
   // frames of a clean call are judged inline; true here only where CheckShapeInDetail finds
@@ -224,20 +229,15 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
 
   // Every frame passes here: the checks are inline, the work (rare) is not.
   ABSL_ATTRIBUTE_ALWAYS_INLINE void Log(absl::string_view arrow, const FrameFacts& f) {
-    SimContext* ctx = oracle_->trace_ctx_;
-    if (ctx != nullptr && ctx->trace().enabled()) LogFrame(*ctx, arrow, f);
+    if (ABSL_PREDICT_FALSE(logging_)) LogFrame(*oracle_->trace_ctx_, arrow, f);
   }
   ABSL_ATTRIBUTE_NOINLINE void LogFrame(SimContext& ctx, absl::string_view arrow,
                                         const FrameFacts& f);
 
   // Feeds the run's recorder (sim/recorder.h), if there is one: every frame, and a label per
   // stream once the client's Invoke is complete (its method and metadata).
-  bool Recording() const {
-    const SimContext* ctx = oracle_->trace_ctx_;
-    return ctx != nullptr && ctx->recorder() != nullptr && endpoint_.has_value();
-  }
   ABSL_ATTRIBUTE_ALWAYS_INLINE void Record(bool sent, const FrameFacts& f) {
-    if (Recording()) RecordFrame(sent, f);
+    if (ABSL_PREDICT_FALSE(recording_)) RecordFrame(sent, f);
   }
   // Recorded runs never relay (Tap), so `f` holds all of its data here.
   ABSL_ATTRIBUTE_NOINLINE void RecordFrame(bool sent, const FrameFacts& f);
@@ -250,41 +250,48 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
   ABSL_ATTRIBUTE_NOINLINE StreamState& FindOrAddStream(uint64_t id);
   const StreamState* FindStream(uint64_t id) const;
 
-  void OnReceived(const FrameFacts& f);
+  // The checks of a frame are inline in the loop that finds it; what reports a violation is not.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void OnReceived(const FrameFacts& f);
+  ABSL_ATTRIBUTE_NOINLINE void OnReceivedWindowUpdate(StreamState& s, const FrameFacts& f);
   // A stream this end sends on with flow control starts with the window as its credit: a client's
   // once its Invoke is out, a server's once the client's Invoke arrived.
   void StartFlow(StreamState& s);
-  void OnSent(const Frame& f);
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void OnSent(const Frame& f);
+  ABSL_ATTRIBUTE_NOINLINE void OnSentWindowUpdate(StreamState& s, const Frame& f);
   // Contiguous packets, consecutive message IDs (docs/protocol.md §4.1), upstream global order
   // (§4.2).
-  bool CheckPacketOrder(StreamState& s, const Frame& f);
-  bool CheckClientLifecycle(StreamState& s, const Frame& f);
-  bool CheckServerLifecycle(StreamState& s, const Frame& f);
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool CheckPacketOrder(StreamState& s, const Frame& f);
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool CheckClientLifecycle(StreamState& s, const Frame& f);
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool CheckServerLifecycle(StreamState& s, const Frame& f);
   // The fork's sender (docs/protocol.md §17.2): a message starts only within the credit, then
   // overdraws to its end.
   void CheckCredit(StreamState& s, const Frame& f);
   void Remember(StreamState& s, const FrameFacts& f, bool sent) {
-    s.history[s.history_next] = wire_internal::FrameNote{
-        .id = f.id, .length = f.length, .kind = f.kind, .done = f.done, .control = f.control,
-        .sent = sent};
-    s.history_next = (s.history_next + 1) % wire_internal::kHistoryMaxCount;
-    s.history_count = std::min(s.history_count + 1, wire_internal::kHistoryMaxCount);
+    s.history[s.frames % wire_internal::kHistoryMaxCount] = wire_internal::FrameNote{
+        .message = f.id.message, .length = f.length, .kind = f.kind, .done = f.done,
+        .control = f.control, .sent = sent};
+    ++s.frames;
   }
+  // Reports "<who>sent <frame>: <why>" (who: "", "client " or "server "); returns false.
+  ABSL_ATTRIBUTE_NOINLINE bool SentViolation(absl::string_view who, const Frame& f,
+                                             absl::string_view why);
   void Violate(uint64_t stream, std::string why);
 
   WireOracle* oracle_;
   std::optional<SimNetwork::EndpointId> endpoint_;
   std::string name_;
   WireEndConfig config_;
-  FrameParser out_parser_;
+  // Whether the run's trace is on, and whether its recorder takes this end's frames (both fixed
+  // for a run, and set_trace comes before Tap).
+  bool logging_;
+  bool recording_;
+  wire_internal::WireFramer out_framer_;
   FrameParser in_parser_;
   // Set when both ends of a simulated connection are tapped (WireOracle::Tap).
   std::shared_ptr<Relay> out_relay_;
   std::shared_ptr<Relay> in_relay_;
   InMode in_mode_ = InMode::kUndecided;
-  uint64_t read_bytes_ = 0;     // kRelayed: bytes this end has read
-  uint64_t written_bytes_ = 0;  // while relaying: bytes this end has written
-  std::string header_tail_;     // while relaying: KeepHeaderTail
+  uint64_t read_bytes_ = 0;  // kRelayed: bytes this end has read
   // Data of our InvokeMetadata and Invoke being sent, by stream (client; recorded runs only: they
   // label the stream for the recorder). Kept apart so a StreamState is trivially copyable: a
   // new stream costs no constructor calls, and growing streams_ is a memmove.
