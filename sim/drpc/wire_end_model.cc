@@ -240,28 +240,28 @@ void EndModel::RecordFrame(bool sent, const FrameFacts& f) {
 }
 
 EndModel::StreamState& EndModel::FindOrAddStream(uint64_t id) {
-  size_t index = stream_ids_.size();
-  if (index == 0 || id > stream_ids_.back()) {
-    // Stream IDs mostly grow, so a new stream is mostly appended.
-    stream_ids_.push_back(id);
-    streams_.emplace_back();
-  } else {
-    auto at = std::lower_bound(stream_ids_.begin(), stream_ids_.end(), id);
-    index = static_cast<size_t>(at - stream_ids_.begin());
-    if (*at != id) {
-      stream_ids_.insert(at, id);
-      streams_.emplace(streams_.begin() + static_cast<ptrdiff_t>(index));
-    }
+  auto at = stream_index_.end();
+  // Stream IDs mostly grow, so a new stream is mostly appended.
+  if (!stream_index_.empty() && id <= stream_index_.back().id) {
+    at = std::lower_bound(stream_index_.begin(), stream_index_.end(), id,
+                          [](const StreamRef& r, uint64_t v) { return r.id < v; });
   }
-  last_stream_ = &streams_[index];
+  if (at == stream_index_.end() || at->id != id) {
+    if (stream_count_ % kStreamChunkCount == 0) {
+      stream_chunks_.push_back(std::make_unique<StreamState[]>(kStreamChunkCount));
+    }
+    at = stream_index_.insert(at, StreamRef{.id = id, .index = stream_count_++});
+  }
+  last_stream_ = &stream_chunks_[at->index / kStreamChunkCount][at->index % kStreamChunkCount];
   last_stream_id_ = id;
   return *last_stream_;
 }
 
 const EndModel::StreamState* EndModel::FindStream(uint64_t id) const {
-  auto at = std::lower_bound(stream_ids_.begin(), stream_ids_.end(), id);
-  if (at == stream_ids_.end() || *at != id) return nullptr;
-  return &streams_[static_cast<size_t>(at - stream_ids_.begin())];
+  auto at = std::lower_bound(stream_index_.begin(), stream_index_.end(), id,
+                             [](const StreamRef& r, uint64_t v) { return r.id < v; });
+  if (at == stream_index_.end() || at->id != id) return nullptr;
+  return &stream_chunks_[at->index / kStreamChunkCount][at->index % kStreamChunkCount];
 }
 
 inline void EndModel::OnReceived(const FrameFacts& f) {

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -36,6 +37,10 @@ inline constexpr size_t kHistoryMaxCount = 8;
 // relaying, and a reader tapped later parses what it reads itself. A tapped reader is never
 // behind by more than the network's buffer plus one write.
 inline constexpr size_t kRelayUnattachedMaxCount = 4096;
+
+// A kind is at most kKindMaxValue (6 bits on the wire): one bit of a word.
+constexpr uint64_t KindBit(Kind k) { return uint64_t{1} << static_cast<uint8_t>(k); }
+static_assert(kKindMaxValue < 64);
 
 inline bool KeepsBody(Kind k) { return k == Kind::kError || k == Kind::kWindowUpdate; }
 
@@ -87,40 +92,30 @@ extern WireOracle::ReceivedProbe* received_probe;
 struct WireOracle::Relay {
   struct Entry {
     uint64_t end_offset;  // the stream offset just past the frame
-    PacketId id;
-    uint64_t length;
-    Kind kind;
-    bool done;
-    bool control;
-    uint32_t body;  // Error and WindowUpdate frames (the checks read them): 1 + index in bodies
+    wire_internal::FrameFacts facts;  // data: Error and WindowUpdate bodies (in bodies) only
+    uint64_t unused = 0;  // 64 bytes in all: indexing and counting entries take shifts
   };
 
   // The writer's model relays while this holds.
   bool Open() const { return !abandoned && !parse_error.has_value(); }
 
-  void Push(uint64_t end_offset, const Frame& f) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void Push(uint64_t end_offset, const Frame& f) {
     if (!reader_attached && entries.size() - head >= wire_internal::kRelayUnattachedMaxCount) {
       Abandon();
       return;
     }
-    uint32_t body = 0;
-    if (ABSL_PREDICT_FALSE(wire_internal::KeepsBody(f.kind))) {
-      bodies.emplace_back(f.data);
-      body = static_cast<uint32_t>(bodies.size());
-    }
-    entries.push_back(Entry{.end_offset = end_offset, .id = f.id, .length = f.data.size(),
-                            .kind = f.kind, .done = f.done, .control = f.control, .body = body});
+    absl::string_view body;
+    if (ABSL_PREDICT_FALSE(wire_internal::KeepsBody(f.kind))) body = bodies.emplace_back(f.data);
+    entries.push_back(Entry{
+        .end_offset = end_offset,
+        .facts = {.id = f.id, .kind = f.kind, .done = f.done, .control = f.control,
+                  .length = f.data.size(), .data = body}});
   }
 
   bool Ready(uint64_t read_bytes) const {
     return head < entries.size() && entries[head].end_offset <= read_bytes;
   }
-  wire_internal::FrameFacts Front() const {
-    const Entry& e = entries[head];
-    return wire_internal::FrameFacts{
-        .id = e.id, .kind = e.kind, .done = e.done, .control = e.control, .length = e.length,
-        .data = e.body == 0 ? absl::string_view() : absl::string_view(bodies[e.body - 1])};
-  }
+  const wire_internal::FrameFacts& Front() const { return entries[head].facts; }
   void Pop() {
     if (++head == entries.size()) Clear();  // keeps the capacity: a steady stream allocates nothing
   }
@@ -140,16 +135,17 @@ struct WireOracle::Relay {
   uint64_t parse_error_offset = 0;
   std::vector<Entry> entries;  // entries[head..] are not yet read
   size_t head = 0;
-  std::vector<std::string> bodies;  // of entries[0..]
+  std::deque<std::string> bodies;  // what entries' data points to (a deque never moves them)
 
  private:
   void Clear() {
     entries.clear();
-    bodies.clear();
+    if (ABSL_PREDICT_FALSE(!bodies.empty())) bodies.clear();
     head = 0;
   }
 };
 static_assert(std::is_trivially_copyable_v<WireOracle::Relay::Entry>);
+static_assert(sizeof(WireOracle::Relay::Entry) == 64);
 
 // One end of a connection: the frames it sends (Write) and receives (Read).
 class WireOracle::EndModel final : public SimNetwork::EndpointTap {
@@ -209,23 +205,20 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
   // frames of a clean call are judged inline; true here only where CheckShapeInDetail finds
   // nothing wrong either.
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool CheckShape(const FrameFacts& f, absl::string_view verb) {
+    using wire_internal::KindBit;
+    constexpr uint64_t kAnyBody = KindBit(Kind::kInvoke) | KindBit(Kind::kInvokeMetadata) |
+                                  KindBit(Kind::kMessage);
+    constexpr uint64_t kEmptyAndDone = KindBit(Kind::kClose) | KindBit(Kind::kCloseSend);
     if (f.id.stream != 0 && f.id.message != 0 && !f.control) {
-      switch (f.kind) {
-        case Kind::kInvoke:
-        case Kind::kInvokeMetadata:
-        case Kind::kMessage:
-          return true;
-        case Kind::kClose:
-        case Kind::kCloseSend:
-          if (f.done && f.length == 0) return true;
-          break;
-        default:
-          break;
+      const uint64_t bit = KindBit(f.kind);
+      if ((bit & kAnyBody) != 0 || ((bit & kEmptyAndDone) != 0 && f.done && f.length == 0)) {
+        return true;
       }
     }
     return CheckShapeInDetail(f, verb);
   }
   ABSL_ATTRIBUTE_NOINLINE bool CheckShapeInDetail(const FrameFacts& f, absl::string_view verb);
+
 
   // Every frame passes here: the checks are inline, the work (rare) is not.
   ABSL_ATTRIBUTE_ALWAYS_INLINE void Log(absl::string_view arrow, const FrameFacts& f) {
@@ -293,19 +286,25 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
   InMode in_mode_ = InMode::kUndecided;
   uint64_t read_bytes_ = 0;  // kRelayed: bytes this end has read
   // Data of our InvokeMetadata and Invoke being sent, by stream (client; recorded runs only: they
-  // label the stream for the recorder). Kept apart so a StreamState is trivially copyable: a
-  // new stream costs no constructor calls, and growing streams_ is a memmove.
+  // label the stream for the recorder). Kept apart so a StreamState stays trivially copyable and
+  // a new stream costs no constructor calls.
   struct InvokeText {
     std::string metadata;
     std::string invoke;
   };
   std::map<uint64_t, InvokeText> sending_;
-  // Every stream of the connection, ended ones too, in two parallel vectors ordered by stream ID
-  // (no node per stream; reports are deterministic).
-  std::vector<uint64_t> stream_ids_;
-  std::vector<StreamState> streams_;
-  // The stream of the last frame: frames come in runs of one stream, so most lookups are this one
-  // (reset whenever a stream is added, which may move the others).
+  // Every stream of the connection, ended ones too: the states in the order the streams came, in
+  // chunks that never move (a new stream copies none of the others), and an index ordered by
+  // stream ID (no node per stream; reports are deterministic).
+  struct StreamRef {
+    uint64_t id;
+    size_t index;  // into the chunks
+  };
+  static constexpr size_t kStreamChunkCount = 16;
+  std::vector<StreamRef> stream_index_;
+  std::vector<std::unique_ptr<StreamState[]>> stream_chunks_;
+  size_t stream_count_ = 0;
+  // The stream of the last frame: frames come in runs of one stream, so most lookups are this one.
   uint64_t last_stream_id_ = 0;
   StreamState* last_stream_ = nullptr;
   PacketId upstream_last_{0, 0};  // the highest ID sent (upstream)

@@ -46,8 +46,8 @@ class WireFramer {
       in = held_;
     }
     size_t pos = 0;
+    Frame frame;  // every field set for each frame
     while (pos < in.size()) {
-      Frame frame;
       size_t consumed = 0;
       if (!DecodeCommon(in.substr(pos), frame, consumed)) {
         const Step step = ParseGeneral(in.substr(pos), frame, consumed);
@@ -62,7 +62,8 @@ class WireFramer {
       offset_ += consumed;
       on_frame(frame);
     }
-    Keep(in, pos);
+    // Mostly a write of whole frames, with nothing held before or after it.
+    if (pos < in.size() || !held_.empty()) Keep(in, pos);
   }
 
   // The stream offset just past the last frame yielded (at an error: where the bad frame starts).
