@@ -79,7 +79,7 @@ void EndModel::OnWrite(absl::string_view bytes) {
       bytes,
       [&](const Frame& f) {
         // Abandoned while unread: on with this end's own checks only.
-        if (relay != nullptr && relay->Open()) relay->Push(out_framer_.offset(), f);
+        if (relay != nullptr && !relay->Push(out_framer_.offset(), f)) relay = nullptr;
         if (poisoned_) return;
         ++oracle_->stats_.frames_sent;
         OnSent(f);
@@ -140,7 +140,7 @@ void EndModel::ReadRelayed(size_t n) {
   for (; relay.Ready(read_bytes_); relay.Pop()) {
     if (poisoned_) continue;
     ++oracle_->stats_.frames_received;
-    if (received_probe != nullptr) ++received_probe->relayed_frames;
+    if (ABSL_PREDICT_FALSE(received_probe != nullptr)) ++received_probe->relayed_frames;
     OnReceived(relay.Front());
   }
   if (relay.parse_error.has_value() && read_bytes_ > relay.parse_error_offset) {
@@ -310,11 +310,10 @@ void EndModel::StartFlow(StreamState& s) {
 
 inline void EndModel::OnSent(const Frame& f) {
   StreamState& s = Stream(f.id.stream);
-  const FrameFacts facts = FrameFacts::Of(f);
-  Record(/*sent=*/true, facts);
-  Log("->", facts);
-  Remember(s, facts, /*sent=*/true);
-  if (!CheckShape(facts, "sent")) return;
+  if (ABSL_PREDICT_FALSE(recording_)) RecordFrame(/*sent=*/true, FrameFacts::Of(f));
+  if (ABSL_PREDICT_FALSE(logging_)) LogFrame(*oracle_->trace_ctx_, "->", FrameFacts::Of(f));
+  Remember(s, f, /*sent=*/true);
+  if (!CheckShape(f, "sent")) return;
   if (ABSL_PREDICT_FALSE(IsSplittable(f.kind) && f.data.size() > config_.split_bytes)) {
     SentViolation("", f, absl::StrCat("frame data exceeds the split size ", config_.split_bytes));
     return;

@@ -99,10 +99,11 @@ struct WireOracle::Relay {
   // The writer's model relays while this holds.
   bool Open() const { return !abandoned && !parse_error.has_value(); }
 
-  ABSL_ATTRIBUTE_ALWAYS_INLINE void Push(uint64_t end_offset, const Frame& f) {
+  // False if the relay is abandoned instead (its reader is not tapped and too far behind).
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool Push(uint64_t end_offset, const Frame& f) {
     if (!reader_attached && entries.size() - head >= wire_internal::kRelayUnattachedMaxCount) {
       Abandon();
-      return;
+      return false;
     }
     absl::string_view body;
     if (ABSL_PREDICT_FALSE(wire_internal::KeepsBody(f.kind))) body = bodies.emplace_back(f.data);
@@ -110,6 +111,7 @@ struct WireOracle::Relay {
         .end_offset = end_offset,
         .facts = {.id = f.id, .kind = f.kind, .done = f.done, .control = f.control,
                   .length = f.data.size(), .data = body}});
+    return true;
   }
 
   bool Ready(uint64_t read_bytes) const {
@@ -204,18 +206,25 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
   // Rules every frame obeys, whoever sent it. Returns false after reporting a violation. The
   // frames of a clean call are judged inline; true here only where CheckShapeInDetail finds
   // nothing wrong either.
-  ABSL_ATTRIBUTE_ALWAYS_INLINE bool CheckShape(const FrameFacts& f, absl::string_view verb) {
+  // (A parsed Frame, as this end sent it, or FrameFacts.)
+  static uint64_t LengthOf(const FrameFacts& f) { return f.length; }
+  static uint64_t LengthOf(const Frame& f) { return f.data.size(); }
+  static const FrameFacts& FactsOf(const FrameFacts& f) { return f; }
+  static FrameFacts FactsOf(const Frame& f) { return FrameFacts::Of(f); }
+
+  template <typename AnyFrame>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool CheckShape(const AnyFrame& f, absl::string_view verb) {
     using wire_internal::KindBit;
     constexpr uint64_t kAnyBody = KindBit(Kind::kInvoke) | KindBit(Kind::kInvokeMetadata) |
                                   KindBit(Kind::kMessage);
     constexpr uint64_t kEmptyAndDone = KindBit(Kind::kClose) | KindBit(Kind::kCloseSend);
     if (f.id.stream != 0 && f.id.message != 0 && !f.control) {
       const uint64_t bit = KindBit(f.kind);
-      if ((bit & kAnyBody) != 0 || ((bit & kEmptyAndDone) != 0 && f.done && f.length == 0)) {
+      if ((bit & kAnyBody) != 0 || ((bit & kEmptyAndDone) != 0 && f.done && LengthOf(f) == 0)) {
         return true;
       }
     }
-    return CheckShapeInDetail(f, verb);
+    return CheckShapeInDetail(FactsOf(f), verb);
   }
   ABSL_ATTRIBUTE_NOINLINE bool CheckShapeInDetail(const FrameFacts& f, absl::string_view verb);
 
@@ -259,9 +268,10 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
   // The fork's sender (docs/protocol.md §17.2): a message starts only within the credit, then
   // overdraws to its end.
   void CheckCredit(StreamState& s, const Frame& f);
-  void Remember(StreamState& s, const FrameFacts& f, bool sent) {
+  template <typename AnyFrame>
+  void Remember(StreamState& s, const AnyFrame& f, bool sent) {
     s.history[s.frames % wire_internal::kHistoryMaxCount] = wire_internal::FrameNote{
-        .message = f.id.message, .length = f.length, .kind = f.kind, .done = f.done,
+        .message = f.id.message, .length = LengthOf(f), .kind = f.kind, .done = f.done,
         .control = f.control, .sent = sent};
     ++s.frames;
   }
