@@ -117,7 +117,8 @@ class WireOracle {
   static void set_relay_for_testing(bool relay);
   static void set_received_probe_for_testing(ReceivedProbe* probe);
 
-  class EndModel;  // internal, public for the .cc's helpers
+  // Internal (wire_end_model.h), public so that header can define them.
+  class EndModel;
   struct Relay;
 
  private:

@@ -112,6 +112,20 @@ TEST(WireOracleTest, AMissingOrStrayControlBitIsReported) {
                   "must not carry the control bit");
 }
 
+// Kinds and shapes that the inline shape check must hand to the full one.
+TEST(WireOracleTest, UnknownKindsAndSplitOrNonEmptyClosesAreReportedBothWays) {
+  for (int kind : {0, 9, 31, 63}) {
+    const std::string bytes = Wire({F(static_cast<Kind>(kind), 1, 1, "x")});
+    ExpectOneReport(Check(kMuxClient, bytes), "unknown kind");
+    ExpectOneReport(Check(kMuxClient, "", bytes), "unknown kind");
+  }
+  const std::string invoke = Wire({F(Kind::kInvoke, 1, 1, "/a/B")});
+  ExpectOneReport(Check(kMuxClient, invoke + Wire({F(Kind::kCloseSend, 1, 2, "", false)})),
+                  "never split");
+  ExpectOneReport(Check(kMuxServer, Wire({F(Kind::kClose, 1, 1, "x")}), invoke),
+                  "must have an empty body");
+}
+
 TEST(WireOracleTest, FramesOverTheSplitSizeAndSplitTerminalsAreReported) {
   ExpectOneReport(Check(kMuxClient, Wire({F(Kind::kInvoke, 1, 1, std::string(17, 'x'))})),
                   "exceeds the split size 16");

@@ -1,0 +1,482 @@
+// The model of one end of a connection (wire_end_model.h): the rules of wire_oracle.h, checked
+// frame by frame.
+#include "sim/drpc/wire_end_model.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "proto/error_codec.h"
+#include "proto/metadata.h"
+#include "proto/window.h"
+
+namespace drpc::sim {
+namespace wire_internal {
+
+WireOracle::ReceivedProbe* received_probe = nullptr;
+
+namespace {
+
+bool IsTerminalKind(Kind k) {
+  return k == Kind::kError || k == Kind::kCancel || k == Kind::kClose;
+}
+bool IsSplittable(Kind k) {
+  return k == Kind::kInvoke || k == Kind::kInvokeMetadata || k == Kind::kMessage;
+}
+
+std::string Describe(Kind kind, PacketId id, uint64_t length, bool done, bool control) {
+  return absl::StrCat(KindName(kind), " ", PacketIdString(id), " len=", length,
+                      done ? " done" : "", control ? " control" : "");
+}
+
+std::string Describe(const FrameFacts& f) {
+  return Describe(f.kind, f.id, f.length, f.done, f.control);
+}
+std::string Describe(const Frame& f) { return Describe(FrameFacts::Of(f)); }
+
+}  // namespace
+
+std::string FrameNote::ToString(uint64_t stream) const {
+  return absl::StrCat(sent ? "-> " : "<- ",
+                      Describe(kind, PacketId{stream, message}, length, done, control));
+}
+
+}  // namespace wire_internal
+
+using wire_internal::Describe;
+using wire_internal::FrameFacts;
+using wire_internal::IsSplittable;
+using wire_internal::IsTerminalKind;
+using wire_internal::kFrameDataCheckMaxBytes;
+using wire_internal::kHistoryMaxCount;
+using wire_internal::KeepsBody;
+using wire_internal::received_probe;
+
+using EndModel = WireOracle::EndModel;
+
+EndModel::EndModel(WireOracle& oracle, std::string name, const WireEndConfig& config,
+                   std::optional<SimNetwork::EndpointId> endpoint)
+    : oracle_(&oracle),
+      endpoint_(std::move(endpoint)),
+      name_(std::move(name)),
+      config_(config),
+      logging_(oracle.trace_ctx_ != nullptr && oracle.trace_ctx_->trace().enabled()),
+      recording_(oracle.trace_ctx_ != nullptr && oracle.trace_ctx_->recorder() != nullptr &&
+                 endpoint_.has_value()),
+      out_framer_(kFrameDataCheckMaxBytes),
+      in_parser_(FrameParser::Options{.frame_data_max_bytes = kFrameDataCheckMaxBytes}) {}
+
+EndModel::~EndModel() {
+  if (in_relay_ != nullptr) in_relay_->Abandon();
+}
+
+// A write is checked frame by frame; while the reader takes the frames from the relay, a
+// poisoned end no longer checks them but still parses and relays them for the reader.
+void EndModel::OnWrite(absl::string_view bytes) {
+  Relay* relay = out_relay_ != nullptr && out_relay_->Open() ? out_relay_.get() : nullptr;
+  if (relay == nullptr && poisoned_) return;
+  out_framer_.Feed(
+      bytes,
+      [&](const Frame& f) {
+        // Abandoned while unread: on with this end's own checks only.
+        if (relay != nullptr && !relay->Push(out_framer_.offset(), f)) relay = nullptr;
+        if (poisoned_) return;
+        ++oracle_->stats_.frames_sent;
+        OnSent(f);
+      },
+      [&](const absl::Status& error, absl::string_view bad) {
+        if (relay != nullptr && relay->Open()) StopRelaying(*relay, error, bad);
+        Violate(0, absl::StrCat("sent bytes that do not parse: ", error.message()));
+      });
+}
+
+void EndModel::OnRead(absl::string_view bytes) {
+  if (in_mode_ == InMode::kUndecided) DecideInMode();
+  if (in_mode_ == InMode::kRelayed) {
+    ReadRelayed(bytes.size());
+  } else {
+    FeedReceived(bytes);
+  }
+}
+
+void EndModel::AttachRelays(std::shared_ptr<Relay> out, std::shared_ptr<Relay> in) {
+  out->writer_attached = true;
+  in->reader_attached = true;
+  out_relay_ = std::move(out);
+  in_relay_ = std::move(in);
+}
+
+// At the first read: relayed frames only if the writer's model has relayed from the first byte.
+void EndModel::DecideInMode() {
+  if (in_relay_ != nullptr && in_relay_->writer_attached && !in_relay_->abandoned) {
+    in_mode_ = InMode::kRelayed;
+    return;
+  }
+  in_mode_ = InMode::kParsed;
+  if (in_relay_ != nullptr) in_relay_->Abandon();
+}
+
+// The written stream stops parsing: the reader's parser would fail at the first read that
+// brings the shortest prefix of the bad frame that fails to parse, with this same error (same
+// bytes at the same offset).
+void EndModel::StopRelaying(Relay& relay, const absl::Status& error, absl::string_view bad) {
+  size_t shortest = bad.size();
+  for (size_t n = 1; n < bad.size(); ++n) {
+    size_t consumed = 0;
+    if (!ParseFrame(bad.substr(0, n), kFrameDataCheckMaxBytes, &consumed).ok()) {
+      shortest = n;
+      break;
+    }
+  }
+  relay.parse_error = error;
+  relay.parse_error_offset = out_framer_.offset() + shortest - 1;
+}
+
+// OnRead with relayed frames: the frames the bytes read so far complete, in order, exactly as
+// parsing them would hand them over.
+void EndModel::ReadRelayed(size_t n) {
+  Relay& relay = *in_relay_;
+  read_bytes_ += n;
+  for (; relay.Ready(read_bytes_); relay.Pop()) {
+    if (poisoned_) continue;
+    ++oracle_->stats_.frames_received;
+    if (ABSL_PREDICT_FALSE(received_probe != nullptr)) ++received_probe->relayed_frames;
+    OnReceived(relay.Front());
+  }
+  if (relay.parse_error.has_value() && read_bytes_ > relay.parse_error_offset) {
+    Violate(0, absl::StrCat("received bytes that do not parse: ", relay.parse_error->message()));
+  }
+}
+
+// Mixes a received frame into the test digest (set_received_probe_for_testing).
+void EndModel::MixReceived(const FrameFacts& f) {
+  uint64_t& h = received_probe->digest;
+  auto mix = [&h](uint64_t v) { h = (h ^ v) * 0x100000001b3ull + 0x9e3779b97f4a7c15ull; };
+  for (char c : name_) mix(static_cast<uint8_t>(c));
+  mix(f.id.stream);
+  mix(f.id.message);
+  mix(static_cast<uint64_t>(f.kind));
+  mix(static_cast<uint64_t>(f.done) | static_cast<uint64_t>(f.control) << 1);
+  mix(f.length);
+  if (KeepsBody(f.kind)) {
+    for (char c : f.data) mix(static_cast<uint8_t>(c));
+  }
+}
+
+void EndModel::FeedReceived(absl::string_view bytes) {
+  if (poisoned_) return;
+  in_parser_.Append(bytes);
+  for (;;) {
+    absl::StatusOr<std::optional<Frame>> f = in_parser_.Next();
+    if (!f.ok()) {
+      Violate(0, absl::StrCat("received bytes that do not parse: ", f.status().message()));
+      return;
+    }
+    if (!f->has_value()) return;
+    ++oracle_->stats_.frames_received;
+    OnReceived(FrameFacts::Of(**f));
+    if (poisoned_) return;
+  }
+}
+
+bool EndModel::CheckShapeInDetail(const FrameFacts& f, absl::string_view verb) {
+  auto fail = [&](absl::string_view why) {
+    Violate(f.id.stream, absl::StrCat(verb, " ", Describe(f), ": ", why));
+    return false;
+  };
+  if (!IsKnownKind(f.kind)) return fail("unknown kind");
+  if (f.kind == Kind::kWindowUpdate && !config_.mux) return fail("WindowUpdate in upstream mode");
+  const bool want_control = f.kind == Kind::kCancel || f.kind == Kind::kWindowUpdate;
+  const bool may_control = want_control || (config_.mux && f.kind == Kind::kError);
+  if (want_control && !f.control) return fail("must carry the control bit");
+  if (!may_control && f.control) return fail("must not carry the control bit");
+  if (f.id.stream == 0) return fail("stream ID 0");
+  if (f.kind == Kind::kWindowUpdate) {
+    if (f.id.message != 0) return fail("WindowUpdate must have message ID 0");
+    if (absl::StatusOr<uint64_t> d = ParseForkWindowUpdate(f.AsFrame()); !d.ok()) {
+      return fail(d.status().message());
+    }
+    return true;
+  }
+  if (f.id.message == 0) return fail("message ID 0");
+  if (!IsSplittable(f.kind) && !f.done) return fail("must be one frame (never split)");
+  if ((f.kind == Kind::kClose || f.kind == Kind::kCloseSend || f.kind == Kind::kCancel) &&
+      f.length != 0) {
+    return fail("must have an empty body");
+  }
+  if (f.kind == Kind::kError) {
+    if (absl::StatusOr<RemoteError> e = DecodeErrorBody(config_.error_format, f.data); !e.ok()) {
+      return fail(e.status().message());
+    }
+    if (config_.error_format == ErrorFormat::kUpstream && f.length < limits::kErrorCodeBytes) {
+      return fail("Error body shorter than its 8-byte code");
+    }
+  }
+  return true;
+}
+
+void EndModel::LogFrame(SimContext& ctx, absl::string_view arrow, const FrameFacts& f) {
+  ctx.Log(absl::StrCat(name_, " ", arrow, " ", Describe(f)));
+}
+
+void EndModel::RecordFrame(bool sent, const FrameFacts& f) {
+  SimContext* ctx = oracle_->trace_ctx_;
+  Recorder& recorder = *ctx->recorder();
+  recorder.FrameEvent(ctx->now(), endpoint_->connection, endpoint_->end, sent, f.AsFrame());
+  if (!sent || !config_.client || f.kind != Kind::kInvoke) return;
+  InvokeText& sending = sending_[f.id.stream];
+  sending.invoke.append(f.data.data(), f.data.size());
+  if (!f.done) return;
+  std::string label = sending.invoke;
+  std::map<std::string, std::string> metadata;
+  if (absl::StatusOr<Metadata> md = DecodeMetadata(sending.metadata);
+      md.ok() && !sending.metadata.empty()) {
+    for (const auto& [k, v] : *md) {
+      metadata[k] = v;
+      absl::StrAppend(&label, " ", k, "=", v);
+    }
+  }
+  recorder.LabelStream(endpoint_->connection, f.id.stream, std::move(label), std::move(metadata));
+}
+
+EndModel::StreamState& EndModel::FindOrAddStream(uint64_t id) {
+  auto at = stream_index_.end();
+  // Stream IDs mostly grow, so a new stream is mostly appended.
+  if (!stream_index_.empty() && id <= stream_index_.back().id) {
+    at = std::lower_bound(stream_index_.begin(), stream_index_.end(), id,
+                          [](const StreamRef& r, uint64_t v) { return r.id < v; });
+  }
+  if (at == stream_index_.end() || at->id != id) {
+    if (stream_count_ % kStreamChunkCount == 0) {
+      stream_chunks_.push_back(std::make_unique<StreamState[]>(kStreamChunkCount));
+    }
+    at = stream_index_.insert(at, StreamRef{.id = id, .index = stream_count_++});
+  }
+  last_stream_ = &stream_chunks_[at->index / kStreamChunkCount][at->index % kStreamChunkCount];
+  last_stream_id_ = id;
+  return *last_stream_;
+}
+
+const EndModel::StreamState* EndModel::FindStream(uint64_t id) const {
+  auto at = std::lower_bound(stream_index_.begin(), stream_index_.end(), id,
+                             [](const StreamRef& r, uint64_t v) { return r.id < v; });
+  if (at == stream_index_.end() || at->id != id) return nullptr;
+  return &stream_chunks_[at->index / kStreamChunkCount][at->index % kStreamChunkCount];
+}
+
+inline void EndModel::OnReceived(const FrameFacts& f) {
+  if (ABSL_PREDICT_FALSE(received_probe != nullptr)) MixReceived(f);
+  StreamState& s = Stream(f.id.stream);
+  Record(/*sent=*/false, f);
+  Log("<-", f);
+  Remember(s, f, /*sent=*/false);
+  if (!CheckShape(f, "received")) return;
+  s.received_any = true;
+  switch (f.kind) {
+    case Kind::kInvoke:
+    case Kind::kInvokeMetadata:
+      if (ABSL_PREDICT_FALSE(config_.client)) {
+        Violate(f.id.stream, absl::StrCat("received ", Describe(f), " from the server"));
+        return;
+      }
+      if (f.kind == Kind::kInvoke && f.done) StartFlow(s);
+      return;
+    case Kind::kMessage:
+      s.received_message_bytes += f.length;
+      return;
+    case Kind::kWindowUpdate:
+      if (s.flow_controlled) OnReceivedWindowUpdate(s, f);
+      return;
+    default:
+      return;
+  }
+}
+
+void EndModel::OnReceivedWindowUpdate(StreamState& s, const FrameFacts& f) {
+  // Saturating, as the sender's credit does (the oracle's view is never below the sender's).
+  const uint64_t delta = *ParseForkWindowUpdate(f.AsFrame());
+  const uint64_t room = static_cast<uint64_t>(limits::kSendCreditMaxBytes) -
+                        static_cast<uint64_t>(s.credit);
+  s.credit = delta >= room ? limits::kSendCreditMaxBytes
+                           : static_cast<int64_t>(static_cast<uint64_t>(s.credit) + delta);
+}
+
+void EndModel::StartFlow(StreamState& s) {
+  if (!config_.flow_control) return;
+  s.flow_controlled = true;
+  s.credit = static_cast<int64_t>(config_.stream_window_bytes);
+  ++oracle_->stats_.flow_controlled_streams;
+}
+
+inline void EndModel::OnSent(const Frame& f) {
+  StreamState& s = Stream(f.id.stream);
+  if (ABSL_PREDICT_FALSE(recording_)) RecordFrame(/*sent=*/true, FrameFacts::Of(f));
+  if (ABSL_PREDICT_FALSE(logging_)) LogFrame(*oracle_->trace_ctx_, "->", FrameFacts::Of(f));
+  Remember(s, f, /*sent=*/true);
+  if (!CheckShape(f, "sent")) return;
+  if (ABSL_PREDICT_FALSE(IsSplittable(f.kind) && f.data.size() > config_.split_bytes)) {
+    SentViolation("", f, absl::StrCat("frame data exceeds the split size ", config_.split_bytes));
+    return;
+  }
+  if (ABSL_PREDICT_FALSE(s.sent_terminal)) {
+    SentViolation("", f, "the stream already ended (Close/Error/Cancel sent)");
+    return;
+  }
+  if (ABSL_PREDICT_FALSE(f.kind == Kind::kWindowUpdate)) return OnSentWindowUpdate(s, f);
+  if (!CheckPacketOrder(s, f)) return;
+  if (!(config_.client ? CheckClientLifecycle(s, f) : CheckServerLifecycle(s, f))) return;
+  if (f.kind == Kind::kMessage && s.flow_controlled) CheckCredit(s, f);
+}
+
+void EndModel::OnSentWindowUpdate(StreamState& s, const Frame& f) {
+  ++oracle_->stats_.window_updates_sent;
+  if (config_.client ? !s.sent_invoke : !s.received_any) {
+    SentViolation("", f, "WindowUpdate for a stream this end does not know");
+    return;
+  }
+  if (!config_.flow_control) {
+    SentViolation("", f, "WindowUpdate without flow control");
+    return;
+  }
+  const uint64_t delta = *ParseForkWindowUpdate(f);
+  if (delta < config_.grant_threshold_bytes) {
+    SentViolation("", f, absl::StrCat("a grant below the threshold ", config_.grant_threshold_bytes));
+    return;
+  }
+  s.granted_bytes += delta;
+  if (s.granted_bytes > s.received_message_bytes) {
+    SentViolation("", f, absl::StrCat("grants ", s.granted_bytes, " bytes in all, more than the ",
+                                      s.received_message_bytes, " Message bytes received"));
+  }
+}
+
+inline bool EndModel::CheckPacketOrder(StreamState& s, const Frame& f) {
+  if (ABSL_PREDICT_FALSE(!config_.mux && upstream_sending_ && upstream_packet_ != f.id)) {
+    return SentViolation(
+        "", f, absl::StrCat("abandons the partly sent packet ", PacketIdString(upstream_packet_)));
+  }
+  const bool continues = s.sending_packet && s.sending_id == f.id;
+  if (continues) {
+    if (ABSL_PREDICT_FALSE(f.kind != s.sending_kind)) {
+      return SentViolation("", f, "changes kind inside a packet");
+    }
+  } else {
+    if (ABSL_PREDICT_FALSE(s.sending_packet &&
+                           !(IsTerminalKind(f.kind) && s.sending_kind == Kind::kMessage))) {
+      return SentViolation(
+          "", f, absl::StrCat("abandons the partly sent packet ", PacketIdString(s.sending_id)));
+    }
+    const bool may_skip = config_.mux && IsTerminalKind(f.kind);
+    if (ABSL_PREDICT_FALSE(f.id.message <= s.last_sent_message ||
+                           (!may_skip && f.id.message != s.last_sent_message + 1))) {
+      return SentViolation(
+          "", f, absl::StrCat("message ID after ", s.last_sent_message, " on this stream"));
+    }
+    if (!config_.mux) {
+      if (ABSL_PREDICT_FALSE(f.id < upstream_last_)) {
+        return SentViolation("", f,
+                             absl::StrCat("goes below ", PacketIdString(upstream_last_),
+                                          " (upstream IDs never decrease)"));
+      }
+      upstream_last_ = f.id;
+    }
+    s.last_sent_message = f.id.message;
+  }
+  s.new_packet = !continues;
+  s.sent_any = true;
+  s.sending_packet = !f.done;
+  s.sending_id = f.id;
+  s.sending_kind = f.kind;
+  upstream_sending_ = !config_.mux && !f.done;
+  upstream_packet_ = f.id;
+  return true;
+}
+
+inline bool EndModel::CheckClientLifecycle(StreamState& s, const Frame& f) {
+  switch (f.kind) {
+    case Kind::kInvokeMetadata:
+      if (ABSL_PREDICT_FALSE(s.sent_invoke)) {
+        return SentViolation("client ", f, "metadata after the Invoke");
+      }
+      if (ABSL_PREDICT_FALSE(s.new_packet && s.sent_metadata)) {
+        return SentViolation("client ", f, "a second InvokeMetadata");
+      }
+      s.sent_metadata = true;
+      if (recording_) sending_[f.id.stream].metadata.append(f.data.data(), f.data.size());
+      return true;
+    case Kind::kInvoke:
+      if (ABSL_PREDICT_FALSE(s.sent_invoke)) return SentViolation("client ", f, "a second Invoke");
+      if (f.done) {
+        s.sent_invoke = true;
+        if (config_.mux) StartFlow(s);
+      }
+      return true;
+    default:
+      break;
+  }
+  if (ABSL_PREDICT_FALSE(!s.sent_invoke)) {
+    return SentViolation("client ", f, "nothing may precede the stream's Invoke");
+  }
+  if (ABSL_PREDICT_FALSE(f.kind == Kind::kMessage && s.sent_close_send)) {
+    return SentViolation("client ", f, "Message after CloseSend");
+  }
+  if (f.kind == Kind::kCloseSend) {
+    if (ABSL_PREDICT_FALSE(s.sent_close_send)) return SentViolation("client ", f, "a second CloseSend");
+    s.sent_close_send = true;
+  }
+  if (IsTerminalKind(f.kind)) s.sent_terminal = true;
+  return true;
+}
+
+inline bool EndModel::CheckServerLifecycle(StreamState& s, const Frame& f) {
+  if (ABSL_PREDICT_FALSE(f.kind == Kind::kInvoke || f.kind == Kind::kInvokeMetadata)) {
+    return SentViolation("server ", f, "servers never invoke");
+  }
+  if (ABSL_PREDICT_FALSE(!s.received_any)) {
+    return SentViolation("server ", f, "no frame of this stream was received");
+  }
+  if (ABSL_PREDICT_FALSE(s.sent_close_send && !IsTerminalKind(f.kind))) {
+    return SentViolation("server ", f, "only a terminal may follow CloseSend");
+  }
+  if (f.kind == Kind::kCloseSend) s.sent_close_send = true;
+  if (IsTerminalKind(f.kind)) s.sent_terminal = true;
+  return true;
+}
+
+bool EndModel::SentViolation(absl::string_view who, const Frame& f, absl::string_view why) {
+  Violate(f.id.stream, absl::StrCat(who, "sent ", Describe(f), ": ", why));
+  return false;
+}
+
+void EndModel::CheckCredit(StreamState& s, const Frame& f) {
+  const int64_t n = static_cast<int64_t>(f.data.size());
+  if (s.new_packet && n > s.credit) {
+    SentViolation("", f, absl::StrCat("a message starts with ", n,
+                                      " bytes beyond the flow-control credit ", s.credit));
+    return;
+  }
+  s.credit -= n;
+  if (s.credit < 0 && !s.new_packet) ++oracle_->stats_.overdrafts;
+}
+
+void EndModel::Violate(uint64_t stream, std::string why) {
+  if (poisoned_) return;
+  poisoned_ = true;
+  std::string report = absl::StrCat("wire oracle: ", name_, " (", config_.client ? "client" : "server",
+                                    ", ", config_.mux ? "mux" : "upstream", "): ", why);
+  if (const StreamState* found = FindStream(stream); stream != 0 && found != nullptr) {
+    absl::StrAppend(&report, "\n  last frames of stream ", stream, ":");
+    const StreamState& st = *found;
+    const uint64_t first = st.frames - std::min<uint64_t>(st.frames, kHistoryMaxCount);
+    for (uint64_t i = first; i < st.frames; ++i) {
+      absl::StrAppend(&report, "\n    ", st.history[i % kHistoryMaxCount].ToString(stream));
+    }
+  }
+  SimContext* ctx = oracle_->trace_ctx_;
+  if (ctx != nullptr && ctx->recorder() != nullptr && endpoint_.has_value() && stream != 0) {
+    ctx->recorder()->Focus(endpoint_->connection, stream);
+  }
+  oracle_->Violation(std::move(report));
+}
+
+}  // namespace drpc::sim

@@ -1,0 +1,129 @@
+// Internal to the wire oracle (wire_end_model.h): splits what one end writes into frames,
+// without copying a write that holds whole frames (impl/'s writers write whole frames).
+//
+//   WireFramer framer(frame_data_max_bytes);
+//   framer.Feed(bytes,
+//               [&](const Frame& f) { /* f.data points into `bytes` or the framer */ },
+//               [&](const absl::Status& error, absl::string_view bad) { /* once; then stop */ });
+//
+// It yields the frames FrameParser yields for the same bytes, whatever their segmentation, and
+// fails where FrameParser fails with the same error (the same message, naming the frame's stream
+// offset). The common frame (complete, each varint one or two bytes, data within the limit) is
+// decoded inline from the spec's layout (proto/frame.h); every other input goes through proto's
+// ParseFrame, which alone decides what is incomplete and what is an error.
+#ifndef DRPC_SIM_DRPC_WIRE_FRAMER_H_
+#define DRPC_SIM_DRPC_WIRE_FRAMER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "absl/base/attributes.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "proto/base/check.h"
+#include "proto/frame.h"
+
+namespace drpc::sim::wire_internal {
+
+class WireFramer {
+ public:
+  // Frames whose data is longer than `frame_data_max_bytes` are an error.
+  explicit WireFramer(size_t frame_data_max_bytes) : frame_data_max_bytes_(frame_data_max_bytes) {}
+
+  // Calls on_frame(const Frame&) for each frame that `bytes` completes, in order: its data
+  // points into `bytes` or into the framer, valid during the call; offset() is the stream offset
+  // just past it. If the bytes stop parsing, calls on_error(status, bad) once, where `bad` holds
+  // the bytes from the start of the frame that fails (at offset()) to the end of `bytes`, and
+  // ignores every later call. Holds at most one incomplete frame (its data within the limit:
+  // a length over the limit fails as soon as its varint is complete).
+  template <typename OnFrame, typename OnError>
+  void Feed(absl::string_view bytes, OnFrame&& on_frame, OnError&& on_error) {
+    if (failed_) return;
+    absl::string_view in = bytes;
+    if (!held_.empty()) {
+      held_.append(bytes.data(), bytes.size());
+      in = held_;
+    }
+    size_t pos = 0;
+    Frame frame;  // every field set for each frame
+    while (pos < in.size()) {
+      size_t consumed = 0;
+      if (!DecodeCommon(in.substr(pos), frame, consumed)) {
+        const Step step = ParseGeneral(in.substr(pos), frame, consumed);
+        if (step == Step::kIncomplete) break;
+        if (step == Step::kError) {
+          on_error(error_, in.substr(pos));
+          held_.clear();
+          return;
+        }
+      }
+      pos += consumed;
+      offset_ += consumed;
+      on_frame(frame);
+    }
+    // Mostly a write of whole frames, with nothing held before or after it.
+    if (pos < in.size() || !held_.empty()) Keep(in, pos);
+  }
+
+  // The stream offset just past the last frame yielded (at an error: where the bad frame starts).
+  uint64_t offset() const { return offset_; }
+
+ private:
+  enum class Step { kFrame, kIncomplete, kError };
+
+  // A varint of one or two bytes: true with *value set and `p` advanced.
+  static bool DecodeShortVarint(const uint8_t*& p, const uint8_t* end, uint64_t* value) {
+    if (p == end) return false;
+    if (p[0] < 0x80) {
+      *value = p[0];
+      ++p;
+      return true;
+    }
+    if (end - p < 2 || p[1] >= 0x80) return false;
+    *value = uint64_t{p[0] & 0x7Fu} | uint64_t{p[1]} << 7;
+    p += 2;
+    return true;
+  }
+
+  // The header byte (control bit 7, kind bits 6..1, done bit 0), then stream ID, message ID and
+  // data length as varints, then the data: true for a complete frame whose varints take one or
+  // two bytes each and whose data is within the limit.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool DecodeCommon(absl::string_view in, Frame& frame,
+                                                 size_t& consumed) const {
+    if (in.empty()) return false;
+    const auto* begin = reinterpret_cast<const uint8_t*>(in.data());
+    const auto* end = begin + in.size();
+    const uint8_t* p = begin + 1;
+    uint64_t length = 0;
+    if (!DecodeShortVarint(p, end, &frame.id.stream) ||
+        !DecodeShortVarint(p, end, &frame.id.message) || !DecodeShortVarint(p, end, &length)) {
+      return false;
+    }
+    const size_t header_bytes = static_cast<size_t>(p - begin);
+    if (length > frame_data_max_bytes_ || length > in.size() - header_bytes) return false;
+    const uint8_t header = begin[0];
+    frame.control = (header & kHeaderControlBit) != 0;
+    frame.kind = static_cast<Kind>((header & kHeaderKindMask) >> 1);
+    frame.done = (header & kHeaderDoneBit) != 0;
+    frame.data = in.substr(header_bytes, static_cast<size_t>(length));
+    consumed = header_bytes + static_cast<size_t>(length);
+    return true;
+  }
+
+  // Any other frame, through ParseFrame; kError sets error_ and failed_.
+  Step ParseGeneral(absl::string_view in, Frame& frame, size_t& consumed);
+
+  // Holds the incomplete rest of `in` (a view of held_ or of the caller's bytes) past `pos`.
+  void Keep(absl::string_view in, size_t pos);
+
+  size_t frame_data_max_bytes_;
+  std::string held_;  // an incomplete frame's bytes; empty between whole-frame writes
+  uint64_t offset_ = 0;
+  bool failed_ = false;
+  absl::Status error_;
+};
+
+}  // namespace drpc::sim::wire_internal
+
+#endif  // DRPC_SIM_DRPC_WIRE_FRAMER_H_
