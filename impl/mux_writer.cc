@@ -176,7 +176,13 @@ void MuxWriter::DisarmStallTimer(StreamQueue& q) {
   q.stall_timer = 0;
 }
 
-void MuxWriter::UpdateStallTimer(uint64_t stream, StreamQueue& q) {
+inline void MuxWriter::UpdateStallTimer(uint64_t stream, StreamQueue& q) {
+  // Streams without flow control never wait for credit, nor have a timer to disarm.
+  if (!q.flow_controlled && q.stall_timer == 0) return;
+  UpdateFlowStallTimer(stream, q);
+}
+
+void MuxWriter::UpdateFlowStallTimer(uint64_t stream, StreamQueue& q) {
   if (!WaitsForCredit(q) || stopped_) {
     DisarmStallTimer(q);
     return;

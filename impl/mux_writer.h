@@ -276,6 +276,7 @@ class MuxWriter {
   void Wake();
   // Arms the stream's credit-stall timer while it waits for credit, disarms it otherwise.
   void UpdateStallTimer(uint64_t stream, StreamQueue& q);
+  void UpdateFlowStallTimer(uint64_t stream, StreamQueue& q);  // UpdateStallTimer's work
   void DisarmStallTimer(StreamQueue& q);
   // Forgets a stream whose queue is empty (its timer disarmed).
   void Erase(std::map<uint64_t, StreamQueue>::iterator it);
