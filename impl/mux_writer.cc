@@ -524,15 +524,14 @@ bool MuxWriter::EmitFrame(StreamQueue& q, Batch& batch) {
   }
   q.peer_knows = true;
   const absl::string_view data = p.data.substr(p.offset, n);
+  char header[limits::kFrameHeaderMaxBytes];
+  batch.bytes.append(header, EncodeFrameHeader(p.id, p.kind, last, p.control, n, header));
   if (p.completion != nullptr && n >= tunables::kGatherFrameMinBytes) {
     // The sender waits for this batch: its bytes are written from where they are (WritePieces).
-    char header[limits::kFrameHeaderMaxBytes];
-    batch.bytes.append(header, EncodeFrameHeader(p.id, p.kind, last, p.control, n, header));
     batch.gathered.push_back({batch.bytes.size(), data});
     batch.gathered_bytes += n;
   } else {
-    AppendFrame(batch.bytes,
-                Frame{.id = p.id, .kind = p.kind, .done = last, .control = p.control, .data = data});
+    batch.bytes.append(data.data(), data.size());
   }
   p.offset += n;
   if (!last) return in_group;
