@@ -53,25 +53,6 @@ void ConnectionBuffers::AttachServer(ServerBuffers* server) {
   limits_.server = server;
 }
 
-void ConnectionBuffers::Add(Kind kind, size_t n) {
-  if (n == 0) return;
-  by_kind_[static_cast<size_t>(kind)] += n;
-  held_ += n;
-  peak_ = std::max(peak_, held_);
-  Reconcile();
-}
-
-void ConnectionBuffers::Sub(Kind kind, size_t n) {
-  if (n == 0) return;
-  size_t& count = by_kind_[static_cast<size_t>(kind)];
-  DRPC_CHECK_LE(n, count) << "connection buffers: released more than was counted";
-  count -= n;
-  held_ -= n;
-  Reconcile();
-  if (!over_budget()) room_.WakeAll();
-  if (held_ == 0 && on_empty_) on_empty_();
-}
-
 void ConnectionBuffers::Set(Kind kind, size_t n) {
   const size_t now = held_bytes(kind);
   if (n > now) Add(kind, n - now);
@@ -97,11 +78,6 @@ bool ConnectionBuffers::WaitForRoom(Instant deadline, const char* reason) {
   }
   room_.Wait(reason, until);
   return !over_budget();
-}
-
-BufferCharge::BufferCharge(ConnectionBuffers* buffers, ConnectionBuffers::Kind kind, size_t bytes)
-    : buffers_(buffers), kind_(kind), bytes_(bytes) {
-  if (buffers_ != nullptr) buffers_->Add(kind_, bytes_);
 }
 
 }  // namespace drpc

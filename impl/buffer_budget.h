@@ -38,6 +38,7 @@
 #include "impl/env.h"
 #include "impl/sync.h"
 #include "impl/time.h"
+#include "proto/base/check.h"
 
 namespace drpc {
 
@@ -90,9 +91,25 @@ class ConnectionBuffers {
   // Only while nothing is counted.
   void AttachServer(ServerBuffers* server);
 
-  void Add(Kind kind, size_t n);
+  // Inline: every copy a writer queues and every message a stream queues is counted here; the
+  // server budget's share and the waiting reader are looked at only when there are any.
+  void Add(Kind kind, size_t n) {
+    by_kind_[static_cast<size_t>(kind)] += n;
+    held_ += n;
+    if (held_ > peak_) peak_ = held_;
+    if (limits_.server != nullptr) Reconcile();
+  }
   // Wakes the reader waiting in WaitForRoom once the connection is back under its budget.
-  void Sub(Kind kind, size_t n);
+  void Sub(Kind kind, size_t n) {
+    if (n == 0) return;
+    size_t& count = by_kind_[static_cast<size_t>(kind)];
+    DRPC_CHECK_LE(n, count) << "connection buffers: released more than was counted";
+    count -= n;
+    held_ -= n;
+    if (limits_.server != nullptr) Reconcile();
+    if (!room_.empty() && !over_budget()) room_.WakeAll();
+    if (held_ == 0 && on_empty_) on_empty_();
+  }
   // Sets what `kind` counts (for amounts the reader measures rather than tracks).
   void Set(Kind kind, size_t n);
 
@@ -139,7 +156,10 @@ class ConnectionBuffers {
 class BufferCharge {
  public:
   BufferCharge() = default;
-  BufferCharge(ConnectionBuffers* buffers, ConnectionBuffers::Kind kind, size_t bytes);
+  BufferCharge(ConnectionBuffers* buffers, ConnectionBuffers::Kind kind, size_t bytes)
+      : buffers_(buffers), kind_(kind), bytes_(bytes) {
+    if (buffers_ != nullptr) buffers_->Add(kind_, bytes_);
+  }
   // Inline: queues move their entries (and a charge with each) on every push and pop, and most
   // charges are empty (a packet the writer did not copy).
   BufferCharge(BufferCharge&& other) noexcept

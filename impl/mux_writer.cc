@@ -81,6 +81,7 @@ MuxWriter::~MuxWriter() {
     DRPC_CHECK(q.packets.empty()) << "mux writer destroyed with packets queued for stream " << id;
     DisarmStallTimer(q);
   }
+  while (spare_packets_ != nullptr) delete std::exchange(spare_packets_, spare_packets_->next);
 }
 
 void MuxWriter::AddStream(uint64_t stream, bool flow_controlled, uint64_t send_credit,
@@ -95,7 +96,6 @@ void MuxWriter::AddStream(uint64_t stream, bool flow_controlled, uint64_t send_c
     // A reused ID whose old queue drained but still sits in the ready list: start afresh there.
     const bool in_ready = q.in_ready;
     DisarmStallTimer(q);
-    q.packets.ReleaseIfEmpty();
     q.flow_controlled = false;
     q.credit = 0;
     q.stall_timer = 0;
@@ -176,7 +176,13 @@ void MuxWriter::DisarmStallTimer(StreamQueue& q) {
   q.stall_timer = 0;
 }
 
-void MuxWriter::UpdateStallTimer(uint64_t stream, StreamQueue& q) {
+inline void MuxWriter::UpdateStallTimer(uint64_t stream, StreamQueue& q) {
+  // Streams without flow control never wait for credit, nor have a timer to disarm.
+  if (!q.flow_controlled && q.stall_timer == 0) return;
+  UpdateFlowStallTimer(stream, q);
+}
+
+void MuxWriter::UpdateFlowStallTimer(uint64_t stream, StreamQueue& q) {
   if (!WaitsForCredit(q) || stopped_) {
     DisarmStallTimer(q);
     return;
@@ -191,10 +197,10 @@ void MuxWriter::UpdateStallTimer(uint64_t stream, StreamQueue& q) {
       });
 }
 
-bool MuxWriter::NextFrame(const StreamQueue& q, const Pending& p, size_t* bytes,
-                          bool* last) const {
-  const size_t remaining = p.data().size() - p.offset;
-  if (!IsSplittableKind(p.kind)) {
+inline bool MuxWriter::NextFrame(const StreamQueue& q, const Pending& p, size_t* bytes,
+                                 bool* last) const {
+  const size_t remaining = p.data.size() - p.offset;
+  if (!p.splittable) {
     *bytes = remaining;
     *last = true;
     return true;
@@ -212,7 +218,7 @@ bool MuxWriter::NextFrame(const StreamQueue& q, const Pending& p, size_t* bytes,
   return true;
 }
 
-bool MuxWriter::Sendable(const StreamQueue& q) const {
+inline bool MuxWriter::Sendable(const StreamQueue& q) const {
   if (q.packets.empty()) return false;
   size_t bytes;
   bool last;
@@ -238,27 +244,64 @@ void MuxWriter::Enqueue(StreamQueue& q, Packet packet, Completion* completion, b
   DRPC_CHECK_GT(packet.id.message, q.last_message)
       << "stream " << packet.id.stream << ": " << KindName(packet.kind) << " queued out of order";
   q.last_message = packet.id.message;
-  Pending p;
-  p.id = packet.id;
-  p.kind = packet.kind;
-  p.control = packet.control;
-  p.completion = completion;
-  p.in_group = group_size > 1;
-  p.last_of_group = index_in_group + 1 == group_size;
+  Pending* p = spare_packets_;
+  if (p != nullptr) {
+    spare_packets_ = p->next;
+    --spare_packet_count_;
+  } else {
+    p = new Pending;
+  }
+  p->id = packet.id;
+  p->kind = packet.kind;
+  p->splittable = IsSplittableKind(packet.kind);
+  p->control = packet.control;
+  p->completion = completion;
+  p->offset = 0;
+  p->in_group = group_size > 1;
+  p->last_of_group = index_in_group + 1 == group_size;
   if (owned) {
-    p.is_owned = true;
     if (packet.donor != nullptr) {
       DRPC_DCHECK(packet.donor->data() == packet.data.data() &&
                   packet.donor->size() == packet.data.size());
-      p.owned = std::move(*packet.donor);
+      p->owned.swap(*packet.donor);
     } else {
-      p.owned.assign(packet.data.data(), packet.data.size());
+      p->owned.assign(packet.data.data(), packet.data.size());
     }
-    p.charge = BufferCharge(options_.buffers, ConnectionBuffers::Kind::kWriting, p.owned.size());
+    p->data = p->owned;
+    if (options_.buffers != nullptr) {
+      p->charged_bytes = p->owned.size();
+      options_.buffers->Add(ConnectionBuffers::Kind::kWriting, p->charged_bytes);
+    }
   } else {
-    p.borrowed = packet.data;
+    p->data = packet.data;
   }
-  q.packets.push_back(std::move(p));
+  q.packets.push_back(p);
+}
+
+void MuxWriter::Recycle(Pending* p) {
+  if (p->charged_bytes > 0) {
+    options_.buffers->Sub(ConnectionBuffers::Kind::kWriting, std::exchange(p->charged_bytes, 0));
+  }
+  if (spare_packet_count_ >= tunables::kMuxPacketSpareMaxCount) {
+    delete p;
+    return;
+  }
+  if (p->owned.capacity() > tunables::kMuxPacketSpareKeepMaxBytes) {
+    std::string().swap(p->owned);
+  } else {
+    p->owned.clear();
+  }
+  p->data = absl::string_view();
+  p->completion = nullptr;
+  p->next = spare_packets_;
+  spare_packets_ = p;
+  ++spare_packet_count_;
+}
+
+void MuxWriter::FailAll(Pending* p, const absl::Status& error) {
+  // Every sender is told before any copy is uncounted.
+  for (Pending* f = p; f != nullptr; f = f->next) Fail(*f, error);
+  while (p != nullptr) Recycle(std::exchange(p, p->next));
 }
 
 void MuxWriter::Complete(Completion* c, const absl::Status& status) {
@@ -304,9 +347,8 @@ absl::Status MuxWriter::WriteQueued(uint64_t stream, Packet packet) {
   if (packet.kind == Kind::kMessage && q.flow_controlled) {
     // The Messages queued ahead (data left), then ours: all within the credit, so none waits.
     uint64_t charge = packet.data.size();
-    for (size_t i = 0; i < q.packets.size(); ++i) {
-      const Pending& p = q.packets[i];
-      if (p.kind == Kind::kMessage) charge += p.data().size() - p.offset;
+    for (const Pending* p = q.packets.head(); p != nullptr; p = p->next) {
+      if (p->kind == Kind::kMessage) charge += p->data.size() - p->offset;
     }
     if (q.credit < 0 || static_cast<uint64_t>(q.credit) < charge) return Write(stream, {packet});
   }
@@ -340,9 +382,7 @@ absl::Status MuxWriter::QueueTerminal(uint64_t stream, Packet packet, const absl
     env_->chaos().Reach(situations::kMuxStreamEndedBeforeItsInvokeWasWritten);
     // Nothing of the stream has been written (its Invoke is still queued): the peer never hears
     // of it, so nothing is sent at all — neither its queued packets nor this terminal one.
-    for (size_t i = 0; i < q.packets.size(); ++i) Fail(q.packets[i], dropped);
-    q.packets.clear();
-    q.packets.ReleaseIfEmpty();
+    FailAll(q.packets.TakeAll(), dropped);
     Complete(completion, absl::OkStatus());
     return absl::OkStatus();
   }
@@ -369,17 +409,17 @@ void MuxWriter::DropNonTerminal(uint64_t stream, StreamQueue& q, const absl::Sta
     Complete(f.completion, dropped);
     f.completion = nullptr;
   }
-  // Earlier terminal packets stay, in order: each packet goes round the ring once.
-  for (size_t n = q.packets.size(); n > 0; --n) {
-    Pending p = std::move(q.packets.front());
-    q.packets.pop_front();
-    if (IsTerminal(p.kind)) {
-      q.packets.push_back(std::move(p));
+  // Earlier terminal packets stay, in order.
+  for (Pending* p = q.packets.TakeAll(); p != nullptr;) {
+    Pending* next = p->next;
+    if (IsTerminal(p->kind)) {
+      q.packets.push_back(p);
     } else {
-      Fail(p, dropped);
+      Fail(*p, dropped);
+      Recycle(p);
     }
+    p = next;
   }
-  q.packets.ReleaseIfEmpty();
 }
 
 void MuxWriter::DiscardQueued(uint64_t stream, const absl::Status& dropped) {
@@ -452,9 +492,7 @@ void MuxWriter::Stop(const absl::Status& error) {
   error_ = error;
   for (auto it = queues_.begin(); it != queues_.end();) {
     StreamQueue& q = it->second;
-    for (size_t i = 0; i < q.packets.size(); ++i) Fail(q.packets[i], error);
-    q.packets.clear();
-    q.packets.ReleaseIfEmpty();
+    FailAll(q.packets.TakeAll(), error);
     q.in_ready = false;
     DisarmStallTimer(q);
     it = q.removed ? spare_queues_.Erase(queues_, it) : std::next(it);
@@ -485,22 +523,20 @@ bool MuxWriter::EmitFrame(StreamQueue& q, Batch& batch) {
     q.credit -= static_cast<int64_t>(n);
   }
   q.peer_knows = true;
-  const absl::string_view data = p.data().substr(p.offset, n);
+  const absl::string_view data = p.data.substr(p.offset, n);
+  char header[limits::kFrameHeaderMaxBytes];
+  batch.bytes.append(header, EncodeFrameHeader(p.id, p.kind, last, p.control, n, header));
   if (p.completion != nullptr && n >= tunables::kGatherFrameMinBytes) {
     // The sender waits for this batch: its bytes are written from where they are (WritePieces).
-    char header[limits::kFrameHeaderMaxBytes];
-    batch.bytes.append(header, EncodeFrameHeader(p.id, p.kind, last, p.control, n, header));
     batch.gathered.push_back({batch.bytes.size(), data});
     batch.gathered_bytes += n;
   } else {
-    AppendFrame(batch.bytes,
-                Frame{.id = p.id, .kind = p.kind, .done = last, .control = p.control, .data = data});
+    batch.bytes.append(data.data(), data.size());
   }
   p.offset += n;
   if (!last) return in_group;
   if (p.completion != nullptr) in_flight_.push_back({p.id.stream, p.completion});
-  q.packets.pop_front();
-  q.packets.ReleaseIfEmpty();
+  Recycle(q.packets.pop_front());
   return in_group && !last_of_group;
 }
 

@@ -54,7 +54,6 @@
 #include "absl/types/span.h"
 #include "impl/buffer_budget.h"
 #include "impl/env.h"
-#include "impl/fifo.h"
 #include "impl/sync.h"
 #include "impl/time.h"
 #include "impl/tunables.h"
@@ -192,30 +191,60 @@ class MuxWriter {
     // reads memory its senders own (before anything that lets a sender be released).
     void Detach();
   };
+  // A queued packet. It never moves once queued (its `data` may view its own `owned`): a stream
+  // links its packets through `next`, and a written or dropped one goes back to the writer's
+  // spares (see Recycle), so a connection running one call after another allocates none.
   struct Pending {
     PacketId id;
-    Kind kind = Kind::kMessage;
-    absl::string_view borrowed;  // the caller's buffer (it waits), unless is_owned
-    std::string owned;           // the copy of an asynchronous packet
-    bool is_owned = false;
-    bool control = false;
+    absl::string_view data;            // the caller's buffer (it waits), or `owned`
     size_t offset = 0;                 // data bytes already emitted
     Completion* completion = nullptr;  // nullptr for async packets
+    Pending* next = nullptr;           // the stream's next packet (or the next spare)
+    size_t charged_bytes = 0;          // `owned`, counted in the connection's buffers
+    std::string owned;                 // the copy of an asynchronous packet
+    Kind kind = Kind::kMessage;
+    bool splittable = false;  // IsSplittableKind(kind), asked once
+    bool control = false;
     // A packet of a group (metadata + Invoke): the group goes out in one turn, so no other
     // stream's frame comes between its packets on the wire.
     bool in_group = false;
     bool last_of_group = false;
-    BufferCharge charge;     // `owned`, counted in the connection's buffers
+  };
+  // A stream's packets in queue order.
+  class PacketList {
+   public:
+    bool empty() const { return head_ == nullptr; }
+    size_t size() const { return count_; }
+    Pending& front() const { return *head_; }
+    Pending* head() const { return head_; }
+    void push_back(Pending* p) {
+      p->next = nullptr;
+      (head_ == nullptr ? head_ : tail_->next) = p;
+      tail_ = p;
+      ++count_;
+    }
+    Pending* pop_front() {
+      Pending* p = head_;
+      head_ = p->next;
+      if (head_ == nullptr) tail_ = nullptr;
+      --count_;
+      return p;
+    }
+    // Takes the whole list, leaving this one empty; returns its first packet.
+    Pending* TakeAll() {
+      Pending* p = head_;
+      head_ = tail_ = nullptr;
+      count_ = 0;
+      return p;
+    }
 
-    // Computed, not stored: a queue's ring moves its packets (and a short `owned` string's
-    // bytes with them).
-    absl::string_view data() const { return is_owned ? absl::string_view(owned) : borrowed; }
+   private:
+    Pending* head_ = nullptr;
+    Pending* tail_ = nullptr;
+    size_t count_ = 0;
   };
   struct StreamQueue {
-    // Its heap slots are freed whenever it drains: most streams are idle most of the time, and
-    // a writer of many streams would otherwise keep a ring per stream (impl/fifo.h). Two inline:
-    // a call queues its metadata and Invoke, or its message and CloseSend, as a pair.
-    Fifo<Pending, 2> packets;
+    PacketList packets;
     bool flow_controlled = false;
     int64_t credit = 0;           // may be negative after a message overdrew it
     TimerId stall_timer = 0;      // armed while the stream waits for credit (0: none)
@@ -247,6 +276,7 @@ class MuxWriter {
   void Wake();
   // Arms the stream's credit-stall timer while it waits for credit, disarms it otherwise.
   void UpdateStallTimer(uint64_t stream, StreamQueue& q);
+  void UpdateFlowStallTimer(uint64_t stream, StreamQueue& q);  // UpdateStallTimer's work
   void DisarmStallTimer(StreamQueue& q);
   // Forgets a stream whose queue is empty (its timer disarmed).
   void Erase(std::map<uint64_t, StreamQueue>::iterator it);
@@ -259,6 +289,12 @@ class MuxWriter {
   // so the pieces are not read once this fiber waits.
   absl::Status WritePieces(absl::Span<const absl::string_view> pieces);
   void Fail(Pending& p, const absl::Status& error);
+  // A packet left its queue (written or dropped): its copy is uncounted and the node kept for the
+  // next packet (up to tunables::kMuxPacketSpareMaxCount, with at most
+  // kMuxPacketSpareKeepMaxBytes of copy buffer each) or freed.
+  void Recycle(Pending* p);
+  // Fails (with `error`) and recycles every packet of the list starting at `p`.
+  void FailAll(Pending* p, const absl::Status& error);
   // Appends the queued control frames and requested WindowUpdates to the batch.
   void EmitControl(std::string& batch);
   absl::Status WaitFor(Completion& c);
@@ -275,6 +311,8 @@ class MuxWriter {
   std::map<uint64_t, StreamQueue> queues_;
   NodeRecycler<std::map<uint64_t, StreamQueue>> spare_queues_{tunables::kStreamNodeSpareMaxCount};
   std::deque<uint64_t> ready_;
+  Pending* spare_packets_ = nullptr;  // linked through `next`
+  size_t spare_packet_count_ = 0;
   // Senders waiting for the batch being written (null once a terminal packet released one).
   struct InFlight {
     uint64_t stream;

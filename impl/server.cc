@@ -130,7 +130,7 @@ absl::Status Server::ServeUpstream(Connection& conn) {
   }
 }
 
-void Server::StartMuxCall(Connection& conn, IncomingStream in) {
+void Server::StartMuxCall(Connection& conn, IncomingStream&& in) {
   if (absl::Status busy = BuffersBusy(conn); !busy.ok()) {
     Refuse(conn, *in.stream, busy);
     return;
@@ -154,7 +154,7 @@ void Server::StartMuxCall(Connection& conn, IncomingStream in) {
   Refuse(conn, *stream, ServerBusyError(absl::StrCat("no fiber for the call: ", spawned.message())));
 }
 
-std::unique_ptr<Server::MuxCall> Server::TakeMuxCall(Connection& conn, IncomingStream in) {
+std::unique_ptr<Server::MuxCall> Server::TakeMuxCall(Connection& conn, IncomingStream&& in) {
   std::unique_ptr<MuxCall> call;
   if (spare_mux_calls_.empty()) {
     call = std::make_unique<MuxCall>();

@@ -118,7 +118,7 @@ class Server {
   // Answers `stream` with `why` instead of running it; the connection goes on.
   void Refuse(Connection& conn, Stream& stream, const absl::Status& why);
   // ServeMux: runs the call on a fiber of its own, or refuses it.
-  void StartMuxCall(Connection& conn, IncomingStream in);
+  void StartMuxCall(Connection& conn, IncomingStream&& in);
   // A mux call on its way to its fiber. The fiber's closure holds only an owning pointer to it, so
   // it fits the closure's inline storage (no allocation per call); records are recycled.
   struct MuxCall {
@@ -126,7 +126,7 @@ class Server {
     Connection* conn;
     IncomingStream in;
   };
-  std::unique_ptr<MuxCall> TakeMuxCall(Connection& conn, IncomingStream in);
+  std::unique_ptr<MuxCall> TakeMuxCall(Connection& conn, IncomingStream&& in);
   void GiveBackMuxCall(std::unique_ptr<MuxCall> call);
   // The handler fiber's body.
   void RunMuxCall(std::unique_ptr<MuxCall> call);

@@ -125,6 +125,12 @@ inline constexpr size_t kStreamNodeSpareMaxCount = 8;
 // the next calls (one allocation fewer per call); a record is a few pointers and an empty stream
 // handle.
 inline constexpr size_t kMuxCallSpareMaxCount = 8;
+// A mux writer keeps up to this many records of written packets for the next ones (a unary call
+// queues four on the client: metadata, Invoke, message, CloseSend), each with its copy buffer if
+// that is at most kMuxPacketSpareKeepMaxBytes: so a connection running one small call after
+// another allocates neither records nor copies. At most a few KiB per connection.
+inline constexpr size_t kMuxPacketSpareMaxCount = 8;
+inline constexpr size_t kMuxPacketSpareKeepMaxBytes = 256;
 
 // --- Buffer pool (one per connection, impl/buffer_pool.h) ----------------------------------------
 // Message buffers handed back by the application (Stream::RecvInto) or dropped with a stream are
