@@ -111,8 +111,12 @@ absl::StatusOr<MuxAssembler::Result> MuxAssembler::WholePacket(StreamState& stat
   packet.id = frame.id;
   packet.kind = frame.kind;
   packet.control = frame.control;
-  if (options_.buffers != nullptr) packet.data = options_.buffers->Take();
-  packet.data.append(frame.data.data(), frame.data.size());
+  // An empty packet (a CloseSend, an empty message) needs no buffer: a pooled one would be
+  // freed with it.
+  if (!frame.data.empty()) {
+    if (options_.buffers != nullptr) packet.data = options_.buffers->Take();
+    packet.data.append(frame.data.data(), frame.data.size());
+  }
   const uint64_t m = frame.id.message;
   state.next_message = m == std::numeric_limits<uint64_t>::max() ? 0 : m + 1;
   return result;

@@ -57,7 +57,8 @@ size_t PacketKindMaxBytes(Kind kind, size_t packet_max_bytes);
 
 // Where an assembler gets the data buffer of each new packet: a pool of reused buffers (impl/'s
 // BufferPool), so a connection's steady state allocates nothing per message. The buffer returned
-// is empty (its capacity is what is reused) and owned by the caller from then on.
+// is empty (its capacity is what is reused) and owned by the caller from then on. A packet that
+// arrives whole in one frame with no data takes none.
 class PacketBufferSource {
  public:
   virtual ~PacketBufferSource() = default;

@@ -82,8 +82,12 @@ absl::StatusOr<std::optional<Packet>> UpstreamAssembler::WholePacket(const Frame
   packet.id = frame.id;
   packet.kind = frame.kind;
   packet.control = frame.control;
-  if (options_.buffers != nullptr) packet.data = options_.buffers->Take();
-  packet.data.append(frame.data.data(), frame.data.size());
+  // An empty packet (a CloseSend, an empty message) needs no buffer: a pooled one would be
+  // freed with it.
+  if (!frame.data.empty()) {
+    if (options_.buffers != nullptr) packet.data = options_.buffers->Take();
+    packet.data.append(frame.data.data(), frame.data.size());
+  }
   last_ = frame.id;
   AdvanceLast();
   return result;
