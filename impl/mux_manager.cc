@@ -155,8 +155,11 @@ absl::Status MuxManager::OnStreamFrame(StreamState& state, const Frame& frame) {
   if (auto* packet = std::get_if<Packet>(&*r)) {
     const Kind kind = packet->kind;
     absl::Status s = stream->HandlePacket(std::move(*packet));
-    // The packet may have finished the stream, which forgets `state`: look it up again.
-    if (auto it = streams_.find(stream->id()); it != streams_.end()) CheckWindow(it->second);
+    // The packet may have finished the stream, which forgets `state`: look it up again (only
+    // flow control has a window to check).
+    if (flow_enabled()) {
+      if (auto it = streams_.find(stream->id()); it != streams_.end()) CheckWindow(it->second);
+    }
     if (stream->terminated() && (kind == Kind::kError || kind == Kind::kCancel || kind == Kind::kClose)) {
       // The peer ended the stream and discards whatever we still send on it. Dropping it now also
       // frees a sender waiting for credit (the peer grants no more), and keeps late frames of this
