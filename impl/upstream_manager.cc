@@ -179,6 +179,8 @@ void UpstreamManager::BeforeAccept() {
 // --- Reader ---------------------------------------------------------------------------------------
 
 absl::Status UpstreamManager::OnFrame(const Frame& frame) {
+  // The common frame, a whole packet, skips OnFrame's result wrapper.
+  if (Packet whole; assembler_.TakeWholePacket(frame, whole)) return OnPacket(std::move(whole));
   absl::StatusOr<std::optional<Packet>> packet = assembler_.OnFrame(frame, lent_frame_buffer());
   if (!packet.ok()) return AsProtocolError(packet.status());
   if (!packet->has_value()) return absl::OkStatus();

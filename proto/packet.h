@@ -81,6 +81,12 @@ class UpstreamAssembler {
   absl::StatusOr<std::optional<Packet>> OnFrame(const Frame& frame,
                                                 std::optional<std::string>* lent = nullptr);
 
+  // OnFrame's common case without its result wrapper: a done frame that is a whole packet
+  // (acceptable ID, nothing partial or lent, within its kind's limit). True with the packet in
+  // `out` (a default-constructed Packet) and the state advanced exactly as OnFrame would; false
+  // with nothing changed, and the frame then goes to OnFrame.
+  bool TakeWholePacket(const Frame& frame, Packet& out);
+
   // A large frame's data read straight into its packet (the connection's reader; no copy through
   // the frame parser). LendBuffer returns the buffer the data of a frame `head` with `data_bytes`
   // bytes goes to — the packet it continues, holding that packet's data so far, or a new buffer
@@ -102,9 +108,12 @@ class UpstreamAssembler {
   absl::Status Fail(absl::Status status);
   // After a complete packet with ID last_: the lowest ID that may follow it.
   void AdvanceLast();
-  // The packet of an acceptable done frame that starts and ends it (nothing partial or lent,
-  // within its kind's limit): OnFrame's common case.
-  absl::StatusOr<std::optional<Packet>> WholePacket(const Frame& frame);
+
+  // OnFrame's common case: an acceptable done frame that starts and ends a packet (nothing
+  // partial or lent, within its kind's limit, no error so far).
+  bool IsWholePacket(const Frame& frame) const;
+  // That frame's packet into `out`, the last ID advanced past it.
+  void FillWholePacket(const Frame& frame, Packet& out);
 
   Options options_;
   PacketId last_{1, 1};
