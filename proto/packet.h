@@ -159,6 +159,12 @@ class MuxAssembler {
   // message ID starts fresh. After a connection-fatal error every later call returns it again.
   absl::StatusOr<Result> OnFrame(const Frame& frame, std::optional<std::string>* lent = nullptr);
 
+  // OnFrame's common case without its result wrapper: a done frame that is a whole packet on its
+  // stream (IDs acceptable, nothing partial, discarded or lent, within its kind's limit). True
+  // with the packet in `out` (a default-constructed Packet) and the state advanced exactly as
+  // OnFrame would; false with no observable change, and the frame then goes to OnFrame.
+  bool TakeWholePacket(const Frame& frame, Packet& out);
+
   // A large frame's data read straight into its packet, as UpstreamAssembler::LendBuffer (a
   // stream-scoped overflow, a discarded message or a new stream beyond the limit: nullopt).
   // Forget() of the lent buffer's stream drops the loan: OnFrame then sees an ordinary frame of a
@@ -188,6 +194,8 @@ class MuxAssembler {
   // The packet of an acceptable done frame that starts and ends it on `state`'s stream (nothing
   // partial or lent, within its kind's limit): OnFrame's common case.
   absl::StatusOr<Result> WholePacket(StreamState& state, const Frame& frame);
+  // That frame's packet into `out`, the stream's next message ID advanced past it.
+  void FillWholePacket(StreamState& state, const Frame& frame, Packet& out);
   // Drops the stream's partial packet, if any, from the total.
   void ResetPartial(StreamState& state);
 
