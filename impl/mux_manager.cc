@@ -148,15 +148,14 @@ absl::Status MuxManager::OnStreamFrame(StreamState& state, const Frame& frame) {
     }
     return absl::OkStatus();  // drop what trails the stream
   }
-  absl::StatusOr<MuxAssembler::Result> r = assembler_.OnFrame(frame, lent_frame_buffer());
-  // A frame the assembler rejects ends the connection and is accounted nowhere.
-  if (!r.ok()) return AsProtocolError(r.status());
-  if (flow_enabled()) AccountFrame(state, frame, *r);
-  if (auto* packet = std::get_if<Packet>(&*r)) {
-    const Kind kind = packet->kind;
-    absl::Status s = stream->HandlePacket(std::move(*packet));
-    // The packet may have finished the stream, which forgets `state`: look it up again.
-    if (auto it = streams_.find(stream->id()); it != streams_.end()) CheckWindow(it->second);
+  auto handle_packet = [&](Packet&& packet) {
+    const Kind kind = packet.kind;
+    absl::Status s = stream->HandlePacket(std::move(packet));
+    // The packet may have finished the stream, which forgets `state`: look it up again (only
+    // flow control has a window to check).
+    if (flow_enabled()) {
+      if (auto it = streams_.find(stream->id()); it != streams_.end()) CheckWindow(it->second);
+    }
     if (stream->terminated() && (kind == Kind::kError || kind == Kind::kCancel || kind == Kind::kClose)) {
       // The peer ended the stream and discards whatever we still send on it. Dropping it now also
       // frees a sender waiting for credit (the peer grants no more), and keeps late frames of this
@@ -166,7 +165,17 @@ absl::Status MuxManager::OnStreamFrame(StreamState& state, const Frame& frame) {
       DiscardQueuedForPeer(*stream, kind);
     }
     return s;
+  };
+  // The common frame, a whole packet, skips OnFrame's result wrapper (flow control accounts
+  // every frame by that result).
+  if (!flow_enabled()) {
+    if (Packet whole; assembler_.TakeWholePacket(frame, whole)) return handle_packet(std::move(whole));
   }
+  absl::StatusOr<MuxAssembler::Result> r = assembler_.OnFrame(frame, lent_frame_buffer());
+  // A frame the assembler rejects ends the connection and is accounted nowhere.
+  if (!r.ok()) return AsProtocolError(r.status());
+  if (flow_enabled()) AccountFrame(state, frame, *r);
+  if (auto* packet = std::get_if<Packet>(&*r)) return handle_packet(std::move(*packet));
   if (std::holds_alternative<StreamAssemblyError>(*r)) {
     FailStream(*stream, MessageTooLarge(), /*abortive=*/true);
   }

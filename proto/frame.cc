@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/base/attributes.h"
+#include "absl/base/optimization.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "proto/append_util.h"
@@ -82,7 +83,7 @@ inline bool ReadShortVarint(const uint8_t*& p, const uint8_t* end, uint64_t* val
 // *consumed its size; false with `out` untouched for every other input, which ParseFrameAt then
 // handles (it decodes these same frames to the same fields: its varint reader is the general
 // form of ReadShortVarint). Properties check that both paths agree.
-inline bool ParseCommonFrame(absl::string_view in, size_t frame_data_max_bytes,
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool ParseCommonFrame(absl::string_view in, size_t frame_data_max_bytes,
                              std::optional<Frame>& out, size_t* consumed) {
   if (in.empty()) return false;
   const auto* begin = reinterpret_cast<const uint8_t*>(in.data());
@@ -291,9 +292,27 @@ void FrameParser::Append(absl::string_view bytes) {
 absl::StatusOr<std::optional<Frame>> FrameParser::Next() {
   // One object, returned on every path: the frame is built in the caller's slot, never copied.
   absl::StatusOr<std::optional<Frame>> result{std::nullopt};
+  // The common state (no error, no oversize data to skip, no header parsed ahead of its body)
+  // and a complete common frame or an empty buffer: decided here, in a function small enough
+  // to need no stack frame. Everything else is NextSlow's, which handles these cases the same.
+  if (ABSL_PREDICT_TRUE(needed_ == 0 && skip_remaining_ == 0 && error_.ok())) {
+    if (start_ == end_) return result;
+    size_t consumed = 0;
+    const absl::string_view buffered(buffer_.get() + start_, end_ - start_);
+    if (ParseCommonFrame(buffered, options_.frame_data_max_bytes, *result, &consumed)) {
+      start_ += consumed;
+      offset_ += consumed;
+      return result;
+    }
+  }
+  NextSlow(result);
+  return result;
+}
+
+void FrameParser::NextSlow(absl::StatusOr<std::optional<Frame>>& result) {
   if (!error_.ok()) {
     result = error_;
-    return result;
+    return;
   }
   if (skip_remaining_ > 0) {
     // The data of an oversize frame goes as it arrives: the buffer never holds it.
@@ -301,12 +320,12 @@ absl::StatusOr<std::optional<Frame>> FrameParser::Next() {
     start_ += skip;
     offset_ += skip;
     skip_remaining_ -= skip;
-    if (skip_remaining_ > 0) return result;
+    if (skip_remaining_ > 0) return;
   }
   // A frame whose header was parsed is not parsed again until its body is complete (a large
   // frame arriving in many reads costs one header parse, not one per read). With nothing
   // buffered, needed_ is 0 and stays so.
-  if (end_ - start_ < needed_ || start_ == end_) return result;
+  if (end_ - start_ < needed_ || start_ == end_) return;
   size_t consumed = 0;
   std::optional<Frame>& frame = *result;
   const absl::string_view buffered(buffer_.get() + start_, end_ - start_);
@@ -314,7 +333,7 @@ absl::StatusOr<std::optional<Frame>> FrameParser::Next() {
     start_ += consumed;
     offset_ += consumed;
     needed_ = 0;  // skip_remaining_ is 0 here, and a frame within the limit skips nothing
-    return result;
+    return;
   }
   absl::Status error =
       ParseFrameAt(buffered, options_.frame_data_max_bytes, offset_, &consumed, &needed_, frame,
@@ -322,7 +341,7 @@ absl::StatusOr<std::optional<Frame>> FrameParser::Next() {
   if (!error.ok()) {
     error_ = std::move(error);
     result = error_;
-    return result;
+    return;
   }
   if (frame.has_value()) {
     DRPC_DCHECK_LE(start_ + consumed, end_);
@@ -330,7 +349,6 @@ absl::StatusOr<std::optional<Frame>> FrameParser::Next() {
     offset_ += consumed;
     skip_remaining_ = frame->skipped_bytes;
   }
-  return result;
 }
 
 std::optional<FrameParser::PartialFrame> FrameParser::partial() const {

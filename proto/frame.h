@@ -30,6 +30,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/base/attributes.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "proto/base/check.h"
@@ -189,6 +190,10 @@ class FrameParser {
   uint64_t skipping_bytes() const { return skip_remaining_; }
 
  private:
+  // Next() for every state but the common one, and for frames ParseCommonFrame does not take:
+  // errors, oversize data being skipped, a header parsed ahead of its body, long varints.
+  ABSL_ATTRIBUTE_NOINLINE void NextSlow(absl::StatusOr<std::optional<Frame>>& result);
+
   Options options_;
   std::unique_ptr<char[]> buffer_;  // uninitialised beyond end_
   size_t buffer_bytes_ = 0;

@@ -101,21 +101,52 @@ MuxAssembler::Result MuxAssembler::Overflow(uint64_t stream, StreamState& state,
   return error;
 }
 
+void MuxAssembler::FillWholePacket(StreamState& state, const Frame& frame, Packet& out) {
+  out.id = frame.id;
+  out.kind = frame.kind;
+  out.control = frame.control;
+  // An empty packet (a CloseSend, an empty message) needs no buffer: a pooled one would be
+  // freed with it.
+  if (!frame.data.empty()) {
+    if (options_.buffers != nullptr) out.data = options_.buffers->Take();
+    out.data.append(frame.data.data(), frame.data.size());
+  }
+  const uint64_t m = frame.id.message;
+  state.next_message = m == std::numeric_limits<uint64_t>::max() ? 0 : m + 1;
+}
+
 absl::StatusOr<MuxAssembler::Result> MuxAssembler::WholePacket(StreamState& state,
                                                               const Frame& frame) {
   // Built where the caller gets it: what OnFrame's general path does for such a frame, less the
   // partial packet it would create, count in partial_total_bytes_ and move out (its kind's limit
   // is never above the packet limit: no error applies).
   absl::StatusOr<Result> result(absl::in_place, std::in_place_type<Packet>);
-  Packet& packet = std::get<Packet>(*result);
-  packet.id = frame.id;
-  packet.kind = frame.kind;
-  packet.control = frame.control;
-  if (options_.buffers != nullptr) packet.data = options_.buffers->Take();
-  packet.data.append(frame.data.data(), frame.data.size());
-  const uint64_t m = frame.id.message;
-  state.next_message = m == std::numeric_limits<uint64_t>::max() ? 0 : m + 1;
+  FillWholePacket(state, frame, std::get<Packet>(*result));
   return result;
+}
+
+bool MuxAssembler::TakeWholePacket(const Frame& frame, Packet& out) {
+  // OnFrame's common case, decided as OnFrame decides it; anything else (errors included) is
+  // left to OnFrame. Nothing lent: nothing to adopt.
+  if (!error_.ok() || lent_.has_value() || !frame.done || frame.id.stream == 0 ||
+      frame.id.message == 0 ||
+      frame.data.size() > PacketKindMaxBytes(frame.kind, options_.packet_max_bytes)) {
+    return false;
+  }
+  auto it = streams_.find(frame.id.stream);
+  if (it == streams_.end()) {
+    if (streams_.size() >= options_.streams_max_count) return false;
+    // What OnFrame would add; a new stream's state takes any nonzero message ID whole.
+    it = spare_streams_.Emplace(streams_, frame.id.stream);
+  }
+  StreamState& state = it->second;
+  const uint64_t m = frame.id.message;
+  if (state.next_message == 0 || m < state.next_message || state.discarding_message != 0 ||
+      state.partial.has_value()) {
+    return false;
+  }
+  FillWholePacket(state, frame, out);
+  return true;
 }
 
 absl::StatusOr<MuxAssembler::Result> MuxAssembler::OnFrame(const Frame& frame,

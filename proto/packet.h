@@ -57,7 +57,8 @@ size_t PacketKindMaxBytes(Kind kind, size_t packet_max_bytes);
 
 // Where an assembler gets the data buffer of each new packet: a pool of reused buffers (impl/'s
 // BufferPool), so a connection's steady state allocates nothing per message. The buffer returned
-// is empty (its capacity is what is reused) and owned by the caller from then on.
+// is empty (its capacity is what is reused) and owned by the caller from then on. A packet that
+// arrives whole in one frame with no data takes none.
 class PacketBufferSource {
  public:
   virtual ~PacketBufferSource() = default;
@@ -80,6 +81,12 @@ class UpstreamAssembler {
   absl::StatusOr<std::optional<Packet>> OnFrame(const Frame& frame,
                                                 std::optional<std::string>* lent = nullptr);
 
+  // OnFrame's common case without its result wrapper: a done frame that is a whole packet
+  // (acceptable ID, nothing partial or lent, within its kind's limit). True with the packet in
+  // `out` (a default-constructed Packet) and the state advanced exactly as OnFrame would; false
+  // with nothing changed, and the frame then goes to OnFrame.
+  bool TakeWholePacket(const Frame& frame, Packet& out);
+
   // A large frame's data read straight into its packet (the connection's reader; no copy through
   // the frame parser). LendBuffer returns the buffer the data of a frame `head` with `data_bytes`
   // bytes goes to — the packet it continues, holding that packet's data so far, or a new buffer
@@ -101,9 +108,12 @@ class UpstreamAssembler {
   absl::Status Fail(absl::Status status);
   // After a complete packet with ID last_: the lowest ID that may follow it.
   void AdvanceLast();
-  // The packet of an acceptable done frame that starts and ends it (nothing partial or lent,
-  // within its kind's limit): OnFrame's common case.
-  absl::StatusOr<std::optional<Packet>> WholePacket(const Frame& frame);
+
+  // OnFrame's common case: an acceptable done frame that starts and ends a packet (nothing
+  // partial or lent, within its kind's limit, no error so far).
+  bool IsWholePacket(const Frame& frame) const;
+  // That frame's packet into `out`, the last ID advanced past it.
+  void FillWholePacket(const Frame& frame, Packet& out);
 
   Options options_;
   PacketId last_{1, 1};
@@ -149,6 +159,12 @@ class MuxAssembler {
   // message ID starts fresh. After a connection-fatal error every later call returns it again.
   absl::StatusOr<Result> OnFrame(const Frame& frame, std::optional<std::string>* lent = nullptr);
 
+  // OnFrame's common case without its result wrapper: a done frame that is a whole packet on its
+  // stream (IDs acceptable, nothing partial, discarded or lent, within its kind's limit). True
+  // with the packet in `out` (a default-constructed Packet) and the state advanced exactly as
+  // OnFrame would; false with no observable change, and the frame then goes to OnFrame.
+  bool TakeWholePacket(const Frame& frame, Packet& out);
+
   // A large frame's data read straight into its packet, as UpstreamAssembler::LendBuffer (a
   // stream-scoped overflow, a discarded message or a new stream beyond the limit: nullopt).
   // Forget() of the lent buffer's stream drops the loan: OnFrame then sees an ordinary frame of a
@@ -178,6 +194,8 @@ class MuxAssembler {
   // The packet of an acceptable done frame that starts and ends it on `state`'s stream (nothing
   // partial or lent, within its kind's limit): OnFrame's common case.
   absl::StatusOr<Result> WholePacket(StreamState& state, const Frame& frame);
+  // That frame's packet into `out`, the stream's next message ID advanced past it.
+  void FillWholePacket(StreamState& state, const Frame& frame, Packet& out);
   // Drops the stream's partial packet, if any, from the total.
   void ResetPartial(StreamState& state);
 

@@ -73,20 +73,32 @@ void UpstreamAssembler::AdvanceLast() {
   }
 }
 
-absl::StatusOr<std::optional<Packet>> UpstreamAssembler::WholePacket(const Frame& frame) {
-  // Built where the caller gets it: what OnFrame's general path does for such a frame, less the
-  // partial packet it would create and move out (its kind's limit is never above the packet
-  // limit: no error applies).
-  absl::StatusOr<std::optional<Packet>> result(absl::in_place, std::in_place);
-  Packet& packet = **result;
-  packet.id = frame.id;
-  packet.kind = frame.kind;
-  packet.control = frame.control;
-  if (options_.buffers != nullptr) packet.data = options_.buffers->Take();
-  packet.data.append(frame.data.data(), frame.data.size());
+bool UpstreamAssembler::IsWholePacket(const Frame& frame) const {
+  // Nothing lent: nothing to adopt. The kind's limit is never above the packet limit: no error
+  // applies.
+  return error_.ok() && !lent_.has_value() && !ids_exhausted_ && !(frame.id < last_) &&
+         frame.done && !partial_.has_value() &&
+         frame.data.size() <= PacketKindMaxBytes(frame.kind, options_.packet_max_bytes);
+}
+
+void UpstreamAssembler::FillWholePacket(const Frame& frame, Packet& out) {
+  out.id = frame.id;
+  out.kind = frame.kind;
+  out.control = frame.control;
+  // An empty packet (a CloseSend, an empty message) needs no buffer: a pooled one would be
+  // freed with it.
+  if (!frame.data.empty()) {
+    if (options_.buffers != nullptr) out.data = options_.buffers->Take();
+    out.data.append(frame.data.data(), frame.data.size());
+  }
   last_ = frame.id;
   AdvanceLast();
-  return result;
+}
+
+bool UpstreamAssembler::TakeWholePacket(const Frame& frame, Packet& out) {
+  if (!IsWholePacket(frame)) return false;
+  FillWholePacket(frame, out);
+  return true;
 }
 
 absl::StatusOr<std::optional<Packet>> UpstreamAssembler::OnFrame(const Frame& frame,
@@ -100,13 +112,15 @@ absl::StatusOr<std::optional<Packet>> UpstreamAssembler::OnFrame(const Frame& fr
     DRPC_CHECK_EQ((*lent)->size(), lent_->held_bytes + frame.data.size());
     DRPC_CHECK(frame.data.data() == (*lent)->data() + lent_->held_bytes);
   }
+  if (!adopt && IsWholePacket(frame)) {
+    // Built where the caller gets it.
+    absl::StatusOr<std::optional<Packet>> result(absl::in_place, std::in_place);
+    FillWholePacket(frame, **result);
+    return result;
+  }
   // Go compares the pair lexicographically against the last accepted ID, which starts at (1,1):
   // that single rule also rejects stream or message ID 0 at the start of the connection.
   const bool acceptable = !ids_exhausted_ && !(frame.id < last_);
-  if (acceptable && frame.done && !partial_.has_value() && !adopt &&
-      frame.data.size() <= PacketKindMaxBytes(frame.kind, options_.packet_max_bytes)) {
-    return WholePacket(frame);
-  }
   if (!acceptable) {
     return Fail(absl::InvalidArgumentError(
         absl::StrCat("protocol error: id monotonicity violation (fr:", PacketIdString(frame.id),
