@@ -118,9 +118,10 @@ void Caller::MakeCall(size_t conn_index) {
   // cancel between two steps of a stream: MaybeDisturb), so a call with none of those has
   // nothing to watch.
   const bool inline_cancel_possible =
-      rec.plan.type != RpcType::kUnary && config_->cancel_per_mille / 4 > 0;
+      rec.plan.type != RpcType::kUnary && InlineCancelPerMille() > 0;
   Signal::CallbackId watch = 0;
   if (cancel || deadline || inline_cancel_possible) {
+    rec.context_watched = true;
     watch = call.done_signal().OnSet([&rec, this](const absl::Status&) {
       ledger_->OnContextEnded(rec);
       ConnRecord& c = ledger_->conns()[rec.conn];
@@ -228,7 +229,7 @@ absl::Status Caller::Unary(Conn& conn, CallContext& call, RpcRecord& rec) {
 
 bool Caller::MaybeDisturb(Stream& s, CallContext& call, RpcRecord& rec) {
   if (clean_) return false;
-  if (ctx_->Chance("load.cancel_inline", config_->cancel_per_mille / 4)) {
+  if (ctx_->Chance("load.cancel_inline", InlineCancelPerMille())) {
     ctx_->Note(absl::StrCat("rpc ", rec.plan.id, ": the caller cancels"));
     ledger_->CancelCall(rec, call);
   }

@@ -51,6 +51,9 @@ class Caller {
   absl::Status ReceiveAll(Stream& s, RpcRecord& rec, uint32_t first_index);
   // A disturbance the caller may inflict before a step: cancel, abandon. True if abandoned.
   bool MaybeDisturb(Stream& s, CallContext& call, RpcRecord& rec);
+  // The chance, per step of a stream, that MaybeDisturb cancels the call; 0 means it never does
+  // (then a call without a cancel timer or deadline has no context end to watch).
+  uint32_t InlineCancelPerMille() const { return config_->cancel_per_mille / 4; }
   void Think();
 
   SimContext* ctx_;

@@ -178,6 +178,9 @@ void Ledger::OnContextEnded(RpcRecord& rec) {
 }
 
 void Ledger::CancelCall(RpcRecord& rec, CallContext& call) {
+  // The watch records what the context's end may do (an upstream cancel may close the
+  // connection): a cancel it misses would be judged against a history without it.
+  DRPC_CHECK(rec.context_watched) << "rpc " << rec.plan.id << ": cancelled but not watched";
   rec.cancel_requested = true;
   if (rec.at_deadline.fired) {
     // The deadline ended the context first: this cancel is a no-op, and what the manager did with

@@ -49,6 +49,8 @@ struct RpcRecord {
   uint32_t sent = 0;                 // request messages Send accepted
   uint32_t received = 0;             // response messages received and verified
   bool cancel_requested = false;     // the caller cancelled the call's context
+  // The caller watches the context's end (Ledger::OnContextEnded); every call it may cancel is.
+  bool context_watched = false;
   // At the caller's cancel: the handler had already returned, or the call's connection was
   // already broken (so its end may be on its way: the cancel may find the stream ended).
   bool ended_before_cancel = false;
