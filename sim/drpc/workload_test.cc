@@ -140,8 +140,8 @@ TEST(WorkloadPlanTest, PlanTextIdReadsOnlyALeadingId) {
   EXPECT_EQ(PlanTextId(""), 0u);
 }
 
-// Payloads are on the wire too: a tag, then little-endian words of the key stream (a tail of
-// fewer than eight bytes takes the low bytes of its word).
+// Payloads are on the wire too: a 16-byte header (when it fits), then little-endian words of a
+// Weyl sequence (a tail of fewer than eight bytes takes the low bytes of its word).
 TEST(WorkloadPlanTest, PayloadBytesKeepTheirFormat) {
   // The header: 7 ^ 0x6a09e667f3bcc908, then (2 | 'q' << 32 | 21 << 40) ^ 0xbb67ae8584caa73b,
   // little-endian; then the sequence's first 5 bytes.
@@ -162,8 +162,8 @@ TEST(WorkloadPlanTest, PayloadBufferMakesTheSameBytesInlineAndOnTheHeap) {
 }
 
 TEST(WorkloadPlanTest, EveryByteOfAPayloadIsChecked) {
-  // Sizes around the tag and the word boundaries: a flipped byte anywhere, the tail included, is
-  // caught.
+  // Sizes around the header and the word boundaries: a flipped byte anywhere, the tail
+  // included, is caught.
   for (size_t size = 0; size <= 40; ++size) {
     const std::string m = MakePayload(7, PayloadDirection::kRequest, 2, size);
     ASSERT_EQ(CheckPayload(m, 7, PayloadDirection::kRequest, 2, size), "") << size;
