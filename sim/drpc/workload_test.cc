@@ -134,6 +134,11 @@ TEST(WorkloadPlanTest, PlanTextKeepsItsWireFormatAtItsWidest) {
 TEST(WorkloadPlanTest, PlanTextIdReadsOnlyALeadingId) {
   EXPECT_EQ(PlanTextId(EncodePlan(RpcPlan{.id = 17})), 17u);
   EXPECT_EQ(PlanTextId("id=18446744073709551615"), UINT64_MAX);
+  EXPECT_EQ(PlanTextId("id=18446744073709551616"), 0u);  // one over UINT64_MAX
+  EXPECT_EQ(PlanTextId("id=99999999999999999999;t=0"), 0u);
+  EXPECT_EQ(PlanTextId("id=+5"), 0u);
+  EXPECT_EQ(PlanTextId("id=-5"), 0u);
+  EXPECT_EQ(PlanTextId("id= 5"), 0u);
   EXPECT_EQ(PlanTextId("t=0;id=17"), 0u);
   EXPECT_EQ(PlanTextId("id=x;t=0"), 0u);
   EXPECT_EQ(PlanTextId("id=;t=0"), 0u);
