@@ -21,10 +21,13 @@
 
 namespace drpc::sim {
 
+// RpcTable::Add default-initialises records (no zero-fill first): every scalar member, here and
+// in the structs it holds (RpcPlan, at_deadline), needs its own initialiser, or it holds garbage.
 struct RpcRecord {
   RpcPlan plan;
   // EncodePlanInto(plan) as the client sent it in the call's metadata (the plan never changes
-  // after): the handler checks the text it got against this, byte for byte.
+  // after): the handler checks the text it got against this, byte for byte. Left uninitialised on
+  // purpose: only the first plan_text_bytes are ever read.
   char plan_text[kPlanTextMaxBytes];
   uint8_t plan_text_bytes = 0;
   static_assert(kPlanTextMaxBytes <= UINT8_MAX);
