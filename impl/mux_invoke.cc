@@ -83,7 +83,9 @@ absl::Status MuxManager::OnPendingFrame(std::map<uint64_t, PendingInvoke>::itera
     return cancelled ? WriteUnregisteredError(id, CanceledError()) : absl::OkStatus();
   }
   // The common frame, a whole packet, skips OnFrame's result wrapper.
-  if (Packet whole; assembler_.TakeWholePacket(frame, whole)) return OnInvokePacket(std::move(whole));
+  if (Packet whole; assembler_.TakeWholePacket(frame, whole)) {
+    return OnInvokePacket(std::move(whole));
+  }
   absl::StatusOr<MuxAssembler::Result> r = assembler_.OnFrame(frame);
   if (!r.ok()) return AsProtocolError(r.status());
   if (auto* packet = std::get_if<Packet>(&*r)) return OnInvokePacket(std::move(*packet));

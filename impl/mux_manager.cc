@@ -169,7 +169,9 @@ absl::Status MuxManager::OnStreamFrame(StreamState& state, const Frame& frame) {
   // The common frame, a whole packet, skips OnFrame's result wrapper (flow control accounts
   // every frame by that result).
   if (!flow_enabled()) {
-    if (Packet whole; assembler_.TakeWholePacket(frame, whole)) return handle_packet(std::move(whole));
+    if (Packet whole; assembler_.TakeWholePacket(frame, whole)) {
+      return handle_packet(std::move(whole));
+    }
   }
   absl::StatusOr<MuxAssembler::Result> r = assembler_.OnFrame(frame, lent_frame_buffer());
   // A frame the assembler rejects ends the connection and is accounted nowhere.

@@ -200,7 +200,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void SimNetwork::Connection::ArmDelivery(int
 }
 
 // Inline into Send, as ArmDelivery into Enqueue and Deliver (one of each per segment): each
-// call boundary cost register saves.
+// call boundary costs register saves.
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline void SimNetwork::Connection::Enqueue(int d,
                                                                         absl::string_view data,
                                                                         bool fin, bool rst) {

@@ -340,7 +340,8 @@ void EndModel::OnSentWindowUpdate(StreamState& s, const Frame& f) {
   }
   const uint64_t delta = *ParseForkWindowUpdate(f);
   if (delta < config_.grant_threshold_bytes) {
-    SentViolation("", f, absl::StrCat("a grant below the threshold ", config_.grant_threshold_bytes));
+    SentViolation("", f,
+                  absl::StrCat("a grant below the threshold ", config_.grant_threshold_bytes));
     return;
   }
   s.granted_bytes += delta;
@@ -421,7 +422,9 @@ inline bool EndModel::CheckClientLifecycle(StreamState& s, const Frame& f) {
     return SentViolation("client ", f, "Message after CloseSend");
   }
   if (f.kind == Kind::kCloseSend) {
-    if (ABSL_PREDICT_FALSE(s.sent_close_send)) return SentViolation("client ", f, "a second CloseSend");
+    if (ABSL_PREDICT_FALSE(s.sent_close_send)) {
+      return SentViolation("client ", f, "a second CloseSend");
+    }
     s.sent_close_send = true;
   }
   if (IsTerminalKind(f.kind)) s.sent_terminal = true;
@@ -462,8 +465,9 @@ void EndModel::CheckCredit(StreamState& s, const Frame& f) {
 void EndModel::Violate(uint64_t stream, std::string why) {
   if (poisoned_) return;
   poisoned_ = true;
-  std::string report = absl::StrCat("wire oracle: ", name_, " (", config_.client ? "client" : "server",
-                                    ", ", config_.mux ? "mux" : "upstream", "): ", why);
+  std::string report =
+      absl::StrCat("wire oracle: ", name_, " (", config_.client ? "client" : "server", ", ",
+                   config_.mux ? "mux" : "upstream", "): ", why);
   if (const StreamState* found = FindStream(stream); stream != 0 && found != nullptr) {
     absl::StrAppend(&report, "\n  last frames of stream ", stream, ":");
     const StreamState& st = *found;

@@ -42,14 +42,18 @@ RpcPlan Caller::DrawPlan(RpcRecord& rec) {
   const bool many_requests = p.type == RpcType::kClientStream || p.type == RpcType::kBidi;
   DRPC_CHECK_LE(c.messages_min, c.messages_max);
   const uint64_t spread = c.messages_max - c.messages_min + 1;
-  p.requests = many_requests
-                   ? c.messages_min + static_cast<uint32_t>(ChooseAmong(*ctx_, "load.requests", spread))
-                   : 1;
-  p.responses = p.type == RpcType::kServerStream
-                    ? c.messages_min + static_cast<uint32_t>(ChooseAmong(*ctx_, "load.responses", spread))
-                    : 1;
-  p.request_size_max = static_cast<uint32_t>(c.message_sizes[ChooseAmong(*ctx_, "load.request_size", c.message_sizes.size())]);
-  p.response_size_max = static_cast<uint32_t>(c.message_sizes[ChooseAmong(*ctx_, "load.response_size", c.message_sizes.size())]);
+  p.requests =
+      many_requests
+          ? c.messages_min + static_cast<uint32_t>(ChooseAmong(*ctx_, "load.requests", spread))
+          : 1;
+  p.responses =
+      p.type == RpcType::kServerStream
+          ? c.messages_min + static_cast<uint32_t>(ChooseAmong(*ctx_, "load.responses", spread))
+          : 1;
+  p.request_size_max = static_cast<uint32_t>(
+      c.message_sizes[ChooseAmong(*ctx_, "load.request_size", c.message_sizes.size())]);
+  p.response_size_max = static_cast<uint32_t>(
+      c.message_sizes[ChooseAmong(*ctx_, "load.response_size", c.message_sizes.size())]);
   // Drawn only when enabled, so workloads without it keep their tapes.
   if (many_requests && c.never_reads_per_mille > 0 &&
       ctx_->Chance("load.never_reads", c.never_reads_per_mille)) {

@@ -30,7 +30,8 @@ class Handlers {
     // By a view: the map's comparisons then know the key's length (a char array is measured at
     // each one).
     auto it = md.find(absl::string_view(kPlanMetadataKey));
-    const absl::string_view text = it == md.end() ? absl::string_view() : absl::string_view(it->second);
+    const absl::string_view text =
+        it == md.end() ? absl::string_view() : absl::string_view(it->second);
     // The text must be exactly the encoding of the plan its ID names, as its client sent it (the
     // encoding round-trips: WorkloadPlanTest), so decoding it in full would only give back that
     // plan.

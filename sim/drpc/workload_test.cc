@@ -86,7 +86,8 @@ struct Case {
 TEST(WorkloadTest, EverySabotageIsCaughtByItsOracle) {
   const Case cases[] = {
       {WorkloadConfig::Sabotage::kCorruptUnaryReply, "wrong unary reply"},
-      {WorkloadConfig::Sabotage::kIgnorePlannedError, "succeeded although its handler was planned to fail"},
+      {WorkloadConfig::Sabotage::kIgnorePlannedError,
+       "succeeded although its handler was planned to fail"},
       {WorkloadConfig::Sabotage::kWrongErrorCode, "that its handler did not return"},
       {WorkloadConfig::Sabotage::kDropLastResponse, "server stream ended cleanly after"},
       {WorkloadConfig::Sabotage::kIgnoreCancels, "instead of Canceled"},
@@ -95,7 +96,8 @@ TEST(WorkloadTest, EverySabotageIsCaughtByItsOracle) {
   for (const Case& c : cases) {
     for (WorkloadMode mode : {WorkloadMode::kUpstream, WorkloadMode::kMux}) {
       const RunResult r = FirstFailure(Plain(mode, c.sabotage), 40);
-      EXPECT_EQ(r.failure, FailureClass::kCorrectness) << c.caught_by << " (" << WorkloadModeName(mode) << ")";
+      EXPECT_EQ(r.failure, FailureClass::kCorrectness)
+          << c.caught_by << " (" << WorkloadModeName(mode) << ")";
       EXPECT_TRUE(absl::StrContains(r.message, c.caught_by)) << r.message;
     }
   }
@@ -175,7 +177,8 @@ TEST(WorkloadPlanTest, EveryByteOfAPayloadIsChecked) {
     for (size_t at = 0; at < size; ++at) {
       std::string corrupt = m;
       corrupt[at] ^= 0x40;
-      EXPECT_NE(CheckPayload(corrupt, 7, PayloadDirection::kRequest, 2, size), "") << size << " " << at;
+      EXPECT_NE(CheckPayload(corrupt, 7, PayloadDirection::kRequest, 2, size), "")
+          << size << " " << at;
     }
   }
 }
@@ -197,7 +200,8 @@ TEST(WorkloadPlanTest, PayloadsTellTheirCallDirectionAndIndexApart) {
   const std::string m = MakePayload(7, PayloadDirection::kRequest, 2, 100);
   EXPECT_EQ(m.size(), 100u);
   EXPECT_EQ(CheckPayload(m, 7, PayloadDirection::kRequest, 2, 100), "");
-  EXPECT_TRUE(absl::StrContains(CheckPayload(m, 8, PayloadDirection::kRequest, 2, 100), "tagged <7.q.2>"));
+  EXPECT_TRUE(
+      absl::StrContains(CheckPayload(m, 8, PayloadDirection::kRequest, 2, 100), "tagged <7.q.2>"));
   EXPECT_NE(CheckPayload(m, 7, PayloadDirection::kResponse, 2, 100), "");
   EXPECT_NE(CheckPayload(m, 7, PayloadDirection::kRequest, 3, 100), "");
   std::string corrupt = m;
@@ -205,7 +209,8 @@ TEST(WorkloadPlanTest, PayloadsTellTheirCallDirectionAndIndexApart) {
   EXPECT_TRUE(absl::StrContains(CheckPayload(corrupt, 7, PayloadDirection::kRequest, 2, 100),
                                 "first difference at byte 60"));
   // Messages too small for a tag still differ by content.
-  EXPECT_NE(MakePayload(7, PayloadDirection::kRequest, 0, 4), MakePayload(8, PayloadDirection::kRequest, 0, 4));
+  EXPECT_NE(MakePayload(7, PayloadDirection::kRequest, 0, 4),
+            MakePayload(8, PayloadDirection::kRequest, 0, 4));
 }
 
 }  // namespace
