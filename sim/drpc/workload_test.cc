@@ -208,7 +208,7 @@ TEST(WorkloadPlanTest, PayloadsTellTheirCallDirectionAndIndexApart) {
   corrupt[60] ^= 1;
   EXPECT_TRUE(absl::StrContains(CheckPayload(corrupt, 7, PayloadDirection::kRequest, 2, 100),
                                 "first difference at byte 60"));
-  // Messages too small for a tag still differ by content.
+  // Messages too small for a header still differ by content.
   EXPECT_NE(MakePayload(7, PayloadDirection::kRequest, 0, 4),
             MakePayload(8, PayloadDirection::kRequest, 0, 4));
 }
