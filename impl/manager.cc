@@ -453,7 +453,7 @@ absl::StatusOr<std::shared_ptr<Stream>> Manager::NewClientStream(CallContext& ct
   return OpenClientStream(ctx, rpc, std::move(metadata));
 }
 
-std::string Manager::EncodeInvokeMetadata(const Metadata& metadata) const {
+std::string Manager::EncodeInvokeMetadata(const Metadata& metadata) {
   return EncodeMetadata(metadata);
 }
 

@@ -185,7 +185,7 @@ class Manager : protected StreamSink {
                                                                    absl::string_view rpc,
                                                                    std::string metadata) = 0;
   // Client: the InvokeMetadata body of a new stream (by default ctx's metadata as is).
-  virtual std::string EncodeInvokeMetadata(const Metadata& metadata) const;
+  virtual std::string EncodeInvokeMetadata(const Metadata& metadata);
   // One frame from the reader. A non-OK status ends the connection. A frame whose data was read
   // straight into a lent packet buffer (LendFrameBuffer) views that buffer, lent_frame_buffer():
   // the mode passes it to its assembler, which takes it back.

@@ -50,7 +50,7 @@ MuxManager::~MuxManager() = default;
 
 // --- Client ---------------------------------------------------------------------------------------
 
-std::string MuxManager::EncodeInvokeMetadata(const Metadata& metadata) const {
+std::string MuxManager::EncodeInvokeMetadata(const Metadata& metadata) {
   // The stream's compression is the client's choice, asked for in its metadata; a client without
   // one strips a caller's stray key, so the server never compresses what we cannot read.
   if (options_.compression == Compression::kNone && !metadata.contains(kCompressionMetadataKey)) {

@@ -101,7 +101,7 @@ class MuxManager final : public Manager {
                                                            absl::string_view rpc,
                                                            std::string metadata) override;
   // Adds (or strips) drpc-compression as Options::compression says.
-  std::string EncodeInvokeMetadata(const Metadata& metadata) const override;
+  std::string EncodeInvokeMetadata(const Metadata& metadata) override;
   absl::Status Start() override;
   absl::Status OnFrame(const Frame& frame) override;
   // Only the Messages of a live stream: everything else is small or dropped.

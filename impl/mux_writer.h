@@ -80,7 +80,9 @@ class MuxWriter {
     Kind kind;
     absl::string_view data;
     bool control = false;
-    // WriteAsync only: the string `data` views, which the writer takes instead of copying it.
+    // WriteAsync only: the string `data` views (all of it), which the writer takes instead of
+    // copying it. The donor is left holding an empty string (a recycled copy buffer's capacity
+    // possibly) that the caller may reuse or drop.
     std::string* donor = nullptr;
   };
 

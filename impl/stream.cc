@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "impl/context.h"
 #include "impl/situations.h"
 #include "impl/error_body.h"
 #include "proto/base/check.h"

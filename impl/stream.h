@@ -57,7 +57,6 @@
 #include "absl/strings/string_view.h"
 #include "impl/buffer_budget.h"
 #include "impl/buffer_pool.h"
-#include "impl/context.h"
 #include "impl/env.h"
 #include "impl/fifo.h"
 #include "impl/errors.h"
@@ -73,6 +72,8 @@
 #include "proto/packet.h"
 
 namespace drpc {
+
+class CallContext;
 
 class Stream;
 
@@ -205,7 +206,7 @@ class Stream final : public RpcStream {
   // unread client stream can never stall the connection's reader (docs/protocol.md §13 item 2).
   void StopReceiving();
   // Server: the context of the handler serving the stream, cancelled (Canceled) when the stream
-  // terminates, right after terminated_signal() is set — at once if it already is. Null: none.
+  // terminates, right after terminated() becomes true — at once if it already is. Null: none.
   // The context must outlive its registration (the server clears it before the handler's
   // context goes).
   void set_handler_context(CallContext* ctx);
@@ -231,7 +232,6 @@ class Stream final : public RpcStream {
   bool cancelled_locally() const { return cancelled_locally_; }
   // The peer ended its sending side (CloseSend or Close arrived): no more messages can come.
   bool peer_send_closed() const { return recv_.IsSet() && IsEof(recv_.status()); }
-  Signal& terminated_signal() { return term_; }
   Signal& finished_signal() { return fin_; }
   // The reason the stream ended (OK while it lives).
   absl::Status termination_error() const {

@@ -35,10 +35,10 @@ UpstreamManager::~UpstreamManager() = default;
 
 // --- Client ---------------------------------------------------------------------------------------
 
-std::string UpstreamManager::EncodeInvokeMetadata(const Metadata& metadata) const {
+std::string UpstreamManager::EncodeInvokeMetadata(const Metadata& metadata) {
   std::string out = std::move(spare_metadata_);
   out.clear();
-  for (const auto& [key, value] : metadata) AppendMetadataEntry(out, key, value);
+  AppendEncodedMetadata(metadata, out);
   return out;
 }
 

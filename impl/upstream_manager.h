@@ -63,7 +63,7 @@ class UpstreamManager final : public Manager {
                                                            absl::string_view rpc,
                                                            std::string metadata) override;
   // The body EncodeMetadata would give, written into the buffer of the previous stream's.
-  std::string EncodeInvokeMetadata(const Metadata& metadata) const override;
+  std::string EncodeInvokeMetadata(const Metadata& metadata) override;
   absl::Status OnFrame(const Frame& frame) override;
   std::optional<std::string> LendFrameBuffer(const Frame& head, size_t data_bytes) override {
     return assembler_.LendBuffer(head, data_bytes);
@@ -165,9 +165,8 @@ class UpstreamManager final : public Manager {
   int terminal_writes_in_flight_ = 0;
   WaitList terminal_writes_done_;
   // Client: the buffer of the last InvokeMetadata copied into the write buffer, for the next
-  // stream's (up to tunables::kInvokeMetadataSpareMaxBytes). Mutable: EncodeInvokeMetadata, the
-  // mode's hook, is const.
-  mutable std::string spare_metadata_;
+  // stream's (up to tunables::kInvokeMetadataSpareMaxBytes).
+  std::string spare_metadata_;
   // Server: the newest InvokeMetadata, kept for the Invoke with the same stream ID.
   std::optional<std::pair<uint64_t, Metadata>> pending_metadata_;
 };

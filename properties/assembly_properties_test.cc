@@ -287,6 +287,122 @@ RC_GTEST_PROP(AssemblyProperties, MuxAssemblerBehavesLikeTheSpecsModel, ()) {
   }
 }
 
+// Frames over few IDs and small sizes, so that the assemblers' fast paths meet every rule they
+// repeat: IDs (zero, lower, the last one), limits, partial and discarded packets. A frame's
+// message ID follows its stream's packets (mostly), so a sequence gets far before an ID
+// error ends it.
+rc::Gen<std::vector<OwnedFrame>> GenTangledFrames() {
+  auto frame = rc::gen::build<OwnedFrame>(
+      rc::gen::set(&OwnedFrame::id,
+                   rc::gen::build<PacketId>(
+                       rc::gen::set(&PacketId::stream,
+                                    rc::gen::weightedElement<uint64_t>({{1, 0}, {8, 1}, {4, 2}})),
+                       // A code that the map below turns into a message ID.
+                       rc::gen::set(&PacketId::message, rc::gen::inRange<uint64_t>(0, 40)))),
+      rc::gen::set(&OwnedFrame::kind,
+                   rc::gen::weightedElement<Kind>({{8, Kind::kMessage}, {1, Kind::kClose},
+                                                   {1, Kind::kInvoke}})),
+      rc::gen::set(&OwnedFrame::done, rc::gen::arbitrary<bool>()),
+      rc::gen::set(&OwnedFrame::control, rc::gen::arbitrary<bool>()),
+      rc::gen::set(&OwnedFrame::data, GenData(150)));
+  return rc::gen::map(rc::gen::container<std::vector<OwnedFrame>>(frame),
+                      [](std::vector<OwnedFrame> frames) {
+                        std::map<uint64_t, uint64_t> current;
+                        for (OwnedFrame& f : frames) {
+                          uint64_t& m = current.try_emplace(f.id.stream, 1).first->second;
+                          const uint64_t code = f.id.message;
+                          if (code == 0) {
+                            f.id.message = 0;
+                          } else if (code == 1) {
+                            f.id.message = m = UINT64_MAX;
+                          } else if (code == 2) {
+                            f.id.message = m - 1;
+                          } else {
+                            // Mostly the packet in progress, else a higher ID that abandons it.
+                            if (code % 5 == 0 && m != UINT64_MAX) ++m;
+                            f.id.message = m;
+                            if (f.done && m != UINT64_MAX) ++m;
+                          }
+                        }
+                        return frames;
+                      });
+}
+
+bool SamePacket(const Packet& a, const Packet& b) {
+  return a.id == b.id && a.kind == b.kind && a.control == b.control && a.data == b.data;
+}
+
+// TakeWholePacket repeats OnFrame's acceptance rules: an assembler that tries it first (then
+// OnFrame when it declines) must be indistinguishable from one that only calls OnFrame.
+RC_GTEST_PROP(AssemblyProperties, UpstreamTakeWholePacketIsOnFramesCommonCase, ()) {
+  const size_t max = *rc::gen::inRange<size_t>(limits::kPacketLimitMinBytes, 100);
+  const auto frames = *GenTangledFrames();
+  UpstreamAssembler fast(UpstreamAssembler::Options{.packet_max_bytes = max});
+  UpstreamAssembler slow(UpstreamAssembler::Options{.packet_max_bytes = max});
+  for (const OwnedFrame& f : frames) {
+    auto want = slow.OnFrame(f.view());
+    if (Packet whole; fast.TakeWholePacket(f.view(), whole)) {
+      RC_ASSERT(want.ok());
+      RC_ASSERT(want->has_value());
+      RC_ASSERT(SamePacket(whole, **want));
+    } else {
+      auto got = fast.OnFrame(f.view());
+      RC_ASSERT(got.ok() == want.ok());
+      if (!want.ok()) {
+        RC_ASSERT(got.status() == want.status());
+        return;  // sticky: every later frame gets the same error from both
+      }
+      RC_ASSERT(got->has_value() == want->has_value());
+      if (want->has_value()) RC_ASSERT(SamePacket(**got, **want));
+    }
+    RC_ASSERT(fast.partial_bytes() == slow.partial_bytes());
+    RC_ASSERT(fast.last() == slow.last());
+  }
+}
+
+RC_GTEST_PROP(AssemblyProperties, MuxTakeWholePacketIsOnFramesCommonCase, ()) {
+  const size_t max = *rc::gen::inRange<size_t>(limits::kPacketLimitMinBytes, 100);
+  const size_t streams_max = *rc::gen::inRange<size_t>(1, 5);
+  const auto frames = *GenTangledFrames();
+  // Before each frame, maybe forget a stream (what a connection does when a stream ends).
+  const auto forgets = *rc::gen::container<std::vector<uint64_t>>(
+      frames.size(), rc::gen::weightedOneOf<uint64_t>({{4, rc::gen::just<uint64_t>(0)},
+                                                       {1, rc::gen::inRange<uint64_t>(1, 4)}}));
+  const MuxAssembler::Options options{.packet_max_bytes = max, .streams_max_count = streams_max};
+  MuxAssembler fast(options);
+  MuxAssembler slow(options);
+  for (size_t i = 0; i < frames.size(); ++i) {
+    if (forgets[i] != 0) {
+      fast.Forget(forgets[i]);
+      slow.Forget(forgets[i]);
+    }
+    const Frame f = frames[i].view();
+    auto want = slow.OnFrame(f);
+    if (Packet whole; fast.TakeWholePacket(f, whole)) {
+      RC_ASSERT(want.ok());
+      const auto* packet = std::get_if<Packet>(&*want);
+      RC_ASSERT(packet != nullptr);
+      RC_ASSERT(SamePacket(whole, *packet));
+    } else {
+      auto got = fast.OnFrame(f);
+      RC_ASSERT(got.ok() == want.ok());
+      if (!want.ok()) {
+        RC_ASSERT(got.status() == want.status());
+        return;  // sticky: every later frame gets the same error from both
+      }
+      RC_ASSERT(got->index() == want->index());
+      if (const auto* packet = std::get_if<Packet>(&*want)) {
+        RC_ASSERT(SamePacket(std::get<Packet>(*got), *packet));
+      } else if (const auto* error = std::get_if<StreamAssemblyError>(&*want)) {
+        RC_ASSERT(std::get<StreamAssemblyError>(*got).stream == error->stream);
+        RC_ASSERT(std::get<StreamAssemblyError>(*got).status == error->status);
+      }
+    }
+    RC_ASSERT(fast.partial_bytes() == slow.partial_bytes());
+    RC_ASSERT(fast.streams_tracked() == slow.streams_tracked());
+  }
+}
+
 RC_GTEST_PROP(AssemblyProperties, MuxAssemblerReproducesEveryStreamFromAnyInterleaving, ()) {
   const size_t streams = *rc::gen::inRange<size_t>(1, 9);
   std::vector<std::vector<Sent>> sent(streams);

@@ -85,15 +85,20 @@ void AppendMetadataEntry(std::string& out, absl::string_view key, absl::string_v
   if (!value.empty()) std::memcpy(to, value.data(), value.size());
 }
 
-std::string EncodeMetadata(const Metadata& metadata) {
+void AppendEncodedMetadata(const Metadata& metadata, std::string& out) {
   size_t total = 0;
   for (const auto& [key, value] : metadata) {
     total += FieldSize(FieldSize(key.size()) + FieldSize(value.size()));
   }
-  std::string out;
-  out.reserve(total);
+  const size_t start = out.size();
+  out.reserve(start + total);
   for (const auto& [key, value] : metadata) AppendMetadataEntry(out, key, value);
-  DRPC_DCHECK_EQ(out.size(), total);
+  DRPC_DCHECK_EQ(out.size() - start, total);
+}
+
+std::string EncodeMetadata(const Metadata& metadata) {
+  std::string out;
+  AppendEncodedMetadata(metadata, out);
   return out;
 }
 

@@ -29,6 +29,9 @@ namespace drpc {
 using Metadata = std::map<std::string, std::string, std::less<>>;
 
 std::string EncodeMetadata(const Metadata& metadata);
+// EncodeMetadata's bytes appended to `out` (what was there is kept): lets a caller reuse a
+// buffer's capacity.
+void AppendEncodedMetadata(const Metadata& metadata, std::string& out);
 void AppendMetadataEntry(std::string& out, absl::string_view key, absl::string_view value);
 
 absl::StatusOr<Metadata> DecodeMetadata(absl::string_view body);
