@@ -102,15 +102,7 @@ MuxAssembler::Result MuxAssembler::Overflow(uint64_t stream, StreamState& state,
 }
 
 void MuxAssembler::FillWholePacket(StreamState& state, const Frame& frame, Packet& out) {
-  out.id = frame.id;
-  out.kind = frame.kind;
-  out.control = frame.control;
-  // An empty packet (a CloseSend, an empty message) needs no buffer: a pooled one would be
-  // freed with it.
-  if (!frame.data.empty()) {
-    if (options_.buffers != nullptr) out.data = options_.buffers->Take();
-    out.data.append(frame.data.data(), frame.data.size());
-  }
+  FillPacketFromWholeFrame(frame, options_.buffers, out);
   const uint64_t m = frame.id.message;
   state.next_message = m == std::numeric_limits<uint64_t>::max() ? 0 : m + 1;
 }

@@ -65,6 +65,12 @@ class PacketBufferSource {
   virtual std::string Take() = 0;
 };
 
+// Sets `out` to the packet of `frame`, which is a whole packet on its own (done, nothing partial
+// before it): its ID, kind and control flag, and its data copied into a buffer from `buffers`
+// (nullptr: a fresh string). An empty packet (a CloseSend, an empty message) takes no buffer, as a
+// pooled one would only be freed with it. Shared by both assemblers' whole-packet paths.
+void FillPacketFromWholeFrame(const Frame& frame, PacketBufferSource* buffers, Packet& out);
+
 class UpstreamAssembler {
  public:
   struct Options {

@@ -81,16 +81,18 @@ bool UpstreamAssembler::IsWholePacket(const Frame& frame) const {
          frame.data.size() <= PacketKindMaxBytes(frame.kind, options_.packet_max_bytes);
 }
 
-void UpstreamAssembler::FillWholePacket(const Frame& frame, Packet& out) {
+void FillPacketFromWholeFrame(const Frame& frame, PacketBufferSource* buffers, Packet& out) {
   out.id = frame.id;
   out.kind = frame.kind;
   out.control = frame.control;
-  // An empty packet (a CloseSend, an empty message) needs no buffer: a pooled one would be
-  // freed with it.
   if (!frame.data.empty()) {
-    if (options_.buffers != nullptr) out.data = options_.buffers->Take();
+    if (buffers != nullptr) out.data = buffers->Take();
     out.data.append(frame.data.data(), frame.data.size());
   }
+}
+
+void UpstreamAssembler::FillWholePacket(const Frame& frame, Packet& out) {
+  FillPacketFromWholeFrame(frame, options_.buffers, out);
   last_ = frame.id;
   AdvanceLast();
 }
