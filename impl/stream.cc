@@ -62,7 +62,6 @@ Stream::Stream(Env& env, StreamSink& sink, uint64_t id, Role role, Limits limits
       limits_(limits),
       pool_(pool),
       buffers_(std::move(buffers)),
-      term_(env),
       fin_(env),
       readers_(env),
       space_(env) {}
@@ -418,7 +417,7 @@ void Stream::Terminate(const absl::Status& error, How how) {
 
 void Stream::MaybeFinish() {
   if (!term_.IsSet() || fin_.IsSet() || ops_in_progress_ > 0) return;
-  fin_.Set(term_.status());
+  fin_.Set();
   sink_->OnFinished(*this);
 }
 

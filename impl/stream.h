@@ -1,7 +1,7 @@
 // Stream: one RPC's state machine (docs/protocol.md §7), shared by both modes and both roles.
 //
-// A stream has five one-shot flags, each holding the error it stands for (term and fin are
-// Signals, which fibers wait on and callbacks watch; the other three are plain flags):
+// A stream has five one-shot flags, each but fin holding the error it stands for (fin, which
+// fibers wait on, is a Signal set with OK: its reason is term's; the other four are plain flags):
 //   send    no more sends; Send returns this error
 //   recv    the receive side is finished; Recv returns this after draining queued messages
 //   term    terminated: no new operations; incoming packets are ignored
@@ -300,8 +300,8 @@ class Stream final : public RpcStream {
     absl::Status status_;
     bool set_ = false;
   };
-  Flag send_, recv_, cancel_;
-  Signal term_, fin_;
+  Flag send_, recv_, cancel_, term_;
+  Signal fin_;
   struct Queued {
     std::string data;
     uint64_t credit;
