@@ -219,10 +219,6 @@ void Stream::TerminateWithError(const absl::Status& error) {
   Terminate(error, How::kAbortive);
 }
 
-void Stream::Recycle(std::string buffer) {
-  if (pool_ != nullptr) pool_->Give(std::move(buffer));
-}
-
 void Stream::DropQueue() {
   uint64_t credit = 0;
   for (size_t i = 0; i < queue_.size(); ++i) {
@@ -385,6 +381,10 @@ absl::Status Stream::Enqueue(std::string data) {
 
 absl::Status Stream::Unwrap(std::string& wire, std::string* out) {
   if (limits_.compression == Compression::kNone) {
+    if (out->capacity() <= std::string().capacity()) {
+      *out = std::move(wire);  // the caller's old buffer is nothing the pool would keep
+      return absl::OkStatus();
+    }
     out->swap(wire);
     Recycle(std::move(wire));  // the caller's old buffer
     return absl::OkStatus();

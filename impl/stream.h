@@ -269,8 +269,13 @@ class Stream final : public RpcStream {
   void CheckQueueBounds() const;
   // The reader waits while the queue is full, at most recv_stall_timeout; then the stream fails.
   void WaitForQueueSpace(size_t size);
-  // Hands a buffer the stream no longer needs to the pool.
-  void Recycle(std::string buffer);
+  // Hands a buffer the stream no longer needs to the pool. Inline: most are small strings, which
+  // the pool never keeps (BufferPool::Give), so nothing is called for them.
+  void Recycle(std::string&& buffer) {
+    if (pool_ != nullptr && buffer.capacity() > std::string().capacity()) {
+      pool_->Give(std::move(buffer));
+    }
+  }
   // queued_bytes_ += delta (may be negative), counted in the connection's buffers.
   void AddQueuedBytes(int64_t delta);
   // The error a failed send reports: the cancel reason if cancelled (it beats transport errors).
