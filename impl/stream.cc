@@ -305,6 +305,7 @@ void Stream::WaitForQueueSpace(size_t size) {
   // back-pressure reaches the peer. It stops waiting as soon as the stream ends, as soon as the
   // application takes a message, and at the latest after recv_stall_timeout: a stream nobody
   // reads must not hold up the Cancel, Close or next Invoke queued behind it (docs/protocol.md §13 items 2,3).
+  if (!QueueFull(size)) return;
   const Instant deadline = env_->clock().Now() + limits_.recv_stall_timeout;
   while (QueueFull(size)) {
     env_->chaos().Reach(situations::kStreamReaderWaitedForQueueSpace);
