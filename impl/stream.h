@@ -249,7 +249,10 @@ class Stream final : public RpcStream {
  private:
   class OpGuard;
   enum class How { kAbortive, kGraceful };
-  void Terminate(const absl::Status& error, How how);
+  // How a flag keeps the status it is set with: a copy, or the address of a constant (a status
+  // that lives as long as the program, like the ones every call ends with).
+  enum class Keep { kCopy, kAddress };
+  void Terminate(const absl::Status& error, How how, Keep keep = Keep::kCopy);
   void MaybeFinish();
   // CloseSend's change of state: false (and nothing changed) if it has nothing to send.
   bool BeginCloseSend();
@@ -289,20 +292,25 @@ class Stream final : public RpcStream {
   BufferPool* pool_;
   std::shared_ptr<ConnectionBuffers> buffers_;
   // A one-shot flag with the error it stands for: a Signal that nothing waits on or watches,
-  // so setting one costs a store (each call sets several).
+  // so setting one costs a store (each call sets several), and with a constant no status copy.
   class Flag {
    public:
-    bool Set(const absl::Status& status) {
+    bool Set(const absl::Status& status, Keep keep = Keep::kCopy) {
       if (set_) return false;
       set_ = true;
-      status_ = status;
+      if (keep == Keep::kAddress) {
+        status_ = &status;
+      } else {
+        copy_ = status;
+      }
       return true;
     }
     bool IsSet() const { return set_; }
-    const absl::Status& status() const { return status_; }
+    const absl::Status& status() const { return *status_; }
 
    private:
-    absl::Status status_;
+    absl::Status copy_;
+    const absl::Status* status_ = &copy_;
     bool set_ = false;
   };
   Flag send_, recv_, cancel_, term_;
