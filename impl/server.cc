@@ -107,11 +107,13 @@ Server::~Server() {
   DRPC_CHECK_EQ(fibers_.count(), 0) << "connection fibers still running";
 }
 
-void Server::RunCall(Connection& conn, IncomingStream in) {
+void Server::RunCall(Connection& conn, IncomingStream&& in) {
+  // Our hold on the stream ends when the call is over, after its context.
+  const std::shared_ptr<Stream> held = std::move(in.stream);
+  Stream& stream = *held;
   CallContext ctx(*env_);
   const Connection::Call listed(conn, ctx);
   ctx.set_incoming_metadata(std::move(in.metadata));
-  Stream& stream = *in.stream;
   // The handler's context ends when its stream ends early (remote cancel, connection loss).
   stream.set_handler_context(&ctx);
   // Answer as Go's drpcserver does: the handler's error as an Error packet, success as CloseSend
