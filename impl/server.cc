@@ -31,11 +31,51 @@ absl::Status CallsBusyError(const CallBudget& calls) {
 }  // namespace
 
 struct Server::Connection {
-  Connection(Env& env, CallContext& parent) : ctx(env, parent), calls(env) {}
+  class Call;
+  Connection(Env& env, CallContext& parent) : ctx(env, parent), calls(env) {
+    cancel_calls = ctx.done_signal().OnSet([this](const absl::Status& reason) { Cancel(reason); });
+  }
+  ~Connection() { ctx.done_signal().RemoveCallback(cancel_calls); }
+  inline void Cancel(const absl::Status& reason);
+
+  Call* first_call = nullptr;  // running calls, in the order they started
+  Call* last_call = nullptr;
   std::unique_ptr<Manager> manager;
   CallContext ctx;
   WaitGroup calls;  // mux: handler fibers in flight
+  Signal::CallbackId cancel_calls = 0;
 };
+
+// A running call's handler context, listed for as long as the call runs. The connection's context
+// cancels them with its reason (its one callback), in the order the calls started: what making
+// each handler context a child of the connection's would do (nothing else watches that context),
+// without a registration and a removal per call.
+class Server::Connection::Call {
+ public:
+  Call(Connection& conn, CallContext& ctx) : conn_(&conn), ctx_(&ctx), prev_(conn.last_call) {
+    (prev_ != nullptr ? prev_->next_ : conn.first_call) = this;
+    conn.last_call = this;
+    if (conn.ctx.done()) ctx.Cancel(conn.ctx.err());
+  }
+  ~Call() {
+    (prev_ != nullptr ? prev_->next_ : conn_->first_call) = next_;
+    (next_ != nullptr ? next_->prev_ : conn_->last_call) = prev_;
+  }
+  Call(const Call&) = delete;
+  Call& operator=(const Call&) = delete;
+
+ private:
+  friend struct Connection;
+  Connection* conn_;
+  CallContext* ctx_;
+  Call* prev_;
+  Call* next_ = nullptr;
+};
+
+void Server::Connection::Cancel(const absl::Status& reason) {
+  // Cancelling runs callbacks, which never block: no call starts or ends meanwhile.
+  for (Call* c = first_call; c != nullptr; c = c->next_) c->ctx_->Cancel(reason);
+}
 
 Manager::Usage Server::usage() const {
   Manager::Usage total;
@@ -67,10 +107,13 @@ Server::~Server() {
   DRPC_CHECK_EQ(fibers_.count(), 0) << "connection fibers still running";
 }
 
-void Server::RunCall(Connection& conn, IncomingStream in) {
-  CallContext ctx(*env_, conn.ctx);
+void Server::RunCall(Connection& conn, IncomingStream&& in) {
+  // Our hold on the stream ends when the call is over, after its context.
+  const std::shared_ptr<Stream> held = std::move(in.stream);
+  Stream& stream = *held;
+  CallContext ctx(*env_);
+  const Connection::Call listed(conn, ctx);
   ctx.set_incoming_metadata(std::move(in.metadata));
-  Stream& stream = *in.stream;
   // The handler's context ends when its stream ends early (remote cancel, connection loss).
   stream.set_handler_context(&ctx);
   // Answer as Go's drpcserver does: the handler's error as an Error packet, success as CloseSend

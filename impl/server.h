@@ -114,7 +114,7 @@ class Server {
 
  private:
   struct Connection;
-  void RunCall(Connection& conn, IncomingStream in);
+  void RunCall(Connection& conn, IncomingStream&& in);
   // Answers `stream` with `why` instead of running it; the connection goes on.
   void Refuse(Connection& conn, Stream& stream, const absl::Status& why);
   // ServeMux: runs the call on a fiber of its own, or refuses it.

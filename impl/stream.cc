@@ -12,29 +12,40 @@
 namespace drpc {
 namespace {
 
-// The statuses every call ends with are built once (OnceStatus, impl/errors.h): each would
-// otherwise allocate its message on every call.
-absl::Status SendClosedError() {
-  return OnceStatus([] { return absl::FailedPreconditionError("send closed"); });
+// The statuses every call ends with, built once and never destroyed: a flag keeps the address
+// of one (Keep::kAddress), so a call neither allocates their messages nor copies them.
+template <typename Make>
+const absl::Status& Constant(Make make) {
+  static const absl::Status* const status = new absl::Status(make());
+  return *status;
 }
-absl::Status TerminatedByCloseError() {
-  return OnceStatus(
+const absl::Status& SendClosedError() {
+  return Constant([] { return absl::FailedPreconditionError("send closed"); });
+}
+const absl::Status& TerminatedByCloseError() {
+  return Constant(
       [] { return absl::FailedPreconditionError("stream terminated by sending close"); });
 }
-absl::Status TerminatedByErrorError() {
-  return OnceStatus(
+const absl::Status& TerminatedByErrorError() {
+  return Constant(
       [] { return absl::FailedPreconditionError("stream terminated by sending error"); });
 }
-absl::Status BothClosedError() {
-  return OnceStatus([] {
+const absl::Status& BothClosedError() {
+  return Constant([] {
     return absl::FailedPreconditionError("stream terminated by both issuing close send");
   });
 }
-absl::Status HandlerReturnedError() {
-  return OnceStatus([] { return ClosedError("handler returned"); });
+const absl::Status& HandlerReturnedError() {
+  return Constant([] { return ClosedError("handler returned"); });
 }
-absl::Status RemoteClosedError() {
-  return OnceStatus([] { return ClosedError("remote closed the stream"); });
+const absl::Status& RemoteClosedError() {
+  return Constant([] { return ClosedError("remote closed the stream"); });
+}
+const absl::Status& Eof() {
+  return Constant([] { return EofError(); });
+}
+const absl::Status& Canceled() {
+  return Constant([] { return CanceledError(); });
 }
 
 }  // namespace
@@ -62,7 +73,6 @@ Stream::Stream(Env& env, StreamSink& sink, uint64_t id, Role role, Limits limits
       limits_(limits),
       pool_(pool),
       buffers_(std::move(buffers)),
-      term_(env),
       fin_(env),
       readers_(env),
       space_(env) {}
@@ -167,20 +177,20 @@ absl::Status Stream::CloseSend() {
 
 bool Stream::BeginCloseSend() {
   if (send_.IsSet() || term_.IsSet()) return false;
-  send_.Set(SendClosedError());
+  send_.Set(SendClosedError(), Keep::kAddress);
   used_ = true;
   return true;
 }
 
 absl::Status Stream::EndCloseSend(const absl::Status& sent) {
-  if (recv_.IsSet()) Terminate(BothClosedError(), How::kGraceful);
+  if (recv_.IsSet()) Terminate(BothClosedError(), How::kGraceful, Keep::kAddress);
   return sent.ok() ? sent : SendFailure(sent);
 }
 
 absl::Status Stream::Close() {
   OpGuard op(this);
   if (term_.IsSet()) return absl::OkStatus();
-  Terminate(TerminatedByCloseError(), How::kAbortive);
+  Terminate(TerminatedByCloseError(), How::kAbortive, Keep::kAddress);
   used_ = true;
   absl::Status s = sink_->SendTerminal(*this, Kind::kClose, "", TerminatedByCloseError());
   return s.ok() ? s : SendFailure(s);
@@ -190,8 +200,8 @@ absl::Status Stream::SendError(const absl::Status& error) {
   OpGuard op(this);
   if (term_.IsSet()) return absl::OkStatus();
   const std::string body = ErrorBodyFor(limits_.error_format, error);
-  send_.Set(EofError());
-  Terminate(TerminatedByErrorError(), How::kAbortive);
+  send_.Set(Eof(), Keep::kAddress);
+  Terminate(TerminatedByErrorError(), How::kAbortive, Keep::kAddress);
   used_ = true;
   absl::Status s = sink_->SendTerminal(*this, Kind::kError, body, TerminatedByErrorError());
   return s.ok() ? s : SendFailure(s);
@@ -202,7 +212,7 @@ bool Stream::Cancel(const absl::Status& reason) {
   cancelled_locally_ = true;
   if (ops_in_progress_ > 0) env_->chaos().Reach(situations::kStreamCancelDuringAnOperation);
   cancel_.Set(reason);
-  send_.Set(EofError());
+  send_.Set(Eof(), Keep::kAddress);
   Terminate(reason, How::kAbortive);
   return true;
 }
@@ -216,12 +226,8 @@ void Stream::TerminateFromConnection(const absl::Status& error) {
 }
 
 void Stream::TerminateWithError(const absl::Status& error) {
-  send_.Set(EofError());
+  send_.Set(Eof(), Keep::kAddress);
   Terminate(error, How::kAbortive);
-}
-
-void Stream::Recycle(std::string buffer) {
-  if (pool_ != nullptr) pool_->Give(std::move(buffer));
 }
 
 void Stream::DropQueue() {
@@ -239,11 +245,11 @@ void Stream::DropQueue() {
 
 void Stream::set_handler_context(CallContext* ctx) {
   handler_context_ = ctx;
-  if (ctx != nullptr && term_.IsSet()) ctx->Cancel(CanceledError());
+  if (ctx != nullptr && term_.IsSet()) ctx->Cancel(Canceled());
 }
 
 void Stream::StopReceiving() {
-  recv_.Set(HandlerReturnedError());
+  recv_.Set(HandlerReturnedError(), Keep::kAddress);
   DropQueue();
   space_.WakeAll();
   readers_.WakeAll();
@@ -269,7 +275,7 @@ absl::Status Stream::HandlePacket(Packet&& packet) {
       // An undecodable body (the other format, garbage) ends the stream with a protocol error
       // saying why (impl/error_body.h): never silently read as the other format.
       const absl::Status remote = StatusFromErrorBody(limits_.error_format, packet.data);
-      send_.Set(EofError());
+      send_.Set(Eof(), Keep::kAddress);
       Terminate(remote, How::kGraceful);
       return absl::OkStatus();
     }
@@ -277,19 +283,19 @@ absl::Status Stream::HandlePacket(Packet&& packet) {
       if (recv_.IsSet()) {
         env_->chaos().Reach(situations::kStreamCancelArrivedAfterThePeersCloseSend);
       }
-      cancel_.Set(CanceledError());
-      send_.Set(EofError());
-      Terminate(CanceledError(), How::kGraceful);
+      cancel_.Set(Canceled(), Keep::kAddress);
+      send_.Set(Eof(), Keep::kAddress);
+      Terminate(Canceled(), How::kGraceful, Keep::kAddress);
       return absl::OkStatus();
     case Kind::kClose:
       if (!queue_.empty()) env_->chaos().Reach(situations::kStreamRemoteCloseBehindQueuedMessages);
-      recv_.Set(EofError());
-      Terminate(RemoteClosedError(), How::kGraceful);
+      recv_.Set(Eof(), Keep::kAddress);
+      Terminate(RemoteClosedError(), How::kGraceful, Keep::kAddress);
       return absl::OkStatus();
     case Kind::kCloseSend:
-      recv_.Set(EofError());
+      recv_.Set(Eof(), Keep::kAddress);
       readers_.WakeAll();
-      if (send_.IsSet()) Terminate(BothClosedError(), How::kGraceful);
+      if (send_.IsSet()) Terminate(BothClosedError(), How::kGraceful, Keep::kAddress);
       return absl::OkStatus();
     default:
       if (packet.control) return absl::OkStatus();  // forward compatibility (docs/protocol.md §3)
@@ -310,6 +316,7 @@ void Stream::WaitForQueueSpace(size_t size) {
   // back-pressure reaches the peer. It stops waiting as soon as the stream ends, as soon as the
   // application takes a message, and at the latest after recv_stall_timeout: a stream nobody
   // reads must not hold up the Cancel, Close or next Invoke queued behind it (docs/protocol.md §13 items 2,3).
+  if (!QueueFull(size)) return;
   const Instant deadline = env_->clock().Now() + limits_.recv_stall_timeout;
   while (QueueFull(size)) {
     env_->chaos().Reach(situations::kStreamReaderWaitedForQueueSpace);
@@ -386,6 +393,10 @@ absl::Status Stream::Enqueue(std::string data) {
 
 absl::Status Stream::Unwrap(std::string& wire, std::string* out) {
   if (limits_.compression == Compression::kNone) {
+    if (out->capacity() <= std::string().capacity()) {
+      *out = std::move(wire);  // the caller's old buffer is nothing the pool would keep
+      return absl::OkStatus();
+    }
     out->swap(wire);
     Recycle(std::move(wire));  // the caller's old buffer
     return absl::OkStatus();
@@ -406,11 +417,11 @@ absl::Status Stream::Unwrap(std::string& wire, std::string* out) {
   return absl::OkStatus();
 }
 
-void Stream::Terminate(const absl::Status& error, How how) {
-  send_.Set(error);
-  recv_.Set(error);
+void Stream::Terminate(const absl::Status& error, How how, Keep keep) {
+  send_.Set(error, keep);
+  recv_.Set(error, keep);
   if (how == How::kAbortive) DropQueue();
-  if (term_.Set(error) && handler_context_ != nullptr) handler_context_->Cancel(CanceledError());
+  if (term_.Set(error, keep) && handler_context_ != nullptr) handler_context_->Cancel(Canceled());
   readers_.WakeAll();
   space_.WakeAll();
   MaybeFinish();
@@ -418,7 +429,7 @@ void Stream::Terminate(const absl::Status& error, How how) {
 
 void Stream::MaybeFinish() {
   if (!term_.IsSet() || fin_.IsSet() || ops_in_progress_ > 0) return;
-  fin_.Set(term_.status());
+  fin_.Set();
   sink_->OnFinished(*this);
 }
 

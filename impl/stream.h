@@ -1,7 +1,7 @@
 // Stream: one RPC's state machine (docs/protocol.md §7), shared by both modes and both roles.
 //
-// A stream has five one-shot flags, each holding the error it stands for (term and fin are
-// Signals, which fibers wait on and callbacks watch; the other three are plain flags):
+// A stream has five one-shot flags, each but fin holding the error it stands for (fin, which
+// fibers wait on, is a Signal set with OK: its reason is term's; the other four are plain flags):
 //   send    no more sends; Send returns this error
 //   recv    the receive side is finished; Recv returns this after draining queued messages
 //   term    terminated: no new operations; incoming packets are ignored
@@ -249,7 +249,10 @@ class Stream final : public RpcStream {
  private:
   class OpGuard;
   enum class How { kAbortive, kGraceful };
-  void Terminate(const absl::Status& error, How how);
+  // How a flag keeps the status it is set with: a copy, or the address of a constant (a status
+  // that lives as long as the program, like the ones every call ends with).
+  enum class Keep { kCopy, kAddress };
+  void Terminate(const absl::Status& error, How how, Keep keep = Keep::kCopy);
   void MaybeFinish();
   // CloseSend's change of state: false (and nothing changed) if it has nothing to send.
   bool BeginCloseSend();
@@ -269,8 +272,13 @@ class Stream final : public RpcStream {
   void CheckQueueBounds() const;
   // The reader waits while the queue is full, at most recv_stall_timeout; then the stream fails.
   void WaitForQueueSpace(size_t size);
-  // Hands a buffer the stream no longer needs to the pool.
-  void Recycle(std::string buffer);
+  // Hands a buffer the stream no longer needs to the pool. Inline: most are small strings, which
+  // the pool never keeps (BufferPool::Give), so nothing is called for them.
+  void Recycle(std::string&& buffer) {
+    if (pool_ != nullptr && buffer.capacity() > std::string().capacity()) {
+      pool_->Give(std::move(buffer));
+    }
+  }
   // queued_bytes_ += delta (may be negative), counted in the connection's buffers.
   void AddQueuedBytes(int64_t delta);
   // The error a failed send reports: the cancel reason if cancelled (it beats transport errors).
@@ -284,24 +292,29 @@ class Stream final : public RpcStream {
   BufferPool* pool_;
   std::shared_ptr<ConnectionBuffers> buffers_;
   // A one-shot flag with the error it stands for: a Signal that nothing waits on or watches,
-  // so setting one costs a store (each call sets several).
+  // so setting one costs a store (each call sets several), and with a constant no status copy.
   class Flag {
    public:
-    bool Set(const absl::Status& status) {
+    bool Set(const absl::Status& status, Keep keep = Keep::kCopy) {
       if (set_) return false;
       set_ = true;
-      status_ = status;
+      if (keep == Keep::kAddress) {
+        status_ = &status;
+      } else {
+        copy_ = status;
+      }
       return true;
     }
     bool IsSet() const { return set_; }
-    const absl::Status& status() const { return status_; }
+    const absl::Status& status() const { return *status_; }
 
    private:
-    absl::Status status_;
+    absl::Status copy_;
+    const absl::Status* status_ = &copy_;
     bool set_ = false;
   };
-  Flag send_, recv_, cancel_;
-  Signal term_, fin_;
+  Flag send_, recv_, cancel_, term_;
+  Signal fin_;
   struct Queued {
     std::string data;
     uint64_t credit;

@@ -189,6 +189,16 @@ void UpstreamManager::BeforeAccept() {
 
 // --- Reader ---------------------------------------------------------------------------------------
 
+// Inline in OnFrame: every frame passes here.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline absl::Status UpstreamManager::OnPacket(Packet&& packet) {
+  if (current_ != nullptr && packet.id.stream == current_->id()) {
+    std::shared_ptr<Stream> stream = current_;  // HandlePacket may block; keep it alive
+    return stream->HandlePacket(std::move(packet));
+  }
+  if (current_ != nullptr && packet.id.stream < current_->id()) return absl::OkStatus();
+  return OnNewStreamPacket(std::move(packet));
+}
+
 absl::Status UpstreamManager::OnFrame(const Frame& frame) {
   // The common frame, a whole packet, skips OnFrame's result wrapper.
   if (Packet whole; assembler_.TakeWholePacket(frame, whole)) return OnPacket(std::move(whole));
@@ -196,15 +206,6 @@ absl::Status UpstreamManager::OnFrame(const Frame& frame) {
   if (!packet.ok()) return AsProtocolError(packet.status());
   if (!packet->has_value()) return absl::OkStatus();
   return OnPacket(std::move(**packet));
-}
-
-absl::Status UpstreamManager::OnPacket(Packet&& packet) {
-  if (current_ != nullptr && packet.id.stream == current_->id()) {
-    std::shared_ptr<Stream> stream = current_;  // HandlePacket may block; keep it alive
-    return stream->HandlePacket(std::move(packet));
-  }
-  if (current_ != nullptr && packet.id.stream < current_->id()) return absl::OkStatus();
-  return OnNewStreamPacket(std::move(packet));
 }
 
 absl::Status UpstreamManager::OnNewStreamPacket(Packet&& packet) {
