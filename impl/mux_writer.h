@@ -57,7 +57,7 @@
 #include "impl/sync.h"
 #include "impl/time.h"
 #include "impl/tunables.h"
-#include "proto/base/node_recycler.h"
+#include "proto/base/id_map.h"
 #include "proto/frame.h"
 
 namespace drpc {
@@ -281,7 +281,7 @@ class MuxWriter {
   void UpdateFlowStallTimer(uint64_t stream, StreamQueue& q);  // UpdateStallTimer's work
   void DisarmStallTimer(StreamQueue& q);
   // Forgets a stream whose queue is empty (its timer disarmed).
-  void Erase(std::map<uint64_t, StreamQueue>::iterator it);
+  void Erase(uint64_t stream, StreamQueue& q);
   // Appends one frame of the stream's first packet to the batch. Returns true if the stream's
   // turn continues (the frame belongs to a group that is not finished).
   bool EmitFrame(StreamQueue& q, Batch& batch);
@@ -310,8 +310,7 @@ class MuxWriter {
   absl::AnyInvocable<void(uint64_t)> on_credit_stall_;
   absl::AnyInvocable<absl::Status()> start_fiber_;
   // By stream ID; ready_ holds the turn order.
-  std::map<uint64_t, StreamQueue> queues_;
-  NodeRecycler<std::map<uint64_t, StreamQueue>> spare_queues_{tunables::kStreamNodeSpareMaxCount};
+  IdMap<StreamQueue> queues_{tunables::kStreamNodeSpareMaxCount};
   std::deque<uint64_t> ready_;
   Pending* spare_packets_ = nullptr;  // linked through `next`
   size_t spare_packet_count_ = 0;
