@@ -18,6 +18,14 @@ bool IsTerminal(Kind kind) {
   return kind == Kind::kClose || kind == Kind::kError || kind == Kind::kCancel;
 }
 
+// IsSplittableKind (proto/splitter.h) inline: every queued packet asks.
+bool Splittable(Kind kind) {
+  const bool splittable =
+      kind == Kind::kInvoke || kind == Kind::kMessage || kind == Kind::kInvokeMetadata;
+  DRPC_DCHECK_EQ(splittable, IsSplittableKind(kind));
+  return splittable;
+}
+
 
 }  // namespace
 
@@ -89,6 +97,7 @@ void MuxWriter::AddStream(uint64_t stream, bool flow_controlled, uint64_t send_c
   StreamQueue* found = queues_.Find(stream);
   const bool inserted = found == nullptr;
   StreamQueue& q = inserted ? queues_.Insert(stream) : *found;
+  q.id = stream;
   DRPC_CHECK(q.packets.empty() && (inserted || q.removed)) << "stream " << stream << " added twice";
   DRPC_CHECK_LE(send_credit, uint64_t{limits::kSendCreditMaxBytes});
   if (!inserted) {
@@ -232,8 +241,14 @@ void MuxWriter::MarkReady(uint64_t stream, StreamQueue& q) {
     return;
   }
   q.in_ready = true;
-  ready_.push_back(stream);
+  PushReady(q);
   Wake();
+}
+
+void MuxWriter::PushReady(StreamQueue& q) {
+  q.next_ready = nullptr;
+  (ready_head_ == nullptr ? ready_head_ : ready_tail_->next_ready) = &q;
+  ready_tail_ = &q;
 }
 
 void MuxWriter::Enqueue(StreamQueue& q, Packet packet, Completion* completion, bool owned,
@@ -252,7 +267,7 @@ void MuxWriter::Enqueue(StreamQueue& q, Packet packet, Completion* completion, b
   }
   p->id = packet.id;
   p->kind = packet.kind;
-  p->splittable = IsSplittableKind(packet.kind);
+  p->splittable = Splittable(packet.kind);
   p->control = packet.control;
   p->completion = completion;
   p->offset = 0;
@@ -495,7 +510,7 @@ void MuxWriter::Stop(const absl::Status& error) {
     DisarmStallTimer(q);
     return q.removed;
   });
-  ready_.clear();
+  ready_head_ = ready_tail_ = nullptr;
   control_.clear();
   control_bytes_ = 0;
   window_updates_.clear();
@@ -627,7 +642,7 @@ void MuxWriter::Wake() {
 void MuxWriter::Run() {
   Batch batch;
   for (;;) {
-    while (!stopped_ && control_.empty() && window_updates_.empty() && ready_.empty()) {
+    while (!stopped_ && control_.empty() && window_updates_.empty() && ready_head_ == nullptr) {
       if (release_batch_) std::string().swap(batch.bytes);
       release_batch_ = false;
       if (exit_when_idle_) {
@@ -647,17 +662,18 @@ void MuxWriter::Run() {
     EmitControl(batch.bytes);
     // Chaos: end batches early, so batch boundaries fall everywhere in simulation.
     const bool short_batch = env_->chaos().Buggify("mux_writer.short_batch");
-    while (!ready_.empty() && batch.size() < options_.batch_max_bytes) {
-      const uint64_t id = ready_.front();
-      ready_.pop_front();
-      StreamQueue& q = *queues_.Find(id);
+    while (ready_head_ != nullptr && batch.size() < options_.batch_max_bytes) {
+      StreamQueue& q = *ready_head_;
+      ready_head_ = q.next_ready;
+      if (ready_head_ == nullptr) ready_tail_ = nullptr;
+      const uint64_t id = q.id;
       q.in_ready = false;
       // One frame per turn, except that a group (metadata + Invoke) goes out whole.
       while (Sendable(q) && EmitFrame(q, batch)) {
       }
       if (Sendable(q)) {
         q.in_ready = true;
-        ready_.push_back(id);
+        PushReady(q);
       } else if (q.removed && q.packets.empty()) {
         Erase(id, q);
         if (short_batch) break;
