@@ -25,6 +25,7 @@
 #include <new>
 #include <utility>
 
+#include "absl/base/attributes.h"
 #include "proto/base/check.h"
 
 namespace drpc {
@@ -56,13 +57,8 @@ class IdMap {
 
   // Inserts `id` (which must be absent) with a default-constructed value.
   V& Insert(uint64_t id) {
+    if (big_ || flat_count_ == kFlatMaxCount) return InsertInMap(id);
     Node* n = TakeNode(id);
-    if (!big_ && flat_count_ == kFlatMaxCount) ToMap();
-    if (big_) {
-      const bool inserted = map_.emplace(id, n).second;
-      DRPC_CHECK(inserted) << "ID " << id << " inserted twice";
-      return n->value;
-    }
     size_t i = flat_count_;
     // IDs usually rise: the new entry goes last, nothing moves.
     for (; i > 0 && flat_[i - 1]->id >= id; --i) {
@@ -76,20 +72,12 @@ class IdMap {
 
   // Erases `id`'s entry if there is one (its value is destroyed now); returns whether it was.
   bool Erase(uint64_t id) {
-    Node* n;
-    if (big_) {
-      auto it = map_.find(id);
-      if (it == map_.end()) return false;
-      n = it->second;
-      map_.erase(it);
-      if (map_.size() <= kFlatMaxCount / 2) ToFlat();
-    } else {
-      size_t i = 0;
-      while (i < flat_count_ && flat_[i]->id != id) ++i;
-      if (i == flat_count_) return false;
-      n = flat_[i];
-      for (--flat_count_; i < flat_count_; ++i) flat_[i] = flat_[i + 1];
-    }
+    if (big_) return EraseInMap(id);
+    size_t i = 0;
+    while (i < flat_count_ && flat_[i]->id != id) ++i;
+    if (i == flat_count_) return false;
+    Node* n = flat_[i];
+    for (--flat_count_; i < flat_count_; ++i) flat_[i] = flat_[i + 1];
     GiveBack(n);
     return true;
   }
@@ -149,15 +137,33 @@ class IdMap {
     Node* next_spare = nullptr;
   };
 
+  // The std::map's paths are kept out of line: the inline array's stay small.
   Node* FindNode(uint64_t id) {
-    if (big_) {
-      auto it = map_.find(id);
-      return it == map_.end() ? nullptr : it->second;
-    }
+    if (big_) return FindInMap(id);
     for (size_t i = 0; i < flat_count_; ++i) {
       if (flat_[i]->id == id) return flat_[i];
     }
     return nullptr;
+  }
+  ABSL_ATTRIBUTE_NOINLINE Node* FindInMap(uint64_t id) {
+    auto it = map_.find(id);
+    return it == map_.end() ? nullptr : it->second;
+  }
+  ABSL_ATTRIBUTE_NOINLINE V& InsertInMap(uint64_t id) {
+    if (!big_) ToMap();
+    Node* n = TakeNode(id);
+    const bool inserted = map_.emplace(id, n).second;
+    DRPC_CHECK(inserted) << "ID " << id << " inserted twice";
+    return n->value;
+  }
+  ABSL_ATTRIBUTE_NOINLINE bool EraseInMap(uint64_t id) {
+    auto it = map_.find(id);
+    if (it == map_.end()) return false;
+    Node* n = it->second;
+    map_.erase(it);
+    if (map_.size() <= kFlatMaxCount / 2) ToFlat();
+    GiveBack(n);
+    return true;
   }
   Node* TakeNode(uint64_t id) {
     Node* n = spare_;
