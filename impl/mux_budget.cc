@@ -23,19 +23,19 @@ void MuxManager::ReleasePending(PendingInvoke& pending) {
   pending.bytes = 0;
 }
 
-Metadata MuxManager::TakePending(std::map<uint64_t, PendingInvoke>::iterator it) {
-  DRPC_CHECK(it->second.state == PendingInvoke::State::kAssembling);
+Metadata MuxManager::TakePending(uint64_t id, PendingInvoke& pending) {
+  DRPC_CHECK(pending.state == PendingInvoke::State::kAssembling);
   DRPC_CHECK_GT(pending_assembling_, 0u);
-  ReleasePending(it->second);
-  Metadata md = std::move(it->second.metadata);
-  spare_pending_.Erase(pending_, it);
+  ReleasePending(pending);
+  Metadata md = std::move(pending.metadata);
+  pending_.Erase(id);
   --pending_assembling_;
   return md;
 }
 
 void MuxManager::ClearPending() {
-  for (auto& [id, p] : pending_) ReleasePending(p);
-  pending_.clear();
+  pending_.ForEach([this](uint64_t, PendingInvoke& p) { ReleasePending(p); });
+  pending_.Clear();
   pending_assembling_ = 0;
 }
 
@@ -45,23 +45,23 @@ bool MuxManager::ShedLargestHolder(const absl::Status& why) {
   uint64_t largest = 0;
   size_t largest_bytes = 0;
   bool largest_pending = false;
-  for (const auto& [id, state] : streams_) {
-    if (state.stream->terminated()) continue;
+  streams_.ForEach([&](uint64_t id, const StreamState& state) {
+    if (state.stream->terminated()) return;
     const size_t held = state.stream->queued_bytes() + assembler_.partial_bytes(id);
     if (held > largest_bytes) {
       largest = id;
       largest_bytes = held;
     }
-  }
-  for (const auto& [id, p] : pending_) {
-    if (p.state != PendingInvoke::State::kAssembling) continue;  // holds nothing
+  });
+  pending_.ForEach([&](uint64_t id, const PendingInvoke& p) {
+    if (p.state != PendingInvoke::State::kAssembling) return;  // holds nothing
     const size_t held = p.bytes + assembler_.partial_bytes(id);
     if (held > largest_bytes) {
       largest = id;
       largest_bytes = held;
       largest_pending = true;
     }
-  }
+  });
   if (largest_bytes == 0) return false;
   std::string text = absl::StrCat(why.message(), "; stream ", largest, " held ", largest_bytes,
                                   " of them");
@@ -77,7 +77,7 @@ bool MuxManager::ShedLargestHolder(const absl::Status& why) {
   }
   const absl::Status error = absl::ResourceExhaustedError(text);
   if (!largest_pending) {
-    OnStreamError(*streams_.at(largest).stream, error);
+    OnStreamError(*streams_.Find(largest)->stream, error);
     // Its later frames are dropped before assembly: its partial packet goes now, not when its
     // handler returns (the reader must not wait for room this already frees).
     assembler_.Forget(largest);
@@ -92,15 +92,15 @@ bool MuxManager::ShedLargestHolder(const absl::Status& why) {
 
 void MuxManager::EndStreamsStillReceiving(const absl::Status& reason) {
   std::vector<std::shared_ptr<Stream>> ending;
-  for (const auto& [id, state] : streams_) {
+  streams_.ForEach([&ending](uint64_t, const StreamState& state) {
     if (!state.stream->terminated() && !state.stream->peer_send_closed()) {
       ending.push_back(state.stream);
     }
-  }
+  });
   for (const std::shared_ptr<Stream>& s : ending) s->TerminateFromConnection(reason);
-  for (const auto& [id, p] : pending_) {
+  pending_.ForEach([this](uint64_t id, const PendingInvoke& p) {
     if (p.state == PendingInvoke::State::kAssembling) assembler_.Forget(id);
-  }
+  });
   ClearPending();
 }
 

@@ -32,8 +32,7 @@ void MuxManager::OnWindowUpdate(const Frame& frame) {
     env_->chaos().Reach(situations::kMuxWindowUpdateDropped);
     return;
   }
-  auto it = streams_.find(frame.id.stream);
-  if (it == streams_.end()) {
+  if (!streams_.contains(frame.id.stream)) {
     env_->chaos().Reach(situations::kMuxWindowUpdateForAnUnknownStream);
     return;
   }
@@ -42,8 +41,8 @@ void MuxManager::OnWindowUpdate(const Frame& frame) {
 }
 
 void MuxManager::OnCreditStall(uint64_t stream) {
-  auto it = streams_.find(stream);
-  if (it == streams_.end() || it->second.stream->terminated()) return;
+  const StreamState* state = streams_.Find(stream);
+  if (state == nullptr || state->stream->terminated()) return;
   env_->chaos().Reach(situations::kMuxCreditStallFailedTheStream);
   const absl::string_view cause =
       grants_received_ == 0
@@ -51,7 +50,7 @@ void MuxManager::OnCreditStall(uint64_t stream) {
             "ends (Options::flow.enabled, the same window)?"
           : "the peer's application is not reading the stream (or the two ends' flow-control "
             "windows differ)";
-  FailStream(*it->second.stream,
+  FailStream(*state->stream,
              absl::ResourceExhaustedError(absl::StrCat(
                  "flow-control credit stall: stream ", stream, " waited ",
                  options_.credit_stall_timeout.ToString(), " for credit to send; ", cause)),
@@ -92,12 +91,12 @@ void MuxManager::Grant(StreamState& state, uint64_t bytes) {
 }
 
 uint64_t MuxManager::TakeWindowGrant(uint64_t stream) {
-  auto it = streams_.find(stream);
-  if (it == streams_.end() || it->second.stream->terminated()) return 0;
+  StreamState* found = streams_.Find(stream);
+  if (found == nullptr || found->stream->terminated()) return 0;
   // A peer that finished sending needs no credit (the first grant of a unary call's stream
   // usually finds its CloseSend already read).
-  if (it->second.stream->peer_send_closed()) return 0;
-  StreamState& state = it->second;
+  if (found->stream->peer_send_closed()) return 0;
+  StreamState& state = *found;
   const uint64_t delta = state.grant_pending;
   if (delta == 0) return 0;
   env_->chaos().Reach(situations::kMuxGrantSent);
@@ -108,10 +107,10 @@ uint64_t MuxManager::TakeWindowGrant(uint64_t stream) {
 }
 
 void MuxManager::OnConsumed(Stream& stream, uint64_t wire_bytes) {
-  auto it = streams_.find(stream.id());
-  if (it == streams_.end() || !flow_enabled()) return;
-  Grant(it->second, wire_bytes);
-  CheckWindow(it->second);
+  StreamState* state = streams_.Find(stream.id());
+  if (state == nullptr || !flow_enabled()) return;
+  Grant(*state, wire_bytes);
+  CheckWindow(*state);
 }
 
 void MuxManager::CheckWindow(const StreamState& state) const {

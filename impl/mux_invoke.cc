@@ -17,30 +17,30 @@
 
 namespace drpc {
 
-void MuxManager::ForgetPending(std::map<uint64_t, PendingInvoke>::iterator it) {
-  ReleasePending(it->second);
-  if (it->second.state == PendingInvoke::State::kAssembling) {
+void MuxManager::ForgetPending(uint64_t id, PendingInvoke& pending) {
+  ReleasePending(pending);
+  if (pending.state == PendingInvoke::State::kAssembling) {
     DRPC_CHECK_GT(pending_assembling_, 0u);
     --pending_assembling_;
-    assembler_.Forget(it->first);
+    assembler_.Forget(id);
   }
-  spare_pending_.Erase(pending_, it);
+  pending_.Erase(id);
 }
 
 absl::Status MuxManager::OnUnknownStreamFrame(const Frame& frame) {
   const uint64_t id = frame.id.stream;
   if (frame.kind != Kind::kInvoke && frame.kind != Kind::kInvokeMetadata) {
     if (frame.kind == Kind::kCancel && role() == Role::kServer) {
-      auto it = pending_.find(id);
-      if (it != pending_.end() && it->second.state == PendingInvoke::State::kAssembling) {
+      PendingInvoke* pending = pending_.Find(id);
+      if (pending != nullptr && pending->state == PendingInvoke::State::kAssembling) {
         // Between its metadata and its Invoke: the stream never runs; its Invoke, when it comes,
         // is answered with Canceled.
         env_->chaos().Reach(situations::kMuxCancelBetweenMetadataAndInvoke);
         assembler_.Forget(id);
         --pending_assembling_;
-        ReleasePending(it->second);
-        it->second = PendingInvoke{.state = PendingInvoke::State::kCancelled};
-      } else if (it == pending_.end()) {
+        ReleasePending(*pending);
+        *pending = PendingInvoke{.state = PendingInvoke::State::kCancelled};
+      } else if (pending == nullptr) {
         // Usually a Cancel that crossed the end of its stream. Like the fork, nothing is kept:
         // an Invoke that still follows starts a stream.
         env_->chaos().Reach(situations::kMuxCancelForAStreamTheServerDoesNotHave);
@@ -54,8 +54,8 @@ absl::Status MuxManager::OnUnknownStreamFrame(const Frame& frame) {
     return RefusePending(id, absl::InvalidArgumentError("stream ID 0 is reserved"),
                          frame.kind == Kind::kInvoke && frame.done);
   }
-  auto it = pending_.find(id);
-  if (it == pending_.end()) {
+  PendingInvoke* pending = pending_.Find(id);
+  if (pending == nullptr) {
     const bool whole_invoke = frame.kind == Kind::kInvoke && frame.done;
     if (pending_assembling_ >= options_.pending_invokes_max_count && !whole_invoke) {
       // A complete Invoke needs no pending state; anything else would exceed the bound.
@@ -65,30 +65,28 @@ absl::Status MuxManager::OnUnknownStreamFrame(const Frame& frame) {
                                    options_.pending_invokes_max_count)),
                            /*invoke_complete=*/false);
     }
-    it = spare_pending_.Emplace(pending_, id);
+    pending = &pending_.Insert(id);
     ++pending_assembling_;
   }
-  return OnPendingFrame(it, frame);
+  return OnPendingFrame(id, *pending, frame);
 }
 
-absl::Status MuxManager::OnPendingFrame(std::map<uint64_t, PendingInvoke>::iterator it,
-                                        const Frame& frame) {
-  const uint64_t id = it->first;
-  if (it->second.state != PendingInvoke::State::kAssembling) {
+absl::Status MuxManager::OnPendingFrame(uint64_t id, PendingInvoke& pending, const Frame& frame) {
+  if (pending.state != PendingInvoke::State::kAssembling) {
     // Refused or cancelled: its frames are dropped until its Invoke is complete, after which
     // nothing more is expected of it.
     if (frame.kind != Kind::kInvoke || !frame.done) return absl::OkStatus();
-    const bool cancelled = it->second.state == PendingInvoke::State::kCancelled;
-    spare_pending_.Erase(pending_, it);
+    const bool cancelled = pending.state == PendingInvoke::State::kCancelled;
+    pending_.Erase(id);
     return cancelled ? WriteUnregisteredError(id, CanceledError()) : absl::OkStatus();
   }
   // The common frame, a whole packet, skips OnFrame's result wrapper.
   if (Packet whole; assembler_.TakeWholePacket(frame, whole)) {
-    return OnInvokePacket(std::move(whole));
+    return OnInvokePacket(pending, std::move(whole));
   }
   absl::StatusOr<MuxAssembler::Result> r = assembler_.OnFrame(frame);
   if (!r.ok()) return AsProtocolError(r.status());
-  if (auto* packet = std::get_if<Packet>(&*r)) return OnInvokePacket(std::move(*packet));
+  if (auto* packet = std::get_if<Packet>(&*r)) return OnInvokePacket(pending, std::move(*packet));
   if (std::holds_alternative<StreamAssemblyError>(*r)) {
     return RefusePending(id, MessageTooLarge(), frame.kind == Kind::kInvoke && frame.done);
   }
@@ -97,11 +95,11 @@ absl::Status MuxManager::OnPendingFrame(std::map<uint64_t, PendingInvoke>::itera
 
 absl::Status MuxManager::RefusePending(uint64_t id, const absl::Status& error,
                                        bool invoke_complete) {
-  auto it = pending_.find(id);
-  if (it != pending_.end() && it->second.state != PendingInvoke::State::kAssembling) {
+  PendingInvoke* pending = pending_.Find(id);
+  if (pending != nullptr && pending->state != PendingInvoke::State::kAssembling) {
     return absl::OkStatus();  // already answered
   }
-  if (it != pending_.end()) ForgetPending(it);
+  if (pending != nullptr) ForgetPending(id, *pending);
   if (!invoke_complete) {
     // Its later frames (the rest of its metadata, its Invoke) must not start a stream without
     // them: they are dropped until the Invoke is complete. Such entries are bounded too.
@@ -110,7 +108,7 @@ absl::Status MuxManager::RefusePending(uint64_t id, const absl::Status& error,
                                         " streams sent metadata or part of an Invoke and no "
                                         "complete Invoke"));
     }
-    pending_.emplace(id, PendingInvoke{.state = PendingInvoke::State::kRefused});
+    pending_.Insert(id).state = PendingInvoke::State::kRefused;
   }
   return WriteUnregisteredError(id, error);
 }
@@ -128,20 +126,20 @@ absl::Status MuxManager::WriteUnregisteredError(uint64_t stream, const absl::Sta
   return s.ok() || terminated() ? absl::OkStatus() : s;
 }
 
-absl::Status MuxManager::OnInvokePacket(Packet packet) {
+absl::Status MuxManager::OnInvokePacket(PendingInvoke& pending, Packet packet) {
   const uint64_t id = packet.id.stream;
-  auto it = pending_.find(id);
-  DRPC_CHECK(it != pending_.end() && it->second.state == PendingInvoke::State::kAssembling);
+  DRPC_DCHECK(pending_.Find(id) == &pending);
+  DRPC_CHECK(pending.state == PendingInvoke::State::kAssembling);
   if (packet.kind == Kind::kInvokeMetadata) {
     absl::StatusOr<Metadata> md = DecodeInvokeMetadata(packet);
     if (!md.ok()) return md.status();
     // A second metadata packet replaces the first.
-    StorePending(it->second, *std::move(md), packet.data.size());
+    StorePending(pending, *std::move(md), packet.data.size());
     // Decoded: its buffer carries the Invoke that follows (the assembler takes from the pool).
     buffer_pool().Give(std::move(packet.data));
     return absl::OkStatus();
   }
-  Metadata metadata = TakePending(it);
+  Metadata metadata = TakePending(id, pending);
   if (absl::Status s = CheckInvokedRpc(packet); !s.ok()) return s;
   if (writer_.HasFramesToWrite(id)) {
     // The ID's previous stream ended here but its last frames are not written yet: to the peer it
@@ -170,7 +168,7 @@ absl::Status MuxManager::OnInvokePacket(Packet packet) {
   }
   std::shared_ptr<Stream> stream = MakeStream(id, Stream::Role::kServer, *compression);
   DRPC_CHECK(!streams_.contains(id)) << "stream ID " << id << " started twice";
-  spare_streams_.Emplace(streams_, id)->second.stream = stream;
+  streams_.Insert(id).stream = stream;
   writer_.AddStream(id, flow_enabled(), options_.flow.stream_window_bytes);
   OfferIncoming(std::move(stream), std::move(packet.data), std::move(metadata));
   return absl::OkStatus();

@@ -67,7 +67,7 @@ absl::StatusOr<std::shared_ptr<Stream>> MuxManager::OpenClientStream(CallContext
   const uint64_t id = ++last_client_stream_id_;
   std::shared_ptr<Stream> stream = MakeStream(id, Stream::Role::kClient, options_.compression);
   DRPC_CHECK(!streams_.contains(id)) << "client stream ID " << id << " reused";
-  spare_streams_.Emplace(streams_, id)->second.stream = stream;
+  streams_.Insert(id).stream = stream;
   writer_.AddStream(id, flow_enabled(), options_.flow.stream_window_bytes, /*local_invoke=*/true);
   // Metadata and Invoke go into the writer together: nothing (a Cancel) can come between them,
   // and a Cancel or Close queued before they are written sends nothing at all (MuxWriter).
@@ -103,15 +103,14 @@ absl::Status MuxManager::OnFrame(const Frame& frame) {
     return absl::OkStatus();
   }
   if (frame.skipped_bytes > 0) return OnOversizeFrame(frame);
-  auto it = streams_.find(frame.id.stream);
-  if (it != streams_.end()) return OnStreamFrame(it->second, frame);
+  if (StreamState* state = streams_.Find(frame.id.stream)) return OnStreamFrame(*state, frame);
   return OnUnknownStreamFrame(frame);
 }
 
 std::optional<std::string> MuxManager::LendFrameBuffer(const Frame& head, size_t data_bytes) {
   if (head.kind != Kind::kMessage || head.skipped_bytes > 0) return std::nullopt;
-  auto it = streams_.find(head.id.stream);
-  if (it == streams_.end() || it->second.stream->terminated()) return std::nullopt;
+  const StreamState* state = streams_.Find(head.id.stream);
+  if (state == nullptr || state->stream->terminated()) return std::nullopt;
   return assembler_.LendBuffer(head, data_bytes);
 }
 
@@ -123,8 +122,8 @@ absl::Status MuxManager::OnOversizeFrame(const Frame& frame) {
   // One frame over the message limit is the same stream-scoped failure as a message that grows
   // over it frame by frame (docs/protocol.md §15.4); its data was skipped, never buffered.
   env_->chaos().Reach(situations::kMuxOversizeFrameFailedItsStream);
-  if (auto it = streams_.find(frame.id.stream); it != streams_.end()) {
-    FailStream(*it->second.stream, MessageTooLarge(), /*abortive=*/true);
+  if (const StreamState* state = streams_.Find(frame.id.stream)) {
+    FailStream(*state->stream, MessageTooLarge(), /*abortive=*/true);
     return absl::OkStatus();
   }
   if (frame.kind != Kind::kInvoke && frame.kind != Kind::kInvokeMetadata) {
@@ -154,7 +153,7 @@ absl::Status MuxManager::OnStreamFrame(StreamState& state, const Frame& frame) {
     // The packet may have finished the stream, which forgets `state`: look it up again (only
     // flow control has a window to check).
     if (flow_enabled()) {
-      if (auto it = streams_.find(stream->id()); it != streams_.end()) CheckWindow(it->second);
+      if (const StreamState* s = streams_.Find(stream->id())) CheckWindow(*s);
     }
     if (stream->terminated() && (kind == Kind::kError || kind == Kind::kCancel || kind == Kind::kClose)) {
       // The peer ended the stream and discards whatever we still send on it. Dropping it now also
@@ -239,9 +238,7 @@ void MuxManager::Refuse(const std::shared_ptr<Stream>& stream) {
 void MuxManager::OnFinished(Stream& stream) {
   DRPC_CHECK(stream.terminated());
   UnwatchContext(stream);
-  auto it = streams_.find(stream.id());
-  if (it == streams_.end()) return;
-  spare_streams_.Erase(streams_, it);
+  if (!streams_.Erase(stream.id())) return;
   assembler_.Forget(stream.id());
   writer_.RemoveStream(stream.id());
 }
@@ -255,7 +252,7 @@ void MuxManager::StopWriter(const absl::Status& reason) {
 void MuxManager::TerminateStreams(const absl::Status& reason) {
   // Terminating a stream can finish it, which erases it from streams_: iterate over a copy.
   std::vector<std::shared_ptr<Stream>> streams;
-  for (const auto& [id, state] : streams_) streams.push_back(state.stream);
+  streams_.ForEach([&streams](uint64_t, const StreamState& s) { streams.push_back(s.stream); });
   for (const std::shared_ptr<Stream>& s : streams) {
     s->TerminateFromConnection(StreamErrorFor(s->role(), reason));
   }

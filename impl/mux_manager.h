@@ -42,6 +42,7 @@
 
 #include "impl/manager.h"
 #include "impl/mux_writer.h"
+#include "proto/base/id_map.h"
 #include "proto/metadata.h"
 #include "proto/packet.h"
 
@@ -62,7 +63,8 @@ class MuxManager final : public Manager {
 
   Usage usage() const override {
     size_t queued = 0;
-    for (const auto& [id, state] : streams_) queued += state.stream->queued_bytes();
+    streams_.ForEach(
+        [&queued](uint64_t, const StreamState& s) { queued += s.stream->queued_bytes(); });
     return Usage{.streams = streams_.size(), .pending_invokes = pending_.size(),
                  .queued_writes = writer_.streams(), .queued_bytes = queued,
                  .pooled_bytes = buffer_pool().free_bytes(),
@@ -138,15 +140,16 @@ class MuxManager final : public Manager {
 
   // Server side of Invokes (impl/mux_invoke.cc).
   absl::Status OnUnknownStreamFrame(const Frame& frame);
-  absl::Status OnPendingFrame(std::map<uint64_t, PendingInvoke>::iterator it, const Frame& frame);
-  absl::Status OnInvokePacket(Packet packet);
+  absl::Status OnPendingFrame(uint64_t id, PendingInvoke& pending, const Frame& frame);
+  // `pending`: the stream's entry, assembling.
+  absl::Status OnInvokePacket(PendingInvoke& pending, Packet packet);
   // Answers stream `id` (never registered) with `error` and drops its later frames until its
   // Invoke is complete (`invoke_complete`: it just was).
   absl::Status RefusePending(uint64_t id, const absl::Status& error, bool invoke_complete);
   // An Error on message ID 1 for a stream that was never registered; waits (from the reader)
   // while the writer's control queue is full.
   absl::Status WriteUnregisteredError(uint64_t stream, const absl::Status& error);
-  void ForgetPending(std::map<uint64_t, PendingInvoke>::iterator it);
+  void ForgetPending(uint64_t id, PendingInvoke& pending);
 
   // Flow control (impl/mux_flow.cc).
   bool flow_enabled() const { return options_.flow.enabled; }
@@ -178,7 +181,7 @@ class MuxManager final : public Manager {
   // pending_'s metadata, with its bytes counted in the connection's buffers.
   void StorePending(PendingInvoke& pending, Metadata metadata, size_t bytes);
   // Ends an assembling entry whose Invoke completed: its metadata.
-  Metadata TakePending(std::map<uint64_t, PendingInvoke>::iterator it);
+  Metadata TakePending(uint64_t id, PendingInvoke& pending);
   // Uncounts the entry's metadata (it is dropped or handed on).
   void ReleasePending(PendingInvoke& pending);
   void ClearPending();
@@ -186,12 +189,10 @@ class MuxManager final : public Manager {
   MuxAssembler assembler_;
   MuxWriter writer_;
   // Active streams by ID (ordered: termination and reports are deterministic).
-  std::map<uint64_t, StreamState> streams_;
-  NodeRecycler<std::map<uint64_t, StreamState>> spare_streams_{tunables::kStreamNodeSpareMaxCount};
+  IdMap<StreamState> streams_{tunables::kStreamNodeSpareMaxCount};
   uint64_t last_client_stream_id_ = 0;
   // Server: streams whose Invoke has not completed, by stream ID.
-  std::map<uint64_t, PendingInvoke> pending_;
-  NodeRecycler<std::map<uint64_t, PendingInvoke>> spare_pending_{tunables::kStreamNodeSpareMaxCount};
+  IdMap<PendingInvoke> pending_{tunables::kStreamNodeSpareMaxCount};
   size_t pending_assembling_ = 0;  // entries of pending_ in State::kAssembling
   uint64_t grants_received_ = 0;   // WindowUpdates taken on this connection
 };

@@ -18,6 +18,14 @@ bool IsTerminal(Kind kind) {
   return kind == Kind::kClose || kind == Kind::kError || kind == Kind::kCancel;
 }
 
+// IsSplittableKind (proto/splitter.h) inline: every queued packet asks.
+bool Splittable(Kind kind) {
+  const bool splittable =
+      kind == Kind::kInvoke || kind == Kind::kMessage || kind == Kind::kInvokeMetadata;
+  DRPC_DCHECK_EQ(splittable, IsSplittableKind(kind));
+  return splittable;
+}
+
 
 }  // namespace
 
@@ -77,19 +85,19 @@ MuxWriter::MuxWriter(Env& env, Transport& transport, Options options,
 }
 
 MuxWriter::~MuxWriter() {
-  for (auto& [id, q] : queues_) {
+  queues_.ForEach([this](uint64_t id, StreamQueue& q) {
     DRPC_CHECK(q.packets.empty()) << "mux writer destroyed with packets queued for stream " << id;
     DisarmStallTimer(q);
-  }
+  });
   while (spare_packets_ != nullptr) delete std::exchange(spare_packets_, spare_packets_->next);
 }
 
 void MuxWriter::AddStream(uint64_t stream, bool flow_controlled, uint64_t send_credit,
                           bool local_invoke) {
-  auto it = queues_.find(stream);
-  const bool inserted = it == queues_.end();
-  if (inserted) it = spare_queues_.Emplace(queues_, stream);
-  StreamQueue& q = it->second;
+  StreamQueue* found = queues_.Find(stream);
+  const bool inserted = found == nullptr;
+  StreamQueue& q = inserted ? queues_.Insert(stream) : *found;
+  q.id = stream;
   DRPC_CHECK(q.packets.empty() && (inserted || q.removed)) << "stream " << stream << " added twice";
   DRPC_CHECK_LE(send_credit, uint64_t{limits::kSendCreditMaxBytes});
   if (!inserted) {
@@ -115,8 +123,8 @@ void MuxWriter::AddStream(uint64_t stream, bool flow_controlled, uint64_t send_c
 bool MuxWriter::AnyStreamWaitsForCredit() {
   // Entries are noted when a stream is found waiting and checked (and dropped if stale) here.
   for (auto it = credit_waiters_.begin(); it != credit_waiters_.end();) {
-    auto q = queues_.find(*it);
-    if (q != queues_.end() && WaitsForCredit(q->second)) return true;
+    const StreamQueue* q = queues_.Find(*it);
+    if (q != nullptr && WaitsForCredit(*q)) return true;
     it = credit_waiters_.erase(it);
   }
   return false;
@@ -127,28 +135,28 @@ bool MuxWriter::WaitsForCredit(const StreamQueue& q) const {
 }
 
 void MuxWriter::RemoveStream(uint64_t stream) {
-  auto it = queues_.find(stream);
-  if (it == queues_.end()) return;
-  it->second.removed = true;
-  if (it->second.packets.empty() && !it->second.in_ready) Erase(it);
+  StreamQueue* q = queues_.Find(stream);
+  if (q == nullptr) return;
+  q->removed = true;
+  if (q->packets.empty() && !q->in_ready) Erase(stream, *q);
 }
 
 bool MuxWriter::HasFramesToWrite(uint64_t stream) const {
-  auto it = queues_.find(stream);
-  return it != queues_.end() && !it->second.packets.empty();
+  const StreamQueue* q = queues_.Find(stream);
+  return q != nullptr && !q->packets.empty();
 }
 
-void MuxWriter::Erase(std::map<uint64_t, StreamQueue>::iterator it) {
-  DRPC_DCHECK(it->second.packets.empty());
-  DisarmStallTimer(it->second);
-  spare_queues_.Erase(queues_, it);
+void MuxWriter::Erase(uint64_t stream, StreamQueue& q) {
+  DRPC_DCHECK(q.packets.empty());
+  DisarmStallTimer(q);
+  queues_.Erase(stream);
 }
 
 void MuxWriter::AddCredit(uint64_t stream, uint64_t delta) {
   DRPC_DCHECK_LE(1u, delta);
-  auto it = queues_.find(stream);
-  if (it == queues_.end() || !it->second.flow_controlled) return;
-  StreamQueue& q = it->second;
+  StreamQueue* found = queues_.Find(stream);
+  if (found == nullptr || !found->flow_controlled) return;
+  StreamQueue& q = *found;
   if (q.credit < 0) env_->chaos().Reach(situations::kMuxGrantRepaidAnOverdraft);
   if (!q.packets.empty() && q.packets.front().kind == Kind::kMessage &&
       q.packets.front().offset > 0) {
@@ -166,8 +174,8 @@ void MuxWriter::AddCredit(uint64_t stream, uint64_t delta) {
 }
 
 int64_t MuxWriter::send_credit(uint64_t stream) const {
-  auto it = queues_.find(stream);
-  return it == queues_.end() ? 0 : it->second.credit;
+  const StreamQueue* q = queues_.Find(stream);
+  return q == nullptr ? 0 : q->credit;
 }
 
 void MuxWriter::DisarmStallTimer(StreamQueue& q) {
@@ -190,10 +198,10 @@ void MuxWriter::UpdateFlowStallTimer(uint64_t stream, StreamQueue& q) {
   if (q.stall_timer != 0 || on_credit_stall_ == nullptr) return;
   q.stall_timer = env_->clock().ScheduleAt(
       env_->clock().Now() + options_.credit_stall_timeout, [this, stream] {
-        auto it = queues_.find(stream);
-        DRPC_CHECK(it != queues_.end()) << "stall timer of a forgotten stream " << stream;
-        it->second.stall_timer = 0;
-        if (WaitsForCredit(it->second)) on_credit_stall_(stream);
+        StreamQueue* q = queues_.Find(stream);
+        DRPC_CHECK(q != nullptr) << "stall timer of a forgotten stream " << stream;
+        q->stall_timer = 0;
+        if (WaitsForCredit(*q)) on_credit_stall_(stream);
       });
 }
 
@@ -233,8 +241,14 @@ void MuxWriter::MarkReady(uint64_t stream, StreamQueue& q) {
     return;
   }
   q.in_ready = true;
-  ready_.push_back(stream);
+  PushReady(q);
   Wake();
+}
+
+void MuxWriter::PushReady(StreamQueue& q) {
+  q.next_ready = nullptr;
+  (ready_head_ == nullptr ? ready_head_ : ready_tail_->next_ready) = &q;
+  ready_tail_ = &q;
 }
 
 void MuxWriter::Enqueue(StreamQueue& q, Packet packet, Completion* completion, bool owned,
@@ -253,7 +267,7 @@ void MuxWriter::Enqueue(StreamQueue& q, Packet packet, Completion* completion, b
   }
   p->id = packet.id;
   p->kind = packet.kind;
-  p->splittable = IsSplittableKind(packet.kind);
+  p->splittable = Splittable(packet.kind);
   p->control = packet.control;
   p->completion = completion;
   p->offset = 0;
@@ -321,25 +335,25 @@ absl::Status MuxWriter::WaitFor(Completion& c) {
 
 absl::Status MuxWriter::Write(uint64_t stream, std::initializer_list<Packet> packets) {
   if (stopped_) return error_;
-  auto it = queues_.find(stream);
-  if (it == queues_.end() || it->second.removed) {
+  StreamQueue* q = queues_.Find(stream);
+  if (q == nullptr || q->removed) {
     return absl::FailedPreconditionError(absl::StrCat("stream ", stream, " is not writable"));
   }
   Completion c;
   c.remaining = static_cast<int>(packets.size());
   size_t i = 0;
-  for (const Packet& p : packets) Enqueue(it->second, p, &c, /*owned=*/false, i++, packets.size());
-  MarkReady(stream, it->second);
+  for (const Packet& p : packets) Enqueue(*q, p, &c, /*owned=*/false, i++, packets.size());
+  MarkReady(stream, *q);
   return WaitFor(c);
 }
 
 absl::Status MuxWriter::WriteQueued(uint64_t stream, Packet packet) {
   if (stopped_) return error_;
-  auto it = queues_.find(stream);
-  if (it == queues_.end() || it->second.removed) {
+  StreamQueue* found = queues_.Find(stream);
+  if (found == nullptr || found->removed) {
     return absl::FailedPreconditionError(absl::StrCat("stream ", stream, " is not writable"));
   }
-  StreamQueue& q = it->second;
+  StreamQueue& q = *found;
   if (q.packets.size() >= tunables::kWriteQueuedMaxCount) return Write(stream, {packet});
   // Only a packet that can leave without more credit from the peer is queued: the caller may end
   // the stream right after (SendLast's CloseSend), and a peer that then cancels grants nothing
@@ -359,22 +373,22 @@ absl::Status MuxWriter::WriteQueued(uint64_t stream, Packet packet) {
 
 void MuxWriter::WriteAsync(uint64_t stream, std::initializer_list<Packet> packets) {
   if (stopped_) return;
-  auto it = queues_.find(stream);
-  if (it == queues_.end()) return;
+  StreamQueue* q = queues_.Find(stream);
+  if (q == nullptr) return;
   size_t i = 0;
-  for (const Packet& p : packets) Enqueue(it->second, p, nullptr, /*owned=*/true, i++, packets.size());
-  MarkReady(stream, it->second);
+  for (const Packet& p : packets) Enqueue(*q, p, nullptr, /*owned=*/true, i++, packets.size());
+  MarkReady(stream, *q);
 }
 
 absl::Status MuxWriter::QueueTerminal(uint64_t stream, Packet packet, const absl::Status& dropped,
                                       Completion* completion) {
   DRPC_CHECK(IsTerminal(packet.kind)) << KindName(packet.kind);
   if (stopped_) return error_;
-  auto it = queues_.find(stream);
-  if (it == queues_.end()) {
+  StreamQueue* found = queues_.Find(stream);
+  if (found == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat("stream ", stream, " is not writable"));
   }
-  StreamQueue& q = it->second;
+  StreamQueue& q = *found;
   if (q.flow_controlled && q.credit < 0) {
     env_->chaos().Reach(situations::kMuxStreamEndedWithItsCreditOverdrawn);
   }
@@ -423,14 +437,14 @@ void MuxWriter::DropNonTerminal(uint64_t stream, StreamQueue& q, const absl::Sta
 }
 
 void MuxWriter::DiscardQueued(uint64_t stream, const absl::Status& dropped) {
-  auto it = queues_.find(stream);
-  if (it == queues_.end()) return;
-  if (!it->second.packets.empty()) {
+  StreamQueue* q = queues_.Find(stream);
+  if (q == nullptr) return;
+  if (!q->packets.empty()) {
     env_->chaos().Reach(situations::kMuxPeerEndedAStreamWithWritesQueued);
   }
-  DropNonTerminal(stream, it->second, dropped);
-  UpdateStallTimer(stream, it->second);
-  if (it->second.removed && it->second.packets.empty() && !it->second.in_ready) Erase(it);
+  DropNonTerminal(stream, *q, dropped);
+  UpdateStallTimer(stream, *q);
+  if (q->removed && q->packets.empty() && !q->in_ready) Erase(stream, *q);
 }
 
 absl::Status MuxWriter::WriteTerminal(uint64_t stream, Packet packet, const absl::Status& dropped) {
@@ -490,14 +504,13 @@ void MuxWriter::Stop(const absl::Status& error) {
   if (stopped_) return;
   stopped_ = true;
   error_ = error;
-  for (auto it = queues_.begin(); it != queues_.end();) {
-    StreamQueue& q = it->second;
+  queues_.EraseIf([this, &error](uint64_t, StreamQueue& q) {
     FailAll(q.packets.TakeAll(), error);
     q.in_ready = false;
     DisarmStallTimer(q);
-    it = q.removed ? spare_queues_.Erase(queues_, it) : std::next(it);
-  }
-  ready_.clear();
+    return q.removed;
+  });
+  ready_head_ = ready_tail_ = nullptr;
   control_.clear();
   control_bytes_ = 0;
   window_updates_.clear();
@@ -629,7 +642,7 @@ void MuxWriter::Wake() {
 void MuxWriter::Run() {
   Batch batch;
   for (;;) {
-    while (!stopped_ && control_.empty() && window_updates_.empty() && ready_.empty()) {
+    while (!stopped_ && control_.empty() && window_updates_.empty() && ready_head_ == nullptr) {
       if (release_batch_) std::string().swap(batch.bytes);
       release_batch_ = false;
       if (exit_when_idle_) {
@@ -649,20 +662,20 @@ void MuxWriter::Run() {
     EmitControl(batch.bytes);
     // Chaos: end batches early, so batch boundaries fall everywhere in simulation.
     const bool short_batch = env_->chaos().Buggify("mux_writer.short_batch");
-    while (!ready_.empty() && batch.size() < options_.batch_max_bytes) {
-      const uint64_t id = ready_.front();
-      ready_.pop_front();
-      auto it = queues_.find(id);
-      StreamQueue& q = it->second;
+    while (ready_head_ != nullptr && batch.size() < options_.batch_max_bytes) {
+      StreamQueue& q = *ready_head_;
+      ready_head_ = q.next_ready;
+      if (ready_head_ == nullptr) ready_tail_ = nullptr;
+      const uint64_t id = q.id;
       q.in_ready = false;
       // One frame per turn, except that a group (metadata + Invoke) goes out whole.
       while (Sendable(q) && EmitFrame(q, batch)) {
       }
       if (Sendable(q)) {
         q.in_ready = true;
-        ready_.push_back(id);
+        PushReady(q);
       } else if (q.removed && q.packets.empty()) {
-        Erase(it);
+        Erase(id, q);
         if (short_batch) break;
         continue;
       } else if (WaitsForCredit(q)) {

@@ -57,7 +57,7 @@
 #include "impl/sync.h"
 #include "impl/time.h"
 #include "impl/tunables.h"
-#include "proto/base/node_recycler.h"
+#include "proto/base/id_map.h"
 #include "proto/frame.h"
 
 namespace drpc {
@@ -246,6 +246,7 @@ class MuxWriter {
     size_t count_ = 0;
   };
   struct StreamQueue {
+    uint64_t id = 0;
     PacketList packets;
     bool flow_controlled = false;
     int64_t credit = 0;           // may be negative after a message overdrew it
@@ -254,6 +255,7 @@ class MuxWriter {
     bool removed = false;
     bool peer_knows = true;  // false for a local invoke until its first frame is written
     uint64_t last_message = 0;  // the highest message ID queued: IDs only rise per stream
+    StreamQueue* next_ready = nullptr;  // the next in the ready list, while in_ready
   };
 
   void Enqueue(StreamQueue& q, Packet packet, Completion* completion, bool owned,
@@ -274,6 +276,8 @@ class MuxWriter {
   bool WaitsForCredit(const StreamQueue& q) const;
   bool AnyStreamWaitsForCredit();
   void MarkReady(uint64_t stream, StreamQueue& q);
+  // Appends `q` (in_ready just set) to the ready list.
+  void PushReady(StreamQueue& q);
   // Work was queued: wakes the writer fiber, or starts one if it ended while idle.
   void Wake();
   // Arms the stream's credit-stall timer while it waits for credit, disarms it otherwise.
@@ -281,7 +285,7 @@ class MuxWriter {
   void UpdateFlowStallTimer(uint64_t stream, StreamQueue& q);  // UpdateStallTimer's work
   void DisarmStallTimer(StreamQueue& q);
   // Forgets a stream whose queue is empty (its timer disarmed).
-  void Erase(std::map<uint64_t, StreamQueue>::iterator it);
+  void Erase(uint64_t stream, StreamQueue& q);
   // Appends one frame of the stream's first packet to the batch. Returns true if the stream's
   // turn continues (the frame belongs to a group that is not finished).
   bool EmitFrame(StreamQueue& q, Batch& batch);
@@ -309,10 +313,12 @@ class MuxWriter {
   absl::AnyInvocable<uint64_t(uint64_t)> take_window_grant_;
   absl::AnyInvocable<void(uint64_t)> on_credit_stall_;
   absl::AnyInvocable<absl::Status()> start_fiber_;
-  // By stream ID; ready_ holds the turn order.
-  std::map<uint64_t, StreamQueue> queues_;
-  NodeRecycler<std::map<uint64_t, StreamQueue>> spare_queues_{tunables::kStreamNodeSpareMaxCount};
-  std::deque<uint64_t> ready_;
+  // By stream ID (a queue never moves while it exists: the ready list links them).
+  IdMap<StreamQueue> queues_{tunables::kStreamNodeSpareMaxCount};
+  // The turn order: the queues with in_ready set, linked through next_ready. A queue in it is
+  // never erased.
+  StreamQueue* ready_head_ = nullptr;
+  StreamQueue* ready_tail_ = nullptr;
   Pending* spare_packets_ = nullptr;  // linked through `next`
   size_t spare_packet_count_ = 0;
   // Senders waiting for the batch being written (null once a terminal packet released one).

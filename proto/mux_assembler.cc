@@ -12,7 +12,7 @@
 namespace drpc {
 
 MuxAssembler::MuxAssembler(Options options)
-    : options_(options), spare_streams_(options.spare_streams_max_count) {
+    : options_(options), streams_(options.spare_streams_max_count) {
   DRPC_CHECK_GE(options_.packet_max_bytes, limits::kPacketLimitMinBytes);
   DRPC_CHECK_LE(options_.packet_max_bytes, limits::kPacketLimitMaxBytes);
   DRPC_CHECK_GE(options_.streams_max_count, size_t{1});
@@ -20,10 +20,10 @@ MuxAssembler::MuxAssembler(Options options)
 
 void MuxAssembler::Forget(uint64_t stream) {
   if (lent_.has_value() && lent_->id.stream == stream) lent_.reset();
-  auto it = streams_.find(stream);
-  if (it == streams_.end()) return;
-  ResetPartial(it->second);
-  spare_streams_.Erase(streams_, it);
+  StreamState* state = streams_.Find(stream);
+  if (state == nullptr) return;
+  ResetPartial(*state);
+  streams_.Erase(stream);
 }
 
 void MuxAssembler::ResetPartial(StreamState& state) {
@@ -34,14 +34,14 @@ void MuxAssembler::ResetPartial(StreamState& state) {
 }
 
 size_t MuxAssembler::partial_bytes(uint64_t stream) const {
-  auto it = streams_.find(stream);
-  if (it == streams_.end() || !it->second.partial.has_value()) return 0;
-  return it->second.partial->data.size();
+  const StreamState* state = streams_.Find(stream);
+  if (state == nullptr || !state->partial.has_value()) return 0;
+  return state->partial->data.size();
 }
 
 absl::StatusOr<MuxAssembler::Result> MuxAssembler::Fail(absl::Status status) {
   error_ = std::move(status);
-  streams_.clear();
+  streams_.Clear();
   partial_total_bytes_ = 0;
   lent_.reset();
   return error_;
@@ -50,10 +50,9 @@ absl::StatusOr<MuxAssembler::Result> MuxAssembler::Fail(absl::Status status) {
 std::optional<std::string> MuxAssembler::LendBuffer(const Frame& head, size_t data_bytes) {
   DRPC_CHECK(!lent_.has_value()) << "a packet buffer is lent already";
   if (!error_.ok() || head.id.stream == 0 || head.id.message == 0) return std::nullopt;
-  auto it = streams_.find(head.id.stream);
-  if (it == streams_.end() && streams_.size() >= options_.streams_max_count) return std::nullopt;
+  StreamState* state = streams_.Find(head.id.stream);
+  if (state == nullptr && streams_.size() >= options_.streams_max_count) return std::nullopt;
   const uint64_t m = head.id.message;
-  StreamState* state = it == streams_.end() ? nullptr : &it->second;
   if (state != nullptr &&
       (state->next_message == 0 || m < state->next_message || state->discarding_message == m)) {
     return std::nullopt;
@@ -74,11 +73,11 @@ std::optional<std::string> MuxAssembler::LendBuffer(const Frame& head, size_t da
 
 void MuxAssembler::Unlend(std::string buffer) {
   if (!lent_.has_value()) return;
-  auto it = streams_.find(lent_->id.stream);
-  if (it != streams_.end() && it->second.partial.has_value() &&
-      it->second.partial->id == lent_->id && it->second.partial->data.empty()) {
+  StreamState* state = streams_.Find(lent_->id.stream);
+  if (state != nullptr && state->partial.has_value() && state->partial->id == lent_->id &&
+      state->partial->data.empty()) {
     buffer.resize(lent_->held_bytes);
-    it->second.partial->data = std::move(buffer);
+    state->partial->data = std::move(buffer);
     partial_total_bytes_ += lent_->held_bytes;
   }
   lent_.reset();
@@ -125,13 +124,13 @@ bool MuxAssembler::TakeWholePacket(const Frame& frame, Packet& out) {
       frame.data.size() > PacketKindMaxBytes(frame.kind, options_.packet_max_bytes)) {
     return false;
   }
-  auto it = streams_.find(frame.id.stream);
-  if (it == streams_.end()) {
+  StreamState* found = streams_.Find(frame.id.stream);
+  if (found == nullptr) {
     if (streams_.size() >= options_.streams_max_count) return false;
     // What OnFrame would add; a new stream's state takes any nonzero message ID whole.
-    it = spare_streams_.Emplace(streams_, frame.id.stream);
+    found = &streams_.Insert(frame.id.stream);
   }
-  StreamState& state = it->second;
+  StreamState& state = *found;
   const uint64_t m = frame.id.message;
   if (state.next_message == 0 || m < state.next_message || state.discarding_message != 0 ||
       state.partial.has_value()) {
@@ -157,16 +156,16 @@ absl::StatusOr<MuxAssembler::Result> MuxAssembler::OnFrame(const Frame& frame,
         absl::StrCat("protocol error: zero ", frame.id.stream == 0 ? "stream" : "message",
                      " ID in ", KindName(frame.kind), " frame ", PacketIdString(frame.id))));
   }
-  auto it = streams_.find(frame.id.stream);
-  if (it == streams_.end()) {
+  StreamState* found = streams_.Find(frame.id.stream);
+  if (found == nullptr) {
     if (streams_.size() >= options_.streams_max_count) {
       return Fail(absl::ResourceExhaustedError(absl::StrCat(
           "protocol error: too many streams with assembly state (", streams_.size(),
           ", limit ", options_.streams_max_count, ") at frame ", PacketIdString(frame.id))));
     }
-    it = spare_streams_.Emplace(streams_, frame.id.stream);
+    found = &streams_.Insert(frame.id.stream);
   }
-  StreamState& state = it->second;
+  StreamState& state = *found;
   const uint64_t m = frame.id.message;
   if (state.next_message == 0 || m < state.next_message) {
     return Fail(absl::InvalidArgumentError(absl::StrCat(

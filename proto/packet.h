@@ -34,7 +34,7 @@
 #include <variant>
 
 #include "absl/status/statusor.h"
-#include "proto/base/node_recycler.h"
+#include "proto/base/id_map.h"
 #include "proto/frame.h"
 #include "proto/limits.h"
 
@@ -152,7 +152,7 @@ class MuxAssembler {
     size_t streams_max_count = limits::kStreamsDefaultMaxCount + limits::kPendingInvokesDefaultMaxCount;
     // Buffers for new packets (nullptr: a fresh string each). Must outlive the assembler.
     PacketBufferSource* buffers = nullptr;
-    // Map nodes of forgotten streams kept for new ones (proto/base/node_recycler.h).
+    // Nodes of forgotten streams kept for new ones (proto/base/id_map.h).
     size_t spare_streams_max_count = 0;
   };
   explicit MuxAssembler(Options options);
@@ -216,8 +216,7 @@ class MuxAssembler {
   };
   std::optional<Lent> lent_;
   // Ordered by stream ID: iteration (for tools and debugging) is deterministic.
-  std::map<uint64_t, StreamState> streams_;
-  NodeRecycler<std::map<uint64_t, StreamState>> spare_streams_;
+  IdMap<StreamState> streams_;
 };
 
 }  // namespace drpc
