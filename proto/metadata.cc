@@ -92,16 +92,15 @@ inline char* WriteEntry(char* to, size_t inner, absl::string_view key, absl::str
   return to + value.size();
 }
 
-// Adds a decoded entry; a duplicate key replaces the earlier value. Keys usually arrive in
-// order (EncodeMetadata writes them so), and then the entry goes in at the end without a search.
+// Adds a decoded entry; a duplicate key replaces the earlier value. The hint is the end: keys
+// usually arrive in order (EncodeMetadata writes them so), and the map then checks the new key
+// against its last one instead of searching.
 void InsertEntry(Metadata& metadata, absl::string_view key, absl::string_view value) {
-  if (metadata.empty() || absl::string_view(metadata.rbegin()->first) < key) {
-    metadata.emplace_hint(metadata.end(), std::piecewise_construct,
-                          std::forward_as_tuple(key.data(), key.size()),
-                          std::forward_as_tuple(value.data(), value.size()));
-    return;
-  }
-  metadata.insert_or_assign(std::string(key), std::string(value));
+  const size_t count = metadata.size();
+  const auto it = metadata.emplace_hint(metadata.end(), std::piecewise_construct,
+                                        std::forward_as_tuple(key.data(), key.size()),
+                                        std::forward_as_tuple(value.data(), value.size()));
+  if (metadata.size() == count) it->second.assign(value.data(), value.size());
 }
 
 }  // namespace
