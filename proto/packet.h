@@ -79,16 +79,19 @@ class PacketBufferSource {
 
 // Sets `out` to the packet of `frame`, which is a whole packet on its own (done, nothing partial
 // before it): its ID, kind and control flag, and its data copied into a buffer from `buffers`
-// (nullptr: a fresh string). An empty packet (a CloseSend, an empty message) takes no buffer, as a
-// pooled one would only be freed with it. Shared by both assemblers' whole-packet paths; inline,
-// as every such packet runs it.
+// (nullptr: a fresh string). An empty packet (a CloseSend, an empty message) or one whose data
+// fits in `out.data` as it is (a default string's inline storage) takes no buffer, as a pooled
+// one would only be freed or given back with it. Shared by both assemblers' whole-packet paths;
+// inline, as every such packet runs it.
 inline void FillPacketFromWholeFrame(const Frame& frame, PacketBufferSource* buffers,
                                      Packet& out) {
   out.id = frame.id;
   out.kind = frame.kind;
   out.control = frame.control;
   if (frame.data.empty()) return;
-  if (buffers != nullptr) out.data = buffers->Take();
+  // Data that fits the string's inline storage takes no pooled buffer either (an RPC name, a
+  // short message): its capacity would go unused, and the pool would only get it back.
+  if (buffers != nullptr && frame.data.size() > out.data.capacity()) out.data = buffers->Take();
   out.data.append(frame.data.data(), frame.data.size());
 }
 
