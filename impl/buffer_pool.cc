@@ -25,7 +25,7 @@ std::string BufferPool::Take() {
   return b;
 }
 
-void BufferPool::Give(std::string buffer) {
+void BufferPool::Give(std::string&& buffer) {
   const size_t bytes = buffer.capacity();
   // A buffer that never grew beyond the small-string storage is not worth keeping.
   if (bytes <= std::string().capacity()) return;
@@ -33,6 +33,7 @@ void BufferPool::Give(std::string buffer) {
       free_bytes_ + bytes > limits_.pooled_max_bytes) {
     ++discarded_;
     freed_bytes_ += bytes;
+    std::string().swap(buffer);  // freed now, as counted
     return;
   }
   buffer.clear();

@@ -43,8 +43,9 @@ class BufferPool final : public PacketBufferSource {
   // An empty buffer: the most recently given one (warm in cache), or a new string.
   std::string Take() override;
   // Keeps `buffer` for a later Take if the bounds allow; frees it otherwise. Its contents are
-  // discarded (the caller must not keep views into it).
-  void Give(std::string buffer);
+  // discarded (the caller must not keep views into it). Taken by reference: a buffer that was
+  // never grown is left where it is, without a move.
+  void Give(std::string&& buffer);
   // Frees kept buffers (the largest first) until at most `keep_max_bytes` of capacity is kept: a
   // connection that went idle after a burst. Returns the bytes freed.
   size_t Trim(size_t keep_max_bytes);

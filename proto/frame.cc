@@ -63,20 +63,36 @@ inline bool ReadVarint(const uint8_t*& p, const uint8_t* end, uint64_t* value) {
 
 // A varint of one or two bytes, the common case (IDs and lengths under 16384): true with *value
 // set and `p` advanced; false for a longer varint or one cut short by `end` (the general path
-// then decodes it and, if it is malformed or incomplete, says so).
-inline bool ReadShortVarint(const uint8_t*& p, const uint8_t* end, uint64_t* value) {
-  if (p == end) return false;
+// then decodes it and, if it is malformed or incomplete, says so). kBounded false: the caller
+// knows two bytes are there, and `end` is not looked at.
+template <bool kBounded>
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool ReadShortVarint(const uint8_t*& p, const uint8_t* end,
+                                                         uint64_t* value) {
+  if (kBounded && p == end) return false;
   const uint8_t b0 = p[0];
   if (b0 < 0x80) {
     *value = b0;
     p += 1;
     return true;
   }
-  if (end - p < 2 || p[1] >= 0x80) return false;
+  if ((kBounded && end - p < 2) || p[1] >= 0x80) return false;
   *value = uint64_t{b0 & 0x7Fu} | uint64_t{p[1]} << 7;
   p += 2;
   return true;
 }
+
+// The three short varints of a frame header from `p`; kBounded as for ReadShortVarint.
+template <bool kBounded>
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool ReadShortFields(const uint8_t*& p, const uint8_t* end,
+                                                         uint64_t* stream, uint64_t* message,
+                                                         uint64_t* length) {
+  return ReadShortVarint<kBounded>(p, end, stream) &&
+         ReadShortVarint<kBounded>(p, end, message) && ReadShortVarint<kBounded>(p, end, length);
+}
+
+// The longest header ParseCommonFrame takes (three two-byte varints): with at least this many
+// bytes, its reads need no bounds checks.
+constexpr size_t kShortHeaderMaxBytes = 1 + 3 * 2;
 
 // The common frame, decoded inline by Next() and ParseFrame(): complete in `in`, its three varints
 // one or two bytes each, its data within the limit. True with `out` holding the frame and
@@ -92,10 +108,10 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool ParseCommonFrame(absl::string_view in, 
   uint64_t stream = 0;
   uint64_t message = 0;
   uint64_t length = 0;
-  if (!ReadShortVarint(p, end, &stream) || !ReadShortVarint(p, end, &message) ||
-      !ReadShortVarint(p, end, &length)) {
-    return false;
-  }
+  const bool short_fields = in.size() >= kShortHeaderMaxBytes
+                                ? ReadShortFields<false>(p, end, &stream, &message, &length)
+                                : ReadShortFields<true>(p, end, &stream, &message, &length);
+  if (!short_fields) return false;
   const size_t pos = static_cast<size_t>(p - begin);
   if (length > frame_data_max_bytes || length > in.size() - pos) return false;
   const uint8_t header = begin[0];

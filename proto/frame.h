@@ -102,10 +102,17 @@ size_t FrameSize(const Frame& frame);
 // limits::kFrameHeaderMaxBytes. Returns the bytes written. Inline: every frame sent runs it.
 inline size_t EncodeFrameHeader(PacketId id, Kind kind, bool done, bool control,
                                 size_t data_bytes, char* out) {
-  size_t n = 0;
-  out[n++] = static_cast<char>(EncodeHeader(kind, done, control));
-  n += EncodeVarint(id.stream, out + n);
-  n += EncodeVarint(id.message, out + n);
+  out[0] = static_cast<char>(EncodeHeader(kind, done, control));
+  size_t n = 1;
+  if ((id.stream | id.message) < 0x80) {
+    // Both IDs one byte each, the common case: no varint loops for them.
+    out[1] = static_cast<char>(id.stream);
+    out[2] = static_cast<char>(id.message);
+    n = 3;
+  } else {
+    n += EncodeVarint(id.stream, out + n);
+    n += EncodeVarint(id.message, out + n);
+  }
   n += EncodeVarint(data_bytes, out + n);
   DRPC_DCHECK_LE(n, limits::kFrameHeaderMaxBytes);
   return n;

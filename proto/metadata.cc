@@ -1,6 +1,8 @@
 #include "proto/metadata.h"
 
 #include <cstring>
+#include <tuple>
+#include <utility>
 
 #include "absl/base/attributes.h"
 #include "absl/status/status.h"
@@ -54,26 +56,30 @@ ABSL_ATTRIBUTE_NOINLINE absl::Status ReadField(absl::string_view body, size_t en
 }
 
 // ReadField's common case, inline: true with *out and *pos set for a well-formed field; false
-// (nothing set) for anything else, which ReadField then reports.
+// (nothing set) for anything else, which ReadField then reports. A one-byte length, the common
+// case, is decoded here; longer ones go through DecodeVarint.
 inline bool ReadFieldFast(absl::string_view body, size_t end, uint8_t tag, size_t* pos,
                           absl::string_view* out) {
   const size_t start = *pos;
-  if (start >= end || static_cast<uint8_t>(body[start]) != tag) return false;
-  uint64_t len = 0;
-  size_t n = 0;
+  if (end < start + 2 || static_cast<uint8_t>(body[start]) != tag) return false;
+  uint64_t len = static_cast<uint8_t>(body[start + 1]);
+  size_t n = 1;
   const absl::string_view rest = body.substr(start + 1, end - start - 1);
-  if (DecodeVarint(rest, &len, &n) != VarintStatus::kOk || len > rest.size() - n) return false;
+  if (len >= 0x80 && DecodeVarint(rest, &len, &n) != VarintStatus::kOk) return false;
+  if (len > rest.size() - n) return false;
   *out = rest.substr(n, static_cast<size_t>(len));
   *pos = start + 1 + n + static_cast<size_t>(len);
   return true;
 }
 
-}  // namespace
+// Bytes of an entry's content (its key and value fields).
+inline size_t EntryInnerSize(absl::string_view key, absl::string_view value) {
+  return FieldSize(key.size()) + FieldSize(value.size());
+}
 
-void AppendMetadataEntry(std::string& out, absl::string_view key, absl::string_view value) {
-  const size_t inner = FieldSize(key.size()) + FieldSize(value.size());
-  // One resize, then the entry written in place.
-  char* to = proto_internal::GrowBy(out, FieldSize(inner));
+// Writes one entry whose content is `inner` bytes at `to`, which has room for FieldSize(inner)
+// bytes; returns the end of what it wrote.
+inline char* WriteEntry(char* to, size_t inner, absl::string_view key, absl::string_view value) {
   *to++ = static_cast<char>(kEntryTag);
   to += EncodeVarint(inner, to);
   *to++ = static_cast<char>(kKeyTag);
@@ -83,17 +89,38 @@ void AppendMetadataEntry(std::string& out, absl::string_view key, absl::string_v
   *to++ = static_cast<char>(kValueTag);
   to += EncodeVarint(value.size(), to);
   if (!value.empty()) std::memcpy(to, value.data(), value.size());
+  return to + value.size();
+}
+
+// Adds a decoded entry; a duplicate key replaces the earlier value. The hint is the end: keys
+// usually arrive in order (EncodeMetadata writes them so), and the map then checks the new key
+// against its last one instead of searching.
+void InsertEntry(Metadata& metadata, absl::string_view key, absl::string_view value) {
+  const size_t count = metadata.size();
+  const auto it = metadata.emplace_hint(metadata.end(), std::piecewise_construct,
+                                        std::forward_as_tuple(key.data(), key.size()),
+                                        std::forward_as_tuple(value.data(), value.size()));
+  if (metadata.size() == count) it->second.assign(value.data(), value.size());
+}
+
+}  // namespace
+
+void AppendMetadataEntry(std::string& out, absl::string_view key, absl::string_view value) {
+  const size_t inner = EntryInnerSize(key, value);
+  // One resize, then the entry written in place.
+  WriteEntry(proto_internal::GrowBy(out, FieldSize(inner)), inner, key, value);
 }
 
 void AppendEncodedMetadata(const Metadata& metadata, std::string& out) {
   size_t total = 0;
+  for (const auto& [key, value] : metadata) total += FieldSize(EntryInnerSize(key, value));
+  // One resize for the whole body, then every entry written in place.
+  char* to = proto_internal::GrowBy(out, total);
+  char* const end = to + total;
   for (const auto& [key, value] : metadata) {
-    total += FieldSize(FieldSize(key.size()) + FieldSize(value.size()));
+    to = WriteEntry(to, EntryInnerSize(key, value), key, value);
   }
-  const size_t start = out.size();
-  out.reserve(start + total);
-  for (const auto& [key, value] : metadata) AppendMetadataEntry(out, key, value);
-  DRPC_DCHECK_EQ(out.size() - start, total);
+  DRPC_CHECK(to == end);
 }
 
 std::string EncodeMetadata(const Metadata& metadata) {
@@ -136,7 +163,7 @@ absl::StatusOr<Metadata> DecodeMetadata(absl::string_view body) {
       return Invalid(absl::StrCat(entry_end - inner, " unexpected bytes after the value field"),
                      inner);
     }
-    metadata.insert_or_assign(std::string(key), std::string(value));
+    InsertEntry(metadata, key, value);
     ++entries;
   }
   return metadata;

@@ -72,6 +72,12 @@ TEST(MetadataTest, DuplicateKeyLastOneWins) {
   EXPECT_EQ(*DecodeMetadata(Entry("k", "1") + Entry("k", "2")), (Metadata{{"k", "2"}}));
 }
 
+TEST(MetadataTest, DuplicateOfAnEarlierKeyReplacesItsValue) {
+  // Keys out of order: the duplicate is not the map's last key when it arrives.
+  EXPECT_EQ(*DecodeMetadata(Entry("b", "1") + Entry("c", "x") + Entry("a", "y") + Entry("b", "2")),
+            (Metadata{{"a", "y"}, {"b", "2"}, {"c", "x"}}));
+}
+
 TEST(MetadataTest, BinaryKeysAndValuesRoundTrip) {
   const Metadata md = {{std::string("\0\xff", 2), std::string(300, '\x80')}};
   EXPECT_EQ(*DecodeMetadata(EncodeMetadata(md)), md);

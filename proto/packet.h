@@ -53,7 +53,19 @@ struct Packet {
 // limits::kMetadataMaxBytes, any other kind the packet limit. Checked as each frame arrives, so a
 // peer's oversized metadata or name fails at its first frame over the limit instead of being
 // buffered whole first.
-size_t PacketKindMaxBytes(Kind kind, size_t packet_max_bytes);
+// Inline: the assemblers check it for every frame.
+inline size_t PacketKindMaxBytes(Kind kind, size_t packet_max_bytes) {
+  switch (kind) {
+    case Kind::kInvoke:
+      return packet_max_bytes < limits::kRpcNameMaxBytes ? packet_max_bytes
+                                                         : limits::kRpcNameMaxBytes;
+    case Kind::kInvokeMetadata:
+      return packet_max_bytes < limits::kMetadataMaxBytes ? packet_max_bytes
+                                                          : limits::kMetadataMaxBytes;
+    default:
+      return packet_max_bytes;
+  }
+}
 
 // Where an assembler gets the data buffer of each new packet: a pool of reused buffers (impl/'s
 // BufferPool), so a connection's steady state allocates nothing per message. The buffer returned
@@ -67,9 +79,21 @@ class PacketBufferSource {
 
 // Sets `out` to the packet of `frame`, which is a whole packet on its own (done, nothing partial
 // before it): its ID, kind and control flag, and its data copied into a buffer from `buffers`
-// (nullptr: a fresh string). An empty packet (a CloseSend, an empty message) takes no buffer, as a
-// pooled one would only be freed with it. Shared by both assemblers' whole-packet paths.
-void FillPacketFromWholeFrame(const Frame& frame, PacketBufferSource* buffers, Packet& out);
+// (nullptr: a fresh string). An empty packet (a CloseSend, an empty message) or one whose data
+// fits in `out.data` as it is (a default string's inline storage) takes no buffer, as a pooled
+// one would only be freed or given back with it. Shared by both assemblers' whole-packet paths;
+// inline, as every such packet runs it.
+inline void FillPacketFromWholeFrame(const Frame& frame, PacketBufferSource* buffers,
+                                     Packet& out) {
+  out.id = frame.id;
+  out.kind = frame.kind;
+  out.control = frame.control;
+  if (frame.data.empty()) return;
+  // Data that fits the string's inline storage takes no pooled buffer either (an RPC name, a
+  // short message): its capacity would go unused, and the pool would only get it back.
+  if (buffers != nullptr && frame.data.size() > out.data.capacity()) out.data = buffers->Take();
+  out.data.append(frame.data.data(), frame.data.size());
+}
 
 class UpstreamAssembler {
  public:

@@ -34,19 +34,9 @@ size_t PacketWireSize(PacketId id, Kind kind, size_t data_bytes, size_t split_by
   return total;
 }
 
-void AppendPacket(std::string& out, PacketId id, Kind kind, absl::string_view data, bool control,
-                  size_t split_bytes) {
+void AppendPacketFrames(std::string& out, PacketId id, Kind kind, absl::string_view data,
+                        bool control, size_t split_bytes) {
   CheckSplit(split_bytes);
-  if (data.size() <= split_bytes || !IsSplittableKind(kind)) {
-    // One frame, the common case: exactly what the splitter below emits for it (its only frame
-    // is done), without its per-frame bookkeeping.
-    char header[limits::kFrameHeaderMaxBytes];
-    const size_t n = EncodeFrameHeader(id, kind, /*done=*/true, control, data.size(), header);
-    proto_internal::ReserveForAppend(out, n + data.size());
-    out.append(header, n);
-    out.append(data.data(), data.size());
-    return;
-  }
   proto_internal::ReserveForAppend(out, PacketWireSize(id, kind, data.size(), split_bytes));
   PacketSplitter splitter(id, kind, data, control, split_bytes);
   while (!splitter.done()) splitter.AppendNextFrame(out);

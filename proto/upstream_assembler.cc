@@ -15,17 +15,6 @@ UpstreamAssembler::UpstreamAssembler(Options options) : options_(options) {
   DRPC_CHECK_LE(options_.packet_max_bytes, limits::kPacketLimitMaxBytes);
 }
 
-size_t PacketKindMaxBytes(Kind kind, size_t packet_max_bytes) {
-  switch (kind) {
-    case Kind::kInvoke:
-      return std::min(packet_max_bytes, limits::kRpcNameMaxBytes);
-    case Kind::kInvokeMetadata:
-      return std::min(packet_max_bytes, limits::kMetadataMaxBytes);
-    default:
-      return packet_max_bytes;
-  }
-}
-
 size_t UpstreamAssembler::partial_bytes() const {
   return partial_.has_value() ? partial_->data.size() : 0;
 }
@@ -61,7 +50,7 @@ void UpstreamAssembler::Unlend(std::string buffer) {
   lent_.reset();
 }
 
-void UpstreamAssembler::AdvanceLast() {
+inline void UpstreamAssembler::AdvanceLast() {
   // The same ID again would start a duplicate packet: the next acceptable ID is (s, m+1). Go
   // wraps m at 2^64-1 (making old IDs acceptable again); the equivalent bound here is (s+1, 0).
   if (last_.message != std::numeric_limits<uint64_t>::max()) {
@@ -73,7 +62,8 @@ void UpstreamAssembler::AdvanceLast() {
   }
 }
 
-bool UpstreamAssembler::IsWholePacket(const Frame& frame) const {
+// Inline, like FillWholePacket: TakeWholePacket runs both for nearly every frame.
+inline bool UpstreamAssembler::IsWholePacket(const Frame& frame) const {
   // Nothing lent: nothing to adopt. The kind's limit is never above the packet limit: no error
   // applies.
   return error_.ok() && !lent_.has_value() && !ids_exhausted_ && !(frame.id < last_) &&
@@ -81,17 +71,7 @@ bool UpstreamAssembler::IsWholePacket(const Frame& frame) const {
          frame.data.size() <= PacketKindMaxBytes(frame.kind, options_.packet_max_bytes);
 }
 
-void FillPacketFromWholeFrame(const Frame& frame, PacketBufferSource* buffers, Packet& out) {
-  out.id = frame.id;
-  out.kind = frame.kind;
-  out.control = frame.control;
-  if (!frame.data.empty()) {
-    if (buffers != nullptr) out.data = buffers->Take();
-    out.data.append(frame.data.data(), frame.data.size());
-  }
-}
-
-void UpstreamAssembler::FillWholePacket(const Frame& frame, Packet& out) {
+inline void UpstreamAssembler::FillWholePacket(const Frame& frame, Packet& out) {
   FillPacketFromWholeFrame(frame, options_.buffers, out);
   last_ = frame.id;
   AdvanceLast();

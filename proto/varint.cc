@@ -1,17 +1,11 @@
 #include "proto/varint.h"
 
 #include <algorithm>
-#include <bit>
 
 #include "proto/base/check.h"
 #include "proto/limits.h"
 
 namespace drpc {
-
-size_t VarintSize(uint64_t value) {
-  const size_t bits = 64 - static_cast<size_t>(std::countl_zero(value));
-  return (9 * bits + 64) / 64;
-}
 
 VarintStatus DecodeVarint(absl::string_view in, uint64_t* value, size_t* consumed) {
   // One-byte varints dominate real traffic (IDs and short lengths).

@@ -11,6 +11,7 @@
 #ifndef DRPC_PROTO_VARINT_H_
 #define DRPC_PROTO_VARINT_H_
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -27,9 +28,12 @@ enum class VarintStatus {
   kTooLong,     // 10 bytes with the continuation bit: a protocol error
 };
 
-// Bytes AppendVarint writes for `value`: (9 * bitlen(value) + 64) / 64, 1..10.
-size_t VarintSize(uint64_t value);
-
+// Bytes AppendVarint writes for `value`: (9 * bitlen(value) + 64) / 64, 1..10. Inline: encoders
+// size every field with it.
+inline size_t VarintSize(uint64_t value) {
+  const size_t bits = 64 - static_cast<size_t>(std::countl_zero(value));
+  return (9 * bits + 64) / 64;
+}
 
 // Writes the minimal encoding to `dst`, which must have room for VarintSize(value) bytes.
 // Returns the number of bytes written. Inline: every frame header is three of these.
