@@ -77,12 +77,13 @@ void EndModel::OnWrite(absl::string_view bytes) {
   if (relay == nullptr && poisoned_) return;
   out_framer_.Feed(
       bytes,
-      [&](const Frame& f) {
+      [&](const Frame& f) ABSL_ATTRIBUTE_ALWAYS_INLINE {
+        const bool clean = IsCleanShape(f);
         // Abandoned while unread: on with this end's own checks only.
-        if (relay != nullptr && !relay->Push(out_framer_.offset(), f)) relay = nullptr;
+        if (relay != nullptr && !relay->Push(out_framer_.offset(), f, clean)) relay = nullptr;
         if (poisoned_) return;
         ++oracle_->stats_.frames_sent;
-        OnSent(f);
+        OnSent(f, clean);
       },
       [&](const absl::Status& error, absl::string_view bad) {
         if (relay != nullptr && relay->Open()) StopRelaying(*relay, error, bad);
@@ -137,15 +138,29 @@ void EndModel::StopRelaying(Relay& relay, const absl::Status& error, absl::strin
 void EndModel::ReadRelayed(size_t n) {
   Relay& relay = *in_relay_;
   read_bytes_ += n;
+  uint64_t received = 0;
   for (; relay.Ready(read_bytes_); relay.Pop()) {
     if (poisoned_) continue;
-    ++oracle_->stats_.frames_received;
+    ++received;
     if (ABSL_PREDICT_FALSE(received_probe != nullptr)) ++received_probe->relayed_frames;
-    OnReceived(relay.Front());
+    const Relay::Entry& e = relay.Front();
+    OnReceived(e, e.clean);
   }
-  if (relay.parse_error.has_value() && read_bytes_ > relay.parse_error_offset) {
+  oracle_->stats_.frames_received += received;
+  if (ABSL_PREDICT_FALSE(relay.parse_error.has_value())) ReportRelayedParseError();
+}
+
+void EndModel::ReportRelayedParseError() {
+  const Relay& relay = *in_relay_;
+  if (read_bytes_ > relay.parse_error_offset) {
     Violate(0, absl::StrCat("received bytes that do not parse: ", relay.parse_error->message()));
   }
+}
+
+FrameFacts EndModel::FactsOf(const Relay::Entry& e) const {
+  return FrameFacts{.id = e.id, .kind = e.kind, .done = e.done, .control = e.control,
+                    .length = e.length,
+                    .data = KeepsBody(e.kind) ? in_relay_->FrontBody() : absl::string_view()};
 }
 
 // Mixes a received frame into the test digest (set_received_probe_for_testing).
@@ -174,7 +189,8 @@ void EndModel::FeedReceived(absl::string_view bytes) {
     }
     if (!f->has_value()) return;
     ++oracle_->stats_.frames_received;
-    OnReceived(FrameFacts::Of(**f));
+    const FrameFacts facts = FrameFacts::Of(**f);
+    OnReceived(facts, IsCleanShape(facts));
     if (poisoned_) return;
   }
 }
@@ -264,28 +280,29 @@ const EndModel::StreamState* EndModel::FindStream(uint64_t id) const {
   return &stream_chunks_[at->index / kStreamChunkCount][at->index % kStreamChunkCount];
 }
 
-inline void EndModel::OnReceived(const FrameFacts& f) {
-  if (ABSL_PREDICT_FALSE(received_probe != nullptr)) MixReceived(f);
+template <typename AnyFrame>
+inline void EndModel::OnReceived(const AnyFrame& f, bool clean) {
+  if (ABSL_PREDICT_FALSE(received_probe != nullptr)) MixReceived(FactsOf(f));
   StreamState& s = Stream(f.id.stream);
   Record(/*sent=*/false, f);
   Log("<-", f);
   Remember(s, f, /*sent=*/false);
-  if (!CheckShape(f, "received")) return;
+  if (!CheckShape(f, clean, "received")) return;
   s.received_any = true;
   switch (f.kind) {
     case Kind::kInvoke:
     case Kind::kInvokeMetadata:
       if (ABSL_PREDICT_FALSE(config_.client)) {
-        Violate(f.id.stream, absl::StrCat("received ", Describe(f), " from the server"));
+        Violate(f.id.stream, absl::StrCat("received ", Describe(FactsOf(f)), " from the server"));
         return;
       }
       if (f.kind == Kind::kInvoke && f.done) StartFlow(s);
       return;
     case Kind::kMessage:
-      s.received_message_bytes += f.length;
+      s.received_message_bytes += LengthOf(f);
       return;
     case Kind::kWindowUpdate:
-      if (s.flow_controlled) OnReceivedWindowUpdate(s, f);
+      if (s.flow_controlled) OnReceivedWindowUpdate(s, FactsOf(f));
       return;
     default:
       return;
@@ -308,12 +325,12 @@ void EndModel::StartFlow(StreamState& s) {
   ++oracle_->stats_.flow_controlled_streams;
 }
 
-inline void EndModel::OnSent(const Frame& f) {
+inline void EndModel::OnSent(const Frame& f, bool clean) {
   StreamState& s = Stream(f.id.stream);
   if (ABSL_PREDICT_FALSE(recording_)) RecordFrame(/*sent=*/true, FrameFacts::Of(f));
   if (ABSL_PREDICT_FALSE(logging_)) LogFrame(*oracle_->trace_ctx_, "->", FrameFacts::Of(f));
   Remember(s, f, /*sent=*/true);
-  if (!CheckShape(f, "sent")) return;
+  if (!CheckShape(f, clean, "sent")) return;
   if (ABSL_PREDICT_FALSE(IsSplittable(f.kind) && f.data.size() > config_.split_bytes)) {
     SentViolation("", f, absl::StrCat("frame data exceeds the split size ", config_.split_bytes));
     return;

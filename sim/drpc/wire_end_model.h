@@ -5,6 +5,7 @@
 #ifndef DRPC_SIM_DRPC_WIRE_END_MODEL_H_
 #define DRPC_SIM_DRPC_WIRE_END_MODEL_H_
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <deque>
@@ -90,36 +91,47 @@ extern WireOracle::ReceivedProbe* received_probe;
 // frames the reader would parse are these, each complete at the same read: its model takes them
 // from here instead of parsing every byte a second time.
 struct WireOracle::Relay {
+  // A frame's facts; its data is kept (in `bodies`) only where a check reads it: the bodies of
+  // Error and WindowUpdate frames (KeepsBody).
   struct Entry {
+    PacketId id;
     uint64_t end_offset;  // the stream offset just past the frame
-    wire_internal::FrameFacts facts;  // data: Error and WindowUpdate bodies (in bodies) only
-    uint64_t unused = 0;  // 64 bytes in all: indexing and counting entries take shifts
+    uint32_t length;      // the data's length
+    Kind kind;
+    bool done;
+    bool control;
+    bool clean;  // the frame passes the inline shape check (EndModel::IsCleanShape)
   };
 
   // The writer's model relays while this holds.
   bool Open() const { return !abandoned && !parse_error.has_value(); }
 
   // False if the relay is abandoned instead (its reader is not tapped and too far behind).
-  ABSL_ATTRIBUTE_ALWAYS_INLINE bool Push(uint64_t end_offset, const Frame& f) {
-    if (!reader_attached && entries.size() - head >= wire_internal::kRelayUnattachedMaxCount) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool Push(uint64_t end_offset, const Frame& f, bool clean) {
+    static_assert(wire_internal::kFrameDataCheckMaxBytes <= UINT32_MAX);
+    if (!reader_attached && tail - head >= wire_internal::kRelayUnattachedMaxCount) {
       Abandon();
       return false;
     }
-    absl::string_view body;
-    if (ABSL_PREDICT_FALSE(wire_internal::KeepsBody(f.kind))) body = bodies.emplace_back(f.data);
-    entries.push_back(Entry{
-        .end_offset = end_offset,
-        .facts = {.id = f.id, .kind = f.kind, .done = f.done, .control = f.control,
-                  .length = f.data.size(), .data = body}});
+    if (ABSL_PREDICT_FALSE(tail == entries.size())) Grow();
+    entries[tail++] = Entry{.id = f.id, .end_offset = end_offset,
+                            .length = static_cast<uint32_t>(f.data.size()), .kind = f.kind,
+                            .done = f.done, .control = f.control, .clean = clean};
+    if (ABSL_PREDICT_FALSE(wire_internal::KeepsBody(f.kind))) bodies.emplace_back(f.data);
     return true;
   }
 
   bool Ready(uint64_t read_bytes) const {
-    return head < entries.size() && entries[head].end_offset <= read_bytes;
+    return head < tail && entries[head].end_offset <= read_bytes;
   }
-  const wire_internal::FrameFacts& Front() const { return entries[head].facts; }
+  const Entry& Front() const { return entries[head]; }
+  // The front entry's data, if KeepsBody(Front().kind).
+  absl::string_view FrontBody() const { return bodies[body_head]; }
   void Pop() {
-    if (++head == entries.size()) Clear();  // keeps the capacity: a steady stream allocates nothing
+    if (ABSL_PREDICT_FALSE(!bodies.empty()) && wire_internal::KeepsBody(entries[head].kind)) {
+      ++body_head;
+    }
+    if (++head == tail) Clear();  // keeps the entries: a steady stream allocates nothing
   }
 
   // Nobody will take the frames (the reader parses itself, is gone, or was never tapped).
@@ -135,19 +147,25 @@ struct WireOracle::Relay {
   // reads past there; the writer's model has already reported it).
   std::optional<absl::Status> parse_error;
   uint64_t parse_error_offset = 0;
-  std::vector<Entry> entries;  // entries[head..] are not yet read
+  std::vector<Entry> entries;  // entries[head..tail) are not yet read; the rest are spare
   size_t head = 0;
-  std::deque<std::string> bodies;  // what entries' data points to (a deque never moves them)
+  size_t tail = 0;
+  // The kept data of entries[..tail), in order (a deque never moves them); bodies[body_head] is
+  // the first one not yet read.
+  std::deque<std::string> bodies;
+  size_t body_head = 0;
 
  private:
+  ABSL_ATTRIBUTE_NOINLINE void Grow() { entries.resize(std::max<size_t>(16, 2 * entries.size())); }
   void Clear() {
-    entries.clear();
     if (ABSL_PREDICT_FALSE(!bodies.empty())) bodies.clear();
+    body_head = 0;
     head = 0;
+    tail = 0;
   }
 };
 static_assert(std::is_trivially_copyable_v<WireOracle::Relay::Entry>);
-static_assert(sizeof(WireOracle::Relay::Entry) == 64);
+static_assert(sizeof(WireOracle::Relay::Entry) == 32);
 
 // One end of a connection: the frames it sends (Write) and receives (Read).
 class WireOracle::EndModel final : public SimNetwork::EndpointTap {
@@ -200,46 +218,55 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
   void DecideInMode();
   void StopRelaying(Relay& relay, const absl::Status& error, absl::string_view bad);
   void ReadRelayed(size_t n);
+  ABSL_ATTRIBUTE_NOINLINE void ReportRelayedParseError();
   void MixReceived(const FrameFacts& f);
   void FeedReceived(absl::string_view bytes);
 
   // Rules every frame obeys, whoever sent it. Returns false after reporting a violation. The
   // frames of a clean call are judged inline; true here only where CheckShapeInDetail finds
   // nothing wrong either.
-  // (A parsed Frame, as this end sent it, or FrameFacts.)
+  // (A parsed Frame, as this end sent it, FrameFacts, or the relay's front entry.)
   static uint64_t LengthOf(const FrameFacts& f) { return f.length; }
   static uint64_t LengthOf(const Frame& f) { return f.data.size(); }
+  static uint64_t LengthOf(const Relay::Entry& e) { return e.length; }
   static const FrameFacts& FactsOf(const FrameFacts& f) { return f; }
   static FrameFacts FactsOf(const Frame& f) { return FrameFacts::Of(f); }
+  FrameFacts FactsOf(const Relay::Entry& e) const;
 
+  // The frames of a clean call pass this bit test alone; it reads nothing but the frame, so the
+  // writer's model computes it once for both ends (Relay::Entry::clean).
   template <typename AnyFrame>
-  ABSL_ATTRIBUTE_ALWAYS_INLINE bool CheckShape(const AnyFrame& f, absl::string_view verb) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static bool IsCleanShape(const AnyFrame& f) {
     using wire_internal::KindBit;
     constexpr uint64_t kAnyBody = KindBit(Kind::kInvoke) | KindBit(Kind::kInvokeMetadata) |
                                   KindBit(Kind::kMessage);
     constexpr uint64_t kEmptyAndDone = KindBit(Kind::kClose) | KindBit(Kind::kCloseSend);
-    if (f.id.stream != 0 && f.id.message != 0 && !f.control) {
-      const uint64_t bit = KindBit(f.kind);
-      if ((bit & kAnyBody) != 0 || ((bit & kEmptyAndDone) != 0 && f.done && LengthOf(f) == 0)) {
-        return true;
-      }
-    }
-    return CheckShapeInDetail(FactsOf(f), verb);
+    if (f.id.stream == 0 || f.id.message == 0 || f.control) return false;
+    const uint64_t bit = KindBit(f.kind);
+    return (bit & kAnyBody) != 0 || ((bit & kEmptyAndDone) != 0 && f.done && LengthOf(f) == 0);
+  }
+  // `clean`: IsCleanShape(f).
+  template <typename AnyFrame>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool CheckShape(const AnyFrame& f, bool clean,
+                                               absl::string_view verb) {
+    return clean || CheckShapeInDetail(FactsOf(f), verb);
   }
   ABSL_ATTRIBUTE_NOINLINE bool CheckShapeInDetail(const FrameFacts& f, absl::string_view verb);
 
 
   // Every frame passes here: the checks are inline, the work (rare) is not.
-  ABSL_ATTRIBUTE_ALWAYS_INLINE void Log(absl::string_view arrow, const FrameFacts& f) {
-    if (ABSL_PREDICT_FALSE(logging_)) LogFrame(*oracle_->trace_ctx_, arrow, f);
+  template <typename AnyFrame>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void Log(absl::string_view arrow, const AnyFrame& f) {
+    if (ABSL_PREDICT_FALSE(logging_)) LogFrame(*oracle_->trace_ctx_, arrow, FactsOf(f));
   }
   ABSL_ATTRIBUTE_NOINLINE void LogFrame(SimContext& ctx, absl::string_view arrow,
                                         const FrameFacts& f);
 
   // Feeds the run's recorder (sim/recorder.h), if there is one: every frame, and a label per
   // stream once the client's Invoke is complete (its method and metadata).
-  ABSL_ATTRIBUTE_ALWAYS_INLINE void Record(bool sent, const FrameFacts& f) {
-    if (ABSL_PREDICT_FALSE(recording_)) RecordFrame(sent, f);
+  template <typename AnyFrame>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void Record(bool sent, const AnyFrame& f) {
+    if (ABSL_PREDICT_FALSE(recording_)) RecordFrame(sent, FactsOf(f));
   }
   // Recorded runs never relay (Tap), so `f` holds all of its data here.
   ABSL_ATTRIBUTE_NOINLINE void RecordFrame(bool sent, const FrameFacts& f);
@@ -253,12 +280,13 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
   const StreamState* FindStream(uint64_t id) const;
 
   // The checks of a frame are inline in the loop that finds it; what reports a violation is not.
-  ABSL_ATTRIBUTE_ALWAYS_INLINE void OnReceived(const FrameFacts& f);
+  template <typename AnyFrame>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void OnReceived(const AnyFrame& f, bool clean);
   ABSL_ATTRIBUTE_NOINLINE void OnReceivedWindowUpdate(StreamState& s, const FrameFacts& f);
   // A stream this end sends on with flow control starts with the window as its credit: a client's
   // once its Invoke is out, a server's once the client's Invoke arrived.
   void StartFlow(StreamState& s);
-  ABSL_ATTRIBUTE_ALWAYS_INLINE void OnSent(const Frame& f);
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void OnSent(const Frame& f, bool clean);
   ABSL_ATTRIBUTE_NOINLINE void OnSentWindowUpdate(StreamState& s, const Frame& f);
   // Contiguous packets, consecutive message IDs (docs/protocol.md §4.1), upstream global order
   // (§4.2).
