@@ -64,7 +64,43 @@ EndModel::EndModel(WireOracle& oracle, std::string name, const WireEndConfig& co
       recording_(oracle.trace_ctx_ != nullptr && oracle.trace_ctx_->recorder() != nullptr &&
                  endpoint_.has_value()),
       out_framer_(kFrameDataCheckMaxBytes),
-      in_parser_(FrameParser::Options{.frame_data_max_bytes = kFrameDataCheckMaxBytes}) {}
+      in_parser_(FrameParser::Options{.frame_data_max_bytes = kFrameDataCheckMaxBytes}) {
+  watched_ = logging_ || recording_;
+  send_rules_ = MakeSendRules(config_, recording_);
+}
+
+// CheckClientLifecycle and CheckServerLifecycle for a new, whole packet, as flags to test and
+// set. The kinds left out (and Invoke when it starts flow control, InvokeMetadata when recorded,
+// Message under flow control) take the full checks.
+EndModel::SendRules EndModel::MakeSendRules(const WireEndConfig& config, bool recording) {
+  constexpr uint64_t kMetadata = FlagBit(offsetof(StreamState, sent_metadata));
+  constexpr uint64_t kInvoke = FlagBit(offsetof(StreamState, sent_invoke));
+  constexpr uint64_t kCloseSend = FlagBit(offsetof(StreamState, sent_close_send));
+  constexpr uint64_t kTerminal = FlagBit(offsetof(StreamState, sent_terminal));
+  constexpr uint64_t kNewPacket = FlagBit(offsetof(StreamState, new_packet));
+  constexpr uint64_t kSending = FlagBit(offsetof(StreamState, sending_packet));
+  constexpr uint64_t kReceived = FlagBit(offsetof(StreamState, received_any));
+  constexpr uint64_t kFlow = FlagBit(offsetof(StreamState, flow_controlled));
+  // Every kind: nothing after a terminal, no packet left partly sent.
+  constexpr uint64_t kAlways = kTerminal | kSending;
+  auto rule = [](uint64_t need, uint64_t need_set, uint64_t set) {
+    return SendRule{.mask = kAlways | need | need_set, .want = need_set, .set = kNewPacket | set};
+  };
+  SendRules rules{};
+  auto at = [&rules](Kind k) -> SendRule& { return rules[static_cast<uint8_t>(k)]; };
+  if (config.client) {
+    if (!recording) at(Kind::kInvokeMetadata) = rule(kInvoke | kMetadata, 0, kMetadata);
+    if (!(config.mux && config.flow_control)) at(Kind::kInvoke) = rule(kInvoke, 0, kInvoke);
+    at(Kind::kMessage) = rule(kCloseSend | kFlow, kInvoke, 0);
+    at(Kind::kCloseSend) = rule(kCloseSend, kInvoke, kCloseSend);
+    at(Kind::kClose) = rule(0, kInvoke, kTerminal);
+  } else {
+    at(Kind::kMessage) = rule(kCloseSend | kFlow, kReceived, 0);
+    at(Kind::kCloseSend) = rule(kCloseSend, kReceived, kCloseSend);
+    at(Kind::kClose) = rule(0, kReceived, kTerminal);
+  }
+  return rules;
+}
 
 EndModel::~EndModel() {
   if (in_relay_ != nullptr) in_relay_->Abandon();
@@ -284,8 +320,7 @@ template <typename AnyFrame>
 inline void EndModel::OnReceived(const AnyFrame& f, bool clean) {
   if (ABSL_PREDICT_FALSE(received_probe != nullptr)) MixReceived(FactsOf(f));
   StreamState& s = Stream(f.id.stream);
-  Record(/*sent=*/false, f);
-  Log("<-", f);
+  Watch(/*sent=*/false, f);
   Remember(s, f, /*sent=*/false);
   if (!CheckShape(f, clean, "received")) return;
   s.received_any = true;
@@ -327,9 +362,9 @@ void EndModel::StartFlow(StreamState& s) {
 
 inline void EndModel::OnSent(const Frame& f, bool clean) {
   StreamState& s = Stream(f.id.stream);
-  if (ABSL_PREDICT_FALSE(recording_)) RecordFrame(/*sent=*/true, FrameFacts::Of(f));
-  if (ABSL_PREDICT_FALSE(logging_)) LogFrame(*oracle_->trace_ctx_, "->", FrameFacts::Of(f));
+  Watch(/*sent=*/true, f);
   Remember(s, f, /*sent=*/true);
+  if (clean && f.done && SendsCleanPacket(s, f)) return;
   if (!CheckShape(f, clean, "sent")) return;
   if (ABSL_PREDICT_FALSE(IsSplittable(f.kind) && f.data.size() > config_.split_bytes)) {
     SentViolation("", f, absl::StrCat("frame data exceeds the split size ", config_.split_bytes));
@@ -368,6 +403,30 @@ void EndModel::OnSentWindowUpdate(StreamState& s, const Frame& f) {
   }
 }
 
+inline bool EndModel::SendsCleanPacket(StreamState& s, const Frame& f) {
+  static_assert(ABSL_IS_LITTLE_ENDIAN, "FlagBit numbers the flags' bytes from the lowest");
+  const SendRule& rule = send_rules_[static_cast<uint8_t>(f.kind)];
+  uint64_t flags;
+  std::memcpy(&flags, &s.sent_metadata, sizeof(flags));
+  // Whole packets only: within the split size, the next message ID, and upstream, nothing
+  // partly sent and no ID below the last.
+  if ((flags & rule.mask) != rule.want || f.data.size() > config_.split_bytes ||
+      f.id.message != s.last_sent_message + 1 || upstream_sending_) {
+    return false;
+  }
+  if (!config_.mux) {
+    if (f.id < upstream_last_) return false;
+    upstream_last_ = f.id;
+  }
+  flags |= rule.set;
+  std::memcpy(&s.sent_metadata, &flags, sizeof(flags));
+  s.last_sent_message = f.id.message;
+  s.sending_id = f.id;
+  s.sending_kind = f.kind;
+  upstream_packet_ = f.id;
+  return true;
+}
+
 inline bool EndModel::CheckPacketOrder(StreamState& s, const Frame& f) {
   if (ABSL_PREDICT_FALSE(!config_.mux && upstream_sending_ && upstream_packet_ != f.id)) {
     return SentViolation(
@@ -401,7 +460,6 @@ inline bool EndModel::CheckPacketOrder(StreamState& s, const Frame& f) {
     s.last_sent_message = f.id.message;
   }
   s.new_packet = !continues;
-  s.sent_any = true;
   s.sending_packet = !f.done;
   s.sending_id = f.id;
   s.sending_kind = f.kind;

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstddef>
+#include <cstring>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -70,7 +72,7 @@ struct FrameFacts {
 // no strings).
 struct FrameNote {
   uint64_t message;
-  uint64_t length;
+  uint32_t length;  // at most kFrameDataCheckMaxBytes: longer frames do not parse
   Kind kind;
   bool done;
   bool control;
@@ -78,6 +80,8 @@ struct FrameNote {
 
   std::string ToString(uint64_t stream) const;
 };
+
+static_assert(sizeof(FrameNote) == 16 && kFrameDataCheckMaxBytes <= UINT32_MAX);
 
 // Test hook (WireOracle::set_received_probe_for_testing).
 extern WireOracle::ReceivedProbe* received_probe;
@@ -113,7 +117,7 @@ struct WireOracle::Relay {
       Abandon();
       return false;
     }
-    if (ABSL_PREDICT_FALSE(tail == entries.size())) Grow();
+    if (ABSL_PREDICT_FALSE(tail == capacity)) Grow();
     entries[tail++] = Entry{.id = f.id, .end_offset = end_offset,
                             .length = static_cast<uint32_t>(f.data.size()), .kind = f.kind,
                             .done = f.done, .control = f.control, .clean = clean};
@@ -150,13 +154,17 @@ struct WireOracle::Relay {
   std::vector<Entry> entries;  // entries[head..tail) are not yet read; the rest are spare
   size_t head = 0;
   size_t tail = 0;
+  size_t capacity = 0;  // entries.size()
   // The kept data of entries[..tail), in order (a deque never moves them); bodies[body_head] is
   // the first one not yet read.
   std::deque<std::string> bodies;
   size_t body_head = 0;
 
  private:
-  ABSL_ATTRIBUTE_NOINLINE void Grow() { entries.resize(std::max<size_t>(16, 2 * entries.size())); }
+  ABSL_ATTRIBUTE_NOINLINE void Grow() {
+    capacity = std::max<size_t>(16, 2 * capacity);
+    entries.resize(capacity);
+  }
   void Clear() {
     if (ABSL_PREDICT_FALSE(!bodies.empty())) bodies.clear();
     body_head = 0;
@@ -191,21 +199,23 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
     // The history is written before it is read, so a new stream leaves it unset.
     StreamState() {}
 
+    // The eight flags a frame's lifecycle rules read, one byte each in this order, so that
+    // SendsCleanPacket tests and sets them as one word (FlagBit).
     // What this end sent.
-    bool sent_any = false;
     bool sent_metadata = false;
     bool sent_invoke = false;
     bool sent_close_send = false;
     bool sent_terminal = false;
-    uint64_t last_sent_message = 0;
     bool new_packet = false;      // the frame being checked starts a packet
     bool sending_packet = false;  // a packet of this stream is partly sent
-    PacketId sending_id;
-    Kind sending_kind = Kind::kMessage;
     // What this end received.
     bool received_any = false;
     // Flow control of what this end sends, and of the grants it sends.
     bool flow_controlled = false;
+
+    uint64_t last_sent_message = 0;
+    PacketId sending_id;
+    Kind sending_kind = Kind::kMessage;
     int64_t credit = 0;
     uint64_t received_message_bytes = 0;
     uint64_t granted_bytes = 0;
@@ -214,6 +224,19 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
     std::array<wire_internal::FrameNote, wire_internal::kHistoryMaxCount> history;
   };
   static_assert(std::is_trivially_copyable_v<StreamState>);
+  static_assert(offsetof(StreamState, sent_metadata) == 0 &&
+                offsetof(StreamState, flow_controlled) == 7 && sizeof(bool) == 1);
+
+  // The flag at byte `offset` of a StreamState, as a bit of the word of all eight.
+  static constexpr uint64_t FlagBit(size_t offset) { return uint64_t{1} << (8 * offset); }
+  // What SendsCleanPacket requires of a stream's flags before a frame of one kind, and sets.
+  struct SendRule {
+    uint64_t mask = 0;
+    uint64_t want = 1;  // by default no flags match: the frame takes the full checks
+    uint64_t set = 0;
+  };
+  using SendRules = std::array<SendRule, kKindMaxValue + 1>;
+  static SendRules MakeSendRules(const WireEndConfig& config, bool recording);
 
   void DecideInMode();
   void StopRelaying(Relay& relay, const absl::Status& error, absl::string_view bad);
@@ -259,6 +282,13 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
   ABSL_ATTRIBUTE_ALWAYS_INLINE void Log(absl::string_view arrow, const AnyFrame& f) {
     if (ABSL_PREDICT_FALSE(logging_)) LogFrame(*oracle_->trace_ctx_, arrow, FactsOf(f));
   }
+  // Record, then Log: one test for the frames of a run that does neither.
+  template <typename AnyFrame>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void Watch(bool sent, const AnyFrame& f) {
+    if (ABSL_PREDICT_TRUE(!watched_)) return;
+    Record(sent, f);
+    Log(sent ? "->" : "<-", f);
+  }
   ABSL_ATTRIBUTE_NOINLINE void LogFrame(SimContext& ctx, absl::string_view arrow,
                                         const FrameFacts& f);
 
@@ -288,6 +318,11 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
   void StartFlow(StreamState& s);
   ABSL_ATTRIBUTE_ALWAYS_INLINE void OnSent(const Frame& f, bool clean);
   ABSL_ATTRIBUTE_NOINLINE void OnSentWindowUpdate(StreamState& s, const Frame& f);
+  // The common frame, a whole packet (done) that passes IsCleanShape, follows its stream's last
+  // packet and needs no flow control or recording: true after checking every rule OnSent checks
+  // and updating the state exactly as OnSent would; false (nothing changed) sends it on to the
+  // full checks.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool SendsCleanPacket(StreamState& s, const Frame& f);
   // Contiguous packets, consecutive message IDs (docs/protocol.md §4.1), upstream global order
   // (§4.2).
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool CheckPacketOrder(StreamState& s, const Frame& f);
@@ -299,7 +334,7 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
   template <typename AnyFrame>
   void Remember(StreamState& s, const AnyFrame& f, bool sent) {
     s.history[s.frames % wire_internal::kHistoryMaxCount] = wire_internal::FrameNote{
-        .message = f.id.message, .length = LengthOf(f), .kind = f.kind, .done = f.done,
+        .message = f.id.message, .length = static_cast<uint32_t>(LengthOf(f)), .kind = f.kind, .done = f.done,
         .control = f.control, .sent = sent};
     ++s.frames;
   }
@@ -312,10 +347,12 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
   std::optional<SimNetwork::EndpointId> endpoint_;
   std::string name_;
   WireEndConfig config_;
+  SendRules send_rules_;  // by kind
   // Whether the run's trace is on, and whether its recorder takes this end's frames (both fixed
   // for a run, and set_trace comes before Tap).
   bool logging_;
   bool recording_;
+  bool watched_;  // logging_ || recording_
   wire_internal::WireFramer out_framer_;
   FrameParser in_parser_;
   // Set when both ends of a simulated connection are tapped (WireOracle::Tap).
