@@ -83,8 +83,9 @@ EndModel::SendRules EndModel::MakeSendRules(const WireEndConfig& config, bool re
   constexpr uint64_t kFlow = FlagBit(offsetof(StreamState, flow_controlled));
   // Every kind: nothing after a terminal, no packet left partly sent.
   constexpr uint64_t kAlways = kTerminal | kSending;
-  auto rule = [](uint64_t need, uint64_t need_set, uint64_t set) {
-    return SendRule{.mask = kAlways | need | need_set, .want = need_set, .set = kNewPacket | set};
+  auto rule = [&config](uint64_t need, uint64_t need_set, uint64_t set, bool empty = false) {
+    return SendRule{.mask = kAlways | need | need_set, .want = need_set, .set = kNewPacket | set,
+                    .max_length = empty ? 0 : config.split_bytes};
   };
   SendRules rules{};
   auto at = [&rules](Kind k) -> SendRule& { return rules[static_cast<uint8_t>(k)]; };
@@ -92,12 +93,12 @@ EndModel::SendRules EndModel::MakeSendRules(const WireEndConfig& config, bool re
     if (!recording) at(Kind::kInvokeMetadata) = rule(kInvoke | kMetadata, 0, kMetadata);
     if (!(config.mux && config.flow_control)) at(Kind::kInvoke) = rule(kInvoke, 0, kInvoke);
     at(Kind::kMessage) = rule(kCloseSend | kFlow, kInvoke, 0);
-    at(Kind::kCloseSend) = rule(kCloseSend, kInvoke, kCloseSend);
-    at(Kind::kClose) = rule(0, kInvoke, kTerminal);
+    at(Kind::kCloseSend) = rule(kCloseSend, kInvoke, kCloseSend, /*empty=*/true);
+    at(Kind::kClose) = rule(0, kInvoke, kTerminal, /*empty=*/true);
   } else {
     at(Kind::kMessage) = rule(kCloseSend | kFlow, kReceived, 0);
-    at(Kind::kCloseSend) = rule(kCloseSend, kReceived, kCloseSend);
-    at(Kind::kClose) = rule(0, kReceived, kTerminal);
+    at(Kind::kCloseSend) = rule(kCloseSend, kReceived, kCloseSend, /*empty=*/true);
+    at(Kind::kClose) = rule(0, kReceived, kTerminal, /*empty=*/true);
   }
   return rules;
 }
@@ -114,12 +115,15 @@ void EndModel::OnWrite(absl::string_view bytes) {
   out_framer_.Feed(
       bytes,
       [&](const Frame& f) ABSL_ATTRIBUTE_ALWAYS_INLINE {
-        const bool clean = IsCleanShape(f);
+        bool clean;
+        if (!poisoned_) {
+          ++oracle_->stats_.frames_sent;
+          clean = OnSent(f);
+        } else {
+          clean = IsCleanShape(f);
+        }
         // Abandoned while unread: on with this end's own checks only.
         if (relay != nullptr && !relay->Push(out_framer_.offset(), f, clean)) relay = nullptr;
-        if (poisoned_) return;
-        ++oracle_->stats_.frames_sent;
-        OnSent(f, clean);
       },
       [&](const absl::Status& error, absl::string_view bad) {
         if (relay != nullptr && relay->Open()) StopRelaying(*relay, error, bad);
@@ -328,7 +332,7 @@ inline void EndModel::OnReceived(const AnyFrame& f, bool clean) {
     case Kind::kInvoke:
     case Kind::kInvokeMetadata:
       if (ABSL_PREDICT_FALSE(config_.client)) {
-        Violate(f.id.stream, absl::StrCat("received ", Describe(FactsOf(f)), " from the server"));
+        ReceivedInvokeViolation(FactsOf(f));
         return;
       }
       if (f.kind == Kind::kInvoke && f.done) StartFlow(s);
@@ -342,6 +346,10 @@ inline void EndModel::OnReceived(const AnyFrame& f, bool clean) {
     default:
       return;
   }
+}
+
+void EndModel::ReceivedInvokeViolation(const FrameFacts& f) {
+  Violate(f.id.stream, absl::StrCat("received ", Describe(f), " from the server"));
 }
 
 void EndModel::OnReceivedWindowUpdate(StreamState& s, const FrameFacts& f) {
@@ -360,11 +368,17 @@ void EndModel::StartFlow(StreamState& s) {
   ++oracle_->stats_.flow_controlled_streams;
 }
 
-inline void EndModel::OnSent(const Frame& f, bool clean) {
+inline bool EndModel::OnSent(const Frame& f) {
   StreamState& s = Stream(f.id.stream);
   Watch(/*sent=*/true, f);
   Remember(s, f, /*sent=*/true);
-  if (clean && f.done && SendsCleanPacket(s, f)) return;
+  if (SendsCleanPacket(s, f)) return true;
+  const bool clean = IsCleanShape(f);
+  OnSentInFull(s, f, clean);
+  return clean;
+}
+
+void EndModel::OnSentInFull(StreamState& s, const Frame& f, bool clean) {
   if (!CheckShape(f, clean, "sent")) return;
   if (ABSL_PREDICT_FALSE(IsSplittable(f.kind) && f.data.size() > config_.split_bytes)) {
     SentViolation("", f, absl::StrCat("frame data exceeds the split size ", config_.split_bytes));
@@ -408,9 +422,11 @@ inline bool EndModel::SendsCleanPacket(StreamState& s, const Frame& f) {
   const SendRule& rule = send_rules_[static_cast<uint8_t>(f.kind)];
   uint64_t flags;
   std::memcpy(&flags, &s.sent_metadata, sizeof(flags));
-  // Whole packets only: within the split size, the next message ID, and upstream, nothing
-  // partly sent and no ID below the last.
-  if ((flags & rule.mask) != rule.want || f.data.size() > config_.split_bytes ||
+  // IsCleanShape (the rules exist for its kinds only; max_length holds their bodies to the split
+  // size or to empty), a whole packet, the next message ID, and upstream, nothing partly sent
+  // and no ID below the last.
+  if ((flags & rule.mask) != rule.want || !f.done || f.control || f.id.stream == 0 ||
+      f.id.message == 0 || f.data.size() > rule.max_length ||
       f.id.message != s.last_sent_message + 1 || upstream_sending_) {
     return false;
   }

@@ -234,6 +234,7 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
     uint64_t mask = 0;
     uint64_t want = 1;  // by default no flags match: the frame takes the full checks
     uint64_t set = 0;
+    uint64_t max_length = 0;  // of the frame's data
   };
   using SendRules = std::array<SendRule, kKindMaxValue + 1>;
   static SendRules MakeSendRules(const WireEndConfig& config, bool recording);
@@ -312,11 +313,14 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
   // The checks of a frame are inline in the loop that finds it; what reports a violation is not.
   template <typename AnyFrame>
   ABSL_ATTRIBUTE_ALWAYS_INLINE void OnReceived(const AnyFrame& f, bool clean);
+  ABSL_ATTRIBUTE_NOINLINE void ReceivedInvokeViolation(const FrameFacts& f);
   ABSL_ATTRIBUTE_NOINLINE void OnReceivedWindowUpdate(StreamState& s, const FrameFacts& f);
   // A stream this end sends on with flow control starts with the window as its credit: a client's
   // once its Invoke is out, a server's once the client's Invoke arrived.
   void StartFlow(StreamState& s);
-  ABSL_ATTRIBUTE_ALWAYS_INLINE void OnSent(const Frame& f, bool clean);
+  // Returns IsCleanShape(f).
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool OnSent(const Frame& f);
+  ABSL_ATTRIBUTE_NOINLINE void OnSentInFull(StreamState& s, const Frame& f, bool clean);
   ABSL_ATTRIBUTE_NOINLINE void OnSentWindowUpdate(StreamState& s, const Frame& f);
   // The common frame, a whole packet (done) that passes IsCleanShape, follows its stream's last
   // packet and needs no flow control or recording: true after checking every rule OnSent checks
