@@ -66,6 +66,15 @@ EndModel::EndModel(WireOracle& oracle, std::string name, const WireEndConfig& co
       out_framer_(kFrameDataCheckMaxBytes),
       in_parser_(FrameParser::Options{.frame_data_max_bytes = kFrameDataCheckMaxBytes}) {
   watched_ = logging_ || recording_;
+  using wire_internal::KindBit;
+  received_inline_kinds_ = 0;
+  if (!watched_) {
+    received_inline_kinds_ = KindBit(Kind::kMessage) | KindBit(Kind::kClose) |
+                             KindBit(Kind::kCloseSend);
+    if (!config_.client) {
+      received_inline_kinds_ |= KindBit(Kind::kInvoke) | KindBit(Kind::kInvokeMetadata);
+    }
+  }
   send_rules_ = MakeSendRules(config_, recording_);
 }
 
@@ -183,8 +192,7 @@ void EndModel::ReadRelayed(size_t n) {
     if (poisoned_) continue;
     ++received;
     if (ABSL_PREDICT_FALSE(received_probe != nullptr)) ++received_probe->relayed_frames;
-    const Relay::Entry& e = relay.Front();
-    OnReceived(e, e.clean);
+    OnReceivedRelayed(relay.Front());
   }
   oracle_->stats_.frames_received += received;
   if (ABSL_PREDICT_FALSE(relay.parse_error.has_value())) ReportRelayedParseError();
@@ -320,9 +328,28 @@ const EndModel::StreamState* EndModel::FindStream(uint64_t id) const {
   return &stream_chunks_[at->index / kStreamChunkCount][at->index % kStreamChunkCount];
 }
 
-template <typename AnyFrame>
-inline void EndModel::OnReceived(const AnyFrame& f, bool clean) {
-  if (ABSL_PREDICT_FALSE(received_probe != nullptr)) MixReceived(FactsOf(f));
+// What OnReceived does with a clean frame of a kind in received_inline_kinds_.
+inline void EndModel::OnReceivedRelayed(const Relay::Entry& e) {
+  if (ABSL_PREDICT_FALSE(!e.clean ||
+                         (received_inline_kinds_ & wire_internal::KindBit(e.kind)) == 0 ||
+                         received_probe != nullptr)) {
+    OnReceivedInFull(FactsOf(e), e.clean);
+    return;
+  }
+  StreamState& s = Stream(e.id.stream);
+  Remember(s, e, /*sent=*/false);
+  s.received_any = true;
+  if (e.kind == Kind::kMessage) {
+    s.received_message_bytes += e.length;
+  } else if (e.kind == Kind::kInvoke && e.done) {
+    StartFlow(s);
+  }
+}
+
+void EndModel::OnReceivedInFull(const FrameFacts& f, bool clean) { OnReceived(f, clean); }
+
+inline void EndModel::OnReceived(const FrameFacts& f, bool clean) {
+  if (ABSL_PREDICT_FALSE(received_probe != nullptr)) MixReceived(f);
   StreamState& s = Stream(f.id.stream);
   Watch(/*sent=*/false, f);
   Remember(s, f, /*sent=*/false);
@@ -332,16 +359,16 @@ inline void EndModel::OnReceived(const AnyFrame& f, bool clean) {
     case Kind::kInvoke:
     case Kind::kInvokeMetadata:
       if (ABSL_PREDICT_FALSE(config_.client)) {
-        ReceivedInvokeViolation(FactsOf(f));
+        ReceivedInvokeViolation(f);
         return;
       }
       if (f.kind == Kind::kInvoke && f.done) StartFlow(s);
       return;
     case Kind::kMessage:
-      s.received_message_bytes += LengthOf(f);
+      s.received_message_bytes += f.length;
       return;
     case Kind::kWindowUpdate:
-      if (s.flow_controlled) OnReceivedWindowUpdate(s, FactsOf(f));
+      if (s.flow_controlled) OnReceivedWindowUpdate(s, f);
       return;
     default:
       return;

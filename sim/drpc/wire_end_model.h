@@ -311,8 +311,10 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
   const StreamState* FindStream(uint64_t id) const;
 
   // The checks of a frame are inline in the loop that finds it; what reports a violation is not.
-  template <typename AnyFrame>
-  ABSL_ATTRIBUTE_ALWAYS_INLINE void OnReceived(const AnyFrame& f, bool clean);
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void OnReceived(const FrameFacts& f, bool clean);
+  ABSL_ATTRIBUTE_NOINLINE void OnReceivedInFull(const FrameFacts& f, bool clean);
+  // OnReceived of the relay's front entry: a clean frame (most) is judged inline.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void OnReceivedRelayed(const Relay::Entry& e);
   ABSL_ATTRIBUTE_NOINLINE void ReceivedInvokeViolation(const FrameFacts& f);
   ABSL_ATTRIBUTE_NOINLINE void OnReceivedWindowUpdate(StreamState& s, const FrameFacts& f);
   // A stream this end sends on with flow control starts with the window as its credit: a client's
@@ -357,6 +359,9 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
   bool logging_;
   bool recording_;
   bool watched_;  // logging_ || recording_
+  // The kinds (KindBit) of clean frames OnReceivedRelayed judges inline: none if watched_, and
+  // never an Invoke or InvokeMetadata a client receives (a violation).
+  uint64_t received_inline_kinds_;
   wire_internal::WireFramer out_framer_;
   FrameParser in_parser_;
   // Set when both ends of a simulated connection are tapped (WireOracle::Tap).
