@@ -141,8 +141,8 @@ void EndModel::OnWrite(absl::string_view bytes) {
 }
 
 void EndModel::OnRead(absl::string_view bytes) {
-  if (in_mode_ == InMode::kUndecided) DecideInMode();
-  if (in_mode_ == InMode::kRelayed) {
+  if (ABSL_PREDICT_FALSE(in_mode_ == InMode::kUndecided)) DecideInMode();
+  if (ABSL_PREDICT_TRUE(in_mode_ == InMode::kRelayed)) {
     ReadRelayed(bytes.size());
   } else {
     FeedReceived(bytes);
@@ -184,16 +184,16 @@ void EndModel::StopRelaying(Relay& relay, const absl::Status& error, absl::strin
 
 // OnRead with relayed frames: the frames the bytes read so far complete, in order, exactly as
 // parsing them would hand them over.
-void EndModel::ReadRelayed(size_t n) {
+inline void EndModel::ReadRelayed(size_t n) {
   Relay& relay = *in_relay_;
   read_bytes_ += n;
   uint64_t received = 0;
-  for (; relay.Ready(read_bytes_); relay.Pop()) {
-    if (poisoned_) continue;
+  relay.TakeReady(read_bytes_, [&](const Relay::Entry& e) ABSL_ATTRIBUTE_ALWAYS_INLINE {
+    if (poisoned_) return;
     ++received;
     if (ABSL_PREDICT_FALSE(received_probe != nullptr)) ++received_probe->relayed_frames;
-    OnReceivedRelayed(relay.Front());
-  }
+    OnReceivedRelayed(e);
+  });
   oracle_->stats_.frames_received += received;
   if (ABSL_PREDICT_FALSE(relay.parse_error.has_value())) ReportRelayedParseError();
 }
@@ -333,7 +333,7 @@ inline void EndModel::OnReceivedRelayed(const Relay::Entry& e) {
   if (ABSL_PREDICT_FALSE(!e.clean ||
                          (received_inline_kinds_ & wire_internal::KindBit(e.kind)) == 0 ||
                          received_probe != nullptr)) {
-    OnReceivedInFull(FactsOf(e), e.clean);
+    OnReceivedInFull(e);
     return;
   }
   StreamState& s = Stream(e.id.stream);
@@ -346,7 +346,7 @@ inline void EndModel::OnReceivedRelayed(const Relay::Entry& e) {
   }
 }
 
-void EndModel::OnReceivedInFull(const FrameFacts& f, bool clean) { OnReceived(f, clean); }
+void EndModel::OnReceivedInFull(const Relay::Entry& e) { OnReceived(FactsOf(e), e.clean); }
 
 inline void EndModel::OnReceived(const FrameFacts& f, bool clean) {
   if (ABSL_PREDICT_FALSE(received_probe != nullptr)) MixReceived(f);

@@ -125,18 +125,25 @@ struct WireOracle::Relay {
     return true;
   }
 
-  bool Ready(uint64_t read_bytes) const {
-    return head < tail && entries[head].end_offset <= read_bytes;
-  }
-  const Entry& Front() const { return entries[head]; }
-  // The front entry's data, if KeepsBody(Front().kind).
-  absl::string_view FrontBody() const { return bodies[body_head]; }
-  void Pop() {
-    if (ABSL_PREDICT_FALSE(!bodies.empty()) && wire_internal::KeepsBody(entries[head].kind)) {
-      ++body_head;
+  // Calls take(const Entry&) for each entry, in order, whose frame the first `read_bytes` bytes
+  // complete, and pops them. `take` must not use this relay, except FrontBody() for the entry it
+  // is given (its reader's checks use the reader's other relay only).
+  template <typename Take>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void TakeReady(uint64_t read_bytes, Take&& take) {
+    const Entry* const first = entries.data();
+    const size_t end = tail;
+    size_t at = head;
+    for (; at < end && first[at].end_offset <= read_bytes; ++at) {
+      take(first[at]);
+      if (ABSL_PREDICT_FALSE(wire_internal::KeepsBody(first[at].kind))) ++body_head;
     }
-    if (++head == tail) Clear();  // keeps the entries: a steady stream allocates nothing
+    if (at == head) return;
+    head = at;
+    if (at == end) Clear();  // keeps the entries: a steady stream allocates nothing
   }
+
+  // The data of the entry being taken (TakeReady), if KeepsBody(its kind).
+  absl::string_view FrontBody() const { return bodies[body_head]; }
 
   // Nobody will take the frames (the reader parses itself, is gone, or was never tapped).
   void Abandon() {
@@ -241,7 +248,7 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
 
   void DecideInMode();
   void StopRelaying(Relay& relay, const absl::Status& error, absl::string_view bad);
-  void ReadRelayed(size_t n);
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void ReadRelayed(size_t n);
   ABSL_ATTRIBUTE_NOINLINE void ReportRelayedParseError();
   void MixReceived(const FrameFacts& f);
   void FeedReceived(absl::string_view bytes);
@@ -312,7 +319,7 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
 
   // The checks of a frame are inline in the loop that finds it; what reports a violation is not.
   ABSL_ATTRIBUTE_ALWAYS_INLINE void OnReceived(const FrameFacts& f, bool clean);
-  ABSL_ATTRIBUTE_NOINLINE void OnReceivedInFull(const FrameFacts& f, bool clean);
+  ABSL_ATTRIBUTE_NOINLINE void OnReceivedInFull(const Relay::Entry& e);
   // OnReceived of the relay's front entry: a clean frame (most) is judged inline.
   ABSL_ATTRIBUTE_ALWAYS_INLINE void OnReceivedRelayed(const Relay::Entry& e);
   ABSL_ATTRIBUTE_NOINLINE void ReceivedInvokeViolation(const FrameFacts& f);
