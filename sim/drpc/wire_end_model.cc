@@ -64,7 +64,53 @@ EndModel::EndModel(WireOracle& oracle, std::string name, const WireEndConfig& co
       recording_(oracle.trace_ctx_ != nullptr && oracle.trace_ctx_->recorder() != nullptr &&
                  endpoint_.has_value()),
       out_framer_(kFrameDataCheckMaxBytes),
-      in_parser_(FrameParser::Options{.frame_data_max_bytes = kFrameDataCheckMaxBytes}) {}
+      in_parser_(FrameParser::Options{.frame_data_max_bytes = kFrameDataCheckMaxBytes}) {
+  watched_ = logging_ || recording_;
+  using wire_internal::KindBit;
+  received_inline_kinds_ = 0;
+  if (!watched_) {
+    received_inline_kinds_ = KindBit(Kind::kMessage) | KindBit(Kind::kClose) |
+                             KindBit(Kind::kCloseSend);
+    if (!config_.client) {
+      received_inline_kinds_ |= KindBit(Kind::kInvoke) | KindBit(Kind::kInvokeMetadata);
+    }
+  }
+  send_rules_ = MakeSendRules(config_, recording_);
+}
+
+// CheckClientLifecycle and CheckServerLifecycle for a new, whole packet, as flags to test and
+// set. The kinds left out (and Invoke when it starts flow control, InvokeMetadata when recorded,
+// Message under flow control) take the full checks.
+EndModel::SendRules EndModel::MakeSendRules(const WireEndConfig& config, bool recording) {
+  constexpr uint64_t kMetadata = FlagBit(offsetof(StreamState, sent_metadata));
+  constexpr uint64_t kInvoke = FlagBit(offsetof(StreamState, sent_invoke));
+  constexpr uint64_t kCloseSend = FlagBit(offsetof(StreamState, sent_close_send));
+  constexpr uint64_t kTerminal = FlagBit(offsetof(StreamState, sent_terminal));
+  constexpr uint64_t kNewPacket = FlagBit(offsetof(StreamState, new_packet));
+  constexpr uint64_t kSending = FlagBit(offsetof(StreamState, sending_packet));
+  constexpr uint64_t kReceived = FlagBit(offsetof(StreamState, received_any));
+  constexpr uint64_t kFlow = FlagBit(offsetof(StreamState, flow_controlled));
+  // Every kind: nothing after a terminal, no packet left partly sent.
+  constexpr uint64_t kAlways = kTerminal | kSending;
+  auto rule = [&config](uint64_t need, uint64_t need_set, uint64_t set, bool empty = false) {
+    return SendRule{.mask = kAlways | need | need_set, .want = need_set, .set = kNewPacket | set,
+                    .max_length = empty ? 0 : config.split_bytes};
+  };
+  SendRules rules{};
+  auto at = [&rules](Kind k) -> SendRule& { return rules[static_cast<uint8_t>(k)]; };
+  if (config.client) {
+    if (!recording) at(Kind::kInvokeMetadata) = rule(kInvoke | kMetadata, 0, kMetadata);
+    if (!(config.mux && config.flow_control)) at(Kind::kInvoke) = rule(kInvoke, 0, kInvoke);
+    at(Kind::kMessage) = rule(kCloseSend | kFlow, kInvoke, 0);
+    at(Kind::kCloseSend) = rule(kCloseSend, kInvoke, kCloseSend, /*empty=*/true);
+    at(Kind::kClose) = rule(0, kInvoke, kTerminal, /*empty=*/true);
+  } else {
+    at(Kind::kMessage) = rule(kCloseSend | kFlow, kReceived, 0);
+    at(Kind::kCloseSend) = rule(kCloseSend, kReceived, kCloseSend, /*empty=*/true);
+    at(Kind::kClose) = rule(0, kReceived, kTerminal, /*empty=*/true);
+  }
+  return rules;
+}
 
 EndModel::~EndModel() {
   if (in_relay_ != nullptr) in_relay_->Abandon();
@@ -77,12 +123,16 @@ void EndModel::OnWrite(absl::string_view bytes) {
   if (relay == nullptr && poisoned_) return;
   out_framer_.Feed(
       bytes,
-      [&](const Frame& f) {
+      [&](const Frame& f) ABSL_ATTRIBUTE_ALWAYS_INLINE {
+        bool clean;
+        if (!poisoned_) {
+          ++oracle_->stats_.frames_sent;
+          clean = OnSent(f);
+        } else {
+          clean = IsCleanShape(f);
+        }
         // Abandoned while unread: on with this end's own checks only.
-        if (relay != nullptr && !relay->Push(out_framer_.offset(), f)) relay = nullptr;
-        if (poisoned_) return;
-        ++oracle_->stats_.frames_sent;
-        OnSent(f);
+        if (relay != nullptr && !relay->Push(out_framer_.offset(), f, clean)) relay = nullptr;
       },
       [&](const absl::Status& error, absl::string_view bad) {
         if (relay != nullptr && relay->Open()) StopRelaying(*relay, error, bad);
@@ -91,8 +141,8 @@ void EndModel::OnWrite(absl::string_view bytes) {
 }
 
 void EndModel::OnRead(absl::string_view bytes) {
-  if (in_mode_ == InMode::kUndecided) DecideInMode();
-  if (in_mode_ == InMode::kRelayed) {
+  if (ABSL_PREDICT_FALSE(in_mode_ == InMode::kUndecided)) DecideInMode();
+  if (ABSL_PREDICT_TRUE(in_mode_ == InMode::kRelayed)) {
     ReadRelayed(bytes.size());
   } else {
     FeedReceived(bytes);
@@ -134,18 +184,31 @@ void EndModel::StopRelaying(Relay& relay, const absl::Status& error, absl::strin
 
 // OnRead with relayed frames: the frames the bytes read so far complete, in order, exactly as
 // parsing them would hand them over.
-void EndModel::ReadRelayed(size_t n) {
+inline void EndModel::ReadRelayed(size_t n) {
   Relay& relay = *in_relay_;
   read_bytes_ += n;
-  for (; relay.Ready(read_bytes_); relay.Pop()) {
-    if (poisoned_) continue;
-    ++oracle_->stats_.frames_received;
+  uint64_t received = 0;
+  relay.TakeReady(read_bytes_, [&](const Relay::Entry& e) ABSL_ATTRIBUTE_ALWAYS_INLINE {
+    if (poisoned_) return;
+    ++received;
     if (ABSL_PREDICT_FALSE(received_probe != nullptr)) ++received_probe->relayed_frames;
-    OnReceived(relay.Front());
-  }
-  if (relay.parse_error.has_value() && read_bytes_ > relay.parse_error_offset) {
+    OnReceivedRelayed(e);
+  });
+  oracle_->stats_.frames_received += received;
+  if (ABSL_PREDICT_FALSE(relay.parse_error.has_value())) ReportRelayedParseError();
+}
+
+void EndModel::ReportRelayedParseError() {
+  const Relay& relay = *in_relay_;
+  if (read_bytes_ > relay.parse_error_offset) {
     Violate(0, absl::StrCat("received bytes that do not parse: ", relay.parse_error->message()));
   }
+}
+
+FrameFacts EndModel::FactsOf(const Relay::Entry& e) const {
+  return FrameFacts{.id = e.id, .kind = e.kind, .done = e.done, .control = e.control,
+                    .length = e.length,
+                    .data = KeepsBody(e.kind) ? in_relay_->FrontBody() : absl::string_view()};
 }
 
 // Mixes a received frame into the test digest (set_received_probe_for_testing).
@@ -174,7 +237,8 @@ void EndModel::FeedReceived(absl::string_view bytes) {
     }
     if (!f->has_value()) return;
     ++oracle_->stats_.frames_received;
-    OnReceived(FrameFacts::Of(**f));
+    const FrameFacts facts = FrameFacts::Of(**f);
+    OnReceived(facts, IsCleanShape(facts));
     if (poisoned_) return;
   }
 }
@@ -264,19 +328,38 @@ const EndModel::StreamState* EndModel::FindStream(uint64_t id) const {
   return &stream_chunks_[at->index / kStreamChunkCount][at->index % kStreamChunkCount];
 }
 
-inline void EndModel::OnReceived(const FrameFacts& f) {
+// What OnReceived does with a clean frame of a kind in received_inline_kinds_.
+inline void EndModel::OnReceivedRelayed(const Relay::Entry& e) {
+  if (ABSL_PREDICT_FALSE(!e.clean ||
+                         (received_inline_kinds_ & wire_internal::KindBit(e.kind)) == 0 ||
+                         received_probe != nullptr)) {
+    OnReceivedInFull(e);
+    return;
+  }
+  StreamState& s = Stream(e.id.stream);
+  Remember(s, e, /*sent=*/false);
+  s.received_any = true;
+  if (e.kind == Kind::kMessage) {
+    s.received_message_bytes += e.length;
+  } else if (e.kind == Kind::kInvoke && e.done) {
+    StartFlow(s);
+  }
+}
+
+void EndModel::OnReceivedInFull(const Relay::Entry& e) { OnReceived(FactsOf(e), e.clean); }
+
+inline void EndModel::OnReceived(const FrameFacts& f, bool clean) {
   if (ABSL_PREDICT_FALSE(received_probe != nullptr)) MixReceived(f);
   StreamState& s = Stream(f.id.stream);
-  Record(/*sent=*/false, f);
-  Log("<-", f);
+  Watch(/*sent=*/false, f);
   Remember(s, f, /*sent=*/false);
-  if (!CheckShape(f, "received")) return;
+  if (!CheckShape(f, clean, "received")) return;
   s.received_any = true;
   switch (f.kind) {
     case Kind::kInvoke:
     case Kind::kInvokeMetadata:
       if (ABSL_PREDICT_FALSE(config_.client)) {
-        Violate(f.id.stream, absl::StrCat("received ", Describe(f), " from the server"));
+        ReceivedInvokeViolation(f);
         return;
       }
       if (f.kind == Kind::kInvoke && f.done) StartFlow(s);
@@ -290,6 +373,10 @@ inline void EndModel::OnReceived(const FrameFacts& f) {
     default:
       return;
   }
+}
+
+void EndModel::ReceivedInvokeViolation(const FrameFacts& f) {
+  Violate(f.id.stream, absl::StrCat("received ", Describe(f), " from the server"));
 }
 
 void EndModel::OnReceivedWindowUpdate(StreamState& s, const FrameFacts& f) {
@@ -308,12 +395,18 @@ void EndModel::StartFlow(StreamState& s) {
   ++oracle_->stats_.flow_controlled_streams;
 }
 
-inline void EndModel::OnSent(const Frame& f) {
+inline bool EndModel::OnSent(const Frame& f) {
   StreamState& s = Stream(f.id.stream);
-  if (ABSL_PREDICT_FALSE(recording_)) RecordFrame(/*sent=*/true, FrameFacts::Of(f));
-  if (ABSL_PREDICT_FALSE(logging_)) LogFrame(*oracle_->trace_ctx_, "->", FrameFacts::Of(f));
+  Watch(/*sent=*/true, f);
   Remember(s, f, /*sent=*/true);
-  if (!CheckShape(f, "sent")) return;
+  if (SendsCleanPacket(s, f)) return true;
+  const bool clean = IsCleanShape(f);
+  OnSentInFull(s, f, clean);
+  return clean;
+}
+
+void EndModel::OnSentInFull(StreamState& s, const Frame& f, bool clean) {
+  if (!CheckShape(f, clean, "sent")) return;
   if (ABSL_PREDICT_FALSE(IsSplittable(f.kind) && f.data.size() > config_.split_bytes)) {
     SentViolation("", f, absl::StrCat("frame data exceeds the split size ", config_.split_bytes));
     return;
@@ -351,6 +444,32 @@ void EndModel::OnSentWindowUpdate(StreamState& s, const Frame& f) {
   }
 }
 
+inline bool EndModel::SendsCleanPacket(StreamState& s, const Frame& f) {
+  static_assert(ABSL_IS_LITTLE_ENDIAN, "FlagBit numbers the flags' bytes from the lowest");
+  const SendRule& rule = send_rules_[static_cast<uint8_t>(f.kind)];
+  uint64_t flags;
+  std::memcpy(&flags, &s.sent_metadata, sizeof(flags));
+  // IsCleanShape (the rules exist for its kinds only; max_length holds their bodies to the split
+  // size or to empty), a whole packet, the next message ID, and upstream, nothing partly sent
+  // and no ID below the last.
+  if ((flags & rule.mask) != rule.want || !f.done || f.control || f.id.stream == 0 ||
+      f.id.message == 0 || f.data.size() > rule.max_length ||
+      f.id.message != s.last_sent_message + 1 || upstream_sending_) {
+    return false;
+  }
+  if (!config_.mux) {
+    if (f.id < upstream_last_) return false;
+    upstream_last_ = f.id;
+  }
+  flags |= rule.set;
+  std::memcpy(&s.sent_metadata, &flags, sizeof(flags));
+  s.last_sent_message = f.id.message;
+  s.sending_id = f.id;
+  s.sending_kind = f.kind;
+  upstream_packet_ = f.id;
+  return true;
+}
+
 inline bool EndModel::CheckPacketOrder(StreamState& s, const Frame& f) {
   if (ABSL_PREDICT_FALSE(!config_.mux && upstream_sending_ && upstream_packet_ != f.id)) {
     return SentViolation(
@@ -384,7 +503,6 @@ inline bool EndModel::CheckPacketOrder(StreamState& s, const Frame& f) {
     s.last_sent_message = f.id.message;
   }
   s.new_packet = !continues;
-  s.sent_any = true;
   s.sending_packet = !f.done;
   s.sending_id = f.id;
   s.sending_kind = f.kind;

@@ -5,7 +5,10 @@
 #ifndef DRPC_SIM_DRPC_WIRE_END_MODEL_H_
 #define DRPC_SIM_DRPC_WIRE_END_MODEL_H_
 
+#include <algorithm>
 #include <array>
+#include <cstddef>
+#include <cstring>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -69,7 +72,7 @@ struct FrameFacts {
 // no strings).
 struct FrameNote {
   uint64_t message;
-  uint64_t length;
+  uint32_t length;  // at most kFrameDataCheckMaxBytes: longer frames do not parse
   Kind kind;
   bool done;
   bool control;
@@ -77,6 +80,8 @@ struct FrameNote {
 
   std::string ToString(uint64_t stream) const;
 };
+
+static_assert(sizeof(FrameNote) == 16 && kFrameDataCheckMaxBytes <= UINT32_MAX);
 
 // Test hook (WireOracle::set_received_probe_for_testing).
 extern WireOracle::ReceivedProbe* received_probe;
@@ -90,37 +95,55 @@ extern WireOracle::ReceivedProbe* received_probe;
 // frames the reader would parse are these, each complete at the same read: its model takes them
 // from here instead of parsing every byte a second time.
 struct WireOracle::Relay {
+  // A frame's facts; its data is kept (in `bodies`) only where a check reads it: the bodies of
+  // Error and WindowUpdate frames (KeepsBody).
   struct Entry {
+    PacketId id;
     uint64_t end_offset;  // the stream offset just past the frame
-    wire_internal::FrameFacts facts;  // data: Error and WindowUpdate bodies (in bodies) only
-    uint64_t unused = 0;  // 64 bytes in all: indexing and counting entries take shifts
+    uint32_t length;      // the data's length
+    Kind kind;
+    bool done;
+    bool control;
+    bool clean;  // the frame passes the inline shape check (EndModel::IsCleanShape)
   };
 
   // The writer's model relays while this holds.
   bool Open() const { return !abandoned && !parse_error.has_value(); }
 
   // False if the relay is abandoned instead (its reader is not tapped and too far behind).
-  ABSL_ATTRIBUTE_ALWAYS_INLINE bool Push(uint64_t end_offset, const Frame& f) {
-    if (!reader_attached && entries.size() - head >= wire_internal::kRelayUnattachedMaxCount) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool Push(uint64_t end_offset, const Frame& f, bool clean) {
+    static_assert(wire_internal::kFrameDataCheckMaxBytes <= UINT32_MAX);
+    if (!reader_attached && tail - head >= wire_internal::kRelayUnattachedMaxCount) {
       Abandon();
       return false;
     }
-    absl::string_view body;
-    if (ABSL_PREDICT_FALSE(wire_internal::KeepsBody(f.kind))) body = bodies.emplace_back(f.data);
-    entries.push_back(Entry{
-        .end_offset = end_offset,
-        .facts = {.id = f.id, .kind = f.kind, .done = f.done, .control = f.control,
-                  .length = f.data.size(), .data = body}});
+    if (ABSL_PREDICT_FALSE(tail == capacity)) Grow();
+    entries[tail++] = Entry{.id = f.id, .end_offset = end_offset,
+                            .length = static_cast<uint32_t>(f.data.size()), .kind = f.kind,
+                            .done = f.done, .control = f.control, .clean = clean};
+    if (ABSL_PREDICT_FALSE(wire_internal::KeepsBody(f.kind))) bodies.emplace_back(f.data);
     return true;
   }
 
-  bool Ready(uint64_t read_bytes) const {
-    return head < entries.size() && entries[head].end_offset <= read_bytes;
+  // Calls take(const Entry&) for each entry, in order, whose frame the first `read_bytes` bytes
+  // complete, and pops them. `take` must not use this relay, except FrontBody() for the entry it
+  // is given (its reader's checks use the reader's other relay only).
+  template <typename Take>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void TakeReady(uint64_t read_bytes, Take&& take) {
+    const Entry* const first = entries.data();
+    const size_t end = tail;
+    size_t at = head;
+    for (; at < end && first[at].end_offset <= read_bytes; ++at) {
+      take(first[at]);
+      if (ABSL_PREDICT_FALSE(wire_internal::KeepsBody(first[at].kind))) ++body_head;
+    }
+    if (at == head) return;
+    head = at;
+    if (at == end) Clear();  // keeps the entries: a steady stream allocates nothing
   }
-  const wire_internal::FrameFacts& Front() const { return entries[head].facts; }
-  void Pop() {
-    if (++head == entries.size()) Clear();  // keeps the capacity: a steady stream allocates nothing
-  }
+
+  // The data of the entry being taken (TakeReady), if KeepsBody(its kind).
+  absl::string_view FrontBody() const { return bodies[body_head]; }
 
   // Nobody will take the frames (the reader parses itself, is gone, or was never tapped).
   void Abandon() {
@@ -135,19 +158,29 @@ struct WireOracle::Relay {
   // reads past there; the writer's model has already reported it).
   std::optional<absl::Status> parse_error;
   uint64_t parse_error_offset = 0;
-  std::vector<Entry> entries;  // entries[head..] are not yet read
+  std::vector<Entry> entries;  // entries[head..tail) are not yet read; the rest are spare
   size_t head = 0;
-  std::deque<std::string> bodies;  // what entries' data points to (a deque never moves them)
+  size_t tail = 0;
+  size_t capacity = 0;  // entries.size()
+  // The kept data of entries[..tail), in order (a deque never moves them); bodies[body_head] is
+  // the first one not yet read.
+  std::deque<std::string> bodies;
+  size_t body_head = 0;
 
  private:
+  ABSL_ATTRIBUTE_NOINLINE void Grow() {
+    capacity = std::max<size_t>(16, 2 * capacity);
+    entries.resize(capacity);
+  }
   void Clear() {
-    entries.clear();
     if (ABSL_PREDICT_FALSE(!bodies.empty())) bodies.clear();
+    body_head = 0;
     head = 0;
+    tail = 0;
   }
 };
 static_assert(std::is_trivially_copyable_v<WireOracle::Relay::Entry>);
-static_assert(sizeof(WireOracle::Relay::Entry) == 64);
+static_assert(sizeof(WireOracle::Relay::Entry) == 32);
 
 // One end of a connection: the frames it sends (Write) and receives (Read).
 class WireOracle::EndModel final : public SimNetwork::EndpointTap {
@@ -173,21 +206,23 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
     // The history is written before it is read, so a new stream leaves it unset.
     StreamState() {}
 
+    // The eight flags a frame's lifecycle rules read, one byte each in this order, so that
+    // SendsCleanPacket tests and sets them as one word (FlagBit).
     // What this end sent.
-    bool sent_any = false;
     bool sent_metadata = false;
     bool sent_invoke = false;
     bool sent_close_send = false;
     bool sent_terminal = false;
-    uint64_t last_sent_message = 0;
     bool new_packet = false;      // the frame being checked starts a packet
     bool sending_packet = false;  // a packet of this stream is partly sent
-    PacketId sending_id;
-    Kind sending_kind = Kind::kMessage;
     // What this end received.
     bool received_any = false;
     // Flow control of what this end sends, and of the grants it sends.
     bool flow_controlled = false;
+
+    uint64_t last_sent_message = 0;
+    PacketId sending_id;
+    Kind sending_kind = Kind::kMessage;
     int64_t credit = 0;
     uint64_t received_message_bytes = 0;
     uint64_t granted_bytes = 0;
@@ -196,50 +231,80 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
     std::array<wire_internal::FrameNote, wire_internal::kHistoryMaxCount> history;
   };
   static_assert(std::is_trivially_copyable_v<StreamState>);
+  static_assert(offsetof(StreamState, sent_metadata) == 0 &&
+                offsetof(StreamState, flow_controlled) == 7 && sizeof(bool) == 1);
+
+  // The flag at byte `offset` of a StreamState, as a bit of the word of all eight.
+  static constexpr uint64_t FlagBit(size_t offset) { return uint64_t{1} << (8 * offset); }
+  // What SendsCleanPacket requires of a stream's flags before a frame of one kind, and sets.
+  struct SendRule {
+    uint64_t mask = 0;
+    uint64_t want = 1;  // by default no flags match: the frame takes the full checks
+    uint64_t set = 0;
+    uint64_t max_length = 0;  // of the frame's data
+  };
+  using SendRules = std::array<SendRule, kKindMaxValue + 1>;
+  static SendRules MakeSendRules(const WireEndConfig& config, bool recording);
 
   void DecideInMode();
   void StopRelaying(Relay& relay, const absl::Status& error, absl::string_view bad);
-  void ReadRelayed(size_t n);
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void ReadRelayed(size_t n);
+  ABSL_ATTRIBUTE_NOINLINE void ReportRelayedParseError();
   void MixReceived(const FrameFacts& f);
   void FeedReceived(absl::string_view bytes);
 
   // Rules every frame obeys, whoever sent it. Returns false after reporting a violation. The
   // frames of a clean call are judged inline; true here only where CheckShapeInDetail finds
   // nothing wrong either.
-  // (A parsed Frame, as this end sent it, or FrameFacts.)
+  // (A parsed Frame, as this end sent it, FrameFacts, or the relay's front entry.)
   static uint64_t LengthOf(const FrameFacts& f) { return f.length; }
   static uint64_t LengthOf(const Frame& f) { return f.data.size(); }
+  static uint64_t LengthOf(const Relay::Entry& e) { return e.length; }
   static const FrameFacts& FactsOf(const FrameFacts& f) { return f; }
   static FrameFacts FactsOf(const Frame& f) { return FrameFacts::Of(f); }
+  FrameFacts FactsOf(const Relay::Entry& e) const;
 
+  // The frames of a clean call pass this bit test alone; it reads nothing but the frame, so the
+  // writer's model computes it once for both ends (Relay::Entry::clean).
   template <typename AnyFrame>
-  ABSL_ATTRIBUTE_ALWAYS_INLINE bool CheckShape(const AnyFrame& f, absl::string_view verb) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static bool IsCleanShape(const AnyFrame& f) {
     using wire_internal::KindBit;
     constexpr uint64_t kAnyBody = KindBit(Kind::kInvoke) | KindBit(Kind::kInvokeMetadata) |
                                   KindBit(Kind::kMessage);
     constexpr uint64_t kEmptyAndDone = KindBit(Kind::kClose) | KindBit(Kind::kCloseSend);
-    if (f.id.stream != 0 && f.id.message != 0 && !f.control) {
-      const uint64_t bit = KindBit(f.kind);
-      if ((bit & kAnyBody) != 0 || ((bit & kEmptyAndDone) != 0 && f.done && LengthOf(f) == 0)) {
-        return true;
-      }
-    }
-    return CheckShapeInDetail(FactsOf(f), verb);
+    if (f.id.stream == 0 || f.id.message == 0 || f.control) return false;
+    const uint64_t bit = KindBit(f.kind);
+    return (bit & kAnyBody) != 0 || ((bit & kEmptyAndDone) != 0 && f.done && LengthOf(f) == 0);
+  }
+  // `clean`: IsCleanShape(f).
+  template <typename AnyFrame>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool CheckShape(const AnyFrame& f, bool clean,
+                                               absl::string_view verb) {
+    return clean || CheckShapeInDetail(FactsOf(f), verb);
   }
   ABSL_ATTRIBUTE_NOINLINE bool CheckShapeInDetail(const FrameFacts& f, absl::string_view verb);
 
 
   // Every frame passes here: the checks are inline, the work (rare) is not.
-  ABSL_ATTRIBUTE_ALWAYS_INLINE void Log(absl::string_view arrow, const FrameFacts& f) {
-    if (ABSL_PREDICT_FALSE(logging_)) LogFrame(*oracle_->trace_ctx_, arrow, f);
+  template <typename AnyFrame>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void Log(absl::string_view arrow, const AnyFrame& f) {
+    if (ABSL_PREDICT_FALSE(logging_)) LogFrame(*oracle_->trace_ctx_, arrow, FactsOf(f));
+  }
+  // Record, then Log: one test for the frames of a run that does neither.
+  template <typename AnyFrame>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void Watch(bool sent, const AnyFrame& f) {
+    if (ABSL_PREDICT_TRUE(!watched_)) return;
+    Record(sent, f);
+    Log(sent ? "->" : "<-", f);
   }
   ABSL_ATTRIBUTE_NOINLINE void LogFrame(SimContext& ctx, absl::string_view arrow,
                                         const FrameFacts& f);
 
   // Feeds the run's recorder (sim/recorder.h), if there is one: every frame, and a label per
   // stream once the client's Invoke is complete (its method and metadata).
-  ABSL_ATTRIBUTE_ALWAYS_INLINE void Record(bool sent, const FrameFacts& f) {
-    if (ABSL_PREDICT_FALSE(recording_)) RecordFrame(sent, f);
+  template <typename AnyFrame>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void Record(bool sent, const AnyFrame& f) {
+    if (ABSL_PREDICT_FALSE(recording_)) RecordFrame(sent, FactsOf(f));
   }
   // Recorded runs never relay (Tap), so `f` holds all of its data here.
   ABSL_ATTRIBUTE_NOINLINE void RecordFrame(bool sent, const FrameFacts& f);
@@ -253,13 +318,24 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
   const StreamState* FindStream(uint64_t id) const;
 
   // The checks of a frame are inline in the loop that finds it; what reports a violation is not.
-  ABSL_ATTRIBUTE_ALWAYS_INLINE void OnReceived(const FrameFacts& f);
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void OnReceived(const FrameFacts& f, bool clean);
+  ABSL_ATTRIBUTE_NOINLINE void OnReceivedInFull(const Relay::Entry& e);
+  // OnReceived of the relay's front entry: a clean frame (most) is judged inline.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void OnReceivedRelayed(const Relay::Entry& e);
+  ABSL_ATTRIBUTE_NOINLINE void ReceivedInvokeViolation(const FrameFacts& f);
   ABSL_ATTRIBUTE_NOINLINE void OnReceivedWindowUpdate(StreamState& s, const FrameFacts& f);
   // A stream this end sends on with flow control starts with the window as its credit: a client's
   // once its Invoke is out, a server's once the client's Invoke arrived.
   void StartFlow(StreamState& s);
-  ABSL_ATTRIBUTE_ALWAYS_INLINE void OnSent(const Frame& f);
+  // Returns IsCleanShape(f).
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool OnSent(const Frame& f);
+  ABSL_ATTRIBUTE_NOINLINE void OnSentInFull(StreamState& s, const Frame& f, bool clean);
   ABSL_ATTRIBUTE_NOINLINE void OnSentWindowUpdate(StreamState& s, const Frame& f);
+  // The common frame, a whole packet (done) that passes IsCleanShape, follows its stream's last
+  // packet and needs no flow control or recording: true after checking every rule OnSent checks
+  // and updating the state exactly as OnSent would; false (nothing changed) sends it on to the
+  // full checks.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool SendsCleanPacket(StreamState& s, const Frame& f);
   // Contiguous packets, consecutive message IDs (docs/protocol.md §4.1), upstream global order
   // (§4.2).
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool CheckPacketOrder(StreamState& s, const Frame& f);
@@ -271,7 +347,7 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
   template <typename AnyFrame>
   void Remember(StreamState& s, const AnyFrame& f, bool sent) {
     s.history[s.frames % wire_internal::kHistoryMaxCount] = wire_internal::FrameNote{
-        .message = f.id.message, .length = LengthOf(f), .kind = f.kind, .done = f.done,
+        .message = f.id.message, .length = static_cast<uint32_t>(LengthOf(f)), .kind = f.kind, .done = f.done,
         .control = f.control, .sent = sent};
     ++s.frames;
   }
@@ -284,10 +360,15 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
   std::optional<SimNetwork::EndpointId> endpoint_;
   std::string name_;
   WireEndConfig config_;
+  SendRules send_rules_;  // by kind
   // Whether the run's trace is on, and whether its recorder takes this end's frames (both fixed
   // for a run, and set_trace comes before Tap).
   bool logging_;
   bool recording_;
+  bool watched_;  // logging_ || recording_
+  // The kinds (KindBit) of clean frames OnReceivedRelayed judges inline: none if watched_, and
+  // never an Invoke or InvokeMetadata a client receives (a violation).
+  uint64_t received_inline_kinds_;
   wire_internal::WireFramer out_framer_;
   FrameParser in_parser_;
   // Set when both ends of a simulated connection are tapped (WireOracle::Tap).

@@ -45,11 +45,12 @@ class WireFramer {
       held_.append(bytes.data(), bytes.size());
       in = held_;
     }
+    const auto* const begin = reinterpret_cast<const uint8_t*>(in.data());
     size_t pos = 0;
     Frame frame;  // every field set for each frame
     while (pos < in.size()) {
       size_t consumed = 0;
-      if (!DecodeCommon(in.substr(pos), frame, consumed)) {
+      if (!DecodeCommon(begin + pos, in.size() - pos, frame, consumed)) {
         const Step step = ParseGeneral(in.substr(pos), frame, consumed);
         if (step == Step::kIncomplete) break;
         if (step == Step::kError) {
@@ -72,15 +73,21 @@ class WireFramer {
  private:
   enum class Step { kFrame, kIncomplete, kError };
 
-  // A varint of one or two bytes: true with *value set and `p` advanced.
-  static bool DecodeShortVarint(const uint8_t*& p, const uint8_t* end, uint64_t* value) {
-    if (p == end) return false;
+  // The longest header DecodeCommon decodes: the header byte and three two-byte varints.
+  static constexpr size_t kShortHeaderMaxBytes = 7;
+
+  // A varint of one or two bytes: true with *value set and `p` advanced. `Bounded`: `end` may
+  // cut it short (false: at least two bytes are there).
+  template <bool Bounded>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static bool DecodeShortVarint(const uint8_t*& p, const uint8_t* end,
+                                                             uint64_t* value) {
+    if (Bounded && p == end) return false;
     if (p[0] < 0x80) {
       *value = p[0];
       ++p;
       return true;
     }
-    if (end - p < 2 || p[1] >= 0x80) return false;
+    if ((Bounded && end - p < 2) || p[1] >= 0x80) return false;
     *value = uint64_t{p[0] & 0x7Fu} | uint64_t{p[1]} << 7;
     p += 2;
     return true;
@@ -88,25 +95,32 @@ class WireFramer {
 
   // The header byte (control bit 7, kind bits 6..1, done bit 0), then stream ID, message ID and
   // data length as varints, then the data: true for a complete frame whose varints take one or
-  // two bytes each and whose data is within the limit.
-  ABSL_ATTRIBUTE_ALWAYS_INLINE bool DecodeCommon(absl::string_view in, Frame& frame,
+  // two bytes each and whose data is within the limit. `size` bytes are at `begin`.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool DecodeCommon(const uint8_t* begin, size_t size, Frame& frame,
                                                  size_t& consumed) const {
-    if (in.empty()) return false;
-    const auto* begin = reinterpret_cast<const uint8_t*>(in.data());
-    const auto* end = begin + in.size();
+    // With room for the longest short header, no varint can run past the end.
+    return size >= kShortHeaderMaxBytes ? DecodeCommonIn<false>(begin, size, frame, consumed)
+                                        : DecodeCommonIn<true>(begin, size, frame, consumed);
+  }
+  template <bool Bounded>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool DecodeCommonIn(const uint8_t* begin, size_t size, Frame& frame,
+                                                   size_t& consumed) const {
+    if (Bounded && size == 0) return false;
+    const uint8_t* const end = begin + size;
     const uint8_t* p = begin + 1;
     uint64_t length = 0;
-    if (!DecodeShortVarint(p, end, &frame.id.stream) ||
-        !DecodeShortVarint(p, end, &frame.id.message) || !DecodeShortVarint(p, end, &length)) {
+    if (!DecodeShortVarint<Bounded>(p, end, &frame.id.stream) ||
+        !DecodeShortVarint<Bounded>(p, end, &frame.id.message) ||
+        !DecodeShortVarint<Bounded>(p, end, &length)) {
       return false;
     }
     const size_t header_bytes = static_cast<size_t>(p - begin);
-    if (length > frame_data_max_bytes_ || length > in.size() - header_bytes) return false;
+    if (length > frame_data_max_bytes_ || length > size - header_bytes) return false;
     const uint8_t header = begin[0];
     frame.control = (header & kHeaderControlBit) != 0;
     frame.kind = static_cast<Kind>((header & kHeaderKindMask) >> 1);
     frame.done = (header & kHeaderDoneBit) != 0;
-    frame.data = in.substr(header_bytes, static_cast<size_t>(length));
+    frame.data = absl::string_view(reinterpret_cast<const char*>(p), static_cast<size_t>(length));
     consumed = header_bytes + static_cast<size_t>(length);
     return true;
   }
