@@ -69,6 +69,27 @@ RpcPlan Caller::DrawPlan(RpcRecord& rec) {
   return p;
 }
 
+void Caller::AttachPlan(CallContext& call, RpcRecord& rec) {
+  const absl::string_view text = rec.EncodePlanText();
+  if (spare_plan_entries_.empty()) {
+    call.metadata().emplace(kPlanMetadataKey, text);
+    return;
+  }
+  Metadata::node_type entry = std::move(spare_plan_entries_.back());
+  spare_plan_entries_.pop_back();
+  entry.mapped().assign(text.data(), text.size());
+  const bool inserted = call.metadata().insert(std::move(entry)).inserted;
+  DRPC_DCHECK(inserted) << "workload: a call's metadata had a plan already";
+}
+
+void Caller::TakePlanBack(CallContext& call) {
+  // The plan is the metadata's only entry (no one else writes a caller's metadata).
+  Metadata& md = call.metadata();
+  if (md.empty()) return;
+  DRPC_DCHECK(md.size() == 1 && md.begin()->first == kPlanMetadataKey);
+  spare_plan_entries_.push_back(md.extract(md.begin()));
+}
+
 void Caller::Think() {
   if (clean_ || config_->think_max <= Duration::Zero()) return;
   const uint64_t n = ctx_->Choose("load.think", 4);
@@ -83,7 +104,7 @@ void Caller::MakeCall(size_t conn_index) {
   ConnRecord& conn = ledger_->conns()[conn_index];
   Env& env = ctx_->env();
   CallContext call(env);
-  call.metadata().emplace(kPlanMetadataKey, rec.EncodePlanText());
+  AttachPlan(call, rec);
 
   bool cancel = ctx_->Chance("load.cancel", config_->cancel_per_mille);
   bool deadline = ctx_->Chance("load.deadline", config_->deadline_per_mille);
@@ -134,6 +155,7 @@ void Caller::MakeCall(size_t conn_index) {
   }
 
   absl::Status status = CallByType(*conn.conn, call, rec);
+  TakePlanBack(call);
   if (cancel_timer != 0) env.clock().Cancel(cancel_timer);
   if (rec.stream != nullptr) {
     rec.cancel_reached_stream = rec.stream->cancelled_locally();
@@ -164,10 +186,11 @@ RpcRecord& Caller::RunFixedCall(size_t conn_index, RpcType type, Duration bound)
   rec.plan.responses = type == RpcType::kServerStream ? 2 : 1;
   rec.plan.request_size_max = rec.plan.response_size_max = 100;
   CallContext call(ctx_->env());
-  call.metadata().emplace(kPlanMetadataKey, rec.EncodePlanText());
+  AttachPlan(call, rec);
   call.SetTimeout(bound);
   clean_ = true;
   absl::Status status = CallByType(*ledger_->conns()[conn_index].conn, call, rec);
+  TakePlanBack(call);
   rec.stream.reset();
   clean_ = false;
   rec.finished = true;

@@ -6,6 +6,8 @@
 #include <memory>
 #include <vector>
 
+#include "proto/metadata.h"
+
 #include "impl/router.h"
 #include "impl/stream.h"
 #include "sim/drpc/workload.h"
@@ -55,11 +57,18 @@ class Caller {
   // (then a call without a cancel timer or deadline has no context end to watch).
   uint32_t InlineCancelPerMille() const { return config_->cancel_per_mille / 4; }
   void Think();
+  // Puts `rec`'s plan text into the call's metadata, in a spare entry when there is one: a map
+  // node and a value whose buffer already fits most texts, so a call's metadata costs no
+  // allocation. TakePlanBack keeps the entry for the next call (before `call` ends).
+  void AttachPlan(CallContext& call, RpcRecord& rec);
+  void TakePlanBack(CallContext& call);
 
   SimContext* ctx_;
   const WorkloadConfig* config_;
   Ledger* ledger_;
   std::vector<std::weak_ptr<Stream>> streams_;
+  // At most one per call in flight at once (one per caller fiber).
+  std::vector<Metadata::node_type> spare_plan_entries_;
   // A call without disturbances of its own, ending within `bound`.
   RpcRecord& RunFixedCall(size_t conn, RpcType type, Duration bound);
   bool clean_ = false;  // no disturbances (MakeCleanCall)
