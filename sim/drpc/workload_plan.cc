@@ -54,13 +54,8 @@ int DecimalDigits(uint64_t v) {
   return n + (v >= 10 ? 1 : 0);
 }
 
-// `v` in decimal at `out`; returns the end (what StrCat writes for an unsigned integer). Most
-// values here are single digits, which take no division.
-char* WriteDecimal(uint64_t v, char* out) {
-  if (v < 10) {
-    *out = static_cast<char>('0' + v);
-    return out + 1;
-  }
+// `v` >= 10 in decimal at `out`; returns the end.
+char* WriteDecimalTens(uint64_t v, char* out) {
   char* const end = out + DecimalDigits(v);
   char* p = end;
   for (; v >= 100; v /= 100) {
@@ -73,6 +68,16 @@ char* WriteDecimal(uint64_t v, char* out) {
     p[-1] = static_cast<char>('0' + v);
   }
   return end;
+}
+
+// `v` in decimal at `out`; returns the end (what StrCat writes for an unsigned integer). Most
+// values here are single digits, written inline without a call or a division.
+inline char* WriteDecimal(uint64_t v, char* out) {
+  if (v < 10) {
+    *out = static_cast<char>('0' + v);
+    return out + 1;
+  }
+  return WriteDecimalTens(v, out);
 }
 
 template <size_t kSize>
@@ -108,7 +113,7 @@ Header MakeHeader(uint64_t rpc, PayloadDirection d, uint64_t index, size_t size)
   return Header{rpc ^ kHeaderMask0, rest ^ kHeaderMask1};
 }
 
-uint64_t StreamKey(const Header& h) { return Mix(h.rpc_word ^ Mix(h.rest_word)); }
+inline uint64_t StreamKey(const Header& h) { return Mix(h.rpc_word ^ Mix(h.rest_word)); }
 
 // Writes the payload's bytes [0, size) to `out`: the header when it fits, then the sequence.
 void FillPayload(uint64_t rpc, PayloadDirection d, uint64_t index, size_t size, char* out) {
@@ -135,39 +140,6 @@ void FillPayload(uint64_t rpc, PayloadDirection d, uint64_t index, size_t size, 
   const int kept_bits = 64 - 8 * static_cast<int>(size - at);
   const uint64_t kept = LoadLittleEndian64(out + size - 8) & ((uint64_t{1} << kept_bits) - 1);
   StoreLittleEndian64(kept | state << kept_bits, out + size - 8);
-}
-
-// Whether `data` is the payload, compared a word at a time without materialising it.
-bool PayloadMatches(absl::string_view data, uint64_t rpc, PayloadDirection d, uint64_t index,
-                    size_t size) {
-  if (data.size() != size) return false;
-  const Header h = MakeHeader(rpc, d, index, size);
-  size_t at = 0;
-  if (size >= kHeaderBytes) {
-    if (LoadLittleEndian64(data.data()) != h.rpc_word ||
-        LoadLittleEndian64(data.data() + 8) != h.rest_word) {
-      return false;
-    }
-    at = kHeaderBytes;
-  }
-  uint64_t state = StreamKey(h);
-  for (; at + 8 <= size; at += 8) {
-    state += kWeylStep;
-    if (LoadLittleEndian64(data.data() + at) != state) return false;
-  }
-  if (at == size) return true;
-  state += kWeylStep;
-  if (size < 8) {
-    for (; at < size; ++at, state >>= 8) {
-      if (data[at] != static_cast<char>(state & 0xff)) return false;
-    }
-    return true;
-  }
-  // The last 1..7 bytes from one load of the payload's last eight (the bytes before `at` in it
-  // matched already).
-  const int tail_bits = 8 * static_cast<int>(size - at);
-  return LoadLittleEndian64(data.data() + size - 8) >> (64 - tail_bits) ==
-         (state & ((uint64_t{1} << tail_bits) - 1));
 }
 
 // The message `data`'s header names, as a tag ("<rpc.d.index>"), if it has a well-formed one.
@@ -300,9 +272,43 @@ absl::string_view PayloadBuffer::Make(uint64_t rpc, PayloadDirection d, uint64_t
   return absl::string_view(out, size);
 }
 
-std::string CheckPayload(absl::string_view data, uint64_t rpc, PayloadDirection d, uint64_t index,
-                         size_t size) {
-  if (PayloadMatches(data, rpc, d, index, size)) return "";
+bool PayloadMatches(absl::string_view data, uint64_t rpc, PayloadDirection d, uint64_t index,
+                    size_t size) {
+  if (data.size() != size) return false;
+  const Header h = MakeHeader(rpc, d, index, size);
+  size_t at = 0;
+  if (size >= kHeaderBytes) {
+    if (LoadLittleEndian64(data.data()) != h.rpc_word ||
+        LoadLittleEndian64(data.data() + 8) != h.rest_word) {
+      return false;
+    }
+    at = kHeaderBytes;
+  }
+  uint64_t state = StreamKey(h);
+  // Every word is compared (no branch per word): a mismatch is rare, and costs only its report.
+  uint64_t differ = 0;
+  for (; at + 8 <= size; at += 8) {
+    state += kWeylStep;
+    differ |= LoadLittleEndian64(data.data() + at) ^ state;
+  }
+  if (differ != 0) return false;
+  if (at == size) return true;
+  state += kWeylStep;
+  if (size < 8) {
+    for (; at < size; ++at, state >>= 8) {
+      if (data[at] != static_cast<char>(state & 0xff)) return false;
+    }
+    return true;
+  }
+  // The last 1..7 bytes from one load of the payload's last eight (the bytes before `at` in it
+  // matched already).
+  const int tail_bits = 8 * static_cast<int>(size - at);
+  return LoadLittleEndian64(data.data() + size - 8) >> (64 - tail_bits) ==
+         (state & ((uint64_t{1} << tail_bits) - 1));
+}
+
+std::string DescribePayloadMismatch(absl::string_view data, uint64_t rpc, PayloadDirection d,
+                                    uint64_t index, size_t size) {
   const std::string expected = MakePayload(rpc, d, index, size);
   std::string why = absl::StrCat("expected ", Tag(rpc, d, index), " of ", size, " bytes, got ",
                                  data.size(), " bytes");

@@ -84,10 +84,21 @@ class PayloadBuffer {
   std::string heap_;
 };
 
-// Empty if `data` is exactly that message; otherwise why not (naming the message its header
-// names, "tagged <rpc.d.index>", when it has one).
-std::string CheckPayload(absl::string_view data, uint64_t rpc, PayloadDirection direction,
-                         uint64_t index, size_t size);
+// Whether `data` is exactly that message, compared a word at a time (nothing is materialised).
+bool PayloadMatches(absl::string_view data, uint64_t rpc, PayloadDirection direction,
+                    uint64_t index, size_t size);
+// Why `data` is not that message (naming the message its header names, "tagged <rpc.d.index>",
+// when it has one). Only for a `data` that PayloadMatches refused.
+std::string DescribePayloadMismatch(absl::string_view data, uint64_t rpc,
+                                    PayloadDirection direction, uint64_t index, size_t size);
+
+// Empty if `data` is exactly that message; otherwise why not (DescribePayloadMismatch). Inline:
+// a message that matches builds no string.
+inline std::string CheckPayload(absl::string_view data, uint64_t rpc, PayloadDirection direction,
+                                uint64_t index, size_t size) {
+  if (PayloadMatches(data, rpc, direction, index, size)) return std::string();
+  return DescribePayloadMismatch(data, rpc, direction, index, size);
+}
 
 }  // namespace drpc::sim
 
