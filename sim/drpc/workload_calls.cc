@@ -71,23 +71,24 @@ RpcPlan Caller::DrawPlan(RpcRecord& rec) {
 
 void Caller::AttachPlan(CallContext& call, RpcRecord& rec) {
   const absl::string_view text = rec.EncodePlanText();
-  if (spare_plan_entries_.empty()) {
-    call.metadata().emplace(kPlanMetadataKey, text);
+  Metadata& md = call.metadata();
+  DRPC_DCHECK(md.empty()) << "workload: a call's metadata had entries already";
+  if (spare_plan_metadata_.empty()) {
+    md.emplace(kPlanMetadataKey, text);
     return;
   }
-  Metadata::node_type entry = std::move(spare_plan_entries_.back());
-  spare_plan_entries_.pop_back();
-  entry.mapped().assign(text.data(), text.size());
-  const bool inserted = call.metadata().insert(std::move(entry)).inserted;
-  DRPC_DCHECK(inserted) << "workload: a call's metadata had a plan already";
+  // Swapped whole (the maps exchange their roots): no node is unlinked from one tree and
+  // relinked into another.
+  md.swap(spare_plan_metadata_.back());
+  spare_plan_metadata_.pop_back();
+  md.begin()->second.assign(text.data(), text.size());
 }
 
 void Caller::TakePlanBack(CallContext& call) {
   // The plan is the metadata's only entry (no one else writes a caller's metadata).
   Metadata& md = call.metadata();
-  if (md.empty()) return;
   DRPC_DCHECK(md.size() == 1 && md.begin()->first == kPlanMetadataKey);
-  spare_plan_entries_.push_back(md.extract(md.begin()));
+  spare_plan_metadata_.emplace_back().swap(md);
 }
 
 void Caller::Think() {

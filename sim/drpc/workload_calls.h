@@ -57,9 +57,9 @@ class Caller {
   // (then a call without a cancel timer or deadline has no context end to watch).
   uint32_t InlineCancelPerMille() const { return config_->cancel_per_mille / 4; }
   void Think();
-  // Puts `rec`'s plan text into the call's metadata, in a spare entry when there is one: a map
-  // node and a value whose buffer already fits most texts, so a call's metadata costs no
-  // allocation. TakePlanBack keeps the entry for the next call (before `call` ends).
+  // Puts `rec`'s plan text into the call's metadata, moving in a spare map when there is one:
+  // its one node and a value whose buffer already fits most texts, so a call's metadata costs no
+  // allocation. TakePlanBack keeps the map for the next call (before `call` ends).
   void AttachPlan(CallContext& call, RpcRecord& rec);
   void TakePlanBack(CallContext& call);
 
@@ -68,7 +68,7 @@ class Caller {
   Ledger* ledger_;
   std::vector<std::weak_ptr<Stream>> streams_;
   // At most one per call in flight at once (one per caller fiber).
-  std::vector<Metadata::node_type> spare_plan_entries_;
+  std::vector<Metadata> spare_plan_metadata_;
   // A call without disturbances of its own, ending within `bound`.
   RpcRecord& RunFixedCall(size_t conn, RpcType type, Duration bound);
   bool clean_ = false;  // no disturbances (MakeCleanCall)
