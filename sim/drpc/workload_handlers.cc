@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/base/attributes.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "impl/errors.h"
@@ -35,16 +36,19 @@ class Handlers {
     // The text must be exactly the encoding of the plan its ID names, as its client sent it (the
     // encoding round-trips: WorkloadPlanTest), so decoding it in full would only give back that
     // plan.
-    const uint64_t id = PlanTextId(text);
-    RpcRecord* rec = id == 0 ? nullptr : ledger_->Find(id);
+    RpcRecord* rec = ledger_->Find(PlanTextId(text));  // none for ID 0
     if (rec == nullptr || rec->PlanText() != text || rec->plan.type != type) {
-      // Does not return: the run stops here.
-      ctx_->Fail(FailureClass::kCorrectness,
-                 absl::StrCat("handler of ", RpcMethod(type), " got a plan no client made: \"",
-                              text, "\""));
+      FailForeignPlan(type, text);  // does not return: the run stops here
     }
     ++rec->handler_runs;
     return rec;
+  }
+
+  // Out of line, so that Start's common path carries none of its frame.
+  ABSL_ATTRIBUTE_NOINLINE ABSL_ATTRIBUTE_COLD void FailForeignPlan(RpcType type, absl::string_view text) {
+    ctx_->Fail(FailureClass::kCorrectness,
+               absl::StrCat("handler of ", RpcMethod(type), " got a plan no client made: \"",
+                            text, "\""));
   }
 
   absl::Status Finish(RpcRecord& rec, absl::Status status) {

@@ -45,10 +45,6 @@ void Ledger::Planned(const RpcRecord& rec) {
   if (OverflowsAnUpstreamEnd(rec.plan)) conns_[rec.conn].overflow_may_close = true;
 }
 
-RpcRecord* Ledger::Find(uint64_t id) {
-  return rpcs_.Find(id);
-}
-
 void Ledger::Fail(const RpcRecord& rec, absl::string_view why) {
   // The call's stream is known to the recorder by the plan in its metadata.
   if (Recorder* r = ctx_->recorder(); r != nullptr) r->FocusMetadata(kPlanMetadataKey, EncodePlan(rec.plan));

@@ -156,7 +156,7 @@ class Ledger {
   RpcRecord& NewRpc(size_t conn);
   // The caller drew `rec`'s plan (before its first message goes out).
   void Planned(const RpcRecord& rec);
-  RpcRecord* Find(uint64_t id);
+  RpcRecord* Find(uint64_t id) { return rpcs_.Find(id); }
   std::vector<ConnRecord>& conns() { return conns_; }
   const RpcTable& rpcs() const { return rpcs_; }
 

@@ -205,15 +205,27 @@ absl::string_view EncodePlanInto(const RpcPlan& p, char (&buf)[kPlanTextMaxBytes
 uint64_t PlanTextId(absl::string_view text) {
   if (!absl::ConsumePrefix(&text, "id=")) return 0;
   // The digits up to the first ';' (or the end), read by hand: SimpleAtoi's generality costs more
-  // than the rest of the handler's plan check.
+  // than the rest of the handler's plan check. Up to 19 digits cannot overflow; a 20th is
+  // checked.
+  constexpr size_t kSafeDigits = 19;
+  const size_t n = std::min(text.size(), kSafeDigits);
   uint64_t id = 0;
   size_t i = 0;
-  for (; i < text.size() && text[i] != ';'; ++i) {
+  for (; i < n; ++i) {
     const unsigned digit = static_cast<unsigned char>(text[i]) - unsigned{'0'};
-    if (digit > 9) return 0;
-    if (__builtin_mul_overflow(id, 10, &id) || __builtin_add_overflow(id, digit, &id)) return 0;
+    if (digit > 9) break;
+    id = id * 10 + digit;
   }
-  return i == 0 ? 0 : id;
+  if (i == kSafeDigits && i < text.size() && text[i] != ';') {
+    const unsigned digit = static_cast<unsigned char>(text[i]) - unsigned{'0'};
+    if (digit > 9 || __builtin_mul_overflow(id, 10, &id) ||
+        __builtin_add_overflow(id, digit, &id)) {
+      return 0;
+    }
+    ++i;
+  }
+  const bool ends = i == text.size() || text[i] == ';';
+  return i == 0 || !ends ? 0 : id;
 }
 
 std::string EncodePlan(const RpcPlan& p) {
