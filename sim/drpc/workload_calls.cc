@@ -2,6 +2,7 @@
 // judges the outcome; the server side is workload_handlers.cc.
 #include "sim/drpc/workload_calls.h"
 
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -26,10 +27,8 @@ uint64_t ChooseAmong(SimContext& ctx, absl::string_view site, uint64_t n) {
 
 }  // namespace
 
-RpcPlan Caller::DrawPlan(RpcRecord& rec) {
+void Caller::DrawPlan(RpcPlan& p) {
   const WorkloadConfig& c = *config_;
-  RpcPlan p;
-  p.id = rec.plan.id;
   const uint32_t weights[] = {c.unary_weight, c.client_stream_weight, c.server_stream_weight,
                               c.bidi_weight};
   uint64_t total = 0;
@@ -66,7 +65,6 @@ RpcPlan Caller::DrawPlan(RpcRecord& rec) {
     p.error_code = kErrorCodeBase + ctx_->Choose("load.error_code", 100);
   }
   if (ctx_->Chance("load.handler_thinks", 300)) p.handler_think_us = kHandlerThinkMaxMicros;
-  return p;
 }
 
 void Caller::AttachPlan(CallContext& call, RpcRecord& rec) {
@@ -81,7 +79,10 @@ void Caller::AttachPlan(CallContext& call, RpcRecord& rec) {
   // relinked into another.
   md.swap(spare_plan_metadata_.back());
   spare_plan_metadata_.pop_back();
-  md.begin()->second.assign(text.data(), text.size());
+  // Resized within its capacity (texts differ little in length), then overwritten.
+  std::string& value = md.begin()->second;
+  value.resize(text.size());
+  std::memcpy(value.data(), text.data(), text.size());
 }
 
 void Caller::TakePlanBack(CallContext& call) {
@@ -100,7 +101,7 @@ void Caller::Think() {
 
 void Caller::MakeCall(size_t conn_index) {
   RpcRecord& rec = ledger_->NewRpc(conn_index);
-  rec.plan = DrawPlan(rec);
+  DrawPlan(rec.plan);
   ledger_->Planned(rec);
   ConnRecord& conn = ledger_->conns()[conn_index];
   Env& env = ctx_->env();

@@ -40,7 +40,8 @@ class Caller {
   std::vector<std::weak_ptr<Stream>>& streams() { return streams_; }
 
  private:
-  RpcPlan DrawPlan(RpcRecord& rec);
+  // Draws the plan of a new call into `plan`, which holds its ID and every other field's default.
+  void DrawPlan(RpcPlan& plan);
   absl::Status Unary(Conn& conn, CallContext& call, RpcRecord& rec);
   absl::Status ClientStream(Conn& conn, CallContext& call, RpcRecord& rec);
   absl::Status ServerStream(Conn& conn, CallContext& call, RpcRecord& rec);

@@ -29,9 +29,21 @@ std::string RpcRecord::Describe() const {
   return d;
 }
 
+namespace {
+
+// The largest message an end receives: its stream's message maximum (mux), or its packet limit.
+size_t ReceiveLimit(const Options& o) { return o.mux ? o.MuxMessageMaxBytes() : o.packet_max_bytes; }
+
+}  // namespace
+
 Ledger::Ledger(SimContext& ctx, const WorkloadConfig& config, const Options& client,
                const Options& server)
-    : ctx_(&ctx), config_(config), client_(client), server_(server) {}
+    : ctx_(&ctx),
+      config_(config),
+      client_(client),
+      server_(server),
+      client_receive_limit_(ReceiveLimit(client)),
+      server_receive_limit_(ReceiveLimit(server)) {}
 
 RpcRecord& Ledger::NewRpc(size_t conn) {
   RpcRecord& rec = rpcs_.Add();
@@ -88,8 +100,6 @@ constexpr absl::string_view kDataOverflowText = "data overflow";
 bool IsMessageTooLarge(const absl::Status& s) {
   return absl::StrContains(s.message(), "message too large");
 }
-
-size_t ReceiveLimit(const Options& o) { return o.mux ? o.MuxMessageMaxBytes() : o.packet_max_bytes; }
 
 // A credit-stall timeout this short can fire while a grant is merely on its way.
 constexpr Duration kStallTimeoutRacesGrants = Duration::Millis(100);
@@ -238,8 +248,8 @@ bool SendsResponses(const RpcPlan& p) {
 }  // namespace
 
 bool Ledger::OverSizeLimit(const RpcPlan& p) const {
-  return (SendsRequests(p) && p.request_size_max > ReceiveLimit(server_)) ||
-         (SendsResponses(p) && p.response_size_max > ReceiveLimit(client_));
+  return (SendsRequests(p) && p.request_size_max > server_receive_limit_) ||
+         (SendsResponses(p) && p.response_size_max > client_receive_limit_);
 }
 
 bool Ledger::OverflowsAnUpstreamEnd(const RpcPlan& p) const {
@@ -256,8 +266,8 @@ bool Ledger::CheckSizeLimits(const RpcRecord& rec) {
   const RpcPlan& p = rec.plan;
   if (config_.draw_size_limits) {
     // The boundaries this call's first (largest) messages met.
-    for (const auto& [size, limit] : {std::pair<size_t, size_t>{p.request_size_max, ReceiveLimit(server_)},
-                                      std::pair<size_t, size_t>{p.response_size_max, ReceiveLimit(client_)}}) {
+    for (const auto& [size, limit] : {std::pair<size_t, size_t>{p.request_size_max, server_receive_limit_},
+                                      std::pair<size_t, size_t>{p.response_size_max, client_receive_limit_}}) {
       if (size + 1 == limit) ctx_->Reach(situations::kWorkloadMessageJustUnderTheLimit);
       if (size == limit && rec.status.ok()) ctx_->Reach(situations::kWorkloadMessageAtTheLimitPassed);
     }
@@ -265,8 +275,8 @@ bool Ledger::CheckSizeLimits(const RpcRecord& rec) {
   // An OK call sent rec.sent requests, and got a response to each (bidi) or its planned ones.
   const bool responded = p.type == RpcType::kBidi ? rec.sent > 0 : p.responses > 0;
   if (rec.status.ok()) {
-    if ((responded && p.response_size_max > ReceiveLimit(client_)) ||
-        (rec.sent > 0 && p.request_size_max > ReceiveLimit(server_))) {
+    if ((responded && p.response_size_max > client_receive_limit_) ||
+        (rec.sent > 0 && p.request_size_max > server_receive_limit_)) {
       Fail(rec, "a message over the receiving end's limit got through");
       return true;
     }

@@ -236,6 +236,9 @@ class Ledger {
   WorkloadConfig config_;
   Options client_;
   Options server_;
+  // ReceiveLimit of each end (workload_ledger.cc), fixed with the Options: checked on every call.
+  size_t client_receive_limit_;
+  size_t server_receive_limit_;
   RpcTable rpcs_;
   std::vector<ConnRecord> conns_;
   bool shutdown_started_ = false;
