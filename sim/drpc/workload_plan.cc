@@ -54,7 +54,7 @@ int DecimalDigits(uint64_t v) {
   return n + (v >= 10 ? 1 : 0);
 }
 
-// `v` >= 10 in decimal at `out`; returns the end.
+// `v` >= 100 in decimal at `out`; returns the end.
 char* WriteDecimalTens(uint64_t v, char* out) {
   char* const end = out + DecimalDigits(v);
   char* p = end;
@@ -71,11 +71,15 @@ char* WriteDecimalTens(uint64_t v, char* out) {
 }
 
 // `v` in decimal at `out`; returns the end (what StrCat writes for an unsigned integer). Most
-// values here are single digits, written inline without a call or a division.
+// values here have one or two digits, written inline without a call or a division.
 inline char* WriteDecimal(uint64_t v, char* out) {
   if (v < 10) {
     *out = static_cast<char>('0' + v);
     return out + 1;
+  }
+  if (v < 100) {
+    std::memcpy(out, &kTwoDigits[2 * v], 2);
+    return out + 2;
   }
   return WriteDecimalTens(v, out);
 }
@@ -115,33 +119,6 @@ Header MakeHeader(uint64_t rpc, PayloadDirection d, uint64_t index, size_t size)
 
 inline uint64_t StreamKey(const Header& h) { return Mix(h.rpc_word ^ Mix(h.rest_word)); }
 
-// Writes the payload's bytes [0, size) to `out`: the header when it fits, then the sequence.
-void FillPayload(uint64_t rpc, PayloadDirection d, uint64_t index, size_t size, char* out) {
-  const Header h = MakeHeader(rpc, d, index, size);
-  size_t at = 0;
-  if (size >= kHeaderBytes) {
-    StoreLittleEndian64(h.rpc_word, out);
-    StoreLittleEndian64(h.rest_word, out + 8);
-    at = kHeaderBytes;
-  }
-  uint64_t state = StreamKey(h);
-  for (; at + 8 <= size; at += 8) {
-    state += kWeylStep;
-    StoreLittleEndian64(state, out + at);
-  }
-  if (at == size) return;
-  state += kWeylStep;
-  if (size < 8) {
-    for (; at < size; ++at, state >>= 8) out[at] = static_cast<char>(state & 0xff);
-    return;
-  }
-  // The last 1..7 bytes in one store of the payload's last eight: the bytes before `at` in it
-  // are already written and kept.
-  const int kept_bits = 64 - 8 * static_cast<int>(size - at);
-  const uint64_t kept = LoadLittleEndian64(out + size - 8) & ((uint64_t{1} << kept_bits) - 1);
-  StoreLittleEndian64(kept | state << kept_bits, out + size - 8);
-}
-
 // The message `data`'s header names, as a tag ("<rpc.d.index>"), if it has a well-formed one.
 std::optional<std::string> HeaderTag(absl::string_view data) {
   if (data.size() < kHeaderBytes) return std::nullopt;
@@ -164,21 +141,11 @@ absl::string_view RpcTypeName(RpcType type) {
   return "?";
 }
 
-absl::string_view RpcMethod(RpcType type) {
-  switch (type) {
-    case RpcType::kUnary: return "/sim.Load/Unary";
-    case RpcType::kClientStream: return "/sim.Load/ClientStream";
-    case RpcType::kServerStream: return "/sim.Load/ServerStream";
-    case RpcType::kBidi: return "/sim.Load/Bidi";
-  }
-  return "/sim.Load/Unknown";
-}
-
-size_t RpcPlan::RequestSize(uint32_t index) const {
+size_t RpcPlan::DrawnRequestSize(uint32_t index) const {
   return SizeOf(id, PayloadDirection::kRequest, index, request_size_max);
 }
 
-size_t RpcPlan::ResponseSize(uint32_t index) const {
+size_t RpcPlan::DrawnResponseSize(uint32_t index) const {
   return SizeOf(id, PayloadDirection::kResponse, index, response_size_max);
 }
 
@@ -267,21 +234,41 @@ absl::StatusOr<RpcPlan> DecodePlan(absl::string_view text) {
   return p;
 }
 
+void FillPayload(uint64_t rpc, PayloadDirection d, uint64_t index, size_t size, char* out) {
+  const Header h = MakeHeader(rpc, d, index, size);
+  size_t at = 0;
+  if (size >= kHeaderBytes) {
+    StoreLittleEndian64(h.rpc_word, out);
+    StoreLittleEndian64(h.rest_word, out + 8);
+    at = kHeaderBytes;
+  }
+  uint64_t state = StreamKey(h);
+  for (; at + 8 <= size; at += 8) {
+    state += kWeylStep;
+    StoreLittleEndian64(state, out + at);
+  }
+  if (at == size) return;
+  state += kWeylStep;
+  if (size < 8) {
+    for (; at < size; ++at, state >>= 8) out[at] = static_cast<char>(state & 0xff);
+    return;
+  }
+  // The last 1..7 bytes in one store of the payload's last eight: the bytes before `at` in it
+  // are already written and kept.
+  const int kept_bits = 64 - 8 * static_cast<int>(size - at);
+  const uint64_t kept = LoadLittleEndian64(out + size - 8) & ((uint64_t{1} << kept_bits) - 1);
+  StoreLittleEndian64(kept | state << kept_bits, out + size - 8);
+}
+
 std::string MakePayload(uint64_t rpc, PayloadDirection d, uint64_t index, size_t size) {
   std::string out(size, '\0');
   FillPayload(rpc, d, index, size, out.data());
   return out;
 }
 
-absl::string_view PayloadBuffer::Make(uint64_t rpc, PayloadDirection d, uint64_t index,
-                                      size_t size) {
-  char* out = inline_;
-  if (size > kInlineBytes) {
-    heap_.resize(size);
-    out = heap_.data();
-  }
-  FillPayload(rpc, d, index, size, out);
-  return absl::string_view(out, size);
+char* PayloadBuffer::Grow(size_t size) {
+  heap_.resize(size);
+  return heap_.data();
 }
 
 bool PayloadMatches(absl::string_view data, uint64_t rpc, PayloadDirection d, uint64_t index,
