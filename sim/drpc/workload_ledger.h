@@ -231,6 +231,8 @@ class Ledger {
   // Judges the call against the message limits, and counts the boundaries it met. Returns true
   // when the outcome was the size error (then judged).
   bool CheckSizeLimits(const RpcRecord& rec);
+  // For an OK call: whether one of its messages was over the limit of the end that received it.
+  bool OkCallPassedALimit(const RpcRecord& rec) const;
 
   SimContext* ctx_;
   WorkloadConfig config_;
