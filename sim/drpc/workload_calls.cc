@@ -2,6 +2,7 @@
 // judges the outcome; the server side is workload_handlers.cc.
 #include "sim/drpc/workload_calls.h"
 
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -26,10 +27,8 @@ uint64_t ChooseAmong(SimContext& ctx, absl::string_view site, uint64_t n) {
 
 }  // namespace
 
-RpcPlan Caller::DrawPlan(RpcRecord& rec) {
+void Caller::DrawPlan(RpcPlan& p) {
   const WorkloadConfig& c = *config_;
-  RpcPlan p;
-  p.id = rec.plan.id;
   const uint32_t weights[] = {c.unary_weight, c.client_stream_weight, c.server_stream_weight,
                               c.bidi_weight};
   uint64_t total = 0;
@@ -66,7 +65,31 @@ RpcPlan Caller::DrawPlan(RpcRecord& rec) {
     p.error_code = kErrorCodeBase + ctx_->Choose("load.error_code", 100);
   }
   if (ctx_->Chance("load.handler_thinks", 300)) p.handler_think_us = kHandlerThinkMaxMicros;
-  return p;
+}
+
+void Caller::AttachPlan(CallContext& call, RpcRecord& rec) {
+  const absl::string_view text = rec.EncodePlanText();
+  Metadata& md = call.metadata();
+  DRPC_DCHECK(md.empty()) << "workload: a call's metadata had entries already";
+  if (spare_plan_metadata_.empty()) {
+    md.emplace(kPlanMetadataKey, text);
+    return;
+  }
+  // Swapped whole (the maps exchange their roots): no node is unlinked from one tree and
+  // relinked into another.
+  md.swap(spare_plan_metadata_.back());
+  spare_plan_metadata_.pop_back();
+  // Resized within its capacity (texts differ little in length), then overwritten.
+  std::string& value = md.begin()->second;
+  value.resize(text.size());
+  std::memcpy(value.data(), text.data(), text.size());
+}
+
+void Caller::TakePlanBack(CallContext& call) {
+  // The plan is the metadata's only entry (no one else writes a caller's metadata).
+  Metadata& md = call.metadata();
+  DRPC_DCHECK(md.size() == 1 && md.begin()->first == kPlanMetadataKey);
+  spare_plan_metadata_.emplace_back().swap(md);
 }
 
 void Caller::Think() {
@@ -78,12 +101,12 @@ void Caller::Think() {
 
 void Caller::MakeCall(size_t conn_index) {
   RpcRecord& rec = ledger_->NewRpc(conn_index);
-  rec.plan = DrawPlan(rec);
+  DrawPlan(rec.plan);
   ledger_->Planned(rec);
   ConnRecord& conn = ledger_->conns()[conn_index];
   Env& env = ctx_->env();
   CallContext call(env);
-  call.metadata().emplace(kPlanMetadataKey, rec.EncodePlanText());
+  AttachPlan(call, rec);
 
   bool cancel = ctx_->Chance("load.cancel", config_->cancel_per_mille);
   bool deadline = ctx_->Chance("load.deadline", config_->deadline_per_mille);
@@ -134,6 +157,7 @@ void Caller::MakeCall(size_t conn_index) {
   }
 
   absl::Status status = CallByType(*conn.conn, call, rec);
+  TakePlanBack(call);
   if (cancel_timer != 0) env.clock().Cancel(cancel_timer);
   if (rec.stream != nullptr) {
     rec.cancel_reached_stream = rec.stream->cancelled_locally();
@@ -164,10 +188,11 @@ RpcRecord& Caller::RunFixedCall(size_t conn_index, RpcType type, Duration bound)
   rec.plan.responses = type == RpcType::kServerStream ? 2 : 1;
   rec.plan.request_size_max = rec.plan.response_size_max = 100;
   CallContext call(ctx_->env());
-  call.metadata().emplace(kPlanMetadataKey, rec.EncodePlanText());
+  AttachPlan(call, rec);
   call.SetTimeout(bound);
   clean_ = true;
   absl::Status status = CallByType(*ledger_->conns()[conn_index].conn, call, rec);
+  TakePlanBack(call);
   rec.stream.reset();
   clean_ = false;
   rec.finished = true;

@@ -6,6 +6,8 @@
 #include <memory>
 #include <vector>
 
+#include "proto/metadata.h"
+
 #include "impl/router.h"
 #include "impl/stream.h"
 #include "sim/drpc/workload.h"
@@ -38,7 +40,8 @@ class Caller {
   std::vector<std::weak_ptr<Stream>>& streams() { return streams_; }
 
  private:
-  RpcPlan DrawPlan(RpcRecord& rec);
+  // Draws the plan of a new call into `plan`, which holds its ID and every other field's default.
+  void DrawPlan(RpcPlan& plan);
   absl::Status Unary(Conn& conn, CallContext& call, RpcRecord& rec);
   absl::Status ClientStream(Conn& conn, CallContext& call, RpcRecord& rec);
   absl::Status ServerStream(Conn& conn, CallContext& call, RpcRecord& rec);
@@ -55,11 +58,18 @@ class Caller {
   // (then a call without a cancel timer or deadline has no context end to watch).
   uint32_t InlineCancelPerMille() const { return config_->cancel_per_mille / 4; }
   void Think();
+  // Puts `rec`'s plan text into the call's metadata, moving in a spare map when there is one:
+  // its one node and a value whose buffer already fits most texts, so a call's metadata costs no
+  // allocation. TakePlanBack keeps the map for the next call (before `call` ends).
+  void AttachPlan(CallContext& call, RpcRecord& rec);
+  void TakePlanBack(CallContext& call);
 
   SimContext* ctx_;
   const WorkloadConfig* config_;
   Ledger* ledger_;
   std::vector<std::weak_ptr<Stream>> streams_;
+  // At most one per call in flight at once (one per caller fiber).
+  std::vector<Metadata> spare_plan_metadata_;
   // A call without disturbances of its own, ending within `bound`.
   RpcRecord& RunFixedCall(size_t conn, RpcType type, Duration bound);
   bool clean_ = false;  // no disturbances (MakeCleanCall)

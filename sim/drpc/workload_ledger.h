@@ -156,7 +156,7 @@ class Ledger {
   RpcRecord& NewRpc(size_t conn);
   // The caller drew `rec`'s plan (before its first message goes out).
   void Planned(const RpcRecord& rec);
-  RpcRecord* Find(uint64_t id);
+  RpcRecord* Find(uint64_t id) { return rpcs_.Find(id); }
   std::vector<ConnRecord>& conns() { return conns_; }
   const RpcTable& rpcs() const { return rpcs_; }
 
@@ -231,11 +231,16 @@ class Ledger {
   // Judges the call against the message limits, and counts the boundaries it met. Returns true
   // when the outcome was the size error (then judged).
   bool CheckSizeLimits(const RpcRecord& rec);
+  // For an OK call: whether one of its messages was over the limit of the end that received it.
+  bool OkCallPassedALimit(const RpcRecord& rec) const;
 
   SimContext* ctx_;
   WorkloadConfig config_;
   Options client_;
   Options server_;
+  // ReceiveLimit of each end (workload_ledger.cc), fixed with the Options: checked on every call.
+  size_t client_receive_limit_;
+  size_t server_receive_limit_;
   RpcTable rpcs_;
   std::vector<ConnRecord> conns_;
   bool shutdown_started_ = false;

@@ -54,13 +54,8 @@ int DecimalDigits(uint64_t v) {
   return n + (v >= 10 ? 1 : 0);
 }
 
-// `v` in decimal at `out`; returns the end (what StrCat writes for an unsigned integer). Most
-// values here are single digits, which take no division.
-char* WriteDecimal(uint64_t v, char* out) {
-  if (v < 10) {
-    *out = static_cast<char>('0' + v);
-    return out + 1;
-  }
+// `v` >= 100 in decimal at `out`; returns the end.
+char* WriteDecimalTens(uint64_t v, char* out) {
   char* const end = out + DecimalDigits(v);
   char* p = end;
   for (; v >= 100; v /= 100) {
@@ -73,6 +68,20 @@ char* WriteDecimal(uint64_t v, char* out) {
     p[-1] = static_cast<char>('0' + v);
   }
   return end;
+}
+
+// `v` in decimal at `out`; returns the end (what StrCat writes for an unsigned integer). Most
+// values here have one or two digits, written inline without a call or a division.
+inline char* WriteDecimal(uint64_t v, char* out) {
+  if (v < 10) {
+    *out = static_cast<char>('0' + v);
+    return out + 1;
+  }
+  if (v < 100) {
+    std::memcpy(out, &kTwoDigits[2 * v], 2);
+    return out + 2;
+  }
+  return WriteDecimalTens(v, out);
 }
 
 template <size_t kSize>
@@ -108,67 +117,7 @@ Header MakeHeader(uint64_t rpc, PayloadDirection d, uint64_t index, size_t size)
   return Header{rpc ^ kHeaderMask0, rest ^ kHeaderMask1};
 }
 
-uint64_t StreamKey(const Header& h) { return Mix(h.rpc_word ^ Mix(h.rest_word)); }
-
-// Writes the payload's bytes [0, size) to `out`: the header when it fits, then the sequence.
-void FillPayload(uint64_t rpc, PayloadDirection d, uint64_t index, size_t size, char* out) {
-  const Header h = MakeHeader(rpc, d, index, size);
-  size_t at = 0;
-  if (size >= kHeaderBytes) {
-    StoreLittleEndian64(h.rpc_word, out);
-    StoreLittleEndian64(h.rest_word, out + 8);
-    at = kHeaderBytes;
-  }
-  uint64_t state = StreamKey(h);
-  for (; at + 8 <= size; at += 8) {
-    state += kWeylStep;
-    StoreLittleEndian64(state, out + at);
-  }
-  if (at == size) return;
-  state += kWeylStep;
-  if (size < 8) {
-    for (; at < size; ++at, state >>= 8) out[at] = static_cast<char>(state & 0xff);
-    return;
-  }
-  // The last 1..7 bytes in one store of the payload's last eight: the bytes before `at` in it
-  // are already written and kept.
-  const int kept_bits = 64 - 8 * static_cast<int>(size - at);
-  const uint64_t kept = LoadLittleEndian64(out + size - 8) & ((uint64_t{1} << kept_bits) - 1);
-  StoreLittleEndian64(kept | state << kept_bits, out + size - 8);
-}
-
-// Whether `data` is the payload, compared a word at a time without materialising it.
-bool PayloadMatches(absl::string_view data, uint64_t rpc, PayloadDirection d, uint64_t index,
-                    size_t size) {
-  if (data.size() != size) return false;
-  const Header h = MakeHeader(rpc, d, index, size);
-  size_t at = 0;
-  if (size >= kHeaderBytes) {
-    if (LoadLittleEndian64(data.data()) != h.rpc_word ||
-        LoadLittleEndian64(data.data() + 8) != h.rest_word) {
-      return false;
-    }
-    at = kHeaderBytes;
-  }
-  uint64_t state = StreamKey(h);
-  for (; at + 8 <= size; at += 8) {
-    state += kWeylStep;
-    if (LoadLittleEndian64(data.data() + at) != state) return false;
-  }
-  if (at == size) return true;
-  state += kWeylStep;
-  if (size < 8) {
-    for (; at < size; ++at, state >>= 8) {
-      if (data[at] != static_cast<char>(state & 0xff)) return false;
-    }
-    return true;
-  }
-  // The last 1..7 bytes from one load of the payload's last eight (the bytes before `at` in it
-  // matched already).
-  const int tail_bits = 8 * static_cast<int>(size - at);
-  return LoadLittleEndian64(data.data() + size - 8) >> (64 - tail_bits) ==
-         (state & ((uint64_t{1} << tail_bits) - 1));
-}
+inline uint64_t StreamKey(const Header& h) { return Mix(h.rpc_word ^ Mix(h.rest_word)); }
 
 // The message `data`'s header names, as a tag ("<rpc.d.index>"), if it has a well-formed one.
 std::optional<std::string> HeaderTag(absl::string_view data) {
@@ -192,21 +141,11 @@ absl::string_view RpcTypeName(RpcType type) {
   return "?";
 }
 
-absl::string_view RpcMethod(RpcType type) {
-  switch (type) {
-    case RpcType::kUnary: return "/sim.Load/Unary";
-    case RpcType::kClientStream: return "/sim.Load/ClientStream";
-    case RpcType::kServerStream: return "/sim.Load/ServerStream";
-    case RpcType::kBidi: return "/sim.Load/Bidi";
-  }
-  return "/sim.Load/Unknown";
-}
-
-size_t RpcPlan::RequestSize(uint32_t index) const {
+size_t RpcPlan::DrawnRequestSize(uint32_t index) const {
   return SizeOf(id, PayloadDirection::kRequest, index, request_size_max);
 }
 
-size_t RpcPlan::ResponseSize(uint32_t index) const {
+size_t RpcPlan::DrawnResponseSize(uint32_t index) const {
   return SizeOf(id, PayloadDirection::kResponse, index, response_size_max);
 }
 
@@ -233,15 +172,27 @@ absl::string_view EncodePlanInto(const RpcPlan& p, char (&buf)[kPlanTextMaxBytes
 uint64_t PlanTextId(absl::string_view text) {
   if (!absl::ConsumePrefix(&text, "id=")) return 0;
   // The digits up to the first ';' (or the end), read by hand: SimpleAtoi's generality costs more
-  // than the rest of the handler's plan check.
+  // than the rest of the handler's plan check. Up to 19 digits cannot overflow; a 20th is
+  // checked.
+  constexpr size_t kSafeDigits = 19;
+  const size_t n = std::min(text.size(), kSafeDigits);
   uint64_t id = 0;
   size_t i = 0;
-  for (; i < text.size() && text[i] != ';'; ++i) {
+  for (; i < n; ++i) {
     const unsigned digit = static_cast<unsigned char>(text[i]) - unsigned{'0'};
-    if (digit > 9) return 0;
-    if (__builtin_mul_overflow(id, 10, &id) || __builtin_add_overflow(id, digit, &id)) return 0;
+    if (digit > 9) break;
+    id = id * 10 + digit;
   }
-  return i == 0 ? 0 : id;
+  if (i == kSafeDigits && i < text.size() && text[i] != ';') {
+    const unsigned digit = static_cast<unsigned char>(text[i]) - unsigned{'0'};
+    if (digit > 9 || __builtin_mul_overflow(id, 10, &id) ||
+        __builtin_add_overflow(id, digit, &id)) {
+      return 0;
+    }
+    ++i;
+  }
+  const bool ends = i == text.size() || text[i] == ';';
+  return i == 0 || !ends ? 0 : id;
 }
 
 std::string EncodePlan(const RpcPlan& p) {
@@ -283,26 +234,80 @@ absl::StatusOr<RpcPlan> DecodePlan(absl::string_view text) {
   return p;
 }
 
+void FillPayload(uint64_t rpc, PayloadDirection d, uint64_t index, size_t size, char* out) {
+  const Header h = MakeHeader(rpc, d, index, size);
+  size_t at = 0;
+  if (size >= kHeaderBytes) {
+    StoreLittleEndian64(h.rpc_word, out);
+    StoreLittleEndian64(h.rest_word, out + 8);
+    at = kHeaderBytes;
+  }
+  uint64_t state = StreamKey(h);
+  for (; at + 8 <= size; at += 8) {
+    state += kWeylStep;
+    StoreLittleEndian64(state, out + at);
+  }
+  if (at == size) return;
+  state += kWeylStep;
+  if (size < 8) {
+    for (; at < size; ++at, state >>= 8) out[at] = static_cast<char>(state & 0xff);
+    return;
+  }
+  // The last 1..7 bytes in one store of the payload's last eight: the bytes before `at` in it
+  // are already written and kept.
+  const int kept_bits = 64 - 8 * static_cast<int>(size - at);
+  const uint64_t kept = LoadLittleEndian64(out + size - 8) & ((uint64_t{1} << kept_bits) - 1);
+  StoreLittleEndian64(kept | state << kept_bits, out + size - 8);
+}
+
 std::string MakePayload(uint64_t rpc, PayloadDirection d, uint64_t index, size_t size) {
   std::string out(size, '\0');
   FillPayload(rpc, d, index, size, out.data());
   return out;
 }
 
-absl::string_view PayloadBuffer::Make(uint64_t rpc, PayloadDirection d, uint64_t index,
-                                      size_t size) {
-  char* out = inline_;
-  if (size > kInlineBytes) {
-    heap_.resize(size);
-    out = heap_.data();
-  }
-  FillPayload(rpc, d, index, size, out);
-  return absl::string_view(out, size);
+char* PayloadBuffer::Grow(size_t size) {
+  heap_.resize(size);
+  return heap_.data();
 }
 
-std::string CheckPayload(absl::string_view data, uint64_t rpc, PayloadDirection d, uint64_t index,
-                         size_t size) {
-  if (PayloadMatches(data, rpc, d, index, size)) return "";
+bool PayloadMatches(absl::string_view data, uint64_t rpc, PayloadDirection d, uint64_t index,
+                    size_t size) {
+  if (data.size() != size) return false;
+  const Header h = MakeHeader(rpc, d, index, size);
+  size_t at = 0;
+  if (size >= kHeaderBytes) {
+    if (LoadLittleEndian64(data.data()) != h.rpc_word ||
+        LoadLittleEndian64(data.data() + 8) != h.rest_word) {
+      return false;
+    }
+    at = kHeaderBytes;
+  }
+  uint64_t state = StreamKey(h);
+  // Every word is compared (no branch per word): a mismatch is rare, and costs only its report.
+  uint64_t differ = 0;
+  for (; at + 8 <= size; at += 8) {
+    state += kWeylStep;
+    differ |= LoadLittleEndian64(data.data() + at) ^ state;
+  }
+  if (differ != 0) return false;
+  if (at == size) return true;
+  state += kWeylStep;
+  if (size < 8) {
+    for (; at < size; ++at, state >>= 8) {
+      if (data[at] != static_cast<char>(state & 0xff)) return false;
+    }
+    return true;
+  }
+  // The last 1..7 bytes from one load of the payload's last eight (the bytes before `at` in it
+  // matched already).
+  const int tail_bits = 8 * static_cast<int>(size - at);
+  return LoadLittleEndian64(data.data() + size - 8) >> (64 - tail_bits) ==
+         (state & ((uint64_t{1} << tail_bits) - 1));
+}
+
+std::string DescribePayloadMismatch(absl::string_view data, uint64_t rpc, PayloadDirection d,
+                                    uint64_t index, size_t size) {
   const std::string expected = MakePayload(rpc, d, index, size);
   std::string why = absl::StrCat("expected ", Tag(rpc, d, index), " of ", size, " bytes, got ",
                                  data.size(), " bytes");

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -21,7 +22,12 @@ namespace drpc::sim {
 enum class RpcType : uint8_t { kUnary = 0, kClientStream = 1, kServerStream = 2, kBidi = 3 };
 absl::string_view RpcTypeName(RpcType type);
 // "/sim.Load/Unary", ...
-absl::string_view RpcMethod(RpcType type);
+inline absl::string_view RpcMethod(RpcType type) {
+  constexpr absl::string_view kMethods[] = {"/sim.Load/Unary", "/sim.Load/ClientStream",
+                                            "/sim.Load/ServerStream", "/sim.Load/Bidi"};
+  const auto i = static_cast<size_t>(type);
+  return i < std::size(kMethods) ? kMethods[i] : "/sim.Load/Unknown";
+}
 
 // How the handler ends the call.
 enum class Ending : uint8_t {
@@ -49,10 +55,19 @@ struct RpcPlan {
   uint32_t handler_think_us = 0;  // the handler pauses up to this before each reply
 
   // Size of request/response message `index` (the first one always has the maximum size).
-  size_t RequestSize(uint32_t index) const;
-  size_t ResponseSize(uint32_t index) const;
+  size_t RequestSize(uint32_t index) const {
+    return index == 0 || request_size_max == 0 ? request_size_max : DrawnRequestSize(index);
+  }
+  size_t ResponseSize(uint32_t index) const {
+    return index == 0 || response_size_max == 0 ? response_size_max : DrawnResponseSize(index);
+  }
   // The text of the planned handler error.
   std::string ErrorText() const;
+
+ private:
+  // The sizes of later messages, drawn from the call, direction and index.
+  size_t DrawnRequestSize(uint32_t index) const;
+  size_t DrawnResponseSize(uint32_t index) const;
 };
 
 std::string EncodePlan(const RpcPlan& plan);
@@ -69,6 +84,9 @@ enum class PayloadDirection : char { kRequest = 'q', kResponse = 's' };
 // it fits) followed by bytes derived from them, so that no two messages of a run are alike.
 std::string MakePayload(uint64_t rpc, PayloadDirection direction, uint64_t index, size_t size);
 
+// MakePayload's bytes written to `out` (`size` bytes).
+void FillPayload(uint64_t rpc, PayloadDirection direction, uint64_t index, size_t size, char* out);
+
 // MakePayload into a buffer that lives where the message is sent from: a message of up to
 // kInlineBytes is made without an allocation, a larger one in a string kept for the next.
 //   PayloadBuffer buf;
@@ -77,17 +95,35 @@ class PayloadBuffer {
  public:
   static constexpr size_t kInlineBytes = 256;
   // The message, valid until the next Make or the buffer's end.
-  absl::string_view Make(uint64_t rpc, PayloadDirection direction, uint64_t index, size_t size);
+  absl::string_view Make(uint64_t rpc, PayloadDirection direction, uint64_t index, size_t size) {
+    char* out = size > kInlineBytes ? Grow(size) : inline_;
+    FillPayload(rpc, direction, index, size, out);
+    return absl::string_view(out, size);
+  }
 
  private:
+  // heap_ at `size` bytes.
+  char* Grow(size_t size);
+
   char inline_[kInlineBytes];
   std::string heap_;
 };
 
-// Empty if `data` is exactly that message; otherwise why not (naming the message its header
-// names, "tagged <rpc.d.index>", when it has one).
-std::string CheckPayload(absl::string_view data, uint64_t rpc, PayloadDirection direction,
-                         uint64_t index, size_t size);
+// Whether `data` is exactly that message, compared a word at a time (nothing is materialised).
+bool PayloadMatches(absl::string_view data, uint64_t rpc, PayloadDirection direction,
+                    uint64_t index, size_t size);
+// Why `data` is not that message (naming the message its header names, "tagged <rpc.d.index>",
+// when it has one). Only for a `data` that PayloadMatches refused.
+std::string DescribePayloadMismatch(absl::string_view data, uint64_t rpc,
+                                    PayloadDirection direction, uint64_t index, size_t size);
+
+// Empty if `data` is exactly that message; otherwise why not (DescribePayloadMismatch). Inline:
+// a message that matches builds no string.
+inline std::string CheckPayload(absl::string_view data, uint64_t rpc, PayloadDirection direction,
+                                uint64_t index, size_t size) {
+  if (PayloadMatches(data, rpc, direction, index, size)) return std::string();
+  return DescribePayloadMismatch(data, rpc, direction, index, size);
+}
 
 }  // namespace drpc::sim
 
