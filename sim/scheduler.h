@@ -83,10 +83,10 @@ class SimScheduler final : public Clock, public Scheduler {
   // Inline: the network arms a delivery timer per segment directly (SimScheduler is final).
   TimerId ScheduleAt(Instant deadline, absl::AnyInvocable<void()> callback) override;
   bool Cancel(TimerId id) override;
-  // ScheduleAt for a callback that is a plain function of a context (TimerQueue::AddPlain): the
-  // same deadline, lateness draws and id, without an AnyInvocable to store, move and destroy
-  // (the network sets one per delivered segment).
-  TimerId ScheduleAtPlain(Instant deadline, TimerQueue::PlainCallback fn, void* context);
+  // Stored as a plain timer (TimerQueue::AddPlain): the same deadline, lateness draws and id as
+  // ScheduleAt, without an AnyInvocable to store, move and destroy (the network sets one per
+  // delivered segment; a timed wait one per wait).
+  TimerId ScheduleAtPlain(Instant deadline, PlainTimerCallback fn, void* context) override;
 
   // Scheduler.
   [[nodiscard]] absl::Status Spawn(std::string name, absl::AnyInvocable<void()> body) override;
@@ -239,7 +239,7 @@ inline TimerId SimScheduler::ScheduleAt(Instant deadline, absl::AnyInvocable<voi
   return timers_.Add(TimerDeadline(deadline), std::move(callback));
 }
 
-inline TimerId SimScheduler::ScheduleAtPlain(Instant deadline, TimerQueue::PlainCallback fn,
+inline TimerId SimScheduler::ScheduleAtPlain(Instant deadline, PlainTimerCallback fn,
                                              void* context) {
   return timers_.AddPlain(TimerDeadline(deadline), fn, context);
 }

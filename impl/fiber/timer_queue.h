@@ -54,7 +54,7 @@ class TimerQueue {
   // order and Cancel as Add; it costs no AnyInvocable to store, move, run or destroy (each of
   // those is an indirect call), for an owner that sets one timer per event (the simulator's
   // network: one per delivered segment). `context` must outlive the timer.
-  using PlainCallback = void (*)(void* context);
+  using PlainCallback = Clock::PlainTimerCallback;
   TimerId AddPlain(Instant deadline, PlainCallback fn, void* context);
 
   // Removes a queued timer. True if it was queued; false if it already fired (or is firing),
