@@ -49,6 +49,15 @@ class Clock {
   // timers. Callbacks due at the same instant run in scheduling order. Returns a nonzero id.
   virtual TimerId ScheduleAt(Instant deadline, absl::AnyInvocable<void()> callback) = 0;
 
+  // ScheduleAt for a callback that is a plain function of a context, `fn(context)`: the same
+  // contract (and ids), for a caller that sets a timer per wait (impl/sync.h's timed waits).
+  // `context` must stay valid until the timer fires or is cancelled. A clock with a timer queue
+  // (the simulator's) stores it without the AnyInvocable the default wraps it in.
+  using PlainTimerCallback = void (*)(void* context);
+  virtual TimerId ScheduleAtPlain(Instant deadline, PlainTimerCallback fn, void* context) {
+    return ScheduleAt(deadline, [fn, context] { fn(context); });
+  }
+
   // Cancels a timer. After this returns, its callback never runs (it may already have run).
   // Returns true if the timer was pending and is now cancelled; false if it already ran, was
   // already cancelled, or the id is unknown. Safe to call from the timer's own callback.

@@ -1,13 +1,21 @@
 #include "impl/sync.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 namespace drpc {
 namespace {
 
-Fiber* CurrentFiber(Env& env, absl::string_view what) {
+ABSL_ATTRIBUTE_NOINLINE ABSL_ATTRIBUTE_NORETURN void FailOutsideFiber(absl::string_view what) {
+  DRPC_CHECK(false) << what << " must be called from a fiber";
+  std::abort();
+}
+
+// Inline, with its failure out of line: a failure's message stream would give every caller a
+// large frame.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline Fiber* CurrentFiber(Env& env, absl::string_view what) {
   Fiber* self = env.scheduler().Current();
-  DRPC_CHECK(self != nullptr) << what << " must be called from a fiber";
+  if (ABSL_PREDICT_FALSE(self == nullptr)) FailOutsideFiber(what);
   return self;
 }
 
@@ -18,17 +26,19 @@ bool ParkUntil(Env& env, Fiber* self, absl::string_view reason, Instant deadline
     return true;
   }
   if (env.clock().Now() >= deadline) return false;
-  // The timer's callback captures one pointer, so it fits AnyInvocable's inline storage: a timed
-  // wait (every Accept, every Recv with a stall timeout) allocates nothing for its timer.
+  // A plain timer: a timed wait (every Accept, every Recv with a stall timeout) sets one per
+  // wait, and its context is this frame.
   struct Wake {
     Env* env;
     Fiber* self;
     bool fired = false;
+    static void Fire(void* context) {
+      auto* wake = static_cast<Wake*>(context);
+      wake->fired = true;
+      wake->env->scheduler().Unpark(wake->self);
+    }
   } wake{&env, self};
-  const TimerId timer = env.clock().ScheduleAt(deadline, [&wake] {
-    wake.fired = true;
-    wake.env->scheduler().Unpark(wake.self);
-  });
+  const TimerId timer = env.clock().ScheduleAtPlain(deadline, &Wake::Fire, &wake);
   env.scheduler().Park(reason);
   // After Cancel returns the callback can no longer run, so `wake` stays valid while it can.
   env.clock().Cancel(timer);
@@ -84,16 +94,23 @@ void SleepFor(Env& env, Duration duration, absl::string_view reason) {
 
 Mutex::~Mutex() { DRPC_CHECK(owner_ == nullptr) << "mutex " << name_ << " destroyed while held"; }
 
-bool Mutex::HeldByCurrent() const {
-  return owner_ != nullptr && owner_ == waiters_.env().scheduler().Current();
+void Mutex::FailNotHeld(absl::string_view what) const {
+  DRPC_CHECK(false) << "mutex " << name_ << " " << what << " by a fiber that does not hold it";
+  std::abort();
 }
 
-void Mutex::Lock() {
-  Env& env = waiters_.env();
-  Fiber* self = CurrentFiber(env, "Mutex::Lock");
+void Mutex::LockSlow(Fiber* self) {
+  if (self == nullptr) FailOutsideFiber("Mutex::Lock");
   DRPC_CHECK(owner_ != self) << "mutex " << name_ << " locked twice by " << self->name();
-  // A rare yield before taking a free lock lets the simulator reorder lock acquisition.
-  if (env.chaos().Buggify("mutex.yield_before_lock")) env.scheduler().Yield();
+  if (waiters_.env().chaos().Buggify(kYieldSite)) {
+    YieldThenAcquire(self);
+    return;
+  }
+  Acquire(self);
+}
+
+void Mutex::YieldThenAcquire(Fiber* self) {
+  waiters_.env().scheduler().Yield();
   Acquire(self);
 }
 
@@ -107,7 +124,7 @@ void Mutex::Acquire(Fiber* self) {
 }
 
 void Mutex::Relock() {
-  DRPC_CHECK(HeldByCurrent()) << "mutex " << name_ << " relocked by a fiber that does not hold it";
+  if (!HeldByCurrent()) FailNotHeld("relocked");
   if (!waiters_.empty()) {
     Unlock();
     Lock();
@@ -116,19 +133,11 @@ void Mutex::Relock() {
   // Nobody to hand the lock to: Unlock would leave it free, and only Lock's chaos yield could
   // let another fiber take it in between.
   Env& env = waiters_.env();
-  if (!env.chaos().Buggify("mutex.yield_before_lock")) return;
+  if (!env.chaos().Buggify(kYieldSite)) return;
   Fiber* self = owner_;
   owner_ = nullptr;
   env.scheduler().Yield();
   Acquire(self);
-}
-
-void Mutex::Unlock() {
-  DRPC_CHECK(HeldByCurrent()) << "mutex " << name_ << " unlocked by a fiber that does not hold it";
-  // Hand-off to the first waiter: FIFO fairness, and no barging by a fiber that happens to run
-  // before the woken waiter.
-  owner_ = waiters_.front();
-  waiters_.WakeOne();
 }
 
 // --- Signal -----------------------------------------------------------------------------------------
@@ -153,8 +162,9 @@ bool Signal::Set(absl::Status status) {
   // run; RemoveCallback only empties them while this runs), and callbacks added now run at once
   // inside OnSet.
   for (size_t i = 0; i < callbacks_.size(); ++i) {
+    // The move empties the entry (absl's move constructor empties its source), so a
+    // RemoveCallback of a running or ran callback finds it gone.
     absl::AnyInvocable<void(const absl::Status&)> fn = std::move(callbacks_[i].fn);
-    callbacks_[i].fn = nullptr;
     if (fn) fn(status_);
   }
   callbacks_.clear();
@@ -168,11 +178,22 @@ Signal::CallbackId Signal::OnSet(absl::AnyInvocable<void(const absl::Status&)> c
     return 0;
   }
   const CallbackId id = next_callback_id_++;
-  callbacks_.push_back(Callback{id, std::move(callback)});
+  callbacks_.emplace_back(id, std::move(callback));
   return id;
 }
 
 void Signal::RemoveCallback(CallbackId id) {
+  // The newest callback (most are removed in reverse order of registration, often the only one):
+  // dropped at once, with the removed entries it leaves at the back.
+  if (!set_ && !callbacks_.empty() && callbacks_.back().id == id) {
+    callbacks_.pop_back();
+    while (!callbacks_.empty() && !callbacks_.back().fn) {
+      callbacks_.pop_back();
+      --removed_count_;
+    }
+    CompactCallbacks();
+    return;
+  }
   auto it = std::lower_bound(callbacks_.begin(), callbacks_.end(), id,
                              [](const Callback& c, CallbackId v) { return c.id < v; });
   if (it == callbacks_.end() || it->id != id || !it->fn) return;
@@ -183,6 +204,10 @@ void Signal::RemoveCallback(CallbackId id) {
     callbacks_.pop_back();
     --removed_count_;
   }
+  CompactCallbacks();
+}
+
+void Signal::CompactCallbacks() {
   if (2 * removed_count_ > callbacks_.size()) {
     callbacks_.erase(std::remove_if(callbacks_.begin(), callbacks_.end(),
                                     [](const Callback& c) { return !c.fn; }),

@@ -98,7 +98,10 @@ struct SimNetwork::Connection {
   // segment in flight has a delivery timer; when it fires it arms the next one (TCP delivers in
   // order, so a late timer holds back the segments behind it).
   struct Pipe {
-    explicit Pipe(SimScheduler& scheduler) : readers(scheduler), writers(scheduler) {}
+    Pipe(Connection& c, int d, SimScheduler& scheduler)
+        : connection(&c), direction(d), readers(scheduler), writers(scheduler) {}
+    Connection* connection;
+    int direction;
     uint64_t written = 0;  // offset of the next byte accepted from the writer
     bool fin_queued = false;
     bool closed_by_writer = false;  // CloseWrite/Close (vs a FIN fault)
@@ -124,8 +127,8 @@ struct SimNetwork::Connection {
 
   Connection(SimNetwork* n, uint64_t i, std::string nm, LinkProfile l, FaultPlan p)
       : net(n), id(i), name(std::move(nm)), link(l), plan(p) {
-    pipes[0] = std::make_unique<Pipe>(*n->scheduler_);
-    pipes[1] = std::make_unique<Pipe>(*n->scheduler_);
+    pipes[0] = std::make_unique<Pipe>(*this, 0, *n->scheduler_);
+    pipes[1] = std::make_unique<Pipe>(*this, 1, *n->scheduler_);
   }
 
   std::string EndpointName(int e) const { return absl::StrCat(name, e == 0 ? ":dialer" : ":acceptor"); }
@@ -167,6 +170,7 @@ struct SimNetwork::Connection {
   void Send(int d, absl::string_view bytes);
   void Enqueue(int d, absl::string_view data, bool fin, bool rst);
   void ArmDelivery(int d);
+  static void OnDeliveryTimer(void* pipe);  // the delivery timer of `pipe` (a Pipe*) fired
   void Deliver(int d);
   void Strike(int d);
   void Log(absl::string_view what) {
@@ -193,11 +197,10 @@ struct SimNetwork::Connection {
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline void SimNetwork::Connection::ArmDelivery(int d) {
   Pipe& p = *pipes[d];
   DRPC_DCHECK(p.timer == 0 && !p.in_flight.empty());
-  p.timer = net->scheduler_->ScheduleAt(p.in_flight.front().deliver_at, [this, d] {
-    pipes[d]->timer = 0;
-    Deliver(d);
-  });
+  // A plain timer: one per segment, so no AnyInvocable to store, move and destroy.
+  p.timer = net->scheduler_->ScheduleAtPlain(p.in_flight.front().deliver_at, &OnDeliveryTimer, &p);
 }
+
 
 // Inline into Send, as ArmDelivery into Enqueue and Deliver (one of each per segment): each
 // call boundary costs register saves.
@@ -250,8 +253,9 @@ void SimNetwork::Connection::Send(int d, absl::string_view bytes) {
   }
 }
 
-// Delivers the first segment in flight, then arms the timer of the next one.
-void SimNetwork::Connection::Deliver(int d) {
+// Delivers the first segment in flight, then arms the timer of the next one. Inline into its
+// timer's function (the only caller).
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void SimNetwork::Connection::Deliver(int d) {
   Pipe& p = *pipes[d];
   DRPC_CHECK(!p.in_flight.empty());
   if (reset) {  // everything behind a reset is lost
@@ -283,6 +287,12 @@ void SimNetwork::Connection::Deliver(int d) {
     if (!open[1 - d]) p.DiscardReadable();  // nobody will read them
   }
   p.readers.WakeAll();
+}
+
+void SimNetwork::Connection::OnDeliveryTimer(void* pipe) {
+  Pipe& p = *static_cast<Pipe*>(pipe);
+  p.timer = 0;
+  p.connection->Deliver(p.direction);
 }
 
 void SimNetwork::Connection::Strike(int d) {

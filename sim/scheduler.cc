@@ -43,13 +43,22 @@ Instant SimScheduler::DrawLateness(Instant deadline) {
 
 bool SimScheduler::Cancel(TimerId id) { return timers_.Cancel(id); }
 
-void SimScheduler::FireNextTimer() {
-  TimerQueue::Expired timer = timers_.PopNext();
-  now_ = std::max(now_, timer.deadline);
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void SimScheduler::OnTimerFired(Instant deadline, TimerId id) {
+  now_ = std::max(now_, deadline);
   ++stats_.timers_fired;
-  trace_->MixEvent(0x71, timer.id);
+  trace_->MixEvent(0x71, id);
   trace_->Mix(static_cast<uint64_t>(now_.nanos()));
-  if (recorder_ != nullptr) recorder_->TimerFired(now_, timer.id);
+  if (recorder_ != nullptr) recorder_->TimerFired(now_, id);
+}
+
+void SimScheduler::FireNextTimer() {
+  if (const TimerQueue::PlainExpired plain = timers_.PopNextIfPlain(); plain.fn != nullptr) {
+    OnTimerFired(plain.deadline, plain.id);
+    plain.fn(plain.context);
+    return;
+  }
+  TimerQueue::Expired timer = timers_.PopNext();
+  OnTimerFired(timer.deadline, timer.id);
   timer.callback();
 }
 

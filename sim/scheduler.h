@@ -83,6 +83,10 @@ class SimScheduler final : public Clock, public Scheduler {
   // Inline: the network arms a delivery timer per segment directly (SimScheduler is final).
   TimerId ScheduleAt(Instant deadline, absl::AnyInvocable<void()> callback) override;
   bool Cancel(TimerId id) override;
+  // Stored as a plain timer (TimerQueue::AddPlain): the same deadline, lateness draws and id as
+  // ScheduleAt, without an AnyInvocable to store, move and destroy (the network sets one per
+  // delivered segment; a timed wait one per wait).
+  TimerId ScheduleAtPlain(Instant deadline, PlainTimerCallback fn, void* context) override;
 
   // Scheduler.
   [[nodiscard]] absl::Status Spawn(std::string name, absl::AnyInvocable<void()> body) override;
@@ -146,6 +150,10 @@ class SimScheduler final : public Clock, public Scheduler {
   void RunFiber(SimFiber* fiber);
   void OnFinished(SimFiber* fiber);  // a fiber's body returned
   void FireNextTimer();
+  // What firing a timer does before its callback runs: time, stats, trace, recorder.
+  void OnTimerFired(Instant deadline, TimerId id);
+  // `deadline` as the timer queue gets it: not in the past, late by the tape's draw.
+  Instant TimerDeadline(Instant deadline);
   // `deadline` made late by the tape (`timer.late`, `timer.jitter`), for a run with jitter.
   Instant DrawLateness(Instant deadline);
   // True if a pending timer was let in ahead of the runnable fibers (and fired). Its cheap
@@ -219,12 +227,21 @@ class SimScheduler::SimFiber final : public Fiber {
 
 inline Fiber* SimScheduler::Current() { return current_; }
 
-inline TimerId SimScheduler::ScheduleAt(Instant deadline, absl::AnyInvocable<void()> callback) {
+inline Instant SimScheduler::TimerDeadline(Instant deadline) {
   if (deadline < now_) deadline = now_;
   if (options_.timer_jitter_max > Duration::Zero() && !deadline.is_infinite()) {
     deadline = DrawLateness(deadline);
   }
-  return timers_.Add(deadline, std::move(callback));
+  return deadline;
+}
+
+inline TimerId SimScheduler::ScheduleAt(Instant deadline, absl::AnyInvocable<void()> callback) {
+  return timers_.Add(TimerDeadline(deadline), std::move(callback));
+}
+
+inline TimerId SimScheduler::ScheduleAtPlain(Instant deadline, PlainTimerCallback fn,
+                                             void* context) {
+  return timers_.AddPlain(TimerDeadline(deadline), fn, context);
 }
 
 inline void SimScheduler::MakeRunnable(SimFiber* fiber) { runnable_.push_back({fiber, now_}); }

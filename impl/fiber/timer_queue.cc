@@ -1,9 +1,11 @@
 #include "impl/fiber/timer_queue.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <utility>
 
 #include "absl/base/attributes.h"
+#include "absl/base/optimization.h"
 #include "proto/base/check.h"
 
 namespace drpc {
@@ -15,14 +17,31 @@ constexpr size_t kDeadSlackCount = 64;
 
 }  // namespace
 
+// The cold paths, out of line: a failure's message stream in Add or PopNext would make each of
+// them save registers and set up a large frame on every call.
+
+void TimerQueue::FailEmpty(const char* what) {
+  DRPC_CHECK(false) << what << " on an empty timer queue";
+  std::abort();
+}
+
+void TimerQueue::GrowHeap() { heap_.emplace_back(); }
+
+uint32_t TimerQueue::NewSlot() {
+  DRPC_CHECK_LT(slots_.size(), size_t{UINT32_MAX}) << "timer slots exhausted";
+  slots_.emplace_back();
+  return static_cast<uint32_t>(slots_.size() - 1);
+}
+
 // The helpers are inline into Add, Cancel and PopNext: each call boundary costs register saves
 // around their failure paths, and the simulator adds or pops a timer per network segment.
 
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline void TimerQueue::HeapPush(Instant deadline, TimerId id,
                                                                uint32_t slot) {
   const Entry e{deadline, id, slot};
-  size_t hole = heap_.size();
-  heap_.emplace_back();
+  size_t hole = live_;
+  if (ABSL_PREDICT_FALSE(hole == heap_.size())) GrowHeap();
+  ++live_;
   while (hole > 0) {
     const size_t parent = (hole - 1) / 2;
     if (!Later{}(heap_[parent], e)) break;
@@ -33,9 +52,8 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void TimerQueue::HeapPush(Instant deadline, 
 }
 
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline void TimerQueue::HeapRemove(size_t pos) {
-  const Entry last = heap_.back();
-  heap_.pop_back();
-  const size_t n = heap_.size();
+  const size_t n = --live_;
+  const Entry last = heap_[n];
   if (pos == n) return;  // it was the last entry
   size_t hole = pos;
   // `last` moves into the hole: up if it is earlier than the hole's parent, else down.
@@ -73,36 +91,52 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline TimerQueue::Slot* TimerQueue::Find(TimerId i
   return slot.id == id ? &slot : nullptr;
 }
 
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void TimerQueue::FreeSlot(uint32_t slot) {
+  DRPC_DCHECK(slots_[slot].callback == nullptr);
+  slots_[slot].id = 0;
+  free_slots_.push_back(slot);
+  ++index_dead_;
+}
+
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline absl::AnyInvocable<void()> TimerQueue::Release(
     uint32_t slot) {
   absl::AnyInvocable<void()> callback = std::move(slots_[slot].callback);
   // Left empty by the move (absl's move constructor empties its source): no second reset, which
   // is an indirect call. The next Add assigns the slot a new callback either way.
-  DRPC_DCHECK(slots_[slot].callback == nullptr);
-  slots_[slot].id = 0;
-  free_slots_.push_back(slot);
-  --live_;
-  ++index_dead_;
+  FreeSlot(slot);
   return callback;
 }
 
-TimerId TimerQueue::Add(Instant deadline, absl::AnyInvocable<void()>&& callback) {
-  const TimerId id = next_id_++;
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline TimerQueue::Slot& TimerQueue::Queue(Instant deadline,
+                                                                        TimerId id) {
   uint32_t slot;
   if (!free_slots_.empty()) {
     slot = free_slots_.back();
     free_slots_.pop_back();
   } else {
-    DRPC_CHECK_LT(slots_.size(), size_t{UINT32_MAX}) << "timer slots exhausted";
-    slot = static_cast<uint32_t>(slots_.size());
-    slots_.emplace_back();
+    slot = NewSlot();
   }
   DRPC_DCHECK(slots_[slot].id == 0);
   slots_[slot].id = id;
-  slots_[slot].callback = std::move(callback);
   HeapPush(deadline, id, slot);
   index_.push_back(IndexEntry{id, slot});
-  ++live_;
+  return slots_[slot];
+}
+
+TimerId TimerQueue::Add(Instant deadline, absl::AnyInvocable<void()>&& callback) {
+  const TimerId id = next_id_++;
+  Slot& slot = Queue(deadline, id);
+  slot.fn = nullptr;
+  slot.callback = std::move(callback);
+  return id;
+}
+
+TimerId TimerQueue::AddPlain(Instant deadline, PlainCallback fn, void* context) {
+  DRPC_DCHECK(fn != nullptr);
+  const TimerId id = next_id_++;
+  Slot& slot = Queue(deadline, id);
+  slot.fn = fn;
+  slot.context = context;
   return id;
 }
 
@@ -111,8 +145,14 @@ bool TimerQueue::Cancel(TimerId id) {
   Slot* slot = Find(id);
   if (slot == nullptr) return false;
   HeapRemove(slot->heap_pos);
+  const auto index = static_cast<uint32_t>(slot - slots_.data());
+  if (slot->fn != nullptr) {
+    FreeSlot(index);
+    PruneIndex();
+    return true;
+  }
   // Destroyed at the end, once the queue is consistent again (its captures may cancel timers).
-  absl::AnyInvocable<void()> dropped = Release(static_cast<uint32_t>(slot - slots_.data()));
+  absl::AnyInvocable<void()> dropped = Release(index);
   PruneIndex();
   return true;
 }
@@ -124,16 +164,34 @@ void TimerQueue::PruneIndex() {
                  index_.end());
     index_dead_ = 0;
   }
-  DRPC_DCHECK(heap_.size() == live_);
+  DRPC_DCHECK(heap_.size() >= live_);
   DRPC_DCHECK(index_.size() == live_ + index_dead_);
 }
 
 TimerQueue::Expired TimerQueue::PopNext() {
-  DRPC_CHECK(live_ > 0) << "PopNext on an empty timer queue";
+  if (ABSL_PREDICT_FALSE(live_ == 0)) FailEmpty("PopNext");
   const Entry top = heap_.front();
   DRPC_DCHECK_EQ(slots_[top.slot].id, top.id);
   HeapRemove(0);
+  if (const PlainCallback fn = slots_[top.slot].fn; fn != nullptr) {
+    void* const context = slots_[top.slot].context;
+    FreeSlot(top.slot);
+    PruneIndex();
+    return Expired{top.deadline, top.id, [fn, context] { fn(context); }};
+  }
   Expired expired{top.deadline, top.id, Release(top.slot)};
+  PruneIndex();
+  return expired;
+}
+
+TimerQueue::PlainExpired TimerQueue::PopNextIfPlain() {
+  if (ABSL_PREDICT_FALSE(live_ == 0)) FailEmpty("PopNextIfPlain");
+  const Entry top = heap_.front();
+  const Slot& slot = slots_[top.slot];
+  if (slot.fn == nullptr) return PlainExpired{};
+  const PlainExpired expired{top.deadline, top.id, slot.fn, slot.context};
+  HeapRemove(0);
+  FreeSlot(top.slot);
   PruneIndex();
   return expired;
 }
@@ -141,8 +199,12 @@ TimerQueue::Expired TimerQueue::PopNext() {
 size_t TimerQueue::RunDue(Instant now) {
   size_t ran = 0;
   while (live_ > 0 && heap_.front().deadline <= now) {
-    Expired expired = PopNext();
     ++ran;
+    if (const PlainExpired plain = PopNextIfPlain(); plain.fn != nullptr) {
+      plain.fn(plain.context);
+      continue;
+    }
+    Expired expired = PopNext();
     expired.callback();
   }
   return ran;

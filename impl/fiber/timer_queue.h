@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/functional/any_invocable.h"
 #include "impl/env.h"
 #include "impl/time.h"
@@ -48,6 +49,13 @@ class TimerQueue {
   // Takes the callback by reference: it is moved once, into its slot (every move of an
   // AnyInvocable is an indirect call, and one timer per simulated network segment is added).
   TimerId Add(Instant deadline, absl::AnyInvocable<void()>&& callback);
+
+  // A timer whose callback is a plain function of a context pointer: `fn(context)`. Same ids,
+  // order and Cancel as Add; it costs no AnyInvocable to store, move, run or destroy (each of
+  // those is an indirect call), for an owner that sets one timer per event (the simulator's
+  // network: one per delivered segment). `context` must outlive the timer.
+  using PlainCallback = Clock::PlainTimerCallback;
+  TimerId AddPlain(Instant deadline, PlainCallback fn, void* context);
 
   // Removes a queued timer. True if it was queued; false if it already fired (or is firing),
   // was cancelled before, or `id` was never issued.
@@ -68,9 +76,20 @@ class TimerQueue {
     TimerId id = 0;
     absl::AnyInvocable<void()> callback;
   };
-  // Takes the earliest timer out of the queue and hands it to the caller, who runs its callback.
-  // Requires !empty().
+  // Takes the earliest timer out of the queue and hands it to the caller, who runs its callback
+  // (a timer of AddPlain's comes wrapped in one). Requires !empty().
   Expired PopNext();
+
+  // If the earliest timer is one of AddPlain's, takes it out and returns its function and
+  // context, for the caller to run; otherwise leaves the queue as it is and returns fn == null
+  // (then PopNext). Requires !empty().
+  struct PlainExpired {
+    Instant deadline;
+    TimerId id = 0;
+    PlainCallback fn = nullptr;
+    void* context = nullptr;
+  };
+  PlainExpired PopNextIfPlain();
 
   // Runs, in order, every timer whose deadline is at or before `now`, each taken out before it
   // runs (so one cancelled by an earlier callback never runs; one added by a callback with a
@@ -90,6 +109,8 @@ class TimerQueue {
   struct Slot {
     TimerId id = 0;         // 0: free
     uint32_t heap_pos = 0;  // where its entry is in heap_ (while queued)
+    PlainCallback fn = nullptr;  // set: an AddPlain timer, `callback` is empty
+    void* context = nullptr;
     absl::AnyInvocable<void()> callback;
   };
   struct IndexEntry {
@@ -103,6 +124,11 @@ class TimerQueue {
       return a.deadline != b.deadline ? a.deadline > b.deadline : a.id > b.id;
     }
   };
+  ABSL_ATTRIBUTE_NOINLINE ABSL_ATTRIBUTE_NORETURN static void FailEmpty(const char* what);
+  // heap_ holds one more entry (its first live_ are the heap; it never shrinks).
+  ABSL_ATTRIBUTE_NOINLINE void GrowHeap();
+  // A new slot at the end of slots_; returns its index.
+  ABSL_ATTRIBUTE_NOINLINE uint32_t NewSlot();
   // The heap's own sifts (not std::push_heap/pop_heap): they keep the moving entry in registers.
   // std's copy it through memory in pieces and read it back whole, a store-forwarding stall that
   // was most of Add's time in the simulator (one timer per simulated network segment). Every
@@ -116,6 +142,12 @@ class TimerQueue {
   }
   // The slot of queued timer `id`, or nullptr.
   Slot* Find(TimerId id);
+  // Takes a free slot for a new timer `id` due at `deadline` and queues it; the caller fills in
+  // the callback.
+  Slot& Queue(Instant deadline, TimerId id);
+  // Frees `slot`, whose entry is out of the heap and whose callback is empty (an AddPlain
+  // timer's, or moved out by Release).
+  void FreeSlot(uint32_t slot);
   // Frees `slot` (its entry already out of the heap) and hands back its callback (for the caller
   // to run or destroy).
   absl::AnyInvocable<void()> Release(uint32_t slot);
@@ -123,8 +155,10 @@ class TimerQueue {
   void PruneIndex();
 
   TimerId next_id_ = 1;
-  size_t live_ = 0;
-  std::vector<Entry> heap_;  // min-heap by (deadline, id) of the queued timers
+  size_t live_ = 0;  // queued timers: the heap's length
+  // Its first live_ entries: a min-heap by (deadline, id) of the queued timers. Never shrinks, so
+  // a push needs no capacity check beyond live_ == size().
+  std::vector<Entry> heap_;
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_slots_;
   std::vector<IndexEntry> index_;  // sorted by id (ids rise, so Add appends)

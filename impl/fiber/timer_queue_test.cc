@@ -203,10 +203,84 @@ TEST(TimerQueueTest, CallbackDestroyedByCancelMayCancelOtherTimers) {
   EXPECT_TRUE(timers.empty());
 }
 
+// A plain timer appends its name to the log its context points at.
+struct PlainLog {
+  std::vector<std::string>* log;
+  std::string name;
+  static void Fire(void* context) {
+    auto* self = static_cast<PlainLog*>(context);
+    self->log->push_back(self->name);
+  }
+};
+
+TEST(TimerQueueTest, PlainTimersShareIdsOrderAndCancelWithTheOthers) {
+  TimerQueue timers;
+  std::vector<std::string> fired;
+  PlainLog late{&fired, "plain late"}, first{&fired, "plain first at 10"}, gone{&fired, "gone"};
+  EXPECT_EQ(timers.AddPlain(At(20), &PlainLog::Fire, &late), 1u);
+  EXPECT_EQ(timers.Add(At(10), [&] { fired.push_back("second at 10"); }), 2u);
+  const TimerId cancelled = timers.AddPlain(At(1), &PlainLog::Fire, &gone);
+  EXPECT_EQ(cancelled, 3u);
+  EXPECT_TRUE(timers.Cancel(cancelled));
+  EXPECT_FALSE(timers.Cancel(cancelled));
+  // Due at the same instant as an earlier Add: the id decides, as for any two timers.
+  const TimerId plain_at_10 = timers.AddPlain(At(10), &PlainLog::Fire, &first);
+  EXPECT_EQ(plain_at_10, 4u);
+  EXPECT_EQ(timers.size(), 3u);
+  EXPECT_EQ(timers.RunDue(At(20)), 3u);
+  EXPECT_EQ(fired, (std::vector<std::string>{"second at 10", "plain first at 10", "plain late"}));
+  EXPECT_TRUE(timers.empty());
+}
+
+TEST(TimerQueueTest, PopNextIfPlainTakesOnlyAPlainTimer) {
+  TimerQueue timers;
+  std::vector<std::string> fired;
+  PlainLog plain{&fired, "plain"};
+  timers.Add(At(1), [&] { fired.push_back("any"); });
+  const TimerId plain_id = timers.AddPlain(At(2), &PlainLog::Fire, &plain);
+  EXPECT_EQ(timers.PopNextIfPlain().fn, nullptr);  // the earliest is not plain: left queued
+  EXPECT_EQ(timers.size(), 2u);
+  timers.PopNext().callback();
+  const TimerQueue::PlainExpired next = timers.PopNextIfPlain();
+  ASSERT_NE(next.fn, nullptr);
+  EXPECT_EQ(next.id, plain_id);
+  EXPECT_EQ(next.deadline, At(2));
+  EXPECT_TRUE(timers.empty());
+  EXPECT_FALSE(timers.Cancel(plain_id));  // taken out: no longer queued
+  next.fn(next.context);
+  EXPECT_EQ(fired, (std::vector<std::string>{"any", "plain"}));
+}
+
+TEST(TimerQueueTest, PopNextHandsOutAPlainTimerAsACallback) {
+  TimerQueue timers;
+  std::vector<std::string> fired;
+  PlainLog plain{&fired, "plain"};
+  const TimerId id = timers.AddPlain(At(3), &PlainLog::Fire, &plain);
+  TimerQueue::Expired next = timers.PopNext();
+  EXPECT_EQ(next.id, id);
+  EXPECT_TRUE(fired.empty());
+  next.callback();
+  EXPECT_EQ(fired, (std::vector<std::string>{"plain"}));
+}
+
+TEST(TimerQueueTest, ASlotFreedByAPlainTimerServesAnyTimerAndBack) {
+  TimerQueue timers;
+  std::vector<std::string> fired;
+  PlainLog plain{&fired, "plain"};
+  for (int round = 0; round < 3; ++round) {
+    timers.AddPlain(At(round), &PlainLog::Fire, &plain);
+    EXPECT_EQ(timers.RunDue(At(round)), 1u);
+    timers.Add(At(round), [&] { fired.push_back("any"); });
+    EXPECT_EQ(timers.RunDue(At(round)), 1u);
+  }
+  EXPECT_EQ(fired, (std::vector<std::string>{"plain", "any", "plain", "any", "plain", "any"}));
+}
+
 TEST(TimerQueueDeathTest, NextDeadlineOfAnEmptyQueueIsABug) {
   TimerQueue timers;
   EXPECT_DEATH(timers.next_deadline(), "empty timer queue");
   EXPECT_DEATH(timers.PopNext(), "empty timer queue");
+  EXPECT_DEATH(timers.PopNextIfPlain(), "empty timer queue");
 }
 
 }  // namespace
