@@ -323,14 +323,6 @@ static void DrawRuntimeChaos(SimContext& ctx) {
   sched.timer_jitter_max = ctx.Chance("swarm.timer_jitter", 300) ? Duration::Micros(200) : Duration::Zero();
 }
 
-// The run's "rpcs" counter (RunResult::counts), added once when the workload returns rather than
-// per call (a counter is a map lookup by name). A failed run, which stops inside the workload,
-// reports none.
-static WorkloadReport CountRpcs(SimContext& ctx, WorkloadReport report) {
-  ctx.Count("rpcs", report.rpcs);
-  return report;
-}
-
 absl::string_view WorkloadModeName(WorkloadMode mode) {
   switch (mode) {
     case WorkloadMode::kUpstream: return "upstream";
@@ -432,7 +424,7 @@ WorkloadReport RunFaultAtEveryOffset(SimContext& ctx, WorkloadMode mode) {
   ctx.network().set_options(net);
   DrawRuntimeChaos(ctx);
   Run run(ctx, config, client, server);
-  return CountRpcs(ctx, run.FaultSweep());
+  return run.FaultSweep();
 }
 
 // WorkloadConfig::draw_size_limits: a limit at, just above or just below the largest size the run
@@ -480,7 +472,7 @@ WorkloadReport RunWorkload(SimContext& ctx, const WorkloadConfig& config) {
   net.heal_at = ctx.now() + config.heal_after;
   ctx.network().set_options(net);
   Run run(ctx, config, client, server);
-  return CountRpcs(ctx, run.Go());
+  return run.Go();
 }
 
 }  // namespace drpc::sim

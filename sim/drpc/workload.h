@@ -146,8 +146,7 @@ struct WorkloadReport {
 };
 
 // Runs the workload inside a scenario (on the main fiber); violations go to ctx.Fail. Situations
-// it can tell apart are reported with ctx.Reach ("workload.*"). On return it adds the calls it
-// made to the run's counter "rpcs" (ctx.Count; RunWorkload and RunFaultAtEveryOffset alike).
+// it can tell apart are reported with ctx.Reach ("workload.*").
 WorkloadReport RunWorkload(SimContext& ctx, const WorkloadConfig& config);
 
 // Transport failure at every byte offset of a small exchange (exhaustive, not sampled): first a

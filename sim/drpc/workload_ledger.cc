@@ -50,6 +50,7 @@ RpcRecord& Ledger::NewRpc(size_t conn) {
   rec.plan.id = rpcs_.size();
   rec.conn = conn;
   ++report_.rpcs;
+  ctx_->Count("rpcs", 1);
   return rec;
 }
 
