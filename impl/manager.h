@@ -43,7 +43,6 @@
 #include "impl/read_sizer.h"
 #include "impl/stream.h"
 #include "impl/sync.h"
-#include "proto/base/node_recycler.h"
 #include "proto/frame.h"
 #include "proto/metadata.h"
 #include "proto/packet.h"

@@ -213,7 +213,7 @@ std::unique_ptr<Server::MuxCall> Server::TakeMuxCall(Connection& conn, IncomingS
 
 void Server::GiveBackMuxCall(std::unique_ptr<MuxCall> owned) {
   // Nothing of the call outlives it: `in` was moved from (an empty stream pointer, name and map).
-  DRPC_DCHECK(owned->in.stream == nullptr && owned->in.metadata.empty());
+  DRPC_DCHECK(owned->in.stream == nullptr && owned->in.rpc.empty() && owned->in.metadata.empty());
   if (spare_mux_calls_.size() < tunables::kMuxCallSpareMaxCount) {
     spare_mux_calls_.push_back(std::move(owned));
   }

@@ -295,6 +295,11 @@ class Stream final : public RpcStream {
   // so setting one costs a store (each call sets several), and with a constant no status copy.
   class Flag {
    public:
+    Flag() = default;
+    // Not copyable: status_ may point at this Flag's own copy_.
+    Flag(const Flag&) = delete;
+    Flag& operator=(const Flag&) = delete;
+
     bool Set(const absl::Status& status, Keep keep = Keep::kCopy) {
       if (set_) return false;
       set_ = true;

@@ -162,8 +162,9 @@ bool Signal::Set(absl::Status status) {
   // run; RemoveCallback only empties them while this runs), and callbacks added now run at once
   // inside OnSet.
   for (size_t i = 0; i < callbacks_.size(); ++i) {
-    // The move empties the entry (absl's move constructor empties its source), so a
-    // RemoveCallback of a running or ran callback finds it gone.
+    // The move empties the entry (absl's move constructor empties its source, which absl does not
+    // promise: sync_test's MovedFromCallbackIsEmpty pins it), so a RemoveCallback of a running or
+    // ran callback finds it gone.
     absl::AnyInvocable<void(const absl::Status&)> fn = std::move(callbacks_[i].fn);
     if (fn) fn(status_);
   }

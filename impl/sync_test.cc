@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -223,6 +224,21 @@ TEST(SyncTest, SignalCallbacksRunOnceInOrderAndRemovedOnesNever) {
     sig.OnSet([&](const absl::Status& s) { calls.push_back(absl::StrCat("late:", s.message())); });
     ctx.Check(calls.back() == "late:x", "a callback added after Set must run at once");
   });
+}
+
+// Signal::Set and TimerQueue::Release take a callback out by moving it and rely on the move
+// leaving the source empty, which absl implements but does not promise: an absl upgrade that
+// changed it would fail here first.
+TEST(SyncTest, MovedFromCallbackIsEmpty) {
+  std::string big(64, 'x');  // a capture too large for the inline storage
+  absl::AnyInvocable<void(const absl::Status&)> heap = [big](const absl::Status&) {};
+  absl::AnyInvocable<void(const absl::Status&)> taken = std::move(heap);
+  EXPECT_TRUE(taken);
+  EXPECT_FALSE(heap);  // NOLINT(bugprone-use-after-move): the property under test
+  absl::AnyInvocable<void()> small = [] {};
+  absl::AnyInvocable<void()> taken_small = std::move(small);
+  EXPECT_TRUE(taken_small);
+  EXPECT_FALSE(small);  // NOLINT(bugprone-use-after-move)
 }
 
 // Many callbacks removed in an order unlike registration's (front, back, middle; some twice):

@@ -115,10 +115,10 @@ inline constexpr Duration kCreditStallTimeoutMax = Duration::Seconds(3600);
 // ("receive queue cap exceeded") instead of making the connection's reader wait.
 inline constexpr size_t kRecvQueueFlowMaxCount = 16 * 1024;
 
-// --- Per-stream map nodes (proto/base/node_recycler.h) ------------------------------------------
-// A connection keeps per-stream state in ordered maps (the mux writer's queues, the mux reader's
-// streams and pending Invokes); each keeps up to this many erased
-// nodes for the next streams, so a connection running one call after another allocates no map
+// --- Per-stream table nodes (proto/base/id_map.h) -----------------------------------------------
+// A mux connection keeps per-stream state in tables by stream ID (the mux writer's queues, the mux
+// reader's streams and pending Invokes, the mux assembler's state); each keeps up to this many
+// erased nodes for the next streams, so a connection running one call after another allocates no map
 // node per call. A few hundred bytes each, per map and connection.
 inline constexpr size_t kStreamNodeSpareMaxCount = 8;
 // A server keeps up to this many records of mux calls on their way to their handler fibers for

@@ -34,6 +34,7 @@
 #include <variant>
 
 #include "absl/status/statusor.h"
+#include "proto/base/check.h"
 #include "proto/base/id_map.h"
 #include "proto/frame.h"
 #include "proto/limits.h"
@@ -88,6 +89,7 @@ inline void FillPacketFromWholeFrame(const Frame& frame, PacketBufferSource* buf
   out.id = frame.id;
   out.kind = frame.kind;
   out.control = frame.control;
+  DRPC_DCHECK(out.data.empty()) << "a whole packet fills a fresh Packet";
   if (frame.data.empty()) return;
   // Data that fits the string's inline storage takes no pooled buffer either (an RPC name, a
   // short message): its capacity would go unused, and the pool would only get it back.

@@ -101,8 +101,9 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void TimerQueue::FreeSlot(uint32_t slot) {
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline absl::AnyInvocable<void()> TimerQueue::Release(
     uint32_t slot) {
   absl::AnyInvocable<void()> callback = std::move(slots_[slot].callback);
-  // Left empty by the move (absl's move constructor empties its source): no second reset, which
-  // is an indirect call. The next Add assigns the slot a new callback either way.
+  // Left empty by the move (absl's move constructor empties its source, which absl does not
+  // promise: sync_test's MovedFromCallbackIsEmpty pins it): no second reset, which is an
+  // indirect call. The next Add assigns the slot a new callback either way.
   FreeSlot(slot);
   return callback;
 }

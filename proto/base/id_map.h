@@ -14,7 +14,8 @@
 // kFlatMaxCount entries are indexed by a sorted inline array (linear search); beyond, by a
 // std::map, so every operation stays O(log n) in the number of entries whatever IDs a peer picks.
 // Erased nodes are kept for later inserts (at most spare_max_count, holding a default value), so
-// a connection running one call after another allocates none. Not thread-safe.
+// a connection running one call after another allocates none. A value's destructor must not use
+// its map: values are destroyed while Erase, EraseIf and Clear are under way. Not thread-safe.
 #ifndef DRPC_PROTO_BASE_ID_MAP_H_
 #define DRPC_PROTO_BASE_ID_MAP_H_
 
@@ -107,8 +108,9 @@ class IdMap {
           ++it;
           continue;
         }
-        GiveBack(it->second);
+        Node* n = it->second;
         it = map_.erase(it);
+        GiveBack(n);
       }
       if (map_.size() <= kFlatMaxCount / 2) ToFlat();
       return;

@@ -122,6 +122,39 @@ TEST(IdMapTest, AgreesWithStdMap) {
   EXPECT_EQ(Contents(m), Contents(model));
 }
 
+TEST(IdMapTest, ClearingATableOfManyKeepsNoMoreThanItsSpareBound) {
+  IdMap<std::string> m(/*spare_max_count=*/3);
+  for (uint64_t id = 1; id <= 4 * IdMap<std::string>::kFlatMaxCount; ++id) m.Insert(id);
+  m.Clear();
+  EXPECT_TRUE(m.empty());
+  EXPECT_EQ(m.spare_count(), 3u);
+  for (uint64_t id = 1; id <= 4 * IdMap<std::string>::kFlatMaxCount; ++id) m.Insert(id);
+  for (uint64_t id = 1; id <= 4 * IdMap<std::string>::kFlatMaxCount; ++id) m.Erase(id);
+  EXPECT_EQ(m.spare_count(), 3u);
+}
+
+// A peer picks any IDs: falling ones, the largest ones, across the switch between the indexes.
+TEST(IdMapTest, ExtremeAndFallingIdsStayInOrderAcrossTheIndexSwitch) {
+  IdMap<std::string> m(/*spare_max_count=*/2);
+  std::map<uint64_t, std::string> model;
+  const uint64_t top = ~uint64_t{0};
+  for (uint64_t i = 0; i < 2 * IdMap<std::string>::kFlatMaxCount; ++i) {
+    const uint64_t id = i % 2 == 0 ? top - i : i;  // alternately near the top and near zero
+    m.Insert(id) = std::to_string(id);
+    model[id] = std::to_string(id);
+    ASSERT_EQ(Contents(m), Contents(model));
+  }
+  for (uint64_t i = 0; i < 2 * IdMap<std::string>::kFlatMaxCount; i += 3) {
+    const uint64_t id = i % 2 == 0 ? top - i : i;
+    EXPECT_TRUE(m.Erase(id));
+    model.erase(id);
+    ASSERT_EQ(Contents(m), Contents(model));
+  }
+  EXPECT_EQ(m.Find(top), nullptr);  // i = 0, erased
+  ASSERT_NE(m.Find(top - 2), nullptr);
+  EXPECT_EQ(*m.Find(top - 2), std::to_string(top - 2));
+}
+
 TEST(IdMapTest, DestroysWhatItHolds) {
   auto counter = std::make_shared<int>(0);
   {

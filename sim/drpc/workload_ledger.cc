@@ -361,17 +361,19 @@ bool Ledger::OkCallPassedALimit(const RpcRecord& rec) const {
          (rec.sent > 0 && p.request_size_max > server_receive_limit_);
 }
 
+void Ledger::JudgeOk(RpcRecord& rec) {
+  ++report_.ok;
+  if (rec.plan.ending != Ending::kOk) Fail(rec, "succeeded although its handler was planned to fail");
+}
+
 void Ledger::CheckOutcome(RpcRecord& rec) {
   const absl::Status& s = rec.status;
-  const RpcPlan& p = rec.plan;
   const bool own_cancel = rec.cancel_requested;
   if (s.ok() && !rec.abandoned && !own_cancel && !rec.at_deadline.fired &&
       !config_.draw_size_limits && !OkCallPassedALimit(rec)) {
     // What the rules below come to for an undisturbed OK call (no cancel rule applies, no size
     // boundary is counted, the size rule holds), without their calls.
-    ++report_.ok;
-    if (p.ending != Ending::kOk) Fail(rec, "succeeded although its handler was planned to fail");
-    return;
+    return JudgeOk(rec);
   }
   if (rec.abandoned) {
     // Whatever the stream reported after the caller closed it is the caller's own doing; only a
@@ -389,11 +391,7 @@ void Ledger::CheckOutcome(RpcRecord& rec) {
   }
   if ((own_cancel || rec.at_deadline.fired) && !CheckCancelRule(rec)) return;
   if (CheckSizeLimits(rec)) return;
-  if (s.ok()) {
-    ++report_.ok;
-    if (p.ending != Ending::kOk) Fail(rec, "succeeded although its handler was planned to fail");
-    return;
-  }
+  if (s.ok()) return JudgeOk(rec);
   if (ExplainedByOverflow(rec)) {
     ++report_.closed;
     return;

@@ -233,6 +233,9 @@ class Ledger {
   bool CheckSizeLimits(const RpcRecord& rec);
   // For an OK call: whether one of its messages was over the limit of the end that received it.
   bool OkCallPassedALimit(const RpcRecord& rec) const;
+  // The verdict on a call that ended OK once no other rule applies: counted, and a failure if its
+  // handler was planned to fail. Shared by CheckOutcome's fast path and its full rules.
+  void JudgeOk(RpcRecord& rec);
 
   SimContext* ctx_;
   WorkloadConfig config_;
