@@ -18,14 +18,6 @@ bool IsTerminal(Kind kind) {
   return kind == Kind::kClose || kind == Kind::kError || kind == Kind::kCancel;
 }
 
-// IsSplittableKind (proto/splitter.h) inline: every queued packet asks.
-bool Splittable(Kind kind) {
-  const bool splittable =
-      kind == Kind::kInvoke || kind == Kind::kMessage || kind == Kind::kInvokeMetadata;
-  DRPC_DCHECK_EQ(splittable, IsSplittableKind(kind));
-  return splittable;
-}
-
 
 }  // namespace
 
@@ -267,7 +259,7 @@ void MuxWriter::Enqueue(StreamQueue& q, Packet packet, Completion* completion, b
   }
   p->id = packet.id;
   p->kind = packet.kind;
-  p->splittable = Splittable(packet.kind);
+  p->splittable = IsSplittableKind(packet.kind);
   p->control = packet.control;
   p->completion = completion;
   p->offset = 0;

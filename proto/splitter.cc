@@ -17,10 +17,6 @@ inline void CheckSplit(size_t split_bytes) {
 
 }  // namespace
 
-bool IsSplittableKind(Kind kind) {
-  return kind == Kind::kInvoke || kind == Kind::kMessage || kind == Kind::kInvokeMetadata;
-}
-
 size_t PacketWireSize(PacketId id, Kind kind, size_t data_bytes, size_t split_bytes) {
   CheckSplit(split_bytes);
   const size_t ids = 1 + VarintSize(id.stream) + VarintSize(id.message);

@@ -24,8 +24,11 @@
 
 namespace drpc {
 
-// True for the kinds whose packets may span several frames.
-bool IsSplittableKind(Kind kind);
+// True for the kinds whose packets may span several frames. Inline: the mux writer asks for every
+// queued packet.
+inline bool IsSplittableKind(Kind kind) {
+  return kind == Kind::kInvoke || kind == Kind::kMessage || kind == Kind::kInvokeMetadata;
+}
 
 // AppendPacket's general case, for packets of several frames and unchecked split sizes.
 void AppendPacketFrames(std::string& out, PacketId id, Kind kind, absl::string_view data,

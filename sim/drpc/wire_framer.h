@@ -73,7 +73,9 @@ class WireFramer {
  private:
   enum class Step { kFrame, kIncomplete, kError };
 
-  // The longest header DecodeCommon decodes: the header byte and three two-byte varints.
+  // The longest header DecodeCommon decodes: the header byte and three two-byte varints. Written
+  // here again, not taken from proto/frame.cc: the oracle decodes the wire on its own, so a parser
+  // bug in proto/ cannot hide itself from the check.
   static constexpr size_t kShortHeaderMaxBytes = 7;
 
   // A varint of one or two bytes: true with *value set and `p` advanced. `Bounded`: `end` may
