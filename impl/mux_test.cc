@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
 #include "impl/conn.h"
 #include "impl/error_body.h"
@@ -287,6 +288,53 @@ TEST(MuxTest, OversizedMessageFailsOnlyItsStream) {
     absl::StatusOr<std::string> after = p.conn().Invoke(call, "/interop.Echo/Unary", "ok");
     ctx.Check(after.ok(), after.status().ToString());
   });
+}
+
+// The server keeps its running calls in start order. A call that ends in the middle of that order
+// leaves it, and a shutdown past its deadline cancels the calls still running in the order they
+// started.
+TEST(MuxTest, ShutdownCancelsTheStillRunningCallsInStartOrder) {
+  struct Seen {
+    bool shutting = false;
+    std::vector<std::string> cancelled;
+  } seen;
+  Router router;
+  DRPC_CHECK_OK(router.Unary(
+      "/t.T/Hold", [&seen](CallContext& ctx, absl::string_view body) -> absl::StatusOr<std::string> {
+        const std::string tag(body);
+        ctx.done_signal().OnSet([&seen, tag](const absl::Status&) {
+          if (seen.shutting) seen.cancelled.push_back(tag);
+        });
+        if (tag == "quick") {
+          SleepFor(ctx.env(), Duration::Millis(2));
+          return std::string("done");
+        }
+        ctx.done_signal().Wait("held until cancelled");
+        return ctx.err();
+      }));
+  RunSeeds(MuxOptions(), MuxOptions(), [&seen](Pair& p, sim::SimContext& ctx) {
+    seen = Seen{};
+    Env& env = p.env();
+    WaitGroup wg(env);
+    std::vector<absl::Status> results(3);
+    const std::vector<std::string> tags = {"first", "quick", "third"};
+    for (size_t i = 0; i < tags.size(); ++i) {
+      wg.Add();
+      DRPC_CHECK_OK(env.scheduler().Spawn(absl::StrCat("call ", tags[i]), [&, i] {
+        CallContext call(env);
+        results[i] = p.conn().Invoke(call, "/t.T/Hold", tags[i]).status();
+        wg.Done();
+      }));
+      SleepFor(env, Duration::Millis(1));
+    }
+    SleepFor(env, Duration::Millis(5));
+    ctx.Check(results[1].ok(), absl::StrCat("the quick call: ", results[1].ToString()));
+    seen.shutting = true;
+    p.server().Shutdown(env.clock().Now());
+    wg.Wait();
+    ctx.Check(seen.cancelled == std::vector<std::string>{"first", "third"},
+              absl::StrCat("cancelled in the order: ", absl::StrJoin(seen.cancelled, ", ")));
+  }, 20, &router);
 }
 
 // Flow control: a consumer that does not read holds back only its own stream, and never buffers

@@ -276,6 +276,41 @@ TEST(TimerQueueTest, ASlotFreedByAPlainTimerServesAnyTimerAndBack) {
   EXPECT_EQ(fired, (std::vector<std::string>{"plain", "any", "plain", "any", "plain", "any"}));
 }
 
+// A plain timer that cancels an AnyInvocable one, for a plain timer to cancel.
+struct PlainCanceller {
+  TimerQueue* timers;
+  TimerId victim;
+  std::vector<std::string>* log;
+  static void Fire(void* context) {
+    auto* self = static_cast<PlainCanceller*>(context);
+    self->log->push_back("plain cancels");
+    EXPECT_TRUE(self->timers->Cancel(self->victim));
+  }
+};
+
+// Within one RunDue a plain timer cancels a due AnyInvocable one and an AnyInvocable timer cancels
+// a due plain one: neither victim runs, and timers of both kinds added meanwhile (into the slots
+// the victims freed) run in their turn.
+TEST(TimerQueueTest, PlainAndCallbackTimersCancelEachOtherWithinOneRunDue) {
+  TimerQueue timers;
+  std::vector<std::string> fired;
+  PlainCanceller canceller{&timers, 0, &fired};
+  PlainLog doomed{&fired, "doomed plain"}, added{&fired, "added plain"};
+  timers.AddPlain(At(1), &PlainCanceller::Fire, &canceller);
+  canceller.victim = timers.Add(At(2), [&] { fired.push_back("doomed callback"); });
+  const TimerId doomed_plain = timers.AddPlain(At(4), &PlainLog::Fire, &doomed);
+  timers.Add(At(3), [&] {
+    fired.push_back("callback cancels");
+    EXPECT_TRUE(timers.Cancel(doomed_plain));
+    timers.AddPlain(At(3), &PlainLog::Fire, &added);
+    timers.Add(At(3), [&] { fired.push_back("added callback"); });
+  });
+  EXPECT_EQ(timers.RunDue(At(5)), 4u);
+  EXPECT_EQ(fired, (std::vector<std::string>{"plain cancels", "callback cancels", "added plain",
+                                             "added callback"}));
+  EXPECT_TRUE(timers.empty());
+}
+
 TEST(TimerQueueDeathTest, NextDeadlineOfAnEmptyQueueIsABug) {
   TimerQueue timers;
   EXPECT_DEATH(timers.next_deadline(), "empty timer queue");
