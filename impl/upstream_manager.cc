@@ -221,26 +221,28 @@ absl::Status UpstreamManager::OnNewStreamPacket(Packet&& packet) {
     current_->Cancel(CanceledError());
   }
   if (packet.kind == Kind::kInvokeMetadata) {
-    absl::StatusOr<Metadata> md = DecodeInvokeMetadata(packet);
-    if (!md.ok()) return md.status();
-    pending_metadata_.emplace(packet.id.stream, *std::move(md));
+    // A second metadata packet replaces the first.
+    has_pending_metadata_ = false;
+    if (absl::Status s = DecodeInvokeMetadataInto(packet, pending_metadata_); !s.ok()) return s;
+    has_pending_metadata_ = true;
+    pending_metadata_stream_ = packet.id.stream;
     // Decoded: its buffer carries the Invoke that follows (the assembler takes from the pool).
     buffer_pool().Give(std::move(packet.data));
     return absl::OkStatus();
   }
   if (absl::Status s = CheckInvokedRpc(packet); !s.ok()) return s;
-  Metadata metadata;
-  if (pending_metadata_.has_value() && pending_metadata_->first == packet.id.stream) {
-    metadata = std::move(pending_metadata_->second);
-  }
-  pending_metadata_.reset();
+  // The pending metadata goes with this stream if it was sent for it, else it is dropped.
+  const bool with_metadata = has_pending_metadata_ && pending_metadata_stream_ == packet.id.stream;
+  has_pending_metadata_ = false;
+  if (!with_metadata) pending_metadata_.clear();
   // The reader checked monotonicity: a new stream's ID is above the current one's.
   DRPC_DCHECK(current_ == nullptr || packet.id.stream > current_->id());
   std::shared_ptr<Stream> stream =
       MakeStream(packet.id.stream, Stream::Role::kServer);
   current_ = stream;
   DropOfferedIncoming();  // anything still queued was just cancelled by this Invoke
-  OfferIncoming(std::move(stream), std::move(packet.data), std::move(metadata));
+  OfferIncoming(std::move(stream), std::move(packet.data), std::move(pending_metadata_));
+  pending_metadata_.clear();  // moved from (or refused): empty for the next decode
   return absl::OkStatus();
 }
 
@@ -543,7 +545,8 @@ bool UpstreamManager::ShedLargestHolder(const absl::Status& why) {
 }
 
 void UpstreamManager::EndStreamsStillReceiving(const absl::Status& reason) {
-  pending_metadata_.reset();
+  has_pending_metadata_ = false;
+  pending_metadata_.clear();
   if (current_ != nullptr && !current_->terminated() && !current_->peer_send_closed()) {
     current_->TerminateFromConnection(reason);
   }

@@ -50,7 +50,7 @@ class UpstreamManager final : public Manager {
   }
   Usage usage() const override {
     return Usage{.streams = current_ != nullptr && !current_->finished() ? 1u : 0u,
-                 .pending_invokes = pending_metadata_.has_value() ? 1u : 0u,
+                 .pending_invokes = has_pending_metadata_ ? 1u : 0u,
                  .queued_writes = write_buffer_.empty() ? 0u : 1u,
                  .queued_bytes = current_ != nullptr ? current_->queued_bytes() : 0u,
                  .pooled_bytes = buffer_pool().free_bytes(),
@@ -167,8 +167,11 @@ class UpstreamManager final : public Manager {
   // Client: the buffer of the last InvokeMetadata copied into the write buffer, for the next
   // stream's (up to tunables::kInvokeMetadataSpareMaxBytes).
   std::string spare_metadata_;
-  // Server: the newest InvokeMetadata, kept for the Invoke with the same stream ID.
-  std::optional<std::pair<uint64_t, Metadata>> pending_metadata_;
+  // Server: the newest InvokeMetadata and its stream ID, kept for the Invoke with the same ID.
+  // The map is decoded in place (its nodes reused) and moves on with the Invoke's stream.
+  bool has_pending_metadata_ = false;
+  uint64_t pending_metadata_stream_ = 0;
+  Metadata pending_metadata_;
 };
 
 }  // namespace drpc
