@@ -551,8 +551,7 @@ void Manager::OfferIncoming(std::shared_ptr<Stream> stream, std::string&& invoke
   accept_waiters_.WakeOne();
 }
 
-absl::Status Manager::CheckPeerMayInvoke(Kind kind, uint64_t stream) const {
-  if (role_ == Role::kServer) return absl::OkStatus();
+absl::Status Manager::PeerMayNotInvoke(Kind kind, uint64_t stream) {
   return ProtocolError(absl::StrCat("server sent ", KindName(kind), " for stream ", stream));
 }
 
@@ -584,9 +583,8 @@ void Manager::GiveBackIncomingMetadata(Metadata&& metadata) {
   }
 }
 
-absl::Status Manager::CheckInvokedRpc(const Packet& packet) {
+absl::Status Manager::InvokedRpcTooLong(const Packet& packet) {
   DRPC_DCHECK(packet.kind == Kind::kInvoke);
-  if (packet.data.size() <= limits::kRpcNameMaxBytes) return absl::OkStatus();
   return ProtocolError(absl::StrCat("rpc name of ", packet.data.size(), " bytes on stream ",
                                     packet.id.stream));
 }

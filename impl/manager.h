@@ -44,6 +44,7 @@
 #include "impl/stream.h"
 #include "impl/sync.h"
 #include "proto/frame.h"
+#include "proto/limits.h"
 #include "proto/metadata.h"
 #include "proto/packet.h"
 
@@ -260,7 +261,10 @@ class Manager : protected StreamSink {
   void DropOfferedIncoming() { accept_queue_.clear(); }
   // The peer invoked `stream` with `kind` (Invoke or InvokeMetadata): a protocol error unless we
   // are the server (a client wedges in Go, docs/protocol.md §13 item 4).
-  absl::Status CheckPeerMayInvoke(Kind kind, uint64_t stream) const;
+  absl::Status CheckPeerMayInvoke(Kind kind, uint64_t stream) const {
+    if (role_ == Role::kServer) return absl::OkStatus();
+    return PeerMayNotInvoke(kind, stream);
+  }
   // An InvokeMetadata body from the peer, or a protocol error naming the stream. Decoded into the
   // map GiveBackIncomingMetadata kept, if any.
   absl::StatusOr<Metadata> DecodeInvokeMetadata(const Packet& packet);
@@ -268,7 +272,10 @@ class Manager : protected StreamSink {
   // an error `out` is empty.
   absl::Status DecodeInvokeMetadataInto(const Packet& packet, Metadata& out);
   // An Invoke's RPC name from the peer: a protocol error over kRpcNameMaxBytes.
-  static absl::Status CheckInvokedRpc(const Packet& packet);
+  static absl::Status CheckInvokedRpc(const Packet& packet) {
+    if (packet.data.size() <= limits::kRpcNameMaxBytes) return absl::OkStatus();
+    return InvokedRpcTooLong(packet);
+  }
   // An assembler's error ("protocol error: ...") as the connection's protocol error.
   static absl::Status AsProtocolError(const absl::Status& assembler_error);
 
@@ -288,6 +295,10 @@ class Manager : protected StreamSink {
   Options options_;
 
  private:
+  // The failures of CheckPeerMayInvoke and CheckInvokedRpc (every Invoke passes those inline).
+  static absl::Status PeerMayNotInvoke(Kind kind, uint64_t stream);
+  static absl::Status InvokedRpcTooLong(const Packet& packet);
+
   // What ReadLoop carries from one read to the next.
   struct ReadState {
     ReadSizer sizer;

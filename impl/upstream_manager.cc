@@ -262,20 +262,9 @@ void UpstreamManager::Refuse(const std::shared_ptr<Stream>& stream) {
 
 // --- Writer (StreamSink) -------------------------------------------------------------------------
 
-namespace {
-
-ABSL_ATTRIBUTE_NOINLINE void DieNotRising(PacketId id, PacketId last_sent) {
+void UpstreamManager::DieNotRising(PacketId id, PacketId last_sent) {
   DRPC_CHECK(id > last_sent) << "upstream packet " << PacketIdString(id) << " after "
                              << PacketIdString(last_sent);
-}
-
-}  // namespace
-
-void UpstreamManager::CheckRisingLocked(PacketId id) {
-  DRPC_DCHECK(write_mu_.HeldByCurrent());
-  // The failure's message is formatted out of line: every packet sent passes here.
-  if (ABSL_PREDICT_FALSE(!(id > last_sent_))) DieNotRising(id, last_sent_);
-  last_sent_ = id;
 }
 
 absl::Status UpstreamManager::AppendLocked(Stream& stream, Kind kind, absl::string_view data,

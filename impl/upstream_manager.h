@@ -32,7 +32,9 @@
 #include <optional>
 #include <string>
 
+#include "absl/base/optimization.h"
 #include "impl/manager.h"
+#include "proto/base/check.h"
 #include "proto/packet.h"
 
 namespace drpc {
@@ -129,7 +131,13 @@ class UpstreamManager final : public Manager {
   absl::Status OnWriteFailed(const absl::Status& s);
   // The packet about to be buffered or written goes out after every earlier one: upstream IDs
   // only rise across the connection (docs/protocol.md §8). Requires write_mu_.
-  void CheckRisingLocked(PacketId id);
+  void CheckRisingLocked(PacketId id) {
+    DRPC_DCHECK(write_mu_.HeldByCurrent());
+    // The failure's message is formatted out of line: every packet sent passes here.
+    if (ABSL_PREDICT_FALSE(!(id > last_sent_))) DieNotRising(id, last_sent_);
+    last_sent_ = id;
+  }
+  static void DieNotRising(PacketId id, PacketId last_sent);
   // If `stream` is the corked stream (nothing of it reached the wire), drops its buffered bytes
   // and returns true: then nothing at all may be sent for it. Requires write_mu_.
   bool DiscardIfCorkedLocked(const Stream& stream);
