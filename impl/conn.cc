@@ -33,15 +33,12 @@ absl::StatusOr<std::string> Conn::Invoke(CallContext& ctx, absl::string_view rpc
   if (!stream.ok()) return stream.status();
   Stream& s = **stream;
   absl::Status status = s.SendLast(request);
-  absl::StatusOr<std::string> reply;
+  std::string reply;
   // EOF from a send means the stream already ended; Recv tells how (a reply, or the remote
   // error), as in Go.
   const bool eof = !status.ok() && IsEof(status);  // IsEof reads a payload even of an OK status
   if (eof) ctx.env().chaos().Reach(situations::kConnUnarySendMetTheEndOfItsStream);
-  if (status.ok() || eof) {
-    reply = s.Recv();
-    status = reply.status();
-  }
+  if (status.ok() || eof) status = s.RecvInto(&reply);
   // Close sends nothing if the stream already ended (the server's CloseSend or Error came first).
   s.Close().IgnoreError();
   if (!status.ok()) return CallError(ctx, status);

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "impl/errors.h"
+#include "proto/base/check.h"
 
 namespace drpc {
 
@@ -37,13 +38,19 @@ void CallContext::Cancel(absl::Status reason) {
 const Metadata& CallContext::incoming_metadata() const {
   static const Metadata* const kNone = new Metadata();
   for (const CallContext* c = this; c != nullptr; c = c->parent_) {
-    if (c->incoming_metadata_.has_value()) return *c->incoming_metadata_;
+    if (c->incoming_metadata_ != nullptr) return *c->incoming_metadata_;
   }
   return *kNone;
 }
 
 void CallContext::set_incoming_metadata(Metadata metadata) {
-  incoming_metadata_ = std::move(metadata);
+  own_incoming_metadata_ = std::move(metadata);
+  incoming_metadata_ = &*own_incoming_metadata_;
+}
+
+void CallContext::set_incoming_metadata(const Metadata* metadata) {
+  DRPC_CHECK(metadata != nullptr);
+  incoming_metadata_ = metadata;
 }
 
 void CallContext::SetDeadline(Instant deadline) {

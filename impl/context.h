@@ -66,6 +66,10 @@ class CallContext {
   // child must be destroyed before its parent).
   const Metadata& incoming_metadata() const;
   void set_incoming_metadata(Metadata metadata);
+  // The same, without a copy: the context reads `*metadata`, which must stay unchanged and alive
+  // while the context (or a child) may read it. For a server, whose connection keeps the map's
+  // storage for the next call once the handler returned.
+  void set_incoming_metadata(const Metadata* metadata);
 
   Env& env() const { return *env_; }
 
@@ -77,7 +81,8 @@ class CallContext {
   CallContext* parent_ = nullptr;
   Signal::CallbackId parent_callback_ = 0;
   Metadata metadata_;
-  std::optional<Metadata> incoming_metadata_;
+  const Metadata* incoming_metadata_ = nullptr;  // null: the nearest ancestor's
+  std::optional<Metadata> own_incoming_metadata_;  // set_incoming_metadata(Metadata)'s
 };
 
 }  // namespace drpc

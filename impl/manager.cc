@@ -537,36 +537,54 @@ absl::StatusOr<IncomingStream> Manager::AcceptStream(Instant deadline) {
 }
 
 void Manager::OfferIncoming(std::shared_ptr<Stream> stream, std::string&& invoke_data,
-                            Metadata metadata) {
+                            Metadata&& metadata) {
   DRPC_CHECK(role_ == Role::kServer);
-  IncomingStream in{std::move(stream), std::string(invoke_data), std::move(metadata)};
-  buffer_pool().Give(std::move(invoke_data));
   DRPC_DCHECK(!terminated());
   if (!accepting()) {
-    Refuse(in.stream);
+    buffer_pool().Give(std::move(invoke_data));
+    Refuse(stream);
     return;
   }
-  accept_queue_.push_back(std::move(in));
+  // Built in place: the map moves once, into the queue.
+  accept_queue_.emplace_back(std::move(stream), std::string(invoke_data), std::move(metadata));
+  buffer_pool().Give(std::move(invoke_data));
   accept_waiters_.WakeOne();
 }
 
-absl::Status Manager::CheckPeerMayInvoke(Kind kind, uint64_t stream) const {
-  if (role_ == Role::kServer) return absl::OkStatus();
+absl::Status Manager::PeerMayNotInvoke(Kind kind, uint64_t stream) {
   return ProtocolError(absl::StrCat("server sent ", KindName(kind), " for stream ", stream));
 }
 
 absl::StatusOr<Metadata> Manager::DecodeInvokeMetadata(const Packet& packet) {
-  DRPC_DCHECK(packet.kind == Kind::kInvokeMetadata);
-  absl::StatusOr<Metadata> md = DecodeMetadata(packet.data);
-  if (!md.ok()) {
-    return ProtocolError(absl::StrCat("stream ", packet.id.stream, ": ", md.status().message()));
-  }
+  Metadata md;
+  if (absl::Status s = DecodeInvokeMetadataInto(packet, md); !s.ok()) return s;
   return md;
 }
 
-absl::Status Manager::CheckInvokedRpc(const Packet& packet) {
+absl::Status Manager::DecodeInvokeMetadataInto(const Packet& packet, Metadata& out) {
+  DRPC_DCHECK(packet.kind == Kind::kInvokeMetadata);
+  if (out.empty()) out.swap(spare_incoming_metadata_);
+  if (absl::Status s = DecodeMetadataInto(packet.data, out); !s.ok()) {
+    return ProtocolError(absl::StrCat("stream ", packet.id.stream, ": ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
+void Manager::GiveBackIncomingMetadata(Metadata&& metadata) {
+  DRPC_CHECK(role_ == Role::kServer);
+  if (metadata.empty() || !spare_incoming_metadata_.empty() ||
+      metadata.size() > tunables::kIncomingMetadataSpareMaxCount) {
+    return;
+  }
+  size_t bytes = 0;
+  for (const auto& [key, value] : metadata) bytes += key.capacity() + value.capacity();
+  if (bytes <= tunables::kIncomingMetadataSpareMaxBytes) {
+    spare_incoming_metadata_ = std::move(metadata);
+  }
+}
+
+absl::Status Manager::InvokedRpcTooLong(const Packet& packet) {
   DRPC_DCHECK(packet.kind == Kind::kInvoke);
-  if (packet.data.size() <= limits::kRpcNameMaxBytes) return absl::OkStatus();
   return ProtocolError(absl::StrCat("rpc name of ", packet.data.size(), " bytes on stream ",
                                     packet.id.stream));
 }

@@ -44,6 +44,7 @@
 #include "impl/stream.h"
 #include "impl/sync.h"
 #include "proto/frame.h"
+#include "proto/limits.h"
 #include "proto/metadata.h"
 #include "proto/packet.h"
 
@@ -77,6 +78,12 @@ class Manager : protected StreamSink {
   // Server: the next stream a client invoked. kDeadlineExceeded if `deadline` passes first, or
   // the connection's error once it ended.
   absl::StatusOr<IncomingStream> AcceptStream(Instant deadline);
+
+  // Server: a call's incoming metadata once its handler returned: its map nodes and strings serve
+  // the next InvokeMetadata's decode. Kept if within tunables::kIncomingMetadataSpareMaxCount
+  // entries and kIncomingMetadataSpareMaxBytes of string capacity (and nothing is kept already);
+  // else freed.
+  void GiveBackIncomingMetadata(Metadata&& metadata);
 
   // Server: stop taking new streams (graceful shutdown). AcceptStream then returns `reason`;
   // streams invoked but not yet accepted, and any invoked later, are refused with an Error
@@ -248,16 +255,27 @@ class Manager : protected StreamSink {
   // `invoke_data` is the Invoke packet's data, the method name: it is copied (usually into a
   // short string's inline bytes) and the buffer goes back to the pool for the call's first
   // message.
-  void OfferIncoming(std::shared_ptr<Stream> stream, std::string&& invoke_data, Metadata metadata);
+  void OfferIncoming(std::shared_ptr<Stream> stream, std::string&& invoke_data,
+                     Metadata&& metadata);
   // Server: forgets streams offered but not accepted (a newer Invoke cancelled them).
   void DropOfferedIncoming() { accept_queue_.clear(); }
   // The peer invoked `stream` with `kind` (Invoke or InvokeMetadata): a protocol error unless we
   // are the server (a client wedges in Go, docs/protocol.md §13 item 4).
-  absl::Status CheckPeerMayInvoke(Kind kind, uint64_t stream) const;
-  // An InvokeMetadata body from the peer, or a protocol error naming the stream.
-  static absl::StatusOr<Metadata> DecodeInvokeMetadata(const Packet& packet);
+  absl::Status CheckPeerMayInvoke(Kind kind, uint64_t stream) const {
+    if (role_ == Role::kServer) return absl::OkStatus();
+    return PeerMayNotInvoke(kind, stream);
+  }
+  // An InvokeMetadata body from the peer, or a protocol error naming the stream. Decoded into the
+  // map GiveBackIncomingMetadata kept, if any.
+  absl::StatusOr<Metadata> DecodeInvokeMetadata(const Packet& packet);
+  // The same into `out`, whose nodes are reused (an empty `out` takes the kept map's first). On
+  // an error `out` is empty.
+  absl::Status DecodeInvokeMetadataInto(const Packet& packet, Metadata& out);
   // An Invoke's RPC name from the peer: a protocol error over kRpcNameMaxBytes.
-  static absl::Status CheckInvokedRpc(const Packet& packet);
+  static absl::Status CheckInvokedRpc(const Packet& packet) {
+    if (packet.data.size() <= limits::kRpcNameMaxBytes) return absl::OkStatus();
+    return InvokedRpcTooLong(packet);
+  }
   // An assembler's error ("protocol error: ...") as the connection's protocol error.
   static absl::Status AsProtocolError(const absl::Status& assembler_error);
 
@@ -277,6 +295,10 @@ class Manager : protected StreamSink {
   Options options_;
 
  private:
+  // The failures of CheckPeerMayInvoke and CheckInvokedRpc (every Invoke passes those inline).
+  static absl::Status PeerMayNotInvoke(Kind kind, uint64_t stream);
+  static absl::Status InvokedRpcTooLong(const Packet& packet);
+
   // What ReadLoop carries from one read to the next.
   struct ReadState {
     ReadSizer sizer;
@@ -365,6 +387,8 @@ class Manager : protected StreamSink {
   Signal closed_;
   WaitGroup fibers_;
   std::set<TimerId> late_runs_;  // timers of RunNowOrLate, cancelled by Terminate
+  // Server: a finished call's metadata map, for the next decode (GiveBackIncomingMetadata).
+  Metadata spare_incoming_metadata_;
   // Server: invoked streams not yet accepted, in the order they were invoked.
   std::deque<IncomingStream> accept_queue_;
   WaitList accept_waiters_;

@@ -111,22 +111,26 @@ void Server::RunCall(Connection& conn, IncomingStream&& in) {
   // Our hold on the stream ends when the call is over, after its context.
   const std::shared_ptr<Stream> held = std::move(in.stream);
   Stream& stream = *held;
-  CallContext ctx(*env_);
-  const Connection::Call listed(conn, ctx);
-  ctx.set_incoming_metadata(std::move(in.metadata));
-  // The handler's context ends when its stream ends early (remote cancel, connection loss).
-  stream.set_handler_context(&ctx);
-  // Answer as Go's drpcserver does: the handler's error as an Error packet, success as CloseSend
-  // (no-ops if the handler already ended the stream).
-  if (absl::Status s = handler_->HandleRpc(ctx, in.rpc, stream); !s.ok()) {
-    stream.SendError(s).IgnoreError();
-    Observe(s, absl::StrCat("rpc ", in.rpc, ": "));
-  } else {
-    stream.CloseSend().IgnoreError();
+  {
+    CallContext ctx(*env_);
+    const Connection::Call listed(conn, ctx);
+    // Read in place: the map goes back to the connection once the context is gone.
+    ctx.set_incoming_metadata(&in.metadata);
+    // The handler's context ends when its stream ends early (remote cancel, connection loss).
+    stream.set_handler_context(&ctx);
+    // Answer as Go's drpcserver does: the handler's error as an Error packet, success as
+    // CloseSend (no-ops if the handler already ended the stream).
+    if (absl::Status s = handler_->HandleRpc(ctx, in.rpc, stream); !s.ok()) {
+      stream.SendError(s).IgnoreError();
+      Observe(s, absl::StrCat("rpc ", in.rpc, ": "));
+    } else {
+      stream.CloseSend().IgnoreError();
+    }
+    // The client may still be sending; nobody will read it (docs/protocol.md §13 item 2).
+    stream.StopReceiving();
+    stream.set_handler_context(nullptr);
   }
-  // The client may still be sending; nobody will read it (docs/protocol.md §13 item 2).
-  stream.StopReceiving();
-  stream.set_handler_context(nullptr);
+  conn.manager->GiveBackIncomingMetadata(std::move(in.metadata));
 }
 
 void Server::Refuse(Connection& conn, Stream& stream, const absl::Status& why) {

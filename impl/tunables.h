@@ -69,6 +69,11 @@ inline constexpr size_t kWriteBufferKeepMaxBytes = 256 * kKiB;
 // Upstream client: the buffer of a stream's encoded InvokeMetadata is kept for the next stream's
 // if its capacity is at most this (one allocation fewer per call with metadata).
 inline constexpr size_t kInvokeMetadataSpareMaxBytes = 1 * kKiB;
+// Server: a finished call's decoded metadata (map nodes and their strings) is kept for the next
+// call's decode if it holds at most this many entries of at most this much string capacity in
+// all (two allocations fewer per call with one entry, and its frees).
+inline constexpr size_t kIncomingMetadataSpareMaxCount = 8;
+inline constexpr size_t kIncomingMetadataSpareMaxBytes = 1 * kKiB;
 // Upstream: messages a sender writes in a row (Stream::Send) collect in the write buffer up to
 // this many bytes (or write_buffer_bytes, if larger) before the sender writes them itself; less
 // is written by the connection's flusher fiber as soon as the sender waits (impl/upstream_manager.h).

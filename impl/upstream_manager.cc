@@ -221,26 +221,28 @@ absl::Status UpstreamManager::OnNewStreamPacket(Packet&& packet) {
     current_->Cancel(CanceledError());
   }
   if (packet.kind == Kind::kInvokeMetadata) {
-    absl::StatusOr<Metadata> md = DecodeInvokeMetadata(packet);
-    if (!md.ok()) return md.status();
-    pending_metadata_.emplace(packet.id.stream, *std::move(md));
+    // A second metadata packet replaces the first.
+    has_pending_metadata_ = false;
+    if (absl::Status s = DecodeInvokeMetadataInto(packet, pending_metadata_); !s.ok()) return s;
+    has_pending_metadata_ = true;
+    pending_metadata_stream_ = packet.id.stream;
     // Decoded: its buffer carries the Invoke that follows (the assembler takes from the pool).
     buffer_pool().Give(std::move(packet.data));
     return absl::OkStatus();
   }
   if (absl::Status s = CheckInvokedRpc(packet); !s.ok()) return s;
-  Metadata metadata;
-  if (pending_metadata_.has_value() && pending_metadata_->first == packet.id.stream) {
-    metadata = std::move(pending_metadata_->second);
-  }
-  pending_metadata_.reset();
+  // The pending metadata goes with this stream if it was sent for it, else it is dropped.
+  const bool with_metadata = has_pending_metadata_ && pending_metadata_stream_ == packet.id.stream;
+  has_pending_metadata_ = false;
+  if (!with_metadata) pending_metadata_.clear();
   // The reader checked monotonicity: a new stream's ID is above the current one's.
   DRPC_DCHECK(current_ == nullptr || packet.id.stream > current_->id());
   std::shared_ptr<Stream> stream =
       MakeStream(packet.id.stream, Stream::Role::kServer);
   current_ = stream;
   DropOfferedIncoming();  // anything still queued was just cancelled by this Invoke
-  OfferIncoming(std::move(stream), std::move(packet.data), std::move(metadata));
+  OfferIncoming(std::move(stream), std::move(packet.data), std::move(pending_metadata_));
+  pending_metadata_.clear();  // moved from (or refused): empty for the next decode
   return absl::OkStatus();
 }
 
@@ -260,20 +262,9 @@ void UpstreamManager::Refuse(const std::shared_ptr<Stream>& stream) {
 
 // --- Writer (StreamSink) -------------------------------------------------------------------------
 
-namespace {
-
-ABSL_ATTRIBUTE_NOINLINE void DieNotRising(PacketId id, PacketId last_sent) {
+void UpstreamManager::DieNotRising(PacketId id, PacketId last_sent) {
   DRPC_CHECK(id > last_sent) << "upstream packet " << PacketIdString(id) << " after "
                              << PacketIdString(last_sent);
-}
-
-}  // namespace
-
-void UpstreamManager::CheckRisingLocked(PacketId id) {
-  DRPC_DCHECK(write_mu_.HeldByCurrent());
-  // The failure's message is formatted out of line: every packet sent passes here.
-  if (ABSL_PREDICT_FALSE(!(id > last_sent_))) DieNotRising(id, last_sent_);
-  last_sent_ = id;
 }
 
 absl::Status UpstreamManager::AppendLocked(Stream& stream, Kind kind, absl::string_view data,
@@ -543,7 +534,8 @@ bool UpstreamManager::ShedLargestHolder(const absl::Status& why) {
 }
 
 void UpstreamManager::EndStreamsStillReceiving(const absl::Status& reason) {
-  pending_metadata_.reset();
+  has_pending_metadata_ = false;
+  pending_metadata_.clear();
   if (current_ != nullptr && !current_->terminated() && !current_->peer_send_closed()) {
     current_->TerminateFromConnection(reason);
   }

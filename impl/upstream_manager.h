@@ -32,7 +32,9 @@
 #include <optional>
 #include <string>
 
+#include "absl/base/optimization.h"
 #include "impl/manager.h"
+#include "proto/base/check.h"
 #include "proto/packet.h"
 
 namespace drpc {
@@ -50,7 +52,7 @@ class UpstreamManager final : public Manager {
   }
   Usage usage() const override {
     return Usage{.streams = current_ != nullptr && !current_->finished() ? 1u : 0u,
-                 .pending_invokes = pending_metadata_.has_value() ? 1u : 0u,
+                 .pending_invokes = has_pending_metadata_ ? 1u : 0u,
                  .queued_writes = write_buffer_.empty() ? 0u : 1u,
                  .queued_bytes = current_ != nullptr ? current_->queued_bytes() : 0u,
                  .pooled_bytes = buffer_pool().free_bytes(),
@@ -129,7 +131,13 @@ class UpstreamManager final : public Manager {
   absl::Status OnWriteFailed(const absl::Status& s);
   // The packet about to be buffered or written goes out after every earlier one: upstream IDs
   // only rise across the connection (docs/protocol.md §8). Requires write_mu_.
-  void CheckRisingLocked(PacketId id);
+  void CheckRisingLocked(PacketId id) {
+    DRPC_DCHECK(write_mu_.HeldByCurrent());
+    // The failure's message is formatted out of line: every packet sent passes here.
+    if (ABSL_PREDICT_FALSE(!(id > last_sent_))) DieNotRising(id, last_sent_);
+    last_sent_ = id;
+  }
+  static void DieNotRising(PacketId id, PacketId last_sent);
   // If `stream` is the corked stream (nothing of it reached the wire), drops its buffered bytes
   // and returns true: then nothing at all may be sent for it. Requires write_mu_.
   bool DiscardIfCorkedLocked(const Stream& stream);
@@ -167,8 +175,11 @@ class UpstreamManager final : public Manager {
   // Client: the buffer of the last InvokeMetadata copied into the write buffer, for the next
   // stream's (up to tunables::kInvokeMetadataSpareMaxBytes).
   std::string spare_metadata_;
-  // Server: the newest InvokeMetadata, kept for the Invoke with the same stream ID.
-  std::optional<std::pair<uint64_t, Metadata>> pending_metadata_;
+  // Server: the newest InvokeMetadata and its stream ID, kept for the Invoke with the same ID.
+  // The map is decoded in place (its nodes reused) and moves on with the Invoke's stream.
+  bool has_pending_metadata_ = false;
+  uint64_t pending_metadata_stream_ = 0;
+  Metadata pending_metadata_;
 };
 
 }  // namespace drpc

@@ -92,15 +92,90 @@ inline char* WriteEntry(char* to, size_t inner, absl::string_view key, absl::str
   return to + value.size();
 }
 
-// Adds a decoded entry; a duplicate key replaces the earlier value. The hint is the end: keys
-// usually arrive in order (EncodeMetadata writes them so), and the map then checks the new key
-// against its last one instead of searching.
-void InsertEntry(Metadata& metadata, absl::string_view key, absl::string_view value) {
-  const size_t count = metadata.size();
-  const auto it = metadata.emplace_hint(metadata.end(), std::piecewise_construct,
-                                        std::forward_as_tuple(key.data(), key.size()),
-                                        std::forward_as_tuple(value.data(), value.size()));
-  if (metadata.size() == count) it->second.assign(value.data(), value.size());
+// Adds a decoded entry to a map being refilled. While the body's keys equal the old entries' keys
+// in order (a connection's calls usually carry the same keys), each keeps its node and only its
+// value is assigned; `keep` is the next old entry. At the first other key the old entries left
+// become spare nodes, which later entries take (key and value assigned into their strings)
+// before any new node is allocated. A duplicate key replaces the earlier value.
+class Refill {
+ public:
+  explicit Refill(Metadata& out) : out_(out), keep_(out.begin()) {}
+
+  void Add(absl::string_view key, absl::string_view value) {
+    if (keep_ != out_.end() && keep_->first == key) {
+      keep_->second.assign(value.data(), value.size());
+      ++keep_;
+      return;
+    }
+    while (keep_ != out_.end()) spare_.insert(spare_.end(), out_.extract(keep_++));
+    if (spare_.empty()) return Insert(key, value);
+    Metadata::node_type node = spare_.extract(spare_.begin());
+    node.key().assign(key.data(), key.size());
+    node.mapped().assign(value.data(), value.size());
+    // The hint is the end: keys usually arrive in order (EncodeMetadata writes them so), and the
+    // map then checks the new key against its last one instead of searching. A duplicate leaves
+    // the node in `node` (freed here).
+    const auto it = out_.insert(out_.end(), std::move(node));
+    if (!node.empty()) it->second.assign(value.data(), value.size());
+  }
+
+  // The body is decoded: old entries it did not repeat go.
+  void Finish() { out_.erase(keep_, out_.end()); }
+
+ private:
+  void Insert(absl::string_view key, absl::string_view value) {
+    const size_t count = out_.size();
+    const auto it = out_.emplace_hint(out_.end(), std::piecewise_construct,
+                                      std::forward_as_tuple(key.data(), key.size()),
+                                      std::forward_as_tuple(value.data(), value.size()));
+    if (out_.size() == count) it->second.assign(value.data(), value.size());
+  }
+
+  Metadata& out_;
+  Metadata::iterator keep_;
+  Metadata spare_;
+};
+
+// DecodeMetadataInto's body; on an error `out` holds what was decoded before it.
+absl::Status Decode(absl::string_view body, Metadata& out) {
+  if (body.size() > limits::kMetadataMaxBytes) {
+    return absl::ResourceExhaustedError(absl::StrCat("invalid metadata: body of ", body.size(),
+                                                     " bytes exceeds the limit of ",
+                                                     limits::kMetadataMaxBytes, " bytes"));
+  }
+  Refill refill(out);
+  size_t pos = 0;
+  size_t entries = 0;
+  while (pos < body.size()) {
+    if (entries == limits::kMetadataEntriesMaxCount) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("invalid metadata: more than ", limits::kMetadataEntriesMaxCount,
+                       " entries (entry ", entries + 1, " at offset ", pos, ")"));
+    }
+    absl::string_view entry;
+    if (!ReadFieldFast(body, body.size(), kEntryTag, &pos, &entry)) {
+      return ReadField(body, body.size(), kEntryTag, "entry", &pos, &entry);
+    }
+    // Offsets inside the entry are reported relative to the whole body.
+    const size_t entry_end = pos;
+    size_t inner = entry_end - entry.size();
+    absl::string_view key;
+    absl::string_view value;
+    if (!ReadFieldFast(body, entry_end, kKeyTag, &inner, &key)) {
+      return ReadField(body, entry_end, kKeyTag, "key", &inner, &key);
+    }
+    if (!ReadFieldFast(body, entry_end, kValueTag, &inner, &value)) {
+      return ReadField(body, entry_end, kValueTag, "value", &inner, &value);
+    }
+    if (inner != entry_end) {
+      return Invalid(absl::StrCat(entry_end - inner, " unexpected bytes after the value field"),
+                     inner);
+    }
+    refill.Add(key, value);
+    ++entries;
+  }
+  refill.Finish();
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -130,43 +205,15 @@ std::string EncodeMetadata(const Metadata& metadata) {
 }
 
 absl::StatusOr<Metadata> DecodeMetadata(absl::string_view body) {
-  if (body.size() > limits::kMetadataMaxBytes) {
-    return absl::ResourceExhaustedError(absl::StrCat("invalid metadata: body of ", body.size(),
-                                                     " bytes exceeds the limit of ",
-                                                     limits::kMetadataMaxBytes, " bytes"));
-  }
   Metadata metadata;
-  size_t pos = 0;
-  size_t entries = 0;
-  while (pos < body.size()) {
-    if (entries == limits::kMetadataEntriesMaxCount) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("invalid metadata: more than ", limits::kMetadataEntriesMaxCount,
-                       " entries (entry ", entries + 1, " at offset ", pos, ")"));
-    }
-    absl::string_view entry;
-    if (!ReadFieldFast(body, body.size(), kEntryTag, &pos, &entry)) {
-      return ReadField(body, body.size(), kEntryTag, "entry", &pos, &entry);
-    }
-    // Offsets inside the entry are reported relative to the whole body.
-    const size_t entry_end = pos;
-    size_t inner = entry_end - entry.size();
-    absl::string_view key;
-    absl::string_view value;
-    if (!ReadFieldFast(body, entry_end, kKeyTag, &inner, &key)) {
-      return ReadField(body, entry_end, kKeyTag, "key", &inner, &key);
-    }
-    if (!ReadFieldFast(body, entry_end, kValueTag, &inner, &value)) {
-      return ReadField(body, entry_end, kValueTag, "value", &inner, &value);
-    }
-    if (inner != entry_end) {
-      return Invalid(absl::StrCat(entry_end - inner, " unexpected bytes after the value field"),
-                     inner);
-    }
-    InsertEntry(metadata, key, value);
-    ++entries;
-  }
+  if (absl::Status s = DecodeMetadataInto(body, metadata); !s.ok()) return s;
   return metadata;
+}
+
+absl::Status DecodeMetadataInto(absl::string_view body, Metadata& out) {
+  absl::Status s = Decode(body, out);
+  if (!s.ok()) out.clear();
+  return s;
 }
 
 }  // namespace drpc

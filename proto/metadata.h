@@ -36,6 +36,13 @@ void AppendMetadataEntry(std::string& out, absl::string_view key, absl::string_v
 
 absl::StatusOr<Metadata> DecodeMetadata(absl::string_view body);
 
+// DecodeMetadata into `out`, whose entries are replaced, with the same errors. Its map nodes and
+// their strings' capacity are reused, so a caller that decodes many bodies into one map
+// allocates only when a body holds more entries, or longer keys or values, than the map held:
+// an entry whose key equals the next old key (in order) keeps that node and only its value is
+// assigned. On an error `out` is empty.
+absl::Status DecodeMetadataInto(absl::string_view body, Metadata& out);
+
 }  // namespace drpc
 
 #endif  // DRPC_PROTO_METADATA_H_

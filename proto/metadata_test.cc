@@ -2,6 +2,7 @@
 #include "proto/metadata.h"
 
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -136,6 +137,49 @@ TEST(MetadataTest, TooManyEntriesIsResourceExhausted) {
   EXPECT_TRUE(absl::IsResourceExhausted(md.status()));
   body.resize(body.size() - Entry("", "").size());
   EXPECT_TRUE(DecodeMetadata(body).ok()) << "exactly the limit is fine";
+}
+
+// DecodeMetadataInto gives DecodeMetadata's result whatever the map held before: the same keys,
+// other keys, more or fewer entries, keys out of order and duplicates.
+TEST(MetadataTest, DecodeIntoAReusedMapGivesTheFreshResult) {
+  const std::vector<std::string> bodies = {
+      Entry("a", "1") + Entry("b", "2"),
+      Entry("a", "a long value that does not fit inline") + Entry("b", "3"),
+      Entry("b", "x"),
+      Entry("a", "1") + Entry("c", "2") + Entry("d", "3"),
+      Entry("d", "4") + Entry("a", "5"),
+      Entry("a", "1") + Entry("a", "2"),
+      Entry("a", "1") + Entry("b", "2") + Entry("a", "3"),
+      "",
+      Entry("z", "") + Entry("", "empty key"),
+  };
+  for (const std::string& before : bodies) {
+    for (const std::string& body : bodies) {
+      Metadata md;
+      ASSERT_TRUE(DecodeMetadataInto(before, md).ok());
+      ASSERT_TRUE(DecodeMetadataInto(body, md).ok());
+      EXPECT_EQ(md, *DecodeMetadata(body)) << Hex(before) << " then " << Hex(body);
+    }
+  }
+}
+
+TEST(MetadataTest, DecodeIntoKeepsTheNodesOfTheSameKeys) {
+  Metadata md;
+  ASSERT_TRUE(DecodeMetadataInto(Entry("k", "value one, longer than inline"), md).ok());
+  const std::string* const value = &md.begin()->second;
+  const char* const bytes = value->data();
+  ASSERT_TRUE(DecodeMetadataInto(Entry("k", "value two, longer than inline"), md).ok());
+  EXPECT_EQ(&md.begin()->second, value);
+  EXPECT_EQ(md.begin()->second.data(), bytes);
+  EXPECT_EQ(md.begin()->second, "value two, longer than inline");
+}
+
+TEST(MetadataTest, DecodeIntoEmptiesTheMapOnAnError) {
+  Metadata md = {{"x", "1"}};
+  const absl::Status s = DecodeMetadataInto(Entry("a", "1") + "\x0a\x05\x0a", md);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), ErrorOf(Entry("a", "1") + "\x0a\x05\x0a"));
+  EXPECT_TRUE(md.empty());
 }
 
 }  // namespace
