@@ -1,6 +1,7 @@
 #include "impl/mux_writer.h"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -28,13 +29,56 @@ struct MuxWriter::Completion {
 };
 
 void MuxWriter::Batch::clear() {
-  bytes.clear();
+  used_ = 0;
   gathered.clear();
   gathered_bytes = 0;
 }
 
+void MuxWriter::Batch::Release() {
+  DRPC_DCHECK(gathered.empty());
+  std::string().swap(buffer_);
+  used_ = 0;
+}
+
+void MuxWriter::Batch::Grow(size_t header_bytes, size_t data_bytes) {
+  // std::string's growth: an append past the capacity makes it max(new size, 2 * capacity).
+  size_t capacity = buffer_.capacity();
+  for (const size_t end : {used_ + header_bytes, used_ + header_bytes + data_bytes}) {
+    if (end > capacity) capacity = std::max(end, 2 * capacity);
+  }
+  // Growing to at least twice the capacity, reserve allocates exactly `capacity`.
+  if (capacity > buffer_.capacity()) buffer_.reserve(capacity);
+  buffer_.resize(buffer_.capacity());
+}
+
+void MuxWriter::Batch::AppendFrame(PacketId id, Kind kind, bool done, bool control,
+                                   absl::string_view data, bool gather) {
+  const size_t copied = gather ? 0 : data.size();
+  char* out;
+  size_t header_bytes;
+  if (used_ + limits::kFrameHeaderMaxBytes + copied <= buffer_.size()) {
+    // Room for the longest header: no append would have grown the buffer either.
+    out = buffer_.data() + used_;
+    header_bytes = EncodeFrameHeader(id, kind, done, control, data.size(), out);
+  } else {
+    char header[limits::kFrameHeaderMaxBytes];
+    header_bytes = EncodeFrameHeader(id, kind, done, control, data.size(), header);
+    Grow(header_bytes, copied);
+    out = buffer_.data() + used_;
+    std::memcpy(out, header, header_bytes);
+  }
+  used_ += header_bytes;
+  if (gather) {
+    gathered.push_back({used_, data});
+    gathered_bytes += data.size();
+  } else if (copied > 0) {
+    std::memcpy(out + header_bytes, data.data(), copied);
+    used_ += copied;
+  }
+}
+
 void MuxWriter::Batch::Pieces(std::vector<absl::string_view>& out) const {
-  const absl::string_view all(bytes);
+  const absl::string_view all = bytes();
   size_t start = 0;
   for (const Slice& slice : gathered) {
     if (slice.bytes_end > start) out.push_back(all.substr(start, slice.bytes_end - start));
@@ -46,16 +90,19 @@ void MuxWriter::Batch::Pieces(std::vector<absl::string_view>& out) const {
 
 void MuxWriter::Batch::Detach() {
   if (gathered.empty()) return;
+  const absl::string_view all = bytes();
   std::string own;
   own.reserve(size());
   size_t start = 0;
   for (const Slice& slice : gathered) {
-    own.append(bytes, start, slice.bytes_end - start);
+    own.append(all.data() + start, slice.bytes_end - start);
     own.append(slice.data.data(), slice.data.size());
     start = slice.bytes_end;
   }
-  own.append(bytes, start, std::string::npos);
-  bytes.swap(own);
+  own.append(all.data() + start, all.size() - start);
+  buffer_.swap(own);
+  used_ = buffer_.size();
+  buffer_.resize(buffer_.capacity());
   gathered.clear();
   gathered_bytes = 0;
 }
@@ -528,16 +575,10 @@ bool MuxWriter::EmitFrame(StreamQueue& q, Batch& batch) {
     q.credit -= static_cast<int64_t>(n);
   }
   q.peer_knows = true;
-  const absl::string_view data = p.data.substr(p.offset, n);
-  char header[limits::kFrameHeaderMaxBytes];
-  batch.bytes.append(header, EncodeFrameHeader(p.id, p.kind, last, p.control, n, header));
-  if (p.completion != nullptr && n >= tunables::kGatherFrameMinBytes) {
-    // The sender waits for this batch: its bytes are written from where they are (WritePieces).
-    batch.gathered.push_back({batch.bytes.size(), data});
-    batch.gathered_bytes += n;
-  } else {
-    batch.bytes.append(data.data(), data.size());
-  }
+  // A large frame of a sender that waits for this batch is written from where it is
+  // (WritePieces).
+  batch.AppendFrame(p.id, p.kind, last, p.control, absl::string_view(p.data.data() + p.offset, n),
+                    p.completion != nullptr && n >= tunables::kGatherFrameMinBytes);
   p.offset += n;
   if (!last) return in_group;
   if (p.completion != nullptr) in_flight_.push_back({p.id.stream, p.completion});
@@ -579,21 +620,23 @@ absl::Status MuxWriter::WritePieces(absl::Span<const absl::string_view> pieces) 
 }
 
 absl::Status MuxWriter::WriteBatch(const Batch& batch) {
-  pieces_.clear();
-  batch.Pieces(pieces_);
   absl::Status s;
   if (batch.size() > 1 && env_->chaos().Buggify("mux_writer.short_write")) {
     // Chaos: the batch in two transport writes, cut anywhere, as a short write would leave it
     // (from one copy: the senders may go while the first one waits).
+    pieces_.clear();
+    batch.Pieces(pieces_);
     std::string all;
     all.reserve(batch.size());
     for (absl::string_view piece : pieces_) all.append(piece.data(), piece.size());
     const size_t cut = 1 + env_->chaos().ChooseRare("mux_writer.short_write_at", all.size() - 1);
     s = transport_->Write(absl::string_view(all).substr(0, cut));
     if (s.ok()) s = transport_->Write(absl::string_view(all).substr(cut));
-  } else if (pieces_.size() == 1) {
-    s = transport_->Write(pieces_[0]);  // the batch's own bytes only
+  } else if (batch.gathered.empty()) {
+    s = transport_->Write(batch.bytes());  // the batch's own bytes only
   } else {
+    pieces_.clear();
+    batch.Pieces(pieces_);
     s = WritePieces(pieces_);
   }
   pieces_.clear();
@@ -635,7 +678,7 @@ void MuxWriter::Run() {
   Batch batch;
   for (;;) {
     while (!stopped_ && control_.empty() && window_updates_.empty() && ready_head_ == nullptr) {
-      if (release_batch_) std::string().swap(batch.bytes);
+      if (release_batch_) batch.Release();
       release_batch_ = false;
       if (exit_when_idle_) {
         exit_when_idle_ = false;
@@ -651,7 +694,7 @@ void MuxWriter::Run() {
     writing_ = true;
     batch.clear();
     DRPC_DCHECK(in_flight_.empty());
-    EmitControl(batch.bytes);
+    if (HasControl()) batch.AppendWith([this](std::string& bytes) { EmitControl(bytes); });
     // Chaos: end batches early, so batch boundaries fall everywhere in simulation.
     const bool short_batch = env_->chaos().Buggify("mux_writer.short_batch");
     while (ready_head_ != nullptr && batch.size() < options_.batch_max_bytes) {
@@ -689,8 +732,8 @@ void MuxWriter::Run() {
     const absl::Status s = WriteBatch(batch);
     batch.gathered.clear();
     batch.gathered_bytes = 0;
-    if (batch.bytes.capacity() > tunables::kWriteBatchKeepMaxBytes) std::string().swap(batch.bytes);
-    batch_capacity_ = batch.bytes.capacity();
+    if (batch.capacity() > tunables::kWriteBatchKeepMaxBytes) batch.Release();
+    batch_capacity_ = batch.capacity();
     writing_ = false;
     if (!s.ok()) {
       CompleteInFlight(s);
