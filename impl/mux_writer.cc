@@ -4,6 +4,7 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/base/attributes.h"
 #include "absl/strings/str_cat.h"
 #include "impl/situations.h"
 #include "impl/tunables.h"
@@ -51,8 +52,8 @@ void MuxWriter::Batch::Grow(size_t header_bytes, size_t data_bytes) {
   buffer_.resize(buffer_.capacity());
 }
 
-void MuxWriter::Batch::AppendFrame(PacketId id, Kind kind, bool done, bool control,
-                                   absl::string_view data, bool gather) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void MuxWriter::Batch::AppendFrame(
+    PacketId id, Kind kind, bool done, bool control, absl::string_view data, bool gather) {
   const size_t copied = gather ? 0 : data.size();
   char* out;
   size_t header_bytes;
@@ -331,7 +332,7 @@ void MuxWriter::Enqueue(StreamQueue& q, Packet packet, Completion* completion, b
   q.packets.push_back(p);
 }
 
-void MuxWriter::Recycle(Pending* p) {
+inline void MuxWriter::Recycle(Pending* p) {
   if (p->charged_bytes > 0) {
     options_.buffers->Sub(ConnectionBuffers::Kind::kWriting, std::exchange(p->charged_bytes, 0));
   }
