@@ -291,7 +291,7 @@ void MuxWriter::PushReady(StreamQueue& q) {
   ready_tail_ = &q;
 }
 
-void MuxWriter::Enqueue(StreamQueue& q, Packet packet, Completion* completion, bool owned,
+void MuxWriter::Enqueue(StreamQueue& q, const Packet& packet, Completion* completion, bool owned,
                         size_t index_in_group, size_t group_size) {
   // Queued in the order the stream numbered them, so frames leave with rising message IDs (the
   // peer's assembler rejects anything else as a protocol error).
@@ -299,6 +299,7 @@ void MuxWriter::Enqueue(StreamQueue& q, Packet packet, Completion* completion, b
       << "stream " << packet.id.stream << ": " << KindName(packet.kind) << " queued out of order";
   q.last_message = packet.id.message;
   Pending* p = spare_packets_;
+  DRPC_DCHECK(p == nullptr || p->owned.empty());
   if (p != nullptr) {
     spare_packets_ = p->next;
     --spare_packet_count_;
@@ -319,7 +320,7 @@ void MuxWriter::Enqueue(StreamQueue& q, Packet packet, Completion* completion, b
                   packet.donor->size() == packet.data.size());
       p->owned.swap(*packet.donor);
     } else {
-      p->owned.assign(packet.data.data(), packet.data.size());
+      p->owned.append(packet.data.data(), packet.data.size());  // empty: a spare or new record
     }
     p->data = p->owned;
     if (options_.buffers != nullptr) {

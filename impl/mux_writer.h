@@ -285,7 +285,7 @@ class MuxWriter {
     StreamQueue* next_ready = nullptr;  // the next in the ready list, while in_ready
   };
 
-  void Enqueue(StreamQueue& q, Packet packet, Completion* completion, bool owned,
+  void Enqueue(StreamQueue& q, const Packet& packet, Completion* completion, bool owned,
                size_t index_in_group = 0, size_t group_size = 1);
   // Fails and drops the stream's non-terminal packets (also those in the batch being written);
   // terminal ones stay, in order.
