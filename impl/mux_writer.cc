@@ -293,16 +293,20 @@ inline bool MuxWriter::Sendable(const StreamQueue& q) const {
   return NextFrame(q, q.packets.front(), &bytes, &last);
 }
 
-void MuxWriter::MarkReady(uint64_t stream, StreamQueue& q) {
+inline void MuxWriter::MarkReady(uint64_t stream, StreamQueue& q) {
   UpdateStallTimer(stream, q);
   if (q.in_ready) return;
   if (!Sendable(q)) {
-    if (WaitsForCredit(q)) credit_waiters_.insert(stream);
+    NoteWaitingForCredit(stream, q);
     return;
   }
   q.in_ready = true;
   PushReady(q);
   Wake();
+}
+
+void MuxWriter::NoteWaitingForCredit(uint64_t stream, const StreamQueue& q) {
+  if (WaitsForCredit(q)) credit_waiters_.insert(stream);
 }
 
 void MuxWriter::PushReady(StreamQueue& q) {

@@ -303,6 +303,8 @@ class MuxWriter {
   bool WaitsForCredit(const StreamQueue& q) const;
   bool AnyStreamWaitsForCredit();
   void MarkReady(uint64_t stream, StreamQueue& q);
+  // MarkReady found the stream unable to send: noted if it waits for credit.
+  void NoteWaitingForCredit(uint64_t stream, const StreamQueue& q);
   // Appends `q` (in_ready just set) to the ready list.
   void PushReady(StreamQueue& q);
   // Work was queued: wakes the writer fiber, or starts one if it ended while idle.
