@@ -358,7 +358,7 @@ void MuxWriter::Enqueue(StreamQueue& q, const Packet& packet, Completion* comple
   q.packets.push_back(p);
 }
 
-inline void MuxWriter::Recycle(Pending* p) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void MuxWriter::Recycle(Pending* p) {
   if (p->charged_bytes > 0) {
     options_.buffers->Sub(ConnectionBuffers::Kind::kWriting, std::exchange(p->charged_bytes, 0));
   }
@@ -685,11 +685,15 @@ void MuxWriter::ExitWhenIdle() {
   wake_.WakeAll();
 }
 
-void MuxWriter::Wake() {
+inline void MuxWriter::Wake() {
   if (fiber_running_ || stopped_ || start_fiber_ == nullptr) {
     wake_.WakeOne();
     return;
   }
+  Restart();
+}
+
+void MuxWriter::Restart() {
   env_->chaos().Reach(situations::kMuxWriterRestartedAfterIdle);
   fiber_running_ = true;
   const absl::Status started = start_fiber_();

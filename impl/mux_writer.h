@@ -309,6 +309,7 @@ class MuxWriter {
   void PushReady(StreamQueue& q);
   // Work was queued: wakes the writer fiber, or starts one if it ended while idle.
   void Wake();
+  void Restart();  // Wake's start of a new writer fiber
   // Arms the stream's credit-stall timer while it waits for credit, disarms it otherwise.
   void UpdateStallTimer(uint64_t stream, StreamQueue& q);
   void UpdateFlowStallTimer(uint64_t stream, StreamQueue& q);  // UpdateStallTimer's work
