@@ -200,8 +200,9 @@ absl::Status Server::ServeUpstream(Connection& conn) {
 }
 
 void Server::StartMuxCall(Connection& conn, IncomingStream&& in) {
-  if (absl::Status busy = BuffersBusy(conn); !busy.ok()) {
-    Refuse(conn, *in.stream, busy);
+  // BuffersBusy's own test first: its status is built only for a refusal.
+  if (conn.manager->buffers().over_budget()) {
+    Refuse(conn, *in.stream, BuffersBusy(conn));
     return;
   }
   if (!calls_->TryAcquire()) {
