@@ -734,8 +734,16 @@ void MuxWriter::Run() {
       if (ready_head_ == nullptr) ready_tail_ = nullptr;
       const uint64_t id = q.id;
       q.in_ready = false;
-      // One frame per turn, except that a group (metadata + Invoke) goes out whole.
-      while (Sendable(q) && EmitFrame(q, batch)) {
+      // One frame per turn, except that a group (metadata + Invoke) goes out whole. A stream
+      // alone in the turn order takes its next turns at once (the same frames as popping it again).
+      for (;;) {
+        while (Sendable(q) && EmitFrame(q, batch)) {
+        }
+        if (short_batch || ready_head_ != nullptr || batch.size() >= options_.batch_max_bytes ||
+            !Sendable(q)) {
+          break;
+        }
+        UpdateStallTimer(id, q);
       }
       if (Sendable(q)) {
         q.in_ready = true;
