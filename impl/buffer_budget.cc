@@ -1,6 +1,7 @@
 #include "impl/buffer_budget.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <utility>
 
 #include "impl/tunables.h"
@@ -53,19 +54,15 @@ void ConnectionBuffers::AttachServer(ServerBuffers* server) {
   limits_.server = server;
 }
 
-void ConnectionBuffers::Set(Kind kind, size_t n) {
+void ConnectionBuffers::SetChanged(Kind kind, size_t n) {
   const size_t now = held_bytes(kind);
   if (n > now) Add(kind, n - now);
   if (n < now) Sub(kind, now - n);
 }
 
-bool ConnectionBuffers::over_server_budget() const {
-  return limits_.server != nullptr && held_ > limits_.reserved_bytes && limits_.server->spent();
-}
-
-bool ConnectionBuffers::over_budget() const {
-  if (limits_.max_bytes != 0 && held_ >= limits_.max_bytes) return true;
-  return over_server_budget();
+void ConnectionBuffers::FailOverRelease(size_t n, size_t count) {
+  DRPC_CHECK_LE(n, count) << "connection buffers: released more than was counted";
+  std::abort();  // the check above fails: callers call this only when n > count
 }
 
 bool ConnectionBuffers::WaitForRoom(Instant deadline, const char* reason) {

@@ -33,6 +33,7 @@
 #include <cstddef>
 #include <utility>
 
+#include "absl/base/optimization.h"
 #include "absl/functional/any_invocable.h"
 
 #include "impl/env.h"
@@ -91,34 +92,42 @@ class ConnectionBuffers {
   // Only while nothing is counted.
   void AttachServer(ServerBuffers* server);
 
-  // Inline: every copy a writer queues and every message a stream queues is counted here; the
-  // server budget's share and the waiting reader are looked at only when there are any.
+  // Inline, and small enough to stay so: every copy a writer queues and every message a stream
+  // queues is counted here; the server budget's share, the waiting reader and the empty
+  // connection are looked at only when there are any.
   void Add(Kind kind, size_t n) {
     by_kind_[static_cast<size_t>(kind)] += n;
     held_ += n;
     if (held_ > peak_) peak_ = held_;
-    if (limits_.server != nullptr) Reconcile();
+    if (SharesWithServer()) Reconcile();
   }
   // Wakes the reader waiting in WaitForRoom once the connection is back under its budget.
   void Sub(Kind kind, size_t n) {
     if (n == 0) return;
     size_t& count = by_kind_[static_cast<size_t>(kind)];
-    DRPC_CHECK_LE(n, count) << "connection buffers: released more than was counted";
+    if (ABSL_PREDICT_FALSE(n > count)) FailOverRelease(n, count);
     count -= n;
     held_ -= n;
-    if (limits_.server != nullptr) Reconcile();
+    if (SharesWithServer()) Reconcile();
     if (!room_.empty() && !over_budget()) room_.WakeAll();
     if (held_ == 0 && on_empty_) on_empty_();
   }
   // Sets what `kind` counts (for amounts the reader measures rather than tracks).
-  void Set(Kind kind, size_t n);
+  void Set(Kind kind, size_t n) {
+    if (n != by_kind_[static_cast<size_t>(kind)]) SetChanged(kind, n);
+  }
 
   size_t held_bytes() const { return held_; }
   size_t held_bytes(Kind kind) const { return by_kind_[static_cast<size_t>(kind)]; }
   // Whether the connection's reader must stop reading (see the top of this file).
-  bool over_budget() const;
+  bool over_budget() const {
+    if (limits_.max_bytes != 0 && held_ >= limits_.max_bytes) return true;
+    return over_server_budget();
+  }
   // Over budget because of the server's budget rather than its own.
-  bool over_server_budget() const;
+  bool over_server_budget() const {
+    return limits_.server != nullptr && held_ > limits_.reserved_bytes && limits_.server->spent();
+  }
   // Bytes that will leave without the reader's help: queued messages (the application takes
   // them) and writer copies (the peer reads them).
   size_t releasable_bytes() const {
@@ -138,8 +147,15 @@ class ConnectionBuffers {
   size_t peak_bytes() const { return peak_; }
 
  private:
+  // Whether Reconcile has anything to do: the server's share is 0 while the connection holds no
+  // more than its reservation and was charged nothing.
+  bool SharesWithServer() const {
+    return limits_.server != nullptr && (held_ > limits_.reserved_bytes || charged_to_server_ != 0);
+  }
   // Moves the server budget's share of this connection to what it holds now.
   void Reconcile();
+  void SetChanged(Kind kind, size_t n);
+  [[noreturn]] static void FailOverRelease(size_t n, size_t count);
 
   Env* env_;
   Limits limits_;

@@ -1,8 +1,12 @@
 #include "impl/mux_writer.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <utility>
 
+#include "absl/base/attributes.h"
+#include "absl/base/optimization.h"
 #include "absl/strings/str_cat.h"
 #include "impl/situations.h"
 #include "impl/tunables.h"
@@ -18,6 +22,24 @@ bool IsTerminal(Kind kind) {
   return kind == Kind::kClose || kind == Kind::kError || kind == Kind::kCancel;
 }
 
+// The failures of the checks on the per-packet paths, out of line: a check there costs a compare
+// and a branch, not a stack frame for its message.
+[[noreturn]] ABSL_ATTRIBUTE_NOINLINE void FailQueuedOutOfOrder(PacketId id, Kind kind,
+                                                              uint64_t last_message) {
+  DRPC_CHECK_GT(id.message, last_message)
+      << "stream " << id.stream << ": " << KindName(kind) << " queued out of order";
+  std::abort();  // the check above fails: called only when it does
+}
+
+[[noreturn]] ABSL_ATTRIBUTE_NOINLINE void FailAddedTwice(uint64_t stream) {
+  DRPC_CHECK(false) << "stream " << stream << " added twice";
+  std::abort();
+}
+
+[[noreturn]] ABSL_ATTRIBUTE_NOINLINE void FailNoFrame(uint64_t stream) {
+  DRPC_CHECK(false) << "stream " << stream << ": EmitFrame found no frame to send";
+  std::abort();
+}
 
 }  // namespace
 
@@ -28,13 +50,56 @@ struct MuxWriter::Completion {
 };
 
 void MuxWriter::Batch::clear() {
-  bytes.clear();
+  used_ = 0;
   gathered.clear();
   gathered_bytes = 0;
 }
 
+void MuxWriter::Batch::Release() {
+  DRPC_DCHECK(gathered.empty());
+  std::string().swap(buffer_);
+  used_ = 0;
+}
+
+void MuxWriter::Batch::Grow(size_t header_bytes, size_t data_bytes) {
+  // std::string's growth: an append past the capacity makes it max(new size, 2 * capacity).
+  size_t capacity = buffer_.capacity();
+  for (const size_t end : {used_ + header_bytes, used_ + header_bytes + data_bytes}) {
+    if (end > capacity) capacity = std::max(end, 2 * capacity);
+  }
+  // Growing to at least twice the capacity, reserve allocates exactly `capacity`.
+  if (capacity > buffer_.capacity()) buffer_.reserve(capacity);
+  buffer_.resize(buffer_.capacity());
+}
+
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void MuxWriter::Batch::AppendFrame(
+    PacketId id, Kind kind, bool done, bool control, absl::string_view data, bool gather) {
+  const size_t copied = gather ? 0 : data.size();
+  char* out;
+  size_t header_bytes;
+  if (used_ + limits::kFrameHeaderMaxBytes + copied <= buffer_.size()) {
+    // Room for the longest header: no append would have grown the buffer either.
+    out = buffer_.data() + used_;
+    header_bytes = EncodeFrameHeader(id, kind, done, control, data.size(), out);
+  } else {
+    char header[limits::kFrameHeaderMaxBytes];
+    header_bytes = EncodeFrameHeader(id, kind, done, control, data.size(), header);
+    Grow(header_bytes, copied);
+    out = buffer_.data() + used_;
+    std::memcpy(out, header, header_bytes);
+  }
+  used_ += header_bytes;
+  if (gather) {
+    gathered.push_back({used_, data});
+    gathered_bytes += data.size();
+  } else if (copied > 0) {
+    std::memcpy(out + header_bytes, data.data(), copied);
+    used_ += copied;
+  }
+}
+
 void MuxWriter::Batch::Pieces(std::vector<absl::string_view>& out) const {
-  const absl::string_view all(bytes);
+  const absl::string_view all = bytes();
   size_t start = 0;
   for (const Slice& slice : gathered) {
     if (slice.bytes_end > start) out.push_back(all.substr(start, slice.bytes_end - start));
@@ -46,16 +111,19 @@ void MuxWriter::Batch::Pieces(std::vector<absl::string_view>& out) const {
 
 void MuxWriter::Batch::Detach() {
   if (gathered.empty()) return;
+  const absl::string_view all = bytes();
   std::string own;
   own.reserve(size());
   size_t start = 0;
   for (const Slice& slice : gathered) {
-    own.append(bytes, start, slice.bytes_end - start);
+    own.append(all.data() + start, slice.bytes_end - start);
     own.append(slice.data.data(), slice.data.size());
     start = slice.bytes_end;
   }
-  own.append(bytes, start, std::string::npos);
-  bytes.swap(own);
+  own.append(all.data() + start, all.size() - start);
+  buffer_.swap(own);
+  used_ = buffer_.size();
+  buffer_.resize(buffer_.capacity());
   gathered.clear();
   gathered_bytes = 0;
 }
@@ -90,7 +158,7 @@ void MuxWriter::AddStream(uint64_t stream, bool flow_controlled, uint64_t send_c
   const bool inserted = found == nullptr;
   StreamQueue& q = inserted ? queues_.Insert(stream) : *found;
   q.id = stream;
-  DRPC_CHECK(q.packets.empty() && (inserted || q.removed)) << "stream " << stream << " added twice";
+  if (ABSL_PREDICT_FALSE(!q.packets.empty() || !(inserted || q.removed))) FailAddedTwice(stream);
   DRPC_CHECK_LE(send_credit, uint64_t{limits::kSendCreditMaxBytes});
   if (!inserted) {
     // A reused ID whose old queue drained but still sits in the ready list: start afresh there.
@@ -225,16 +293,20 @@ inline bool MuxWriter::Sendable(const StreamQueue& q) const {
   return NextFrame(q, q.packets.front(), &bytes, &last);
 }
 
-void MuxWriter::MarkReady(uint64_t stream, StreamQueue& q) {
+inline void MuxWriter::MarkReady(uint64_t stream, StreamQueue& q) {
   UpdateStallTimer(stream, q);
   if (q.in_ready) return;
   if (!Sendable(q)) {
-    if (WaitsForCredit(q)) credit_waiters_.insert(stream);
+    NoteWaitingForCredit(stream, q);
     return;
   }
   q.in_ready = true;
   PushReady(q);
   Wake();
+}
+
+void MuxWriter::NoteWaitingForCredit(uint64_t stream, const StreamQueue& q) {
+  if (WaitsForCredit(q)) credit_waiters_.insert(stream);
 }
 
 void MuxWriter::PushReady(StreamQueue& q) {
@@ -243,14 +315,16 @@ void MuxWriter::PushReady(StreamQueue& q) {
   ready_tail_ = &q;
 }
 
-void MuxWriter::Enqueue(StreamQueue& q, Packet packet, Completion* completion, bool owned,
+void MuxWriter::Enqueue(StreamQueue& q, const Packet& packet, Completion* completion, bool owned,
                         size_t index_in_group, size_t group_size) {
   // Queued in the order the stream numbered them, so frames leave with rising message IDs (the
   // peer's assembler rejects anything else as a protocol error).
-  DRPC_CHECK_GT(packet.id.message, q.last_message)
-      << "stream " << packet.id.stream << ": " << KindName(packet.kind) << " queued out of order";
+  if (ABSL_PREDICT_FALSE(packet.id.message <= q.last_message)) {
+    FailQueuedOutOfOrder(packet.id, packet.kind, q.last_message);
+  }
   q.last_message = packet.id.message;
   Pending* p = spare_packets_;
+  DRPC_DCHECK(p == nullptr || p->owned.empty());
   if (p != nullptr) {
     spare_packets_ = p->next;
     --spare_packet_count_;
@@ -271,7 +345,7 @@ void MuxWriter::Enqueue(StreamQueue& q, Packet packet, Completion* completion, b
                   packet.donor->size() == packet.data.size());
       p->owned.swap(*packet.donor);
     } else {
-      p->owned.assign(packet.data.data(), packet.data.size());
+      p->owned.append(packet.data.data(), packet.data.size());  // empty: a spare or new record
     }
     p->data = p->owned;
     if (options_.buffers != nullptr) {
@@ -284,7 +358,7 @@ void MuxWriter::Enqueue(StreamQueue& q, Packet packet, Completion* completion, b
   q.packets.push_back(p);
 }
 
-void MuxWriter::Recycle(Pending* p) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void MuxWriter::Recycle(Pending* p) {
   if (p->charged_bytes > 0) {
     options_.buffers->Sub(ConnectionBuffers::Kind::kWriting, std::exchange(p->charged_bytes, 0));
   }
@@ -516,7 +590,7 @@ bool MuxWriter::EmitFrame(StreamQueue& q, Batch& batch) {
   const bool last_of_group = p.last_of_group;
   size_t n = 0;
   bool last = false;
-  DRPC_CHECK(NextFrame(q, p, &n, &last));
+  if (ABSL_PREDICT_FALSE(!NextFrame(q, p, &n, &last))) FailNoFrame(p.id.stream);
   if (p.kind == Kind::kMessage && q.flow_controlled) {
     // The peer's receiver accepts a window plus one message; the sender never goes beyond: only
     // a message's first frame may start (it is within the credit), the rest overdraws.
@@ -528,16 +602,10 @@ bool MuxWriter::EmitFrame(StreamQueue& q, Batch& batch) {
     q.credit -= static_cast<int64_t>(n);
   }
   q.peer_knows = true;
-  const absl::string_view data = p.data.substr(p.offset, n);
-  char header[limits::kFrameHeaderMaxBytes];
-  batch.bytes.append(header, EncodeFrameHeader(p.id, p.kind, last, p.control, n, header));
-  if (p.completion != nullptr && n >= tunables::kGatherFrameMinBytes) {
-    // The sender waits for this batch: its bytes are written from where they are (WritePieces).
-    batch.gathered.push_back({batch.bytes.size(), data});
-    batch.gathered_bytes += n;
-  } else {
-    batch.bytes.append(data.data(), data.size());
-  }
+  // A large frame of a sender that waits for this batch is written from where it is
+  // (WritePieces).
+  batch.AppendFrame(p.id, p.kind, last, p.control, absl::string_view(p.data.data() + p.offset, n),
+                    p.completion != nullptr && n >= tunables::kGatherFrameMinBytes);
   p.offset += n;
   if (!last) return in_group;
   if (p.completion != nullptr) in_flight_.push_back({p.id.stream, p.completion});
@@ -579,21 +647,23 @@ absl::Status MuxWriter::WritePieces(absl::Span<const absl::string_view> pieces) 
 }
 
 absl::Status MuxWriter::WriteBatch(const Batch& batch) {
-  pieces_.clear();
-  batch.Pieces(pieces_);
   absl::Status s;
   if (batch.size() > 1 && env_->chaos().Buggify("mux_writer.short_write")) {
     // Chaos: the batch in two transport writes, cut anywhere, as a short write would leave it
     // (from one copy: the senders may go while the first one waits).
+    pieces_.clear();
+    batch.Pieces(pieces_);
     std::string all;
     all.reserve(batch.size());
     for (absl::string_view piece : pieces_) all.append(piece.data(), piece.size());
     const size_t cut = 1 + env_->chaos().ChooseRare("mux_writer.short_write_at", all.size() - 1);
     s = transport_->Write(absl::string_view(all).substr(0, cut));
     if (s.ok()) s = transport_->Write(absl::string_view(all).substr(cut));
-  } else if (pieces_.size() == 1) {
-    s = transport_->Write(pieces_[0]);  // the batch's own bytes only
+  } else if (batch.gathered.empty()) {
+    s = transport_->Write(batch.bytes());  // the batch's own bytes only
   } else {
+    pieces_.clear();
+    batch.Pieces(pieces_);
     s = WritePieces(pieces_);
   }
   pieces_.clear();
@@ -615,11 +685,15 @@ void MuxWriter::ExitWhenIdle() {
   wake_.WakeAll();
 }
 
-void MuxWriter::Wake() {
+inline void MuxWriter::Wake() {
   if (fiber_running_ || stopped_ || start_fiber_ == nullptr) {
     wake_.WakeOne();
     return;
   }
+  Restart();
+}
+
+void MuxWriter::Restart() {
   env_->chaos().Reach(situations::kMuxWriterRestartedAfterIdle);
   fiber_running_ = true;
   const absl::Status started = start_fiber_();
@@ -635,7 +709,7 @@ void MuxWriter::Run() {
   Batch batch;
   for (;;) {
     while (!stopped_ && control_.empty() && window_updates_.empty() && ready_head_ == nullptr) {
-      if (release_batch_) std::string().swap(batch.bytes);
+      if (release_batch_) batch.Release();
       release_batch_ = false;
       if (exit_when_idle_) {
         exit_when_idle_ = false;
@@ -651,7 +725,7 @@ void MuxWriter::Run() {
     writing_ = true;
     batch.clear();
     DRPC_DCHECK(in_flight_.empty());
-    EmitControl(batch.bytes);
+    if (HasControl()) batch.AppendWith([this](std::string& bytes) { EmitControl(bytes); });
     // Chaos: end batches early, so batch boundaries fall everywhere in simulation.
     const bool short_batch = env_->chaos().Buggify("mux_writer.short_batch");
     while (ready_head_ != nullptr && batch.size() < options_.batch_max_bytes) {
@@ -660,8 +734,16 @@ void MuxWriter::Run() {
       if (ready_head_ == nullptr) ready_tail_ = nullptr;
       const uint64_t id = q.id;
       q.in_ready = false;
-      // One frame per turn, except that a group (metadata + Invoke) goes out whole.
-      while (Sendable(q) && EmitFrame(q, batch)) {
+      // One frame per turn, except that a group (metadata + Invoke) goes out whole. A stream
+      // alone in the turn order takes its next turns at once (the same frames as popping it again).
+      for (;;) {
+        while (Sendable(q) && EmitFrame(q, batch)) {
+        }
+        if (short_batch || ready_head_ != nullptr || batch.size() >= options_.batch_max_bytes ||
+            !Sendable(q)) {
+          break;
+        }
+        UpdateStallTimer(id, q);
       }
       if (Sendable(q)) {
         q.in_ready = true;
@@ -689,8 +771,8 @@ void MuxWriter::Run() {
     const absl::Status s = WriteBatch(batch);
     batch.gathered.clear();
     batch.gathered_bytes = 0;
-    if (batch.bytes.capacity() > tunables::kWriteBatchKeepMaxBytes) std::string().swap(batch.bytes);
-    batch_capacity_ = batch.bytes.capacity();
+    if (batch.capacity() > tunables::kWriteBatchKeepMaxBytes) batch.Release();
+    batch_capacity_ = batch.capacity();
     writing_ = false;
     if (!s.ok()) {
       CompleteInFlight(s);

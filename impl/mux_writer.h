@@ -174,24 +174,51 @@ class MuxWriter {
 
  private:
   struct Completion;
-  // The batch being built: frame bytes copied into `bytes`, and the data of large frames whose
-  // sender waits referenced in place, each after the first `bytes_end` bytes of `bytes`.
-  struct Batch {
+  // The batch being built: frame bytes copied into bytes(), and the data of large frames whose
+  // sender waits referenced in place, each after the first `bytes_end` bytes of bytes().
+  class Batch {
+   public:
     struct Slice {
       size_t bytes_end;
       absl::string_view data;
     };
-    std::string bytes;
     std::vector<Slice> gathered;
     size_t gathered_bytes = 0;
 
-    size_t size() const { return bytes.size() + gathered_bytes; }
+    absl::string_view bytes() const { return absl::string_view(buffer_.data(), used_); }
+    size_t size() const { return used_ + gathered_bytes; }
+    // The buffer's capacity: it grows exactly as appending each header and each copied body to a
+    // std::string would (spare_bytes() reports it, and the connection's idle work depends on it).
+    size_t capacity() const { return buffer_.capacity(); }
     void clear();
+    // Frees the buffer (the batch must be empty of senders' references).
+    void Release();
+    // Appends a frame: its header, then `data` copied, or referenced in place if `gather`.
+    void AppendFrame(PacketId id, Kind kind, bool done, bool control, absl::string_view data,
+                     bool gather);
+    // Appends frames built elsewhere (control frames) with std::string's own growth.
+    template <typename Build>
+    void AppendWith(Build build) {
+      buffer_.resize(used_);
+      build(buffer_);
+      used_ = buffer_.size();
+      buffer_.resize(buffer_.capacity());
+    }
     // The batch in wire order, for Transport::WriteV (empty pieces left out).
     void Pieces(std::vector<absl::string_view>& out) const;
-    // Copies the gathered senders' bytes into `bytes`, in wire order, so the batch no longer
+    // Copies the gathered senders' bytes into bytes(), in wire order, so the batch no longer
     // reads memory its senders own (before anything that lets a sender be released).
     void Detach();
+
+   private:
+    // Room for `header_bytes` then `data_bytes` after bytes(), grown as two appends would grow
+    // a std::string.
+    void Grow(size_t header_bytes, size_t data_bytes);
+
+    // bytes() is its first used_ bytes; its size is kept at its capacity (once it has grown) so
+    // frames are written in place, without a std::string append per header and body.
+    std::string buffer_;
+    size_t used_ = 0;
   };
   // A queued packet. It never moves once queued (its `data` may view its own `owned`): a stream
   // links its packets through `next`, and a written or dropped one goes back to the writer's
@@ -258,7 +285,7 @@ class MuxWriter {
     StreamQueue* next_ready = nullptr;  // the next in the ready list, while in_ready
   };
 
-  void Enqueue(StreamQueue& q, Packet packet, Completion* completion, bool owned,
+  void Enqueue(StreamQueue& q, const Packet& packet, Completion* completion, bool owned,
                size_t index_in_group = 0, size_t group_size = 1);
   // Fails and drops the stream's non-terminal packets (also those in the batch being written);
   // terminal ones stay, in order.
@@ -276,10 +303,13 @@ class MuxWriter {
   bool WaitsForCredit(const StreamQueue& q) const;
   bool AnyStreamWaitsForCredit();
   void MarkReady(uint64_t stream, StreamQueue& q);
+  // MarkReady found the stream unable to send: noted if it waits for credit.
+  void NoteWaitingForCredit(uint64_t stream, const StreamQueue& q);
   // Appends `q` (in_ready just set) to the ready list.
   void PushReady(StreamQueue& q);
   // Work was queued: wakes the writer fiber, or starts one if it ended while idle.
   void Wake();
+  void Restart();  // Wake's start of a new writer fiber
   // Arms the stream's credit-stall timer while it waits for credit, disarms it otherwise.
   void UpdateStallTimer(uint64_t stream, StreamQueue& q);
   void UpdateFlowStallTimer(uint64_t stream, StreamQueue& q);  // UpdateStallTimer's work
@@ -303,6 +333,7 @@ class MuxWriter {
   void FailAll(Pending* p, const absl::Status& error);
   // Appends the queued control frames and requested WindowUpdates to the batch.
   void EmitControl(std::string& batch);
+  bool HasControl() const { return !control_.empty() || !window_updates_.empty(); }
   absl::Status WaitFor(Completion& c);
   void Complete(Completion* c, const absl::Status& status);
 

@@ -1,6 +1,7 @@
 #include "impl/server.h"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -26,6 +27,31 @@ absl::Status CallsBusyError(const CallBudget& calls) {
   return ServerBusyError(absl::StrCat(calls.max_count(),
                                       " calls are running across all connections "
                                       "(Options::server_calls_max_count); try again later"));
+}
+
+// A mux handler fiber's name as traces show it, "handler <rpc> stream <id>": written in one go
+// into a buffer of its exact size (every mux call names one).
+std::string HandlerFiberName(absl::string_view rpc, uint64_t stream) {
+  constexpr absl::string_view kHandler = "handler ";
+  constexpr absl::string_view kStream = " stream ";
+  char digits[20];  // UINT64_MAX has 20
+  char* const digits_end = digits + sizeof(digits);
+  char* d = digits_end;
+  do {
+    *--d = static_cast<char>('0' + stream % 10);
+    stream /= 10;
+  } while (stream != 0);
+  const size_t digit_count = static_cast<size_t>(digits_end - d);
+  std::string name(kHandler.size() + rpc.size() + kStream.size() + digit_count, '\0');
+  char* out = name.data();
+  std::memcpy(out, kHandler.data(), kHandler.size());
+  out += kHandler.size();
+  std::memcpy(out, rpc.data(), rpc.size());
+  out += rpc.size();
+  std::memcpy(out, kStream.data(), kStream.size());
+  out += kStream.size();
+  std::memcpy(out, d, digit_count);
+  return name;
 }
 
 }  // namespace
@@ -178,8 +204,9 @@ absl::Status Server::ServeUpstream(Connection& conn) {
 }
 
 void Server::StartMuxCall(Connection& conn, IncomingStream&& in) {
-  if (absl::Status busy = BuffersBusy(conn); !busy.ok()) {
-    Refuse(conn, *in.stream, busy);
+  // BuffersBusy's own test first: its status is built only for a refusal.
+  if (conn.manager->buffers().over_budget()) {
+    Refuse(conn, *in.stream, BuffersBusy(conn));
     return;
   }
   if (!calls_->TryAcquire()) {
@@ -188,7 +215,7 @@ void Server::StartMuxCall(Connection& conn, IncomingStream&& in) {
   }
   std::shared_ptr<Stream> stream = in.stream;
   conn.calls.Add();
-  std::string name = absl::StrCat("handler ", in.rpc, " stream ", stream->id());
+  std::string name = HandlerFiberName(in.rpc, stream->id());
   // The closure owns the record, so a fiber that never runs (or a refused spawn) frees it.
   absl::Status spawned = env_->scheduler().Spawn(
       std::move(name), [call = TakeMuxCall(conn, std::move(in))]() mutable {
