@@ -74,8 +74,10 @@ EndModel::EndModel(WireOracle& oracle, std::string name, const WireEndConfig& co
   if (inline_writes_) {
     received_inline_kinds_ = KindBit(Kind::kMessage) | KindBit(Kind::kClose) |
                              KindBit(Kind::kCloseSend);
+    // A server's Invoke may start flow control (StartFlow): the full path does that.
     if (!config_.client) {
-      received_inline_kinds_ |= KindBit(Kind::kInvoke) | KindBit(Kind::kInvokeMetadata);
+      received_inline_kinds_ |= KindBit(Kind::kInvokeMetadata);
+      if (!config_.flow_control) received_inline_kinds_ |= KindBit(Kind::kInvoke);
     }
   }
   send_rules_ = MakeSendRules(config_, recording_);
@@ -247,10 +249,10 @@ inline void EndModel::ReadRelayed(size_t n) {
   relay.TakeReady(read_bytes_, [&](const Relay::Entry& e) ABSL_ATTRIBUTE_ALWAYS_INLINE {
     if (poisoned_) return;
     ++received;
-    if (ABSL_PREDICT_FALSE(received_probe != nullptr)) ++received_probe->relayed_frames;
     OnReceivedRelayed(e);
   });
   oracle_->stats_.frames_received += received;
+  if (ABSL_PREDICT_FALSE(received_probe != nullptr)) received_probe->relayed_frames += received;
   if (ABSL_PREDICT_FALSE(relay.parse_error.has_value())) ReportRelayedParseError();
 }
 
@@ -359,18 +361,28 @@ void EndModel::RecordFrame(bool sent, const FrameFacts& f) {
   recorder.LabelStream(endpoint_->connection, f.id.stream, std::move(label), std::move(metadata));
 }
 
-EndModel::StreamState& EndModel::FindOrAddStream(uint64_t id) {
-  auto at = stream_index_.end();
-  // Stream IDs mostly grow, so a new stream is mostly appended.
-  if (!stream_index_.empty() && id <= stream_index_.back().id) {
-    at = std::lower_bound(stream_index_.begin(), stream_index_.end(), id,
-                          [](const StreamRef& r, uint64_t v) { return r.id < v; });
+inline EndModel::StreamState& EndModel::AddStream(uint64_t id) {
+  const size_t index = stream_count_++;
+  if (index % kStreamChunkCount == 0) {
+    stream_chunks_.push_back(std::make_unique<StreamState[]>(kStreamChunkCount));
   }
-  if (at == stream_index_.end() || at->id != id) {
-    if (stream_count_ % kStreamChunkCount == 0) {
-      stream_chunks_.push_back(std::make_unique<StreamState[]>(kStreamChunkCount));
-    }
-    at = stream_index_.insert(at, StreamRef{.id = id, .index = stream_count_++});
+  last_stream_ = &stream_chunks_.back()[index % kStreamChunkCount];
+  last_stream_id_ = id;
+  return *last_stream_;
+}
+
+EndModel::StreamState& EndModel::FindOrAddStream(uint64_t id) {
+  const size_t index = stream_count_;
+  // Stream IDs mostly grow, so a new stream is mostly appended.
+  if (stream_index_.empty() || id > stream_index_.back().id) {
+    stream_index_.push_back(StreamRef{.id = id, .index = index});
+    return AddStream(id);
+  }
+  auto at = std::lower_bound(stream_index_.begin(), stream_index_.end(), id,
+                             [](const StreamRef& r, uint64_t v) { return r.id < v; });
+  if (at->id != id) {
+    stream_index_.insert(at, StreamRef{.id = id, .index = index});
+    return AddStream(id);
   }
   last_stream_ = &stream_chunks_[at->index / kStreamChunkCount][at->index % kStreamChunkCount];
   last_stream_id_ = id;
@@ -398,11 +410,7 @@ inline void EndModel::OnReceivedRelayed(const Relay::Entry& e) {
   StreamState& s = Stream(e.stream);
   Remember(s, e.note);
   s.received_any = true;
-  if (e.note.kind == Kind::kMessage) {
-    s.received_message_bytes += e.note.length;
-  } else if (e.note.kind == Kind::kInvoke && e.note.done) {
-    StartFlow(s);
-  }
+  s.received_message_bytes += e.note.kind == Kind::kMessage ? e.note.length : 0;
 }
 
 void EndModel::OnReceivedInFull(const Relay::Entry& e) { OnReceived(FactsOf(e), e.clean); }

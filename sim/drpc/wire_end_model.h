@@ -337,6 +337,8 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
     return FindOrAddStream(id);
   }
   ABSL_ATTRIBUTE_NOINLINE StreamState& FindOrAddStream(uint64_t id);
+  // The state of a new stream, the next in the chunks (its index entry is in place).
+  ABSL_ATTRIBUTE_ALWAYS_INLINE StreamState& AddStream(uint64_t id);
   const StreamState* FindStream(uint64_t id) const;
 
   // The checks of a frame are inline in the loop that finds it; what reports a violation is not.
@@ -392,7 +394,8 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
   // OnWrite judges clean frames inline (SendsCleanFrame): !watched_ && !full_checks_.
   bool inline_writes_;
   // The kinds (KindBit) of clean frames OnReceivedRelayed judges inline: none if watched_ or
-  // full_checks_, and never an Invoke or InvokeMetadata a client receives (a violation).
+  // full_checks_, never an Invoke or InvokeMetadata a client receives (a violation), and no
+  // Invoke under flow control (it starts the stream's credit).
   uint64_t received_inline_kinds_;
   wire_internal::WireFramer out_framer_;
   FrameParser in_parser_;
