@@ -333,7 +333,7 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
 
   // Frames come in runs of one stream: the last one's is found inline.
   ABSL_ATTRIBUTE_ALWAYS_INLINE StreamState& Stream(uint64_t id) {
-    if (last_stream_ != nullptr && last_stream_id_ == id) return *last_stream_;
+    if (ABSL_PREDICT_TRUE(last_stream_ != nullptr && last_stream_id_ == id)) return *last_stream_;
     return FindOrAddStream(id);
   }
   ABSL_ATTRIBUTE_NOINLINE StreamState& FindOrAddStream(uint64_t id);
