@@ -14,6 +14,7 @@ namespace drpc::sim {
 namespace wire_internal {
 
 WireOracle::ReceivedProbe* received_probe = nullptr;
+bool full_checks = false;
 
 namespace {
 
@@ -66,13 +67,17 @@ EndModel::EndModel(WireOracle& oracle, std::string name, const WireEndConfig& co
       out_framer_(kFrameDataCheckMaxBytes),
       in_parser_(FrameParser::Options{.frame_data_max_bytes = kFrameDataCheckMaxBytes}) {
   watched_ = logging_ || recording_;
+  full_checks_ = wire_internal::full_checks;
+  inline_writes_ = !watched_ && !full_checks_;
   using wire_internal::KindBit;
   received_inline_kinds_ = 0;
-  if (!watched_) {
+  if (inline_writes_) {
     received_inline_kinds_ = KindBit(Kind::kMessage) | KindBit(Kind::kClose) |
                              KindBit(Kind::kCloseSend);
+    // A server's Invoke may start flow control (StartFlow): the full path does that.
     if (!config_.client) {
-      received_inline_kinds_ |= KindBit(Kind::kInvoke) | KindBit(Kind::kInvokeMetadata);
+      received_inline_kinds_ |= KindBit(Kind::kInvokeMetadata);
+      if (!config_.flow_control) received_inline_kinds_ |= KindBit(Kind::kInvoke);
     }
   }
   send_rules_ = MakeSendRules(config_, recording_);
@@ -121,6 +126,59 @@ EndModel::~EndModel() {
 void EndModel::OnWrite(absl::string_view bytes) {
   Relay* relay = out_relay_ != nullptr && out_relay_->Open() ? out_relay_.get() : nullptr;
   if (relay == nullptr && poisoned_) return;
+  if (ABSL_PREDICT_TRUE(inline_writes_ && !poisoned_)) {
+    uint64_t frames = 0;
+    const size_t taken = out_framer_.TakeCommonFrames(
+        bytes, [&](const CommonFrame& f, uint64_t end_offset) ABSL_ATTRIBUTE_ALWAYS_INLINE {
+          if (!SendsCleanFrame(f, end_offset, relay)) return false;
+          ++frames;
+          return true;
+        });
+    oracle_->stats_.frames_sent += frames;
+    if (ABSL_PREDICT_FALSE(received_probe != nullptr)) received_probe->inline_sent_frames += frames;
+    if (ABSL_PREDICT_TRUE(taken == bytes.size())) return;
+    bytes.remove_prefix(taken);
+  }
+  FeedWritten(bytes, relay);
+}
+
+inline bool EndModel::SendsCleanFrame(const CommonFrame& f, uint64_t end_offset,
+                                      Relay*& relay) {
+  static_assert(ABSL_IS_LITTLE_ENDIAN, "FlagBit numbers the flags' bytes from the lowest");
+  const SendRule& rule = send_rules_[static_cast<uint8_t>(f.kind())];
+  // A whole packet without the control bit; its kind has a rule (one of IsCleanShape's kinds,
+  // whose max_length holds its body to the split size or to empty).
+  if ((f.header & (kHeaderControlBit | kHeaderDoneBit)) != kHeaderDoneBit ||
+      f.length > rule.max_length || f.stream == 0 || f.message == 0) {
+    return false;
+  }
+  StreamState& s = Stream(f.stream);
+  uint64_t flags;
+  std::memcpy(&flags, &s.sent_metadata, sizeof(flags));
+  // The rule's flags, the next message ID; upstream, nothing partly sent and no ID below the
+  // last. Nothing partly sent on the stream either (rule.mask has sending_packet, want not):
+  // sending_id, sending_kind and upstream_packet_ are not read until a packet is partly sent.
+  if ((flags & rule.mask) != rule.want || f.message != s.last_sent_message + 1) return false;
+  const PacketId id{f.stream, f.message};
+  if (!config_.mux) {
+    if (upstream_sending_ || id < upstream_last_) return false;
+    upstream_last_ = id;
+  }
+  flags |= rule.set;
+  std::memcpy(&s.sent_metadata, &flags, sizeof(flags));
+  s.last_sent_message = f.message;
+  wire_internal::FrameNote note{.message = f.message, .length = static_cast<uint32_t>(f.length),
+                                .kind = f.kind(), .done = true, .control = false, .sent = true};
+  Remember(s, note);
+  // Abandoned while unread: on with this end's own checks only.
+  note.sent = false;
+  if (relay != nullptr && !relay->PushNote(f.stream, end_offset, note, /*clean=*/true)) {
+    relay = nullptr;
+  }
+  return true;
+}
+
+void EndModel::FeedWritten(absl::string_view bytes, Relay* relay) {
   out_framer_.Feed(
       bytes,
       [&](const Frame& f) ABSL_ATTRIBUTE_ALWAYS_INLINE {
@@ -191,10 +249,10 @@ inline void EndModel::ReadRelayed(size_t n) {
   relay.TakeReady(read_bytes_, [&](const Relay::Entry& e) ABSL_ATTRIBUTE_ALWAYS_INLINE {
     if (poisoned_) return;
     ++received;
-    if (ABSL_PREDICT_FALSE(received_probe != nullptr)) ++received_probe->relayed_frames;
     OnReceivedRelayed(e);
   });
   oracle_->stats_.frames_received += received;
+  if (ABSL_PREDICT_FALSE(received_probe != nullptr)) received_probe->relayed_frames += received;
   if (ABSL_PREDICT_FALSE(relay.parse_error.has_value())) ReportRelayedParseError();
 }
 
@@ -206,9 +264,9 @@ void EndModel::ReportRelayedParseError() {
 }
 
 FrameFacts EndModel::FactsOf(const Relay::Entry& e) const {
-  return FrameFacts{.id = e.id, .kind = e.kind, .done = e.done, .control = e.control,
-                    .length = e.length,
-                    .data = KeepsBody(e.kind) ? in_relay_->FrontBody() : absl::string_view()};
+  return FrameFacts{.id = PacketId{e.stream, e.note.message}, .kind = e.note.kind,
+                    .done = e.note.done, .control = e.note.control, .length = e.note.length,
+                    .data = KeepsBody(e.note.kind) ? in_relay_->FrontBody() : absl::string_view()};
 }
 
 // Mixes a received frame into the test digest (set_received_probe_for_testing).
@@ -303,18 +361,28 @@ void EndModel::RecordFrame(bool sent, const FrameFacts& f) {
   recorder.LabelStream(endpoint_->connection, f.id.stream, std::move(label), std::move(metadata));
 }
 
-EndModel::StreamState& EndModel::FindOrAddStream(uint64_t id) {
-  auto at = stream_index_.end();
-  // Stream IDs mostly grow, so a new stream is mostly appended.
-  if (!stream_index_.empty() && id <= stream_index_.back().id) {
-    at = std::lower_bound(stream_index_.begin(), stream_index_.end(), id,
-                          [](const StreamRef& r, uint64_t v) { return r.id < v; });
+inline EndModel::StreamState& EndModel::AddStream(uint64_t id) {
+  const size_t index = stream_count_++;
+  if (index % kStreamChunkCount == 0) {
+    stream_chunks_.push_back(std::make_unique<StreamState[]>(kStreamChunkCount));
   }
-  if (at == stream_index_.end() || at->id != id) {
-    if (stream_count_ % kStreamChunkCount == 0) {
-      stream_chunks_.push_back(std::make_unique<StreamState[]>(kStreamChunkCount));
-    }
-    at = stream_index_.insert(at, StreamRef{.id = id, .index = stream_count_++});
+  last_stream_ = &stream_chunks_.back()[index % kStreamChunkCount];
+  last_stream_id_ = id;
+  return *last_stream_;
+}
+
+EndModel::StreamState& EndModel::FindOrAddStream(uint64_t id) {
+  const size_t index = stream_count_;
+  // Stream IDs mostly grow, so a new stream is mostly appended.
+  if (stream_index_.empty() || id > stream_index_.back().id) {
+    stream_index_.push_back(StreamRef{.id = id, .index = index});
+    return AddStream(id);
+  }
+  auto at = std::lower_bound(stream_index_.begin(), stream_index_.end(), id,
+                             [](const StreamRef& r, uint64_t v) { return r.id < v; });
+  if (at->id != id) {
+    stream_index_.insert(at, StreamRef{.id = id, .index = index});
+    return AddStream(id);
   }
   last_stream_ = &stream_chunks_[at->index / kStreamChunkCount][at->index % kStreamChunkCount];
   last_stream_id_ = id;
@@ -331,19 +399,18 @@ const EndModel::StreamState* EndModel::FindStream(uint64_t id) const {
 // What OnReceived does with a clean frame of a kind in received_inline_kinds_.
 inline void EndModel::OnReceivedRelayed(const Relay::Entry& e) {
   if (ABSL_PREDICT_FALSE(!e.clean ||
-                         (received_inline_kinds_ & wire_internal::KindBit(e.kind)) == 0 ||
-                         received_probe != nullptr)) {
+                         (received_inline_kinds_ & wire_internal::KindBit(e.note.kind)) == 0)) {
     OnReceivedInFull(e);
     return;
   }
-  StreamState& s = Stream(e.id.stream);
-  Remember(s, e, /*sent=*/false);
-  s.received_any = true;
-  if (e.kind == Kind::kMessage) {
-    s.received_message_bytes += e.length;
-  } else if (e.kind == Kind::kInvoke && e.done) {
-    StartFlow(s);
+  if (ABSL_PREDICT_FALSE(received_probe != nullptr)) {
+    ++received_probe->inline_received_frames;
+    MixReceived(FactsOf(e));
   }
+  StreamState& s = Stream(e.stream);
+  Remember(s, e.note);
+  s.received_any = true;
+  s.received_message_bytes += e.note.kind == Kind::kMessage ? e.note.length : 0;
 }
 
 void EndModel::OnReceivedInFull(const Relay::Entry& e) { OnReceived(FactsOf(e), e.clean); }
@@ -395,11 +462,10 @@ void EndModel::StartFlow(StreamState& s) {
   ++oracle_->stats_.flow_controlled_streams;
 }
 
-inline bool EndModel::OnSent(const Frame& f) {
+bool EndModel::OnSent(const Frame& f) {
   StreamState& s = Stream(f.id.stream);
   Watch(/*sent=*/true, f);
   Remember(s, f, /*sent=*/true);
-  if (SendsCleanPacket(s, f)) return true;
   const bool clean = IsCleanShape(f);
   OnSentInFull(s, f, clean);
   return clean;
@@ -442,32 +508,6 @@ void EndModel::OnSentWindowUpdate(StreamState& s, const Frame& f) {
     SentViolation("", f, absl::StrCat("grants ", s.granted_bytes, " bytes in all, more than the ",
                                       s.received_message_bytes, " Message bytes received"));
   }
-}
-
-inline bool EndModel::SendsCleanPacket(StreamState& s, const Frame& f) {
-  static_assert(ABSL_IS_LITTLE_ENDIAN, "FlagBit numbers the flags' bytes from the lowest");
-  const SendRule& rule = send_rules_[static_cast<uint8_t>(f.kind)];
-  uint64_t flags;
-  std::memcpy(&flags, &s.sent_metadata, sizeof(flags));
-  // IsCleanShape (the rules exist for its kinds only; max_length holds their bodies to the split
-  // size or to empty), a whole packet, the next message ID, and upstream, nothing partly sent
-  // and no ID below the last.
-  if ((flags & rule.mask) != rule.want || !f.done || f.control || f.id.stream == 0 ||
-      f.id.message == 0 || f.data.size() > rule.max_length ||
-      f.id.message != s.last_sent_message + 1 || upstream_sending_) {
-    return false;
-  }
-  if (!config_.mux) {
-    if (f.id < upstream_last_) return false;
-    upstream_last_ = f.id;
-  }
-  flags |= rule.set;
-  std::memcpy(&s.sent_metadata, &flags, sizeof(flags));
-  s.last_sent_message = f.id.message;
-  s.sending_id = f.id;
-  s.sending_kind = f.kind;
-  upstream_packet_ = f.id;
-  return true;
 }
 
 inline bool EndModel::CheckPacketOrder(StreamState& s, const Frame& f) {

@@ -83,8 +83,9 @@ struct FrameNote {
 
 static_assert(sizeof(FrameNote) == 16 && kFrameDataCheckMaxBytes <= UINT32_MAX);
 
-// Test hook (WireOracle::set_received_probe_for_testing).
+// Test hooks (WireOracle::set_received_probe_for_testing, set_full_checks_for_testing).
 extern WireOracle::ReceivedProbe* received_probe;
+extern bool full_checks;
 
 }  // namespace wire_internal
 
@@ -98,12 +99,10 @@ struct WireOracle::Relay {
   // A frame's facts; its data is kept (in `bodies`) only where a check reads it: the bodies of
   // Error and WindowUpdate frames (KeepsBody).
   struct Entry {
-    PacketId id;
+    uint64_t stream;
     uint64_t end_offset;  // the stream offset just past the frame
-    uint32_t length;      // the data's length
-    Kind kind;
-    bool done;
-    bool control;
+    // The rest, as the reader's stream history notes it (`sent` false).
+    wire_internal::FrameNote note;
     bool clean;  // the frame passes the inline shape check (EndModel::IsCleanShape)
   };
 
@@ -113,15 +112,27 @@ struct WireOracle::Relay {
   // False if the relay is abandoned instead (its reader is not tapped and too far behind).
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool Push(uint64_t end_offset, const Frame& f, bool clean) {
     static_assert(wire_internal::kFrameDataCheckMaxBytes <= UINT32_MAX);
+    if (!PushNote(f.id.stream, end_offset,
+                  wire_internal::FrameNote{.message = f.id.message,
+                                           .length = static_cast<uint32_t>(f.data.size()),
+                                           .kind = f.kind, .done = f.done, .control = f.control,
+                                           .sent = false},
+                  clean)) {
+      return false;
+    }
+    if (ABSL_PREDICT_FALSE(wire_internal::KeepsBody(f.kind))) bodies.emplace_back(f.data);
+    return true;
+  }
+  // Push of a frame whose kind keeps no body (!KeepsBody(note.kind)); note.sent is false.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool PushNote(uint64_t stream, uint64_t end_offset,
+                                             const wire_internal::FrameNote& note, bool clean) {
     if (!reader_attached && tail - head >= wire_internal::kRelayUnattachedMaxCount) {
       Abandon();
       return false;
     }
     if (ABSL_PREDICT_FALSE(tail == capacity)) Grow();
-    entries[tail++] = Entry{.id = f.id, .end_offset = end_offset,
-                            .length = static_cast<uint32_t>(f.data.size()), .kind = f.kind,
-                            .done = f.done, .control = f.control, .clean = clean};
-    if (ABSL_PREDICT_FALSE(wire_internal::KeepsBody(f.kind))) bodies.emplace_back(f.data);
+    entries[tail++] = Entry{.stream = stream, .end_offset = end_offset, .note = note,
+                            .clean = clean};
     return true;
   }
 
@@ -135,7 +146,7 @@ struct WireOracle::Relay {
     size_t at = head;
     for (; at < end && first[at].end_offset <= read_bytes; ++at) {
       take(first[at]);
-      if (ABSL_PREDICT_FALSE(wire_internal::KeepsBody(first[at].kind))) ++body_head;
+      if (ABSL_PREDICT_FALSE(wire_internal::KeepsBody(first[at].note.kind))) ++body_head;
     }
     if (at == head) return;
     head = at;
@@ -180,7 +191,7 @@ struct WireOracle::Relay {
   }
 };
 static_assert(std::is_trivially_copyable_v<WireOracle::Relay::Entry>);
-static_assert(sizeof(WireOracle::Relay::Entry) == 32);
+static_assert(sizeof(WireOracle::Relay::Entry) == 40);
 
 // One end of a connection: the frames it sends (Write) and receives (Read).
 class WireOracle::EndModel final : public SimNetwork::EndpointTap {
@@ -207,7 +218,7 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
     StreamState() {}
 
     // The eight flags a frame's lifecycle rules read, one byte each in this order, so that
-    // SendsCleanPacket tests and sets them as one word (FlagBit).
+    // SendsCleanFrame tests and sets them as one word (FlagBit).
     // What this end sent.
     bool sent_metadata = false;
     bool sent_invoke = false;
@@ -221,6 +232,8 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
     bool flow_controlled = false;
 
     uint64_t last_sent_message = 0;
+    // The packet partly sent (read only while sending_packet; the upstream connection's
+    // upstream_packet_ likewise only while upstream_sending_).
     PacketId sending_id;
     Kind sending_kind = Kind::kMessage;
     int64_t credit = 0;
@@ -236,7 +249,7 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
 
   // The flag at byte `offset` of a StreamState, as a bit of the word of all eight.
   static constexpr uint64_t FlagBit(size_t offset) { return uint64_t{1} << (8 * offset); }
-  // What SendsCleanPacket requires of a stream's flags before a frame of one kind, and sets.
+  // What SendsCleanFrame requires of a stream's flags before a frame of one kind, and sets.
   struct SendRule {
     uint64_t mask = 0;
     uint64_t want = 1;  // by default no flags match: the frame takes the full checks
@@ -246,6 +259,16 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
   using SendRules = std::array<SendRule, kKindMaxValue + 1>;
   static SendRules MakeSendRules(const WireEndConfig& config, bool recording);
 
+  using CommonFrame = wire_internal::WireFramer::CommonFrame;
+  // OnWrite's common case, the frame of a clean call: a whole packet (done) that passes
+  // IsCleanShape, follows its stream's last packet and needs no flow control or recording.
+  // True after checking every rule OnSent checks, updating the state, remembering and relaying
+  // it (`relay`: null once abandoned) exactly as OnWrite's full path would; false (nothing
+  // changed but the stream's existence) hands it and the rest of the write to FeedWritten.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool SendsCleanFrame(const CommonFrame& f, uint64_t end_offset,
+                                                    Relay*& relay);
+  // OnWrite's full path: every frame of `bytes` through the framer and OnSent.
+  ABSL_ATTRIBUTE_NOINLINE void FeedWritten(absl::string_view bytes, Relay* relay);
   void DecideInMode();
   void StopRelaying(Relay& relay, const absl::Status& error, absl::string_view bad);
   ABSL_ATTRIBUTE_ALWAYS_INLINE void ReadRelayed(size_t n);
@@ -259,7 +282,6 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
   // (A parsed Frame, as this end sent it, FrameFacts, or the relay's front entry.)
   static uint64_t LengthOf(const FrameFacts& f) { return f.length; }
   static uint64_t LengthOf(const Frame& f) { return f.data.size(); }
-  static uint64_t LengthOf(const Relay::Entry& e) { return e.length; }
   static const FrameFacts& FactsOf(const FrameFacts& f) { return f; }
   static FrameFacts FactsOf(const Frame& f) { return FrameFacts::Of(f); }
   FrameFacts FactsOf(const Relay::Entry& e) const;
@@ -280,7 +302,7 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
   template <typename AnyFrame>
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool CheckShape(const AnyFrame& f, bool clean,
                                                absl::string_view verb) {
-    return clean || CheckShapeInDetail(FactsOf(f), verb);
+    return (clean && !full_checks_) || CheckShapeInDetail(FactsOf(f), verb);
   }
   ABSL_ATTRIBUTE_NOINLINE bool CheckShapeInDetail(const FrameFacts& f, absl::string_view verb);
 
@@ -311,10 +333,12 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
 
   // Frames come in runs of one stream: the last one's is found inline.
   ABSL_ATTRIBUTE_ALWAYS_INLINE StreamState& Stream(uint64_t id) {
-    if (last_stream_ != nullptr && last_stream_id_ == id) return *last_stream_;
+    if (ABSL_PREDICT_TRUE(last_stream_ != nullptr && last_stream_id_ == id)) return *last_stream_;
     return FindOrAddStream(id);
   }
   ABSL_ATTRIBUTE_NOINLINE StreamState& FindOrAddStream(uint64_t id);
+  // The state of a new stream, the next in the chunks (its index entry is in place).
+  ABSL_ATTRIBUTE_ALWAYS_INLINE StreamState& AddStream(uint64_t id);
   const StreamState* FindStream(uint64_t id) const;
 
   // The checks of a frame are inline in the loop that finds it; what reports a violation is not.
@@ -328,14 +352,9 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
   // once its Invoke is out, a server's once the client's Invoke arrived.
   void StartFlow(StreamState& s);
   // Returns IsCleanShape(f).
-  ABSL_ATTRIBUTE_ALWAYS_INLINE bool OnSent(const Frame& f);
+  bool OnSent(const Frame& f);
   ABSL_ATTRIBUTE_NOINLINE void OnSentInFull(StreamState& s, const Frame& f, bool clean);
   ABSL_ATTRIBUTE_NOINLINE void OnSentWindowUpdate(StreamState& s, const Frame& f);
-  // The common frame, a whole packet (done) that passes IsCleanShape, follows its stream's last
-  // packet and needs no flow control or recording: true after checking every rule OnSent checks
-  // and updating the state exactly as OnSent would; false (nothing changed) sends it on to the
-  // full checks.
-  ABSL_ATTRIBUTE_ALWAYS_INLINE bool SendsCleanPacket(StreamState& s, const Frame& f);
   // Contiguous packets, consecutive message IDs (docs/protocol.md §4.1), upstream global order
   // (§4.2).
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool CheckPacketOrder(StreamState& s, const Frame& f);
@@ -346,9 +365,13 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
   void CheckCredit(StreamState& s, const Frame& f);
   template <typename AnyFrame>
   void Remember(StreamState& s, const AnyFrame& f, bool sent) {
-    s.history[s.frames % wire_internal::kHistoryMaxCount] = wire_internal::FrameNote{
-        .message = f.id.message, .length = static_cast<uint32_t>(LengthOf(f)), .kind = f.kind, .done = f.done,
-        .control = f.control, .sent = sent};
+    Remember(s, wire_internal::FrameNote{.message = f.id.message,
+                                         .length = static_cast<uint32_t>(LengthOf(f)),
+                                         .kind = f.kind, .done = f.done, .control = f.control,
+                                         .sent = sent});
+  }
+  static void Remember(StreamState& s, const wire_internal::FrameNote& note) {
+    s.history[s.frames % wire_internal::kHistoryMaxCount] = note;
     ++s.frames;
   }
   // Reports "<who>sent <frame>: <why>" (who: "", "client " or "server "); returns false.
@@ -366,8 +389,13 @@ class WireOracle::EndModel final : public SimNetwork::EndpointTap {
   bool logging_;
   bool recording_;
   bool watched_;  // logging_ || recording_
-  // The kinds (KindBit) of clean frames OnReceivedRelayed judges inline: none if watched_, and
-  // never an Invoke or InvokeMetadata a client receives (a violation).
+  // Every frame takes the full checks (wire_internal::full_checks when this model was made).
+  bool full_checks_;
+  // OnWrite judges clean frames inline (SendsCleanFrame): !watched_ && !full_checks_.
+  bool inline_writes_;
+  // The kinds (KindBit) of clean frames OnReceivedRelayed judges inline: none if watched_ or
+  // full_checks_, never an Invoke or InvokeMetadata a client receives (a violation), and no
+  // Invoke under flow control (it starts the stream's credit).
   uint64_t received_inline_kinds_;
   wire_internal::WireFramer out_framer_;
   FrameParser in_parser_;

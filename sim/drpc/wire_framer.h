@@ -50,7 +50,15 @@ class WireFramer {
     Frame frame;  // every field set for each frame
     while (pos < in.size()) {
       size_t consumed = 0;
-      if (!DecodeCommon(begin + pos, in.size() - pos, frame, consumed)) {
+      if (CommonFrame common; DecodeCommon(begin + pos, in.size() - pos, common, consumed)) {
+        frame = Frame{.id = PacketId{common.stream, common.message},
+                      .kind = common.kind(),
+                      .done = (common.header & kHeaderDoneBit) != 0,
+                      .control = (common.header & kHeaderControlBit) != 0,
+                      .data = absl::string_view(reinterpret_cast<const char*>(begin) + pos +
+                                                    consumed - common.length,
+                                                static_cast<size_t>(common.length))};
+      } else {
         const Step step = ParseGeneral(in.substr(pos), frame, consumed);
         if (step == Step::kIncomplete) break;
         if (step == Step::kError) {
@@ -65,6 +73,41 @@ class WireFramer {
     }
     // Mostly a write of whole frames, with nothing held before or after it.
     if (pos < in.size() || !held_.empty()) Keep(in, pos);
+  }
+
+  // A common frame's facts (complete, each varint one or two bytes, data within the limit).
+  struct CommonFrame {
+    uint64_t stream;
+    uint64_t message;
+    uint64_t length;  // of the data
+    uint8_t header;   // the header byte: control bit 7, kind bits 6..1, done bit 0
+    Kind kind() const { return static_cast<Kind>((header & kHeaderKindMask) >> 1); }
+  };
+
+  // The common write, without Feed's bookkeeping: when nothing is held, calls
+  // take(const CommonFrame& f, uint64_t end_offset) for each leading frame of `bytes` that is
+  // common, in order, while take returns true; end_offset is the stream offset just past f.
+  // Returns how many bytes the taken frames hold (offset() is past them). Feed the rest
+  // afterwards: it starts at the frame not taken, exactly as if `bytes` had been fed whole.
+  template <typename Take>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE size_t TakeCommonFrames(absl::string_view bytes, Take&& take) {
+    if (failed_ || !held_.empty()) return 0;
+    const auto* const begin = reinterpret_cast<const uint8_t*>(bytes.data());
+    const size_t size = bytes.size();
+    size_t pos = 0;
+    uint64_t offset = offset_;
+    while (pos < size) {
+      CommonFrame frame;
+      size_t consumed;
+      if (!DecodeCommon(begin + pos, size - pos, frame, consumed) ||
+          !take(frame, offset + consumed)) {
+        break;
+      }
+      pos += consumed;
+      offset += consumed;
+    }
+    offset_ = offset;
+    return pos;
   }
 
   // The stream offset just past the last frame yielded (at an error: where the bad frame starts).
@@ -97,33 +140,29 @@ class WireFramer {
 
   // The header byte (control bit 7, kind bits 6..1, done bit 0), then stream ID, message ID and
   // data length as varints, then the data: true for a complete frame whose varints take one or
-  // two bytes each and whose data is within the limit. `size` bytes are at `begin`.
-  ABSL_ATTRIBUTE_ALWAYS_INLINE bool DecodeCommon(const uint8_t* begin, size_t size, Frame& frame,
-                                                 size_t& consumed) const {
+  // two bytes each and whose data is within the limit, with `consumed` its size. `size` bytes
+  // are at `begin`.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool DecodeCommon(const uint8_t* begin, size_t size,
+                                                 CommonFrame& frame, size_t& consumed) const {
     // With room for the longest short header, no varint can run past the end.
     return size >= kShortHeaderMaxBytes ? DecodeCommonIn<false>(begin, size, frame, consumed)
                                         : DecodeCommonIn<true>(begin, size, frame, consumed);
   }
   template <bool Bounded>
-  ABSL_ATTRIBUTE_ALWAYS_INLINE bool DecodeCommonIn(const uint8_t* begin, size_t size, Frame& frame,
-                                                   size_t& consumed) const {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool DecodeCommonIn(const uint8_t* begin, size_t size,
+                                                   CommonFrame& frame, size_t& consumed) const {
     if (Bounded && size == 0) return false;
     const uint8_t* const end = begin + size;
     const uint8_t* p = begin + 1;
-    uint64_t length = 0;
-    if (!DecodeShortVarint<Bounded>(p, end, &frame.id.stream) ||
-        !DecodeShortVarint<Bounded>(p, end, &frame.id.message) ||
-        !DecodeShortVarint<Bounded>(p, end, &length)) {
+    if (!DecodeShortVarint<Bounded>(p, end, &frame.stream) ||
+        !DecodeShortVarint<Bounded>(p, end, &frame.message) ||
+        !DecodeShortVarint<Bounded>(p, end, &frame.length)) {
       return false;
     }
     const size_t header_bytes = static_cast<size_t>(p - begin);
-    if (length > frame_data_max_bytes_ || length > size - header_bytes) return false;
-    const uint8_t header = begin[0];
-    frame.control = (header & kHeaderControlBit) != 0;
-    frame.kind = static_cast<Kind>((header & kHeaderKindMask) >> 1);
-    frame.done = (header & kHeaderDoneBit) != 0;
-    frame.data = absl::string_view(reinterpret_cast<const char*>(p), static_cast<size_t>(length));
-    consumed = header_bytes + static_cast<size_t>(length);
+    if (frame.length > frame_data_max_bytes_ || frame.length > size - header_bytes) return false;
+    frame.header = begin[0];
+    consumed = header_bytes + static_cast<size_t>(frame.length);
     return true;
   }
 

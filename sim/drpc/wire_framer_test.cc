@@ -49,12 +49,34 @@ Parsed WithFrameParser(const std::vector<std::string>& pieces) {
   return out;
 }
 
+// With `take_max` > 0, each piece first goes through TakeCommonFrames, which takes at most
+// that many frames of it, and only the rest through Feed.
 Parsed WithFramer(const std::vector<std::string>& pieces, std::string* bad = nullptr,
-                  uint64_t* error_offset = nullptr) {
+                  uint64_t* error_offset = nullptr, int take_max = 0) {
   Parsed out;
   WireFramer framer(kLimitBytes);
   int errors = 0;
-  for (const std::string& piece : pieces) {
+  for (absl::string_view piece : pieces) {
+    if (take_max > 0) {
+      const uint64_t piece_offset = framer.offset();
+      int taken = 0;
+      const size_t taken_bytes = framer.TakeCommonFrames(
+          piece, [&](const WireFramer::CommonFrame& f, uint64_t end_offset) {
+            if (taken == take_max) return false;
+            ++taken;
+            const size_t end = static_cast<size_t>(end_offset - piece_offset);
+            out.frames.push_back(Text(Frame{
+                .id = PacketId{f.stream, f.message},
+                .kind = f.kind(),
+                .done = (f.header & kHeaderDoneBit) != 0,
+                .control = (f.header & kHeaderControlBit) != 0,
+                .data = piece.substr(end - f.length, f.length)}));
+            return true;
+          });
+      EXPECT_EQ(framer.offset(), piece_offset + taken_bytes);
+      piece.remove_prefix(taken_bytes);
+      if (piece.empty()) continue;
+    }
     framer.Feed(
         piece, [&](const Frame& f) { out.frames.push_back(Text(f)); },
         [&](const absl::Status& error, absl::string_view rest) {
@@ -90,6 +112,10 @@ TEST(WireFramerTest, YieldsWhatFrameParserYieldsForAnySegmentation) {
   EXPECT_EQ(WithFramer({bytes}), whole);
   for (size_t step : {1, 2, 3, 5, 7, 64, 1000, 20003}) {
     EXPECT_EQ(WithFramer(Cut(bytes, step)), whole) << "step " << step;
+    for (int take_max : {1, 2, 100}) {
+      EXPECT_EQ(WithFramer(Cut(bytes, step), nullptr, nullptr, take_max), whole)
+          << "step " << step << ", taking " << take_max;
+    }
   }
 }
 
@@ -108,12 +134,15 @@ TEST(WireFramerTest, FailsWhereFrameParserFailsWithTheSameMessage) {
     EXPECT_NE(expected.error.find(absl::StrCat("at offset ", good.size())), std::string::npos)
         << expected.error;
     for (size_t step : {size_t{1}, size_t{2}, size_t{7}, bytes.size()}) {
-      std::string bad;
-      uint64_t error_offset = 0;
-      EXPECT_EQ(WithFramer(Cut(bytes, step), &bad, &error_offset), expected) << "step " << step;
-      EXPECT_EQ(error_offset, good.size());
-      // The bad bytes run from the failing frame's start to the end of the piece that failed it.
-      EXPECT_EQ(bad, bytes.substr(good.size(), bad.size()));
+      for (int take_max : {0, 1, 100}) {
+        std::string bad;
+        uint64_t error_offset = 0;
+        EXPECT_EQ(WithFramer(Cut(bytes, step), &bad, &error_offset, take_max), expected)
+            << "step " << step << ", taking " << take_max;
+        EXPECT_EQ(error_offset, good.size());
+        // The bad bytes run from the failing frame's start to the end of the piece that failed it.
+        EXPECT_EQ(bad, bytes.substr(good.size(), bad.size()));
+      }
     }
   }
 }

@@ -119,6 +119,8 @@ void WireOracle::set_received_probe_for_testing(ReceivedProbe* probe) {
   wire_internal::received_probe = probe;
 }
 
+void WireOracle::set_full_checks_for_testing(bool full) { wire_internal::full_checks = full; }
+
 void WireOracle::Violation(std::string why) {
   ++stats_.violations;
   on_violation_(std::move(why));

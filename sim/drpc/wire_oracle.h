@@ -113,9 +113,16 @@ class WireOracle {
   struct ReceivedProbe {
     uint64_t digest = 0;
     uint64_t relayed_frames = 0;  // of them, taken from a relay
+    // Frames judged inline (set_full_checks_for_testing), sent and received.
+    uint64_t inline_sent_frames = 0;
+    uint64_t inline_received_frames = 0;
   };
   static void set_relay_for_testing(bool relay);
   static void set_received_probe_for_testing(ReceivedProbe* probe);
+  // Whether models made from now on take the full checks for every frame (default false): no
+  // inline judgement of a clean frame, sent or received. The fast paths promise the same
+  // verdicts, state and reports; wire_oracle_full_checks_test holds them to it.
+  static void set_full_checks_for_testing(bool full);
 
   // Internal (wire_end_model.h), public so that header can define them.
   class EndModel;
