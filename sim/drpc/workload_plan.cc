@@ -119,6 +119,17 @@ Header MakeHeader(uint64_t rpc, PayloadDirection d, uint64_t index, size_t size)
 
 inline uint64_t StreamKey(const Header& h) { return Mix(h.rpc_word ^ Mix(h.rest_word)); }
 
+// The sequence two words at a time (one 128-bit addition and one 16-byte store or compare per
+// pair where the host has them: the GCC/Clang vector extension picks the instructions). Its
+// words are stored as the host holds them, so only a little-endian host takes this path.
+using WordPair = uint64_t __attribute__((vector_size(16)));
+constexpr bool kWordPairs = std::endian::native == std::endian::little;
+constexpr WordPair kPairStep = {2 * kWeylStep, 2 * kWeylStep};
+// The pair that follows word `state`.
+inline WordPair FirstPair(uint64_t state) {
+  return WordPair{state + kWeylStep, state + 2 * kWeylStep};
+}
+
 // The message `data`'s header names, as a tag ("<rpc.d.index>"), if it has a well-formed one.
 std::optional<std::string> HeaderTag(absl::string_view data) {
   if (data.size() < kHeaderBytes) return std::nullopt;
@@ -243,6 +254,14 @@ void FillPayload(uint64_t rpc, PayloadDirection d, uint64_t index, size_t size, 
     at = kHeaderBytes;
   }
   uint64_t state = StreamKey(h);
+  if constexpr (kWordPairs) {
+    WordPair pair = FirstPair(state);
+    for (; at + sizeof pair <= size; at += sizeof pair) {
+      std::memcpy(out + at, &pair, sizeof pair);
+      pair += kPairStep;
+    }
+    state = pair[0] - kWeylStep;  // the last word written
+  }
   for (; at + 8 <= size; at += 8) {
     state += kWeylStep;
     StoreLittleEndian64(state, out + at);
@@ -286,6 +305,18 @@ bool PayloadMatches(absl::string_view data, uint64_t rpc, PayloadDirection d, ui
   uint64_t state = StreamKey(h);
   // Every word is compared (no branch per word): a mismatch is rare, and costs only its report.
   uint64_t differ = 0;
+  if constexpr (kWordPairs) {
+    WordPair pair = FirstPair(state);
+    WordPair pair_differ = {0, 0};
+    for (; at + sizeof pair <= size; at += sizeof pair) {
+      WordPair got;
+      std::memcpy(&got, data.data() + at, sizeof got);
+      pair_differ |= got ^ pair;
+      pair += kPairStep;
+    }
+    differ = pair_differ[0] | pair_differ[1];
+    state = pair[0] - kWeylStep;  // the last word compared
+  }
   for (; at + 8 <= size; at += 8) {
     state += kWeylStep;
     differ |= LoadLittleEndian64(data.data() + at) ^ state;
