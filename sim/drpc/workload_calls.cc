@@ -68,7 +68,7 @@ void Caller::DrawPlan(RpcPlan& p) {
 }
 
 void Caller::AttachPlan(CallContext& call, RpcRecord& rec) {
-  const absl::string_view text = rec.EncodePlanText();
+  const absl::string_view text = rec.EncodePlanText(plan_encoder_);
   Metadata& md = call.metadata();
   DRPC_DCHECK(md.empty()) << "workload: a call's metadata had entries already";
   if (spare_plan_metadata_.empty()) {

@@ -70,6 +70,7 @@ class Caller {
   std::vector<std::weak_ptr<Stream>> streams_;
   // At most one per call in flight at once (one per caller fiber).
   std::vector<Metadata> spare_plan_metadata_;
+  PlanTextEncoder plan_encoder_;
   // A call without disturbances of its own, ending within `bound`.
   RpcRecord& RunFixedCall(size_t conn, RpcType type, Duration bound);
   bool clean_ = false;  // no disturbances (MakeCleanCall)

@@ -32,9 +32,9 @@ struct RpcRecord {
   uint8_t plan_text_bytes = 0;
   static_assert(kPlanTextMaxBytes <= UINT8_MAX);
   absl::string_view PlanText() const { return absl::string_view(plan_text, plan_text_bytes); }
-  // Encodes `plan` into plan_text; returns it.
-  absl::string_view EncodePlanText() {
-    plan_text_bytes = static_cast<uint8_t>(EncodePlanInto(plan, plan_text).size());
+  // Encodes `plan` into plan_text (by `encoder`, which gives EncodePlanInto's text); returns it.
+  absl::string_view EncodePlanText(PlanTextEncoder& encoder) {
+    plan_text_bytes = static_cast<uint8_t>(encoder.Encode(plan, plan_text).size());
     return PlanText();
   }
   size_t conn = 0;  // index into Ledger::conns

@@ -71,7 +71,8 @@ char* WriteDecimalTens(uint64_t v, char* out) {
 }
 
 // `v` in decimal at `out`; returns the end (what StrCat writes for an unsigned integer). Most
-// values here have one or two digits, written inline without a call or a division.
+// values here have one or two digits, written inline without a call or a division; up to four
+// take one division.
 inline char* WriteDecimal(uint64_t v, char* out) {
   if (v < 10) {
     *out = static_cast<char>('0' + v);
@@ -80,6 +81,18 @@ inline char* WriteDecimal(uint64_t v, char* out) {
   if (v < 100) {
     std::memcpy(out, &kTwoDigits[2 * v], 2);
     return out + 2;
+  }
+  if (v < 10'000) {  // call IDs of most runs: one division
+    const uint64_t high = v / 100;
+    const uint64_t low = v % 100;
+    if (high < 10) {
+      *out = static_cast<char>('0' + high);
+      std::memcpy(out + 1, &kTwoDigits[2 * low], 2);
+      return out + 3;
+    }
+    std::memcpy(out, &kTwoDigits[2 * high], 2);
+    std::memcpy(out + 2, &kTwoDigits[2 * low], 2);
+    return out + 4;
   }
   return WriteDecimalTens(v, out);
 }
@@ -162,12 +175,14 @@ size_t RpcPlan::DrawnResponseSize(uint32_t index) const {
 
 std::string RpcPlan::ErrorText() const { return absl::StrCat("planned failure of rpc ", id); }
 
-absl::string_view EncodePlanInto(const RpcPlan& p, char (&buf)[kPlanTextMaxBytes]) {
-  // Every field at its widest: 45 bytes of names and separators, 106 of digits (type and ending
-  // are written as the int they are, up to 3 digits).
-  static_assert(45 + 106 <= kPlanTextMaxBytes);
-  char* out = buf;
-  out = WriteDecimal(p.id, WriteLiteral("id=", out));
+namespace {
+
+// "id=<id>" at `out`; returns the end.
+char* WritePlanId(uint64_t id, char* out) { return WriteDecimal(id, WriteLiteral("id=", out)); }
+constexpr size_t kPlanIdMaxBytes = 3 + 20;  // "id=" and the widest uint64_t
+
+// The plan's text after its ID (";t=...;think=...") at `out`; returns the end.
+char* WritePlanRest(const RpcPlan& p, char* out) {
   out = WriteDecimal(static_cast<uint8_t>(p.type), WriteLiteral(";t=", out));
   out = WriteDecimal(p.requests, WriteLiteral(";q=", out));
   out = WriteDecimal(p.responses, WriteLiteral(";r=", out));
@@ -176,8 +191,44 @@ absl::string_view EncodePlanInto(const RpcPlan& p, char (&buf)[kPlanTextMaxBytes
   out = WriteDecimal(static_cast<uint8_t>(p.ending), WriteLiteral(";end=", out));
   out = WriteDecimal(p.error_after, WriteLiteral(";after=", out));
   out = WriteDecimal(p.error_code, WriteLiteral(";code=", out));
-  out = WriteDecimal(p.handler_think_us, WriteLiteral(";think=", out));
+  return WriteDecimal(p.handler_think_us, WriteLiteral(";think=", out));
+}
+
+bool SameButId(const RpcPlan& a, const RpcPlan& b) {
+  return a.type == b.type && a.requests == b.requests && a.responses == b.responses &&
+         a.request_size_max == b.request_size_max && a.response_size_max == b.response_size_max &&
+         a.ending == b.ending && a.error_after == b.error_after && a.error_code == b.error_code &&
+         a.handler_think_us == b.handler_think_us;
+}
+
+}  // namespace
+
+absl::string_view EncodePlanInto(const RpcPlan& p, char (&buf)[kPlanTextMaxBytes]) {
+  // Every field at its widest: 45 bytes of names and separators, 106 of digits (type and ending
+  // are written as the int they are, up to 3 digits).
+  static_assert(45 + 106 <= kPlanTextMaxBytes);
+  char* const out = WritePlanRest(p, WritePlanId(p.id, buf));
   return absl::string_view(buf, static_cast<size_t>(out - buf));
+}
+
+absl::string_view PlanTextEncoder::Encode(const RpcPlan& p, char (&buf)[kPlanTextMaxBytes]) {
+  char* const rest = WritePlanId(p.id, buf);
+  if (!has_last_ || !SameButId(p, last_)) {
+    std::memset(rest_, 0, sizeof rest_);
+    rest_bytes_ = static_cast<size_t>(WritePlanRest(p, rest_) - rest_);
+    last_ = p;
+    has_last_ = true;
+  }
+  // Most rests fit one 64-byte block, which is copied without a call (the bytes after the text
+  // are zeros and stay unread); every text fits `buf` (EncodePlanInto's bound).
+  constexpr size_t kBlockBytes = 64;
+  static_assert(kPlanIdMaxBytes + kBlockBytes <= kPlanTextMaxBytes);
+  if (rest_bytes_ <= kBlockBytes) {
+    std::memcpy(rest, rest_, kBlockBytes);
+  } else {
+    std::memcpy(rest, rest_, rest_bytes_);
+  }
+  return absl::string_view(buf, static_cast<size_t>(rest - buf) + rest_bytes_);
 }
 
 uint64_t PlanTextId(absl::string_view text) {

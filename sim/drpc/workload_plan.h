@@ -74,6 +74,23 @@ std::string EncodePlan(const RpcPlan& plan);
 // The same text written into `buf` (no allocation): a view of it, valid while `buf` lives.
 inline constexpr size_t kPlanTextMaxBytes = 160;
 absl::string_view EncodePlanInto(const RpcPlan& plan, char (&buf)[kPlanTextMaxBytes]);
+// EncodePlanInto for a run of plans that mostly differ only in their ID (a workload draws the
+// other fields from few choices): the text after the ID is kept from the previous plan and
+// copied when the next plan's other fields are the same. Gives exactly EncodePlanInto's text.
+//   PlanTextEncoder encoder;
+//   absl::string_view text = encoder.Encode(plan, buf);
+class PlanTextEncoder {
+ public:
+  absl::string_view Encode(const RpcPlan& plan, char (&buf)[kPlanTextMaxBytes]);
+
+ private:
+  RpcPlan last_;         // the plan rest_ was written for (its ID aside)
+  bool has_last_ = false;
+  // ";t=...;think=..." of last_, zero beyond rest_bytes_ (copied in one fixed-size block when
+  // it fits one).
+  char rest_[kPlanTextMaxBytes] = {};
+  size_t rest_bytes_ = 0;
+};
 // The call ID a plan's text starts with ("id=17;..."), or 0 if it does not start with one.
 uint64_t PlanTextId(absl::string_view text);
 absl::StatusOr<RpcPlan> DecodePlan(absl::string_view text);
