@@ -248,6 +248,7 @@ class Ledger {
   std::vector<ConnRecord> conns_;
   bool shutdown_started_ = false;
   WorkloadReport report_;
+  uint64_t* rpcs_counted_ = nullptr;  // the run's counter "rpcs", once the first call is made
 };
 
 }  // namespace drpc::sim
