@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/base/attributes.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "impl/errors.h"
@@ -21,7 +22,8 @@ constexpr uint64_t kHandlerThinkMaxMicros = 2'000;
 
 // ctx.Choose(site, n) without the call when there is nothing to choose: every source answers 0
 // to n == 1 and neither counts nor records it (sim/tape.h).
-uint64_t ChooseAmong(SimContext& ctx, absl::string_view site, uint64_t n) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline uint64_t ChooseAmong(SimContext& ctx, absl::string_view site,
+                                                         uint64_t n) {
   return n <= 1 ? 0 : ctx.Choose(site, n);
 }
 
@@ -249,9 +251,13 @@ absl::Status Caller::Unary(Conn& conn, CallContext& call, RpcRecord& rec) {
   rec.outcome_decided = true;
   if (!reply.ok()) return reply.status();
   rec.sent = 1;
-  const std::string why = CheckPayload(*reply, rec.plan.id, PayloadDirection::kResponse, 0,
-                                       rec.plan.ResponseSize(0));
-  if (!why.empty()) ledger_->Fail(rec, absl::StrCat("wrong unary reply: ", why));
+  // The check alone on the common path: the report's text is built only for a mismatch.
+  const size_t size = rec.plan.ResponseSize(0);
+  if (!PayloadMatches(*reply, rec.plan.id, PayloadDirection::kResponse, 0, size)) [[unlikely]] {
+    ledger_->Fail(rec, absl::StrCat("wrong unary reply: ",
+                                    DescribePayloadMismatch(*reply, rec.plan.id,
+                                                            PayloadDirection::kResponse, 0, size)));
+  }
   rec.received = 1;
   return absl::OkStatus();
 }

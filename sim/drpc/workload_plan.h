@@ -23,8 +23,8 @@ enum class RpcType : uint8_t { kUnary = 0, kClientStream = 1, kServerStream = 2,
 absl::string_view RpcTypeName(RpcType type);
 // "/sim.Load/Unary", ...
 inline absl::string_view RpcMethod(RpcType type) {
-  constexpr absl::string_view kMethods[] = {"/sim.Load/Unary", "/sim.Load/ClientStream",
-                                            "/sim.Load/ServerStream", "/sim.Load/Bidi"};
+  static constexpr absl::string_view kMethods[] = {"/sim.Load/Unary", "/sim.Load/ClientStream",
+                                                   "/sim.Load/ServerStream", "/sim.Load/Bidi"};
   const auto i = static_cast<size_t>(type);
   return i < std::size(kMethods) ? kMethods[i] : "/sim.Load/Unknown";
 }
