@@ -29,7 +29,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline uint64_t ChooseAmong(SimContext& ctx, absl::
 
 }  // namespace
 
-void Caller::DrawPlan(RpcPlan& p) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void Caller::DrawPlan(RpcPlan& p) {
   const WorkloadConfig& c = *config_;
   const uint32_t weights[] = {c.unary_weight, c.client_stream_weight, c.server_stream_weight,
                               c.bidi_weight};
@@ -69,7 +69,7 @@ void Caller::DrawPlan(RpcPlan& p) {
   if (ctx_->Chance("load.handler_thinks", 300)) p.handler_think_us = kHandlerThinkMaxMicros;
 }
 
-void Caller::AttachPlan(CallContext& call, RpcRecord& rec) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void Caller::AttachPlan(CallContext& call, RpcRecord& rec) {
   const absl::string_view text = rec.EncodePlanText(plan_encoder_);
   Metadata& md = call.metadata();
   DRPC_DCHECK(md.empty()) << "workload: a call's metadata had entries already";
@@ -87,7 +87,7 @@ void Caller::AttachPlan(CallContext& call, RpcRecord& rec) {
   std::memcpy(value.data(), text.data(), text.size());
 }
 
-void Caller::TakePlanBack(CallContext& call) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void Caller::TakePlanBack(CallContext& call) {
   // The plan is the metadata's only entry (no one else writes a caller's metadata).
   Metadata& md = call.metadata();
   DRPC_DCHECK(md.size() == 1 && md.begin()->first == kPlanMetadataKey);

@@ -169,8 +169,16 @@ class Ledger {
   // The call's context ended (its deadline, or the caller's cancel): called by the workload's own
   // callback on the context, which runs before the manager's.
   void OnContextEnded(RpcRecord& rec);
-  // Judges a finished call (from its caller's fiber, right after the outcome).
-  void CheckOutcome(RpcRecord& rec);
+  // Judges a finished call (from its caller's fiber, right after the outcome). Inline for the
+  // common case, an undisturbed OK call: what the full rules come to for it (no cancel rule
+  // applies, no size boundary is counted, the size rule holds), without their calls.
+  void CheckOutcome(RpcRecord& rec) {
+    if (rec.status.ok() && !rec.abandoned && !rec.cancel_requested && !rec.at_deadline.fired &&
+        !config_.draw_size_limits && !OkCallPassedALimit(rec)) {
+      return JudgeOk(rec);
+    }
+    CheckOutcomeInFull(rec);
+  }
   // Judges what the handlers did, once every call has finished.
   void CheckHandlers();
   // A connection that ended before the workload closed it must have had a cause.
@@ -231,11 +239,24 @@ class Ledger {
   // Judges the call against the message limits, and counts the boundaries it met. Returns true
   // when the outcome was the size error (then judged).
   bool CheckSizeLimits(const RpcRecord& rec);
+  // CheckOutcome's rules, every case.
+  void CheckOutcomeInFull(RpcRecord& rec);
   // For an OK call: whether one of its messages was over the limit of the end that received it.
-  bool OkCallPassedALimit(const RpcRecord& rec) const;
+  bool OkCallPassedALimit(const RpcRecord& rec) const {
+    const RpcPlan& p = rec.plan;
+    // An OK call sent rec.sent requests, and got a response to each (bidi) or its planned ones.
+    const bool responded = p.type == RpcType::kBidi ? rec.sent > 0 : p.responses > 0;
+    return (responded && p.response_size_max > client_receive_limit_) ||
+           (rec.sent > 0 && p.request_size_max > server_receive_limit_);
+  }
   // The verdict on a call that ended OK once no other rule applies: counted, and a failure if its
   // handler was planned to fail. Shared by CheckOutcome's fast path and its full rules.
-  void JudgeOk(RpcRecord& rec);
+  void JudgeOk(RpcRecord& rec) {
+    ++report_.ok;
+    if (rec.plan.ending != Ending::kOk) {
+      Fail(rec, "succeeded although its handler was planned to fail");
+    }
+  }
 
   SimContext* ctx_;
   WorkloadConfig config_;
