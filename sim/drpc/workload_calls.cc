@@ -101,6 +101,17 @@ void Caller::Think() {
   SleepFor(ctx_->env(), config_->think_max * static_cast<int64_t>(n) / 3, "caller thinks");
 }
 
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline absl::Status Caller::CallByType(Conn& conn, CallContext& call,
+                                                                   RpcRecord& rec) {
+  switch (rec.plan.type) {
+    case RpcType::kUnary: return Unary(conn, call, rec);
+    case RpcType::kClientStream: return ClientStream(conn, call, rec);
+    case RpcType::kServerStream: return ServerStream(conn, call, rec);
+    case RpcType::kBidi: return Bidi(conn, call, rec);
+  }
+  return absl::InternalError("unknown rpc type");
+}
+
 void Caller::MakeCall(size_t conn_index) {
   RpcRecord& rec = ledger_->NewRpc(conn_index);
   DrawPlan(rec.plan);
@@ -171,16 +182,6 @@ void Caller::MakeCall(size_t conn_index) {
   rec.SetStep("finished");
   rec.conn_ended_first = conn.conn->closed().IsSet();
   ledger_->CheckOutcome(rec);
-}
-
-absl::Status Caller::CallByType(Conn& conn, CallContext& call, RpcRecord& rec) {
-  switch (rec.plan.type) {
-    case RpcType::kUnary: return Unary(conn, call, rec);
-    case RpcType::kClientStream: return ClientStream(conn, call, rec);
-    case RpcType::kServerStream: return ServerStream(conn, call, rec);
-    case RpcType::kBidi: return Bidi(conn, call, rec);
-  }
-  return absl::InternalError("unknown rpc type");
 }
 
 RpcRecord& Caller::RunFixedCall(size_t conn_index, RpcType type, Duration bound) {

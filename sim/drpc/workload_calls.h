@@ -40,8 +40,8 @@ class Caller {
   std::vector<std::weak_ptr<Stream>>& streams() { return streams_; }
 
  private:
-  // DrawPlan, AttachPlan and TakePlanBack are inline in the call they serve (workload_calls.cc):
-  // each call pays for them, and their frames cost as much as their bodies.
+  // DrawPlan, AttachPlan, TakePlanBack and CallByType are inline in the calls they serve
+  // (workload_calls.cc): each call pays for them, and their frames cost as much as their bodies.
   // Draws the plan of a new call into `plan`, which holds its ID and every other field's default.
   void DrawPlan(RpcPlan& plan);
   absl::Status Unary(Conn& conn, CallContext& call, RpcRecord& rec);

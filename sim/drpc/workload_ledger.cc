@@ -45,21 +45,6 @@ Ledger::Ledger(SimContext& ctx, const WorkloadConfig& config, const Options& cli
       client_receive_limit_(ReceiveLimit(client)),
       server_receive_limit_(ReceiveLimit(server)) {}
 
-RpcRecord& Ledger::NewRpc(size_t conn) {
-  RpcRecord& rec = rpcs_.Add();
-  rec.plan.id = rpcs_.size();
-  rec.conn = conn;
-  ++report_.rpcs;
-  // Counted as each call is made: a failed run stops inside the workload and still reports them.
-  if (rpcs_counted_ == nullptr) rpcs_counted_ = &ctx_->Counter("rpcs");
-  ++*rpcs_counted_;
-  return rec;
-}
-
-void Ledger::Planned(const RpcRecord& rec) {
-  if (OverflowsAnUpstreamEnd(rec.plan)) conns_[rec.conn].overflow_may_close = true;
-}
-
 void Ledger::Fail(const RpcRecord& rec, absl::string_view why) {
   // The call's stream is known to the recorder by the plan in its metadata.
   if (Recorder* r = ctx_->recorder(); r != nullptr) r->FocusMetadata(kPlanMetadataKey, EncodePlan(rec.plan));
@@ -253,11 +238,6 @@ bool SendsResponses(const RpcPlan& p) {
 bool Ledger::OverSizeLimit(const RpcPlan& p) const {
   return (SendsRequests(p) && p.request_size_max > server_receive_limit_) ||
          (SendsResponses(p) && p.response_size_max > client_receive_limit_);
-}
-
-bool Ledger::OverflowsAnUpstreamEnd(const RpcPlan& p) const {
-  return (!server_.mux && SendsRequests(p) && p.request_size_max > server_.packet_max_bytes) ||
-         (!client_.mux && SendsResponses(p) && p.response_size_max > client_.packet_max_bytes);
 }
 
 bool Ledger::ExplainedByOverflow(const RpcRecord& rec) const {

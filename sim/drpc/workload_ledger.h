@@ -153,9 +153,22 @@ class Ledger {
   Ledger(SimContext& ctx, const WorkloadConfig& config, const Options& client,
          const Options& server);
 
-  RpcRecord& NewRpc(size_t conn);
+  // NewRpc and Planned are inline: every call pays for them, and their frames cost as much as
+  // their bodies.
+  RpcRecord& NewRpc(size_t conn) {
+    RpcRecord& rec = rpcs_.Add();
+    rec.plan.id = rpcs_.size();
+    rec.conn = conn;
+    ++report_.rpcs;
+    // Counted as each call is made: a failed run stops inside the workload and still reports them.
+    if (rpcs_counted_ == nullptr) rpcs_counted_ = &ctx_->Counter("rpcs");
+    ++*rpcs_counted_;
+    return rec;
+  }
   // The caller drew `rec`'s plan (before its first message goes out).
-  void Planned(const RpcRecord& rec);
+  void Planned(const RpcRecord& rec) {
+    if (OverflowsAnUpstreamEnd(rec.plan)) conns_[rec.conn].overflow_may_close = true;
+  }
   RpcRecord* Find(uint64_t id) { return rpcs_.Find(id); }
   std::vector<ConnRecord>& conns() { return conns_; }
   const RpcTable& rpcs() const { return rpcs_; }
@@ -232,7 +245,12 @@ class Ledger {
   bool OverSizeLimit(const RpcPlan& plan) const;
   // Whether one of them is over the packet limit of an upstream end (which then drops the
   // connection, rather than failing only the stream as a mux end does).
-  bool OverflowsAnUpstreamEnd(const RpcPlan& plan) const;
+  bool OverflowsAnUpstreamEnd(const RpcPlan& p) const {
+    const bool sends_requests = p.requests > 0;
+    const bool sends_responses = p.type == RpcType::kBidi ? p.requests > 0 : p.responses > 0;
+    return (!server_.mux && sends_requests && p.request_size_max > server_.packet_max_bytes) ||
+           (!client_.mux && sends_responses && p.response_size_max > client_.packet_max_bytes);
+  }
   // Whether `status` is an upstream end's "data overflow" (its reader's, or the server's seen as
   // the connection's end) on a connection that one of its calls overflowed.
   bool ExplainedByOverflow(const RpcRecord& rec) const;

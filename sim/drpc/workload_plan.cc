@@ -330,12 +330,6 @@ void FillPayload(uint64_t rpc, PayloadDirection d, uint64_t index, size_t size, 
   StoreLittleEndian64(kept | state << kept_bits, out + size - 8);
 }
 
-std::string MakePayload(uint64_t rpc, PayloadDirection d, uint64_t index, size_t size) {
-  std::string out(size, '\0');
-  FillPayload(rpc, d, index, size, out.data());
-  return out;
-}
-
 char* PayloadBuffer::Grow(size_t size) {
   heap_.resize(size);
   return heap_.data();

@@ -97,12 +97,17 @@ absl::StatusOr<RpcPlan> DecodePlan(absl::string_view text);
 
 enum class PayloadDirection : char { kRequest = 'q', kResponse = 's' };
 
-// Message `index` of `rpc` in `direction`, `size` bytes: a 16-byte header naming the four (when
-// it fits) followed by bytes derived from them, so that no two messages of a run are alike.
-std::string MakePayload(uint64_t rpc, PayloadDirection direction, uint64_t index, size_t size);
-
 // MakePayload's bytes written to `out` (`size` bytes).
 void FillPayload(uint64_t rpc, PayloadDirection direction, uint64_t index, size_t size, char* out);
+
+// Message `index` of `rpc` in `direction`, `size` bytes: a 16-byte header naming the four (when
+// it fits) followed by bytes derived from them, so that no two messages of a run are alike.
+inline std::string MakePayload(uint64_t rpc, PayloadDirection direction, uint64_t index,
+                               size_t size) {
+  std::string out(size, '\0');
+  FillPayload(rpc, direction, index, size, out.data());
+  return out;
+}
 
 // MakePayload into a buffer that lives where the message is sent from: a message of up to
 // kInlineBytes is made without an allocation, a larger one in a string kept for the next.
