@@ -122,6 +122,9 @@ class SimContext {
   // Adds `n` to the run's counter `name` (RunResult::counts): what a scenario did, for benchmarks
   // and summaries (the RPC workloads count "rpcs").
   void Count(absl::string_view name, uint64_t n) { counts_[std::string(name)] += n; }
+  // The counter itself, created at 0 if new: valid for the rest of the run, for a count taken on
+  // a hot path without a lookup of its name each time.
+  uint64_t& Counter(absl::string_view name) { return counts_[std::string(name)]; }
 
   void Log(absl::string_view line);
   // Something the scenario did that a timeline should show (a caller cancels, a connection is

@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/base/attributes.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "impl/errors.h"
@@ -21,13 +22,14 @@ constexpr uint64_t kHandlerThinkMaxMicros = 2'000;
 
 // ctx.Choose(site, n) without the call when there is nothing to choose: every source answers 0
 // to n == 1 and neither counts nor records it (sim/tape.h).
-uint64_t ChooseAmong(SimContext& ctx, absl::string_view site, uint64_t n) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline uint64_t ChooseAmong(SimContext& ctx, absl::string_view site,
+                                                         uint64_t n) {
   return n <= 1 ? 0 : ctx.Choose(site, n);
 }
 
 }  // namespace
 
-void Caller::DrawPlan(RpcPlan& p) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void Caller::DrawPlan(RpcPlan& p) {
   const WorkloadConfig& c = *config_;
   const uint32_t weights[] = {c.unary_weight, c.client_stream_weight, c.server_stream_weight,
                               c.bidi_weight};
@@ -67,8 +69,8 @@ void Caller::DrawPlan(RpcPlan& p) {
   if (ctx_->Chance("load.handler_thinks", 300)) p.handler_think_us = kHandlerThinkMaxMicros;
 }
 
-void Caller::AttachPlan(CallContext& call, RpcRecord& rec) {
-  const absl::string_view text = rec.EncodePlanText();
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void Caller::AttachPlan(CallContext& call, RpcRecord& rec) {
+  const absl::string_view text = rec.EncodePlanText(plan_encoder_);
   Metadata& md = call.metadata();
   DRPC_DCHECK(md.empty()) << "workload: a call's metadata had entries already";
   if (spare_plan_metadata_.empty()) {
@@ -85,7 +87,7 @@ void Caller::AttachPlan(CallContext& call, RpcRecord& rec) {
   std::memcpy(value.data(), text.data(), text.size());
 }
 
-void Caller::TakePlanBack(CallContext& call) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void Caller::TakePlanBack(CallContext& call) {
   // The plan is the metadata's only entry (no one else writes a caller's metadata).
   Metadata& md = call.metadata();
   DRPC_DCHECK(md.size() == 1 && md.begin()->first == kPlanMetadataKey);
@@ -97,6 +99,17 @@ void Caller::Think() {
   const uint64_t n = ctx_->Choose("load.think", 4);
   if (n == 0) return;
   SleepFor(ctx_->env(), config_->think_max * static_cast<int64_t>(n) / 3, "caller thinks");
+}
+
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline absl::Status Caller::CallByType(Conn& conn, CallContext& call,
+                                                                   RpcRecord& rec) {
+  switch (rec.plan.type) {
+    case RpcType::kUnary: return Unary(conn, call, rec);
+    case RpcType::kClientStream: return ClientStream(conn, call, rec);
+    case RpcType::kServerStream: return ServerStream(conn, call, rec);
+    case RpcType::kBidi: return Bidi(conn, call, rec);
+  }
+  return absl::InternalError("unknown rpc type");
 }
 
 void Caller::MakeCall(size_t conn_index) {
@@ -171,16 +184,6 @@ void Caller::MakeCall(size_t conn_index) {
   ledger_->CheckOutcome(rec);
 }
 
-absl::Status Caller::CallByType(Conn& conn, CallContext& call, RpcRecord& rec) {
-  switch (rec.plan.type) {
-    case RpcType::kUnary: return Unary(conn, call, rec);
-    case RpcType::kClientStream: return ClientStream(conn, call, rec);
-    case RpcType::kServerStream: return ServerStream(conn, call, rec);
-    case RpcType::kBidi: return Bidi(conn, call, rec);
-  }
-  return absl::InternalError("unknown rpc type");
-}
-
 RpcRecord& Caller::RunFixedCall(size_t conn_index, RpcType type, Duration bound) {
   RpcRecord& rec = ledger_->NewRpc(conn_index);
   rec.plan.type = type;
@@ -249,9 +252,13 @@ absl::Status Caller::Unary(Conn& conn, CallContext& call, RpcRecord& rec) {
   rec.outcome_decided = true;
   if (!reply.ok()) return reply.status();
   rec.sent = 1;
-  const std::string why = CheckPayload(*reply, rec.plan.id, PayloadDirection::kResponse, 0,
-                                       rec.plan.ResponseSize(0));
-  if (!why.empty()) ledger_->Fail(rec, absl::StrCat("wrong unary reply: ", why));
+  // The check alone on the common path: the report's text is built only for a mismatch.
+  const size_t size = rec.plan.ResponseSize(0);
+  if (!PayloadMatches(*reply, rec.plan.id, PayloadDirection::kResponse, 0, size)) [[unlikely]] {
+    ledger_->Fail(rec, absl::StrCat("wrong unary reply: ",
+                                    DescribePayloadMismatch(*reply, rec.plan.id,
+                                                            PayloadDirection::kResponse, 0, size)));
+  }
   rec.received = 1;
   return absl::OkStatus();
 }

@@ -40,6 +40,8 @@ class Caller {
   std::vector<std::weak_ptr<Stream>>& streams() { return streams_; }
 
  private:
+  // DrawPlan, AttachPlan, TakePlanBack and CallByType are inline in the calls they serve
+  // (workload_calls.cc): each call pays for them, and their frames cost as much as their bodies.
   // Draws the plan of a new call into `plan`, which holds its ID and every other field's default.
   void DrawPlan(RpcPlan& plan);
   absl::Status Unary(Conn& conn, CallContext& call, RpcRecord& rec);
@@ -70,6 +72,7 @@ class Caller {
   std::vector<std::weak_ptr<Stream>> streams_;
   // At most one per call in flight at once (one per caller fiber).
   std::vector<Metadata> spare_plan_metadata_;
+  PlanTextEncoder plan_encoder_;
   // A call without disturbances of its own, ending within `bound`.
   RpcRecord& RunFixedCall(size_t conn, RpcType type, Duration bound);
   bool clean_ = false;  // no disturbances (MakeCleanCall)

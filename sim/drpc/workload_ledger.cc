@@ -45,19 +45,6 @@ Ledger::Ledger(SimContext& ctx, const WorkloadConfig& config, const Options& cli
       client_receive_limit_(ReceiveLimit(client)),
       server_receive_limit_(ReceiveLimit(server)) {}
 
-RpcRecord& Ledger::NewRpc(size_t conn) {
-  RpcRecord& rec = rpcs_.Add();
-  rec.plan.id = rpcs_.size();
-  rec.conn = conn;
-  ++report_.rpcs;
-  ctx_->Count("rpcs", 1);
-  return rec;
-}
-
-void Ledger::Planned(const RpcRecord& rec) {
-  if (OverflowsAnUpstreamEnd(rec.plan)) conns_[rec.conn].overflow_may_close = true;
-}
-
 void Ledger::Fail(const RpcRecord& rec, absl::string_view why) {
   // The call's stream is known to the recorder by the plan in its metadata.
   if (Recorder* r = ctx_->recorder(); r != nullptr) r->FocusMetadata(kPlanMetadataKey, EncodePlan(rec.plan));
@@ -253,11 +240,6 @@ bool Ledger::OverSizeLimit(const RpcPlan& p) const {
          (SendsResponses(p) && p.response_size_max > client_receive_limit_);
 }
 
-bool Ledger::OverflowsAnUpstreamEnd(const RpcPlan& p) const {
-  return (!server_.mux && SendsRequests(p) && p.request_size_max > server_.packet_max_bytes) ||
-         (!client_.mux && SendsResponses(p) && p.response_size_max > client_.packet_max_bytes);
-}
-
 bool Ledger::ExplainedByOverflow(const RpcRecord& rec) const {
   return conns_[rec.conn].overflow_may_close && IsProtocolError(rec.status) &&
          absl::StrContains(rec.status.message(), kDataOverflowText);
@@ -353,28 +335,9 @@ void Ledger::CheckRemoteError(const RpcRecord& rec, uint64_t code) {
   Fail(rec, absl::StrCat("remote error (code ", code, ") that its handler did not return"));
 }
 
-bool Ledger::OkCallPassedALimit(const RpcRecord& rec) const {
-  const RpcPlan& p = rec.plan;
-  // An OK call sent rec.sent requests, and got a response to each (bidi) or its planned ones.
-  const bool responded = p.type == RpcType::kBidi ? rec.sent > 0 : p.responses > 0;
-  return (responded && p.response_size_max > client_receive_limit_) ||
-         (rec.sent > 0 && p.request_size_max > server_receive_limit_);
-}
-
-void Ledger::JudgeOk(RpcRecord& rec) {
-  ++report_.ok;
-  if (rec.plan.ending != Ending::kOk) Fail(rec, "succeeded although its handler was planned to fail");
-}
-
-void Ledger::CheckOutcome(RpcRecord& rec) {
+void Ledger::CheckOutcomeInFull(RpcRecord& rec) {
   const absl::Status& s = rec.status;
   const bool own_cancel = rec.cancel_requested;
-  if (s.ok() && !rec.abandoned && !own_cancel && !rec.at_deadline.fired &&
-      !config_.draw_size_limits && !OkCallPassedALimit(rec)) {
-    // What the rules below come to for an undisturbed OK call (no cancel rule applies, no size
-    // boundary is counted, the size rule holds), without their calls.
-    return JudgeOk(rec);
-  }
   if (rec.abandoned) {
     // Whatever the stream reported after the caller closed it is the caller's own doing; only a
     // Canceled nobody asked for is wrong.

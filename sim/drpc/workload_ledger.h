@@ -32,9 +32,9 @@ struct RpcRecord {
   uint8_t plan_text_bytes = 0;
   static_assert(kPlanTextMaxBytes <= UINT8_MAX);
   absl::string_view PlanText() const { return absl::string_view(plan_text, plan_text_bytes); }
-  // Encodes `plan` into plan_text; returns it.
-  absl::string_view EncodePlanText() {
-    plan_text_bytes = static_cast<uint8_t>(EncodePlanInto(plan, plan_text).size());
+  // Encodes `plan` into plan_text (by `encoder`, which gives EncodePlanInto's text); returns it.
+  absl::string_view EncodePlanText(PlanTextEncoder& encoder) {
+    plan_text_bytes = static_cast<uint8_t>(encoder.Encode(plan, plan_text).size());
     return PlanText();
   }
   size_t conn = 0;  // index into Ledger::conns
@@ -153,9 +153,22 @@ class Ledger {
   Ledger(SimContext& ctx, const WorkloadConfig& config, const Options& client,
          const Options& server);
 
-  RpcRecord& NewRpc(size_t conn);
+  // NewRpc and Planned are inline: every call pays for them, and their frames cost as much as
+  // their bodies.
+  RpcRecord& NewRpc(size_t conn) {
+    RpcRecord& rec = rpcs_.Add();
+    rec.plan.id = rpcs_.size();
+    rec.conn = conn;
+    ++report_.rpcs;
+    // Counted as each call is made: a failed run stops inside the workload and still reports them.
+    if (rpcs_counted_ == nullptr) rpcs_counted_ = &ctx_->Counter("rpcs");
+    ++*rpcs_counted_;
+    return rec;
+  }
   // The caller drew `rec`'s plan (before its first message goes out).
-  void Planned(const RpcRecord& rec);
+  void Planned(const RpcRecord& rec) {
+    if (OverflowsAnUpstreamEnd(rec.plan)) conns_[rec.conn].overflow_may_close = true;
+  }
   RpcRecord* Find(uint64_t id) { return rpcs_.Find(id); }
   std::vector<ConnRecord>& conns() { return conns_; }
   const RpcTable& rpcs() const { return rpcs_; }
@@ -169,8 +182,16 @@ class Ledger {
   // The call's context ended (its deadline, or the caller's cancel): called by the workload's own
   // callback on the context, which runs before the manager's.
   void OnContextEnded(RpcRecord& rec);
-  // Judges a finished call (from its caller's fiber, right after the outcome).
-  void CheckOutcome(RpcRecord& rec);
+  // Judges a finished call (from its caller's fiber, right after the outcome). Inline for the
+  // common case, an undisturbed OK call: what the full rules come to for it (no cancel rule
+  // applies, no size boundary is counted, the size rule holds), without their calls.
+  void CheckOutcome(RpcRecord& rec) {
+    if (rec.status.ok() && !rec.abandoned && !rec.cancel_requested && !rec.at_deadline.fired &&
+        !config_.draw_size_limits && !OkCallPassedALimit(rec)) {
+      return JudgeOk(rec);
+    }
+    CheckOutcomeInFull(rec);
+  }
   // Judges what the handlers did, once every call has finished.
   void CheckHandlers();
   // A connection that ended before the workload closed it must have had a cause.
@@ -224,18 +245,36 @@ class Ledger {
   bool OverSizeLimit(const RpcPlan& plan) const;
   // Whether one of them is over the packet limit of an upstream end (which then drops the
   // connection, rather than failing only the stream as a mux end does).
-  bool OverflowsAnUpstreamEnd(const RpcPlan& plan) const;
+  bool OverflowsAnUpstreamEnd(const RpcPlan& p) const {
+    const bool sends_requests = p.requests > 0;
+    const bool sends_responses = p.type == RpcType::kBidi ? p.requests > 0 : p.responses > 0;
+    return (!server_.mux && sends_requests && p.request_size_max > server_.packet_max_bytes) ||
+           (!client_.mux && sends_responses && p.response_size_max > client_.packet_max_bytes);
+  }
   // Whether `status` is an upstream end's "data overflow" (its reader's, or the server's seen as
   // the connection's end) on a connection that one of its calls overflowed.
   bool ExplainedByOverflow(const RpcRecord& rec) const;
   // Judges the call against the message limits, and counts the boundaries it met. Returns true
   // when the outcome was the size error (then judged).
   bool CheckSizeLimits(const RpcRecord& rec);
+  // CheckOutcome's rules, every case.
+  void CheckOutcomeInFull(RpcRecord& rec);
   // For an OK call: whether one of its messages was over the limit of the end that received it.
-  bool OkCallPassedALimit(const RpcRecord& rec) const;
+  bool OkCallPassedALimit(const RpcRecord& rec) const {
+    const RpcPlan& p = rec.plan;
+    // An OK call sent rec.sent requests, and got a response to each (bidi) or its planned ones.
+    const bool responded = p.type == RpcType::kBidi ? rec.sent > 0 : p.responses > 0;
+    return (responded && p.response_size_max > client_receive_limit_) ||
+           (rec.sent > 0 && p.request_size_max > server_receive_limit_);
+  }
   // The verdict on a call that ended OK once no other rule applies: counted, and a failure if its
   // handler was planned to fail. Shared by CheckOutcome's fast path and its full rules.
-  void JudgeOk(RpcRecord& rec);
+  void JudgeOk(RpcRecord& rec) {
+    ++report_.ok;
+    if (rec.plan.ending != Ending::kOk) {
+      Fail(rec, "succeeded although its handler was planned to fail");
+    }
+  }
 
   SimContext* ctx_;
   WorkloadConfig config_;
@@ -248,6 +287,7 @@ class Ledger {
   std::vector<ConnRecord> conns_;
   bool shutdown_started_ = false;
   WorkloadReport report_;
+  uint64_t* rpcs_counted_ = nullptr;  // the run's counter "rpcs", once the first call is made
 };
 
 }  // namespace drpc::sim

@@ -23,8 +23,8 @@ enum class RpcType : uint8_t { kUnary = 0, kClientStream = 1, kServerStream = 2,
 absl::string_view RpcTypeName(RpcType type);
 // "/sim.Load/Unary", ...
 inline absl::string_view RpcMethod(RpcType type) {
-  constexpr absl::string_view kMethods[] = {"/sim.Load/Unary", "/sim.Load/ClientStream",
-                                            "/sim.Load/ServerStream", "/sim.Load/Bidi"};
+  static constexpr absl::string_view kMethods[] = {"/sim.Load/Unary", "/sim.Load/ClientStream",
+                                                   "/sim.Load/ServerStream", "/sim.Load/Bidi"};
   const auto i = static_cast<size_t>(type);
   return i < std::size(kMethods) ? kMethods[i] : "/sim.Load/Unknown";
 }
@@ -74,18 +74,40 @@ std::string EncodePlan(const RpcPlan& plan);
 // The same text written into `buf` (no allocation): a view of it, valid while `buf` lives.
 inline constexpr size_t kPlanTextMaxBytes = 160;
 absl::string_view EncodePlanInto(const RpcPlan& plan, char (&buf)[kPlanTextMaxBytes]);
+// EncodePlanInto for a run of plans that mostly differ only in their ID (a workload draws the
+// other fields from few choices): the text after the ID is kept from the previous plan and
+// copied when the next plan's other fields are the same. Gives exactly EncodePlanInto's text.
+//   PlanTextEncoder encoder;
+//   absl::string_view text = encoder.Encode(plan, buf);
+class PlanTextEncoder {
+ public:
+  absl::string_view Encode(const RpcPlan& plan, char (&buf)[kPlanTextMaxBytes]);
+
+ private:
+  RpcPlan last_;         // the plan rest_ was written for (its ID aside)
+  bool has_last_ = false;
+  // ";t=...;think=..." of last_, zero beyond rest_bytes_ (copied in one fixed-size block when
+  // it fits one).
+  char rest_[kPlanTextMaxBytes] = {};
+  size_t rest_bytes_ = 0;
+};
 // The call ID a plan's text starts with ("id=17;..."), or 0 if it does not start with one.
 uint64_t PlanTextId(absl::string_view text);
 absl::StatusOr<RpcPlan> DecodePlan(absl::string_view text);
 
 enum class PayloadDirection : char { kRequest = 'q', kResponse = 's' };
 
-// Message `index` of `rpc` in `direction`, `size` bytes: a 16-byte header naming the four (when
-// it fits) followed by bytes derived from them, so that no two messages of a run are alike.
-std::string MakePayload(uint64_t rpc, PayloadDirection direction, uint64_t index, size_t size);
-
 // MakePayload's bytes written to `out` (`size` bytes).
 void FillPayload(uint64_t rpc, PayloadDirection direction, uint64_t index, size_t size, char* out);
+
+// Message `index` of `rpc` in `direction`, `size` bytes: a 16-byte header naming the four (when
+// it fits) followed by bytes derived from them, so that no two messages of a run are alike.
+inline std::string MakePayload(uint64_t rpc, PayloadDirection direction, uint64_t index,
+                               size_t size) {
+  std::string out(size, '\0');
+  FillPayload(rpc, direction, index, size, out.data());
+  return out;
+}
 
 // MakePayload into a buffer that lives where the message is sent from: a message of up to
 // kInlineBytes is made without an allocation, a larger one in a string kept for the next.

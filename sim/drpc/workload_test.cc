@@ -5,9 +5,11 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "sim/drpc/workload_plan.h"
 #include "sim/simulation.h"
@@ -131,6 +133,56 @@ TEST(WorkloadPlanTest, PlanTextKeepsItsWireFormatAtItsWidest) {
   EXPECT_EQ(EncodePlanInto(widest, buf), text);
   EXPECT_EQ(EncodePlan(RpcPlan{.id = 5}),
             "id=5;t=0;q=1;r=1;qs=0;rs=0;end=0;after=0;code=0;think=0");
+}
+
+// The encoder that keeps the text after the ID gives EncodePlanInto's text whichever field
+// changes from one plan to the next, and for IDs and rests of every width.
+TEST(WorkloadPlanTest, PlanTextEncoderGivesEncodePlanIntosText) {
+  const RpcPlan widest{.id = UINT64_MAX, .type = RpcType::kBidi, .requests = UINT32_MAX,
+                       .responses = UINT32_MAX, .request_size_max = UINT32_MAX,
+                       .response_size_max = UINT32_MAX, .ending = Ending::kNeverReads,
+                       .error_after = UINT32_MAX, .error_code = UINT64_MAX,
+                       .handler_think_us = UINT32_MAX};
+  std::vector<RpcPlan> plans = {RpcPlan{.id = 1}, RpcPlan{.id = 2}, RpcPlan{.id = 123456},
+                                widest, widest, RpcPlan{.id = 7}};
+  const std::vector<void (*)(RpcPlan&)> changes = {
+      [](RpcPlan& p) { p.type = RpcType::kServerStream; },
+      [](RpcPlan& p) { p.requests = 4; },
+      [](RpcPlan& p) { p.responses = 0; },
+      [](RpcPlan& p) { p.request_size_max = 64; },
+      [](RpcPlan& p) { p.response_size_max = 4096; },
+      [](RpcPlan& p) { p.ending = Ending::kError; },
+      [](RpcPlan& p) { p.error_after = 2; },
+      [](RpcPlan& p) { p.error_code = 42; },
+      [](RpcPlan& p) { p.handler_think_us = 2000; },
+  };
+  for (auto change : changes) {
+    RpcPlan p{.id = 99};
+    change(p);
+    plans.push_back(p);
+    p.id = 100;
+    plans.push_back(p);
+    plans.push_back(RpcPlan{.id = 101});
+  }
+  PlanTextEncoder encoder;
+  for (const RpcPlan& p : plans) {
+    char buf[kPlanTextMaxBytes];
+    char expected[kPlanTextMaxBytes];
+    EXPECT_EQ(encoder.Encode(p, buf), EncodePlanInto(p, expected)) << EncodePlan(p);
+  }
+}
+
+TEST(WorkloadPlanTest, NumbersOfEveryWidthAreWrittenInDecimal) {
+  std::vector<uint64_t> values = {UINT64_MAX, UINT64_MAX - 1};
+  for (uint64_t p = 1; p <= 10'000'000'000'000'000'000u; p *= 10) {
+    for (uint64_t v : {p - 1, p, p + 1, 2 * p - 1, 9 * p, 9 * p + 9}) values.push_back(v);
+  }
+  for (uint64_t v : values) {
+    const RpcPlan plan{.id = v, .error_code = v, .handler_think_us = static_cast<uint32_t>(v)};
+    EXPECT_EQ(EncodePlan(plan),
+              absl::StrCat("id=", v, ";t=0;q=1;r=1;qs=0;rs=0;end=0;after=0;code=", v,
+                           ";think=", static_cast<uint32_t>(v)));
+  }
 }
 
 TEST(WorkloadPlanTest, PlanTextIdReadsOnlyALeadingId) {
