@@ -168,6 +168,8 @@ struct SimNetwork::Connection {
   void Close(int e);
 
   void Send(int d, absl::string_view bytes);
+  // Send on a link that cuts writes into pieces.
+  void SendPieces(int d, absl::string_view bytes);
   void Enqueue(int d, absl::string_view data, bool fin, bool rst);
   void ArmDelivery(int d);
   static void OnDeliveryTimer(void* pipe);  // the delivery timer of `pipe` (a Pipe*) fired
@@ -239,7 +241,21 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void SimNetwork::Connection::Enqueue(int d,
 // bounded count keeps large writes cheap to simulate without losing the interesting cuts.
 constexpr int kPiecesPerWriteMax = 16;
 
-void SimNetwork::Connection::Send(int d, absl::string_view bytes) {
+// Inline into Write: a link that delivers writes whole (every clean run's) sends one segment
+// without the call and the loop.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void SimNetwork::Connection::Send(int d,
+                                                                     absl::string_view bytes) {
+  if (link.segment_max_bytes == 0) {
+    if (bytes.empty()) return;
+    Enqueue(d, bytes, /*fin=*/false, /*rst=*/false);
+    pipes[d]->written += bytes.size();
+    net->stats_.bytes_written += bytes.size();
+    return;
+  }
+  SendPieces(d, bytes);
+}
+
+void SimNetwork::Connection::SendPieces(int d, absl::string_view bytes) {
   Pipe& p = *pipes[d];
   for (int piece = 1; !bytes.empty(); ++piece) {
     size_t n = bytes.size();

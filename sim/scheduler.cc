@@ -1,6 +1,7 @@
 #include "sim/scheduler.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <utility>
 
 #include "absl/base/attributes.h"
@@ -130,6 +131,11 @@ bool SimScheduler::ChooseInterleave() {
   return true;
 }
 
+void SimScheduler::FailNullUnpark() {
+  DRPC_CHECK(false) << "Unpark(nullptr)";
+  std::abort();
+}
+
 void SimScheduler::Kill(Fiber* fiber) {
   DRPC_CHECK(fiber != nullptr);
   auto* f = static_cast<SimFiber*>(fiber);
@@ -137,11 +143,7 @@ void SimScheduler::Kill(Fiber* fiber) {
   auto it = FindFiber(f->id_);
   DRPC_CHECK(it != fibers_.end()) << "killing a fiber that is not alive";
   f->killed_ = true;
-  if (auto r = std::find_if(runnable_.begin(), runnable_.end(),
-                            [f](const Runnable& x) { return x.fiber == f; });
-      r != runnable_.end()) {
-    runnable_.erase(r);
-  }
+  if (const size_t r = runnable_.Find(f); r < runnable_.size()) runnable_.erase(r);
   killed_.push_back(std::move(*it));
   fibers_.erase(it);
   ++stats_.fibers_killed;
@@ -199,12 +201,12 @@ SimScheduler::Outcome SimScheduler::Run(Instant time_limit, uint64_t step_limit)
       size_t index = 0;
       if (runnable_.size() > 1) {
         runnable_ids_.clear();
-        for (const Runnable& r : runnable_) runnable_ids_.push_back(r.fiber->id_);
+        for (size_t i = 0; i < runnable_.size(); ++i) runnable_ids_.push_back(runnable_[i].fiber->id_);
         index = policy_->Pick(runnable_ids_, *decisions_);
         DRPC_CHECK_LT(index, runnable_.size());
       }
       SimFiber* fiber = runnable_[index].fiber;
-      runnable_.erase(runnable_.begin() + static_cast<ptrdiff_t>(index));
+      runnable_.erase(index);
       RunFiber(fiber);
       continue;
     }

@@ -19,12 +19,22 @@ namespace {
 class MixingDecisions final : public DecisionSource {
  public:
   MixingDecisions(DecisionSource& inner, Trace& trace)
-      : inner_(&inner), seeded_(dynamic_cast<SeededDecisions*>(&inner)), trace_(&trace) {}
+      : inner_(&inner),
+        seeded_(dynamic_cast<SeededDecisions*>(&inner)),
+        tape_(dynamic_cast<TapeDecisions*>(&inner)),
+        trace_(&trace) {}
   uint64_t Choose(absl::string_view site, uint64_t n) override {
     if (n <= 1) return 0;  // neither counted, recorded nor mixed, by every source's contract
-    // A seeded source (every sweep's) is called directly: SeededDecisions is final, so its
-    // Choose inlines here instead of a second virtual call on every decision.
-    const uint64_t v = seeded_ != nullptr ? seeded_->Choose(site, n) : inner_->Choose(site, n);
+    // A seeded source (every sweep's) or a tape (every replay's) is called directly: both are
+    // final, so their Choose inlines here instead of a second virtual call on every decision.
+    uint64_t v;
+    if (seeded_ != nullptr) {
+      v = seeded_->Choose(site, n);
+    } else if (tape_ != nullptr) {
+      v = tape_->Choose(site, n);
+    } else {
+      v = inner_->Choose(site, n);
+    }
     trace_->MixEvent(0xd1, v);
     return v;
   }
@@ -36,6 +46,7 @@ class MixingDecisions final : public DecisionSource {
  private:
   DecisionSource* inner_;
   SeededDecisions* seeded_;  // inner_ when it is a SeededDecisions, else null
+  TapeDecisions* tape_;      // inner_ when it is a TapeDecisions, else null
   Trace* trace_;
 };
 

@@ -14,21 +14,12 @@ void SeededDecisions::Record(absl::string_view site, uint64_t n, uint64_t v) {
   tape_.decisions.push_back({std::string(site), n, v});
 }
 
-uint64_t TapeDecisions::Choose(absl::string_view site, uint64_t n) {
-  if (n <= 1) return 0;
-  const uint64_t index = count_++;
-  if (index >= tape_.decisions.size()) {
-    ++exhausted_;
-    return 0;
+void TapeDecisions::NoteDivergence(uint64_t index, absl::string_view site, uint64_t n) {
+  if (divergences_++ == 0) {
+    const Decision& d = tape_.decisions[index];
+    first_divergence_ = absl::StrCat("decision ", index, ": tape has ", d.site, "/", d.n,
+                                     ", run asked ", site, "/", n);
   }
-  const Decision& d = tape_.decisions[index];
-  if (d.site != site || d.n != n) {
-    if (divergences_++ == 0) {
-      first_divergence_ = absl::StrCat("decision ", index, ": tape has ", d.site, "/", d.n,
-                                       ", run asked ", site, "/", n);
-    }
-  }
-  return d.value % n;
 }
 
 uint64_t ByteDecisions::Choose(absl::string_view, uint64_t n) {

@@ -26,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/attributes.h"
+#include "absl/base/optimization.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "sim/prng.h"
@@ -105,7 +107,19 @@ class SeededDecisions final : public DecisionSource {
 class TapeDecisions final : public DecisionSource {
  public:
   explicit TapeDecisions(Tape tape) : tape_(std::move(tape)) {}
-  uint64_t Choose(absl::string_view site, uint64_t n) override;
+  // Inline with its divergence report out of line: the simulator asks for a decision at many
+  // scheduling points, and a replay (or the quiet, empty tape) answers most of them here.
+  uint64_t Choose(absl::string_view site, uint64_t n) override {
+    if (n <= 1) return 0;
+    const uint64_t index = count_++;
+    if (index >= tape_.decisions.size()) {
+      ++exhausted_;
+      return 0;
+    }
+    const Decision& d = tape_.decisions[index];
+    if (ABSL_PREDICT_FALSE(d.n != n || d.site != site)) NoteDivergence(index, site, n);
+    return d.value % n;
+  }
   uint64_t count() const override { return count_; }
   std::optional<std::string> recorded_policy() const override {
     auto it = tape_.header.find("policy");
@@ -119,6 +133,7 @@ class TapeDecisions final : public DecisionSource {
   const std::string& first_divergence() const { return first_divergence_; }
 
  private:
+  ABSL_ATTRIBUTE_NOINLINE void NoteDivergence(uint64_t index, absl::string_view site, uint64_t n);
   Tape tape_;
   uint64_t count_ = 0;
   uint64_t divergences_ = 0;

@@ -46,10 +46,19 @@ class Trace {
     MixEvent(tag, value);
     const char* p = bytes.data();
     size_t left = bytes.size();
-    // Two words per iteration: the same steps as one per iteration, with half the loop overhead.
-    for (; left >= 16; left -= 16, p += 16) {
+    // Four words per iteration: the same steps as one per iteration, with a quarter of the loop
+    // overhead.
+    for (; left >= 32; left -= 32, p += 32) {
       Mix(LoadLittleEndian64(p));
       Mix(LoadLittleEndian64(p + 8));
+      Mix(LoadLittleEndian64(p + 16));
+      Mix(LoadLittleEndian64(p + 24));
+    }
+    if (left >= 16) {
+      Mix(LoadLittleEndian64(p));
+      Mix(LoadLittleEndian64(p + 8));
+      left -= 16;
+      p += 16;
     }
     if (left >= 8) {
       Mix(LoadLittleEndian64(p));
