@@ -25,6 +25,19 @@ std::string BufferPool::Take() {
   return b;
 }
 
+void BufferPool::TakeInto(std::string& out) {
+  DRPC_DCHECK(out.empty() && out.capacity() == std::string().capacity());
+  if (free_.empty()) {
+    ++allocated_;
+    return;
+  }
+  out = std::move(free_.back());
+  free_.pop_back();
+  free_bytes_ -= out.capacity();
+  ++reused_;
+  DRPC_CHECK(out.empty());
+}
+
 void BufferPool::Give(std::string&& buffer) {
   const size_t bytes = buffer.capacity();
   // A buffer that never grew beyond the small-string storage is not worth keeping.

@@ -42,6 +42,9 @@ class BufferPool final : public PacketBufferSource {
 
   // An empty buffer: the most recently given one (warm in cache), or a new string.
   std::string Take() override;
+  // Take() moved into `out`, an empty string that owns no buffer (left as it is when the pool is
+  // empty).
+  void TakeInto(std::string& out) override;
   // Keeps `buffer` for a later Take if the bounds allow; frees it otherwise. Its contents are
   // discarded (the caller must not keep views into it). Taken by reference: a buffer that was
   // never grown is left where it is, without a move.
