@@ -1,6 +1,7 @@
 #include "proto/splitter.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
@@ -11,6 +12,10 @@
 
 namespace drpc {
 namespace {
+
+// A header of at most this many bytes (every header whose IDs and length are under 2^14) is
+// appended as this many and then cut to its length.
+constexpr size_t kFixedHeaderBytes = 8;
 
 inline void CheckSplit(size_t split_bytes) {
   DRPC_CHECK_GE(split_bytes, limits::kSplitMinBytes);
@@ -57,9 +62,17 @@ void AppendPacket(std::string& out, PacketId id, Kind kind, absl::string_view da
   // One frame, nearly every packet: exactly what the splitter emits for it (its only frame is
   // done).
   char header[limits::kFrameHeaderMaxBytes];
+  std::memset(header, 0, kFixedHeaderBytes);
   const size_t n = EncodeFrameHeader(id, kind, /*done=*/true, control, data.size(), header);
   proto_internal::ReserveForAppend(out, n + data.size());
-  out.append(header, n);
+  if (n <= kFixedHeaderBytes && out.capacity() - out.size() >= kFixedHeaderBytes) {
+    // A fixed-size copy is a single store where a copy of n bytes is a memcpy call; the bytes
+    // past the header are cut off again (within the capacity reserved above, so nothing grows).
+    out.append(header, kFixedHeaderBytes);
+    out.erase(out.size() - (kFixedHeaderBytes - n));
+  } else {
+    out.append(header, n);
+  }
   out.append(data.data(), data.size());
 }
 
