@@ -25,10 +25,22 @@ std::string BufferPool::Take() {
   return b;
 }
 
-void BufferPool::Give(std::string&& buffer) {
+void BufferPool::TakeInto(std::string& out) {
+  DRPC_DCHECK(out.empty() && out.capacity() == std::string().capacity());
+  if (free_.empty()) {
+    ++allocated_;
+    return;
+  }
+  out = std::move(free_.back());
+  free_.pop_back();
+  free_bytes_ -= out.capacity();
+  ++reused_;
+  DRPC_CHECK(out.empty());
+}
+
+void BufferPool::Keep(std::string& buffer) {
   const size_t bytes = buffer.capacity();
-  // A buffer that never grew beyond the small-string storage is not worth keeping.
-  if (bytes <= std::string().capacity()) return;
+  DRPC_DCHECK(bytes > std::string().capacity());
   if (free_.size() >= limits_.pooled_max_count || bytes > limits_.buffer_max_bytes ||
       free_bytes_ + bytes > limits_.pooled_max_bytes) {
     ++discarded_;

@@ -42,10 +42,18 @@ class BufferPool final : public PacketBufferSource {
 
   // An empty buffer: the most recently given one (warm in cache), or a new string.
   std::string Take() override;
+  // Take() moved into `out`, an empty string that owns no buffer (left as it is when the pool is
+  // empty).
+  void TakeInto(std::string& out) override;
   // Keeps `buffer` for a later Take if the bounds allow; frees it otherwise. Its contents are
   // discarded (the caller must not keep views into it). Taken by reference: a buffer that was
   // never grown is left where it is, without a move.
-  void Give(std::string&& buffer);
+  // Inline: a buffer that never grew beyond the small-string storage (an empty or short
+  // message's) is not worth keeping, and is common enough to skip the call for.
+  void Give(std::string&& buffer) {
+    if (buffer.capacity() <= std::string().capacity()) return;
+    Keep(buffer);
+  }
   // Frees kept buffers (the largest first) until at most `keep_max_bytes` of capacity is kept: a
   // connection that went idle after a burst. Returns the bytes freed.
   size_t Trim(size_t keep_max_bytes);
@@ -61,6 +69,9 @@ class BufferPool final : public PacketBufferSource {
   const Limits& limits() const { return limits_; }
 
  private:
+  // Give for a grown buffer: kept if the bounds allow, freed otherwise.
+  void Keep(std::string& buffer);
+
   Limits limits_;
   std::vector<std::string> free_;
   size_t free_bytes_ = 0;

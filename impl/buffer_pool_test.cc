@@ -57,6 +57,25 @@ TEST(BufferPoolTest, TakeReusesWhatWasGivenAndHandsItOutEmpty) {
   EXPECT_EQ(pool.free_bytes(), 0u);
 }
 
+TEST(BufferPoolTest, TakeIntoMovesTheBufferInOrLeavesAFreshStringAlone) {
+  BufferPool pool(BufferPool::Limits{});
+  std::string none;
+  pool.TakeInto(none);
+  EXPECT_TRUE(none.empty());
+  EXPECT_EQ(none.capacity(), std::string().capacity());
+  EXPECT_EQ(pool.allocated(), 1u);
+  std::string b = Grown(1000);
+  const char* storage = b.data();
+  pool.Give(std::move(b));
+  std::string again;
+  pool.TakeInto(again);
+  EXPECT_TRUE(again.empty());
+  EXPECT_EQ(again.data(), storage);  // the very same allocation
+  EXPECT_EQ(pool.reused(), 1u);
+  EXPECT_EQ(pool.free_count(), 0u);
+  EXPECT_EQ(pool.free_bytes(), 0u);
+}
+
 TEST(BufferPoolTest, FreeListNeverExceedsItsCountOrByteBound) {
   BufferPool pool(BufferPool::Limits{
       .pooled_max_count = 4, .pooled_max_bytes = 10000, .buffer_max_bytes = 5000});

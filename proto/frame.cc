@@ -1,6 +1,7 @@
 #include "proto/frame.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <utility>
@@ -258,44 +259,40 @@ FrameParser::FrameParser(Options options) : options_(options) {
   DRPC_CHECK_LE(options_.frame_data_max_bytes, limits::kPacketLimitMaxBytes);
 }
 
-char* FrameParser::PrepareAppend(size_t append_max_bytes) {
+char* FrameParser::PrepareAppendSlow(size_t append_max_bytes) {
   const size_t live = end_ - start_;
-  if (buffer_bytes_ - end_ < append_max_bytes) {
-    // Compact only when the consumed prefix is at least as large as the live bytes, so every
-    // byte is moved at most a constant number of times (amortised O(1) per received byte).
-    if (start_ > 0 && start_ >= live && buffer_bytes_ - live >= append_max_bytes) {
-      std::memmove(buffer_.get(), buffer_.get() + start_, live);
-    } else {
-      // Not zero-filled: a page of the buffer is touched (resident) only once bytes land in it,
-      // so an idle connection's 64 KiB read buffer costs what its last read wrote.
-      const size_t bytes = std::max({live + append_max_bytes, 2 * buffer_bytes_, kBufferMinBytes});
-      std::unique_ptr<char[]> grown = std::make_unique_for_overwrite<char[]>(bytes);
-      if (live > 0) std::memcpy(grown.get(), buffer_.get() + start_, live);
-      buffer_ = std::move(grown);
-      buffer_bytes_ = bytes;
-    }
-    start_ = 0;
-    end_ = live;
-  } else if (start_ == end_) {
-    start_ = end_ = 0;
+  DRPC_DCHECK_LT(buffer_bytes_ - end_, append_max_bytes);
+  // Compact only when the consumed prefix is at least as large as the live bytes, so every
+  // byte is moved at most a constant number of times (amortised O(1) per received byte).
+  if (start_ > 0 && start_ >= live && buffer_bytes_ - live >= append_max_bytes) {
+    std::memmove(buffer_.get(), buffer_.get() + start_, live);
+  } else {
+    // Not zero-filled: a page of the buffer is touched (resident) only once bytes land in it,
+    // so an idle connection's 64 KiB read buffer costs what its last read wrote.
+    const size_t bytes = std::max({live + append_max_bytes, 2 * buffer_bytes_, kBufferMinBytes});
+    std::unique_ptr<char[]> grown = std::make_unique_for_overwrite<char[]>(bytes);
+    if (live > 0) std::memcpy(grown.get(), buffer_.get() + start_, live);
+    buffer_ = std::move(grown);
+    buffer_bytes_ = bytes;
   }
+  start_ = 0;
+  end_ = live;
   DRPC_DCHECK_LE(end_ + append_max_bytes, buffer_bytes_);
   return buffer_.get() + end_;
 }
 
-size_t FrameParser::Shrink(size_t keep_max_bytes) {
-  if (start_ != end_ || buffer_bytes_ <= keep_max_bytes) return 0;
+void FrameParser::DieCommitOverflow(size_t bytes) const {
+  DRPC_CHECK_LE(end_ + bytes, buffer_bytes_) << "CommitAppend beyond the prepared region";
+  std::abort();  // not reached: the check above fails
+}
+
+size_t FrameParser::Release() {
+  DRPC_DCHECK(start_ == end_);
   const size_t released = buffer_bytes_;
   buffer_.reset();
   buffer_bytes_ = 0;
   start_ = end_ = 0;
   return released;
-}
-
-void FrameParser::CommitAppend(size_t bytes) {
-  DRPC_CHECK_LE(end_ + bytes, buffer_bytes_);
-  if (!error_.ok()) return;
-  end_ += bytes;
 }
 
 void FrameParser::Append(absl::string_view bytes) {

@@ -31,6 +31,7 @@
 #include <string>
 
 #include "absl/base/attributes.h"
+#include "absl/base/optimization.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "proto/base/check.h"
@@ -160,9 +161,21 @@ class FrameParser {
 
   // Zero-copy form of Append for transport reads: returns a writable region of exactly
   // `append_max_bytes` at the end of the buffer; write n <= append_max_bytes bytes into it, then
-  // call CommitAppend(n). The region is invalidated by any other call.
-  char* PrepareAppend(size_t append_max_bytes);
-  void CommitAppend(size_t bytes);
+  // call CommitAppend(n). The region is invalidated by any other call. Inline while the buffer
+  // has room: every transport read runs both.
+  char* PrepareAppend(size_t append_max_bytes) {
+    // A drained buffer starts over at its front (what compaction would do, without the call).
+    if (start_ == end_) start_ = end_ = 0;
+    if (ABSL_PREDICT_FALSE(buffer_bytes_ - end_ < append_max_bytes)) {
+      return PrepareAppendSlow(append_max_bytes);
+    }
+    return buffer_.get() + end_;
+  }
+  void CommitAppend(size_t bytes) {
+    if (ABSL_PREDICT_FALSE(end_ + bytes > buffer_bytes_)) DieCommitOverflow(bytes);
+    if (ABSL_PREDICT_FALSE(!error_.ok())) return;
+    end_ += bytes;
+  }
 
   // The next complete frame; nullopt when more bytes are needed. The frame's data stays valid
   // until the next Append() or Next(). Once an error is returned, every later call returns it.
@@ -184,8 +197,12 @@ class FrameParser {
   void TakePartial(char* out);
 
   // Releases the buffer if it holds no unconsumed byte and is larger than `keep_max_bytes`
-  // (the next append allocates what it needs). Returns the bytes released.
-  size_t Shrink(size_t keep_max_bytes);
+  // (the next append allocates what it needs). Returns the bytes released. Inline: the reader
+  // asks after every read, and the buffer is rarely released.
+  size_t Shrink(size_t keep_max_bytes) {
+    if (start_ != end_ || buffer_bytes_ <= keep_max_bytes) return 0;
+    return Release();
+  }
   // Bytes allocated for the buffer.
   size_t capacity_bytes() const { return buffer_bytes_; }
 
@@ -200,6 +217,13 @@ class FrameParser {
   // Next() for every state but the common one, and for frames ParseCommonFrame does not take:
   // errors, oversize data being skipped, a header parsed ahead of its body, long varints.
   ABSL_ATTRIBUTE_NOINLINE void NextSlow(absl::StatusOr<std::optional<Frame>>& result);
+  // PrepareAppend when the buffer lacks room: compacts or grows it.
+  ABSL_ATTRIBUTE_NOINLINE char* PrepareAppendSlow(size_t append_max_bytes);
+  // Shrink's release of an empty buffer; returns its size.
+  size_t Release();
+  // CommitAppend of more bytes than PrepareAppend offered: a caller bug (out of line, so the
+  // inline CommitAppend stays small).
+  [[noreturn]] ABSL_ATTRIBUTE_NOINLINE void DieCommitOverflow(size_t bytes) const;
 
   Options options_;
   std::unique_ptr<char[]> buffer_;  // uninitialised beyond end_

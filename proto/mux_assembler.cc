@@ -4,6 +4,7 @@
 #include <utility>
 #include <variant>
 
+#include "absl/base/attributes.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "proto/base/check.h"
@@ -100,7 +101,10 @@ MuxAssembler::Result MuxAssembler::Overflow(uint64_t stream, StreamState& state,
   return error;
 }
 
-void MuxAssembler::FillWholePacket(StreamState& state, const Frame& frame, Packet& out) {
+// Inline: TakeWholePacket runs it for nearly every frame.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void MuxAssembler::FillWholePacket(StreamState& state,
+                                                                       const Frame& frame,
+                                                                       Packet& out) {
   FillPacketFromWholeFrame(frame, options_.buffers, out);
   const uint64_t m = frame.id.message;
   state.next_message = m == std::numeric_limits<uint64_t>::max() ? 0 : m + 1;

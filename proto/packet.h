@@ -76,6 +76,10 @@ class PacketBufferSource {
  public:
   virtual ~PacketBufferSource() = default;
   virtual std::string Take() = 0;
+  // Take() into `out`, which must be a default (empty, never grown) string: a pooled buffer is
+  // moved into it, or, with none pooled, `out` is left as it is (what moving a fresh string in
+  // would leave). Saves the temporary of `out = Take()` on the path every packet takes.
+  virtual void TakeInto(std::string& out) = 0;
 };
 
 // Sets `out` to the packet of `frame`, which is a whole packet on its own (done, nothing partial
@@ -93,7 +97,7 @@ inline void FillPacketFromWholeFrame(const Frame& frame, PacketBufferSource* buf
   if (frame.data.empty()) return;
   // Data that fits the string's inline storage takes no pooled buffer either (an RPC name, a
   // short message): its capacity would go unused, and the pool would only get it back.
-  if (buffers != nullptr && frame.data.size() > out.data.capacity()) out.data = buffers->Take();
+  if (buffers != nullptr && frame.data.size() > out.data.capacity()) buffers->TakeInto(out.data);
   out.data.append(frame.data.data(), frame.data.size());
 }
 

@@ -1,7 +1,10 @@
 #include "proto/splitter.h"
 
 #include <algorithm>
+#include <cstring>
 
+#include "absl/base/attributes.h"
+#include "absl/base/optimization.h"
 #include "proto/append_util.h"
 #include "proto/base/check.h"
 #include "proto/limits.h"
@@ -9,6 +12,10 @@
 
 namespace drpc {
 namespace {
+
+// A header of at most this many bytes (every header whose IDs and length are under 2^14) is
+// appended as this many and then cut to its length.
+constexpr size_t kFixedHeaderBytes = 8;
 
 inline void CheckSplit(size_t split_bytes) {
   DRPC_CHECK_GE(split_bytes, limits::kSplitMinBytes);
@@ -30,12 +37,43 @@ size_t PacketWireSize(PacketId id, Kind kind, size_t data_bytes, size_t split_by
   return total;
 }
 
-void AppendPacketFrames(std::string& out, PacketId id, Kind kind, absl::string_view data,
-                        bool control, size_t split_bytes) {
+namespace {
+
+// AppendPacket's general case, for packets of several frames (and split sizes out of range,
+// which CheckSplit reports).
+ABSL_ATTRIBUTE_NOINLINE void AppendPacketFrames(std::string& out, PacketId id, Kind kind,
+                                                absl::string_view data, bool control,
+                                                size_t split_bytes) {
   CheckSplit(split_bytes);
   proto_internal::ReserveForAppend(out, PacketWireSize(id, kind, data.size(), split_bytes));
   PacketSplitter splitter(id, kind, data, control, split_bytes);
   while (!splitter.done()) splitter.AppendNextFrame(out);
+}
+
+}  // namespace
+
+void AppendPacket(std::string& out, PacketId id, Kind kind, absl::string_view data, bool control,
+                  size_t split_bytes) {
+  if (ABSL_PREDICT_FALSE(data.size() > split_bytes || split_bytes < limits::kSplitMinBytes ||
+                         split_bytes > limits::kSplitMaxBytes)) {
+    AppendPacketFrames(out, id, kind, data, control, split_bytes);
+    return;
+  }
+  // One frame, nearly every packet: exactly what the splitter emits for it (its only frame is
+  // done).
+  char header[limits::kFrameHeaderMaxBytes];
+  std::memset(header, 0, kFixedHeaderBytes);
+  const size_t n = EncodeFrameHeader(id, kind, /*done=*/true, control, data.size(), header);
+  proto_internal::ReserveForAppend(out, n + data.size());
+  if (n <= kFixedHeaderBytes && out.capacity() - out.size() >= kFixedHeaderBytes) {
+    // A fixed-size copy is a single store where a copy of n bytes is a memcpy call; the bytes
+    // past the header are cut off again (within the capacity reserved above, so nothing grows).
+    out.append(header, kFixedHeaderBytes);
+    out.erase(out.size() - (kFixedHeaderBytes - n));
+  } else {
+    out.append(header, n);
+  }
+  out.append(data.data(), data.size());
 }
 
 PacketSplitter::PacketSplitter(PacketId id, Kind kind, absl::string_view data, bool control,

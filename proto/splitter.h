@@ -30,27 +30,10 @@ inline bool IsSplittableKind(Kind kind) {
   return kind == Kind::kInvoke || kind == Kind::kMessage || kind == Kind::kInvokeMetadata;
 }
 
-// AppendPacket's general case, for packets of several frames and unchecked split sizes.
-void AppendPacketFrames(std::string& out, PacketId id, Kind kind, absl::string_view data,
-                        bool control, size_t split_bytes);
-
 // Appends all frames of one packet. `split_bytes` must be in
-// [limits::kSplitMinBytes, limits::kSplitMaxBytes] (checked). Inline: nearly every packet sent
-// fits in one frame, whose header and data are appended here without a call.
-inline void AppendPacket(std::string& out, PacketId id, Kind kind, absl::string_view data,
-                         bool control, size_t split_bytes) {
-  if (data.size() > split_bytes || split_bytes < limits::kSplitMinBytes ||
-      split_bytes > limits::kSplitMaxBytes) {
-    AppendPacketFrames(out, id, kind, data, control, split_bytes);
-    return;
-  }
-  // One frame: exactly what the splitter emits for it (its only frame is done).
-  char header[limits::kFrameHeaderMaxBytes];
-  const size_t n = EncodeFrameHeader(id, kind, /*done=*/true, control, data.size(), header);
-  proto_internal::ReserveForAppend(out, n + data.size());
-  out.append(header, n);
-  out.append(data.data(), data.size());
-}
+// [limits::kSplitMinBytes, limits::kSplitMaxBytes] (checked).
+void AppendPacket(std::string& out, PacketId id, Kind kind, absl::string_view data, bool control,
+                  size_t split_bytes);
 
 // Encoded size of the frames AppendPacket would write.
 size_t PacketWireSize(PacketId id, Kind kind, size_t data_bytes, size_t split_bytes);
