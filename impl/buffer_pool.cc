@@ -26,7 +26,7 @@ std::string BufferPool::Take() {
 }
 
 void BufferPool::TakeInto(std::string& out) {
-  DRPC_DCHECK(out.empty() && out.capacity() == std::string().capacity());
+  DRPC_DCHECK(out.empty());
   if (free_.empty()) {
     ++allocated_;
     return;

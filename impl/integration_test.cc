@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
 #include "impl/conn.h"
 #include "impl/errors.h"
@@ -14,6 +15,7 @@
 #include "sim/testing/wire_harness.h"
 #include "proto/base/check.h"
 #include "impl/testing/echo_service.h"
+#include "proto/metadata.h"
 
 namespace drpc {
 namespace {
@@ -226,6 +228,35 @@ TEST_P(IntegrationTest, TransportLossCancelsTheHandlerAndFailsTheClient) {
     SleepFor(p.env(), Duration::Millis(5));
     ctx.Check(IsClosed((*s)->Recv().status()), "client Recv after its connection closed");
     ctx.Check(absl::IsCancelled(handler_recv), absl::StrCat("handler Recv: ", handler_recv.ToString()));
+  }, 3, &router);
+}
+
+// A connection reuses a finished call's decoded metadata for the next call's: each handler still
+// sees exactly its own call's entries, whatever the previous call sent (more entries, fewer, none,
+// long values, more than the spare keeps).
+TEST_P(IntegrationTest, EachHandlerSeesOnlyItsOwnCallsMetadataWhenCallsFollowEachOther) {
+  Router router;
+  DRPC_CHECK_OK(router.Unary(
+      "/t.T/Meta", [](CallContext& ctx, absl::string_view) -> absl::StatusOr<std::string> {
+        return absl::StrJoin(ctx.incoming_metadata(), ";", absl::PairFormatter("="));
+      }));
+  Run([](Pair& p, sim::SimContext& ctx) {
+    std::vector<Metadata> sent = {{{"a", "1"}, {"b", "2"}, {"c", "3"}},
+                                  {{"b", "x"}},
+                                  {},
+                                  {{"a", std::string(300, 'v')}, {"zz", "last"}},
+                                  {},
+                                  {{"a", "1"}, {"b", "2"}, {"c", "3"}}};
+    Metadata many;
+    for (int i = 0; i < 12; ++i) many[absl::StrCat("k", i)] = std::string(100, 'a' + i);
+    sent.insert(sent.begin() + 4, many);
+    for (size_t i = 0; i < sent.size(); ++i) {
+      CallContext call(p.env());
+      call.metadata() = sent[i];
+      absl::StatusOr<std::string> r = p.conn().Invoke(call, "/t.T/Meta", "");
+      const std::string want = absl::StrJoin(sent[i], ";", absl::PairFormatter("="));
+      ctx.Check(r.ok() && *r == want, absl::StrCat("call ", i, ": ", r.ok() ? *r : r.status().ToString()));
+    }
   }, 3, &router);
 }
 

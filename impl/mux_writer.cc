@@ -69,7 +69,7 @@ void MuxWriter::Batch::Grow(size_t header_bytes, size_t data_bytes) {
   }
   // Growing to at least twice the capacity, reserve allocates exactly `capacity`.
   if (capacity > buffer_.capacity()) buffer_.reserve(capacity);
-  buffer_.resize(buffer_.capacity());
+  Expose(used_ + header_bytes + data_bytes);
 }
 
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline void MuxWriter::Batch::AppendFrame(
@@ -77,8 +77,10 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void MuxWriter::Batch::AppendFrame(
   const size_t copied = gather ? 0 : data.size();
   char* out;
   size_t header_bytes;
-  if (used_ + limits::kFrameHeaderMaxBytes + copied <= buffer_.size()) {
-    // Room for the longest header: no append would have grown the buffer either.
+  if (const size_t end = used_ + limits::kFrameHeaderMaxBytes + copied;
+      end <= buffer_.capacity()) {
+    // Room for the longest header and the body: written in place, no growth.
+    Expose(end);
     out = buffer_.data() + used_;
     header_bytes = EncodeFrameHeader(id, kind, done, control, data.size(), out);
   } else {
@@ -123,7 +125,6 @@ void MuxWriter::Batch::Detach() {
   own.append(all.data() + start, all.size() - start);
   buffer_.swap(own);
   used_ = buffer_.size();
-  buffer_.resize(buffer_.capacity());
   gathered.clear();
   gathered_bytes = 0;
 }

@@ -187,8 +187,8 @@ class MuxWriter {
 
     absl::string_view bytes() const { return absl::string_view(buffer_.data(), used_); }
     size_t size() const { return used_ + gathered_bytes; }
-    // The buffer's capacity: it grows exactly as appending each header and each copied body to a
-    // std::string would (spare_bytes() reports it, and the connection's idle work depends on it).
+    // The buffer's capacity: it grows as appending each header and each copied body to a
+    // libstdc++ std::string would (spare_bytes() reports it, and the connection's idle work depends on it).
     size_t capacity() const { return buffer_.capacity(); }
     void clear();
     // Frees the buffer (the batch must be empty of senders' references).
@@ -202,7 +202,6 @@ class MuxWriter {
       buffer_.resize(used_);
       build(buffer_);
       used_ = buffer_.size();
-      buffer_.resize(buffer_.capacity());
     }
     // The batch in wire order, for Transport::WriteV (empty pieces left out).
     void Pieces(std::vector<absl::string_view>& out) const;
@@ -215,8 +214,15 @@ class MuxWriter {
     // a std::string.
     void Grow(size_t header_bytes, size_t data_bytes);
 
-    // bytes() is its first used_ bytes; its size is kept at its capacity (once it has grown) so
-    // frames are written in place, without a std::string append per header and body.
+    // Makes the buffer's size at least `end` (at most its capacity), so frames are written in
+    // place without a std::string append per header and body. Only bytes about to be written are
+    // zero-filled: the size is the high-water mark of what was written, never the whole capacity,
+    // so the pages of a large, mostly unused capacity are never touched.
+    void Expose(size_t end) {
+      if (end > buffer_.size()) buffer_.resize(end);
+    }
+
+    // bytes() is its first used_ bytes; the bytes after them, up to its size, are scratch.
     std::string buffer_;
     size_t used_ = 0;
   };

@@ -66,8 +66,8 @@ inline constexpr size_t kWriteBufferDefaultBytes = 4 * kKiB;
 // Upstream: a write buffer grown beyond this by one large packet is released after the flush
 // instead of being kept for the next packet.
 inline constexpr size_t kWriteBufferKeepMaxBytes = 256 * kKiB;
-// Upstream client: the buffer of a stream's encoded InvokeMetadata is kept for the next stream's
-// if its capacity is at most this (one allocation fewer per call with metadata).
+// A client (upstream or mux): the buffer of a stream's encoded InvokeMetadata is kept for the next
+// stream's if its capacity is at most this (one allocation fewer per call with metadata).
 inline constexpr size_t kInvokeMetadataSpareMaxBytes = 1 * kKiB;
 // Server: a finished call's decoded metadata (map nodes and their strings) is kept for the next
 // call's decode if it holds at most this many entries of at most this much string capacity in

@@ -225,16 +225,6 @@ bool Ledger::CheckCancelRule(const RpcRecord& rec) {
   return true;
 }
 
-namespace {
-
-// Unary and server-stream calls send one request; a bidi handler echoes each request.
-bool SendsRequests(const RpcPlan& p) { return p.requests > 0; }
-bool SendsResponses(const RpcPlan& p) {
-  return p.type == RpcType::kBidi ? p.requests > 0 : p.responses > 0;
-}
-
-}  // namespace
-
 bool Ledger::OverSizeLimit(const RpcPlan& p) const {
   return (SendsRequests(p) && p.request_size_max > server_receive_limit_) ||
          (SendsResponses(p) && p.response_size_max > client_receive_limit_);

@@ -246,10 +246,13 @@ class Ledger {
   // Whether one of them is over the packet limit of an upstream end (which then drops the
   // connection, rather than failing only the stream as a mux end does).
   bool OverflowsAnUpstreamEnd(const RpcPlan& p) const {
-    const bool sends_requests = p.requests > 0;
-    const bool sends_responses = p.type == RpcType::kBidi ? p.requests > 0 : p.responses > 0;
-    return (!server_.mux && sends_requests && p.request_size_max > server_.packet_max_bytes) ||
-           (!client_.mux && sends_responses && p.response_size_max > client_.packet_max_bytes);
+    return (!server_.mux && SendsRequests(p) && p.request_size_max > server_.packet_max_bytes) ||
+           (!client_.mux && SendsResponses(p) && p.response_size_max > client_.packet_max_bytes);
+  }
+  // Unary and server-stream calls send one request; a bidi handler echoes each request.
+  static bool SendsRequests(const RpcPlan& p) { return p.requests > 0; }
+  static bool SendsResponses(const RpcPlan& p) {
+    return p.type == RpcType::kBidi ? p.requests > 0 : p.responses > 0;
   }
   // Whether `status` is an upstream end's "data overflow" (its reader's, or the server's seen as
   // the connection's end) on a connection that one of its calls overflowed.

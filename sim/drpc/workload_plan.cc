@@ -194,6 +194,9 @@ char* WritePlanRest(const RpcPlan& p, char* out) {
   return WriteDecimal(p.handler_think_us, WriteLiteral(";think=", out));
 }
 
+// Every field but the ID, as WritePlanRest writes them: a field added to RpcPlan must be added
+// here too, or the encoder would reuse a stale text (the size check fails to remind).
+static_assert(sizeof(RpcPlan) == 56, "a field was added to RpcPlan: compare it in SameButId");
 bool SameButId(const RpcPlan& a, const RpcPlan& b) {
   return a.type == b.type && a.requests == b.requests && a.responses == b.responses &&
          a.request_size_max == b.request_size_max && a.response_size_max == b.response_size_max &&
