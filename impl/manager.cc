@@ -545,8 +545,12 @@ void Manager::OfferIncoming(std::shared_ptr<Stream> stream, std::string&& invoke
     Refuse(stream);
     return;
   }
-  // Built in place: the map moves once, into the queue.
-  accept_queue_.emplace_back(std::move(stream), std::string(invoke_data), std::move(metadata));
+  // Built in place, member by member (clang before 16 has no parenthesised aggregate
+  // initialisation): the map moves once, into the queue.
+  IncomingStream& in = accept_queue_.emplace_back();
+  in.stream = std::move(stream);
+  in.rpc.assign(invoke_data.data(), invoke_data.size());
+  in.metadata = std::move(metadata);
   buffer_pool().Give(std::move(invoke_data));
   accept_waiters_.WakeOne();
 }
