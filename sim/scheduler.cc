@@ -6,9 +6,20 @@
 
 #include "absl/base/attributes.h"
 #include "absl/strings/str_cat.h"
+#include "impl/tunables.h"
 #include "proto/base/check.h"
 
 namespace drpc::sim {
+namespace {
+
+// A sweep runs seed after seed on one thread, each on a new scheduler: the stacks the last run
+// mapped, guarded and touched serve the next.
+StackSlabCache& ThreadStackSlabCache() {
+  thread_local StackSlabCache cache(tunables::kFiberSlabsParkedMaxCount);
+  return cache;
+}
+
+}  // namespace
 
 SimScheduler::SimScheduler(DecisionSource& decisions, Trace& trace, Options options,
                            std::unique_ptr<SchedulingPolicy> policy)
@@ -20,7 +31,8 @@ SimScheduler::SimScheduler(DecisionSource& decisions, Trace& trace, Options opti
                                  .stack_count_max = options.stack_count_max,
                                  .mapping_count_max = options.mapping_count_max,
                                  .cached_max_count = 64,
-                                 .guard = options.stack_guard}) {}
+                                 .guard = options.stack_guard,
+                                 .slab_cache = &ThreadStackSlabCache()}) {}
 
 SimScheduler::~SimScheduler() {
   DRPC_CHECK(current_ == nullptr) << "scheduler destroyed from inside a fiber";

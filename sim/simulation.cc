@@ -2,6 +2,10 @@
 
 #include <unistd.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <cstdio>
 #include <memory>
 #include <utility>
@@ -287,8 +291,21 @@ void Freeze(const SimRuntime& rt) {
 
 }  // namespace
 
+void KeepFreedMemoryForReuse() {
+#if defined(__GLIBC__)
+  static const bool once = [] {
+    // Either setting also turns off glibc's own adjustment of both thresholds.
+    mallopt(M_TRIM_THRESHOLD, static_cast<int>(kHeapKeptFreeMaxBytes));
+    mallopt(M_MMAP_THRESHOLD, static_cast<int>(kHeapBlockFromMapMinBytes));
+    return true;
+  }();
+  (void)once;
+#endif
+}
+
 RunResult RunSimulation(absl::FunctionRef<void(SimContext&)> scenario, DecisionSource& decisions,
                         const RunOptions& options) {
+  KeepFreedMemoryForReuse();
   Trace trace(options.trace);
   MixingDecisions mixing(decisions, trace);
   const PolicySpec policy = RunPolicy(options, decisions);

@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -79,8 +80,8 @@ StackPool::StackPool(Options options)
 StackPool::~StackPool() {
   DRPC_CHECK_EQ(outstanding_, 0u) << "stack pool destroyed with stacks still in use";
   // Free stacks were cleared when they were released; slabs with an abandoned stack stay mapped.
-  for (const auto& [id, slab] : slabs_) {
-    if (slab.abandoned == 0) munmap(slab.base, slab.mapped_bytes);
+  for (auto& [id, slab] : slabs_) {
+    if (slab.abandoned == 0) GiveUpSlab(slab);
   }
 }
 
@@ -140,6 +141,7 @@ absl::StatusOr<uint64_t> StackPool::MapSlab() {
   };
   if (maps_ + expected_maps > options_.mapping_count_max) return over_budget(expected_maps);
   Slab slab;
+  if (TakeParkedSlab(slab, /*page_table_guards=*/!mprotect_guards)) return AddSlab(std::move(slab));
   slab.mapped_bytes = count * (kPageBytes + stack_bytes_);
   void* base = mmap(nullptr, slab.mapped_bytes, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -155,12 +157,52 @@ absl::StatusOr<uint64_t> StackPool::MapSlab() {
   }
   slab.free.reserve(count);
   for (size_t i = count; i > 0; --i) slab.free.push_back({static_cast<uint32_t>(i - 1), false});
+  return AddSlab(std::move(slab));
+}
+
+uint64_t StackPool::AddSlab(Slab slab) {
   maps_ += slab.maps;
   const uint64_t id = next_slab_id_++;
   slabs_.emplace(id, std::move(slab));
   slabs_with_free_.insert(id);
   ++empty_slabs_;
   return id;
+}
+
+bool StackPool::TakeParkedSlab(Slab& slab, bool page_table_guards) {
+  if (options_.slab_cache == nullptr ||
+      !options_.slab_cache->Take(stack_bytes_, options_.slab_stack_count, page_table_guards,
+                                 slab)) {
+    return false;
+  }
+  page_table_guards_ = page_table_guards;
+  // The slab's kept memory joins this pool's, within this pool's cache bound.
+  for (Slab::Free& f : slab.free) {
+    if (!f.warm) continue;
+    if (warm_free_ < options_.cached_max_count) {
+      ++warm_free_;
+    } else {
+      const FiberStack stack = StackAt(0, slab, f.index);
+      madvise(stack.bottom, stack.usable_bytes(), MADV_DONTNEED);
+      f.warm = false;
+    }
+  }
+  return true;
+}
+
+void StackPool::GiveUpSlab(Slab& slab) {
+  // Page-table guards cost the slab one map; mprotect'ed guards two per stack.
+  const bool page_table_guards = slab.maps == 1;
+  const char* base = slab.base;
+  const size_t bytes = slab.mapped_bytes;
+  if (options_.slab_cache != nullptr &&
+      options_.slab_cache->Park({.slab = std::move(slab),
+                                 .stack_bytes = stack_bytes_,
+                                 .stack_count = options_.slab_stack_count,
+                                 .page_table_guards = page_table_guards})) {
+    return;
+  }
+  munmap(const_cast<char*>(base), bytes);
 }
 
 absl::StatusOr<FiberStack> StackPool::Allocate() {
@@ -227,7 +269,7 @@ void StackPool::UnmapSlab(uint64_t id) {
     if (f.warm) --warm_free_;
   }
   maps_ -= slab.maps;
-  munmap(slab.base, slab.mapped_bytes);
+  GiveUpSlab(slab);
   slabs_with_free_.erase(id);
   slabs_.erase(it);
 }
@@ -240,6 +282,42 @@ void StackPool::Abandon(FiberStack stack) {
   --outstanding_;
   --it->second.in_use;
   ++it->second.abandoned;
+}
+
+StackSlabCache::StackSlabCache(size_t slab_count_max) : slab_count_max_(slab_count_max) {}
+
+StackSlabCache::~StackSlabCache() {
+  for (const Parked& p : parked_) munmap(p.slab.base, p.slab.mapped_bytes);
+}
+
+bool StackSlabCache::Park(Parked parked) {
+  if (parked_.size() >= slab_count_max_) return false;
+  StackPool::Slab& slab = parked.slab;
+  DRPC_CHECK_EQ(slab.in_use, 0u);
+  DRPC_CHECK_EQ(slab.abandoned, 0u);
+  DRPC_CHECK_EQ(slab.free.size(), parked.stack_count);
+  // A fresh slab's order (index 0 handed out first), whatever order the stacks came back in.
+  std::sort(slab.free.begin(), slab.free.end(),
+            [](const StackPool::Slab::Free& a, const StackPool::Slab::Free& b) {
+              return a.index > b.index;
+            });
+  parked_.push_back(std::move(parked));
+  return true;
+}
+
+bool StackSlabCache::Take(size_t stack_bytes, size_t stack_count, bool page_table_guards,
+                          StackPool::Slab& out) {
+  for (size_t i = parked_.size(); i > 0; --i) {
+    Parked& p = parked_[i - 1];
+    if (p.stack_bytes != stack_bytes || p.stack_count != stack_count ||
+        p.page_table_guards != page_table_guards) {
+      continue;
+    }
+    out = std::move(p.slab);
+    parked_.erase(parked_.begin() + static_cast<ptrdiff_t>(i - 1));
+    return true;
+  }
+  return false;
 }
 
 }  // namespace drpc

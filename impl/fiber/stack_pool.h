@@ -20,6 +20,11 @@
 // memory of free stacks beyond Options::cached_max_count is given back to the system
 // (MADV_DONTNEED); the stack stays mapped and guarded.
 //
+// Between pools: a pool given a StackSlabCache (Options::slab_cache) parks the entirely free slabs
+// it would unmap there, and takes a parked slab of its own geometry before mapping a new one. A
+// program that builds a scheduler per run (the simulator, one per seed) then reuses mapped,
+// guarded and already-touched stacks instead of mapping, guarding and faulting them in every run.
+//
 // Not thread-safe: each scheduler (simulator, or one production reactor) owns its own pool.
 #ifndef DRPC_IMPL_FIBER_STACK_POOL_H_
 #define DRPC_IMPL_FIBER_STACK_POOL_H_
@@ -34,6 +39,8 @@
 #include "impl/tunables.h"
 
 namespace drpc {
+
+class StackSlabCache;
 
 struct FiberStack {
   void* bottom = nullptr;  // lowest usable address (just above the guard page)
@@ -64,6 +71,9 @@ class StackPool {
     // Free stacks whose memory is kept for reuse; the memory of more is given back.
     size_t cached_max_count = tunables::kFiberStacksCachedDefaultMaxCount;
     Guard guard = Guard::kAuto;
+    // Where entirely free slabs go instead of being unmapped, and where new slabs come from
+    // first; null: slabs are mapped and unmapped by this pool alone. Must outlive the pool.
+    StackSlabCache* slab_cache = nullptr;
   };
 
   explicit StackPool(Options options);
@@ -106,8 +116,15 @@ class StackPool {
     size_t abandoned = 0;
   };
 
+  friend class StackSlabCache;
+
   absl::StatusOr<uint64_t> MapSlab();
+  // A parked slab of this pool's geometry from Options::slab_cache, if there is one.
+  bool TakeParkedSlab(Slab& slab, bool page_table_guards);
+  uint64_t AddSlab(Slab slab);
   absl::Status InstallGuards(Slab& slab);
+  // Parks the free slab in Options::slab_cache, or unmaps it when the cache has no room.
+  void GiveUpSlab(Slab& slab);
   void UnmapSlab(uint64_t id);
   FiberStack StackAt(uint64_t id, const Slab& slab, uint32_t index) const;
   // After a release: gives back the memory of free stacks beyond the cache and unmaps a second
@@ -124,6 +141,41 @@ class StackPool {
   uint64_t next_slab_id_ = 1;
   std::map<uint64_t, Slab> slabs_;       // by creation order
   std::set<uint64_t> slabs_with_free_;   // allocation takes the oldest
+};
+
+// Entirely free stack slabs kept between the StackPools of one thread (see StackPool above).
+// Holds at most `slab_count_max` slabs; a slab beyond is unmapped. A parked slab keeps its guards
+// and the pages its stacks touched, so the memory it holds is at most slab_count_max × stacks per
+// slab × stack bytes (fibers touch a few pages of theirs). A pool takes only a slab of its own
+// stack size, stacks per slab and guard kind, so its map count and budgets are what a freshly
+// mapped slab would give, and the slab hands out its stacks in a fresh slab's order.
+//
+// Not thread-safe: one per thread, outliving every pool that uses it.
+class StackSlabCache {
+ public:
+  explicit StackSlabCache(size_t slab_count_max);
+  // Unmaps every parked slab.
+  ~StackSlabCache();
+  StackSlabCache(const StackSlabCache&) = delete;
+  StackSlabCache& operator=(const StackSlabCache&) = delete;
+
+  size_t slab_count() const { return parked_.size(); }
+
+ private:
+  friend class StackPool;
+  struct Parked {
+    StackPool::Slab slab;
+    size_t stack_bytes = 0;
+    size_t stack_count = 0;
+    bool page_table_guards = false;
+  };
+
+  // False when full: the caller unmaps the slab.
+  bool Park(Parked parked);
+  bool Take(size_t stack_bytes, size_t stack_count, bool page_table_guards, StackPool::Slab& out);
+
+  const size_t slab_count_max_;
+  std::vector<Parked> parked_;  // LIFO: the most recently parked slab is the warmest
 };
 
 }  // namespace drpc

@@ -157,6 +157,119 @@ TEST(StackPoolTest, AnAbandonedStackKeepsItsSlabMapped) {
   EXPECT_EQ(pool.outstanding_count(), 0u);
 }
 
+// A pool built and destroyed per run (the simulator's, per seed) hands its free slab to the next
+// pool through the thread's cache: same stacks, guards and touched memory, no new mapping.
+TEST(StackSlabCacheTest, AFreedSlabIsParkedAndTheNextPoolReusesIt) {
+  StackSlabCache cache(2);
+  const StackPool::Options options{.stack_bytes = 16 * 1024, .slab_stack_count = 4,
+                                   .slab_cache = &cache};
+  std::vector<FiberStack> first;
+  size_t maps_first = 0;
+  {
+    StackPool pool(options);
+    first = TakeAll(pool, 4);
+    maps_first = pool.mapping_count();
+    *(static_cast<char*>(first[0].top) - 100) = 42;
+    // Released out of order: the next pool still starts at index 0.
+    for (size_t i : {2, 0, 3, 1}) pool.Release(first[i]);
+  }
+  EXPECT_EQ(cache.slab_count(), 1u);
+  const size_t maps_before = KernelMapCount();
+  StackPool pool(options);
+  std::vector<FiberStack> again = TakeAll(pool, 4);
+  EXPECT_EQ(cache.slab_count(), 0u);
+  if (kKernelMapsAreThePools) {
+    EXPECT_EQ(KernelMapCount(), maps_before) << "nothing was mapped";
+  }
+  EXPECT_EQ(pool.mapping_count(), maps_first) << "budgets count a parked slab as a fresh one";
+  for (size_t i = 0; i < again.size(); ++i) EXPECT_EQ(again[i].top, first[i].top) << i;
+  EXPECT_EQ(*(static_cast<char*>(again[0].top) - 100), 42) << "its memory was kept";
+  for (const FiberStack& s : again) pool.Release(s);
+}
+
+TEST(StackSlabCacheTest, APoolTakesOnlyASlabOfItsOwnGeometry) {
+  StackSlabCache cache(4);
+  {
+    StackPool parked(StackPool::Options{.stack_bytes = 16 * 1024, .slab_stack_count = 4,
+                                        .slab_cache = &cache});
+    std::vector<FiberStack> s = TakeAll(parked, 1);
+    parked.Release(s[0]);
+  }
+  ASSERT_EQ(cache.slab_count(), 1u);
+  const std::vector<StackPool::Options> others = {
+      {.stack_bytes = 32 * 1024, .slab_stack_count = 4, .slab_cache = &cache},
+      {.stack_bytes = 16 * 1024, .slab_stack_count = 8, .slab_cache = &cache},
+  };
+  size_t parked = 1;
+  for (const StackPool::Options& o : others) {
+    StackPool pool(o);
+    std::vector<FiberStack> s = TakeAll(pool, 1);
+    EXPECT_EQ(cache.slab_count(), parked) << "slabs of another geometry stay parked";
+    pool.Release(s[0]);
+    ++parked;  // this pool's own slab, on destruction
+  }
+  EXPECT_EQ(cache.slab_count(), 3u);
+}
+
+TEST(StackSlabCacheTest, MprotectGuardedPoolsAndPageTableGuardedPoolsDoNotShareSlabs) {
+  StackSlabCache cache(4);
+  bool page_table_guards = false;
+  {
+    StackPool pool(StackPool::Options{.stack_bytes = 16 * 1024, .slab_stack_count = 4,
+                                      .slab_cache = &cache});
+    std::vector<FiberStack> s = TakeAll(pool, 1);
+    page_table_guards = pool.page_table_guards();
+    pool.Release(s[0]);
+  }
+  if (!page_table_guards) GTEST_SKIP() << "this kernel has no page-table guards";
+  StackPool pool(StackPool::Options{.stack_bytes = 16 * 1024, .slab_stack_count = 4,
+                                    .guard = StackPool::Guard::kMprotect, .slab_cache = &cache});
+  std::vector<FiberStack> s = TakeAll(pool, 1);
+  EXPECT_EQ(cache.slab_count(), 1u);
+  EXPECT_FALSE(pool.page_table_guards());
+  EXPECT_EQ(pool.mapping_count(), 8u);
+  pool.Release(s[0]);
+}
+
+TEST(StackSlabCacheTest, TheCacheKeepsAtMostItsBoundAndUnmapsTheRest) {
+  StackSlabCache cache(1);
+  const size_t maps_before = KernelMapCount();
+  {
+    // Three slabs: releasing them keeps one free slab in the pool and gives up the other two
+    // (one parked, one unmapped); destroying the pool gives up the last (unmapped: cache full).
+    StackPool pool(StackPool::Options{.stack_bytes = 16 * 1024, .slab_stack_count = 2,
+                                      .guard = StackPool::Guard::kMprotect,
+                                      .slab_cache = &cache});
+    std::vector<FiberStack> stacks = TakeAll(pool, 6);
+    for (const FiberStack& s : stacks) pool.Release(s);
+    EXPECT_EQ(pool.slab_count(), 1u);
+    EXPECT_EQ(cache.slab_count(), 1u);
+  }
+  EXPECT_EQ(cache.slab_count(), 1u);
+  if (kKernelMapsAreThePools) {
+    EXPECT_LE(KernelMapCount(), maps_before + 4) << "only the parked slab (4 maps) is left";
+  }
+}
+
+TEST(StackSlabCacheTest, KeptMemoryOfAParkedSlabStaysWithinTheTakingPoolsCache) {
+  StackSlabCache cache(1);
+  FiberStack first;
+  {
+    StackPool pool(StackPool::Options{.stack_bytes = 16 * 1024, .slab_cache = &cache});
+    first = TakeAll(pool, 1).at(0);
+    *(static_cast<char*>(first.top) - 100) = 42;
+    pool.Release(first);
+    EXPECT_EQ(pool.cached_count(), 1u);
+  }
+  StackPool pool(StackPool::Options{.stack_bytes = 16 * 1024, .cached_max_count = 0,
+                                    .slab_cache = &cache});
+  FiberStack again = TakeAll(pool, 1).at(0);
+  ASSERT_EQ(again.top, first.top) << "the parked slab was taken";
+  EXPECT_EQ(pool.cached_count(), 0u);
+  EXPECT_EQ(*(static_cast<char*>(again.top) - 100), 0) << "memory beyond the cache was given back";
+  pool.Release(again);
+}
+
 void OverflowBelow(const FiberStack& s) {
   volatile char* below = static_cast<char*>(s.bottom) - 1;
   *below = 1;
@@ -172,6 +285,28 @@ TEST(StackPoolDeathTest, EveryStackOfASlabHasItsGuardPage) {
           OverflowBelow(stacks[2]);  // a stack in the middle of the slab
         },
         "");
+  }
+}
+
+// Returns (no death, so the test fails) when the second pool did not get the parked slab.
+void OverflowAStackOfAParkedSlab(StackPool::Guard guard) {
+  StackSlabCache cache(1);
+  const StackPool::Options options{.stack_bytes = 16 * 1024, .slab_stack_count = 4,
+                                   .guard = guard, .slab_cache = &cache};
+  {
+    StackPool first(options);
+    first.Release(TakeAll(first, 1).at(0));
+  }
+  if (cache.slab_count() != 1) return;
+  StackPool pool(options);
+  std::vector<FiberStack> stacks = TakeAll(pool, 3);
+  if (cache.slab_count() != 0) return;
+  OverflowBelow(stacks[2]);
+}
+
+TEST(StackPoolDeathTest, AParkedSlabKeepsItsGuardPages) {
+  for (StackPool::Guard guard : {StackPool::Guard::kAuto, StackPool::Guard::kMprotect}) {
+    EXPECT_DEATH(OverflowAStackOfAParkedSlab(guard), "");
   }
 }
 
