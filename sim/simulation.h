@@ -162,14 +162,14 @@ RunResult RunSimulation(absl::FunctionRef<void(SimContext&)> scenario, DecisionS
                         const RunOptions& options);
 
 // Memory a simulation keeps between runs. A run frees everything it built and the next run builds
-// the same again; with glibc's defaults the freed top of the heap went back to the kernel after
-// each run and was faulted in again by the next, which cost about a fifth of the simulator's CPU
-// time on short runs (a sweep's seeds). Asks glibc's malloc, once per process, to keep up to
-// kHeapKeptFreeMaxBytes of freed memory at the top of the heap and to serve blocks up to
-// kHeapBlockFromMapMinBytes from the heap rather than from a mapping of their own. The memory a
-// process holds is then its largest run's, not its current run's. Fiber stacks are kept the same
-// way per thread (StackSlabCache). No effect with another C library or a sanitizer's allocator;
-// a process that wants other settings sets them (mallopt) after its first run.
+// the same again. With glibc's defaults the freed top of the heap goes back to the kernel after a
+// run and the next run faults it in again; with the fiber stacks' mappings (kept per thread by
+// StackSlabCache) that is a quarter of the CPU time of short runs such as a sweep's seeds. This
+// asks glibc's malloc, once per process, to keep up to kHeapKeptFreeMaxBytes of freed memory at
+// the top of the heap and to serve blocks below kHeapBlockFromMapMinBytes from the heap rather than
+// from a mapping of their own: a process then holds the memory of its largest run, not of its
+// current one. No effect with another C library or a sanitizer's allocator; a process that wants
+// other settings sets them (mallopt) after its first run.
 inline constexpr size_t kHeapKeptFreeMaxBytes = size_t{1} << 30;
 inline constexpr size_t kHeapBlockFromMapMinBytes = size_t{32} << 20;
 void KeepFreedMemoryForReuse();
