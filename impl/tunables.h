@@ -200,10 +200,6 @@ inline constexpr size_t kFiberStacksReservedCount = 16;
 // Free stacks whose memory a scheduler keeps for reuse; the memory of more is given back to the
 // system (the stack stays mapped and guarded).
 inline constexpr size_t kFiberStacksCachedDefaultMaxCount = 256;
-// Entirely free stack slabs a thread keeps for its next scheduler (StackSlabCache), for programs
-// that build a scheduler per run: the simulator, one per seed. Four slabs of the simulator's
-// 64 × 128 KiB stacks map 32 MiB, of which only the pages fibers touched are resident.
-inline constexpr size_t kFiberSlabsParkedMaxCount = 4;
 // Calls a server runs at once across all its connections (a TcpServer: across all its reactors).
 // Beyond it new streams are refused with kResourceExhausted (an Error packet; the connection and
 // every other call go on). 16 Ki calls keep a handler fiber each: fits one reactor's stacks.

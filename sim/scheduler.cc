@@ -6,7 +6,6 @@
 
 #include "absl/base/attributes.h"
 #include "absl/strings/str_cat.h"
-#include "impl/tunables.h"
 #include "proto/base/check.h"
 
 namespace drpc::sim {
@@ -15,7 +14,7 @@ namespace {
 // A sweep runs seed after seed on one thread, each on a new scheduler: the stacks the last run
 // mapped, guarded and touched serve the next.
 StackSlabCache& ThreadStackSlabCache() {
-  thread_local StackSlabCache cache(tunables::kFiberSlabsParkedMaxCount);
+  thread_local StackSlabCache cache(kStackSlabsParkedMaxCount);
   return cache;
 }
 
@@ -33,6 +32,8 @@ SimScheduler::SimScheduler(DecisionSource& decisions, Trace& trace, Options opti
                                  .cached_max_count = 64,
                                  .guard = options.stack_guard,
                                  .slab_cache = &ThreadStackSlabCache()}) {}
+
+size_t SimScheduler::ParkedStackSlabCount() { return ThreadStackSlabCache().slab_count(); }
 
 SimScheduler::~SimScheduler() {
   DRPC_CHECK(current_ == nullptr) << "scheduler destroyed from inside a fiber";

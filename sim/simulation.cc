@@ -6,6 +6,7 @@
 #include <malloc.h>
 #endif
 
+#include <climits>
 #include <cstdio>
 #include <memory>
 #include <utility>
@@ -291,10 +292,15 @@ void Freeze(const SimRuntime& rt) {
 
 }  // namespace
 
+static_assert(kHeapKeptFreeMaxBytes <= INT_MAX && kHeapBlockFromMapMinBytes <= INT_MAX,
+              "mallopt takes an int");
+
 void KeepFreedMemoryForReuse() {
 #if defined(__GLIBC__)
   static const bool once = [] {
-    // Either setting also turns off glibc's own adjustment of both thresholds.
+    // Either setting also turns off glibc's own adjustment of both thresholds. The results are
+    // not checked: a sanitizer's allocator answers 0 (not applied), and then nothing is lost but
+    // speed.
     mallopt(M_TRIM_THRESHOLD, static_cast<int>(kHeapKeptFreeMaxBytes));
     mallopt(M_MMAP_THRESHOLD, static_cast<int>(kHeapBlockFromMapMinBytes));
     return true;

@@ -169,8 +169,15 @@ RunResult RunSimulation(absl::FunctionRef<void(SimContext&)> scenario, DecisionS
 // the top of the heap and to serve blocks below kHeapBlockFromMapMinBytes from the heap rather than
 // from a mapping of their own: a process then holds the memory of its largest run, not of its
 // current one. No effect with another C library or a sanitizer's allocator; a process that wants
-// other settings sets them (mallopt) after its first run.
+// other settings sets them (mallopt) after its first run. Its stacks and heap then hold what the
+// previous run left where a fresh process reads zero pages: only a scenario reading uninitialised
+// memory (undefined behaviour, which MSan finds) can behave differently in a sweep's worker than
+// in a replay of its seed alone.
+//
+// Far above any run's freed memory, yet a bound.
 inline constexpr size_t kHeapKeptFreeMaxBytes = size_t{1} << 30;
+// glibc's own ceiling for its adjusted threshold on 64-bit hosts (DEFAULT_MMAP_THRESHOLD_MAX):
+// the simulator's largest buffers come from the heap and are reused with it.
 inline constexpr size_t kHeapBlockFromMapMinBytes = size_t{32} << 20;
 void KeepFreedMemoryForReuse();
 

@@ -55,6 +55,28 @@ TEST(SimulationTest, SameSeedGivesSameTraceHashAndTheTapeReplaysIt) {
   }
 }
 
+// A sweep runs seed after seed on one thread: the next run's scheduler takes the stack slab the
+// last one left (StackSlabCache) and explores exactly what a fresh slab would give.
+TEST(SimulationTest, ARunTakesTheStackSlabTheLastRunOnItsThreadLeft) {
+  const ScenarioSpec& spec = Scenario("toy.ping_pong");
+  const RunOptions options = OptionsFor(spec);
+  const RunResult first = RunSeed(spec.body, 5, options);
+  ASSERT_TRUE(first.ok()) << first.message;
+  const size_t parked = SimScheduler::ParkedStackSlabCount();
+  ASSERT_GE(parked, 1u) << "the first run's slab was kept";
+  size_t parked_while_running = parked;
+  const RunResult second = RunSeed(
+      [&](SimContext& ctx) {
+        parked_while_running = SimScheduler::ParkedStackSlabCount();
+        spec.body(ctx);
+      },
+      5, options);
+  ASSERT_TRUE(second.ok()) << second.message;
+  EXPECT_EQ(parked_while_running, parked - 1) << "the second run took a parked slab";
+  EXPECT_EQ(second.trace_hash, first.trace_hash);
+  EXPECT_EQ(SimScheduler::ParkedStackSlabCount(), parked);
+}
+
 TEST(SimulationTest, DifferentSeedsExploreManyInterleavings) {
   const ScenarioSpec& spec = Scenario("toy.interleave");
   std::set<uint64_t> hashes;

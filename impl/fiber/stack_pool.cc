@@ -107,6 +107,7 @@ absl::Status StackPool::InstallGuards(Slab& slab) {
     if (i == count) {
       g_page_table_guards.store(kSupported);
       page_table_guards_ = true;
+      slab.page_table_guards = true;
       slab.maps = 1;
       return absl::OkStatus();
     }
@@ -141,7 +142,7 @@ absl::StatusOr<uint64_t> StackPool::MapSlab() {
   };
   if (maps_ + expected_maps > options_.mapping_count_max) return over_budget(expected_maps);
   Slab slab;
-  if (TakeParkedSlab(slab, /*page_table_guards=*/!mprotect_guards)) return AddSlab(std::move(slab));
+  if (TakeParkedSlab(slab)) return AddSlab(std::move(slab));
   slab.mapped_bytes = count * (kPageBytes + stack_bytes_);
   void* base = mmap(nullptr, slab.mapped_bytes, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -169,13 +170,28 @@ uint64_t StackPool::AddSlab(Slab slab) {
   return id;
 }
 
-bool StackPool::TakeParkedSlab(Slab& slab, bool page_table_guards) {
-  if (options_.slab_cache == nullptr ||
-      !options_.slab_cache->Take(stack_bytes_, options_.slab_stack_count, page_table_guards,
-                                 slab)) {
+StackSlabCache* StackPool::UsableCache() const {
+  return options_.slab_cache != nullptr && StackSlabCache::AliveOnThisThread(options_.slab_cache)
+             ? options_.slab_cache
+             : nullptr;
+}
+
+bool StackPool::TakeParkedSlab(Slab& slab) {
+  StackSlabCache* cache = UsableCache();
+  if (cache == nullptr) return false;
+  // The guards a fresh slab would get. Undecided until the kernel has accepted the advice once: a
+  // sandbox that forbids it leaves the question open and gets mprotect'ed guards slab by slab.
+  using Guards = StackSlabCache::Guards;
+  const int support = g_page_table_guards.load();
+  const Guards guards = options_.guard == Guard::kMprotect || support == kUnsupported
+                            ? Guards::kMprotect
+                            : (support == kSupported ? Guards::kPageTable : Guards::kEither);
+  // MapSlab checked the budget for the guards it expects; the slab's own maps must fit too.
+  if (!cache->Take(stack_bytes_, options_.slab_stack_count, guards,
+                   options_.mapping_count_max - maps_, slab)) {
     return false;
   }
-  page_table_guards_ = page_table_guards;
+  page_table_guards_ = slab.page_table_guards;
   // The slab's kept memory joins this pool's, within this pool's cache bound.
   for (Slab::Free& f : slab.free) {
     if (!f.warm) continue;
@@ -191,18 +207,13 @@ bool StackPool::TakeParkedSlab(Slab& slab, bool page_table_guards) {
 }
 
 void StackPool::GiveUpSlab(Slab& slab) {
-  // Page-table guards cost the slab one map; mprotect'ed guards two per stack.
-  const bool page_table_guards = slab.maps == 1;
-  const char* base = slab.base;
-  const size_t bytes = slab.mapped_bytes;
-  if (options_.slab_cache != nullptr &&
-      options_.slab_cache->Park({.slab = std::move(slab),
-                                 .stack_bytes = stack_bytes_,
-                                 .stack_count = options_.slab_stack_count,
-                                 .page_table_guards = page_table_guards})) {
+  if (StackSlabCache* cache = UsableCache()) {
+    cache->Park({.slab = std::move(slab),
+                 .stack_bytes = stack_bytes_,
+                 .stack_count = options_.slab_stack_count});
     return;
   }
-  munmap(const_cast<char*>(base), bytes);
+  munmap(slab.base, slab.mapped_bytes);
 }
 
 absl::StatusOr<FiberStack> StackPool::Allocate() {
@@ -284,33 +295,65 @@ void StackPool::Abandon(FiberStack stack) {
   ++it->second.abandoned;
 }
 
-StackSlabCache::StackSlabCache(size_t slab_count_max) : slab_count_max_(slab_count_max) {}
+namespace {
+
+// The StackSlabCaches alive on this thread, linked through next_alive_ (usually one: the
+// simulator's). Trivially destructible, so a pool destroyed during this thread's exit, after the
+// caches, still finds out that they are gone.
+thread_local StackSlabCache* t_alive_caches = nullptr;
+
+}  // namespace
+
+StackSlabCache::StackSlabCache(size_t slab_count_max)
+    : slab_count_max_(slab_count_max), next_alive_(t_alive_caches) {
+  t_alive_caches = this;
+}
 
 StackSlabCache::~StackSlabCache() {
+  StackSlabCache** link = &t_alive_caches;
+  while (*link != nullptr && *link != this) link = &(*link)->next_alive_;
+  DRPC_CHECK(*link == this) << "a stack slab cache destroyed on another thread than its own";
+  *link = next_alive_;
   for (const Parked& p : parked_) munmap(p.slab.base, p.slab.mapped_bytes);
 }
 
-bool StackSlabCache::Park(Parked parked) {
-  if (parked_.size() >= slab_count_max_) return false;
+bool StackSlabCache::AliveOnThisThread(const StackSlabCache* cache) {
+  for (const StackSlabCache* c = t_alive_caches; c != nullptr; c = c->next_alive_) {
+    if (c == cache) return true;
+  }
+  return false;
+}
+
+void StackSlabCache::Park(Parked parked) {
   StackPool::Slab& slab = parked.slab;
   DRPC_CHECK_EQ(slab.in_use, 0u);
   DRPC_CHECK_EQ(slab.abandoned, 0u);
   DRPC_CHECK_EQ(slab.free.size(), parked.stack_count);
+  if (slab_count_max_ == 0) {
+    munmap(slab.base, slab.mapped_bytes);
+    return;
+  }
+  if (parked_.size() >= slab_count_max_) {
+    // The coldest slab goes: one of a geometry nobody asks for any more cannot hold a place.
+    munmap(parked_.front().slab.base, parked_.front().slab.mapped_bytes);
+    parked_.erase(parked_.begin());
+  }
   // A fresh slab's order (index 0 handed out first), whatever order the stacks came back in.
   std::sort(slab.free.begin(), slab.free.end(),
             [](const StackPool::Slab::Free& a, const StackPool::Slab::Free& b) {
               return a.index > b.index;
             });
   parked_.push_back(std::move(parked));
-  return true;
 }
 
-bool StackSlabCache::Take(size_t stack_bytes, size_t stack_count, bool page_table_guards,
+bool StackSlabCache::Take(size_t stack_bytes, size_t stack_count, Guards guards, size_t maps_max,
                           StackPool::Slab& out) {
   for (size_t i = parked_.size(); i > 0; --i) {
     Parked& p = parked_[i - 1];
-    if (p.stack_bytes != stack_bytes || p.stack_count != stack_count ||
-        p.page_table_guards != page_table_guards) {
+    const bool guards_fit = guards == Guards::kEither ||
+                            p.slab.page_table_guards == (guards == Guards::kPageTable);
+    if (p.stack_bytes != stack_bytes || p.stack_count != stack_count || !guards_fit ||
+        p.slab.maps > maps_max) {
       continue;
     }
     out = std::move(p.slab);

@@ -72,13 +72,15 @@ class StackPool {
     size_t cached_max_count = tunables::kFiberStacksCachedDefaultMaxCount;
     Guard guard = Guard::kAuto;
     // Where entirely free slabs go instead of being unmapped, and where new slabs come from
-    // first; null: slabs are mapped and unmapped by this pool alone. Must outlive the pool.
+    // first; null: slabs are mapped and unmapped by this pool alone. Used only while it is alive
+    // on the thread that uses the pool (otherwise slabs are mapped and unmapped as without it).
     StackSlabCache* slab_cache = nullptr;
   };
 
   explicit StackPool(Options options);
-  // Unmaps every slab; every allocated stack must have been released or abandoned (slabs holding
-  // an abandoned stack stay mapped for the life of the process).
+  // Gives up every slab (parked in Options::slab_cache or unmapped); every allocated stack must
+  // have been released or abandoned (slabs holding an abandoned stack stay mapped for the life of
+  // the process).
   ~StackPool();
   StackPool(const StackPool&) = delete;
   StackPool& operator=(const StackPool&) = delete;
@@ -114,13 +116,17 @@ class StackPool {
     std::vector<Free> free;  // LIFO: the most recently released stack is reused first
     size_t in_use = 0;
     size_t abandoned = 0;
+    bool page_table_guards = false;  // else two mprotect'ed maps per stack
   };
 
   friend class StackSlabCache;
 
   absl::StatusOr<uint64_t> MapSlab();
-  // A parked slab of this pool's geometry from Options::slab_cache, if there is one.
-  bool TakeParkedSlab(Slab& slab, bool page_table_guards);
+  // Options::slab_cache if it is alive on this thread, else null.
+  StackSlabCache* UsableCache() const;
+  // A parked slab of this pool's geometry whose guards a fresh slab could have and whose maps fit
+  // the budget, if Options::slab_cache has one.
+  bool TakeParkedSlab(Slab& slab);
   uint64_t AddSlab(Slab slab);
   absl::Status InstallGuards(Slab& slab);
   // Parks the free slab in Options::slab_cache, or unmaps it when the cache has no room.
@@ -144,17 +150,20 @@ class StackPool {
 };
 
 // Entirely free stack slabs kept between the StackPools of one thread (see StackPool above).
-// Holds at most `slab_count_max` slabs; a slab beyond is unmapped. A parked slab keeps its guards
-// and the pages its stacks touched, so the memory it holds is at most slab_count_max × stacks per
-// slab × stack bytes (fibers touch a few pages of theirs). A pool takes only a slab of its own
-// stack size, stacks per slab and guard kind, so its map count and budgets are what a freshly
-// mapped slab would give, and the slab hands out its stacks in a fresh slab's order.
+// Holds at most `slab_count_max` slabs; parking one more unmaps the one parked longest ago. A
+// parked slab keeps its guards and the pages its stacks touched, so the memory it holds is at most
+// slab_count_max × stacks per slab × stack bytes (fibers touch a few pages of theirs). A pool takes
+// only a slab of its own stack size and stacks per slab, with the guard kind a fresh slab of its
+// would get, so its map count and budgets are what mapping would give, and the slab hands out its
+// stacks in a fresh slab's order. Its stacks hold what the last run left in them where a fresh
+// stack reads zero pages: only code reading uninitialised memory can tell.
 //
-// Not thread-safe: one per thread, outliving every pool that uses it.
+// Not thread-safe: built and destroyed on one thread, and used by the pools on that thread only
+// (a pool destroyed on another thread, or after the cache, unmaps its slabs itself).
 class StackSlabCache {
  public:
   explicit StackSlabCache(size_t slab_count_max);
-  // Unmaps every parked slab.
+  // Unmaps every parked slab. On the thread that built the cache.
   ~StackSlabCache();
   StackSlabCache(const StackSlabCache&) = delete;
   StackSlabCache& operator=(const StackSlabCache&) = delete;
@@ -167,15 +176,18 @@ class StackSlabCache {
     StackPool::Slab slab;
     size_t stack_bytes = 0;
     size_t stack_count = 0;
-    bool page_table_guards = false;
   };
+  enum class Guards { kPageTable, kMprotect, kEither };
 
-  // False when full: the caller unmaps the slab.
-  bool Park(Parked parked);
-  bool Take(size_t stack_bytes, size_t stack_count, bool page_table_guards, StackPool::Slab& out);
+  // Whether `cache` was built on this thread and is not yet destroyed.
+  static bool AliveOnThisThread(const StackSlabCache* cache);
+  void Park(Parked parked);
+  bool Take(size_t stack_bytes, size_t stack_count, Guards guards, size_t maps_max,
+            StackPool::Slab& out);
 
   const size_t slab_count_max_;
-  std::vector<Parked> parked_;  // LIFO: the most recently parked slab is the warmest
+  std::vector<Parked> parked_;  // oldest first: the most recently parked slab is the warmest
+  StackSlabCache* next_alive_ = nullptr;  // this thread's other live caches
 };
 
 }  // namespace drpc

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -235,8 +236,8 @@ TEST(StackSlabCacheTest, TheCacheKeepsAtMostItsBoundAndUnmapsTheRest) {
   StackSlabCache cache(1);
   const size_t maps_before = KernelMapCount();
   {
-    // Three slabs: releasing them keeps one free slab in the pool and gives up the other two
-    // (one parked, one unmapped); destroying the pool gives up the last (unmapped: cache full).
+    // Three slabs: releasing them keeps one free slab in the pool and gives up the other two, and
+    // destroying the pool gives up the last; each parked slab pushes the previous one out.
     StackPool pool(StackPool::Options{.stack_bytes = 16 * 1024, .slab_stack_count = 2,
                                       .guard = StackPool::Guard::kMprotect,
                                       .slab_cache = &cache});
@@ -248,6 +249,55 @@ TEST(StackSlabCacheTest, TheCacheKeepsAtMostItsBoundAndUnmapsTheRest) {
   EXPECT_EQ(cache.slab_count(), 1u);
   if (kKernelMapsAreThePools) {
     EXPECT_LE(KernelMapCount(), maps_before + 4) << "only the parked slab (4 maps) is left";
+  }
+}
+
+TEST(StackSlabCacheTest, AFullCacheMakesRoomByUnmappingItsColdestSlab) {
+  StackSlabCache cache(1);
+  auto park_one = [&](size_t stack_bytes) {
+    StackPool pool(StackPool::Options{.stack_bytes = stack_bytes, .slab_cache = &cache});
+    pool.Release(TakeAll(pool, 1).at(0));
+    return pool.stack_bytes();
+  };
+  park_one(16 * 1024);
+  park_one(32 * 1024);  // a geometry nobody else asks for must not keep the 16 KiB slab out
+  ASSERT_EQ(cache.slab_count(), 1u);
+  StackPool small(StackPool::Options{.stack_bytes = 16 * 1024, .slab_cache = &cache});
+  FiberStack s = TakeAll(small, 1).at(0);
+  EXPECT_EQ(cache.slab_count(), 1u) << "the 16 KiB slab was unmapped: a fresh one was mapped";
+  small.Release(s);
+  StackPool large(StackPool::Options{.stack_bytes = 32 * 1024, .slab_cache = &cache});
+  FiberStack l = TakeAll(large, 1).at(0);
+  EXPECT_EQ(cache.slab_count(), 0u) << "the 32 KiB slab was kept";
+  large.Release(l);
+}
+
+TEST(StackSlabCacheTest, StackSizesRoundedToTheSamePagesShareSlabs) {
+  StackSlabCache cache(1);
+  {
+    StackPool pool(StackPool::Options{.stack_bytes = 16 * 1024 + 1, .slab_cache = &cache});
+    pool.Release(TakeAll(pool, 1).at(0));
+  }
+  StackPool pool(StackPool::Options{.stack_bytes = 20 * 1024, .slab_cache = &cache});
+  FiberStack s = TakeAll(pool, 1).at(0);
+  EXPECT_EQ(cache.slab_count(), 0u);
+  pool.Release(s);
+}
+
+// A pool destroyed after its cache (say, a scheduler kept in a static object, destroyed after the
+// thread's caches at exit) unmaps its slabs itself rather than touching the gone cache.
+TEST(StackSlabCacheTest, APoolThatOutlivesItsCacheUnmapsItsSlabsItself) {
+  const size_t maps_before = KernelMapCount();
+  {
+    auto cache = std::make_unique<StackSlabCache>(2);
+    StackPool pool(StackPool::Options{.stack_bytes = 16 * 1024, .slab_stack_count = 2,
+                                      .guard = StackPool::Guard::kMprotect,
+                                      .slab_cache = cache.get()});
+    pool.Release(TakeAll(pool, 1).at(0));
+    cache.reset();
+  }
+  if (kKernelMapsAreThePools) {
+    EXPECT_EQ(KernelMapCount(), maps_before) << "the pool's slab was unmapped";
   }
 }
 

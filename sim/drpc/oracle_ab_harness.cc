@@ -108,6 +108,7 @@ void ReadExactly(Transport& t, size_t bytes, size_t read_max_bytes) {
     ASSERT_GT(read_max_bytes, 0u);
     absl::StatusOr<size_t> n = t.Read(buf.data(), std::min(read_max_bytes, bytes - got));
     ASSERT_TRUE(n.ok()) << n.status();
+    ASSERT_GT(*n, 0u) << "end of stream after " << got << " of " << bytes << " bytes";
     got += *n;
   }
 }
