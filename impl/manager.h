@@ -84,6 +84,9 @@ class Manager : protected StreamSink {
   // entries and kIncomingMetadataSpareMaxBytes of string capacity (and nothing is kept already);
   // else freed.
   void GiveBackIncomingMetadata(Metadata&& metadata);
+  // Server: entries of the map GiveBackIncomingMetadata kept, 0 when none is kept (the next
+  // InvokeMetadata's decode takes it). For tests and stats.
+  size_t incoming_metadata_spare_count() const { return spare_incoming_metadata_.size(); }
 
   // Server: stop taking new streams (graceful shutdown). AcceptStream then returns `reason`;
   // streams invoked but not yet accepted, and any invoked later, are refused with an Error
