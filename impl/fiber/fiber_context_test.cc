@@ -114,6 +114,10 @@ TEST(FiberContextTest, ASuspendedFiberGivesBackTheStackBelowItAndKeepsItsFrames)
   EXPECT_GE(released, 48u * 1024);
   EXPECT_GE(resident_before, resident_after + 12);
   EXPECT_LE(resident_after, 4u);
+#else
+  (void)released;
+  (void)resident_before;
+  (void)resident_after;
 #endif
   f.Resume();
   EXPECT_TRUE(f.finished());
