@@ -1,7 +1,6 @@
 #include "impl/buffer_budget.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <utility>
 
 #include "impl/tunables.h"
@@ -58,11 +57,6 @@ void ConnectionBuffers::SetChanged(Kind kind, size_t n) {
   const size_t now = held_bytes(kind);
   if (n > now) Add(kind, n - now);
   if (n < now) Sub(kind, now - n);
-}
-
-void ConnectionBuffers::FailOverRelease(size_t n, size_t count) {
-  DRPC_CHECK_LE(n, count) << "connection buffers: released more than was counted";
-  std::abort();  // the check above fails: callers call this only when n > count
 }
 
 bool ConnectionBuffers::WaitForRoom(Instant deadline, const char* reason) {

@@ -105,7 +105,9 @@ class ConnectionBuffers {
   void Sub(Kind kind, size_t n) {
     if (n == 0) return;
     size_t& count = by_kind_[static_cast<size_t>(kind)];
-    if (ABSL_PREDICT_FALSE(n > count)) FailOverRelease(n, count);
+    DRPC_CHECK_COLD(n <= count, [&](std::ostream& os) {
+      os << "(" << n << " vs. " << count << ") connection buffers: released more than was counted";
+    });
     count -= n;
     held_ -= n;
     if (SharesWithServer()) Reconcile();
@@ -155,7 +157,6 @@ class ConnectionBuffers {
   // Moves the server budget's share of this connection to what it holds now.
   void Reconcile();
   void SetChanged(Kind kind, size_t n);
-  [[noreturn]] static void FailOverRelease(size_t n, size_t count);
 
   Env* env_;
   Limits limits_;

@@ -454,7 +454,10 @@ absl::StatusOr<std::shared_ptr<Stream>> Manager::NewClientStream(CallContext& ct
 }
 
 std::string Manager::EncodeInvokeMetadata(const Metadata& metadata) {
-  return EncodeMetadata(metadata);
+  std::string out = std::move(spare_invoke_metadata_);
+  out.clear();
+  AppendEncodedMetadata(metadata, out);
+  return out;
 }
 
 std::shared_ptr<Stream> Manager::MakeStream(uint64_t id, Stream::Role role,

@@ -32,6 +32,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -43,6 +44,7 @@
 #include "impl/read_sizer.h"
 #include "impl/stream.h"
 #include "impl/sync.h"
+#include "impl/tunables.h"
 #include "proto/frame.h"
 #include "proto/limits.h"
 #include "proto/metadata.h"
@@ -193,8 +195,17 @@ class Manager : protected StreamSink {
   virtual absl::StatusOr<std::shared_ptr<Stream>> OpenClientStream(CallContext& ctx,
                                                                    absl::string_view rpc,
                                                                    std::string metadata) = 0;
-  // Client: the InvokeMetadata body of a new stream (by default ctx's metadata as is).
+  // Client: the InvokeMetadata body of a new stream (by default ctx's metadata as is), encoded
+  // into the buffer the previous stream's left (KeepInvokeMetadataBuffer).
   virtual std::string EncodeInvokeMetadata(const Metadata& metadata);
+  // Client: a stream's encoded InvokeMetadata once its bytes were copied out: its buffer serves
+  // the next stream's if its capacity is at most tunables::kInvokeMetadataSpareMaxBytes (one
+  // allocation fewer per call with metadata).
+  void KeepInvokeMetadataBuffer(std::string&& buffer) {
+    if (buffer.capacity() <= tunables::kInvokeMetadataSpareMaxBytes) {
+      spare_invoke_metadata_ = std::move(buffer);
+    }
+  }
   // One frame from the reader. A non-OK status ends the connection. A frame whose data was read
   // straight into a lent packet buffer (LendFrameBuffer) views that buffer, lent_frame_buffer():
   // the mode passes it to its assembler, which takes it back.
@@ -392,6 +403,8 @@ class Manager : protected StreamSink {
   std::set<TimerId> late_runs_;  // timers of RunNowOrLate, cancelled by Terminate
   // Server: a finished call's metadata map, for the next decode (GiveBackIncomingMetadata).
   Metadata spare_incoming_metadata_;
+  // Client: a buffer for the next stream's encoded metadata (KeepInvokeMetadataBuffer).
+  std::string spare_invoke_metadata_;
   // Server: invoked streams not yet accepted, in the order they were invoked.
   std::deque<IncomingStream> accept_queue_;
   WaitList accept_waiters_;

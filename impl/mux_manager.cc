@@ -54,10 +54,7 @@ std::string MuxManager::EncodeInvokeMetadata(const Metadata& metadata) {
   // The stream's compression is the client's choice, asked for in its metadata; a client without
   // one strips a caller's stray key, so the server never compresses what we cannot read.
   if (options_.compression == Compression::kNone && !metadata.contains(kCompressionMetadataKey)) {
-    std::string out = std::move(spare_metadata_);
-    out.clear();
-    AppendEncodedMetadata(metadata, out);
-    return out;
+    return Manager::EncodeInvokeMetadata(metadata);
   }
   Metadata md = metadata;
   SetRequestedCompression(options_.compression, md);
@@ -83,9 +80,7 @@ absl::StatusOr<std::shared_ptr<Stream>> MuxManager::OpenClientStream(CallContext
                             {invoke_id, Kind::kInvoke, rpc}});
   }
   // The writer took the encoding and left a buffer of its own: it serves the next stream's.
-  if (metadata.capacity() <= tunables::kInvokeMetadataSpareMaxBytes) {
-    spare_metadata_ = std::move(metadata);
-  }
+  KeepInvokeMetadataBuffer(std::move(metadata));
   WatchContext(ctx, stream, "mux.notice_cancel_late");
   return stream;
 }

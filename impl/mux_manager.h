@@ -191,9 +191,6 @@ class MuxManager final : public Manager {
   // Active streams by ID (ordered: termination and reports are deterministic).
   IdMap<StreamState> streams_{tunables::kStreamNodeSpareMaxCount};
   uint64_t last_client_stream_id_ = 0;
-  // Client: a buffer for the next stream's encoded metadata (up to
-  // tunables::kInvokeMetadataSpareMaxBytes).
-  std::string spare_metadata_;
   // Server: streams whose Invoke has not completed, by stream ID.
   IdMap<PendingInvoke> pending_{tunables::kStreamNodeSpareMaxCount};
   size_t pending_assembling_ = 0;  // entries of pending_ in State::kAssembling

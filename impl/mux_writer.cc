@@ -1,7 +1,6 @@
 #include "impl/mux_writer.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <utility>
 
@@ -20,25 +19,6 @@ namespace {
 
 bool IsTerminal(Kind kind) {
   return kind == Kind::kClose || kind == Kind::kError || kind == Kind::kCancel;
-}
-
-// The failures of the checks on the per-packet paths, out of line: a check there costs a compare
-// and a branch, not a stack frame for its message.
-[[noreturn]] ABSL_ATTRIBUTE_NOINLINE void FailQueuedOutOfOrder(PacketId id, Kind kind,
-                                                              uint64_t last_message) {
-  DRPC_CHECK_GT(id.message, last_message)
-      << "stream " << id.stream << ": " << KindName(kind) << " queued out of order";
-  std::abort();  // the check above fails: called only when it does
-}
-
-[[noreturn]] ABSL_ATTRIBUTE_NOINLINE void FailAddedTwice(uint64_t stream) {
-  DRPC_CHECK(false) << "stream " << stream << " added twice";
-  std::abort();
-}
-
-[[noreturn]] ABSL_ATTRIBUTE_NOINLINE void FailNoFrame(uint64_t stream) {
-  DRPC_CHECK(false) << "stream " << stream << ": EmitFrame found no frame to send";
-  std::abort();
 }
 
 }  // namespace
@@ -159,7 +139,8 @@ void MuxWriter::AddStream(uint64_t stream, bool flow_controlled, uint64_t send_c
   const bool inserted = found == nullptr;
   StreamQueue& q = inserted ? queues_.Insert(stream) : *found;
   q.id = stream;
-  if (ABSL_PREDICT_FALSE(!q.packets.empty() || !(inserted || q.removed))) FailAddedTwice(stream);
+  DRPC_CHECK_COLD(q.packets.empty() && (inserted || q.removed),
+                  [&](std::ostream& os) { os << "stream " << stream << " added twice"; });
   DRPC_CHECK_LE(send_credit, uint64_t{limits::kSendCreditMaxBytes});
   if (!inserted) {
     // A reused ID whose old queue drained but still sits in the ready list: start afresh there.
@@ -320,9 +301,10 @@ void MuxWriter::Enqueue(StreamQueue& q, const Packet& packet, Completion* comple
                         size_t index_in_group, size_t group_size) {
   // Queued in the order the stream numbered them, so frames leave with rising message IDs (the
   // peer's assembler rejects anything else as a protocol error).
-  if (ABSL_PREDICT_FALSE(packet.id.message <= q.last_message)) {
-    FailQueuedOutOfOrder(packet.id, packet.kind, q.last_message);
-  }
+  DRPC_CHECK_COLD(packet.id.message > q.last_message, [&](std::ostream& os) {
+    os << "(" << packet.id.message << " vs. " << q.last_message << ") stream "
+       << packet.id.stream << ": " << KindName(packet.kind) << " queued out of order";
+  });
   q.last_message = packet.id.message;
   Pending* p = spare_packets_;
   DRPC_DCHECK(p == nullptr || p->owned.empty());
@@ -591,7 +573,9 @@ bool MuxWriter::EmitFrame(StreamQueue& q, Batch& batch) {
   const bool last_of_group = p.last_of_group;
   size_t n = 0;
   bool last = false;
-  if (ABSL_PREDICT_FALSE(!NextFrame(q, p, &n, &last))) FailNoFrame(p.id.stream);
+  DRPC_CHECK_COLD(NextFrame(q, p, &n, &last), [&](std::ostream& os) {
+    os << "stream " << p.id.stream << ": EmitFrame found no frame to send";
+  });
   if (p.kind == Kind::kMessage && q.flow_controlled) {
     // The peer's receiver accepts a window plus one message; the sender never goes beyond: only
     // a message's first frame may start (it is within the credit), the rest overdraws.

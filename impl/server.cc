@@ -34,23 +34,13 @@ absl::Status CallsBusyError(const CallBudget& calls) {
 std::string HandlerFiberName(absl::string_view rpc, uint64_t stream) {
   constexpr absl::string_view kHandler = "handler ";
   constexpr absl::string_view kStream = " stream ";
-  char digits[20];  // UINT64_MAX has 20
-  char* const digits_end = digits + sizeof(digits);
-  char* d = digits_end;
-  do {
-    *--d = static_cast<char>('0' + stream % 10);
-    stream /= 10;
-  } while (stream != 0);
-  const size_t digit_count = static_cast<size_t>(digits_end - d);
-  std::string name(kHandler.size() + rpc.size() + kStream.size() + digit_count, '\0');
+  const absl::AlphaNum id(stream);
+  std::string name(kHandler.size() + rpc.size() + kStream.size() + id.size(), '\0');
   char* out = name.data();
-  std::memcpy(out, kHandler.data(), kHandler.size());
-  out += kHandler.size();
-  std::memcpy(out, rpc.data(), rpc.size());
-  out += rpc.size();
-  std::memcpy(out, kStream.data(), kStream.size());
-  out += kStream.size();
-  std::memcpy(out, d, digit_count);
+  for (absl::string_view piece : {kHandler, rpc, kStream, id.Piece()}) {
+    std::memcpy(out, piece.data(), piece.size());
+    out += piece.size();
+  }
   return name;
 }
 

@@ -1,21 +1,16 @@
 #include "impl/sync.h"
 
 #include <algorithm>
-#include <cstdlib>
 
 namespace drpc {
 namespace {
-
-ABSL_ATTRIBUTE_NOINLINE ABSL_ATTRIBUTE_NORETURN void FailOutsideFiber(absl::string_view what) {
-  DRPC_CHECK(false) << what << " must be called from a fiber";
-  std::abort();
-}
 
 // Inline, with its failure out of line: a failure's message stream would give every caller a
 // large frame.
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline Fiber* CurrentFiber(Env& env, absl::string_view what) {
   Fiber* self = env.scheduler().Current();
-  if (ABSL_PREDICT_FALSE(self == nullptr)) FailOutsideFiber(what);
+  DRPC_CHECK_COLD(self != nullptr,
+                  [&](std::ostream& os) { os << what << " must be called from a fiber"; });
   return self;
 }
 
@@ -94,13 +89,9 @@ void SleepFor(Env& env, Duration duration, absl::string_view reason) {
 
 Mutex::~Mutex() { DRPC_CHECK(owner_ == nullptr) << "mutex " << name_ << " destroyed while held"; }
 
-void Mutex::FailNotHeld(absl::string_view what) const {
-  DRPC_CHECK(false) << "mutex " << name_ << " " << what << " by a fiber that does not hold it";
-  std::abort();
-}
 
 void Mutex::LockSlow(Fiber* self) {
-  if (self == nullptr) FailOutsideFiber("Mutex::Lock");
+  DRPC_CHECK(self != nullptr) << "Mutex::Lock must be called from a fiber";
   DRPC_CHECK(owner_ != self) << "mutex " << name_ << " locked twice by " << self->name();
   if (waiters_.env().chaos().Buggify(kYieldSite)) {
     YieldThenAcquire(self);
@@ -124,7 +115,7 @@ void Mutex::Acquire(Fiber* self) {
 }
 
 void Mutex::Relock() {
-  if (!HeldByCurrent()) FailNotHeld("relocked");
+  DRPC_CHECK(HeldByCurrent()) << "mutex " << name_ << " relocked by a fiber that does not hold it";
   if (!waiters_.empty()) {
     Unlock();
     Lock();

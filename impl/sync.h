@@ -111,7 +111,6 @@ class Mutex {
   void YieldThenAcquire(Fiber* self);
   // Lock after its chaos yield: takes the lock if free, else waits for the hand-off.
   void Acquire(Fiber* self);
-  ABSL_ATTRIBUTE_NOINLINE ABSL_ATTRIBUTE_NORETURN void FailNotHeld(absl::string_view what) const;
   WaitList waiters_;
   absl::string_view name_;
   Fiber* owner_ = nullptr;
@@ -133,7 +132,9 @@ inline void Mutex::Lock() {
 }
 
 inline void Mutex::Unlock() {
-  if (ABSL_PREDICT_FALSE(!HeldByCurrent())) FailNotHeld("unlocked");
+  DRPC_CHECK_COLD(HeldByCurrent(), [this](std::ostream& os) {
+    os << "mutex " << name_ << " unlocked by a fiber that does not hold it";
+  });
   // Hand-off to the first waiter: FIFO fairness, and no barging by a fiber that happens to run
   // before the woken waiter.
   owner_ = waiters_.front();

@@ -35,13 +35,6 @@ UpstreamManager::~UpstreamManager() = default;
 
 // --- Client ---------------------------------------------------------------------------------------
 
-std::string UpstreamManager::EncodeInvokeMetadata(const Metadata& metadata) {
-  std::string out = std::move(spare_metadata_);
-  out.clear();
-  AppendEncodedMetadata(metadata, out);
-  return out;
-}
-
 absl::StatusOr<std::shared_ptr<Stream>> UpstreamManager::OpenClientStream(CallContext& ctx,
                                                                           absl::string_view rpc,
                                                                           std::string metadata) {
@@ -88,9 +81,7 @@ absl::StatusOr<std::shared_ptr<Stream>> UpstreamManager::OpenClientStream(CallCo
       s = AppendLocked(*stream, Kind::kInvokeMetadata, metadata, false, FlushMode::kNone);
     }
     // Copied into the write buffer: its buffer serves the next stream's metadata.
-    if (metadata.capacity() <= tunables::kInvokeMetadataSpareMaxBytes) {
-      spare_metadata_ = std::move(metadata);
-    }
+    KeepInvokeMetadataBuffer(std::move(metadata));
     if (s.ok()) s = AppendLocked(*stream, Kind::kInvoke, rpc, false, FlushMode::kNone);
     if (!s.ok()) {
       stream->TerminateFromConnection(s);
@@ -222,9 +213,8 @@ absl::Status UpstreamManager::OnNewStreamPacket(Packet&& packet) {
   }
   if (packet.kind == Kind::kInvokeMetadata) {
     // A second metadata packet replaces the first.
-    has_pending_metadata_ = false;
+    pending_metadata_stream_.reset();
     if (absl::Status s = DecodeInvokeMetadataInto(packet, pending_metadata_); !s.ok()) return s;
-    has_pending_metadata_ = true;
     pending_metadata_stream_ = packet.id.stream;
     // Decoded: its buffer carries the Invoke that follows (the assembler takes from the pool).
     buffer_pool().Give(std::move(packet.data));
@@ -232,8 +222,8 @@ absl::Status UpstreamManager::OnNewStreamPacket(Packet&& packet) {
   }
   if (absl::Status s = CheckInvokedRpc(packet); !s.ok()) return s;
   // The pending metadata goes with this stream if it was sent for it, else it is dropped.
-  const bool with_metadata = has_pending_metadata_ && pending_metadata_stream_ == packet.id.stream;
-  has_pending_metadata_ = false;
+  const bool with_metadata = pending_metadata_stream_ == packet.id.stream;
+  pending_metadata_stream_.reset();
   if (!with_metadata) pending_metadata_.clear();
   // The reader checked monotonicity: a new stream's ID is above the current one's.
   DRPC_DCHECK(current_ == nullptr || packet.id.stream > current_->id());
@@ -261,11 +251,6 @@ void UpstreamManager::Refuse(const std::shared_ptr<Stream>& stream) {
 }
 
 // --- Writer (StreamSink) -------------------------------------------------------------------------
-
-void UpstreamManager::DieNotRising(PacketId id, PacketId last_sent) {
-  DRPC_CHECK(id > last_sent) << "upstream packet " << PacketIdString(id) << " after "
-                             << PacketIdString(last_sent);
-}
 
 absl::Status UpstreamManager::AppendLocked(Stream& stream, Kind kind, absl::string_view data,
                                            bool control, FlushMode flush) {
@@ -534,7 +519,7 @@ bool UpstreamManager::ShedLargestHolder(const absl::Status& why) {
 }
 
 void UpstreamManager::EndStreamsStillReceiving(const absl::Status& reason) {
-  has_pending_metadata_ = false;
+  pending_metadata_stream_.reset();
   pending_metadata_.clear();
   if (current_ != nullptr && !current_->terminated() && !current_->peer_send_closed()) {
     current_->TerminateFromConnection(reason);

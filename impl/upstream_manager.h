@@ -52,7 +52,7 @@ class UpstreamManager final : public Manager {
   }
   Usage usage() const override {
     return Usage{.streams = current_ != nullptr && !current_->finished() ? 1u : 0u,
-                 .pending_invokes = has_pending_metadata_ ? 1u : 0u,
+                 .pending_invokes = pending_metadata_stream_.has_value() ? 1u : 0u,
                  .queued_writes = write_buffer_.empty() ? 0u : 1u,
                  .queued_bytes = current_ != nullptr ? current_->queued_bytes() : 0u,
                  .pooled_bytes = buffer_pool().free_bytes(),
@@ -65,7 +65,6 @@ class UpstreamManager final : public Manager {
                                                            absl::string_view rpc,
                                                            std::string metadata) override;
   // The body EncodeMetadata would give, written into the buffer of the previous stream's.
-  std::string EncodeInvokeMetadata(const Metadata& metadata) override;
   absl::Status OnFrame(const Frame& frame) override;
   std::optional<std::string> LendFrameBuffer(const Frame& head, size_t data_bytes) override {
     return assembler_.LendBuffer(head, data_bytes);
@@ -134,10 +133,11 @@ class UpstreamManager final : public Manager {
   void CheckRisingLocked(PacketId id) {
     DRPC_DCHECK(write_mu_.HeldByCurrent());
     // The failure's message is formatted out of line: every packet sent passes here.
-    if (ABSL_PREDICT_FALSE(!(id > last_sent_))) DieNotRising(id, last_sent_);
+    DRPC_CHECK_COLD(id > last_sent_, [&](std::ostream& os) {
+      os << "upstream packet " << PacketIdString(id) << " after " << PacketIdString(last_sent_);
+    });
     last_sent_ = id;
   }
-  static void DieNotRising(PacketId id, PacketId last_sent);
   // If `stream` is the corked stream (nothing of it reached the wire), drops its buffered bytes
   // and returns true: then nothing at all may be sent for it. Requires write_mu_.
   bool DiscardIfCorkedLocked(const Stream& stream);
@@ -172,13 +172,10 @@ class UpstreamManager final : public Manager {
   // them, so they never follow a newer stream's frames (the peer would see IDs go backwards).
   int terminal_writes_in_flight_ = 0;
   WaitList terminal_writes_done_;
-  // Client: the buffer of the last InvokeMetadata copied into the write buffer, for the next
-  // stream's (up to tunables::kInvokeMetadataSpareMaxBytes).
-  std::string spare_metadata_;
-  // Server: the newest InvokeMetadata and its stream ID, kept for the Invoke with the same ID.
-  // The map is decoded in place (its nodes reused) and moves on with the Invoke's stream.
-  bool has_pending_metadata_ = false;
-  uint64_t pending_metadata_stream_ = 0;
+  // Server: the newest InvokeMetadata and its stream ID (none: no metadata is pending), kept for
+  // the Invoke with the same ID. The map is decoded in place (its nodes reused) and moves on with
+  // the Invoke's stream.
+  std::optional<uint64_t> pending_metadata_stream_;
   Metadata pending_metadata_;
 };
 

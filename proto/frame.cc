@@ -1,7 +1,6 @@
 #include "proto/frame.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <utility>
@@ -279,11 +278,6 @@ char* FrameParser::PrepareAppendSlow(size_t append_max_bytes) {
   end_ = live;
   DRPC_DCHECK_LE(end_ + append_max_bytes, buffer_bytes_);
   return buffer_.get() + end_;
-}
-
-void FrameParser::DieCommitOverflow(size_t bytes) const {
-  DRPC_CHECK_LE(end_ + bytes, buffer_bytes_) << "CommitAppend beyond the prepared region";
-  std::abort();  // not reached: the check above fails
 }
 
 size_t FrameParser::Release() {

@@ -172,7 +172,9 @@ class FrameParser {
     return buffer_.get() + end_;
   }
   void CommitAppend(size_t bytes) {
-    if (ABSL_PREDICT_FALSE(end_ + bytes > buffer_bytes_)) DieCommitOverflow(bytes);
+    DRPC_CHECK_COLD(end_ + bytes <= buffer_bytes_, [&](std::ostream& os) {
+      os << "CommitAppend of " << bytes << " bytes beyond the prepared region";
+    });
     if (ABSL_PREDICT_FALSE(!error_.ok())) return;
     end_ += bytes;
   }
@@ -221,9 +223,6 @@ class FrameParser {
   ABSL_ATTRIBUTE_NOINLINE char* PrepareAppendSlow(size_t append_max_bytes);
   // Shrink's release of an empty buffer; returns its size.
   size_t Release();
-  // CommitAppend of more bytes than PrepareAppend offered: a caller bug (out of line, so the
-  // inline CommitAppend stays small).
-  [[noreturn]] ABSL_ATTRIBUTE_NOINLINE void DieCommitOverflow(size_t bytes) const;
 
   Options options_;
   std::unique_ptr<char[]> buffer_;  // uninitialised beyond end_

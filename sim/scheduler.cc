@@ -1,7 +1,6 @@
 #include "sim/scheduler.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <utility>
 
 #include "absl/base/attributes.h"
@@ -144,11 +143,6 @@ bool SimScheduler::ChooseInterleave() {
   return true;
 }
 
-void SimScheduler::FailNullUnpark() {
-  DRPC_CHECK(false) << "Unpark(nullptr)";
-  std::abort();
-}
-
 void SimScheduler::Kill(Fiber* fiber) {
   DRPC_CHECK(fiber != nullptr);
   auto* f = static_cast<SimFiber*>(fiber);
@@ -214,7 +208,9 @@ SimScheduler::Outcome SimScheduler::Run(Instant time_limit, uint64_t step_limit)
       size_t index = 0;
       if (runnable_.size() > 1) {
         runnable_ids_.clear();
-        for (size_t i = 0; i < runnable_.size(); ++i) runnable_ids_.push_back(runnable_[i].fiber->id_);
+        for (size_t i = 0; i < runnable_.size(); ++i) {
+          runnable_ids_.push_back(runnable_[i].fiber->id_);
+        }
         index = policy_->Pick(runnable_ids_, *decisions_);
         DRPC_CHECK_LT(index, runnable_.size());
       }

@@ -170,8 +170,6 @@ class SimScheduler final : public Clock, public Scheduler {
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool InterleaveTimer(Instant time_limit);
   bool ChooseInterleave();
   void MakeRunnable(SimFiber* fiber);
-  // Unpark(nullptr): out of line, so that Unpark saves no registers for its message.
-  ABSL_ATTRIBUTE_NOINLINE ABSL_ATTRIBUTE_NORETURN static void FailNullUnpark();
   // The live fiber `id` in fibers_, or fibers_.end().
   std::vector<std::unique_ptr<SimFiber>>::iterator FindFiber(uint64_t id);
 
@@ -291,7 +289,7 @@ inline TimerId SimScheduler::ScheduleAtPlain(Instant deadline, PlainTimerCallbac
 inline void SimScheduler::MakeRunnable(SimFiber* fiber) { runnable_.push_back({fiber, now_}); }
 
 inline void SimScheduler::Unpark(Fiber* fiber) {
-  if (ABSL_PREDICT_FALSE(fiber == nullptr)) FailNullUnpark();
+  DRPC_CHECK_COLD(fiber != nullptr, [](std::ostream& os) { os << "Unpark(nullptr)"; });
   auto* f = static_cast<SimFiber*>(fiber);
   if (f->killed_) return;
   if (f->state_.Unpark()) {

@@ -1,7 +1,6 @@
 #include "impl/fiber/timer_queue.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <utility>
 
 #include "absl/base/attributes.h"
@@ -16,14 +15,6 @@ namespace {
 constexpr size_t kDeadSlackCount = 64;
 
 }  // namespace
-
-// The cold paths, out of line: a failure's message stream in Add or PopNext would make each of
-// them save registers and set up a large frame on every call.
-
-void TimerQueue::FailEmpty(const char* what) {
-  DRPC_CHECK(false) << what << " on an empty timer queue";
-  std::abort();
-}
 
 void TimerQueue::GrowHeap() { heap_.emplace_back(); }
 
@@ -170,7 +161,7 @@ void TimerQueue::PruneIndex() {
 }
 
 TimerQueue::Expired TimerQueue::PopNext() {
-  if (ABSL_PREDICT_FALSE(live_ == 0)) FailEmpty("PopNext");
+  DRPC_CHECK_COLD(live_ != 0, [](std::ostream& os) { os << "PopNext on an empty timer queue"; });
   const Entry top = heap_.front();
   DRPC_DCHECK_EQ(slots_[top.slot].id, top.id);
   HeapRemove(0);
@@ -186,7 +177,8 @@ TimerQueue::Expired TimerQueue::PopNext() {
 }
 
 TimerQueue::PlainExpired TimerQueue::PopNextIfPlain() {
-  if (ABSL_PREDICT_FALSE(live_ == 0)) FailEmpty("PopNextIfPlain");
+  DRPC_CHECK_COLD(live_ != 0,
+                  [](std::ostream& os) { os << "PopNextIfPlain on an empty timer queue"; });
   const Entry top = heap_.front();
   const Slot& slot = slots_[top.slot];
   if (slot.fn == nullptr) return PlainExpired{};

@@ -124,7 +124,6 @@ class TimerQueue {
       return a.deadline != b.deadline ? a.deadline > b.deadline : a.id > b.id;
     }
   };
-  ABSL_ATTRIBUTE_NOINLINE ABSL_ATTRIBUTE_NORETURN static void FailEmpty(const char* what);
   // heap_ holds one more entry (its first live_ are the heap; it never shrinks).
   ABSL_ATTRIBUTE_NOINLINE void GrowHeap();
   // A new slot at the end of slots_; returns its index.

@@ -5,6 +5,9 @@
 //                      state is already corrupt.
 //   DRPC_DCHECK(cond)  debug builds only (compiled but never evaluated under NDEBUG); use for
 //                      costly checks on hot paths.
+//   DRPC_CHECK_COLD(cond, detail)
+//                      DRPC_CHECK for cheap checks on per-packet paths: the message is built in
+//                      a cold function of its own (see below).
 //   bytes from a peer  never assert: return absl::Status with detail (see proto/base/status.h).
 //
 // Each macro accepts a streamed message:
@@ -86,6 +89,15 @@ std::string FormatValues(const A& a, const B& b) {
 
 std::string FormatStatus(const absl::Status& status);
 
+// DRPC_CHECK_COLD's failure, one function per check site, out of line and cold.
+template <typename Detail>
+[[noreturn]] ABSL_ATTRIBUTE_NOINLINE ABSL_ATTRIBUTE_COLD void FailCold(const char* file, int line,
+                                                                   const char* condition,
+                                                                   const Detail& detail) {
+  CheckFailure failure(file, line, condition);
+  detail(failure.stream());
+}  // ~CheckFailure reports and aborts
+
 }  // namespace check_internal
 }  // namespace drpc
 
@@ -94,6 +106,17 @@ std::string FormatStatus(const absl::Status& status);
   ? (void)0                                                            \
   : ::drpc::check_internal::Voidify() &                                \
         ::drpc::check_internal::CheckFailure(__FILE__, __LINE__, #condition).stream()
+
+// For per-packet and per-switch paths: a check whose failure, message included, is built in a cold
+// function of its own, so the checking function sets up no frame and saves no register for it
+// (DRPC_CHECK streams its message inline). `detail` is called with the message stream:
+//   DRPC_CHECK_COLD(id > last_sent_, [&](std::ostream& os) { os << "packet " << id.message; });
+#define DRPC_CHECK_COLD(condition, ...)                                                      \
+  do {                                                                                       \
+    if (ABSL_PREDICT_FALSE(!(condition))) {                                                  \
+      ::drpc::check_internal::FailCold(__FILE__, __LINE__, #condition, __VA_ARGS__);         \
+    }                                                                                        \
+  } while (false)
 
 // Binary comparisons evaluate each operand once and print both values on failure.
 #define DRPC_CHECK_OP_(op, a, b)                                                          \

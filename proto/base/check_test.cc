@@ -26,6 +26,23 @@ TEST(CheckDeathTest, FailedCheckOkPrintsTheStatus) {
                "is OK \\(INVALID_ARGUMENT: bad varint\\)");
 }
 
+// The cold form reports like DRPC_CHECK: file, line, condition, then what `detail` writes.
+void FailColdCheck(int frames) {
+  DRPC_CHECK_COLD(frames == 4, [&](std::ostream& os) { os << "stream " << 7 << ", " << frames; });
+}
+
+TEST(CheckDeathTest, FailedColdCheckReportsFileLineConditionAndDetail) {
+  EXPECT_DEATH(FailColdCheck(3), "CHECK failed: .*check_test.cc:[0-9]+: frames == 4 stream 7, 3");
+}
+
+TEST(CheckTest, PassingColdCheckEvaluatesItsConditionOnceAndNeverItsDetail) {
+  int calls = 0;
+  bool detail_ran = false;
+  DRPC_CHECK_COLD(++calls == 1, [&](std::ostream&) { detail_ran = true; });
+  EXPECT_EQ(calls, 1);
+  EXPECT_FALSE(detail_ran);
+}
+
 TEST(CheckTest, PassingChecksEvaluateOperandsExactlyOnce) {
   int calls = 0;
   auto next = [&calls] { return ++calls; };
