@@ -28,7 +28,7 @@ SimScheduler::SimScheduler(DecisionSource& decisions, Trace& trace, Options opti
       stacks_(StackPool::Options{.stack_bytes = options.stack_bytes,
                                  .stack_count_max = options.stack_count_max,
                                  .mapping_count_max = options.mapping_count_max,
-                                 .cached_max_count = 64,
+                                 .cached_max_count = kStacksCachedMaxCount,
                                  .guard = options.stack_guard,
                                  .slab_cache = &ThreadStackSlabCache()}) {}
 

@@ -47,6 +47,9 @@ namespace drpc::sim {
 // sweep runs seed after seed on one thread. Four slabs of 64 stacks of 128 KiB (plus guard pages)
 // map about 33 MiB, of which only the pages fibers touched stay resident.
 inline constexpr size_t kStackSlabsParkedMaxCount = 4;
+// Free stacks whose memory one run's scheduler keeps for its next fibers (StackPool's
+// cached_max_count): more than a clean run's fibers, far fewer than a production reactor's.
+inline constexpr size_t kStacksCachedMaxCount = 64;
 
 class SimScheduler final : public Clock, public Scheduler {
  public:

@@ -2,9 +2,12 @@
 // fault reporting, deadlock/liveness/leak classification.
 #include "sim/simulation.h"
 
+#include <malloc.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <set>
 #include <string>
 
@@ -15,6 +18,15 @@
 #include "proto/base/check.h"
 #include "sim/scenario.h"
 #include "sim/toys.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define DRPC_SIM_TEST_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define DRPC_SIM_TEST_SANITIZED 1
+#endif
 
 namespace drpc::sim {
 namespace {
@@ -75,6 +87,24 @@ TEST(SimulationTest, ARunTakesTheStackSlabTheLastRunOnItsThreadLeft) {
   EXPECT_EQ(parked_while_running, parked - 1) << "the second run took a parked slab";
   EXPECT_EQ(second.trace_hash, first.trace_hash);
   EXPECT_EQ(SimScheduler::ParkedStackSlabCount(), parked);
+}
+
+// glibc keeps what a run freed at the top of its heap for the next run instead of trimming it,
+// and serves blocks below kHeapBlockFromMapMinBytes from the heap.
+TEST(SimulationTest, FreedHeapMemoryStaysForTheNextRun) {
+#if !defined(__GLIBC__) || defined(DRPC_SIM_TEST_SANITIZED)
+  GTEST_SKIP() << "glibc's own allocator only";
+#else
+  KeepFreedMemoryForReuse();
+  const size_t bytes = 8 << 20;  // far above glibc's default trim and mmap thresholds
+  const struct mallinfo2 before = mallinfo2();
+  char* block = static_cast<char*>(std::malloc(bytes));
+  ASSERT_NE(block, nullptr);
+  std::memset(block, 1, bytes);
+  EXPECT_EQ(mallinfo2().hblkhd, before.hblkhd) << "the block came from a mapping of its own";
+  std::free(block);
+  EXPECT_GE(mallinfo2().keepcost, bytes) << "the freed top of the heap went back to the kernel";
+#endif
 }
 
 TEST(SimulationTest, DifferentSeedsExploreManyInterleavings) {
